@@ -1,0 +1,31 @@
+"""The executable specification: one model per trace dialect.
+
+Everything else in the kit (JSON Schema files, the validator, the generators,
+the docs) is derived from the dialects defined here.
+"""
+
+from __future__ import annotations
+
+from .types import Dialect
+from .v1 import V1
+from .v2 import V2
+
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (V1, V2)}
+
+
+def dialect_for_schema_version(version: object) -> Dialect | None:
+    """The dialect whose writers write ``schema_version == version``, if any."""
+    for d in DIALECTS.values():
+        if type(version) is int and d.schema_version == version:
+            return d
+    return None
+
+
+def get_dialect(name: str) -> Dialect:
+    try:
+        return DIALECTS[name]
+    except KeyError:
+        raise ValueError(f"unknown dialect {name!r}; known: {', '.join(DIALECTS)}") from None
+
+
+__all__ = ["DIALECTS", "Dialect", "V1", "V2", "dialect_for_schema_version", "get_dialect"]

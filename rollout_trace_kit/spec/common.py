@@ -1,0 +1,267 @@
+"""Types shared by every dialect, and shorthands to write the model with.
+
+Doc strings quote the upstream doc comments (``raw_event.rs``, ``payload.rs``,
+``model/*.rs``, ``bundle.rs``) where they exist; the rest describe what real
+Codex releases write.
+"""
+
+from __future__ import annotations
+
+from .types import (
+    AnyJson,
+    ArrayOf,
+    Field,
+    Int,
+    Named,
+    Nullable,
+    StrEnum,
+    Str,
+    Struct,
+    TaggedUnion,
+    UnitKind,
+    Variant,
+)
+
+FIRST_RELEASE = "0.125.0"  # first Codex release with a reducer (0.124.0 wrote 4 event types only)
+
+STR = Str()
+U32 = Int("u32")
+U64 = Int("u64")
+I64 = Int("i64")
+REF = Named("RawPayloadRef")
+
+
+def req(name: str, type_, doc: str, **kw) -> Field:
+    """A non-Option field: the key must be present."""
+    return Field(name, type_, doc, required=True, **kw)
+
+
+def opt(name: str, type_, doc: str, **kw) -> Field:
+    """An ``Option<T>`` field: written as ``null`` when absent, and may be missing."""
+    return Field(name, Nullable(type_), doc, required=False, **kw)
+
+
+def ref(name: str, doc: str, kinds: tuple[str, ...], **kw) -> Field:
+    return req(name, REF, doc, payload_kinds=kinds, **kw)
+
+
+def opt_ref(name: str, doc: str, kinds: tuple[str, ...], **kw) -> Field:
+    return opt(name, REF, doc, payload_kinds=kinds, **kw)
+
+
+# --- payload references -------------------------------------------------------
+
+RAW_PAYLOAD_KINDS = (
+    "inference_request",
+    "inference_response",
+    "compaction_request",
+    "compaction_checkpoint",
+    "compaction_response",
+    "tool_invocation",
+    "tool_result",
+    "tool_runtime_event",
+    "terminal_runtime_event",
+    "protocol_event",
+    "session_metadata",
+    "agent_result",
+)
+
+RawPayloadKind = UnitKind(
+    "RawPayloadKind",
+    "What a raw payload file holds. Adjacently tagged unit enum: written as "
+    '`{"type": K}`; serde also reads `{"type": K, "value": null}`. '
+    "The reference reducer never checks it.",
+    RAW_PAYLOAD_KINDS,
+)
+
+RawPayloadRef = Struct(
+    "RawPayloadRef",
+    "Reference from an event to a payload file holding large evidence. "
+    "The writer creates the file before the event that points to it.",
+    (
+        req("raw_payload_id", STR, "Bundle-unique payload id; writers use `raw_payload:{n}`."),
+        req("kind", Named("RawPayloadKind"), "What the payload holds."),
+        req(
+            "path",
+            STR,
+            "Path relative to the trace bundle root; writers use `payloads/{n}.json`.",
+        ),
+    ),
+)
+
+# --- status enums ----------------------------------------------------------------
+
+RolloutStatus = StrEnum(
+    "RolloutStatus",
+    "Status of a rollout or thread.",
+    ("running", "completed", "failed", "aborted"),
+)
+ExecutionStatus = StrEnum(
+    "ExecutionStatus",
+    "Status of a turn, tool call or tool runtime.",
+    ("running", "completed", "failed", "cancelled", "aborted"),
+)
+CodeCellRuntimeStatus = StrEnum(
+    "CodeCellRuntimeStatus",
+    "Status reported by the code-mode runtime for a code cell.",
+    ("starting", "running", "yielded", "completed", "failed", "terminated"),
+)
+
+# --- tool calls ---------------------------------------------------------------------
+
+RawToolCallRequester = TaggedUnion(
+    "RawToolCallRequester",
+    "Runtime requester as observed at the raw tool boundary. This intentionally uses "
+    "runtime-local identifiers; the reducer maps them to graph identities.",
+    (
+        Variant("model", "The model asked for the tool call in its output."),
+        Variant(
+            "code_cell",
+            "Model-authored code running in a code-mode cell issued the call.",
+            (req("runtime_cell_id", STR, "Runtime-local code-mode cell handle."),),
+        ),
+    ),
+)
+
+_UNIT_TOOL_KINDS = (
+    ("exec_command", "A shell command (`exec_command`, `local_shell`, `shell`, `shell_command`)."),
+    ("write_stdin", "Input written to a running command."),
+    ("apply_patch", "A patch applied to files."),
+    ("web", "Web search (`web_search`, `web_search_preview`)."),
+    ("image_generation", "Image generation or image query."),
+    ("spawn_agent", "Spawn a sub-agent (multi-agent)."),
+    ("assign_agent_task", "Assign a task to an agent (`followup_task`, `assign_task`)."),
+    ("send_message", "Send a message to an agent."),
+    ("wait_agent", "Wait for an agent."),
+    ("close_agent", "Close or interrupt an agent."),
+)
+
+
+def tool_call_kind(name: str, doc: str, *, since: str | None = None, inferred: bool = False):
+    return TaggedUnion(
+        name,
+        doc,
+        tuple(Variant(tag, d) for tag, d in _UNIT_TOOL_KINDS)
+        + (
+            Variant(
+                "mcp",
+                "A tool of an MCP server.",
+                (req("server", STR, "MCP server name."), req("tool", STR, "Tool name on that server.")),
+            ),
+            Variant("other", "Any other tool.", (req("name", STR, "Tool name."),)),
+        ),
+        since=since,
+        inferred=inferred,
+    )
+
+
+ToolCallKind = tool_call_kind("ToolCallKind", "What kind of tool a tool call runs.")
+
+ToolCallSummary = TaggedUnion(
+    "ToolCallSummary",
+    "Short, display-oriented summary of a tool call. Codex writes `generic`.",
+    (
+        Variant(
+            "terminal",
+            "A terminal operation.",
+            (req("operation_id", STR, "Terminal operation id."),),
+        ),
+        Variant(
+            "agent",
+            "An interaction with another agent.",
+            (
+                req("target_agent_path", STR, "Agent path of the target."),
+                opt("task_name", STR, "Task name, when one was given."),
+                req("message_preview", STR, "Start of the message."),
+            ),
+        ),
+        Variant(
+            "wait_agent",
+            "A wait on another agent.",
+            (
+                opt("target_agent_path", STR, "Agent path waited on, if one."),
+                opt("timeout_ms", U64, "Wait timeout in milliseconds."),
+            ),
+        ),
+        Variant(
+            "generic",
+            "Any tool: a label and short previews.",
+            (
+                req("label", STR, "Tool name, or `namespace.tool_name`."),
+                opt("input_preview", STR, "Start of the input (Codex cuts it at 160 characters + `...`)."),
+                opt("output_preview", STR, "Start of the output."),
+            ),
+        ),
+    ),
+)
+
+
+def inference_request_input_mode(since: str | None) -> TaggedUnion:
+    return TaggedUnion(
+        "InferenceRequestInputMode",
+        "How the request payload relates to earlier inference calls of the thread.",
+        (
+            Variant("full_snapshot", "The request payload holds the whole input."),
+            Variant(
+                "incremental",
+                "The request continues a traced earlier response.",
+                (req("previous_response_id", STR, "Responses API id of the earlier response."),),
+            ),
+            Variant(
+                "incremental_with_untraced_prefix",
+                "The request continues a response that is not in this trace; the prefix "
+                "the model already saw is in `prefix_payload`.",
+                (
+                    req("previous_response_id", STR, "Responses API id of the earlier response."),
+                    ref("prefix_payload", "Input the earlier, untraced calls sent.", ("inference_request",)),
+                ),
+            ),
+        ),
+        since=since,
+    )
+
+
+# --- manifest --------------------------------------------------------------------
+
+
+def manifest(schema_version: int) -> Struct:
+    return Struct(
+        "TraceBundleManifest",
+        f"`manifest.json`: trace identity and bundle metadata (schema_version {schema_version}). "
+        "Written pretty-printed by the writer when the bundle is created.",
+        (
+            req("schema_version", U32, f"Manifest schema version; writers of this dialect write {schema_version}."),
+            req("trace_id", STR, "Trace id (a UUID) chosen when the bundle is created."),
+            req("rollout_id", STR, "Rollout id; every event's envelope repeats it. Codex uses the root thread id."),
+            req(
+                "root_thread_id",
+                STR,
+                "Thread id of the root agent. Replay should fail rather than inventing a placeholder.",
+            ),
+            req("started_at_unix_ms", I64, "Unix wall-clock time in milliseconds when the bundle was created."),
+            req("raw_event_log", STR, "File name of the event log; always `trace.jsonl`."),
+            req("payloads_dir", STR, "Directory of payload files; always `payloads`."),
+        ),
+    )
+
+
+def envelope(schema_version: int) -> Struct:
+    return Struct(
+        "RawTraceEvent",
+        "One append-only raw trace event. Every event uses the same envelope so partial "
+        "replay and corruption checks can run before the reducer understands the "
+        "event-specific payload.",
+        (
+            req("schema_version", U32, f"Raw event schema version; writers of this dialect write {schema_version}."),
+            req("seq", U64, "Contiguous writer-assigned order inside one rollout event log, from 1."),
+            req("wall_time_unix_ms", I64, "Unix wall-clock timestamp in milliseconds. Use for display/latency."),
+            req("rollout_id", STR, "The manifest's rollout id."),
+            opt("thread_id", STR, "Thread the event happened in, when the writer had that context."),
+            opt("codex_turn_id", STR, "Codex turn the event happened in, when the writer had that context."),
+            req("payload", Named("RawTraceEventPayload"), "The event itself, tagged by `type`."),
+        ),
+    )
+
+
+ANY = AnyJson()
+REF_LIST = ArrayOf(REF)

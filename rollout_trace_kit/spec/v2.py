@@ -1,0 +1,104 @@
+"""Dialect v2: ``schema_version`` 2, written by Codex 0.165.0 to 0.169.0.
+
+No source of schema 2 is published. Everything that differs from v1 was
+learnt from real bundles of Codex 0.169.0 and from the 0.169.0 binary (serde's
+"expected one of ..." lists and its error strings); such parts are marked
+``inferred=True`` and the docs say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .common import STR, envelope, manifest, opt_ref, req, tool_call_kind
+from .types import Dialect, Named, Variant
+from .v1 import base_variants, payload_union, shared_types
+
+ToolRuntimeKind = tool_call_kind(
+    "ToolRuntimeKind",
+    "What kind of tool runtime began: the kind names of `tool_call_runtime_started` "
+    "(inferred from the 0.169.0 binary).",
+    since="0.166.0",
+    inferred=True,
+)
+
+
+def _v2_variants() -> list[Variant]:
+    variants = []
+    for v in base_variants():
+        if v.tag == "tool_call_runtime_started":
+            tool_call_id, runtime_payload = v.fields
+            v = replace(
+                v,
+                fields=(
+                    tool_call_id,
+                    req(
+                        "kind",
+                        Named("ToolRuntimeKind"),
+                        "What kind of runtime began. Required since 0.166.0 (0.166+ reducers "
+                        "reject 0.165 bundles without it).",
+                        since="0.166.0",
+                        inferred=True,
+                    ),
+                    runtime_payload,
+                ),
+            )
+        variants.append(v)
+        if v.tag == "codex_turn_ended":
+            variants.append(
+                Variant(
+                    "history_item_accepted",
+                    "An item was accepted into the thread's model-visible history.",
+                    (
+                        req("item_id", STR, "Id of the accepted history item.", inferred=True),
+                        opt_ref(
+                            "agent_message_payload",
+                            "The protocol event carrying an inter-agent message, for items that are one.",
+                            ("protocol_event",),
+                            inferred=True,
+                            skip_if_none=True,
+                        ),
+                    ),
+                    since="0.165.0",
+                    inferred=True,
+                )
+            )
+        if v.tag == "thread_ended":
+            variants.append(
+                Variant(
+                    "thread_resumed",
+                    "A thread that had ended was resumed (multi-agent: a closed child reopened).",
+                    (req("thread_id", STR, "The resumed thread.", inferred=True),),
+                    since="0.166.0",
+                    inferred=True,
+                )
+            )
+    variants.append(
+        Variant(
+            "recording_completed",
+            "The writer finished the bundle; nothing may follow.",
+            (),
+            since="0.169.0",
+            inferred=True,
+        )
+    )
+    return variants
+
+
+V2 = Dialect(
+    name="v2",
+    schema_version=2,
+    title="Rollout trace, schema_version 2",
+    doc=(
+        "The dialect of Codex 0.165.0 to 0.169.0. Its reducer enforces the ordering and "
+        "identity rules that v1 left to the writer: contiguous `seq`, one `rollout_id`, "
+        "the event `schema_version`, and nothing after `recording_completed`."
+    ),
+    releases=("0.165.0", "0.169.0"),
+    reference_release="0.169.0",
+    envelope=envelope(2),
+    payload=payload_union(_v2_variants()),
+    manifest=manifest(2),
+    types=tuple(shared_types(ToolRuntimeKind)),
+    terminal_variants=("recording_completed",),
+)

@@ -1,0 +1,37 @@
+"""The invariant catalogue: every rule the validator checks, as data.
+
+Rules are declared next to the code that checks them (``rules/*.py``) with
+:func:`invariant`; importing the rules package fills :data:`CATALOGUE`.
+"""
+
+from __future__ import annotations
+
+from .findings import Invariant, Profile, Severity
+
+CATALOGUE: dict[str, Invariant] = {}
+
+R, W, S = Profile.REDUCER, Profile.WRITER, Profile.STRICT
+
+
+def invariant(
+    id: str,
+    meaning: str,
+    *,
+    v1: Profile | None,
+    v2: Profile | None,
+    source: str,
+    severity: Severity = Severity.ERROR,
+    notes: str = "",
+) -> Invariant:
+    if id in CATALOGUE:
+        raise ValueError(f"invariant {id} declared twice")
+    levels = {name: p for name, p in (("v1", v1), ("v2", v2)) if p is not None}
+    inv = Invariant(id, meaning, levels, source, severity, notes)
+    CATALOGUE[id] = inv
+    return inv
+
+
+def all_invariants() -> list[Invariant]:
+    from . import rules  # noqa: F401  (declares them)
+
+    return sorted(CATALOGUE.values(), key=lambda i: i.id)
