@@ -1,0 +1,128 @@
+"""Reading ``trace.jsonl``: bounded lines, and a precise parse for the slow path.
+
+Lines are read with ``readline(limit)`` so a gigabyte line costs no more memory
+than the limit. The precise parse mirrors serde_json where Python's ``json``
+is laxer: duplicate keys, ``NaN``/``Infinity``, lone surrogates and nesting
+deeper than serde_json's recursion limit are errors.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+SERDE_RECURSION_LIMIT = 128  # serde_json's default nesting limit
+DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class RawLine:
+    number: int  # 1-based physical line number
+    data: bytes  # without the line terminator
+    terminated: bool  # ended with "\n"
+    crlf: bool  # ended with "\r\n"
+    too_long: bool  # longer than the limit; data holds only the first part
+    offset: int  # byte offset of the line start
+
+
+def read_lines(f: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[RawLine]:
+    number = 0
+    offset = 0
+    while True:
+        chunk = f.readline(max_line_bytes + 1)
+        if not chunk:
+            return
+        number += 1
+        start = offset
+        offset += len(chunk)
+        too_long = False
+        if not chunk.endswith(b"\n") and len(chunk) > max_line_bytes:
+            too_long = True
+            while True:  # skip the rest of the line without keeping it
+                rest = f.readline(1024 * 1024)
+                offset += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    chunk = chunk[:max_line_bytes] + (b"\n" if rest.endswith(b"\n") else b"")
+                    break
+        terminated = chunk.endswith(b"\n")
+        data = chunk[:-1] if terminated else chunk
+        crlf = terminated and data.endswith(b"\r")
+        if crlf:
+            data = data[:-1]
+        yield RawLine(number, data, terminated, crlf, too_long, start)
+
+
+class DuplicateKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+
+
+class NestingTooDeep(ValueError):
+    pass
+
+
+def _no_duplicates(pairs):
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise DuplicateKey(k)
+        out[k] = v
+    return out
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    return any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
+def json_depth(text: str) -> int:
+    """Maximum nesting of arrays/objects, skipping string contents."""
+    depth = best = 0
+    in_str = esc = False
+    for c in text:
+        if in_str:
+            if esc:
+                esc = False
+            elif c == "\\":
+                esc = True
+            elif c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = True
+        elif c in "[{":
+            depth += 1
+            if depth > best:
+                best = depth
+        elif c in "]}":
+            depth -= 1
+    return best
+
+
+def strict_loads(text: str, limit: int = SERDE_RECURSION_LIMIT):
+    """Parse like serde_json would accept, raising ValueError subclasses otherwise."""
+    if (text.count("[") + text.count("{")) > limit and json_depth(text) > limit:
+        raise NestingTooDeep(f"nesting deeper than {limit} levels (serde_json's recursion limit)")
+    obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+    if "\\u" in text and _contains_lone_surrogate(obj):
+        raise ValueError("lone UTF-16 surrogate in a \\u escape")
+    return obj
+
+
+def _contains_lone_surrogate(obj) -> bool:
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, str):
+            if _has_lone_surrogate(o):
+                return True
+        elif isinstance(o, dict):
+            stack.extend(o.keys())
+            stack.extend(o.values())
+        elif isinstance(o, list):
+            stack.extend(o)
+    return False

@@ -1,0 +1,186 @@
+"""Payload bodies the reference reducer reads, and the shape it needs them in.
+
+Mirrors ``reducer/conversation/normalize.rs`` (model items), ``reducer/inference.rs``
+(request and response payloads), ``reducer/thread.rs`` (metadata) and
+``reducer/compaction.rs`` (checkpoints). Only payloads the reducer opens are
+checked here; the others only need to be JSON (rules/refs.py).
+"""
+
+from __future__ import annotations
+
+from ..catalogue import R, invariant
+from ..context import Context
+
+THREAD_METADATA = invariant(
+    "BODY.THREAD_METADATA",
+    "A thread metadata payload is a JSON object whose known fields have the right types.",
+    v1=R, v2=R,
+    source='reducer/thread.rs: "parse thread metadata {id}"',
+)
+INFERENCE_REQUEST = invariant(
+    "BODY.INFERENCE_REQUEST",
+    "An inference request payload (and an untraced prefix payload) is an object with an `input` array.",
+    v1=R, v2=R,
+    source='reducer/inference.rs: "inference request payload {id} did not contain input" / "had non-array input"',
+)
+INFERENCE_RESPONSE = invariant(
+    "BODY.INFERENCE_RESPONSE",
+    "An inference response payload (complete or partial) is an object with an `output_items` array.",
+    v1=R, v2=R,
+    source='reducer/inference.rs: "inference response payload {id} did not contain output_items"',
+)
+MODEL_ITEM = invariant(
+    "BODY.MODEL_ITEM",
+    "Every model item in a request or response is one the reducer can normalise: a supported string `type`, messages with a supported role, well-formed reasoning and agent messages.",
+    v1=R, v2=R,
+    source="reducer/conversation/normalize.rs › normalize_model_item",
+)
+CHECKPOINT = invariant(
+    "BODY.COMPACTION_CHECKPOINT",
+    "A compaction checkpoint payload has `input_history` and `replacement_history` arrays.",
+    v1=R, v2=R,
+    source='reducer/compaction.rs: "compaction checkpoint payload {id} did not contain array input_history"',
+)
+EXEC_RUNTIME = invariant(
+    "BODY.TERMINAL_RUNTIME",
+    "An exec_command runtime payload has the fields the terminal reducer parses: begin `command` (string array) and `cwd`; end an i32 `exit_code`.",
+    v1=R, v2=R,
+    source='reducer/tool/terminal.rs: "parse terminal runtime start payload {id}", "parse exec terminal response {id}"',
+)
+
+ITEM_TYPES = frozenset(
+    {
+        "message",
+        "agent_message",
+        "reasoning",
+        "function_call",
+        "function_call_output",
+        "custom_tool_call",
+        "custom_tool_call_output",
+        "tool_search_call",
+        "web_search_call",
+        "image_generation_call",
+        "local_shell_call",
+        "tool_search_output",
+        "mcp_tool_call_output",
+        "compaction",
+        "compaction_summary",
+        "context_compaction",
+    }
+)
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+_METADATA_STRINGS = ("agent_path", "task_name", "nickname", "agent_role", "model")
+
+
+def item_problem(item) -> str | None:
+    """Why normalize_model_item would reject ``item``, or None."""
+    t = item.get("type") if isinstance(item, dict) else None
+    if not isinstance(t, str):
+        return "a model item has no string type"
+    if t not in ITEM_TYPES:
+        return f"unsupported model item type {t!r}"
+    if t == "message":
+        role = item.get("role")
+        if not isinstance(role, str):
+            return "a message item has no string role"
+        if role not in ROLES:
+            return f"unsupported message role {role!r}"
+    elif t == "agent_message":
+        for key in ("author", "recipient"):
+            if not isinstance(item.get(key), str):
+                return f"an agent_message item has no string {key}"
+        content = item.get("content")
+        if not isinstance(content, list) or not content:
+            return "an agent_message item has no content array"
+        for part in content:
+            pt = part.get("type") if isinstance(part, dict) else None
+            want = {"input_text": "text", "encrypted_content": "encrypted_content"}.get(pt)
+            if want is None:
+                return f"an agent_message item has unsupported content type {pt!r}"
+            if not isinstance(part.get(want), str):
+                return f"an agent_message {pt} part has no string {want}"
+    elif t == "reasoning":
+        return _reasoning_problem(item)
+    return None
+
+
+def _reasoning_problem(item) -> str | None:
+    parts = 0
+    for key, allowed in (("content", ("reasoning_text", "text")), ("summary", ("summary_text",))):
+        if key not in item or (key == "content" and item[key] is None):
+            continue
+        entries = item[key]
+        if not isinstance(entries, list):
+            return f"a reasoning item has non-array {key}"
+        for e in entries:
+            et = e.get("type") if isinstance(e, dict) else None
+            if et not in allowed:
+                return f"a reasoning item has unsupported {key} type {et!r}"
+            if not isinstance(e.get("text"), str):
+                return f"a reasoning {key} entry has no string text"
+            parts += 1
+    enc = item.get("encrypted_content")
+    if enc is not None and not isinstance(enc, str):
+        return "a reasoning item has non-string encrypted_content"
+    if enc is not None:
+        parts += 1
+    if not parts:
+        return "a reasoning item has no content, summary or encrypted_content"
+    return None
+
+
+def _items(ctx: Context, inv, body, key: str, rid: str, pointer: str, what: str) -> bool:
+    if not isinstance(body, dict) or key not in body:
+        ctx.report(inv, f"{what} payload {rid} has no {key}", pointer=pointer)
+        return False
+    items = body[key]
+    if not isinstance(items, list):
+        ctx.report(inv, f"{what} payload {rid} has a non-array {key}", pointer=pointer)
+        return False
+    for i, item in enumerate(items):
+        problem = item_problem(item)
+        if problem:
+            ctx.report(MODEL_ITEM, f"payload {rid} {key}[{i}]: {problem}", pointer=pointer)
+            return False
+    return True
+
+
+def check_request(ctx: Context, body, rid: str, pointer: str) -> bool:
+    return _items(ctx, INFERENCE_REQUEST, body, "input", rid, pointer, "inference request")
+
+
+def check_response(ctx: Context, body, rid: str, pointer: str) -> bool:
+    return _items(ctx, INFERENCE_RESPONSE, body, "output_items", rid, pointer, "inference response")
+
+
+def check_metadata(ctx: Context, body, rid: str, pointer: str) -> None:
+    if not isinstance(body, dict):
+        ctx.report(THREAD_METADATA, f"thread metadata payload {rid} is not an object", pointer=pointer)
+        return
+    for key in _METADATA_STRINGS:
+        if body.get(key) is not None and not isinstance(body[key], str):
+            ctx.report(THREAD_METADATA, f"thread metadata payload {rid}: {key} is not a string", pointer=pointer)
+            return
+
+
+def check_checkpoint(ctx: Context, body, rid: str, pointer: str) -> None:
+    for key in ("input_history", "replacement_history"):
+        if not isinstance(body, dict) or not isinstance(body.get(key), list):
+            ctx.report(CHECKPOINT, f"compaction checkpoint payload {rid} has no array {key}", pointer=pointer)
+            return
+
+
+def check_exec_begin(ctx: Context, body, rid: str, pointer: str) -> None:
+    ok = isinstance(body, dict) and isinstance(body.get("command"), list) and isinstance(body.get("cwd"), str)
+    if ok:
+        ok = all(isinstance(c, str) for c in body["command"])
+    if not ok:
+        ctx.report(EXEC_RUNTIME, f"exec runtime start payload {rid} lacks a string-array command or a string cwd", pointer=pointer)
+
+
+def check_exec_end(ctx: Context, body, rid: str, pointer: str) -> None:
+    # Real end payloads carry exit_code and aggregated_output; stdout/stderr/formatted_output
+    # are defaulted by the protocol type, so only exit_code is required here.
+    code = body.get("exit_code") if isinstance(body, dict) else None
+    if not isinstance(code, int) or isinstance(code, bool) or not -(2**31) <= code < 2**31:
+        ctx.report(EXEC_RUNTIME, f"exec runtime end payload {rid} has no i32 exit_code", pointer=pointer)

@@ -1,0 +1,509 @@
+"""Lifecycles: what the reference reducer rejects while it replays the events.
+
+State is kept per live entity (threads, turns, calls, cells, compactions),
+never per event, so memory follows the bundle's entities, not its length.
+Ids are kept as the strings the decoder produced; turns and calls are kept
+after they end because the reducer still accepts late events naming them.
+"""
+
+from __future__ import annotations
+
+from ..catalogue import R, invariant
+from ..context import Context
+from . import bodies
+from .refs import RefChecker
+
+THREAD_DUPLICATE = invariant(
+    "THREAD.DUPLICATE_START", "A thread is started at most once.", v1=R, v2=R,
+    source='reducer/thread.rs: "duplicate thread start for {thread_id}"',
+)
+THREAD_UNKNOWN = invariant(
+    "THREAD.UNKNOWN", "Every thread an event names was started before it.", v1=R, v2=R,
+    source='reducer/thread.rs › thread_mut: "trace event referenced unknown thread {thread_id}"',
+)
+TURN_DUPLICATE = invariant(
+    "TURN.DUPLICATE_START", "A Codex turn is started at most once.", v1=R, v2=R,
+    source='reducer/thread.rs: "duplicate codex turn start for {codex_turn_id}"',
+)
+TURN_UNKNOWN = invariant(
+    "TURN.UNKNOWN", "Every Codex turn an event names was started before it.", v1=R, v2=R,
+    source='reducer: "codex turn end referenced unknown turn", "inference start {id} referenced unknown codex turn", ...',
+)
+TURN_THREAD = invariant(
+    "TURN.THREAD_MISMATCH", "An event that names both a thread and a turn names the turn's own thread.", v1=R, v2=R,
+    source='reducer: "... used thread {t}, but codex turn {turn} belongs to {owner}"',
+)
+INFERENCE_DUPLICATE = invariant(
+    "INFERENCE.DUPLICATE_START", "An inference call is started at most once.", v1=R, v2=R,
+    source='reducer/inference.rs: "duplicate inference start for {id}"',
+)
+INFERENCE_UNKNOWN = invariant(
+    "INFERENCE.UNKNOWN_CALL", "inference_completed/failed/cancelled name a started inference call.", v1=R, v2=R,
+    source='reducer/inference.rs: "inference completion referenced unknown call {id}"',
+)
+INFERENCE_PREVIOUS = invariant(
+    "INFERENCE.PREVIOUS_RESPONSE",
+    "An incremental request continues a response traced earlier in the same thread, and names it as its payload does.",
+    v1=R, v2=R,
+    source='reducer/inference.rs: "incremental inference request {id} referenced unknown previous_response_id {x}" (and the mismatch / untraced variants)',
+)
+TOOL_DUPLICATE = invariant(
+    "TOOL.DUPLICATE_START", "A tool call is started at most once.", v1=R, v2=R,
+    source='reducer/tool.rs: "duplicate tool call start for {id}"',
+)
+TOOL_MODEL_CALL = invariant(
+    "TOOL.DUPLICATE_MODEL_CALL_ID", "Two tool calls of a thread never share a model_visible_call_id.", v1=R, v2=R,
+    source='reducer/tool.rs: "duplicate tool call for model-visible call id {id}"',
+)
+TOOL_CONTEXT = invariant(
+    "TOOL.MISSING_CONTEXT", "tool_call_started has an envelope thread_id or codex_turn_id.", v1=R, v2=R,
+    source='reducer/tool.rs: "tool call start did not include thread or Codex turn context"',
+)
+TOOL_UNKNOWN = invariant(
+    "TOOL.UNKNOWN_CALL",
+    "Runtime events, tool ends, MCP correlations and stdin targets name a started tool call.",
+    v1=R, v2=R,
+    source='reducer/tool.rs: "tool runtime start referenced unknown call", "tool call end referenced unknown call", "MCP correlation referenced unknown tool call"',
+)
+TOOL_CELL = invariant(
+    "TOOL.UNKNOWN_CODE_CELL", "A tool requested by a code cell names a code cell started in the same thread.", v1=R, v2=R,
+    source='reducer/tool.rs: "code-mode nested tool referenced unknown runtime cell {rc} in thread {t}"',
+)
+TOOL_SECOND_TERMINAL = invariant(
+    "TOOL.SECOND_TERMINAL_OPERATION",
+    "An exec_command or write_stdin tool call gets at most one runtime start (one terminal operation).",
+    v1=R, v2=R,
+    source='reducer/tool.rs: "tool runtime start would create a second terminal operation for {id}"',
+)
+MCP_DUPLICATE = invariant(
+    "MCP.DUPLICATE_CORRELATION", "A tool call is correlated with an MCP call at most once.", v1=R, v2=R,
+    source='reducer/tool.rs: "duplicate MCP correlation for tool call {id}"',
+)
+CELL_CONTEXT = invariant(
+    "CELL.MISSING_CONTEXT", "Code cell events have an envelope thread_id (or a known turn to take it from).", v1=R, v2=R,
+    source='reducer/code_cell.rs: "{event} {runtime_cell_id} did not include a thread id"',
+)
+CELL_DUPLICATE = invariant(
+    "CELL.DUPLICATE_START", "A code cell (one model-visible exec call) is started at most once.", v1=R, v2=R,
+    source='reducer/code_cell.rs: "duplicate code cell start for {code_cell_id}"',
+)
+CELL_REMAPPED = invariant(
+    "CELL.REMAPPED", "A runtime cell id of a thread maps to one model-visible call.", v1=R, v2=R,
+    source='reducer/code_cell.rs: "runtime code cell {rc} in thread {t} mapped to both {a} and {b}"',
+)
+CELL_UNKNOWN = invariant(
+    "CELL.UNKNOWN", "Code cell responses and ends name a runtime cell started in the same thread.", v1=R, v2=R,
+    source='reducer/code_cell.rs: "{event} referenced unknown runtime cell {rc} in thread {t}"',
+)
+COMPACTION_DUPLICATE = invariant(
+    "COMPACTION.DUPLICATE_REQUEST", "A compaction request is started at most once.", v1=R, v2=R,
+    source='reducer/compaction.rs: "duplicate compaction request start for {id}"',
+)
+COMPACTION_UNKNOWN = invariant(
+    "COMPACTION.UNKNOWN_REQUEST",
+    "A compaction request completion or failure names a started request, with the compaction_id of its start.",
+    v1=R, v2=R,
+    source='reducer/compaction.rs: "compaction request completion referenced unknown request {id}"',
+)
+COMPACTION_CONTEXT = invariant(
+    "COMPACTION.MISSING_CONTEXT", "compaction_installed has an envelope thread_id and codex_turn_id.", v1=R, v2=R,
+    source='reducer/compaction.rs: "compaction installed event {id} did not include a thread id"',
+)
+COMPACTION_INSTALL = invariant(
+    "COMPACTION.DUPLICATE_INSTALL", "A compaction is installed at most once.", v1=R, v2=R,
+    source='reducer/compaction.rs: "duplicate compaction install for {id}"',
+)
+OTHER_VARIANT = invariant(
+    "EVENT.OTHER_VARIANT",
+    "No event uses the `other` variant: it is schema-valid, but no reference reducer implements it.",
+    v1=R, v2=R,
+    source='reducer/mod.rs › apply_event: "raw trace event has no reducer implementation"',
+)
+
+# Tool kinds whose runtime start payload the reducer parses.
+RUNTIME_START_READ = frozenset({"exec_command", "write_stdin", "assign_agent_task", "send_message", "close_agent"})
+TERMINAL_KINDS = frozenset({"exec_command", "write_stdin"})
+
+
+class Tool:
+    __slots__ = ("thread", "kind", "terminal")
+
+    def __init__(self, thread, kind):
+        self.thread = thread
+        self.kind = kind
+        self.terminal = False
+
+
+class LifecycleChecker:
+    def __init__(self, ctx: Context, refs: RefChecker):
+        self.ctx = ctx
+        self.refs = refs
+        self.threads: dict[str, int] = {}  # thread -> seq of its start
+        self.turns: dict[str, str] = {}  # turn -> thread
+        self.inferences: dict[str, str] = {}  # call -> thread
+        self.responses: dict[str, set] = {}  # thread -> traced response ids
+        self.tools: dict[str, Tool] = {}
+        self.model_calls: set[tuple[str, str]] = set()
+        self.cells: dict[tuple[str, str], str] = {}  # (thread, runtime cell) -> model-visible call
+        self.cell_calls: set[str] = set()
+        self.compaction_requests: dict[str, str] = {}
+        self.installs: set[str] = set()
+        self.mcp: set[str] = set()
+        self.handlers = {
+            name[3:]: getattr(self, name) for name in dir(self) if name.startswith("on_")
+        }
+
+    # -- helpers -------------------------------------------------------------------
+    def ref(self, p, tag: str, field_name: str, read: bool):
+        ref = getattr(p, field_name)
+        if ref is None:
+            return None
+        field = self.ctx.dialect.payload.variant(tag).field(field_name)
+        return self.refs.check(ref, tag, field, f"/payload/{field_name}", read)
+
+    def thread_known(self, thread: str, pointer: str) -> bool:
+        if thread in self.threads:
+            return True
+        self.ctx.report(THREAD_UNKNOWN, f"unknown thread {thread}", pointer=pointer)
+        return False
+
+    def turn_of(self, turn: str, thread: str | None, what: str, pointer: str) -> bool:
+        owner = self.turns.get(turn)
+        if owner is None:
+            self.ctx.report(TURN_UNKNOWN, f"{what} referenced unknown Codex turn {turn}", pointer=pointer)
+            return False
+        if thread is not None and owner != thread:
+            self.ctx.report(
+                TURN_THREAD, f"{what} used thread {thread}, but Codex turn {turn} belongs to {owner}", pointer=pointer
+            )
+            return False
+        return True
+
+    def context_thread(self, ev) -> str | None:
+        if ev.thread_id is not None:
+            return ev.thread_id
+        if ev.codex_turn_id is not None:
+            return self.turns.get(ev.codex_turn_id)
+        return None
+
+    # -- dispatch ------------------------------------------------------------------------
+    def event(self, ev, tag: str) -> None:
+        handler = self.handlers.get(tag)
+        if handler is not None:
+            handler(ev, ev.payload)
+        else:
+            self.refs_only(ev.payload, tag)
+
+    def refs_only(self, p, tag: str) -> None:
+        for f in self.ctx.dialect.ref_fields(tag):
+            value = getattr(p, f.name)
+            for i, r in enumerate(value if isinstance(value, list) else [value]):
+                if r is not None:
+                    ptr = f"/payload/{f.name}" + (f"/{i}" if isinstance(value, list) else "")
+                    self.refs.check(r, tag, f, ptr, False)
+
+    # -- threads and turns ----------------------------------------------------------------
+    def on_thread_started(self, ev, p):
+        body = self.ref(p, "thread_started", "metadata_payload", True)
+        if body is not None:
+            bodies.check_metadata(self.ctx, body, p.metadata_payload.raw_payload_id, "/payload/metadata_payload")
+        if p.thread_id in self.threads:
+            self.ctx.report(
+                THREAD_DUPLICATE, f"duplicate thread start for {p.thread_id}",
+                pointer="/payload/thread_id", related_seq=self.threads[p.thread_id],
+            )
+            return
+        self.threads[p.thread_id] = ev.seq
+
+    def on_thread_ended(self, ev, p):
+        self.thread_known(p.thread_id, "/payload/thread_id")
+
+    def on_codex_turn_started(self, ev, p):
+        if p.codex_turn_id in self.turns:
+            self.ctx.report(TURN_DUPLICATE, f"duplicate codex turn start for {p.codex_turn_id}", pointer="/payload/codex_turn_id")
+            return
+        if self.thread_known(p.thread_id, "/payload/thread_id"):
+            self.turns[p.codex_turn_id] = p.thread_id
+
+    def on_codex_turn_ended(self, ev, p):
+        owner = self.turns.get(p.codex_turn_id)
+        if owner is None:
+            self.ctx.report(TURN_UNKNOWN, f"codex turn end referenced unknown turn {p.codex_turn_id}", pointer="/payload/codex_turn_id")
+        elif ev.thread_id is not None and ev.thread_id != owner:
+            self.ctx.report(
+                TURN_THREAD,
+                f"codex turn end for {p.codex_turn_id} used thread {ev.thread_id}, but the turn belongs to {owner}",
+                pointer="/thread_id",
+            )
+
+    # -- inference ---------------------------------------------------------------------
+    def on_inference_started(self, ev, p):
+        ctx = self.ctx
+        cid = p.inference_call_id
+        request = self.ref(p, "inference_started", "request_payload", True)
+        mode = getattr(p, "request_input_mode", None)
+        prefix = None
+        if mode is not None and mode.__struct_config__.tag == "incremental_with_untraced_prefix":
+            field = ctx.dialect.type("InferenceRequestInputMode").variant("incremental_with_untraced_prefix").field("prefix_payload")
+            prefix = self.refs.check(mode.prefix_payload, "inference_started", field, "/payload/request_input_mode/prefix_payload", True)
+        if cid in self.inferences:
+            ctx.report(INFERENCE_DUPLICATE, f"duplicate inference start for {cid}", pointer="/payload/inference_call_id")
+            return
+        if not self.thread_known(p.thread_id, "/payload/thread_id"):
+            return
+        if not self.turn_of(p.codex_turn_id, p.thread_id, f"inference start {cid}", "/payload/codex_turn_id"):
+            return
+        self.inferences[cid] = p.thread_id
+        if request is not None and bodies.check_request(ctx, request, p.request_payload.raw_payload_id, "/payload/request_payload"):
+            self._previous_response(cid, p.thread_id, mode, request)
+        if prefix is not None:
+            bodies.check_request(ctx, prefix, mode.prefix_payload.raw_payload_id, "/payload/request_input_mode/prefix_payload")
+
+    def _previous_response(self, cid, thread, mode, request):
+        ctx = self.ctx
+        payload_prev = request.get("previous_response_id") if isinstance(request, dict) else None
+        tag = mode.__struct_config__.tag if mode is not None else None
+        if tag is None:  # legacy bundles: derived from the payload
+            tag = "incremental" if payload_prev is not None else "full_snapshot"
+            recorded = payload_prev
+        else:
+            recorded = getattr(mode, "previous_response_id", None)
+        if tag == "full_snapshot":
+            return
+        where = "/payload/request_input_mode"
+        if recorded != payload_prev:
+            ctx.report(
+                INFERENCE_PREVIOUS,
+                f"incremental inference request {cid} recorded previous_response_id {recorded}, "
+                f"but payload previous_response_id was {payload_prev!r}",
+                pointer=where,
+            )
+            return
+        traced = recorded in self.responses.get(thread, ())
+        if tag == "incremental" and not traced:
+            ctx.report(
+                INFERENCE_PREVIOUS,
+                f"incremental inference request {cid} referenced unknown previous_response_id {recorded}",
+                pointer=where,
+            )
+        elif tag == "incremental_with_untraced_prefix" and traced:
+            ctx.report(
+                INFERENCE_PREVIOUS,
+                f"incremental inference request {cid} recorded untraced prefix for traced previous_response_id {recorded}",
+                pointer=where,
+            )
+
+    def _inference_end(self, ev, p, tag, field_name, required: bool):
+        body = self.ref(p, tag, field_name, True)
+        ref = getattr(p, field_name)
+        if body is not None:
+            bodies.check_response(self.ctx, body, ref.raw_payload_id, f"/payload/{field_name}")
+        thread = self.inferences.get(p.inference_call_id)
+        if thread is None:
+            self.ctx.report(
+                INFERENCE_UNKNOWN,
+                f"inference completion referenced unknown call {p.inference_call_id}",
+                pointer="/payload/inference_call_id",
+            )
+            return
+        response_id = getattr(p, "response_id", None)
+        if response_id is not None:
+            self.responses.setdefault(thread, set()).add(response_id)
+
+    def on_inference_completed(self, ev, p):
+        self._inference_end(ev, p, "inference_completed", "response_payload", True)
+
+    def on_inference_failed(self, ev, p):
+        self._inference_end(ev, p, "inference_failed", "partial_response_payload", False)
+
+    def on_inference_cancelled(self, ev, p):
+        self._inference_end(ev, p, "inference_cancelled", "partial_response_payload", False)
+
+    # -- tools -------------------------------------------------------------------------
+    def on_tool_call_started(self, ev, p):
+        ctx = self.ctx
+        self.ref(p, "tool_call_started", "invocation_payload", True)
+        if p.tool_call_id in self.tools:
+            ctx.report(TOOL_DUPLICATE, f"duplicate tool call start for {p.tool_call_id}", pointer="/payload/tool_call_id")
+            return
+        if ev.thread_id is None and ev.codex_turn_id is None:
+            ctx.report(TOOL_CONTEXT, "tool call start did not include thread or Codex turn context", pointer="/thread_id")
+            return
+        thread = ev.thread_id
+        if thread is not None and not self.thread_known(thread, "/thread_id"):
+            return
+        if ev.codex_turn_id is not None:
+            if not self.turn_of(ev.codex_turn_id, thread, "tool call start", "/codex_turn_id"):
+                return
+            thread = thread or self.turns[ev.codex_turn_id]
+        req = p.requester
+        if req.__struct_config__.tag == "code_cell" and (thread, req.runtime_cell_id) not in self.cells:
+            ctx.report(
+                TOOL_CELL,
+                f"code-mode nested tool referenced unknown runtime cell {req.runtime_cell_id} in thread {thread}",
+                pointer="/payload/requester/runtime_cell_id",
+            )
+            return
+        if p.model_visible_call_id is not None:
+            key = (thread, p.model_visible_call_id)
+            if key in self.model_calls:
+                ctx.report(
+                    TOOL_MODEL_CALL,
+                    f"duplicate tool call for model-visible call id {p.model_visible_call_id}",
+                    pointer="/payload/model_visible_call_id",
+                )
+                return
+            self.model_calls.add(key)
+        self.tools[p.tool_call_id] = Tool(thread, p.kind.__struct_config__.tag)
+
+    def _tool(self, p, what: str):
+        tool = self.tools.get(p.tool_call_id)
+        if tool is None:
+            self.ctx.report(TOOL_UNKNOWN, f"{what} referenced unknown call {p.tool_call_id}", pointer="/payload/tool_call_id")
+        return tool
+
+    def on_tool_call_runtime_started(self, ev, p):
+        tool = self.tools.get(p.tool_call_id)
+        read = tool is not None and tool.kind in RUNTIME_START_READ
+        body = self.ref(p, "tool_call_runtime_started", "runtime_payload", read)
+        if self._tool(p, "tool runtime start") is None:
+            return
+        if tool.kind in TERMINAL_KINDS:
+            if tool.terminal:
+                self.ctx.report(
+                    TOOL_SECOND_TERMINAL,
+                    f"tool runtime start would create a second terminal operation for {p.tool_call_id}",
+                    pointer="/payload/tool_call_id",
+                )
+                return
+            tool.terminal = True
+            if tool.kind == "exec_command" and body is not None:
+                bodies.check_exec_begin(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
+
+    def on_tool_call_runtime_ended(self, ev, p):
+        body = self.ref(p, "tool_call_runtime_ended", "runtime_payload", True)
+        tool = self._tool(p, "tool runtime end")
+        if tool is not None and tool.kind == "exec_command" and body is not None:
+            bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
+
+    def on_tool_call_ended(self, ev, p):
+        self.ref(p, "tool_call_ended", "result_payload", False)
+        self._tool(p, "tool call end")
+
+    def on_mcp_tool_call_correlation_assigned(self, ev, p):
+        if self._tool(p, "MCP correlation") is None:
+            return
+        if p.tool_call_id in self.mcp:
+            self.ctx.report(MCP_DUPLICATE, f"duplicate MCP correlation for tool call {p.tool_call_id}", pointer="/payload/tool_call_id")
+        self.mcp.add(p.tool_call_id)
+
+    def on_stdin_target_resolved(self, ev, p):
+        self._tool(p, "stdin target")
+
+    # -- code cells ----------------------------------------------------------------------
+    def _cell_thread(self, ev, what: str, cell: str) -> str | None:
+        if ev.thread_id is not None:
+            return ev.thread_id
+        if ev.codex_turn_id is None:
+            self.ctx.report(CELL_CONTEXT, f"{what} {cell} did not include a thread id", pointer="/thread_id")
+            return None
+        thread = self.turns.get(ev.codex_turn_id)
+        if thread is None:
+            self.ctx.report(TURN_UNKNOWN, f"{what} {cell} referenced unknown Codex turn {ev.codex_turn_id}", pointer="/codex_turn_id")
+        return thread
+
+    def on_code_cell_started(self, ev, p):
+        thread = self._cell_thread(ev, "code cell start", p.runtime_cell_id)
+        if thread is None:
+            return
+        key = (thread, p.runtime_cell_id)
+        mapped = self.cells.get(key)
+        if mapped is not None and mapped != p.model_visible_call_id:
+            self.ctx.report(
+                CELL_REMAPPED,
+                f"runtime code cell {p.runtime_cell_id} in thread {thread} mapped to both {mapped} and {p.model_visible_call_id}",
+                pointer="/payload/model_visible_call_id",
+            )
+            return
+        if p.model_visible_call_id in self.cell_calls:
+            self.ctx.report(
+                CELL_DUPLICATE, f"duplicate code cell start for code_cell:{p.model_visible_call_id}",
+                pointer="/payload/model_visible_call_id",
+            )
+            return
+        self.cells[key] = p.model_visible_call_id
+        self.cell_calls.add(p.model_visible_call_id)
+
+    def _cell_event(self, ev, p, tag, what):
+        self.ref(p, tag, "response_payload", False)
+        thread = self._cell_thread(ev, what, p.runtime_cell_id)
+        if thread is not None and (thread, p.runtime_cell_id) not in self.cells:
+            self.ctx.report(
+                CELL_UNKNOWN, f"{what} referenced unknown runtime cell {p.runtime_cell_id} in thread {thread}",
+                pointer="/payload/runtime_cell_id",
+            )
+
+    def on_code_cell_initial_response(self, ev, p):
+        self._cell_event(ev, p, "code_cell_initial_response", "code cell initial response")
+
+    def on_code_cell_ended(self, ev, p):
+        self._cell_event(ev, p, "code_cell_ended", "code cell end")
+
+    # -- compaction --------------------------------------------------------------------------
+    def on_compaction_request_started(self, ev, p):
+        self.ref(p, "compaction_request_started", "request_payload", False)
+        rid = p.compaction_request_id
+        if rid in self.compaction_requests:
+            self.ctx.report(COMPACTION_DUPLICATE, f"duplicate compaction request start for {rid}", pointer="/payload/compaction_request_id")
+            return
+        if not self.thread_known(p.thread_id, "/payload/thread_id"):
+            return
+        if not self.turn_of(p.codex_turn_id, p.thread_id, f"compaction request {rid}", "/payload/codex_turn_id"):
+            return
+        self.compaction_requests[rid] = p.compaction_id
+
+    def _compaction_end(self, p):
+        started = self.compaction_requests.get(p.compaction_request_id)
+        if started is None:
+            self.ctx.report(
+                COMPACTION_UNKNOWN,
+                f"compaction request completion referenced unknown request {p.compaction_request_id}",
+                pointer="/payload/compaction_request_id",
+            )
+        elif started != p.compaction_id:
+            self.ctx.report(
+                COMPACTION_UNKNOWN,
+                f"compaction request {p.compaction_request_id} completion used compaction {p.compaction_id}, but start used {started}",
+                pointer="/payload/compaction_id",
+            )
+
+    def on_compaction_request_completed(self, ev, p):
+        self.ref(p, "compaction_request_completed", "response_payload", False)
+        self._compaction_end(p)
+
+    def on_compaction_request_failed(self, ev, p):
+        self._compaction_end(p)
+
+    def on_compaction_installed(self, ev, p):
+        ctx = self.ctx
+        body = self.ref(p, "compaction_installed", "checkpoint_payload", True)
+        cid = p.compaction_id
+        if ev.thread_id is None or ev.codex_turn_id is None:
+            missing = "thread id" if ev.thread_id is None else "codex turn id"
+            ctx.report(COMPACTION_CONTEXT, f"compaction installed event {cid} did not include a {missing}", pointer="/thread_id")
+            return
+        if cid in self.installs:
+            ctx.report(COMPACTION_INSTALL, f"duplicate compaction install for {cid}", pointer="/payload/compaction_id")
+            return
+        if not self.thread_known(ev.thread_id, "/thread_id"):
+            return
+        if not self.turn_of(ev.codex_turn_id, ev.thread_id, f"compaction install {cid}", "/codex_turn_id"):
+            return
+        self.installs.add(cid)
+        if body is not None:
+            bodies.check_checkpoint(ctx, body, p.checkpoint_payload.raw_payload_id, "/payload/checkpoint_payload")
+
+    # -- the rest ------------------------------------------------------------------------------
+    def on_other(self, ev, p):
+        self.refs_only(p, "other")
+        self.ctx.report(OTHER_VARIANT, "raw trace event has no reducer implementation (`other`)", pointer="/payload/type")

@@ -1,0 +1,238 @@
+"""The envelope and the order of events: seq, identity, first and last events."""
+
+from __future__ import annotations
+
+from ..catalogue import R, S, W, invariant
+from ..context import Context
+from ..findings import Severity
+
+SCHEMA_VERSION = invariant(
+    "ENVELOPE.SCHEMA_VERSION",
+    "Every event's schema_version is the dialect's version.",
+    v1=W, v2=R,
+    source='writer.rs › append stamps RAW_TRACE_EVENT_SCHEMA_VERSION; 0.169.0 reducer: "unsupported trace event schema {v} at line {n}"',
+)
+ROLLOUT_ID = invariant(
+    "ENVELOPE.ROLLOUT_ID",
+    "Every event's rollout_id is the manifest's rollout_id.",
+    v1=W, v2=R,
+    source='writer.rs › append copies manifest.rollout_id; 0.169.0 reducer: "trace event belongs to another rollout"',
+)
+SEQ_START = invariant(
+    "SEQ.STARTS_AT_ONE",
+    "The first event has seq 1.",
+    v1=W, v2=R,
+    source='writer.rs › create starts next_seq at 1; 0.169.0 reducer: "missing or reordered trace event N"',
+)
+SEQ_GAP = invariant(
+    "SEQ.NO_GAP",
+    "seq grows by exactly one from event to event: no event is missing.",
+    v1=W, v2=R,
+    source='raw_event.rs: "Contiguous writer-assigned order"; 0.169.0 reducer: "missing or reordered trace event N"',
+)
+SEQ_ORDER = invariant(
+    "SEQ.INCREASING",
+    "seq never repeats or goes back.",
+    v1=W, v2=R,
+    source='writer.rs › append (under the writer mutex); 0.169.0 reducer: "missing or reordered trace event N"',
+)
+STARTED_FIRST = invariant(
+    "ROLLOUT.STARTED_FIRST",
+    "The first event is rollout_started, and no other event is.",
+    v1=W, v2=W,
+    source="thread.rs › start_root_in_root: rollout_started is seq 1",
+)
+IDENTITY = invariant(
+    "ROLLOUT.IDENTITY",
+    "rollout_started carries the manifest's trace_id and root_thread_id.",
+    v1=W, v2=W,
+    source="thread.rs › start_root_in_root (same ids as TraceWriter::create)",
+)
+AFTER_ROLLOUT_ENDED = invariant(
+    "ORDER.AFTER_ROLLOUT_ENDED",
+    "No event follows rollout_ended (v1; in v2 child threads may still end after it, before recording_completed).",
+    v1=W, v2=None,
+    source="thread.rs: the root thread end writes thread_ended then rollout_ended last",
+)
+AFTER_RECORDING_COMPLETED = invariant(
+    "ORDER.AFTER_RECORDING_COMPLETED",
+    "No event follows recording_completed.",
+    v1=None, v2=R,
+    source='0.169.0 reducer: "trace event after recording completed"',
+)
+TERMINAL_PRESENT = invariant(
+    "ORDER.TERMINAL_PRESENT",
+    "The log ends with its terminal event: rollout_ended (v1) or recording_completed (v2).",
+    v1=W, v2=W,
+    source="writer guarantee for a finished recording; a bundle without it is partial (still running or crashed)",
+)
+CONTEXT_MATCHES = invariant(
+    "ENVELOPE.CONTEXT_MATCHES_PAYLOAD",
+    "Where the payload names its thread or turn (turn start, inference start, compaction request start), the envelope names the same ones.",
+    v1=W, v2=W,
+    source="thread.rs › append_with_context: the envelope context is the event's own thread and turn",
+)
+CONTEXT_CONVENTION = invariant(
+    "ENVELOPE.CONTEXT_CONVENTION",
+    "Rollout, thread, protocol and MCP-correlation events have a null envelope context; turn-scoped events have both thread_id and codex_turn_id.",
+    v1=S, v2=S,
+    source="writer convention (upstream-rules D.4), seen in every Codex 0.164/0.169 bundle",
+)
+WALL_TIME = invariant(
+    "TIME.MONOTONIC",
+    "wall_time_unix_ms never decreases from one event to the next.",
+    v1=S, v2=S,
+    source="writer uses SystemTime::now (not monotonic); real bundles never decrease",
+    severity=Severity.WARNING,
+)
+
+NULL_CONTEXT = frozenset(
+    {
+        "rollout_started",
+        "rollout_ended",
+        "thread_started",
+        "thread_ended",
+        "thread_resumed",
+        "protocol_event_observed",
+        "mcp_tool_call_correlation_assigned",
+        "recording_completed",
+    }
+)
+PAYLOAD_CONTEXT = {  # variant -> (payload field naming the thread, payload field naming the turn)
+    "codex_turn_started": ("thread_id", "codex_turn_id"),
+    "inference_started": ("thread_id", "codex_turn_id"),
+    "compaction_request_started": ("thread_id", "codex_turn_id"),
+}
+
+
+class OrderChecker:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.prev_seq: int | None = None
+        self.max_seq: int | None = None
+        self.first = True
+        self.rollout_ended_seq: int | None = None
+        self.recording_completed_seq: int | None = None
+        self.last_tag: str | None = None
+        self.prev_time: int | None = None
+        self.events = 0
+        m = ctx.manifest if isinstance(ctx.manifest, dict) else {}
+        self.rollout_id = m.get("rollout_id")
+        self.trace_id = m.get("trace_id")
+        self.root_thread_id = m.get("root_thread_id")
+        d = ctx.dialect
+        self.version = d.schema_version
+        self.v2 = d.name != "v1"
+
+    def envelope(self, seq, version, rollout_id) -> None:
+        """Checks that need only the envelope: run on schema-invalid events too."""
+        ctx = self.ctx
+        self.events += 1
+        if type(version) is int and version != self.version:
+            ctx.report(
+                SCHEMA_VERSION,
+                f"event schema_version is {version}, but this {ctx.dialect.name} bundle writes {self.version}",
+                pointer="/schema_version",
+            )
+        if self.rollout_id is not None and type(rollout_id) is str and rollout_id != self.rollout_id:
+            ctx.report(
+                ROLLOUT_ID,
+                f"event rollout_id {rollout_id!r} is not the manifest's {self.rollout_id!r}",
+                pointer="/rollout_id",
+            )
+        if type(seq) is not int:
+            return
+        if self.prev_seq is None:
+            if seq != 1:
+                ctx.report(SEQ_START, f"first event has seq {seq}, expected 1", pointer="/seq")
+        elif seq <= self.max_seq:
+            ctx.report(
+                SEQ_ORDER,
+                f"seq {seq} after seq {self.prev_seq}: repeated or out of order",
+                pointer="/seq",
+                related_seq=self.prev_seq,
+            )
+        elif seq != self.max_seq + 1:
+            ctx.report(
+                SEQ_GAP,
+                f"seq jumps from {self.max_seq} to {seq}: {seq - self.max_seq - 1} event(s) missing",
+                pointer="/seq",
+                related_seq=self.max_seq,
+            )
+        self.prev_seq = seq
+        self.max_seq = seq if self.max_seq is None else max(self.max_seq, seq)
+
+    def event(self, ev, tag: str) -> None:
+        """Checks on a schema-valid event (after :meth:`envelope`)."""
+        ctx = self.ctx
+        p = ev.payload
+        if self.recording_completed_seq is not None:
+            ctx.report(
+                AFTER_RECORDING_COMPLETED,
+                f"{tag} follows recording_completed",
+                related_seq=self.recording_completed_seq,
+            )
+        elif self.rollout_ended_seq is not None:
+            ctx.report(AFTER_ROLLOUT_ENDED, f"{tag} follows rollout_ended", related_seq=self.rollout_ended_seq)
+        if self.first != (tag == "rollout_started"):
+            what = "the first event is " + tag if self.first else "rollout_started is not the first event"
+            ctx.report(STARTED_FIRST, what, pointer="/payload/type")
+        self.first = False
+        if tag == "rollout_started":
+            for key, want in (("trace_id", self.trace_id), ("root_thread_id", self.root_thread_id)):
+                got = getattr(p, key)
+                if want is not None and got != want:
+                    ctx.report(
+                        IDENTITY,
+                        f"rollout_started {key} {got!r} is not the manifest's {want!r}",
+                        pointer=f"/payload/{key}",
+                    )
+        elif tag == "rollout_ended":
+            self.rollout_ended_seq = ev.seq
+        elif tag == "recording_completed":
+            self.recording_completed_seq = ev.seq
+        self.last_tag = tag
+        self._context(ev, tag)
+        if self.prev_time is not None and ev.wall_time_unix_ms < self.prev_time:
+            ctx.report(
+                WALL_TIME,
+                f"wall_time_unix_ms goes back from {self.prev_time} to {ev.wall_time_unix_ms}",
+                pointer="/wall_time_unix_ms",
+            )
+        self.prev_time = ev.wall_time_unix_ms
+
+    def _context(self, ev, tag: str) -> None:
+        ctx = self.ctx
+        fields = PAYLOAD_CONTEXT.get(tag)
+        if fields:
+            for env_key, payload_key in zip(("thread_id", "codex_turn_id"), fields):
+                env, pay = getattr(ev, env_key), getattr(ev.payload, payload_key)
+                if env != pay:
+                    ctx.report(
+                        CONTEXT_MATCHES,
+                        f"{tag}: envelope {env_key} {env!r} differs from payload {payload_key} {pay!r}",
+                        pointer=f"/{env_key}",
+                    )
+        if tag in NULL_CONTEXT:
+            if ev.thread_id is not None or ev.codex_turn_id is not None:
+                ctx.report(CONTEXT_CONVENTION, f"{tag} is written with a null envelope context", pointer="/thread_id")
+        elif tag != "other" and (ev.thread_id is None or ev.codex_turn_id is None):
+            ctx.report(
+                CONTEXT_CONVENTION,
+                f"{tag} is turn-scoped: the envelope names both thread_id and codex_turn_id",
+                pointer="/thread_id" if ev.thread_id is None else "/codex_turn_id",
+            )
+
+    def finish(self) -> None:
+        ctx = self.ctx
+        terminal = ctx.dialect.terminal_variants[-1]
+        if self.events and self.last_tag != terminal:
+            seen = self.recording_completed_seq if terminal == "recording_completed" else self.rollout_ended_seq
+            if seen is None:
+                ctx.report(
+                    TERMINAL_PRESENT,
+                    f"the log does not end with {terminal}: the recording is unfinished or was cut short",
+                    line=None,
+                    seq=None,
+                    severity=Severity.WARNING if ctx.options.partial_ok else None,
+                )

@@ -1,0 +1,253 @@
+"""Lines and their shape: JSON syntax, then the event schema of the dialect.
+
+The fast path decodes a line straight into the dialect's msgspec types and
+re-encodes it; when the bytes come back identical the line is schema-valid
+with no duplicate or unknown keys, and nothing else runs. Any other line takes
+the slow path: a precise parse, then ``jsonschema`` (the referee) on the
+published schema, which also writes the messages.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import jsonschema
+import msgspec
+
+from ...spec.jsonschema import event_schema
+from ...spec.typed import typed
+from ...spec.types import Dialect, Int, Named, Nullable, Struct, TaggedUnion, unwrap
+from ..catalogue import R, S, W, invariant
+from ..context import Context
+from ..lines import DuplicateKey, NestingTooDeep, RawLine, strict_loads
+
+UTF8 = invariant(
+    "LINE.UTF8",
+    "Every line of `trace.jsonl` is valid UTF-8.",
+    v1=R, v2=R,
+    source='reducer/mod.rs › replay_bundle: "read trace event line {n}"',
+)
+JSON = invariant(
+    "LINE.JSON",
+    "Every non-blank line is one JSON value serde_json accepts (no NaN/Infinity, no BOM, no lone surrogate, nothing after it).",
+    v1=R, v2=R,
+    source='reducer/mod.rs › replay_bundle: "parse trace event line {n}"',
+)
+DUPLICATE_KEY = invariant(
+    "LINE.DUPLICATE_KEY",
+    "No JSON object in a line repeats a key (serde: \"duplicate field\").",
+    v1=R, v2=R,
+    source="serde derive: duplicate field error",
+)
+NESTING = invariant(
+    "LINE.NESTING",
+    "A line nests at most 128 arrays and objects (serde_json's recursion limit).",
+    v1=R, v2=R,
+    source="serde_json recursion limit (128)",
+)
+TOO_LONG = invariant(
+    "LINE.TOO_LONG",
+    "A line is no longer than the kit's line limit (64 MiB unless --max-line-bytes says otherwise).",
+    v1=R, v2=R,
+    source="kit limit: bounded memory",
+)
+TRUNCATED = invariant(
+    "LINE.TRUNCATED",
+    "The log does not end in a partial line: the last line ends with a newline.",
+    v1=W, v2=W,
+    source="writer.rs › append writes the line and \"\\n\" then flushes; a partial line is an interrupted write",
+    notes="A partial last line that is not valid JSON is rejected by the reducer too; the finding then names the reducer profile.",
+)
+BLANK = invariant(
+    "LINE.BLANK",
+    "No line is empty or whitespace only.",
+    v1=W, v2=W,
+    source="writer.rs › append writes one event per line; the reducer skips blank lines",
+)
+CRLF = invariant(
+    "LINE.CRLF",
+    "Lines end with \"\\n\", not \"\\r\\n\".",
+    v1=W, v2=W,
+    source="writer.rs › append; Rust's lines() strips \"\\r\\n\" so the reducer accepts it",
+)
+UNKNOWN_TYPE = invariant(
+    "EVENT.UNKNOWN_TYPE",
+    "`payload.type` names a variant of the dialect.",
+    v1=R, v2=R,
+    source='serde: "unknown variant `x`, expected one of ..." (parse trace event line)',
+)
+SCHEMA = invariant(
+    "EVENT.SCHEMA",
+    "The event matches its dialect's event schema: required fields present, types, enum values and integer ranges right.",
+    v1=R, v2=R,
+    source="raw_event.rs › RawTraceEvent / RawTraceEventPayload (serde derive)",
+)
+INTEGER_FORM = invariant(
+    "EVENT.INTEGER_FORM",
+    "Integer fields are written as integer literals: serde rejects `1.0` or `1e3` where JSON Schema cannot tell them apart.",
+    v1=R, v2=R,
+    source='serde_json: "invalid type: floating point, expected u64"',
+)
+UNKNOWN_KEY = invariant(
+    "EVENT.UNKNOWN_KEY",
+    "Events carry no keys the dialect does not define (serde ignores them; the strict schema does not).",
+    v1=S, v2=S,
+    source="kit hardening: strict schema flavour (additionalProperties: false)",
+)
+
+
+@lru_cache(maxsize=None)
+def _referee(schema_json: str):
+    import json
+
+    schema = json.loads(schema_json)
+    return jsonschema.Draft202012Validator(schema, format_checker=None)
+
+
+def referee(schema: dict):
+    import json
+
+    return _referee(json.dumps(schema, sort_keys=True))
+
+
+@lru_cache(maxsize=None)
+def event_referee(dialect: Dialect, strict: bool = False):
+    return jsonschema.Draft202012Validator(event_schema(dialect, strict))
+
+
+def _pointer(path) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _where(error) -> str:
+    title = error.schema.get("title") if isinstance(error.schema, dict) else None
+    return f" ({title})" if title else ""
+
+
+def describe_errors(errors, what: str) -> list[tuple[str, str]]:
+    """jsonschema errors -> (JSON pointer, message naming the variant it failed in)."""
+    out = []
+    for e in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.message)):
+        pointer = _pointer(e.absolute_path)
+        out.append((pointer, f"{what}{pointer or ''}{_where(e)}: {e.message}"))
+    return out
+
+
+def _unknown_type(dialect: Dialect, obj) -> str | None:
+    payload = obj.get("payload") if isinstance(obj, dict) else None
+    if isinstance(payload, dict) and "type" in payload and payload["type"] not in dialect.tags:
+        return payload["type"] if isinstance(payload["type"], str) else repr(payload["type"])
+    return None
+
+
+def _other_dialects_with(dialect: Dialect, tag: str) -> str:
+    from ...spec import DIALECTS
+
+    names = [d.name for d in DIALECTS.values() if d is not dialect and tag in d.tags]
+    return f"; it is a variant of dialect {', '.join(names)}" if names else ""
+
+
+def _float_ints(dialect: Dialect, obj) -> list[str]:
+    """Pointers of integer fields written as floats (JSON-Schema-valid, serde-invalid)."""
+    found = []
+
+    def walk(value, t, path):
+        t = unwrap(t)
+        if isinstance(t, Int):
+            if isinstance(value, float):
+                found.append(path)
+        elif isinstance(t, Named) and isinstance(value, dict):
+            nt = dialect.payload if t.name == "RawTraceEventPayload" else dialect.type(t.name)
+            fields = ()
+            if isinstance(nt, Struct):
+                fields = nt.fields
+            elif isinstance(nt, TaggedUnion) and value.get("type") in nt.tags:
+                fields = nt.variant(value["type"]).fields
+            for f in fields:
+                if f.name in value:
+                    walk(value[f.name], f.type, f"{path}/{f.name}")
+        elif isinstance(t, Nullable):
+            walk(value, t.inner, path)
+
+    for f in dialect.envelope.fields:
+        if isinstance(obj, dict) and f.name in obj:
+            walk(obj[f.name], f.type, f"/{f.name}")
+    return found
+
+
+def decode_event(ctx: Context, raw: RawLine):
+    """Check one non-blank line; return the typed event, the parsed dict (or None) and validity.
+
+    Returns ``(event, obj)``: ``event`` is the msgspec struct when the line is
+    schema-valid, else None; ``obj`` is the parsed JSON when it parsed, for
+    best-effort envelope checks on invalid events.
+    """
+    td = typed(ctx.dialect)
+    data = raw.data
+    try:
+        event = td.decoder.decode(data)
+        if td.encoder.encode(event) == data:
+            return event, None
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        event = None
+    return _slow(ctx, raw, td, event)
+
+
+def _slow(ctx: Context, raw: RawLine, td, fast_event):
+    dialect = ctx.dialect
+    try:
+        text = raw.data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        ctx.report(UTF8, f"line {raw.number} is not valid UTF-8 (byte {e.start})", pointer="")
+        return None, None
+    try:
+        obj = strict_loads(text)
+    except DuplicateKey as e:
+        ctx.report(DUPLICATE_KEY, f"line {raw.number}: {e}")
+        return None, None
+    except NestingTooDeep as e:
+        ctx.report(NESTING, f"line {raw.number}: {e}")
+        return None, None
+    except ValueError as e:
+        hint = " (the line starts with a UTF-8 byte order mark)" if text.startswith("\ufeff") else ""
+        if not raw.terminated:
+            ctx.report(
+                TRUNCATED,
+                f"line {raw.number} is a partial last line (no newline, not valid JSON: {e}); "
+                "the write was interrupted",
+                level=R,
+            )
+        else:
+            ctx.report(JSON, f"line {raw.number} is not valid JSON{hint}: {e}")
+        return None, None
+
+    unknown = _unknown_type(dialect, obj)
+    if unknown is not None:
+        ctx.report(
+            UNKNOWN_TYPE,
+            f"payload type {unknown!r} is not a {dialect.name} variant{_other_dialects_with(dialect, unknown)}",
+            pointer="/payload/type",
+        )
+        return None, obj
+    errors = list(event_referee(dialect).iter_errors(obj))
+    if errors:
+        for pointer, message in describe_errors(errors, "event"):
+            ctx.report(SCHEMA, message, pointer=pointer)
+        return None, obj
+    floats = _float_ints(dialect, obj)
+    for pointer in floats:
+        ctx.report(INTEGER_FORM, f"integer field {pointer} is written as a float", pointer=pointer)
+    if floats:
+        return None, obj
+    if ctx.wants(UNKNOWN_KEY):
+        for e in event_referee(dialect, True).iter_errors(obj):
+            if e.validator == "additionalProperties":
+                where = _pointer(e.absolute_path)
+                ctx.report(UNKNOWN_KEY, f"event{where}{_where(e)}: {e.message}", pointer=where)
+    if fast_event is None:
+        try:
+            fast_event = msgspec.convert(obj, td.event)
+        except msgspec.ValidationError:
+            # Only u64 values above i64 get here: valid, but too large for the typed path.
+            return None, obj
+    return fast_event, obj
