@@ -1,0 +1,152 @@
+"""A trace bundle held in memory: written to a directory, or streamed as bytes.
+
+Generators build these, corruption operators edit them, and tests write them
+to temporary directories. Lines are kept as raw bytes (without their "\\n")
+so a corruption can break a line in ways no JSON encoder would.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import orjson
+
+MANIFEST = "manifest.json"
+TRACE = "trace.jsonl"
+PAYLOADS = "payloads"
+
+
+def dumps_event(event: dict) -> bytes:
+    """One event line as the writer writes it: compact JSON, keys in model order."""
+    return orjson.dumps(event)
+
+
+def dumps_pretty(value) -> bytes:
+    """A payload or manifest file as the writer writes it (pretty, no final newline)."""
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2)
+
+
+@dataclass
+class Special:
+    """A non-regular entry: a symlink, FIFO or directory (for hostile-input cases)."""
+
+    kind: str  # "symlink" | "fifo" | "dir"
+    target: str = ""  # symlink target
+
+
+@dataclass
+class Bundle:
+    manifest: bytes | None  # None: no manifest.json at all
+    lines: list[bytes] = field(default_factory=list)  # each without its "\n"
+    trailing_newline: bool = True  # False: the last line is partial
+    payloads: dict[str, bytes] = field(default_factory=dict)  # bundle-relative path -> bytes
+    specials: dict[str, Special] = field(default_factory=dict)  # bundle-relative path -> entry
+    has_trace: bool = True
+    line_terminator: bytes = b"\n"
+
+    # -- construction ---------------------------------------------------------------
+    @classmethod
+    def from_parts(cls, manifest: dict, events: list[dict], payloads: dict[str, object]) -> "Bundle":
+        return cls(
+            manifest=dumps_pretty(manifest),
+            lines=[dumps_event(e) for e in events],
+            payloads={p: dumps_pretty(v) for p, v in payloads.items()},
+        )
+
+    @classmethod
+    def read(cls, directory: str | Path) -> "Bundle":
+        """Load a bundle directory (regular files only) into memory."""
+        d = Path(directory)
+        manifest = (d / MANIFEST).read_bytes() if (d / MANIFEST).is_file() else None
+        has_trace = (d / TRACE).is_file()
+        data = (d / TRACE).read_bytes() if has_trace else b""
+        trailing = data.endswith(b"\n") or not data
+        lines = data.split(b"\n")
+        if trailing:
+            lines = lines[:-1]
+        payloads = {}
+        if (d / PAYLOADS).is_dir():
+            for p in sorted((d / PAYLOADS).iterdir()):
+                if p.is_file():
+                    payloads[f"{PAYLOADS}/{p.name}"] = p.read_bytes()
+        return cls(manifest, lines, trailing, payloads, {}, has_trace)
+
+    # -- views ----------------------------------------------------------------------------
+    def manifest_dict(self) -> dict:
+        return orjson.loads(self.manifest) if self.manifest is not None else {}
+
+    def events(self) -> list[dict]:
+        """The lines parsed as JSON (lines that do not parse are skipped)."""
+        out = []
+        for line in self.lines:
+            try:
+                out.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                pass
+        return out
+
+    def copy(self) -> "Bundle":
+        return Bundle(
+            self.manifest,
+            list(self.lines),
+            self.trailing_newline,
+            dict(self.payloads),
+            dict(self.specials),
+            self.has_trace,
+            self.line_terminator,
+        )
+
+    # -- output ------------------------------------------------------------------------------
+    def trace_bytes(self) -> Iterator[bytes]:
+        """``trace.jsonl`` as a stream of chunks (one per line)."""
+        n = len(self.lines)
+        for i, line in enumerate(self.lines):
+            last = i == n - 1
+            yield line + (self.line_terminator if (not last or self.trailing_newline) else b"")
+
+    def write(self, directory: str | Path) -> Path:
+        """Write the bundle into ``directory`` (created; must be empty or new)."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / PAYLOADS).mkdir(exist_ok=True)
+        if self.manifest is not None:
+            (d / MANIFEST).write_bytes(self.manifest)
+        if self.has_trace:
+            with open(d / TRACE, "wb") as f:
+                for chunk in self.trace_bytes():
+                    f.write(chunk)
+        for rel, data in self.payloads.items():
+            path = d / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        for rel, sp in self.specials.items():
+            path = d / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if sp.kind == "symlink":
+                os.symlink(sp.target, path)
+            elif sp.kind == "fifo":
+                os.mkfifo(path)
+            elif sp.kind == "dir":
+                path.mkdir(exist_ok=True)
+        return d
+
+    def tar_bytes(self) -> bytes:
+        """The regular files of the bundle as an uncompressed tar archive."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            files = []
+            if self.manifest is not None:
+                files.append((MANIFEST, self.manifest))
+            if self.has_trace:
+                files.append((TRACE, b"".join(self.trace_bytes())))
+            files.extend(sorted(self.payloads.items()))
+            for name, data in files:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return buf.getvalue()

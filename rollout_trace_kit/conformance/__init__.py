@@ -1,0 +1,1 @@
+"""Conformance harnesses: the reference Codex CLI, reducer fuzzing, writer checks."""

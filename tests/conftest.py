@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rollout_trace_kit.bundle import Bundle
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "examples" / "corpus"
+
+
+def corpus_bundles(release: str | None = None) -> list[Path]:
+    pattern = f"codex-{release}/*/" if release else "codex-*/*/"
+    return sorted(p for p in CORPUS.glob(pattern) if (p / "manifest.json").is_file())
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--codex",
+        action="store_true",
+        default=False,
+        help="run the opt-in tier that needs the real Codex CLI (installed from npm on demand)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--codex"):
+        return
+    skip = pytest.mark.skip(reason="opt-in tier: needs the real Codex CLI; run with --codex")
+    for item in items:
+        if "codex" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def codex_binaries():
+    """{"v1": path, "v2": path} of the reference reducers (installs them if needed)."""
+    from rollout_trace_kit.conformance.codex import REFERENCE_RELEASES, ensure_codex
+
+    out = {}
+    for dialect, release in REFERENCE_RELEASES.items():
+        binary = ensure_codex(release)
+        if binary is None:
+            pytest.fail(f"could not install Codex {release} from npm")
+        out[dialect] = binary
+    return out
+
+
+@pytest.fixture
+def load_corpus():
+    def load(release: str, scenario: str) -> Bundle:
+        return Bundle.read(CORPUS / f"codex-{release}" / scenario)
+
+    return load
