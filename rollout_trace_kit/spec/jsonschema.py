@@ -122,7 +122,11 @@ class _Builder:
                 "required": ["type"],
                 "properties": {
                     "type": {"enum": list(t.values)},
-                    "value": {"type": "null", "description": "Serde's adjacent-tag content slot; always null."},
+                    "value": {
+                        "title": "value",
+                        "type": "null",
+                        "description": "Serde's adjacent-tag content slot; always null.",
+                    },
                 },
             }
             if self.strict:
@@ -230,3 +234,41 @@ __all__ = [
     "variant_def_name",
     "write_schema_files",
 ]
+
+
+def error_trail(schema: dict, error) -> list[str]:
+    """Titles of the subschemas a jsonschema error passed through, outermost first.
+
+    jsonschema's schema path steps through ``$ref`` without naming it, so a step
+    that is missing from a node holding ``$ref`` is taken in the referenced
+    ``$defs`` entry: the trail then names the variant (its title) even for an
+    error raised on one of its fields.
+    """
+
+    def resolve(node):
+        while isinstance(node, dict) and "$ref" in node:
+            target = schema
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                target = target[part]
+            node = target
+        return node
+
+    trail: list[str] = []
+
+    def note(node):
+        if isinstance(node, dict) and isinstance(node.get("title"), str):
+            if not trail or trail[-1] != node["title"]:
+                trail.append(node["title"])
+
+    node = schema
+    for key in error.absolute_schema_path:
+        note(node)
+        if isinstance(node, dict) and key not in node and "$ref" in node:
+            node = resolve(node)
+            note(node)
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            break
+    note(resolve(node) if isinstance(node, dict) and "$ref" in node and len(node) == 1 else node)
+    return trail

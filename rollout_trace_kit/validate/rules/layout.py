@@ -6,11 +6,10 @@ import os
 import stat
 
 from ...spec import DIALECTS, dialect_for_schema_version
-from ...spec.jsonschema import manifest_schema
 from ..catalogue import R, W, invariant
 from ..context import Context
 from ..lines import strict_loads
-from .schema import describe_errors, referee
+from .schema import describe_errors, manifest_referee
 
 MANIFEST = "manifest.json"
 TRACE = "trace.jsonl"
@@ -128,8 +127,9 @@ def load_manifest(ctx: Context) -> None:
 
 def check_manifest_schema(ctx: Context, obj) -> None:
     here = dict(file=MANIFEST, line=None, seq=None)
-    errors = list(referee(manifest_schema(ctx.dialect)).iter_errors(obj))
-    for pointer, message in describe_errors(errors, "manifest"):
+    referee = manifest_referee(ctx.dialect)
+    errors = list(referee.iter_errors(obj))
+    for pointer, message in describe_errors(errors, "manifest", referee.schema):
         ctx.report(MANIFEST_SCHEMA, message, pointer=pointer, **here)
     if errors:
         ctx.manifest = None

@@ -14,7 +14,7 @@ from functools import lru_cache
 import jsonschema
 import msgspec
 
-from ...spec.jsonschema import event_schema
+from ...spec.jsonschema import PAYLOAD_UNION, error_trail, event_schema, manifest_schema
 from ...spec.typed import typed
 from ...spec.types import Dialect, Int, Named, Nullable, Struct, TaggedUnion, unwrap
 from ..catalogue import R, S, W, invariant
@@ -97,17 +97,8 @@ UNKNOWN_KEY = invariant(
 
 
 @lru_cache(maxsize=None)
-def _referee(schema_json: str):
-    import json
-
-    schema = json.loads(schema_json)
-    return jsonschema.Draft202012Validator(schema, format_checker=None)
-
-
-def referee(schema: dict):
-    import json
-
-    return _referee(json.dumps(schema, sort_keys=True))
+def manifest_referee(dialect: Dialect):
+    return jsonschema.Draft202012Validator(manifest_schema(dialect))
 
 
 @lru_cache(maxsize=None)
@@ -119,17 +110,22 @@ def _pointer(path) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
-def _where(error) -> str:
-    title = error.schema.get("title") if isinstance(error.schema, dict) else None
-    return f" ({title})" if title else ""
+def _where(schema: dict, error) -> str:
+    """" (in inference_started › ToolCallKind.mcp)": the variants the error sits in."""
+    trail = error_trail(schema, error)
+    if PAYLOAD_UNION in trail:
+        trail = trail[trail.index(PAYLOAD_UNION) + 1 :]
+        variants = [t for t in trail[:1] + [t for t in trail[1:] if "." in t]]
+        return f" (in {' › '.join(variants)})" if variants else ""
+    return ""
 
 
-def describe_errors(errors, what: str) -> list[tuple[str, str]]:
+def describe_errors(errors, what: str, schema: dict) -> list[tuple[str, str]]:
     """jsonschema errors -> (JSON pointer, message naming the variant it failed in)."""
     out = []
     for e in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.message)):
         pointer = _pointer(e.absolute_path)
-        out.append((pointer, f"{what}{pointer or ''}{_where(e)}: {e.message}"))
+        out.append((pointer, f"{what} {pointer or '/'}{_where(schema, e)}: {e.message}"))
     return out
 
 
@@ -231,7 +227,7 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
         return None, obj
     errors = list(event_referee(dialect).iter_errors(obj))
     if errors:
-        for pointer, message in describe_errors(errors, "event"):
+        for pointer, message in describe_errors(errors, "event", event_referee(dialect).schema):
             ctx.report(SCHEMA, message, pointer=pointer)
         return None, obj
     floats = _float_ints(dialect, obj)
@@ -243,7 +239,7 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
         for e in event_referee(dialect, True).iter_errors(obj):
             if e.validator == "additionalProperties":
                 where = _pointer(e.absolute_path)
-                ctx.report(UNKNOWN_KEY, f"event{where}{_where(e)}: {e.message}", pointer=where)
+                ctx.report(UNKNOWN_KEY, f"event {where or '/'}{_where(event_referee(dialect, True).schema, e)}: {e.message}", pointer=where)
     if fast_event is None:
         try:
             fast_event = msgspec.convert(obj, td.event)
