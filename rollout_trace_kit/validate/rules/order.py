@@ -226,7 +226,7 @@ class OrderChecker:
     def finish(self) -> None:
         ctx = self.ctx
         terminal = ctx.dialect.terminal_variants[-1]
-        if self.events and self.last_tag != terminal:
+        if self.last_tag != terminal:
             seen = self.recording_completed_seq if terminal == "recording_completed" else self.rollout_ended_seq
             if seen is None:
                 ctx.report(

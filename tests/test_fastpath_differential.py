@@ -1,0 +1,144 @@
+"""The validator's fast path agrees with jsonschema, the referee, on the published schema.
+
+Events from the real corpus and minimal events built from the model are
+mutated at random (keys dropped or added, values retyped, nulled, pushed past
+integer bounds, enums misspelt, nested objects broken) and judged three ways:
+by ``jsonschema`` on the schema file, by the msgspec fast path alone, and by
+the validator's full line check.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import msgspec
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rollout_trace_kit.spec import DIALECTS
+from rollout_trace_kit.spec.jsonschema import event_schema
+from rollout_trace_kit.spec.typed import typed
+
+from .conftest import ROOT, corpus_bundles
+from .test_spec import _good_event
+
+
+def _base_events(dialect: str) -> list[dict]:
+    release = "0.164.0" if dialect == "v1" else "0.169.0"
+    events = []
+    for b in corpus_bundles(release):
+        events.extend(json.loads(line) for line in (b / "trace.jsonl").read_text().splitlines())
+    events.extend(_good_event(dialect, tag) for tag in DIALECTS[dialect].tags)
+    return events
+
+
+BASES = {d: _base_events(d) for d in DIALECTS}
+REFEREES = {
+    d: jsonschema.Draft202012Validator(json.loads((ROOT / "schema" / d / "event.schema.json").read_text()))
+    for d in DIALECTS
+}
+ODD_VALUES = [None, 0, -1, 1.5, 2.0, 2**63, 2**64, "", "x", "running", "no_such", True, [], [1], {}, {"type": "x"}]
+
+
+def _paths(obj, prefix=()):
+    yield prefix
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _paths(v, prefix + (i,))
+
+
+def _get(obj, path):
+    for p in path:
+        obj = obj[p]
+    return obj
+
+
+@st.composite
+def mutated_events(draw, dialect):
+    event = json.loads(json.dumps(draw(st.sampled_from(BASES[dialect]))))
+    for _ in range(draw(st.integers(0, 3))):
+        paths = [p for p in _paths(event) if p]
+        path = draw(st.sampled_from(paths))
+        parent, key = _get(event, path[:-1]), path[-1]
+        op = draw(st.sampled_from(["drop", "retype", "add", "tag"]))
+        if op == "drop" and isinstance(parent, dict):
+            del parent[key]
+        elif op == "retype":
+            parent[key] = draw(st.sampled_from(ODD_VALUES))
+        elif op == "add" and isinstance(parent, dict):
+            parent[draw(st.sampled_from(["extra", "value", "type", "kind"]))] = draw(st.sampled_from(ODD_VALUES))
+        elif op == "tag" and isinstance(parent, dict) and "type" in parent:
+            parent["type"] = draw(st.sampled_from(list(DIALECTS[dialect].tags) + ["model", "generic", "nope"]))
+    return event
+
+
+def _has_float_int_or_big(event) -> bool:
+    """Values where serde (and so the fast path) deliberately differs from JSON Schema."""
+    return any(
+        (isinstance(v, float) and v.is_integer()) or (isinstance(v, int) and not isinstance(v, bool) and v >= 2**63)
+        for v in (_get(event, p) for p in _paths(event))
+    )
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fast_path_agrees_with_jsonschema(dialect, data):
+    event = data.draw(mutated_events(dialect))
+    line = json.dumps(event, separators=(",", ":")).encode()
+    referee_ok = REFEREES[dialect].is_valid(event)
+    try:
+        typed(DIALECTS[dialect]).decoder.decode(line)
+        fast_ok = True
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        fast_ok = False
+    if fast_ok:
+        assert referee_ok, f"fast path accepted an event the schema rejects: {event}"
+    elif not _has_float_int_or_big(event):
+        assert not referee_ok, f"fast path rejected an event the schema accepts: {event}"
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_validator_line_verdict_agrees_with_jsonschema(dialect, data, tmp_path_factory):
+    from rollout_trace_kit.validate.context import Context, Options
+    from rollout_trace_kit.validate.findings import Profile
+    from rollout_trace_kit.validate.lines import RawLine
+    from rollout_trace_kit.validate.rules.schema import decode_event
+
+    event = data.draw(mutated_events(dialect))
+    line = json.dumps(event, separators=(",", ":")).encode()
+    ctx = Context(tmp_path_factory.getbasetemp(), Options(profile=Profile.REDUCER), dialect=DIALECTS[dialect])
+    ev, _ = decode_event(ctx, RawLine(1, line, True, False, False, 0))
+    ids = {f.invariant for f in ctx.findings}
+    referee_ok = REFEREES[dialect].is_valid(event)
+    if referee_ok:
+        assert ids <= {"EVENT.INTEGER_FORM"}, ids
+        assert (ev is not None) or ids or _has_float_int_or_big(event)
+    else:
+        assert ev is None and ids & {"EVENT.SCHEMA", "EVENT.UNKNOWN_TYPE"}, (ids, event)
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+def test_strict_schema_matches_unknown_key_findings(dialect, tmp_path):
+    from rollout_trace_kit.validate.context import Context, Options
+    from rollout_trace_kit.validate.findings import Profile
+    from rollout_trace_kit.validate.lines import RawLine
+    from rollout_trace_kit.validate.rules.schema import decode_event
+
+    strict = jsonschema.Draft202012Validator(event_schema(DIALECTS[dialect], strict=True))
+    for event in BASES[dialect][:40]:
+        event = json.loads(json.dumps(event))
+        event["payload"]["not_in_the_model"] = 1
+        ctx = Context(tmp_path, Options(profile=Profile.STRICT), dialect=DIALECTS[dialect])
+        ev, _ = decode_event(ctx, RawLine(1, orjson.dumps(event), True, False, False, 0))
+        assert ev is not None
+        assert [f.invariant for f in ctx.findings] == ["EVENT.UNKNOWN_KEY"]
+        assert not strict.is_valid(event)

@@ -1,0 +1,109 @@
+"""`rollout-trace validate` on real bundles: every profile, every output format, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import orjson
+import pytest
+
+from rollout_trace_kit.bundle import Bundle
+from rollout_trace_kit.validate import Options, Profile, all_invariants, validate_bundle
+
+from .conftest import CORPUS, corpus_bundles
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "rollout_trace_kit", *map(str, args)], capture_output=True, text=True, cwd=cwd
+    )
+
+
+@pytest.mark.parametrize("bundle", corpus_bundles(), ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("profile", list(Profile), ids=lambda p: p.label)
+def test_real_bundles_have_no_findings(bundle, profile):
+    report = validate_bundle(bundle, Options(profile=profile))
+    assert report.findings == [], [(f.invariant, f.message) for f in report.findings]
+    assert report.dialect == ("v1" if "0.164" in bundle.parent.name else "v2")
+    assert report.events == len((bundle / "trace.jsonl").read_bytes().splitlines())
+
+
+def _broken(tmp_path, release="0.169.0") -> str:
+    b = Bundle.read(CORPUS / f"codex-{release}" / "plain")
+    events = [orjson.loads(x) for x in b.lines]
+    events[3]["seq"] = 40  # a gap, then going back
+    b.lines = [orjson.dumps(e) for e in events]
+    return str(b.write(tmp_path / "broken"))
+
+
+def test_exit_codes_and_directory_of_bundles(tmp_path):
+    ok = _cli("validate", CORPUS)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "24 bundle(s), 0 failing" in ok.stdout
+    bad = _cli("validate", _broken(tmp_path))
+    assert bad.returncode == 1
+    assert "SEQ.NO_GAP" in bad.stdout and "SEQ.INCREASING" in bad.stdout
+    assert _cli("validate", tmp_path / "nope").returncode == 2
+    assert _cli("validate", "--profile", "bogus", CORPUS).returncode == 2
+    reducer = _cli("validate", "--profile", "reducer", _broken(tmp_path / "x", "0.164.0"))
+    assert reducer.returncode == 0, reducer.stdout  # v1's reducer leaves seq to the writer
+    assert _cli("validate", "--profile", "reducer", _broken(tmp_path / "y")).returncode == 1  # v2's does not
+
+
+def test_json_format(tmp_path):
+    out = _cli("validate", "--format", "json", _broken(tmp_path))
+    doc = json.loads(out.stdout)
+    assert doc["ok"] is False
+    (bundle,) = doc["bundles"]
+    gap = next(f for f in bundle["findings"] if f["invariant"] == "SEQ.NO_GAP")
+    assert gap["line"] == 4 and gap["seq"] == 40 and gap["pointer"] == "/seq" and gap["profile"] == "reducer"
+    assert gap["related_seq"] == 3
+
+
+def test_junit_format(tmp_path):
+    out = _cli("validate", "--format", "junit", CORPUS / "codex-0.164.0", _broken(tmp_path))
+    root = ET.fromstring(out.stdout)
+    assert root.get("tests") == "13" and root.get("failures") == "1"
+    failure = root.find(".//failure")
+    assert "SEQ.NO_GAP" in failure.text
+
+
+def test_github_format(tmp_path):
+    out = _cli("validate", "--format", "github", _broken(tmp_path))
+    lines = out.stdout.splitlines()
+    assert any(l.startswith("::error file=") and "title=SEQ.NO_GAP" in l and ",line=4," in l for l in lines), lines
+
+
+def test_jobs_and_output_file(tmp_path):
+    target = tmp_path / "report.json"
+    out = _cli("validate", "--jobs", "2", "--format", "json", "-o", target, CORPUS)
+    assert out.returncode == 0
+    assert len(json.loads(target.read_text())["bundles"]) == 24
+
+
+def test_invariants_command_lists_the_catalogue():
+    out = _cli("invariants", "--format", "json")
+    rows = json.loads(out.stdout)
+    assert [r["id"] for r in rows] == [i.id for i in all_invariants()]
+    for r in rows:
+        assert r["meaning"].endswith(".") and r["source"] and r["profiles"]
+
+
+def test_catalogue_is_well_formed():
+    ids = [i.id for i in all_invariants()]
+    assert len(ids) == len(set(ids))
+    for inv in all_invariants():
+        assert inv.id.upper() == inv.id and "." in inv.id
+        assert set(inv.levels) <= {"v1", "v2"} and inv.levels
+        assert inv.meaning.endswith(".") and inv.source, inv.id
+
+
+def test_schema_check_command(tmp_path):
+    assert _cli("schema", "--check").returncode == 0
+    out = _cli("schema", "--out", tmp_path / "s")
+    assert out.returncode == 0 and (tmp_path / "s" / "v2" / "event.schema.json").is_file()
+    (tmp_path / "s" / "v2" / "event.schema.json").write_text("{}")
+    assert _cli("schema", "--check", "--out", tmp_path / "s").returncode == 1
