@@ -17,7 +17,6 @@ path (a precise parse, then ``jsonschema``) decides and explains.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Annotated, Any, Literal, Optional, Union
 
 import msgspec
@@ -45,6 +44,7 @@ class TypedDialect:
     manifest: type
     variant_classes: dict[str, type]  # payload tag -> struct class
     decoder: msgspec.json.Decoder
+    list_decoder: msgspec.json.Decoder  # a "[line,line,...]" batch in one call
     encoder: msgspec.json.Encoder
 
     def tag_of(self, payload: Any) -> str:
@@ -123,8 +123,19 @@ class _Compiler:
         raise TypeError(t)
 
 
-@lru_cache(maxsize=None)
+_CACHE: dict[str, TypedDialect] = {}
+
+
 def typed(dialect: Dialect) -> TypedDialect:
+    """The compiled types of ``dialect`` (cached by name: hashing a dialect walks the whole model)."""
+    cached = _CACHE.get(dialect.name)
+    if cached is not None and cached.dialect is dialect:
+        return cached
+    _CACHE[dialect.name] = compiled = _compile(dialect)
+    return compiled
+
+
+def _compile(dialect: Dialect) -> TypedDialect:
     c = _Compiler(dialect)
     event = c.struct("RawTraceEvent", dialect.envelope.fields)
     manifest = c.struct("TraceBundleManifest", dialect.manifest.fields)
@@ -134,5 +145,6 @@ def typed(dialect: Dialect) -> TypedDialect:
         manifest=manifest,
         variant_classes=dict(c.variant_classes),
         decoder=msgspec.json.Decoder(event),
+        list_decoder=msgspec.json.Decoder(list[event]),
         encoder=msgspec.json.Encoder(),
     )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
+
+from ..spec.typed import typed
 from .context import Context, Options, TooManyFindings
 from .findings import BundleReport, Severity
-from .lines import read_lines
+from .lines import RawLine, read_batches
 from .rules import layout, schema
 from .rules.lifecycle import LifecycleChecker
 from .rules.order import OrderChecker
@@ -41,58 +44,93 @@ def _run(ctx: Context) -> None:
             layout.dialect_from_first_event(ctx, None)
         return
     with open(ctx.bundle / layout.TRACE, "rb") as f:
-        lines = read_lines(f, ctx.options.max_line_bytes)
-        first = next(lines, None)
         if ctx.dialect is None:
-            layout.dialect_from_first_event(ctx, first.data if first else None)
+            first = f.readline(ctx.options.max_line_bytes)
+            layout.dialect_from_first_event(ctx, first.rstrip(b"\r\n") if first else None)
             if ctx.dialect is None:
                 return
-        _events(ctx, first, lines)
+            f.seek(0)
+        _Pass(ctx).run(read_batches(f, ctx.options.max_line_bytes))
 
 
-def _events(ctx: Context, first, lines) -> None:
-    order = OrderChecker(ctx)
-    refs = RefChecker(ctx)
-    life = LifecycleChecker(ctx, refs)
-    tag_of = {cls: tag for tag, cls in _variant_classes(ctx).items()}
-    events = 0
-    raw = first
-    while raw is not None:
+BATCH = 1024  # lines decoded by one msgspec call on the fast path
+
+
+class _Pass:
+    """The one pass over the event log."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.order = OrderChecker(ctx)
+        self.refs = RefChecker(ctx)
+        self.life = LifecycleChecker(ctx, self.refs)
+        self.td = typed(ctx.dialect)
+        self.tag_of = {cls: tag for tag, cls in self.td.variant_classes.items()}
+        self.events = 0
+
+    def run(self, batches) -> None:
+        ctx = self.ctx
+        for item in batches:
+            if isinstance(item, RawLine):
+                self.line(item)
+                continue
+            start, lines = item
+            for i in range(0, len(lines), BATCH):
+                self.batch(start + i, lines[i : i + BATCH])
+        ctx.line = ctx.seq = None
+        ctx.events = self.events
+        self.order.finish()
+        self.refs.finish()
+
+    def batch(self, start: int, lines: list[bytes]) -> None:
+        """Decode a run of lines in one call; any surprise sends the run line by line."""
+        td = self.td
+        joined = b"[" + b",".join(lines) + b"]"
+        try:
+            events = td.list_decoder.decode(joined)
+            fast = td.encoder.encode(events) == joined
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            fast = False
+        if not fast:
+            for n, data in enumerate(lines, start):
+                crlf = data.endswith(b"\r")
+                self.line(RawLine(n, data[:-1] if crlf else data, True, crlf, False, 0))
+            return
+        ctx, order, life, tag_of = self.ctx, self.order, self.life, self.tag_of
+        self.events += len(events)
+        for n, ev in enumerate(events, start):
+            ctx.line = n
+            ctx.seq = ev.seq
+            tag = tag_of[type(ev.payload)]
+            order.check(ev, tag)
+            life.event(ev, tag)
+
+    def line(self, raw: RawLine) -> None:
+        ctx = self.ctx
         ctx.line, ctx.seq = raw.number, None
         if raw.too_long:
             ctx.report(schema.TOO_LONG, f"line {raw.number} is longer than {ctx.options.max_line_bytes} bytes; skipped")
-        elif not raw.data.strip():
+            return
+        if not raw.data.strip():
             if raw.data or raw.terminated:
                 ctx.report(schema.BLANK, f"line {raw.number} is blank")
-        else:
-            if raw.crlf:
-                ctx.report(schema.CRLF, f"line {raw.number} ends with \\r\\n")
-            ev, obj = schema.decode_event(ctx, raw)
-            events += 1
-            if ev is not None:
-                ctx.seq = ev.seq
-                order.envelope(ev.seq, ev.schema_version, ev.rollout_id)
-                tag = tag_of[type(ev.payload)]
-                order.event(ev, tag)
-                life.event(ev, tag)
-            elif isinstance(obj, dict):
-                seq = obj.get("seq")
-                ctx.seq = seq if type(seq) is int else None
-                order.envelope(seq, obj.get("schema_version"), obj.get("rollout_id"))
-            if not raw.terminated:
-                ctx.report(
-                    schema.TRUNCATED,
-                    f"line {raw.number} has no final newline: the last write may have been cut short",
-                    severity=Severity.WARNING if ctx.options.partial_ok else None,
-                )
-        raw = next(lines, None)
-    ctx.line = ctx.seq = None
-    ctx.events = events
-    order.finish()
-    refs.finish()
-
-
-def _variant_classes(ctx: Context) -> dict:
-    from ..spec.typed import typed
-
-    return typed(ctx.dialect).variant_classes
+            return
+        if raw.crlf:
+            ctx.report(schema.CRLF, f"line {raw.number} ends with \\r\\n")
+        ev, obj = schema.decode_event(ctx, raw, self.td)
+        self.events += 1
+        if ev is not None:
+            ctx.seq = ev.seq
+            tag = self.tag_of[type(ev.payload)]
+            self.order.check(ev, tag)
+            self.life.event(ev, tag)
+        elif isinstance(obj, dict):
+            seq = obj.get("seq")
+            ctx.seq = seq if type(seq) is int else None
+            self.order.envelope(seq, obj.get("schema_version"), obj.get("rollout_id"))
+        if not raw.terminated:
+            ctx.report(
+                schema.TRUNCATED,
+                f"line {raw.number} has no final newline: the last write may have been cut short",
+                severity=Severity.WARNING if ctx.options.partial_ok else None,
+            )

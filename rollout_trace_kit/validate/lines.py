@@ -53,6 +53,59 @@ def read_lines(f: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Ite
         yield RawLine(number, data, terminated, crlf, too_long, start)
 
 
+def read_batches(f: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, block: int = 1 << 22):
+    """Yield ``(first_line_number, [line bytes, ...])`` for runs of complete lines, and
+    :class:`RawLine` items for the odd ones (too long, or the partial last line).
+
+    Lines come without their "\n"; a "\r" before it is left for the caller to
+    see. Memory stays within a block plus one line of at most ``max_line_bytes``.
+    """
+    number = 0  # lines handed out so far
+    offset = 0
+    tail = b""
+    skipping = False  # inside a line already reported as too long
+    while True:
+        chunk = f.read(block)
+        if not chunk:
+            break
+        if skipping:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                offset += len(chunk)
+                continue
+            number += 1
+            yield RawLine(number, tail, True, False, True, offset)
+            offset += cut + 1
+            chunk, tail, skipping = chunk[cut + 1 :], b"", False
+        data = tail + chunk if tail else chunk
+        parts = data.split(b"\n")
+        tail = parts.pop()
+        if parts:
+            run: list[bytes] = []
+            start = number + 1
+            for part in parts:
+                if len(part) > max_line_bytes:
+                    if run:
+                        yield start, run
+                    number += len(run)
+                    number += 1
+                    yield RawLine(number, part[:max_line_bytes], True, False, True, offset)
+                    run, start = [], number + 1
+                else:
+                    run.append(part)
+            if run:
+                yield start, run
+                number += len(run)
+        if len(tail) > max_line_bytes:
+            tail, skipping = tail[:max_line_bytes], True
+    if skipping:
+        number += 1
+        yield RawLine(number, tail, False, False, True, offset)
+    elif tail:
+        number += 1
+        yield RawLine(number, tail, False, False, False, offset)
+
+
 class DuplicateKey(ValueError):
     def __init__(self, key: str):
         super().__init__(f"duplicate key {key!r}")

@@ -98,6 +98,7 @@ NULL_CONTEXT = frozenset(
         "recording_completed",
     }
 )
+_ENDS = frozenset({"rollout_started", "rollout_ended", "recording_completed"})
 PAYLOAD_CONTEXT = {  # variant -> (payload field naming the thread, payload field naming the turn)
     "codex_turn_started": ("thread_id", "codex_turn_id"),
     "inference_started": ("thread_id", "codex_turn_id"),
@@ -122,7 +123,31 @@ class OrderChecker:
         self.root_thread_id = m.get("root_thread_id")
         d = ctx.dialect
         self.version = d.schema_version
-        self.v2 = d.name != "v1"
+        self.strict = ctx.wants(CONTEXT_CONVENTION)
+        self.next_seq = 1
+
+    def check(self, ev, tag: str) -> None:
+        """All order checks of a schema-valid event, with a shortcut for the usual case."""
+        seq = ev.seq
+        if (
+            seq == self.next_seq
+            and not self.first
+            and ev.schema_version == self.version
+            and ev.rollout_id == self.rollout_id
+            and tag not in _ENDS
+            and self.rollout_ended_seq is None
+            and not self.strict
+        ):
+            fields = PAYLOAD_CONTEXT.get(tag)
+            if fields is None or (ev.thread_id == ev.payload.thread_id and ev.codex_turn_id == ev.payload.codex_turn_id):
+                self.events += 1
+                self.prev_seq = self.max_seq = seq
+                self.next_seq = seq + 1
+                self.last_tag = tag
+                self.prev_time = ev.wall_time_unix_ms
+                return
+        self.envelope(seq, ev.schema_version, ev.rollout_id)
+        self.event(ev, tag)
 
     def envelope(self, seq, version, rollout_id) -> None:
         """Checks that need only the envelope: run on schema-invalid events too."""
@@ -161,6 +186,7 @@ class OrderChecker:
             )
         self.prev_seq = seq
         self.max_seq = seq if self.max_seq is None else max(self.max_seq, seq)
+        self.next_seq = self.max_seq + 1
 
     def event(self, ev, tag: str) -> None:
         """Checks on a schema-valid event (after :meth:`envelope`)."""

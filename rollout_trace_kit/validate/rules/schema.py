@@ -9,8 +9,6 @@ published schema, which also writes the messages.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import jsonschema
 import msgspec
 
@@ -96,14 +94,23 @@ UNKNOWN_KEY = invariant(
 )
 
 
-@lru_cache(maxsize=None)
+_REFEREES: dict[tuple[str, str, bool], jsonschema.Draft202012Validator] = {}
+
+
+def _cached(dialect: Dialect, document: str, strict: bool, build):
+    # Keyed by name: hashing a Dialect walks the whole model.
+    key = (dialect.name, document, strict)
+    if key not in _REFEREES:
+        _REFEREES[key] = jsonschema.Draft202012Validator(build(dialect, strict))
+    return _REFEREES[key]
+
+
 def manifest_referee(dialect: Dialect):
-    return jsonschema.Draft202012Validator(manifest_schema(dialect))
+    return _cached(dialect, "manifest", False, manifest_schema)
 
 
-@lru_cache(maxsize=None)
 def event_referee(dialect: Dialect, strict: bool = False):
-    return jsonschema.Draft202012Validator(event_schema(dialect, strict))
+    return _cached(dialect, "event", strict, event_schema)
 
 
 def _pointer(path) -> str:
@@ -171,14 +178,14 @@ def _float_ints(dialect: Dialect, obj) -> list[str]:
     return found
 
 
-def decode_event(ctx: Context, raw: RawLine):
+def decode_event(ctx: Context, raw: RawLine, td=None):
     """Check one non-blank line; return the typed event, the parsed dict (or None) and validity.
 
     Returns ``(event, obj)``: ``event`` is the msgspec struct when the line is
     schema-valid, else None; ``obj`` is the parsed JSON when it parsed, for
     best-effort envelope checks on invalid events.
     """
-    td = typed(ctx.dialect)
+    td = td or typed(ctx.dialect)
     data = raw.data
     try:
         event = td.decoder.decode(data)

@@ -1,0 +1,252 @@
+"""Validator speed and memory, against orjson parsing and the Codex reducer, same run.
+
+Builds two v2 bundles itself (in a temp dir, or --workdir):
+
+* ``lifecycle``: about 1,000,000 events (turns full of tool calls, MCP correlations),
+  few payload files;
+* ``payloads``: about 100,000 events with about 60,000 payload files (inference
+  requests and responses, tool invocations and results).
+
+For each it prints: validator wall time and peak RSS (a fresh process per
+profile), the time of reading the same lines with orjson alone, and, when the
+Codex 0.169.0 binary is installed, ``codex debug trace-reduce`` time and RSS.
+Ratios are against figures measured in this run. Run: ``python benchmarks/validator.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+SCHEMA_VERSION = 2
+ROLLOUT = "01a2139c-0000-7000-8000-000000000001"
+TRACE_ID = "51d8cba1-e56c-4d60-ac1d-63e577c6a2b1"
+
+
+class Writer:
+    """Writes a bundle the way Codex does: payload first, then the event."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        (root / "payloads").mkdir(parents=True)
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "trace_id": TRACE_ID,
+            "rollout_id": ROLLOUT,
+            "root_thread_id": ROLLOUT,
+            "started_at_unix_ms": 1795625388865,
+            "raw_event_log": "trace.jsonl",
+            "payloads_dir": "payloads",
+        }
+        (root / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+        self.log = open(root / "trace.jsonl", "wb", buffering=1 << 20)
+        self.seq = 0
+        self.payloads = 0
+        self.time = 1795625388865
+
+    def payload(self, kind: str, body) -> dict:
+        self.payloads += 1
+        n = self.payloads
+        (self.root / "payloads" / f"{n}.json").write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2))
+        return {"raw_payload_id": f"raw_payload:{n}", "kind": {"type": kind}, "path": f"payloads/{n}.json"}
+
+    def event(self, payload: dict, thread=None, turn=None) -> None:
+        self.seq += 1
+        self.time += 1
+        self.log.write(
+            orjson.dumps(
+                {
+                    "schema_version": SCHEMA_VERSION,
+                    "seq": self.seq,
+                    "wall_time_unix_ms": self.time,
+                    "rollout_id": ROLLOUT,
+                    "thread_id": thread,
+                    "codex_turn_id": turn,
+                    "payload": payload,
+                }
+            )
+            + b"\n"
+        )
+
+    def start(self):
+        self.event({"type": "rollout_started", "trace_id": TRACE_ID, "root_thread_id": ROLLOUT})
+        self.event({"type": "thread_started", "thread_id": ROLLOUT, "agent_path": "/root", "metadata_payload": None})
+
+    def finish(self):
+        self.event({"type": "thread_ended", "thread_id": ROLLOUT, "status": "completed"})
+        self.event({"type": "rollout_ended", "status": "completed"})
+        self.event({"type": "recording_completed"})
+        self.log.close()
+
+
+def _tool_start(w, tid, turn, kind, invocation=None):
+    w.event(
+        {
+            "type": "tool_call_started",
+            "tool_call_id": tid,
+            "model_visible_call_id": tid,
+            "code_mode_runtime_tool_id": None,
+            "requester": {"type": "model"},
+            "kind": kind,
+            "summary": {"type": "generic", "label": kind.get("name", kind["type"]), "input_preview": "{}", "output_preview": None},
+            "invocation_payload": invocation,
+        },
+        ROLLOUT,
+        turn,
+    )
+
+
+def build_lifecycle(root: Path, events: int) -> Path:
+    w = Writer(root)
+    w.start()
+    t = 0
+    while w.seq < events - 3:
+        t += 1
+        turn = f"turn-{t}"
+        w.event({"type": "codex_turn_started", "codex_turn_id": turn, "thread_id": ROLLOUT}, ROLLOUT, turn)
+        kinds = [{"type": "exec_command"}, {"type": "apply_patch"}, {"type": "other", "name": "echo"}, {"type": "mcp", "server": "s", "tool": "t"}]
+        for i, kind in enumerate(kinds):
+            _tool_start(w, f"call-{t}-{i}", turn, kind)
+        w.event({"type": "mcp_tool_call_correlation_assigned", "tool_call_id": f"call-{t}-3", "mcp_call_id": f"mcp-{t}"})
+        for i in range(len(kinds)):
+            w.event({"type": "tool_call_ended", "tool_call_id": f"call-{t}-{i}", "status": "completed", "result_payload": None}, ROLLOUT, turn)
+        w.event({"type": "codex_turn_ended", "codex_turn_id": turn, "status": "completed"}, ROLLOUT, turn)
+    w.finish()
+    return root
+
+
+def build_payload_heavy(root: Path, events: int, payload_files: int) -> Path:
+    """Per turn 10 events and 6 payloads: 100k events -> 60k files."""
+    w = Writer(root)
+    w.start()
+    t = 0
+    text = "x" * 200
+    while w.seq < events - 3:
+        t += 1
+        turn = f"turn-{t}"
+        w.event({"type": "codex_turn_started", "codex_turn_id": turn, "thread_id": ROLLOUT}, ROLLOUT, turn)
+        for k in range(2):
+            cid = f"inf-{t}-{k}"
+            req = w.payload("inference_request", {"model": "m", "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"{text} {t} {k}"}]}]})
+            w.event(
+                {"type": "inference_started", "inference_call_id": cid, "thread_id": ROLLOUT, "codex_turn_id": turn,
+                 "model": "m", "provider_name": "mock", "request_payload": req},
+                ROLLOUT, turn,
+            )
+            resp = w.payload("inference_response", {"response_id": f"resp-{t}-{k}", "output_items": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": f"answer {t} {k}"}]}]})
+            w.event(
+                {"type": "inference_completed", "inference_call_id": cid, "response_id": f"resp-{t}-{k}",
+                 "upstream_request_id": None, "response_payload": resp},
+                ROLLOUT, turn,
+            )
+        for k in range(2):
+            tid = f"call-{t}-{k}"
+            inv = w.payload("tool_invocation", {"tool_name": "echo", "tool_namespace": None, "payload": {"type": "function", "arguments": "{}"}})
+            _tool_start(w, tid, turn, {"type": "other", "name": "echo"}, inv)
+            res = w.payload("tool_result", {"type": "error", "error": "unsupported call: echo"})
+            w.event({"type": "tool_call_ended", "tool_call_id": tid, "status": "failed", "result_payload": res}, ROLLOUT, turn)
+        w.event({"type": "codex_turn_ended", "codex_turn_id": turn, "status": "completed"}, ROLLOUT, turn)
+    w.finish()
+    return root
+
+
+_VALIDATE = """
+import sys, resource, time
+from rollout_trace_kit.validate import validate_bundle, Options, Profile
+t = time.perf_counter()
+r = validate_bundle(sys.argv[1], Options(profile=Profile.parse(sys.argv[2])))
+print(len(r.findings), r.events, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+for f in r.findings[:5]: print(f.invariant, f.message, file=sys.stderr)
+"""
+
+_ORJSON = """
+import sys, time, orjson, resource
+t = time.perf_counter()
+n = 0
+with open(sys.argv[1] + "/trace.jsonl", "rb") as f:
+    for line in f:
+        orjson.loads(line); n += 1
+print(0, n, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _python(code: str, *args) -> tuple[float, float, str]:
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr)
+    findings, events, seconds, rss_kb = proc.stdout.split()
+    return float(seconds), int(rss_kb) / 1024, f"{findings} findings, {events} events"
+
+
+def _codex(bundle: Path, out: Path):
+    from rollout_trace_kit.conformance.codex import ensure_codex
+
+    binary = ensure_codex("0.169.0", install=False)
+    if binary is None:
+        return None
+    cmd = ["/usr/bin/time", "-f", "%e %M", str(binary), "debug", "trace-reduce", str(bundle), "-o", str(out)]
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    last = proc.stderr.strip().splitlines()[-1].split()
+    return float(last[0]), int(last[1]) / 1024, proc.returncode, proc.stderr.strip().splitlines()[0]
+
+
+def measure(name: str, bundle: Path, profiles: list[str]) -> dict:
+    print(f"\n== {name}: {bundle}")
+    size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
+    files = sum(1 for _ in (bundle / "payloads").iterdir())
+    print(f"   {size / 1e6:.0f} MB, {files} payload files")
+    # Read everything once so no run pays for a cold cache.
+    for p in bundle.rglob("*"):
+        if p.is_file():
+            p.read_bytes()
+    o_time, o_rss, o_note = _python(_ORJSON, str(bundle))
+    print(f"   orjson parse only:        {o_time:6.2f} s  {o_rss:6.0f} MB  ({o_note})")
+    results = {"orjson_s": o_time}
+    codex = _codex(bundle, bundle.parent / f"{name}.state.json")
+    if codex:
+        c_time, c_rss, rc, first = codex
+        print(f"   codex 0.169.0 reducer:    {c_time:6.2f} s  {c_rss:6.0f} MB  (exit {rc}{'' if rc == 0 else ': ' + first})")
+        results["codex_s"] = c_time
+    for profile in profiles:
+        v_time, v_rss, v_note = _python(_VALIDATE, str(bundle), profile)
+        line = f"   validate --profile {profile:8} {v_time:6.2f} s  {v_rss:6.0f} MB  ({v_note})  {v_time / o_time:4.2f}x orjson"
+        if codex:
+            line += f"  {v_time / results['codex_s']:4.2f}x codex"
+        print(line)
+        results[profile] = (v_time, v_rss)
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--payload-events", type=int, default=100_000)
+    ap.add_argument("--payload-files", type=int, default=60_000)
+    ap.add_argument("--workdir", help="where to build the bundles (default: a temp dir, removed)")
+    ap.add_argument("--profiles", default="writer,reducer,strict")
+    args = ap.parse_args()
+    profiles = args.profiles.split(",")
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        tmp = Path(tmp)
+        t = time.perf_counter()
+        life = build_lifecycle(tmp / "lifecycle", args.events)
+        print(f"built lifecycle bundle in {time.perf_counter() - t:.1f} s")
+        t = time.perf_counter()
+        heavy = build_payload_heavy(tmp / "payloads", args.payload_events, args.payload_files)
+        print(f"built payload-heavy bundle in {time.perf_counter() - t:.1f} s")
+        out = {"lifecycle": measure("lifecycle", life, profiles), "payloads": measure("payloads", heavy, profiles)}
+        print("\n" + json.dumps(out))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
