@@ -2,8 +2,8 @@
 
 Builds two v2 bundles itself (in a temp dir, or --workdir):
 
-* ``lifecycle``: about 1,000,000 events (turns full of tool calls, MCP correlations),
-  few payload files;
+* ``lifecycle``: about 1,000,000 events (threads, turns, some MCP tool calls), no
+  payload files;
 * ``payloads``: about 100,000 events with about 60,000 payload files (inference
   requests and responses, tool invocations and results).
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -88,7 +87,7 @@ class Writer:
         self.log.close()
 
 
-def _tool_start(w, tid, turn, kind, invocation=None):
+def _tool_start(w, tid, turn, kind, invocation=None, thread=ROLLOUT):
     w.event(
         {
             "type": "tool_call_started",
@@ -100,91 +99,134 @@ def _tool_start(w, tid, turn, kind, invocation=None):
             "summary": {"type": "generic", "label": kind.get("name", kind["type"]), "input_preview": "{}", "output_preview": None},
             "invocation_payload": invocation,
         },
-        ROLLOUT,
+        thread,
         turn,
     )
 
 
 def build_lifecycle(root: Path, events: int) -> Path:
+    """Threads of 100 turns each; every 25th turn runs an MCP tool call.
+
+    Tool calls are kept to about 1% of events: the Codex reducer's time grows
+    with the square of the number of tool calls (measured: 20k/40k/80k-event
+    bundles with two calls per turn took 0.34/1.55/6.46 s), so a tool-heavy
+    million-event bundle would time that, not a replay.
+    """
     w = Writer(root)
     w.start()
-    t = 0
+    t = th = 0
     while w.seq < events - 3:
-        t += 1
-        turn = f"turn-{t}"
-        w.event({"type": "codex_turn_started", "codex_turn_id": turn, "thread_id": ROLLOUT}, ROLLOUT, turn)
-        kinds = [{"type": "exec_command"}, {"type": "apply_patch"}, {"type": "other", "name": "echo"}, {"type": "mcp", "server": "s", "tool": "t"}]
-        for i, kind in enumerate(kinds):
-            _tool_start(w, f"call-{t}-{i}", turn, kind)
-        w.event({"type": "mcp_tool_call_correlation_assigned", "tool_call_id": f"call-{t}-3", "mcp_call_id": f"mcp-{t}"})
-        for i in range(len(kinds)):
-            w.event({"type": "tool_call_ended", "tool_call_id": f"call-{t}-{i}", "status": "completed", "result_payload": None}, ROLLOUT, turn)
-        w.event({"type": "codex_turn_ended", "codex_turn_id": turn, "status": "completed"}, ROLLOUT, turn)
+        th += 1
+        thread = ROLLOUT if th == 1 else f"01a2139c-0000-7000-8000-{th:012d}"
+        if th > 1:
+            w.event({"type": "thread_started", "thread_id": thread, "agent_path": f"/root/agent_{th}", "metadata_payload": None})
+        for _ in range(100):
+            if w.seq >= events - 5:
+                break
+            t += 1
+            turn = f"turn-{t}"
+            w.event({"type": "codex_turn_started", "codex_turn_id": turn, "thread_id": thread}, thread, turn)
+            if t % 25 == 0:
+                tid = f"call-{t}"
+                w.event(
+                    {"type": "tool_call_started", "tool_call_id": tid, "model_visible_call_id": tid,
+                     "code_mode_runtime_tool_id": None, "requester": {"type": "model"},
+                     "kind": {"type": "mcp", "server": "s", "tool": "t"},
+                     "summary": {"type": "generic", "label": "s.t", "input_preview": "{}", "output_preview": None},
+                     "invocation_payload": None},
+                    thread, turn,
+                )
+                w.event({"type": "mcp_tool_call_correlation_assigned", "tool_call_id": tid, "mcp_call_id": f"mcp-{t}"})
+                w.event({"type": "tool_call_ended", "tool_call_id": tid, "status": "completed", "result_payload": None}, thread, turn)
+            w.event({"type": "codex_turn_ended", "codex_turn_id": turn, "status": "completed"}, thread, turn)
+        if th > 1:
+            w.event({"type": "thread_ended", "thread_id": thread, "status": "completed"})
     w.finish()
     return root
 
 
-def build_payload_heavy(root: Path, events: int, payload_files: int) -> Path:
-    """Per turn 10 events and 6 payloads: 100k events -> 60k files."""
+def build_payload_heavy(root: Path, events: int) -> Path:
+    """Per turn 10 events and 6 payload files (2 inference calls, 2 protocol events,
+    one tool call): 100k events -> 60k files. Threads of 50 turns keep each
+    conversation short."""
     w = Writer(root)
     w.start()
-    t = 0
+    t = th = 0
     text = "x" * 200
     while w.seq < events - 3:
-        t += 1
-        turn = f"turn-{t}"
-        w.event({"type": "codex_turn_started", "codex_turn_id": turn, "thread_id": ROLLOUT}, ROLLOUT, turn)
-        for k in range(2):
-            cid = f"inf-{t}-{k}"
-            req = w.payload("inference_request", {"model": "m", "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"{text} {t} {k}"}]}]})
-            w.event(
-                {"type": "inference_started", "inference_call_id": cid, "thread_id": ROLLOUT, "codex_turn_id": turn,
-                 "model": "m", "provider_name": "mock", "request_payload": req},
-                ROLLOUT, turn,
-            )
-            resp = w.payload("inference_response", {"response_id": f"resp-{t}-{k}", "output_items": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": f"answer {t} {k}"}]}]})
-            w.event(
-                {"type": "inference_completed", "inference_call_id": cid, "response_id": f"resp-{t}-{k}",
-                 "upstream_request_id": None, "response_payload": resp},
-                ROLLOUT, turn,
-            )
-        for k in range(2):
-            tid = f"call-{t}-{k}"
-            inv = w.payload("tool_invocation", {"tool_name": "echo", "tool_namespace": None, "payload": {"type": "function", "arguments": "{}"}})
-            _tool_start(w, tid, turn, {"type": "other", "name": "echo"}, inv)
-            res = w.payload("tool_result", {"type": "error", "error": "unsupported call: echo"})
-            w.event({"type": "tool_call_ended", "tool_call_id": tid, "status": "failed", "result_payload": res}, ROLLOUT, turn)
-        w.event({"type": "codex_turn_ended", "codex_turn_id": turn, "status": "completed"}, ROLLOUT, turn)
+        th += 1
+        thread = ROLLOUT if th == 1 else f"01a2139c-0000-7000-8000-{th:012d}"
+        if th > 1:
+            w.event({"type": "thread_started", "thread_id": thread, "agent_path": f"/root/agent_{th}", "metadata_payload": None})
+        for _ in range(50):
+            if w.seq >= events - 13:
+                break
+            t += 1
+            turn = f"turn-{t}"
+            w.event({"type": "codex_turn_started", "codex_turn_id": turn, "thread_id": thread}, thread, turn)
+            for k in range(2):
+                cid = f"inf-{t}-{k}"
+                req = w.payload("inference_request", {"model": "m", "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"{text} {t} {k}"}]}]})
+                w.event(
+                    {"type": "inference_started", "inference_call_id": cid, "thread_id": thread, "codex_turn_id": turn,
+                     "model": "m", "provider_name": "mock", "request_payload": req},
+                    thread, turn,
+                )
+                resp = w.payload("inference_response", {"response_id": f"resp-{t}-{k}", "output_items": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": f"answer {t} {k}"}]}]})
+                w.event(
+                    {"type": "inference_completed", "inference_call_id": cid, "response_id": f"resp-{t}-{k}",
+                     "upstream_request_id": None, "response_payload": resp},
+                    thread, turn,
+                )
+            for k in range(2):
+                ev = w.payload("protocol_event", {"type": "token_count", "turn": turn, "n": k, "text": text})
+                w.event({"type": "protocol_event_observed", "event_type": "token_count", "event_payload": ev})
+            tid = f"call-{t}"
+            _tool_start(w, tid, turn, {"type": "other", "name": "echo"}, thread=thread)
+            w.event({"type": "tool_call_ended", "tool_call_id": tid, "status": "failed", "result_payload": None}, thread, turn)
+            w.event({"type": "codex_turn_ended", "codex_turn_id": turn, "status": "completed"}, thread, turn)
+        if th > 1:
+            w.event({"type": "thread_ended", "thread_id": thread, "status": "completed"})
     w.finish()
     return root
+
+
+def _measured(cmd: list[str]) -> tuple[float, float, int, str, str]:
+    """Wall seconds, peak RSS (MB), exit code, stdout and stderr of a fresh process."""
+    start = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    *err, rss = proc.stderr.strip().splitlines() or ["0"]
+    return wall, int(rss) / 1024, proc.returncode, proc.stdout, "\n".join(err)
 
 
 _VALIDATE = """
-import sys, resource, time
+import sys, time
 from rollout_trace_kit.validate import validate_bundle, Options, Profile
 t = time.perf_counter()
 r = validate_bundle(sys.argv[1], Options(profile=Profile.parse(sys.argv[2])))
-print(len(r.findings), r.events, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(len(r.findings), r.events, time.perf_counter() - t)
 for f in r.findings[:5]: print(f.invariant, f.message, file=sys.stderr)
 """
 
 _ORJSON = """
-import sys, time, orjson, resource
+import sys, time, orjson
 t = time.perf_counter()
 n = 0
 with open(sys.argv[1] + "/trace.jsonl", "rb") as f:
     for line in f:
         orjson.loads(line); n += 1
-print(0, n, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(0, n, time.perf_counter() - t)
 """
 
 
 def _python(code: str, *args) -> tuple[float, float, str]:
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(proc.stderr)
-    findings, events, seconds, rss_kb = proc.stdout.split()
-    return float(seconds), int(rss_kb) / 1024, f"{findings} findings, {events} events"
+    """In-process seconds (imports excluded), peak RSS and a note, from a fresh interpreter."""
+    _, rss, rc, out, err = _measured([sys.executable, "-c", code, *args])
+    if rc != 0:
+        raise SystemExit(err)
+    findings, events, seconds = out.split()
+    return float(seconds), rss, f"{findings} findings, {events} events"
 
 
 def _codex(bundle: Path, out: Path):
@@ -193,10 +235,8 @@ def _codex(bundle: Path, out: Path):
     binary = ensure_codex("0.169.0", install=False)
     if binary is None:
         return None
-    cmd = ["/usr/bin/time", "-f", "%e %M", str(binary), "debug", "trace-reduce", str(bundle), "-o", str(out)]
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    last = proc.stderr.strip().splitlines()[-1].split()
-    return float(last[0]), int(last[1]) / 1024, proc.returncode, proc.stderr.strip().splitlines()[0]
+    wall, rss, rc, _, err = _measured([str(binary), "debug", "trace-reduce", str(bundle), "-o", str(out)])
+    return wall, rss, rc, (err.splitlines() or [""])[0]
 
 
 def measure(name: str, bundle: Path, profiles: list[str]) -> dict:
@@ -204,25 +244,23 @@ def measure(name: str, bundle: Path, profiles: list[str]) -> dict:
     size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
     files = sum(1 for _ in (bundle / "payloads").iterdir())
     print(f"   {size / 1e6:.0f} MB, {files} payload files")
-    # Read everything once so no run pays for a cold cache.
-    for p in bundle.rglob("*"):
-        if p.is_file():
-            p.read_bytes()
+    # Warm the page cache so no run pays for a cold read (outside this process: its RSS stays small).
+    subprocess.run(f"find {bundle} -type f -print0 | xargs -0 cat > /dev/null", shell=True, check=True)
     o_time, o_rss, o_note = _python(_ORJSON, str(bundle))
     print(f"   orjson parse only:        {o_time:6.2f} s  {o_rss:6.0f} MB  ({o_note})")
-    results = {"orjson_s": o_time}
+    results = {"orjson_s": o_time, "orjson_mb": o_rss}
     codex = _codex(bundle, bundle.parent / f"{name}.state.json")
     if codex:
         c_time, c_rss, rc, first = codex
         print(f"   codex 0.169.0 reducer:    {c_time:6.2f} s  {c_rss:6.0f} MB  (exit {rc}{'' if rc == 0 else ': ' + first})")
-        results["codex_s"] = c_time
+        results.update(codex_s=c_time, codex_mb=c_rss, codex_exit=rc)
     for profile in profiles:
         v_time, v_rss, v_note = _python(_VALIDATE, str(bundle), profile)
         line = f"   validate --profile {profile:8} {v_time:6.2f} s  {v_rss:6.0f} MB  ({v_note})  {v_time / o_time:4.2f}x orjson"
         if codex:
             line += f"  {v_time / results['codex_s']:4.2f}x codex"
         print(line)
-        results[profile] = (v_time, v_rss)
+        results[profile] = {"s": v_time, "mb": v_rss}
     return results
 
 
@@ -230,7 +268,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--payload-events", type=int, default=100_000)
-    ap.add_argument("--payload-files", type=int, default=60_000)
     ap.add_argument("--workdir", help="where to build the bundles (default: a temp dir, removed)")
     ap.add_argument("--profiles", default="writer,reducer,strict")
     args = ap.parse_args()
@@ -241,7 +278,7 @@ def main() -> None:
         life = build_lifecycle(tmp / "lifecycle", args.events)
         print(f"built lifecycle bundle in {time.perf_counter() - t:.1f} s")
         t = time.perf_counter()
-        heavy = build_payload_heavy(tmp / "payloads", args.payload_events, args.payload_files)
+        heavy = build_payload_heavy(tmp / "payloads", args.payload_events)
         print(f"built payload-heavy bundle in {time.perf_counter() - t:.1f} s")
         out = {"lifecycle": measure("lifecycle", life, profiles), "payloads": measure("payloads", heavy, profiles)}
         print("\n" + json.dumps(out))

@@ -1,9 +1,15 @@
 """Lifecycles: what the reference reducer rejects while it replays the events.
 
-State is kept per live entity (threads, turns, calls, cells, compactions),
-never per event, so memory follows the bundle's entities, not its length.
-Ids are kept as the strings the decoder produced; turns and calls are kept
-after they end because the reducer still accepts late events naming them.
+State is kept per entity (threads, turns, calls, cells, compactions), never
+per event, so memory follows the bundle's entities, not its length. Turns and
+calls are remembered after they end because the reducer still accepts late
+events naming them; to keep that cheap, ids are remembered by their 64-bit
+``hash()`` (a collision, about 1e-8 for a million ids, could hide one finding).
+Thread names are kept in full for messages.
+
+An entity whose start is faulty (unknown thread, wrong turn) is still
+registered: the reducer would have stopped at that event, and registering it
+keeps one fault from echoing through every later event that names it.
 """
 
 from __future__ import annotations
@@ -125,30 +131,31 @@ RUNTIME_START_READ = frozenset({"exec_command", "write_stdin", "assign_agent_tas
 TERMINAL_KINDS = frozenset({"exec_command", "write_stdin"})
 
 
-class Tool:
-    __slots__ = ("thread", "kind", "terminal")
-
-    def __init__(self, thread, kind):
-        self.thread = thread
-        self.kind = kind
-        self.terminal = False
+TOOL_KINDS = (
+    "exec_command", "write_stdin", "apply_patch", "mcp", "web", "image_generation", "spawn_agent",
+    "assign_agent_task", "send_message", "wait_agent", "close_agent", "other",
+)
+KIND_CODE = {k: i for i, k in enumerate(TOOL_KINDS)}
+TERMINAL = 1  # tool state bit: a terminal operation exists; the rest is the kind code << 1
 
 
 class LifecycleChecker:
     def __init__(self, ctx: Context, refs: RefChecker):
         self.ctx = ctx
         self.refs = refs
-        self.threads: dict[str, int] = {}  # thread -> seq of its start
-        self.turns: dict[str, str] = {}  # turn -> thread
-        self.inferences: dict[str, str] = {}  # call -> thread
-        self.responses: dict[str, set] = {}  # thread -> traced response ids
-        self.tools: dict[str, Tool] = {}
-        self.model_calls: set[tuple[str, str]] = set()
+        # Keys are hash(id) unless said otherwise.
+        self.threads: dict[int, int] = {}  # thread -> seq of its start
+        self.thread_names: dict[int, str] = {}
+        self.turns: dict[int, int] = {}  # turn -> thread
+        self.inferences: dict[int, int] = {}  # call -> thread
+        self.responses: dict[int, set] = {}  # thread -> hashes of traced response ids
+        self.tools: dict[int, int] = {}  # tool -> kind code << 1 | TERMINAL
+        self.model_calls: set[int] = set()  # hash((thread, model-visible call id))
         self.cells: dict[tuple[str, str], str] = {}  # (thread, runtime cell) -> model-visible call
         self.cell_calls: set[str] = set()
         self.compaction_requests: dict[str, str] = {}
         self.installs: set[str] = set()
-        self.mcp: set[str] = set()
+        self.mcp: set[int] = set()
         self.handlers = {
             name[3:]: getattr(self, name) for name in dir(self) if name.startswith("on_")
         }
@@ -162,29 +169,28 @@ class LifecycleChecker:
         return self.refs.check(ref, tag, field, f"/payload/{field_name}", read)
 
     def thread_known(self, thread: str, pointer: str) -> bool:
-        if thread in self.threads:
+        if hash(thread) in self.threads:
             return True
         self.ctx.report(THREAD_UNKNOWN, f"unknown thread {thread}", pointer=pointer)
         return False
 
     def turn_of(self, turn: str, thread: str | None, what: str, pointer: str) -> bool:
-        owner = self.turns.get(turn)
+        owner = self.turns.get(hash(turn))
         if owner is None:
             self.ctx.report(TURN_UNKNOWN, f"{what} referenced unknown Codex turn {turn}", pointer=pointer)
             return False
-        if thread is not None and owner != thread:
+        if thread is not None and owner != hash(thread):
             self.ctx.report(
-                TURN_THREAD, f"{what} used thread {thread}, but Codex turn {turn} belongs to {owner}", pointer=pointer
+                TURN_THREAD,
+                f"{what} used thread {thread}, but Codex turn {turn} belongs to {self.thread_names[owner]}",
+                pointer=pointer,
             )
             return False
         return True
 
-    def context_thread(self, ev) -> str | None:
-        if ev.thread_id is not None:
-            return ev.thread_id
-        if ev.codex_turn_id is not None:
-            return self.turns.get(ev.codex_turn_id)
-        return None
+    def turn_thread(self, turn: str) -> str | None:
+        owner = self.turns.get(hash(turn))
+        return None if owner is None else self.thread_names[owner]
 
     # -- dispatch ------------------------------------------------------------------------
     def event(self, ev, tag: str) -> None:
@@ -207,32 +213,39 @@ class LifecycleChecker:
         body = self.ref(p, "thread_started", "metadata_payload", True)
         if body is not None:
             bodies.check_metadata(self.ctx, body, p.metadata_payload.raw_payload_id, "/payload/metadata_payload")
-        if p.thread_id in self.threads:
+        h = hash(p.thread_id)
+        if h in self.threads:
             self.ctx.report(
                 THREAD_DUPLICATE, f"duplicate thread start for {p.thread_id}",
-                pointer="/payload/thread_id", related_seq=self.threads[p.thread_id],
+                pointer="/payload/thread_id", related_seq=self.threads[h],
             )
             return
-        self.threads[p.thread_id] = ev.seq
+        self.threads[h] = ev.seq
+        self.thread_names[h] = p.thread_id
 
     def on_thread_ended(self, ev, p):
         self.thread_known(p.thread_id, "/payload/thread_id")
 
     def on_codex_turn_started(self, ev, p):
-        if p.codex_turn_id in self.turns:
+        h = hash(p.codex_turn_id)
+        if h in self.turns:
             self.ctx.report(TURN_DUPLICATE, f"duplicate codex turn start for {p.codex_turn_id}", pointer="/payload/codex_turn_id")
             return
-        if self.thread_known(p.thread_id, "/payload/thread_id"):
-            self.turns[p.codex_turn_id] = p.thread_id
+        thread = hash(p.thread_id)
+        if thread not in self.threads:
+            self.thread_known(p.thread_id, "/payload/thread_id")
+            self.thread_names.setdefault(thread, p.thread_id)
+        self.turns[h] = thread
 
     def on_codex_turn_ended(self, ev, p):
-        owner = self.turns.get(p.codex_turn_id)
+        owner = self.turns.get(hash(p.codex_turn_id))
         if owner is None:
             self.ctx.report(TURN_UNKNOWN, f"codex turn end referenced unknown turn {p.codex_turn_id}", pointer="/payload/codex_turn_id")
-        elif ev.thread_id is not None and ev.thread_id != owner:
+        elif ev.thread_id is not None and hash(ev.thread_id) != owner:
             self.ctx.report(
                 TURN_THREAD,
-                f"codex turn end for {p.codex_turn_id} used thread {ev.thread_id}, but the turn belongs to {owner}",
+                f"codex turn end for {p.codex_turn_id} used thread {ev.thread_id}, "
+                f"but the turn belongs to {self.thread_names[owner]}",
                 pointer="/thread_id",
             )
 
@@ -246,14 +259,14 @@ class LifecycleChecker:
         if mode is not None and mode.__struct_config__.tag == "incremental_with_untraced_prefix":
             field = ctx.dialect.type("InferenceRequestInputMode").variant("incremental_with_untraced_prefix").field("prefix_payload")
             prefix = self.refs.check(mode.prefix_payload, "inference_started", field, "/payload/request_input_mode/prefix_payload", True)
-        if cid in self.inferences:
+        if hash(cid) in self.inferences:
             ctx.report(INFERENCE_DUPLICATE, f"duplicate inference start for {cid}", pointer="/payload/inference_call_id")
             return
+        self.inferences[hash(cid)] = hash(p.thread_id)
         if not self.thread_known(p.thread_id, "/payload/thread_id"):
             return
         if not self.turn_of(p.codex_turn_id, p.thread_id, f"inference start {cid}", "/payload/codex_turn_id"):
             return
-        self.inferences[cid] = p.thread_id
         if request is not None and bodies.check_request(ctx, request, p.request_payload.raw_payload_id, "/payload/request_payload"):
             self._previous_response(cid, p.thread_id, mode, request)
         if prefix is not None:
@@ -279,7 +292,7 @@ class LifecycleChecker:
                 pointer=where,
             )
             return
-        traced = recorded in self.responses.get(thread, ())
+        traced = hash(recorded) in self.responses.get(hash(thread), ())
         if tag == "incremental" and not traced:
             ctx.report(
                 INFERENCE_PREVIOUS,
@@ -298,7 +311,7 @@ class LifecycleChecker:
         ref = getattr(p, field_name)
         if body is not None:
             bodies.check_response(self.ctx, body, ref.raw_payload_id, f"/payload/{field_name}")
-        thread = self.inferences.get(p.inference_call_id)
+        thread = self.inferences.get(hash(p.inference_call_id))
         if thread is None:
             self.ctx.report(
                 INFERENCE_UNKNOWN,
@@ -308,7 +321,7 @@ class LifecycleChecker:
             return
         response_id = getattr(p, "response_id", None)
         if response_id is not None:
-            self.responses.setdefault(thread, set()).add(response_id)
+            self.responses.setdefault(thread, set()).add(hash(response_id))
 
     def on_inference_completed(self, ev, p):
         self._inference_end(ev, p, "inference_completed", "response_payload", True)
@@ -323,9 +336,11 @@ class LifecycleChecker:
     def on_tool_call_started(self, ev, p):
         ctx = self.ctx
         self.ref(p, "tool_call_started", "invocation_payload", True)
-        if p.tool_call_id in self.tools:
+        key = hash(p.tool_call_id)
+        if key in self.tools:
             ctx.report(TOOL_DUPLICATE, f"duplicate tool call start for {p.tool_call_id}", pointer="/payload/tool_call_id")
             return
+        self.tools[key] = KIND_CODE[p.kind.__struct_config__.tag] << 1
         if ev.thread_id is None and ev.codex_turn_id is None:
             ctx.report(TOOL_CONTEXT, "tool call start did not include thread or Codex turn context", pointer="/thread_id")
             return
@@ -335,7 +350,7 @@ class LifecycleChecker:
         if ev.codex_turn_id is not None:
             if not self.turn_of(ev.codex_turn_id, thread, "tool call start", "/codex_turn_id"):
                 return
-            thread = thread or self.turns[ev.codex_turn_id]
+            thread = thread or self.turn_thread(ev.codex_turn_id)
         req = p.requester
         if req.__struct_config__.tag == "code_cell" and (thread, req.runtime_cell_id) not in self.cells:
             ctx.report(
@@ -345,45 +360,47 @@ class LifecycleChecker:
             )
             return
         if p.model_visible_call_id is not None:
-            key = (thread, p.model_visible_call_id)
-            if key in self.model_calls:
+            mv = hash((thread, p.model_visible_call_id))
+            if mv in self.model_calls:
                 ctx.report(
                     TOOL_MODEL_CALL,
                     f"duplicate tool call for model-visible call id {p.model_visible_call_id}",
                     pointer="/payload/model_visible_call_id",
                 )
                 return
-            self.model_calls.add(key)
-        self.tools[p.tool_call_id] = Tool(thread, p.kind.__struct_config__.tag)
+            self.model_calls.add(mv)
 
-    def _tool(self, p, what: str):
-        tool = self.tools.get(p.tool_call_id)
-        if tool is None:
+    def _tool(self, p, what: str) -> str | None:
+        """The kind of the tool call ``p`` names, or None (reported) when it was never started."""
+        state = self.tools.get(hash(p.tool_call_id))
+        if state is None:
             self.ctx.report(TOOL_UNKNOWN, f"{what} referenced unknown call {p.tool_call_id}", pointer="/payload/tool_call_id")
-        return tool
+            return None
+        return TOOL_KINDS[state >> 1]
 
     def on_tool_call_runtime_started(self, ev, p):
-        tool = self.tools.get(p.tool_call_id)
-        read = tool is not None and tool.kind in RUNTIME_START_READ
-        body = self.ref(p, "tool_call_runtime_started", "runtime_payload", read)
+        key = hash(p.tool_call_id)
+        state = self.tools.get(key)
+        kind = None if state is None else TOOL_KINDS[state >> 1]
+        body = self.ref(p, "tool_call_runtime_started", "runtime_payload", kind in RUNTIME_START_READ)
         if self._tool(p, "tool runtime start") is None:
             return
-        if tool.kind in TERMINAL_KINDS:
-            if tool.terminal:
+        if kind in TERMINAL_KINDS:
+            if state & TERMINAL:
                 self.ctx.report(
                     TOOL_SECOND_TERMINAL,
                     f"tool runtime start would create a second terminal operation for {p.tool_call_id}",
                     pointer="/payload/tool_call_id",
                 )
                 return
-            tool.terminal = True
-            if tool.kind == "exec_command" and body is not None:
+            self.tools[key] = state | TERMINAL
+            if kind == "exec_command" and body is not None:
                 bodies.check_exec_begin(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
 
     def on_tool_call_runtime_ended(self, ev, p):
         body = self.ref(p, "tool_call_runtime_ended", "runtime_payload", True)
-        tool = self._tool(p, "tool runtime end")
-        if tool is not None and tool.kind == "exec_command" and body is not None:
+        kind = self._tool(p, "tool runtime end")
+        if kind == "exec_command" and body is not None:
             bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
 
     def on_tool_call_ended(self, ev, p):
@@ -393,9 +410,10 @@ class LifecycleChecker:
     def on_mcp_tool_call_correlation_assigned(self, ev, p):
         if self._tool(p, "MCP correlation") is None:
             return
-        if p.tool_call_id in self.mcp:
+        key = hash(p.tool_call_id)
+        if key in self.mcp:
             self.ctx.report(MCP_DUPLICATE, f"duplicate MCP correlation for tool call {p.tool_call_id}", pointer="/payload/tool_call_id")
-        self.mcp.add(p.tool_call_id)
+        self.mcp.add(key)
 
     def on_stdin_target_resolved(self, ev, p):
         self._tool(p, "stdin target")
@@ -407,7 +425,7 @@ class LifecycleChecker:
         if ev.codex_turn_id is None:
             self.ctx.report(CELL_CONTEXT, f"{what} {cell} did not include a thread id", pointer="/thread_id")
             return None
-        thread = self.turns.get(ev.codex_turn_id)
+        thread = self.turn_thread(ev.codex_turn_id)
         if thread is None:
             self.ctx.report(TURN_UNKNOWN, f"{what} {cell} referenced unknown Codex turn {ev.codex_turn_id}", pointer="/codex_turn_id")
         return thread
@@ -456,11 +474,9 @@ class LifecycleChecker:
         if rid in self.compaction_requests:
             self.ctx.report(COMPACTION_DUPLICATE, f"duplicate compaction request start for {rid}", pointer="/payload/compaction_request_id")
             return
-        if not self.thread_known(p.thread_id, "/payload/thread_id"):
-            return
-        if not self.turn_of(p.codex_turn_id, p.thread_id, f"compaction request {rid}", "/payload/codex_turn_id"):
-            return
         self.compaction_requests[rid] = p.compaction_id
+        if self.thread_known(p.thread_id, "/payload/thread_id"):
+            self.turn_of(p.codex_turn_id, p.thread_id, f"compaction request {rid}", "/payload/codex_turn_id")
 
     def _compaction_end(self, p):
         started = self.compaction_requests.get(p.compaction_request_id)
