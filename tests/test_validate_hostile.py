@@ -154,7 +154,17 @@ def test_nan_and_infinity(tmp_path, bundle, literal):
 
 def test_duplicate_keys(tmp_path, bundle):
     line = bundle.lines[4].replace(b'"seq":5', b'"seq":5,"seq":5', 1)
-    assert ("LINE.DUPLICATE_KEY", 5) in _ids_at(_check(tmp_path, _replace_line(bundle, 5, line)))
+    r = _check(tmp_path, _replace_line(bundle, 5, line), Profile.REDUCER)
+    assert _ids_at(r) == {("LINE.DUPLICATE_KEY", 5)}
+
+
+def test_duplicate_key_inside_the_payload_is_a_writer_finding(tmp_path, bundle):
+    # serde buffers the tagged payload and keeps the last value: both reducers accept it
+    line = bundle.lines[1].replace(b'"agent_path":"/root"', b'"agent_path":"/x","agent_path":"/root"', 1)
+    assert line != bundle.lines[1]
+    b = _replace_line(bundle, 2, line)
+    assert not _check(tmp_path / "r", b, Profile.REDUCER).findings
+    assert _ids_at(_check(tmp_path / "w", b, Profile.WRITER)) == {("LINE.DUPLICATE_KEY", 2)}
 
 
 @pytest.mark.parametrize(

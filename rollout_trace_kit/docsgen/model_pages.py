@@ -3,7 +3,6 @@ and the differences between dialects and releases."""
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections import defaultdict
@@ -40,7 +39,7 @@ def md_inline(text: str) -> str:
     """Model prose as Markdown: code spans kept, ``<``/``&``/``*`` outside them escaped."""
     parts = re.split(r"(`[^`]*`)", " ".join(text.split()))
     for i in range(0, len(parts), 2):
-        parts[i] = html.escape(parts[i], quote=False).replace("*", "\\*")
+        parts[i] = parts[i].replace("&", "&amp;").replace("<", "&lt;").replace("*", "\\*")
     return "".join(parts)
 
 

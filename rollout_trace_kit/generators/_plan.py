@@ -23,6 +23,7 @@ CALL_KINDS = (
     "mcp_error",  # MCP tool whose server reports an error
     "code_cell",  # code-mode `exec` cell running nested tool calls
     "code_cell_error",  # code-mode cell that throws
+    "code_cell_yield",  # code-mode cell that yields; the model `wait`s for it in the next round
     "stdin",  # long-running exec_command, then write_stdin to its session
 )
 SPAWN = "spawn"  # multi-agent: spawn a child thread, wait for its result

@@ -426,26 +426,49 @@ class Recorder:
         th.cells += 1
         cell = str(th.cells)
         self.ev("code_cell_started", th, turn, runtime_cell_id=cell, model_visible_call_id=call_id, source_js=source)
+        if c.kind == "code_cell_yield":
+            self.yielding_cell(th, turn, item, cell, c.nested)
+            return
         failed = c.kind == "code_cell_error"
-        texts = []
-        for k in range(0 if failed else c.nested):
-            texts.append(self.nested_exec(th, turn, cell, k + 1))
+        texts = [self.nested_exec(th, turn, cell, k + 1) for k in range(0 if failed else c.nested)]
         if failed:
             error = "Error: mock failure inside code cell\n    at exec_main.mjs:1:7"
             text, status = "Script error:\n" + error, "failed"
         else:
             error, text, status = None, "\n".join(texts) or "done", "completed"
-        nanos = self.rnd.randrange(10**6, 10**8)
         for tag in ("code_cell_initial_response", "code_cell_ended"):
-            self.ev(tag, th, turn, runtime_cell_id=cell, status=status,
-                    response_payload=self.payload("tool_result", B.code_cell_response(cell, text, error, nanos)))
+            self.cell_event(th, turn, tag, cell, status, text, error)
         head = "Script failed" if failed else "Script completed"
+        self.cell_output(th, turn, item, "failed" if failed else "completed", head, text)
+
+    def cell_event(self, th, turn, tag, cell, status, text, error=None) -> None:
+        nanos = self.rnd.randrange(10**6, 10**8)
+        self.ev(tag, th, turn, runtime_cell_id=cell, status=status,
+                response_payload=self.payload("tool_result", B.code_cell_response(cell, text, error, nanos)))
+
+    def cell_output(self, th, turn, item, status, head, text) -> None:
         output = self.output_item(th, turn, item, [
             {"type": "input_text", "text": f"{head}\nWall time 0.1 seconds\nOutput:\n"},
             {"type": "input_text", "text": text},
         ])
-        self.tool_ended(th, turn, call_id, "failed" if failed else "completed", B.direct_result(output))
+        self.tool_ended(th, turn, item["call_id"], status, B.direct_result(output))
         self.deliver(th, turn, output)
+
+    def yielding_cell(self, th: Thread, turn: str, item: dict, cell: str, nested: int) -> None:
+        """The cell yields; the model's next request is a `wait` on it, during which it finishes."""
+        self.cell_event(th, turn, "code_cell_initial_response", cell, "yielded", "still running")
+        self.cell_output(th, turn, item, "completed", f"Script running with cell ID {cell}", "still running")
+        n = self.ids.number()
+        args = json.dumps({"cell_id": cell, "yield_time_ms": 10000})
+        wait_item = B.function_call(f"fc-{n}", "wait", None, args, f"call-{n}")
+        self.inference(th, turn, [wait_item])
+        wait_id = wait_item["call_id"]
+        self.tool_started(th, turn, wait_id, wait_id, {"type": "other", "name": "wait"}, "wait", args,
+                          B.invocation("wait", None, arguments=args))
+        texts = [self.nested_exec(th, turn, cell, k + 1) for k in range(nested)]
+        text = "\n".join(texts) or "done"
+        self.cell_event(th, turn, "code_cell_ended", cell, "completed", text)
+        self.cell_output(th, turn, wait_item, "completed", "Script completed", text)
 
     def nested_exec(self, th: Thread, turn: str, cell: str, k: int) -> str:
         """A tool call issued by code in a cell (no model-visible item of its own)."""
@@ -540,6 +563,17 @@ class Recorder:
                                [{"type": "input_text", "text": final}], turn, self.w.clock / 1000)
         self.remember(parent, B.agent_message_item(amsg))
         self.accept(parent, turn, amsg["id"], amsg)
+        if child_plan.resumed is not None and self.v2:
+            self.resume_child(parent, turn, child, child_plan.resumed)
+
+    def resume_child(self, parent: Thread, turn: str, child: Thread, plan: TurnPlan) -> None:
+        """v2: the finished child is closed, then resumed with a follow-up task."""
+        self.ev("thread_ended", None, None, thread_id=child.thread_id, status="completed")
+        self.ev("thread_resumed", None, None, thread_id=child.thread_id)
+        text = f"Message Type: NEW_TASK\nTask name: {child.agent_path}\nSender: {parent.agent_path}\nPayload:\n{self.text()}"
+        amsg = B.agent_message("amsg_" + self.ids.uuid7(self.w.clock), parent.agent_path, child.agent_path,
+                               [{"type": "input_text", "text": text}], turn, self.w.clock / 1000)
+        self.turn(child, plan, [(B.agent_message_item(amsg), amsg)], parent_turn=turn)
 
     def child_task(self, parent: Thread, parent_turn: str, child: Thread, plan: ThreadPlan, message: str) -> str:
         """The child's turn, started by the spawn message; returns its final answer."""

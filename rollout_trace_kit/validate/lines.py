@@ -107,22 +107,40 @@ def read_batches(f: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, bloc
 
 
 class DuplicateKey(ValueError):
-    def __init__(self, key: str):
-        super().__init__(f"duplicate key {key!r}")
+    """A repeated key; ``top_level`` when it is a key of the outermost object.
+
+    serde rejects a repeated envelope key ("duplicate field `seq`") but not one
+    inside ``payload``: the internally tagged payload is buffered first, and the
+    buffer keeps the last value.
+    """
+
+    def __init__(self, key: str, top_level: bool):
+        where = "the event" if top_level else "a nested object"
+        super().__init__(f"duplicate key {key!r} in {where}")
         self.key = key
+        self.top_level = top_level
 
 
 class NestingTooDeep(ValueError):
     pass
 
 
-def _no_duplicates(pairs):
-    out = {}
-    for k, v in pairs:
-        if k in out:
-            raise DuplicateKey(k)
-        out[k] = v
-    return out
+class _DuplicateWatch:
+    """object_pairs_hook that records repeated keys; objects close inner-first,
+    so the last object built is the outermost one."""
+
+    def __init__(self):
+        self.dups: list[tuple[int, str]] = []  # (object index, key)
+        self.count = 0
+
+    def __call__(self, pairs):
+        out = {}
+        for k, v in pairs:
+            if k in out:
+                self.dups.append((self.count, k))
+            out[k] = v
+        self.count += 1
+        return out
 
 
 def _reject_constant(name):
@@ -160,9 +178,13 @@ def strict_loads(text: str, limit: int = SERDE_RECURSION_LIMIT):
     """Parse like serde_json would accept, raising ValueError subclasses otherwise."""
     if (text.count("[") + text.count("{")) > limit and json_depth(text) > limit:
         raise NestingTooDeep(f"nesting deeper than {limit} levels (serde_json's recursion limit)")
-    obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+    watch = _DuplicateWatch()
+    obj = json.loads(text, object_pairs_hook=watch, parse_constant=_reject_constant)
     if "\\u" in text and _contains_lone_surrogate(obj):
         raise ValueError("lone UTF-16 surrogate in a \\u escape")
+    if watch.dups:
+        top = [k for i, k in watch.dups if i == watch.count - 1 and isinstance(obj, dict)]
+        raise DuplicateKey(top[0], True) if top else DuplicateKey(watch.dups[0][1], False)
     return obj
 
 
