@@ -211,9 +211,9 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
         obj = strict_loads(text)
     except DuplicateKey as e:
         ctx.report(DUPLICATE_KEY, f"line {raw.number}: {e}", level=R if e.top_level else None)
-        if e.top_level:
-            return None, None
-        obj = json.loads(text)  # serde keeps going with the last value: so do we
+        # Go on with the last value (serde's choice inside payload), so one repeated key
+        # does not echo as unknown-entity findings later.
+        obj = json.loads(text)
         return _validate(ctx, raw, td, fast_event, obj)
     except NestingTooDeep as e:
         ctx.report(NESTING, f"line {raw.number}: {e}")

@@ -1,0 +1,159 @@
+"""Editing a bundle line by line, for corruption operators.
+
+Works on generated bundles and on real ones read with ``Bundle.read``. Events
+are parsed once; an edited event is re-serialised with ``orjson`` (keys keep
+their order), which reproduces a Codex line byte for byte, so only the lines
+an operator touches change. ``seq`` renumbering keeps the log contiguous when
+an operator adds or removes lines, so the one broken rule stays the only one.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import orjson
+
+from ..bundle import PAYLOADS, Bundle, dumps_pretty
+
+_CANONICAL = re.compile(rb"payloads/([1-9][0-9]*)\.json\Z")
+
+
+def iter_refs(payload: dict):
+    """(pointer, ref dict) for every RawPayloadRef in an event payload, nested ones included."""
+    for key, value in payload.items():
+        if isinstance(value, dict):
+            if "raw_payload_id" in value and "path" in value:
+                yield f"/payload/{key}", value
+            elif key == "request_input_mode" and isinstance(value.get("prefix_payload"), dict):
+                yield f"/payload/{key}/prefix_payload", value["prefix_payload"]
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                if isinstance(v, dict) and "raw_payload_id" in v:
+                    yield f"/payload/{key}/{i}", v
+
+
+class Editor:
+    """A mutable copy of a bundle whose lines are events (dicts) until written back."""
+
+    def __init__(self, bundle: Bundle):
+        self.original = bundle
+        self.bundle = bundle.copy()
+        self.events: list[dict | None] = []
+        self.raw: list[bytes] = list(bundle.lines)
+        self.dirty: set[int] = set()
+        for line in bundle.lines:
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                obj = None
+            # Only lines orjson reproduces exactly can be edited without side effects.
+            self.events.append(obj if isinstance(obj, dict) and orjson.dumps(obj) == line else None)
+
+    # -- reading ---------------------------------------------------------------------------
+    def tag(self, i: int) -> str | None:
+        e = self.events[i]
+        p = e.get("payload") if e else None
+        return p.get("type") if isinstance(p, dict) else None
+
+    def lines_of(self, *tags: str) -> list[int]:
+        return [i for i in range(len(self.events)) if self.tag(i) in tags]
+
+    def seq(self, i: int) -> int | None:
+        e = self.events[i]
+        return e.get("seq") if e else None
+
+    def editable(self) -> bool:
+        """Every line is a canonical event: renumbering and inserting are safe."""
+        return all(e is not None for e in self.events)
+
+    def payload_users(self) -> dict[str, list[int]]:
+        users: dict[str, list[int]] = {}
+        for i, e in enumerate(self.events):
+            if e is None:
+                continue
+            for _, ref in iter_refs(e["payload"]):
+                users.setdefault(ref["path"], []).append(i)
+        return users
+
+    def own_payloads(self, i: int) -> list[str]:
+        """Payload files only line ``i`` refers to."""
+        users = self.payload_users()
+        return [ref["path"] for _, ref in iter_refs(self.events[i]["payload"]) if users.get(ref["path"]) == [i]]
+
+    def body(self, path: str):
+        return orjson.loads(self.bundle.payloads[path])
+
+    def next_ordinal(self) -> int:
+        best = 0
+        for rel in list(self.bundle.payloads) + list(self.bundle.specials):
+            m = _CANONICAL.match(rel.encode())
+            if m:
+                best = max(best, int(m.group(1)))
+        for e in self.events:
+            if e:
+                for _, ref in iter_refs(e["payload"]):
+                    m = _CANONICAL.match(ref["path"].encode())
+                    if m:
+                        best = max(best, int(m.group(1)))
+        return best + 1
+
+    # -- writing ----------------------------------------------------------------------------
+    def touch(self, i: int) -> dict:
+        self.dirty.add(i)
+        return self.events[i]
+
+    def set_body(self, path: str, value) -> None:
+        self.bundle.payloads[path] = dumps_pretty(value)
+
+    def new_payload(self, kind: str, value) -> dict:
+        n = self.next_ordinal()
+        rel = f"{PAYLOADS}/{n}.json"
+        self.bundle.payloads[rel] = dumps_pretty(value) if not isinstance(value, bytes) else value
+        return {"raw_payload_id": f"raw_payload:{n}", "kind": {"type": kind}, "path": rel}
+
+    def clone(self, i: int) -> dict:
+        """A copy of event ``i`` whose refs point to fresh copies of its payload files."""
+        e = copy.deepcopy(self.events[i])
+        for _, ref in iter_refs(e["payload"]):
+            data = self.bundle.payloads.get(ref["path"], b"{}")
+            fresh = self.new_payload(ref["kind"]["type"], data)
+            ref.update(fresh)
+        return e
+
+    def insert(self, i: int, event: dict) -> None:
+        """Put ``event`` at line index ``i`` (seq = that of the line it displaces); renumber the rest."""
+        event["seq"] = self.seq(i) if i < len(self.events) else self.seq(len(self.events) - 1) + 1
+        self.events.insert(i, event)
+        self.raw.insert(i, b"")
+        self.dirty = {j + 1 if j >= i else j for j in self.dirty} | {i}
+        self.shift(i + 1, +1)
+
+    def delete(self, i: int, *, renumber: bool = True, drop_payloads: bool = True) -> None:
+        if drop_payloads:
+            for path in self.own_payloads(i):
+                self.bundle.payloads.pop(path, None)
+        self.events.pop(i)
+        self.raw.pop(i)
+        self.dirty = {j - 1 if j > i else j for j in self.dirty if j != i}
+        if renumber:
+            self.shift(i, -1)
+
+    def shift(self, start: int, delta: int) -> None:
+        """Add ``delta`` to the seq of every line from index ``start``."""
+        for j in range(start, len(self.events)):
+            if self.events[j] is not None:
+                self.touch(j)["seq"] += delta
+
+    def replace_raw(self, i: int, data: bytes) -> None:
+        """Line ``i`` becomes these exact bytes (not an event any more)."""
+        self.events[i] = None
+        self.raw[i] = data
+        self.dirty.discard(i)
+
+    def done(self) -> Bundle:
+        lines = []
+        for i, e in enumerate(self.events):
+            lines.append(orjson.dumps(e) if i in self.dirty else self.raw[i])
+        self.bundle.lines = lines
+        return self.bundle
