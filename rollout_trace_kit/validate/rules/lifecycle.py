@@ -136,7 +136,9 @@ TOOL_KINDS = (
     "assign_agent_task", "send_message", "wait_agent", "close_agent", "other",
 )
 KIND_CODE = {k: i for i, k in enumerate(TOOL_KINDS)}
-TERMINAL = 1  # tool state bit: a terminal operation exists; the rest is the kind code << 1
+TERMINAL = 1  # tool state: start seq << 8 | kind code << 1 | TERMINAL (a terminal operation exists)
+THREAD_BITS = 24  # turn / inference state: start seq << THREAD_BITS | thread index
+THREAD_MASK = (1 << THREAD_BITS) - 1
 
 
 class LifecycleChecker:
@@ -144,12 +146,12 @@ class LifecycleChecker:
         self.ctx = ctx
         self.refs = refs
         # Keys are hash(id) unless said otherwise.
-        self.threads: dict[int, int] = {}  # thread -> seq of its start
-        self.thread_names: dict[int, str] = {}
-        self.turns: dict[int, int] = {}  # turn -> thread
-        self.inferences: dict[int, int] = {}  # call -> thread
+        self.thread_index: dict[int, int] = {}  # thread -> index into thread_info
+        self.thread_info: list[list] = []  # [name, seq of its start or None]
+        self.turns: dict[int, int] = {}  # turn -> start seq << THREAD_BITS | thread index
+        self.inferences: dict[int, int] = {}  # call -> start seq << THREAD_BITS | thread index
         self.responses: dict[int, set] = {}  # thread -> hashes of traced response ids
-        self.tools: dict[int, int] = {}  # tool -> kind code << 1 | TERMINAL
+        self.tools: dict[int, int] = {}  # tool -> start seq << 8 | kind code << 1 | TERMINAL
         self.model_calls: set[int] = set()  # hash((thread, model-visible call id))
         self.cells: dict[tuple[str, str], str] = {}  # (thread, runtime cell) -> model-visible call
         self.cell_calls: set[str] = set()
@@ -168,29 +170,44 @@ class LifecycleChecker:
         field = self.ctx.dialect.payload.variant(tag).field(field_name)
         return self.refs.check(ref, tag, field, f"/payload/{field_name}", read)
 
+    def thread_idx(self, thread: str) -> int:
+        """Index of ``thread`` in thread_info, adding it (not started) if new."""
+        h = hash(thread)
+        idx = self.thread_index.get(h)
+        if idx is None:
+            idx = self.thread_index[h] = len(self.thread_info)
+            self.thread_info.append([thread, None])
+        return idx
+
+    def thread_started(self, thread: str) -> bool:
+        idx = self.thread_index.get(hash(thread))
+        return idx is not None and self.thread_info[idx][1] is not None
+
     def thread_known(self, thread: str, pointer: str) -> bool:
-        if hash(thread) in self.threads:
+        if self.thread_started(thread):
             return True
         self.ctx.report(THREAD_UNKNOWN, f"unknown thread {thread}", pointer=pointer)
         return False
 
     def turn_of(self, turn: str, thread: str | None, what: str, pointer: str) -> bool:
-        owner = self.turns.get(hash(turn))
-        if owner is None:
+        state = self.turns.get(hash(turn))
+        if state is None:
             self.ctx.report(TURN_UNKNOWN, f"{what} referenced unknown Codex turn {turn}", pointer=pointer)
             return False
-        if thread is not None and owner != hash(thread):
+        owner = self.thread_info[state & THREAD_MASK][0]
+        if thread is not None and owner != thread:
             self.ctx.report(
                 TURN_THREAD,
-                f"{what} used thread {thread}, but Codex turn {turn} belongs to {self.thread_names[owner]}",
+                f"{what} used thread {thread}, but Codex turn {turn} belongs to {owner}",
                 pointer=pointer,
+                related_seq=state >> THREAD_BITS,
             )
             return False
         return True
 
     def turn_thread(self, turn: str) -> str | None:
-        owner = self.turns.get(hash(turn))
-        return None if owner is None else self.thread_names[owner]
+        state = self.turns.get(hash(turn))
+        return None if state is None else self.thread_info[state & THREAD_MASK][0]
 
     # -- dispatch ------------------------------------------------------------------------
     def event(self, ev, tag: str) -> None:
@@ -213,15 +230,14 @@ class LifecycleChecker:
         body = self.ref(p, "thread_started", "metadata_payload", True)
         if body is not None:
             bodies.check_metadata(self.ctx, body, p.metadata_payload.raw_payload_id, "/payload/metadata_payload")
-        h = hash(p.thread_id)
-        if h in self.threads:
+        info = self.thread_info[self.thread_idx(p.thread_id)]
+        if info[1] is not None:
             self.ctx.report(
                 THREAD_DUPLICATE, f"duplicate thread start for {p.thread_id}",
-                pointer="/payload/thread_id", related_seq=self.threads[h],
+                pointer="/payload/thread_id", related_seq=info[1],
             )
             return
-        self.threads[h] = ev.seq
-        self.thread_names[h] = p.thread_id
+        info[1] = ev.seq
 
     def on_thread_ended(self, ev, p):
         self.thread_known(p.thread_id, "/payload/thread_id")
@@ -229,24 +245,26 @@ class LifecycleChecker:
     def on_codex_turn_started(self, ev, p):
         h = hash(p.codex_turn_id)
         if h in self.turns:
-            self.ctx.report(TURN_DUPLICATE, f"duplicate codex turn start for {p.codex_turn_id}", pointer="/payload/codex_turn_id")
+            self.ctx.report(
+                TURN_DUPLICATE, f"duplicate codex turn start for {p.codex_turn_id}",
+                pointer="/payload/codex_turn_id", related_seq=self.turns[h] >> THREAD_BITS,
+            )
             return
-        thread = hash(p.thread_id)
-        if thread not in self.threads:
-            self.thread_known(p.thread_id, "/payload/thread_id")
-            self.thread_names.setdefault(thread, p.thread_id)
-        self.turns[h] = thread
+        self.thread_known(p.thread_id, "/payload/thread_id")
+        self.turns[h] = ev.seq << THREAD_BITS | self.thread_idx(p.thread_id)
 
     def on_codex_turn_ended(self, ev, p):
-        owner = self.turns.get(hash(p.codex_turn_id))
-        if owner is None:
+        state = self.turns.get(hash(p.codex_turn_id))
+        if state is None:
             self.ctx.report(TURN_UNKNOWN, f"codex turn end referenced unknown turn {p.codex_turn_id}", pointer="/payload/codex_turn_id")
-        elif ev.thread_id is not None and hash(ev.thread_id) != owner:
+            return
+        owner = self.thread_info[state & THREAD_MASK][0]
+        if ev.thread_id is not None and ev.thread_id != owner:
             self.ctx.report(
                 TURN_THREAD,
-                f"codex turn end for {p.codex_turn_id} used thread {ev.thread_id}, "
-                f"but the turn belongs to {self.thread_names[owner]}",
+                f"codex turn end for {p.codex_turn_id} used thread {ev.thread_id}, but the turn belongs to {owner}",
                 pointer="/thread_id",
+                related_seq=state >> THREAD_BITS,
             )
 
     # -- inference ---------------------------------------------------------------------
@@ -259,10 +277,14 @@ class LifecycleChecker:
         if mode is not None and mode.__struct_config__.tag == "incremental_with_untraced_prefix":
             field = ctx.dialect.type("InferenceRequestInputMode").variant("incremental_with_untraced_prefix").field("prefix_payload")
             prefix = self.refs.check(mode.prefix_payload, "inference_started", field, "/payload/request_input_mode/prefix_payload", True)
-        if hash(cid) in self.inferences:
-            ctx.report(INFERENCE_DUPLICATE, f"duplicate inference start for {cid}", pointer="/payload/inference_call_id")
+        known = self.inferences.get(hash(cid))
+        if known is not None:
+            ctx.report(
+                INFERENCE_DUPLICATE, f"duplicate inference start for {cid}",
+                pointer="/payload/inference_call_id", related_seq=known >> THREAD_BITS,
+            )
             return
-        self.inferences[hash(cid)] = hash(p.thread_id)
+        self.inferences[hash(cid)] = ev.seq << THREAD_BITS | self.thread_idx(p.thread_id)
         if not self.thread_known(p.thread_id, "/payload/thread_id"):
             return
         if not self.turn_of(p.codex_turn_id, p.thread_id, f"inference start {cid}", "/payload/codex_turn_id"):
@@ -292,7 +314,7 @@ class LifecycleChecker:
                 pointer=where,
             )
             return
-        traced = hash(recorded) in self.responses.get(hash(thread), ())
+        traced = hash(recorded) in self.responses.get(self.thread_idx(thread), ())
         if tag == "incremental" and not traced:
             ctx.report(
                 INFERENCE_PREVIOUS,
@@ -311,8 +333,8 @@ class LifecycleChecker:
         ref = getattr(p, field_name)
         if body is not None:
             bodies.check_response(self.ctx, body, ref.raw_payload_id, f"/payload/{field_name}")
-        thread = self.inferences.get(hash(p.inference_call_id))
-        if thread is None:
+        state = self.inferences.get(hash(p.inference_call_id))
+        if state is None:
             self.ctx.report(
                 INFERENCE_UNKNOWN,
                 f"inference completion referenced unknown call {p.inference_call_id}",
@@ -321,7 +343,7 @@ class LifecycleChecker:
             return
         response_id = getattr(p, "response_id", None)
         if response_id is not None:
-            self.responses.setdefault(thread, set()).add(hash(response_id))
+            self.responses.setdefault(state & THREAD_MASK, set()).add(hash(response_id))
 
     def on_inference_completed(self, ev, p):
         self._inference_end(ev, p, "inference_completed", "response_payload", True)
@@ -338,9 +360,12 @@ class LifecycleChecker:
         self.ref(p, "tool_call_started", "invocation_payload", True)
         key = hash(p.tool_call_id)
         if key in self.tools:
-            ctx.report(TOOL_DUPLICATE, f"duplicate tool call start for {p.tool_call_id}", pointer="/payload/tool_call_id")
+            ctx.report(
+                TOOL_DUPLICATE, f"duplicate tool call start for {p.tool_call_id}",
+                pointer="/payload/tool_call_id", related_seq=self.tools[key] >> 8,
+            )
             return
-        self.tools[key] = KIND_CODE[p.kind.__struct_config__.tag] << 1
+        self.tools[key] = ev.seq << 8 | KIND_CODE[p.kind.__struct_config__.tag] << 1
         if ev.thread_id is None and ev.codex_turn_id is None:
             ctx.report(TOOL_CONTEXT, "tool call start did not include thread or Codex turn context", pointer="/thread_id")
             return
@@ -376,12 +401,12 @@ class LifecycleChecker:
         if state is None:
             self.ctx.report(TOOL_UNKNOWN, f"{what} referenced unknown call {p.tool_call_id}", pointer="/payload/tool_call_id")
             return None
-        return TOOL_KINDS[state >> 1]
+        return TOOL_KINDS[(state & 0xFF) >> 1]
 
     def on_tool_call_runtime_started(self, ev, p):
         key = hash(p.tool_call_id)
         state = self.tools.get(key)
-        kind = None if state is None else TOOL_KINDS[state >> 1]
+        kind = None if state is None else TOOL_KINDS[(state & 0xFF) >> 1]
         body = self.ref(p, "tool_call_runtime_started", "runtime_payload", kind in RUNTIME_START_READ)
         if self._tool(p, "tool runtime start") is None:
             return
