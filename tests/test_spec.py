@@ -247,7 +247,7 @@ def test_release_annotations_are_versions():
     for d in DIALECTS.values():
         for v in d.payload.variants:
             for since in [v.since] + [f.since for f in v.fields]:
-                assert since is None or re.fullmatch(r"0\.\d+\.\d+", since)
+                assert since is None or since == "unreleased" or re.fullmatch(r"0\.\d+\.\d+", since)
 
 
 def test_corpus_ships_with_the_repo():
@@ -264,5 +264,5 @@ def test_nullable_fields_are_never_required():
 
 
 def test_schema_dir_layout():
-    assert sorted(p.name for p in (ROOT / "schema").iterdir() if p.is_dir()) >= ["v1", "v2"]
+    assert {"v1", "v2"} <= {p.name for p in (ROOT / "schema").iterdir() if p.is_dir()}
     assert Path(ROOT / "schema" / "v1" / "event.schema.json").is_file()

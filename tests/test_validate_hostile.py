@@ -158,13 +158,17 @@ def test_duplicate_keys(tmp_path, bundle):
     assert _ids_at(r) == {("LINE.DUPLICATE_KEY", 5)}
 
 
-def test_duplicate_key_inside_the_payload_is_a_writer_finding(tmp_path, bundle):
-    # serde buffers the tagged payload and keeps the last value: both reducers accept it
-    line = bundle.lines[1].replace(b'"agent_path":"/root"', b'"agent_path":"/x","agent_path":"/root"', 1)
-    assert line != bundle.lines[1]
-    b = _replace_line(bundle, 2, line)
-    assert not _check(tmp_path / "r", b, Profile.REDUCER).findings
-    assert _ids_at(_check(tmp_path / "w", b, Profile.WRITER)) == {("LINE.DUPLICATE_KEY", 2)}
+def test_duplicate_keys_the_model_knows_fail_the_reducer_unknown_ones_do_not(tmp_path, bundle):
+    # measured on 0.164.0 and 0.169.0: "duplicate field `agent_path`"; a repeated unknown key is ignored
+    known = bundle.lines[1].replace(b'"agent_path":"/root"', b'"agent_path":"/x","agent_path":"/root"', 1)
+    kind = bundle.lines[1].replace(b'"kind":{"type":"session_metadata"}', b'"kind":{"type":"x","type":"session_metadata"}', 1)
+    unknown = bundle.lines[1].replace(b'"agent_path":"/root"', b'"agent_path":"/root","zz":1,"zz":2', 1)
+    for line, level in ((known, Profile.REDUCER), (kind, Profile.REDUCER), (unknown, Profile.WRITER)):
+        assert line != bundle.lines[1]
+        r = _check(tmp_path / f"{level.label}{len(line)}", _replace_line(bundle, 2, line), Profile.STRICT)
+        assert [(f.invariant, f.line, f.profile) for f in r.findings if f.invariant == "LINE.DUPLICATE_KEY"] == [
+            ("LINE.DUPLICATE_KEY", 2, level)
+        ]
 
 
 @pytest.mark.parametrize(

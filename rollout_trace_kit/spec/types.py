@@ -231,4 +231,7 @@ def named_refs(t: TypeExpr) -> list[str]:
 
 
 def release_key(release: str) -> tuple[int, ...]:
+    """Sort key of a release; "unreleased" sorts after every release."""
+    if not release[:1].isdigit():
+        return (10**9,)
     return tuple(int(p) for p in release.split("."))

@@ -32,9 +32,10 @@ from .common import (
 )
 from .types import Dialect, Field, Named, Nullable, TaggedUnion, Variant
 
-# request_input_mode exists upstream (openai/codex 1c38856a) but no schema-1 release in
-# the corpus writes it; the 0.164.0 reducer reads it (its binary names the mode variants).
-REQUEST_INPUT_MODE_SINCE = "0.164.0"
+# request_input_mode exists in upstream source (openai/codex 1c38856a, still schema 1) but in
+# no published release: neither the 0.164.0 nor the 0.169.0 binary contains the strings
+# "request_input_mode" or "incremental_with_untraced_prefix", and both reducers ignore the key.
+REQUEST_INPUT_MODE_SINCE = "unreleased"
 
 THREAD = "thread_id"
 
@@ -43,9 +44,9 @@ def _status(enum: str, doc: str) -> Field:
     return req("status", Named(enum), doc)
 
 
-def base_variants() -> list[Variant]:
+def base_variants(request_input_mode: bool = True) -> list[Variant]:
     """The variants every dialect shares, as schema 1 defines them."""
-    return [
+    variants = [
         Variant(
             "rollout_started",
             "First event of a bundle: the rollout's identity.",
@@ -104,9 +105,10 @@ def base_variants() -> list[Variant]:
                 Field(
                     "request_input_mode",
                     Nullable(Named("InferenceRequestInputMode")),
-                    "How the request relates to earlier calls. Omitted when unknown "
-                    "(bundles written before the field existed); the reducer then derives it "
-                    "from the request payload's `previous_response_id`.",
+                    "How the request relates to earlier calls. Upstream source only (no release "
+                    "writes or reads it: the 0.164.0 and 0.169.0 reducers ignore the key). Omitted "
+                    "when unknown; readers then derive the mode from the request payload's "
+                    "`previous_response_id`.",
                     required=False,
                     since=REQUEST_INPUT_MODE_SINCE,
                     skip_if_none=True,
@@ -350,9 +352,18 @@ def base_variants() -> list[Variant]:
             ),
         ),
     ]
+    if not request_input_mode:
+        variants = [_without(v, "request_input_mode") if v.tag == "inference_started" else v for v in variants]
+    return variants
 
 
-def shared_types(tool_runtime_kind=None, *, input_mode_since=REQUEST_INPUT_MODE_SINCE):
+def _without(variant: Variant, field_name: str) -> Variant:
+    from dataclasses import replace
+
+    return replace(variant, fields=tuple(f for f in variant.fields if f.name != field_name))
+
+
+def shared_types(tool_runtime_kind=None, *, input_mode: bool = True):
     types = [
         RawPayloadRef,
         RawPayloadKind,
@@ -362,8 +373,9 @@ def shared_types(tool_runtime_kind=None, *, input_mode_since=REQUEST_INPUT_MODE_
         RawToolCallRequester,
         ToolCallKind,
         ToolCallSummary,
-        inference_request_input_mode(input_mode_since),
     ]
+    if input_mode:
+        types.append(inference_request_input_mode(REQUEST_INPUT_MODE_SINCE))
     if tool_runtime_kind is not None:
         types.append(tool_runtime_kind)
     return types

@@ -2,8 +2,10 @@
 
 No source of schema 2 is published. Everything that differs from v1 was
 learnt from real bundles of Codex 0.169.0 and from the 0.169.0 binary (serde's
-"expected one of ..." lists and its error strings); such parts are marked
-``inferred=True`` and the docs say so.
+"expected one of ..." lists, field counts and error strings, and about 600
+reducer runs on edited bundles); such parts are marked ``inferred=True`` and
+the docs say so. v2 keeps every v1 variant unchanged, drops nothing, and has
+no ``request_input_mode`` (no release has it).
 """
 
 from __future__ import annotations
@@ -14,18 +16,9 @@ from .common import STR, envelope, manifest, opt_ref, req, tool_call_kind
 from .types import Dialect, Named, Variant
 from .v1 import base_variants, payload_union, shared_types
 
-ToolRuntimeKind = tool_call_kind(
-    "ToolRuntimeKind",
-    "What kind of tool runtime began: the kind names of `tool_call_runtime_started` "
-    "(inferred from the 0.169.0 binary).",
-    since="0.166.0",
-    inferred=True,
-)
-
-
 def _v2_variants() -> list[Variant]:
     variants = []
-    for v in base_variants():
+    for v in base_variants(request_input_mode=False):
         if v.tag == "tool_call_runtime_started":
             tool_call_id, runtime_payload = v.fields
             v = replace(
@@ -34,9 +27,11 @@ def _v2_variants() -> list[Variant]:
                     tool_call_id,
                     req(
                         "kind",
-                        Named("ToolRuntimeKind"),
-                        "What kind of runtime began. Required since 0.166.0 (0.166+ reducers "
-                        "reject 0.165 bundles without it).",
+                        Named("ToolCallKind"),
+                        "What kind of runtime began, in `ToolCallKind` names. It may differ from the "
+                        "start's kind (an MCP tool starts as `other` and runs as `mcp`); the 0.169.0 "
+                        "reducer parses the runtime payload by it. Required since 0.166.0 (0.166+ "
+                        "reducers reject 0.165 bundles without it).",
                         since="0.166.0",
                         inferred=True,
                     ),
@@ -48,12 +43,15 @@ def _v2_variants() -> list[Variant]:
             variants.append(
                 Variant(
                     "history_item_accepted",
-                    "An item was accepted into the thread's model-visible history.",
+                    "An item was accepted into the thread's model-visible history (the reducer marks "
+                    "the conversation item whose Responses `id` is `item_id`; an unknown id is "
+                    "ignored). The envelope must name the thread.",
                     (
                         req("item_id", STR, "Id of the accepted history item.", inferred=True),
                         opt_ref(
                             "agent_message_payload",
-                            "The protocol event carrying an inter-agent message, for items that are one.",
+                            "For an inter-agent message: the `agent_message` model item itself, whose "
+                            "`id` is `item_id` (Codex labels it `protocol_event`).",
                             ("protocol_event",),
                             inferred=True,
                             skip_if_none=True,
@@ -67,7 +65,8 @@ def _v2_variants() -> list[Variant]:
             variants.append(
                 Variant(
                     "thread_resumed",
-                    "A thread that had ended was resumed (multi-agent: a closed child reopened).",
+                    "A thread that ended earlier in this trace runs again. The reducer rejects a "
+                    "thread that was not started in this trace, or has not ended.",
                     (req("thread_id", STR, "The resumed thread.", inferred=True),),
                     since="0.166.0",
                     inferred=True,
@@ -99,6 +98,6 @@ V2 = Dialect(
     envelope=envelope(2),
     payload=payload_union(_v2_variants()),
     manifest=manifest(2),
-    types=tuple(shared_types(ToolRuntimeKind)),
+    types=tuple(shared_types(input_mode=False)),
     terminal_variants=("recording_completed",),
 )

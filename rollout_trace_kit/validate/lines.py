@@ -107,18 +107,13 @@ def read_batches(f: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, bloc
 
 
 class DuplicateKey(ValueError):
-    """A repeated key; ``top_level`` when it is a key of the outermost object.
+    """Repeated keys: ``repeats`` lists (the object they were repeated in, key); the
+    parsed value (last one wins) is in ``value``."""
 
-    serde rejects a repeated envelope key ("duplicate field `seq`") but not one
-    inside ``payload``: the internally tagged payload is buffered first, and the
-    buffer keeps the last value.
-    """
-
-    def __init__(self, key: str, top_level: bool):
-        where = "the event" if top_level else "a nested object"
-        super().__init__(f"duplicate key {key!r} in {where}")
-        self.key = key
-        self.top_level = top_level
+    def __init__(self, repeats: list, value):
+        super().__init__(f"duplicate key {repeats[0][1]!r}")
+        self.repeats = repeats
+        self.value = value
 
 
 class NestingTooDeep(ValueError):
@@ -126,20 +121,17 @@ class NestingTooDeep(ValueError):
 
 
 class _DuplicateWatch:
-    """object_pairs_hook that records repeated keys; objects close inner-first,
-    so the last object built is the outermost one."""
+    """object_pairs_hook that records repeated keys and the object they sit in."""
 
     def __init__(self):
-        self.dups: list[tuple[int, str]] = []  # (object index, key)
-        self.count = 0
+        self.dups: list[tuple[dict, str]] = []  # (object, repeated key)
 
     def __call__(self, pairs):
         out = {}
         for k, v in pairs:
             if k in out:
-                self.dups.append((self.count, k))
+                self.dups.append((out, k))
             out[k] = v
-        self.count += 1
         return out
 
 
@@ -183,8 +175,7 @@ def strict_loads(text: str, limit: int = SERDE_RECURSION_LIMIT):
     if "\\u" in text and _contains_lone_surrogate(obj):
         raise ValueError("lone UTF-16 surrogate in a \\u escape")
     if watch.dups:
-        top = [k for i, k in watch.dups if i == watch.count - 1 and isinstance(obj, dict)]
-        raise DuplicateKey(top[0], True) if top else DuplicateKey(watch.dups[0][1], False)
+        raise DuplicateKey(watch.dups, obj)
     return obj
 
 

@@ -49,8 +49,9 @@ DIALECT_KNOWN = invariant(
 MANIFEST_VERSION = invariant(
     "BUNDLE.MANIFEST_VERSION",
     "The manifest's schema_version is the dialect's version.",
-    v1=W, v2=W,
-    source="writer.rs › TraceWriter::create writes TRACE_MANIFEST_SCHEMA_VERSION",
+    v1=W, v2=R,
+    source='writer.rs › TraceWriter::create writes TRACE_MANIFEST_SCHEMA_VERSION; 0.169.0 reducer: '
+    '"trace schema S cannot establish accepted history" (0.164.0 ignores it)',
 )
 LAYOUT_NAMES = invariant(
     "BUNDLE.LAYOUT_NAMES",

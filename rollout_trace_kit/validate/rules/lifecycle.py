@@ -49,9 +49,9 @@ INFERENCE_UNKNOWN = invariant(
 )
 INFERENCE_PREVIOUS = invariant(
     "INFERENCE.PREVIOUS_RESPONSE",
-    "An incremental request continues a response traced earlier in the same thread, and names it as its payload does.",
+    "A request payload's `previous_response_id` names a response completed earlier in the same thread.",
     v1=R, v2=R,
-    source='reducer/inference.rs: "incremental inference request {id} referenced unknown previous_response_id {x}" (and the mismatch / untraced variants)',
+    source='reducer/inference.rs: "incremental inference request {id} referenced unknown previous_response_id {x}" (measured on 0.164.0 and 0.169.0)',
 )
 TOOL_DUPLICATE = invariant(
     "TOOL.DUPLICATE_START", "A tool call is started at most once.", v1=R, v2=R,
@@ -119,6 +119,21 @@ COMPACTION_INSTALL = invariant(
     "COMPACTION.DUPLICATE_INSTALL", "A compaction is installed at most once.", v1=R, v2=R,
     source='reducer/compaction.rs: "duplicate compaction install for {id}"',
 )
+THREAD_RESUME = invariant(
+    "THREAD.RESUME_NOT_ENDED", "thread_resumed names a thread that has ended (and not been resumed since).",
+    v1=None, v2=R,
+    source='0.169.0 reducer: "resumed thread {t} has not ended" (measured; no published source)',
+)
+HISTORY_THREAD = invariant(
+    "HISTORY.MISSING_THREAD", "history_item_accepted has an envelope thread_id.", v1=None, v2=R,
+    source='0.169.0 reducer: "history acceptance has no thread" (measured; no published source)',
+)
+HISTORY_MESSAGE = invariant(
+    "HISTORY.AGENT_MESSAGE",
+    "A history_item_accepted agent_message_payload holds an `agent_message` model item whose `id` is the `item_id`.",
+    v1=None, v2=R,
+    source='0.169.0 reducer: "accepted agent message does not match receipt ID" (measured; no published source)',
+)
 OTHER_VARIANT = invariant(
     "EVENT.OTHER_VARIANT",
     "No event uses the `other` variant: it is schema-valid, but no reference reducer implements it.",
@@ -126,8 +141,6 @@ OTHER_VARIANT = invariant(
     source='reducer/mod.rs › apply_event: "raw trace event has no reducer implementation"',
 )
 
-# Tool kinds whose runtime start payload the reducer parses.
-RUNTIME_START_READ = frozenset({"exec_command", "write_stdin", "assign_agent_task", "send_message", "close_agent"})
 TERMINAL_KINDS = frozenset({"exec_command", "write_stdin"})
 
 
@@ -147,7 +160,7 @@ class LifecycleChecker:
         self.refs = refs
         # Keys are hash(id) unless said otherwise.
         self.thread_index: dict[int, int] = {}  # thread -> index into thread_info
-        self.thread_info: list[list] = []  # [name, seq of its start or None]
+        self.thread_info: list[list] = []  # [name, seq of its start or None, ended]
         self.turns: dict[int, int] = {}  # turn -> start seq << THREAD_BITS | thread index
         self.inferences: dict[int, int] = {}  # call -> start seq << THREAD_BITS | thread index
         self.responses: dict[int, set] = {}  # thread -> hashes of traced response ids
@@ -176,7 +189,7 @@ class LifecycleChecker:
         idx = self.thread_index.get(h)
         if idx is None:
             idx = self.thread_index[h] = len(self.thread_info)
-            self.thread_info.append([thread, None])
+            self.thread_info.append([thread, None, False])
         return idx
 
     def thread_started(self, thread: str) -> bool:
@@ -240,7 +253,40 @@ class LifecycleChecker:
         info[1] = ev.seq
 
     def on_thread_ended(self, ev, p):
-        self.thread_known(p.thread_id, "/payload/thread_id")
+        if self.thread_known(p.thread_id, "/payload/thread_id"):
+            self.thread_info[self.thread_idx(p.thread_id)][2] = True
+
+    def on_thread_resumed(self, ev, p):
+        if not self.thread_started(p.thread_id):
+            self.ctx.report(
+                THREAD_UNKNOWN,
+                f"cannot resume thread {p.thread_id}: it was not started in this trace",
+                pointer="/payload/thread_id",
+            )
+            return
+        info = self.thread_info[self.thread_idx(p.thread_id)]
+        if not info[2]:
+            self.ctx.report(THREAD_RESUME, f"resumed thread {p.thread_id} has not ended", pointer="/payload/thread_id", related_seq=info[1])
+        info[2] = False
+
+    def on_history_item_accepted(self, ev, p):
+        body = self.ref(p, "history_item_accepted", "agent_message_payload", True)
+        if ev.thread_id is None:
+            self.ctx.report(HISTORY_THREAD, "history acceptance has no thread", pointer="/thread_id")
+        else:
+            self.thread_known(ev.thread_id, "/thread_id")
+        if body is not None:
+            rid = p.agent_message_payload.raw_payload_id
+            problem = bodies.item_problem(body)
+            if problem:
+                self.ctx.report(bodies.MODEL_ITEM, f"payload {rid}: {problem}", pointer="/payload/agent_message_payload")
+            elif body.get("type") != "agent_message" or body.get("id") != p.item_id:
+                self.ctx.report(
+                    HISTORY_MESSAGE,
+                    f"accepted agent message does not match receipt {p.item_id} (payload {rid} holds "
+                    f"{body.get('type')!r} with id {body.get('id')!r})",
+                    pointer="/payload/agent_message_payload",
+                )
 
     def on_codex_turn_started(self, ev, p):
         h = hash(p.codex_turn_id)
@@ -273,10 +319,10 @@ class LifecycleChecker:
         cid = p.inference_call_id
         request = self.ref(p, "inference_started", "request_payload", True)
         mode = getattr(p, "request_input_mode", None)
-        prefix = None
         if mode is not None and mode.__struct_config__.tag == "incremental_with_untraced_prefix":
+            # No released reducer knows request_input_mode: its ref is only a writer promise.
             field = ctx.dialect.type("InferenceRequestInputMode").variant("incremental_with_untraced_prefix").field("prefix_payload")
-            prefix = self.refs.check(mode.prefix_payload, "inference_started", field, "/payload/request_input_mode/prefix_payload", True)
+            self.refs.check(mode.prefix_payload, "inference_started", field, "/payload/request_input_mode/prefix_payload", False)
         known = self.inferences.get(hash(cid))
         if known is not None:
             ctx.report(
@@ -290,42 +336,18 @@ class LifecycleChecker:
         if not self.turn_of(p.codex_turn_id, p.thread_id, f"inference start {cid}", "/payload/codex_turn_id"):
             return
         if request is not None and bodies.check_request(ctx, request, p.request_payload.raw_payload_id, "/payload/request_payload"):
-            self._previous_response(cid, p.thread_id, mode, request)
-        if prefix is not None:
-            bodies.check_request(ctx, prefix, mode.prefix_payload.raw_payload_id, "/payload/request_input_mode/prefix_payload")
+            self._previous_response(cid, p.thread_id, request)
 
-    def _previous_response(self, cid, thread, mode, request):
-        ctx = self.ctx
-        payload_prev = request.get("previous_response_id") if isinstance(request, dict) else None
-        tag = mode.__struct_config__.tag if mode is not None else None
-        if tag is None:  # legacy bundles: derived from the payload
-            tag = "incremental" if payload_prev is not None else "full_snapshot"
-            recorded = payload_prev
-        else:
-            recorded = getattr(mode, "previous_response_id", None)
-        if tag == "full_snapshot":
+    def _previous_response(self, cid, thread, request):
+        """A request naming a previous_response_id continues a response traced in the same thread."""
+        previous = request.get("previous_response_id") if isinstance(request, dict) else None
+        if previous is None:
             return
-        where = "/payload/request_input_mode"
-        if recorded != payload_prev:
-            ctx.report(
+        if hash(previous) not in self.responses.get(self.thread_idx(thread), ()):
+            self.ctx.report(
                 INFERENCE_PREVIOUS,
-                f"incremental inference request {cid} recorded previous_response_id {recorded}, "
-                f"but payload previous_response_id was {payload_prev!r}",
-                pointer=where,
-            )
-            return
-        traced = hash(recorded) in self.responses.get(self.thread_idx(thread), ())
-        if tag == "incremental" and not traced:
-            ctx.report(
-                INFERENCE_PREVIOUS,
-                f"incremental inference request {cid} referenced unknown previous_response_id {recorded}",
-                pointer=where,
-            )
-        elif tag == "incremental_with_untraced_prefix" and traced:
-            ctx.report(
-                INFERENCE_PREVIOUS,
-                f"incremental inference request {cid} recorded untraced prefix for traced previous_response_id {recorded}",
-                pointer=where,
+                f"incremental inference request {cid} referenced unknown previous_response_id {previous}",
+                pointer="/payload/request_payload",
             )
 
     def _inference_end(self, ev, p, tag, field_name, required: bool):
@@ -407,7 +429,7 @@ class LifecycleChecker:
         key = hash(p.tool_call_id)
         state = self.tools.get(key)
         kind = None if state is None else TOOL_KINDS[(state & 0xFF) >> 1]
-        body = self.ref(p, "tool_call_runtime_started", "runtime_payload", kind in RUNTIME_START_READ)
+        body = self.ref(p, "tool_call_runtime_started", "runtime_payload", True)
         if self._tool(p, "tool runtime start") is None:
             return
         if kind in TERMINAL_KINDS:
@@ -441,7 +463,12 @@ class LifecycleChecker:
         self.mcp.add(key)
 
     def on_stdin_target_resolved(self, ev, p):
-        self._tool(p, "stdin target")
+        if self._tool(p, "stdin target") is not None and hash(p.exec_tool_call_id) not in self.tools:
+            self.ctx.report(
+                TOOL_UNKNOWN,
+                f"stdin target referenced unknown exec {p.exec_tool_call_id}",
+                pointer="/payload/exec_tool_call_id",
+            )
 
     # -- code cells ----------------------------------------------------------------------
     def _cell_thread(self, ev, what: str, cell: str) -> str | None:

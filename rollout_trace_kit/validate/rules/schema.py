@@ -16,7 +16,7 @@ import msgspec
 
 from ...spec.jsonschema import PAYLOAD_UNION, error_trail, event_schema, manifest_schema
 from ...spec.typed import typed
-from ...spec.types import Dialect, Int, Named, Nullable, Struct, TaggedUnion, unwrap
+from ...spec.types import ArrayOf, Dialect, Int, Named, Nullable, Struct, TaggedUnion, UnitKind, unwrap
 from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..lines import DuplicateKey, NestingTooDeep, RawLine, strict_loads
@@ -37,9 +37,9 @@ DUPLICATE_KEY = invariant(
     "LINE.DUPLICATE_KEY",
     "No JSON object in a line repeats a key.",
     v1=W, v2=W,
-    source='serde derive: "duplicate field `seq`" for envelope keys (measured on 0.164.0 and 0.169.0)',
-    notes="Both reducers reject a repeated envelope key (the finding then names the reducer profile) "
-    "but accept one inside `payload`, which serde buffers before it reads it.",
+    source='serde derive: "duplicate field `seq`" (measured on 0.164.0 and 0.169.0)',
+    notes="Both reducers reject a repeated key that the model defines at that place (the finding then "
+    "names the reducer profile) and ignore a repeated unknown key.",
 )
 NESTING = invariant(
     "LINE.NESTING",
@@ -154,6 +154,41 @@ def _other_dialects_with(dialect: Dialect, tag: str) -> str:
     return f"; it is a variant of dialect {', '.join(names)}" if names else ""
 
 
+def _known_keys(dialect: Dialect, obj) -> dict[int, set[str]]:
+    """id(object) -> the keys the model defines for it, for every modelled object in ``obj``."""
+    out: dict[int, set[str]] = {}
+
+    def walk(value, t):
+        t = unwrap(t)
+        if isinstance(t, ArrayOf) and isinstance(value, list):
+            for v in value:
+                walk(v, t.item)
+        elif isinstance(t, Named) and isinstance(value, dict):
+            nt = dialect.payload if t.name == "RawTraceEventPayload" else dialect.type(t.name)
+            fields = ()
+            keys = set()
+            if isinstance(nt, Struct):
+                fields = nt.fields
+            elif isinstance(nt, TaggedUnion):
+                keys.add("type")
+                if value.get("type") in nt.tags:
+                    fields = nt.variant(value["type"]).fields
+            elif isinstance(nt, UnitKind):
+                keys.update(("type", "value"))
+            keys.update(f.name for f in fields)
+            out[id(value)] = keys
+            for f in fields:
+                if f.name in value:
+                    walk(value[f.name], f.type)
+
+    if isinstance(obj, dict):
+        out[id(obj)] = {f.name for f in dialect.envelope.fields}
+        for f in dialect.envelope.fields:
+            if f.name in obj:
+                walk(obj[f.name], f.type)
+    return out
+
+
 def _float_ints(dialect: Dialect, obj) -> list[str]:
     """Pointers of integer fields written as floats (JSON-Schema-valid, serde-invalid)."""
     found = []
@@ -210,10 +245,17 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
     try:
         obj = strict_loads(text)
     except DuplicateKey as e:
-        ctx.report(DUPLICATE_KEY, f"line {raw.number}: {e}", level=R if e.top_level else None)
-        # Go on with the last value (serde's choice inside payload), so one repeated key
-        # does not echo as unknown-entity findings later.
-        obj = json.loads(text)
+        known = _known_keys(dialect, e.value)
+        for owner, key in e.repeats:
+            serde_rejects = key in known.get(id(owner), ())
+            ctx.report(
+                DUPLICATE_KEY,
+                f"line {raw.number}: key {key!r} is repeated" + ("" if serde_rejects else " (an unknown key: readers ignore it)"),
+                level=R if serde_rejects else None,
+            )
+        # Go on with the last value, so one repeated key does not echo as
+        # unknown-entity findings later.
+        obj = e.value
         return _validate(ctx, raw, td, fast_event, obj)
     except NestingTooDeep as e:
         ctx.report(NESTING, f"line {raw.number}: {e}")
