@@ -9,6 +9,7 @@ the validator's full line check.
 
 from __future__ import annotations
 
+import copy
 import json
 
 import jsonschema
@@ -70,9 +71,9 @@ def mutated_events(draw, dialect):
         if op == "drop" and isinstance(parent, dict):
             del parent[key]
         elif op == "retype":
-            parent[key] = draw(st.sampled_from(ODD_VALUES))
+            parent[key] = copy.deepcopy(draw(st.sampled_from(ODD_VALUES)))
         elif op == "add" and isinstance(parent, dict):
-            parent[draw(st.sampled_from(["extra", "value", "type", "kind"]))] = draw(st.sampled_from(ODD_VALUES))
+            parent[draw(st.sampled_from(["extra", "value", "type", "kind"]))] = copy.deepcopy(draw(st.sampled_from(ODD_VALUES)))
         elif op == "tag" and isinstance(parent, dict) and "type" in parent:
             parent["type"] = draw(st.sampled_from(list(DIALECTS[dialect].tags) + ["model", "generic", "nope"]))
     return event
