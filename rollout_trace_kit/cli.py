@@ -38,9 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is stale")
     p.set_defaults(func=_cmd_schema)
 
+    from .conformance.reducer_cli import add_reducer_parsers
     from .validate.cli import add_validate_parser
 
     add_validate_parser(sub)
+    add_reducer_parsers(sub)
     return parser
 
 

@@ -8,7 +8,7 @@ import msgspec
 
 from ..spec.typed import typed
 from .context import Context, Options, TooManyFindings
-from .findings import BundleReport, Severity
+from .findings import BundleReport, Finding, Profile, Severity
 from .lines import RawLine, read_batches
 from .rules import layout, schema
 from .rules.lifecycle import LifecycleChecker
@@ -23,6 +23,22 @@ def validate_bundle(bundle: str | Path, options: Options | None = None) -> Bundl
         _run(ctx)
     except TooManyFindings:
         pass
+    except Exception as e:  # a kit bug must still end in a finding, not a traceback
+        import traceback
+
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        ctx.findings.append(
+            Finding(
+                invariant=layout.INTERNAL_ERROR.id,
+                severity=Severity.ERROR,
+                profile=Profile.REDUCER,
+                message=f"internal error, please report it: {type(e).__name__}: {e} "
+                f"({Path(where.filename).name}:{where.lineno}); the check stopped here",
+                bundle=str(ctx.bundle),
+                line=ctx.line,
+                seq=ctx.seq,
+            )
+        )
     return BundleReport(
         bundle=str(ctx.bundle),
         dialect=ctx.dialect.name if ctx.dialect else None,
@@ -89,7 +105,7 @@ class _Pass:
         try:
             events = td.list_decoder.decode(joined)
             fast = td.encoder.encode(events) == joined
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
             fast = False
         if not fast:
             for n, data in enumerate(lines, start):

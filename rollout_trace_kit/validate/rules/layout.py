@@ -59,6 +59,12 @@ LAYOUT_NAMES = invariant(
     v1=W, v2=W,
     source="bundle.rs constants; reducer/mod.rs always opens trace.jsonl",
 )
+INTERNAL_ERROR = invariant(
+    "KIT.INTERNAL_ERROR",
+    "The kit checked the whole bundle: an internal error is a bug of the kit, reported as a finding instead of a traceback.",
+    v1=R, v2=R,
+    source="kit: bad input must end in a finding",
+)
 TRACE_PRESENT = invariant(
     "BUNDLE.TRACE_PRESENT",
     "`trace.jsonl` exists and is a readable regular file.",

@@ -230,7 +230,7 @@ def decode_event(ctx: Context, raw: RawLine, td=None):
         event = td.decoder.decode(data)
         if td.encoder.encode(event) == data:
             return event, None
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
         event = None
     return _slow(ctx, raw, td, event)
 
