@@ -1,0 +1,173 @@
+"""The reducer fuzz harness classifies fake reducers exactly (issue: reducer conformance)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from rollout_trace_kit.conformance.cases import CaseSpec, build_case
+
+HERE = Path(__file__).parent / "reducers"
+PY = shlex.quote(sys.executable)
+
+
+def fuzz(tmp_path, cmd, *extra, examples=24, dialect="v2"):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "--cmd", cmd, "--dialect", dialect,
+         "--examples", str(examples), "--format", "json", "--repro-dir", str(tmp_path / "repro"), *extra],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+    )
+    assert out.returncode in (0, 1), out.stderr
+    return out.returncode, json.loads(out.stdout)
+
+
+def kit(*flags):
+    return f"{PY} {HERE / 'kit_reducer.py'} {{bundle}} {{output}} " + " ".join(flags)
+
+
+def test_correct_reducer_passes_everything(tmp_path):
+    rc, doc = fuzz(tmp_path, kit(), examples=40)
+    assert rc == 0 and doc["ok"]
+    assert doc["results"]["pass"] == doc["cases"] >= 30
+    assert doc["invariants"]["VALID"]["accepts"] == doc["invariants"]["VALID"]["cases"] > 0
+    # every must-reject row was rejected, every lenient row accepted (the kit's own profile)
+    for inv, row in doc["invariants"].items():
+        if inv != "VALID":
+            assert row["rejects" if row["must_reject"] else "accepts"] == row["cases"], inv
+
+
+def test_accept_all_fails_exactly_the_rules_it_must_enforce(tmp_path):
+    rc, doc = fuzz(tmp_path, f"{PY} {HERE / 'accept_all.py'} {{bundle}} {{output}}", "--no-shrink", examples=40)
+    assert rc == 1 and not doc["ok"]
+    failed = {inv for inv, row in doc["invariants"].items() if row["failed"]}
+    must = {inv for inv, row in doc["invariants"].items() if row["must_reject"]}
+    assert failed == must and "VALID" not in failed and len(must) >= 10
+    assert set(doc["new_failures"]) == failed
+    assert all(f["result"] == "fail" and f["behaviour"] == "accepts" for f in doc["failures"])
+
+
+def test_forgetting_one_rule_is_pinned_to_that_rule(tmp_path):
+    rc, doc = fuzz(
+        tmp_path, kit("--forget", "SEQ.NO_GAP"),
+        "--invariant", "SEQ.NO_GAP", "--invariant", "SEQ.INCREASING", "--invariant", "THREAD.UNKNOWN",
+        examples=8,
+    )
+    assert rc == 1
+    assert doc["new_failures"] == ["SEQ.NO_GAP"]
+    assert doc["invariants"]["SEQ.NO_GAP"]["summary"] == "accepts"
+    assert doc["invariants"]["SEQ.INCREASING"]["failed"] == 0
+    # the failing case was shrunk and saved with a replay command that reproduces it
+    (failure,) = [f for f in doc["failures"]][:1]
+    repro = Path(failure["repro"])
+    meta = json.loads((repro / "case.json").read_text())
+    assert meta["case"]["events"] <= meta["original"]["events"]
+    assert meta["replay"].startswith(f"rollout-trace replay {repro} --cmd ")
+    replay = [sys.executable, "-m", "rollout_trace_kit", "replay", str(repro), "--cmd"]
+    again = subprocess.run([*replay, kit("--forget", "SEQ.NO_GAP")], capture_output=True, text=True)
+    assert again.returncode == 1 and "fail (accepts" in again.stdout
+    fixed = subprocess.run([*replay, kit()], capture_output=True, text=True)
+    assert fixed.returncode == 0 and "pass (rejects" in fixed.stdout
+
+
+def test_crash_on_a_variant_is_a_crash_exactly_where_the_variant_is(tmp_path):
+    variant = "mcp_tool_call_correlation_assigned"
+    rc, doc = fuzz(tmp_path, kit("--crash-on", variant), "--no-shrink", examples=30)
+    crashed = {f["id"] for f in doc["failures"] if f["result"] == "crash"}
+    assert all(f["result"] == "crash" for f in doc["failures"])
+    holds = set()
+    # rebuild every case the run used and check the crash set is exactly the ones holding the variant
+    from rollout_trace_kit.conformance.cases import plan_cases
+
+    for spec in plan_cases("v2", 30, 0):
+        case = build_case(spec)
+        if case is not None and f'"type":"{variant}"'.encode() in b"\n".join(case.bundle.lines):
+            holds.add(spec.id)
+    assert crashed == holds and crashed, (crashed, holds)
+    assert rc == 1
+
+
+def _alive(marker: str) -> bool:
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    return True
+            except OSError:
+                pass
+    return False
+
+
+def test_hang_is_a_timeout_and_the_process_group_is_killed(tmp_path):
+    marker = f"rtk-hang-{uuid.uuid4().hex}"
+    rc, doc = fuzz(tmp_path, f"{PY} {HERE / 'hang.py'} {{bundle}} {marker}", "--timeout", "1", "--no-shrink", examples=4)
+    assert rc == 1
+    assert doc["results"]["timeout"] == doc["cases"] >= 3 and doc["cases"] + doc["skipped"] == 4
+    assert {f["behaviour"] for f in doc["failures"]} == {"hangs"}
+    assert not _alive(marker)
+
+
+def test_known_results_cannot_go_stale(tmp_path):
+    cmd = kit("--forget", "SEQ.NO_GAP")
+    only = ["--invariant", "SEQ.NO_GAP", "--invariant", "SEQ.INCREASING", "--no-shrink"]
+    known = tmp_path / "known.json"
+    rc, _ = fuzz(tmp_path, cmd, *only, "--known", str(known), "--update", examples=6)
+    entries = json.loads(known.read_text())["entries"]
+    assert list(entries) == ["SEQ.NO_GAP"] and entries["SEQ.NO_GAP"]["behaviour"] == "accepts"
+    entries["SEQ.NO_GAP"]["reason"] = "test: this reducer leaves seq to the writer"
+    known.write_text(json.dumps({"format": "rollout-trace-kit/known-results/1", "entries": entries}))
+    rc, doc = fuzz(tmp_path, cmd, *only, "--known", str(known), examples=6)
+    assert rc == 0 and doc["expected_failures"] == ["SEQ.NO_GAP"]
+    # the reducer got fixed: the entry no longer matches, and the run says so
+    rc, doc = fuzz(tmp_path, kit(), *only, "--known", str(known), examples=6)
+    assert rc == 1 and doc["stale_known_results"][0]["invariant"] == "SEQ.NO_GAP"
+    # a reasonless entry is refused
+    entries["SEQ.NO_GAP"]["reason"] = " "
+    known.write_text(json.dumps({"format": "rollout-trace-kit/known-results/1", "entries": entries}))
+    out = subprocess.run(
+        [sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "--cmd", cmd, "--known", str(known)],
+        capture_output=True, text=True,
+    )
+    assert out.returncode == 2 and "needs a reason" in out.stderr
+
+
+def test_seed_makes_runs_repeatable(tmp_path):
+    _, a = fuzz(tmp_path / "a", kit(), "--seed", "7", examples=10)
+    _, b = fuzz(tmp_path / "b", kit(), "--seed", "7", examples=10)
+    assert a["invariants"] == b["invariants"]
+    assert [f["id"] for f in a["failures"]] == [f["id"] for f in b["failures"]]
+    from rollout_trace_kit.conformance.cases import plan_cases
+
+    assert plan_cases("v2", 10, 7) == plan_cases("v2", 10, 7) != plan_cases("v2", 10, 8)
+
+
+def test_stdin_and_argv_modes(tmp_path):
+    script = tmp_path / "r.py"
+    script.write_text(
+        "import sys, os\n"
+        "path = sys.stdin.readline().strip() if len(sys.argv) == 1 else sys.argv[1]\n"
+        "sys.exit(0 if os.path.isfile(os.path.join(path, 'manifest.json')) else 3)\n"
+    )
+    for mode in ("stdin", "argv"):
+        rc, doc = fuzz(tmp_path / mode, f"{PY} {script}", "--input", mode, "--invariant", "BUNDLE.MANIFEST_PRESENT", examples=4)
+        rows = doc["invariants"]
+        assert rows["VALID"]["accepts"] == rows["VALID"]["cases"]
+        assert rows["BUNDLE.MANIFEST_PRESENT"]["rejects"] == rows["BUNDLE.MANIFEST_PRESENT"]["cases"] > 0
+
+
+@pytest.mark.codex
+@pytest.mark.parametrize("dialect", ["v1", "v2"])
+def test_real_codex_reducer_campaign(tmp_path, codex_binaries, dialect):
+    """>= 300 cases per dialect against the reference reducer complete, and its table is written."""
+    cmd = f"{shlex.quote(str(codex_binaries[dialect]))} debug trace-reduce {{bundle}} -o {{output}}"
+    rc, doc = fuzz(tmp_path, cmd, "--jobs", "2", examples=320, dialect=dialect)
+    assert doc["cases"] >= 300
+    assert doc["results"]["error"] == 0
+    print(json.dumps({"dialect": dialect, "results": doc["results"], "new_failures": doc["new_failures"]}))
