@@ -34,9 +34,9 @@ def kit(*flags):
 
 
 def test_correct_reducer_passes_everything(tmp_path):
-    rc, doc = fuzz(tmp_path, kit(), examples=40)
+    rc, doc = fuzz(tmp_path, kit(), examples=30)
     assert rc == 0 and doc["ok"]
-    assert doc["results"]["pass"] == doc["cases"] >= 30
+    assert doc["results"]["pass"] == doc["cases"] >= 25
     assert doc["invariants"]["VALID"]["accepts"] == doc["invariants"]["VALID"]["cases"] > 0
     # every must-reject row was rejected, every lenient row accepted (the kit's own profile)
     for inv, row in doc["invariants"].items():
@@ -79,14 +79,14 @@ def test_forgetting_one_rule_is_pinned_to_that_rule(tmp_path):
 
 def test_crash_on_a_variant_is_a_crash_exactly_where_the_variant_is(tmp_path):
     variant = "mcp_tool_call_correlation_assigned"
-    rc, doc = fuzz(tmp_path, kit("--crash-on", variant), "--no-shrink", examples=30)
+    rc, doc = fuzz(tmp_path, kit("--crash-on", variant), "--no-shrink", examples=16)
     crashed = {f["id"] for f in doc["failures"] if f["result"] == "crash"}
     assert all(f["result"] == "crash" for f in doc["failures"])
     holds = set()
     # rebuild every case the run used and check the crash set is exactly the ones holding the variant
     from rollout_trace_kit.conformance.cases import plan_cases
 
-    for spec in plan_cases("v2", 30, 0):
+    for spec in plan_cases("v2", 16, 0):
         case = build_case(spec)
         if case is not None and f'"type":"{variant}"'.encode() in b"\n".join(case.bundle.lines):
             holds.add(spec.id)

@@ -9,9 +9,6 @@ published schema, which also writes the messages.
 
 from __future__ import annotations
 
-import json
-
-import jsonschema
 import msgspec
 
 from ...spec.jsonschema import PAYLOAD_UNION, error_trail, event_schema, manifest_schema
@@ -98,13 +95,15 @@ UNKNOWN_KEY = invariant(
 )
 
 
-_REFEREES: dict[tuple[str, str, bool], jsonschema.Draft202012Validator] = {}
+_REFEREES: dict[tuple[str, str, bool], object] = {}
 
 
 def _cached(dialect: Dialect, document: str, strict: bool, build):
     # Keyed by name: hashing a Dialect walks the whole model.
     key = (dialect.name, document, strict)
     if key not in _REFEREES:
+        import jsonschema  # only lines off the fast path need the referee: import it then
+
         _REFEREES[key] = jsonschema.Draft202012Validator(build(dialect, strict))
     return _REFEREES[key]
 
