@@ -39,10 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_schema)
 
     from .conformance.reducer_cli import add_reducer_parsers
+    from .conformance.writer_cli import add_writer_parser
     from .validate.cli import add_validate_parser
 
     add_validate_parser(sub)
     add_reducer_parsers(sub)
+    add_writer_parser(sub)
     return parser
 
 

@@ -19,12 +19,12 @@ import jsonschema
 import pytest
 
 from rollout_trace_kit.docsgen import published_schemas, reference_pages, site_url_for_schemas
-from rollout_trace_kit.docsgen.catalogue_page import REPORT_FORMAT, ReportError, catalogue_page, load_report
+from rollout_trace_kit.docsgen.catalogue_page import HARNESS_FORMAT, ReportError, catalogue_page, load_reports
 from rollout_trace_kit.docsgen.catalogue_page import invariant_anchor
 from rollout_trace_kit.docsgen.examples import corpus_dir, examples
-from rollout_trace_kit.docsgen.model_pages import md_inline, type_anchor
+from rollout_trace_kit.docsgen.model_pages import codex, first_release, md_inline, type_anchor
 from rollout_trace_kit.spec import DIALECTS
-from rollout_trace_kit.spec.types import TaggedUnion, refs_payload
+from rollout_trace_kit.spec.types import Named, TaggedUnion, refs_payload, unwrap
 from rollout_trace_kit.validate import Profile, all_invariants
 
 from .conftest import ROOT
@@ -71,7 +71,7 @@ def test_every_variant_has_reference_content(pages, name):
                 row = re.search(rf"^\| `{re.escape(f.name)}`.*$", sec, re.M).group(0)
                 for kind in f.payload_kinds:
                     assert f"`{kind}`" in row, f"{name} {v.tag}.{f.name}: payload kind {kind} not shown"
-        assert "First written by:** Codex " in sec
+        assert f"**Since:** {codex(first_release(dialect, v.since))}" in sec
         assert _json_blocks(sec), f"{name} {v.tag}: no example"
         assert all(b["payload"]["type"] == v.tag for b in _json_blocks(sec))
     for struct, anchor in ((dialect.manifest, "manifest"), (dialect.envelope, "envelope")):
@@ -140,11 +140,20 @@ def test_examples_are_real_where_the_corpus_has_them(name):
             assert ex.tag not in earlier, "not the first event of its type in that bundle"
     real_tags = {ex.tag for ex in exs if not ex.constructed}
     assert real_tags == tags_in_corpus & set(dialect.tags)
-    # the forms of request_input_mode that no real event shows are all constructed
-    modes = dialect.type("InferenceRequestInputMode")
-    assert isinstance(modes, TaggedUnion)
-    shown = {ex.form for ex in exs if ex.tag == "inference_started" and ex.form}
-    assert shown == {f"request_input_mode={m}" for m in modes.tags}
+    # every form of an optional tagged-union field that no real event shows has a constructed example
+    for v in dialect.payload.variants:
+        for f in v.fields:
+            t = unwrap(f.type)
+            if f.required or not isinstance(t, Named) or not isinstance(dialect.type(t.name), TaggedUnion):
+                continue
+            seen = {
+                json.loads(line)["payload"].get(f.name, {}).get("type")
+                for trace in corpus.glob("*/trace.jsonl")
+                for line in trace.read_text().splitlines()
+                if json.loads(line)["payload"]["type"] == v.tag and json.loads(line)["payload"].get(f.name)
+            }
+            shown = {ex.form for ex in exs if ex.tag == v.tag and ex.form}
+            assert shown == {f"{f.name}={arm}" for arm in dialect.type(t.name).tags if arm not in seen}
 
 
 @pytest.mark.parametrize("name", sorted(DIALECTS))
@@ -170,7 +179,8 @@ def test_every_invariant_has_a_catalogue_entry(pages):
         for d in DIALECTS:
             level = inv.level(d)
             assert (f"`{level.label}`" if level else "not in this dialect") in sec
-        assert "not measured yet" in sec  # no reducer report is committed yet
+        if not (DOCS / "data" / "codex-reducer").is_dir():
+            assert "not measured yet" in sec
     assert len({invariant_anchor(i.id) for i in invs}) == len(invs)
 
 
@@ -190,66 +200,85 @@ def test_differences_page_lists_what_the_model_says(pages):
                 assert re.search(rf"^\| {re.escape(v.since)} \| variant \[`{v.tag}`\]", page, re.M), v.tag
 
 
-# -- the reducer-harness report ---------------------------------------------------------
+# -- the reducer-harness reports ---------------------------------------------------------
 
 
-def _report(tmp_path: Path, results: dict) -> Path:
-    path = tmp_path / "report.json"
-    body = {"format": REPORT_FORMAT, "generated_by": "test", "reducers": {"v1": "0.164.0", "v2": "0.169.0"}}
-    path.write_text(json.dumps({**body, "results": results}))
-    return path
+def _harness_report(dialect: str, behaviours: dict[str, list[str]]) -> dict:
+    """A report as `rollout-trace fuzz-reducer --format json` writes it, built with the harness's own code."""
+    from rollout_trace_kit.conformance.cases import CaseSpec
+    from rollout_trace_kit.conformance.fuzz import CaseResult, per_invariant
+    from rollout_trace_kit.conformance.known import Known, judge
+    from rollout_trace_kit.conformance.reducer_report import report_dict
+
+    results = [
+        CaseResult(CaseSpec(dialect, inv, n, 8), "pass", b, inv != "VALID", [], None)
+        for inv, bs in behaviours.items()
+        for n, b in enumerate(bs)
+    ]
+    table = per_invariant(results)
+    return report_dict("codex debug trace-reduce {bundle} -o {output}", dialect, "reducer", 0, results, table,
+                       judge(table, Known()), 0, 1.0)
 
 
-def test_catalogue_quotes_the_reducer_report(tmp_path):
+def _reports_dir(tmp_path: Path, reports: dict[str, dict]) -> Path:
+    d = tmp_path / "codex-reducer"
+    d.mkdir()
+    for name, doc in reports.items():
+        (d / name).write_text(json.dumps(doc))
+    return d
+
+
+def _catalogue(reports_dir: Path) -> str:
     invs = all_invariants()
-    ids = {i.id for i in invs}
-    gap = next(i for i in invs if i.id == "SEQ.NO_GAP")
-    path = _report(
-        tmp_path,
-        {
-            gap.id: {
-                "v1": {"accepted": 3, "rejected": 0},
-                "v2": {"rejected": 3, "example_error": "missing or reordered trace event 4"},
-            }
-        },
+    reports = load_reports(reports_dir, {i.id for i in invs}, set(DIALECTS))
+    return catalogue_page(invs, list(DIALECTS.values()), reports, "docs/data/codex-reducer/")
+
+
+def test_catalogue_quotes_the_reducer_harness_reports(tmp_path):
+    assert HARNESS_FORMAT == __import__("rollout_trace_kit.conformance.reducer_report", fromlist=["x"]).REPORT_FORMAT
+    page = _catalogue(
+        _reports_dir(
+            tmp_path,
+            {
+                "0.164.0.json": _harness_report("v1", {"VALID": ["accepts"] * 2, "SEQ.NO_GAP": ["accepts"] * 3}),
+                "0.169.0.json": _harness_report("v2", {"VALID": ["accepts"] * 2, "SEQ.NO_GAP": ["rejects"] * 3}),
+            },
+        )
     )
-    report = load_report(path, ids, set(DIALECTS))
-    page = catalogue_page(invs, list(DIALECTS), report, "docs/data/codex-reducer-report.json")
-    sec = _section(page, invariant_anchor(gap.id))
+    sec = _section(page, invariant_anchor("SEQ.NO_GAP"))
     assert "Codex 0.164.0 accepts all 3 broken bundles" in sec
-    assert 'Codex 0.169.0 rejects all 3 broken bundles: "missing or reordered trace event 4"' in sec
-    assert "1 of " in page  # invariants measured
-    other = next(i for i in invs if i.id != gap.id)
+    assert "Codex 0.169.0 rejects all 3 broken bundles" in sec
+    assert "(1 of " in page  # invariants measured
+    assert "- Codex 0.169.0, dialect v2: `0.169.0.json`, 5 cases, seed 0, profile `reducer`; it accepts all 2 valid bundles." in page
+    other = next(i for i in all_invariants() if i.id != "SEQ.NO_GAP")
     assert "not measured yet" in _section(page, invariant_anchor(other.id))
 
 
 def test_a_measurement_that_contradicts_the_catalogue_is_flagged(tmp_path):
-    invs = all_invariants()
-    inv = next(i for i in invs if i.level("v2") is Profile.REDUCER)
-    path = _report(tmp_path, {inv.id: {"v2": {"accepted": 1, "rejected": 1}}})
-    page = catalogue_page(invs, list(DIALECTS), load_report(path, {i.id for i in invs}, set(DIALECTS)), "r")
-    assert "rejects 1, accepts 1 of 2" in page
-    assert "(the catalogue says this reducer rejects it)" in _section(page, invariant_anchor(inv.id))
+    inv = next(i for i in all_invariants() if i.level("v2") is Profile.REDUCER)
+    page = _catalogue(_reports_dir(tmp_path, {"0.169.0.json": _harness_report("v2", {inv.id: ["accepts", "rejects", "hangs"]})}))
+    sec = _section(page, invariant_anchor(inv.id))
+    assert "Codex 0.169.0 rejects 1, accepts 1, hangs on 1 of 3 broken bundles (the catalogue says this reducer rejects it)" in sec
 
 
 @pytest.mark.parametrize(
-    "results, message",
+    "name, doc, message",
     [
-        ({"NO.SUCH_RULE": {"v1": {"rejected": 1}}}, "unknown invariant"),
-        ({"SEQ.NO_GAP": {"v9": {"rejected": 1}}}, "unknown dialect"),
-        ({"SEQ.NO_GAP": {"v1": {"rejected": -1}}}, "counts"),
-        ({"SEQ.NO_GAP": {"v1": {}}}, "counts"),
-        ({"SEQ.NO_GAP": {"v1": {"rejected": 1, "passed": 2}}}, "unknown keys"),
+        ("latest.json", {}, "name it after the Codex release"),
+        ("0.169.0.json", {"format": "something else"}, "'format' must be"),
+        ("0.169.0.json", {"format": HARNESS_FORMAT, "dialect": "v9", "invariants": {}}, "unknown dialect"),
+        ("0.169.0.json", {"format": HARNESS_FORMAT, "dialect": "v2", "invariants": {"NO.SUCH": {}}}, "unknown invariant"),
+        ("0.169.0.json", {"format": HARNESS_FORMAT, "dialect": "v2", "invariants": {"SEQ.NO_GAP": {"rejects": 1}}}, "integers"),
     ],
 )
-def test_a_malformed_reducer_report_fails_the_build(tmp_path, results, message):
-    path = _report(tmp_path, results)
+def test_a_malformed_reducer_report_fails_the_build(tmp_path, name, doc, message):
     with pytest.raises(ReportError, match=message):
-        load_report(path, {i.id for i in all_invariants()}, set(DIALECTS))
+        load_reports(_reports_dir(tmp_path, {name: doc}), {i.id for i in all_invariants()}, set(DIALECTS))
 
 
 def test_no_report_means_not_measured(tmp_path):
-    assert load_report(tmp_path / "absent.json", set(), set(DIALECTS)) is None
+    assert load_reports(tmp_path / "absent", set(), set(DIALECTS)) is None
+    assert load_reports(_reports_dir(tmp_path, {}), set(), set(DIALECTS)) is None
 
 
 # -- published schema files ------------------------------------------------------------
@@ -259,40 +288,64 @@ def test_schema_files_are_published_at_their_id():
     site_url = re.search(r"^site_url:\s*(\S+)", (ROOT / "mkdocs.yml").read_text(), re.M).group(1)
     assert site_url == site_url_for_schemas()
     files = published_schemas()
-    assert len(files) == 4 * len(DIALECTS)
+    for name in DIALECTS:
+        for doc in ("event", "manifest", "event.strict", "manifest.strict"):
+            assert f"schema/{name}/{doc}.schema.json" in files
     for rel, text in files.items():
         assert json.loads(text)["$id"] == site_url + rel
 
 
 # -- the guides: every command shown is run --------------------------------------------
+#
+# Conventions for docs/guides/*.md (any guide, whoever writes it):
+# * every line of a ```sh block is a command, run in page order in a fresh directory where
+#   `examples/` is the kit's; a trailing `# exit status N: TEXT...` comment gives the
+#   expected exit status (default 0) and strings its output must contain (space-separated);
+# * a ```python block is run as a script (exit status 0), in the same directory and order;
+#   one whose first line is `# file: NAME.py` is saved there instead (to be imported or
+#   run by later blocks), and one whose first line is `# file: test_NAME.py` is also run
+#   with pytest, which must pass;
+# * a ```yaml block with `runs-on:` is a GitHub Actions job: its `run:` lines that call
+#   rollout-trace run in that directory, and its one install line installs this project.
 
 EXPECT = re.compile(r"\s+# exit status (\d+)(?::\s*(.*))?$")
+FENCE = re.compile(r"^```(sh|python|yaml)\n(.*?)^```$", re.M | re.S)
+FILE_MARK = re.compile(r"# file: (\S+\.py)$")
 
 
-def _shell_commands(markdown: str) -> list[tuple[str, int, list[str]]]:
-    """(command, expected exit status, strings the output must contain) of every ```sh block."""
-    out = []
-    for block in re.findall(r"^```sh\n(.*?)^```$", markdown, re.M | re.S):
-        text = block.replace("\\\n", " ")
-        for line in text.splitlines():
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            m = EXPECT.search(line)
-            cmd = line[: m.start()] if m else line
-            status = int(m.group(1)) if m else 0
-            wants = m.group(2).split() if m and m.group(2) else []
-            out.append((cmd.strip(), status, wants))
+def _steps(markdown: str) -> list[tuple]:
+    """The runnable steps of a guide, in page order:
+    ("sh", command, status, wants), ("python", code), ("file", name, code)."""
+    out: list[tuple] = []
+    for m in FENCE.finditer(markdown):
+        lang, body = m.group(1), m.group(2)
+        if lang == "sh":
+            for line in body.replace("\\\n", " ").splitlines():
+                if not line.strip() or line.lstrip().startswith("#"):
+                    continue
+                e = EXPECT.search(line)
+                cmd = line[: e.start()] if e else line
+                out.append(("sh", cmd.strip(), int(e.group(1)) if e else 0, e.group(2).split() if e and e.group(2) else []))
+        elif lang == "python":
+            first = body.split("\n", 1)[0]
+            f = FILE_MARK.fullmatch(first.strip())
+            out.append(("file", f.group(1), body) if f else ("python", body))
     return out
 
 
+def _shell_commands(markdown: str) -> list[tuple[str, int, list[str]]]:
+    return [step[1:] for step in _steps(markdown) if step[0] == "sh"]
+
+
 def _yaml_blocks(markdown: str) -> list[str]:
-    return re.findall(r"^```yaml\n(.*?)^```$", markdown, re.M | re.S)
+    return [m.group(2) for m in FENCE.finditer(markdown) if m.group(1) == "yaml"]
 
 
-def _run(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
+def _run(cmd, cwd: Path) -> subprocess.CompletedProcess:
     bindir = str(Path(sys.executable).parent)
     env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""), NO_COLOR="1", COLUMNS="200")
-    return subprocess.run(["bash", "-c", cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+    argv = ["bash", "-c", cmd] if isinstance(cmd, str) else cmd
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
 def _workdir(tmp_path: Path) -> Path:
@@ -305,17 +358,30 @@ def test_guides_exist():
 
 
 @pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.name)
-def test_guide_shell_commands_run(guide, tmp_path):
+def test_guide_commands_run(guide, tmp_path):
     cwd = _workdir(tmp_path)
-    commands = _shell_commands(guide.read_text(encoding="utf-8"))
+    steps = _steps(guide.read_text(encoding="utf-8"))
     started = time.monotonic()
-    for cmd, status, wants in commands:
-        proc = _run(cmd, cwd)
+    for step in steps:
+        if step[0] == "sh":
+            _, cmd, status, wants = step
+            proc = _run(cmd, cwd)
+            what = f"`{cmd}`"
+        elif step[0] == "python":
+            status, wants, what = 0, [], f"python block:\n{step[1]}"
+            proc = _run([sys.executable, "-c", step[1]], cwd)
+        else:
+            _, name, code = step
+            (cwd / name).write_text(code, encoding="utf-8")
+            if not name.startswith("test_"):
+                continue
+            status, wants, what = 0, [], f"pytest {name}"
+            proc = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", name], cwd)
         out = proc.stdout + proc.stderr
-        assert proc.returncode == status, f"{guide.name}: `{cmd}` exited {proc.returncode}, not {status}:\n{out}"
+        assert proc.returncode == status, f"{guide.name}: {what} exited {proc.returncode}, not {status}:\n{out}"
         for want in wants:
-            assert want in out, f"{guide.name}: `{cmd}` did not print {want!r}:\n{out}"
-    assert time.monotonic() - started < 20
+            assert want in out, f"{guide.name}: {what} did not print {want!r}:\n{out}"
+    assert time.monotonic() - started < 20, f"{guide.name}: its commands take too long for the docs test"
 
 
 def test_validate_guide_shows_commands():
@@ -324,22 +390,31 @@ def test_validate_guide_shows_commands():
     assert any(status == 1 for _, status, _ in commands)
 
 
-def test_validate_guide_ci_snippet_runs(tmp_path):
-    """The GitHub Actions job: each `run:` calling rollout-trace runs; the install line installs this package."""
-    blocks = [b for b in _yaml_blocks((DOCS / "guides" / "validate.md").read_text()) if "runs-on:" in b]
-    assert len(blocks) == 1
-    runs = re.findall(r"^\s*-?\s*run:\s*(.+)$", blocks[0], re.M)
-    tool = [r for r in runs if r.startswith("rollout-trace ")]
-    install = [r for r in runs if r not in tool]
-    assert tool and len(install) == 1
+@pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.name)
+def test_guide_ci_snippets_run(guide, tmp_path):
+    """GitHub Actions jobs: each `run:` calling rollout-trace runs; the install line installs this package."""
+    blocks = [b for b in _yaml_blocks(guide.read_text(encoding="utf-8")) if "runs-on:" in b]
     pyproject = (ROOT / "pyproject.toml").read_text()
     name = re.search(r'^name = "([^"]+)"', pyproject, re.M).group(1)
-    assert shlex.split(install[0]) == ["pip", "install", name]
     assert re.search(r'^rollout-trace = "rollout_trace_kit\.cli:main"', pyproject, re.M)
     cwd = _workdir(tmp_path)
-    for cmd in tool:
-        proc = _run(cmd, cwd)
-        assert proc.returncode == 0, f"`{cmd}`: {proc.stdout}{proc.stderr}"
+    for block in blocks:
+        runs = re.findall(r"^\s*-?\s*run:\s*(.+)$", block, re.M)
+        tool = [r for r in runs if r.startswith("rollout-trace ")]
+        install = [r for r in runs if r not in tool]
+        assert tool and len(install) == 1, runs
+        assert shlex.split(install[0]) == ["pip", "install", name]
+        for cmd in tool:
+            proc = _run(cmd, cwd)
+            assert proc.returncode == 0, f"{guide.name}: `{cmd}`: {proc.stdout}{proc.stderr}"
+
+
+def test_validate_guide_ci_snippet_writes_its_report(tmp_path):
+    blocks = [b for b in _yaml_blocks((DOCS / "guides" / "validate.md").read_text()) if "runs-on:" in b]
+    assert len(blocks) == 1
+    cmd = next(r for r in re.findall(r"^\s*-?\s*run:\s*(.+)$", blocks[0], re.M) if "junit" in r)
+    cwd = _workdir(tmp_path)
+    assert _run(cmd, cwd).returncode == 0
     assert "<testsuites" in (cwd / "bundles.xml").read_text()
 
 

@@ -185,6 +185,13 @@ COMMANDS: tuple[Command, ...] = (
         (
             PField("kind", {"enum": list(RAW_PAYLOAD_KINDS)}, "RawPayloadKind of the payload."),
             PField("body", {}, "The payload, any JSON value; written pretty-printed."),
+            PField(
+                "body_json",
+                {"type": "string"},
+                "The same body as compact JSON text, numbers exactly as in `body`. A writer whose JSON "
+                "parser turns integers into doubles (JavaScript) re-indents this text instead of "
+                "re-serialising `body`, so integers beyond 2^53 survive.",
+            ),
         ),
         (PField("ref", PAYLOAD_REF, "The RawPayloadRef that events will carry to point at the file."),),
         "After the answer, the file named by `ref.path` is complete on disk.",

@@ -15,11 +15,15 @@ Scripts come from named sources (``--script SOURCE:ARG``):
 * ``bundle:PATH`` replays any bundle directory, for example one a generator wrote;
 * ``lifecycle:v1`` / ``lifecycle:v2`` is a small hand-written lifecycle that also
   stresses JSON encoding (escapes, non-ASCII, deep nesting, large integers);
-* ``file:PATH`` loads a script saved with :meth:`Script.to_json`.
+* ``file:PATH`` loads a script saved with :meth:`Script.to_json`;
+* ``gen:v2:500:7`` replays a deterministic generated bundle of 500 events
+  (seed 7) from :func:`rollout_trace_kit.generators.build_bundle`.
 
-More sources plug in with :func:`register_script_source` (the Hypothesis
-generators add theirs this way); :func:`script_from_bundle` turns any
-in-memory :class:`~rollout_trace_kit.bundle.Bundle` into a script.
+More sources plug in with :func:`register_script_source`;
+:func:`script_from_bundle` turns any in-memory
+:class:`~rollout_trace_kit.bundle.Bundle` into a script, so the Hypothesis
+strategies (``rollout_trace_kit.generators.bundles``) feed the harness directly
+(tests/test_writer_harness.py does).
 """
 
 from __future__ import annotations
@@ -431,10 +435,33 @@ def _file(arg: str) -> list[Script]:
     return [Script.from_json(text)]
 
 
+def _generated(arg: str) -> list[Script]:
+    """``gen:DIALECT[:EVENTS[:SEED]]``: a deterministic generated bundle (generators.build_bundle)."""
+    parts = arg.split(":") if arg else []
+    dialect = parts[0] if parts else "v2"
+    try:
+        events = int(parts[1]) if len(parts) > 1 else 200
+        seed = int(parts[2]) if len(parts) > 2 else 0
+    except ValueError:
+        raise ScriptError(f"gen:{arg}: expected gen:DIALECT[:EVENTS[:SEED]]") from None
+    if dialect not in DIALECTS:
+        raise ScriptError(f"gen:{arg}: unknown dialect {dialect!r}")
+    try:
+        from ..generators import build_bundle
+    except ImportError as e:  # the generators need the [generators] extra (Hypothesis)
+        raise ScriptError(f"gen: needs the generators extra: {e}") from None
+    try:
+        bundle = build_bundle(dialect, seed, events=events)
+    except ValueError as e:
+        raise ScriptError(f"gen:{arg}: {e}") from None
+    return [script_from_bundle(bundle, f"gen:{dialect}:{events}:{seed}")]
+
+
 register_script_source("corpus", _corpus, "replay real bundles: corpus:codex-0.169.0/tools, corpus:codex-0.164.0")
 register_script_source("bundle", _bundle, "replay any bundle directory: bundle:PATH")
 register_script_source("lifecycle", _lifecycle, "the hand-written lifecycle: lifecycle:v1, lifecycle:v2")
 register_script_source("file", _file, "a saved script: file:PATH")
+register_script_source("gen", _generated, "a deterministic generated bundle: gen:v2:EVENTS:SEED")
 
 
 def load_scripts(spec: str) -> list[Script]:
@@ -454,3 +481,36 @@ def default_scripts(dialect: str) -> list[Script]:
     if corpus_root().is_dir():
         scripts += _corpus(f"codex-{REFERENCE_RELEASES[dialect]}")
     return scripts
+
+
+def write_script(script: Script, bundle_dir: str | Path, *, clock=None) -> Path:
+    """Play ``script`` in-process with the reference writer (no protocol, no checks).
+
+    ``clock`` is passed to :meth:`TraceWriter.create`: replaying a bundle's own times
+    (``started_at_unix_ms`` then each event's ``wall_time_unix_ms``) reproduces it byte for byte.
+    """
+    from ..writer import TraceWriter
+
+    writer = None
+    refs: dict[int, dict] = {}
+    for op in script.ops:
+        if op.cmd == "create":
+            ids = {k: op.args[k] for k in ("trace_id", "rollout_id", "root_thread_id")}
+            writer = TraceWriter.create(bundle_dir, dialect=script.dialect, clock=clock, **ids)
+        elif op.cmd == "write_payload":
+            refs[op.handle] = writer.write_json_payload(op.args["kind"], op.args["body"])
+        elif op.cmd == "append_event":
+            ctx = op.args["context"]
+            writer.append_with_context(
+                substitute(op.args["payload"], refs), thread_id=ctx["thread_id"], codex_turn_id=ctx["codex_turn_id"]
+            )
+        elif op.cmd == "close":
+            writer.close()
+    return Path(bundle_dir)
+
+
+def replay_clock(bundle: Bundle):
+    """A clock that returns the bundle's own times: its manifest's, then each event's."""
+    times = [orjson.loads(bundle.manifest)["started_at_unix_ms"]] + [e["wall_time_unix_ms"] for e in bundle.events()]
+    it = iter(times)
+    return lambda: next(it)

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from ..spec import DIALECTS
 from ..spec.jsonschema import SCHEMA_BASE, schema_files
-from .catalogue_page import catalogue_page, load_report
+from .catalogue_page import catalogue_page, load_reports
 from .examples import REPO_ROOT, Example, display_path, examples
 from .model_pages import dialect_page, differences_page, overview_page
 
 REFERENCE = "reference"
-REPORT = Path("data") / "codex-reducer-report.json"  # relative to the docs directory
+REDUCER_REPORTS = Path("data") / "codex-reducer"  # relative to the docs directory: <release>.json
 
 
 def site_url_for_schemas() -> str:
@@ -32,21 +32,25 @@ def reference_pages(docs_dir: Path) -> dict[str, str]:
 
     dialects = list(DIALECTS.values())
     invariants = all_invariants()
-    report_path = docs_dir / REPORT
-    report = load_report(report_path, {i.id for i in invariants}, set(DIALECTS))
-    pages = {f"{REFERENCE}/index.md": overview_page(dialects, site_url_for_schemas())}
+    reports = load_reports(docs_dir / REDUCER_REPORTS, {i.id for i in invariants}, set(DIALECTS))
+    pages = {f"{REFERENCE}/index.md": overview_page(dialects, published_schemas())}
     for d in dialects:
         pages[f"{REFERENCE}/{d.name}.md"] = dialect_page(d, examples(d))
     pages[f"{REFERENCE}/differences.md"] = differences_page(dialects, invariants)
     pages[f"{REFERENCE}/invariants.md"] = catalogue_page(
-        invariants, list(DIALECTS), report, f"docs/{REPORT.as_posix()}"
+        invariants, dialects, reports, f"docs/{REDUCER_REPORTS.as_posix()}/"
     )
     return pages
 
 
 def published_schemas() -> dict[str, str]:
-    """``schema/<dialect>/<file>`` -> text: the JSON Schema files, as the model generates them."""
-    return {f"schema/{rel}": text for rel, text in schema_files(DIALECTS.values()).items()}
+    """``schema/<path>`` -> text: every JSON Schema file of the kit, as its model generates it
+    (the dialects' event and manifest schemas, and the writer driver protocol's)."""
+    from ..conformance import protocol
+
+    files = {f"schema/{rel}": text for rel, text in schema_files(DIALECTS.values()).items()}
+    files.update({f"schema/{rel}": text for rel, text in protocol.schema_files().items()})
+    return files
 
 
 def generated_files(docs_dir: Path) -> dict[str, str]:
@@ -60,7 +64,7 @@ def all_examples() -> list[Example]:
 
 __all__ = [
     "REPO_ROOT",
-    "REPORT",
+    "REDUCER_REPORTS",
     "all_examples",
     "display_path",
     "generated_files",

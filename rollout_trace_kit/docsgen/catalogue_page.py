@@ -1,28 +1,15 @@
-"""The invariant catalogue page, and the reducer-harness report it quotes.
+"""The invariant catalogue page, and the reducer-harness reports it quotes.
 
-The "what the real Codex reducer does" column is read from a JSON report the
-reducer harness writes (``docs/data/codex-reducer-report.json``); without one,
-or for an invariant the report does not cover, the page says "not measured yet".
-Nothing in that column is typed by hand.
+The "what the real Codex reducer does" row is read from reports of the reducer
+fuzz harness run against real Codex releases: ``docs/data/codex-reducer/<release>.json``,
+each the unedited output of::
 
-Report format (``"format": "codex-reducer-report/1"``)::
+    rollout-trace fuzz-reducer --format json -o docs/data/codex-reducer/<release>.json \
+        --dialect <dialect> --cmd '<codex of that release> debug trace-reduce {bundle} -o {output}'
 
-    {
-      "format": "codex-reducer-report/1",
-      "generated_by": "rollout-trace fuzz-reducer ... (free text: command, kit version, date)",
-      "reducers": {"v1": "0.164.0", "v2": "0.169.0"},        # dialect -> Codex release run
-      "results": {
-        "SEQ.NO_GAP": {                                       # an invariant id of the catalogue
-          "v2": {"accepted": 0, "rejected": 20, "timeout": 0, "crashed": 0,
-                 "example_error": "missing or reordered trace event 4"}
-        }
-      }
-    }
-
-Counts are broken bundles (each breaking that one invariant) by what the reducer
-did: exit 0 (accepted), a clean error exit (rejected), killed after the time
-limit (timeout), or a crash (signal or panic). ``example_error`` is the first
-error line of one rejection, or null.
+(format ``rollout-trace-kit/reducer-report/1``; the file name says which Codex release
+ran, the report says which dialect). Without a report, or for an invariant no report
+covers, the page says "not measured yet". Nothing in that row is typed by hand.
 """
 
 from __future__ import annotations
@@ -35,8 +22,10 @@ from pathlib import Path
 from ..validate.findings import Invariant, Profile
 from .model_pages import cell, md_inline
 
-REPORT_FORMAT = "codex-reducer-report/1"
-OUTCOMES = ("accepted", "rejected", "timeout", "crashed")
+HARNESS_FORMAT = "rollout-trace-kit/reducer-report/1"  # rollout_trace_kit.conformance.reducer_report
+VALID = "VALID"  # the harness's row of valid bundles
+COUNTS = ("rejects", "accepts", "crashes", "hangs", "error")
+RELEASE_FILE = re.compile(r"(\d+\.\d+\.\d+)\.json")
 
 
 class ReportError(ValueError):
@@ -47,64 +36,73 @@ class ReportError(ValueError):
 class Measured:
     release: str
     counts: dict[str, int]
-    example_error: str | None
 
     @property
     def cases(self) -> int:
         return sum(self.counts.values())
 
-    def summary(self) -> str:
-        n = self.cases
-        c = self.counts
-        if c["accepted"] == n:
-            text = f"accepts all {n}"
-        elif c["rejected"] == n:
-            text = f"rejects all {n}"
+    def behaviour(self, what: str = "broken bundle") -> str:
+        """What the reducer did, as a phrase: "rejects all 12 broken bundles"."""
+        n, c = self.cases, self.counts
+        plural = "s" if n != 1 else ""
+        if c["rejects"] == n:
+            text = f"rejects all {n}" if n > 1 else "rejects the 1"
+        elif c["accepts"] == n:
+            text = f"accepts all {n}" if n > 1 else "accepts the 1"
         else:
-            text = ", ".join(f"{verb} {c[k]}" for k, verb in (
-                ("rejected", "rejects"), ("accepted", "accepts"), ("timeout", "hangs on"), ("crashed", "crashes on")
-            ) if c[k]) + f" of {n}"
-        return f"Codex {self.release} {text} broken bundle{'s' if n != 1 else ''}"
+            verbs = (("rejects", "rejects"), ("accepts", "accepts"), ("crashes", "crashes on"),
+                     ("hangs", "hangs on"), ("error", "could not run"))
+            text = ", ".join(f"{verb} {c[k]}" for k, verb in verbs if c[k]) + f" of {n}"
+        return f"{text} {what}{plural}"
+
+    def summary(self, what: str = "broken bundle") -> str:
+        return f"Codex {self.release} {self.behaviour(what)}"
 
 
-def load_report(path: Path, invariant_ids: set[str], dialects: set[str]) -> dict[tuple[str, str], Measured] | None:
-    """(invariant id, dialect) -> measurement; None when there is no report file."""
-    if not path.is_file():
+@dataclass(frozen=True)
+class Reports:
+    """What the reducer-harness reports say: per (invariant, dialect), one measurement per release."""
+
+    files: list[dict]  # {"release", "dialect", "profile", "seed", "cases", "path"} per report
+    rows: dict[tuple[str, str], list[Measured]]
+
+
+def load_reports(directory: Path, invariant_ids: set[str], dialects: set[str]) -> Reports | None:
+    """The reports in ``directory``; None when there are none."""
+    paths = sorted(directory.glob("*.json")) if directory.is_dir() else []
+    if not paths:
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ReportError(f"{path}: not a JSON document: {e}") from None
-    if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT:
-        raise ReportError(f"{path}: 'format' must be {REPORT_FORMAT!r}")
-    reducers = data.get("reducers")
-    if not isinstance(reducers, dict) or not all(isinstance(v, str) for v in reducers.values()):
-        raise ReportError(f"{path}: 'reducers' must map a dialect to a Codex release")
-    results = data.get("results")
-    if not isinstance(results, dict):
-        raise ReportError(f"{path}: 'results' must be an object")
-    out: dict[tuple[str, str], Measured] = {}
-    for inv_id, per_dialect in results.items():
-        if inv_id not in invariant_ids:
-            raise ReportError(f"{path}: unknown invariant {inv_id!r}")
-        if not isinstance(per_dialect, dict):
-            raise ReportError(f"{path}: results[{inv_id!r}] must be an object")
-        for dialect, row in per_dialect.items():
-            if dialect not in dialects or dialect not in reducers:
-                raise ReportError(f"{path}: results[{inv_id!r}]: unknown dialect {dialect!r} (or no reducer for it)")
-            if not isinstance(row, dict):
-                raise ReportError(f"{path}: results[{inv_id!r}][{dialect!r}] must be an object")
-            counts = {k: row.get(k, 0) for k in OUTCOMES}
-            if not all(type(v) is int and v >= 0 for v in counts.values()) or not sum(counts.values()):
-                raise ReportError(f"{path}: results[{inv_id!r}][{dialect!r}]: counts must be integers >= 0, not all 0")
-            extra = set(row) - set(OUTCOMES) - {"example_error"}
-            if extra:
-                raise ReportError(f"{path}: results[{inv_id!r}][{dialect!r}]: unknown keys {sorted(extra)}")
-            err = row.get("example_error")
-            if err is not None and not isinstance(err, str):
-                raise ReportError(f"{path}: results[{inv_id!r}][{dialect!r}]: example_error must be a string or null")
-            out[(inv_id, dialect)] = Measured(reducers[dialect], counts, err)
-    return out
+    files: list[dict] = []
+    rows: dict[tuple[str, str], list[Measured]] = {}
+    for path in paths:
+        m = RELEASE_FILE.fullmatch(path.name)
+        if not m:
+            raise ReportError(f"{path}: name it after the Codex release that ran (for example 0.169.0.json)")
+        release = m.group(1)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ReportError(f"{path}: not a JSON document: {e}") from None
+        if not isinstance(doc, dict) or doc.get("format") != HARNESS_FORMAT:
+            raise ReportError(f"{path}: 'format' must be {HARNESS_FORMAT!r} (rollout-trace fuzz-reducer --format json)")
+        dialect = doc.get("dialect")
+        if dialect not in dialects:
+            raise ReportError(f"{path}: unknown dialect {dialect!r}")
+        table = doc.get("invariants")
+        if not isinstance(table, dict):
+            raise ReportError(f"{path}: 'invariants' must be an object")
+        for inv_id, row in table.items():
+            if inv_id != VALID and inv_id not in invariant_ids:
+                raise ReportError(f"{path}: unknown invariant {inv_id!r}")
+            counts = {k: row.get(k) for k in COUNTS} if isinstance(row, dict) else {}
+            if not counts or not all(type(v) is int and v >= 0 for v in counts.values()) or not sum(counts.values()):
+                raise ReportError(f"{path}: invariants[{inv_id!r}]: {', '.join(COUNTS)} must be integers >= 0, not all 0")
+            rows.setdefault((inv_id, dialect), []).append(Measured(release, counts))
+        files.append(
+            {"release": release, "dialect": dialect, "profile": doc.get("profile"), "seed": doc.get("seed"),
+             "cases": doc.get("cases"), "path": path.name}
+        )
+    return Reports(files, rows)
 
 
 def invariant_anchor(inv_id: str) -> str:
@@ -118,23 +116,27 @@ PROFILE_TEXT = {
 }
 
 
-def _measured_md(inv: Invariant, dialect: str, report) -> str:
-    if report is None or (inv.id, dialect) not in report:
+def _measured_md(inv: Invariant, dialect: str, reports: Reports | None, reference: dict[str, str]) -> str:
+    found = reports.rows.get((inv.id, dialect), []) if reports else []
+    if not found:
         return "not measured yet"
-    m = report[(inv.id, dialect)]
-    text = m.summary()
-    if m.example_error:
-        text += f': "{cell(m.example_error)}"'
-    level = inv.level(dialect)
-    enforced = m.counts["rejected"] + m.counts["crashed"] > 0
-    if level is Profile.REDUCER and m.counts["accepted"]:
-        text += " (the catalogue says this reducer rejects it)"
-    elif level is not None and level is not Profile.REDUCER and enforced:
-        text += f" (the catalogue says only the {level.label} profile checks it)"
-    return text
+    parts = []
+    for m in found:
+        text = m.summary()
+        level = inv.level(dialect)
+        if m.release == reference.get(dialect):
+            if level is Profile.REDUCER and m.counts["accepts"]:
+                text += " (the catalogue says this reducer rejects it)"
+            elif level is not None and level is not Profile.REDUCER and m.counts["rejects"]:
+                text += f" (the catalogue puts it in the {level.label} profile)"
+        parts.append(text)
+    return "; ".join(parts)
 
 
-def catalogue_page(invariants: list[Invariant], dialects: list[str], report, report_path: str) -> str:
+def catalogue_page(invariants: list[Invariant], dialects, reports: Reports | None, reports_dir: str) -> str:
+    """``dialects``: the Dialect objects, in column order."""
+    names = [d.name for d in dialects]
+    reference = {d.name: d.reference_release for d in dialects}
     out = ["# Invariant catalogue\n"]
     out.append(
         "Every rule `rollout-trace validate` checks, generated from the validator's catalogue "
@@ -144,21 +146,28 @@ def catalogue_page(invariants: list[Invariant], dialects: list[str], report, rep
     for p in Profile:
         out.append(f"- `{p.label}`: {PROFILE_TEXT[p]}.")
     out.append("")
-    if report is None:
-        out.append(
-            f"*What the real Codex reducer does* is measured by the reducer harness; no report "
-            f"(`{report_path}`) exists yet, so every entry says *not measured yet*.\n"
-        )
+    intro = (
+        "*What the real Codex reducer does* comes from runs of the reducer harness "
+        "(`rollout-trace fuzz-reducer`, which feeds a reducer bundles that each break one rule) "
+        f"against real Codex releases, saved unedited in `{reports_dir}`"
+    )
+    if reports is None:
+        out.append(f"{intro}. No run is there yet, so every entry says *not measured yet*.\n")
     else:
-        covered = len({i for i, _ in report})
-        out.append(
-            f"*What the real Codex reducer does* comes from the reducer-harness report `{report_path}` "
-            f"({covered} of {len(invariants)} invariants measured).\n"
-        )
-    head = " | ".join(dialects)
-    out.append(f"| Invariant | {head} | Meaning |\n|---|{'---|' * len(dialects)}---|")
+        covered = len({i for i, _ in reports.rows if i != VALID})
+        out.append(f"{intro} ({covered} of {len(invariants)} invariants measured):\n")
+        for f in reports.files:
+            valid = [m for m in reports.rows.get((VALID, f["dialect"]), []) if m.release == f["release"]]
+            extra = f"; it {valid[0].behaviour('valid bundle')}" if valid else ""
+            out.append(
+                f"- Codex {f['release']}, dialect {f['dialect']}: `{f['path']}`, {f['cases']} cases, "
+                f"seed {f['seed']}, profile `{f['profile']}`{extra}."
+            )
+        out.append("")
+    head = " | ".join(names)
+    out.append(f"| Invariant | {head} | Meaning |\n|---|{'---|' * len(names)}---|")
     for inv in invariants:
-        levels = " | ".join((inv.level(d).label if inv.level(d) else "—") for d in dialects)
+        levels = " | ".join((inv.level(d).label if inv.level(d) else "—") for d in names)
         out.append(f"| [`{inv.id}`](#{invariant_anchor(inv.id)}) | {levels} | {cell(inv.meaning)} |")
     out.append("")
     groups: dict[str, list[Invariant]] = {}
@@ -169,15 +178,15 @@ def catalogue_page(invariants: list[Invariant], dialects: list[str], report, rep
         for inv in invs:
             out.append(f"### `{inv.id}` {{#{invariant_anchor(inv.id)}}}\n")
             out.append(f"{md_inline(inv.meaning)}\n")
-            out.append("| | " + " | ".join(dialects) + " |\n|---|" + "---|" * len(dialects))
+            out.append("| | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
             out.append(
                 "| Profile | "
-                + " | ".join((f"`{inv.level(d).label}`" if inv.level(d) else "not in this dialect") for d in dialects)
+                + " | ".join((f"`{inv.level(d).label}`" if inv.level(d) else "not in this dialect") for d in names)
                 + " |"
             )
             out.append(
                 "| What the real Codex reducer does | "
-                + " | ".join(_measured_md(inv, d, report) if inv.level(d) else "—" for d in dialects)
+                + " | ".join(cell(_measured_md(inv, d, reports, reference)) if inv.level(d) else "—" for d in names)
                 + " |"
             )
             out.append("")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from ..spec.types import (
@@ -65,7 +64,6 @@ def corpus_dir(dialect: Dialect) -> Path:
     return CORPUS / f"codex-{dialect.reference_release}"
 
 
-@lru_cache(maxsize=None)
 def _first_real_events(dialect_name: str, corpus: Path) -> dict[str, tuple[dict, str]]:
     """tag -> (first event of that type, "path:line"), over the bundles in name order."""
     found: dict[str, tuple[dict, str]] = {}
@@ -212,7 +210,7 @@ def examples(dialect: Dialect, corpus: Path | None = None) -> list[Example]:
                     v.tag,
                     base,
                     None,
-                    f"No bundle in `{display_path(corpus)}` has a `{v.tag}` event; this one is built from the model.",
+                    f"The corpus (`{display_path(corpus)}`) has no `{v.tag}` event; this one is built from the model.",
                 )
             )
         for f, union in _optional_union_fields(dialect, v):

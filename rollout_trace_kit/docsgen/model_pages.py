@@ -77,10 +77,17 @@ def first_release(dialect: Dialect, since: str | None) -> str:
     return since
 
 
+def codex(release: str) -> str:
+    """A release as text; the model marks parts no release writes yet with a non-numeric since."""
+    if release[:1].isdigit():
+        return f"Codex {release}"
+    return f"{release} (no Codex release writes it)"
+
+
 def since_text(dialect: Dialect, since: str | None) -> str:
     rel = first_release(dialect, since)
     if rel != dialect.releases[0]:
-        return f"Codex {rel}"
+        return codex(rel)
     extra = ""
     if since is not None and release_key(since) < release_key(rel):
         extra = f"; in dialect {_dialect_of_release(since)} since Codex {since}"
@@ -166,7 +173,7 @@ def field_table(fields, dialect: Dialect, *, owner_since: str | None = None, tag
             row.append(", ".join(f"`{k}`" for k in f.payload_kinds) if f.payload_kinds else ("any" if _is_ref(f) else ""))
         if has_since:
             rel = first_release(dialect, f.since) if f.since else ""
-            row.append(f"Codex {rel}" if rel and release_key(rel) > release_key(owner_first) else "")
+            row.append(codex(rel) if rel and release_key(rel) > release_key(owner_first) else "")
         row.append(cell(f.doc))
         rows.append("| " + " | ".join(row) + " |")
     return "\n".join(rows)
@@ -196,7 +203,7 @@ def first_sentence(doc: str) -> str:
 
 
 def inferred_admonition(dialect: Dialect, what: str) -> str:
-    return f'!!! warning "Inferred"\n    This {what} is inferred: {inferred_text(dialect)}'
+    return f'!!! warning "Inferred"\n    This {what}: {inferred_text(dialect)}'
 
 
 # -- the dialect page --------------------------------------------------------------------
@@ -242,12 +249,12 @@ def dialect_page(dialect: Dialect, examples: list[Example]) -> str:
     # payload variants
     add(f"## Payload variants {{#{PAYLOAD_ANCHOR}}}\n")
     add(f"`payload`, type `{dialect.payload.name}`. {md_inline(dialect.payload.doc)}\n")
-    add("| Variant | First written by | Example | Description |\n|---|---|---|---|")
+    add("| Variant | Since | Example | Description |\n|---|---|---|---|")
     for v in dialect.payload.variants:
         exs = by_tag.get(v.tag, [])
         kind = "real" if any(not e.constructed for e in exs) else "constructed"
         name = f"[`{v.tag}`](#{variant_anchor(v.tag)})" + (f" {inferred_badge(dialect)}" if v.inferred else "")
-        add(f"| {name} | Codex {first_release(dialect, v.since)} | {kind} | {cell(first_sentence(v.doc))} |")
+        add(f"| {name} | {codex(first_release(dialect, v.since))} | {kind} | {cell(first_sentence(v.doc))} |")
     add("")
     for v in dialect.payload.variants:
         add(variant_section(dialect, v, by_tag.get(v.tag, [])))
@@ -272,7 +279,7 @@ def _has_inferred(dialect: Dialect) -> bool:
 
 def variant_section(dialect: Dialect, v: Variant, exs: list[Example]) -> str:
     out = [f"### `{v.tag}` {{#{variant_anchor(v.tag)}}}\n", f"{md_inline(v.doc)}\n"]
-    out.append(f"**First written by:** {since_text(dialect, v.since)}\n")
+    out.append(f"**Since:** {since_text(dialect, v.since)}\n")
     if v.inferred:
         out.append(inferred_admonition(dialect, "variant") + "\n")
     out.append(field_table(v.fields, dialect, owner_since=v.since, tag=v.tag) + "\n")
@@ -293,7 +300,7 @@ def variant_section(dialect: Dialect, v: Variant, exs: list[Example]) -> str:
 def type_section(dialect: Dialect, t) -> str:
     out = [f"### `{t.name}` {{#{type_anchor(t.name)}}}\n", f"{md_inline(t.doc)}\n"]
     if t.since and release_key(t.since) > release_key(dialect.releases[0]):
-        out.append(f"**First written by:** Codex {t.since}\n")
+        out.append(f"**Since:** {codex(t.since)}\n")
     if t.inferred:
         out.append(inferred_admonition(dialect, "type") + "\n")
     if isinstance(t, Struct):
@@ -312,7 +319,7 @@ def type_section(dialect: Dialect, t) -> str:
         for arm in t.variants:
             shape = ", ".join([f'"type": "{arm.tag}"'] + [f'"{f.name}": {shape_md(f.type, dialect)}' for f in arm.fields])
             badge = f" {inferred_badge(dialect)}" if arm.inferred else ""
-            since = f" *Codex {arm.since}+.*" if arm.since else ""
+            since = f" *Since {codex(arm.since)}.*" if arm.since else ""
             out.append(f"| `{arm.tag}`{badge} | `{{{cell(shape)}}}` | {cell(arm.doc)}{since} |")
         out.append("")
         for arm in t.variants:
@@ -327,7 +334,7 @@ def type_section(dialect: Dialect, t) -> str:
 # -- overview --------------------------------------------------------------------------
 
 
-def overview_page(dialects: list[Dialect], site_url: str) -> str:
+def overview_page(dialects: list[Dialect], schemas: dict[str, str]) -> str:
     out = ["# Reference\n"]
     out.append(
         "Generated from the kit's executable model (`rollout_trace_kit.spec`) and its "
@@ -350,13 +357,16 @@ def overview_page(dialects: list[Dialect], site_url: str) -> str:
         "Draft 2020-12. Each file is published at the URL of its `$id`. The *strict* flavour "
         "also rejects keys the dialect does not define (real readers ignore them).\n"
     )
-    out.append("| Dialect | File | `$id` |\n|---|---|---|")
-    for d in dialects:
-        for doc in SCHEMA_DOCUMENTS:
-            for strict in (False, True):
-                rel = schema_rel(d.name, doc, strict)
-                url = f"{SCHEMA_BASE}/{d.name}/{schema_file_name(doc, strict)}"
-                out.append(f"| {d.name} | [`{schema_file_name(doc, strict)}`](../{rel}) | `{url}` |")
+    out.append("| Schema | File | `$id` |\n|---|---|---|")
+    schemas = dict(sorted(schemas.items()))
+    for rel, text in schemas.items():
+        doc = json.loads(text)
+        m = re.fullmatch(r"schema/([^/]+)/(\w+)(\.strict)?\.schema\.json", rel)
+        if m and m.group(1) in {d.name for d in dialects}:
+            what = f"{m.group(1)} {m.group(2)}" + (" (strict)" if m.group(3) else "")
+        else:
+            what = doc.get("title") or rel
+        out.append(f"| {cell(what)} | [`{rel}`](../{rel}) | `{doc['$id']}` |")
     return "\n".join(out) + "\n"
 
 
@@ -386,7 +396,7 @@ def _field_diff(fa, fb, da: Dialect, db: Dialect, where: str) -> list[str]:
     for name, f in b.items():
         if name not in a:
             badge = f" {inferred_badge(db)}" if f.inferred else ""
-            since = f" (Codex {f.since})" if f.since else ""
+            since = f" ({codex(f.since)})" if f.since else ""
             lines.append(f"- {where}: field `{name}` added{since}{badge}: {type_md(f.type, db, f'{db.name}.md')}, {required_md(f)}.")
     for name in a:
         if name not in b:
@@ -431,7 +441,7 @@ def dialect_diff(da: Dialect, db: Dialect) -> list[str]:
             v = db.payload.variant(tag)
             badge = f" {inferred_badge(db)}" if v.inferred else ""
             lines.append(
-                f"- Variant [`{tag}`]({pb}#{variant_anchor(tag)}) added (Codex {first_release(db, v.since)}){badge}: "
+                f"- Variant [`{tag}`]({pb}#{variant_anchor(tag)}) added ({codex(first_release(db, v.since))}){badge}: "
                 f"{cell(first_sentence(v.doc))}"
             )
     for tag in da.tags:

@@ -20,6 +20,8 @@ import argparse
 import functools
 import http.server
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -204,6 +206,20 @@ def check_schemas(root: str, site_dir: Path) -> list[str]:
     return problems
 
 
+def build_site(site_dir: Path, *, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``mkdocs build --strict`` of the repository's site into ``site_dir``.
+
+    ``NO_MKDOCS_2_WARNING`` silences the end-of-life notice Material prints on import
+    (a print, not a build warning)."""
+    from .examples import REPO_ROOT
+
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
 def find_chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(name)
@@ -229,7 +245,7 @@ def open_in_chromium(
 ) -> BrowserPage:
     """Load ``page`` (relative to the site root) twice: dump its DOM, then screenshot it."""
     url = server.root + page
-    shot = out_dir / ((page.strip("/").replace("/", "_") or "index") + ".png")
+    shot = out_dir / ((re.sub(r"[^A-Za-z0-9]+", "_", page).strip("_") or "index") + ".png")
     start = len(server.requests)
     with tempfile.TemporaryDirectory(prefix="rtk-chromium-") as profile:
         common = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"]
@@ -250,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--browser", action="store_true", help="also open pages in headless Chromium")
     ap.add_argument("--page", action="append", help=f"page to open in the browser (default: {' '.join(BROWSER_PAGES)})")
     ap.add_argument("--out", type=Path, default=Path("site-check"), help="where screenshots and DOM dumps go")
+    ap.add_argument("--height", type=int, default=2000, help="browser window (and screenshot) height in pixels")
     args = ap.parse_args(argv)
     ok = True
     with SiteServer(args.site_dir) as server:
@@ -265,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             args.out.mkdir(parents=True, exist_ok=True)
             for page in args.page or BROWSER_PAGES:
-                bp = open_in_chromium(chromium, server, page, args.out)
+                bp = open_in_chromium(chromium, server, page, args.out, height=args.height)
                 (args.out / (bp.screenshot.stem + ".html")).write_text(bp.dom, encoding="utf-8")
                 print(f"{page}: {len(bp.dom)} bytes of DOM, {len(bp.requests)} requests, screenshot {bp.screenshot}")
                 for p, c in bp.failed:

@@ -1,0 +1,100 @@
+"""Hypothesis strategies for rollout trace bundles: valid ones, and ones broken in one named way.
+
+Reducer authors fuzz their reducer with bundles they did not think of:
+
+* **valid bundles** (:func:`bundles`, alias :func:`lifecycle_bundles`) are valid in every
+  way the kit checks (zero findings in the reducer, writer *and* strict profiles) and
+  realistic enough that the dialect's reference reducer (``codex debug trace-reduce`` of
+  Codex 0.164.0 for v1, 0.169.0 for v2) reconciles them, so a failure is the reducer's
+  fault;
+* **corrupted bundles** (:func:`corrupted_bundles`) are valid bundles broken by one
+  operator of :data:`CORRUPTIONS`, one per invariant of the validator's catalogue, and
+  carry the invariant IDs the validator must report (:class:`Corrupted`).
+
+Example::
+
+    from hypothesis import given
+    from rollout_trace_kit.generators import bundles, corrupted_bundles
+    from rollout_trace_kit.validate import Profile
+
+    @given(bundles(dialect="v2", max_threads=3))
+    def test_my_reducer_accepts(bundle, tmp_path_factory):
+        path = bundle.write(tmp_path_factory.mktemp("b") / "bundle")
+        assert my_reducer(path).ok
+
+    @given(corrupted_bundles(dialect="v1"))
+    def test_my_reducer_rejects(c, tmp_path_factory):
+        path = c.bundle.write(tmp_path_factory.mktemp("b") / "bundle")
+        if c.expected_in("v1", Profile.REDUCER):   # the reference reducer rejects it too
+            assert not my_reducer(path).ok, c.invariant
+
+A bundle is a :class:`~rollout_trace_kit.bundle.Bundle`: ``.write(directory)``,
+``.trace_bytes()`` (the event log as a stream of chunks), ``.tar_bytes()``.
+
+**How bundles are made.** Hypothesis draws a *plan* (turns, model rounds, tool calls,
+how each turn ends, child threads) and the plan is expanded into the events and
+payloads Codex writes, following real 0.164.0 / 0.169.0 bundles: thread and turn
+lifecycles, inference calls (completed, failed with or without partial output,
+cancelled) whose request payloads carry the thread's model conversation (full
+snapshots or incremental ``previous_response_id`` requests), tool calls with runtime
+start/end (exec_command, apply_patch, MCP with its call correlation, unknown and
+unsupported tools, a long-running command and ``write_stdin`` with
+``stdin_target_resolved``), code-mode cells with nested tool calls, failures and
+yields, remote compaction (failed and retried request attempts, install),
+multi-agent children (spawn, wait, agent results) and protocol events; v2 adds
+``history_item_accepted`` for every item that joins a thread's history (with the
+agent-message payload for inter-agent messages), ``thread_resumed`` for a closed
+child that gets a follow-up task, and ``recording_completed``. Shrinking works on
+the plan: a failing example shrinks to fewer turns, rounds and calls, and every
+plan expands to a valid bundle.
+
+**Which strategies are derived how.** :func:`events`, :func:`payload_refs` and
+:func:`payloads` are derived from the spec model (hand-written per type expression,
+so they follow the model as it grows). Free-form JSON (``other.metadata``, thread
+metadata, protocol bodies) comes from ``hypothesis-jsonschema``; it is far too slow
+for whole events (about 9 events per second on the 10-variant tagged union here,
+against tens of thousands per second for the plan expansion) and cannot express
+what the reducers need from request and response payloads (items that reconcile
+with the thread's conversation), so those bodies are hand-written
+(:func:`payload_bodies`).
+
+**Big bundles without Hypothesis.** :func:`build_bundle` writes a deterministic
+lifecycle-valid bundle of exactly ``events`` events (and, within the feasible range,
+exactly ``payload_files`` payload files) straight to a directory: a million events
+take well under a minute and constant memory.
+"""
+
+from ._fast import build_bundle
+from ._leaf import events, free_json, payload_bodies, payload_refs, payloads
+from ._plan import CALL_KINDS, TURN_ENDS, BundlePlan, Call, Round, ThreadPlan, TurnPlan
+from ._strategies import FEATURES, GeneratedBundle, bundles, corrupted_bundles, expand, lifecycle_bundles, plans
+from .corruptions import CORRUPTIONS, UNCORRUPTIBLE, Corrupted, Corruption, applicable, missing_operators
+
+__all__ = [
+    "CALL_KINDS",
+    "CORRUPTIONS",
+    "FEATURES",
+    "TURN_ENDS",
+    "UNCORRUPTIBLE",
+    "BundlePlan",
+    "Call",
+    "Corrupted",
+    "Corruption",
+    "GeneratedBundle",
+    "Round",
+    "ThreadPlan",
+    "TurnPlan",
+    "applicable",
+    "build_bundle",
+    "bundles",
+    "corrupted_bundles",
+    "events",
+    "expand",
+    "free_json",
+    "lifecycle_bundles",
+    "missing_operators",
+    "payload_bodies",
+    "payload_refs",
+    "payloads",
+    "plans",
+]

@@ -122,8 +122,14 @@ class Editor:
         return e
 
     def insert(self, i: int, event: dict) -> None:
-        """Put ``event`` at line index ``i`` (seq = that of the line it displaces); renumber the rest."""
+        """Put ``event`` at line index ``i`` (seq = that of the line it displaces); renumber the rest.
+
+        Its wall time is raised to the previous event's if earlier, so time never goes back.
+        """
         event["seq"] = self.seq(i) if i < len(self.events) else self.seq(len(self.events) - 1) + 1
+        prev = self.events[i - 1] if i > 0 else None
+        if prev is not None and event["wall_time_unix_ms"] < prev["wall_time_unix_ms"]:
+            event["wall_time_unix_ms"] = prev["wall_time_unix_ms"]
         self.events.insert(i, event)
         self.raw.insert(i, b"")
         self.dirty = {j + 1 if j >= i else j for j in self.dirty} | {i}

@@ -42,12 +42,13 @@ class Thread:
     spawned: list = field(default_factory=list)
     turns_run: int = 0
     root_turn_id: str | None = None
+    last_answer: str = ""
 
 
 class Recorder:
     """Writes one bundle for a plan, one event at a time, through a TraceWriter."""
 
-    def __init__(self, dialect: Dialect, plan: BundlePlan, sink):
+    def __init__(self, dialect: Dialect, plan: BundlePlan, sink, *, keep_history: bool = True):
         self.dialect = dialect
         self.v2 = dialect.name != "v1"
         self.plan = plan
@@ -59,6 +60,10 @@ class Recorder:
         self.w = TraceWriter(dialect, sink, trace_id=self.ids.uuid4(), rollout_id=root_id, started_at=start)
         self.root: Thread | None = None
         self.pids = self.rnd.randrange(1000, 90000)
+        self.compaction_requests = 0  # request ids are unique in the bundle
+        # Without history, incremental requests still work (they carry only the delta),
+        # and memory stays flat for million-event bundles; compaction needs the history.
+        self.keep_history = keep_history
 
     # -- small helpers -----------------------------------------------------------------
     def tick(self) -> int:
@@ -85,21 +90,29 @@ class Recorder:
 
     def remember(self, th: Thread, item: dict) -> None:
         """The item is part of the conversation the next request continues."""
-        th.history.append(item)
+        self.keep(th, item)
         th.delta.append(item)
+
+    def keep(self, th: Thread, item: dict) -> None:
+        if self.keep_history or th.last_response_id is None:
+            th.history.append(item)
 
     def msg_id(self) -> str:
         return "msg_" + self.ids.uuid7(self.w.clock)
 
     # -- the whole rollout --------------------------------------------------------------------
     def run(self):
-        self.ev("rollout_started", None, None, trace_id=self.w.trace_id, root_thread_id=self.w.root_thread_id)
-        root = self.start_thread(self.w.root_thread_id, "/root", None, None)
-        self.root = root
+        root = self.begin()
         for turn_plan in self.plan.root.turns:
             self.user_turn(root, turn_plan)
         self.shutdown(root)
         return self.w.finish()
+
+    def begin(self) -> Thread:
+        """rollout_started and the root thread."""
+        self.ev("rollout_started", None, None, trace_id=self.w.trace_id, root_thread_id=self.w.root_thread_id)
+        self.root = self.start_thread(self.w.root_thread_id, "/root", None, None)
+        return self.root
 
     def shutdown(self, root: Thread) -> None:
         """Root end, then every child thread (children outlive the root's end events)."""
@@ -178,6 +191,7 @@ class Recorder:
         if end == "answer":
             answer = self.text()
             self.inference(th, turn, [B.assistant_message(f"msg-{self.ids.number()}", answer)])
+            th.last_answer = answer
             return "completed", answer
         if end == "http_error":
             self.inference(th, turn, None, failure=("failed", HTTP_ERROR, None))
@@ -210,7 +224,7 @@ class Recorder:
             th.delta = []
             for item in outputs:
                 self.accept(th, turn, item["id"])
-                th.history.append(B.resent(item))
+                self.keep(th, B.resent(item))
             return
         how, error, partial = failure
         ref = None
@@ -495,7 +509,8 @@ class Recorder:
         before = list(th.history)
         attempts = 2 if retry else 1
         for attempt in range(1, attempts + 1):
-            rid = f"compaction_request:{attempt}"
+            self.compaction_requests += 1
+            rid = f"compaction_request:{self.compaction_requests}"
             request = B.compaction_request(th.base["content"][0]["text"], before)
             self.ev("compaction_request_started", th, turn, compaction_id=cid, compaction_request_id=rid,
                     thread_id=th.thread_id, codex_turn_id=turn, model=B.MODEL, provider_name="OpenAI",
@@ -584,16 +599,10 @@ class Recorder:
         initial = [(i, None) for i in self.context_items(child)] + [(B.agent_message_item(amsg), amsg)]
         turn_plan = replace(plan.turns[0], end="answer")  # a child always reports back
         child_turn = self.turn(child, turn_plan, initial, parent_turn=parent_turn)
-        answer = self.last_answer(child)
+        answer = child.last_answer
         final = f"Message Type: FINAL_ANSWER\nTask name: {parent.agent_path}\nSender: {child.agent_path}\nPayload:\n{answer}"
         edge = f"edge:agent_result:{child.thread_id}:{child_turn}:{parent.thread_id}"
         self.ev("agent_result_observed", child, child_turn, edge_id=edge, child_thread_id=child.thread_id,
                 child_codex_turn_id=child_turn, parent_thread_id=parent.thread_id, message=final,
                 carried_payload=self.payload("agent_result", B.agent_result(child.agent_path, final, answer)))
         return answer
-
-    def last_answer(self, th: Thread) -> str:
-        for item in reversed(th.history):
-            if item["type"] == "message" and item.get("role") == "assistant":
-                return item["content"][0]["text"]
-        return ""

@@ -144,7 +144,8 @@ class _Pass:
             seq = obj.get("seq")
             ctx.seq = seq if type(seq) is int else None
             self.order.envelope(seq, obj.get("schema_version"), obj.get("rollout_id"))
-        if not raw.terminated:
+        reported = any(f.invariant == schema.TRUNCATED.id and f.line == raw.number for f in ctx.findings[-2:])
+        if not raw.terminated and not reported:
             ctx.report(
                 schema.TRUNCATED,
                 f"line {raw.number} has no final newline: the last write may have been cut short",

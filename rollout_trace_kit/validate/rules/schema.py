@@ -16,6 +16,7 @@ from ...spec.typed import typed
 from ...spec.types import ArrayOf, Dialect, Int, Named, Nullable, Struct, TaggedUnion, UnitKind, unwrap
 from ..catalogue import R, S, W, invariant
 from ..context import Context
+from ..findings import Severity
 from ..lines import DuplicateKey, NestingTooDeep, RawLine, strict_loads
 
 UTF8 = invariant(
@@ -267,6 +268,7 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
                 f"line {raw.number} is a partial last line (no newline, not valid JSON: {e}); "
                 "the write was interrupted",
                 level=R,
+                severity=Severity.WARNING if ctx.options.partial_ok else None,
             )
         else:
             ctx.report(JSON, f"line {raw.number} is not valid JSON{hint}: {e}")

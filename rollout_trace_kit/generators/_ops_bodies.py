@@ -1,0 +1,133 @@
+"""Corruptions of the payload bodies the reference reducer parses."""
+
+from __future__ import annotations
+
+from ._edit import Editor
+from ._ops_common import pick, result, tool_kinds
+from .corruptions import corruption
+
+
+def _owned_body(ed: Editor, i: int, field: str):
+    """(path, parsed body) of line ``i``'s ref ``field`` when only that line uses the file."""
+    ref = ed.events[i]["payload"].get(field)
+    if not isinstance(ref, dict) or ed.payload_users().get(ref["path"]) != [i] or ref["path"] not in ed.bundle.payloads:
+        return None
+    try:
+        return ref["path"], ed.body(ref["path"])
+    except ValueError:
+        return None
+
+
+def _break(ed: Editor, rnd, tags, field: str, invariant: str, breakers):
+    """Apply one of ``breakers`` (body -> new body | None) to a body of one of ``tags``."""
+    options = []
+    for i in ed.lines_of(*tags):
+        got = _owned_body(ed, i, field)
+        if got is not None and isinstance(got[1], dict):
+            options.append((i, *got))
+    got = pick(rnd, options)
+    if got is None:
+        return None
+    i, path, body = got
+    name, breaker = rnd.choice(breakers)
+    new = breaker(body)
+    if new is None:
+        return None
+    ed.set_body(path, new)
+    return result(ed, invariant, i, note=name)
+
+
+def _without(key):
+    return lambda body: {k: v for k, v in body.items() if k != key}
+
+
+def _with(key, value):
+    return lambda body: {**body, key: value}
+
+
+@corruption("BODY.THREAD_METADATA", "A thread's metadata payload is not an object, or a known field has the wrong type.")
+def _metadata(bundle, dialect, rnd):
+    return _break(Editor(bundle), rnd, ("thread_started",), "metadata_payload", "BODY.THREAD_METADATA", [
+        ("not an object", lambda b: ["agent_path", b.get("agent_path")]),
+        ("agent_path not a string", _with("agent_path", 7)),
+        ("model not a string", _with("model", {"name": "gpt"})),
+    ])
+
+
+@corruption("BODY.INFERENCE_REQUEST", "An inference request payload has no `input` array.")
+def _request(bundle, dialect, rnd):
+    return _break(Editor(bundle), rnd, ("inference_started",), "request_payload", "BODY.INFERENCE_REQUEST", [
+        ("no input", _without("input")),
+        ("input not an array", _with("input", {"type": "message"})),
+    ])
+
+
+@corruption("BODY.INFERENCE_RESPONSE", "An inference response payload has no `output_items` array.")
+def _response(bundle, dialect, rnd):
+    return _break(Editor(bundle), rnd, ("inference_completed",), "response_payload", "BODY.INFERENCE_RESPONSE", [
+        ("no output_items", _without("output_items")),
+        ("output_items not an array", _with("output_items", "done")),
+    ])
+
+
+def _bad_item(body):
+    items = body.get("input")
+    if not isinstance(items, list) or not items:
+        return None
+    return {**body, "input": items + [{"type": "narration", "text": "not a model item"}]}
+
+
+def _bad_role(body):
+    items = body.get("input")
+    if not isinstance(items, list):
+        return None
+    return {**body, "input": items + [{"type": "message", "role": "narrator", "content": []}]}
+
+
+@corruption("BODY.MODEL_ITEM", "A model item in a request has an unsupported type or message role.")
+def _model_item(bundle, dialect, rnd):
+    return _break(Editor(bundle), rnd, ("inference_started",), "request_payload", "BODY.MODEL_ITEM", [
+        ("unsupported item type", _bad_item),
+        ("unsupported role", _bad_role),
+    ])
+
+
+@corruption("BODY.COMPACTION_CHECKPOINT", "A compaction checkpoint lacks its history arrays.", needs=("compact",))
+def _checkpoint(bundle, dialect, rnd):
+    return _break(Editor(bundle), rnd, ("compaction_installed",), "checkpoint_payload", "BODY.COMPACTION_CHECKPOINT", [
+        ("no replacement_history", _without("replacement_history")),
+        ("input_history not an array", _with("input_history", None)),
+    ])
+
+
+@corruption(
+    "BODY.TERMINAL_RUNTIME",
+    "An exec_command runtime payload lacks what the terminal reducer parses (begin: command/cwd, end: exit_code).",
+    needs=("exec",),
+)
+def _terminal_runtime(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    kinds = tool_kinds(ed)
+    first_start, ends = [], []
+    seen = set()
+    for i in ed.lines_of("tool_call_runtime_started", "tool_call_runtime_ended"):
+        tid = ed.events[i]["payload"]["tool_call_id"]
+        if kinds.get(tid) != "exec_command":
+            continue
+        if ed.tag(i) == "tool_call_runtime_ended":
+            ends.append(i)
+        elif tid not in seen:
+            first_start.append(i)
+        seen.add(tid)
+    if ends and rnd.random() < 0.5:
+        lines, breakers = ends, [("exit_code not an integer", _with("exit_code", "0")), ("no exit_code", _without("exit_code"))]
+    else:
+        lines, breakers = first_start, [("no cwd", _without("cwd")), ("command not a list", _with("command", "echo hi"))]
+    options = [(i, *got) for i in lines if (got := _owned_body(ed, i, "runtime_payload")) and isinstance(got[1], dict)]
+    got = pick(rnd, options)
+    if got is None:
+        return None
+    i, path, body = got
+    name, breaker = rnd.choice(breakers)
+    ed.set_body(path, breaker(body))
+    return result(ed, "BODY.TERMINAL_RUNTIME", i, note=name)

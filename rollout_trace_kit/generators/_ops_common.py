@@ -1,0 +1,118 @@
+"""Shared pieces of the corruption operators."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+from ..validate.rules.refs import EVERY_REF_READ
+from ._edit import Editor, iter_refs
+from .corruptions import Corrupted
+
+# Events whose disappearance (unparseable, schema-invalid) leaves every other event
+# valid: nothing later refers to what they introduce. Protocol events first: every
+# Codex bundle has several and no reducer reads them.
+QUIET_VARIANTS = ("protocol_event_observed",)
+
+# v1 events whose refs the 0.164.0 reducer opens (the others it only registers).
+V1_READS = frozenset({
+    "thread_started", "inference_started", "inference_completed", "inference_failed", "inference_cancelled",
+    "tool_call_started", "tool_call_runtime_started", "tool_call_runtime_ended", "compaction_installed",
+})
+TERMINAL_KINDS = frozenset({"exec_command", "write_stdin"})
+
+
+def fresh(rnd: random.Random, prefix: str = "") -> str:
+    """An id no real bundle uses (derived from ``rnd`` so it is reproducible)."""
+    return prefix + str(uuid.UUID(int=rnd.getrandbits(128), version=4))
+
+
+def result(ed: Editor, invariant: str, index: int | None, *, also=(), reducer_level=(), note="", seq="auto",
+           line="auto") -> Corrupted:
+    """Finish the edit; ``index`` = the line of the primary finding (None: bundle level)."""
+    bundle = ed.done()
+    if line == "auto":
+        line = None if index is None else index + 1
+    if seq == "auto":
+        seq = None if index is None or ed.events[index] is None else ed.events[index]["seq"]
+    return Corrupted(
+        bundle=bundle,
+        invariant=invariant,
+        expected=frozenset({invariant, *also}),
+        line=line,
+        seq=seq,
+        reducer_level=frozenset(reducer_level),
+        note=note,
+    )
+
+
+def pick(rnd: random.Random, options):
+    options = list(options)
+    return rnd.choice(options) if options else None
+
+
+def quiet_line(ed: Editor, rnd: random.Random) -> int | None:
+    """A line whose event can vanish without breaking any other: not first, not last."""
+    last = len(ed.events) - 1
+    return pick(rnd, [i for i in ed.lines_of(*QUIET_VARIANTS) if 0 < i < last])
+
+
+def tool_kinds(ed: Editor) -> dict[str, str]:
+    """tool_call_id -> kind tag, from the tool_call_started events."""
+    out = {}
+    for i in ed.lines_of("tool_call_started"):
+        p = ed.events[i]["payload"]
+        out.setdefault(p["tool_call_id"], p["kind"]["type"])
+    return out
+
+
+def reducer_reads(ed: Editor, dialect, i: int, pointer: str) -> bool:
+    """Whether the validator treats the ref at ``pointer`` of line ``i`` as one the reference
+    reducer opens (a broken one then fails the reducer: the finding names the reducer profile).
+
+    Mirrors the validator (rules/refs.py EVERY_REF_READ, the read flags in rules/lifecycle.py):
+    the 0.169.0 reducer opens every ref; the 0.164.0 one only those its handlers read.
+    """
+    if dialect.name in EVERY_REF_READ:
+        return True
+    return ed.tag(i) in V1_READS and pointer.split("/")[2] != "request_input_mode"
+
+
+def refs(ed: Editor):
+    """(line index, pointer, ref) for every payload ref of the log."""
+    for i, e in enumerate(ed.events):
+        if e is not None:
+            for pointer, ref in iter_refs(e["payload"]):
+                yield i, pointer, ref
+
+
+def owned_refs(ed: Editor):
+    """Refs whose file exists and that no other ref shares (the canonical case)."""
+    users = ed.payload_users()
+    for i, pointer, ref in refs(ed):
+        if users.get(ref["path"]) == [i] and ref["path"] in ed.bundle.payloads:
+            yield i, pointer, ref
+
+
+def kill_line(ed: Editor, i: int) -> None:
+    """The event at ``i`` will not count: drop the payload files only it refers to."""
+    for path in ed.own_payloads(i):
+        ed.bundle.payloads.pop(path, None)
+
+
+def unparseable(ed: Editor, i: int, data: bytes) -> None:
+    """Line ``i`` becomes ``data``, which the validator cannot read as an event.
+
+    The lines after it are renumbered so ``seq`` stays contiguous over the events
+    the validator does see; its payload files go, so none is orphaned.
+    """
+    kill_line(ed, i)
+    ed.replace_raw(i, data)
+    ed.shift(i + 1, -1)
+
+
+def first_after(ed: Editor, start: int, pred) -> int | None:
+    for j in range(start, len(ed.events)):
+        if ed.events[j] is not None and pred(ed.events[j]):
+            return j
+    return None

@@ -1,0 +1,128 @@
+"""Corruptions of the bundle layout: the directory, the manifest, the log file."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+
+from ..bundle import Bundle, dumps_pretty
+from ._edit import Editor
+from ._ops_common import result
+from .corruptions import corruption
+
+
+class FileInsteadOfBundle(Bundle):
+    """A bundle 'directory' that is a regular file (holding the event log)."""
+
+    def write(self, directory: str | Path) -> Path:
+        path = Path(directory)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"".join(self.trace_bytes()))
+        return path
+
+    def copy(self) -> "FileInsteadOfBundle":
+        return FileInsteadOfBundle(**vars(Bundle.copy(self)))
+
+
+def _manifest(ed: Editor) -> dict | None:
+    try:
+        m = orjson.loads(ed.bundle.manifest) if ed.bundle.manifest is not None else None
+    except orjson.JSONDecodeError:
+        return None
+    return m if isinstance(m, dict) else None
+
+
+def _set_manifest(ed: Editor, manifest) -> None:
+    ed.bundle.manifest = dumps_pretty(manifest)
+
+
+@corruption("BUNDLE.IS_DIRECTORY", "The bundle path is a regular file, not a directory.")
+def _not_a_directory(bundle, dialect, rnd):
+    out = result(Editor(bundle), "BUNDLE.IS_DIRECTORY", None)
+    return replace(out, bundle=FileInsteadOfBundle(**vars(out.bundle)))
+
+
+@corruption("BUNDLE.MANIFEST_PRESENT", "manifest.json is missing.")
+def _no_manifest(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    ed.bundle.manifest = None
+    return result(ed, "BUNDLE.MANIFEST_PRESENT", None)
+
+
+@corruption("BUNDLE.MANIFEST_JSON", "manifest.json is cut short (not JSON); the dialect comes from the first event.")
+def _manifest_not_json(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    if ed.bundle.manifest is None or len(ed.bundle.manifest) < 2:
+        return None
+    cut = rnd.randrange(1, len(ed.bundle.manifest) - 1)
+    ed.bundle.manifest = ed.bundle.manifest[:cut]
+    return result(ed, "BUNDLE.MANIFEST_JSON", None, note=f"manifest cut at byte {cut}")
+
+
+@corruption("BUNDLE.MANIFEST_SCHEMA", "A required manifest field is missing or has the wrong type.")
+def _manifest_schema(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    m = _manifest(ed)
+    if m is None:
+        return None
+    key = rnd.choice(["trace_id", "rollout_id", "root_thread_id", "started_at_unix_ms", "raw_event_log"])
+    if rnd.random() < 0.5:
+        del m[key]
+        note = f"{key} removed"
+    else:
+        m[key] = "soon" if key == "started_at_unix_ms" else 42
+        note = f"{key} has the wrong type"
+    _set_manifest(ed, m)
+    return result(ed, "BUNDLE.MANIFEST_SCHEMA", None, note=note)
+
+
+@corruption(
+    "BUNDLE.DIALECT_KNOWN",
+    "The manifest and the first event both carry a schema_version no dialect has.",
+)
+def _dialect_unknown(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    m = _manifest(ed)
+    if m is None or not ed.events or ed.events[0] is None:
+        return None
+    version = rnd.choice([0, 3, 7, 99])
+    m["schema_version"] = version
+    _set_manifest(ed, m)
+    ed.touch(0)["schema_version"] = version
+    return result(ed, "BUNDLE.DIALECT_KNOWN", None, note=f"schema_version {version}")
+
+
+@corruption(
+    "BUNDLE.MANIFEST_VERSION",
+    "The manifest's schema_version is no dialect's (the events still say which dialect it is).",
+)
+def _manifest_version(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    m = _manifest(ed)
+    if m is None:
+        return None
+    m["schema_version"] = rnd.choice([0, 3, 7, 99])
+    _set_manifest(ed, m)
+    return result(ed, "BUNDLE.MANIFEST_VERSION", None)
+
+
+@corruption("BUNDLE.LAYOUT_NAMES", "The manifest names another event log file or payload directory.")
+def _layout_names(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    m = _manifest(ed)
+    if m is None:
+        return None
+    key = rnd.choice(["raw_event_log", "payloads_dir"])
+    m[key] = {"raw_event_log": "events.jsonl", "payloads_dir": "blobs"}[key]
+    _set_manifest(ed, m)
+    return result(ed, "BUNDLE.LAYOUT_NAMES", None, note=key)
+
+
+@corruption("BUNDLE.TRACE_PRESENT", "trace.jsonl is missing.")
+def _no_trace(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    ed.events, ed.raw, ed.dirty = [], [], set()
+    ed.bundle.has_trace = False
+    return result(ed, "BUNDLE.TRACE_PRESENT", None)

@@ -1,0 +1,425 @@
+"""Corruptions of lifecycles: threads, turns, inference calls, tools, code cells, compaction.
+
+Duplicates are made by inserting a copy of the start event right after it (with
+fresh copies of its payload files, as a writer would have written them); unknown
+references by renaming the id in an end event nothing else depends on.
+"""
+
+from __future__ import annotations
+
+from ._edit import Editor
+from ._ops_common import TERMINAL_KINDS, first_after, fresh, pick, result, tool_kinds
+from .corruptions import corruption
+
+# Events that name a tool call in payload.tool_call_id, and so depend on its start.
+TOOL_USERS = ("tool_call_runtime_started", "tool_call_runtime_ended", "tool_call_ended",
+              "mcp_tool_call_correlation_assigned", "stdin_target_resolved")
+
+
+def _duplicate_after(ed: Editor, i: int, invariant: str, *, edit=None, note=""):
+    """Insert a copy of event ``i`` right after it; the copy is the reported line."""
+    copy = ed.clone(i)
+    if edit is not None:
+        edit(copy["payload"])
+    ed.insert(i + 1, copy)
+    return result(ed, invariant, i + 1, note=note)
+
+
+def _drop_tool_users(ed: Editor, tool_call_id: str) -> None:
+    """Remove the events that refer to a tool call (its start is about to stop counting)."""
+    for j in reversed(range(len(ed.events))):
+        p = ed.events[j]["payload"]
+        if ed.tag(j) in TOOL_USERS and (p.get("tool_call_id") == tool_call_id or p.get("exec_tool_call_id") == tool_call_id):
+            ed.delete(j)
+
+
+# -- threads and turns ---------------------------------------------------------------------------
+@corruption("THREAD.DUPLICATE_START", "A thread is started twice.")
+def _thread_twice(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("thread_started"))
+    if i is None or not ed.editable():
+        return None
+    return _duplicate_after(ed, i, "THREAD.DUPLICATE_START")
+
+
+@corruption("THREAD.UNKNOWN", "thread_ended names a thread that was never started.")
+def _thread_unknown(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    resumes = [(k, ed.events[k]["payload"]["thread_id"]) for k in ed.lines_of("thread_resumed")]
+    # Not an end that a later thread_resumed relies on.
+    options = [
+        j for j in ed.lines_of("thread_ended")
+        if not any(k > j and t == ed.events[j]["payload"]["thread_id"] for k, t in resumes)
+    ]
+    i = pick(rnd, options)
+    if i is None:
+        return None
+    ed.touch(i)["payload"]["thread_id"] = fresh(rnd)
+    return result(ed, "THREAD.UNKNOWN", i)
+
+
+@corruption("TURN.DUPLICATE_START", "A Codex turn is started twice.")
+def _turn_twice(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("codex_turn_started"))
+    if i is None or not ed.editable():
+        return None
+    return _duplicate_after(ed, i, "TURN.DUPLICATE_START")
+
+
+@corruption("TURN.UNKNOWN", "codex_turn_ended names a turn that was never started.")
+def _turn_unknown(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("codex_turn_ended"))
+    if i is None:
+        return None
+    ed.touch(i)["payload"]["codex_turn_id"] = fresh(rnd)
+    return result(ed, "TURN.UNKNOWN", i)
+
+
+@corruption(
+    "TURN.THREAD_MISMATCH",
+    "codex_turn_ended's envelope names another (started) thread than the turn's.",
+    needs=("spawn",),
+)
+def _turn_thread(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    started: list[tuple[int, str]] = [(j, ed.events[j]["payload"]["thread_id"]) for j in ed.lines_of("thread_started")]
+    options = []
+    for i in ed.lines_of("codex_turn_ended"):
+        own = ed.events[i]["thread_id"]
+        others = [t for j, t in started if j < i and t != own]
+        if own is not None and others:
+            options.append((i, others))
+    got = pick(rnd, options)
+    if got is None:
+        return None
+    i, others = got
+    ed.touch(i)["thread_id"] = rnd.choice(others)
+    return result(ed, "TURN.THREAD_MISMATCH", i)
+
+
+# -- inference --------------------------------------------------------------------------------------
+@corruption("INFERENCE.DUPLICATE_START", "An inference call is started twice.")
+def _inference_twice(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("inference_started"))
+    if i is None or not ed.editable():
+        return None
+    return _duplicate_after(ed, i, "INFERENCE.DUPLICATE_START")
+
+
+def _continued_responses(ed: Editor) -> set:
+    """response ids a later request continues (previous_response_id in a request payload)."""
+    out = set()
+    for i in ed.lines_of("inference_started"):
+        p = ed.events[i]["payload"]
+        mode = p.get("request_input_mode")
+        if isinstance(mode, dict) and mode.get("previous_response_id"):
+            out.add(mode["previous_response_id"])
+        path = p["request_payload"]["path"]
+        if path in ed.bundle.payloads:
+            try:
+                body = ed.body(path)
+            except ValueError:
+                continue
+            if isinstance(body, dict) and body.get("previous_response_id"):
+                out.add(body["previous_response_id"])
+    return out
+
+
+@corruption("INFERENCE.UNKNOWN_CALL", "An inference completion, failure or cancellation names an unknown call.")
+def _inference_unknown(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    continued = _continued_responses(ed)
+    options = ed.lines_of("inference_failed", "inference_cancelled") + [
+        i for i in ed.lines_of("inference_completed") if ed.events[i]["payload"].get("response_id") not in continued
+    ]
+    i = pick(rnd, options)
+    if i is None:
+        return None
+    ed.touch(i)["payload"]["inference_call_id"] = fresh(rnd)
+    return result(ed, "INFERENCE.UNKNOWN_CALL", i, note=ed.tag(i))
+
+
+@corruption(
+    "INFERENCE.PREVIOUS_RESPONSE",
+    "A request continues (previous_response_id) a response that was not traced in its thread.",
+)
+def _unknown_previous(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    options = [
+        i for i in ed.lines_of("inference_started")
+        if ed.events[i]["payload"].get("request_input_mode") is None
+        and ed.events[i]["payload"]["request_payload"]["path"] in ed.bundle.payloads
+    ]
+    i = pick(rnd, options)
+    if i is None:
+        return None
+    path = ed.events[i]["payload"]["request_payload"]["path"]
+    try:
+        body = ed.body(path)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("input"), list):
+        return None
+    body["previous_response_id"] = "resp-" + fresh(rnd)
+    ed.set_body(path, body)
+    return result(ed, "INFERENCE.PREVIOUS_RESPONSE", i)
+
+
+# -- tools ----------------------------------------------------------------------------------------------
+@corruption("TOOL.DUPLICATE_START", "A tool call is started twice.", needs=("exec",))
+def _tool_twice(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("tool_call_started"))
+    if i is None or not ed.editable():
+        return None
+    return _duplicate_after(ed, i, "TOOL.DUPLICATE_START")
+
+
+@corruption(
+    "TOOL.DUPLICATE_MODEL_CALL_ID",
+    "A second tool call (new id) claims the model-visible call id of another in the same thread.",
+    needs=("exec",),
+)
+def _model_call_twice(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, [j for j in ed.lines_of("tool_call_started") if ed.events[j]["payload"]["model_visible_call_id"]])
+    if i is None or not ed.editable():
+        return None
+    new_id = fresh(rnd, "call-")
+    return _duplicate_after(ed, i, "TOOL.DUPLICATE_MODEL_CALL_ID", edit=lambda p: p.update(tool_call_id=new_id))
+
+
+@corruption(
+    "TOOL.MISSING_CONTEXT",
+    "tool_call_started has neither envelope thread nor turn (its later events are removed: "
+    "they would name an unknown call). A turn-scoped event without context also breaks "
+    "ENVELOPE.CONTEXT_CONVENTION.",
+    needs=("exec",),
+)
+def _tool_no_context(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("tool_call_started"))
+    if i is None or not ed.editable():
+        return None
+    _drop_tool_users(ed, ed.events[i]["payload"]["tool_call_id"])
+    e = ed.touch(i)
+    e["thread_id"] = e["codex_turn_id"] = None
+    return result(ed, "TOOL.MISSING_CONTEXT", i, also=["ENVELOPE.CONTEXT_CONVENTION"])
+
+
+@corruption(
+    "TOOL.UNKNOWN_CODE_CELL",
+    "A tool call claims to come from a code cell never started in its thread (its later events are removed).",
+    needs=("exec",),
+)
+def _tool_unknown_cell(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("tool_call_started"))
+    if i is None or not ed.editable():
+        return None
+    _drop_tool_users(ed, ed.events[i]["payload"]["tool_call_id"])
+    ed.touch(i)["payload"]["requester"] = {"type": "code_cell", "runtime_cell_id": fresh(rnd, "cell-")}
+    return result(ed, "TOOL.UNKNOWN_CODE_CELL", i)
+
+
+@corruption(
+    "TOOL.SECOND_TERMINAL_OPERATION",
+    "An exec_command (or write_stdin) tool call gets a second runtime start.",
+    needs=("exec",),
+)
+def _second_terminal(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    kinds = tool_kinds(ed)
+    seen, options = set(), []
+    for j in ed.lines_of("tool_call_runtime_started"):
+        tid = ed.events[j]["payload"]["tool_call_id"]
+        if kinds.get(tid) in TERMINAL_KINDS and tid not in seen:
+            options.append(j)
+        seen.add(tid)
+    i = pick(rnd, options)
+    if i is None or not ed.editable():
+        return None
+    return _duplicate_after(ed, i, "TOOL.SECOND_TERMINAL_OPERATION")
+
+
+@corruption("TOOL.UNKNOWN_CALL", "A tool end, runtime end, MCP correlation or stdin target names an unknown call.",
+            needs=("exec",))
+def _tool_unknown(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("tool_call_ended", "tool_call_runtime_ended", "mcp_tool_call_correlation_assigned",
+                              "stdin_target_resolved"))
+    if i is None:
+        return None
+    ed.touch(i)["payload"]["tool_call_id"] = fresh(rnd, "call-")
+    return result(ed, "TOOL.UNKNOWN_CALL", i, note=ed.tag(i))
+
+
+@corruption("MCP.DUPLICATE_CORRELATION", "A tool call is correlated with an MCP call twice.", needs=("mcp",))
+def _mcp_twice(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("mcp_tool_call_correlation_assigned"))
+    if i is None or not ed.editable():
+        return None
+    new_mcp = fresh(rnd)
+    return _duplicate_after(ed, i, "MCP.DUPLICATE_CORRELATION", edit=lambda p: p.update(mcp_call_id=new_mcp))
+
+
+# -- code cells -------------------------------------------------------------------------------------------
+@corruption(
+    "CELL.MISSING_CONTEXT",
+    "A code cell response or end has no envelope thread or turn (so it also breaks ENVELOPE.CONTEXT_CONVENTION).",
+    needs=("code_cell",),
+)
+def _cell_no_context(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("code_cell_initial_response", "code_cell_ended"))
+    if i is None:
+        return None
+    e = ed.touch(i)
+    e["thread_id"] = e["codex_turn_id"] = None
+    return result(ed, "CELL.MISSING_CONTEXT", i, also=["ENVELOPE.CONTEXT_CONVENTION"])
+
+
+@corruption("CELL.DUPLICATE_START", "A code cell is started twice.", needs=("code_cell",))
+def _cell_twice(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("code_cell_started"))
+    if i is None or not ed.editable():
+        return None
+    return _duplicate_after(ed, i, "CELL.DUPLICATE_START")
+
+
+@corruption("CELL.REMAPPED", "A runtime cell id is started again for another model-visible call.", needs=("code_cell",))
+def _cell_remapped(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("code_cell_started"))
+    if i is None or not ed.editable():
+        return None
+    other = fresh(rnd, "call-")
+    return _duplicate_after(ed, i, "CELL.REMAPPED", edit=lambda p: p.update(model_visible_call_id=other))
+
+
+@corruption("CELL.UNKNOWN", "A code cell response or end names a runtime cell never started.", needs=("code_cell",))
+def _cell_unknown(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("code_cell_initial_response", "code_cell_ended"))
+    if i is None:
+        return None
+    ed.touch(i)["payload"]["runtime_cell_id"] = fresh(rnd, "cell-")
+    return result(ed, "CELL.UNKNOWN", i)
+
+
+# -- compaction ------------------------------------------------------------------------------------------
+@corruption("COMPACTION.DUPLICATE_REQUEST", "A compaction request is started twice.", needs=("compact",))
+def _compaction_request_twice(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("compaction_request_started"))
+    if i is None or not ed.editable():
+        return None
+    return _duplicate_after(ed, i, "COMPACTION.DUPLICATE_REQUEST")
+
+
+@corruption(
+    "COMPACTION.UNKNOWN_REQUEST",
+    "A compaction request completion or failure names an unknown request, or another compaction than its start.",
+    needs=("compact",),
+)
+def _compaction_unknown(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("compaction_request_completed", "compaction_request_failed"))
+    if i is None:
+        return None
+    key = rnd.choice(["compaction_request_id", "compaction_id"])
+    ed.touch(i)["payload"][key] = fresh(rnd)
+    return result(ed, "COMPACTION.UNKNOWN_REQUEST", i, note=key)
+
+
+@corruption(
+    "COMPACTION.MISSING_CONTEXT",
+    "compaction_installed lacks its envelope thread or turn (so it also breaks ENVELOPE.CONTEXT_CONVENTION).",
+    needs=("compact",),
+)
+def _compaction_no_context(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("compaction_installed"))
+    if i is None:
+        return None
+    key = rnd.choice(["thread_id", "codex_turn_id"])
+    ed.touch(i)[key] = None
+    return result(ed, "COMPACTION.MISSING_CONTEXT", i, also=["ENVELOPE.CONTEXT_CONVENTION"], note=key)
+
+
+@corruption("COMPACTION.DUPLICATE_INSTALL", "A compaction is installed twice.", needs=("compact",))
+def _install_twice(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("compaction_installed"))
+    if i is None or not ed.editable():
+        return None
+    return _duplicate_after(ed, i, "COMPACTION.DUPLICATE_INSTALL")
+
+
+# Body operators live in their own module; importing it registers them.
+from . import _ops_bodies  # noqa: E402,F401
+
+
+# -- v2: history acceptance and resumed threads ------------------------------------------------------
+@corruption(
+    "HISTORY.MISSING_THREAD",
+    "history_item_accepted has no envelope thread (a turn-scoped event without it also breaks "
+    "ENVELOPE.CONTEXT_CONVENTION).",
+    dialects=("v2",),
+)
+def _history_no_thread(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, ed.lines_of("history_item_accepted"))
+    if i is None:
+        return None
+    ed.touch(i)["thread_id"] = None
+    return result(ed, "HISTORY.MISSING_THREAD", i, also=["ENVELOPE.CONTEXT_CONVENTION"])
+
+
+@corruption(
+    "HISTORY.AGENT_MESSAGE",
+    "An accepted inter-agent message's payload holds another item id than the acceptance names.",
+    needs=("spawn",),
+    dialects=("v2",),
+)
+def _history_agent_message(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, [j for j in ed.lines_of("history_item_accepted")
+                   if ed.events[j]["payload"].get("agent_message_payload")])
+    if i is None:
+        return None
+    ed.touch(i)["payload"]["item_id"] = "amsg_" + fresh(rnd)
+    return result(ed, "HISTORY.AGENT_MESSAGE", i)
+
+
+@corruption(
+    "THREAD.RESUME_NOT_ENDED",
+    "thread_resumed names a thread that is still running.",
+    dialects=("v2",),
+)
+def _resume_running(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    if not ed.editable():
+        return None
+    options = []
+    for s in ed.lines_of("thread_started"):
+        tid = ed.events[s]["payload"]["thread_id"]
+        end = first_after(ed, s + 1, lambda e: e["payload"]["type"] == "thread_ended" and e["payload"]["thread_id"] == tid)
+        stop = end if end is not None else len(ed.events) - 1
+        if stop > s + 1:
+            options.append((s, stop, tid))
+    got = pick(rnd, options)
+    if got is None:
+        return None
+    s, stop, tid = got
+    at = rnd.randrange(s + 1, stop)
+    e = dict(ed.events[s], payload={"type": "thread_resumed", "thread_id": tid}, thread_id=None, codex_turn_id=None)
+    e["wall_time_unix_ms"] = ed.events[at - 1]["wall_time_unix_ms"]
+    ed.insert(at, e)
+    return result(ed, "THREAD.RESUME_NOT_ENDED", at)

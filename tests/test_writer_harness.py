@@ -1,0 +1,331 @@
+"""The writer harness: the reference writer passes everything, each faulty writer is caught."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from rollout_trace_kit.conformance.writer_checks import WRITER_CHECKS, meaning
+from rollout_trace_kit.conformance.writer_cli import main as check_writer_main
+from rollout_trace_kit.conformance.writer_harness import (
+    Config,
+    Findings,
+    HarnessOptions,
+    Session,
+    check_crash_state,
+    check_writer,
+    crash_points,
+    json_equal,
+    run_crash,
+)
+from rollout_trace_kit.conformance.writer_scripts import (
+    ScriptBuilder,
+    ScriptError,
+    lifecycle_script,
+    load_scripts,
+    script_from_bundle,
+)
+from rollout_trace_kit.generators import bundles
+from rollout_trace_kit.validate import Severity
+
+from .conftest import ROOT
+
+PY = sys.executable
+REFERENCE = [PY, "-m", "rollout_trace_kit.writer"]
+FAULTY = [PY, str(ROOT / "tests" / "writers" / "faulty_writer.py")]
+NODE = shutil.which("node")
+NODE_WRITER = ROOT / "tests" / "writers" / "node" / "writer.js"
+
+
+def run(argv, scripts, **options) -> list:
+    return check_writer(Config(list(argv)), scripts, HarnessOptions(**options))
+
+
+# --- the positive control -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ["v1", "v2"])
+def test_reference_writer_passes_every_check_and_every_crash_point(dialect):
+    script = lifecycle_script(dialect)
+    [result] = run(REFERENCE, [script], crash="every")
+    assert result.skipped is None
+    assert result.crash_points == list(range(len(script.ops) - 1))  # after create ... after the op before close
+    assert result.findings == [], [f.to_dict() for f in result.findings]
+    assert result.implementation["language"] == "python"
+
+
+@pytest.mark.parametrize("spec", ["corpus:codex-0.169.0/tools", "corpus:codex-0.164.0/multi_agent_v2"])
+def test_reference_writer_replays_real_bundles_with_a_crash_after_every_operation(spec):
+    [script] = load_scripts(spec)
+    [result] = run(REFERENCE, [script], crash="every")
+    assert len(result.crash_points) == len(script.ops) - 1 > 50
+    assert result.findings == [], [f.to_dict() for f in result.findings]
+
+
+def test_reference_writer_replays_every_corpus_bundle():
+    scripts = load_scripts("corpus:")
+    assert len(scripts) == 24
+    results = run(REFERENCE, scripts, crash="none")
+    assert [(r.script, r.findings) for r in results] == [(s.name, []) for s in scripts]
+
+
+def test_reference_writer_survives_inflight_kills():
+    """Killed while it performs an operation: every left-behind bundle is still a valid prefix."""
+    [result] = run(REFERENCE, [lifecycle_script("v2")], crash=8, crash_mode="inflight")
+    assert len(result.crash_points) == 8
+    assert [f for f in result.findings if f.severity is Severity.ERROR] == []
+
+
+# --- negative controls ------------------------------------------------------------------------
+
+EXPECTED = {
+    "event-before-payload": {"WRITER.PAYLOAD_ON_ANSWER", "WRITER.PAYLOAD_BEFORE_EVENT", "REF.FILE_EXISTS"},
+    "seq-gap": {"SEQ.NO_GAP"},
+    "duplicate-seq": {"SEQ.INCREASING"},
+    "no-flush": {"WRITER.EVENT_FLUSHED", "WRITER.CRASH_PREFIX"},
+    "wrong-path": {"WRITER.PAYLOAD_ON_ANSWER", "WRITER.PAYLOAD_BEFORE_EVENT", "REF.FILE_EXISTS", "WRITER.BUNDLE_MATCHES"},
+    "wrong-name": {"REF.NAMING"},
+}
+
+
+@pytest.mark.parametrize("mode", sorted(EXPECTED))
+@pytest.mark.parametrize("dialect", ["v1", "v2"])
+def test_each_faulty_writer_is_caught_with_the_expected_ids(mode, dialect):
+    crash = "every" if dialect == "v2" else 6  # v1: sampled, to keep the suite fast
+    [result] = run([*FAULTY, mode], [lifecycle_script(dialect)], crash=crash)
+    assert not result.ok
+    assert result.error_ids() == EXPECTED[mode], [f.to_dict() for f in result.findings][:10]
+    for f in result.findings:
+        assert f.op is not None or f.message.startswith("... and"), f.to_dict()  # actionable: names the operation
+        assert meaning(f.check)
+
+
+def test_faulty_findings_name_the_operation_that_broke_the_rule():
+    script = lifecycle_script("v2")
+    [result] = run([*FAULTY, "seq-gap"], [script], crash="none")
+    [step] = [f for f in result.findings if f.phase == "run"]
+    assert step.check == "SEQ.NO_GAP" and step.seq == 4
+    assert script.ops[step.op].cmd == "append_event" and script.ops[step.op].note == ""  # the third event
+    assert sum(op.cmd == "append_event" for op in script.ops[: step.op + 1]) == 3
+
+    [result] = run([*FAULTY, "event-before-payload"], [script], crash="none")
+    first = next(f for f in result.findings if f.check == "WRITER.PAYLOAD_BEFORE_EVENT")
+    assert first.op == 3 and "payloads/1.json does not exist" in first.message  # thread_started's metadata
+
+
+def test_a_writer_that_writes_lines_nobody_asked_for_breaks_append_only():
+    [result] = run([*FAULTY, "duplicate-line"], [lifecycle_script("v1")], crash="none")
+    first = result.findings[0]
+    assert first.check == "WRITER.APPEND_ONLY" and first.op == 1 and "2 lines" in first.message
+    assert {"WRITER.APPEND_ONLY", "WRITER.BUNDLE_MATCHES", "SEQ.INCREASING"} <= result.error_ids()
+
+
+def test_a_writer_whose_answers_lie_is_caught():
+    [result] = run([*FAULTY, "lying-echo"], [lifecycle_script("v2")], crash=3)
+    assert result.error_ids() == {"WRITER.ECHO_MISMATCH", "WRITER.CRASH_PREFIX"}
+    assert "/wall_time_unix_ms" in result.findings[0].message
+
+
+def test_non_canonical_bytes_are_warnings_only():
+    [result] = run([*FAULTY, "non-canonical"], [lifecycle_script("v1")], crash=2)
+    assert result.ok
+    assert result.ids() == {"WRITER.CANONICAL_FORM"}
+    assert all(f.severity is Severity.WARNING for f in result.findings)
+
+
+def test_a_partial_last_line_after_a_crash_is_reported_not_fatal():
+    """A writer that stalls in the middle of its second line, killed there."""
+    b = ScriptBuilder("tiny", "v2", trace_id="t", rollout_id="r", root_thread_id="r")
+    b.event({"type": "rollout_started", "trace_id": "t", "root_thread_id": "r"})
+    b.event({"type": "thread_started", "thread_id": "r", "agent_path": "/root", "metadata_payload": None})
+    b.event({"type": "thread_ended", "thread_id": "r", "status": "completed"})
+    script = b.build()
+    findings = run_crash(Config([*FAULTY, "stall-mid-line"]), script, 1, mode="inflight", delay=1.5)
+    assert {f.check for f in findings} == {"LINE.TRUNCATED"}
+    assert all(f.severity is Severity.WARNING for f in findings)
+    assert findings[0].phase == "crash during op 2" and findings[0].op == 2
+
+
+def test_crash_check_flags_lost_acknowledged_events(tmp_path):
+    """check_crash_state on a hand-made state: one event answered, none on disk."""
+    script = lifecycle_script("v2")
+    f = Findings("crash after op 1")
+    s = Session(Config(REFERENCE), script, tmp_path / "b", f)
+    (tmp_path / "b" / "payloads").mkdir(parents=True)
+    (tmp_path / "b" / "manifest.json").write_text(
+        json.dumps({"schema_version": 2, "trace_id": "t", "rollout_id": "r", "root_thread_id": "r",
+                    "started_at_unix_ms": 1, "raw_event_log": "trace.jsonl", "payloads_dir": "payloads"}, indent=2)
+    )
+    (tmp_path / "b" / "trace.jsonl").write_bytes(b"")
+    s.answers.append({"seq": 1})
+    s.sent_events.append((1, {"context": {}, "payload": {}}))
+    check_crash_state(s, f, 1, None)
+    [finding] = f.done()
+    assert finding.check == "WRITER.CRASH_PREFIX" and "lost" in finding.message
+
+
+# --- a writer in another language -------------------------------------------------------------
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_node_writer_is_driven_successfully():
+    scripts = [lifecycle_script("v1"), lifecycle_script("v2"), *load_scripts("corpus:codex-0.169.0/plain")]
+    results = run([NODE, str(NODE_WRITER)], scripts, crash="every")
+    for r in results:
+        assert r.skipped is None and r.findings == [], (r.script, [f.to_dict() for f in r.findings])
+        assert len(r.crash_points) == r.ops - 1
+    assert results[0].implementation["language"] == "javascript"
+
+
+# --- protocol failures --------------------------------------------------------------------------
+
+
+def _fake_writer(tmp_path, body: str) -> list[str]:
+    path = tmp_path / "fake.py"
+    path.write_text("import sys, json\n" + body)
+    return [PY, str(path)]
+
+
+def test_a_writer_that_answers_garbage_breaks_the_protocol(tmp_path):
+    argv = _fake_writer(tmp_path, "for line in sys.stdin:\n    print('hello', flush=True)\n")
+    [result] = run(argv, [lifecycle_script("v2")], crash="none")
+    assert [f.check for f in result.findings] == ["WRITER.PROTOCOL"]
+    assert "not one JSON line" in result.findings[0].message
+
+
+def test_a_writer_that_dies_is_reported_with_its_stderr(tmp_path):
+    argv = _fake_writer(tmp_path, "sys.stderr.write('boom: cannot start\\n'); sys.exit(3)\n")
+    [result] = run(argv, [lifecycle_script("v2")], crash="none")
+    [f] = result.findings
+    assert f.check == "WRITER.PROTOCOL" and "boom: cannot start" in f.message
+
+
+def test_a_writer_that_hangs_times_out(tmp_path):
+    argv = _fake_writer(tmp_path, "import time\ntime.sleep(60)\n")
+    [result] = check_writer(Config(argv, start_timeout=0.5), [lifecycle_script("v2")], HarnessOptions(crash="none"))
+    [f] = result.findings
+    assert f.check == "WRITER.PROTOCOL" and "no answer within 0.5 s" in f.message
+
+
+def test_a_script_in_a_dialect_the_writer_does_not_announce_is_skipped(tmp_path):
+    body = (
+        "for line in sys.stdin:\n"
+        "    r = json.loads(line)\n"
+        "    print(json.dumps({'id': r['id'], 'ok': True, 'version': 1,\n"
+        "        'implementation': {'name': 'v2 only', 'language': 'python'},\n"
+        "        'capabilities': {'dialects': ['v2']}}), flush=True)\n"
+    )
+    [result] = run(_fake_writer(tmp_path, body), [lifecycle_script("v1")], crash="none")
+    assert result.skipped == "the writer does not write dialect v1 (it announces v2)"
+    assert not result.ok and result.findings == []
+
+
+# --- scripts ------------------------------------------------------------------------------------------
+
+
+def test_script_sources_and_round_trip(tmp_path):
+    [s] = load_scripts("corpus:codex-0.164.0/plain")
+    assert s.dialect == "v1" and s.events == 12 and s.payloads == 7
+    assert [op.cmd for op in s.ops[:3]] == ["create", "append_event", "write_payload"]
+    path = tmp_path / "s.json"
+    path.write_text(s.to_json())
+    [again] = load_scripts(f"file:{path}")
+    assert again.ops == s.ops and again.name == s.name
+    with pytest.raises(ScriptError, match="unknown script source"):
+        load_scripts("nope:1")
+    with pytest.raises(ScriptError, match="no corpus bundle"):
+        load_scripts("corpus:codex-9.9.9")
+
+
+def test_a_handle_used_before_its_payload_is_a_script_error():
+    b = ScriptBuilder("bad", "v2", trace_id="t", rollout_id="r", root_thread_id="r")
+    b.event({"type": "thread_started", "thread_id": "r", "agent_path": "/root", "metadata_payload": {"$payload": 1}})
+    with pytest.raises(ScriptError, match="before it is written"):
+        b.build()
+
+
+def test_crash_point_sampling():
+    script = lifecycle_script("v2")
+    last = len(script.ops) - 2
+    assert crash_points(script, "every") == list(range(last + 1))
+    assert crash_points(script, "none") == []
+    assert crash_points(script, 3) == [0, last // 2 if last % 2 == 0 else round(last / 2), last]
+    assert crash_points(script, 1000) == list(range(last + 1))
+
+
+def test_json_equal_is_strict_about_booleans():
+    assert json_equal({"a": [1, 2.0]}, {"a": [1.0, 2]})
+    assert not json_equal(True, 1) and not json_equal(0, False)
+    assert not json_equal({"a": None}, {})
+
+
+def test_every_writer_check_has_a_meaning():
+    for cid, check in WRITER_CHECKS.items():
+        assert cid.startswith("WRITER.") and check.meaning.endswith(".")
+    assert meaning("SEQ.NO_GAP")  # validator ids resolve too
+
+
+# --- the command line ----------------------------------------------------------------------------------
+
+
+def test_cli_exit_codes_and_json_report(capsys):
+    assert check_writer_main(["--cmd", " ".join(REFERENCE), "--script", "lifecycle:v2", "--crash", "3",
+                              "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is True and doc["scripts"][0]["crash_points"] == crash_points(lifecycle_script("v2"), 3)
+
+    cmd = " ".join([*FAULTY, "duplicate-seq"])
+    assert check_writer_main(["--cmd", cmd, "--script", "lifecycle:v1", "--crash", "none", "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is False and "SEQ.INCREASING" in doc["checks"]
+    assert doc["scripts"][0]["findings"][0]["op"] is not None
+
+    assert check_writer_main(["--cmd", cmd, "--script", "nope:x"]) == 2
+    assert check_writer_main(["--cmd", "/nonexistent/writer", "--script", "lifecycle:v2"]) == 2
+    assert check_writer_main(["--cmd", cmd, "--dialect", "v2", "--script", "lifecycle:v1"]) == 2
+    capsys.readouterr()
+
+
+def test_cli_human_report_names_ids_ops_and_meanings():
+    proc = subprocess.run(
+        [PY, "-m", "rollout_trace_kit.conformance.writer_cli", "--cmd", " ".join([*FAULTY, "event-before-payload"]),
+         "--script", "lifecycle:v2", "--crash", "4"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    out = proc.stdout
+    assert "FAIL lifecycle:v2 [v2]" in out
+    assert "WRITER.PAYLOAD_BEFORE_EVENT [run op 3]" in out
+    assert "REF.FILE_EXISTS [" in out and "crash point(s): after op" in out
+    assert f"WRITER.PAYLOAD_BEFORE_EVENT: {WRITER_CHECKS['WRITER.PAYLOAD_BEFORE_EVENT'].meaning}" in out
+
+
+# --- generated scripts ------------------------------------------------------------------------------
+
+def test_generated_source_is_deterministic_and_passes():
+    [a] = load_scripts("gen:v2:120:3")
+    [b] = load_scripts("gen:v2:120:3")
+    assert a.ops == b.ops and a.events == 120
+    [result] = run(REFERENCE, [a], crash=6, crash_mode="both")
+    assert result.findings == [], [f.to_dict() for f in result.findings]
+    with pytest.raises(ScriptError, match="unknown dialect"):
+        load_scripts("gen:v9")
+
+
+@pytest.mark.parametrize("dialect", ["v1", "v2"])
+def test_reference_writer_passes_hypothesis_generated_lifecycles(dialect):
+    """Scripts drawn from the generators' lifecycle-valid bundles (a few examples, 3 crash points each)."""
+
+    @settings(max_examples=4, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(bundle=bundles(dialect=dialect, max_turns=2, max_threads=2))
+    def check(bundle):
+        script = script_from_bundle(bundle, f"hypothesis:{dialect}")
+        [result] = run(REFERENCE, [script], crash=3)
+        assert result.findings == [], [f.to_dict() for f in result.findings]
+
+    check()
