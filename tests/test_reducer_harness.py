@@ -171,3 +171,24 @@ def test_real_codex_reducer_campaign(tmp_path, codex_binaries, dialect):
     assert doc["cases"] >= 300
     assert doc["results"]["error"] == 0
     print(json.dumps({"dialect": dialect, "results": doc["results"], "new_failures": doc["new_failures"]}))
+
+
+def test_pytest_plugin_runs_the_same_suite(tmp_path):
+    """`pytest --reducer-cmd` gives one test per case, ids `reducer::<dialect>-<invariant>-<hash>`."""
+    base = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfEX",
+            "--reducer-invariant", "SEQ.NO_GAP", "--reducer-invariant", "THREAD.UNKNOWN", "--reducer-examples", "6"]
+    forget = kit("--forget", "SEQ.NO_GAP")
+    out = subprocess.run([*base, "--reducer-cmd", forget], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert out.returncode == 1, out.stdout + out.stderr
+    failed = [l.split()[1] for l in out.stdout.splitlines() if l.startswith("FAILED ")]
+    assert failed and all(f.startswith("reducer::v2-SEQ.NO_GAP-") for f in failed), out.stdout
+    assert "replay: rollout-trace replay" in out.stdout
+    known = tmp_path / "known.json"
+    known.write_text(json.dumps({"format": "rollout-trace-kit/known-results/1",
+                                 "entries": {"SEQ.NO_GAP": {"behaviour": "accepts", "reason": "test"}}}))
+    out = subprocess.run([*base, "--reducer-cmd", forget, "--reducer-known", str(known)],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert out.returncode == 0 and "xfailed" in out.stdout, out.stdout
+    out = subprocess.run([*base, "--reducer-cmd", kit(), "--reducer-known", str(known)],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert out.returncode == 1 and "stale known result SEQ.NO_GAP" in out.stdout, out.stdout
