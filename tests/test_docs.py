@@ -300,7 +300,8 @@ def test_schema_files_are_published_at_their_id():
 # Conventions for docs/guides/*.md (any guide, whoever writes it):
 # * every line of a ```sh block is a command, run in page order in a fresh directory where
 #   `examples/` is the kit's; a trailing `# exit status N: TEXT...` comment gives the
-#   expected exit status (default 0) and strings its output must contain (space-separated);
+#   expected exit status (default 0) and strings its output must contain (split like a
+#   shell would: "quote" a string with spaces);
 # * a ```python block is run as a script (exit status 0), in the same directory and order;
 #   one whose first line is `# file: NAME.py` is saved there instead (to be imported or
 #   run by later blocks), and one whose first line is `# file: test_NAME.py` is also run
@@ -325,7 +326,7 @@ def _steps(markdown: str) -> list[tuple]:
                     continue
                 e = EXPECT.search(line)
                 cmd = line[: e.start()] if e else line
-                out.append(("sh", cmd.strip(), int(e.group(1)) if e else 0, e.group(2).split() if e and e.group(2) else []))
+                out.append(("sh", cmd.strip(), int(e.group(1)) if e else 0, shlex.split(e.group(2)) if e and e.group(2) else []))
         elif lang == "python":
             first = body.split("\n", 1)[0]
             f = FILE_MARK.fullmatch(first.strip())
@@ -446,3 +447,16 @@ def test_validate_guide_profile_examples_are_in_that_profile():
             assert Profile.parse(label) in inv.levels.values(), f"{inv_id} is not a {label} rule"
             checked += 1
     assert checked >= 3
+
+
+def test_strategies_guide_names_what_the_generators_export():
+    import rollout_trace_kit.generators as generators
+
+    text = (DOCS / "guides" / "strategies.md").read_text()
+    named = set(re.findall(r"`(bundles|corrupted_bundles|CORRUPTIONS|GeneratedBundle|Corrupted)\b", text))
+    assert named == {"bundles", "corrupted_bundles", "CORRUPTIONS", "GeneratedBundle", "Corrupted"}
+    assert named <= set(generators.__all__)
+    extras = re.search(r"^\[project\.optional-dependencies\](.*?)^\[", (ROOT / "pyproject.toml").read_text(), re.M | re.S)
+    assert re.search(r"^generators = \[", extras.group(1), re.M)
+    assert "`generators` extra" in text
+

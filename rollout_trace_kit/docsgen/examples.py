@@ -24,7 +24,6 @@ from ..spec.types import (
     Field,
     Int,
     Named,
-    Nullable,
     Str,
     StrEnum,
     Struct,

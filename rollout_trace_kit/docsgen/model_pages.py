@@ -8,7 +8,7 @@ import re
 from collections import defaultdict
 from textwrap import indent
 
-from ..spec.jsonschema import SCHEMA_BASE, schema_file_name
+from ..spec.jsonschema import schema_file_name
 from ..spec.types import (
     AnyJson,
     ArrayOf,

@@ -67,7 +67,16 @@ take well under a minute and constant memory.
 from ._fast import build_bundle
 from ._leaf import events, free_json, payload_bodies, payload_refs, payloads
 from ._plan import CALL_KINDS, TURN_ENDS, BundlePlan, Call, Round, ThreadPlan, TurnPlan
-from ._strategies import FEATURES, GeneratedBundle, bundles, corrupted_bundles, expand, lifecycle_bundles, plans
+from ._strategies import (
+    FEATURES,
+    GeneratedBundle,
+    bundles,
+    corrupted_bundles,
+    expand,
+    feature_plan,
+    lifecycle_bundles,
+    plans,
+)
 from .corruptions import CORRUPTIONS, UNCORRUPTIBLE, Corrupted, Corruption, applicable, missing_operators
 
 __all__ = [
@@ -90,6 +99,7 @@ __all__ = [
     "corrupted_bundles",
     "events",
     "expand",
+    "feature_plan",
     "free_json",
     "lifecycle_bundles",
     "missing_operators",

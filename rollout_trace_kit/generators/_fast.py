@@ -84,7 +84,8 @@ _START_PAYLOADS = 2  # thread metadata, session_configured
 
 
 def _closing_payloads(rec: Recorder) -> int:
-    return 1  # the shutdown_complete protocol event
+    """The shutdown_complete protocol events: the root's and each child thread's."""
+    return 1 + sum(1 for _ in rec.descendants(rec.root))
 
 
 def _no_compaction(turn: TurnPlan) -> TurnPlan:

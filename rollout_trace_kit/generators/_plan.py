@@ -98,5 +98,7 @@ def random_turn(rnd: random.Random, *, depth: int, child: bool, max_rounds: int 
 
 
 def random_thread(rnd: random.Random, depth: int) -> ThreadPlan:
-    """A spawned child thread: one turn that answers (its result goes back to the parent)."""
-    return ThreadPlan((random_turn(rnd, depth=depth, child=True, max_rounds=2),))
+    """A spawned child thread: one turn that answers (its result goes back to the parent),
+    sometimes closed and resumed for a follow-up turn (v2 only; ignored in v1)."""
+    resumed = random_turn(rnd, depth=depth, child=False, max_rounds=1) if rnd.random() < 0.25 else None
+    return ThreadPlan((random_turn(rnd, depth=depth, child=True, max_rounds=2),), resumed=resumed)

@@ -63,9 +63,7 @@ def plans(
     features: frozenset[str] | tuple = (),
 ):
     """A :class:`BundlePlan`; ``features`` are guaranteed to occur (see ``FEATURES``)."""
-    unknown = set(features) - FEATURES
-    if unknown:
-        raise ValueError(f"unknown features {sorted(unknown)}; known: {sorted(FEATURES)}")
+    extra = feature_turns(features) if features else ()
     budget = _Budget(children=max_threads - 1)
     v2 = dialect != "v1"
 
@@ -92,8 +90,7 @@ def plans(
         return ThreadPlan((first,), resumed=resumed)
 
     turns = [turn(0, answer=False) for _ in range(draw(st.integers(1, max_turns)))]
-    if features:
-        turns.append(_feature_turn(frozenset(features), v2))
+    turns.extend(extra)
     size = text_bytes if isinstance(text_bytes, int) else draw(text_bytes)
     return BundlePlan(
         root=ThreadPlan(tuple(turns)),
@@ -103,18 +100,31 @@ def plans(
     )
 
 
-def _feature_turn(features: frozenset[str], v2: bool) -> TurnPlan:
-    """A turn in which each requested feature happens at least once."""
+def feature_turns(features) -> tuple[TurnPlan, ...]:
+    """Turns in which each feature of ``features`` (see ``FEATURES``) happens at least once:
+    one turn with the tool calls, child threads and compaction, then one turn per
+    requested way of ending a turn other than an answer."""
+    features = frozenset(features)
+    unknown = features - FEATURES
+    if unknown:
+        raise ValueError(f"unknown features {sorted(unknown)}; known: {sorted(FEATURES)}")
     rounds = [Round((Call(k, nested=1),)) for k in CALL_KINDS if k in features]
     if SPAWN in features or "resumed" in features:
-        kid = ThreadPlan((TurnPlan((Round((Call("exec"),)),)),), resumed=TurnPlan() if v2 and "resumed" in features else None)
+        resumed = TurnPlan() if "resumed" in features else None  # thread_resumed: v2 only
+        kid = ThreadPlan((TurnPlan((Round((Call("exec"),)),)),), resumed=resumed)
         rounds.append(Round((Call(SPAWN, child=kid),)))
     if "compact" in features:
         if not rounds:
             rounds.append(Round((Call("exec"),)))
         rounds[0] = Round(rounds[0].calls, compact=True, compaction_retry=True)
-    ends = [e for e in TURN_ENDS if e in features and e != "answer"]
-    return TurnPlan(tuple(rounds), ends[0] if ends else "answer")
+    turns = [TurnPlan(tuple(rounds))]
+    turns += [TurnPlan((), end) for end in TURN_ENDS if end in features and end != "answer"]
+    return tuple(turns)
+
+
+def feature_plan(features=FEATURES, seed: int = 0) -> BundlePlan:
+    """A small deterministic plan in which every feature of ``features`` happens."""
+    return BundlePlan(root=ThreadPlan(feature_turns(features)), seed=seed)
 
 
 def bundles(dialect: str = "v2", **plan_options) -> st.SearchStrategy[GeneratedBundle]:
@@ -155,4 +165,7 @@ def corrupted_bundles(draw, dialect: str = "v2", invariants=None, **plan_options
     return out
 
 
-__all__ = ["FEATURES", "GeneratedBundle", "bundles", "corrupted_bundles", "expand", "lifecycle_bundles", "plans"]
+__all__ = [
+    "FEATURES", "GeneratedBundle", "bundles", "corrupted_bundles", "expand", "feature_plan", "feature_turns",
+    "lifecycle_bundles", "plans",
+]

@@ -53,7 +53,7 @@ def read_lines(f: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Ite
         yield RawLine(number, data, terminated, crlf, too_long, start)
 
 
-def read_batches(f: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, block: int = 1 << 22):
+def read_batches(f: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, block: int = 1 << 20):
     """Yield ``(first_line_number, [line bytes, ...])`` for runs of complete lines, and
     :class:`RawLine` items for the odd ones (too long, or the partial last line).
 

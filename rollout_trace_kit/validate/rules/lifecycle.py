@@ -149,9 +149,7 @@ TOOL_KINDS = (
     "assign_agent_task", "send_message", "wait_agent", "close_agent", "other",
 )
 KIND_CODE = {k: i for i, k in enumerate(TOOL_KINDS)}
-TERMINAL = 1  # tool state: start seq << 8 | kind code << 1 | TERMINAL (a terminal operation exists)
-THREAD_BITS = 24  # turn / inference state: start seq << THREAD_BITS | thread index
-THREAD_MASK = (1 << THREAD_BITS) - 1
+TERMINAL = 1  # tool state: kind code << 1 | TERMINAL (a terminal operation exists)
 
 
 class LifecycleChecker:
@@ -161,10 +159,13 @@ class LifecycleChecker:
         # Keys are hash(id) unless said otherwise.
         self.thread_index: dict[int, int] = {}  # thread -> index into thread_info
         self.thread_info: list[list] = []  # [name, seq of its start or None, ended]
-        self.turns: dict[int, int] = {}  # turn -> start seq << THREAD_BITS | thread index
-        self.inferences: dict[int, int] = {}  # call -> start seq << THREAD_BITS | thread index
+        # Ended entities keep only what late events need (a shared small int each); the
+        # seq of their start is kept while they are open, for related_seq in findings.
+        self.turns: dict[int, int] = {}  # turn -> thread index
+        self.inferences: dict[int, int] = {}  # call -> thread index
+        self.open_seq: dict[int, int] = {}  # hash of an open turn / call / tool id -> seq of its start
         self.responses: dict[int, set] = {}  # thread -> hashes of traced response ids
-        self.tools: dict[int, int] = {}  # tool -> start seq << 8 | kind code << 1 | TERMINAL
+        self.tools: dict[int, int] = {}  # tool -> kind code << 1 | TERMINAL
         self.model_calls: set[int] = set()  # hash((thread, model-visible call id))
         self.cells: dict[tuple[str, str], str] = {}  # (thread, runtime cell) -> model-visible call
         self.cell_calls: set[str] = set()
@@ -187,7 +188,7 @@ class LifecycleChecker:
         """Index of ``thread`` in thread_info, adding it (not started) if new."""
         h = hash(thread)
         idx = self.thread_index.get(h)
-        if idx is None:
+        if idx is None:  # the one int object of this thread, shared by all its turns and calls
             idx = self.thread_index[h] = len(self.thread_info)
             self.thread_info.append([thread, None, False])
         return idx
@@ -203,24 +204,25 @@ class LifecycleChecker:
         return False
 
     def turn_of(self, turn: str, thread: str | None, what: str, pointer: str) -> bool:
-        state = self.turns.get(hash(turn))
-        if state is None:
+        h = hash(turn)
+        idx = self.turns.get(h)
+        if idx is None:
             self.ctx.report(TURN_UNKNOWN, f"{what} referenced unknown Codex turn {turn}", pointer=pointer)
             return False
-        owner = self.thread_info[state & THREAD_MASK][0]
+        owner = self.thread_info[idx][0]
         if thread is not None and owner != thread:
             self.ctx.report(
                 TURN_THREAD,
                 f"{what} used thread {thread}, but Codex turn {turn} belongs to {owner}",
                 pointer=pointer,
-                related_seq=state >> THREAD_BITS,
+                related_seq=self.open_seq.get(h),
             )
             return False
         return True
 
     def turn_thread(self, turn: str) -> str | None:
-        state = self.turns.get(hash(turn))
-        return None if state is None else self.thread_info[state & THREAD_MASK][0]
+        idx = self.turns.get(hash(turn))
+        return None if idx is None else self.thread_info[idx][0]
 
     # -- dispatch ------------------------------------------------------------------------
     def event(self, ev, tag: str) -> None:
@@ -293,25 +295,28 @@ class LifecycleChecker:
         if h in self.turns:
             self.ctx.report(
                 TURN_DUPLICATE, f"duplicate codex turn start for {p.codex_turn_id}",
-                pointer="/payload/codex_turn_id", related_seq=self.turns[h] >> THREAD_BITS,
+                pointer="/payload/codex_turn_id", related_seq=self.open_seq.get(h),
             )
             return
         self.thread_known(p.thread_id, "/payload/thread_id")
-        self.turns[h] = ev.seq << THREAD_BITS | self.thread_idx(p.thread_id)
+        self.turns[h] = self.thread_idx(p.thread_id)
+        self.open_seq[h] = ev.seq
 
     def on_codex_turn_ended(self, ev, p):
-        state = self.turns.get(hash(p.codex_turn_id))
-        if state is None:
+        h = hash(p.codex_turn_id)
+        idx = self.turns.get(h)
+        if idx is None:
             self.ctx.report(TURN_UNKNOWN, f"codex turn end referenced unknown turn {p.codex_turn_id}", pointer="/payload/codex_turn_id")
             return
-        owner = self.thread_info[state & THREAD_MASK][0]
+        owner = self.thread_info[idx][0]
         if ev.thread_id is not None and ev.thread_id != owner:
             self.ctx.report(
                 TURN_THREAD,
                 f"codex turn end for {p.codex_turn_id} used thread {ev.thread_id}, but the turn belongs to {owner}",
                 pointer="/thread_id",
-                related_seq=state >> THREAD_BITS,
+                related_seq=self.open_seq.get(h),
             )
+        self.open_seq.pop(h, None)
 
     # -- inference ---------------------------------------------------------------------
     def on_inference_started(self, ev, p):
@@ -323,14 +328,15 @@ class LifecycleChecker:
             # No released reducer knows request_input_mode: its ref is only a writer promise.
             field = ctx.dialect.type("InferenceRequestInputMode").variant("incremental_with_untraced_prefix").field("prefix_payload")
             self.refs.check(mode.prefix_payload, "inference_started", field, "/payload/request_input_mode/prefix_payload", False)
-        known = self.inferences.get(hash(cid))
-        if known is not None:
+        h = hash(cid)
+        if h in self.inferences:
             ctx.report(
                 INFERENCE_DUPLICATE, f"duplicate inference start for {cid}",
-                pointer="/payload/inference_call_id", related_seq=known >> THREAD_BITS,
+                pointer="/payload/inference_call_id", related_seq=self.open_seq.get(h),
             )
             return
-        self.inferences[hash(cid)] = ev.seq << THREAD_BITS | self.thread_idx(p.thread_id)
+        self.inferences[h] = self.thread_idx(p.thread_id)
+        self.open_seq[h] = ev.seq
         if not self.thread_known(p.thread_id, "/payload/thread_id"):
             return
         if not self.turn_of(p.codex_turn_id, p.thread_id, f"inference start {cid}", "/payload/codex_turn_id"):
@@ -355,8 +361,9 @@ class LifecycleChecker:
         ref = getattr(p, field_name)
         if body is not None:
             bodies.check_response(self.ctx, body, ref.raw_payload_id, f"/payload/{field_name}")
-        state = self.inferences.get(hash(p.inference_call_id))
-        if state is None:
+        h = hash(p.inference_call_id)
+        idx = self.inferences.get(h)
+        if idx is None:
             self.ctx.report(
                 INFERENCE_UNKNOWN,
                 f"inference completion referenced unknown call {p.inference_call_id}",
@@ -365,7 +372,8 @@ class LifecycleChecker:
             return
         response_id = getattr(p, "response_id", None)
         if response_id is not None:
-            self.responses.setdefault(state & THREAD_MASK, set()).add(hash(response_id))
+            self.responses.setdefault(idx, set()).add(hash(response_id))
+        self.open_seq.pop(h, None)
 
     def on_inference_completed(self, ev, p):
         self._inference_end(ev, p, "inference_completed", "response_payload", True)
@@ -384,10 +392,11 @@ class LifecycleChecker:
         if key in self.tools:
             ctx.report(
                 TOOL_DUPLICATE, f"duplicate tool call start for {p.tool_call_id}",
-                pointer="/payload/tool_call_id", related_seq=self.tools[key] >> 8,
+                pointer="/payload/tool_call_id", related_seq=self.open_seq.get(key),
             )
             return
-        self.tools[key] = ev.seq << 8 | KIND_CODE[p.kind.__struct_config__.tag] << 1
+        self.tools[key] = KIND_CODE[p.kind.__struct_config__.tag] << 1
+        self.open_seq[key] = ev.seq
         if ev.thread_id is None and ev.codex_turn_id is None:
             ctx.report(TOOL_CONTEXT, "tool call start did not include thread or Codex turn context", pointer="/thread_id")
             return
@@ -423,12 +432,12 @@ class LifecycleChecker:
         if state is None:
             self.ctx.report(TOOL_UNKNOWN, f"{what} referenced unknown call {p.tool_call_id}", pointer="/payload/tool_call_id")
             return None
-        return TOOL_KINDS[(state & 0xFF) >> 1]
+        return TOOL_KINDS[state >> 1]
 
     def on_tool_call_runtime_started(self, ev, p):
         key = hash(p.tool_call_id)
         state = self.tools.get(key)
-        kind = None if state is None else TOOL_KINDS[(state & 0xFF) >> 1]
+        kind = None if state is None else TOOL_KINDS[state >> 1]
         body = self.ref(p, "tool_call_runtime_started", "runtime_payload", True)
         if self._tool(p, "tool runtime start") is None:
             return
@@ -452,7 +461,8 @@ class LifecycleChecker:
 
     def on_tool_call_ended(self, ev, p):
         self.ref(p, "tool_call_ended", "result_payload", False)
-        self._tool(p, "tool call end")
+        if self._tool(p, "tool call end") is not None:
+            self.open_seq.pop(hash(p.tool_call_id), None)
 
     def on_mcp_tool_call_correlation_assigned(self, ev, p):
         if self._tool(p, "MCP correlation") is None:

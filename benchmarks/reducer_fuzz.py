@@ -1,0 +1,63 @@
+"""Throughput of a reducer fuzz campaign against the Codex 0.169.0 reducer.
+
+Prints cases, wall time and cases per second of one ``fuzz-reducer`` campaign
+(default 1,000 cases, 2 jobs), beside the time of the same number of bare
+``trace-reduce`` runs on one corpus bundle measured in the same run (the
+floor: process start and replay of a small bundle).
+Run: ``python benchmarks/reducer_fuzz.py [--examples 1000] [--jobs 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from rollout_trace_kit.conformance.codex import ensure_codex
+from rollout_trace_kit.conformance.command import ReducerCommand
+from rollout_trace_kit.conformance.fuzz import Campaign, per_invariant
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--examples", type=int, default=1000)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--dialect", default="v2", choices=["v1", "v2"])
+    args = ap.parse_args()
+    release = {"v1": "0.164.0", "v2": "0.169.0"}[args.dialect]
+    binary = ensure_codex(release)
+    cmd = f"{shlex.quote(str(binary))} debug trace-reduce {{bundle}} -o {{output}}"
+
+    bundle = ROOT / "examples" / "corpus" / f"codex-{release}" / "tools"
+    with tempfile.TemporaryDirectory() as tmp:
+        def bare(i):
+            subprocess.run([str(binary), "debug", "trace-reduce", str(bundle), "-o", f"{tmp}/{i}.json"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        n = min(args.examples, 200)
+        t = time.perf_counter()
+        with ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(bare, range(n)))
+        floor = (time.perf_counter() - t) / n * args.examples
+    print(f"bare trace-reduce of one corpus bundle, x{args.examples} (extrapolated from {n}): {floor:.1f} s")
+
+    campaign = Campaign(ReducerCommand(cmd), args.dialect, examples=args.examples, jobs=args.jobs, shrink=False)
+    t = time.perf_counter()
+    results = campaign.run()
+    wall = time.perf_counter() - t
+    table = per_invariant(results)
+    failed = sum(r.result != "pass" for r in results)
+    print(
+        f"fuzz-reducer campaign, codex {release}: {len(results)} cases ({len(campaign.skipped)} skipped) "
+        f"in {wall:.1f} s = {len(results) / wall:.0f} cases/s; {failed} not passing; "
+        f"{len(table)} invariants covered; {wall / floor:.2f}x the bare-run floor"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""Corruption operators: one per invariant, each caught by the validator exactly as labelled.
+
+The mutation-kill matrix: every operator of every catalogue invariant, applied to a
+generated bundle with every feature and to the real corpus bundles, must make the
+validator report exactly the operator's expected IDs in every profile, the primary
+one at the operator's line and seq.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, find, given, settings
+
+from rollout_trace_kit.bundle import Bundle
+from rollout_trace_kit.generators import (
+    CORRUPTIONS,
+    FEATURES,
+    UNCORRUPTIBLE,
+    Corrupted,
+    applicable,
+    corrupted_bundles,
+    expand,
+    feature_plan,
+    missing_operators,
+)
+from rollout_trace_kit.spec import DIALECTS
+from rollout_trace_kit.validate import CATALOGUE, Options, Profile, all_invariants, validate_bundle
+
+from .conftest import corpus_bundles
+
+DIALECT_NAMES = sorted(DIALECTS)
+EXAMPLES = int(os.environ.get("RTK_GENERATOR_EXAMPLES", "25"))
+RELEASE = {"v1": "0.164.0", "v2": "0.169.0"}
+MATRIX = [(d, inv) for d in DIALECT_NAMES for inv in applicable(d)]
+EXPENSIVE = {"LINE.TOO_LONG", "REF.SIZE_LIMIT"}  # a 64 MiB line / a 256 MiB payload: one seed is enough
+
+# The validator reports these with seq=None although the line's seq is readable: the
+# finding is raised while the line is decoded, before the engine sets ctx.seq
+# (reported to the lead). Strict xfail: the list fails the run once it is fixed.
+SEQ_NOT_REPORTED = {"EVENT.INTEGER_FORM", "EVENT.SCHEMA", "EVENT.UNKNOWN_KEY", "EVENT.UNKNOWN_TYPE", "LINE.CRLF", "LINE.DUPLICATE_KEY"}
+
+_BUNDLES: dict[str, Bundle] = {}
+
+
+def rich(dialect: str) -> Bundle:
+    """A generated bundle with every feature (all variants but `other`)."""
+    if dialect not in _BUNDLES:
+        _BUNDLES[dialect] = expand(feature_plan(FEATURES, seed=11), dialect)
+    return _BUNDLES[dialect]
+
+
+def run_validator(c: Corrupted):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = c.bundle.write(Path(tmp) / "bundle")
+        return {p: validate_bundle(path, Options(profile=p)) for p in Profile}
+
+
+def assert_caught(c: Corrupted, dialect: str) -> dict:
+    reports = run_validator(c)
+    for profile, report in reports.items():
+        want = c.expected_in(dialect, profile)
+        got = report.ids()
+        assert got == want, (
+            f"{c.invariant} ({c.note}) in {profile.label}: got {sorted(got)}, want {sorted(want)}; "
+            f"{[(f.invariant, f.line, f.seq, f.message) for f in report.findings][:4]}"
+        )
+    return reports
+
+
+def primary_positions(reports, c: Corrupted) -> set:
+    return {(f.line, f.seq) for f in reports[Profile.STRICT].findings if f.invariant == c.invariant}
+
+
+# -- the registry ------------------------------------------------------------------------------
+def test_every_catalogue_invariant_has_an_operator():
+    assert missing_operators() == [], "invariants without a corruption operator"
+
+
+def test_uncorruptible_entries_are_catalogue_invariants_with_a_reason():
+    for inv_id, reason in UNCORRUPTIBLE.items():
+        assert inv_id in CATALOGUE and reason and inv_id not in CORRUPTIONS
+
+
+def test_operators_are_keyed_by_their_invariant_and_described():
+    known = {inv.id for inv in all_invariants()}
+    for inv_id, op in CORRUPTIONS.items():
+        assert op.invariant == inv_id and inv_id in known
+        assert op.description.endswith(".") and len(op.description) > 15
+        assert op.needs <= FEATURES
+        assert op.dialects <= set(CATALOGUE[inv_id].levels)
+
+
+# -- the mutation-kill matrix -------------------------------------------------------------------------
+@pytest.mark.parametrize("dialect,invariant", MATRIX, ids=[f"{d}-{i}" for d, i in MATRIX])
+def test_operator_on_a_generated_bundle_is_caught_exactly(dialect, invariant):
+    seeds = range(1) if invariant in EXPENSIVE else range(3)
+    applied = 0
+    for seed in seeds:
+        c = CORRUPTIONS[invariant].apply(rich(dialect), dialect, random.Random(seed))
+        assert c is not None, f"{invariant} found no place in a bundle with every feature"
+        assert c.invariant == invariant and invariant in c.expected
+        reports = assert_caught(c, dialect)
+        assert c.line is None or any(line == c.line for line, _ in primary_positions(reports, c)), (
+            c.note, c.line, primary_positions(reports, c))
+        applied += 1
+    assert applied
+
+
+@pytest.mark.parametrize("dialect,invariant", MATRIX, ids=[f"{d}-{i}" for d, i in MATRIX])
+def test_primary_finding_is_at_the_operators_line_and_seq(dialect, invariant, request):
+    if invariant in SEQ_NOT_REPORTED:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="validator: seq=None for findings raised while decoding"))
+    c = CORRUPTIONS[invariant].apply(rich(dialect), dialect, random.Random(0))
+    reports = run_validator(c)
+    positions = primary_positions(reports, c)
+    if c.line is None:
+        assert (None, None) in positions or any(line is None for line, _ in positions), positions
+    else:
+        assert (c.line, c.seq) in positions, (c.note, (c.line, c.seq), positions)
+
+
+@pytest.mark.parametrize("dialect", DIALECT_NAMES)
+def test_operators_on_real_bundles_are_caught_exactly(dialect):
+    """The lead's per-invariant tests use these operators on the corpus with a fixed seed."""
+    used = set()
+    for path in corpus_bundles(RELEASE[dialect]):
+        bundle = Bundle.read(path)
+        for invariant in applicable(dialect):
+            if invariant in EXPENSIVE and invariant in used:
+                continue
+            c = CORRUPTIONS[invariant].apply(bundle, dialect, random.Random(0))
+            if c is None:
+                continue
+            assert_caught(c, dialect)
+            used.add(invariant)
+    assert used == set(applicable(dialect)), f"no corpus bundle offers a place for {set(applicable(dialect)) - used}"
+
+
+def test_operators_are_deterministic_and_leave_their_input_alone():
+    bundle = rich("v2")
+    before = (list(bundle.lines), dict(bundle.payloads), bundle.manifest)
+    for invariant in applicable("v2"):
+        if invariant in EXPENSIVE:
+            continue
+        a = CORRUPTIONS[invariant].apply(bundle, "v2", random.Random(7))
+        b = CORRUPTIONS[invariant].apply(bundle, "v2", random.Random(7))
+        assert (a.bundle.lines, a.bundle.payloads, a.bundle.manifest, a.line, a.seq) == (
+            b.bundle.lines, b.bundle.payloads, b.bundle.manifest, b.line, b.seq), invariant
+        changed = (a.bundle.lines, a.bundle.payloads, a.bundle.manifest, a.bundle.specials) != (*before, {})
+        assert changed or type(a.bundle) is not type(bundle), invariant
+    assert (bundle.lines, bundle.payloads, bundle.manifest) == before
+
+
+def test_operators_refuse_bundles_without_a_place_for_them():
+    plain = expand(feature_plan({"answer"}), "v1")
+    for invariant in ("CELL.UNKNOWN", "MCP.DUPLICATE_CORRELATION", "COMPACTION.DUPLICATE_INSTALL", "TURN.THREAD_MISMATCH"):
+        assert CORRUPTIONS[invariant].apply(plain, "v1", random.Random(0)) is None
+    assert CORRUPTIONS["ORDER.AFTER_RECORDING_COMPLETED"].apply(rich("v1"), "v1", random.Random(0)) is None
+
+
+# -- Hypothesis-drawn corruptions --------------------------------------------------------------------
+@pytest.mark.parametrize("dialect", DIALECT_NAMES)
+def test_drawn_corruptions_are_caught_exactly(dialect):
+    cheap = [i for i in applicable(dialect) if i not in EXPENSIVE]
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(corrupted_bundles(dialect, invariants=cheap, max_turns=2, max_threads=2))
+    def check(c):
+        assert_caught(c, dialect)
+
+    check()
+
+
+def test_a_corrupted_example_shrinks_and_stays_broken_the_same_way():
+    shrunk = find(
+        corrupted_bundles("v2", invariants=["TOOL.UNKNOWN_CALL"]),
+        lambda c: True,
+        settings=settings(database=None, max_examples=50),
+    )
+    assert len(shrunk.bundle.lines) <= 40
+    assert_caught(shrunk, "v2")
