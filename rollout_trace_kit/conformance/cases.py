@@ -67,10 +67,15 @@ def build_case(spec: CaseSpec, attempts: int = 6) -> Case | None:
 
 
 def judge_case(case: Case, bundle_dir, profile: Profile) -> None:
-    """Set ``must_reject`` from the kit's own verdict in ``profile`` on the written bundle."""
+    """Set ``must_reject`` from the kit's own verdict in ``profile`` on the written bundle.
+
+    The dialect is the campaign's: a reducer under test reads one dialect, whatever
+    schema_version a corrupted bundle claims.
+    """
     from ..validate import Options, validate_bundle
 
-    case.must_reject = not validate_bundle(bundle_dir, Options(profile=profile)).ok
+    report = validate_bundle(bundle_dir, Options(profile=profile, dialect=case.spec.dialect))
+    case.must_reject = not report.ok
 
 
 def plan_cases(dialect: str, examples: int, seed: int, valid_share: float = 0.2,
@@ -82,6 +87,7 @@ def plan_cases(dialect: str, examples: int, seed: int, valid_share: float = 0.2,
     ids = sorted(
         i for i in (invariants or CORRUPTIONS)
         if i in CORRUPTIONS and dialect in CATALOGUE[i].levels and dialect in CORRUPTIONS[i].dialects
+        and (invariants or not CATALOGUE[i].kit_only)  # kit limits only when asked for by name
     )
     n_valid = max(1, round(examples * valid_share)) if examples > 1 or not ids else 0
     specs = [CaseSpec(dialect, VALID, rnd.randrange(2**31), rnd.randint(min_events, max_events)) for _ in range(n_valid)]

@@ -118,6 +118,8 @@ PROFILE_TEXT = {
 
 def _measured_md(inv: Invariant, dialect: str, reports: Reports | None, reference: dict[str, str]) -> str:
     found = reports.rows.get((inv.id, dialect), []) if reports else []
+    if not found and inv.kit_only:
+        return "not fuzzed: a limit of the kit, not a rule of the format"
     if not found:
         return "not measured yet"
     parts = []

@@ -44,6 +44,7 @@ class Invariant:
     source: str
     severity: Severity = Severity.ERROR
     notes: str = ""
+    kit_only: bool = False  # about the kit (a limit, a bug), not the format: reducer fuzzing skips it
 
     def level(self, dialect: str) -> Profile | None:
         return self.levels.get(dialect)

@@ -64,6 +64,7 @@ INTERNAL_ERROR = invariant(
     "The kit checked the whole bundle: an internal error is a bug of the kit, reported as a finding instead of a traceback.",
     v1=R, v2=R,
     source="kit: bad input must end in a finding",
+    kit_only=True,
 )
 TRACE_PRESENT = invariant(
     "BUNDLE.TRACE_PRESENT",

@@ -51,6 +51,7 @@ TOO_LARGE = invariant(
     v1=W, v2=W,
     source="kit limit: bounded memory",
     severity=Severity.WARNING,
+    kit_only=True,
 )
 ID_CONSISTENT = invariant(
     "REF.ID_CONSISTENT",
