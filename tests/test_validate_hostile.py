@@ -126,6 +126,24 @@ def test_deep_nesting(tmp_path, bundle):
     assert ("LINE.NESTING", 5) in _ids_at(r)
 
 
+@pytest.mark.parametrize("arrays,rejected", [(125, False), (126, True)])
+def test_nesting_inside_the_payload_follows_serdes_limit(tmp_path, bundle, arrays, rejected):
+    # measured on both reducers: 125 arrays inside "payload" pass, 126 fail
+    assert b"protocol_event_observed" in bundle.lines[2]  # a line nothing later depends on
+    line = bundle.lines[2].replace(b'"payload":{', b'"payload":{"zz":' + b"[" * arrays + b"]" * arrays + b",", 1)
+    r = _check(tmp_path, _replace_line(bundle, 3, line), Profile.REDUCER)
+    assert _ids_at(r) == ({("LINE.NESTING", 3)} if rejected else set())
+
+
+def test_deep_unknown_envelope_key_is_a_writer_finding(tmp_path, bundle):
+    # readers skip an unknown envelope key at any depth; the kit cannot parse 10,000 levels
+    line = bundle.lines[4].replace(b'"seq":5', b'"seq":5,"zz":' + b"[" * 10_000 + b"]" * 10_000, 1)
+    b = _replace_line(bundle, 5, line)
+    assert not [f for f in _check(tmp_path / "r", b, Profile.REDUCER).findings if f.invariant == "LINE.NESTING"]
+    w = _check(tmp_path / "w", b, Profile.WRITER)
+    assert [(f.invariant, f.profile) for f in w.findings if f.line == 5] == [("LINE.NESTING", Profile.WRITER)]
+
+
 def test_invalid_utf8(tmp_path, bundle):
     line = bundle.lines[4].replace(b'"type"', b'"t\xffpe"', 1)
     r = _check(tmp_path, _replace_line(bundle, 5, line))

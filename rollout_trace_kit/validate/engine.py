@@ -105,7 +105,7 @@ class _Pass:
         try:
             events = td.list_decoder.decode(joined)
             fast = td.encoder.encode(events) == joined
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
             fast = False
         if not fast:
             for n, data in enumerate(lines, start):

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 SERDE_RECURSION_LIMIT = 128  # serde_json's default nesting limit
+# serde buffers the tagged payload (recursion-limited); unknown envelope keys it skips
+# without a limit. Measured on 0.164.0 and 0.169.0: 125 arrays inside "payload" pass,
+# 126 fail; 10,000 inside an unknown envelope key pass.
+PAYLOAD_DEPTH_LIMIT = 126  # the payload object counts as 1
+KIT_DEPTH_LIMIT = 500  # deeper than this the kit's own parsers cannot go
 DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
 
 
@@ -117,7 +122,11 @@ class DuplicateKey(ValueError):
 
 
 class NestingTooDeep(ValueError):
-    pass
+    """``reducer`` when serde rejects the nesting too (it is inside the payload)."""
+
+    def __init__(self, message: str, reducer: bool):
+        super().__init__(message)
+        self.reducer = reducer
 
 
 class _DuplicateWatch:
@@ -143,11 +152,14 @@ def _has_lone_surrogate(text: str) -> bool:
     return any(0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
-def json_depth(text: str) -> int:
-    """Maximum nesting of arrays/objects, skipping string contents."""
-    depth = best = 0
+def nesting(text: str) -> tuple[int, int]:
+    """(deepest nesting of the line, deepest nesting inside its top-level "payload" value)."""
+    depth = best = payload_best = 0
+    payload_from = None  # depth at which the payload value opened
     in_str = esc = False
-    for c in text:
+    key_start = -1
+    last_key = None
+    for i, c in enumerate(text):
         if in_str:
             if esc:
                 esc = False
@@ -155,21 +167,42 @@ def json_depth(text: str) -> int:
                 esc = True
             elif c == '"':
                 in_str = False
+                if depth == 1:
+                    last_key = text[key_start + 1 : i]
         elif c == '"':
             in_str = True
+            key_start = i
         elif c in "[{":
             depth += 1
-            if depth > best:
-                best = depth
+            best = max(best, depth)
+            if depth == 2 and last_key == "payload" and payload_from is None:
+                payload_from = depth
+            if payload_from is not None:
+                payload_best = max(payload_best, depth - payload_from + 1)
         elif c in "]}":
+            if payload_from is not None and depth == payload_from:
+                payload_from = None
             depth -= 1
-    return best
+        elif c == "," and depth == 1:
+            last_key = None
+    return best, payload_best
 
 
-def strict_loads(text: str, limit: int = SERDE_RECURSION_LIMIT):
+def strict_loads(text: str):
     """Parse like serde_json would accept, raising ValueError subclasses otherwise."""
-    if (text.count("[") + text.count("{")) > limit and json_depth(text) > limit:
-        raise NestingTooDeep(f"nesting deeper than {limit} levels (serde_json's recursion limit)")
+    if (text.count("[") + text.count("{")) > PAYLOAD_DEPTH_LIMIT:
+        total, payload = nesting(text)
+        if payload > PAYLOAD_DEPTH_LIMIT:
+            raise NestingTooDeep(
+                f"payload nests {payload} levels, deeper than serde_json's recursion limit allows ({PAYLOAD_DEPTH_LIMIT})",
+                reducer=True,
+            )
+        if total > KIT_DEPTH_LIMIT:
+            raise NestingTooDeep(
+                f"an unknown key nests {total} levels: readers skip it, but the kit cannot parse deeper "
+                f"than {KIT_DEPTH_LIMIT} and leaves this line unchecked",
+                reducer=False,
+            )
     watch = _DuplicateWatch()
     obj = json.loads(text, object_pairs_hook=watch, parse_constant=_reject_constant)
     if "\\u" in text and _contains_lone_surrogate(obj):

@@ -41,9 +41,11 @@ DUPLICATE_KEY = invariant(
 )
 NESTING = invariant(
     "LINE.NESTING",
-    "A line nests at most 128 arrays and objects (serde_json's recursion limit).",
-    v1=R, v2=R,
-    source="serde_json recursion limit (128)",
+    "A line nests no deeper than its readers follow: 126 levels inside `payload` (serde_json's recursion limit), 500 anywhere (the kit's parsers).",
+    v1=W, v2=W,
+    source='serde_json: "recursion limit exceeded" (measured on 0.164.0 and 0.169.0: 125 arrays inside payload pass, 126 fail)',
+    notes="Too deep inside the payload fails the reference reducers (the finding then names the reducer profile); "
+    "an unknown envelope key they skip at any depth.",
 )
 TOO_LONG = invariant(
     "LINE.TOO_LONG",
@@ -233,7 +235,7 @@ def decode_event(ctx: Context, raw: RawLine, td=None):
         event = td.decoder.decode(data)
         if td.encoder.encode(event) == data:
             return event, None
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
         event = None
     return _slow(ctx, raw, td, event)
 
@@ -261,7 +263,7 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
         obj = e.value
         return _validate(ctx, raw, td, fast_event, obj)
     except NestingTooDeep as e:
-        ctx.report(NESTING, f"line {raw.number}: {e}")
+        ctx.report(NESTING, f"line {raw.number}: {e}", level=R if e.reducer else None)
         return None, None
     except ValueError as e:
         hint = " (the line starts with a UTF-8 byte order mark)" if text.startswith("\ufeff") else ""
