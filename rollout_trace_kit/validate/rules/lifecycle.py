@@ -298,8 +298,11 @@ class LifecycleChecker:
                 pointer="/payload/codex_turn_id", related_seq=self.open_seq.get(h),
             )
             return
-        self.thread_known(p.thread_id, "/payload/thread_id")
-        self.turns[h] = self.thread_idx(p.thread_id)
+        idx = self.thread_index.get(hash(p.thread_id))
+        if idx is None or self.thread_info[idx][1] is None:  # not started (inlined thread_known: hot path)
+            self.thread_known(p.thread_id, "/payload/thread_id")
+            idx = self.thread_idx(p.thread_id)
+        self.turns[h] = idx
         self.open_seq[h] = ev.seq
 
     def on_codex_turn_ended(self, ev, p):
@@ -309,7 +312,7 @@ class LifecycleChecker:
             self.ctx.report(TURN_UNKNOWN, f"codex turn end referenced unknown turn {p.codex_turn_id}", pointer="/payload/codex_turn_id")
             return
         owner = self.thread_info[idx][0]
-        if ev.thread_id is not None and ev.thread_id != owner:
+        if ev.thread_id != owner and ev.thread_id is not None:
             self.ctx.report(
                 TURN_THREAD,
                 f"codex turn end for {p.codex_turn_id} used thread {ev.thread_id}, but the turn belongs to {owner}",

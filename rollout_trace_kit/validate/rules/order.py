@@ -125,26 +125,26 @@ class OrderChecker:
         self.version = d.schema_version
         self.strict = ctx.wants(CONTEXT_CONVENTION)
         self.next_seq = 1
+        self.plain = False  # the shortcut of check() applies
 
     def check(self, ev, tag: str) -> None:
         """All order checks of a schema-valid event, with a shortcut for the usual case."""
         seq = ev.seq
+        # self.plain: no first event pending, no end seen, not strict (kept up to date below)
         if (
             seq == self.next_seq
-            and not self.first
-            and ev.schema_version == self.version
+            and self.plain
             and ev.rollout_id == self.rollout_id
+            and ev.schema_version == self.version
             and tag not in _ENDS
-            and self.rollout_ended_seq is None
-            and not self.strict
         ):
-            fields = PAYLOAD_CONTEXT.get(tag)
-            if fields is None or (ev.thread_id == ev.payload.thread_id and ev.codex_turn_id == ev.payload.codex_turn_id):
+            if tag not in PAYLOAD_CONTEXT or (
+                ev.thread_id == ev.payload.thread_id and ev.codex_turn_id == ev.payload.codex_turn_id
+            ):
                 self.events += 1
                 self.prev_seq = self.max_seq = seq
                 self.next_seq = seq + 1
                 self.last_tag = tag
-                self.prev_time = ev.wall_time_unix_ms
                 return
         self.envelope(seq, ev.schema_version, ev.rollout_id)
         self.event(ev, tag)
@@ -226,6 +226,7 @@ class OrderChecker:
                 pointer="/wall_time_unix_ms",
             )
         self.prev_time = ev.wall_time_unix_ms
+        self.plain = not self.first and self.rollout_ended_seq is None and not self.strict
 
     def _context(self, ev, tag: str) -> None:
         ctx = self.ctx
