@@ -5,7 +5,9 @@ Builds two v2 bundles itself (in a temp dir, or --workdir):
 * ``lifecycle``: about 1,000,000 events (threads, turns, some MCP tool calls), no
   payload files;
 * ``payloads``: about 100,000 events with about 60,000 payload files (inference
-  requests and responses, tool invocations and results).
+  requests and responses, protocol events, tool calls);
+* ``turns-only``: 1,000,000 turn starts and ends, a shape on which the Codex
+  reducer's time is linear (it grows with the square of the tool calls).
 
 For each it prints: validator wall time and peak RSS (a fresh process per
 profile), the time of reading the same lines with orjson alone, and, when the
@@ -145,6 +147,20 @@ def build_lifecycle(root: Path, events: int) -> Path:
     return root
 
 
+def build_turns_only(root: Path, events: int) -> Path:
+    """Turn starts and ends only: a shape on which the Codex reducer's time stays linear."""
+    w = Writer(root)
+    w.start()
+    t = 0
+    while w.seq < events - 3:
+        t += 1
+        turn = f"turn-{t}"
+        w.event({"type": "codex_turn_started", "codex_turn_id": turn, "thread_id": ROLLOUT}, ROLLOUT, turn)
+        w.event({"type": "codex_turn_ended", "codex_turn_id": turn, "status": "completed"}, ROLLOUT, turn)
+    w.finish()
+    return root
+
+
 def build_payload_heavy(root: Path, events: int) -> Path:
     """Per turn 10 events and 6 payload files (2 inference calls, 2 protocol events,
     one tool call): 100k events -> 60k files. Threads of 50 turns keep each
@@ -270,6 +286,7 @@ def main() -> None:
     ap.add_argument("--payload-events", type=int, default=100_000)
     ap.add_argument("--workdir", help="where to build the bundles (default: a temp dir, removed)")
     ap.add_argument("--profiles", default="writer,reducer,strict")
+    ap.add_argument("--skip-linear", action="store_true", help="skip the turns-only bundle")
     args = ap.parse_args()
     profiles = args.profiles.split(",")
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
@@ -281,6 +298,11 @@ def main() -> None:
         heavy = build_payload_heavy(tmp / "payloads", args.payload_events)
         print(f"built payload-heavy bundle in {time.perf_counter() - t:.1f} s")
         out = {"lifecycle": measure("lifecycle", life, profiles), "payloads": measure("payloads", heavy, profiles)}
+        if not args.skip_linear:
+            t = time.perf_counter()
+            linear = build_turns_only(tmp / "turns-only", args.events)
+            print(f"\nbuilt turns-only bundle in {time.perf_counter() - t:.1f} s")
+            out["turns-only"] = measure("turns-only", linear, profiles)
         print("\n" + json.dumps(out))
 
 
