@@ -9,22 +9,30 @@ from pathlib import Path
 from . import __version__
 
 
-def _cmd_schema(args: argparse.Namespace) -> int:
+def _schema_files() -> dict[str, str]:
+    """Every generated schema file, by path under schema/: the dialects and the writer protocol."""
+    from .conformance.protocol import schema_files as protocol_files
     from .spec import DIALECTS
-    from .spec.jsonschema import schema_files, write_schema_files
+    from .spec.jsonschema import schema_files
 
+    return {**schema_files(DIALECTS.values()), **protocol_files()}
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
     root = Path(args.out)
+    files = _schema_files()
     if args.check:
-        stale = [
-            rel
-            for rel, text in schema_files(DIALECTS.values()).items()
-            if not (root / rel).is_file() or (root / rel).read_text(encoding="utf-8") != text
-        ]
+        stale = [rel for rel, text in files.items()
+                 if not (root / rel).is_file() or (root / rel).read_text(encoding="utf-8") != text]
         for rel in stale:
             print(f"stale: {root / rel}", file=sys.stderr)
         return 1 if stale else 0
-    for path in write_schema_files(root, DIALECTS.values()):
-        print(f"wrote {path}")
+    for rel, text in files.items():
+        path = root / rel
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
     return 0
 
 
