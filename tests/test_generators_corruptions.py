@@ -37,12 +37,8 @@ DIALECT_NAMES = sorted(DIALECTS)
 EXAMPLES = int(os.environ.get("RTK_GENERATOR_EXAMPLES", "25"))
 RELEASE = {"v1": "0.164.0", "v2": "0.169.0"}
 MATRIX = [(d, inv) for d in DIALECT_NAMES for inv in applicable(d)]
-EXPENSIVE = {"LINE.TOO_LONG", "REF.SIZE_LIMIT"}  # a 64 MiB line / a 256 MiB payload: one seed is enough
+EXPENSIVE = {i for i in CATALOGUE if CATALOGUE[i].kit_only}  # e.g. a 64 MiB line, a 256 MiB payload: one seed
 
-# The validator reports these with seq=None although the line's seq is readable: the
-# finding is raised while the line is decoded, before the engine sets ctx.seq
-# (reported to the lead). Strict xfail: the list fails the run once it is fixed.
-SEQ_NOT_REPORTED = {"EVENT.INTEGER_FORM", "EVENT.SCHEMA", "EVENT.UNKNOWN_KEY", "EVENT.UNKNOWN_TYPE", "LINE.CRLF", "LINE.DUPLICATE_KEY"}
 
 _BUNDLES: dict[str, Bundle] = {}
 
@@ -112,9 +108,7 @@ def test_operator_on_a_generated_bundle_is_caught_exactly(dialect, invariant):
 
 
 @pytest.mark.parametrize("dialect,invariant", MATRIX, ids=[f"{d}-{i}" for d, i in MATRIX])
-def test_primary_finding_is_at_the_operators_line_and_seq(dialect, invariant, request):
-    if invariant in SEQ_NOT_REPORTED:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="validator: seq=None for findings raised while decoding"))
+def test_primary_finding_is_at_the_operators_line_and_seq(dialect, invariant):
     c = CORRUPTIONS[invariant].apply(rich(dialect), dialect, random.Random(0))
     reports = run_validator(c)
     positions = primary_positions(reports, c)

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from ..bundle import Bundle
 from ..spec import DIALECTS
-from ._plan import BundlePlan, Round, TurnPlan, random_turn
+from ._plan import BundlePlan, Round, TurnPlan, random_turn, turn_children, turn_event_bound
 from ._scenario import Recorder, Thread
 from ._writer import DirectorySink, MemorySink
 
-RICH_TURN_MAX_EVENTS = 1000  # a drawn turn (<= 4 rounds of <= 3 calls, one child level) stays below
+FILL_ROOM = 30  # events kept for the exact fill at the end
 HISTORY_LIMIT = 20_000  # bundles up to this many events keep the conversation (and can compact)
 
 
@@ -63,15 +63,24 @@ def build_bundle(
         closing = (4 if rec.v2 else 3) + 2 * sum(1 for _ in rec.descendants(root))
         return events - closing
 
-    want = None if payload_files is None else payload_files / events
-    while target() - rec.w.events_written > RICH_TURN_MAX_EVENTS:
-        ratio = (rec.w.next_payload - 1) / rec.w.events_written
-        if want is not None and ratio > want:
-            light(rec, root, rnd, far_above=ratio > want + 0.05)
-        elif want is not None and ratio < want - 0.02:
+    def share_left() -> float | None:
+        """Payload files still to write per event still to write (None: no target)."""
+        if payload_files is None:
+            return None
+        todo = payload_files - (rec.w.next_payload - 1) - _closing_payloads(rec)
+        return todo / max(1, target() - rec.w.events_written)
+
+    while True:
+        room = target() - rec.w.events_written - FILL_ROOM
+        share = share_left()
+        if share is not None and share < 0.45 and room > 12:
+            light(rec, root, rnd, far_above=share < 0.3)
+        elif share is not None and share > 0.95 and room > 1:
             warning(rec)
         else:
             turn = random_turn(rnd, depth=1, child=False)
+            if turn_event_bound(turn) + 2 * turn_children(turn) > room:
+                break  # the rest is filled exactly
             rec.user_turn(root, turn if keep else _no_compaction(turn))
     fill(rec, root, target() - rec.w.events_written,
          None if payload_files is None else payload_files - (rec.w.next_payload - 1) - _closing_payloads(rec))
@@ -133,17 +142,18 @@ def fill(rec: Recorder, th: Thread, events: int, payloads: int | None) -> None:
         e = end_events - w.events_written
         return e, max(0, min(end_payloads - (w.next_payload - 1), e))
 
-    # Large part: answer turns (about 1 payload per 2 events), empty turns (none) and
-    # protocol events (one each), picked by the ratio still to be written.
+    # Large part: answer turns, with protocol events (one payload each) or turns that end
+    # before any model call (none) wherever the payload share still to write is above or
+    # below an answer turn's; that keeps 0 <= payloads <= events for the exact part.
+    answer_share = 4 / (8 if rec.v2 else 6)
     e, p = left()
     while e > 24:
-        ratio = p / e
-        if ratio > 0.6:
+        if p / e > answer_share + 0.02 or p > e - 8:
             warning(rec)
-        elif ratio > 0.3:
-            rec.user_turn(th, TurnPlan())
-        else:
+        elif p / e < answer_share - 0.02 or p < 4:
             empty_turn(rec, th)
+        else:
+            rec.user_turn(th, TurnPlan())
         e, p = left()
     # Exact part: protocol events (1, 1), empty turns (2, 0), failed turns (4, 1).
     f = 1 if (e - p) % 2 and p >= 1 and e - p >= 3 else 0

@@ -123,8 +123,13 @@ def _model(name: str) -> _Model:
 
 def payloads(dialect: str | Dialect = "v2", variant: str | None = None) -> st.SearchStrategy:
     """The ``payload`` object of one event (any variant, or ``variant``)."""
-    d = _dialect(dialect)
-    m = _model(d.name)
+    return _payloads(_dialect(dialect).name, variant)
+
+
+@lru_cache(maxsize=None)
+def _payloads(name: str, variant: str | None) -> st.SearchStrategy:
+    d = DIALECTS[name]
+    m = _model(name)
     tags = [variant] if variant else list(d.tags)
     return st.one_of([m.variant(t, d.payload.variant(t).fields) for t in tags])
 

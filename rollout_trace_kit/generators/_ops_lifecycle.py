@@ -362,9 +362,6 @@ def _install_twice(bundle, dialect, rnd):
     return _duplicate_after(ed, i, "COMPACTION.DUPLICATE_INSTALL")
 
 
-# Body operators live in their own module; importing it registers them.
-from . import _ops_bodies  # noqa: E402,F401
-
 
 # -- v2: history acceptance and resumed threads ------------------------------------------------------
 @corruption(

@@ -77,7 +77,10 @@ def _duplicate_key(bundle, dialect, rnd):
     return result(ed, "LINE.DUPLICATE_KEY", i, seq=seq, reducer_level=["LINE.DUPLICATE_KEY"], note=f"{how} key twice")
 
 
-@corruption("LINE.NESTING", "A line nests arrays deeper than serde_json's limit of 128.")
+@corruption(
+    "LINE.NESTING",
+    "A line's payload nests arrays deeper than serde_json's recursion limit (the reducers fail on it).",
+)
 def _too_deep(bundle, dialect, rnd):
     ed = Editor(bundle)
     i = quiet_line(ed, rnd)
@@ -87,7 +90,7 @@ def _too_deep(bundle, dialect, rnd):
     depth = rnd.randint(130, 200)
     e["payload"]["detail"] = orjson.Fragment(b"[" * depth + b"]" * depth)
     unparseable(ed, i, orjson.dumps(e))
-    return result(ed, "LINE.NESTING", i, seq=None, note=f"depth {depth}")
+    return result(ed, "LINE.NESTING", i, seq=None, reducer_level=["LINE.NESTING"], note=f"depth {depth}")
 
 
 @corruption(

@@ -171,9 +171,11 @@ def _id_reused(bundle, dialect, rnd):
         return None
     b = owned[pick(rnd, later)]
     a = pick(rnd, [r for r in owned if r[0] < b[0]])
+    tag_a = ed.tag(a[0])
     ed.touch(b[0])
     b[2]["raw_payload_id"] = a[2]["raw_payload_id"]
-    return result(ed, "REF.ID_CONSISTENT", b[0], also=["REF.NAMING"], note=f"{b[1]} reuses {a[2]['raw_payload_id']}")
+    note = f"{b[1]} reuses {a[2]['raw_payload_id']} of {tag_a} {a[1]}"
+    return result(ed, "REF.ID_CONSISTENT", b[0], also=["REF.NAMING"], note=note)
 
 
 @corruption("REF.NAMING", "A payload is named otherwise than raw_payload:{n} at payloads/{n}.json (consistently).")

@@ -102,3 +102,26 @@ def random_thread(rnd: random.Random, depth: int) -> ThreadPlan:
     sometimes closed and resumed for a follow-up turn (v2 only; ignored in v1)."""
     resumed = random_turn(rnd, depth=depth, child=False, max_rounds=1) if rnd.random() < 0.25 else None
     return ThreadPlan((random_turn(rnd, depth=depth, child=True, max_rounds=2),), resumed=resumed)
+
+
+# -- size bounds (the fast builder fits drawn turns into an exact event budget) ------------------
+def turn_event_bound(turn: TurnPlan) -> int:
+    """At most how many events a turn writes (children's end events not included)."""
+    # start, turn_started, three accepted context items, last request and answer, its
+    # acceptance, an error protocol event, end, turn_complete
+    total = 11
+    for r in turn.rounds:
+        total += 2 + len(r.calls) + (6 if r.compact else 0)
+        for c in r.calls:
+            if c.kind == SPAWN and c.child is not None:
+                total += 24 + sum(turn_event_bound(t) for t in c.child.turns)
+                total += 2 + turn_event_bound(c.child.resumed) if c.child.resumed else 0
+            else:
+                total += 18 + 4 * c.nested  # the biggest call: a yielding cell, or exec + write_stdin
+    return total
+
+
+def turn_children(turn: TurnPlan) -> int:
+    """Child threads a turn spawns (each writes two more events when the rollout ends)."""
+    kids = [c.child for r in turn.rounds for c in r.calls if c.kind == SPAWN and c.child is not None]
+    return sum(1 + sum(turn_children(t) for t in k.turns + ((k.resumed,) if k.resumed else ())) for k in kids)

@@ -11,7 +11,7 @@ calls, and every plan expands to a valid bundle.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hypothesis import strategies as st
 
@@ -20,6 +20,7 @@ from ..spec import DIALECTS
 from ._plan import CALL_KINDS, SPAWN, TURN_ENDS, BundlePlan, Call, Round, ThreadPlan, TurnPlan
 from ._scenario import Recorder
 from ._writer import MemorySink
+from ..validate import CATALOGUE
 from .corruptions import CORRUPTIONS, Corrupted, applicable
 
 FEATURES = frozenset(CALL_KINDS) | {SPAWN, "compact", "resumed"} | set(TURN_ENDS)
@@ -32,11 +33,14 @@ class GeneratedBundle(Bundle):
     dialect: str = "v2"
     plan: BundlePlan | None = None
 
-    def __repr__(self) -> str:  # what Hypothesis prints for a falsifying example
+    def __repr__(self) -> str:
         return (
             f"GeneratedBundle(dialect={self.dialect!r}, events={len(self.lines)}, "
             f"payload_files={len(self.payloads)}, plan={self.plan!r})"
         )
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # what Hypothesis prints for a falsifying example
+        printer.text(repr(self))
 
 
 def expand(plan: BundlePlan, dialect: str = "v2") -> GeneratedBundle:
@@ -144,11 +148,17 @@ lifecycle_bundles = bundles
 def corrupted_bundles(draw, dialect: str = "v2", invariants=None, **plan_options) -> Corrupted:
     """A valid bundle broken by one operator of ``CORRUPTIONS`` (among ``invariants``).
 
-    The operator is drawn first, the bundle is drawn with the features it needs,
-    and the operator's own choices come from a Hypothesis-controlled Random, so a
-    failing example shrinks in all three.
+    By default every operator of the dialect except those of kit-only invariants (the
+    kit's own limits, such as a 64 MiB line or a 256 MiB payload: no reducer rule, and
+    costly bundles); name them in ``invariants`` to get them. The operator is drawn
+    first, the bundle is drawn with the features it needs, and the operator's own
+    choices come from a Hypothesis-controlled Random, so a failing example shrinks in
+    all three.
     """
-    names = sorted(invariants) if invariants is not None else applicable(dialect)
+    if invariants is None:
+        names = [i for i in applicable(dialect) if not CATALOGUE[i].kit_only]
+    else:
+        names = sorted(invariants)
     missing = [n for n in names if n not in CORRUPTIONS]
     if missing:
         raise ValueError(f"no corruption operator for {missing}")
@@ -162,7 +172,7 @@ def corrupted_bundles(draw, dialect: str = "v2", invariants=None, **plan_options
         from hypothesis import reject
 
         reject()
-    return out
+    return replace(out, origin=repr(bundle))
 
 
 __all__ = [

@@ -47,6 +47,17 @@ class Corrupted:
     seq: int | None  # seq of the primary finding's event, when the line parses
     reducer_level: frozenset[str] = frozenset()  # expected IDs reported at the reducer profile here
     note: str = ""  # which variant of the operator was applied
+    origin: str = ""  # the valid bundle it was made from (generated bundles: its plan)
+
+    def __repr__(self) -> str:
+        where = f"line {self.line}, seq {self.seq}" if self.line is not None else "bundle level"
+        return (
+            f"Corrupted({self.invariant} [{self.note}] at {where}, expected={sorted(self.expected)}, "
+            f"events={len(self.bundle.lines)}, from {self.origin or 'a bundle'})"
+        )
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # what Hypothesis prints for a falsifying example
+        printer.text(repr(self))
 
     def expected_in(self, dialect: str | Dialect, profile: Profile) -> set[str]:
         """The invariant IDs ``validate_bundle`` reports for this bundle in ``profile``."""
@@ -113,4 +124,4 @@ def applicable(dialect: str) -> list[str]:
 
 
 # Importing the operator modules fills CORRUPTIONS.
-from . import _ops_layout, _ops_lines, _ops_order, _ops_refs, _ops_lifecycle  # noqa: E402,F401
+from . import _ops_bodies, _ops_layout, _ops_lifecycle, _ops_lines, _ops_order, _ops_refs  # noqa: E402,F401

@@ -131,12 +131,13 @@ class _Pass:
             if raw.data or raw.terminated:
                 ctx.report(schema.BLANK, f"line {raw.number} is blank")
             return
-        if raw.crlf:
-            ctx.report(schema.CRLF, f"line {raw.number} ends with \\r\\n")
         ev, obj = schema.decode_event(ctx, raw, self.td)
         self.events += 1
         if ev is not None:
             ctx.seq = ev.seq
+        if raw.crlf:
+            ctx.report(schema.CRLF, f"line {raw.number} ends with \\r\\n")
+        if ev is not None:
             tag = self.tag_of[type(ev.payload)]
             self.order.check(ev, tag)
             self.life.event(ev, tag)

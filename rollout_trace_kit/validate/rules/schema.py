@@ -250,6 +250,7 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
     try:
         obj = strict_loads(text)
     except DuplicateKey as e:
+        _note_seq(ctx, e.value)
         known = _known_keys(dialect, e.value)
         for owner, key in e.repeats:
             serde_rejects = key in known.get(id(owner), ())
@@ -281,8 +282,16 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
     return _validate(ctx, raw, td, fast_event, obj)
 
 
+def _note_seq(ctx: Context, obj) -> None:
+    """Findings about a line that parsed carry its seq, when it has one."""
+    seq = obj.get("seq") if isinstance(obj, dict) else None
+    if type(seq) is int:
+        ctx.seq = seq
+
+
 def _validate(ctx: Context, raw: RawLine, td, fast_event, obj):
     dialect = ctx.dialect
+    _note_seq(ctx, obj)
     unknown = _unknown_type(dialect, obj)
     if unknown is not None:
         ctx.report(
