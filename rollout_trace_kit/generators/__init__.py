@@ -63,7 +63,7 @@ second on this machine.
 **Big bundles without Hypothesis.** :func:`build_bundle` writes a deterministic
 lifecycle-valid bundle of exactly ``events`` events (and, within the feasible range,
 exactly ``payload_files`` payload files) straight to a directory: a million events
-take well under a minute and constant memory.
+(650,000 payload files) take about 50 seconds and 60 MB of memory here.
 """
 
 from ._fast import build_bundle

@@ -10,8 +10,8 @@ from ._edit import Editor, iter_refs
 from .corruptions import Corrupted
 
 # Events whose disappearance (unparseable, schema-invalid) leaves every other event
-# valid: nothing later refers to what they introduce. Protocol events first: every
-# Codex bundle has several and no reducer reads them.
+# valid: nothing later refers to them. Every Codex bundle has several protocol events,
+# and no reducer interprets them.
 QUIET_VARIANTS = ("protocol_event_observed",)
 
 # v1 events whose refs the 0.164.0 reducer opens (the others it only registers).

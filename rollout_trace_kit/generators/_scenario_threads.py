@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from . import _bodies as B
 from ._plan import ThreadPlan, TurnPlan
+
+if TYPE_CHECKING:
+    from ._scenario import Thread
 
 
 class Threads:

@@ -9,9 +9,13 @@ Payload shapes follow the 0.164.0 / 0.169.0 corpus.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from . import _bodies as B
 from ._plan import Call
+
+if TYPE_CHECKING:
+    from ._scenario import Thread
 
 
 class ToolCalls:
@@ -21,7 +25,7 @@ class ToolCalls:
         """The output item with which the model asks for call ``c``."""
         n = self.ids.number()
         call_id = f"call-{n}"
-        if c.kind in ("apply_patch",):
+        if c.kind == "apply_patch":
             return B.custom_tool_call(f"ctc-{n}", "apply_patch", self.patch_text(), call_id)
         if c.kind.startswith("code_cell"):
             return B.custom_tool_call(f"ctc-{n}", "exec", self.js_source(c), call_id)
