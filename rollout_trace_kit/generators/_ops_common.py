@@ -75,6 +75,16 @@ def reducer_reads(ed: Editor, dialect, i: int, pointer: str) -> bool:
     """
     if dialect.name in EVERY_REF_READ:
         return True
+    if ed.tag(i) == "tool_call_ended":
+        # read when the tool is a terminal one with no runtime event before its end
+        tool = ed.events[i]["payload"]["tool_call_id"]
+        runtime = any(
+            ed.events[j]["payload"].get("tool_call_id") == tool
+            for tag in ("tool_call_runtime_started", "tool_call_runtime_ended")
+            for j in ed.lines_of(tag)
+            if j < i
+        )
+        return tool_kinds(ed).get(tool) in TERMINAL_KINDS and not runtime
     return ed.tag(i) in V1_READS and pointer.split("/")[2] != "request_input_mode"
 
 

@@ -109,16 +109,17 @@ def _payload_not_json(bundle, dialect, rnd):
     return result(ed, "REF.JSON", i, reducer_level=_level("REF.JSON", read), note=pointer)
 
 
-@corruption("REF.REGULAR_FILE", "A referenced payload path is a directory, not a file.")
+@corruption("REF.REGULAR_FILE", "A referenced payload path is a directory or a FIFO, not a file (a FIFO hangs the 0.169.0 reducer).")
 def _payload_is_dir(bundle, dialect, rnd):
     ed = Editor(bundle)
     got = _pick_ref(ed, dialect, rnd)
     if got is None:
         return None
     i, pointer, ref, read = got
+    what = rnd.choice(["dir", "fifo"])
     del ed.bundle.payloads[ref["path"]]
-    ed.bundle.specials[ref["path"]] = Special("dir")
-    return result(ed, "REF.REGULAR_FILE", i, reducer_level=_level("REF.REGULAR_FILE", read), note=pointer)
+    ed.bundle.specials[ref["path"]] = Special(what)
+    return result(ed, "REF.REGULAR_FILE", i, reducer_level=_level("REF.REGULAR_FILE", read), note=f"{pointer} ({what})")
 
 
 @corruption(

@@ -149,7 +149,8 @@ TOOL_KINDS = (
     "assign_agent_task", "send_message", "wait_agent", "close_agent", "other",
 )
 KIND_CODE = {k: i for i, k in enumerate(TOOL_KINDS)}
-TERMINAL = 1  # tool state: kind code << 1 | TERMINAL (a terminal operation exists)
+TERMINAL = 1  # tool state bit: a terminal operation exists
+RUNTIME = 2  # tool state bit: a runtime event was seen; the rest is the kind code << 2
 
 
 class LifecycleChecker:
@@ -165,7 +166,7 @@ class LifecycleChecker:
         self.inferences: dict[int, int] = {}  # call -> thread index
         self.open_seq: dict[int, int] = {}  # hash of an open turn / call / tool id -> seq of its start
         self.responses: dict[int, set] = {}  # thread -> hashes of traced response ids
-        self.tools: dict[int, int] = {}  # tool -> kind code << 1 | TERMINAL
+        self.tools: dict[int, int] = {}  # tool -> kind code << 2 | RUNTIME | TERMINAL
         self.model_calls: set[int] = set()  # hash((thread, model-visible call id))
         self.cells: dict[tuple[str, str], str] = {}  # (thread, runtime cell) -> model-visible call
         self.cell_calls: set[str] = set()
@@ -398,7 +399,7 @@ class LifecycleChecker:
                 pointer="/payload/tool_call_id", related_seq=self.open_seq.get(key),
             )
             return
-        self.tools[key] = KIND_CODE[p.kind.__struct_config__.tag] << 1
+        self.tools[key] = KIND_CODE[p.kind.__struct_config__.tag] << 2
         self.open_seq[key] = ev.seq
         if ev.thread_id is None and ev.codex_turn_id is None:
             ctx.report(TOOL_CONTEXT, "tool call start did not include thread or Codex turn context", pointer="/thread_id")
@@ -435,15 +436,16 @@ class LifecycleChecker:
         if state is None:
             self.ctx.report(TOOL_UNKNOWN, f"{what} referenced unknown call {p.tool_call_id}", pointer="/payload/tool_call_id")
             return None
-        return TOOL_KINDS[state >> 1]
+        return TOOL_KINDS[state >> 2]
 
     def on_tool_call_runtime_started(self, ev, p):
         key = hash(p.tool_call_id)
         state = self.tools.get(key)
-        kind = None if state is None else TOOL_KINDS[state >> 1]
+        kind = None if state is None else TOOL_KINDS[state >> 2]
         body = self.ref(p, "tool_call_runtime_started", "runtime_payload", True)
         if self._tool(p, "tool runtime start") is None:
             return
+        self.tools[key] = state | RUNTIME
         if kind in TERMINAL_KINDS:
             if state & TERMINAL:
                 self.ctx.report(
@@ -452,20 +454,27 @@ class LifecycleChecker:
                     pointer="/payload/tool_call_id",
                 )
                 return
-            self.tools[key] = state | TERMINAL
+            self.tools[key] = state | TERMINAL | RUNTIME
             if kind == "exec_command" and body is not None:
                 bodies.check_exec_begin(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
 
     def on_tool_call_runtime_ended(self, ev, p):
         body = self.ref(p, "tool_call_runtime_ended", "runtime_payload", True)
         kind = self._tool(p, "tool runtime end")
+        if kind is not None:
+            self.tools[hash(p.tool_call_id)] |= RUNTIME
         if kind == "exec_command" and body is not None:
             bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
 
     def on_tool_call_ended(self, ev, p):
-        self.ref(p, "tool_call_ended", "result_payload", False)
+        # The reducer reads the result of a terminal tool that had no runtime event
+        # (measured on 0.164.0: a write_stdin without runtime events, "open payload ...").
+        key = hash(p.tool_call_id)
+        state = self.tools.get(key)
+        read = state is not None and TOOL_KINDS[state >> 2] in TERMINAL_KINDS and not state & RUNTIME
+        self.ref(p, "tool_call_ended", "result_payload", read)
         if self._tool(p, "tool call end") is not None:
-            self.open_seq.pop(hash(p.tool_call_id), None)
+            self.open_seq.pop(key, None)
 
     def on_mcp_tool_call_correlation_assigned(self, ev, p):
         if self._tool(p, "MCP correlation") is None:
