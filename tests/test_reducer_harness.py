@@ -167,7 +167,10 @@ def test_stdin_and_argv_modes(tmp_path):
 def test_real_codex_reducer_campaign_reproduces_the_published_table(tmp_path, codex_binaries, dialect, release):
     """>= 300 cases per dialect against the reference reducer; the docs' table is this run's output."""
     cmd = f"{shlex.quote(str(codex_binaries[dialect]))} debug trace-reduce {{bundle}} -o {{output}}"
-    rc, doc = fuzz(tmp_path, cmd, "--jobs", "2", "--seed", "0", examples=320, dialect=dialect)
+    known = Path(__file__).parent / "known-results" / f"codex-{release}.json"
+    rc, doc = fuzz(tmp_path, cmd, "--jobs", "2", "--seed", "0", "--timeout", "10", "--known", str(known),
+                   examples=320, dialect=dialect)
+    assert rc == 0, (doc["new_failures"], doc["stale_known_results"])
     assert doc["cases"] >= 300
     assert doc["results"]["error"] == 0
     published = json.loads((Path(__file__).parent.parent / "docs" / "data" / "codex-reducer" / f"{release}.json").read_text())

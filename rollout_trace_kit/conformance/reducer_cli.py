@@ -88,15 +88,26 @@ def run_replay(args: argparse.Namespace) -> int:
         print(f"rollout-trace replay: {d}: {e}", file=sys.stderr)
         return EXIT_USAGE
     spec = CaseSpec(**meta["case"])
-    case = Case(spec, Bundle.read(d / "bundle"), frozenset(meta["expected"]), meta["must_reject"])
+    case = Case(spec, Bundle(None), frozenset(meta["expected"]), meta["must_reject"])
     with tempfile.TemporaryDirectory(prefix="rtk-replay-") as tmp:
         # a copy, so a reducer that writes into its input cannot change the saved case
-        bundle = Path(shutil.copytree(d / "bundle", Path(tmp) / "bundle"))
+        bundle = Path(shutil.copytree(d / "bundle", Path(tmp) / "bundle", symlinks=True, copy_function=_copy_entry))
         outcome = command.run(bundle, Path(tmp) / "work")
     result, behaviour, detail = classify(case, outcome)
     want = "reject" if case.must_reject else ("accept" if case.valid else "accept or reject")
     print(f"{spec.id}: {result} ({behaviour}; expected: {want}){': ' + detail if detail else ''}")
     return EXIT_OK if result == "pass" else EXIT_FAIL
+
+
+def _copy_entry(src: str, dst: str) -> None:
+    """Copy a file, or recreate a FIFO (opening one to copy it would block forever)."""
+    import os
+    import stat
+
+    if stat.S_ISFIFO(os.lstat(src).st_mode):
+        os.mkfifo(dst)
+    else:
+        shutil.copy2(src, dst)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
