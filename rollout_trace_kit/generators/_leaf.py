@@ -57,8 +57,27 @@ def payload_refs(draw, kinds: tuple[str, ...] = (), ordinal=st.integers(1, 10**6
 
 
 def free_json() -> st.SearchStrategy:
-    """Any JSON value (``serde_json::Value``), from hypothesis-jsonschema."""
-    return from_schema({})
+    """Any JSON value (``serde_json::Value``), from hypothesis-jsonschema.
+
+    Integers stay within i64/u64: JSON allows more, but writers (and orjson) write
+    only 64-bit integers, and serde_json would read a bigger one as a float.
+    """
+    return from_schema({}).filter(_fits_64_bits)
+
+
+def _fits_64_bits(value) -> bool:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int) and not -(2**63) <= v < 2**64:
+            return False
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return True
 
 
 class _Model:
