@@ -17,12 +17,12 @@ Example::
     from rollout_trace_kit.generators import bundles, corrupted_bundles
     from rollout_trace_kit.validate import Profile
 
-    @given(bundles(dialect="v2", max_threads=3))
+    @given(bundle=bundles(dialect="v2", max_threads=3))
     def test_my_reducer_accepts(bundle, tmp_path_factory):
         path = bundle.write(tmp_path_factory.mktemp("b") / "bundle")
         assert my_reducer(path).ok
 
-    @given(corrupted_bundles(dialect="v1"))
+    @given(c=corrupted_bundles(dialect="v1"))
     def test_my_reducer_rejects(c, tmp_path_factory):
         path = c.bundle.write(tmp_path_factory.mktemp("b") / "bundle")
         if c.expected_in("v1", Profile.REDUCER):   # the reference reducer rejects it too
