@@ -29,6 +29,7 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=1000)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--dialect", default="v2", choices=["v1", "v2"])
+    ap.add_argument("--timeout", type=float, default=10.0, help="per case; a hanging reducer costs this much")
     args = ap.parse_args()
     release = {"v1": "0.164.0", "v2": "0.169.0"}[args.dialect]
     binary = ensure_codex(release)
@@ -46,17 +47,20 @@ def main() -> None:
         floor = (time.perf_counter() - t) / n * args.examples
     print(f"bare trace-reduce of one corpus bundle, x{args.examples} (extrapolated from {n}): {floor:.1f} s")
 
-    campaign = Campaign(ReducerCommand(cmd), args.dialect, examples=args.examples, jobs=args.jobs, shrink=False)
+    campaign = Campaign(ReducerCommand(cmd, timeout=args.timeout), args.dialect, examples=args.examples, jobs=args.jobs, shrink=False)
     t = time.perf_counter()
     results = campaign.run()
     wall = time.perf_counter() - t
     table = per_invariant(results)
     failed = sum(r.result != "pass" for r in results)
+    hangs = sum(r.result == "timeout" for r in results)
     print(
         f"fuzz-reducer campaign, codex {release}: {len(results)} cases ({len(campaign.skipped)} skipped) "
         f"in {wall:.1f} s = {len(results) / wall:.0f} cases/s; {failed} not passing; "
         f"{len(table)} invariants covered; {wall / floor:.2f}x the bare-run floor"
     )
+    print(f"  of which {hangs} case(s) hung and were killed after {args.timeout:.0f} s "
+          f"(about {hangs * args.timeout / args.jobs:.0f} s of the wall time)")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,35 +82,22 @@ class Campaign:
     skipped: list[CaseSpec] = field(default_factory=list)
 
     def run_case(self, spec: CaseSpec) -> CaseResult | None:
-        case = build_case(spec)
-        if case is None:
-            return None
-        with tempfile.TemporaryDirectory(prefix="rtk-fuzz-") as tmp:
-            bundle_dir = case.bundle.write(Path(tmp) / "bundle")
-            judge_case(case, bundle_dir, self.profile)
-            outcome = self.command.run(bundle_dir, Path(tmp) / "work")
-        result, behaviour, detail = classify(case, outcome)
-        return CaseResult(spec, result, behaviour, case.must_reject, sorted(case.expected), outcome, detail)
+        return run_case(self.command, self.profile, spec)
 
-    def run(self, progress=None) -> list[CaseResult]:
+    def run(self) -> list[CaseResult]:
+        """Run every case; ``jobs`` worker processes build, judge and run them (the
+        building and judging is Python, so threads would queue on the GIL)."""
         specs = plan_cases(self.dialect, self.examples, self.seed, invariants=self.invariants)
-        lock = threading.Lock()
+        work = [(self.command, self.profile, spec) for spec in specs]
+        if self.jobs > 1:
+            from concurrent.futures import ProcessPoolExecutor
 
-        def one(spec):
-            r = self.run_case(spec)
-            with lock:
-                if r is None:
-                    self.skipped.append(spec)
-                else:
-                    self.results.append(r)
-                if progress:
-                    progress(r)
-            return r
-
-        with ThreadPoolExecutor(max_workers=max(1, self.jobs)) as pool:
-            list(pool.map(one, specs))
-        order = {s.id: i for i, s in enumerate(specs)}
-        self.results.sort(key=lambda r: order[r.spec.id])
+            with ProcessPoolExecutor(max_workers=self.jobs) as pool:
+                outcomes = list(pool.map(_run_case_args, work, chunksize=4))
+        else:
+            outcomes = [_run_case_args(w) for w in work]
+        for spec, r in zip(specs, outcomes):
+            (self.skipped.append(spec) if r is None else self.results.append(r))
         if self.repro_dir is not None:
             for r in self.results:
                 if r.result != PASS:
@@ -149,6 +134,23 @@ class Campaign:
             + "\n"
         )
         r.repro = str(target)
+
+
+def run_case(command: ReducerCommand, profile: Profile, spec: CaseSpec) -> CaseResult | None:
+    """Build one case, write it, judge it with the kit, run the reducer on it, classify."""
+    case = build_case(spec)
+    if case is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="rtk-fuzz-") as tmp:
+        bundle_dir = case.bundle.write(Path(tmp) / "bundle")
+        judge_case(case, bundle_dir, profile)
+        outcome = command.run(bundle_dir, Path(tmp) / "work")
+    result, behaviour, detail = classify(case, outcome)
+    return CaseResult(spec, result, behaviour, case.must_reject, sorted(case.expected), outcome, detail)
+
+
+def _run_case_args(args) -> CaseResult | None:
+    return run_case(*args)
 
 
 def _quote(text: str) -> str:
