@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 
+from ..validate.rules.lifecycle import HANDLER_READS as V1_READS, TERMINAL_KINDS
 from ..validate.rules.refs import EVERY_REF_READ
 from ._edit import Editor, iter_refs
 from .corruptions import Corrupted
@@ -14,12 +15,6 @@ from .corruptions import Corrupted
 # and no reducer interprets them.
 QUIET_VARIANTS = ("protocol_event_observed",)
 
-# v1 events whose refs the 0.164.0 reducer opens (the others it only registers).
-V1_READS = frozenset({
-    "thread_started", "inference_started", "inference_completed", "inference_failed", "inference_cancelled",
-    "tool_call_started", "tool_call_runtime_started", "tool_call_runtime_ended", "compaction_installed",
-})
-TERMINAL_KINDS = frozenset({"exec_command", "write_stdin"})
 
 
 def fresh(rnd: random.Random, prefix: str = "") -> str:

@@ -143,6 +143,15 @@ OTHER_VARIANT = invariant(
 
 TERMINAL_KINDS = frozenset({"exec_command", "write_stdin"})
 
+# Variants whose payload refs the reducer's handlers open at the event (0.164.0 and 0.169.0,
+# measured; upstream-rules C.3). One more is conditional: tool_call_ended's result, for a
+# terminal tool with no runtime event. v2 opens every other ref at the end of the replay.
+HANDLER_READS = frozenset({
+    "thread_started", "inference_started", "inference_completed", "inference_failed", "inference_cancelled",
+    "tool_call_started", "tool_call_runtime_started", "tool_call_runtime_ended", "compaction_installed",
+    "history_item_accepted",
+})
+
 
 TOOL_KINDS = (
     "exec_command", "write_stdin", "apply_patch", "mcp", "web", "image_generation", "spawn_agent",
@@ -178,7 +187,10 @@ class LifecycleChecker:
         }
 
     # -- helpers -------------------------------------------------------------------
-    def ref(self, p, tag: str, field_name: str, read: bool):
+    def ref(self, p, tag: str, field_name: str, read: bool | None = None):
+        """Check the ref in ``field_name``; ``read`` defaults to whether a handler opens it."""
+        if read is None:
+            read = tag in HANDLER_READS
         ref = getattr(p, field_name)
         if ref is None:
             return None
@@ -243,7 +255,7 @@ class LifecycleChecker:
 
     # -- threads and turns ----------------------------------------------------------------
     def on_thread_started(self, ev, p):
-        body = self.ref(p, "thread_started", "metadata_payload", True)
+        body = self.ref(p, "thread_started", "metadata_payload")
         if body is not None:
             bodies.check_metadata(self.ctx, body, p.metadata_payload.raw_payload_id, "/payload/metadata_payload")
         info = self.thread_info[self.thread_idx(p.thread_id)]
@@ -273,7 +285,7 @@ class LifecycleChecker:
         info[2] = False
 
     def on_history_item_accepted(self, ev, p):
-        body = self.ref(p, "history_item_accepted", "agent_message_payload", True)
+        body = self.ref(p, "history_item_accepted", "agent_message_payload")
         if ev.thread_id is None:
             self.ctx.report(HISTORY_THREAD, "history acceptance has no thread", pointer="/thread_id")
         else:
@@ -326,7 +338,7 @@ class LifecycleChecker:
     def on_inference_started(self, ev, p):
         ctx = self.ctx
         cid = p.inference_call_id
-        request = self.ref(p, "inference_started", "request_payload", True)
+        request = self.ref(p, "inference_started", "request_payload")
         mode = getattr(p, "request_input_mode", None)
         if mode is not None and mode.__struct_config__.tag == "incremental_with_untraced_prefix":
             # No released reducer knows request_input_mode: its ref is only a writer promise.
@@ -360,8 +372,8 @@ class LifecycleChecker:
                 pointer="/payload/request_payload",
             )
 
-    def _inference_end(self, ev, p, tag, field_name, required: bool):
-        body = self.ref(p, tag, field_name, True)
+    def _inference_end(self, ev, p, tag, field_name):
+        body = self.ref(p, tag, field_name)
         ref = getattr(p, field_name)
         if body is not None:
             bodies.check_response(self.ctx, body, ref.raw_payload_id, f"/payload/{field_name}")
@@ -380,18 +392,18 @@ class LifecycleChecker:
         self.open_seq.pop(h, None)
 
     def on_inference_completed(self, ev, p):
-        self._inference_end(ev, p, "inference_completed", "response_payload", True)
+        self._inference_end(ev, p, "inference_completed", "response_payload")
 
     def on_inference_failed(self, ev, p):
-        self._inference_end(ev, p, "inference_failed", "partial_response_payload", False)
+        self._inference_end(ev, p, "inference_failed", "partial_response_payload")
 
     def on_inference_cancelled(self, ev, p):
-        self._inference_end(ev, p, "inference_cancelled", "partial_response_payload", False)
+        self._inference_end(ev, p, "inference_cancelled", "partial_response_payload")
 
     # -- tools -------------------------------------------------------------------------
     def on_tool_call_started(self, ev, p):
         ctx = self.ctx
-        self.ref(p, "tool_call_started", "invocation_payload", True)
+        self.ref(p, "tool_call_started", "invocation_payload")
         key = hash(p.tool_call_id)
         if key in self.tools:
             ctx.report(
@@ -442,7 +454,7 @@ class LifecycleChecker:
         key = hash(p.tool_call_id)
         state = self.tools.get(key)
         kind = None if state is None else TOOL_KINDS[state >> 2]
-        body = self.ref(p, "tool_call_runtime_started", "runtime_payload", True)
+        body = self.ref(p, "tool_call_runtime_started", "runtime_payload")
         if self._tool(p, "tool runtime start") is None:
             return
         self.tools[key] = state | RUNTIME
@@ -459,7 +471,7 @@ class LifecycleChecker:
                 bodies.check_exec_begin(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
 
     def on_tool_call_runtime_ended(self, ev, p):
-        body = self.ref(p, "tool_call_runtime_ended", "runtime_payload", True)
+        body = self.ref(p, "tool_call_runtime_ended", "runtime_payload")
         kind = self._tool(p, "tool runtime end")
         if kind is not None:
             self.tools[hash(p.tool_call_id)] |= RUNTIME
@@ -527,7 +539,7 @@ class LifecycleChecker:
         self.cell_calls.add(p.model_visible_call_id)
 
     def _cell_event(self, ev, p, tag, what):
-        self.ref(p, tag, "response_payload", False)
+        self.ref(p, tag, "response_payload")
         thread = self._cell_thread(ev, what, p.runtime_cell_id)
         if thread is not None and (thread, p.runtime_cell_id) not in self.cells:
             self.ctx.report(
@@ -543,7 +555,7 @@ class LifecycleChecker:
 
     # -- compaction --------------------------------------------------------------------------
     def on_compaction_request_started(self, ev, p):
-        self.ref(p, "compaction_request_started", "request_payload", False)
+        self.ref(p, "compaction_request_started", "request_payload")
         rid = p.compaction_request_id
         if rid in self.compaction_requests:
             self.ctx.report(COMPACTION_DUPLICATE, f"duplicate compaction request start for {rid}", pointer="/payload/compaction_request_id")
@@ -568,7 +580,7 @@ class LifecycleChecker:
             )
 
     def on_compaction_request_completed(self, ev, p):
-        self.ref(p, "compaction_request_completed", "response_payload", False)
+        self.ref(p, "compaction_request_completed", "response_payload")
         self._compaction_end(p)
 
     def on_compaction_request_failed(self, ev, p):
@@ -576,7 +588,7 @@ class LifecycleChecker:
 
     def on_compaction_installed(self, ev, p):
         ctx = self.ctx
-        body = self.ref(p, "compaction_installed", "checkpoint_payload", True)
+        body = self.ref(p, "compaction_installed", "checkpoint_payload")
         cid = p.compaction_id
         if ev.thread_id is None or ev.codex_turn_id is None:
             missing = "thread id" if ev.thread_id is None else "codex turn id"
