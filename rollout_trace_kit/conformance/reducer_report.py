@@ -6,7 +6,6 @@ import json
 import sys
 from xml.sax.saxutils import escape, quoteattr
 
-from ..validate import CATALOGUE
 from .fuzz import PASS, CaseResult
 from .known import Verdict
 
@@ -97,7 +96,3 @@ def print_human(doc: dict, file=None) -> None:
         f"{r['timeout']} timeout, {r['error']} error; {len(doc['expected_failures'])} known, "
         f"{len(doc['new_failures'])} new failing invariant(s)" + (f"; {doc['skipped']} case(s) skipped" if doc["skipped"] else "")
     )
-
-
-def meaning(inv: str) -> str:
-    return CATALOGUE[inv].meaning if inv in CATALOGUE else "valid bundles are accepted"

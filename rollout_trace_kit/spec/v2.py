@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .common import STR, envelope, manifest, opt_ref, req, tool_call_kind
+from .common import STR, envelope, manifest, opt_ref, req
 from .types import Dialect, Named, Variant
 from .v1 import base_variants, payload_union, shared_types
 

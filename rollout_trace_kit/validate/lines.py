@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 SERDE_RECURSION_LIMIT = 128  # serde_json's default nesting limit
 # serde buffers the tagged payload (recursion-limited); unknown envelope keys it skips
@@ -28,34 +28,7 @@ class RawLine:
     terminated: bool  # ended with "\n"
     crlf: bool  # ended with "\r\n"
     too_long: bool  # longer than the limit; data holds only the first part
-    offset: int  # byte offset of the line start
-
-
-def read_lines(f: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[RawLine]:
-    number = 0
-    offset = 0
-    while True:
-        chunk = f.readline(max_line_bytes + 1)
-        if not chunk:
-            return
-        number += 1
-        start = offset
-        offset += len(chunk)
-        too_long = False
-        if not chunk.endswith(b"\n") and len(chunk) > max_line_bytes:
-            too_long = True
-            while True:  # skip the rest of the line without keeping it
-                rest = f.readline(1024 * 1024)
-                offset += len(rest)
-                if not rest or rest.endswith(b"\n"):
-                    chunk = chunk[:max_line_bytes] + (b"\n" if rest.endswith(b"\n") else b"")
-                    break
-        terminated = chunk.endswith(b"\n")
-        data = chunk[:-1] if terminated else chunk
-        crlf = terminated and data.endswith(b"\r")
-        if crlf:
-            data = data[:-1]
-        yield RawLine(number, data, terminated, crlf, too_long, start)
+    offset: int  # unused by the checks; kept for callers that build RawLine
 
 
 def read_batches(f: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, block: int = 1 << 20):

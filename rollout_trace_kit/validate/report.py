@@ -6,7 +6,6 @@ import json
 import sys
 from xml.sax.saxutils import escape, quoteattr
 
-from .catalogue import CATALOGUE
 from .findings import BundleReport, Finding, Severity
 
 FORMATS = ("human", "json", "junit", "github")
@@ -116,8 +115,3 @@ def escape_markup(text: str) -> str:
     from rich.markup import escape as rich_escape
 
     return rich_escape(text)
-
-
-def describe_invariant(inv_id: str) -> str:
-    inv = CATALOGUE.get(inv_id)
-    return inv.meaning if inv else ""
