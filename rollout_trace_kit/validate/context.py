@@ -39,12 +39,15 @@ class Context:
     def profile(self) -> Profile:
         return self.options.profile
 
+    def level_of(self, inv: Invariant, level: Profile | None = None) -> Profile | None:
+        """The profile ``inv`` is checked in here: ``level`` if given, else its catalogue level."""
+        if level is not None:
+            return level
+        return min(inv.levels.values()) if self.dialect is None else inv.level(self.dialect.name)
+
     def wants(self, inv: Invariant, level: Profile | None = None) -> bool:
         """Whether ``inv`` (at ``level``, default its catalogue level) is checked in this run."""
-        if self.dialect is None:
-            lv = level or min(inv.levels.values())
-        else:
-            lv = level or inv.level(self.dialect.name)
+        lv = self.level_of(inv, level)
         return lv is not None and lv <= self.profile
 
     def report(
@@ -60,10 +63,7 @@ class Context:
         related_seq: int | None = None,
         severity=None,
     ) -> None:
-        if self.dialect is None:
-            lv = level or min(inv.levels.values())
-        else:
-            lv = level or inv.level(self.dialect.name)
+        lv = self.level_of(inv, level)
         if lv is None or lv > self.profile:
             return
         if len(self.findings) >= self.options.max_findings:

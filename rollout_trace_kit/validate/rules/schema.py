@@ -13,7 +13,7 @@ import msgspec
 
 from ...spec.jsonschema import PAYLOAD_UNION, error_trail, event_schema, manifest_schema
 from ...spec.typed import typed
-from ...spec.types import ArrayOf, Dialect, Int, Named, Nullable, Struct, TaggedUnion, UnitKind, unwrap
+from ...spec.types import ArrayOf, Dialect, Int, Named, Struct, TaggedUnion, UnitKind, unwrap
 from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Severity
@@ -159,67 +159,53 @@ def _other_dialects_with(dialect: Dialect, tag: str) -> str:
     return f"; it is a variant of dialect {', '.join(names)}" if names else ""
 
 
+def _named_fields(dialect: Dialect, name: str, value: dict):
+    """(keys the model defines for ``value``, its typed fields) when ``value`` is of type ``name``."""
+    nt = dialect.payload if name == "RawTraceEventPayload" else dialect.type(name)
+    if isinstance(nt, Struct):
+        return {f.name for f in nt.fields}, nt.fields
+    if isinstance(nt, TaggedUnion):
+        fields = nt.variant(value["type"]).fields if value.get("type") in nt.tags else ()
+        return {"type", *(f.name for f in fields)}, fields
+    if isinstance(nt, UnitKind):
+        return {"type", "value"}, ()
+    return set(), ()
+
+
+def _typed_places(dialect: Dialect, obj):
+    """Yield (value, type expression, JSON pointer) for every place of an event the model types."""
+
+    def walk(value, t, path):
+        t = unwrap(t)
+        yield value, t, path
+        if isinstance(t, ArrayOf) and isinstance(value, list):
+            for n, v in enumerate(value):
+                yield from walk(v, t.item, f"{path}/{n}")
+        elif isinstance(t, Named) and isinstance(value, dict):
+            for f in _named_fields(dialect, t.name, value)[1]:
+                if f.name in value:
+                    yield from walk(value[f.name], f.type, f"{path}/{f.name}")
+
+    if isinstance(obj, dict):
+        for f in dialect.envelope.fields:
+            if f.name in obj:
+                yield from walk(obj[f.name], f.type, f"/{f.name}")
+
+
 def _known_keys(dialect: Dialect, obj) -> dict[int, set[str]]:
     """id(object) -> the keys the model defines for it, for every modelled object in ``obj``."""
     out: dict[int, set[str]] = {}
-
-    def walk(value, t):
-        t = unwrap(t)
-        if isinstance(t, ArrayOf) and isinstance(value, list):
-            for v in value:
-                walk(v, t.item)
-        elif isinstance(t, Named) and isinstance(value, dict):
-            nt = dialect.payload if t.name == "RawTraceEventPayload" else dialect.type(t.name)
-            fields = ()
-            keys = set()
-            if isinstance(nt, Struct):
-                fields = nt.fields
-            elif isinstance(nt, TaggedUnion):
-                keys.add("type")
-                if value.get("type") in nt.tags:
-                    fields = nt.variant(value["type"]).fields
-            elif isinstance(nt, UnitKind):
-                keys.update(("type", "value"))
-            keys.update(f.name for f in fields)
-            out[id(value)] = keys
-            for f in fields:
-                if f.name in value:
-                    walk(value[f.name], f.type)
-
     if isinstance(obj, dict):
         out[id(obj)] = {f.name for f in dialect.envelope.fields}
-        for f in dialect.envelope.fields:
-            if f.name in obj:
-                walk(obj[f.name], f.type)
+    for value, t, _ in _typed_places(dialect, obj):
+        if isinstance(t, Named) and isinstance(value, dict):
+            out[id(value)] = _named_fields(dialect, t.name, value)[0]
     return out
 
 
 def _float_ints(dialect: Dialect, obj) -> list[str]:
     """Pointers of integer fields written as floats (JSON-Schema-valid, serde-invalid)."""
-    found = []
-
-    def walk(value, t, path):
-        t = unwrap(t)
-        if isinstance(t, Int):
-            if isinstance(value, float):
-                found.append(path)
-        elif isinstance(t, Named) and isinstance(value, dict):
-            nt = dialect.payload if t.name == "RawTraceEventPayload" else dialect.type(t.name)
-            fields = ()
-            if isinstance(nt, Struct):
-                fields = nt.fields
-            elif isinstance(nt, TaggedUnion) and value.get("type") in nt.tags:
-                fields = nt.variant(value["type"]).fields
-            for f in fields:
-                if f.name in value:
-                    walk(value[f.name], f.type, f"{path}/{f.name}")
-        elif isinstance(t, Nullable):
-            walk(value, t.inner, path)
-
-    for f in dialect.envelope.fields:
-        if isinstance(obj, dict) and f.name in obj:
-            walk(obj[f.name], f.type, f"/{f.name}")
-    return found
+    return [path for value, t, path in _typed_places(dialect, obj) if isinstance(t, Int) and isinstance(value, float)]
 
 
 def decode_event(ctx: Context, raw: RawLine, td=None):
