@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import NonInteractiveExampleWarning
 
 from rollout_trace_kit.generators import build_bundle, bundles, events
-from rollout_trace_kit.spec import DIALECTS
-from rollout_trace_kit.spec.jsonschema import event_schema
+from rollout_trace_kit.model import DIALECTS
+from rollout_trace_kit.compilers.json_schema import event_schema
 
 
 def draw_for(strategy, seconds: float, count) -> tuple[int, int, float]:

@@ -17,9 +17,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from rollout_trace_kit.conformance.codex import ensure_codex
-from rollout_trace_kit.conformance.command import ReducerCommand
-from rollout_trace_kit.conformance.fuzz import Campaign, per_invariant
+from rollout_trace_kit.codex.install import ensure_codex
+from rollout_trace_kit.harness.command import ReducerCommand
+from rollout_trace_kit.harness.reducer.fuzz import Campaign, per_invariant
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -246,7 +246,7 @@ def _python(code: str, *args) -> tuple[float, float, str]:
 
 
 def _codex(bundle: Path, out: Path):
-    from rollout_trace_kit.conformance.codex import ensure_codex
+    from rollout_trace_kit.codex.install import ensure_codex
 
     binary = ensure_codex("0.169.0", install=False)
     if binary is None:

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import settings
 
 from rollout_trace_kit.bundle import Bundle
+from rollout_trace_kit.corpus import corpus_root
 
 # CI runs the same examples every time (a red CI must be the change's fault); local runs explore.
 settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -15,7 +16,7 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "examples" / "corpus"
+CORPUS = corpus_root()
 
 
 def corpus_bundles(release: str | None = None) -> list[Path]:
@@ -44,7 +45,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def codex_binaries():
     """{"v1": path, "v2": path} of the reference reducers (installs them if needed)."""
-    from rollout_trace_kit.conformance.codex import REFERENCE_RELEASES, ensure_codex
+    from rollout_trace_kit.codex.install import REFERENCE_RELEASES, ensure_codex
 
     out = {}
     for dialect, release in REFERENCE_RELEASES.items():

@@ -23,11 +23,11 @@ from rollout_trace_kit.docsgen.catalogue_page import HARNESS_FORMAT, ReportError
 from rollout_trace_kit.docsgen.catalogue_page import invariant_anchor
 from rollout_trace_kit.docsgen.examples import corpus_dir, examples
 from rollout_trace_kit.docsgen.model_pages import codex, first_release, md_inline, type_anchor
-from rollout_trace_kit.spec import DIALECTS
-from rollout_trace_kit.spec.types import Named, TaggedUnion, refs_payload, unwrap
+from rollout_trace_kit.model import DIALECTS
+from rollout_trace_kit.model.types import Named, TaggedUnion, refs_payload, unwrap
 from rollout_trace_kit.validate import Profile, all_invariants
 
-from .conftest import ROOT
+from .conftest import CORPUS, ROOT
 
 DOCS = ROOT / "docs"
 GUIDES = sorted((DOCS / "guides").glob("*.md"))
@@ -134,7 +134,7 @@ def test_examples_are_real_where_the_corpus_has_them(name):
             assert ex.note
         else:
             file, _, line = ex.source.rpartition(":")
-            lines = (ROOT / file).read_text(encoding="utf-8").splitlines()
+            lines = (CORPUS.parent.parent / file).read_text(encoding="utf-8").splitlines()
             assert json.loads(lines[int(line) - 1]) == ex.event
             earlier = [json.loads(x)["payload"]["type"] for x in lines[: int(line) - 1]]
             assert ex.tag not in earlier, "not the first event of its type in that bundle"
@@ -205,10 +205,10 @@ def test_differences_page_lists_what_the_model_says(pages):
 
 def _harness_report(dialect: str, behaviours: dict[str, list[str]]) -> dict:
     """A report as `rollout-trace fuzz-reducer --format json` writes it, built with the harness's own code."""
-    from rollout_trace_kit.conformance.cases import CaseSpec
-    from rollout_trace_kit.conformance.fuzz import CaseResult, per_invariant
-    from rollout_trace_kit.conformance.known import Known, judge
-    from rollout_trace_kit.conformance.reducer_report import report_dict
+    from rollout_trace_kit.harness.reducer.cases import CaseSpec
+    from rollout_trace_kit.harness.reducer.fuzz import CaseResult, per_invariant
+    from rollout_trace_kit.harness.reducer.known import Known, judge
+    from rollout_trace_kit.harness.reducer.report import report_dict
 
     results = [
         CaseResult(CaseSpec(dialect, inv, n, 8), "pass", b, inv != "VALID", [], None)
@@ -235,7 +235,7 @@ def _catalogue(reports_dir: Path) -> str:
 
 
 def test_catalogue_quotes_the_reducer_harness_reports(tmp_path):
-    assert HARNESS_FORMAT == __import__("rollout_trace_kit.conformance.reducer_report", fromlist=["x"]).REPORT_FORMAT
+    assert HARNESS_FORMAT == __import__("rollout_trace_kit.harness.reducer.report", fromlist=["x"]).REPORT_FORMAT
     page = _catalogue(
         _reports_dir(
             tmp_path,
@@ -299,7 +299,7 @@ def test_schema_files_are_published_at_their_id():
 #
 # Conventions for docs/guides/*.md (any guide, whoever writes it):
 # * every line of a ```sh block is a command, run in page order in a fresh directory where
-#   `examples/` is the kit's; a trailing `# exit status N: TEXT...` comment gives the
+#   `src/` is the kit's (the shipped corpus is `src/rollout_trace_kit/corpus/`); a trailing `# exit status N: TEXT...` comment gives the
 #   expected exit status (default 0) and strings its output must contain (split like a
 #   shell would: "quote" a string with spaces);
 # * a ```python block is run as a script (exit status 0), in the same directory and order;
@@ -350,7 +350,7 @@ def _run(cmd, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def _workdir(tmp_path: Path) -> Path:
-    (tmp_path / "examples").symlink_to(ROOT / "examples", target_is_directory=True)
+    (tmp_path / "src").symlink_to(ROOT / "src", target_is_directory=True)
     return tmp_path
 
 
@@ -427,12 +427,12 @@ def test_validate_guide_pre_commit_hook_runs(tmp_path):
     args = [a.strip().strip('"') for a in re.search(r"^\s*args:\s*\[(.*)\]$", hook, re.M).group(1).split(",")]
     files = re.compile(re.search(r"^\s*files:\s*(.+)$", hook, re.M).group(1))
     assert re.search(r"^\s*pass_filenames:\s*false$", hook, re.M)
-    corpus_files = [p.relative_to(ROOT).as_posix() for p in (ROOT / "examples" / "corpus").rglob("*") if p.is_file()]
+    corpus_files = [p.relative_to(ROOT).as_posix() for p in CORPUS.rglob("*") if p.is_file()]
     matched = [p for p in corpus_files if files.search(p)]
     assert any(p.endswith("/trace.jsonl") for p in matched)
     assert any(p.endswith("/manifest.json") for p in matched)
     assert any("/payloads/" in p for p in matched)
-    assert not files.search("examples/corpus/README.md") and not files.search("docs/index.md")
+    assert not files.search("src/rollout_trace_kit/corpus/README.md") and not files.search("docs/index.md")
     proc = _run(shlex.join(shlex.split(entry) + args), _workdir(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from rollout_trace_kit.spec import DIALECTS
+from .conftest import ROOT  # noqa: E402
+from rollout_trace_kit.model import DIALECTS
 from rollout_trace_kit.validate import all_invariants
 
 pytestmark = pytest.mark.skipif(
@@ -35,7 +36,7 @@ def browser(tmp_path_factory):
     chromium = find_chromium()
     assert chromium, "ROLLOUT_TRACE_DOCS_BROWSER=1 but no chromium on PATH (apt-get install chromium)"
     site = tmp_path_factory.mktemp("site")
-    proc = build_site(site)
+    proc = build_site(ROOT, site)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     shots = Path(os.environ.get("ROLLOUT_TRACE_DOCS_SHOTS") or tmp_path_factory.mktemp("shots"))
     shots.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from mkdocs.exceptions import Abort  # noqa: E402
 
 from rollout_trace_kit.docsgen import generated_files, published_schemas  # noqa: E402
 from rollout_trace_kit.docsgen.sitecheck import SiteServer, build_site, check_schemas, crawl  # noqa: E402
-from rollout_trace_kit.spec import DIALECTS  # noqa: E402
+from rollout_trace_kit.model import DIALECTS  # noqa: E402
 from rollout_trace_kit.validate import all_invariants  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
@@ -29,7 +29,7 @@ from .conftest import ROOT  # noqa: E402
 def built(tmp_path_factory):
     site = tmp_path_factory.mktemp("site")
     started = time.monotonic()
-    proc = build_site(site)
+    proc = build_site(ROOT, site)
     elapsed = time.monotonic() - started
     return site, proc, elapsed
 

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rollout_trace_kit.spec import DIALECTS
-from rollout_trace_kit.spec.jsonschema import event_schema
-from rollout_trace_kit.spec.typed import typed
+from rollout_trace_kit.model import DIALECTS
+from rollout_trace_kit.compilers.json_schema import event_schema
+from rollout_trace_kit.compilers.msgspec_types import typed
 
 from .conftest import ROOT, corpus_bundles
 from .test_spec import _good_event

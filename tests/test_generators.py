@@ -27,9 +27,9 @@ from rollout_trace_kit.generators import (
     payload_bodies,
     payload_refs,
 )
-from rollout_trace_kit.spec import DIALECTS
-from rollout_trace_kit.spec.jsonschema import event_schema
-from rollout_trace_kit.spec.typed import typed
+from rollout_trace_kit.model import DIALECTS
+from rollout_trace_kit.compilers.json_schema import event_schema
+from rollout_trace_kit.compilers.msgspec_types import typed
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 from rollout_trace_kit.validate.rules import bodies
 

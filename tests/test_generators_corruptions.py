@@ -28,7 +28,7 @@ from rollout_trace_kit.generators import (
     feature_plan,
     missing_operators,
 )
-from rollout_trace_kit.spec import DIALECTS
+from rollout_trace_kit.model import DIALECTS
 from rollout_trace_kit.validate import CATALOGUE, Options, Profile, all_invariants, validate_bundle
 
 from .conftest import corpus_bundles

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
-from rollout_trace_kit.conformance.codex import trace_reduce
+from rollout_trace_kit.codex.install import trace_reduce
 from rollout_trace_kit.generators import applicable, bundles, corrupted_bundles
 from rollout_trace_kit.validate import CATALOGUE, Options, Profile, validate_bundle
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from rollout_trace_kit.spec import DIALECTS
-from rollout_trace_kit.spec.jsonschema import error_trail, event_schema, manifest_schema, schema_files
-from rollout_trace_kit.spec.types import Nullable, StrEnum, Struct, TaggedUnion, unwrap
+from rollout_trace_kit.model import DIALECTS
+from rollout_trace_kit.compilers.json_schema import error_trail, event_schema, manifest_schema, schema_files
+from rollout_trace_kit.model.types import Nullable, StrEnum, Struct, TaggedUnion, unwrap
 
 from .conftest import CORPUS, ROOT, corpus_bundles
 

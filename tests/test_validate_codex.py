@@ -13,7 +13,7 @@ import random
 import pytest
 
 from rollout_trace_kit.bundle import Bundle
-from rollout_trace_kit.conformance.codex import trace_reduce
+from rollout_trace_kit.codex.install import trace_reduce
 from rollout_trace_kit.validate import CATALOGUE, Options, Profile, validate_bundle
 
 from .conftest import corpus_bundles

@@ -1,6 +1,6 @@
 """The real Codex writer (opt-in tier, --codex): codex exec against the mock Responses API.
 
-The mock (rollout_trace_kit.conformance.mock_responses) is tested in the plain
+The mock (rollout_trace_kit.codex.mock_responses) is tested in the plain
 tier; running the published binaries is the opt-in tier that .ci/run turns on.
 """
 
@@ -15,10 +15,10 @@ import orjson
 import pytest
 
 from rollout_trace_kit.bundle import Bundle
-from rollout_trace_kit.conformance.codex import REFERENCE_RELEASES, trace_reduce
-from rollout_trace_kit.conformance.mock_responses import MockResponses, Turn, function_call, message
-from rollout_trace_kit.conformance.writer_codex import SCENARIOS, run_codex_exec
-from rollout_trace_kit.conformance.writer_scripts import replay_clock, script_from_bundle, write_script
+from rollout_trace_kit.codex.install import REFERENCE_RELEASES, trace_reduce
+from rollout_trace_kit.codex.mock_responses import MockResponses, Turn, function_call, message
+from rollout_trace_kit.codex.exec_writer import SCENARIOS, run_codex_exec
+from rollout_trace_kit.harness.writer.scripts import replay_clock, script_from_bundle, write_script
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 
 # --- the mock, without Codex ----------------------------------------------------------------

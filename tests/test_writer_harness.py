@@ -10,9 +10,9 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from rollout_trace_kit.conformance.writer_checks import WRITER_CHECKS, meaning
-from rollout_trace_kit.conformance.writer_cli import main as check_writer_main
-from rollout_trace_kit.conformance.writer_harness import (
+from rollout_trace_kit.harness.writer.checks import WRITER_CHECKS, meaning
+from rollout_trace_kit.harness.writer.cli import main as check_writer_main
+from rollout_trace_kit.harness.writer.harness import (
     Config,
     Findings,
     HarnessOptions,
@@ -23,7 +23,7 @@ from rollout_trace_kit.conformance.writer_harness import (
     json_equal,
     run_crash,
 )
-from rollout_trace_kit.conformance.writer_scripts import (
+from rollout_trace_kit.harness.writer.scripts import (
     ScriptBuilder,
     ScriptError,
     lifecycle_script,
@@ -293,7 +293,7 @@ def test_cli_exit_codes_and_json_report(capsys):
 
 def test_cli_human_report_names_ids_ops_and_meanings():
     proc = subprocess.run(
-        [PY, "-m", "rollout_trace_kit.conformance.writer_cli", "--cmd", " ".join([*FAULTY, "event-before-payload"]),
+        [PY, "-m", "rollout_trace_kit.harness.writer.cli", "--cmd", " ".join([*FAULTY, "event-before-payload"]),
          "--script", "lifecycle:v2", "--crash", "4"],
         capture_output=True, text=True, timeout=60,
     )

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from rollout_trace_kit.bundle import Bundle
-from rollout_trace_kit.conformance.writer_scripts import (
+from rollout_trace_kit.harness.writer.scripts import (
     lifecycle_script,
     replay_clock,
     script_from_bundle,
@@ -17,7 +17,7 @@ from rollout_trace_kit.conformance.writer_scripts import (
 )
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 from rollout_trace_kit.writer import EventError, TraceWriter, WriterError
-from rollout_trace_kit.writer.encode import dumps, pretty, ryu_float
+from rollout_trace_kit.compilers.canonical import dumps, pretty, ryu_float
 
 from .conftest import corpus_bundles
 
@@ -181,7 +181,7 @@ def test_floats_are_formatted_as_serde_json_does(value, text):
 
 
 def test_pure_python_encoder_matches_orjson_when_there_are_no_floats():
-    from rollout_trace_kit.writer.encode import _encode
+    from rollout_trace_kit.compilers.canonical import _encode
 
     value = {"a": ["\u0000\u001f\u007f\u2028é🚀\"\\", {}, [], None, True, -(2**63), 2**64 - 1], "b": {"c": {}}}
     for indent in (0, None):

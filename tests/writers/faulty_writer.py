@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from rollout_trace_kit.writer import adapter  # noqa: E402
 from rollout_trace_kit.writer.core import PAYLOADS, TraceWriter, _create_file  # noqa: E402
-from rollout_trace_kit.writer.encode import canonical_payload, dumps, event_line  # noqa: E402
+from rollout_trace_kit.compilers.canonical import canonical_payload, dumps, event_line  # noqa: E402
 
 MODES = (
     "event-before-payload",

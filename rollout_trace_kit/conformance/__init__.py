@@ -1,1 +1,0 @@
-"""Conformance harnesses: the reference Codex CLI, reducer fuzzing, writer checks."""

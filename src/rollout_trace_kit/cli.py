@@ -1,0 +1,66 @@
+"""The ``rollout-trace`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+def _schema_files() -> dict[str, str]:
+    """Every generated schema file, by path under schema/: the dialects and the writer protocol."""
+    from .harness.writer.protocol import schema_files as protocol_files
+    from .model import DIALECTS
+    from .compilers.json_schema import schema_files
+
+    return {**schema_files(DIALECTS.values()), **protocol_files()}
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    root = Path(args.out)
+    files = _schema_files()
+    if args.check:
+        stale = [rel for rel, text in files.items()
+                 if not (root / rel).is_file() or (root / rel).read_text(encoding="utf-8") != text]
+        for rel in stale:
+            print(f"stale: {root / rel}", file=sys.stderr)
+        return 1 if stale else 0
+    for rel, text in files.items():
+        path = root / rel
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rollout-trace", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("schema", help="regenerate the JSON Schema files from the spec model")
+    p.add_argument("--out", default="schema", help="directory to write (default: ./schema)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is stale")
+    p.set_defaults(func=_cmd_schema)
+
+    from .harness.reducer.cli import add_reducer_parsers
+    from .harness.writer.cli import add_writer_parser
+    from .validate.cli import add_validate_parser
+
+    add_validate_parser(sub)
+    add_reducer_parsers(sub)
+    add_writer_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

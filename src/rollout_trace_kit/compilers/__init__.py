@@ -1,0 +1,1 @@
+"""What the model compiles to: JSON Schema, msgspec types, Codex's canonical encoding."""

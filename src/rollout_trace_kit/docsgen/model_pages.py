@@ -1,0 +1,546 @@
+"""Reference pages rendered from the spec model: one per dialect, the overview,
+and the differences between dialects and releases."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from textwrap import indent
+
+from ..compilers.json_schema import schema_file_name
+from ..model.types import (
+    AnyJson,
+    ArrayOf,
+    Bool,
+    Dialect,
+    Field,
+    Int,
+    Named,
+    Nullable,
+    Str,
+    StrEnum,
+    Struct,
+    TaggedUnion,
+    UnitKind,
+    Variant,
+    release_key,
+)
+from .examples import Example
+
+PAYLOAD_ANCHOR = "payload-variants"
+SCHEMA_DOCUMENTS = ("event", "manifest")
+
+
+# -- small helpers ---------------------------------------------------------------------
+
+
+def md_inline(text: str) -> str:
+    """Model prose as Markdown: code spans kept, ``<``/``&``/``*`` outside them escaped."""
+    parts = re.split(r"(`[^`]*`)", " ".join(text.split()))
+    for i in range(0, len(parts), 2):
+        parts[i] = parts[i].replace("&", "&amp;").replace("<", "&lt;").replace("*", "\\*")
+    return "".join(parts)
+
+
+def cell(text: str) -> str:
+    """Model prose safe inside a Markdown table cell."""
+    return md_inline(text).replace("|", "\\|")
+
+
+def type_anchor(name: str) -> str:
+    return f"type-{name.lower()}"
+
+
+def variant_anchor(tag: str) -> str:
+    return tag
+
+
+def schema_rel(dialect: str, document: str, strict: bool = False) -> str:
+    """Path of a published schema file relative to the docs root (and the site root)."""
+    return f"schema/{dialect}/{schema_file_name(document, strict)}"
+
+
+def inferred_text(dialect: Dialect) -> str:
+    return f"Inferred from Codex {dialect.reference_release} bundles and binary; no published source."
+
+
+def inferred_badge(dialect: Dialect) -> str:
+    return f'<span class="rtk-inferred" title="{inferred_text(dialect)}">inferred</span>'
+
+
+def first_release(dialect: Dialect, since: str | None) -> str:
+    """First release of ``dialect`` that writes something dating from ``since``."""
+    start = dialect.releases[0]
+    if since is None or release_key(since) <= release_key(start):
+        return start
+    return since
+
+
+def codex(release: str) -> str:
+    """A release as text; the model marks parts no release writes yet with a non-numeric since."""
+    if release[:1].isdigit():
+        return f"Codex {release}"
+    return f"{release} (no Codex release writes it)"
+
+
+def since_text(dialect: Dialect, since: str | None) -> str:
+    rel = first_release(dialect, since)
+    if rel != dialect.releases[0]:
+        return codex(rel)
+    extra = ""
+    if since is not None and release_key(since) < release_key(rel):
+        extra = f"; in dialect {_dialect_of_release(since)} since Codex {since}"
+    return f"Codex {rel} (the first release of dialect {dialect.name}{extra})"
+
+
+def _dialect_of_release(release: str) -> str:
+    from ..model import DIALECTS
+
+    for d in DIALECTS.values():
+        lo, hi = d.releases
+        if release_key(lo) <= release_key(release) <= release_key(hi):
+            return d.name
+    return "?"
+
+
+def type_md(t, dialect: Dialect, page: str = "") -> str:
+    """A type expression as Markdown; named types link to their section (on ``page``)."""
+    if isinstance(t, Str):
+        return "string"
+    if isinstance(t, Int):
+        return f"integer ({t.rust})"
+    if isinstance(t, Bool):
+        return "boolean"
+    if isinstance(t, AnyJson):
+        return "any JSON value"
+    if isinstance(t, Nullable):
+        return f"{type_md(t.inner, dialect, page)} or null"
+    if isinstance(t, ArrayOf):
+        return f"array of {type_md(t.item, dialect, page)}"
+    if isinstance(t, Named):
+        anchor = PAYLOAD_ANCHOR if t.name == dialect.payload.name else type_anchor(t.name)
+        return f"[`{t.name}`]({page}#{anchor})"
+    raise TypeError(f"unknown type expression {t!r}")
+
+
+def shape_md(t, dialect: Dialect) -> str:
+    """Compact JSON shape of a type expression (no links), for inline code."""
+    if isinstance(t, Nullable):
+        return f"{shape_md(t.inner, dialect)} or null"
+    if isinstance(t, ArrayOf):
+        return f"[{shape_md(t.item, dialect)}, ...]"
+    if isinstance(t, Named):
+        return t.name
+    return {Str: "string", Bool: "boolean", AnyJson: "any"}.get(type(t), None) or (
+        f"{t.rust}" if isinstance(t, Int) else "?"
+    )
+
+
+def required_md(f: Field) -> str:
+    if f.required:
+        return "required"
+    if f.skip_if_none:
+        return "optional: omitted when absent"
+    return "optional: `null` or absent"
+
+
+def field_table(fields, dialect: Dialect, *, owner_since: str | None = None, tag: str | None = None) -> str:
+    """Markdown table of fields (``tag``: the variant tag, shown as the ``type`` row)."""
+    fields = tuple(fields)
+    owner_first = first_release(dialect, owner_since)
+    has_refs = any(f.payload_kinds for f in fields) or any(_is_ref(f) for f in fields)
+    has_since = any(f.since and release_key(first_release(dialect, f.since)) > release_key(owner_first) for f in fields)
+    head = ["Field", "Type", "Required"]
+    if has_refs:
+        head.append("Payload kinds")
+    if has_since:
+        head.append("Since")
+    head.append("Description")
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    if tag is not None:
+        row = ["`type`", f'`"{tag}"`', "required"]
+        if has_refs:
+            row.append("")
+        if has_since:
+            row.append("")
+        row.append("Variant tag.")
+        rows.append("| " + " | ".join(row) + " |")
+    for f in fields:
+        name = f"`{f.name}`" + (f" {inferred_badge(dialect)}" if f.inferred else "")
+        row = [name, type_md(f.type, dialect), required_md(f)]
+        if has_refs:
+            row.append(", ".join(f"`{k}`" for k in f.payload_kinds) if f.payload_kinds else ("any" if _is_ref(f) else ""))
+        if has_since:
+            rel = first_release(dialect, f.since) if f.since else ""
+            row.append(codex(rel) if rel and release_key(rel) > release_key(owner_first) else "")
+        row.append(cell(f.doc))
+        rows.append("| " + " | ".join(row) + " |")
+    return "\n".join(rows)
+
+
+def _is_ref(f: Field) -> bool:
+    from ..model.types import refs_payload
+
+    return refs_payload(f.type)
+
+
+def code_block(lang: str, text: str) -> str:
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}{lang}\n{text}\n{fence}"
+
+
+def pretty(event: dict) -> str:
+    return json.dumps(event, indent=2, ensure_ascii=False)
+
+
+def first_sentence(doc: str) -> str:
+    doc = " ".join(doc.split())
+    end = doc.find(". ")
+    return doc if end < 0 else doc[: end + 1]
+
+
+def inferred_admonition(dialect: Dialect, what: str) -> str:
+    return f'!!! warning "Inferred"\n    This {what}: {inferred_text(dialect)}'
+
+
+# -- the dialect page --------------------------------------------------------------------
+
+
+def dialect_page(dialect: Dialect, examples: list[Example]) -> str:
+    by_tag: dict[str, list[Example]] = defaultdict(list)
+    for ex in examples:
+        by_tag[ex.tag].append(ex)
+    out: list[str] = []
+    add = out.append
+    lo, hi = dialect.releases
+    add(f"# {dialect.title}\n")
+    add(f"{md_inline(dialect.doc)}\n")
+    add(
+        f"- **Dialect:** `{dialect.name}`, `schema_version` {dialect.schema_version}\n"
+        f"- **Written by:** Codex {lo} to {hi}\n"
+        f"- **Reference reducer:** Codex {dialect.reference_release} "
+        f"(the `reducer` profile of the [invariant catalogue](invariants.md) is what it rejects)\n"
+        f"- **Terminal event:** {', '.join(f'[`{t}`](#{variant_anchor(t)})' for t in dialect.terminal_variants)}"
+        " (nothing may be written after it)\n"
+        f"- **JSON Schema:** "
+        + ", ".join(
+            f"[`{schema_file_name(doc, strict)}`](../{schema_rel(dialect.name, doc, strict)})"
+            for doc in SCHEMA_DOCUMENTS
+            for strict in (False, True)
+        )
+        + "\n"
+    )
+    for note in dialect.notes:
+        add(f"!!! note\n    {md_inline(note)}\n")
+    if _has_inferred(dialect):
+        add(f"Parts marked {inferred_badge(dialect)} are {inferred_text(dialect)[0].lower()}{inferred_text(dialect)[1:]}\n")
+
+    # manifest and envelope
+    add("## Manifest {#manifest}\n")
+    add(f"`manifest.json`, type `{dialect.manifest.name}`. {md_inline(dialect.manifest.doc)}\n")
+    add(field_table(dialect.manifest.fields, dialect) + "\n")
+    add("## Event envelope {#envelope}\n")
+    add(f"Each line of `trace.jsonl` is one event, type `{dialect.envelope.name}`. {md_inline(dialect.envelope.doc)}\n")
+    add(field_table(dialect.envelope.fields, dialect) + "\n")
+
+    # payload variants
+    add(f"## Payload variants {{#{PAYLOAD_ANCHOR}}}\n")
+    add(f"`payload`, type `{dialect.payload.name}`. {md_inline(dialect.payload.doc)}\n")
+    add("| Variant | Since | Example | Description |\n|---|---|---|---|")
+    for v in dialect.payload.variants:
+        exs = by_tag.get(v.tag, [])
+        kind = "real" if any(not e.constructed for e in exs) else "constructed"
+        name = f"[`{v.tag}`](#{variant_anchor(v.tag)})" + (f" {inferred_badge(dialect)}" if v.inferred else "")
+        add(f"| {name} | {codex(first_release(dialect, v.since))} | {kind} | {cell(first_sentence(v.doc))} |")
+    add("")
+    for v in dialect.payload.variants:
+        add(variant_section(dialect, v, by_tag.get(v.tag, [])))
+
+    # named types
+    add("## Types {#types}\n")
+    add("The named types the fields above refer to.\n")
+    for t in sorted(dialect.types, key=lambda t: t.name):
+        add(type_section(dialect, t))
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _has_inferred(dialect: Dialect) -> bool:
+    for v in dialect.payload.variants:
+        if v.inferred or any(f.inferred for f in v.fields):
+            return True
+    for t in dialect.types:
+        if t.inferred:
+            return True
+    return False
+
+
+def variant_section(dialect: Dialect, v: Variant, exs: list[Example]) -> str:
+    out = [f"### `{v.tag}` {{#{variant_anchor(v.tag)}}}\n", f"{md_inline(v.doc)}\n"]
+    out.append(f"**Since:** {since_text(dialect, v.since)}\n")
+    if v.inferred:
+        out.append(inferred_admonition(dialect, "variant") + "\n")
+    out.append(field_table(v.fields, dialect, owner_since=v.since, tag=v.tag) + "\n")
+    for n, ex in enumerate(exs):
+        # the first example of a variant is open, further forms are collapsed
+        marker = "???+" if n == 0 else "???"
+        if ex.constructed:
+            what = f" with {ex.form.replace('=', ' = ')}" if ex.form else ""
+            out.append(f'{marker} example "Constructed example{what} (built from the model; no real event)"')
+            out.append(f"    {ex.note}\n")
+        else:
+            file, _, line = ex.source.rpartition(":")
+            out.append(f'{marker} example "Real example: {file}, line {line}"\n')
+        out.append(indent(code_block("json", pretty(ex.event)), "    ") + "\n")
+    return "\n".join(out)
+
+
+def type_section(dialect: Dialect, t) -> str:
+    out = [f"### `{t.name}` {{#{type_anchor(t.name)}}}\n", f"{md_inline(t.doc)}\n"]
+    if t.since and release_key(t.since) > release_key(dialect.releases[0]):
+        out.append(f"**Since:** {codex(t.since)}\n")
+    if t.inferred:
+        out.append(inferred_admonition(dialect, "type") + "\n")
+    if isinstance(t, Struct):
+        out.append(field_table(t.fields, dialect, owner_since=t.since) + "\n")
+    elif isinstance(t, StrEnum):
+        out.append("A JSON string, one of: " + ", ".join(f'`"{v}"`' for v in t.values) + ".\n")
+    elif isinstance(t, UnitKind):
+        out.append(
+            '`{"type": K}` where `K` is one of: '
+            + ", ".join(f'`"{v}"`' for v in t.values)
+            + ".\n"
+        )
+    elif isinstance(t, TaggedUnion):
+        out.append("An object tagged by `type`:\n")
+        out.append("| `type` | Shape | Description |\n|---|---|---|")
+        for arm in t.variants:
+            shape = ", ".join([f'"type": "{arm.tag}"'] + [f'"{f.name}": {shape_md(f.type, dialect)}' for f in arm.fields])
+            badge = f" {inferred_badge(dialect)}" if arm.inferred else ""
+            since = f" *Since {codex(arm.since)}.*" if arm.since else ""
+            out.append(f"| `{arm.tag}`{badge} | `{{{cell(shape)}}}` | {cell(arm.doc)}{since} |")
+        out.append("")
+        for arm in t.variants:
+            if arm.fields:
+                out.append(f"**`{arm.tag}` fields**\n")
+                out.append(field_table(arm.fields, dialect, owner_since=arm.since or t.since) + "\n")
+    else:
+        raise TypeError(f"unknown named type {t!r}")
+    return "\n".join(out)
+
+
+# -- overview --------------------------------------------------------------------------
+
+
+def overview_page(dialects: list[Dialect], schemas: dict[str, str]) -> str:
+    out = ["# Reference\n"]
+    out.append(
+        "Generated from the kit's executable model (`rollout_trace_kit.model`) and its "
+        "invariant catalogue each time the site is built.\n"
+    )
+    out.append("| Dialect | `schema_version` | Written by | Reference reducer | Terminal event | Variants |")
+    out.append("|---|---|---|---|---|---|")
+    for d in dialects:
+        lo, hi = d.releases
+        term = ", ".join(f"[`{t}`]({d.name}.md#{variant_anchor(t)})" for t in d.terminal_variants)
+        out.append(
+            f"| [{d.name}]({d.name}.md) | {d.schema_version} | Codex {lo} to {hi} | Codex {d.reference_release} "
+            f"| {term} | {len(d.payload.variants)} |"
+        )
+    out.append("")
+    out.append("- [Differences between dialects and releases](differences.md)")
+    out.append("- [Invariant catalogue](invariants.md): every rule the validator checks\n")
+    out.append("## JSON Schema files {#schema-files}\n")
+    out.append(
+        "Draft 2020-12. Each file is published at the URL of its `$id`. The *strict* flavour "
+        "also rejects keys the dialect does not define (real readers ignore them).\n"
+    )
+    out.append("| Schema | File | `$id` |\n|---|---|---|")
+    schemas = dict(sorted(schemas.items()))
+    for rel, text in schemas.items():
+        doc = json.loads(text)
+        m = re.fullmatch(r"schema/([^/]+)/(\w+)(\.strict)?\.schema\.json", rel)
+        if m and m.group(1) in {d.name for d in dialects}:
+            what = f"{m.group(1)} {m.group(2)}" + (" (strict)" if m.group(3) else "")
+        else:
+            what = doc.get("title") or rel
+        out.append(f"| {cell(what)} | [`{rel}`](../{rel}) | `{doc['$id']}` |")
+    return "\n".join(out) + "\n"
+
+
+# -- differences --------------------------------------------------------------------------
+
+
+def _field_sig(f: Field) -> tuple:
+    return (repr(f.type), f.required, f.skip_if_none, tuple(f.payload_kinds))
+
+
+def _describe_field_change(a: Field, b: Field, da: Dialect, db: Dialect) -> str:
+    parts = []
+    if repr(a.type) != repr(b.type):
+        parts.append(f"type {type_md(a.type, da, f'{da.name}.md')} → {type_md(b.type, db, f'{db.name}.md')}")
+    if a.required != b.required or a.skip_if_none != b.skip_if_none:
+        parts.append(f"{required_md(a)} → {required_md(b)}")
+    if a.payload_kinds != b.payload_kinds:
+        parts.append(f"payload kinds {list(a.payload_kinds)} → {list(b.payload_kinds)}")
+    return "; ".join(parts)
+
+
+def _field_diff(fa, fb, da: Dialect, db: Dialect, where: str) -> list[str]:
+    """Bullet lines for fields added, removed or changed from ``fa`` to ``fb``."""
+    a = {f.name: f for f in fa}
+    b = {f.name: f for f in fb}
+    lines = []
+    for name, f in b.items():
+        if name not in a:
+            badge = f" {inferred_badge(db)}" if f.inferred else ""
+            since = f" ({codex(f.since)})" if f.since else ""
+            lines.append(f"- {where}: field `{name}` added{since}{badge}: {type_md(f.type, db, f'{db.name}.md')}, {required_md(f)}.")
+    for name in a:
+        if name not in b:
+            lines.append(f"- {where}: field `{name}` removed.")
+    for name in a:
+        if name in b and _field_sig(a[name]) != _field_sig(b[name]):
+            lines.append(f"- {where}: field `{name}` changed: {_describe_field_change(a[name], b[name], da, db)}.")
+    return lines
+
+
+def _type_sig(t) -> tuple:
+    if isinstance(t, Struct):
+        return ("struct", tuple((f.name, _field_sig(f)) for f in t.fields))
+    if isinstance(t, (StrEnum, UnitKind)):
+        return (type(t).__name__, tuple(t.values))
+    if isinstance(t, TaggedUnion):
+        return ("union", tuple((v.tag, tuple((f.name, _field_sig(f)) for f in v.fields)) for v in t.variants))
+    raise TypeError(t)
+
+
+def dialect_diff(da: Dialect, db: Dialect) -> list[str]:
+    pa, pb = f"{da.name}.md", f"{db.name}.md"
+    out = [f"## {da.name} → {db.name} {{#{da.name}-to-{db.name}}}\n"]
+    out.append(
+        f"[{da.name}]({pa}) (`schema_version` {da.schema_version}, Codex {da.releases[0]} to {da.releases[1]}) → "
+        f"[{db.name}]({pb}) (`schema_version` {db.schema_version}, Codex {db.releases[0]} to {db.releases[1]}).\n"
+    )
+    lines: list[str] = []
+    if da.terminal_variants != db.terminal_variants:
+        lines.append(
+            "- Terminal event: "
+            + ", ".join(f"`{t}`" for t in da.terminal_variants)
+            + " → "
+            + ", ".join(f"[`{t}`]({pb}#{variant_anchor(t)})" for t in db.terminal_variants)
+            + "."
+        )
+    lines += _field_diff(da.manifest.fields, db.manifest.fields, da, db, "Manifest")
+    lines += _field_diff(da.envelope.fields, db.envelope.fields, da, db, "Envelope")
+    ta, tb = set(da.tags), set(db.tags)
+    for tag in db.tags:
+        if tag not in ta:
+            v = db.payload.variant(tag)
+            badge = f" {inferred_badge(db)}" if v.inferred else ""
+            lines.append(
+                f"- Variant [`{tag}`]({pb}#{variant_anchor(tag)}) added ({codex(first_release(db, v.since))}){badge}: "
+                f"{cell(first_sentence(v.doc))}"
+            )
+    for tag in da.tags:
+        if tag not in tb:
+            lines.append(f"- Variant [`{tag}`]({pa}#{variant_anchor(tag)}) removed.")
+    for tag in db.tags:
+        if tag in ta:
+            lines += _field_diff(
+                da.payload.variant(tag).fields, db.payload.variant(tag).fields, da, db, f"Variant [`{tag}`]({pb}#{variant_anchor(tag)})"
+            )
+    na = {t.name: t for t in da.types}
+    nb = {t.name: t for t in db.types}
+    for name, t in nb.items():
+        if name not in na:
+            badge = f" {inferred_badge(db)}" if t.inferred else ""
+            lines.append(f"- Type [`{name}`]({pb}#{type_anchor(name)}) added{badge}: {cell(first_sentence(t.doc))}")
+        elif _type_sig(na[name]) != _type_sig(t):
+            lines.append(f"- Type [`{name}`]({pb}#{type_anchor(name)}) changed.")
+    for name in na:
+        if name not in nb:
+            lines.append(f"- Type `{name}` removed.")
+    out.append("\n".join(lines) if lines else "No difference in the model.")
+    out.append("")
+    return out
+
+
+def invariant_diff(da: Dialect, db: Dialect, invariants) -> list[str]:
+    from .catalogue_page import invariant_anchor
+
+    rows = [i for i in invariants if i.level(da.name) != i.level(db.name)]
+    out = [f"### Invariants whose profile differs ({da.name} → {db.name}) {{#{da.name}-to-{db.name}-invariants}}\n"]
+    if not rows:
+        out.append("None.\n")
+        return out
+    out.append(
+        "The weakest profile that enforces each rule; `reducer` means the dialect's reference reducer "
+        "rejects a bundle that breaks it.\n"
+    )
+    out.append(f"| Invariant | {da.name} | {db.name} | Meaning |\n|---|---|---|---|")
+    for i in rows:
+        la, lb = i.level(da.name), i.level(db.name)
+        out.append(
+            f"| [`{i.id}`](invariants.md#{invariant_anchor(i.id)}) | {la.label if la else 'not in dialect'} "
+            f"| {lb.label if lb else 'not in dialect'} | {cell(i.meaning)} |"
+        )
+    out.append("")
+    return out
+
+
+def release_timeline(dialects: list[Dialect]) -> list[str]:
+    """What each Codex release first writes, from the ``since`` marks of the model."""
+    # release -> what (markdown with "{page}" for the dialect page) -> dialect names
+    events: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+
+    def note(release: str | None, text: str, dialect: Dialect) -> None:
+        if release:
+            events[release][text].append(dialect.name)
+
+    for d in dialects:
+        lo, hi = d.releases
+        note(lo, f"first release of dialect [{d.name}]({{page}}) (`schema_version` {d.schema_version})", d)
+        note(hi, f"last release of dialect [{d.name}]({{page}}) (`schema_version` {d.schema_version})", d)
+        for v in d.payload.variants:
+            note(v.since, f"variant [`{v.tag}`]({{page}}#{variant_anchor(v.tag)})", d)
+            for f in v.fields:
+                if f.since and f.since != v.since:
+                    note(f.since, f"field `{f.name}` of [`{v.tag}`]({{page}}#{variant_anchor(v.tag)})", d)
+        for t in d.types:
+            note(t.since, f"type [`{t.name}`]({{page}}#{type_anchor(t.name)})", d)
+            arms = t.variants if isinstance(t, TaggedUnion) else ()
+            for arm in arms:
+                if arm.since and arm.since != t.since:
+                    note(arm.since, f"form `{arm.tag}` of [`{t.name}`]({{page}}#{type_anchor(t.name)})", d)
+            fields = t.fields if isinstance(t, Struct) else [f for arm in arms for f in arm.fields]
+            for f in fields:
+                if f.since and f.since != t.since:
+                    note(f.since, f"field `{f.name}` of [`{t.name}`]({{page}}#{type_anchor(t.name)})", d)
+    out = ["## Releases {#releases}\n"]
+    out.append(
+        "What each Codex release first writes, from the `since` marks of the model (links go to the "
+        "newest dialect that has it). A reducer older than a release rejects the variants that release added.\n"
+    )
+    out.append("| Codex release | First writes | In dialects |\n|---|---|---|")
+    for release in sorted(events, key=release_key):
+        for text, names in events[release].items():
+            out.append(f"| {release} | {text.replace('{page}', names[-1] + '.md')} | {', '.join(names)} |")
+    out.append("")
+    return out
+
+
+def differences_page(dialects: list[Dialect], invariants) -> str:
+    out = ["# Differences between dialects and releases\n"]
+    out.append(
+        "Computed from the model: the dialects are compared field by field (documentation text "
+        "aside), and the release table lists the first release of everything that has one.\n"
+    )
+    ordered = sorted(dialects, key=lambda d: d.schema_version)
+    for da, db in zip(ordered, ordered[1:]):
+        out += dialect_diff(da, db)
+        out += invariant_diff(da, db, invariants)
+    out += release_timeline(ordered)
+    return "\n".join(out).rstrip() + "\n"

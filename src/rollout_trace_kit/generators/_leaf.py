@@ -1,0 +1,230 @@
+"""Leaf strategies: single events, payload refs and payload bodies of a dialect.
+
+Events and refs are derived from the spec model (one strategy per type
+expression, fields in model order), so they follow the model when it grows.
+Free-form JSON (``other.metadata``, the bodies of payloads no reducer parses)
+comes from ``hypothesis-jsonschema``; bodies the reference reducers parse
+(requests, responses, runtime payloads) are hand-written, because their shape
+is a contract the JSON Schema of the event log does not describe.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+
+from ..model import DIALECTS
+from ..model.common import RAW_PAYLOAD_KINDS
+from ..model.types import (
+    AnyJson,
+    ArrayOf,
+    Bool,
+    Dialect,
+    Field,
+    Int,
+    Named,
+    Nullable,
+    Str,
+    StrEnum,
+    Struct,
+    TaggedUnion,
+    UnitKind,
+)
+from . import _bodies as B
+
+# Envelope context writers use (upstream-rules D.4): these variants carry none.
+NULL_CONTEXT = frozenset({
+    "rollout_started", "rollout_ended", "thread_started", "thread_ended", "thread_resumed",
+    "protocol_event_observed", "mcp_tool_call_correlation_assigned", "recording_completed",
+})
+
+ids = st.text(alphabet="0123456789abcdef-", min_size=1, max_size=36)
+texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+
+
+def _dialect(dialect: str | Dialect) -> Dialect:
+    return DIALECTS[dialect] if isinstance(dialect, str) else dialect
+
+
+@st.composite
+def payload_refs(draw, kinds: tuple[str, ...] = (), ordinal=st.integers(1, 10**6)):
+    """Canonical refs: ``raw_payload:{n}`` at ``payloads/{n}.json``, kind among ``kinds``."""
+    n = draw(ordinal)
+    kind = draw(st.sampled_from(kinds or RAW_PAYLOAD_KINDS))
+    return {"raw_payload_id": f"raw_payload:{n}", "kind": {"type": kind}, "path": f"payloads/{n}.json"}
+
+
+def free_json() -> st.SearchStrategy:
+    """Any JSON value (``serde_json::Value``), from hypothesis-jsonschema.
+
+    Integers stay within i64/u64: JSON allows more, but writers (and orjson) write
+    only 64-bit integers, and serde_json would read a bigger one as a float.
+    """
+    return from_schema({}).filter(_fits_64_bits)
+
+
+def _fits_64_bits(value) -> bool:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int) and not -(2**63) <= v < 2**64:
+            return False
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return True
+
+
+class _Model:
+    """Strategies for the type expressions of one dialect."""
+
+    def __init__(self, dialect: Dialect):
+        self.d = dialect
+
+    def expr(self, t, field: Field | None = None):
+        if isinstance(t, Str):
+            return ids if field is not None and field.name.endswith("_id") else texts
+        if isinstance(t, Int):
+            lo, hi = t.bounds
+            return st.integers(max(lo, 0), min(hi, 2**53))
+        if isinstance(t, Bool):
+            return st.booleans()
+        if isinstance(t, AnyJson):
+            return free_json()
+        if isinstance(t, Nullable):
+            return st.none() | self.expr(t.inner, field)
+        if isinstance(t, ArrayOf):
+            return st.lists(self.expr(t.item, field), max_size=3)
+        if isinstance(t, Named):
+            if t.name == "RawPayloadRef":
+                return payload_refs(field.payload_kinds if field else ())
+            return self.named(t.name)
+        raise TypeError(t)
+
+    def named(self, name: str):
+        t = self.d.type(name)
+        if isinstance(t, StrEnum):
+            return st.sampled_from(t.values)
+        if isinstance(t, UnitKind):
+            return st.sampled_from(t.values).map(lambda v: {"type": v})
+        if isinstance(t, TaggedUnion):
+            return st.one_of([self.variant(v.tag, v.fields) for v in t.variants])
+        if isinstance(t, Struct):
+            return self.variant(None, t.fields)
+        raise TypeError(t)
+
+    def variant(self, tag: str | None, fields):
+        """An object with ``fields`` in model order (``type`` first when tagged)."""
+        parts = {f.name: self.expr(f.type, f) for f in fields}
+        skip = {f.name for f in fields if f.skip_if_none}
+
+        def build(values):
+            out = {} if tag is None else {"type": tag}
+            for f in fields:
+                v = values[f.name]
+                if v is None and f.name in skip:
+                    continue
+                out[f.name] = v
+            return out
+
+        return st.fixed_dictionaries(parts).map(build)
+
+
+@lru_cache(maxsize=None)
+def _model(name: str) -> _Model:
+    return _Model(DIALECTS[name])
+
+
+def payloads(dialect: str | Dialect = "v2", variant: str | None = None) -> st.SearchStrategy:
+    """The ``payload`` object of one event (any variant, or ``variant``)."""
+    return _payloads(_dialect(dialect).name, variant)
+
+
+@lru_cache(maxsize=None)
+def _payloads(name: str, variant: str | None) -> st.SearchStrategy:
+    d = DIALECTS[name]
+    m = _model(name)
+    tags = [variant] if variant else list(d.tags)
+    return st.one_of([m.variant(t, d.payload.variant(t).fields) for t in tags])
+
+
+@st.composite
+def events(draw, dialect: str | Dialect = "v2", variant: str | None = None, *, rollout_id: str | None = None):
+    """One schema-valid event line (a dict in writer key order) of ``dialect``.
+
+    Events are valid one by one (schema, envelope context convention, canonical
+    refs), not as a sequence: use :func:`bundles` for lifecycle-valid logs.
+    """
+    d = _dialect(dialect)
+    payload = draw(payloads(d, variant))
+    tag = payload["type"]
+    if tag in NULL_CONTEXT:
+        thread = turn = None
+    else:
+        thread = payload.get("thread_id") if isinstance(payload.get("thread_id"), str) else draw(ids)
+        turn = payload.get("codex_turn_id") if isinstance(payload.get("codex_turn_id"), str) else draw(ids)
+    return {
+        "schema_version": d.schema_version,
+        "seq": draw(st.integers(1, 2**53)),
+        "wall_time_unix_ms": draw(st.integers(0, 2**53)),
+        "rollout_id": rollout_id or draw(ids),
+        "thread_id": thread,
+        "codex_turn_id": turn,
+        "payload": payload,
+    }
+
+
+# -- payload bodies -----------------------------------------------------------------------------------
+_METADATA_SCHEMA = {
+    "type": "object",
+    "required": ["thread_id", "agent_path"],
+    "properties": {
+        "thread_id": {"type": "string"},
+        "agent_path": {"type": "string"},
+        "task_name": {"type": ["string", "null"]},
+        "nickname": {"type": ["string", "null"]},
+        "agent_role": {"type": ["string", "null"]},
+        "model": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+_PROTOCOL_SCHEMA = {"type": "object", "required": ["type"], "properties": {"type": {"type": "string", "minLength": 1}}}
+
+
+def _item(kind: str):
+    word = st.text(alphabet="abcdefghijklmnopqrstuvwxyz ", min_size=1, max_size=30)
+    n = st.integers(1, 10**6)
+    if kind == "message":
+        return st.builds(lambda n, t, role: B.input_message(f"msg_{n}", role, t), n, word, st.sampled_from(["user", "developer"]))
+    if kind == "assistant":
+        return st.builds(lambda n, t: B.assistant_message(f"msg-{n}", t), n, word)
+    return st.builds(lambda n, t: B.function_call(f"fc-{n}", "exec_command", None, '{"cmd": "%s"}' % t, f"call-{n}"), n, word)
+
+
+model_items = st.one_of(_item("message"), _item("assistant"), _item("function_call"))
+
+
+def payload_bodies(kind: str) -> st.SearchStrategy:
+    """A payload body of ``kind`` that the reference reducers accept where they read it."""
+    if kind == "inference_request":
+        return st.builds(lambda items: B.inference_request(items, "thread"), st.lists(model_items, max_size=4))
+    if kind == "inference_response":
+        return st.builds(lambda items, n: B.inference_response(f"resp-{n}", f"req-{n}", items),
+                         st.lists(_item("assistant") | _item("function_call"), max_size=3), st.integers(1, 10**6))
+    if kind == "compaction_checkpoint":
+        return st.builds(B.compaction_checkpoint, st.lists(model_items, max_size=3), st.lists(model_items, max_size=3))
+    if kind == "session_metadata":
+        return from_schema(_METADATA_SCHEMA)
+    if kind == "protocol_event":
+        return from_schema(_PROTOCOL_SCHEMA)
+    if kind == "tool_invocation":
+        return st.builds(lambda name, args: B.invocation(name, None, arguments=args),
+                         st.sampled_from(["exec_command", "no_such_tool"]), st.just('{"cmd": "true"}'))
+    if kind == "tool_runtime_event":
+        return st.builds(lambda n: B.exec_begin(f"call-{n}", str(n), "turn", 0, ["/bin/bash", "-lc", "true"]), st.integers(1, 10**6))
+    return from_schema({"type": "object"})

@@ -1,0 +1,228 @@
+"""Corruptions of payload references and payload files.
+
+Where the broken ref is one the reference reducer opens (thread metadata,
+inference request and response, tool invocation, ...), the validator reports
+the finding at the reducer profile; ``reducer_level`` says so.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from ..bundle import PAYLOADS, Bundle, Special
+from ._edit import Editor
+from ._ops_common import owned_refs, pick, reducer_reads, result
+from .corruptions import corruption
+
+SIZE_LIMIT = 256 * 1024 * 1024  # the validator's default --max-payload-bytes
+
+
+class OversizeBundle(Bundle):
+    """A bundle whose listed payload files are padded to a size with trailing spaces.
+
+    The padding keeps the file the same JSON document, so a reducer that parses it
+    accepts it; only the kit's size limit is crossed.
+    """
+
+    def __init__(self, *args, oversize: dict[str, int] | None = None, **kw):
+        super().__init__(*args, **kw)
+        self.oversize = dict(oversize or {})
+
+    def write(self, directory: str | Path) -> Path:
+        d = super().write(directory)
+        chunk = b" " * (8 << 20)
+        for rel, size in self.oversize.items():
+            with open(d / rel, "ab") as f:
+                left = size - f.tell()
+                while left > 0:
+                    f.write(chunk[: min(left, len(chunk))])
+                    left -= len(chunk)
+        return d
+
+    def copy(self) -> "OversizeBundle":
+        return OversizeBundle(**vars(Bundle.copy(self)), oversize=self.oversize)
+
+    def tar_bytes(self) -> bytes:
+        import tarfile
+
+        base = Bundle.copy(self)
+        for rel in self.oversize:
+            base.payloads.pop(rel, None)
+        buf = io.BytesIO(base.tar_bytes())
+        with tarfile.open(fileobj=buf, mode="a") as tar:
+            for rel, size in self.oversize.items():
+                data = self.payloads[rel]
+                info = tarfile.TarInfo(rel)
+                info.size = size
+                tar.addfile(info, _Padded(data, size))
+        return buf.getvalue()
+
+
+class _Padded(io.RawIOBase):
+    def __init__(self, data: bytes, size: int):
+        self.data, self.size, self.pos = data, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = min(len(b), self.size - self.pos)
+        head = self.data[self.pos : self.pos + n]
+        b[: len(head)] = head
+        b[len(head) : n] = b" " * (n - len(head))
+        self.pos += n
+        return n
+
+
+def _pick_ref(ed: Editor, dialect, rnd):
+    """(line, pointer, ref, read by the reference reducer) of an owned ref."""
+    return pick(rnd, [(i, p, r, reducer_reads(ed, dialect, i, p)) for i, p, r in owned_refs(ed)])
+
+
+def _level(invariant: str, read: bool) -> list[str]:
+    return [invariant] if read else []
+
+
+@corruption("REF.FILE_EXISTS", "A referenced payload file is missing.")
+def _missing_file(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    got = _pick_ref(ed, dialect, rnd)
+    if got is None:
+        return None
+    i, pointer, ref, read = got
+    del ed.bundle.payloads[ref["path"]]
+    return result(ed, "REF.FILE_EXISTS", i, reducer_level=_level("REF.FILE_EXISTS", read), note=pointer)
+
+
+@corruption("REF.JSON", "A referenced payload file is not JSON (cut short or garbage).")
+def _payload_not_json(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    got = _pick_ref(ed, dialect, rnd)
+    if got is None:
+        return None
+    i, pointer, ref, read = got
+    data = ed.bundle.payloads[ref["path"]]
+    ed.bundle.payloads[ref["path"]] = rnd.choice([data[: max(1, len(data) // 2)], b"", b"{not json}", b"\x00\x01"])
+    return result(ed, "REF.JSON", i, reducer_level=_level("REF.JSON", read), note=pointer)
+
+
+@corruption("REF.REGULAR_FILE", "A referenced payload path is a directory or a FIFO, not a file (a FIFO hangs the 0.169.0 reducer).")
+def _payload_is_dir(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    got = _pick_ref(ed, dialect, rnd)
+    if got is None:
+        return None
+    i, pointer, ref, read = got
+    what = rnd.choice(["dir", "fifo"])
+    del ed.bundle.payloads[ref["path"]]
+    ed.bundle.specials[ref["path"]] = Special(what)
+    return result(ed, "REF.REGULAR_FILE", i, reducer_level=_level("REF.REGULAR_FILE", read), note=f"{pointer} ({what})")
+
+
+@corruption(
+    "REF.SIZE_LIMIT",
+    "A payload file is larger than the validator's 256 MiB payload limit (its JSON padded with spaces).",
+)
+def _payload_too_large(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    got = _pick_ref(ed, dialect, rnd)
+    if got is None:
+        return None
+    i, pointer, ref, _ = got
+    out = result(ed, "REF.SIZE_LIMIT", i, note=pointer)
+    big = OversizeBundle(**vars(out.bundle), oversize={ref["path"]: SIZE_LIMIT + rnd.randint(1, 4096)})
+    return replace(out, bundle=big)
+
+
+@corruption(
+    "REF.PATH_CONFINED",
+    "A payload ref leads out of the bundle: a symlink to a file outside it, or a path that is absolute "
+    "or climbs out with '..' (such a path is not payloads/{n}.json either: REF.NAMING too).",
+)
+def _path_escapes(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    got = _pick_ref(ed, dialect, rnd)
+    if got is None:
+        return None
+    i, pointer, ref, read = got
+    level = _level("REF.PATH_CONFINED", read)
+    path = ref["path"]
+    del ed.bundle.payloads[path]
+    if rnd.random() < 0.5:
+        ed.bundle.specials[path] = Special("symlink", rnd.choice(["/etc/hostname", "/etc/passwd", "../../outside.json"]))
+        return result(ed, "REF.PATH_CONFINED", i, reducer_level=level, note="symlink out of the bundle")
+    ed.touch(i)
+    ref["path"] = rnd.choice(["../outside.json", f"../{PAYLOADS}/{os.path.basename(path)}", "/etc/hostname",
+                              f"{PAYLOADS}/../../{os.path.basename(path)}"])
+    return result(ed, "REF.PATH_CONFINED", i, also=["REF.NAMING"], reducer_level=level, note=ref["path"])
+
+
+@corruption(
+    "REF.ID_CONSISTENT",
+    "A ref reuses another payload's raw_payload_id for its own file (a non-canonical pair: REF.NAMING too).",
+)
+def _id_reused(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    owned = list(owned_refs(ed))  # in line order
+    later = [j for j in range(len(owned)) if owned[j][0] > owned[0][0]]
+    if not later:
+        return None
+    b = owned[pick(rnd, later)]
+    a = pick(rnd, [r for r in owned if r[0] < b[0]])
+    tag_a = ed.tag(a[0])
+    ed.touch(b[0])
+    b[2]["raw_payload_id"] = a[2]["raw_payload_id"]
+    note = f"{b[1]} reuses {a[2]['raw_payload_id']} of {tag_a} {a[1]}"
+    return result(ed, "REF.ID_CONSISTENT", b[0], also=["REF.NAMING"], note=note)
+
+
+@corruption("REF.NAMING", "A payload is named otherwise than raw_payload:{n} at payloads/{n}.json (consistently).")
+def _naming(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    got = _pick_ref(ed, dialect, rnd)
+    if got is None:
+        return None
+    i, pointer, ref, _ = got
+    ed.touch(i)
+    n = ref["raw_payload_id"].split(":")[-1]
+    if rnd.random() < 0.5:
+        new = f"{PAYLOADS}/payload-{n}.json"
+        ed.bundle.payloads[new] = ed.bundle.payloads.pop(ref["path"])
+        ref["path"] = new
+        note = "path renamed"
+    else:
+        ref["raw_payload_id"] = f"payload-{n}"
+        note = "id renamed"
+    return result(ed, "REF.NAMING", i, note=note)
+
+
+@corruption("REF.KIND", "A ref's kind is not the one writers use for its field.")
+def _wrong_kind(bundle, dialect, rnd):
+    from ..model.common import RAW_PAYLOAD_KINDS
+
+    ed = Editor(bundle)
+    options = []
+    for i, pointer, ref in owned_refs(ed):
+        parts = pointer.split("/")
+        if len(parts) != 3:
+            continue
+        kinds = dialect.payload.variant(ed.tag(i)).field(parts[2]).payload_kinds
+        if kinds:
+            options.append((i, pointer, ref, kinds))
+    got = pick(rnd, options)
+    if got is None:
+        return None
+    i, pointer, ref, kinds = got
+    ed.touch(i)
+    ref["kind"] = {"type": rnd.choice([k for k in RAW_PAYLOAD_KINDS if k not in kinds])}
+    return result(ed, "REF.KIND", i, note=f"{pointer} is {ref['kind']['type']}")
+
+
+@corruption("REF.ORPHAN", "A file in payloads/ is referenced by no event.")
+def _orphan(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    ed.new_payload("protocol_event", rnd.choice([{}, {"type": "warning", "message": "unreferenced"}, []]))
+    return result(ed, "REF.ORPHAN", None)

@@ -1,0 +1,252 @@
+"""Expand a :class:`~._plan.BundlePlan` into the events Codex would record.
+
+The order of events, the envelope context of each and the payload bodies
+follow the real 0.164.0 (v1) and 0.169.0 (v2) bundles in the shipped corpus (``rollout_trace_kit/corpus``):
+thread start, turn start, (v2) history acceptances, inference call, the tool
+calls its answer asked for, the next inference call carrying their outputs,
+and so on; the model conversation of each thread is tracked so every request
+payload holds exactly the items the reference reducer expects to find there.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from ..model.types import Dialect
+from . import _bodies as B
+from ._ids import Ids
+from ._plan import SPAWN, BundlePlan, Round, TurnPlan
+from ._scenario_threads import Threads
+from ._scenario_tools import ToolCalls
+from ._writer import TraceWriter
+
+BASE_MS = 1_795_625_352_000  # wall clock of the corpus recordings (late 2026)
+HTTP_ERROR = "We\u2019re currently experiencing high demand, which may cause temporary errors."
+STREAM_ERROR = "stream disconnected before completion: mock stream failure"
+CANCEL_REASON = "response stream dropped before provider terminal event"
+
+
+@dataclass
+class Thread:
+    """What the recorder knows about one agent thread while it runs."""
+
+    thread_id: str
+    agent_path: str
+    depth: int
+    parent: "Thread | None"
+    base: dict  # the base-instructions message every request starts with
+    history: list = field(default_factory=list)  # items the next full request resends
+    delta: list = field(default_factory=list)  # items since the last response (incremental mode)
+    last_response_id: str | None = None
+    cells: int = 0
+    spawned: list = field(default_factory=list)
+    turns_run: int = 0
+    root_turn_id: str | None = None
+    last_answer: str = ""
+
+
+class Recorder(ToolCalls, Threads):
+    """Writes one bundle for a plan, one event at a time, through a TraceWriter."""
+
+    def __init__(self, dialect: Dialect, plan: BundlePlan, sink, *, keep_history: bool = True):
+        self.dialect = dialect
+        self.v2 = dialect.name != "v1"
+        self.plan = plan
+        self.rnd = random.Random(plan.seed)
+        self.ids = Ids(self.rnd)
+        self.text_bytes = max(1, plan.text_bytes)
+        start = BASE_MS + self.rnd.randrange(10**8)
+        root_id = self.ids.uuid7(start)
+        self.w = TraceWriter(dialect, sink, trace_id=self.ids.uuid4(), rollout_id=root_id, started_at=start)
+        self.root: Thread | None = None
+        self.pids = self.rnd.randrange(1000, 90000)
+        self.compaction_requests = 0  # request ids are unique in the bundle
+        # Without history, incremental requests still work (they carry only the delta),
+        # and memory stays flat for million-event bundles; compaction needs the history.
+        self.keep_history = keep_history
+
+    # -- small helpers -----------------------------------------------------------------
+    def tick(self) -> int:
+        return self.w.tick(self.rnd.randint(0, 12))
+
+    def text(self, scale: float = 1.0) -> str:
+        return self.ids.text(int(self.text_bytes * scale))
+
+    def ev(self, tag: str, th: Thread | None, turn: str | None, /, **fields) -> int:
+        self.tick()
+        return self.w.event(tag, th.thread_id if th else None, turn, **fields)
+
+    def payload(self, kind: str, body) -> dict:
+        return self.w.payload(kind, body)
+
+    def protocol(self, event_type: str, body: dict) -> None:
+        self.ev("protocol_event_observed", None, None, event_type=event_type, event_payload=self.payload("protocol_event", body))
+
+    def accept(self, th: Thread, turn: str, item_id: str, agent_payload: dict | None = None) -> None:
+        """v2: the item joined the thread's model-visible history."""
+        if self.v2:
+            ref = self.payload("protocol_event", agent_payload) if agent_payload is not None else None
+            self.ev("history_item_accepted", th, turn, item_id=item_id, agent_message_payload=ref)
+
+    def remember(self, th: Thread, item: dict) -> None:
+        """The item is part of the conversation the next request continues."""
+        self.keep(th, item)
+        th.delta.append(item)
+
+    def keep(self, th: Thread, item: dict) -> None:
+        if self.keep_history or th.last_response_id is None:
+            th.history.append(item)
+
+    def msg_id(self) -> str:
+        return "msg_" + self.ids.uuid7(self.w.clock)
+
+    # -- the whole rollout --------------------------------------------------------------------
+    def run(self):
+        root = self.begin()
+        for turn_plan in self.plan.root.turns:
+            self.user_turn(root, turn_plan)
+        self.shutdown(root)
+        return self.w.finish()
+
+    def begin(self) -> Thread:
+        """rollout_started and the root thread."""
+        self.ev("rollout_started", None, None, trace_id=self.w.trace_id, root_thread_id=self.w.root_thread_id)
+        self.root = self.start_thread(self.w.root_thread_id, "/root", None, None)
+        return self.root
+
+    def shutdown(self, root: Thread) -> None:
+        """Root end, then every child thread (children outlive the root's end events)."""
+        self.protocol("shutdown_complete", B.SHUTDOWN_COMPLETE)
+        self.ev("thread_ended", None, None, thread_id=root.thread_id, status="completed")
+        if self.v2:
+            self.ev("rollout_ended", None, None, status="completed")
+        for child in self.descendants(root):
+            self.protocol("shutdown_complete", B.SHUTDOWN_COMPLETE)
+            self.ev("thread_ended", None, None, thread_id=child.thread_id, status="completed")
+        if self.v2:
+            self.ev("recording_completed", None, None)
+        else:
+            self.ev("rollout_ended", None, None, status="completed")
+
+    def descendants(self, th: Thread):
+        for c in th.spawned:
+            yield c
+            yield from self.descendants(c)
+
+    # -- threads ------------------------------------------------------------------------------------
+    def start_thread(self, thread_id: str, path: str, parent: Thread | None, spawn: dict | None) -> Thread:
+        rollout_path = f"/home/dev/.codex/sessions/2026/11/25/rollout-2026-11-25T16-49-29-{thread_id}.jsonl"
+        meta = B.session_metadata(thread_id, path, rollout_path, spawn)
+        self.ev("thread_started", None, None, thread_id=thread_id, agent_path=path,
+                metadata_payload=self.payload("session_metadata", meta))
+        session = self.w.root_thread_id
+        self.protocol("session_configured", B.session_configured(session, thread_id, parent.thread_id if parent else None, rollout_path))
+        base = B.input_message("msg_" + self.ids.uuid4(), "developer", "You are Codex, a coding agent. " + self.text())
+        return Thread(thread_id, path, parent.depth + 1 if parent else 0, parent, base)
+
+    def context_items(self, th: Thread) -> list:
+        """Developer and environment messages Codex adds when a thread's first turn starts."""
+        env = f"<environment_context>\n  <cwd>{B.CWD}</cwd>\n  <shell>bash</shell>\n</environment_context>"
+        return [
+            B.input_message(self.msg_id(), "developer", "<permissions instructions>" + self.text()),
+            B.input_message(self.msg_id(), "user", env),
+        ]
+
+    # -- turns --------------------------------------------------------------------------------------------
+    def user_turn(self, th: Thread, plan: TurnPlan) -> None:
+        items = self.context_items(th) if th.turns_run == 0 else []
+        items.append(B.input_message(self.msg_id(), "user", self.text()))
+        self.turn(th, plan, [(i, None) for i in items], parent_turn=None)
+
+    def turn(self, th: Thread, plan: TurnPlan, initial: list, parent_turn: str | None) -> str:
+        """Run one Codex turn; ``initial`` = (item, agent_message payload) pairs it starts with."""
+        turn = self.ids.uuid7(self.w.clock)
+        th.turns_run += 1
+        root_turn = parent_turn or turn
+        th.root_turn_id = root_turn
+        started_s = self.w.clock // 1000
+        self.ev("codex_turn_started", th, turn, codex_turn_id=turn, thread_id=th.thread_id)
+        initiator = th.parent.agent_path if (th.parent and parent_turn) else None
+        self.protocol("turn_started", B.task_started(turn, root_turn, parent_turn, initiator, started_s))
+        for item, agent_payload in initial:
+            self.remember(th, item)
+            self.accept(th, turn, item["id"], agent_payload)
+        for rnd_plan in plan.rounds:
+            self.round(th, turn, rnd_plan)
+        status, last = self.finish_turn(th, turn, plan.end)
+        self.ev("codex_turn_ended", th, turn, codex_turn_id=turn, status=status)
+        end_s = self.w.clock // 1000
+        body = B.task_complete(turn, root_turn, last, started_s, end_s, max(1, (end_s - started_s) * 1000))
+        if status == "failed":
+            body.pop("time_to_first_token_ms")
+            body["error"] = {"message": HTTP_ERROR, "codex_error_info": "internal_server_error"}
+        self.protocol("turn_complete", body)
+        return turn
+
+    def finish_turn(self, th: Thread, turn: str, end: str) -> tuple[str, str | None]:
+        """The last inference of the turn; returns the turn status and the final answer."""
+        failed = "failed" if self.v2 else "completed"  # 0.164 ends failed turns `completed`
+        if end == "answer":
+            answer = self.text()
+            self.inference(th, turn, [B.assistant_message(f"msg-{self.ids.number()}", answer)])
+            th.last_answer = answer
+            return "completed", answer
+        if end == "http_error":
+            self.inference(th, turn, None, failure=("failed", HTTP_ERROR, None))
+            self.protocol("error", {"type": "error", "message": HTTP_ERROR, "codex_error_info": "internal_server_error"})
+            return failed, None
+        partial = B.assistant_message(f"msg-{self.ids.number()}", self.text())
+        if end == "stream_error":
+            self.inference(th, turn, None, failure=("failed", STREAM_ERROR, partial))
+            return failed, None
+        self.inference(th, turn, None, failure=("cancelled", CANCEL_REASON, partial if self.rnd.random() < 0.5 else None))
+        return "cancelled", None
+
+    # -- inference ---------------------------------------------------------------------------------------
+    def inference(self, th: Thread, turn: str, outputs: list | None, failure=None) -> None:
+        """One model request. ``outputs`` = the answer's items; ``failure`` = (how, error, partial item)."""
+        call = self.ids.uuid4()
+        if self.plan.incremental and th.last_response_id is not None:
+            request = B.inference_request(list(th.delta), th.thread_id, th.last_response_id)
+        else:
+            request = B.inference_request([th.base] + th.history, th.thread_id)
+        self.ev("inference_started", th, turn, inference_call_id=call, thread_id=th.thread_id, codex_turn_id=turn,
+                model=B.MODEL, provider_name=B.PROVIDER, request_payload=self.payload("inference_request", request))
+        n = self.ids.number()
+        if failure is None:
+            response_id = f"resp-{n}"
+            body = B.inference_response(response_id, f"mock-req-{n}", outputs)
+            self.ev("inference_completed", th, turn, inference_call_id=call, response_id=response_id,
+                    upstream_request_id=f"mock-req-{n}", response_payload=self.payload("inference_response", body))
+            th.last_response_id = response_id
+            th.delta = []
+            for item in outputs:
+                self.accept(th, turn, item["id"])
+                self.keep(th, B.resent(item))
+            return
+        how, error, partial = failure
+        ref = None
+        if partial is not None:
+            ref = self.payload("inference_response", B.inference_response(None, f"mock-req-{n}", [partial], partial=True))
+        if how == "failed":
+            self.ev("inference_failed", th, turn, inference_call_id=call, upstream_request_id=f"mock-req-{n}",
+                    error=error, partial_response_payload=ref)
+        else:
+            self.ev("inference_cancelled", th, turn, inference_call_id=call, upstream_request_id=f"mock-req-{n}",
+                    reason=error, partial_response_payload=ref)
+        if partial is not None:
+            self.accept(th, turn, partial["id"])
+            self.remember(th, B.resent(partial))
+
+    # -- rounds and tool calls -----------------------------------------------------------------------------
+    def round(self, th: Thread, turn: str, plan: Round) -> None:
+        if len(plan.calls) == 1 and plan.calls[0].kind == SPAWN:
+            self.spawn(th, turn, plan.calls[0].child)
+        else:
+            calls = [(c, self.model_call(c)) for c in plan.calls]
+            self.inference(th, turn, [item for _, item in calls])
+            for c, item in calls:
+                self.run_call(th, turn, c, item)
+        if plan.compact:
+            self.compact(th, turn, plan.compaction_retry)

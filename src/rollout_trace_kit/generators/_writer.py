@@ -1,0 +1,154 @@
+"""A trace writer in the shape of Codex's ``TraceWriter``, for generated bundles.
+
+It keeps the promises the real writer keeps (upstream-rules D): ``seq`` from 1
+without gaps, one wall clock that never goes back, payload files written before
+the event that points to them as ``raw_payload:{n}`` at ``payloads/{n}.json``,
+events serialised compactly with keys in model order, payload files pretty.
+
+Output goes to a sink: in memory (a :class:`~rollout_trace_kit.bundle.Bundle`)
+or straight to disk (big bundles never sit in memory).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from ..bundle import MANIFEST, PAYLOADS, TRACE, Bundle, dumps_pretty
+from ..model.types import Dialect
+
+
+class MemorySink:
+    """Collects the bundle in memory."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+        self.payloads: dict[str, bytes] = {}
+        self.manifest: bytes | None = None
+
+    def line(self, data: bytes) -> None:
+        self.lines.append(data)
+
+    def payload(self, rel: str, data: bytes) -> None:
+        self.payloads[rel] = data
+
+    def finish(self, manifest: bytes) -> Bundle:
+        self.manifest = manifest
+        return Bundle(manifest=manifest, lines=self.lines, payloads=self.payloads)
+
+
+class DirectorySink:
+    """Streams the bundle into a directory as it is generated."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.dir = Path(directory)
+        (self.dir / PAYLOADS).mkdir(parents=True, exist_ok=True)
+        self._trace = open(self.dir / TRACE, "wb", buffering=1 << 20)
+        self._payload_dir = str(self.dir / PAYLOADS)
+        self.events = 0
+        self.payload_files = 0
+
+    def line(self, data: bytes) -> None:
+        self._trace.write(data)
+        self._trace.write(b"\n")
+        self.events += 1
+
+    def payload(self, rel: str, data: bytes) -> None:
+        # rel is always payloads/{n}.json here
+        with open(f"{self._payload_dir}/{rel[len(PAYLOADS) + 1:]}", "wb") as f:
+            f.write(data)
+        self.payload_files += 1
+
+    def finish(self, manifest: bytes) -> Path:
+        self._trace.close()
+        (self.dir / MANIFEST).write_bytes(manifest)
+        return self.dir
+
+
+def field_order(dialect: Dialect) -> dict[str, tuple[tuple[str, bool], ...]]:
+    """Per payload variant: its fields in model order, with ``skip_if_none``."""
+    return {v.tag: tuple((f.name, f.skip_if_none) for f in v.fields) for v in dialect.payload.variants}
+
+
+class TraceWriter:
+    """Appends events and payloads the way Codex's writer does."""
+
+    def __init__(self, dialect: Dialect, sink, *, trace_id: str, rollout_id: str, started_at: int):
+        self.dialect = dialect
+        self.sink = sink
+        self.trace_id = trace_id
+        self.rollout_id = rollout_id
+        self.root_thread_id = rollout_id  # Codex uses the root thread id as rollout id
+        self.started_at = started_at
+        self.clock = started_at
+        self.next_seq = 1
+        self.next_payload = 1
+        self._order = field_order(dialect)
+        self._version = dialect.schema_version
+
+    # -- payloads -------------------------------------------------------------------
+    def payload(self, kind: str, body) -> dict:
+        """Write one payload file now; return the ref an event will carry."""
+        n = self.next_payload
+        self.next_payload += 1
+        rel = f"{PAYLOADS}/{n}.json"
+        self.sink.payload(rel, dumps_pretty(body))
+        return {"raw_payload_id": f"raw_payload:{n}", "kind": {"type": kind}, "path": rel}
+
+    # -- events -----------------------------------------------------------------------
+    def event(self, tag: str, thread_id: str | None, turn_id: str | None, /, **fields) -> int:
+        """Append one event; ``fields`` are the payload fields (any order). Returns its seq.
+
+        ``thread_id`` and ``turn_id`` are the envelope context (positional only, since
+        several payloads have fields of the same names).
+        """
+        payload = {"type": tag}
+        for name, skip_if_none in self._order[tag]:
+            value = fields.pop(name, None)
+            if value is None and skip_if_none:
+                continue
+            payload[name] = value
+        if fields:
+            raise TypeError(f"{tag} has no field(s) {sorted(fields)}")
+        seq = self.next_seq
+        self.next_seq += 1
+        self.sink.line(
+            orjson.dumps(
+                {
+                    "schema_version": self._version,
+                    "seq": seq,
+                    "wall_time_unix_ms": self.clock,
+                    "rollout_id": self.rollout_id,
+                    "thread_id": thread_id,
+                    "codex_turn_id": turn_id,
+                    "payload": payload,
+                }
+            )
+        )
+        return seq
+
+    def tick(self, ms: int) -> int:
+        """Advance the wall clock (never backwards) and return the new time."""
+        self.clock += ms
+        return self.clock
+
+    @property
+    def events_written(self) -> int:
+        return self.next_seq - 1
+
+    def manifest(self) -> bytes:
+        return dumps_pretty(
+            {
+                "schema_version": self._version,
+                "trace_id": self.trace_id,
+                "rollout_id": self.rollout_id,
+                "root_thread_id": self.root_thread_id,
+                "started_at_unix_ms": self.started_at,
+                "raw_event_log": TRACE,
+                "payloads_dir": PAYLOADS,
+            }
+        )
+
+    def finish(self):
+        return self.sink.finish(self.manifest())

@@ -1,0 +1,1 @@
+"""Conformance harnesses: one folder per harness (reducer fuzzing, writer checks)."""

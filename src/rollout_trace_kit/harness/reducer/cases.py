@@ -1,0 +1,107 @@
+"""Fuzz cases: valid bundles and bundles broken in one named way, from a seed.
+
+A case is fully described by ``(dialect, kind, invariant, seed, events)``:
+rebuilding it from those gives the same bytes, which is what makes a run
+repeatable (``--seed``) and a failure shrinkable (fewer events, same seed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import asdict, dataclass
+
+from ...bundle import Bundle
+from ...validate import CATALOGUE, Profile
+
+VALID = "VALID"  # the pseudo-invariant of valid cases in reports and known-results files
+MIN_EVENTS = 8
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    dialect: str
+    invariant: str  # VALID, or the invariant the corruption breaks
+    seed: int
+    events: int
+
+    @property
+    def id(self) -> str:
+        """Stable test id: invariant + a short hash of what rebuilds the case."""
+        h = hashlib.sha256(f"{self.dialect}:{self.invariant}:{self.seed}:{self.events}".encode()).hexdigest()[:10]
+        return f"{self.dialect}-{self.invariant}-{h}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Case:
+    spec: CaseSpec
+    bundle: Bundle
+    expected: frozenset[str]  # invariant IDs the bundle breaks (empty for valid cases)
+    must_reject: bool = False  # the profile under test rejects it (set by :func:`judge_case`)
+
+    @property
+    def valid(self) -> bool:
+        return self.spec.invariant == VALID
+
+
+def build_case(spec: CaseSpec, attempts: int = 6) -> Case | None:
+    """Rebuild a case; None when no bundle of that seed offers a place for the corruption.
+
+    Retries grow the bundle: some corruptions need a feature (a code cell, a child
+    thread) that small bundles rarely have.
+    """
+    from ...generators import CORRUPTIONS, build_bundle
+
+    for attempt in range(attempts):
+        seed = spec.seed + attempt * 7919
+        bundle = build_bundle(spec.dialect, seed=seed, events=spec.events << attempt)
+        if spec.invariant == VALID:
+            return Case(spec, bundle, frozenset())
+        corrupted = CORRUPTIONS[spec.invariant].apply(bundle, spec.dialect, random.Random(seed))
+        if corrupted is not None:
+            return Case(spec, corrupted.bundle, corrupted.expected)
+    return None
+
+
+def judge_case(case: Case, bundle_dir, profile: Profile) -> None:
+    """Set ``must_reject`` from the kit's own verdict in ``profile`` on the written bundle.
+
+    The dialect is the campaign's: a reducer under test reads one dialect, whatever
+    schema_version a corrupted bundle claims.
+    """
+    from ...validate import Options, validate_bundle
+
+    report = validate_bundle(bundle_dir, Options(profile=profile, dialect=case.spec.dialect))
+    case.must_reject = not report.ok
+
+
+def plan_cases(dialect: str, examples: int, seed: int, valid_share: float = 0.2,
+               min_events: int = 40, max_events: int = 160, invariants: list[str] | None = None) -> list[CaseSpec]:
+    """``examples`` case specs: a share of valid bundles, the rest spread over the invariants."""
+    from ...generators import CORRUPTIONS
+
+    rnd = random.Random(f"{dialect}:{seed}")
+    ids = sorted(
+        i for i in (invariants or CORRUPTIONS)
+        if i in CORRUPTIONS and dialect in CATALOGUE[i].levels and dialect in CORRUPTIONS[i].dialects
+        and (invariants or not CATALOGUE[i].kit_only)  # kit limits only when asked for by name
+    )
+    n_valid = max(1, round(examples * valid_share)) if examples > 1 or not ids else 0
+    specs = [CaseSpec(dialect, VALID, rnd.randrange(2**31), rnd.randint(min_events, max_events)) for _ in range(n_valid)]
+    for k in range(examples - n_valid):
+        inv = ids[k % len(ids)] if ids else VALID
+        specs.append(CaseSpec(dialect, inv, rnd.randrange(2**31), rnd.randint(min_events, max_events)))
+    return specs
+
+
+def smaller(spec: CaseSpec) -> list[CaseSpec]:
+    """Candidate shrinks of a case: the same seed with fewer events, smallest first."""
+    sizes = []
+    n = spec.events
+    while n > MIN_EVENTS:
+        n = max(MIN_EVENTS, n // 2)
+        sizes.append(n)
+    return [CaseSpec(spec.dialect, spec.invariant, spec.seed, s) for s in reversed(sizes)]

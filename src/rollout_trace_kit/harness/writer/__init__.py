@@ -1,0 +1,1 @@
+"""Drive a trace writer in any language and check what it leaves on disk."""

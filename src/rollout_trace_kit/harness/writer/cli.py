@@ -1,0 +1,202 @@
+"""``rollout-trace check-writer``: run the writer harness against any writer.
+
+    rollout-trace check-writer --cmd 'node my-writer.js' --dialect v2 --crash every \\
+        --script corpus:codex-0.169.0/tools --format human
+
+Exit 0: every script passed; 1: findings (errors); 2: usage error, the
+command could not be started, or no script could run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections import OrderedDict
+from pathlib import Path
+
+from ...model import DIALECTS
+from ...validate.findings import Severity
+from .protocol import PROTOCOL_VERSION
+from .checks import meaning
+from .harness import Config, HarnessOptions, ScriptResult, check_writer
+from .scripts import SOURCES, ScriptError, default_scripts, load_scripts
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def _crash(value: str):
+    if value in ("every", "none"):
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("--crash is every, none or a number of sampled crash points") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError("--crash N needs N >= 0")
+    return n
+
+
+def add_writer_parser(sub) -> None:
+    sources = "; ".join(f"{p}: {h}" for p, (_, h) in SOURCES.items())
+    p = sub.add_parser(
+        "check-writer",
+        help="drive a trace writer through the writer driver protocol and check what it writes",
+        description="Drive a trace writer (any program speaking the writer driver protocol on stdin/stdout, "
+        "docs/guides/writer-protocol.md) through scripts of operations; check the disk after every answer, "
+        "the final bundle (writer profile) and crash-consistency (SIGKILL after each operation). "
+        "Exit 0: all scripts pass; 1: findings; 2: usage error or nothing could run.",
+    )
+    p.add_argument("--cmd", required=True, help="the writer's command line, e.g. 'node my-writer.js' (split like a shell)")
+    p.add_argument("--dialect", choices=list(DIALECTS), help="dialect to test (default: every dialect the writer announces)")
+    p.add_argument(
+        "--script",
+        action="append",
+        metavar="SOURCE:ARG",
+        help=f"scripts to play (repeatable). {sources}. Default: lifecycle and the corpus of the reference release",
+    )
+    p.add_argument("--crash", type=_crash, default="every", help="crash points per script: every (default), none, or N sampled")
+    p.add_argument(
+        "--crash-mode",
+        choices=["after", "inflight", "both"],
+        default="after",
+        help="kill once the writer answered op k (after, default), while it performs op k+1 (inflight), or both",
+    )
+    p.add_argument("--inflight-delay", type=float, default=0.0, metavar="SECONDS", help="inflight: wait this long before the kill")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer (default 10)")
+    p.add_argument("--jobs", "-j", type=int, default=2, help="crash runs in parallel (default 2)")
+    p.add_argument("--keep", metavar="DIR", help="keep every bundle written under DIR instead of deleting it")
+    p.add_argument("--format", choices=["human", "json"], default="human")
+    p.add_argument("--output", "-o", help="write the report here instead of standard output")
+    p.set_defaults(func=run_check_writer)
+
+
+def _scripts(args) -> list:
+    scripts = []
+    if args.script:
+        for spec in args.script:
+            scripts.extend(load_scripts(spec))
+        if args.dialect:
+            wrong = [s.name for s in scripts if s.dialect != args.dialect]
+            if wrong:
+                raise ScriptError(f"--dialect {args.dialect}, but these scripts are another dialect: {', '.join(wrong)}")
+    else:
+        for d in [args.dialect] if args.dialect else list(DIALECTS):
+            scripts.extend(default_scripts(d))
+    return scripts
+
+
+def run_check_writer(args: argparse.Namespace) -> int:
+    argv = shlex.split(args.cmd)
+    if not argv:
+        print("rollout-trace check-writer: --cmd is empty", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        scripts = _scripts(args)
+    except ScriptError as e:
+        print(f"rollout-trace check-writer: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    config = Config(argv, timeout=args.timeout, keep=Path(args.keep) if args.keep else None)
+    options = HarnessOptions(crash=args.crash, crash_mode=args.crash_mode, inflight_delay=args.inflight_delay, jobs=args.jobs)
+    try:
+        results = check_writer(config, scripts, options)
+    except OSError as e:
+        print(f"rollout-trace check-writer: cannot run {argv[0]!r}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_USAGE
+    ran = [r for r in results if r.skipped is None]
+    if not args.script and not args.dialect:
+        # default run: dialects the writer does not announce are not its business
+        results = [r for r in results if r.skipped is None or "does not write dialect" not in r.skipped] or results
+    out = sys.stdout
+    if args.output and args.output != "-":
+        out = open(args.output, "w", encoding="utf-8")
+    try:
+        if args.format == "json":
+            out.write(render_json(results, argv))
+        else:
+            print_human(results, argv, out)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if not ran:
+        print("rollout-trace check-writer: no script could run (see the skip reasons)", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK if all(r.ok for r in ran) else EXIT_FINDINGS
+
+
+def render_json(results: list[ScriptResult], argv: list[str]) -> str:
+    impl = next((r.implementation for r in results if r.implementation), None)
+    ids = sorted({f.check for r in results for f in r.findings})
+    doc = {
+        "command": argv,
+        "protocol_version": PROTOCOL_VERSION,
+        "implementation": impl,
+        "ok": all(r.ok for r in results if r.skipped is None) and any(r.skipped is None for r in results),
+        "scripts": [r.to_dict() for r in results],
+        "checks": {i: meaning(i) for i in ids},
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _grouped(result: ScriptResult):
+    """Run and final findings one by one; crash findings grouped by (check, op) across crash points."""
+    single, crash = [], OrderedDict()
+    for f in result.findings:
+        if f.phase.startswith("crash"):
+            crash.setdefault((f.check, f.op, f.severity), []).append(f)
+        else:
+            single.append(f)
+    return single, crash
+
+
+def print_human(results: list[ScriptResult], argv: list[str], out=None) -> None:
+    out = out or sys.stdout
+    impl = next((r.implementation for r in results if r.implementation), None)
+    who = f"{impl.get('name')} ({impl.get('language')}{' ' + impl['version'] if impl.get('version') else ''})" if impl else "?"
+    print(f"check-writer: {' '.join(shlex.quote(a) for a in argv)}: {who}, protocol {PROTOCOL_VERSION}", file=out)
+    ids: set[str] = set()
+    for r in results:
+        if r.skipped:
+            print(f"skip {r.script} [{r.dialect}]: {r.skipped}", file=out)
+            continue
+        errs = sum(f.severity is Severity.ERROR for f in r.findings)
+        warns = len(r.findings) - errs
+        crash = f"{len(r.crash_points)} crash point(s) ({r.crash_mode})" if r.crash_points else "no crash points"
+        print(
+            f"{'ok  ' if r.ok else 'FAIL'} {r.script} [{r.dialect}]: {r.ops} ops ({r.events} events, {r.payloads} payloads), "
+            f"{crash}, {errs} error(s), {warns} warning(s), {r.seconds:.1f} s",
+            file=out,
+        )
+        single, crash_groups = _grouped(r)
+        for f in single:
+            ids.add(f.check)
+            level = "" if f.severity is Severity.ERROR else " (warning)"
+            op = f" op {f.op}" if f.op is not None else ""
+            print(f"  {f.check}{level} [{f.phase}{op}] {f.message}", file=out)
+        for (check, op, sev), group in crash_groups.items():
+            ids.add(check)
+            level = "" if sev is Severity.ERROR else " (warning)"
+            names = list(OrderedDict.fromkeys(g.phase.replace("crash ", "") for g in group))
+            phases = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+            print(f"  {check}{level} [{len(names)} crash point(s): {phases}] {group[0].message}", file=out)
+    if ids:
+        print("what the ids mean:", file=out)
+        for i in sorted(ids):
+            print(f"  {i}: {meaning(i)}", file=out)
+    ran = [r for r in results if r.skipped is None]
+    bad = sum(not r.ok for r in ran)
+    print(f"{len(ran)} script(s) run, {bad} failing, {len(results) - len(ran)} skipped", file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m rollout_trace_kit.harness.writer.cli ...``: check-writer until cli.py wires it."""
+    parser = argparse.ArgumentParser(prog="rollout-trace")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_writer_parser(sub)
+    args = parser.parse_args(["check-writer", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The state one bundle check carries: where we are, and where findings go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..model.types import Dialect
+from .findings import Finding, Invariant, Profile
+
+
+class TooManyFindings(Exception):
+    """Raised to stop a check once ``max_findings`` is reached."""
+
+
+@dataclass
+class Options:
+    profile: Profile = Profile.WRITER
+    dialect: str | None = None  # force a dialect instead of reading the manifest
+    max_line_bytes: int = 64 * 1024 * 1024
+    max_payload_bytes: int = 256 * 1024 * 1024
+    max_findings: int = 1000
+    partial_ok: bool = False  # crash-consistency mode: a partial last line / missing end is a warning
+
+
+@dataclass
+class Context:
+    bundle: Path
+    options: Options
+    dialect: Dialect | None = None
+    manifest: dict | None = None
+    findings: list[Finding] = field(default_factory=list)
+    truncated: bool = False
+    # position of the event being checked
+    line: int | None = None
+    seq: int | None = None
+
+    @property
+    def profile(self) -> Profile:
+        return self.options.profile
+
+    def level_of(self, inv: Invariant, level: Profile | None = None) -> Profile | None:
+        """The profile ``inv`` is checked in here: ``level`` if given, else its catalogue level."""
+        if level is not None:
+            return level
+        return min(inv.levels.values()) if self.dialect is None else inv.level(self.dialect.name)
+
+    def wants(self, inv: Invariant, level: Profile | None = None) -> bool:
+        """Whether ``inv`` (at ``level``, default its catalogue level) is checked in this run."""
+        lv = self.level_of(inv, level)
+        return lv is not None and lv <= self.profile
+
+    def report(
+        self,
+        inv: Invariant,
+        message: str,
+        *,
+        level: Profile | None = None,
+        file: str = "trace.jsonl",
+        line: int | None = -1,
+        seq: int | None = -1,
+        pointer: str = "",
+        related_seq: int | None = None,
+        severity=None,
+    ) -> None:
+        lv = self.level_of(inv, level)
+        if lv is None or lv > self.profile:
+            return
+        if len(self.findings) >= self.options.max_findings:
+            self.truncated = True
+            raise TooManyFindings
+        self.findings.append(
+            Finding(
+                invariant=inv.id,
+                severity=severity or inv.severity,
+                profile=lv,
+                message=message,
+                bundle=str(self.bundle),
+                file=file,
+                line=self.line if line == -1 else line,
+                seq=self.seq if seq == -1 else seq,
+                pointer=pointer,
+                related_seq=related_seq,
+            )
+        )

@@ -1,0 +1,154 @@
+"""One streaming pass over a bundle: layout, then every line, then the end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from ..compilers.msgspec_types import typed
+from .context import Context, Options, TooManyFindings
+from .findings import BundleReport, Finding, Profile, Severity
+from .lines import RawLine, read_batches
+from .rules import layout, schema
+from .rules.lifecycle import LifecycleChecker
+from .rules.order import OrderChecker
+from .rules.refs import RefChecker
+
+
+def validate_bundle(bundle: str | Path, options: Options | None = None) -> BundleReport:
+    """Check one bundle directory; never raises for bad input, never writes to it."""
+    ctx = Context(Path(bundle), options or Options())
+    try:
+        _run(ctx)
+    except TooManyFindings:
+        pass
+    except Exception as e:  # a kit bug must still end in a finding, not a traceback
+        import traceback
+
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        ctx.findings.append(
+            Finding(
+                invariant=layout.INTERNAL_ERROR.id,
+                severity=Severity.ERROR,
+                profile=Profile.REDUCER,
+                message=f"internal error, please report it: {type(e).__name__}: {e} "
+                f"({Path(where.filename).name}:{where.lineno}); the check stopped here",
+                bundle=str(ctx.bundle),
+                line=ctx.line,
+                seq=ctx.seq,
+            )
+        )
+    return BundleReport(
+        bundle=str(ctx.bundle),
+        dialect=ctx.dialect.name if ctx.dialect else None,
+        profile=ctx.options.profile,
+        findings=ctx.findings,
+        events=getattr(ctx, "events", 0),
+        truncated=ctx.truncated,
+    )
+
+
+def _run(ctx: Context) -> None:
+    if not layout.check_bundle_dir(ctx):
+        return
+    layout.load_manifest(ctx)
+    problem = layout.trace_problem(ctx)
+    if problem:
+        layout.report_trace_missing(ctx, problem)
+        if ctx.dialect is None:
+            layout.dialect_from_first_event(ctx, None)
+        return
+    with open(ctx.bundle / layout.TRACE, "rb") as f:
+        if ctx.dialect is None:
+            first = f.readline(ctx.options.max_line_bytes)
+            layout.dialect_from_first_event(ctx, first.rstrip(b"\r\n") if first else None)
+            if ctx.dialect is None:
+                return
+            f.seek(0)
+        _Pass(ctx).run(read_batches(f, ctx.options.max_line_bytes))
+
+
+BATCH = 1024  # lines decoded by one msgspec call on the fast path
+
+
+class _Pass:
+    """The one pass over the event log."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.order = OrderChecker(ctx)
+        self.refs = RefChecker(ctx)
+        self.life = LifecycleChecker(ctx, self.refs)
+        self.td = typed(ctx.dialect)
+        self.tag_of = {cls: tag for tag, cls in self.td.variant_classes.items()}
+        self.events = 0
+
+    def run(self, batches) -> None:
+        ctx = self.ctx
+        for item in batches:
+            if isinstance(item, RawLine):
+                self.line(item)
+                continue
+            start, lines = item
+            for i in range(0, len(lines), BATCH):
+                self.batch(start + i, lines[i : i + BATCH])
+        ctx.line = ctx.seq = None
+        ctx.events = self.events
+        self.order.finish()
+        self.refs.finish()
+
+    def batch(self, start: int, lines: list[bytes]) -> None:
+        """Decode a run of lines in one call; any surprise sends the run line by line."""
+        td = self.td
+        joined = b"[" + b",".join(lines) + b"]"
+        try:
+            events = td.list_decoder.decode(joined)
+            fast = td.encoder.encode(events) == joined
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+            fast = False
+        if not fast:
+            for n, data in enumerate(lines, start):
+                crlf = data.endswith(b"\r")
+                self.line(RawLine(n, data[:-1] if crlf else data, True, crlf, False, 0))
+            return
+        ctx, order, life, tag_of = self.ctx, self.order, self.life, self.tag_of
+        self.events += len(events)
+        for n, ev in enumerate(events, start):
+            ctx.line = n
+            ctx.seq = ev.seq
+            tag = tag_of[type(ev.payload)]
+            order.check(ev, tag)
+            life.event(ev, tag)
+
+    def line(self, raw: RawLine) -> None:
+        ctx = self.ctx
+        ctx.line, ctx.seq = raw.number, None
+        if raw.too_long:
+            ctx.report(schema.TOO_LONG, f"line {raw.number} is longer than {ctx.options.max_line_bytes} bytes; skipped")
+            return
+        if not raw.data.strip():
+            if raw.data or raw.terminated:
+                ctx.report(schema.BLANK, f"line {raw.number} is blank")
+            return
+        ev, obj = schema.decode_event(ctx, raw, self.td)
+        self.events += 1
+        if ev is not None:
+            ctx.seq = ev.seq
+        if raw.crlf:
+            ctx.report(schema.CRLF, f"line {raw.number} ends with \\r\\n")
+        if ev is not None:
+            tag = self.tag_of[type(ev.payload)]
+            self.order.check(ev, tag)
+            self.life.event(ev, tag)
+        elif isinstance(obj, dict):
+            seq = obj.get("seq")
+            ctx.seq = seq if type(seq) is int else None
+            self.order.envelope(seq, obj.get("schema_version"), obj.get("rollout_id"))
+        reported = any(f.invariant == schema.TRUNCATED.id and f.line == raw.number for f in ctx.findings[-2:])
+        if not raw.terminated and not reported:
+            ctx.report(
+                schema.TRUNCATED,
+                f"line {raw.number} has no final newline: the last write may have been cut short",
+                severity=Severity.WARNING if ctx.options.partial_ok else None,
+            )

@@ -1,0 +1,195 @@
+"""Bundle layout: the directory, the manifest and the event log file."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from ...model import DIALECTS, dialect_for_schema_version
+from ..catalogue import R, W, invariant
+from ..context import Context
+from ..lines import strict_loads
+from .schema import describe_errors, manifest_referee
+
+MANIFEST = "manifest.json"
+TRACE = "trace.jsonl"
+PAYLOADS = "payloads"
+MAX_MANIFEST_BYTES = 1024 * 1024
+
+IS_DIRECTORY = invariant(
+    "BUNDLE.IS_DIRECTORY",
+    "The bundle path is a directory.",
+    v1=R, v2=R,
+    source="reducer/mod.rs › replay_bundle (opens <bundle>/manifest.json)",
+)
+MANIFEST_PRESENT = invariant(
+    "BUNDLE.MANIFEST_PRESENT",
+    "`manifest.json` exists and is a readable regular file.",
+    v1=R, v2=R,
+    source="reducer/mod.rs › replay_bundle (raw io error when it cannot be opened)",
+)
+MANIFEST_JSON = invariant(
+    "BUNDLE.MANIFEST_JSON",
+    "`manifest.json` is one valid UTF-8 JSON document (no duplicate keys, no NaN).",
+    v1=R, v2=R,
+    source='reducer/mod.rs › replay_bundle: "read {bundle}/manifest.json"',
+)
+MANIFEST_SCHEMA = invariant(
+    "BUNDLE.MANIFEST_SCHEMA",
+    "`manifest.json` matches the manifest schema of its dialect (every field present, right types).",
+    v1=R, v2=R,
+    source="bundle.rs › TraceBundleManifest (no serde defaults)",
+)
+DIALECT_KNOWN = invariant(
+    "BUNDLE.DIALECT_KNOWN",
+    "The bundle's dialect can be told: the manifest's (or else the first event's) schema_version is one the kit models.",
+    v1=R, v2=R,
+    source="kit: every check needs the dialect's model",
+    notes="A requirement of the kit, not of the readers: 0.164.0 ignores schema_version; use --dialect to check anyway.",
+    kit_only=True,
+)
+MANIFEST_VERSION = invariant(
+    "BUNDLE.MANIFEST_VERSION",
+    "The manifest's schema_version is the dialect's version.",
+    v1=W, v2=R,
+    source='writer.rs › TraceWriter::create writes TRACE_MANIFEST_SCHEMA_VERSION; 0.169.0 reducer: '
+    '"trace schema S cannot establish accepted history" (0.164.0 ignores it)',
+)
+LAYOUT_NAMES = invariant(
+    "BUNDLE.LAYOUT_NAMES",
+    "`raw_event_log` is `trace.jsonl` and `payloads_dir` is `payloads` (readers open the fixed names).",
+    v1=W, v2=W,
+    source="bundle.rs constants; reducer/mod.rs always opens trace.jsonl",
+)
+INTERNAL_ERROR = invariant(
+    "KIT.INTERNAL_ERROR",
+    "The kit checked the whole bundle: an internal error is a bug of the kit, reported as a finding instead of a traceback.",
+    v1=R, v2=R,
+    source="kit: bad input must end in a finding",
+    kit_only=True,
+)
+TRACE_PRESENT = invariant(
+    "BUNDLE.TRACE_PRESENT",
+    "`trace.jsonl` exists and is a readable regular file.",
+    v1=R, v2=R,
+    source='reducer/mod.rs › replay_bundle: "open trace event log {path}"',
+)
+
+
+def _regular(path) -> str | None:
+    """None if ``path`` is a regular file (symlinks followed), else what it is."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "missing"
+    except OSError as e:
+        return f"unreadable ({e.strerror})"
+    if stat.S_ISDIR(st.st_mode):
+        return "a directory"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file (FIFO, socket or device)"
+    return None
+
+
+def check_bundle_dir(ctx: Context) -> bool:
+    if not ctx.bundle.is_dir():
+        what = "missing" if not ctx.bundle.exists() else "not a directory"
+        ctx.report(IS_DIRECTORY, f"bundle path {ctx.bundle} is {what}", file="", line=None, seq=None)
+        return False
+    return True
+
+
+def load_manifest(ctx: Context) -> None:
+    """Read and check the manifest, then choose the dialect (ctx.dialect)."""
+    path = ctx.bundle / MANIFEST
+    problem = _regular(path)
+    here = dict(file=MANIFEST, line=None, seq=None)
+    if problem:
+        ctx.report(MANIFEST_PRESENT, f"manifest.json is {problem}", **here)
+        return
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as e:
+        ctx.report(MANIFEST_PRESENT, f"manifest.json cannot be read: {e.strerror}", **here)
+        return
+    if len(raw) > MAX_MANIFEST_BYTES:
+        ctx.report(MANIFEST_JSON, f"manifest.json is larger than {MAX_MANIFEST_BYTES} bytes", **here)
+        return
+    try:
+        obj = strict_loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        ctx.report(MANIFEST_JSON, f"manifest.json is not valid UTF-8 at byte {e.start}", **here)
+        return
+    except (ValueError, RecursionError) as e:
+        ctx.report(MANIFEST_JSON, f"manifest.json is not valid JSON: {e}", **here)
+        return
+    ctx.manifest = obj if isinstance(obj, dict) else None
+    version = obj.get("schema_version") if isinstance(obj, dict) else None
+    if ctx.options.dialect:
+        ctx.dialect = DIALECTS[ctx.options.dialect]
+    else:
+        ctx.dialect = dialect_for_schema_version(version)
+    if ctx.dialect is None:
+        return  # decided later from the first event, or reported there
+    check_manifest_schema(ctx, obj)
+
+
+def check_manifest_schema(ctx: Context, obj) -> None:
+    here = dict(file=MANIFEST, line=None, seq=None)
+    referee = manifest_referee(ctx.dialect)
+    errors = list(referee.iter_errors(obj))
+    for pointer, message in describe_errors(errors, "manifest", referee.schema):
+        ctx.report(MANIFEST_SCHEMA, message, pointer=pointer, **here)
+    if errors:
+        ctx.manifest = None
+        return
+    if obj["schema_version"] != ctx.dialect.schema_version:
+        ctx.report(
+            MANIFEST_VERSION,
+            f"manifest schema_version is {obj['schema_version']}, but the {ctx.dialect.name} "
+            f"dialect writes {ctx.dialect.schema_version}",
+            pointer="/schema_version",
+            **here,
+        )
+    for key, want in (("raw_event_log", TRACE), ("payloads_dir", PAYLOADS)):
+        if obj[key] != want:
+            ctx.report(
+                LAYOUT_NAMES,
+                f"manifest {key} is {obj[key]!r}; writers write {want!r} and readers open {want!r} whatever it says",
+                pointer=f"/{key}",
+                **here,
+            )
+
+
+def dialect_from_first_event(ctx: Context, first_line: bytes | None) -> None:
+    """No dialect from the manifest: take the first event's schema_version."""
+    version = None
+    if first_line:
+        try:
+            obj = strict_loads(first_line.decode("utf-8", "replace"))
+            version = obj.get("schema_version") if isinstance(obj, dict) else None
+        except ValueError:
+            pass
+    ctx.dialect = dialect_for_schema_version(version)
+    if ctx.dialect is None:
+        mv = ctx.manifest.get("schema_version") if isinstance(ctx.manifest, dict) else None
+        known = ", ".join(str(d.schema_version) for d in DIALECTS.values())
+        ctx.report(
+            DIALECT_KNOWN,
+            f"cannot tell the dialect: manifest schema_version {mv!r}, first event schema_version "
+            f"{version!r}; known versions: {known} (use --dialect to force one)",
+            file=MANIFEST,
+            line=None,
+            seq=None,
+        )
+    elif ctx.manifest is not None:
+        check_manifest_schema(ctx, ctx.manifest)
+
+
+def trace_problem(ctx: Context) -> str | None:
+    return _regular(ctx.bundle / TRACE)
+
+
+def report_trace_missing(ctx: Context, problem: str) -> None:
+    ctx.report(TRACE_PRESENT, f"trace.jsonl is {problem}", file=TRACE, line=None, seq=None)

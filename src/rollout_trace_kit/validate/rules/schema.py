@@ -1,0 +1,310 @@
+"""Lines and their shape: JSON syntax, then the event schema of the dialect.
+
+The fast path decodes a line straight into the dialect's msgspec types and
+re-encodes it; when the bytes come back identical the line is schema-valid
+with no duplicate or unknown keys, and nothing else runs. Any other line takes
+the slow path: a precise parse, then ``jsonschema`` (the referee) on the
+published schema, which also writes the messages.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from ...compilers.json_schema import PAYLOAD_UNION, error_trail, event_schema, manifest_schema
+from ...compilers.msgspec_types import typed
+from ...model.types import ArrayOf, Dialect, Int, Named, Struct, TaggedUnion, UnitKind, unwrap
+from ..catalogue import R, S, W, invariant
+from ..context import Context
+from ..findings import Severity
+from ..lines import DuplicateKey, NestingTooDeep, RawLine, strict_loads
+
+UTF8 = invariant(
+    "LINE.UTF8",
+    "Every line of `trace.jsonl` is valid UTF-8.",
+    v1=R, v2=R,
+    source='reducer/mod.rs › replay_bundle: "read trace event line {n}"',
+)
+JSON = invariant(
+    "LINE.JSON",
+    "Every non-blank line is one JSON value serde_json accepts (no NaN/Infinity, no BOM, no lone surrogate, nothing after it).",
+    v1=R, v2=R,
+    source='reducer/mod.rs › replay_bundle: "parse trace event line {n}"',
+)
+DUPLICATE_KEY = invariant(
+    "LINE.DUPLICATE_KEY",
+    "No JSON object in a line repeats a key.",
+    v1=W, v2=W,
+    source='serde derive: "duplicate field `seq`" (measured on 0.164.0 and 0.169.0)',
+    notes="Both reducers reject a repeated key that the model defines at that place (the finding then "
+    "names the reducer profile) and ignore a repeated unknown key.",
+)
+NESTING = invariant(
+    "LINE.NESTING",
+    "A line nests no deeper than its readers follow: 126 levels inside `payload` (serde_json's recursion limit), 500 anywhere (the kit's parsers).",
+    v1=W, v2=W,
+    source='serde_json: "recursion limit exceeded" (measured on 0.164.0 and 0.169.0: 125 arrays inside payload pass, 126 fail)',
+    notes="Too deep inside the payload fails the reference reducers (the finding then names the reducer profile); "
+    "an unknown envelope key they skip at any depth.",
+)
+TOO_LONG = invariant(
+    "LINE.TOO_LONG",
+    "A line is no longer than the kit's line limit (64 MiB unless --max-line-bytes says otherwise).",
+    v1=R, v2=R,
+    source="kit limit: bounded memory",
+    severity=Severity.WARNING,
+    notes="The reference reducers read any line; the kit skips a longer one unchecked and says so.",
+    kit_only=True,
+)
+TRUNCATED = invariant(
+    "LINE.TRUNCATED",
+    "The log does not end in a partial line: the last line ends with a newline.",
+    v1=W, v2=W,
+    source="writer.rs › append writes the line and \"\\n\" then flushes; a partial line is an interrupted write",
+    notes="A partial last line that is not valid JSON is rejected by the reducer too; the finding then names the reducer profile.",
+)
+BLANK = invariant(
+    "LINE.BLANK",
+    "No line is empty or whitespace only.",
+    v1=W, v2=W,
+    source="writer.rs › append writes one event per line; the reducer skips blank lines",
+)
+CRLF = invariant(
+    "LINE.CRLF",
+    "Lines end with \"\\n\", not \"\\r\\n\".",
+    v1=W, v2=W,
+    source="writer.rs › append; Rust's lines() strips \"\\r\\n\" so the reducer accepts it",
+)
+UNKNOWN_TYPE = invariant(
+    "EVENT.UNKNOWN_TYPE",
+    "`payload.type` names a variant of the dialect.",
+    v1=R, v2=R,
+    source='serde: "unknown variant `x`, expected one of ..." (parse trace event line)',
+)
+SCHEMA = invariant(
+    "EVENT.SCHEMA",
+    "The event matches its dialect's event schema: required fields present, types, enum values and integer ranges right.",
+    v1=R, v2=R,
+    source="raw_event.rs › RawTraceEvent / RawTraceEventPayload (serde derive)",
+)
+INTEGER_FORM = invariant(
+    "EVENT.INTEGER_FORM",
+    "Integer fields are written as integer literals: serde rejects `1.0` or `1e3` where JSON Schema cannot tell them apart.",
+    v1=R, v2=R,
+    source='serde_json: "invalid type: floating point, expected u64"',
+)
+UNKNOWN_KEY = invariant(
+    "EVENT.UNKNOWN_KEY",
+    "Events carry no keys the dialect does not define (serde ignores them; the strict schema does not).",
+    v1=S, v2=S,
+    source="kit hardening: strict schema flavour (additionalProperties: false)",
+)
+
+
+_REFEREES: dict[tuple[str, str, bool], object] = {}
+
+
+def _cached(dialect: Dialect, document: str, strict: bool, build):
+    # Keyed by name: hashing a Dialect walks the whole model.
+    key = (dialect.name, document, strict)
+    if key not in _REFEREES:
+        import jsonschema  # only lines off the fast path need the referee: import it then
+
+        _REFEREES[key] = jsonschema.Draft202012Validator(build(dialect, strict))
+    return _REFEREES[key]
+
+
+def manifest_referee(dialect: Dialect):
+    return _cached(dialect, "manifest", False, manifest_schema)
+
+
+def event_referee(dialect: Dialect, strict: bool = False):
+    return _cached(dialect, "event", strict, event_schema)
+
+
+def _pointer(path) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _where(schema: dict, error) -> str:
+    """" (in inference_started › ToolCallKind.mcp)": the variants the error sits in."""
+    trail = error_trail(schema, error)
+    if PAYLOAD_UNION in trail:
+        trail = trail[trail.index(PAYLOAD_UNION) + 1 :]
+        variants = [t for t in trail[:1] + [t for t in trail[1:] if "." in t]]
+        return f" (in {' › '.join(variants)})" if variants else ""
+    return ""
+
+
+def describe_errors(errors, what: str, schema: dict) -> list[tuple[str, str]]:
+    """jsonschema errors -> (JSON pointer, message naming the variant it failed in)."""
+    out = []
+    for e in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.message)):
+        pointer = _pointer(e.absolute_path)
+        out.append((pointer, f"{what} {pointer or '/'}{_where(schema, e)}: {e.message}"))
+    return out
+
+
+def _unknown_type(dialect: Dialect, obj) -> str | None:
+    payload = obj.get("payload") if isinstance(obj, dict) else None
+    if isinstance(payload, dict) and "type" in payload and payload["type"] not in dialect.tags:
+        return payload["type"] if isinstance(payload["type"], str) else repr(payload["type"])
+    return None
+
+
+def _other_dialects_with(dialect: Dialect, tag: str) -> str:
+    from ...model import DIALECTS
+
+    names = [d.name for d in DIALECTS.values() if d is not dialect and tag in d.tags]
+    return f"; it is a variant of dialect {', '.join(names)}" if names else ""
+
+
+def _named_fields(dialect: Dialect, name: str, value: dict):
+    """(keys the model defines for ``value``, its typed fields) when ``value`` is of type ``name``."""
+    nt = dialect.payload if name == "RawTraceEventPayload" else dialect.type(name)
+    if isinstance(nt, Struct):
+        return {f.name for f in nt.fields}, nt.fields
+    if isinstance(nt, TaggedUnion):
+        fields = nt.variant(value["type"]).fields if value.get("type") in nt.tags else ()
+        return {"type", *(f.name for f in fields)}, fields
+    if isinstance(nt, UnitKind):
+        return {"type", "value"}, ()
+    return set(), ()
+
+
+def _typed_places(dialect: Dialect, obj):
+    """Yield (value, type expression, JSON pointer) for every place of an event the model types."""
+
+    def walk(value, t, path):
+        t = unwrap(t)
+        yield value, t, path
+        if isinstance(t, ArrayOf) and isinstance(value, list):
+            for n, v in enumerate(value):
+                yield from walk(v, t.item, f"{path}/{n}")
+        elif isinstance(t, Named) and isinstance(value, dict):
+            for f in _named_fields(dialect, t.name, value)[1]:
+                if f.name in value:
+                    yield from walk(value[f.name], f.type, f"{path}/{f.name}")
+
+    if isinstance(obj, dict):
+        for f in dialect.envelope.fields:
+            if f.name in obj:
+                yield from walk(obj[f.name], f.type, f"/{f.name}")
+
+
+def _known_keys(dialect: Dialect, obj) -> dict[int, set[str]]:
+    """id(object) -> the keys the model defines for it, for every modelled object in ``obj``."""
+    out: dict[int, set[str]] = {}
+    if isinstance(obj, dict):
+        out[id(obj)] = {f.name for f in dialect.envelope.fields}
+    for value, t, _ in _typed_places(dialect, obj):
+        if isinstance(t, Named) and isinstance(value, dict):
+            out[id(value)] = _named_fields(dialect, t.name, value)[0]
+    return out
+
+
+def _float_ints(dialect: Dialect, obj) -> list[str]:
+    """Pointers of integer fields written as floats (JSON-Schema-valid, serde-invalid)."""
+    return [path for value, t, path in _typed_places(dialect, obj) if isinstance(t, Int) and isinstance(value, float)]
+
+
+def decode_event(ctx: Context, raw: RawLine, td=None):
+    """Check one non-blank line; return the typed event, the parsed dict (or None) and validity.
+
+    Returns ``(event, obj)``: ``event`` is the msgspec struct when the line is
+    schema-valid, else None; ``obj`` is the parsed JSON when it parsed, for
+    best-effort envelope checks on invalid events.
+    """
+    td = td or typed(ctx.dialect)
+    data = raw.data
+    try:
+        event = td.decoder.decode(data)
+        if td.encoder.encode(event) == data:
+            return event, None
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+        event = None
+    return _slow(ctx, raw, td, event)
+
+
+def _slow(ctx: Context, raw: RawLine, td, fast_event):
+    dialect = ctx.dialect
+    try:
+        text = raw.data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        ctx.report(UTF8, f"line {raw.number} is not valid UTF-8 (byte {e.start})", pointer="")
+        return None, None
+    try:
+        obj = strict_loads(text)
+    except DuplicateKey as e:
+        _note_seq(ctx, e.value)
+        known = _known_keys(dialect, e.value)
+        for owner, key in e.repeats:
+            serde_rejects = key in known.get(id(owner), ())
+            ctx.report(
+                DUPLICATE_KEY,
+                f"line {raw.number}: key {key!r} is repeated" + ("" if serde_rejects else " (an unknown key: readers ignore it)"),
+                level=R if serde_rejects else None,
+            )
+        # Go on with the last value, so one repeated key does not echo as
+        # unknown-entity findings later.
+        obj = e.value
+        return _validate(ctx, raw, td, fast_event, obj)
+    except NestingTooDeep as e:
+        ctx.report(NESTING, f"line {raw.number}: {e}", level=R if e.reducer else None)
+        return None, None
+    except ValueError as e:
+        hint = " (the line starts with a UTF-8 byte order mark)" if text.startswith("\ufeff") else ""
+        if not raw.terminated:
+            ctx.report(
+                TRUNCATED,
+                f"line {raw.number} is a partial last line (no newline, not valid JSON: {e}); "
+                "the write was interrupted",
+                level=R,
+                severity=Severity.WARNING if ctx.options.partial_ok else None,
+            )
+        else:
+            ctx.report(JSON, f"line {raw.number} is not valid JSON{hint}: {e}")
+        return None, None
+    return _validate(ctx, raw, td, fast_event, obj)
+
+
+def _note_seq(ctx: Context, obj) -> None:
+    """Findings about a line that parsed carry its seq, when it has one."""
+    seq = obj.get("seq") if isinstance(obj, dict) else None
+    if type(seq) is int:
+        ctx.seq = seq
+
+
+def _validate(ctx: Context, raw: RawLine, td, fast_event, obj):
+    dialect = ctx.dialect
+    _note_seq(ctx, obj)
+    unknown = _unknown_type(dialect, obj)
+    if unknown is not None:
+        ctx.report(
+            UNKNOWN_TYPE,
+            f"payload type {unknown!r} is not a {dialect.name} variant{_other_dialects_with(dialect, unknown)}",
+            pointer="/payload/type",
+        )
+        return None, obj
+    errors = list(event_referee(dialect).iter_errors(obj))
+    if errors:
+        for pointer, message in describe_errors(errors, "event", event_referee(dialect).schema):
+            ctx.report(SCHEMA, message, pointer=pointer)
+        return None, obj
+    floats = _float_ints(dialect, obj)
+    for pointer in floats:
+        ctx.report(INTEGER_FORM, f"integer field {pointer} is written as a float", pointer=pointer)
+    if floats:
+        return None, obj
+    if ctx.wants(UNKNOWN_KEY):
+        for e in event_referee(dialect, True).iter_errors(obj):
+            if e.validator == "additionalProperties":
+                where = _pointer(e.absolute_path)
+                ctx.report(UNKNOWN_KEY, f"event {where or '/'}{_where(event_referee(dialect, True).schema, e)}: {e.message}", pointer=where)
+    if fast_event is None:
+        try:
+            fast_event = msgspec.convert(obj, td.event)
+        except msgspec.ValidationError:
+            # Only u64 values above i64 get here: valid, but too large for the typed path.
+            return None, obj
+    return fast_event, obj

@@ -1,0 +1,219 @@
+"""The reference trace writer: what Codex's ``TraceWriter`` does, in Python.
+
+Byte for byte it writes what ``codex-rs/rollout-trace/src/writer.rs`` writes
+(upstream-rules section D):
+
+* ``create`` makes ``<bundle>/payloads``, writes ``manifest.json`` pretty-printed
+  (``schema_version`` of the dialect, no final newline) and opens ``trace.jsonl``
+  for appending. Counters start at 1.
+* ``write_json_payload`` takes the next ordinal ``n``, writes the value
+  pretty-printed to ``payloads/{n}.json`` and only then returns the
+  ``RawPayloadRef`` ``raw_payload:{n}``; so any event that carries the ref is
+  appended after its file exists.
+* ``append`` / ``append_with_context`` stamp the envelope (``schema_version``,
+  the next ``seq``, wall-clock milliseconds, the manifest's ``rollout_id``, the
+  context), serialise it compactly in the model's field order, and write the
+  line and ``"\\n"`` in one ``write(2)`` on an ``O_APPEND`` descriptor: the line
+  is with the operating system (flushed) when the call returns.
+
+Where upstream is loose the reference is strict, as the hardened forks are
+(upstream-rules D.1, D.3): it refuses a directory that already holds bundle
+evidence (upstream would append a second run whose seq restarts at 1), creates
+payload files with ``O_EXCL``, consumes a seq only when its line was written,
+and after a failed append refuses every later one (a half-written line must
+stay the last line). Events are checked against the dialect's model before
+anything is written (:mod:`.encode`), so the writer cannot write an event the
+Codex writer could not have written.
+
+``recording_completed`` (dialect v2) and ``rollout_ended`` are ordinary events:
+the caller appends them, as Codex's recorder does.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import orjson
+
+from ..model import get_dialect
+from ..model.common import RAW_PAYLOAD_KINDS
+from ..model.types import Dialect
+from ..compilers.canonical import EventError, canonical_payload, check_json, dumps, event_line, pretty
+
+MANIFEST = "manifest.json"
+TRACE = "trace.jsonl"
+PAYLOADS = "payloads"
+
+Clock = Callable[[], int]
+
+
+class WriterError(OSError):
+    """The writer could not write (I/O), or can no longer write after an earlier failure."""
+
+
+def system_clock() -> int:
+    """Unix wall-clock milliseconds; 0 before the epoch, as upstream."""
+    return max(0, time.time_ns() // 1_000_000)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+class TraceWriter:
+    """One trace bundle being written. Thread-safe; use :meth:`create`."""
+
+    def __init__(self, bundle: Path, dialect: Dialect, manifest: dict, fd: int, clock: Clock, fsync: bool):
+        self.bundle = bundle
+        self.dialect = dialect
+        self.manifest = manifest
+        self._fd: int | None = fd
+        self._clock = clock
+        self._fsync = fsync
+        self._lock = threading.Lock()
+        self._next_seq = 1
+        self._next_ordinal = 1
+        self._failed: str | None = None
+
+    # -- creation -------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        bundle_dir: str | os.PathLike,
+        *,
+        trace_id: str,
+        rollout_id: str,
+        root_thread_id: str,
+        dialect: str | Dialect = "v2",
+        clock: Clock | None = None,
+        fsync: bool = False,
+    ) -> "TraceWriter":
+        """Create the bundle directory, its manifest and its (empty) event log.
+
+        ``clock`` returns Unix milliseconds (tests replay recorded times with it);
+        ``fsync=True`` adds an fsync per line and payload, which Codex does not do.
+        """
+        d = dialect if isinstance(dialect, Dialect) else get_dialect(dialect)
+        for name, value in (("trace_id", trace_id), ("rollout_id", rollout_id), ("root_thread_id", root_thread_id)):
+            if not isinstance(value, str):
+                raise EventError(f"{name} must be a string, got {value!r}")
+        clock = clock or system_clock
+        bundle = Path(bundle_dir)
+        for existing in (bundle / MANIFEST, bundle / TRACE):
+            if existing.exists():
+                raise WriterError(errno.EEXIST, f"refusing to reuse a bundle directory: {existing} exists")
+        (bundle / PAYLOADS).mkdir(parents=True, exist_ok=True)
+        if any((bundle / PAYLOADS).iterdir()):
+            raise WriterError(errno.EEXIST, f"refusing to reuse a bundle directory: {bundle / PAYLOADS} is not empty")
+        manifest = {
+            "schema_version": d.schema_version,
+            "trace_id": trace_id,
+            "rollout_id": rollout_id,
+            "root_thread_id": root_thread_id,
+            "started_at_unix_ms": int(clock()),
+            "raw_event_log": TRACE,
+            "payloads_dir": PAYLOADS,
+        }
+        _create_file(bundle / MANIFEST, pretty(manifest), fsync)
+        fd = os.open(bundle / TRACE, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        return cls(bundle, d, manifest, fd, clock, fsync)
+
+    # -- payloads ---------------------------------------------------------------------------
+    def write_json_payload(self, kind: str, value) -> dict:
+        """Write ``value`` as the next payload file and return its ``RawPayloadRef``."""
+        if kind not in RAW_PAYLOAD_KINDS:
+            raise EventError(f"{kind!r} is not a RawPayloadKind ({', '.join(RAW_PAYLOAD_KINDS)})")
+        floats = check_json(value)
+        try:
+            data = dumps(value, indent=True, floats=floats)
+        except orjson.JSONEncodeError as e:
+            raise EventError(f"payload is not serialisable as JSON: {e}") from None
+        with self._lock:
+            self._usable()
+            n = self._next_ordinal
+            self._next_ordinal += 1  # upstream takes the ordinal before writing: a failure burns it
+            rel = f"{PAYLOADS}/{n}.json"
+            try:
+                _create_file(self.bundle / rel, data, self._fsync)
+            except OSError as e:
+                raise WriterError(e.errno, f"cannot write payload {rel}: {e.strerror}") from None
+        return {"raw_payload_id": f"raw_payload:{n}", "kind": {"type": kind}, "path": rel}
+
+    # -- events -----------------------------------------------------------------------------
+    def append(self, payload: dict) -> dict:
+        """Append an event without thread or turn context (``thread_id``/``codex_turn_id`` null)."""
+        return self.append_with_context(payload)
+
+    def append_with_context(
+        self, payload: dict, *, thread_id: str | None = None, codex_turn_id: str | None = None
+    ) -> dict:
+        """Append one event; returns it as written (envelope and payload, in model order)."""
+        body = canonical_payload(self.dialect, payload)
+        for name, value in (("thread_id", thread_id), ("codex_turn_id", codex_turn_id)):
+            if value is not None and not isinstance(value, str):
+                raise EventError(f"/{name}: expected a string or null, got {value!r}")
+        with self._lock:
+            self._usable()
+            event = {
+                "schema_version": self.dialect.schema_version,
+                "seq": self._next_seq,
+                "wall_time_unix_ms": int(self._clock()),
+                "rollout_id": self.manifest["rollout_id"],
+                "thread_id": thread_id,
+                "codex_turn_id": codex_turn_id,
+                "payload": body,
+            }
+            try:
+                line = event_line(event) + b"\n"
+            except orjson.JSONEncodeError as e:
+                raise EventError(f"event is not serialisable as JSON: {e}") from None
+            try:
+                _write_all(self._fd, line)
+                if self._fsync:
+                    os.fsync(self._fd)
+            except OSError as e:
+                self._failed = f"an append failed: {e.strerror}"
+                raise WriterError(e.errno, f"cannot append to {TRACE}: {e.strerror}") from None
+            self._next_seq += 1  # consumed only once the line is written
+        return event
+
+    # -- end ----------------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> "TraceWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    def _usable(self) -> None:
+        if self._fd is None:
+            raise WriterError(errno.EBADF, "the trace writer is closed")
+        if self._failed:
+            raise WriterError(errno.EIO, f"trace event log is no longer writable ({self._failed})")
+
+
+def _create_file(path: Path, data: bytes, fsync: bool) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        _write_all(fd, data)
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
