@@ -6,6 +6,9 @@ import json
 import shutil
 import subprocess
 import sys
+import time
+import uuid
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -329,3 +332,143 @@ def test_reference_writer_passes_hypothesis_generated_lifecycles(dialect):
         assert result.findings == [], [f.to_dict() for f in result.findings]
 
     check()
+
+
+# --- hostile writers: the harness stays bounded, ends on time and reports with IDs -------------------
+
+HOSTILE = [PY, str(ROOT / "tests" / "writers" / "hostile_writer.py")]
+MAX_HARNESS_RSS_KB = 300 * 1024  # generous: the harness needs about 30 MB; the attacks used 1-3 GB before
+
+# check-writer in a child process that reports its own peak RSS (VmHWM), the writers' not included
+_DRIVER = """
+import json, sys
+from rollout_trace_kit.harness.writer.cli import main
+rc = main(sys.argv[1:])
+peak = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))
+print(json.dumps({'rc': rc, 'peak_kb': int(peak.split()[1])}), file=sys.stderr)
+"""
+
+
+def _check_writer_child(tmp_path, argv, *args, timeout=120):
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [PY, "-c", _DRIVER, "--cmd", " ".join(argv), "--format", "json", "-o", str(report), *args],
+        capture_output=True, text=True, timeout=timeout,  # a hang fails the test here
+    )
+    status = json.loads(proc.stderr.strip().splitlines()[-1])
+    return status, json.loads(report.read_text())
+
+
+HOSTILE_EXPECTED = {
+    # mode: (error ids, a phrase of the first finding)
+    "fifo-log": ({"BUNDLE.TRACE_PRESENT", "WRITER.BUNDLE_MATCHES", "WRITER.CRASH_PREFIX"}, "trace.jsonl is a FIFO"),
+    "manifest-dev-zero": (
+        {"WRITER.MANIFEST_MATCHES", "BUNDLE.MANIFEST_PRESENT", "WRITER.CRASH_PREFIX"},
+        "manifest.json is a device",
+    ),
+    "huge-answer": ({"WRITER.PROTOCOL"}, "longer than the harness's cap"),
+    "stderr-flood": ({"WRITER.PROTOCOL"}, "[536870912 bytes, the last 600:]"),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(HOSTILE_EXPECTED))
+def test_hostile_writers_get_findings_in_bounded_memory_and_time(tmp_path, mode):
+    """A FIFO for trace.jsonl, /dev/zero for manifest.json, a 1 GiB answer, 512 MiB of stderr."""
+    status, doc = _check_writer_child(tmp_path, [*HOSTILE, mode], "--script", "lifecycle:v2", "--crash", "3", "--timeout", "20")
+    assert status["rc"] == 1
+    assert status["peak_kb"] < MAX_HARNESS_RSS_KB, status
+    [script] = doc["scripts"]
+    ids, phrase = HOSTILE_EXPECTED[mode]
+    assert {f["check"] for f in script["findings"] if f["severity"] == "error"} == ids, script["findings"]
+    assert phrase in script["findings"][0]["message"]
+    assert all(len(f["message"]) <= 1000 for f in script["findings"])
+
+
+def _pids_alive(pids: list[int], marker: str) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():  # a zombie's is empty
+                alive.append(pid)
+        except OSError:
+            pass
+    return alive
+
+
+def test_the_writers_process_group_is_killed_after_every_session(tmp_path):
+    pidfile = tmp_path / f"children-{uuid.uuid4().hex}"
+    [result] = run([*HOSTILE, "leave-child", str(pidfile)], [lifecycle_script("v2")], crash=3)
+    assert result.findings == [], [f.to_dict() for f in result.findings]  # otherwise a correct writer
+    pids = [int(p) for p in pidfile.read_text().split()]
+    assert len(pids) == 4  # the run and three crash points each started one child
+    deadline = time.monotonic() + 10
+    while _pids_alive(pids, str(pidfile)) and time.monotonic() < deadline:
+        time.sleep(0.1)  # SIGKILL is delivered asynchronously
+    assert _pids_alive(pids, str(pidfile)) == []
+
+
+def test_writer_text_is_escaped_in_every_report_format(tmp_path):
+    """Terminal escapes, BEL, bidi overrides and '::workflow-command::' lines from the writer."""
+    argv = " ".join([*HOSTILE, "escape-codes"])
+    human = subprocess.run(
+        [PY, "-m", "rollout_trace_kit.harness.writer.cli", "--cmd", argv, "--script", "lifecycle:v2", "--crash", "none"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert human.returncode == 1, human.stderr
+    for raw in ("\x1b", "\x07", "\u202e"):
+        assert raw not in human.stdout
+    assert not any(line.startswith("::") for line in human.stdout.splitlines())
+    assert "WRITER.OP_FAILED [run op 0]" in human.stdout and "\\x1b[2J" in human.stdout and "\\n::error" in human.stdout
+
+    out = subprocess.run(
+        [PY, "-m", "rollout_trace_kit.harness.writer.cli", "--cmd", argv, "--script", "lifecycle:v2", "--crash", "none",
+         "--format", "json"],
+        capture_output=True, timeout=60,
+    ).stdout
+    assert out.isascii()
+    doc = json.loads(out)
+    [finding] = doc["scripts"][0]["findings"]
+    assert finding["check"] == "WRITER.OP_FAILED" and "\x1b" not in finding["message"] and "\\x1b" in finding["message"]
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        "[]",
+        '{"schema_version": 2, "rollout_id": "r", "root_thread_id": "r", "started_at_unix_ms": 1, '
+        '"raw_event_log": "trace.jsonl", "payloads_dir": "payloads"}',
+        "null",
+        '{"schema_version": 2, "trace_id": 7, "rollout_id": "r", "root_thread_id": "r"}',
+    ],
+)
+def test_a_bundle_that_cannot_be_replayed_is_a_one_line_usage_error(tmp_path, capsys, manifest):
+    bundle = tmp_path / "d"
+    (bundle / "payloads").mkdir(parents=True)
+    (bundle / "manifest.json").write_text(manifest)
+    (bundle / "trace.jsonl").write_text("")
+    assert check_writer_main(["--cmd", " ".join(REFERENCE), "--script", f"bundle:{bundle}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rollout-trace check-writer: bundle:") and "Traceback" not in err
+    assert "manifest.json" in err
+
+
+@pytest.mark.parametrize("output", ["/nonexistent/x", "{tmp}"])
+def test_an_unwritable_report_path_is_refused_before_the_writer_runs(tmp_path, capsys, output):
+    output = output.format(tmp=tmp_path)
+    pidfile = tmp_path / "children"
+    argv = " ".join([*HOSTILE, "leave-child", str(pidfile)])
+    assert check_writer_main(["--cmd", argv, "--script", "lifecycle:v2", "--crash", "none", "-o", output]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--output {output}" in err and "Traceback" not in err
+    assert not pidfile.exists()  # refused before any writer started
+
+
+def test_a_writer_that_stops_reading_its_input_times_out_the_request():
+    """A 1 MiB request to a writer that no longer reads: the pipe fills, the write gives up at the timeout."""
+    b = ScriptBuilder("big", "v2", trace_id="t", rollout_id="r", root_thread_id="r")
+    body = b.payload("protocol_event", {"text": "x" * (1 << 20)})
+    b.event({"type": "rollout_started", "trace_id": "t", "root_thread_id": "r"})
+    b.event({"type": "thread_started", "thread_id": "r", "agent_path": "/root", "metadata_payload": body})
+    [result] = check_writer(Config([*HOSTILE, "deaf"], timeout=1.0), [b.build()], HarnessOptions(crash="none"))
+    [f] = result.findings
+    assert f.check == "WRITER.PROTOCOL" and f.op == 1 and "did not read the request within 1 s" in f.message

@@ -79,7 +79,7 @@ class WriterProcess:
     def _read_stdout(self) -> None:
         fd = self.proc.stdout.fileno()
         line = bytearray()
-        dropped = 0  # bytes of an over-long line thrown away so far
+        dropping = False  # inside an over-long line: already reported, skipped up to its newline
         try:
             while True:
                 chunk = os.read(fd, CHUNK)
@@ -89,20 +89,20 @@ class WriterProcess:
                 while start < len(chunk):
                     nl = chunk.find(b"\n", start)
                     end = len(chunk) if nl < 0 else nl
-                    cap = self.max_answer
-                    if dropped or len(line) + end - start > cap:
-                        dropped += len(line) + end - start
-                        line.clear()
-                    else:
+                    if not dropping:
                         line += chunk[start:end]
+                        cap = self.max_answer
+                        if len(line) > cap:
+                            # reported at once: the harness need not wait for the rest of a 1 GB line
+                            self._push(AnswerTooLong(f"the answer is a line longer than the harness's cap of {cap} bytes"))
+                            line.clear()
+                            dropping = True
                     if nl < 0:
                         break
-                    if dropped:
-                        self._push(AnswerTooLong(f"the answer is a line of {dropped} bytes, over the harness's cap of {cap}"))
-                    elif line.strip():
+                    if not dropping and line.strip():
                         self._push(bytes(line))
                     line.clear()
-                    dropped = 0
+                    dropping = False
                     start = nl + 1
         except OSError:
             pass
