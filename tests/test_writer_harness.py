@@ -360,26 +360,36 @@ def _check_writer_child(tmp_path, argv, *args, timeout=120):
 
 
 HOSTILE_EXPECTED = {
-    # mode: (error ids, a phrase of the first finding)
-    "fifo-log": ({"BUNDLE.TRACE_PRESENT", "WRITER.BUNDLE_MATCHES", "WRITER.CRASH_PREFIX"}, "trace.jsonl is a FIFO"),
+    # mode: (the WRITER.* error ids, exactly; validator ids among the errors; a phrase of the first finding)
+    "fifo-log": ({"WRITER.CRASH_PREFIX"}, {"BUNDLE.TRACE_PRESENT"}, "trace.jsonl is a FIFO"),
+    "huge-log": ({"WRITER.APPEND_ONLY", "WRITER.CRASH_PREFIX"}, {"SEQ.NO_GAP"}, "trace.jsonl is larger than"),
+    "fifo-payload": (
+        {"WRITER.PAYLOAD_ON_ANSWER", "WRITER.PAYLOAD_BEFORE_EVENT", "WRITER.BUNDLE_MATCHES"},
+        {"REF.REGULAR_FILE"},
+        "payloads/1.json is a FIFO",
+    ),
     "manifest-dev-zero": (
-        {"WRITER.MANIFEST_MATCHES", "BUNDLE.MANIFEST_PRESENT", "WRITER.CRASH_PREFIX"},
+        {"WRITER.MANIFEST_MATCHES", "WRITER.CRASH_PREFIX"},
+        {"BUNDLE.MANIFEST_PRESENT"},
         "manifest.json is a device",
     ),
-    "huge-answer": ({"WRITER.PROTOCOL"}, "longer than the harness's cap"),
-    "stderr-flood": ({"WRITER.PROTOCOL"}, "[536870912 bytes, the last 600:]"),
+    "huge-answer": ({"WRITER.PROTOCOL"}, set(), "longer than the harness's cap"),
+    "stderr-flood": ({"WRITER.PROTOCOL"}, set(), "[536870912 bytes, the last 600:]"),
 }
 
 
 @pytest.mark.parametrize("mode", sorted(HOSTILE_EXPECTED))
 def test_hostile_writers_get_findings_in_bounded_memory_and_time(tmp_path, mode):
-    """A FIFO for trace.jsonl, /dev/zero for manifest.json, a 1 GiB answer, 512 MiB of stderr."""
+    """FIFOs for trace.jsonl or a payload, /dev/zero for manifest.json, 256 MiB of NULs in the log,
+    a 1 GiB answer line, 512 MiB of stderr: findings with IDs, no hang, no gigabytes."""
     status, doc = _check_writer_child(tmp_path, [*HOSTILE, mode], "--script", "lifecycle:v2", "--crash", "3", "--timeout", "20")
     assert status["rc"] == 1
     assert status["peak_kb"] < MAX_HARNESS_RSS_KB, status
     [script] = doc["scripts"]
-    ids, phrase = HOSTILE_EXPECTED[mode]
-    assert {f["check"] for f in script["findings"] if f["severity"] == "error"} == ids, script["findings"]
+    writer_ids, validator_ids, phrase = HOSTILE_EXPECTED[mode]
+    errors = {f["check"] for f in script["findings"] if f["severity"] == "error"}
+    assert {i for i in errors if i.startswith("WRITER.")} == writer_ids, script["findings"]
+    assert validator_ids <= errors, script["findings"]
     assert phrase in script["findings"][0]["message"]
     assert all(len(f["message"]) <= 1000 for f in script["findings"])
 

@@ -10,6 +10,9 @@ and bounded memory:
 * ``fifo-log``: once its first event is answered, trace.jsonl is a FIFO
   (an ``open`` of it blocks until someone writes);
 * ``manifest-dev-zero``: manifest.json is a symlink to ``/dev/zero`` (endless bytes);
+* ``huge-log``: once its first event is answered, trace.jsonl is 256 MiB longer (a sparse
+  run of NUL bytes, as a crash can leave), and later lines follow it;
+* ``fifo-payload``: its first payload file is a FIFO;
 * ``huge-answer``: answers its first append_event with a 1 GiB line;
 * ``stderr-flood``: writes 512 MiB to standard error at its first append_event, then dies;
 * ``leave-child``: starts a child that would sleep for five minutes (``MARKER``, a file
@@ -34,7 +37,7 @@ import orjson  # noqa: E402
 
 from rollout_trace_kit.writer import adapter  # noqa: E402
 
-MODES = ("fifo-log", "manifest-dev-zero", "huge-answer", "stderr-flood", "leave-child", "deaf", "escape-codes")
+MODES = ("fifo-log", "huge-log", "fifo-payload", "manifest-dev-zero", "huge-answer", "stderr-flood", "leave-child", "deaf", "escape-codes")
 MiB = 1 << 20
 EVIL = "\x1b[2J\x1b]0;owned\x07\n::error file=x.py::forged finding\n\u202eevil"
 
@@ -68,6 +71,14 @@ class HostileSession(adapter.Session):
             manifest.symlink_to("/dev/zero")
         return out
 
+    def cmd_write_payload(self, req):
+        out = super().cmd_write_payload(req)
+        if self.mode == "fifo-payload" and out["ref"]["raw_payload_id"] == "raw_payload:1":
+            path = self.writer.bundle / out["ref"]["path"]
+            path.unlink()
+            os.mkfifo(path)
+        return out
+
     def cmd_append_event(self, req):
         out = super().cmd_append_event(req)
         self.events += 1
@@ -75,6 +86,9 @@ class HostileSession(adapter.Session):
             log = self.writer.bundle / "trace.jsonl"
             log.unlink()  # the writer keeps appending to the unlinked file through its descriptor
             os.mkfifo(log)
+        if self.events == 1 and self.mode == "huge-log":
+            log = self.writer.bundle / "trace.jsonl"
+            os.truncate(log, log.stat().st_size + 256 * MiB)
         if self.events == 1 and self.mode == "huge-answer":
             chunk = b"x" * MiB
             for _ in range(1024):

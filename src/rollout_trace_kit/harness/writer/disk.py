@@ -18,22 +18,13 @@ import orjson
 from ...compilers.canonical import EventError, canonical_event, dumps
 from ...validate.rules.refs import confinement_problem
 from . import checks as C
-from .files import MANIFEST, MAX_MANIFEST_BYTES, PAYLOADS, TRACE, is_regular, log_cap, read_capped, split_log
+from .files import MANIFEST, MAX_MANIFEST_BYTES, PAYLOADS, TRACE, is_regular, log_cap, payload_cap, read_capped, split_log
 from .jsondiff import first_difference, json_equal, refs_in, short
 from .scripts import Op
 from .session import Session
 from .text import printable
 
 _CANONICAL_ID = re.compile(r"raw_payload:([1-9][0-9]*)\Z")
-PAYLOAD_SLACK = 1 << 16  # a payload file may be this much larger than twice its canonical body
-
-
-def payload_cap(body) -> int:
-    try:
-        return 2 * len(dumps(body, indent=True)) + PAYLOAD_SLACK
-    except EventError:
-        return 2 * len(orjson.dumps(body)) + PAYLOAD_SLACK
-
 
 class DiskChecker:
     """What must be on disk after each answer; reports into a Findings."""
@@ -157,10 +148,12 @@ class DiskChecker:
         got = read_capped(self.bundle / TRACE, len(self.log) + log_cap(self.s.answered_bytes))
         if got.missing:
             return None
-        if got.problem and not self.log_problem_reported:
-            self.log_problem_reported = True  # once: it stays so until the writer fixes it
-            check = C.APPEND_ONLY if got.data is not None else "BUNDLE.TRACE_PRESENT"
-            self.f.add(check, f"op {i}: trace.jsonl is {got.problem}", i)
+        if got.problem:
+            if not self.log_problem_reported:
+                self.log_problem_reported = True  # once: it stays so until the writer fixes it
+                check = C.APPEND_ONLY if got.data is not None else "BUNDLE.TRACE_PRESENT"
+                self.f.add(check, f"op {i}: trace.jsonl is {got.problem}; the steps after leave the log to the final validation", i)
+            return None  # what the harness can read no longer pairs with operations
         return got.data
 
     def sync_log(self, i: int, final: bool) -> None:
@@ -268,9 +261,11 @@ class DiskChecker:
     # -- after close ------------------------------------------------------------------------------------------
     def final(self, i: int) -> None:
         self.sync_log(i, final=True)
-        data = self.read_log(i) or b""
-        lines, tail = split_log(data)
-        if len(lines) != len(self.s.answers) or tail:
+        data = self.read_log(i)
+        lines, tail = split_log(data or b"")
+        if data is None and self.log_problem_reported:
+            pass  # already reported; the validator judges what is there
+        elif len(lines) != len(self.s.answers) or tail:
             self.f.add(
                 C.BUNDLE_MATCHES,
                 f"op {i} (close): trace.jsonl holds {len(lines)} complete line(s){' and a partial one' if tail else ''}, "

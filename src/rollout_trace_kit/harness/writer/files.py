@@ -16,6 +16,8 @@ from pathlib import Path
 
 from ...validate.rules.layout import MANIFEST, MAX_MANIFEST_BYTES, PAYLOADS, TRACE  # noqa: F401  (re-exported)
 
+SLACK = 1 << 16  # room beyond twice the expected size: whitespace, a longer clock, one more line
+
 
 @dataclass(frozen=True)
 class Read:
@@ -102,4 +104,16 @@ def split_log(data: bytes) -> tuple[list[bytes], bytes]:
 
 def log_cap(answered_bytes: int, extra: int = 0) -> int:
     """How much of trace.jsonl to read: twice the answers that echoed its events, plus one more line."""
-    return 2 * (answered_bytes + extra) + (1 << 16)
+    return 2 * (answered_bytes + extra) + SLACK
+
+
+def payload_cap(body) -> int:
+    """How much of a payload file to read: twice its body pretty-printed (4-space indent is within that)."""
+    import orjson
+
+    from ...compilers.canonical import EventError, dumps
+
+    try:
+        return 2 * len(dumps(body, indent=True)) + SLACK
+    except EventError:
+        return 2 * len(orjson.dumps(body, option=orjson.OPT_INDENT_2)) + SLACK

@@ -45,6 +45,7 @@ class Session:
         self.refs: dict[int, dict] = {}  # handle -> ref answered
         self.answers: list[dict] = []  # answered events, in order
         self.answered_bytes = 0  # size of the answers that echoed events: bounds what trace.jsonl may hold
+        self.longest_answer = 0  # the longest of them: bounds one line of trace.jsonl
         self.sent_events: list[tuple[int, dict]] = []  # (op index, expected event sans seq/time)
 
     # -- protocol ------------------------------------------------------------------------------------
@@ -109,6 +110,7 @@ class Session:
             return None
         if cmd == "append_event":
             self.answered_bytes += len(line) + 1
+            self.longest_answer = max(self.longest_answer, len(line))
         return reply
 
     def stop(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...validate import Options, Profile, Severity, validate_bundle
-from .files import TRACE, log_cap, read_capped
+from .files import SLACK, TRACE, log_cap, payload_cap, read_capped
 from .findings import Findings
 from .session import Session
 from .text import printable
@@ -16,7 +16,17 @@ def validator_findings(bundle: Path, session: Session, f: Findings, *, partial_o
 
     ``extra``: bytes of an in-flight event that may also be on disk.
     """
-    report = validate_bundle(bundle, Options(profile=Profile.WRITER, dialect=dialect, partial_ok=partial_ok))
+    # The validator's caps, from what the writer was asked to write: a hostile bundle (a 2 GiB
+    # line, a huge payload) costs a finding, not the validator's default 64 MiB line buffer.
+    payloads = [payload_cap(op.args["body"]) for op in session.script.ops if op.cmd == "write_payload"]
+    options = Options(
+        profile=Profile.WRITER,
+        dialect=dialect,
+        partial_ok=partial_ok,
+        max_line_bytes=min(Options.max_line_bytes, 2 * max(session.longest_answer, extra) + SLACK),
+        max_payload_bytes=min(Options.max_payload_bytes, max(payloads, default=SLACK)),
+    )
+    report = validate_bundle(bundle, options)
     seq_to_op = {}
     line_to_op = {}
     for j, (op_index, _) in enumerate(session.sent_events):
