@@ -373,6 +373,7 @@ HOSTILE_EXPECTED = {
         {"BUNDLE.MANIFEST_PRESENT"},
         "manifest.json is a device",
     ),
+    "deep-answer": ({"WRITER.EVENT_MATCHES"}, {"LINE.NESTING"}, "/payload/deep: unexpected key"),
     "huge-answer": ({"WRITER.PROTOCOL"}, set(), "longer than the harness's cap"),
     "stderr-flood": ({"WRITER.PROTOCOL"}, set(), "[536870912 bytes, the last 600:]"),
 }
@@ -381,7 +382,8 @@ HOSTILE_EXPECTED = {
 @pytest.mark.parametrize("mode", sorted(HOSTILE_EXPECTED))
 def test_hostile_writers_get_findings_in_bounded_memory_and_time(tmp_path, mode):
     """FIFOs for trace.jsonl or a payload, /dev/zero for manifest.json, 256 MiB of NULs in the log,
-    a 1 GiB answer line, 512 MiB of stderr: findings with IDs, no hang, no gigabytes."""
+    JSON nested 1,000 deep, a 1 GiB answer line, 512 MiB of stderr: findings with IDs, no hang,
+    no traceback, no gigabytes."""
     status, doc = _check_writer_child(tmp_path, [*HOSTILE, mode], "--script", "lifecycle:v2", "--crash", "3", "--timeout", "20")
     assert status["rc"] == 1
     assert status["peak_kb"] < MAX_HARNESS_RSS_KB, status

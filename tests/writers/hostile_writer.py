@@ -13,6 +13,8 @@ and bounded memory:
 * ``huge-log``: once its first event is answered, trace.jsonl is 256 MiB longer (a sparse
   run of NUL bytes, as a crash can leave), and later lines follow it;
 * ``fifo-payload``: its first payload file is a FIFO;
+* ``deep-answer``: its first event holds an array nested 1,000 deep (deeper than Python's
+  recursion limit), in the line it writes and in its answer;
 * ``huge-answer``: answers its first append_event with a 1 GiB line;
 * ``stderr-flood``: writes 512 MiB to standard error at its first append_event, then dies;
 * ``leave-child``: starts a child that would sleep for five minutes (``MARKER``, a file
@@ -37,7 +39,7 @@ import orjson  # noqa: E402
 
 from rollout_trace_kit.writer import adapter  # noqa: E402
 
-MODES = ("fifo-log", "huge-log", "fifo-payload", "manifest-dev-zero", "huge-answer", "stderr-flood", "leave-child", "deaf", "escape-codes")
+MODES = ("fifo-log", "huge-log", "fifo-payload", "manifest-dev-zero", "deep-answer", "huge-answer", "stderr-flood", "leave-child", "deaf", "escape-codes")
 MiB = 1 << 20
 EVIL = "\x1b[2J\x1b]0;owned\x07\n::error file=x.py::forged finding\n\u202eevil"
 
@@ -101,11 +103,40 @@ class HostileSession(adapter.Session):
         return out
 
 
+def deep_event(session: HostileSession, req: dict) -> bytes:
+    """Append the event of ``req`` with a 1,000-deep array in its payload; its bytes (orjson writes 255 levels at most)."""
+    w = session.writer
+    head = {k: v for k, v in req["payload"].items()}
+    envelope = orjson.dumps({
+        "schema_version": w.dialect.schema_version, "seq": w._next_seq, "wall_time_unix_ms": int(w._clock()),
+        "rollout_id": w.manifest["rollout_id"], **req["context"],
+    })
+    event = envelope[:-1] + b',"payload":' + orjson.dumps(head)[:-1] + b',"deep":' + b"[" * 1000 + b"]" * 1000 + b"}}"
+    os.write(w._fd, event + b"\n")
+    w._next_seq += 1
+    return event
+
+
 def main() -> int:
     if len(sys.argv) not in (2, 3) or sys.argv[1] not in MODES:
         print(f"usage: hostile_writer.py {{{'|'.join(MODES)}}} [MARKER]", file=sys.stderr)
         return 2
     session = HostileSession(sys.argv[1], sys.argv[2] if len(sys.argv) == 3 else "hostile-child")
+    if session.mode == "deep-answer":
+        for line in sys.stdin.buffer:
+            req = orjson.loads(line)
+            if req.get("cmd") == "append_event" and session.events == 0:
+                session.events += 1
+                reply = b'{"id":%d,"ok":true,"event":%s}' % (req["id"], deep_event(session, req))
+                done = False
+            else:
+                answer, done = adapter.answer(session, line)
+                reply = orjson.dumps(answer)
+            sys.stdout.buffer.write(reply + b"\n")
+            sys.stdout.buffer.flush()
+            if done:
+                break
+        return 0
     if session.mode == "deaf":
         for _ in range(2):  # start, create
             reply, _ = adapter.answer(session, sys.stdin.buffer.readline())

@@ -90,7 +90,7 @@ class DiskChecker:
                                             "started_at_unix_ms", "raw_event_log", "payloads_dir") if k in disk}
             try:
                 canonical = dumps(ordered, indent=True)
-            except EventError:
+            except (EventError, RecursionError):
                 canonical = None
             if canonical != data:
                 self.f.add(C.CANONICAL_FORM, f"op {i} (create): manifest.json is not serde's pretty JSON in model order", i)
@@ -135,7 +135,7 @@ class DiskChecker:
         if canonical and not self.canonical_warned:
             try:
                 want = dumps(body, indent=True)
-            except EventError:
+            except (EventError, RecursionError):
                 want = None
             if want is not None and data != want:
                 self.canonical_warned = True
@@ -240,7 +240,7 @@ class DiskChecker:
             self.f.add(C.ECHO_MISMATCH, f"{where}: the answered event differs from the line at {first_difference(answer, disk)}", op_index, seq=seq)
         try:
             canonical = dumps(canonical_event(self.dialect, disk))
-        except EventError:
+        except (EventError, RecursionError):
             canonical = None
         if canonical is not None and canonical != line:
             self.f.add(C.CANONICAL_FORM, f"{where}: the line is not Codex's compact JSON in model order", op_index, seq=seq)

@@ -8,34 +8,56 @@ from .scripts import REF_KEYS
 from .text import from_bytes, printable
 
 
-def json_equal(a, b) -> bool:
-    """Equality of parsed JSON: booleans are not numbers, numbers compare by value, key order ignored."""
+def _same_leaf(a, b) -> bool | None:
+    """Equal, unequal, or None when both are containers of one kind (to be compared by items)."""
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return a == b
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+        return None if a.keys() == b.keys() else False
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+        return None if len(a) == len(b) else False
     return type(a) is type(b) and a == b
+
+
+def json_equal(a, b) -> bool:
+    """Equality of parsed JSON: booleans are not numbers, numbers compare by value, key order ignored.
+
+    Iterative: a writer's JSON may nest deeper than Python's recursion limit.
+    """
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        same = _same_leaf(x, y)
+        if same is False:
+            return False
+        if same is None:
+            stack.extend((x[k], y[k]) for k in x) if isinstance(x, dict) else stack.extend(zip(x, y))
+    return True
 
 
 def first_difference(a, b, path: str = "") -> str:
     """A JSON pointer and short description of where ``a`` and ``b`` first differ."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in list(a) + [k for k in b if k not in a]:
-            if k not in a:
-                return f"{path}/{short_key(k)}: unexpected key"
-            if k not in b:
-                return f"{path}/{short_key(k)}: missing"
-            if not json_equal(a[k], b[k]):
-                return first_difference(a[k], b[k], f"{path}/{short_key(k)}")
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for i, (x, y) in enumerate(zip(a, b)):
-            if not json_equal(x, y):
-                return first_difference(x, y, f"{path}/{i}")
-    return f"{path or '/'}: expected {short(a)}, found {short(b)}"
+    while True:
+        step = None
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in list(a) + [k for k in b if k not in a]:
+                if k not in a:
+                    return f"{path}/{short_key(k)}: unexpected key"
+                if k not in b:
+                    return f"{path}/{short_key(k)}: missing"
+                if not json_equal(a[k], b[k]):
+                    step = (a[k], b[k], f"{path}/{short_key(k)}")
+                    break
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for i, (x, y) in enumerate(zip(a, b)):
+                if not json_equal(x, y):
+                    step = (x, y, f"{path}/{i}")
+                    break
+        if step is None or len(path) > 2000:
+            return f"{path or '/'}: expected {short(a)}, found {short(b)}"
+        a, b, path = step
 
 
 def short_key(k: str) -> str:
@@ -51,8 +73,8 @@ def short(v) -> str:
     else:
         try:
             text = printable(orjson.dumps(v).decode())
-        except (TypeError, orjson.JSONEncodeError):
-            text = printable(repr(v))
+        except (TypeError, orjson.JSONEncodeError):  # nested deeper than orjson writes
+            text = f"(a {type(v).__name__} nested too deep to show)"
     return text if len(text) <= 80 else text[:77] + "..."
 
 

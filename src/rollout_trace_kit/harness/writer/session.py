@@ -31,6 +31,14 @@ class Config:
     keep: Path | None = None  # keep bundles here instead of deleting them
 
 
+def _errors(definition: str, reply: dict) -> list[str]:
+    """The protocol schema's complaints about an answer (one, if it nests too deep to check)."""
+    try:
+        return message_errors(definition, reply)
+    except RecursionError:
+        return ["it nests deeper than the harness checks"]
+
+
 class Session:
     """One writer process playing one script into one bundle directory."""
 
@@ -96,7 +104,7 @@ class Session:
             self.f.add(C.PROTOCOL, f"{where}: the answer has id {short(got)}, the request {req['id']}", op)
             return None
         if reply.get("ok") is False:
-            errors = message_errors("error", reply)
+            errors = _errors("error", reply)
             if errors:
                 self.f.add(C.PROTOCOL, f"{where}: malformed error answer: {printable(errors[0])}", op)
             else:
@@ -104,7 +112,7 @@ class Session:
                 kind, message = printable(str(err.get("kind", "?")))[:80], printable(str(err.get("message")))
                 self.f.add(C.OP_FAILED, f"{where}: the writer answered ok:false ({kind}): {message}", op)
             return None
-        errors = message_errors(f"response.{cmd}", reply)
+        errors = _errors(f"response.{cmd}", reply)
         if errors:
             self.f.add(C.PROTOCOL, f"{where}: the answer is not a valid response.{cmd}: {printable('; '.join(errors[:3]))}", op)
             return None
