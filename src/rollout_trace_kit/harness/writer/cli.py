@@ -128,12 +128,18 @@ def run_check_writer(args: argparse.Namespace) -> int:
         scripts = _scripts(args)
     except ScriptError as e:
         return _usage(str(e))
+    if args.keep:
+        try:
+            Path(args.keep).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            return _usage(f"--keep {args.keep}: {e.strerror or e}")
     config = Config(argv, timeout=args.timeout, keep=Path(args.keep) if args.keep else None)
     options = HarnessOptions(crash=args.crash, crash_mode=args.crash_mode, inflight_delay=args.inflight_delay, jobs=args.jobs)
     try:
         results = check_writer(config, scripts, options)
-    except OSError as e:
-        return _usage(f"cannot run {argv[0]!r}: {e.strerror or e}")
+    except OSError as e:  # the writer could not start, or a temporary directory could not be made
+        what = f"cannot run {argv[0]!r}" if e.filename in (None, argv[0]) else str(e.filename)
+        return _usage(f"{what}: {e.strerror or e}")
     ran = [r for r in results if r.skipped is None]
     if not args.script and not args.dialect:
         # default run: dialects the writer does not announce are not its business

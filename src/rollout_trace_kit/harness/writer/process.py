@@ -130,14 +130,15 @@ class WriterProcess:
         """Write one request line (``request`` without its newline)."""
         data = memoryview(request + b"\n")
         fd = self.proc.stdin.fileno()
+        poller = select.poll()  # not select(): no FD_SETSIZE limit
+        poller.register(fd, select.POLLOUT)
         deadline = time.monotonic() + timeout
         while data:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise WriterTimeout(f"the writer did not read the request within {timeout:g} s")
             try:
-                _, ready, _ = select.select([], [fd], [], left)
-                if ready:
+                if poller.poll(left * 1000):
                     data = data[os.write(fd, data):]
             except BlockingIOError:
                 continue
@@ -173,7 +174,7 @@ class WriterProcess:
 
     def stderr_tail(self, n: int = 600) -> str:
         """The end of what the writer wrote to standard error, escaped; at most ``n`` characters."""
-        text = from_bytes(bytes(self._tail[-n:])).strip()
+        text = from_bytes(bytes(self._tail[-n:]).strip())
         if self.stderr_bytes > n and text:
             text = f"[{self.stderr_bytes} bytes, the last {n}:] ...{text}"
         return text[-(n + 60):]
