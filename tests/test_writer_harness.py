@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -484,3 +485,15 @@ def test_a_writer_that_stops_reading_its_input_times_out_the_request():
     [result] = check_writer(Config([*HOSTILE, "deaf"], timeout=1.0), [b.build()], HarnessOptions(crash="none"))
     [f] = result.findings
     assert f.check == "WRITER.PROTOCOL" and f.op == 1 and "did not read the request within 1 s" in f.message
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_script_file_that_is_not_a_regular_file_is_refused_not_read(tmp_path, capsys, kind):
+    path = tmp_path / "script.json"
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would block forever
+    else:
+        path.symlink_to("/dev/zero")  # reading it would never end
+    assert check_writer_main(["--cmd", " ".join(REFERENCE), "--script", f"file:{path}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ("a FIFO" if kind == "fifo" else "a device") in err

@@ -447,11 +447,19 @@ def _lifecycle(arg: str) -> list[Script]:
     return [lifecycle_script(d) for d in names]
 
 
+MAX_SCRIPT_BYTES = 1 << 30
+
+
 def _file(arg: str) -> list[Script]:
+    from .files import read_capped  # regular files only: a FIFO or a device is refused, not read forever
+
+    got = read_capped(arg, MAX_SCRIPT_BYTES)
+    if got.data is None or got.problem:
+        raise ScriptError(f"{arg}: {'no such file' if got.missing else got.problem}")
     try:
-        text = Path(arg).read_text(encoding="utf-8")
-    except OSError as e:
-        raise ScriptError(f"{arg}: {e.strerror}") from None
+        text = got.data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ScriptError(f"{arg}: not UTF-8 (byte {e.start})") from None
     return [Script.from_json(text)]
 
 
