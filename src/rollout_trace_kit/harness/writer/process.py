@@ -115,7 +115,7 @@ class WriterProcess:
         fd = self.proc.stderr.fileno()
         try:
             while True:
-                chunk = os.read(fd, CHUNK)
+                chunk = os.read(fd, 16 * CHUNK)  # large reads: a flood is drained at pipe speed
                 if not chunk:
                     break
                 self.stderr_bytes += len(chunk)
