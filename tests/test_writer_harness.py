@@ -482,9 +482,9 @@ def test_a_writer_that_stops_reading_its_input_times_out_the_request():
     body = b.payload("protocol_event", {"text": "x" * (1 << 20)})
     b.event({"type": "rollout_started", "trace_id": "t", "root_thread_id": "r"})
     b.event({"type": "thread_started", "thread_id": "r", "agent_path": "/root", "metadata_payload": body})
-    [result] = check_writer(Config([*HOSTILE, "deaf"], timeout=1.0), [b.build()], HarnessOptions(crash="none"))
+    [result] = check_writer(Config([*HOSTILE, "deaf"], timeout=3.0), [b.build()], HarnessOptions(crash="none"))
     [f] = result.findings
-    assert f.check == "WRITER.PROTOCOL" and f.op == 1 and "did not read the request within 1 s" in f.message
+    assert f.check == "WRITER.PROTOCOL" and f.op == 1 and "did not read the request within 3 s" in f.message
 
 
 @pytest.mark.parametrize("kind", ["fifo", "device"])
