@@ -215,6 +215,7 @@ class Recorder(ToolCalls, Threads):
                 model=B.MODEL, provider_name=B.PROVIDER, request_payload=self.payload("inference_request", request))
         n = self.ids.number()
         if failure is None:
+            assert outputs is not None  # an answer without a failure has its items
             response_id = f"resp-{n}"
             body = B.inference_response(response_id, f"mock-req-{n}", outputs)
             self.ev("inference_completed", th, turn, inference_call_id=call, response_id=response_id,
@@ -242,7 +243,9 @@ class Recorder(ToolCalls, Threads):
     # -- rounds and tool calls -----------------------------------------------------------------------------
     def round(self, th: Thread, turn: str, plan: Round) -> None:
         if len(plan.calls) == 1 and plan.calls[0].kind == SPAWN:
-            self.spawn(th, turn, plan.calls[0].child)
+            child = plan.calls[0].child
+            assert child is not None  # a SPAWN call carries its child's plan
+            self.spawn(th, turn, child)
         else:
             calls = [(c, self.model_call(c)) for c in plan.calls]
             self.inference(th, turn, [item for _, item in calls])

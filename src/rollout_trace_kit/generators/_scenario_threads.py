@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import _bodies as B
+from ._scenario_base import RecorderBase
 from ._plan import ThreadPlan, TurnPlan
 
 if TYPE_CHECKING:
     from ._scenario import Thread
 
 
-class Threads:
+class Threads(RecorderBase):
     """Compaction and child threads; needs the Recorder's ``ev``, ``turn``, ``inference``..."""
 
     # -- compaction ------------------------------------------------------------------------------------------
@@ -116,7 +117,8 @@ class Threads:
         amsg = B.agent_message("amsg_" + self.ids.uuid7(self.w.clock), parent.agent_path, child.agent_path,
                                [{"type": "input_text", "text": task_text},
                                 {"type": "encrypted_content", "encrypted_content": message}], parent_turn, self.w.clock / 1000)
-        initial = [(i, None) for i in self.context_items(child)] + [(B.agent_message_item(amsg), amsg)]
+        initial: list[tuple[dict[str, Any], dict[str, Any] | None]] = [(i, None) for i in self.context_items(child)]
+        initial.append((B.agent_message_item(amsg), amsg))
         turn_plan = replace(plan.turns[0], end="answer")  # a child always reports back
         child_turn = self.turn(child, turn_plan, initial, parent_turn=parent_turn)
         answer = child.last_answer

@@ -12,13 +12,14 @@ import json
 from typing import TYPE_CHECKING
 
 from . import _bodies as B
+from ._scenario_base import RecorderBase
 from ._plan import Call
 
 if TYPE_CHECKING:
     from ._scenario import Thread
 
 
-class ToolCalls:
+class ToolCalls(RecorderBase):
     """Tool call events; needs the Recorder's ``ev``, ``payload``, ``inference``, ``ids``..."""
 
     def model_call(self, c: Call) -> dict:
