@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from typing import Any
 
 import orjson
 
@@ -59,6 +60,13 @@ class Editor:
     def lines_of(self, *tags: str) -> list[int]:
         return [i for i in range(len(self.events)) if self.tag(i) in tags]
 
+    def event(self, i: int) -> dict[str, Any]:
+        """Line ``i``'s event, for a line known to hold one (from ``lines_of``, or ``editable()``)."""
+        e = self.events[i]
+        if e is None:
+            raise ValueError(f"line {i} is not an editable event")
+        return e
+
     def seq(self, i: int) -> int | None:
         e = self.events[i]
         return e.get("seq") if e else None
@@ -79,7 +87,7 @@ class Editor:
     def own_payloads(self, i: int) -> list[str]:
         """Payload files only line ``i`` refers to."""
         users = self.payload_users()
-        return [ref["path"] for _, ref in iter_refs(self.events[i]["payload"]) if users.get(ref["path"]) == [i]]
+        return [ref["path"] for _, ref in iter_refs(self.event(i)["payload"]) if users.get(ref["path"]) == [i]]
 
     def body(self, path: str):
         return orjson.loads(self.bundle.payloads[path])
@@ -101,7 +109,7 @@ class Editor:
     # -- writing ----------------------------------------------------------------------------
     def touch(self, i: int) -> dict:
         self.dirty.add(i)
-        return self.events[i]
+        return self.event(i)
 
     def set_body(self, path: str, value) -> None:
         self.bundle.payloads[path] = dumps_pretty(value)
@@ -114,7 +122,7 @@ class Editor:
 
     def clone(self, i: int) -> dict:
         """A copy of event ``i`` whose refs point to fresh copies of its payload files."""
-        e = copy.deepcopy(self.events[i])
+        e = copy.deepcopy(self.event(i))
         for _, ref in iter_refs(e["payload"]):
             data = self.bundle.payloads.get(ref["path"], b"{}")
             fresh = self.new_payload(ref["kind"]["type"], data)
@@ -126,7 +134,12 @@ class Editor:
 
         Its wall time is raised to the previous event's if earlier, so time never goes back.
         """
-        event["seq"] = self.seq(i) if i < len(self.events) else self.seq(len(self.events) - 1) + 1
+        if i < len(self.events):
+            event["seq"] = self.seq(i)
+        else:
+            last = self.seq(len(self.events) - 1)
+            assert last is not None  # appending after the last line needs its seq
+            event["seq"] = last + 1
         prev = self.events[i - 1] if i > 0 else None
         if prev is not None and event["wall_time_unix_ms"] < prev["wall_time_unix_ms"]:
             event["wall_time_unix_ms"] = prev["wall_time_unix_ms"]

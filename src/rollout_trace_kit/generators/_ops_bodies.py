@@ -9,7 +9,7 @@ from .corruptions import corruption
 
 def _owned_body(ed: Editor, i: int, field: str):
     """(path, parsed body) of line ``i``'s ref ``field`` when only that line uses the file."""
-    ref = ed.events[i]["payload"].get(field)
+    ref = ed.event(i)["payload"].get(field)
     if not isinstance(ref, dict) or ed.payload_users().get(ref["path"]) != [i] or ref["path"] not in ed.bundle.payloads:
         return None
     try:
@@ -111,7 +111,7 @@ def _terminal_runtime(bundle, dialect, rnd):
     first_start, ends = [], []
     seen = set()
     for i in ed.lines_of("tool_call_runtime_started", "tool_call_runtime_ended"):
-        tid = ed.events[i]["payload"]["tool_call_id"]
+        tid = ed.event(i)["payload"]["tool_call_id"]
         if kinds.get(tid) != "exec_command":
             continue
         if ed.tag(i) == "tool_call_runtime_ended":

@@ -29,7 +29,8 @@ def result(ed: Editor, invariant: str, index: int | None, *, also=(), reducer_le
     if line == "auto":
         line = None if index is None else index + 1
     if seq == "auto":
-        seq = None if index is None or ed.events[index] is None else ed.events[index]["seq"]
+        event = None if index is None else ed.events[index]
+        seq = None if event is None else event["seq"]
     return Corrupted(
         bundle=bundle,
         invariant=invariant,
@@ -54,9 +55,9 @@ def quiet_line(ed: Editor, rnd: random.Random) -> int | None:
 
 def tool_kinds(ed: Editor) -> dict[str, str]:
     """tool_call_id -> kind tag, from the tool_call_started events."""
-    out = {}
+    out: dict[str, str] = {}
     for i in ed.lines_of("tool_call_started"):
-        p = ed.events[i]["payload"]
+        p = ed.event(i)["payload"]
         out.setdefault(p["tool_call_id"], p["kind"]["type"])
     return out
 
@@ -72,9 +73,9 @@ def reducer_reads(ed: Editor, dialect, i: int, pointer: str) -> bool:
         return True
     if ed.tag(i) == "tool_call_ended":
         # read when the tool is a terminal one with no runtime event before its end
-        tool = ed.events[i]["payload"]["tool_call_id"]
+        tool = ed.event(i)["payload"]["tool_call_id"]
         runtime = any(
-            ed.events[j]["payload"].get("tool_call_id") == tool
+            ed.event(j)["payload"].get("tool_call_id") == tool
             for tag in ("tool_call_runtime_started", "tool_call_runtime_ended")
             for j in ed.lines_of(tag)
             if j < i

@@ -28,7 +28,7 @@ def _duplicate_after(ed: Editor, i: int, invariant: str, *, edit=None, note=""):
 def _drop_tool_users(ed: Editor, tool_call_id: str) -> None:
     """Remove the events that refer to a tool call (its start is about to stop counting)."""
     for j in reversed(range(len(ed.events))):
-        p = ed.events[j]["payload"]
+        p = ed.event(j)["payload"]
         if ed.tag(j) in TOOL_USERS and (p.get("tool_call_id") == tool_call_id or p.get("exec_tool_call_id") == tool_call_id):
             ed.delete(j)
 
@@ -46,11 +46,11 @@ def _thread_twice(bundle, dialect, rnd):
 @corruption("THREAD.UNKNOWN", "thread_ended names a thread that was never started.")
 def _thread_unknown(bundle, dialect, rnd):
     ed = Editor(bundle)
-    resumes = [(k, ed.events[k]["payload"]["thread_id"]) for k in ed.lines_of("thread_resumed")]
+    resumes = [(k, ed.event(k)["payload"]["thread_id"]) for k in ed.lines_of("thread_resumed")]
     # Not an end that a later thread_resumed relies on.
     options = [
         j for j in ed.lines_of("thread_ended")
-        if not any(k > j and t == ed.events[j]["payload"]["thread_id"] for k, t in resumes)
+        if not any(k > j and t == ed.event(j)["payload"]["thread_id"] for k, t in resumes)
     ]
     i = pick(rnd, options)
     if i is None:
@@ -85,10 +85,10 @@ def _turn_unknown(bundle, dialect, rnd):
 )
 def _turn_thread(bundle, dialect, rnd):
     ed = Editor(bundle)
-    started: list[tuple[int, str]] = [(j, ed.events[j]["payload"]["thread_id"]) for j in ed.lines_of("thread_started")]
+    started: list[tuple[int, str]] = [(j, ed.event(j)["payload"]["thread_id"]) for j in ed.lines_of("thread_started")]
     options = []
     for i in ed.lines_of("codex_turn_ended"):
-        own = ed.events[i]["thread_id"]
+        own = ed.event(i)["thread_id"]
         others = [t for j, t in started if j < i and t != own]
         if own is not None and others:
             options.append((i, others))
@@ -114,7 +114,7 @@ def _continued_responses(ed: Editor) -> set:
     """response ids a later request continues (previous_response_id in a request payload)."""
     out = set()
     for i in ed.lines_of("inference_started"):
-        p = ed.events[i]["payload"]
+        p = ed.event(i)["payload"]
         mode = p.get("request_input_mode")
         if isinstance(mode, dict) and mode.get("previous_response_id"):
             out.add(mode["previous_response_id"])
@@ -134,7 +134,7 @@ def _inference_unknown(bundle, dialect, rnd):
     ed = Editor(bundle)
     continued = _continued_responses(ed)
     options = ed.lines_of("inference_failed", "inference_cancelled") + [
-        i for i in ed.lines_of("inference_completed") if ed.events[i]["payload"].get("response_id") not in continued
+        i for i in ed.lines_of("inference_completed") if ed.event(i)["payload"].get("response_id") not in continued
     ]
     i = pick(rnd, options)
     if i is None:
@@ -151,13 +151,13 @@ def _unknown_previous(bundle, dialect, rnd):
     ed = Editor(bundle)
     options = [
         i for i in ed.lines_of("inference_started")
-        if ed.events[i]["payload"].get("request_input_mode") is None
-        and ed.events[i]["payload"]["request_payload"]["path"] in ed.bundle.payloads
+        if ed.event(i)["payload"].get("request_input_mode") is None
+        and ed.event(i)["payload"]["request_payload"]["path"] in ed.bundle.payloads
     ]
     i = pick(rnd, options)
     if i is None:
         return None
-    path = ed.events[i]["payload"]["request_payload"]["path"]
+    path = ed.event(i)["payload"]["request_payload"]["path"]
     try:
         body = ed.body(path)
     except ValueError:
@@ -186,7 +186,7 @@ def _tool_twice(bundle, dialect, rnd):
 )
 def _model_call_twice(bundle, dialect, rnd):
     ed = Editor(bundle)
-    i = pick(rnd, [j for j in ed.lines_of("tool_call_started") if ed.events[j]["payload"]["model_visible_call_id"]])
+    i = pick(rnd, [j for j in ed.lines_of("tool_call_started") if ed.event(j)["payload"]["model_visible_call_id"]])
     if i is None or not ed.editable():
         return None
     new_id = fresh(rnd, "call-")
@@ -205,7 +205,7 @@ def _tool_no_context(bundle, dialect, rnd):
     i = pick(rnd, ed.lines_of("tool_call_started"))
     if i is None or not ed.editable():
         return None
-    _drop_tool_users(ed, ed.events[i]["payload"]["tool_call_id"])
+    _drop_tool_users(ed, ed.event(i)["payload"]["tool_call_id"])
     e = ed.touch(i)
     e["thread_id"] = e["codex_turn_id"] = None
     return result(ed, "TOOL.MISSING_CONTEXT", i, also=["ENVELOPE.CONTEXT_CONVENTION"])
@@ -221,7 +221,7 @@ def _tool_unknown_cell(bundle, dialect, rnd):
     i = pick(rnd, ed.lines_of("tool_call_started"))
     if i is None or not ed.editable():
         return None
-    _drop_tool_users(ed, ed.events[i]["payload"]["tool_call_id"])
+    _drop_tool_users(ed, ed.event(i)["payload"]["tool_call_id"])
     ed.touch(i)["payload"]["requester"] = {"type": "code_cell", "runtime_cell_id": fresh(rnd, "cell-")}
     return result(ed, "TOOL.UNKNOWN_CODE_CELL", i)
 
@@ -236,7 +236,7 @@ def _second_terminal(bundle, dialect, rnd):
     kinds = tool_kinds(ed)
     seen, options = set(), []
     for j in ed.lines_of("tool_call_runtime_started"):
-        tid = ed.events[j]["payload"]["tool_call_id"]
+        tid = ed.event(j)["payload"]["tool_call_id"]
         if kinds.get(tid) in TERMINAL_KINDS and tid not in seen:
             options.append(j)
         seen.add(tid)
@@ -388,7 +388,7 @@ def _history_no_thread(bundle, dialect, rnd):
 def _history_agent_message(bundle, dialect, rnd):
     ed = Editor(bundle)
     i = pick(rnd, [j for j in ed.lines_of("history_item_accepted")
-                   if ed.events[j]["payload"].get("agent_message_payload")])
+                   if ed.event(j)["payload"].get("agent_message_payload")])
     if i is None:
         return None
     ed.touch(i)["payload"]["item_id"] = "amsg_" + fresh(rnd)
@@ -406,7 +406,7 @@ def _resume_running(bundle, dialect, rnd):
         return None
     options = []
     for s in ed.lines_of("thread_started"):
-        tid = ed.events[s]["payload"]["thread_id"]
+        tid = ed.event(s)["payload"]["thread_id"]
         end = first_after(ed, s + 1, lambda e: e["payload"]["type"] == "thread_ended" and e["payload"]["thread_id"] == tid)
         stop = end if end is not None else len(ed.events) - 1
         if stop > s + 1:
@@ -417,6 +417,6 @@ def _resume_running(bundle, dialect, rnd):
     s, stop, tid = got
     at = rnd.randrange(s + 1, stop)
     e = dict(ed.events[s], payload={"type": "thread_resumed", "thread_id": tid}, thread_id=None, codex_turn_id=None)
-    e["wall_time_unix_ms"] = ed.events[at - 1]["wall_time_unix_ms"]
+    e["wall_time_unix_ms"] = ed.event(at - 1)["wall_time_unix_ms"]
     ed.insert(at, e)
     return result(ed, "THREAD.RESUME_NOT_ENDED", at)

@@ -63,7 +63,7 @@ def _duplicate_key(bundle, dialect, rnd):
     i = quiet_line(ed, rnd)
     if i is None:
         return None
-    seq = ed.events[i]["seq"]
+    seq = ed.event(i)["seq"]
     line = ed.raw[i]
     how = rnd.choice(["envelope", "payload", "unknown"])
     if how == "envelope":
@@ -86,7 +86,7 @@ def _too_deep(bundle, dialect, rnd):
     i = quiet_line(ed, rnd)
     if i is None:
         return None
-    e = copy.deepcopy(ed.events[i])
+    e = copy.deepcopy(ed.event(i))
     depth = rnd.randint(130, 200)
     e["payload"]["detail"] = orjson.Fragment(b"[" * depth + b"]" * depth)
     unparseable(ed, i, orjson.dumps(e))
@@ -102,7 +102,7 @@ def _too_long(bundle, dialect, rnd):
     i = quiet_line(ed, rnd)
     if i is None:
         return None
-    e = copy.deepcopy(ed.events[i])
+    e = copy.deepcopy(ed.event(i))
     e["payload"]["padding"] = "x" * (TOO_LONG_BYTES + rnd.randint(1, 1000))
     unparseable(ed, i, orjson.dumps(e))
     return result(ed, "LINE.TOO_LONG", i, seq=None)
@@ -147,7 +147,7 @@ def _crlf(bundle, dialect, rnd):
     i = pick(rnd, [j for j, e in enumerate(ed.events) if e is not None])
     if i is None:
         return None
-    seq = ed.events[i]["seq"]
+    seq = ed.event(i)["seq"]
     ed.replace_raw(i, ed.raw[i] + b"\r")
     return result(ed, "LINE.CRLF", i, seq=seq)
 
@@ -191,9 +191,9 @@ def _float_int(bundle, dialect, rnd):
     if i is None:
         return None
     kill_line(ed, i)
-    seq = ed.events[i]["seq"]
+    seq = ed.event(i)["seq"]
     line = ed.raw[i]
-    t = ed.events[i]["wall_time_unix_ms"]
+    t = ed.event(i)["wall_time_unix_ms"]
     form = rnd.choice([b"%d.0", b"%de0"]) % t
     data = line.replace(b'"wall_time_unix_ms":%d' % t, b'"wall_time_unix_ms":' + form, 1)
     ed.replace_raw(i, data)

@@ -165,7 +165,7 @@ def _context_on_protocol(ed: Editor, rnd):
     q = quiet_line(ed, rnd)
     if q is None or not turn_starts:
         return None
-    start = ed.events[turn_starts[0]]
+    start = ed.event(turn_starts[0])
     e = ed.touch(q)
     e["thread_id"], e["codex_turn_id"] = start["thread_id"], start["codex_turn_id"]
     return result(ed, "ENVELOPE.CONTEXT_CONVENTION", q, note="context on a protocol event")
@@ -184,11 +184,11 @@ def _time_goes_back(bundle, dialect, rnd):
     ed = Editor(bundle)
     options = [
         i for i in range(1, len(ed.events))
-        if ed.events[i] is not None and ed.events[i - 1] is not None and ed.events[i - 1]["wall_time_unix_ms"] > 0
+        if ed.events[i] is not None and (prev := ed.events[i - 1]) is not None and prev["wall_time_unix_ms"] > 0
     ]
     i = pick(rnd, options)
     if i is None:
         return None
-    before = ed.events[i - 1]["wall_time_unix_ms"]
+    before = ed.event(i - 1)["wall_time_unix_ms"]
     ed.touch(i)["wall_time_unix_ms"] = before - rnd.randint(1, min(before, 5000))
     return result(ed, "TIME.MONOTONIC", i)

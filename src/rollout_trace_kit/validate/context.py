@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypedDict
 
 from ..model.types import Dialect
-from .findings import Finding, Invariant, Profile
+from .findings import Finding, Invariant, Profile, Severity
 
 
 class TooManyFindings(Exception):
@@ -23,14 +24,23 @@ class Options:
     partial_ok: bool = False  # crash-consistency mode: a partial last line / missing end is a warning
 
 
+class Where(TypedDict):
+    """Where a finding is, as keyword arguments of :meth:`Context.report`."""
+
+    file: str
+    line: int | None
+    seq: int | None
+
+
 @dataclass
 class Context:
     bundle: Path
     options: Options
     dialect: Dialect | None = None
-    manifest: dict | None = None
+    manifest: dict[str, Any] | None = None
     findings: list[Finding] = field(default_factory=list)
     truncated: bool = False
+    events: int = 0  # events in the log, counted by the pass over it
     # position of the event being checked
     line: int | None = None
     seq: int | None = None
@@ -61,7 +71,7 @@ class Context:
         seq: int | None = -1,
         pointer: str = "",
         related_seq: int | None = None,
-        severity=None,
+        severity: Severity | None = None,
     ) -> None:
         lv = self.level_of(inv, level)
         if lv is None or lv > self.profile:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 import msgspec
 
@@ -77,6 +78,7 @@ class _Pass:
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
+        assert ctx.dialect is not None  # the pass starts once the dialect is known
         self.order = OrderChecker(ctx)
         self.refs = RefChecker(ctx)
         self.life = LifecycleChecker(ctx, self.refs)
@@ -84,7 +86,7 @@ class _Pass:
         self.tag_of = {cls: tag for tag, cls in self.td.variant_classes.items()}
         self.events = 0
 
-    def run(self, batches) -> None:
+    def run(self, batches: Iterable[RawLine | tuple[int, list[bytes]]]) -> None:
         ctx = self.ctx
         for item in batches:
             if isinstance(item, RawLine):

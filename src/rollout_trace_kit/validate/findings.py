@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 from dataclasses import dataclass, field
 
 
@@ -67,7 +68,7 @@ class Finding:
     pointer: str = ""  # JSON pointer inside the line or file
     related_seq: int | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "invariant": self.invariant,
             "severity": self.severity.value,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 SERDE_RECURSION_LIMIT = 128  # serde_json's default nesting limit
 # serde buffers the tagged payload (recursion-limited); unknown envelope keys it skips
@@ -109,7 +109,7 @@ class _DuplicateWatch:
         self.dups: list[tuple[dict, str]] = []  # (object, repeated key)
 
     def __call__(self, pairs):
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in pairs:
             if k in out:
                 self.dups.append((out, k))

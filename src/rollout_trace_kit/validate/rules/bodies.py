@@ -94,7 +94,7 @@ def item_problem(item) -> str | None:
             return "an agent_message item has no content array"
         for part in content:
             pt = part.get("type") if isinstance(part, dict) else None
-            want = {"input_text": "text", "encrypted_content": "encrypted_content"}.get(pt)
+            want = {"input_text": "text", "encrypted_content": "encrypted_content"}.get(pt) if isinstance(pt, str) else None
             if want is None:
                 return f"an agent_message item has unsupported content type {pt!r}"
             if not isinstance(part.get(want), str):

@@ -7,7 +7,7 @@ import stat
 
 from ...model import DIALECTS, dialect_for_schema_version
 from ..catalogue import R, W, invariant
-from ..context import Context
+from ..context import Context, Where
 from ..lines import strict_loads
 from .schema import describe_errors, manifest_referee
 
@@ -103,7 +103,7 @@ def load_manifest(ctx: Context) -> None:
     """Read and check the manifest, then choose the dialect (ctx.dialect)."""
     path = ctx.bundle / MANIFEST
     problem = _regular(path)
-    here = dict(file=MANIFEST, line=None, seq=None)
+    here: Where = dict(file=MANIFEST, line=None, seq=None)
     if problem:
         ctx.report(MANIFEST_PRESENT, f"manifest.json is {problem}", **here)
         return
@@ -136,7 +136,8 @@ def load_manifest(ctx: Context) -> None:
 
 
 def check_manifest_schema(ctx: Context, obj) -> None:
-    here = dict(file=MANIFEST, line=None, seq=None)
+    assert ctx.dialect is not None  # callers check the manifest once the dialect is chosen
+    here: Where = dict(file=MANIFEST, line=None, seq=None)
     referee = manifest_referee(ctx.dialect)
     errors = list(referee.iter_errors(obj))
     for pointer, message in describe_errors(errors, "manifest", referee.schema):

@@ -14,6 +14,7 @@ keeps one fault from echoing through every later event that names it.
 
 from __future__ import annotations
 
+from ...model.types import Dialect, TaggedUnion
 from ..catalogue import R, invariant
 from ..context import Context
 from . import bodies
@@ -166,6 +167,8 @@ class LifecycleChecker:
     def __init__(self, ctx: Context, refs: RefChecker):
         self.ctx = ctx
         self.refs = refs
+        assert ctx.dialect is not None  # the pass over events starts once the dialect is known
+        self.dialect: Dialect = ctx.dialect
         # Keys are hash(id) unless said otherwise.
         self.thread_index: dict[int, int] = {}  # thread -> index into thread_info
         self.thread_info: list[list] = []  # [name, seq of its start or None, ended]
@@ -194,7 +197,7 @@ class LifecycleChecker:
         ref = getattr(p, field_name)
         if ref is None:
             return None
-        field = self.ctx.dialect.payload.variant(tag).field(field_name)
+        field = self.dialect.payload.variant(tag).field(field_name)
         return self.refs.check(ref, tag, field, f"/payload/{field_name}", read)
 
     def thread_idx(self, thread: str) -> int:
@@ -246,7 +249,7 @@ class LifecycleChecker:
             self.refs_only(ev.payload, tag)
 
     def refs_only(self, p, tag: str) -> None:
-        for f in self.ctx.dialect.ref_fields(tag):
+        for f in self.dialect.ref_fields(tag):
             value = getattr(p, f.name)
             for i, r in enumerate(value if isinstance(value, list) else [value]):
                 if r is not None:
@@ -342,7 +345,9 @@ class LifecycleChecker:
         mode = getattr(p, "request_input_mode", None)
         if mode is not None and mode.__struct_config__.tag == "incremental_with_untraced_prefix":
             # No released reducer knows request_input_mode: its ref is only a writer promise.
-            field = ctx.dialect.type("InferenceRequestInputMode").variant("incremental_with_untraced_prefix").field("prefix_payload")
+            modes = self.dialect.type("InferenceRequestInputMode")
+            assert isinstance(modes, TaggedUnion)
+            field = modes.variant("incremental_with_untraced_prefix").field("prefix_payload")
             self.refs.check(mode.prefix_payload, "inference_started", field, "/payload/request_input_mode/prefix_payload", False)
         h = hash(cid)
         if h in self.inferences:
@@ -455,7 +460,7 @@ class LifecycleChecker:
         state = self.tools.get(key)
         kind = None if state is None else TOOL_KINDS[state >> 2]
         body = self.ref(p, "tool_call_runtime_started", "runtime_payload")
-        if self._tool(p, "tool runtime start") is None:
+        if self._tool(p, "tool runtime start") is None or state is None:  # None together: never started
             return
         self.tools[key] = state | RUNTIME
         if kind in TERMINAL_KINDS:

@@ -122,6 +122,7 @@ class OrderChecker:
         self.trace_id = m.get("trace_id")
         self.root_thread_id = m.get("root_thread_id")
         d = ctx.dialect
+        assert d is not None  # the pass over events starts once the dialect is known
         self.version = d.schema_version
         self.strict = ctx.wants(CONTEXT_CONVENTION)
         self.next_seq = 1
@@ -154,6 +155,7 @@ class OrderChecker:
         ctx = self.ctx
         self.events += 1
         if type(version) is int and version != self.version:
+            assert ctx.dialect is not None
             ctx.report(
                 SCHEMA_VERSION,
                 f"event schema_version is {version}, but this {ctx.dialect.name} bundle writes {self.version}",
@@ -167,7 +169,7 @@ class OrderChecker:
             )
         if type(seq) is not int:
             return
-        if self.prev_seq is None:
+        if self.prev_seq is None or self.max_seq is None:  # set together: no event numbered yet
             if seq != 1:
                 ctx.report(SEQ_START, f"first event has seq {seq}, expected 1", pointer="/seq")
         elif seq <= self.max_seq:
@@ -252,6 +254,7 @@ class OrderChecker:
 
     def finish(self) -> None:
         ctx = self.ctx
+        assert ctx.dialect is not None
         terminal = ctx.dialect.terminal_variants[-1]
         if self.last_tag != terminal:
             seen = self.recording_completed_seq if terminal == "recording_completed" else self.rollout_ended_seq

@@ -118,6 +118,7 @@ class RefChecker:
         self.id_to_path: dict[str, str] = {}  # non-canonical refs only
         self.path_to_id: dict[str, str] = {}
         self.check_files = ctx.profile >= W
+        assert ctx.dialect is not None  # the pass over events starts once the dialect is known
         self.every_ref_read = ctx.dialect.name in EVERY_REF_READ
 
     # -- identity ----------------------------------------------------------------
@@ -183,7 +184,7 @@ class RefChecker:
         problem = confinement_problem(ref.path)
         # Inside the bundle but outside payloads/ is still safe to read (and the reducer reads it).
         safe = problem is None or problem.startswith("is not inside")
-        full = os.path.join(self.bundle, ref.path) if safe else None
+        full = os.path.join(self.bundle, ref.path)  # opened only if safe
         if safe:
             real = os.path.realpath(full)
             if not real.startswith(self.bundle_real + os.sep):

@@ -215,7 +215,9 @@ def decode_event(ctx: Context, raw: RawLine, td=None):
     schema-valid, else None; ``obj`` is the parsed JSON when it parsed, for
     best-effort envelope checks on invalid events.
     """
-    td = td or typed(ctx.dialect)
+    if td is None:
+        assert ctx.dialect is not None  # lines are decoded once the dialect is known
+        td = typed(ctx.dialect)
     data = raw.data
     try:
         event = td.decoder.decode(data)
@@ -228,6 +230,7 @@ def decode_event(ctx: Context, raw: RawLine, td=None):
 
 def _slow(ctx: Context, raw: RawLine, td, fast_event):
     dialect = ctx.dialect
+    assert dialect is not None  # lines are decoded once the dialect is known
     try:
         text = raw.data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -277,6 +280,7 @@ def _note_seq(ctx: Context, obj) -> None:
 
 def _validate(ctx: Context, raw: RawLine, td, fast_event, obj):
     dialect = ctx.dialect
+    assert dialect is not None  # lines are decoded once the dialect is known
     _note_seq(ctx, obj)
     unknown = _unknown_type(dialect, obj)
     if unknown is not None:
