@@ -12,7 +12,7 @@ import os
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import orjson
 
@@ -21,12 +21,12 @@ TRACE = "trace.jsonl"
 PAYLOADS = "payloads"
 
 
-def dumps_event(event: dict) -> bytes:
+def dumps_event(event: dict[str, Any]) -> bytes:
     """One event line as the writer writes it: compact JSON, keys in model order."""
     return orjson.dumps(event)
 
 
-def dumps_pretty(value) -> bytes:
+def dumps_pretty(value: object) -> bytes:
     """A payload or manifest file as the writer writes it (pretty, no final newline)."""
     return orjson.dumps(value, option=orjson.OPT_INDENT_2)
 
@@ -51,7 +51,7 @@ class Bundle:
 
     # -- construction ---------------------------------------------------------------
     @classmethod
-    def from_parts(cls, manifest: dict, events: list[dict], payloads: dict[str, object]) -> "Bundle":
+    def from_parts(cls, manifest: dict[str, Any], events: list[dict[str, Any]], payloads: dict[str, object]) -> "Bundle":
         return cls(
             manifest=dumps_pretty(manifest),
             lines=[dumps_event(e) for e in events],
@@ -77,10 +77,10 @@ class Bundle:
         return cls(manifest, lines, trailing, payloads, {}, has_trace)
 
     # -- views ----------------------------------------------------------------------------
-    def manifest_dict(self) -> dict:
+    def manifest_dict(self) -> dict[str, Any]:
         return orjson.loads(self.manifest) if self.manifest is not None else {}
 
-    def events(self) -> list[dict]:
+    def events(self) -> list[dict[str, Any]]:
         """The lines parsed as JSON (lines that do not parse are skipped)."""
         out = []
         for line in self.lines:

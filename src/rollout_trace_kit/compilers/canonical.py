@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any, cast
 
 import orjson
 
@@ -24,11 +25,13 @@ from ..model.types import (
     Field,
     Int,
     Named,
+    NamedType,
     Nullable,
     Str,
     StrEnum,
     Struct,
     TaggedUnion,
+    TypeExpr,
     UnitKind,
 )
 
@@ -39,15 +42,15 @@ class EventError(ValueError):
     """The value does not fit the dialect's model; nothing was written."""
 
 
-def _named(dialect: Dialect, name: str):
+def _named(dialect: Dialect, name: str) -> NamedType:
     return dialect.payload if name == PAYLOAD_UNION else dialect.type(name)
 
 
-def check_json(value, where: str = "") -> bool:
+def check_json(value: object, where: str = "") -> bool:
     """Reject what serde_json cannot hold (NaN/Infinity, non-string keys, integers beyond 64 bits,
     non-JSON types); return whether the value holds a float."""
     floats = False
-    stack = [(value, where)]
+    stack: list[tuple[object, str]] = [(value, where)]
     while stack:
         v, w = stack.pop()
         if v is None or isinstance(v, (bool, str)):
@@ -71,7 +74,7 @@ def check_json(value, where: str = "") -> bool:
     return floats
 
 
-def canonical(dialect: Dialect, value, t, where: str = ""):
+def canonical(dialect: Dialect, value: Any, t: TypeExpr, where: str = "") -> Any:
     """``value`` rebuilt in the model's key order for type expression ``t``; raises EventError."""
     if isinstance(t, Nullable):
         return None if value is None else canonical(dialect, value, t.inner, where)
@@ -100,7 +103,7 @@ def canonical(dialect: Dialect, value, t, where: str = ""):
     raise TypeError(f"unknown type expression {t!r}")
 
 
-def _canonical_named(dialect: Dialect, value, nt, where: str):
+def _canonical_named(dialect: Dialect, value: Any, nt: NamedType, where: str) -> Any:
     if isinstance(nt, StrEnum):
         if value not in nt.values:
             raise EventError(f"{where}: {value!r} is not a {nt.name} ({', '.join(nt.values)})")
@@ -121,18 +124,18 @@ def _canonical_named(dialect: Dialect, value, nt, where: str):
         if tag not in nt.tags:
             raise EventError(f"{where}/type: {tag!r} is not a variant of {nt.name} in dialect {dialect.name}")
         body = {k: v for k, v in value.items() if k != "type"}
-        out = {"type": tag}
+        out: dict[str, Any] = {"type": tag}
         out.update(fields(dialect, body, nt.variant(tag).fields, where, f"{nt.name}.{tag}"))
         return out
     raise TypeError(f"unknown named type {nt!r}")
 
 
-def fields(dialect: Dialect, value: dict, spec: tuple[Field, ...], where: str, what: str) -> dict:
+def fields(dialect: Dialect, value: dict[str, Any], spec: tuple[Field, ...], where: str, what: str) -> dict[str, Any]:
     known = {f.name for f in spec}
     unknown = [k for k in value if k not in known]
     if unknown:
         raise EventError(f"{where or '/'}: {what} has no field {', '.join(map(repr, unknown))}")
-    out = {}
+    out: dict[str, Any] = {}
     for f in spec:
         path = f"{where}/{f.name}"
         if f.name not in value:
@@ -148,24 +151,25 @@ def fields(dialect: Dialect, value: dict, spec: tuple[Field, ...], where: str, w
     return out
 
 
-def canonical_payload(dialect: Dialect, payload: dict) -> dict:
+def canonical_payload(dialect: Dialect, payload: dict[str, Any]) -> dict[str, Any]:
     """An event payload (``{"type": ..., ...}``) in the model's order; raises EventError."""
-    return canonical(dialect, payload, Named(PAYLOAD_UNION), "/payload")
+    # the payload union is a TaggedUnion: canonical() rebuilds it as an object
+    return cast("dict[str, Any]", canonical(dialect, payload, Named(PAYLOAD_UNION), "/payload"))
 
 
-def canonical_event(dialect: Dialect, event: dict) -> dict:
+def canonical_event(dialect: Dialect, event: dict[str, Any]) -> dict[str, Any]:
     """A whole event (envelope and payload) in the model's order; raises EventError."""
     if not isinstance(event, dict):
         raise EventError(f"/: expected an object, got {_kind(event)}")
     return fields(dialect, event, dialect.envelope.fields, "", "RawTraceEvent")
 
 
-def event_line(event: dict) -> bytes:
+def event_line(event: dict[str, Any]) -> bytes:
     """The bytes of one log line, without its newline: compact JSON, keys as given."""
     return dumps(event)
 
 
-def dumps(value, *, indent: bool = False, floats: bool | None = None) -> bytes:
+def dumps(value: object, *, indent: bool = False, floats: bool | None = None) -> bytes:
     """JSON bytes exactly as serde_json writes them (``to_vec`` / ``to_writer_pretty``).
 
     orjson already escapes strings as serde_json does and prints integers the same
@@ -182,7 +186,7 @@ def dumps(value, *, indent: bool = False, floats: bool | None = None) -> bytes:
     return "".join(out).encode("utf-8")
 
 
-def pretty(value) -> bytes:
+def pretty(value: object) -> bytes:
     """A payload or manifest file: serde_json's ``to_writer_pretty`` (2 spaces, no final newline)."""
     return dumps(value, indent=True)
 
@@ -214,7 +218,7 @@ def ryu_float(x: float) -> str:
     return sign + body
 
 
-def _encode(v, out: list[str], level: int | None) -> None:
+def _encode(v: Any, out: list[str], level: int | None) -> None:  # a checked JSON value
     if v is None:
         out.append("null")
     elif v is True:
@@ -261,7 +265,7 @@ def _encode(v, out: list[str], level: int | None) -> None:
         out.append("]")
 
 
-def _kind(value) -> str:
+def _kind(value: object) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):

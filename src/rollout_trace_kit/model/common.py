@@ -7,6 +7,8 @@ Codex releases write.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .types import (
     AnyJson,
     ArrayOf,
@@ -18,6 +20,7 @@ from .types import (
     Str,
     Struct,
     TaggedUnion,
+    TypeExpr,
     UnitKind,
     Variant,
 )
@@ -31,21 +34,21 @@ I64 = Int("i64")
 REF = Named("RawPayloadRef")
 
 
-def req(name: str, type_, doc: str, **kw) -> Field:
+def req(name: str, type_: TypeExpr, doc: str, **kw: Any) -> Field:
     """A non-Option field: the key must be present."""
     return Field(name, type_, doc, required=True, **kw)
 
 
-def opt(name: str, type_, doc: str, **kw) -> Field:
+def opt(name: str, type_: TypeExpr, doc: str, **kw: Any) -> Field:
     """An ``Option<T>`` field: written as ``null`` when absent, and may be missing."""
     return Field(name, Nullable(type_), doc, required=False, **kw)
 
 
-def ref(name: str, doc: str, kinds: tuple[str, ...], **kw) -> Field:
+def ref(name: str, doc: str, kinds: tuple[str, ...], **kw: Any) -> Field:
     return req(name, REF, doc, payload_kinds=kinds, **kw)
 
 
-def opt_ref(name: str, doc: str, kinds: tuple[str, ...], **kw) -> Field:
+def opt_ref(name: str, doc: str, kinds: tuple[str, ...], **kw: Any) -> Field:
     return opt(name, REF, doc, payload_kinds=kinds, **kw)
 
 
@@ -137,7 +140,7 @@ _UNIT_TOOL_KINDS = (
 )
 
 
-def tool_call_kind(name: str, doc: str, *, since: str | None = None, inferred: bool = False):
+def tool_call_kind(name: str, doc: str, *, since: str | None = None, inferred: bool = False) -> TaggedUnion:
     return TaggedUnion(
         name,
         doc,

@@ -18,7 +18,7 @@ Serde semantics are encoded once, here:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any, Union
 
 # Integer ranges of the Rust types the format uses.
 INT_RANGES: dict[str, tuple[int, int]] = {
@@ -117,7 +117,7 @@ class Variant:
     fields: tuple[Field, ...] = ()
     since: str | None = None
     inferred: bool = False
-    example: dict | None = None  # a real payload seen in a Codex bundle (docs, tests)
+    example: dict[str, Any] | None = None  # a real payload seen in a Codex bundle (docs, tests)
 
     def field(self, name: str) -> Field:
         for f in self.fields:

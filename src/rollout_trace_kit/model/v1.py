@@ -30,7 +30,7 @@ from .common import (
     ref,
     req,
 )
-from .types import Dialect, Field, Named, Nullable, TaggedUnion, Variant
+from .types import Dialect, Field, Named, NamedType, Nullable, TaggedUnion, Variant
 
 # request_input_mode exists in upstream source (openai/codex 1c38856a, still schema 1) but in
 # no published release: neither the 0.164.0 nor the 0.169.0 binary contains the strings
@@ -363,8 +363,8 @@ def _without(variant: Variant, field_name: str) -> Variant:
     return replace(variant, fields=tuple(f for f in variant.fields if f.name != field_name))
 
 
-def shared_types(tool_runtime_kind=None, *, input_mode: bool = True):
-    types = [
+def shared_types(tool_runtime_kind: NamedType | None = None, *, input_mode: bool = True) -> list[NamedType]:
+    types: list[NamedType] = [
         RawPayloadRef,
         RawPayloadKind,
         RolloutStatus,

@@ -36,7 +36,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import orjson
 
@@ -71,7 +71,7 @@ def _write_all(fd: int, data: bytes) -> None:
 class TraceWriter:
     """One trace bundle being written. Thread-safe; use :meth:`create`."""
 
-    def __init__(self, bundle: Path, dialect: Dialect, manifest: dict, fd: int, clock: Clock, fsync: bool):
+    def __init__(self, bundle: Path, dialect: Dialect, manifest: dict[str, Any], fd: int, clock: Clock, fsync: bool):
         self.bundle = bundle
         self.dialect = dialect
         self.manifest = manifest
@@ -87,7 +87,7 @@ class TraceWriter:
     @classmethod
     def create(
         cls,
-        bundle_dir: str | os.PathLike,
+        bundle_dir: str | os.PathLike[str],
         *,
         trace_id: str,
         rollout_id: str,
@@ -127,7 +127,7 @@ class TraceWriter:
         return cls(bundle, d, manifest, fd, clock, fsync)
 
     # -- payloads ---------------------------------------------------------------------------
-    def write_json_payload(self, kind: str, value) -> dict:
+    def write_json_payload(self, kind: str, value: object) -> dict[str, Any]:
         """Write ``value`` as the next payload file and return its ``RawPayloadRef``."""
         if kind not in RAW_PAYLOAD_KINDS:
             raise EventError(f"{kind!r} is not a RawPayloadKind ({', '.join(RAW_PAYLOAD_KINDS)})")
@@ -148,20 +148,20 @@ class TraceWriter:
         return {"raw_payload_id": f"raw_payload:{n}", "kind": {"type": kind}, "path": rel}
 
     # -- events -----------------------------------------------------------------------------
-    def append(self, payload: dict) -> dict:
+    def append(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Append an event without thread or turn context (``thread_id``/``codex_turn_id`` null)."""
         return self.append_with_context(payload)
 
     def append_with_context(
-        self, payload: dict, *, thread_id: str | None = None, codex_turn_id: str | None = None
-    ) -> dict:
+        self, payload: dict[str, Any], *, thread_id: str | None = None, codex_turn_id: str | None = None
+    ) -> dict[str, Any]:
         """Append one event; returns it as written (envelope and payload, in model order)."""
         body = canonical_payload(self.dialect, payload)
         for name, value in (("thread_id", thread_id), ("codex_turn_id", codex_turn_id)):
             if value is not None and not isinstance(value, str):
                 raise EventError(f"/{name}: expected a string or null, got {value!r}")
         with self._lock:
-            self._usable()
+            fd = self._usable()
             event = {
                 "schema_version": self.dialect.schema_version,
                 "seq": self._next_seq,
@@ -176,9 +176,9 @@ class TraceWriter:
             except orjson.JSONEncodeError as e:
                 raise EventError(f"event is not serialisable as JSON: {e}") from None
             try:
-                _write_all(self._fd, line)
+                _write_all(fd, line)
                 if self._fsync:
-                    os.fsync(self._fd)
+                    os.fsync(fd)
             except OSError as e:
                 self._failed = f"an append failed: {e.strerror}"
                 raise WriterError(e.errno, f"cannot append to {TRACE}: {e.strerror}") from None
@@ -195,18 +195,20 @@ class TraceWriter:
     def __enter__(self) -> "TraceWriter":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @property
     def next_seq(self) -> int:
         return self._next_seq
 
-    def _usable(self) -> None:
+    def _usable(self) -> int:
+        """The event log's descriptor, if the writer may still write."""
         if self._fd is None:
             raise WriterError(errno.EBADF, "the trace writer is closed")
         if self._failed:
             raise WriterError(errno.EIO, f"trace event log is no longer writable ({self._failed})")
+        return self._fd
 
 
 def _create_file(path: Path, data: bytes, fsync: bool) -> None:
