@@ -94,6 +94,7 @@ _START_PAYLOADS = 2  # thread metadata, session_configured
 
 def _closing_payloads(rec: Recorder) -> int:
     """The shutdown_complete protocol events: the root's and each child thread's."""
+    assert rec.root is not None  # begun
     return 1 + sum(1 for _ in rec.descendants(rec.root))
 
 

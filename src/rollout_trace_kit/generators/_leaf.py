@@ -11,6 +11,7 @@ is a contract the JSON Schema of the event log does not describe.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any, Sequence
 
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
@@ -30,6 +31,7 @@ from ..model.types import (
     StrEnum,
     Struct,
     TaggedUnion,
+    TypeExpr,
     UnitKind,
 )
 from . import _bodies as B
@@ -41,7 +43,7 @@ NULL_CONTEXT = frozenset({
 })
 
 ids = st.text(alphabet="0123456789abcdef-", min_size=1, max_size=36)
-texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+texts = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
 
 
 def _dialect(dialect: str | Dialect) -> Dialect:
@@ -49,14 +51,16 @@ def _dialect(dialect: str | Dialect) -> Dialect:
 
 
 @st.composite
-def payload_refs(draw, kinds: tuple[str, ...] = (), ordinal=st.integers(1, 10**6)):
+def payload_refs(
+    draw: st.DrawFn, /, kinds: tuple[str, ...] = (), ordinal: st.SearchStrategy[int] = st.integers(1, 10**6)
+) -> dict[str, Any]:
     """Canonical refs: ``raw_payload:{n}`` at ``payloads/{n}.json``, kind among ``kinds``."""
     n = draw(ordinal)
     kind = draw(st.sampled_from(kinds or RAW_PAYLOAD_KINDS))
     return {"raw_payload_id": f"raw_payload:{n}", "kind": {"type": kind}, "path": f"payloads/{n}.json"}
 
 
-def free_json() -> st.SearchStrategy:
+def free_json() -> st.SearchStrategy[Any]:
     """Any JSON value (``serde_json::Value``), from hypothesis-jsonschema.
 
     Integers stay within i64/u64: JSON allows more, but writers (and orjson) write
@@ -65,8 +69,8 @@ def free_json() -> st.SearchStrategy:
     return from_schema({}).filter(_fits_64_bits)
 
 
-def _fits_64_bits(value) -> bool:
-    stack = [value]
+def _fits_64_bits(value: object) -> bool:
+    stack: list[object] = [value]
     while stack:
         v = stack.pop()
         if isinstance(v, bool):
@@ -86,7 +90,7 @@ class _Model:
     def __init__(self, dialect: Dialect):
         self.d = dialect
 
-    def expr(self, t, field: Field | None = None):
+    def expr(self, t: TypeExpr, field: Field | None = None) -> st.SearchStrategy[Any]:
         if isinstance(t, Str):
             return ids if field is not None and field.name.endswith("_id") else texts
         if isinstance(t, Int):
@@ -106,7 +110,7 @@ class _Model:
             return self.named(t.name)
         raise TypeError(t)
 
-    def named(self, name: str):
+    def named(self, name: str) -> st.SearchStrategy[Any]:
         t = self.d.type(name)
         if isinstance(t, StrEnum):
             return st.sampled_from(t.values)
@@ -118,13 +122,13 @@ class _Model:
             return self.variant(None, t.fields)
         raise TypeError(t)
 
-    def variant(self, tag: str | None, fields):
+    def variant(self, tag: str | None, fields: Sequence[Field]) -> st.SearchStrategy[dict[str, Any]]:
         """An object with ``fields`` in model order (``type`` first when tagged)."""
         parts = {f.name: self.expr(f.type, f) for f in fields}
         skip = {f.name for f in fields if f.skip_if_none}
 
-        def build(values):
-            out = {} if tag is None else {"type": tag}
+        def build(values: dict[str, Any]) -> dict[str, Any]:
+            out: dict[str, Any] = {} if tag is None else {"type": tag}
             for f in fields:
                 v = values[f.name]
                 if v is None and f.name in skip:
@@ -140,13 +144,13 @@ def _model(name: str) -> _Model:
     return _Model(DIALECTS[name])
 
 
-def payloads(dialect: str | Dialect = "v2", variant: str | None = None) -> st.SearchStrategy:
+def payloads(dialect: str | Dialect = "v2", variant: str | None = None) -> st.SearchStrategy[dict[str, Any]]:
     """The ``payload`` object of one event (any variant, or ``variant``)."""
     return _payloads(_dialect(dialect).name, variant)
 
 
 @lru_cache(maxsize=None)
-def _payloads(name: str, variant: str | None) -> st.SearchStrategy:
+def _payloads(name: str, variant: str | None) -> st.SearchStrategy[dict[str, Any]]:
     d = DIALECTS[name]
     m = _model(name)
     tags = [variant] if variant else list(d.tags)
@@ -154,7 +158,9 @@ def _payloads(name: str, variant: str | None) -> st.SearchStrategy:
 
 
 @st.composite
-def events(draw, dialect: str | Dialect = "v2", variant: str | None = None, *, rollout_id: str | None = None):
+def events(
+    draw: st.DrawFn, /, dialect: str | Dialect = "v2", variant: str | None = None, *, rollout_id: str | None = None
+) -> dict[str, Any]:
     """One schema-valid event line (a dict in writer key order) of ``dialect``.
 
     Events are valid one by one (schema, envelope context convention, canonical
@@ -180,7 +186,7 @@ def events(draw, dialect: str | Dialect = "v2", variant: str | None = None, *, r
 
 
 # -- payload bodies -----------------------------------------------------------------------------------
-_METADATA_SCHEMA = {
+_METADATA_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["thread_id", "agent_path"],
     "properties": {
@@ -193,10 +199,10 @@ _METADATA_SCHEMA = {
     },
     "additionalProperties": False,
 }
-_PROTOCOL_SCHEMA = {"type": "object", "required": ["type"], "properties": {"type": {"type": "string", "minLength": 1}}}
+_PROTOCOL_SCHEMA: dict[str, Any] = {"type": "object", "required": ["type"], "properties": {"type": {"type": "string", "minLength": 1}}}
 
 
-def _item(kind: str):
+def _item(kind: str) -> st.SearchStrategy[dict[str, Any]]:
     word = st.text(alphabet="abcdefghijklmnopqrstuvwxyz ", min_size=1, max_size=30)
     n = st.integers(1, 10**6)
     if kind == "message":
@@ -209,7 +215,7 @@ def _item(kind: str):
 model_items = st.one_of(_item("message"), _item("assistant"), _item("function_call"))
 
 
-def payload_bodies(kind: str) -> st.SearchStrategy:
+def payload_bodies(kind: str) -> st.SearchStrategy[Any]:
     """A payload body of ``kind`` that the reference reducers accept where they read it."""
     if kind == "inference_request":
         return st.builds(lambda items: B.inference_request(items, "thread"), st.lists(model_items, max_size=4))

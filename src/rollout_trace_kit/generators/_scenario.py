@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
 
+from ..bundle import Bundle
 from ..model.types import Dialect
 from . import _bodies as B
 from ._ids import Ids
 from ._plan import SPAWN, BundlePlan, Round, TurnPlan
 from ._scenario_threads import Threads
 from ._scenario_tools import ToolCalls
-from ._writer import TraceWriter
+from ._writer import Sink, TraceWriter
 
 BASE_MS = 1_795_625_352_000  # wall clock of the corpus recordings (late 2026)
 HTTP_ERROR = "We\u2019re currently experiencing high demand, which may cause temporary errors."
@@ -49,7 +52,7 @@ class Thread:
 class Recorder(ToolCalls, Threads):
     """Writes one bundle for a plan, one event at a time, through a TraceWriter."""
 
-    def __init__(self, dialect: Dialect, plan: BundlePlan, sink, *, keep_history: bool = True):
+    def __init__(self, dialect: Dialect, plan: BundlePlan, sink: Sink, *, keep_history: bool = True):
         self.dialect = dialect
         self.v2 = dialect.name != "v1"
         self.plan = plan
@@ -102,7 +105,7 @@ class Recorder(ToolCalls, Threads):
         return "msg_" + self.ids.uuid7(self.w.clock)
 
     # -- the whole rollout --------------------------------------------------------------------
-    def run(self):
+    def run(self) -> Bundle | Path:
         root = self.begin()
         for turn_plan in self.plan.root.turns:
             self.user_turn(root, turn_plan)
@@ -129,7 +132,7 @@ class Recorder(ToolCalls, Threads):
         else:
             self.ev("rollout_ended", None, None, status="completed")
 
-    def descendants(self, th: Thread):
+    def descendants(self, th: Thread) -> Iterator[Thread]:
         for c in th.spawned:
             yield c
             yield from self.descendants(c)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
+from typing import Any, Iterable
 
 from hypothesis import strategies as st
 
@@ -39,13 +40,14 @@ class GeneratedBundle(Bundle):
             f"payload_files={len(self.payloads)}, plan={self.plan!r})"
         )
 
-    def _repr_pretty_(self, printer, cycle) -> None:  # what Hypothesis prints for a falsifying example
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # what Hypothesis prints for a falsifying example
         printer.text(repr(self))
 
 
 def expand(plan: BundlePlan, dialect: str = "v2") -> GeneratedBundle:
     """The bundle Codex would have written for ``plan``."""
     b = Recorder(DIALECTS[dialect], plan, MemorySink()).run()
+    assert isinstance(b, Bundle)  # what a MemorySink gives
     return GeneratedBundle(**vars(b), dialect=dialect, plan=plan)
 
 
@@ -56,7 +58,8 @@ class _Budget:
 
 @st.composite
 def plans(
-    draw,
+    draw: st.DrawFn,
+    /,
     dialect: str = "v2",
     *,
     max_turns: int = 3,
@@ -64,14 +67,14 @@ def plans(
     max_calls: int = 2,
     max_threads: int = 3,
     text_bytes: st.SearchStrategy[int] | int = st.integers(4, 64),
-    features: frozenset[str] | tuple = (),
-):
+    features: Iterable[str] = (),
+) -> BundlePlan:
     """A :class:`BundlePlan`; ``features`` are guaranteed to occur (see ``FEATURES``)."""
     extra = feature_turns(features) if features else ()
     budget = _Budget(children=max_threads - 1)
     v2 = dialect != "v1"
 
-    def call():
+    def call() -> Call:
         return Call(draw(st.sampled_from(CALL_KINDS)), nested=draw(st.integers(0, 2)))
 
     def round_(depth: int) -> Round:
@@ -104,7 +107,7 @@ def plans(
     )
 
 
-def feature_turns(features) -> tuple[TurnPlan, ...]:
+def feature_turns(features: Iterable[str]) -> tuple[TurnPlan, ...]:
     """Turns in which each feature of ``features`` (see ``FEATURES``) happens at least once:
     one turn with the tool calls, child threads and compaction, then one turn per
     requested way of ending a turn other than an answer."""
@@ -126,12 +129,12 @@ def feature_turns(features) -> tuple[TurnPlan, ...]:
     return tuple(turns)
 
 
-def feature_plan(features=FEATURES, seed: int = 0) -> BundlePlan:
+def feature_plan(features: Iterable[str] = FEATURES, seed: int = 0) -> BundlePlan:
     """A small deterministic plan in which every feature of ``features`` happens."""
     return BundlePlan(root=ThreadPlan(feature_turns(features)), seed=seed)
 
 
-def bundles(dialect: str = "v2", **plan_options) -> st.SearchStrategy[GeneratedBundle]:
+def bundles(dialect: str = "v2", **plan_options: Any) -> st.SearchStrategy[GeneratedBundle]:
     """Lifecycle-valid bundles of ``dialect``: zero findings in every validator profile,
     accepted by the dialect's reference reducer. ``plan_options`` are those of :func:`plans`
     (``max_turns``, ``max_rounds``, ``max_calls``, ``max_threads``, ``text_bytes``, ``features``).
@@ -145,7 +148,9 @@ lifecycle_bundles = bundles
 
 
 @st.composite
-def corrupted_bundles(draw, dialect: str = "v2", invariants=None, **plan_options) -> Corrupted:
+def corrupted_bundles(
+    draw: st.DrawFn, /, dialect: str = "v2", invariants: Iterable[str] | None = None, **plan_options: Any
+) -> Corrupted:
     """A valid bundle broken by one operator of ``CORRUPTIONS`` (among ``invariants``).
 
     By default every operator of the dialect except those of kit-only invariants (the

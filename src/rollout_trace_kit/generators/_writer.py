@@ -12,11 +12,20 @@ or straight to disk (big bundles never sit in memory).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Protocol
 
 import orjson
 
 from ..bundle import MANIFEST, PAYLOADS, TRACE, Bundle, dumps_pretty
 from ..model.types import Dialect
+
+
+class Sink(Protocol):
+    """Where a TraceWriter's files go."""
+
+    def line(self, data: bytes) -> None: ...
+    def payload(self, rel: str, data: bytes) -> None: ...
+    def finish(self, manifest: bytes) -> Bundle | Path: ...
 
 
 class MemorySink:
@@ -74,7 +83,7 @@ def field_order(dialect: Dialect) -> dict[str, tuple[tuple[str, bool], ...]]:
 class TraceWriter:
     """Appends events and payloads the way Codex's writer does."""
 
-    def __init__(self, dialect: Dialect, sink, *, trace_id: str, rollout_id: str, started_at: int):
+    def __init__(self, dialect: Dialect, sink: Sink, *, trace_id: str, rollout_id: str, started_at: int):
         self.dialect = dialect
         self.sink = sink
         self.trace_id = trace_id
@@ -88,7 +97,7 @@ class TraceWriter:
         self._version = dialect.schema_version
 
     # -- payloads -------------------------------------------------------------------
-    def payload(self, kind: str, body) -> dict:
+    def payload(self, kind: str, body: Any) -> dict[str, Any]:
         """Write one payload file now; return the ref an event will carry."""
         n = self.next_payload
         self.next_payload += 1
@@ -97,13 +106,13 @@ class TraceWriter:
         return {"raw_payload_id": f"raw_payload:{n}", "kind": {"type": kind}, "path": rel}
 
     # -- events -----------------------------------------------------------------------
-    def event(self, tag: str, thread_id: str | None, turn_id: str | None, /, **fields) -> int:
+    def event(self, tag: str, thread_id: str | None, turn_id: str | None, /, **fields: Any) -> int:
         """Append one event; ``fields`` are the payload fields (any order). Returns its seq.
 
         ``thread_id`` and ``turn_id`` are the envelope context (positional only, since
         several payloads have fields of the same names).
         """
-        payload = {"type": tag}
+        payload: dict[str, Any] = {"type": tag}
         for name, skip_if_none in self._order[tag]:
             value = fields.pop(name, None)
             if value is None and skip_if_none:
@@ -150,5 +159,5 @@ class TraceWriter:
             }
         )
 
-    def finish(self):
+    def finish(self) -> Bundle | Path:
         return self.sink.finish(self.manifest())

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable, Iterable
 
 from ..bundle import Bundle
 from ..model import DIALECTS
@@ -56,7 +56,7 @@ class Corrupted:
             f"events={len(self.bundle.lines)}, from {self.origin or 'a bundle'})"
         )
 
-    def _repr_pretty_(self, printer, cycle) -> None:  # what Hypothesis prints for a falsifying example
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # what Hypothesis prints for a falsifying example
         printer.text(repr(self))
 
     def expected_in(self, dialect: str | Dialect, profile: Profile) -> set[str]:
@@ -78,7 +78,7 @@ class Corruption:
 
     invariant: str
     description: str
-    operator: Callable = field(repr=False)
+    operator: Apply = field(repr=False)
     needs: frozenset[str] = frozenset()  # plan features a bundle must have (generators use it)
     dialects: frozenset[str] = frozenset({"v1", "v2"})
 
@@ -97,10 +97,12 @@ UNCORRUPTIBLE: dict[str, str] = {
 }
 
 
-def corruption(invariant: str, description: str, *, needs=(), dialects=("v1", "v2")):
+def corruption(
+    invariant: str, description: str, *, needs: Iterable[str] = (), dialects: Iterable[str] = ("v1", "v2")
+) -> Callable[[Apply], Apply]:
     """Register the decorated function as the operator for ``invariant``."""
 
-    def register(fn):
+    def register(fn: Apply) -> Apply:
         if invariant in CORRUPTIONS:
             raise ValueError(f"two operators for {invariant}")
         CORRUPTIONS[invariant] = Corruption(invariant, description, fn, frozenset(needs), frozenset(dialects))
