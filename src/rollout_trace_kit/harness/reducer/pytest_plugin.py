@@ -10,13 +10,21 @@ the session (checked when the session runs in one process, not under ``-n``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
 
 import pytest
 
-_STASH_RESULTS = pytest.StashKey[list]()
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr, TracebackStyle
+
+    from .cases import CaseSpec
+    from .fuzz import Campaign, CaseResult
+    from .known import Known
+
+_STASH_RESULTS = pytest.StashKey["list[CaseResult]"]()
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rollout-trace reducer conformance")
     group.addoption("--reducer-cmd", help="reducer command to fuzz ({bundle}, {output} placeholders)")
     group.addoption("--reducer-dialect", default="v2", choices=["v1", "v2"])
@@ -32,19 +40,19 @@ def pytest_addoption(parser):
 class ReducerSuite(pytest.Collector):
     """The parent of the generated cases, so their ids read ``reducer::<case>``."""
 
-    def collect(self):
+    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
         return []
 
 
 class ReducerCase(pytest.Item):
-    def __init__(self, *, spec, campaign, known, **kw):
+    def __init__(self, *, spec: CaseSpec, campaign: Campaign, known: Known, **kw: Any) -> None:
         super().__init__(**kw)
         self.spec = spec
         self.campaign = campaign
         self.known = known
         self.add_marker(pytest.mark.reducer_conformance)
 
-    def runtest(self):
+    def runtest(self) -> None:
         from .fuzz import PASS
 
         result = self.campaign.run_case(self.spec)
@@ -64,21 +72,23 @@ class ReducerCase(pytest.Item):
             f"replay: rollout-trace replay {result.repro} --cmd '{self.campaign.command.template}'"
         )
 
-    def repr_failure(self, excinfo):
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
+    ) -> str | TerminalRepr:
         if isinstance(excinfo.value, AssertionError):
             return str(excinfo.value)
-        return super().repr_failure(excinfo)
+        return super().repr_failure(excinfo, style)
 
-    def reportinfo(self):
+    def reportinfo(self) -> tuple[Path, None, str]:
         return Path("reducer"), None, f"reducer::{self.spec.id}"
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "reducer_conformance: a case of the reducer conformance suite")
     config.stash[_STASH_RESULTS] = []
 
 
-def pytest_collection_modifyitems(session, config, items):
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     cmd = config.getoption("--reducer-cmd")
     if not cmd:
         return
@@ -101,10 +111,10 @@ def pytest_collection_modifyitems(session, config, items):
     config.stash[_KNOWN] = known
 
 
-_KNOWN = pytest.StashKey[object]()
+_KNOWN = pytest.StashKey["Known"]()
 
 
-def pytest_sessionfinish(session, exitstatus):
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     config = session.config
     # Stale entries need every case's result in one process: with pytest-xdist each
     # worker sees only its share, so the check runs only in a single-process session.
