@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from ..model.types import (
     AnyJson,
@@ -77,7 +78,7 @@ class _Builder:
 
     def field(self, f: Field) -> dict:
         body = self.expr(f.type)
-        out = {"title": f.name, "description": f.doc}
+        out: dict[str, Any] = {"title": f.name, "description": f.doc}
         out.update(body)  # $ref beside title/description is fine in 2020-12
         _annotate(out, f.since, f.inferred)
         if f.payload_kinds:
@@ -94,7 +95,7 @@ class _Builder:
             props[f.name] = self.field(f)
             if f.required:
                 required.append(f.name)
-        out = {"title": title, "description": doc, "type": "object", "required": required, "properties": props}
+        out: dict[str, Any] = {"title": title, "description": doc, "type": "object", "required": required, "properties": props}
         if self.strict:
             out["additionalProperties"] = False
         _annotate(out, since, inferred)
@@ -112,7 +113,7 @@ class _Builder:
         if isinstance(t, Struct):
             return self.object(t.name, t.doc, t.fields, since=t.since, inferred=t.inferred)
         if isinstance(t, StrEnum):
-            out = {"title": t.name, "description": t.doc, "type": "string", "enum": list(t.values)}
+            out: dict[str, Any] = {"title": t.name, "description": t.doc, "type": "string", "enum": list(t.values)}
             return _annotate(out, t.since, t.inferred)
         if isinstance(t, UnitKind):
             out = {
@@ -260,7 +261,7 @@ def error_trail(schema: dict, error) -> list[str]:
             if not trail or trail[-1] != node["title"]:
                 trail.append(node["title"])
 
-    node = schema
+    node: Any = schema  # any JSON value on the way down
     for key in error.absolute_schema_path:
         note(node)
         if isinstance(node, dict) and key not in node and "$ref" in node:

@@ -72,7 +72,7 @@ class _Compiler:
         if isinstance(t, Nullable):
             return Optional[self.expr(t.inner)]
         if isinstance(t, ArrayOf):
-            return list[self.expr(t.item)]
+            return list[self.expr(t.item)]  # type: ignore[misc]  # built at run time for msgspec: no static type
         if isinstance(t, Named):
             return self.resolve(t.name)
         raise TypeError(t)
@@ -83,8 +83,8 @@ class _Compiler:
             self.named[name] = self.build(t)
         return self.named[name]
 
-    def fields(self, fields) -> list:
-        out = []
+    def fields(self, fields) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []  # (name, type) or (name, type, default)
         for f in fields:
             if f.required:
                 out.append((f.name, self.expr(f.type)))
@@ -103,12 +103,12 @@ class _Compiler:
         if isinstance(t, Struct):
             return self.struct(t.name, t.fields)
         if isinstance(t, StrEnum):
-            return Literal[t.values]  # type: ignore[valid-type]
+            return Literal[t.values]
         if isinstance(t, UnitKind):
             # {"type": K} with serde's optional, always-null "value" slot
             return msgspec.defstruct(
                 t.name,
-                [("type", Literal[t.values]), ("value", None, None)],  # type: ignore[valid-type]
+                [("type", Literal[t.values]), ("value", None, None)],
                 kw_only=True,
                 omit_defaults=True,
             )
@@ -119,7 +119,7 @@ class _Compiler:
                 classes.append(cls)
                 if t.name == "RawTraceEventPayload":
                     self.variant_classes[v.tag] = cls
-            return Union[tuple(classes)]  # type: ignore[return-value]
+            return Union[tuple(classes)]
         raise TypeError(t)
 
 
@@ -145,6 +145,6 @@ def _compile(dialect: Dialect) -> TypedDialect:
         manifest=manifest,
         variant_classes=dict(c.variant_classes),
         decoder=msgspec.json.Decoder(event),
-        list_decoder=msgspec.json.Decoder(list[event]),
+        list_decoder=msgspec.json.Decoder(list[event]),  # type: ignore[valid-type]  # a class built at run time
         encoder=msgspec.json.Encoder(),
     )

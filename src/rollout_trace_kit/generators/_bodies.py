@@ -9,6 +9,8 @@ decoration: a wrong key makes ``codex debug trace-reduce`` reject the bundle.
 
 from __future__ import annotations
 
+from typing import Any
+
 CWD = "/home/dev/project"
 MODEL = "gpt-5.5"
 PROVIDER = "mock"
@@ -17,6 +19,7 @@ PROVIDER = "mock"
 # -- threads and protocol events -------------------------------------------------------
 def session_metadata(thread_id: str, agent_path: str, rollout_path: str, parent: dict | None) -> dict:
     """``thread_started.metadata_payload``; ``parent`` = spawn details for a child thread."""
+    source: str | dict[str, Any]
     if parent is None:
         source, task, nickname = "exec", None, None
     else:
@@ -49,7 +52,7 @@ def session_metadata(thread_id: str, agent_path: str, rollout_path: str, parent:
 
 
 def session_configured(session_id: str, thread_id: str, parent_thread_id: str | None, rollout_path: str) -> dict:
-    out = {"type": "session_configured", "session_id": session_id, "thread_id": thread_id}
+    out: dict[str, Any] = {"type": "session_configured", "session_id": session_id, "thread_id": thread_id}
     if parent_thread_id is not None:
         out["parent_thread_id"] = parent_thread_id
     out.update(
@@ -199,6 +202,7 @@ def inference_response(response_id: str | None, request_id: str, items: list, pa
 
 # -- tools --------------------------------------------------------------------------------------
 def invocation(tool: str, namespace: str | None, *, arguments: str | None = None, custom_input: str | None = None) -> dict:
+    body: dict[str, str | None]
     if custom_input is not None:
         body = {"type": "custom", "input": custom_input}
     else:

@@ -41,7 +41,8 @@ class Ids:
 
     def text(self, size: int) -> str:
         """About ``size`` characters of plain text (at least one word)."""
-        out, total = [], 0
+        out: list[str] = []
+        total = 0
         while total < size or not out:
             w = self.rnd.choice(WORDS)
             out.append(w)

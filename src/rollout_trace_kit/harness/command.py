@@ -94,6 +94,7 @@ class ReducerCommand:
             try:
                 _, err = proc.communicate(timeout=5)
             except subprocess.TimeoutExpired:  # a descendant left the group and holds the pipe
+                assert proc.stderr is not None  # stderr=PIPE
                 proc.stderr.close()
                 proc.wait()
                 err = b""

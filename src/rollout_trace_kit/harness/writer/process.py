@@ -43,7 +43,7 @@ class AnswerTooLong(Exception):
 class WriterProcess:
     """The writer under test: JSON lines in, JSON lines out, the end of standard error kept for messages."""
 
-    def __init__(self, argv: Sequence[str], *, cwd: str | None = None, env: dict | None = None):
+    def __init__(self, argv: Sequence[str], *, cwd: str | None = None, env: dict[str, str] | None = None):
         self.proc = subprocess.Popen(
             list(argv),
             stdin=subprocess.PIPE,
@@ -55,7 +55,8 @@ class WriterProcess:
             start_new_session=True,  # its own process group: SIGKILL reaches wrapper scripts' children
         )
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
-        os.set_blocking(self.proc.stdin.fileno(), False)
+        self._stdin, self._stdout, self._stderr = self.proc.stdin, self.proc.stdout, self.proc.stderr  # the pipes
+        os.set_blocking(self._stdin.fileno(), False)
         self.max_answer = DEFAULT_MAX_ANSWER  # set per request by the session
         self._cond = threading.Condition()
         self._lines: collections.deque = collections.deque()  # bytes, or AnswerTooLong
@@ -77,7 +78,7 @@ class WriterProcess:
             self._cond.notify_all()
 
     def _read_stdout(self) -> None:
-        fd = self.proc.stdout.fileno()
+        fd = self._stdout.fileno()
         line = bytearray()
         dropping = False  # inside an over-long line: already reported, skipped up to its newline
         try:
@@ -112,7 +113,7 @@ class WriterProcess:
                 self._cond.notify_all()
 
     def _read_stderr(self) -> None:
-        fd = self.proc.stderr.fileno()
+        fd = self._stderr.fileno()
         try:
             while True:
                 chunk = os.read(fd, 16 * CHUNK)  # large reads: a flood is drained at pipe speed
@@ -129,7 +130,7 @@ class WriterProcess:
     def send(self, request: bytes, timeout: float) -> None:
         """Write one request line (``request`` without its newline)."""
         data = memoryview(request + b"\n")
-        fd = self.proc.stdin.fileno()
+        fd = self._stdin.fileno()
         poller = select.poll()  # not select(): no FD_SETSIZE limit
         poller.register(fd, select.POLLOUT)
         deadline = time.monotonic() + timeout
@@ -168,7 +169,7 @@ class WriterProcess:
 
     def close_stdin(self) -> None:
         try:
-            self.proc.stdin.close()
+            self._stdin.close()
         except OSError:
             pass
 
@@ -202,7 +203,7 @@ class WriterProcess:
             t.join(timeout=5)
         if all(not t.is_alive() for t in self._threads):
             # a reader still blocked (a descendant escaped the group holding the pipe) keeps its fd
-            for s in (self.proc.stdout, self.proc.stderr):
+            for s in (self._stdout, self._stderr):
                 try:
                     s.close()
                 except OSError:
