@@ -22,7 +22,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 __all__ = [
     "MockResponses",
@@ -238,7 +238,7 @@ class MockResponses:
             h.wfile.write(data)
             return
         response_id = f"resp-{n}"
-        events = [{"type": "response.created", "response": {"id": response_id}}]
+        events: list[dict[str, Any]] = [{"type": "response.created", "response": {"id": response_id}}]
         for i, item in enumerate(turn.items):
             events.append({"type": "response.output_item.done", "output_index": i, "item": item})
         if turn.failed:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from ..validate.findings import Invariant, Profile
@@ -94,7 +95,7 @@ def load_reports(directory: Path, invariant_ids: set[str], dialects: set[str]) -
         for inv_id, row in table.items():
             if inv_id != VALID and inv_id not in invariant_ids:
                 raise ReportError(f"{path}: unknown invariant {inv_id!r}")
-            counts = {k: row.get(k) for k in COUNTS} if isinstance(row, dict) else {}
+            counts: dict[str, Any] = {k: row.get(k) for k in COUNTS} if isinstance(row, dict) else {}
             if not counts or not all(type(v) is int and v >= 0 for v in counts.values()) or not sum(counts.values()):
                 raise ReportError(f"{path}: invariants[{inv_id!r}]: {', '.join(COUNTS)} must be integers >= 0, not all 0")
             rows.setdefault((inv_id, dialect), []).append(Measured(release, counts))
@@ -169,7 +170,7 @@ def catalogue_page(invariants: list[Invariant], dialects, reports: Reports | Non
     head = " | ".join(names)
     out.append(f"| Invariant | {head} | Meaning |\n|---|{'---|' * len(names)}---|")
     for inv in invariants:
-        levels = " | ".join((inv.level(d).label if inv.level(d) else "—") for d in names)
+        levels = " | ".join((lv.label if (lv := inv.level(d)) else "—") for d in names)
         out.append(f"| [`{inv.id}`](#{invariant_anchor(inv.id)}) | {levels} | {cell(inv.meaning)} |")
     out.append("")
     groups: dict[str, list[Invariant]] = {}
@@ -183,7 +184,7 @@ def catalogue_page(invariants: list[Invariant], dialects, reports: Reports | Non
             out.append("| | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
             out.append(
                 "| Profile | "
-                + " | ".join((f"`{inv.level(d).label}`" if inv.level(d) else "not in this dialect") for d in names)
+                + " | ".join((f"`{lv.label}`" if (lv := inv.level(d)) else "not in this dialect") for d in names)
                 + " |"
             )
             out.append(

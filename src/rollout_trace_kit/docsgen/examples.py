@@ -111,7 +111,7 @@ class _Builder:
             return self.dialect.schema_version
         if isinstance(t, Named) and t.name == "RawPayloadRef":
             return self.payload_ref(f.payload_kinds)
-        if isinstance(t, ArrayOf) and isinstance(unwrap(t.item), Named) and unwrap(t.item).name == "RawPayloadRef":
+        if isinstance(t, ArrayOf) and isinstance(item := unwrap(t.item), Named) and item.name == "RawPayloadRef":
             return [self.payload_ref(f.payload_kinds)]
         return self.value(t, f.name)
 

@@ -291,6 +291,7 @@ def variant_section(dialect: Dialect, v: Variant, exs: list[Example]) -> str:
             out.append(f'{marker} example "Constructed example{what} (built from the model; no real event)"')
             out.append(f"    {ex.note}\n")
         else:
+            assert ex.source is not None  # a real example names where it comes from
             file, _, line = ex.source.rpartition(":")
             out.append(f'{marker} example "Real example: {file}, line {line}"\n')
         out.append(indent(code_block("json", pretty(ex.event)), "    ") + "\n")

@@ -89,6 +89,7 @@ class SiteServer:
     @property
     def root(self) -> str:
         host, port = self.httpd.server_address[:2]
+        assert isinstance(host, str)  # a TCP server's address
         return f"http://{host}:{port}{self.prefix}"
 
     @property

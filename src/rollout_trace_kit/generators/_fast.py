@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from pathlib import Path
+from typing import overload
 
 from ..bundle import Bundle
 from ..model import DIALECTS
@@ -29,6 +30,28 @@ from ._writer import DirectorySink, MemorySink
 
 FILL_ROOM = 30  # events kept for the exact fill at the end
 HISTORY_LIMIT = 20_000  # bundles up to this many events keep the conversation (and can compact)
+
+
+# In memory without ``directory`` (a Bundle), written into it with one (its Path).
+@overload
+def build_bundle(
+    dialect: str = ..., seed: int = ..., *, events: int = ..., payload_files: int | None = ...,
+    text_bytes: int = ..., directory: None = None,
+) -> Bundle: ...
+
+
+@overload
+def build_bundle(
+    dialect: str = ..., seed: int = ..., *, events: int = ..., payload_files: int | None = ...,
+    text_bytes: int = ..., directory: str | Path,
+) -> Path: ...
+
+
+@overload
+def build_bundle(
+    dialect: str = ..., seed: int = ..., *, events: int = ..., payload_files: int | None = ...,
+    text_bytes: int = ..., directory: str | Path | None = ...,
+) -> Bundle | Path: ...
 
 
 def build_bundle(

@@ -12,7 +12,7 @@ call.
 from __future__ import annotations
 
 import sys
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -28,6 +28,11 @@ IMPLEMENTATION = {
     "version": __version__,
     "homepage": "https://github.com/rollout-trace-kit/rollout-trace-kit",
 }
+
+
+def _field(req: dict[str, Any], key: str) -> Any:
+    """A request field as sent (None if missing); the writer checks its type and says what is wrong."""
+    return req.get(key)
 
 
 class Refused(Exception):
@@ -73,9 +78,9 @@ class Session:
             raise Refused("invalid_request", "dir must be a string")
         self.writer = TraceWriter.create(
             req["dir"],
-            trace_id=req.get("trace_id"),
-            rollout_id=req.get("rollout_id"),
-            root_thread_id=req.get("root_thread_id"),
+            trace_id=_field(req, "trace_id"),
+            rollout_id=_field(req, "rollout_id"),
+            root_thread_id=_field(req, "root_thread_id"),
             dialect=dialect,
         )
         return {"manifest": self.writer.manifest}
@@ -91,7 +96,7 @@ class Session:
         w = self._open()
         if "body" not in req:
             raise Refused("invalid_request", "write_payload needs a body")
-        return {"ref": w.write_json_payload(req.get("kind"), req["body"])}
+        return {"ref": w.write_json_payload(_field(req, "kind"), req["body"])}
 
     def cmd_append_event(self, req: dict) -> dict:
         w = self._open()

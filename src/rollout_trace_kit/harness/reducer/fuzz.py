@@ -118,6 +118,8 @@ class Campaign:
     def save(self, r: CaseResult) -> None:
         spec, shrunk = self.shrunk(r)
         case = build_case(spec)
+        # a result to save came from run_case, so its case builds; save() is called once repro_dir is set
+        assert case is not None and self.repro_dir is not None
         target = Path(self.repro_dir) / spec.id
         if target.exists():
             shutil.rmtree(target)

@@ -23,7 +23,7 @@ from ...validate.findings import Severity
 from .protocol import PROTOCOL_VERSION
 from .checks import meaning
 from .playback import HarnessOptions, check_writer
-from .findings import ScriptResult
+from .findings import Finding, ScriptResult
 from .scripts import SOURCES, ScriptError, default_scripts, load_scripts
 from .session import Config
 from .text import printable
@@ -181,7 +181,8 @@ def render_json(results: list[ScriptResult], argv: list[str]) -> str:
 
 def _grouped(result: ScriptResult):
     """Run and final findings one by one; crash findings grouped by (check, op) across crash points."""
-    single, crash = [], OrderedDict()
+    single: list[Finding] = []
+    crash: OrderedDict[tuple[str, int | None, Severity], list[Finding]] = OrderedDict()
     for f in result.findings:
         if f.phase.startswith("crash"):
             crash.setdefault((f.check, f.op, f.severity), []).append(f)

@@ -71,6 +71,7 @@ def run_crash(config: Config, script: Script, k: int, mode: str = "after", delay
             if script.ops[inflight].cmd == "append_event":
                 session.sent_events.append((inflight, {"context": req["context"], "payload": req["payload"]}))
                 extra = len(orjson.dumps(req)) + 1
+        assert session.proc is not None  # open() started the writer
         session.proc.kill()
         check_crash_state(session, f, k, inflight, extra)
     finally:

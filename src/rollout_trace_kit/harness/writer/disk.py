@@ -247,6 +247,7 @@ class DiskChecker:
         for ref in refs_in(disk.get("payload")):
             rid, path = ref["raw_payload_id"], ref["path"]
             body = self.bodies.get(rid)
+            problem: str | None
             if rid not in self.bodies:
                 problem = f"{printable(rid)} was never answered to a write_payload"
             elif self.paths.get(rid) != path:

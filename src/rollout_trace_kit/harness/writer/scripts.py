@@ -34,7 +34,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import orjson
 
@@ -280,8 +280,8 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
             seen.add(rid)
             first_use += 1
             m = _CANONICAL.match(rid) if isinstance(rid, str) else None
-            key = (0, int(m.group(1))) if m else (1, first_use)
-            order.append((key, rid, r["kind"].get("type"), r["path"]))
+            sort_key = (0, int(m.group(1))) if m else (1, first_use)
+            order.append((sort_key, rid, r["kind"].get("type"), r["path"]))
     referenced_paths = {p for _, _, _, p in order}
     for path in bundle.payloads:
         m = _CANONICAL_PATH.match(path)
@@ -369,7 +369,7 @@ def lifecycle_script(dialect: str) -> Script:
              "invocation_payload": inv}, **in_turn)
     command = {"call_id": "call-1", "command": ["/bin/bash", "-lc", "echo hi"], "cwd": "/home/dev/project"}
     begin = b.payload("tool_runtime_event", command)
-    started = {"type": "tool_call_runtime_started", "tool_call_id": "call-1"}
+    started: dict[str, Any] = {"type": "tool_call_runtime_started", "tool_call_id": "call-1"}
     if dialect != "v1":
         started["kind"] = {"type": "exec_command"}
     started["runtime_payload"] = begin
@@ -519,13 +519,16 @@ def write_script(script: Script, bundle_dir: str | Path, *, clock=None) -> Path:
     """
     from ...writer import TraceWriter
 
-    writer = None
+    writer: TraceWriter | None = None
     refs: dict[int, dict] = {}
     for op in script.ops:
         if op.cmd == "create":
             ids = {k: op.args[k] for k in ("trace_id", "rollout_id", "root_thread_id")}
             writer = TraceWriter.create(bundle_dir, dialect=script.dialect, clock=clock, **ids)
+        elif writer is None:
+            raise ScriptError(f"{script.name}: {op.cmd} before create")
         elif op.cmd == "write_payload":
+            assert op.handle is not None  # every write_payload op has its handle
             refs[op.handle] = writer.write_json_payload(op.args["kind"], op.args["body"])
         elif op.cmd == "append_event":
             ctx = op.args["context"]
@@ -539,6 +542,7 @@ def write_script(script: Script, bundle_dir: str | Path, *, clock=None) -> Path:
 
 def replay_clock(bundle: Bundle):
     """A clock that returns the bundle's own times: its manifest's, then each event's."""
+    assert bundle.manifest is not None  # a bundle replayed has a manifest (its script was made from it)
     times = [orjson.loads(bundle.manifest)["started_at_unix_ms"]] + [e["wall_time_unix_ms"] for e in bundle.events()]
     it = iter(times)
     return lambda: next(it)

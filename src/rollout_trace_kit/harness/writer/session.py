@@ -161,6 +161,7 @@ class Session:
         if reply is None:
             return None
         if op.cmd == "write_payload":
+            assert op.handle is not None  # every write_payload op has its handle
             self.refs[op.handle] = reply["ref"]
         elif op.cmd == "append_event":
             self.answers.append(reply["event"])

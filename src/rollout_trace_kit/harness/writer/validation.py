@@ -27,8 +27,8 @@ def validator_findings(bundle: Path, session: Session, f: Findings, *, partial_o
         max_payload_bytes=min(Options.max_payload_bytes, max(payloads, default=SLACK)),
     )
     report = validate_bundle(bundle, options)
-    seq_to_op = {}
-    line_to_op = {}
+    seq_to_op: dict[object, int] = {}  # keyed by the seq the writer answered, whatever it was
+    line_to_op: dict[int, int] = {}
     for j, (op_index, _) in enumerate(session.sent_events):
         line_to_op[j + 1] = op_index  # includes an in-flight event, which has no answer
         if j < len(session.answers):
