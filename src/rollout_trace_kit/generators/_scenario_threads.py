@@ -13,8 +13,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from . import _bodies as B
-from ._scenario_base import RecorderBase
 from ._plan import ThreadPlan, TurnPlan
+from ._scenario_base import RecorderBase
 
 if TYPE_CHECKING:
     from ._scenario import Thread

@@ -12,8 +12,8 @@ import json
 from typing import TYPE_CHECKING
 
 from . import _bodies as B
-from ._scenario_base import RecorderBase
 from ._plan import Call
+from ._scenario_base import RecorderBase
 
 if TYPE_CHECKING:
     from ._scenario import Thread
