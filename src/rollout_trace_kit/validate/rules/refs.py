@@ -16,7 +16,11 @@ import orjson
 from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Severity
+from ...model.types import STORE_FILES
 from .layout import PAYLOADS
+
+# Payload stores this checker reads (model Layout.store).
+READABLE_STORES = frozenset({STORE_FILES})
 
 PATH_CONFINED = invariant(
     "REF.PATH_CONFINED",
