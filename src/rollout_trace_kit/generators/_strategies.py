@@ -45,7 +45,8 @@ class GeneratedBundle(Bundle):
 
 def expand(plan: BundlePlan, dialect: str = "v2") -> GeneratedBundle:
     """The bundle Codex would have written for ``plan``."""
-    b = Recorder(DIALECTS[dialect], plan, MemorySink()).run()
+    d = DIALECTS[dialect] if isinstance(dialect, str) else dialect
+    b = Recorder(d, plan, MemorySink()).run()
     return GeneratedBundle(**vars(b), dialect=dialect, plan=plan)
 
 
@@ -69,7 +70,7 @@ def plans(
     """A :class:`BundlePlan`; ``features`` are guaranteed to occur (see ``FEATURES``)."""
     extra = feature_turns(features) if features else ()
     budget = _Budget(children=max_threads - 1)
-    v2 = dialect != "v1"
+    resumes = "thread_resumed" in (DIALECTS[dialect] if isinstance(dialect, str) else dialect).tags
 
     def call():
         return Call(draw(st.sampled_from(CALL_KINDS)), nested=draw(st.integers(0, 2)))
@@ -90,7 +91,7 @@ def plans(
 
     def child(depth: int) -> ThreadPlan:
         first = turn(depth, answer=True)
-        resumed = turn(depth, answer=False) if v2 and draw(st.integers(0, 4)) == 4 else None
+        resumed = turn(depth, answer=False) if resumes and draw(st.integers(0, 4)) == 4 else None
         return ThreadPlan((first,), resumed=resumed)
 
     turns = [turn(0, answer=False) for _ in range(draw(st.integers(1, max_turns)))]

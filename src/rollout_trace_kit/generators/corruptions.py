@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..bundle import Bundle
-from ..model import DIALECTS
+from ..model import DIALECTS, facts
 from ..model.types import Dialect
 from ..validate import CATALOGUE, Profile, all_invariants
 
@@ -61,7 +61,7 @@ class Corrupted:
 
     def expected_in(self, dialect: str | Dialect, profile: Profile) -> set[str]:
         """The invariant IDs ``validate_bundle`` reports for this bundle in ``profile``."""
-        name = dialect if isinstance(dialect, str) else dialect.name
+        name = dialect if isinstance(dialect, str) else facts.registered_name(dialect)
         return {
             i
             for i in self.expected
@@ -84,7 +84,7 @@ class Corruption:
 
     def apply(self, bundle: Bundle, dialect: str | Dialect, rnd: random.Random) -> Corrupted | None:
         d = DIALECTS[dialect] if isinstance(dialect, str) else dialect
-        if d.name not in self.dialects:
+        if facts.registered_name(d) not in self.dialects:
             return None
         return self.operator(bundle, d, rnd)
 
