@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from hypothesis import strategies as st
 
 from ..bundle import Bundle
-from ..model import DIALECTS
+from ..model import DIALECTS, facts
 from ._plan import CALL_KINDS, SPAWN, TURN_ENDS, BundlePlan, Call, Round, ThreadPlan, TurnPlan
 from ._scenario import Recorder
 from ._writer import MemorySink
@@ -137,7 +137,7 @@ def bundles(dialect: str = "v2", **plan_options) -> st.SearchStrategy[GeneratedB
     accepted by the dialect's reference reducer. ``plan_options`` are those of :func:`plans`
     (``max_turns``, ``max_rounds``, ``max_calls``, ``max_threads``, ``text_bytes``, ``features``).
     """
-    if dialect not in DIALECTS:
+    if isinstance(dialect, str) and dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}")
     return plans(dialect, **plan_options).map(lambda p: expand(p, dialect))
 
@@ -157,7 +157,8 @@ def corrupted_bundles(draw, dialect: str = "v2", invariants=None, **plan_options
     all three.
     """
     if invariants is None:
-        names = [i for i in applicable(dialect) if not CATALOGUE[i].kit_only]
+        registered = dialect if isinstance(dialect, str) else facts.registered_name(dialect)
+        names = [i for i in applicable(registered) if not CATALOGUE[i].kit_only]
     else:
         names = sorted(invariants)
     missing = [n for n in names if n not in CORRUPTIONS]

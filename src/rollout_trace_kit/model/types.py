@@ -300,6 +300,9 @@ class Dialect:
     extends: "Dialect | None" = None  # the older dialect this one extends (rules, handler tables)
     notes: tuple[str, ...] = field(default=())
 
+    def __repr__(self) -> str:  # the generated one would print the whole model
+        return f"Dialect({self.name!r}, schema_version={self.schema_version})"
+
     @property
     def lineage(self) -> tuple[str, ...]:
         """This dialect's name, then the names of the dialects it extends, newest first."""
