@@ -28,7 +28,6 @@ strategies (``rollout_trace_kit.generators.bundles``) feed the harness directly
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,20 +188,49 @@ class ScriptBuilder:
 
 
 def _refs(dialect: Dialect, payload) -> list[dict]:
-    """The refs of an event payload, where the model puts them."""
-    return [ref for _, ref, _ in facts.iter_refs(dialect, payload)]
+    """The well-typed refs of an event payload, where the model puts them."""
+    return [ref for _, ref, _ in facts.iter_refs(dialect, payload) if _well_typed(dialect, ref)]
+
+
+def _ref_fields(dialect: Dialect) -> tuple[frozenset[str], frozenset[str]]:
+    ref = dialect.type("RawPayloadRef")
+    return frozenset(f.name for f in ref.fields if f.required), frozenset(f.name for f in ref.fields)
+
+
+def _well_typed(dialect: Dialect, v: dict) -> bool:
+    """A ref a writer could have answered: the model's keys, a string id, a kind object, a locator."""
+    required, known = _ref_fields(dialect)
+    loc = v.get(dialect.layout.ref_key)
+    return (
+        required <= set(v) <= known
+        and isinstance(v.get("kind"), dict)
+        and isinstance(v.get("raw_payload_id"), str)
+        and (isinstance(loc, str) if writes_store(dialect) else type(loc) is int)
+    )
+
+
+def _shown(value) -> str:
+    """A value from a bundle, short, for a one-line message."""
+    text = ascii(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _replace_refs(dialect: Dialect, payload, handle_of: dict[str, int]):
-    """``payload`` with each ref replaced by the handle of its payload."""
-    out = copy.deepcopy(payload)
-    sites = [pointer for pointer, _, _ in facts.iter_refs(dialect, payload)]
-    for pointer in sorted(sites, key=len, reverse=True):  # nested refs before the refs holding them
+    """``payload`` with each ref replaced by the handle of its payload (copies only the paths to refs)."""
+    out = dict(payload) if isinstance(payload, dict) else payload
+    done: list[str] = []
+    for pointer, ref, _ in facts.iter_refs(dialect, payload):  # a ref comes before the refs inside it
+        if not _well_typed(dialect, ref) or any(pointer.startswith(d + "/") for d in done):
+            continue
         steps = [int(p) if p.isdigit() else p for p in pointer.split("/")[2:]]
         parent = out
         for step in steps[:-1]:
-            parent = parent[step]
-        parent[steps[-1]] = {HANDLE_KEY: handle_of[parent[steps[-1]]["raw_payload_id"]]}
+            child = parent[step]
+            parent[step] = child = dict(child) if isinstance(child, dict) else list(child)
+            parent = child
+        parent[steps[-1]] = {HANDLE_KEY: handle_of[ref["raw_payload_id"]]}
+        done.append(pointer)
+    return out
     return out
 
 
@@ -223,13 +251,19 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         manifest = orjson.loads(bundle.manifest)
     except orjson.JSONDecodeError as e:
         raise ScriptError(f"{name}: manifest.json is not JSON: {e}") from None
+    if not isinstance(manifest, dict):
+        raise ScriptError(f"{name}: manifest.json is not a JSON object")
     dialect = dialect_for_schema_version(manifest.get("schema_version"))
     if dialect is None:
-        raise ScriptError(f"{name}: unknown schema_version {manifest.get('schema_version')!r}")
+        raise ScriptError(f"{name}: unknown schema_version {_shown(manifest.get('schema_version'))}")
     if not writes_store(dialect):
         raise ScriptError(f"{name}: dialect {dialect.name} keeps payloads in a {dialect.layout.store} store, "
                           "which script replay does not read yet")
     layout = dialect.layout
+    for key in ("trace_id", "rollout_id", "root_thread_id"):
+        if not isinstance(manifest.get(key), str):
+            what = "lacks" if key not in manifest else "has no string"
+            raise ScriptError(f"{name}: manifest.json {what} {key}; a script replays a bundle's ids")
     b = ScriptBuilder(
         name,
         dialect.name,
@@ -238,6 +272,9 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         root_thread_id=manifest["root_thread_id"],
     )
     events = bundle.events()
+    for n, ev in enumerate(events, 1):
+        if not isinstance(ev, dict):
+            raise ScriptError(f"{name}: event {n} of trace.jsonl is not a JSON object")
 
     # Every payload to write: key -> (kind, path); ordered by ordinal, then by first use.
     order: list[tuple[tuple, str, str, str]] = []  # (sort key, raw_payload_id, kind, path)
@@ -384,11 +421,19 @@ def _lifecycle(arg: str) -> list[Script]:
     return [lifecycle_script(d) for d in names]
 
 
+MAX_SCRIPT_BYTES = 1 << 30
+
+
 def _file(arg: str) -> list[Script]:
+    from .files import read_capped  # regular files only: a FIFO or a device is refused, not read forever
+
+    got = read_capped(arg, MAX_SCRIPT_BYTES)
+    if got.data is None or got.problem:
+        raise ScriptError(f"{arg}: {'no such file' if got.missing else got.problem}")
     try:
-        text = Path(arg).read_text(encoding="utf-8")
-    except OSError as e:
-        raise ScriptError(f"{arg}: {e.strerror}") from None
+        text = got.data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ScriptError(f"{arg}: not UTF-8 (byte {e.start})") from None
     return [Script.from_json(text)]
 
 
