@@ -354,10 +354,10 @@ def type_section(dialect: Dialect, t) -> str:
             + ".\n"
         )
     elif isinstance(t, TaggedUnion):
-        out.append("An object tagged by `type`:\n")
-        out.append("| `type` | Shape | Description |\n|---|---|---|")
+        out.append(f"An object tagged by `{t.tag_key}`:\n")
+        out.append(f"| `{t.tag_key}` | Shape | Description |\n|---|---|---|")
         for arm in t.variants:
-            shape = ", ".join([f'"type": "{arm.tag}"'] + [f'"{f.name}": {shape_md(f.type, dialect)}' for f in arm.fields])
+            shape = ", ".join([f'"{t.tag_key}": "{arm.tag}"'] + [f'"{f.name}": {shape_md(f.type, dialect)}' for f in arm.fields])
             badge = f" {inferred_badge(dialect)}" if arm.inferred else ""
             since = f" *Since {codex(arm.since)}.*" if arm.since else ""
             out.append(f"| `{arm.tag}`{badge} | `{{{cell(shape)}}}` | {cell(arm.doc)}{since} |")
