@@ -49,6 +49,8 @@ def bundles_of_paths(paths: list[str]) -> list[Path]:
     for raw in paths:
         p = Path(raw)
         shown = escape.path(raw)
+        if raw.startswith("corpus:") and not p.exists():
+            p = shipped(raw)
         if not p.exists():
             raise UsageError(f"{shown}: no such file or directory")
         if not p.is_dir():
@@ -58,6 +60,18 @@ def bundles_of_paths(paths: list[str]) -> list[Path]:
             raise UsageError(f"{shown}: no bundle found")
         bundles.extend(found)
     return bundles
+
+
+def shipped(spec: str) -> Path:
+    """``corpus:codex-0.169.0/tools``: a bundle shipped with the kit (as check-writer's scripts name them)."""
+    from ..corpus import corpus_root
+
+    rel = spec.removeprefix("corpus:").strip("/")
+    target = corpus_root() / rel
+    if not rel or ".." in Path(rel).parts or not target.is_dir():
+        names = sorted(p.name for p in corpus_root().glob("codex-*"))
+        raise UsageError(f"{escape.display(spec)}: no shipped bundle there; shipped: corpus:{', corpus:'.join(names)}")
+    return target
 
 
 def bundle_of(path: Path, depth: int = 3) -> Path | None:
@@ -203,7 +217,8 @@ def add_validate_parser(sub) -> None:
         description="Check trace bundles. Exit 0: no errors; 1: findings; 2: usage or I/O error.",
         formatter_class=HelpFormatter,
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="a bundle directory, or a directory of bundles")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="a bundle directory, a directory of bundles, or a shipped bundle: corpus:codex-0.169.0/tools")
     p.add_argument(
         "--profile",
         default="writer",

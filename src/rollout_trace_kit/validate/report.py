@@ -194,7 +194,8 @@ def print_human(reports: list[BundleReport], file=None, color: str = "auto", qui
 
     c = console(file or sys.stdout, color)
     render_human(reports, c, quiet)
-    c.print(summary(reports))
+    if not quiet:
+        c.print(summary(reports))
 
 
 RENDERERS = {"json": render_json, "junit": render_junit, "github": render_github, "sarif": render_sarif}

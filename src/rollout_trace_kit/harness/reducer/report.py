@@ -104,4 +104,5 @@ def print_human(doc: dict, file=None, color: str = "auto", quiet: bool = False) 
             console.print(f"    replay: rollout-trace replay {m(f['repro'])} --cmd ...")
     for inv, why in doc_stale(doc):
         console.print(f"[red]error[/] stale known result {m(inv)}: {m(why)}")
-    console.print(summary(doc))
+    if not quiet:
+        console.print(summary(doc))

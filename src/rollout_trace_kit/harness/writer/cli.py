@@ -204,7 +204,8 @@ def print_human(results: list[ScriptResult], argv: list[str], out=None, color: s
         c.print("what the ids mean:")
         for i in sorted(ids):
             c.print(f"  {m(i)}: {m(meaning(i))}")
-    c.print(summary(results))
+    if not quiet:
+        c.print(summary(results))
 
 
 def _label(severity: Severity) -> str:
