@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # inside the try: a reader that left shows up here, not at exit
+        return code
     except BrokenPipeError:
         # the reader went away (`rollout-trace invariants | head -1`): no traceback, and no
         # second error when Python flushes stdout at exit
