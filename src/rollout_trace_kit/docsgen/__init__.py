@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from ..model import DIALECTS
 from ..compilers.json_schema import SCHEMA_BASE, schema_files
 from .catalogue_page import catalogue_page, load_reports
+from .diagrams import layouts_page, lifecycles_page
 from .examples import Example, display_path, examples
 from .model_pages import dialect_page, differences_page, overview_page
 
@@ -42,6 +43,8 @@ def reference_pages(docs_dir: Path) -> dict[str, str]:
     for d in dialects:
         pages[f"{REFERENCE}/{d.name}.md"] = dialect_page(d, examples(d))
     pages[f"{REFERENCE}/differences.md"] = differences_page(dialects, invariants)
+    pages[f"{REFERENCE}/lifecycles.md"] = lifecycles_page(dialects)
+    pages[f"{REFERENCE}/layouts.md"] = layouts_page(dialects)
     pages[f"{REFERENCE}/invariants.md"] = catalogue_page(
         invariants, dialects, reports, f"docs/{REDUCER_REPORTS.as_posix()}/"
     )

@@ -352,7 +352,8 @@ def overview_page(dialects: list[Dialect], schemas: dict[str, str]) -> str:
         )
     out.append("")
     out.append("- [Differences between dialects and releases](differences.md)")
-    out.append("- [Invariant catalogue](invariants.md): every rule the validator checks\n")
+    out.append("- [Invariant catalogue](invariants.md): every rule the validator checks")
+    out.append("- [Entity lifecycles](lifecycles.md) and [bundle layouts](layouts.md), as diagrams\n")
     out.append("## JSON Schema files {#schema-files}\n")
     out.append(
         "Draft 2020-12. Each file is published at the URL of its `$id`. The *strict* flavour "
