@@ -292,3 +292,29 @@ def test_closed_pipe_ends_without_a_traceback():
                           capture_output=True, timeout=120)
     assert proc.stdout.count(b"\n") == 1
     assert b"Traceback" not in proc.stderr and b"BrokenPipe" not in proc.stderr, proc.stderr
+
+
+# --- the reducer and writer harness reports -------------------------------------------------
+
+def test_fuzz_reports_escape_what_a_reducer_prints(tmp_path):
+    reducer = tmp_path / "hostile_reducer.py"
+    reducer.write_text(
+        "import sys\n"
+        "sys.stderr.write('\\x1b[31mred\\x1b]0;title\\x07\\n::add-mask::secret\\x01\\u202e' + '\\udcff')\n"
+        "sys.exit(1)\n"
+    )
+    cmd = f"{sys.executable} {reducer} {{bundle}}"
+    for fmt in ("human", "json", "junit"):
+        target = tmp_path / f"fuzz.{fmt}"
+        proc = _cli("fuzz-reducer", "--cmd", cmd, "--examples", "3", "--jobs", "1", "--no-shrink",
+                    "--repro-dir", tmp_path / "repro", "--format", fmt, "-o", target, "--color", "always")
+        assert proc.returncode == 1 and b"Traceback" not in proc.stderr, proc.stderr
+        text = target.read_bytes().decode("utf-8")
+        assert "\x1b]0;" not in text and "\x07" not in text and "\x01" not in text and "\u202e" not in text
+        assert not re.search(r"^::add-mask::", text, re.M), fmt
+        if fmt == "junit":
+            ET.fromstring(text)
+        elif fmt == "json":
+            assert json.loads(text)["format"] == "rollout-trace-kit/reducer-report/1"
+        else:
+            assert "rejected a valid bundle" in text and "\\x1b[31mred" in text  # shown, escaped
