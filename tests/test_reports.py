@@ -222,7 +222,7 @@ def test_help_shows_choices_and_defaults(name):
         assert action.help, f"{name} {action.option_strings[0]} has no help"
         if action.choices:
             assert "{" + ",".join(map(str, action.choices)) + "}" in text
-        if action.default not in (None, False, [], "==SUPPRESS=="):
+        if not (action.default is None or action.default is False or action.default in ([], "==SUPPRESS==")):
             assert f"(default: {action.default})" in " ".join(text.split()), (name, action.dest)
 
 

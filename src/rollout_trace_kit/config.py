@@ -34,7 +34,9 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "%(default)" in text or action.default in (None, False, [], argparse.SUPPRESS) or not action.option_strings:
+        default = action.default
+        if ("%(default)" in text or not action.option_strings or default is None or default is False
+                or default == [] or default == argparse.SUPPRESS):
             return text
         return text + " (default: %(default)s)"
 
