@@ -85,6 +85,7 @@ LIFECYCLES: tuple[Lifecycle, ...] = (
             Step(START, "tool_call_started", "requested"),
             Step("requested", "mcp_tool_call_correlation_assigned", "requested", "MCP tools: at most once"),
             Step("requested", "stdin_target_resolved", "requested", "write_stdin: the exec call it writes to"),
+            Step("requested", "code_cell_wait_target_resolved", "requested", "a code-mode wait: the cell it waits for"),
             Step("requested", "tool_call_runtime_started", "running", "at most one terminal operation"),
             Step("running", "tool_call_runtime_ended", "ran"),
             Step("requested", "tool_call_ended", "ended"),
