@@ -108,7 +108,9 @@ def apply(subparsers: dict[str, argparse.ArgumentParser], table: dict, origin: P
         for key, value in merged.items():
             dest = key.replace("-", "_")
             if dest == "release":
-                if "dialect" in options and "dialect" not in merged:
+                if "release" in options:  # a subcommand that takes the release itself
+                    defaults["release"] = str(value)
+                elif "dialect" in options and "dialect" not in merged:
                     defaults["dialect"] = dialect_for_release(str(value))
                 continue
             if dest not in every_key:
