@@ -12,7 +12,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import jsonschema
@@ -362,7 +361,8 @@ def test_guides_exist():
 def test_guide_commands_run(guide, tmp_path):
     cwd = _workdir(tmp_path)
     steps = _steps(guide.read_text(encoding="utf-8"))
-    started = time.monotonic()
+    # No timed assert here (the project's rule): on a loaded 2-core CI machine a guide's
+    # commands took 30-40 s under -n 2 and failed a 20 s bound while running correctly.
     for step in steps:
         if step[0] == "sh":
             _, cmd, status, wants = step
@@ -382,7 +382,6 @@ def test_guide_commands_run(guide, tmp_path):
         assert proc.returncode == status, f"{guide.name}: {what} exited {proc.returncode}, not {status}:\n{out}"
         for want in wants:
             assert want in out, f"{guide.name}: {what} did not print {want!r}:\n{out}"
-    assert time.monotonic() - started < 20, f"{guide.name}: its commands take too long for the docs test"
 
 
 def test_validate_guide_shows_commands():
