@@ -199,7 +199,8 @@ def test_output_that_cannot_be_written_fails_before_the_run(tmp_path):
     for args in (["validate", CLEAN], ["fuzz-reducer", "--cmd", "true", "--examples", "1"],
                  ["check-writer", "--cmd", "true"]):
         proc = _cli(*args, "-o", tmp_path / "missing" / "x")
-        assert proc.returncode == 2 and b"cannot write" in proc.stderr and b"Traceback" not in proc.stderr
+        assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc.stderr
+        assert str(tmp_path / "missing").encode() in proc.stderr and proc.stderr.count(b"\n") == 1
 
 
 # --- help, did you mean --------------------------------------------------------------------

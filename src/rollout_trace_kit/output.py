@@ -10,7 +10,6 @@ only a terminal, and never when ``NO_COLOR`` is set (https://no-color.org) or
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 from pathlib import Path
@@ -69,6 +68,8 @@ def check_writable(target: str | None) -> None:
     p = Path(target)
     if p.is_dir():
         raise OutputError(f"cannot write {target}: is a directory")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise OutputError(f"cannot write {target}: not writable")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"cannot write {target}: no directory {parent}")
@@ -104,7 +105,3 @@ class Report:
 def write_text(target: str | None, text: str) -> None:
     with Report(target) as out:
         out.write(text)
-
-
-def capture() -> io.StringIO:
-    return io.StringIO()

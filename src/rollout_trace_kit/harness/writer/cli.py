@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from collections import OrderedDict
@@ -19,12 +20,15 @@ from pathlib import Path
 from ... import __version__, escape
 from ...config import HelpFormatter
 from ...model import DIALECTS
-from ...output import OutputError, Report, add_output_arguments, check_writable, console
+from ...output import OutputError, Report, add_output_arguments, console
 from ...validate.findings import Severity
 from .protocol import PROTOCOL_VERSION
 from .checks import meaning
-from .harness import Config, HarnessOptions, ScriptResult, check_writer
+from .playback import HarnessOptions, check_writer
+from .findings import ScriptResult
 from .scripts import SOURCES, ScriptError, default_scripts, load_scripts
+from .session import Config
+from .text import printable
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 REPORT_FORMAT = "rollout-trace-kit/writer-report/1"
@@ -91,24 +95,54 @@ def _scripts(args) -> list:
     return scripts
 
 
+def _usage(message: str) -> int:
+    print(f"rollout-trace check-writer: {printable(message)}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def output_problem(path: str) -> str | None:
+    """Why the report could not be written to ``path``; checked before a run that may take minutes."""
+    target = os.path.abspath(path)
+    if os.path.isdir(target):
+        return f"--output {path}: is a directory"
+    if os.path.exists(target):
+        return None if os.access(target, os.W_OK) else f"--output {path}: not writable"
+    parent = os.path.dirname(target)
+    if not os.path.isdir(parent):
+        return f"--output {path}: the directory {parent} does not exist"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"--output {path}: cannot create a file in {parent}"
+    return None
+
+
 def run_check_writer(args: argparse.Namespace) -> int:
-    argv = shlex.split(args.cmd)
-    if not argv:
-        print("rollout-trace check-writer: --cmd is empty", file=sys.stderr)
-        return EXIT_USAGE
     try:
-        check_writable(args.output)
+        argv = shlex.split(args.cmd)
+    except ValueError as e:
+        return _usage(f"--cmd: {e}")
+    if not argv:
+        return _usage("--cmd is empty")
+    to_file = args.output and args.output != "-"
+    if to_file:
+        problem = output_problem(args.output)
+        if problem:
+            return _usage(problem)
+    try:
         scripts = _scripts(args)
     except (ScriptError, OutputError) as e:
-        print(f"rollout-trace check-writer: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage(str(e))
+    if args.keep:
+        try:
+            Path(args.keep).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            return _usage(f"--keep {args.keep}: {e.strerror or e}")
     config = Config(argv, timeout=args.timeout, keep=Path(args.keep) if args.keep else None)
     options = HarnessOptions(crash=args.crash, crash_mode=args.crash_mode, inflight_delay=args.inflight_delay, jobs=args.jobs)
     try:
         results = check_writer(config, scripts, options)
-    except OSError as e:
-        print(f"rollout-trace check-writer: cannot run {argv[0]!r}: {e.strerror or e}", file=sys.stderr)
-        return EXIT_USAGE
+    except OSError as e:  # the writer could not start, or a temporary directory could not be made
+        what = f"cannot run {argv[0]!r}" if e.filename in (None, argv[0]) else str(e.filename)
+        return _usage(f"{what}: {e.strerror or e}")
     ran = [r for r in results if r.skipped is None]
     if not args.script and not args.dialect:
         # default run: dialects the writer does not announce are not its business
@@ -119,15 +153,12 @@ def run_check_writer(args: argparse.Namespace) -> int:
                 out.write(render_json(results, argv))
             else:
                 print_human(results, argv, out, quiet=args.quiet,
-                            color=args.color if args.output in (None, "-") else "never")
-    except OutputError as e:
-        print(f"rollout-trace check-writer: {e}", file=sys.stderr)
-        return EXIT_USAGE
+                            color=args.color if not to_file else "never")
+    except OutputError as e:  # checked before the run; the disk may still fill or vanish meanwhile
+        return _usage(str(e))
     ok = bool(ran) and all(r.ok for r in ran)
-    if not args.quiet and not (args.format == "human" and args.output in (None, "-")):
-        console(sys.stderr if args.output in (None, "-") else sys.stdout, args.color).print(
-            ("ok: " if ok else "FAIL: ") + summary(results)
-        )
+    if not args.quiet and not (args.format == "human" and not to_file):
+        console(sys.stdout if to_file else sys.stderr, args.color).print(("ok: " if ok else "FAIL: ") + summary(results))
     if not ran:
         print("rollout-trace check-writer: no script could run (see the skip reasons)", file=sys.stderr)
         return EXIT_USAGE
@@ -147,7 +178,8 @@ def render_json(results: list[ScriptResult], argv: list[str]) -> str:
         "scripts": [r.to_dict() for r in results],
         "checks": {i: meaning(i) for i in ids},
     }
-    return json.dumps(escape.tree(doc), indent=2, ensure_ascii=False) + "\n"
+    # escaped for display, and ASCII only: no control, bidi or non-UTF-8 character survives
+    return json.dumps(escape.tree(doc), indent=2, ensure_ascii=True) + "\n"
 
 
 def _grouped(result: ScriptResult):
@@ -173,8 +205,8 @@ def print_human(results: list[ScriptResult], argv: list[str], out=None, color: s
     m = escape.rich_markup
     c = make_console(out or sys.stdout, color)
     impl = next((r.implementation for r in results if r.implementation), None)
-    who = f"{impl.get('name')} ({impl.get('language')}{' ' + impl['version'] if impl.get('version') else ''})" if impl else "?"
-    c.print(f"check-writer: {m(' '.join(shlex.quote(a) for a in argv))}: {m(who)}, protocol {PROTOCOL_VERSION}")
+    who = f"{impl.get('name')} ({impl.get('language')}{' ' + str(impl['version']) if impl.get('version') else ''})" if impl else "?"
+    c.print(f"check-writer: {m(' '.join(shlex.quote(a) for a in argv))}: {m(who[:200])}, protocol {PROTOCOL_VERSION}")
     ids: set[str] = set()
     for r in results:
         if r.skipped:
