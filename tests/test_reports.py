@@ -319,3 +319,10 @@ def test_fuzz_reports_escape_what_a_reducer_prints(tmp_path):
             assert json.loads(text)["format"] == "rollout-trace-kit/reducer-report/1"
         else:
             assert "rejected a valid bundle" in text and "\\x1b[31mred" in text  # shown, escaped
+
+
+def test_pyproject_top_level_format_applies_where_it_is_a_choice(tmp_path):
+    cwd = _project(tmp_path, '[tool.rollout-trace]\nformat = "sarif"\n')
+    assert json.loads(_cli("validate", CLEAN, cwd=cwd).stdout)["version"] == "2.1.0"
+    proc = _cli("invariants", cwd=cwd)  # no sarif there: its own default stays
+    assert proc.returncode == 0 and not proc.stdout.startswith(b"{")

@@ -89,6 +89,10 @@ def _options(sub: argparse.ArgumentParser) -> dict[str, argparse.Action]:
     return {a.dest: a for a in sub._actions if a.option_strings and a.dest != "help"}
 
 
+def _all_actions(subparsers: dict[str, argparse.ArgumentParser], dest: str) -> list[argparse.Action]:
+    return [o for sub in subparsers.values() for d, o in _options(sub).items() if d == dest]
+
+
 def apply(subparsers: dict[str, argparse.ArgumentParser], table: dict, origin: Path) -> None:
     """Set the defaults of each subcommand from the table; unknown keys are errors."""
     sections = {k: v for k, v in table.items() if isinstance(v, dict)}
@@ -120,7 +124,12 @@ def apply(subparsers: dict[str, argparse.ArgumentParser], table: dict, origin: P
             if action is None:
                 continue  # an option of another subcommand
             if action.choices is not None and value not in action.choices:
-                raise ConfigError(f"{origin}: {key} = {value!r}: choose from {', '.join(map(str, action.choices))}")
+                if key not in sections.get(name, {}) and any(
+                    value in (o.choices or ()) for o in _all_actions(subparsers, dest)
+                ):
+                    continue  # a top-level value for the subcommands that accept it (format = "sarif")
+                choices = list(dict.fromkeys(str(c) for o in _all_actions(subparsers, dest) for c in (o.choices or ())))
+                raise ConfigError(f"{origin}: {key} = {value!r}: choose from {', '.join(choices)}")
             if dest in PATH_KEYS and isinstance(value, str) and value != "-":
                 value = str(origin.parent / value)
             defaults[dest] = value
