@@ -16,6 +16,7 @@ from ..model.types import (
     Dialect,
     Field,
     Int,
+    Layout,
     Named,
     Nullable,
     Str,
@@ -140,6 +141,9 @@ def shape_md(t, dialect: Dialect) -> str:
 def required_md(f: Field) -> str:
     if f.required:
         return "required"
+    if f.required_since:
+        how = "omitted when absent" if f.skip_if_none else "`null` or absent"
+        return f"optional: {how}; reducers require it since {codex(f.required_since)}"
     if f.skip_if_none:
         return "optional: omitted when absent"
     return "optional: `null` or absent"
@@ -206,6 +210,39 @@ def inferred_admonition(dialect: Dialect, what: str) -> str:
     return f'!!! warning "Inferred"\n    This {what}: {inferred_text(dialect)}'
 
 
+# -- layouts ---------------------------------------------------------------------------------
+
+_RECORD_TYPES = {"u16le": "u16, little-endian", "u64le": "u64, little-endian"}
+
+
+def record_table(layout: Layout) -> str:
+    """The shard record format of a layout as a Markdown table."""
+    rows = ["| Part | Encoding | Meaning |", "|---|---|---|"]
+    for r in layout.record:
+        if r.type == "bytes":
+            length = next((o.name for o in layout.record if o.length_of == r.name), None)
+            enc = f"bytes (`{length}` of them)" if length else "bytes"
+        else:
+            enc = _RECORD_TYPES.get(r.type, r.type)
+        rows.append(f"| `{r.name}` | {enc} | {cell(r.doc)} |")
+    return "\n".join(rows)
+
+
+def layout_md(layout: Layout) -> str:
+    """The payload store of a layout: where payloads live and how a ref finds one."""
+    out = [
+        f"Layout `{layout.name}`: {md_inline(layout.doc)}\n",
+        f"- **Files:** `{layout.manifest_file}`, `{layout.event_log}`, payloads under `{layout.payloads_dir}/` "
+        f"as `{layout.payload_file}`",
+        f"- **Payload ids:** `{layout.payload_id}`, numbered from 1",
+        f"- **A ref locates its payload by:** `{layout.ref_key}`",
+    ]
+    if layout.record:
+        out.append("\nA decompressed shard is a sequence of records, each:\n")
+        out.append(record_table(layout))
+    return "\n".join(out) + "\n"
+
+
 # -- the dialect page --------------------------------------------------------------------
 
 
@@ -227,7 +264,7 @@ def dialect_page(dialect: Dialect, examples: list[Example]) -> str:
         " (nothing may be written after it)\n"
         f"- **JSON Schema:** "
         + ", ".join(
-            f"[`{schema_file_name(doc, strict)}`](../{schema_rel(dialect.name, doc, strict)})"
+            f"[`{schema_file_name(doc, strict)}`](../../{schema_rel(dialect.name, doc, strict)})"
             for doc in SCHEMA_DOCUMENTS
             for strict in (False, True)
         )
@@ -237,6 +274,9 @@ def dialect_page(dialect: Dialect, examples: list[Example]) -> str:
         add(f"!!! note\n    {md_inline(note)}\n")
     if _has_inferred(dialect):
         add(f"Parts marked {inferred_badge(dialect)} are {inferred_text(dialect)[0].lower()}{inferred_text(dialect)[1:]}\n")
+
+    add("## Layout {#layout}\n")
+    add(layout_md(dialect.layout))
 
     # manifest and envelope
     add("## Manifest {#manifest}\n")
@@ -315,10 +355,10 @@ def type_section(dialect: Dialect, t) -> str:
             + ".\n"
         )
     elif isinstance(t, TaggedUnion):
-        out.append("An object tagged by `type`:\n")
-        out.append("| `type` | Shape | Description |\n|---|---|---|")
+        out.append(f"An object tagged by `{t.tag_key}`:\n")
+        out.append(f"| `{t.tag_key}` | Shape | Description |\n|---|---|---|")
         for arm in t.variants:
-            shape = ", ".join([f'"type": "{arm.tag}"'] + [f'"{f.name}": {shape_md(f.type, dialect)}' for f in arm.fields])
+            shape = ", ".join([f'"{t.tag_key}": "{arm.tag}"'] + [f'"{f.name}": {shape_md(f.type, dialect)}' for f in arm.fields])
             badge = f" {inferred_badge(dialect)}" if arm.inferred else ""
             since = f" *Since {codex(arm.since)}.*" if arm.since else ""
             out.append(f"| `{arm.tag}`{badge} | `{{{cell(shape)}}}` | {cell(arm.doc)}{since} |")
@@ -339,7 +379,8 @@ def overview_page(dialects: list[Dialect], schemas: dict[str, str]) -> str:
     out = ["# Reference\n"]
     out.append(
         "Generated from the kit's executable model (`rollout_trace_kit.model`) and its "
-        "invariant catalogue each time the site is built.\n"
+        "invariant catalogue by `python -m rollout_trace_kit.docsgen --write docs` (a test fails "
+        "when a committed page is stale).\n"
     )
     out.append("| Dialect | `schema_version` | Written by | Reference reducer | Terminal event | Variants |")
     out.append("|---|---|---|---|---|---|")
@@ -352,7 +393,8 @@ def overview_page(dialects: list[Dialect], schemas: dict[str, str]) -> str:
         )
     out.append("")
     out.append("- [Differences between dialects and releases](differences.md)")
-    out.append("- [Invariant catalogue](invariants.md): every rule the validator checks\n")
+    out.append("- [Invariant catalogue](invariants.md): every rule the validator checks")
+    out.append("- [Entity lifecycles](lifecycles.md) and [bundle layouts](layouts.md), as diagrams\n")
     out.append("## JSON Schema files {#schema-files}\n")
     out.append(
         "Draft 2020-12. Each file is published at the URL of its `$id`. The *strict* flavour "
@@ -367,7 +409,8 @@ def overview_page(dialects: list[Dialect], schemas: dict[str, str]) -> str:
             what = f"{m.group(1)} {m.group(2)}" + (" (strict)" if m.group(3) else "")
         else:
             what = doc.get("title") or rel
-        out.append(f"| {cell(what)} | [`{rel}`](../{rel}) | `{doc['$id']}` |")
+        # the repository's copy (readable on the code host); the docs build links the site's copy
+        out.append(f"| {cell(what)} | [`{rel}`](../../{rel}) | `{doc['$id']}` |")
     return "\n".join(out) + "\n"
 
 
@@ -375,7 +418,7 @@ def overview_page(dialects: list[Dialect], schemas: dict[str, str]) -> str:
 
 
 def _field_sig(f: Field) -> tuple:
-    return (repr(f.type), f.required, f.skip_if_none, tuple(f.payload_kinds))
+    return (repr(f.type), f.required, f.skip_if_none, tuple(f.payload_kinds), f.const, f.required_since)
 
 
 def _describe_field_change(a: Field, b: Field, da: Dialect, db: Dialect) -> str:
@@ -386,6 +429,10 @@ def _describe_field_change(a: Field, b: Field, da: Dialect, db: Dialect) -> str:
         parts.append(f"{required_md(a)} → {required_md(b)}")
     if a.payload_kinds != b.payload_kinds:
         parts.append(f"payload kinds {list(a.payload_kinds)} → {list(b.payload_kinds)}")
+    if a.const != b.const:
+        parts.append(f"value `{a.const}` → `{b.const}`")
+    if a.required_since != b.required_since and not (a.required != b.required):
+        parts.append(f"{required_md(a)} → {required_md(b)}")
     return "; ".join(parts)
 
 
@@ -434,6 +481,17 @@ def dialect_diff(da: Dialect, db: Dialect) -> list[str]:
             + ", ".join(f"[`{t}`]({pb}#{variant_anchor(t)})" for t in db.terminal_variants)
             + "."
         )
+    if da.layout != db.layout:
+        lines.append(
+            f"- Payload store: `{da.layout.name}` (`{da.layout.payload_file}`, refs name a `{da.layout.ref_key}`) → "
+            f"[`{db.layout.name}`]({pb}#layout) (`{db.layout.payload_file}`, refs name a `{db.layout.ref_key}`). "
+            f"{md_inline(db.layout.doc)}"
+        )
+        if db.layout.record and db.layout.record != da.layout.record:
+            lines.append("\n  Record format of a decompressed shard:\n\n" + indent(record_table(db.layout), "  ") + "\n")
+    if da.reducer_reads_every_ref != db.reducer_reads_every_ref:
+        every = "every referenced payload" if db.reducer_reads_every_ref else "only the payloads its handlers read"
+        lines.append(f"- The reference reducer opens {every}.")
     lines += _field_diff(da.manifest.fields, db.manifest.fields, da, db, "Manifest")
     lines += _field_diff(da.envelope.fields, db.envelope.fields, da, db, "Envelope")
     ta, tb = set(da.tags), set(db.tags)
@@ -460,7 +518,17 @@ def dialect_diff(da: Dialect, db: Dialect) -> list[str]:
             badge = f" {inferred_badge(db)}" if t.inferred else ""
             lines.append(f"- Type [`{name}`]({pb}#{type_anchor(name)}) added{badge}: {cell(first_sentence(t.doc))}")
         elif _type_sig(na[name]) != _type_sig(t):
-            lines.append(f"- Type [`{name}`]({pb}#{type_anchor(name)}) changed.")
+            old, where = na[name], f"Type [`{name}`]({pb}#{type_anchor(name)})"
+            if isinstance(t, Struct) and isinstance(old, Struct):
+                lines += _field_diff(old.fields, t.fields, da, db, where)
+            elif isinstance(t, (StrEnum, UnitKind)) and isinstance(old, (StrEnum, UnitKind)):
+                added = [v for v in t.values if v not in old.values]
+                gone = [v for v in old.values if v not in t.values]
+                what = [f"values added: {', '.join(f'`{v}`' for v in added)}"] if added else []
+                what += [f"values removed: {', '.join(f'`{v}`' for v in gone)}"] if gone else []
+                lines.append(f"- {where}: {'; '.join(what) or 'changed'}.")
+            else:
+                lines.append(f"- {where} changed.")
     for name in na:
         if name not in nb:
             lines.append(f"- Type `{name}` removed.")
@@ -510,6 +578,12 @@ def release_timeline(dialects: list[Dialect]) -> list[str]:
             for f in v.fields:
                 if f.since and f.since != v.since:
                     note(f.since, f"field `{f.name}` of [`{v.tag}`]({{page}}#{variant_anchor(v.tag)})", d)
+                if f.required_since:
+                    note(
+                        f.required_since,
+                        f"reducers require field `{f.name}` of [`{v.tag}`]({{page}}#{variant_anchor(v.tag)})",
+                        d,
+                    )
         for t in d.types:
             note(t.since, f"type [`{t.name}`]({{page}}#{type_anchor(t.name)})", d)
             arms = t.variants if isinstance(t, TaggedUnion) else ()

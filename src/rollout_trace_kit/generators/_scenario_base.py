@@ -23,7 +23,10 @@ class RecorderBase:
     """The Recorder's state and helpers, as its mixins see them."""
 
     dialect: Dialect
-    v2: bool
+    accepts_history: bool  # facts of the dialect's writers, from the model
+    resumes: bool
+    runtime_kind: bool
+    completes_recording: bool
     plan: BundlePlan
     rnd: random.Random
     ids: Ids

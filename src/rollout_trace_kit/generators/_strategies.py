@@ -17,7 +17,8 @@ from typing import Any, Iterable
 from hypothesis import strategies as st
 
 from ..bundle import Bundle
-from ..model import DIALECTS
+from ..model import DIALECTS, facts
+from ..model.types import Dialect
 from ._plan import CALL_KINDS, SPAWN, TURN_ENDS, BundlePlan, Call, Round, ThreadPlan, TurnPlan
 from ._scenario import Recorder
 from ._writer import MemorySink
@@ -31,7 +32,7 @@ FEATURES = frozenset(CALL_KINDS) | {SPAWN, "compact", "resumed"} | set(TURN_ENDS
 class GeneratedBundle(Bundle):
     """A generated :class:`~rollout_trace_kit.bundle.Bundle` that remembers its plan."""
 
-    dialect: str = "v2"
+    dialect: str | Dialect = "v2"  # as given to expand(): a name, or the model itself
     plan: BundlePlan | None = None
 
     def __repr__(self) -> str:
@@ -44,9 +45,10 @@ class GeneratedBundle(Bundle):
         printer.text(repr(self))
 
 
-def expand(plan: BundlePlan, dialect: str = "v2") -> GeneratedBundle:
+def expand(plan: BundlePlan, dialect: str | Dialect = "v2") -> GeneratedBundle:
     """The bundle Codex would have written for ``plan``."""
-    b = Recorder(DIALECTS[dialect], plan, MemorySink()).run()
+    d = DIALECTS[dialect] if isinstance(dialect, str) else dialect
+    b = Recorder(d, plan, MemorySink()).run()
     assert isinstance(b, Bundle)  # what a MemorySink gives
     return GeneratedBundle(**vars(b), dialect=dialect, plan=plan)
 
@@ -60,7 +62,7 @@ class _Budget:
 def plans(
     draw: st.DrawFn,
     /,
-    dialect: str = "v2",
+    dialect: str | Dialect = "v2",
     *,
     max_turns: int = 3,
     max_rounds: int = 3,
@@ -72,7 +74,7 @@ def plans(
     """A :class:`BundlePlan`; ``features`` are guaranteed to occur (see ``FEATURES``)."""
     extra = feature_turns(features) if features else ()
     budget = _Budget(children=max_threads - 1)
-    v2 = dialect != "v1"
+    resumes = "thread_resumed" in (DIALECTS[dialect] if isinstance(dialect, str) else dialect).tags
 
     def call() -> Call:
         return Call(draw(st.sampled_from(CALL_KINDS)), nested=draw(st.integers(0, 2)))
@@ -93,7 +95,7 @@ def plans(
 
     def child(depth: int) -> ThreadPlan:
         first = turn(depth, answer=True)
-        resumed = turn(depth, answer=False) if v2 and draw(st.integers(0, 4)) == 4 else None
+        resumed = turn(depth, answer=False) if resumes and draw(st.integers(0, 4)) == 4 else None
         return ThreadPlan((first,), resumed=resumed)
 
     turns = [turn(0, answer=False) for _ in range(draw(st.integers(1, max_turns)))]
@@ -134,12 +136,12 @@ def feature_plan(features: Iterable[str] = FEATURES, seed: int = 0) -> BundlePla
     return BundlePlan(root=ThreadPlan(feature_turns(features)), seed=seed)
 
 
-def bundles(dialect: str = "v2", **plan_options: Any) -> st.SearchStrategy[GeneratedBundle]:
+def bundles(dialect: str | Dialect = "v2", **plan_options: Any) -> st.SearchStrategy[GeneratedBundle]:
     """Lifecycle-valid bundles of ``dialect``: zero findings in every validator profile,
     accepted by the dialect's reference reducer. ``plan_options`` are those of :func:`plans`
     (``max_turns``, ``max_rounds``, ``max_calls``, ``max_threads``, ``text_bytes``, ``features``).
     """
-    if dialect not in DIALECTS:
+    if isinstance(dialect, str) and dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}")
     return plans(dialect, **plan_options).map(lambda p: expand(p, dialect))
 
@@ -149,7 +151,7 @@ lifecycle_bundles = bundles
 
 @st.composite
 def corrupted_bundles(
-    draw: st.DrawFn, /, dialect: str = "v2", invariants: Iterable[str] | None = None, **plan_options: Any
+    draw: st.DrawFn, /, dialect: str | Dialect = "v2", invariants: Iterable[str] | None = None, **plan_options: Any
 ) -> Corrupted:
     """A valid bundle broken by one operator of ``CORRUPTIONS`` (among ``invariants``).
 
@@ -161,7 +163,8 @@ def corrupted_bundles(
     all three.
     """
     if invariants is None:
-        names = [i for i in applicable(dialect) if not CATALOGUE[i].kit_only]
+        registered = dialect if isinstance(dialect, str) else facts.registered_name(dialect)
+        names = [i for i in applicable(registered) if not CATALOGUE[i].kit_only]
     else:
         names = sorted(invariants)
     missing = [n for n in names if n not in CORRUPTIONS]

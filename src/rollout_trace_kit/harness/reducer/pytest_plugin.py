@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import pytest
 
+from ...writer.core import written_dialects
+
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr, TracebackStyle
 
@@ -27,7 +29,7 @@ _STASH_RESULTS = pytest.StashKey["list[CaseResult]"]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rollout-trace reducer conformance")
     group.addoption("--reducer-cmd", help="reducer command to fuzz ({bundle}, {output} placeholders)")
-    group.addoption("--reducer-dialect", default="v2", choices=["v1", "v2"])
+    group.addoption("--reducer-dialect", default="v2", choices=written_dialects())
     group.addoption("--reducer-examples", type=int, default=100)
     group.addoption("--reducer-seed", type=int, default=0)
     group.addoption("--reducer-timeout", type=float, default=30.0)
