@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["fuzz-reducer", "merge"]:  # a verb of fuzz-reducer, which otherwise takes only options
+        from .harness.reducer.cli import merge_parser
+
+        args = merge_parser().parse_args(argv[2:])
+        return args.func(args)
     parser = build_parser()
     args = parser.parse_args(argv)
     return args.func(args)
