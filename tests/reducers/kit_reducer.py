@@ -1,11 +1,12 @@
 """Fake reducer built on the kit's own reducer profile: correct by construction.
 
 Usage: kit_reducer.py BUNDLE OUTPUT [--forget INVARIANT] [--crash-on VARIANT]
-                      [--drop-entity KIND] [--bytes-dependent]
+                      [--drop-entity KIND] [--bytes-dependent] [--nondeterministic]
   --forget           ignore findings of one invariant (a reducer that forgets a rule)
   --crash-on         die of SIGSEGV when the log holds an event of this variant
   --drop-entity      leave the last entity of KIND (thread, turn, inference, tool) out of the output
   --bytes-dependent  let the output depend on the log's bytes, not its meaning (its size)
+  --nondeterministic a random nonce in the output: two runs of one bundle differ
 
 The output is a small state: the ids of the entities the log starts, and the
 payload refs (id -> path, under raw_payloads like Codex's state).
@@ -25,6 +26,7 @@ ap.add_argument("--forget")
 ap.add_argument("--crash-on")
 ap.add_argument("--drop-entity", choices=["thread", "turn", "inference", "tool"])
 ap.add_argument("--bytes-dependent", action="store_true")
+ap.add_argument("--nondeterministic", action="store_true")
 args = ap.parse_args()
 
 if args.crash_on:
@@ -71,5 +73,7 @@ if args.drop_entity and state[args.drop_entity]:
     state[args.drop_entity].pop()
 if args.bytes_dependent:
     state["log_bytes"] = len(data)
+if args.nondeterministic:
+    state["nonce"] = os.urandom(8).hex()
 with open(args.output, "w") as f:
     json.dump(state, f)

@@ -186,6 +186,9 @@ class Campaign:
             shutil.rmtree(target)
         case.bundle.write(target / "bundle")
         r.repro = str(target)
+        r.finding = shrunk.finding  # the finding of the bundle that was saved
+        if spec != r.spec:
+            r.detail += f" (saved shrunk: {spec.events} events instead of {r.spec.events})"
         r.replay = (f"rollout-trace replay {shlex.quote(str(target))} --cmd {shlex.quote(self.command.template)}"
                     + self.replay_extra)
         (target / "case.json").write_text(
