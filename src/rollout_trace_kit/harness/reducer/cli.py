@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ...validate import Profile
-from ..command import ReducerCommand
+from ..command import ReducerCommand, scratch_root
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 EXTRA_HINT = "pip install 'rollout-trace-kit[generators]'"
@@ -259,7 +259,7 @@ def _run_replay(args: argparse.Namespace) -> int:
         oracles = parse_oracles(args.oracle, args.normalize, args.skip_transform)
     except (ValueError, OracleError) as e:
         raise UsageError(str(e)) from None
-    with tempfile.TemporaryDirectory(prefix="rtk-replay-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="rtk-replay-", dir=scratch_root()) as tmp:
         # a copy, so a reducer that writes into its input cannot change the saved case
         bundle = Path(tmp) / "bundle"
         copy_case_tree(d / "bundle", bundle)

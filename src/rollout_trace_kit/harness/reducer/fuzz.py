@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...validate import Profile
-from ..command import Outcome, ReducerCommand
+from ..command import Outcome, ReducerCommand, scratch_root
 from .cases import VALID, Case, CaseSpec, build_case, eligible_invariants, judge_case, plan_cases, smaller
 from .oracles import OracleConfig
 
@@ -214,7 +214,7 @@ def run_case(job: Job) -> CaseResult | None:
     case = build_case(job.spec)
     if case is None:
         return None
-    with tempfile.TemporaryDirectory(prefix="rtk-fuzz-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="rtk-fuzz-", dir=scratch_root()) as tmp:
         bundle_dir = case.bundle.write(Path(tmp) / "bundle")
         finding = judge_case(case, bundle_dir, job.profile)
         capture = job.oracles.any

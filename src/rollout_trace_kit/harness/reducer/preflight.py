@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..command import ReducerCommand
+from ..command import ReducerCommand, scratch_root
 
 
 class PreflightError(Exception):
@@ -29,7 +29,7 @@ def preflight_bundle(dialect: str) -> Path:
 
 def preflight(command: ReducerCommand, dialect: str, oracles=None) -> None:
     source = preflight_bundle(dialect)
-    with tempfile.TemporaryDirectory(prefix="rtk-preflight-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="rtk-preflight-", dir=scratch_root()) as tmp:
         bundle = Path(shutil.copytree(source, Path(tmp) / "bundle"))  # never run on the shipped copy
         outcome = command.run(bundle, Path(tmp) / "work")
     where = f"on the shipped valid bundle {source.parent.name}/{source.name}"
