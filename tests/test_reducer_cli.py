@@ -245,7 +245,9 @@ def saved_case(tmp_path):
 
 
 @pytest.mark.parametrize("content", ["{", "[]", '{"case": {"dialect": "v2"}}', '{"case": 5, "must_reject": true}',
-                                     '{"case": {"dialect": "v2", "invariant": "X", "seed": "s", "events": 8}, "must_reject": true}'])
+                                     '{"case": {"dialect": "v2", "invariant": "X", "seed": "s", "events": 8}, "must_reject": true}',
+                                     '{"case": {"dialect": "v9", "invariant": "X", "seed": 1, "events": 8}, "must_reject": true}',
+                                     'null', '"s"'])
 def test_replay_of_a_malformed_case_json_is_exit_2(saved_case, content):
     (saved_case / "case.json").write_text(content)
     out = rtk("replay", str(saved_case), "--cmd", kit(), cwd=saved_case.parent, timeout=60)
@@ -281,3 +283,26 @@ def test_replay_recreates_fifos_without_opening_them(saved_case):
     os.mkfifo(saved_case / "bundle" / "payloads" / "fifo.json")
     out = rtk("replay", str(saved_case), "--cmd", kit(), cwd=saved_case.parent, timeout=60)
     assert out.returncode in (0, 1) and "Traceback" not in out.stderr, out.stderr
+
+
+def test_progress_goes_to_stderr_on_a_terminal(tmp_path):
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([*RTK, "fuzz-reducer", "--cmd", kit(), "--examples", "3", "--seed", "1", "--format", "json"],
+                            stdout=subprocess.PIPE, stderr=follower, cwd=tmp_path)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.wait(timeout=300)
+    os.close(leader)
+    assert b"\r3/3 cases, 0 not passing" in seen and b"\r1/3 cases" in seen
+    piped = rtk("fuzz-reducer", "--cmd", kit(), "--examples", "2", "--seed", "1", "--format", "json", cwd=tmp_path)
+    assert "cases, 0 not passing" not in piped.stderr  # not a terminal: no progress lines

@@ -75,7 +75,7 @@ class _Drain(threading.Thread):
                 self.total += len(chunk)
                 if len(self.head) < self.keep:
                     self.head += chunk[: self.keep - len(self.head)]
-                self.tail = (self.tail + chunk)[-self.tail_size:]
+                self.tail = (self.tail + chunk)[-self.tail_size:]  # a copy of at most tail + 64 KiB
         except (OSError, ValueError):
             pass
 
@@ -169,9 +169,10 @@ class ReducerCommand:
         timed_out = expired.is_set()
         _kill_group(proc)  # always: a background child must not outlive its case
         for d in (out, err):
+            # A descendant that left the group may still hold the pipe: stop waiting after a
+            # grace period and leave the (daemon) reader blocked; closing the pipe under it
+            # would wait on the reader's own lock.
             d.join(DRAIN_GRACE)
-            if d.is_alive():  # a descendant left the group and still holds the pipe
-                d.pipe.close()
         seconds = time.monotonic() - started
         rc = proc.returncode
         sig = -rc if rc is not None and rc < 0 and not timed_out else None

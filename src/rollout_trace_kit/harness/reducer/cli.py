@@ -236,14 +236,19 @@ def _load_case(d: Path):
         spec = CaseSpec(**meta["case"])
         if not all(isinstance(getattr(spec, k), t) for k, t in (("dialect", str), ("invariant", str), ("seed", int), ("events", int))):
             raise TypeError("wrong field types")
+        from ...model import DIALECTS
+
+        if spec.dialect not in DIALECTS:
+            raise ValueError(f"unknown dialect {spec.dialect!r}")
         expected = frozenset(str(x) for x in meta.get("expected", []))
         must_reject = meta["must_reject"]
         if not isinstance(must_reject, bool):
             raise TypeError("must_reject is not a boolean")
         case_id = meta.get("id") if isinstance(meta.get("id"), str) else spec.id
-    except (KeyError, TypeError, ValueError) as e:
+        profile = Profile.parse(meta.get("profile", "reducer"))
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise UsageError(f"{d}/case.json: not a saved case ({type(e).__name__}: {e})") from None
-    return Case(spec, Bundle(None), expected, must_reject), case_id
+    return Case(spec, Bundle(None), expected, must_reject), case_id, profile
 
 
 def _run_replay(args: argparse.Namespace) -> int:
@@ -253,7 +258,7 @@ def _run_replay(args: argparse.Namespace) -> int:
     d = Path(args.case_dir)
     if not (d / "bundle").is_dir() or (d / "bundle").is_symlink():
         raise UsageError(f"{d}: no bundle/ directory: not a saved case")
-    case, case_id = _load_case(d)
+    case, case_id, profile = _load_case(d)
     try:
         command = _command(args)
         oracles = parse_oracles(args.oracle, args.normalize, args.skip_transform)
@@ -271,7 +276,7 @@ def _run_replay(args: argparse.Namespace) -> int:
             from .judge_output import judge_output
 
             case.bundle = Bundle.read(bundle)
-            judge_output(r, case, run.result, Job(command, Profile.REDUCER, case.spec, oracles), Path(tmp))
+            judge_output(r, case, run.result, Job(command, profile, case.spec, oracles), Path(tmp))
     want = "reject" if case.must_reject else ("accept" if case.valid else "accept or reject")
     from .report import clean
 

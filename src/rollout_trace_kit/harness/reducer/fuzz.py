@@ -196,6 +196,7 @@ class Campaign:
                 {
                     **shrunk.to_dict(),
                     "id": r.id,
+                    "profile": self.profile.label,
                     "case": spec.to_dict(),
                     "original": r.spec.to_dict(),
                     "replay": r.replay,
