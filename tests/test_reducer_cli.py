@@ -306,3 +306,15 @@ def test_progress_goes_to_stderr_on_a_terminal(tmp_path):
     assert b"\r3/3 cases, 0 not passing" in seen and b"\r1/3 cases" in seen
     piped = rtk("fuzz-reducer", "--cmd", kit(), "--examples", "2", "--seed", "1", "--format", "json", cwd=tmp_path)
     assert "cases, 0 not passing" not in piped.stderr  # not a terminal: no progress lines
+
+
+def test_redaction_leaves_no_machine_paths(tmp_path, monkeypatch):
+    from rollout_trace_kit.harness.reducer.report import redact
+
+    monkeypatch.chdir(tmp_path)
+    home = os.path.expanduser("~")
+    assert redact(f"{tmp_path}/reducer-fuzz-failures/X") == "reducer-fuzz-failures/X"
+    assert redact(f"{home}/.cache/codex debug") == "~/.cache/codex debug"
+    assert redact("/elsewhere/fails/X --cmd y", "/elsewhere/fails") == "fails/X --cmd y"
+    assert redact("cannot open /dev/shm/rtk-fuzz-ab_12/bundle/payloads/1.json") == "cannot open $TMP/bundle/payloads/1.json"
+    assert redact("/tmp/rtk-replay-x9/work/output.json") == "$TMP/work/output.json"

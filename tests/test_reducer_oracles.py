@@ -183,11 +183,13 @@ def test_real_codex_reducers_pass_every_oracle(tmp_path, codex_binaries, dialect
     out = subprocess.run(
         [sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "--cmd", cmd, "--dialect", dialect, "--seed", "11",
          "--examples", "150", "--format", "json", "--timeout", "10", "--oracle", "all", "--oracle", f"codex-{release}",
-         "--normalize", "codex-state", "--known", str(Path(__file__).parent / "known-results" / f"codex-{release}.json")],
+         "--normalize", "codex-state", "--no-shrink"],
         capture_output=True, text=True, cwd=tmp_path, timeout=1200,
     )
     doc = json.loads(out.stdout)
-    assert out.returncode == 0, (doc["new_failures"], doc["failures"][:3])
+    # the only failures allowed: the known FIFO hang (whether a seed reaches it depends on the seed)
+    assert {(f["case"]["invariant"], f["result"]) for f in doc["failures"]} <= {("REF.REGULAR_FILE", "timeout")}, \
+        doc["failures"][:3]
     results = doc["oracles"]["results"]
     valid = doc["invariants"]["VALID"]["cases"]
     assert results["metamorphic"] == {"pass": valid, "fail": 0, "n/a": 0} and valid >= 25

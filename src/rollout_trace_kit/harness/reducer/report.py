@@ -26,26 +26,37 @@ def clean(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
 
 
-def redact(text: str) -> str:
-    """A path or command line without machine paths: the run's directory as ``.``, home as ``~``."""
+_SCRATCH = re.compile(r"(?:/[^\s'\"]*)?/rtk-(?:fuzz|replay|preflight)-[A-Za-z0-9_]+")
+
+
+def redact(text: str, repro_dir: str | None = None) -> str:
+    """A path or command line without machine paths: the run's directory as ``.``, home as
+    ``~``, a repro directory elsewhere by its own name, the harness's scratch directories as
+    ``$TMP``."""
     if not text:
         return text
     cwd, home = os.getcwd(), os.path.expanduser("~")
+    if repro_dir:
+        absolute = os.path.abspath(repro_dir)
+        if not absolute.startswith(cwd + os.sep):
+            text = text.replace(absolute, os.path.basename(absolute))
     text = text.replace(cwd + os.sep, "").replace(cwd, ".")
     if home and home != "/":
         text = text.replace(home, "~")
-    return text
+    return _SCRATCH.sub("$TMP", text)
 
 
 def report_dict(command: str, dialect: str, profile: str, seed: int, results: list[CaseResult],
-                table: dict[str, dict], verdict: Verdict, skipped: int, seconds: float, **extra) -> dict:
+                table: dict[str, dict], verdict: Verdict, skipped: int, seconds: float, repro_dir: str | None = None,
+                **extra) -> dict:
     failures = []
     for r in results:
         if r.result != PASS:
             d = r.to_dict()
             d["_repro_abs"], d["_replay_abs"] = d["repro"], d["replay"]  # for the console; not in JSON
-            d["repro"] = redact(d["repro"]) if d["repro"] else None
-            d["replay"] = redact(d["replay"])
+            d["repro"] = redact(d["repro"], repro_dir) if d["repro"] else None
+            for k in ("replay", "detail", "stderr_tail", "stdout_tail"):
+                d[k] = redact(d[k], repro_dir)
             failures.append(d)
     return {
         "format": REPORT_FORMAT,
@@ -81,7 +92,7 @@ def build_report(campaign, command: str, known: Known, seconds: float) -> dict:
         summary[name] = {k: seen.count(k) for k in ("pass", "fail", "n/a")}
     return report_dict(
         command, campaign.dialect, campaign.profile.label, campaign.seed, results, table, verdict,
-        len(campaign.skipped), seconds,
+        len(campaign.skipped), seconds, repro_dir=str(campaign.repro_dir) if campaign.repro_dir else None,
         shard=f"{campaign.shard[0]}/{campaign.shard[1]}",
         oracles={
             "enabled": oracles.names,
