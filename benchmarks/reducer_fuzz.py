@@ -18,7 +18,6 @@ import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from rollout_trace_kit.codex.install import ensure_codex
 from rollout_trace_kit.harness.command import ReducerCommand

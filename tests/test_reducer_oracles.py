@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from rollout_trace_kit.bundle import Bundle
 from rollout_trace_kit.generators import build_bundle
 from rollout_trace_kit.harness.reducer.oracles import (
     CODEX_STATE, TRANSFORMS, OracleError, coverage_gaps, entity_ids, first_differences, parse_normalizer,

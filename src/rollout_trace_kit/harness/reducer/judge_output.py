@@ -58,8 +58,6 @@ def _run(job, bundle_dir: Path, work: Path, cfg_norm):
 
 
 def _metamorphic(case, base, job, tmp: Path, problems) -> str:
-    from .oracles import TRANSFORMS  # noqa: F401  (names in messages)
-
     cfg = job.oracles
     bundle_dir = tmp / "bundle"
     # the same bundle twice

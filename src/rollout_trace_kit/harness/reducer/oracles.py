@@ -16,7 +16,6 @@ them is enforced by the campaign's profile in its dialect (the catalogue decides
 from __future__ import annotations
 
 import importlib
-import os
 import random
 from dataclasses import dataclass, field
 from typing import Callable
@@ -470,7 +469,3 @@ def parse_oracles(names: list[str] | None, normalize: list[str] | None, skip: li
         normalizer=parse_normalizer(normalize),
         skip_transforms=tuple(skip or ()),
     )
-
-
-def abspath(p) -> str:
-    return os.path.abspath(p)
