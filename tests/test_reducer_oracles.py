@@ -195,3 +195,20 @@ def test_real_codex_reducers_pass_every_oracle(tmp_path, codex_binaries, dialect
     assert results["coverage"] == {"pass": valid, "fail": 0, "n/a": 0}
     assert results[f"codex-{release}"]["fail"] == 0 and results[f"codex-{release}"]["pass"] >= valid
     assert doc["results"]["wrong-output"] == 0
+
+
+@pytest.mark.codex
+def test_differential_shows_the_first_differences_from_the_real_reducer(tmp_path, codex_binaries):
+    codex = shlex.quote(str(codex_binaries["v2"]))
+    cmd = f"{PY} {HERE / 'codex_tamper.py'} {codex} {{bundle}} {{output}}"
+    out = subprocess.run(
+        [sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "--cmd", cmd, "--seed", "3", "--examples", "4",
+         "--format", "json", "--no-shrink", "--invariant", "SEQ.NO_GAP", "--oracle", "codex-0.169.0",
+         "--normalize", "codex-state"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+    )
+    doc = json.loads(out.stdout)
+    assert out.returncode == 1 and doc["new_failures"] == ["VALID"]
+    f = doc["failures"][0]
+    assert f["detail"] == "codex-0.169.0: the output differs from Codex 0.169.0's"
+    assert len(f["diff"]) == 1 and f["diff"][0].startswith('/status: expected "') and f["diff"][0].endswith(', got "tampered"')
