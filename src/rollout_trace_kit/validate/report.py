@@ -32,6 +32,7 @@ def render_json(reports: list[BundleReport]) -> str:
                 "ok": r.ok,
                 "events": r.events,
                 "truncated": r.truncated,
+                "dropped": {"errors": r.dropped_errors, "warnings": r.dropped_warnings},
                 "findings": [f.to_dict() for f in r.findings],
             }
             for r in reports
@@ -46,7 +47,7 @@ def render_junit(reports: list[BundleReport]) -> str:
     failures = sum(1 for r in reports if not r.ok)
     lines.append(f'<testsuites name="rollout-trace validate" tests="{len(reports)}" failures="{failures}">')
     for r in reports:
-        errs = [f for f in r.findings if f.severity is Severity.ERROR]
+        errs = [f for f in r.findings if f.severity is Severity.ERROR] + [None] * r.dropped_errors
         lines.append(
             f"  <testsuite name={quoteattr(r.bundle)} tests=\"1\" failures=\"{1 if errs else 0}\">"
         )
@@ -89,8 +90,8 @@ def print_human(reports: list[BundleReport], file=None) -> None:
 
     console = Console(file=file or sys.stdout, highlight=False, soft_wrap=True)
     for r in reports:
-        errs = sum(f.severity is Severity.ERROR for f in r.findings)
-        warns = len(r.findings) - errs
+        errs = sum(f.severity is Severity.ERROR for f in r.findings) + r.dropped_errors
+        warns = len(r.findings) + r.dropped_errors + r.dropped_warnings - errs
         mark = "[green]ok[/]" if r.ok else "[red]FAIL[/]"
         console.print(
             f"{mark} {escape_markup(r.bundle)}  [dim]dialect {r.dialect or '?'}, profile {r.profile.label}, "
@@ -105,7 +106,10 @@ def print_human(reports: list[BundleReport], file=None) -> None:
             if f.related_seq is not None:
                 console.print(f"    [dim]related event: seq {f.related_seq}[/]")
         if r.truncated:
-            console.print("  [yellow]... more findings were dropped (--max-findings)[/]")
+            console.print(
+                f"  [yellow]... {r.dropped_errors} more error(s) and {r.dropped_warnings} more warning(s) "
+                "were not listed (--max-findings); the verdict counts them[/]"
+            )
     total = sum(len(r.findings) for r in reports)
     bad = sum(not r.ok for r in reports)
     console.print(f"{len(reports)} bundle(s), {bad} failing, {total} finding(s)")
