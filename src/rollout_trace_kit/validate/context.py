@@ -19,10 +19,10 @@ class Options:
     partial_ok: bool = False  # crash-consistency mode: a partial last line / missing end is a warning
 
     def __post_init__(self):
-        for name in ("max_findings", "max_line_bytes", "max_payload_bytes"):
+        for name, least in (("max_findings", 1), ("max_line_bytes", 1), ("max_payload_bytes", 0)):
             value = getattr(self, name)
-            if type(value) is not int or value < 1:
-                raise ValueError(f"{name.replace('_', '-')} must be a whole number >= 1, not {value!r}")
+            if type(value) is not int or value < least:
+                raise ValueError(f"{name.replace('_', '-')} must be a whole number >= {least}, not {value!r}")
 
 
 @dataclass
