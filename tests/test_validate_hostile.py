@@ -718,16 +718,18 @@ def test_a_log_appended_to_by_a_real_writer_does_not_keep_the_check_going(tmp_pa
     import threading
 
     d = _copy_basic(tmp_path)
-    stop = threading.Event()
+    stop, wrote = threading.Event(), threading.Event()
 
     def writer():
         with open(d / "trace.jsonl", "ab", buffering=0) as w:
             while not stop.is_set():
                 w.write(b"x" * 65536)
+                wrote.set()
 
     t = threading.Thread(target=writer)
     t.start()
     try:
+        assert wrote.wait(30)  # the log holds garbage before the check starts
         started = time.monotonic()
         report = validate_bundle(d, Options(profile=Profile.STRICT))
         assert time.monotonic() - started < 30

@@ -6,16 +6,16 @@ import os
 import stat
 
 from ...model import DIALECTS, dialect_for_schema_version
+from ...model.common import FILE_PER_PAYLOAD
 from ...model.types import Int, unwrap
 from ..catalogue import R, W, invariant
 from ..context import Context
 from ..findings import Severity
 from ..lines import strict_loads
-from .schema import describe_errors, manifest_referee
+from .schema import describe_errors, manifest_referee, version_const
 
-MANIFEST = "manifest.json"
-TRACE = "trace.jsonl"
-PAYLOADS = "payloads"
+# Every layout keeps these names; the manifest must be found before the dialect is known.
+MANIFEST, TRACE, PAYLOADS = FILE_PER_PAYLOAD.file_names
 MAX_MANIFEST_BYTES = 1024 * 1024
 
 IS_DIRECTORY = invariant(
@@ -146,13 +146,15 @@ def load_manifest(ctx: Context) -> None:
     if not isinstance(obj, dict):
         # serde wants a map: `null`, `[]`, `42`, `"s"` or `true` fail every reader.
         ctx.report(MANIFEST_SCHEMA, f"manifest.json holds {_json_kind(obj)}, not an object", **here)
-        if ctx.options.dialect:
-            ctx.dialect = DIALECTS[ctx.options.dialect]
+        forced = ctx.options.dialect  # a name, or a Dialect built on the model (tests, extensions)
+        if forced:
+            ctx.dialect = DIALECTS[forced] if isinstance(forced, str) else forced
         return
     ctx.manifest = obj
     version = obj.get("schema_version")
     if ctx.options.dialect:
-        ctx.dialect = DIALECTS[ctx.options.dialect]
+        forced = ctx.options.dialect  # a name, or a Dialect built on the model (tests, extensions)
+        ctx.dialect = DIALECTS[forced] if isinstance(forced, str) else forced
     else:
         ctx.dialect = dialect_for_schema_version(version)
     if ctx.dialect is None:
@@ -163,7 +165,7 @@ def load_manifest(ctx: Context) -> None:
 def check_manifest_schema(ctx: Context, obj) -> None:
     here = dict(file=MANIFEST, line=None, seq=None)
     referee = manifest_referee(ctx.dialect)
-    errors = list(referee.iter_errors(obj))
+    errors = [e for e in referee.iter_errors(obj) if not version_const(e)]
     for pointer, message in describe_errors(errors, "manifest", referee.schema):
         ctx.report(MANIFEST_SCHEMA, message, pointer=pointer, **here)
     if errors:
@@ -189,7 +191,8 @@ def check_manifest_schema(ctx: Context, obj) -> None:
             pointer="/schema_version",
             **here,
         )
-    for key, want in (("raw_event_log", TRACE), ("payloads_dir", PAYLOADS)):
+    layout = ctx.dialect.layout
+    for key, want in (("raw_event_log", layout.event_log), ("payloads_dir", layout.payloads_dir)):
         if obj[key] != want:
             ctx.report(
                 LAYOUT_NAMES,
@@ -222,6 +225,22 @@ def dialect_from_first_event(ctx: Context, first_line: bytes | None) -> None:
         )
     elif ctx.manifest is not None:
         check_manifest_schema(ctx, ctx.manifest)
+
+
+def store_readable(ctx: Context, stores) -> bool:
+    """Whether the validator reads the payload store of the bundle's dialect (``stores``)."""
+    store = ctx.dialect.layout.store
+    if store in stores:
+        return True
+    ctx.report(
+        DIALECT_KNOWN,
+        f"dialect {ctx.dialect.name} (schema_version {ctx.dialect.schema_version}) keeps its payloads in a "
+        f"{store} store, which this validator does not read yet; nothing was checked",
+        file=MANIFEST,
+        line=None,
+        seq=None,
+    )
+    return False
 
 
 def trace_problem(ctx: Context) -> str | None:

@@ -18,7 +18,11 @@ import orjson
 from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Severity
+from ...model.types import STORE_FILES
 from .layout import PAYLOADS
+
+# Payload stores this checker reads (model Layout.store).
+READABLE_STORES = frozenset({STORE_FILES})
 
 PATH_CONFINED = invariant(
     "REF.PATH_CONFINED",
@@ -81,15 +85,6 @@ ORPHAN = invariant(
     severity=Severity.WARNING,
 )
 
-# Dialects whose reducer opens every referenced payload by the end of the replay
-# (0.169.0: "read payload {id}" / "invalid payload {id}", measured); v1's opens only the
-# ones its handlers read.
-EVERY_REF_READ = frozenset({"v2"})
-
-_CANONICAL_ID = re.compile(r"raw_payload:([1-9][0-9]*)\Z")
-_CANONICAL_PATH = re.compile(r"payloads/([1-9][0-9]*)\.json\Z")
-_CANONICAL_NAME = re.compile(r"([1-9][0-9]*)\.json\Z")
-
 # Parsing builds Python objects far larger than the bytes (`[{},{},...]`: about 25x). A
 # payload whose estimated parse cost is over this is checked as JSON without building it.
 PARSE_BUDGET = 128 * 1024 * 1024
@@ -98,12 +93,6 @@ PARSE_BUDGET = 128 * 1024 * 1024
 CACHE_BUDGET = 64 * 1024 * 1024
 CACHE_ENTRIES = 64
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-
-
-def ordinal_key(digits: str):
-    """A canonical ordinal as a set key, by value: an int when small, else the digits
-    (``int()`` of thousands of digits is slow or refused)."""
-    return int(digits) if len(digits) <= 18 else digits
 
 
 def parse_cost(data: bytes) -> int:
@@ -160,8 +149,8 @@ class PayloadDir:
     bundle and the file is not a symlink); any other ref takes the careful path.
     """
 
-    def __init__(self, bundle):
-        self.regular: set = set()  # ordinal keys of regular, non-symlink {n}.json files
+    def __init__(self, bundle, layout):
+        self.regular: set = set()  # ordinals of regular, non-symlink payload files
         self.others: list[str] = []  # every other entry name
         self.symlink_target: str | None = None  # payloads/ itself is a symlink (to this)
         self.listed = False
@@ -181,9 +170,9 @@ class PayloadDir:
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
-                    m = _CANONICAL_NAME.match(entry.name)
-                    if m and entry.is_file(follow_symlinks=False):
-                        self.regular.add(ordinal_key(m.group(1)))
+                    n = layout.file_ordinal(f"{PAYLOADS}/{entry.name}")
+                    if n is not None and entry.is_file(follow_symlinks=False):
+                        self.regular.add(n)
                     else:
                         self.others.append(entry.name)
         except OSError:
@@ -205,7 +194,10 @@ class RefChecker:
         self.id_to_path: dict[str, str] = {}  # non-canonical refs only
         self.path_to_id: dict[str, str] = {}
         self.check_files = ctx.profile >= W
-        self.every_ref_read = ctx.dialect.name in EVERY_REF_READ
+        # v2's reducer opens every referenced payload by the end of the replay; v1's only
+        # the ones its handlers read (model: Dialect.reducer_reads_every_ref, Field.read)
+        self.every_ref_read = ctx.dialect.reducer_reads_every_ref
+        self.layout = ctx.dialect.layout  # payload ids and file names (model Layout)
         self._dir: PayloadDir | None = None
         self._loads: OrderedDict[str, _Load] = OrderedDict()  # recent payload reads, by path
         self._cached_cost = 0
@@ -213,31 +205,32 @@ class RefChecker:
     @property
     def payload_dir(self) -> PayloadDir:
         if self._dir is None:
-            self._dir = PayloadDir(self.bundle_str)
+            self._dir = PayloadDir(self.bundle_str, self.layout)
         return self._dir
 
     # -- identity ----------------------------------------------------------------
     def identity(self, rid: str, path: str, pointer: str):
         """Check the id and path of a ref; return its canonical ordinal key, or None."""
         ctx = self.ctx
-        mi, mp = _CANONICAL_ID.match(rid), _CANONICAL_PATH.match(path)
-        if mi and mp and mi.group(1) == mp.group(1):
-            key = ordinal_key(mi.group(1))
-            self.canonical_seen.add(key)
+        layout = self.layout
+        ni, np_ = layout.id_ordinal(rid), layout.file_ordinal(path)
+        if ni is not None and ni == np_:
+            self.canonical_seen.add(ni)
             if self.id_to_path and (rid in self.id_to_path or path in self.path_to_id):
                 self._conflict(rid, path, pointer)
-            return key
+            return ni
         if ctx.wants(NAMING):
             ctx.report(
                 NAMING,
-                f"ref {rid!r} -> {path!r}: writers name payloads raw_payload:{{n}} at payloads/{{n}}.json",
+                f"ref {rid!r} -> {path!r}: writers name payloads {layout.payload_id} at {layout.payload_file}",
                 pointer=pointer,
             )
         # A non-canonical ref clashes with a canonical one of the same id or path.
-        for m in (mi, mp):
-            if m and ordinal_key(m.group(1)) in self.canonical_seen:
-                n = m.group(1)
-                self._conflict_msg(pointer, f"ref {rid!r} -> {path!r} reuses raw_payload:{n} / payloads/{n}.json")
+        for n in (ni, np_):
+            if n is not None and n in self.canonical_seen:
+                self._conflict_msg(
+                    pointer, f"ref {rid!r} -> {path!r} reuses {layout.payload_id_for(n)} / {layout.file_for(n=n)}"
+                )
                 break
         self._conflict(rid, path, pointer)
         return None
@@ -402,14 +395,14 @@ class RefChecker:
         if not ctx.wants(ORPHAN) or not listing.listed:
             return
         named = self.path_to_id
-        names = [f"{n}.json" for n in listing.regular if n not in self.canonical_seen]
-        names = [n for n in names if f"{PAYLOADS}/{n}" not in named] if named else names
+        names = [self.layout.file_for(n=n) for n in listing.regular if n not in self.canonical_seen]
+        names = [rel for rel in names if rel not in named] if named else names
         for name in listing.others:
-            m = _CANONICAL_NAME.match(name)
-            if m and ordinal_key(m.group(1)) in self.canonical_seen:
-                continue
-            if f"{PAYLOADS}/{name}" not in named:
-                names.append(name)
-        for name in sorted(names, key=lambda n: (len(n), n)):
             rel = f"{PAYLOADS}/{name}"
+            n = self.layout.file_ordinal(rel)
+            if n is not None and n in self.canonical_seen:
+                continue
+            if rel not in named:
+                names.append(rel)
+        for rel in sorted(names, key=lambda n: (len(n), n)):
             ctx.report(ORPHAN, f"{rel} is not referenced by any event", file=rel, line=None, seq=None)
