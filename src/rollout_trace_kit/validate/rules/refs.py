@@ -15,10 +15,10 @@ from collections import OrderedDict
 import msgspec
 import orjson
 
+from ...model.types import STORE_FILES
 from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Severity
-from ...model.types import STORE_FILES
 from .layout import PAYLOADS
 
 # Payload stores this checker reads (model Layout.store).
@@ -142,6 +142,13 @@ def _safe_to_read(problem: str | None) -> bool:
     return problem is None or problem == NOT_NORMALISED or problem.startswith("is not inside")
 
 
+def _ordinal_pattern(pattern: str) -> re.Pattern:
+    """A regex matching what a Layout pattern (holding ``{n}``) gives for a canonical n >= 1
+    (at most 4,000 digits, as Layout's own parser)."""
+    prefix, _, suffix = pattern.partition("{n}")
+    return re.compile(re.escape(prefix) + r"([1-9][0-9]{0,3999})" + re.escape(suffix))
+
+
 class PayloadDir:
     """``payloads/`` listed once: which canonical ``{n}.json`` names are plain regular files.
 
@@ -198,6 +205,9 @@ class RefChecker:
         # the ones its handlers read (model: Dialect.reducer_reads_every_ref, Field.read)
         self.every_ref_read = ctx.dialect.reducer_reads_every_ref
         self.layout = ctx.dialect.layout  # payload ids and file names (model Layout)
+        # The same answers as Layout.id_ordinal / file_ordinal, as one regex match each (hot path).
+        self._id_re = _ordinal_pattern(self.layout.payload_id)
+        self._file_re = _ordinal_pattern(self.layout.payload_file) if self.layout.store == STORE_FILES else None
         self._dir: PayloadDir | None = None
         self._loads: OrderedDict[str, _Load] = OrderedDict()  # recent payload reads, by path
         self._cached_cost = 0
@@ -208,12 +218,20 @@ class RefChecker:
             self._dir = PayloadDir(self.bundle_str, self.layout)
         return self._dir
 
+    def _id_ordinal(self, rid: str) -> int | None:
+        m = self._id_re.fullmatch(rid)
+        return int(m.group(1)) if m else None
+
+    def _file_ordinal(self, path: str) -> int | None:
+        m = self._file_re.fullmatch(path) if self._file_re is not None else None
+        return int(m.group(1)) if m else None
+
     # -- identity ----------------------------------------------------------------
     def identity(self, rid: str, path: str, pointer: str):
         """Check the id and path of a ref; return its canonical ordinal key, or None."""
         ctx = self.ctx
         layout = self.layout
-        ni, np_ = layout.id_ordinal(rid), layout.file_ordinal(path)
+        ni, np_ = self._id_ordinal(rid), self._file_ordinal(path)
         if ni is not None and ni == np_:
             self.canonical_seen.add(ni)
             if self.id_to_path and (rid in self.id_to_path or path in self.path_to_id):
