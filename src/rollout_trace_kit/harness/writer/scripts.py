@@ -448,10 +448,7 @@ def _generated(arg: str) -> list[Script]:
         raise ScriptError(f"gen:{arg}: expected gen:DIALECT[:EVENTS[:SEED]]") from None
     if dialect not in DIALECTS:
         raise ScriptError(f"gen:{arg}: unknown dialect {dialect!r}")
-    try:
-        from ...generators import build_bundle
-    except ImportError as e:  # the generators need the [generators] extra (Hypothesis)
-        raise ScriptError(f"gen: needs the generators extra: {e}") from None
+    from ...generators import build_bundle
     try:
         bundle = build_bundle(dialect, seed, events=events)
     except ValueError as e:
