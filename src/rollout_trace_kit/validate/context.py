@@ -10,10 +10,6 @@ from ..model.types import Dialect
 from .findings import Finding, Invariant, Profile, Severity
 
 
-class TooManyFindings(Exception):
-    """Raised to stop a check once ``max_findings`` is reached."""
-
-
 @dataclass
 class Options:
     profile: Profile = Profile.WRITER
@@ -22,6 +18,12 @@ class Options:
     max_payload_bytes: int = 256 * 1024 * 1024
     max_findings: int = 1000
     partial_ok: bool = False  # crash-consistency mode: a partial last line / missing end is a warning
+
+    def __post_init__(self) -> None:
+        for name, least in (("max_findings", 1), ("max_line_bytes", 1), ("max_payload_bytes", 0)):
+            value = getattr(self, name)
+            if type(value) is not int or value < least:
+                raise ValueError(f"{name.replace('_', '-')} must be a whole number >= {least}, not {value!r}")
 
 
 class Where(TypedDict):
@@ -40,6 +42,9 @@ class Context:
     manifest: dict[str, Any] | None = None
     findings: list[Finding] = field(default_factory=list)
     truncated: bool = False
+    # Findings past max_findings are not kept, but they still count in the verdict.
+    dropped_errors: int = 0
+    dropped_warnings: int = 0
     events: int = 0  # events in the log, counted by the pass over it
     # position of the event being checked
     line: int | None = None
@@ -82,7 +87,11 @@ class Context:
             return
         if len(self.findings) >= self.options.max_findings:
             self.truncated = True
-            raise TooManyFindings
+            if (severity or inv.severity) is Severity.ERROR:
+                self.dropped_errors += 1
+            else:
+                self.dropped_warnings += 1
+            return
         self.findings.append(
             Finding(
                 invariant=inv.id,
