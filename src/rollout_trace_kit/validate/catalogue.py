@@ -23,11 +23,12 @@ def invariant(
     severity: Severity = Severity.ERROR,
     notes: str = "",
     kit_only: bool = False,
+    release_only: bool = False,
 ) -> Invariant:
     if id in CATALOGUE:
         raise ValueError(f"invariant {id} declared twice")
     levels = {name: p for name, p in (("v1", v1), ("v2", v2)) if p is not None}
-    inv = Invariant(id, meaning, levels, source, severity, notes, kit_only)
+    inv = Invariant(id, meaning, levels, source, severity, notes, kit_only, release_only)
     CATALOGUE[id] = inv
     return inv
 

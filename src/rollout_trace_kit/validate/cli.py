@@ -55,7 +55,17 @@ def run_validate(args: argparse.Namespace) -> int:
         max_payload_bytes=args.max_payload_bytes,
         max_findings=args.max_findings,
         partial_ok=args.partial_ok,
+        release=args.release,
     )
+    if args.release:
+        from ..model import releases
+
+        rel = releases.release(args.release)
+        if rel is None or rel.record is None:
+            known = [r.version for r in releases.table() if r.record is not None]
+            print(f"rollout-trace validate: no facts for Codex {args.release} (probed or inferred: "
+                  f"{known[0]}..{known[-1]}; see `rollout-trace codex releases`)", file=sys.stderr)
+            return EXIT_USAGE
     bundles: list[Path] = []
     for raw in args.paths:
         p = Path(raw)
@@ -152,6 +162,8 @@ def add_validate_parser(sub) -> None:
         action="store_true",
         help="crash-consistency mode: a partial last line or a missing terminal event is a warning",
     )
+    p.add_argument("--release", metavar="VERSION",
+                   help="also judge as this Codex release's reducer and writer would (RELEASE.* rules)")
     p.set_defaults(func=run_validate)
 
     q = sub.add_parser("invariants", help="list the invariant catalogue")

@@ -45,6 +45,7 @@ class Invariant:
     severity: Severity = Severity.ERROR
     notes: str = ""
     kit_only: bool = False  # about the kit (a limit, a bug), not the format: reducer fuzzing skips it
+    release_only: bool = False  # checked only against one Codex release's facts (``validate --release``)
 
     def level(self, dialect: str) -> Profile | None:
         return self.levels.get(dialect)
@@ -90,6 +91,7 @@ class BundleReport:
     findings: list[Finding] = field(default_factory=list)
     events: int = 0
     truncated: bool = False  # findings beyond --max-findings were dropped
+    releases: dict | None = None  # compatible Codex releases: {"schema_version", "readers", "writers", "unknown"}
 
     @property
     def ok(self) -> bool:

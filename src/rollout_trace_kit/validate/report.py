@@ -33,6 +33,7 @@ def render_json(reports: list[BundleReport]) -> str:
                 "events": r.events,
                 "truncated": r.truncated,
                 "findings": [f.to_dict() for f in r.findings],
+                "releases": r.releases,
             }
             for r in reports
         ],
@@ -106,6 +107,10 @@ def print_human(reports: list[BundleReport], file=None) -> None:
                 console.print(f"    [dim]related event: seq {f.related_seq}[/]")
         if r.truncated:
             console.print("  [yellow]... more findings were dropped (--max-findings)[/]")
+        if r.releases is not None:
+            console.print(f"  [dim]schema_version {escape_markup(repr(r.releases['schema_version']))}: "
+                          f"read by Codex {escape_markup(', '.join(r.releases['readers']) or 'none')}; "
+                          f"writable by {escape_markup(', '.join(r.releases['writers']) or 'none')}[/]")
     total = sum(len(r.findings) for r in reports)
     bad = sum(not r.ok for r in reports)
     console.print(f"{len(reports)} bundle(s), {bad} failing, {total} finding(s)")

@@ -152,10 +152,10 @@ def build_table(records: dict[str, dict], versions: list[str]) -> list[Release]:
 
 
 def epochs(table: list[Release]) -> list[Epoch]:
-    """Runs of consecutive releases with equal facts (an unknown release is its own epoch)."""
+    """Runs of consecutive releases with equal facts (a run of unknown releases is one epoch)."""
     out: list[list[Release]] = []
     for r in table:
-        if out and r.status != "unknown" and out[-1][-1].status != "unknown" and out[-1][-1].facts == r.facts:
+        if out and (out[-1][-1].status == "unknown") == (r.status == "unknown") and out[-1][-1].facts == r.facts:
             out[-1].append(r)
         else:
             out.append([r])
