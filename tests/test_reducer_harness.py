@@ -66,7 +66,7 @@ def test_forgetting_one_rule_is_pinned_to_that_rule(tmp_path):
     assert doc["invariants"]["SEQ.INCREASING"]["failed"] == 0
     # the failing case was shrunk and saved with a replay command that reproduces it
     (failure,) = [f for f in doc["failures"]][:1]
-    repro = Path(failure["repro"])
+    repro = tmp_path / "repro" / failure["repro"]  # the report names the folder inside --repro-dir
     meta = json.loads((repro / "case.json").read_text())
     assert meta["case"]["events"] <= meta["original"]["events"]
     assert meta["replay"].startswith(f"rollout-trace replay {repro} --cmd ")

@@ -33,6 +33,21 @@ def run_probe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_path(args: argparse.Namespace) -> int:
+    from .install import ensure_codex
+
+    try:
+        binary = ensure_codex(args.version)
+    except (subprocess.SubprocessError, OSError) as e:
+        print(f"rollout-trace codex path: {args.version}: {e}", file=sys.stderr)
+        return EXIT_FAIL
+    if binary is None:
+        print(f"rollout-trace codex path: no Codex {args.version} (npm missing?)", file=sys.stderr)
+        return EXIT_FAIL
+    print(binary)
+    return EXIT_OK
+
+
 def run_releases(args: argparse.Namespace) -> int:
     from ..model import releases as rel
 
@@ -68,6 +83,47 @@ def run_releases(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_bisect(args: argparse.Namespace) -> int:
+    """Probe the middle of every unknown range until none is left (or --max probes ran)."""
+    import time
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    from ..model import releases as rel
+
+    started: set[str] = set()
+    failed: set[str] = set()
+    running: dict = {}
+
+    def one(version: str) -> int:
+        argv = [sys.executable, "-m", "rollout_trace_kit", "codex", "probe", version]
+        if args.bundles:
+            argv += ["--bundles", args.bundles]
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, timeout=3600).returncode
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        while True:
+            rel.table.cache_clear()
+            todo = [v for v in rel.bisect_next(list(rel.table())) if v not in started and v not in failed]
+            while todo and len(running) < args.jobs and len(started) < args.max:
+                v = todo.pop(0)
+                started.add(v)
+                print(f"bisect: probing {v}", file=sys.stderr, flush=True)
+                running[pool.submit(one, v)] = v
+            if not running:
+                break
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in done:
+                v = running.pop(fut)
+                if fut.result() != 0:
+                    failed.add(v)
+                    print(f"bisect: probe of {v} failed", file=sys.stderr, flush=True)
+            time.sleep(0.1)
+    rel.table.cache_clear()
+    left = rel.bisect_next(list(rel.table()))
+    print(f"bisect: probed {len(started)}; unknown ranges left: {len(left)}")
+    return EXIT_OK if not left else EXIT_FAIL
+
+
 def add_codex_parser(sub) -> None:
     codex = sub.add_parser("codex", help="published Codex releases: probe one, print the release table")
     csub = codex.add_subparsers(dest="codex_command", required=True)
@@ -83,3 +139,11 @@ def add_codex_parser(sub) -> None:
     q.add_argument("--format", choices=["human", "json"], default="human")
     q.add_argument("--refresh", action="store_true", help="refresh the list of published releases from npm first")
     q.set_defaults(func=run_releases)
+    b = csub.add_parser("bisect", help="probe the middle of every range whose probed ends differ, until none is left")
+    b.add_argument("--jobs", type=int, default=2, help="probes at once (default 2)")
+    b.add_argument("--max", type=int, default=100, help="stop after this many probes")
+    b.add_argument("--bundles", metavar="DIR", help="save the probes' bundles under DIR")
+    b.set_defaults(func=run_bisect)
+    w = csub.add_parser("path", help="print the native codex binary of a release (installing it if needed)")
+    w.add_argument("version", metavar="VERSION")
+    w.set_defaults(func=run_path)

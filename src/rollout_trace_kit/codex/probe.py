@@ -25,6 +25,7 @@ from .install import ensure_codex, remove_install, trace_reduce
 from .probe_scenarios import PROBE_SCENARIOS, ScenarioRun, run_scenario
 
 RECORD_FORMAT = "rollout-trace-kit/codex-release/1"
+KILLED_SCENARIOS = frozenset({"killed"})
 KEEP = frozenset({"0.164.0", "0.165.0", "0.166.0", "0.169.0", "0.171.0"})
 FUZZ = {"examples": 160, "seed": 0, "timeout": 10.0}
 UNKNOWN = "rtk_probe_unknown"
@@ -342,6 +343,10 @@ def _probe(release: str, binary: Path, tmp: Path, bundles_dir: Path | None, fuzz
                 shutil.rmtree(dest, ignore_errors=True)
                 shutil.copytree(b, dest, ignore=shutil.ignore_patterns("*.state.json"))
     schemas = sorted({v for f in facts for v in f["schema_versions"] if isinstance(v, int)})
+    if facts:
+        # a run killed with SIGKILL ends wherever it was: its last event says nothing of the writer's terminal event
+        ended = {t for n, r in runs.items() if n not in KILLED_SCENARIOS for t in r["terminal"]}
+        merged_terminal = sorted(ended)
     record: dict[str, Any] = {
         "format": RECORD_FORMAT,
         "release": release,
@@ -351,7 +356,7 @@ def _probe(release: str, binary: Path, tmp: Path, bundles_dir: Path | None, fuzz
         "layout": sorted({lay for b in bundles if (lay := layout(b))}) or None,
         "has_reducer": has_reducer,
         "scenarios_not_driven": sorted(n for n, r in runs.items() if not r["bundles"]),
-        "writer": {**_merge(facts), "scenarios": runs} if facts else {"scenarios": runs},
+        "writer": {**_merge(facts), "terminal_events": merged_terminal, "scenarios": runs} if facts else {"scenarios": runs},
         "reducer": None,
     }
     if isinstance(record["layout"], list) and len(record["layout"]) == 1:

@@ -54,7 +54,9 @@ def run_fuzz(args: argparse.Namespace) -> int:
     table = per_invariant(results)
     verdict = judge(table, known)
     doc = report_dict(args.cmd, args.dialect, profile.label, args.seed, results, table, verdict,
-                      len(campaign.skipped), time.monotonic() - started)
+                      len(campaign.skipped), time.monotonic() - started,
+                      examples=args.examples, timeout=args.timeout, known=args.known,
+                      repro_dir=args.repro_dir)
     if args.update:
         if not args.known:
             print("rollout-trace fuzz-reducer: --update needs --known FILE", file=sys.stderr)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from .fuzz import PASS, CaseResult
@@ -12,14 +14,28 @@ from .known import Verdict
 REPORT_FORMAT = "rollout-trace-kit/reducer-report/1"
 
 
+_ABSOLUTE = re.compile(r"(?<![\w.{}-])/[^\s'\"]*/([^\s/'\"]+)")
+
+
+def redact_paths(text: str) -> str:
+    """Absolute paths cut to their last component: a published report names no machine's folders."""
+    return _ABSOLUTE.sub(r"\1", text)
+
+
 def report_dict(command: str, dialect: str, profile: str, seed: int, results: list[CaseResult],
-                table: dict[str, dict], verdict: Verdict, skipped: int, seconds: float) -> dict:
+                table: dict[str, dict], verdict: Verdict, skipped: int, seconds: float,
+                *, examples: int | None = None, timeout: float | None = None, known: str | None = None,
+                repro_dir: str | None = None) -> dict:
     return {
         "format": REPORT_FORMAT,
-        "command": command,
+        "command": redact_paths(command),
         "dialect": dialect,
         "profile": profile,
         "seed": seed,
+        "examples": examples,
+        "timeout": timeout,
+        "known": Path(known).name if known else None,
+        "repro_dir": redact_paths(repro_dir) if repro_dir else None,  # failures' "repro" are folders in it
         "cases": len(results),
         "skipped": skipped,
         "seconds": round(seconds, 2),
@@ -29,8 +45,16 @@ def report_dict(command: str, dialect: str, profile: str, seed: int, results: li
         "expected_failures": verdict.expected_failures,
         "new_failures": verdict.new_failures,
         "stale_known_results": [{"invariant": i, "why": w} for i, w in verdict.stale],
-        "failures": [r.to_dict() for r in results if r.result != PASS],
+        "failures": [_relative_repro(r.to_dict()) for r in results if r.result != PASS],
     }
+
+
+def _relative_repro(failure: dict) -> dict:
+    """The saved case as a folder name inside --repro-dir, not a path of this machine."""
+    if failure.get("repro"):
+        failure["repro"] = Path(failure["repro"]).name
+    failure["detail"] = redact_paths(failure.get("detail") or "")
+    return failure
 
 
 def render_json(doc: dict) -> str:
@@ -87,7 +111,8 @@ def print_human(doc: dict, file=None) -> None:
             continue
         console.print(f"[red]{f['result']}[/] {f['id']}: {f['detail']}")
         if f["repro"]:
-            console.print(f"    replay: rollout-trace replay {f['repro']} --cmd ...")
+            where = f"{doc['repro_dir']}/{f['repro']}" if doc.get("repro_dir") else f["repro"]
+            console.print(f"    replay: rollout-trace replay {where} --cmd ...")
     for inv, why in doc_stale(doc):
         console.print(f"[red]stale known result[/] {inv}: {why}")
     r = doc["results"]
