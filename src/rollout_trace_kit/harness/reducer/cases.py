@@ -88,6 +88,7 @@ def plan_cases(dialect: str, examples: int, seed: int, valid_share: float = 0.2,
         i for i in (invariants or CORRUPTIONS)
         if i in CORRUPTIONS and dialect in CATALOGUE[i].levels and dialect in CORRUPTIONS[i].dialects
         and (invariants or not CATALOGUE[i].kit_only)  # kit limits only when asked for by name
+        and not CATALOGUE[i].release_only  # judged against a release's facts, not a reducer run
     )
     n_valid = max(1, round(examples * valid_share)) if examples > 1 or not ids else 0
     specs = [CaseSpec(dialect, VALID, rnd.randrange(2**31), rnd.randint(min_events, max_events)) for _ in range(n_valid)]
