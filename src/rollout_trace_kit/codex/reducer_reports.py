@@ -1,0 +1,31 @@
+"""The published Codex reducer reports (``docs/data/codex-reducer/RELEASE.json``) and the command that makes each.
+
+A report states its own recipe (dialect, seed, examples, timeout, known-results file); the
+docs print :func:`recipe` of it and a codex-tier test runs that command and compares.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+KNOWN_DIR = "tests/known-results"  # known-results files, named codex-RELEASE.json
+REPORTS_DIR = "docs/data/codex-reducer"
+RECIPE = {"examples": 320, "seed": 0, "timeout": 10.0, "jobs": 2}
+
+
+def recipe(release: str, report: dict) -> str:
+    """The shell command, run from the repository root, that regenerates ``release``'s report."""
+    known = f" --known {KNOWN_DIR}/{report['known']}" if report.get("known") else ""
+    timeout = report.get("timeout") or RECIPE["timeout"]
+    timeout_text = f"{timeout:g}" if isinstance(timeout, float) else str(timeout)
+    return (
+        f"rollout-trace fuzz-reducer --dialect {report['dialect']} --examples {report.get('examples') or RECIPE['examples']} "
+        f"--seed {report['seed']} --timeout {timeout_text} --jobs {RECIPE['jobs']}{known} "
+        f"--format json -o {REPORTS_DIR}/{release}.json "
+        f"--cmd \"$(rollout-trace codex path {shlex.quote(release)}) debug trace-reduce {{bundle}} -o {{output}}\""
+    )
+
+
+def comparable(report: dict) -> dict:
+    """A report without what varies from run to run (wall-clock time)."""
+    return {k: v for k, v in report.items() if k != "seconds"}
