@@ -10,6 +10,8 @@ import shlex
 
 KNOWN_DIR = "tests/known-results"  # known-results files, named codex-RELEASE.json
 REPORTS_DIR = "docs/data/codex-reducer"
+# --no-shrink: shrinking a hanging case races its timeouts, so the saved (shrunk) case would
+# differ from run to run; unshrunk, every failure is named by its case id.
 RECIPE = {"examples": 320, "seed": 0, "timeout": 10.0, "jobs": 2}
 
 
@@ -20,7 +22,7 @@ def recipe(release: str, report: dict) -> str:
     timeout_text = f"{timeout:g}" if isinstance(timeout, float) else str(timeout)
     return (
         f"rollout-trace fuzz-reducer --dialect {report['dialect']} --examples {report.get('examples') or RECIPE['examples']} "
-        f"--seed {report['seed']} --timeout {timeout_text} --jobs {RECIPE['jobs']}{known} "
+        f"--seed {report['seed']} --timeout {timeout_text} --jobs {RECIPE['jobs']} --no-shrink{known} "
         f"--format json -o {REPORTS_DIR}/{release}.json "
         f"--cmd \"$(rollout-trace codex path {shlex.quote(release)}) debug trace-reduce {{bundle}} -o {{output}}\""
     )

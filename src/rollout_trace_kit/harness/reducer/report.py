@@ -45,7 +45,8 @@ def report_dict(command: str, dialect: str, profile: str, seed: int, results: li
         "expected_failures": verdict.expected_failures,
         "new_failures": verdict.new_failures,
         "stale_known_results": [{"invariant": i, "why": w} for i, w in verdict.stale],
-        "failures": [_relative_repro(r.to_dict()) for r in results if r.result != PASS],
+        # by case id: parallel runs finish in any order, the published report must not
+        "failures": sorted((_relative_repro(r.to_dict()) for r in results if r.result != PASS), key=lambda f: f["id"]),
     }
 
 

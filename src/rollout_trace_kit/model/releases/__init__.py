@@ -32,9 +32,10 @@ def data_dir() -> Path:
     return Path(str(resources.files(__name__))) / "data"
 
 
-# Scenarios whose event order is a race: a child thread may end before or after the parent's
-# rollout_ended (measured: Codex 0.169.0, multi_agent_v2, 2 runs of 3), and a killed run ends
-# wherever the signal lands. Their order facts are kept in the record but not compared.
+# Scenarios whose events are a race: a child thread may end before or after the parent's
+# rollout_ended (measured: Codex 0.169.0, multi_agent_v2, 2 runs of 3); an interrupted or killed
+# run ends wherever the signal lands (0.128.0 vs 0.131.0: tool_call_runtime_ended or not).
+# Their order and per-scenario variant facts are kept in the record but not compared.
 RACY_ORDER = frozenset({"multi_agent_v1", "multi_agent_v2", "killed", "interrupt"})
 
 
@@ -48,7 +49,8 @@ def facts_of(record: dict) -> dict:
         writer["after_rollout_ended"] = sorted({t for s in steady for t in s.get("after_rollout_ended") or []})
     if "terminal_events" in writer:
         writer["terminal_events"] = sorted({t for s in steady for t in s.get("terminal") or []})
-    writer["scenarios"] = {name: {k: v for k, v in s.items() if k in ("variants", "own_reducer_accepts", "bundles")}
+    writer["scenarios"] = {name: {k: v for k, v in s.items()
+                                  if k in ("own_reducer_accepts", "bundles") or (k == "variants" and name not in RACY_ORDER)}
                            for name, s in scenarios.items()}
     out["writer"] = writer
     return out
