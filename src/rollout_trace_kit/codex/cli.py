@@ -59,7 +59,7 @@ def run_releases(args: argparse.Namespace) -> int:
         doc = {"format": rel.LIST_FORMAT, "package": "@openai/codex",
                "versions": rel.plain_versions(json.loads(proc.stdout))}
         (rel.data_dir() / "npm-versions.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-        rel.table.cache_clear()
+        rel.clear_cache()
     table = list(rel.table())
     eps = rel.epochs(table)
     if args.format == "json":
@@ -102,7 +102,7 @@ def run_bisect(args: argparse.Namespace) -> int:
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         while True:
-            rel.table.cache_clear()
+            rel.clear_cache()
             todo = [v for v in rel.bisect_next(list(rel.table())) if v not in started and v not in failed]
             while todo and len(running) < args.jobs and len(started) < args.max:
                 v = todo.pop(0)
@@ -118,7 +118,7 @@ def run_bisect(args: argparse.Namespace) -> int:
                     failed.add(v)
                     print(f"bisect: probe of {v} failed", file=sys.stderr, flush=True)
             time.sleep(0.1)
-    rel.table.cache_clear()
+    rel.clear_cache()
     left = rel.bisect_next(list(rel.table()))
     print(f"bisect: probed {len(started)}; unknown ranges left: {len(left)}")
     return EXIT_OK if not left else EXIT_FAIL

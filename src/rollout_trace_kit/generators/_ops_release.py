@@ -29,7 +29,7 @@ REMOVABLE = {("tool_call_runtime_started", "kind"), ("inference_started", "model
 def _readers(schema_version) -> list[rel.Release]:
     """Releases with measured reducer facts that accept ``schema_version``, one per epoch."""
     out = []
-    for e in rel.epochs(list(rel.table())):
+    for e in rel.table_epochs():
         r = e.representative
         accepted = r.get("reducer", "schema_versions_accepted")
         if r.record is not None and accepted is not None and schema_version in accepted:
@@ -87,7 +87,7 @@ def _schema(ed: Editor):
 def _schema_not_accepted(bundle, dialect: Dialect, rnd: random.Random):
     ed = Editor(bundle)
     sv = _schema(ed)
-    pool = [e.representative for e in rel.epochs(list(rel.table()))
+    pool = [e.representative for e in rel.table_epochs()
             if e.representative.get("reducer", "schema_versions_accepted") is not None
             and sv not in e.representative.get("reducer", "schema_versions_accepted")]
     if not pool:

@@ -45,7 +45,7 @@ def compat(summary: BundleSummary, *, reducer_errors: bool = False, dialect_sche
     readers: list[str] = []
     writers: list[str] = []
     unknown: list[str] = []
-    for epoch in releases.epochs(list(releases.table())):
+    for epoch in releases.table_epochs():
         rep = epoch.representative
         if epoch.status == "unknown":
             unknown += epoch.versions

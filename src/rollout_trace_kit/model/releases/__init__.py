@@ -180,6 +180,17 @@ def table() -> tuple[Release, ...]:
     return tuple(build_table(load_records(), published()))
 
 
+@lru_cache(maxsize=1)
+def table_epochs() -> tuple[Epoch, ...]:
+    """The epochs of the published table (computed once: comparing facts is not free)."""
+    return tuple(epochs(list(table())))
+
+
+def clear_cache() -> None:
+    table.cache_clear()
+    table_epochs.cache_clear()
+
+
 def release(version: str) -> Release | None:
     return next((r for r in table() if r.version == version), None)
 
