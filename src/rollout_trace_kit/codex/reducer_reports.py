@@ -6,6 +6,7 @@ docs print :func:`recipe` of it and a codex-tier test runs that command and comp
 
 from __future__ import annotations
 
+import re
 import shlex
 
 KNOWN_DIR = "tests/known-results"  # known-results files, named codex-RELEASE.json
@@ -29,5 +30,9 @@ def recipe(release: str, report: dict) -> str:
 
 
 def comparable(report: dict) -> dict:
-    """A report without what varies from run to run (wall-clock time)."""
-    return {k: v for k, v in report.items() if k != "seconds"}
+    """A report without what varies from run to run: wall-clock time, and the time a hang was
+    killed after ("timed out after 10.1 s")."""
+    out = {k: v for k, v in report.items() if k != "seconds"}
+    out["failures"] = [dict(f, detail=re.sub(r"\d+(\.\d+)? s\b", "N s", f.get("detail") or ""))
+                       for f in report.get("failures", [])]
+    return out
