@@ -191,7 +191,19 @@ _CANONICAL_PATH = re.compile(r"payloads/([1-9][0-9]*)\.json\Z")
 
 
 def _is_ref(v) -> bool:
-    return isinstance(v, dict) and set(v) == REF_KEYS and isinstance(v.get("kind"), dict)
+    return (
+        isinstance(v, dict)
+        and set(v) == REF_KEYS
+        and isinstance(v.get("kind"), dict)
+        and isinstance(v.get("raw_payload_id"), str)
+        and isinstance(v.get("path"), str)
+    )
+
+
+def _shown(value) -> str:
+    """A value from a bundle, short, for a one-line message."""
+    text = ascii(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _refs(value) -> list[dict]:
@@ -235,9 +247,15 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         manifest = orjson.loads(bundle.manifest)
     except orjson.JSONDecodeError as e:
         raise ScriptError(f"{name}: manifest.json is not JSON: {e}") from None
+    if not isinstance(manifest, dict):
+        raise ScriptError(f"{name}: manifest.json is not a JSON object")
     dialect = dialect_for_schema_version(manifest.get("schema_version"))
     if dialect is None:
-        raise ScriptError(f"{name}: unknown schema_version {manifest.get('schema_version')!r}")
+        raise ScriptError(f"{name}: unknown schema_version {_shown(manifest.get('schema_version'))}")
+    for key in ("trace_id", "rollout_id", "root_thread_id"):
+        if not isinstance(manifest.get(key), str):
+            what = "lacks" if key not in manifest else "has no string"
+            raise ScriptError(f"{name}: manifest.json {what} {key}; a script replays a bundle's ids")
     b = ScriptBuilder(
         name,
         dialect.name,
@@ -246,6 +264,9 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         root_thread_id=manifest["root_thread_id"],
     )
     events = bundle.events()
+    for n, ev in enumerate(events, 1):
+        if not isinstance(ev, dict):
+            raise ScriptError(f"{name}: event {n} of trace.jsonl is not a JSON object")
 
     # Every payload to write: key -> (kind, path); ordered by ordinal, then by first use.
     order: list[tuple[tuple, str, str, str]] = []  # (sort key, raw_payload_id, kind, path)
@@ -426,11 +447,19 @@ def _lifecycle(arg: str) -> list[Script]:
     return [lifecycle_script(d) for d in names]
 
 
+MAX_SCRIPT_BYTES = 1 << 30
+
+
 def _file(arg: str) -> list[Script]:
+    from .files import read_capped  # regular files only: a FIFO or a device is refused, not read forever
+
+    got = read_capped(arg, MAX_SCRIPT_BYTES)
+    if got.data is None or got.problem:
+        raise ScriptError(f"{arg}: {'no such file' if got.missing else got.problem}")
     try:
-        text = Path(arg).read_text(encoding="utf-8")
-    except OSError as e:
-        raise ScriptError(f"{arg}: {e.strerror}") from None
+        text = got.data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ScriptError(f"{arg}: not UTF-8 (byte {e.start})") from None
     return [Script.from_json(text)]
 
 
