@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-REFERENCE_RELEASES = {"v1": "0.164.0", "v2": "0.169.0"}
+from ..model.facts import reference_releases
+
+REFERENCE_RELEASES = reference_releases()  # dialect -> release whose reducer defines it (the model's)
 
 
 def cache_dir() -> Path:

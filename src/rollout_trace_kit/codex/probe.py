@@ -252,6 +252,15 @@ def fuzz_facts(binary: Path, dialect: str, scratch: Path) -> dict:
     }
 
 
+def _fuzzable_dialect(schema_version: int | None) -> str | None:
+    """The kit's dialect for the release's schema_version, if the fuzz harness can write it."""
+    from ..writer.core import written_dialects
+    from ..model import dialect_for_schema_version
+
+    d = dialect_for_schema_version(schema_version)
+    return d.name if d is not None and d.name in written_dialects() else None
+
+
 def _has_reducer(binary: Path) -> bool:
     proc = subprocess.run([str(binary), "debug", "trace-reduce", "--help"], stdin=subprocess.DEVNULL,
                           capture_output=True, timeout=30)
@@ -365,7 +374,7 @@ def _probe(release: str, binary: Path, tmp: Path, bundles_dir: Path | None, fuzz
         log(f"{release}: asking the reducer")
         own = record["schema_version"] if isinstance(record["schema_version"], int) else None
         reducer_doc = reducer_facts(reducer, bundles)
-        dialect = {1: "v1", 2: "v2"}.get(own or -1)
+        dialect = _fuzzable_dialect(own)
         if fuzz and dialect:
             log(f"{release}: fuzzing ({dialect})")
             reducer_doc["fuzz"] = fuzz_facts(binary, dialect, tmp)

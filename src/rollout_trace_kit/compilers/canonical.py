@@ -117,11 +117,12 @@ def _canonical_named(dialect: Dialect, value, nt, where: str):
     if isinstance(nt, Struct):
         return fields(dialect, value, nt.fields, where, nt.name)
     if isinstance(nt, TaggedUnion):
-        tag = value.get("type")
+        key = nt.tag_key
+        tag = value.get(key)
         if tag not in nt.tags:
             raise EventError(f"{where}/type: {tag!r} is not a variant of {nt.name} in dialect {dialect.name}")
-        body = {k: v for k, v in value.items() if k != "type"}
-        out = {"type": tag}
+        body = {k: v for k, v in value.items() if k != key}
+        out = {key: tag}
         out.update(fields(dialect, body, nt.variant(tag).fields, where, f"{nt.name}.{tag}"))
         return out
     raise TypeError(f"unknown named type {nt!r}")
@@ -141,9 +142,13 @@ def fields(dialect: Dialect, value: dict, spec: tuple[Field, ...], where: str, w
             if not f.skip_if_none:
                 out[f.name] = None
             continue
+        if value[f.name] is None and f.skip_if_none and not f.required:
+            continue  # an absent option, whatever its type
         v = canonical(dialect, value[f.name], f.type, path)
         if v is None and f.skip_if_none:
             continue
+        if f.const is not None and v != f.const:
+            raise EventError(f"{path}: {what} writes {f.const!r} here, got {v!r}")
         out[f.name] = v
     return out
 

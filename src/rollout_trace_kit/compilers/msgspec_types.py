@@ -86,10 +86,12 @@ class _Compiler:
     def fields(self, fields) -> list:
         out = []
         for f in fields:
+            # A const (schema_version) is its one value here: another takes the slow path.
+            t = Literal[f.const] if f.const is not None else self.expr(f.type)  # type: ignore[valid-type]
             if f.required:
-                out.append((f.name, self.expr(f.type)))
+                out.append((f.name, t))
             else:
-                out.append((f.name, self.expr(f.type), None))
+                out.append((f.name, t, None))
         return out
 
     def struct(self, name: str, fields, **kw) -> type:
@@ -115,7 +117,7 @@ class _Compiler:
         if isinstance(t, TaggedUnion):
             classes = []
             for v in t.variants:
-                cls = self.struct(f"{t.name}_{v.tag}", v.fields, tag_field="type", tag=v.tag)
+                cls = self.struct(f"{t.name}_{v.tag}", v.fields, tag_field=t.tag_key, tag=v.tag)
                 classes.append(cls)
                 if t.name == "RawTraceEventPayload":
                     self.variant_classes[v.tag] = cls

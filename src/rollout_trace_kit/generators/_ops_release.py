@@ -41,7 +41,7 @@ def _events(ed: Editor) -> list[dict]:
     return [e for e in ed.events if isinstance(e, dict) and isinstance(e.get("payload"), dict)]
 
 
-def _release_ids(events: list[dict], schema_version, r: rel.Release) -> set[str]:
+def _release_ids(events: list[dict], schema_version, r: rel.Release, dialect: Dialect) -> set[str]:
     """Every RELEASE rule ``r`` breaks on these events (the oracle of the tests)."""
     red = r.record.get("reducer") or {}
     if schema_version not in red.get("schema_versions_accepted", []):
@@ -61,7 +61,7 @@ def _release_ids(events: list[dict], schema_version, r: rel.Release) -> set[str]
         if tag == "tool_call_started" and isinstance(p.get("kind"), dict):
             if p["kind"].get("type") not in set(red.get("tool_kinds") or []):
                 out.add(TOOL)
-        for _, ref in iter_refs(p):
+        for _, ref in iter_refs(p, dialect):
             if (ref.get("kind") or {}).get("type") not in set(red.get("payload_kinds") or []):
                 out.add(PAYLOAD)
     return out
@@ -85,7 +85,7 @@ def _schema(ed: Editor):
 
 @corruption(SCHEMA, "Judged by a release whose reducer does not accept the bundle's schema_version.")
 def _schema_not_accepted(bundle, dialect: Dialect, rnd: random.Random):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     sv = _schema(ed)
     pool = [e.representative for e in rel.table_epochs()
             if e.representative.get("reducer", "schema_versions_accepted") is not None
@@ -96,17 +96,17 @@ def _schema_not_accepted(bundle, dialect: Dialect, rnd: random.Random):
     return _finish(ed, SCHEMA, r, {SCHEMA}, None, f"release {r.version}, schema_version {sv}")
 
 
-def _pick_reader(ed: Editor, rnd: random.Random, want: str) -> tuple[rel.Release, set[str]] | None:
+def _pick_reader(ed: Editor, dialect: Dialect, rnd: random.Random, want: str) -> tuple[rel.Release, set[str]] | None:
     sv = _schema(ed)
     events = _events(ed)
-    pool = [(r, ids) for r in _readers(sv) if want in (ids := _release_ids(events, sv, r))]
+    pool = [(r, ids) for r in _readers(sv) if want in (ids := _release_ids(events, sv, r, dialect))]
     return rnd.choice(pool) if pool else None
 
 
 @corruption(VARIANT, "Judged by a release whose reducer does not know one of the bundle's variants.")
 def _variant_unknown(bundle, dialect: Dialect, rnd: random.Random):
-    ed = Editor(bundle)
-    picked = _pick_reader(ed, rnd, VARIANT)
+    ed = Editor(bundle, dialect)
+    picked = _pick_reader(ed, dialect, rnd, VARIANT)
     if picked is None:
         return None
     r, ids = picked
@@ -117,8 +117,8 @@ def _variant_unknown(bundle, dialect: Dialect, rnd: random.Random):
 
 @corruption(WRITER, "Judged by a release whose writer was never seen writing one of the bundle's variants.")
 def _variant_not_written(bundle, dialect: Dialect, rnd: random.Random):
-    ed = Editor(bundle)
-    picked = _pick_reader(ed, rnd, WRITER)
+    ed = Editor(bundle, dialect)
+    picked = _pick_reader(ed, dialect, rnd, WRITER)
     if picked is None:
         return None
     r, ids = picked
@@ -129,7 +129,7 @@ def _variant_not_written(bundle, dialect: Dialect, rnd: random.Random):
 
 @corruption(FIELD, "A field the judging release's reducer requires is removed.")
 def _field_removed(bundle, dialect: Dialect, rnd: random.Random):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     sv = _schema(ed)
     options = []
     for r in _readers(sv):
@@ -143,7 +143,7 @@ def _field_removed(bundle, dialect: Dialect, rnd: random.Random):
         return None
     r, i, key = rnd.choice(options)
     del ed.touch(i)["payload"][key]
-    ids = _release_ids(_events(ed), sv, r)
+    ids = _release_ids(_events(ed), sv, r, dialect)
     if FIELD not in ids:
         return None
     return _finish(ed, FIELD, r, ids, i, f"release {r.version} requires {ed.tag(i)}.{key}")
@@ -169,7 +169,7 @@ def _missing_kinds(sv, dialect_kinds: tuple[str, ...], key: str) -> list[tuple[r
 
 @corruption(TOOL, "A tool call's kind becomes one the judging release's reducer lacks (one of the dialect's if any).")
 def _tool_kind(bundle, dialect: Dialect, rnd: random.Random):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     sv = _schema(ed)
     starts = [i for i in ed.lines_of("tool_call_started") if isinstance(ed.events[i]["payload"].get("kind"), dict)]
     options = _missing_kinds(sv, _kind_values(dialect, "ToolCallKind"), "tool_kinds")
@@ -178,21 +178,21 @@ def _tool_kind(bundle, dialect: Dialect, rnd: random.Random):
     r, kind = rnd.choice(options)
     i = rnd.choice(starts)
     ed.touch(i)["payload"]["kind"] = {"type": kind}
-    ids = _release_ids(_events(ed), sv, r)
+    ids = _release_ids(_events(ed), sv, r, dialect)
     return _finish(ed, TOOL, r, ids, i, f"release {r.version} does not know tool kind {kind}")
 
 
 @corruption(PAYLOAD, "A payload reference's kind becomes one the judging release's reducer lacks (one of the dialect's if any).")
 def _payload_kind(bundle, dialect: Dialect, rnd: random.Random):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     sv = _schema(ed)
-    refs = [(i, ref) for i in range(len(ed.events)) if ed.tag(i) for _, ref in iter_refs(ed.events[i]["payload"])]
+    refs = [(i, ref) for i in range(len(ed.events)) if ed.tag(i) for _, ref in iter_refs(ed.events[i]["payload"], dialect)]
     options = _missing_kinds(sv, _kind_values(dialect, "RawPayloadKind"), "payload_kinds")
     if not refs or not options:
         return None
     r, kind = rnd.choice(options)
     i, _ = rnd.choice(refs)
-    first = next(ref for _, ref in iter_refs(ed.touch(i)["payload"]))
+    first = next(ref for _, ref in iter_refs(ed.touch(i)["payload"], dialect))
     first["kind"] = {"type": kind}
-    ids = _release_ids(_events(ed), sv, r)
+    ids = _release_ids(_events(ed), sv, r, dialect)
     return _finish(ed, PAYLOAD, r, ids, i, f"release {r.version} does not know payload kind {kind}")

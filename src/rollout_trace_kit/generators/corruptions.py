@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..bundle import Bundle
-from ..model import DIALECTS
+from ..model import DIALECTS, facts
 from ..model.types import Dialect
+from ..writer.core import written_dialects
 from ..validate import CATALOGUE, Profile, all_invariants
 
 
@@ -62,7 +63,7 @@ class Corrupted:
 
     def expected_in(self, dialect: str | Dialect, profile: Profile) -> set[str]:
         """The invariant IDs ``validate_bundle`` reports for this bundle in ``profile``."""
-        name = dialect if isinstance(dialect, str) else dialect.name
+        name = dialect if isinstance(dialect, str) else facts.registered_name(dialect)
         return {
             i
             for i in self.expected
@@ -81,11 +82,11 @@ class Corruption:
     description: str
     operator: Callable = field(repr=False)
     needs: frozenset[str] = frozenset()  # plan features a bundle must have (generators use it)
-    dialects: frozenset[str] = frozenset({"v1", "v2"})
+    dialects: frozenset[str] = frozenset()  # dialects it edits bundles of (default: every one the writers write)
 
     def apply(self, bundle: Bundle, dialect: str | Dialect, rnd: random.Random) -> Corrupted | None:
         d = DIALECTS[dialect] if isinstance(dialect, str) else dialect
-        if d.name not in self.dialects:
+        if facts.registered_name(d) not in self.dialects:
             return None
         return self.operator(bundle, d, rnd)
 
@@ -98,13 +99,18 @@ UNCORRUPTIBLE: dict[str, str] = {
 }
 
 
-def corruption(invariant: str, description: str, *, needs=(), dialects=("v1", "v2")):
-    """Register the decorated function as the operator for ``invariant``."""
+def corruption(invariant: str, description: str, *, needs=(), dialects=None):
+    """Register the decorated function as the operator for ``invariant``.
+
+    ``dialects``: those it applies to; by default every dialect whose payload store the
+    kit's writers write (the operators edit such bundles).
+    """
 
     def register(fn):
         if invariant in CORRUPTIONS:
             raise ValueError(f"two operators for {invariant}")
-        CORRUPTIONS[invariant] = Corruption(invariant, description, fn, frozenset(needs), frozenset(dialects))
+        names = written_dialects() if dialects is None else dialects
+        CORRUPTIONS[invariant] = Corruption(invariant, description, fn, frozenset(needs), frozenset(names))
         return fn
 
     return register

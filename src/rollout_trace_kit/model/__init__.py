@@ -9,8 +9,9 @@ from __future__ import annotations
 from .types import Dialect
 from .v1 import V1
 from .v2 import V2
+from .v3 import V3
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (V1, V2)}
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (V1, V2, V3)}
 
 
 def dialect_for_schema_version(version: object) -> Dialect | None:
@@ -28,4 +29,4 @@ def get_dialect(name: str) -> Dialect:
         raise ValueError(f"unknown dialect {name!r}; known: {', '.join(DIALECTS)}") from None
 
 
-__all__ = ["DIALECTS", "Dialect", "V1", "V2", "dialect_for_schema_version", "get_dialect"]
+__all__ = ["DIALECTS", "Dialect", "V1", "V2", "V3", "dialect_for_schema_version", "get_dialect"]

@@ -20,7 +20,7 @@ class TooManyFindings(Exception):
 @dataclass
 class Options:
     profile: Profile = Profile.WRITER
-    dialect: str | None = None  # force a dialect instead of reading the manifest
+    dialect: str | Dialect | None = None  # force a dialect (a name or a Dialect) instead of reading the manifest
     max_line_bytes: int = 64 * 1024 * 1024
     max_payload_bytes: int = 256 * 1024 * 1024
     max_findings: int = 1000
@@ -50,7 +50,11 @@ class Context:
         """The profile ``inv`` is checked in here: ``level`` if given, else its catalogue level."""
         if level is not None:
             return level
-        return min(inv.levels.values()) if self.dialect is None else inv.level(self.dialect.name)
+        if self.dialect is None:
+            return min(inv.levels.values())
+        from .catalogue import level_in
+
+        return level_in(inv, self.dialect)
 
     def wants(self, inv: Invariant, level: Profile | None = None) -> bool:
         """Whether ``inv`` (at ``level``, default its catalogue level) is checked in this run."""

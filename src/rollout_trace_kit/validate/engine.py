@@ -13,7 +13,7 @@ from .lines import RawLine, read_batches
 from .rules import layout, schema
 from .rules.lifecycle import LifecycleChecker
 from .rules.order import OrderChecker
-from .rules.refs import RefChecker
+from .rules.refs import READABLE_STORES, RefChecker
 from .rules.release import BundleSummary
 
 
@@ -61,6 +61,8 @@ def _run(ctx: Context) -> None:
     if not layout.check_bundle_dir(ctx):
         return
     layout.load_manifest(ctx)
+    if ctx.dialect is not None and not layout.store_readable(ctx, READABLE_STORES):
+        return
     problem = layout.trace_problem(ctx)
     if problem:
         layout.report_trace_missing(ctx, problem)
@@ -71,7 +73,7 @@ def _run(ctx: Context) -> None:
         if ctx.dialect is None:
             first = f.readline(ctx.options.max_line_bytes)
             layout.dialect_from_first_event(ctx, first.rstrip(b"\r\n") if first else None)
-            if ctx.dialect is None:
+            if ctx.dialect is None or not layout.store_readable(ctx, READABLE_STORES):
                 return
             f.seek(0)
         _Pass(ctx).run(read_batches(f, ctx.options.max_line_bytes))

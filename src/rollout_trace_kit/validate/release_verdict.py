@@ -21,8 +21,9 @@ def attach(ctx, report: BundleReport) -> None:
     from ..model import releases
 
     summary: BundleSummary = ctx.summary
-    if ctx.dialect is None and not summary.keysets:
-        summary = ctx.summary = summarize(ctx.bundle)  # a dialect the validator does not model: read it plainly
+    if not summary.keysets:
+        # the pass stopped before the events (a dialect or payload store the validator cannot read): read them plainly
+        summary = ctx.summary = summarize(ctx.bundle)
     if isinstance(ctx.manifest, dict):
         summary.manifest_schema = ctx.manifest.get("schema_version")
     if ctx.options.release:
@@ -32,8 +33,13 @@ def attach(ctx, report: BundleReport) -> None:
                 ctx.report(f.invariant, f.message, line=f.line, seq=None)
             report.findings = ctx.findings
     if ctx.options.releases:
+        from .catalogue import CATALOGUE
+
+        # the dialect's reducer-profile errors, but not the kit's own limits (a store it cannot read yet)
         reducer_errors = any(f.profile is Profile.REDUCER and f.severity is Severity.ERROR
-                             and not f.invariant.startswith("RELEASE.") for f in ctx.findings)
+                             and not f.invariant.startswith("RELEASE.")
+                             and not (f.invariant in CATALOGUE and CATALOGUE[f.invariant].kit_only)
+                             for f in ctx.findings)
         report.releases = compat(summary, reducer_errors=reducer_errors, dialect_schema=(
             ctx.dialect.schema_version if ctx.dialect is not None else None))
 

@@ -11,11 +11,11 @@ finding, not a hang or gigabytes.
 from __future__ import annotations
 
 import os
-import re
 
 import orjson
 
 from ...compilers.canonical import EventError, canonical_event, dumps
+from ...writer.core import manifest_record
 from ...validate.rules.refs import confinement_problem
 from . import checks as C
 from .files import MANIFEST, MAX_MANIFEST_BYTES, PAYLOADS, TRACE, is_regular, log_cap, payload_cap, read_capped, split_log
@@ -23,8 +23,6 @@ from .jsondiff import first_difference, json_equal, refs_in, short
 from .scripts import Op
 from .session import Session
 from .text import printable
-
-_CANONICAL_ID = re.compile(r"raw_payload:([1-9][0-9]*)\Z")
 
 class DiskChecker:
     """What must be on disk after each answer; reports into a Findings."""
@@ -71,14 +69,10 @@ class DiskChecker:
         self.manifest = disk if isinstance(disk, dict) else None
         if not json_equal(reply["manifest"], disk):
             self.f.add(C.ECHO_MISMATCH, f"op {i} (create): answered manifest differs from manifest.json at {first_difference(reply['manifest'], disk)}", i)
-        want = {
-            "schema_version": self.dialect.schema_version,
-            "trace_id": req["trace_id"],
-            "rollout_id": req["rollout_id"],
-            "root_thread_id": req["root_thread_id"],
-            "raw_event_log": TRACE,
-            "payloads_dir": PAYLOADS,
-        }
+        want = manifest_record(
+            self.dialect, trace_id=req["trace_id"], rollout_id=req["rollout_id"], root_thread_id=req["root_thread_id"], started_at=0
+        )
+        del want["started_at_unix_ms"]  # the writer's clock
         for key, value in want.items():
             got_value = disk.get(key) if isinstance(disk, dict) else None
             if not json_equal(value, got_value):
@@ -86,8 +80,7 @@ class DiskChecker:
         if isinstance(disk, dict) and type(disk.get("started_at_unix_ms")) is not int:
             self.f.add(C.MANIFEST_MATCHES, f"op {i} (create): manifest.json started_at_unix_ms is not an integer", i)
         if isinstance(disk, dict) and set(want) <= set(disk):
-            ordered = {k: disk[k] for k in ("schema_version", "trace_id", "rollout_id", "root_thread_id",
-                                            "started_at_unix_ms", "raw_event_log", "payloads_dir") if k in disk}
+            ordered = {f.name: disk[f.name] for f in self.dialect.manifest.fields if f.name in disk}
             try:
                 canonical = dumps(ordered, indent=True)
             except (EventError, RecursionError):
@@ -97,14 +90,15 @@ class DiskChecker:
 
     def after_payload(self, i: int, op: Op, reply: dict) -> None:
         ref = reply["ref"]
-        rid, path, kind = ref["raw_payload_id"], ref["path"], ref["kind"].get("type")
+        layout = self.dialect.layout
+        rid, path, kind = ref["raw_payload_id"], ref[layout.ref_key], ref["kind"].get("type")
         if kind != op.args["kind"]:
             self.f.add(C.REF_MATCHES, f"op {i} (write_payload): asked for kind {short(op.args['kind'])}, the ref says {short(kind)}", i)
         if rid in self.bodies or path in self.seen_paths:
             self.f.add(C.REF_MATCHES, f"op {i} (write_payload): {short(rid)} -> {short(path)} reuses an id or path handed out before", i)
-        m = _CANONICAL_ID.match(rid)
-        if not m or path != f"{PAYLOADS}/{m.group(1)}.json":
-            self.f.add("REF.NAMING", f"op {i} (write_payload): ref {short(rid)} -> {short(path)}; writers name payloads raw_payload:{{n}} at payloads/{{n}}.json", i)
+        n = layout.id_ordinal(rid)
+        if n is None or path != layout.file_for(n=n):
+            self.f.add("REF.NAMING", f"op {i} (write_payload): ref {short(rid)} -> {short(path)}; writers name payloads {layout.payload_id} at {layout.payload_file}", i)
         self.bodies[rid] = op.args["body"]
         self.paths[rid] = path
         self.seen_paths.add(path)
@@ -244,8 +238,8 @@ class DiskChecker:
             canonical = None
         if canonical is not None and canonical != line:
             self.f.add(C.CANONICAL_FORM, f"{where}: the line is not Codex's compact JSON in model order", op_index, seq=seq)
-        for ref in refs_in(disk.get("payload")):
-            rid, path = ref["raw_payload_id"], ref["path"]
+        for ref in refs_in(self.dialect, disk.get("payload")):
+            rid, path = ref["raw_payload_id"], ref[self.dialect.layout.ref_key]
             body = self.bodies.get(rid)
             if rid not in self.bodies:
                 problem = f"{printable(rid)} was never answered to a write_payload"

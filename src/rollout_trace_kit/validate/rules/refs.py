@@ -16,7 +16,11 @@ import orjson
 from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Severity
+from ...model.types import STORE_FILES
 from .layout import PAYLOADS
+
+# Payload stores this checker reads (model Layout.store).
+READABLE_STORES = frozenset({STORE_FILES})
 
 PATH_CONFINED = invariant(
     "REF.PATH_CONFINED",
@@ -79,13 +83,6 @@ ORPHAN = invariant(
     severity=Severity.WARNING,
 )
 
-# Dialects whose reducer opens every referenced payload by the end of the replay
-# (0.169.0: "read payload {id}" / "invalid payload {id}", measured); v1's opens only the
-# ones its handlers read.
-EVERY_REF_READ = frozenset({"v2"})
-
-_CANONICAL_ID = re.compile(r"raw_payload:([1-9][0-9]*)\Z")
-_CANONICAL_PATH = re.compile(r"payloads/([1-9][0-9]*)\.json\Z")
 
 
 def confinement_problem(path: str) -> str | None:
@@ -118,7 +115,10 @@ class RefChecker:
         self.id_to_path: dict[str, str] = {}  # non-canonical refs only
         self.path_to_id: dict[str, str] = {}
         self.check_files = ctx.profile >= W
-        self.every_ref_read = ctx.dialect.name in EVERY_REF_READ
+        # v2's reducer opens every referenced payload by the end of the replay; v1's only
+        # the ones its handlers read (model: Dialect.reducer_reads_every_ref, Field.read)
+        self.every_ref_read = ctx.dialect.reducer_reads_every_ref
+        self.layout = ctx.dialect.layout  # payload ids and file names (model Layout)
 
     # -- identity ----------------------------------------------------------------
     def _mark(self, n: int) -> None:
@@ -133,23 +133,25 @@ class RefChecker:
 
     def identity(self, rid: str, path: str, pointer: str) -> None:
         ctx = self.ctx
-        mi, mp = _CANONICAL_ID.match(rid), _CANONICAL_PATH.match(path)
-        if mi and mp and mi.group(1) == mp.group(1):
-            self._mark(int(mi.group(1)))
+        layout = self.layout
+        ni, np_ = layout.id_ordinal(rid), layout.file_ordinal(path)
+        if ni is not None and ni == np_:
+            self._mark(ni)
             if rid in self.id_to_path or path in self.path_to_id:
                 self._conflict(rid, path, pointer)
             return
         if ctx.wants(NAMING):
             ctx.report(
                 NAMING,
-                f"ref {rid!r} -> {path!r}: writers name payloads raw_payload:{{n}} at payloads/{{n}}.json",
+                f"ref {rid!r} -> {path!r}: writers name payloads {layout.payload_id} at {layout.payload_file}",
                 pointer=pointer,
             )
         # A non-canonical ref clashes with a canonical one of the same id or path.
-        for m in (mi, mp):
-            if m and self._seen_canonical(int(m.group(1))):
-                n = m.group(1)
-                self._conflict_msg(pointer, f"ref {rid!r} -> {path!r} reuses raw_payload:{n} / payloads/{n}.json")
+        for n in (ni, np_):
+            if n is not None and self._seen_canonical(n):
+                self._conflict_msg(
+                    pointer, f"ref {rid!r} -> {path!r} reuses {layout.payload_id_for(n)} / {layout.file_for(n=n)}"
+                )
                 break
         self._conflict(rid, path, pointer)
 
@@ -249,8 +251,8 @@ class RefChecker:
         with entries:
             for entry in entries:
                 rel = f"{PAYLOADS}/{entry.name}"
-                m = _CANONICAL_PATH.match(rel)
-                if m and self._seen_canonical(int(m.group(1))):
+                n = self.layout.file_ordinal(rel)
+                if n is not None and self._seen_canonical(n):
                     continue
                 if rel in self.path_to_id:
                     continue

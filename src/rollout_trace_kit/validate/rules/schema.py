@@ -101,17 +101,18 @@ UNKNOWN_KEY = invariant(
 )
 
 
-_REFEREES: dict[tuple[str, str, bool], object] = {}
+_REFEREES: dict[tuple[str, str, bool], tuple[Dialect, object]] = {}
 
 
 def _cached(dialect: Dialect, document: str, strict: bool, build):
-    # Keyed by name: hashing a Dialect walks the whole model.
+    # Keyed by name, checked by identity: hashing a Dialect walks the whole model.
     key = (dialect.name, document, strict)
-    if key not in _REFEREES:
+    cached = _REFEREES.get(key)
+    if cached is None or cached[0] is not dialect:
         import jsonschema  # only lines off the fast path need the referee: import it then
 
-        _REFEREES[key] = jsonschema.Draft202012Validator(build(dialect, strict))
-    return _REFEREES[key]
+        cached = _REFEREES[key] = (dialect, jsonschema.Draft202012Validator(build(dialect, strict)))
+    return cached[1]
 
 
 def manifest_referee(dialect: Dialect):
@@ -134,6 +135,11 @@ def _where(schema: dict, error) -> str:
         variants = [t for t in trail[:1] + [t for t in trail[1:] if "." in t]]
         return f" (in {' › '.join(variants)})" if variants else ""
     return ""
+
+
+def version_const(error) -> bool:
+    """A ``schema_version`` const error: left to the version rules, which know each dialect's level."""
+    return error.validator == "const" and list(error.absolute_path) == ["schema_version"]
 
 
 def describe_errors(errors, what: str, schema: dict) -> list[tuple[str, str]]:
@@ -165,8 +171,9 @@ def _named_fields(dialect: Dialect, name: str, value: dict):
     if isinstance(nt, Struct):
         return {f.name for f in nt.fields}, nt.fields
     if isinstance(nt, TaggedUnion):
-        fields = nt.variant(value["type"]).fields if value.get("type") in nt.tags else ()
-        return {"type", *(f.name for f in fields)}, fields
+        key = nt.tag_key
+        fields = nt.variant(value[key]).fields if value.get(key) in nt.tags else ()
+        return {key, *(f.name for f in fields)}, fields
     if isinstance(nt, UnitKind):
         return {"type", "value"}, ()
     return set(), ()
@@ -286,7 +293,7 @@ def _validate(ctx: Context, raw: RawLine, td, fast_event, obj):
             pointer="/payload/type",
         )
         return None, obj
-    errors = list(event_referee(dialect).iter_errors(obj))
+    errors = [e for e in event_referee(dialect).iter_errors(obj) if not version_const(e)]
     if errors:
         for pointer, message in describe_errors(errors, "event", event_referee(dialect).schema):
             ctx.report(SCHEMA, message, pointer=pointer)
@@ -302,9 +309,13 @@ def _validate(ctx: Context, raw: RawLine, td, fast_event, obj):
                 where = _pointer(e.absolute_path)
                 ctx.report(UNKNOWN_KEY, f"event {where or '/'}{_where(event_referee(dialect, True).schema, e)}: {e.message}", pointer=where)
     if fast_event is None:
+        version = obj.get("schema_version")
         try:
-            fast_event = msgspec.convert(obj, td.event)
+            # The typed path holds the dialect's version as a const; another version is
+            # ENVELOPE.SCHEMA_VERSION's to report, so decode with it and put it back.
+            fast_event = msgspec.convert(dict(obj, schema_version=dialect.schema_version), td.event)
         except msgspec.ValidationError:
             # Only u64 values above i64 get here: valid, but too large for the typed path.
             return None, obj
+        fast_event.schema_version = version
     return fast_event, obj
