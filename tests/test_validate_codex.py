@@ -41,7 +41,8 @@ def _operator_cases():
 
     for release, dialect in DIALECT.items():
         for inv, op in sorted(CORRUPTIONS.items()):
-            if dialect in op.dialects and dialect in CATALOGUE[inv].levels and not CATALOGUE[inv].kit_only:
+            if (dialect in op.dialects and dialect in CATALOGUE[inv].levels and not CATALOGUE[inv].kit_only
+                    and not CATALOGUE[inv].release_only):
                 yield pytest.param(release, dialect, inv, id=f"{dialect}-{inv}")
 
 

@@ -49,6 +49,7 @@ class Corrupted:
     reducer_level: frozenset[str] = frozenset()  # expected IDs reported at the reducer profile here
     note: str = ""  # which variant of the operator was applied
     origin: str = ""  # the valid bundle it was made from (generated bundles: its plan)
+    release: str | None = None  # RELEASE.* operators: the Codex release to judge with (validate --release)
 
     def __repr__(self) -> str:
         where = f"line {self.line}, seq {self.seq}" if self.line is not None else "bundle level"
@@ -128,8 +129,10 @@ def applicable(dialect: str) -> list[str]:
         inv.id
         for inv in all_invariants()
         if dialect in inv.levels and inv.id in CORRUPTIONS and dialect in CORRUPTIONS[inv.id].dialects
+        and not inv.release_only  # those need a release to judge with: tests/test_release_rules.py
     ]
 
 
 # Importing the operator modules fills CORRUPTIONS.
 from . import _ops_bodies, _ops_layout, _ops_lifecycle, _ops_lines, _ops_order, _ops_refs  # noqa: E402,F401
+from . import _ops_release  # noqa: E402,F401

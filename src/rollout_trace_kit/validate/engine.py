@@ -15,11 +15,14 @@ from .rules import layout, schema
 from .rules.lifecycle import LifecycleChecker
 from .rules.order import OrderChecker
 from .rules.refs import READABLE_STORES, RefChecker
+from .rules.release import BundleSummary
 
 
 def validate_bundle(bundle: str | Path, options: Options | None = None) -> BundleReport:
     """Check one bundle directory; never raises for bad input, never writes to it."""
     ctx = Context(Path(bundle), options or Options())
+    if ctx.options.release or ctx.options.releases:
+        ctx.summary = BundleSummary()
     try:
         _run(ctx)
     except Exception as e:  # a kit bug must still end in a finding, not a traceback
@@ -38,7 +41,7 @@ def validate_bundle(bundle: str | Path, options: Options | None = None) -> Bundl
                 seq=ctx.seq,
             )
         )
-    return BundleReport(
+    report = BundleReport(
         bundle=str(ctx.bundle),
         dialect=ctx.dialect.name if ctx.dialect else None,
         profile=ctx.options.profile,
@@ -48,6 +51,11 @@ def validate_bundle(bundle: str | Path, options: Options | None = None) -> Bundl
         dropped_errors=ctx.dropped_errors,
         dropped_warnings=ctx.dropped_warnings,
     )
+    if ctx.summary is not None:
+        from .release_verdict import attach
+
+        attach(ctx, report)
+    return report
 
 
 def _run(ctx: Context) -> None:
@@ -91,6 +99,7 @@ class _Pass:
         self.td = typed(ctx.dialect)
         self.tag_of = {cls: tag for tag, cls in self.td.variant_classes.items()}
         self.events = 0
+        self.summary = ctx.summary
 
     def run(self, batches) -> None:
         ctx = self.ctx
@@ -122,12 +131,15 @@ class _Pass:
             return
         ctx, order, life, tag_of = self.ctx, self.order, self.life, self.tag_of
         self.events += len(events)
+        summary = self.summary
         for n, ev in enumerate(events, start):
             ctx.line = n
             ctx.seq = ev.seq
             tag = tag_of[type(ev.payload)]
             order.check(ev, tag)
             life.event(ev, tag)
+            if summary is not None:
+                summary.observe({"schema_version": ev.schema_version, "payload": msgspec.to_builtins(ev.payload)}, n)
 
     def line(self, raw: RawLine) -> None:
         ctx = self.ctx
@@ -141,6 +153,12 @@ class _Pass:
             return
         ev, obj = schema.decode_event(ctx, raw, self.td)
         self.events += 1
+        if self.summary is not None:
+            if isinstance(obj, dict):
+                self.summary.observe(obj, raw.number)
+            elif ev is not None:
+                self.summary.observe({"schema_version": ev.schema_version,
+                                      "payload": msgspec.to_builtins(ev.payload)}, raw.number)
         if ev is not None:
             ctx.seq = ev.seq
         if raw.crlf:
