@@ -194,3 +194,12 @@ def test_writer_flushes_every_record_so_a_cut_file_keeps_them():
 def test_shard_name_width():
     assert shards.shard_name(1) == "000001.zst"
     assert shards.shard_name(2**32) == "4294967296.zst"
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="needs the shared 0.171.0 corpus")
+def test_writer_reproduces_codex_shards_byte_for_byte():
+    for name in ("basic", "tools", "plain"):
+        real = (CORPUS / name / "payloads" / "000001.zst").read_bytes()
+        got, err = read(real)
+        assert err is None
+        assert compress_records([(r.id, r.body) for r in got]) == real, name

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 import orjson
 import pytest
 
+from rollout_trace_kit.model import DIALECTS
 from rollout_trace_kit.bundle import Bundle
 from rollout_trace_kit.validate import Options, Profile, all_invariants, validate_bundle
 
@@ -97,7 +98,7 @@ def test_catalogue_is_well_formed():
     assert len(ids) == len(set(ids))
     for inv in all_invariants():
         assert inv.id.upper() == inv.id and "." in inv.id
-        assert set(inv.levels) <= {"v1", "v2"} and inv.levels
+        assert set(inv.levels) <= set(DIALECTS) and inv.levels
         assert inv.meaning.endswith(".") and inv.source, inv.id
 
 

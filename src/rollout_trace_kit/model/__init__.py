@@ -9,8 +9,9 @@ from __future__ import annotations
 from .types import Dialect
 from .v1 import V1
 from .v2 import V2
+from .v3 import V3
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (V1, V2)}
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (V1, V2, V3)}
 
 
 def dialect_for_schema_version(version: object) -> Dialect | None:

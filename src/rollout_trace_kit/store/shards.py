@@ -266,11 +266,16 @@ def iter_shard(path: str | os.PathLike, limits: Limits = Limits()) -> Iterator[I
 
 ROTATE_BYTES = 8 << 20  # measured on 0.171.0: a shard closes before a record would take it past 8 MiB
 ZSTD_LEVEL = 3  # the zstd crate's default level
+WINDOW_LOG = 23  # 8 MiB window: with level 3 and a block flush per record, Codex's shards byte for byte
 
 
 def _compressor(level: int, checksum: bool) -> ZstdCompressor:
     return ZstdCompressor(
-        options={CompressionParameter.compression_level: level, CompressionParameter.checksum_flag: int(checksum)}
+        options={
+            CompressionParameter.compression_level: level,
+            CompressionParameter.checksum_flag: int(checksum),
+            CompressionParameter.window_log: WINDOW_LOG,
+        }
     )
 
 

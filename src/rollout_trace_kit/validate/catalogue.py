@@ -13,12 +13,20 @@ CATALOGUE: dict[str, Invariant] = {}
 R, W, S = Profile.REDUCER, Profile.WRITER, Profile.STRICT
 
 
+class _AsV2:
+    """Default of ``invariant(v3=...)``: v3 keeps v2's level (0.171.0 replays events as 0.169.0 does)."""
+
+
+AS_V2 = _AsV2()
+
+
 def invariant(
     id: str,
     meaning: str,
     *,
     v1: Profile | None,
     v2: Profile | None,
+    v3: Profile | None | _AsV2 = AS_V2,
     source: str,
     severity: Severity = Severity.ERROR,
     notes: str = "",
@@ -26,7 +34,9 @@ def invariant(
 ) -> Invariant:
     if id in CATALOGUE:
         raise ValueError(f"invariant {id} declared twice")
-    levels = {name: p for name, p in (("v1", v1), ("v2", v2)) if p is not None}
+    if v3 is AS_V2:
+        v3 = v2
+    levels = {name: p for name, p in (("v1", v1), ("v2", v2), ("v3", v3)) if p is not None}
     inv = Invariant(id, meaning, levels, source, severity, notes, kit_only)
     CATALOGUE[id] = inv
     return inv

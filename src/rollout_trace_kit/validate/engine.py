@@ -14,6 +14,7 @@ from .rules import layout, schema
 from .rules.lifecycle import LifecycleChecker
 from .rules.order import OrderChecker
 from .rules.refs import RefChecker
+from .rules.store import StoreRefChecker
 
 
 def validate_bundle(bundle: str | Path, options: Options | None = None) -> BundleReport:
@@ -69,6 +70,11 @@ def _run(ctx: Context) -> None:
         _Pass(ctx).run(read_batches(f, ctx.options.max_line_bytes))
 
 
+def sharded(dialect) -> bool:
+    """Whether the dialect keeps its payloads in zstd shards (refs name a `shard`)."""
+    return "shard" in {f.name for f in dialect.type("RawPayloadRef").fields}
+
+
 BATCH = 1024  # lines decoded by one msgspec call on the fast path
 
 
@@ -78,7 +84,7 @@ class _Pass:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.order = OrderChecker(ctx)
-        self.refs = RefChecker(ctx)
+        self.refs = StoreRefChecker(ctx) if sharded(ctx.dialect) else RefChecker(ctx)
         self.life = LifecycleChecker(ctx, self.refs)
         self.td = typed(ctx.dialect)
         self.tag_of = {cls: tag for tag, cls in self.td.variant_classes.items()}
@@ -96,6 +102,7 @@ class _Pass:
         ctx.line = ctx.seq = None
         ctx.events = self.events
         self.order.finish()
+        self.refs.recording_completed = self.order.recording_completed_seq is not None
         self.refs.finish()
 
     def batch(self, start: int, lines: list[bytes]) -> None:

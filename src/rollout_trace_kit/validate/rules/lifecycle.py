@@ -153,6 +153,25 @@ HANDLER_READS = frozenset({
 })
 
 
+# The v2 variants the handlers were written for: ref fields added after them are checked apart.
+HANDLED_DIALECT = "v2"
+
+
+def _later_ref_fields(dialect, handlers) -> dict:
+    from ...model import DIALECTS
+
+    base = DIALECTS[HANDLED_DIALECT].payload
+    out = {}
+    for tag in handlers:
+        if tag not in dialect.tags:
+            continue
+        known = {f.name for f in base.variant(tag).fields} if tag in base.tags else set()
+        new = tuple(f for f in dialect.ref_fields(tag) if f.name not in known)
+        if new and dialect.name not in ("v1", HANDLED_DIALECT):
+            out[tag] = new
+    return out
+
+
 TOOL_KINDS = (
     "exec_command", "write_stdin", "apply_patch", "mcp", "web", "image_generation", "spawn_agent",
     "assign_agent_task", "send_message", "wait_agent", "close_agent", "other",
@@ -185,6 +204,7 @@ class LifecycleChecker:
         self.handlers = {
             name[3:]: getattr(self, name) for name in dir(self) if name.startswith("on_")
         }
+        self.later_refs = _later_ref_fields(ctx.dialect, self.handlers)
 
     # -- helpers -------------------------------------------------------------------
     def ref(self, p, tag: str, field_name: str, read: bool | None = None):
@@ -242,8 +262,24 @@ class LifecycleChecker:
         handler = self.handlers.get(tag)
         if handler is not None:
             handler(ev, ev.payload)
+            later = self.later_refs.get(tag)
+            if later:
+                self.later_ref_fields(ev.payload, tag, later)
         else:
             self.refs_only(ev.payload, tag)
+
+    def later_ref_fields(self, p, tag: str, fields) -> None:
+        """Ref fields newer than the handlers: every ref is read in v3, some bodies are checked."""
+        for f in fields:
+            ref = getattr(p, f.name, None)
+            if ref is None:
+                continue
+            body = self.refs.check(ref, tag, f, f"/payload/{f.name}", True)
+            if body is None:
+                continue
+            check = bodies.LATER_REF_BODIES.get((tag, f.name))
+            if check is not None:
+                check(self.ctx, body, ref, f"/payload/{f.name}")
 
     def refs_only(self, p, tag: str) -> None:
         for f in self.ctx.dialect.ref_fields(tag):
