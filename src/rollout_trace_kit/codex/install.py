@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-REFERENCE_RELEASES = {"v1": "0.164.0", "v2": "0.169.0"}
+REFERENCE_RELEASES = {"v1": "0.164.0", "v2": "0.169.0", "v3": "0.171.0"}
 
 
 def cache_dir() -> Path:

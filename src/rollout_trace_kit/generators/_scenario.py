@@ -65,6 +65,11 @@ class Recorder(ToolCalls, Threads):
         # Without history, incremental requests still work (they carry only the delta),
         # and memory stays flat for million-event bundles; compaction needs the history.
         self.keep_history = keep_history
+        fields = {f.name for f in dialect.payload.variant("inference_started").fields}
+        self.prepared_prompts = "prepared_prompt_payload" in fields
+        self.tool_output_refs = "history_item_accepted" in dialect.tags and "tool_output_payload" in {
+            f.name for f in dialect.payload.variant("history_item_accepted").fields
+        }
 
     # -- small helpers -----------------------------------------------------------------
     def tick(self) -> int:
@@ -83,11 +88,22 @@ class Recorder(ToolCalls, Threads):
     def protocol(self, event_type: str, body: dict) -> None:
         self.ev("protocol_event_observed", None, None, event_type=event_type, event_payload=self.payload("protocol_event", body))
 
-    def accept(self, th: Thread, turn: str, item_id: str, agent_payload: dict | None = None) -> None:
-        """v2: the item joined the thread's model-visible history."""
+    def accept(self, th: Thread, turn: str, item_id: str, agent_payload: dict | None = None,
+               tool_output: dict | None = None) -> None:
+        """v2: the item joined the thread's model-visible history (v3: a tool output's item with it)."""
         if self.v2:
             ref = self.payload("protocol_event", agent_payload) if agent_payload is not None else None
-            self.ev("history_item_accepted", th, turn, item_id=item_id, agent_message_payload=ref)
+            extra = {}
+            if tool_output is not None and self.tool_output_refs:
+                extra["tool_output_payload"] = self.payload("protocol_event", tool_output)
+            self.ev("history_item_accepted", th, turn, item_id=item_id, agent_message_payload=ref, **extra)
+
+    def prepared_prompt(self, items: list) -> dict:
+        """v3: the prompt Codex prepared, as fragments around one model_item record per input item."""
+        parts = [self.payload("model_item", item) for item in items]
+        ref = self.payload("prepared_prompt", B.prompt_fragments(len(items)))
+        ref["parts"] = parts
+        return ref
 
     def remember(self, th: Thread, item: dict) -> None:
         """The item is part of the conversation the next request continues."""
@@ -211,8 +227,12 @@ class Recorder(ToolCalls, Threads):
             request = B.inference_request(list(th.delta), th.thread_id, th.last_response_id)
         else:
             request = B.inference_request([th.base] + th.history, th.thread_id)
+        request_ref = self.payload("inference_request", request)
+        extra = {}
+        if self.prepared_prompts:
+            extra["prepared_prompt_payload"] = self.prepared_prompt(request["input"][1:] if request["input"] and request["input"][0] is th.base else request["input"])
         self.ev("inference_started", th, turn, inference_call_id=call, thread_id=th.thread_id, codex_turn_id=turn,
-                model=B.MODEL, provider_name=B.PROVIDER, request_payload=self.payload("inference_request", request))
+                model=B.MODEL, provider_name=B.PROVIDER, request_payload=request_ref, **extra)
         n = self.ids.number()
         if failure is None:
             response_id = f"resp-{n}"

@@ -86,7 +86,7 @@ class ToolCalls:
         return item
 
     def deliver(self, th, turn, item: dict) -> None:
-        self.accept(th, turn, item["id"])
+        self.accept(th, turn, item["id"], tool_output=item)
         self.remember(th, item)
 
     def run_call(self, th: Thread, turn: str, c: Call, item: dict) -> None:
