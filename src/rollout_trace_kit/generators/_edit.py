@@ -23,7 +23,7 @@ def iter_refs(payload: dict):
     """(pointer, ref dict) for every RawPayloadRef in an event payload, nested ones included."""
     for key, value in payload.items():
         if isinstance(value, dict):
-            if "raw_payload_id" in value and "path" in value:
+            if "raw_payload_id" in value and ("path" in value or "shard" in value):
                 yield f"/payload/{key}", value
             elif key == "request_input_mode" and isinstance(value.get("prefix_payload"), dict):
                 yield f"/payload/{key}/prefix_payload", value["prefix_payload"]
@@ -73,13 +73,14 @@ class Editor:
             if e is None:
                 continue
             for _, ref in iter_refs(e["payload"]):
-                users.setdefault(ref["path"], []).append(i)
+                if "path" in ref:  # v3 records are edited through _ops_store's helpers
+                    users.setdefault(ref["path"], []).append(i)
         return users
 
     def own_payloads(self, i: int) -> list[str]:
         """Payload files only line ``i`` refers to."""
         users = self.payload_users()
-        return [ref["path"] for _, ref in iter_refs(self.events[i]["payload"]) if users.get(ref["path"]) == [i]]
+        return [ref["path"] for _, ref in iter_refs(self.events[i]["payload"]) if users.get(ref.get("path")) == [i]]
 
     def body(self, path: str):
         return orjson.loads(self.bundle.payloads[path])
@@ -93,7 +94,7 @@ class Editor:
         for e in self.events:
             if e:
                 for _, ref in iter_refs(e["payload"]):
-                    m = _CANONICAL.match(ref["path"].encode())
+                    m = _CANONICAL.match(ref.get("path", "").encode())
                     if m:
                         best = max(best, int(m.group(1)))
         return best + 1

@@ -44,6 +44,7 @@ class Thread:
     turns_run: int = 0
     root_turn_id: str | None = None
     last_answer: str = ""
+    item_refs: dict = field(default_factory=dict)  # v3: id(item) -> (item, its model_item ref)
 
 
 class Recorder(ToolCalls, Threads):
@@ -98,9 +99,19 @@ class Recorder(ToolCalls, Threads):
                 extra["tool_output_payload"] = self.payload("protocol_event", tool_output)
             self.ev("history_item_accepted", th, turn, item_id=item_id, agent_message_payload=ref, **extra)
 
-    def prepared_prompt(self, items: list) -> dict:
-        """v3: the prompt Codex prepared, as fragments around one model_item record per input item."""
-        parts = [self.payload("model_item", item) for item in items]
+    def prepared_prompt(self, th: Thread, items: list) -> dict:
+        """v3: the prompt Codex prepared, as fragments around one model_item record per input item.
+
+        Like Codex, an item already recorded for an earlier prompt of the thread is referenced again.
+        """
+        parts = []
+        for item in items:
+            known = th.item_refs.get(id(item))
+            if known is None or known[0] is not item:
+                known = (item, self.payload("model_item", item))
+                if self.keep_history:  # big bundles resend nothing: no cache to grow
+                    th.item_refs[id(item)] = known
+            parts.append(dict(known[1]))
         ref = self.payload("prepared_prompt", B.prompt_fragments(len(items)))
         ref["parts"] = parts
         return ref
@@ -230,7 +241,8 @@ class Recorder(ToolCalls, Threads):
         request_ref = self.payload("inference_request", request)
         extra = {}
         if self.prepared_prompts:
-            extra["prepared_prompt_payload"] = self.prepared_prompt(request["input"][1:] if request["input"] and request["input"][0] is th.base else request["input"])
+            items = request["input"]
+            extra["prepared_prompt_payload"] = self.prepared_prompt(th, items[1:] if items and items[0] is th.base else items)
         self.ev("inference_started", th, turn, inference_call_id=call, thread_id=th.thread_id, codex_turn_id=turn,
                 model=B.MODEL, provider_name=B.PROVIDER, request_payload=request_ref, **extra)
         n = self.ids.number()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .common import REF, STR, U32, RawPayloadKind, envelope, manifest, opt_ref, req
-from .types import ArrayOf, Dialect, Named, Nullable, Field, Struct, UnitKind, Variant
+from .types import AnyJson, ArrayOf, Dialect, Named, Nullable, Field, Struct, UnitKind, Variant
 from .v1 import payload_union
 from .v2 import V2
 
@@ -16,13 +16,14 @@ KINDS = RawPayloadKind.values[:1] + ("prepared_prompt", "model_item", "content_v
 
 _ID = req("raw_payload_id", STR, "Payload id; writers use `raw_payload:{n}`.")
 _KIND = req("kind", Named("RawPayloadKind"), "What the payload holds.")
-_SHARD = req("shard", U32, "Number of the shard holding the record (`payloads/{shard:06}.zst`).")
+_SHARD = Field("shard", Nullable(U32), "Number of the shard holding the record (`payloads/{shard:06}.zst`).", required=False, skip_if_none=True)
+_CAPTURE = Field("capture", AnyJson(), "How much of the payload was kept.", required=False, skip_if_none=True)
 
-RawPayloadPartRef = Struct("RawPayloadPartRef", "A part of a composite payload.", (_ID, _KIND, _SHARD))
+RawPayloadPartRef = Struct("RawPayloadPartRef", "A part of a composite payload.", (_ID, _KIND, _SHARD, _CAPTURE, Field("parts", AnyJson(), "Parts.", required=False, skip_if_none=True)))
 RawPayloadRef = Struct(
     "RawPayloadRef",
     "Reference from an event to a payload record.",
-    (_ID, _KIND, _SHARD, Field("parts", ArrayOf(Named("RawPayloadPartRef")), "Parts.", required=False, skip_if_none=True)),
+    (_ID, _KIND, _SHARD, _CAPTURE, Field("parts", ArrayOf(Named("RawPayloadPartRef")), "Parts.", required=False, skip_if_none=True)),
 )
 
 

@@ -274,11 +274,9 @@ class LifecycleChecker:
             ref = getattr(p, f.name, None)
             if ref is None:
                 continue
-            body = self.refs.check(ref, tag, f, f"/payload/{f.name}", True)
-            if body is None:
-                continue
+            parsed, body = self.refs.check_value(ref, tag, f, f"/payload/{f.name}")
             check = bodies.LATER_REF_BODIES.get((tag, f.name))
-            if check is not None:
+            if parsed and check is not None:
                 check(self.ctx, body, ref, f"/payload/{f.name}")
 
     def refs_only(self, p, tag: str) -> None:

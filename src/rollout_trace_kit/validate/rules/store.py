@@ -138,7 +138,7 @@ KIND_CONFLICT = invariant(
 )
 SIZE_LIMIT = invariant(
     "STORE.SIZE_LIMIT",
-    "A shard decompresses to no more than the kit's cap (4 GiB): past it the kit stops reading it.",
+    "A shard decompresses to no more than the kit's cap (1 GiB): past it the kit stops reading it.",
     **_V3, v3=W,
     source="kit limit: a zstd bomb must end in a finding, not in memory or time exhaustion",
     severity=Severity.WARNING,
@@ -147,6 +147,8 @@ SIZE_LIMIT = invariant(
 
 _SHARD_NAME = re.compile(r"([0-9]{6,})\.zst\Z")
 _ID = re.compile(rb"raw_payload:([1-9][0-9]{0,8})\Z")  # canonical ids up to 1e9 go in the bitmaps
+_NOTHING = object()  # _resolve: no body (missing, unreadable, not JSON, not parsed)
+MAX_SHARD_BYTES = 1 << 30  # Codex shards stay near 8 MiB; one record is at most its 64 MiB capture
 PENDING_CAP = 64 << 20  # bodies read ahead and not yet asked for
 MAX_BITMAP = 1 << 22  # canonical ids further than this from a shard's first go in its dict
 
@@ -233,12 +235,17 @@ class StoreRefChecker:
         self.shards: dict[int, _Shard] = {}
         self.recording_completed = False  # set by the engine before finish()
         self.limits = codec.Limits(
-            max_record_bytes=ctx.options.max_payload_bytes, max_id_bytes=codec.MAX_ID_LENGTH
+            max_shard_bytes=MAX_SHARD_BYTES, max_record_bytes=ctx.options.max_payload_bytes,
+            max_id_bytes=codec.MAX_ID_LENGTH,
         )
 
     # -- one ref -------------------------------------------------------------------------
     def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, need_body: bool = True):
-        """Check one ref (and its parts); return its parsed body the first time it is read, else None."""
+        """Check one ref (and its parts); return its parsed body when it was read, else None."""
+        return self.check_value(ref, tag, field, pointer, need_body)[1]
+
+    def check_value(self, ref, tag: str, field, pointer: str, need_body: bool = True):
+        """(whether a body was parsed, the body): a JSON `null` body is (True, None)."""
         check_kind(self.ctx, ref, tag, field, pointer)
         parts = getattr(ref, "parts", None)
         if parts:
@@ -247,8 +254,9 @@ class StoreRefChecker:
                 # A payload split into parts (over the 64 MiB capture): its body is fragments the
                 # reducer reassembles; the kit checks each record, not the reassembled document.
                 self._resolve(ref, pointer, False)
-                return None
-        return self._resolve(ref, pointer, need_body)
+                return False, None
+        value = self._resolve(ref, pointer, need_body)
+        return value is not _NOTHING, (None if value is _NOTHING else value)
 
     def _parts(self, parts, pointer: str, depth: int) -> None:
         for i, part in enumerate(parts):
@@ -265,10 +273,10 @@ class StoreRefChecker:
         capture = _capture(ref)
         if ref.shard is None or (capture and capture[0] == "omitted"):
             self._omitted(ref, capture, pointer)
-            return None
+            return _NOTHING
         sh = self._shard(ref.shard, pointer)
         if sh is None:
-            return None
+            return _NOTHING
         old_kind = sh.kind_conflict(rid, ref.kind.type)
         if old_kind is not None:
             ctx.report(
@@ -283,14 +291,14 @@ class StoreRefChecker:
             if not flags & PRESENT:
                 if sh.failed is None:
                     self._report_missing(sh, rid_text, pointer)
-                return None
+                return _NOTHING
         else:
             body = sh.pending.pop(rid, None)
             if body is not None:
                 sh.pending_bytes -= len(body)
             elif flags & CHECKED and not need_body and capture is None or flags & TOO_BIG:
                 sh.set(rid, REFERENCED)
-                return None
+                return _NOTHING
             else:
                 body = self._reread(sh, rid)
         sh.set(rid, REFERENCED)
@@ -302,7 +310,7 @@ class StoreRefChecker:
                     pointer=pointer,
                 )
                 sh.set(rid, CHECKED)
-            return None
+            return _NOTHING
         if capture is not None and capture[0] == "truncated":
             _, original, retained = capture
             if body is not None and (retained != len(body) or not original > retained):
@@ -312,7 +320,7 @@ class StoreRefChecker:
                     f"the record holds {len(body)})",
                     pointer=pointer + "/capture",
                 )
-            return None  # a cut payload is not JSON, and the reducer does not parse it
+            return _NOTHING  # a cut payload is not JSON, and the reducer does not parse it
         first = not flags & CHECKED
         try:
             value = orjson.loads(body)
@@ -325,7 +333,7 @@ class StoreRefChecker:
                     pointer=pointer,
                 )
             sh.set(rid, CHECKED | BAD_JSON)
-            return None
+            return _NOTHING
         sh.set(rid, CHECKED)
         return value
 
@@ -365,16 +373,6 @@ class StoreRefChecker:
         full = os.path.join(self.bundle, sh.rel)
         if sh.n < 1:
             ctx.report(SHARD_NAME, f"a ref names shard {sh.n}; writers number shards from 1", **here)
-        try:
-            st = os.stat(full)
-        except FileNotFoundError:
-            sh.failed = "missing"
-            ctx.report(REF_SHARD, f"shard {sh.n} ({sh.rel}) does not exist", **here)
-            return
-        except OSError as e:
-            sh.failed = "unreadable"
-            ctx.report(REF_SHARD, f"shard {sh.n} ({sh.rel}) cannot be read: {e.strerror}", **here)
-            return
         real = os.path.realpath(full)
         if not real.startswith(self.bundle_real + os.sep):
             sh.failed = "outside"
@@ -384,6 +382,16 @@ class StoreRefChecker:
                 level=R,
                 **here,
             )
+            return
+        try:
+            st = os.stat(full)
+        except FileNotFoundError:
+            sh.failed = "missing"
+            ctx.report(REF_SHARD, f"shard {sh.n} ({sh.rel}) does not exist", **here)
+            return
+        except OSError as e:
+            sh.failed = "unreadable"
+            ctx.report(REF_SHARD, f"shard {sh.n} ({sh.rel}) cannot be read: {e.strerror}", **here)
             return
         if not stat.S_ISREG(st.st_mode):
             sh.failed = "not regular"
@@ -454,6 +462,7 @@ class StoreRefChecker:
         sh.error = err
         if err.code == codec.FRAME_TRUNCATED:
             return  # its level depends on the end of the log: reported by finish()
+        sh.failed = err.code  # the reducer fails on the shard as a whole: no finding per ref
         inv, level = {
             codec.FRAME_CORRUPT: (FRAME, None),
             codec.UNREADABLE: (FRAME, None),
