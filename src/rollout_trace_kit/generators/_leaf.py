@@ -44,15 +44,21 @@ ids = st.text(alphabet="0123456789abcdef-", min_size=1, max_size=36)
 texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 
 
+from ._writer import sharded  # noqa: E402
+
+
 def _dialect(dialect: str | Dialect) -> Dialect:
     return DIALECTS[dialect] if isinstance(dialect, str) else dialect
 
 
 @st.composite
-def payload_refs(draw, kinds: tuple[str, ...] = (), ordinal=st.integers(1, 10**6)):
-    """Canonical refs: ``raw_payload:{n}`` at ``payloads/{n}.json``, kind among ``kinds``."""
+def payload_refs(draw, kinds: tuple[str, ...] = (), ordinal=st.integers(1, 10**6), sharded: bool = False):
+    """Canonical refs: ``raw_payload:{n}`` at ``payloads/{n}.json`` (or, ``sharded``, in a
+    shard numbered from 1), kind among ``kinds``."""
     n = draw(ordinal)
     kind = draw(st.sampled_from(kinds or RAW_PAYLOAD_KINDS))
+    if sharded:
+        return {"raw_payload_id": f"raw_payload:{n}", "kind": {"type": kind}, "shard": draw(st.integers(1, 40))}
     return {"raw_payload_id": f"raw_payload:{n}", "kind": {"type": kind}, "path": f"payloads/{n}.json"}
 
 
@@ -102,7 +108,7 @@ class _Model:
             return st.lists(self.expr(t.item, field), max_size=3)
         if isinstance(t, Named):
             if t.name == "RawPayloadRef":
-                return payload_refs(field.payload_kinds if field else ())
+                return payload_refs(field.payload_kinds if field else (), sharded=sharded(self.d))
             return self.named(t.name)
         raise TypeError(t)
 
