@@ -146,7 +146,7 @@ SIZE_LIMIT = invariant(
 )
 
 _SHARD_NAME = re.compile(r"([0-9]{6,})\.zst\Z")
-_ID = re.compile(rb"raw_payload:([1-9][0-9]{0,8})\Z")  # canonical ids up to 1e9 go in the bitmaps
+_ID = re.compile(rb"raw_payload:([1-9][0-9]*)\Z")
 _NOTHING = object()  # _resolve: no body (missing, unreadable, not JSON, not parsed)
 MAX_SHARD_BYTES = 1 << 30  # Codex shards stay near 8 MiB; one record is at most its 64 MiB capture
 PENDING_CAP = 64 << 20  # bodies read ahead and not yet asked for
@@ -175,43 +175,44 @@ class _Shard:
     records: int = 0
     last_id: bytes | None = None
 
-    def _slot(self, rid: bytes) -> int | None:
-        m = _ID.match(rid)
-        if not m:
-            return None
-        n = int(m.group(1))
-        if self.base < 0:
-            self.base = n
-        i = n - self.base
-        return i if 0 <= i < MAX_BITMAP else None
+    def key(self, rid: bytes):
+        """A record's index into the bitmaps (canonical ids near the shard's first), else its id bytes."""
+        if rid[:12] == b"raw_payload:" and rid[12:13] != b"0" and rid[12:].isdigit() and len(rid) < 22:
+            n = int(rid[12:])
+            if self.base < 0:
+                self.base = n
+            i = n - self.base
+            if 0 <= i < MAX_BITMAP:
+                return i
+        return rid
 
-    def get(self, rid: bytes) -> int:
-        i = self._slot(rid)
-        if i is None:
-            return self.others.get(rid, 0)
-        return self.flags[i] if i < len(self.flags) else 0
+    def get(self, key) -> int:
+        if key.__class__ is int:
+            flags = self.flags
+            return flags[key] if key < len(flags) else 0
+        return self.others.get(key, 0)
 
-    def set(self, rid: bytes, bits: int) -> None:
-        i = self._slot(rid)
-        if i is None:
-            self.others[rid] = self.others.get(rid, 0) | bits
-            return
-        if i >= len(self.flags):
-            self.flags.extend(bytes(max(i + 1 - len(self.flags), len(self.flags) // 2)))
-        self.flags[i] |= bits
+    def set(self, key, bits: int) -> None:
+        if key.__class__ is int:
+            flags = self.flags
+            if key >= len(flags):
+                flags.extend(bytes(max(key + 1 - len(flags), len(flags) // 2)))
+            flags[key] |= bits
+        else:
+            self.others[key] = self.others.get(key, 0) | bits
 
-    def kind_conflict(self, rid: bytes, kind: str) -> str | None:
-        """Remember the kind ``rid`` is referenced as; return an earlier, different one."""
-        i = self._slot(rid)
-        if i is None:
-            old = self.other_kinds.setdefault(rid, kind)
+    def kind_conflict(self, key, kind: str) -> str | None:
+        """Remember the kind a record is referenced as; return an earlier, different one."""
+        if key.__class__ is not int:
+            old = self.other_kinds.setdefault(key, kind)
             return None if old == kind else old
-        code = KIND_CODES.setdefault(kind, len(KIND_CODES) + 1)
-        if i >= len(self.kinds):
-            self.kinds.extend(bytes(max(i + 1 - len(self.kinds), len(self.kinds) // 2)))
-        old = self.kinds[i]
+        code = KIND_CODES.get(kind) or KIND_CODES.setdefault(kind, len(KIND_CODES) + 1)
+        kinds = self.kinds
+        if key >= len(kinds):
+            kinds.extend(bytes(max(key + 1 - len(kinds), len(kinds) // 2)))
+        old = kinds[key]
         if not old:
-            self.kinds[i] = code
+            kinds[key] = code
             return None
         return None if old == code else next(k for k, c in KIND_CODES.items() if c == old)
 
@@ -277,17 +278,18 @@ class StoreRefChecker:
         sh = self._shard(ref.shard, pointer)
         if sh is None:
             return _NOTHING
-        old_kind = sh.kind_conflict(rid, ref.kind.type)
+        key = sh.key(rid)
+        old_kind = sh.kind_conflict(key, ref.kind.type)
         if old_kind is not None:
             ctx.report(
                 KIND_CONFLICT,
                 f"conflicting references for payload {rid_text}: kind {ref.kind.type!r} here, {old_kind!r} before",
                 pointer=pointer + "/kind/type",
             )
-        flags = sh.get(rid)
+        flags = sh.get(key)
         if not flags & PRESENT:
             body = self._advance_to(sh, rid)
-            flags = sh.get(rid)
+            flags = sh.get(key)
             if not flags & PRESENT:
                 if sh.failed is None:
                     self._report_missing(sh, rid_text, pointer)
@@ -297,11 +299,11 @@ class StoreRefChecker:
             if body is not None:
                 sh.pending_bytes -= len(body)
             elif flags & CHECKED and not need_body and capture is None or flags & TOO_BIG:
-                sh.set(rid, REFERENCED)
+                sh.set(key, REFERENCED)
                 return _NOTHING
             else:
                 body = self._reread(sh, rid)
-        sh.set(rid, REFERENCED)
+        sh.set(key, REFERENCED)
         if flags & TOO_BIG:  # over the kit's record cap
             if not flags & CHECKED:
                 ctx.report(
@@ -309,7 +311,7 @@ class StoreRefChecker:
                     f"{rid_text} in shard {sh.n} is over the kit's payload limit; not parsed",
                     pointer=pointer,
                 )
-                sh.set(rid, CHECKED)
+                sh.set(key, CHECKED)
             return _NOTHING
         if capture is not None and capture[0] == "truncated":
             _, original, retained = capture
@@ -332,9 +334,9 @@ class StoreRefChecker:
                     file=sh.rel,
                     pointer=pointer,
                 )
-            sh.set(rid, CHECKED | BAD_JSON)
+            sh.set(key, CHECKED | BAD_JSON)
             return _NOTHING
-        sh.set(rid, CHECKED)
+        sh.set(key, CHECKED)
         return value
 
     def _omitted(self, ref, capture, pointer: str) -> None:
@@ -412,12 +414,13 @@ class StoreRefChecker:
             rid = item.id
             sh.records += 1
             sh.last_id = rid
-            flags = sh.get(rid)
-            if flags & PRESENT:
+            key = sh.key(rid)
+            if sh.get(key) & PRESENT:
                 self._duplicate(sh, rid, f"duplicate payload {_show(rid)} in shard {sh.n}", R)
                 continue
-            self._check_id(sh, rid)
-            sh.set(rid, PRESENT if item.body is not None else PRESENT | TOO_BIG)
+            if key.__class__ is not int:
+                self._check_id(sh, rid)
+            sh.set(key, PRESENT if item.body is not None else PRESENT | TOO_BIG)
             if rid == want:
                 return item.body
             if item.body is not None and sh.pending_bytes + len(item.body) <= PENDING_CAP:
