@@ -29,7 +29,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from ...model import DIALECTS
-from ...model.common import RAW_PAYLOAD_KINDS
 from ...compilers.json_schema import SCHEMA_BASE, SCHEMA_DIALECT
 
 PROTOCOL_NAME = "rollout-trace-writer-driver"
@@ -68,20 +67,30 @@ _ID = {"type": "string", "minLength": 1}
 _NULLABLE_ID = {"type": ["string", "null"]}
 _DIALECTS = list(DIALECTS)
 
+# Every dialect's payload kinds (v3 adds prepared_prompt, model_item, ...), in model order.
+ALL_PAYLOAD_KINDS = list(dict.fromkeys(k for d in DIALECTS.values() for k in d.type("RawPayloadKind").values))
+
 PAYLOAD_REF = {
     "title": "RawPayloadRef",
-    "description": "Reference from an event to a payload file, exactly as it is written in events.",
+    "description": "Reference from an event to a payload, exactly as it is written in events: a file "
+    "(`path`, dialects v1 and v2) or a record in a zstd shard (`shard`, dialect v3).",
     "type": "object",
-    "required": ["raw_payload_id", "kind", "path"],
+    "required": ["raw_payload_id", "kind"],
+    "anyOf": [{"required": ["path"]}, {"required": ["shard"]}],
     "properties": {
         "raw_payload_id": {"type": "string", "description": "Bundle-unique id; writers use `raw_payload:{n}`."},
         "kind": {
             "type": "object",
             "required": ["type"],
-            "properties": {"type": {"enum": list(RAW_PAYLOAD_KINDS)}},
+            "properties": {"type": {"enum": ALL_PAYLOAD_KINDS}},
             "description": "Adjacently tagged RawPayloadKind: `{\"type\": KIND}`.",
         },
-        "path": {"type": "string", "description": "Bundle-relative path; writers use `payloads/{n}.json`."},
+        "path": {"type": "string", "description": "Bundle-relative path; v1/v2 writers use `payloads/{n}.json`."},
+        "shard": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "v3: number of the shard holding the record, `payloads/{shard:06}.zst`.",
+        },
     },
 }
 
@@ -181,10 +190,11 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "write_payload",
-        "Write one payload file (Codex: `write_json_payload`).",
+        "Write one payload (Codex: `write_json_payload`): a pretty-printed file (v1, v2), or a "
+        "compact record appended to the current zstd shard (v3).",
         (
-            PField("kind", {"enum": list(RAW_PAYLOAD_KINDS)}, "RawPayloadKind of the payload."),
-            PField("body", {}, "The payload, any JSON value; written pretty-printed."),
+            PField("kind", {"enum": ALL_PAYLOAD_KINDS}, "RawPayloadKind of the payload (of the bundle's dialect)."),
+            PField("body", {}, "The payload, any JSON value; written pretty-printed (v1, v2) or compact (v3)."),
             PField(
                 "body_json",
                 {"type": "string"},
@@ -194,7 +204,9 @@ COMMANDS: tuple[Command, ...] = (
             ),
         ),
         (PField("ref", PAYLOAD_REF, "The RawPayloadRef that events will carry to point at the file."),),
-        "After the answer, the file named by `ref.path` is complete on disk.",
+        "After the answer, the file named by `ref.path` is complete on disk; in v3 the record is in "
+        "shard `ref.shard`, its zstd block flushed (the frame is ended when the shard is sealed: on "
+        "rotation past 8 MiB and at `close`).",
     ),
     Command(
         "append_event",

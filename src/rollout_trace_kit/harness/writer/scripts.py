@@ -43,6 +43,7 @@ from ...model import DIALECTS, dialect_for_schema_version
 
 HANDLE_KEY = "$payload"
 REF_KEYS = frozenset({"raw_payload_id", "kind", "path"})
+LOCATORS = ("path", "shard")  # how a ref finds its payload: a file (v1, v2) or a shard (v3)
 OPERATIONS = ("create", "write_payload", "append_event", "close")
 
 
@@ -132,8 +133,9 @@ def handles_in(value) -> list[int]:
     while stack:
         v = stack.pop()
         if isinstance(v, dict):
-            if set(v) == {HANDLE_KEY}:
+            if HANDLE_KEY in v:  # v3 refs keep their parts (more handles) beside the handle
                 out.append(v[HANDLE_KEY])
+                stack.extend(reversed([x for k, x in v.items() if k != HANDLE_KEY]))
             else:
                 stack.extend(reversed(list(v.values())))
         elif isinstance(v, list):
@@ -146,6 +148,10 @@ def substitute(value, refs: dict[int, dict]):
     if isinstance(value, dict):
         if set(value) == {HANDLE_KEY}:
             return refs[value[HANDLE_KEY]]
+        if HANDLE_KEY in value:  # a v3 ref with parts or a capture: the written ref, then those keys
+            ref = dict(refs[value[HANDLE_KEY]])
+            ref.update({k: substitute(v, refs) for k, v in value.items() if k != HANDLE_KEY})
+            return ref
         return {k: substitute(v, refs) for k, v in value.items()}
     if isinstance(value, list):
         return [substitute(v, refs) for v in value]
@@ -191,7 +197,10 @@ _CANONICAL_PATH = re.compile(r"payloads/([1-9][0-9]*)\.json\Z")
 
 
 def _is_ref(v) -> bool:
-    return isinstance(v, dict) and set(v) == REF_KEYS and isinstance(v.get("kind"), dict)
+    return (
+        isinstance(v, dict) and "raw_payload_id" in v and isinstance(v.get("kind"), dict)
+        and any(k in v for k in LOCATORS) and (set(v) == REF_KEYS or "shard" in v)
+    )
 
 
 def _refs(value) -> list[dict]:
@@ -201,6 +210,8 @@ def _refs(value) -> list[dict]:
         v = stack.pop()
         if _is_ref(v):
             out.append(v)
+            if v.get("parts"):  # v3: parts are written before the payload they make up
+                stack.extend(reversed(v["parts"]))
         elif isinstance(v, dict):
             stack.extend(reversed(list(v.values())))
         elif isinstance(v, list):
@@ -210,7 +221,8 @@ def _refs(value) -> list[dict]:
 
 def _replace_refs(value, handle_of: dict[str, int]):
     if _is_ref(value):
-        return {HANDLE_KEY: handle_of[value["raw_payload_id"]]}
+        extra = {k: _replace_refs(v, handle_of) for k, v in value.items() if k not in ("raw_payload_id", "kind") + LOCATORS}
+        return {HANDLE_KEY: handle_of[value["raw_payload_id"]], **extra}
     if isinstance(value, dict):
         return {k: _replace_refs(v, handle_of) for k, v in value.items()}
     if isinstance(value, list):
@@ -246,6 +258,7 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         root_thread_id=manifest["root_thread_id"],
     )
     events = bundle.events()
+    records = _records(bundle) if dialect.name not in ("v1", "v2") else {}
 
     # Every payload to write: key -> (kind, path); ordered by ordinal, then by first use.
     order: list[tuple[tuple, str, str, str]] = []  # (sort key, raw_payload_id, kind, path)
@@ -260,17 +273,21 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
             first_use += 1
             m = _CANONICAL.match(rid) if isinstance(rid, str) else None
             key = (0, int(m.group(1))) if m else (1, first_use)
-            order.append((key, rid, r["kind"].get("type"), r["path"]))
+            order.append((key, rid, r["kind"].get("type"), r.get("path", rid)))
     referenced_paths = {p for _, _, _, p in order}
-    for path in bundle.payloads:
+    for path in bundle.payloads if not records else ():
         m = _CANONICAL_PATH.match(path)
         if path not in referenced_paths and m:
             # an orphan: its kind is unknowable; protocol_event is a neutral choice
             order.append(((0, int(m.group(1))), f"orphan:{path}", "protocol_event", path))
+    for rid in records:
+        m = _CANONICAL.match(rid)
+        if rid not in referenced_paths and m:
+            order.append(((0, int(m.group(1))), f"orphan:{rid}", "protocol_event", rid))
     order.sort(key=lambda t: t[0])
 
     def body(path: str, rid: str):
-        data = bundle.payloads.get(path)
+        data = records.get(path) if records else bundle.payloads.get(path)
         if data is None:
             raise ScriptError(f"{name}: {rid} points at {path}, which the bundle does not hold")
         try:
@@ -292,6 +309,21 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     for _, rid, kind, path in pending:
         b.payload(kind, body(path, rid), note=f"{path} (orphan)")
     return b.build()
+
+
+def _records(bundle: Bundle) -> dict[str, bytes]:
+    """v3: every record of every shard, id -> body (scripts are small)."""
+    import io
+
+    from ...store.shards import Record, read_records
+
+    out: dict[str, bytes] = {}
+    for rel in sorted(bundle.payloads):
+        if rel.endswith(".zst"):
+            for r in read_records(io.BytesIO(bundle.payloads[rel])):
+                if isinstance(r, Record) and r.body is not None:
+                    out.setdefault(r.id.decode("utf-8", "replace"), r.body)
+    return out
 
 
 # --- the hand-written lifecycle -------------------------------------------------------------------
