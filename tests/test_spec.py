@@ -11,6 +11,7 @@ import pytest
 
 from rollout_trace_kit.model import DIALECTS
 from rollout_trace_kit.compilers.json_schema import error_trail, event_schema, manifest_schema, schema_files
+from rollout_trace_kit.model.facts import requirements_for, variants_for
 from rollout_trace_kit.model.types import Nullable, StrEnum, Struct, TaggedUnion, unwrap
 
 from .conftest import CORPUS, ROOT, corpus_bundles
@@ -240,7 +241,55 @@ def test_v2_only_variants_are_inferred_and_dated():
         assert variant.inferred and variant.since and variant.since >= "0.165.0"
         assert tag not in DIALECTS["v1"].tags
     kind = v2.payload.variant("tool_call_runtime_started").field("kind")
-    assert kind.required and kind.since == "0.166.0" and kind.inferred
+    # 0.165.0 wrote schema 2 without it: the schema leaves it optional, the release facts do not.
+    assert not kind.required and kind.since == "0.166.0" and kind.inferred
+    assert kind.required_since == "0.166.0"
+
+
+def test_v2_schema_accepts_a_0165_runtime_start_without_kind():
+    event = _good_event("v2", "tool_call_runtime_started")
+    event["payload"].pop("kind", None)
+    assert not list(_validator(event_schema(DIALECTS["v2"])).iter_errors(event))
+    bad = dict(event, payload=dict(event["payload"], kind={"type": "no_such_kind"}))
+    assert list(_validator(event_schema(DIALECTS["v2"])).iter_errors(bad))
+
+
+def test_requirements_for_a_release_follow_required_since():
+    v2 = DIALECTS["v2"]
+    assert "kind" not in requirements_for(v2, "0.165.0")["tool_call_runtime_started"]
+    assert "kind" in requirements_for(v2, "0.166.0")["tool_call_runtime_started"]
+    assert "kind" in requirements_for(v2, "0.169.0")["tool_call_runtime_started"]
+    # a release does not know the variants of later ones
+    assert "recording_completed" not in requirements_for(v2, "0.166.0")
+    assert "recording_completed" in variants_for(v2, "0.169.0")
+    assert "inference_cancelled" not in variants_for(DIALECTS["v1"], "0.127.0")
+
+
+@pytest.mark.parametrize("name", ["v1", "v2", "v3"])
+def test_schema_version_is_a_const_in_every_document(name):
+    d = DIALECTS[name]
+    for schema in (event_schema(d), manifest_schema(d), event_schema(d, True), manifest_schema(d, True)):
+        assert schema["properties"]["schema_version"]["const"] == d.schema_version
+    for other in DIALECTS.values():
+        if other is d:
+            continue
+        manifest = json.loads((corpus_bundles(other.reference_release)[0] / "manifest.json").read_text())
+        assert list(_validator(manifest_schema(d)).iter_errors(manifest)), (other.name, name)
+
+
+def test_v3_model_facts():
+    v3 = DIALECTS["v3"]
+    assert v3.schema_version == 3 and v3.extends is DIALECTS["v2"] and v3.reference_release == "0.171.0"
+    assert v3.layout.ref_key == "shard" and v3.layout.file_for(shard=1) == "payloads/000001.zst"
+    assert [r.type for r in v3.layout.record] == ["u16le", "u64le", "bytes", "bytes"]
+    assert v3.type("RawPayloadRef").field("shard").type.rust == "u32"
+    assert "path" not in {f.name for f in v3.type("RawPayloadRef").fields}
+    assert {"prepared_prompt", "model_item"} <= set(v3.type("RawPayloadKind").values)
+    assert "code_cell_wait_target_resolved" in v3.tags and v3.payload.variant("code_cell_wait_target_resolved").inferred
+    assert v3.payload.variant("inference_started").field("prepared_prompt_payload").payload_kinds == ("prepared_prompt",)
+    assert not v3.payload.variant("history_item_accepted").field("tool_output_payload").required
+    v1, v2 = DIALECTS["v1"], DIALECTS["v2"]
+    assert v1.layout.ref_key == v2.layout.ref_key == "path" and v2.layout.file_for(n=7) == "payloads/7.json"
 
 
 def test_release_annotations_are_versions():
@@ -252,6 +301,9 @@ def test_release_annotations_are_versions():
 
 def test_corpus_ships_with_the_repo():
     assert len(corpus_bundles("0.164.0")) >= 10 and len(corpus_bundles("0.169.0")) >= 10
+    assert len(corpus_bundles("0.171.0")) >= 10
+    for bundle in corpus_bundles("0.171.0"):
+        assert (bundle.parent / f"{bundle.name}.state.json").is_file()
     assert CORPUS.is_dir()
 
 
@@ -264,5 +316,5 @@ def test_nullable_fields_are_never_required():
 
 
 def test_schema_dir_layout():
-    assert {"v1", "v2"} <= {p.name for p in (ROOT / "schema").iterdir() if p.is_dir()}
+    assert {"v1", "v2", "v3"} <= {p.name for p in (ROOT / "schema").iterdir() if p.is_dir()}
     assert Path(ROOT / "schema" / "v1" / "event.schema.json").is_file()

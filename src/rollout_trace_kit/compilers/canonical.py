@@ -141,9 +141,13 @@ def fields(dialect: Dialect, value: dict, spec: tuple[Field, ...], where: str, w
             if not f.skip_if_none:
                 out[f.name] = None
             continue
+        if value[f.name] is None and f.skip_if_none and not f.required:
+            continue  # an absent option, whatever its type
         v = canonical(dialect, value[f.name], f.type, path)
         if v is None and f.skip_if_none:
             continue
+        if f.const is not None and v != f.const:
+            raise EventError(f"{path}: {what} writes {f.const!r} here, got {v!r}")
         out[f.name] = v
     return out
 

@@ -79,7 +79,11 @@ class _Builder:
         body = self.expr(f.type)
         out = {"title": f.name, "description": f.doc}
         out.update(body)  # $ref beside title/description is fine in 2020-12
+        if f.const is not None:
+            out["const"] = f.const
         _annotate(out, f.since, f.inferred)
+        if f.required_since:
+            out["x-required-since"] = f.required_since
         if f.payload_kinds:
             out["x-payload-kinds"] = list(f.payload_kinds)
         return out

@@ -86,10 +86,12 @@ class _Compiler:
     def fields(self, fields) -> list:
         out = []
         for f in fields:
+            # A const (schema_version) is its one value here: another takes the slow path.
+            t = Literal[f.const] if f.const is not None else self.expr(f.type)  # type: ignore[valid-type]
             if f.required:
-                out.append((f.name, self.expr(f.type)))
+                out.append((f.name, t))
             else:
-                out.append((f.name, self.expr(f.type), None))
+                out.append((f.name, t, None))
         return out
 
     def struct(self, name: str, fields, **kw) -> type:

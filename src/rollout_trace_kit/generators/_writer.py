@@ -18,13 +18,13 @@ import orjson
 import io
 
 from ..bundle import MANIFEST, PAYLOADS, TRACE, Bundle, dumps_pretty
-from ..model.types import Dialect
+from ..model.types import STORE_ZSTD_SHARDS, Dialect
 from ..store.shards import HEADER_SIZE, ROTATE_BYTES, ShardWriter, StoreWriter, shard_name
 
 
 def sharded(dialect: Dialect) -> bool:
     """Whether the dialect keeps payloads as records in zstd shards (refs carry `shard`)."""
-    return "shard" in {f.name for f in dialect.type("RawPayloadRef").fields}
+    return dialect.layout.store == STORE_ZSTD_SHARDS
 
 
 class MemoryStore:

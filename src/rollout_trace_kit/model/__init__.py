@@ -29,4 +29,4 @@ def get_dialect(name: str) -> Dialect:
         raise ValueError(f"unknown dialect {name!r}; known: {', '.join(DIALECTS)}") from None
 
 
-__all__ = ["DIALECTS", "Dialect", "V1", "V2", "dialect_for_schema_version", "get_dialect"]
+__all__ = ["DIALECTS", "Dialect", "V1", "V2", "V3", "dialect_for_schema_version", "get_dialect"]

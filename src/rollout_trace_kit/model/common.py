@@ -8,7 +8,11 @@ Codex releases write.
 from __future__ import annotations
 
 from .types import (
+    STORE_FILES,
+    STORE_ZSTD_SHARDS,
     AnyJson,
+    Layout,
+    RecordField,
     ArrayOf,
     Field,
     Int,
@@ -49,6 +53,32 @@ def opt_ref(name: str, doc: str, kinds: tuple[str, ...], **kw) -> Field:
     return opt(name, REF, doc, payload_kinds=kinds, **kw)
 
 
+# --- layouts ------------------------------------------------------------------------
+
+FILE_PER_PAYLOAD = Layout(
+    "file_per_payload",
+    "One pretty-printed JSON file per payload, `payloads/{n}.json`; a ref names it by `path`.",
+    store=STORE_FILES,
+    ref_key="path",
+    payload_file="payloads/{n}.json",
+)
+
+ZSTD_SHARDS = Layout(
+    "zstd_shards",
+    "Payloads are records in zstd-compressed shard files `payloads/{shard:06}.zst` (numbered "
+    "from 1); a ref names its shard by number in `shard`. A decompressed shard is a sequence "
+    "of records, each a header of two little-endian lengths followed by the id and the body.",
+    store=STORE_ZSTD_SHARDS,
+    ref_key="shard",
+    payload_file="payloads/{shard:06}.zst",
+    record=(
+        RecordField("id_len", "u16le", "Length in bytes of the payload id.", length_of="id"),
+        RecordField("body_len", "u64le", "Length in bytes of the body.", length_of="body"),
+        RecordField("id", "bytes", "The payload id, `raw_payload:{n}` in UTF-8."),
+        RecordField("body", "bytes", "The payload: one JSON document."),
+    ),
+)
+
 # --- payload references -------------------------------------------------------
 
 RAW_PAYLOAD_KINDS = (
@@ -66,28 +96,53 @@ RAW_PAYLOAD_KINDS = (
     "agent_result",
 )
 
-RawPayloadKind = UnitKind(
-    "RawPayloadKind",
-    "What a raw payload file holds. Adjacently tagged unit enum: written as "
-    '`{"type": K}`; serde also reads `{"type": K, "value": null}`. '
-    "The reference reducer never checks it.",
-    RAW_PAYLOAD_KINDS,
-)
 
-RawPayloadRef = Struct(
-    "RawPayloadRef",
-    "Reference from an event to a payload file holding large evidence. "
-    "The writer creates the file before the event that points to it.",
-    (
-        req("raw_payload_id", STR, "Bundle-unique payload id; writers use `raw_payload:{n}`."),
-        req("kind", Named("RawPayloadKind"), "What the payload holds."),
-        req(
-            "path",
+
+def raw_payload_kind(kinds: tuple[str, ...] = RAW_PAYLOAD_KINDS) -> UnitKind:
+    return UnitKind(
+        "RawPayloadKind",
+        "What a raw payload holds. Adjacently tagged unit enum: written as "
+        '`{"type": K}`; serde also reads `{"type": K, "value": null}`. '
+        "The reference reducer never checks it.",
+        kinds,
+    )
+
+
+RawPayloadKind = raw_payload_kind()
+
+
+def _locator(layout: Layout):
+    if layout.store == STORE_FILES:
+        return req(
+            layout.ref_key,
             STR,
-            "Path relative to the trace bundle root; writers use `payloads/{n}.json`.",
-        ),
-    ),
-)
+            f"Path relative to the trace bundle root; writers use `{layout.payload_file}`.",
+        )
+    return req(
+        layout.ref_key,
+        U32,
+        f"Number of the shard holding the payload record (`{layout.payload_file}`).",
+    )
+
+
+def raw_payload_ref(layout: Layout, *extra: Field, name: str = "RawPayloadRef", doc: str | None = None) -> Struct:
+    """The ref shape of a layout: id, kind, the key that locates the payload, then ``extra``."""
+    return Struct(
+        name,
+        doc
+        or "Reference from an event to a stored payload holding large evidence. "
+        "The writer stores the payload before the event that points to it.",
+        (
+            req("raw_payload_id", STR, f"Bundle-unique payload id; writers use `{layout.payload_id}`."),
+            req("kind", Named("RawPayloadKind"), "What the payload holds."),
+            _locator(layout),
+        )
+        + extra,
+        payload_ref=True,
+    )
+
+
+RawPayloadRef = raw_payload_ref(FILE_PER_PAYLOAD)
 
 # --- status enums ----------------------------------------------------------------
 
@@ -137,11 +192,15 @@ _UNIT_TOOL_KINDS = (
 )
 
 
+# Tool kinds whose runtime start creates a terminal operation (a process the reducer tracks).
+TERMINAL_OPERATION_KINDS = ("exec_command", "write_stdin")
+
+
 def tool_call_kind(name: str, doc: str, *, since: str | None = None, inferred: bool = False):
     return TaggedUnion(
         name,
         doc,
-        tuple(Variant(tag, d) for tag, d in _UNIT_TOOL_KINDS)
+        tuple(Variant(tag, d, terminal_operation=tag in TERMINAL_OPERATION_KINDS) for tag, d in _UNIT_TOOL_KINDS)
         + (
             Variant(
                 "mcp",
@@ -224,13 +283,18 @@ def inference_request_input_mode(since: str | None) -> TaggedUnion:
 # --- manifest --------------------------------------------------------------------
 
 
-def manifest(schema_version: int) -> Struct:
+def manifest(schema_version: int, layout: Layout = FILE_PER_PAYLOAD) -> Struct:
     return Struct(
         "TraceBundleManifest",
-        f"`manifest.json`: trace identity and bundle metadata (schema_version {schema_version}). "
+        f"`{layout.manifest_file}`: trace identity and bundle metadata (schema_version {schema_version}). "
         "Written pretty-printed by the writer when the bundle is created.",
         (
-            req("schema_version", U32, f"Manifest schema version; writers of this dialect write {schema_version}."),
+            req(
+                "schema_version",
+                U32,
+                f"Manifest schema version; writers of this dialect write {schema_version}.",
+                const=schema_version,
+            ),
             req("trace_id", STR, "Trace id (a UUID) chosen when the bundle is created."),
             req("rollout_id", STR, "Rollout id; every event's envelope repeats it. Codex uses the root thread id."),
             req(
@@ -239,8 +303,8 @@ def manifest(schema_version: int) -> Struct:
                 "Thread id of the root agent. Replay should fail rather than inventing a placeholder.",
             ),
             req("started_at_unix_ms", I64, "Unix wall-clock time in milliseconds when the bundle was created."),
-            req("raw_event_log", STR, "File name of the event log; always `trace.jsonl`."),
-            req("payloads_dir", STR, "Directory of payload files; always `payloads`."),
+            req("raw_event_log", STR, f"File name of the event log; always `{layout.event_log}`."),
+            req("payloads_dir", STR, f"Directory of payload files; always `{layout.payloads_dir}`."),
         ),
     )
 
@@ -252,7 +316,12 @@ def envelope(schema_version: int) -> Struct:
         "replay and corruption checks can run before the reducer understands the "
         "event-specific payload.",
         (
-            req("schema_version", U32, f"Raw event schema version; writers of this dialect write {schema_version}."),
+            req(
+                "schema_version",
+                U32,
+                f"Raw event schema version; writers of this dialect write {schema_version}.",
+                const=schema_version,
+            ),
             req("seq", U64, "Contiguous writer-assigned order inside one rollout event log, from 1."),
             req("wall_time_unix_ms", I64, "Unix wall-clock timestamp in milliseconds. Use for display/latency."),
             req("rollout_id", STR, "The manifest's rollout id."),

@@ -89,6 +89,27 @@ class Field:
     inferred: bool = False  # learnt from bundles/binaries, not from published source
     payload_kinds: tuple[str, ...] = ()  # for RawPayloadRef fields: the kinds writers use here
     skip_if_none: bool = False  # serde `skip_serializing_if = "Option::is_none"`: omitted, not null
+    # Release facts: the first release whose reducer rejects an event without this field
+    # (the published schema stays loose: older releases of the dialect wrote it without).
+    required_since: str | None = None
+    # When the reference reducer opens the payload a ref field points to (see READS).
+    read: str = "never"
+    const: int | str | None = None  # the one value writers of the dialect write (schema_version)
+
+
+# When a reducer opens the payload of a ref field (Field.read).
+READ_NEVER = "never"  # not by an event handler (a dialect may still open every ref at the end)
+READ_AT_EVENT = "event"  # the handler of the event opens it
+# tool_call_ended's result: opened for a tool whose kind creates a terminal operation
+# when no runtime event was seen for it (measured on 0.164.0 and 0.169.0).
+READ_IF_TERMINAL_WITHOUT_RUNTIME = "terminal_without_runtime"
+READS = (READ_NEVER, READ_AT_EVENT, READ_IF_TERMINAL_WITHOUT_RUNTIME)
+
+# Envelope context conventions of a variant (Variant.context).
+CONTEXT_NULL = "null"  # thread_id and codex_turn_id are null
+CONTEXT_TURN = "turn"  # both name the event's thread and turn
+CONTEXT_FREE = "free"  # no convention (the `other` variant)
+CONTEXTS = (CONTEXT_NULL, CONTEXT_TURN, CONTEXT_FREE)
 
 
 @dataclass(frozen=True)
@@ -100,6 +121,7 @@ class Struct:
     fields: tuple[Field, ...]
     since: str | None = None
     inferred: bool = False
+    payload_ref: bool = False  # a reference to a stored payload (RawPayloadRef and its parts)
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -118,6 +140,10 @@ class Variant:
     since: str | None = None
     inferred: bool = False
     example: dict | None = None  # a real payload seen in a Codex bundle (docs, tests)
+    context: str = CONTEXT_TURN  # payload variants: the envelope context writers give it (CONTEXTS)
+    # payload variants: the payload fields (thread, turn) the envelope context must equal
+    context_fields: tuple[str, str] | None = None
+    terminal_operation: bool = False  # ToolCallKind variants: the runtime creates a terminal operation
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -174,12 +200,81 @@ class StrEnum:
 
 NamedType = Union[Struct, TaggedUnion, UnitKind, StrEnum]
 
+# Store kinds of a layout (Layout.store).
+STORE_FILES = "files"  # one JSON file per payload
+STORE_ZSTD_SHARDS = "zstd_shards"  # records in zstd-compressed shard files
+
+
+@dataclass(frozen=True)
+class RecordField:
+    """One part of a shard record (Layout.record)."""
+
+    name: str
+    type: str  # "u16le", "u64le" (a little-endian length) or "bytes"
+    doc: str
+    length_of: str | None = None  # for a length: the bytes field it measures
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a bundle keeps its files and how a ref finds its payload."""
+
+    name: str
+    doc: str
+    store: str  # STORE_FILES or STORE_ZSTD_SHARDS
+    ref_key: str  # the ref key that locates the payload: "path" (a string) or "shard" (an int)
+    payload_file: str  # bundle-relative name of a payload file ({n}) or shard ({shard:06})
+    manifest_file: str = "manifest.json"
+    event_log: str = "trace.jsonl"
+    payloads_dir: str = "payloads"
+    payload_id: str = "raw_payload:{n}"  # writers number payloads from 1
+    first_shard: int = 1
+    record: tuple[RecordField, ...] = ()  # a decompressed shard: these parts, repeated
+
+    def payload_id_for(self, n: int) -> str:
+        return self.payload_id.format(n=n)
+
+    def id_ordinal(self, raw_payload_id: str) -> int | None:
+        """``n`` of a canonical payload id ``raw_payload:{n}`` (n >= 1), else None."""
+        prefix = self.payload_id.split("{", 1)[0]
+        if not raw_payload_id.startswith(prefix):
+            return None
+        digits = raw_payload_id[len(prefix):]
+        if not digits.isascii() or not digits.isdigit() or digits.startswith("0"):
+            return None
+        return int(digits)
+
+    def file_for(self, *, n: int | None = None, shard: int | None = None) -> str:
+        """Bundle-relative file of payload ``n`` (file store) or of shard ``shard``."""
+        return self.payload_file.format(n=n, shard=shard)
+
+    def location(self, n: int, shard: int | None = None) -> str | int:
+        """The value of ``ref_key`` a writer writes for payload ``n``."""
+        if self.store == STORE_FILES:
+            return self.file_for(n=n)
+        return self.first_shard if shard is None else shard
+
+    def ref(self, n: int, kind: str, shard: int | None = None) -> dict:
+        """The RawPayloadRef a writer writes for payload ``n`` of ``kind``."""
+        return {"raw_payload_id": self.payload_id_for(n), "kind": {"type": kind}, self.ref_key: self.location(n, shard)}
+
+    @property
+    def file_names(self) -> tuple[str, str, str]:
+        return (self.manifest_file, self.event_log, self.payloads_dir)
+
+
+@dataclass(frozen=True)
+class WriterFacts:
+    """What the reference release's writer does where the format leaves a choice."""
+
+    failed_turn_status: str  # the codex_turn_ended status of a turn whose inference failed
+
 
 @dataclass(frozen=True)
 class Dialect:
     """One wire dialect: what a family of Codex releases writes and its reducer reads."""
 
-    name: str  # "v1", "v2"
+    name: str  # "v1", "v2", "v3"
     schema_version: int
     title: str
     doc: str
@@ -190,7 +285,20 @@ class Dialect:
     manifest: Struct
     types: tuple[NamedType, ...]  # every nested type, by name
     terminal_variants: tuple[str, ...]  # after these, nothing more may be written
+    layout: Layout
+    writer: WriterFacts
+    reducer_reads_every_ref: bool = False  # the reducer opens every referenced payload by the end
+    extends: "Dialect | None" = None  # the older dialect this one extends (rules, handler tables)
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def lineage(self) -> tuple[str, ...]:
+        """This dialect's name, then the names of the dialects it extends, newest first."""
+        names, d = [], self
+        while d is not None:
+            names.append(d.name)
+            d = d.extends
+        return tuple(names)
 
     def type(self, name: str) -> NamedType:
         for t in self.types:
@@ -213,11 +321,14 @@ def unwrap(t: TypeExpr) -> TypeExpr:
     return t
 
 
+REF_TYPE_NAMES = ("RawPayloadRef", "RawPayloadPart")  # the named types that are payload refs
+
+
 def refs_payload(t: TypeExpr) -> bool:
     t = unwrap(t)
     if isinstance(t, ArrayOf):
         t = unwrap(t.item)
-    return isinstance(t, Named) and t.name == "RawPayloadRef"
+    return isinstance(t, Named) and t.name in REF_TYPE_NAMES
 
 
 def named_refs(t: TypeExpr) -> list[str]:

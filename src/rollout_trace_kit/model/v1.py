@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .common import (
     ANY,
+    FILE_PER_PAYLOAD,
     FIRST_RELEASE,
     REF_LIST,
     STR,
@@ -30,7 +31,19 @@ from .common import (
     ref,
     req,
 )
-from .types import Dialect, Field, Named, Nullable, TaggedUnion, Variant
+from .types import (
+    CONTEXT_FREE,
+    CONTEXT_NULL,
+    READ_AT_EVENT,
+    READ_IF_TERMINAL_WITHOUT_RUNTIME,
+    Dialect,
+    Field,
+    Named,
+    Nullable,
+    TaggedUnion,
+    Variant,
+    WriterFacts,
+)
 
 # request_input_mode exists in upstream source (openai/codex 1c38856a, still schema 1) but in
 # no published release: neither the 0.164.0 nor the 0.169.0 binary contains the strings
@@ -54,11 +67,13 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                 req("trace_id", STR, "The manifest's trace id."),
                 req("root_thread_id", STR, "The manifest's root thread id."),
             ),
+            context=CONTEXT_NULL,
         ),
         Variant(
             "rollout_ended",
             "The root thread ended; the rollout is over.",
             (_status("RolloutStatus", "Final rollout status (Codex writes `completed`)."),),
+            context=CONTEXT_NULL,
         ),
         Variant(
             "thread_started",
@@ -66,8 +81,9 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
             (
                 req(THREAD, STR, "The new thread's id."),
                 req("agent_path", STR, "Stable agent path (`/root`, `/root/child_task`, ...)."),
-                opt_ref("metadata_payload", "Session metadata of the thread.", ("session_metadata",)),
+                opt_ref("metadata_payload", "Session metadata of the thread.", ("session_metadata",), read=READ_AT_EVENT),
             ),
+            context=CONTEXT_NULL,
         ),
         Variant(
             "thread_ended",
@@ -76,6 +92,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                 req(THREAD, STR, "The thread that ended."),
                 _status("RolloutStatus", "Final thread status."),
             ),
+            context=CONTEXT_NULL,
         ),
         Variant(
             "codex_turn_started",
@@ -84,6 +101,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                 req("codex_turn_id", STR, "The new turn's id."),
                 req(THREAD, STR, "Thread the turn belongs to."),
             ),
+            context_fields=("thread_id", "codex_turn_id"),
         ),
         Variant(
             "codex_turn_ended",
@@ -113,8 +131,9 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                     since=REQUEST_INPUT_MODE_SINCE,
                     skip_if_none=True,
                 ),
-                ref("request_payload", "The request sent to the provider.", ("inference_request",)),
+                ref("request_payload", "The request sent to the provider.", ("inference_request",), read=READ_AT_EVENT),
             ),
+            context_fields=("thread_id", "codex_turn_id"),
         ),
         Variant(
             "inference_completed",
@@ -128,7 +147,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                     "Provider transport request id, such as `x-request-id`.",
                     since="0.128.0",
                 ),
-                ref("response_payload", "The response output items and token usage.", ("inference_response",)),
+                ref("response_payload", "The response output items and token usage.", ("inference_response",), read=READ_AT_EVENT),
             ),
         ),
         Variant(
@@ -148,6 +167,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                     "partial_response_payload",
                     "Partial response payload, when stream events arrived before failure.",
                     ("inference_response",),
+                    read=READ_AT_EVENT,
                 ),
             ),
         ),
@@ -167,6 +187,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                     "partial_response_payload",
                     "Completed output items observed before cancellation, if any.",
                     ("inference_response",),
+                    read=READ_AT_EVENT,
                 ),
             ),
             since="0.128.0",
@@ -189,7 +210,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                 req("requester", Named("RawToolCallRequester"), "Runtime requester that caused this tool lifecycle."),
                 req("kind", Named("ToolCallKind"), "What kind of tool runs."),
                 req("summary", Named("ToolCallSummary"), "Display summary of the call."),
-                opt_ref("invocation_payload", "The tool invocation as dispatched.", ("tool_invocation",)),
+                opt_ref("invocation_payload", "The tool invocation as dispatched.", ("tool_invocation",), read=READ_AT_EVENT),
             ),
         ),
         Variant(
@@ -200,6 +221,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                 req("mcp_call_id", STR, "The MCP call id (a UUID, sent as `codex_bridge_mcp_call_id`)."),
             ),
             since="0.131.0",
+            context=CONTEXT_NULL,
         ),
         Variant(
             "tool_call_runtime_started",
@@ -210,6 +232,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                     "runtime_payload",
                     "Runtime/protocol observation for how Codex began executing the tool.",
                     ("tool_runtime_event", "terminal_runtime_event"),
+                    read=READ_AT_EVENT,
                 ),
             ),
         ),
@@ -223,6 +246,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                     "runtime_payload",
                     "Runtime/protocol observation for how Codex finished executing the tool.",
                     ("tool_runtime_event", "terminal_runtime_event"),
+                    read=READ_AT_EVENT,
                 ),
             ),
         ),
@@ -242,7 +266,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
             (
                 req("tool_call_id", STR, "The tool call."),
                 _status("ExecutionStatus", "Tool status."),
-                opt_ref("result_payload", "The result returned to the caller.", ("tool_result",)),
+                opt_ref("result_payload", "The result returned to the caller.", ("tool_result",), read=READ_IF_TERMINAL_WITHOUT_RUNTIME),
             ),
         ),
         Variant(
@@ -284,6 +308,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                 req("provider_name", STR, "Model provider name."),
                 ref("request_payload", "The compaction request.", ("compaction_request",)),
             ),
+            context_fields=("thread_id", "codex_turn_id"),
         ),
         Variant(
             "compaction_request_completed",
@@ -312,6 +337,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                     "checkpoint_payload",
                     "Trace-only checkpoint payload (`input_history`, `replacement_history`).",
                     ("compaction_checkpoint",),
+                    read=READ_AT_EVENT,
                 ),
             ),
         ),
@@ -339,6 +365,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                 req("event_type", STR, "Protocol event type (`session_configured`, ...)."),
                 ref("event_payload", "The protocol event.", ("protocol_event",)),
             ),
+            context=CONTEXT_NULL,
         ),
         Variant(
             "other",
@@ -350,6 +377,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                 req("payloads", REF_LIST, "Payloads holding the evidence.", payload_kinds=()),
                 req("metadata", ANY, "Small structured metadata (required, may be null). Large data belongs in `payloads`."),
             ),
+            context=CONTEXT_FREE,
         ),
     ]
     if not request_input_mode:
@@ -363,10 +391,9 @@ def _without(variant: Variant, field_name: str) -> Variant:
     return replace(variant, fields=tuple(f for f in variant.fields if f.name != field_name))
 
 
-def shared_types(tool_runtime_kind=None, *, input_mode: bool = True):
+def shared_types(tool_runtime_kind=None, *, input_mode: bool = True, ref_types=(RawPayloadRef, RawPayloadKind)):
     types = [
-        RawPayloadRef,
-        RawPayloadKind,
+        *ref_types,
         RolloutStatus,
         ExecutionStatus,
         CodeCellRuntimeStatus,
@@ -405,4 +432,8 @@ V1 = Dialect(
     manifest=manifest(1),
     types=tuple(shared_types()),
     terminal_variants=("rollout_ended",),
+    layout=FILE_PER_PAYLOAD,
+    writer=WriterFacts(failed_turn_status="completed"),  # 0.164.0 ends a failed turn `completed`
+    # 0.164.0 opens only the payloads its handlers read (measured).
+    reducer_reads_every_ref=False,
 )

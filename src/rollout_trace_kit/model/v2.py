@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .common import STR, envelope, manifest, opt_ref, req
-from .types import Dialect, Named, Variant
-from .v1 import base_variants, payload_union, shared_types
+from .common import FILE_PER_PAYLOAD, STR, envelope, manifest, opt_ref, req
+from .types import CONTEXT_NULL, READ_AT_EVENT, Dialect, Field, Named, Variant, WriterFacts
+from .v1 import V1, base_variants, payload_union, shared_types
 
-def _v2_variants() -> list[Variant]:
+def v2_variants() -> list[Variant]:
+    """The variants of schema 2 (v1's, the v2 additions, and `kind` on runtime starts)."""
     variants = []
     for v in base_variants(request_input_mode=False):
         if v.tag == "tool_call_runtime_started":
@@ -25,14 +26,17 @@ def _v2_variants() -> list[Variant]:
                 v,
                 fields=(
                     tool_call_id,
-                    req(
+                    Field(
                         "kind",
                         Named("ToolCallKind"),
                         "What kind of runtime began, in `ToolCallKind` names. It may differ from the "
                         "start's kind (an MCP tool starts as `other` and runs as `mcp`); the 0.169.0 "
-                        "reducer parses the runtime payload by it. Required since 0.166.0 (0.166+ "
-                        "reducers reject 0.165 bundles without it).",
+                        "reducer parses the runtime payload by it. Codex 0.165.0 does not write it; "
+                        "reducers since 0.166.0 reject an event without it.",
+                        required=False,
+                        skip_if_none=True,
                         since="0.166.0",
+                        required_since="0.166.0",
                         inferred=True,
                     ),
                     runtime_payload,
@@ -55,6 +59,7 @@ def _v2_variants() -> list[Variant]:
                             ("protocol_event",),
                             inferred=True,
                             skip_if_none=True,
+                            read=READ_AT_EVENT,
                         ),
                     ),
                     since="0.165.0",
@@ -70,6 +75,7 @@ def _v2_variants() -> list[Variant]:
                     (req("thread_id", STR, "The resumed thread.", inferred=True),),
                     since="0.166.0",
                     inferred=True,
+                    context=CONTEXT_NULL,
                 )
             )
     variants.append(
@@ -79,6 +85,7 @@ def _v2_variants() -> list[Variant]:
             (),
             since="0.169.0",
             inferred=True,
+            context=CONTEXT_NULL,
         )
     )
     return variants
@@ -96,8 +103,14 @@ V2 = Dialect(
     releases=("0.165.0", "0.169.0"),
     reference_release="0.169.0",
     envelope=envelope(2),
-    payload=payload_union(_v2_variants()),
+    payload=payload_union(v2_variants()),
     manifest=manifest(2),
     types=tuple(shared_types(input_mode=False)),
     terminal_variants=("recording_completed",),
+    layout=FILE_PER_PAYLOAD,
+    writer=WriterFacts(failed_turn_status="failed"),
+    # 0.169.0 opens every referenced payload by the end of the replay ("read payload {id}" /
+    # "invalid payload {id}", measured).
+    reducer_reads_every_ref=True,
+    extends=V1,
 )

@@ -6,18 +6,15 @@ Rules are declared next to the code that checks them (``rules/*.py``) with
 
 from __future__ import annotations
 
+from ..model import DIALECTS
+from ..model.types import Dialect
 from .findings import Invariant, Profile, Severity
 
 CATALOGUE: dict[str, Invariant] = {}
 
 R, W, S = Profile.REDUCER, Profile.WRITER, Profile.STRICT
 
-
-class _AsV2:
-    """Default of ``invariant(v3=...)``: v3 keeps v2's level (0.171.0 replays events as 0.169.0 does)."""
-
-
-AS_V2 = _AsV2()
+_INHERIT = object()
 
 
 def invariant(
@@ -26,17 +23,30 @@ def invariant(
     *,
     v1: Profile | None,
     v2: Profile | None,
-    v3: Profile | None | _AsV2 = AS_V2,
     source: str,
     severity: Severity = Severity.ERROR,
     notes: str = "",
     kit_only: bool = False,
+    **newer,
 ) -> Invariant:
+    """Declare a rule with its level per dialect.
+
+    A dialect not named (``v3=...``) takes the level of the dialect it extends, so a
+    new dialect starts with its parent's rules; ``None`` removes a rule from one.
+    """
     if id in CATALOGUE:
         raise ValueError(f"invariant {id} declared twice")
-    if v3 is AS_V2:
-        v3 = v2
-    levels = {name: p for name, p in (("v1", v1), ("v2", v2), ("v3", v3)) if p is not None}
+    given = {"v1": v1, "v2": v2, **newer}
+    unknown = set(given) - set(DIALECTS)
+    if unknown:
+        raise ValueError(f"invariant {id}: unknown dialect(s) {sorted(unknown)}")
+    levels: dict[str, Profile] = {}
+    for d in DIALECTS.values():  # oldest first: a parent is resolved before its children
+        p = given.get(d.name, _INHERIT)
+        if p is _INHERIT:
+            p = levels.get(d.extends.name) if d.extends is not None else None
+        if p is not None:
+            levels[d.name] = p
     inv = Invariant(id, meaning, levels, source, severity, notes, kit_only)
     CATALOGUE[id] = inv
     return inv
@@ -46,3 +56,11 @@ def all_invariants() -> list[Invariant]:
     from . import rules  # noqa: F401  (declares them)
 
     return sorted(CATALOGUE.values(), key=lambda i: i.id)
+
+
+def level_in(inv: Invariant, dialect: Dialect) -> Profile | None:
+    """``inv``'s level in ``dialect``; a dialect built outside the model takes its parent's."""
+    for name in dialect.lineage:
+        if name in DIALECTS:
+            return inv.levels.get(name)
+    return None

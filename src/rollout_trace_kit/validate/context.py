@@ -43,7 +43,11 @@ class Context:
         """The profile ``inv`` is checked in here: ``level`` if given, else its catalogue level."""
         if level is not None:
             return level
-        return min(inv.levels.values()) if self.dialect is None else inv.level(self.dialect.name)
+        if self.dialect is None:
+            return min(inv.levels.values())
+        from .catalogue import level_in
+
+        return level_in(inv, self.dialect)
 
     def wants(self, inv: Invariant, level: Profile | None = None) -> bool:
         """Whether ``inv`` (at ``level``, default its catalogue level) is checked in this run."""

@@ -13,8 +13,13 @@ from .lines import RawLine, read_batches
 from .rules import layout, schema
 from .rules.lifecycle import LifecycleChecker
 from .rules.order import OrderChecker
+from ..model.types import STORE_FILES, STORE_ZSTD_SHARDS
 from .rules.refs import RefChecker
 from .rules.store import StoreRefChecker
+
+# The payload stores the validator reads (model Layout.store), and the checker of each.
+REF_CHECKERS = {STORE_FILES: RefChecker, STORE_ZSTD_SHARDS: StoreRefChecker}
+READABLE_STORES = frozenset(REF_CHECKERS)
 
 
 def validate_bundle(bundle: str | Path, options: Options | None = None) -> BundleReport:
@@ -54,6 +59,8 @@ def _run(ctx: Context) -> None:
     if not layout.check_bundle_dir(ctx):
         return
     layout.load_manifest(ctx)
+    if ctx.dialect is not None and not layout.store_readable(ctx, READABLE_STORES):
+        return
     problem = layout.trace_problem(ctx)
     if problem:
         layout.report_trace_missing(ctx, problem)
@@ -64,15 +71,10 @@ def _run(ctx: Context) -> None:
         if ctx.dialect is None:
             first = f.readline(ctx.options.max_line_bytes)
             layout.dialect_from_first_event(ctx, first.rstrip(b"\r\n") if first else None)
-            if ctx.dialect is None:
+            if ctx.dialect is None or not layout.store_readable(ctx, READABLE_STORES):
                 return
             f.seek(0)
         _Pass(ctx).run(read_batches(f, ctx.options.max_line_bytes))
-
-
-def sharded(dialect) -> bool:
-    """Whether the dialect keeps its payloads in zstd shards (refs name a `shard`)."""
-    return "shard" in {f.name for f in dialect.type("RawPayloadRef").fields}
 
 
 BATCH = 1024  # lines decoded by one msgspec call on the fast path
@@ -84,7 +86,7 @@ class _Pass:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.order = OrderChecker(ctx)
-        self.refs = StoreRefChecker(ctx) if sharded(ctx.dialect) else RefChecker(ctx)
+        self.refs = REF_CHECKERS[ctx.dialect.layout.store](ctx)
         self.life = LifecycleChecker(ctx, self.refs)
         self.td = typed(ctx.dialect)
         self.tag_of = {cls: tag for tag, cls in self.td.variant_classes.items()}

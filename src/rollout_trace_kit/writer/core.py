@@ -49,7 +49,7 @@ from typing import Callable
 import orjson
 
 from ..model import get_dialect
-from ..model.types import Dialect
+from ..model.types import STORE_ZSTD_SHARDS, Dialect
 from ..compilers.canonical import EventError, canonical_payload, check_json, dumps, event_line, pretty
 from ..store.shards import HEADER_SIZE, ROTATE_BYTES, ShardWriter, shard_name
 
@@ -90,7 +90,7 @@ class TraceWriter:
         self._next_seq = 1
         self._next_ordinal = 1
         self._failed: str | None = None
-        self._sharded = "shard" in {f.name for f in dialect.type("RawPayloadRef").fields}
+        self._sharded = dialect.layout.store == STORE_ZSTD_SHARDS
         self._shard = 0  # v3: number of the open shard (0: none yet)
         self._shard_file = None
         self._shard_writer: ShardWriter | None = None

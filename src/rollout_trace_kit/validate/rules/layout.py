@@ -6,14 +6,14 @@ import os
 import stat
 
 from ...model import DIALECTS, dialect_for_schema_version
+from ...model.common import FILE_PER_PAYLOAD
 from ..catalogue import R, W, invariant
 from ..context import Context
 from ..lines import strict_loads
-from .schema import describe_errors, manifest_referee
+from .schema import describe_errors, manifest_referee, version_const
 
-MANIFEST = "manifest.json"
-TRACE = "trace.jsonl"
-PAYLOADS = "payloads"
+# Every layout keeps these names; the manifest must be found before the dialect is known.
+MANIFEST, TRACE, PAYLOADS = FILE_PER_PAYLOAD.file_names
 MAX_MANIFEST_BYTES = 1024 * 1024
 
 IS_DIRECTORY = invariant(
@@ -138,7 +138,7 @@ def load_manifest(ctx: Context) -> None:
 def check_manifest_schema(ctx: Context, obj) -> None:
     here = dict(file=MANIFEST, line=None, seq=None)
     referee = manifest_referee(ctx.dialect)
-    errors = list(referee.iter_errors(obj))
+    errors = [e for e in referee.iter_errors(obj) if not version_const(e)]
     for pointer, message in describe_errors(errors, "manifest", referee.schema):
         ctx.report(MANIFEST_SCHEMA, message, pointer=pointer, **here)
     if errors:
@@ -152,7 +152,8 @@ def check_manifest_schema(ctx: Context, obj) -> None:
             pointer="/schema_version",
             **here,
         )
-    for key, want in (("raw_event_log", TRACE), ("payloads_dir", PAYLOADS)):
+    layout = ctx.dialect.layout
+    for key, want in (("raw_event_log", layout.event_log), ("payloads_dir", layout.payloads_dir)):
         if obj[key] != want:
             ctx.report(
                 LAYOUT_NAMES,
@@ -185,6 +186,22 @@ def dialect_from_first_event(ctx: Context, first_line: bytes | None) -> None:
         )
     elif ctx.manifest is not None:
         check_manifest_schema(ctx, ctx.manifest)
+
+
+def store_readable(ctx: Context, stores) -> bool:
+    """Whether the validator reads the payload store of the bundle's dialect (``stores``)."""
+    store = ctx.dialect.layout.store
+    if store in stores:
+        return True
+    ctx.report(
+        DIALECT_KNOWN,
+        f"dialect {ctx.dialect.name} (schema_version {ctx.dialect.schema_version}) keeps its payloads in a "
+        f"{store} store, which this validator does not read yet; nothing was checked",
+        file=MANIFEST,
+        line=None,
+        seq=None,
+    )
+    return False
 
 
 def trace_problem(ctx: Context) -> str | None:

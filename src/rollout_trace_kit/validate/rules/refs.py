@@ -18,6 +18,7 @@ from ..context import Context
 from ..findings import Severity
 from .layout import PAYLOADS
 
+
 PATH_CONFINED = invariant(
     "REF.PATH_CONFINED",
     "A payload path is relative, normalised (no `.`, `..`, empty or backslash segments) and inside `payloads/`, and no symlink takes it out of the bundle.",

@@ -1,0 +1,222 @@
+"""Questions the rest of the kit asks the model, answered from it.
+
+Every table the validator, the generators, the writers and the docs use is
+computed here from a dialect, so a new variant, field, tool kind or payload
+kind in the model reaches all of them with no other edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from .types import (
+    CONTEXT_NULL,
+    READ_AT_EVENT,
+    READ_IF_TERMINAL_WITHOUT_RUNTIME,
+    ArrayOf,
+    Dialect,
+    Field,
+    Named,
+    Struct,
+    TaggedUnion,
+    TypeExpr,
+    Variant,
+    refs_payload,
+    release_key,
+    unwrap,
+)
+
+TOOL_KIND_TYPE = "ToolCallKind"
+
+
+# -- tool kinds ------------------------------------------------------------------------
+
+
+def tool_kinds(dialect: Dialect) -> tuple[str, ...]:
+    """Every tool kind of the dialect, in model order."""
+    return dialect.type(TOOL_KIND_TYPE).tags
+
+
+def terminal_tool_kinds(dialect: Dialect) -> frozenset[str]:
+    """Tool kinds whose runtime start creates a terminal operation."""
+    return frozenset(v.tag for v in dialect.type(TOOL_KIND_TYPE).variants if v.terminal_operation)
+
+
+# -- what the reducer opens -------------------------------------------------------------
+
+
+def handler_reads(dialect: Dialect) -> frozenset[str]:
+    """Variants whose event handler opens their payload refs at the event."""
+    return frozenset(v.tag for v in dialect.payload.variants if any(f.read == READ_AT_EVENT for f in v.fields))
+
+
+def conditional_reads(dialect: Dialect) -> tuple[tuple[str, str], ...]:
+    """(variant, field) of the refs opened only for a terminal tool with no runtime event."""
+    return tuple(
+        (v.tag, f.name)
+        for v in dialect.payload.variants
+        for f in v.fields
+        if f.read == READ_IF_TERMINAL_WITHOUT_RUNTIME
+    )
+
+
+def reads_at_event(field: Field) -> bool:
+    return field.read == READ_AT_EVENT
+
+
+def read_if_terminal_without_runtime(field: Field) -> bool:
+    return field.read == READ_IF_TERMINAL_WITHOUT_RUNTIME
+
+
+def reducer_reads(dialect: Dialect, field: Field, *, terminal_tool_without_runtime: bool = False) -> bool:
+    """Whether the reference reducer opens the payload of ``field`` (one event's view)."""
+    if dialect.reducer_reads_every_ref or field.read == READ_AT_EVENT:
+        return True
+    return field.read == READ_IF_TERMINAL_WITHOUT_RUNTIME and terminal_tool_without_runtime
+
+
+# -- envelope context -------------------------------------------------------------------
+
+
+def null_context_variants(dialect: Dialect) -> frozenset[str]:
+    """Variants writers append with a null envelope context."""
+    return frozenset(v.tag for v in dialect.payload.variants if v.context == CONTEXT_NULL)
+
+
+def payload_context(dialect: Dialect) -> dict[str, tuple[str, str]]:
+    """Variant -> (payload field naming the thread, the turn) the envelope context must equal."""
+    return {v.tag: v.context_fields for v in dialect.payload.variants if v.context_fields}
+
+
+# -- releases ----------------------------------------------------------------------------
+
+
+def reference_releases() -> dict[str, str]:
+    """Dialect name -> the release whose reducer defines its reducer profile."""
+    from . import DIALECTS
+
+    return {d.name: d.reference_release for d in DIALECTS.values()}
+
+
+def _known_by(since: str | None, release: str) -> bool:
+    return since is None or release_key(since) <= release_key(release)
+
+
+def variants_for(dialect: Dialect, release: str) -> tuple[str, ...]:
+    """The variants of the dialect that ``release`` writes and reads (by ``since``)."""
+    return tuple(v.tag for v in dialect.payload.variants if _known_by(v.since, release))
+
+
+def requirements_for(dialect: Dialect, release: str) -> dict[str, tuple[str, ...]]:
+    """Variant -> the payload fields ``release``'s reducer requires.
+
+    A field the schema leaves optional is required from its ``required_since``
+    release on (0.165.0 wrote ``tool_call_runtime_started`` without ``kind``;
+    0.166.0 and later reducers reject that).
+    """
+    out = {}
+    for v in dialect.payload.variants:
+        if not _known_by(v.since, release):
+            continue
+        out[v.tag] = tuple(
+            f.name
+            for f in v.fields
+            if f.required or (f.required_since is not None and _known_by(f.required_since, release))
+        )
+    return out
+
+
+def release_requirements(dialect: Dialect) -> tuple[tuple[str, str, str], ...]:
+    """(variant, field, release) of every field required from a release on, not by the schema."""
+    return tuple(
+        (v.tag, f.name, f.required_since)
+        for v in dialect.payload.variants
+        for f in v.fields
+        if f.required_since is not None and not f.required
+    )
+
+
+# -- where refs live ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefSite:
+    """One place a payload ref can sit in an event: a path from ``payload``.
+
+    Path steps are keys; ``"*"`` steps into every element of a list; ``("type", tag)``
+    steps apply only when the object there has that variant tag.
+    """
+
+    variant: str
+    path: tuple  # of str | ("type", tag)
+    field: Field
+
+    @property
+    def pointer(self) -> str:
+        return "/payload/" + "/".join(s for s in self.path if isinstance(s, str))
+
+
+def _sites_in(dialect: Dialect, t: TypeExpr, path: tuple, field: Field, seen: frozenset) -> Iterator[tuple[tuple, Field]]:
+    t = unwrap(t)
+    if isinstance(t, ArrayOf):
+        yield from _sites_in(dialect, t.item, path + ("*",), field, seen)
+        return
+    if not isinstance(t, Named) or t.name in seen:
+        return
+    if refs_payload(t):
+        yield path, field
+    named = dialect.type(t.name)
+    seen = seen | {t.name}
+    if isinstance(named, Struct):
+        for f in named.fields:
+            yield from _sites_in(dialect, f.type, path + (f.name,), f, seen)
+    elif isinstance(named, TaggedUnion):
+        for v in named.variants:
+            for f in v.fields:
+                yield from _sites_in(dialect, f.type, path + (("type", v.tag), f.name), f, seen)
+
+
+def _variant_sites(dialect: Dialect, v: Variant) -> tuple[RefSite, ...]:
+    out = []
+    for f in v.fields:
+        for path, field in _sites_in(dialect, f.type, (f.name,), f, frozenset()):
+            out.append(RefSite(v.tag, path, field))
+    return tuple(out)
+
+
+_SITES: dict[int, tuple[Dialect, dict[str, tuple[RefSite, ...]]]] = {}
+
+
+def ref_sites(dialect: Dialect) -> dict[str, tuple[RefSite, ...]]:
+    """Variant -> every place a ref can sit in its payload, nested refs included."""
+    # Cached by identity: hashing a dialect walks the whole model.
+    cached = _SITES.get(id(dialect))
+    if cached is None or cached[0] is not dialect:
+        cached = _SITES[id(dialect)] = (dialect, {v.tag: _variant_sites(dialect, v) for v in dialect.payload.variants})
+    return cached[1]
+
+
+def iter_refs(dialect: Dialect, payload: dict) -> Iterator[tuple[str, dict, Field]]:
+    """(JSON pointer, ref object, model field) of every ref present in an event payload."""
+    if not isinstance(payload, dict):
+        return
+    for site in ref_sites(dialect).get(payload.get("type"), ()):
+        yield from _follow(payload, site.path, "/payload", site.field)
+
+
+def _follow(value, path: tuple, pointer: str, field: Field):
+    if not path:
+        if isinstance(value, dict):
+            yield pointer, value, field
+        return
+    step, rest = path[0], path[1:]
+    if isinstance(step, tuple):
+        if isinstance(value, dict) and value.get("type") == step[1]:
+            yield from _follow(value, rest, pointer, field)
+    elif step == "*":
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                yield from _follow(item, rest, f"{pointer}/{i}", field)
+    elif isinstance(value, dict) and step in value:
+        yield from _follow(value[step], rest, f"{pointer}/{step}", field)
