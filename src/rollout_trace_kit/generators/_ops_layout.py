@@ -103,7 +103,10 @@ def _manifest_version(bundle, dialect, rnd):
     m = _manifest(ed)
     if m is None:
         return None
-    m["schema_version"] = rnd.choice([0, 3, 7, 99])
+    from ..model import DIALECTS
+
+    known = {d.schema_version for d in DIALECTS.values()}
+    m["schema_version"] = rnd.choice([v for v in (0, 4, 7, 99) if v not in known])
     _set_manifest(ed, m)
     return result(ed, "BUNDLE.MANIFEST_VERSION", None)
 
