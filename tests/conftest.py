@@ -24,6 +24,17 @@ def corpus_bundles(release: str | None = None) -> list[Path]:
     return sorted(p for p in CORPUS.glob(pattern) if (p / "manifest.json").is_file())
 
 
+def written_corpus_bundles() -> list[Path]:
+    """Corpus bundles of the dialects the kit's writers write (model layouts they support)."""
+    import json
+
+    from rollout_trace_kit.model import DIALECTS
+    from rollout_trace_kit.writer.core import written_dialects
+
+    versions = {DIALECTS[n].schema_version for n in written_dialects()}
+    return [b for b in corpus_bundles() if json.loads((b / "manifest.json").read_text())["schema_version"] in versions]
+
+
 def pytest_addoption(parser):
     parser.addoption(
         "--codex",

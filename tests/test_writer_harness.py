@@ -110,7 +110,7 @@ def test_faulty_findings_name_the_operation_that_broke_the_rule():
     [result] = run([*FAULTY, "seq-gap"], [script], crash="none")
     [step] = [f for f in result.findings if f.phase == "run"]
     assert step.check == "SEQ.NO_GAP" and step.seq == 4
-    assert script.ops[step.op].cmd == "append_event" and script.ops[step.op].note == ""  # the third event
+    assert script.ops[step.op].cmd == "append_event" and script.ops[step.op].note == "seq 3"  # the third event
     assert sum(op.cmd == "append_event" for op in script.ops[: step.op + 1]) == 3
 
     [result] = run([*FAULTY, "event-before-payload"], [script], crash="none")

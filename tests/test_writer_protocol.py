@@ -10,7 +10,8 @@ import jsonschema
 import orjson
 import pytest
 
-from rollout_trace_kit.model import DIALECTS
+from rollout_trace_kit.writer.core import written_dialects
+
 from rollout_trace_kit.harness.writer import protocol
 from rollout_trace_kit.harness.writer.protocol import COMMANDS, PROTOCOL_VERSION, message_errors, schema_files
 from rollout_trace_kit.harness.writer.checks import WRITER_CHECKS
@@ -72,7 +73,8 @@ def test_reference_adapter_answers_are_valid_protocol_lines(tmp_path):
         assert ans["ok"] is True, ans
         assert not message_errors(f"response.{req['cmd']}", ans), ans
         assert not list(full.iter_errors(ans))
-    assert answers[0]["capabilities"]["dialects"] == list(DIALECTS)
+    assert answers[0]["capabilities"]["dialects"] == written_dialects()
+    assert {"v1", "v2"} <= set(written_dialects())
     assert answers[2]["ref"]["path"] == "payloads/1.json"
     assert answers[3]["event"]["seq"] == 1
 

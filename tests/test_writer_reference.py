@@ -19,12 +19,20 @@ from rollout_trace_kit.validate import Options, Profile, validate_bundle
 from rollout_trace_kit.writer import EventError, TraceWriter, WriterError
 from rollout_trace_kit.compilers.canonical import dumps, pretty, ryu_float
 
-from .conftest import corpus_bundles
+from .conftest import corpus_bundles, written_corpus_bundles
 
 IDS = dict(trace_id="t-1", rollout_id="r-1", root_thread_id="r-1")
 
 
-@pytest.mark.parametrize("bundle", corpus_bundles(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_bundles_of_a_store_the_writer_does_not_write_are_refused_by_name():
+    from rollout_trace_kit.harness.writer.scripts import ScriptError, script_from_bundle
+
+    for bundle in sorted(set(corpus_bundles()) - set(written_corpus_bundles())):
+        with pytest.raises(ScriptError, match="store"):
+            script_from_bundle(bundle)
+
+
+@pytest.mark.parametrize("bundle", written_corpus_bundles(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_replaying_a_real_bundle_reproduces_codex_bytes(bundle, tmp_path):
     """Manifest and every line byte for byte; payloads byte for byte wherever Codex's
     file is plain serde pretty JSON (request payloads embed a compact RawValue, which a

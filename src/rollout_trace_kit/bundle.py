@@ -16,9 +16,9 @@ from typing import Iterator
 
 import orjson
 
-MANIFEST = "manifest.json"
-TRACE = "trace.jsonl"
-PAYLOADS = "payloads"
+from .model.common import FILE_PER_PAYLOAD
+
+MANIFEST, TRACE, PAYLOADS = FILE_PER_PAYLOAD.file_names  # every layout keeps these names
 
 
 def dumps_event(event: dict) -> bytes:

@@ -13,7 +13,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-REFERENCE_RELEASES = {"v1": "0.164.0", "v2": "0.169.0", "v3": "0.171.0"}
+from ..model.facts import reference_releases
+
+REFERENCE_RELEASES = reference_releases()  # dialect -> release whose reducer defines it (the model's)
 
 
 def cache_dir() -> Path:

@@ -166,6 +166,11 @@ class _Builder:
         return self.object(title, v.doc, v.fields, tag=v.tag, since=v.since, inferred=v.inferred)
 
 
+def field_schema(dialect: Dialect, f: Field) -> dict:
+    """The schema of one field of a primitive type (no ``$defs`` needed)."""
+    return _Builder(dialect, strict=False).field(f)
+
+
 def _annotate(out: dict, since: str | None, inferred: bool) -> dict:
     if since:
         out["x-since"] = since

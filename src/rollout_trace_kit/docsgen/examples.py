@@ -31,6 +31,7 @@ from ..model.types import (
     TaggedUnion,
     UnitKind,
     Variant,
+    refs_payload,
     unwrap,
 )
 
@@ -109,9 +110,9 @@ class _Builder:
         t = unwrap(f.type)
         if f.name == "schema_version":
             return self.dialect.schema_version
-        if isinstance(t, Named) and t.name == "RawPayloadRef":
+        if isinstance(t, Named) and refs_payload(t):
             return self.payload_ref(f.payload_kinds)
-        if isinstance(t, ArrayOf) and isinstance(unwrap(t.item), Named) and unwrap(t.item).name == "RawPayloadRef":
+        if isinstance(t, ArrayOf) and refs_payload(t.item):
             return [self.payload_ref(f.payload_kinds)]
         return self.value(t, f.name)
 
@@ -120,11 +121,7 @@ class _Builder:
         ref_type = self.dialect.type("RawPayloadKind")
         assert isinstance(ref_type, UnitKind)
         kind = kinds[0] if kinds else ref_type.values[0]
-        return {
-            "raw_payload_id": f"raw_payload:{self.payload_n}",
-            "kind": {"type": kind},
-            "path": f"payloads/{self.payload_n}.json",
-        }
+        return self.dialect.layout.ref(self.payload_n, kind)
 
     def value(self, t, name: str):
         t = unwrap(t)
@@ -171,7 +168,7 @@ def _optional_union_fields(dialect: Dialect, variant: Variant) -> list[tuple[Fie
     out = []
     for f in variant.fields:
         t = unwrap(f.type)
-        if f.required or not isinstance(t, Named) or t.name == "RawPayloadRef":
+        if f.required or not isinstance(t, Named) or refs_payload(t):
             continue
         named = dialect.type(t.name)
         if isinstance(named, TaggedUnion):

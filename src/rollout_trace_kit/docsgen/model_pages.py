@@ -16,6 +16,7 @@ from ..model.types import (
     Dialect,
     Field,
     Int,
+    Layout,
     Named,
     Nullable,
     Str,
@@ -140,6 +141,9 @@ def shape_md(t, dialect: Dialect) -> str:
 def required_md(f: Field) -> str:
     if f.required:
         return "required"
+    if f.required_since:
+        how = "omitted when absent" if f.skip_if_none else "`null` or absent"
+        return f"optional: {how}; reducers require it since {codex(f.required_since)}"
     if f.skip_if_none:
         return "optional: omitted when absent"
     return "optional: `null` or absent"
@@ -206,6 +210,39 @@ def inferred_admonition(dialect: Dialect, what: str) -> str:
     return f'!!! warning "Inferred"\n    This {what}: {inferred_text(dialect)}'
 
 
+# -- layouts ---------------------------------------------------------------------------------
+
+_RECORD_TYPES = {"u16le": "u16, little-endian", "u64le": "u64, little-endian"}
+
+
+def record_table(layout: Layout) -> str:
+    """The shard record format of a layout as a Markdown table."""
+    rows = ["| Part | Encoding | Meaning |", "|---|---|---|"]
+    for r in layout.record:
+        if r.type == "bytes":
+            length = next((o.name for o in layout.record if o.length_of == r.name), None)
+            enc = f"bytes (`{length}` of them)" if length else "bytes"
+        else:
+            enc = _RECORD_TYPES.get(r.type, r.type)
+        rows.append(f"| `{r.name}` | {enc} | {cell(r.doc)} |")
+    return "\n".join(rows)
+
+
+def layout_md(layout: Layout) -> str:
+    """The payload store of a layout: where payloads live and how a ref finds one."""
+    out = [
+        f"Layout `{layout.name}`: {md_inline(layout.doc)}\n",
+        f"- **Files:** `{layout.manifest_file}`, `{layout.event_log}`, payloads under `{layout.payloads_dir}/` "
+        f"as `{layout.payload_file}`",
+        f"- **Payload ids:** `{layout.payload_id}`, numbered from 1",
+        f"- **A ref locates its payload by:** `{layout.ref_key}`",
+    ]
+    if layout.record:
+        out.append("\nA decompressed shard is a sequence of records, each:\n")
+        out.append(record_table(layout))
+    return "\n".join(out) + "\n"
+
+
 # -- the dialect page --------------------------------------------------------------------
 
 
@@ -237,6 +274,9 @@ def dialect_page(dialect: Dialect, examples: list[Example]) -> str:
         add(f"!!! note\n    {md_inline(note)}\n")
     if _has_inferred(dialect):
         add(f"Parts marked {inferred_badge(dialect)} are {inferred_text(dialect)[0].lower()}{inferred_text(dialect)[1:]}\n")
+
+    add("## Layout {#layout}\n")
+    add(layout_md(dialect.layout))
 
     # manifest and envelope
     add("## Manifest {#manifest}\n")
@@ -374,7 +414,7 @@ def overview_page(dialects: list[Dialect], schemas: dict[str, str]) -> str:
 
 
 def _field_sig(f: Field) -> tuple:
-    return (repr(f.type), f.required, f.skip_if_none, tuple(f.payload_kinds))
+    return (repr(f.type), f.required, f.skip_if_none, tuple(f.payload_kinds), f.const, f.required_since)
 
 
 def _describe_field_change(a: Field, b: Field, da: Dialect, db: Dialect) -> str:
@@ -385,6 +425,10 @@ def _describe_field_change(a: Field, b: Field, da: Dialect, db: Dialect) -> str:
         parts.append(f"{required_md(a)} → {required_md(b)}")
     if a.payload_kinds != b.payload_kinds:
         parts.append(f"payload kinds {list(a.payload_kinds)} → {list(b.payload_kinds)}")
+    if a.const != b.const:
+        parts.append(f"value `{a.const}` → `{b.const}`")
+    if a.required_since != b.required_since and not (a.required != b.required):
+        parts.append(f"{required_md(a)} → {required_md(b)}")
     return "; ".join(parts)
 
 
@@ -433,6 +477,17 @@ def dialect_diff(da: Dialect, db: Dialect) -> list[str]:
             + ", ".join(f"[`{t}`]({pb}#{variant_anchor(t)})" for t in db.terminal_variants)
             + "."
         )
+    if da.layout != db.layout:
+        lines.append(
+            f"- Payload store: `{da.layout.name}` (`{da.layout.payload_file}`, refs name a `{da.layout.ref_key}`) → "
+            f"[`{db.layout.name}`]({pb}#layout) (`{db.layout.payload_file}`, refs name a `{db.layout.ref_key}`). "
+            f"{md_inline(db.layout.doc)}"
+        )
+        if db.layout.record and db.layout.record != da.layout.record:
+            lines.append("\n  Record format of a decompressed shard:\n\n" + indent(record_table(db.layout), "  ") + "\n")
+    if da.reducer_reads_every_ref != db.reducer_reads_every_ref:
+        every = "every referenced payload" if db.reducer_reads_every_ref else "only the payloads its handlers read"
+        lines.append(f"- The reference reducer opens {every}.")
     lines += _field_diff(da.manifest.fields, db.manifest.fields, da, db, "Manifest")
     lines += _field_diff(da.envelope.fields, db.envelope.fields, da, db, "Envelope")
     ta, tb = set(da.tags), set(db.tags)
@@ -459,7 +514,17 @@ def dialect_diff(da: Dialect, db: Dialect) -> list[str]:
             badge = f" {inferred_badge(db)}" if t.inferred else ""
             lines.append(f"- Type [`{name}`]({pb}#{type_anchor(name)}) added{badge}: {cell(first_sentence(t.doc))}")
         elif _type_sig(na[name]) != _type_sig(t):
-            lines.append(f"- Type [`{name}`]({pb}#{type_anchor(name)}) changed.")
+            old, where = na[name], f"Type [`{name}`]({pb}#{type_anchor(name)})"
+            if isinstance(t, Struct) and isinstance(old, Struct):
+                lines += _field_diff(old.fields, t.fields, da, db, where)
+            elif isinstance(t, (StrEnum, UnitKind)) and isinstance(old, (StrEnum, UnitKind)):
+                added = [v for v in t.values if v not in old.values]
+                gone = [v for v in old.values if v not in t.values]
+                what = [f"values added: {', '.join(f'`{v}`' for v in added)}"] if added else []
+                what += [f"values removed: {', '.join(f'`{v}`' for v in gone)}"] if gone else []
+                lines.append(f"- {where}: {'; '.join(what) or 'changed'}.")
+            else:
+                lines.append(f"- {where} changed.")
     for name in na:
         if name not in nb:
             lines.append(f"- Type `{name}` removed.")
@@ -509,6 +574,12 @@ def release_timeline(dialects: list[Dialect]) -> list[str]:
             for f in v.fields:
                 if f.since and f.since != v.since:
                     note(f.since, f"field `{f.name}` of [`{v.tag}`]({{page}}#{variant_anchor(v.tag)})", d)
+                if f.required_since:
+                    note(
+                        f.required_since,
+                        f"reducers require field `{f.name}` of [`{v.tag}`]({{page}}#{variant_anchor(v.tag)})",
+                        d,
+                    )
         for t in d.types:
             note(t.since, f"type [`{t.name}`]({{page}}#{type_anchor(t.name)})", d)
             arms = t.variants if isinstance(t, TaggedUnion) else ()

@@ -15,28 +15,28 @@ import re
 import orjson
 
 from ..bundle import PAYLOADS, Bundle, dumps_pretty
+from ..model import DIALECTS, dialect_for_schema_version, facts
+from ..model.types import Dialect
 
 _CANONICAL = re.compile(rb"payloads/([1-9][0-9]*)\.json\Z")
 
 
-def iter_refs(payload: dict):
-    """(pointer, ref dict) for every RawPayloadRef in an event payload, nested ones included."""
-    for key, value in payload.items():
-        if isinstance(value, dict):
-            if "raw_payload_id" in value and ("path" in value or "shard" in value):
-                yield f"/payload/{key}", value
-            elif key == "request_input_mode" and isinstance(value.get("prefix_payload"), dict):
-                yield f"/payload/{key}/prefix_payload", value["prefix_payload"]
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                if isinstance(v, dict) and "raw_payload_id" in v:
-                    yield f"/payload/{key}/{i}", v
+def iter_refs(payload: dict, dialect: Dialect):
+    """(pointer, ref dict) for every payload ref in an event payload, where the model puts them."""
+    for pointer, ref, _field in facts.iter_refs(dialect, payload):
+        yield pointer, ref
 
 
 class Editor:
     """A mutable copy of a bundle whose lines are events (dicts) until written back."""
 
-    def __init__(self, bundle: Bundle):
+    def __init__(self, bundle: Bundle, dialect: Dialect | str | None = None):
+        if isinstance(dialect, str):
+            dialect = DIALECTS[dialect]
+        if dialect is None:
+            dialect = dialect_for_schema_version(bundle.manifest_dict().get("schema_version")) or DIALECTS["v2"]
+        self.dialect = dialect
+        self.layout = dialect.layout
         self.original = bundle
         self.bundle = bundle.copy()
         self.events: list[dict | None] = []
@@ -72,7 +72,7 @@ class Editor:
         for i, e in enumerate(self.events):
             if e is None:
                 continue
-            for _, ref in iter_refs(e["payload"]):
+            for _, ref in iter_refs(e["payload"], self.dialect):
                 if "path" in ref:  # v3 records are edited through _ops_store's helpers
                     users.setdefault(ref["path"], []).append(i)
         return users
@@ -80,7 +80,7 @@ class Editor:
     def own_payloads(self, i: int) -> list[str]:
         """Payload files only line ``i`` refers to."""
         users = self.payload_users()
-        return [ref["path"] for _, ref in iter_refs(self.events[i]["payload"]) if users.get(ref.get("path")) == [i]]
+        return [ref["path"] for _, ref in iter_refs(self.events[i]["payload"], self.dialect) if users.get(ref.get("path")) == [i]]
 
     def body(self, path: str):
         return orjson.loads(self.bundle.payloads[path])
@@ -93,7 +93,7 @@ class Editor:
                 best = max(best, int(m.group(1)))
         for e in self.events:
             if e:
-                for _, ref in iter_refs(e["payload"]):
+                for _, ref in iter_refs(e["payload"], self.dialect):
                     m = _CANONICAL.match(ref.get("path", "").encode())
                     if m:
                         best = max(best, int(m.group(1)))
@@ -109,14 +109,14 @@ class Editor:
 
     def new_payload(self, kind: str, value) -> dict:
         n = self.next_ordinal()
-        rel = f"{PAYLOADS}/{n}.json"
+        rel = self.layout.file_for(n=n)
         self.bundle.payloads[rel] = dumps_pretty(value) if not isinstance(value, bytes) else value
-        return {"raw_payload_id": f"raw_payload:{n}", "kind": {"type": kind}, "path": rel}
+        return self.layout.ref(n, kind)
 
     def clone(self, i: int) -> dict:
         """A copy of event ``i`` whose refs point to fresh copies of its payload files."""
         e = copy.deepcopy(self.events[i])
-        for _, ref in iter_refs(e["payload"]):
+        for _, ref in iter_refs(e["payload"], self.dialect):
             data = self.bundle.payloads.get(ref["path"], b"{}")
             fresh = self.new_payload(ref["kind"]["type"], data)
             ref.update(fresh)

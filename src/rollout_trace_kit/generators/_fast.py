@@ -31,6 +31,11 @@ FILL_ROOM = 30  # events kept for the exact fill at the end
 HISTORY_LIMIT = 20_000  # bundles up to this many events keep the conversation (and can compact)
 
 
+def _closing_events(rec) -> int:
+    """Events that close the root: protocol event, thread_ended, rollout_ended, and the terminal one."""
+    return 3 + rec.completes_recording
+
+
 def build_bundle(
     dialect: str = "v2",
     seed: int = 0,
@@ -46,11 +51,11 @@ def build_bundle(
     memory (returns a :class:`~rollout_trace_kit.bundle.Bundle`) when no directory
     is given. Deterministic: the same arguments give the same bytes.
     """
-    d = DIALECTS[dialect]
+    d = DIALECTS[dialect] if isinstance(dialect, str) else dialect
     sink = DirectorySink(directory) if directory is not None else MemorySink()
     keep = events <= HISTORY_LIMIT
     rec = Recorder(d, BundlePlan(seed=seed, text_bytes=text_bytes, incremental=True), sink, keep_history=keep)
-    minimum = _START_EVENTS + (4 if rec.v2 else 3)
+    minimum = _START_EVENTS + _closing_events(rec)
     if events < minimum:
         raise ValueError(f"a {dialect} bundle has at least {minimum} events")
     if payload_files is not None and not _START_PAYLOADS + 1 <= payload_files < events:
@@ -60,7 +65,7 @@ def build_bundle(
 
     def target() -> int:
         """Events left before the closing ones (root end, then each child thread's end)."""
-        closing = (4 if rec.v2 else 3) + 2 * sum(1 for _ in rec.descendants(root))
+        closing = _closing_events(rec) + 2 * sum(1 for _ in rec.descendants(root))
         return events - closing
 
     def share_left() -> float | None:
@@ -122,7 +127,7 @@ def failed_turn(rec: Recorder, th: Thread) -> None:
     turn = rec.ids.uuid7(rec.w.clock)
     rec.ev("codex_turn_started", th, turn, codex_turn_id=turn, thread_id=th.thread_id)
     rec.inference(th, turn, None, failure=("failed", "stream disconnected before completion", None))
-    rec.ev("codex_turn_ended", th, turn, codex_turn_id=turn, status="failed" if rec.v2 else "completed")
+    rec.ev("codex_turn_ended", th, turn, codex_turn_id=turn, status=rec.dialect.writer.failed_turn_status)
 
 
 def accepted_turn(rec: Recorder, th: Thread) -> None:
@@ -155,7 +160,7 @@ def fill(rec: Recorder, th: Thread, events: int, payloads: int | None) -> None:
     # Large part: answer turns, with protocol events (one payload each) or turns that end
     # before any model call (none) wherever the payload share still to write is above or
     # below an answer turn's; that keeps 0 <= payloads <= events for the exact part.
-    answer_share = 4 / (8 if rec.v2 else 6)
+    answer_share = 4 / (8 if rec.accepts_history else 6)  # payloads / events of an answer turn
     e, p = left()
     while e > 24:
         if p / e > answer_share + 0.02 or p > e - 8:

@@ -10,13 +10,11 @@ is a contract the JSON Schema of the event log does not describe.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from ..model import DIALECTS
-from ..model.common import RAW_PAYLOAD_KINDS
+from ..model import DIALECTS, facts
+from ..model.common import FILE_PER_PAYLOAD, RAW_PAYLOAD_KINDS
 from ..model.types import (
     AnyJson,
     ArrayOf,
@@ -24,6 +22,7 @@ from ..model.types import (
     Dialect,
     Field,
     Int,
+    Layout,
     Named,
     Nullable,
     Str,
@@ -31,20 +30,12 @@ from ..model.types import (
     Struct,
     TaggedUnion,
     UnitKind,
+    refs_payload,
 )
 from . import _bodies as B
 
-# Envelope context writers use (upstream-rules D.4): these variants carry none.
-NULL_CONTEXT = frozenset({
-    "rollout_started", "rollout_ended", "thread_started", "thread_ended", "thread_resumed",
-    "protocol_event_observed", "mcp_tool_call_correlation_assigned", "recording_completed",
-})
-
 ids = st.text(alphabet="0123456789abcdef-", min_size=1, max_size=36)
 texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
-
-
-from ._writer import sharded  # noqa: E402
 
 
 def _dialect(dialect: str | Dialect) -> Dialect:
@@ -52,14 +43,11 @@ def _dialect(dialect: str | Dialect) -> Dialect:
 
 
 @st.composite
-def payload_refs(draw, kinds: tuple[str, ...] = (), ordinal=st.integers(1, 10**6), sharded: bool = False):
-    """Canonical refs: ``raw_payload:{n}`` at ``payloads/{n}.json`` (or, ``sharded``, in a
-    shard numbered from 1), kind among ``kinds``."""
+def payload_refs(draw, kinds: tuple[str, ...] = (), ordinal=st.integers(1, 10**6), layout: Layout = FILE_PER_PAYLOAD):
+    """Canonical refs of ``layout`` (``raw_payload:{n}`` at ``payloads/{n}.json`` by default), kind among ``kinds``."""
     n = draw(ordinal)
     kind = draw(st.sampled_from(kinds or RAW_PAYLOAD_KINDS))
-    if sharded:
-        return {"raw_payload_id": f"raw_payload:{n}", "kind": {"type": kind}, "shard": draw(st.integers(1, 40))}
-    return {"raw_payload_id": f"raw_payload:{n}", "kind": {"type": kind}, "path": f"payloads/{n}.json"}
+    return layout.ref(n, kind)
 
 
 def free_json() -> st.SearchStrategy:
@@ -107,8 +95,9 @@ class _Model:
         if isinstance(t, ArrayOf):
             return st.lists(self.expr(t.item, field), max_size=3)
         if isinstance(t, Named):
-            if t.name == "RawPayloadRef":
-                return payload_refs(field.payload_kinds if field else (), sharded=sharded(self.d))
+            if refs_payload(t):
+                kinds = field.payload_kinds if field else ()
+                return payload_refs(kinds or self.d.type("RawPayloadKind").values, layout=self.d.layout)
             return self.named(t.name)
         raise TypeError(t)
 
@@ -126,7 +115,11 @@ class _Model:
 
     def variant(self, tag: str | None, fields):
         """An object with ``fields`` in model order (``type`` first when tagged)."""
-        parts = {f.name: self.expr(f.type, f) for f in fields}
+        # an optional field the writer omits (not Nullable) may be absent too
+        parts = {
+            f.name: self.expr(f.type, f) if f.required or isinstance(f.type, Nullable) else st.none() | self.expr(f.type, f)
+            for f in fields
+        }
         skip = {f.name for f in fields if f.skip_if_none}
 
         def build(values):
@@ -141,22 +134,19 @@ class _Model:
         return st.fixed_dictionaries(parts).map(build)
 
 
-@lru_cache(maxsize=None)
-def _model(name: str) -> _Model:
-    return _Model(DIALECTS[name])
+_CACHE: dict[tuple[int, str | None], tuple[Dialect, st.SearchStrategy]] = {}
 
 
 def payloads(dialect: str | Dialect = "v2", variant: str | None = None) -> st.SearchStrategy:
     """The ``payload`` object of one event (any variant, or ``variant``)."""
-    return _payloads(_dialect(dialect).name, variant)
-
-
-@lru_cache(maxsize=None)
-def _payloads(name: str, variant: str | None) -> st.SearchStrategy:
-    d = DIALECTS[name]
-    m = _model(name)
-    tags = [variant] if variant else list(d.tags)
-    return st.one_of([m.variant(t, d.payload.variant(t).fields) for t in tags])
+    d = _dialect(dialect)
+    key = (id(d), variant)  # by identity: hashing a dialect walks the whole model
+    cached = _CACHE.get(key)
+    if cached is None or cached[0] is not d:
+        m = _Model(d)
+        tags = [variant] if variant else list(d.tags)
+        cached = _CACHE[key] = (d, st.one_of([m.variant(t, d.payload.variant(t).fields) for t in tags]))
+    return cached[1]
 
 
 @st.composite
@@ -169,7 +159,7 @@ def events(draw, dialect: str | Dialect = "v2", variant: str | None = None, *, r
     d = _dialect(dialect)
     payload = draw(payloads(d, variant))
     tag = payload["type"]
-    if tag in NULL_CONTEXT:
+    if tag in facts.null_context_variants(d):
         thread = turn = None
     else:
         thread = payload.get("thread_id") if isinstance(payload.get("thread_id"), str) else draw(ids)

@@ -47,7 +47,7 @@ def _with(key, value):
 
 @corruption("BODY.THREAD_METADATA", "A thread's metadata payload is not an object, or a known field has the wrong type.")
 def _metadata(bundle, dialect, rnd):
-    return _break(Editor(bundle), rnd, ("thread_started",), "metadata_payload", "BODY.THREAD_METADATA", [
+    return _break(Editor(bundle, dialect), rnd, ("thread_started",), "metadata_payload", "BODY.THREAD_METADATA", [
         ("not an object", lambda b: ["agent_path", b.get("agent_path")]),
         ("agent_path not a string", _with("agent_path", 7)),
         ("model not a string", _with("model", {"name": "gpt"})),
@@ -56,7 +56,7 @@ def _metadata(bundle, dialect, rnd):
 
 @corruption("BODY.INFERENCE_REQUEST", "An inference request payload has no `input` array.")
 def _request(bundle, dialect, rnd):
-    return _break(Editor(bundle), rnd, ("inference_started",), "request_payload", "BODY.INFERENCE_REQUEST", [
+    return _break(Editor(bundle, dialect), rnd, ("inference_started",), "request_payload", "BODY.INFERENCE_REQUEST", [
         ("no input", _without("input")),
         ("input not an array", _with("input", {"type": "message"})),
     ])
@@ -64,7 +64,7 @@ def _request(bundle, dialect, rnd):
 
 @corruption("BODY.INFERENCE_RESPONSE", "An inference response payload has no `output_items` array.")
 def _response(bundle, dialect, rnd):
-    return _break(Editor(bundle), rnd, ("inference_completed",), "response_payload", "BODY.INFERENCE_RESPONSE", [
+    return _break(Editor(bundle, dialect), rnd, ("inference_completed",), "response_payload", "BODY.INFERENCE_RESPONSE", [
         ("no output_items", _without("output_items")),
         ("output_items not an array", _with("output_items", "done")),
     ])
@@ -86,7 +86,7 @@ def _bad_role(body):
 
 @corruption("BODY.MODEL_ITEM", "A model item in a request has an unsupported type or message role.")
 def _model_item(bundle, dialect, rnd):
-    return _break(Editor(bundle), rnd, ("inference_started",), "request_payload", "BODY.MODEL_ITEM", [
+    return _break(Editor(bundle, dialect), rnd, ("inference_started",), "request_payload", "BODY.MODEL_ITEM", [
         ("unsupported item type", _bad_item),
         ("unsupported role", _bad_role),
     ])
@@ -94,7 +94,7 @@ def _model_item(bundle, dialect, rnd):
 
 @corruption("BODY.COMPACTION_CHECKPOINT", "A compaction checkpoint lacks its history arrays.", needs=("compact",))
 def _checkpoint(bundle, dialect, rnd):
-    return _break(Editor(bundle), rnd, ("compaction_installed",), "checkpoint_payload", "BODY.COMPACTION_CHECKPOINT", [
+    return _break(Editor(bundle, dialect), rnd, ("compaction_installed",), "checkpoint_payload", "BODY.COMPACTION_CHECKPOINT", [
         ("no replacement_history", _without("replacement_history")),
         ("input_history not an array", _with("input_history", None)),
     ])
@@ -106,7 +106,7 @@ def _checkpoint(bundle, dialect, rnd):
     needs=("exec",),
 )
 def _terminal_runtime(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     kinds = tool_kinds(ed)
     first_start, ends = [], []
     seen = set()

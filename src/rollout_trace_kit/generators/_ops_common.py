@@ -5,8 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 
-from ..validate.rules.lifecycle import HANDLER_READS as V1_READS, TERMINAL_KINDS
-from ..validate.rules.refs import EVERY_REF_READ
+from ..model import facts
 from ._edit import Editor, iter_refs
 from .corruptions import Corrupted
 
@@ -65,13 +64,15 @@ def reducer_reads(ed: Editor, dialect, i: int, pointer: str) -> bool:
     """Whether the validator treats the ref at ``pointer`` of line ``i`` as one the reference
     reducer opens (a broken one then fails the reducer: the finding names the reducer profile).
 
-    Mirrors the validator (rules/refs.py EVERY_REF_READ, the read flags in rules/lifecycle.py):
-    the 0.169.0 reducer opens every ref; the 0.164.0 one only those its handlers read.
+    Asks the model, as the validator does (model/facts.py reducer_reads): the 0.169.0
+    reducer opens every ref; the 0.164.0 one only those its handlers read.
     """
-    if dialect.name in EVERY_REF_READ:
-        return True
-    if ed.tag(i) == "tool_call_ended":
-        # read when the tool is a terminal one with no runtime event before its end
+    field = next((f for p, _, f in facts.iter_refs(dialect, ed.events[i]["payload"]) if p == pointer), None)
+    if field is None:
+        return False
+    unrun = False
+    if facts.read_if_terminal_without_runtime(field):
+        # a terminal tool with no runtime event before this event
         tool = ed.events[i]["payload"]["tool_call_id"]
         runtime = any(
             ed.events[j]["payload"].get("tool_call_id") == tool
@@ -79,15 +80,15 @@ def reducer_reads(ed: Editor, dialect, i: int, pointer: str) -> bool:
             for j in ed.lines_of(tag)
             if j < i
         )
-        return tool_kinds(ed).get(tool) in TERMINAL_KINDS and not runtime
-    return ed.tag(i) in V1_READS and pointer.split("/")[2] != "request_input_mode"
+        unrun = tool_kinds(ed).get(tool) in facts.terminal_tool_kinds(dialect) and not runtime
+    return facts.reducer_reads(dialect, field, terminal_tool_without_runtime=unrun)
 
 
 def refs(ed: Editor):
     """(line index, pointer, ref) for every payload ref of the log."""
     for i, e in enumerate(ed.events):
         if e is not None:
-            for pointer, ref in iter_refs(e["payload"]):
+            for pointer, ref in iter_refs(e["payload"], ed.dialect):
                 yield i, pointer, ref
 
 

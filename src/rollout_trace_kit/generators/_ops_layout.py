@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 
 from ..bundle import Bundle, dumps_pretty
+from ..model import DIALECTS
 from ._edit import Editor
 from ._ops_common import result
 from .corruptions import corruption
@@ -40,20 +41,20 @@ def _set_manifest(ed: Editor, manifest) -> None:
 
 @corruption("BUNDLE.IS_DIRECTORY", "The bundle path is a regular file, not a directory.")
 def _not_a_directory(bundle, dialect, rnd):
-    out = result(Editor(bundle), "BUNDLE.IS_DIRECTORY", None)
+    out = result(Editor(bundle, dialect), "BUNDLE.IS_DIRECTORY", None)
     return replace(out, bundle=FileInsteadOfBundle(**vars(out.bundle)))
 
 
 @corruption("BUNDLE.MANIFEST_PRESENT", "manifest.json is missing.")
 def _no_manifest(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     ed.bundle.manifest = None
     return result(ed, "BUNDLE.MANIFEST_PRESENT", None)
 
 
 @corruption("BUNDLE.MANIFEST_JSON", "manifest.json is cut short (not JSON); the dialect comes from the first event.")
 def _manifest_not_json(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     if ed.bundle.manifest is None or len(ed.bundle.manifest) < 2:
         return None
     cut = rnd.randrange(1, len(ed.bundle.manifest) - 1)
@@ -63,7 +64,7 @@ def _manifest_not_json(bundle, dialect, rnd):
 
 @corruption("BUNDLE.MANIFEST_SCHEMA", "A required manifest field is missing or has the wrong type.")
 def _manifest_schema(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     m = _manifest(ed)
     if m is None:
         return None
@@ -83,7 +84,7 @@ def _manifest_schema(bundle, dialect, rnd):
     "The manifest and the first event both carry a schema_version no dialect has.",
 )
 def _dialect_unknown(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     m = _manifest(ed)
     if m is None or not ed.events or ed.events[0] is None:
         return None
@@ -99,21 +100,19 @@ def _dialect_unknown(bundle, dialect, rnd):
     "The manifest's schema_version is no dialect's (the events still say which dialect it is).",
 )
 def _manifest_version(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     m = _manifest(ed)
     if m is None:
         return None
-    from ..model import DIALECTS
-
-    known = {d.schema_version for d in DIALECTS.values()}
-    m["schema_version"] = rnd.choice([v for v in (0, 4, 7, 99) if v not in known])
+    top = max(d.schema_version for d in DIALECTS.values())
+    m["schema_version"] = rnd.choice([0, top + 1, top + 5, top + 97])  # no dialect's version
     _set_manifest(ed, m)
     return result(ed, "BUNDLE.MANIFEST_VERSION", None)
 
 
 @corruption("BUNDLE.LAYOUT_NAMES", "The manifest names another event log file or payload directory.")
 def _layout_names(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     m = _manifest(ed)
     if m is None:
         return None
@@ -125,7 +124,7 @@ def _layout_names(bundle, dialect, rnd):
 
 @corruption("BUNDLE.TRACE_PRESENT", "trace.jsonl is missing.")
 def _no_trace(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     ed.events, ed.raw, ed.dirty = [], [], set()
     ed.bundle.has_trace = False
     return result(ed, "BUNDLE.TRACE_PRESENT", None)

@@ -8,7 +8,8 @@ references by renaming the id in an end event nothing else depends on.
 from __future__ import annotations
 
 from ._edit import Editor
-from ._ops_common import TERMINAL_KINDS, first_after, fresh, pick, result, tool_kinds
+from ..model import facts
+from ._ops_common import first_after, fresh, pick, result, tool_kinds
 from .corruptions import corruption
 
 # Events that name a tool call in payload.tool_call_id, and so depend on its start.
@@ -36,7 +37,7 @@ def _drop_tool_users(ed: Editor, tool_call_id: str) -> None:
 # -- threads and turns ---------------------------------------------------------------------------
 @corruption("THREAD.DUPLICATE_START", "A thread is started twice.")
 def _thread_twice(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("thread_started"))
     if i is None or not ed.editable():
         return None
@@ -45,7 +46,7 @@ def _thread_twice(bundle, dialect, rnd):
 
 @corruption("THREAD.UNKNOWN", "thread_ended names a thread that was never started.")
 def _thread_unknown(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     resumes = [(k, ed.events[k]["payload"]["thread_id"]) for k in ed.lines_of("thread_resumed")]
     # Not an end that a later thread_resumed relies on.
     options = [
@@ -61,7 +62,7 @@ def _thread_unknown(bundle, dialect, rnd):
 
 @corruption("TURN.DUPLICATE_START", "A Codex turn is started twice.")
 def _turn_twice(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("codex_turn_started"))
     if i is None or not ed.editable():
         return None
@@ -70,7 +71,7 @@ def _turn_twice(bundle, dialect, rnd):
 
 @corruption("TURN.UNKNOWN", "codex_turn_ended names a turn that was never started.")
 def _turn_unknown(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("codex_turn_ended"))
     if i is None:
         return None
@@ -84,7 +85,7 @@ def _turn_unknown(bundle, dialect, rnd):
     needs=("spawn",),
 )
 def _turn_thread(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     started: list[tuple[int, str]] = [(j, ed.events[j]["payload"]["thread_id"]) for j in ed.lines_of("thread_started")]
     options = []
     for i in ed.lines_of("codex_turn_ended"):
@@ -103,7 +104,7 @@ def _turn_thread(bundle, dialect, rnd):
 # -- inference --------------------------------------------------------------------------------------
 @corruption("INFERENCE.DUPLICATE_START", "An inference call is started twice.")
 def _inference_twice(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("inference_started"))
     if i is None or not ed.editable():
         return None
@@ -131,7 +132,7 @@ def _continued_responses(ed: Editor) -> set:
 
 @corruption("INFERENCE.UNKNOWN_CALL", "An inference completion, failure or cancellation names an unknown call.")
 def _inference_unknown(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     continued = _continued_responses(ed)
     options = ed.lines_of("inference_failed", "inference_cancelled") + [
         i for i in ed.lines_of("inference_completed") if ed.events[i]["payload"].get("response_id") not in continued
@@ -148,7 +149,7 @@ def _inference_unknown(bundle, dialect, rnd):
     "A request continues (previous_response_id) a response that was not traced in its thread.",
 )
 def _unknown_previous(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     options = [
         i for i in ed.lines_of("inference_started")
         if ed.events[i]["payload"].get("request_input_mode") is None
@@ -172,7 +173,7 @@ def _unknown_previous(bundle, dialect, rnd):
 # -- tools ----------------------------------------------------------------------------------------------
 @corruption("TOOL.DUPLICATE_START", "A tool call is started twice.", needs=("exec",))
 def _tool_twice(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("tool_call_started"))
     if i is None or not ed.editable():
         return None
@@ -185,7 +186,7 @@ def _tool_twice(bundle, dialect, rnd):
     needs=("exec",),
 )
 def _model_call_twice(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, [j for j in ed.lines_of("tool_call_started") if ed.events[j]["payload"]["model_visible_call_id"]])
     if i is None or not ed.editable():
         return None
@@ -201,7 +202,7 @@ def _model_call_twice(bundle, dialect, rnd):
     needs=("exec",),
 )
 def _tool_no_context(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("tool_call_started"))
     if i is None or not ed.editable():
         return None
@@ -217,7 +218,7 @@ def _tool_no_context(bundle, dialect, rnd):
     needs=("exec",),
 )
 def _tool_unknown_cell(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("tool_call_started"))
     if i is None or not ed.editable():
         return None
@@ -232,12 +233,12 @@ def _tool_unknown_cell(bundle, dialect, rnd):
     needs=("exec",),
 )
 def _second_terminal(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     kinds = tool_kinds(ed)
     seen, options = set(), []
     for j in ed.lines_of("tool_call_runtime_started"):
         tid = ed.events[j]["payload"]["tool_call_id"]
-        if kinds.get(tid) in TERMINAL_KINDS and tid not in seen:
+        if kinds.get(tid) in facts.terminal_tool_kinds(ed.dialect) and tid not in seen:
             options.append(j)
         seen.add(tid)
     i = pick(rnd, options)
@@ -249,7 +250,7 @@ def _second_terminal(bundle, dialect, rnd):
 @corruption("TOOL.UNKNOWN_CALL", "A tool end, runtime end, MCP correlation or stdin target names an unknown call.",
             needs=("exec",))
 def _tool_unknown(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("tool_call_ended", "tool_call_runtime_ended", "mcp_tool_call_correlation_assigned",
                               "stdin_target_resolved"))
     if i is None:
@@ -260,7 +261,7 @@ def _tool_unknown(bundle, dialect, rnd):
 
 @corruption("MCP.DUPLICATE_CORRELATION", "A tool call is correlated with an MCP call twice.", needs=("mcp",))
 def _mcp_twice(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("mcp_tool_call_correlation_assigned"))
     if i is None or not ed.editable():
         return None
@@ -275,7 +276,7 @@ def _mcp_twice(bundle, dialect, rnd):
     needs=("code_cell",),
 )
 def _cell_no_context(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("code_cell_initial_response", "code_cell_ended"))
     if i is None:
         return None
@@ -286,7 +287,7 @@ def _cell_no_context(bundle, dialect, rnd):
 
 @corruption("CELL.DUPLICATE_START", "A code cell is started twice.", needs=("code_cell",))
 def _cell_twice(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("code_cell_started"))
     if i is None or not ed.editable():
         return None
@@ -295,7 +296,7 @@ def _cell_twice(bundle, dialect, rnd):
 
 @corruption("CELL.REMAPPED", "A runtime cell id is started again for another model-visible call.", needs=("code_cell",))
 def _cell_remapped(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("code_cell_started"))
     if i is None or not ed.editable():
         return None
@@ -305,7 +306,7 @@ def _cell_remapped(bundle, dialect, rnd):
 
 @corruption("CELL.UNKNOWN", "A code cell response or end names a runtime cell never started.", needs=("code_cell",))
 def _cell_unknown(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("code_cell_initial_response", "code_cell_ended"))
     if i is None:
         return None
@@ -316,7 +317,7 @@ def _cell_unknown(bundle, dialect, rnd):
 # -- compaction ------------------------------------------------------------------------------------------
 @corruption("COMPACTION.DUPLICATE_REQUEST", "A compaction request is started twice.", needs=("compact",))
 def _compaction_request_twice(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("compaction_request_started"))
     if i is None or not ed.editable():
         return None
@@ -329,7 +330,7 @@ def _compaction_request_twice(bundle, dialect, rnd):
     needs=("compact",),
 )
 def _compaction_unknown(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("compaction_request_completed", "compaction_request_failed"))
     if i is None:
         return None
@@ -344,7 +345,7 @@ def _compaction_unknown(bundle, dialect, rnd):
     needs=("compact",),
 )
 def _compaction_no_context(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("compaction_installed"))
     if i is None:
         return None
@@ -355,7 +356,7 @@ def _compaction_no_context(bundle, dialect, rnd):
 
 @corruption("COMPACTION.DUPLICATE_INSTALL", "A compaction is installed twice.", needs=("compact",))
 def _install_twice(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("compaction_installed"))
     if i is None or not ed.editable():
         return None
@@ -371,7 +372,7 @@ def _install_twice(bundle, dialect, rnd):
     dialects=("v2",),
 )
 def _history_no_thread(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("history_item_accepted"))
     if i is None:
         return None
@@ -386,7 +387,7 @@ def _history_no_thread(bundle, dialect, rnd):
     dialects=("v2",),
 )
 def _history_agent_message(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, [j for j in ed.lines_of("history_item_accepted")
                    if ed.events[j]["payload"].get("agent_message_payload")])
     if i is None:
@@ -401,7 +402,7 @@ def _history_agent_message(bundle, dialect, rnd):
     dialects=("v2",),
 )
 def _resume_running(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     if not ed.editable():
         return None
     options = []

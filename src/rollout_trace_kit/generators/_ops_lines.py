@@ -22,7 +22,7 @@ TOO_LONG_BYTES = 64 * 1024 * 1024  # the validator's default --max-line-bytes
 
 @corruption("LINE.UTF8", "A line holds a byte sequence that is not UTF-8.")
 def _not_utf8(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = quiet_line(ed, rnd)
     if i is None:
         return None
@@ -35,7 +35,7 @@ def _not_utf8(bundle, dialect, rnd):
 
 @corruption("LINE.JSON", "A line is not JSON (cut short, trailing garbage, a byte order mark, NaN).")
 def _not_json(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = quiet_line(ed, rnd)
     if i is None:
         return None
@@ -59,7 +59,7 @@ def _not_json(bundle, dialect, rnd):
     "fault, and an unknown key (EVENT.UNKNOWN_KEY) too.",
 )
 def _duplicate_key(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = quiet_line(ed, rnd)
     if i is None:
         return None
@@ -82,7 +82,7 @@ def _duplicate_key(bundle, dialect, rnd):
     "A line's payload nests arrays deeper than serde_json's recursion limit (the reducers fail on it).",
 )
 def _too_deep(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = quiet_line(ed, rnd)
     if i is None:
         return None
@@ -98,7 +98,7 @@ def _too_deep(bundle, dialect, rnd):
     "A line is longer than the validator's 64 MiB line limit (a kit limit: the reference reducers accept it).",
 )
 def _too_long(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = quiet_line(ed, rnd)
     if i is None:
         return None
@@ -115,7 +115,7 @@ def _too_long(bundle, dialect, rnd):
     "ORDER.TERMINAL_PRESENT too).",
 )
 def _truncated(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     last = len(ed.events) - 1
     if last < 1 or ed.events[last] is None:
         return None
@@ -131,7 +131,7 @@ def _truncated(bundle, dialect, rnd):
 
 @corruption("LINE.BLANK", "An empty or whitespace-only line sits between two events.")
 def _blank(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     if len(ed.events) < 2:
         return None
     i = rnd.randrange(1, len(ed.events))
@@ -143,7 +143,7 @@ def _blank(bundle, dialect, rnd):
 
 @corruption("LINE.CRLF", 'A line ends with "\\r\\n" instead of "\\n".')
 def _crlf(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, [j for j, e in enumerate(ed.events) if e is not None])
     if i is None:
         return None
@@ -155,7 +155,7 @@ def _crlf(bundle, dialect, rnd):
 # -- the event schema ----------------------------------------------------------------------------
 @corruption("EVENT.UNKNOWN_TYPE", "An event's payload type is not a variant of the dialect.")
 def _unknown_type(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = quiet_line(ed, rnd)
     if i is None:
         return None
@@ -168,7 +168,7 @@ def _unknown_type(bundle, dialect, rnd):
 
 @corruption("EVENT.SCHEMA", "An event lacks a required field or has a value of the wrong type.")
 def _schema(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = quiet_line(ed, rnd)
     if i is None:
         return None
@@ -186,7 +186,7 @@ def _schema(bundle, dialect, rnd):
 
 @corruption("EVENT.INTEGER_FORM", "An integer field is written as a float literal (1.0), which serde rejects.")
 def _float_int(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = quiet_line(ed, rnd)
     if i is None:
         return None
@@ -202,7 +202,7 @@ def _float_int(bundle, dialect, rnd):
 
 @corruption("EVENT.UNKNOWN_KEY", "An event carries a key its dialect does not define (serde ignores it).")
 def _unknown_key(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, [j for j, e in enumerate(ed.events) if e is not None])
     if i is None:
         return None
@@ -214,7 +214,7 @@ def _unknown_key(bundle, dialect, rnd):
 
 @corruption("EVENT.OTHER_VARIANT", "An event uses the `other` variant, which no reference reducer implements.")
 def _other(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = quiet_line(ed, rnd)
     if i is None:
         return None

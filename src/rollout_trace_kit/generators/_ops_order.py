@@ -15,7 +15,7 @@ def _events(ed: Editor) -> list[int]:
 
 @corruption("ENVELOPE.SCHEMA_VERSION", "One event's schema_version is not the dialect's.")
 def _schema_version(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, _events(ed))
     if i is None:
         return None
@@ -26,7 +26,7 @@ def _schema_version(bundle, dialect, rnd):
 
 @corruption("ENVELOPE.ROLLOUT_ID", "One event's rollout_id is not the manifest's.")
 def _rollout_id(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, _events(ed))
     if i is None:
         return None
@@ -36,7 +36,7 @@ def _rollout_id(bundle, dialect, rnd):
 
 @corruption("SEQ.STARTS_AT_ONE", "seq starts at 0 or above 1 (and stays contiguous).")
 def _seq_start(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     if not ed.events or not ed.editable():
         return None
     delta = rnd.choice([-1, 1, 2, 100])
@@ -46,7 +46,7 @@ def _seq_start(bundle, dialect, rnd):
 
 @corruption("SEQ.NO_GAP", "seq jumps ahead: an event is missing (removed, or the rest renumbered upwards).")
 def _seq_gap(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     if len(ed.events) < 3 or not ed.editable():
         return None
     if rnd.random() < 0.5:
@@ -61,7 +61,7 @@ def _seq_gap(bundle, dialect, rnd):
 
 @corruption("SEQ.INCREASING", "An event repeats the seq of the one before it (the rest stays contiguous).")
 def _seq_repeat(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     if len(ed.events) < 2 or not ed.editable():
         return None
     i = rnd.randrange(1, len(ed.events))
@@ -71,7 +71,7 @@ def _seq_repeat(bundle, dialect, rnd):
 
 @corruption("ROLLOUT.STARTED_FIRST", "rollout_started is missing from the start, or appears again later.")
 def _started_first(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     if len(ed.events) < 3 or not ed.editable() or ed.tag(0) != "rollout_started":
         return None
     if rnd.random() < 0.5:
@@ -84,7 +84,7 @@ def _started_first(bundle, dialect, rnd):
 
 @corruption("ROLLOUT.IDENTITY", "rollout_started names another trace_id or root_thread_id than the manifest.")
 def _identity(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     if not ed.events or ed.tag(0) != "rollout_started":
         return None
     key = rnd.choice(["trace_id", "root_thread_id"])
@@ -103,7 +103,7 @@ def _append_after_terminal(ed: Editor, rnd) -> int | None:
 
 @corruption("ORDER.AFTER_ROLLOUT_ENDED", "An event follows rollout_ended.", dialects=("v1",))
 def _after_rollout_ended(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     if not ed.events or ed.tag(len(ed.events) - 1) != "rollout_ended":
         return None
     i = _append_after_terminal(ed, rnd)
@@ -112,7 +112,7 @@ def _after_rollout_ended(bundle, dialect, rnd):
 
 @corruption("ORDER.AFTER_RECORDING_COMPLETED", "An event follows recording_completed.", dialects=("v2",))
 def _after_recording_completed(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     if not ed.events or ed.tag(len(ed.events) - 1) != "recording_completed":
         return None
     i = _append_after_terminal(ed, rnd)
@@ -121,7 +121,7 @@ def _after_recording_completed(bundle, dialect, rnd):
 
 @corruption("ORDER.TERMINAL_PRESENT", "The log stops before its terminal event (rollout_ended / recording_completed).")
 def _no_terminal(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     last = len(ed.events) - 1
     if last < 1 or ed.tag(last) != dialect.terminal_variants[-1]:
         return None
@@ -135,7 +135,7 @@ def _no_terminal(bundle, dialect, rnd):
     "other than the one its payload names.",
 )
 def _context_mismatch(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("codex_turn_started", "inference_started", "compaction_request_started"))
     if i is None:
         return None
@@ -150,7 +150,7 @@ def _context_mismatch(bundle, dialect, rnd):
     "turn-scoped event that reads only its payload lacks its envelope turn.",
 )
 def _context_convention(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     variants = [_context_on_protocol, _no_envelope_turn]
     rnd.shuffle(variants)
     for variant in variants:
@@ -181,7 +181,7 @@ def _no_envelope_turn(ed: Editor, rnd):
 
 @corruption("TIME.MONOTONIC", "An event's wall_time_unix_ms is earlier than the event before it.")
 def _time_goes_back(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     options = [
         i for i in range(1, len(ed.events))
         if ed.events[i] is not None and ed.events[i - 1] is not None and ed.events[i - 1]["wall_time_unix_ms"] > 0

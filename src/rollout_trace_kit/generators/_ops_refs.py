@@ -88,7 +88,7 @@ def _level(invariant: str, read: bool) -> list[str]:
 
 @corruption("REF.FILE_EXISTS", "A referenced payload file is missing.")
 def _missing_file(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     got = _pick_ref(ed, dialect, rnd)
     if got is None:
         return None
@@ -99,7 +99,7 @@ def _missing_file(bundle, dialect, rnd):
 
 @corruption("REF.JSON", "A referenced payload file is not JSON (cut short or garbage).")
 def _payload_not_json(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     got = _pick_ref(ed, dialect, rnd)
     if got is None:
         return None
@@ -111,7 +111,7 @@ def _payload_not_json(bundle, dialect, rnd):
 
 @corruption("REF.REGULAR_FILE", "A referenced payload path is a directory or a FIFO, not a file (a FIFO hangs the 0.169.0 reducer).")
 def _payload_is_dir(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     got = _pick_ref(ed, dialect, rnd)
     if got is None:
         return None
@@ -127,7 +127,7 @@ def _payload_is_dir(bundle, dialect, rnd):
     "A payload file is larger than the validator's 256 MiB payload limit (its JSON padded with spaces).",
 )
 def _payload_too_large(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     got = _pick_ref(ed, dialect, rnd)
     if got is None:
         return None
@@ -143,7 +143,7 @@ def _payload_too_large(bundle, dialect, rnd):
     "or climbs out with '..' (such a path is not payloads/{n}.json either: REF.NAMING too).",
 )
 def _path_escapes(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     got = _pick_ref(ed, dialect, rnd)
     if got is None:
         return None
@@ -165,7 +165,7 @@ def _path_escapes(bundle, dialect, rnd):
     "A ref reuses another payload's raw_payload_id for its own file (a non-canonical pair: REF.NAMING too).",
 )
 def _id_reused(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     owned = list(owned_refs(ed))  # in line order
     later = [j for j in range(len(owned)) if owned[j][0] > owned[0][0]]
     if not later:
@@ -181,7 +181,7 @@ def _id_reused(bundle, dialect, rnd):
 
 @corruption("REF.NAMING", "A payload is named otherwise than raw_payload:{n} at payloads/{n}.json (consistently).")
 def _naming(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     got = _pick_ref(ed, dialect, rnd)
     if got is None:
         return None
@@ -203,7 +203,7 @@ def _naming(bundle, dialect, rnd):
 def _wrong_kind(bundle, dialect, rnd):
     from ..model.common import RAW_PAYLOAD_KINDS
 
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     options = []
     for i, pointer, ref in owned_refs(ed):
         parts = pointer.split("/")
@@ -223,6 +223,6 @@ def _wrong_kind(bundle, dialect, rnd):
 
 @corruption("REF.ORPHAN", "A file in payloads/ is referenced by no event.")
 def _orphan(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     ed.new_payload("protocol_event", rnd.choice([{}, {"type": "warning", "message": "unreferenced"}, []]))
     return result(ed, "REF.ORPHAN", None)

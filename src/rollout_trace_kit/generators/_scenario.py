@@ -52,7 +52,11 @@ class Recorder(ToolCalls, Threads):
 
     def __init__(self, dialect: Dialect, plan: BundlePlan, sink, *, keep_history: bool = True):
         self.dialect = dialect
-        self.v2 = dialect.name != "v1"
+        # What this dialect's writers write, from the model.
+        self.accepts_history = "history_item_accepted" in dialect.tags
+        self.resumes = "thread_resumed" in dialect.tags
+        self.runtime_kind = any(f.name == "kind" for f in dialect.payload.variant("tool_call_runtime_started").fields)
+        self.completes_recording = dialect.terminal_variants[-1] != "rollout_ended"
         self.plan = plan
         self.rnd = random.Random(plan.seed)
         self.ids = Ids(self.rnd)
@@ -91,8 +95,9 @@ class Recorder(ToolCalls, Threads):
 
     def accept(self, th: Thread, turn: str, item_id: str, agent_payload: dict | None = None,
                tool_output: dict | None = None) -> None:
-        """v2: the item joined the thread's model-visible history (v3: a tool output's item with it)."""
-        if self.v2:
+        """The item joined the thread's model-visible history (dialects with history_item_accepted;
+        v3 refers to a tool output's item with it)."""
+        if self.accepts_history:
             ref = self.payload("protocol_event", agent_payload) if agent_payload is not None else None
             extra = {}
             if tool_output is not None and self.tool_output_refs:
@@ -146,13 +151,13 @@ class Recorder(ToolCalls, Threads):
         """Root end, then every child thread (children outlive the root's end events)."""
         self.protocol("shutdown_complete", B.SHUTDOWN_COMPLETE)
         self.ev("thread_ended", None, None, thread_id=root.thread_id, status="completed")
-        if self.v2:
+        if self.completes_recording:  # the rollout ends with the root; the recording later
             self.ev("rollout_ended", None, None, status="completed")
         for child in self.descendants(root):
             self.protocol("shutdown_complete", B.SHUTDOWN_COMPLETE)
             self.ev("thread_ended", None, None, thread_id=child.thread_id, status="completed")
-        if self.v2:
-            self.ev("recording_completed", None, None)
+        if self.completes_recording:
+            self.ev(self.dialect.terminal_variants[-1], None, None)
         else:
             self.ev("rollout_ended", None, None, status="completed")
 
@@ -213,7 +218,7 @@ class Recorder(ToolCalls, Threads):
 
     def finish_turn(self, th: Thread, turn: str, end: str) -> tuple[str, str | None]:
         """The last inference of the turn; returns the turn status and the final answer."""
-        failed = "failed" if self.v2 else "completed"  # 0.164 ends failed turns `completed`
+        failed = self.dialect.writer.failed_turn_status  # 0.164 ends failed turns `completed`
         if end == "answer":
             answer = self.text()
             self.inference(th, turn, [B.assistant_message(f"msg-{self.ids.number()}", answer)])

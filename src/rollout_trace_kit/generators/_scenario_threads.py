@@ -98,7 +98,7 @@ class Threads:
                                [{"type": "input_text", "text": final}], turn, self.w.clock / 1000)
         self.remember(parent, B.agent_message_item(amsg))
         self.accept(parent, turn, amsg["id"], amsg)
-        if child_plan.resumed is not None and self.v2:
+        if child_plan.resumed is not None and self.resumes:
             self.resume_child(parent, turn, child, child_plan.resumed)
 
     def resume_child(self, parent: Thread, turn: str, child: Thread, plan: TurnPlan) -> None:

@@ -66,7 +66,7 @@ class ToolCalls:
                 invocation_payload=self.payload("tool_invocation", invocation))
 
     def runtime_started(self, th, turn, call_id, kind: dict, body) -> None:
-        extra = {"kind": kind} if self.v2 else {}
+        extra = {"kind": kind} if self.runtime_kind else {}
         self.ev("tool_call_runtime_started", th, turn, tool_call_id=call_id,
                 runtime_payload=self.payload("tool_runtime_event", body), **extra)
 

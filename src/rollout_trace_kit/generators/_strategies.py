@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from hypothesis import strategies as st
 
 from ..bundle import Bundle
-from ..model import DIALECTS
+from ..model import DIALECTS, facts
 from ._plan import CALL_KINDS, SPAWN, TURN_ENDS, BundlePlan, Call, Round, ThreadPlan, TurnPlan
 from ._scenario import Recorder
 from ._writer import MemorySink
@@ -45,7 +45,8 @@ class GeneratedBundle(Bundle):
 
 def expand(plan: BundlePlan, dialect: str = "v2") -> GeneratedBundle:
     """The bundle Codex would have written for ``plan``."""
-    b = Recorder(DIALECTS[dialect], plan, MemorySink()).run()
+    d = DIALECTS[dialect] if isinstance(dialect, str) else dialect
+    b = Recorder(d, plan, MemorySink()).run()
     return GeneratedBundle(**vars(b), dialect=dialect, plan=plan)
 
 
@@ -69,7 +70,7 @@ def plans(
     """A :class:`BundlePlan`; ``features`` are guaranteed to occur (see ``FEATURES``)."""
     extra = feature_turns(features) if features else ()
     budget = _Budget(children=max_threads - 1)
-    v2 = dialect != "v1"
+    resumes = "thread_resumed" in (DIALECTS[dialect] if isinstance(dialect, str) else dialect).tags
 
     def call():
         return Call(draw(st.sampled_from(CALL_KINDS)), nested=draw(st.integers(0, 2)))
@@ -90,7 +91,7 @@ def plans(
 
     def child(depth: int) -> ThreadPlan:
         first = turn(depth, answer=True)
-        resumed = turn(depth, answer=False) if v2 and draw(st.integers(0, 4)) == 4 else None
+        resumed = turn(depth, answer=False) if resumes and draw(st.integers(0, 4)) == 4 else None
         return ThreadPlan((first,), resumed=resumed)
 
     turns = [turn(0, answer=False) for _ in range(draw(st.integers(1, max_turns)))]
@@ -136,7 +137,7 @@ def bundles(dialect: str = "v2", **plan_options) -> st.SearchStrategy[GeneratedB
     accepted by the dialect's reference reducer. ``plan_options`` are those of :func:`plans`
     (``max_turns``, ``max_rounds``, ``max_calls``, ``max_threads``, ``text_bytes``, ``features``).
     """
-    if dialect not in DIALECTS:
+    if isinstance(dialect, str) and dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}")
     return plans(dialect, **plan_options).map(lambda p: expand(p, dialect))
 
@@ -156,7 +157,8 @@ def corrupted_bundles(draw, dialect: str = "v2", invariants=None, **plan_options
     all three.
     """
     if invariants is None:
-        names = [i for i in applicable(dialect) if not CATALOGUE[i].kit_only]
+        registered = dialect if isinstance(dialect, str) else facts.registered_name(dialect)
+        names = [i for i in applicable(registered) if not CATALOGUE[i].kit_only]
     else:
         names = sorted(invariants)
     missing = [n for n in names if n not in CORRUPTIONS]

@@ -2,7 +2,7 @@
 
 It keeps the promises the real writer keeps (upstream-rules D): ``seq`` from 1
 without gaps, one wall clock that never goes back, payload files written before
-the event that points to them as ``raw_payload:{n}`` at ``payloads/{n}.json``,
+the event that points to them as the dialect's layout names them,
 events serialised compactly with keys in model order, payload files pretty.
 
 Output goes to a sink: in memory (a :class:`~rollout_trace_kit.bundle.Bundle`)
@@ -19,6 +19,7 @@ import io
 
 from ..bundle import MANIFEST, PAYLOADS, TRACE, Bundle, dumps_pretty
 from ..model.types import STORE_ZSTD_SHARDS, Dialect
+from ..writer.core import event_record, manifest_record, writes_store
 from ..store.shards import HEADER_SIZE, ROTATE_BYTES, ShardWriter, StoreWriter, shard_name
 
 
@@ -97,7 +98,7 @@ class DirectorySink:
         self.events += 1
 
     def payload(self, rel: str, data: bytes) -> None:
-        # rel is always payloads/{n}.json here
+        # rel is always inside payloads/ here
         with open(f"{self._payload_dir}/{rel[len(PAYLOADS) + 1:]}", "wb") as f:
             f.write(data)
         self.payload_files += 1
@@ -122,9 +123,16 @@ def field_order(dialect: Dialect) -> dict[str, tuple[tuple[str, bool], ...]]:
 
 
 class TraceWriter:
-    """Appends events and payloads the way Codex's writer does."""
+    """Appends events and payloads the way Codex's writer does.
+
+    The fast twin of :class:`rollout_trace_kit.writer.core.TraceWriter`: the same records
+    (``manifest_record``, ``event_record``, the layout's refs), without the checks and the
+    file-per-call I/O, into a sink.
+    """
 
     def __init__(self, dialect: Dialect, sink, *, trace_id: str, rollout_id: str, started_at: int):
+        if not writes_store(dialect):
+            raise ValueError(f"dialect {dialect.name}: the generators do not write a {dialect.layout.store} store")
         self.dialect = dialect
         self.sink = sink
         self.trace_id = trace_id
@@ -135,7 +143,6 @@ class TraceWriter:
         self.next_seq = 1
         self.next_payload = 1
         self._order = field_order(dialect)
-        self._version = dialect.schema_version
         self.store = sink.store() if sharded(dialect) else None
         self.records = 0
 
@@ -144,14 +151,13 @@ class TraceWriter:
         """Write one payload file now; return the ref an event will carry."""
         n = self.next_payload
         self.next_payload += 1
+        layout = self.dialect.layout
         if self.store is not None:  # v3: a compact record appended to the current shard
-            rid = f"raw_payload:{n}"
-            shard = self.store.append(rid.encode(), orjson.dumps(body))
+            shard = self.store.append(layout.payload_id_for(n).encode(), orjson.dumps(body))
             self.records += 1
-            return {"raw_payload_id": rid, "kind": {"type": kind}, "shard": shard}
-        rel = f"{PAYLOADS}/{n}.json"
-        self.sink.payload(rel, dumps_pretty(body))
-        return {"raw_payload_id": f"raw_payload:{n}", "kind": {"type": kind}, "path": rel}
+            return layout.ref(n, kind, shard)
+        self.sink.payload(layout.file_for(n=n), dumps_pretty(body))
+        return layout.ref(n, kind)
 
     # -- events -----------------------------------------------------------------------
     def event(self, tag: str, thread_id: str | None, turn_id: str | None, /, **fields) -> int:
@@ -170,19 +176,7 @@ class TraceWriter:
             raise TypeError(f"{tag} has no field(s) {sorted(fields)}")
         seq = self.next_seq
         self.next_seq += 1
-        self.sink.line(
-            orjson.dumps(
-                {
-                    "schema_version": self._version,
-                    "seq": seq,
-                    "wall_time_unix_ms": self.clock,
-                    "rollout_id": self.rollout_id,
-                    "thread_id": thread_id,
-                    "codex_turn_id": turn_id,
-                    "payload": payload,
-                }
-            )
-        )
+        self.sink.line(orjson.dumps(event_record(self.dialect, seq, self.clock, self.rollout_id, thread_id, turn_id, payload)))
         return seq
 
     def tick(self, ms: int) -> int:
@@ -196,15 +190,13 @@ class TraceWriter:
 
     def manifest(self) -> bytes:
         return dumps_pretty(
-            {
-                "schema_version": self._version,
-                "trace_id": self.trace_id,
-                "rollout_id": self.rollout_id,
-                "root_thread_id": self.root_thread_id,
-                "started_at_unix_ms": self.started_at,
-                "raw_event_log": TRACE,
-                "payloads_dir": PAYLOADS,
-            }
+            manifest_record(
+                self.dialect,
+                trace_id=self.trace_id,
+                rollout_id=self.rollout_id,
+                root_thread_id=self.root_thread_id,
+                started_at=self.started_at,
+            )
         )
 
     def finish(self):

@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..bundle import Bundle
-from ..model import DIALECTS
+from ..model import DIALECTS, facts
 from ..model.types import Dialect
+from ..writer.core import written_dialects
 from ..validate import CATALOGUE, Profile, all_invariants
 
 
@@ -61,7 +62,7 @@ class Corrupted:
 
     def expected_in(self, dialect: str | Dialect, profile: Profile) -> set[str]:
         """The invariant IDs ``validate_bundle`` reports for this bundle in ``profile``."""
-        name = dialect if isinstance(dialect, str) else dialect.name
+        name = dialect if isinstance(dialect, str) else facts.registered_name(dialect)
         return {
             i
             for i in self.expected
@@ -80,11 +81,11 @@ class Corruption:
     description: str
     operator: Callable = field(repr=False)
     needs: frozenset[str] = frozenset()  # plan features a bundle must have (generators use it)
-    dialects: frozenset[str] = frozenset({"v1", "v2"})
+    dialects: frozenset[str] = frozenset()  # dialects it edits bundles of (default: every one the writers write)
 
     def apply(self, bundle: Bundle, dialect: str | Dialect, rnd: random.Random) -> Corrupted | None:
         d = DIALECTS[dialect] if isinstance(dialect, str) else dialect
-        if d.name not in self.dialects:
+        if facts.registered_name(d) not in self.dialects:
             return None
         return self.operator(bundle, d, rnd)
 
@@ -97,16 +98,28 @@ UNCORRUPTIBLE: dict[str, str] = {
 }
 
 
-def corruption(invariant: str, description: str, *, needs=(), dialects=("v1", "v2")):
-    """Register the decorated function as the operator for ``invariant``."""
+def corruption(invariant: str, description: str, *, needs=(), dialects=None):
+    """Register the decorated function as the operator for ``invariant``.
+
+    ``dialects``: those it applies to; by default every dialect that keeps one file per
+    payload (the operators that edit payloads edit such files; the zstd shard store has its
+    own, in _ops_store, and event-only operators are extended to it below).
+    """
 
     def register(fn):
         if invariant in CORRUPTIONS:
             raise ValueError(f"two operators for {invariant}")
-        CORRUPTIONS[invariant] = Corruption(invariant, description, fn, frozenset(needs), frozenset(dialects))
+        names = _file_store_dialects() if dialects is None else dialects
+        CORRUPTIONS[invariant] = Corruption(invariant, description, fn, frozenset(needs), frozenset(names))
         return fn
 
     return register
+
+
+def _file_store_dialects() -> list[str]:
+    from ..model.types import STORE_FILES
+
+    return [name for name in written_dialects() if DIALECTS[name].layout.store == STORE_FILES]
 
 
 def missing_operators() -> list[str]:

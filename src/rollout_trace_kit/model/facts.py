@@ -30,6 +30,20 @@ from .types import (
 TOOL_KIND_TYPE = "ToolCallKind"
 
 
+def registered_name(dialect: Dialect) -> str:
+    """The name of ``dialect`` if the kit registers it, else of the nearest dialect it extends.
+
+    Tables keyed by dialect name (invariant levels, handler tables, operators) answer a
+    dialect built on top of the model (a test's, a user's) as its parent's.
+    """
+    from . import DIALECTS
+
+    for name in dialect.lineage:
+        if name in DIALECTS:
+            return name
+    return dialect.name
+
+
 # -- tool kinds ------------------------------------------------------------------------
 
 

@@ -236,13 +236,11 @@ class Layout:
 
     def id_ordinal(self, raw_payload_id: str) -> int | None:
         """``n`` of a canonical payload id ``raw_payload:{n}`` (n >= 1), else None."""
-        prefix = self.payload_id.split("{", 1)[0]
-        if not raw_payload_id.startswith(prefix):
-            return None
-        digits = raw_payload_id[len(prefix):]
-        if not digits.isascii() or not digits.isdigit() or digits.startswith("0"):
-            return None
-        return int(digits)
+        return _ordinal(raw_payload_id, self.payload_id)
+
+    def file_ordinal(self, path: str) -> int | None:
+        """``n`` of a canonical payload file ``payloads/{n}.json`` (file stores only), else None."""
+        return _ordinal(path, self.payload_file) if self.store == STORE_FILES else None
 
     def file_for(self, *, n: int | None = None, shard: int | None = None) -> str:
         """Bundle-relative file of payload ``n`` (file store) or of shard ``shard``."""
@@ -261,6 +259,17 @@ class Layout:
     @property
     def file_names(self) -> tuple[str, str, str]:
         return (self.manifest_file, self.event_log, self.payloads_dir)
+
+
+def _ordinal(text: str, pattern: str) -> int | None:
+    """``n`` when ``text`` is ``pattern`` (holding ``{n}``) with a canonical n >= 1."""
+    prefix, _, suffix = pattern.partition("{n}")
+    if len(text) <= len(prefix) + len(suffix) or not text.startswith(prefix) or not text.endswith(suffix):
+        return None
+    digits = text[len(prefix) : len(text) - len(suffix)]
+    if not digits.isascii() or not digits.isdigit() or digits.startswith("0"):
+        return None
+    return int(digits)
 
 
 @dataclass(frozen=True)
@@ -290,6 +299,9 @@ class Dialect:
     reducer_reads_every_ref: bool = False  # the reducer opens every referenced payload by the end
     extends: "Dialect | None" = None  # the older dialect this one extends (rules, handler tables)
     notes: tuple[str, ...] = field(default=())
+
+    def __repr__(self) -> str:  # the generated one would print the whole model
+        return f"Dialect({self.name!r}, schema_version={self.schema_version})"
 
     @property
     def lineage(self) -> tuple[str, ...]:

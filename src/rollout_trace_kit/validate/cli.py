@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..model import DIALECTS
 from .context import Options
 from .findings import Profile
 from .report import FORMATS, print_human, render_github, render_json, render_junit
@@ -140,7 +141,7 @@ def add_validate_parser(sub) -> None:
         help="reducer: exactly what the reference reducer rejects; writer (default): + writer guarantees; "
         "strict: + hardening",
     )
-    p.add_argument("--dialect", choices=["v1", "v2"], help="force a dialect instead of reading the manifest")
+    p.add_argument("--dialect", choices=list(DIALECTS), help="force a dialect instead of reading the manifest")
     p.add_argument("--format", choices=FORMATS, default="human")
     p.add_argument("--output", "-o", help="write the report here instead of standard output")
     p.add_argument("--jobs", "-j", type=int, default=1, help="bundles checked in parallel")

@@ -16,7 +16,7 @@ class TooManyFindings(Exception):
 @dataclass
 class Options:
     profile: Profile = Profile.WRITER
-    dialect: str | None = None  # force a dialect instead of reading the manifest
+    dialect: str | Dialect | None = None  # force a dialect (a name or a Dialect) instead of reading the manifest
     max_line_bytes: int = 64 * 1024 * 1024
     max_payload_bytes: int = 256 * 1024 * 1024
     max_findings: int = 1000

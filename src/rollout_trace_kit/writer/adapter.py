@@ -17,7 +17,7 @@ from typing import BinaryIO
 import orjson
 
 from .. import __version__
-from ..model import DIALECTS
+from .core import written_dialects
 from .core import TraceWriter, WriterError
 from ..compilers.canonical import EventError
 
@@ -60,15 +60,15 @@ class Session:
         return {
             "version": PROTOCOL_VERSION,
             "implementation": IMPLEMENTATION,
-            "capabilities": {"dialects": list(DIALECTS)},
+            "capabilities": {"dialects": written_dialects()},
         }
 
     def cmd_create(self, req: dict) -> dict:
         if self.writer is not None:
             raise Refused("invalid_request", "a session writes one bundle; create was already sent")
         dialect = req.get("dialect")
-        if dialect not in DIALECTS:
-            raise Refused("unsupported", f"unknown dialect {dialect!r}")
+        if dialect not in written_dialects():
+            raise Refused("unsupported", f"dialect {dialect!r} is not one this writer writes ({', '.join(written_dialects())})")
         if not isinstance(req.get("dir"), str):
             raise Refused("invalid_request", "dir must be a string")
         self.writer = TraceWriter.create(

@@ -49,13 +49,62 @@ from typing import Callable
 import orjson
 
 from ..model import get_dialect
-from ..model.types import STORE_ZSTD_SHARDS, Dialect
+from ..model.common import FILE_PER_PAYLOAD
+from ..model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect
 from ..compilers.canonical import EventError, canonical_payload, check_json, dumps, event_line, pretty
 from ..store.shards import HEADER_SIZE, ROTATE_BYTES, ShardWriter, shard_name
 
-MANIFEST = "manifest.json"
-TRACE = "trace.jsonl"
-PAYLOADS = "payloads"
+MANIFEST, TRACE, PAYLOADS = FILE_PER_PAYLOAD.file_names
+
+
+# -- the records every writer of the kit writes (this one and the generators' fast one) ----------
+
+
+def manifest_record(dialect: Dialect, *, trace_id: str, rollout_id: str, root_thread_id: str, started_at: int) -> dict:
+    """``manifest.json`` of a new bundle, keys in model order."""
+    layout = dialect.layout
+    values = {
+        "schema_version": dialect.schema_version,
+        "trace_id": trace_id,
+        "rollout_id": rollout_id,
+        "root_thread_id": root_thread_id,
+        "started_at_unix_ms": started_at,
+        "raw_event_log": layout.event_log,
+        "payloads_dir": layout.payloads_dir,
+    }
+    return {f.name: values[f.name] for f in dialect.manifest.fields}
+
+
+def event_record(
+    dialect: Dialect, seq: int, wall_time: int, rollout_id: str, thread_id: str | None, turn_id: str | None, payload: dict
+) -> dict:
+    """One event as the writer stamps it: the envelope in model order around ``payload``."""
+    values = {
+        "schema_version": dialect.schema_version,
+        "seq": seq,
+        "wall_time_unix_ms": wall_time,
+        "rollout_id": rollout_id,
+        "thread_id": thread_id,
+        "codex_turn_id": turn_id,
+        "payload": payload,
+    }
+    return {f.name: values[f.name] for f in dialect.envelope.fields}
+
+
+# Payload stores the kit's writers write (model Layout.store): this one and the generators'.
+WRITTEN_STORES = frozenset({STORE_FILES, STORE_ZSTD_SHARDS})
+
+
+def writes_store(dialect: Dialect) -> bool:
+    """Whether the kit's writers write ``dialect``'s payload store."""
+    return dialect.layout.store in WRITTEN_STORES
+
+
+def written_dialects() -> list[str]:
+    """Names of the dialects the kit's writers (and so its generators) write."""
+    from ..model import DIALECTS
+
+    return [name for name, d in DIALECTS.items() if writes_store(d)]
 
 Clock = Callable[[], int]
 
@@ -114,6 +163,8 @@ class TraceWriter:
         ``fsync=True`` adds an fsync per line and payload, which Codex does not do.
         """
         d = dialect if isinstance(dialect, Dialect) else get_dialect(dialect)
+        if not writes_store(d):
+            raise EventError(f"dialect {d.name} keeps payloads in a {d.layout.store} store; this writer writes files")
         for name, value in (("trace_id", trace_id), ("rollout_id", rollout_id), ("root_thread_id", root_thread_id)):
             if not isinstance(value, str):
                 raise EventError(f"{name} must be a string, got {value!r}")
@@ -125,15 +176,9 @@ class TraceWriter:
         (bundle / PAYLOADS).mkdir(parents=True, exist_ok=True)
         if any((bundle / PAYLOADS).iterdir()):
             raise WriterError(errno.EEXIST, f"refusing to reuse a bundle directory: {bundle / PAYLOADS} is not empty")
-        manifest = {
-            "schema_version": d.schema_version,
-            "trace_id": trace_id,
-            "rollout_id": rollout_id,
-            "root_thread_id": root_thread_id,
-            "started_at_unix_ms": int(clock()),
-            "raw_event_log": TRACE,
-            "payloads_dir": PAYLOADS,
-        }
+        manifest = manifest_record(
+            d, trace_id=trace_id, rollout_id=rollout_id, root_thread_id=root_thread_id, started_at=int(clock())
+        )
         _create_file(bundle / MANIFEST, pretty(manifest), fsync)
         fd = os.open(bundle / TRACE, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         return cls(bundle, d, manifest, fd, clock, fsync)
@@ -155,12 +200,12 @@ class TraceWriter:
             self._usable()
             n = self._next_ordinal
             self._next_ordinal += 1  # upstream takes the ordinal before writing: a failure burns it
-            rel = f"{PAYLOADS}/{n}.json"
+            rel = self.dialect.layout.file_for(n=n)
             try:
                 _create_file(self.bundle / rel, data, self._fsync)
             except OSError as e:
                 raise WriterError(e.errno, f"cannot write payload {rel}: {e.strerror}") from None
-        return {"raw_payload_id": f"raw_payload:{n}", "kind": {"type": kind}, "path": rel}
+        return self.dialect.layout.ref(n, kind)
 
     def _write_record(self, kind: str, body: bytes) -> dict:
         with self._lock:
@@ -212,15 +257,9 @@ class TraceWriter:
                 raise EventError(f"/{name}: expected a string or null, got {value!r}")
         with self._lock:
             self._usable()
-            event = {
-                "schema_version": self.dialect.schema_version,
-                "seq": self._next_seq,
-                "wall_time_unix_ms": int(self._clock()),
-                "rollout_id": self.manifest["rollout_id"],
-                "thread_id": thread_id,
-                "codex_turn_id": codex_turn_id,
-                "payload": body,
-            }
+            event = event_record(
+                self.dialect, self._next_seq, int(self._clock()), self.manifest["rollout_id"], thread_id, codex_turn_id, body
+            )
             try:
                 line = event_line(event) + b"\n"
             except orjson.JSONEncodeError as e:

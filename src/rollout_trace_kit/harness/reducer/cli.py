@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ...model import DIALECTS
+from ...writer.core import written_dialects
 from ...validate import Profile
 from ..command import ReducerCommand
 
@@ -129,7 +129,7 @@ def add_reducer_parsers(sub) -> None:
         description="Exit 0: every case as expected (or listed in --known); 1: failures or stale known results; 2: usage.",
     )
     _common(p)
-    p.add_argument("--dialect", choices=sorted(DIALECTS), default="v2")
+    p.add_argument("--dialect", choices=written_dialects(), default="v2")
     p.add_argument("--examples", type=int, default=200, help="cases to run (default 200)")
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same cases")
     p.add_argument("--jobs", "-j", type=int, default=2)

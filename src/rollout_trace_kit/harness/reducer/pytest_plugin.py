@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from ...writer.core import written_dialects
+
 _STASH_RESULTS = pytest.StashKey[list]()
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("rollout-trace reducer conformance")
     group.addoption("--reducer-cmd", help="reducer command to fuzz ({bundle}, {output} placeholders)")
-    group.addoption("--reducer-dialect", default="v2", choices=["v1", "v2"])
+    group.addoption("--reducer-dialect", default="v2", choices=written_dialects())
     group.addoption("--reducer-examples", type=int, default=100)
     group.addoption("--reducer-seed", type=int, default=0)
     group.addoption("--reducer-timeout", type=float, default=30.0)

@@ -37,16 +37,17 @@ from typing import Sequence
 
 import orjson
 
-from ...model import get_dialect
+from ...model import facts, get_dialect
+from ...model.common import FILE_PER_PAYLOAD
+from ...writer.core import manifest_record
 from ...validate import Options, Profile, Severity, validate_bundle
 from ...validate.rules.refs import confinement_problem
 from ...compilers.canonical import EventError, canonical_event, canonical_payload, dumps
 from . import checks as C
 from .protocol import PROTOCOL_VERSION, message_errors
-from .scripts import REF_KEYS, Op, Script, substitute
+from .scripts import Op, Script, substitute
 
-MANIFEST, TRACE, PAYLOADS = "manifest.json", "trace.jsonl", "payloads"
-_CANONICAL_ID = re.compile(r"raw_payload:([1-9][0-9]*)\Z")
+MANIFEST, TRACE, PAYLOADS = FILE_PER_PAYLOAD.file_names  # every layout keeps these names
 MAX_REPEATS = 5  # findings of one check in one phase before they are summarised
 
 
@@ -276,19 +277,14 @@ def _short(v) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _refs(value) -> list[dict]:
-    out = []
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, dict):
-            if set(v) == REF_KEYS and isinstance(v.get("raw_payload_id"), str) and isinstance(v.get("path"), str):
-                out.append(v)
-            else:
-                stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return out
+def _refs(dialect, value) -> list[dict]:
+    """The refs of an event payload where the model puts them (well-typed ones only)."""
+    key = dialect.layout.ref_key
+    return [
+        r
+        for _, r, _ in facts.iter_refs(dialect, value)
+        if isinstance(r.get("raw_payload_id"), str) and isinstance(r.get(key), str)
+    ]
 
 
 def _read(path: Path) -> bytes | None:
@@ -482,14 +478,10 @@ class DiskChecker:
         self.manifest = disk if isinstance(disk, dict) else None
         if not json_equal(reply["manifest"], disk):
             self.f.add(C.ECHO_MISMATCH, f"op {i} (create): answered manifest differs from manifest.json at {first_difference(reply['manifest'], disk)}", i)
-        want = {
-            "schema_version": self.dialect.schema_version,
-            "trace_id": req["trace_id"],
-            "rollout_id": req["rollout_id"],
-            "root_thread_id": req["root_thread_id"],
-            "raw_event_log": TRACE,
-            "payloads_dir": PAYLOADS,
-        }
+        want = manifest_record(
+            self.dialect, trace_id=req["trace_id"], rollout_id=req["rollout_id"], root_thread_id=req["root_thread_id"], started_at=0
+        )
+        del want["started_at_unix_ms"]  # the writer's clock
         for key, value in want.items():
             got = disk.get(key) if isinstance(disk, dict) else None
             if not json_equal(value, got):
@@ -497,8 +489,7 @@ class DiskChecker:
         if isinstance(disk, dict) and type(disk.get("started_at_unix_ms")) is not int:
             self.f.add(C.MANIFEST_MATCHES, f"op {i} (create): manifest.json started_at_unix_ms is not an integer", i)
         if isinstance(disk, dict) and set(want) <= set(disk):
-            ordered = {k: disk[k] for k in ("schema_version", "trace_id", "rollout_id", "root_thread_id",
-                                            "started_at_unix_ms", "raw_event_log", "payloads_dir") if k in disk}
+            ordered = {f.name: disk[f.name] for f in self.dialect.manifest.fields if f.name in disk}
             try:
                 canonical = dumps(ordered, indent=True)
             except EventError:
@@ -508,14 +499,15 @@ class DiskChecker:
 
     def after_payload(self, i: int, op: Op, reply: dict) -> None:
         ref = reply["ref"]
-        rid, path, kind = ref["raw_payload_id"], ref["path"], ref["kind"].get("type")
+        layout = self.dialect.layout
+        rid, path, kind = ref["raw_payload_id"], ref[layout.ref_key], ref["kind"].get("type")
         if kind != op.args["kind"]:
             self.f.add(C.REF_MATCHES, f"op {i} (write_payload): asked for kind {op.args['kind']!r}, the ref says {kind!r}", i)
         if rid in self.bodies or path in self.seen_paths:
             self.f.add(C.REF_MATCHES, f"op {i} (write_payload): {rid} -> {path} reuses an id or path handed out before", i)
-        m = _CANONICAL_ID.match(rid)
-        if not m or path != f"{PAYLOADS}/{m.group(1)}.json":
-            self.f.add("REF.NAMING", f"op {i} (write_payload): ref {rid!r} -> {path!r}; writers name payloads raw_payload:{{n}} at payloads/{{n}}.json", i)
+        n = layout.id_ordinal(rid)
+        if n is None or path != layout.file_for(n=n):
+            self.f.add("REF.NAMING", f"op {i} (write_payload): ref {rid!r} -> {path!r}; writers name payloads {layout.payload_id} at {layout.payload_file}", i)
         self.bodies[rid] = op.args["body"]
         self.paths[rid] = path
         self.seen_paths.add(path)
@@ -637,8 +629,8 @@ class DiskChecker:
             canonical = None
         if canonical is not None and canonical != line:
             self.f.add(C.CANONICAL_FORM, f"{where}: the line is not Codex's compact JSON in model order", op_index, seq=seq)
-        for ref in _refs(disk.get("payload")):
-            rid, path = ref["raw_payload_id"], ref["path"]
+        for ref in _refs(self.dialect, disk.get("payload")):
+            rid, path = ref["raw_payload_id"], ref[self.dialect.layout.ref_key]
             body = self.bodies.get(rid)
             if rid not in self.bodies:
                 problem = f"{rid} was never answered to a write_payload"

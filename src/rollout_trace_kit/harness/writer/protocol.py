@@ -67,32 +67,43 @@ _ID = {"type": "string", "minLength": 1}
 _NULLABLE_ID = {"type": ["string", "null"]}
 _DIALECTS = list(DIALECTS)
 
-# Every dialect's payload kinds (v3 adds prepared_prompt, model_item, ...), in model order.
-ALL_PAYLOAD_KINDS = list(dict.fromkeys(k for d in DIALECTS.values() for k in d.type("RawPayloadKind").values))
+def _payload_ref_schema() -> dict:
+    """A ref as some dialect writes it: id, kind, then the key its layout locates payloads by."""
+    from ...compilers.json_schema import field_schema
 
-PAYLOAD_REF = {
-    "title": "RawPayloadRef",
-    "description": "Reference from an event to a payload, exactly as it is written in events: a file "
-    "(`path`, dialects v1 and v2) or a record in a zstd shard (`shard`, dialect v3).",
-    "type": "object",
-    "required": ["raw_payload_id", "kind"],
-    "anyOf": [{"required": ["path"]}, {"required": ["shard"]}],
-    "properties": {
-        "raw_payload_id": {"type": "string", "description": "Bundle-unique id; writers use `raw_payload:{n}`."},
-        "kind": {
-            "type": "object",
-            "required": ["type"],
-            "properties": {"type": {"enum": ALL_PAYLOAD_KINDS}},
-            "description": "Adjacently tagged RawPayloadKind: `{\"type\": KIND}`.",
+    kinds: list[str] = []
+    shapes: dict[str, dict] = {}
+    for d in DIALECTS.values():
+        kinds += [k for k in d.type("RawPayloadKind").values if k not in kinds]
+        locator = d.type("RawPayloadRef").field(d.layout.ref_key)
+        shapes.setdefault(
+            d.layout.name,
+            {
+                "title": f"{d.layout.name} ({', '.join(n for n, o in DIALECTS.items() if o.layout == d.layout)})",
+                "required": [d.layout.ref_key],
+                "properties": {d.layout.ref_key: field_schema(d, locator)},
+            },
+        )
+    return {
+        "title": "RawPayloadRef",
+        "description": "Reference from an event to a stored payload, exactly as it is written in events "
+        "(`schema/<dialect>/event.schema.json` describes each dialect's).",
+        "type": "object",
+        "required": ["raw_payload_id", "kind"],
+        "properties": {
+            "raw_payload_id": {"type": "string", "description": "Bundle-unique id; writers use `raw_payload:{n}`."},
+            "kind": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {"type": {"enum": kinds}},
+                "description": "Adjacently tagged RawPayloadKind: `{\"type\": KIND}`.",
+            },
         },
-        "path": {"type": "string", "description": "Bundle-relative path; v1/v2 writers use `payloads/{n}.json`."},
-        "shard": {
-            "type": "integer",
-            "minimum": 1,
-            "description": "v3: number of the shard holding the record, `payloads/{shard:06}.zst`.",
-        },
-    },
-}
+        "anyOf": list(shapes.values()),
+    }
+
+
+PAYLOAD_REF = _payload_ref_schema()
 
 CONTEXT = {
     "title": "RawTraceEventContext",
@@ -104,7 +115,15 @@ CONTEXT = {
     "additionalProperties": False,
 }
 
-_ENVELOPE_KEYS = ["schema_version", "seq", "wall_time_unix_ms", "rollout_id", "thread_id", "codex_turn_id", "payload"]
+def _names(struct_of) -> list[str]:
+    """Field names of a struct every dialect shares (the envelope, the manifest), in model order."""
+    names: list[str] = []
+    for d in DIALECTS.values():
+        names += [f.name for f in struct_of(d).fields if f.name not in names]  # writers write every key
+    return names
+
+
+_ENVELOPE_KEYS = _names(lambda d: d.envelope)
 
 EVENT = {
     "title": "RawTraceEvent",
@@ -113,7 +132,7 @@ EVENT = {
     "type": "object",
     "required": _ENVELOPE_KEYS,
     "properties": {
-        "schema_version": {"type": "integer"},
+        "schema_version": {"enum": [d.schema_version for d in DIALECTS.values()]},
         "seq": {"type": "integer", "minimum": 1},
         "wall_time_unix_ms": {"type": "integer"},
         "rollout_id": _STR,
@@ -128,15 +147,7 @@ MANIFEST = {
     "description": "The manifest as the writer wrote it to `manifest.json` "
     "(`schema/<dialect>/manifest.schema.json` describes it fully).",
     "type": "object",
-    "required": [
-        "schema_version",
-        "trace_id",
-        "rollout_id",
-        "root_thread_id",
-        "started_at_unix_ms",
-        "raw_event_log",
-        "payloads_dir",
-    ],
+    "required": _names(lambda d: d.manifest),
 }
 
 COMMANDS: tuple[Command, ...] = (
@@ -193,7 +204,7 @@ COMMANDS: tuple[Command, ...] = (
         "Write one payload (Codex: `write_json_payload`): a pretty-printed file (v1, v2), or a "
         "compact record appended to the current zstd shard (v3).",
         (
-            PField("kind", {"enum": ALL_PAYLOAD_KINDS}, "RawPayloadKind of the payload (of the bundle's dialect)."),
+            PField("kind", {"enum": PAYLOAD_REF["properties"]["kind"]["properties"]["type"]["enum"]}, "RawPayloadKind of the payload (of the bundle's dialect)."),
             PField("body", {}, "The payload, any JSON value; written pretty-printed (v1, v2) or compact (v3)."),
             PField(
                 "body_json",

@@ -28,22 +28,22 @@ strategies (``rollout_trace_kit.generators.bundles``) feed the harness directly
 
 from __future__ import annotations
 
-from ...corpus import corpus_root
-
+import copy
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import orjson
 
+from ...corpus import corpus_root
+
 from ...bundle import Bundle
-from ...model import DIALECTS, dialect_for_schema_version
+from ...model import DIALECTS, dialect_for_schema_version, facts
+from ...model.types import STORE_ZSTD_SHARDS, Dialect
+from ...writer.core import writes_store, written_dialects
 
 HANDLE_KEY = "$payload"
-REF_KEYS = frozenset({"raw_payload_id", "kind", "path"})
-LOCATORS = ("path", "shard")  # how a ref finds its payload: a file (v1, v2) or a shard (v3)
 OPERATIONS = ("create", "write_payload", "append_event", "close")
 
 
@@ -192,42 +192,26 @@ class ScriptBuilder:
 
 # --- replaying a bundle ---------------------------------------------------------------------
 
-_CANONICAL = re.compile(r"raw_payload:([1-9][0-9]*)\Z")
-_CANONICAL_PATH = re.compile(r"payloads/([1-9][0-9]*)\.json\Z")
+
+def _refs(dialect: Dialect, payload) -> list[dict]:
+    """The refs of an event payload, where the model puts them."""
+    return [ref for _, ref, _ in facts.iter_refs(dialect, payload)]
 
 
-def _is_ref(v) -> bool:
-    return (
-        isinstance(v, dict) and "raw_payload_id" in v and isinstance(v.get("kind"), dict)
-        and any(k in v for k in LOCATORS) and (set(v) == REF_KEYS or "shard" in v)
-    )
-
-
-def _refs(value) -> list[dict]:
-    out: list[dict] = []
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if _is_ref(v):
-            out.append(v)
-            if v.get("parts"):  # v3: parts are written before the payload they make up
-                stack.extend(reversed(v["parts"]))
-        elif isinstance(v, dict):
-            stack.extend(reversed(list(v.values())))
-        elif isinstance(v, list):
-            stack.extend(reversed(v))
+def _replace_refs(dialect: Dialect, payload, handle_of: dict[str, int]):
+    """``payload`` with each ref replaced by the handle of its payload."""
+    out = copy.deepcopy(payload)
+    sites = [pointer for pointer, _, _ in facts.iter_refs(dialect, payload)]
+    for pointer in sorted(sites, key=len, reverse=True):  # nested refs before the refs holding them
+        steps = [int(p) if p.isdigit() else p for p in pointer.split("/")[2:]]
+        parent = out
+        for step in steps[:-1]:
+            parent = parent[step]
+        ref = parent[steps[-1]]
+        # keys beyond id, kind and locator (v3: parts, capture) stay beside the handle
+        extra = {k: v for k, v in ref.items() if k not in ("raw_payload_id", "kind", dialect.layout.ref_key)}
+        parent[steps[-1]] = {HANDLE_KEY: handle_of[ref["raw_payload_id"]], **extra}
     return out
-
-
-def _replace_refs(value, handle_of: dict[str, int]):
-    if _is_ref(value):
-        extra = {k: _replace_refs(v, handle_of) for k, v in value.items() if k not in ("raw_payload_id", "kind") + LOCATORS}
-        return {HANDLE_KEY: handle_of[value["raw_payload_id"]], **extra}
-    if isinstance(value, dict):
-        return {k: _replace_refs(v, handle_of) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace_refs(v, handle_of) for v in value]
-    return value
 
 
 def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> Script:
@@ -250,6 +234,11 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     dialect = dialect_for_schema_version(manifest.get("schema_version"))
     if dialect is None:
         raise ScriptError(f"{name}: unknown schema_version {manifest.get('schema_version')!r}")
+    if not writes_store(dialect):
+        raise ScriptError(f"{name}: dialect {dialect.name} keeps payloads in a {dialect.layout.store} store, "
+                          "which script replay does not read yet")
+    layout = dialect.layout
+    records = _records(bundle) if layout.store == STORE_ZSTD_SHARDS else None
     b = ScriptBuilder(
         name,
         dialect.name,
@@ -258,36 +247,35 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         root_thread_id=manifest["root_thread_id"],
     )
     events = bundle.events()
-    records = _records(bundle) if dialect.name not in ("v1", "v2") else {}
 
     # Every payload to write: key -> (kind, path); ordered by ordinal, then by first use.
     order: list[tuple[tuple, str, str, str]] = []  # (sort key, raw_payload_id, kind, path)
     seen: set[str] = set()
     first_use = 0
     for ev in events:
-        for r in _refs(ev.get("payload")):
+        for r in _refs(dialect, ev.get("payload")):
             rid = r["raw_payload_id"]
             if rid in seen:
                 continue
             seen.add(rid)
             first_use += 1
-            m = _CANONICAL.match(rid) if isinstance(rid, str) else None
-            key = (0, int(m.group(1))) if m else (1, first_use)
-            order.append((key, rid, r["kind"].get("type"), r.get("path", rid)))
+            n = layout.id_ordinal(rid) if isinstance(rid, str) else None
+            key = (0, n) if n is not None else (1, first_use)
+            order.append((key, rid, r["kind"].get("type"), rid if records is not None else r[layout.ref_key]))
     referenced_paths = {p for _, _, _, p in order}
-    for path in bundle.payloads if not records else ():
-        m = _CANONICAL_PATH.match(path)
-        if path not in referenced_paths and m:
+    for rid in records or ():  # v3: a record is found by its id
+        n = layout.id_ordinal(rid)
+        if rid not in referenced_paths and n is not None:
+            order.append(((0, n), f"orphan:{rid}", "protocol_event", rid))
+    for path in bundle.payloads if records is None else ():
+        n = layout.file_ordinal(path)
+        if path not in referenced_paths and n is not None:
             # an orphan: its kind is unknowable; protocol_event is a neutral choice
-            order.append(((0, int(m.group(1))), f"orphan:{path}", "protocol_event", path))
-    for rid in records:
-        m = _CANONICAL.match(rid)
-        if rid not in referenced_paths and m:
-            order.append(((0, int(m.group(1))), f"orphan:{rid}", "protocol_event", rid))
+            order.append(((0, n), f"orphan:{path}", "protocol_event", path))
     order.sort(key=lambda t: t[0])
 
     def body(path: str, rid: str):
-        data = records.get(path) if records else bundle.payloads.get(path)
+        data = bundle.payloads.get(path) if records is None else records.get(path)
         if data is None:
             raise ScriptError(f"{name}: {rid} points at {path}, which the bundle does not hold")
         try:
@@ -298,14 +286,14 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     handle_of: dict[str, int] = {}
     pending = list(order)
     for ev in events:
-        needed = {r["raw_payload_id"] for r in _refs(ev.get("payload"))} - set(handle_of)
+        needed = {r["raw_payload_id"] for r in _refs(dialect, ev.get("payload"))} - set(handle_of)
         while needed:
             _, rid, kind, path = pending.pop(0)
             b.payload(kind, body(path, rid), note=f"{path}")
             handle_of[rid] = b._handles
             needed.discard(rid)
         ctx = {"thread_id": ev.get("thread_id"), "codex_turn_id": ev.get("codex_turn_id")}
-        b.event(_replace_refs(ev.get("payload"), handle_of), **ctx, note=f"seq {ev.get('seq')}")
+        b.event(_replace_refs(dialect, ev.get("payload"), handle_of), **ctx, note=f"seq {ev.get('seq')}")
     for _, rid, kind, path in pending:
         b.payload(kind, body(path, rid), note=f"{path} (orphan)")
     return b.build()
@@ -340,80 +328,42 @@ def _deep(n: int):
     return v
 
 
+LIFECYCLE_SCENARIO = "basic"  # a corpus run with a thread, a turn, inferences and tool calls
+
+STRESS = {
+    "awkward": AWKWARD,
+    "ints": [0, -1, 2**53 + 1, 2**63 - 1, -(2**63)],
+    "floats": [0.5, -1.25, 1e-7, 3.0e20],
+    "empty": [{}, [], ""],
+    "bools": [True, False, None],
+    "deep": _deep(60),
+    "long": "x" * 70_000,
+}
+
+
 def lifecycle_script(dialect: str) -> Script:
-    """A small lifecycle every dialect shares: one thread, a turn, two inferences, a tool call."""
+    """A real lifecycle of ``dialect`` that also stresses JSON encoding.
+
+    The events are the ``basic`` corpus run of the dialect's reference release (so its
+    variants and fields are what that release writes, nothing typed here); awkward
+    strings go into the first tool summary, the first tool result also carries escapes,
+    deep nesting and extreme numbers, and an orphan payload is written before close.
+    """
     if dialect not in DIALECTS:
         raise ScriptError(f"unknown dialect {dialect!r}")
-    root = "019a0000-0000-7000-8000-000000000001"
-    turn = "019a0000-0000-7000-8000-0000000000a1"
-    b = ScriptBuilder(
-        f"lifecycle:{dialect}",
-        dialect,
-        trace_id="0b8f7e2c-1d2a-4c3b-9e4f-5a6b7c8d9e0f",
-        rollout_id=root,
-        root_thread_id=root,
-    )
-    in_turn = {"thread_id": root, "codex_turn_id": turn}
-    b.event({"type": "rollout_started", "trace_id": "0b8f7e2c-1d2a-4c3b-9e4f-5a6b7c8d9e0f", "root_thread_id": root})
-    meta = b.payload(
-        "session_metadata",
-        {"thread_id": root, "agent_path": "/root", "task_name": None, "nickname": None, "agent_role": None,
-         "session_source": "exec", "cwd": "/home/dev/project", "model": "gpt-5.5", "provider_name": "mock"},
-    )
-    b.event({"type": "thread_started", "thread_id": root, "agent_path": "/root", "metadata_payload": meta})
-    b.event({"type": "codex_turn_started", "codex_turn_id": turn, "thread_id": root}, **in_turn)
-    user = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"say hi {AWKWARD}"}]}
-    req1 = b.payload("inference_request", {"model": "gpt-5.5", "stream": True, "input": [user]})
-    inference = {"thread_id": root, "codex_turn_id": turn, "model": "gpt-5.5", "provider_name": "mock"}
-    b.event({"type": "inference_started", "inference_call_id": "inf-1", **inference, "request_payload": req1}, **in_turn)
-    call = {"type": "function_call", "id": "fc-1", "name": "exec_command",
-            "arguments": "{\"cmd\": \"echo hi\"}", "call_id": "call-1"}
-    resp1 = b.payload("inference_response", {"response_id": "resp-1", "output_items": [call]})
-    b.event({"type": "inference_completed", "inference_call_id": "inf-1", "response_id": "resp-1",
-             "upstream_request_id": "req-1", "response_payload": resp1}, **in_turn)
-    inv = b.payload("tool_invocation", {"tool_name": "exec_command", "tool_namespace": None,
-                                        "payload": {"type": "function", "arguments": call["arguments"]}})
-    b.event({"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
-             "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": "exec_command"},
-             "summary": {"type": "generic", "label": "exec_command", "input_preview": call["arguments"],
-                         "output_preview": None},
-             "invocation_payload": inv}, **in_turn)
-    command = {"call_id": "call-1", "command": ["/bin/bash", "-lc", "echo hi"], "cwd": "/home/dev/project"}
-    begin = b.payload("tool_runtime_event", command)
-    started = {"type": "tool_call_runtime_started", "tool_call_id": "call-1"}
-    if dialect != "v1":
-        started["kind"] = {"type": "exec_command"}
-    started["runtime_payload"] = begin
-    b.event(started, **in_turn)
-    end = b.payload("tool_runtime_event", {**command, "aggregated_output": "hi\n", "exit_code": 0,
-                                           "duration": {"secs": 0, "nanos": 6599}, "status": "completed"})
-    b.event({"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
-             "runtime_payload": end}, **in_turn)
-    stress = {
-        "type": "direct_response",
-        "response_item": {"type": "function_call_output", "call_id": "call-1", "output": f"hi\n{AWKWARD}"},
-        "stress": {"awkward": AWKWARD, "ints": [0, -1, 2**53 + 1, 2**63 - 1, -(2**63)],
-                   "floats": [0.5, -1.25, 1e-7, 3.0e20], "empty": [{}, [], ""], "bools": [True, False, None],
-                   "deep": _deep(60), "long": "x" * 70_000},
-    }
-    result = b.payload("tool_result", stress)
-    b.event({"type": "tool_call_ended", "tool_call_id": "call-1", "status": "completed", "result_payload": result},
-            **in_turn)
-    b.payload("protocol_event", {"note": "an orphan: written, never referenced (allowed, upstream-rules D.2)"})
-    output = {"type": "function_call_output", "call_id": "call-1", "output": "hi\n"}
-    req2 = b.payload("inference_request", {"model": "gpt-5.5", "stream": True, "input": [user, call, output]})
-    b.event({"type": "inference_started", "inference_call_id": "inf-2", **inference, "request_payload": req2}, **in_turn)
-    msg = {"type": "message", "role": "assistant", "id": "msg-2",
-           "content": [{"type": "output_text", "text": f"done {AWKWARD}"}]}
-    resp2 = b.payload("inference_response", {"response_id": "resp-2", "output_items": [msg]})
-    b.event({"type": "inference_completed", "inference_call_id": "inf-2", "response_id": "resp-2",
-             "upstream_request_id": None, "response_payload": resp2}, **in_turn)
-    b.event({"type": "codex_turn_ended", "codex_turn_id": turn, "status": "completed"}, **in_turn)
-    b.event({"type": "thread_ended", "thread_id": root, "status": "completed"})
-    b.event({"type": "rollout_ended", "status": "completed"})
-    if dialect != "v1":
-        b.event({"type": "recording_completed"})
-    return b.build()
+    d = DIALECTS[dialect]
+    base = corpus_root() / f"codex-{d.reference_release}" / LIFECYCLE_SCENARIO
+    script = script_from_bundle(base, f"lifecycle:{dialect}")
+    result = next(op for op in script.ops if op.cmd == "write_payload" and op.args["kind"] == "tool_result")
+    body = result.args["body"]
+    result.args["body"] = {**body, "stress": STRESS} if isinstance(body, dict) else {"body": body, "stress": STRESS}
+    start = next(op for op in script.ops if op.cmd == "append_event" and op.args["payload"]["type"] == "tool_call_started")
+    summary = start.args["payload"]["summary"]
+    if "input_preview" in summary:
+        summary["input_preview"] = f"{summary['input_preview'] or ''} {AWKWARD}"
+    orphan = {"note": "an orphan: written, never referenced (allowed, upstream-rules D.2)"}
+    script.ops.insert(-1, Op("write_payload", {"kind": "protocol_event", "body": orphan}, script.payloads + 1, "orphan"))
+    return script.check()
 
 
 # --- sources ----------------------------------------------------------------------------------------
@@ -440,7 +390,11 @@ def _corpus(arg: str) -> list[Script]:
     if (target / "manifest.json").is_file():
         bundles = [target]
     else:
-        bundles = sorted(p.parent for p in target.glob("**/manifest.json"))
+        # a folder: the bundles of the dialects the kit's writers write
+        written = {DIALECTS[n].schema_version for n in written_dialects()}
+        bundles = sorted(
+            p.parent for p in target.glob("**/manifest.json") if orjson.loads(p.read_bytes()).get("schema_version") in written
+        )
     if not bundles:
         raise ScriptError(f"no corpus bundle matches {arg!r} (under {root})")
     return [script_from_bundle(p, f"corpus:{p.relative_to(root)}") for p in bundles]
@@ -454,7 +408,7 @@ def _bundle(arg: str) -> list[Script]:
 
 
 def _lifecycle(arg: str) -> list[Script]:
-    names = [arg] if arg else list(DIALECTS)
+    names = [arg] if arg else written_dialects()
     return [lifecycle_script(d) for d in names]
 
 

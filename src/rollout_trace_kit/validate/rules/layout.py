@@ -127,7 +127,8 @@ def load_manifest(ctx: Context) -> None:
     ctx.manifest = obj if isinstance(obj, dict) else None
     version = obj.get("schema_version") if isinstance(obj, dict) else None
     if ctx.options.dialect:
-        ctx.dialect = DIALECTS[ctx.options.dialect]
+        forced = ctx.options.dialect  # a name, or a Dialect built on the model (tests, extensions)
+        ctx.dialect = DIALECTS[forced] if isinstance(forced, str) else forced
     else:
         ctx.dialect = dialect_for_schema_version(version)
     if ctx.dialect is None:

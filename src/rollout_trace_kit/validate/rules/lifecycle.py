@@ -14,6 +14,7 @@ keeps one fault from echoing through every later event that names it.
 
 from __future__ import annotations
 
+from ...model import facts
 from ..catalogue import R, invariant
 from ..context import Context
 from . import bodies
@@ -141,42 +142,8 @@ OTHER_VARIANT = invariant(
     source='reducer/mod.rs › apply_event: "raw trace event has no reducer implementation"',
 )
 
-TERMINAL_KINDS = frozenset({"exec_command", "write_stdin"})
-
-# Variants whose payload refs the reducer's handlers open at the event (0.164.0 and 0.169.0,
-# measured; upstream-rules C.3). One more is conditional: tool_call_ended's result, for a
-# terminal tool with no runtime event. v2 opens every other ref at the end of the replay.
-HANDLER_READS = frozenset({
-    "thread_started", "inference_started", "inference_completed", "inference_failed", "inference_cancelled",
-    "tool_call_started", "tool_call_runtime_started", "tool_call_runtime_ended", "compaction_installed",
-    "history_item_accepted",
-})
-
-
-# The v2 variants the handlers were written for: ref fields added after them are checked apart.
-HANDLED_DIALECT = "v2"
-
-
-def _later_ref_fields(dialect, handlers) -> dict:
-    from ...model import DIALECTS
-
-    base = DIALECTS[HANDLED_DIALECT].payload
-    out = {}
-    for tag in handlers:
-        if tag not in dialect.tags:
-            continue
-        known = {f.name for f in base.variant(tag).fields} if tag in base.tags else set()
-        new = tuple(f for f in dialect.ref_fields(tag) if f.name not in known)
-        if new and dialect.name not in ("v1", HANDLED_DIALECT):
-            out[tag] = new
-    return out
-
-
-TOOL_KINDS = (
-    "exec_command", "write_stdin", "apply_patch", "mcp", "web", "image_generation", "spawn_agent",
-    "assign_agent_task", "send_message", "wait_agent", "close_agent", "other",
-)
-KIND_CODE = {k: i for i, k in enumerate(TOOL_KINDS)}
+# Tool kinds, the terminal ones and which refs a handler opens come from the model
+# (model/facts.py: Variant.terminal_operation, Field.read).
 TERMINAL = 1  # tool state bit: a terminal operation exists
 RUNTIME = 2  # tool state bit: a runtime event was seen; the rest is the kind code << 2
 
@@ -201,20 +168,22 @@ class LifecycleChecker:
         self.compaction_requests: dict[str, str] = {}
         self.installs: set[str] = set()
         self.mcp: set[int] = set()
-        self.handlers = {
-            name[3:]: getattr(self, name) for name in dir(self) if name.startswith("on_")
-        }
-        self.later_refs = _later_ref_fields(ctx.dialect, self.handlers)
+        d = ctx.dialect
+        self.tool_kinds = facts.tool_kinds(d)
+        self.kind_code = {k: i for i, k in enumerate(self.tool_kinds)}
+        self.terminal_kinds = facts.terminal_tool_kinds(d)
+        self.handlers = {tag: method.__get__(self) for tag, method in handlers_for(d).items()}
+        self.later_refs = _later_ref_fields(d, self.handlers)
 
     # -- helpers -------------------------------------------------------------------
     def ref(self, p, tag: str, field_name: str, read: bool | None = None):
         """Check the ref in ``field_name``; ``read`` defaults to whether a handler opens it."""
-        if read is None:
-            read = tag in HANDLER_READS
         ref = getattr(p, field_name)
         if ref is None:
             return None
         field = self.ctx.dialect.payload.variant(tag).field(field_name)
+        if read is None:
+            read = facts.reads_at_event(field)
         return self.refs.check(ref, tag, field, f"/payload/{field_name}", read)
 
     def thread_idx(self, thread: str) -> int:
@@ -445,7 +414,7 @@ class LifecycleChecker:
                 pointer="/payload/tool_call_id", related_seq=self.open_seq.get(key),
             )
             return
-        self.tools[key] = KIND_CODE[p.kind.__struct_config__.tag] << 2
+        self.tools[key] = self.kind_code[p.kind.__struct_config__.tag] << 2
         self.open_seq[key] = ev.seq
         if ev.thread_id is None and ev.codex_turn_id is None:
             ctx.report(TOOL_CONTEXT, "tool call start did not include thread or Codex turn context", pointer="/thread_id")
@@ -482,17 +451,17 @@ class LifecycleChecker:
         if state is None:
             self.ctx.report(TOOL_UNKNOWN, f"{what} referenced unknown call {p.tool_call_id}", pointer="/payload/tool_call_id")
             return None
-        return TOOL_KINDS[state >> 2]
+        return self.tool_kinds[state >> 2]
 
     def on_tool_call_runtime_started(self, ev, p):
         key = hash(p.tool_call_id)
         state = self.tools.get(key)
-        kind = None if state is None else TOOL_KINDS[state >> 2]
+        kind = None if state is None else self.tool_kinds[state >> 2]
         body = self.ref(p, "tool_call_runtime_started", "runtime_payload")
         if self._tool(p, "tool runtime start") is None:
             return
         self.tools[key] = state | RUNTIME
-        if kind in TERMINAL_KINDS:
+        if kind in self.terminal_kinds:
             if state & TERMINAL:
                 self.ctx.report(
                     TOOL_SECOND_TERMINAL,
@@ -513,12 +482,14 @@ class LifecycleChecker:
             bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
 
     def on_tool_call_ended(self, ev, p):
-        # The reducer reads the result of a terminal tool that had no runtime event
-        # (measured on 0.164.0: a write_stdin without runtime events, "open payload ...").
+        # The model says which refs the reducer reads for a terminal tool that had no runtime
+        # event (measured on 0.164.0: a write_stdin without runtime events, "open payload ...").
         key = hash(p.tool_call_id)
         state = self.tools.get(key)
-        read = state is not None and TOOL_KINDS[state >> 2] in TERMINAL_KINDS and not state & RUNTIME
-        self.ref(p, "tool_call_ended", "result_payload", read)
+        unrun = state is not None and self.tool_kinds[state >> 2] in self.terminal_kinds and not state & RUNTIME
+        for f in self.ctx.dialect.ref_fields("tool_call_ended"):
+            read = facts.reducer_reads(self.ctx.dialect, f, terminal_tool_without_runtime=unrun)
+            self.ref(p, "tool_call_ended", f.name, read)
         if self._tool(p, "tool call end") is not None:
             self.open_seq.pop(key, None)
 
@@ -643,3 +614,66 @@ class LifecycleChecker:
     def on_other(self, ev, p):
         self.refs_only(p, "other")
         self.ctx.report(OTHER_VARIANT, "raw trace event has no reducer implementation (`other`)", pointer="/payload/type")
+
+
+# -- handler tables -------------------------------------------------------------------------
+# One table per dialect: a newer dialect's table extends its parent's. A variant with no
+# handler still gets its refs checked (refs_only), as the model describes them.
+C = LifecycleChecker
+V1_HANDLERS = {
+    "thread_started": C.on_thread_started,
+    "thread_ended": C.on_thread_ended,
+    "codex_turn_started": C.on_codex_turn_started,
+    "codex_turn_ended": C.on_codex_turn_ended,
+    "inference_started": C.on_inference_started,
+    "inference_completed": C.on_inference_completed,
+    "inference_failed": C.on_inference_failed,
+    "inference_cancelled": C.on_inference_cancelled,
+    "tool_call_started": C.on_tool_call_started,
+    "tool_call_runtime_started": C.on_tool_call_runtime_started,
+    "tool_call_runtime_ended": C.on_tool_call_runtime_ended,
+    "tool_call_ended": C.on_tool_call_ended,
+    "mcp_tool_call_correlation_assigned": C.on_mcp_tool_call_correlation_assigned,
+    "stdin_target_resolved": C.on_stdin_target_resolved,
+    "code_cell_started": C.on_code_cell_started,
+    "code_cell_initial_response": C.on_code_cell_initial_response,
+    "code_cell_ended": C.on_code_cell_ended,
+    "compaction_request_started": C.on_compaction_request_started,
+    "compaction_request_completed": C.on_compaction_request_completed,
+    "compaction_request_failed": C.on_compaction_request_failed,
+    "compaction_installed": C.on_compaction_installed,
+    "other": C.on_other,
+}
+V2_HANDLERS = {
+    **V1_HANDLERS,
+    "thread_resumed": C.on_thread_resumed,
+    "history_item_accepted": C.on_history_item_accepted,
+}
+HANDLERS = {"v1": V1_HANDLERS, "v2": V2_HANDLERS}
+del C
+
+
+def _later_ref_fields(dialect, handlers) -> dict:
+    """tag -> the ref fields of ``dialect`` its handler's dialect does not have (v3's new refs)."""
+    from ...model import DIALECTS
+
+    base = next((DIALECTS[name] for name in dialect.lineage if name in HANDLERS), None)
+    if base is None or base is dialect:
+        return {}
+    out = {}
+    for tag in handlers:
+        if tag not in dialect.tags:
+            continue
+        known = {f.name for f in base.payload.variant(tag).fields} if tag in base.tags else set()
+        new = tuple(f for f in dialect.ref_fields(tag) if f.name not in known)
+        if new:
+            out[tag] = new
+    return out
+
+
+def handlers_for(dialect) -> dict:
+    """The handler table of ``dialect``: its own, else the one of the nearest dialect it extends."""
+    for name in dialect.lineage:
+        if name in HANDLERS:
+            return HANDLERS[name]
+    return {}

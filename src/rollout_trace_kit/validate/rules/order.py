@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ...model import facts
+from ...model.types import CONTEXT_FREE
 from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Severity
@@ -86,26 +88,6 @@ WALL_TIME = invariant(
     severity=Severity.WARNING,
 )
 
-NULL_CONTEXT = frozenset(
-    {
-        "rollout_started",
-        "rollout_ended",
-        "thread_started",
-        "thread_ended",
-        "thread_resumed",
-        "protocol_event_observed",
-        "mcp_tool_call_correlation_assigned",
-        "recording_completed",
-    }
-)
-_ENDS = frozenset({"rollout_started", "rollout_ended", "recording_completed"})
-PAYLOAD_CONTEXT = {  # variant -> (payload field naming the thread, payload field naming the turn)
-    "codex_turn_started": ("thread_id", "codex_turn_id"),
-    "inference_started": ("thread_id", "codex_turn_id"),
-    "compaction_request_started": ("thread_id", "codex_turn_id"),
-}
-
-
 class OrderChecker:
     def __init__(self, ctx: Context):
         self.ctx = ctx
@@ -123,6 +105,12 @@ class OrderChecker:
         self.root_thread_id = m.get("root_thread_id")
         d = ctx.dialect
         self.version = d.schema_version
+        # envelope conventions of each variant (model: Variant.context, context_fields)
+        self.null_context = facts.null_context_variants(d)
+        self.payload_context = facts.payload_context(d)  # variant -> (payload thread field, turn field)
+        self.free_context = frozenset(v.tag for v in d.payload.variants if v.context == CONTEXT_FREE)
+        # First and terminal events: the shortcut of check() does not apply to them.
+        self.ends = frozenset({"rollout_started", "rollout_ended", *d.terminal_variants})
         self.strict = ctx.wants(CONTEXT_CONVENTION)
         self.next_seq = 1
         self.plain = False  # the shortcut of check() applies
@@ -136,9 +124,9 @@ class OrderChecker:
             and self.plain
             and ev.rollout_id == self.rollout_id
             and ev.schema_version == self.version
-            and tag not in _ENDS
+            and tag not in self.ends
         ):
-            if tag not in PAYLOAD_CONTEXT or (
+            if tag not in self.payload_context or (
                 ev.thread_id == ev.payload.thread_id and ev.codex_turn_id == ev.payload.codex_turn_id
             ):
                 self.events += 1
@@ -230,7 +218,7 @@ class OrderChecker:
 
     def _context(self, ev, tag: str) -> None:
         ctx = self.ctx
-        fields = PAYLOAD_CONTEXT.get(tag)
+        fields = self.payload_context.get(tag)
         if fields:
             for env_key, payload_key in zip(("thread_id", "codex_turn_id"), fields):
                 env, pay = getattr(ev, env_key), getattr(ev.payload, payload_key)
@@ -240,10 +228,10 @@ class OrderChecker:
                         f"{tag}: envelope {env_key} {env!r} differs from payload {payload_key} {pay!r}",
                         pointer=f"/{env_key}",
                     )
-        if tag in NULL_CONTEXT:
+        if tag in self.null_context:
             if ev.thread_id is not None or ev.codex_turn_id is not None:
                 ctx.report(CONTEXT_CONVENTION, f"{tag} is written with a null envelope context", pointer="/thread_id")
-        elif tag != "other" and (ev.thread_id is None or ev.codex_turn_id is None):
+        elif tag not in self.free_context and (ev.thread_id is None or ev.codex_turn_id is None):
             ctx.report(
                 CONTEXT_CONVENTION,
                 f"{tag} is turn-scoped: the envelope names both thread_id and codex_turn_id",

@@ -80,11 +80,6 @@ ORPHAN = invariant(
     severity=Severity.WARNING,
 )
 
-# Dialects whose reducer opens every referenced payload by the end of the replay
-# (0.169.0: "read payload {id}" / "invalid payload {id}", measured); v1's opens only the
-# ones its handlers read.
-EVERY_REF_READ = frozenset({"v2"})
-
 _CANONICAL_ID = re.compile(r"raw_payload:([1-9][0-9]*)\Z")
 _CANONICAL_PATH = re.compile(r"payloads/([1-9][0-9]*)\.json\Z")
 
@@ -129,7 +124,9 @@ class RefChecker:
         self.id_to_path: dict[str, str] = {}  # non-canonical refs only
         self.path_to_id: dict[str, str] = {}
         self.check_files = ctx.profile >= W
-        self.every_ref_read = ctx.dialect.name in EVERY_REF_READ
+        # v2's reducer opens every referenced payload by the end of the replay; v1's only
+        # the ones its handlers read (model: Dialect.reducer_reads_every_ref, Field.read)
+        self.every_ref_read = ctx.dialect.reducer_reads_every_ref
 
     # -- identity ----------------------------------------------------------------
     def _mark(self, n: int) -> None:

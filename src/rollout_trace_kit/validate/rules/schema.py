@@ -101,17 +101,18 @@ UNKNOWN_KEY = invariant(
 )
 
 
-_REFEREES: dict[tuple[str, str, bool], object] = {}
+_REFEREES: dict[tuple[str, str, bool], tuple[Dialect, object]] = {}
 
 
 def _cached(dialect: Dialect, document: str, strict: bool, build):
-    # Keyed by name: hashing a Dialect walks the whole model.
+    # Keyed by name, checked by identity: hashing a Dialect walks the whole model.
     key = (dialect.name, document, strict)
-    if key not in _REFEREES:
+    cached = _REFEREES.get(key)
+    if cached is None or cached[0] is not dialect:
         import jsonschema  # only lines off the fast path need the referee: import it then
 
-        _REFEREES[key] = jsonschema.Draft202012Validator(build(dialect, strict))
-    return _REFEREES[key]
+        cached = _REFEREES[key] = (dialect, jsonschema.Draft202012Validator(build(dialect, strict)))
+    return cached[1]
 
 
 def manifest_referee(dialect: Dialect):

@@ -1,0 +1,336 @@
+"""Extending the model reaches every part of the kit with no other edit.
+
+A test dialect is derived from v2 the way a maintainer would extend the model:
+one more payload variant, one more field on an existing variant, one more tool
+kind and one more payload kind. Nothing else is edited: the validator, the
+generators, the reference writer, the schema compiler and the docs generator
+must handle each from the model alone. The second half ties every table the
+kit derives from the model back to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rollout_trace_kit.compilers.json_schema import event_schema, manifest_schema
+from rollout_trace_kit.docsgen.examples import examples
+from rollout_trace_kit.docsgen.model_pages import dialect_page
+from rollout_trace_kit.generators import bundles, events
+from rollout_trace_kit.model import DIALECTS, V2, facts
+from rollout_trace_kit.model.common import STR, U64, opt, opt_ref, req
+from rollout_trace_kit.model.types import READ_AT_EVENT, Variant
+from rollout_trace_kit.validate import Options, Profile, validate_bundle
+from rollout_trace_kit.writer import TraceWriter
+from rollout_trace_kit.writer.core import EventError
+
+NEW_VARIANT = "notebook_cell_executed"
+NEW_FIELD = "cell_index"  # on tool_call_started
+NEW_TOOL_KIND = "run_notebook"
+NEW_PAYLOAD_KIND = "notebook_output"
+
+
+def extended_dialect(*, terminal_tool: bool = True):
+    """v2 plus a variant, a field, a tool kind and a payload kind: a copy, v2 untouched."""
+    tool_kinds = V2.type("ToolCallKind")
+    tool_kinds = replace(
+        tool_kinds,
+        variants=tool_kinds.variants
+        + (Variant(NEW_TOOL_KIND, "Run a notebook cell.", terminal_operation=terminal_tool),),
+    )
+    payload_kinds = V2.type("RawPayloadKind")
+    payload_kinds = replace(payload_kinds, values=payload_kinds.values + (NEW_PAYLOAD_KIND,))
+    types = tuple({"ToolCallKind": tool_kinds, "RawPayloadKind": payload_kinds}.get(t.name, t) for t in V2.types)
+    variants = []
+    for v in V2.payload.variants:
+        if v.tag == "tool_call_started":
+            v = replace(v, fields=v.fields + (opt(NEW_FIELD, U64, "Index of the notebook cell.", skip_if_none=True),))
+        variants.append(v)
+        if v.tag == "tool_call_ended":
+            variants.append(
+                Variant(
+                    NEW_VARIANT,
+                    "A notebook cell ran; its output is stored as a payload.",
+                    (
+                        req("tool_call_id", STR, "The tool call that ran the cell."),
+                        opt_ref("output_payload", "The cell's output.", (NEW_PAYLOAD_KIND,), read=READ_AT_EVENT),
+                    ),
+                    since="9.0.0",
+                )
+            )
+    return replace(
+        V2,
+        name="v2x",
+        title="Rollout trace, extended for a test",
+        payload=replace(V2.payload, variants=tuple(variants)),
+        types=types,
+        extends=V2,
+    )
+
+
+X = extended_dialect()
+ROOT, TURN = "thread-1", "turn-1"
+CALL = "call-nb"
+
+
+def _write(bundle: Path, dialect, *, second_runtime_start: bool = False) -> Path:
+    """A small lifecycle that uses every addition, written by the reference writer."""
+    w = TraceWriter.create(bundle, trace_id="trace-1", rollout_id=ROOT, root_thread_id=ROOT, dialect=dialect,
+                           clock=iter(range(1000, 2000)).__next__)
+    ctx = {"thread_id": ROOT, "codex_turn_id": TURN}
+    w.append({"type": "rollout_started", "trace_id": "trace-1", "root_thread_id": ROOT})
+    w.append({"type": "thread_started", "thread_id": ROOT, "agent_path": "/root", "metadata_payload": None})
+    w.append_with_context({"type": "codex_turn_started", "codex_turn_id": TURN, "thread_id": ROOT}, **ctx)
+    w.append_with_context(
+        {
+            "type": "tool_call_started", "tool_call_id": CALL, "model_visible_call_id": None,
+            "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": NEW_TOOL_KIND},
+            "summary": {"type": "generic", "label": "notebook", "input_preview": None, "output_preview": None},
+            "invocation_payload": w.write_json_payload("tool_invocation", {"tool_name": "notebook"}),
+            NEW_FIELD: 3,
+        },
+        **ctx,
+    )
+    for _ in range(2 if second_runtime_start else 1):
+        w.append_with_context(
+            {"type": "tool_call_runtime_started", "tool_call_id": CALL, "kind": {"type": NEW_TOOL_KIND},
+             "runtime_payload": w.write_json_payload("tool_runtime_event", {"cell": 3})},
+            **ctx,
+        )
+    w.append_with_context(
+        {"type": "tool_call_ended", "tool_call_id": CALL, "status": "completed",
+         "result_payload": w.write_json_payload("tool_result", {"ok": True})},
+        **ctx,
+    )
+    w.append_with_context(
+        {"type": NEW_VARIANT, "tool_call_id": CALL, "output_payload": w.write_json_payload(NEW_PAYLOAD_KIND, {"out": 1})},
+        **ctx,
+    )
+    w.append_with_context({"type": "codex_turn_ended", "codex_turn_id": TURN, "status": "completed"}, **ctx)
+    w.append({"type": "thread_ended", "thread_id": ROOT, "status": "completed"})
+    w.append({"type": "rollout_ended", "status": "completed"})
+    w.append({"type": "recording_completed"})
+    w.close()
+    return bundle
+
+
+def _ids(bundle: Path, dialect=X, profile=Profile.STRICT) -> list[str]:
+    return [f.invariant for f in validate_bundle(bundle, Options(profile=profile, dialect=dialect)).findings]
+
+
+# -- the additions, part by part ------------------------------------------------------------------
+
+
+def test_the_base_dialect_is_untouched():
+    assert NEW_VARIANT not in V2.tags and NEW_TOOL_KIND not in facts.tool_kinds(V2)
+    assert NEW_PAYLOAD_KIND not in V2.type("RawPayloadKind").values
+    assert X.lineage == ("v2x", "v2", "v1") and facts.registered_name(X) == "v2"
+
+
+def test_reference_writer_writes_every_addition_and_the_validator_accepts_it(tmp_path):
+    bundle = _write(tmp_path / "b", X)
+    assert _ids(bundle) == []
+    lines = [json.loads(line) for line in (bundle / "trace.jsonl").read_text().splitlines()]
+    started = next(e["payload"] for e in lines if e["payload"]["type"] == "tool_call_started")
+    assert started[NEW_FIELD] == 3 and list(started)[-1] == NEW_FIELD  # model order
+    assert any(e["payload"]["type"] == NEW_VARIANT for e in lines)
+    # the base dialect's writer refuses each addition
+    with pytest.raises(EventError):
+        _write(tmp_path / "base", V2)
+
+
+def test_a_new_tool_kind_never_ends_in_an_internal_error(tmp_path):
+    # before the model held tool kinds, one more kind made validate answer KIT.INTERNAL_ERROR: KeyError
+    bundle = _write(tmp_path / "b", extended_dialect(terminal_tool=False), second_runtime_start=True)
+    assert _ids(bundle, extended_dialect(terminal_tool=False)) == []
+
+
+def test_the_tool_kind_attribute_reaches_the_lifecycle_rules(tmp_path):
+    # terminal_operation=True: a second runtime start would be a second terminal operation
+    bundle = _write(tmp_path / "b", X, second_runtime_start=True)
+    assert _ids(bundle, profile=Profile.REDUCER) == ["TOOL.SECOND_TERMINAL_OPERATION"]
+
+
+def test_a_broken_ref_of_the_new_variant_gets_its_finding(tmp_path):
+    bundle = _write(tmp_path / "b", X)
+    lines = (bundle / "trace.jsonl").read_text().splitlines()
+    n, event = next((i, json.loads(line)) for i, line in enumerate(lines, 1) if NEW_VARIANT in line)
+    (bundle / event["payload"]["output_payload"]["path"]).unlink()
+    report = validate_bundle(bundle, Options(profile=Profile.REDUCER, dialect=X))
+    assert [(f.invariant, f.line, f.pointer) for f in report.findings] == [
+        ("REF.FILE_EXISTS", n, "/payload/output_payload/path")
+    ]
+
+
+def test_a_ref_of_the_new_variant_with_another_kind_gets_ref_kind(tmp_path):
+    bundle = _write(tmp_path / "b", X)
+    text = (bundle / "trace.jsonl").read_text()
+    (bundle / "trace.jsonl").write_text(text.replace(f'"{NEW_PAYLOAD_KIND}"', '"tool_result"'))
+    assert _ids(bundle) == ["REF.KIND"]
+
+
+def test_a_mistyped_new_field_is_a_schema_finding_at_its_pointer(tmp_path):
+    bundle = _write(tmp_path / "b", X)
+    text = (bundle / "trace.jsonl").read_text()
+    (bundle / "trace.jsonl").write_text(text.replace(f'"{NEW_FIELD}":3', f'"{NEW_FIELD}":"three"'))
+    report = validate_bundle(bundle, Options(profile=Profile.REDUCER, dialect=X))
+    assert [(f.invariant, f.pointer) for f in report.findings][:1] == [("EVENT.SCHEMA", f"/payload/{NEW_FIELD}")]
+
+
+def test_the_base_dialect_rejects_what_only_the_extension_defines(tmp_path):
+    bundle = _write(tmp_path / "b", X)
+    ids = set(_ids(bundle, dialect=None, profile=Profile.REDUCER))  # read as plain v2
+    assert {"EVENT.UNKNOWN_TYPE", "EVENT.SCHEMA"} <= ids and "KIT.INTERNAL_ERROR" not in ids
+
+
+def test_schema_generation_has_each_addition():
+    for strict in (False, True):
+        schema = event_schema(X, strict)
+        defs = schema["$defs"]
+        assert NEW_VARIANT in defs and NEW_VARIANT in defs["RawTraceEventPayload"]["properties"]["type"]["enum"]
+        assert defs[NEW_VARIANT]["properties"]["output_payload"]["x-payload-kinds"] == [NEW_PAYLOAD_KIND]
+        assert NEW_FIELD in defs["tool_call_started"]["properties"]
+        assert NEW_FIELD not in defs["tool_call_started"]["required"]
+        assert "ToolCallKind.run_notebook" in defs
+        assert NEW_PAYLOAD_KIND in defs["RawPayloadKind"]["properties"]["type"]["enum"]
+        assert manifest_schema(X, strict)["properties"]["schema_version"]["const"] == 2
+    assert "ToolCallKind.run_notebook" not in event_schema(V2)["$defs"]
+
+
+def test_docs_generation_mentions_each_addition():
+    page = dialect_page(X, examples(X))
+    assert f"[`{NEW_VARIANT}`](#{NEW_VARIANT})" in page and f"## `{NEW_VARIANT}`" in page
+    assert f"`{NEW_FIELD}`" in page and f"`{NEW_TOOL_KIND}`" in page and f"`{NEW_PAYLOAD_KIND}`" in page
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(event=events(X, NEW_VARIANT))
+def test_generated_events_of_the_new_variant_match_the_new_schema(event):
+    jsonschema.validate(event, event_schema(X))
+    ref = event["payload"].get("output_payload")
+    assert ref is None or ref["kind"]["type"] == NEW_PAYLOAD_KIND
+
+
+def test_generators_draw_the_new_tool_kind_and_field():
+    from hypothesis import find
+
+    started = find(events(X, "tool_call_started"),
+                   lambda e: e["payload"]["kind"]["type"] == NEW_TOOL_KIND and e["payload"].get(NEW_FIELD) is not None)
+    jsonschema.validate(started, event_schema(X))
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(bundle=bundles(X, max_turns=2, max_threads=2))
+def test_generated_bundles_of_the_extended_dialect_validate_clean(bundle, tmp_path_factory):
+    d = bundle.write(tmp_path_factory.mktemp("gen"))
+    assert _ids(d) == []
+
+
+def test_corruption_operators_work_on_the_extended_dialect(tmp_path):
+    from rollout_trace_kit.generators import CORRUPTIONS
+    from rollout_trace_kit.generators._strategies import expand, feature_plan
+
+    bundle = expand(feature_plan({"exec"}), X)
+    c = CORRUPTIONS["TOOL.SECOND_TERMINAL_OPERATION"].apply(bundle, X, random.Random(0))
+    assert c is not None
+    ids = {f.invariant for f in validate_bundle(c.bundle.write(tmp_path / "c"), Options(profile=Profile.REDUCER, dialect=X)).findings}
+    assert ids == c.expected_in(X, Profile.REDUCER)
+
+
+# -- every derived table is the model's -----------------------------------------------------------
+
+
+def test_lifecycle_tables_are_the_models():
+    from rollout_trace_kit.validate.context import Context
+    from rollout_trace_kit.validate.rules import lifecycle
+    from rollout_trace_kit.validate.rules.refs import RefChecker
+
+    for d in [*DIALECTS.values(), X]:
+        ctx = Context(Path("."), Options(), dialect=d)
+        checker = lifecycle.LifecycleChecker(ctx, RefChecker(ctx))
+        assert checker.tool_kinds == d.type("ToolCallKind").tags
+        assert checker.terminal_kinds == {v.tag for v in d.type("ToolCallKind").variants if v.terminal_operation}
+        assert set(checker.handlers) <= set(d.tags)
+
+
+def test_handler_tables_extend_their_parents():
+    from rollout_trace_kit.validate.rules.lifecycle import HANDLERS, handlers_for
+
+    for name, table in HANDLERS.items():
+        d = DIALECTS[name]
+        assert set(table) <= set(d.tags), f"{name}: handlers for variants the dialect does not have"
+        if d.extends is not None:
+            parent = handlers_for(d.extends)
+            assert all(table[tag] is fn for tag, fn in parent.items()), f"{name} does not extend {d.extends.name}"
+    for d in DIALECTS.values():
+        assert handlers_for(d)  # every dialect has a table, its own or its parent's
+    assert handlers_for(X) is HANDLERS["v2"]
+
+
+def test_measured_reads_are_in_the_model():
+    # measured on the 0.164.0 and 0.169.0 reducers (upstream-rules C.3): what each handler opens
+    v1_reads = {
+        "thread_started", "inference_started", "inference_completed", "inference_failed", "inference_cancelled",
+        "tool_call_started", "tool_call_runtime_started", "tool_call_runtime_ended", "compaction_installed",
+    }
+    assert facts.handler_reads(DIALECTS["v1"]) == v1_reads
+    assert facts.handler_reads(DIALECTS["v2"]) == v1_reads | {"history_item_accepted"}
+    assert facts.conditional_reads(DIALECTS["v1"]) == (("tool_call_ended", "result_payload"),)
+    assert facts.terminal_tool_kinds(DIALECTS["v1"]) == {"exec_command", "write_stdin"}
+    assert [d.reducer_reads_every_ref for d in (DIALECTS["v1"], DIALECTS["v2"])] == [False, True]
+
+
+def test_envelope_conventions_are_in_the_model():
+    null = {"rollout_started", "rollout_ended", "thread_started", "thread_ended", "protocol_event_observed",
+            "mcp_tool_call_correlation_assigned"}
+    assert facts.null_context_variants(DIALECTS["v1"]) == null
+    assert facts.null_context_variants(DIALECTS["v2"]) == null | {"thread_resumed", "recording_completed"}
+    for d in DIALECTS.values():
+        assert set(facts.payload_context(d)) == {"codex_turn_started", "inference_started", "compaction_request_started"}
+
+
+def test_release_and_name_tables_are_the_models():
+    from rollout_trace_kit import bundle
+    from rollout_trace_kit.codex.install import REFERENCE_RELEASES
+    from rollout_trace_kit.harness.writer import protocol
+    from rollout_trace_kit.validate.rules import layout
+    from rollout_trace_kit.writer import core
+
+    assert REFERENCE_RELEASES == {d.name: d.reference_release for d in DIALECTS.values()}
+    for d in DIALECTS.values():
+        assert (bundle.MANIFEST, bundle.TRACE, bundle.PAYLOADS) == d.layout.file_names
+        assert (layout.MANIFEST, layout.TRACE, layout.PAYLOADS) == d.layout.file_names
+        assert (core.MANIFEST, core.TRACE, core.PAYLOADS) == d.layout.file_names
+        assert set(d.type("RawPayloadKind").values) <= set(protocol.PAYLOAD_REF["properties"]["kind"]["properties"]["type"]["enum"])
+        assert d.schema_version in protocol.EVENT["properties"]["schema_version"]["enum"]
+        assert [f.name for f in d.envelope.fields] == protocol.EVENT["required"]
+        assert [f.name for f in d.manifest.fields] == protocol.MANIFEST["required"]
+
+
+def test_cli_dialect_choices_are_the_models():
+    from rollout_trace_kit import cli
+
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert next(a for a in sub.choices["validate"]._actions if a.dest == "dialect").choices == list(DIALECTS)
+
+
+def test_no_format_fact_is_restated_outside_the_model():
+    """Source scan for the tables and sniffers that used to be restated by hand."""
+    src = Path(__file__).resolve().parents[1] / "src" / "rollout_trace_kit"
+    banned = ['"raw_payload_id" in', 'name != "v1"', 'dialect != "v1"', '["v1", "v2"]', '("v1", "v2")',
+              '"payloads/{n}.json"', 'f"payloads/{', '"0.164.0", "v2": "0.169.0"', 'startswith("on_")']
+    for path in src.rglob("*.py"):
+        if "model" in path.relative_to(src).parts[:1]:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for needle in banned:
+            assert needle not in text, f"{path.relative_to(src)} restates {needle!r}"
