@@ -512,3 +512,79 @@ def _tool_output_item(bundle, dialect, rnd):
     i, pointer, ref = got
     _set_body(st, ref, rnd.choice([b"{}", b"null", b'{"type":5}', b"[]"]))
     return result(ed, "BODY.TOOL_OUTPUT_ITEM", i, note=pointer)
+
+
+# -- code mode's confirmed waits (v3) ----------------------------------------------------------------
+def _wait_event(ed: Editor, i: int, tool_call_id: str, cell: str = "1") -> dict:
+    """A code_cell_wait_target_resolved in the envelope context of line ``i``."""
+    e = ed.events[i]
+    return {
+        "schema_version": e["schema_version"], "seq": 0, "wall_time_unix_ms": e["wall_time_unix_ms"],
+        "rollout_id": e["rollout_id"], "thread_id": e["thread_id"], "codex_turn_id": e["codex_turn_id"],
+        "payload": {"type": "code_cell_wait_target_resolved", "tool_call_id": tool_call_id, "runtime_cell_id": cell},
+    }
+
+
+def _tool_starts(ed: Editor) -> list[int]:
+    return [i for i in ed.lines_of("tool_call_started")
+            if ed.events[i]["thread_id"] is not None and ed.events[i]["codex_turn_id"] is not None]
+
+
+@corruption(
+    "WAIT.UNKNOWN_CALL",
+    "A code_cell_wait_target_resolved names a tool call never started.",
+    dialects=V3,
+)
+def _wait_unknown(bundle, dialect, rnd):
+    from ._ops_common import fresh
+
+    ed = Editor(bundle)
+    i = pick(rnd, _tool_starts(ed))
+    if i is None or not ed.editable():
+        return None
+    ed.insert(i + 1, _wait_event(ed, i, fresh(rnd, "call-wait-")))
+    return result(ed, "WAIT.UNKNOWN_CALL", i + 1)
+
+
+@corruption(
+    "WAIT.DUPLICATE",
+    "A wait's target is confirmed twice (the event repeated, or two for one started call).",
+    dialects=V3,
+)
+def _wait_duplicate(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    if not ed.editable():
+        return None
+    waits = ed.lines_of("code_cell_wait_target_resolved")
+    if waits and rnd.random() < 0.5:
+        i = rnd.choice(waits)
+        dup = dict(ed.events[i], payload=dict(ed.events[i]["payload"]))
+        ed.insert(i + 1, dup)
+        return result(ed, "WAIT.DUPLICATE", i + 1, note="repeated")
+    i = pick(rnd, [j for j in _tool_starts(ed)
+                   if ed.events[j]["payload"]["tool_call_id"] not in
+                   {ed.events[w]["payload"]["tool_call_id"] for w in waits}])
+    if i is None:
+        return None
+    tid = ed.events[i]["payload"]["tool_call_id"]
+    ed.insert(i + 1, _wait_event(ed, i, tid))
+    ed.insert(i + 2, _wait_event(ed, i, tid))
+    return result(ed, "WAIT.DUPLICATE", i + 2, note="two for one call")
+
+
+@corruption(
+    "WAIT.MISSING_CONTEXT",
+    "A code_cell_wait_target_resolved has no envelope thread or turn (a turn-scoped event without "
+    "them also breaks ENVELOPE.CONTEXT_CONVENTION).",
+    dialects=V3,
+)
+def _wait_context(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, _tool_starts(ed))
+    if i is None or not ed.editable():
+        return None
+    ev = _wait_event(ed, i, ed.events[i]["payload"]["tool_call_id"])
+    key = rnd.choice(["thread_id", "codex_turn_id"])
+    ev[key] = None
+    ed.insert(i + 1, ev)
+    return result(ed, "WAIT.MISSING_CONTEXT", i + 1, also=["ENVELOPE.CONTEXT_CONVENTION"], note=f"{key} null")

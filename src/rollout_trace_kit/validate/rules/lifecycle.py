@@ -66,6 +66,25 @@ TOOL_CONTEXT = invariant(
     "TOOL.MISSING_CONTEXT", "tool_call_started has an envelope thread_id or codex_turn_id.", v1=R, v2=R,
     source='reducer/tool.rs: "tool call start did not include thread or Codex turn context"',
 )
+WAIT_CONTEXT = invariant(
+    "WAIT.MISSING_CONTEXT",
+    "code_cell_wait_target_resolved has an envelope thread_id and codex_turn_id.",
+    v1=None, v2=None, v3=R,
+    source='0.171.0 reducer: "confirmed wait missing thread" / "confirmed wait missing turn" (measured)',
+)
+WAIT_UNKNOWN = invariant(
+    "WAIT.UNKNOWN_CALL",
+    "code_cell_wait_target_resolved names a started tool call (the wait).",
+    v1=None, v2=None, v3=R,
+    source='0.171.0 reducer: "confirmed wait referenced unknown dispatch {id}" (measured; an unknown '
+    "runtime_cell_id, or a call that is not a wait, is accepted)",
+)
+WAIT_DUPLICATE = invariant(
+    "WAIT.DUPLICATE",
+    "A wait's target is confirmed at most once.",
+    v1=None, v2=None, v3=R,
+    source='0.171.0 reducer: "duplicate confirmed wait target for {id}" (measured)',
+)
 TOOL_UNKNOWN = invariant(
     "TOOL.UNKNOWN_CALL",
     "Runtime events, tool ends, MCP correlations and stdin targets name a started tool call.",
@@ -174,6 +193,7 @@ class LifecycleChecker:
         self.terminal_kinds = facts.terminal_tool_kinds(d)
         self.handlers = {tag: method.__get__(self) for tag, method in handlers_for(d).items()}
         self.later_refs = _later_ref_fields(d, self.handlers)
+        self.waits: set[int] = set()  # tool calls whose wait target was confirmed
 
     # -- helpers -------------------------------------------------------------------
     def ref(self, p, tag: str, field_name: str, read: bool | None = None):
@@ -509,6 +529,20 @@ class LifecycleChecker:
                 pointer="/payload/exec_tool_call_id",
             )
 
+    def on_code_cell_wait_target_resolved(self, ev, p):
+        if ev.thread_id is None or ev.codex_turn_id is None:
+            missing = "thread" if ev.thread_id is None else "turn"
+            self.ctx.report(WAIT_CONTEXT, f"confirmed wait missing {missing}", pointer=f"/{'thread_id' if missing == 'thread' else 'codex_turn_id'}")
+            return
+        key = hash(p.tool_call_id)
+        if key not in self.tools:
+            self.ctx.report(WAIT_UNKNOWN, f"confirmed wait referenced unknown dispatch {p.tool_call_id}", pointer="/payload/tool_call_id")
+            return
+        if key in self.waits:
+            self.ctx.report(WAIT_DUPLICATE, f"duplicate confirmed wait target for {p.tool_call_id}", pointer="/payload/tool_call_id")
+            return
+        self.waits.add(key)
+
     # -- code cells ----------------------------------------------------------------------
     def _cell_thread(self, ev, what: str, cell: str) -> str | None:
         if ev.thread_id is not None:
@@ -649,7 +683,13 @@ V2_HANDLERS = {
     "thread_resumed": C.on_thread_resumed,
     "history_item_accepted": C.on_history_item_accepted,
 }
-HANDLERS = {"v1": V1_HANDLERS, "v2": V2_HANDLERS}
+V3_HANDLERS = {
+    **V2_HANDLERS,
+    "code_cell_wait_target_resolved": C.on_code_cell_wait_target_resolved,
+}
+HANDLERS = {"v1": V1_HANDLERS, "v2": V2_HANDLERS, "v3": V3_HANDLERS}
+# The dialect whose ref fields each table's handlers read; later refs are checked apart.
+HANDLERS_READ = {"v1": "v1", "v2": "v2", "v3": "v2"}
 del C
 
 
@@ -657,7 +697,8 @@ def _later_ref_fields(dialect, handlers) -> dict:
     """tag -> the ref fields of ``dialect`` its handler's dialect does not have (v3's new refs)."""
     from ...model import DIALECTS
 
-    base = next((DIALECTS[name] for name in dialect.lineage if name in HANDLERS), None)
+    table = next((name for name in dialect.lineage if name in HANDLERS), None)
+    base = DIALECTS[HANDLERS_READ[table]] if table is not None else None
     if base is None or base is dialect:
         return {}
     out = {}
