@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
+import uuid
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -69,7 +73,7 @@ def test_reference_writer_replays_real_bundles_with_a_crash_after_every_operatio
 
 def test_reference_writer_replays_every_corpus_bundle():
     scripts = load_scripts("corpus:")
-    assert len(scripts) == 24
+    assert len(scripts) == 36  # 12 bundles of each of 0.164.0, 0.169.0 and 0.171.0
     results = run(REFERENCE, scripts, crash="none")
     assert [(r.script, r.findings) for r in results] == [(s.name, []) for s in scripts]
 
@@ -329,3 +333,191 @@ def test_reference_writer_passes_hypothesis_generated_lifecycles(dialect):
         assert result.findings == [], [f.to_dict() for f in result.findings]
 
     check()
+
+
+# --- hostile writers: the harness stays bounded, ends on time and reports with IDs -------------------
+
+HOSTILE = [PY, str(ROOT / "tests" / "writers" / "hostile_writer.py")]
+MAX_HARNESS_RSS_KB = 300 * 1024  # generous: the harness needs about 30 MB; the attacks used 1-3 GB before
+
+# check-writer in a child process that reports its own peak RSS (VmHWM), the writers' not included
+_DRIVER = """
+import json, sys
+from rollout_trace_kit.harness.writer.cli import main
+rc = main(sys.argv[1:])
+peak = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))
+print(json.dumps({'rc': rc, 'peak_kb': int(peak.split()[1])}), file=sys.stderr)
+"""
+
+
+def _check_writer_child(tmp_path, argv, *args, timeout=300):
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [PY, "-c", _DRIVER, "--cmd", " ".join(argv), "--format", "json", "-o", str(report), *args],
+        capture_output=True, text=True, timeout=timeout,  # a hang fails the test here
+    )
+    status = json.loads(proc.stderr.strip().splitlines()[-1])
+    return status, json.loads(report.read_text())
+
+
+HOSTILE_EXPECTED = {
+    # mode: (the WRITER.* error ids, exactly; validator ids among the errors; a phrase of the first finding)
+    "fifo-log": ({"WRITER.CRASH_PREFIX"}, {"BUNDLE.TRACE_PRESENT"}, "trace.jsonl is a FIFO"),
+    "huge-log": ({"WRITER.APPEND_ONLY", "WRITER.CRASH_PREFIX"}, {"SEQ.NO_GAP"}, "trace.jsonl is larger than"),
+    "fifo-payload": (
+        {"WRITER.PAYLOAD_ON_ANSWER", "WRITER.PAYLOAD_BEFORE_EVENT", "WRITER.BUNDLE_MATCHES"},
+        {"REF.REGULAR_FILE"},
+        "payloads/1.json is a FIFO",
+    ),
+    "manifest-dev-zero": (
+        {"WRITER.MANIFEST_MATCHES", "WRITER.CRASH_PREFIX"},
+        {"BUNDLE.MANIFEST_PRESENT"},
+        "manifest.json is a device",
+    ),
+    "deep-answer": ({"WRITER.EVENT_MATCHES"}, {"LINE.NESTING"}, "/payload/deep: unexpected key"),
+    "huge-answer": ({"WRITER.PROTOCOL"}, set(), "longer than the harness's cap"),
+    "stderr-flood": ({"WRITER.PROTOCOL"}, set(), "exited (status 3) without answering; its stderr ends: [536870912 bytes"),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(HOSTILE_EXPECTED))
+def test_hostile_writers_get_findings_in_bounded_memory_and_time(tmp_path, mode):
+    """FIFOs for trace.jsonl or a payload, /dev/zero for manifest.json, 256 MiB of NULs in the log,
+    JSON nested 1,000 deep, a 1 GiB answer line, 512 MiB of stderr: findings with IDs, no hang,
+    no traceback, no gigabytes."""
+    status, doc = _check_writer_child(tmp_path, [*HOSTILE, mode], "--script", "lifecycle:v2", "--crash", "3", "--timeout", "60")
+    assert status["rc"] == 1
+    assert status["peak_kb"] < MAX_HARNESS_RSS_KB, status
+    [script] = doc["scripts"]
+    writer_ids, validator_ids, phrase = HOSTILE_EXPECTED[mode]
+    errors = {f["check"] for f in script["findings"] if f["severity"] == "error"}
+    assert {i for i in errors if i.startswith("WRITER.")} == writer_ids, script["findings"]
+    assert validator_ids <= errors, script["findings"]
+    assert phrase in script["findings"][0]["message"]
+    assert all(len(f["message"]) <= 1000 for f in script["findings"])
+
+
+def _pids_alive(pids: list[int], marker: str) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():  # a zombie's is empty
+                alive.append(pid)
+        except OSError:
+            pass
+    return alive
+
+
+def test_the_writers_process_group_is_killed_after_every_session(tmp_path):
+    pidfile = tmp_path / f"children-{uuid.uuid4().hex}"
+    [result] = run([*HOSTILE, "leave-child", str(pidfile)], [lifecycle_script("v2")], crash=3)
+    assert result.findings == [], [f.to_dict() for f in result.findings]  # otherwise a correct writer
+    pids = [int(p) for p in pidfile.read_text().split()]
+    assert len(pids) == 4  # the run and three crash points each started one child
+    deadline = time.monotonic() + 10
+    while _pids_alive(pids, str(pidfile)) and time.monotonic() < deadline:
+        time.sleep(0.1)  # SIGKILL is delivered asynchronously
+    assert _pids_alive(pids, str(pidfile)) == []
+
+
+def test_writer_text_is_escaped_in_every_report_format(tmp_path):
+    """Terminal escapes, BEL, bidi overrides and '::workflow-command::' lines from the writer."""
+    argv = " ".join([*HOSTILE, "escape-codes"])
+    human = subprocess.run(
+        [PY, "-m", "rollout_trace_kit.harness.writer.cli", "--cmd", argv, "--script", "lifecycle:v2", "--crash", "none"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert human.returncode == 1, human.stderr
+    for raw in ("\x1b", "\x07", "\u202e"):
+        assert raw not in human.stdout
+    assert not any(line.startswith("::") for line in human.stdout.splitlines())
+    assert "WRITER.OP_FAILED [run op 0]" in human.stdout and "\\x1b[2J" in human.stdout and "\\n::error" in human.stdout
+
+    out = subprocess.run(
+        [PY, "-m", "rollout_trace_kit.harness.writer.cli", "--cmd", argv, "--script", "lifecycle:v2", "--crash", "none",
+         "--format", "json"],
+        capture_output=True, timeout=60,
+    ).stdout
+    assert out.isascii()
+    doc = json.loads(out)
+    [finding] = doc["scripts"][0]["findings"]
+    assert finding["check"] == "WRITER.OP_FAILED" and "\x1b" not in finding["message"] and "\\x1b" in finding["message"]
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        "[]",
+        '{"schema_version": 2, "rollout_id": "r", "root_thread_id": "r", "started_at_unix_ms": 1, '
+        '"raw_event_log": "trace.jsonl", "payloads_dir": "payloads"}',
+        "null",
+        '{"schema_version": 2, "trace_id": 7, "rollout_id": "r", "root_thread_id": "r"}',
+    ],
+)
+def test_a_bundle_that_cannot_be_replayed_is_a_one_line_usage_error(tmp_path, capsys, manifest):
+    bundle = tmp_path / "d"
+    (bundle / "payloads").mkdir(parents=True)
+    (bundle / "manifest.json").write_text(manifest)
+    (bundle / "trace.jsonl").write_text("")
+    assert check_writer_main(["--cmd", " ".join(REFERENCE), "--script", f"bundle:{bundle}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rollout-trace check-writer: bundle:") and "Traceback" not in err
+    assert "manifest.json" in err
+
+
+@pytest.mark.parametrize("output", ["/nonexistent/x", "{tmp}"])
+def test_an_unwritable_report_path_is_refused_before_the_writer_runs(tmp_path, capsys, output):
+    output = output.format(tmp=tmp_path)
+    pidfile = tmp_path / "children"
+    argv = " ".join([*HOSTILE, "leave-child", str(pidfile)])
+    assert check_writer_main(["--cmd", argv, "--script", "lifecycle:v2", "--crash", "none", "-o", output]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--output {output}" in err and "Traceback" not in err
+    assert not pidfile.exists()  # refused before any writer started
+
+
+def test_a_writer_that_stops_reading_its_input_times_out_the_request():
+    """A 1 MiB request to a writer that no longer reads: the pipe fills, the write gives up at the timeout."""
+    b = ScriptBuilder("big", "v2", trace_id="t", rollout_id="r", root_thread_id="r")
+    body = b.payload("protocol_event", {"text": "x" * (1 << 20)})
+    b.event({"type": "rollout_started", "trace_id": "t", "root_thread_id": "r"})
+    b.event({"type": "thread_started", "thread_id": "r", "agent_path": "/root", "metadata_payload": body})
+    [result] = check_writer(Config([*HOSTILE, "deaf"], timeout=3.0), [b.build()], HarnessOptions(crash="none"))
+    [f] = result.findings
+    assert f.check == "WRITER.PROTOCOL" and f.op == 1 and "did not read the request within 3 s" in f.message
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_script_file_that_is_not_a_regular_file_is_refused_not_read(tmp_path, capsys, kind):
+    path = tmp_path / "script.json"
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would block forever
+    else:
+        path.symlink_to("/dev/zero")  # reading it would never end
+    assert check_writer_main(["--cmd", " ".join(REFERENCE), "--script", f"file:{path}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ("a FIFO" if kind == "fifo" else "a device") in err
+
+
+# --- v3: payload records in zstd shards ------------------------------------------------------------
+
+
+def test_reference_writer_replays_the_v3_corpus():
+    scripts = load_scripts("corpus:codex-0.171.0")
+    assert len(scripts) == 12
+    results = run(REFERENCE, scripts, crash="none")
+    assert [(r.script, r.findings) for r in results] == [(s.name, []) for s in scripts]
+
+
+def test_v3_crash_images_after_and_during_every_operation_are_replayable():
+    """Killed after each operation and in the middle of each (a record's zstd block half
+    written, the shard's frame open): the reducer profile accepts every image, and the writer
+    profile states what survived as a STORE.FRAME_TRUNCATED warning. The shard is sealed
+    before recording_completed, so no image holds a completed recording with an open frame."""
+    [script] = load_scripts("corpus:codex-0.171.0/basic")
+    [result] = run(REFERENCE, [script], crash="every", crash_mode="both")
+    assert len(result.crash_points) == len(script.ops) - 1
+    assert [f.to_dict() for f in result.findings if f.severity is Severity.ERROR] == []
+    cut = [f for f in result.findings if f.check == "STORE.FRAME_TRUNCATED"]
+    assert cut and all(f.severity is Severity.WARNING and "complete record(s) survive" in f.message for f in cut)
+    assert {f.check for f in result.findings} == {"STORE.FRAME_TRUNCATED"}

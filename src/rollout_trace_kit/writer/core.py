@@ -30,8 +30,10 @@ Dialect v3 (Codex 0.171.0) keeps payloads as records in zstd shards
 compact JSON as record ``raw_payload:{n}`` to the current shard, flushes a zstd
 block (the record is with the operating system when the call returns), and
 returns a ref naming the shard; a shard is sealed (its frame ended) when the
-next record would take it past 8 MiB, and at ``close``. A crash leaves the last
-shard's frame open, every record before it complete.
+next record would take it past 8 MiB, before the terminal event
+(``recording_completed``: the 0.171.0 reducer rejects a completed recording with an
+open frame), and at ``close``. A crash leaves the last shard's frame open, every
+record before it complete.
 
 ``recording_completed`` (dialect v2) and ``rollout_ended`` are ordinary events:
 the caller appends them, as Codex's recorder does.
@@ -257,6 +259,15 @@ class TraceWriter:
                 raise EventError(f"/{name}: expected a string or null, got {value!r}")
         with self._lock:
             self._usable()
+            if self._sharded and body.get("type") in self.dialect.terminal_variants:
+                # The 0.171.0 reducer rejects a completed recording whose last shard is not
+                # sealed ("missing footer"): seal it before the terminal event can be on disk,
+                # so a crash between that event and close still leaves a replayable bundle.
+                try:
+                    self._seal_shard()
+                except OSError as e:
+                    self._failed = f"sealing a shard failed: {e.strerror}"
+                    raise WriterError(e.errno, f"cannot seal the payload shard: {e.strerror}") from None
             event = event_record(
                 self.dialect, self._next_seq, int(self._clock()), self.manifest["rollout_id"], thread_id, codex_turn_id, body
             )

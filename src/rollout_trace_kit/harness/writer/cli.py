@@ -10,7 +10,9 @@ command could not be started, or no script could run.
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import shlex
 import sys
 from collections import OrderedDict
@@ -20,8 +22,11 @@ from ...model import DIALECTS
 from ...validate.findings import Severity
 from .protocol import PROTOCOL_VERSION
 from .checks import meaning
-from .harness import Config, HarnessOptions, ScriptResult, check_writer
+from .playback import HarnessOptions, check_writer
+from .findings import ScriptResult
 from .scripts import SOURCES, ScriptError, default_scripts, load_scripts
+from .session import Config
+from .text import printable
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -87,38 +92,72 @@ def _scripts(args) -> list:
     return scripts
 
 
+def _usage(message: str) -> int:
+    print(f"rollout-trace check-writer: {printable(message)}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def output_problem(path: str) -> str | None:
+    """Why the report could not be written to ``path``; checked before a run that may take minutes."""
+    target = os.path.abspath(path)
+    if os.path.isdir(target):
+        return f"--output {path}: is a directory"
+    if os.path.exists(target):
+        return None if os.access(target, os.W_OK) else f"--output {path}: not writable"
+    parent = os.path.dirname(target)
+    if not os.path.isdir(parent):
+        return f"--output {path}: the directory {parent} does not exist"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"--output {path}: cannot create a file in {parent}"
+    return None
+
+
 def run_check_writer(args: argparse.Namespace) -> int:
-    argv = shlex.split(args.cmd)
+    try:
+        argv = shlex.split(args.cmd)
+    except ValueError as e:
+        return _usage(f"--cmd: {e}")
     if not argv:
-        print("rollout-trace check-writer: --cmd is empty", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage("--cmd is empty")
+    to_file = args.output and args.output != "-"
+    if to_file:
+        problem = output_problem(args.output)
+        if problem:
+            return _usage(problem)
     try:
         scripts = _scripts(args)
     except ScriptError as e:
-        print(f"rollout-trace check-writer: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage(str(e))
+    if args.keep:
+        try:
+            Path(args.keep).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            return _usage(f"--keep {args.keep}: {e.strerror or e}")
     config = Config(argv, timeout=args.timeout, keep=Path(args.keep) if args.keep else None)
     options = HarnessOptions(crash=args.crash, crash_mode=args.crash_mode, inflight_delay=args.inflight_delay, jobs=args.jobs)
     try:
         results = check_writer(config, scripts, options)
-    except OSError as e:
-        print(f"rollout-trace check-writer: cannot run {argv[0]!r}: {e.strerror or e}", file=sys.stderr)
-        return EXIT_USAGE
+    except OSError as e:  # the writer could not start, or a temporary directory could not be made
+        what = f"cannot run {argv[0]!r}" if e.filename in (None, argv[0]) else str(e.filename)
+        return _usage(f"{what}: {e.strerror or e}")
     ran = [r for r in results if r.skipped is None]
     if not args.script and not args.dialect:
         # default run: dialects the writer does not announce are not its business
         results = [r for r in results if r.skipped is None or "does not write dialect" not in r.skipped] or results
-    out = sys.stdout
-    if args.output and args.output != "-":
-        out = open(args.output, "w", encoding="utf-8")
-    try:
-        if args.format == "json":
-            out.write(render_json(results, argv))
-        else:
-            print_human(results, argv, out)
-    finally:
-        if out is not sys.stdout:
-            out.close()
+    if args.format == "json":
+        text = render_json(results, argv)
+    else:
+        buf = io.StringIO()
+        print_human(results, argv, buf)
+        text = buf.getvalue()
+    if to_file:
+        try:
+            with open(args.output, "w", encoding="utf-8", errors="backslashreplace") as out:
+                out.write(text)
+        except OSError as e:  # checked before the run; the disk may still fill or vanish meanwhile
+            return _usage(f"--output {args.output}: {e.strerror or e}")
+    else:
+        sys.stdout.write(text)
     if not ran:
         print("rollout-trace check-writer: no script could run (see the skip reasons)", file=sys.stderr)
         return EXIT_USAGE
@@ -136,7 +175,8 @@ def render_json(results: list[ScriptResult], argv: list[str]) -> str:
         "scripts": [r.to_dict() for r in results],
         "checks": {i: meaning(i) for i in ids},
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    # ASCII only: every control, bidi or non-UTF-8 character a writer put in a message is a \u escape
+    return json.dumps(doc, indent=2, ensure_ascii=True) + "\n"
 
 
 def _grouped(result: ScriptResult):
@@ -153,19 +193,22 @@ def _grouped(result: ScriptResult):
 def print_human(results: list[ScriptResult], argv: list[str], out=None) -> None:
     out = out or sys.stdout
     impl = next((r.implementation for r in results if r.implementation), None)
-    who = f"{impl.get('name')} ({impl.get('language')}{' ' + impl['version'] if impl.get('version') else ''})" if impl else "?"
-    print(f"check-writer: {' '.join(shlex.quote(a) for a in argv)}: {who}, protocol {PROTOCOL_VERSION}", file=out)
+    who = f"{impl.get('name')} ({impl.get('language')}{' ' + str(impl['version']) if impl.get('version') else ''})" if impl else "?"
+    command = " ".join(shlex.quote(a) for a in argv)
+    print(printable(f"check-writer: {command}: {who[:200]}, protocol {PROTOCOL_VERSION}"), file=out)
     ids: set[str] = set()
     for r in results:
         if r.skipped:
-            print(f"skip {r.script} [{r.dialect}]: {r.skipped}", file=out)
+            print(printable(f"skip {r.script} [{r.dialect}]: {r.skipped}"), file=out)
             continue
         errs = sum(f.severity is Severity.ERROR for f in r.findings)
         warns = len(r.findings) - errs
         crash = f"{len(r.crash_points)} crash point(s) ({r.crash_mode})" if r.crash_points else "no crash points"
         print(
-            f"{'ok  ' if r.ok else 'FAIL'} {r.script} [{r.dialect}]: {r.ops} ops ({r.events} events, {r.payloads} payloads), "
-            f"{crash}, {errs} error(s), {warns} warning(s), {r.seconds:.1f} s",
+            printable(
+                f"{'ok  ' if r.ok else 'FAIL'} {r.script} [{r.dialect}]: {r.ops} ops ({r.events} events, {r.payloads} payloads), "
+                f"{crash}, {errs} error(s), {warns} warning(s), {r.seconds:.1f} s"
+            ),
             file=out,
         )
         single, crash_groups = _grouped(r)
@@ -173,13 +216,13 @@ def print_human(results: list[ScriptResult], argv: list[str], out=None) -> None:
             ids.add(f.check)
             level = "" if f.severity is Severity.ERROR else " (warning)"
             op = f" op {f.op}" if f.op is not None else ""
-            print(f"  {f.check}{level} [{f.phase}{op}] {f.message}", file=out)
+            print(f"  {f.check}{level} [{f.phase}{op}] {printable(f.message)}", file=out)
         for (check, op, sev), group in crash_groups.items():
             ids.add(check)
             level = "" if sev is Severity.ERROR else " (warning)"
             names = list(OrderedDict.fromkeys(g.phase.replace("crash ", "") for g in group))
             phases = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
-            print(f"  {check}{level} [{len(names)} crash point(s): {phases}] {group[0].message}", file=out)
+            print(f"  {check}{level} [{len(names)} crash point(s): {phases}] {printable(group[0].message)}", file=out)
     if ids:
         print("what the ids mean:", file=out)
         for i in sorted(ids):

@@ -44,6 +44,7 @@ from ...model.types import STORE_ZSTD_SHARDS, Dialect
 from ...writer.core import writes_store, written_dialects
 
 HANDLE_KEY = "$payload"
+REF_KEYS = frozenset({"raw_payload_id", "kind", "path"})  # a v1/v2 ref (jsondiff.refs_in)
 OPERATIONS = ("create", "write_payload", "append_event", "close")
 
 
@@ -195,7 +196,7 @@ class ScriptBuilder:
 
 def _refs(dialect: Dialect, payload) -> list[dict]:
     """The refs of an event payload, where the model puts them."""
-    return [ref for _, ref, _ in facts.iter_refs(dialect, payload)]
+    return [ref for _, ref, _ in facts.iter_refs(dialect, payload) if isinstance(ref.get("raw_payload_id"), str)]
 
 
 def _replace_refs(dialect: Dialect, payload, handle_of: dict[str, int]):
@@ -212,6 +213,12 @@ def _replace_refs(dialect: Dialect, payload, handle_of: dict[str, int]):
         extra = {k: v for k, v in ref.items() if k not in ("raw_payload_id", "kind", dialect.layout.ref_key)}
         parent[steps[-1]] = {HANDLE_KEY: handle_of[ref["raw_payload_id"]], **extra}
     return out
+
+
+def _shown(value) -> str:
+    """A value from a bundle, short, for a one-line message."""
+    text = ascii(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> Script:
@@ -231,9 +238,15 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         manifest = orjson.loads(bundle.manifest)
     except orjson.JSONDecodeError as e:
         raise ScriptError(f"{name}: manifest.json is not JSON: {e}") from None
+    if not isinstance(manifest, dict):
+        raise ScriptError(f"{name}: manifest.json is not a JSON object")
     dialect = dialect_for_schema_version(manifest.get("schema_version"))
     if dialect is None:
-        raise ScriptError(f"{name}: unknown schema_version {manifest.get('schema_version')!r}")
+        raise ScriptError(f"{name}: unknown schema_version {_shown(manifest.get('schema_version'))}")
+    for key in ("trace_id", "rollout_id", "root_thread_id"):
+        if not isinstance(manifest.get(key), str):
+            what = "lacks" if key not in manifest else "has no string"
+            raise ScriptError(f"{name}: manifest.json {what} {key}; a script replays a bundle's ids")
     if not writes_store(dialect):
         raise ScriptError(f"{name}: dialect {dialect.name} keeps payloads in a {dialect.layout.store} store, "
                           "which script replay does not read yet")
@@ -247,6 +260,9 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         root_thread_id=manifest["root_thread_id"],
     )
     events = bundle.events()
+    for n, ev in enumerate(events, 1):
+        if not isinstance(ev, dict):
+            raise ScriptError(f"{name}: event {n} of trace.jsonl is not a JSON object")
 
     # Every payload to write: key -> (kind, path); ordered by ordinal, then by first use.
     order: list[tuple[tuple, str, str, str]] = []  # (sort key, raw_payload_id, kind, path)
@@ -412,11 +428,19 @@ def _lifecycle(arg: str) -> list[Script]:
     return [lifecycle_script(d) for d in names]
 
 
+MAX_SCRIPT_BYTES = 1 << 30
+
+
 def _file(arg: str) -> list[Script]:
+    from .files import read_capped  # regular files only: a FIFO or a device is refused, not read forever
+
+    got = read_capped(arg, MAX_SCRIPT_BYTES)
+    if got.data is None or got.problem:
+        raise ScriptError(f"{arg}: {'no such file' if got.missing else got.problem}")
     try:
-        text = Path(arg).read_text(encoding="utf-8")
-    except OSError as e:
-        raise ScriptError(f"{arg}: {e.strerror}") from None
+        text = got.data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ScriptError(f"{arg}: not UTF-8 (byte {e.start})") from None
     return [Script.from_json(text)]
 
 
