@@ -149,7 +149,7 @@ _SHARD_NAME = re.compile(r"([0-9]{6,})\.zst\Z")
 _ID = re.compile(rb"raw_payload:([1-9][0-9]*)\Z")
 _NOTHING = object()  # _resolve: no body (missing, unreadable, not JSON, not parsed)
 MAX_SHARD_BYTES = 1 << 30  # Codex shards stay near 8 MiB; one record is at most its 64 MiB capture
-PENDING_CAP = 64 << 20  # bodies read ahead and not yet asked for
+PENDING_CAP = 16 << 20  # bodies read ahead and not yet asked for (past it: read again when asked)
 MAX_BITMAP = 1 << 22  # canonical ids further than this from a shard's first go in its dict
 
 KIND_CODES: dict[str, int] = {}  # kind name -> small code (process-wide; names are few)
@@ -364,6 +364,11 @@ class StoreRefChecker:
     def _shard(self, n: int, pointer: str) -> _Shard | None:
         sh = self.shards.get(n)
         if sh is None:
+            # A writer fills one shard at a time: read the others to their end now, so at most
+            # one zstd decompressor (and its 8 MiB window) is live, not one per shard.
+            for other in self.shards.values():
+                if other.cursor is not None:
+                    self._advance_to(other, None)
             rel = f"{PAYLOADS}/{codec.shard_name(n)}"
             sh = self.shards[n] = _Shard(n, rel)
             self._open(sh, pointer)
