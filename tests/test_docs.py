@@ -12,7 +12,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import jsonschema
@@ -362,7 +361,8 @@ def test_guides_exist():
 def test_guide_commands_run(guide, tmp_path):
     cwd = _workdir(tmp_path)
     steps = _steps(guide.read_text(encoding="utf-8"))
-    started = time.monotonic()
+    # No timed assert here (the project's rule): on a loaded 2-core CI machine a guide's
+    # commands took 30-40 s under -n 2 and failed a 20 s bound while running correctly.
     for step in steps:
         if step[0] == "sh":
             _, cmd, status, wants = step
@@ -382,7 +382,6 @@ def test_guide_commands_run(guide, tmp_path):
         assert proc.returncode == status, f"{guide.name}: {what} exited {proc.returncode}, not {status}:\n{out}"
         for want in wants:
             assert want in out, f"{guide.name}: {what} did not print {want!r}:\n{out}"
-    assert time.monotonic() - started < 20, f"{guide.name}: its commands take too long for the docs test"
 
 
 def test_validate_guide_shows_commands():
@@ -394,7 +393,8 @@ def test_validate_guide_shows_commands():
 @pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.name)
 def test_guide_ci_snippets_run(guide, tmp_path):
     """GitHub Actions jobs: each `run:` calling rollout-trace runs; the install line installs this package."""
-    blocks = [b for b in _yaml_blocks(guide.read_text(encoding="utf-8")) if "runs-on:" in b]
+    blocks = [b for b in _yaml_blocks(guide.read_text(encoding="utf-8"))
+              if "runs-on:" in b and "uses: rollout-trace-kit/" not in b]
     pyproject = (ROOT / "pyproject.toml").read_text()
     name = re.search(r'^name = "([^"]+)"', pyproject, re.M).group(1)
     assert re.search(r'^rollout-trace = "rollout_trace_kit\.cli:main"', pyproject, re.M)
@@ -410,6 +410,22 @@ def test_guide_ci_snippets_run(guide, tmp_path):
             assert proc.returncode == 0, f"{guide.name}: `{cmd}`: {proc.stdout}{proc.stderr}"
 
 
+def test_guide_action_snippets_use_real_inputs():
+    """Jobs that use the kit's Action give it only inputs that action.yml declares."""
+    import yaml
+
+    inputs = set(yaml.safe_load((ROOT / "action.yml").read_text())["inputs"])
+    seen = 0
+    for guide in GUIDES:
+        for block in _yaml_blocks(guide.read_text(encoding="utf-8")):
+            for job in (yaml.safe_load(block) or {}).get("jobs", {}).values() if "runs-on:" in block else []:
+                for step in job["steps"]:
+                    if step.get("uses", "").startswith("rollout-trace-kit/rollout-trace-kit@"):
+                        assert set(step.get("with", {})) <= inputs, (guide.name, step)
+                        seen += 1
+    assert seen >= 1
+
+
 def test_validate_guide_ci_snippet_writes_its_report(tmp_path):
     blocks = [b for b in _yaml_blocks((DOCS / "guides" / "validate.md").read_text()) if "runs-on:" in b]
     assert len(blocks) == 1
@@ -420,21 +436,26 @@ def test_validate_guide_ci_snippet_writes_its_report(tmp_path):
 
 
 def test_validate_guide_pre_commit_hook_runs(tmp_path):
-    blocks = [b for b in _yaml_blocks((DOCS / "guides" / "validate.md").read_text()) if "repo: local" in b]
+    """The guide's hook is the one .pre-commit-hooks.yaml ships; its entry runs on the corpus files it matches."""
+    import yaml
+
+    blocks = [yaml.safe_load(b) for b in _yaml_blocks((DOCS / "guides" / "validate.md").read_text()) if "repos:" in b]
     assert len(blocks) == 1
-    hook = blocks[0]
-    entry = re.search(r"^\s*entry:\s*(.+)$", hook, re.M).group(1)
-    args = [a.strip().strip('"') for a in re.search(r"^\s*args:\s*\[(.*)\]$", hook, re.M).group(1).split(",")]
-    files = re.compile(re.search(r"^\s*files:\s*(.+)$", hook, re.M).group(1))
-    assert re.search(r"^\s*pass_filenames:\s*false$", hook, re.M)
+    (repo,) = blocks[0]["repos"]
+    (used,) = repo["hooks"]
+    shipped = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    hook = shipped[used["id"]]
+    files = re.compile(hook["files"])
     corpus_files = [p.relative_to(ROOT).as_posix() for p in CORPUS.rglob("*") if p.is_file()]
     matched = [p for p in corpus_files if files.search(p)]
     assert any(p.endswith("/trace.jsonl") for p in matched)
     assert any(p.endswith("/manifest.json") for p in matched)
     assert any("/payloads/" in p for p in matched)
     assert not files.search("src/rollout_trace_kit/corpus/README.md") and not files.search("docs/index.md")
-    proc = _run(shlex.join(shlex.split(entry) + args), _workdir(tmp_path))
+    proc = _run(shlex.join(shlex.split(hook["entry"]) + [str(a) for a in used.get("args", [])] + matched),
+                _workdir(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "24 bundle(s), 0 failing" in proc.stdout
 
 
 def test_validate_guide_profile_examples_are_in_that_profile():
@@ -456,7 +477,9 @@ def test_strategies_guide_names_what_the_generators_export():
     named = set(re.findall(r"`(bundles|corrupted_bundles|CORRUPTIONS|GeneratedBundle|Corrupted)\b", text))
     assert named == {"bundles", "corrupted_bundles", "CORRUPTIONS", "GeneratedBundle", "Corrupted"}
     assert named <= set(generators.__all__)
-    extras = re.search(r"^\[project\.optional-dependencies\](.*?)^\[", (ROOT / "pyproject.toml").read_text(), re.M | re.S)
-    assert re.search(r"^generators = \[", extras.group(1), re.M)
-    assert "`generators` extra" in text
+    # the strategies come with the base install: Hypothesis is a base dependency, not an extra
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    base = re.search(r"^dependencies = \[(.*?)^\]", pyproject, re.M | re.S).group(1)
+    assert '"hypothesis-jsonschema==' in base and '"hypothesis>=' in base
+    assert "pip install rollout-trace-kit" in text
 

@@ -41,13 +41,13 @@ def browser(tmp_path_factory):
     shots = Path(os.environ.get("ROLLOUT_TRACE_DOCS_SHOTS") or tmp_path_factory.mktemp("shots"))
     shots.mkdir(parents=True, exist_ok=True)
     with SiteServer(site) as server:
-        yield chromium, server, shots
+        yield chromium, server, shots, site
 
 
 def _open(browser, page):
     from rollout_trace_kit.docsgen.sitecheck import open_in_chromium
 
-    chromium, server, shots = browser
+    chromium, server, shots, _ = browser
     result = open_in_chromium(chromium, server, page, shots, width=WIDTH, height=HEIGHT)
     (shots / (result.screenshot.stem + ".html")).write_text(result.dom, encoding="utf-8")
     return result
@@ -127,3 +127,49 @@ def test_catalogue_page_renders(browser):
     _assert_rendered(result)
     for inv in all_invariants():
         assert f'id="{invariant_anchor(inv.id)}"' in result.dom, inv.id
+
+
+# Material draws each diagram into a closed shadow root, which a DOM dump does not show:
+# this probe (put into the page's <head>, before Material's script runs) records the
+# shadow roots and marks each host with the number of <svg> elements drawn into it.
+SHADOW_PROBE = """<script>
+(() => {
+  const attach = Element.prototype.attachShadow, roots = [];
+  Element.prototype.attachShadow = function (init) {
+    const root = attach.call(this, init); roots.push([this, root]); return root;
+  };
+  setInterval(() => {
+    for (const [host, root] of roots) host.setAttribute("data-rtk-svg", root.querySelectorAll("svg").length);
+  }, 50);
+})();
+</script>"""
+
+
+def _diagram_pages():
+    from rollout_trace_kit.docsgen.diagrams import lifecycles
+    from rollout_trace_kit.model.lifecycles import LIFECYCLES
+
+    newest = list(DIALECTS.values())[-1]
+    return [("reference/lifecycles/", len([lc for lc in LIFECYCLES if lc.for_dialect(newest).steps])),
+            ("reference/layouts/", len(DIALECTS))]
+
+
+@pytest.mark.parametrize("page, count", _diagram_pages())
+def test_diagrams_render(browser, page, count):
+    import re
+
+    site = browser[3]
+    html = site / page / "index.html"
+    original = html.read_text(encoding="utf-8")
+    assert original.count('<pre class="mermaid">') == count
+    html.write_text(original.replace("</head>", SHADOW_PROBE + "</head>", 1), encoding="utf-8")
+    try:
+        result = _open(browser, page)
+    finally:
+        html.write_text(original, encoding="utf-8")
+    _assert_rendered(result)
+    # served from the site, not a CDN: the browser asked our server for Mermaid and got it
+    assert any(p.endswith("/javascripts/mermaid.min.js") for p, c in result.requests if c == 200), result.requests
+    assert '<pre class="mermaid">' not in result.dom  # every fence was replaced by a drawing
+    drawn = re.findall(r'<div class="mermaid" data-rtk-svg="(\d+)"', result.dom)
+    assert len(drawn) == count and all(int(n) >= 1 for n in drawn), drawn

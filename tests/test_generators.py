@@ -12,6 +12,8 @@ from pathlib import Path
 import msgspec
 import orjson
 import pytest
+
+from rollout_trace_kit.writer.core import written_dialects
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
@@ -33,7 +35,7 @@ from rollout_trace_kit.compilers.msgspec_types import typed
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 from rollout_trace_kit.validate.rules import bodies
 
-DIALECT_NAMES = sorted(DIALECTS)
+DIALECT_NAMES = written_dialects()  # the dialects the kit's writers (and so its generators) write
 # Property runs stay short by default; RTK_GENERATOR_EXAMPLES=500 makes them a long run.
 EXAMPLES = int(os.environ.get("RTK_GENERATOR_EXAMPLES", "25"))
 FAST = settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -247,3 +249,12 @@ def test_validator_fast_path_matches_generated_lines_exactly():
     decoded = td.list_decoder.decode(b"[" + b",".join(bundle.lines) + b"]")
     assert td.encoder.encode(decoded) == b"[" + b",".join(bundle.lines) + b"]"
     assert all(isinstance(e, msgspec.Struct) for e in decoded)
+
+
+def test_generators_refuse_a_store_they_do_not_write_by_name():
+    from rollout_trace_kit.model import DIALECTS
+
+    for name, d in DIALECTS.items():
+        if name not in written_dialects():
+            with pytest.raises(ValueError, match=d.layout.store):
+                expand(feature_plan(), name)

@@ -55,13 +55,14 @@ def test_schema_files_pass_the_2020_12_metaschema(rel):
 @pytest.mark.parametrize("strict", [False, True])
 def test_every_variant_and_field_is_titled_and_described(dialect, strict):
     schema = event_schema(DIALECTS[dialect], strict)
+    tag_keys = {"type"} | {t.tag_key for t in DIALECTS[dialect].types if isinstance(t, TaggedUnion)}
 
     def walk(node, path):
         if isinstance(node, dict):
             if node.get("type") == "object" and "properties" in node:
                 assert node.get("title") and node.get("description"), path
                 for name, prop in node["properties"].items():
-                    if name != "type":
+                    if name not in tag_keys:
                         assert prop.get("title") == name and prop.get("description"), f"{path}/{name}"
             for k, v in node.items():
                 walk(v, f"{path}/{k}")
@@ -282,11 +283,15 @@ def test_v3_model_facts():
     assert v3.schema_version == 3 and v3.extends is DIALECTS["v2"] and v3.reference_release == "0.171.0"
     assert v3.layout.ref_key == "shard" and v3.layout.file_for(shard=1) == "payloads/000001.zst"
     assert [r.type for r in v3.layout.record] == ["u16le", "u64le", "bytes", "bytes"]
-    assert v3.type("RawPayloadRef").field("shard").type.rust == "u32"
+    assert v3.type("RawPayloadRef").field("shard").type.inner.rust == "u64"  # Option<u64> (absent when omitted)
+    assert v3.type("PayloadCapture").tag_key == "status"
+    assert v3.payload.variant("inference_started").field("prepared_prompt_payload").required
     assert "path" not in {f.name for f in v3.type("RawPayloadRef").fields}
     assert {"prepared_prompt", "model_item"} <= set(v3.type("RawPayloadKind").values)
     assert "code_cell_wait_target_resolved" in v3.tags and v3.payload.variant("code_cell_wait_target_resolved").inferred
     assert v3.payload.variant("inference_started").field("prepared_prompt_payload").payload_kinds == ("prepared_prompt",)
+    code_wait = v3.payload.variant("code_cell_wait_target_resolved")
+    assert [f.name for f in code_wait.fields] == ["tool_call_id", "runtime_cell_id"]
     assert not v3.payload.variant("history_item_accepted").field("tool_output_payload").required
     v1, v2 = DIALECTS["v1"], DIALECTS["v2"]
     assert v1.layout.ref_key == v2.layout.ref_key == "path" and v2.layout.file_for(n=7) == "payloads/7.json"

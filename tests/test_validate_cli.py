@@ -101,7 +101,9 @@ def test_jobs_and_output_file(tmp_path):
 
 def test_invariants_command_lists_the_catalogue():
     out = _cli("invariants", "--format", "json")
-    rows = json.loads(out.stdout)
+    doc = json.loads(out.stdout)
+    assert doc["format"] == "rollout-trace-kit/invariants/1"
+    rows = doc["invariants"]
     assert [r["id"] for r in rows] == [i.id for i in all_invariants()]
     for r in rows:
         assert r["meaning"].endswith(".") and r["source"] and r["profiles"]

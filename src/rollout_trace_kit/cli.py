@@ -41,8 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("schema", help="regenerate the JSON Schema files from the spec model")
-    p.add_argument("--out", default="schema", help="directory to write (default: ./schema)")
+    from .config import HelpFormatter
+
+    p = sub.add_parser("schema", help="regenerate the JSON Schema files from the spec model",
+                       formatter_class=HelpFormatter)
+    p.add_argument("--out", default="schema", help="directory to write")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is stale")
     p.set_defaults(func=_cmd_schema)
 
@@ -56,10 +59,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 def main(argv: list[str] | None = None) -> int:
+    from . import config
+    from .suggest import unknown_message
+
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    subs = _subparsers(parser)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first is not None and first not in subs and not {"-h", "--help", "--version"} & set(argv):
+        print(f"rollout-trace: {unknown_message('command', [first], subs)}; "
+              f"commands: {', '.join(subs)}", file=sys.stderr)
+        return 2
+    try:
+        table, origin = config.load()
+        if table:
+            config.apply(subs, table, origin)
+    except config.ConfigError as e:
+        print(f"rollout-trace: {e}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        code = args.func(args)
+        sys.stdout.flush()  # inside the try: a reader that left shows up here, not at exit
+        return code
+    except BrokenPipeError:
+        # the reader went away (`rollout-trace invariants | head -1`): no traceback, and no
+        # second error when Python flushes stdout at exit
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 2
+    except KeyboardInterrupt:
+        print("rollout-trace: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

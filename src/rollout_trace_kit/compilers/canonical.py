@@ -117,11 +117,12 @@ def _canonical_named(dialect: Dialect, value, nt, where: str):
     if isinstance(nt, Struct):
         return fields(dialect, value, nt.fields, where, nt.name)
     if isinstance(nt, TaggedUnion):
-        tag = value.get("type")
+        key = nt.tag_key
+        tag = value.get(key)
         if tag not in nt.tags:
             raise EventError(f"{where}/type: {tag!r} is not a variant of {nt.name} in dialect {dialect.name}")
-        body = {k: v for k, v in value.items() if k != "type"}
-        out = {"type": tag}
+        body = {k: v for k, v in value.items() if k != key}
+        out = {key: tag}
         out.update(fields(dialect, body, nt.variant(tag).fields, where, f"{nt.name}.{tag}"))
         return out
     raise TypeError(f"unknown named type {nt!r}")

@@ -88,12 +88,12 @@ class _Builder:
             out["x-payload-kinds"] = list(f.payload_kinds)
         return out
 
-    def object(self, title: str, doc: str, fields, tag: str | None = None, since=None, inferred=False) -> dict:
+    def object(self, title: str, doc: str, fields, tag: str | None = None, since=None, inferred=False, tag_key="type") -> dict:
         props: dict[str, dict] = {}
         required: list[str] = []
         if tag is not None:
-            props["type"] = {"const": tag}
-            required.append("type")
+            props[tag_key] = {"const": tag}
+            required.append(tag_key)
         for f in fields:
             props[f.name] = self.field(f)
             if f.required:
@@ -147,7 +147,7 @@ class _Builder:
             self.defs[key] = self.variant(u, v)
             branches.append(
                 {
-                    "if": {"properties": {"type": {"const": v.tag}}, "required": ["type"]},
+                    "if": {"properties": {u.tag_key: {"const": v.tag}}, "required": [u.tag_key]},
                     "then": {"$ref": f"#/$defs/{key}"},
                 }
             )
@@ -155,15 +155,15 @@ class _Builder:
             "title": u.name,
             "description": u.doc,
             "type": "object",
-            "required": ["type"],
-            "properties": {"type": {"description": "Variant tag.", "enum": list(u.tags)}},
+            "required": [u.tag_key],
+            "properties": {u.tag_key: {"description": "Variant tag.", "enum": list(u.tags)}},
             "allOf": branches,
         }
         return _annotate(out, u.since, u.inferred)
 
     def variant(self, u: TaggedUnion, v: Variant) -> dict:
         title = v.tag if u.name == PAYLOAD_UNION else f"{u.name}.{v.tag}"
-        return self.object(title, v.doc, v.fields, tag=v.tag, since=v.since, inferred=v.inferred)
+        return self.object(title, v.doc, v.fields, tag=v.tag, since=v.since, inferred=v.inferred, tag_key=u.tag_key)
 
 
 def field_schema(dialect: Dialect, f: Field) -> dict:

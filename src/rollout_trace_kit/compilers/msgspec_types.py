@@ -117,7 +117,7 @@ class _Compiler:
         if isinstance(t, TaggedUnion):
             classes = []
             for v in t.variants:
-                cls = self.struct(f"{t.name}_{v.tag}", v.fields, tag_field="type", tag=v.tag)
+                cls = self.struct(f"{t.name}_{v.tag}", v.fields, tag_field=t.tag_key, tag=v.tag)
                 classes.append(cls)
                 if t.name == "RawTraceEventPayload":
                     self.variant_classes[v.tag] = cls

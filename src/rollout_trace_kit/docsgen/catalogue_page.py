@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..links import invariant_anchor
+
 from ..validate.findings import Invariant, Profile
 from .model_pages import cell, md_inline
 
@@ -103,10 +105,6 @@ def load_reports(directory: Path, invariant_ids: set[str], dialects: set[str]) -
              "cases": doc.get("cases"), "path": path.name}
         )
     return Reports(files, rows)
-
-
-def invariant_anchor(inv_id: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", inv_id.lower()).strip("-")
 
 
 PROFILE_TEXT = {

@@ -147,11 +147,11 @@ class _Builder:
         if isinstance(t, UnitKind):
             return {"type": t.values[0]}
         if isinstance(t, TaggedUnion):
-            return self.variant(t.variants[0])
+            return self.variant(t.variants[0], t.tag_key)
         raise TypeError(f"unknown named type {t!r}")
 
-    def variant(self, v: Variant) -> dict:
-        return {"type": v.tag, **{f.name: self.field_value(f) for f in v.fields}}
+    def variant(self, v: Variant, tag_key: str = "type") -> dict:
+        return {tag_key: v.tag, **{f.name: self.field_value(f) for f in v.fields}}
 
     def event(self, payload: dict) -> dict:
         out = {f.name: self.field_value(f) for f in self.dialect.envelope.fields if f.name != "payload"}

@@ -264,7 +264,7 @@ def dialect_page(dialect: Dialect, examples: list[Example]) -> str:
         " (nothing may be written after it)\n"
         f"- **JSON Schema:** "
         + ", ".join(
-            f"[`{schema_file_name(doc, strict)}`](../{schema_rel(dialect.name, doc, strict)})"
+            f"[`{schema_file_name(doc, strict)}`](../../{schema_rel(dialect.name, doc, strict)})"
             for doc in SCHEMA_DOCUMENTS
             for strict in (False, True)
         )
@@ -354,10 +354,10 @@ def type_section(dialect: Dialect, t) -> str:
             + ".\n"
         )
     elif isinstance(t, TaggedUnion):
-        out.append("An object tagged by `type`:\n")
-        out.append("| `type` | Shape | Description |\n|---|---|---|")
+        out.append(f"An object tagged by `{t.tag_key}`:\n")
+        out.append(f"| `{t.tag_key}` | Shape | Description |\n|---|---|---|")
         for arm in t.variants:
-            shape = ", ".join([f'"type": "{arm.tag}"'] + [f'"{f.name}": {shape_md(f.type, dialect)}' for f in arm.fields])
+            shape = ", ".join([f'"{t.tag_key}": "{arm.tag}"'] + [f'"{f.name}": {shape_md(f.type, dialect)}' for f in arm.fields])
             badge = f" {inferred_badge(dialect)}" if arm.inferred else ""
             since = f" *Since {codex(arm.since)}.*" if arm.since else ""
             out.append(f"| `{arm.tag}`{badge} | `{{{cell(shape)}}}` | {cell(arm.doc)}{since} |")
@@ -378,7 +378,8 @@ def overview_page(dialects: list[Dialect], schemas: dict[str, str]) -> str:
     out = ["# Reference\n"]
     out.append(
         "Generated from the kit's executable model (`rollout_trace_kit.model`) and its "
-        "invariant catalogue each time the site is built.\n"
+        "invariant catalogue by `python -m rollout_trace_kit.docsgen --write docs` (a test fails "
+        "when a committed page is stale).\n"
     )
     out.append("| Dialect | `schema_version` | Written by | Reference reducer | Terminal event | Variants |")
     out.append("|---|---|---|---|---|---|")
@@ -391,7 +392,8 @@ def overview_page(dialects: list[Dialect], schemas: dict[str, str]) -> str:
         )
     out.append("")
     out.append("- [Differences between dialects and releases](differences.md)")
-    out.append("- [Invariant catalogue](invariants.md): every rule the validator checks\n")
+    out.append("- [Invariant catalogue](invariants.md): every rule the validator checks")
+    out.append("- [Entity lifecycles](lifecycles.md) and [bundle layouts](layouts.md), as diagrams\n")
     out.append("## JSON Schema files {#schema-files}\n")
     out.append(
         "Draft 2020-12. Each file is published at the URL of its `$id`. The *strict* flavour "
@@ -406,7 +408,8 @@ def overview_page(dialects: list[Dialect], schemas: dict[str, str]) -> str:
             what = f"{m.group(1)} {m.group(2)}" + (" (strict)" if m.group(3) else "")
         else:
             what = doc.get("title") or rel
-        out.append(f"| {cell(what)} | [`{rel}`](../{rel}) | `{doc['$id']}` |")
+        # the repository's copy (readable on the code host); the docs build links the site's copy
+        out.append(f"| {cell(what)} | [`{rel}`](../../{rel}) | `{doc['$id']}` |")
     return "\n".join(out) + "\n"
 
 

@@ -10,7 +10,6 @@ an operator adds or removes lines, so the one broken rule stays the only one.
 from __future__ import annotations
 
 import copy
-import re
 
 import orjson
 
@@ -18,7 +17,6 @@ from ..bundle import PAYLOADS, Bundle, dumps_pretty
 from ..model import DIALECTS, dialect_for_schema_version, facts
 from ..model.types import Dialect
 
-_CANONICAL = re.compile(rb"payloads/([1-9][0-9]*)\.json\Z")
 
 
 def iter_refs(payload: dict, dialect: Dialect):
@@ -88,15 +86,11 @@ class Editor:
     def next_ordinal(self) -> int:
         best = 0
         for rel in list(self.bundle.payloads) + list(self.bundle.specials):
-            m = _CANONICAL.match(rel.encode())
-            if m:
-                best = max(best, int(m.group(1)))
+            best = max(best, self.layout.file_ordinal(rel) or 0)
         for e in self.events:
             if e:
                 for _, ref in iter_refs(e["payload"], self.dialect):
-                    m = _CANONICAL.match(ref.get("path", "").encode())
-                    if m:
-                        best = max(best, int(m.group(1)))
+                    best = max(best, self.layout.file_ordinal(ref.get("path", "")) or 0)
         return best + 1
 
     # -- writing ----------------------------------------------------------------------------

@@ -108,12 +108,12 @@ class _Model:
         if isinstance(t, UnitKind):
             return st.sampled_from(t.values).map(lambda v: {"type": v})
         if isinstance(t, TaggedUnion):
-            return st.one_of([self.variant(v.tag, v.fields) for v in t.variants])
+            return st.one_of([self.variant(v.tag, v.fields, t.tag_key) for v in t.variants])
         if isinstance(t, Struct):
             return self.variant(None, t.fields)
         raise TypeError(t)
 
-    def variant(self, tag: str | None, fields):
+    def variant(self, tag: str | None, fields, tag_key: str = "type"):
         """An object with ``fields`` in model order (``type`` first when tagged)."""
         # an optional field the writer omits (not Nullable) may be absent too
         parts = {
@@ -123,7 +123,7 @@ class _Model:
         skip = {f.name for f in fields if f.skip_if_none}
 
         def build(values):
-            out = {} if tag is None else {"type": tag}
+            out = {} if tag is None else {tag_key: tag}
             for f in fields:
                 v = values[f.name]
                 if v is None and f.name in skip:

@@ -421,3 +421,18 @@ def _resume_running(bundle, dialect, rnd):
     e["wall_time_unix_ms"] = ed.events[at - 1]["wall_time_unix_ms"]
     ed.insert(at, e)
     return result(ed, "THREAD.RESUME_NOT_ENDED", at)
+
+
+@corruption(
+    "EVENT.RELEASE_REQUIRED_FIELD",
+    "A tool_call_runtime_started lacks `kind`, as Codex 0.165.0 wrote it; the reference reducer requires it.",
+    needs=("exec",),
+    dialects=("v2",),
+)
+def _runtime_without_kind(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    i = pick(rnd, [j for j in ed.lines_of("tool_call_runtime_started") if "kind" in ed.events[j]["payload"]])
+    if i is None:
+        return None
+    del ed.touch(i)["payload"]["kind"]
+    return result(ed, "EVENT.RELEASE_REQUIRED_FIELD", i)

@@ -158,7 +158,7 @@ def release_requirements(dialect: Dialect) -> tuple[tuple[str, str, str], ...]:
 class RefSite:
     """One place a payload ref can sit in an event: a path from ``payload``.
 
-    Path steps are keys; ``"*"`` steps into every element of a list; ``("type", tag)``
+    Path steps are keys; ``"*"`` steps into every element of a list; ``(tag_key, tag)``
     steps apply only when the object there has that variant tag.
     """
 
@@ -188,7 +188,7 @@ def _sites_in(dialect: Dialect, t: TypeExpr, path: tuple, field: Field, seen: fr
     elif isinstance(named, TaggedUnion):
         for v in named.variants:
             for f in v.fields:
-                yield from _sites_in(dialect, f.type, path + (("type", v.tag), f.name), f, seen)
+                yield from _sites_in(dialect, f.type, path + ((named.tag_key, v.tag), f.name), f, seen)
 
 
 def _variant_sites(dialect: Dialect, v: Variant) -> tuple[RefSite, ...]:
@@ -226,7 +226,7 @@ def _follow(value, path: tuple, pointer: str, field: Field):
         return
     step, rest = path[0], path[1:]
     if isinstance(step, tuple):
-        if isinstance(value, dict) and value.get("type") == step[1]:
+        if isinstance(value, dict) and value.get(step[0]) == step[1]:
             yield from _follow(value, rest, pointer, field)
     elif step == "*":
         if isinstance(value, list):

@@ -161,6 +161,7 @@ class TaggedUnion:
     variants: tuple[Variant, ...]
     since: str | None = None
     inferred: bool = False
+    tag_key: str = "type"  # serde's `tag = "..."`: the key holding the variant tag
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -333,7 +334,7 @@ def unwrap(t: TypeExpr) -> TypeExpr:
     return t
 
 
-REF_TYPE_NAMES = ("RawPayloadRef", "RawPayloadPart")  # the named types that are payload refs
+REF_TYPE_NAMES = ("RawPayloadRef", "RawPayloadPart", "RawPayloadFragment")  # the named types that are payload refs
 
 
 def refs_payload(t: TypeExpr) -> bool:

@@ -1,19 +1,23 @@
 """Dialect v3: ``schema_version`` 3, written by Codex 0.171.0.
 
 No source of schema 3 is published. What differs from v2 was learnt from the
-twelve real 0.171.0 bundles of the shipped corpus and from the 0.171.0 binary
-(serde's variant and field lists): such parts are ``inferred=True``.
+twelve real 0.171.0 bundles of the shipped corpus, the 0.171.0 binary (serde's
+variant and field lists) and reducer runs on edited bundles (the measured
+facts: /work/notes/v3/FACTS.md of the session that built it); such parts are
+``inferred=True``.
 
 * Layout: payloads are records in zstd-compressed shards (``payloads/000001.zst``);
   a ref names its shard by number (``shard``) instead of a file ``path``.
-* Refs may carry ``parts`` (the payloads a prepared prompt is made of) and a
-  ``capture`` note (the binary's ``PayloadCapture``: truncated or omitted);
-  only ``parts`` has been seen in a bundle.
-* New optional refs ``inference_started.prepared_prompt_payload`` and
+* Refs may carry ``capture`` (internally tagged by ``status``: complete, truncated,
+  omitted; Codex truncates a payload at 64 MiB) and ``parts`` (the payloads a
+  composite payload is assembled from: a prepared prompt's model items, and past
+  the capture limit a response's items and their content values). ``shard`` is
+  absent only for an omitted payload.
+* New refs: ``inference_started.prepared_prompt_payload`` (required: 0.171.0's
+  reducer rejects an inference start without it) and the optional
   ``history_item_accepted.tool_output_payload``; new variant
-  ``code_cell_wait_target_resolved`` (in the reducer's variant list, 2 fields,
-  never seen in a bundle: its field names are inferred from its neighbour
-  ``stdin_target_resolved``).
+  ``code_cell_wait_target_resolved`` (written when code mode's ``wait`` targets
+  a running cell).
 """
 
 from __future__ import annotations
@@ -29,11 +33,11 @@ from .common import (
     manifest,
     opt,
     opt_ref,
-    raw_payload_ref,
     raw_payload_kind,
+    ref,
     req,
 )
-from .types import ArrayOf, Dialect, Named, TaggedUnion, Variant, WriterFacts
+from .types import ArrayOf, Dialect, Field, Named, Struct, TaggedUnion, Variant, WriterFacts
 from .v1 import payload_union, shared_types
 from .v2 import V2, v2_variants
 
@@ -50,61 +54,81 @@ V3_PAYLOAD_KINDS = (
 
 PayloadCapture = TaggedUnion(
     "PayloadCapture",
-    "How much of a payload was kept, when not all of it (the binary's `PayloadCapture`; "
-    "not seen in a bundle).",
+    "How much of a payload the store holds. Absent means all of it; `null` is rejected.",
     (
+        Variant("complete", "The store holds the whole payload.", inferred=True),
         Variant(
             "truncated",
-            "The stored body is a prefix of the original.",
+            "The store holds the first `retained_bytes` bytes (Codex cuts a payload at 64 MiB); "
+            "the reducer does not parse such a body.",
             (
                 req("original_bytes", U64, "Size of the original payload.", inferred=True),
-                req("retained_bytes", U64, "Size kept in the store.", inferred=True),
+                req("retained_bytes", U64, "Size kept: the record's body length, below `original_bytes`.", inferred=True),
             ),
             inferred=True,
         ),
         Variant(
             "omitted",
-            "The body was not stored.",
+            "The store holds nothing: the ref has no `shard` (not seen in a bundle).",
             (req("original_bytes", U64, "Size of the original payload.", inferred=True),),
             inferred=True,
         ),
     ),
     since=RELEASE,
     inferred=True,
+    tag_key="status",
 )
 
 
-def _capture():
-    return opt(
-        "capture",
-        Named("PayloadCapture"),
-        "Set when the stored payload is not the whole original; omitted otherwise.",
-        skip_if_none=True,
-        inferred=True,
-        since=RELEASE,
-    )
+def _ref_struct(name: str, doc: str, parts_of: str | None) -> Struct:
+    """A v3 ref: id, kind, its shard, an optional capture note and (but for the innermost) parts."""
+    fields = [
+        req("raw_payload_id", STR, f"Bundle-unique payload id; writers use `{ZSTD_SHARDS.payload_id}`."),
+        req("kind", Named("RawPayloadKind"), "What the payload holds."),
+        opt(
+            ZSTD_SHARDS.ref_key,
+            U64,
+            f"Number of the shard holding the payload record (`{ZSTD_SHARDS.payload_file}`). Absent only when "
+            "`capture` says the payload was omitted.",
+            skip_if_none=True,
+        ),
+        Field(
+            "capture",
+            Named("PayloadCapture"),
+            "How much of the payload the store holds; omitted when all of it.",
+            required=False,
+            skip_if_none=True,
+            since=RELEASE,
+            inferred=True,
+        ),
+    ]
+    if parts_of:
+        fields.append(
+            opt(
+                "parts",
+                ArrayOf(Named(parts_of)),
+                "The payloads this one is assembled from, in order (a prepared prompt's model items; past the "
+                "capture limit, a response's items and their content values). Omitted otherwise.",
+                skip_if_none=True,
+                inferred=True,
+                since=RELEASE,
+                payload_kinds=("model_item", "content_value"),
+            )
+        )
+    return Struct(name, doc, tuple(fields), payload_ref=True)
 
 
-RawPayloadPart = raw_payload_ref(
-    ZSTD_SHARDS,
-    _capture(),
-    name="RawPayloadPart",
-    doc="A payload a composite payload is made of (an element of a ref's `parts`): a ref without parts.",
+RawPayloadRef = _ref_struct(
+    "RawPayloadRef",
+    "Reference from an event to a payload record in the shard store. The writer stores the record "
+    "(and flushes it) before the event that points to it.",
+    "RawPayloadPart",
 )
-
-RawPayloadRef = raw_payload_ref(
-    ZSTD_SHARDS,
-    _capture(),
-    opt(
-        "parts",
-        ArrayOf(Named("RawPayloadPart")),
-        "The payloads this one is assembled from, in order (a prepared prompt lists its model "
-        "items); omitted otherwise.",
-        skip_if_none=True,
-        inferred=True,
-        since=RELEASE,
-        payload_kinds=("model_item",),
-    ),
+RawPayloadPart = _ref_struct("RawPayloadPart", "A payload a composite payload is assembled from (an element of a ref's `parts`).", "RawPayloadFragment")
+RawPayloadFragment = _ref_struct(
+    "RawPayloadFragment",
+    "A payload a part is assembled from (a content value of a model item). Deeper nesting has not been seen.",
+    None,
 )
 
 
@@ -116,14 +140,15 @@ def _v3_variants() -> list[Variant]:
                 v,
                 fields=v.fields
                 + (
-                    opt_ref(
+                    ref(
                         "prepared_prompt_payload",
-                        "The prompt as prepared for the provider; its `parts` are the model items "
-                        "it is made of (kind `model_item`).",
+                        "Codex's own prompt for the call: a JSON array of text fragments, one more than its "
+                        "`parts` (the `model_item` records, shared between calls), which interleaved form the "
+                        "prompt object (`input`, `tools`, ...). Written on every inference start; 0.171.0's "
+                        "reducer requires it.",
                         ("prepared_prompt",),
                         since=RELEASE,
                         inferred=True,
-                        skip_if_none=True,
                     ),
                 ),
             )
@@ -134,7 +159,8 @@ def _v3_variants() -> list[Variant]:
                 + (
                     opt_ref(
                         "tool_output_payload",
-                        "For a tool output item: the item itself (Codex labels it `protocol_event`).",
+                        "For a tool output Codex produced (`function_call_output`, `custom_tool_call_output`): "
+                        "the item itself (Codex labels it `protocol_event`).",
                         ("protocol_event",),
                         since=RELEASE,
                         inferred=True,
@@ -147,10 +173,10 @@ def _v3_variants() -> list[Variant]:
             out.append(
                 Variant(
                     "code_cell_wait_target_resolved",
-                    "A code-mode wait was resolved to the code cell it waits on. In 0.171.0's "
-                    "variant list (2 fields) but not seen in a bundle: the field names are inferred.",
+                    "Code mode's `wait` tool call was confirmed to target a running code cell. Written "
+                    "between the wait's start and end, with the thread and turn in the envelope.",
                     (
-                        req("tool_call_id", STR, "The wait tool call.", inferred=True),
+                        req("tool_call_id", STR, "The `wait` tool call.", inferred=True),
                         req("runtime_cell_id", STR, "Runtime-local handle of the cell waited on.", inferred=True),
                     ),
                     since=RELEASE,
@@ -175,13 +201,17 @@ V3 = Dialect(
     payload=payload_union(_v3_variants()),
     manifest=manifest(3, ZSTD_SHARDS),
     types=tuple(
-        shared_types(input_mode=False, ref_types=(RawPayloadRef, RawPayloadPart, raw_payload_kind(V3_PAYLOAD_KINDS)))
+        shared_types(
+            input_mode=False,
+            ref_types=(RawPayloadRef, RawPayloadPart, RawPayloadFragment, raw_payload_kind(V3_PAYLOAD_KINDS)),
+        )
     )
     + (PayloadCapture,),
     terminal_variants=("recording_completed",),
     layout=ZSTD_SHARDS,
     writer=WriterFacts(failed_turn_status="failed"),
-    # Assumed as in v2 (not yet measured on 0.171.0): every referenced payload is opened.
+    # 0.171.0 resolves and parses every referenced record eagerly, parts included (measured),
+    # except a body whose capture says truncated.
     reducer_reads_every_ref=True,
     extends=V2,
 )

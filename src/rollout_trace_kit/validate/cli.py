@@ -7,10 +7,14 @@ import json
 import sys
 from pathlib import Path
 
+from .. import escape
+from ..links import invariant_url
 from ..model import DIALECTS
+
 from .context import Options
 from .findings import Profile
-from .report import FORMATS, print_human, render_github, render_json, render_junit
+from ..output import OutputError, Report, add_output_arguments, check_writable, console
+from .report import FORMATS, RENDERERS, print_human, summary
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -36,6 +40,63 @@ def find_bundles(path: Path, depth: int = 4) -> list[Path]:
     return found
 
 
+class UsageError(Exception):
+    pass
+
+
+def bundles_of_paths(paths: list[str]) -> list[Path]:
+    bundles: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        shown = escape.path(raw)
+        if raw.startswith("corpus:") and not p.exists():
+            p = shipped(raw)
+        if not p.exists():
+            raise UsageError(f"{shown}: no such file or directory")
+        if not p.is_dir():
+            raise UsageError(f"{shown}: not a directory (a bundle is a directory; --changed takes files)")
+        found = find_bundles(p)
+        if not found:
+            raise UsageError(f"{shown}: no bundle found")
+        bundles.extend(found)
+    return bundles
+
+
+def shipped(spec: str) -> Path:
+    """``corpus:codex-0.169.0/tools``: a bundle shipped with the kit (as check-writer's scripts name them)."""
+    from ..corpus import corpus_root
+
+    rel = spec.removeprefix("corpus:").strip("/")
+    target = corpus_root() / rel
+    if not rel or ".." in Path(rel).parts or not target.is_dir():
+        names = sorted(p.name for p in corpus_root().glob("codex-*"))
+        raise UsageError(f"{escape.display(spec)}: no shipped bundle there; shipped: corpus:{', corpus:'.join(names)}")
+    return target
+
+
+def bundle_of(path: Path, depth: int = 3) -> Path | None:
+    """The bundle a file belongs to: the nearest directory above it that looks like one."""
+    for parent in list(path.parents)[:depth]:
+        if looks_like_bundle(parent):
+            return parent
+    return None
+
+
+def bundles_of_files(paths: list[str]) -> list[Path]:
+    """``--changed``: files as a pre-commit hook passes them -> their bundles, once each, in order.
+    Files outside any bundle are ignored; a deleted file still names its bundle."""
+    seen: dict[Path, None] = {}
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir() and looks_like_bundle(p):
+            seen.setdefault(p, None)
+            continue
+        b = bundle_of(p)
+        if b is not None:
+            seen.setdefault(b, None)
+    return list(seen)
+
+
 def _check(args_tuple):
     from .engine import validate_bundle
 
@@ -57,20 +118,17 @@ def run_validate(args: argparse.Namespace) -> int:
         max_findings=args.max_findings,
         partial_ok=args.partial_ok,
     )
-    bundles: list[Path] = []
-    for raw in args.paths:
-        p = Path(raw)
-        if not p.exists():
-            print(f"rollout-trace validate: {raw}: no such file or directory", file=sys.stderr)
-            return EXIT_USAGE
-        if not p.is_dir():
-            print(f"rollout-trace validate: {raw}: not a directory (a bundle is a directory)", file=sys.stderr)
-            return EXIT_USAGE
-        found = find_bundles(p)
-        if not found:
-            print(f"rollout-trace validate: {raw}: no bundle found", file=sys.stderr)
-            return EXIT_USAGE
-        bundles.extend(found)
+    try:
+        for target in [args.output, *(t for _, t in args.report)]:
+            check_writable(target)
+        bundles = bundles_of_files(args.paths) if args.changed else bundles_of_paths(args.paths)
+    except (OutputError, UsageError) as e:
+        print(f"rollout-trace validate: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if not bundles:  # --changed, and no changed file belongs to a bundle
+        if not args.quiet:
+            print("rollout-trace validate: no bundle among the changed files", file=sys.stderr)
+        return EXIT_OK
     work = [(b, options) for b in bundles]
     if args.jobs > 1 and len(work) > 1:
         from concurrent.futures import ProcessPoolExecutor
@@ -80,74 +138,104 @@ def run_validate(args: argparse.Namespace) -> int:
     else:
         reports = [_check(w) for w in work]
 
-    out = sys.stdout
-    close = False
-    if args.output and args.output != "-":
-        try:
-            out = open(args.output, "w", encoding="utf-8")
-            close = True
-        except OSError as e:
-            print(f"rollout-trace validate: cannot write {args.output}: {e.strerror}", file=sys.stderr)
-            return EXIT_USAGE
+    ok = all(r.ok for r in reports)
     try:
-        if args.format == "json":
-            out.write(render_json(reports))
-        elif args.format == "junit":
-            out.write(render_junit(reports))
-        elif args.format == "github":
-            out.write(render_github(reports))
-        else:
-            print_human(reports, file=out)
-    finally:
-        if close:
-            out.close()
-    return EXIT_OK if all(r.ok for r in reports) else EXIT_FINDINGS
+        for fmt, target in [(args.format, args.output), *args.report]:
+            with Report(target) as out:
+                if fmt == "human":
+                    print_human(reports, file=out, color=args.color if target in (None, "-") else "never",
+                                quiet=args.quiet)
+                else:
+                    out.write(RENDERERS[fmt](reports))
+    except OutputError as e:
+        print(f"rollout-trace validate: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.quiet and not (args.format == "human" and args.output in (None, "-")):
+        # the report went elsewhere: the console still gets the verdict
+        console(sys.stderr if args.output in (None, "-") else sys.stdout, args.color).print(
+            ("ok: " if ok else "FAIL: ") + summary(reports)
+        )
+    return EXIT_OK if ok else EXIT_FINDINGS
+
+
+INVARIANTS_FORMAT = "rollout-trace-kit/invariants/1"
 
 
 def run_invariants(args: argparse.Namespace) -> int:
+    from .. import __version__
+    from ..suggest import unknown_message
     from .catalogue import all_invariants
 
     invs = all_invariants()
-    if args.format == "json":
-        rows = [
-            {
-                "id": i.id,
-                "meaning": i.meaning,
-                "severity": i.severity.value,
-                "profiles": {d: p.label for d, p in i.levels.items()},
-                "source": i.source,
-                "notes": i.notes,
-            }
-            for i in invs
-        ]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-    else:
-        for i in invs:
-            levels = ", ".join(f"{d}: {p.label}" for d, p in i.levels.items())
-            print(f"{i.id:36} [{levels}] {i.meaning}")
+    if args.ids:
+        known = {i.id: i for i in invs}
+        missing = [x for x in args.ids if x not in known]
+        if missing:
+            print(f"rollout-trace invariants: {unknown_message('invariant', missing, known)}", file=sys.stderr)
+            return EXIT_USAGE
+        invs = [known[x] for x in args.ids]
+    try:
+        with Report(args.output) as out:
+            if args.format == "json":
+                rows = [
+                    {
+                        "id": i.id,
+                        "meaning": i.meaning,
+                        "severity": i.severity.value,
+                        "profiles": {d: p.label for d, p in i.levels.items()},
+                        "source": i.source,
+                        "notes": i.notes,
+                        "docs": invariant_url(i.id),
+                    }
+                    for i in invs
+                ]
+                doc = {"format": INVARIANTS_FORMAT, "kit_version": __version__, "invariants": rows}
+                out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+            else:
+                for i in invs:
+                    levels = ", ".join(f"{d}: {p.label}" for d, p in i.levels.items())
+                    out.write(f"{i.id:36} {i.severity.value:7} [{levels}] {i.meaning}\n")
+    except OutputError as e:
+        print(f"rollout-trace invariants: {e}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 
+def _report_target(value: str) -> tuple[str, str]:
+    fmt, sep, target = value.partition("=")
+    if not sep or fmt not in FORMATS or not target:
+        raise argparse.ArgumentTypeError(f"expected FORMAT=FILE with FORMAT one of {', '.join(FORMATS)}")
+    return fmt, target
+
+
 def add_validate_parser(sub) -> None:
+    from ..config import HelpFormatter
+
     p = sub.add_parser(
         "validate",
         help="check trace bundles against the spec and the invariant catalogue",
         description="Check trace bundles. Exit 0: no errors; 1: findings; 2: usage or I/O error.",
+        formatter_class=HelpFormatter,
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="a bundle directory, or a directory of bundles")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="a bundle directory, a directory of bundles, or a shipped bundle: corpus:codex-0.169.0/tools")
     p.add_argument(
         "--profile",
         default="writer",
-        help="reducer: exactly what the reference reducer rejects; writer (default): + writer guarantees; "
+        choices=[pr.label for pr in Profile],
+        help="reducer: exactly what the reference reducer rejects; writer: + writer guarantees; "
         "strict: + hardening",
     )
     p.add_argument("--dialect", choices=list(DIALECTS), help="force a dialect instead of reading the manifest")
-    p.add_argument("--format", choices=FORMATS, default="human")
-    p.add_argument("--output", "-o", help="write the report here instead of standard output")
+    add_output_arguments(p, FORMATS)
+    p.add_argument("--report", action="append", type=_report_target, default=[], metavar="FORMAT=FILE",
+                   help="also write this report from the same run (repeatable), e.g. sarif=results.sarif")
+    p.add_argument("--changed", action="store_true",
+                   help="PATHs are changed files (as pre-commit passes them): check each bundle holding one")
     p.add_argument("--jobs", "-j", type=int, default=1, help="bundles checked in parallel")
     p.add_argument("--max-findings", type=int, default=1000, help="stop a bundle after this many findings")
-    p.add_argument("--max-line-bytes", type=int, default=64 * 1024 * 1024)
-    p.add_argument("--max-payload-bytes", type=int, default=256 * 1024 * 1024)
+    p.add_argument("--max-line-bytes", type=int, default=64 * 1024 * 1024, help="longest trace.jsonl line read")
+    p.add_argument("--max-payload-bytes", type=int, default=256 * 1024 * 1024, help="largest payload file read")
     p.add_argument(
         "--partial-ok",
         action="store_true",
@@ -155,7 +243,9 @@ def add_validate_parser(sub) -> None:
     )
     p.set_defaults(func=run_validate)
 
-    q = sub.add_parser("invariants", help="list the invariant catalogue")
-    q.add_argument("--format", choices=["human", "json"], default="human")
+    q = sub.add_parser("invariants", help="list the invariant catalogue", formatter_class=HelpFormatter,
+                       description="List the invariant catalogue, or the invariants named.")
+    q.add_argument("ids", nargs="*", metavar="ID", help="only these invariants (default: all)")
+    q.add_argument("--format", choices=["human", "json"], default="human", help="report format")
+    q.add_argument("--output", "-o", metavar="FILE", default="-", help="write here ('-': standard output)")
     q.set_defaults(func=run_invariants)
-

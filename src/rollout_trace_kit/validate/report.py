@@ -1,14 +1,20 @@
-"""Output formats for validation reports: human, json, junit, github."""
+"""Output formats for validation reports: human, json, junit, github, sarif.
+
+Every string taken from a bundle (paths, messages, pointers) goes through
+:mod:`rollout_trace_kit.escape` for the format at hand.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from xml.sax.saxutils import escape, quoteattr
 
+from .. import __version__, escape
+from ..links import DOCS_URL, invariant_url
 from .findings import BundleReport, Finding, Severity
 
-FORMATS = ("human", "json", "junit", "github")
+FORMATS = ("human", "json", "junit", "github", "sarif")
+REPORT_FORMAT = "rollout-trace-kit/validate-report/1"
 
 
 def _where(f: Finding) -> str:
@@ -22,8 +28,23 @@ def _where(f: Finding) -> str:
     return ", ".join(parts)
 
 
+def counts(r: BundleReport) -> tuple[int, int]:
+    errs = sum(f.severity is Severity.ERROR for f in r.findings)
+    return errs, len(r.findings) - errs
+
+
+def summary(reports: list[BundleReport]) -> str:
+    total = sum(len(r.findings) for r in reports)
+    bad = sum(not r.ok for r in reports)
+    errs = sum(counts(r)[0] for r in reports)
+    return (f"{len(reports)} bundle(s), {bad} failing, {total} finding(s) "
+            f"({errs} error(s), {total - errs} warning(s))")
+
+
 def render_json(reports: list[BundleReport]) -> str:
     out = {
+        "format": REPORT_FORMAT,
+        "kit_version": __version__,
         "bundles": [
             {
                 "bundle": r.bundle,
@@ -38,7 +59,7 @@ def render_json(reports: list[BundleReport]) -> str:
         ],
         "ok": all(r.ok for r in reports),
     }
-    return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(escape.tree(out), indent=2, ensure_ascii=False) + "\n"
 
 
 def render_junit(reports: list[BundleReport]) -> str:
@@ -46,72 +67,135 @@ def render_junit(reports: list[BundleReport]) -> str:
     failures = sum(1 for r in reports if not r.ok)
     lines.append(f'<testsuites name="rollout-trace validate" tests="{len(reports)}" failures="{failures}">')
     for r in reports:
-        errs = [f for f in r.findings if f.severity is Severity.ERROR]
-        lines.append(
-            f"  <testsuite name={quoteattr(r.bundle)} tests=\"1\" failures=\"{1 if errs else 0}\">"
-        )
-        lines.append(f"    <testcase classname=\"rollout-trace.{r.profile.label}\" name={quoteattr(r.bundle)}>")
+        errs, _ = counts(r)
+        lines.append(f'  <testsuite name={escape.xml_attr(r.bundle)} tests="1" failures="{1 if errs else 0}">')
+        lines.append(f'    <testcase classname="rollout-trace.{r.profile.label}" name={escape.xml_attr(r.bundle)}>')
         if errs:
-            body = "\n".join(f"{f.invariant} [{f.profile.label}] {_where(f)}: {f.message}" for f in r.findings)
-            lines.append(
-                f"      <failure message={quoteattr(f'{len(errs)} finding(s)')}>{escape(body)}</failure>"
+            body = "\n".join(
+                escape.xml_text(f"{f.severity.value} {f.invariant} [{f.profile.label}] {_where(f)}: {f.message}")
+                for f in r.findings
             )
+            lines.append(f"      <failure message={escape.xml_attr(f'{errs} error(s)')}>{body}</failure>")
         lines.append("    </testcase>")
         lines.append("  </testsuite>")
     lines.append("</testsuites>")
     return "\n".join(lines) + "\n"
 
 
-def _gh_escape(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _gh_prop(text: str) -> str:
-    return _gh_escape(text).replace(":", "%3A").replace(",", "%2C")
-
-
 def render_github(reports: list[BundleReport]) -> str:
+    """GitHub workflow commands: one annotation per finding, on the file and line."""
     out = []
     for r in reports:
         for f in r.findings:
             level = "error" if f.severity is Severity.ERROR else "warning"
             path = f"{r.bundle.rstrip('/')}/{f.file}" if f.file else r.bundle
-            props = f"file={_gh_prop(path)}"
+            props = f"file={escape.github_property(path)}"
             if f.line is not None:
                 props += f",line={f.line}"
-            props += f",title={_gh_prop(f.invariant)}"
-            out.append(f"::{level} {props}::{_gh_escape(f'[{f.profile.label}] {f.message}')}")
+            props += f",title={escape.github_property(f.invariant)}"
+            out.append(f"::{level} {props}::{escape.github_message(f'[{f.profile.label}] {f.message}')}")
     return "\n".join(out) + ("\n" if out else "")
 
 
-def print_human(reports: list[BundleReport], file=None) -> None:
-    from rich.console import Console
+def _uri(path: str) -> str:
+    """A SARIF artifact URI: a relative reference, percent-encoded byte for byte."""
+    import os
+    from urllib.parse import quote
 
-    console = Console(file=file or sys.stdout, highlight=False, soft_wrap=True)
+    return quote(os.fsencode(path), safe="/")
+
+
+def render_sarif(reports: list[BundleReport]) -> str:
+    """SARIF 2.1.0: one run; the rules are the invariant catalogue, each with its docs link."""
+    from .catalogue import all_invariants
+
+    invariants = all_invariants()
+    index = {inv.id: n for n, inv in enumerate(invariants)}
+    rules = [
+        {
+            "id": inv.id,
+            "name": inv.id.replace(".", "_").title().replace("_", ""),
+            "shortDescription": {"text": inv.meaning},
+            "fullDescription": {"text": f"{inv.meaning} {inv.notes}".strip()},
+            "helpUri": invariant_url(inv.id),
+            "help": {"text": f"{inv.meaning} See {invariant_url(inv.id)}"},
+            "defaultConfiguration": {"level": "error" if inv.severity is Severity.ERROR else "warning"},
+            "properties": {"profiles": {d: p.label for d, p in inv.levels.items()}, "source": inv.source},
+        }
+        for inv in invariants
+    ]
+    results = []
     for r in reports:
-        errs = sum(f.severity is Severity.ERROR for f in r.findings)
-        warns = len(r.findings) - errs
-        mark = "[green]ok[/]" if r.ok else "[red]FAIL[/]"
+        for f in r.findings:
+            path = f"{r.bundle.rstrip('/')}/{f.file}" if f.file else r.bundle
+            location: dict = {"physicalLocation": {"artifactLocation": {"uri": _uri(path)}}}
+            if f.line is not None and f.line >= 1:
+                location["physicalLocation"]["region"] = {"startLine": f.line}
+            result = {
+                "ruleId": f.invariant,
+                "level": "error" if f.severity is Severity.ERROR else "warning",
+                "message": {"text": f"[{f.profile.label}] {_where(f)}: {f.message}"},
+                "locations": [location],
+                "properties": {"profile": f.profile.label, "bundle": r.bundle, "dialect": r.dialect},
+            }
+            if f.invariant in index:
+                result["ruleIndex"] = index[f.invariant]
+            if f.seq is not None:
+                result["properties"]["seq"] = f.seq
+            results.append(result)
+    doc = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "rollout-trace",
+                        "fullName": "rollout-trace-kit validate",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": DOCS_URL,
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+                "columnKind": "unicodeCodePoints",
+                "properties": {"format": "rollout-trace-kit/validate-sarif/1", "ok": all(r.ok for r in reports)},
+            }
+        ],
+    }
+    return json.dumps(escape.tree(doc), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_human(reports: list[BundleReport], console, quiet: bool = False) -> None:
+    m = escape.rich_markup
+    for r in reports:
+        errs, warns = counts(r)
+        if quiet and r.ok and not r.findings:
+            continue
+        mark = "[green]ok[/]  " if r.ok else "[red]FAIL[/]"
         console.print(
-            f"{mark} {escape_markup(r.bundle)}  [dim]dialect {r.dialect or '?'}, profile {r.profile.label}, "
+            f"{mark} {m(r.bundle)}  [dim]dialect {m(r.dialect or '?')}, profile {r.profile.label}, "
             f"{r.events} events, {errs} error(s), {warns} warning(s)[/]"
         )
         for f in r.findings:
-            colour = "red" if f.severity is Severity.ERROR else "yellow"
+            label = "[red]error[/]  " if f.severity is Severity.ERROR else "[yellow]warning[/]"
             console.print(
-                f"  [{colour}]{f.invariant}[/] [dim]\\[{f.profile.label}][/] {escape_markup(_where(f))}: "
-                f"{escape_markup(f.message)}"
+                f"  {label} [bold]{m(f.invariant)}[/] [dim]\\[{f.profile.label}][/] {m(_where(f))}: {m(f.message)}"
             )
             if f.related_seq is not None:
                 console.print(f"    [dim]related event: seq {f.related_seq}[/]")
         if r.truncated:
             console.print("  [yellow]... more findings were dropped (--max-findings)[/]")
-    total = sum(len(r.findings) for r in reports)
-    bad = sum(not r.ok for r in reports)
-    console.print(f"{len(reports)} bundle(s), {bad} failing, {total} finding(s)")
 
 
-def escape_markup(text: str) -> str:
-    from rich.markup import escape as rich_escape
+def print_human(reports: list[BundleReport], file=None, color: str = "auto", quiet: bool = False) -> None:
+    from ..output import console
 
-    return rich_escape(text)
+    c = console(file or sys.stdout, color)
+    render_human(reports, c, quiet)
+    if not quiet:
+        c.print(summary(reports))
+
+
+RENDERERS = {"json": render_json, "junit": render_junit, "github": render_github, "sarif": render_sarif}

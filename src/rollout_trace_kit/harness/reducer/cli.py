@@ -10,6 +10,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from ... import escape
+from ...config import HelpFormatter
+from ...output import OutputError, Report, add_output_arguments, check_writable, console
 from ...writer.core import written_dialects
 from ...validate import Profile
 from ..command import ReducerCommand
@@ -24,7 +27,7 @@ def _command(args) -> ReducerCommand:
 def run_fuzz(args: argparse.Namespace) -> int:
     from .fuzz import Campaign, per_invariant
     from .known import Known, KnownResultsError, judge, updated
-    from .report import print_human, render_json, render_junit, report_dict
+    from .report import print_human, render_json, render_junit, report_dict, summary
 
     try:
         command = _command(args)
@@ -35,9 +38,19 @@ def run_fuzz(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from ...generators import CORRUPTIONS
 
+    from ...suggest import unknown_message
+
     unknown = [i for i in args.invariant or [] if i not in CORRUPTIONS]
     if unknown:
-        print(f"rollout-trace fuzz-reducer: unknown invariant(s): {', '.join(unknown)}", file=sys.stderr)
+        print(f"rollout-trace fuzz-reducer: {unknown_message('invariant', unknown, CORRUPTIONS)}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.update and not args.known:
+        print("rollout-trace fuzz-reducer: --update needs --known FILE", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        check_writable(args.output)
+    except OutputError as e:
+        print(f"rollout-trace fuzz-reducer: {e}", file=sys.stderr)
         return EXIT_USAGE
     campaign = Campaign(
         command,
@@ -57,23 +70,25 @@ def run_fuzz(args: argparse.Namespace) -> int:
     doc = report_dict(args.cmd, args.dialect, profile.label, args.seed, results, table, verdict,
                       len(campaign.skipped), time.monotonic() - started)
     if args.update:
-        if not args.known:
-            print("rollout-trace fuzz-reducer: --update needs --known FILE", file=sys.stderr)
-            return EXIT_USAGE
         updated(table, known).save(args.known)
-        print(f"wrote {args.known}", file=sys.stderr)
-    out = open(args.output, "w", encoding="utf-8") if args.output and args.output != "-" else sys.stdout
+        print(f"wrote {escape.path(args.known)}", file=sys.stderr)
     try:
-        if args.format == "json":
-            out.write(render_json(doc))
-        elif args.format == "junit":
-            out.write(render_junit(doc, results))
-        else:
-            print_human(doc, file=out)
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    return EXIT_OK if (verdict.ok or args.update) else EXIT_FAIL
+        with Report(args.output) as out:
+            if args.format == "json":
+                out.write(render_json(doc))
+            elif args.format == "junit":
+                out.write(render_junit(doc, results))
+            else:
+                print_human(doc, file=out, color=args.color if args.output in (None, "-") else "never", quiet=args.quiet)
+    except OutputError as e:
+        print(f"rollout-trace fuzz-reducer: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    ok = verdict.ok or args.update
+    if not args.quiet and not (args.format == "human" and args.output in (None, "-")):
+        console(sys.stderr if args.output in (None, "-") else sys.stdout, args.color).print(
+            ("ok: " if ok else "FAIL: ") + summary(doc)
+        )
+    return EXIT_OK if ok else EXIT_FAIL
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -86,7 +101,7 @@ def run_replay(args: argparse.Namespace) -> int:
         meta = json.loads((d / "case.json").read_text())
         command = _command(args)
     except (OSError, ValueError) as e:
-        print(f"rollout-trace replay: {d}: {e}", file=sys.stderr)
+        print(f"rollout-trace replay: {escape.path(d)}: {escape.display(e)}", file=sys.stderr)
         return EXIT_USAGE
     spec = CaseSpec(**meta["case"])
     case = Case(spec, Bundle(None), frozenset(meta["expected"]), meta["must_reject"])
@@ -96,7 +111,7 @@ def run_replay(args: argparse.Namespace) -> int:
         outcome = command.run(bundle, Path(tmp) / "work")
     result, behaviour, detail = classify(case, outcome)
     want = "reject" if case.must_reject else ("accept" if case.valid else "accept or reject")
-    print(f"{spec.id}: {result} ({behaviour}; expected: {want}){': ' + detail if detail else ''}")
+    print(escape.display(f"{spec.id}: {result} ({behaviour}; expected: {want}){': ' + detail if detail else ''}"))
     return EXIT_OK if result == "pass" else EXIT_FAIL
 
 
@@ -118,7 +133,8 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="the reducer command; {bundle} is the bundle directory, {output} a file for its JSON result "
         "(without {bundle} the path is the last argument, or stdin with --input stdin)",
     )
-    p.add_argument("--input", choices=["argv", "stdin"], default="argv", help="where the bundle path goes without {bundle}")
+    p.add_argument("--input", choices=["argv", "stdin"], default="argv",
+                   help="where the bundle path goes without {bundle}")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per run before the process group is killed")
 
 
@@ -127,23 +143,24 @@ def add_reducer_parsers(sub) -> None:
         "fuzz-reducer",
         help="fuzz a reducer command with valid and labelled-corrupt bundles",
         description="Exit 0: every case as expected (or listed in --known); 1: failures or stale known results; 2: usage.",
+        formatter_class=HelpFormatter,
     )
     _common(p)
-    p.add_argument("--dialect", choices=written_dialects(), default="v2")
-    p.add_argument("--examples", type=int, default=200, help="cases to run (default 200)")
+    p.add_argument("--dialect", choices=written_dialects(), default="v2", help="dialect of the generated bundles")
+    p.add_argument("--examples", type=int, default=200, help="cases to run")
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same cases")
-    p.add_argument("--jobs", "-j", type=int, default=2)
-    p.add_argument("--profile", default="reducer", help="the rules the reducer claims to enforce (default: reducer)")
+    p.add_argument("--jobs", "-j", type=int, default=2, help="cases run in parallel")
+    p.add_argument("--profile", default="reducer", choices=[pr.label for pr in Profile],
+                   help="the rules the reducer claims to enforce")
     p.add_argument("--invariant", action="append", help="only this invariant (repeatable)")
     p.add_argument("--known", help="known-results file (JSON): allowed failures, each with a reason")
     p.add_argument("--update", action="store_true", help="rewrite --known from this run")
     p.add_argument("--repro-dir", default="reducer-fuzz-failures", help="where shrunk failing cases are saved")
-    p.add_argument("--no-shrink", action="store_true")
-    p.add_argument("--format", choices=["human", "json", "junit"], default="human")
-    p.add_argument("--output", "-o")
+    p.add_argument("--no-shrink", action="store_true", help="save failing cases as found, without shrinking them")
+    add_output_arguments(p, ("human", "json", "junit"))
     p.set_defaults(func=run_fuzz)
 
-    q = sub.add_parser("replay", help="run a reducer command on a saved failing case")
+    q = sub.add_parser("replay", help="run a reducer command on a saved failing case", formatter_class=HelpFormatter)
     q.add_argument("case_dir", metavar="DIR")
     _common(q)
     q.set_defaults(func=run_replay)

@@ -10,7 +10,6 @@ command could not be started, or no script could run.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import shlex
@@ -18,7 +17,10 @@ import sys
 from collections import OrderedDict
 from pathlib import Path
 
+from ... import __version__, escape
+from ...config import HelpFormatter
 from ...model import DIALECTS
+from ...output import OutputError, Report, add_output_arguments, console
 from ...validate.findings import Severity
 from .protocol import PROTOCOL_VERSION
 from .checks import meaning
@@ -29,6 +31,7 @@ from .session import Config
 from .text import printable
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+REPORT_FORMAT = "rollout-trace-kit/writer-report/1"
 
 
 def _crash(value: str):
@@ -52,6 +55,7 @@ def add_writer_parser(sub) -> None:
         "docs/guides/writer-protocol.md) through scripts of operations; check the disk after every answer, "
         "the final bundle (writer profile) and crash-consistency (SIGKILL after each operation). "
         "Exit 0: all scripts pass; 1: findings; 2: usage error or nothing could run.",
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--cmd", required=True, help="the writer's command line, e.g. 'node my-writer.js' (split like a shell)")
     p.add_argument("--dialect", choices=list(DIALECTS), help="dialect to test (default: every dialect the writer announces)")
@@ -61,19 +65,18 @@ def add_writer_parser(sub) -> None:
         metavar="SOURCE:ARG",
         help=f"scripts to play (repeatable). {sources}. Default: lifecycle and the corpus of the reference release",
     )
-    p.add_argument("--crash", type=_crash, default="every", help="crash points per script: every (default), none, or N sampled")
+    p.add_argument("--crash", type=_crash, default="every", help="crash points per script: every, none, or N sampled")
     p.add_argument(
         "--crash-mode",
         choices=["after", "inflight", "both"],
         default="after",
-        help="kill once the writer answered op k (after, default), while it performs op k+1 (inflight), or both",
+        help="kill once the writer answered op k (after), while it performs op k+1 (inflight), or both",
     )
     p.add_argument("--inflight-delay", type=float, default=0.0, metavar="SECONDS", help="inflight: wait this long before the kill")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer (default 10)")
-    p.add_argument("--jobs", "-j", type=int, default=2, help="crash runs in parallel (default 2)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer")
+    p.add_argument("--jobs", "-j", type=int, default=2, help="crash runs in parallel")
     p.add_argument("--keep", metavar="DIR", help="keep every bundle written under DIR instead of deleting it")
-    p.add_argument("--format", choices=["human", "json"], default="human")
-    p.add_argument("--output", "-o", help="write the report here instead of standard output")
+    add_output_arguments(p, ("human", "json"))
     p.set_defaults(func=run_check_writer)
 
 
@@ -126,7 +129,7 @@ def run_check_writer(args: argparse.Namespace) -> int:
             return _usage(problem)
     try:
         scripts = _scripts(args)
-    except ScriptError as e:
+    except (ScriptError, OutputError) as e:
         return _usage(str(e))
     if args.keep:
         try:
@@ -144,20 +147,18 @@ def run_check_writer(args: argparse.Namespace) -> int:
     if not args.script and not args.dialect:
         # default run: dialects the writer does not announce are not its business
         results = [r for r in results if r.skipped is None or "does not write dialect" not in r.skipped] or results
-    if args.format == "json":
-        text = render_json(results, argv)
-    else:
-        buf = io.StringIO()
-        print_human(results, argv, buf)
-        text = buf.getvalue()
-    if to_file:
-        try:
-            with open(args.output, "w", encoding="utf-8", errors="backslashreplace") as out:
-                out.write(text)
-        except OSError as e:  # checked before the run; the disk may still fill or vanish meanwhile
-            return _usage(f"--output {args.output}: {e.strerror or e}")
-    else:
-        sys.stdout.write(text)
+    try:
+        with Report(args.output) as out:
+            if args.format == "json":
+                out.write(render_json(results, argv))
+            else:
+                print_human(results, argv, out, quiet=args.quiet,
+                            color=args.color if not to_file else "never")
+    except OutputError as e:  # checked before the run; the disk may still fill or vanish meanwhile
+        return _usage(str(e))
+    ok = bool(ran) and all(r.ok for r in ran)
+    if not args.quiet and not (args.format == "human" and not to_file):
+        console(sys.stdout if to_file else sys.stderr, args.color).print(("ok: " if ok else "FAIL: ") + summary(results))
     if not ran:
         print("rollout-trace check-writer: no script could run (see the skip reasons)", file=sys.stderr)
         return EXIT_USAGE
@@ -168,6 +169,8 @@ def render_json(results: list[ScriptResult], argv: list[str]) -> str:
     impl = next((r.implementation for r in results if r.implementation), None)
     ids = sorted({f.check for r in results for f in r.findings})
     doc = {
+        "format": REPORT_FORMAT,
+        "kit_version": __version__,
         "command": argv,
         "protocol_version": PROTOCOL_VERSION,
         "implementation": impl,
@@ -175,8 +178,8 @@ def render_json(results: list[ScriptResult], argv: list[str]) -> str:
         "scripts": [r.to_dict() for r in results],
         "checks": {i: meaning(i) for i in ids},
     }
-    # ASCII only: every control, bidi or non-UTF-8 character a writer put in a message is a \u escape
-    return json.dumps(doc, indent=2, ensure_ascii=True) + "\n"
+    # escaped for display, and ASCII only: no control, bidi or non-UTF-8 character survives
+    return json.dumps(escape.tree(doc), indent=2, ensure_ascii=True) + "\n"
 
 
 def _grouped(result: ScriptResult):
@@ -190,46 +193,55 @@ def _grouped(result: ScriptResult):
     return single, crash
 
 
-def print_human(results: list[ScriptResult], argv: list[str], out=None) -> None:
-    out = out or sys.stdout
+def summary(results: list[ScriptResult]) -> str:
+    ran = [r for r in results if r.skipped is None]
+    bad = sum(not r.ok for r in ran)
+    return f"{len(ran)} script(s) run, {bad} failing, {len(results) - len(ran)} skipped"
+
+
+def print_human(results: list[ScriptResult], argv: list[str], out=None, color: str = "auto", quiet: bool = False) -> None:
+    from ...output import console as make_console
+
+    m = escape.rich_markup
+    c = make_console(out or sys.stdout, color)
     impl = next((r.implementation for r in results if r.implementation), None)
     who = f"{impl.get('name')} ({impl.get('language')}{' ' + str(impl['version']) if impl.get('version') else ''})" if impl else "?"
-    command = " ".join(shlex.quote(a) for a in argv)
-    print(printable(f"check-writer: {command}: {who[:200]}, protocol {PROTOCOL_VERSION}"), file=out)
+    c.print(f"check-writer: {m(' '.join(shlex.quote(a) for a in argv))}: {m(who[:200])}, protocol {PROTOCOL_VERSION}")
     ids: set[str] = set()
     for r in results:
         if r.skipped:
-            print(printable(f"skip {r.script} [{r.dialect}]: {r.skipped}"), file=out)
+            if not quiet:
+                c.print(f"[dim]skip[/] {m(r.script)} \\[{m(r.dialect)}]: {m(r.skipped)}")
+            continue
+        if quiet and r.ok and not r.findings:
             continue
         errs = sum(f.severity is Severity.ERROR for f in r.findings)
         warns = len(r.findings) - errs
         crash = f"{len(r.crash_points)} crash point(s) ({r.crash_mode})" if r.crash_points else "no crash points"
-        print(
-            printable(
-                f"{'ok  ' if r.ok else 'FAIL'} {r.script} [{r.dialect}]: {r.ops} ops ({r.events} events, {r.payloads} payloads), "
-                f"{crash}, {errs} error(s), {warns} warning(s), {r.seconds:.1f} s"
-            ),
-            file=out,
+        c.print(
+            f"{'[green]ok[/]  ' if r.ok else '[red]FAIL[/]'} {m(r.script)} \\[{m(r.dialect)}]: {r.ops} ops "
+            f"({r.events} events, {r.payloads} payloads), {crash}, {errs} error(s), {warns} warning(s), {r.seconds:.1f} s"
         )
         single, crash_groups = _grouped(r)
         for f in single:
             ids.add(f.check)
-            level = "" if f.severity is Severity.ERROR else " (warning)"
             op = f" op {f.op}" if f.op is not None else ""
-            print(f"  {f.check}{level} [{f.phase}{op}] {printable(f.message)}", file=out)
+            c.print(f"  {_label(f.severity)} [bold]{m(f.check)}[/] \\[{m(f.phase)}{op}] {m(f.message)}")
         for (check, op, sev), group in crash_groups.items():
             ids.add(check)
-            level = "" if sev is Severity.ERROR else " (warning)"
             names = list(OrderedDict.fromkeys(g.phase.replace("crash ", "") for g in group))
             phases = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
-            print(f"  {check}{level} [{len(names)} crash point(s): {phases}] {printable(group[0].message)}", file=out)
+            c.print(f"  {_label(sev)} [bold]{m(check)}[/] \\[{len(names)} crash point(s): {m(phases)}] {m(group[0].message)}")
     if ids:
-        print("what the ids mean:", file=out)
+        c.print("what the ids mean:")
         for i in sorted(ids):
-            print(f"  {i}: {meaning(i)}", file=out)
-    ran = [r for r in results if r.skipped is None]
-    bad = sum(not r.ok for r in ran)
-    print(f"{len(ran)} script(s) run, {bad} failing, {len(results) - len(ran)} skipped", file=out)
+            c.print(f"  {m(i)}: {m(meaning(i))}")
+    if not quiet:
+        c.print(summary(results))
+
+
+def _label(severity: Severity) -> str:
+    return "[red]error[/]  " if severity is Severity.ERROR else "[yellow]warning[/]"
 
 
 def main(argv: list[str] | None = None) -> int:

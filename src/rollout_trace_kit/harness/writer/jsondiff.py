@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from .scripts import REF_KEYS
+from ...model import facts
 from .text import from_bytes, printable
 
 
@@ -78,17 +78,11 @@ def short(v) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def refs_in(value) -> list[dict]:
-    """Every RawPayloadRef inside a parsed payload."""
-    out = []
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, dict):
-            if set(v) == REF_KEYS and isinstance(v.get("raw_payload_id"), str) and isinstance(v.get("path"), str):
-                out.append(v)
-            else:
-                stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return out
+def refs_in(dialect, value) -> list[dict]:
+    """The refs of a parsed event payload, where the model puts them (well-typed ones only)."""
+    key = dialect.layout.ref_key
+    return [
+        r
+        for _, r, _ in facts.iter_refs(dialect, value)
+        if isinstance(r.get("raw_payload_id"), str) and isinstance(r.get(key), str)
+    ]

@@ -28,7 +28,6 @@ strategies (``rollout_trace_kit.generators.bundles``) feed the harness directly
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +39,7 @@ from ...corpus import corpus_root
 
 from ...bundle import Bundle
 from ...model import DIALECTS, dialect_for_schema_version, facts
-from ...model.types import STORE_ZSTD_SHARDS, Dialect
+from ...model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect
 from ...writer.core import writes_store, written_dialects
 
 HANDLE_KEY = "$payload"
@@ -195,30 +194,52 @@ class ScriptBuilder:
 
 
 def _refs(dialect: Dialect, payload) -> list[dict]:
-    """The refs of an event payload, where the model puts them."""
-    return [ref for _, ref, _ in facts.iter_refs(dialect, payload) if isinstance(ref.get("raw_payload_id"), str)]
+    """The well-typed refs of an event payload, where the model puts them."""
+    return [ref for _, ref, _ in facts.iter_refs(dialect, payload) if _well_typed(dialect, ref)]
 
 
-def _replace_refs(dialect: Dialect, payload, handle_of: dict[str, int]):
-    """``payload`` with each ref replaced by the handle of its payload."""
-    out = copy.deepcopy(payload)
-    sites = [pointer for pointer, _, _ in facts.iter_refs(dialect, payload)]
-    for pointer in sorted(sites, key=len, reverse=True):  # nested refs before the refs holding them
-        steps = [int(p) if p.isdigit() else p for p in pointer.split("/")[2:]]
-        parent = out
-        for step in steps[:-1]:
-            parent = parent[step]
-        ref = parent[steps[-1]]
-        # keys beyond id, kind and locator (v3: parts, capture) stay beside the handle
-        extra = {k: v for k, v in ref.items() if k not in ("raw_payload_id", "kind", dialect.layout.ref_key)}
-        parent[steps[-1]] = {HANDLE_KEY: handle_of[ref["raw_payload_id"]], **extra}
-    return out
+def _ref_fields(dialect: Dialect) -> tuple[frozenset[str], frozenset[str]]:
+    ref = dialect.type("RawPayloadRef")
+    return frozenset(f.name for f in ref.fields if f.required), frozenset(f.name for f in ref.fields)
+
+
+def _well_typed(dialect: Dialect, v: dict) -> bool:
+    """A ref a writer could have answered: the model's keys, a string id, a kind object, a locator."""
+    required, known = _ref_fields(dialect)
+    loc = v.get(dialect.layout.ref_key)
+    return (
+        required <= set(v) <= known
+        and isinstance(v.get("kind"), dict)
+        and isinstance(v.get("raw_payload_id"), str)
+        and (isinstance(loc, str) if dialect.layout.store == STORE_FILES else type(loc) is int)
+    )
 
 
 def _shown(value) -> str:
     """A value from a bundle, short, for a one-line message."""
     text = ascii(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _replace_refs(dialect: Dialect, payload, handle_of: dict[str, int]):
+    """``payload`` with each ref replaced by the handle of its payload (copies only the paths to refs).
+
+    Refs inside refs (v3 parts) are replaced first and stay beside their holder's handle,
+    with its other keys (a capture): the writer's answer gives only id, kind and locator.
+    """
+    out = dict(payload) if isinstance(payload, dict) else payload
+    sites = [pointer for pointer, ref, _ in facts.iter_refs(dialect, payload) if _well_typed(dialect, ref)]
+    for pointer in sorted(sites, key=lambda p: p.count("/"), reverse=True):  # innermost first
+        steps = [int(p) if p.isdigit() else p for p in pointer.split("/")[2:]]
+        parent = out
+        for step in steps[:-1]:
+            child = parent[step]
+            parent[step] = child = dict(child) if isinstance(child, dict) else list(child)
+            parent = child
+        ref = parent[steps[-1]]
+        extra = {k: v for k, v in ref.items() if k not in ("raw_payload_id", "kind", dialect.layout.ref_key)}
+        parent[steps[-1]] = {HANDLE_KEY: handle_of[ref["raw_payload_id"]], **extra}
+    return out
 
 
 def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> Script:
@@ -243,14 +264,14 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     dialect = dialect_for_schema_version(manifest.get("schema_version"))
     if dialect is None:
         raise ScriptError(f"{name}: unknown schema_version {_shown(manifest.get('schema_version'))}")
-    for key in ("trace_id", "rollout_id", "root_thread_id"):
-        if not isinstance(manifest.get(key), str):
-            what = "lacks" if key not in manifest else "has no string"
-            raise ScriptError(f"{name}: manifest.json {what} {key}; a script replays a bundle's ids")
     if not writes_store(dialect):
         raise ScriptError(f"{name}: dialect {dialect.name} keeps payloads in a {dialect.layout.store} store, "
                           "which script replay does not read yet")
     layout = dialect.layout
+    for key in ("trace_id", "rollout_id", "root_thread_id"):
+        if not isinstance(manifest.get(key), str):
+            what = "lacks" if key not in manifest else "has no string"
+            raise ScriptError(f"{name}: manifest.json {what} {key}; a script replays a bundle's ids")
     records = _records(bundle) if layout.store == STORE_ZSTD_SHARDS else None
     b = ScriptBuilder(
         name,
@@ -455,10 +476,7 @@ def _generated(arg: str) -> list[Script]:
         raise ScriptError(f"gen:{arg}: expected gen:DIALECT[:EVENTS[:SEED]]") from None
     if dialect not in DIALECTS:
         raise ScriptError(f"gen:{arg}: unknown dialect {dialect!r}")
-    try:
-        from ...generators import build_bundle
-    except ImportError as e:  # the generators need the [generators] extra (Hypothesis)
-        raise ScriptError(f"gen: needs the generators extra: {e}") from None
+    from ...generators import build_bundle
     try:
         bundle = build_bundle(dialect, seed, events=events)
     except ValueError as e:

@@ -15,6 +15,7 @@ keeps one fault from echoing through every later event that names it.
 from __future__ import annotations
 
 from ...model import facts
+from ...model.types import release_key
 from ..catalogue import R, invariant
 from ..context import Context
 from . import bodies
@@ -154,6 +155,15 @@ HISTORY_MESSAGE = invariant(
     v1=None, v2=R,
     source='0.169.0 reducer: "accepted agent message does not match receipt ID" (measured; no published source)',
 )
+RELEASE_REQUIRED = invariant(
+    "EVENT.RELEASE_REQUIRED_FIELD",
+    "A field the schema leaves optional (older releases of the dialect did not write it) is present "
+    "when the dialect's reference reducer requires it (tool_call_runtime_started.kind since 0.166.0).",
+    v1=None, v2=R,
+    source="model: Field.required_since (0.166.0+ reducers reject a 0.165.0 runtime start without `kind`, measured)",
+    notes="The published schema accepts what every release of the dialect wrote; this rule is the reference "
+    "release's. `validate --release` judges by the release's own requirements (model.facts.requirements_for).",
+)
 OTHER_VARIANT = invariant(
     "EVENT.OTHER_VARIANT",
     "No event uses the `other` variant: it is schema-valid, but no reference reducer implements it.",
@@ -194,6 +204,8 @@ class LifecycleChecker:
         self.handlers = {tag: method.__get__(self) for tag, method in handlers_for(d).items()}
         self.later_refs = _later_ref_fields(d, self.handlers)
         self.waits: set[int] = set()  # tool calls whose wait target was confirmed
+        # variant -> fields the reference reducer requires beyond the schema (release facts)
+        self.release_required = _release_required(d)
 
     # -- helpers -------------------------------------------------------------------
     def ref(self, p, tag: str, field_name: str, read: bool | None = None):
@@ -248,6 +260,9 @@ class LifecycleChecker:
 
     # -- dispatch ------------------------------------------------------------------------
     def event(self, ev, tag: str) -> None:
+        missing = self.release_required.get(tag)
+        if missing is not None:
+            self.required_by_release(ev.payload, tag, missing)
         handler = self.handlers.get(tag)
         if handler is not None:
             handler(ev, ev.payload)
@@ -267,6 +282,16 @@ class LifecycleChecker:
             check = bodies.LATER_REF_BODIES.get((tag, f.name))
             if parsed and check is not None:
                 check(self.ctx, body, ref, f"/payload/{f.name}")
+
+    def required_by_release(self, p, tag: str, fields) -> None:
+        for name, since in fields:
+            if getattr(p, name) is None:
+                self.ctx.report(
+                    RELEASE_REQUIRED,
+                    f"{tag} has no {name}: reducers since Codex {since} require it "
+                    f"(the reference reducer is Codex {self.ctx.dialect.reference_release})",
+                    pointer=f"/payload/{name}",
+                )
 
     def refs_only(self, p, tag: str) -> None:
         for f in self.ctx.dialect.ref_fields(tag):
@@ -710,6 +735,14 @@ def _later_ref_fields(dialect, handlers) -> dict:
         if new:
             out[tag] = new
     return out
+def _release_required(dialect) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Variant -> (field, release) the dialect's reference reducer requires though the schema does not."""
+    ref = release_key(dialect.reference_release)
+    out: dict[str, list] = {}
+    for tag, name, since in facts.release_requirements(dialect):
+        if release_key(since) <= ref:
+            out.setdefault(tag, []).append((name, since))
+    return {tag: tuple(v) for tag, v in out.items()}
 
 
 def handlers_for(dialect) -> dict:

@@ -80,8 +80,6 @@ ORPHAN = invariant(
     severity=Severity.WARNING,
 )
 
-_CANONICAL_ID = re.compile(r"raw_payload:([1-9][0-9]*)\Z")
-_CANONICAL_PATH = re.compile(r"payloads/([1-9][0-9]*)\.json\Z")
 
 
 def check_kind(ctx: Context, ref, tag: str, field, pointer: str) -> None:
@@ -127,6 +125,7 @@ class RefChecker:
         # v2's reducer opens every referenced payload by the end of the replay; v1's only
         # the ones its handlers read (model: Dialect.reducer_reads_every_ref, Field.read)
         self.every_ref_read = ctx.dialect.reducer_reads_every_ref
+        self.layout = ctx.dialect.layout  # payload ids and file names (model Layout)
 
     # -- identity ----------------------------------------------------------------
     def _mark(self, n: int) -> None:
@@ -141,23 +140,25 @@ class RefChecker:
 
     def identity(self, rid: str, path: str, pointer: str) -> None:
         ctx = self.ctx
-        mi, mp = _CANONICAL_ID.match(rid), _CANONICAL_PATH.match(path)
-        if mi and mp and mi.group(1) == mp.group(1):
-            self._mark(int(mi.group(1)))
+        layout = self.layout
+        ni, np_ = layout.id_ordinal(rid), layout.file_ordinal(path)
+        if ni is not None and ni == np_:
+            self._mark(ni)
             if rid in self.id_to_path or path in self.path_to_id:
                 self._conflict(rid, path, pointer)
             return
         if ctx.wants(NAMING):
             ctx.report(
                 NAMING,
-                f"ref {rid!r} -> {path!r}: writers name payloads raw_payload:{{n}} at payloads/{{n}}.json",
+                f"ref {rid!r} -> {path!r}: writers name payloads {layout.payload_id} at {layout.payload_file}",
                 pointer=pointer,
             )
         # A non-canonical ref clashes with a canonical one of the same id or path.
-        for m in (mi, mp):
-            if m and self._seen_canonical(int(m.group(1))):
-                n = m.group(1)
-                self._conflict_msg(pointer, f"ref {rid!r} -> {path!r} reuses raw_payload:{n} / payloads/{n}.json")
+        for n in (ni, np_):
+            if n is not None and self._seen_canonical(n):
+                self._conflict_msg(
+                    pointer, f"ref {rid!r} -> {path!r} reuses {layout.payload_id_for(n)} / {layout.file_for(n=n)}"
+                )
                 break
         self._conflict(rid, path, pointer)
 
@@ -251,8 +252,8 @@ class RefChecker:
         with entries:
             for entry in entries:
                 rel = f"{PAYLOADS}/{entry.name}"
-                m = _CANONICAL_PATH.match(rel)
-                if m and self._seen_canonical(int(m.group(1))):
+                n = self.layout.file_ordinal(rel)
+                if n is not None and self._seen_canonical(n):
                     continue
                 if rel in self.path_to_id:
                     continue

@@ -171,8 +171,9 @@ def _named_fields(dialect: Dialect, name: str, value: dict):
     if isinstance(nt, Struct):
         return {f.name for f in nt.fields}, nt.fields
     if isinstance(nt, TaggedUnion):
-        fields = nt.variant(value["type"]).fields if value.get("type") in nt.tags else ()
-        return {"type", *(f.name for f in fields)}, fields
+        key = nt.tag_key
+        fields = nt.variant(value[key]).fields if value.get(key) in nt.tags else ()
+        return {key, *(f.name for f in fields)}, fields
     if isinstance(nt, UnitKind):
         return {"type", "value"}, ()
     return set(), ()

@@ -1,0 +1,107 @@
+"""What every subcommand shares about its output: ``--format``, ``-o``, ``--color``, ``-q``.
+
+A report goes to ``-o FILE`` (or standard output); the one-line summary of a run always
+reaches the console too (unless ``--quiet``), so a CI log says what happened even when
+the report went to a file. Colour follows ``--color``: ``auto`` (the default) colours
+only a terminal, and never when ``NO_COLOR`` is set (https://no-color.org) or
+``TERM=dumb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import IO
+
+COLOR_CHOICES = ("auto", "always", "never")
+
+
+class OutputError(Exception):
+    """The report cannot be written (exit 2)."""
+
+
+def add_output_arguments(p: argparse.ArgumentParser, formats: tuple[str, ...] | list[str], default: str = "human") -> None:
+    p.add_argument("--format", choices=list(formats), default=default, help="report format")
+    p.add_argument("--output", "-o", metavar="FILE", default="-",
+                   help="write the report here ('-': standard output); the summary still goes to the console")
+    p.add_argument("--color", choices=COLOR_CHOICES, default="auto",
+                   help="colour human output: auto = on a terminal, unless NO_COLOR is set")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="print no console summary, and leave passing items out of a human report")
+
+
+def use_color(choice: str, stream: IO) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def console(file: IO, color: str = "auto", width: int | None = None):
+    """A Rich console that emits escape sequences only when colour is on (Rich's own
+    ``NO_COLOR`` handling keeps bold and dim)."""
+    from rich.console import Console
+
+    on = use_color(color, file)
+    return Console(
+        file=file,
+        highlight=False,
+        emoji=False,
+        soft_wrap=width is None,
+        width=width,
+        force_terminal=on,
+        color_system="auto" if on else None,
+        no_color=not on,
+    )
+
+
+def check_writable(target: str | None) -> None:
+    """Fail before a long run, not after it, when ``-o`` names a place that cannot be written."""
+    if not target or target == "-":
+        return
+    p = Path(target)
+    if p.is_dir():
+        raise OutputError(f"cannot write {target}: is a directory")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise OutputError(f"cannot write {target}: not writable")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {target}: no directory {parent}")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"cannot write {target}: directory {parent} is not writable")
+
+
+class Report:
+    """Where a report goes: a file (UTF-8) or standard output."""
+
+    def __init__(self, target: str | None):
+        self.target = target if target and target != "-" else None
+        self._file: IO | None = None
+
+    @property
+    def to_console(self) -> bool:
+        return self.target is None
+
+    def __enter__(self) -> IO:
+        if self.target is None:
+            return sys.stdout
+        try:
+            self._file = open(self.target, "w", encoding="utf-8", errors="backslashreplace")
+        except OSError as e:
+            raise OutputError(f"cannot write {self.target}: {e.strerror or e}") from None
+        return self._file
+
+    def __exit__(self, *exc) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def write_text(target: str | None, text: str) -> None:
+    with Report(target) as out:
+        out.write(text)

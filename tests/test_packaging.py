@@ -1,0 +1,109 @@
+"""The kit as a newcomer gets it: a wheel built from this tree, installed in a fresh venv
+in another directory, runs the README's main command and every subcommand.
+
+One test (building and installing take a while); marked ``packaging``: `.ci/run` runs it.
+The build is network-free (``--no-isolation``, setuptools from the test extra); the
+fresh venv installs the wheel's dependencies from the package index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import rollout_trace_kit
+from rollout_trace_kit.corpus import corpus_root
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.packaging
+
+
+def _run(cmd, cwd, timeout=600, ok=(0,), **kw):
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, **kw)
+    assert proc.returncode in ok, f"{cmd}: exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def readme_main_command() -> str:
+    """The README's first command line: create a venv, install the kit, validate a shipped bundle."""
+    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("python3 -m venv") and "rollout-trace validate" in line:
+            return line
+    raise AssertionError("README.md has no main command line (python3 -m venv ... rollout-trace validate ...)")
+
+
+def test_wheel_installs_and_runs_everything_in_a_fresh_venv(tmp_path):
+    dist = tmp_path / "dist"
+    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(ROOT)], cwd=tmp_path)
+    wheels, sdists = list(dist.glob("*.whl")), list(dist.glob("*.tar.gz"))
+    assert len(wheels) == 1 and len(sdists) == 1
+    wheel = wheels[0]
+    assert f"-{rollout_trace_kit.__version__}-" in wheel.name  # one version source
+    _run([sys.executable, "-m", "twine", "check", "--strict", str(wheel), str(sdists[0])], cwd=tmp_path)
+
+    # the shipped corpus is package data: every file of it is in the wheel
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        meta = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    shipped = {f"rollout_trace_kit/corpus/{p.relative_to(corpus_root()).as_posix()}"
+               for p in corpus_root().rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert shipped - names == set()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert "Project-URL: Repository, " in meta and "Classifier: " in meta
+    extras = set(re.findall(r"^Provides-Extra: (\S+)$", meta, re.M))
+    assert extras == {"test", "docs"}
+    base = [line for line in re.findall(r"^Requires-Dist: (.+)$", meta, re.M) if "extra ==" not in line]
+    assert any(d.startswith("hypothesis-jsonschema") for d in base), base
+
+    # the README's main command, in another directory, installing the wheel instead of the checkout
+    elsewhere = tmp_path / "newcomer"
+    elsewhere.mkdir()
+    cmd = readme_main_command()
+    installed = re.sub(r"pip install (-e )?\.(?=\s|$)", f"pip install {shlex.quote(str(wheel))}", cmd)
+    assert installed != cmd, cmd
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    proc = _run(["bash", "-c", installed], cwd=elsewhere, timeout=900, env=env)
+    assert "1 bundle(s), 0 failing" in proc.stdout, proc.stdout
+    bin_dir = elsewhere / ".venv" / "bin"
+    rt = str(bin_dir / "rollout-trace")
+
+    # the installed package, not the checkout, is what runs
+    where = _run([str(bin_dir / "python"), "-c", "import rollout_trace_kit; print(rollout_trace_kit.__file__)"],
+                 cwd=elsewhere, env=env).stdout
+    assert str(elsewhere) in where and str(ROOT / "src") not in where
+
+    # every subcommand
+    out = elsewhere / "schema"
+    _run([rt, "schema", "--out", str(out)], cwd=elsewhere, env=env)
+    for f in (ROOT / "schema").rglob("*.json"):
+        assert (out / f.relative_to(ROOT / "schema")).read_text() == f.read_text()
+    inv = json.loads(_run([rt, "invariants", "--format", "json"], cwd=elsewhere, env=env).stdout)
+    assert inv["format"].startswith("rollout-trace-kit/invariants/") and inv["invariants"]
+    sarif = elsewhere / "r.sarif"
+    _run([rt, "validate", "corpus:codex-0.164.0", "--format", "sarif", "-o", str(sarif)], cwd=elsewhere, env=env)
+    assert json.loads(sarif.read_text())["version"] == "2.1.0"
+    # the kit's own validator (reducer profile) as the reducer under test: generators and harness work
+    reducer = f"{shlex.quote(rt)} validate -q --profile reducer {{bundle}}"
+    fuzz = _run([rt, "fuzz-reducer", "--cmd", reducer, "--examples", "6", "--jobs", "1", "--no-shrink",
+                 "--format", "json", "--repro-dir", str(elsewhere / "repro")], cwd=elsewhere, env=env, ok=(0, 1))
+    doc = json.loads(fuzz.stdout)
+    assert doc["cases"] == 6 and doc["results"]["error"] == 0, doc["results"]
+    writer = _run([rt, "check-writer", "--cmd", str(bin_dir / "rollout-trace-writer"), "--crash", "none",
+                   "--script", "corpus:codex-0.169.0/tools", "--format", "json"], cwd=elsewhere, env=env)
+    assert json.loads(writer.stdout)["ok"] is True
+    replay_cases = sorted((elsewhere / "repro").glob("*/case.json")) if (elsewhere / "repro").is_dir() else []
+    if replay_cases:  # replay needs a saved case: only a failing fuzz run leaves one
+        _run([rt, "replay", str(replay_cases[0].parent), "--cmd", reducer], cwd=elsewhere, env=env, ok=(0, 1))
+    else:
+        bad = _run([rt, "replay", str(elsewhere), "--cmd", reducer], cwd=elsewhere, env=env, ok=(2,))
+        assert "Traceback" not in bad.stderr
+    assert "Traceback" not in fuzz.stderr + writer.stderr
