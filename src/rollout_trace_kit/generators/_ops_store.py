@@ -440,11 +440,11 @@ def _capture(bundle, dialect, rnd):
     rel, k = st.body_of(ref)
     size = len(st.records(rel)[k][1])
     ed.touch(i)
-    # The capture is written as the model has it (a TaggedUnion: the tag key is "type").
+    tag = getattr(dialect.type("PayloadCapture"), "tag_key", "type")  # the model's tag key ("status")
     if rnd.random() < 0.5:
-        ref["capture"] = {"type": "truncated", "original_bytes": size + 1000, "retained_bytes": size + rnd.choice([-1, 1, 7])}
+        ref["capture"] = {tag: "truncated", "original_bytes": size + 1000, "retained_bytes": size + rnd.choice([-1, 1, 7])}
         return result(ed, "STORE.CAPTURE", i, note=f"{pointer}: retained length")
-    ref["capture"] = {"type": "omitted", "original_bytes": size}
+    ref["capture"] = {tag: "omitted", "original_bytes": size}
     return result(ed, "STORE.CAPTURE", i, also=["STORE.UNREFERENCED"], note=f"{pointer}: omitted with a shard")
 
 
