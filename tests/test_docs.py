@@ -305,8 +305,10 @@ def test_schema_files_are_published_at_their_id():
 #   one whose first line is `# file: NAME.py` is saved there instead (to be imported or
 #   run by later blocks), and one whose first line is `# file: test_NAME.py` is also run
 #   with pytest, which must pass;
-# * a ```yaml block with `runs-on:` is a GitHub Actions job: its `run:` lines that call
-#   rollout-trace run in that directory, and its one install line installs this project.
+# * a ```yaml block with `runs-on:` is a GitHub Actions workflow: its `run:` lines that call
+#   rollout-trace run in that directory, in order, a line that uses `${{ matrix.NAME }}` once
+#   per value of the block's `NAME: [a, b, ...]` list; every other `run:` line (one per job)
+#   installs this project.
 
 EXPECT = re.compile(r"\s+# exit status (\d+)(?::\s*(.*))?$")
 FENCE = re.compile(r"^```(sh|python|yaml)\n(.*?)^```$", re.M | re.S)
@@ -403,11 +405,25 @@ def test_guide_ci_snippets_run(guide, tmp_path):
         runs = re.findall(r"^\s*-?\s*run:\s*(.+)$", block, re.M)
         tool = [r for r in runs if r.startswith("rollout-trace ")]
         install = [r for r in runs if r not in tool]
-        assert tool and len(install) == 1, runs
-        assert shlex.split(install[0]) == ["pip", "install", name]
-        for cmd in tool:
-            proc = _run(cmd, cwd)
-            assert proc.returncode == 0, f"{guide.name}: `{cmd}`: {proc.stdout}{proc.stderr}"
+        jobs = len(re.findall(r"^\s+runs-on:", block, re.M))
+        assert tool and len(install) == jobs, runs
+        assert all(shlex.split(i) == ["pip", "install", name] for i in install)
+        for line in tool:
+            for cmd in _matrix_expanded(line, block):
+                proc = _run(cmd, cwd)
+                assert proc.returncode == 0, f"{guide.name}: `{cmd}`: {proc.stdout}{proc.stderr}"
+
+
+def _matrix_expanded(line: str, block: str) -> list[str]:
+    """``line`` once per value of the matrix list it uses (``${{ matrix.NAME }}``), else once."""
+    names = sorted(set(re.findall(r"\$\{\{\s*matrix\.(\w+)\s*\}\}", line)))
+    if not names:
+        return [line]
+    assert len(names) == 1, f"one matrix variable per line: {line}"
+    m = re.search(rf"^\s+{names[0]}:\s*\[(.*)\]\s*$", block, re.M)
+    assert m, f"no matrix list {names[0]}: [...] for {line}"
+    values = [v.strip().strip("'\"") for v in m.group(1).split(",")]
+    return [re.sub(rf"\$\{{\{{\s*matrix\.{names[0]}\s*\}}\}}", v, line) for v in values]
 
 
 def test_guide_action_snippets_use_real_inputs():

@@ -299,13 +299,18 @@ def test_closed_pipe_ends_without_a_traceback():
 
 def test_fuzz_reports_escape_what_a_reducer_prints(tmp_path):
     reducer = tmp_path / "hostile_reducer.py"
+    # the first run of each campaign is the preflight on a shipped valid bundle: accept it, so the
+    # campaign runs; every later run rejects, printing hostile text
     reducer.write_text(
-        "import sys\n"
+        "import os, sys\n"
+        "flag = sys.argv[3]\n"
+        "if not os.path.exists(flag):\n"
+        "    open(flag, 'w').close(); open(sys.argv[2], 'w').write('{}'); sys.exit(0)\n"
         "sys.stderr.write('\\x1b[31mred\\x1b]0;title\\x07\\n::add-mask::secret\\x01\\u202e' + '\\udcff')\n"
         "sys.exit(1)\n"
     )
-    cmd = f"{sys.executable} {reducer} {{bundle}}"
     for fmt in ("human", "json", "junit"):
+        cmd = f"{sys.executable} {reducer} {{bundle}} {{output}} {tmp_path / ('preflight-' + fmt)}"
         target = tmp_path / f"fuzz.{fmt}"
         proc = _cli("fuzz-reducer", "--cmd", cmd, "--examples", "3", "--jobs", "1", "--no-shrink",
                     "--repro-dir", tmp_path / "repro", "--format", fmt, "-o", target, "--color", "always")

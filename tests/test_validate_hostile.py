@@ -280,3 +280,460 @@ def test_validator_never_writes_into_the_bundle(tmp_path):
             p.chmod(0o755 if p.is_dir() else 0o644)
     assert _snapshot(d) == before
     assert sorted(os.listdir(d)) == ["manifest.json", "payloads", "trace.jsonl"]
+
+
+# -- the hostile-input suite: one row per class of attack ---------------------------------------
+# Each row: (class, how it is built, expected). The bundle is a copy of the shipped 0.169.0
+# "basic" bundle (30 events; line 2 names payloads/1.json, line 3 payloads/2.json, line 10
+# an inference request). Expected: (invariant ID that must be reported, whether the bundle
+# must fail); the report must never hold KIT.INTERNAL_ERROR.
+
+BASIC = CORPUS / "codex-0.169.0" / "basic"
+
+
+def _events(d: Path) -> list[bytes]:
+    return (d / "trace.jsonl").read_bytes().split(b"\n")[:-1]
+
+
+def _write_events(d: Path, lines: list[bytes]) -> None:
+    (d / "trace.jsonl").write_bytes(b"".join(x + b"\n" for x in lines))
+
+
+def _edit_event(n: int, fn):
+    def build(d: Path):
+        lines = _events(d)
+        e = orjson.loads(lines[n - 1])
+        out = fn(e)
+        lines[n - 1] = out if isinstance(out, bytes) else orjson.dumps(e if out is None else out)
+        _write_events(d, lines)
+
+    return build
+
+
+def _raw_line(n: int, old: bytes, new: bytes):
+    def build(d: Path):
+        lines = _events(d)
+        assert old in lines[n - 1]
+        lines[n - 1] = lines[n - 1].replace(old, new, 1)
+        _write_events(d, lines)
+
+    return build
+
+
+def _manifest(raw: bytes):
+    def build(d: Path):
+        (d / "manifest.json").write_bytes(raw)
+
+    return build
+
+
+def _manifest_field(key: str, literal: bytes):
+    def build(d: Path):
+        m = orjson.loads((d / "manifest.json").read_bytes())
+        m[key] = "__X__"
+        (d / "manifest.json").write_bytes(orjson.dumps(m).replace(b'"__X__"', literal))
+
+    return build
+
+
+def _replace_file(rel: str, kind: str, target: str = ""):
+    def build(d: Path):
+        p = d / rel
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        elif p.exists() or p.is_symlink():
+            p.unlink()
+        if kind == "fifo":
+            os.mkfifo(p)
+        elif kind == "dir":
+            p.mkdir()
+        elif kind == "symlink":
+            p.symlink_to(target.replace("{tmp}", str(d.parent)))
+        elif kind == "missing":
+            pass
+
+    return build
+
+
+def _append(data: bytes):
+    def build(d: Path):
+        with open(d / "trace.jsonl", "ab") as f:
+            f.write(data)
+
+    return build
+
+
+def _ref(n: int, field: str, rid: str | None = None, path: str | None = None, rename: bool = False):
+    """Point the ref in ``field`` of event ``n`` elsewhere (moving its file when ``rename``)."""
+
+    def build(d: Path):
+        def fn(e):
+            ref = e["payload"][field]
+            if rename:
+                os.rename(d / ref["path"], d / path)
+            if rid is not None:
+                ref["raw_payload_id"] = rid
+            if path is not None:
+                ref["path"] = path
+
+        _edit_event(n, fn)(d)
+
+    return build
+
+
+def _payload(rel: str, data: bytes | None = None, size: int | None = None):
+    def build(d: Path):
+        with open(d / rel, "wb") as f:
+            if data is not None:
+                f.write(data)
+            if size is not None:
+                f.truncate(size)
+
+    return build
+
+
+def _steps(*builders):
+    def build(d: Path):
+        for b in builders:
+            b(d)
+
+    return build
+
+
+def _payloads_symlink(d: Path):
+    other = d.parent / "elsewhere"
+    other.mkdir()
+    (other / "secret-1.json").write_text("{}")
+    (other / "secret-2.json").write_text("{}")
+    shutil.copytree(d / "payloads", other, dirs_exist_ok=True)
+    shutil.rmtree(d / "payloads")
+    (d / "payloads").symlink_to(other)
+
+
+def _many_refs_to_one_file(d: Path):
+    lines = _events(d)
+    e = orjson.loads(lines[2])  # protocol_event_observed -> payloads/2.json
+    tail = lines[3:]
+    extra = []
+    for i in range(1000):
+        e = dict(e, seq=4 + i)
+        extra.append(orjson.dumps(e))
+    renum = []
+    for k, line in enumerate(tail):
+        ev = orjson.loads(line)
+        ev["seq"] = 1004 + k
+        renum.append(orjson.dumps(ev))
+    _write_events(d, lines[:3] + extra + renum)
+
+
+def _seq(value: bytes):
+    return _raw_line(5, b'"seq":5', b'"seq":' + value)
+
+
+HOSTILE = [
+    # manifest.json
+    ("manifest null", _manifest(b"null\n"), ("BUNDLE.MANIFEST_SCHEMA", True)),
+    ("manifest array", _manifest(b"[]\n"), ("BUNDLE.MANIFEST_SCHEMA", True)),
+    ("manifest number", _manifest(b"42\n"), ("BUNDLE.MANIFEST_SCHEMA", True)),
+    ("manifest string", _manifest(b'"s"\n'), ("BUNDLE.MANIFEST_SCHEMA", True)),
+    ("manifest boolean", _manifest(b"true\n"), ("BUNDLE.MANIFEST_SCHEMA", True)),
+    ("manifest empty object", _manifest(b"{}"), ("BUNDLE.MANIFEST_SCHEMA", True)),
+    ("manifest schema_version 2.0", _manifest_field("schema_version", b"2.0"), ("BUNDLE.MANIFEST_SCHEMA", True)),
+    ("manifest started_at float", _manifest_field("started_at_unix_ms", b"1000.0"), ("BUNDLE.MANIFEST_SCHEMA", True)),
+    ("manifest started_at 1e3", _manifest_field("started_at_unix_ms", b"1e3"), ("BUNDLE.MANIFEST_SCHEMA", True)),
+    ("manifest schema_version 99", _manifest_field("schema_version", b"99"), ("BUNDLE.MANIFEST_VERSION", True)),
+    ("manifest trace_id a number", _manifest_field("trace_id", b"7"), ("BUNDLE.MANIFEST_SCHEMA", True)),
+    ("manifest raw_event_log renamed", _manifest_field("raw_event_log", b'"x.jsonl"'), ("BUNDLE.LAYOUT_NAMES", True)),
+    ("manifest missing", _replace_file("manifest.json", "missing"), ("BUNDLE.MANIFEST_PRESENT", True)),
+    ("manifest a directory", _replace_file("manifest.json", "dir"), ("BUNDLE.MANIFEST_PRESENT", True)),
+    ("manifest a FIFO", _replace_file("manifest.json", "fifo"), ("BUNDLE.MANIFEST_PRESENT", True)),
+    ("manifest -> /dev/zero", _replace_file("manifest.json", "symlink", "/dev/zero"), ("BUNDLE.MANIFEST_PRESENT", True)),
+    ("manifest dangling symlink", _replace_file("manifest.json", "symlink", "/nonexistent/x"), ("BUNDLE.MANIFEST_PRESENT", True)),
+    ("manifest 2 MB", _manifest(b'{"x":"' + b"a" * 2_000_000 + b'"}'), ("BUNDLE.MANIFEST_JSON", True)),
+    ("manifest not UTF-8", _manifest(b'{"schema_version":2,"x":"\xff"}'), ("BUNDLE.MANIFEST_JSON", True)),
+    ("manifest duplicate key", _manifest(b'{"schema_version":2,"schema_version":2}'), ("BUNDLE.MANIFEST_JSON", True)),
+    ("manifest NaN", _manifest(b'{"schema_version":NaN}'), ("BUNDLE.MANIFEST_JSON", True)),
+    ("manifest BOM", _manifest(b"\xef\xbb\xbf" + BASIC.joinpath("manifest.json").read_bytes()), ("BUNDLE.MANIFEST_JSON", True)),
+    ("manifest nested 100k deep", _manifest(b"[" * 100_000 + b"]" * 100_000), ("BUNDLE.MANIFEST_JSON", True)),
+    ("manifest empty file", _manifest(b""), ("BUNDLE.MANIFEST_JSON", True)),
+    # trace.jsonl as a file
+    ("trace missing", _replace_file("trace.jsonl", "missing"), ("BUNDLE.TRACE_PRESENT", True)),
+    ("trace a directory", _replace_file("trace.jsonl", "dir"), ("BUNDLE.TRACE_PRESENT", True)),
+    ("trace a FIFO", _replace_file("trace.jsonl", "fifo"), ("BUNDLE.TRACE_PRESENT", True)),
+    ("trace -> /dev/zero", _replace_file("trace.jsonl", "symlink", "/dev/zero"), ("BUNDLE.TRACE_PRESENT", True)),
+    ("trace -> /dev/urandom", _replace_file("trace.jsonl", "symlink", "/dev/urandom"), ("BUNDLE.TRACE_PRESENT", True)),
+    ("trace sparse 2 GiB NUL tail", lambda d: os.truncate(d / "trace.jsonl", 2 << 30), ("LINE.TRUNCATED", True)),
+    ("trace 4 KiB NUL tail", _append(b"\0" * 4096), ("LINE.TRUNCATED", True)),
+    ("trace line of NULs", _append(b"\0" * 100 + b"\n"), ("LINE.JSON", True)),
+    ("trace 70 MB garbage line", _append(b"\x01garbage" * 8_750_000 + b"\n"), ("LINE.JSON", True)),
+    ("trace 70 MB NUL line", _append(b"\0" * 70_000_000 + b"\n"), ("LINE.JSON", True)),
+    ("trace line over the limit, JSON so far", _append(b'{"x":"' + b"a" * 68_000_000 + b'"}\n'), ("LINE.TOO_LONG", False)),
+    # lines
+    ("invalid UTF-8", _raw_line(5, b'"type"', b'"t\xffpe"'), ("LINE.UTF8", True)),
+    ("byte order mark", _raw_line(1, b"{", b"\xef\xbb\xbf{"), ("LINE.JSON", True)),
+    ("NaN seq", _seq(b"NaN"), ("LINE.JSON", True)),
+    ("Infinity seq", _seq(b"Infinity"), ("LINE.JSON", True)),
+    ("lone surrogate", _raw_line(1, b'"rollout_started"', b'"rollout_started","x":"\\ud800"'), ("LINE.JSON", True)),
+    ("blank line", _raw_line(5, b"{", b"\n{"), ("LINE.BLANK", True)),
+    ("CRLF line", _raw_line(5, b"}}", b"}}\r"), ("LINE.CRLF", True)),
+    ("partial last line", lambda d: os.truncate(d / "trace.jsonl", (d / "trace.jsonl").stat().st_size - 10), ("LINE.TRUNCATED", True)),
+    ("payload nested 10k deep", _raw_line(3, b'"payload":{', b'"payload":{"zz":' + b"[" * 10_000 + b"]" * 10_000 + b","), ("LINE.NESTING", True)),
+    ("duplicate key", _seq(b"5,\"seq\":5"), ("LINE.DUPLICATE_KEY", True)),
+    ("event is null", _edit_event(5, lambda e: b"null"), ("EVENT.SCHEMA", True)),
+    ("event is an array", _edit_event(5, lambda e: b"[]"), ("EVENT.SCHEMA", True)),
+    ("event is a number", _edit_event(5, lambda e: b"7"), ("EVENT.SCHEMA", True)),
+    ("unknown payload type", _raw_line(3, b'"type":"protocol_event_observed"', b'"type":"zz"'), ("EVENT.UNKNOWN_TYPE", True)),
+    ("seq as a float", _seq(b"5.0"), ("EVENT.INTEGER_FORM", True)),
+    ("seq 2**64", _seq(str(2**64).encode()), ("EVENT.SCHEMA", True)),
+    ("seq with 5,000 digits", _seq(b"9" * 5000), ("LINE.JSON", True)),
+    ("seq negative", _seq(b"-1"), ("EVENT.SCHEMA", True)),
+    ("seq gap", _seq(b"7"), ("SEQ.NO_GAP", True)),
+    ("seq repeated", _seq(b"4"), ("SEQ.INCREASING", True)),
+    ("empty log", lambda d: (d / "trace.jsonl").write_bytes(b""), ("ORDER.TERMINAL_PRESENT", True)),
+    ("event after recording_completed", lambda d: _write_events(d, _events(d) + [_events(d)[-1].replace(b'"seq":30', b'"seq":31')]), ("ORDER.AFTER_RECORDING_COMPLETED", True)),
+    ("other variant", _raw_line(3, b'"type":"protocol_event_observed"', b'"type":"other"'), ("EVENT.SCHEMA", True)),
+    # payload refs
+    ("ref raw_payload:8000000000", _ref(3, "event_payload", "raw_payload:8000000000", "payloads/8000000000.json", rename=True), (None, False)),
+    ("ref raw_payload:10^24", _ref(3, "event_payload", f"raw_payload:{10**24}", f"payloads/{10**24}.json", rename=True), (None, False)),
+    ("ref id of 5,000 digits", _ref(3, "event_payload", "raw_payload:" + "7" * 5000, "payloads/" + "7" * 5000 + ".json"), ("REF.FILE_EXISTS", True)),
+    ("ref payloads/./2.json", _ref(3, "event_payload", path="payloads/./2.json"), ("REF.PATH_CONFINED", True)),
+    ("ref payloads//2.json", _ref(3, "event_payload", path="payloads//2.json"), ("REF.PATH_CONFINED", True)),
+    ("ref climbs out", _ref(3, "event_payload", path="payloads/../../x.json"), ("REF.PATH_CONFINED", True)),
+    ("ref absolute", _ref(3, "event_payload", path="/etc/passwd"), ("REF.PATH_CONFINED", True)),
+    ("ref with a NUL", _ref(3, "event_payload", path="payloads/2.json\0"), ("REF.PATH_CONFINED", True)),
+    ("ref backslashes", _ref(3, "event_payload", path="payloads\\2.json"), ("REF.PATH_CONFINED", True)),
+    ("payload symlink out", _replace_file("payloads/2.json", "symlink", "/etc/hostname"), ("REF.PATH_CONFINED", True)),
+    ("payload -> /dev/zero", _replace_file("payloads/2.json", "symlink", "/dev/zero"), ("REF.PATH_CONFINED", True)),
+    ("payload a FIFO", _replace_file("payloads/2.json", "fifo"), ("REF.REGULAR_FILE", True)),
+    ("payload a directory", _replace_file("payloads/2.json", "dir"), ("REF.REGULAR_FILE", True)),
+    ("payload missing", _replace_file("payloads/2.json", "missing"), ("REF.FILE_EXISTS", True)),
+    ("payload dangling symlink", _replace_file("payloads/2.json", "symlink", "missing.json"), ("REF.FILE_EXISTS", True)),
+    ("payload not JSON", _payload("payloads/2.json", b"{nope"), ("REF.JSON", True)),
+    ("payload empty", _payload("payloads/2.json", b""), ("REF.JSON", True)),
+    ("payload sparse 2 GiB", _payload("payloads/2.json", size=2 << 30), ("REF.SIZE_LIMIT", False)),
+    ("payloads/ a file", _steps(lambda d: shutil.rmtree(d / "payloads"), _payload("payloads", b"{}")), ("REF.FILE_EXISTS", True)),
+    ("payloads/ missing", lambda d: shutil.rmtree(d / "payloads"), ("REF.FILE_EXISTS", True)),
+    ("payloads/ a symlink elsewhere", _payloads_symlink, ("REF.PATH_CONFINED", True)),
+    ("orphan payload", _payload("payloads/99.json", b"{}"), ("REF.ORPHAN", False)),
+    ("orphan directory in payloads/", lambda d: (d / "payloads" / "sub").mkdir(), ("REF.ORPHAN", False)),
+    ("one id, two paths", _ref(4, "event_payload", rid="raw_payload:2"), ("REF.ID_CONSISTENT", True)),
+    ("non-canonical id", _ref(3, "event_payload", rid="payload-two"), ("REF.NAMING", True)),
+    ("1,000 refs to one payload", _many_refs_to_one_file, (None, False)),
+    ("75 MB [{},{},...] protocol payload", _payload("payloads/2.json", b"[" + b"{}," * 25_000_000 + b"{}]"), (None, False)),
+    ("75 MB [{},{},...] inference request", _payload("payloads/5.json", b"[" + b"{}," * 25_000_000 + b"{}]"), ("REF.SIZE_LIMIT", False)),
+    ("75 MB [{},{},...] tool invocation payload", _payload("payloads/9.json", b"[" + b"{}," * 25_000_000 + b"{}]"), ("REF.SIZE_LIMIT", False)),
+]
+
+
+def _rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@pytest.mark.parametrize("name,build,expected", HOSTILE, ids=[row[0] for row in HOSTILE])
+def test_hostile_input_gets_its_finding(tmp_path, name, build, expected):
+    d = tmp_path / "b"
+    shutil.copytree(BASIC, d)
+    build(d)
+    want, fails = expected
+    for profile in Profile:
+        started = time.monotonic()
+        report = validate_bundle(d, Options(profile=profile))
+        elapsed = time.monotonic() - started
+        assert elapsed < 60, f"{name}: {elapsed:.0f} s"
+        assert "KIT.INTERNAL_ERROR" not in report.ids(), [f.message for f in report.findings]
+        if profile is Profile.STRICT:
+            assert report.ok is not fails, (name, [(f.invariant, f.message) for f in report.findings][:5])
+            if want is None:
+                assert not report.findings, [(f.invariant, f.message) for f in report.findings][:5]
+            else:
+                assert want in report.ids(), (name, [(f.invariant, f.message) for f in report.findings][:5])
+
+
+def test_hostile_suite_covers_sixty_classes():
+    assert len({row[0] for row in HOSTILE}) == len(HOSTILE) >= 60
+
+
+# -- the reproductions of issue 13, one by one ------------------------------------------------
+def _copy_basic(tmp_path) -> Path:
+    d = tmp_path / "b"
+    shutil.copytree(BASIC, d)
+    return d
+
+
+def _cli_run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "rollout_trace_kit", *map(str, args)], capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_max_findings_below_one_is_a_usage_error(tmp_path, value):
+    d = _copy_basic(tmp_path)
+    out = _cli_run("validate", "--max-findings", value, d)
+    assert out.returncode == 2 and "max-findings" in out.stderr and out.stdout == ""
+    with pytest.raises(ValueError):
+        Options(max_findings=int(value))
+
+
+def test_verdict_counts_findings_the_report_leaves_out(tmp_path):
+    # The issue's reproduction: a sparse payload over the limit named by 1,000 refs (1,000
+    # warnings), then a line that is not JSON: the error is past --max-findings, still a FAIL.
+    d = _copy_basic(tmp_path)
+    _payload("payloads/2.json", size=300 << 20)(d)
+    _many_refs_to_one_file(d)
+    _append(b"not json\n")(d)
+    report = validate_bundle(d, Options(profile=Profile.WRITER))
+    assert report.truncated and len(report.findings) == 1000
+    assert {f.invariant for f in report.findings} == {"REF.SIZE_LIMIT"}
+    assert report.dropped_errors >= 1 and not report.ok
+    out = _cli_run("validate", "--format", "json", d)
+    assert out.returncode == 1
+    doc = orjson.loads(out.stdout)
+    assert doc["ok"] is False and doc["bundles"][0]["dropped"]["errors"] >= 1
+    small = _cli_run("validate", "--max-findings", "1", d)
+    assert small.returncode == 1 and "FAIL" in small.stdout and "more error(s)" in small.stdout
+
+
+# VmHWM is this process's own peak (ru_maxrss can carry the forking parent's peak over).
+_PEAK = """
+import sys
+from rollout_trace_kit.validate import validate_bundle, Options, Profile
+r = validate_bundle(sys.argv[1], Options(profile=Profile.STRICT))
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(hwm // 1024, r.ok, sorted(r.ids()))
+"""
+
+
+def _peak(d: Path) -> tuple[int, str]:
+    out = subprocess.run([sys.executable, "-c", _PEAK, str(d)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    mb, rest = out.stdout.split(" ", 1)
+    return int(mb), rest
+
+
+@pytest.mark.parametrize("ordinal", [8_000_000_000, 10**24])
+def test_huge_ref_ordinals_cost_no_memory(tmp_path, ordinal):
+    d = _copy_basic(tmp_path)
+    _ref(3, "event_payload", f"raw_payload:{ordinal}", f"payloads/{ordinal}.json", rename=True)(d)
+    mb, rest = _peak(d)
+    assert rest.strip() == "True []"
+    assert mb < 150  # was 1.98 GB: a bitmap sized by the id
+
+
+def test_ids_are_keyed_by_value_not_by_hash():
+    import inspect
+
+    from rollout_trace_kit.validate.rules import lifecycle, refs
+
+    for module in (lifecycle, refs):
+        assert "hash(" not in inspect.getsource(module).replace("``hash()``", "")
+
+
+def test_nul_tail_and_garbage_line_are_errors_in_bounded_time_and_memory(tmp_path):
+    d = _copy_basic(tmp_path)
+    os.truncate(d / "trace.jsonl", 2 << 30)  # as after a crash: a sparse 2 GiB NUL tail
+    started = time.monotonic()
+    mb, rest = _peak(d)
+    assert time.monotonic() - started < 30  # reading the hole would take minutes on a slow disk
+    assert mb < 200 and "False" in rest and "LINE.TRUNCATED" in rest
+    g = tmp_path / "g"
+    shutil.copytree(BASIC, g)
+    _append(bytes(range(1, 10)) * 7_800_000 + b"\n")(g)  # a 70 MB line of garbage
+    mb, rest = _peak(g)
+    assert mb < 200 and "False" in rest and "LINE.JSON" in rest
+
+
+def test_one_payload_named_by_many_refs_is_read_once(tmp_path, monkeypatch):
+    from rollout_trace_kit.validate.rules import refs
+
+    d = _copy_basic(tmp_path)
+    _payload("payloads/2.json", orjson.dumps({"text": "x" * (10 << 20)}))(d)
+    _many_refs_to_one_file(d)
+    reads: list[str] = []
+    real = refs.RefChecker._read
+    monkeypatch.setattr(refs.RefChecker, "_read", lambda self, full, flags: reads.append(full) or real(self, full, flags))
+    started = time.monotonic()
+    report = validate_bundle(d, Options(profile=Profile.STRICT))
+    assert time.monotonic() - started < 30  # was 41 s: each ref re-read and re-parsed the file
+    assert report.ok and not report.findings
+    assert len(reads) == len(set(reads)) == len(os.listdir(d / "payloads"))
+
+
+def test_a_75_mb_payload_of_empty_objects_is_not_built(tmp_path):
+    d = _copy_basic(tmp_path)
+    _payload("payloads/9.json", b"[" + b"{}," * 25_000_000 + b"{}]")(d)  # a tool invocation the reducer reads
+    mb, rest = _peak(d)
+    assert mb < 400  # was 2.44 GB
+    assert "REF.SIZE_LIMIT" in rest and "True" in rest  # a warning: its body was not checked
+    report = validate_bundle(d, Options(profile=Profile.WRITER))
+    [f] = report.findings
+    assert f.invariant == "REF.SIZE_LIMIT" and "not parsed" in f.message and f.line == 16  # read by the tool_call_started handler
+
+
+@pytest.mark.parametrize("path", ["payloads/./2.json", "payloads//2.json", "./payloads/2.json"])
+def test_paths_that_resolve_inside_are_read_and_not_reducer_findings(tmp_path, path):
+    d = _copy_basic(tmp_path)
+    _ref(3, "event_payload", path=path)(d)
+    assert validate_bundle(d, Options(profile=Profile.REDUCER)).findings == []
+    writer = validate_bundle(d, Options(profile=Profile.WRITER))
+    confined = [f for f in writer.findings if f.invariant == "REF.PATH_CONFINED"]
+    assert len(confined) == 1 and confined[0].profile is Profile.WRITER and "normalised" in confined[0].message
+    # and it was read: a broken payload behind the odd path is still caught
+    _payload("payloads/2.json", b"{nope")(d)
+    assert "REF.JSON" in validate_bundle(d, Options(profile=Profile.REDUCER)).ids()
+
+
+def test_a_symlinked_payloads_dir_is_a_finding_and_never_listed(tmp_path):
+    d = _copy_basic(tmp_path)
+    _payloads_symlink(d)
+    report = validate_bundle(d, Options(profile=Profile.STRICT))
+    assert not [f for f in report.findings if "secret" in f.message or "secret" in f.file]
+    [f] = [f for f in report.findings if f.file == "payloads"]
+    assert f.invariant == "REF.PATH_CONFINED" and "symlink" in f.message
+
+
+def test_a_growing_log_is_read_up_to_its_size_at_start(tmp_path, monkeypatch):
+    from rollout_trace_kit.validate import engine
+
+    d = _copy_basic(tmp_path)
+    size = (d / "trace.jsonl").stat().st_size
+    real = engine.read_batches
+
+    def appending(f, *args, **kw):
+        for n, item in enumerate(real(f, *args, **kw)):
+            if n == 0:  # a writer appends while the check reads
+                with open(d / "trace.jsonl", "ab") as w:
+                    w.write(b"not json\n" * 1000)
+            yield item
+
+    monkeypatch.setattr(engine, "read_batches", appending)
+    report = validate_bundle(d, Options(profile=Profile.STRICT))
+    assert [(f.invariant, f.severity.value) for f in report.findings] == [("BUNDLE.TRACE_CHANGED", "warning")]
+    assert str(size) in report.findings[0].message and report.ok and report.events == 30
+
+
+def test_a_log_appended_to_by_a_real_writer_does_not_keep_the_check_going(tmp_path):
+    import threading
+
+    d = _copy_basic(tmp_path)
+    stop, wrote = threading.Event(), threading.Event()
+
+    def writer():
+        with open(d / "trace.jsonl", "ab", buffering=0) as w:
+            while not stop.is_set():
+                w.write(b"x" * 65536)
+                wrote.set()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        assert wrote.wait(30)  # the log holds garbage before the check starts
+        started = time.monotonic()
+        report = validate_bundle(d, Options(profile=Profile.STRICT))
+        assert time.monotonic() - started < 30
+    finally:
+        stop.set()
+        t.join()
+    assert "KIT.INTERNAL_ERROR" not in report.ids() and not report.ok

@@ -71,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     from .suggest import unknown_message
 
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:2] == ["fuzz-reducer", "merge"]:  # a verb of fuzz-reducer, which otherwise takes only options
+        from .harness.reducer.cli import merge_parser
+
+        args = merge_parser().parse_args(argv[2:])
+        return args.func(args)
     parser = build_parser()
     subs = _subparsers(parser)
     first = next((a for a in argv if not a.startswith("-")), None)

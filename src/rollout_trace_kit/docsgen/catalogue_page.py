@@ -5,7 +5,8 @@ fuzz harness run against real Codex releases: ``docs/data/codex-reducer/<release
 each the unedited output of::
 
     rollout-trace fuzz-reducer --format json -o docs/data/codex-reducer/<release>.json \
-        --dialect <dialect> --cmd '<codex of that release> debug trace-reduce {bundle} -o {output}'
+        --dialect <dialect> --seed 0 --examples 320 --timeout 10 --known tests/known-results/codex-<release>.json \
+        --cmd '<codex of that release> debug trace-reduce {bundle} -o {output}'
 
 (format ``rollout-trace-kit/reducer-report/1``; the file name says which Codex release
 ran, the report says which dialect). Without a report, or for an invariant no report

@@ -270,6 +270,8 @@ def _ordinal(text: str, pattern: str) -> int | None:
     digits = text[len(prefix) : len(text) - len(suffix)]
     if not digits.isascii() or not digits.isdigit() or digits.startswith("0"):
         return None
+    if len(digits) > 4000:  # int() refuses more than 4300 digits; no writer counts that far
+        return None
     return int(digits)
 
 

@@ -110,14 +110,20 @@ def run_validate(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"rollout-trace validate: {e}", file=sys.stderr)
         return EXIT_USAGE
-    options = Options(
-        profile=profile,
-        dialect=args.dialect,
-        max_line_bytes=args.max_line_bytes,
-        max_payload_bytes=args.max_payload_bytes,
-        max_findings=args.max_findings,
-        partial_ok=args.partial_ok,
-    )
+    try:
+        options = Options(
+            profile=profile,
+            dialect=args.dialect,
+            max_line_bytes=args.max_line_bytes,
+            max_payload_bytes=args.max_payload_bytes,
+            max_findings=args.max_findings,
+            partial_ok=args.partial_ok,
+        )
+        if args.jobs < 1:
+            raise ValueError(f"jobs must be a whole number >= 1, not {args.jobs}")
+    except ValueError as e:
+        print(f"rollout-trace validate: --{e}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         for target in [args.output, *(t for _, t in args.report)]:
             check_writable(target)
@@ -233,7 +239,8 @@ def add_validate_parser(sub) -> None:
     p.add_argument("--changed", action="store_true",
                    help="PATHs are changed files (as pre-commit passes them): check each bundle holding one")
     p.add_argument("--jobs", "-j", type=int, default=1, help="bundles checked in parallel")
-    p.add_argument("--max-findings", type=int, default=1000, help="stop a bundle after this many findings")
+    p.add_argument("--max-findings", type=int, default=1000,
+                   help="list at most this many findings per bundle (>= 1); the verdict counts the rest")
     p.add_argument("--max-line-bytes", type=int, default=64 * 1024 * 1024, help="longest trace.jsonl line read")
     p.add_argument("--max-payload-bytes", type=int, default=256 * 1024 * 1024, help="largest payload file read")
     p.add_argument(

@@ -6,11 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..model.types import Dialect
-from .findings import Finding, Invariant, Profile
-
-
-class TooManyFindings(Exception):
-    """Raised to stop a check once ``max_findings`` is reached."""
+from .findings import Finding, Invariant, Profile, Severity
 
 
 @dataclass
@@ -22,6 +18,12 @@ class Options:
     max_findings: int = 1000
     partial_ok: bool = False  # crash-consistency mode: a partial last line / missing end is a warning
 
+    def __post_init__(self):
+        for name, least in (("max_findings", 1), ("max_line_bytes", 1), ("max_payload_bytes", 0)):
+            value = getattr(self, name)
+            if type(value) is not int or value < least:
+                raise ValueError(f"{name.replace('_', '-')} must be a whole number >= {least}, not {value!r}")
+
 
 @dataclass
 class Context:
@@ -31,6 +33,9 @@ class Context:
     manifest: dict | None = None
     findings: list[Finding] = field(default_factory=list)
     truncated: bool = False
+    # Findings past max_findings are not kept, but they still count in the verdict.
+    dropped_errors: int = 0
+    dropped_warnings: int = 0
     # position of the event being checked
     line: int | None = None
     seq: int | None = None
@@ -72,7 +77,11 @@ class Context:
             return
         if len(self.findings) >= self.options.max_findings:
             self.truncated = True
-            raise TooManyFindings
+            if (severity or inv.severity) is Severity.ERROR:
+                self.dropped_errors += 1
+            else:
+                self.dropped_warnings += 1
+            return
         self.findings.append(
             Finding(
                 invariant=inv.id,

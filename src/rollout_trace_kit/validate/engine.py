@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import msgspec
 
 from ..compilers.msgspec_types import typed
-from .context import Context, Options, TooManyFindings
+from .context import Context, Options
 from .findings import BundleReport, Finding, Profile, Severity
 from .lines import RawLine, read_batches
 from .rules import layout, schema
@@ -27,8 +28,6 @@ def validate_bundle(bundle: str | Path, options: Options | None = None) -> Bundl
     ctx = Context(Path(bundle), options or Options())
     try:
         _run(ctx)
-    except TooManyFindings:
-        pass
     except Exception as e:  # a kit bug must still end in a finding, not a traceback
         import traceback
 
@@ -52,6 +51,8 @@ def validate_bundle(bundle: str | Path, options: Options | None = None) -> Bundl
         findings=ctx.findings,
         events=getattr(ctx, "events", 0),
         truncated=ctx.truncated,
+        dropped_errors=ctx.dropped_errors,
+        dropped_warnings=ctx.dropped_warnings,
     )
 
 
@@ -68,13 +69,18 @@ def _run(ctx: Context) -> None:
             layout.dialect_from_first_event(ctx, None)
         return
     with open(ctx.bundle / layout.TRACE, "rb") as f:
+        # The log as it is now: a writer still appending is not chased (that could last forever).
+        size = os.fstat(f.fileno()).st_size
         if ctx.dialect is None:
-            first = f.readline(ctx.options.max_line_bytes)
+            first = f.readline(min(ctx.options.max_line_bytes, size))
             layout.dialect_from_first_event(ctx, first.rstrip(b"\r\n") if first else None)
             if ctx.dialect is None or not layout.store_readable(ctx, READABLE_STORES):
                 return
             f.seek(0)
-        _Pass(ctx).run(read_batches(f, ctx.options.max_line_bytes))
+        _Pass(ctx).run(read_batches(f, ctx.options.max_line_bytes, size=size))
+        now = os.fstat(f.fileno()).st_size
+        if now != size:
+            layout.report_trace_changed(ctx, size, now)
 
 
 BATCH = 1024  # lines decoded by one msgspec call on the fast path
@@ -134,7 +140,7 @@ class _Pass:
         ctx = self.ctx
         ctx.line, ctx.seq = raw.number, None
         if raw.too_long:
-            ctx.report(schema.TOO_LONG, f"line {raw.number} is longer than {ctx.options.max_line_bytes} bytes; skipped")
+            schema.too_long(ctx, raw)
             return
         if not raw.data.strip():
             if raw.data or raw.terminated:

@@ -90,10 +90,12 @@ class BundleReport:
     findings: list[Finding] = field(default_factory=list)
     events: int = 0
     truncated: bool = False  # findings beyond --max-findings were dropped
+    dropped_errors: int = 0  # ... of which errors: they still fail the bundle
+    dropped_warnings: int = 0
 
     @property
     def ok(self) -> bool:
-        return not any(f.severity is Severity.ERROR for f in self.findings)
+        return not self.dropped_errors and not any(f.severity is Severity.ERROR for f in self.findings)
 
     def ids(self) -> set[str]:
         return {f.invariant for f in self.findings}

@@ -9,6 +9,7 @@ deeper than serde_json's recursion limit are errors.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -19,6 +20,7 @@ SERDE_RECURSION_LIMIT = 128  # serde_json's default nesting limit
 PAYLOAD_DEPTH_LIMIT = 126  # the payload object counts as 1
 KIT_DEPTH_LIMIT = 500  # deeper than this the kit's own parsers cannot go
 DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
+HEAD_BYTES = 1024 * 1024  # of a line too long to parse, the part kept to show it is not JSON
 
 
 @dataclass
@@ -27,61 +29,130 @@ class RawLine:
     data: bytes  # without the line terminator
     terminated: bool  # ended with "\n"
     crlf: bool  # ended with "\r\n"
-    too_long: bool  # longer than the limit; data holds only the first part
+    too_long: bool  # longer than the limit; data holds only its first HEAD_BYTES
     offset: int  # unused by the checks; kept for callers that build RawLine
 
 
-def read_batches(f: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, block: int = 1 << 20):
+def read_batches(
+    f: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, block: int = 1 << 20, size: int | None = None
+):
     """Yield ``(first_line_number, [line bytes, ...])`` for runs of complete lines, and
     :class:`RawLine` items for the odd ones (too long, or the partial last line).
 
     Lines come without their "\n"; a "\r" before it is left for the caller to
     see. Memory stays within a block plus one line of at most ``max_line_bytes``.
+    ``size``: read no further than this many bytes (the log's size when the check
+    started; a log that grows meanwhile is not chased). Inside a line already too long,
+    a hole of a sparse file (a NUL tail, as ``truncate`` leaves) is skipped, not read.
     """
     number = 0  # lines handed out so far
     offset = 0
-    tail = b""
-    skipping = False  # inside a line already reported as too long
+    pending: list[bytes] = []  # pieces of the current, unfinished line (no "\n" in them)
+    pending_len = 0
+    head = b""  # first max_line_bytes of a line too long
+    skipping = False  # inside a line already too long
+    remaining = size
     while True:
-        chunk = f.read(block)
+        want = block if remaining is None else min(block, remaining)
+        chunk = f.read(want) if want > 0 else b""
         if not chunk:
             break
+        if remaining is not None:
+            remaining -= len(chunk)
         if skipping:
             cut = chunk.find(b"\n")
             if cut < 0:
                 offset += len(chunk)
+                if chunk.count(0) == len(chunk):
+                    jumped = _skip_hole(f, remaining)
+                    offset += jumped
+                    if remaining is not None:
+                        remaining -= jumped
                 continue
             number += 1
-            yield RawLine(number, tail, True, False, True, offset)
+            yield RawLine(number, head, True, False, True, offset)
             offset += cut + 1
-            chunk, tail, skipping = chunk[cut + 1 :], b"", False
-        data = tail + chunk if tail else chunk
+            chunk, head, skipping = chunk[cut + 1 :], b"", False
+        if chunk.find(b"\n") < 0:
+            pending.append(chunk)
+            pending_len += len(chunk)
+            if pending_len > max_line_bytes:
+                head = b"".join(pending[: HEAD_BYTES // len(pending[0]) + 1])[:HEAD_BYTES]
+                pending, pending_len, skipping = [], 0, True
+            continue
+        data = b"".join(pending) + chunk if pending else chunk
+        pending, pending_len = [], 0
         parts = data.split(b"\n")
         tail = parts.pop()
-        if parts:
-            run: list[bytes] = []
-            start = number + 1
-            for part in parts:
-                if len(part) > max_line_bytes:
-                    if run:
-                        yield start, run
-                    number += len(run)
-                    number += 1
-                    yield RawLine(number, part[:max_line_bytes], True, False, True, offset)
-                    run, start = [], number + 1
-                else:
-                    run.append(part)
-            if run:
-                yield start, run
+        run: list[bytes] = []
+        start = number + 1
+        for part in parts:
+            if len(part) > max_line_bytes:
+                if run:
+                    yield start, run
                 number += len(run)
+                number += 1
+                yield RawLine(number, part[:HEAD_BYTES], True, False, True, offset)
+                run, start = [], number + 1
+            else:
+                run.append(part)
+        if run:
+            yield start, run
+            number += len(run)
         if len(tail) > max_line_bytes:
-            tail, skipping = tail[:max_line_bytes], True
+            head, skipping = tail[:HEAD_BYTES], True
+        elif tail:
+            pending, pending_len = [tail], len(tail)
     if skipping:
         number += 1
-        yield RawLine(number, tail, False, False, True, offset)
-    elif tail:
+        yield RawLine(number, head, False, False, True, offset)
+    elif pending:
         number += 1
-        yield RawLine(number, tail, False, False, False, offset)
+        yield RawLine(number, b"".join(pending), False, False, False, offset)
+
+
+def _skip_hole(f: BinaryIO, remaining: int | None) -> int:
+    """Seek past the hole (unwritten, all-NUL region) ``f`` is in; return the bytes skipped."""
+    seek_data = getattr(os, "SEEK_DATA", None)
+    if seek_data is None:
+        return 0
+    try:
+        here = f.tell()
+        fd = f.fileno()
+        end = os.fstat(fd).st_size
+    except (OSError, ValueError, AttributeError):
+        return 0
+    try:
+        there = os.lseek(fd, here, seek_data)
+    except OSError:  # ENXIO: nothing but a hole up to the end
+        there = end
+    limit = end if remaining is None else min(end, here + remaining)
+    there = min(max(there, here), limit)
+    f.seek(there)
+    return there - here
+
+
+def prefix_problem(head: bytes) -> str | None:
+    """Why the first bytes of a line too long to parse already show it is not JSON, or None.
+
+    A syntax error inside ``head`` is final; running out of bytes ("truncated") is not.
+    msgspec's Raw target checks the syntax without building any object.
+    """
+    import msgspec
+
+    stripped = head.lstrip(b" \t\r")
+    if not stripped:
+        return None
+    if stripped[:1] == b"\0":
+        run = len(stripped) - len(stripped.lstrip(b"\0"))
+        return f"it starts with {'at least ' if run == len(stripped) else ''}{run} NUL bytes"
+    try:
+        msgspec.json.decode(head, type=msgspec.Raw)
+    except msgspec.DecodeError as e:
+        if "truncated" in str(e):
+            return None
+        return str(e)
+    return None
 
 
 class DuplicateKey(ValueError):

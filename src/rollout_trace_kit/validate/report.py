@@ -29,12 +29,13 @@ def _where(f: Finding) -> str:
 
 
 def counts(r: BundleReport) -> tuple[int, int]:
-    errs = sum(f.severity is Severity.ERROR for f in r.findings)
-    return errs, len(r.findings) - errs
+    # findings past --max-findings are not listed, but they count
+    errs = sum(f.severity is Severity.ERROR for f in r.findings) + r.dropped_errors
+    return errs, len(r.findings) + r.dropped_warnings + r.dropped_errors - errs
 
 
 def summary(reports: list[BundleReport]) -> str:
-    total = sum(len(r.findings) for r in reports)
+    total = sum(len(r.findings) + r.dropped_errors + r.dropped_warnings for r in reports)
     bad = sum(not r.ok for r in reports)
     errs = sum(counts(r)[0] for r in reports)
     return (f"{len(reports)} bundle(s), {bad} failing, {total} finding(s) "
@@ -53,6 +54,7 @@ def render_json(reports: list[BundleReport]) -> str:
                 "ok": r.ok,
                 "events": r.events,
                 "truncated": r.truncated,
+                "dropped": {"errors": r.dropped_errors, "warnings": r.dropped_warnings},
                 "findings": [f.to_dict() for f in r.findings],
             }
             for r in reports
@@ -186,7 +188,10 @@ def render_human(reports: list[BundleReport], console, quiet: bool = False) -> N
             if f.related_seq is not None:
                 console.print(f"    [dim]related event: seq {f.related_seq}[/]")
         if r.truncated:
-            console.print("  [yellow]... more findings were dropped (--max-findings)[/]")
+            console.print(
+                f"  [yellow]... {r.dropped_errors} more error(s) and {r.dropped_warnings} more warning(s) "
+                "were not listed (--max-findings); the verdict counts them[/]"
+            )
 
 
 def print_human(reports: list[BundleReport], file=None, color: str = "auto", quiet: bool = False) -> None:

@@ -66,8 +66,9 @@ def build_case(spec: CaseSpec, attempts: int = 6) -> Case | None:
     return None
 
 
-def judge_case(case: Case, bundle_dir, profile: Profile) -> None:
-    """Set ``must_reject`` from the kit's own verdict in ``profile`` on the written bundle.
+def judge_case(case: Case, bundle_dir, profile: Profile) -> dict | None:
+    """Set ``must_reject`` from the kit's own verdict in ``profile`` on the written bundle;
+    return the kit's finding for the case (the one of its invariant, else the first error).
 
     The dialect is the campaign's: a reducer under test reads one dialect, whatever
     schema_version a corrupted bundle claims.
@@ -76,25 +77,56 @@ def judge_case(case: Case, bundle_dir, profile: Profile) -> None:
 
     report = validate_bundle(bundle_dir, Options(profile=profile, dialect=case.spec.dialect))
     case.must_reject = not report.ok
+    if not report.findings:
+        return None
+    best = next((f for f in report.findings if f.invariant == case.spec.invariant), report.findings[0])
+    return {"invariant": best.invariant, "profile": best.profile.label, "file": best.file, "line": best.line,
+            "seq": best.seq, "pointer": best.pointer, "message": best.message}
+
+
+def eligible_invariants(dialect: str, invariants: list[str] | None = None) -> list[str]:
+    """The invariants a campaign of ``dialect`` covers: those with a corruption operator, and
+    kit limits only when asked for by name."""
+    from ...generators import CORRUPTIONS
+
+    return sorted(
+        i for i in (invariants or CORRUPTIONS)
+        if i in CORRUPTIONS and dialect in CATALOGUE[i].levels and dialect in CORRUPTIONS[i].dialects
+        and (invariants or not CATALOGUE[i].kit_only)
+    )
 
 
 def plan_cases(dialect: str, examples: int, seed: int, valid_share: float = 0.2,
-               min_events: int = 40, max_events: int = 160, invariants: list[str] | None = None) -> list[CaseSpec]:
-    """``examples`` case specs: a share of valid bundles, the rest spread over the invariants."""
-    from ...generators import CORRUPTIONS
-
+               min_events: int = 40, max_events: int = 160, invariants: list[str] | None = None,
+               shard: tuple[int, int] = (1, 1)) -> list[CaseSpec]:
+    """``examples`` case specs: a share of valid bundles, the rest spread over the invariants
+    in a shuffled round-robin (every rule once, in a seeded order, before any twice), so even
+    a small ``examples`` reaches many rules. ``shard=(i, n)`` keeps every n-th case of the
+    same plan, starting at the i-th: n shards of one seed run the whole campaign once."""
+    ids = eligible_invariants(dialect, invariants)
     rnd = random.Random(f"{dialect}:{seed}")
-    ids = sorted(
-        i for i in (invariants or CORRUPTIONS)
-        if i in CORRUPTIONS and dialect in CATALOGUE[i].levels and dialect in CORRUPTIONS[i].dialects
-        and (invariants or not CATALOGUE[i].kit_only)  # kit limits only when asked for by name
-    )
     n_valid = max(1, round(examples * valid_share)) if examples > 1 or not ids else 0
-    specs = [CaseSpec(dialect, VALID, rnd.randrange(2**31), rnd.randint(min_events, max_events)) for _ in range(n_valid)]
-    for k in range(examples - n_valid):
-        inv = ids[k % len(ids)] if ids else VALID
-        specs.append(CaseSpec(dialect, inv, rnd.randrange(2**31), rnd.randint(min_events, max_events)))
-    return specs
+    order: list[str] = []
+    while len(order) < examples - n_valid and ids:
+        cycle = list(ids)
+        rnd.shuffle(cycle)
+        order += cycle
+    # valid cases spread through the plan, so every shard (and any prefix) gets some
+    step = examples / max(1, n_valid)
+    mixed = order[: examples - n_valid] if ids else []
+    plan: list[str] = []
+    v = 0
+    for k in range(examples):
+        if v < n_valid and k >= round(v * step):
+            plan.append(VALID)
+            v += 1
+        elif mixed:
+            plan.append(mixed.pop(0))
+        else:
+            plan.append(VALID)
+    specs = [CaseSpec(dialect, inv, rnd.randrange(2**31), rnd.randint(min_events, max_events)) for inv in plan]
+    i, n = shard
+    return specs[i - 1 :: n]
 
 
 def smaller(spec: CaseSpec) -> list[CaseSpec]:

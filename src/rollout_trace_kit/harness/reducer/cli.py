@@ -1,166 +1,393 @@
-"""``rollout-trace fuzz-reducer`` and ``rollout-trace replay``."""
+"""``rollout-trace fuzz-reducer``, ``rollout-trace fuzz-reducer merge`` and ``rollout-trace replay``.
+
+Exit 0: as expected; 1: failures (or stale known results); 2: usage or environment
+errors, each said in one line (never a traceback).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
+import os
+import random
+import shlex
+import stat
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from ... import escape
 from ...config import HelpFormatter
-from ...output import OutputError, Report, add_output_arguments, check_writable, console
-from ...writer.core import written_dialects
+from ...output import add_output_arguments
 from ...validate import Profile
-from ..command import ReducerCommand
+from ...writer.core import written_dialects
+from ..command import ReducerCommand, scratch_root
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+# Hypothesis is a base dependency; an install that lacks it was made without dependencies.
+EXTRA_HINT = "reinstall rollout-trace-kit with its dependencies (pip install rollout-trace-kit)"
+
+
+class UsageError(Exception):
+    """Exit 2 with this message."""
+
+
+def _fail(prog: str, message: str) -> int:
+    print(f"rollout-trace {prog}: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _command(args) -> ReducerCommand:
     return ReducerCommand(args.cmd, input=args.input, timeout=args.timeout)
 
 
-def run_fuzz(args: argparse.Namespace) -> int:
-    from .fuzz import Campaign, per_invariant
-    from .known import Known, KnownResultsError, judge, updated
-    from .report import print_human, render_json, render_junit, report_dict, summary
+def _need_generators() -> None:
+    """The bundle generators need Hypothesis; say which extra brings it instead of a traceback."""
+    try:
+        from ...generators import CORRUPTIONS  # noqa: F401
+    except ImportError as e:
+        raise UsageError(f"needs the bundle generators, which need {e.name or 'a missing module'}: {EXTRA_HINT}") from None
 
+
+def writable(path: str, what: str) -> None:
+    """Fail now, not after the whole run, when ``path`` cannot be written."""
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{what} {path}: is a directory")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{what} {path}: directory {parent} does not exist")
+    if (p.exists() and not os.access(p, os.W_OK)) or not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {path}: not writable")
+
+
+def creatable_dir(path: str, what: str) -> None:
+    p = Path(os.path.abspath(path))
+    while not p.exists():
+        p = p.parent
+    if not p.is_dir() or not os.access(p, os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {path}: cannot create it under {p}")
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    if not text:
+        return (1, 1)
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard {text!r}: expected I/N, for example 2/4") from None
+    if not 1 <= i <= n:
+        raise UsageError(f"--shard {text}: I must be between 1 and N")
+    return (i, n)
+
+
+def run_fuzz(args: argparse.Namespace) -> int:
+    try:
+        return _run_fuzz(args)
+    except UsageError as e:
+        return _fail("fuzz-reducer", str(e))
+
+
+def _run_fuzz(args: argparse.Namespace) -> int:
+    from .known import Known, KnownResultsError
+    from .oracles import OracleError, parse_oracles
+
+    if args.examples < 1:
+        raise UsageError(f"--examples must be >= 1, not {args.examples}")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, not {args.jobs}")
+    shard = parse_shard(args.shard)
+    if shard[1] > 1 and args.seed is None:
+        raise UsageError("--shard needs --seed: every shard must plan the same campaign")
     try:
         command = _command(args)
         profile = Profile.parse(args.profile)
         known = Known.load(args.known) if args.known else Known()
     except (ValueError, KnownResultsError) as e:
-        print(f"rollout-trace fuzz-reducer: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(str(e)) from None
+    if args.update and not args.known:
+        raise UsageError("--update needs --known FILE")
+    if args.output and args.output != "-":
+        writable(args.output, "--output")
+    if args.update:
+        writable(args.known, "--known")
+    if args.repro_dir:
+        creatable_dir(args.repro_dir, "--repro-dir")
+    _need_generators()
     from ...generators import CORRUPTIONS
-
-    from ...suggest import unknown_message
 
     unknown = [i for i in args.invariant or [] if i not in CORRUPTIONS]
     if unknown:
-        print(f"rollout-trace fuzz-reducer: {unknown_message('invariant', unknown, CORRUPTIONS)}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.update and not args.known:
-        print("rollout-trace fuzz-reducer: --update needs --known FILE", file=sys.stderr)
-        return EXIT_USAGE
+        from ...suggest import unknown_message
+
+        raise UsageError(unknown_message("invariant", unknown, CORRUPTIONS))
     try:
-        check_writable(args.output)
-    except OutputError as e:
-        print(f"rollout-trace fuzz-reducer: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        oracles = parse_oracles(args.oracle, args.normalize, args.skip_transform)
+    except OracleError as e:
+        raise UsageError(str(e)) from None
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+    print(f"rollout-trace fuzz-reducer: seed {seed} (repeat with --seed {seed})", file=sys.stderr)
+
+    from .preflight import PreflightError, preflight
+
+    try:
+        preflight(command, args.dialect, oracles)
+    except PreflightError as e:
+        raise UsageError(str(e)) from None
+
+    from .fuzz import Campaign
+
     campaign = Campaign(
         command,
         args.dialect,
         examples=args.examples,
-        seed=args.seed,
+        seed=seed,
         jobs=args.jobs,
         profile=profile,
         invariants=args.invariant,
         repro_dir=Path(args.repro_dir) if args.repro_dir else None,
         shrink=not args.no_shrink,
+        oracles=oracles,
+        shard=shard,
+        progress=sys.stderr.isatty(),
+        replay_extra=_replay_extra(args),
     )
     started = time.monotonic()
-    results = campaign.run()
-    table = per_invariant(results)
-    verdict = judge(table, known)
-    doc = report_dict(args.cmd, args.dialect, profile.label, args.seed, results, table, verdict,
-                      len(campaign.skipped), time.monotonic() - started)
+    campaign.run()
+    from .report import build_report
+
+    doc = build_report(campaign, args.cmd, known, time.monotonic() - started)
+    return _finish(doc, campaign.results, args, known)
+
+
+def _replay_extra(args) -> str:
+    """The options a replay needs besides the case and --cmd, shell-quoted."""
+    out = []
+    if args.input != "argv":
+        out += ["--input", args.input]
+    if args.timeout != 30.0:
+        out += ["--timeout", repr(args.timeout)]
+    for o in args.oracle or []:
+        out += ["--oracle", o]
+    for n in args.normalize or []:
+        out += ["--normalize", n]
+    for s in args.skip_transform or []:
+        out += ["--skip-transform", s]
+    return "".join(" " + shlex.quote(x) for x in out)
+
+
+def _finish(doc: dict, results, args, known) -> int:
+    """Write the report (and the known results), and a console summary when the report goes elsewhere."""
+    from .known import updated
+    from .report import print_human, render
+
     if args.update:
-        updated(table, known).save(args.known)
-        print(f"wrote {escape.path(args.known)}", file=sys.stderr)
+        updated(doc["invariants"], known).save(args.known)
+        print(f"wrote {args.known}", file=sys.stderr)
+    to_file = bool(args.output and args.output != "-")
+    if args.format == "human":
+        import io
+
+        buf = io.StringIO()
+        print_human(doc, file=buf, color=args.color if not to_file else "never", quiet=args.quiet)
+        text = buf.getvalue()
+    else:
+        text = render(doc, args.format, results)
     try:
-        with Report(args.output) as out:
-            if args.format == "json":
-                out.write(render_json(doc))
-            elif args.format == "junit":
-                out.write(render_junit(doc, results))
-            else:
-                print_human(doc, file=out, color=args.color if args.output in (None, "-") else "never", quiet=args.quiet)
-    except OutputError as e:
-        print(f"rollout-trace fuzz-reducer: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    ok = verdict.ok or args.update
-    if not args.quiet and not (args.format == "human" and args.output in (None, "-")):
-        console(sys.stderr if args.output in (None, "-") else sys.stdout, args.color).print(
-            ("ok: " if ok else "FAIL: ") + summary(doc)
-        )
-    return EXIT_OK if ok else EXIT_FAIL
+        if to_file:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        else:
+            sys.stdout.write(text)
+    except OSError as e:
+        return _fail("fuzz-reducer", f"cannot write {args.output}: {e.strerror}")
+    if (to_file or args.format != "human") and not args.quiet:
+        print_human(doc, file=sys.stderr, summary_only=True, color=args.color)
+    return EXIT_OK if (doc["ok"] or args.update) else EXIT_FAIL
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from .known import Known, KnownResultsError
+    from .report import ReportMergeError, merge_reports
+
+    try:
+        known = Known.load(args.known) if args.known else Known()
+        if args.output and args.output != "-":
+            writable(args.output, "--output")
+        docs = []
+        for path in args.reports:
+            try:
+                docs.append(json.loads(Path(path).read_text(encoding="utf-8")))
+            except (OSError, ValueError) as e:
+                raise UsageError(f"{path}: not a readable JSON report: {e}") from None
+        doc = merge_reports(docs, args.reports, known)
+    except (UsageError, KnownResultsError, ReportMergeError) as e:
+        return _fail("fuzz-reducer merge", str(e))
+    args.update = False
+    return _finish(doc, None, args, known)
+
+
+# -- replay -------------------------------------------------------------------------------
 
 
 def run_replay(args: argparse.Namespace) -> int:
+    try:
+        return _run_replay(args)
+    except UsageError as e:
+        return _fail("replay", str(e))
+
+
+def _load_case(d: Path):
     from .cases import Case, CaseSpec
-    from .fuzz import classify
     from ...bundle import Bundle
 
-    d = Path(args.case_dir)
     try:
-        meta = json.loads((d / "case.json").read_text())
-        command = _command(args)
+        meta = json.loads((d / "case.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        print(f"rollout-trace replay: {escape.path(d)}: {escape.display(e)}", file=sys.stderr)
-        return EXIT_USAGE
-    spec = CaseSpec(**meta["case"])
-    case = Case(spec, Bundle(None), frozenset(meta["expected"]), meta["must_reject"])
-    with tempfile.TemporaryDirectory(prefix="rtk-replay-") as tmp:
+        raise UsageError(f"{d}: cannot read case.json: {e}") from None
+    try:
+        spec = CaseSpec(**meta["case"])
+        if not all(isinstance(getattr(spec, k), t) for k, t in (("dialect", str), ("invariant", str), ("seed", int), ("events", int))):
+            raise TypeError("wrong field types")
+        from ...model import DIALECTS
+
+        if spec.dialect not in DIALECTS:
+            raise ValueError(f"unknown dialect {spec.dialect!r}")
+        expected = frozenset(str(x) for x in meta.get("expected", []))
+        must_reject = meta["must_reject"]
+        if not isinstance(must_reject, bool):
+            raise TypeError("must_reject is not a boolean")
+        case_id = meta.get("id") if isinstance(meta.get("id"), str) else spec.id
+        profile = Profile.parse(meta.get("profile", "reducer"))
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise UsageError(f"{d}/case.json: not a saved case ({type(e).__name__}: {e})") from None
+    return Case(spec, Bundle(None), expected, must_reject), case_id, profile
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    from .fuzz import PASS, CaseResult, Job, classify
+    from .oracles import OracleError, parse_oracles
+
+    d = Path(args.case_dir)
+    if not (d / "bundle").is_dir() or (d / "bundle").is_symlink():
+        raise UsageError(f"{d}: no bundle/ directory: not a saved case")
+    case, case_id, profile = _load_case(d)
+    try:
+        command = _command(args)
+        oracles = parse_oracles(args.oracle, args.normalize, args.skip_transform)
+    except (ValueError, OracleError) as e:
+        raise UsageError(str(e)) from None
+    with tempfile.TemporaryDirectory(prefix="rtk-replay-", dir=scratch_root()) as tmp:
         # a copy, so a reducer that writes into its input cannot change the saved case
-        bundle = Path(shutil.copytree(d / "bundle", Path(tmp) / "bundle", symlinks=True, copy_function=_copy_entry))
-        outcome = command.run(bundle, Path(tmp) / "work")
-    result, behaviour, detail = classify(case, outcome)
+        bundle = Path(tmp) / "bundle"
+        copy_case_tree(d / "bundle", bundle)
+        run = command.run_capture(bundle, Path(tmp) / "work", capture=oracles.any)
+        result, behaviour, detail = classify(case, run.outcome)
+        r = CaseResult(case.spec, result, behaviour, case.must_reject, sorted(case.expected), run.outcome, detail)
+        if oracles.any and result == PASS and behaviour == "accepts":
+            from ...bundle import Bundle
+            from .judge_output import judge_output
+
+            case.bundle = Bundle.read(bundle)
+            judge_output(r, case, run.result, Job(command, profile, case.spec, oracles), Path(tmp))
     want = "reject" if case.must_reject else ("accept" if case.valid else "accept or reject")
-    print(escape.display(f"{spec.id}: {result} ({behaviour}; expected: {want}){': ' + detail if detail else ''}"))
-    return EXIT_OK if result == "pass" else EXIT_FAIL
+    from .report import clean
+
+    print(clean(f"{case_id}: {r.result} ({r.behaviour}; expected: {want}){': ' + r.detail if r.detail else ''}"))
+    for line in r.diff:
+        print("    " + clean(line))
+    return EXIT_OK if r.result == PASS else EXIT_FAIL
 
 
-def _copy_entry(src: str, dst: str) -> None:
-    """Copy a file, or recreate a FIFO (opening one to copy it would block forever)."""
-    import os
-    import stat
+def copy_case_tree(src: Path, dst: Path) -> None:
+    """Copy a saved bundle: regular files and directories; symlinks and FIFOs recreated (never
+    opened). Anything else (a device, a socket) is refused: opening one could block or never end."""
+    import shutil
 
-    if stat.S_ISFIFO(os.lstat(src).st_mode):
-        os.mkfifo(dst)
-    else:
-        shutil.copy2(src, dst)
+    kinds = {stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
+    dst.mkdir()
+    for root, dirs, files in os.walk(src, followlinks=False):
+        rel = Path(root).relative_to(src)
+        for name in sorted(dirs + files):
+            s, t = Path(root) / name, dst / rel / name
+            mode = os.lstat(s).st_mode
+            if stat.S_ISLNK(mode):
+                os.symlink(os.readlink(s), t)
+            elif stat.S_ISDIR(mode):
+                t.mkdir()
+            elif stat.S_ISREG(mode):
+                shutil.copyfile(s, t, follow_symlinks=False)
+            elif stat.S_ISFIFO(mode):
+                os.mkfifo(t)
+            else:
+                what = next((w for test, w in kinds.items() if test(mode)), "a special file")
+                raise UsageError(f"{s} is {what}; a saved case holds only regular files, directories, "
+                                 f"symlinks and FIFOs: refusing to copy it")
+        dirs[:] = [x for x in dirs if not os.path.islink(Path(root) / x)]
+
+
+# -- parsers ------------------------------------------------------------------------------
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--cmd",
         required=True,
-        help="the reducer command; {bundle} is the bundle directory, {output} a file for its JSON result "
-        "(without {bundle} the path is the last argument, or stdin with --input stdin)",
+        help="the reducer command, run in the current directory; {bundle} is the bundle directory, {output} a "
+        "file for its JSON result, both absolute (without {bundle} the path is the last argument, or stdin "
+        "with --input stdin)",
     )
-    p.add_argument("--input", choices=["argv", "stdin"], default="argv",
-                   help="where the bundle path goes without {bundle}")
+    p.add_argument("--input", choices=["argv", "stdin"], default="argv", help="where the bundle path goes without {bundle}")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per run before the process group is killed")
+    p.add_argument("--oracle", action="append",
+                   help="judge the output too (repeatable): metamorphic, coverage, codex-VERSION (differential), all")
+    p.add_argument("--normalize", action="append",
+                   help="what oracles ignore when comparing outputs (repeatable): codex-state, a JSON pointer "
+                   "(/a/*/b), or module:function")
+    p.add_argument("--skip-transform", action="append", help="a metamorphic transform not to apply (repeatable)")
+
+
+def _report_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--known", help="known-results file (JSON): allowed failures, each with a reason")
+    add_output_arguments(p, ("human", "json", "junit", "github"))
 
 
 def add_reducer_parsers(sub) -> None:
     p = sub.add_parser(
         "fuzz-reducer",
-        help="fuzz a reducer command with valid and labelled-corrupt bundles",
-        description="Exit 0: every case as expected (or listed in --known); 1: failures or stale known results; 2: usage.",
+        help="fuzz a reducer command with valid and labelled-corrupt bundles (`fuzz-reducer merge` combines reports)",
+        description="Exit 0: every case as expected (or listed in --known); 1: failures or stale known results; "
+        "2: usage or environment error. `rollout-trace fuzz-reducer merge REPORT...` combines JSON reports.",
         formatter_class=HelpFormatter,
     )
     _common(p)
     p.add_argument("--dialect", choices=written_dialects(), default="v2", help="dialect of the generated bundles")
-    p.add_argument("--examples", type=int, default=200, help="cases to run")
-    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same cases")
+    p.add_argument("--examples", type=int, default=200, help="cases to run (default 200, at least 1)")
+    p.add_argument("--seed", type=int, default=None, help="the same seed gives the same cases (default: random, printed)")
+    p.add_argument("--shard", help="I/N: run the I-th of N equal parts of the campaign (needs --seed)")
     p.add_argument("--jobs", "-j", type=int, default=2, help="cases run in parallel")
     p.add_argument("--profile", default="reducer", choices=[pr.label for pr in Profile],
                    help="the rules the reducer claims to enforce")
     p.add_argument("--invariant", action="append", help="only this invariant (repeatable)")
-    p.add_argument("--known", help="known-results file (JSON): allowed failures, each with a reason")
     p.add_argument("--update", action="store_true", help="rewrite --known from this run")
     p.add_argument("--repro-dir", default="reducer-fuzz-failures", help="where shrunk failing cases are saved")
     p.add_argument("--no-shrink", action="store_true", help="save failing cases as found, without shrinking them")
-    add_output_arguments(p, ("human", "json", "junit"))
+    _report_options(p)
     p.set_defaults(func=run_fuzz)
 
     q = sub.add_parser("replay", help="run a reducer command on a saved failing case", formatter_class=HelpFormatter)
     q.add_argument("case_dir", metavar="DIR")
     _common(q)
     q.set_defaults(func=run_replay)
+
+
+def merge_parser() -> argparse.ArgumentParser:
+    m = argparse.ArgumentParser(
+        prog="rollout-trace fuzz-reducer merge",
+        formatter_class=HelpFormatter,
+        description="Combine the JSON reports of one campaign's shards into one table and one known-results check.",
+    )
+    m.add_argument("reports", nargs="+", metavar="REPORT")
+    _report_options(m)
+    m.set_defaults(func=run_merge)
+    return m

@@ -5,23 +5,27 @@ it takes one); for a bundle that breaks a rule of the profile under test it
 must exit non-zero; it must never die of a signal or outlive the timeout.
 Bundles that break only rules outside the profile (writer promises, say) may
 be accepted or rejected: the report records which, so the per-invariant table
-says exactly what the reducer enforces.
+says exactly what the reducer enforces. With output oracles on, what an
+accepting reducer writes is judged too (:mod:`.oracles`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...validate import Profile
-from .cases import VALID, Case, CaseSpec, build_case, judge_case, plan_cases, smaller
-from ..command import Outcome, ReducerCommand
+from ..command import Outcome, ReducerCommand, scratch_root
+from .cases import VALID, Case, CaseSpec, build_case, eligible_invariants, judge_case, plan_cases, smaller
+from .oracles import OracleConfig
 
-PASS, FAIL, CRASH, TIMEOUT, ERROR = "pass", "fail", "crash", "timeout", "error"
-RESULTS = (PASS, FAIL, CRASH, TIMEOUT, ERROR)
+PASS, FAIL, CRASH, TIMEOUT, ERROR, WRONG_OUTPUT = "pass", "fail", "crash", "timeout", "error", "wrong-output"
+RESULTS = (PASS, FAIL, CRASH, TIMEOUT, ERROR, WRONG_OUTPUT)
 
 
 @dataclass
@@ -34,17 +38,33 @@ class CaseResult:
     outcome: Outcome | None
     detail: str = ""
     repro: str | None = None  # directory of the saved (shrunk) bundle
+    finding: dict | None = None  # the kit's finding for the case
+    oracles: dict[str, str] = field(default_factory=dict)  # oracle -> "pass" | "fail" | "n/a"
+    diff: list[str] = field(default_factory=list)  # an oracle's first differences
+    replay: str = ""
+
+    @property
+    def id(self) -> str:
+        """The failure's id, also the name of its saved case (the shrunk case keeps it)."""
+        return self.spec.id
 
     def to_dict(self) -> dict:
+        o = self.outcome
         return {
-            "id": self.spec.id,
+            "id": self.id,
             "case": self.spec.to_dict(),
             "result": self.result,
             "behaviour": self.behaviour,
             "must_reject": self.must_reject,
             "expected": self.expected,
             "detail": self.detail,
+            "finding": self.finding,
+            "oracles": self.oracles,
+            "diff": self.diff,
+            "stderr_tail": o.stderr_tail if o else "",
+            "stdout_tail": o.stdout_tail if o else "",
             "repro": self.repro,
+            "replay": self.replay,
         }
 
 
@@ -67,6 +87,16 @@ def classify(case: Case, outcome: Outcome) -> tuple[str, str, str]:
     return PASS, "rejects", outcome.describe()
 
 
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker process needs to run one case."""
+
+    command: ReducerCommand
+    profile: Profile
+    spec: CaseSpec
+    oracles: OracleConfig = OracleConfig()
+
+
 @dataclass
 class Campaign:
     command: ReducerCommand
@@ -78,24 +108,49 @@ class Campaign:
     invariants: list[str] | None = None
     repro_dir: Path | None = None
     shrink: bool = True
+    oracles: OracleConfig = field(default_factory=OracleConfig)
+    shard: tuple[int, int] = (1, 1)
+    progress: bool = False
+    replay_extra: str = ""  # options a replay needs besides --cmd (oracles, timeout)
     results: list[CaseResult] = field(default_factory=list)
     skipped: list[CaseSpec] = field(default_factory=list)
+    planned: list[CaseSpec] = field(default_factory=list)
 
     def run_case(self, spec: CaseSpec) -> CaseResult | None:
-        return run_case(self.command, self.profile, spec)
+        return run_case(Job(self.command, self.profile, spec, self.oracles))
+
+    @property
+    def eligible(self) -> list[str]:
+        return eligible_invariants(self.dialect, self.invariants)
+
+    def never_exercised(self) -> list[str]:
+        seen = {r.spec.invariant for r in self.results}
+        return [i for i in self.eligible if i not in seen]
 
     def run(self) -> list[CaseResult]:
         """Run every case; ``jobs`` worker processes build, judge and run them (the
         building and judging is Python, so threads would queue on the GIL)."""
-        specs = plan_cases(self.dialect, self.examples, self.seed, invariants=self.invariants)
-        work = [(self.command, self.profile, spec) for spec in specs]
-        if self.jobs > 1:
+        specs = self.planned = plan_cases(self.dialect, self.examples, self.seed, invariants=self.invariants,
+                                          shard=self.shard)
+        work = [Job(self.command, self.profile, spec, self.oracles) for spec in specs]
+        outcomes: list[CaseResult | None] = []
+        failing = 0
+        if self.jobs > 1 and len(work) > 1:
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(max_workers=self.jobs) as pool:
-                outcomes = list(pool.map(_run_case_args, work, chunksize=4))
+                for r in pool.map(run_case, work, chunksize=4):
+                    outcomes.append(r)
+                    failing += r is not None and r.result != PASS
+                    self._progress(len(outcomes), len(work), failing)
         else:
-            outcomes = [_run_case_args(w) for w in work]
+            for w in work:
+                r = run_case(w)
+                outcomes.append(r)
+                failing += r is not None and r.result != PASS
+                self._progress(len(outcomes), len(work), failing)
+        if self.progress:
+            print(file=sys.stderr)
         for spec, r in zip(specs, outcomes):
             (self.skipped.append(spec) if r is None else self.results.append(r))
         if self.repro_dir is not None:
@@ -103,6 +158,10 @@ class Campaign:
                 if r.result != PASS:
                     self.save(r)
         return self.results
+
+    def _progress(self, done: int, total: int, failing: int) -> None:
+        if self.progress:
+            print(f"\r{done}/{total} cases, {failing} not passing", end="", file=sys.stderr, flush=True)
 
     # -- failures --------------------------------------------------------------------------
     def shrunk(self, r: CaseResult) -> tuple[CaseSpec, CaseResult]:
@@ -116,50 +175,64 @@ class Campaign:
         return r.spec, r
 
     def save(self, r: CaseResult) -> None:
+        """Save the (shrunk) case under the failure's own id, with a replay command that
+        can be pasted as is: absolute paths, the real command, shell-quoted."""
+        import shlex
+
         spec, shrunk = self.shrunk(r)
         case = build_case(spec)
-        target = Path(self.repro_dir) / spec.id
+        target = Path(os.path.abspath(Path(self.repro_dir) / r.id))
         if target.exists():
             shutil.rmtree(target)
         case.bundle.write(target / "bundle")
+        r.repro = str(target)
+        r.finding = shrunk.finding  # the finding of the bundle that was saved
+        if spec != r.spec:
+            r.detail += f" (saved shrunk: {spec.events} events instead of {r.spec.events})"
+        r.replay = (f"rollout-trace replay {shlex.quote(str(target))} --cmd {shlex.quote(self.command.template)}"
+                    + self.replay_extra)
         (target / "case.json").write_text(
             json.dumps(
                 {
                     **shrunk.to_dict(),
+                    "id": r.id,
+                    "profile": self.profile.label,
+                    "case": spec.to_dict(),
                     "original": r.spec.to_dict(),
-                    "replay": f"rollout-trace replay {target} --cmd {_quote(self.command.template)}",
+                    "replay": r.replay,
+                    "repro": str(target),
                 },
                 indent=2,
+                ensure_ascii=True,
             )
             + "\n"
         )
-        r.repro = str(target)
 
 
-def run_case(command: ReducerCommand, profile: Profile, spec: CaseSpec) -> CaseResult | None:
-    """Build one case, write it, judge it with the kit, run the reducer on it, classify."""
-    case = build_case(spec)
+def run_case(job: Job) -> CaseResult | None:
+    """Build one case, write it, judge it with the kit, run the reducer on it, classify,
+    then (when it accepted) put its output to the oracles."""
+    case = build_case(job.spec)
     if case is None:
         return None
-    with tempfile.TemporaryDirectory(prefix="rtk-fuzz-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="rtk-fuzz-", dir=scratch_root()) as tmp:
         bundle_dir = case.bundle.write(Path(tmp) / "bundle")
-        judge_case(case, bundle_dir, profile)
-        outcome = command.run(bundle_dir, Path(tmp) / "work")
-    result, behaviour, detail = classify(case, outcome)
-    return CaseResult(spec, result, behaviour, case.must_reject, sorted(case.expected), outcome, detail)
+        finding = judge_case(case, bundle_dir, job.profile)
+        capture = job.oracles.any
+        run = job.command.run_capture(bundle_dir, Path(tmp) / "work", capture=capture)
+        result, behaviour, detail = classify(case, run.outcome)
+        r = CaseResult(job.spec, result, behaviour, case.must_reject, sorted(case.expected), run.outcome, detail,
+                       finding=finding)
+        if capture and result == PASS and behaviour == "accepts":
+            from .judge_output import judge_output
 
-
-def _run_case_args(args) -> CaseResult | None:
-    return run_case(*args)
-
-
-def _quote(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
+            judge_output(r, case, run.result, job, Path(tmp))
+    return r
 
 
 # -- aggregation -------------------------------------------------------------------------------
+
+COUNTS = ("cases", "accepts", "rejects", "crashes", "hangs", "error", "failed")
 
 
 def per_invariant(results: list[CaseResult]) -> dict[str, dict]:
@@ -173,9 +246,15 @@ def per_invariant(results: list[CaseResult]) -> dict[str, dict]:
         row["cases"] += 1
         row[r.behaviour] += 1
         row["failed"] += r.result != PASS
+        if r.result == WRONG_OUTPUT:  # only when there is one: reports without oracles keep their shape
+            row["wrong_output"] = row.get("wrong_output", 0) + 1
         row["must_reject"] = row["must_reject"] or r.must_reject
     for row in table.values():
         row["summary"] = summarise(row)
+    return sort_table(table)
+
+
+def sort_table(table: dict[str, dict]) -> dict[str, dict]:
     return dict(sorted(table.items(), key=lambda kv: (kv[0] != VALID, kv[0])))
 
 
@@ -186,6 +265,8 @@ def summarise(row: dict) -> str:
         return "crashes"
     if row["error"]:
         return "error"
+    if row.get("wrong_output"):
+        return "wrong-output"
     if row["accepts"] and row["rejects"]:
         return "mixed"
     return "accepts" if row["accepts"] else "rejects"

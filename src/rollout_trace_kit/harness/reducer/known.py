@@ -2,7 +2,7 @@
 
 Like protobuf's conformance failure lists: an entry says how the reducer
 treats bundles breaking one invariant (``accepts``, ``mixed``, ``crashes``,
-``hangs``, ...) and why that is acceptable. An entry that no longer matches
+``hangs``, ``wrong-output`` (an output oracle failed), ...) and why that is acceptable. An entry that no longer matches
 what the run saw fails the run, so the file cannot go stale; ``--update``
 rewrites it from the run, keeping the reasons of entries that still hold.
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FORMAT = "rollout-trace-kit/known-results/1"
-BEHAVIOURS = ("accepts", "rejects", "mixed", "crashes", "hangs", "error")
+BEHAVIOURS = ("accepts", "rejects", "mixed", "crashes", "hangs", "error", "wrong-output")
 NEW_REASON = "TODO: say why this is acceptable (added by --update)"
 
 

@@ -1,10 +1,14 @@
 """pytest plugin: ``pytest --reducer-cmd 'my-reducer {bundle} -o {output}'``.
 
-Runs the same cases as ``rollout-trace fuzz-reducer``, one pytest test each,
-with stable ids (``reducer::<dialect>-<invariant>-<case hash>``), so a CI
-that already runs pytest gets the reducer suite in its usual report. Failures
-listed in ``--reducer-known`` are xfails; an entry that no longer matches fails
-the session (checked when the session runs in one process, not under ``-n``).
+Runs the same cases as ``rollout-trace fuzz-reducer``, one pytest test each, with
+stable ids (``reducer::<dialect>-<invariant>-<case hash>``), so a CI that already
+runs pytest gets the reducer suite in its usual report. The cases are the items of
+one collector (so ``--collect-only`` lists them); every option can also sit in
+``[tool.pytest.ini_options]`` (``reducer_cmd = "..."``, ...), the command line
+winning. The seed defaults to 0 here: every pytest-xdist worker must collect the
+same items. Failures listed in ``--reducer-known`` are xfails; an entry that no
+longer matches fails the session (checked when the session runs in one process,
+not under ``-n``).
 """
 
 from __future__ import annotations
@@ -13,58 +17,85 @@ from pathlib import Path
 
 import pytest
 
-from ...writer.core import written_dialects
-
 _STASH_RESULTS = pytest.StashKey[list]()
+_KNOWN = pytest.StashKey[object]()
+
+# option name (without --reducer-), ini type, default, help
+OPTIONS = (
+    ("cmd", "string", None, "reducer command to fuzz ({bundle}, {output} placeholders)"),
+    ("dialect", "string", "v2", "dialect of the bundles: v1 or v2"),
+    ("examples", "string", "100", "cases to run"),
+    ("seed", "string", "0", "the same seed gives the same cases"),
+    ("timeout", "string", "30", "seconds per run before the process group is killed"),
+    ("input", "string", "argv", "where the bundle path goes without {bundle}: argv or stdin"),
+    ("profile", "string", "reducer", "the rules the reducer claims to enforce"),
+    ("known", "string", None, "known-results file: allowed failures, each with a reason"),
+    ("invariant", "linelist", [], "only these invariants"),
+    ("oracle", "linelist", [], "output oracles: metamorphic, coverage, codex-VERSION, all"),
+    ("normalize", "linelist", [], "what oracles ignore: codex-state, JSON pointers, module:function"),
+)
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("rollout-trace reducer conformance")
-    group.addoption("--reducer-cmd", help="reducer command to fuzz ({bundle}, {output} placeholders)")
-    group.addoption("--reducer-dialect", default="v2", choices=written_dialects())
-    group.addoption("--reducer-examples", type=int, default=100)
-    group.addoption("--reducer-seed", type=int, default=0)
-    group.addoption("--reducer-timeout", type=float, default=30.0)
-    group.addoption("--reducer-input", default="argv", choices=["argv", "stdin"])
-    group.addoption("--reducer-profile", default="reducer")
-    group.addoption("--reducer-known", help="known-results file: allowed failures, each with a reason")
-    group.addoption("--reducer-invariant", action="append", help="only this invariant (repeatable)")
+    for name, kind, default, help_ in OPTIONS:
+        flag = f"--reducer-{name}"
+        if kind == "linelist":
+            group.addoption(flag, action="append", help=f"{help_} (repeatable; ini: reducer_{name})")
+        else:
+            group.addoption(flag, help=f"{help_} (ini: reducer_{name}; default {default})")
+        parser.addini(f"reducer_{name}", help_, type=kind, default=default)
+
+
+def option(config, name: str):
+    """The command line's value, else the ini file's."""
+    value = config.getoption(f"--reducer-{name}")
+    if value:
+        return value
+    return config.getini(f"reducer_{name}")
 
 
 class ReducerSuite(pytest.Collector):
-    """The parent of the generated cases, so their ids read ``reducer::<case>``."""
+    """Collects one item per planned case; its name makes their ids read ``reducer::<case>``."""
+
+    def __init__(self, *, campaign, specs, known, **kw):
+        super().__init__(**kw)
+        self.campaign, self.specs, self.known = campaign, specs, known
 
     def collect(self):
-        return []
+        from .preflight import PreflightError, preflight
+
+        try:
+            preflight(self.campaign.command, self.campaign.dialect)
+        except PreflightError as e:
+            raise pytest.UsageError(f"--reducer-cmd: {e}") from None
+        return [ReducerCase.from_parent(self, name=spec.id, spec=spec) for spec in self.specs]
 
 
 class ReducerCase(pytest.Item):
-    def __init__(self, *, spec, campaign, known, **kw):
+    def __init__(self, *, spec, **kw):
         super().__init__(**kw)
         self.spec = spec
-        self.campaign = campaign
-        self.known = known
         self.add_marker(pytest.mark.reducer_conformance)
 
     def runtest(self):
         from .fuzz import PASS
 
-        result = self.campaign.run_case(self.spec)
+        campaign, known = self.parent.campaign, self.parent.known
+        result = campaign.run_case(self.spec)
         if result is None:
             pytest.skip(f"no bundle of this seed offers a place for {self.spec.invariant}")
         self.config.stash[_STASH_RESULTS].append(result)
         if result.result == PASS:
             return
-        entry = self.known.entries.get(self.spec.invariant)
-        if entry is not None and entry["behaviour"] == result.behaviour:
+        entry = known.entries.get(self.spec.invariant)
+        if entry is not None and entry["behaviour"] in (result.behaviour, result.result):
             pytest.xfail(f"known: {entry['reason']}")
-        repro = Path(self.config.rootpath) / "reducer-fuzz-failures"
-        self.campaign.repro_dir = repro
-        self.campaign.save(result)
-        raise AssertionError(
-            f"{result.result}: {result.detail}\n"
-            f"replay: rollout-trace replay {result.repro} --cmd '{self.campaign.command.template}'"
-        )
+        campaign.repro_dir = Path(self.config.rootpath) / "reducer-fuzz-failures"
+        campaign.save(result)
+        from .report import _failure_lines, clean
+
+        raise AssertionError(clean("\n".join(_failure_lines(result.to_dict()))))
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, AssertionError):
@@ -80,39 +111,52 @@ def pytest_configure(config):
     config.stash[_STASH_RESULTS] = []
 
 
-def pytest_collection_modifyitems(session, config, items):
-    cmd = config.getoption("--reducer-cmd")
-    if not cmd:
-        return
+def _suite(session) -> ReducerSuite:
     from ...validate import Profile
-    from .cases import plan_cases
     from ..command import ReducerCommand
+    from .cases import plan_cases
     from .fuzz import Campaign
-    from .known import Known
+    from .known import Known, KnownResultsError
+    from .oracles import OracleError, parse_oracles
 
-    command = ReducerCommand(cmd, input=config.getoption("--reducer-input"), timeout=config.getoption("--reducer-timeout"))
-    dialect = config.getoption("--reducer-dialect")
-    known_path = config.getoption("--reducer-known")
-    known = Known.load(known_path) if known_path else Known()
-    campaign = Campaign(command, dialect, profile=Profile.parse(config.getoption("--reducer-profile")), shrink=True)
-    suite = ReducerSuite.from_parent(session, name="reducer", nodeid="reducer")
-    specs = plan_cases(dialect, config.getoption("--reducer-examples"), config.getoption("--reducer-seed"),
-                       invariants=config.getoption("--reducer-invariant"))
-    for spec in specs:
-        items.append(ReducerCase.from_parent(suite, name=spec.id, spec=spec, campaign=campaign, known=known))
+    config = session.config
+    try:
+        command = ReducerCommand(option(config, "cmd"), input=option(config, "input"),
+                                 timeout=float(option(config, "timeout")))
+        dialect = option(config, "dialect")
+        if dialect not in ("v1", "v2"):
+            raise ValueError(f"reducer dialect must be v1 or v2, not {dialect!r}")
+        examples, seed = int(option(config, "examples")), int(option(config, "seed"))
+        if examples < 1:
+            raise ValueError(f"reducer examples must be >= 1, not {examples}")
+        known_path = option(config, "known")
+        known = Known.load(known_path) if known_path else Known()
+        oracles = parse_oracles(option(config, "oracle"), option(config, "normalize"), None)
+        profile = Profile.parse(option(config, "profile"))
+    except (ValueError, KnownResultsError, OracleError) as e:
+        raise pytest.UsageError(f"rollout-trace reducer plugin: {e}") from None
+    try:
+        from ...generators import CORRUPTIONS  # noqa: F401
+    except ImportError as e:
+        raise pytest.UsageError(f"rollout-trace reducer plugin needs {e.name}: reinstall rollout-trace-kit with its dependencies") from None
+    campaign = Campaign(command, dialect, profile=profile, shrink=True, oracles=oracles)
+    specs = plan_cases(dialect, examples, seed, invariants=option(config, "invariant") or None)
     config.stash[_KNOWN] = known
+    return ReducerSuite.from_parent(session, name="reducer", nodeid="reducer", campaign=campaign, specs=specs, known=known)
 
 
-_KNOWN = pytest.StashKey[object]()
+def pytest_collection_modifyitems(session, config, items):
+    if not option(config, "cmd"):
+        return
+    # the suite's own collect() makes the items (and their collect reports)
+    items.extend(session.genitems(_suite(session)))
 
 
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
     # Stale entries need every case's result in one process: with pytest-xdist each
     # worker sees only its share, so the check runs only in a single-process session.
-    if not config.getoption("--reducer-cmd", default=None) or _KNOWN not in config.stash:
-        return
-    if hasattr(config, "workerinput"):
+    if _KNOWN not in config.stash or hasattr(config, "workerinput") or config.option.collectonly:
         return
     from .fuzz import per_invariant
     from .known import judge

@@ -1,23 +1,66 @@
-"""Reports of a reducer fuzz run: human table, JSON, JUnit."""
+"""Reports of a reducer fuzz run: human table, JSON, JUnit, GitHub annotations; and merging
+the JSON reports of a campaign's shards.
+
+JSON reports carry no machine paths: saved cases are given relative to the directory the
+run started in, the home directory as ``~``. The console output keeps absolute paths, so
+its replay commands can be pasted as they are.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
+from xml.sax.saxutils import escape as xml_escape, quoteattr
 
 from ... import __version__, escape
-from .fuzz import PASS, CaseResult
-from .known import Verdict
+from .fuzz import COUNTS, PASS, RESULTS, CaseResult, sort_table, summarise
+from .known import Known, Verdict, judge
 
 REPORT_FORMAT = "rollout-trace-kit/reducer-report/1"
+def clean(text: str) -> str:
+    """Text safe for a terminal or a CI log: control characters shown as escapes, line
+    breaks kept (the report's own layout)."""
+    return "\n".join(escape.display(line) for line in text.split("\n"))
+
+
+_SCRATCH = re.compile(r"(?:/[^\s'\"]*)?/rtk-(?:fuzz|replay|preflight)-[A-Za-z0-9_]+")
+
+
+def redact(text: str, repro_dir: str | None = None) -> str:
+    """A path or command line without machine paths: the run's directory as ``.``, home as
+    ``~``, a repro directory elsewhere by its own name, the harness's scratch directories as
+    ``$TMP``."""
+    if not text:
+        return text
+    cwd, home = os.getcwd(), os.path.expanduser("~")
+    if repro_dir:
+        absolute = os.path.abspath(repro_dir)
+        if not absolute.startswith(cwd + os.sep):
+            text = text.replace(absolute, os.path.basename(absolute))
+    text = text.replace(cwd + os.sep, "").replace(cwd, ".")
+    if home and home != "/":
+        text = text.replace(home, "~")
+    return _SCRATCH.sub("$TMP", text)
 
 
 def report_dict(command: str, dialect: str, profile: str, seed: int, results: list[CaseResult],
-                table: dict[str, dict], verdict: Verdict, skipped: int, seconds: float) -> dict:
+                table: dict[str, dict], verdict: Verdict, skipped: int, seconds: float, repro_dir: str | None = None,
+                **extra) -> dict:
+    failures = []
+    for r in results:
+        if r.result != PASS:
+            d = r.to_dict()
+            d["_repro_abs"], d["_replay_abs"] = d["repro"], d["replay"]  # for the console; not in JSON
+            d["repro"] = redact(d["repro"], repro_dir) if d["repro"] else None
+            for k in ("replay", "detail", "stderr_tail", "stdout_tail"):
+                d[k] = redact(d[k], repro_dir)
+            failures.append(d)
     return {
         "format": REPORT_FORMAT,
         "kit_version": __version__,
-        "command": command,
+        "command": redact(command),
         "dialect": dialect,
         "profile": profile,
         "seed": seed,
@@ -25,39 +68,181 @@ def report_dict(command: str, dialect: str, profile: str, seed: int, results: li
         "skipped": skipped,
         "seconds": round(seconds, 2),
         "ok": verdict.ok,
-        "results": {k: sum(r.result == k for r in results) for k in ("pass", "fail", "crash", "timeout", "error")},
+        "results": {k: sum(r.result == k for r in results) for k in RESULTS},
         "invariants": table,
         "expected_failures": verdict.expected_failures,
         "new_failures": verdict.new_failures,
         "stale_known_results": [{"invariant": i, "why": w} for i, w in verdict.stale],
-        "failures": [r.to_dict() for r in results if r.result != PASS],
+        **extra,
+        "failures": failures,
     }
 
 
+def build_report(campaign, command: str, known: Known, seconds: float) -> dict:
+    from .fuzz import per_invariant
+    from .oracles import transforms_for
+
+    results = campaign.results
+    table = per_invariant(results)
+    verdict = judge(table, known)
+    oracles = campaign.oracles
+    summary = {}
+    for name in oracles.names:
+        seen = [r.oracles[name] for r in results if name in r.oracles]
+        summary[name] = {k: seen.count(k) for k in ("pass", "fail", "n/a")}
+    return report_dict(
+        command, campaign.dialect, campaign.profile.label, campaign.seed, results, table, verdict,
+        len(campaign.skipped), seconds, repro_dir=str(campaign.repro_dir) if campaign.repro_dir else None,
+        shard=f"{campaign.shard[0]}/{campaign.shard[1]}",
+        oracles={
+            "enabled": oracles.names,
+            "normalizer": oracles.normalizer.name,
+            "transforms": [t.name for t in transforms_for(campaign.dialect, campaign.profile, oracles.skip_transforms)]
+            if oracles.metamorphic else [],
+            "results": summary,
+        },
+        eligible=campaign.eligible,
+        never_exercised=campaign.never_exercised(),
+    )
+
+
+# -- merging shards -------------------------------------------------------------------------
+
+
+class ReportMergeError(ValueError):
+    pass
+
+
+def merge_reports(docs: list[dict], names: list[str], known: Known) -> dict:
+    """One report from the shards' reports: same command, dialect, profile and seed."""
+    same = ("command", "dialect", "profile", "seed")
+    for doc, name in zip(docs, names):
+        if not isinstance(doc, dict) or doc.get("format") != REPORT_FORMAT:
+            raise ReportMergeError(f"{name}: not a {REPORT_FORMAT} report (fuzz-reducer --format json)")
+        for k in same:
+            if doc.get(k) != docs[0].get(k):
+                raise ReportMergeError(f"{name}: {k} {doc.get(k)!r} differs from {names[0]}'s {docs[0].get(k)!r}: "
+                                       "not shards of one campaign")
+    shards = [d.get("shard", "1/1") for d in docs]
+    if len(set(shards)) != len(shards):
+        raise ReportMergeError(f"the same shard given twice: {', '.join(sorted(shards))}")
+    table: dict[str, dict] = {}
+    for doc in docs:
+        for inv, row in doc.get("invariants", {}).items():
+            acc = table.setdefault(inv, {k: 0 for k in COUNTS} | {"must_reject": False})
+            for k in COUNTS:
+                acc[k] += int(row.get(k, 0))
+            if row.get("wrong_output"):
+                acc["wrong_output"] = acc.get("wrong_output", 0) + int(row["wrong_output"])
+            acc["must_reject"] = acc["must_reject"] or bool(row.get("must_reject"))
+    for row in table.values():
+        row["summary"] = summarise(row)
+    table = sort_table(table)
+    verdict = judge(table, known)
+    exercised = set(table)
+    eligible = sorted(set().union(*(d.get("eligible", []) for d in docs)))
+    oracle_results: dict[str, dict] = {}
+    for doc in docs:
+        for name, counts in (doc.get("oracles") or {}).get("results", {}).items():
+            acc = oracle_results.setdefault(name, {"pass": 0, "fail": 0, "n/a": 0})
+            for k in acc:
+                acc[k] += int(counts.get(k, 0))
+    first_oracles = docs[0].get("oracles") or {}
+    return {
+        "format": REPORT_FORMAT,
+        **{k: docs[0].get(k) for k in same},
+        "shards": sorted(shards),
+        "cases": sum(d.get("cases", 0) for d in docs),
+        "skipped": sum(d.get("skipped", 0) for d in docs),
+        "seconds": round(sum(d.get("seconds", 0) for d in docs), 2),
+        "ok": verdict.ok,
+        "results": {k: sum(d.get("results", {}).get(k, 0) for d in docs) for k in RESULTS},
+        "invariants": table,
+        "expected_failures": verdict.expected_failures,
+        "new_failures": verdict.new_failures,
+        "stale_known_results": [{"invariant": i, "why": w} for i, w in verdict.stale],
+        "oracles": {**first_oracles, "results": oracle_results},
+        "eligible": eligible,
+        "never_exercised": [i for i in eligible if i not in exercised],
+        "failures": [f for d in docs for f in d.get("failures", [])],
+    }
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+def render(doc: dict, fmt: str, results: list[CaseResult] | None) -> str:
+    if fmt == "json":
+        return render_json(doc)
+    if fmt == "junit":
+        return render_junit(doc, results)
+    if fmt == "github":
+        return render_github(doc)
+    import io
+
+    buf = io.StringIO()
+    print_human(doc, file=buf)
+    return buf.getvalue()
+
+
 def render_json(doc: dict) -> str:
-    return json.dumps(escape.tree(doc), indent=2, ensure_ascii=False) + "\n"
+    public = dict(doc, failures=[{k: v for k, v in f.items() if not k.startswith("_")} for f in doc["failures"]])
+    return json.dumps(public, indent=2, ensure_ascii=True) + "\n"
 
 
-def render_junit(doc: dict, results: list[CaseResult]) -> str:
-    failing = [r for r in results if r.result != PASS and r.spec.invariant not in doc["expected_failures"]]
+def _xml(text: str) -> str:
+    """Text XML 1.0 can hold: control characters escaped first."""
+    return clean(text)
+
+
+def render_junit(doc: dict, results: list[CaseResult] | None = None) -> str:
+    known = set(doc["expected_failures"])
+    failures = {f["id"]: f for f in doc["failures"]}
+    cases = [(r.spec.invariant, r.spec.id) for r in results] if results is not None else \
+        [(f["case"]["invariant"], f["id"]) for f in doc["failures"]]
+    failing = [f for f in doc["failures"] if f["case"]["invariant"] not in known]
     out = ['<?xml version="1.0" encoding="UTF-8"?>']
     out.append(
-        f'<testsuite name={escape.xml_attr("rollout-trace fuzz-reducer " + doc["dialect"])} '
-        f'tests="{len(results)}" failures="{len(failing)}">'
+        f'<testsuite name={quoteattr("rollout-trace fuzz-reducer " + doc["dialect"])} '
+        f'tests="{len(cases)}" failures="{len(failing)}">'
     )
-    for r in results:
-        out.append(f"  <testcase classname={escape.xml_attr('reducer.' + r.spec.invariant)} name={escape.xml_attr(r.spec.id)}>")
-        if r.result != PASS:
-            tag = "skipped" if r.spec.invariant in doc["expected_failures"] else "failure"
-            msg = f"{r.result}: {r.detail}"
-            body = escape.xml_text(msg) + (f"\nreplay: {escape.xml_text(r.repro)}" if r.repro else "")
-            out.append(f"    <{tag} message={escape.xml_attr(msg)}>{body}</{tag}>")
+    for inv, cid in cases:
+        out.append(f"  <testcase classname={quoteattr('reducer.' + inv)} name={quoteattr(cid)}>")
+        f = failures.get(cid)
+        if f is not None:
+            tag = "skipped" if inv in known else "failure"
+            msg = _xml(f"{f['result']}: {f['detail']}")
+            body = "\n".join(_failure_lines(f))
+            out.append(f"    <{tag} message={quoteattr(msg)}>{xml_escape(_xml(body))}</{tag}>")
         out.append("  </testcase>")
     for inv, why in doc_stale(doc):
-        out.append(f"  <testcase classname=\"reducer.known-results\" name={escape.xml_attr(inv)}>")
-        out.append(f"    <failure message={escape.xml_attr('stale known result: ' + why)}/>")
+        out.append(f"  <testcase classname=\"reducer.known-results\" name={quoteattr(inv)}>")
+        out.append(f"    <failure message={quoteattr(_xml('stale known result: ' + why))}/>")
         out.append("  </testcase>")
     out.append("</testsuite>")
+    return "\n".join(out) + "\n"
+
+
+def _gh(text: str, prop: bool = False) -> str:
+    """Escape for a GitHub workflow command (data, or a property when ``prop``)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def render_github(doc: dict) -> str:
+    """GitHub Actions annotations: one ``::error`` per new failure and stale entry, then a notice."""
+    known = set(doc["expected_failures"])
+    out = []
+    for f in doc["failures"]:
+        if f["case"]["invariant"] in known:
+            continue
+        title = _gh(f"reducer {f['result']}: {f['case']['invariant']}", prop=True)
+        out.append(f"::error title={title}::{_gh(clean(chr(10).join(_failure_lines(f))))}")
+    for inv, why in doc_stale(doc):
+        out.append(f"::error title={_gh('stale known result ' + inv, prop=True)}::{_gh(clean(why))}")
+    out.append(f"::notice title=rollout-trace fuzz-reducer::{_gh(clean(_summary_line(doc)))}")
     return "\n".join(out) + "\n"
 
 
@@ -65,44 +250,79 @@ def doc_stale(doc: dict):
     return [(s["invariant"], s["why"]) for s in doc["stale_known_results"]]
 
 
-def summary(doc: dict) -> str:
+def _failure_lines(f: dict) -> list[str]:
+    """What a failure says: the result, the kit's finding, the saved case and its replay command."""
+    lines = [f"{f['result']} {f['id']}: {f['detail']}"]
+    for d in f.get("diff") or []:
+        lines.append(f"    {d}")
+    k = f.get("finding")
+    if k:
+        where = ", ".join(x for x in (k.get("file"), f"line {k['line']}" if k.get("line") else "",
+                                      f"seq {k['seq']}" if k.get("seq") is not None else "") if x)
+        lines.append(f"    kit finding: {k['invariant']} [{k.get('profile', '')}] {where}: {k['message']}")
+    elif f["case"]["invariant"] == "VALID":
+        lines.append("    kit finding: none (a valid bundle)")
+    tail = (f.get("stderr_tail") or "").strip().splitlines()[-3:]
+    for t in tail:
+        lines.append(f"    stderr: {t[:300]}")
+    if f.get("repro"):
+        lines.append(f"    saved: {f.get('_repro_abs') or f['repro']}")
+        lines.append(f"    replay: {f.get('_replay_abs') or f['replay']}")
+    return lines
+
+
+def _summary_line(doc: dict) -> str:
     r = doc["results"]
-    return (
-        f"{doc['cases']} cases in {doc['seconds']} s: {r['pass']} pass, {r['fail']} fail, {r['crash']} crash, "
-        f"{r['timeout']} timeout, {r['error']} error; {len(doc['expected_failures'])} known, "
-        f"{len(doc['new_failures'])} new failing invariant(s)" + (f"; {doc['skipped']} case(s) skipped" if doc["skipped"] else "")
-    )
+    parts = ", ".join(f"{r.get(k, 0)} {k}" for k in RESULTS)
+    text = (f"{doc['cases']} cases in {doc['seconds']} s (seed {doc['seed']}): {parts}; "
+            f"{len(doc['expected_failures'])} known, {len(doc['new_failures'])} new failing invariant(s)")
+    if doc.get("skipped"):
+        text += f"; {doc['skipped']} case(s) skipped"
+    return text
 
 
-def print_human(doc: dict, file=None, color: str = "auto", quiet: bool = False) -> None:
-    from rich.table import Table
+def print_human(doc: dict, file=None, summary_only: bool = False, live: list[CaseResult] | None = None,
+                color: str = "auto", quiet: bool = False) -> None:
+    from rich.markup import escape as mx
 
     from ...output import console as make_console
+    from rich.table import Table
 
-    m = escape.rich_markup
     out = file or sys.stdout
     console = make_console(out, color, width=None if out.isatty() else 140)
-    table = Table(title=m(f"{doc['command']}  (dialect {doc['dialect']}, profile {doc['profile']}, seed {doc['seed']})"))
-    for col in ("invariant", "must reject", "cases", "rejects", "accepts", "crashes", "hangs", "verdict"):
-        table.add_column(col)
-    for inv, row in doc["invariants"].items():
-        if row["failed"]:
-            verdict = "[yellow]known[/]" if inv in doc["expected_failures"] else "[red]FAIL[/]"
-        elif quiet:
-            continue
-        else:
-            verdict = "[green]ok[/]"
-        must = "yes" if row["must_reject"] else ("no (valid)" if inv == "VALID" else "no")
-        table.add_row(m(inv), must, str(row["cases"]), str(row["rejects"]), str(row["accepts"]),
-                      str(row["crashes"]), str(row["hangs"]), verdict)
-    console.print(table)
+    if not summary_only:
+        title = f"{clean(doc['command'])}  (dialect {doc['dialect']}, profile {doc['profile']}, seed {doc['seed']})"
+        table = Table(title=mx(title))
+        for col in ("invariant", "must reject", "cases", "rejects", "accepts", "crashes", "hangs", "verdict"):
+            table.add_column(col)
+        for inv, row in doc["invariants"].items():
+            if row["failed"]:
+                verdict = "[yellow]known[/]" if inv in doc["expected_failures"] else "[red]FAIL[/]"
+            elif quiet:
+                continue
+            else:
+                verdict = "[green]ok[/]"
+            must = "yes" if row["must_reject"] else ("no (valid)" if inv == "VALID" else "no")
+            table.add_row(inv, must, str(row["cases"]), str(row["rejects"]), str(row["accepts"]),
+                          str(row["crashes"]), str(row["hangs"]), verdict)
+        console.print(table)
     for f in doc["failures"]:
         if f["case"]["invariant"] in doc["expected_failures"]:
             continue
-        console.print(f"[red]error[/] {m(f['result'])} {m(f['id'])}: {m(f['detail'])}")
-        if f["repro"]:
-            console.print(f"    replay: rollout-trace replay {m(f['repro'])} --cmd ...")
+        lines = _failure_lines(f)
+        # soft_wrap: a replay command must stay one line that can be pasted
+        console.print(f"[red]{mx(clean(lines[0]))}[/]", soft_wrap=True)
+        for line in lines[1:]:
+            console.print(mx(clean(line)), soft_wrap=True)
     for inv, why in doc_stale(doc):
-        console.print(f"[red]error[/] stale known result {m(inv)}: {m(why)}")
+        console.print(f"[red]stale known result[/] {mx(inv)}: {mx(clean(why))}")
+    o = doc.get("oracles") or {}
+    for name, counts in (o.get("results") or {}).items():
+        console.print(f"oracle {name}: {counts['pass']} pass, {counts['fail']} fail, {counts['n/a']} not applicable"
+                      + (f" (normalizer {mx(o.get('normalizer', 'none'))})" if name != "coverage" else ""))
+    never = doc.get("never_exercised") or []
+    if never:
+        shown = ", ".join(never[:12]) + (f" and {len(never) - 12} more (all in the JSON report)" if len(never) > 12 else "")
+        console.print(f"[yellow]never exercised[/]: {len(never)} rule(s), raise --examples: {shown}")
     if not quiet:
-        console.print(summary(doc))
+        console.print(_summary_line(doc), soft_wrap=True)

@@ -7,8 +7,10 @@ import stat
 
 from ...model import DIALECTS, dialect_for_schema_version
 from ...model.common import FILE_PER_PAYLOAD
+from ...model.types import Int, unwrap
 from ..catalogue import R, W, invariant
 from ..context import Context
+from ..findings import Severity
 from ..lines import strict_loads
 from .schema import describe_errors, manifest_referee, version_const
 
@@ -74,6 +76,23 @@ TRACE_PRESENT = invariant(
     v1=R, v2=R,
     source='reducer/mod.rs › replay_bundle: "open trace event log {path}"',
 )
+TRACE_CHANGED = invariant(
+    "BUNDLE.TRACE_CHANGED",
+    "`trace.jsonl` does not change while it is checked: the check reads the log up to its size at the start.",
+    v1=R, v2=R,
+    source="kit: a log still being appended to is checked as it was when the check began",
+    severity=Severity.WARNING,
+    notes="A writer still running (or a crash-recovery copy in progress) appends meanwhile; check again once it stops.",
+    kit_only=True,
+)
+
+
+def _json_kind(obj) -> str:
+    if obj is None:
+        return "null"
+    if isinstance(obj, bool):
+        return "a boolean"
+    return {list: "an array", str: "a string", int: "a number", float: "a number"}.get(type(obj), type(obj).__name__)
 
 
 def _regular(path) -> str | None:
@@ -124,8 +143,15 @@ def load_manifest(ctx: Context) -> None:
     except (ValueError, RecursionError) as e:
         ctx.report(MANIFEST_JSON, f"manifest.json is not valid JSON: {e}", **here)
         return
-    ctx.manifest = obj if isinstance(obj, dict) else None
-    version = obj.get("schema_version") if isinstance(obj, dict) else None
+    if not isinstance(obj, dict):
+        # serde wants a map: `null`, `[]`, `42`, `"s"` or `true` fail every reader.
+        ctx.report(MANIFEST_SCHEMA, f"manifest.json holds {_json_kind(obj)}, not an object", **here)
+        forced = ctx.options.dialect  # a name, or a Dialect built on the model (tests, extensions)
+        if forced:
+            ctx.dialect = DIALECTS[forced] if isinstance(forced, str) else forced
+        return
+    ctx.manifest = obj
+    version = obj.get("schema_version")
     if ctx.options.dialect:
         forced = ctx.options.dialect  # a name, or a Dialect built on the model (tests, extensions)
         ctx.dialect = DIALECTS[forced] if isinstance(forced, str) else forced
@@ -143,6 +169,18 @@ def check_manifest_schema(ctx: Context, obj) -> None:
     for pointer, message in describe_errors(errors, "manifest", referee.schema):
         ctx.report(MANIFEST_SCHEMA, message, pointer=pointer, **here)
     if errors:
+        ctx.manifest = None
+        return
+    floats = [f.name for f in ctx.dialect.manifest.fields if isinstance(unwrap(f.type), Int) and isinstance(obj.get(f.name), float)]
+    for name in floats:
+        # JSON Schema's "integer" takes 2.0; serde's u32/i64 do not.
+        ctx.report(
+            MANIFEST_SCHEMA,
+            f"manifest {name} is written as a float ({obj[name]!r}); readers want an integer literal",
+            pointer=f"/{name}",
+            **here,
+        )
+    if floats:
         ctx.manifest = None
         return
     if obj["schema_version"] != ctx.dialect.schema_version:
@@ -211,3 +249,14 @@ def trace_problem(ctx: Context) -> str | None:
 
 def report_trace_missing(ctx: Context, problem: str) -> None:
     ctx.report(TRACE_PRESENT, f"trace.jsonl is {problem}", file=TRACE, line=None, seq=None)
+
+
+def report_trace_changed(ctx: Context, was: int, now: int) -> None:
+    how = f"grew from {was} to {now} bytes" if now > was else f"shrank from {was} to {now} bytes"
+    ctx.report(
+        TRACE_CHANGED,
+        f"trace.jsonl {how} while it was checked; the first {was} bytes were checked",
+        file=TRACE,
+        line=None,
+        seq=None,
+    )

@@ -3,9 +3,8 @@
 State is kept per entity (threads, turns, calls, cells, compactions), never
 per event, so memory follows the bundle's entities, not its length. Turns and
 calls are remembered after they end because the reducer still accepts late
-events naming them; to keep that cheap, ids are remembered by their 64-bit
-``hash()`` (a collision, about 1e-8 for a million ids, could hide one finding).
-Thread names are kept in full for messages.
+events naming them. Ids are keyed by their value, never by ``hash()``: two ids
+whose hashes collide must stay two entities.
 
 An entity whose start is faulty (unknown thread, wrong turn) is still
 registered: the reducer would have stopped at that event, and registering it
@@ -181,29 +180,35 @@ class LifecycleChecker:
     def __init__(self, ctx: Context, refs: RefChecker):
         self.ctx = ctx
         self.refs = refs
-        # Keys are hash(id) unless said otherwise.
-        self.thread_index: dict[int, int] = {}  # thread -> index into thread_info
+        # Keys are the ids themselves.
+        self.thread_index: dict[str, int] = {}  # thread -> index into thread_info
         self.thread_info: list[list] = []  # [name, seq of its start or None, ended]
         # Ended entities keep only what late events need (a shared small int each); the
         # seq of their start is kept while they are open, for related_seq in findings.
-        self.turns: dict[int, int] = {}  # turn -> thread index
-        self.inferences: dict[int, int] = {}  # call -> thread index
-        self.open_seq: dict[int, int] = {}  # hash of an open turn / call / tool id -> seq of its start
-        self.responses: dict[int, set] = {}  # thread -> hashes of traced response ids
-        self.tools: dict[int, int] = {}  # tool -> kind code << 2 | RUNTIME | TERMINAL
-        self.model_calls: set[int] = set()  # hash((thread, model-visible call id))
+        self.turns: dict[str, int] = {}  # turn -> thread index
+        self.inferences: dict[str, int] = {}  # call -> thread index
+        # seq of the start of each open turn / inference call / tool call (one dict per
+        # kind of entity: a turn and a tool call may share an id)
+        self.open_turns: dict[str, int] = {}
+        self.open_calls: dict[str, int] = {}
+        self.open_tools: dict[str, int] = {}
+        self.responses: dict[int, set] = {}  # thread index -> traced response ids
+        self.tools: dict[str, int] = {}  # tool -> kind code << 2 | RUNTIME | TERMINAL
+        self.model_calls: set[tuple] = set()  # (thread, model-visible call id)
         self.cells: dict[tuple[str, str], str] = {}  # (thread, runtime cell) -> model-visible call
         self.cell_calls: set[str] = set()
         self.compaction_requests: dict[str, str] = {}
         self.installs: set[str] = set()
-        self.mcp: set[int] = set()
+        self.mcp: set[str] = set()
+        self._fields: dict = {}  # (variant, field name) -> the model's field (lookups are not free)
+        self._ref_fields: dict = {}  # variant -> its ref fields
         d = ctx.dialect
         self.tool_kinds = facts.tool_kinds(d)
         self.kind_code = {k: i for i, k in enumerate(self.tool_kinds)}
         self.terminal_kinds = facts.terminal_tool_kinds(d)
         self.handlers = {tag: method.__get__(self) for tag, method in handlers_for(d).items()}
         self.later_refs = _later_ref_fields(d, self.handlers)
-        self.waits: set[int] = set()  # tool calls whose wait target was confirmed
+        self.waits: set[str] = set()  # tool calls whose wait target was confirmed
         # variant -> fields the reference reducer requires beyond the schema (release facts)
         self.release_required = _release_required(d)
 
@@ -213,14 +218,17 @@ class LifecycleChecker:
         ref = getattr(p, field_name)
         if ref is None:
             return None
-        field = self.ctx.dialect.payload.variant(tag).field(field_name)
+        key = (tag, field_name)
+        field = self._fields.get(key)
+        if field is None:
+            field = self._fields[key] = self.ctx.dialect.payload.variant(tag).field(field_name)
         if read is None:
             read = facts.reads_at_event(field)
         return self.refs.check(ref, tag, field, f"/payload/{field_name}", read)
 
     def thread_idx(self, thread: str) -> int:
         """Index of ``thread`` in thread_info, adding it (not started) if new."""
-        h = hash(thread)
+        h = thread
         idx = self.thread_index.get(h)
         if idx is None:  # the one int object of this thread, shared by all its turns and calls
             idx = self.thread_index[h] = len(self.thread_info)
@@ -228,7 +236,7 @@ class LifecycleChecker:
         return idx
 
     def thread_started(self, thread: str) -> bool:
-        idx = self.thread_index.get(hash(thread))
+        idx = self.thread_index.get(thread)
         return idx is not None and self.thread_info[idx][1] is not None
 
     def thread_known(self, thread: str, pointer: str) -> bool:
@@ -238,7 +246,7 @@ class LifecycleChecker:
         return False
 
     def turn_of(self, turn: str, thread: str | None, what: str, pointer: str) -> bool:
-        h = hash(turn)
+        h = turn
         idx = self.turns.get(h)
         if idx is None:
             self.ctx.report(TURN_UNKNOWN, f"{what} referenced unknown Codex turn {turn}", pointer=pointer)
@@ -249,13 +257,13 @@ class LifecycleChecker:
                 TURN_THREAD,
                 f"{what} used thread {thread}, but Codex turn {turn} belongs to {owner}",
                 pointer=pointer,
-                related_seq=self.open_seq.get(h),
+                related_seq=self.open_turns.get(h),
             )
             return False
         return True
 
     def turn_thread(self, turn: str) -> str | None:
-        idx = self.turns.get(hash(turn))
+        idx = self.turns.get(turn)
         return None if idx is None else self.thread_info[idx][0]
 
     # -- dispatch ------------------------------------------------------------------------
@@ -294,7 +302,10 @@ class LifecycleChecker:
                 )
 
     def refs_only(self, p, tag: str) -> None:
-        for f in self.ctx.dialect.ref_fields(tag):
+        fields = self._ref_fields.get(tag)
+        if fields is None:
+            fields = self._ref_fields[tag] = tuple(self.ctx.dialect.ref_fields(tag))
+        for f in fields:
             value = getattr(p, f.name)
             for i, r in enumerate(value if isinstance(value, list) else [value]):
                 if r is not None:
@@ -352,22 +363,22 @@ class LifecycleChecker:
                 )
 
     def on_codex_turn_started(self, ev, p):
-        h = hash(p.codex_turn_id)
+        h = p.codex_turn_id
         if h in self.turns:
             self.ctx.report(
                 TURN_DUPLICATE, f"duplicate codex turn start for {p.codex_turn_id}",
-                pointer="/payload/codex_turn_id", related_seq=self.open_seq.get(h),
+                pointer="/payload/codex_turn_id", related_seq=self.open_turns.get(h),
             )
             return
-        idx = self.thread_index.get(hash(p.thread_id))
+        idx = self.thread_index.get(p.thread_id)
         if idx is None or self.thread_info[idx][1] is None:  # not started (inlined thread_known: hot path)
             self.thread_known(p.thread_id, "/payload/thread_id")
             idx = self.thread_idx(p.thread_id)
         self.turns[h] = idx
-        self.open_seq[h] = ev.seq
+        self.open_turns[h] = ev.seq
 
     def on_codex_turn_ended(self, ev, p):
-        h = hash(p.codex_turn_id)
+        h = p.codex_turn_id
         idx = self.turns.get(h)
         if idx is None:
             self.ctx.report(TURN_UNKNOWN, f"codex turn end referenced unknown turn {p.codex_turn_id}", pointer="/payload/codex_turn_id")
@@ -378,9 +389,9 @@ class LifecycleChecker:
                 TURN_THREAD,
                 f"codex turn end for {p.codex_turn_id} used thread {ev.thread_id}, but the turn belongs to {owner}",
                 pointer="/thread_id",
-                related_seq=self.open_seq.get(h),
+                related_seq=self.open_turns.get(h),
             )
-        self.open_seq.pop(h, None)
+        self.open_turns.pop(h, None)
 
     # -- inference ---------------------------------------------------------------------
     def on_inference_started(self, ev, p):
@@ -392,15 +403,15 @@ class LifecycleChecker:
             # No released reducer knows request_input_mode: its ref is only a writer promise.
             field = ctx.dialect.type("InferenceRequestInputMode").variant("incremental_with_untraced_prefix").field("prefix_payload")
             self.refs.check(mode.prefix_payload, "inference_started", field, "/payload/request_input_mode/prefix_payload", False)
-        h = hash(cid)
+        h = cid
         if h in self.inferences:
             ctx.report(
                 INFERENCE_DUPLICATE, f"duplicate inference start for {cid}",
-                pointer="/payload/inference_call_id", related_seq=self.open_seq.get(h),
+                pointer="/payload/inference_call_id", related_seq=self.open_calls.get(h),
             )
             return
         self.inferences[h] = self.thread_idx(p.thread_id)
-        self.open_seq[h] = ev.seq
+        self.open_calls[h] = ev.seq
         if not self.thread_known(p.thread_id, "/payload/thread_id"):
             return
         if not self.turn_of(p.codex_turn_id, p.thread_id, f"inference start {cid}", "/payload/codex_turn_id"):
@@ -413,7 +424,7 @@ class LifecycleChecker:
         previous = request.get("previous_response_id") if isinstance(request, dict) else None
         if previous is None:
             return
-        if hash(previous) not in self.responses.get(self.thread_idx(thread), ()):
+        if previous not in self.responses.get(self.thread_idx(thread), ()):
             self.ctx.report(
                 INFERENCE_PREVIOUS,
                 f"incremental inference request {cid} referenced unknown previous_response_id {previous}",
@@ -425,7 +436,7 @@ class LifecycleChecker:
         ref = getattr(p, field_name)
         if body is not None:
             bodies.check_response(self.ctx, body, ref.raw_payload_id, f"/payload/{field_name}")
-        h = hash(p.inference_call_id)
+        h = p.inference_call_id
         idx = self.inferences.get(h)
         if idx is None:
             self.ctx.report(
@@ -436,8 +447,8 @@ class LifecycleChecker:
             return
         response_id = getattr(p, "response_id", None)
         if response_id is not None:
-            self.responses.setdefault(idx, set()).add(hash(response_id))
-        self.open_seq.pop(h, None)
+            self.responses.setdefault(idx, set()).add(response_id)
+        self.open_calls.pop(h, None)
 
     def on_inference_completed(self, ev, p):
         self._inference_end(ev, p, "inference_completed", "response_payload")
@@ -452,15 +463,15 @@ class LifecycleChecker:
     def on_tool_call_started(self, ev, p):
         ctx = self.ctx
         self.ref(p, "tool_call_started", "invocation_payload")
-        key = hash(p.tool_call_id)
+        key = p.tool_call_id
         if key in self.tools:
             ctx.report(
                 TOOL_DUPLICATE, f"duplicate tool call start for {p.tool_call_id}",
-                pointer="/payload/tool_call_id", related_seq=self.open_seq.get(key),
+                pointer="/payload/tool_call_id", related_seq=self.open_tools.get(key),
             )
             return
         self.tools[key] = self.kind_code[p.kind.__struct_config__.tag] << 2
-        self.open_seq[key] = ev.seq
+        self.open_tools[key] = ev.seq
         if ev.thread_id is None and ev.codex_turn_id is None:
             ctx.report(TOOL_CONTEXT, "tool call start did not include thread or Codex turn context", pointer="/thread_id")
             return
@@ -480,7 +491,7 @@ class LifecycleChecker:
             )
             return
         if p.model_visible_call_id is not None:
-            mv = hash((thread, p.model_visible_call_id))
+            mv = (thread, p.model_visible_call_id)
             if mv in self.model_calls:
                 ctx.report(
                     TOOL_MODEL_CALL,
@@ -492,14 +503,14 @@ class LifecycleChecker:
 
     def _tool(self, p, what: str) -> str | None:
         """The kind of the tool call ``p`` names, or None (reported) when it was never started."""
-        state = self.tools.get(hash(p.tool_call_id))
+        state = self.tools.get(p.tool_call_id)
         if state is None:
             self.ctx.report(TOOL_UNKNOWN, f"{what} referenced unknown call {p.tool_call_id}", pointer="/payload/tool_call_id")
             return None
         return self.tool_kinds[state >> 2]
 
     def on_tool_call_runtime_started(self, ev, p):
-        key = hash(p.tool_call_id)
+        key = p.tool_call_id
         state = self.tools.get(key)
         kind = None if state is None else self.tool_kinds[state >> 2]
         body = self.ref(p, "tool_call_runtime_started", "runtime_payload")
@@ -522,32 +533,32 @@ class LifecycleChecker:
         body = self.ref(p, "tool_call_runtime_ended", "runtime_payload")
         kind = self._tool(p, "tool runtime end")
         if kind is not None:
-            self.tools[hash(p.tool_call_id)] |= RUNTIME
+            self.tools[p.tool_call_id] |= RUNTIME
         if kind == "exec_command" and body is not None:
             bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
 
     def on_tool_call_ended(self, ev, p):
         # The model says which refs the reducer reads for a terminal tool that had no runtime
         # event (measured on 0.164.0: a write_stdin without runtime events, "open payload ...").
-        key = hash(p.tool_call_id)
+        key = p.tool_call_id
         state = self.tools.get(key)
         unrun = state is not None and self.tool_kinds[state >> 2] in self.terminal_kinds and not state & RUNTIME
         for f in self.ctx.dialect.ref_fields("tool_call_ended"):
             read = facts.reducer_reads(self.ctx.dialect, f, terminal_tool_without_runtime=unrun)
             self.ref(p, "tool_call_ended", f.name, read)
         if self._tool(p, "tool call end") is not None:
-            self.open_seq.pop(key, None)
+            self.open_tools.pop(key, None)
 
     def on_mcp_tool_call_correlation_assigned(self, ev, p):
         if self._tool(p, "MCP correlation") is None:
             return
-        key = hash(p.tool_call_id)
+        key = p.tool_call_id
         if key in self.mcp:
             self.ctx.report(MCP_DUPLICATE, f"duplicate MCP correlation for tool call {p.tool_call_id}", pointer="/payload/tool_call_id")
         self.mcp.add(key)
 
     def on_stdin_target_resolved(self, ev, p):
-        if self._tool(p, "stdin target") is not None and hash(p.exec_tool_call_id) not in self.tools:
+        if self._tool(p, "stdin target") is not None and p.exec_tool_call_id not in self.tools:
             self.ctx.report(
                 TOOL_UNKNOWN,
                 f"stdin target referenced unknown exec {p.exec_tool_call_id}",
@@ -559,7 +570,7 @@ class LifecycleChecker:
             missing = "thread" if ev.thread_id is None else "turn"
             self.ctx.report(WAIT_CONTEXT, f"confirmed wait missing {missing}", pointer=f"/{'thread_id' if missing == 'thread' else 'codex_turn_id'}")
             return
-        key = hash(p.tool_call_id)
+        key = p.tool_call_id  # tools are keyed by their id
         if key not in self.tools:
             self.ctx.report(WAIT_UNKNOWN, f"confirmed wait referenced unknown dispatch {p.tool_call_id}", pointer="/payload/tool_call_id")
             return

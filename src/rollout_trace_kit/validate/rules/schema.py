@@ -17,7 +17,7 @@ from ...model.types import ArrayOf, Dialect, Int, Named, Struct, TaggedUnion, Un
 from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Severity
-from ..lines import DuplicateKey, NestingTooDeep, RawLine, strict_loads
+from ..lines import DuplicateKey, NestingTooDeep, RawLine, prefix_problem, strict_loads
 
 UTF8 = invariant(
     "LINE.UTF8",
@@ -273,6 +273,25 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
             ctx.report(JSON, f"line {raw.number} is not valid JSON{hint}: {e}")
         return None, None
     return _validate(ctx, raw, td, fast_event, obj)
+
+
+def too_long(ctx: Context, raw: RawLine) -> None:
+    """A line over the limit is not parsed; when its first bytes already show it is not
+    JSON (a NUL tail left by a crash, garbage) that is an error every reader hits."""
+    limit = ctx.options.max_line_bytes
+    problem = prefix_problem(raw.data)
+    if problem is None:
+        ctx.report(TOO_LONG, f"line {raw.number} is longer than {limit} bytes; skipped")
+    elif not raw.terminated:
+        ctx.report(
+            TRUNCATED,
+            f"line {raw.number} is a partial last line of more than {limit} bytes and not JSON ({problem}); "
+            "the write was interrupted or the file was extended with NUL bytes",
+            level=R,
+            severity=Severity.WARNING if ctx.options.partial_ok else None,
+        )
+    else:
+        ctx.report(JSON, f"line {raw.number} (more than {limit} bytes) is not valid JSON: {problem}")
 
 
 def _note_seq(ctx: Context, obj) -> None:

@@ -1,0 +1,76 @@
+"""The pytest plugin, tested with pytester: cases are a collector's items, options can sit in
+the ini file, known failures are xfails and stale entries fail the session."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+pytest_plugins = ["pytester"]
+
+HERE = Path(__file__).parent / "reducers"
+PY = shlex.quote(sys.executable)
+FORGET = f"{PY} {HERE / 'kit_reducer.py'} {{bundle}} {{output}} --forget SEQ.NO_GAP"
+CORRECT = f"{PY} {HERE / 'kit_reducer.py'} {{bundle}} {{output}}"
+
+
+def _ini(pytester, cmd: str, **extra) -> None:
+    lines = ["[tool.pytest.ini_options]", f"reducer_cmd = {json.dumps(cmd)}", 'reducer_examples = "6"',
+             'reducer_seed = "2"', 'reducer_invariant = ["SEQ.NO_GAP", "THREAD.UNKNOWN"]']
+    lines += [f"{k} = {json.dumps(v)}" for k, v in extra.items()]
+    pytester.makefile(".toml", pyproject="\n".join(lines) + "\n")
+
+
+def test_collect_only_lists_the_cases_from_the_ini_file(pytester):
+    _ini(pytester, FORGET)
+    result = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider")
+    ids = [l for l in result.outlines if l.startswith("reducer::")]
+    assert len(ids) == 6 and all(i.startswith(("reducer::v2-VALID-", "reducer::v2-SEQ.NO_GAP-", "reducer::v2-THREAD.UNKNOWN-"))
+                                 for i in ids)
+    assert result.ret == 0
+    tree = pytester.runpytest_subprocess("--collect-only", "-p", "no:cacheprovider")
+    tree.stdout.fnmatch_lines(["*<ReducerSuite reducer>*", "*<ReducerCase v2-SEQ.NO_GAP-*>*"])
+
+
+def test_failures_carry_the_finding_and_a_replay_and_the_command_line_wins(pytester):
+    _ini(pytester, CORRECT)  # the ini's reducer is correct; the command line's forgets a rule
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--reducer-cmd", FORGET)
+    outcomes = result.parseoutcomes()
+    assert result.ret == 1 and outcomes["failed"] >= 1 and outcomes["passed"] >= 3
+    result.stdout.fnmatch_lines([
+        "*fail v2-SEQ.NO_GAP-*: accepted a bundle breaking SEQ.NO_GAP*",
+        "*kit finding: SEQ.NO_GAP [[]reducer[]] trace.jsonl, line *, seq *",
+        "*replay: rollout-trace replay */reducer-fuzz-failures/v2-SEQ.NO_GAP-* --cmd *--forget SEQ.NO_GAP*",
+    ])
+    assert all(l.split()[1].startswith("reducer::v2-SEQ.NO_GAP-") for l in result.outlines if l.startswith("FAILED "))
+
+
+def test_known_failures_are_xfails_and_stale_entries_fail_the_session(pytester):
+    known = pytester.path / "known.json"
+    known.write_text(json.dumps({"format": "rollout-trace-kit/known-results/1",
+                                 "entries": {"SEQ.NO_GAP": {"behaviour": "accepts", "reason": "test"}}}))
+    _ini(pytester, FORGET, reducer_known=str(known))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == 0 and result.parseoutcomes()["xfailed"] >= 1
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--reducer-cmd", CORRECT)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*stale known result SEQ.NO_GAP*"])
+
+
+def test_a_reducer_that_cannot_start_is_a_usage_error(pytester):
+    _ini(pytester, "no-such-reducer-xyz {bundle}")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret in (2, 4)  # interrupted / usage error: never a passing or failing run
+    assert "preflight: the reducer cannot start" in "\n".join(result.outlines + result.errlines)
+    bad = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--reducer-examples", "0")
+    assert bad.ret == 4 and any("examples must be >= 1" in l for l in bad.errlines)
+
+
+def test_output_oracles_from_the_ini_file(pytester):
+    drop = f"{PY} {HERE / 'kit_reducer.py'} {{bundle}} {{output}} --drop-entity thread"
+    _ini(pytester, drop, reducer_oracle=["coverage"])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*wrong-output v2-VALID-*: coverage: the output lacks thread *"])
