@@ -14,8 +14,14 @@ from .lines import RawLine, read_batches
 from .rules import layout, schema
 from .rules.lifecycle import LifecycleChecker
 from .rules.order import OrderChecker
-from .rules.refs import READABLE_STORES, RefChecker
+from ..model.types import STORE_FILES, STORE_ZSTD_SHARDS
+from .rules.refs import RefChecker
 from .rules.release import BundleSummary
+from .rules.store import StoreRefChecker
+
+# The payload stores the validator reads (model Layout.store), and the checker of each.
+REF_CHECKERS = {STORE_FILES: RefChecker, STORE_ZSTD_SHARDS: StoreRefChecker}
+READABLE_STORES = frozenset(REF_CHECKERS)
 
 
 def validate_bundle(bundle: str | Path, options: Options | None = None) -> BundleReport:
@@ -94,7 +100,7 @@ class _Pass:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.order = OrderChecker(ctx)
-        self.refs = RefChecker(ctx)
+        self.refs = REF_CHECKERS[ctx.dialect.layout.store](ctx)
         self.life = LifecycleChecker(ctx, self.refs)
         self.td = typed(ctx.dialect)
         self.tag_of = {cls: tag for tag, cls in self.td.variant_classes.items()}
@@ -113,6 +119,7 @@ class _Pass:
         ctx.line = ctx.seq = None
         ctx.events = self.events
         self.order.finish()
+        self.refs.recording_completed = self.order.recording_completed_seq is not None
         self.refs.finish()
 
     def batch(self, start: int, lines: list[bytes]) -> None:
