@@ -7,7 +7,10 @@ Builds two v2 bundles itself (in a temp dir, or --workdir):
 * ``payloads``: about 100,000 events with about 60,000 payload files (inference
   requests and responses, protocol events, tool calls);
 * ``turns-only``: 1,000,000 turn starts and ends, a shape on which the Codex
-  reducer's time is linear (it grows with the square of the tool calls).
+  reducer's time is linear (it grows with the square of the tool calls);
+* ``v3-shards`` (``--v3``): a schema-3 bundle of about 1,000,000 events whose
+  300,000 payload records sit in zstd shards rotated at 8 MiB, against Codex
+  0.171.0's reducer (goal: validate <= 0.5x its wall time, <= 150 MB).
 
 For each it prints: validator wall time (whole process, interpreter start
 included, median of --repeat runs) and peak RSS (a fresh process per profile),
@@ -209,6 +212,72 @@ def build_payload_heavy(root: Path, events: int) -> Path:
     return root
 
 
+def build_v3_sharded(root: Path, events: int) -> Path:
+    """Schema 3: per turn 10 events and 3 payload records (inference request, prepared prompt,
+    response) in zstd shards written as Codex writes them; 1M events -> 300k records."""
+    from rollout_trace_kit.store.shards import StoreWriter
+
+    class ShardedWriter(Writer):
+        def __init__(self, root: Path):
+            super().__init__(root)
+            self.store = StoreWriter(root / "payloads")
+
+        def payload(self, kind: str, body) -> dict:
+            self.payloads += 1
+            rid = f"raw_payload:{self.payloads}"
+            shard = self.store.append(rid.encode(), orjson.dumps(body))
+            return {"raw_payload_id": rid, "kind": {"type": kind}, "shard": shard}
+
+        def finish(self):
+            super().finish()
+            self.store.close()
+
+    global SCHEMA_VERSION
+    saved, SCHEMA_VERSION = SCHEMA_VERSION, 3
+    try:
+        w = ShardedWriter(root)
+        w.start()
+        t = th = 0
+        text = "x" * 200
+        tail = ('"tools":[],"parallel_tool_calls":true,"base_instructions":{"text":"b"},"output_schema":null,'
+                '"output_schema_strict":true,"prompt_cache_ttl":null,"cyber_access_program":null}')
+        while w.seq < events - 3:
+            th += 1
+            thread = ROLLOUT if th == 1 else f"01a2139c-0000-7000-8000-{th:012d}"
+            if th > 1:
+                w.event({"type": "thread_started", "thread_id": thread, "agent_path": f"/root/agent_{th}", "metadata_payload": None})
+            for _ in range(50):
+                if w.seq >= events - 13:
+                    break
+                t += 1
+                turn = f"turn-{t}"
+                w.event({"type": "codex_turn_started", "codex_turn_id": turn, "thread_id": thread}, thread, turn)
+                cid = f"inf-{t}"
+                req = w.payload("inference_request", {"model": "m", "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"{text} {t}"}]}]})
+                prompt = w.payload("prepared_prompt", ['{"input":[],' + tail])
+                prompt["parts"] = []
+                w.event(
+                    {"type": "inference_started", "inference_call_id": cid, "thread_id": thread, "codex_turn_id": turn,
+                     "model": "m", "provider_name": "mock", "request_payload": req, "prepared_prompt_payload": prompt},
+                    thread, turn,
+                )
+                resp = w.payload("inference_response", {"response_id": f"resp-{t}", "output_items": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": f"answer {t}"}]}]})
+                w.event(
+                    {"type": "inference_completed", "inference_call_id": cid, "response_id": f"resp-{t}",
+                     "upstream_request_id": None, "response_payload": resp},
+                    thread, turn,
+                )
+                for k in range(6):
+                    w.event({"type": "history_item_accepted", "item_id": f"msg-{t}-{k}"}, thread, turn)
+                w.event({"type": "codex_turn_ended", "codex_turn_id": turn, "status": "completed"}, thread, turn)
+            if th > 1:
+                w.event({"type": "thread_ended", "thread_id": thread, "status": "completed"})
+        w.finish()
+    finally:
+        SCHEMA_VERSION = saved
+    return root
+
+
 def _measured(cmd: list[str]) -> tuple[float, float, int, str, str]:
     """Wall seconds, peak RSS (MB), exit code, stdout and stderr of a fresh process."""
     start = time.perf_counter()
@@ -258,31 +327,31 @@ def _python(code: str, *args) -> tuple[float, float, float, str]:
     return wall, float(seconds), rss, f"{findings} findings, {events} events"
 
 
-def _codex(bundle: Path, out: Path):
+def _codex(bundle: Path, out: Path, release: str = "0.169.0"):
     from rollout_trace_kit.codex.install import ensure_codex
 
-    binary = ensure_codex("0.169.0", install=False)
+    binary = ensure_codex(release, install=False)
     if binary is None:
         return None
     wall, rss, rc, _, err = _median_run([str(binary), "debug", "trace-reduce", str(bundle), "-o", str(out)])
     return wall, rss, rc, (err.splitlines() or [""])[0]
 
 
-def measure(name: str, bundle: Path, profiles: list[str]) -> dict:
+def measure(name: str, bundle: Path, profiles: list[str], release: str = "0.169.0") -> dict:
     print(f"\n== {name}: {bundle}")
     size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
     files = sum(1 for _ in (bundle / "payloads").iterdir())
-    print(f"   {size / 1e6:.0f} MB, {files} payload files")
+    print(f"   {size / 1e6:.0f} MB, {files} payload files{' (shards)' if release != '0.169.0' else ''}")
     # Warm the page cache so no run pays for a cold read (outside this process: its RSS stays small).
     subprocess.run(f"find {bundle} -type f -print0 | xargs -0 cat > /dev/null", shell=True, check=True)
     print(f"   whole process, median of {REPEAT}; in-process seconds (imports excluded) in brackets")
     o_wall, o_time, o_rss, o_note = _python(_ORJSON, str(bundle))
     print(f"   orjson parse only:        {o_wall:6.2f} s [{o_time:5.2f}]  {o_rss:6.0f} MB  ({o_note})")
     results = {"orjson_s": o_wall, "orjson_mb": o_rss}
-    codex = _codex(bundle, bundle.parent / f"{name}.state.json")
+    codex = _codex(bundle, bundle.parent / f"{name}.state.json", release)
     if codex:
         c_time, c_rss, rc, first = codex
-        print(f"   codex 0.169.0 reducer:    {c_time:6.2f} s          {c_rss:6.0f} MB  (exit {rc}{'' if rc == 0 else ': ' + first})")
+        print(f"   codex {release} reducer:    {c_time:6.2f} s          {c_rss:6.0f} MB  (exit {rc}{'' if rc == 0 else ': ' + first})")
         results.update(codex_s=c_time, codex_mb=c_rss, codex_exit=rc)
     for profile in profiles:
         v_wall, v_time, v_rss, v_note = _python(_VALIDATE, str(bundle), profile)
@@ -324,6 +393,7 @@ def main() -> None:
     ap.add_argument("--workdir", help="where to build the bundles (default: a temp dir, removed)")
     ap.add_argument("--profiles", default="writer,reducer,strict")
     ap.add_argument("--skip-linear", action="store_true", help="skip the turns-only bundle")
+    ap.add_argument("--v3", action="store_true", help="only the schema-3 sharded bundle, against Codex 0.171.0")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each command (the median is printed)")
     ap.add_argument("--only", help="measure only these shapes (comma-separated: lifecycle,payloads,turns-only)")
     args = ap.parse_args()
@@ -331,6 +401,8 @@ def main() -> None:
     REPEAT = max(1, args.repeat)
     only = set(args.only.split(",")) if args.only else {"lifecycle", "payloads", "turns-only"}
     profiles = args.profiles.split(",")
+    if args.v3:
+        return measure_v3(args.events, profiles, args.workdir)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         tmp = Path(tmp)
         out = {}
@@ -348,6 +420,22 @@ def main() -> None:
             out[name] = measure(name, bundle, profiles)
         print("\n" + json.dumps(out))
         print_goals(out)
+
+
+def measure_v3(events: int, profiles: list[str], workdir: str | None) -> None:
+    """The v3 shape: validate vs Codex 0.171.0's reducer, wall time ratio and peak RSS side by side."""
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        t = time.perf_counter()
+        bundle = build_v3_sharded(Path(tmp) / "v3-shards", events)
+        print(f"built v3 sharded bundle in {time.perf_counter() - t:.1f} s")
+        out = measure("v3-shards", bundle, profiles, release="0.171.0")
+        if "codex_s" in out:
+            print("\n   side by side (goal: <= 0.5x the reducer's wall time, <= 150 MB):")
+            for profile in profiles:
+                r = out[profile]
+                print(f"   {profile:8} {r['s'] / out['codex_s']:5.2f}x codex 0.171.0 wall time, "
+                      f"{r['mb']:5.0f} MB peak RSS (codex {out['codex_mb']:.0f} MB)")
+        print("\n" + json.dumps({"v3-shards": out}))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Realism: the real reference reducers on generated bundles (opt-in tier: ``--codex``).
 
 * valid bundles: ``codex debug trace-reduce`` of the dialect's reference release
-  (0.164.0 for v1, 0.169.0 for v2) accepts at least 99.5% of 500 per dialect;
+  (0.164.0 for v1, 0.169.0 for v2, 0.171.0 for v3) accepts at least 99.5% of 500 per dialect;
 * corrupted bundles: the validator's reducer-profile verdict (reject / accept) agrees
   with the real reducer on at least 99% of them; every disagreement is printed, and
   the ones understood are listed below with their reason.
@@ -80,7 +80,7 @@ def _reduce(binary, bundle, with_validator: bool):
 
 
 @pytest.mark.codex
-@pytest.mark.parametrize("dialect", ["v1", "v2"])
+@pytest.mark.parametrize("dialect", ["v1", "v2", "v3"])
 def test_reference_reducer_accepts_generated_bundles(dialect, codex_binaries):
     drawn = _draw(bundles(dialect, max_turns=3, max_rounds=3, max_calls=2, max_threads=3), VALID_BUNDLES)
     with ThreadPoolExecutor(WORKERS) as pool:
@@ -97,7 +97,7 @@ def test_reference_reducer_accepts_generated_bundles(dialect, codex_binaries):
 
 
 @pytest.mark.codex
-@pytest.mark.parametrize("dialect", ["v1", "v2"])
+@pytest.mark.parametrize("dialect", ["v1", "v2", "v3"])
 def test_reducer_profile_agrees_with_the_reference_reducer(dialect, codex_binaries):
     sampled = [i for i in applicable(dialect) if not CATALOGUE[i].kit_only]
     # The same number of bundles per operator (Hypothesis's own choice of operator is not uniform).

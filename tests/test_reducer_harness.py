@@ -174,7 +174,7 @@ def test_stdin_and_argv_modes(tmp_path):
 
 
 @pytest.mark.codex
-@pytest.mark.parametrize("dialect,release", [("v1", "0.164.0"), ("v2", "0.169.0")])
+@pytest.mark.parametrize("dialect,release", [("v1", "0.164.0"), ("v2", "0.169.0"), ("v3", "0.171.0")])
 def test_real_codex_reducer_campaign_reproduces_the_published_table(tmp_path, codex_binaries, dialect, release):
     """>= 300 cases per dialect against the reference reducer; the docs' table is this run's output."""
     cmd = f"{shlex.quote(str(codex_binaries[dialect]))} debug trace-reduce {{bundle}} -o {{output}}"

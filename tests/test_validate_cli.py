@@ -10,10 +10,11 @@ import xml.etree.ElementTree as ET
 import orjson
 import pytest
 
+from rollout_trace_kit.model import DIALECTS
 from rollout_trace_kit.bundle import Bundle
 from rollout_trace_kit.model import DIALECTS, dialect_for_schema_version
 from rollout_trace_kit.validate import Options, Profile, all_invariants, validate_bundle
-from rollout_trace_kit.validate.rules.refs import READABLE_STORES
+from rollout_trace_kit.validate.engine import READABLE_STORES
 
 from .conftest import CORPUS, corpus_bundles
 

@@ -73,7 +73,7 @@ def test_reference_writer_replays_real_bundles_with_a_crash_after_every_operatio
 
 def test_reference_writer_replays_every_corpus_bundle():
     scripts = load_scripts("corpus:")
-    assert len(scripts) == 24
+    assert len(scripts) == 36  # 12 bundles of each of 0.164.0, 0.169.0 and 0.171.0
     results = run(REFERENCE, scripts, crash="none")
     assert [(r.script, r.findings) for r in results] == [(s.name, []) for s in scripts]
 
@@ -497,3 +497,27 @@ def test_a_script_file_that_is_not_a_regular_file_is_refused_not_read(tmp_path, 
     assert check_writer_main(["--cmd", " ".join(REFERENCE), "--script", f"file:{path}"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and ("a FIFO" if kind == "fifo" else "a device") in err
+
+
+# --- v3: payload records in zstd shards ------------------------------------------------------------
+
+
+def test_reference_writer_replays_the_v3_corpus():
+    scripts = load_scripts("corpus:codex-0.171.0")
+    assert len(scripts) == 12
+    results = run(REFERENCE, scripts, crash="none")
+    assert [(r.script, r.findings) for r in results] == [(s.name, []) for s in scripts]
+
+
+def test_v3_crash_images_after_and_during_every_operation_are_replayable():
+    """Killed after each operation and in the middle of each (a record's zstd block half
+    written, the shard's frame open): the reducer profile accepts every image, and the writer
+    profile states what survived as a STORE.FRAME_TRUNCATED warning. The shard is sealed
+    before recording_completed, so no image holds a completed recording with an open frame."""
+    [script] = load_scripts("corpus:codex-0.171.0/basic")
+    [result] = run(REFERENCE, [script], crash="every", crash_mode="both")
+    assert len(result.crash_points) == len(script.ops) - 1
+    assert [f.to_dict() for f in result.findings if f.severity is Severity.ERROR] == []
+    cut = [f for f in result.findings if f.check == "STORE.FRAME_TRUNCATED"]
+    assert cut and all(f.severity is Severity.WARNING and "complete record(s) survive" in f.message for f in cut)
+    assert {f.check for f in result.findings} == {"STORE.FRAME_TRUNCATED"}

@@ -43,6 +43,11 @@ def test_replaying_a_real_bundle_reproduces_codex_bytes(bundle, tmp_path):
     assert again.manifest == original.manifest
     assert again.lines == original.lines and again.trailing_newline
     assert set(again.payloads) == set(original.payloads)
+    if any(p.endswith(".zst") for p in original.payloads):  # v3: the shards' record streams
+        for path, data in original.payloads.items():
+            assert _records(again.payloads[path]) == _records(data), path
+            assert again.payloads[path] == data, path  # even the zstd bytes (level 3, 8 MiB window)
+        return
     exact = 0
     for path, data in original.payloads.items():
         if pretty(orjson.loads(data)) == data:
@@ -52,6 +57,16 @@ def test_replaying_a_real_bundle_reproduces_codex_bytes(bundle, tmp_path):
             assert b'"tools": [{' in data  # the one known non-pretty part of Codex payloads
             assert orjson.loads(again.payloads[path]) == orjson.loads(data), path
     assert exact > len(original.payloads) // 2
+
+
+def _records(shard: bytes) -> list:
+    import io
+
+    from rollout_trace_kit.store.shards import read_records
+
+    out = [(r.id, r.body) if hasattr(r, "body") else r.code for r in read_records(io.BytesIO(shard))]
+    assert out, "a shard holds records"
+    return out
 
 
 @pytest.mark.parametrize("dialect", ["v1", "v2"])
@@ -197,3 +212,21 @@ def test_pure_python_encoder_matches_orjson_when_there_are_no_floats():
         _encode(value, out, indent)
         want = orjson.dumps(value, option=orjson.OPT_INDENT_2) if indent == 0 else orjson.dumps(value)
         assert "".join(out).encode() == want
+
+
+def test_v3_writer_rotates_shards_and_seals_them_on_close(tmp_path, monkeypatch):
+    from rollout_trace_kit.store import shards
+    from rollout_trace_kit.writer import core
+
+    monkeypatch.setattr(core, "ROTATE_BYTES", 3 * (10 + 13 + 137))  # three records fit, not four
+    w = _writer(tmp_path, dialect="v3")
+    refs = [w.write_json_payload("protocol_event", {"type": "warning", "message": "x" * 100, "n": i}) for i in range(8)]
+    assert [r["shard"] for r in refs] == [1, 1, 1, 2, 2, 2, 3, 3]
+    assert refs[0] == {"raw_payload_id": "raw_payload:1", "kind": {"type": "protocol_event"}, "shard": 1}
+    crash = (tmp_path / "b" / "payloads" / "000003.zst").read_bytes()  # before close: the frame is open
+    assert _records(crash)[-1] == shards.FRAME_TRUNCATED and len(_records(crash)) == 3
+    w.close()
+    for name, n in (("000001.zst", 3), ("000002.zst", 3), ("000003.zst", 2)):
+        recs = _records((tmp_path / "b" / "payloads" / name).read_bytes())
+        assert len(recs) == n and all(isinstance(r, tuple) for r in recs), name
+    assert orjson.loads(_records((tmp_path / "b" / "payloads" / "000001.zst").read_bytes())[0][1])["n"] == 0

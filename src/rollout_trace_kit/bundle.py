@@ -77,7 +77,7 @@ class Bundle:
         return cls(manifest, lines, trailing, payloads, {}, has_trace)
 
     # -- views ----------------------------------------------------------------------------
-    def manifest_dict(self) -> dict[str, Any]:
+    def manifest_dict(self) -> Any:  # the parsed manifest: an object unless the bundle is broken
         return orjson.loads(self.manifest) if self.manifest is not None else {}
 
     def events(self) -> list[dict[str, Any]]:

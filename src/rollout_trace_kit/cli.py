@@ -49,13 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is stale")
     p.set_defaults(func=_cmd_schema)
 
+    from .codex.cli import add_codex_parser
     from .harness.reducer.cli import add_reducer_parsers
     from .harness.writer.cli import add_writer_parser
     from .validate.cli import add_validate_parser
+    from .validate.compat_cli import add_compat_parser
 
     add_validate_parser(sub)
     add_reducer_parsers(sub)
     add_writer_parser(sub)
+    add_codex_parser(sub)
+    add_compat_parser(sub)
     return parser
 
 

@@ -7,11 +7,14 @@ about 400 MB.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from ..model.facts import reference_releases
 
@@ -23,9 +26,29 @@ def cache_dir() -> Path:
     return Path(root) if root else Path.home() / ".cache" / "rollout-trace-kit"
 
 
+@contextmanager
+def install_lock() -> Iterator[None]:
+    """Hold the cache's install lock (the same file ``flock`` takes from a shell), so two
+    processes never install or remove one release at once."""
+    root = cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".install.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def install_dir(release: str) -> Path:
+    return cache_dir() / f"codex-{release}"
+
+
 def _native_binary(prefix: Path) -> Path | None:
     vendor = prefix / "node_modules" / "@openai"
-    for candidate in sorted(vendor.glob("codex-*/vendor/*/bin/codex")) + sorted(vendor.glob("codex/vendor/*/codex/codex")):
+    # the platform package's layout changed over time: vendor/TRIPLE/bin/codex, earlier vendor/TRIPLE/codex/codex
+    patterns = ("codex-*/vendor/*/bin/codex", "codex-*/vendor/*/codex/codex", "codex/vendor/*/codex/codex")
+    for candidate in (c for pattern in patterns for c in sorted(vendor.glob(pattern))):
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
     return None
@@ -33,22 +56,36 @@ def _native_binary(prefix: Path) -> Path | None:
 
 def ensure_codex(release: str, install: bool = True) -> Path | None:
     """Path of the native ``codex`` binary of ``release``, installing it from npm if needed."""
-    prefix = cache_dir() / f"codex-{release}"
+    prefix = install_dir(release)
     found = _native_binary(prefix)
     if found or not install:
         return found
     npm = shutil.which("npm")
     if npm is None:
         return None
-    prefix.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", f"@openai/codex@{release}"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        timeout=1200,
-    )
-    return _native_binary(prefix)
+    with install_lock():
+        found = _native_binary(prefix)  # another process may have installed it while we waited
+        if found:
+            return found
+        prefix.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", f"@openai/codex@{release}"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=1200,
+        )
+        return _native_binary(prefix)
+
+
+def remove_install(release: str) -> bool:
+    """Delete the cached install of ``release`` (under the install lock); True if one was there."""
+    prefix = install_dir(release)
+    with install_lock():
+        if not prefix.exists():
+            return False
+        shutil.rmtree(prefix)
+        return True
 
 
 @dataclass

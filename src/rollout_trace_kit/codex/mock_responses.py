@@ -88,6 +88,7 @@ class Turn:
     error: dict = field(
         default_factory=lambda: {"code": "server_error", "message": "mock provider error"}
     )
+    total_tokens: int = 2  # reported usage; a large value makes Codex compact before its next request
 
 
 @dataclass
@@ -104,13 +105,13 @@ def _sse(event: dict) -> bytes:
     return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
 
 
-def _usage() -> dict:
+def _usage(total_tokens: int = 2) -> dict:
     return {
-        "input_tokens": 1,
+        "input_tokens": max(total_tokens - 1, 1),
         "input_tokens_details": {"cached_tokens": 0},
         "output_tokens": 1,
         "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": 2,
+        "total_tokens": total_tokens,
     }
 
 
@@ -127,8 +128,11 @@ class MockResponses:
         turns: Sequence[Turn] | Callable[[int, dict | None], Turn],
         *,
         fallback: Turn | None = None,
+        compact_status: int = 200,
     ):
         self._turns = turns
+        # POST .../responses/compact (remote compaction) answers one compaction item, or this error status
+        self.compact_status = compact_status
         self._fallback = fallback or Turn([message("done")])
         self.requests: list[Request] = []
         self._lock = threading.Lock()
@@ -158,7 +162,9 @@ class MockResponses:
             def do_POST(self):
                 body = self._body()
                 n = mock._record("POST", self.path, dict(self.headers), body)
-                if self.path.rstrip("/").endswith("/responses"):
+                if self.path.rstrip("/").endswith("/responses/compact"):
+                    mock._compact(self)
+                elif self.path.rstrip("/").endswith("/responses"):
                     mock._answer(self, n, body)
                 else:
                     self._plain(404, {"error": {"message": f"mock has no {self.path}"}})
@@ -225,6 +231,24 @@ class MockResponses:
             return self._turns[n - 1]
         return self._fallback
 
+    @property
+    def compact_requests(self) -> list[Request]:
+        return [r for r in self.requests if r.method == "POST" and r.path.rstrip("/").endswith("/responses/compact")]
+
+    def _compact(self, h: BaseHTTPRequestHandler) -> None:
+        n = len(self.compact_requests)
+        if self.compact_status != 200:
+            obj: dict = {"error": {"type": "server_error", "message": "mock compaction failure"}}
+        else:
+            obj = {"output": [{"type": "compaction", "id": f"cmp-{n}", "encrypted_content": f"MOCK-COMPACTED-{n}"}]}
+        data = json.dumps(obj).encode()
+        h.send_response(self.compact_status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        h.send_header("x-request-id", f"mock-compact-{n}")
+        h.end_headers()
+        h.wfile.write(data)
+
     def _answer(self, h: BaseHTTPRequestHandler, n: int, body) -> None:
         turn = self.turn_for(n, body)
         request_id = f"mock-req-{n}"
@@ -247,7 +271,7 @@ class MockResponses:
             )
         else:
             events.append(
-                {"type": "response.completed", "response": {"id": response_id, "usage": _usage()}}
+                {"type": "response.completed", "response": {"id": response_id, "usage": _usage(turn.total_tokens)}}
             )
         data = b"".join(_sse(e) for e in events)
         h.send_response(200)

@@ -48,6 +48,9 @@ def reference_pages(docs_dir: Path) -> dict[str, str]:
     pages[f"{REFERENCE}/invariants.md"] = catalogue_page(
         invariants, dialects, reports, f"docs/{REDUCER_REPORTS.as_posix()}/"
     )
+    from .releases_page import release_pages
+
+    pages.update(release_pages())
     return pages
 
 

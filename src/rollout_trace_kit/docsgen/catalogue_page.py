@@ -24,6 +24,7 @@ from pathlib import Path
 from ..links import invariant_anchor
 
 from ..validate.findings import Invariant, Profile
+from ..codex.reducer_reports import recipe
 from .model_pages import cell, md_inline
 
 HARNESS_FORMAT = "rollout-trace-kit/reducer-report/1"  # rollout_trace_kit.harness.reducer.report
@@ -104,7 +105,8 @@ def load_reports(directory: Path, invariant_ids: set[str], dialects: set[str]) -
             rows.setdefault((inv_id, dialect), []).append(Measured(release, counts))
         files.append(
             {"release": release, "dialect": dialect, "profile": doc.get("profile"), "seed": doc.get("seed"),
-             "cases": doc.get("cases"), "path": path.name}
+             "cases": doc.get("cases"), "path": path.name,
+             "report": {k: doc.get(k) for k in ("dialect", "seed", "examples", "timeout", "known")}}
         )
     return Reports(files, rows)
 
@@ -163,7 +165,8 @@ def catalogue_page(invariants: list[Invariant], dialects, reports: Reports | Non
             extra = f"; it {valid[0].behaviour('valid bundle')}" if valid else ""
             out.append(
                 f"- Codex {f['release']}, dialect {f['dialect']}: `{f['path']}`, {f['cases']} cases, "
-                f"seed {f['seed']}, profile `{f['profile']}`{extra}."
+                f"seed {f['seed']}, profile `{f['profile']}`{extra}. Made by (from the repository root):\n\n"
+                f"        {recipe(f['release'], f['report'])}\n"
             )
         out.append("")
     head = " | ".join(names)

@@ -46,7 +46,20 @@ def on_config(config):
             f"site_url must be {want!r} so that schema/<dialect>/<file> is served at the schemas' $id "
             f"(got {config.site_url!r})"
         )
+    _add_release_pages_to_nav(config)
     return config
+
+
+def _add_release_pages_to_nav(config) -> None:
+    """The release pages (one per epoch) are generated: list them under Reference."""
+    from rollout_trace_kit.docsgen.releases_page import release_pages
+
+    pages = sorted(release_pages(), key=lambda p: (not p.endswith("index.md"), p))
+    entry = {"Codex releases": [{("Table" if p.endswith("index.md") else p.rsplit("/", 1)[1][:-3]): p} for p in pages]}
+    for section in config.nav or []:
+        if isinstance(section, dict) and "Reference" in section:
+            section["Reference"] = [e for e in section["Reference"] if not (isinstance(e, dict) and "Codex releases" in e)]
+            section["Reference"].append(entry)
 
 
 def on_files(files, config):

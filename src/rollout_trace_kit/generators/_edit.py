@@ -79,13 +79,14 @@ class Editor:
             if e is None:
                 continue
             for _, ref in iter_refs(e["payload"], self.dialect):
-                users.setdefault(ref["path"], []).append(i)
+                if "path" in ref:  # v3 records are edited through _ops_store's helpers
+                    users.setdefault(ref["path"], []).append(i)
         return users
 
     def own_payloads(self, i: int) -> list[str]:
         """Payload files only line ``i`` refers to."""
         users = self.payload_users()
-        return [ref["path"] for _, ref in iter_refs(self.event(i)["payload"], self.dialect) if users.get(ref["path"]) == [i]]
+        return [ref["path"] for _, ref in iter_refs(self.event(i)["payload"], self.dialect) if users.get(ref.get("path")) == [i]]
 
     def body(self, path: str):
         return orjson.loads(self.bundle.payloads[path])
@@ -97,7 +98,7 @@ class Editor:
         for e in self.events:
             if e:
                 for _, ref in iter_refs(e["payload"], self.dialect):
-                    best = max(best, self.layout.file_ordinal(ref["path"]) or 0)
+                    best = max(best, self.layout.file_ordinal(ref.get("path", "")) or 0)
         return best + 1
 
     # -- writing ----------------------------------------------------------------------------

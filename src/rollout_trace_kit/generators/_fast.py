@@ -155,6 +155,16 @@ def failed_turn(rec: Recorder, th: Thread) -> None:
     rec.ev("codex_turn_ended", th, turn, codex_turn_id=turn, status=rec.dialect.writer.failed_turn_status)
 
 
+def accepted_turn(rec: Recorder, th: Thread) -> None:
+    """v3: a turn that ends after one history acceptance (a user message): 3 events, no payload.
+
+    Stands in for failed_turn, whose request comes with a prepared prompt (2+ records) in v3."""
+    turn = rec.ids.uuid7(rec.w.clock)
+    rec.ev("codex_turn_started", th, turn, codex_turn_id=turn, thread_id=th.thread_id)
+    rec.accept(th, turn, rec.msg_id())
+    rec.ev("codex_turn_ended", th, turn, codex_turn_id=turn, status="cancelled")
+
+
 def warning(rec: Recorder) -> None:
     """A protocol event: 1 event, 1 payload."""
     rec.protocol("warning", {"type": "warning", "message": rec.text()})
@@ -185,7 +195,18 @@ def fill(rec: Recorder, th: Thread, events: int, payloads: int | None) -> None:
         else:
             rec.user_turn(th, TurnPlan())
         e, p = left()
-    # Exact part: protocol events (1, 1), empty turns (2, 0), failed turns (4, 1).
+    # Exact part: protocol events (1, 1), empty turns (2, 0), failed turns (4, 1) or, in v3,
+    # accepted turns (3, 0).
+    if rec.prepared_prompts:
+        f = 1 if (e - p) % 2 and e - p >= 3 else 0
+        z = max(0, (e - p - 3 * f) // 2)
+        for _ in range(f):
+            accepted_turn(rec, th)
+        for _ in range(z):
+            empty_turn(rec, th)
+        for _ in range(e - 3 * f - 2 * z):
+            warning(rec)
+        return
     f = 1 if (e - p) % 2 and p >= 1 and e - p >= 3 else 0
     z = max(0, (e - p - 3 * f) // 2)
     for _ in range(f):

@@ -47,6 +47,7 @@ class Thread:
     turns_run: int = 0
     root_turn_id: str | None = None
     last_answer: str = ""
+    item_refs: dict = field(default_factory=dict)  # v3: id(item) -> (item, its model_item ref)
 
 
 class Recorder(ToolCalls, Threads):
@@ -72,6 +73,11 @@ class Recorder(ToolCalls, Threads):
         # Without history, incremental requests still work (they carry only the delta),
         # and memory stays flat for million-event bundles; compaction needs the history.
         self.keep_history = keep_history
+        fields = {f.name for f in dialect.payload.variant("inference_started").fields}
+        self.prepared_prompts = "prepared_prompt_payload" in fields
+        self.tool_output_refs = "history_item_accepted" in dialect.tags and "tool_output_payload" in {
+            f.name for f in dialect.payload.variant("history_item_accepted").fields
+        }
 
     # -- small helpers -----------------------------------------------------------------
     def tick(self) -> int:
@@ -90,11 +96,33 @@ class Recorder(ToolCalls, Threads):
     def protocol(self, event_type: str, body: dict) -> None:
         self.ev("protocol_event_observed", None, None, event_type=event_type, event_payload=self.payload("protocol_event", body))
 
-    def accept(self, th: Thread, turn: str, item_id: str, agent_payload: dict | None = None) -> None:
-        """The item joined the thread's model-visible history (dialects with history_item_accepted)."""
+    def accept(self, th: Thread, turn: str, item_id: str, agent_payload: dict | None = None,
+               tool_output: dict | None = None) -> None:
+        """The item joined the thread's model-visible history (dialects with history_item_accepted;
+        v3 refers to a tool output's item with it)."""
         if self.accepts_history:
             ref = self.payload("protocol_event", agent_payload) if agent_payload is not None else None
-            self.ev("history_item_accepted", th, turn, item_id=item_id, agent_message_payload=ref)
+            extra = {}
+            if tool_output is not None and self.tool_output_refs:
+                extra["tool_output_payload"] = self.payload("protocol_event", tool_output)
+            self.ev("history_item_accepted", th, turn, item_id=item_id, agent_message_payload=ref, **extra)
+
+    def prepared_prompt(self, th: Thread, items: list) -> dict:
+        """v3: the prompt Codex prepared, as fragments around one model_item record per input item.
+
+        Like Codex, an item already recorded for an earlier prompt of the thread is referenced again.
+        """
+        parts = []
+        for item in items:
+            known = th.item_refs.get(id(item))
+            if known is None or known[0] is not item:
+                known = (item, self.payload("model_item", item))
+                if self.keep_history:  # big bundles resend nothing: no cache to grow
+                    th.item_refs[id(item)] = known
+            parts.append(dict(known[1]))
+        ref = self.payload("prepared_prompt", B.prompt_fragments(len(items)))
+        ref["parts"] = parts
+        return ref
 
     def remember(self, th: Thread, item: dict) -> None:
         """The item is part of the conversation the next request continues."""
@@ -218,8 +246,13 @@ class Recorder(ToolCalls, Threads):
             request = B.inference_request(list(th.delta), th.thread_id, th.last_response_id)
         else:
             request = B.inference_request([th.base] + th.history, th.thread_id)
+        request_ref = self.payload("inference_request", request)
+        extra = {}
+        if self.prepared_prompts:
+            items = request["input"]
+            extra["prepared_prompt_payload"] = self.prepared_prompt(th, items[1:] if items and items[0] is th.base else items)
         self.ev("inference_started", th, turn, inference_call_id=call, thread_id=th.thread_id, codex_turn_id=turn,
-                model=B.MODEL, provider_name=B.PROVIDER, request_payload=self.payload("inference_request", request))
+                model=B.MODEL, provider_name=B.PROVIDER, request_payload=request_ref, **extra)
         n = self.ids.number()
         if failure is None:
             assert outputs is not None  # an answer without a failure has its items

@@ -87,7 +87,7 @@ class ToolCalls(RecorderBase):
         return item
 
     def deliver(self, th, turn, item: dict) -> None:
-        self.accept(th, turn, item["id"])
+        self.accept(th, turn, item["id"], tool_output=item)
         self.remember(th, item)
 
     def run_call(self, th: Thread, turn: str, c: Call, item: dict) -> None:
@@ -249,6 +249,8 @@ class ToolCalls(RecorderBase):
         wait_id = wait_item["call_id"]
         self.tool_started(th, turn, wait_id, wait_id, {"type": "other", "name": "wait"}, "wait", args,
                           B.invocation("wait", None, arguments=args))
+        if "code_cell_wait_target_resolved" in self.dialect.tags:  # 0.171.0 confirms the wait's target
+            self.ev("code_cell_wait_target_resolved", th, turn, tool_call_id=wait_id, runtime_cell_id=cell)
         texts = [self.nested_exec(th, turn, cell, k + 1) for k in range(nested)]
         text = "\n".join(texts) or "done"
         self.cell_event(th, turn, "code_cell_ended", cell, "completed", text)

@@ -16,9 +16,43 @@ from typing import Any, Protocol
 
 import orjson
 
+import io
+
 from ..bundle import MANIFEST, PAYLOADS, TRACE, Bundle, dumps_pretty
-from ..model.types import Dialect
+from ..model.types import STORE_ZSTD_SHARDS, Dialect
 from ..writer.core import event_record, manifest_record, writes_store
+from ..store.shards import HEADER_SIZE, ROTATE_BYTES, ShardWriter, StoreWriter, shard_name
+
+
+def sharded(dialect: Dialect) -> bool:
+    """Whether the dialect keeps payloads as records in zstd shards (refs carry `shard`)."""
+    return dialect.layout.store == STORE_ZSTD_SHARDS
+
+
+class MemoryStore:
+    """Shards built in memory, rotated as Codex rotates them (StoreWriter's rule)."""
+
+    def __init__(self, rotate_bytes: int = ROTATE_BYTES) -> None:
+        self.rotate_bytes = rotate_bytes
+        self.files: list[io.BytesIO] = []
+        self.current: ShardWriter | None = None
+
+    def append(self, rid: bytes, body: bytes) -> int:
+        cur = self.current
+        if cur is None or (cur.records and cur.size + HEADER_SIZE + len(rid) + len(body) > self.rotate_bytes):
+            self.close()
+            self.files.append(io.BytesIO())
+            cur = self.current = ShardWriter(self.files[-1])
+        cur.append(rid, body)
+        return len(self.files)
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current.seal()
+            self.current = None
+
+    def payloads(self) -> dict[str, bytes]:
+        return {f"{PAYLOADS}/{shard_name(i)}": f.getvalue() for i, f in enumerate(self.files, 1)}
 
 
 class Sink(Protocol):
@@ -43,8 +77,16 @@ class MemorySink:
     def payload(self, rel: str, data: bytes) -> None:
         self.payloads[rel] = data
 
+    def store(self) -> MemoryStore:
+        self._store = MemoryStore()
+        return self._store
+
     def finish(self, manifest: bytes) -> Bundle:
         self.manifest = manifest
+        store = getattr(self, "_store", None)
+        if store is not None:
+            store.close()
+            self.payloads.update(store.payloads())
         return Bundle(manifest=manifest, lines=self.lines, payloads=self.payloads)
 
 
@@ -70,7 +112,15 @@ class DirectorySink:
             f.write(data)
         self.payload_files += 1
 
+    def store(self) -> StoreWriter:
+        self._store = StoreWriter(self.dir / PAYLOADS)
+        return self._store
+
     def finish(self, manifest: bytes) -> Path:
+        store = getattr(self, "_store", None)
+        if store is not None:
+            store.close()
+            self.payload_files = store.shard
         self._trace.close()
         (self.dir / MANIFEST).write_bytes(manifest)
         return self.dir
@@ -102,6 +152,8 @@ class TraceWriter:
         self.next_seq = 1
         self.next_payload = 1
         self._order = field_order(dialect)
+        self.store = sink.store() if sharded(dialect) else None
+        self.records = 0
 
     # -- payloads -------------------------------------------------------------------
     def payload(self, kind: str, body: Any) -> dict[str, Any]:
@@ -109,6 +161,10 @@ class TraceWriter:
         n = self.next_payload
         self.next_payload += 1
         layout = self.dialect.layout
+        if self.store is not None:  # v3: a compact record appended to the current shard
+            shard = self.store.append(layout.payload_id_for(n).encode(), orjson.dumps(body))
+            self.records += 1
+            return layout.ref(n, kind, shard)
         self.sink.payload(layout.file_for(n=n), dumps_pretty(body))
         return layout.ref(n, kind)
 

@@ -49,6 +49,7 @@ class Corrupted:
     reducer_level: frozenset[str] = frozenset()  # expected IDs reported at the reducer profile here
     note: str = ""  # which variant of the operator was applied
     origin: str = ""  # the valid bundle it was made from (generated bundles: its plan)
+    release: str | None = None  # RELEASE.* operators: the Codex release to judge with (validate --release)
 
     def __repr__(self) -> str:
         where = f"line {self.line}, seq {self.seq}" if self.line is not None else "bundle level"
@@ -105,18 +106,25 @@ def corruption(
 ) -> Callable[[Apply], Apply]:
     """Register the decorated function as the operator for ``invariant``.
 
-    ``dialects``: those it applies to; by default every dialect whose payload store the
-    kit's writers write (the operators edit such bundles).
+    ``dialects``: those it applies to; by default every dialect that keeps one file per
+    payload (the operators that edit payloads edit such files; the zstd shard store has its
+    own, in _ops_store, and event-only operators are extended to it below).
     """
 
     def register(fn: Apply) -> Apply:
         if invariant in CORRUPTIONS:
             raise ValueError(f"two operators for {invariant}")
-        names = written_dialects() if dialects is None else dialects
+        names = _file_store_dialects() if dialects is None else dialects
         CORRUPTIONS[invariant] = Corruption(invariant, description, fn, frozenset(needs), frozenset(names))
         return fn
 
     return register
+
+
+def _file_store_dialects() -> list[str]:
+    from ..model.types import STORE_FILES
+
+    return [name for name in written_dialects() if DIALECTS[name].layout.store == STORE_FILES]
 
 
 def missing_operators() -> list[str]:
@@ -130,8 +138,27 @@ def applicable(dialect: str) -> list[str]:
         inv.id
         for inv in all_invariants()
         if dialect in inv.levels and inv.id in CORRUPTIONS and dialect in CORRUPTIONS[inv.id].dialects
+        and not inv.release_only  # those need a release to judge with: tests/test_release_rules.py
     ]
 
 
 # Importing the operator modules fills CORRUPTIONS.
-from . import _ops_bodies, _ops_layout, _ops_lifecycle, _ops_lines, _ops_order, _ops_refs  # noqa: E402,F401
+from . import _ops_bodies, _ops_layout, _ops_lifecycle, _ops_lines, _ops_order, _ops_refs, _ops_store  # noqa: E402,F401
+from . import _ops_release  # noqa: E402,F401
+
+# Operators that edit only events or the manifest: they break v3 bundles exactly as they
+# break v2 ones (checked by the mutation-kill matrix). The others edit payload files by
+# path, or drop events whose records then stay unreferenced; v3 has its own (_ops_store).
+_EVENT_OPERATORS_FOR_V3 = (
+    "BUNDLE.IS_DIRECTORY", "BUNDLE.LAYOUT_NAMES", "BUNDLE.MANIFEST_JSON", "BUNDLE.MANIFEST_PRESENT",
+    "BUNDLE.MANIFEST_SCHEMA", "BUNDLE.TRACE_PRESENT", "CELL.DUPLICATE_START", "CELL.MISSING_CONTEXT",
+    "CELL.REMAPPED", "CELL.UNKNOWN", "COMPACTION.MISSING_CONTEXT", "COMPACTION.UNKNOWN_REQUEST",
+    "ENVELOPE.CONTEXT_CONVENTION", "ENVELOPE.CONTEXT_MATCHES_PAYLOAD", "ENVELOPE.ROLLOUT_ID",
+    "ENVELOPE.SCHEMA_VERSION", "EVENT.UNKNOWN_KEY", "HISTORY.AGENT_MESSAGE", "HISTORY.MISSING_THREAD",
+    "LINE.BLANK", "LINE.CRLF", "LINE.DUPLICATE_KEY", "LINE.TRUNCATED", "MCP.DUPLICATE_CORRELATION",
+    "ORDER.TERMINAL_PRESENT", "ROLLOUT.IDENTITY", "ROLLOUT.STARTED_FIRST", "SEQ.INCREASING",
+    "SEQ.STARTS_AT_ONE", "THREAD.RESUME_NOT_ENDED", "THREAD.UNKNOWN", "TIME.MONOTONIC", "TOOL.UNKNOWN_CALL",
+    "TURN.DUPLICATE_START", "TURN.THREAD_MISMATCH", "TURN.UNKNOWN",
+)
+for _inv in _EVENT_OPERATORS_FOR_V3:
+    CORRUPTIONS[_inv] = Corruption(**{**vars(CORRUPTIONS[_inv]), "dialects": CORRUPTIONS[_inv].dialects | {"v3"}})

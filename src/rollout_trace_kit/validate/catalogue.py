@@ -27,6 +27,7 @@ def invariant(
     severity: Severity = Severity.ERROR,
     notes: str = "",
     kit_only: bool = False,
+    release_only: bool = False,
     **newer: Profile | None,
 ) -> Invariant:
     """Declare a rule with its level per dialect.
@@ -47,7 +48,7 @@ def invariant(
             p = levels.get(d.extends.name) if d.extends is not None else None
         if isinstance(p, Profile):  # else None: not a rule of this dialect
             levels[d.name] = p
-    inv = Invariant(id, meaning, levels, source, severity, notes, kit_only)
+    inv = Invariant(id, meaning, levels, source, severity, notes, kit_only, release_only)
     CATALOGUE[id] = inv
     return inv
 

@@ -118,12 +118,22 @@ def run_validate(args: argparse.Namespace) -> int:
             max_payload_bytes=args.max_payload_bytes,
             max_findings=args.max_findings,
             partial_ok=args.partial_ok,
+            release=args.release,
         )
         if args.jobs < 1:
             raise ValueError(f"jobs must be a whole number >= 1, not {args.jobs}")
     except ValueError as e:
         print(f"rollout-trace validate: --{e}", file=sys.stderr)
         return EXIT_USAGE
+    if args.release:
+        from ..model import releases
+
+        rel = releases.release(args.release)
+        if rel is None or rel.record is None:
+            known = [r.version for r in releases.table() if r.record is not None]
+            print(f"rollout-trace validate: no facts for Codex {escape.display(args.release)} (probed or inferred: "
+                  f"{known[0]}..{known[-1]}; see `rollout-trace codex releases`)", file=sys.stderr)
+            return EXIT_USAGE
     try:
         for target in [args.output, *(t for _, t in args.report)]:
             check_writable(target)
@@ -248,6 +258,8 @@ def add_validate_parser(sub) -> None:
         action="store_true",
         help="crash-consistency mode: a partial last line or a missing terminal event is a warning",
     )
+    p.add_argument("--release", metavar="VERSION",
+                   help="also judge as this Codex release's reducer and writer would (RELEASE.* rules)")
     p.set_defaults(func=run_validate)
 
     q = sub.add_parser("invariants", help="list the invariant catalogue", formatter_class=HelpFormatter,

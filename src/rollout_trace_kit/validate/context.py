@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from pathlib import Path
 from typing import Any, TypedDict
 
 from ..model.types import Dialect
 from .findings import Finding, Invariant, Profile, Severity
+
+if TYPE_CHECKING:
+    from .rules.release import BundleSummary
 
 
 @dataclass
@@ -18,6 +22,8 @@ class Options:
     max_payload_bytes: int = 256 * 1024 * 1024
     max_findings: int = 1000
     partial_ok: bool = False  # crash-consistency mode: a partial last line / missing end is a warning
+    release: str | None = None  # judge as this Codex release's reader and writer would (RELEASE.* rules)
+    releases: bool = True  # state the compatible releases (and with ``release``, apply the RELEASE rules)
 
     def __post_init__(self) -> None:
         for name, least in (("max_findings", 1), ("max_line_bytes", 1), ("max_payload_bytes", 0)):
@@ -49,6 +55,7 @@ class Context:
     # position of the event being checked
     line: int | None = None
     seq: int | None = None
+    summary: "BundleSummary | None" = None  # what the release rules need (rules/release.py)
 
     @property
     def profile(self) -> Profile:

@@ -15,12 +15,21 @@ from .lines import RawLine, read_batches
 from .rules import layout, schema
 from .rules.lifecycle import LifecycleChecker
 from .rules.order import OrderChecker
-from .rules.refs import READABLE_STORES, RefChecker
+from ..model.types import STORE_FILES, STORE_ZSTD_SHARDS
+from .rules.refs import RefChecker
+from .rules.release import BundleSummary
+from .rules.store import StoreRefChecker
+
+# The payload stores the validator reads (model Layout.store), and the checker of each.
+REF_CHECKERS: dict[str, type[RefChecker] | type[StoreRefChecker]] = {STORE_FILES: RefChecker, STORE_ZSTD_SHARDS: StoreRefChecker}
+READABLE_STORES = frozenset(REF_CHECKERS)
 
 
 def validate_bundle(bundle: str | Path, options: Options | None = None) -> BundleReport:
     """Check one bundle directory; never raises for bad input, never writes to it."""
     ctx = Context(Path(bundle), options or Options())
+    if ctx.options.release or ctx.options.releases:
+        ctx.summary = BundleSummary()
     try:
         _run(ctx)
     except Exception as e:  # a kit bug must still end in a finding, not a traceback
@@ -39,7 +48,7 @@ def validate_bundle(bundle: str | Path, options: Options | None = None) -> Bundl
                 seq=ctx.seq,
             )
         )
-    return BundleReport(
+    report = BundleReport(
         bundle=str(ctx.bundle),
         dialect=ctx.dialect.name if ctx.dialect else None,
         profile=ctx.options.profile,
@@ -49,6 +58,11 @@ def validate_bundle(bundle: str | Path, options: Options | None = None) -> Bundl
         dropped_errors=ctx.dropped_errors,
         dropped_warnings=ctx.dropped_warnings,
     )
+    if ctx.summary is not None:
+        from .release_verdict import attach
+
+        attach(ctx, report)
+    return report
 
 
 def _run(ctx: Context) -> None:
@@ -88,11 +102,12 @@ class _Pass:
         self.ctx = ctx
         assert ctx.dialect is not None  # the pass starts once the dialect is known
         self.order = OrderChecker(ctx)
-        self.refs = RefChecker(ctx)
+        self.refs = REF_CHECKERS[ctx.dialect.layout.store](ctx)
         self.life = LifecycleChecker(ctx, self.refs)
         self.td = typed(ctx.dialect)
         self.tag_of = {cls: tag for tag, cls in self.td.variant_classes.items()}
         self.events = 0
+        self.summary = ctx.summary
 
     def run(self, batches: Iterable[RawLine | tuple[int, list[bytes]]]) -> None:
         ctx = self.ctx
@@ -106,6 +121,8 @@ class _Pass:
         ctx.line = ctx.seq = None
         ctx.events = self.events
         self.order.finish()
+        if isinstance(self.refs, StoreRefChecker):  # the shard store judges its last shard by it
+            self.refs.recording_completed = self.order.recording_completed_seq is not None
         self.refs.finish()
 
     def batch(self, start: int, lines: list[bytes]) -> None:
@@ -124,12 +141,15 @@ class _Pass:
             return
         ctx, order, life, tag_of = self.ctx, self.order, self.life, self.tag_of
         self.events += len(events)
+        summary = self.summary
         for n, ev in enumerate(events, start):
             ctx.line = n
             ctx.seq = ev.seq
             tag = tag_of[type(ev.payload)]
             order.check(ev, tag)
             life.event(ev, tag)
+            if summary is not None:
+                summary.observe({"schema_version": ev.schema_version, "payload": msgspec.to_builtins(ev.payload)}, n)
 
     def line(self, raw: RawLine) -> None:
         ctx = self.ctx
@@ -143,6 +163,12 @@ class _Pass:
             return
         ev, obj = schema.decode_event(ctx, raw, self.td)
         self.events += 1
+        if self.summary is not None:
+            if isinstance(obj, dict):
+                self.summary.observe(obj, raw.number)
+            elif ev is not None:
+                self.summary.observe({"schema_version": ev.schema_version,
+                                      "payload": msgspec.to_builtins(ev.payload)}, raw.number)
         if ev is not None:
             ctx.seq = ev.seq
         if raw.crlf:

@@ -46,6 +46,7 @@ class Invariant:
     severity: Severity = Severity.ERROR
     notes: str = ""
     kit_only: bool = False  # about the kit (a limit, a bug), not the format: reducer fuzzing skips it
+    release_only: bool = False  # checked only against one Codex release's facts (``validate --release``)
 
     def level(self, dialect: str) -> Profile | None:
         return self.levels.get(dialect)
@@ -93,6 +94,7 @@ class BundleReport:
     truncated: bool = False  # findings beyond --max-findings were dropped
     dropped_errors: int = 0  # ... of which errors: they still fail the bundle
     dropped_warnings: int = 0
+    releases: dict[str, Any] | None = None  # compatible Codex releases: {"schema_version", "readers", "writers", "unknown"}
 
     @property
     def ok(self) -> bool:

@@ -57,6 +57,7 @@ def render_json(reports: list[BundleReport]) -> str:
                 "truncated": r.truncated,
                 "dropped": {"errors": r.dropped_errors, "warnings": r.dropped_warnings},
                 "findings": [f.to_dict() for f in r.findings],
+                "releases": r.releases,
             }
             for r in reports
         ],
@@ -193,6 +194,11 @@ def render_human(reports: list[BundleReport], console, quiet: bool = False) -> N
                 f"  [yellow]... {r.dropped_errors} more error(s) and {r.dropped_warnings} more warning(s) "
                 "were not listed (--max-findings); the verdict counts them[/]"
             )
+        if r.releases is not None:
+            m = escape.rich_markup
+            console.print(f"  [dim]schema_version {m(repr(r.releases['schema_version']))}: "
+                          f"read by Codex {m(', '.join(r.releases['readers']) or 'none')}; "
+                          f"writable by {m(', '.join(r.releases['writers']) or 'none')}[/]")
 
 
 def print_human(reports: list[BundleReport], file=None, color: str = "auto", quiet: bool = False) -> None:

@@ -25,6 +25,16 @@ stay the last line). Events are checked against the dialect's model before
 anything is written (:mod:`.encode`), so the writer cannot write an event the
 Codex writer could not have written.
 
+Dialect v3 (Codex 0.171.0) keeps payloads as records in zstd shards
+(:mod:`rollout_trace_kit.store.shards`): ``write_json_payload`` appends the
+compact JSON as record ``raw_payload:{n}`` to the current shard, flushes a zstd
+block (the record is with the operating system when the call returns), and
+returns a ref naming the shard; a shard is sealed (its frame ended) when the
+next record would take it past 8 MiB, before the terminal event
+(``recording_completed``: the 0.171.0 reducer rejects a completed recording with an
+open frame), and at ``close``. A crash leaves the last shard's frame open, every
+record before it complete.
+
 ``recording_completed`` (dialect v2) and ``rollout_ended`` are ordinary events:
 the caller appends them, as Codex's recorder does.
 """
@@ -36,14 +46,15 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable
 
 import orjson
 
 from ..model import get_dialect
 from ..model.common import FILE_PER_PAYLOAD
-from ..model.types import STORE_FILES, Dialect, UnitKind
+from ..model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect, UnitKind
 from ..compilers.canonical import EventError, canonical_payload, check_json, dumps, event_line, pretty
+from ..store.shards import HEADER_SIZE, ROTATE_BYTES, ShardWriter, shard_name
 
 MANIFEST, TRACE, PAYLOADS = FILE_PER_PAYLOAD.file_names
 
@@ -91,7 +102,7 @@ def event_record(
 
 
 # Payload stores the kit's writers write (model Layout.store): this one and the generators'.
-WRITTEN_STORES = frozenset({STORE_FILES})
+WRITTEN_STORES = frozenset({STORE_FILES, STORE_ZSTD_SHARDS})
 
 
 def writes_store(dialect: Dialect) -> bool:
@@ -138,6 +149,10 @@ class TraceWriter:
         self._next_seq = 1
         self._next_ordinal = 1
         self._failed: str | None = None
+        self._sharded = dialect.layout.store == STORE_ZSTD_SHARDS
+        self._shard = 0  # v3: number of the open shard (0: none yet)
+        self._shard_file: BinaryIO | None = None
+        self._shard_writer: ShardWriter | None = None
 
     # -- creation -------------------------------------------------------------------------
     @classmethod
@@ -180,15 +195,17 @@ class TraceWriter:
 
     # -- payloads ---------------------------------------------------------------------------
     def write_json_payload(self, kind: str, value: object) -> dict[str, Any]:
-        """Write ``value`` as the next payload file and return its ``RawPayloadRef``."""
+        """Write ``value`` as the next payload (file, or v3 record) and return its ``RawPayloadRef``."""
         kinds = self.dialect.type_as("RawPayloadKind", UnitKind).values
         if kind not in kinds:
             raise EventError(f"{kind!r} is not a RawPayloadKind ({', '.join(kinds)})")
         floats = check_json(value)
         try:
-            data = dumps(value, indent=True, floats=floats)
+            data = dumps(value, indent=not self._sharded, floats=floats)
         except orjson.JSONEncodeError as e:
             raise EventError(f"payload is not serialisable as JSON: {e}") from None
+        if self._sharded:
+            return self._write_record(kind, data)
         with self._lock:
             self._usable()
             n = self._next_ordinal
@@ -199,6 +216,42 @@ class TraceWriter:
             except OSError as e:
                 raise WriterError(e.errno, f"cannot write payload {rel}: {e.strerror}") from None
         return self.dialect.layout.ref(n, kind)
+
+    def _write_record(self, kind: str, body: bytes) -> dict[str, Any]:
+        with self._lock:
+            self._usable()
+            n = self._next_ordinal
+            self._next_ordinal += 1
+            rid = f"raw_payload:{n}".encode()
+            try:
+                cur, file = self._shard_writer, self._shard_file
+                if cur is None or file is None or (cur.records and cur.size + HEADER_SIZE + len(rid) + len(body) > ROTATE_BYTES):
+                    file, cur = self._open_shard()
+                cur.append(rid, body)
+                if self._fsync:
+                    os.fsync(file.fileno())
+            except OSError as e:
+                self._failed = f"a payload record failed: {e.strerror}"
+                raise WriterError(e.errno, f"cannot write payload record {rid.decode()}: {e.strerror}") from None
+            return {"raw_payload_id": rid.decode(), "kind": {"type": kind}, "shard": self._shard}
+
+    def _open_shard(self) -> tuple[BinaryIO, ShardWriter]:
+        """Seal the open shard (end its frame) and start the next one."""
+        self._seal_shard()
+        self._shard += 1
+        path = self.bundle / PAYLOADS / shard_name(self._shard)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        file = self._shard_file = os.fdopen(fd, "wb", buffering=0)
+        writer = self._shard_writer = ShardWriter(file)
+        return file, writer
+
+    def _seal_shard(self) -> None:
+        if self._shard_writer is not None and self._shard_file is not None:  # open together
+            self._shard_writer.seal()
+            if self._fsync:
+                os.fsync(self._shard_file.fileno())
+            self._shard_file.close()
+            self._shard_writer = self._shard_file = None
 
     # -- events -----------------------------------------------------------------------------
     def append(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -215,6 +268,15 @@ class TraceWriter:
                 raise EventError(f"/{name}: expected a string or null, got {value!r}")
         with self._lock:
             fd = self._usable()
+            if self._sharded and body.get("type") in self.dialect.terminal_variants:
+                # The 0.171.0 reducer rejects a completed recording whose last shard is not
+                # sealed ("missing footer"): seal it before the terminal event can be on disk,
+                # so a crash between that event and close still leaves a replayable bundle.
+                try:
+                    self._seal_shard()
+                except OSError as e:
+                    self._failed = f"sealing a shard failed: {e.strerror}"
+                    raise WriterError(e.errno, f"cannot seal the payload shard: {e.strerror}") from None
             event = event_record(
                 self.dialect, self._next_seq, int(self._clock()), self.manifest["rollout_id"], thread_id, codex_turn_id, body
             )
@@ -235,6 +297,7 @@ class TraceWriter:
     # -- end ----------------------------------------------------------------------------------
     def close(self) -> None:
         with self._lock:
+            self._seal_shard()
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None

@@ -93,6 +93,7 @@ def eligible_invariants(dialect: str, invariants: list[str] | None = None) -> li
         i for i in (invariants or CORRUPTIONS)
         if i in CORRUPTIONS and dialect in CATALOGUE[i].levels and dialect in CORRUPTIONS[i].dialects
         and (invariants or not CATALOGUE[i].kit_only)
+        and not CATALOGUE[i].release_only  # judged against a release's facts, not a reducer run
     )
 
 

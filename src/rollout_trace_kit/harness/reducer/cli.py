@@ -156,7 +156,8 @@ def _run_fuzz(args: argparse.Namespace) -> int:
     campaign.run()
     from .report import build_report
 
-    doc = build_report(campaign, args.cmd, known, time.monotonic() - started)
+    doc = build_report(campaign, args.cmd, known, time.monotonic() - started,
+                       examples=args.examples, timeout=args.timeout, known_file=args.known)
     return _finish(doc, campaign.results, args, known)
 
 

@@ -79,7 +79,10 @@ def report_dict(command: str, dialect: str, profile: str, seed: int, results: li
     }
 
 
-def build_report(campaign, command: str, known: Known, seconds: float) -> dict:
+def build_report(campaign, command: str, known: Known, seconds: float, *, examples: int | None = None,
+                 timeout: float | None = None, known_file: str | None = None) -> dict:
+    """The campaign's report; ``examples``, ``timeout`` and the known-results file's name make
+    it state its own recipe (codex/reducer_reports.py rebuilds the command from them)."""
     from .fuzz import per_invariant
     from .oracles import transforms_for
 
@@ -104,6 +107,9 @@ def build_report(campaign, command: str, known: Known, seconds: float) -> dict:
         },
         eligible=campaign.eligible,
         never_exercised=campaign.never_exercised(),
+        examples=examples,
+        timeout=timeout,
+        known=os.path.basename(known_file) if known_file else None,
     )
 
 

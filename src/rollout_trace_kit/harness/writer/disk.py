@@ -10,19 +10,26 @@ finding, not a hang or gigabytes.
 
 from __future__ import annotations
 
+import io
 import os
 
 import orjson
 
 from ...compilers.canonical import EventError, canonical_event, dumps
+from ...model import facts
+from ...model.types import STORE_ZSTD_SHARDS
+from ...store.shards import Record, read_records, shard_name
 from ...writer.core import manifest_record
 from ...validate.rules.refs import confinement_problem
 from . import checks as C
 from .files import MANIFEST, MAX_MANIFEST_BYTES, PAYLOADS, TRACE, is_regular, log_cap, payload_cap, read_capped, split_log
-from .jsondiff import first_difference, json_equal, refs_in, short
+from .jsondiff import first_difference, json_equal, short
 from .scripts import Op
 from .session import Session
 from .text import printable
+
+# v3 payloads are records: a location is "payloads/{shard:06}.zst#{raw_payload_id}".
+RECORD_SEP = "#"
 
 class DiskChecker:
     """What must be on disk after each answer; reports into a Findings."""
@@ -44,6 +51,8 @@ class DiskChecker:
         self.unflushed_reported: set[int] = set()  # event indices already reported as not flushed
         self.misaligned = False  # more lines than appends: lines no longer pair with operations
         self.log_problem_reported = False
+        self.layout = self.dialect.layout
+        self.sharded = self.layout.store == STORE_ZSTD_SHARDS
 
     # -- per operation ----------------------------------------------------------------------------
     def after(self, i: int, op: Op, reply: dict) -> None:
@@ -90,15 +99,17 @@ class DiskChecker:
 
     def after_payload(self, i: int, op: Op, reply: dict) -> None:
         ref = reply["ref"]
-        layout = self.dialect.layout
-        rid, path, kind = ref["raw_payload_id"], ref[layout.ref_key], ref["kind"].get("type")
+        rid, path, kind = ref["raw_payload_id"], self.location(ref), ref["kind"].get("type")
+        assert path is not None  # the session checked the answered ref's shape
         if kind != op.args["kind"]:
             self.f.add(C.REF_MATCHES, f"op {i} (write_payload): asked for kind {short(op.args['kind'])}, the ref says {short(kind)}", i)
         if rid in self.bodies or path in self.seen_paths:
             self.f.add(C.REF_MATCHES, f"op {i} (write_payload): {short(rid)} -> {short(path)} reuses an id or path handed out before", i)
-        n = layout.id_ordinal(rid)
-        if n is None or path != layout.file_for(n=n):
-            self.f.add("REF.NAMING", f"op {i} (write_payload): ref {short(rid)} -> {short(path)}; writers name payloads {layout.payload_id} at {layout.payload_file}", i)
+        n = self.layout.id_ordinal(rid)
+        if n is None or (not self.sharded and path != self.layout.file_for(n=n)):
+            naming = "STORE.RECORD_ID" if self.sharded else "REF.NAMING"
+            self.f.add(naming, f"op {i} (write_payload): ref {short(rid)} -> {short(path)}; writers name payloads "
+                       f"{self.layout.payload_id} at {self.layout.payload_file}", i)
         self.bodies[rid] = op.args["body"]
         self.paths[rid] = path
         self.seen_paths.add(path)
@@ -106,7 +117,55 @@ class DiskChecker:
         if problem:
             self.f.add(C.PAYLOAD_ON_ANSWER, f"op {i} (write_payload): when the answer came, {problem}", i)
 
+    def location(self, ref: dict) -> str | None:
+        """Where a ref's payload is: its file (v1, v2), or shard file and record id (v3)."""
+        value = ref.get(self.layout.ref_key)
+        if not self.sharded:
+            return value if isinstance(value, str) else None
+        if type(value) is not int or value < 1:
+            return None
+        return f"{PAYLOADS}/{shard_name(value)}{RECORD_SEP}{ref['raw_payload_id']}"
+
+    def refs(self, payload) -> list[dict]:
+        """The well-typed refs of an event payload, where the model puts them (parts included)."""
+        return [r for _, r, _ in facts.iter_refs(self.dialect, payload)
+                if isinstance(r.get("raw_payload_id"), str) and self.location(r) is not None]  # iter_refs gives objects
+
+    def record_problem(self, rid: str, loc: str, body, i: int | None, canonical: bool) -> str | None:
+        """v3: the record is in its shard, complete, and holds the body sent (compact, as Codex writes it)."""
+        rel = loc.split(RECORD_SEP, 1)[0]
+        full = self.bundle / rel
+        if not os.path.realpath(full).startswith(os.path.realpath(self.bundle) + os.sep):
+            return f"{printable(rel)} leaves the bundle through a symlink"
+        got = read_capped(full, log_cap(self.s.answered_bytes) + payload_cap(body) * 2)
+        if got.data is None:
+            return f"{printable(rel)} does not exist" if got.missing else f"{printable(rel)} is {got.problem}"
+        found = None
+        for item in read_records(io.BytesIO(got.data)):
+            if isinstance(item, Record) and item.id == rid.encode("utf-8", "surrogatepass"):
+                found = item
+                break
+        if found is None:
+            return f"{printable(rel)} holds no complete record {printable(rid)}"
+        try:
+            disk = orjson.loads(found.body) if found.body is not None else None
+        except orjson.JSONDecodeError as e:
+            return f"record {printable(rid)} of {printable(rel)} is not complete JSON ({e})"
+        if not json_equal(body, disk):
+            return f"record {printable(rid)} of {printable(rel)} differs from the body sent at {first_difference(body, disk)}"
+        if canonical and not self.canonical_warned:
+            try:
+                want = dumps(body)
+            except (EventError, RecursionError):
+                want = None
+            if want is not None and found.body != want:
+                self.canonical_warned = True
+                self.f.add(C.CANONICAL_FORM, f"op {i}: record {printable(rid)} is not serde's compact JSON (first such payload)", i)
+        return None
+
     def payload_problem(self, rid: str, path: str, body, i: int | None, canonical: bool = False) -> str | None:
+        if self.sharded:
+            return self.record_problem(rid, path, body, i, canonical)
         shown = printable(path)
         confined = confinement_problem(path)
         if confined:
@@ -191,7 +250,7 @@ class DiskChecker:
             self.f.add(C.EVENT_FLUSHED, f"op {i}: trace.jsonl ends in a partial line ({len(tail)} bytes) after the answer", i)
         # no line on disk may point at a missing payload, at any moment
         for path, (rid, line_no) in self.referenced.items():
-            if not is_regular(self.bundle / path):
+            if not is_regular(self.bundle / path.split(RECORD_SEP, 1)[0]):
                 self.f.add(C.PAYLOAD_BEFORE_EVENT, f"op {i}: {printable(path)} ({printable(rid)}, referenced by line {line_no}) has disappeared", i)
 
     def check_line(self, j: int, line: bytes, i: int) -> None:
@@ -238,8 +297,9 @@ class DiskChecker:
             canonical = None
         if canonical is not None and canonical != line:
             self.f.add(C.CANONICAL_FORM, f"{where}: the line is not Codex's compact JSON in model order", op_index, seq=seq)
-        for ref in refs_in(self.dialect, disk.get("payload")):
-            rid, path = ref["raw_payload_id"], ref[self.dialect.layout.ref_key]
+        for ref in self.refs(disk.get("payload")):
+            rid, path = ref["raw_payload_id"], self.location(ref)
+            assert path is not None  # refs() keeps the refs it can locate
             body = self.bodies.get(rid)
             problem: str | None
             if rid not in self.bodies:

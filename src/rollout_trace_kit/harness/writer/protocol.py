@@ -202,10 +202,11 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "write_payload",
-        "Write one payload file (Codex: `write_json_payload`).",
+        "Write one payload (Codex: `write_json_payload`): a pretty-printed file (v1, v2), or a "
+        "compact record appended to the current zstd shard (v3).",
         (
-            PField("kind", {"enum": PAYLOAD_REF["properties"]["kind"]["properties"]["type"]["enum"]}, "RawPayloadKind of the payload."),
-            PField("body", {}, "The payload, any JSON value; written pretty-printed."),
+            PField("kind", {"enum": PAYLOAD_REF["properties"]["kind"]["properties"]["type"]["enum"]}, "RawPayloadKind of the payload (of the bundle's dialect)."),
+            PField("body", {}, "The payload, any JSON value; written pretty-printed (v1, v2) or compact (v3)."),
             PField(
                 "body_json",
                 {"type": "string"},
@@ -215,7 +216,9 @@ COMMANDS: tuple[Command, ...] = (
             ),
         ),
         (PField("ref", PAYLOAD_REF, "The RawPayloadRef that events will carry to point at the file."),),
-        "After the answer, the file named by `ref.path` is complete on disk.",
+        "After the answer, the file named by `ref.path` is complete on disk; in v3 the record is in "
+        "shard `ref.shard`, its zstd block flushed (the frame is ended when the shard is sealed: on "
+        "rotation past 8 MiB and at `close`).",
     ),
     Command(
         "append_event",

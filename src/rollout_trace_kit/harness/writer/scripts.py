@@ -39,10 +39,11 @@ from ...corpus import corpus_root
 
 from ...bundle import Bundle
 from ...model import DIALECTS, dialect_for_schema_version, facts
-from ...model.types import Dialect, Struct
+from ...model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect, Struct
 from ...writer.core import writes_store, written_dialects
 
 HANDLE_KEY = "$payload"
+REF_KEYS = frozenset({"raw_payload_id", "kind", "path"})  # a v1/v2 ref (jsondiff.refs_in)
 OPERATIONS = ("create", "write_payload", "append_event", "close")
 
 
@@ -132,8 +133,9 @@ def handles_in(value) -> list[int]:
     while stack:
         v = stack.pop()
         if isinstance(v, dict):
-            if set(v) == {HANDLE_KEY}:
+            if HANDLE_KEY in v:  # v3 refs keep their parts (more handles) beside the handle
                 out.append(v[HANDLE_KEY])
+                stack.extend(reversed([x for k, x in v.items() if k != HANDLE_KEY]))
             else:
                 stack.extend(reversed(list(v.values())))
         elif isinstance(v, list):
@@ -146,6 +148,10 @@ def substitute(value, refs: dict[int, dict]):
     if isinstance(value, dict):
         if set(value) == {HANDLE_KEY}:
             return refs[value[HANDLE_KEY]]
+        if HANDLE_KEY in value:  # a v3 ref with parts or a capture: the written ref, then those keys
+            ref = dict(refs[value[HANDLE_KEY]])
+            ref.update({k: substitute(v, refs) for k, v in value.items() if k != HANDLE_KEY})
+            return ref
         return {k: substitute(v, refs) for k, v in value.items()}
     if isinstance(value, list):
         return [substitute(v, refs) for v in value]
@@ -205,7 +211,7 @@ def _well_typed(dialect: Dialect, v: dict) -> bool:
         required <= set(v) <= known
         and isinstance(v.get("kind"), dict)
         and isinstance(v.get("raw_payload_id"), str)
-        and (isinstance(loc, str) if writes_store(dialect) else type(loc) is int)
+        and (isinstance(loc, str) if dialect.layout.store == STORE_FILES else type(loc) is int)
     )
 
 
@@ -216,21 +222,23 @@ def _shown(value) -> str:
 
 
 def _replace_refs(dialect: Dialect, payload, handle_of: dict[str, int]):
-    """``payload`` with each ref replaced by the handle of its payload (copies only the paths to refs)."""
+    """``payload`` with each ref replaced by the handle of its payload (copies only the paths to refs).
+
+    Refs inside refs (v3 parts) are replaced first and stay beside their holder's handle,
+    with its other keys (a capture): the writer's answer gives only id, kind and locator.
+    """
     out = dict(payload) if isinstance(payload, dict) else payload
-    done: list[str] = []
-    for pointer, ref, _ in facts.iter_refs(dialect, payload):  # a ref comes before the refs inside it
-        if not _well_typed(dialect, ref) or any(pointer.startswith(d + "/") for d in done):
-            continue
+    sites = [pointer for pointer, ref, _ in facts.iter_refs(dialect, payload) if _well_typed(dialect, ref)]
+    for pointer in sorted(sites, key=lambda p: p.count("/"), reverse=True):  # innermost first
         steps = [int(p) if p.isdigit() else p for p in pointer.split("/")[2:]]
         parent = out
         for step in steps[:-1]:
             child = parent[step]
             parent[step] = child = dict(child) if isinstance(child, dict) else list(child)
             parent = child
-        parent[steps[-1]] = {HANDLE_KEY: handle_of[ref["raw_payload_id"]]}
-        done.append(pointer)
-    return out
+        ref = parent[steps[-1]]
+        extra = {k: v for k, v in ref.items() if k not in ("raw_payload_id", "kind", dialect.layout.ref_key)}
+        parent[steps[-1]] = {HANDLE_KEY: handle_of[ref["raw_payload_id"]], **extra}
     return out
 
 
@@ -264,6 +272,7 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         if not isinstance(manifest.get(key), str):
             what = "lacks" if key not in manifest else "has no string"
             raise ScriptError(f"{name}: manifest.json {what} {key}; a script replays a bundle's ids")
+    records = _records(bundle) if layout.store == STORE_ZSTD_SHARDS else None
     b = ScriptBuilder(
         name,
         dialect.name,
@@ -289,9 +298,13 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
             first_use += 1
             ordinal = layout.id_ordinal(rid) if isinstance(rid, str) else None
             sort_key = (0, ordinal) if ordinal is not None else (1, first_use)
-            order.append((sort_key, rid, r["kind"].get("type"), r[layout.ref_key]))
+            order.append((sort_key, rid, r["kind"].get("type"), rid if records is not None else r[layout.ref_key]))
     referenced_paths = {p for _, _, _, p in order}
-    for path in bundle.payloads:
+    for rid in records or ():  # v3: a record is found by its id
+        ordinal = layout.id_ordinal(rid)
+        if rid not in referenced_paths and ordinal is not None:
+            order.append(((0, ordinal), f"orphan:{rid}", "protocol_event", rid))
+    for path in bundle.payloads if records is None else ():
         ordinal = layout.file_ordinal(path)
         if path not in referenced_paths and ordinal is not None:
             # an orphan: its kind is unknowable; protocol_event is a neutral choice
@@ -299,7 +312,7 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     order.sort(key=lambda t: t[0])
 
     def body(path: str, rid: str):
-        data = bundle.payloads.get(path)
+        data = bundle.payloads.get(path) if records is None else records.get(path)
         if data is None:
             raise ScriptError(f"{name}: {rid} points at {path}, which the bundle does not hold")
         try:
@@ -321,6 +334,21 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     for _, rid, kind, path in pending:
         b.payload(kind, body(path, rid), note=f"{path} (orphan)")
     return b.build()
+
+
+def _records(bundle: Bundle) -> dict[str, bytes]:
+    """v3: every record of every shard, id -> body (scripts are small)."""
+    import io
+
+    from ...store.shards import Record, read_records
+
+    out: dict[str, bytes] = {}
+    for rel in sorted(bundle.payloads):
+        if rel.endswith(".zst"):
+            for r in read_records(io.BytesIO(bundle.payloads[rel])):
+                if isinstance(r, Record) and r.body is not None:
+                    out.setdefault(r.id.decode("utf-8", "replace"), r.body)
+    return out
 
 
 # --- the hand-written lifecycle -------------------------------------------------------------------

@@ -48,6 +48,20 @@ EXEC_RUNTIME = invariant(
     source='reducer/tool/terminal.rs: "parse terminal runtime start payload {id}", "parse exec terminal response {id}"',
 )
 
+PREPARED_PROMPT = invariant(
+    "BODY.PREPARED_PROMPT",
+    "A prepared prompt payload is an array of strings with one fragment more than the ref has parts "
+    "(the fragments surround the parts).",
+    v1=None, v2=None, v3=R,
+    source='0.171.0 reducer: "invalid payload fragment count", "invalid type: map, expected a sequence" (measured)',
+)
+TOOL_OUTPUT_ITEM = invariant(
+    "BODY.TOOL_OUTPUT_ITEM",
+    "history_item_accepted's tool output payload is a model item with a string `type`.",
+    v1=None, v2=None, v3=R,
+    source='0.171.0 reducer: "model item in payload {id} did not contain a string type" (measured)',
+)
+
 ITEM_TYPES = frozenset(
     {
         "message",
@@ -184,3 +198,34 @@ def check_exec_end(ctx: Context, body, rid: str, pointer: str) -> None:
     code = body.get("exit_code") if isinstance(body, dict) else None
     if not isinstance(code, int) or isinstance(code, bool) or not -(2**31) <= code < 2**31:
         ctx.report(EXEC_RUNTIME, f"exec runtime end payload {rid} has no i32 exit_code", pointer=pointer)
+
+
+def check_prepared_prompt(ctx: Context, body, ref, pointer: str) -> None:
+    rid = ref.raw_payload_id
+    if not isinstance(body, list) or not all(isinstance(x, str) for x in body):
+        ctx.report(PREPARED_PROMPT, f"prepared prompt payload {rid} is not an array of strings", pointer=pointer)
+        return
+    parts = len(getattr(ref, "parts", None) or ())
+    if len(body) != parts + 1:
+        ctx.report(
+            PREPARED_PROMPT,
+            f"prepared prompt payload {rid} has {len(body)} fragments for {parts} parts: "
+            f"invalid payload fragment count (want {parts + 1})",
+            pointer=pointer,
+        )
+
+
+def check_tool_output_item(ctx: Context, body, ref, pointer: str) -> None:
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+        ctx.report(
+            TOOL_OUTPUT_ITEM,
+            f"model item in payload {ref.raw_payload_id} did not contain a string type",
+            pointer=pointer,
+        )
+
+
+# Bodies of ref fields newer than the v2 handlers, checked when the ref is read.
+LATER_REF_BODIES = {
+    ("inference_started", "prepared_prompt_payload"): check_prepared_prompt,
+    ("history_item_accepted", "tool_output_payload"): check_tool_output_item,
+}

@@ -13,12 +13,17 @@ keeps one fault from echoing through every later event that names it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...model import facts
 from ...model.types import Dialect, TaggedUnion, release_key
 from ..catalogue import R, invariant
 from ..context import Context
 from . import bodies
 from .refs import RefChecker
+
+if TYPE_CHECKING:
+    from .store import StoreRefChecker
 
 THREAD_DUPLICATE = invariant(
     "THREAD.DUPLICATE_START", "A thread is started at most once.", v1=R, v2=R,
@@ -65,6 +70,25 @@ TOOL_MODEL_CALL = invariant(
 TOOL_CONTEXT = invariant(
     "TOOL.MISSING_CONTEXT", "tool_call_started has an envelope thread_id or codex_turn_id.", v1=R, v2=R,
     source='reducer/tool.rs: "tool call start did not include thread or Codex turn context"',
+)
+WAIT_CONTEXT = invariant(
+    "WAIT.MISSING_CONTEXT",
+    "code_cell_wait_target_resolved has an envelope thread_id and codex_turn_id.",
+    v1=None, v2=None, v3=R,
+    source='0.171.0 reducer: "confirmed wait missing thread" / "confirmed wait missing turn" (measured)',
+)
+WAIT_UNKNOWN = invariant(
+    "WAIT.UNKNOWN_CALL",
+    "code_cell_wait_target_resolved names a started tool call (the wait).",
+    v1=None, v2=None, v3=R,
+    source='0.171.0 reducer: "confirmed wait referenced unknown dispatch {id}" (measured; an unknown '
+    "runtime_cell_id, or a call that is not a wait, is accepted)",
+)
+WAIT_DUPLICATE = invariant(
+    "WAIT.DUPLICATE",
+    "A wait's target is confirmed at most once.",
+    v1=None, v2=None, v3=R,
+    source='0.171.0 reducer: "duplicate confirmed wait target for {id}" (measured)',
 )
 TOOL_UNKNOWN = invariant(
     "TOOL.UNKNOWN_CALL",
@@ -158,7 +182,7 @@ RUNTIME = 2  # tool state bit: a runtime event was seen; the rest is the kind co
 
 
 class LifecycleChecker:
-    def __init__(self, ctx: Context, refs: RefChecker):
+    def __init__(self, ctx: Context, refs: RefChecker | StoreRefChecker):
         self.ctx = ctx
         self.refs = refs
         # Keys are the ids themselves.
@@ -190,6 +214,8 @@ class LifecycleChecker:
         self.kind_code = {k: i for i, k in enumerate(self.tool_kinds)}
         self.terminal_kinds = facts.terminal_tool_kinds(d)
         self.handlers = {tag: method.__get__(self) for tag, method in handlers_for(d).items()}
+        self.later_refs = _later_ref_fields(d, self.handlers)
+        self.waits: set[str] = set()  # tool calls whose wait target was confirmed
         # variant -> fields the reference reducer requires beyond the schema (release facts)
         self.release_required = _release_required(d)
 
@@ -255,8 +281,23 @@ class LifecycleChecker:
         handler = self.handlers.get(tag)
         if handler is not None:
             handler(ev, ev.payload)
+            later = self.later_refs.get(tag)
+            if later:
+                self.later_ref_fields(ev.payload, tag, later)
         else:
             self.refs_only(ev.payload, tag)
+
+    def later_ref_fields(self, p, tag: str, fields) -> None:
+        """Ref fields newer than the handlers: every ref is read in v3, some bodies are checked."""
+        for f in fields:
+            ref = getattr(p, f.name, None)
+            if ref is None:
+                continue
+            assert not isinstance(self.refs, RefChecker)  # newer ref fields come with the shard store (v3)
+            parsed, body = self.refs.check_value(ref, tag, f, f"/payload/{f.name}")
+            check = bodies.LATER_REF_BODIES.get((tag, f.name))
+            if parsed and check is not None:
+                check(self.ctx, body, ref, f"/payload/{f.name}")
 
     def required_by_release(self, p, tag: str, fields) -> None:
         for name, since in fields:
@@ -533,6 +574,20 @@ class LifecycleChecker:
                 pointer="/payload/exec_tool_call_id",
             )
 
+    def on_code_cell_wait_target_resolved(self, ev, p):
+        if ev.thread_id is None or ev.codex_turn_id is None:
+            missing = "thread" if ev.thread_id is None else "turn"
+            self.ctx.report(WAIT_CONTEXT, f"confirmed wait missing {missing}", pointer=f"/{'thread_id' if missing == 'thread' else 'codex_turn_id'}")
+            return
+        key = p.tool_call_id  # tools are keyed by their id
+        if key not in self.tools:
+            self.ctx.report(WAIT_UNKNOWN, f"confirmed wait referenced unknown dispatch {p.tool_call_id}", pointer="/payload/tool_call_id")
+            return
+        if key in self.waits:
+            self.ctx.report(WAIT_DUPLICATE, f"duplicate confirmed wait target for {p.tool_call_id}", pointer="/payload/tool_call_id")
+            return
+        self.waits.add(key)
+
     # -- code cells ----------------------------------------------------------------------
     def _cell_thread(self, ev, what: str, cell: str) -> str | None:
         if ev.thread_id is not None:
@@ -673,10 +728,33 @@ V2_HANDLERS = {
     "thread_resumed": C.on_thread_resumed,
     "history_item_accepted": C.on_history_item_accepted,
 }
-HANDLERS = {"v1": V1_HANDLERS, "v2": V2_HANDLERS}
+V3_HANDLERS = {
+    **V2_HANDLERS,
+    "code_cell_wait_target_resolved": C.on_code_cell_wait_target_resolved,
+}
+HANDLERS = {"v1": V1_HANDLERS, "v2": V2_HANDLERS, "v3": V3_HANDLERS}
+# The dialect whose ref fields each table's handlers read; later refs are checked apart.
+HANDLERS_READ = {"v1": "v1", "v2": "v2", "v3": "v2"}
 del C
 
 
+def _later_ref_fields(dialect, handlers) -> dict:
+    """tag -> the ref fields of ``dialect`` its handler's dialect does not have (v3's new refs)."""
+    from ...model import DIALECTS
+
+    table = next((name for name in dialect.lineage if name in HANDLERS), None)
+    base = DIALECTS[HANDLERS_READ[table]] if table is not None else None
+    if base is None or base is dialect:
+        return {}
+    out = {}
+    for tag in handlers:
+        if tag not in dialect.tags:
+            continue
+        known = {f.name for f in base.payload.variant(tag).fields} if tag in base.tags else set()
+        new = tuple(f for f in dialect.ref_fields(tag) if f.name not in known)
+        if new:
+            out[tag] = new
+    return out
 def _release_required(dialect) -> dict[str, tuple[tuple[str, str], ...]]:
     """Variant -> (field, release) the dialect's reference reducer requires though the schema does not."""
     ref = release_key(dialect.reference_release)

@@ -21,13 +21,11 @@ from ..context import Context, Where
 from ..findings import Severity
 from .layout import PAYLOADS
 
-# Payload stores this checker reads (model Layout.store).
-READABLE_STORES = frozenset({STORE_FILES})
 
 PATH_CONFINED = invariant(
     "REF.PATH_CONFINED",
     "A payload path is relative, normalised (no `.`, `..`, empty or backslash segments) and inside `payloads/`, and no symlink takes it out of the bundle.",
-    v1=W, v2=W,
+    v1=W, v2=W, v3=None,
     source="payload.rs: \"Path relative to the trace bundle root\"; writer.rs writes payloads/{n}.json",
     notes="The reference reducers join the path to the bundle and read wherever it points; the kit never does. "
     "For a payload the reducer reads, the finding names the reducer profile.",
@@ -35,20 +33,20 @@ PATH_CONFINED = invariant(
 FILE_EXISTS = invariant(
     "REF.FILE_EXISTS",
     "Every referenced payload file exists.",
-    v1=W, v2=W,
+    v1=W, v2=W, v3=None,
     source='writer.rs › write_json_payload writes the file before returning the ref; reducer: "open payload {id}"',
     notes="For the payloads the reference reducer opens, a missing file fails the reducer: the finding then names the reducer profile.",
 )
 REGULAR_FILE = invariant(
     "REF.REGULAR_FILE",
     "A referenced payload is a regular file: not a directory, FIFO, socket or device.",
-    v1=W, v2=W,
+    v1=W, v2=W, v3=None,
     source="writer.rs › write_json_payload (File::create); the 0.169.0 reducer hangs on a FIFO",
 )
 PAYLOAD_JSON = invariant(
     "REF.JSON",
     "A referenced payload file holds one valid JSON document.",
-    v1=W, v2=W,
+    v1=W, v2=W, v3=None,
     source='writer.rs › to_writer_pretty; reducer: "parse payload {id}"',
 )
 TOO_LARGE = invariant(
@@ -62,13 +60,13 @@ TOO_LARGE = invariant(
 ID_CONSISTENT = invariant(
     "REF.ID_CONSISTENT",
     "A raw_payload_id always names the same path, and a path is named by one raw_payload_id.",
-    v1=W, v2=W,
+    v1=W, v2=W, v3=None,
     source="writer.rs › write_json_payload: one fresh ordinal per payload",
 )
 NAMING = invariant(
     "REF.NAMING",
     "Payload ids are `raw_payload:{n}` (n >= 1) and live at `payloads/{n}.json`.",
-    v1=W, v2=W,
+    v1=W, v2=W, v3=None,
     source="writer.rs › write_json_payload",
 )
 KIND = invariant(
@@ -80,7 +78,7 @@ KIND = invariant(
 ORPHAN = invariant(
     "REF.ORPHAN",
     "Every file in `payloads/` is referenced by some event.",
-    v1=S, v2=S,
+    v1=S, v2=S, v3=None,
     source="writer is best-effort: a payload whose event failed to append is orphaned (upstream-rules D.2)",
     severity=Severity.WARNING,
 )
@@ -113,6 +111,16 @@ class _Load:
 
 
 _UNPARSED = object()  # valid JSON, too costly to build: its body is not checked
+
+
+def check_kind(ctx: Context, ref, tag: str, field, pointer: str) -> None:
+    kind = ref.kind.type
+    if field.payload_kinds and kind not in field.payload_kinds:
+        ctx.report(
+            KIND,
+            f"{tag}.{field.name} has kind {kind!r}; writers use {' or '.join(field.payload_kinds)}",
+            pointer=pointer + "/kind/type",
+        )
 
 
 def confinement_problem(path: str) -> str | None:
@@ -272,13 +280,7 @@ class RefChecker:
         wants_body = read_by_reducer
         read_by_reducer = read_by_reducer or self.every_ref_read
         key = self.identity(ref.raw_payload_id, ref.path, pointer)
-        kind = ref.kind.type
-        if field.payload_kinds and kind not in field.payload_kinds:
-            ctx.report(
-                KIND,
-                f"{tag}.{field.name} has kind {kind!r}; writers use {' or '.join(field.payload_kinds)}",
-                pointer=pointer + "/kind/type",
-            )
+        check_kind(ctx, ref, tag, field, pointer)
         if not (read_by_reducer or self.check_files):
             return None
         if key is not None and key in self.payload_dir.regular:

@@ -1,0 +1,199 @@
+"""Corruption operators for the RELEASE.* rules (validate/rules/release.py).
+
+A release rule breaks when a bundle meets a reader (or writer) it does not fit, so
+each operator picks the Codex release to judge with (``Corrupted.release``), from the
+measured release records, and, where the rule is about a field or a kind, edits
+the bundle. The expected RELEASE IDs are worked out here from the raw events and
+the record (``_release_ids``), independently of the validator's code.
+"""
+
+from __future__ import annotations
+
+import random
+
+from ..model import releases as rel
+from ..model.types import Dialect, NamedType
+from ._edit import Editor, iter_refs
+from .corruptions import Corrupted, corruption
+
+SCHEMA, VARIANT, FIELD, TOOL, PAYLOAD, WRITER = (
+    "RELEASE.SCHEMA_ACCEPTED", "RELEASE.VARIANT_KNOWN", "RELEASE.FIELD_REQUIRED",
+    "RELEASE.TOOL_KIND_KNOWN", "RELEASE.PAYLOAD_KIND_KNOWN", "RELEASE.WRITER_VARIANT",
+)
+# fields whose removal leaves the dialect's lifecycle rules alone (no id, no ref)
+REMOVABLE = {("tool_call_runtime_started", "kind"), ("inference_started", "model"),
+             ("inference_started", "provider_name"), ("compaction_request_started", "model"),
+             ("thread_started", "agent_path")}
+
+
+def _readers(schema_version) -> list[rel.Release]:
+    """Releases with measured reducer facts that accept ``schema_version``, one per epoch."""
+    out = []
+    for e in rel.table_epochs():
+        r = e.representative
+        accepted = r.get("reducer", "schema_versions_accepted")
+        if r.record is not None and accepted is not None and schema_version in accepted:
+            out.append(r)
+    return out
+
+
+def _events(ed: Editor) -> list[dict]:
+    return [e for e in ed.events if isinstance(e, dict) and isinstance(e.get("payload"), dict)]
+
+
+def _release_ids(events: list[dict], schema_version, r: rel.Release, dialect: Dialect) -> set[str]:
+    """Every RELEASE rule ``r`` breaks on these events (the oracle of the tests)."""
+    assert r.record is not None  # only measured releases have rules to break
+    red = r.record.get("reducer") or {}
+    if schema_version not in red.get("schema_versions_accepted", []):
+        return {SCHEMA}
+    out = set()
+    known = set(red.get("variants") or [])
+    written = set((r.record.get("writer") or {}).get("variants") or [])
+    for e in events:
+        p = e["payload"]
+        tag = p.get("type")
+        if tag not in known:
+            out.add(VARIANT)
+        elif set((red.get("required_fields") or {}).get(tag, [])) - set(p):
+            out.add(FIELD)
+        if tag not in written:
+            out.add(WRITER)
+        if tag == "tool_call_started" and isinstance(p.get("kind"), dict):
+            if p["kind"].get("type") not in set(red.get("tool_kinds") or []):
+                out.add(TOOL)
+        for _, ref in iter_refs(p, dialect):
+            if (ref.get("kind") or {}).get("type") not in set(red.get("payload_kinds") or []):
+                out.add(PAYLOAD)
+    return out
+
+
+def _finish(ed: Editor, invariant: str, r: rel.Release, expected: set[str], index: int | None, note: str) -> Corrupted:
+    bundle = ed.done()
+    return Corrupted(bundle=bundle, invariant=invariant, expected=frozenset(expected),
+                     line=None if index is None else index + 1,
+                     seq=None if index is None else (ed.events[index] or {}).get("seq"),
+                     note=note, release=r.version)
+
+
+def _schema(ed: Editor):
+    try:
+        m = ed.original.manifest_dict()
+    except ValueError:
+        return None
+    return m.get("schema_version") if isinstance(m, dict) else None
+
+
+@corruption(SCHEMA, "Judged by a release whose reducer does not accept the bundle's schema_version.")
+def _schema_not_accepted(bundle, dialect: Dialect, rnd: random.Random):
+    ed = Editor(bundle, dialect)
+    sv = _schema(ed)
+    pool = [e.representative for e in rel.table_epochs()
+            if e.representative.get("reducer", "schema_versions_accepted") is not None
+            and sv not in e.representative.get("reducer", "schema_versions_accepted")]
+    if not pool:
+        return None
+    r = rnd.choice(pool)
+    return _finish(ed, SCHEMA, r, {SCHEMA}, None, f"release {r.version}, schema_version {sv}")
+
+
+def _pick_reader(ed: Editor, dialect: Dialect, rnd: random.Random, want: str) -> tuple[rel.Release, set[str]] | None:
+    sv = _schema(ed)
+    events = _events(ed)
+    pool = [(r, ids) for r in _readers(sv) if want in (ids := _release_ids(events, sv, r, dialect))]
+    return rnd.choice(pool) if pool else None
+
+
+@corruption(VARIANT, "Judged by a release whose reducer does not know one of the bundle's variants.")
+def _variant_unknown(bundle, dialect: Dialect, rnd: random.Random):
+    ed = Editor(bundle, dialect)
+    picked = _pick_reader(ed, dialect, rnd, VARIANT)
+    if picked is None:
+        return None
+    r, ids = picked
+    known = set(r.get("reducer", "variants"))
+    index = next(i for i in range(len(ed.events)) if ed.tag(i) is not None and ed.tag(i) not in known)
+    return _finish(ed, VARIANT, r, ids, index, f"release {r.version} does not know {ed.tag(index)}")
+
+
+@corruption(WRITER, "Judged by a release whose writer was never seen writing one of the bundle's variants.")
+def _variant_not_written(bundle, dialect: Dialect, rnd: random.Random):
+    ed = Editor(bundle, dialect)
+    picked = _pick_reader(ed, dialect, rnd, WRITER)
+    if picked is None:
+        return None
+    r, ids = picked
+    written = set(r.get("writer", "variants"))
+    index = next(i for i in range(len(ed.events)) if ed.tag(i) is not None and ed.tag(i) not in written)
+    return _finish(ed, WRITER, r, ids, index, f"release {r.version} never wrote {ed.tag(index)}")
+
+
+@corruption(FIELD, "A field the judging release's reducer requires is removed.")
+def _field_removed(bundle, dialect: Dialect, rnd: random.Random):
+    ed = Editor(bundle, dialect)
+    sv = _schema(ed)
+    options = []
+    for r in _readers(sv):
+        required = r.get("reducer", "required_fields") or {}
+        for i, e in enumerate(ed.events):
+            tag = ed.tag(i)
+            for key in required.get(tag, []) if tag else []:
+                if (tag, key) in REMOVABLE and e is not None and key in e["payload"]:
+                    options.append((r, i, key))
+    if not options:
+        return None
+    r, i, key = rnd.choice(options)
+    del ed.touch(i)["payload"][key]
+    ids = _release_ids(_events(ed), sv, r, dialect)
+    if FIELD not in ids:
+        return None
+    return _finish(ed, FIELD, r, ids, i, f"release {r.version} requires {ed.tag(i)}.{key}")
+
+
+def _kind_values(dialect: Dialect, name: str) -> tuple[str, ...]:
+    t: NamedType | None = next((t for t in dialect.types if t.name == name), None)
+    if t is None:
+        return ()
+    return tuple(getattr(t, "values", ()) or getattr(t, "tags", ()))
+
+
+UNKNOWN_KIND = "rtk_kind_unknown_to_all"
+
+
+def _missing_kinds(sv, dialect_kinds: tuple[str, ...], key: str) -> list[tuple[rel.Release, str]]:
+    """(reader, kind) pairs: a kind of the dialect the reader lacks; failing any, a kind nobody has
+    (the dialect's own rules then fire too, and --release adds the release rule on top)."""
+    readers = [r for r in _readers(sv) if r.get("reducer", key) is not None]
+    pairs = [(r, k) for r in readers for k in dialect_kinds if k not in set(r.get("reducer", key))]
+    return pairs or [(r, UNKNOWN_KIND) for r in readers]
+
+
+@corruption(TOOL, "A tool call's kind becomes one the judging release's reducer lacks (one of the dialect's if any).")
+def _tool_kind(bundle, dialect: Dialect, rnd: random.Random):
+    ed = Editor(bundle, dialect)
+    sv = _schema(ed)
+    starts = [i for i in ed.lines_of("tool_call_started") if isinstance(ed.event(i)["payload"].get("kind"), dict)]
+    options = _missing_kinds(sv, _kind_values(dialect, "ToolCallKind"), "tool_kinds")
+    if not starts or not options:
+        return None
+    r, kind = rnd.choice(options)
+    i = rnd.choice(starts)
+    ed.touch(i)["payload"]["kind"] = {"type": kind}
+    ids = _release_ids(_events(ed), sv, r, dialect)
+    return _finish(ed, TOOL, r, ids, i, f"release {r.version} does not know tool kind {kind}")
+
+
+@corruption(PAYLOAD, "A payload reference's kind becomes one the judging release's reducer lacks (one of the dialect's if any).")
+def _payload_kind(bundle, dialect: Dialect, rnd: random.Random):
+    ed = Editor(bundle, dialect)
+    sv = _schema(ed)
+    refs = [(i, ref) for i in range(len(ed.events)) if ed.tag(i) for _, ref in iter_refs(ed.event(i)["payload"], dialect)]
+    options = _missing_kinds(sv, _kind_values(dialect, "RawPayloadKind"), "payload_kinds")
+    if not refs or not options:
+        return None
+    r, kind = rnd.choice(options)
+    i, _ = rnd.choice(refs)
+    first = next(ref for _, ref in iter_refs(ed.touch(i)["payload"], dialect))
+    first["kind"] = {"type": kind}
+    ids = _release_ids(_events(ed), sv, r, dialect)
+    return _finish(ed, PAYLOAD, r, ids, i, f"release {r.version} does not know payload kind {kind}")

@@ -1,0 +1,596 @@
+"""Corruptions of the v3 payload store: zstd shards of records, and the refs into them.
+
+Shards are decoded into records, edited, and re-encoded the way Codex writes
+them (store.shards.compress_records), or their compressed bytes are cut or
+spoiled directly. A record referenced once (not a model_item, which prompts
+share) is the usual target, so a broken record breaks one ref only.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from ..bundle import PAYLOADS, Special
+from ..store.shards import HEADER, compress_records, encode_record, read_records
+from ._edit import Editor
+from ._ops_common import pick, result
+from .corruptions import corruption
+
+V3 = ("v3",)
+_SHARD = re.compile(rf"{PAYLOADS}/([0-9]{{6,}})\.zst\Z")
+
+
+def _shard_number(rel: str) -> int:
+    m = _SHARD.match(rel)
+    assert m is not None  # a shard path of the bundle (shards() lists only those)
+    return int(m.group(1))
+
+
+class Store:
+    """The shards of a bundle being edited, decoded on demand."""
+
+    def __init__(self, ed: Editor):
+        self.ed = ed
+        self._records: dict[str, list[tuple[bytes, bytes]]] = {}
+
+    @staticmethod
+    def rel(shard: int) -> str:
+        return f"{PAYLOADS}/{shard:06d}.zst"
+
+    def shards(self) -> list[str]:
+        return sorted(r for r in self.ed.bundle.payloads if _SHARD.match(r))
+
+    def records(self, rel: str) -> list[tuple[bytes, bytes]]:
+        if rel not in self._records:
+            import io
+
+            self._records[rel] = [(r.id, r.body) for r in read_records(io.BytesIO(self.ed.bundle.payloads[rel]))
+                                  if not hasattr(r, "code") and r.body is not None]  # a body over the read cap is not kept
+        return self._records[rel]
+
+    def put(self, rel: str, records: list[tuple[bytes, bytes]]) -> None:
+        self._records[rel] = records
+        self.ed.bundle.payloads[rel] = compress_records(records)
+
+    def refs(self):
+        """(line, pointer, ref) of every ref, parts included."""
+        for i, e in enumerate(self.ed.events):
+            if e is None:
+                continue
+            for key, value in e["payload"].items():
+                if isinstance(value, dict) and "shard" in value:
+                    yield from _walk(i, f"/payload/{key}", value)
+
+    def users(self) -> dict[tuple[int, str], list]:
+        out: dict = {}
+        for i, pointer, ref in self.refs():
+            out.setdefault((ref["shard"], ref["raw_payload_id"]), []).append((i, pointer, ref))
+        return out
+
+    def owned(self, *, kinds=None):
+        """(line, pointer, ref) of top-level refs that alone use their record (which exists)."""
+        users = self.users()
+        present = {(_shard_number(rel), rid.decode("utf-8", "replace"))
+                   for rel in self.shards() for rid, _ in self.records(rel)}
+        for key, uses in users.items():
+            if len(uses) != 1 or key not in present:
+                continue
+            i, pointer, ref = uses[0]
+            if pointer.count("/") != 2 or ref.get("capture") is not None:
+                continue
+            if kinds is None or ref["kind"]["type"] in kinds:
+                yield i, pointer, ref
+
+    def body_of(self, ref) -> tuple[str, int]:
+        """(shard rel, record index) of a ref's record."""
+        rel = self.rel(ref["shard"])
+        rid = ref["raw_payload_id"].encode()
+        for k, (r, _) in enumerate(self.records(rel)):
+            if r == rid:
+                return rel, k
+        raise KeyError(ref["raw_payload_id"])
+
+
+def _walk(i, pointer, ref):
+    yield i, pointer, ref
+    for k, part in enumerate(ref.get("parts") or ()):
+        yield from _walk(i, f"{pointer}/parts/{k}", part)
+
+
+def _one_shard_ref(st: Store, rnd, **kw):
+    return pick(rnd, list(st.owned(**kw)))
+
+
+def _set_body(st: Store, ref, body: bytes) -> None:
+    rel, k = st.body_of(ref)
+    recs = list(st.records(rel))
+    recs[k] = (recs[k][0], body)
+    st.put(rel, recs)
+
+
+# -- frames -----------------------------------------------------------------------------------
+@corruption(
+    "STORE.FRAME",
+    "A shard does not decompress: its frame magic or checksum is spoiled, or it holds the records uncompressed.",
+    dialects=V3,
+)
+def _frame(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    st = Store(ed)
+    rel = pick(rnd, st.shards())
+    if rel is None:
+        return None
+    data = bytearray(ed.bundle.payloads[rel])
+    how = rnd.choice(["magic", "checksum", "raw"])
+    if how == "magic":
+        data[rnd.randrange(4)] ^= 0xFF
+    elif how == "checksum":
+        data[-1 - rnd.randrange(4)] ^= 1 << rnd.randrange(8)
+    else:
+        data = bytearray(b"".join(encode_record(r, b) for r, b in st.records(rel)))
+    ed.bundle.payloads[rel] = bytes(data)
+    return result(ed, "STORE.FRAME", None, note=f"{rel}: {how}")
+
+
+@corruption(
+    "STORE.TRAILING_GARBAGE",
+    "Bytes that are not a zstd frame follow the last frame of a shard.",
+    dialects=V3,
+)
+def _trailing_garbage(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    st = Store(ed)
+    rel = pick(rnd, st.shards())
+    if rel is None:
+        return None
+    junk = rnd.choice([b"GARBAGE!", b"\x00" * 16, b"{\"not\": \"a frame\"}\n", bytes(range(1, 40))])
+    ed.bundle.payloads[rel] += junk
+    return result(ed, "STORE.TRAILING_GARBAGE", None, note=f"{rel} + {len(junk)} bytes")
+
+
+@corruption(
+    "STORE.FRAME_TRUNCATED",
+    "A shard of a completed recording ends inside its frame: its checksum (the frame's end) is cut off.",
+    dialects=V3,
+)
+def _frame_truncated(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    st = Store(ed)
+    if not ed.lines_of("recording_completed"):
+        return None
+    rel = pick(rnd, st.shards())
+    if rel is None:
+        return None
+    ed.bundle.payloads[rel] = ed.bundle.payloads[rel][: -rnd.randint(1, 4)]
+    return result(ed, "STORE.FRAME_TRUNCATED", None, note=rel)
+
+
+# -- records -----------------------------------------------------------------------------------------
+def _raw_shard(st: Store, rel: str, raw: bytes) -> None:
+    """The shard holds this decompressed stream, compressed as Codex does (one sealed frame)."""
+    from ..store.shards import _compressor
+    from ..store.zstd import ZstdCompressor
+
+    c = _compressor(3, True)
+    st.ed.bundle.payloads[rel] = c.compress(raw, ZstdCompressor.FLUSH_BLOCK) + c.flush(ZstdCompressor.FLUSH_FRAME)
+
+
+@corruption(
+    "STORE.RECORD_HEADER_CUT",
+    "A sealed shard's record stream ends inside a record header (1 to 9 bytes of it).",
+    dialects=V3,
+)
+def _header_cut(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    st = Store(ed)
+    rel = pick(rnd, st.shards())
+    if rel is None:
+        return None
+    raw = b"".join(encode_record(r, b) for r, b in st.records(rel))
+    header = HEADER.pack(13, rnd.randint(2, 5000))
+    _raw_shard(st, rel, raw + header[: rnd.randint(1, 9)])
+    return result(ed, "STORE.RECORD_HEADER_CUT", None, note=rel)
+
+
+@corruption(
+    "STORE.LENGTH_BEYOND_SHARD",
+    "A record's declared body length runs past the end of its shard (a few bytes, or u64::MAX), "
+    "or a last record is cut short.",
+    dialects=V3,
+)
+def _length_beyond(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    st = Store(ed)
+    rel = pick(rnd, st.shards())
+    if rel is None:
+        return None
+    recs = st.records(rel)
+    head = b"".join(encode_record(r, b) for r, b in recs[:-1])
+    rid, body = recs[-1]
+    how = rnd.choice(["plus", "u64max", "cut", "extra"])
+    if how == "plus":
+        tail = struct.pack("<HQ", len(rid), len(body) + rnd.randint(1, 100)) + rid + body
+    elif how == "u64max":
+        tail = struct.pack("<HQ", len(rid), 2**64 - 1) + rid + body
+    elif how == "cut":
+        tail = encode_record(rid, body)[: -rnd.randint(1, len(body))] if body else encode_record(rid, body)[:-1]
+    else:
+        extra = b"raw_payload:999999"
+        tail = encode_record(rid, body) + struct.pack("<HQ", len(extra), 500) + extra + b"{}"
+    _raw_shard(st, rel, head + tail)
+    return result(ed, "STORE.LENGTH_BEYOND_SHARD", None, note=f"{rel}: {how}")
+
+
+@corruption(
+    "STORE.RECORD_ID",
+    "A record and every ref to it are renamed to an id that is not raw_payload:{n} (UTF-8: only the "
+    "writer profile minds), or an extra record's id is not UTF-8 (the reducer fails; it is unreferenced: "
+    "STORE.UNREFERENCED too).",
+    dialects=V3,
+)
+def _record_id(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    st = Store(ed)
+    if rnd.random() < 0.5:
+        got = _one_shard_ref(st, rnd)
+        if got is None:
+            return None
+        i, pointer, ref = got
+        rel, k = st.body_of(ref)
+        new = rnd.choice(["custom-id", "raw_payload:03", "payload-7", "", "raw payload 1"])
+        recs = list(st.records(rel))
+        recs[k] = (new.encode(), recs[k][1])
+        st.put(rel, recs)
+        ed.touch(i)
+        ref["raw_payload_id"] = new
+        return result(ed, "STORE.RECORD_ID", None, note=f"renamed to {new!r}")
+    rel = pick(rnd, st.shards())
+    if rel is None:
+        return None
+    recs = list(st.records(rel))
+    recs.insert(rnd.randint(0, len(recs)), (rnd.choice([b"\xff\xfe", b"raw_payload:\xc3"]), b"{}"))
+    st.put(rel, recs)
+    return result(ed, "STORE.RECORD_ID", None, also=["STORE.UNREFERENCED"], reducer_level=["STORE.RECORD_ID"],
+                  note="id not UTF-8")
+
+
+@corruption(
+    "STORE.DUPLICATE_RECORD",
+    "A shard holds a second record with the id of another (an identical copy or a different body, "
+    "right after it or at the end).",
+    dialects=V3,
+)
+def _duplicate(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    st = Store(ed)
+    rel = pick(rnd, st.shards())
+    if rel is None:
+        return None
+    recs = list(st.records(rel))
+    k = rnd.randrange(len(recs))
+    rid, body = recs[k]
+    copy = (rid, body if rnd.random() < 0.5 else b'{"duplicate":true}')
+    recs.insert(rnd.choice([k + 1, len(recs)]), copy)
+    st.put(rel, recs)
+    return result(ed, "STORE.DUPLICATE_RECORD", None, note=f"{rel}: {rid.decode()}")
+
+
+# -- refs --------------------------------------------------------------------------------------------
+@corruption(
+    "STORE.REF_SHARD",
+    "A ref names a shard that does not exist (its record is then unreferenced: STORE.UNREFERENCED "
+    "too), or a shard file is deleted.",
+    dialects=V3,
+)
+def _ref_shard(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    st = Store(ed)
+    shards = st.shards()
+    if rnd.random() < 0.5:
+        got = _one_shard_ref(st, rnd)
+        if got is None:
+            return None
+        i, pointer, ref = got
+        ed.touch(i)
+        ref["shard"] = len(shards) + rnd.randint(1, 5)
+        return result(ed, "STORE.REF_SHARD", i, also=["STORE.UNREFERENCED"], note=f"{pointer} -> shard {ref['shard']}")
+    rel = pick(rnd, shards)
+    if rel is None:
+        return None
+    n = _shard_number(rel)
+    users = [i for i, _, ref in st.refs() if ref["shard"] == n]
+    if not users:
+        return None
+    del ed.bundle.payloads[rel]
+    return result(ed, "STORE.REF_SHARD", min(users), note=f"{rel} deleted")
+
+
+@corruption(
+    "STORE.REF_RECORD",
+    "A referenced record is missing from its shard.",
+    dialects=V3,
+)
+def _ref_record(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    st = Store(ed)
+    got = _one_shard_ref(st, rnd)
+    if got is None:
+        return None
+    i, pointer, ref = got
+    rel, k = st.body_of(ref)
+    recs = list(st.records(rel))
+    del recs[k]
+    st.put(rel, recs)
+    return result(ed, "STORE.REF_RECORD", i, note=pointer)
+
+
+@corruption(
+    "STORE.UNREFERENCED",
+    "A shard holds a record no event references.",
+    dialects=V3,
+)
+def _unreferenced(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    st = Store(ed)
+    rel = pick(rnd, st.shards())
+    if rel is None:
+        return None
+    recs = list(st.records(rel))
+    recs.insert(rnd.randint(0, len(recs)), (b"raw_payload:%d" % (10**6 + rnd.randrange(1000)),
+                                            rnd.choice([b"{}", b'{"type":"warning"}', b"not json"])))
+    st.put(rel, recs)
+    return result(ed, "STORE.UNREFERENCED", None, note=rel)
+
+
+@corruption(
+    "STORE.SHARD_NAME",
+    "payloads/ holds a file that is not a shard name (1.zst, 000001.ZST, 000001.zst.tmp, junk.txt), or a "
+    "shard is a symlink out of the bundle (the kit does not read it: a reducer-profile finding).",
+    dialects=V3,
+)
+def _shard_name(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    st = Store(ed)
+    shards = st.shards()
+    if not shards:
+        return None
+    if rnd.random() < 0.5:
+        name = rnd.choice(["1.zst", "000001.ZST", "000001.zst.tmp", "junk.txt", "0000001.zst", "000000.zst"])
+        ed.bundle.payloads[f"{PAYLOADS}/{name}"] = ed.bundle.payloads[shards[0]]
+        return result(ed, "STORE.SHARD_NAME", None, note=name)
+    rel = rnd.choice(shards)
+    n = _shard_number(rel)
+    users = [i for i, _, ref in st.refs() if ref["shard"] == n]
+    if not users:
+        return None
+    del ed.bundle.payloads[rel]
+    ed.bundle.specials[rel] = Special("symlink", rnd.choice(["/etc/hostname", "../../outside.zst"]))
+    return result(ed, "STORE.SHARD_NAME", min(users), reducer_level=["STORE.SHARD_NAME"], note=f"{rel} symlink")
+
+
+@corruption(
+    "STORE.REGULAR_FILE",
+    "A referenced shard is a directory or a FIFO (a FIFO hangs the 0.171.0 reducer).",
+    dialects=V3,
+)
+def _shard_not_regular(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    st = Store(ed)
+    rel = pick(rnd, st.shards())
+    if rel is None:
+        return None
+    n = _shard_number(rel)
+    users = [i for i, _, ref in st.refs() if ref["shard"] == n]
+    if not users:
+        return None
+    what = rnd.choice(["dir", "fifo"])
+    del ed.bundle.payloads[rel]
+    ed.bundle.specials[rel] = Special(what)
+    return result(ed, "STORE.REGULAR_FILE", min(users), note=f"{rel} ({what})")
+
+
+@corruption(
+    "STORE.BODY_JSON",
+    "A referenced record's body is not JSON (cut short, empty, garbage, a UTF-8 BOM, trailing bytes).",
+    dialects=V3,
+)
+def _body_json(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    st = Store(ed)
+    got = _one_shard_ref(st, rnd)
+    if got is None:
+        return None
+    i, pointer, ref = got
+    rel, k = st.body_of(ref)
+    body = st.records(rel)[k][1]
+    bad = rnd.choice([body[: max(1, len(body) // 2)], b"", b"{not json}", b"\xef\xbb\xbf" + body, body + b" x"])
+    _set_body(st, ref, bad)
+    return result(ed, "STORE.BODY_JSON", i, note=pointer)
+
+
+@corruption(
+    "STORE.KIND_CONFLICT",
+    "A model_item record that two prepared prompts share is given another kind by the later one.",
+    dialects=V3,
+)
+def _kind_conflict(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    st = Store(ed)
+    shared = [uses for uses in st.users().values() if len({i for i, _, _ in uses}) > 1]
+    uses = pick(rnd, shared)
+    if uses is None:
+        return None
+    i, pointer, ref = uses[-1]
+    if all(u[0] == i for u in uses[:-1]):
+        return None
+    ed.touch(i)
+    old = ref["kind"]["type"]
+    ref["kind"] = {"type": rnd.choice([k for k in ("protocol_event", "tool_result", "content_value") if k != old])}
+    return result(ed, "STORE.KIND_CONFLICT", i, note=f"{pointer}: {old} -> {ref['kind']['type']}")
+
+
+@corruption(
+    "STORE.CAPTURE",
+    "A ref's capture disagrees with its record: truncated with the wrong retained length, or "
+    "omitted although it names a shard (its record is then unreferenced: STORE.UNREFERENCED too).",
+    dialects=V3,
+)
+def _capture(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    st = Store(ed)
+    got = _one_shard_ref(st, rnd)
+    if got is None:
+        return None
+    i, pointer, ref = got
+    rel, k = st.body_of(ref)
+    size = len(st.records(rel)[k][1])
+    ed.touch(i)
+    tag = getattr(dialect.type("PayloadCapture"), "tag_key", "type")  # the model's tag key ("status")
+    if rnd.random() < 0.5:
+        ref["capture"] = {tag: "truncated", "original_bytes": size + 1000, "retained_bytes": size + rnd.choice([-1, 1, 7])}
+        return result(ed, "STORE.CAPTURE", i, note=f"{pointer}: retained length")
+    ref["capture"] = {tag: "omitted", "original_bytes": size}
+    return result(ed, "STORE.CAPTURE", i, also=["STORE.UNREFERENCED"], note=f"{pointer}: omitted with a shard")
+
+
+@corruption(
+    "STORE.SIZE_LIMIT",
+    "A shard decompresses to more than the kit's 1 GiB cap (a zstd bomb after its records: one record "
+    "declaring 2 GiB of zeros, a few dozen KiB compressed).",
+    dialects=V3,
+)
+def _bomb(bundle, dialect, rnd):
+    from ..store.zstd import ZstdCompressor
+
+    ed = Editor(bundle)
+    st = Store(ed)
+    rel = pick(rnd, st.shards())
+    if rel is None:
+        return None
+    c = ZstdCompressor(level=1)
+    rid = b"raw_payload:999999"
+    parts = [c.compress(struct.pack("<HQ", len(rid), 2 << 30) + rid)]
+    zeros = bytes(16 << 20)
+    for _ in range((1 << 30) // len(zeros) + 2):
+        parts.append(c.compress(zeros))
+    parts.append(c.flush())
+    ed.bundle.payloads[rel] += b"".join(parts)  # a second frame after the shard's own
+    return result(ed, "STORE.SIZE_LIMIT", None, note=rel)
+
+
+# -- bodies read by the v3 reducer -----------------------------------------------------------------------
+@corruption(
+    "BODY.PREPARED_PROMPT",
+    "A prepared prompt's body has one fragment too many or too few for its parts, or is not an array of strings.",
+    dialects=V3,
+)
+def _prepared_prompt(bundle, dialect, rnd):
+    import orjson
+
+    ed = Editor(bundle)
+    st = Store(ed)
+    got = _one_shard_ref(st, rnd, kinds=("prepared_prompt",))
+    if got is None:
+        return None
+    i, pointer, ref = got
+    rel, k = st.body_of(ref)
+    fragments = orjson.loads(st.records(rel)[k][1])
+    how = rnd.choice(["more", "fewer", "object", "null"])
+    bad = {"more": fragments + [""], "fewer": fragments[:-1] if len(fragments) > 1 else [],
+           "object": {}, "null": None}[how]
+    _set_body(st, ref, orjson.dumps(bad))
+    return result(ed, "BODY.PREPARED_PROMPT", i, note=f"{pointer}: {how}")
+
+
+@corruption(
+    "BODY.TOOL_OUTPUT_ITEM",
+    "history_item_accepted's tool output payload is not a model item with a string type ({}, null, a number type).",
+    dialects=V3,
+)
+def _tool_output_item(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    st = Store(ed)
+    options = [g for g in st.owned() if ed.tag(g[0]) == "history_item_accepted" and g[1] == "/payload/tool_output_payload"]
+    got = pick(rnd, options)
+    if got is None:
+        return None
+    i, pointer, ref = got
+    _set_body(st, ref, rnd.choice([b"{}", b"null", b'{"type":5}', b"[]"]))
+    return result(ed, "BODY.TOOL_OUTPUT_ITEM", i, note=pointer)
+
+
+# -- code mode's confirmed waits (v3) ----------------------------------------------------------------
+def _wait_event(ed: Editor, i: int, tool_call_id: str, cell: str = "1") -> dict:
+    """A code_cell_wait_target_resolved in the envelope context of line ``i``."""
+    e = ed.event(i)
+    return {
+        "schema_version": e["schema_version"], "seq": 0, "wall_time_unix_ms": e["wall_time_unix_ms"],
+        "rollout_id": e["rollout_id"], "thread_id": e["thread_id"], "codex_turn_id": e["codex_turn_id"],
+        "payload": {"type": "code_cell_wait_target_resolved", "tool_call_id": tool_call_id, "runtime_cell_id": cell},
+    }
+
+
+def _tool_starts(ed: Editor) -> list[int]:
+    return [i for i in ed.lines_of("tool_call_started")
+            if ed.event(i)["thread_id"] is not None and ed.event(i)["codex_turn_id"] is not None]
+
+
+@corruption(
+    "WAIT.UNKNOWN_CALL",
+    "A code_cell_wait_target_resolved names a tool call never started.",
+    dialects=V3,
+)
+def _wait_unknown(bundle, dialect, rnd):
+    from ._ops_common import fresh
+
+    ed = Editor(bundle)
+    i = pick(rnd, _tool_starts(ed))
+    if i is None or not ed.editable():
+        return None
+    ed.insert(i + 1, _wait_event(ed, i, fresh(rnd, "call-wait-")))
+    return result(ed, "WAIT.UNKNOWN_CALL", i + 1)
+
+
+@corruption(
+    "WAIT.DUPLICATE",
+    "A wait's target is confirmed twice (the event repeated, or two for one started call).",
+    dialects=V3,
+)
+def _wait_duplicate(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    if not ed.editable():
+        return None
+    waits = ed.lines_of("code_cell_wait_target_resolved")
+    if waits and rnd.random() < 0.5:
+        i = rnd.choice(waits)
+        dup = dict(ed.events[i], payload=dict(ed.event(i)["payload"]))
+        ed.insert(i + 1, dup)
+        return result(ed, "WAIT.DUPLICATE", i + 1, note="repeated")
+    i = pick(rnd, [j for j in _tool_starts(ed)
+                   if ed.event(j)["payload"]["tool_call_id"] not in
+                   {ed.event(w)["payload"]["tool_call_id"] for w in waits}])
+    if i is None:
+        return None
+    tid = ed.event(i)["payload"]["tool_call_id"]
+    ed.insert(i + 1, _wait_event(ed, i, tid))
+    ed.insert(i + 2, _wait_event(ed, i, tid))
+    return result(ed, "WAIT.DUPLICATE", i + 2, note="two for one call")
+
+
+@corruption(
+    "WAIT.MISSING_CONTEXT",
+    "A code_cell_wait_target_resolved has no envelope thread or turn (a turn-scoped event without "
+    "them also breaks ENVELOPE.CONTEXT_CONVENTION).",
+    dialects=V3,
+)
+def _wait_context(bundle, dialect, rnd):
+    ed = Editor(bundle)
+    i = pick(rnd, _tool_starts(ed))
+    if i is None or not ed.editable():
+        return None
+    ev = _wait_event(ed, i, ed.event(i)["payload"]["tool_call_id"])
+    key = rnd.choice(["thread_id", "codex_turn_id"])
+    ev[key] = None
+    ed.insert(i + 1, ev)
+    return result(ed, "WAIT.MISSING_CONTEXT", i + 1, also=["ENVELOPE.CONTEXT_CONVENTION"], note=f"{key} null")

@@ -1,0 +1,1 @@
+"""The schema-3 payload store: records in zstd-compressed shard files."""

@@ -1,0 +1,111 @@
+"""Verdicts per release: the RELEASE.* findings for ``--release``, and the compatible range.
+
+Releases are judged once per epoch (a run of releases with equal facts) from the
+one-pass :class:`~.rules.release.BundleSummary`; a release's reducer is taken to
+reject a bundle when a RELEASE reader rule fails, or when the dialect's reducer
+profile finds an error and the release reads that dialect's schema_version.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .findings import BundleReport, Profile, Severity
+from .rules.release import BundleSummary, judge, reader_accepts, writer_could_write
+
+MAX_LINE = 64 * 1024 * 1024
+
+
+def attach(ctx, report: BundleReport) -> None:
+    from ..model import releases
+
+    summary: BundleSummary = ctx.summary
+    if not summary.keysets:
+        # the pass stopped before the events (a dialect or payload store the validator cannot read): read them plainly
+        summary = ctx.summary = summarize(ctx.bundle)
+    if isinstance(ctx.manifest, dict):
+        summary.manifest_schema = ctx.manifest.get("schema_version")
+    if ctx.options.release:
+        rel = releases.release(ctx.options.release)
+        if rel is not None:
+            for f in judge(summary, rel):
+                ctx.report(f.invariant, f.message, line=f.line, seq=None)
+            report.findings = ctx.findings
+    if ctx.options.releases:
+        from .catalogue import CATALOGUE
+
+        # the dialect's reducer-profile errors, but not the kit's own limits (a store it cannot read yet)
+        reducer_errors = any(f.profile is Profile.REDUCER and f.severity is Severity.ERROR
+                             and not f.invariant.startswith("RELEASE.")
+                             and not (f.invariant in CATALOGUE and CATALOGUE[f.invariant].kit_only)
+                             for f in ctx.findings)
+        report.releases = compat(summary, reducer_errors=reducer_errors, dialect_schema=(
+            ctx.dialect.schema_version if ctx.dialect is not None else None))
+
+
+def compat(summary: BundleSummary, *, reducer_errors: bool = False, dialect_schema: int | None = None) -> dict:
+    """Releases whose reducer accepts the bundle and whose writer could have written it."""
+    from ..model import releases
+
+    readers: list[str] = []
+    writers: list[str] = []
+    unknown: list[str] = []
+    for epoch in releases.table_epochs():
+        rep = epoch.representative
+        if epoch.status == "unknown":
+            unknown += epoch.versions
+            continue
+        reads = reader_accepts(summary, rep)
+        if reads and reducer_errors and dialect_schema is not None and rep.schema_version == dialect_schema:
+            reads = False
+        if reads:
+            readers += epoch.versions
+        if writer_could_write(summary, rep):
+            writers += epoch.versions
+    return {
+        "schema_version": summary.schema_version,
+        "readers": ranges(readers),
+        "writers": ranges(writers),
+        "unknown": ranges(unknown),
+    }
+
+
+def ranges(versions: list[str]) -> list[str]:
+    """Consecutive published releases as "first..last" (or one version)."""
+    from ..model import releases
+
+    order = [r.version for r in releases.table()]
+    index = {v: i for i, v in enumerate(order)}
+    out: list[list[str]] = []
+    for v in sorted(versions, key=lambda v: index.get(v, -1)):
+        if out and index.get(v) == index.get(out[-1][-1], -9) + 1:
+            out[-1].append(v)
+        else:
+            out.append([v])
+    return [run[0] if len(run) == 1 else f"{run[0]}..{run[-1]}" for run in out]
+
+
+def summarize(bundle: Path, max_line: int = MAX_LINE) -> BundleSummary:
+    """A summary read straight from trace.jsonl (for dialects the validator does not model)."""
+    summary = BundleSummary()
+    try:
+        manifest = json.loads((bundle / "manifest.json").read_bytes()[:1024 * 1024])
+        if isinstance(manifest, dict):
+            summary.manifest_schema = manifest.get("schema_version")
+    except (OSError, ValueError):
+        pass
+    try:
+        with open(bundle / "trace.jsonl", "rb") as f:
+            for n, raw in enumerate(iter(lambda: f.readline(max_line + 1), b""), 1):
+                if len(raw) > max_line:
+                    break
+                try:
+                    obj = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(obj, dict):
+                    summary.observe(obj, n)
+    except OSError:
+        pass
+    return summary

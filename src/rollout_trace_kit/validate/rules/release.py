@@ -1,0 +1,199 @@
+"""Release rules: a bundle judged as one Codex release's reader and writer would.
+
+The facts come from the measured release records (:mod:`rollout_trace_kit.model.releases`),
+never from a table here. The validator's pass feeds every event to a
+:class:`BundleSummary` (bounded: one entry per variant and key set, tool kind,
+payload kind, schema_version), and :func:`judge` compares the summary with one
+release, so ``compat`` can judge many releases (one per epoch) from one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from ..catalogue import R, S, invariant
+from ..findings import Invariant
+
+SCHEMA_ACCEPTED = invariant(
+    "RELEASE.SCHEMA_ACCEPTED",
+    "The release's reducer accepts the bundle's schema_version.",
+    v1=R, v2=R,
+    source="codex probe: the release's own bundle relabelled with each schema_version 0..5",
+    notes="When this fails the release's reader stops there, so no other RELEASE rule is reported.",
+    release_only=True,
+)
+VARIANT_KNOWN = invariant(
+    "RELEASE.VARIANT_KNOWN",
+    "Every event's variant is one the release's reducer knows.",
+    v1=R, v2=R,
+    source="codex probe: serde's \"unknown variant, expected one of ...\" for an unknown event type",
+    release_only=True,
+)
+FIELD_REQUIRED = invariant(
+    "RELEASE.FIELD_REQUIRED",
+    "Every payload field the release's reducer requires is present.",
+    v1=R, v2=R,
+    source="codex probe: each field of each written variant removed in turn (serde \"missing field\")",
+    notes="E.g. tool_call_runtime_started.kind: 0.165.0 writes it without `kind`; later reducers require it.",
+    release_only=True,
+)
+TOOL_KIND_KNOWN = invariant(
+    "RELEASE.TOOL_KIND_KNOWN",
+    "Every tool_call_started kind is one the release's reducer knows.",
+    v1=R, v2=R,
+    source="codex probe: serde's expected list for an unknown tool kind",
+    release_only=True,
+)
+PAYLOAD_KIND_KNOWN = invariant(
+    "RELEASE.PAYLOAD_KIND_KNOWN",
+    "Every payload reference's kind is one the release's reducer knows.",
+    v1=R, v2=R,
+    source="codex probe: serde's expected list for an unknown payload kind",
+    release_only=True,
+)
+WRITER_VARIANT = invariant(
+    "RELEASE.WRITER_VARIANT",
+    "Every event's variant is one the release's writer was seen writing.",
+    v1=S, v2=S,
+    source="codex probe: the variants its `codex exec` wrote across the probe's scenarios",
+    notes="Strict only: a probe covers the scenario classes it drives, not every path of the writer.",
+    release_only=True,
+)
+
+MAX_KEYSETS = 64  # distinct key sets kept per variant (a hostile bundle cannot grow the summary)
+MAX_NAMES = 256  # distinct variants / kinds kept
+
+
+@dataclass
+class BundleSummary:
+    """What the release rules need of a bundle, gathered in the validator's one pass."""
+
+    schema_versions: dict[Any, int] = field(default_factory=dict)  # value -> first line
+    keysets: dict[str, dict[frozenset[str], int]] = field(default_factory=dict)  # variant -> key set -> first line
+    tool_kinds: dict[str, int] = field(default_factory=dict)
+    payload_kinds: dict[str, int] = field(default_factory=dict)
+    manifest_schema: Any = None
+
+    def observe(self, event: dict, line: int) -> None:
+        sv = event.get("schema_version")
+        if len(self.schema_versions) < MAX_NAMES and isinstance(sv, (int, str)) and not isinstance(sv, bool):
+            self.schema_versions.setdefault(sv, line)
+        payload = event.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+            return
+        tag = payload["type"]
+        sets = self.keysets.get(tag)
+        if sets is None and len(self.keysets) < MAX_NAMES:
+            sets = self.keysets[tag] = {}
+        if sets is not None and len(sets) < MAX_KEYSETS:
+            sets.setdefault(frozenset(k for k in payload if k != "type"), line)
+        kind = payload.get("kind")
+        if tag == "tool_call_started" and isinstance(kind, dict) and isinstance(kind.get("type"), str):
+            if len(self.tool_kinds) < MAX_NAMES:
+                self.tool_kinds.setdefault(kind["type"], line)
+        for ref in _refs(payload):
+            k = ref.get("kind")
+            if isinstance(k, dict) and isinstance(k.get("type"), str) and len(self.payload_kinds) < MAX_NAMES:
+                self.payload_kinds.setdefault(k["type"], line)
+
+    @property
+    def schema_version(self) -> Any:
+        if self.manifest_schema is not None:
+            return self.manifest_schema
+        return next(iter(self.schema_versions), None)
+
+
+def _refs(payload: dict) -> Iterator[dict]:
+    for key, value in payload.items():
+        if key == "kind":
+            continue
+        if isinstance(value, dict):
+            if "raw_payload_id" in value:
+                yield value
+            else:
+                yield from (v for v in value.values() if isinstance(v, dict) and "raw_payload_id" in v)
+        elif isinstance(value, list):
+            yield from (v for v in value if isinstance(v, dict) and "raw_payload_id" in v)
+
+
+@dataclass(frozen=True)
+class ReleaseFinding:
+    invariant: Invariant
+    message: str
+    line: int | None
+
+
+def judge(summary: BundleSummary, release) -> list[ReleaseFinding]:
+    """What ``release`` (a :class:`~rollout_trace_kit.model.releases.Release`) says of the bundle.
+
+    A release without a reducer has no reader rules; one not probed nor inferred has no facts.
+    """
+    out: list[ReleaseFinding] = []
+    v = release.version
+    accepted = release.schema_versions_accepted
+    if accepted is not None:
+        bad: list[tuple[Any, int | None]] = [(sv, line) for sv, line in summary.schema_versions.items() if sv not in accepted]
+        if summary.manifest_schema is not None and summary.manifest_schema not in accepted:
+            bad.insert(0, (summary.manifest_schema, None))
+        if bad:
+            sv, line = bad[0]
+            return [ReleaseFinding(SCHEMA_ACCEPTED, f"Codex {v}'s reducer accepts schema_version "
+                                   f"{sorted(accepted)}, not {sv!r}", line)]
+    known = release.reducer_variants
+    if known is not None:
+        for tag, sets in summary.keysets.items():
+            if tag not in known:
+                out.append(ReleaseFinding(VARIANT_KNOWN, f"Codex {v}'s reducer does not know the variant {tag!r}",
+                                          min(sets.values())))
+    if release.get("reducer") is not None:
+        for tag, sets in summary.keysets.items():
+            if known is not None and tag not in known:
+                continue
+            need = release.required_fields(tag)
+            for keys, line in sets.items():
+                missing = sorted(need - keys)
+                if missing:
+                    out.append(ReleaseFinding(FIELD_REQUIRED, f"Codex {v}'s reducer requires {tag}."
+                                              f"{', '.join(missing)}", line))
+                    break
+    for name, facts_key, seen in (("tool kind", "tool_kinds", summary.tool_kinds),
+                                  ("payload kind", "payload_kinds", summary.payload_kinds)):
+        allowed = release.get("reducer", facts_key)
+        if allowed is None:
+            continue
+        inv = TOOL_KIND_KNOWN if facts_key == "tool_kinds" else PAYLOAD_KIND_KNOWN
+        for kind, line in seen.items():
+            if kind not in allowed:
+                out.append(ReleaseFinding(inv, f"Codex {v}'s reducer does not know the {name} {kind!r}", line))
+    written = release.writer_variants
+    if written is not None:
+        for tag, sets in summary.keysets.items():
+            if tag not in written:
+                out.append(ReleaseFinding(WRITER_VARIANT, f"Codex {v}'s writer was never seen writing {tag!r}",
+                                          min(sets.values())))
+    return out
+
+
+def reader_accepts(summary: BundleSummary, release) -> bool | None:
+    """Whether the release's reducer passes the release rules (None: no reducer or no facts)."""
+    if release.record is None or not release.get("has_reducer"):
+        return None
+    return not any(f.invariant is not WRITER_VARIANT for f in judge(summary, release))
+
+
+def writer_could_write(summary: BundleSummary, release) -> bool | None:
+    """Whether the release's writer, as measured, writes this schema, these variants and key sets."""
+    if release.record is None:
+        return None
+    if release.schema_version is None or summary.schema_version != release.schema_version:
+        return False
+    fields = release.get("writer", "fields", default={})
+    omitted = release.get("writer", "omitted_fields", default={})
+    for tag, sets in summary.keysets.items():
+        if tag not in fields:
+            return False
+        always = set(fields[tag]) - set(omitted.get(tag, []))
+        if any(not (always <= keys <= set(fields[tag])) for keys in sets):
+            return False
+    return True

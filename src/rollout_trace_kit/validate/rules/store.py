@@ -1,0 +1,608 @@
+"""The schema-3 payload store: refs resolved through zstd shards, and the shards themselves.
+
+Shards are streamed (rollout_trace_kit.store.shards), never loaded whole: each
+referenced shard has a cursor that advances as refs ask for records further
+on. Codex writes a record just before the event that points to it, so the
+records read ahead and not yet asked for stay few; their bodies are held up
+to a cap, past it dropped and found again by reading the shard anew. What is
+remembered of every record is a bit or two (canonical ids) or a dict entry
+(other ids), so memory follows the bundle's shard count, not its payload bytes.
+
+Measured on the 0.171.0 reducer (issue 11 notes): it opens a shard when an
+event first refers to it and indexes it whole (a duplicate id fails even if
+unreferenced; a record cut short in a sealed frame fails), reads every
+referenced record by the end of the replay, follows symlinks, ignores files
+it is not asked for, and hangs on a FIFO.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from typing import Any, Callable, Iterator, TypedDict
+from dataclasses import dataclass, field as dc_field
+
+import orjson
+
+from ...store import shards as codec
+from ..catalogue import R, S, W, invariant
+from ..context import Context
+from ..findings import Profile, Severity
+from .layout import PAYLOADS
+from .refs import TOO_LARGE, check_kind
+
+class _OlderLevels(TypedDict):
+    v1: Profile | None
+    v2: Profile | None
+
+
+class _At(TypedDict):  # where a shard finding is (keyword arguments of Context.report)
+    file: str
+    pointer: str
+
+
+_V3: _OlderLevels = {"v1": None, "v2": None}  # rules of the v3 shard store only
+
+FRAME = invariant(
+    "STORE.FRAME",
+    "A shard file is zstd frames that decompress cleanly (valid blocks, matching checksums).",
+    **_V3, v3=R,
+    source='0.171.0 reducer: "decompress shard {path}" (a flipped byte, a file that is not zstd, a directory)',
+)
+TRAILING_GARBAGE = invariant(
+    "STORE.TRAILING_GARBAGE",
+    "Nothing but zstd frames (skippable ones included) follows the last frame of a shard.",
+    **_V3, v3=R,
+    source='0.171.0 reducer: "decompress shard {path}" for bytes after the frame (measured)',
+)
+FRAME_TRUNCATED = invariant(
+    "STORE.FRAME_TRUNCATED",
+    "Every shard's frame is complete (ends with its checksum). Only the last shard of a recording "
+    "that never completed may be cut, as a crash leaves it; the records after the cut are lost.",
+    **_V3, v3=R,
+    source='0.171.0 reducer: "missing footer in payload shard {n}" unless the recording is unclosed and '
+    "the shard is its last (measured); writer: one frame per shard, sealed on rotation and on close",
+    notes="A cut last shard of an unfinished recording is a writer-profile finding (a warning with "
+    "--partial-ok) that lists the payloads lost; the reducer replays what survived.",
+)
+HEADER_CUT = invariant(
+    "STORE.RECORD_HEADER_CUT",
+    "A complete shard ends on a record boundary, not inside a record's 10-byte header.",
+    **_V3, v3=R,
+    source='0.171.0 reducer: "partial record in sealed shard {n}"',
+)
+LENGTH_BEYOND = invariant(
+    "STORE.LENGTH_BEYOND_SHARD",
+    "A record's id and body lengths stay within its shard.",
+    **_V3, v3=R,
+    source='0.171.0 reducer: "partial record in sealed shard {n}" (also for a u64::MAX length)',
+)
+RECORD_ID = invariant(
+    "STORE.RECORD_ID",
+    "A record id is `raw_payload:{n}` (n >= 1) in UTF-8.",
+    **_V3, v3=W,
+    source='writer: raw_payload:{n}; 0.171.0 reducer: "invalid utf-8 sequence ..." for an id that is not UTF-8, '
+    "any other id is accepted when the refs use it",
+    notes="An id that is not UTF-8 fails the reducer when it indexes the shard: that finding names the reducer profile.",
+)
+DUPLICATE_RECORD = invariant(
+    "STORE.DUPLICATE_RECORD",
+    "A payload id has one record: a shard never holds two records of one id, nor do two shards.",
+    **_V3, v3=R,
+    source='0.171.0 reducer: "duplicate payload {id} in shard {n}" (even for identical copies, even unreferenced)',
+    notes="Across shards the reducer does not notice (it indexes each shard alone): a writer-profile finding.",
+)
+REF_SHARD = invariant(
+    "STORE.REF_SHARD",
+    "A ref's shard exists: `payloads/{shard:06}.zst`.",
+    **_V3, v3=R,
+    source='0.171.0 reducer: "open shard {path}"',
+)
+REF_RECORD = invariant(
+    "STORE.REF_RECORD",
+    "A ref's record is in the shard it names.",
+    **_V3, v3=R,
+    source='0.171.0 reducer: "missing payload {id} in shard {n}" (every ref is read by the end of the replay)',
+)
+UNREFERENCED = invariant(
+    "STORE.UNREFERENCED",
+    "Every record of every shard is referenced by some event.",
+    **_V3, v3=S,
+    source="writer is best-effort: a record whose event failed to append is orphaned; the reducer ignores it",
+    severity=Severity.WARNING,
+)
+SHARD_NAME = invariant(
+    "STORE.SHARD_NAME",
+    "`payloads/` holds only shards named `{n:06}.zst` (n >= 1) that stay inside the bundle.",
+    **_V3, v3=W,
+    source="writer: payloads/{shard:06}.zst from 1; the 0.171.0 reducer opens exactly that name, follows "
+    "symlinks and ignores other files",
+    notes="A shard that a symlink takes out of the bundle is not read by the kit; when an event refers "
+    "to it the finding names the reducer profile.",
+)
+REGULAR_FILE = invariant(
+    "STORE.REGULAR_FILE",
+    "A shard is a regular file: not a directory, FIFO, socket or device.",
+    **_V3, v3=R,
+    source='0.171.0 reducer: "decompress shard" on a directory, hangs on a FIFO (measured); the kit never opens one',
+)
+BODY_JSON = invariant(
+    "STORE.BODY_JSON",
+    "A referenced record's body is one JSON document.",
+    **_V3, v3=R,
+    source='0.171.0 reducer: "invalid payload {id}" / "parse payload {id}" (every referenced record is parsed)',
+)
+CAPTURE = invariant(
+    "STORE.CAPTURE",
+    "A ref's `capture` agrees with its record: `truncated` keeps exactly the record's body length, less than "
+    "`original_bytes`; `omitted` has no shard; a ref without a shard is `omitted`.",
+    **_V3, v3=R,
+    source='0.171.0 reducer: "invalid retained length", "omitted payload has a shard", "payload omitted by size limit" (measured)',
+    notes="A truncated record is not parsed (the reducer does not): its body checks are skipped.",
+)
+KIND_CONFLICT = invariant(
+    "STORE.KIND_CONFLICT",
+    "Every ref to one payload gives it the same kind.",
+    **_V3, v3=R,
+    source='0.171.0 reducer: "conflicting references for payload {id}" (measured)',
+)
+SIZE_LIMIT = invariant(
+    "STORE.SIZE_LIMIT",
+    "A shard decompresses to no more than the kit's cap (1 GiB): past it the kit stops reading it.",
+    **_V3, v3=W,
+    source="kit limit: a zstd bomb must end in a finding, not in memory or time exhaustion",
+    severity=Severity.WARNING,
+    kit_only=True,
+)
+
+_SHARD_NAME = re.compile(r"([0-9]{6,})\.zst\Z")
+_ID = re.compile(rb"raw_payload:([1-9][0-9]*)\Z")
+_NOTHING = object()  # _resolve: no body (missing, unreadable, not JSON, not parsed)
+MAX_SHARD_BYTES = 1 << 30  # Codex shards stay near 8 MiB; one record is at most its 64 MiB capture
+PENDING_CAP = 16 << 20  # bodies read ahead and not yet asked for (past it: read again when asked)
+MAX_BITMAP = 1 << 22  # canonical ids further than this from a shard's first go in its dict
+
+KIND_CODES: dict[str, int] = {}  # kind name -> small code (process-wide; names are few)
+
+# bit flags per record
+PRESENT, REFERENCED, CHECKED, BAD_JSON, TOO_BIG = 1, 2, 4, 8, 16
+
+
+@dataclass
+class _Shard:
+    n: int
+    rel: str
+    cursor: Iterator[codec.Record | codec.ShardError] | None = None  # the record iterator, None once exhausted or never opened
+    failed: str | None = None  # why the shard cannot be read (already reported)
+    base: int = -1  # canonical ordinal of flags[0]
+    flags: bytearray = dc_field(default_factory=bytearray)  # canonical n - base -> bit flags
+    others: dict = dc_field(default_factory=dict)  # any other id (bytes) -> bit flags
+    kinds: bytearray = dc_field(default_factory=bytearray)  # canonical n - base -> kind code + 1
+    other_kinds: dict = dc_field(default_factory=dict)  # any other id -> kind name
+    pending: dict = dc_field(default_factory=dict)  # id bytes -> body read ahead
+    pending_bytes: int = 0
+    error: codec.ShardError | None = None  # how the stream ended, if badly
+    records: int = 0
+    last_id: bytes | None = None
+
+    def key(self, rid: bytes):
+        """A record's index into the bitmaps (canonical ids near the shard's first), else its id bytes."""
+        if rid[:12] == b"raw_payload:" and rid[12:13] != b"0" and rid[12:].isdigit() and len(rid) < 22:
+            n = int(rid[12:])
+            if self.base < 0:
+                self.base = n
+            i = n - self.base
+            if 0 <= i < MAX_BITMAP:
+                return i
+        return rid
+
+    def get(self, key) -> int:
+        if key.__class__ is int:
+            flags = self.flags
+            return flags[key] if key < len(flags) else 0
+        return self.others.get(key, 0)
+
+    def set(self, key, bits: int) -> None:
+        if key.__class__ is int:
+            flags = self.flags
+            if key >= len(flags):
+                flags.extend(bytes(max(key + 1 - len(flags), len(flags) // 2)))
+            flags[key] |= bits
+        else:
+            self.others[key] = self.others.get(key, 0) | bits
+
+    def kind_conflict(self, key, kind: str) -> str | None:
+        """Remember the kind a record is referenced as; return an earlier, different one."""
+        if key.__class__ is not int:
+            old = self.other_kinds.setdefault(key, kind)
+            return None if old == kind else old
+        code = KIND_CODES.get(kind) or KIND_CODES.setdefault(kind, len(KIND_CODES) + 1)
+        kinds = self.kinds
+        if key >= len(kinds):
+            kinds.extend(bytes(max(key + 1 - len(kinds), len(kinds) // 2)))
+        old = kinds[key]
+        if not old:
+            kinds[key] = code
+            return None
+        return None if old == code else next(k for k, c in KIND_CODES.items() if c == old)
+
+    def present_ids(self):
+        """Every record id seen, as (id bytes, flags)."""
+        for i, bits in enumerate(self.flags):
+            if bits & PRESENT:
+                yield b"raw_payload:%d" % (self.base + i), bits
+        for rid, bits in self.others.items():
+            if bits & PRESENT:
+                yield rid, bits
+
+
+class StoreRefChecker:
+    """The RefChecker of sharded dialects: same interface (check, finish)."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.bundle = ctx.bundle
+        self.bundle_real = os.path.realpath(ctx.bundle)
+        self.shards: dict[int, _Shard] = {}
+        self.recording_completed = False  # set by the engine before finish()
+        self.limits = codec.Limits(
+            max_shard_bytes=MAX_SHARD_BYTES, max_record_bytes=ctx.options.max_payload_bytes,
+            max_id_bytes=codec.MAX_ID_LENGTH,
+        )
+
+    # -- one ref -------------------------------------------------------------------------
+    def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, need_body: bool = True):
+        """Check one ref (and its parts); return its parsed body when it was read, else None."""
+        return self.check_value(ref, tag, field, pointer, need_body)[1]
+
+    def check_value(self, ref, tag: str, field, pointer: str, need_body: bool = True):
+        """(whether a body was parsed, the body): a JSON `null` body is (True, None)."""
+        check_kind(self.ctx, ref, tag, field, pointer)
+        parts = getattr(ref, "parts", None)
+        if parts:
+            self._parts(parts, pointer, 0)
+            if ref.kind.type != "prepared_prompt":
+                # A payload split into parts (over the 64 MiB capture): its body is fragments the
+                # reducer reassembles; the kit checks each record, not the reassembled document.
+                self._resolve(ref, pointer, False)
+                return False, None
+        value = self._resolve(ref, pointer, need_body)
+        return value is not _NOTHING, (None if value is _NOTHING else value)
+
+    def _parts(self, parts, pointer: str, depth: int) -> None:
+        for i, part in enumerate(parts):
+            ptr = f"{pointer}/parts/{i}"
+            self._resolve(part, ptr, False)
+            inner = getattr(part, "parts", None)
+            if inner and depth < 64:
+                self._parts(inner, ptr, depth + 1)
+
+    def _resolve(self, ref, pointer: str, need_body: bool):
+        ctx = self.ctx
+        rid_text = ref.raw_payload_id
+        rid = rid_text.encode("utf-8", "surrogatepass")
+        capture = _capture(ref)
+        if ref.shard is None or (capture and capture[0] == "omitted"):
+            self._omitted(ref, capture, pointer)
+            return _NOTHING
+        sh = self._shard(ref.shard, pointer)
+        if sh is None:
+            return _NOTHING
+        key = sh.key(rid)
+        old_kind = sh.kind_conflict(key, ref.kind.type)
+        if old_kind is not None:
+            ctx.report(
+                KIND_CONFLICT,
+                f"conflicting references for payload {rid_text}: kind {ref.kind.type!r} here, {old_kind!r} before",
+                pointer=pointer + "/kind/type",
+            )
+        flags = sh.get(key)
+        if not flags & PRESENT:
+            body = self._advance_to(sh, rid)
+            flags = sh.get(key)
+            if not flags & PRESENT:
+                if sh.failed is None:
+                    self._report_missing(sh, rid_text, pointer)
+                return _NOTHING
+        else:
+            body = sh.pending.pop(rid, None)
+            if body is not None:
+                sh.pending_bytes -= len(body)
+            elif flags & CHECKED and not need_body and capture is None or flags & TOO_BIG:
+                sh.set(key, REFERENCED)
+                return _NOTHING
+            else:
+                body = self._reread(sh, rid)
+        sh.set(key, REFERENCED)
+        if flags & TOO_BIG:  # over the kit's record cap
+            if not flags & CHECKED:
+                ctx.report(
+                    TOO_LARGE,
+                    f"{rid_text} in shard {sh.n} is over the kit's payload limit; not parsed",
+                    pointer=pointer,
+                )
+                sh.set(key, CHECKED)
+            return _NOTHING
+        if capture is not None and capture[0] == "truncated":
+            _, original, retained = capture
+            if body is not None and (retained != len(body) or not original > retained):
+                ctx.report(
+                    CAPTURE,
+                    f"{rid_text}: invalid retained length (capture says {retained} of {original} bytes, "
+                    f"the record holds {len(body)})",
+                    pointer=pointer + "/capture",
+                )
+            return _NOTHING  # a cut payload is not JSON, and the reducer does not parse it
+        first = not flags & CHECKED
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError as e:
+            if first:
+                ctx.report(
+                    BODY_JSON,
+                    f"{rid_text} in shard {sh.n} is not valid JSON: {e}",
+                    file=sh.rel,
+                    pointer=pointer,
+                )
+            sh.set(key, CHECKED | BAD_JSON)
+            return _NOTHING
+        sh.set(key, CHECKED)
+        return value
+
+    def _omitted(self, ref, capture, pointer: str) -> None:
+        if capture is None or capture[0] != "omitted":
+            self.ctx.report(
+                CAPTURE,
+                f"{ref.raw_payload_id} has no shard and its capture is not `omitted`: payload omitted by size limit",
+                pointer=pointer,
+            )
+        elif ref.shard is not None:
+            self.ctx.report(
+                CAPTURE, f"{ref.raw_payload_id}: omitted payload has a shard ({ref.shard})", pointer=pointer + "/shard"
+            )
+
+    def _report_missing(self, sh: _Shard, rid_text: str, pointer: str) -> None:
+        why = ""
+        err = sh.error
+        if err is not None and err.code == codec.FRAME_TRUNCATED:
+            why = " (the shard is cut short: lost in a crash, or never written)"
+        elif err is not None:
+            why = f" (reading the shard stopped early: {err.code.replace('_', ' ')})"
+        self.ctx.report(REF_RECORD, f"missing payload {rid_text} in shard {sh.n}{why}", pointer=pointer + "/raw_payload_id")
+
+    # -- shards ----------------------------------------------------------------------------
+    def _shard(self, n: int, pointer: str) -> _Shard | None:
+        sh = self.shards.get(n)
+        if sh is None:
+            # A writer fills one shard at a time: read the others to their end now, so at most
+            # one zstd decompressor (and its 8 MiB window) is live, not one per shard.
+            for other in self.shards.values():
+                if other.cursor is not None:
+                    self._advance_to(other, None)
+            rel = f"{PAYLOADS}/{codec.shard_name(n)}"
+            sh = self.shards[n] = _Shard(n, rel)
+            self._open(sh, pointer)
+        return None if sh.failed else sh
+
+    def _open(self, sh: _Shard, pointer: str) -> None:
+        ctx = self.ctx
+        here: _At = {"file": sh.rel, "pointer": pointer + "/shard"}
+        full = os.path.join(self.bundle, sh.rel)
+        if sh.n < 1:
+            ctx.report(SHARD_NAME, f"a ref names shard {sh.n}; writers number shards from 1", **here)
+        real = os.path.realpath(full)
+        if not real.startswith(self.bundle_real + os.sep):
+            sh.failed = "outside"
+            ctx.report(
+                SHARD_NAME,
+                f"{sh.rel} leaves the bundle through a symlink; the reference reducer would read it, the kit does not",
+                level=R,
+                **here,
+            )
+            return
+        try:
+            st = os.stat(full)
+        except FileNotFoundError:
+            sh.failed = "missing"
+            ctx.report(REF_SHARD, f"shard {sh.n} ({sh.rel}) does not exist", **here)
+            return
+        except OSError as e:
+            sh.failed = "unreadable"
+            ctx.report(REF_SHARD, f"shard {sh.n} ({sh.rel}) cannot be read: {e.strerror}", **here)
+            return
+        if not stat.S_ISREG(st.st_mode):
+            sh.failed = "not regular"
+            what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (FIFO, socket or device)"
+            ctx.report(REGULAR_FILE, f"{sh.rel} is {what}; the kit does not open it", **here)
+            return
+        sh.cursor = codec.iter_shard(full, self.limits)
+
+    def _advance_to(self, sh: _Shard, want: bytes | None):
+        """Read records of ``sh`` until ``want`` (None: to the end); return want's body."""
+        cursor = sh.cursor
+        if cursor is None:
+            return None
+        for item in cursor:
+            if isinstance(item, codec.ShardError):
+                self._stream_error(sh, item)
+                break
+            rid = item.id
+            sh.records += 1
+            sh.last_id = rid
+            key = sh.key(rid)
+            if sh.get(key) & PRESENT:
+                self._duplicate(sh, rid, f"duplicate payload {_show(rid)} in shard {sh.n}", R)
+                continue
+            if key.__class__ is not int:
+                self._check_id(sh, rid)
+            sh.set(key, PRESENT if item.body is not None else PRESENT | TOO_BIG)
+            if rid == want:
+                return item.body
+            if item.body is not None and sh.pending_bytes + len(item.body) <= PENDING_CAP:
+                sh.pending[rid] = item.body
+                sh.pending_bytes += len(item.body)
+        sh.cursor = None
+        return None
+
+    def _reread(self, sh: _Shard, want: bytes):
+        """The body of an already-read record: read the shard again up to it (rare)."""
+        full = os.path.join(self.bundle, sh.rel)
+        for item in codec.iter_shard(full, self.limits):
+            if isinstance(item, codec.ShardError):
+                return None
+            if item.id == want:
+                return item.body
+        return None
+
+    def _check_id(self, sh: _Shard, rid: bytes) -> None:
+        ctx = self.ctx
+        if _ID.match(rid):
+            return
+        try:
+            rid.decode("utf-8")
+        except UnicodeDecodeError:
+            ctx.report(
+                RECORD_ID,
+                f"record id {_show(rid)} in shard {sh.n} is not UTF-8; the reducer fails indexing the shard",
+                file=sh.rel, line=None, seq=None, level=R,
+            )
+            return
+        if ctx.wants(RECORD_ID):
+            ctx.report(
+                RECORD_ID, f"record id {_show(rid)} in shard {sh.n}: writers write raw_payload:{{n}}",
+                file=sh.rel, line=None, seq=None,
+            )
+
+    def _duplicate(self, sh: _Shard, rid: bytes, message: str, level) -> None:
+        self.ctx.report(DUPLICATE_RECORD, message, file=sh.rel, line=None, seq=None, level=level)
+
+    def _stream_error(self, sh: _Shard, err: codec.ShardError) -> None:
+        sh.error = err
+        if err.code == codec.FRAME_TRUNCATED:
+            return  # its level depends on the end of the log: reported by finish()
+        sh.failed = err.code  # the reducer fails on the shard as a whole: no finding per ref
+        inv, level = {
+            codec.FRAME_CORRUPT: (FRAME, None),
+            codec.UNREADABLE: (FRAME, None),
+            codec.TRAILING_GARBAGE: (TRAILING_GARBAGE, None),
+            codec.HEADER_CUT: (HEADER_CUT, None),
+            codec.LENGTH_BEYOND: (LENGTH_BEYOND, None),
+            codec.ID_TOO_LONG: (RECORD_ID, R),
+            codec.SHARD_TOO_LARGE: (SIZE_LIMIT, None),
+        }[err.code]
+        self.ctx.report(inv, f"{sh.rel}: {err.message}", file=sh.rel, line=None, seq=None, level=level)
+
+    # -- end ---------------------------------------------------------------------------------
+    def finish(self) -> None:
+        ctx = self.ctx
+        ctx.line = ctx.seq = None
+        for sh in self.shards.values():  # the reducer indexes every shard it opens whole
+            self._advance_to(sh, None)
+        self._cross_shard_duplicates()
+        last = max(self.shards, default=None)
+        for sh in self.shards.values():
+            if sh.error is not None and sh.error.code == codec.FRAME_TRUNCATED:
+                self._truncated(sh, crash=sh.n == last and not self.recording_completed)
+        if ctx.wants(UNREFERENCED):
+            self._unreferenced()
+        if ctx.wants(SHARD_NAME) or ctx.wants(UNREFERENCED):
+            self._stray_files()
+
+    def _cross_shard_duplicates(self) -> None:
+        """One id in two shards: the reducer indexes shards apart, so only the writer promise breaks."""
+        opened = [sh for sh in self.shards.values() if sh.records]
+        if len(opened) < 2 or not self.ctx.wants(DUPLICATE_RECORD, W):
+            return
+        spans = sorted((sh.base, sh.base + len(sh.flags), sh) for sh in opened if sh.flags)
+        for (lo1, hi1, a), (lo2, hi2, b) in zip(spans, spans[1:]):
+            for n in range(max(lo1, lo2), min(hi1, hi2)):
+                if a.flags[n - lo1] & PRESENT and b.flags[n - lo2] & PRESENT:
+                    self._duplicate(b, b"", f"payload raw_payload:{n} has records in shards {a.n} and {b.n}", W)
+        seen: dict[bytes, int] = {}
+        for sh in opened:
+            for rid in sh.others:
+                if rid in seen:
+                    self._duplicate(sh, rid, f"payload {_show(rid)} has records in shards {seen[rid]} and {sh.n}", W)
+                seen.setdefault(rid, sh.n)
+
+    def _truncated(self, sh: _Shard, crash: bool) -> None:
+        err = sh.error
+        lost = f"; {_show(err.lost_id)} was being written and is lost" if err is not None and err.lost_id else ""
+        after = f", the last {_show(sh.last_id)}" if sh.last_id else ""
+        if crash:
+            msg = (
+                f"{sh.rel} is cut inside its frame (a crash while writing): {sh.records} complete record(s) survive"
+                f"{after}{lost}; the reducer replays what survived"
+            )
+            self.ctx.report(
+                FRAME_TRUNCATED, msg, file=sh.rel, line=None, seq=None, level=W,
+                severity=Severity.WARNING if self.ctx.options.partial_ok else None,
+            )
+        else:
+            why = "the recording completed" if self.recording_completed else f"shard {max(self.shards)} follows it"
+            self.ctx.report(
+                FRAME_TRUNCATED,
+                f"{sh.rel} is cut inside its frame, but {why}: missing footer in payload shard {sh.n} "
+                f"({sh.records} complete record(s){after}{lost})",
+                file=sh.rel, line=None, seq=None,
+            )
+
+    def _unreferenced(self) -> None:
+        ctx = self.ctx
+        for sh in self.shards.values():
+            count, first = 0, None
+            for rid, bits in sh.present_ids():
+                if not bits & REFERENCED:
+                    count += 1
+                    first = first or _show(rid)
+            if count:
+                ctx.report(
+                    UNREFERENCED,
+                    f"{sh.rel} holds {count} record(s) no event references (the first: {first})",
+                    file=sh.rel, line=None, seq=None,
+                )
+
+    def _stray_files(self) -> None:
+        ctx = self.ctx
+        try:
+            entries = os.scandir(self.bundle / PAYLOADS)
+        except OSError:
+            return
+        with entries:
+            for entry in entries:
+                rel = f"{PAYLOADS}/{entry.name}"
+                m = _SHARD_NAME.match(entry.name)
+                n = int(m.group(1)) if m else None
+                if m and n is not None and n >= 1 and codec.shard_name(n) == entry.name:
+                    if n not in self.shards and ctx.wants(UNREFERENCED):
+                        ctx.report(UNREFERENCED, f"shard {rel} is not referenced by any event", file=rel, line=None, seq=None)
+                    continue
+                ctx.report(
+                    SHARD_NAME,
+                    f"{rel} is not a shard name ({{n:06}}.zst from 1); readers never open it",
+                    file=rel, line=None, seq=None,
+                )
+
+
+def _capture(ref):
+    """(status, original_bytes, retained_bytes) of a ref's capture, or None when it has none (complete)."""
+    cap = getattr(ref, "capture", None)
+    if cap is None:
+        return None
+    get: Callable[[str], Any]
+    if isinstance(cap, dict):
+        status = cap.get("status")
+        get = cap.get
+    else:
+        status = getattr(cap, "status", None) or type(cap).__struct_config__.tag
+        get = lambda k: getattr(cap, k, None)  # noqa: E731
+    if status == "complete":
+        return None
+    return status, get("original_bytes"), get("retained_bytes")
+
+
+def _show(rid: bytes | None) -> str:
+    if rid is None:
+        return ""
+    return repr(rid.decode("utf-8", "replace"))[1:-1]

@@ -1,0 +1,78 @@
+"""The release probe's pieces that need no real Codex, and one short real probe (opt-in tier)."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+import pytest
+
+from rollout_trace_kit.codex import mock_mcp
+from rollout_trace_kit.codex.mock_responses import MockResponses, Turn, message
+from rollout_trace_kit.codex.probe import _EXPECTED, bundle_facts, read_events, scrub
+from rollout_trace_kit.codex.probe_scenarios import PROBE_SCENARIOS
+from rollout_trace_kit.corpus import bundles
+
+
+def test_serde_expected_lists_are_parsed():
+    err = "Error: parse trace event at line 1: unknown variant `x`, expected one of `a`, `b_c`, `d` at line 1 column 9"
+    assert re.findall(r"`([^`]*)`", _EXPECTED.search(err).group(1)) == ["a", "b_c", "d"]
+    two = "unknown variant `x`, expected `model` or `code_cell`"
+    assert re.findall(r"`([^`]*)`", _EXPECTED.search(two).group(1)) == ["model", "code_cell"]
+
+
+def test_bundle_facts_of_a_real_bundle():
+    plain = next(b for b in bundles("0.169.0") if b.name == "plain")
+    facts = bundle_facts(read_events(plain))
+    assert facts["schema_versions"] == [2]
+    assert facts["variants"][0] == "rollout_started" and facts["terminal"] == "recording_completed"
+    assert facts["after_rollout_ended"] == ["recording_completed"]
+    assert "tool_call_started" not in facts["variants"]
+
+
+def test_scrub_removes_machine_paths():
+    doc = {"note": "open /tmp/rtk-probe-1/runs/x/traces/a/payloads/3.json failed", "ok": "payloads/3.json"}
+    out = scrub(doc)
+    assert "/tmp/" not in json.dumps(out) and out["ok"] == "payloads/3.json"
+
+
+def test_mock_answers_remote_compaction():
+    with MockResponses([Turn([message("hi")])], compact_status=200) as server:
+        req = urllib.request.Request(server.base_url + "/responses/compact", data=b"{}", method="POST",
+                                     headers={"Content-Type": "application/json"})
+        body = json.loads(urllib.request.urlopen(req, timeout=10).read())
+        assert body["output"][0]["type"] == "compaction"
+        assert len(server.compact_requests) == 1 and not server.response_requests
+
+
+def test_mock_mcp_server_speaks_json_rpc():
+    init = mock_mcp.answer({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-03-26"}})
+    assert init["result"]["protocolVersion"] == "2025-03-26"
+    assert mock_mcp.answer({"jsonrpc": "2.0", "method": "notifications/initialized"}) is None
+    tools = mock_mcp.answer({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})["result"]["tools"]
+    assert [t["name"] for t in tools] == ["echo", "fail"]
+    call = mock_mcp.answer({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "fail"}})
+    assert call["result"]["isError"] is True
+
+
+def test_scenario_classes_cover_the_brief():
+    want = {"single_turn", "tools", "failing_tools", "http_500", "stream_failure", "interrupt", "resume",
+            "compaction_remote", "compaction_failed", "compaction_local", "code_mode", "mcp", "stdin", "multi_agent_v2"}
+    assert want <= set(PROBE_SCENARIOS)
+
+
+@pytest.mark.codex
+def test_probe_one_scenario_of_a_reference_release(tmp_path):
+    from rollout_trace_kit.cli import main
+
+    assert main(["codex", "probe", "0.169.0", "--scenario", "single_turn", "--scenario", "tools", "--no-fuzz",
+                 "--out", str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "0.169.0.json").read_text())
+    assert record["schema_version"] == 2 and record["has_reducer"] is True
+    assert record["reducer"]["schema_versions_accepted"] == [2]
+    assert "recording_completed" in record["reducer"]["variants"]
+    assert "kind" in record["reducer"]["required_fields"]["tool_call_runtime_started"]
+    assert record["writer"]["scenarios"]["single_turn"]["own_reducer_accepts"] is True
+    for marker in ("/tmp/", "/root/", "/home/"):
+        assert marker not in (tmp_path / "0.169.0.json").read_text()

@@ -1,0 +1,96 @@
+"""RELEASE.* rules: each operator's break is caught with exactly its IDs by `validate --release`.
+
+The operator picks the release to judge with; `--release` must add exactly the expected
+RELEASE IDs to what the same bundle gets without it (the dialect's own findings of an
+edit, e.g. EVENT.SCHEMA for a removed field the dialect also requires, stay as they are).
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from rollout_trace_kit.bundle import Bundle
+from rollout_trace_kit.corpus import bundles, releases as corpus_releases
+from rollout_trace_kit.generators import CORRUPTIONS, FEATURES, expand, feature_plan
+from rollout_trace_kit.model import releases as rel
+from rollout_trace_kit.validate import CATALOGUE, Options, Profile, validate_bundle
+
+RELEASE_IDS = sorted(i for i, inv in CATALOGUE.items() if inv.release_only)
+
+
+def pool() -> list[tuple[str, Bundle]]:
+    out = [(d, expand(feature_plan(FEATURES, seed=11), d)) for d in ("v1", "v2")]
+    for release in corpus_releases():
+        for b in bundles(release):
+            out.append(({1: "v1", 2: "v2"}.get(Bundle.read(b).manifest_dict().get("schema_version"), "?"), Bundle.read(b)))
+    return [(d, b) for d, b in out if d in ("v1", "v2")]
+
+
+POOL = pool()
+
+
+def check(bundle: Bundle, options: Options):
+    with tempfile.TemporaryDirectory() as tmp:
+        return validate_bundle(bundle.write(Path(tmp) / "b"), options)
+
+
+def test_release_rules_are_declared_with_operators():
+    assert RELEASE_IDS == ["RELEASE.FIELD_REQUIRED", "RELEASE.PAYLOAD_KIND_KNOWN", "RELEASE.SCHEMA_ACCEPTED",
+                           "RELEASE.TOOL_KIND_KNOWN", "RELEASE.VARIANT_KNOWN", "RELEASE.WRITER_VARIANT"]
+    assert all(i in CORRUPTIONS for i in RELEASE_IDS)
+
+
+@pytest.mark.parametrize("invariant", RELEASE_IDS)
+def test_release_corruption_caught_with_exactly_its_ids(invariant):
+    hits = 0
+    for n, (dialect, bundle) in enumerate(POOL):
+        c = CORRUPTIONS[invariant].apply(bundle, dialect, random.Random(n))
+        if c is None:
+            continue
+        hits += 1
+        assert c.release and invariant in c.expected
+        base = check(c.bundle, Options(profile=Profile.STRICT)).ids()
+        judged = check(c.bundle, Options(profile=Profile.STRICT, release=c.release))
+        added = judged.ids() - base
+        assert added == set(c.expected), (c, sorted(added), [f.message for f in judged.findings][:5])
+        primary = [f for f in judged.findings if f.invariant == invariant]
+        if c.line is not None and invariant != "RELEASE.FIELD_REQUIRED":
+            assert any(f.line == c.line for f in primary), (c, [(f.line, f.message) for f in primary])
+        # the writer rule is strict only: the reducer profile sees the reader rules alone
+        reducer = check(c.bundle, Options(profile=Profile.REDUCER, release=c.release)).ids()
+        assert "RELEASE.WRITER_VARIANT" not in reducer
+    assert hits, f"no bundle of the pool offers a place for {invariant} with the measured releases"
+
+
+def test_real_bundles_are_clean_as_their_own_release():
+    """Every shipped real bundle, judged strictly as the release that wrote it, has no RELEASE finding."""
+    checked = 0
+    for release in corpus_releases():
+        if rel.release(release) is None or rel.release(release).record is None:
+            continue
+        for b in bundles(release):
+            report = validate_bundle(b, Options(profile=Profile.STRICT, release=release))
+            assert not {i for i in report.ids() if i.startswith("RELEASE.")}, (b, report.findings[:3])
+            assert release in ",".join(report.releases["readers"]) or any(
+                _in_range(release, r) for r in report.releases["readers"]), (b, report.releases)
+            checked += 1
+    assert checked
+
+
+def _in_range(version: str, span: str) -> bool:
+    from rollout_trace_kit.model.types import release_key
+
+    first, _, last = span.partition("..")
+    return release_key(first) <= release_key(version) <= release_key(last or first)
+
+
+def test_unknown_release_is_a_usage_error(tmp_path, capsys):
+    from rollout_trace_kit.cli import main
+
+    b = bundles(corpus_releases()[0])[0]
+    assert main(["validate", "--release", "9.9.9", str(b)]) == 2
+    assert "no facts for Codex 9.9.9" in capsys.readouterr().err

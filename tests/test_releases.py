@@ -1,0 +1,104 @@
+"""The release table: measured records, their shape, and coverage of every published release."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rollout_trace_kit.model import releases as rel
+from rollout_trace_kit.model.types import release_key
+
+RECORDS = rel.load_records()
+MACHINE = ("/root/", "/home/", "/tmp/", "/Users/", "/private/", ".cache/", "node_modules")
+
+
+def test_records_have_the_documented_shape():
+    assert RECORDS, "no release record"
+    for version, r in RECORDS.items():
+        assert r["format"] == rel.RECORD_FORMAT and r["release"] == version and r["probed"] is True
+        assert r["probed_with"].startswith("rollout-trace-kit ")
+        assert r["schema_version"] is None or isinstance(r["schema_version"], int)
+        assert isinstance(r["has_reducer"], bool)
+        writer = r["writer"]
+        assert isinstance(writer["scenarios"], dict) and writer["scenarios"]
+        for name, s in writer["scenarios"].items():
+            assert {"exit", "bundles", "variants", "terminal", "after_rollout_ended"} <= set(s), (version, name)
+        if r["schema_version"] is not None:
+            assert set(writer["variants"]) == {v for s in writer["scenarios"].values() for v in s["variants"]}
+        if r["has_reducer"] and r["reducer"] is not None:
+            red = r["reducer"]
+            assert set(red["variants"] or []) >= set(writer.get("variants") or []), version  # it reads what it writes
+            assert all(isinstance(n, int) for n in red["schema_versions_accepted"])
+            assert isinstance(red["required_fields"], dict)
+        else:
+            assert r["reducer"] is None
+
+
+def test_records_hold_no_machine_paths():
+    for version in RECORDS:
+        text = (rel.data_dir() / f"{version}.json").read_text()
+        for marker in MACHINE:
+            assert marker not in text, (version, marker)
+
+
+def test_every_published_release_is_probed_or_inferred():
+    table = list(rel.table())
+    versions = [r.version for r in table]
+    assert versions == sorted(versions, key=release_key)
+    assert set(rel.published()) <= set(versions)
+    assert versions[0] == rel.FIRST_RELEASE
+    unknown = [r.version for r in table if r.status == "unknown"]
+    assert not unknown, f"not probed nor inferred (run `rollout-trace codex bisect`): {unknown}"
+    for r in table:
+        if r.status == "inferred":
+            lo, hi = r.inferred_from
+            assert rel.facts_of(RECORDS[lo]) == rel.facts_of(RECORDS[hi])
+            assert release_key(lo) < release_key(r.version) < release_key(hi)
+
+
+def test_epochs_partition_the_table_into_runs_of_equal_facts():
+    table = list(rel.table())
+    eps = rel.epochs(table)
+    assert [v for e in eps for v in e.versions] == [r.version for r in table]
+    for a, b in zip(eps, eps[1:]):
+        assert a.representative.facts != b.representative.facts or "unknown" in (a.status, b.status)
+    for e in eps:
+        assert len({json.dumps(r.facts, sort_keys=True) for r in e.releases}) == 1
+
+
+def test_inference_needs_equal_ends():
+    a = {"format": rel.RECORD_FORMAT, "release": "1.0.0", "probed": True, "probed_with": "k", "schema_version": 1,
+         "has_reducer": False, "writer": {"scenarios": {}}, "reducer": None}
+    b = dict(a, release="1.0.3")
+    c = dict(a, release="1.0.3", schema_version=2)
+    same = rel.build_table({"1.0.0": a, "1.0.3": b}, ["1.0.0", "1.0.1", "1.0.2", "1.0.3"])
+    assert [r.status for r in same] == ["probed", "inferred", "inferred", "probed"]
+    differ = rel.build_table({"1.0.0": a, "1.0.3": c}, ["1.0.0", "1.0.1", "1.0.2", "1.0.3"])
+    assert [r.status for r in differ] == ["probed", "unknown", "unknown", "probed"]
+    assert rel.bisect_next(differ) == ["1.0.2"]
+    assert [e.versions for e in rel.epochs(same)] == [["1.0.0", "1.0.1", "1.0.2", "1.0.3"]]
+
+
+def test_release_pages_render_every_epoch():
+    from rollout_trace_kit.docsgen.releases_page import epoch_slug, release_pages
+
+    pages = release_pages()
+    index = pages["reference/releases/index.md"]
+    for e in rel.epochs(list(rel.table())):
+        if e.status != "unknown":
+            assert f"reference/releases/{epoch_slug(e)}.md" in pages
+            assert f"({epoch_slug(e)}.md)" in index
+
+
+@pytest.mark.parametrize("fmt", ["human", "json"])
+def test_releases_command(capsys, fmt):
+    from rollout_trace_kit.cli import main
+
+    assert main(["codex", "releases", "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    if fmt == "json":
+        doc = json.loads(out)
+        assert [r["version"] for r in doc["releases"]] == [r.version for r in rel.table()]
+    else:
+        assert rel.FIRST_RELEASE in out

@@ -1,0 +1,77 @@
+"""The v3 payload store as the validator sees it: crash images, lost payloads, real bundles."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from rollout_trace_kit.store.shards import read_records
+from rollout_trace_kit.validate import Options, Profile, Severity, validate_bundle
+from rollout_trace_kit.writer import TraceWriter
+
+from .conftest import corpus_bundles
+
+ROOT_ID = "01a22880-16b2-7e42-b864-79798e4b670e"
+
+
+def _crashed_writer(tmp_path, records: int = 6):
+    """A v3 bundle as a writer killed before `close` leaves it: the shard's frame is still open."""
+    w = TraceWriter.create(tmp_path / "live", dialect="v3", clock=lambda: 1795975812797,
+                           trace_id="t-1", rollout_id=ROOT_ID, root_thread_id=ROOT_ID)
+    w.append({"type": "rollout_started", "trace_id": "t-1", "root_thread_id": ROOT_ID})
+    meta = w.write_json_payload("session_metadata", {"thread_id": ROOT_ID, "agent_path": "/root"})
+    w.append({"type": "thread_started", "thread_id": ROOT_ID, "agent_path": "/root", "metadata_payload": meta})
+    for i in range(records - 1):
+        ref = w.write_json_payload("protocol_event", {"type": "warning", "message": "x" * 300 + str(i)})
+        w.append({"type": "protocol_event_observed", "event_type": "warning", "event_payload": ref})
+    image = tmp_path / "crash"
+    shutil.copytree(tmp_path / "live", image)  # what is on disk at the kill
+    w.close()
+    return image
+
+
+def test_a_crash_image_is_a_warning_that_counts_what_survived(tmp_path):
+    image = _crashed_writer(tmp_path)
+    reducer = validate_bundle(image, Options(profile=Profile.REDUCER))
+    assert reducer.findings == [], [f.message for f in reducer.findings]  # 0.171.0 replays what survived
+    writer = validate_bundle(image, Options(profile=Profile.WRITER, partial_ok=True))
+    cut = [f for f in writer.findings if f.invariant == "STORE.FRAME_TRUNCATED"]
+    assert len(cut) == 1 and cut[0].severity is Severity.WARNING
+    assert "6 complete record(s) survive" in cut[0].message and "raw_payload:6" in cut[0].message
+    assert writer.ids() == {"STORE.FRAME_TRUNCATED", "ORDER.TERMINAL_PRESENT"}
+
+
+def test_a_shard_cut_mid_record_names_the_payloads_lost(tmp_path):
+    image = _crashed_writer(tmp_path, records=8)
+    shard = image / "payloads" / "000001.zst"
+    data = shard.read_bytes()
+    shard.write_bytes(data[: len(data) * 2 // 3])  # the disk kept only part of the flushed blocks
+    survived = sum(1 for r in read_records(open(shard, "rb")) if hasattr(r, "body"))
+    assert 0 < survived < 8
+    report = validate_bundle(image, Options(profile=Profile.WRITER, partial_ok=True))
+    missing = [f for f in report.findings if f.invariant == "STORE.REF_RECORD"]
+    assert len(missing) == 8 - survived
+    assert all("cut short" in f.message for f in missing)
+    assert {f"raw_payload:{n}" for n in range(survived + 1, 9)} == {f.message.split()[2] for f in missing}
+    # the events that point past the cut fail the reducer: the reducer profile says so
+    reducer = validate_bundle(image, Options(profile=Profile.REDUCER))
+    assert reducer.ids() == {"STORE.REF_RECORD"}
+
+
+def test_a_sealed_shard_cut_after_the_recording_completed_is_a_reducer_error(tmp_path):
+    image = _crashed_writer(tmp_path)
+    # the same bytes, but the log says the recording completed: the frame had to be sealed
+    with open(image / "trace.jsonl", "ab") as f:
+        f.write(b'{"schema_version":3,"seq":8,"wall_time_unix_ms":1795975812797,"rollout_id":"%s",'
+                b'"thread_id":null,"codex_turn_id":null,"payload":{"type":"recording_completed"}}\n' % ROOT_ID.encode())
+    report = validate_bundle(image, Options(profile=Profile.REDUCER))
+    assert report.ids() == {"STORE.FRAME_TRUNCATED"}
+    assert "missing footer in payload shard 1" in report.findings[0].message
+
+
+@pytest.mark.parametrize("bundle", corpus_bundles("0.171.0"), ids=lambda p: p.name)
+def test_real_v3_bundles_are_clean_in_every_profile(bundle):
+    for profile in Profile:
+        report = validate_bundle(bundle, Options(profile=profile))
+        assert report.dialect == "v3" and report.findings == [], [(f.invariant, f.message) for f in report.findings]
