@@ -35,6 +35,7 @@ def redact(text: str, repro_dir: str | None = None) -> str:
     ``$TMP``."""
     if not text:
         return text
+    text = _codex_binaries(text)
     cwd, home = os.getcwd(), os.path.expanduser("~")
     if repro_dir:
         absolute = os.path.abspath(repro_dir)
@@ -44,6 +45,16 @@ def redact(text: str, repro_dir: str | None = None) -> str:
     if home and home != "/":
         text = text.replace(home, "~")
     return _SCRATCH.sub("$TMP", text)
+
+
+def _codex_binaries(text: str) -> str:
+    """A Codex binary of the kit's npm cache written as the command that finds it on any
+    machine: ``$(rollout-trace codex path VERSION)``."""
+    from ...codex.install import cache_dir
+
+    root = re.escape(str(cache_dir()))
+    return re.sub(root + r"/codex-([0-9][0-9A-Za-z.+-]*)/node_modules/\S*?/codex(?=\s|$|['\"])",
+                  lambda m: f"$(rollout-trace codex path {m.group(1)})", text)
 
 
 def report_dict(command: str, dialect: str, profile: str, seed: int, results: list[CaseResult],
