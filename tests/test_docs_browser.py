@@ -173,3 +173,43 @@ def test_diagrams_render(browser, page, count):
     assert '<pre class="mermaid">' not in result.dom  # every fence was replaced by a drawing
     drawn = re.findall(r'<div class="mermaid" data-rtk-svg="(\d+)"', result.dom)
     assert len(drawn) == count and all(int(n) >= 1 for n in drawn), drawn
+
+
+# Records the computed background of each matrix cell holding a verdict (set once the
+# stylesheets have applied; the DOM dump then shows it as an attribute).
+BACKGROUND_PROBE = """<script>
+window.addEventListener("load", () => {
+  for (const span of document.querySelectorAll("td > span[class^='rtk-']"))
+    span.parentElement.setAttribute("data-rtk-bg", span.className + " " + getComputedStyle(span.parentElement).backgroundColor);
+});
+</script>"""
+
+
+def test_release_matrix_cells_are_coloured(browser):
+    import re
+
+    from rollout_trace_kit.docsgen.release_matrix import READS, REJECTS, matrix, readers
+    from rollout_trace_kit.model import releases as rel
+
+    site, page = browser[3], "reference/releases/matrix/"
+    html = site / page / "index.html"
+    original = html.read_text(encoding="utf-8")
+    html.write_text(original.replace("</head>", BACKGROUND_PROBE + "</head>", 1), encoding="utf-8")
+    try:
+        result = _open(browser, page)
+    finally:
+        html.write_text(original, encoding="utf-8")
+    _assert_rendered(result)
+    cells = re.findall(r'data-rtk-bg="(rtk-[a-z]+) rgba?\((\d+), (\d+), (\d+)(?:, ([\d.]+))?\)"', result.dom)
+    eps = list(rel.table_epochs())
+    verdicts = matrix(eps)
+    assert len(cells) == len(eps) * len(readers(eps)) == len(verdicts)
+    seen = {}
+    for cls, r, g, b, alpha in cells:
+        assert alpha in ("", "1"), (cls, alpha)  # painted, not transparent
+        seen.setdefault(cls, set()).add((int(r), int(g), int(b)))
+    assert set(seen) == {READS, REJECTS}
+    assert len(seen[READS]) == len(seen[REJECTS]) == 1  # one colour per verdict
+    (gr, gg, gb), (rr, rg, rb) = seen[READS].pop(), seen[REJECTS].pop()
+    assert gg > gr and gg > gb, "reads is green"
+    assert rr > rg and rr > rb, "rejects is red"

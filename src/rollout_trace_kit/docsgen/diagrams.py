@@ -1,8 +1,8 @@
 """Pictures generated from the model: Mermaid diagrams of entity lifecycles and bundle layouts.
 
 Mermaid fences render on the docs site (mkdocs-material, ``pymdownx.superfences``) and
-on the code host alike. The release compatibility matrix is not here yet: it needs the
-release data of the model (``model/releases``), which this tree does not have.
+on the code host alike. The release compatibility matrix, a coloured table rather than a
+diagram, is :mod:`.release_matrix`.
 """
 
 from __future__ import annotations

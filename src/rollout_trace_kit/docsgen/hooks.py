@@ -52,10 +52,11 @@ def on_config(config):
 
 def _add_release_pages_to_nav(config) -> None:
     """The release pages (one per epoch) are generated: list them under Reference."""
-    from rollout_trace_kit.docsgen.releases_page import release_pages
+    from rollout_trace_kit.docsgen.releases_page import DIR, MATRIX, release_pages
 
-    pages = sorted(release_pages(), key=lambda p: (not p.endswith("index.md"), p))
-    entry = {"Codex releases": [{("Table" if p.endswith("index.md") else p.rsplit("/", 1)[1][:-3]): p} for p in pages]}
+    titles = {"index.md": "Table", MATRIX: "Compatibility matrix"}
+    pages = sorted(release_pages(), key=lambda p: (p.rsplit("/", 1)[1] not in titles, p != f"{DIR}/index.md", p))
+    entry = {"Codex releases": [{titles.get(p.rsplit("/", 1)[1], p.rsplit("/", 1)[1][:-3]): p} for p in pages]}
     for section in config.nav or []:
         if isinstance(section, dict) and "Reference" in section:
             section["Reference"] = [e for e in section["Reference"] if not (isinstance(e, dict) and "Codex releases" in e)]

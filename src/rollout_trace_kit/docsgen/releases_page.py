@@ -12,6 +12,7 @@ from ..validate.rules.release import BundleSummary, reader_accepts
 from .model_pages import cell
 
 DIR = "reference/releases"
+MATRIX = "matrix.md"  # the compatibility matrix (release_matrix), beside the table
 
 
 def epoch_slug(e: rel.Epoch) -> str:
@@ -22,7 +23,7 @@ def _span(e: rel.Epoch) -> str:
     return e.first if e.first == e.last else f"{e.first} – {e.last}"
 
 
-def _written_summary(r: rel.Release) -> BundleSummary:
+def written_summary(r: rel.Release) -> BundleSummary:
     """What the release's writer was seen writing, as a bundle summary (full key sets)."""
     s = BundleSummary()
     s.manifest_schema = r.schema_version
@@ -95,7 +96,9 @@ def release_pages() -> dict[str, str]:
     table = list(rel.table())
     eps = rel.epochs(table)
     known = [e for e in eps if e.status != "unknown"]
-    pages = {f"{DIR}/index.md": index_page(table, eps)}
+    from .release_matrix import matrix_page
+
+    pages = {f"{DIR}/index.md": index_page(table, eps), f"{DIR}/{MATRIX}": matrix_page(eps)}
     prev: rel.Release | None = None
     for e in eps:
         if e.status == "unknown":
@@ -116,7 +119,8 @@ def index_page(table: list[rel.Release], eps: list[rel.Epoch]) -> str:
            "writer against the kit's mock Responses API across scenario classes, asks its reducer what it "
            "knows and fuzzes it; `rollout-trace codex releases` prints this table, `rollout-trace compat` and "
            "`rollout-trace validate --release` use it.\n",
-           "An epoch is a run of releases whose measured facts are equal.\n",
+           "An epoch is a run of releases whose measured facts are equal. The "
+           f"[compatibility matrix]({MATRIX}) shows which epoch's reducer reads which epoch's bundles.\n",
            "| Epoch | Releases | Status | schema_version | Reducer | Reads schema_version | Variants written / read |",
            "|---|---|---|---|---|---|---|"]
     for e in eps:
@@ -152,12 +156,12 @@ def epoch_page(e: rel.Epoch, prev: rel.Release | None, known: list[rel.Epoch]) -
     out.append("\n## What changed\n")
     out += changes(prev, r)
     out.append("\n## Who reads what\n")
-    mine = _written_summary(r)
+    mine = written_summary(r)
     readers = [x for x in known if reader_accepts(mine, x.representative)]
     out.append("What this epoch's writer was seen writing is accepted (by the release rules) by the readers of: "
                + (", ".join(f"[{_span(x)}]({epoch_slug(x)}.md)" for x in readers) or "no probed reader") + ".\n")
     if r.get("reducer"):
-        readable = [x for x in known if x.representative.record and reader_accepts(_written_summary(x.representative), r)]
+        readable = [x for x in known if x.representative.record and reader_accepts(written_summary(x.representative), r)]
         out.append("This epoch's reducer accepts what the writers of these epochs were seen writing: "
                    + (", ".join(f"[{_span(x)}]({epoch_slug(x)}.md)" for x in readable) or "none") + ".\n")
         out.append("\n## Reducer vocabulary\n")
