@@ -49,15 +49,9 @@ def read_events(bundle: Path) -> list[dict]:
 
 
 def _refs(value: Any) -> Iterator[dict]:
-    if isinstance(value, dict):
-        if "raw_payload_id" in value:
-            yield value
-        else:
-            for v in value.values():
-                yield from _refs(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _refs(v)
+    from ..model.facts import refs_by_shape
+
+    return refs_by_shape(value)
 
 
 def layout(bundle: Path) -> str | None:

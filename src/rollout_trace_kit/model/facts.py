@@ -238,3 +238,30 @@ def _follow(value: object, path: RefPath, pointer: str, field: Field) -> Iterato
                 yield from _follow(item, rest, f"{pointer}/{i}", field)
     elif isinstance(value, dict) and step in value:
         yield from _follow(value[step], rest, f"{pointer}/{step}", field)
+
+
+def ref_id_key() -> str:
+    """The id key of the model's payload ref (every dialect's ``RawPayloadRef`` starts with it)."""
+    from . import DIALECTS
+    from .types import Struct
+
+    ref = DIALECTS["v1"].type("RawPayloadRef")
+    assert isinstance(ref, Struct)
+    return ref.fields[0].name
+
+
+def refs_by_shape(value: object) -> Iterator[dict[str, Any]]:
+    """Every object holding a payload-ref id anywhere in ``value``. For bundles of releases
+    whose variants the model may not know (the probe, the release rules); where the variant
+    is modelled, :func:`iter_refs` finds refs by the model's fields instead."""
+    key = ref_id_key()
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            if key in v:
+                yield v
+            else:
+                stack.extend(reversed(list(v.values())))
+        elif isinstance(v, list):
+            stack.extend(reversed(v))

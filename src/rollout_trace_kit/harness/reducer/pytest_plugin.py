@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Literal
 
 import pytest
 
+from ...writer.core import written_dialects
+
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr, TracebackStyle
 
@@ -31,7 +33,7 @@ _KNOWN = pytest.StashKey["Known"]()
 # option name (without --reducer-), ini type, default, help
 OPTIONS: tuple[tuple[str, Literal["string", "linelist"], str | list[str] | None, str], ...] = (
     ("cmd", "string", None, "reducer command to fuzz ({bundle}, {output} placeholders)"),
-    ("dialect", "string", "v2", "dialect of the bundles: v1 or v2"),
+    ("dialect", "string", "v2", "dialect of the bundles (a dialect the kit's writer writes)"),
     ("examples", "string", "100", "cases to run"),
     ("seed", "string", "0", "the same seed gives the same cases"),
     ("timeout", "string", "30", "seconds per run before the process group is killed"),
@@ -136,8 +138,8 @@ def _suite(session: pytest.Session) -> ReducerSuite:
         command = ReducerCommand(option(config, "cmd"), input=option(config, "input"),
                                  timeout=float(option(config, "timeout")))
         dialect = option(config, "dialect")
-        if dialect not in ("v1", "v2"):
-            raise ValueError(f"reducer dialect must be v1 or v2, not {dialect!r}")
+        if dialect not in written_dialects():
+            raise ValueError(f"reducer dialect must be one of {', '.join(written_dialects())}, not {dialect!r}")
         examples, seed = int(option(config, "examples")), int(option(config, "seed"))
         if examples < 1:
             raise ValueError(f"reducer examples must be >= 1, not {examples}")

@@ -105,16 +105,11 @@ class BundleSummary:
 
 
 def _refs(payload: dict) -> Iterator[dict]:
-    for key, value in payload.items():
-        if key == "kind":
-            continue
-        if isinstance(value, dict):
-            if "raw_payload_id" in value:
-                yield value
-            else:
-                yield from (v for v in value.values() if isinstance(v, dict) and "raw_payload_id" in v)
-        elif isinstance(value, list):
-            yield from (v for v in value if isinstance(v, dict) and "raw_payload_id" in v)
+    """Refs of an event payload, found by shape (the release may write variants the model
+    does not know); ``kind`` is the ref's own field, never a ref."""
+    from ...model.facts import refs_by_shape
+
+    return refs_by_shape({k: v for k, v in payload.items() if k != "kind"})
 
 
 @dataclass(frozen=True)
