@@ -15,6 +15,8 @@ import orjson
 import pytest
 
 from rollout_trace_kit.bundle import Bundle
+from rollout_trace_kit.model import DIALECTS
+from rollout_trace_kit.model.types import STORE_ZSTD_SHARDS
 from rollout_trace_kit.codex.install import REFERENCE_RELEASES, trace_reduce
 from rollout_trace_kit.codex.mock_responses import MockResponses, Turn, function_call, message
 from rollout_trace_kit.codex.exec_writer import SCENARIOS, run_codex_exec
@@ -123,6 +125,9 @@ def test_real_codex_bundles_validate_clean_in_the_writer_profile(codex_binaries,
     original = Bundle.read(bundle)
     again = Bundle.read(write_script(script_from_bundle(original), tmp_path / "again", clock=replay_clock(original)))
     assert again.manifest == original.manifest and again.lines == original.lines
-    assert {p: orjson.loads(d) for p, d in again.payloads.items()} == {
-        p: orjson.loads(d) for p, d in original.payloads.items()
-    }
+    if DIALECTS[dialect].layout.store == STORE_ZSTD_SHARDS:  # shards: the same compressed bytes
+        assert again.payloads == original.payloads
+    else:  # one JSON file per payload: the same documents
+        assert {p: orjson.loads(d) for p, d in again.payloads.items()} == {
+            p: orjson.loads(d) for p, d in original.payloads.items()
+        }

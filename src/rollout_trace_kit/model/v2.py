@@ -83,7 +83,7 @@ def v2_variants() -> list[Variant]:
             "recording_completed",
             "The writer finished the bundle; nothing may follow.",
             (),
-            since="0.169.0",
+            since="0.167.2",  # measured: 0.167.2 and 0.168.0 write and read it (model/releases/data)
             inferred=True,
             context=CONTEXT_NULL,
         )
