@@ -19,7 +19,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from rollout_trace_kit.codex.install import ensure_codex
+from rollout_trace_kit.codex.install import REFERENCE_RELEASES, ensure_codex
 from rollout_trace_kit.harness.command import ReducerCommand
 from rollout_trace_kit.corpus import corpus_root
 from rollout_trace_kit.harness.reducer.fuzz import Campaign, per_invariant
@@ -30,11 +30,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--examples", type=int, default=1000)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--dialect", default="v2", choices=["v1", "v2"])
+    ap.add_argument("--dialect", default="v2", choices=sorted(REFERENCE_RELEASES))
     ap.add_argument("--timeout", type=float, default=10.0, help="per case; a hanging reducer costs this much")
     ap.add_argument("--no-oracles", action="store_true", help="judge exit statuses only")
     args = ap.parse_args()
-    release = {"v1": "0.164.0", "v2": "0.169.0"}[args.dialect]
+    release = REFERENCE_RELEASES[args.dialect]
     binary = ensure_codex(release)
     cmd = f"{shlex.quote(str(binary))} debug trace-reduce {{bundle}} -o {{output}}"
 
