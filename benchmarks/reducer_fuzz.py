@@ -68,8 +68,10 @@ def main() -> None:
     )
     print(f"  {checks} oracle verdicts; {sum(r.result == 'wrong-output' for r in results)} wrong outputs; "
           f"goal <= 90 s: {'met' if wall <= 90 else 'NOT met'}")
-    print(f"  load average (1 min) before/after: {load_before:.1f}/{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
-          "(above the core count, other work disturbed the figure)")
+    load_after = os.getloadavg()[0]
+    busy = max(load_before, load_after) > (os.cpu_count() or 1)
+    print(f"  load average (1 min) before/after: {load_before:.1f}/{load_after:.1f} on {os.cpu_count()} cores"
+          + (" (above the core count: other work disturbed the figure)" if busy else ""))
     print(f"  of which {hangs} case(s) hung and were killed after {args.timeout:.0f} s "
           f"(about {hangs * args.timeout / args.jobs:.0f} s of the wall time)")
 
