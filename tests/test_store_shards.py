@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from rollout_trace_kit.corpus import corpus_root
 from rollout_trace_kit.store import shards
 from rollout_trace_kit.store.shards import (
     Limits,
@@ -21,7 +22,7 @@ from rollout_trace_kit.store.shards import (
 )
 from rollout_trace_kit.store.zstd import ZstdCompressor
 
-CORPUS = Path("/work/shared/corpus/codex-0.171.0")
+CORPUS = corpus_root() / "codex-0.171.0"  # the shipped real 0.171.0 bundles
 
 
 def recs(n: int, size: int = 40) -> list[tuple[bytes, bytes]]:
@@ -62,7 +63,6 @@ def test_small_chunks_and_records_across_frames():
     assert [(r.id, r.body) for r in got] == rs
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="needs the shared 0.171.0 corpus")
 def test_real_codex_shards_read_cleanly():
     seen = 0
     for shard in sorted(CORPUS.glob("*/payloads/*.zst")):
@@ -196,7 +196,6 @@ def test_shard_name_width():
     assert shards.shard_name(2**32) == "4294967296.zst"
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="needs the shared 0.171.0 corpus")
 def test_writer_reproduces_codex_shards_byte_for_byte():
     for name in ("basic", "tools", "plain"):
         real = (CORPUS / name / "payloads" / "000001.zst").read_bytes()

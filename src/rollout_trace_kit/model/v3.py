@@ -2,8 +2,8 @@
 
 No source of schema 3 is published. What differs from v2 was learnt from the
 twelve real 0.171.0 bundles of the shipped corpus, the 0.171.0 binary (serde's
-variant and field lists) and reducer runs on edited bundles (the measured
-facts: /work/notes/v3/FACTS.md of the session that built it); such parts are
+variant and field lists) and reducer runs on edited bundles (about 40 edits, each run through
+``codex debug trace-reduce``); such parts are
 ``inferred=True``.
 
 * Layout: payloads are records in zstd-compressed shards (``payloads/000001.zst``);
