@@ -94,3 +94,29 @@ def test_unknown_release_is_a_usage_error(tmp_path, capsys):
     b = bundles(corpus_releases()[0])[0]
     assert main(["validate", "--release", "9.9.9", str(b)]) == 2
     assert "no facts for Codex 9.9.9" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("release", corpus_releases())
+def test_the_fast_path_summary_is_the_summary_of_every_line(release):
+    """The validator summarizes fast-path events by class (a class of scalar fields adds
+    nothing after its first event); that must equal observing every decoded line."""
+    import orjson
+
+    from rollout_trace_kit.compilers.msgspec_types import typed
+    from rollout_trace_kit.model import DIALECTS
+    from rollout_trace_kit.validate.rules.release import BundleSummary
+
+    bundles_seen = 0
+    for path in bundles(release):
+        dialect = DIALECTS[{1: "v1", 2: "v2", 3: "v3"}[Bundle.read(path).manifest_dict()["schema_version"]]]
+        lines = (path / dialect.layout.event_log).read_bytes().splitlines()
+        by_line, by_class = BundleSummary(), BundleSummary()
+        for n, data in enumerate(lines, 1):
+            by_line.observe(orjson.loads(data), n)
+            ev = typed(dialect).decoder.decode(data)
+            by_class.observe_typed(ev.schema_version, ev.payload, n)
+        for name in ("schema_versions", "keysets", "tool_kinds", "payload_kinds"):
+            assert getattr(by_class, name) == getattr(by_line, name), (path.name, name)
+        assert by_line.keysets and by_line.schema_versions
+        bundles_seen += 1
+    assert bundles_seen

@@ -7,6 +7,7 @@ kind in the model reaches all of them with no other edit.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Iterator, Union
 
@@ -240,6 +241,7 @@ def _follow(value: object, path: RefPath, pointer: str, field: Field) -> Iterato
         yield from _follow(value[step], rest, f"{pointer}/{step}", field)
 
 
+@functools.cache
 def ref_id_key() -> str:
     """The id key of the model's payload ref (every dialect's ``RawPayloadRef`` starts with it)."""
     from . import DIALECTS

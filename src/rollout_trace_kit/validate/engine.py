@@ -149,7 +149,7 @@ class _Pass:
             order.check(ev, tag)
             life.event(ev, tag)
             if summary is not None:
-                summary.observe({"schema_version": ev.schema_version, "payload": msgspec.to_builtins(ev.payload)}, n)
+                summary.observe_typed(ev.schema_version, ev.payload, n)
 
     def line(self, raw: RawLine) -> None:
         ctx = self.ctx
@@ -167,8 +167,7 @@ class _Pass:
             if isinstance(obj, dict):
                 self.summary.observe(obj, raw.number)
             elif ev is not None:
-                self.summary.observe({"schema_version": ev.schema_version,
-                                      "payload": msgspec.to_builtins(ev.payload)}, raw.number)
+                self.summary.observe_typed(ev.schema_version, ev.payload, raw.number)
         if ev is not None:
             ctx.seq = ev.seq
         if raw.crlf:

@@ -12,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+import msgspec
+import msgspec.inspect as mi
+
+from ...model.facts import refs_by_shape
 from ..catalogue import R, S, invariant
 from ..findings import Invariant
 
@@ -74,6 +78,18 @@ class BundleSummary:
     tool_kinds: dict[str, int] = field(default_factory=dict)
     payload_kinds: dict[str, int] = field(default_factory=dict)
     manifest_schema: Any = None
+    # typed payload class -> True once observed, when every event of it observes the same
+    _same_every_time: dict[type, bool] = field(default_factory=dict)
+
+    def observe_typed(self, schema_version: Any, payload: msgspec.Struct, line: int) -> None:
+        """:meth:`observe` for an event the fast path decoded: a class of scalar fields, none
+        omitted, adds nothing after its first event (most events of a long log)."""
+        cls = type(payload)
+        if self._same_every_time.get(cls):
+            return
+        self.observe({"schema_version": schema_version, "payload": msgspec.to_builtins(payload)}, line)
+        if cls not in self._same_every_time:
+            self._same_every_time[cls] = _scalar_fields_only(cls)
 
     def observe(self, event: dict, line: int) -> None:
         sv = event.get("schema_version")
@@ -107,9 +123,24 @@ class BundleSummary:
 def _refs(payload: dict) -> Iterator[dict]:
     """Refs of an event payload, found by shape (the release may write variants the model
     does not know); ``kind`` is the ref's own field, never a ref."""
-    from ...model.facts import refs_by_shape
-
+    if not any(type(v) is dict or type(v) is list for v in payload.values()):
+        return iter(())  # a ref is an object: a payload of scalars holds none
     return refs_by_shape({k: v for k, v in payload.items() if k != "kind"})
+
+
+_SCALARS = (mi.StrType, mi.IntType, mi.BoolType, mi.NoneType, mi.LiteralType)
+
+
+def _scalar_fields_only(cls: type) -> bool:
+    """Whether every instance of a typed payload class has the same keys, no kind and no ref."""
+    info = mi.type_info(cls)
+    if not isinstance(info, mi.StructType) or cls.__struct_config__.omit_defaults:
+        return False
+    for f in info.fields:
+        types = f.type.types if isinstance(f.type, mi.UnionType) else (f.type,)
+        if f.name == "kind" or not all(isinstance(t, _SCALARS) for t in types):
+            return False
+    return True
 
 
 @dataclass(frozen=True)
