@@ -99,7 +99,9 @@ class _Compiler:
         omit = bool(fields) and all(f.skip_if_none for f in fields if not f.required) and any(
             not f.required for f in fields
         )
-        return msgspec.defstruct(name, specs, kw_only=True, omit_defaults=omit, **kw)
+        # gc=False: decoded JSON cannot form a cycle, and a million tracked events would
+        # make the collector rescan the validator's live state over and over.
+        return msgspec.defstruct(name, specs, kw_only=True, omit_defaults=omit, gc=False, **kw)
 
     def build(self, t) -> Any:
         if isinstance(t, Struct):
@@ -113,6 +115,7 @@ class _Compiler:
                 [("type", Literal[t.values]), ("value", None, None)],
                 kw_only=True,
                 omit_defaults=True,
+                gc=False,
             )
         if isinstance(t, TaggedUnion):
             classes = []

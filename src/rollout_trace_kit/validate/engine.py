@@ -142,14 +142,17 @@ class _Pass:
         ctx, order, life, tag_of = self.ctx, self.order, self.life, self.tag_of
         self.events += len(events)
         summary = self.summary
+        # classes the summary has seen all of (inlined BundleSummary.observe_typed test: hot loop)
+        summarized = summary.same_every_time if summary is not None else None
         for n, ev in enumerate(events, start):
             ctx.line = n
             ctx.seq = ev.seq
-            tag = tag_of[type(ev.payload)]
+            payload = ev.payload
+            tag = tag_of[type(payload)]
             order.check(ev, tag)
             life.event(ev, tag)
-            if summary is not None:
-                summary.observe_typed(ev.schema_version, ev.payload, n)
+            if summarized is not None and not summarized.get(type(payload)):
+                summary.observe_typed(ev.schema_version, payload, n)
 
     def line(self, raw: RawLine) -> None:
         ctx = self.ctx

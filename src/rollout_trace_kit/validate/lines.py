@@ -84,6 +84,11 @@ def read_batches(
         pending, pending_len = [], 0
         parts = data.split(b"\n")
         tail = parts.pop()
+        if len(data) <= max_line_bytes:  # no line of it can be too long: hand it out whole
+            if parts:
+                yield number + 1, parts
+                number += len(parts)
+            parts = []
         run: list[bytes] = []
         start = number + 1
         for part in parts:

@@ -218,6 +218,11 @@ class LifecycleChecker:
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
         # variant -> fields the reference reducer requires beyond the schema (release facts)
         self.release_required = _release_required(d)
+        # variants whose handler is all there is to do (the usual event: one lookup, one call)
+        self.handler_only = {
+            tag: h for tag, h in self.handlers.items()
+            if tag not in self.release_required and not self.later_refs.get(tag)
+        }
 
     # -- helpers -------------------------------------------------------------------
     def ref(self, p, tag: str, field_name: str, read: bool | None = None):
@@ -275,6 +280,10 @@ class LifecycleChecker:
 
     # -- dispatch ------------------------------------------------------------------------
     def event(self, ev, tag: str) -> None:
+        handler = self.handler_only.get(tag)
+        if handler is not None:
+            handler(ev, ev.payload)
+            return
         missing = self.release_required.get(tag)
         if missing is not None:
             self.required_by_release(ev.payload, tag, missing)

@@ -79,17 +79,17 @@ class BundleSummary:
     payload_kinds: dict[str, int] = field(default_factory=dict)
     manifest_schema: Any = None
     # typed payload class -> True once observed, when every event of it observes the same
-    _same_every_time: dict[type, bool] = field(default_factory=dict)
+    same_every_time: dict[type, bool] = field(default_factory=dict)
 
     def observe_typed(self, schema_version: Any, payload: msgspec.Struct, line: int) -> None:
         """:meth:`observe` for an event the fast path decoded: a class of scalar fields, none
         omitted, adds nothing after its first event (most events of a long log)."""
         cls = type(payload)
-        if self._same_every_time.get(cls):
+        if self.same_every_time.get(cls):
             return
         self.observe({"schema_version": schema_version, "payload": msgspec.to_builtins(payload)}, line)
-        if cls not in self._same_every_time:
-            self._same_every_time[cls] = _scalar_fields_only(cls)
+        if cls not in self.same_every_time:
+            self.same_every_time[cls] = _scalar_fields_only(cls)
 
     def observe(self, event: dict, line: int) -> None:
         sv = event.get("schema_version")
