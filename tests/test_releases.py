@@ -141,6 +141,23 @@ def test_variant_since_is_the_first_release_whose_reducer_reads_it():
             assert v.since == want, (d.name, v.tag, v.since, first)
 
 
+def test_field_since_is_the_first_release_that_writes_it():
+    """`since` of a payload field: the first release writing it; None: it came with its variant."""
+    from rollout_trace_kit.model import DIALECTS
+
+    for d in DIALECTS.values():
+        for v in d.payload.variants:
+            variant_written = _first(lambda r: v.tag in r.get("writer", "fields", default={}))
+            for f in v.fields:
+                written = _first(lambda r: f.name in r.get("writer", "fields", default={}).get(v.tag, ()))
+                if f.since == "unreleased":
+                    assert written is None, (d.name, v.tag, f.name)
+                elif f.since is not None:
+                    assert written == f.since, (d.name, v.tag, f.name, f.since, written)
+                elif written is not None:  # never written in a probe: nothing to compare
+                    assert written == variant_written, (d.name, v.tag, f.name, "first written", written)
+
+
 def test_required_fields_agree_with_the_measured_reducers():
     """A required field every measured reducer of the dialect requires, an optional one none does;
     `required_since` is the first release whose reducer requires it, and every later one does."""
