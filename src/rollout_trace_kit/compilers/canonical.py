@@ -223,7 +223,14 @@ def ryu_float(x: float) -> str:
     return sign + body
 
 
-def _encode(v: Any, out: list[str], level: int | None) -> None:  # a checked JSON value
+# orjson refuses to serialise more nested containers than this; the float path refuses them too
+# (the same error), rather than recursing until Python's own limit.
+NESTING_LIMIT = 254
+
+
+def _encode(v: Any, out: list[str], level: int | None, depth: int = 0) -> None:  # a checked JSON value
+    if isinstance(v, (dict, list, tuple)) and depth >= NESTING_LIMIT:
+        raise orjson.JSONEncodeError("Recursion limit reached")
     if v is None:
         out.append("null")
     elif v is True:
@@ -249,7 +256,7 @@ def _encode(v: Any, out: list[str], level: int | None) -> None:  # a checked JSO
                 out.append("\n" + "  " * inner)
             out.append(json.dumps(k, ensure_ascii=False))
             out.append(": " if inner is not None else ":")
-            _encode(x, out, inner)
+            _encode(x, out, inner, depth + 1)
         if level is not None:
             out.append("\n" + "  " * level)
         out.append("}")
@@ -264,7 +271,7 @@ def _encode(v: Any, out: list[str], level: int | None) -> None:  # a checked JSO
                 out.append(",")
             if inner is not None:
                 out.append("\n" + "  " * inner)
-            _encode(x, out, inner)
+            _encode(x, out, inner, depth + 1)
         if level is not None:
             out.append("\n" + "  " * level)
         out.append("]")
