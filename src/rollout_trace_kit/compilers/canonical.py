@@ -35,15 +35,8 @@ from ..model.types import (
     UnitKind,
 )
 
-PAYLOAD_UNION = "RawTraceEventPayload"
-
-
 class EventError(ValueError):
     """The value does not fit the dialect's model; nothing was written."""
-
-
-def _named(dialect: Dialect, name: str) -> NamedType:
-    return dialect.payload if name == PAYLOAD_UNION else dialect.type(name)
 
 
 def check_json(value: object, where: str = "") -> bool:
@@ -99,7 +92,7 @@ def canonical(dialect: Dialect, value: Any, t: TypeExpr, where: str = "") -> Any
             raise EventError(f"{where}: expected an array, got {_kind(value)}")
         return [canonical(dialect, v, t.item, f"{where}/{i}") for i, v in enumerate(value)]
     if isinstance(t, Named):
-        return _canonical_named(dialect, value, _named(dialect, t.name), where)
+        return _canonical_named(dialect, value, dialect.type(t.name), where)
     raise TypeError(f"unknown type expression {t!r}")
 
 
@@ -159,7 +152,7 @@ def fields(dialect: Dialect, value: dict[str, Any], spec: tuple[Field, ...], whe
 def canonical_payload(dialect: Dialect, payload: dict[str, Any]) -> dict[str, Any]:
     """An event payload (``{"type": ..., ...}``) in the model's order; raises EventError."""
     # the payload union is a TaggedUnion: canonical() rebuilds it as an object
-    return cast("dict[str, Any]", canonical(dialect, payload, Named(PAYLOAD_UNION), "/payload"))
+    return cast("dict[str, Any]", canonical(dialect, payload, Named(dialect.payload.name), "/payload"))
 
 
 def canonical_event(dialect: Dialect, event: dict[str, Any]) -> dict[str, Any]:

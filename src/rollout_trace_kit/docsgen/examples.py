@@ -135,7 +135,7 @@ class _Builder:
         if isinstance(t, ArrayOf):
             return [self.value(t.item, name)]
         if isinstance(t, Named):
-            return self.named(self.dialect.payload if t.name == self.dialect.payload.name else self.dialect.type(t.name))
+            return self.named(self.dialect.type(t.name))
         raise TypeError(f"unknown type expression {t!r}")
 
     def named(self, t):

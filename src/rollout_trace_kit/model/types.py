@@ -318,6 +318,9 @@ class Dialect:
         return tuple(names)
 
     def type(self, name: str) -> NamedType:
+        """The named type a :class:`Named` points to: one of ``types``, or the payload union."""
+        if name == self.payload.name:
+            return self.payload
         for t in self.types:
             if t.name == name:
                 return t
