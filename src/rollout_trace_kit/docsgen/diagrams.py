@@ -7,7 +7,7 @@ diagram, is :mod:`.release_matrix`.
 
 from __future__ import annotations
 
-from ..model.lifecycles import LIFECYCLES, START, Lifecycle, lifecycles
+from ..model.lifecycles import FINISHED, LIFECYCLES, START, Lifecycle, lifecycles
 from ..model.types import Dialect, Struct
 from .model_pages import cell
 
@@ -23,7 +23,7 @@ def state_diagram(lc: Lifecycle) -> str:
     for s in lc.steps:
         lines.append(f"    {_state(s.source)} --> {_state(s.target)}: {s.tag}")
     for f in lc.final:
-        lines.append(f"    {_state(f)} --> [*]")
+        lines.append(f"    {_state(f)} --> {FINISHED}")
     lines.append("```")
     return "\n".join(lines)
 

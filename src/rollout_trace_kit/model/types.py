@@ -139,7 +139,6 @@ class Variant:
     fields: tuple[Field, ...] = ()
     since: str | None = None
     inferred: bool = False
-    example: dict[str, Any] | None = None  # a real payload seen in a Codex bundle (docs, tests)
     context: str = CONTEXT_TURN  # payload variants: the envelope context writers give it (CONTEXTS)
     # payload variants: the payload fields (thread, turn) the envelope context must equal
     context_fields: tuple[str, str] | None = None
