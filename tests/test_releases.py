@@ -180,3 +180,22 @@ def test_required_fields_agree_with_the_measured_reducers():
                 readers = measured(span, v.tag)
                 requiring = [r.version for r in readers if f.name in r.required_fields(v.tag)]
                 assert requiring == ([r.version for r in readers] if f.required else []), (d.name, v.tag, f.name)
+
+
+def test_model_vocabulary_is_the_reference_reducers():
+    """Variants, payload kinds and every enum the probe asks a reducer about (tool kinds, statuses, ...):
+    the model's values are what the dialect's reference release's reducer was measured to accept."""
+    from rollout_trace_kit.codex.probe import ENUMS
+    from rollout_trace_kit.model import DIALECTS
+    from rollout_trace_kit.model.types import Named, TaggedUnion, unwrap
+
+    for d in DIALECTS.values():
+        r = rel.release(d.reference_release)
+        assert set(d.tags) == r.reducer_variants, d.name
+        assert set(d.type("RawPayloadKind").values) == set(r.get("reducer", "payload_kinds")), d.name
+        for name, (variant, path) in ENUMS.items():
+            t = unwrap(d.payload.variant(variant).field(path[0]).type)
+            assert isinstance(t, Named), (d.name, name)
+            named = d.type(t.name)
+            values = named.tags if isinstance(named, TaggedUnion) else named.values
+            assert set(values) == set(r.get("reducer", name)), (d.name, name)
