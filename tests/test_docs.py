@@ -266,6 +266,7 @@ def test_a_measurement_that_contradicts_the_catalogue_is_flagged(tmp_path):
         ("latest.json", {}, "name it after the Codex release"),
         ("0.169.0.json", {"format": "something else"}, "'format' must be"),
         ("0.169.0.json", {"format": HARNESS_FORMAT, "dialect": "v9", "invariants": {}}, "unknown dialect"),
+        ("0.169.0.json", {"format": HARNESS_FORMAT, "dialect": ["v2"], "invariants": {}}, "unknown dialect"),
         ("0.169.0.json", {"format": HARNESS_FORMAT, "dialect": "v2", "invariants": {"NO.SUCH": {}}}, "unknown invariant"),
         ("0.169.0.json", {"format": HARNESS_FORMAT, "dialect": "v2", "invariants": {"SEQ.NO_GAP": {"rejects": 1}}}, "integers"),
     ],

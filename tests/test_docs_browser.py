@@ -146,7 +146,6 @@ SHADOW_PROBE = """<script>
 
 
 def _diagram_pages():
-    from rollout_trace_kit.docsgen.diagrams import lifecycles
     from rollout_trace_kit.model.lifecycles import LIFECYCLES
 
     newest = list(DIALECTS.values())[-1]

@@ -19,7 +19,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from rollout_trace_kit.compilers.json_schema import event_schema, manifest_schema
 from rollout_trace_kit.docsgen.examples import examples

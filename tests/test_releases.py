@@ -102,3 +102,100 @@ def test_releases_command(capsys, fmt):
         assert [r["version"] for r in doc["releases"]] == [r.version for r in rel.table()]
     else:
         assert rel.FIRST_RELEASE in out
+
+
+# -- the model's release annotations against the measured records ----------------------------------------
+# `since` and `required_since` in the model are typed in; the records are measured. These tests keep
+# the two in step: a new probe that moves a first release fails here until the model follows.
+
+def _first(pred) -> str | None:
+    """The first release of the table (probed, or inferred from equal neighbours) for which ``pred`` holds."""
+    return next((r.version for r in rel.table() if r.record is not None and pred(r)), None)
+
+
+def _dialect_span(d) -> list[rel.Release]:
+    return [r for r in rel.table() if r.schema_version == d.schema_version and r.record is not None]
+
+
+def test_dialect_release_ranges_are_the_measured_ones():
+    from rollout_trace_kit.model import DIALECTS
+    from rollout_trace_kit.model.common import FIRST_RELEASE
+
+    assert FIRST_RELEASE == _first(lambda r: r.get("has_reducer") is True)
+    for d in DIALECTS.values():
+        span = [r.version for r in _dialect_span(d) if r.get("has_reducer") is True]
+        assert d.releases == (span[0], span[-1]), d.name
+        assert rel.release(d.reference_release).status == "probed", d.name
+        assert d.schema_version in rel.release(d.reference_release).schema_versions_accepted
+
+
+def test_variant_since_is_the_first_release_whose_reducer_reads_it():
+    """`since` of a payload variant: the first reducer that reads it (None: every reducer does)."""
+    from rollout_trace_kit.model import DIALECTS
+    from rollout_trace_kit.model.common import FIRST_RELEASE
+
+    for d in DIALECTS.values():
+        for v in d.payload.variants:
+            first = _first(lambda r: v.tag in (r.reducer_variants or ()))
+            want = "unreleased" if first is None else None if first == FIRST_RELEASE else first
+            assert v.since == want, (d.name, v.tag, v.since, first)
+
+
+def test_field_since_is_the_first_release_that_writes_it():
+    """`since` of a payload field: the first release writing it; None: it came with its variant."""
+    from rollout_trace_kit.model import DIALECTS
+
+    for d in DIALECTS.values():
+        for v in d.payload.variants:
+            variant_written = _first(lambda r: v.tag in r.get("writer", "fields", default={}))
+            for f in v.fields:
+                written = _first(lambda r: f.name in r.get("writer", "fields", default={}).get(v.tag, ()))
+                if f.since == "unreleased":
+                    assert written is None, (d.name, v.tag, f.name)
+                elif f.since is not None:
+                    assert written == f.since, (d.name, v.tag, f.name, f.since, written)
+                elif written is not None:  # never written in a probe: nothing to compare
+                    assert written == variant_written, (d.name, v.tag, f.name, "first written", written)
+
+
+def test_required_fields_agree_with_the_measured_reducers():
+    """A required field every measured reducer of the dialect requires, an optional one none does;
+    `required_since` is the first release whose reducer requires it, and every later one does."""
+    from rollout_trace_kit.model import DIALECTS
+
+    def measured(releases, tag):
+        return [r for r in releases if tag in r.get("reducer", "required_fields", default={})]
+
+    everyone = [r for r in rel.table() if r.record is not None]
+    for d in DIALECTS.values():
+        span = [r for r in _dialect_span(d) if r.get("has_reducer") is True]
+        for v in d.payload.variants:
+            for f in v.fields:
+                if f.required_since is not None:
+                    requiring = [r.version for r in measured(everyone, v.tag) if f.name in r.required_fields(v.tag)]
+                    later = [r.version for r in measured(everyone, v.tag)
+                             if release_key(r.version) >= release_key(f.required_since)]
+                    assert requiring == later and requiring[0] == f.required_since, (d.name, v.tag, f.name, requiring)
+                    continue
+                readers = measured(span, v.tag)
+                requiring = [r.version for r in readers if f.name in r.required_fields(v.tag)]
+                assert requiring == ([r.version for r in readers] if f.required else []), (d.name, v.tag, f.name)
+
+
+def test_model_vocabulary_is_the_reference_reducers():
+    """Variants, payload kinds and every enum the probe asks a reducer about (tool kinds, statuses, ...):
+    the model's values are what the dialect's reference release's reducer was measured to accept."""
+    from rollout_trace_kit.codex.probe import ENUMS
+    from rollout_trace_kit.model import DIALECTS
+    from rollout_trace_kit.model.types import Named, TaggedUnion, unwrap
+
+    for d in DIALECTS.values():
+        r = rel.release(d.reference_release)
+        assert set(d.tags) == r.reducer_variants, d.name
+        assert set(d.type("RawPayloadKind").values) == set(r.get("reducer", "payload_kinds")), d.name
+        for name, (variant, path) in ENUMS.items():
+            t = unwrap(d.payload.variant(variant).field(path[0]).type)
+            assert isinstance(t, Named), (d.name, name)
+            named = d.type(t.name)
+            values = named.tags if isinstance(named, TaggedUnion) else named.values
+            assert set(values) == set(r.get("reducer", name)), (d.name, name)

@@ -12,7 +12,17 @@ import pytest
 from rollout_trace_kit.model import DIALECTS
 from rollout_trace_kit.compilers.json_schema import error_trail, event_schema, manifest_schema, schema_files
 from rollout_trace_kit.model.facts import requirements_for, variants_for
-from rollout_trace_kit.model.types import Nullable, StrEnum, Struct, TaggedUnion, unwrap
+from rollout_trace_kit.model.types import (
+    CONTEXTS,
+    READS,
+    STORE_FILES,
+    STORE_ZSTD_SHARDS,
+    Nullable,
+    StrEnum,
+    Struct,
+    TaggedUnion,
+    unwrap,
+)
 
 from .conftest import CORPUS, ROOT, corpus_bundles
 
@@ -310,6 +320,15 @@ def test_corpus_ships_with_the_repo():
     for bundle in corpus_bundles("0.171.0"):
         assert (bundle.parent / f"{bundle.name}.state.json").is_file()
     assert CORPUS.is_dir()
+
+
+def test_model_annotations_take_their_declared_values():
+    for d in DIALECTS.values():
+        assert d.layout.store in (STORE_FILES, STORE_ZSTD_SHARDS), d.name
+        for v in d.payload.variants:
+            assert v.context in CONTEXTS, (d.name, v.tag, v.context)
+            for f in v.fields:
+                assert f.read in READS, (d.name, v.tag, f.name, f.read)
 
 
 def test_nullable_fields_are_never_required():

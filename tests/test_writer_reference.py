@@ -230,3 +230,27 @@ def test_v3_writer_rotates_shards_and_seals_them_on_close(tmp_path, monkeypatch)
         recs = _records((tmp_path / "b" / "payloads" / name).read_bytes())
         assert len(recs) == n and all(isinstance(r, tuple) for r in recs), name
     assert orjson.loads(_records((tmp_path / "b" / "payloads" / "000001.zst").read_bytes())[0][1])["n"] == 0
+
+
+def test_the_float_encoder_refuses_the_nesting_orjson_refuses(tmp_path):
+    """A deep value holding a float got a RecursionError out of the writer (and the protocol adapter)."""
+
+    def nested(n: int, leaf: object) -> object:
+        for _ in range(n):
+            leaf = [leaf]
+        return leaf
+
+    for n in (253, 254, 255, 1000):
+        try:
+            want: object = orjson.dumps(nested(n, 1))
+        except orjson.JSONEncodeError:
+            want = orjson.JSONEncodeError
+        if want is orjson.JSONEncodeError:
+            with pytest.raises(orjson.JSONEncodeError):
+                dumps(nested(n, 1.5))
+        else:
+            assert dumps(nested(n, 1.5)) == want.replace(b"1", b"1.5")
+    w = _writer(tmp_path)
+    with pytest.raises(EventError, match="not serialisable"):
+        w.write_json_payload("tool_result", nested(1000, 1.5))
+    assert w.write_json_payload("tool_result", nested(254, 1.5))["raw_payload_id"] == "raw_payload:1"

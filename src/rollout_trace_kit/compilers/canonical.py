@@ -35,15 +35,8 @@ from ..model.types import (
     UnitKind,
 )
 
-PAYLOAD_UNION = "RawTraceEventPayload"
-
-
 class EventError(ValueError):
     """The value does not fit the dialect's model; nothing was written."""
-
-
-def _named(dialect: Dialect, name: str) -> NamedType:
-    return dialect.payload if name == PAYLOAD_UNION else dialect.type(name)
 
 
 def check_json(value: object, where: str = "") -> bool:
@@ -99,7 +92,7 @@ def canonical(dialect: Dialect, value: Any, t: TypeExpr, where: str = "") -> Any
             raise EventError(f"{where}: expected an array, got {_kind(value)}")
         return [canonical(dialect, v, t.item, f"{where}/{i}") for i, v in enumerate(value)]
     if isinstance(t, Named):
-        return _canonical_named(dialect, value, _named(dialect, t.name), where)
+        return _canonical_named(dialect, value, dialect.type(t.name), where)
     raise TypeError(f"unknown type expression {t!r}")
 
 
@@ -159,7 +152,7 @@ def fields(dialect: Dialect, value: dict[str, Any], spec: tuple[Field, ...], whe
 def canonical_payload(dialect: Dialect, payload: dict[str, Any]) -> dict[str, Any]:
     """An event payload (``{"type": ..., ...}``) in the model's order; raises EventError."""
     # the payload union is a TaggedUnion: canonical() rebuilds it as an object
-    return cast("dict[str, Any]", canonical(dialect, payload, Named(PAYLOAD_UNION), "/payload"))
+    return cast("dict[str, Any]", canonical(dialect, payload, Named(dialect.payload.name), "/payload"))
 
 
 def canonical_event(dialect: Dialect, event: dict[str, Any]) -> dict[str, Any]:
@@ -223,7 +216,14 @@ def ryu_float(x: float) -> str:
     return sign + body
 
 
-def _encode(v: Any, out: list[str], level: int | None) -> None:  # a checked JSON value
+# orjson refuses to serialise more nested containers than this; the float path refuses them too
+# (the same error), rather than recursing until Python's own limit.
+NESTING_LIMIT = 254
+
+
+def _encode(v: Any, out: list[str], level: int | None, depth: int = 0) -> None:  # a checked JSON value
+    if isinstance(v, (dict, list, tuple)) and depth >= NESTING_LIMIT:
+        raise orjson.JSONEncodeError("Recursion limit reached")
     if v is None:
         out.append("null")
     elif v is True:
@@ -249,7 +249,7 @@ def _encode(v: Any, out: list[str], level: int | None) -> None:  # a checked JSO
                 out.append("\n" + "  " * inner)
             out.append(json.dumps(k, ensure_ascii=False))
             out.append(": " if inner is not None else ":")
-            _encode(x, out, inner)
+            _encode(x, out, inner, depth + 1)
         if level is not None:
             out.append("\n" + "  " * level)
         out.append("}")
@@ -264,7 +264,7 @@ def _encode(v: Any, out: list[str], level: int | None) -> None:  # a checked JSO
                 out.append(",")
             if inner is not None:
                 out.append("\n" + "  " * inner)
-            _encode(x, out, inner)
+            _encode(x, out, inner, depth + 1)
         if level is not None:
             out.append("\n" + "  " * level)
         out.append("]")

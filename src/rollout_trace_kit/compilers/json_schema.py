@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..model.common import PAYLOAD_UNION
 from ..model.types import (
     AnyJson,
     ArrayOf,
@@ -31,7 +32,6 @@ from ..model.types import (
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_BASE = "https://rollout-trace-kit.github.io/rollout-trace-kit/schema"
-PAYLOAD_UNION = "RawTraceEventPayload"
 
 
 def schema_id(dialect: str, document: str, strict: bool = False) -> str:
@@ -110,7 +110,7 @@ class _Builder:
         if name in self.defs:
             return
         self.defs[name] = {}  # placeholder against recursion
-        t = self.dialect.payload if name == PAYLOAD_UNION else self.dialect.type(name)
+        t = self.dialect.type(name)
         self.defs[name] = self.named(t)
 
     def named(self, t) -> dict:
@@ -163,7 +163,7 @@ class _Builder:
         return _annotate(out, u.since, u.inferred)
 
     def variant(self, u: TaggedUnion, v: Variant) -> dict:
-        title = v.tag if u.name == PAYLOAD_UNION else f"{u.name}.{v.tag}"
+        title = variant_def_name(u.name, v.tag)
         return self.object(title, v.doc, v.fields, tag=v.tag, since=v.since, inferred=v.inferred, tag_key=u.tag_key)
 
 

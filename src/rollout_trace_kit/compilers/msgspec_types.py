@@ -79,7 +79,7 @@ class _Compiler:
 
     def resolve(self, name: str) -> Any:
         if name not in self.named:
-            t = self.dialect.payload if name == "RawTraceEventPayload" else self.dialect.type(name)
+            t = self.dialect.type(name)
             self.named[name] = self.build(t)
         return self.named[name]
 
@@ -122,7 +122,7 @@ class _Compiler:
             for v in t.variants:
                 cls = self.struct(f"{t.name}_{v.tag}", v.fields, tag_field=t.tag_key, tag=v.tag)
                 classes.append(cls)
-                if t.name == "RawTraceEventPayload":
+                if t is self.dialect.payload:
                     self.variant_classes[v.tag] = cls
             return Union[tuple(classes)]
         raise TypeError(t)

@@ -91,7 +91,7 @@ def load_reports(directory: Path, invariant_ids: set[str], dialects: set[str]) -
         if not isinstance(doc, dict) or doc.get("format") != HARNESS_FORMAT:
             raise ReportError(f"{path}: 'format' must be {HARNESS_FORMAT!r} (rollout-trace fuzz-reducer --format json)")
         dialect = doc.get("dialect")
-        if dialect not in dialects:
+        if not isinstance(dialect, str) or dialect not in dialects:  # a list would not even hash
             raise ReportError(f"{path}: unknown dialect {dialect!r}")
         table = doc.get("invariants")
         if not isinstance(table, dict):

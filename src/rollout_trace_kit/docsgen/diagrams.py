@@ -7,8 +7,8 @@ diagram, is :mod:`.release_matrix`.
 
 from __future__ import annotations
 
-from ..model.lifecycles import LIFECYCLES, START, Lifecycle, lifecycles
-from ..model.types import Dialect, Struct
+from ..model.lifecycles import FINISHED, LIFECYCLES, START, Lifecycle, lifecycles
+from ..model.types import STORE_ZSTD_SHARDS, Dialect
 from .model_pages import cell
 
 MERMAID = "mermaid"
@@ -23,7 +23,7 @@ def state_diagram(lc: Lifecycle) -> str:
     for s in lc.steps:
         lines.append(f"    {_state(s.source)} --> {_state(s.target)}: {s.tag}")
     for f in lc.final:
-        lines.append(f"    {_state(f)} --> [*]")
+        lines.append(f"    {_state(f)} --> {FINISHED}")
     lines.append("```")
     return "\n".join(lines)
 
@@ -58,32 +58,21 @@ def lifecycles_page(dialects: list[Dialect]) -> str:
 
 
 def _layout_facts(d: Dialect) -> dict[str, str]:
-    """Where a dialect keeps its files. A dialect with a ``layout`` (payload store) fact uses
-    it; otherwise the manifest's and RawPayloadRef's field docs name the files."""
-    layout = getattr(d, "layout", None)
-    if layout is not None:
-        return {
-            "manifest": layout.manifest_file,
-            "log": layout.event_log,
-            "dir": layout.payloads_dir,
-            "payload": layout.payload_file.split("/", 1)[-1],
-            "ref_key": layout.ref_key,
-            "store": layout.store,
-        }
-    ref = d.type_as("RawPayloadRef", Struct)
+    """Where a dialect keeps its files (its layout)."""
+    layout = d.layout
     return {
-        "manifest": "manifest.json",
-        "log": d.manifest.field("raw_event_log").doc.rsplit("`", 2)[-2],
-        "dir": d.manifest.field("payloads_dir").doc.rsplit("`", 2)[-2],
-        "payload": ref.field("path").doc.rsplit("`", 2)[-2].split("/", 1)[-1],
-        "ref_key": "path",
-        "store": "files",
+        "manifest": layout.manifest_file,
+        "log": layout.event_log,
+        "dir": layout.payloads_dir,
+        "payload": layout.payload_file.split("/", 1)[-1],
+        "ref_key": layout.ref_key,
+        "store": layout.store,
     }
 
 
 def layout_diagram(d: Dialect) -> str:
     f = _layout_facts(d)
-    sharded = "shard" in f["store"]
+    sharded = f["store"] == STORE_ZSTD_SHARDS
     unit = "a zstd shard of payload records" if sharded else "one payload per file"
     refs = sorted({(v.tag, fld.name) for v in d.payload.variants for fld in d.ref_fields(v.tag)})
     return "\n".join([

@@ -64,13 +64,13 @@ def corpus_dir(dialect: Dialect) -> Path:
     return CORPUS / f"codex-{dialect.reference_release}"
 
 
-def _first_real_events(dialect_name: str, corpus: Path) -> dict[str, tuple[dict, str]]:
+def _first_real_events(corpus: Path, event_log: str) -> dict[str, tuple[dict, str]]:
     """tag -> (first event of that type, "path:line"), over the bundles in name order."""
     found: dict[str, tuple[dict, str]] = {}
     if not corpus.is_dir():
         return found
-    for bundle in sorted(p for p in corpus.iterdir() if (p / "trace.jsonl").is_file()):
-        trace = bundle / "trace.jsonl"
+    for bundle in sorted(p for p in corpus.iterdir() if (p / event_log).is_file()):
+        trace = bundle / event_log
         with trace.open(encoding="utf-8") as fh:
             for n, line in enumerate(fh, 1):
                 event = json.loads(line)
@@ -80,12 +80,12 @@ def _first_real_events(dialect_name: str, corpus: Path) -> dict[str, tuple[dict,
     return found
 
 
-def _seen_forms(dialect_name: str, corpus: Path, tag: str, field: str) -> set[str]:
+def _seen_forms(corpus: Path, event_log: str, tag: str, field: str) -> set[str]:
     """Tags of the non-null values ``field`` takes in real ``tag`` events of the corpus."""
     seen: set[str] = set()
     if not corpus.is_dir():
         return seen
-    for trace in sorted(corpus.glob("*/trace.jsonl")):
+    for trace in sorted(corpus.glob(f"*/{event_log}")):
         with trace.open(encoding="utf-8") as fh:
             for line in fh:
                 if f'"{field}"' not in line:
@@ -135,7 +135,7 @@ class _Builder:
         if isinstance(t, ArrayOf):
             return [self.value(t.item, name)]
         if isinstance(t, Named):
-            return self.named(self.dialect.payload if t.name == self.dialect.payload.name else self.dialect.type(t.name))
+            return self.named(self.dialect.type(t.name))
         raise TypeError(f"unknown type expression {t!r}")
 
     def named(self, t):
@@ -190,7 +190,7 @@ def _with_field(v: Variant, payload: dict, name: str, value) -> dict:
 def examples(dialect: Dialect, corpus: Path | None = None) -> list[Example]:
     """Every example event the reference page of ``dialect`` shows, in variant order."""
     corpus = corpus_dir(dialect) if corpus is None else corpus
-    real = _first_real_events(dialect.name, corpus)
+    real = _first_real_events(corpus, dialect.layout.event_log)
     out: list[Example] = []
     for v in dialect.payload.variants:
         if v.tag in real:
@@ -209,7 +209,7 @@ def examples(dialect: Dialect, corpus: Path | None = None) -> list[Example]:
                 )
             )
         for f, union in _optional_union_fields(dialect, v):
-            seen = _seen_forms(dialect.name, corpus, v.tag, f.name)
+            seen = _seen_forms(corpus, dialect.layout.event_log, v.tag, f.name)
             for arm in union.variants:
                 if arm.tag in seen:
                     continue

@@ -25,6 +25,7 @@ from ..model.types import (
     TaggedUnion,
     UnitKind,
     Variant,
+    refs_payload,
     release_key,
 )
 from .examples import Example
@@ -184,8 +185,6 @@ def field_table(fields, dialect: Dialect, *, owner_since: str | None = None, tag
 
 
 def _is_ref(f: Field) -> bool:
-    from ..model.types import refs_payload
-
     return refs_payload(f.type)
 
 
@@ -280,10 +279,10 @@ def dialect_page(dialect: Dialect, examples: list[Example]) -> str:
 
     # manifest and envelope
     add("## Manifest {#manifest}\n")
-    add(f"`manifest.json`, type `{dialect.manifest.name}`. {md_inline(dialect.manifest.doc)}\n")
+    add(f"`{dialect.layout.manifest_file}`, type `{dialect.manifest.name}`. {md_inline(dialect.manifest.doc)}\n")
     add(field_table(dialect.manifest.fields, dialect) + "\n")
     add("## Event envelope {#envelope}\n")
-    add(f"Each line of `trace.jsonl` is one event, type `{dialect.envelope.name}`. {md_inline(dialect.envelope.doc)}\n")
+    add(f"Each line of `{dialect.layout.event_log}` is one event, type `{dialect.envelope.name}`. {md_inline(dialect.envelope.doc)}\n")
     add(field_table(dialect.envelope.fields, dialect) + "\n")
 
     # payload variants

@@ -29,6 +29,7 @@ from .types import (
     Variant,
 )
 
+PAYLOAD_UNION = "RawTraceEventPayload"  # the name of every dialect's payload union (the envelope's `payload`)
 FIRST_RELEASE = "0.125.0"  # first Codex release with a reducer (0.124.0 wrote 4 event types only)
 
 STR = Str()
@@ -330,7 +331,7 @@ def envelope(schema_version: int) -> Struct:
             req("rollout_id", STR, "The manifest's rollout id."),
             opt("thread_id", STR, "Thread the event happened in, when the writer had that context."),
             opt("codex_turn_id", STR, "Codex turn the event happened in, when the writer had that context."),
-            req("payload", Named("RawTraceEventPayload"), "The event itself, tagged by `type`."),
+            req("payload", Named(PAYLOAD_UNION), "The event itself, tagged by `type`."),
         ),
     )
 

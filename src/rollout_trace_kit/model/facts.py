@@ -245,11 +245,8 @@ def _follow(value: object, path: RefPath, pointer: str, field: Field) -> Iterato
 def ref_id_key() -> str:
     """The id key of the model's payload ref (every dialect's ``RawPayloadRef`` starts with it)."""
     from . import DIALECTS
-    from .types import Struct
 
-    ref = DIALECTS["v1"].type("RawPayloadRef")
-    assert isinstance(ref, Struct)
-    return ref.fields[0].name
+    return DIALECTS["v1"].type_as("RawPayloadRef", Struct).fields[0].name
 
 
 def refs_by_shape(value: object) -> Iterator[dict[str, Any]]:

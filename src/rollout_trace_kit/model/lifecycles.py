@@ -5,8 +5,11 @@ moved from state to state by events of given variants. ``START`` is "not seen ye
 ``FINISHED`` "nothing more happens to it". A step whose variant a dialect lacks is not
 part of that dialect's lifecycle (:meth:`Lifecycle.for_dialect`). The docs draw these as
 state diagrams; the invariant catalogue (``validate/rules/lifecycle.py``) holds the rules
-that reject a bundle breaking them, and tests check that every variant naming an
-entity's key takes part in its lifecycle.
+that reject a bundle breaking them. The checker is not generated from these steps (it
+also checks contexts and ownership), so tests tie the two (``tests/test_lifecycles.py``):
+every variant naming an entity's key takes part in its lifecycle, every entity of the
+real and generated bundles walks its diagram, and only a step from ``START`` may name
+an entity not seen yet.
 """
 
 from __future__ import annotations
@@ -84,12 +87,16 @@ LIFECYCLES: tuple[Lifecycle, ...] = (
         (
             Step(START, "tool_call_started", "requested"),
             Step("requested", "mcp_tool_call_correlation_assigned", "requested", "MCP tools: at most once"),
+            Step("running", "mcp_tool_call_correlation_assigned", "running", "MCP tools: Codex writes it after the runtime start"),
             Step("requested", "stdin_target_resolved", "requested", "write_stdin: the exec call it writes to"),
             Step("requested", "code_cell_wait_target_resolved", "requested", "a code-mode wait: the cell it waits for"),
             Step("requested", "tool_call_runtime_started", "running", "at most one terminal operation"),
             Step("running", "tool_call_runtime_ended", "ran"),
+            Step("requested", "tool_call_runtime_ended", "ran", "no runtime start (spawn_agent)"),
             Step("requested", "tool_call_ended", "ended"),
+            Step("running", "tool_call_ended", "ended", "no runtime end yet: an exec session left running, an interrupted run"),
             Step("ran", "tool_call_ended", "ended"),
+            Step("ended", "tool_call_runtime_ended", "ended", "an exec session left running ends after its call"),
         ),
         ("ended",),
     ),
@@ -111,6 +118,7 @@ LIFECYCLES: tuple[Lifecycle, ...] = (
             Step(START, "compaction_request_started", "requested"),
             Step("requested", "compaction_request_completed", "computed"),
             Step("requested", "compaction_request_failed", "failed"),
+            Step("failed", "compaction_request_started", "requested", "a retry: a new request for the same compaction"),
             Step("computed", "compaction_installed", "installed", "at most once"),
             Step(START, "compaction_installed", "installed", "the reducer does not require a request first"),
         ),

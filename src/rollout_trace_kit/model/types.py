@@ -139,7 +139,6 @@ class Variant:
     fields: tuple[Field, ...] = ()
     since: str | None = None
     inferred: bool = False
-    example: dict[str, Any] | None = None  # a real payload seen in a Codex bundle (docs, tests)
     context: str = CONTEXT_TURN  # payload variants: the envelope context writers give it (CONTEXTS)
     # payload variants: the payload fields (thread, turn) the envelope context must equal
     context_fields: tuple[str, str] | None = None
@@ -318,6 +317,9 @@ class Dialect:
         return tuple(names)
 
     def type(self, name: str) -> NamedType:
+        """The named type a :class:`Named` points to: one of ``types``, or the payload union."""
+        if name == self.payload.name:
+            return self.payload
         for t in self.types:
             if t.name == name:
                 return t

@@ -13,6 +13,7 @@ from .common import (
     ANY,
     FILE_PER_PAYLOAD,
     FIRST_RELEASE,
+    PAYLOAD_UNION,
     REF_LIST,
     STR,
     CodeCellRuntimeStatus,
@@ -416,7 +417,7 @@ def shared_types(
 
 def payload_union(variants: list[Variant]) -> TaggedUnion:
     return TaggedUnion(
-        "RawTraceEventPayload",
+        PAYLOAD_UNION,
         "Typed payload for a raw trace event, internally tagged by `type` (snake_case).",
         tuple(variants),
     )

@@ -57,6 +57,7 @@ def v2_variants() -> list[Variant]:
                             "For an inter-agent message: the `agent_message` model item itself, whose "
                             "`id` is `item_id` (Codex labels it `protocol_event`).",
                             ("protocol_event",),
+                            since="0.169.0",  # measured: 0.165.0-0.168.0 wrote no inter-agent message here
                             inferred=True,
                             skip_if_none=True,
                             read=READ_AT_EVENT,
