@@ -39,6 +39,12 @@ def _set_manifest(ed: Editor, manifest) -> None:
     ed.bundle.manifest = dumps_pretty(manifest)
 
 
+def _unmodelled_versions() -> list[int]:
+    """schema_version values no dialect of the model has."""
+    top = max(d.schema_version for d in DIALECTS.values())
+    return [0, top + 1, top + 5, top + 97]
+
+
 @corruption("BUNDLE.IS_DIRECTORY", "The bundle path is a regular file, not a directory.")
 def _not_a_directory(bundle, dialect, rnd):
     out = result(Editor(bundle, dialect), "BUNDLE.IS_DIRECTORY", None)
@@ -88,7 +94,7 @@ def _dialect_unknown(bundle, dialect, rnd):
     m = _manifest(ed)
     if m is None or not ed.events or ed.events[0] is None:
         return None
-    version = rnd.choice([0, 3, 7, 99])
+    version = rnd.choice(_unmodelled_versions())
     m["schema_version"] = version
     _set_manifest(ed, m)
     ed.touch(0)["schema_version"] = version
@@ -104,8 +110,7 @@ def _manifest_version(bundle, dialect, rnd):
     m = _manifest(ed)
     if m is None:
         return None
-    top = max(d.schema_version for d in DIALECTS.values())
-    m["schema_version"] = rnd.choice([0, top + 1, top + 5, top + 97])  # no dialect's version
+    m["schema_version"] = rnd.choice(_unmodelled_versions())
     _set_manifest(ed, m)
     return result(ed, "BUNDLE.MANIFEST_VERSION", None)
 
