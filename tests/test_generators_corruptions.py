@@ -31,6 +31,7 @@ from rollout_trace_kit.generators import (
     missing_operators,
 )
 from rollout_trace_kit.model import DIALECTS
+from rollout_trace_kit.model.types import STORE_ZSTD_SHARDS
 from rollout_trace_kit.validate import CATALOGUE, Options, Profile, all_invariants, validate_bundle
 
 from .conftest import corpus_bundles
@@ -91,6 +92,34 @@ def test_operators_are_keyed_by_their_invariant_and_described():
         assert op.description.endswith(".") and len(op.description) > 15
         assert op.needs <= FEATURES
         assert op.dialects <= set(CATALOGUE[inv_id].levels)
+
+
+# The operators that broke v3 bundles when their hand list gave way to each operator's
+# declared ``edits_store`` (None: events and manifest only). Extending an operator to a
+# dialect is a decision: update this set with it.
+EVENT_ONLY_ON_V3 = {
+    "BUNDLE.IS_DIRECTORY", "BUNDLE.LAYOUT_NAMES", "BUNDLE.MANIFEST_JSON", "BUNDLE.MANIFEST_PRESENT",
+    "BUNDLE.MANIFEST_SCHEMA", "BUNDLE.TRACE_PRESENT", "CELL.DUPLICATE_START", "CELL.MISSING_CONTEXT",
+    "CELL.REMAPPED", "CELL.UNKNOWN", "COMPACTION.MISSING_CONTEXT", "COMPACTION.UNKNOWN_REQUEST",
+    "ENVELOPE.CONTEXT_CONVENTION", "ENVELOPE.CONTEXT_MATCHES_PAYLOAD", "ENVELOPE.ROLLOUT_ID",
+    "ENVELOPE.SCHEMA_VERSION", "EVENT.UNKNOWN_KEY", "HISTORY.AGENT_MESSAGE", "HISTORY.MISSING_THREAD",
+    "LINE.BLANK", "LINE.CRLF", "LINE.DUPLICATE_KEY", "LINE.TRUNCATED", "MCP.DUPLICATE_CORRELATION",
+    "ORDER.TERMINAL_PRESENT", "ROLLOUT.IDENTITY", "ROLLOUT.STARTED_FIRST", "SEQ.INCREASING",
+    "SEQ.STARTS_AT_ONE", "THREAD.RESUME_NOT_ENDED", "THREAD.UNKNOWN", "TIME.MONOTONIC", "TOOL.UNKNOWN_CALL",
+    "TURN.DUPLICATE_START", "TURN.THREAD_MISMATCH", "TURN.UNKNOWN",
+}
+
+
+def test_operators_reach_the_dialects_whose_store_they_edit():
+    """An operator applies where its invariant is catalogued and it can edit the payload store."""
+    v3 = {i for i, op in CORRUPTIONS.items() if "v3" in op.dialects}
+    shard_ops = {i for i, op in CORRUPTIONS.items() if op.edits_store == STORE_ZSTD_SHARDS}
+    assert v3 - shard_ops - {i for i in CATALOGUE if set(CATALOGUE[i].levels) == {"v3"}} == EVENT_ONLY_ON_V3
+    for inv in EVENT_ONLY_ON_V3:
+        assert CORRUPTIONS[inv].edits_store is None, inv
+    for inv, op in CORRUPTIONS.items():
+        for name in op.dialects:
+            assert op.edits_store in (None, DIALECTS[name].layout.store), (inv, name)
 
 
 # -- the mutation-kill matrix -------------------------------------------------------------------------

@@ -57,6 +57,7 @@ def _not_json(bundle, dialect, rnd):
     "An object in a line repeats a key, the last value being the right one. Both reducers reject a "
     "repeated key the model defines there (reducer level); a repeated unknown key is only a writer "
     "fault, and an unknown key (EVENT.UNKNOWN_KEY) too.",
+    edits_store=None,
 )
 def _duplicate_key(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -113,6 +114,7 @@ def _too_long(bundle, dialect, rnd):
     "The last line has no final newline: either only the newline is missing, or the line is cut "
     "short (then it is not JSON, which the reducer rejects, and the terminal event is gone: "
     "ORDER.TERMINAL_PRESENT too).",
+    edits_store=None,
 )
 def _truncated(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -129,7 +131,7 @@ def _truncated(bundle, dialect, rnd):
                   reducer_level=["LINE.TRUNCATED"], note="last line cut short")
 
 
-@corruption("LINE.BLANK", "An empty or whitespace-only line sits between two events.")
+@corruption("LINE.BLANK", "An empty or whitespace-only line sits between two events.", edits_store=None)
 def _blank(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     if len(ed.events) < 2:
@@ -141,7 +143,7 @@ def _blank(bundle, dialect, rnd):
     return result(ed, "LINE.BLANK", i, seq=None)
 
 
-@corruption("LINE.CRLF", 'A line ends with "\\r\\n" instead of "\\n".')
+@corruption("LINE.CRLF", 'A line ends with "\\r\\n" instead of "\\n".', edits_store=None)
 def _crlf(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     i = pick(rnd, [j for j, e in enumerate(ed.events) if e is not None])
@@ -200,7 +202,7 @@ def _float_int(bundle, dialect, rnd):
     return result(ed, "EVENT.INTEGER_FORM", i, seq=seq)
 
 
-@corruption("EVENT.UNKNOWN_KEY", "An event carries a key its dialect does not define (serde ignores it).")
+@corruption("EVENT.UNKNOWN_KEY", "An event carries a key its dialect does not define (serde ignores it).", edits_store=None)
 def _unknown_key(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     i = pick(rnd, [j for j, e in enumerate(ed.events) if e is not None])

@@ -12,12 +12,12 @@ import re
 import struct
 
 from ..bundle import PAYLOADS, Special
+from ..model.types import STORE_ZSTD_SHARDS
 from ..store.shards import HEADER, compress_records, encode_record, read_records
 from ._edit import Editor
 from ._ops_common import pick, result
 from .corruptions import corruption
 
-V3 = ("v3",)
 _SHARD = re.compile(rf"{PAYLOADS}/([0-9]{{6,}})\.zst\Z")
 
 
@@ -113,7 +113,7 @@ def _set_body(st: Store, ref, body: bytes) -> None:
 @corruption(
     "STORE.FRAME",
     "A shard does not decompress: its frame magic or checksum is spoiled, or it holds the records uncompressed.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _frame(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -136,7 +136,7 @@ def _frame(bundle, dialect, rnd):
 @corruption(
     "STORE.TRAILING_GARBAGE",
     "Bytes that are not a zstd frame follow the last frame of a shard.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _trailing_garbage(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -152,7 +152,7 @@ def _trailing_garbage(bundle, dialect, rnd):
 @corruption(
     "STORE.FRAME_TRUNCATED",
     "A shard of a completed recording ends inside its frame: its checksum (the frame's end) is cut off.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _frame_truncated(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -179,7 +179,7 @@ def _raw_shard(st: Store, rel: str, raw: bytes) -> None:
 @corruption(
     "STORE.RECORD_HEADER_CUT",
     "A sealed shard's record stream ends inside a record header (1 to 9 bytes of it).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _header_cut(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -197,7 +197,7 @@ def _header_cut(bundle, dialect, rnd):
     "STORE.LENGTH_BEYOND_SHARD",
     "A record's declared body length runs past the end of its shard (a few bytes, or u64::MAX), "
     "or a last record is cut short.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _length_beyond(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -227,7 +227,7 @@ def _length_beyond(bundle, dialect, rnd):
     "A record and every ref to it are renamed to an id that is not raw_payload:{n} (UTF-8: only the "
     "writer profile minds), or an extra record's id is not UTF-8 (the reducer fails; it is unreferenced: "
     "STORE.UNREFERENCED too).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _record_id(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -259,7 +259,7 @@ def _record_id(bundle, dialect, rnd):
     "STORE.DUPLICATE_RECORD",
     "A shard holds a second record with the id of another (an identical copy or a different body, "
     "right after it or at the end).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _duplicate(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -281,7 +281,7 @@ def _duplicate(bundle, dialect, rnd):
     "STORE.REF_SHARD",
     "A ref names a shard that does not exist (its record is then unreferenced: STORE.UNREFERENCED "
     "too), or a shard file is deleted.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _ref_shard(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -309,7 +309,7 @@ def _ref_shard(bundle, dialect, rnd):
 @corruption(
     "STORE.REF_RECORD",
     "A referenced record is missing from its shard.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _ref_record(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -328,7 +328,7 @@ def _ref_record(bundle, dialect, rnd):
 @corruption(
     "STORE.UNREFERENCED",
     "A shard holds a record no event references.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _unreferenced(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -347,7 +347,7 @@ def _unreferenced(bundle, dialect, rnd):
     "STORE.SHARD_NAME",
     "payloads/ holds a file that is not a shard name (1.zst, 000001.ZST, 000001.zst.tmp, junk.txt), or a "
     "shard is a symlink out of the bundle (the kit does not read it: a reducer-profile finding).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _shard_name(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -372,7 +372,7 @@ def _shard_name(bundle, dialect, rnd):
 @corruption(
     "STORE.REGULAR_FILE",
     "A referenced shard is a directory or a FIFO (a FIFO hangs the 0.171.0 reducer).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _shard_not_regular(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -393,7 +393,7 @@ def _shard_not_regular(bundle, dialect, rnd):
 @corruption(
     "STORE.BODY_JSON",
     "A referenced record's body is not JSON (cut short, empty, garbage, a UTF-8 BOM, trailing bytes).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _body_json(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -412,7 +412,7 @@ def _body_json(bundle, dialect, rnd):
 @corruption(
     "STORE.KIND_CONFLICT",
     "A model_item record that two prepared prompts share is given another kind by the later one.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _kind_conflict(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -434,7 +434,7 @@ def _kind_conflict(bundle, dialect, rnd):
     "STORE.CAPTURE",
     "A ref's capture disagrees with its record: truncated with the wrong retained length, or "
     "omitted although it names a shard (its record is then unreferenced: STORE.UNREFERENCED too).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _capture(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -458,7 +458,7 @@ def _capture(bundle, dialect, rnd):
     "STORE.SIZE_LIMIT",
     "A shard decompresses to more than the kit's 1 GiB cap (a zstd bomb after its records: one record "
     "declaring 2 GiB of zeros, a few dozen KiB compressed).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _bomb(bundle, dialect, rnd):
     from ..store.zstd import ZstdCompressor
@@ -483,7 +483,7 @@ def _bomb(bundle, dialect, rnd):
 @corruption(
     "BODY.PREPARED_PROMPT",
     "A prepared prompt's body has one fragment too many or too few for its parts, or is not an array of strings.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _prepared_prompt(bundle, dialect, rnd):
     import orjson
@@ -506,7 +506,7 @@ def _prepared_prompt(bundle, dialect, rnd):
 @corruption(
     "BODY.TOOL_OUTPUT_ITEM",
     "history_item_accepted's tool output payload is not a model item with a string type ({}, null, a number type).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _tool_output_item(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -539,7 +539,7 @@ def _tool_starts(ed: Editor) -> list[int]:
 @corruption(
     "WAIT.UNKNOWN_CALL",
     "A code_cell_wait_target_resolved names a tool call never started.",
-    dialects=V3,
+    edits_store=None,
 )
 def _wait_unknown(bundle, dialect, rnd):
     from ._ops_common import fresh
@@ -555,7 +555,7 @@ def _wait_unknown(bundle, dialect, rnd):
 @corruption(
     "WAIT.DUPLICATE",
     "A wait's target is confirmed twice (the event repeated, or two for one started call).",
-    dialects=V3,
+    edits_store=None,
 )
 def _wait_duplicate(bundle, dialect, rnd):
     ed = Editor(bundle)
@@ -582,7 +582,7 @@ def _wait_duplicate(bundle, dialect, rnd):
     "WAIT.MISSING_CONTEXT",
     "A code_cell_wait_target_resolved has no envelope thread or turn (a turn-scoped event without "
     "them also breaks ENVELOPE.CONTEXT_CONVENTION).",
-    dialects=V3,
+    edits_store=None,
 )
 def _wait_context(bundle, dialect, rnd):
     ed = Editor(bundle)
