@@ -13,11 +13,12 @@ import copy
 
 import orjson
 
+from ..validate import Options
 from ._edit import Editor
 from ._ops_common import fresh, kill_line, pick, quiet_line, result, unparseable
 from .corruptions import corruption
 
-TOO_LONG_BYTES = 64 * 1024 * 1024  # the validator's default --max-line-bytes
+TOO_LONG_BYTES = Options.max_line_bytes  # the validator's default --max-line-bytes
 
 
 @corruption("LINE.UTF8", "A line holds a byte sequence that is not UTF-8.")
@@ -96,7 +97,8 @@ def _too_deep(bundle, dialect, rnd):
 
 @corruption(
     "LINE.TOO_LONG",
-    "A line is longer than the validator's 64 MiB line limit (a kit limit: the reference reducers accept it).",
+    f"A line is longer than the validator's {TOO_LONG_BYTES >> 20} MiB line limit (a kit limit: the reference "
+    "reducers accept it).",
 )
 def _too_long(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)

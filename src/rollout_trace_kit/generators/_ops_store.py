@@ -13,6 +13,7 @@ import struct
 
 from ..bundle import PAYLOADS, Special
 from ..model.types import STORE_ZSTD_SHARDS
+from ..validate.rules.store import MAX_SHARD_BYTES
 from ..store.shards import HEADER, compress_records, encode_record, read_records
 from ._edit import Editor
 from ._ops_common import pick, result
@@ -456,8 +457,8 @@ def _capture(bundle, dialect, rnd):
 
 @corruption(
     "STORE.SIZE_LIMIT",
-    "A shard decompresses to more than the kit's 1 GiB cap (a zstd bomb after its records: one record "
-    "declaring 2 GiB of zeros, a few dozen KiB compressed).",
+    f"A shard decompresses to more than the kit's {MAX_SHARD_BYTES >> 30} GiB cap (a zstd bomb after its records: "
+    f"one record declaring {2 * MAX_SHARD_BYTES >> 30} GiB of zeros, a few dozen KiB compressed).",
     edits_store=STORE_ZSTD_SHARDS,
 )
 def _bomb(bundle, dialect, rnd):
@@ -470,9 +471,9 @@ def _bomb(bundle, dialect, rnd):
         return None
     c = ZstdCompressor(level=1)
     rid = b"raw_payload:999999"
-    parts = [c.compress(struct.pack("<HQ", len(rid), 2 << 30) + rid)]
+    parts = [c.compress(struct.pack("<HQ", len(rid), 2 * MAX_SHARD_BYTES) + rid)]
     zeros = bytes(16 << 20)
-    for _ in range((1 << 30) // len(zeros) + 2):
+    for _ in range(MAX_SHARD_BYTES // len(zeros) + 2):
         parts.append(c.compress(zeros))
     parts.append(c.flush())
     ed.bundle.payloads[rel] += b"".join(parts)  # a second frame after the shard's own
