@@ -10,7 +10,7 @@ from __future__ import annotations
 from ._edit import Editor
 from ..model import facts
 from ..model.types import STORE_FILES
-from ._ops_common import first_after, fresh, pick, result, tool_kinds
+from ._ops_common import first_after, first_runtime_starts, fresh, pick, result
 from .corruptions import corruption
 
 # Events that name a tool call in payload.tool_call_id, and so depend on its start.
@@ -227,14 +227,7 @@ def _tool_unknown_cell(bundle, dialect, rnd):
 )
 def _second_terminal(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
-    kinds = tool_kinds(ed)
-    seen, options = set(), []
-    for j in ed.lines_of("tool_call_runtime_started"):
-        tid = ed.event(j)["payload"]["tool_call_id"]
-        if kinds.get(tid) in facts.terminal_tool_kinds(ed.dialect) and tid not in seen:
-            options.append(j)
-        seen.add(tid)
-    i = pick(rnd, options)
+    i = pick(rnd, first_runtime_starts(ed, facts.terminal_tool_kinds(ed.dialect)))
     if i is None or not ed.editable():
         return None
     return _duplicate_after(ed, i, "TOOL.SECOND_TERMINAL_OPERATION")

@@ -101,22 +101,20 @@ def _append_after_terminal(ed: Editor, rnd) -> int | None:
     return len(ed.events) - 1
 
 
-@corruption("ORDER.AFTER_ROLLOUT_ENDED", "An event follows rollout_ended.")
-def _after_rollout_ended(bundle, dialect, rnd):
-    ed = Editor(bundle, dialect)
-    if not ed.events or ed.tag(len(ed.events) - 1) != "rollout_ended":
-        return None
-    i = _append_after_terminal(ed, rnd)
-    return None if i is None else result(ed, "ORDER.AFTER_ROLLOUT_ENDED", i)
+def _event_after(invariant: str, terminal: str) -> None:
+    """Register the operator for ``invariant``: an event follows ``terminal``, the log's last."""
+
+    @corruption(invariant, f"An event follows {terminal}.")
+    def operator(bundle, dialect, rnd):
+        ed = Editor(bundle, dialect)
+        if not ed.events or ed.tag(len(ed.events) - 1) != terminal:
+            return None
+        i = _append_after_terminal(ed, rnd)
+        return None if i is None else result(ed, invariant, i)
 
 
-@corruption("ORDER.AFTER_RECORDING_COMPLETED", "An event follows recording_completed.")
-def _after_recording_completed(bundle, dialect, rnd):
-    ed = Editor(bundle, dialect)
-    if not ed.events or ed.tag(len(ed.events) - 1) != "recording_completed":
-        return None
-    i = _append_after_terminal(ed, rnd)
-    return None if i is None else result(ed, "ORDER.AFTER_RECORDING_COMPLETED", i)
+_event_after("ORDER.AFTER_ROLLOUT_ENDED", "rollout_ended")
+_event_after("ORDER.AFTER_RECORDING_COMPLETED", "recording_completed")
 
 
 @corruption("ORDER.TERMINAL_PRESENT", "The log stops before its terminal event (rollout_ended / recording_completed).", edits_store=None)

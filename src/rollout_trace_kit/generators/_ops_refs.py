@@ -15,7 +15,7 @@ from pathlib import Path
 from ..bundle import PAYLOADS, Bundle, Special
 from ..validate import Options
 from ._edit import Editor
-from ._ops_common import owned_refs, pick, reducer_reads, result
+from ._ops_common import owned_refs, payload_kinds, pick, reducer_reads, result
 from .corruptions import corruption
 
 SIZE_LIMIT = Options.max_payload_bytes  # the validator's default --max-payload-bytes
@@ -202,8 +202,6 @@ def _naming(bundle, dialect, rnd):
 
 @corruption("REF.KIND", "A ref's kind is not the one writers use for its field.")
 def _wrong_kind(bundle, dialect, rnd):
-    from ..model.common import RAW_PAYLOAD_KINDS
-
     ed = Editor(bundle, dialect)
     options = []
     for i, pointer, ref in owned_refs(ed):
@@ -218,7 +216,7 @@ def _wrong_kind(bundle, dialect, rnd):
         return None
     i, pointer, ref, kinds = got
     ed.touch(i)
-    ref["kind"] = {"type": rnd.choice([k for k in RAW_PAYLOAD_KINDS if k not in kinds])}
+    ref["kind"] = {"type": rnd.choice([k for k in payload_kinds(dialect) if k not in kinds])}
     return result(ed, "REF.KIND", i, note=f"{pointer} is {ref['kind']['type']}")
 
 
