@@ -79,6 +79,13 @@ def _duplicate_key(bundle, dialect, rnd):
     return result(ed, "LINE.DUPLICATE_KEY", i, seq=seq, reducer_level=["LINE.DUPLICATE_KEY"], note=f"{how} key twice")
 
 
+def _unreadable_with(ed, i: int, key: str, value) -> None:
+    """Line ``i`` becomes its event with one more payload key, which the validator cannot read."""
+    e = copy.deepcopy(ed.event(i))
+    e["payload"][key] = value
+    unparseable(ed, i, orjson.dumps(e))
+
+
 @corruption(
     "LINE.NESTING",
     "A line's payload nests arrays deeper than serde_json's recursion limit (the reducers fail on it).",
@@ -88,10 +95,8 @@ def _too_deep(bundle, dialect, rnd):
     i = quiet_line(ed, rnd)
     if i is None:
         return None
-    e = copy.deepcopy(ed.event(i))
     depth = rnd.randint(130, 200)
-    e["payload"]["detail"] = orjson.Fragment(b"[" * depth + b"]" * depth)
-    unparseable(ed, i, orjson.dumps(e))
+    _unreadable_with(ed, i, "detail", orjson.Fragment(b"[" * depth + b"]" * depth))
     return result(ed, "LINE.NESTING", i, seq=None, reducer_level=["LINE.NESTING"], note=f"depth {depth}")
 
 
@@ -105,9 +110,7 @@ def _too_long(bundle, dialect, rnd):
     i = quiet_line(ed, rnd)
     if i is None:
         return None
-    e = copy.deepcopy(ed.event(i))
-    e["payload"]["padding"] = "x" * (TOO_LONG_BYTES + rnd.randint(1, 1000))
-    unparseable(ed, i, orjson.dumps(e))
+    _unreadable_with(ed, i, "padding", "x" * (TOO_LONG_BYTES + rnd.randint(1, 1000)))
     return result(ed, "LINE.TOO_LONG", i, seq=None)
 
 
