@@ -241,11 +241,11 @@ def _record_id(bundle, dialect, rnd):
         if got is None:
             return None
         i, pointer, ref = got
-        rel, k = st.body_of(ref)
+        shard, k = st.body_of(ref)
         new = rnd.choice(["custom-id", "raw_payload:03", "payload-7", "", "raw payload 1"])
-        recs = st.records(rel)
+        recs = st.records(shard)
         recs[k] = (new.encode(), recs[k][1])
-        st.put(rel, recs)
+        st.put(shard, recs)
         ed.touch(i)
         ref["raw_payload_id"] = new
         return result(ed, "STORE.RECORD_ID", None, note=f"renamed to {new!r}")
