@@ -252,9 +252,29 @@ def test_validator_fast_path_matches_generated_lines_exactly():
 
 
 def test_generators_refuse_a_store_they_do_not_write_by_name():
+    """Every modelled dialect is written today, so a dialect with another store stands in for the next one."""
+    from dataclasses import replace
+
     from rollout_trace_kit.model import DIALECTS
 
-    for name, d in DIALECTS.items():
-        if name not in written_dialects():
-            with pytest.raises(ValueError, match=d.layout.store):
-                expand(feature_plan(), name)
+    unwritten = [d for name, d in DIALECTS.items() if name not in written_dialects()]
+    v2 = DIALECTS["v2"]
+    unwritten.append(replace(v2, name="x-blobs", layout=replace(v2.layout, store="blob_database")))
+    for d in unwritten:
+        with pytest.raises(ValueError, match=d.layout.store):
+            expand(feature_plan(), d)
+
+
+def test_in_memory_shards_are_the_store_writers_byte_for_byte(tmp_path):
+    """The generators' in-memory v3 store rotates and seals as store.shards.StoreWriter does."""
+    from rollout_trace_kit.generators._writer import MemoryStore
+    from rollout_trace_kit.store.shards import StoreWriter
+
+    records = [(b"raw_payload:%d" % i, b"x" * (i * 7 % 60)) for i in range(1, 40)]
+    memory, disk = MemoryStore(), StoreWriter(tmp_path, rotate_bytes=100)
+    memory.rotate_bytes = 100
+    shards = [memory.append(r, b) for r, b in records]
+    assert shards == [disk.append(r, b) for r, b in records] and shards[-1] > 5
+    memory.close()
+    disk.close()
+    assert memory.payloads() == {f"payloads/{p.name}": p.read_bytes() for p in sorted(tmp_path.iterdir())}

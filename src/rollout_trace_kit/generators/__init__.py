@@ -54,16 +54,16 @@ the model as it grows). ``hypothesis-jsonschema`` serves where the shape is free
 ``other.metadata`` (any JSON) and the bodies of payloads no reducer parses (thread
 metadata, protocol events; :func:`payload_bodies`). It does not serve for whole events:
 on the v2 event schema (27 variants dispatched with ``if``/``then``) it did not finish a
-single example in 30 seconds here, and even cut down to one variant it draws about 27
-events per second (``benchmarks/generators.py``); nor for the request and response
-bodies, whose items must reconcile with the thread's conversation, which no JSON Schema
-says. Those are hand-written. ``bundles`` draws about 30,000 lifecycle-valid events per
-second on this machine.
+single example in 30 seconds here, and even cut down to one variant it draws only tens
+of events per second; nor for the request and response bodies, whose items must
+reconcile with the thread's conversation, which no JSON Schema says. Those are
+hand-written. ``python benchmarks/generators.py`` prints both rates, ``bundles``'s
+lifecycle-valid events per second, and their ratio, measured in one run.
 
 **Big bundles without Hypothesis.** :func:`build_bundle` writes a deterministic
 lifecycle-valid bundle of exactly ``events`` events (and, within the feasible range,
-exactly ``payload_files`` payload files) straight to a directory: a million events
-(650,000 payload files) take about 50 seconds and 60 MB of memory here.
+exactly ``payload_files`` payload files) straight to a directory, so memory does not
+grow with the bundle (``benchmarks/generators.py --big N`` times it).
 """
 
 from ._fast import build_bundle

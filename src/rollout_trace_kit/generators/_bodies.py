@@ -234,37 +234,24 @@ def code_mode_result(value) -> dict:
     return {"type": "code_mode_response", "value": value}
 
 
-def exec_begin(call_id: str, pid: str, turn_id: str, at_ms: int, command: list, source: str = "unified_exec_startup",
-               interaction_input: str | None = None) -> dict:
-    out = {
-        "call_id": call_id,
-        "process_id": pid,
-        "turn_id": turn_id,
-        "started_at_ms": at_ms,
-        "command": command,
-        "cwd": CWD,
-        "parsed_cmd": [{"type": "unknown", "cmd": command[-1]}],
-        "source": source,
-    }
+def _exec_event(call_id: str, pid: str, turn_id: str, at: tuple[str, int], command: list, source: str,
+                interaction_input: str | None) -> dict:
+    """The fields an exec begin and end share, in Codex's order; ``at`` = (its time key, ms)."""
+    out = {"call_id": call_id, "process_id": pid, "turn_id": turn_id, at[0]: at[1], "command": command, "cwd": CWD,
+           "parsed_cmd": [{"type": "unknown", "cmd": command[-1]}], "source": source}
     if interaction_input is not None:
         out["interaction_input"] = interaction_input
     return out
 
 
+def exec_begin(call_id: str, pid: str, turn_id: str, at_ms: int, command: list, source: str = "unified_exec_startup",
+               interaction_input: str | None = None) -> dict:
+    return _exec_event(call_id, pid, turn_id, ("started_at_ms", at_ms), command, source, interaction_input)
+
+
 def exec_end(call_id: str, pid: str, turn_id: str, at_ms: int, command: list, output: str, exit_code: int,
              source: str = "unified_exec_startup", interaction_input: str | None = None) -> dict:
-    out = {
-        "call_id": call_id,
-        "process_id": pid,
-        "turn_id": turn_id,
-        "completed_at_ms": at_ms,
-        "command": command,
-        "cwd": CWD,
-        "parsed_cmd": [{"type": "unknown", "cmd": command[-1]}],
-        "source": source,
-    }
-    if interaction_input is not None:
-        out["interaction_input"] = interaction_input
+    out = _exec_event(call_id, pid, turn_id, ("completed_at_ms", at_ms), command, source, interaction_input)
     out.update(
         {
             "aggregated_output": output,

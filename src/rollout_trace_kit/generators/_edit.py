@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from ..bundle import PAYLOADS, Bundle, dumps_pretty
+from ..bundle import Bundle, dumps_pretty
 from ..model import DIALECTS, dialect_for_schema_version, facts
 from ..model.types import Dialect
 

@@ -195,23 +195,14 @@ def fill(rec: Recorder, th: Thread, events: int, payloads: int | None) -> None:
         else:
             rec.user_turn(th, TurnPlan())
         e, p = left()
-    # Exact part: protocol events (1, 1), empty turns (2, 0), failed turns (4, 1) or, in v3,
-    # accepted turns (3, 0).
-    if rec.prepared_prompts:
-        f = 1 if (e - p) % 2 and e - p >= 3 else 0
-        z = max(0, (e - p - 3 * f) // 2)
-        for _ in range(f):
-            accepted_turn(rec, th)
-        for _ in range(z):
-            empty_turn(rec, th)
-        for _ in range(e - 3 * f - 2 * z):
-            warning(rec)
-        return
-    f = 1 if (e - p) % 2 and p >= 1 and e - p >= 3 else 0
+    # Exact part: protocol events (1, 1), empty turns (2, 0), and one small turn when the
+    # parity needs it: a failed turn (4, 1) or, in v3, an accepted turn (3, 0).
+    small, small_events, small_payloads = (accepted_turn, 3, 0) if rec.prepared_prompts else (failed_turn, 4, 1)
+    f = 1 if (e - p) % 2 and p >= small_payloads and e - p >= 3 else 0
     z = max(0, (e - p - 3 * f) // 2)
     for _ in range(f):
-        failed_turn(rec, th)
+        small(rec, th)
     for _ in range(z):
         empty_turn(rec, th)
-    for _ in range(e - 4 * f - 2 * z):
+    for _ in range(e - small_events * f - 2 * z):
         warning(rec)

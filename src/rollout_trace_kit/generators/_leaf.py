@@ -35,6 +35,7 @@ from ..model.types import (
     UnitKind,
     refs_payload,
 )
+from ..writer.core import event_record
 from . import _bodies as B
 
 ids = st.text(alphabet="0123456789abcdef-", min_size=1, max_size=36)
@@ -175,15 +176,9 @@ def events(
     else:
         thread = payload.get("thread_id") if isinstance(payload.get("thread_id"), str) else draw(ids)
         turn = payload.get("codex_turn_id") if isinstance(payload.get("codex_turn_id"), str) else draw(ids)
-    return {
-        "schema_version": d.schema_version,
-        "seq": draw(st.integers(1, 2**53)),
-        "wall_time_unix_ms": draw(st.integers(0, 2**53)),
-        "rollout_id": rollout_id or draw(ids),
-        "thread_id": thread,
-        "codex_turn_id": turn,
-        "payload": payload,
-    }
+    seq = draw(st.integers(1, 2**53))
+    wall_time = draw(st.integers(0, 2**53))
+    return event_record(d, seq, wall_time, rollout_id or draw(ids), thread, turn, payload)
 
 
 # -- payload bodies -----------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._edit import Editor
-from ._ops_common import pick, result, tool_kinds
+from ._ops_common import first_runtime_starts, pick, result, tool_kinds
 from .corruptions import corruption
 
 
@@ -108,17 +108,9 @@ def _checkpoint(bundle, dialect, rnd):
 def _terminal_runtime(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     kinds = tool_kinds(ed)
-    first_start, ends = [], []
-    seen = set()
-    for i in ed.lines_of("tool_call_runtime_started", "tool_call_runtime_ended"):
-        tid = ed.event(i)["payload"]["tool_call_id"]
-        if kinds.get(tid) != "exec_command":
-            continue
-        if ed.tag(i) == "tool_call_runtime_ended":
-            ends.append(i)
-        elif tid not in seen:
-            first_start.append(i)
-        seen.add(tid)
+    first_start = first_runtime_starts(ed, {"exec_command"})
+    ends = [i for i in ed.lines_of("tool_call_runtime_ended")
+            if kinds.get(ed.event(i)["payload"]["tool_call_id"]) == "exec_command"]
     if ends and rnd.random() < 0.5:
         lines, breakers = ends, [("exit_code not an integer", _with("exit_code", "0")), ("no exit_code", _without("exit_code"))]
     else:

@@ -6,6 +6,7 @@ import random
 import uuid
 
 from ..model import facts
+from ..model.types import Dialect, UnitKind
 from ._edit import Editor, iter_refs
 from .corruptions import Corrupted
 
@@ -52,12 +53,29 @@ def quiet_line(ed: Editor, rnd: random.Random) -> int | None:
     return pick(rnd, [i for i in ed.lines_of(*QUIET_VARIANTS) if 0 < i < last])
 
 
+def payload_kinds(dialect: Dialect) -> tuple[str, ...]:
+    """The dialect's payload kinds (its RawPayloadKind), in model order."""
+    return dialect.type_as("RawPayloadKind", UnitKind).values
+
+
 def tool_kinds(ed: Editor) -> dict[str, str]:
     """tool_call_id -> kind tag, from the tool_call_started events."""
     out: dict[str, str] = {}
     for i in ed.lines_of("tool_call_started"):
         p = ed.event(i)["payload"]
         out.setdefault(p["tool_call_id"], p["kind"]["type"])
+    return out
+
+
+def first_runtime_starts(ed: Editor, kinds) -> list[int]:
+    """Lines of each tool call's first tool_call_runtime_started, for calls of these kinds."""
+    by_call = tool_kinds(ed)
+    seen, out = set(), []
+    for j in ed.lines_of("tool_call_runtime_started"):
+        tid = ed.event(j)["payload"]["tool_call_id"]
+        if by_call.get(tid) in kinds and tid not in seen:
+            out.append(j)
+        seen.add(tid)
     return out
 
 

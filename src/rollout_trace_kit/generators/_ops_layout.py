@@ -39,20 +39,26 @@ def _set_manifest(ed: Editor, manifest) -> None:
     ed.bundle.manifest = dumps_pretty(manifest)
 
 
-@corruption("BUNDLE.IS_DIRECTORY", "The bundle path is a regular file, not a directory.")
+def _unmodelled_versions() -> list[int]:
+    """schema_version values no dialect of the model has."""
+    top = max(d.schema_version for d in DIALECTS.values())
+    return [0, top + 1, top + 5, top + 97]
+
+
+@corruption("BUNDLE.IS_DIRECTORY", "The bundle path is a regular file, not a directory.", edits_store=None)
 def _not_a_directory(bundle, dialect, rnd):
     out = result(Editor(bundle, dialect), "BUNDLE.IS_DIRECTORY", None)
     return replace(out, bundle=FileInsteadOfBundle(**vars(out.bundle)))
 
 
-@corruption("BUNDLE.MANIFEST_PRESENT", "manifest.json is missing.")
+@corruption("BUNDLE.MANIFEST_PRESENT", "manifest.json is missing.", edits_store=None)
 def _no_manifest(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     ed.bundle.manifest = None
     return result(ed, "BUNDLE.MANIFEST_PRESENT", None)
 
 
-@corruption("BUNDLE.MANIFEST_JSON", "manifest.json is cut short (not JSON); the dialect comes from the first event.")
+@corruption("BUNDLE.MANIFEST_JSON", "manifest.json is cut short (not JSON); the dialect comes from the first event.", edits_store=None)
 def _manifest_not_json(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     if ed.bundle.manifest is None or len(ed.bundle.manifest) < 2:
@@ -62,7 +68,7 @@ def _manifest_not_json(bundle, dialect, rnd):
     return result(ed, "BUNDLE.MANIFEST_JSON", None, note=f"manifest cut at byte {cut}")
 
 
-@corruption("BUNDLE.MANIFEST_SCHEMA", "A required manifest field is missing or has the wrong type.")
+@corruption("BUNDLE.MANIFEST_SCHEMA", "A required manifest field is missing or has the wrong type.", edits_store=None)
 def _manifest_schema(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     m = _manifest(ed)
@@ -88,7 +94,7 @@ def _dialect_unknown(bundle, dialect, rnd):
     m = _manifest(ed)
     if m is None or not ed.events or ed.events[0] is None:
         return None
-    version = rnd.choice([0, 3, 7, 99])
+    version = rnd.choice(_unmodelled_versions())
     m["schema_version"] = version
     _set_manifest(ed, m)
     ed.touch(0)["schema_version"] = version
@@ -104,13 +110,12 @@ def _manifest_version(bundle, dialect, rnd):
     m = _manifest(ed)
     if m is None:
         return None
-    top = max(d.schema_version for d in DIALECTS.values())
-    m["schema_version"] = rnd.choice([0, top + 1, top + 5, top + 97])  # no dialect's version
+    m["schema_version"] = rnd.choice(_unmodelled_versions())
     _set_manifest(ed, m)
     return result(ed, "BUNDLE.MANIFEST_VERSION", None)
 
 
-@corruption("BUNDLE.LAYOUT_NAMES", "The manifest names another event log file or payload directory.")
+@corruption("BUNDLE.LAYOUT_NAMES", "The manifest names another event log file or payload directory.", edits_store=None)
 def _layout_names(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     m = _manifest(ed)
@@ -122,7 +127,7 @@ def _layout_names(bundle, dialect, rnd):
     return result(ed, "BUNDLE.LAYOUT_NAMES", None, note=key)
 
 
-@corruption("BUNDLE.TRACE_PRESENT", "trace.jsonl is missing.")
+@corruption("BUNDLE.TRACE_PRESENT", "trace.jsonl is missing.", edits_store=None)
 def _no_trace(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     ed.events, ed.raw, ed.dirty = [], [], set()

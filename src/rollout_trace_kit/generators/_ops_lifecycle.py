@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ._edit import Editor
 from ..model import facts
-from ._ops_common import first_after, fresh, pick, result, tool_kinds
+from ..model.types import STORE_FILES
+from ._ops_common import first_after, first_runtime_starts, fresh, pick, result
 from .corruptions import corruption
 
 # Events that name a tool call in payload.tool_call_id, and so depend on its start.
@@ -26,6 +27,25 @@ def _duplicate_after(ed: Editor, i: int, invariant: str, *, edit=None, note=""):
     return result(ed, invariant, i + 1, note=note)
 
 
+def _twice(invariant: str, description: str, tag: str, *, needs=(), edits_store=STORE_FILES, where=None,
+           renamed: tuple[str, str] | None = None) -> None:
+    """Register the operator for ``invariant``: a ``tag`` event (one whose payload passes
+    ``where``) is repeated right after itself. ``renamed`` = (payload field, prefix): the
+    copy gets a fresh id there, so only the other ids repeat."""
+
+    @corruption(invariant, description, needs=needs, edits_store=edits_store)
+    def operator(bundle, dialect, rnd):
+        ed = Editor(bundle, dialect)
+        i = pick(rnd, [j for j in ed.lines_of(tag) if where is None or where(ed.event(j)["payload"])])
+        if i is None or not ed.editable():
+            return None
+        edit = None
+        if renamed is not None:
+            key, new_id = renamed[0], fresh(rnd, renamed[1])
+            edit = lambda p: p.update({key: new_id})  # noqa: E731
+        return _duplicate_after(ed, i, invariant, edit=edit)
+
+
 def _drop_tool_users(ed: Editor, tool_call_id: str) -> None:
     """Remove the events that refer to a tool call (its start is about to stop counting)."""
     for j in reversed(range(len(ed.events))):
@@ -35,16 +55,10 @@ def _drop_tool_users(ed: Editor, tool_call_id: str) -> None:
 
 
 # -- threads and turns ---------------------------------------------------------------------------
-@corruption("THREAD.DUPLICATE_START", "A thread is started twice.")
-def _thread_twice(bundle, dialect, rnd):
-    ed = Editor(bundle, dialect)
-    i = pick(rnd, ed.lines_of("thread_started"))
-    if i is None or not ed.editable():
-        return None
-    return _duplicate_after(ed, i, "THREAD.DUPLICATE_START")
+_twice("THREAD.DUPLICATE_START", "A thread is started twice.", "thread_started")
 
 
-@corruption("THREAD.UNKNOWN", "thread_ended names a thread that was never started.")
+@corruption("THREAD.UNKNOWN", "thread_ended names a thread that was never started.", edits_store=None)
 def _thread_unknown(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     resumes = [(k, ed.event(k)["payload"]["thread_id"]) for k in ed.lines_of("thread_resumed")]
@@ -60,16 +74,10 @@ def _thread_unknown(bundle, dialect, rnd):
     return result(ed, "THREAD.UNKNOWN", i)
 
 
-@corruption("TURN.DUPLICATE_START", "A Codex turn is started twice.")
-def _turn_twice(bundle, dialect, rnd):
-    ed = Editor(bundle, dialect)
-    i = pick(rnd, ed.lines_of("codex_turn_started"))
-    if i is None or not ed.editable():
-        return None
-    return _duplicate_after(ed, i, "TURN.DUPLICATE_START")
+_twice("TURN.DUPLICATE_START", "A Codex turn is started twice.", "codex_turn_started", edits_store=None)
 
 
-@corruption("TURN.UNKNOWN", "codex_turn_ended names a turn that was never started.")
+@corruption("TURN.UNKNOWN", "codex_turn_ended names a turn that was never started.", edits_store=None)
 def _turn_unknown(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("codex_turn_ended"))
@@ -83,6 +91,7 @@ def _turn_unknown(bundle, dialect, rnd):
     "TURN.THREAD_MISMATCH",
     "codex_turn_ended's envelope names another (started) thread than the turn's.",
     needs=("spawn",),
+    edits_store=None,
 )
 def _turn_thread(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -102,13 +111,7 @@ def _turn_thread(bundle, dialect, rnd):
 
 
 # -- inference --------------------------------------------------------------------------------------
-@corruption("INFERENCE.DUPLICATE_START", "An inference call is started twice.")
-def _inference_twice(bundle, dialect, rnd):
-    ed = Editor(bundle, dialect)
-    i = pick(rnd, ed.lines_of("inference_started"))
-    if i is None or not ed.editable():
-        return None
-    return _duplicate_after(ed, i, "INFERENCE.DUPLICATE_START")
+_twice("INFERENCE.DUPLICATE_START", "An inference call is started twice.", "inference_started")
 
 
 def _continued_responses(ed: Editor) -> set:
@@ -171,27 +174,17 @@ def _unknown_previous(bundle, dialect, rnd):
 
 
 # -- tools ----------------------------------------------------------------------------------------------
-@corruption("TOOL.DUPLICATE_START", "A tool call is started twice.", needs=("exec",))
-def _tool_twice(bundle, dialect, rnd):
-    ed = Editor(bundle, dialect)
-    i = pick(rnd, ed.lines_of("tool_call_started"))
-    if i is None or not ed.editable():
-        return None
-    return _duplicate_after(ed, i, "TOOL.DUPLICATE_START")
+_twice("TOOL.DUPLICATE_START", "A tool call is started twice.", "tool_call_started", needs=("exec",))
 
 
-@corruption(
+_twice(
     "TOOL.DUPLICATE_MODEL_CALL_ID",
     "A second tool call (new id) claims the model-visible call id of another in the same thread.",
+    "tool_call_started",
     needs=("exec",),
+    where=lambda p: p["model_visible_call_id"],
+    renamed=("tool_call_id", "call-"),
 )
-def _model_call_twice(bundle, dialect, rnd):
-    ed = Editor(bundle, dialect)
-    i = pick(rnd, [j for j in ed.lines_of("tool_call_started") if ed.event(j)["payload"]["model_visible_call_id"]])
-    if i is None or not ed.editable():
-        return None
-    new_id = fresh(rnd, "call-")
-    return _duplicate_after(ed, i, "TOOL.DUPLICATE_MODEL_CALL_ID", edit=lambda p: p.update(tool_call_id=new_id))
 
 
 @corruption(
@@ -234,21 +227,14 @@ def _tool_unknown_cell(bundle, dialect, rnd):
 )
 def _second_terminal(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
-    kinds = tool_kinds(ed)
-    seen, options = set(), []
-    for j in ed.lines_of("tool_call_runtime_started"):
-        tid = ed.event(j)["payload"]["tool_call_id"]
-        if kinds.get(tid) in facts.terminal_tool_kinds(ed.dialect) and tid not in seen:
-            options.append(j)
-        seen.add(tid)
-    i = pick(rnd, options)
+    i = pick(rnd, first_runtime_starts(ed, facts.terminal_tool_kinds(ed.dialect)))
     if i is None or not ed.editable():
         return None
     return _duplicate_after(ed, i, "TOOL.SECOND_TERMINAL_OPERATION")
 
 
 @corruption("TOOL.UNKNOWN_CALL", "A tool end, runtime end, MCP correlation or stdin target names an unknown call.",
-            needs=("exec",))
+            needs=("exec",), edits_store=None)
 def _tool_unknown(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("tool_call_ended", "tool_call_runtime_ended", "mcp_tool_call_correlation_assigned",
@@ -259,14 +245,8 @@ def _tool_unknown(bundle, dialect, rnd):
     return result(ed, "TOOL.UNKNOWN_CALL", i, note=ed.tag(i))
 
 
-@corruption("MCP.DUPLICATE_CORRELATION", "A tool call is correlated with an MCP call twice.", needs=("mcp",))
-def _mcp_twice(bundle, dialect, rnd):
-    ed = Editor(bundle, dialect)
-    i = pick(rnd, ed.lines_of("mcp_tool_call_correlation_assigned"))
-    if i is None or not ed.editable():
-        return None
-    new_mcp = fresh(rnd)
-    return _duplicate_after(ed, i, "MCP.DUPLICATE_CORRELATION", edit=lambda p: p.update(mcp_call_id=new_mcp))
+_twice("MCP.DUPLICATE_CORRELATION", "A tool call is correlated with an MCP call twice.",
+       "mcp_tool_call_correlation_assigned", needs=("mcp",), edits_store=None, renamed=("mcp_call_id", ""))
 
 
 # -- code cells -------------------------------------------------------------------------------------------
@@ -274,6 +254,7 @@ def _mcp_twice(bundle, dialect, rnd):
     "CELL.MISSING_CONTEXT",
     "A code cell response or end has no envelope thread or turn (so it also breaks ENVELOPE.CONTEXT_CONVENTION).",
     needs=("code_cell",),
+    edits_store=None,
 )
 def _cell_no_context(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -285,26 +266,15 @@ def _cell_no_context(bundle, dialect, rnd):
     return result(ed, "CELL.MISSING_CONTEXT", i, also=["ENVELOPE.CONTEXT_CONVENTION"])
 
 
-@corruption("CELL.DUPLICATE_START", "A code cell is started twice.", needs=("code_cell",))
-def _cell_twice(bundle, dialect, rnd):
-    ed = Editor(bundle, dialect)
-    i = pick(rnd, ed.lines_of("code_cell_started"))
-    if i is None or not ed.editable():
-        return None
-    return _duplicate_after(ed, i, "CELL.DUPLICATE_START")
+_twice("CELL.DUPLICATE_START", "A code cell is started twice.", "code_cell_started", needs=("code_cell",),
+       edits_store=None)
 
 
-@corruption("CELL.REMAPPED", "A runtime cell id is started again for another model-visible call.", needs=("code_cell",))
-def _cell_remapped(bundle, dialect, rnd):
-    ed = Editor(bundle, dialect)
-    i = pick(rnd, ed.lines_of("code_cell_started"))
-    if i is None or not ed.editable():
-        return None
-    other = fresh(rnd, "call-")
-    return _duplicate_after(ed, i, "CELL.REMAPPED", edit=lambda p: p.update(model_visible_call_id=other))
+_twice("CELL.REMAPPED", "A runtime cell id is started again for another model-visible call.", "code_cell_started",
+       needs=("code_cell",), edits_store=None, renamed=("model_visible_call_id", "call-"))
 
 
-@corruption("CELL.UNKNOWN", "A code cell response or end names a runtime cell never started.", needs=("code_cell",))
+@corruption("CELL.UNKNOWN", "A code cell response or end names a runtime cell never started.", needs=("code_cell",), edits_store=None)
 def _cell_unknown(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     i = pick(rnd, ed.lines_of("code_cell_initial_response", "code_cell_ended"))
@@ -315,19 +285,15 @@ def _cell_unknown(bundle, dialect, rnd):
 
 
 # -- compaction ------------------------------------------------------------------------------------------
-@corruption("COMPACTION.DUPLICATE_REQUEST", "A compaction request is started twice.", needs=("compact",))
-def _compaction_request_twice(bundle, dialect, rnd):
-    ed = Editor(bundle, dialect)
-    i = pick(rnd, ed.lines_of("compaction_request_started"))
-    if i is None or not ed.editable():
-        return None
-    return _duplicate_after(ed, i, "COMPACTION.DUPLICATE_REQUEST")
+_twice("COMPACTION.DUPLICATE_REQUEST", "A compaction request is started twice.", "compaction_request_started",
+       needs=("compact",))
 
 
 @corruption(
     "COMPACTION.UNKNOWN_REQUEST",
     "A compaction request completion or failure names an unknown request, or another compaction than its start.",
     needs=("compact",),
+    edits_store=None,
 )
 def _compaction_unknown(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -343,6 +309,7 @@ def _compaction_unknown(bundle, dialect, rnd):
     "COMPACTION.MISSING_CONTEXT",
     "compaction_installed lacks its envelope thread or turn (so it also breaks ENVELOPE.CONTEXT_CONVENTION).",
     needs=("compact",),
+    edits_store=None,
 )
 def _compaction_no_context(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -354,13 +321,8 @@ def _compaction_no_context(bundle, dialect, rnd):
     return result(ed, "COMPACTION.MISSING_CONTEXT", i, also=["ENVELOPE.CONTEXT_CONVENTION"], note=key)
 
 
-@corruption("COMPACTION.DUPLICATE_INSTALL", "A compaction is installed twice.", needs=("compact",))
-def _install_twice(bundle, dialect, rnd):
-    ed = Editor(bundle, dialect)
-    i = pick(rnd, ed.lines_of("compaction_installed"))
-    if i is None or not ed.editable():
-        return None
-    return _duplicate_after(ed, i, "COMPACTION.DUPLICATE_INSTALL")
+_twice("COMPACTION.DUPLICATE_INSTALL", "A compaction is installed twice.", "compaction_installed",
+       needs=("compact",))
 
 
 
@@ -369,7 +331,7 @@ def _install_twice(bundle, dialect, rnd):
     "HISTORY.MISSING_THREAD",
     "history_item_accepted has no envelope thread (a turn-scoped event without it also breaks "
     "ENVELOPE.CONTEXT_CONVENTION).",
-    dialects=("v2",),
+    edits_store=None,
 )
 def _history_no_thread(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -384,7 +346,7 @@ def _history_no_thread(bundle, dialect, rnd):
     "HISTORY.AGENT_MESSAGE",
     "An accepted inter-agent message's payload holds another item id than the acceptance names.",
     needs=("spawn",),
-    dialects=("v2",),
+    edits_store=None,
 )
 def _history_agent_message(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -399,7 +361,7 @@ def _history_agent_message(bundle, dialect, rnd):
 @corruption(
     "THREAD.RESUME_NOT_ENDED",
     "thread_resumed names a thread that is still running.",
-    dialects=("v2",),
+    edits_store=None,
 )
 def _resume_running(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -427,7 +389,7 @@ def _resume_running(bundle, dialect, rnd):
     "EVENT.RELEASE_REQUIRED_FIELD",
     "A tool_call_runtime_started lacks `kind`, as Codex 0.165.0 wrote it; the reference reducer requires it.",
     needs=("exec",),
-    dialects=("v2",),
+    dialects=("v2",),  # edits events only, but not yet tried on v3 bundles
 )
 def _runtime_without_kind(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)

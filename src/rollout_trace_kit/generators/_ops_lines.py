@@ -13,11 +13,12 @@ import copy
 
 import orjson
 
+from ..validate import Options
 from ._edit import Editor
 from ._ops_common import fresh, kill_line, pick, quiet_line, result, unparseable
 from .corruptions import corruption
 
-TOO_LONG_BYTES = 64 * 1024 * 1024  # the validator's default --max-line-bytes
+TOO_LONG_BYTES = Options.max_line_bytes  # the validator's default --max-line-bytes
 
 
 @corruption("LINE.UTF8", "A line holds a byte sequence that is not UTF-8.")
@@ -57,6 +58,7 @@ def _not_json(bundle, dialect, rnd):
     "An object in a line repeats a key, the last value being the right one. Both reducers reject a "
     "repeated key the model defines there (reducer level); a repeated unknown key is only a writer "
     "fault, and an unknown key (EVENT.UNKNOWN_KEY) too.",
+    edits_store=None,
 )
 def _duplicate_key(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -77,6 +79,13 @@ def _duplicate_key(bundle, dialect, rnd):
     return result(ed, "LINE.DUPLICATE_KEY", i, seq=seq, reducer_level=["LINE.DUPLICATE_KEY"], note=f"{how} key twice")
 
 
+def _unreadable_with(ed, i: int, key: str, value) -> None:
+    """Line ``i`` becomes its event with one more payload key, which the validator cannot read."""
+    e = copy.deepcopy(ed.event(i))
+    e["payload"][key] = value
+    unparseable(ed, i, orjson.dumps(e))
+
+
 @corruption(
     "LINE.NESTING",
     "A line's payload nests arrays deeper than serde_json's recursion limit (the reducers fail on it).",
@@ -86,25 +95,22 @@ def _too_deep(bundle, dialect, rnd):
     i = quiet_line(ed, rnd)
     if i is None:
         return None
-    e = copy.deepcopy(ed.event(i))
     depth = rnd.randint(130, 200)
-    e["payload"]["detail"] = orjson.Fragment(b"[" * depth + b"]" * depth)
-    unparseable(ed, i, orjson.dumps(e))
+    _unreadable_with(ed, i, "detail", orjson.Fragment(b"[" * depth + b"]" * depth))
     return result(ed, "LINE.NESTING", i, seq=None, reducer_level=["LINE.NESTING"], note=f"depth {depth}")
 
 
 @corruption(
     "LINE.TOO_LONG",
-    "A line is longer than the validator's 64 MiB line limit (a kit limit: the reference reducers accept it).",
+    f"A line is longer than the validator's {TOO_LONG_BYTES >> 20} MiB line limit (a kit limit: the reference "
+    "reducers accept it).",
 )
 def _too_long(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     i = quiet_line(ed, rnd)
     if i is None:
         return None
-    e = copy.deepcopy(ed.event(i))
-    e["payload"]["padding"] = "x" * (TOO_LONG_BYTES + rnd.randint(1, 1000))
-    unparseable(ed, i, orjson.dumps(e))
+    _unreadable_with(ed, i, "padding", "x" * (TOO_LONG_BYTES + rnd.randint(1, 1000)))
     return result(ed, "LINE.TOO_LONG", i, seq=None)
 
 
@@ -113,6 +119,7 @@ def _too_long(bundle, dialect, rnd):
     "The last line has no final newline: either only the newline is missing, or the line is cut "
     "short (then it is not JSON, which the reducer rejects, and the terminal event is gone: "
     "ORDER.TERMINAL_PRESENT too).",
+    edits_store=None,
 )
 def _truncated(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -129,7 +136,7 @@ def _truncated(bundle, dialect, rnd):
                   reducer_level=["LINE.TRUNCATED"], note="last line cut short")
 
 
-@corruption("LINE.BLANK", "An empty or whitespace-only line sits between two events.")
+@corruption("LINE.BLANK", "An empty or whitespace-only line sits between two events.", edits_store=None)
 def _blank(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     if len(ed.events) < 2:
@@ -141,7 +148,7 @@ def _blank(bundle, dialect, rnd):
     return result(ed, "LINE.BLANK", i, seq=None)
 
 
-@corruption("LINE.CRLF", 'A line ends with "\\r\\n" instead of "\\n".')
+@corruption("LINE.CRLF", 'A line ends with "\\r\\n" instead of "\\n".', edits_store=None)
 def _crlf(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     i = pick(rnd, [j for j, e in enumerate(ed.events) if e is not None])
@@ -200,7 +207,7 @@ def _float_int(bundle, dialect, rnd):
     return result(ed, "EVENT.INTEGER_FORM", i, seq=seq)
 
 
-@corruption("EVENT.UNKNOWN_KEY", "An event carries a key its dialect does not define (serde ignores it).")
+@corruption("EVENT.UNKNOWN_KEY", "An event carries a key its dialect does not define (serde ignores it).", edits_store=None)
 def _unknown_key(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     i = pick(rnd, [j for j, e in enumerate(ed.events) if e is not None])

@@ -13,7 +13,7 @@ def _events(ed: Editor) -> list[int]:
     return [i for i, e in enumerate(ed.events) if e is not None]
 
 
-@corruption("ENVELOPE.SCHEMA_VERSION", "One event's schema_version is not the dialect's.")
+@corruption("ENVELOPE.SCHEMA_VERSION", "One event's schema_version is not the dialect's.", edits_store=None)
 def _schema_version(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     i = pick(rnd, _events(ed))
@@ -24,7 +24,7 @@ def _schema_version(bundle, dialect, rnd):
     return result(ed, "ENVELOPE.SCHEMA_VERSION", i, note=f"schema_version {version}")
 
 
-@corruption("ENVELOPE.ROLLOUT_ID", "One event's rollout_id is not the manifest's.")
+@corruption("ENVELOPE.ROLLOUT_ID", "One event's rollout_id is not the manifest's.", edits_store=None)
 def _rollout_id(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     i = pick(rnd, _events(ed))
@@ -34,7 +34,7 @@ def _rollout_id(bundle, dialect, rnd):
     return result(ed, "ENVELOPE.ROLLOUT_ID", i)
 
 
-@corruption("SEQ.STARTS_AT_ONE", "seq starts at 0 or above 1 (and stays contiguous).")
+@corruption("SEQ.STARTS_AT_ONE", "seq starts at 0 or above 1 (and stays contiguous).", edits_store=None)
 def _seq_start(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     if not ed.events or not ed.editable():
@@ -59,7 +59,7 @@ def _seq_gap(bundle, dialect, rnd):
     return result(ed, "SEQ.NO_GAP", i, note="seq jumps")
 
 
-@corruption("SEQ.INCREASING", "An event repeats the seq of the one before it (the rest stays contiguous).")
+@corruption("SEQ.INCREASING", "An event repeats the seq of the one before it (the rest stays contiguous).", edits_store=None)
 def _seq_repeat(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     if len(ed.events) < 2 or not ed.editable():
@@ -69,7 +69,7 @@ def _seq_repeat(bundle, dialect, rnd):
     return result(ed, "SEQ.INCREASING", i)
 
 
-@corruption("ROLLOUT.STARTED_FIRST", "rollout_started is missing from the start, or appears again later.")
+@corruption("ROLLOUT.STARTED_FIRST", "rollout_started is missing from the start, or appears again later.", edits_store=None)
 def _started_first(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     if len(ed.events) < 3 or not ed.editable() or ed.tag(0) != "rollout_started":
@@ -82,7 +82,7 @@ def _started_first(bundle, dialect, rnd):
     return result(ed, "ROLLOUT.STARTED_FIRST", i, note="second rollout_started")
 
 
-@corruption("ROLLOUT.IDENTITY", "rollout_started names another trace_id or root_thread_id than the manifest.")
+@corruption("ROLLOUT.IDENTITY", "rollout_started names another trace_id or root_thread_id than the manifest.", edits_store=None)
 def _identity(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     if not ed.events or ed.tag(0) != "rollout_started":
@@ -101,25 +101,23 @@ def _append_after_terminal(ed: Editor, rnd) -> int | None:
     return len(ed.events) - 1
 
 
-@corruption("ORDER.AFTER_ROLLOUT_ENDED", "An event follows rollout_ended.", dialects=("v1",))
-def _after_rollout_ended(bundle, dialect, rnd):
-    ed = Editor(bundle, dialect)
-    if not ed.events or ed.tag(len(ed.events) - 1) != "rollout_ended":
-        return None
-    i = _append_after_terminal(ed, rnd)
-    return None if i is None else result(ed, "ORDER.AFTER_ROLLOUT_ENDED", i)
+def _event_after(invariant: str, terminal: str) -> None:
+    """Register the operator for ``invariant``: an event follows ``terminal``, the log's last."""
+
+    @corruption(invariant, f"An event follows {terminal}.")
+    def operator(bundle, dialect, rnd):
+        ed = Editor(bundle, dialect)
+        if not ed.events or ed.tag(len(ed.events) - 1) != terminal:
+            return None
+        i = _append_after_terminal(ed, rnd)
+        return None if i is None else result(ed, invariant, i)
 
 
-@corruption("ORDER.AFTER_RECORDING_COMPLETED", "An event follows recording_completed.", dialects=("v2",))
-def _after_recording_completed(bundle, dialect, rnd):
-    ed = Editor(bundle, dialect)
-    if not ed.events or ed.tag(len(ed.events) - 1) != "recording_completed":
-        return None
-    i = _append_after_terminal(ed, rnd)
-    return None if i is None else result(ed, "ORDER.AFTER_RECORDING_COMPLETED", i)
+_event_after("ORDER.AFTER_ROLLOUT_ENDED", "rollout_ended")
+_event_after("ORDER.AFTER_RECORDING_COMPLETED", "recording_completed")
 
 
-@corruption("ORDER.TERMINAL_PRESENT", "The log stops before its terminal event (rollout_ended / recording_completed).")
+@corruption("ORDER.TERMINAL_PRESENT", "The log stops before its terminal event (rollout_ended / recording_completed).", edits_store=None)
 def _no_terminal(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     last = len(ed.events) - 1
@@ -133,6 +131,7 @@ def _no_terminal(bundle, dialect, rnd):
     "ENVELOPE.CONTEXT_MATCHES_PAYLOAD",
     "A turn start, inference start or compaction request start has an envelope thread or turn "
     "other than the one its payload names.",
+    edits_store=None,
 )
 def _context_mismatch(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -148,6 +147,7 @@ def _context_mismatch(bundle, dialect, rnd):
     "ENVELOPE.CONTEXT_CONVENTION",
     "A protocol event carries an envelope thread and turn (writers leave them null), or a "
     "turn-scoped event that reads only its payload lacks its envelope turn.",
+    edits_store=None,
 )
 def _context_convention(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -179,7 +179,7 @@ def _no_envelope_turn(ed: Editor, rnd):
     return result(ed, "ENVELOPE.CONTEXT_CONVENTION", i, note=f"{ed.tag(i)} without envelope turn")
 
 
-@corruption("TIME.MONOTONIC", "An event's wall_time_unix_ms is earlier than the event before it.")
+@corruption("TIME.MONOTONIC", "An event's wall_time_unix_ms is earlier than the event before it.", edits_store=None)
 def _time_goes_back(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     options = [

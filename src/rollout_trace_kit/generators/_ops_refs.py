@@ -13,11 +13,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..bundle import PAYLOADS, Bundle, Special
+from ..validate import Options
 from ._edit import Editor
-from ._ops_common import owned_refs, pick, reducer_reads, result
+from ._ops_common import owned_refs, payload_kinds, pick, reducer_reads, result
 from .corruptions import corruption
 
-SIZE_LIMIT = 256 * 1024 * 1024  # the validator's default --max-payload-bytes
+SIZE_LIMIT = Options.max_payload_bytes  # the validator's default --max-payload-bytes
 
 
 class OversizeBundle(Bundle):
@@ -124,7 +125,7 @@ def _payload_is_dir(bundle, dialect, rnd):
 
 @corruption(
     "REF.SIZE_LIMIT",
-    "A payload file is larger than the validator's 256 MiB payload limit (its JSON padded with spaces).",
+    f"A payload file is larger than the validator's {SIZE_LIMIT >> 20} MiB payload limit (its JSON padded with spaces).",
 )
 def _payload_too_large(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -201,8 +202,6 @@ def _naming(bundle, dialect, rnd):
 
 @corruption("REF.KIND", "A ref's kind is not the one writers use for its field.")
 def _wrong_kind(bundle, dialect, rnd):
-    from ..model.common import RAW_PAYLOAD_KINDS
-
     ed = Editor(bundle, dialect)
     options = []
     for i, pointer, ref in owned_refs(ed):
@@ -217,7 +216,7 @@ def _wrong_kind(bundle, dialect, rnd):
         return None
     i, pointer, ref, kinds = got
     ed.touch(i)
-    ref["kind"] = {"type": rnd.choice([k for k in RAW_PAYLOAD_KINDS if k not in kinds])}
+    ref["kind"] = {"type": rnd.choice([k for k in payload_kinds(dialect) if k not in kinds])}
     return result(ed, "REF.KIND", i, note=f"{pointer} is {ref['kind']['type']}")
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import random
 
 from ..model import releases as rel
-from ..model.types import Dialect, NamedType
+from ..model import facts
+from ..model.types import Dialect
 from ._edit import Editor, iter_refs
+from ._ops_common import payload_kinds
 from .corruptions import Corrupted, corruption
 
 SCHEMA, VARIANT, FIELD, TOOL, PAYLOAD, WRITER = (
@@ -104,28 +106,26 @@ def _pick_reader(ed: Editor, dialect: Dialect, rnd: random.Random, want: str) ->
     return rnd.choice(pool) if pool else None
 
 
-@corruption(VARIANT, "Judged by a release whose reducer does not know one of the bundle's variants.")
-def _variant_unknown(bundle, dialect: Dialect, rnd: random.Random):
+def _variant_outside(bundle, dialect: Dialect, rnd: random.Random, invariant: str, side: str, verb: str):
+    """Judged by a release whose ``side`` ("reducer", "writer") lacks a variant of the bundle."""
     ed = Editor(bundle, dialect)
-    picked = _pick_reader(ed, dialect, rnd, VARIANT)
+    picked = _pick_reader(ed, dialect, rnd, invariant)
     if picked is None:
         return None
     r, ids = picked
-    known = set(r.get("reducer", "variants"))
-    index = next(i for i in range(len(ed.events)) if ed.tag(i) is not None and ed.tag(i) not in known)
-    return _finish(ed, VARIANT, r, ids, index, f"release {r.version} does not know {ed.tag(index)}")
+    variants = set(r.get(side, "variants"))
+    index = next(i for i in range(len(ed.events)) if ed.tag(i) is not None and ed.tag(i) not in variants)
+    return _finish(ed, invariant, r, ids, index, f"release {r.version} {verb} {ed.tag(index)}")
+
+
+@corruption(VARIANT, "Judged by a release whose reducer does not know one of the bundle's variants.")
+def _variant_unknown(bundle, dialect: Dialect, rnd: random.Random):
+    return _variant_outside(bundle, dialect, rnd, VARIANT, "reducer", "does not know")
 
 
 @corruption(WRITER, "Judged by a release whose writer was never seen writing one of the bundle's variants.")
 def _variant_not_written(bundle, dialect: Dialect, rnd: random.Random):
-    ed = Editor(bundle, dialect)
-    picked = _pick_reader(ed, dialect, rnd, WRITER)
-    if picked is None:
-        return None
-    r, ids = picked
-    written = set(r.get("writer", "variants"))
-    index = next(i for i in range(len(ed.events)) if ed.tag(i) is not None and ed.tag(i) not in written)
-    return _finish(ed, WRITER, r, ids, index, f"release {r.version} never wrote {ed.tag(index)}")
+    return _variant_outside(bundle, dialect, rnd, WRITER, "writer", "never wrote")
 
 
 @corruption(FIELD, "A field the judging release's reducer requires is removed.")
@@ -150,13 +150,6 @@ def _field_removed(bundle, dialect: Dialect, rnd: random.Random):
     return _finish(ed, FIELD, r, ids, i, f"release {r.version} requires {ed.tag(i)}.{key}")
 
 
-def _kind_values(dialect: Dialect, name: str) -> tuple[str, ...]:
-    t: NamedType | None = next((t for t in dialect.types if t.name == name), None)
-    if t is None:
-        return ()
-    return tuple(getattr(t, "values", ()) or getattr(t, "tags", ()))
-
-
 UNKNOWN_KIND = "rtk_kind_unknown_to_all"
 
 
@@ -173,7 +166,7 @@ def _tool_kind(bundle, dialect: Dialect, rnd: random.Random):
     ed = Editor(bundle, dialect)
     sv = _schema(ed)
     starts = [i for i in ed.lines_of("tool_call_started") if isinstance(ed.event(i)["payload"].get("kind"), dict)]
-    options = _missing_kinds(sv, _kind_values(dialect, "ToolCallKind"), "tool_kinds")
+    options = _missing_kinds(sv, facts.tool_kinds(dialect), "tool_kinds")
     if not starts or not options:
         return None
     r, kind = rnd.choice(options)
@@ -188,7 +181,7 @@ def _payload_kind(bundle, dialect: Dialect, rnd: random.Random):
     ed = Editor(bundle, dialect)
     sv = _schema(ed)
     refs = [(i, ref) for i in range(len(ed.events)) if ed.tag(i) for _, ref in iter_refs(ed.event(i)["payload"], dialect)]
-    options = _missing_kinds(sv, _kind_values(dialect, "RawPayloadKind"), "payload_kinds")
+    options = _missing_kinds(sv, payload_kinds(dialect), "payload_kinds")
     if not refs or not options:
         return None
     r, kind = rnd.choice(options)

@@ -8,23 +8,17 @@ share) is the usual target, so a broken record breaks one ref only.
 
 from __future__ import annotations
 
-import re
-import struct
+import io
 
-from ..bundle import PAYLOADS, Special
-from ..store.shards import HEADER, compress_records, encode_record, read_records
+from ..bundle import Special
+from ..model.types import STORE_ZSTD_SHARDS
+from ..validate.rules.store import MAX_SHARD_BYTES
+from ..store.shards import HEADER, ZSTD_LEVEL, compress_records, encode_record, read_records
 from ._edit import Editor
-from ._ops_common import pick, result
+from ._ops_common import fresh, pick, refs, result
 from .corruptions import corruption
 
-V3 = ("v3",)
-_SHARD = re.compile(rf"{PAYLOADS}/([0-9]{{6,}})\.zst\Z")
-
-
-def _shard_number(rel: str) -> int:
-    m = _SHARD.match(rel)
-    assert m is not None  # a shard path of the bundle (shards() lists only those)
-    return int(m.group(1))
+Records = list[tuple[bytes, bytes]]  # (id, body) of each record of a shard, in order
 
 
 class Store:
@@ -32,46 +26,61 @@ class Store:
 
     def __init__(self, ed: Editor):
         self.ed = ed
-        self._records: dict[str, list[tuple[bytes, bytes]]] = {}
+        self.layout = ed.layout
+        self._records: dict[str, Records] = {}
 
-    @staticmethod
-    def rel(shard: int) -> str:
-        return f"{PAYLOADS}/{shard:06d}.zst"
+    def rel(self, shard: int) -> str:
+        return self.layout.file_for(shard=shard)
+
+    def number(self, rel: str) -> int | None:
+        """``n`` when ``rel`` is the layout's file of shard n, else None."""
+        stem = rel.rpartition("/")[2].partition(".")[0]
+        if not (stem.isascii() and stem.isdigit()):
+            return None
+        n = int(stem)
+        return n if self.rel(n) == rel else None
 
     def shards(self) -> list[str]:
-        return sorted(r for r in self.ed.bundle.payloads if _SHARD.match(r))
+        return sorted(r for r in self.ed.bundle.payloads if self.number(r) is not None)
 
-    def records(self, rel: str) -> list[tuple[bytes, bytes]]:
+    def pick_shard(self, rnd) -> str | None:
+        return pick(rnd, self.shards())
+
+    def records(self, rel: str) -> Records:
+        """The shard's records (a copy to edit and ``put`` back)."""
         if rel not in self._records:
-            import io
-
             self._records[rel] = [(r.id, r.body) for r in read_records(io.BytesIO(self.ed.bundle.payloads[rel]))
                                   if not hasattr(r, "code") and r.body is not None]  # a body over the read cap is not kept
-        return self._records[rel]
+        return list(self._records[rel])
 
-    def put(self, rel: str, records: list[tuple[bytes, bytes]]) -> None:
+    def put(self, rel: str, records: Records) -> None:
+        """The shard holds these records, written as Codex writes them."""
         self._records[rel] = records
         self.ed.bundle.payloads[rel] = compress_records(records)
 
-    def refs(self):
-        """(line, pointer, ref) of every ref, parts included."""
-        for i, e in enumerate(self.ed.events):
-            if e is None:
-                continue
-            for key, value in e["payload"].items():
-                if isinstance(value, dict) and "shard" in value:
-                    yield from _walk(i, f"/payload/{key}", value)
+    def put_stream(self, rel: str, raw: bytes) -> None:
+        """The shard holds this decompressed stream, compressed as Codex does (one sealed frame)."""
+        from ..store.shards import _compressor
+        from ..store.zstd import ZstdCompressor
+
+        c = _compressor(ZSTD_LEVEL, True)
+        self.ed.bundle.payloads[rel] = c.compress(raw, ZstdCompressor.FLUSH_BLOCK) + c.flush(ZstdCompressor.FLUSH_FRAME)
+
+    def lines_using(self, rel: str) -> list[int]:
+        """Lines of the refs that name this shard."""
+        n = self.number(rel)
+        return [i for i, _, ref in refs(self.ed) if ref["shard"] == n]
 
     def users(self) -> dict[tuple[int, str], list]:
         out: dict = {}
-        for i, pointer, ref in self.refs():
+        for i, pointer, ref in refs(self.ed):
             out.setdefault((ref["shard"], ref["raw_payload_id"]), []).append((i, pointer, ref))
         return out
 
     def owned(self, *, kinds=None):
         """(line, pointer, ref) of top-level refs that alone use their record (which exists)."""
         users = self.users()
-        present = {(_shard_number(rel), rid.decode("utf-8", "replace"))
+        present = {(self.number(rel), rid.decode("utf-8", "replace"))
                    for rel in self.shards() for rid, _ in self.records(rel)}
         for key, uses in users.items():
             if len(uses) != 1 or key not in present:
@@ -82,6 +91,9 @@ class Store:
             if kinds is None or ref["kind"]["type"] in kinds:
                 yield i, pointer, ref
 
+    def pick_owned(self, rnd, **kw):
+        return pick(rnd, list(self.owned(**kw)))
+
     def body_of(self, ref) -> tuple[str, int]:
         """(shard rel, record index) of a ref's record."""
         rel = self.rel(ref["shard"])
@@ -91,34 +103,36 @@ class Store:
                 return rel, k
         raise KeyError(ref["raw_payload_id"])
 
+    def body(self, ref) -> bytes:
+        rel, k = self.body_of(ref)
+        return self.records(rel)[k][1]
 
-def _walk(i, pointer, ref):
-    yield i, pointer, ref
-    for k, part in enumerate(ref.get("parts") or ()):
-        yield from _walk(i, f"{pointer}/parts/{k}", part)
+    def set_body(self, ref, body: bytes) -> None:
+        rel, k = self.body_of(ref)
+        recs = self.records(rel)
+        recs[k] = (recs[k][0], body)
+        self.put(rel, recs)
+
+    def record_id(self, n: int) -> bytes:
+        """The id a writer gives record ``n``."""
+        return self.layout.payload_id_for(n).encode()
 
 
-def _one_shard_ref(st: Store, rnd, **kw):
-    return pick(rnd, list(st.owned(**kw)))
-
-
-def _set_body(st: Store, ref, body: bytes) -> None:
-    rel, k = st.body_of(ref)
-    recs = list(st.records(rel))
-    recs[k] = (recs[k][0], body)
-    st.put(rel, recs)
+def _stream(records: Records) -> bytes:
+    """The decompressed bytes of a shard holding ``records``."""
+    return b"".join(encode_record(r, b) for r, b in records)
 
 
 # -- frames -----------------------------------------------------------------------------------
 @corruption(
     "STORE.FRAME",
     "A shard does not decompress: its frame magic or checksum is spoiled, or it holds the records uncompressed.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _frame(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
-    rel = pick(rnd, st.shards())
+    rel = st.pick_shard(rnd)
     if rel is None:
         return None
     data = bytearray(ed.bundle.payloads[rel])
@@ -128,7 +142,7 @@ def _frame(bundle, dialect, rnd):
     elif how == "checksum":
         data[-1 - rnd.randrange(4)] ^= 1 << rnd.randrange(8)
     else:
-        data = bytearray(b"".join(encode_record(r, b) for r, b in st.records(rel)))
+        data = bytearray(_stream(st.records(rel)))
     ed.bundle.payloads[rel] = bytes(data)
     return result(ed, "STORE.FRAME", None, note=f"{rel}: {how}")
 
@@ -136,12 +150,12 @@ def _frame(bundle, dialect, rnd):
 @corruption(
     "STORE.TRAILING_GARBAGE",
     "Bytes that are not a zstd frame follow the last frame of a shard.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _trailing_garbage(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
-    rel = pick(rnd, st.shards())
+    rel = st.pick_shard(rnd)
     if rel is None:
         return None
     junk = rnd.choice([b"GARBAGE!", b"\x00" * 16, b"{\"not\": \"a frame\"}\n", bytes(range(1, 40))])
@@ -152,14 +166,14 @@ def _trailing_garbage(bundle, dialect, rnd):
 @corruption(
     "STORE.FRAME_TRUNCATED",
     "A shard of a completed recording ends inside its frame: its checksum (the frame's end) is cut off.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _frame_truncated(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
     if not ed.lines_of("recording_completed"):
         return None
-    rel = pick(rnd, st.shards())
+    rel = st.pick_shard(rnd)
     if rel is None:
         return None
     ed.bundle.payloads[rel] = ed.bundle.payloads[rel][: -rnd.randint(1, 4)]
@@ -167,29 +181,19 @@ def _frame_truncated(bundle, dialect, rnd):
 
 
 # -- records -----------------------------------------------------------------------------------------
-def _raw_shard(st: Store, rel: str, raw: bytes) -> None:
-    """The shard holds this decompressed stream, compressed as Codex does (one sealed frame)."""
-    from ..store.shards import _compressor
-    from ..store.zstd import ZstdCompressor
-
-    c = _compressor(3, True)
-    st.ed.bundle.payloads[rel] = c.compress(raw, ZstdCompressor.FLUSH_BLOCK) + c.flush(ZstdCompressor.FLUSH_FRAME)
-
-
 @corruption(
     "STORE.RECORD_HEADER_CUT",
     "A sealed shard's record stream ends inside a record header (1 to 9 bytes of it).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _header_cut(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
-    rel = pick(rnd, st.shards())
+    rel = st.pick_shard(rnd)
     if rel is None:
         return None
-    raw = b"".join(encode_record(r, b) for r, b in st.records(rel))
     header = HEADER.pack(13, rnd.randint(2, 5000))
-    _raw_shard(st, rel, raw + header[: rnd.randint(1, 9)])
+    st.put_stream(rel, _stream(st.records(rel)) + header[: rnd.randint(1, 9)])
     return result(ed, "STORE.RECORD_HEADER_CUT", None, note=rel)
 
 
@@ -197,28 +201,28 @@ def _header_cut(bundle, dialect, rnd):
     "STORE.LENGTH_BEYOND_SHARD",
     "A record's declared body length runs past the end of its shard (a few bytes, or u64::MAX), "
     "or a last record is cut short.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _length_beyond(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
-    rel = pick(rnd, st.shards())
+    rel = st.pick_shard(rnd)
     if rel is None:
         return None
     recs = st.records(rel)
-    head = b"".join(encode_record(r, b) for r, b in recs[:-1])
+    head = _stream(recs[:-1])
     rid, body = recs[-1]
     how = rnd.choice(["plus", "u64max", "cut", "extra"])
     if how == "plus":
-        tail = struct.pack("<HQ", len(rid), len(body) + rnd.randint(1, 100)) + rid + body
+        tail = HEADER.pack(len(rid), len(body) + rnd.randint(1, 100)) + rid + body
     elif how == "u64max":
-        tail = struct.pack("<HQ", len(rid), 2**64 - 1) + rid + body
+        tail = HEADER.pack(len(rid), 2**64 - 1) + rid + body
     elif how == "cut":
         tail = encode_record(rid, body)[: -rnd.randint(1, len(body))] if body else encode_record(rid, body)[:-1]
     else:
-        extra = b"raw_payload:999999"
-        tail = encode_record(rid, body) + struct.pack("<HQ", len(extra), 500) + extra + b"{}"
-    _raw_shard(st, rel, head + tail)
+        extra = st.record_id(999999)
+        tail = encode_record(rid, body) + HEADER.pack(len(extra), 500) + extra + b"{}"
+    st.put_stream(rel, head + tail)
     return result(ed, "STORE.LENGTH_BEYOND_SHARD", None, note=f"{rel}: {how}")
 
 
@@ -227,28 +231,28 @@ def _length_beyond(bundle, dialect, rnd):
     "A record and every ref to it are renamed to an id that is not raw_payload:{n} (UTF-8: only the "
     "writer profile minds), or an extra record's id is not UTF-8 (the reducer fails; it is unreferenced: "
     "STORE.UNREFERENCED too).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _record_id(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
     if rnd.random() < 0.5:
-        got = _one_shard_ref(st, rnd)
+        got = st.pick_owned(rnd)
         if got is None:
             return None
         i, pointer, ref = got
-        rel, k = st.body_of(ref)
+        shard, k = st.body_of(ref)
         new = rnd.choice(["custom-id", "raw_payload:03", "payload-7", "", "raw payload 1"])
-        recs = list(st.records(rel))
+        recs = st.records(shard)
         recs[k] = (new.encode(), recs[k][1])
-        st.put(rel, recs)
+        st.put(shard, recs)
         ed.touch(i)
         ref["raw_payload_id"] = new
         return result(ed, "STORE.RECORD_ID", None, note=f"renamed to {new!r}")
-    rel = pick(rnd, st.shards())
+    rel = st.pick_shard(rnd)
     if rel is None:
         return None
-    recs = list(st.records(rel))
+    recs = st.records(rel)
     recs.insert(rnd.randint(0, len(recs)), (rnd.choice([b"\xff\xfe", b"raw_payload:\xc3"]), b"{}"))
     st.put(rel, recs)
     return result(ed, "STORE.RECORD_ID", None, also=["STORE.UNREFERENCED"], reducer_level=["STORE.RECORD_ID"],
@@ -259,15 +263,15 @@ def _record_id(bundle, dialect, rnd):
     "STORE.DUPLICATE_RECORD",
     "A shard holds a second record with the id of another (an identical copy or a different body, "
     "right after it or at the end).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _duplicate(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
-    rel = pick(rnd, st.shards())
+    rel = st.pick_shard(rnd)
     if rel is None:
         return None
-    recs = list(st.records(rel))
+    recs = st.records(rel)
     k = rnd.randrange(len(recs))
     rid, body = recs[k]
     copy = (rid, body if rnd.random() < 0.5 else b'{"duplicate":true}')
@@ -281,14 +285,14 @@ def _duplicate(bundle, dialect, rnd):
     "STORE.REF_SHARD",
     "A ref names a shard that does not exist (its record is then unreferenced: STORE.UNREFERENCED "
     "too), or a shard file is deleted.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _ref_shard(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
     shards = st.shards()
     if rnd.random() < 0.5:
-        got = _one_shard_ref(st, rnd)
+        got = st.pick_owned(rnd)
         if got is None:
             return None
         i, pointer, ref = got
@@ -298,8 +302,7 @@ def _ref_shard(bundle, dialect, rnd):
     rel = pick(rnd, shards)
     if rel is None:
         return None
-    n = _shard_number(rel)
-    users = [i for i, _, ref in st.refs() if ref["shard"] == n]
+    users = st.lines_using(rel)
     if not users:
         return None
     del ed.bundle.payloads[rel]
@@ -309,17 +312,17 @@ def _ref_shard(bundle, dialect, rnd):
 @corruption(
     "STORE.REF_RECORD",
     "A referenced record is missing from its shard.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _ref_record(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
-    got = _one_shard_ref(st, rnd)
+    got = st.pick_owned(rnd)
     if got is None:
         return None
     i, pointer, ref = got
     rel, k = st.body_of(ref)
-    recs = list(st.records(rel))
+    recs = st.records(rel)
     del recs[k]
     st.put(rel, recs)
     return result(ed, "STORE.REF_RECORD", i, note=pointer)
@@ -328,16 +331,16 @@ def _ref_record(bundle, dialect, rnd):
 @corruption(
     "STORE.UNREFERENCED",
     "A shard holds a record no event references.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _unreferenced(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
-    rel = pick(rnd, st.shards())
+    rel = st.pick_shard(rnd)
     if rel is None:
         return None
-    recs = list(st.records(rel))
-    recs.insert(rnd.randint(0, len(recs)), (b"raw_payload:%d" % (10**6 + rnd.randrange(1000)),
+    recs = st.records(rel)
+    recs.insert(rnd.randint(0, len(recs)), (st.record_id(10**6 + rnd.randrange(1000)),
                                             rnd.choice([b"{}", b'{"type":"warning"}', b"not json"])))
     st.put(rel, recs)
     return result(ed, "STORE.UNREFERENCED", None, note=rel)
@@ -347,21 +350,20 @@ def _unreferenced(bundle, dialect, rnd):
     "STORE.SHARD_NAME",
     "payloads/ holds a file that is not a shard name (1.zst, 000001.ZST, 000001.zst.tmp, junk.txt), or a "
     "shard is a symlink out of the bundle (the kit does not read it: a reducer-profile finding).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _shard_name(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
     shards = st.shards()
     if not shards:
         return None
     if rnd.random() < 0.5:
         name = rnd.choice(["1.zst", "000001.ZST", "000001.zst.tmp", "junk.txt", "0000001.zst", "000000.zst"])
-        ed.bundle.payloads[f"{PAYLOADS}/{name}"] = ed.bundle.payloads[shards[0]]
+        ed.bundle.payloads[f"{ed.layout.payloads_dir}/{name}"] = ed.bundle.payloads[shards[0]]
         return result(ed, "STORE.SHARD_NAME", None, note=name)
     rel = rnd.choice(shards)
-    n = _shard_number(rel)
-    users = [i for i, _, ref in st.refs() if ref["shard"] == n]
+    users = st.lines_using(rel)
     if not users:
         return None
     del ed.bundle.payloads[rel]
@@ -372,16 +374,15 @@ def _shard_name(bundle, dialect, rnd):
 @corruption(
     "STORE.REGULAR_FILE",
     "A referenced shard is a directory or a FIFO (a FIFO hangs the 0.171.0 reducer).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _shard_not_regular(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
-    rel = pick(rnd, st.shards())
+    rel = st.pick_shard(rnd)
     if rel is None:
         return None
-    n = _shard_number(rel)
-    users = [i for i, _, ref in st.refs() if ref["shard"] == n]
+    users = st.lines_using(rel)
     if not users:
         return None
     what = rnd.choice(["dir", "fifo"])
@@ -393,29 +394,28 @@ def _shard_not_regular(bundle, dialect, rnd):
 @corruption(
     "STORE.BODY_JSON",
     "A referenced record's body is not JSON (cut short, empty, garbage, a UTF-8 BOM, trailing bytes).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _body_json(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
-    got = _one_shard_ref(st, rnd)
+    got = st.pick_owned(rnd)
     if got is None:
         return None
     i, pointer, ref = got
-    rel, k = st.body_of(ref)
-    body = st.records(rel)[k][1]
+    body = st.body(ref)
     bad = rnd.choice([body[: max(1, len(body) // 2)], b"", b"{not json}", b"\xef\xbb\xbf" + body, body + b" x"])
-    _set_body(st, ref, bad)
+    st.set_body(ref, bad)
     return result(ed, "STORE.BODY_JSON", i, note=pointer)
 
 
 @corruption(
     "STORE.KIND_CONFLICT",
     "A model_item record that two prepared prompts share is given another kind by the later one.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _kind_conflict(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
     shared = [uses for uses in st.users().values() if len({i for i, _, _ in uses}) > 1]
     uses = pick(rnd, shared)
@@ -434,17 +434,16 @@ def _kind_conflict(bundle, dialect, rnd):
     "STORE.CAPTURE",
     "A ref's capture disagrees with its record: truncated with the wrong retained length, or "
     "omitted although it names a shard (its record is then unreferenced: STORE.UNREFERENCED too).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _capture(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
-    got = _one_shard_ref(st, rnd)
+    got = st.pick_owned(rnd)
     if got is None:
         return None
     i, pointer, ref = got
-    rel, k = st.body_of(ref)
-    size = len(st.records(rel)[k][1])
+    size = len(st.body(ref))
     ed.touch(i)
     tag = getattr(dialect.type("PayloadCapture"), "tag_key", "type")  # the model's tag key ("status")
     if rnd.random() < 0.5:
@@ -456,23 +455,23 @@ def _capture(bundle, dialect, rnd):
 
 @corruption(
     "STORE.SIZE_LIMIT",
-    "A shard decompresses to more than the kit's 1 GiB cap (a zstd bomb after its records: one record "
-    "declaring 2 GiB of zeros, a few dozen KiB compressed).",
-    dialects=V3,
+    f"A shard decompresses to more than the kit's {MAX_SHARD_BYTES >> 30} GiB cap (a zstd bomb after its records: "
+    f"one record declaring {2 * MAX_SHARD_BYTES >> 30} GiB of zeros, a few dozen KiB compressed).",
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _bomb(bundle, dialect, rnd):
     from ..store.zstd import ZstdCompressor
 
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
-    rel = pick(rnd, st.shards())
+    rel = st.pick_shard(rnd)
     if rel is None:
         return None
     c = ZstdCompressor(level=1)
-    rid = b"raw_payload:999999"
-    parts = [c.compress(struct.pack("<HQ", len(rid), 2 << 30) + rid)]
+    rid = st.record_id(999999)
+    parts = [c.compress(HEADER.pack(len(rid), 2 * MAX_SHARD_BYTES) + rid)]
     zeros = bytes(16 << 20)
-    for _ in range((1 << 30) // len(zeros) + 2):
+    for _ in range(MAX_SHARD_BYTES // len(zeros) + 2):
         parts.append(c.compress(zeros))
     parts.append(c.flush())
     ed.bundle.payloads[rel] += b"".join(parts)  # a second frame after the shard's own
@@ -483,40 +482,39 @@ def _bomb(bundle, dialect, rnd):
 @corruption(
     "BODY.PREPARED_PROMPT",
     "A prepared prompt's body has one fragment too many or too few for its parts, or is not an array of strings.",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _prepared_prompt(bundle, dialect, rnd):
     import orjson
 
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
-    got = _one_shard_ref(st, rnd, kinds=("prepared_prompt",))
+    got = st.pick_owned(rnd, kinds=("prepared_prompt",))
     if got is None:
         return None
     i, pointer, ref = got
-    rel, k = st.body_of(ref)
-    fragments = orjson.loads(st.records(rel)[k][1])
+    fragments = orjson.loads(st.body(ref))
     how = rnd.choice(["more", "fewer", "object", "null"])
     bad = {"more": fragments + [""], "fewer": fragments[:-1] if len(fragments) > 1 else [],
            "object": {}, "null": None}[how]
-    _set_body(st, ref, orjson.dumps(bad))
+    st.set_body(ref, orjson.dumps(bad))
     return result(ed, "BODY.PREPARED_PROMPT", i, note=f"{pointer}: {how}")
 
 
 @corruption(
     "BODY.TOOL_OUTPUT_ITEM",
     "history_item_accepted's tool output payload is not a model item with a string type ({}, null, a number type).",
-    dialects=V3,
+    edits_store=STORE_ZSTD_SHARDS,
 )
 def _tool_output_item(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     st = Store(ed)
     options = [g for g in st.owned() if ed.tag(g[0]) == "history_item_accepted" and g[1] == "/payload/tool_output_payload"]
     got = pick(rnd, options)
     if got is None:
         return None
     i, pointer, ref = got
-    _set_body(st, ref, rnd.choice([b"{}", b"null", b'{"type":5}', b"[]"]))
+    st.set_body(ref, rnd.choice([b"{}", b"null", b'{"type":5}', b"[]"]))
     return result(ed, "BODY.TOOL_OUTPUT_ITEM", i, note=pointer)
 
 
@@ -539,12 +537,10 @@ def _tool_starts(ed: Editor) -> list[int]:
 @corruption(
     "WAIT.UNKNOWN_CALL",
     "A code_cell_wait_target_resolved names a tool call never started.",
-    dialects=V3,
+    edits_store=None,
 )
 def _wait_unknown(bundle, dialect, rnd):
-    from ._ops_common import fresh
-
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, _tool_starts(ed))
     if i is None or not ed.editable():
         return None
@@ -555,10 +551,10 @@ def _wait_unknown(bundle, dialect, rnd):
 @corruption(
     "WAIT.DUPLICATE",
     "A wait's target is confirmed twice (the event repeated, or two for one started call).",
-    dialects=V3,
+    edits_store=None,
 )
 def _wait_duplicate(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     if not ed.editable():
         return None
     waits = ed.lines_of("code_cell_wait_target_resolved")
@@ -582,10 +578,10 @@ def _wait_duplicate(bundle, dialect, rnd):
     "WAIT.MISSING_CONTEXT",
     "A code_cell_wait_target_resolved has no envelope thread or turn (a turn-scoped event without "
     "them also breaks ENVELOPE.CONTEXT_CONVENTION).",
-    dialects=V3,
+    edits_store=None,
 )
 def _wait_context(bundle, dialect, rnd):
-    ed = Editor(bundle)
+    ed = Editor(bundle, dialect)
     i = pick(rnd, _tool_starts(ed))
     if i is None or not ed.editable():
         return None

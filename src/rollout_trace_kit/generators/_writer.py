@@ -21,7 +21,7 @@ import io
 from ..bundle import MANIFEST, PAYLOADS, TRACE, Bundle, dumps_pretty
 from ..model.types import STORE_ZSTD_SHARDS, Dialect
 from ..writer.core import event_record, manifest_record, writes_store
-from ..store.shards import HEADER_SIZE, ROTATE_BYTES, ShardWriter, StoreWriter, shard_name
+from ..store.shards import ShardWriter, StoreWriter, shard_name
 
 
 def sharded(dialect: Dialect) -> bool:
@@ -29,22 +29,19 @@ def sharded(dialect: Dialect) -> bool:
     return dialect.layout.store == STORE_ZSTD_SHARDS
 
 
-class MemoryStore:
-    """Shards built in memory, rotated as Codex rotates them (StoreWriter's rule)."""
+class MemoryStore(StoreWriter):
+    """StoreWriter's shards, rotated by its rule, kept in memory instead of files."""
 
-    def __init__(self, rotate_bytes: int = ROTATE_BYTES) -> None:
-        self.rotate_bytes = rotate_bytes
+    def __init__(self) -> None:
+        super().__init__(directory="")  # never opened: _open_next below makes in-memory files
         self.files: list[io.BytesIO] = []
-        self.current: ShardWriter | None = None
 
-    def append(self, rid: bytes, body: bytes) -> int:
-        cur = self.current
-        if cur is None or (cur.records and cur.size + HEADER_SIZE + len(rid) + len(body) > self.rotate_bytes):
-            self.close()
-            self.files.append(io.BytesIO())
-            cur = self.current = ShardWriter(self.files[-1])
-        cur.append(rid, body)
-        return len(self.files)
+    def _open_next(self) -> ShardWriter:
+        self.close()
+        self.shard += 1
+        self.files.append(io.BytesIO())
+        self.current = ShardWriter(self.files[-1], self.level)
+        return self.current
 
     def close(self) -> None:
         if self.current is not None:

@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable
 
 from ..bundle import Bundle
 from ..model import DIALECTS, facts
-from ..model.types import Dialect
+from ..model.types import STORE_FILES, Dialect
 from ..writer.core import written_dialects
 from ..validate import CATALOGUE, Profile, all_invariants
 
@@ -82,7 +82,8 @@ class Corruption:
     description: str
     operator: Apply = field(repr=False)
     needs: frozenset[str] = frozenset()  # plan features a bundle must have (generators use it)
-    dialects: frozenset[str] = frozenset()  # dialects it edits bundles of (default: every one the writers write)
+    dialects: frozenset[str] = frozenset()  # dialects it edits bundles of (see ``corruption``)
+    edits_store: str | None = STORE_FILES  # the payload store (Layout.store) it edits; None: events and manifest only
 
     def apply(self, bundle: Bundle, dialect: str | Dialect, rnd: random.Random) -> Corrupted | None:
         d = DIALECTS[dialect] if isinstance(dialect, str) else dialect
@@ -102,29 +103,40 @@ UNCORRUPTIBLE: dict[str, str] = {
 
 
 def corruption(
-    invariant: str, description: str, *, needs: Iterable[str] = (), dialects: Iterable[str] | None = None
+    invariant: str,
+    description: str,
+    *,
+    needs: Iterable[str] = (),
+    edits_store: str | None = STORE_FILES,
+    dialects: Iterable[str] | None = None,
 ) -> Callable[[Apply], Apply]:
     """Register the decorated function as the operator for ``invariant``.
 
-    ``dialects``: those it applies to; by default every dialect that keeps one file per
-    payload (the operators that edit payloads edit such files; the zstd shard store has its
-    own, in _ops_store, and event-only operators are extended to it below).
+    ``edits_store``: the payload store (the model's ``Layout.store``) whose payloads the
+    operator adds, rewrites, removes or orphans (dropping an event that refers to one);
+    ``None`` for an operator that edits only events and the manifest, which breaks a bundle
+    of any store the same way. An operator not declared otherwise edits one file per payload.
+    ``dialects``: those it applies to; by default every dialect the writers write, the
+    invariant's catalogue has and whose store the operator edits.
     """
 
     def register(fn: Apply) -> Apply:
         if invariant in CORRUPTIONS:
             raise ValueError(f"two operators for {invariant}")
-        names = _file_store_dialects() if dialects is None else dialects
-        CORRUPTIONS[invariant] = Corruption(invariant, description, fn, frozenset(needs), frozenset(names))
+        names = _dialects_for(invariant, edits_store) if dialects is None else dialects
+        CORRUPTIONS[invariant] = Corruption(invariant, description, fn, frozenset(needs), frozenset(names), edits_store)
         return fn
 
     return register
 
 
-def _file_store_dialects() -> list[str]:
-    from ..model.types import STORE_FILES
-
-    return [name for name in written_dialects() if DIALECTS[name].layout.store == STORE_FILES]
+def _dialects_for(invariant: str, edits_store: str | None) -> list[str]:
+    levels = CATALOGUE[invariant].levels
+    return [
+        name
+        for name in written_dialects()
+        if name in levels and (edits_store is None or DIALECTS[name].layout.store == edits_store)
+    ]
 
 
 def missing_operators() -> list[str]:
@@ -146,19 +158,3 @@ def applicable(dialect: str) -> list[str]:
 from . import _ops_bodies, _ops_layout, _ops_lifecycle, _ops_lines, _ops_order, _ops_refs, _ops_store  # noqa: E402,F401
 from . import _ops_release  # noqa: E402,F401
 
-# Operators that edit only events or the manifest: they break v3 bundles exactly as they
-# break v2 ones (checked by the mutation-kill matrix). The others edit payload files by
-# path, or drop events whose records then stay unreferenced; v3 has its own (_ops_store).
-_EVENT_OPERATORS_FOR_V3 = (
-    "BUNDLE.IS_DIRECTORY", "BUNDLE.LAYOUT_NAMES", "BUNDLE.MANIFEST_JSON", "BUNDLE.MANIFEST_PRESENT",
-    "BUNDLE.MANIFEST_SCHEMA", "BUNDLE.TRACE_PRESENT", "CELL.DUPLICATE_START", "CELL.MISSING_CONTEXT",
-    "CELL.REMAPPED", "CELL.UNKNOWN", "COMPACTION.MISSING_CONTEXT", "COMPACTION.UNKNOWN_REQUEST",
-    "ENVELOPE.CONTEXT_CONVENTION", "ENVELOPE.CONTEXT_MATCHES_PAYLOAD", "ENVELOPE.ROLLOUT_ID",
-    "ENVELOPE.SCHEMA_VERSION", "EVENT.UNKNOWN_KEY", "HISTORY.AGENT_MESSAGE", "HISTORY.MISSING_THREAD",
-    "LINE.BLANK", "LINE.CRLF", "LINE.DUPLICATE_KEY", "LINE.TRUNCATED", "MCP.DUPLICATE_CORRELATION",
-    "ORDER.TERMINAL_PRESENT", "ROLLOUT.IDENTITY", "ROLLOUT.STARTED_FIRST", "SEQ.INCREASING",
-    "SEQ.STARTS_AT_ONE", "THREAD.RESUME_NOT_ENDED", "THREAD.UNKNOWN", "TIME.MONOTONIC", "TOOL.UNKNOWN_CALL",
-    "TURN.DUPLICATE_START", "TURN.THREAD_MISMATCH", "TURN.UNKNOWN",
-)
-for _inv in _EVENT_OPERATORS_FOR_V3:
-    CORRUPTIONS[_inv] = Corruption(**{**vars(CORRUPTIONS[_inv]), "dialects": CORRUPTIONS[_inv].dialects | {"v3"}})
