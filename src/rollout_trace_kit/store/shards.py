@@ -253,11 +253,13 @@ def read_records(f: BinaryIO, limits: Limits = Limits(), chunk: int = 1 << 20) -
 
 
 def iter_shard(path: str | os.PathLike, limits: Limits = Limits()) -> Iterator[Item]:
-    """:func:`read_records` on a path (the caller has checked it is a regular file)."""
+    """:func:`read_records` on a path (regular files only: anything else is UNREADABLE)."""
+    from ..files import open_regular
+
     try:
-        f = open(path, "rb")
+        f = open_regular(path)
     except OSError as e:
-        yield ShardError(UNREADABLE, f"cannot be opened: {e.strerror}", 0)
+        yield ShardError(UNREADABLE, f"cannot be opened: {e.strerror or e}", 0)
         return
     with f:
         yield from read_records(f, limits)

@@ -71,13 +71,12 @@ def _run(ctx: Context) -> None:
     layout.load_manifest(ctx)
     if ctx.dialect is not None and not layout.store_readable(ctx, READABLE_STORES):
         return
-    problem = layout.trace_problem(ctx)
-    if problem:
-        layout.report_trace_missing(ctx, problem)
+    f = layout.open_trace(ctx)
+    if f is None:
         if ctx.dialect is None:
             layout.dialect_from_first_event(ctx, None)
         return
-    with open(ctx.bundle / layout.TRACE, "rb") as f:
+    with f:
         # The log as it is now: a writer still appending is not chased (that could last forever).
         size = os.fstat(f.fileno()).st_size
         if ctx.dialect is None:

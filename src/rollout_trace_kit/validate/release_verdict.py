@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..files import open_regular, read_capped
 from .findings import BundleReport, Profile, Severity
+from .lines import DEFAULT_MAX_LINE_BYTES
+from .rules.layout import MANIFEST, MAX_MANIFEST_BYTES, TRACE
 from .rules.release import BundleSummary, judge, reader_accepts, writer_could_write
-
-MAX_LINE = 64 * 1024 * 1024
 
 
 def attach(ctx, report: BundleReport) -> None:
@@ -86,32 +87,18 @@ def ranges(versions: list[str]) -> list[str]:
     return [run[0] if len(run) == 1 else f"{run[0]}..{run[-1]}" for run in out]
 
 
-def _open_regular(path: Path):
-    """``path`` opened for reading only if it is a regular file: a FIFO would block the open
-    and a device never end (O_NONBLOCK makes the open of a FIFO return at once)."""
-    import os
-    import stat
-
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(f"{path.name} is not a regular file")
-    os.set_blocking(fd, True)
-    return os.fdopen(fd, "rb")
-
-
-def summarize(bundle: Path, max_line: int = MAX_LINE) -> BundleSummary:
+def summarize(bundle: Path, max_line: int = DEFAULT_MAX_LINE_BYTES) -> BundleSummary:
     """A summary read straight from trace.jsonl (for dialects the validator does not model)."""
     summary = BundleSummary()
+    got = read_capped(bundle / MANIFEST, MAX_MANIFEST_BYTES, keep_prefix=False)
     try:
-        with _open_regular(bundle / "manifest.json") as f:
-            manifest = json.loads(f.read(1024 * 1024))
+        manifest = json.loads(got.data) if got.data is not None else None
         if isinstance(manifest, dict):
             summary.manifest_schema = manifest.get("schema_version")
-    except (OSError, ValueError):
+    except ValueError:
         pass
     try:
-        with _open_regular(bundle / "trace.jsonl") as f:
+        with open_regular(bundle / TRACE) as f:
             for n, raw in enumerate(iter(lambda: f.readline(max_line + 1), b""), 1):
                 if len(raw) > max_line:
                     break
