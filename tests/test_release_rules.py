@@ -94,3 +94,20 @@ def test_unknown_release_is_a_usage_error(tmp_path, capsys):
     b = bundles(corpus_releases()[0])[0]
     assert main(["validate", "--release", "9.9.9", str(b)]) == 2
     assert "no facts for Codex 9.9.9" in capsys.readouterr().err
+
+
+def test_a_release_error_past_max_findings_still_fails_the_bundle(tmp_path):
+    # One warning fills --max-findings 1; the RELEASE error that follows is dropped from
+    # the list, but the verdict must count it (it used to be counted after the report was built).
+    import shutil
+
+    from rollout_trace_kit.corpus import corpus_root
+
+    b = tmp_path / "b"
+    shutil.copytree(corpus_root() / "codex-0.164.0" / "basic", b)
+    (b / "payloads" / "99.json").write_bytes(b"{}")  # REF.ORPHAN, a strict warning
+    full = validate_bundle(b, Options(profile=Profile.STRICT, release="0.171.0"))
+    assert "RELEASE.SCHEMA_ACCEPTED" in full.ids() and not full.ok
+    cut = validate_bundle(b, Options(profile=Profile.STRICT, release="0.171.0", max_findings=1))
+    assert cut.ids() == {"REF.ORPHAN"} and cut.truncated
+    assert cut.dropped_errors >= 1 and not cut.ok

@@ -30,9 +30,32 @@ def validate_bundle(bundle: str | Path, options: Options | None = None) -> Bundl
     ctx = Context(Path(bundle), options or Options())
     if ctx.options.release or ctx.options.releases:
         ctx.summary = BundleSummary()
+    _guarded(ctx, _run)
+    releases = None
+    if ctx.summary is not None:
+        from .release_verdict import attach
+
+        # before the report is built: a RELEASE finding past --max-findings must still count
+        releases = _guarded(ctx, attach)
+    report = BundleReport(
+        bundle=str(ctx.bundle),
+        dialect=ctx.dialect.name if ctx.dialect else None,
+        profile=ctx.options.profile,
+        findings=ctx.findings,
+        events=getattr(ctx, "events", 0),
+        truncated=ctx.truncated,
+        dropped_errors=ctx.dropped_errors,
+        dropped_warnings=ctx.dropped_warnings,
+        releases=releases,
+    )
+    return report
+
+
+def _guarded(ctx: Context, step):
+    """``step(ctx)``; a kit bug must still end in a finding, not a traceback."""
     try:
-        _run(ctx)
-    except Exception as e:  # a kit bug must still end in a finding, not a traceback
+        return step(ctx)
+    except Exception as e:
         import traceback
 
         where = traceback.extract_tb(e.__traceback__)[-1]
@@ -48,21 +71,7 @@ def validate_bundle(bundle: str | Path, options: Options | None = None) -> Bundl
                 seq=ctx.seq,
             )
         )
-    report = BundleReport(
-        bundle=str(ctx.bundle),
-        dialect=ctx.dialect.name if ctx.dialect else None,
-        profile=ctx.options.profile,
-        findings=ctx.findings,
-        events=getattr(ctx, "events", 0),
-        truncated=ctx.truncated,
-        dropped_errors=ctx.dropped_errors,
-        dropped_warnings=ctx.dropped_warnings,
-    )
-    if ctx.summary is not None:
-        from .release_verdict import attach
-
-        attach(ctx, report)
-    return report
+        return None
 
 
 def _run(ctx: Context) -> None:

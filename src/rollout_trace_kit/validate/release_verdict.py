@@ -12,13 +12,14 @@ import json
 from pathlib import Path
 
 from ..files import open_regular, read_capped
-from .findings import BundleReport, Profile, Severity
+from .findings import Profile, Severity
 from .lines import DEFAULT_MAX_LINE_BYTES
 from .rules.layout import MANIFEST, MAX_MANIFEST_BYTES, TRACE
 from .rules.release import BundleSummary, judge, reader_accepts, writer_could_write
 
 
-def attach(ctx, report: BundleReport) -> None:
+def attach(ctx) -> dict | None:
+    """Report the RELEASE.* findings of ``--release``; return the compatible releases (or None)."""
     from ..model import releases
 
     summary: BundleSummary = ctx.summary
@@ -32,17 +33,17 @@ def attach(ctx, report: BundleReport) -> None:
         if rel is not None:
             for f in judge(summary, rel):
                 ctx.report(f.invariant, f.message, line=f.line, seq=None)
-            report.findings = ctx.findings
-    if ctx.options.releases:
-        from .catalogue import CATALOGUE
+    if not ctx.options.releases:
+        return None
+    from .catalogue import CATALOGUE
 
-        # the dialect's reducer-profile errors, but not the kit's own limits (a store it cannot read yet)
-        reducer_errors = any(f.profile is Profile.REDUCER and f.severity is Severity.ERROR
-                             and not f.invariant.startswith("RELEASE.")
-                             and not (f.invariant in CATALOGUE and CATALOGUE[f.invariant].kit_only)
-                             for f in ctx.findings)
-        report.releases = compat(summary, reducer_errors=reducer_errors, dialect_schema=(
-            ctx.dialect.schema_version if ctx.dialect is not None else None))
+    # the dialect's reducer-profile errors, but not the kit's own limits (a store it cannot read yet)
+    reducer_errors = any(f.profile is Profile.REDUCER and f.severity is Severity.ERROR
+                         and not f.invariant.startswith("RELEASE.")
+                         and not (f.invariant in CATALOGUE and CATALOGUE[f.invariant].kit_only)
+                         for f in ctx.findings)
+    return compat(summary, reducer_errors=reducer_errors, dialect_schema=(
+        ctx.dialect.schema_version if ctx.dialect is not None else None))
 
 
 def compat(summary: BundleSummary, *, reducer_errors: bool = False, dialect_schema: int | None = None) -> dict:
