@@ -111,3 +111,16 @@ def test_a_release_error_past_max_findings_still_fails_the_bundle(tmp_path):
     cut = validate_bundle(b, Options(profile=Profile.STRICT, release="0.171.0", max_findings=1))
     assert cut.ids() == {"REF.ORPHAN"} and cut.truncated
     assert cut.dropped_errors >= 1 and not cut.ok
+
+
+@pytest.mark.parametrize("where", ["manifest.json", "trace.jsonl"])
+def test_deep_nesting_in_a_bundle_of_an_unknown_dialect_is_no_internal_error(tmp_path, where):
+    # The pass stops at BUNDLE.DIALECT_KNOWN, so the release verdict reads the files plainly.
+    b = tmp_path / "b"
+    b.mkdir()
+    deep = b"[" * 100_000 + b"]" * 100_000
+    (b / "manifest.json").write_bytes(deep if where == "manifest.json" else b'{"schema_version": 9}')
+    (b / "trace.jsonl").write_bytes((deep if where == "trace.jsonl" else b'{"schema_version": 9}') + b"\n")
+    report = validate_bundle(b, Options(profile=Profile.STRICT, release="0.171.0"))
+    assert "KIT.INTERNAL_ERROR" not in report.ids(), [f.message for f in report.findings]
+    assert not report.ok and report.releases is not None

@@ -92,23 +92,25 @@ def summarize(bundle: Path, max_line: int = DEFAULT_MAX_LINE_BYTES) -> BundleSum
     """A summary read straight from trace.jsonl (for dialects the validator does not model)."""
     summary = BundleSummary()
     got = read_capped(bundle / MANIFEST, MAX_MANIFEST_BYTES, keep_prefix=False)
-    try:
-        manifest = json.loads(got.data) if got.data is not None else None
-        if isinstance(manifest, dict):
-            summary.manifest_schema = manifest.get("schema_version")
-    except ValueError:
-        pass
+    manifest = _loads(got.data) if got.data is not None else None
+    if isinstance(manifest, dict):
+        summary.manifest_schema = manifest.get("schema_version")
     try:
         with open_regular(bundle / TRACE) as f:
             for n, raw in enumerate(iter(lambda: f.readline(max_line + 1), b""), 1):
                 if len(raw) > max_line:
                     break
-                try:
-                    obj = json.loads(raw)
-                except ValueError:
-                    continue
+                obj = _loads(raw)
                 if isinstance(obj, dict):
                     summary.observe(obj, n)
     except OSError:
         pass
     return summary
+
+
+def _loads(data: bytes):
+    """The JSON value, or None when there is none (a line nested past the parser's depth included)."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
