@@ -124,3 +124,17 @@ def test_deep_nesting_in_a_bundle_of_an_unknown_dialect_is_no_internal_error(tmp
     report = validate_bundle(b, Options(profile=Profile.STRICT, release="0.171.0"))
     assert "KIT.INTERNAL_ERROR" not in report.ids(), [f.message for f in report.findings]
     assert not report.ok and report.releases is not None
+
+
+@pytest.mark.parametrize("release", ["", "9.9.9", "junk\x1b[31m"])
+def test_a_release_without_facts_is_refused_by_the_cli_and_the_library(tmp_path, capsys, release):
+    # An empty --release used to be taken as no --release at all (exit 0), and the
+    # library ignored an unknown one: the bundle was judged by no release and said ok.
+    from rollout_trace_kit.cli import main
+
+    b = bundles(corpus_releases()[0])[0]
+    assert main(["validate", "--release", release, str(b)]) == 2
+    err = capsys.readouterr().err
+    assert "no facts for Codex" in err and "\x1b" not in err
+    with pytest.raises(ValueError, match="no facts for Codex"):
+        Options(release=release)

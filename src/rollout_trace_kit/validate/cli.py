@@ -123,17 +123,8 @@ def run_validate(args: argparse.Namespace) -> int:
         if args.jobs < 1:
             raise ValueError(f"jobs must be a whole number >= 1, not {args.jobs}")
     except ValueError as e:
-        print(f"rollout-trace validate: --{e}", file=sys.stderr)
+        print(f"rollout-trace validate: --{escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
-    if args.release:
-        from ..model import releases
-
-        rel = releases.release(args.release)
-        if rel is None or rel.record is None:
-            known = [r.version for r in releases.table() if r.record is not None]
-            print(f"rollout-trace validate: no facts for Codex {escape.display(args.release)} (probed or inferred: "
-                  f"{known[0]}..{known[-1]}; see `rollout-trace codex releases`)", file=sys.stderr)
-            return EXIT_USAGE
     try:
         for target in [args.output, *(t for _, t in args.report)]:
             check_writable(target)

@@ -28,7 +28,7 @@ READABLE_STORES = frozenset(REF_CHECKERS)
 def validate_bundle(bundle: str | Path, options: Options | None = None) -> BundleReport:
     """Check one bundle directory; never raises for bad input, never writes to it."""
     ctx = Context(Path(bundle), options or Options())
-    if ctx.options.release or ctx.options.releases:
+    if ctx.options.release is not None or ctx.options.releases:
         ctx.summary = BundleSummary()
     _guarded(ctx, _run)
     releases = None

@@ -28,11 +28,9 @@ def attach(ctx) -> dict | None:
         summary = ctx.summary = summarize(ctx.bundle)
     if isinstance(ctx.manifest, dict):
         summary.manifest_schema = ctx.manifest.get("schema_version")
-    if ctx.options.release:
-        rel = releases.release(ctx.options.release)
-        if rel is not None:
-            for f in judge(summary, rel):
-                ctx.report(f.invariant, f.message, line=f.line, seq=None)
+    if ctx.options.release is not None:  # a release with facts (Options checks it)
+        for f in judge(summary, releases.release(ctx.options.release)):
+            ctx.report(f.invariant, f.message, line=f.line, seq=None)
     if not ctx.options.releases:
         return None
     from .catalogue import CATALOGUE
