@@ -75,3 +75,16 @@ def test_real_v3_bundles_are_clean_in_every_profile(bundle):
     for profile in Profile:
         report = validate_bundle(bundle, Options(profile=profile))
         assert report.dialect == "v3" and report.findings == [], [(f.invariant, f.message) for f in report.findings]
+
+
+def test_a_shard_of_a_million_skippable_frames_is_a_kit_limit_not_a_hang(tmp_path):
+    import struct
+
+    b = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], b)
+    with open(b / "payloads" / "000001.zst", "ab") as f:
+        f.write(struct.pack("<II", 0x184D2A50, 0) * 1_000_000)  # 8 MB of empty skippable frames
+    report = validate_bundle(b, Options(profile=Profile.STRICT))
+    limit = [f for f in report.findings if f.invariant == "STORE.SIZE_LIMIT"]
+    assert len(limit) == 1 and "more than 1024 zstd frames" in limit[0].message, [f.message for f in report.findings]
+    assert limit[0].severity is Severity.WARNING

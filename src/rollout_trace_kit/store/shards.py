@@ -34,6 +34,7 @@ HEADER_CUT = "header_cut"  # a complete stream ends inside a record header
 LENGTH_BEYOND = "length_beyond"  # a record's id or body runs past the end of the stream
 ID_TOO_LONG = "id_too_long"  # id length over the reader's cap
 SHARD_TOO_LARGE = "shard_too_large"  # decompressed bytes over the reader's cap (a bomb)
+TOO_MANY_FRAMES = "too_many_frames"  # frames over the reader's cap (each costs a decompressor)
 UNREADABLE = "unreadable"  # an OSError while reading
 
 
@@ -44,6 +45,9 @@ class Limits:
     max_shard_bytes: int = 4 << 30  # decompressed bytes of one shard
     max_record_bytes: int = 256 << 20  # one record body held in memory; bigger ones are skipped
     max_id_bytes: int = 1024  # writers write `raw_payload:N`; a u16 allows 64 KiB
+    # Writers write one frame per shard. Each frame costs a fresh decompressor (~70 us), so
+    # a file of millions of empty or skippable frames would take hours without this cap.
+    max_frames: int = 1024
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,16 @@ def read_records(f: BinaryIO, limits: Limits = Limits(), chunk: int = 1 << 20) -
                 return
             if not data:
                 break
+        if not started and frames >= limits.max_frames:
+            yield ShardError(
+                TOO_MANY_FRAMES,
+                f"holds more than {limits.max_frames} zstd frames (the reader's cap; writers write one per "
+                f"shard); reading stopped at byte {frame_start}",
+                parser.total,
+                None,
+                frame_start,
+            )
+            return
         try:
             out = dec.decompress(data, chunk)
         except ZstdError as e:
