@@ -35,6 +35,7 @@ LENGTH_BEYOND = "length_beyond"  # a record's id or body runs past the end of th
 ID_TOO_LONG = "id_too_long"  # id length over the reader's cap
 SHARD_TOO_LARGE = "shard_too_large"  # decompressed bytes over the reader's cap (a bomb)
 TOO_MANY_FRAMES = "too_many_frames"  # frames over the reader's cap (each costs a decompressor)
+TOO_MANY_RECORDS = "too_many_records"  # records over the reader's cap (each costs time and a little memory)
 UNREADABLE = "unreadable"  # an OSError while reading
 
 
@@ -48,6 +49,9 @@ class Limits:
     # Writers write one frame per shard. Each frame costs a fresh decompressor (~70 us), so
     # a file of millions of empty or skippable frames would take hours without this cap.
     max_frames: int = 1024
+    # Codex shards (8 MiB) hold thousands of records; a 1 GiB shard of empty ones would hold
+    # ~50 million, each costing the reader microseconds and its caller an index entry.
+    max_records: int = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,18 @@ class _Parser:
         self.skip = 0  # body bytes still to discard of an over-cap record
         self.skipped: Record | None = None
         self.total = 0
+        self.records = 0
+
+    def _too_many(self, offset: int) -> ShardError | None:
+        """Count one more record; past the cap, the error that stops the reader."""
+        self.records += 1
+        if self.records <= self.limits.max_records:
+            return None
+        return ShardError(
+            TOO_MANY_RECORDS,
+            f"holds more than {self.limits.max_records} records (the reader's cap); reading stopped at offset {offset}",
+            offset,
+        )
 
     def feed(self, out: bytes) -> Iterator[Item]:
         self.total += len(out)
@@ -109,7 +125,10 @@ class _Parser:
             if self.skip:
                 return
             assert self.skipped is not None  # set together with skip
-            yield self.skipped
+            stop = self._too_many(self.skipped.offset)
+            yield stop or self.skipped
+            if stop:
+                return
             self.skipped = None
         buf = self.buf
         buf += out
@@ -135,7 +154,10 @@ class _Parser:
                 have = end_of_data - id_end
                 if have >= bl:
                     pos = id_end + bl
-                    yield rec
+                    stop = self._too_many(rec.offset)
+                    yield stop or rec
+                    if stop:
+                        return
                     continue
                 self.skip, self.skipped = bl - have, rec
                 self.base += end_of_data
@@ -144,6 +166,10 @@ class _Parser:
             body_end = id_end + bl
             if body_end > end_of_data:
                 break
+            stop = self._too_many(self.base + pos)
+            if stop:
+                yield stop
+                return
             yield Record(bytes(buf[pos + HEADER_SIZE : id_end]), bytes(buf[id_end:body_end]), self.base + pos, bl)
             pos = body_end
         if pos:

@@ -149,7 +149,8 @@ KIND_CONFLICT = invariant(
 )
 SIZE_LIMIT = invariant(
     "STORE.SIZE_LIMIT",
-    "A shard stays within the kit's caps (1 GiB decompressed, 1,024 zstd frames): past one the kit stops reading it.",
+    "A shard stays within the kit's caps (1 GiB decompressed, 1,024 zstd frames, 1,048,576 records): "
+    "past one the kit stops reading it.",
     **_V3, v3=W,
     source="kit limit: a zstd bomb must end in a finding, not in memory or time exhaustion",
     severity=Severity.WARNING,
@@ -487,6 +488,7 @@ class StoreRefChecker:
             codec.ID_TOO_LONG: (RECORD_ID, R),
             codec.SHARD_TOO_LARGE: (SIZE_LIMIT, None),
             codec.TOO_MANY_FRAMES: (SIZE_LIMIT, None),
+            codec.TOO_MANY_RECORDS: (SIZE_LIMIT, None),
         }[err.code]
         self.ctx.report(inv, f"{sh.rel}: {err.message}", file=sh.rel, line=None, seq=None, level=level)
 
