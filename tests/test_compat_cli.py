@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -31,3 +32,38 @@ def test_a_shipped_bundle_by_its_corpus_name(capsys):
     rows = json.loads(capsys.readouterr().out)["bundles"]
     assert [r["bundle"] for r in rows] == [str(corpus_root() / "codex-0.164.0" / "basic")]
     assert "0.164.0" in ",".join(rows[0]["readers"])
+
+
+def test_a_log_line_no_reader_parses_leaves_no_reader(tmp_path, capsys):
+    # Every release's reducer parses each line with serde_json; the releases that ignore
+    # schema_version (0.164.0 and before) used to be listed as readers of such a log when
+    # the manifest named another dialect (its reducer errors then judge only that dialect's).
+    b = tmp_path / "b"
+    shutil.copytree(corpus_root() / "codex-0.164.0" / "basic", b)
+    manifest = json.loads((b / "manifest.json").read_text())
+    (b / "manifest.json").write_text(json.dumps(dict(manifest, schema_version=3)))
+    assert main(["compat", "--format", "json", str(b)]) == 0  # 0.164.0 reads its own events
+    assert "0.164.0" in ",".join(json.loads(capsys.readouterr().out)["bundles"][0]["readers"])
+    with open(b / "trace.jsonl", "ab") as f:
+        f.write(b"\0" * 100 + b"\n")
+    assert main(["compat", "--format", "json", str(b)]) == 1
+    rows = json.loads(capsys.readouterr().out)["bundles"]
+    assert rows[0]["readers"] == []
+
+
+def test_a_log_line_no_reader_parses_leaves_no_reader_of_a_dialect_the_kit_does_not_model(tmp_path, capsys):
+    # schema_version 0 everywhere: the validator cannot tell the dialect, so the release
+    # verdict reads trace.jsonl plainly (release_verdict.summarize) and must notice the line too.
+    b = tmp_path / "b"
+    shutil.copytree(corpus_root() / "codex-0.164.0" / "basic", b)
+    manifest = json.loads((b / "manifest.json").read_text())
+    (b / "manifest.json").write_text(json.dumps(dict(manifest, schema_version=0)))
+    events = [json.loads(line) for line in (b / "trace.jsonl").read_text().splitlines()]
+    (b / "trace.jsonl").write_text("".join(json.dumps(dict(e, schema_version=0)) + "\n" for e in events))
+    assert main(["compat", "--format", "json", str(b)]) == 0  # releases accepting schema_version 0 read it
+    assert "0.164.0" in ",".join(json.loads(capsys.readouterr().out)["bundles"][0]["readers"])
+    with open(b / "trace.jsonl", "ab") as f:
+        f.write(b"\0" * 100 + b"\n")
+    assert main(["compat", "--format", "json", str(b)]) == 1
+    rows = json.loads(capsys.readouterr().out)["bundles"]
+    assert rows[0]["readers"] == []

@@ -2,8 +2,9 @@
 
 Releases are judged once per epoch (a run of releases with equal facts) from the
 one-pass :class:`~.rules.release.BundleSummary`; a release's reducer is taken to
-reject a bundle when a RELEASE reader rule fails, or when the dialect's reducer
-profile finds an error and the release reads that dialect's schema_version.
+reject a bundle when a RELEASE reader rule fails, when a line is not JSON at all
+(every release's reducer stops there), or when the dialect's reducer profile finds
+an error and the release reads that dialect's schema_version.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from ..files import open_regular, read_capped
 from .findings import Profile, Severity
 from .lines import DEFAULT_MAX_LINE_BYTES
 from .rules.layout import MANIFEST, MAX_MANIFEST_BYTES, TRACE
+from .rules import schema
 from .rules.release import BundleSummary, judge, reader_accepts, writer_could_write
+
+
+# Every release's reducer parses each line with serde_json: a line these rules fail at the
+# reducer level stops every reader, whatever schema_version it reads.
+_UNREADABLE_LINE = frozenset({schema.UTF8.id, schema.JSON.id, schema.TRUNCATED.id})
 
 
 def attach(ctx) -> dict | None:
@@ -28,6 +35,9 @@ def attach(ctx) -> dict | None:
         summary = ctx.summary = summarize(ctx.bundle)
     if isinstance(ctx.manifest, dict):
         summary.manifest_schema = ctx.manifest.get("schema_version")
+    if summary.unreadable_line is None:
+        summary.unreadable_line = next((f.line for f in ctx.findings if f.invariant in _UNREADABLE_LINE
+                                        and f.profile is Profile.REDUCER), None)
     if ctx.options.release is not None:  # a release with facts (Options checks it)
         for f in judge(summary, releases.release(ctx.options.release)):
             ctx.report(f.invariant, f.message, line=f.line, seq=None)
@@ -101,6 +111,8 @@ def summarize(bundle: Path, max_line: int = DEFAULT_MAX_LINE_BYTES) -> BundleSum
                 obj = _loads(raw)
                 if isinstance(obj, dict):
                     summary.observe(obj, n)
+                elif raw.strip() and summary.unreadable_line is None:
+                    summary.unreadable_line = n
     except OSError:
         pass
     return summary
