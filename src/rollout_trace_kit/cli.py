@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, escape
+from .output import OutputError, write_text
 
 
 def _schema_files() -> dict[str, str]:
@@ -27,13 +28,24 @@ def _cmd_schema(args: argparse.Namespace) -> int:
         for rel in stale:
             print(f"stale: {root / rel}", file=sys.stderr)
         return 1 if stale else 0
-    for rel, text in files.items():
-        path = root / rel
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path}")
+    try:
+        for rel, text in files.items():
+            path = root / rel
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                _make_dir(path.parent)
+                write_text(str(path), text)
+                print(f"wrote {escape.path(path)}")
+    except OutputError as e:
+        print(f"rollout-trace schema: {escape.display(str(e))}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _make_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file in the way, or a place no one may create (/proc)
+        raise OutputError(f"cannot create {e.filename or path}: {e.strerror or e}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
