@@ -108,7 +108,7 @@ def run_validate(args: argparse.Namespace) -> int:
     try:
         profile = Profile.parse(args.profile)
     except ValueError as e:
-        print(f"rollout-trace validate: {e}", file=sys.stderr)
+        print(f"rollout-trace validate: {escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     try:
         options = Options(
@@ -130,7 +130,7 @@ def run_validate(args: argparse.Namespace) -> int:
             check_writable(target)
         bundles = bundles_of_files(args.paths) if args.changed else bundles_of_paths(args.paths)
     except (OutputError, UsageError) as e:
-        print(f"rollout-trace validate: {e}", file=sys.stderr)
+        print(f"rollout-trace validate: {escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     if not bundles:  # --changed, and no changed file belongs to a bundle
         if not args.quiet:
@@ -155,7 +155,7 @@ def run_validate(args: argparse.Namespace) -> int:
                 else:
                     out.write(RENDERERS[fmt](reports))
     except OutputError as e:
-        print(f"rollout-trace validate: {e}", file=sys.stderr)
+        print(f"rollout-trace validate: {escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     if not args.quiet and not (args.format == "human" and args.output in (None, "-")):
         # the report went elsewhere: the console still gets the verdict
@@ -203,7 +203,7 @@ def run_invariants(args: argparse.Namespace) -> int:
                     levels = ", ".join(f"{d}: {p.label}" for d, p in i.levels.items())
                     out.write(f"{i.id:36} {i.severity.value:7} [{levels}] {i.meaning}\n")
     except OutputError as e:
-        print(f"rollout-trace invariants: {e}", file=sys.stderr)
+        print(f"rollout-trace invariants: {escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
 
