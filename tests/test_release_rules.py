@@ -120,3 +120,47 @@ def test_the_fast_path_summary_is_the_summary_of_every_line(release):
         assert by_line.keysets and by_line.schema_versions
         bundles_seen += 1
     assert bundles_seen
+
+
+def test_a_release_error_past_max_findings_still_fails_the_bundle(tmp_path):
+    # One warning fills --max-findings 1; the RELEASE error that follows is dropped from
+    # the list, but the verdict must count it (it used to be counted after the report was built).
+    import shutil
+
+    from rollout_trace_kit.corpus import corpus_root
+
+    b = tmp_path / "b"
+    shutil.copytree(corpus_root() / "codex-0.164.0" / "basic", b)
+    (b / "payloads" / "99.json").write_bytes(b"{}")  # REF.ORPHAN, a strict warning
+    full = validate_bundle(b, Options(profile=Profile.STRICT, release="0.171.0"))
+    assert "RELEASE.SCHEMA_ACCEPTED" in full.ids() and not full.ok
+    cut = validate_bundle(b, Options(profile=Profile.STRICT, release="0.171.0", max_findings=1))
+    assert cut.ids() == {"REF.ORPHAN"} and cut.truncated
+    assert cut.dropped_errors >= 1 and not cut.ok
+
+
+@pytest.mark.parametrize("where", ["manifest.json", "trace.jsonl"])
+def test_deep_nesting_in_a_bundle_of_an_unknown_dialect_is_no_internal_error(tmp_path, where):
+    # The pass stops at BUNDLE.DIALECT_KNOWN, so the release verdict reads the files plainly.
+    b = tmp_path / "b"
+    b.mkdir()
+    deep = b"[" * 100_000 + b"]" * 100_000
+    (b / "manifest.json").write_bytes(deep if where == "manifest.json" else b'{"schema_version": 9}')
+    (b / "trace.jsonl").write_bytes((deep if where == "trace.jsonl" else b'{"schema_version": 9}') + b"\n")
+    report = validate_bundle(b, Options(profile=Profile.STRICT, release="0.171.0"))
+    assert "KIT.INTERNAL_ERROR" not in report.ids(), [f.message for f in report.findings]
+    assert not report.ok and report.releases is not None
+
+
+@pytest.mark.parametrize("release", ["", "9.9.9", "junk\x1b[31m"])
+def test_a_release_without_facts_is_refused_by_the_cli_and_the_library(tmp_path, capsys, release):
+    # An empty --release used to be taken as no --release at all (exit 0), and the
+    # library ignored an unknown one: the bundle was judged by no release and said ok.
+    from rollout_trace_kit.cli import main
+
+    b = bundles(corpus_releases()[0])[0]
+    assert main(["validate", "--release", release, str(b)]) == 2
+    err = capsys.readouterr().err
+    assert "no facts for Codex" in err and "\x1b" not in err
+    with pytest.raises(ValueError, match="no facts for Codex"):
+        Options(release=release)

@@ -144,6 +144,33 @@ def test_zstd_bomb_stops_at_the_shard_cap():
     assert got == [] and err.code == shards.SHARD_TOO_LARGE
 
 
+def test_frames_past_the_frame_cap_stop_the_reader():
+    # Each frame costs a fresh decompressor: millions of 8-byte skippable (or empty) frames
+    # would keep the reader going for hours, so past the cap it stops with an error.
+    data = compress_records(recs(3))
+    skippable = struct.pack("<II", 0x184D2A50, 0)
+    got, err = read(data + skippable * 4, limits=Limits(max_frames=5))
+    assert len(got) == 3 and err is None  # 1 + 4 frames: within the cap
+    got, err = read(data + skippable * 100_000, limits=Limits(max_frames=5))
+    assert len(got) == 3 and err is not None and err.code == shards.TOO_MANY_FRAMES
+    assert err.compressed_offset == len(data) + 4 * len(skippable)
+    empty = ZstdCompressor().flush(ZstdCompressor.FLUSH_FRAME)
+    _, err = read(data + empty * 2000)  # the default cap
+    assert err is not None and err.code == shards.TOO_MANY_FRAMES
+
+
+def test_records_past_the_record_cap_stop_the_reader():
+    data = compress_records(recs(5))
+    got, err = read(data, limits=Limits(max_records=5))
+    assert len(got) == 5 and err is None
+    got, err = read(data, limits=Limits(max_records=3))
+    assert [r.id for r in got] == [b"raw_payload:1", b"raw_payload:2", b"raw_payload:3"]
+    assert err is not None and err.code == shards.TOO_MANY_RECORDS and err.offset == got[-1].offset + 10 + 13 + len(got[-1].body)
+    big = compress_records([(b"raw_payload:1", b"x" * 100), (b"raw_payload:2", b"y" * 100)])
+    got, err = read(big, limits=Limits(max_records=1, max_record_bytes=10))  # bodies over the body cap count too
+    assert [r.body for r in got] == [None] and err is not None and err.code == shards.TOO_MANY_RECORDS
+
+
 def test_id_over_its_cap():
     raw = struct.pack("<HQ", 60_000, 2) + b"a" * 60_000 + b"{}"
     c = ZstdCompressor()

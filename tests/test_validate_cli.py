@@ -124,3 +124,13 @@ def test_schema_check_command(tmp_path):
     assert out.returncode == 0 and (tmp_path / "s" / "v2" / "event.schema.json").is_file()
     (tmp_path / "s" / "v2" / "event.schema.json").write_text("{}")
     assert _cli("schema", "--check", "--out", tmp_path / "s").returncode == 1
+
+
+@pytest.mark.parametrize("command", [["validate", "corpus:codex-0.164.0/basic"], ["invariants"]])
+def test_an_output_path_that_cannot_be_written_is_named_escaped(tmp_path, capsys, command):
+    from rollout_trace_kit.cli import main
+
+    target = tmp_path / "no\x1b[31mdir" / "report.txt"
+    assert main([*command, "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\\x1b[31mdir" in err and err.count("\n") == 1

@@ -75,3 +75,35 @@ def test_real_v3_bundles_are_clean_in_every_profile(bundle):
     for profile in Profile:
         report = validate_bundle(bundle, Options(profile=profile))
         assert report.dialect == "v3" and report.findings == [], [(f.invariant, f.message) for f in report.findings]
+
+
+def test_a_shard_of_a_million_skippable_frames_is_a_kit_limit_not_a_hang(tmp_path):
+    import struct
+
+    b = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], b)
+    with open(b / "payloads" / "000001.zst", "ab") as f:
+        f.write(struct.pack("<II", 0x184D2A50, 0) * 1_000_000)  # 8 MB of empty skippable frames
+    report = validate_bundle(b, Options(profile=Profile.STRICT))
+    limit = [f for f in report.findings if f.invariant == "STORE.SIZE_LIMIT"]
+    assert len(limit) == 1 and "more than 1024 zstd frames" in limit[0].message, [f.message for f in report.findings]
+    assert limit[0].severity is Severity.WARNING
+
+
+def test_a_shard_of_more_records_than_the_cap_is_a_kit_limit(tmp_path, monkeypatch):
+    # A 1 GiB shard of empty records with odd ids would hold ~70 million of them: measured
+    # before the cap, 3 million took 32 s and 574 MB. Here the cap is lowered to 50.
+    import functools
+
+    from rollout_trace_kit.store import shards
+
+    b = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], b)
+    shard = b / "payloads" / "000001.zst"
+    records = [(r.id, r.body) for r in read_records(open(shard, "rb"))]
+    shard.write_bytes(shards.compress_records(records + [(b"%d" % i, b"") for i in range(100)]))
+    assert len(records) < 50 < len(records) + 100
+    monkeypatch.setattr(shards, "Limits", functools.partial(shards.Limits, max_records=50))
+    report = validate_bundle(b, Options(profile=Profile.STRICT))
+    limit = [f for f in report.findings if f.invariant == "STORE.SIZE_LIMIT"]
+    assert len(limit) == 1 and "more than 50 records" in limit[0].message, [f.message for f in report.findings]

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 import orjson
 
+from .files import open_regular
 from .model.common import FILE_PER_PAYLOAD
 
 MANIFEST, TRACE, PAYLOADS = FILE_PER_PAYLOAD.file_names  # every layout keeps these names
@@ -62,9 +63,10 @@ class Bundle:
     def read(cls, directory: str | Path) -> "Bundle":
         """Load a bundle directory (regular files only) into memory."""
         d = Path(directory)
-        manifest = (d / MANIFEST).read_bytes() if (d / MANIFEST).is_file() else None
-        has_trace = (d / TRACE).is_file()
-        data = (d / TRACE).read_bytes() if has_trace else b""
+        manifest = _read_regular(d / MANIFEST)
+        data = _read_regular(d / TRACE)
+        has_trace = data is not None
+        data = data or b""
         trailing = data.endswith(b"\n") or not data
         lines = data.split(b"\n")
         if trailing:
@@ -72,8 +74,9 @@ class Bundle:
         payloads = {}
         if (d / PAYLOADS).is_dir():
             for p in sorted((d / PAYLOADS).iterdir()):
-                if p.is_file():
-                    payloads[f"{PAYLOADS}/{p.name}"] = p.read_bytes()
+                body = _read_regular(p)
+                if body is not None:
+                    payloads[f"{PAYLOADS}/{p.name}"] = body
         return cls(manifest, lines, trailing, payloads, {}, has_trace)
 
     # -- views ----------------------------------------------------------------------------
@@ -150,3 +153,12 @@ class Bundle:
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
         return buf.getvalue()
+
+
+def _read_regular(path: Path) -> bytes | None:
+    """The whole of a regular file (symlinks followed); None for anything else (a FIFO, a device)."""
+    try:
+        with open_regular(path) as f:
+            return f.read()
+    except OSError:
+        return None

@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, escape
+from .files import read_capped
+from .output import OutputError, write_text
 
 
 def _schema_files() -> dict[str, str]:
@@ -22,18 +24,35 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     root = Path(args.out)
     files = _schema_files()
     if args.check:
-        stale = [rel for rel, text in files.items()
-                 if not (root / rel).is_file() or (root / rel).read_text(encoding="utf-8") != text]
+        stale = [rel for rel, text in files.items() if not _current(root / rel, text)]
         for rel in stale:
             print(f"stale: {root / rel}", file=sys.stderr)
         return 1 if stale else 0
-    for rel, text in files.items():
-        path = root / rel
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path}")
+    try:
+        for rel, text in files.items():
+            path = root / rel
+            if not _current(path, text):
+                _make_dir(path.parent)
+                write_text(str(path), text)
+                print(f"wrote {escape.path(path)}")
+    except OutputError as e:
+        print(f"rollout-trace schema: {escape.display(str(e))}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _current(path: Path, text: str) -> bool:
+    """Whether ``path`` holds exactly ``text``; whatever else is there (not UTF-8, far larger,
+    not a regular file) is stale, read no further than the text's own length."""
+    want = text.encode("utf-8")
+    return read_capped(path, len(want), keep_prefix=False).data == want
+
+
+def _make_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file in the way, or a place no one may create (/proc)
+        raise OutputError(f"cannot create {e.filename or path}: {e.strerror or e}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

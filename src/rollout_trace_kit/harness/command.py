@@ -220,17 +220,10 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def _read_capped(path: Path) -> bytes | None:
-    """The file's bytes if it is a regular file no larger than OUTPUT_CAP (never a FIFO or device)."""
-    import stat
+    """The file's bytes if it is a regular file (not a symlink) no larger than OUTPUT_CAP."""
+    from ..files import read_capped
 
-    try:
-        st = os.lstat(path)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > OUTPUT_CAP:
-            return None
-        with open(path, "rb") as f:
-            return f.read(OUTPUT_CAP + 1)[: OUTPUT_CAP]
-    except OSError:
-        return None
+    return read_capped(path, OUTPUT_CAP, follow_symlinks=False, keep_prefix=False).data
 
 
 def _is_json(data: bytes) -> bool:

@@ -34,6 +34,8 @@ HEADER_CUT = "header_cut"  # a complete stream ends inside a record header
 LENGTH_BEYOND = "length_beyond"  # a record's id or body runs past the end of the stream
 ID_TOO_LONG = "id_too_long"  # id length over the reader's cap
 SHARD_TOO_LARGE = "shard_too_large"  # decompressed bytes over the reader's cap (a bomb)
+TOO_MANY_FRAMES = "too_many_frames"  # frames over the reader's cap (each costs a decompressor)
+TOO_MANY_RECORDS = "too_many_records"  # records over the reader's cap (each costs time and a little memory)
 UNREADABLE = "unreadable"  # an OSError while reading
 
 
@@ -44,6 +46,12 @@ class Limits:
     max_shard_bytes: int = 4 << 30  # decompressed bytes of one shard
     max_record_bytes: int = 256 << 20  # one record body held in memory; bigger ones are skipped
     max_id_bytes: int = 1024  # writers write `raw_payload:N`; a u16 allows 64 KiB
+    # Writers write one frame per shard. Each frame costs a fresh decompressor (~70 us), so
+    # a file of millions of empty or skippable frames would take hours without this cap.
+    max_frames: int = 1024
+    # Codex shards (8 MiB) hold thousands of records; a 1 GiB shard of empty ones would hold
+    # ~50 million, each costing the reader microseconds and its caller an index entry.
+    max_records: int = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,18 @@ class _Parser:
         self.skip = 0  # body bytes still to discard of an over-cap record
         self.skipped: Record | None = None
         self.total = 0
+        self.records = 0
+
+    def _too_many(self, offset: int) -> ShardError | None:
+        """Count one more record; past the cap, the error that stops the reader."""
+        self.records += 1
+        if self.records <= self.limits.max_records:
+            return None
+        return ShardError(
+            TOO_MANY_RECORDS,
+            f"holds more than {self.limits.max_records} records (the reader's cap); reading stopped at offset {offset}",
+            offset,
+        )
 
     def feed(self, out: bytes) -> Iterator[Item]:
         self.total += len(out)
@@ -105,7 +125,10 @@ class _Parser:
             if self.skip:
                 return
             assert self.skipped is not None  # set together with skip
-            yield self.skipped
+            stop = self._too_many(self.skipped.offset)
+            yield stop or self.skipped
+            if stop:
+                return
             self.skipped = None
         buf = self.buf
         buf += out
@@ -131,7 +154,10 @@ class _Parser:
                 have = end_of_data - id_end
                 if have >= bl:
                     pos = id_end + bl
-                    yield rec
+                    stop = self._too_many(rec.offset)
+                    yield stop or rec
+                    if stop:
+                        return
                     continue
                 self.skip, self.skipped = bl - have, rec
                 self.base += end_of_data
@@ -140,6 +166,10 @@ class _Parser:
             body_end = id_end + bl
             if body_end > end_of_data:
                 break
+            stop = self._too_many(self.base + pos)
+            if stop:
+                yield stop
+                return
             yield Record(bytes(buf[pos + HEADER_SIZE : id_end]), bytes(buf[id_end:body_end]), self.base + pos, bl)
             pos = body_end
         if pos:
@@ -215,6 +245,16 @@ def read_records(f: BinaryIO, limits: Limits = Limits(), chunk: int = 1 << 20) -
                 return
             if not data:
                 break
+        if not started and frames >= limits.max_frames:
+            yield ShardError(
+                TOO_MANY_FRAMES,
+                f"holds more than {limits.max_frames} zstd frames (the reader's cap; writers write one per "
+                f"shard); reading stopped at byte {frame_start}",
+                parser.total,
+                None,
+                frame_start,
+            )
+            return
         try:
             out = dec.decompress(data, chunk)
         except ZstdError as e:
@@ -253,11 +293,13 @@ def read_records(f: BinaryIO, limits: Limits = Limits(), chunk: int = 1 << 20) -
 
 
 def iter_shard(path: str | os.PathLike, limits: Limits = Limits()) -> Iterator[Item]:
-    """:func:`read_records` on a path (the caller has checked it is a regular file)."""
+    """:func:`read_records` on a path (regular files only: anything else is UNREADABLE)."""
+    from ..files import open_regular
+
     try:
-        f = open(path, "rb")
+        f = open_regular(path)
     except OSError as e:
-        yield ShardError(UNREADABLE, f"cannot be opened: {e.strerror}", 0)
+        yield ShardError(UNREADABLE, f"cannot be opened: {e.strerror or e}", 0)
         return
     with f:
         yield from read_records(f, limits)

@@ -108,7 +108,7 @@ def run_validate(args: argparse.Namespace) -> int:
     try:
         profile = Profile.parse(args.profile)
     except ValueError as e:
-        print(f"rollout-trace validate: {e}", file=sys.stderr)
+        print(f"rollout-trace validate: {escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     try:
         options = Options(
@@ -123,23 +123,14 @@ def run_validate(args: argparse.Namespace) -> int:
         if args.jobs < 1:
             raise ValueError(f"jobs must be a whole number >= 1, not {args.jobs}")
     except ValueError as e:
-        print(f"rollout-trace validate: --{e}", file=sys.stderr)
+        print(f"rollout-trace validate: --{escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
-    if args.release:
-        from ..model import releases
-
-        rel = releases.release(args.release)
-        if rel is None or rel.record is None:
-            known = [r.version for r in releases.table() if r.record is not None]
-            print(f"rollout-trace validate: no facts for Codex {escape.display(args.release)} (probed or inferred: "
-                  f"{known[0]}..{known[-1]}; see `rollout-trace codex releases`)", file=sys.stderr)
-            return EXIT_USAGE
     try:
         for target in [args.output, *(t for _, t in args.report)]:
             check_writable(target)
         bundles = bundles_of_files(args.paths) if args.changed else bundles_of_paths(args.paths)
     except (OutputError, UsageError) as e:
-        print(f"rollout-trace validate: {e}", file=sys.stderr)
+        print(f"rollout-trace validate: {escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     if not bundles:  # --changed, and no changed file belongs to a bundle
         if not args.quiet:
@@ -164,7 +155,7 @@ def run_validate(args: argparse.Namespace) -> int:
                 else:
                     out.write(RENDERERS[fmt](reports))
     except OutputError as e:
-        print(f"rollout-trace validate: {e}", file=sys.stderr)
+        print(f"rollout-trace validate: {escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     if not args.quiet and not (args.format == "human" and args.output in (None, "-")):
         # the report went elsewhere: the console still gets the verdict
@@ -212,7 +203,7 @@ def run_invariants(args: argparse.Namespace) -> int:
                     levels = ", ".join(f"{d}: {p.label}" for d, p in i.levels.items())
                     out.write(f"{i.id:36} {i.severity.value:7} [{levels}] {i.meaning}\n")
     except OutputError as e:
-        print(f"rollout-trace invariants: {e}", file=sys.stderr)
+        print(f"rollout-trace invariants: {escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
 

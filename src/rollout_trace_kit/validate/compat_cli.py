@@ -7,9 +7,8 @@ from ..config import HelpFormatter
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from .cli import find_bundles
+from .cli import UsageError, bundles_of_paths
 from .context import Options
 from .findings import Profile
 
@@ -20,13 +19,11 @@ def run_compat(args: argparse.Namespace) -> int:
     from .engine import validate_bundle
     from ..escape import rich_markup as escape_markup
 
-    bundles: list[Path] = []
-    for raw in args.paths:
-        p = Path(raw)
-        if not p.is_dir():
-            print(f"rollout-trace compat: {raw}: not a bundle directory", file=sys.stderr)
-            return EXIT_USAGE
-        bundles += find_bundles(p)
+    try:
+        bundles = bundles_of_paths(args.paths)
+    except UsageError as e:
+        print(f"rollout-trace compat: {e}", file=sys.stderr)
+        return EXIT_USAGE
     rows = []
     for b in bundles:
         report = validate_bundle(b, Options(profile=Profile.REDUCER, releases=True))

@@ -30,6 +30,14 @@ class Options:
             value = getattr(self, name)
             if type(value) is not int or value < least:
                 raise ValueError(f"{name.replace('_', '-')} must be a whole number >= {least}, not {value!r}")
+        if self.release is not None:
+            from ..model import releases
+
+            rel = releases.release(self.release)
+            if rel is None or rel.record is None:
+                known = [r.version for r in releases.table() if r.record is not None]
+                raise ValueError(f"release: no facts for Codex {self.release} (probed or inferred: "
+                                 f"{known[0]}..{known[-1]}; see `rollout-trace codex releases`)")
 
 
 class Where(TypedDict):

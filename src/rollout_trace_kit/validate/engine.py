@@ -28,11 +28,34 @@ READABLE_STORES = frozenset(REF_CHECKERS)
 def validate_bundle(bundle: str | Path, options: Options | None = None) -> BundleReport:
     """Check one bundle directory; never raises for bad input, never writes to it."""
     ctx = Context(Path(bundle), options or Options())
-    if ctx.options.release or ctx.options.releases:
+    if ctx.options.release is not None or ctx.options.releases:
         ctx.summary = BundleSummary()
+    _guarded(ctx, _run)
+    releases = None
+    if ctx.summary is not None:
+        from .release_verdict import attach
+
+        # before the report is built: a RELEASE finding past --max-findings must still count
+        releases = _guarded(ctx, attach)
+    report = BundleReport(
+        bundle=str(ctx.bundle),
+        dialect=ctx.dialect.name if ctx.dialect else None,
+        profile=ctx.options.profile,
+        findings=ctx.findings,
+        events=getattr(ctx, "events", 0),
+        truncated=ctx.truncated,
+        dropped_errors=ctx.dropped_errors,
+        dropped_warnings=ctx.dropped_warnings,
+        releases=releases,
+    )
+    return report
+
+
+def _guarded(ctx: Context, step):
+    """``step(ctx)``; a kit bug must still end in a finding, not a traceback."""
     try:
-        _run(ctx)
-    except Exception as e:  # a kit bug must still end in a finding, not a traceback
+        return step(ctx)
+    except Exception as e:
         import traceback
 
         where = traceback.extract_tb(e.__traceback__)[-1]
@@ -48,21 +71,7 @@ def validate_bundle(bundle: str | Path, options: Options | None = None) -> Bundl
                 seq=ctx.seq,
             )
         )
-    report = BundleReport(
-        bundle=str(ctx.bundle),
-        dialect=ctx.dialect.name if ctx.dialect else None,
-        profile=ctx.options.profile,
-        findings=ctx.findings,
-        events=getattr(ctx, "events", 0),
-        truncated=ctx.truncated,
-        dropped_errors=ctx.dropped_errors,
-        dropped_warnings=ctx.dropped_warnings,
-    )
-    if ctx.summary is not None:
-        from .release_verdict import attach
-
-        attach(ctx, report)
-    return report
+        return None
 
 
 def _run(ctx: Context) -> None:
@@ -71,13 +80,12 @@ def _run(ctx: Context) -> None:
     layout.load_manifest(ctx)
     if ctx.dialect is not None and not layout.store_readable(ctx, READABLE_STORES):
         return
-    problem = layout.trace_problem(ctx)
-    if problem:
-        layout.report_trace_missing(ctx, problem)
+    f = layout.open_trace(ctx)
+    if f is None:
         if ctx.dialect is None:
             layout.dialect_from_first_event(ctx, None)
         return
-    with open(ctx.bundle / layout.TRACE, "rb") as f:
+    with f:
         # The log as it is now: a writer still appending is not chased (that could last forever).
         size = os.fstat(f.fileno()).st_size
         if ctx.dialect is None:

@@ -2,8 +2,9 @@
 
 Releases are judged once per epoch (a run of releases with equal facts) from the
 one-pass :class:`~.rules.release.BundleSummary`; a release's reducer is taken to
-reject a bundle when a RELEASE reader rule fails, or when the dialect's reducer
-profile finds an error and the release reads that dialect's schema_version.
+reject a bundle when a RELEASE reader rule fails, when a line is not JSON at all
+(every release's reducer stops there), or when the dialect's reducer profile finds
+an error and the release reads that dialect's schema_version.
 """
 
 from __future__ import annotations
@@ -11,13 +12,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .findings import BundleReport, Profile, Severity
+from ..files import open_regular, read_capped
+from .findings import Profile, Severity
+from .lines import DEFAULT_MAX_LINE_BYTES
+from .rules.layout import MANIFEST, MAX_MANIFEST_BYTES, TRACE
+from .rules import schema
 from .rules.release import BundleSummary, judge, reader_accepts, writer_could_write
 
-MAX_LINE = 64 * 1024 * 1024
+
+# Every release's reducer parses each line with serde_json: a line these rules fail at the
+# reducer level stops every reader, whatever schema_version it reads.
+_UNREADABLE_LINE = frozenset({schema.UTF8.id, schema.JSON.id, schema.TRUNCATED.id})
 
 
-def attach(ctx, report: BundleReport) -> None:
+def attach(ctx) -> dict | None:
+    """Report the RELEASE.* findings of ``--release``; return the compatible releases (or None)."""
     from ..model import releases
 
     summary: BundleSummary = ctx.summary
@@ -26,22 +35,23 @@ def attach(ctx, report: BundleReport) -> None:
         summary = ctx.summary = summarize(ctx.bundle)
     if isinstance(ctx.manifest, dict):
         summary.manifest_schema = ctx.manifest.get("schema_version")
-    if ctx.options.release:
-        rel = releases.release(ctx.options.release)
-        if rel is not None:
-            for f in judge(summary, rel):
-                ctx.report(f.invariant, f.message, line=f.line, seq=None)
-            report.findings = ctx.findings
-    if ctx.options.releases:
-        from .catalogue import CATALOGUE
+    if summary.unreadable_line is None:
+        summary.unreadable_line = next((f.line for f in ctx.findings if f.invariant in _UNREADABLE_LINE
+                                        and f.profile is Profile.REDUCER), None)
+    if ctx.options.release is not None:  # a release with facts (Options checks it)
+        for f in judge(summary, releases.release(ctx.options.release)):
+            ctx.report(f.invariant, f.message, line=f.line, seq=None)
+    if not ctx.options.releases:
+        return None
+    from .catalogue import CATALOGUE
 
-        # the dialect's reducer-profile errors, but not the kit's own limits (a store it cannot read yet)
-        reducer_errors = any(f.profile is Profile.REDUCER and f.severity is Severity.ERROR
-                             and not f.invariant.startswith("RELEASE.")
-                             and not (f.invariant in CATALOGUE and CATALOGUE[f.invariant].kit_only)
-                             for f in ctx.findings)
-        report.releases = compat(summary, reducer_errors=reducer_errors, dialect_schema=(
-            ctx.dialect.schema_version if ctx.dialect is not None else None))
+    # the dialect's reducer-profile errors, but not the kit's own limits (a store it cannot read yet)
+    reducer_errors = any(f.profile is Profile.REDUCER and f.severity is Severity.ERROR
+                         and not f.invariant.startswith("RELEASE.")
+                         and not (f.invariant in CATALOGUE and CATALOGUE[f.invariant].kit_only)
+                         for f in ctx.findings)
+    return compat(summary, reducer_errors=reducer_errors, dialect_schema=(
+        ctx.dialect.schema_version if ctx.dialect is not None else None))
 
 
 def compat(summary: BundleSummary, *, reducer_errors: bool = False, dialect_schema: int | None = None) -> dict:
@@ -86,41 +96,31 @@ def ranges(versions: list[str]) -> list[str]:
     return [run[0] if len(run) == 1 else f"{run[0]}..{run[-1]}" for run in out]
 
 
-def _open_regular(path: Path):
-    """``path`` opened for reading only if it is a regular file: a FIFO would block the open
-    and a device never end (O_NONBLOCK makes the open of a FIFO return at once)."""
-    import os
-    import stat
-
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(f"{path.name} is not a regular file")
-    os.set_blocking(fd, True)
-    return os.fdopen(fd, "rb")
-
-
-def summarize(bundle: Path, max_line: int = MAX_LINE) -> BundleSummary:
+def summarize(bundle: Path, max_line: int = DEFAULT_MAX_LINE_BYTES) -> BundleSummary:
     """A summary read straight from trace.jsonl (for dialects the validator does not model)."""
     summary = BundleSummary()
+    got = read_capped(bundle / MANIFEST, MAX_MANIFEST_BYTES, keep_prefix=False)
+    manifest = _loads(got.data) if got.data is not None else None
+    if isinstance(manifest, dict):
+        summary.manifest_schema = manifest.get("schema_version")
     try:
-        with _open_regular(bundle / "manifest.json") as f:
-            manifest = json.loads(f.read(1024 * 1024))
-        if isinstance(manifest, dict):
-            summary.manifest_schema = manifest.get("schema_version")
-    except (OSError, ValueError):
-        pass
-    try:
-        with _open_regular(bundle / "trace.jsonl") as f:
+        with open_regular(bundle / TRACE) as f:
             for n, raw in enumerate(iter(lambda: f.readline(max_line + 1), b""), 1):
                 if len(raw) > max_line:
                     break
-                try:
-                    obj = json.loads(raw)
-                except ValueError:
-                    continue
+                obj = _loads(raw)
                 if isinstance(obj, dict):
                     summary.observe(obj, n)
+                elif raw.strip() and summary.unreadable_line is None:
+                    summary.unreadable_line = n
     except OSError:
         pass
     return summary
+
+
+def _loads(data: bytes):
+    """The JSON value, or None when there is none (a line nested past the parser's depth included)."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None

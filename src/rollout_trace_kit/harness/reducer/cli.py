@@ -305,6 +305,8 @@ def copy_case_tree(src: Path, dst: Path) -> None:
     opened). Anything else (a device, a socket) is refused: opening one could block or never end."""
     import shutil
 
+    from ...files import open_regular
+
     kinds = {stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
     dst.mkdir()
     for root, dirs, files in os.walk(src, followlinks=False):
@@ -317,7 +319,8 @@ def copy_case_tree(src: Path, dst: Path) -> None:
             elif stat.S_ISDIR(mode):
                 t.mkdir()
             elif stat.S_ISREG(mode):
-                shutil.copyfile(s, t, follow_symlinks=False)
+                with open_regular(s, follow_symlinks=False) as src_file, open(t, "xb") as dst_file:
+                    shutil.copyfileobj(src_file, dst_file)
             elif stat.S_ISFIFO(mode):
                 os.mkfifo(t)
             else:

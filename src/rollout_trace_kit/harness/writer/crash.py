@@ -16,7 +16,9 @@ import orjson
 
 from ...validate import Severity
 from . import checks as C
-from .files import MANIFEST, TRACE, is_regular, log_cap, read_capped, split_log
+from ...bundle import MANIFEST, TRACE
+from ...files import is_regular, read_capped
+from .caps import log_cap, split_log
 from .findings import Finding, Findings
 from .jsondiff import first_difference, json_equal
 from .process import WriterDied, WriterTimeout

@@ -3,7 +3,7 @@
 After ``create`` the manifest, after ``write_payload`` the payload file, after
 ``append_event`` the flushed line; at every step the log only grows and no line
 on disk points at a missing payload. Every file is read through
-:func:`.files.read_capped`, with a cap derived from what the writer was asked
+:func:`rollout_trace_kit.files.read_capped`, with a cap derived from what the writer was asked
 to write, so a hostile bundle (a FIFO, ``/dev/zero``, a huge file) costs a
 finding, not a hang or gigabytes.
 """
@@ -22,7 +22,10 @@ from ...store.shards import Record, read_records, shard_name
 from ...writer.core import manifest_record
 from ...validate.rules.refs import confinement_problem
 from . import checks as C
-from .files import MANIFEST, MAX_MANIFEST_BYTES, PAYLOADS, TRACE, is_regular, log_cap, payload_cap, read_capped, split_log
+from ...bundle import MANIFEST, PAYLOADS, TRACE
+from ...files import is_regular, read_capped
+from ...validate.rules.layout import MAX_MANIFEST_BYTES
+from .caps import log_cap, payload_cap, split_log
 from .jsondiff import first_difference, json_equal, short
 from .scripts import Op
 from .session import Session

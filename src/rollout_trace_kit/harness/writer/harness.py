@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from .crash import check_crash_state, crash_points, run_crash
 from .disk import DiskChecker
-from .files import MANIFEST, PAYLOADS, TRACE
+from ...bundle import MANIFEST, PAYLOADS, TRACE
 from .findings import MAX_REPEATS, Finding, Findings, ScriptResult
 from .jsondiff import first_difference, json_equal
 from .playback import HarnessOptions, check_writer, run_script

@@ -453,7 +453,7 @@ MAX_SCRIPT_BYTES = 1 << 30
 
 
 def _file(arg: str) -> list[Script]:
-    from .files import read_capped  # regular files only: a FIFO or a device is refused, not read forever
+    from ...files import read_capped  # regular files only: a FIFO or a device is refused, not read forever
 
     got = read_capped(arg, MAX_SCRIPT_BYTES)
     if got.data is None or got.problem:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...validate import Options, Profile, Severity, validate_bundle
-from .files import SLACK, TRACE, log_cap, payload_cap, read_capped
+from ...bundle import TRACE
+from ...files import read_capped
+from .caps import SLACK, log_cap, payload_cap
 from .findings import Findings
 from .session import Session
 from .text import printable

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import stat
+from typing import BinaryIO
 
+from ...files import IRREGULAR, TOO_LARGE, NotRegular, open_regular, read_capped
 from ...model import DIALECTS, dialect_for_schema_version
 from ...model.common import FILE_PER_PAYLOAD
 from ...model.types import Int, unwrap
@@ -95,19 +95,14 @@ def _json_kind(obj) -> str:
     return {list: "an array", str: "a string", int: "a number", float: "a number"}.get(type(obj), type(obj).__name__)
 
 
-def _regular(path) -> str | None:
-    """None if ``path`` is a regular file (symlinks followed), else what it is."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return "missing"
-    except OSError as e:
-        return f"unreadable ({e.strerror})"
-    if stat.S_ISDIR(st.st_mode):
-        return "a directory"
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file (FIFO, socket or device)"
-    return None
+def irregular(kind: str) -> str:
+    """How findings name a file that is not regular (``kind`` from :func:`files.kind_of`)."""
+    return kind if kind == "a directory" else "not a regular file (FIFO, socket or device)"
+
+
+def _problem(why: str | None, problem: str | None) -> str:
+    """A :mod:`files` problem as findings word it."""
+    return irregular(problem or "") if why == IRREGULAR else problem or "unreadable"
 
 
 def check_bundle_dir(ctx: Context) -> bool:
@@ -120,21 +115,15 @@ def check_bundle_dir(ctx: Context) -> bool:
 
 def load_manifest(ctx: Context) -> None:
     """Read and check the manifest, then choose the dialect (ctx.dialect)."""
-    path = ctx.bundle / MANIFEST
-    problem = _regular(path)
     here: Where = dict(file=MANIFEST, line=None, seq=None)
-    if problem:
-        ctx.report(MANIFEST_PRESENT, f"manifest.json is {problem}", **here)
-        return
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_MANIFEST_BYTES + 1)
-    except OSError as e:
-        ctx.report(MANIFEST_PRESENT, f"manifest.json cannot be read: {e.strerror}", **here)
-        return
-    if len(raw) > MAX_MANIFEST_BYTES:
+    got = read_capped(ctx.bundle / MANIFEST, MAX_MANIFEST_BYTES, keep_prefix=False)
+    if got.why == TOO_LARGE:
         ctx.report(MANIFEST_JSON, f"manifest.json is larger than {MAX_MANIFEST_BYTES} bytes", **here)
         return
+    if got.data is None:
+        ctx.report(MANIFEST_PRESENT, f"manifest.json is {_problem(got.why, got.problem)}", **here)
+        return
+    raw = got.data
     try:
         obj = strict_loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
@@ -245,12 +234,18 @@ def store_readable(ctx: Context, stores) -> bool:
     return False
 
 
-def trace_problem(ctx: Context) -> str | None:
-    return _regular(ctx.bundle / TRACE)
-
-
-def report_trace_missing(ctx: Context, problem: str) -> None:
+def open_trace(ctx: Context) -> BinaryIO | None:
+    """``trace.jsonl`` opened for reading, or None (reported) when it is not a readable regular file."""
+    try:
+        return open_regular(ctx.bundle / TRACE)
+    except FileNotFoundError:
+        problem = "missing"
+    except NotRegular as e:
+        problem = irregular(e.kind)
+    except OSError as e:
+        problem = f"unreadable ({e.strerror})"
     ctx.report(TRACE_PRESENT, f"trace.jsonl is {problem}", file=TRACE, line=None, seq=None)
+    return None
 
 
 def report_trace_changed(ctx: Context, was: int, now: int) -> None:

@@ -15,11 +15,12 @@ from collections import OrderedDict
 import msgspec
 import orjson
 
+from ... import files
 from ...model.types import STORE_FILES
 from ..catalogue import R, S, W, invariant
 from ..context import Context, Where
 from ..findings import Severity
-from .layout import PAYLOADS
+from .layout import PAYLOADS, irregular
 
 
 PATH_CONFINED = invariant(
@@ -90,7 +91,6 @@ PARSE_BUDGET = 128 * 1024 * 1024
 # file read and parse it once); the most recent is kept whatever its size.
 CACHE_BUDGET = 64 * 1024 * 1024
 CACHE_ENTRIES = 64
-_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 def parse_cost(data: bytes) -> int:
@@ -285,12 +285,12 @@ class RefChecker:
             return None
         if key is not None and key in self.payload_dir.regular:
             # Listed as a plain file of the real payloads/ directory: inside the bundle.
-            load = self._load(self.bundle_str + os.sep + ref.path, os.O_NOFOLLOW)
+            load = self._load(self.bundle_str + os.sep + ref.path, False)
         else:
             full = self._locate(ref, pointer, read_by_reducer)
             if full is None:
                 return None
-            load = self._load(full, 0)
+            load = self._load(full, True)
         if load.problem is None:
             return load.body
         self._report_load(load, ref, pointer, R if read_by_reducer else None, wants_body)
@@ -318,13 +318,13 @@ class RefChecker:
             )
         return full if safe else None
 
-    def _load(self, full: str, flags: int) -> _Load:
+    def _load(self, full: str, follow_symlinks: bool) -> _Load:
         """Read and parse one file, once for as long as it stays in the cache."""
         cached = self._loads.get(full)
         if cached is not None:
             self._loads.move_to_end(full)
             return cached
-        load = self._read(full, flags)
+        load = self._read(full, follow_symlinks)
         self._loads[full] = load
         self._cached_cost += load.cost
         while len(self._loads) > 1 and (self._cached_cost > CACHE_BUDGET or len(self._loads) > CACHE_ENTRIES):
@@ -332,37 +332,18 @@ class RefChecker:
             self._cached_cost -= old.cost
         return load
 
-    def _read(self, full: str, flags: int) -> _Load:
-        # O_NONBLOCK: a FIFO swapped in after the listing must not block the open.
-        try:
-            fd = os.open(full, _OPEN_FLAGS | flags)
-        except FileNotFoundError:
+    def _read(self, full: str, follow_symlinks: bool) -> _Load:
+        limit = self.ctx.options.max_payload_bytes
+        got = files.read_capped(full, limit, follow_symlinks=follow_symlinks, keep_prefix=False)
+        if got.why == files.MISSING:
             return _Load(problem="missing")
-        except OSError as e:
-            return _Load(problem="unreadable", detail=e.strerror or str(e))
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                return _Load(problem="irregular", detail="a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (FIFO, socket or device)")
-            limit = self.ctx.options.max_payload_bytes
-            if st.st_size > limit:
-                return _Load(problem="too_large", detail=str(st.st_size))
-            data = os.read(fd, st.st_size + 1)
-            if len(data) > st.st_size:  # it grew since fstat: read on, up to the limit
-                parts, got = [data], len(data)
-                while got <= limit:
-                    chunk = os.read(fd, 1 << 20)
-                    if not chunk:
-                        break
-                    parts.append(chunk)
-                    got += len(chunk)
-                if got > limit:
-                    return _Load(problem="too_large", detail=f"more than {limit}")
-                data = b"".join(parts)
-        except OSError as e:
-            return _Load(problem="unreadable", detail=e.strerror or str(e))
-        finally:
-            os.close(fd)
+        if got.why == files.IRREGULAR:
+            return _Load(problem="irregular", detail=irregular(got.problem or ""))
+        if got.why == files.TOO_LARGE:
+            return _Load(problem="too_large", detail=str(got.size) if got.size > limit else f"more than {limit}")
+        if got.data is None:
+            return _Load(problem="unreadable", detail=got.problem or "unreadable")
+        data = got.data
         cost = parse_cost(data) if len(data) * 74 > PARSE_BUDGET else 2 * len(data)
         if cost > PARSE_BUDGET:
             # Check the syntax without building anything.
@@ -382,7 +363,7 @@ class RefChecker:
         if load.problem == "missing":
             ctx.report(FILE_EXISTS, f"{rid}: {path} does not exist", pointer=where, level=level)
         elif load.problem == "unreadable":
-            ctx.report(FILE_EXISTS, f"{rid}: {path} cannot be read: {load.detail}", pointer=where, level=level)
+            ctx.report(FILE_EXISTS, f"{rid}: {path} is {load.detail}", pointer=where, level=level)
         elif load.problem == "irregular":
             ctx.report(REGULAR_FILE, f"{rid}: {path} is {load.detail}", pointer=where, level=level)
         elif load.problem == "too_large":

@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from typing import Any, Callable, Iterator, TypedDict
 from dataclasses import dataclass, field as dc_field
 
 import orjson
 
+from ... import files
 from ...store import shards as codec
 from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Profile, Severity
-from .layout import PAYLOADS
+from .layout import PAYLOADS, irregular
 from .refs import TOO_LARGE, check_kind
 
 class _OlderLevels(TypedDict):
@@ -149,7 +149,8 @@ KIND_CONFLICT = invariant(
 )
 SIZE_LIMIT = invariant(
     "STORE.SIZE_LIMIT",
-    "A shard decompresses to no more than the kit's cap (1 GiB): past it the kit stops reading it.",
+    "A shard stays within the kit's caps (1 GiB decompressed, 1,024 zstd frames, 1,048,576 records): "
+    "past one the kit stops reading it.",
     **_V3, v3=W,
     source="kit limit: a zstd bomb must end in a finding, not in memory or time exhaustion",
     severity=Severity.WARNING,
@@ -401,20 +402,16 @@ class StoreRefChecker:
                 **here,
             )
             return
-        try:
-            st = os.stat(full)
-        except FileNotFoundError:
-            sh.failed = "missing"
-            ctx.report(REF_SHARD, f"shard {sh.n} ({sh.rel}) does not exist", **here)
-            return
-        except OSError as e:
-            sh.failed = "unreadable"
-            ctx.report(REF_SHARD, f"shard {sh.n} ({sh.rel}) cannot be read: {e.strerror}", **here)
-            return
-        if not stat.S_ISREG(st.st_mode):
-            sh.failed = "not regular"
-            what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (FIFO, socket or device)"
-            ctx.report(REGULAR_FILE, f"{sh.rel} is {what}; the kit does not open it", **here)
+        problem = files.file_problem(full)
+        if problem is not None:
+            why, what = problem
+            sh.failed = why
+            if why == files.MISSING:
+                ctx.report(REF_SHARD, f"shard {sh.n} ({sh.rel}) does not exist", **here)
+            elif why == files.UNREADABLE:
+                ctx.report(REF_SHARD, f"shard {sh.n} ({sh.rel}) is {what}", **here)
+            else:
+                ctx.report(REGULAR_FILE, f"{sh.rel} is {irregular(what)}; the kit does not open it", **here)
             return
         sh.cursor = codec.iter_shard(full, self.limits)
 
@@ -490,6 +487,8 @@ class StoreRefChecker:
             codec.LENGTH_BEYOND: (LENGTH_BEYOND, None),
             codec.ID_TOO_LONG: (RECORD_ID, R),
             codec.SHARD_TOO_LARGE: (SIZE_LIMIT, None),
+            codec.TOO_MANY_FRAMES: (SIZE_LIMIT, None),
+            codec.TOO_MANY_RECORDS: (SIZE_LIMIT, None),
         }[err.code]
         self.ctx.report(inv, f"{sh.rel}: {err.message}", file=sh.rel, line=None, seq=None, level=level)
 

@@ -1,0 +1,144 @@
+"""Opening files someone else controls: regular files only, reads capped.
+
+A bundle under check, a writer's bundle directory or a reducer's output may hold,
+under any name, a FIFO (an ``open`` that never returns), a device (``/dev/zero``:
+endless bytes), a symlink to either, or a file far larger than it should be. Every
+read of such a file goes through here: anything but a regular file is refused
+before it is read, and a read stops at a cap the caller chose from what the file
+may legitimately hold.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+# Why a read gave no data (Read.why)
+MISSING, UNREADABLE, IRREGULAR, TOO_LARGE = "missing", "unreadable", "irregular", "too_large"
+
+
+class NotRegular(OSError):
+    """The path names something other than a regular file; ``kind`` says what ("a FIFO")."""
+
+    def __init__(self, path: Path | str, kind: str):
+        super().__init__(f"{os.fspath(path)} is {kind}")
+        self.kind = kind
+
+
+def kind_of(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISLNK(mode):
+        return "a symlink"
+    return "not a regular file"
+
+
+def file_problem(path: Path | str, *, follow_symlinks: bool = True) -> tuple[str, str] | None:
+    """None if ``path`` is a regular file, else (why, in words) as :class:`Read` gives them:
+    (MISSING, "missing"), (UNREADABLE, "unreadable (...)") or (IRREGULAR, "a FIFO").
+    Nothing is opened."""
+    try:
+        st = os.stat(path, follow_symlinks=follow_symlinks)
+    except FileNotFoundError:
+        return MISSING, "missing"
+    except OSError as e:
+        return UNREADABLE, f"unreadable ({e.strerror})"
+    if not stat.S_ISREG(st.st_mode):
+        return IRREGULAR, kind_of(st.st_mode)
+    return None
+
+
+def is_regular(path: Path | str) -> bool:
+    """A regular file (symlinks followed), without opening it."""
+    return file_problem(path) is None
+
+
+def open_regular(path: Path | str, *, follow_symlinks: bool = True) -> BinaryIO:
+    """``path`` opened for binary reading, only if it is a regular file.
+
+    Raises FileNotFoundError, :class:`NotRegular` or another OSError. The open itself
+    is non-blocking, so a FIFO (even one swapped in after a check) cannot hang it;
+    the file is then refused by ``fstat`` before any byte is read.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        if not follow_symlinks and os.path.islink(path):  # ELOOP from O_NOFOLLOW
+            raise NotRegular(path, "a symlink") from None
+        raise e
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegular(path, kind_of(mode))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+@dataclass(frozen=True)
+class Read:
+    """What reading one file gave: its bytes (at most the cap), or why there are none."""
+
+    data: bytes | None
+    problem: str | None = None  # in words: "missing", "a FIFO", "larger than ...": set when data is None or cut
+    size: int = 0  # the file's size when it was opened
+    why: str | None = None  # MISSING, UNREADABLE, IRREGULAR or TOO_LARGE when problem is set
+
+    @property
+    def missing(self) -> bool:
+        return self.why == MISSING
+
+
+def read_capped(path: Path | str, cap: int, *, follow_symlinks: bool = True, keep_prefix: bool = True) -> Read:
+    """The bytes of the regular file at ``path``.
+
+    ``data`` is None when the file is missing or not a regular file. A file larger
+    than ``cap`` sets ``problem``: with ``keep_prefix`` its first ``cap`` bytes are
+    read, without it none are (a file already too large when opened is not read at all).
+    """
+    try:
+        f = open_regular(path, follow_symlinks=follow_symlinks)
+    except FileNotFoundError:
+        return Read(None, "missing", why=MISSING)
+    except NotRegular as e:
+        return Read(None, e.kind, why=IRREGULAR)
+    except OSError as e:
+        return Read(None, f"unreadable ({e.strerror})", why=UNREADABLE)
+    with f:
+        try:
+            size = os.fstat(f.fileno()).st_size
+            if size > cap and not keep_prefix:
+                return Read(None, _larger(cap, size), size, TOO_LARGE)
+            chunks = [f.read(min(size, cap) + 1)]  # one byte more than fstat said: did it grow?
+            got = len(chunks[0])
+            while size < got <= cap:  # it grew since fstat: read on, up to one byte past the cap
+                chunk = f.read(min(1 << 20, cap + 1 - got))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+            data = b"".join(chunks)
+        except OSError as e:
+            return Read(None, f"unreadable ({e.strerror})", why=UNREADABLE)
+    if len(data) > cap:
+        return Read(data[:cap] if keep_prefix else None, _larger(cap, max(size, len(data))), size, TOO_LARGE)
+    return Read(data, None, size)
+
+
+def _larger(cap: int, size: int) -> str:
+    return f"larger than the {cap} bytes the kit reads ({size} bytes or more)"

@@ -1,0 +1,68 @@
+"""The one way the kit opens files it does not control: regular files only, reads capped."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from rollout_trace_kit import files
+
+
+def test_a_regular_file_is_read_whole_under_its_cap(tmp_path):
+    p = tmp_path / "f"
+    p.write_bytes(b"abc")
+    got = files.read_capped(p, 3)
+    assert (got.data, got.problem, got.why, got.size) == (b"abc", None, None, 3)
+
+
+@pytest.mark.parametrize("keep_prefix,data", [(True, b"abcd"), (False, None)])
+def test_a_file_over_its_cap(tmp_path, keep_prefix, data):
+    p = tmp_path / "f"
+    p.write_bytes(b"abcdefgh")
+    got = files.read_capped(p, 4, keep_prefix=keep_prefix)
+    assert got.data == data and got.why == files.TOO_LARGE and got.size == 8
+    assert "larger than the 4 bytes" in (got.problem or "")
+
+
+def test_a_sparse_file_over_its_cap_is_not_read(tmp_path):
+    p = tmp_path / "f"
+    with open(p, "wb") as f:
+        f.truncate(1 << 40)  # a terabyte of hole: reading it would never end in time
+    got = files.read_capped(p, 1 << 20, keep_prefix=False)
+    assert got.data is None and got.why == files.TOO_LARGE and got.size == 1 << 40
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    p = tmp_path / "fifo"
+    os.mkfifo(p)
+    got = files.read_capped(p, 10)  # no writer: a blocking open would never return
+    assert got.data is None and got.why == files.IRREGULAR and got.problem == "a FIFO"
+    with pytest.raises(files.NotRegular) as e:
+        files.open_regular(p)
+    assert e.value.kind == "a FIFO"
+    assert files.file_problem(p) == (files.IRREGULAR, "a FIFO") and not files.is_regular(p)
+
+
+@pytest.mark.parametrize("target,kind", [("/dev/zero", "a device"), (".", "a directory")])
+def test_symlinks_to_devices_and_directories_are_refused(tmp_path, target, kind):
+    p = tmp_path / "link"
+    p.symlink_to(target if target.startswith("/") else tmp_path)
+    got = files.read_capped(p, 10)
+    assert got.data is None and got.why == files.IRREGULAR and got.problem == kind
+
+
+def test_symlinks_are_followed_unless_asked_not_to(tmp_path):
+    (tmp_path / "real").write_bytes(b"x")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert files.read_capped(tmp_path / "link", 10).data == b"x"
+    got = files.read_capped(tmp_path / "link", 10, follow_symlinks=False)
+    assert got.data is None and got.why == files.IRREGULAR and got.problem == "a symlink"
+
+
+def test_missing_and_dangling(tmp_path):
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    for name in ("nowhere", "dangling"):
+        got = files.read_capped(tmp_path / name, 10)
+        assert got.missing and got.data is None
+        assert files.file_problem(tmp_path / name) == (files.MISSING, "missing")
