@@ -208,7 +208,7 @@ def _finish(doc: dict, results, args, known) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    from .known import Known, KnownResultsError
+    from .known import Known, KnownResultsError, read_json
     from .report import ReportMergeError, merge_reports
 
     try:
@@ -218,7 +218,7 @@ def run_merge(args: argparse.Namespace) -> int:
         docs = []
         for path in args.reports:
             try:
-                docs.append(json.loads(Path(path).read_text(encoding="utf-8")))
+                docs.append(read_json(path))
             except (OSError, ValueError) as e:
                 raise UsageError(f"{path}: not a readable JSON report: {e}") from None
         doc = merge_reports(docs, args.reports, known)

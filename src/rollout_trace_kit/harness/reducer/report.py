@@ -131,12 +131,79 @@ class ReportMergeError(ValueError):
     pass
 
 
+_COUNT = {"type": "integer", "minimum": 0}
+_STR_OR_NULL = {"type": ["string", "null"]}
+# What merging and rendering read of a shard's JSON report (written by render_json): a report
+# edited by hand, or any other JSON, is refused with the place that is wrong, not a traceback.
+SHARD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["format", "command", "dialect", "profile", "seed", "cases", "results", "invariants", "failures"],
+    "properties": {
+        "format": {"const": REPORT_FORMAT},
+        "command": {"type": "string"},
+        "dialect": {"type": "string"},
+        "profile": {"type": "string"},
+        "seed": {"type": "integer"},
+        "shard": {"type": "string"},
+        "cases": _COUNT,
+        "skipped": _COUNT,
+        "seconds": {"type": "number", "minimum": 0},
+        "results": {"type": "object", "additionalProperties": _COUNT},
+        "invariants": {"type": "object", "additionalProperties": {
+            "type": "object",
+            "properties": {**{k: _COUNT for k in COUNTS}, "wrong_output": _COUNT, "must_reject": {"type": "boolean"}},
+        }},
+        "eligible": {"type": "array", "items": {"type": "string"}},
+        "oracles": {"type": ["object", "null"], "properties": {
+            "normalizer": {"type": "string"},
+            "results": {"type": "object", "additionalProperties": {
+                "type": "object", "properties": {k: _COUNT for k in ("pass", "fail", "n/a")}}},
+        }},
+        "failures": {"type": "array", "items": {
+            "type": "object",
+            "required": ["id", "case", "result", "detail", "replay"],
+            "properties": {
+                "id": {"type": "string"},
+                "case": {"type": "object", "required": ["invariant"], "properties": {"invariant": {"type": "string"}}},
+                "result": {"type": "string"},
+                "detail": {"type": "string"},
+                "diff": {"type": "array", "items": {"type": "string"}},
+                "finding": {"type": ["object", "null"], "required": ["invariant", "message"], "properties": {
+                    "invariant": {"type": "string"}, "message": {"type": "string"}, "profile": {"type": "string"},
+                    "file": _STR_OR_NULL, "line": {"type": ["integer", "null"]}, "seq": {"type": ["integer", "null"]},
+                }},
+                "stderr_tail": {"type": "string"},
+                "repro": _STR_OR_NULL,
+                "replay": {"type": "string"},
+            },
+        }},
+    },
+}
+
+
+def _shard_problem(doc: Any) -> str | None:
+    """Why ``doc`` is not a shard report merging can read; None when it is."""
+    import jsonschema
+
+    try:
+        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SHARD_SCHEMA).iter_errors(doc))
+    except RecursionError:
+        return "it nests deeper than a report does"
+    if error is None:
+        return None
+    where = "".join(f"[{p!r}]" for p in error.absolute_path) or "the document"
+    return f"{where}: {escape.display(error.message[:200])}"
+
+
 def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # docs: parsed JSON, checked here
     """One report from the shards' reports: same command, dialect, profile and seed."""
     same = ("command", "dialect", "profile", "seed")
     for doc, name in zip(docs, names):
         if not isinstance(doc, dict) or doc.get("format") != REPORT_FORMAT:
             raise ReportMergeError(f"{name}: not a {REPORT_FORMAT} report (fuzz-reducer --format json)")
+        problem = _shard_problem(doc)
+        if problem:
+            raise ReportMergeError(f"{name}: not a report fuzz-reducer wrote: {problem}")
         for k in same:
             if doc.get(k) != docs[0].get(k):
                 raise ReportMergeError(f"{name}: {k} {doc.get(k)!r} differs from {names[0]}'s {docs[0].get(k)!r}: "
