@@ -295,6 +295,23 @@ def test_replay_of_a_malformed_case_json_is_exit_2(saved_case, content):
     assert out.returncode == 2 and "Traceback" not in out.stderr and "case.json" in out.stderr, out.stderr
 
 
+@pytest.mark.parametrize("kind", ["fifo", "zero", "huge", "deep"])
+def test_replay_of_a_hostile_case_json_is_exit_2_without_hanging(saved_case, kind):
+    case_json = saved_case / "case.json"
+    case_json.unlink()
+    if kind == "fifo":
+        os.mkfifo(case_json)  # nobody writes: opening it for reading would wait forever
+    elif kind == "zero":
+        case_json.symlink_to("/dev/zero")  # endless bytes
+    elif kind == "huge":
+        with open(case_json, "wb") as f:
+            f.truncate(2 << 20)
+    else:
+        case_json.write_text("[" * 100_000 + "]" * 100_000)
+    out = rtk("replay", str(saved_case), "--cmd", kit(), cwd=saved_case.parent, timeout=60)
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "case.json" in out.stderr, out.stderr
+
+
 def test_replay_refuses_a_socket_and_never_copies_a_device(saved_case):
     payloads = saved_case / "bundle" / "payloads"
     import tempfile

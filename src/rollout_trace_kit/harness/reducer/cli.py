@@ -24,6 +24,7 @@ from ...writer.core import written_dialects
 from ..command import ReducerCommand, scratch_root
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+MAX_CASE_BYTES = 1 << 20  # a saved case.json: a case, its outcome and two output tails of 2000 bytes
 # Hypothesis is a base dependency; an install that lacks it was made without dependencies.
 EXTRA_HINT = "reinstall rollout-trace-kit with its dependencies (pip install rollout-trace-kit)"
 
@@ -242,10 +243,16 @@ def _load_case(d: Path):
     from .cases import Case, CaseSpec
     from ...bundle import Bundle
 
+    from ..writer.files import read_capped
+
+    # a saved case may come from anyone: case.json may be a FIFO, a link to /dev/zero, huge
+    got = read_capped(d / "case.json", MAX_CASE_BYTES)
+    if got.problem:
+        raise UsageError(f"{d}: cannot read case.json: it is {got.problem}")
     try:
-        meta = json.loads((d / "case.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise UsageError(f"{d}: cannot read case.json: {e}") from None
+        meta = json.loads(got.data or b"")
+    except (ValueError, RecursionError) as e:
+        raise UsageError(f"{d}: cannot read case.json: {type(e).__name__}: {e}") from None
     try:
         spec = CaseSpec(**meta["case"])
         if not all(isinstance(getattr(spec, k), t) for k, t in (("dialect", str), ("invariant", str), ("seed", int), ("events", int))):
