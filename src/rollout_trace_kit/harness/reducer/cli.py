@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ...config import HelpFormatter
-from ...output import add_output_arguments
+from ...output import OutputError, add_output_arguments, check_writable
 from ...validate import Profile
 from ...writer.core import written_dialects
 from ..command import ReducerCommand, scratch_root
@@ -50,18 +50,6 @@ def _need_generators() -> None:
         raise UsageError(f"needs the bundle generators, which need {e.name or 'a missing module'}: {EXTRA_HINT}") from None
 
 
-def writable(path: str, what: str) -> None:
-    """Fail now, not after the whole run, when ``path`` cannot be written."""
-    p = Path(path)
-    if p.is_dir():
-        raise UsageError(f"{what} {path}: is a directory")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"{what} {path}: directory {parent} does not exist")
-    if (p.exists() and not os.access(p, os.W_OK)) or not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{what} {path}: not writable")
-
-
 def creatable_dir(path: str, what: str) -> None:
     p = Path(os.path.abspath(path))
     while not p.exists():
@@ -85,7 +73,7 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 def run_fuzz(args: argparse.Namespace) -> int:
     try:
         return _run_fuzz(args)
-    except UsageError as e:
+    except (UsageError, OutputError) as e:
         return _fail("fuzz-reducer", str(e))
 
 
@@ -108,10 +96,9 @@ def _run_fuzz(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if args.update and not args.known:
         raise UsageError("--update needs --known FILE")
-    if args.output and args.output != "-":
-        writable(args.output, "--output")
+    check_writable(args.output, f"--output {args.output}")
     if args.update:
-        writable(args.known, "--known")
+        check_writable(args.known, f"--known {args.known}")
     if args.repro_dir:
         creatable_dir(args.repro_dir, "--repro-dir")
     _need_generators()
@@ -214,8 +201,7 @@ def run_merge(args: argparse.Namespace) -> int:
 
     try:
         known = Known.load(args.known) if args.known else Known()
-        if args.output and args.output != "-":
-            writable(args.output, "--output")
+        check_writable(args.output, f"--output {args.output}")
         docs = []
         for path in args.reports:
             try:
@@ -223,7 +209,7 @@ def run_merge(args: argparse.Namespace) -> int:
             except (OSError, ValueError) as e:
                 raise UsageError(f"{path}: not a readable JSON report: {e}") from None
         doc = merge_reports(docs, args.reports, known)
-    except (UsageError, KnownResultsError, ReportMergeError) as e:
+    except (UsageError, OutputError, KnownResultsError, ReportMergeError) as e:
         return _fail("fuzz-reducer merge", str(e))
     args.update = False
     return _finish(doc, None, args, known)
