@@ -86,10 +86,6 @@ class Report:
         self.target = target if target and target != "-" else None
         self._file: IO | None = None
 
-    @property
-    def to_console(self) -> bool:
-        return self.target is None
-
     def __enter__(self) -> IO:
         if self.target is None:
             return sys.stdout
@@ -102,8 +98,3 @@ class Report:
     def __exit__(self, *exc) -> None:
         if self._file is not None:
             self._file.close()
-
-
-def write_text(target: str | None, text: str) -> None:
-    with Report(target) as out:
-        out.write(text)
