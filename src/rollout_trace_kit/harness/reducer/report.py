@@ -257,27 +257,19 @@ def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # d
 
 
 def render(doc: dict, fmt: str, results: list[CaseResult] | None) -> str:
+    """The report in a machine format (the human one is :func:`print_human`'s)."""
     if fmt == "json":
         return render_json(doc)
     if fmt == "junit":
         return render_junit(doc, results)
     if fmt == "github":
         return render_github(doc)
-    import io
-
-    buf = io.StringIO()
-    print_human(doc, file=buf)
-    return buf.getvalue()
+    raise ValueError(f"unknown report format {fmt!r}")
 
 
 def render_json(doc: dict) -> str:
     public = dict(doc, failures=[{k: v for k, v in f.items() if not k.startswith("_")} for f in doc["failures"]])
     return json.dumps(public, indent=2, ensure_ascii=True) + "\n"
-
-
-def _xml(text: str) -> str:
-    """Text XML 1.0 can hold: control characters escaped first."""
-    return clean(text)
 
 
 def render_junit(doc: dict, results: list[CaseResult] | None = None) -> str:
@@ -296,13 +288,14 @@ def render_junit(doc: dict, results: list[CaseResult] | None = None) -> str:
         f = failures.get(cid)
         if f is not None:
             tag = "skipped" if inv in known else "failure"
-            msg = _xml(f"{f['result']}: {f['detail']}")
+            # clean(): XML 1.0 cannot hold most control characters, even escaped
+            msg = clean(f"{f['result']}: {f['detail']}")
             body = "\n".join(_failure_lines(f))
-            out.append(f"    <{tag} message={quoteattr(msg)}>{xml_escape(_xml(body))}</{tag}>")
+            out.append(f"    <{tag} message={quoteattr(msg)}>{xml_escape(clean(body))}</{tag}>")
         out.append("  </testcase>")
     for inv, why in doc_stale(doc):
         out.append(f"  <testcase classname=\"reducer.known-results\" name={quoteattr(inv)}>")
-        out.append(f"    <failure message={quoteattr(_xml('stale known result: ' + why))}/>")
+        out.append(f"    <failure message={quoteattr(clean('stale known result: ' + why))}/>")
         out.append("  </testcase>")
     out.append("</testsuite>")
     return "\n".join(out) + "\n"
@@ -366,8 +359,7 @@ def _summary_line(doc: dict) -> str:
     return text
 
 
-def print_human(doc: dict, file=None, summary_only: bool = False, live: list[CaseResult] | None = None,
-                color: str = "auto", quiet: bool = False) -> None:
+def print_human(doc: dict, file=None, summary_only: bool = False, color: str = "auto", quiet: bool = False) -> None:
     from rich.markup import escape as mx
 
     from ...output import console as make_console
