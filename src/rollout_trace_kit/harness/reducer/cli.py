@@ -25,8 +25,6 @@ from ..command import ReducerCommand, scratch_root
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 MAX_CASE_BYTES = 1 << 20  # a saved case.json: a case, its outcome and two output tails of 2000 bytes
-# Hypothesis is a base dependency; an install that lacks it was made without dependencies.
-EXTRA_HINT = "reinstall rollout-trace-kit with its dependencies (pip install rollout-trace-kit)"
 
 
 class UsageError(Exception):
@@ -40,14 +38,6 @@ def _fail(prog: str, message: str) -> int:
 
 def _command(args) -> ReducerCommand:
     return ReducerCommand(args.cmd, input=args.input, timeout=args.timeout)
-
-
-def _need_generators() -> None:
-    """The bundle generators need Hypothesis; say which extra brings it instead of a traceback."""
-    try:
-        from ...generators import CORRUPTIONS  # noqa: F401
-    except ImportError as e:
-        raise UsageError(f"needs the bundle generators, which need {e.name or 'a missing module'}: {EXTRA_HINT}") from None
 
 
 def creatable_dir(path: str, what: str) -> None:
@@ -101,9 +91,12 @@ def _run_fuzz(args: argparse.Namespace) -> int:
         check_writable(args.known, f"--known {args.known}")
     if args.repro_dir:
         creatable_dir(args.repro_dir, "--repro-dir")
-    _need_generators()
-    from ...generators import CORRUPTIONS
+    from .cases import corruptions
 
+    try:
+        CORRUPTIONS = corruptions()
+    except ImportError as e:
+        raise UsageError(str(e)) from None
     unknown = [i for i in args.invariant or [] if i not in CORRUPTIONS]
     if unknown:
         from ...suggest import unknown_message
