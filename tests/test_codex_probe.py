@@ -62,6 +62,32 @@ def test_scenario_classes_cover_the_brief():
     assert want <= set(PROBE_SCENARIOS)
 
 
+FAKE_NPM = """#!/bin/sh
+echo "npm error code ETARGET" >&2
+echo "npm error notarget No matching version found for $6." >&2
+echo "npm error A complete log of this run can be found in: /somewhere" >&2
+exit 1
+"""
+
+
+@pytest.mark.parametrize("argv", [["codex", "probe", "--no-fuzz"], ["codex", "path"]])
+@pytest.mark.parametrize("version", ["junk", "../../outside", "0.169", "9.9.9"])
+def test_a_junk_release_is_exit_2_with_a_message_and_leaves_nothing(tmp_path, monkeypatch, capsys, argv, version):
+    from rollout_trace_kit.cli import main
+
+    bin_dir, cache = tmp_path / "bin", tmp_path / "cache" / "inner"
+    bin_dir.mkdir()
+    (bin_dir / "npm").write_text(FAKE_NPM)  # 9.9.9 is a version: the (fake) npm says it does not exist
+    (bin_dir / "npm").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("ROLLOUT_TRACE_KIT_CACHE", str(cache))
+    assert main([*argv, version]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "CalledProcessError" not in err, err
+    assert ("No matching version found" in err) if version == "9.9.9" else ("is not a Codex release version" in err)
+    assert not list(tmp_path.glob("cache/**/codex-*"))  # no install directory made, none left (nor outside)
+
+
 @pytest.mark.codex
 def test_probe_one_scenario_of_a_reference_release(tmp_path):
     from rollout_trace_kit.cli import main

@@ -234,6 +234,47 @@ def test_shards_split_a_campaign_and_merge_puts_it_back_together(tmp_path):
     assert bad.returncode == 2 and "not shards of one campaign" in bad.stderr
 
 
+REAL_REPORT = Path(__file__).resolve().parent.parent / "docs" / "data" / "codex-reducer" / "0.169.0.json"
+
+
+def _edited(**changes) -> str:
+    return json.dumps({**json.loads(REAL_REPORT.read_text()), "shard": "2/2", **changes})
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[" * 100_000 + "]" * 100_000, "nested too deep"),
+    (_edited(invariants={"X": [1]}), "['invariants']['X']"),
+    (_edited(invariants={"X": {"cases": "many"}}), "['invariants']['X']['cases']"),
+    (_edited(failures={"a": 1}), "['failures']"),
+    (_edited(failures=[{"id": 1}]), "['failures'][0]"),
+    (_edited(results=None), "['results']"),
+    (_edited(oracles={"results": {"metamorphic": 5}}), "['oracles']['results']['metamorphic']"),
+    (_edited(shard=["x"]), "['shard']"),
+    (_edited(eligible=5), "['eligible']"),
+    (_edited(cases="many"), "['cases']"),
+])
+def test_merge_of_a_hostile_report_is_exit_2_saying_what_is_wrong(tmp_path, content, message):
+    (tmp_path / "bad.json").write_text(content)
+    out = rtk("fuzz-reducer", "merge", str(REAL_REPORT), "bad.json", cwd=tmp_path, timeout=60)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "bad.json: not a" in out.stderr and message in out.stderr, out.stderr
+
+
+def test_merge_reads_at_most_a_capped_prefix_of_a_report_or_known_file(tmp_path):
+    big = tmp_path / "big.json"
+    with open(big, "wb") as f:
+        f.truncate(65 << 20)  # sparse: no disk used
+    for args in (["/dev/zero"], [str(big)], [str(REAL_REPORT), "--known", "/dev/zero"]):
+        out = rtk("fuzz-reducer", "merge", *args, cwd=tmp_path, timeout=60)
+        assert out.returncode == 2 and "larger than 64 MiB" in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def test_a_known_results_file_nested_too_deep_is_exit_2(tmp_path):
+    (tmp_path / "known.json").write_text('{"format": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    out = rtk("fuzz-reducer", "merge", str(REAL_REPORT), "--known", "known.json", cwd=tmp_path, timeout=60)
+    assert out.returncode == 2 and "known.json: not a readable JSON file: nested too deep" in out.stderr, out.stderr
+
+
 # -- replay on hostile saved cases ------------------------------------------------------------------
 
 
@@ -250,6 +291,23 @@ def saved_case(tmp_path):
                                      'null', '"s"'])
 def test_replay_of_a_malformed_case_json_is_exit_2(saved_case, content):
     (saved_case / "case.json").write_text(content)
+    out = rtk("replay", str(saved_case), "--cmd", kit(), cwd=saved_case.parent, timeout=60)
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "case.json" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "huge", "deep"])
+def test_replay_of_a_hostile_case_json_is_exit_2_without_hanging(saved_case, kind):
+    case_json = saved_case / "case.json"
+    case_json.unlink()
+    if kind == "fifo":
+        os.mkfifo(case_json)  # nobody writes: opening it for reading would wait forever
+    elif kind == "zero":
+        case_json.symlink_to("/dev/zero")  # endless bytes
+    elif kind == "huge":
+        with open(case_json, "wb") as f:
+            f.truncate(2 << 20)
+    else:
+        case_json.write_text("[" * 100_000 + "]" * 100_000)
     out = rtk("replay", str(saved_case), "--cmd", kit(), cwd=saved_case.parent, timeout=60)
     assert out.returncode == 2 and "Traceback" not in out.stderr and "case.json" in out.stderr, out.stderr
 

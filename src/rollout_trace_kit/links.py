@@ -7,7 +7,6 @@ import re
 from .compilers.json_schema import SCHEMA_BASE
 
 DOCS_URL = SCHEMA_BASE.rsplit("/", 1)[0] + "/"  # the docs site (mkdocs.yml site_url) serves schema/ too
-REPOSITORY_URL = "https://github.com/rollout-trace-kit/rollout-trace-kit"
 
 
 def invariant_anchor(inv_id: str) -> str:

@@ -61,20 +61,22 @@ def console(file: IO, color: str = "auto", width: int | None = None):
     )
 
 
-def check_writable(target: str | None) -> None:
-    """Fail before a long run, not after it, when ``-o`` names a place that cannot be written."""
+def check_writable(target: str | None, label: str | None = None) -> None:
+    """Fail before a long run, not after it, when ``-o`` (or another file option) names a place
+    that cannot be written; the message starts with ``label`` (default: ``cannot write TARGET``)."""
     if not target or target == "-":
         return
+    label = label or f"cannot write {target}"
     p = Path(target)
     if p.is_dir():
-        raise OutputError(f"cannot write {target}: is a directory")
+        raise OutputError(f"{label}: is a directory")
     if p.exists() and not os.access(p, os.W_OK):
-        raise OutputError(f"cannot write {target}: not writable")
-    parent = p.parent if str(p.parent) else Path(".")
+        raise OutputError(f"{label}: not writable")
+    parent = p.parent
     if not parent.is_dir():
-        raise OutputError(f"cannot write {target}: no directory {parent}")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"cannot write {target}: directory {parent} is not writable")
+        raise OutputError(f"{label}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{label}: directory {parent} is not writable")
 
 
 class Report:
@@ -83,10 +85,6 @@ class Report:
     def __init__(self, target: str | None):
         self.target = target if target and target != "-" else None
         self._file: IO | None = None
-
-    @property
-    def to_console(self) -> bool:
-        return self.target is None
 
     def __enter__(self) -> IO:
         if self.target is None:
@@ -100,8 +98,3 @@ class Report:
     def __exit__(self, *exc) -> None:
         if self._file is not None:
             self._file.close()
-
-
-def write_text(target: str | None, text: str) -> None:
-    with Report(target) as out:
-        out.write(text)

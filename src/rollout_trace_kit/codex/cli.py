@@ -14,6 +14,7 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 def run_probe(args: argparse.Namespace) -> int:
+    from .install import InstallError, check_release
     from .probe import probe, scrub, write_record
     from .probe_scenarios import PROBE_SCENARIOS
 
@@ -22,11 +23,20 @@ def run_probe(args: argparse.Namespace) -> int:
         print(f"rollout-trace codex probe: unknown scenario(s) {', '.join(unknown)}; "
               f"known: {', '.join(PROBE_SCENARIOS)}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        for version in args.version:
+            check_release(version)
+    except InstallError as e:
+        print(f"rollout-trace codex probe: {e}", file=sys.stderr)
+        return EXIT_USAGE
     for version in args.version:
         try:
             record = probe(version, keep=args.keep, bundles_dir=Path(args.bundles) if args.bundles else None,
                            fuzz=not args.no_fuzz, scenarios=args.scenario,
                            log=lambda s: print(s, file=sys.stderr, flush=True))
+        except InstallError as e:
+            print(f"rollout-trace codex probe: {e}", file=sys.stderr)
+            return EXIT_USAGE
         except (RuntimeError, subprocess.SubprocessError, OSError) as e:
             print(f"rollout-trace codex probe: {version}: {e}", file=sys.stderr)
             return EXIT_FAIL
@@ -36,16 +46,19 @@ def run_probe(args: argparse.Namespace) -> int:
 
 
 def run_path(args: argparse.Namespace) -> int:
-    from .install import ensure_codex
+    from .install import InstallError, ensure_codex
 
     try:
         binary = ensure_codex(args.version)
+    except InstallError as e:
+        print(f"rollout-trace codex path: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except (subprocess.SubprocessError, OSError) as e:
         print(f"rollout-trace codex path: {args.version}: {e}", file=sys.stderr)
         return EXIT_FAIL
     if binary is None:
         print(f"rollout-trace codex path: no Codex {args.version} (npm missing?)", file=sys.stderr)
-        return EXIT_FAIL
+        return EXIT_USAGE
     print(binary)
     return EXIT_OK
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 from contextlib import contextmanager
@@ -40,8 +41,25 @@ def install_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+# an npm version (semver): nothing else may name a directory of the cache or reach npm's spec parser
+# (``../x`` there is a local path, and the install dir ``codex-../..`` another place to delete)
+_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
+
+
+class InstallError(RuntimeError):
+    """A release that is not a version, or npm could not install it (exit 2 at the command line)."""
+
+
+def check_release(release: str) -> str:
+    if not isinstance(release, str) or not _VERSION.fullmatch(release):
+        from ..escape import display
+
+        raise InstallError(f"{display(release)!r} is not a Codex release version such as 0.169.0")
+    return release
+
+
 def install_dir(release: str) -> Path:
-    return cache_dir() / f"codex-{release}"
+    return cache_dir() / f"codex-{check_release(release)}"
 
 
 def _native_binary(prefix: Path) -> Path | None:
@@ -67,15 +85,36 @@ def ensure_codex(release: str, install: bool = True) -> Path | None:
         found = _native_binary(prefix)  # another process may have installed it while we waited
         if found:
             return found
+        fresh = not prefix.exists()
         prefix.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", f"@openai/codex@{release}"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            timeout=1200,
-        )
+        try:
+            subprocess.run(
+                [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", f"@openai/codex@{release}"],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=1200,
+            )
+        except subprocess.CalledProcessError as e:
+            if fresh:
+                shutil.rmtree(prefix, ignore_errors=True)  # no empty install left behind
+            from ..escape import display
+
+            raise InstallError(f"npm could not install @openai/codex@{release}: "
+                               f"{display(_npm_error(e.stderr or b''))[:300] or f'exit {e.returncode}'}") from None
+        except subprocess.TimeoutExpired:
+            raise InstallError(f"npm install @openai/codex@{release} took more than 20 minutes") from None
         return _native_binary(prefix)
+
+
+def _npm_error(stderr: bytes) -> str:
+    """npm's own one-line reason ("notarget No matching version found for ..."), without its
+    error code and log-file lines."""
+    for line in stderr.decode("utf-8", "replace").splitlines():
+        m = re.match(r"npm (?:ERR!|error) (.*)", line)
+        if m and not m.group(1).startswith(("code ", "A complete log")):
+            return m.group(1).strip()
+    return ""
 
 
 def remove_install(release: str) -> bool:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .. import __version__
-from .install import ensure_codex, remove_install, trace_reduce
+from .install import InstallError, ensure_codex, remove_install, trace_reduce
 from .probe_scenarios import PROBE_SCENARIOS, ScenarioRun, run_scenario
 
 RECORD_FORMAT = "rollout-trace-kit/codex-release/1"
@@ -316,7 +316,7 @@ def probe(release: str, *, keep: bool = False, bundles_dir: Path | None = None, 
     try:
         binary = ensure_codex(release)
         if binary is None:
-            raise RuntimeError(f"could not install Codex {release} (npm missing or no native binary in the package)")
+            raise InstallError(f"could not install Codex {release} (npm missing or no native binary in the package)")
         with tempfile.TemporaryDirectory(prefix=f"rtk-probe-{release}-") as tmp:
             return _probe(release, binary, Path(tmp), bundles_dir, fuzz, scenarios, log)
     finally:

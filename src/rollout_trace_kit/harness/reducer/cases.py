@@ -16,6 +16,18 @@ from ...validate import CATALOGUE, Profile
 
 VALID = "VALID"  # the pseudo-invariant of valid cases in reports and known-results files
 MIN_EVENTS = 8
+# Hypothesis is a base dependency; an install that lacks it was made without dependencies.
+MISSING_HINT = "reinstall rollout-trace-kit with its dependencies (pip install rollout-trace-kit)"
+
+
+def corruptions():
+    """The corruption operators by invariant; ImportError saying how to get what they need
+    (the bundle generators need Hypothesis) instead of a traceback from deep inside."""
+    try:
+        from ...generators import CORRUPTIONS
+    except ImportError as e:
+        raise ImportError(f"needs the bundle generators, which need {e.name or 'a missing module'}: {MISSING_HINT}") from None
+    return CORRUPTIONS
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,13 @@ import time
 from pathlib import Path
 
 from ...config import HelpFormatter
-from ...output import add_output_arguments
+from ...output import OutputError, add_output_arguments, check_writable
 from ...validate import Profile
 from ...writer.core import written_dialects
 from ..command import ReducerCommand, scratch_root
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-# Hypothesis is a base dependency; an install that lacks it was made without dependencies.
-EXTRA_HINT = "reinstall rollout-trace-kit with its dependencies (pip install rollout-trace-kit)"
+MAX_CASE_BYTES = 1 << 20  # a saved case.json: a case, its outcome and two output tails of 2000 bytes
 
 
 class UsageError(Exception):
@@ -39,26 +38,6 @@ def _fail(prog: str, message: str) -> int:
 
 def _command(args) -> ReducerCommand:
     return ReducerCommand(args.cmd, input=args.input, timeout=args.timeout)
-
-
-def _need_generators() -> None:
-    """The bundle generators need Hypothesis; say which extra brings it instead of a traceback."""
-    try:
-        from ...generators import CORRUPTIONS  # noqa: F401
-    except ImportError as e:
-        raise UsageError(f"needs the bundle generators, which need {e.name or 'a missing module'}: {EXTRA_HINT}") from None
-
-
-def writable(path: str, what: str) -> None:
-    """Fail now, not after the whole run, when ``path`` cannot be written."""
-    p = Path(path)
-    if p.is_dir():
-        raise UsageError(f"{what} {path}: is a directory")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"{what} {path}: directory {parent} does not exist")
-    if (p.exists() and not os.access(p, os.W_OK)) or not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{what} {path}: not writable")
 
 
 def creatable_dir(path: str, what: str) -> None:
@@ -84,7 +63,7 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 def run_fuzz(args: argparse.Namespace) -> int:
     try:
         return _run_fuzz(args)
-    except UsageError as e:
+    except (UsageError, OutputError) as e:
         return _fail("fuzz-reducer", str(e))
 
 
@@ -107,15 +86,17 @@ def _run_fuzz(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if args.update and not args.known:
         raise UsageError("--update needs --known FILE")
-    if args.output and args.output != "-":
-        writable(args.output, "--output")
+    check_writable(args.output, f"--output {args.output}")
     if args.update:
-        writable(args.known, "--known")
+        check_writable(args.known, f"--known {args.known}")
     if args.repro_dir:
         creatable_dir(args.repro_dir, "--repro-dir")
-    _need_generators()
-    from ...generators import CORRUPTIONS
+    from .cases import corruptions
 
+    try:
+        CORRUPTIONS = corruptions()
+    except ImportError as e:
+        raise UsageError(str(e)) from None
     unknown = [i for i in args.invariant or [] if i not in CORRUPTIONS]
     if unknown:
         from ...suggest import unknown_message
@@ -208,21 +189,20 @@ def _finish(doc: dict, results, args, known) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    from .known import Known, KnownResultsError
+    from .known import Known, KnownResultsError, read_json
     from .report import ReportMergeError, merge_reports
 
     try:
         known = Known.load(args.known) if args.known else Known()
-        if args.output and args.output != "-":
-            writable(args.output, "--output")
+        check_writable(args.output, f"--output {args.output}")
         docs = []
         for path in args.reports:
             try:
-                docs.append(json.loads(Path(path).read_text(encoding="utf-8")))
+                docs.append(read_json(path))
             except (OSError, ValueError) as e:
                 raise UsageError(f"{path}: not a readable JSON report: {e}") from None
         doc = merge_reports(docs, args.reports, known)
-    except (UsageError, KnownResultsError, ReportMergeError) as e:
+    except (UsageError, OutputError, KnownResultsError, ReportMergeError) as e:
         return _fail("fuzz-reducer merge", str(e))
     args.update = False
     return _finish(doc, None, args, known)
@@ -242,10 +222,16 @@ def _load_case(d: Path):
     from .cases import Case, CaseSpec
     from ...bundle import Bundle
 
+    from ..writer.files import read_capped
+
+    # a saved case may come from anyone: case.json may be a FIFO, a link to /dev/zero, huge
+    got = read_capped(d / "case.json", MAX_CASE_BYTES)
+    if got.problem:
+        raise UsageError(f"{d}: cannot read case.json: it is {got.problem}")
     try:
-        meta = json.loads((d / "case.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise UsageError(f"{d}: cannot read case.json: {e}") from None
+        meta = json.loads(got.data or b"")
+    except (ValueError, RecursionError) as e:
+        raise UsageError(f"{d}: cannot read case.json: {type(e).__name__}: {e}") from None
     try:
         spec = CaseSpec(**meta["case"])
         if not all(isinstance(getattr(spec, k), t) for k, t in (("dialect", str), ("invariant", str), ("seed", int), ("events", int))):

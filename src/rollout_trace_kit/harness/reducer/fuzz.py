@@ -114,7 +114,6 @@ class Campaign:
     replay_extra: str = ""  # options a replay needs besides --cmd (oracles, timeout)
     results: list[CaseResult] = field(default_factory=list)
     skipped: list[CaseSpec] = field(default_factory=list)
-    planned: list[CaseSpec] = field(default_factory=list)
 
     def run_case(self, spec: CaseSpec) -> CaseResult | None:
         return run_case(Job(self.command, self.profile, spec, self.oracles))
@@ -130,8 +129,7 @@ class Campaign:
     def run(self) -> list[CaseResult]:
         """Run every case; ``jobs`` worker processes build, judge and run them (the
         building and judging is Python, so threads would queue on the GIL)."""
-        specs = self.planned = plan_cases(self.dialect, self.examples, self.seed, invariants=self.invariants,
-                                          shard=self.shard)
+        specs = plan_cases(self.dialect, self.examples, self.seed, invariants=self.invariants, shard=self.shard)
         work = [Job(self.command, self.profile, spec, self.oracles) for spec in specs]
         outcomes: list[CaseResult | None] = []
         failing = 0

@@ -23,8 +23,24 @@ BEHAVIOURS = ("accepts", "rejects", "mixed", "crashes", "hangs", "error", "wrong
 NEW_REASON = "TODO: say why this is acceptable (added by --update)"
 
 
+MAX_JSON_BYTES = 64 << 20  # of a known-results file or a shard's report: far more than either holds
+
+
 class KnownResultsError(ValueError):
     pass
+
+
+def read_json(path: str | Path, cap: int = MAX_JSON_BYTES):
+    """The parsed JSON of a file the user named; ValueError (saying why) when it is larger than
+    ``cap`` bytes, not UTF-8 JSON, or nests too deep to parse. OSError when it cannot be read."""
+    with open(path, "rb") as f:
+        data = f.read(cap + 1)
+    if len(data) > cap:
+        raise ValueError(f"larger than {cap >> 20} MiB")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("nested too deep") from None
 
 
 @dataclass
@@ -37,9 +53,9 @@ class Known:
         if not p.exists():
             return cls()
         try:
-            doc = json.loads(p.read_text(encoding="utf-8"))
-        except ValueError as e:
-            raise KnownResultsError(f"{p}: not JSON: {e}") from None
+            doc = read_json(p)
+        except (OSError, ValueError) as e:
+            raise KnownResultsError(f"{p}: not a readable JSON file: {e}") from None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("entries"), dict):
             raise KnownResultsError(f'{p}: expected {{"format": "{FORMAT}", "entries": {{...}}}}')
         for inv, entry in doc["entries"].items():

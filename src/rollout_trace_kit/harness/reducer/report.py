@@ -131,12 +131,79 @@ class ReportMergeError(ValueError):
     pass
 
 
+_COUNT = {"type": "integer", "minimum": 0}
+_STR_OR_NULL = {"type": ["string", "null"]}
+# What merging and rendering read of a shard's JSON report (written by render_json): a report
+# edited by hand, or any other JSON, is refused with the place that is wrong, not a traceback.
+SHARD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["format", "command", "dialect", "profile", "seed", "cases", "results", "invariants", "failures"],
+    "properties": {
+        "format": {"const": REPORT_FORMAT},
+        "command": {"type": "string"},
+        "dialect": {"type": "string"},
+        "profile": {"type": "string"},
+        "seed": {"type": "integer"},
+        "shard": {"type": "string"},
+        "cases": _COUNT,
+        "skipped": _COUNT,
+        "seconds": {"type": "number", "minimum": 0},
+        "results": {"type": "object", "additionalProperties": _COUNT},
+        "invariants": {"type": "object", "additionalProperties": {
+            "type": "object",
+            "properties": {**{k: _COUNT for k in COUNTS}, "wrong_output": _COUNT, "must_reject": {"type": "boolean"}},
+        }},
+        "eligible": {"type": "array", "items": {"type": "string"}},
+        "oracles": {"type": ["object", "null"], "properties": {
+            "normalizer": {"type": "string"},
+            "results": {"type": "object", "additionalProperties": {
+                "type": "object", "properties": {k: _COUNT for k in ("pass", "fail", "n/a")}}},
+        }},
+        "failures": {"type": "array", "items": {
+            "type": "object",
+            "required": ["id", "case", "result", "detail", "replay"],
+            "properties": {
+                "id": {"type": "string"},
+                "case": {"type": "object", "required": ["invariant"], "properties": {"invariant": {"type": "string"}}},
+                "result": {"type": "string"},
+                "detail": {"type": "string"},
+                "diff": {"type": "array", "items": {"type": "string"}},
+                "finding": {"type": ["object", "null"], "required": ["invariant", "message"], "properties": {
+                    "invariant": {"type": "string"}, "message": {"type": "string"}, "profile": {"type": "string"},
+                    "file": _STR_OR_NULL, "line": {"type": ["integer", "null"]}, "seq": {"type": ["integer", "null"]},
+                }},
+                "stderr_tail": {"type": "string"},
+                "repro": _STR_OR_NULL,
+                "replay": {"type": "string"},
+            },
+        }},
+    },
+}
+
+
+def _shard_problem(doc: Any) -> str | None:
+    """Why ``doc`` is not a shard report merging can read; None when it is."""
+    import jsonschema
+
+    try:
+        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SHARD_SCHEMA).iter_errors(doc))
+    except RecursionError:
+        return "it nests deeper than a report does"
+    if error is None:
+        return None
+    where = "".join(f"[{p!r}]" for p in error.absolute_path) or "the document"
+    return f"{where}: {escape.display(error.message[:200])}"
+
+
 def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # docs: parsed JSON, checked here
     """One report from the shards' reports: same command, dialect, profile and seed."""
     same = ("command", "dialect", "profile", "seed")
     for doc, name in zip(docs, names):
         if not isinstance(doc, dict) or doc.get("format") != REPORT_FORMAT:
             raise ReportMergeError(f"{name}: not a {REPORT_FORMAT} report (fuzz-reducer --format json)")
+        problem = _shard_problem(doc)
+        if problem:
+            raise ReportMergeError(f"{name}: not a report fuzz-reducer wrote: {problem}")
         for k in same:
             if doc.get(k) != docs[0].get(k):
                 raise ReportMergeError(f"{name}: {k} {doc.get(k)!r} differs from {names[0]}'s {docs[0].get(k)!r}: "
@@ -190,27 +257,19 @@ def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # d
 
 
 def render(doc: dict, fmt: str, results: list[CaseResult] | None) -> str:
+    """The report in a machine format (the human one is :func:`print_human`'s)."""
     if fmt == "json":
         return render_json(doc)
     if fmt == "junit":
         return render_junit(doc, results)
     if fmt == "github":
         return render_github(doc)
-    import io
-
-    buf = io.StringIO()
-    print_human(doc, file=buf)
-    return buf.getvalue()
+    raise ValueError(f"unknown report format {fmt!r}")
 
 
 def render_json(doc: dict) -> str:
     public = dict(doc, failures=[{k: v for k, v in f.items() if not k.startswith("_")} for f in doc["failures"]])
     return json.dumps(public, indent=2, ensure_ascii=True) + "\n"
-
-
-def _xml(text: str) -> str:
-    """Text XML 1.0 can hold: control characters escaped first."""
-    return clean(text)
 
 
 def render_junit(doc: dict, results: list[CaseResult] | None = None) -> str:
@@ -229,13 +288,14 @@ def render_junit(doc: dict, results: list[CaseResult] | None = None) -> str:
         f = failures.get(cid)
         if f is not None:
             tag = "skipped" if inv in known else "failure"
-            msg = _xml(f"{f['result']}: {f['detail']}")
+            # clean(): XML 1.0 cannot hold most control characters, even escaped
+            msg = clean(f"{f['result']}: {f['detail']}")
             body = "\n".join(_failure_lines(f))
-            out.append(f"    <{tag} message={quoteattr(msg)}>{xml_escape(_xml(body))}</{tag}>")
+            out.append(f"    <{tag} message={quoteattr(msg)}>{xml_escape(clean(body))}</{tag}>")
         out.append("  </testcase>")
     for inv, why in doc_stale(doc):
         out.append(f"  <testcase classname=\"reducer.known-results\" name={quoteattr(inv)}>")
-        out.append(f"    <failure message={quoteattr(_xml('stale known result: ' + why))}/>")
+        out.append(f"    <failure message={quoteattr(clean('stale known result: ' + why))}/>")
         out.append("  </testcase>")
     out.append("</testsuite>")
     return "\n".join(out) + "\n"
@@ -299,8 +359,7 @@ def _summary_line(doc: dict) -> str:
     return text
 
 
-def print_human(doc: dict, file=None, summary_only: bool = False, live: list[CaseResult] | None = None,
-                color: str = "auto", quiet: bool = False) -> None:
+def print_human(doc: dict, file=None, summary_only: bool = False, color: str = "auto", quiet: bool = False) -> None:
     from rich.markup import escape as mx
 
     from ...output import console as make_console

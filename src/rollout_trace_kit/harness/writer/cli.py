@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
 from collections import OrderedDict
@@ -20,7 +19,7 @@ from pathlib import Path
 from ... import __version__, escape
 from ...config import HelpFormatter
 from ...model import DIALECTS
-from ...output import OutputError, Report, add_output_arguments, console
+from ...output import OutputError, Report, add_output_arguments, check_writable, console
 from ...validate.findings import Severity
 from .protocol import PROTOCOL_VERSION
 from .checks import meaning
@@ -100,21 +99,6 @@ def _usage(message: str) -> int:
     return EXIT_USAGE
 
 
-def output_problem(path: str) -> str | None:
-    """Why the report could not be written to ``path``; checked before a run that may take minutes."""
-    target = os.path.abspath(path)
-    if os.path.isdir(target):
-        return f"--output {path}: is a directory"
-    if os.path.exists(target):
-        return None if os.access(target, os.W_OK) else f"--output {path}: not writable"
-    parent = os.path.dirname(target)
-    if not os.path.isdir(parent):
-        return f"--output {path}: the directory {parent} does not exist"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"--output {path}: cannot create a file in {parent}"
-    return None
-
-
 def run_check_writer(args: argparse.Namespace) -> int:
     try:
         argv = shlex.split(args.cmd)
@@ -123,11 +107,8 @@ def run_check_writer(args: argparse.Namespace) -> int:
     if not argv:
         return _usage("--cmd is empty")
     to_file = args.output and args.output != "-"
-    if to_file:
-        problem = output_problem(args.output)
-        if problem:
-            return _usage(problem)
     try:
+        check_writable(args.output, f"--output {args.output}")  # before a run that may take minutes
         scripts = _scripts(args)
     except (ScriptError, OutputError) as e:
         return _usage(str(e))

@@ -44,6 +44,7 @@ class ScriptResult:
     skipped: str | None = None
     implementation: dict | None = None
     seconds: float = 0.0
+    silent_at_start: bool = False  # the writer never answered start (not in the report: its finding says so)
 
     @property
     def ok(self) -> bool:

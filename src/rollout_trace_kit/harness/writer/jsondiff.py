@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import orjson
 
-from ...model import facts
 from .text import from_bytes, printable
 
 
@@ -76,13 +75,3 @@ def short(v) -> str:
         except (TypeError, orjson.JSONEncodeError):  # nested deeper than orjson writes
             text = f"(a {type(v).__name__} nested too deep to show)"
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def refs_in(dialect, value) -> list[dict]:
-    """The refs of a parsed event payload, where the model puts them (well-typed ones only)."""
-    key = dialect.layout.ref_key
-    return [
-        r
-        for _, r, _ in facts.iter_refs(dialect, value)
-        if isinstance(r.get("raw_payload_id"), str) and isinstance(r.get(key), str)
-    ]

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import orjson
 
@@ -43,7 +43,6 @@ from ...model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect, Struct
 from ...writer.core import writes_store, written_dialects
 
 HANDLE_KEY = "$payload"
-REF_KEYS = frozenset({"raw_payload_id", "kind", "path"})  # a v1/v2 ref (jsondiff.refs_in)
 OPERATIONS = ("create", "write_payload", "append_event", "close")
 
 

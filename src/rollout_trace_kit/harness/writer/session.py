@@ -55,6 +55,7 @@ class Session:
         self.answered_bytes = 0  # size of the answers that echoed events: bounds what trace.jsonl may hold
         self.longest_answer = 0  # the longest of them: bounds one line of trace.jsonl
         self.sent_events: list[tuple[int, dict]] = []  # (op index, expected event sans seq/time)
+        self.silent_at_start = False  # start went unanswered for start_timeout: the writer never starts
 
     # -- protocol ------------------------------------------------------------------------------------
     def open(self) -> str | None:
@@ -91,6 +92,7 @@ class Session:
             self.send(req, timeout)
             line = self.proc.receive(timeout or self.config.timeout)
         except (WriterDied, WriterTimeout, AnswerTooLong) as e:
+            self.silent_at_start = cmd == "start" and isinstance(e, WriterTimeout)
             tail = self.proc.stderr_tail()
             self.f.add(C.PROTOCOL, f"{where}: {e}" + (f"; its stderr ends: {tail}" if tail else ""), op)
             return None
