@@ -1,13 +1,16 @@
 """Validator speed and memory, against orjson parsing and the Codex reducer, same run.
 
-Builds two v2 bundles itself (in a temp dir, or --workdir):
+Builds its bundles itself (in a temp dir, or --workdir):
 
 * ``lifecycle``: about 1,000,000 events (threads, turns, some MCP tool calls), no
   payload files;
 * ``payloads``: about 100,000 events with about 60,000 payload files (inference
   requests and responses, protocol events, tool calls);
 * ``turns-only``: 1,000,000 turn starts and ends, a shape on which the Codex
-  reducer's time is linear (it grows with the square of the tool calls);
+  reducer's time is linear;
+* ``tool-heavy`` (only with ``--only tool-heavy``): two MCP tool calls in every turn, on
+  which the reducer's time grows faster than the bundle, about with the square of the
+  tool calls (compare ``--events 40000`` with ``--events 80000``);
 * ``v3-shards`` (``--v3``): a schema-3 bundle of about 1,000,000 events whose
   300,000 payload records sit in zstd shards rotated at 8 MiB, against Codex
   0.171.0's reducer (goal: validate <= 0.5x its wall time, <= 150 MB).
@@ -111,43 +114,67 @@ def _tool_start(w, tid, turn, kind, invocation=None, thread=ROLLOUT):
     )
 
 
-def build_lifecycle(root: Path, events: int) -> Path:
-    """Threads of 100 turns each; every 25th turn runs an MCP tool call.
-
-    Tool calls are kept to about 1% of events: the Codex reducer's time grows
-    with the square of the number of tool calls (measured: 20k/40k/80k-event
-    bundles with two calls per turn took 0.34/1.55/6.46 s), so a tool-heavy
-    million-event bundle would time that, not a replay.
-    """
-    w = Writer(root)
-    w.start()
+def _turns(w: Writer, events: int, per_thread: int, room: int):
+    """Threads of ``per_thread`` turns until about ``events`` events: writes each thread's and
+    turn's start and end, and yields ``(thread, n, turn)`` between a turn's start and end for
+    the caller to fill. ``room``: events a turn may need, so the last one still fits."""
     t = th = 0
     while w.seq < events - 3:
         th += 1
         thread = ROLLOUT if th == 1 else f"01a2139c-0000-7000-8000-{th:012d}"
         if th > 1:
             w.event({"type": "thread_started", "thread_id": thread, "agent_path": f"/root/agent_{th}", "metadata_payload": None})
-        for _ in range(100):
-            if w.seq >= events - 5:
+        for _ in range(per_thread):
+            if w.seq >= events - room:
                 break
             t += 1
             turn = f"turn-{t}"
             w.event({"type": "codex_turn_started", "codex_turn_id": turn, "thread_id": thread}, thread, turn)
-            if t % 25 == 0:
-                tid = f"call-{t}"
-                w.event(
-                    {"type": "tool_call_started", "tool_call_id": tid, "model_visible_call_id": tid,
-                     "code_mode_runtime_tool_id": None, "requester": {"type": "model"},
-                     "kind": {"type": "mcp", "server": "s", "tool": "t"},
-                     "summary": {"type": "generic", "label": "s.t", "input_preview": "{}", "output_preview": None},
-                     "invocation_payload": None},
-                    thread, turn,
-                )
-                w.event({"type": "mcp_tool_call_correlation_assigned", "tool_call_id": tid, "mcp_call_id": f"mcp-{t}"})
-                w.event({"type": "tool_call_ended", "tool_call_id": tid, "status": "completed", "result_payload": None}, thread, turn)
+            yield thread, t, turn
             w.event({"type": "codex_turn_ended", "codex_turn_id": turn, "status": "completed"}, thread, turn)
         if th > 1:
             w.event({"type": "thread_ended", "thread_id": thread, "status": "completed"})
+
+
+def _mcp_call(w: Writer, thread: str, turn: str, tid: str, mcp_id: str) -> None:
+    """An MCP tool call: started, correlated, ended (3 events)."""
+    w.event(
+        {"type": "tool_call_started", "tool_call_id": tid, "model_visible_call_id": tid,
+         "code_mode_runtime_tool_id": None, "requester": {"type": "model"},
+         "kind": {"type": "mcp", "server": "s", "tool": "t"},
+         "summary": {"type": "generic", "label": "s.t", "input_preview": "{}", "output_preview": None},
+         "invocation_payload": None},
+        thread, turn,
+    )
+    w.event({"type": "mcp_tool_call_correlation_assigned", "tool_call_id": tid, "mcp_call_id": mcp_id})
+    w.event({"type": "tool_call_ended", "tool_call_id": tid, "status": "completed", "result_payload": None}, thread, turn)
+
+
+def build_lifecycle(root: Path, events: int) -> Path:
+    """Threads of 100 turns each; every 25th turn runs an MCP tool call.
+
+    Tool calls are kept to about 1% of events: the Codex reducer's time grows about with
+    the square of the number of tool calls (the ``tool-heavy`` shape shows it), so a
+    tool-heavy million-event bundle would time that, not a replay.
+    """
+    w = Writer(root)
+    w.start()
+    for thread, t, turn in _turns(w, events, per_thread=100, room=5):
+        if t % 25 == 0:
+            _mcp_call(w, thread, turn, f"call-{t}", f"mcp-{t}")
+    w.finish()
+    return root
+
+
+def build_tool_heavy(root: Path, events: int) -> Path:
+    """Two MCP tool calls in every turn (8 events a turn): the shape on which the Codex
+    reducer's time grows about with the square of the tool calls. Compare sizes with
+    ``python benchmarks/validator.py --only tool-heavy --profiles writer --events N``."""
+    w = Writer(root)
+    w.start()
+    for thread, t, turn in _turns(w, events, per_thread=100, room=11):
+        for k in range(2):
+            _mcp_call(w, thread, turn, f"call-{t}-{k}", f"mcp-{t}-{k}")
     w.finish()
     return root
 
@@ -166,48 +193,39 @@ def build_turns_only(root: Path, events: int) -> Path:
     return root
 
 
+def _inference(w: Writer, thread: str, turn: str, cid: str, text: str, answer: str, rid: str, **refs) -> None:
+    """An inference call, started and completed, its request and response in payloads."""
+    req = w.payload("inference_request", {"model": "m", "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}]})
+    extra = {name: make() for name, make in refs.items()}
+    w.event(
+        {"type": "inference_started", "inference_call_id": cid, "thread_id": thread, "codex_turn_id": turn,
+         "model": "m", "provider_name": "mock", "request_payload": req, **extra},
+        thread, turn,
+    )
+    resp = w.payload("inference_response", {"response_id": rid, "output_items": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": answer}]}]})
+    w.event(
+        {"type": "inference_completed", "inference_call_id": cid, "response_id": rid,
+         "upstream_request_id": None, "response_payload": resp},
+        thread, turn,
+    )
+
+
 def build_payload_heavy(root: Path, events: int) -> Path:
     """Per turn 10 events and 6 payload files (2 inference calls, 2 protocol events,
     one tool call): 100k events -> 60k files. Threads of 50 turns keep each
     conversation short."""
     w = Writer(root)
     w.start()
-    t = th = 0
     text = "x" * 200
-    while w.seq < events - 3:
-        th += 1
-        thread = ROLLOUT if th == 1 else f"01a2139c-0000-7000-8000-{th:012d}"
-        if th > 1:
-            w.event({"type": "thread_started", "thread_id": thread, "agent_path": f"/root/agent_{th}", "metadata_payload": None})
-        for _ in range(50):
-            if w.seq >= events - 13:
-                break
-            t += 1
-            turn = f"turn-{t}"
-            w.event({"type": "codex_turn_started", "codex_turn_id": turn, "thread_id": thread}, thread, turn)
-            for k in range(2):
-                cid = f"inf-{t}-{k}"
-                req = w.payload("inference_request", {"model": "m", "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"{text} {t} {k}"}]}]})
-                w.event(
-                    {"type": "inference_started", "inference_call_id": cid, "thread_id": thread, "codex_turn_id": turn,
-                     "model": "m", "provider_name": "mock", "request_payload": req},
-                    thread, turn,
-                )
-                resp = w.payload("inference_response", {"response_id": f"resp-{t}-{k}", "output_items": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": f"answer {t} {k}"}]}]})
-                w.event(
-                    {"type": "inference_completed", "inference_call_id": cid, "response_id": f"resp-{t}-{k}",
-                     "upstream_request_id": None, "response_payload": resp},
-                    thread, turn,
-                )
-            for k in range(2):
-                ev = w.payload("protocol_event", {"type": "token_count", "turn": turn, "n": k, "text": text})
-                w.event({"type": "protocol_event_observed", "event_type": "token_count", "event_payload": ev})
-            tid = f"call-{t}"
-            _tool_start(w, tid, turn, {"type": "other", "name": "echo"}, thread=thread)
-            w.event({"type": "tool_call_ended", "tool_call_id": tid, "status": "failed", "result_payload": None}, thread, turn)
-            w.event({"type": "codex_turn_ended", "codex_turn_id": turn, "status": "completed"}, thread, turn)
-        if th > 1:
-            w.event({"type": "thread_ended", "thread_id": thread, "status": "completed"})
+    for thread, t, turn in _turns(w, events, per_thread=50, room=13):
+        for k in range(2):
+            _inference(w, thread, turn, f"inf-{t}-{k}", f"{text} {t} {k}", f"answer {t} {k}", f"resp-{t}-{k}")
+        for k in range(2):
+            ev = w.payload("protocol_event", {"type": "token_count", "turn": turn, "n": k, "text": text})
+            w.event({"type": "protocol_event_observed", "event_type": "token_count", "event_payload": ev})
+        tid = f"call-{t}"
+        _tool_start(w, tid, turn, {"type": "other", "name": "echo"}, thread=thread)
+        w.event({"type": "tool_call_ended", "tool_call_id": tid, "status": "failed", "result_payload": None}, thread, turn)
     w.finish()
     return root
 
@@ -232,46 +250,24 @@ def build_v3_sharded(root: Path, events: int) -> Path:
             super().finish()
             self.store.close()
 
+    def prepared_prompt(w):
+        prompt = w.payload("prepared_prompt", ['{"input":[],' + tail])
+        prompt["parts"] = []
+        return prompt
+
     global SCHEMA_VERSION
     saved, SCHEMA_VERSION = SCHEMA_VERSION, 3
     try:
         w = ShardedWriter(root)
         w.start()
-        t = th = 0
         text = "x" * 200
         tail = ('"tools":[],"parallel_tool_calls":true,"base_instructions":{"text":"b"},"output_schema":null,'
                 '"output_schema_strict":true,"prompt_cache_ttl":null,"cyber_access_program":null}')
-        while w.seq < events - 3:
-            th += 1
-            thread = ROLLOUT if th == 1 else f"01a2139c-0000-7000-8000-{th:012d}"
-            if th > 1:
-                w.event({"type": "thread_started", "thread_id": thread, "agent_path": f"/root/agent_{th}", "metadata_payload": None})
-            for _ in range(50):
-                if w.seq >= events - 13:
-                    break
-                t += 1
-                turn = f"turn-{t}"
-                w.event({"type": "codex_turn_started", "codex_turn_id": turn, "thread_id": thread}, thread, turn)
-                cid = f"inf-{t}"
-                req = w.payload("inference_request", {"model": "m", "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"{text} {t}"}]}]})
-                prompt = w.payload("prepared_prompt", ['{"input":[],' + tail])
-                prompt["parts"] = []
-                w.event(
-                    {"type": "inference_started", "inference_call_id": cid, "thread_id": thread, "codex_turn_id": turn,
-                     "model": "m", "provider_name": "mock", "request_payload": req, "prepared_prompt_payload": prompt},
-                    thread, turn,
-                )
-                resp = w.payload("inference_response", {"response_id": f"resp-{t}", "output_items": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": f"answer {t}"}]}]})
-                w.event(
-                    {"type": "inference_completed", "inference_call_id": cid, "response_id": f"resp-{t}",
-                     "upstream_request_id": None, "response_payload": resp},
-                    thread, turn,
-                )
-                for k in range(6):
-                    w.event({"type": "history_item_accepted", "item_id": f"msg-{t}-{k}"}, thread, turn)
-                w.event({"type": "codex_turn_ended", "codex_turn_id": turn, "status": "completed"}, thread, turn)
-            if th > 1:
-                w.event({"type": "thread_ended", "thread_id": thread, "status": "completed"})
+        for thread, t, turn in _turns(w, events, per_thread=50, room=13):
+            _inference(w, thread, turn, f"inf-{t}", f"{text} {t}", f"answer {t}", f"resp-{t}",
+                       prepared_prompt_payload=lambda: prepared_prompt(w))
+            for k in range(6):
+                w.event({"type": "history_item_accepted", "item_id": f"msg-{t}-{k}"}, thread, turn)
         w.finish()
     finally:
         SCHEMA_VERSION = saved
@@ -395,7 +391,7 @@ def main() -> None:
     ap.add_argument("--skip-linear", action="store_true", help="skip the turns-only bundle")
     ap.add_argument("--v3", action="store_true", help="only the schema-3 sharded bundle, against Codex 0.171.0")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each command (the median is printed)")
-    ap.add_argument("--only", help="measure only these shapes (comma-separated: lifecycle,payloads,turns-only)")
+    ap.add_argument("--only", help="measure only these shapes (comma-separated: lifecycle,payloads,turns-only,tool-heavy)")
     args = ap.parse_args()
     global REPEAT
     REPEAT = max(1, args.repeat)
@@ -410,6 +406,7 @@ def main() -> None:
             ("lifecycle", build_lifecycle, args.events),
             ("payloads", build_payload_heavy, args.payload_events),
             ("turns-only", build_turns_only, args.events),
+            ("tool-heavy", build_tool_heavy, args.events),
         ]
         for name, build, events in shapes:
             if name not in only or (name == "turns-only" and args.skip_linear):

@@ -202,6 +202,22 @@ def test_action_fuzzes_a_reducer_command(tmp_path):
     assert suite.get("tests") == "4"
 
 
+def test_action_fuzz_seed_runs_the_same_cases(tmp_path):
+    reducer = f"{BIN / 'rollout-trace'} validate -q --profile reducer {{bundle}}"
+    import xml.etree.ElementTree as ET
+
+    cases = []
+    for n in (1, 2):
+        _repo(tmp_path / str(n), broken=False)
+        runner = Runner(tmp_path / str(n), {"paths": "", "fuzz-reducer-cmd": reducer, "fuzz-examples": "4",
+                                            "fuzz-seed": "7"})
+        assert runner.run() == 0, runner.logs  # the kit's validator is a correct reducer
+        assert "seed 7 " in runner.logs, runner.logs
+        suite = ET.parse(runner.temp / "rollout-trace" / "fuzz-reducer.junit.xml").getroot()
+        cases.append(sorted(c.get("name") for c in suite.iter("testcase")))
+    assert cases[0] == cases[1] and len(cases[0]) == 4
+
+
 # --- the pre-commit hook -------------------------------------------------------------------
 
 HOOKS = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))

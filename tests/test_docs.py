@@ -298,8 +298,9 @@ def test_schema_files_are_published_at_their_id():
 # -- the guides: every command shown is run --------------------------------------------
 #
 # Conventions for docs/guides/*.md (any guide, whoever writes it):
-# * every line of a ```sh block is a command, run in page order in a fresh directory where
-#   `src/` is the kit's (the shipped corpus is `src/rollout_trace_kit/corpus/`); a trailing `# exit status N: TEXT...` comment gives the
+# * every line of a ```sh block is a command, run in page order in a fresh empty directory
+#   (outside any checkout, as a newcomer runs them: the shipped corpus is `corpus:RELEASE/NAME`,
+#   or a link a guide makes to `corpus_root()`); a trailing `# exit status N: TEXT...` comment gives the
 #   expected exit status (default 0) and strings its output must contain (split like a
 #   shell would: "quote" a string with spaces);
 # * a ```python block is run as a script (exit status 0), in the same directory and order;
@@ -352,7 +353,8 @@ def _run(cmd, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def _workdir(tmp_path: Path) -> Path:
-    (tmp_path / "src").symlink_to(ROOT / "src", target_is_directory=True)
+    """An empty directory: a guide must not rely on a checkout of the kit."""
+    assert not any(tmp_path.iterdir())
     return tmp_path
 
 
@@ -452,7 +454,7 @@ def test_validate_guide_ci_snippet_writes_its_report(tmp_path):
     assert "<testsuites" in (cwd / "bundles.xml").read_text()
 
 
-def test_validate_guide_pre_commit_hook_runs(tmp_path):
+def test_validate_guide_pre_commit_hook_runs():
     """The guide's hook is the one .pre-commit-hooks.yaml ships; its entry runs on the corpus files it matches."""
     import yaml
 
@@ -469,8 +471,8 @@ def test_validate_guide_pre_commit_hook_runs(tmp_path):
     assert any(p.endswith("/manifest.json") for p in matched)
     assert any("/payloads/" in p for p in matched)
     assert not files.search("src/rollout_trace_kit/corpus/README.md") and not files.search("docs/index.md")
-    proc = _run(shlex.join(shlex.split(hook["entry"]) + [str(a) for a in used.get("args", [])] + matched),
-                _workdir(tmp_path))
+    # pre-commit runs the entry at the top of the repository, on paths relative to it
+    proc = _run(shlex.join(shlex.split(hook["entry"]) + [str(a) for a in used.get("args", [])] + matched), ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     n_bundles = len({tuple(p.split("/")[3:5]) for p in matched})  # (codex-X, SCENARIO) of each matched file
     assert f"{n_bundles} bundle(s), 0 failing" in proc.stdout

@@ -53,6 +53,17 @@ def _open(browser, page):
     return result
 
 
+def _open_probed(browser, page, probe: str):
+    """``_open`` with ``probe`` put into the built page's <head> for this one visit."""
+    html = browser[3] / page / "index.html"
+    original = html.read_text(encoding="utf-8")
+    html.write_text(original.replace("</head>", probe + "</head>", 1), encoding="utf-8")
+    try:
+        return _open(browser, page), original
+    finally:
+        html.write_text(original, encoding="utf-8")
+
+
 def _png_pixel_rows(path: Path, rows: int) -> tuple[int, int, list[bytes]]:
     """Width, height and the first ``rows`` unfiltered scanlines (RGB or RGBA, 8 bits)."""
     data = path.read_bytes()
@@ -157,15 +168,8 @@ def _diagram_pages():
 def test_diagrams_render(browser, page, count):
     import re
 
-    site = browser[3]
-    html = site / page / "index.html"
-    original = html.read_text(encoding="utf-8")
+    result, original = _open_probed(browser, page, SHADOW_PROBE)
     assert original.count('<pre class="mermaid">') == count
-    html.write_text(original.replace("</head>", SHADOW_PROBE + "</head>", 1), encoding="utf-8")
-    try:
-        result = _open(browser, page)
-    finally:
-        html.write_text(original, encoding="utf-8")
     _assert_rendered(result)
     # served from the site, not a CDN: the browser asked our server for Mermaid and got it
     assert any(p.endswith("/javascripts/mermaid.min.js") for p, c in result.requests if c == 200), result.requests
@@ -190,14 +194,7 @@ def test_release_matrix_cells_are_coloured(browser):
     from rollout_trace_kit.docsgen.release_matrix import READS, REJECTS, matrix, readers
     from rollout_trace_kit.model import releases as rel
 
-    site, page = browser[3], "reference/releases/matrix/"
-    html = site / page / "index.html"
-    original = html.read_text(encoding="utf-8")
-    html.write_text(original.replace("</head>", BACKGROUND_PROBE + "</head>", 1), encoding="utf-8")
-    try:
-        result = _open(browser, page)
-    finally:
-        html.write_text(original, encoding="utf-8")
+    result, _ = _open_probed(browser, "reference/releases/matrix/", BACKGROUND_PROBE)
     _assert_rendered(result)
     cells = re.findall(r'data-rtk-bg="(rtk-[a-z]+) rgba?\((\d+), (\d+), (\d+)(?:, ([\d.]+))?\)"', result.dom)
     eps = list(rel.table_epochs())

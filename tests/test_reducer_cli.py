@@ -5,42 +5,25 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import socket
 import stat
 import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 from rollout_trace_kit.harness.command import TAIL, ReducerCommand
 from rollout_trace_kit.harness.reducer.cases import eligible_invariants, plan_cases
 
-HERE = Path(__file__).parent / "reducers"
-PY = shlex.quote(sys.executable)
+from ._helpers import PY, REDUCERS, kit_reducer, process_alive, read_until_closed
+
 RTK = [sys.executable, "-m", "rollout_trace_kit"]
-
-
-def kit(*flags):
-    return f"{PY} {HERE / 'kit_reducer.py'} {{bundle}} {{output}} " + " ".join(flags)
 
 
 def rtk(*args, cwd, timeout=600, **kw):
     return subprocess.run([*RTK, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, **kw)
-
-
-def _alive(marker: str) -> bool:
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    return True
-            except OSError:
-                pass
-    return False
 
 
 # -- the command runner -----------------------------------------------------------------------
@@ -49,12 +32,12 @@ def _alive(marker: str) -> bool:
 @pytest.mark.parametrize("status", [0, 1])
 def test_a_background_child_does_not_outlive_its_case(tmp_path, status):
     marker = f"317.{uuid.uuid4().int % 10**9}"
-    cmd = ReducerCommand(f"{PY} {HERE / 'background_child.py'} {marker} {status} {{bundle}}", timeout=20)
+    cmd = ReducerCommand(f"{PY} {REDUCERS / 'background_child.py'} {marker} {status} {{bundle}}", timeout=20)
     started = time.monotonic()
     outcome = cmd.run(tmp_path, tmp_path / "work")
     assert time.monotonic() - started < 10  # the child holds the pipes: killing the group frees them
     assert outcome.returncode == status and not outcome.timed_out
-    assert not _alive(marker)
+    assert not process_alive(marker)
 
 
 def test_a_shell_background_child_does_not_outlive_its_case(tmp_path):
@@ -62,11 +45,11 @@ def test_a_shell_background_child_does_not_outlive_its_case(tmp_path):
     cmd = ReducerCommand(f"sh -c '(sleep {marker} &); exit 1'", timeout=20)
     outcome = cmd.run(tmp_path, tmp_path / "work")
     assert outcome.returncode == 1
-    assert not _alive(marker)
+    assert not process_alive(marker)
 
 
 def test_what_a_reducer_prints_is_kept_to_a_bounded_tail(tmp_path):
-    outcome = ReducerCommand(f"{PY} {HERE / 'flood.py'} 8000000", timeout=60).run(tmp_path, tmp_path / "w")
+    outcome = ReducerCommand(f"{PY} {REDUCERS / 'flood.py'} 8000000", timeout=60).run(tmp_path, tmp_path / "w")
     assert outcome.returncode == 0
     assert len(outcome.stderr_tail.encode()) <= TAIL and outcome.stderr_tail.endswith("LAST LINE\n")
     assert len(outcome.stdout_tail.encode()) <= TAIL
@@ -128,7 +111,7 @@ def test_a_reducer_that_cannot_handle_a_real_bundle_stops_the_run(tmp_path, cmd,
     ],
 )
 def test_usage_errors_exit_2_before_any_case_runs(tmp_path, args, message):
-    out = rtk("fuzz-reducer", "--cmd", kit(), *args, cwd=tmp_path, timeout=60)
+    out = rtk("fuzz-reducer", "--cmd", kit_reducer(), *args, cwd=tmp_path, timeout=60)
     assert out.returncode == 2 and message in out.stderr, out.stderr
     assert "Traceback" not in out.stderr and "seed" not in out.stdout
 
@@ -136,7 +119,7 @@ def test_usage_errors_exit_2_before_any_case_runs(tmp_path, args, message):
 def test_a_missing_dependency_is_exit_2_saying_how_to_get_it(tmp_path):
     code = ("import sys; sys.modules['hypothesis'] = None\n"
             "from rollout_trace_kit.cli import main\n"
-            f"sys.exit(main(['fuzz-reducer', '--cmd', {kit()!r}, '--examples', '2']))\n")
+            f"sys.exit(main(['fuzz-reducer', '--cmd', {kit_reducer()!r}, '--examples', '2']))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert out.returncode == 2, out.stderr
     assert "pip install rollout-trace-kit" in out.stderr and "Traceback" not in out.stderr
@@ -148,7 +131,7 @@ def test_a_missing_dependency_is_exit_2_saying_how_to_get_it(tmp_path):
 def test_the_seed_is_random_by_default_printed_and_repeatable(tmp_path):
     seeds = []
     for _ in range(2):
-        out = rtk("fuzz-reducer", "--cmd", kit(), "--examples", "2", "--format", "json", "--jobs", "1", cwd=tmp_path)
+        out = rtk("fuzz-reducer", "--cmd", kit_reducer(), "--examples", "2", "--format", "json", "--jobs", "1", cwd=tmp_path)
         seeds.append(json.loads(out.stdout)["seed"])
         assert f"seed {seeds[-1]} (repeat with --seed {seeds[-1]})" in out.stderr
     assert seeds[0] != seeds[1]
@@ -168,7 +151,7 @@ def test_any_examples_count_spreads_across_rules_and_the_rest_is_listed():
 
 
 def test_report_lists_rules_never_exercised_and_a_console_summary_goes_with_o(tmp_path):
-    out = rtk("fuzz-reducer", "--cmd", kit(), "--examples", "5", "--seed", "2", "--format", "json",
+    out = rtk("fuzz-reducer", "--cmd", kit_reducer(), "--examples", "5", "--seed", "2", "--format", "json",
               "-o", "report.json", cwd=tmp_path)
     doc = json.loads((tmp_path / "report.json").read_text())
     assert out.returncode == 0 and out.stdout == ""
@@ -178,7 +161,7 @@ def test_report_lists_rules_never_exercised_and_a_console_summary_goes_with_o(tm
 
 
 def test_a_failure_shows_the_kits_finding_and_reports_hold_no_machine_paths(tmp_path):
-    forget = kit("--forget", "SEQ.NO_GAP")
+    forget = kit_reducer("--forget", "SEQ.NO_GAP")
     out = rtk("fuzz-reducer", "--cmd", forget, "--examples", "3", "--seed", "1", "--invariant", "SEQ.NO_GAP",
               "--no-shrink", "-o", "r.json", "--format", "json", cwd=tmp_path)
     assert out.returncode == 1
@@ -194,7 +177,7 @@ def test_a_failure_shows_the_kits_finding_and_reports_hold_no_machine_paths(tmp_
 
 
 def test_github_format_annotates_each_failure_escaped(tmp_path):
-    out = rtk("fuzz-reducer", "--cmd", kit("--forget", "SEQ.NO_GAP"), "--examples", "3", "--seed", "1",
+    out = rtk("fuzz-reducer", "--cmd", kit_reducer("--forget", "SEQ.NO_GAP"), "--examples", "3", "--seed", "1",
               "--invariant", "SEQ.NO_GAP", "--no-shrink", "--format", "github", cwd=tmp_path)
     lines = out.stdout.splitlines()
     errors = [l for l in lines if l.startswith("::error title=reducer fail%3A SEQ.NO_GAP::")]
@@ -208,7 +191,7 @@ def test_github_format_annotates_each_failure_escaped(tmp_path):
 
 
 def test_shards_split_a_campaign_and_merge_puts_it_back_together(tmp_path):
-    cmd = kit("--forget", "SEQ.NO_GAP")
+    cmd = kit_reducer("--forget", "SEQ.NO_GAP")
     common = ["fuzz-reducer", "--cmd", cmd, "--examples", "9", "--seed", "4", "--no-shrink", "--format", "json",
               "--invariant", "SEQ.NO_GAP", "--invariant", "THREAD.UNKNOWN", "--invariant", "TURN.UNKNOWN"]
     whole = json.loads(rtk(*common, cwd=tmp_path).stdout)
@@ -280,7 +263,7 @@ def test_a_known_results_file_nested_too_deep_is_exit_2(tmp_path):
 
 @pytest.fixture
 def saved_case(tmp_path):
-    out = rtk("fuzz-reducer", "--cmd", kit("--forget", "SEQ.NO_GAP"), "--examples", "2", "--seed", "1",
+    out = rtk("fuzz-reducer", "--cmd", kit_reducer("--forget", "SEQ.NO_GAP"), "--examples", "2", "--seed", "1",
               "--invariant", "SEQ.NO_GAP", "--no-shrink", "--format", "json", cwd=tmp_path)
     return tmp_path / json.loads(out.stdout)["failures"][0]["repro"]
 
@@ -291,7 +274,7 @@ def saved_case(tmp_path):
                                      'null', '"s"'])
 def test_replay_of_a_malformed_case_json_is_exit_2(saved_case, content):
     (saved_case / "case.json").write_text(content)
-    out = rtk("replay", str(saved_case), "--cmd", kit(), cwd=saved_case.parent, timeout=60)
+    out = rtk("replay", str(saved_case), "--cmd", kit_reducer(), cwd=saved_case.parent, timeout=60)
     assert out.returncode == 2 and "Traceback" not in out.stderr and "case.json" in out.stderr, out.stderr
 
 
@@ -322,7 +305,7 @@ def test_replay_refuses_a_socket_and_never_copies_a_device(saved_case):
     os.rename(f"{short}/s", payloads / "sock.json")
     os.rmdir(short)
     try:
-        out = rtk("replay", str(saved_case), "--cmd", kit(), cwd=saved_case.parent, timeout=60)
+        out = rtk("replay", str(saved_case), "--cmd", kit_reducer(), cwd=saved_case.parent, timeout=60)
         assert out.returncode == 2 and "is a socket" in out.stderr and "Traceback" not in out.stderr
     finally:
         sock.close()
@@ -332,14 +315,14 @@ def test_replay_refuses_a_socket_and_never_copies_a_device(saved_case):
     except PermissionError:
         pytest.skip("creating a device node needs root")
     started = time.monotonic()
-    out = rtk("replay", str(saved_case), "--cmd", kit(), cwd=saved_case.parent, timeout=60)
+    out = rtk("replay", str(saved_case), "--cmd", kit_reducer(), cwd=saved_case.parent, timeout=60)
     assert out.returncode == 2 and "is a character device" in out.stderr and "refusing to copy" in out.stderr
     assert time.monotonic() - started < 20
 
 
 def test_replay_recreates_fifos_without_opening_them(saved_case):
     os.mkfifo(saved_case / "bundle" / "payloads" / "fifo.json")
-    out = rtk("replay", str(saved_case), "--cmd", kit(), cwd=saved_case.parent, timeout=60)
+    out = rtk("replay", str(saved_case), "--cmd", kit_reducer(), cwd=saved_case.parent, timeout=60)
     assert out.returncode in (0, 1) and "Traceback" not in out.stderr, out.stderr
 
 
@@ -347,22 +330,14 @@ def test_progress_goes_to_stderr_on_a_terminal(tmp_path):
     import pty
 
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([*RTK, "fuzz-reducer", "--cmd", kit(), "--examples", "3", "--seed", "1", "--format", "json"],
+    proc = subprocess.Popen([*RTK, "fuzz-reducer", "--cmd", kit_reducer(), "--examples", "3", "--seed", "1", "--format", "json"],
                             stdout=subprocess.PIPE, stderr=follower, cwd=tmp_path)
     os.close(follower)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:  # the terminal closed
-            break
-        if not chunk:
-            break
-        seen += chunk
+    seen = read_until_closed(leader)
     proc.wait(timeout=300)
     os.close(leader)
     assert b"\r3/3 cases, 0 not passing" in seen and b"\r1/3 cases" in seen
-    piped = rtk("fuzz-reducer", "--cmd", kit(), "--examples", "2", "--seed", "1", "--format", "json", cwd=tmp_path)
+    piped = rtk("fuzz-reducer", "--cmd", kit_reducer(), "--examples", "2", "--seed", "1", "--format", "json", cwd=tmp_path)
     assert "cases, 0 not passing" not in piped.stderr  # not a terminal: no progress lines
 
 

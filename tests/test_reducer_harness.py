@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from rollout_trace_kit.harness.reducer.cases import CaseSpec, build_case
+from rollout_trace_kit.harness.reducer.cases import build_case
 
-HERE = Path(__file__).parent / "reducers"
-PY = shlex.quote(sys.executable)
+from ._helpers import PY, REDUCERS, kit_reducer, process_alive
+
 
 
 def fuzz(tmp_path, cmd, *extra, examples=24, dialect="v2", full=False):
@@ -32,12 +32,8 @@ def fuzz(tmp_path, cmd, *extra, examples=24, dialect="v2", full=False):
     return out.returncode, json.loads(out.stdout)
 
 
-def kit(*flags):
-    return f"{PY} {HERE / 'kit_reducer.py'} {{bundle}} {{output}} " + " ".join(flags)
-
-
 def test_correct_reducer_passes_everything(tmp_path):
-    rc, doc = fuzz(tmp_path, kit(), examples=30)
+    rc, doc = fuzz(tmp_path, kit_reducer(), examples=30)
     assert rc == 0 and doc["ok"]
     assert doc["results"]["pass"] == doc["cases"] >= 25
     assert doc["invariants"]["VALID"]["accepts"] == doc["invariants"]["VALID"]["cases"] > 0
@@ -48,7 +44,7 @@ def test_correct_reducer_passes_everything(tmp_path):
 
 
 def test_accept_all_fails_exactly_the_rules_it_must_enforce(tmp_path):
-    rc, doc = fuzz(tmp_path, f"{PY} {HERE / 'accept_all.py'} {{bundle}} {{output}}", "--no-shrink", examples=40)
+    rc, doc = fuzz(tmp_path, f"{PY} {REDUCERS / 'accept_all.py'} {{bundle}} {{output}}", "--no-shrink", examples=40)
     assert rc == 1 and not doc["ok"]
     failed = {inv for inv, row in doc["invariants"].items() if row["failed"]}
     must = {inv for inv, row in doc["invariants"].items() if row["must_reject"]}
@@ -59,7 +55,7 @@ def test_accept_all_fails_exactly_the_rules_it_must_enforce(tmp_path):
 
 def test_forgetting_one_rule_is_pinned_to_that_rule(tmp_path):
     rc, doc = fuzz(
-        tmp_path, kit("--forget", "SEQ.NO_GAP"),
+        tmp_path, kit_reducer("--forget", "SEQ.NO_GAP"),
         "--invariant", "SEQ.NO_GAP", "--invariant", "SEQ.INCREASING", "--invariant", "THREAD.UNKNOWN",
         examples=8,
     )
@@ -74,20 +70,20 @@ def test_forgetting_one_rule_is_pinned_to_that_rule(tmp_path):
     assert not Path(failure["repro"]).is_absolute() and repro.name == failure["id"]
     meta = json.loads((repro / "case.json").read_text())
     assert meta["id"] == failure["id"] and meta["case"]["events"] <= meta["original"]["events"]
-    assert meta["replay"] == f"rollout-trace replay {shlex.quote(str(repro))} --cmd {shlex.quote(kit('--forget', 'SEQ.NO_GAP'))}"
+    assert meta["replay"] == f"rollout-trace replay {shlex.quote(str(repro))} --cmd {shlex.quote(kit_reducer('--forget', 'SEQ.NO_GAP'))}"
     assert failure["finding"]["invariant"] == "SEQ.NO_GAP" and failure["finding"]["seq"] and failure["finding"]["line"]
     bindir = Path(sys.executable).parent
     env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
     again = subprocess.run(["bash", "-c", meta["replay"]], capture_output=True, text=True, cwd="/", env=env)
     assert again.returncode == 1 and f"{failure['id']}: fail (accepts" in again.stdout, again.stdout + again.stderr
     replay = [sys.executable, "-m", "rollout_trace_kit", "replay", str(repro), "--cmd"]
-    fixed = subprocess.run([*replay, kit()], capture_output=True, text=True)
+    fixed = subprocess.run([*replay, kit_reducer()], capture_output=True, text=True)
     assert fixed.returncode == 0 and "pass (rejects" in fixed.stdout
 
 
 def test_crash_on_a_variant_is_a_crash_exactly_where_the_variant_is(tmp_path):
     variant = "mcp_tool_call_correlation_assigned"
-    rc, doc = fuzz(tmp_path, kit("--crash-on", variant), "--no-shrink", examples=16)
+    rc, doc = fuzz(tmp_path, kit_reducer("--crash-on", variant), "--no-shrink", examples=16)
     crashed = {f["id"] for f in doc["failures"] if f["result"] == "crash"}
     assert all(f["result"] == "crash" for f in doc["failures"])
     holds = set()
@@ -102,31 +98,20 @@ def test_crash_on_a_variant_is_a_crash_exactly_where_the_variant_is(tmp_path):
     assert rc == 1
 
 
-def _alive(marker: str) -> bool:
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    return True
-            except OSError:
-                pass
-    return False
-
-
 def test_hang_is_a_timeout_and_the_process_group_is_killed(tmp_path):
     marker = f"rtk-hang-{uuid.uuid4().hex}"
-    rc, doc = fuzz(tmp_path, f"{PY} {HERE / 'hang.py'} {{bundle}} {marker}", "--timeout", "2", "--no-shrink",
+    rc, doc = fuzz(tmp_path, f"{PY} {REDUCERS / 'hang.py'} {{bundle}} {marker}", "--timeout", "2", "--no-shrink",
                    "--invariant", "SEQ.NO_GAP", "--invariant", "THREAD.UNKNOWN", examples=5)
     assert rc == 1
     rows = doc["invariants"]
     assert rows["VALID"]["accepts"] == rows["VALID"]["cases"] == 1
     assert doc["results"]["timeout"] == doc["cases"] - 1 >= 3
     assert {f["behaviour"] for f in doc["failures"]} == {"hangs"}
-    assert not _alive(marker)
+    assert not process_alive(marker)
 
 
 def test_known_results_cannot_go_stale(tmp_path):
-    cmd = kit("--forget", "SEQ.NO_GAP")
+    cmd = kit_reducer("--forget", "SEQ.NO_GAP")
     only = ["--invariant", "SEQ.NO_GAP", "--invariant", "SEQ.INCREASING", "--no-shrink"]
     known = tmp_path / "known.json"
     rc, _ = fuzz(tmp_path, cmd, *only, "--known", str(known), "--update", examples=6)
@@ -137,7 +122,7 @@ def test_known_results_cannot_go_stale(tmp_path):
     rc, doc = fuzz(tmp_path, cmd, *only, "--known", str(known), examples=6)
     assert rc == 0 and doc["expected_failures"] == ["SEQ.NO_GAP"]
     # the reducer got fixed: the entry no longer matches, and the run says so
-    rc, doc = fuzz(tmp_path, kit(), *only, "--known", str(known), examples=6)
+    rc, doc = fuzz(tmp_path, kit_reducer(), *only, "--known", str(known), examples=6)
     assert rc == 1 and doc["stale_known_results"][0]["invariant"] == "SEQ.NO_GAP"
     # a reasonless entry is refused
     entries["SEQ.NO_GAP"]["reason"] = " "
@@ -150,8 +135,8 @@ def test_known_results_cannot_go_stale(tmp_path):
 
 
 def test_seed_makes_runs_repeatable(tmp_path):
-    _, a = fuzz(tmp_path / "a", kit(), "--seed", "7", examples=10)
-    _, b = fuzz(tmp_path / "b", kit(), "--seed", "7", examples=10)
+    _, a = fuzz(tmp_path / "a", kit_reducer(), "--seed", "7", examples=10)
+    _, b = fuzz(tmp_path / "b", kit_reducer(), "--seed", "7", examples=10)
     assert a["invariants"] == b["invariants"]
     assert [f["id"] for f in a["failures"]] == [f["id"] for f in b["failures"]]
     from rollout_trace_kit.harness.reducer.cases import plan_cases

@@ -7,7 +7,6 @@ import json
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -18,13 +17,9 @@ from rollout_trace_kit.harness.reducer.oracles import (
 )
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 
-HERE = Path(__file__).parent / "reducers"
-PY = shlex.quote(sys.executable)
+from ._helpers import PY, REDUCERS, kit_reducer
+
 ORACLES = ["--oracle", "metamorphic", "--oracle", "coverage", "--normalize", "codex-state"]
-
-
-def kit(*flags):
-    return f"{PY} {HERE / 'kit_reducer.py'} {{bundle}} {{output}} " + " ".join(flags)
 
 
 def fuzz(tmp_path, cmd, *extra, examples=6, dialect="v2"):
@@ -113,7 +108,7 @@ def test_coverage_names_the_missing_entity_and_ignores_outputs_without_ids():
 
 
 def test_a_correct_reducer_passes_every_output_oracle(tmp_path):
-    rc, doc = fuzz(tmp_path, kit(), examples=6)
+    rc, doc = fuzz(tmp_path, kit_reducer(), examples=6)
     assert rc == 0, doc["failures"]
     results = doc["oracles"]["results"]
     assert results["metamorphic"]["pass"] == results["coverage"]["pass"] == doc["invariants"]["VALID"]["cases"] >= 1
@@ -123,7 +118,7 @@ def test_a_correct_reducer_passes_every_output_oracle(tmp_path):
 
 @pytest.mark.parametrize("kind", ["thread", "turn", "inference"])
 def test_dropping_an_entity_is_caught_by_coverage(tmp_path, kind):
-    rc, doc = fuzz(tmp_path, kit("--drop-entity", kind), examples=4)
+    rc, doc = fuzz(tmp_path, kit_reducer("--drop-entity", kind), examples=4)
     assert rc == 1 and doc["new_failures"] == ["VALID"]
     assert doc["invariants"]["VALID"]["summary"] == "wrong-output"
     assert doc["invariants"]["SEQ.NO_GAP"]["failed"] == 0  # it accepts and rejects exactly right
@@ -133,7 +128,7 @@ def test_dropping_an_entity_is_caught_by_coverage(tmp_path, kind):
 
 
 def test_output_that_depends_on_bytes_is_caught_by_metamorphic(tmp_path):
-    rc, doc = fuzz(tmp_path, kit("--bytes-dependent"), examples=4)
+    rc, doc = fuzz(tmp_path, kit_reducer("--bytes-dependent"), examples=4)
     assert rc == 1 and doc["new_failures"] == ["VALID"]
     f = doc["failures"][0]
     assert f["result"] == "wrong-output" and f["detail"].startswith("metamorphic: the output changed")
@@ -143,7 +138,7 @@ def test_output_that_depends_on_bytes_is_caught_by_metamorphic(tmp_path):
 
 
 def test_a_nondeterministic_output_is_caught(tmp_path):
-    rc, doc = fuzz(tmp_path, kit("--nondeterministic"), examples=3)
+    rc, doc = fuzz(tmp_path, kit_reducer("--nondeterministic"), examples=3)
     assert rc == 1
     assert doc["failures"][0]["detail"] == "metamorphic: the same bundle run twice gave different outputs"
     assert doc["failures"][0]["diff"][0].startswith("/nonce: expected ")
@@ -153,7 +148,7 @@ def test_without_the_normalizer_renamed_payloads_change_the_output(tmp_path):
     """The kit reducer reports payload paths, like Codex: the codex-state normalizer is what makes
     rename-payloads pass; without it, the oracle names exactly that transform."""
     out = subprocess.run(
-        [sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "--cmd", kit(), "--seed", "3", "--examples", "2",
+        [sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "--cmd", kit_reducer(), "--seed", "3", "--examples", "2",
          "--format", "json", "--invariant", "SEQ.NO_GAP", "--oracle", "metamorphic", "--no-shrink",
          "--repro-dir", str(tmp_path / "r")],
         capture_output=True, text=True, cwd=tmp_path, timeout=600,
@@ -164,7 +159,7 @@ def test_without_the_normalizer_renamed_payloads_change_the_output(tmp_path):
 
 
 def test_replay_runs_the_oracles_of_an_oracle_failure(tmp_path):
-    rc, doc = fuzz(tmp_path, kit("--drop-entity", "thread"), examples=2)
+    rc, doc = fuzz(tmp_path, kit_reducer("--drop-entity", "thread"), examples=2)
     f = doc["failures"][0]
     assert "--oracle metamorphic --oracle coverage --normalize codex-state" in f["replay"]
     again = subprocess.run([sys.executable, "-m", "rollout_trace_kit", *shlex.split(f["replay"])[1:]],
@@ -200,7 +195,7 @@ def test_real_codex_reducers_pass_every_oracle(tmp_path, codex_binaries, dialect
 @pytest.mark.codex
 def test_differential_shows_the_first_differences_from_the_real_reducer(tmp_path, codex_binaries):
     codex = shlex.quote(str(codex_binaries["v2"]))
-    cmd = f"{PY} {HERE / 'codex_tamper.py'} {codex} {{bundle}} {{output}}"
+    cmd = f"{PY} {REDUCERS / 'codex_tamper.py'} {codex} {{bundle}} {{output}}"
     out = subprocess.run(
         [sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "--cmd", cmd, "--seed", "3", "--examples", "4",
          "--format", "json", "--no-shrink", "--invariant", "SEQ.NO_GAP", "--oracle", "codex-0.169.0",

@@ -4,16 +4,13 @@ the ini file, known failures are xfails and stale entries fail the session."""
 from __future__ import annotations
 
 import json
-import shlex
-import sys
-from pathlib import Path
+
+from ._helpers import kit_reducer
 
 pytest_plugins = ["pytester"]
 
-HERE = Path(__file__).parent / "reducers"
-PY = shlex.quote(sys.executable)
-FORGET = f"{PY} {HERE / 'kit_reducer.py'} {{bundle}} {{output}} --forget SEQ.NO_GAP"
-CORRECT = f"{PY} {HERE / 'kit_reducer.py'} {{bundle}} {{output}}"
+FORGET = kit_reducer("--forget", "SEQ.NO_GAP")
+CORRECT = kit_reducer()
 
 
 def _ini(pytester, cmd: str, **extra) -> None:
@@ -69,7 +66,7 @@ def test_a_reducer_that_cannot_start_is_a_usage_error(pytester):
 
 
 def test_output_oracles_from_the_ini_file(pytester):
-    drop = f"{PY} {HERE / 'kit_reducer.py'} {{bundle}} {{output}} --drop-entity thread"
+    drop = kit_reducer("--drop-entity", "thread")
     _ini(pytester, drop, reducer_oracle=["coverage"])
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert result.ret == 1

@@ -22,6 +22,7 @@ from rollout_trace_kit.corpus import corpus_root
 from rollout_trace_kit.links import invariant_anchor
 from rollout_trace_kit.validate import all_invariants
 
+from ._helpers import read_until_closed
 from .test_ci_integrations import _errors, sarif_schema
 
 CLEAN = corpus_root() / "codex-0.169.0" / "tools"
@@ -146,15 +147,7 @@ def _on_a_terminal(args, env):
     proc = subprocess.Popen([sys.executable, "-m", "rollout_trace_kit", *args], stdout=slave, stderr=slave,
                             env=full_env)
     os.close(slave)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
+    out = read_until_closed(master)
     proc.wait(timeout=120)
     os.close(master)
     return out

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, corpus_bundles
+from .conftest import CORPUS, ROOT, corpus_bundles
 
 GUIDE = (ROOT / "docs" / "guides" / "schemas.md").read_text(encoding="utf-8")
-EXAMPLE = "src/rollout_trace_kit/corpus/codex-0.169.0/tools"
+EXAMPLE = "corpus/codex-0.169.0/tools"  # the guide links the shipped corpus as `corpus`
 BIN = str(Path(sys.executable).parent)
 
 
@@ -65,7 +65,7 @@ def test_check_jsonschema_recipe_passes_on_every_shipped_bundle(bundle, schema_d
 
 def test_check_jsonschema_recipe_catches_a_broken_line(schema_dir, tmp_path):
     bundle = tmp_path / "bundle"
-    shutil.copytree(ROOT / EXAMPLE, bundle)
+    shutil.copytree(CORPUS / "codex-0.169.0" / "tools", bundle)
     with open(bundle / "trace.jsonl", "a") as f:
         f.write('{"seq": "one"}\n')
     (tmp_path / "schema").symlink_to(schema_dir, target_is_directory=True)
@@ -93,7 +93,7 @@ def ajv(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("release", sorted({b.parent.name for b in corpus_bundles()}))
 def test_ajv_script_checks_a_bundle_of_each_dialect(ajv, schema_dir, release, tmp_path):
     bundle = tmp_path / "bundle"
-    shutil.copytree(ROOT / "src" / "rollout_trace_kit" / "corpus" / release / "tools", bundle)
+    shutil.copytree(CORPUS / release / "tools", bundle)
     run = ["node", str(ajv / "validate-bundle.mjs"), str(schema_dir / _dialect(bundle)), str(bundle)]
     proc = subprocess.run(run, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stdout + proc.stderr

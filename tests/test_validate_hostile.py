@@ -631,6 +631,29 @@ def test_ids_are_keyed_by_value_not_by_hash():
         assert "hash(" not in inspect.getsource(module).replace("``hash()``", "")
 
 
+def test_ids_whose_hashes_all_collide_stay_apart(monkeypatch):
+    """The behaviour behind the source check above: with ``hash()`` answering 0 for every id
+    in every validator module, each real bundle (hundreds of distinct ids) gets the report it
+    gets with the real ``hash``; a checker keying ids by their hash would see them all as one
+    and report duplicate starts."""
+    import importlib
+    import pkgutil
+
+    import rollout_trace_kit.validate as package
+
+    def report(d):
+        r = validate_bundle(d, Options(profile=Profile.STRICT))
+        return sorted((f.invariant, f.line, f.message) for f in r.findings)
+
+    bundles = sorted(p.parent for p in CORPUS.glob("codex-*/*/manifest.json"))
+    assert len({b.parent for b in bundles}) >= 3  # every shipped release, so every dialect
+    honest = [report(b) for b in bundles]
+    names = [package.__name__] + [m.name for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".")]
+    for name in names:
+        monkeypatch.setattr(importlib.import_module(name), "hash", lambda _value: 0, raising=False)
+    assert [report(b) for b in bundles] == honest
+
+
 def test_nul_tail_and_garbage_line_are_errors_in_bounded_time_and_memory(tmp_path):
     d = _copy_basic(tmp_path)
     os.truncate(d / "trace.jsonl", 2 << 30)  # as after a crash: a sparse 2 GiB NUL tail

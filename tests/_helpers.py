@@ -1,0 +1,42 @@
+"""Helpers shared by several test modules (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+REDUCERS = Path(__file__).parent / "reducers"  # the fake reducers the harness tests drive
+PY = shlex.quote(sys.executable)
+
+
+def kit_reducer(*flags: str) -> str:
+    """The command line of ``reducers/kit_reducer.py`` (the kit's validator as a reducer), with ``flags``."""
+    return f"{PY} {REDUCERS / 'kit_reducer.py'} {{bundle}} {{output}} " + " ".join(flags)
+
+
+def process_alive(marker: str) -> bool:
+    """Whether a process with ``marker`` in its command line is still running."""
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    return True
+            except OSError:
+                pass
+    return False
+
+
+def read_until_closed(leader: int) -> bytes:
+    """All that the leader side of a pseudo-terminal gives until its other side is closed."""
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen
