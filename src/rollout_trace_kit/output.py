@@ -98,3 +98,8 @@ class Report:
     def __exit__(self, *exc) -> None:
         if self._file is not None:
             self._file.close()
+
+
+def write_text(target: str | None, text: str) -> None:
+    with Report(target) as out:
+        out.write(text)
