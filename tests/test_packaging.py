@@ -14,7 +14,6 @@ import re
 import shlex
 import subprocess
 import sys
-import venv
 import zipfile
 from pathlib import Path
 

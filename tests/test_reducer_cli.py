@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -291,7 +292,7 @@ def test_replay_of_a_hostile_case_json_is_exit_2_without_hanging(saved_case, kin
             f.truncate(2 << 20)
     else:
         case_json.write_text("[" * 100_000 + "]" * 100_000)
-    out = rtk("replay", str(saved_case), "--cmd", kit(), cwd=saved_case.parent, timeout=60)
+    out = rtk("replay", str(saved_case), "--cmd", kit_reducer(), cwd=saved_case.parent, timeout=60)
     assert out.returncode == 2 and "Traceback" not in out.stderr and "case.json" in out.stderr, out.stderr
 
 

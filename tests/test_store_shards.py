@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-from pathlib import Path
-
-import pytest
 
 from rollout_trace_kit.corpus import corpus_root
 from rollout_trace_kit.store import shards

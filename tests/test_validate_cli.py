@@ -10,7 +10,6 @@ import xml.etree.ElementTree as ET
 import orjson
 import pytest
 
-from rollout_trace_kit.model import DIALECTS
 from rollout_trace_kit.bundle import Bundle
 from rollout_trace_kit.model import DIALECTS, dialect_for_schema_version
 from rollout_trace_kit.validate import Options, Profile, all_invariants, validate_bundle

@@ -51,7 +51,7 @@ class InstallError(RuntimeError):
 
 
 def check_release(release: str) -> str:
-    if not isinstance(release, str) or not _VERSION.fullmatch(release):
+    if not _VERSION.fullmatch(release):
         from ..escape import display
 
         raise InstallError(f"{display(release)!r} is not a Codex release version such as 0.169.0")

@@ -292,7 +292,7 @@ def read_records(f: BinaryIO, limits: Limits = Limits(), chunk: int = 1 << 20) -
         yield problem
 
 
-def iter_shard(path: str | os.PathLike, limits: Limits = Limits()) -> Iterator[Item]:
+def iter_shard(path: str | Path, limits: Limits = Limits()) -> Iterator[Item]:
     """:func:`read_records` on a path (regular files only: anything else is UNREADABLE)."""
     from ..files import open_regular
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, TypeVar
 
 import msgspec
 
@@ -51,7 +51,10 @@ def validate_bundle(bundle: str | Path, options: Options | None = None) -> Bundl
     return report
 
 
-def _guarded(ctx: Context, step):
+T = TypeVar("T")
+
+
+def _guarded(ctx: Context, step: Callable[[Context], T]) -> T | None:
     """``step(ctx)``; a kit bug must still end in a finding, not a traceback."""
     try:
         return step(ctx)
@@ -151,7 +154,7 @@ class _Pass:
         self.events += len(events)
         summary = self.summary
         # classes the summary has seen all of (inlined BundleSummary.observe_typed test: hot loop)
-        summarized = summary.same_every_time if summary is not None else None
+        summarized = summary.same_every_time if summary is not None else {}
         for n, ev in enumerate(events, start):
             ctx.line = n
             ctx.seq = ev.seq
@@ -159,7 +162,7 @@ class _Pass:
             tag = tag_of[type(payload)]
             order.check(ev, tag)
             life.event(ev, tag)
-            if summarized is not None and not summarized.get(type(payload)):
+            if summary is not None and not summarized.get(type(payload)):
                 summary.observe_typed(ev.schema_version, payload, n)
 
     def line(self, raw: RawLine) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from ...bundle import Bundle
 from ...validate import CATALOGUE, Profile
@@ -20,7 +21,7 @@ MIN_EVENTS = 8
 MISSING_HINT = "reinstall rollout-trace-kit with its dependencies (pip install rollout-trace-kit)"
 
 
-def corruptions():
+def corruptions() -> dict[str, Any]:
     """The corruption operators by invariant; ImportError saying how to get what they need
     (the bundle generators need Hypothesis) instead of a traceback from deep inside."""
     try:

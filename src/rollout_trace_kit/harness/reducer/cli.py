@@ -222,7 +222,7 @@ def _load_case(d: Path):
     from .cases import Case, CaseSpec
     from ...bundle import Bundle
 
-    from ..writer.files import read_capped
+    from ...files import read_capped
 
     # a saved case may come from anyone: case.json may be a FIFO, a link to /dev/zero, huge
     got = read_capped(d / "case.json", MAX_CASE_BYTES)

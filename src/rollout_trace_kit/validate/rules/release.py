@@ -135,7 +135,7 @@ _SCALARS = (mi.StrType, mi.IntType, mi.BoolType, mi.NoneType, mi.LiteralType)
 def _scalar_fields_only(cls: type) -> bool:
     """Whether every instance of a typed payload class has the same keys, no kind and no ref."""
     info = mi.type_info(cls)
-    if not isinstance(info, mi.StructType) or cls.__struct_config__.omit_defaults:
+    if not isinstance(info, mi.StructType) or info.cls.__struct_config__.omit_defaults:
         return False
     for f in info.fields:
         types = f.type.types if isinstance(f.type, mi.UnionType) else (f.type,)
