@@ -3,9 +3,11 @@ memory that does not grow with the number of bundles checked.
 
 Two sources of bundles: Hypothesis draws (``corrupted_bundles``: a drawn bundle, a drawn
 operator; they shrink), and a seeded sweep that applies every operator, and pairs of
-operators, to a pool of generated bundles (cheap enough for 100,000). The fast tier runs
-a modest number of each; the ``slow`` tier (``pytest -m slow``) sweeps 50,000 corrupted
-bundles per dialect (100,000 in all). ``RTK_PROPERTY_EXAMPLES`` overrides the counts.
+operators, to a pool of generated bundles (cheap enough for 100,000). Every dialect the
+kit writes is checked. The fast tier runs a modest number of each; the ``slow`` tier
+(``pytest -m slow``) checks ``RTK_SLOW_BUNDLES`` corrupted bundles in all (default
+100,000: a tenth drawn by Hypothesis, the rest swept in chunks that ``-n`` spreads over
+the CPUs). ``RTK_PROPERTY_EXAMPLES`` overrides the fast tier's counts.
 """
 
 from __future__ import annotations
@@ -24,10 +26,15 @@ from rollout_trace_kit.generators import CORRUPTIONS, FEATURES, corrupted_bundle
 from rollout_trace_kit.validate import CATALOGUE
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 from rollout_trace_kit.validate.report import print_human, render_github, render_json, render_junit
+from rollout_trace_kit.writer.core import written_dialects
 
 FAST = int(os.environ.get("RTK_PROPERTY_EXAMPLES", "40"))
 FAST_SWEEP = int(os.environ.get("RTK_PROPERTY_EXAMPLES", "300"))
-SLOW = int(os.environ.get("RTK_PROPERTY_EXAMPLES", "50000"))
+SLOW = int(os.environ.get("RTK_SLOW_BUNDLES", "100000"))  # the slow tier, all dialects together
+DIALECTS = written_dialects()
+CHUNKS = 4  # sweep chunks per dialect in the slow tier (each its own seed): -n balances them
+SLOW_DRAWN = SLOW // 10 // len(DIALECTS)  # Hypothesis draws cost more; per dialect
+SLOW_SWEPT = -(-(SLOW - SLOW_DRAWN * len(DIALECTS)) // (len(DIALECTS) * CHUNKS))  # per chunk, rounded up
 RSS_GROWTH_MB = 150  # over a whole run; the bundles are small, a leak of per-bundle state is not
 
 
@@ -75,15 +82,15 @@ def _run(dialect: str, examples: int) -> None:
         assert _rss_mb() - before < RSS_GROWTH_MB
 
 
-@pytest.mark.parametrize("dialect", ["v1", "v2"])
+@pytest.mark.parametrize("dialect", DIALECTS)
 def test_corrupted_bundles_never_break_the_validator(dialect):
     _run(dialect, FAST)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dialect", ["v1", "v2"])
+@pytest.mark.parametrize("dialect", DIALECTS)
 def test_corrupted_bundles_never_break_the_validator_at_scale(dialect):
-    _run(dialect, SLOW // 10)  # Hypothesis draws cost more; the sweep below makes up the 100,000
+    _run(dialect, SLOW_DRAWN)
 
 
 def _sweep(dialect: str, count: int, seed: int = 0) -> int:
@@ -123,12 +130,13 @@ def _sweep(dialect: str, count: int, seed: int = 0) -> int:
     return checked
 
 
-@pytest.mark.parametrize("dialect", ["v1", "v2"])
+@pytest.mark.parametrize("dialect", DIALECTS)
 def test_swept_corruptions_never_break_the_validator(dialect):
     assert _sweep(dialect, FAST_SWEEP) == FAST_SWEEP
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dialect", ["v1", "v2"])
-def test_swept_corruptions_never_break_the_validator_at_scale(dialect):
-    assert _sweep(dialect, SLOW, seed=1) == SLOW
+@pytest.mark.parametrize("chunk", range(CHUNKS))
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_swept_corruptions_never_break_the_validator_at_scale(dialect, chunk):
+    assert _sweep(dialect, SLOW_SWEPT, seed=1 + chunk) == SLOW_SWEPT
