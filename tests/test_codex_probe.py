@@ -71,7 +71,8 @@ exit 1
 
 
 @pytest.mark.parametrize("argv", [["codex", "probe", "--no-fuzz"], ["codex", "path"]])
-@pytest.mark.parametrize("version", ["junk", "../../outside", "0.169", "9.9.9"])
+@pytest.mark.parametrize("version", ["junk", "../../outside", "0.169", "9.9.9",
+                                     "0.169.00", "00.169.0", "0.169.0+build", "0.169.0-alpha.01"])
 def test_a_junk_release_is_exit_2_with_a_message_and_leaves_nothing(tmp_path, monkeypatch, capsys, argv, version):
     from rollout_trace_kit.cli import main
 

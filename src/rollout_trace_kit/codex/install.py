@@ -41,9 +41,13 @@ def install_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-# an npm version (semver): nothing else may name a directory of the cache or reach npm's spec parser
-# (``../x`` there is a local path, and the install dir ``codex-../..`` another place to delete)
-_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
+# an npm version (strict semver): nothing else may name a directory of the cache or reach npm's spec
+# parser (``../x`` there is a local path, and the install dir ``codex-../..`` another place to delete).
+# Leading zeros (``0.169.00``) make npm read a range, and build metadata (``+x``) is ignored by npm:
+# either would install some other release, or the same one again, under another directory.
+_NUM = r"(?:0|[1-9][0-9]*)"
+_PRE_ID = rf"(?:{_NUM}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
+_VERSION = re.compile(rf"{_NUM}\.{_NUM}\.{_NUM}(?:-{_PRE_ID}(?:\.{_PRE_ID})*)?")
 
 
 class InstallError(RuntimeError):
