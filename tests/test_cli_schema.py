@@ -35,3 +35,11 @@ def test_a_file_in_the_way_is_stale_then_rewritten(tmp_path, capsys, junk):
     assert capsys.readouterr().err == f"stale: {target}\n"
     assert main(["schema", "--out", str(out)]) == 0
     assert capsys.readouterr().out == f"wrote {target}\n" and target.read_bytes() == good
+
+
+def test_check_escapes_the_out_directory_it_names(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["schema", "--check", "--out", "s\x1b[31m\x07"]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert err.splitlines()[0] == "stale: s\\x1b[31m\\x07/v1/event.schema.json"

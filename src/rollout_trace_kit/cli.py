@@ -26,7 +26,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     if args.check:
         stale = [rel for rel, text in files.items() if not _current(root / rel, text)]
         for rel in stale:
-            print(f"stale: {root / rel}", file=sys.stderr)
+            print(f"stale: {escape.path(root / rel)}", file=sys.stderr)
         return 1 if stale else 0
     try:
         for rel, text in files.items():
