@@ -43,3 +43,18 @@ def test_check_escapes_the_out_directory_it_names(tmp_path, capsys, monkeypatch)
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x07" not in err
     assert err.splitlines()[0] == "stale: s\\x1b[31m\\x07/v1/event.schema.json"
+
+
+def test_a_fifo_in_the_way_is_an_environment_error_not_a_hang(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "s"
+    (out / "v1").mkdir(parents=True)
+    os.mkfifo(out / "v1" / "event.schema.json")  # opening it to write would wait for a reader forever
+    # a child with a timeout: a regression fails here instead of hanging the suite
+    done = subprocess.run([sys.executable, "-m", "rollout_trace_kit", "schema", "--out", str(out)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done
+    assert done.stderr == f"rollout-trace schema: cannot write {out}/v1/event.schema.json: it is a FIFO\n"

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from . import __version__, escape
-from .files import read_capped
+from .files import IRREGULAR, file_problem, read_capped
 from .output import OutputError, write_text
 
 
@@ -33,6 +33,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
             path = root / rel
             if not _current(path, text):
                 _make_dir(path.parent)
+                _refuse_irregular(path)
                 write_text(str(path), text)
                 print(f"wrote {escape.path(path)}")
     except OutputError as e:
@@ -46,6 +47,13 @@ def _current(path: Path, text: str) -> bool:
     not a regular file) is stale, read no further than the text's own length."""
     want = text.encode("utf-8")
     return read_capped(path, len(want), keep_prefix=False).data == want
+
+
+def _refuse_irregular(path: Path) -> None:
+    """A FIFO (opening it to write waits for a reader forever) or a device in the way is not overwritten."""
+    problem = file_problem(path)
+    if problem is not None and problem[0] == IRREGULAR:
+        raise OutputError(f"cannot write {path}: it is {problem[1]}")
 
 
 def _make_dir(path: Path) -> None:
