@@ -67,3 +67,19 @@ def test_a_log_line_no_reader_parses_leaves_no_reader_of_a_dialect_the_kit_does_
     assert main(["compat", "--format", "json", str(b)]) == 1
     rows = json.loads(capsys.readouterr().out)["bundles"]
     assert rows[0]["readers"] == []
+
+
+@pytest.mark.parametrize("log", ["missing", "a directory"])
+def test_a_log_no_reader_can_open_leaves_no_reader(tmp_path, capsys, log):
+    # Every release's replay_bundle opens trace.jsonl ("open trace event log"), whatever
+    # schema_version it reads: 0.164.0 and before were listed as readers of such a bundle
+    # when the manifest named another dialect (whose reducer errors judge only its releases).
+    b = tmp_path / "b"
+    shutil.copytree(corpus_root() / "codex-0.164.0" / "basic", b)
+    manifest = json.loads((b / "manifest.json").read_text())
+    (b / "manifest.json").write_text(json.dumps(dict(manifest, schema_version=3)))
+    (b / "trace.jsonl").unlink()
+    if log == "a directory":
+        (b / "trace.jsonl").mkdir()
+    assert main(["compat", "--format", "json", str(b)]) == 1
+    assert json.loads(capsys.readouterr().out)["bundles"][0]["readers"] == []

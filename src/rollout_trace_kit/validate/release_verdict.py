@@ -15,7 +15,8 @@ from pathlib import Path
 from ..files import open_regular, read_capped
 from .findings import Profile, Severity
 from .lines import DEFAULT_MAX_LINE_BYTES
-from .rules.layout import MANIFEST, MAX_MANIFEST_BYTES, TRACE
+from .rules.layout import (IS_DIRECTORY, MANIFEST, MANIFEST_JSON, MANIFEST_PRESENT, MAX_MANIFEST_BYTES, TRACE,
+                           TRACE_PRESENT)
 from .rules import schema
 from .rules.release import BundleSummary, judge, reader_accepts, writer_could_write
 
@@ -23,6 +24,9 @@ from .rules.release import BundleSummary, judge, reader_accepts, writer_could_wr
 # Every release's reducer parses each line with serde_json: a line these rules fail at the
 # reducer level stops every reader, whatever schema_version it reads.
 _UNREADABLE_LINE = frozenset({schema.UTF8.id, schema.JSON.id, schema.TRUNCATED.id})
+# Every release's replay_bundle opens and parses manifest.json, then opens trace.jsonl, whatever
+# schema_version it reads: a bundle failing these has no reader (0.164.0 ignores schema_version).
+_UNOPENED = frozenset({IS_DIRECTORY.id, MANIFEST_PRESENT.id, MANIFEST_JSON.id, TRACE_PRESENT.id})
 
 
 def attach(ctx) -> dict | None:
@@ -38,6 +42,7 @@ def attach(ctx) -> dict | None:
     if summary.unreadable_line is None:
         summary.unreadable_line = next((f.line for f in ctx.findings if f.invariant in _UNREADABLE_LINE
                                         and f.profile is Profile.REDUCER), None)
+    summary.unopened = summary.unopened or any(f.invariant in _UNOPENED for f in ctx.findings)
     if ctx.options.release is not None:  # a release with facts (Options checks it)
         for f in judge(summary, releases.release(ctx.options.release)):
             ctx.report(f.invariant, f.message, line=f.line, seq=None)

@@ -79,6 +79,7 @@ class BundleSummary:
     payload_kinds: dict[str, int] = field(default_factory=dict)
     manifest_schema: Any = None
     unreadable_line: int | None = None  # first line no reader parses (not JSON, not UTF-8): every reducer stops there
+    unopened: bool = False  # every release's replay_bundle fails to open or parse manifest.json or trace.jsonl
     # typed payload class -> True once observed, when every event of it observes the same
     same_every_time: dict[type, bool] = field(default_factory=dict)
 
@@ -206,7 +207,7 @@ def reader_accepts(summary: BundleSummary, release) -> bool | None:
     """Whether the release's reducer passes the release rules (None: no reducer or no facts)."""
     if release.record is None or not release.get("has_reducer"):
         return None
-    if summary.unreadable_line is not None:
+    if summary.unreadable_line is not None or summary.unopened:
         return False
     return not any(f.invariant is not WRITER_VARIANT for f in judge(summary, release))
 
