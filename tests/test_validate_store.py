@@ -107,3 +107,42 @@ def test_a_shard_of_more_records_than_the_cap_is_a_kit_limit(tmp_path, monkeypat
     report = validate_bundle(b, Options(profile=Profile.STRICT))
     limit = [f for f in report.findings if f.invariant == "STORE.SIZE_LIMIT"]
     assert len(limit) == 1 and "more than 50 records" in limit[0].message, [f.message for f in report.findings]
+
+
+def _refer_to_shards(b, refs: list[tuple[int, str]]) -> None:
+    """Append one protocol_event_observed per (shard, raw_payload_id) before the log's last event."""
+    import json
+
+    lines = (b / "trace.jsonl").read_text().splitlines()
+    template = next(json.loads(line) for line in lines if '"protocol_event_observed"' in line)
+    body, last = lines[:-1], json.loads(lines[-1])
+    for shard, rid in refs:
+        e = json.loads(json.dumps(template))
+        e["seq"] = len(body) + 1
+        e["payload"]["event_payload"].update(raw_payload_id=rid, shard=shard)
+        body.append(json.dumps(e, separators=(",", ":")))
+    last["seq"] = len(body) + 1
+    (b / "trace.jsonl").write_text("\n".join(body + [json.dumps(last, separators=(",", ":"))]) + "\n")
+
+
+def test_refs_far_apart_in_empty_shards_cost_no_span_of_memory(tmp_path):
+    # Each shard kept a bytearray from its first canonical id to the furthest one referenced:
+    # two refs (raw_payload:1, raw_payload:4194000) into an empty shard file cost 4 MiB, so a
+    # 180 KB bundle of 200 such shards took 857 MB (measured by hand).
+    import tracemalloc
+
+    b = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], b)
+    shards = range(2, 22)
+    for n in shards:
+        (b / "payloads" / f"{n:06d}.zst").write_bytes(b"")  # an empty file is an empty shard
+    _refer_to_shards(b, [(n, f"raw_payload:{rid}") for n in shards for rid in (1, 4_194_000)])
+    tracemalloc.start()
+    try:
+        report = validate_bundle(b, Options(profile=Profile.REDUCER))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    missing = [f for f in report.findings if f.invariant == "STORE.REF_RECORD"]
+    assert len(missing) == 2 * len(shards), [f.message for f in report.findings]
+    assert peak < 16 << 20, f"{peak} bytes at peak for {len(shards)} empty shards"

@@ -163,6 +163,10 @@ _NOTHING = object()  # _resolve: no body (missing, unreadable, not JSON, not par
 MAX_SHARD_BYTES = 1 << 30  # Codex shards stay near 8 MiB; one record is at most its 64 MiB capture
 PENDING_CAP = 16 << 20  # bodies read ahead and not yet asked for (past it: read again when asked)
 MAX_BITMAP = 1 << 22  # canonical ids further than this from a shard's first go in its dict
+# The bitmaps are pages of 64 ids, made as ids are touched: ids far apart (a ref to
+# raw_payload:4000000 in an empty shard) cost a page each, not a bytearray spanning the gap.
+PAGE_BITS = 6
+PAGE = 1 << PAGE_BITS
 
 KIND_CODES: dict[str, int] = {}  # kind name -> small code (process-wide; names are few)
 
@@ -176,10 +180,10 @@ class _Shard:
     rel: str
     cursor: Iterator[codec.Record | codec.ShardError] | None = None  # the record iterator, None once exhausted or never opened
     failed: str | None = None  # why the shard cannot be read (already reported)
-    base: int = -1  # canonical ordinal of flags[0]
-    flags: bytearray = dc_field(default_factory=bytearray)  # canonical n - base -> bit flags
+    base: int = -1  # canonical ordinal of index 0
+    flags: dict[int, bytearray] = dc_field(default_factory=dict)  # page of (canonical n - base) -> bit flags
     others: dict = dc_field(default_factory=dict)  # any other id (bytes) -> bit flags
-    kinds: bytearray = dc_field(default_factory=bytearray)  # canonical n - base -> kind code + 1
+    kinds: dict[int, bytearray] = dc_field(default_factory=dict)  # page of (canonical n - base) -> kind code + 1
     other_kinds: dict = dc_field(default_factory=dict)  # any other id -> kind name
     pending: dict = dc_field(default_factory=dict)  # id bytes -> body read ahead
     pending_bytes: int = 0
@@ -200,16 +204,16 @@ class _Shard:
 
     def get(self, key) -> int:
         if key.__class__ is int:
-            flags = self.flags
-            return flags[key] if key < len(flags) else 0
+            page = self.flags.get(key >> PAGE_BITS)
+            return page[key & (PAGE - 1)] if page is not None else 0
         return self.others.get(key, 0)
 
     def set(self, key, bits: int) -> None:
         if key.__class__ is int:
-            flags = self.flags
-            if key >= len(flags):
-                flags.extend(bytes(max(key + 1 - len(flags), len(flags) // 2)))
-            flags[key] |= bits
+            page = self.flags.get(key >> PAGE_BITS)
+            if page is None:
+                page = self.flags[key >> PAGE_BITS] = bytearray(PAGE)
+            page[key & (PAGE - 1)] |= bits
         else:
             self.others[key] = self.others.get(key, 0) | bits
 
@@ -219,20 +223,21 @@ class _Shard:
             old = self.other_kinds.setdefault(key, kind)
             return None if old == kind else old
         code = KIND_CODES.get(kind) or KIND_CODES.setdefault(kind, len(KIND_CODES) + 1)
-        kinds = self.kinds
-        if key >= len(kinds):
-            kinds.extend(bytes(max(key + 1 - len(kinds), len(kinds) // 2)))
-        old = kinds[key]
+        page = self.kinds.get(key >> PAGE_BITS)
+        if page is None:
+            page = self.kinds[key >> PAGE_BITS] = bytearray(PAGE)
+        old = page[key & (PAGE - 1)]
         if not old:
-            kinds[key] = code
+            page[key & (PAGE - 1)] = code
             return None
         return None if old == code else next(k for k, c in KIND_CODES.items() if c == old)
 
     def present_ids(self):
         """Every record id seen, as (id bytes, flags)."""
-        for i, bits in enumerate(self.flags):
-            if bits & PRESENT:
-                yield b"raw_payload:%d" % (self.base + i), bits
+        for p in sorted(self.flags):
+            for j, bits in enumerate(self.flags[p]):
+                if bits & PRESENT:
+                    yield b"raw_payload:%d" % (self.base + (p << PAGE_BITS) + j), bits
         for rid, bits in self.others.items():
             if bits & PRESENT:
                 yield rid, bits
@@ -513,11 +518,17 @@ class StoreRefChecker:
         opened = [sh for sh in self.shards.values() if sh.records]
         if len(opened) < 2 or not self.ctx.wants(DUPLICATE_RECORD, W):
             return
-        spans = sorted((sh.base, sh.base + len(sh.flags), sh) for sh in opened if sh.flags)
+        spans = sorted((sh.base + (min(sh.flags) << PAGE_BITS), sh.base + ((max(sh.flags) + 1) << PAGE_BITS), sh)
+                       for sh in opened if sh.flags)
         for (lo1, hi1, a), (lo2, hi2, b) in zip(spans, spans[1:]):
-            for n in range(max(lo1, lo2), min(hi1, hi2)):
-                if a.flags[n - lo1] & PRESENT and b.flags[n - lo2] & PRESENT:
-                    self._duplicate(b, b"", f"payload raw_payload:{n} has records in shards {a.n} and {b.n}", W)
+            lo, hi = max(lo1, lo2), min(hi1, hi2)
+            for p in sorted(b.flags):  # b's pages only: the span between them may be millions of ids
+                start = b.base + (p << PAGE_BITS)
+                if start + PAGE <= lo or start >= hi:
+                    continue
+                for n, bits in enumerate(b.flags[p], start):
+                    if bits & PRESENT and lo <= n < hi and a.get(n - a.base) & PRESENT:
+                        self._duplicate(b, b"", f"payload raw_payload:{n} has records in shards {a.n} and {b.n}", W)
         seen: dict[bytes, int] = {}
         for sh in opened:
             for rid in sh.others:
