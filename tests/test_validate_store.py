@@ -146,3 +146,19 @@ def test_refs_far_apart_in_empty_shards_cost_no_span_of_memory(tmp_path):
     missing = [f for f in report.findings if f.invariant == "STORE.REF_RECORD"]
     assert len(missing) == 2 * len(shards), [f.message for f in report.findings]
     assert peak < 16 << 20, f"{peak} bytes at peak for {len(shards)} empty shards"
+
+
+def test_three_shards_of_equal_span_are_duplicates_not_an_internal_error(tmp_path):
+    # Shards 2 and 3 link to shard 1 and are first referenced at the same id: their spans
+    # were equal, so sorting them compared two _Shard objects (TypeError, KIT.INTERNAL_ERROR).
+    import os
+
+    b = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], b)
+    for n in (2, 3):
+        os.symlink("000001.zst", b / "payloads" / f"{n:06d}.zst")  # the reducer follows symlinks
+    _refer_to_shards(b, [(2, "raw_payload:2"), (3, "raw_payload:2")])
+    report = validate_bundle(b, Options(profile=Profile.WRITER))
+    assert "KIT.INTERNAL_ERROR" not in report.ids(), [f.message for f in report.findings]
+    dup = [f.message for f in report.findings if f.invariant == "STORE.DUPLICATE_RECORD"]
+    assert "payload raw_payload:2 has records in shards 2 and 3" in dup, dup

@@ -518,8 +518,8 @@ class StoreRefChecker:
         opened = [sh for sh in self.shards.values() if sh.records]
         if len(opened) < 2 or not self.ctx.wants(DUPLICATE_RECORD, W):
             return
-        spans = sorted((sh.base + (min(sh.flags) << PAGE_BITS), sh.base + ((max(sh.flags) + 1) << PAGE_BITS), sh)
-                       for sh in opened if sh.flags)
+        spans = sorted(((sh.base + (min(sh.flags) << PAGE_BITS), sh.base + ((max(sh.flags) + 1) << PAGE_BITS), sh)
+                        for sh in opened if sh.flags), key=lambda span: (span[0], span[1], span[2].n))  # never compare shards
         for (lo1, hi1, a), (lo2, hi2, b) in zip(spans, spans[1:]):
             lo, hi = max(lo1, lo2), min(hi1, hi2)
             for p in sorted(b.flags):  # b's pages only: the span between them may be millions of ids
