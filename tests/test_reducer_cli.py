@@ -352,3 +352,18 @@ def test_redaction_leaves_no_machine_paths(tmp_path, monkeypatch):
     assert redact("/elsewhere/fails/X --cmd y", "/elsewhere/fails") == "fails/X --cmd y"
     assert redact("cannot open /dev/shm/rtk-fuzz-ab_12/bundle/payloads/1.json") == "cannot open $TMP/bundle/payloads/1.json"
     assert redact("/tmp/rtk-replay-x9/work/output.json") == "$TMP/work/output.json"
+
+
+def test_usage_errors_escape_the_paths_and_keys_they_name(tmp_path):
+    # A report, known-results file or case directory named (or holding a key) with a control
+    # character reached the terminal raw in the one-line exit-2 message.
+    (tmp_path / "r\x1b[31m.json").write_text("{}")
+    (tmp_path / "known.json").write_text(json.dumps(
+        {"format": "rollout-trace-kit/known-results/1", "entries": {"X\x1b]0;t\x07": {"behaviour": "zzz"}}}))
+    for args in (["fuzz-reducer", "merge", "r\x1b[31m.json"],
+                 ["fuzz-reducer", "merge", "r\x1b[31m.json", "-o", "/nonexistent/\x1bx"],
+                 ["fuzz-reducer", "merge", "r\x1b[31m.json", "--known", "known.json"],
+                 ["replay", "--cmd", "true", "case\x1b[2J"]):
+        out = rtk(*args, cwd=tmp_path, timeout=60)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1, (args, out.stderr)
+        assert "\x1b" not in out.stderr and "\x07" not in out.stderr and "\\x1b" in out.stderr, (args, out.stderr)

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ... import escape
 from ...config import HelpFormatter
 from ...output import OutputError, add_output_arguments, check_writable
 from ...validate import Profile
@@ -31,8 +32,13 @@ class UsageError(Exception):
     """Exit 2 with this message."""
 
 
-def _fail(prog: str, message: str) -> int:
-    print(f"rollout-trace {prog}: {message}", file=sys.stderr)
+class _PreflightFailed(UsageError):
+    """A preflight message: lines of its own, the reducer's output in them escaped already."""
+
+
+def _fail(prog: str, message: str, *, escaped: bool = False) -> int:
+    # messages name paths and quote files (a report, a known-results file, a case) anyone may have made
+    print(f"rollout-trace {prog}: {message if escaped else escape.display(message)}", file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -64,7 +70,7 @@ def run_fuzz(args: argparse.Namespace) -> int:
     try:
         return _run_fuzz(args)
     except (UsageError, OutputError) as e:
-        return _fail("fuzz-reducer", str(e))
+        return _fail("fuzz-reducer", str(e), escaped=isinstance(e, _PreflightFailed))
 
 
 def _run_fuzz(args: argparse.Namespace) -> int:
@@ -114,7 +120,7 @@ def _run_fuzz(args: argparse.Namespace) -> int:
     try:
         preflight(command, args.dialect, oracles)
     except PreflightError as e:
-        raise UsageError(str(e)) from None
+        raise _PreflightFailed(str(e)) from None
 
     from .fuzz import Campaign
 

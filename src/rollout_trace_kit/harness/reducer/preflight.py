@@ -37,7 +37,7 @@ def preflight(command: ReducerCommand, dialect: str, oracles=None) -> None:
     tail = [escape.display(line) for line in outcome.stderr_tail.strip().splitlines()[-5:]]
     said = ("; it printed:\n  " + "\n  ".join(tail)) if tail else ""
     if outcome.error:
-        raise PreflightError(f"preflight: the reducer cannot start: {outcome.error} "
+        raise PreflightError(f"preflight: the reducer cannot start: {escape.display(outcome.error)} "
                              f"(it runs in the current directory; check --cmd)")
     if outcome.timed_out:
         raise PreflightError(f"preflight: the reducer ran past --timeout {command.timeout:g} s {where}")
