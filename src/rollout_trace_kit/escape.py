@@ -14,8 +14,6 @@ from __future__ import annotations
 import os
 import unicodedata
 from typing import Any
-from xml.sax.saxutils import escape as _xml_escape
-from xml.sax.saxutils import quoteattr as _xml_quoteattr
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Unicode "format" and separator characters that reorder or break lines on display.
@@ -81,12 +79,16 @@ def github_property(text: Any) -> str:
 
 def xml_text(text: Any) -> str:
     """Character data for XML 1.0 (which cannot hold most control characters even escaped)."""
-    return _xml_escape(display(text))
+    from xml.sax.saxutils import escape  # imported when used: it pulls in urllib.request (60 ms at start)
+
+    return escape(display(text))
 
 
 def xml_attr(text: Any) -> str:
     """A quoted XML attribute value."""
-    return _xml_quoteattr(display(text))
+    from xml.sax.saxutils import quoteattr
+
+    return quoteattr(display(text))
 
 
 def rich_markup(text: Any) -> str:

@@ -13,7 +13,6 @@ import os
 import re
 import sys
 from typing import Any
-from xml.sax.saxutils import escape as xml_escape, quoteattr
 
 from ... import __version__, escape
 from .fuzz import COUNTS, PASS, RESULTS, CaseResult, sort_table, summarise
@@ -273,6 +272,8 @@ def render_json(doc: dict) -> str:
 
 
 def render_junit(doc: dict, results: list[CaseResult] | None = None) -> str:
+    from xml.sax.saxutils import escape as xml_escape, quoteattr  # here: it imports urllib.request
+
     known = set(doc["expected_failures"])
     failures = {f["id"]: f for f in doc["failures"]}
     cases = [(r.spec.invariant, r.spec.id) for r in results] if results is not None else \
