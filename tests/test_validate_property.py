@@ -47,20 +47,20 @@ def _rss_mb() -> float:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
 
 
-def _check_all_profiles(c, root: Path) -> None:
+def _check_all_profiles(c, root: Path, broken: bool = True) -> None:
     where = Path(tempfile.mkdtemp(dir=root))
     try:
-        _check_written(c, c.bundle.write(where / "bundle"))
+        _check_written(c, c.bundle.write(where / "bundle"), broken)
     finally:
         shutil.rmtree(where)
 
 
-def _check_written(c, d: Path) -> None:
+def _check_written(c, d: Path, broken: bool = True) -> None:
     for profile in Profile:
         report = validate_bundle(d, Options(profile=profile))  # a raise here is a traceback: the test fails
         internal = [f.message for f in report.findings if f.invariant == "KIT.INTERNAL_ERROR"]
         assert not internal, f"{c!r}: {internal}"
-        if profile is Profile.STRICT:
+        if profile is Profile.STRICT and broken:
             assert report.findings, f"{c!r}: a corrupted bundle checked clean"
         # every output format renders whatever the findings hold
         for render in (render_json, render_junit, render_github):
@@ -119,12 +119,19 @@ def _sweep(dialect: str, count: int, seed: int = 0) -> int:
             c = op.apply(base(op), dialect, random.Random(rnd.random()))
             if c is None:
                 continue
+            broken = True
             if rnd.random() < 0.3:  # a second corruption on top: operators assume a valid
                 try:  # bundle, so one may refuse or fail; that is the generator's business
-                    c = rnd.choice(ops).apply(c.bundle, dialect, random.Random(rnd.random())) or c
+                    second = rnd.choice(ops).apply(c.bundle, dialect, random.Random(rnd.random()))
                 except Exception:
-                    pass
-            _check_all_profiles(c, root)
+                    second = None
+                if second is not None:
+                    # A pair may make a valid bundle again, as Codex 0.171.0 agrees: TURN.THREAD_MISMATCH
+                    # twice on a two-thread bundle puts the thread back; STORE.REF_RECORD removes
+                    # one of the two records STORE.DUPLICATE_RECORD made. Pairs are checked for
+                    # robustness (no internal error, every format renders), not for findings.
+                    c, broken = second, False
+            _check_all_profiles(c, root, broken)
             checked += 1
         assert _rss_mb() - before < RSS_GROWTH_MB
     return checked
