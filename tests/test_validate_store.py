@@ -162,3 +162,37 @@ def test_three_shards_of_equal_span_are_duplicates_not_an_internal_error(tmp_pat
     assert "KIT.INTERNAL_ERROR" not in report.ids(), [f.message for f in report.findings]
     dup = [f.message for f in report.findings if f.invariant == "STORE.DUPLICATE_RECORD"]
     assert "payload raw_payload:2 has records in shards 2 and 3" in dup, dup
+
+
+def test_symlinks_to_one_shard_cannot_multiply_the_records_read(tmp_path, monkeypatch):
+    # The reducer follows symlinks, so 100 links to one shard of a million tiny records made
+    # the kit read 100 million (about 10 minutes); the shards of a bundle now share one cap.
+    # Here the cap is lowered to 40 records: shard 1 holds 24 (checked below).
+    import os
+
+    from rollout_trace_kit.validate.rules import store
+
+    b = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], b)
+    held = sum(1 for _ in read_records(open(b / "payloads" / "000001.zst", "rb")))
+    assert 40 // 2 < held < 40
+    for n in (2, 3, 4):
+        os.symlink("000001.zst", b / "payloads" / f"{n:06d}.zst")
+    _refer_to_shards(b, [(n, "raw_payload:2") for n in (2, 3, 4)])
+    monkeypatch.setattr(store, "MAX_BUNDLE_RECORDS", 40)
+    monkeypatch.setattr(store, "BUNDLE_CAP", "the kit reads at most 40 records from all shards together")
+    read = []
+    real = store.codec.iter_shard
+
+    def counting(path, limits):
+        for item in real(path, limits):
+            read.append(item)
+            yield item
+
+    monkeypatch.setattr(store.codec, "iter_shard", counting)
+    report = validate_bundle(b, Options(profile=Profile.WRITER))
+    limit = [f.message for f in report.findings if f.invariant == "STORE.SIZE_LIMIT"]
+    assert "KIT.INTERNAL_ERROR" not in report.ids()
+    assert any("at most 40 records from all shards together; reading stopped" in m for m in limit), limit
+    assert any(m.startswith("payloads/000004.zst is not read") for m in limit), limit
+    assert len(read) <= 40 + 3, len(read)  # at most the cap, plus one end-of-stream item per shard

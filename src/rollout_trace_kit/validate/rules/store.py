@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 from typing import Any, Callable, Iterator, TypedDict
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass, field as dc_field, replace
 
 import orjson
 
@@ -149,8 +149,8 @@ KIND_CONFLICT = invariant(
 )
 SIZE_LIMIT = invariant(
     "STORE.SIZE_LIMIT",
-    "A shard stays within the kit's caps (1 GiB decompressed, 1,024 zstd frames, 1,048,576 records): "
-    "past one the kit stops reading it.",
+    "A shard stays within the kit's caps (1 GiB decompressed, 1,024 zstd frames, 1,048,576 records; "
+    "8,388,608 records in all shards together): past one the kit stops reading it.",
     **_V3, v3=W,
     source="kit limit: a zstd bomb must end in a finding, not in memory or time exhaustion",
     severity=Severity.WARNING,
@@ -161,6 +161,10 @@ _SHARD_NAME = re.compile(r"([0-9]{6,})\.zst\Z")
 _ID = re.compile(rb"raw_payload:([1-9][0-9]*)\Z")
 _NOTHING = object()  # _resolve: no body (missing, unreadable, not JSON, not parsed)
 MAX_SHARD_BYTES = 1 << 30  # Codex shards stay near 8 MiB; one record is at most its 64 MiB capture
+# Records read from all shards together: the per-shard cap alone lets symlinks (which the
+# reducer follows) to one shard of tiny records multiply the reading time without bound.
+MAX_BUNDLE_RECORDS = 1 << 23
+BUNDLE_CAP = f"the kit reads at most {MAX_BUNDLE_RECORDS} records from all shards together"
 PENDING_CAP = 16 << 20  # bodies read ahead and not yet asked for (past it: read again when asked)
 MAX_BITMAP = 1 << 22  # canonical ids further than this from a shard's first go in its dict
 # The bitmaps are pages of 64 ids, made as ids are touched: ids far apart (a ref to
@@ -190,6 +194,7 @@ class _Shard:
     error: codec.ShardError | None = None  # how the stream ended, if badly
     records: int = 0
     last_id: bytes | None = None
+    bundle_capped: bool = False  # read with what the bundle-wide record cap left, not the shard cap
 
     def key(self, rid: bytes):
         """A record's index into the bitmaps (canonical ids near the shard's first), else its id bytes."""
@@ -418,7 +423,15 @@ class StoreRefChecker:
             else:
                 ctx.report(REGULAR_FILE, f"{sh.rel} is {irregular(what)}; the kit does not open it", **here)
             return
-        sh.cursor = codec.iter_shard(full, self.limits)
+        # Every other shard is read to its end by now (see _shard): their counts are final.
+        left = MAX_BUNDLE_RECORDS - sum(other.records for other in self.shards.values())
+        if left <= 0:
+            sh.failed = "bundle cap"
+            ctx.report(SIZE_LIMIT, f"{sh.rel} is not read: {BUNDLE_CAP}", **here)
+            return
+        sh.bundle_capped = left < self.limits.max_records
+        limits = replace(self.limits, max_records=left) if sh.bundle_capped else self.limits
+        sh.cursor = codec.iter_shard(full, limits)
 
     def _advance_to(self, sh: _Shard, want: bytes | None):
         """Read records of ``sh`` until ``want`` (None: to the end); return want's body."""
@@ -495,7 +508,10 @@ class StoreRefChecker:
             codec.TOO_MANY_FRAMES: (SIZE_LIMIT, None),
             codec.TOO_MANY_RECORDS: (SIZE_LIMIT, None),
         }[err.code]
-        self.ctx.report(inv, f"{sh.rel}: {err.message}", file=sh.rel, line=None, seq=None, level=level)
+        message = err.message
+        if err.code == codec.TOO_MANY_RECORDS and sh.bundle_capped:
+            message = f"{BUNDLE_CAP}; reading stopped at offset {err.offset}"
+        self.ctx.report(inv, f"{sh.rel}: {message}", file=sh.rel, line=None, seq=None, level=level)
 
     # -- end ---------------------------------------------------------------------------------
     def finish(self) -> None:
