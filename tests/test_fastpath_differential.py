@@ -145,3 +145,37 @@ def test_strict_schema_matches_unknown_key_findings(dialect, tmp_path):
         assert ev is not None
         assert [f.invariant for f in ctx.findings] == ["EVENT.UNKNOWN_KEY"]
         assert not strict.is_valid(event)
+
+
+def _base_manifests(dialect: str) -> list[dict]:
+    """The manifests of the dialect's reference release in the corpus (valid ones to break)."""
+    out = [json.loads((b / "manifest.json").read_text()) for b in corpus_bundles(DIALECTS[dialect].reference_release)]
+    assert out, dialect
+    return out
+
+
+MANIFEST_REFEREES = {
+    d: jsonschema.Draft202012Validator(json.loads((ROOT / "schema" / d / "manifest.schema.json").read_text()))
+    for d in DIALECTS
+}
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_manifest_fast_path_agrees_with_jsonschema(dialect, data):
+    from rollout_trace_kit.validate.rules.schema import manifest_fast_ok
+
+    manifest = json.loads(json.dumps(data.draw(st.sampled_from(_base_manifests(dialect)))))
+    for _ in range(data.draw(st.integers(0, 3))):
+        key = data.draw(st.sampled_from(sorted(manifest) + ["extra"]))
+        op = data.draw(st.sampled_from(["drop", "retype"]))
+        if op == "drop":
+            manifest.pop(key, None)
+        else:
+            manifest[key] = copy.deepcopy(data.draw(st.sampled_from(ODD_VALUES)))
+    referee_ok = MANIFEST_REFEREES[dialect].is_valid(manifest)
+    if manifest_fast_ok(DIALECTS[dialect], manifest):
+        assert referee_ok, f"fast path accepted a manifest the schema rejects: {manifest}"
+    elif not _has_float_int_or_big(manifest):
+        assert not referee_ok, f"fast path rejected a manifest the schema accepts: {manifest}"

@@ -12,7 +12,7 @@ from ..catalogue import R, W, invariant
 from ..context import Context, Where
 from ..findings import Severity
 from ..lines import strict_loads
-from .schema import describe_errors, manifest_referee, version_const
+from .schema import describe_errors, manifest_fast_ok, manifest_referee, version_const
 
 # Every layout keeps these names; the manifest must be found before the dialect is known.
 MANIFEST, TRACE, PAYLOADS = FILE_PER_PAYLOAD.file_names
@@ -154,13 +154,14 @@ def load_manifest(ctx: Context) -> None:
 def check_manifest_schema(ctx: Context, obj) -> None:
     assert ctx.dialect is not None  # callers check the manifest once the dialect is chosen
     here: Where = dict(file=MANIFEST, line=None, seq=None)
-    referee = manifest_referee(ctx.dialect)
-    errors = [e for e in referee.iter_errors(obj) if not version_const(e)]
-    for pointer, message in describe_errors(errors, "manifest", referee.schema):
-        ctx.report(MANIFEST_SCHEMA, message, pointer=pointer, **here)
-    if errors:
-        ctx.manifest = None
-        return
+    if not manifest_fast_ok(ctx.dialect, obj):
+        referee = manifest_referee(ctx.dialect)
+        errors = [e for e in referee.iter_errors(obj) if not version_const(e)]
+        for pointer, message in describe_errors(errors, "manifest", referee.schema):
+            ctx.report(MANIFEST_SCHEMA, message, pointer=pointer, **here)
+        if errors:
+            ctx.manifest = None
+            return
     floats = [f.name for f in ctx.dialect.manifest.fields if isinstance(unwrap(f.type), Int) and isinstance(obj.get(f.name), float)]
     for name in floats:
         # JSON Schema's "integer" takes 2.0; serde's u32/i64 do not.

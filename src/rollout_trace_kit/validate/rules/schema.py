@@ -119,6 +119,17 @@ def manifest_referee(dialect: Dialect):
     return _cached(dialect, "manifest", False, manifest_schema)
 
 
+def manifest_fast_ok(dialect: Dialect, manifest: dict) -> bool:
+    """Whether the compiled manifest type takes ``manifest`` (parsed, duplicate keys refused).
+    It only ever proves validity (tests/test_fastpath_differential.py): anything else goes to
+    the referee, whose import alone costs a short run more than the whole check."""
+    try:
+        msgspec.convert(manifest, typed(dialect).manifest, strict=True)
+    except msgspec.ValidationError:
+        return False
+    return True
+
+
 def event_referee(dialect: Dialect, strict: bool = False):
     return _cached(dialect, "event", strict, event_schema)
 
