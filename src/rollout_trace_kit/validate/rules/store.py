@@ -147,10 +147,15 @@ KIND_CONFLICT = invariant(
     **_V3, v3=R,
     source='0.171.0 reducer: "conflicting references for payload {id}" (measured)',
 )
+MAX_SHARD_BYTES = 1 << 30  # Codex shards stay near 8 MiB; one record is at most its 64 MiB capture
+# Records read from all shards together: the per-shard cap alone lets symlinks (which the
+# reducer follows) to one shard of tiny records multiply the reading time without bound.
+MAX_BUNDLE_RECORDS = 1 << 23
 SIZE_LIMIT = invariant(
     "STORE.SIZE_LIMIT",
-    "A shard stays within the kit's caps (1 GiB decompressed, 1,024 zstd frames, 1,048,576 records; "
-    "8,388,608 records in all shards together): past one the kit stops reading it.",
+    f"A shard stays within the kit's caps ({MAX_SHARD_BYTES >> 30} GiB decompressed, "
+    f"{codec.Limits.max_frames:,} zstd frames, {codec.Limits.max_records:,} records; "
+    f"{MAX_BUNDLE_RECORDS:,} records in all shards together): past one the kit stops reading it.",
     **_V3, v3=W,
     source="kit limit: a zstd bomb must end in a finding, not in memory or time exhaustion",
     severity=Severity.WARNING,
@@ -160,10 +165,6 @@ SIZE_LIMIT = invariant(
 _SHARD_NAME = re.compile(r"([0-9]{6,})\.zst\Z")
 _ID = re.compile(rb"raw_payload:([1-9][0-9]*)\Z")
 _NOTHING = object()  # _resolve: no body (missing, unreadable, not JSON, not parsed)
-MAX_SHARD_BYTES = 1 << 30  # Codex shards stay near 8 MiB; one record is at most its 64 MiB capture
-# Records read from all shards together: the per-shard cap alone lets symlinks (which the
-# reducer follows) to one shard of tiny records multiply the reading time without bound.
-MAX_BUNDLE_RECORDS = 1 << 23
 BUNDLE_CAP = f"the kit reads at most {MAX_BUNDLE_RECORDS} records from all shards together"
 PENDING_CAP = 16 << 20  # bodies read ahead and not yet asked for (past it: read again when asked)
 MAX_BITMAP = 1 << 22  # canonical ids further than this from a shard's first go in its dict
