@@ -109,22 +109,33 @@ def write_config(codex_home: Path, base_url: str) -> Path:
     return path
 
 
-def run_codex_exec(binary: Path, scenario: CodexScenario, root: Path, timeout: float = 120.0) -> CodexRun:
-    """Run ``codex exec`` on ``scenario``; ``root`` holds CODEX_HOME, the workdir and the traces."""
+def exec_dirs(root: Path) -> tuple[Path, Path, Path]:
+    """CODEX_HOME, the workdir and the trace root of a run under ``root`` (created)."""
     home, work, traces = root / "codex-home", root / "work", root / "traces"
     for d in (home, work, traces):
         d.mkdir(parents=True, exist_ok=True)
+    return home, work, traces
+
+
+def exec_env(home: Path, traces: Path) -> dict[str, str]:
+    """The whole environment of a ``codex exec`` run: nothing of the caller's but PATH and TMPDIR."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "CODEX_HOME": str(home),
+        "CODEX_ROLLOUT_TRACE_ROOT": str(traces),
+        "RUST_LOG": "error",
+        "NO_COLOR": "1",
+        "TMPDIR": os.environ.get("TMPDIR", tempfile.gettempdir()),
+    }
+
+
+def run_codex_exec(binary: Path, scenario: CodexScenario, root: Path, timeout: float = 120.0) -> CodexRun:
+    """Run ``codex exec`` on ``scenario``; ``root`` holds CODEX_HOME, the workdir and the traces."""
+    home, work, traces = exec_dirs(root)
     with MockResponses(list(scenario.turns)) as server:
         write_config(home, server.base_url)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(home),
-            "CODEX_HOME": str(home),
-            "CODEX_ROLLOUT_TRACE_ROOT": str(traces),
-            "RUST_LOG": "error",
-            "NO_COLOR": "1",
-            "TMPDIR": os.environ.get("TMPDIR", tempfile.gettempdir()),
-        }
+        env = exec_env(home, traces)
         argv = [str(binary), "exec", "--skip-git-repo-check", "-C", str(work), scenario.prompt]
         try:
             proc = subprocess.run(

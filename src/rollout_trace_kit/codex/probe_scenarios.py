@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .exec_writer import CONFIG, SCENARIOS
+from .exec_writer import CONFIG, SCENARIOS, exec_dirs, exec_env
 from .mock_responses import MockResponses, Turn, function_call, message
 
 Script = Callable[[], "Sequence[Turn] | Callable[[int, dict | None], Turn]"]
@@ -203,21 +203,11 @@ def _run_once(argv: list[str], env: dict, cwd: Path, s: ProbeScenario, server: M
 
 def run_scenario(binary: Path, s: ProbeScenario, root: Path) -> ScenarioRun:
     """Run ``s`` with ``binary``; ``root`` holds CODEX_HOME, the workdir and the traces."""
-    home, work, traces = root / "codex-home", root / "work", root / "traces"
-    for d in (home, work, traces):
-        d.mkdir(parents=True, exist_ok=True)
+    home, work, traces = exec_dirs(root)
     run = ScenarioRun(s.name)
     with MockResponses(s.script(), compact_status=s.compact_status) as server:
         (home / "config.toml").write_text(_config(s, server.base_url), encoding="utf-8")
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(home),
-            "CODEX_HOME": str(home),
-            "CODEX_ROLLOUT_TRACE_ROOT": str(traces),
-            "RUST_LOG": "error",
-            "NO_COLOR": "1",
-            "TMPDIR": os.environ.get("TMPDIR", tempfile.gettempdir()),
-        }
+        env = exec_env(home, traces)
         enable = [a for f in s.enable for a in ("--enable", f)]
         argvs = [[str(binary), "exec", *enable, "--skip-git-repo-check", "-C", str(work), "run the scenario"]]
         if s.resume:
