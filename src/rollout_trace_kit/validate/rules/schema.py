@@ -275,16 +275,12 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
         return None, None
     except ValueError as e:
         hint = " (the line starts with a UTF-8 byte order mark)" if text.startswith("\ufeff") else ""
-        if not raw.terminated:
-            ctx.report(
-                TRUNCATED,
-                f"line {raw.number} is a partial last line (no newline, not valid JSON: {e}); "
-                "the write was interrupted",
-                level=R,
-                severity=Severity.WARNING if ctx.options.partial_ok else None,
-            )
-        else:
-            ctx.report(JSON, f"line {raw.number} is not valid JSON{hint}: {e}")
+        _not_json(
+            ctx, raw,
+            partial=f"line {raw.number} is a partial last line (no newline, not valid JSON: {e}); "
+            "the write was interrupted",
+            whole=f"line {raw.number} is not valid JSON{hint}: {e}",
+        )
         return None, None
     return _validate(ctx, raw, td, fast_event, obj)
 
@@ -296,16 +292,22 @@ def too_long(ctx: Context, raw: RawLine) -> None:
     problem = prefix_problem(raw.data)
     if problem is None:
         ctx.report(TOO_LONG, f"line {raw.number} is longer than {limit} bytes; skipped")
-    elif not raw.terminated:
-        ctx.report(
-            TRUNCATED,
-            f"line {raw.number} is a partial last line of more than {limit} bytes and not JSON ({problem}); "
-            "the write was interrupted or the file was extended with NUL bytes",
-            level=R,
-            severity=Severity.WARNING if ctx.options.partial_ok else None,
-        )
+        return
+    _not_json(
+        ctx, raw,
+        partial=f"line {raw.number} is a partial last line of more than {limit} bytes and not JSON ({problem}); "
+        "the write was interrupted or the file was extended with NUL bytes",
+        whole=f"line {raw.number} (more than {limit} bytes) is not valid JSON: {problem}",
+    )
+
+
+def _not_json(ctx: Context, raw: RawLine, *, partial: str, whole: str) -> None:
+    """A line that is not JSON: an unfinished last line is a cut write (a warning with
+    --partial-ok), any other an error every reader hits."""
+    if raw.terminated:
+        ctx.report(JSON, whole)
     else:
-        ctx.report(JSON, f"line {raw.number} (more than {limit} bytes) is not valid JSON: {problem}")
+        ctx.report(TRUNCATED, partial, level=R, severity=Severity.WARNING if ctx.options.partial_ok else None)
 
 
 def _note_seq(ctx: Context, obj) -> None:
