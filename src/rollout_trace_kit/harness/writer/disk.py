@@ -150,21 +150,8 @@ class DiskChecker:
                 break
         if found is None:
             return f"{printable(rel)} holds no complete record {printable(rid)}"
-        try:
-            disk = orjson.loads(found.body) if found.body is not None else None
-        except orjson.JSONDecodeError as e:
-            return f"record {printable(rid)} of {printable(rel)} is not complete JSON ({e})"
-        if not json_equal(body, disk):
-            return f"record {printable(rid)} of {printable(rel)} differs from the body sent at {first_difference(body, disk)}"
-        if canonical and not self.canonical_warned:
-            try:
-                want = dumps(body)
-            except (EventError, RecursionError):
-                want = None
-            if want is not None and found.body != want:
-                self.canonical_warned = True
-                self.f.add(C.CANONICAL_FORM, f"op {i}: record {printable(rid)} is not serde's compact JSON (first such payload)", i)
-        return None
+        return self._same_body(f"record {printable(rid)} of {printable(rel)}", f"record {printable(rid)}",
+                               found.body, body, i, canonical, pretty=False)
 
     def payload_problem(self, rid: str, path: str, body, i: int | None, canonical: bool = False) -> str | None:
         if self.sharded:
@@ -181,21 +168,27 @@ class DiskChecker:
             return f"{shown} does not exist" if got.missing else f"{shown} is {got.problem}"
         if got.problem:
             return f"{shown} is {got.problem}; the body sent is far smaller"
-        data = got.data
+        return self._same_body(shown, shown, got.data, body, i, canonical, pretty=True)
+
+    def _same_body(self, what: str, named: str, data: bytes | None, body, i: int | None, canonical: bool,
+                   pretty: bool) -> str | None:
+        """``data`` on disk holds ``body``; the first body not in serde's form (pretty for payload
+        files, compact for shard records) is a warning. ``data`` None: a record with no body."""
         try:
-            disk = orjson.loads(data)
+            disk = orjson.loads(data) if data is not None else None
         except orjson.JSONDecodeError as e:
-            return f"{shown} is not complete JSON ({e})"
+            return f"{what} is not complete JSON ({e})"
         if not json_equal(body, disk):
-            return f"{shown} differs from the body sent at {first_difference(body, disk)}"
+            return f"{what} differs from the body sent at {first_difference(body, disk)}"
         if canonical and not self.canonical_warned:
             try:
-                want = dumps(body, indent=True)
+                want = dumps(body, indent=pretty)
             except (EventError, RecursionError):
                 want = None
             if want is not None and data != want:
                 self.canonical_warned = True
-                self.f.add(C.CANONICAL_FORM, f"op {i}: {shown} is not serde's pretty JSON (first such payload)", i)
+                form = "pretty" if pretty else "compact"
+                self.f.add(C.CANONICAL_FORM, f"op {i}: {named} is not serde's {form} JSON (first such payload)", i)
         return None
 
     # -- the log ----------------------------------------------------------------------------------------
