@@ -530,3 +530,12 @@ def test_v3_crash_images_after_and_during_every_operation_are_replayable():
     cut = [f for f in result.findings if f.check == "STORE.FRAME_TRUNCATED"]
     assert cut and all(f.severity is Severity.WARNING and "complete record(s) survive" in f.message for f in cut)
     assert {f.check for f in result.findings} == {"STORE.FRAME_TRUNCATED"}
+
+
+def test_a_ref_shaped_for_another_dialect_is_a_finding_not_an_assertion():
+    # The protocol schema takes a ref shaped for any dialect; the faulty writer answers a v3
+    # write_payload with v1's {"path": ...} and no shard. That ended in an AssertionError.
+    [result] = run([*FAULTY, "non-canonical"], [lifecycle_script("v3")], crash="none")
+    first = next(f for f in result.findings if f.check == "WRITER.REF_MATCHES")
+    assert first.op == 2 and "the ref has no shard locating a v3 payload" in first.message
+    assert not result.ok
