@@ -20,10 +20,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from rollout_trace_kit.codex.install import REFERENCE_RELEASES, ensure_codex
-from rollout_trace_kit.harness.command import ReducerCommand
+from rollout_trace_kit.conformance.command import ReducerCommand
 from rollout_trace_kit.corpus import corpus_root
-from rollout_trace_kit.harness.reducer.fuzz import Campaign, per_invariant
-from rollout_trace_kit.harness.reducer.oracles import parse_oracles
+from rollout_trace_kit.conformance.reducer.fuzz import Campaign, per_invariant
+from rollout_trace_kit.conformance.reducer.oracles import parse_oracles
 
 
 def main() -> None:

@@ -204,10 +204,10 @@ def test_differences_page_lists_what_the_model_says(pages):
 
 def _harness_report(dialect: str, behaviours: dict[str, list[str]]) -> dict:
     """A report as `rollout-trace fuzz-reducer --format json` writes it, built with the harness's own code."""
-    from rollout_trace_kit.harness.reducer.cases import CaseSpec
-    from rollout_trace_kit.harness.reducer.fuzz import CaseResult, per_invariant
-    from rollout_trace_kit.harness.reducer.known import Known, judge
-    from rollout_trace_kit.harness.reducer.report import report_dict
+    from rollout_trace_kit.conformance.reducer.cases import CaseSpec
+    from rollout_trace_kit.conformance.reducer.fuzz import CaseResult, per_invariant
+    from rollout_trace_kit.conformance.reducer.known import Known, judge
+    from rollout_trace_kit.conformance.reducer.report import report_dict
 
     results = [
         CaseResult(CaseSpec(dialect, inv, n, 8), "pass", b, inv != "VALID", [], None)
@@ -234,7 +234,7 @@ def _catalogue(reports_dir: Path) -> str:
 
 
 def test_catalogue_quotes_the_reducer_harness_reports(tmp_path):
-    assert HARNESS_FORMAT == __import__("rollout_trace_kit.harness.reducer.report", fromlist=["x"]).REPORT_FORMAT
+    assert HARNESS_FORMAT == __import__("rollout_trace_kit.conformance.reducer.report", fromlist=["x"]).REPORT_FORMAT
     page = _catalogue(
         _reports_dir(
             tmp_path,

@@ -299,7 +299,7 @@ def test_envelope_conventions_are_in_the_model():
 def test_release_and_name_tables_are_the_models():
     from rollout_trace_kit import bundle
     from rollout_trace_kit.codex.install import REFERENCE_RELEASES
-    from rollout_trace_kit.harness.writer import protocol
+    from rollout_trace_kit.conformance.writer import protocol
     from rollout_trace_kit.validate.rules import layout
     from rollout_trace_kit.writer import core
 

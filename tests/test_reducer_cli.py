@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from rollout_trace_kit.harness.command import TAIL, ReducerCommand
-from rollout_trace_kit.harness.reducer.cases import eligible_invariants, plan_cases
+from rollout_trace_kit.conformance.command import TAIL, ReducerCommand
+from rollout_trace_kit.conformance.reducer.cases import eligible_invariants, plan_cases
 
 from ._helpers import PY, REDUCERS, kit_reducer, process_alive, read_until_closed
 
@@ -343,7 +343,7 @@ def test_progress_goes_to_stderr_on_a_terminal(tmp_path):
 
 
 def test_redaction_leaves_no_machine_paths(tmp_path, monkeypatch):
-    from rollout_trace_kit.harness.reducer.report import redact
+    from rollout_trace_kit.conformance.reducer.report import redact
 
     monkeypatch.chdir(tmp_path)
     home = os.path.expanduser("~")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rollout_trace_kit.harness.reducer.cases import build_case
+from rollout_trace_kit.conformance.reducer.cases import build_case
 
 from ._helpers import PY, REDUCERS, kit_reducer, process_alive
 
@@ -88,7 +88,7 @@ def test_crash_on_a_variant_is_a_crash_exactly_where_the_variant_is(tmp_path):
     assert all(f["result"] == "crash" for f in doc["failures"])
     holds = set()
     # rebuild every case the run used and check the crash set is exactly the ones holding the variant
-    from rollout_trace_kit.harness.reducer.cases import plan_cases
+    from rollout_trace_kit.conformance.reducer.cases import plan_cases
 
     for spec in plan_cases("v2", 16, 0):  # the run's seed (the helper passes --seed 0)
         case = build_case(spec)
@@ -139,7 +139,7 @@ def test_seed_makes_runs_repeatable(tmp_path):
     _, b = fuzz(tmp_path / "b", kit_reducer(), "--seed", "7", examples=10)
     assert a["invariants"] == b["invariants"]
     assert [f["id"] for f in a["failures"]] == [f["id"] for f in b["failures"]]
-    from rollout_trace_kit.harness.reducer.cases import plan_cases
+    from rollout_trace_kit.conformance.reducer.cases import plan_cases
 
     assert plan_cases("v2", 10, 7) == plan_cases("v2", 10, 7) != plan_cases("v2", 10, 8)
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from rollout_trace_kit.generators import build_bundle
-from rollout_trace_kit.harness.reducer.oracles import (
+from rollout_trace_kit.conformance.reducer.oracles import (
     CODEX_STATE, TRANSFORMS, OracleError, coverage_gaps, entity_ids, first_differences, parse_normalizer,
     transformed, transforms_for,
 )

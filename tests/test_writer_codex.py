@@ -20,7 +20,7 @@ from rollout_trace_kit.model.types import STORE_ZSTD_SHARDS
 from rollout_trace_kit.codex.install import REFERENCE_RELEASES, trace_reduce
 from rollout_trace_kit.codex.mock_responses import MockResponses, Turn, function_call, message
 from rollout_trace_kit.codex.exec_writer import SCENARIOS, run_codex_exec
-from rollout_trace_kit.harness.writer.scripts import replay_clock, script_from_bundle, write_script
+from rollout_trace_kit.conformance.writer.scripts import replay_clock, script_from_bundle, write_script
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 
 # --- the mock, without Codex ----------------------------------------------------------------

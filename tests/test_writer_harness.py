@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from rollout_trace_kit.harness.writer.checks import WRITER_CHECKS, meaning
-from rollout_trace_kit.harness.writer.cli import main as check_writer_main
-from rollout_trace_kit.harness.writer.harness import (
+from rollout_trace_kit.conformance.writer.checks import WRITER_CHECKS, meaning
+from rollout_trace_kit.conformance.writer.cli import main as check_writer_main
+from rollout_trace_kit.conformance.writer.harness import (
     Config,
     Findings,
     HarnessOptions,
@@ -27,7 +27,7 @@ from rollout_trace_kit.harness.writer.harness import (
     json_equal,
     run_crash,
 )
-from rollout_trace_kit.harness.writer.scripts import (
+from rollout_trace_kit.conformance.writer.scripts import (
     ScriptBuilder,
     ScriptError,
     lifecycle_script,
@@ -306,7 +306,7 @@ def test_cli_exit_codes_and_json_report(capsys):
 
 def test_cli_human_report_names_ids_ops_and_meanings():
     proc = subprocess.run(
-        [PY, "-m", "rollout_trace_kit.harness.writer.cli", "--cmd", " ".join([*FAULTY, "event-before-payload"]),
+        [PY, "-m", "rollout_trace_kit.conformance.writer.cli", "--cmd", " ".join([*FAULTY, "event-before-payload"]),
          "--script", "lifecycle:v2", "--crash", "4"],
         capture_output=True, text=True, timeout=60,
     )
@@ -352,7 +352,7 @@ MAX_HARNESS_RSS_KB = 300 * 1024  # generous: the harness needs about 30 MB; the 
 # check-writer in a child process that reports its own peak RSS (VmHWM), the writers' not included
 _DRIVER = """
 import json, sys
-from rollout_trace_kit.harness.writer.cli import main
+from rollout_trace_kit.conformance.writer.cli import main
 rc = main(sys.argv[1:])
 peak = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))
 print(json.dumps({'rc': rc, 'peak_kb': int(peak.split()[1])}), file=sys.stderr)
@@ -433,7 +433,7 @@ def test_writer_text_is_escaped_in_every_report_format(tmp_path):
     """Terminal escapes, BEL, bidi overrides and '::workflow-command::' lines from the writer."""
     argv = " ".join([*HOSTILE, "escape-codes"])
     human = subprocess.run(
-        [PY, "-m", "rollout_trace_kit.harness.writer.cli", "--cmd", argv, "--script", "lifecycle:v2", "--crash", "none"],
+        [PY, "-m", "rollout_trace_kit.conformance.writer.cli", "--cmd", argv, "--script", "lifecycle:v2", "--crash", "none"],
         capture_output=True, text=True, timeout=60,
     )
     assert human.returncode == 1, human.stderr
@@ -443,7 +443,7 @@ def test_writer_text_is_escaped_in_every_report_format(tmp_path):
     assert "WRITER.OP_FAILED [run op 0]" in human.stdout and "\\x1b[2J" in human.stdout and "\\n::error" in human.stdout
 
     out = subprocess.run(
-        [PY, "-m", "rollout_trace_kit.harness.writer.cli", "--cmd", argv, "--script", "lifecycle:v2", "--crash", "none",
+        [PY, "-m", "rollout_trace_kit.conformance.writer.cli", "--cmd", argv, "--script", "lifecycle:v2", "--crash", "none",
          "--format", "json"],
         capture_output=True, timeout=60,
     ).stdout

@@ -12,9 +12,9 @@ import pytest
 
 from rollout_trace_kit.writer.core import written_dialects
 
-from rollout_trace_kit.harness.writer import protocol
-from rollout_trace_kit.harness.writer.protocol import COMMANDS, PROTOCOL_VERSION, message_errors, schema_files
-from rollout_trace_kit.harness.writer.checks import WRITER_CHECKS
+from rollout_trace_kit.conformance.writer import protocol
+from rollout_trace_kit.conformance.writer.protocol import COMMANDS, PROTOCOL_VERSION, message_errors, schema_files
+from rollout_trace_kit.conformance.writer.checks import WRITER_CHECKS
 from rollout_trace_kit.writer import adapter
 
 from .conftest import ROOT
@@ -23,7 +23,7 @@ GUIDE = ROOT / "docs" / "guides" / "writer-protocol.md"
 
 
 def test_committed_protocol_schema_matches_the_definition():
-    """The drift test: regenerate with `python -m rollout_trace_kit.harness.writer.protocol schema`."""
+    """The drift test: regenerate with `python -m rollout_trace_kit.conformance.writer.protocol schema`."""
     for rel, text in schema_files().items():
         path = ROOT / "schema" / rel
         assert path.is_file(), f"{path} is missing"

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from rollout_trace_kit.bundle import Bundle
-from rollout_trace_kit.harness.writer.scripts import (
+from rollout_trace_kit.conformance.writer.scripts import (
     lifecycle_script,
     replay_clock,
     script_from_bundle,
@@ -25,8 +25,8 @@ IDS = dict(trace_id="t-1", rollout_id="r-1", root_thread_id="r-1")
 
 
 def test_bundles_of_a_store_the_writer_does_not_write_are_refused_by_name(monkeypatch):
-    from rollout_trace_kit.harness.writer import scripts
-    from rollout_trace_kit.harness.writer.scripts import ScriptError, script_from_bundle
+    from rollout_trace_kit.conformance.writer import scripts
+    from rollout_trace_kit.conformance.writer.scripts import ScriptError, script_from_bundle
     from rollout_trace_kit.model import DIALECTS
 
     for bundle in sorted(set(corpus_bundles()) - set(written_corpus_bundles())):

@@ -13,7 +13,7 @@ from .output import OutputError, write_text
 
 def _schema_files() -> dict[str, str]:
     """Every generated schema file, by path under schema/: the dialects and the writer protocol."""
-    from .harness.writer.protocol import schema_files as protocol_files
+    from .conformance.writer.protocol import schema_files as protocol_files
     from .model import DIALECTS
     from .compilers.json_schema import schema_files
 
@@ -77,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_schema)
 
     from .codex.cli import add_codex_parser
-    from .harness.reducer.cli import add_reducer_parsers
-    from .harness.writer.cli import add_writer_parser
+    from .conformance.reducer.cli import add_reducer_parsers
+    from .conformance.writer.cli import add_writer_parser
     from .validate.cli import add_validate_parser
     from .validate.compat_cli import add_compat_parser
 
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:2] == ["fuzz-reducer", "merge"]:  # a verb of fuzz-reducer, which otherwise takes only options
-        from .harness.reducer.cli import merge_parser
+        from .conformance.reducer.cli import merge_parser
 
         args = merge_parser().parse_args(argv[2:])
         return args.func(args)

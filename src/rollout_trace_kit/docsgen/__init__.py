@@ -57,7 +57,7 @@ def reference_pages(docs_dir: Path) -> dict[str, str]:
 def published_schemas() -> dict[str, str]:
     """``schema/<path>`` -> text: every JSON Schema file of the kit, as its model generates it
     (the dialects' event and manifest schemas, and the writer driver protocol's)."""
-    from ..harness.writer import protocol
+    from ..conformance.writer import protocol
 
     files = {f"schema/{rel}": text for rel, text in schema_files(DIALECTS.values()).items()}
     files.update({f"schema/{rel}": text for rel, text in protocol.schema_files().items()})

@@ -27,7 +27,7 @@ from ..validate.findings import Invariant, Profile
 from ..codex.reducer_reports import recipe
 from .model_pages import cell, md_inline
 
-HARNESS_FORMAT = "rollout-trace-kit/reducer-report/1"  # rollout_trace_kit.harness.reducer.report
+HARNESS_FORMAT = "rollout-trace-kit/reducer-report/1"  # rollout_trace_kit.conformance.reducer.report
 VALID = "VALID"  # the harness's row of valid bundles
 COUNTS = ("rejects", "accepts", "crashes", "hangs", "error")
 RELEASE_FILE = re.compile(r"(\d+\.\d+\.\d+)\.json")

@@ -9,7 +9,7 @@
         ...
 
 ``python -m rollout_trace_kit.writer`` serves the same writer over the writer
-driver protocol (:mod:`rollout_trace_kit.harness.writer.protocol`).
+driver protocol (:mod:`rollout_trace_kit.conformance.writer.protocol`).
 """
 
 from .core import MANIFEST, PAYLOADS, TRACE, TraceWriter, WriterError, system_clock

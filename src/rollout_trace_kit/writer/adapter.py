@@ -2,7 +2,7 @@
 
 ``python -m rollout_trace_kit.writer`` reads protocol requests on standard
 input and answers on standard output (see
-:mod:`rollout_trace_kit.harness.writer.protocol` and
+:mod:`rollout_trace_kit.conformance.writer.protocol` and
 docs/guides/writer-protocol.md). It is the harness's positive control, and a
 worked example for anyone writing an adapter for their own writer: all it
 does is map each command to one :class:`~rollout_trace_kit.writer.TraceWriter`

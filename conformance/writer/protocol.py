@@ -382,7 +382,7 @@ def message_errors(def_name: str, message) -> list[str]:
     return out
 
 
-if __name__ == "__main__":  # python -m rollout_trace_kit.harness.writer.protocol [schema-dir]
+if __name__ == "__main__":  # python -m rollout_trace_kit.conformance.writer.protocol [schema-dir]
     import sys
 
     for p in write_schema_files(Path(sys.argv[1] if len(sys.argv) > 1 else "schema")):

@@ -227,7 +227,7 @@ def _label(severity: Severity) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m rollout_trace_kit.harness.writer.cli ...``: check-writer until cli.py wires it."""
+    """``python -m rollout_trace_kit.conformance.writer.cli ...``: check-writer until cli.py wires it."""
     parser = argparse.ArgumentParser(prog="rollout-trace")
     sub = parser.add_subparsers(dest="command", required=True)
     add_writer_parser(sub)
