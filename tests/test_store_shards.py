@@ -226,3 +226,26 @@ def test_writer_reproduces_codex_shards_byte_for_byte():
         got, err = read(real)
         assert err is None
         assert compress_records([(r.id, r.body) for r in got]) == real, name
+
+
+def test_a_big_record_is_held_once_while_it_streams_in():
+    # The reader held a big record three times (its working buffer, a slice, a copy).
+    import io
+    import tracemalloc
+
+    from rollout_trace_kit.store.shards import BIG_BODY, Record, compress_records, read_records
+
+    body = bytes(range(256)) * (BIG_BODY * 16 // 256)
+    data = compress_records([(b"raw_payload:1", b"x"), (b"raw_payload:2", body), (b"raw_payload:3", b"y")])
+    tracemalloc.start()
+    try:
+        got = []
+        for item in read_records(io.BytesIO(data)):
+            assert isinstance(item, Record)
+            got.append((item.id, bytes(item.body) if item.id != b"raw_payload:2" else item.body == body))
+            peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got == [(b"raw_payload:1", b"x"), (b"raw_payload:2", True), (b"raw_payload:3", b"y")]
+    # the record once, and the decompressor's output buffers (a few MiB whatever the record)
+    assert peak <= len(body) + (6 << 20), f"{peak / len(body):.2f}x the record at peak"

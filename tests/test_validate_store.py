@@ -196,3 +196,118 @@ def test_symlinks_to_one_shard_cannot_multiply_the_records_read(tmp_path, monkey
     assert any("at most 40 records from all shards together; reading stopped" in m for m in limit), limit
     assert any(m.startswith("payloads/000004.zst is not read") for m in limit), limit
     assert len(read) <= 40 + 3, len(read)  # at most the cap, plus one end-of-stream item per shard
+
+
+def _append_records(b, extra: list[tuple[bytes, bytes]]) -> list:
+    """Rewrite shard 1 with ``extra`` records after its own; return the records it held."""
+    from rollout_trace_kit.store import shards
+
+    shard = b / "payloads" / "000001.zst"
+    records = [(r.id, r.body) for r in read_records(open(shard, "rb"))]
+    shard.write_bytes(shards.compress_records(records + extra))
+    return records
+
+
+def _counting_shard_reads(monkeypatch) -> list:
+    """Every record (and error) the store reader decompresses, in a list."""
+    from rollout_trace_kit.validate.rules import store
+
+    read: list = []
+    real = store.codec.iter_shard
+
+    def counting(path, limits=store.codec.Limits()):
+        for item in real(path, limits):
+            read.append(item)
+            yield item
+
+    monkeypatch.setattr(store.codec, "iter_shard", counting)
+    return read
+
+
+def test_many_refs_to_a_record_deep_in_a_shard_read_the_shard_a_bounded_number_of_times(tmp_path, monkeypatch):
+    # Each ref to a record already passed decompressed the shard again from its start: 3,000
+    # refs to a record after 8 MiB took 106 s (Codex: 0.52 s). Here the records between are
+    # 40 x 2 KiB and the read-ahead budget is lowered to 4 KiB, so every ref missed it.
+    import json
+
+    from rollout_trace_kit.validate.rules import store
+
+    b = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], b)
+    body = json.dumps({"type": "warning", "message": "deep"}).encode()
+    filler = [(b"raw_payload:%d" % (1000 + i), b'"%s"' % (b"f" * 2048)) for i in range(40)]
+    held = _append_records(b, filler + [(b"raw_payload:2000", body)])
+    _refer_to_shards(b, [(1, f"raw_payload:{1000 + i}") for i in range(40)] + [(1, "raw_payload:2000")] * 3000)
+    monkeypatch.setattr(store, "PENDING_CAP", 4096)
+    read = _counting_shard_reads(monkeypatch)
+    report = validate_bundle(b, Options(profile=Profile.STRICT))
+    assert "KIT.INTERNAL_ERROR" not in report.ids() and "STORE.REF_RECORD" not in report.ids(), report.ids()
+    in_shard = len(held) + len(filler) + 1
+    # one pass to index and one to find what was passed: twice the shard, not once per ref
+    assert len(read) <= 2 * (in_shard + 1), (len(read), in_shard)
+
+
+def test_the_shards_of_a_bundle_share_a_byte_cap_and_reaching_it_is_an_error(tmp_path, monkeypatch):
+    # Symlinks to one shard (the reducer follows them) multiplied the bytes read without bound;
+    # a byte cap now spans all of a bundle's shards. Here it is lowered to 2.5 shards' worth.
+    import os
+
+    from rollout_trace_kit.validate.rules import store
+
+    b = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], b)
+    size = sum(10 + len(r.id) + r.length for r in read_records(open(b / "payloads" / "000001.zst", "rb")))
+    for n in (2, 3, 4):
+        os.symlink("000001.zst", b / "payloads" / f"{n:06d}.zst")
+    _refer_to_shards(b, [(n, "raw_payload:2") for n in (2, 3, 4)])
+    monkeypatch.setattr(store, "MAX_BUNDLE_BYTES", size * 5 // 2)
+    for profile in (Profile.REDUCER, Profile.STRICT):
+        report = validate_bundle(b, Options(profile=profile))
+        limit = [f for f in report.findings if f.invariant == "STORE.SIZE_LIMIT"]
+        assert "KIT.INTERNAL_ERROR" not in report.ids()
+        assert limit and all(f.severity is Severity.ERROR for f in limit), [(f.severity, f.message) for f in limit]
+        messages = [f.message for f in limit]
+        bytes_cap = f"at most {size * 5 // 2} decompressed bytes from all shards together"
+        assert any(m.startswith("payloads/000003.zst: ") and bytes_cap in m for m in messages), messages
+        assert any(m.startswith("payloads/000004.zst is not read") for m in messages), messages
+        assert not report.ok
+
+
+def test_a_big_record_costs_at_most_twice_its_size(tmp_path):
+    # One 255 MiB record took 810 MB: the reader held its working buffer, a slice and a copy,
+    # and orjson holds about 13x a large input while parsing. Here the record is 8 MiB.
+    import json
+    import tracemalloc
+
+    b = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], b)
+    body = json.dumps({"type": "warning", "message": "m" * (8 << 20)}).encode()
+    _append_records(b, [(b"raw_payload:2000", body)])
+    _refer_to_shards(b, [(1, "raw_payload:2000")])
+    validate_bundle(corpus_bundles("0.171.0")[0], Options(profile=Profile.STRICT))  # imports, caches
+    tracemalloc.start()
+    try:
+        report = validate_bundle(b, Options(profile=Profile.STRICT))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "STORE.BODY_JSON" not in report.ids() and "KIT.INTERNAL_ERROR" not in report.ids(), report.ids()
+    assert peak <= 2 * len(body) + (1 << 20), f"{peak / len(body):.2f}x the record at peak"
+
+
+def test_a_record_too_costly_to_parse_is_checked_as_json_and_said_so(tmp_path, monkeypatch):
+    import json
+
+    from rollout_trace_kit.validate.rules import store
+
+    b = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], b)
+    good = json.dumps({"type": "warning", "message": "m" * (2 << 20)}).encode()
+    bad = good[:-1]  # not JSON
+    _append_records(b, [(b"raw_payload:2000", good), (b"raw_payload:2001", bad)])
+    _refer_to_shards(b, [(1, "raw_payload:2000"), (1, "raw_payload:2001")])
+    monkeypatch.setattr(store, "PARSE_BUDGET", 1 << 20)
+    report = validate_bundle(b, Options(profile=Profile.STRICT))
+    messages = {f.invariant: f.message for f in report.findings}
+    assert "raw_payload:2000 in shard 1 is valid JSON, but parsing it" in messages.get("REF.SIZE_LIMIT", ""), messages
+    assert "raw_payload:2001 in shard 1 is not valid JSON" in messages.get("STORE.BODY_JSON", ""), messages

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Iterator, Union
 
@@ -57,7 +57,7 @@ class Limits:
 @dataclass(frozen=True)
 class Record:
     id: bytes
-    body: bytes | None  # None: the body is over Limits.max_record_bytes (skipped, not held)
+    body: bytes | None  # None: over Limits.max_record_bytes (skipped, not held); a bytearray from BIG_BODY on
     offset: int  # decompressed offset of the record header
     length: int  # declared body length
 
@@ -84,6 +84,11 @@ def shard_name(n: int) -> str:
     return f"{n:06d}.zst"
 
 
+# A body from this size on is copied once into a buffer of its exact size as it streams in,
+# so the reader holds it once (not in its working buffer, a slice and a copy: 3x).
+BIG_BODY = 1 << 20
+
+
 class _Parser:
     """Cuts a decompressed byte stream into records; holds at most one record."""
 
@@ -91,8 +96,9 @@ class _Parser:
         self.limits = limits
         self.buf = bytearray()
         self.base = 0  # stream offset of buf[0]
-        self.skip = 0  # body bytes still to discard of an over-cap record
+        self.skip = 0  # body bytes still to discard (or to fill) of the record in `skipped`
         self.skipped: Record | None = None
+        self.fill: bytearray | None = None  # the big body being filled (skip bytes still to come)
         self.total = 0
         self.records = 0
 
@@ -119,6 +125,11 @@ class _Parser:
             return
         if self.skip:
             n = min(self.skip, len(out))
+            fill = self.fill
+            if fill is not None:
+                at = len(fill) - self.skip
+                with memoryview(out) as view:
+                    fill[at : at + n] = view[:n]
             self.skip -= n
             self.base += n
             out = out[n:]
@@ -126,10 +137,12 @@ class _Parser:
                 return
             assert self.skipped is not None  # set together with skip
             stop = self._too_many(self.skipped.offset)
-            yield stop or self.skipped
             if stop:
+                yield stop
                 return
-            self.skipped = None
+            done = self.skipped if fill is None else replace(self.skipped, body=fill)
+            self.skipped = self.fill = None
+            yield done
         buf = self.buf
         buf += out
         pos, end_of_data = 0, len(buf)
@@ -164,6 +177,24 @@ class _Parser:
                 buf.clear()
                 return
             body_end = id_end + bl
+            if bl >= BIG_BODY:
+                rec = Record(bytes(buf[pos + HEADER_SIZE : id_end]), None, self.base + pos, bl)
+                fill = bytearray(bl)
+                have = min(end_of_data - id_end, bl)
+                with memoryview(buf) as view:
+                    fill[:have] = view[id_end : id_end + have]
+                if have < bl:  # the rest streams in (see the top)
+                    self.skip, self.skipped, self.fill = bl - have, rec, fill
+                    self.base += end_of_data
+                    buf.clear()
+                    return
+                stop = self._too_many(rec.offset)
+                if stop:
+                    yield stop
+                    return
+                yield replace(rec, body=fill)
+                pos = body_end
+                continue
             if body_end > end_of_data:
                 break
             stop = self._too_many(self.base + pos)

@@ -4,7 +4,11 @@ Shards are streamed (rollout_trace_kit.store.shards), never loaded whole: each
 referenced shard has a cursor that advances as refs ask for records further
 on. Codex writes a record just before the event that points to it, so the
 records read ahead and not yet asked for stay few; their bodies are held up
-to a cap, past it dropped and found again by reading the shard anew. What is
+to a cap. A body asked for again once passed (a second ref to one record, or
+a read-ahead past the cap) comes from the shard's spill: the first such ask
+copies the records passed so far into an anonymous temporary file (outside
+the bundle), and from then on the cursor copies every record it reads there,
+so a shard is decompressed at most twice whatever its refs ask. What is
 remembered of every record is a bit or two (canonical ids) or a dict entry
 (other ids), so memory follows the bundle's shard count, not its payload bytes.
 
@@ -19,9 +23,12 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
+from array import array
 from typing import Any, Callable, Iterator, TypedDict
 from dataclasses import dataclass, field as dc_field, replace
 
+import msgspec
 import orjson
 
 from ... import files
@@ -30,7 +37,7 @@ from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Profile, Severity
 from .layout import PAYLOADS, irregular
-from .refs import TOO_LARGE, check_kind
+from .refs import PARSE_BUDGET, TOO_LARGE, _UNPARSED, check_kind, parse_cost
 
 class _OlderLevels(TypedDict):
     v1: Profile | None
@@ -148,6 +155,9 @@ KIND_CONFLICT = invariant(
     source='0.171.0 reducer: "conflicting references for payload {id}" (measured)',
 )
 MAX_SHARD_BYTES = 1 << 30  # Codex shards stay near 8 MiB; one record is at most its 64 MiB capture
+# Decompressed bytes read from all shards together: symlinks (which the reducer follows) to
+# one large shard would otherwise multiply the reading time; reaching it is an error.
+MAX_BUNDLE_BYTES = 4 << 30
 # Records read from all shards together: the per-shard cap alone lets symlinks (which the
 # reducer follows) to one shard of tiny records multiply the reading time without bound.
 MAX_BUNDLE_RECORDS = 1 << 23
@@ -155,7 +165,8 @@ SIZE_LIMIT = invariant(
     "STORE.SIZE_LIMIT",
     f"A shard stays within the kit's caps ({MAX_SHARD_BYTES >> 30} GiB decompressed, "
     f"{codec.Limits.max_frames:,} zstd frames, {codec.Limits.max_records:,} records; "
-    f"{MAX_BUNDLE_RECORDS:,} records in all shards together): past one the kit stops reading it.",
+    f"{MAX_BUNDLE_RECORDS:,} records and {MAX_BUNDLE_BYTES >> 30} GiB decompressed in all shards together): "
+    "past one the kit stops reading it. The bundle-wide byte cap reached is an error in every profile.",
     **_V3, v3=W,
     source="kit limit: a zstd bomb must end in a finding, not in memory or time exhaustion",
     severity=Severity.WARNING,
@@ -166,6 +177,12 @@ _SHARD_NAME = re.compile(r"([0-9]{6,})\.zst\Z")
 _ID = re.compile(rb"raw_payload:([1-9][0-9]*)\Z")
 _NOTHING = object()  # _resolve: no body (missing, unreadable, not JSON, not parsed)
 BUNDLE_CAP = f"the kit reads at most {MAX_BUNDLE_RECORDS} records from all shards together"
+
+
+def bundle_bytes_cap() -> str:
+    return f"the kit reads at most {MAX_BUNDLE_BYTES} decompressed bytes from all shards together"
+
+
 PENDING_CAP = 16 << 20  # bodies read ahead and not yet asked for (past it: read again when asked)
 MAX_BITMAP = 1 << 22  # canonical ids further than this from a shard's first go in its dict
 # The bitmaps are pages of 64 ids, made as ids are touched: ids far apart (a ref to
@@ -196,6 +213,9 @@ class _Shard:
     records: int = 0
     last_id: bytes | None = None
     bundle_capped: bool = False  # read with what the bundle-wide record cap left, not the shard cap
+    bytes_capped: bool = False  # read with what the bundle-wide byte cap left, not the shard cap
+    bytes_read: int = 0  # decompressed bytes of the records read (headers included)
+    spill: "_Spill | None" = None  # bodies of the records passed, once one was asked for again
 
     def key(self, rid: bytes):
         """A record's index into the bitmaps (canonical ids near the shard's first), else its id bytes."""
@@ -247,6 +267,58 @@ class _Shard:
         for rid, bits in self.others.items():
             if bits & PRESENT:
                 yield rid, bits
+
+
+class _Spill:
+    """Bodies of one shard's records, in an anonymous temporary file (never in the bundle).
+
+    Where each body sits is kept per canonical id in pages of 64 (offset, length) pairs,
+    else in a dict: a few bytes per record, never the bodies themselves.
+    """
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile(prefix="rollout-trace-kit-shard-")
+        self.size = 0
+        self.unflushed = False
+        self.pages: dict[int, array] = {}  # page of keys -> [offset + 1, length] * PAGE (0: not here)
+        self.others: dict[bytes, tuple[int, int]] = {}
+
+    def put(self, key, body) -> None:
+        """Keep ``body`` for ``key`` (the first record of an id wins, as the reader's index)."""
+        if key.__class__ is int:
+            page = self.pages.get(key >> PAGE_BITS)
+            if page is None:
+                page = self.pages[key >> PAGE_BITS] = array("q", bytes(16 * PAGE))
+            i = 2 * (key & (PAGE - 1))
+            if page[i]:
+                return
+            page[i], page[i + 1] = self.size + 1, len(body)
+        elif key in self.others:
+            return
+        else:
+            self.others[key] = (self.size, len(body))
+        self.file.write(body)
+        self.size += len(body)
+        self.unflushed = True
+
+    def get(self, key) -> bytes | None:
+        if key.__class__ is int:
+            page = self.pages.get(key >> PAGE_BITS)
+            i = 2 * (key & (PAGE - 1))
+            if page is None or not page[i]:
+                return None
+            at, length = page[i] - 1, page[i + 1]
+        else:
+            at, length = self.others.get(key, (-1, 0))
+            if at < 0:
+                return None
+        if self.unflushed:
+            self.file.flush()
+            self.unflushed = False
+        return os.pread(self.file.fileno(), length, at)
+
+    def close(self) -> None:
+        self.file.close()
 
 
 class StoreRefChecker:
@@ -346,10 +418,12 @@ class StoreRefChecker:
                     pointer=pointer + "/capture",
                 )
             return _NOTHING  # a cut payload is not JSON, and the reducer does not parse it
+        if body is None:  # not found again (the shard changed under the kit)
+            return _NOTHING
         first = not flags & CHECKED
         try:
-            value = orjson.loads(body)
-        except orjson.JSONDecodeError as e:
+            value = _parse(body)
+        except (orjson.JSONDecodeError, msgspec.DecodeError, RecursionError) as e:
             if first:
                 ctx.report(
                     BODY_JSON,
@@ -360,6 +434,15 @@ class StoreRefChecker:
             sh.set(key, CHECKED | BAD_JSON)
             return _NOTHING
         sh.set(key, CHECKED)
+        if value is _UNPARSED:
+            if first:
+                ctx.report(
+                    TOO_LARGE,
+                    f"{rid_text} in shard {sh.n} is valid JSON, but parsing it would take about "
+                    f"{parse_cost(body) >> 20} MiB; its body was not parsed or checked",
+                    pointer=pointer,
+                )
+            return _NOTHING
         return value
 
     def _omitted(self, ref, capture, pointer: str) -> None:
@@ -430,8 +513,17 @@ class StoreRefChecker:
             sh.failed = "bundle cap"
             ctx.report(SIZE_LIMIT, f"{sh.rel} is not read: {BUNDLE_CAP}", **here)
             return
+        left_bytes = MAX_BUNDLE_BYTES - sum(other.bytes_read for other in self.shards.values())
+        if left_bytes <= 0:
+            sh.failed = "bundle cap"
+            # A cap reached is never "ok": an error in every profile.
+            ctx.report(SIZE_LIMIT, f"{sh.rel} is not read: {bundle_bytes_cap()}", level=R,
+                       severity=Severity.ERROR, **here)
+            return
         sh.bundle_capped = left < self.limits.max_records
+        sh.bytes_capped = left_bytes < self.limits.max_shard_bytes
         limits = replace(self.limits, max_records=left) if sh.bundle_capped else self.limits
+        limits = replace(limits, max_shard_bytes=left_bytes) if sh.bytes_capped else limits
         sh.cursor = codec.iter_shard(full, limits)
 
     def _advance_to(self, sh: _Shard, want: bytes | None):
@@ -445,6 +537,7 @@ class StoreRefChecker:
                 break
             rid = item.id
             sh.records += 1
+            sh.bytes_read += codec.HEADER_SIZE + len(rid) + item.length
             sh.last_id = rid
             key = sh.key(rid)
             if sh.get(key) & PRESENT:
@@ -453,6 +546,8 @@ class StoreRefChecker:
             if key.__class__ is not int:
                 self._check_id(sh, rid)
             sh.set(key, PRESENT if item.body is not None else PRESENT | TOO_BIG)
+            if sh.spill is not None and item.body is not None:
+                sh.spill.put(key, item.body)
             if rid == want:
                 return item.body
             if item.body is not None and sh.pending_bytes + len(item.body) <= PENDING_CAP:
@@ -462,14 +557,20 @@ class StoreRefChecker:
         return None
 
     def _reread(self, sh: _Shard, want: bytes):
-        """The body of an already-read record: read the shard again up to it (rare)."""
-        full = os.path.join(self.bundle, sh.rel)
-        for item in codec.iter_shard(full, self.limits):
-            if isinstance(item, codec.ShardError):
-                return None
-            if item.id == want:
-                return item.body
-        return None
+        """The body of an already-read record, from the shard's spill (made on the first ask)."""
+        if sh.spill is None:
+            # One more pass over the records the cursor has passed, copying their bodies out;
+            # the cursor copies the rest as it reads them (_advance_to).
+            sh.spill = spill = _Spill()
+            passed = sh.records
+            full = os.path.join(self.bundle, sh.rel)
+            for item in codec.iter_shard(full, self.limits):
+                if isinstance(item, codec.ShardError) or not passed:
+                    break
+                passed -= 1
+                if item.body is not None:
+                    spill.put(sh.key(item.id), item.body)
+        return sh.spill.get(sh.key(want))
 
     def _check_id(self, sh: _Shard, rid: bytes) -> None:
         ctx = self.ctx
@@ -509,10 +610,15 @@ class StoreRefChecker:
             codec.TOO_MANY_FRAMES: (SIZE_LIMIT, None),
             codec.TOO_MANY_RECORDS: (SIZE_LIMIT, None),
         }[err.code]
-        message = err.message
+        message, severity = err.message, None
         if err.code == codec.TOO_MANY_RECORDS and sh.bundle_capped:
             message = f"{BUNDLE_CAP}; reading stopped at offset {err.offset}"
-        self.ctx.report(inv, f"{sh.rel}: {message}", file=sh.rel, line=None, seq=None, level=level)
+        if err.code == codec.SHARD_TOO_LARGE:
+            sh.bytes_read = max(sh.bytes_read, err.offset)  # what was decompressed, cut record included
+        if err.code == codec.SHARD_TOO_LARGE and sh.bytes_capped:
+            message, level, severity = f"{bundle_bytes_cap()}; reading stopped", R, Severity.ERROR
+        self.ctx.report(inv, f"{sh.rel}: {message}", file=sh.rel, line=None, seq=None, level=level,
+                        severity=severity)
 
     # -- end ---------------------------------------------------------------------------------
     def finish(self) -> None:
@@ -520,6 +626,9 @@ class StoreRefChecker:
         ctx.line = ctx.seq = None
         for sh in self.shards.values():  # the reducer indexes every shard it opens whole
             self._advance_to(sh, None)
+            if sh.spill is not None:
+                sh.spill.close()
+                sh.spill = None
         self._cross_shard_duplicates()
         last = max(self.shards, default=None)
         for sh in self.shards.values():
@@ -610,6 +719,21 @@ class StoreRefChecker:
                     f"{rel} is not a shard name ({{n:06}}.zst from 1); readers never open it",
                     file=rel, line=None, seq=None,
                 )
+
+
+# orjson holds about 13x a large input while it parses (its value pool); msgspec holds only what
+# it builds. Bodies from this size on take msgspec, and are parsed only within the parse budget.
+LARGE_BODY = 1 << 20
+
+
+def _parse(body):
+    """The parsed body, or _UNPARSED for valid JSON too costly to build (over PARSE_BUDGET)."""
+    if len(body) < LARGE_BODY:
+        return orjson.loads(body)
+    if parse_cost(body) > PARSE_BUDGET:
+        msgspec.json.decode(body, type=msgspec.Raw)  # the syntax, without building anything
+        return _UNPARSED
+    return msgspec.json.decode(body)
 
 
 def _capture(ref):
