@@ -760,3 +760,31 @@ def test_a_log_appended_to_by_a_real_writer_does_not_keep_the_check_going(tmp_pa
         stop.set()
         t.join()
     assert "KIT.INTERNAL_ERROR" not in report.ids() and not report.ok
+
+
+def test_a_large_payload_file_costs_at_most_twice_its_size(tmp_path):
+    # orjson holds about 13x a large input while it parses; a large body is parsed by msgspec.
+    import json
+    import shutil
+    import tracemalloc
+
+    from rollout_trace_kit.validate import Options, Profile, validate_bundle
+
+    from .conftest import corpus_bundles
+
+    b = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.169.0")[0], b)
+    target = b / "payloads" / "1.json"
+    body = json.loads(target.read_text())
+    body["pad"] = "m" * (8 << 20)
+    target.write_text(json.dumps(body))
+    size = target.stat().st_size
+    validate_bundle(corpus_bundles("0.169.0")[0], Options(profile=Profile.STRICT))  # imports, caches
+    tracemalloc.start()
+    try:
+        report = validate_bundle(b, Options(profile=Profile.STRICT))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "REF.JSON" not in report.ids() and "KIT.INTERNAL_ERROR" not in report.ids(), report.ids()
+    assert peak <= 2 * size + (1 << 20), f"{peak / size:.2f}x the payload at peak"

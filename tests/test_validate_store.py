@@ -298,7 +298,7 @@ def test_a_big_record_costs_at_most_twice_its_size(tmp_path):
 def test_a_record_too_costly_to_parse_is_checked_as_json_and_said_so(tmp_path, monkeypatch):
     import json
 
-    from rollout_trace_kit.validate.rules import store
+    from rollout_trace_kit.validate.rules import refs
 
     b = tmp_path / "b"
     shutil.copytree(corpus_bundles("0.171.0")[0], b)
@@ -306,8 +306,29 @@ def test_a_record_too_costly_to_parse_is_checked_as_json_and_said_so(tmp_path, m
     bad = good[:-1]  # not JSON
     _append_records(b, [(b"raw_payload:2000", good), (b"raw_payload:2001", bad)])
     _refer_to_shards(b, [(1, "raw_payload:2000"), (1, "raw_payload:2001")])
-    monkeypatch.setattr(store, "PARSE_BUDGET", 1 << 20)
+    monkeypatch.setattr(refs, "PARSE_BUDGET", 1 << 20)
     report = validate_bundle(b, Options(profile=Profile.STRICT))
     messages = {f.invariant: f.message for f in report.findings}
     assert "raw_payload:2000 in shard 1 is valid JSON, but parsing it" in messages.get("REF.SIZE_LIMIT", ""), messages
     assert "raw_payload:2001 in shard 1 is not valid JSON" in messages.get("STORE.BODY_JSON", ""), messages
+
+
+def test_a_huge_skippable_frame_is_a_kit_limit_not_a_long_read(tmp_path, monkeypatch):
+    # A skippable frame may declare up to 4 GiB; 1,024 of them (the frame cap) in a sparse file
+    # were read through to the end. Compressed bytes now count against the shard's byte cap.
+    import struct
+
+    from rollout_trace_kit.validate.rules import store
+
+    b = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], b)
+    shard = b / "payloads" / "000001.zst"
+    with open(shard, "ab") as f:
+        f.write(struct.pack("<II", 0x184D2A50, 0xFFFFFFFF))
+        f.truncate(shard.stat().st_size + 0xFFFFFFFF)  # sparse: no disk used
+    monkeypatch.setattr(store, "MAX_SHARD_BYTES", 8 << 20)
+    read = _counting_shard_reads(monkeypatch)
+    report = validate_bundle(b, Options(profile=Profile.STRICT))
+    limit = [f.message for f in report.findings if f.invariant == "STORE.SIZE_LIMIT"]
+    assert any(f"more than {8 << 20} bytes on disk" in m for m in limit), [f.message for f in report.findings]
+    assert "KIT.INTERNAL_ERROR" not in report.ids() and len(read) < 100

@@ -539,3 +539,38 @@ def test_a_ref_shaped_for_another_dialect_is_a_finding_not_an_assertion():
     first = next(f for f in result.findings if f.check == "WRITER.REF_MATCHES")
     assert first.op == 2 and "the ref has no shard locating a v3 payload" in first.message
     assert not result.ok
+
+
+def test_a_bundle_too_large_to_replay_is_refused_unread(tmp_path, capsys):
+    # `--script bundle:DIR` read a sparse 3 GB log into 6.3 GB of memory; the bundle's files
+    # together are now capped (a file past the cap is not read at all).
+    import resource
+    import shutil
+
+    from rollout_trace_kit.conformance.writer import scripts
+
+    from .conftest import written_corpus_bundles
+
+    bundle = tmp_path / "d"
+    shutil.copytree(written_corpus_bundles()[0], bundle)
+    with open(bundle / "trace.jsonl", "ab") as f:
+        f.truncate(3 << 30)  # sparse: no disk used
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert check_writer_main(["--cmd", " ".join(REFERENCE), "--script", f"bundle:{bundle}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"more than {scripts.MAX_BUNDLE_BYTES} bytes" in err, err
+    grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grew < (512 << 10), f"{grew} KiB more at peak"  # KiB: far below the 3 GiB it used to read
+
+
+def test_a_v3_bundle_whose_shards_decompress_past_the_cap_is_refused(monkeypatch):
+    from rollout_trace_kit.conformance.writer import scripts
+
+    from .conftest import corpus_bundles
+
+    bundle = corpus_bundles("0.171.0")[0]
+    on_disk = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
+    monkeypatch.setattr(scripts, "MAX_BUNDLE_BYTES", on_disk + 1)  # read whole, but not decompressed whole
+    with pytest.raises(scripts.ScriptError, match="shards decompress to more than"):
+        scripts.script_from_bundle(bundle)

@@ -37,7 +37,7 @@ import orjson
 
 from ...corpus import corpus_root
 
-from ...bundle import Bundle
+from ...bundle import Bundle, TooLarge
 from ...model import DIALECTS, dialect_for_schema_version, facts
 from ...model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect, Struct
 from ...writer.core import writes_store, written_dialects
@@ -250,7 +250,10 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     """
     if not isinstance(bundle, Bundle):
         name = name or str(bundle)
-        bundle = Bundle.read(bundle)
+        try:
+            bundle = Bundle.read(bundle, MAX_BUNDLE_BYTES)
+        except TooLarge as e:
+            raise ScriptError(f"{name}: {e}") from None
     name = name or "bundle"
     if bundle.manifest is None:
         raise ScriptError(f"{name}: no manifest.json")
@@ -271,7 +274,7 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         if not isinstance(manifest.get(key), str):
             what = "lacks" if key not in manifest else "has no string"
             raise ScriptError(f"{name}: manifest.json {what} {key}; a script replays a bundle's ids")
-    records = _records(bundle) if layout.store == STORE_ZSTD_SHARDS else None
+    records = _records(bundle, name) if layout.store == STORE_ZSTD_SHARDS else None
     b = ScriptBuilder(
         name,
         dialect.name,
@@ -335,18 +338,25 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     return b.build()
 
 
-def _records(bundle: Bundle) -> dict[str, bytes]:
-    """v3: every record of every shard, id -> body (scripts are small)."""
+def _records(bundle: Bundle, name: str) -> dict[str, bytes]:
+    """v3: every record of every shard, id -> body (scripts are small: the shards together
+    decompress to at most MAX_BUNDLE_BYTES, or the bundle is refused)."""
     import io
 
-    from ...store.shards import Record, read_records
+    from ...store.shards import SHARD_TOO_LARGE, Limits, Record, ShardError, read_records
 
     out: dict[str, bytes] = {}
+    left = MAX_BUNDLE_BYTES
     for rel in sorted(bundle.payloads):
         if rel.endswith(".zst"):
-            for r in read_records(io.BytesIO(bundle.payloads[rel])):
-                if isinstance(r, Record) and r.body is not None:
-                    out.setdefault(r.id.decode("utf-8", "replace"), r.body)
+            for r in read_records(io.BytesIO(bundle.payloads[rel]), Limits(max_shard_bytes=left)):
+                if isinstance(r, ShardError) and r.code == SHARD_TOO_LARGE:
+                    raise ScriptError(f"{name}: its shards decompress to more than {MAX_BUNDLE_BYTES} bytes "
+                                      "(the replay's cap)")
+                if isinstance(r, Record):
+                    left -= 10 + len(r.id) + r.length
+                    if r.body is not None:
+                        out.setdefault(r.id.decode("utf-8", "replace"), r.body)
     return out
 
 
@@ -449,6 +459,9 @@ def _lifecycle(arg: str) -> list[Script]:
 
 
 MAX_SCRIPT_BYTES = 1 << 30
+# bundle:DIR and corpus: replay a bundle held in memory (its lines, parsed events, payloads):
+# its files together are capped well below what that costs in memory.
+MAX_BUNDLE_BYTES = 256 << 20
 
 
 def _file(arg: str) -> list[Script]:

@@ -16,10 +16,17 @@ from typing import Any, Iterator
 
 import orjson
 
-from .files import open_regular
+from .files import TOO_LARGE, read_capped
 from .model.common import FILE_PER_PAYLOAD
 
 MANIFEST, TRACE, PAYLOADS = FILE_PER_PAYLOAD.file_names  # every layout keeps these names
+# Bundle.read holds a whole bundle in memory (tests, generators, replayed scripts): a cap on
+# all of its files together, so a sparse multi-GB log is refused, not read.
+MAX_READ_BYTES = 1 << 30
+
+
+class TooLarge(ValueError):
+    """A bundle's files hold more bytes than the reader was allowed."""
 
 
 def dumps_event(event: dict[str, Any]) -> bytes:
@@ -60,9 +67,24 @@ class Bundle:
         )
 
     @classmethod
-    def read(cls, directory: str | Path) -> "Bundle":
-        """Load a bundle directory (regular files only) into memory."""
+    def read(cls, directory: str | Path, max_bytes: int = MAX_READ_BYTES) -> "Bundle":
+        """Load a bundle directory (regular files only) into memory.
+
+        Raises :class:`TooLarge` once its files together hold more than ``max_bytes``
+        (a file that would take the total past it is not read at all).
+        """
         d = Path(directory)
+        left = [max_bytes]
+
+        def _read_regular(path: Path) -> bytes | None:
+            got = read_capped(path, left[0], keep_prefix=False)
+            if got.why == TOO_LARGE:
+                raise TooLarge(f"{directory}: its files hold more than {max_bytes} bytes (the reader's cap; "
+                               f"{path.name} is {got.size} bytes)")
+            if got.data is not None:
+                left[0] -= len(got.data)
+            return got.data
+
         manifest = _read_regular(d / MANIFEST)
         data = _read_regular(d / TRACE)
         has_trace = data is not None
@@ -153,12 +175,3 @@ class Bundle:
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
         return buf.getvalue()
-
-
-def _read_regular(path: Path) -> bytes | None:
-    """The whole of a regular file (symlinks followed); None for anything else (a FIFO, a device)."""
-    try:
-        with open_regular(path) as f:
-            return f.read()
-    except OSError:
-        return None

@@ -269,6 +269,15 @@ def read_records(f: BinaryIO, limits: Limits = Limits(), chunk: int = 1 << 20) -
             frame_start = consumed
             dec, started = ZstdDecompressor(), False
         if not data and dec.needs_input:
+            if consumed > limits.max_shard_bytes:
+                # Compressed bytes never outgrow their content by much: past the cap, the file is
+                # skippable frames or padding (a sparse 4 GiB skippable frame reads for seconds).
+                yield ShardError(
+                    SHARD_TOO_LARGE,
+                    f"is more than {limits.max_shard_bytes} bytes on disk (the reader's cap); reading stopped",
+                    parser.total, None, consumed,
+                )
+                return
             try:
                 data = f.read(chunk)
             except OSError as e:

@@ -111,6 +111,20 @@ class _Load:
 
 
 _UNPARSED = object()  # valid JSON, too costly to build: its body is not checked
+# orjson holds about 13x a large input while it parses (its value pool); msgspec holds only what
+# it builds. A body from this size on takes msgspec, and is built only within PARSE_BUDGET.
+LARGE_BODY = 1 << 20
+
+
+def parse_bounded(data):
+    """``data`` parsed, or _UNPARSED for valid JSON too costly to build. Raises
+    orjson.JSONDecodeError, msgspec.DecodeError or RecursionError for what is not JSON."""
+    if len(data) < LARGE_BODY:
+        return orjson.loads(data)
+    if parse_cost(data) > PARSE_BUDGET:
+        msgspec.json.decode(data, type=msgspec.Raw)  # the syntax, without building anything
+        return _UNPARSED
+    return msgspec.json.decode(data)
 
 
 def check_kind(ctx: Context, ref, tag: str, field, pointer: str) -> None:
@@ -353,8 +367,8 @@ class RefChecker:
                 return _Load(problem="json", detail=str(e))
             return _Load(problem="unparsed", detail=str(cost), cost=0)
         try:
-            return _Load(orjson.loads(data), cost=cost)
-        except orjson.JSONDecodeError as e:
+            return _Load(orjson.loads(data) if len(data) < LARGE_BODY else msgspec.json.decode(data), cost=cost)
+        except (orjson.JSONDecodeError, msgspec.DecodeError, RecursionError) as e:
             return _Load(problem="json", detail=str(e))
 
     def _report_load(self, load: _Load, ref, pointer: str, level, wants_body: bool) -> None:

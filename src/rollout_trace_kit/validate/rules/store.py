@@ -37,7 +37,7 @@ from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Profile, Severity
 from .layout import PAYLOADS, irregular
-from .refs import PARSE_BUDGET, TOO_LARGE, _UNPARSED, check_kind, parse_cost
+from .refs import TOO_LARGE, _UNPARSED, check_kind, parse_bounded as _parse, parse_cost
 
 class _OlderLevels(TypedDict):
     v1: Profile | None
@@ -719,21 +719,6 @@ class StoreRefChecker:
                     f"{rel} is not a shard name ({{n:06}}.zst from 1); readers never open it",
                     file=rel, line=None, seq=None,
                 )
-
-
-# orjson holds about 13x a large input while it parses (its value pool); msgspec holds only what
-# it builds. Bodies from this size on take msgspec, and are parsed only within the parse budget.
-LARGE_BODY = 1 << 20
-
-
-def _parse(body):
-    """The parsed body, or _UNPARSED for valid JSON too costly to build (over PARSE_BUDGET)."""
-    if len(body) < LARGE_BODY:
-        return orjson.loads(body)
-    if parse_cost(body) > PARSE_BUDGET:
-        msgspec.json.decode(body, type=msgspec.Raw)  # the syntax, without building anything
-        return _UNPARSED
-    return msgspec.json.decode(body)
 
 
 def _capture(ref):
