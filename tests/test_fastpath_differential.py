@@ -105,6 +105,15 @@ def test_fast_path_agrees_with_jsonschema(dialect, data):
         assert not referee_ok, f"fast path rejected an event the schema accepts: {event}"
 
 
+# How producers spell a line: compact (serde, orjson) and Python's json.dumps defaults
+# (", " and ": ", with and without ASCII escapes), which the fast path also takes.
+SPELLINGS = [
+    lambda e: json.dumps(e, separators=(",", ":")).encode(),
+    lambda e: json.dumps(e).encode(),
+    lambda e: json.dumps(e, ensure_ascii=False).encode(),
+]
+
+
 @pytest.mark.parametrize("dialect", sorted(DIALECTS))
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
@@ -115,7 +124,7 @@ def test_validator_line_verdict_agrees_with_jsonschema(dialect, data, tmp_path_f
     from rollout_trace_kit.validate.rules.schema import decode_event, version_const
 
     event = data.draw(mutated_events(dialect))
-    line = json.dumps(event, separators=(",", ":")).encode()
+    line = data.draw(st.sampled_from(SPELLINGS))(event)
     ctx = Context(tmp_path_factory.getbasetemp(), Options(profile=Profile.REDUCER), dialect=DIALECTS[dialect])
     ev, _ = decode_event(ctx, RawLine(1, line, True, False, False, 0))
     ids = {f.invariant for f in ctx.findings}
@@ -179,3 +188,31 @@ def test_manifest_fast_path_agrees_with_jsonschema(dialect, data):
         assert referee_ok, f"fast path accepted a manifest the schema rejects: {manifest}"
     elif not _has_float_int_or_big(manifest):
         assert not referee_ok, f"fast path rejected a manifest the schema accepts: {manifest}"
+
+
+@pytest.mark.parametrize("bundle", corpus_bundles("0.169.0")[:3] + corpus_bundles("0.171.0")[:3], ids=lambda p: p.name)
+def test_python_default_separators_stay_on_the_fast_path_with_the_same_verdict(bundle, tmp_path, monkeypatch):
+    # Lines written by json.dumps with its default separators took the slow path (15.5 s
+    # against 5.5 s for 8k events written compactly); they hold the same documents.
+    import shutil
+
+    from rollout_trace_kit.validate import Options, Profile, validate_bundle
+    from rollout_trace_kit.validate.rules import schema
+
+    spaced = tmp_path / "spaced"
+    shutil.copytree(bundle, spaced)
+    lines = (bundle / "trace.jsonl").read_text(encoding="utf-8").splitlines()
+    (spaced / "trace.jsonl").write_text(
+        "".join(json.dumps(json.loads(line), ensure_ascii=False) + "\n" for line in lines), encoding="utf-8"
+    )
+    assert b'": ' in (spaced / "trace.jsonl").read_bytes()
+    slow: list = []
+    real = schema._slow
+    monkeypatch.setattr(schema, "_slow", lambda ctx, raw, *a: slow.append(raw.number) or real(ctx, raw, *a))
+    for profile in Profile:
+        want = validate_bundle(bundle, Options(profile=profile))
+        got = validate_bundle(spaced, Options(profile=profile))
+        assert [(f.invariant, f.line, f.message) for f in got.findings] == [
+            (f.invariant, f.line, f.message.replace(str(bundle), str(spaced))) for f in want.findings
+        ]
+    assert slow == [], f"lines {slow[:5]} left the fast path"

@@ -142,7 +142,10 @@ class _Pass:
         joined = b"[" + b",".join(lines) + b"]"
         try:
             events = td.list_decoder.decode(joined)
-            fast = td.encoder.encode(events) == joined
+            encoded = td.encoder.encode(events)
+            fast = encoded == joined
+            if not fast and b'": ' in lines[0]:  # written with Python's default separators?
+                fast = schema.spaced(encoded) == b"[" + b", ".join(lines) + b"]"
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
             fast = False
         if not fast:
