@@ -164,3 +164,42 @@ def test_a_release_without_facts_is_refused_by_the_cli_and_the_library(tmp_path,
     assert "no facts for Codex" in err and "\x1b" not in err
     with pytest.raises(ValueError, match="no facts for Codex"):
         Options(release=release)
+
+
+def test_the_summary_of_typed_events_is_the_same_with_the_light_path_as_with_the_whole_walk(monkeypatch):
+    # Typed events whose keys never vary add only their refs' and tool's kinds (the whole walk
+    # per event was a third of a payload-heavy validation): the summary must not change.
+    from rollout_trace_kit.validate import engine
+    from rollout_trace_kit.validate.rules import release
+
+    from .conftest import corpus_bundles
+
+    def summary_of(bundle):
+        made = []
+
+        class Kept(release.BundleSummary):
+            def __init__(self, *a, **k):
+                super().__init__(*a, **k)
+                made.append(self)
+
+        monkeypatch.setattr(engine, "BundleSummary", Kept)
+        validate_bundle(bundle, Options())
+        s = made[0]
+        return s.schema_versions, s.keysets, s.tool_kinds, s.payload_kinds
+
+    light_used = 0
+    for bundle in corpus_bundles():
+        light = summary_of(bundle)
+        with monkeypatch.context() as m:
+            m.setattr(release._Varying, "of", staticmethod(lambda cls: None))
+            whole = summary_of(bundle)
+        assert light == whole, bundle
+        light_used += 1
+    assert light_used and release._Varying.of(_tool_call_started_class()) is not None
+
+
+def _tool_call_started_class():
+    from rollout_trace_kit.compilers.msgspec_types import typed
+    from rollout_trace_kit.model import DIALECTS
+
+    return typed(DIALECTS["v2"]).variant_classes["tool_call_started"]

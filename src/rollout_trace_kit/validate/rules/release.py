@@ -82,16 +82,25 @@ class BundleSummary:
     unopened: bool = False  # every release's replay_bundle fails to open or parse manifest.json or trace.jsonl
     # typed payload class -> True once observed, when every event of it observes the same
     same_every_time: dict[type, bool] = field(default_factory=dict)
+    # typed payload class, once observed -> what may still differ from one event to the next
+    # (see _Varying), or None when only the whole walk of :meth:`observe` can tell
+    varying: dict[type, "_Varying | None"] = field(default_factory=dict)
 
     def observe_typed(self, schema_version: Any, payload: msgspec.Struct, line: int) -> None:
         """:meth:`observe` for an event the fast path decoded: a class of scalar fields, none
-        omitted, adds nothing after its first event (most events of a long log)."""
+        omitted, adds nothing after its first event (most events of a long log); a class whose
+        keys never vary adds at most the kinds of its refs (and of its tool)."""
         cls = type(payload)
         if self.same_every_time.get(cls):
+            return
+        varying = self.varying.get(cls, _UNSEEN)
+        if varying is not _UNSEEN and varying is not None and schema_version in self.schema_versions:
+            varying.observe(self, payload, line)
             return
         self.observe({"schema_version": schema_version, "payload": msgspec.to_builtins(payload)}, line)
         if cls not in self.same_every_time:
             self.same_every_time[cls] = _scalar_fields_only(cls)
+            self.varying[cls] = _Varying.of(cls)
 
     def observe(self, event: dict, line: int) -> None:
         sv = event.get("schema_version")
@@ -131,6 +140,86 @@ def _refs(payload: dict) -> Iterator[dict]:
 
 
 _SCALARS = (mi.StrType, mi.IntType, mi.BoolType, mi.NoneType, mi.LiteralType)
+_UNSEEN = object()
+
+
+def _type_name(value: Any) -> str | None:
+    """What ``to_builtins(value)["type"]`` would be: a ``type`` field, or the struct's tag."""
+    name = getattr(value, "type", None)
+    if isinstance(name, str):
+        return name
+    config = getattr(type(value), "__struct_config__", None)
+    if config is not None and config.tag_field == "type" and isinstance(config.tag, str):
+        return config.tag
+    return None
+
+
+def _holds_no_ref(t: Any, key: str, seen: set) -> bool:
+    """Whether no value of type ``t`` can hold an object with a ref id key (any unknown type can)."""
+    if isinstance(t, _SCALARS + (mi.FloatType,)):
+        return True
+    if isinstance(t, mi.UnionType):
+        return all(_holds_no_ref(u, key, seen) for u in t.types)
+    if isinstance(t, (mi.ListType, mi.VarTupleType, mi.SetType, mi.FrozenSetType)):
+        return _holds_no_ref(t.item_type, key, seen)
+    if isinstance(t, mi.StructType):
+        if t.cls in seen:
+            return True
+        seen.add(t.cls)
+        return all(f.name != key and _holds_no_ref(f.type, key, seen) for f in t.fields)
+    return False
+
+
+@dataclass(frozen=True)
+class _Varying:
+    """What :meth:`BundleSummary.observe` can learn from one more event of a typed payload class
+    whose keys never vary (no omitted defaults): the kinds of its ref fields, and its tool kind.
+    Each ref field holds a ref or null (``refs_by_shape`` stops at a ref: refs in its parts do
+    not count); a class with refs anywhere else is walked whole."""
+
+    ref_fields: tuple[str, ...]
+    tool_kind: bool  # tool_call_started: its `kind` is a tool kind
+
+    @staticmethod
+    def of(cls: type) -> "_Varying | None":
+        from ...model.facts import ref_id_key
+
+        info = mi.type_info(cls)
+        if not isinstance(info, mi.StructType) or info.cls.__struct_config__.omit_defaults:
+            return None
+        refs: list[str] = []
+        tool_kind = False
+        for f in info.fields:
+            types = f.type.types if isinstance(f.type, mi.UnionType) else (f.type,)
+            if all(isinstance(t, _SCALARS) for t in types):
+                continue
+            if f.name == "kind" and info.tag == "tool_call_started":
+                tool_kind = True
+                if not all(isinstance(t, mi.StructType) and t.tag_field == "type" and isinstance(t.tag, str)
+                           for t in types):
+                    return None
+            elif f.name != "kind" and all(
+                isinstance(t, mi.NoneType)
+                or (isinstance(t, mi.StructType) and any(g.name == ref_id_key() for g in t.fields))
+                for t in types
+            ):
+                refs.append(f.name)
+            elif f.name == "kind" or not all(_holds_no_ref(t, ref_id_key(), set()) for t in types):
+                return None
+        return _Varying(tuple(refs), tool_kind)
+
+    def observe(self, summary: BundleSummary, payload: msgspec.Struct, line: int) -> None:
+        if self.tool_kind and len(summary.tool_kinds) < MAX_NAMES:
+            name = _type_name(payload.kind)  # type: ignore[attr-defined]  # tool_call_started has a kind
+            if name is not None:
+                summary.tool_kinds.setdefault(name, line)
+        kinds = summary.payload_kinds
+        for name in self.ref_fields:
+            ref = getattr(payload, name)
+            if ref is not None:
+                kind = _type_name(ref.kind)
+                if kind is not None and kind not in kinds and len(kinds) < MAX_NAMES:
+                    kinds[kind] = line
 
 
 def _scalar_fields_only(cls: type) -> bool:
