@@ -85,6 +85,7 @@ class BundleSummary:
     # typed payload class, once observed -> what may still differ from one event to the next
     # (see _Varying), or None when only the whole walk of :meth:`observe` can tell
     varying: dict[type, "_Varying | None"] = field(default_factory=dict)
+    keys_seen: set[tuple] = field(default_factory=set)  # (class, which omittable fields are null) observed
 
     def observe_typed(self, schema_version: Any, payload: msgspec.Struct, line: int) -> None:
         """:meth:`observe` for an event the fast path decoded: a class of scalar fields, none
@@ -94,13 +95,18 @@ class BundleSummary:
         if self.same_every_time.get(cls):
             return
         varying = self.varying.get(cls, _UNSEEN)
+        keys = None
         if varying is not _UNSEEN and varying is not None and schema_version in self.schema_versions:
-            varying.observe(self, payload, line)
-            return
+            keys = varying.keys(payload)
+            if keys in self.keys_seen:
+                varying.observe(self, payload, line)
+                return
         self.observe({"schema_version": schema_version, "payload": msgspec.to_builtins(payload)}, line)
         if cls not in self.same_every_time:
             self.same_every_time[cls] = _scalar_fields_only(cls)
-            self.varying[cls] = _Varying.of(cls)
+            varying = self.varying[cls] = _Varying.of(cls)
+        if varying is not None and varying is not _UNSEEN:
+            self.keys_seen.add(keys or varying.keys(payload))
 
     def observe(self, event: dict, line: int) -> None:
         sv = event.get("schema_version")
@@ -179,14 +185,26 @@ class _Varying:
 
     ref_fields: tuple[str, ...]
     tool_kind: bool  # tool_call_started: its `kind` is a tool kind
+    cls: type
+    omittable: tuple[str, ...]  # fields left out of the JSON when null (omit_defaults, default None)
+
+    def keys(self, payload: msgspec.Struct) -> tuple:
+        """What decides the payload's key set: its class and which omittable fields are null."""
+        return (self.cls, *(getattr(payload, name) is None for name in self.omittable))
 
     @staticmethod
     def of(cls: type) -> "_Varying | None":
         from ...model.facts import ref_id_key
 
         info = mi.type_info(cls)
-        if not isinstance(info, mi.StructType) or info.cls.__struct_config__.omit_defaults:
+        if not isinstance(info, mi.StructType):
             return None
+        omittable: tuple[str, ...] = ()
+        if info.cls.__struct_config__.omit_defaults:
+            if any(not f.required and (f.default is not None or f.default_factory is not mi.NODEFAULT)
+                   for f in info.fields):
+                return None  # a default other than null: the key set depends on more than nulls
+            omittable = tuple(f.name for f in info.fields if not f.required)
         refs: list[str] = []
         tool_kind = False
         for f in info.fields:
@@ -206,7 +224,7 @@ class _Varying:
                 refs.append(f.name)
             elif f.name == "kind" or not all(_holds_no_ref(t, ref_id_key(), set()) for t in types):
                 return None
-        return _Varying(tuple(refs), tool_kind)
+        return _Varying(tuple(refs), tool_kind, cls, omittable)
 
     def observe(self, summary: BundleSummary, payload: msgspec.Struct, line: int) -> None:
         if self.tool_kind and len(summary.tool_kinds) < MAX_NAMES:
