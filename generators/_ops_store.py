@@ -49,7 +49,7 @@ class Store:
     def records(self, rel: str) -> Records:
         """The shard's records (a copy to edit and ``put`` back)."""
         if rel not in self._records:
-            self._records[rel] = [(r.id, r.body) for r in read_records(io.BytesIO(self.ed.bundle.payloads[rel]))
+            self._records[rel] = [(r.id, bytes(r.body)) for r in read_records(io.BytesIO(self.ed.bundle.payloads[rel]))
                                   if not hasattr(r, "code") and r.body is not None]  # a body over the read cap is not kept
         return list(self._records[rel])
 

@@ -173,7 +173,7 @@ class DiskChecker:
             return f"{shown} is {got.problem}; the body sent is far smaller"
         return self._same_body(shown, shown, got.data, body, i, canonical, pretty=True)
 
-    def _same_body(self, what: str, named: str, data: bytes | None, body, i: int | None, canonical: bool,
+    def _same_body(self, what: str, named: str, data: bytes | bytearray | None, body, i: int | None, canonical: bool,
                    pretty: bool) -> str | None:
         """``data`` on disk holds ``body``; the first body not in serde's form (pretty for payload
         files, compact for shard records) is a warning. ``data`` None: a record with no body."""

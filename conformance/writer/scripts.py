@@ -356,7 +356,7 @@ def _records(bundle: Bundle, name: str) -> dict[str, bytes]:
                 if isinstance(r, Record):
                     left -= 10 + len(r.id) + r.length
                     if r.body is not None:
-                        out.setdefault(r.id.decode("utf-8", "replace"), r.body)
+                        out.setdefault(r.id.decode("utf-8", "replace"), bytes(r.body))
     return out
 
 

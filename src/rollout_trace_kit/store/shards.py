@@ -57,7 +57,7 @@ class Limits:
 @dataclass(frozen=True)
 class Record:
     id: bytes
-    body: bytes | None  # None: over Limits.max_record_bytes (skipped, not held); a bytearray from BIG_BODY on
+    body: bytes | bytearray | None  # None: over Limits.max_record_bytes (skipped, not held); a bytearray from BIG_BODY on
     offset: int  # decompressed offset of the record header
     length: int  # declared body length
 

@@ -94,9 +94,8 @@ class BundleSummary:
         cls = type(payload)
         if self.same_every_time.get(cls):
             return
-        varying = self.varying.get(cls, _UNSEEN)
-        keys = None
-        if varying is not _UNSEEN and varying is not None and schema_version in self.schema_versions:
+        varying = self.varying.get(cls)
+        if varying is not None and schema_version in self.schema_versions:
             keys = varying.keys(payload)
             if keys in self.keys_seen:
                 varying.observe(self, payload, line)
@@ -105,8 +104,8 @@ class BundleSummary:
         if cls not in self.same_every_time:
             self.same_every_time[cls] = _scalar_fields_only(cls)
             varying = self.varying[cls] = _Varying.of(cls)
-        if varying is not None and varying is not _UNSEEN:
-            self.keys_seen.add(keys or varying.keys(payload))
+        if varying is not None:
+            self.keys_seen.add(varying.keys(payload))
 
     def observe(self, event: dict, line: int) -> None:
         sv = event.get("schema_version")
@@ -146,7 +145,6 @@ def _refs(payload: dict) -> Iterator[dict]:
 
 
 _SCALARS = (mi.StrType, mi.IntType, mi.BoolType, mi.NoneType, mi.LiteralType)
-_UNSEEN = object()
 
 
 def _type_name(value: Any) -> str | None:
