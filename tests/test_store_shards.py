@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import struct
 
+import pytest
+
 from rollout_trace_kit.corpus import corpus_root
 from rollout_trace_kit.store import shards
 from rollout_trace_kit.store.shards import (
@@ -249,3 +251,15 @@ def test_a_big_record_is_held_once_while_it_streams_in():
     assert got == [(b"raw_payload:1", b"x"), (b"raw_payload:2", True), (b"raw_payload:3", b"y")]
     # the record once, and the decompressor's output buffers (a few MiB whatever the record)
     assert peak <= len(body) + (6 << 20), f"{peak / len(body):.2f}x the record at peak"
+
+
+@pytest.mark.parametrize("cut", [5, shards.BIG_BODY + 7])
+def test_a_big_record_cut_short_names_the_record_and_what_is_missing(cut):
+    # A big body streams into a buffer of its own: a stream ending inside it is still
+    # LENGTH_BEYOND, naming the record and how many bytes are missing.
+    rs = recs(2) + [(b"raw_payload:3", b"b" * (shards.BIG_BODY * 3))]
+    raw = b"".join(encode_record(*r) for r in rs)[:-cut]
+    c = ZstdCompressor()
+    got, err = read(c.compress(raw) + c.flush())
+    assert len(got) == 2 and err.code == shards.LENGTH_BEYOND and err.lost_id == b"raw_payload:3"
+    assert f"ends {cut} bytes short" in err.message, err.message
