@@ -788,3 +788,44 @@ def test_a_large_payload_file_costs_at_most_twice_its_size(tmp_path):
         tracemalloc.stop()
     assert "REF.JSON" not in report.ids() and "KIT.INTERNAL_ERROR" not in report.ids(), report.ids()
     assert peak <= 2 * size + (1 << 20), f"{peak / size:.2f}x the payload at peak"
+
+
+def test_reading_payload_files_ahead_changes_no_finding(tmp_path, monkeypatch):
+    # A second thread reads the payload files of the next events (the same read_capped call the
+    # checker makes); every finding must be the same as with the checker reading them itself.
+    import os
+    import shutil
+
+    from rollout_trace_kit.validate import Options, Profile, engine, validate_bundle
+    from rollout_trace_kit.validate.rules import refs
+
+    from .conftest import corpus_bundles
+
+    b = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.169.0")[0], b)
+    payloads = sorted((b / "payloads").iterdir(), key=lambda p: int(p.stem))
+    payloads[1].write_text("{not json")
+    payloads[2].unlink()
+    os.mkfifo(payloads[2])  # never opened: refused by its type
+    payloads[3].write_text('"' + "x" * (refs.AHEAD_FILE_BYTES * 2) + '"')  # over the read-ahead's cap
+    payloads[4].unlink()
+    used = []
+    real = refs.ReadAhead.take
+
+    def take(self, full):
+        got = real(self, full)
+        used.append(got is not None)
+        return got
+
+    monkeypatch.setattr(refs.ReadAhead, "take", take)
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)  # the read-ahead runs on a machine of 2 cores or more
+    for bundle in [b, *corpus_bundles("0.169.0"), *corpus_bundles("0.164.0")]:
+        for profile in (Profile.REDUCER, Profile.STRICT):
+            ahead = validate_bundle(bundle, Options(profile=profile))
+            with monkeypatch.context() as m:
+                m.setattr(engine, "ReadAhead", lambda checker: None)
+                alone = validate_bundle(bundle, Options(profile=profile))
+            assert [(f.invariant, f.line, f.message) for f in ahead.findings] == [
+                (f.invariant, f.line, f.message) for f in alone.findings
+            ], bundle
+    assert any(used) and {"REF.JSON", "REF.REGULAR_FILE", "REF.FILE_EXISTS"} <= validate_bundle(b).ids()

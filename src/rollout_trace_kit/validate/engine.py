@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
 import msgspec
 
@@ -16,7 +16,7 @@ from .rules import layout, schema
 from .rules.lifecycle import LifecycleChecker
 from .rules.order import OrderChecker
 from ..model.types import STORE_FILES, STORE_ZSTD_SHARDS
-from .rules.refs import RefChecker
+from .rules.refs import AHEAD_EVENTS, ReadAhead, RefChecker
 from .rules.release import BundleSummary
 from .rules.store import StoreRefChecker
 
@@ -119,8 +119,19 @@ class _Pass:
         self.tag_of = {cls: tag for tag, cls in self.td.variant_classes.items()}
         self.events = 0
         self.summary = ctx.summary
+        # A second core reads payload files ahead of the checks (v1/v2 file stores, when files are read)
+        self.ahead = None
+        if isinstance(self.refs, RefChecker) and self.refs.check_files and (os.cpu_count() or 1) > 1:
+            self.ahead = self.refs.ahead = ReadAhead(self.refs)
 
     def run(self, batches: Iterable[RawLine | tuple[int, list[bytes]]]) -> None:
+        try:
+            self._run(batches)
+        finally:
+            if self.ahead is not None:
+                self.ahead.close()
+
+    def _run(self, batches: Iterable[RawLine | tuple[int, list[bytes]]]) -> None:
         ctx = self.ctx
         for item in batches:
             if isinstance(item, RawLine):
@@ -158,6 +169,21 @@ class _Pass:
         summary = self.summary
         # classes the summary has seen all of (inlined BundleSummary.observe_typed test: hot loop)
         summarized = summary.same_every_time if summary is not None else {}
+        ahead = self.ahead
+        if ahead is None:
+            self._check(events, start, ctx, order, life, tag_of, summary, summarized)
+            return
+        step = AHEAD_EVENTS
+        ahead.submit(events[:step], tag_of)
+        for i in range(0, len(events), step):
+            if i + step < len(events):  # read the next chunk's files while this one is checked
+                ahead.submit(events[i + step : i + 2 * step], tag_of)
+            ahead.next_chunk()
+            self._check(events[i : i + step], start + i, ctx, order, life, tag_of, summary, summarized)
+        ahead.next_chunk()  # nothing read ahead outlives its batch
+
+    def _check(self, events: list[Any], start: int, ctx: Context, order: OrderChecker, life: LifecycleChecker,
+               tag_of: dict[type, str], summary: BundleSummary | None, summarized: dict[type, bool]) -> None:
         for n, ev in enumerate(events, start):
             ctx.line = n
             ctx.seq = ev.seq

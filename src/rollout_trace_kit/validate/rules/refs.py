@@ -209,6 +209,71 @@ class PayloadDir:
         self.listed = True
 
 
+# Read-ahead (a second core): one thread reads the payload files named by the next events while
+# the checks run; each read is the same read_capped call the checker would make, handed over.
+AHEAD_EVENTS = 128  # events per read-ahead chunk; at most two chunks are read ahead
+AHEAD_FILES = 512  # files per chunk at most
+AHEAD_FILE_BYTES = 16 << 10  # larger files are read when checked (the read-ahead holds <= 16 MiB)
+
+
+class ReadAhead:
+    """Payload files of events about to be checked, read by one worker thread."""
+
+    def __init__(self, checker: "RefChecker"):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.checker = checker
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="rollout-trace-read-ahead")
+        self.fields: dict[str, tuple] = {}  # variant -> its ref fields
+        self.chunks: list = []  # futures of {full path: Read}, oldest first
+        self.ready: dict[str, files.Read] = {}
+
+    def submit(self, events, tag_of) -> None:
+        """Queue the reads of the canonical, plainly listed payload files these events name."""
+        checker = self.checker
+        regular = checker.payload_dir.regular
+        root = checker.bundle_str + os.sep
+        paths: list[str] = []
+        for ev in events:
+            p = ev.payload
+            tag = tag_of[type(p)]
+            fields = self.fields.get(tag)
+            if fields is None:
+                fields = self.fields[tag] = tuple(f.name for f in checker.ctx.dialect.ref_fields(tag))  # type: ignore[union-attr]
+            for name in fields:
+                value = getattr(p, name, None)
+                for ref in value if isinstance(value, list) else (value,):
+                    path = getattr(ref, "path", None)
+                    if path is not None and checker._file_ordinal(path) in regular:
+                        paths.append(root + path)
+            if len(paths) >= AHEAD_FILES:
+                break
+        self.chunks.append(self.pool.submit(_read_many, paths, min(checker.ctx.options.max_payload_bytes, AHEAD_FILE_BYTES)))
+
+    def next_chunk(self) -> None:
+        """The checks move to the oldest chunk's events: wait for its reads (what is left of
+        the chunk before is dropped)."""
+        self.ready = self.chunks.pop(0).result() if self.chunks else {}
+
+    def take(self, full: str) -> files.Read | None:
+        """The read of ``full`` if it was read ahead for the current chunk (once), else None."""
+        return self.ready.pop(full, None)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.chunks.clear()
+        self.ready = {}
+
+
+def _read_many(paths: list[str], cap: int) -> dict[str, files.Read]:
+    out = {}
+    for full in paths:
+        got = files.read_capped(full, cap, follow_symlinks=False, keep_prefix=False)
+        if got.why != files.TOO_LARGE:  # over the read-ahead's cap: the checker reads it itself
+            out[full] = got
+    return out
+
+
 class RefChecker:
     """Checks every ref of every event; remembers ids and paths to catch reuse."""
 
@@ -234,6 +299,7 @@ class RefChecker:
         self._dir: PayloadDir | None = None
         self._loads: OrderedDict[str, _Load] = OrderedDict()  # recent payload reads, by path
         self._cached_cost = 0
+        self.ahead: ReadAhead | None = None  # set by the engine when a second thread pays
 
     @property
     def payload_dir(self) -> PayloadDir:
@@ -348,7 +414,8 @@ class RefChecker:
 
     def _read(self, full: str, follow_symlinks: bool) -> _Load:
         limit = self.ctx.options.max_payload_bytes
-        got = files.read_capped(full, limit, follow_symlinks=follow_symlinks, keep_prefix=False)
+        ahead = self.ahead.take(full) if self.ahead is not None and not follow_symlinks else None
+        got = ahead or files.read_capped(full, limit, follow_symlinks=follow_symlinks, keep_prefix=False)
         if got.why == files.MISSING:
             return _Load(problem="missing")
         if got.why == files.IRREGULAR:
@@ -395,6 +462,9 @@ class RefChecker:
     # -- end -----------------------------------------------------------------------------
     def finish(self) -> None:
         ctx = self.ctx
+        if self.ahead is not None:
+            self.ahead.close()
+            self.ahead = None
         if not ctx.wants(ORPHAN) and not ctx.wants(PATH_CONFINED):
             return
         listing = self.payload_dir
