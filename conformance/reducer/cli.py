@@ -284,11 +284,10 @@ def _run_replay(args: argparse.Namespace) -> int:
             case.bundle = Bundle.read(bundle)
             judge_output(r, case, run.result, Job(command, profile, case.spec, oracles), Path(tmp))
     want = "reject" if case.must_reject else ("accept" if case.valid else "accept or reject")
-    from .report import clean
-
-    print(clean(f"{case_id}: {r.result} ({r.behaviour}; expected: {want}){': ' + r.detail if r.detail else ''}"))
+    # one line: a case id or a detail from a saved case never breaks it (nor starts a CI command)
+    print(escape.display(f"{case_id}: {r.result} ({r.behaviour}; expected: {want}){': ' + r.detail if r.detail else ''}"))
     for line in r.diff:
-        print("    " + clean(line))
+        print("    " + escape.display(line))
     return EXIT_OK if r.result == PASS else EXIT_FAIL
 
 

@@ -22,18 +22,22 @@ def run_compat(args: argparse.Namespace) -> int:
     try:
         bundles = bundles_of_paths(args.paths)
     except UsageError as e:
-        print(f"rollout-trace compat: {e}", file=sys.stderr)
+        from .. import escape
+
+        print(f"rollout-trace compat: {escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     rows = []
     for b in bundles:
         report = validate_bundle(b, Options(profile=Profile.REDUCER, releases=True))
         rows.append({"bundle": str(b), **(report.releases or {})})
     if args.format == "json":
-        print(json.dumps({"bundles": rows}, indent=2, ensure_ascii=False))
-    else:
-        from rich.console import Console
+        from .. import escape
 
-        console = Console(highlight=False, soft_wrap=True)
+        print(json.dumps(escape.tree({"bundles": rows}), indent=2, ensure_ascii=False))
+    else:
+        from ..output import console as make_console
+
+        console = make_console(sys.stdout, "auto")
         for r in rows:
             console.print(f"{escape_markup(r['bundle'])}  [dim]schema_version {escape_markup(repr(r.get('schema_version')))}[/]")
             console.print(f"  read by:  {escape_markup(', '.join(r.get('readers') or []) or 'no probed release')}")
