@@ -172,10 +172,10 @@ def _state_lines_ok(lines: list[str]) -> list[dict]:
 # -- the tree walk and the paths (item 5) --------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", ["validate", "compat"])
-def test_an_empty_path_is_a_usage_error(tmp_path, command):
+@pytest.mark.parametrize("args", [["validate", ""], ["compat", ""], ["validate", "--changed", ""]])
+def test_an_empty_path_is_a_usage_error(tmp_path, args):
     tree(tmp_path, ["here"])  # the current directory holds a bundle: "" must not mean "."
-    out = rtk(command, "", cwd=tmp_path / "here")
+    out = rtk(*args, cwd=tmp_path / "here")
     assert out.returncode == 2 and "empty PATH" in out.stderr and "Traceback" not in out.stderr
 
 

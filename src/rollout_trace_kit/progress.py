@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 import time
-from typing import IO
+from typing import IO, Any
 
 PROGRESS_CHOICES = ("auto", "always", "never")
 LINE_EVERY = 30.0  # seconds between progress lines off a terminal
@@ -83,7 +83,8 @@ class Progress:
         self.done, self.note = 0, ""
         self.started = time.monotonic()
         self._lock = threading.Lock()
-        self._bar = self._task = None
+        self._bar: Any = None  # a rich.progress.Progress once drawn
+        self._task: Any = None
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self.mode = mode

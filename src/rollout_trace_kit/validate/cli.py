@@ -52,11 +52,14 @@ class UsageError(Exception):
     pass
 
 
+EMPTY_PATH = "an empty PATH (an unset variable?): name a bundle or a directory of bundles"
+
+
 def bundles_of_paths(paths: list[str]) -> list[Path]:
     bundles: list[Path] = []
     for raw in paths:
         if not raw:  # an unset variable in CI: never "the current directory"
-            raise UsageError("an empty PATH (an unset variable?): name a bundle or a directory of bundles")
+            raise UsageError(EMPTY_PATH)
         p = Path(raw)
         shown = escape.path(raw)
         if raw.startswith("corpus:") and not p.exists():
@@ -97,6 +100,8 @@ def bundles_of_files(paths: list[str]) -> list[Path]:
     Files outside any bundle are ignored; a deleted file still names its bundle."""
     seen: dict[Path, None] = {}
     for raw in paths:
+        if not raw:
+            raise UsageError(EMPTY_PATH)
         p = Path(raw)
         if p.is_dir() and looks_like_bundle(p):
             seen.setdefault(p, None)

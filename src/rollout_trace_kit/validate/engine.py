@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Iterable, TypeVar
+from typing import BinaryIO, Callable, Iterable, Iterator, TypeVar
 
 import msgspec
 
@@ -106,7 +106,8 @@ def _run(ctx: Context) -> None:
             layout.report_trace_changed(ctx, size, now)
 
 
-def _told(batches: Iterable[RawLine | tuple[int, list[bytes]]], f, tell: Callable[[int, int], None]):
+def _told(batches: Iterable[RawLine | tuple[int, list[bytes]]], f: BinaryIO,
+          tell: Callable[[int, int], None]) -> Iterator[RawLine | tuple[int, list[bytes]]]:
     """``batches``, telling ``tell(lines, bytes)`` as they are read (at most every 256 KiB)."""
     lines = told = 0
     for item in batches:

@@ -17,7 +17,7 @@ from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Generator, Iterable, Iterator
 
 from .context import Options
 from .findings import BundleReport, Finding, Profile, Severity
@@ -92,7 +92,8 @@ def judge(bundles: Iterable[Path], options: Options, jobs: int, *, check: Check 
                 yield i, _alone(path, options, check)
 
 
-def _round(queue: deque, options: Options, jobs: int, check: Check) -> Iterator[tuple[int, BundleReport]]:
+def _round(queue: deque, options: Options, jobs: int,
+           check: Check) -> Generator[tuple[int, BundleReport], None, list[tuple[int, Path]]]:
     """Judge from ``queue`` in one pool until it is empty or the pool breaks; returns (as the
     generator's value) the bundles that were in flight when it broke."""
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_context())
@@ -110,7 +111,7 @@ def _round(queue: deque, options: Options, jobs: int, check: Check) -> Iterator[
                 yield i, report
         return []
     except BrokenProcessPool:
-        suspects = []
+        suspects: list[tuple[int, Path]] = []
         for future, (i, path) in running.items():
             if future.done() and future.exception() is None:
                 yield i, future.result()  # finished before the break

@@ -16,6 +16,7 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 from .. import __version__
 from .context import Options
@@ -64,7 +65,7 @@ class StateFile:
         self.path = path
         self.kit, self.options = __version__, _fingerprint(options)
         self._where: dict[str, tuple[list[int], int]] = {}  # bundle -> (key, offset of its line)
-        self._out = None
+        self._out: BinaryIO | None = None
         self._load()
 
     def _load(self) -> None:
@@ -101,10 +102,11 @@ class StateFile:
             self._out = open(self.path, "ab")
             if self._out.tell() and not _ends_with_newline(self.path):
                 self._out.write(b"\n")  # after a crash mid-line: the partial line stays alone
+        out = self._out
         line = {"format": STATE_FORMAT, "kit_version": self.kit, "options": self.options, "path": os.path.abspath(path),
                 "key": key, "report": report.to_dict()}
-        self._out.write(json.dumps(line).encode("ascii") + b"\n")  # ASCII: a name that is not UTF-8 too
-        self._out.flush()
+        out.write(json.dumps(line).encode("ascii") + b"\n")  # ASCII: a name that is not UTF-8 too
+        out.flush()
 
     def close(self) -> None:
         if self._out is not None:
