@@ -118,3 +118,12 @@ def test_a_jobs_value_from_the_config_file_is_checked_too(tmp_path):
     for args in (["validate", str(TOOLS)], ["compat", str(TOOLS)]):
         out = subprocess.run([*RTK, *args], capture_output=True, text=True, cwd=tmp_path)
         assert out.returncode == 2 and "--jobs must be a whole number >= 1 or auto, not 0" in out.stderr, out.stderr
+
+
+def test_the_validator_tells_events_and_bytes_as_it_reads():
+    from rollout_trace_kit.validate import Options, validate_bundle
+
+    told: list[tuple[int, int]] = []
+    report = validate_bundle(TOOLS, Options(progress=lambda events, at: told.append((events, at))))
+    assert report.ok and told[-1] == (report.events, (TOOLS / "trace.jsonl").stat().st_size)
+    assert validate_bundle(TOOLS, Options()).findings == report.findings  # not part of the verdict

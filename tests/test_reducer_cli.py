@@ -99,7 +99,7 @@ def test_a_reducer_that_cannot_handle_a_real_bundle_stops_the_run(tmp_path, cmd,
     [
         (["--examples", "0"], "--examples must be >= 1"),
         (["--examples", "-3"], "--examples must be >= 1"),
-        (["--jobs", "0"], "--jobs must be >= 1"),
+        (["--jobs", "0"], "--jobs/-j: expected a whole number >= 1 or auto, not 0"),
         (["--timeout", "0"], "--timeout must be > 0"),
         (["-o", "/nonexistent/x"], "--output /nonexistent/x: directory /nonexistent does not exist"),
         (["--shard", "2/4"], "--shard needs --seed"),
