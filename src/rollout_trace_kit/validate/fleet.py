@@ -23,7 +23,8 @@ from .context import Options
 from .findings import BundleReport, Finding, Profile, Severity
 
 Check = Callable[[Path, Options], BundleReport]
-IN_FLIGHT_PER_JOB = 4  # submitted ahead, so a worker never waits for the parent
+IN_FLIGHT_PER_JOB = 4  # tasks submitted ahead, so a worker never waits for the parent
+CHUNK = 16  # bundles per task at most (fewer when there are few bundles, to share them out)
 
 
 def check_bundle(path: Path, options: Options) -> BundleReport:
@@ -92,31 +93,43 @@ def judge(bundles: Iterable[Path], options: Options, jobs: int, *, check: Check 
                 yield i, _alone(path, options, check)
 
 
+Chunk = list[tuple[int, Path]]
+
+
+def _check_chunk(check: Check, chunk: Chunk, options: Options) -> list[tuple[int, BundleReport]]:
+    """A worker's task: a few bundles, so small bundles do not cost a round trip each."""
+    return [(i, check(path, options)) for i, path in chunk]
+
+
 def _round(queue: deque, options: Options, jobs: int,
-           check: Check) -> Generator[tuple[int, BundleReport], None, list[tuple[int, Path]]]:
+           check: Check) -> Generator[tuple[int, BundleReport], None, Chunk]:
     """Judge from ``queue`` in one pool until it is empty or the pool breaks; returns (as the
     generator's value) the bundles that were in flight when it broke."""
+    import rollout_trace_kit.validate.engine  # noqa: F401 - imported once here, not in every worker
+
+    size = max(1, min(CHUNK, len(queue) // (jobs * IN_FLIGHT_PER_JOB)))
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_context())
-    running: dict[Future, tuple[int, Path]] = {}
+    running: dict[Future, Chunk] = {}
     try:
         while queue or running:
             while queue and len(running) < jobs * IN_FLIGHT_PER_JOB:
-                i, path = queue[0]
-                running[pool.submit(check, path, options)] = (i, path)  # raises once the pool broke
-                queue.popleft()
+                chunk = [queue[n] for n in range(min(size, len(queue)))]
+                running[pool.submit(_check_chunk, check, chunk, options)] = chunk  # raises once the pool broke
+                for _ in chunk:
+                    queue.popleft()
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                report = future.result()  # BrokenProcessPool when a worker died
-                i, _path = running.pop(future)
-                yield i, report
+                reports = future.result()  # BrokenProcessPool when a worker died
+                del running[future]
+                yield from reports
         return []
     except BrokenProcessPool:
-        suspects: list[tuple[int, Path]] = []
-        for future, (i, path) in running.items():
+        suspects: Chunk = []
+        for future, chunk in running.items():
             if future.done() and future.exception() is None:
-                yield i, future.result()  # finished before the break
+                yield from future.result()  # finished before the break
             else:
-                suspects.append((i, path))
+                suspects.extend(chunk)
         return suspects
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
