@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 from ...validate import Profile
@@ -110,7 +110,7 @@ class Campaign:
     shrink: bool = True
     oracles: OracleConfig = field(default_factory=OracleConfig)
     shard: tuple[int, int] = (1, 1)
-    progress: bool = False
+    progress: Any = None  # a rollout_trace_kit.progress.Progress, told of each finished case
     replay_extra: str = ""  # options a replay needs besides --cmd (oracles, timeout)
     results: list[CaseResult] = field(default_factory=list)
     skipped: list[CaseSpec] = field(default_factory=list)
@@ -147,8 +147,6 @@ class Campaign:
                 outcomes.append(r)
                 failing += r is not None and r.result != PASS
                 self._progress(len(outcomes), len(work), failing)
-        if self.progress:
-            print(file=sys.stderr)
         for spec, r in zip(specs, outcomes):
             (self.skipped.append(spec) if r is None else self.results.append(r))
         if self.repro_dir is not None:
@@ -158,8 +156,8 @@ class Campaign:
         return self.results
 
     def _progress(self, done: int, total: int, failing: int) -> None:
-        if self.progress:
-            print(f"\r{done}/{total} cases, {failing} not passing", end="", file=sys.stderr, flush=True)
+        if self.progress is not None:
+            self.progress.update(done, total, f"{failing} not passing")
 
     # -- failures --------------------------------------------------------------------------
     def shrunk(self, r: CaseResult) -> tuple[CaseSpec, CaseResult]:
