@@ -28,6 +28,14 @@ CALL_KINDS = (
 )
 SPAWN = "spawn"  # multi-agent: spawn a child thread, wait for its result
 
+# Generation modes: which values a bundle's events take.
+MODES = {
+    "releases": "as releases write: the values and shapes real Codex releases were measured writing",
+    "schema": "as the schema allows: every variant, tool kind, payload kind and enum value, optional "
+              "fields present, null and absent, Unicode and numeric edges, where the reference reducers "
+              "read any value the schema allows (generators/_widen.py)",
+}
+
 # How a turn ends.
 TURN_ENDS = (
     "answer",  # the model answers with a message; turn completed
@@ -71,6 +79,11 @@ class BundlePlan:
     seed: int = 0  # ids and texts
     text_bytes: int = 24  # typical length of generated texts (prompts, outputs)
     incremental: bool = False  # requests continue the previous response instead of resending history
+    mode: str = "releases"  # a generation mode of MODES
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown generation mode {self.mode!r}; known: {', '.join(MODES)}")
 
     def threads(self) -> int:
         return _count_threads(self.root)
