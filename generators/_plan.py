@@ -94,6 +94,16 @@ def _count_threads(t: ThreadPlan) -> int:
     return 1 + sum(_count_threads(c.child) for turn in turns for r in turn.rounds for c in r.calls if c.child)
 
 
+def one_feature_turns() -> tuple[TurnPlan, ...]:
+    """Small turns, one feature each: every call kind, a spawned child that is resumed, a
+    compaction with a failed attempt, and every way of ending a turn."""
+    calls = tuple(TurnPlan((Round((Call(k, nested=1),)),)) for k in CALL_KINDS)
+    child = ThreadPlan((TurnPlan((Round((Call("exec"),)),)),), resumed=TurnPlan())
+    spawn = TurnPlan((Round((Call(SPAWN, child=child),)),))
+    compact = TurnPlan((Round((Call("exec"),), compact=True, compaction_retry=True),))
+    return calls + (spawn, compact) + tuple(TurnPlan((), end) for end in TURN_ENDS if end != "answer")
+
+
 # -- random plans (the fast builder) ----------------------------------------------------------
 def random_round(rnd: random.Random, *, allow_spawn: bool, depth: int) -> Round:
     if allow_spawn and rnd.random() < 0.08:

@@ -67,7 +67,7 @@ class Recorder(ToolCalls, Threads):
         self.text_bytes = max(1, plan.text_bytes)
         start = BASE_MS + self.rnd.randrange(10**8)
         root_id = self.ids.uuid7(start)
-        widen = Widener(dialect, random.Random(plan.seed ^ 0x51DE)) if plan.mode == "schema" else None
+        widen = Widener(dialect, random.Random(plan.seed ^ 0x51DE), incremental=plan.incremental) if plan.mode == "schema" else None
         self.w = TraceWriter(dialect, sink, trace_id=self.ids.uuid4(), rollout_id=root_id, started_at=start, widen=widen)
         self.root: Thread | None = None
         self.pids = self.rnd.randrange(1000, 90000)

@@ -13,9 +13,12 @@ and 0.171.0: the codex tier checks that they still accept every widened bundle):
   kind, so those calls keep theirs);
 * the tool call summary, which only viewers read, takes every variant, each optional field
   present, ``null`` and absent, with Unicode and numeric edges in its values;
-* a terminal operation's runtime payload refs take each kind the model allows there;
-* an optional field written ``null`` is sometimes absent, and one that writers omit when it
-  is ``None`` is sometimes ``null`` (serde reads both as ``None``).
+* a terminal operation's runtime payload refs take each kind the model allows there, and a
+  ref sometimes says that the store holds all of its payload (v3's ``capture``: complete);
+* an optional field is present, ``null`` and absent in turn (serde reads both as ``None``),
+  unless a reducer needs its value there: a field some release requires (``required_since``),
+  the invocation of a call that carries sub-agent activity, and a response's id when later
+  requests continue it (incremental requests).
 
 Values cycle from a seeded offset, so a few bundles cover every value, and the same seed
 gives the same bytes.
@@ -70,6 +73,9 @@ TOOL_KIND_TYPE = "ToolCallKind"
 # runtime payload is parsed, so it stays as written.
 TOOL_KIND_SITE = ("tool_call_started", "kind")
 RUNTIME_STARTED = "tool_call_runtime_started"
+CAPTURE_TYPE = "PayloadCapture"
+RESPONSE_ID_SITE = ("inference_completed", "response_id")
+AGENT_INVOCATION_SITE = ("tool_call_started", "invocation_payload")
 
 
 def int_edges(t: Int) -> tuple[int, ...]:
@@ -80,14 +86,20 @@ def int_edges(t: Int) -> tuple[int, ...]:
 class Widener:
     """Called with each event's payload (a dict) before it is written; edits it in place."""
 
-    def __init__(self, dialect: Dialect, rnd: random.Random):
+    def __init__(self, dialect: Dialect, rnd: random.Random, *, incremental: bool = False):
         self.dialect = dialect
+        self.incremental = incremental  # later requests continue earlier responses by their id
         self.rnd = rnd
         self._next: dict[object, int] = {}
         # v2 on, runtime events carry their own kind; before, the reducer parses a call's runtime
         # payloads by the call's kind, which must then stay as written
         self.runtime_has_kind = any(f.name == "kind" for f in dialect.payload.variant(RUNTIME_STARTED).fields)
         self._runtime_follows = False
+        # the capture note of a ref whose store holds all of the payload: the capture variant
+        # without fields (absent says the same)
+        capture = next((u for u in dialect.types if isinstance(u, TaggedUnion) and u.name == CAPTURE_TYPE), None)
+        whole = [v for v in capture.variants if not v.fields] if capture else []
+        self.capture_complete = {capture.tag_key: whole[0].tag} if capture and whole else None
         self._terminal_calls: set[str] = set()  # tool_call_ids whose kind starts a terminal operation
         kinds = dialect.type(TOOL_KIND_TYPE)
         self._terminal_kinds = {v.tag for v in kinds.variants if v.terminal_operation} if isinstance(kinds, TaggedUnion) else set()
@@ -126,6 +138,14 @@ class Widener:
             if not f.required and self.pick(site + ("null",), _NULL_FORMS) is ABSENT:
                 del obj[f.name]
             return
+        if not f.required and not self.needed(obj, f, site):
+            form = self.pick(site + ("presence",), ("value", None, ABSENT))
+            if form != "value":
+                if form is ABSENT:
+                    del obj[f.name]
+                else:
+                    obj[f.name] = None
+                return
         t = f.type.inner if isinstance(f.type, Nullable) else f.type
         if refs_payload(t):
             self.ref_kind(value, f, site)
@@ -134,11 +154,30 @@ class Widener:
             if widened is not ABSENT:
                 obj[f.name] = widened
 
+    def needed(self, obj: dict[str, Any], f: Field, site: tuple[str, ...]) -> bool:
+        """Whether a reference reducer needs this optional field's value where it is written
+        (each case measured: the reducers' errors are quoted)."""
+        if f.required_since is not None:
+            return True
+        if site == RESPONSE_ID_SITE:
+            return self.incremental  # "incremental inference request referenced unknown previous_response_id"
+        if site == AGENT_INVOCATION_SITE:
+            kinds = self.dialect.type(TOOL_KIND_TYPE)
+            kind = obj.get("kind")
+            tag = kind.get("type") if isinstance(kind, dict) else None
+            return isinstance(kinds, TaggedUnion) and tag in kinds.tags and kinds.variant(tag).agent_activity
+        return False
+
     def ref_kind(self, value: Any, f: Field, site: tuple[str, ...]) -> None:
         """A terminal operation's runtime payloads may be labelled with any of the field's kinds
-        (the reducers parse both kinds alike there; elsewhere the kind says how to parse)."""
-        if self._in_terminal_call and len(f.payload_kinds) > 1 and isinstance(value, dict):
+        (the reducers parse both kinds alike there; elsewhere the kind says how to parse); a
+        ref that holds all of its payload may say so (``capture``: complete, v3)."""
+        if not isinstance(value, dict):
+            return
+        if self._in_terminal_call and len(f.payload_kinds) > 1:
             value["kind"] = {"type": self.pick(site + ("kind",), f.payload_kinds)}
+        if self.capture_complete is not None and "capture" not in value and self.pick(site + ("capture",), (True, False)):
+            value["capture"] = dict(self.capture_complete)
 
     def named(self, name: str, value: Any, site: tuple[str, ...]) -> Any:
         """The widened value of a named type, or ABSENT to keep ``value``."""
