@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ... import escape
 from ...config import HelpFormatter
+from ...generators._plan import MODES
 from ...output import OutputError, add_output_arguments, check_writable
 from ...progress import Progress, add_run_arguments, check_jobs
 from ...validate import Profile
@@ -136,6 +137,7 @@ def _run_fuzz(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         profile=profile,
         invariants=args.invariant,
+        mode=args.mode,
         repro_dir=Path(args.repro_dir) if args.repro_dir else None,
         shrink=not args.no_shrink,
         oracles=oracles,
@@ -369,6 +371,9 @@ def add_reducer_parsers(sub) -> None:
     p.add_argument("--profile", default="reducer", choices=[pr.label for pr in Profile],
                    help="the rules the reducer claims to enforce")
     p.add_argument("--invariant", action="append", help="only this invariant (repeatable)")
+    p.add_argument("--mode", choices=sorted(MODES), default="releases",
+                   help="how the bundles are generated: " + "; ".join(f"{k}: {v}" for k, v in MODES.items())
+                   + " (robustness campaigns use schema)")
     p.add_argument("--update", action="store_true", help="rewrite --known from this run")
     p.add_argument("--repro-dir", default="reducer-fuzz-failures", help="where shrunk failing cases are saved")
     p.add_argument("--no-shrink", action="store_true", help="save failing cases as found, without shrinking them")

@@ -106,6 +106,7 @@ class Campaign:
     jobs: int = 2
     profile: Profile = Profile.REDUCER
     invariants: list[str] | None = None
+    mode: str = "releases"  # the generation mode of the bundles (generators MODES)
     repro_dir: Path | None = None
     shrink: bool = True
     oracles: OracleConfig = field(default_factory=OracleConfig)
@@ -122,6 +123,22 @@ class Campaign:
     def eligible(self) -> list[str]:
         return eligible_invariants(self.dialect, self.invariants)
 
+    def model_coverage(self) -> dict[str, dict]:
+        """Which variants, kinds, enum values, optional-field forms and invariants the cases
+        exercised (rebuilt here: a case builds in milliseconds, a reducer run takes longer)."""
+        from ...model import DIALECTS
+        from .coverage import Coverage
+
+        cov = Coverage(DIALECTS[self.dialect], frozenset(self.eligible))
+        for r in self.results:
+            case = build_case(r.spec)
+            if case is None:
+                continue
+            if not case.valid:
+                cov.observe_invariant(r.spec.invariant)
+            cov.observe_lines(case.bundle.lines)
+        return cov.report()
+
     def never_exercised(self) -> list[str]:
         seen = {r.spec.invariant for r in self.results}
         return [i for i in self.eligible if i not in seen]
@@ -129,7 +146,8 @@ class Campaign:
     def run(self) -> list[CaseResult]:
         """Run every case; ``jobs`` worker processes build, judge and run them (the
         building and judging is Python, so threads would queue on the GIL)."""
-        specs = plan_cases(self.dialect, self.examples, self.seed, invariants=self.invariants, shard=self.shard)
+        specs = plan_cases(self.dialect, self.examples, self.seed, invariants=self.invariants, shard=self.shard,
+                           mode=self.mode)
         work = [Job(self.command, self.profile, spec, self.oracles) for spec in specs]
         outcomes: list[CaseResult | None] = []
         failing = 0

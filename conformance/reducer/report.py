@@ -117,6 +117,8 @@ def build_report(campaign, command: str, known: Known, seconds: float, *, exampl
         },
         eligible=campaign.eligible,
         never_exercised=campaign.never_exercised(),
+        mode=campaign.mode,
+        model_coverage=campaign.model_coverage(),
         examples=examples,
         timeout=timeout,
         known=os.path.basename(known_file) if known_file else None,
@@ -399,6 +401,13 @@ def print_human(doc: dict, file=None, summary_only: bool = False, color: str = "
     for name, counts in (o.get("results") or {}).items():
         console.print(f"oracle {name}: {counts['pass']} pass, {counts['fail']} fail, {counts['n/a']} not applicable"
                       + (f" (normalizer {mx(o.get('normalizer', 'none'))})" if name != "coverage" else ""))
+    coverage = doc.get("model_coverage")
+    if isinstance(coverage, dict):
+        from .coverage import console_lines
+
+        console.print(f"model coverage ({mx(str(doc.get('mode', 'releases')))} mode):")
+        for line in console_lines(coverage):
+            console.print(mx(line))
     never = doc.get("never_exercised") or []
     if never:
         shown = ", ".join(never[:12]) + (f" and {len(never) - 12} more (all in the JSON report)" if len(never) > 12 else "")
