@@ -15,7 +15,7 @@ import orjson
 
 from ..validate import Options
 from ._edit import Editor
-from ._ops_common import fresh, kill_line, pick, quiet_line, result, unparseable
+from ._ops_common import kill_line, pick, quiet_line, result, unparseable
 from .corruptions import corruption
 
 TOO_LONG_BYTES = Options.max_line_bytes  # the validator's default --max-line-bytes
@@ -217,24 +217,3 @@ def _unknown_key(bundle, dialect, rnd):
     where = e if rnd.random() < 0.3 else e["payload"]
     where[rnd.choice(["extra", "debug_note", "x_codex_internal"])] = rnd.choice([1, "yes", None, {"k": [1]}])
     return result(ed, "EVENT.UNKNOWN_KEY", i)
-
-
-@corruption("EVENT.OTHER_VARIANT", "An event uses the `other` variant, which no reference reducer implements.")
-def _other(bundle, dialect, rnd):
-    ed = Editor(bundle, dialect)
-    i = quiet_line(ed, rnd)
-    if i is None:
-        return None
-    kill_line(ed, i)
-    e = ed.touch(i)
-    refs = []
-    if rnd.random() < 0.5:
-        refs.append(ed.new_payload("protocol_event", {"note": fresh(rnd)}))
-    e["payload"] = {
-        "type": "other",
-        "kind": "instrumentation",
-        "summary": "early instrumentation event",
-        "payloads": refs,
-        "metadata": rnd.choice([None, {"source": "test", "n": 1}, [1, 2], "text"]),
-    }
-    return result(ed, "EVENT.OTHER_VARIANT", i)
