@@ -53,7 +53,7 @@ def test_wheel_installs_and_runs_everything_in_a_fresh_venv(tmp_path):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         meta = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
-    shipped = {f"rollout_trace_kit/corpus/{p.relative_to(corpus_root()).as_posix()}"
+    shipped = {f"rollout_trace_kit/conformance/corpus/{p.relative_to(corpus_root()).as_posix()}"
                for p in corpus_root().rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert shipped - names == set()
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
