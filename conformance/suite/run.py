@@ -1,0 +1,91 @@
+"""Run the suite's bundle cases against a command, as INTERPRETING.md specifies.
+
+The command is run once per case with ``{bundle}`` replaced by a copy of the case's bundle
+(recipe applied) and ``{out}`` by a scratch file path. Exit 0 means it accepts the bundle,
+exit 1 that it rejects it; anything else (another code, a signal, no exit within the
+timeout) is an error, never a verdict. What it must say comes from the case's
+``expected.json``: ``profiles[PROFILE].verdict`` (``--profile``) or the reducer verdict of
+the release epoch holding ``--release``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import CASES, INDEX
+from .recipe import apply_recipe
+
+ACCEPT, REJECT = 0, 1
+
+
+@dataclass
+class Outcome:
+    case: str
+    status: str  # "pass" | "fail" | "skip"
+    detail: str = ""
+
+
+def load_index(root: Path) -> dict:
+    return json.loads((root / CASES / INDEX).read_text(encoding="utf-8"))
+
+
+def wanted(expected: dict, *, profile: str | None, release: str | None) -> tuple[bool | None, str | None]:
+    """(must it accept, the error class it must have when it rejects); None: the case says nothing."""
+    if profile is not None:
+        return expected["profiles"][profile]["verdict"] == "valid", None
+    from ...model.types import release_key
+
+    assert release is not None
+    for epoch in expected["reducers"]:
+        if release_key(epoch["first"]) <= release_key(release) <= release_key(epoch["last"]):
+            return epoch["accepts"], epoch["error_class"]
+    return None, None
+
+
+def run_case(root: Path, expected: dict, command: str, *, profile: str | None, release: str | None,
+             timeout: float) -> Outcome:
+    must_accept, error_class = wanted(expected, profile=profile, release=release)
+    if must_accept is None:
+        return Outcome(expected["id"], "skip", "no expected verdict (an epoch without a reducer or facts)")
+    with tempfile.TemporaryDirectory(prefix="rtk-case-") as tmp:
+        bundle = Path(tmp) / "bundle"
+        shutil.copytree(root / expected["bundle"], bundle, symlinks=True)
+        apply_recipe(bundle, expected.get("recipe") or [])
+        cmd = command.replace("{dialect}", expected["dialect"]).replace("{bundle}", shlex.quote(str(bundle))).replace("{out}", shlex.quote(str(Path(tmp) / "out")))
+        try:
+            proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, errors="replace", timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return Outcome(expected["id"], "fail", f"no exit within {timeout:g} s")
+    if proc.returncode not in (ACCEPT, REJECT):
+        return Outcome(expected["id"], "fail", f"exit {proc.returncode} (an error, not a verdict): {proc.stderr[-300:]}")
+    accepted = proc.returncode == ACCEPT
+    if accepted != must_accept:
+        return Outcome(expected["id"], "fail", f"{'accepted' if accepted else 'rejected'}; expected it to "
+                                                f"{'accept' if must_accept else 'reject'}: {proc.stderr[-300:]}")
+    if not accepted and error_class is not None:
+        from ...model.reducer_errors import classify
+
+        got = classify(proc.stderr)
+        if got != error_class:
+            return Outcome(expected["id"], "fail", f"rejected with {got}, expected {error_class}: {proc.stderr[-300:]}")
+    return Outcome(expected["id"], "pass")
+
+
+def run_suite(root: Path, command: str, *, profile: str | None = None, release: str | None = None,
+              dialects: list[str] | None = None, timeout: float = 60.0, only: str | None = None) -> list[Outcome]:
+    """Every bundle case (valid and invalid; writer cases are run by check-writer) of ``dialects``."""
+    out = []
+    for row in load_index(root)["cases"]:
+        if row["kind"] == "writer" or (dialects and row["dialect"] not in dialects):
+            continue
+        if only is not None and only not in row["id"]:
+            continue
+        expected = json.loads((root / row["expected"]).read_text(encoding="utf-8"))
+        out.append(run_case(root, expected, command, profile=profile, release=release, timeout=timeout))
+    return out
