@@ -22,6 +22,7 @@ from pathlib import Path
 from ... import model
 from ...bundle import Bundle
 from ...model.nonstatic import NON_STATIC, WHILE_RUNNING
+from ...model.reducer_errors import REDUCER_ERRORS
 from ...validate import CATALOGUE
 from . import CASES, EXPECTED, EXPECTED_FORMAT, EXPECTED_SCHEMA, INDEX, INDEX_FORMAT, SUITE_VERSION
 from .expect import profile_verdicts, reducer_verdicts
@@ -112,7 +113,7 @@ def _expected(case_id: str, dialect: str, kind: str, bundle_dir: Path, bundle_re
         "bundle": bundle_rel,
         **extra,
         "profiles": profiles,
-        "reducers": reducer_verdicts(bundle_dir, dialect, profiles["reducer"]["errors"]),
+        "reducers": reducer_verdicts(bundle_dir, dialect, profiles["reducer"]["errors"], extra.get("breaks", [])),
     }
 
 
@@ -257,6 +258,9 @@ def build() -> Built:
         "digest": "sha256:" + digest.hexdigest(),
         "cases": built.cases,
         "not_static": {k: NON_STATIC[k].reason for k in sorted(NON_STATIC)},
+        # the model's table of Codex reducer errors: a runner classifies a reducer's stderr with it
+        # (the first entry whose pattern, a regular expression, is found; else "unclassified")
+        "reducer_errors": [{"name": e.name, "pattern": e.pattern} for e in REDUCER_ERRORS],
         "while_running": {inv: {"make": kind, "reason": NON_STATIC[kind].reason,
                                 "dialects": sorted(CATALOGUE[inv].levels)} for inv, kind in sorted(WHILE_RUNNING.items())},
     })

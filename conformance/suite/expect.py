@@ -38,16 +38,23 @@ def _expand(ranges: list[str]) -> set[str]:
     return out
 
 
-def reducer_verdicts(bundle: Path, dialect: str, reducer_errors: list[str]) -> list[dict]:
-    """Per epoch of the release table: does its reducer accept the bundle (None: no reducer, or
-    no facts), and with which error class it rejects it (None: any)."""
+def reducer_verdicts(bundle: Path, dialect: str, reducer_errors: list[str], breaks: list[str] = ()) -> list[dict]:
+    """Per epoch of the release table: does its reducer accept the bundle (None: no reducer, no
+    facts, or a bundle past one of the kit's own limits, which says nothing of what Codex does),
+    and with which error class it rejects it (None: any)."""
+    from ...model import DIALECTS
+    from ...validate import CATALOGUE
+
     report = validate_bundle(bundle, Options(profile=Profile.REDUCER, dialect=dialect, releases=True))
     readers = _expand((report.releases or {}).get("readers") or [])
+    kit_limit = any(CATALOGUE[i].kit_only for i in breaks if i in CATALOGUE)
     out = []
     for epoch in releases.table_epochs():
         rep = epoch.representative
         has_reducer = epoch.status != "unknown" and bool(rep.get("has_reducer"))
-        accepts = (epoch.first in readers) if has_reducer else None
-        error_class = expected_error_class(reducer_errors, rep.schema_version) if accepts is False else None
+        accepts = (epoch.first in readers) if has_reducer and not kit_limit else None
+        # a reducer of another dialect rejects for the schema_version whatever else is wrong
+        own = rep.schema_version == DIALECTS[dialect].schema_version
+        error_class = expected_error_class(reducer_errors) if accepts is False and own else None
         out.append({"first": epoch.first, "last": epoch.last, "accepts": accepts, "error_class": error_class})
     return out
