@@ -79,9 +79,11 @@ def _bundle_files(bundle: Bundle, prefix: str) -> tuple[dict[str, bytes], list[d
     recipe: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "b"
-        regular = Bundle(bundle.manifest, bundle.lines, bundle.trailing_newline, bundle.payloads, {},
-                         bundle.has_trace, bundle.line_terminator)
+        regular = bundle.copy()  # its own class: a "bundle" that is a file writes itself as one
+        regular.specials = {}
         regular.write(root)
+        if root.is_file():  # BUNDLE.IS_DIRECTORY: the case's bundle path is a regular file
+            return {prefix: root.read_bytes()}, []
         for path in sorted(root.rglob("*")):
             rel = path.relative_to(root).as_posix()
             if path.is_dir():
@@ -121,6 +123,10 @@ def _materialize(files: dict[str, bytes], recipe: list[dict], prefix: str, into:
     """Write a case's bundle as a runner would see it (recipe applied) to judge it."""
     from .recipe import apply_recipe
 
+    if prefix in files:  # the bundle is a file
+        into.parent.mkdir(parents=True, exist_ok=True)
+        into.write_bytes(files[prefix])
+        return into
     for rel, data in files.items():
         if rel.startswith(prefix + "/"):
             p = into / rel.removeprefix(prefix + "/")

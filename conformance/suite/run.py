@@ -55,7 +55,11 @@ def run_case(root: Path, expected: dict, command: str, *, profile: str | None, r
         return Outcome(expected["id"], "skip", "no expected verdict (an epoch without a reducer or facts)")
     with tempfile.TemporaryDirectory(prefix="rtk-case-") as tmp:
         bundle = Path(tmp) / "bundle"
-        shutil.copytree(root / expected["bundle"], bundle, symlinks=True)
+        source = root / expected["bundle"]
+        if source.is_file():  # a case whose "bundle" is a regular file (BUNDLE.IS_DIRECTORY)
+            shutil.copyfile(source, bundle)
+        else:
+            shutil.copytree(source, bundle, symlinks=True)
         apply_recipe(bundle, expected.get("recipe") or [])
         cmd = command.replace("{dialect}", expected["dialect"]).replace("{bundle}", shlex.quote(str(bundle))).replace("{out}", shlex.quote(str(Path(tmp) / "out")))
         try:
