@@ -190,3 +190,46 @@ def test_the_node_runner_passes_the_kit_validator_on_a_whole_dialect(tmp_path):
                             "--dialect", "v3", "--only", "invalid-SEQ", "--", "true"], capture_output=True, text=True,
                            timeout=600)
     assert wrong.returncode == 1 and "not ok" in wrong.stdout
+
+
+def test_the_reference_writer_passes_the_writer_cases():
+    from rollout_trace_kit.conformance.suite.run import run_writer_cases
+
+    writer = str(Path(sys.executable).parent / "rollout-trace-writer")
+    outcomes = run_writer_cases(SUITE, writer)
+    assert [o.status for o in outcomes] == ["pass"] * len(DIALECTS), outcomes
+
+
+def test_a_writer_case_compares_modulo_the_volatile_fields_only(tmp_path):
+    from rollout_trace_kit.conformance.suite.run import bundle_differences
+
+    exp = json.loads((SUITE / CASES / "v2" / "writer-lifecycle" / "expected.json").read_text())
+    want = SUITE / exp["bundle"]
+
+    def variant(edit) -> list[str]:
+        b = tmp_path / f"b{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(want, b)
+        lines = (b / "trace.jsonl").read_bytes().rstrip(b"\n").split(b"\n")
+        events = [json.loads(x) for x in lines]
+        edit(events)
+        (b / "trace.jsonl").write_bytes(b"".join(json.dumps(e, ensure_ascii=False).encode() + b"\n" for e in events))
+        return bundle_differences(exp, b, want)
+
+    def retime(events):
+        for e in events:
+            e["wall_time_unix_ms"] += 17
+
+    def rename_refs(events):  # another naming of the same payloads
+        for e in events:
+            for v in e["payload"].values():
+                if isinstance(v, dict) and "raw_payload_id" in v:
+                    v["path"] = "payloads/x-" + v["path"].rsplit("/", 1)[1]
+
+    def drop_event(events):
+        del events[3]
+
+    def change_status(events):
+        next(e for e in events if "status" in e["payload"])["payload"]["status"] = "failed"
+
+    assert variant(retime) == [] and variant(rename_refs) == []
+    assert variant(drop_event) and variant(change_status)

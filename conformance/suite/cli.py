@@ -34,14 +34,17 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .run import run_suite
+    from .run import run_suite, run_writer_cases
 
-    if (args.profile is None) == (args.release is None):
-        print("rollout-trace conformance run: give one of --profile or --release", file=sys.stderr)
+    if sum(x is not None and x is not False for x in (args.profile, args.release, args.writer)) != 1:
+        print("rollout-trace conformance run: give one of --profile, --release or --writer", file=sys.stderr)
         return EXIT_USAGE
     root = Path(args.root) if args.root else suite_root()
-    outcomes = run_suite(root, args.cmd, profile=args.profile, release=args.release,
-                         dialects=args.dialect or None, timeout=args.timeout, only=args.only)
+    if args.writer:
+        outcomes = run_writer_cases(root, args.cmd, dialects=args.dialect or None, only=args.only)
+    else:
+        outcomes = run_suite(root, args.cmd, profile=args.profile, release=args.release,
+                             dialects=args.dialect or None, timeout=args.timeout, only=args.only)
     for n, o in enumerate(outcomes, 1):
         word = {"pass": "ok", "fail": "not ok", "skip": "ok"}[o.status]
         tail = f" # SKIP {o.detail}" if o.status == "skip" else (f" # {display(o.detail)}" if o.detail else "")
@@ -77,6 +80,8 @@ def add_conformance_parser(sub) -> None:
     r.add_argument("--cmd", required=True, help="command run per case; {bundle}, {out} and {dialect} are replaced")
     r.add_argument("--profile", choices=("reducer", "writer", "strict"), help="expect this profile's verdicts")
     r.add_argument("--release", help="expect the reducer verdicts of the epoch holding this Codex release")
+    r.add_argument("--writer", action="store_true",
+                   help="the command is a trace writer (writer driver protocol): run the writer cases")
     r.add_argument("--dialect", action="append", help="only the cases of this dialect (repeatable)")
     r.add_argument("--only", help="only the cases whose id contains this text")
     r.add_argument("--timeout", type=float, default=60.0, help="seconds per case")

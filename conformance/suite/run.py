@@ -93,3 +93,77 @@ def run_suite(root: Path, command: str, *, profile: str | None = None, release: 
         expected = json.loads((root / row["expected"]).read_text(encoding="utf-8"))
         out.append(run_case(root, expected, command, profile=profile, release=release, timeout=timeout))
     return out
+
+
+# -- writer cases -----------------------------------------------------------------------------------
+def _shape(value, refs: dict[str, int]):
+    """``value`` with each payload reference replaced by its order of first appearance: where a
+    writer stores a payload is its choice (INTERPRETING.md: volatile), which one it is is not."""
+    if isinstance(value, dict):
+        if "raw_payload_id" in value:
+            return {"$ref": refs.setdefault(json.dumps(value, sort_keys=True), len(refs) + 1)}
+        return {k: _shape(v, refs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v, refs) for v in value]
+    return value
+
+
+def _without(doc: dict, pointers: list[str]) -> dict:
+    out = dict(doc)
+    for p in pointers:  # top-level pointers only ("/wall_time_unix_ms")
+        out.pop(p.removeprefix("/"), None)
+    return out
+
+
+def bundle_differences(expected: dict, written: Path, want: Path) -> list[str]:
+    """Where the written bundle differs from the case's bundle, modulo the case's volatile fields."""
+    try:
+        return _differences(expected, written, want)
+    except (OSError, ValueError, RecursionError) as e:  # what a writer under test wrote is not a bundle
+        return [f"the written bundle cannot be compared: {e}"]
+
+
+def _differences(expected: dict, written: Path, want: Path) -> list[str]:
+    volatile = expected.get("volatile") or {}
+    out = []
+    m1, m2 = (json.loads((b / "manifest.json").read_bytes()) for b in (written, want))
+    if not isinstance(m1, dict) or _without(m1, volatile.get("manifest", [])) != _without(m2, volatile.get("manifest", [])):
+        out.append("manifest.json differs")
+    r1: dict[str, int] = {}
+    r2: dict[str, int] = {}
+    # split at \n only: a JSON string may hold U+2028, which str.splitlines() would split at
+    lines1, lines2 = ((b / "trace.jsonl").read_bytes().rstrip(b"\n").split(b"\n") for b in (written, want))
+    if len(lines1) != len(lines2):
+        out.append(f"trace.jsonl has {len(lines1)} lines, expected {len(lines2)}")
+    for n, (a, b) in enumerate(zip(lines1, lines2), 1):
+        ea, eb = json.loads(a), json.loads(b)
+        if not isinstance(ea, dict) or (_shape(_without(ea, volatile.get("event", [])), r1)
+                                        != _shape(_without(eb, volatile.get("event", [])), r2)):
+            out.append(f"trace.jsonl line {n} differs")
+            break
+    return out
+
+
+def run_writer_cases(root: Path, command: str, *, dialects: list[str] | None = None, timeout: float = 600.0,
+                     only: str | None = None) -> list[Outcome]:
+    """Each writer case: ``check-writer`` plays its script through the writer (no crash runs), then
+    the bundle written is compared with the case's, modulo the volatile fields."""
+    import sys
+
+    rt = [sys.executable, "-m", "rollout_trace_kit"]
+    out = []
+    for row in load_index(root)["cases"]:
+        if row["kind"] != "writer" or (dialects and row["dialect"] not in dialects) or (only and only not in row["id"]):
+            continue
+        expected = json.loads((root / row["expected"]).read_text(encoding="utf-8"))
+        with tempfile.TemporaryDirectory(prefix="rtk-writer-") as tmp:
+            proc = subprocess.run([*rt, "check-writer", "--cmd", command, "--script", f"file:{root / expected['script']}",
+                                   "--dialect", expected["dialect"], "--crash", "none", "--keep", tmp, "--quiet"],
+                                  capture_output=True, text=True, errors="replace", timeout=timeout)
+            if proc.returncode != 0:
+                out.append(Outcome(row["id"], "fail", f"check-writer exit {proc.returncode}: {proc.stdout[-300:]}"))
+                continue
+            (written,) = [p.parent for p in Path(tmp).glob("*/bundle/manifest.json")]
+            diff = bundle_differences(expected, written, root / expected["bundle"])
+        out.append(Outcome(row["id"], "fail" if diff else "pass", "; ".join(diff)))
+    return out
