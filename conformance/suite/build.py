@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ... import model
 from ...bundle import Bundle
@@ -204,8 +205,10 @@ def _smallest_corruption(dialect: str, inv: str):
     from ...generators._strategies import FEATURES, expand, feature_plan
 
     op = CORRUPTIONS[inv]
+    bases: list[tuple[Callable[[int], Bundle], object]] = []
     # a plan with just the features the operator needs, then small bundles, then every feature
-    bases = [(lambda s, f=op.needs: expand(feature_plan(f, seed=s), dialect), sorted(op.needs))] if op.needs else []
+    if op.needs:
+        bases.append((lambda s: expand(feature_plan(op.needs, seed=s), dialect), sorted(op.needs)))
     bases += [(lambda s, n=n: build_bundle(dialect, seed=s, events=n), n) for n in INVALID_EVENTS]
     bases.append((lambda s: expand(feature_plan(FEATURES, seed=s), dialect), sorted(FEATURES)))
     for make, how in bases:

@@ -8,6 +8,7 @@ with the error class of the model's table of Codex reducer errors.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 from ...model import releases
 from ...model.reducer_errors import expected_error_class
@@ -38,7 +39,7 @@ def _expand(ranges: list[str]) -> set[str]:
     return out
 
 
-def reducer_verdicts(bundle: Path, dialect: str, reducer_errors: list[str], breaks: list[str] = ()) -> list[dict]:
+def reducer_verdicts(bundle: Path, dialect: str, reducer_errors: list[str], breaks: Iterable[str] = ()) -> list[dict]:
     """Per epoch of the release table: does its reducer accept the bundle (None: no reducer, no
     facts, or a bundle past one of the kit's own limits, which says nothing of what Codex does),
     and with which error class it rejects it (None: any)."""
