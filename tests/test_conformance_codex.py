@@ -18,7 +18,12 @@ from rollout_trace_kit.conformance.suite.run import run_suite
 
 pytestmark = pytest.mark.codex
 
-VERIFIED_EXTRA: tuple[str, ...] = ()  # oldest releases of other epochs, when installed
+# Oldest releases of other epochs, once their verdicts hold. Not yet 0.125.0 (measured 2026-12-05):
+# its reducer rejects 7 real 0.164.0 bundles the release table says it reads ("parse exec terminal
+# response" on the newer exec body; "missing field `call_id`" on multi_agent_v2), and 9 invalid
+# cases with those errors instead of the class expected; the other 66 v1 cases and every v2/v3
+# case agree. The release facts lack what its reducer parses in payload bodies.
+VERIFIED_EXTRA: tuple[str, ...] = ()
 
 
 @pytest.mark.parametrize("release", sorted(set(REFERENCE_RELEASES.values())) + list(VERIFIED_EXTRA))

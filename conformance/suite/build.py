@@ -209,7 +209,10 @@ def _smallest_corruption(dialect: str, inv: str):
     # a plan with just the features the operator needs, then small bundles, then every feature
     if op.needs:
         bases.append((lambda s: expand(feature_plan(op.needs, seed=s), dialect), sorted(op.needs)))
-    bases += [(lambda s, n=n: build_bundle(dialect, seed=s, events=n), n) for n in INVALID_EVENTS]
+    def sized(events: int) -> Callable[[int], Bundle]:
+        return lambda seed: build_bundle(dialect, seed=seed, events=events)
+
+    bases += [(sized(n), n) for n in INVALID_EVENTS]
     bases.append((lambda s: expand(feature_plan(FEATURES, seed=s), dialect), sorted(FEATURES)))
     for make, how in bases:
         for seed in INVALID_SEEDS:
