@@ -138,7 +138,7 @@ def _materialize(files: dict[str, bytes], recipe: list[dict], prefix: str, into:
     return into
 
 
-def _real_cases(built: Built, tmp: Path) -> None:
+def _real_cases(built: Built) -> None:
     from ...corpus import bundles, releases
 
     for release in releases():
@@ -252,7 +252,7 @@ def build() -> Built:
     built = Built({}, [])
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
-        _real_cases(built, tmp)
+        _real_cases(built)
         for dialect in model.DIALECTS:
             _generated_cases(built, dialect, tmp)
             missing = _invalid_cases(built, dialect, tmp)
