@@ -1,6 +1,6 @@
 """Payload bodies shaped like the ones real Codex 0.164/0.169 bundles carry.
 
-Every builder mirrors a payload seen in the shipped corpus (``rollout_trace_kit/corpus``) (same keys, same
+Every builder mirrors a payload seen in the shipped corpus (``rollout_trace_kit/conformance/corpus``) (same keys, same
 nesting, same key order); only ids and texts vary. The reference reducers parse
 several of these (thread metadata, inference requests/responses, exec runtime
 payloads, sub-agent activity, compaction checkpoints), so the shapes are not

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ._edit import Editor
+from ..model.types import STORE_ZSTD_SHARDS
 from ._ops_common import first_runtime_starts, pick, result, tool_kinds
+from ._ops_store import Store
 from .corruptions import corruption
 
 
@@ -123,3 +125,43 @@ def _terminal_runtime(bundle, dialect, rnd):
     name, breaker = rnd.choice(breakers)
     ed.set_body(path, breaker(body))
     return result(ed, "BODY.TERMINAL_RUNTIME", i, note=name)
+
+
+# -- bodies read by the v3 reducer -----------------------------------------------------------------------
+@corruption(
+    "BODY.PREPARED_PROMPT",
+    "A prepared prompt's body has one fragment too many or too few for its parts, or is not an array of strings.",
+    edits_store=STORE_ZSTD_SHARDS,
+)
+def _prepared_prompt(bundle, dialect, rnd):
+    import orjson
+
+    ed = Editor(bundle, dialect)
+    st = Store(ed)
+    got = st.pick_owned(rnd, kinds=("prepared_prompt",))
+    if got is None:
+        return None
+    i, pointer, ref = got
+    fragments = orjson.loads(st.body(ref))
+    how = rnd.choice(["more", "fewer", "object", "null"])
+    bad = {"more": fragments + [""], "fewer": fragments[:-1] if len(fragments) > 1 else [],
+           "object": {}, "null": None}[how]
+    st.set_body(ref, orjson.dumps(bad))
+    return result(ed, "BODY.PREPARED_PROMPT", i, note=f"{pointer}: {how}")
+
+
+@corruption(
+    "BODY.TOOL_OUTPUT_ITEM",
+    "history_item_accepted's tool output payload is not a model item with a string type ({}, null, a number type).",
+    edits_store=STORE_ZSTD_SHARDS,
+)
+def _tool_output_item(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    st = Store(ed)
+    options = [g for g in st.owned() if ed.tag(g[0]) == "history_item_accepted" and g[1] == "/payload/tool_output_payload"]
+    got = pick(rnd, options)
+    if got is None:
+        return None
+    i, pointer, ref = got
+    st.set_body(ref, rnd.choice([b"{}", b"null", b'{"type":5}', b"[]"]))
+    return result(ed, "BODY.TOOL_OUTPUT_ITEM", i, note=pointer)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ._edit import Editor
 from ..model import facts
 from ..model.types import STORE_FILES
-from ._ops_common import first_after, first_runtime_starts, fresh, pick, result
+from ._ops_common import first_after, first_runtime_starts, fresh, kill_line, pick, quiet_line, result
 from .corruptions import corruption
 
 # Events that name a tool call in payload.tool_call_id, and so depend on its start.
@@ -398,3 +398,99 @@ def _runtime_without_kind(bundle, dialect, rnd):
         return None
     del ed.touch(i)["payload"]["kind"]
     return result(ed, "EVENT.RELEASE_REQUIRED_FIELD", i)
+
+
+# -- the `other` variant (moved from the line operators: its rule is a lifecycle rule)
+@corruption("EVENT.OTHER_VARIANT", "An event uses the `other` variant, which no reference reducer implements.")
+def _other(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    i = quiet_line(ed, rnd)
+    if i is None:
+        return None
+    kill_line(ed, i)
+    e = ed.touch(i)
+    refs = []
+    if rnd.random() < 0.5:
+        refs.append(ed.new_payload("protocol_event", {"note": fresh(rnd)}))
+    e["payload"] = {
+        "type": "other",
+        "kind": "instrumentation",
+        "summary": "early instrumentation event",
+        "payloads": refs,
+        "metadata": rnd.choice([None, {"source": "test", "n": 1}, [1, 2], "text"]),
+    }
+    return result(ed, "EVENT.OTHER_VARIANT", i)
+
+
+# -- code mode's confirmed waits (v3) ----------------------------------------------------------------
+def _wait_event(ed: Editor, i: int, tool_call_id: str, cell: str = "1") -> dict:
+    """A code_cell_wait_target_resolved in the envelope context of line ``i``."""
+    e = ed.event(i)
+    return {
+        "schema_version": e["schema_version"], "seq": 0, "wall_time_unix_ms": e["wall_time_unix_ms"],
+        "rollout_id": e["rollout_id"], "thread_id": e["thread_id"], "codex_turn_id": e["codex_turn_id"],
+        "payload": {"type": "code_cell_wait_target_resolved", "tool_call_id": tool_call_id, "runtime_cell_id": cell},
+    }
+
+
+def _tool_starts(ed: Editor) -> list[int]:
+    return [i for i in ed.lines_of("tool_call_started")
+            if ed.event(i)["thread_id"] is not None and ed.event(i)["codex_turn_id"] is not None]
+
+
+@corruption(
+    "WAIT.UNKNOWN_CALL",
+    "A code_cell_wait_target_resolved names a tool call never started.",
+    edits_store=None,
+)
+def _wait_unknown(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    i = pick(rnd, _tool_starts(ed))
+    if i is None or not ed.editable():
+        return None
+    ed.insert(i + 1, _wait_event(ed, i, fresh(rnd, "call-wait-")))
+    return result(ed, "WAIT.UNKNOWN_CALL", i + 1)
+
+
+@corruption(
+    "WAIT.DUPLICATE",
+    "A wait's target is confirmed twice (the event repeated, or two for one started call).",
+    edits_store=None,
+)
+def _wait_duplicate(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    if not ed.editable():
+        return None
+    waits = ed.lines_of("code_cell_wait_target_resolved")
+    if waits and rnd.random() < 0.5:
+        i = rnd.choice(waits)
+        dup = dict(ed.events[i], payload=dict(ed.event(i)["payload"]))
+        ed.insert(i + 1, dup)
+        return result(ed, "WAIT.DUPLICATE", i + 1, note="repeated")
+    i = pick(rnd, [j for j in _tool_starts(ed)
+                   if ed.event(j)["payload"]["tool_call_id"] not in
+                   {ed.event(w)["payload"]["tool_call_id"] for w in waits}])
+    if i is None:
+        return None
+    tid = ed.event(i)["payload"]["tool_call_id"]
+    ed.insert(i + 1, _wait_event(ed, i, tid))
+    ed.insert(i + 2, _wait_event(ed, i, tid))
+    return result(ed, "WAIT.DUPLICATE", i + 2, note="two for one call")
+
+
+@corruption(
+    "WAIT.MISSING_CONTEXT",
+    "A code_cell_wait_target_resolved has no envelope thread or turn (a turn-scoped event without "
+    "them also breaks ENVELOPE.CONTEXT_CONVENTION).",
+    edits_store=None,
+)
+def _wait_context(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    i = pick(rnd, _tool_starts(ed))
+    if i is None or not ed.editable():
+        return None
+    ev = _wait_event(ed, i, ed.event(i)["payload"]["tool_call_id"])
+    key = rnd.choice(["thread_id", "codex_turn_id"])
+    ev[key] = None
+    ed.insert(i + 1, ev)
+    return result(ed, "WAIT.MISSING_CONTEXT", i + 1, also=["ENVELOPE.CONTEXT_CONVENTION"], note=f"{key} null")

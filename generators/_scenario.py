@@ -1,7 +1,7 @@
 """Expand a :class:`~._plan.BundlePlan` into the events Codex would record.
 
 The order of events, the envelope context of each and the payload bodies
-follow the real 0.164.0 (v1) and 0.169.0 (v2) bundles in the shipped corpus (``rollout_trace_kit/corpus``):
+follow the real 0.164.0 (v1) and 0.169.0 (v2) bundles in the shipped corpus (``rollout_trace_kit/conformance/corpus``):
 thread start, turn start, (v2) history acceptances, inference call, the tool
 calls its answer asked for, the next inference call carrying their outputs,
 and so on; the model conversation of each thread is tracked so every request

@@ -133,7 +133,9 @@ def test_examples_are_real_where_the_corpus_has_them(name):
             assert ex.note
         else:
             file, _, line = ex.source.rpartition(":")
-            lines = (CORPUS.parent.parent / file).read_text(encoding="utf-8").splitlines()
+            from rollout_trace_kit.docsgen.examples import CORPUS_SHOWN
+
+            lines = (CORPUS / file.removeprefix(CORPUS_SHOWN + "/")).read_text(encoding="utf-8").splitlines()
             assert json.loads(lines[int(line) - 1]) == ex.event
             earlier = [json.loads(x)["payload"]["type"] for x in lines[: int(line) - 1]]
             assert ex.tag not in earlier, "not the first event of its type in that bundle"
@@ -474,11 +476,11 @@ def test_validate_guide_pre_commit_hook_runs():
     assert any(p.endswith("/trace.jsonl") for p in matched)
     assert any(p.endswith("/manifest.json") for p in matched)
     assert any("/payloads/" in p for p in matched)
-    assert not files.search("src/rollout_trace_kit/corpus/README.md") and not files.search("docs/index.md")
+    assert not files.search("conformance/corpus/README.md") and not files.search("docs/index.md")
     # pre-commit runs the entry at the top of the repository, on paths relative to it
     proc = _run(shlex.join(shlex.split(hook["entry"]) + [str(a) for a in used.get("args", [])] + matched), ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    n_bundles = len({tuple(p.split("/")[3:5]) for p in matched})  # (codex-X, SCENARIO) of each matched file
+    n_bundles = len({tuple(p.split("/")[2:4]) for p in matched})  # (codex-X, SCENARIO) of each matched file
     assert f"{n_bundles} bundle(s), 0 failing" in proc.stdout
 
 

@@ -53,7 +53,7 @@ def test_wheel_installs_and_runs_everything_in_a_fresh_venv(tmp_path):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         meta = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
-    shipped = {f"rollout_trace_kit/corpus/{p.relative_to(corpus_root()).as_posix()}"
+    shipped = {f"rollout_trace_kit/conformance/corpus/{p.relative_to(corpus_root()).as_posix()}"
                for p in corpus_root().rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert shipped - names == set()
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
@@ -106,3 +106,54 @@ def test_wheel_installs_and_runs_everything_in_a_fresh_venv(tmp_path):
         bad = _run([rt, "replay", str(elsewhere), "--cmd", reducer], cwd=elsewhere, env=env, ok=(2,))
         assert "Traceback" not in bad.stderr
     assert "Traceback" not in fuzz.stderr + writer.stderr
+
+    # the conformance suite as data ships in the wheel, and runs from it
+    suite = _run([rt, "conformance", "run", "--profile", "reducer", "--dialect", "v1", "--only", "LINE.", "--cmd",
+                  f"{shlex.quote(rt)} validate -q --profile reducer --dialect {{dialect}} {{bundle}}"], cwd=elsewhere, env=env)
+    assert ", 0 fail," in suite.stdout and "not ok" not in suite.stdout, suite.stdout
+
+
+def _modules_in_wheel(names: set[str]) -> set[str]:
+    return {n.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for n in names if n.endswith(".py")}
+
+
+def test_one_import_name_the_same_modules_in_the_wheel_the_sdist_and_an_editable_install(tmp_path):
+    """The wheel (built from the sdist, as `python -m build` does) lists only rollout_trace_kit in
+    top_level.txt and holds exactly the modules an editable install and mypy's view see; the sdist
+    carries setup.py and the two mapped roots with the suite's data."""
+    import tarfile
+
+    from .test_typing import package_view, roots_of
+
+    dist = tmp_path / "dist"
+    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(ROOT)], cwd=tmp_path)
+    (wheel,), (sdist,) = list(dist.glob("*.whl")), list(dist.glob("*.tar.gz"))
+    with tarfile.open(sdist) as tar:
+        in_sdist = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    for want in ("setup.py", "MANIFEST.in", "generators/__init__.py", "generators/_ops_schema.py",
+                 "conformance/__init__.py", "conformance/suite/build.py", "conformance/INTERPRETING.md",
+                 "conformance/cases/index.json", "conformance/corpus/codex-0.171.0/plain/manifest.json",
+                 "conformance/corpus/codex-0.171.0/plain/payloads/000001.zst", "conformance/runners/node/run.mjs"):
+        assert want in in_sdist, want
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        top_level = z.read(next(n for n in names if n.endswith(".dist-info/top_level.txt"))).decode()
+    assert top_level.split() == ["rollout_trace_kit"]
+    assert {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith(".dist-info")} == {"rollout_trace_kit"}
+    in_wheel = _modules_in_wheel(names)
+
+    import pkgutil
+
+    import rollout_trace_kit as pkg
+
+    editable = {name for name, _ in roots_of(pkg)}
+    for name, root in roots_of(pkg):
+        editable |= {info.name for info in pkgutil.walk_packages([str(root)], prefix=name + ".")}
+    view = package_view(tmp_path / "view")
+    in_view = _modules_in_wheel({(Path(d) / f).relative_to(view.parent).as_posix()
+                                 for d, _, files in os.walk(view, followlinks=True) for f in files})
+    assert in_wheel == editable == in_view
+    # the suite's data is package data of rollout_trace_kit.conformance
+    for want in ("cases/index.json", "expected.schema.json", "INTERPRETING.md", "runners/node/run.mjs",
+                 "cases/v1/invalid-LINE.JSON/expected.json", "corpus/codex-0.164.0/plain/trace.jsonl"):
+        assert f"rollout_trace_kit/conformance/{want}" in names, want

@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .codex.cli import add_codex_parser
     from .conformance.reducer.cli import add_reducer_parsers
+    from .conformance.suite.cli import add_conformance_parser
     from .conformance.writer.cli import add_writer_parser
     from .validate.cli import add_validate_parser
     from .validate.compat_cli import add_compat_parser
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_writer_parser(sub)
     add_codex_parser(sub)
     add_compat_parser(sub)
+    add_conformance_parser(sub)
     return parser
 
 

@@ -1,7 +1,7 @@
 """Example events for the reference pages.
 
 Each payload variant of a dialect gets the first real event of that type found
-in the shipped corpus (``rollout_trace_kit/corpus/codex-<reference release>/``, scenarios
+in the shipped corpus (``rollout_trace_kit/conformance/corpus/codex-<reference release>/``, scenarios
 in name order). A variant no bundle there holds gets an event built from the
 model instead, marked *constructed*. So do the forms of an optional tagged-union
 field that no real event of the variant shows (``inference_started``'s
@@ -43,7 +43,7 @@ class Example:
     dialect: str
     tag: str  # payload variant
     event: dict
-    source: str | None  # "rollout_trace_kit/corpus/.../trace.jsonl:LINE" for a real event; None if constructed
+    source: str | None  # "rollout_trace_kit/conformance/corpus/.../trace.jsonl:LINE" for a real event; None if constructed
     note: str = ""  # what a constructed example shows
     form: str = ""  # "field=tag" when the example shows one form of an optional union field
 
@@ -52,12 +52,17 @@ class Example:
         return self.source is None
 
 
+# where the corpus is in an installed package (a checkout maps the suite to conformance/)
+CORPUS_SHOWN = "rollout_trace_kit/conformance/corpus"
+
+
 def display_path(path: Path) -> str:
-    """``path`` relative to the installed package's parent when it is inside the package."""
+    """``path`` as the installed package holds it when it is inside the corpus."""
     try:
-        return path.resolve().relative_to(CORPUS.parent.parent).as_posix()
+        rel = path.resolve().relative_to(CORPUS).as_posix()
     except ValueError:
         return str(path)
+    return CORPUS_SHOWN if rel == "." else f"{CORPUS_SHOWN}/{rel}"
 
 
 def corpus_dir(dialect: Dialect) -> Path:
