@@ -102,15 +102,16 @@ def run_diff(args: argparse.Namespace) -> int:
         if out is not None:
             save_cases(r, out)
         runs.append(r)
-    doc = report_dict(runs, command_line(args), out)
     try:
         if args.format == "json":
+            doc = report_dict(runs, command_line(args))  # no machine path: it may be committed
             text = json.dumps(doc, indent=1, ensure_ascii=True) + "\n"
             if args.output in (None, "-"):
                 sys.stdout.write(text)
             else:
                 Path(args.output).write_text(text, encoding="utf-8")
         else:
+            doc = report_dict(runs, command_line(args), out)
             print_human(doc, sys.stdout)
     except OSError as e:
         print(f"{name}: cannot write {escape.path(args.output)}: {escape.display(e.strerror or str(e))}", file=sys.stderr)

@@ -65,7 +65,20 @@ class CodexReference:
         from ..install import trace_reduce
 
         r = trace_reduce(self.binary, bundle, out, timeout=self.timeout)
-        return RefVerdict(r.accepted, r.timed_out, "" if r.accepted else r.first_error)
+        return RefVerdict(r.accepted, r.timed_out, "" if r.accepted else rust_error(r.stderr))
+
+
+def rust_error(stderr: str) -> str:
+    """An anyhow error report in one line: ``Error: what: its last cause`` (no backtrace)."""
+    lines = stderr.split("Stack backtrace:")[0].splitlines()
+    head = next((s.strip() for s in lines if s.strip()), "")
+    causes = []
+    if "Caused by:" in lines:
+        for s in lines[lines.index("Caused by:") + 1:]:
+            s = re.sub(r"^\s*\d+:\s*", "", s).strip()
+            if s:
+                causes.append(s)
+    return f"{head}: {causes[-1]}" if causes else head
 
 
 @dataclass
@@ -117,7 +130,7 @@ def outcome(kit: KitVerdict, ref: RefVerdict) -> str:
 
 _NUMBER = re.compile(r"\d+")
 _QUOTED = re.compile(r"`[^`]*`|\"[^\"]*\"|'[^']*'")
-_PATHISH = re.compile(r"(/[^\s:,]+)+")
+_PATHISH = re.compile(r"(?<![\w.])(/[^\s:,]+)+|BUNDLE/[^\s:,]*")
 
 
 def error_class(line: str) -> str:

@@ -74,12 +74,16 @@ def case_dict(run: Run, rank: int, case: Case, where: str | None) -> dict[str, A
 
 
 def run_dict(run: Run, out: Path | None = None) -> dict[str, Any]:
-    where = None
+    """A run's rates and classes. ``out`` (the directory cases are saved under) makes the replay
+    commands name the saved bundles; without it the report holds no machine path (each class
+    still names its saved case as ``RELEASE/CASE_ID`` under ``--out``)."""
     cases = []
     for rank, case in enumerate(run.cases, 1):
-        if out is not None:
-            where = f"{out.as_posix()}/{run.release}/{case_id(rank, case)}"
-        cases.append(case_dict(run, rank, case, where))
+        where = f"{out.as_posix()}/{run.release}/{case_id(rank, case)}" if out is not None else None
+        d = case_dict(run, rank, case, where)
+        if case.saved is not None:
+            d["case"] = f"{run.release}/{case_id(rank, case)}"
+        cases.append(d)
     return {
         "release": run.release, "dialect": run.dialect, "seed": run.seed, "mutations": run.mutations,
         "not_applicable": run.skipped, **_rates(run.results),
