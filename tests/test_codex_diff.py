@@ -249,3 +249,17 @@ def test_generated_seeds_are_reproducible():
     a = generated_seeds("v3", 5, count=2)
     b = generated_seeds("v3", 5, count=2)
     assert [(n, x.lines, x.payloads) for n, x in a] == [(n, x.lines, x.payloads) for n, x in b]
+
+
+def test_the_committed_report_is_free_of_machine_paths_and_names_its_command():
+    from rollout_trace_kit.codex.diff.report import DOCS_DATA, FORMAT
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / DOCS_DATA).read_text(encoding="utf-8")
+    doc = json.loads(text)
+    assert doc["format"] == FORMAT
+    assert doc["command"].startswith("rollout-trace codex diff ") and f"-o {DOCS_DATA}" in doc["command"]
+    for machine in (str(root), str(Path.home()), "/tmp/", "rtk-diff-"):
+        assert machine not in text, machine
+    assert {r["dialect"] for r in doc["runs"]} == {"v1", "v2", "v3"}
+    assert all(r["mutants"] >= 2000 for r in doc["runs"])

@@ -137,7 +137,7 @@ def add_diff_parser(csub) -> None:
     d.add_argument("--out", metavar="DIR", help="save each disagreement class's shrunk bundle here")
     d.add_argument("--jobs", "-j", type=int, default=1, help="reference reducers run in parallel")
     d.add_argument("--timeout", type=float, default=10.0, help="seconds before a reducer run counts as a hang")
-    d.add_argument("--shrink-tests", type=int, default=300, help="judgements spent shrinking each class (0: none)")
+    d.add_argument("--shrink-tests", type=int, default=100, help="judgements spent shrinking each class (0: none)")
     d.add_argument("--format", choices=["human", "json"], default="human")
     d.add_argument("--output", "-o", metavar="FILE", help="write the report here (default: standard output)")
     d.add_argument("--quiet", "-q", action="store_true", help="no progress on standard error")

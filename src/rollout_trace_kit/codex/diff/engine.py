@@ -11,7 +11,7 @@ from typing import Callable
 
 from ...bundle import Bundle
 from . import mutators
-from .judge import DISAGREE, Judged, Reference, judge, verdict_class
+from .judge import DISAGREE, KIT_ACCEPTS, Judged, KitVerdict, Reference, RefVerdict, judge, verdict_class
 from .seeds import seeds as load_seeds
 from .shrink import shrink
 
@@ -95,7 +95,9 @@ def run(release: str, dialect: str, reference: Reference, mutations: int, seed: 
         m = make_mutant(index, seed, release, seed_bundles)
         if m is None:
             return None, None
-        return _result(m, judge(m.bundle, release, reference, scratch=scratch)), m
+        j = judge(m.bundle, release, reference, scratch=scratch)
+        assert j is not None  # no gate
+        return _result(m, j), m
 
     results: list[Result] = []
     firsts: dict[tuple, Mutant] = {}
@@ -114,12 +116,16 @@ def run(release: str, dialect: str, reference: Reference, mutations: int, seed: 
                 progress(done, len(indexes))
     by_index = {r.index: r for r in results}
     cases = [Case(key, counts[key], by_index[m.index]) for key, m in firsts.items()]
-    for case in cases:
+
+    def shrink_one(case: Case) -> None:
         if shrink_tests > 0:
             case.shrunk, case.shrunk_judged = shrink_case(firsts[case.key], case.example, release, reference,
                                                           shrink_tests, scratch)
         else:
             case.shrunk = firsts[case.key].bundle
+
+    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:  # classes shrink side by side
+        list(pool.map(shrink_one, cases))
     cases.sort(key=lambda c: (-c.count, c.key))
     return Run(release, dialect, seed, len(indexes), results, cases, skipped)
 
@@ -128,9 +134,14 @@ def shrink_case(m: Mutant, example: Result, release: str, reference: Reference, 
                 scratch: Path | None = None) -> tuple[Bundle, Judged | None]:
     want = (example.direction, example.cls)
 
+    def kit_side(kit: KitVerdict) -> bool:  # the kit's half of the class, before the reducer runs
+        if example.direction == KIT_ACCEPTS:
+            return kit.ok and not kit.declined
+        return not kit.ok and verdict_class(kit, RefVerdict(True))[1] == example.cls
+
     def still(b: Bundle) -> bool:
-        j = judge(b, release, reference, scratch=scratch)
-        return j.outcome == DISAGREE and verdict_class(j.kit, j.ref) == want
+        j = judge(b, release, reference, scratch=scratch, kit_gate=kit_side)
+        return j is not None and j.outcome == DISAGREE and verdict_class(j.kit, j.ref) == want
 
     small = shrink(m.bundle, still, keep_seq=example.layer == "order", tests=tests)
     return small, judge(small, release, reference, scratch=scratch)

@@ -174,12 +174,16 @@ class Judged:
 
 
 def judge(bundle: Bundle, release: str | None, reference: Reference, dialect: str | None = None,
-          scratch: Path | None = None) -> Judged:
-    """Write ``bundle`` to a scratch directory, judge it both ways, and remove it."""
+          scratch: Path | None = None, kit_gate: Callable[[KitVerdict], bool] | None = None) -> Judged | None:
+    """Write ``bundle`` to a scratch directory, judge it both ways, and remove it. With
+    ``kit_gate``, the reducer runs only if the kit's verdict passes the gate (None otherwise):
+    the shrinker skips the reducer for candidates the kit already tells apart."""
     tmp = Path(tempfile.mkdtemp(prefix="rtk-diff-", dir=scratch))
     try:
         path = write_bundle(bundle, tmp / "bundle")
         kit = kit_verdict(path, release, dialect)
+        if kit_gate is not None and not kit_gate(kit):
+            return None
         ref = reference(path, tmp / "state.json")
         # no machine path in a verdict: the scratch directory is called BUNDLE
         ref.first_error = ref.first_error.replace(str(path.resolve()), "BUNDLE").replace(str(path), "BUNDLE")
