@@ -263,3 +263,32 @@ def test_the_committed_report_is_free_of_machine_paths_and_names_its_command():
         assert machine not in text, machine
     assert {r["dialect"] for r in doc["runs"]} == {"v1", "v2", "v3"}
     assert all(r["mutants"] >= 2000 for r in doc["runs"])
+
+
+def test_epoch_readers_are_the_oldest_reader_of_each_epoch_and_get_a_tenth():
+    import argparse
+
+    from rollout_trace_kit.codex.diff.cli import _plan, epoch_readers
+    from rollout_trace_kit.model import releases as rel
+
+    readers = epoch_readers()
+    assert set(RELEASE.values()) <= set(readers)
+    firsts = {e.first for e in rel.table_epochs()}
+    assert readers[0] in firsts
+    args = argparse.Namespace(release=["0.171.0"], epoch_readers=True, mutations=1000)
+    plan = dict(_plan(args))
+    assert plan["0.171.0"] == 1000 and plan["0.164.0"] == 100 and len(plan) == len(readers)
+
+
+def test_the_shrinker_leaves_a_deeply_nested_value_alone():
+    """A payload nested 600 levels (the nesting mutator's deepest) made the value pass recurse
+    past Python's limit and ended the whole run."""
+    b = build_bundle("v1", 3, events=30)
+    path = sorted(b.payloads)[3]
+    b.payloads[path] = b.payloads[path].rstrip()[:-1] + b',"x_deep":' + b"[" * 600 + b"0" + b"]" * 600 + b"}"
+
+    def still(c: Bundle) -> bool:  # a stand-in for "the same disagreement": the deep value stays
+        return path in c.payloads and b"[" * 600 in c.payloads[path]
+
+    small = shrink(b, still, tests=5000)
+    assert still(small) and len(small.lines) < len(b.lines)

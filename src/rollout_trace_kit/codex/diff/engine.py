@@ -118,11 +118,13 @@ def run(release: str, dialect: str, reference: Reference, mutations: int, seed: 
     cases = [Case(key, counts[key], by_index[m.index]) for key, m in firsts.items()]
 
     def shrink_one(case: Case) -> None:
+        case.shrunk = firsts[case.key].bundle
         if shrink_tests > 0:
-            case.shrunk, case.shrunk_judged = shrink_case(firsts[case.key], case.example, release, reference,
-                                                          shrink_tests, scratch)
-        else:
-            case.shrunk = firsts[case.key].bundle
+            try:
+                case.shrunk, case.shrunk_judged = shrink_case(firsts[case.key], case.example, release, reference,
+                                                              shrink_tests, scratch)
+            except (RecursionError, MemoryError):  # a mutant too deep to shrink is saved as it is
+                pass
 
     with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:  # classes shrink side by side
         list(pool.map(shrink_one, cases))

@@ -120,6 +120,16 @@ def _smaller(value: Any) -> list[tuple[tuple, Any]]:
 _DROP = object()
 
 
+MAX_DEPTH = 64  # values nested deeper are left as they are (copying them would recurse too deep)
+
+
+def _depth(value: Any) -> int:
+    deepest = 0
+    for path, _ in jsontext.walk(value):
+        deepest = max(deepest, len(path))
+    return deepest
+
+
 def _apply(value: Any, path: tuple, new: Any) -> Any:
     import copy
 
@@ -135,7 +145,9 @@ def _shrink_values(best: Bundle, test: Test, budget: Budget) -> Bundle:
     for i in range(len(best.lines)):
         try:
             value = jsontext.loads_faithful(best.lines[i])
-        except ValueError:
+        except (ValueError, RecursionError):
+            continue
+        if _depth(value) > MAX_DEPTH:
             continue
         for path, new in _smaller(value):
             if budget.left <= 0:
@@ -151,7 +163,9 @@ def _shrink_values(best: Bundle, test: Test, budget: Budget) -> Bundle:
     for name in sorted(p for p in best.payloads if not p.endswith(".zst")):
         try:
             value = jsontext.loads_faithful(best.payloads[name])
-        except ValueError:
+        except (ValueError, RecursionError):
+            continue
+        if _depth(value) > MAX_DEPTH:
             continue
         for path, new in _smaller(value):
             if budget.left <= 0:
