@@ -292,3 +292,31 @@ def test_the_shrinker_leaves_a_deeply_nested_value_alone():
 
     small = shrink(b, still, tests=5000)
     assert still(small) and len(small.lines) < len(b.lines)
+
+
+def test_a_warning_before_the_error_is_not_the_error():
+    stderr = ("WARNING: proceeding, even though we could not create PATH aliases: operation would block\n"
+              "Error: read payload raw_payload:8\n\nCaused by:\n    Not a directory (os error 20)\n")
+    assert rust_error(stderr) == "Error: read payload raw_payload:8: Not a directory (os error 20)"
+
+
+def test_renumber_keeps_the_rest_of_a_line_as_it_is():
+    from rollout_trace_kit.codex.diff.mutators.order import renumber
+
+    b = build_bundle("v2", 1, events=20)
+    deep = b.lines[3][:-1] + b',"x":' + b"[" * 600 + b"]" * 600 + b"}"
+    b.lines[3] = deep
+    b.lines[5], b.lines[6] = b.lines[6], b.lines[5]
+    renumber(b)
+    assert [json.loads(line)["seq"] for line in b.lines] == list(range(1, 21))
+    assert b.lines[3].endswith(b"]" * 600 + b"}")
+
+
+def test_error_classes_drop_ids_numbers_and_paths():
+    from rollout_trace_kit.codex.diff.judge import error_class
+
+    a = error_class("Error: accepted item payload does not match fco_01a22880-207e-77b0-b526-6ac8907e63ce")
+    b = error_class("Error: accepted item payload does not match ctco_01a22880-29f5-7ed0-8550-8b43f860ab9d")
+    assert a == b == "Error: accepted item payload does not match ID"
+    assert error_class("Error: model-visible call id call-2x was reused") == error_class("Error: model-visible call id call-17 was reused")
+    assert error_class("Error: open shard BUNDLE/payloads/9.zst: No such file (os error 2)") == "Error: open shard PATH: No such file (os error N)"

@@ -71,7 +71,8 @@ class CodexReference:
 def rust_error(stderr: str) -> str:
     """An anyhow error report in one line: ``Error: what: its last cause`` (no backtrace)."""
     lines = stderr.split("Stack backtrace:")[0].splitlines()
-    head = next((s.strip() for s in lines if s.strip()), "")
+    # the error, not a warning printed before it (Codex warns when it cannot make PATH aliases)
+    head = next((s.strip() for s in lines if s.startswith("Error:")), "") or next((s.strip() for s in lines if s.strip()), "")
     causes = []
     if "Caused by:" in lines:
         for s in lines[lines.index("Caused by:") + 1:]:
@@ -129,6 +130,7 @@ def outcome(kit: KitVerdict, ref: RefVerdict) -> str:
 
 
 _NUMBER = re.compile(r"\d+")
+_ID = re.compile(r"\b(?:[a-z]+_)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\bcall-[\w-]+")
 _QUOTED = re.compile(r"`[^`]*`|\"[^\"]*\"|'[^']*'")
 _PATHISH = re.compile(r"(?<![\w.])(/[^\s:,]+)+|BUNDLE/[^\s:,]*")
 
@@ -136,6 +138,7 @@ _PATHISH = re.compile(r"(?<![\w.])(/[^\s:,]+)+|BUNDLE/[^\s:,]*")
 def error_class(line: str) -> str:
     """A reducer error line without what varies between cases (numbers, quoted names, paths)."""
     s = _QUOTED.sub("…", line)
+    s = _ID.sub("ID", s)
     s = _PATHISH.sub("PATH", s)
     s = _NUMBER.sub("N", s)
     return s[:160]

@@ -118,6 +118,10 @@ def save_cases(run: Run, out: Path) -> list[Path]:
 def summary_text(info: dict[str, Any]) -> str:
     e = escape.display
     s = info.get("shrunk") or {}
+    if "kit_ok" not in s:  # not shrunk: the first mutant's verdicts
+        ex = info["example"]
+        s = {"kit_ok": info["direction"] == "kit-accepts", "reducer_accepts": info["direction"] == "kit-rejects",
+             "reducer_error": ex["reducer_error"], "kit_findings": [{"invariant": i} for i in ex["kit_errors"]]}
     lines = [
         f"class:    {e(info['layer'])} / {e(info['mutator'])} / {e(info['direction'])} / {e(info['class'])}",
         f"count:    {info['count']} mutant(s)",

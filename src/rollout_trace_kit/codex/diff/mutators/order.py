@@ -4,6 +4,7 @@ identity (a thread, turn, call or agent id replaced by another of the bundle, or
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 from ..jsontext import put, walk
@@ -15,12 +16,14 @@ ID_KEYS = ("thread_id", "codex_turn_id", "call_id", "tool_call_id", "inference_c
            "parent_thread_id", "item_id", "cell_id", "compaction_id", "operation_id", "process_id", "root_thread_id")
 
 
+_SEQ = re.compile(rb'"seq":-?[0-9][0-9.eE+-]*')
+
+
 def renumber(bundle) -> None:
-    """``seq`` 1, 2, 3, ... in line order (lines that do not parse keep their bytes)."""
-    for i, event in enumerate(parsed_lines(bundle)):
-        if isinstance(event, dict) and "seq" in event:
-            event["seq"] = i + 1
-            set_line(bundle, i, event)
+    """``seq`` 1, 2, 3, ... in line order: the first ``"seq":N`` of each line is rewritten in
+    place (the rest of the line keeps its bytes, however deep or odd)."""
+    for i, line in enumerate(bundle.lines):
+        bundle.lines[i] = _SEQ.sub(b'"seq":%d' % (i + 1), line, count=1)
 
 
 
