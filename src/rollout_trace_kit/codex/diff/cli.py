@@ -55,7 +55,7 @@ def command_line(args: argparse.Namespace) -> str:
 def run_diff(args: argparse.Namespace) -> int:
     from ..install import InstallError, check_release, ensure_codex
     from .engine import run
-    from .judge import CodexReference, CommandReference
+    from .judge import CodexReference, CommandReference, Reference
     from .report import print_human, report_dict, save_cases
     from .seeds import dialect_of_release
 
@@ -72,6 +72,7 @@ def run_diff(args: argparse.Namespace) -> int:
         for release, n in plan:
             check_release(release)
             dialect = args.dialect or dialect_of_release(release)
+            reference: Reference
             if args.reference_cmd:
                 reference = CommandReference(shlex.split(args.reference_cmd), args.timeout)
             else:

@@ -121,7 +121,7 @@ def record_edit(bundle, rng: random.Random) -> bool:
     """Records duplicated (same or other body), dropped, reordered or renamed."""
     shard = _shard(bundle, rng)
     recs = records(bundle, shard) if shard else None
-    if not recs:
+    if not recs or shard is None:
         return False
     i = rng.randrange(len(recs))
     op = rng.randrange(6)
@@ -146,7 +146,7 @@ def record_body(bundle, rng: random.Random) -> bool:
     """One record's body bytes: trailing bytes, a BOM, invalid UTF-8, cut short, emptied."""
     shard = _shard(bundle, rng)
     recs = records(bundle, shard) if shard else None
-    if not recs:
+    if not recs or shard is None:
         return False
     i = rng.randrange(len(recs))
     rid, body = recs[i]
@@ -233,7 +233,7 @@ def file_entry(bundle, rng: random.Random) -> bool:
         bundle.specials[path] = Special("dir")
     elif op == 3:
         other = _file(bundle, rng)
-        if other == path:
+        if other is None or other == path:
             return False
         del bundle.payloads[path]
         bundle.specials[path] = Special("symlink", other.rsplit("/", 1)[-1])  # to a payload beside it
