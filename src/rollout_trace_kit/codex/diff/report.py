@@ -174,7 +174,7 @@ def page(doc: dict[str, Any] | None) -> str:
         "GiB-sized shards), so *kit declined* stays 0 here.",
         "",
         "The codex test tier (`pytest --codex -m codex tests/test_codex_diff_codex.py`, run by `.ci/run`) "
-        "runs the engine end to end per dialect (`RTK_DIFF_MUTANTS`, default 2,000 per dialect) and "
+        "runs the engine end to end per dialect (`RTK_DIFF_MUTANTS`, default 1,000 per dialect) and "
         "checks it reports rates; the target of 0 disagreements is not asserted yet.",
         "",
     ]
