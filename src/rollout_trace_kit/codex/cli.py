@@ -162,3 +162,6 @@ def add_codex_parser(sub) -> None:
     w = csub.add_parser("path", formatter_class=HelpFormatter, help="print the native codex binary of a release (installing it if needed)")
     w.add_argument("version", metavar="VERSION")
     w.set_defaults(func=run_path)
+    from .diff.cli import add_diff_parser
+
+    add_diff_parser(csub)

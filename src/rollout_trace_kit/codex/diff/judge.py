@@ -1,0 +1,199 @@
+"""One mutant, two verdicts: the kit's reducer profile with ``--release R`` (in process) and the
+real reducer of R (a subprocess), and the outcome of the pair.
+
+Outcomes (issue 18's rulings): ``agree``; ``disagree`` (kit exit 0 against a reducer reject, or
+the reverse); ``reference_hang`` (the reducer timed out) and ``kit_declined`` (a kit cap was
+reached), counted apart.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+from ...bundle import Bundle
+from ...validate import Options, Profile, validate_bundle
+from .mutators.refs import BUNDLE_DIR
+
+AGREE, DISAGREE, REFERENCE_HANG, KIT_DECLINED = "agree", "disagree", "reference_hang", "kit_declined"
+OUTCOMES = (AGREE, DISAGREE, REFERENCE_HANG, KIT_DECLINED)
+# The kit's caps: a finding of these says the kit stopped reading, so it declined to judge.
+CAP_INVARIANTS = frozenset({"STORE.SIZE_LIMIT", "REF.SIZE_LIMIT", "LINE.TOO_LONG"})
+KIT_ACCEPTS, KIT_REJECTS = "kit-accepts", "kit-rejects"  # the direction of a disagreement
+
+_KIT_LOCK = threading.Lock()  # the validator runs one bundle at a time (it holds the GIL anyway)
+
+
+@dataclass
+class KitVerdict:
+    ok: bool
+    declined: bool
+    findings: list[dict] = field(default_factory=list)  # error-severity findings (and caps)
+
+    @property
+    def invariants(self) -> list[str]:
+        return sorted({f["invariant"] for f in self.findings if f["severity"] == "error"})
+
+
+@dataclass
+class RefVerdict:
+    accepted: bool
+    hang: bool = False
+    first_error: str = ""
+
+
+class Reference(Protocol):
+    """A reducer: judges the bundle at ``bundle`` (writing its output to ``out``)."""
+
+    def __call__(self, bundle: Path, out: Path) -> RefVerdict: ...
+
+
+@dataclass
+class CodexReference:
+    """``codex debug trace-reduce`` of one release's native binary."""
+
+    binary: Path
+    timeout: float = 10.0
+
+    def __call__(self, bundle: Path, out: Path) -> RefVerdict:
+        from ..install import trace_reduce
+
+        r = trace_reduce(self.binary, bundle, out, timeout=self.timeout)
+        return RefVerdict(r.accepted, r.timed_out, "" if r.accepted else rust_error(r.stderr))
+
+
+def rust_error(stderr: str) -> str:
+    """An anyhow error report in one line: ``Error: what: its last cause`` (no backtrace)."""
+    lines = stderr.split("Stack backtrace:")[0].splitlines()
+    # the error, not a warning printed before it (Codex warns when it cannot make PATH aliases)
+    head = next((s.strip() for s in lines if s.startswith("Error:")), "") or next((s.strip() for s in lines if s.strip()), "")
+    causes = []
+    if "Caused by:" in lines:
+        for s in lines[lines.index("Caused by:") + 1:]:
+            s = re.sub(r"^\s*\d+:\s*", "", s).strip()
+            if s:
+                causes.append(s)
+    return f"{head}: {causes[-1]}" if causes else head
+
+
+@dataclass
+class CommandReference:
+    """Any reducer command: ``argv`` with ``{bundle}`` and ``{output}`` placeholders (tests use the
+    Python reducers of ``tests/reducers/``)."""
+
+    argv: list[str]
+    timeout: float = 10.0
+
+    def __call__(self, bundle: Path, out: Path) -> RefVerdict:
+        argv = [a.replace("{bundle}", str(bundle)).replace("{output}", str(out)) for a in self.argv]
+        try:
+            p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            return RefVerdict(False, True)
+        err = next((s.strip() for s in p.stderr.decode("utf-8", "replace").splitlines() if s.strip()), "")
+        return RefVerdict(p.returncode == 0, False, "" if p.returncode == 0 else err or f"exit {p.returncode}")
+
+
+def python_reference(fn: Callable[[Path], tuple[bool, str]]) -> Reference:
+    """A reference from a callable ``fn(bundle) -> (accepted, first_error)`` (tests)."""
+
+    def ref(bundle: Path, out: Path) -> RefVerdict:
+        ok, err = fn(bundle)
+        return RefVerdict(ok, False, "" if ok else err)
+
+    return ref
+
+
+def kit_verdict(bundle: Path, release: str | None, dialect: str | None = None) -> KitVerdict:
+    with _KIT_LOCK:
+        report = validate_bundle(bundle, Options(profile=Profile.REDUCER, release=release, dialect=dialect))
+    kept = [f.to_dict() for f in report.findings if f.severity.value == "error" or f.invariant in CAP_INVARIANTS]
+    for f in kept:
+        f.pop("bundle", None)  # a temporary directory: not part of the verdict
+    declined = any(f["invariant"] in CAP_INVARIANTS for f in kept)
+    return KitVerdict(report.ok, declined, kept)
+
+
+def outcome(kit: KitVerdict, ref: RefVerdict) -> str:
+    if ref.hang:
+        return REFERENCE_HANG
+    if kit.declined:
+        return KIT_DECLINED
+    return AGREE if kit.ok == ref.accepted else DISAGREE
+
+
+_NUMBER = re.compile(r"\d+")
+_ID = re.compile(r"\b(?:[a-z]+_)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\bcall-[\w-]+")
+_QUOTED = re.compile(r"`[^`]*`|\"[^\"]*\"|'[^']*'")
+_PATHISH = re.compile(r"(?<![\w.])(/[^\s:,]+)+|BUNDLE/[^\s:,]*")
+
+
+def error_class(line: str) -> str:
+    """A reducer error line without what varies between cases (numbers, quoted names, paths)."""
+    s = _QUOTED.sub("…", line)
+    s = _ID.sub("ID", s)
+    s = _PATHISH.sub("PATH", s)
+    s = _NUMBER.sub("N", s)
+    return s[:160]
+
+
+def verdict_class(kit: KitVerdict, ref: RefVerdict) -> tuple[str, str]:
+    """(direction, class) of a disagreement: the kit's error invariants when it rejects, the
+    reducer's error class when the reducer rejects."""
+    if kit.ok:
+        return KIT_ACCEPTS, error_class(ref.first_error)
+    first = next((f["invariant"] for f in kit.findings if f["severity"] == "error"), "?")
+    return KIT_REJECTS, first  # the first error: later ones are often its cascade
+
+
+def write_bundle(bundle: Bundle, directory: Path) -> Path:
+    """Write a mutant; an absolute path the ``ref.path`` mutator planted points into it."""
+    directory = Path(directory)
+    marker = BUNDLE_DIR.encode()
+    if any(marker in line for line in bundle.lines):
+        import json
+
+        real = json.dumps(str(directory.resolve()))[1:-1].encode()
+        bundle = bundle.copy()
+        bundle.lines = [line.replace(marker, real) for line in bundle.lines]
+    return bundle.write(directory)
+
+
+@dataclass
+class Judged:
+    kit: KitVerdict
+    ref: RefVerdict
+
+    @property
+    def outcome(self) -> str:
+        return outcome(self.kit, self.ref)
+
+
+def judge(bundle: Bundle, release: str | None, reference: Reference, dialect: str | None = None,
+          scratch: Path | None = None, kit_gate: Callable[[KitVerdict], bool] | None = None) -> Judged | None:
+    """Write ``bundle`` to a scratch directory, judge it both ways, and remove it. With
+    ``kit_gate``, the reducer runs only if the kit's verdict passes the gate (None otherwise):
+    the shrinker skips the reducer for candidates the kit already tells apart."""
+    tmp = Path(tempfile.mkdtemp(prefix="rtk-diff-", dir=scratch))
+    try:
+        path = write_bundle(bundle, tmp / "bundle")
+        kit = kit_verdict(path, release, dialect)
+        if kit_gate is not None and not kit_gate(kit):
+            return None
+        ref = reference(path, tmp / "state.json")
+        # no machine path in a verdict: the scratch directory is called BUNDLE
+        ref.first_error = ref.first_error.replace(str(path.resolve()), "BUNDLE").replace(str(path), "BUNDLE")
+        for f in kit.findings:
+            f["message"] = str(f.get("message", "")).replace(str(path.resolve()), "BUNDLE").replace(str(path), "BUNDLE")
+        return Judged(kit, ref)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+

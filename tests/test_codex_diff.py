@@ -1,0 +1,322 @@
+"""The differential engine (``rollout-trace codex diff``) without Codex: mutators, shrinker,
+report, exit codes and escaping, with fake references standing in for the real reducer."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from rollout_trace_kit.bundle import Bundle
+from rollout_trace_kit.cli import main
+from rollout_trace_kit.codex.diff import mutators
+from rollout_trace_kit.codex.diff.engine import run
+from rollout_trace_kit.codex.diff.judge import (
+    DISAGREE, KIT_ACCEPTS, KIT_REJECTS, RefVerdict, judge, kit_verdict, python_reference, rust_error, write_bundle,
+)
+from rollout_trace_kit.codex.diff.report import page, report_dict, save_cases
+from rollout_trace_kit.codex.diff.seeds import generated_seeds, real_seeds
+from rollout_trace_kit.codex.diff.shrink import shrink
+from rollout_trace_kit.codex.diff.view import bodies, ref_sites
+from rollout_trace_kit.generators import build_bundle
+
+RELEASE = {"v1": "0.164.0", "v2": "0.169.0", "v3": "0.171.0"}
+REDUCERS = Path(__file__).parent / "reducers"
+
+
+@pytest.fixture(scope="module")
+def seed_bundles():
+    """One real and one generated bundle per dialect."""
+    out = {}
+    for d in RELEASE:
+        real = [b for name, b in real_seeds(d) if name.endswith("/tools")]
+        out[d] = [real[0], build_bundle(d, 7, events=60)]
+    return out
+
+
+def _same(a: Bundle, b: Bundle) -> bool:
+    return (a.manifest, a.lines, a.payloads, a.specials) == (b.manifest, b.lines, b.payloads, b.specials)
+
+
+def _decoded_bodies(b: Bundle) -> list[bytes]:
+    return [body for _, _, body in bodies(b)]
+
+
+def _refs(b: Bundle) -> list[dict]:
+    return [s.ref for s in ref_sites(b)]
+
+
+def _layer_changed(layer: str, before: Bundle, after: Bundle) -> bool:
+    """The mutant differs from its seed in the part of the bundle its layer names (and only there
+    for the layers that do not touch the event log)."""
+    lines_same = before.lines == after.lines
+    files_same = (before.payloads, before.specials) == (after.payloads, after.specials)
+    if layer in ("value", "order"):
+        return not lines_same and files_same
+    if layer == "ref":
+        return not lines_same and files_same and _refs(before) != _refs(after)
+    if layer == "body":
+        return lines_same and _decoded_bodies(before) != _decoded_bodies(after)
+    if layer == "store":
+        return lines_same and not files_same
+    raise AssertionError(layer)
+
+
+def test_the_mix_gives_a_fifth_at_least_to_body_ref_and_store():
+    assert sum(mutators.MIX.values()) == 100
+    assert all(mutators.MIX[layer] >= 20 for layer in ("body", "ref", "store"))
+    assert {m.layer for m in mutators.registry()} == set(mutators.LAYERS)
+
+
+@pytest.mark.parametrize("dialect", list(RELEASE))
+def test_each_mutator_is_deterministic_and_changes_its_layer(dialect, seed_bundles):
+    applied: dict[str, int] = {}
+    for seed in seed_bundles[dialect]:
+        is_store = dialect == "v3"
+        for m in mutators.registry():
+            if not m.fits(is_store):
+                continue
+            for s in range(6):
+                a, b = seed.copy(), seed.copy()
+                ok_a, ok_b = m.apply(a, random.Random(s)), m.apply(b, random.Random(s))
+                assert ok_a == ok_b, m.name
+                assert _same(a, b), f"{m.name} is not deterministic for seed {s}"
+                if ok_a and not _same(a, seed):
+                    assert _layer_changed(m.layer, seed, a), f"{m.name} (seed {s}) changed another layer"
+                    applied[m.name] = applied.get(m.name, 0) + 1
+    fitting = {m.name for m in mutators.registry() if m.fits(dialect == "v3")}
+    # every mutator that fits the dialect changed one of its seeds, but the prompt ones where
+    # the dialect has no prepared prompts
+    missing = fitting - set(applied) - {"body.fragments", "ref.parts"}
+    assert not missing, missing
+
+
+def test_mutate_is_a_function_of_the_rng_and_leaves_the_seed_alone(seed_bundles):
+    seed = seed_bundles["v3"][0]
+    before = seed.copy()
+    m1, b1 = mutators.mutate(seed, random.Random("x/1"))
+    m2, b2 = mutators.mutate(seed, random.Random("x/1"))
+    assert m1 == m2 and _same(b1, b2)
+    assert _same(seed, before)
+
+
+def test_a_clean_seed_is_judged_alike_by_the_kit_and_a_reference_that_accepts(tmp_path, seed_bundles):
+    j = judge(seed_bundles["v2"][0], "0.169.0", python_reference(lambda p: (True, "")), scratch=tmp_path)
+    assert j.kit.ok and j.outcome == "agree"
+
+
+def _marker_reference(marker: bytes):
+    """A reducer that rejects any bundle whose event log holds ``marker`` (the kit ignores it)."""
+
+    def ref(path: Path) -> tuple[bool, str]:
+        data = (path / "trace.jsonl").read_bytes()
+        return (marker not in data, "Error: marker found")
+
+    return python_reference(ref)
+
+
+def _planted(dialect: str = "v2") -> Bundle:
+    b = build_bundle(dialect, 3, events=60)
+    events = [json.loads(line) for line in b.lines]
+    events[30]["payload"]["x_marker"] = 1  # an unknown key: the kit's reducer profile lets it pass
+    b.lines[30] = json.dumps(events[30], separators=(",", ":")).encode()
+    return b
+
+
+def test_the_shrinker_reduces_a_planted_disagreement(tmp_path):
+    b = _planted()
+    ref = _marker_reference(b"x_marker")
+    first = judge(b, "0.169.0", ref, scratch=tmp_path)
+    assert first.outcome == DISAGREE and first.kit.ok
+
+    def still(c: Bundle) -> bool:
+        j = judge(c, "0.169.0", ref, scratch=tmp_path)
+        return j.outcome == DISAGREE and j.kit.ok
+
+    small = shrink(b, still, tests=250)
+    assert still(small)
+    assert len(small.lines) < len(b.lines) // 2, len(small.lines)
+    assert len(small.payloads) < len(b.payloads)
+    assert any(b"x_marker" in line for line in small.lines)
+
+
+def test_the_engine_counts_triages_and_shrinks_with_a_fake_reference(tmp_path):
+    ref = python_reference(lambda p: (True, ""))  # accepts everything: every kit reject disagrees
+    r1 = run("0.169.0", "v2", ref, 40, seed=3, shrink_tests=20, scratch=tmp_path)
+    r2 = run("0.169.0", "v2", ref, 40, seed=3, shrink_tests=0, scratch=tmp_path)
+    assert [(x.index, x.mutator, x.outcome) for x in r1.results] == [(x.index, x.mutator, x.outcome) for x in r2.results]
+    disagreements = [x for x in r1.results if x.outcome == DISAGREE]
+    assert disagreements and all(x.direction == KIT_REJECTS for x in disagreements)
+    assert sum(c.count for c in r1.cases) == len(disagreements)
+    assert len({c.key for c in r1.cases}) == len(r1.cases)
+    doc = report_dict([r1], "rollout-trace codex diff ...")
+    run_doc = doc["runs"][0]
+    assert run_doc["disagree"] == len(disagreements)
+    assert run_doc["disagreement_rate"] == round(len(disagreements) / (run_doc["agree"] + run_doc["disagree"]), 5)
+    assert sum(x["mutants"] for x in run_doc["by_layer"].values()) == run_doc["mutants"]
+    assert "## Rates per layer" in page(doc)
+
+
+def test_a_reference_hang_is_counted_apart(tmp_path):
+    ref = lambda path, out: RefVerdict(False, hang=True)  # noqa: E731
+    r = run("0.171.0", "v3", ref, 10, seed=1, shrink_tests=0, scratch=tmp_path)
+    assert {x.outcome for x in r.results} == {"reference_hang"}
+    assert not r.cases
+
+
+def test_saved_cases_escape_hostile_strings(tmp_path):
+    hostile = "Error: \x1b[31mred\x1b[0m\nforged line\r\u202e"
+    r = run("0.169.0", "v2", _hostile_reference(hostile), 30, seed=4, shrink_tests=0, scratch=tmp_path)
+    assert r.cases and r.cases[0].key[2] == KIT_ACCEPTS
+    saved = save_cases(r, tmp_path / "out")
+    assert saved
+    for d in saved:
+        text = (d / "summary.txt").read_text(encoding="utf-8")
+        assert not any(c in text for c in "\x1b\r\u202e"), repr(text)
+        assert "forged line" in text and text.count("\n") == len(text.splitlines())
+        assert all(not line.startswith("forged") for line in text.splitlines())
+        info = json.loads((d / "case.json").read_text())
+        assert info["example"]["reducer_error"] == hostile  # the JSON keeps the text (escaped by the encoder)
+        assert (d / "bundle" / "trace.jsonl").is_file()
+
+
+def _hostile_reference(message: str):
+    def ref(path: Path) -> tuple[bool, str]:
+        return False, message
+
+    return python_reference(ref)
+
+
+def test_rust_errors_are_one_line_with_their_last_cause():
+    stderr = ("Error: parse payload raw_payload:1\n\nCaused by:\n    0: outer\n    1: recursion limit exceeded\n\n"
+              "Stack backtrace:\n   0: <unknown>\n")
+    assert rust_error(stderr) == "Error: parse payload raw_payload:1: recursion limit exceeded"
+
+
+def test_an_absolute_ref_path_points_into_the_written_bundle(tmp_path):
+    from rollout_trace_kit.codex.diff.mutators.refs import BUNDLE_DIR
+
+    b = build_bundle("v1", 2, events=30)
+    b.lines[1] = b.lines[1].replace(b'"path":"payloads/', f'"path":"{BUNDLE_DIR}/payloads/'.encode())
+    path = write_bundle(b, tmp_path / "b")
+    assert str(path.resolve()).encode() in (path / "trace.jsonl").read_bytes()
+    assert kit_verdict(path, "0.164.0").findings is not None
+
+
+def _cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["codex", "diff", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_exit_codes(capsys, tmp_path):
+    accept_all = f"{sys.executable} {REDUCERS / 'accept_all.py'} {{bundle}} {{output}}"
+    code, out, _ = _cli(capsys, "--release", "0.169.0", "--mutations", "20", "--seed", "2", "--shrink-tests", "0",
+                        "--reference-cmd", accept_all, "-q", "--format", "json")
+    assert code == 1  # the kit rejects some mutants that a reducer accepting everything accepts
+    doc = json.loads(out)
+    assert doc["runs"][0]["disagree"] > 0 and doc["runs"][0]["dialect"] == "v2"
+
+    kit_ref = tmp_path / "kit_ref.py"
+    kit_ref.write_text(
+        "import sys\nfrom rollout_trace_kit.validate import Options, Profile, validate_bundle\n"
+        "r = validate_bundle(sys.argv[1], Options(profile=Profile.REDUCER, release='0.171.0'))\n"
+        "sys.exit(0 if r.ok else 1)\n")
+    code, out, _ = _cli(capsys, "--release", "0.171.0", "--mutations", "6", "--shrink-tests", "0",
+                        "--reference-cmd", f"{sys.executable} {kit_ref} {{bundle}} {{output}}", "-q")
+    assert code == 0, out  # the kit agrees with itself
+    assert "0 disagreement(s)" in out
+
+    for bad in (["--release", "0.169.00"], ["--release", "0.169.0", "--mutations", "0"], [],
+                ["--release", "9.9.9", "--reference-cmd", "true"]):
+        code, _, err = _cli(capsys, *bad, "-q")
+        assert code == 2, (bad, err)
+        assert err.startswith("rollout-trace codex diff:")
+
+
+def test_cli_only_replays_one_mutant(capsys):
+    accept_all = f"{sys.executable} {REDUCERS / 'accept_all.py'} {{bundle}} {{output}}"
+    code, out, _ = _cli(capsys, "--release", "0.164.0", "--mutations", "50", "--only", "7", "--shrink-tests", "0",
+                        "--reference-cmd", accept_all, "-q", "--format", "json")
+    doc = json.loads(out)
+    assert doc["runs"][0]["mutants"] + doc["runs"][0]["not_applicable"] == 1
+
+
+def test_generated_seeds_are_reproducible():
+    a = generated_seeds("v3", 5, count=2)
+    b = generated_seeds("v3", 5, count=2)
+    assert [(n, x.lines, x.payloads) for n, x in a] == [(n, x.lines, x.payloads) for n, x in b]
+
+
+def test_the_committed_report_is_free_of_machine_paths_and_names_its_command():
+    from rollout_trace_kit.codex.diff.report import DOCS_DATA, FORMAT
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / DOCS_DATA).read_text(encoding="utf-8")
+    doc = json.loads(text)
+    assert doc["format"] == FORMAT
+    assert doc["command"].startswith("rollout-trace codex diff ") and f"-o {DOCS_DATA}" in doc["command"]
+    for machine in (str(root), str(Path.home()), "/tmp/", "rtk-diff-"):
+        assert machine not in text, machine
+    assert {r["dialect"] for r in doc["runs"]} == {"v1", "v2", "v3"}
+    assert all(r["mutants"] >= 2000 for r in doc["runs"])
+
+
+def test_epoch_readers_are_the_oldest_reader_of_each_epoch_and_get_a_tenth():
+    import argparse
+
+    from rollout_trace_kit.codex.diff.cli import _plan, epoch_readers
+    from rollout_trace_kit.model import releases as rel
+
+    readers = epoch_readers()
+    assert set(RELEASE.values()) <= set(readers)
+    firsts = {e.first for e in rel.table_epochs()}
+    assert readers[0] in firsts
+    args = argparse.Namespace(release=["0.171.0"], epoch_readers=True, mutations=1000)
+    plan = dict(_plan(args))
+    assert plan["0.171.0"] == 1000 and plan["0.164.0"] == 100 and len(plan) == len(readers)
+
+
+def test_the_shrinker_leaves_a_deeply_nested_value_alone():
+    """A payload nested 600 levels (the nesting mutator's deepest) made the value pass recurse
+    past Python's limit and ended the whole run."""
+    b = build_bundle("v1", 3, events=30)
+    path = sorted(b.payloads)[3]
+    b.payloads[path] = b.payloads[path].rstrip()[:-1] + b',"x_deep":' + b"[" * 600 + b"0" + b"]" * 600 + b"}"
+
+    def still(c: Bundle) -> bool:  # a stand-in for "the same disagreement": the deep value stays
+        return path in c.payloads and b"[" * 600 in c.payloads[path]
+
+    small = shrink(b, still, tests=5000)
+    assert still(small) and len(small.lines) < len(b.lines)
+
+
+def test_a_warning_before_the_error_is_not_the_error():
+    stderr = ("WARNING: proceeding, even though we could not create PATH aliases: operation would block\n"
+              "Error: read payload raw_payload:8\n\nCaused by:\n    Not a directory (os error 20)\n")
+    assert rust_error(stderr) == "Error: read payload raw_payload:8: Not a directory (os error 20)"
+
+
+def test_renumber_keeps_the_rest_of_a_line_as_it_is():
+    from rollout_trace_kit.codex.diff.mutators.order import renumber
+
+    b = build_bundle("v2", 1, events=20)
+    deep = b.lines[3][:-1] + b',"x":' + b"[" * 600 + b"]" * 600 + b"}"
+    b.lines[3] = deep
+    b.lines[5], b.lines[6] = b.lines[6], b.lines[5]
+    renumber(b)
+    assert [json.loads(line)["seq"] for line in b.lines] == list(range(1, 21))
+    assert b.lines[3].endswith(b"]" * 600 + b"}")
+
+
+def test_error_classes_drop_ids_numbers_and_paths():
+    from rollout_trace_kit.codex.diff.judge import error_class
+
+    a = error_class("Error: accepted item payload does not match fco_01a22880-207e-77b0-b526-6ac8907e63ce")
+    b = error_class("Error: accepted item payload does not match ctco_01a22880-29f5-7ed0-8550-8b43f860ab9d")
+    assert a == b == "Error: accepted item payload does not match ID"
+    assert error_class("Error: model-visible call id call-2x was reused") == error_class("Error: model-visible call id call-17 was reused")
+    assert error_class("Error: open shard BUNDLE/payloads/9.zst: No such file (os error 2)") == "Error: open shard PATH: No such file (os error N)"
