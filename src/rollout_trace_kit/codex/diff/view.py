@@ -82,7 +82,7 @@ def records(bundle: Bundle, shard: str) -> list[tuple[bytes, bytes]] | None:
     for item in read_records(io.BytesIO(bundle.payloads[shard])):
         if not isinstance(item, Record) or item.body is None:
             return None
-        out.append((item.id, item.body))
+        out.append((item.id, bytes(item.body)))  # a big body may come as a bytearray
     return out
 
 
