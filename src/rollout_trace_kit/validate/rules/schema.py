@@ -9,6 +9,8 @@ published schema, which also writes the messages.
 
 from __future__ import annotations
 
+import copy
+
 import msgspec
 
 from ...compilers.json_schema import PAYLOAD_UNION, error_trail, event_schema, manifest_schema
@@ -226,6 +228,41 @@ def _float_ints(dialect: Dialect, obj) -> list[str]:
     return [path for value, t, path in _typed_places(dialect, obj) if isinstance(t, Int) and isinstance(value, float)]
 
 
+I64_MAX = 2**63 - 1  # msgspec's integer bounds stop here; u64 fields go on to 2**64 - 1
+
+
+def _typed_event(dialect: Dialect, td, obj: dict):
+    """The typed event of a schema-valid ``obj``. A u64 field above i64 (valid: serde reads it)
+    is past the typed path's bounds: it is converted as 0 and its value put back, so the
+    event still gets every lifecycle and ref check (it was dropped before)."""
+    big = [path for value, t, path in _typed_places(dialect, obj)
+           if isinstance(t, Int) and type(value) is int and value > I64_MAX]
+    if not big:
+        return msgspec.convert(obj, td.event)
+    placeholder = copy.deepcopy(obj)
+    for path in big:
+        _set_at(placeholder, path, 0, lambda o, k, v: o.__setitem__(k, v))
+    event = msgspec.convert(placeholder, td.event)
+    for path in big:
+        value = obj
+        for step in path.split("/")[1:]:
+            value = value[int(step) if isinstance(value, list) else step]
+        _set_at(event, path, value, setattr)
+    return event
+
+
+def _set_at(root, path: str, value, set_key) -> None:
+    """Set the value at JSON pointer ``path`` (model keys, list indexes) in dicts or typed structs."""
+    *steps, last = path.split("/")[1:]
+    node = root
+    for step in steps:
+        node = node[int(step)] if isinstance(node, list) else (node[step] if isinstance(node, dict) else getattr(node, step))
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        set_key(node, last, value)
+
+
 def decode_event(ctx: Context, raw: RawLine, td=None):
     """Check one non-blank line; return the typed event, the parsed dict (or None) and validity.
 
@@ -346,12 +383,8 @@ def _validate(ctx: Context, raw: RawLine, td, fast_event, obj):
                 ctx.report(UNKNOWN_KEY, f"event {where or '/'}{_where(event_referee(dialect, True).schema, e)}: {e.message}", pointer=where)
     if fast_event is None:
         version = obj.get("schema_version")
-        try:
-            # The typed path holds the dialect's version as a const; another version is
-            # ENVELOPE.SCHEMA_VERSION's to report, so decode with it and put it back.
-            fast_event = msgspec.convert(dict(obj, schema_version=dialect.schema_version), td.event)
-        except msgspec.ValidationError:
-            # Only u64 values above i64 get here: valid, but too large for the typed path.
-            return None, obj
+        # The typed path holds the dialect's version as a const; another version is
+        # ENVELOPE.SCHEMA_VERSION's to report, so decode with it and put it back.
+        fast_event = _typed_event(dialect, td, dict(obj, schema_version=dialect.schema_version))
         fast_event.schema_version = version
     return fast_event, obj

@@ -1,0 +1,114 @@
+"""Issue 18's wrong-verdict classes of parsing, refs and the store, each on a minimal bundle.
+
+Every case was judged by the real reducers (0.164.0 for v1, 0.169.0 for v2, 0.171.0 for
+v3) before it was written down here; the comment of each test gives their verdict.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from rollout_trace_kit.store.shards import read_records
+from rollout_trace_kit.validate import Options, Profile, validate_bundle
+
+from .conftest import CORPUS
+
+RELEASE = {"v1": "0.164.0", "v2": "0.169.0", "v3": "0.171.0"}
+SHARD = "payloads/000001.zst"
+
+
+def plain(tmp_path: Path, dialect: str) -> Path:
+    """The smallest real bundle of the dialect (the corpus's `plain`), copied to edit."""
+    d = tmp_path / f"plain-{dialect}"
+    shutil.copytree(CORPUS / f"codex-{RELEASE[dialect]}" / "plain", d)
+    return d
+
+
+def events(d: Path) -> list[dict]:
+    return [orjson.loads(line) for line in (d / "trace.jsonl").read_bytes().splitlines()]
+
+
+def write(d: Path, evs: list, renumber: bool = True) -> None:
+    """Write the events back (dicts, or raw lines as bytes), seq renumbered from 1."""
+    out = []
+    for n, e in enumerate(evs, 1):
+        if isinstance(e, dict):
+            e = dict(e, seq=n) if renumber else e
+            out.append(orjson.dumps(e, option=orjson.OPT_PASSTHROUGH_DATACLASS) if _small(e) else _dumps_big(e))
+        else:
+            out.append(e)
+    (d / "trace.jsonl").write_bytes(b"".join(line + b"\n" for line in out))
+
+
+def _small(value) -> bool:
+    """Whether orjson can write ``value`` (its integers fit in 64 bits)."""
+    try:
+        orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return False
+    return True
+
+
+def _dumps_big(value) -> bytes:
+    import json
+
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def first(evs: list[dict], tag: str) -> int:
+    return next(i for i, e in enumerate(evs) if e["payload"]["type"] == tag)
+
+
+def reducer(d: Path, **kw):
+    return validate_bundle(d, Options(profile=Profile.REDUCER, **kw))
+
+
+def record_lengths(d: Path) -> dict[str, int]:
+    with open(d / SHARD, "rb") as f:
+        return {r.id.decode(): len(r.body) for r in read_records(f) if getattr(r, "body", None) is not None}
+
+
+# -- class 1: an integer above i64::MAX -----------------------------------------------------
+
+
+def _truncated_capture(d: Path, ref: dict, original: int) -> None:
+    ref["capture"] = {"status": "truncated", "original_bytes": original, "retained_bytes": record_lengths(d)[ref["raw_payload_id"]]}
+
+
+def test_a_u64_above_i64_keeps_the_event_checked(tmp_path):
+    # 0.171.0 accepts a capture whose original_bytes is 2**63 (a u64) ...
+    d = plain(tmp_path, "v3")
+    evs = events(d)
+    started = evs[first(evs, "thread_started")]
+    _truncated_capture(d, started["payload"]["metadata_payload"], 2**63)
+    write(d, evs)
+    assert reducer(d).findings == []
+    # ... and rejects the same event as a second start: "duplicate thread start for ..."
+    evs.insert(first(evs, "thread_started") + 1, orjson.loads(_dumps_big(started)))
+    write(d, evs)
+    assert reducer(d).ids() == {"THREAD.DUPLICATE_START"}
+
+
+def test_a_u64_above_i64_keeps_the_refs_of_its_event_checked(tmp_path):
+    # 0.171.0: "missing payload raw_payload:99 in shard 1"; the kit saw no ref at all
+    d = plain(tmp_path, "v3")
+    evs = events(d)
+    ref = evs[first(evs, "protocol_event_observed")]["payload"]["event_payload"]
+    ref["shard"] = 1
+    ref["raw_payload_id"] = "raw_payload:99"
+    ref["capture"] = {"status": "truncated", "original_bytes": 2**64 - 1, "retained_bytes": 3}
+    write(d, evs)
+    assert reducer(d).ids() == {"STORE.REF_RECORD"}
+
+
+def test_a_shard_number_above_i64_is_looked_for(tmp_path):
+    # 0.171.0: "open shard .../payloads/9223372036854775808.zst"
+    d = plain(tmp_path, "v3")
+    evs = events(d)
+    evs[first(evs, "protocol_event_observed")]["payload"]["event_payload"]["shard"] = 2**63
+    write(d, evs)
+    assert reducer(d).ids() == {"STORE.REF_SHARD"}
