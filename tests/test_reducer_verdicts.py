@@ -112,3 +112,65 @@ def test_a_shard_number_above_i64_is_looked_for(tmp_path):
     evs[first(evs, "protocol_event_observed")]["payload"]["event_payload"]["shard"] = 2**63
     write(d, evs)
     assert reducer(d).ids() == {"STORE.REF_SHARD"}
+
+
+# -- class 2: two refs to one payload id that differ ------------------------------------------
+
+
+def _part(rid: str, kind: str) -> dict:
+    return {"raw_payload_id": rid, "kind": {"type": kind}, "shard": 1}
+
+
+def _twin_ref(tmp_path, change) -> Path:
+    """`plain` v3 with its first protocol event repeated, the copy's ref changed by ``change``."""
+    d = plain(tmp_path, "v3")
+    evs = events(d)
+    i = first(evs, "protocol_event_observed")
+    twin = orjson.loads(orjson.dumps(evs[i]))
+    change(d, twin["payload"]["event_payload"])
+    evs.insert(i + 1, twin)
+    write(d, evs)
+    return d
+
+
+def _truncated_as_stored(d: Path, ref: dict, original: int = 10**7) -> None:
+    _truncated_capture(d, ref, original)
+
+
+CONFLICTS = {  # 0.171.0: "conflicting references for payload raw_payload:2" for each
+    "shard": lambda d, r: (shutil.copy(d / SHARD, d / "payloads/000002.zst"), r.update(shard=2)),
+    "capture": _truncated_as_stored,
+    "parts": lambda d, r: r.update(parts=[_part("raw_payload:1", "session_metadata")]),
+    "omitted": lambda d, r: (r.pop("shard"), r.update(capture={"status": "omitted", "original_bytes": 10**8})),
+    "kind": lambda d, r: r.update(kind={"type": "session_metadata"}),
+}
+SAME = {  # 0.171.0 accepts each: the same ref written another way
+    "identical": lambda d, r: None,
+    "explicit complete capture": lambda d, r: r.update(capture={"status": "complete"}),
+    "empty parts": lambda d, r: r.update(parts=[]),
+    "kind value null": lambda d, r: r["kind"].update(value=None),
+    "key order": lambda d, r: (r.clear(), r.update(shard=1, kind={"type": "protocol_event"}, raw_payload_id="raw_payload:2")),
+}
+
+
+@pytest.mark.parametrize("what", CONFLICTS)
+def test_two_refs_to_one_payload_that_differ_conflict(tmp_path, what):
+    report = reducer(_twin_ref(tmp_path, CONFLICTS[what]))
+    assert report.ids() == {"STORE.KIND_CONFLICT"}, report.findings
+    assert f"the {what if what != 'omitted' else 'shard'} differs" in report.findings[0].message
+
+
+@pytest.mark.parametrize("what", SAME)
+def test_two_refs_written_differently_are_the_same_ref(tmp_path, what):
+    assert reducer(_twin_ref(tmp_path, SAME[what])).findings == []
+
+
+def test_two_truncated_captures_of_different_sizes_conflict(tmp_path):
+    def change(d, ref):
+        _truncated_as_stored(d, ref, 10**7 + 1)
+
+    d = _twin_ref(tmp_path, change)
+    evs = events(d)
+    _truncated_as_stored(d, evs[first(evs, "protocol_event_observed")]["payload"]["event_payload"])
+    write(d, evs)
+    assert reducer(d).ids() == {"STORE.KIND_CONFLICT"}

@@ -30,6 +30,7 @@ from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Profile, Severity
 from .layout import PAYLOADS, irregular
+from .ref_forms import RefForms, describe, difference, ref_form
 from .refs import TOO_LARGE, check_kind
 
 class _OlderLevels(TypedDict):
@@ -143,9 +144,12 @@ CAPTURE = invariant(
 )
 KIND_CONFLICT = invariant(
     "STORE.KIND_CONFLICT",
-    "Every ref to one payload gives it the same kind.",
+    "Every ref to one payload is the same ref: the same kind, shard, capture and parts (an explicit "
+    "`complete` capture counts as none, empty `parts` as none).",
     **_V3, v3=R,
-    source='0.171.0 reducer: "conflicting references for payload {id}" (measured)',
+    source='0.171.0 reducer: "conflicting references for payload {id}" for a kind, a shard, a capture or '
+    "parts that differ (measured)",
+    notes="The ID predates the other components: it names any conflict between two refs to one payload id.",
 )
 MAX_SHARD_BYTES = 1 << 30  # Codex shards stay near 8 MiB; one record is at most its 64 MiB capture
 # Records read from all shards together: the per-shard cap alone lets symlinks (which the
@@ -173,8 +177,6 @@ MAX_BITMAP = 1 << 22  # canonical ids further than this from a shard's first go 
 PAGE_BITS = 6
 PAGE = 1 << PAGE_BITS
 
-KIND_CODES: dict[str, int] = {}  # kind name -> small code (process-wide; names are few)
-
 # bit flags per record
 PRESENT, REFERENCED, CHECKED, BAD_JSON, TOO_BIG = 1, 2, 4, 8, 16
 
@@ -188,8 +190,6 @@ class _Shard:
     base: int = -1  # canonical ordinal of index 0
     flags: dict[int, bytearray] = dc_field(default_factory=dict)  # page of (canonical n - base) -> bit flags
     others: dict = dc_field(default_factory=dict)  # any other id (bytes) -> bit flags
-    kinds: dict[int, bytearray] = dc_field(default_factory=dict)  # page of (canonical n - base) -> kind code + 1
-    other_kinds: dict = dc_field(default_factory=dict)  # any other id -> kind name
     pending: dict = dc_field(default_factory=dict)  # id bytes -> body read ahead
     pending_bytes: int = 0
     error: codec.ShardError | None = None  # how the stream ended, if badly
@@ -223,21 +223,6 @@ class _Shard:
         else:
             self.others[key] = self.others.get(key, 0) | bits
 
-    def kind_conflict(self, key, kind: str) -> str | None:
-        """Remember the kind a record is referenced as; return an earlier, different one."""
-        if key.__class__ is not int:
-            old = self.other_kinds.setdefault(key, kind)
-            return None if old == kind else old
-        code = KIND_CODES.get(kind) or KIND_CODES.setdefault(kind, len(KIND_CODES) + 1)
-        page = self.kinds.get(key >> PAGE_BITS)
-        if page is None:
-            page = self.kinds[key >> PAGE_BITS] = bytearray(PAGE)
-        old = page[key & (PAGE - 1)]
-        if not old:
-            page[key & (PAGE - 1)] = code
-            return None
-        return None if old == code else next(k for k, c in KIND_CODES.items() if c == old)
-
     def present_ids(self):
         """Every record id seen, as (id bytes, flags)."""
         for p in sorted(self.flags):
@@ -257,6 +242,7 @@ class StoreRefChecker:
         self.bundle = ctx.bundle
         self.bundle_real = os.path.realpath(ctx.bundle)
         self.shards: dict[int, _Shard] = {}
+        self.forms = RefForms()  # the first ref of every payload id
         self.recording_completed = False  # set by the engine before finish()
         self.limits = codec.Limits(
             max_shard_bytes=MAX_SHARD_BYTES, max_record_bytes=ctx.options.max_payload_bytes,
@@ -295,6 +281,16 @@ class StoreRefChecker:
         rid_text = ref.raw_payload_id
         rid = rid_text.encode("utf-8", "surrogatepass")
         capture = _capture(ref)
+        form = ref_form(ref)
+        old = self.forms.first(rid_text, form)
+        if old is not None:
+            what = difference(old, form)
+            ctx.report(
+                KIND_CONFLICT,
+                f"conflicting references for payload {rid_text}: the {what} differs ({describe(form)} here, "
+                f"{describe(old)} before)",
+                pointer=pointer + ("/kind/type" if what == "kind" else f"/{what}"),
+            )
         if ref.shard is None or (capture and capture[0] == "omitted"):
             self._omitted(ref, capture, pointer)
             return _NOTHING
@@ -302,13 +298,6 @@ class StoreRefChecker:
         if sh is None:
             return _NOTHING
         key = sh.key(rid)
-        old_kind = sh.kind_conflict(key, ref.kind.type)
-        if old_kind is not None:
-            ctx.report(
-                KIND_CONFLICT,
-                f"conflicting references for payload {rid_text}: kind {ref.kind.type!r} here, {old_kind!r} before",
-                pointer=pointer + "/kind/type",
-            )
         flags = sh.get(key)
         if not flags & PRESENT:
             body = self._advance_to(sh, rid)
