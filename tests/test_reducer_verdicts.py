@@ -174,3 +174,47 @@ def test_two_truncated_captures_of_different_sizes_conflict(tmp_path):
     _truncated_as_stored(d, evs[first(evs, "protocol_event_observed")]["payload"]["event_payload"])
     write(d, evs)
     assert reducer(d).ids() == {"STORE.KIND_CONFLICT"}
+
+
+# -- classes 8 and 10: ref paths, opened as the reducer opens them -----------------------------
+
+
+def _request_path(tmp_path, dialect: str, form: str) -> Path:
+    """`plain` with the first inference request's path (read by both reducers) rewritten:
+    ``{n}`` is its ordinal, ``{bundle}`` the bundle's absolute path."""
+    d = plain(tmp_path, dialect)
+    evs = events(d)
+    ref = evs[first(evs, "inference_started")]["payload"]["request_payload"]
+    n = ref["path"].split("/")[1].split(".")[0]
+    ref["path"] = form.format(n=n, bundle=d, name=d.name)
+    write(d, evs)
+    return d
+
+
+# 0.164.0 and 0.169.0: "open payload raw_payload:N" (the OS's "Not a directory", "No such file")
+UNREADABLE_FORMS = ["payloads/{n}.json/", "payloads/{n}.json//", "payloads/{n}.json/.", "payloads/nodir/../{n}.json"]
+# 0.164.0 and 0.169.0 read these: they resolve to the payload inside the bundle
+INSIDE_FORMS = ["payloads/../payloads/{n}.json", "{bundle}/payloads/{n}.json", "../{name}/payloads/{n}.json",
+                "{bundle}/../{name}/payloads/{n}.json"]
+
+
+@pytest.mark.parametrize("dialect", ["v1", "v2"])
+@pytest.mark.parametrize("form", UNREADABLE_FORMS)
+def test_a_path_the_os_cannot_open_fails_the_reducer(tmp_path, dialect, form):
+    report = reducer(_request_path(tmp_path, dialect, form))
+    assert report.ids() == {"REF.FILE_EXISTS"}, report.findings
+
+
+@pytest.mark.parametrize("dialect", ["v1", "v2"])
+@pytest.mark.parametrize("form", INSIDE_FORMS)
+def test_a_path_that_resolves_inside_the_bundle_is_read_by_the_reducer(tmp_path, dialect, form):
+    d = _request_path(tmp_path, dialect, form)
+    assert reducer(d).findings == []
+    writer = validate_bundle(d, Options(profile=Profile.WRITER))
+    assert "REF.PATH_CONFINED" in writer.ids()  # writers write payloads/{n}.json
+    # and it was read: a broken payload behind it is caught
+    evs = events(d)
+    rel = evs[first(evs, "inference_started")]["payload"]["request_payload"]["path"]
+    target = Path(rel) if rel.startswith("/") else d / rel
+    target.write_bytes(b"{nope")
+    assert reducer(d).ids() == {"REF.JSON"}

@@ -28,8 +28,10 @@ PATH_CONFINED = invariant(
     "A payload path is relative, normalised (no `.`, `..`, empty or backslash segments) and inside `payloads/`, and no symlink takes it out of the bundle.",
     v1=W, v2=W, v3=None,
     source="payload.rs: \"Path relative to the trace bundle root\"; writer.rs writes payloads/{n}.json",
-    notes="The reference reducers join the path to the bundle and read wherever it points; the kit never does. "
-    "For a payload the reducer reads, the finding names the reducer profile.",
+    notes="The reference reducers open the path joined to the bundle as the OS resolves it (an absolute path, "
+    "`..` or a symlink that lands inside the bundle is read; `payloads/2.json/` is \"Not a directory\"). "
+    "The kit opens it the same way when it resolves inside the bundle (a writer-profile finding); "
+    "a path that leads out it never reads: for a payload the reducer reads, that finding names the reducer profile.",
 )
 FILE_EXISTS = invariant(
     "REF.FILE_EXISTS",
@@ -297,26 +299,34 @@ class RefChecker:
         return None
 
     def _locate(self, ref, pointer: str, read_by_reducer: bool) -> str | None:
-        """The file a ref names, resolved, or None (reported) when the kit must not read it."""
-        problem = confinement_problem(ref.path)
-        # `payloads/./1.json` or `payloads//1.json` stay inside: read them as the OS resolves
-        # them; outside payloads/ but inside the bundle is safe too (the reducer reads it).
-        safe = _safe_to_read(problem)
-        full = None
-        if safe:
-            full = os.path.realpath(os.path.join(self.bundle_str, ref.path))
-            if not full.startswith(self.bundle_real + os.sep):
-                problem, safe = "leaves the bundle through a symlink", False
+        """The file a ref names, as the reducer opens it, or None (reported) when the kit must not read it.
+
+        The reducers open ``bundle.join(path)`` as it is (measured on 0.164.0 and 0.169.0): an
+        absolute path replaces the bundle, and the OS resolves `..` and symlinks one component
+        at a time, so `payloads/nodir/../2.json` and `payloads/2.json/` ("Not a directory")
+        fail while `payloads/../payloads/2.json` or an absolute path into the bundle are read.
+        The kit opens the same path when it resolves inside the bundle: the open then either
+        reads that file or fails as the reducer's does; a path leading elsewhere it never reads.
+        """
+        path = ref.path
+        problem = confinement_problem(path)
+        inside = "\x00" not in path
+        full = os.path.join(self.bundle_str, path) if inside else None
+        if full is not None:
+            real = os.path.realpath(full)
+            inside = real.startswith(self.bundle_real + os.sep)
+            if not inside and _safe_to_read(problem):
+                problem = "leaves the bundle through a symlink"
         if problem is not None:
-            unread = read_by_reducer and not safe
+            unread = read_by_reducer and not inside
             suffix = "; the reference reducer would read outside the bundle, the kit does not" if unread else ""
             self.ctx.report(
                 PATH_CONFINED,
-                f"{ref.raw_payload_id} path {ref.path!r} {problem}{suffix}",
+                f"{ref.raw_payload_id} path {path!r} {problem}{suffix}",
                 pointer=pointer + "/path",
                 level=R if unread else None,
             )
-        return full if safe else None
+        return full if inside else None
 
     def _load(self, full: str, follow_symlinks: bool) -> _Load:
         """Read and parse one file, once for as long as it stays in the cache."""
