@@ -218,3 +218,132 @@ def test_a_path_that_resolves_inside_the_bundle_is_read_by_the_reducer(tmp_path,
     target = Path(rel) if rel.startswith("/") else d / rel
     target.write_bytes(b"{nope")
     assert reducer(d).ids() == {"REF.JSON"}
+
+
+# -- class 7: payload bodies nested past serde_json's recursion limit ------------------------
+
+
+def _deepened(text: bytes, depth: int) -> bytes:
+    """A body object with an unknown key whose arrays take the whole body to ``depth`` levels."""
+    body = orjson.loads(text)
+    inner = b"[" * (depth - 1) + b"]" * (depth - 1)
+    return orjson.dumps(body)[:-1] + (b"," if body else b"") + b'"zz":' + inner + b"}"
+
+
+def _deepen_payload(d: Path, dialect: str, ref: dict, depth: int) -> None:
+    if dialect == "v3":
+        from rollout_trace_kit.store.shards import compress_records
+
+        rel = f"payloads/{ref['shard']:06d}.zst"
+        with open(d / rel, "rb") as f:
+            records = [(r.id, r.body) for r in read_records(f)]
+        rid = ref["raw_payload_id"].encode()
+        (d / rel).write_bytes(compress_records([(i, _deepened(b, depth) if i == rid else b) for i, b in records]))
+    else:
+        (d / ref["path"]).write_bytes(_deepened((d / ref["path"]).read_bytes(), depth))
+
+
+def _body_kinds():
+    """(dialect, kind, limit) of every kind with a measured depth limit."""
+    from rollout_trace_kit.model import DIALECTS
+
+    return [(name, kind, limit) for name in RELEASE for kind, limit in DIALECTS[name].body_depth_limits]
+
+
+def _ref_of_kind(tmp_path: Path, dialect: str, kind: str):
+    from rollout_trace_kit.model import DIALECTS
+    from rollout_trace_kit.model.facts import iter_refs
+
+    for scenario in ("basic", "compaction", "tools"):
+        d = tmp_path / f"{scenario}-{dialect}"
+        if not d.exists():
+            shutil.copytree(CORPUS / f"codex-{RELEASE[dialect]}" / scenario, d)
+        for e in events(d):
+            for _, ref, _ in iter_refs(DIALECTS[dialect], e["payload"]):
+                if ref["kind"]["type"] == kind and not ref.get("parts") and not ref.get("capture"):
+                    return d, ref
+    raise AssertionError(f"no {kind} ref in the corpus of {dialect}")
+
+
+@pytest.mark.parametrize("dialect,kind,limit", _body_kinds(), ids=lambda v: str(v))
+def test_a_body_deeper_than_its_kind_is_parsed_fails_the_reducer(tmp_path, dialect, kind, limit):
+    # measured: `limit` levels read, one more "parse payload raw_payload:N"
+    d, ref = _ref_of_kind(tmp_path, dialect, kind)
+    original = (d / ref["path"]).read_bytes() if dialect != "v3" else None
+    _deepen_payload(d, dialect, ref, limit)
+    assert "REF.NESTING" not in reducer(d).ids()
+    if original is not None:
+        (d / ref["path"]).write_bytes(original)
+        _deepen_payload(d, dialect, ref, limit + 1)
+    else:
+        shutil.rmtree(d)
+        d, ref = _ref_of_kind(tmp_path, dialect, kind)
+        _deepen_payload(d, dialect, ref, limit + 1)
+    report = reducer(d)
+    assert "REF.NESTING" in report.ids(), report.findings
+
+
+@pytest.mark.parametrize("dialect", list(RELEASE))
+def test_a_kind_the_reducer_does_not_parse_is_read_at_any_depth(tmp_path, dialect):
+    d, ref = _ref_of_kind(tmp_path, dialect, "protocol_event")  # measured: read 300 levels deep
+    _deepen_payload(d, dialect, ref, 300)
+    assert reducer(d).findings == []
+
+
+# -- class 10: findings on bundles Codex reads ---------------------------------------------
+
+
+def _edit_line(d: Path, n: int, edit) -> None:
+    lines = (d / "trace.jsonl").read_bytes().splitlines()
+    lines[n] = edit(lines[n])
+    (d / "trace.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
+
+
+SKIPPED_VALUES = {  # each read by 0.164.0, 0.169.0 and 0.171.0 inside an unknown envelope or manifest key
+    "lone surrogate": b'"\\ud800"',
+    "1e400": b"1e400",
+    "big integer": str(2**70).encode(),
+    "duplicate key": b'{"a":1,"a":2}',
+    "600 levels": b"[" * 600 + b"]" * 600,
+    "20000 levels": b"[" * 20000 + b"]" * 20000,
+}
+
+
+@pytest.mark.parametrize("dialect", list(RELEASE))
+@pytest.mark.parametrize("value", SKIPPED_VALUES)
+def test_a_value_serde_skips_in_an_unknown_envelope_key_is_no_reducer_finding(tmp_path, dialect, value):
+    d = plain(tmp_path, dialect)
+    _edit_line(d, 1, lambda line: line[:-1] + b',"zz":' + SKIPPED_VALUES[value] + b"}")
+    assert reducer(d).findings == []
+    strict = validate_bundle(d, Options(profile=Profile.STRICT))
+    assert strict.ids() <= {"EVENT.UNKNOWN_KEY", "LINE.JSON", "LINE.NESTING", "LINE.DUPLICATE_KEY"}, strict.findings
+    assert "EVENT.UNKNOWN_KEY" in strict.ids()  # the line was read, not skipped
+
+
+@pytest.mark.parametrize("dialect", list(RELEASE))
+@pytest.mark.parametrize("value", SKIPPED_VALUES)
+def test_a_value_serde_skips_in_an_unknown_manifest_key_is_no_reducer_finding(tmp_path, dialect, value):
+    d = plain(tmp_path, dialect)
+    text = (d / "manifest.json").read_bytes().rstrip()
+    (d / "manifest.json").write_bytes(text[:-1] + b',"zz":' + SKIPPED_VALUES[value] + b"}")
+    assert reducer(d).findings == []
+    assert validate_bundle(d, Options(profile=Profile.STRICT)).ids() <= {"BUNDLE.MANIFEST_JSON"}
+
+
+@pytest.mark.parametrize("dialect", list(RELEASE))
+def test_a_lone_surrogate_inside_the_payload_still_fails(tmp_path, dialect):
+    # serde buffers the tagged payload: 0.164.0, 0.169.0 and 0.171.0 say "parse trace event line 2"
+    d = plain(tmp_path, dialect)
+    _edit_line(d, 1, lambda line: line.replace(b'"payload":{', b'"payload":{"zz":"\\ud800",', 1))
+    assert "LINE.JSON" in reducer(d).ids()
+
+
+@pytest.mark.parametrize("dialect", ["v1", "v2"])
+def test_a_number_too_large_for_f64_in_a_body_is_read(tmp_path, dialect):
+    # 0.164.0 and 0.169.0 accept `"zz": -1e400` in an inference request; orjson refuses it
+    d = plain(tmp_path, dialect)
+    evs = events(d)
+    path = d / evs[first(evs, "inference_started")]["payload"]["request_payload"]["path"]
+    text = path.read_bytes().rstrip()
+    path.write_bytes(text[:-1] + b',"zz":-1e400}')
+    assert reducer(d).findings == []

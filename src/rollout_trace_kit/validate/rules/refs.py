@@ -13,13 +13,13 @@ import stat
 from collections import OrderedDict
 
 import msgspec
-import orjson
 
 from ... import files
 from ...model.types import STORE_FILES
 from ..catalogue import R, S, W, invariant
 from ..context import Context, Where
 from ..findings import Severity
+from ..lines import KIT_DEPTH_LIMIT, TooDeepToBuild, json_depth, loads_body
 from .layout import PAYLOADS, irregular
 
 
@@ -59,6 +59,15 @@ TOO_LARGE = invariant(
     source="kit limit: bounded memory",
     severity=Severity.WARNING,
     kit_only=True,
+)
+NESTING = invariant(
+    "REF.NESTING",
+    "A payload body nests no deeper than the reference reducer parses it: 127 levels for the kinds serde_json "
+    "parses into a value (the body's outer object is 1); the kinds it does not parse, any depth.",
+    v1=R, v2=R, v3=R,
+    source='serde_json: "recursion limit exceeded" ("parse payload {id}"); the limit of each kind is measured '
+    "(model: Dialect.body_depth_limits)",
+    notes="Where the reducer does not open the payload (v1 fields no handler reads), a writer-profile finding.",
 )
 ID_CONSISTENT = invariant(
     "REF.ID_CONSISTENT",
@@ -103,16 +112,42 @@ def parse_cost(data: bytes) -> int:
 class _Load:
     """What reading one payload file gave: a body, or why there is none."""
 
-    __slots__ = ("body", "problem", "detail", "cost")
+    __slots__ = ("body", "problem", "detail", "cost", "depth")
 
-    def __init__(self, body=None, problem: str | None = None, detail: str = "", cost: int = 0):
+    def __init__(self, body=None, problem: str | None = None, detail: str = "", cost: int = 0, depth: int = 0):
         self.body = body
+        self.depth = depth  # how deep the body nests (0 when it cannot pass any body depth limit)
         self.problem = problem  # None, "missing", "unreadable", "irregular", "too_large", "json", "unparsed"
         self.detail = detail
         self.cost = cost
 
 
 _UNPARSED = object()  # valid JSON, too costly to build: its body is not checked
+
+
+def body_depth(data: bytes, body, limits: tuple[int, int]) -> int:
+    """How deep a parsed body nests, as far as the (shallowest, deepest) limits need: 0 when
+    it has too few brackets to pass any."""
+    if data.count(b"[") + data.count(b"{") <= limits[0]:
+        return 0
+    return json_depth(body, limits[1])
+
+
+def depth_limits(dialect) -> tuple[int, int]:
+    """(shallowest, deepest) body depth limit of the dialect's kinds."""
+    depths = [d for _, d in dialect.body_depth_limits] or [KIT_DEPTH_LIMIT]
+    return min(depths), max(depths)
+
+
+def report_depth(ctx: Context, rid: str, kind: str, depth: int, limit: int, pointer: str, level) -> None:
+    deeper = f"more than {KIT_DEPTH_LIMIT}" if depth > KIT_DEPTH_LIMIT else f"at least {depth}"
+    ctx.report(
+        NESTING,
+        f"payload {rid} ({kind}) nests {deeper} levels; the reference reducer parses a {kind} body "
+        f"no deeper than {limit} (serde_json's recursion limit)",
+        pointer=pointer,
+        level=level,
+    )
 
 
 def check_kind(ctx: Context, ref, tag: str, field, pointer: str) -> None:
@@ -220,6 +255,8 @@ class RefChecker:
         self._id_re = _ordinal_pattern(self.layout.payload_id)
         self._file_re = _ordinal_pattern(self.layout.payload_file) if self.layout.store == STORE_FILES else None
         self._dir: PayloadDir | None = None
+        self.depth_limit = ctx.dialect.body_depth_limit  # the deepest body of a kind its reducer parses
+        self.depth_limits = depth_limits(ctx.dialect)
         self._loads: OrderedDict[str, _Load] = OrderedDict()  # recent payload reads, by path
         self._cached_cost = 0
 
@@ -293,6 +330,10 @@ class RefChecker:
             if full is None:
                 return None
             load = self._load(full, True)
+        limit = self.depth_limit(ref.kind.type)
+        if limit is not None and load.depth > limit:
+            report_depth(ctx, ref.raw_payload_id, ref.kind.type, load.depth, limit, pointer, R if read_by_reducer else W)
+            return None
         if load.problem is None:
             return load.body
         self._report_load(load, ref, pointer, R if read_by_reducer else None, wants_body)
@@ -363,9 +404,12 @@ class RefChecker:
                 return _Load(problem="json", detail=str(e))
             return _Load(problem="unparsed", detail=str(cost), cost=0)
         try:
-            return _Load(orjson.loads(data), cost=cost)
-        except orjson.JSONDecodeError as e:
+            body = loads_body(data)
+        except TooDeepToBuild:
+            return _Load(problem="deep", cost=0, depth=KIT_DEPTH_LIMIT + 1)
+        except ValueError as e:
             return _Load(problem="json", detail=str(e))
+        return _Load(body, cost=cost, depth=body_depth(data, body, self.depth_limits))
 
     def _report_load(self, load: _Load, ref, pointer: str, level, wants_body: bool) -> None:
         ctx, rid, path = self.ctx, ref.raw_payload_id, ref.path
@@ -380,6 +424,13 @@ class RefChecker:
             ctx.report(TOO_LARGE, f"{rid}: {path} is {load.detail} bytes, over the kit's payload limit; not parsed", pointer=where)
         elif load.problem == "json":
             ctx.report(PAYLOAD_JSON, f"{rid}: {path} is not valid JSON: {load.detail}", file=path, pointer=where, level=level)
+        elif load.problem == "deep" and wants_body:
+            ctx.report(
+                TOO_LARGE,
+                f"{rid}: {path} is valid JSON nesting more than {KIT_DEPTH_LIMIT} levels, deeper than the kit's "
+                "parsers build; its body was not checked",
+                pointer=where,
+            )
         elif load.problem == "unparsed" and wants_body:
             ctx.report(
                 TOO_LARGE,

@@ -291,9 +291,11 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
     except UnicodeDecodeError as e:
         ctx.report(UTF8, f"line {raw.number} is not valid UTF-8 (byte {e.start})", pointer="")
         return None, None
+    skipped: list[str] = []  # what readers skip and writers never write (writer-profile findings)
     try:
-        obj = strict_loads(text)
+        obj = strict_loads(text, frozenset(f.name for f in dialect.envelope.fields), skipped)
     except DuplicateKey as e:
+        _report_skipped(ctx, raw, skipped)
         _note_seq(ctx, e.value)
         known = _known_keys(dialect, e.value)
         for owner, key in e.repeats:
@@ -319,7 +321,14 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
             whole=f"line {raw.number} is not valid JSON{hint}: {e}",
         )
         return None, None
+    _report_skipped(ctx, raw, skipped)
     return _validate(ctx, raw, td, fast_event, obj)
+
+
+def _report_skipped(ctx: Context, raw: RawLine, skipped: list[str]) -> None:
+    for what in skipped:
+        inv = NESTING if "nests" in what else JSON
+        ctx.report(inv, f"line {raw.number}: {what}", level=W)
 
 
 def too_long(ctx: Context, raw: RawLine) -> None:

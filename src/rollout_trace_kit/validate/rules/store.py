@@ -22,8 +22,6 @@ import re
 from typing import Any, Callable, Iterator, TypedDict
 from dataclasses import dataclass, field as dc_field, replace
 
-import orjson
-
 from ... import files
 from ...store import shards as codec
 from ..catalogue import R, S, W, invariant
@@ -31,7 +29,8 @@ from ..context import Context
 from ..findings import Profile, Severity
 from .layout import PAYLOADS, irregular
 from .ref_forms import RefForms, describe, difference, ref_form
-from .refs import TOO_LARGE, check_kind
+from ..lines import KIT_DEPTH_LIMIT, TooDeepToBuild, loads_body
+from .refs import TOO_LARGE, body_depth, check_kind, depth_limits, report_depth
 
 class _OlderLevels(TypedDict):
     v1: Profile | None
@@ -243,6 +242,9 @@ class StoreRefChecker:
         self.bundle_real = os.path.realpath(ctx.bundle)
         self.shards: dict[int, _Shard] = {}
         self.forms = RefForms()  # the first ref of every payload id
+        assert ctx.dialect is not None  # the pass over events starts once the dialect is known
+        self.depth_limit = ctx.dialect.body_depth_limit  # the deepest body of a kind its reducer parses
+        self.depth_limits = depth_limits(ctx.dialect)
         self.recording_completed = False  # set by the engine before finish()
         self.limits = codec.Limits(
             max_shard_bytes=MAX_SHARD_BYTES, max_record_bytes=ctx.options.max_payload_bytes,
@@ -337,8 +339,10 @@ class StoreRefChecker:
             return _NOTHING  # a cut payload is not JSON, and the reducer does not parse it
         first = not flags & CHECKED
         try:
-            value = orjson.loads(body)
-        except orjson.JSONDecodeError as e:
+            value = loads_body(body)
+        except TooDeepToBuild:
+            value, depth = _NOTHING, KIT_DEPTH_LIMIT + 1
+        except ValueError as e:
             if first:
                 ctx.report(
                     BODY_JSON,
@@ -348,7 +352,21 @@ class StoreRefChecker:
                 )
             sh.set(key, CHECKED | BAD_JSON)
             return _NOTHING
+        else:
+            depth = body_depth(body, value, self.depth_limits)
         sh.set(key, CHECKED)
+        limit = self.depth_limit(ref.kind.type)
+        if limit is not None and depth > limit:
+            if first:
+                report_depth(ctx, rid_text, ref.kind.type, depth, limit, pointer, None)
+            return _NOTHING
+        if value is _NOTHING and first:
+            ctx.report(
+                TOO_LARGE,
+                f"{rid_text} in shard {sh.n} is valid JSON nesting more than {KIT_DEPTH_LIMIT} levels, deeper than "
+                "the kit's parsers build; its body was not checked",
+                pointer=pointer,
+            )
         return value
 
     def _omitted(self, ref, capture, pointer: str) -> None:
