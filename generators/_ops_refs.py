@@ -132,8 +132,9 @@ def _payload_too_large(bundle, dialect, rnd):
     got = _pick_ref(ed, dialect, rnd)
     if got is None:
         return None
-    i, pointer, ref, _ = got
-    out = result(ed, "REF.SIZE_LIMIT", i, note=pointer)
+    i, pointer, ref, read = got
+    # the kit declined to judge a payload it must read: an error, at the reducer level when the reducer opens it
+    out = result(ed, "REF.SIZE_LIMIT", i, reducer_level=_level("REF.SIZE_LIMIT", read), note=pointer)
     big = OversizeBundle(**vars(out.bundle), oversize={ref["path"]: SIZE_LIMIT + rnd.randint(1, 4096)})
     return replace(out, bundle=big)
 

@@ -6,6 +6,7 @@ v3) before it was written down here; the comment of each test gives their verdic
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -347,3 +348,70 @@ def test_a_number_too_large_for_f64_in_a_body_is_read(tmp_path, dialect):
     text = path.read_bytes().rstrip()
     path.write_bytes(text[:-1] + b',"zz":-1e400}')
     assert reducer(d).findings == []
+
+
+# -- class 3: a cap reached is an error in every profile and dialect -------------------------
+
+
+def _assert_declined(d: Path, invariant: str, **options) -> None:
+    """Every profile says ``invariant`` as an error (the kit declined), and compat names no reader."""
+    for profile in Profile:
+        report = validate_bundle(d, Options(profile=profile, **options))
+        found = [f for f in report.findings if f.invariant == invariant]
+        assert found and all(f.severity.value == "error" for f in found), (profile, report.findings)
+        assert not report.ok and "declined" in found[0].message
+        assert report.releases is not None and report.releases["readers"] == [], report.releases
+
+
+@pytest.mark.parametrize("dialect", list(RELEASE))
+def test_a_line_over_the_line_limit_is_declined_not_ok(tmp_path, dialect):
+    d = plain(tmp_path, dialect)
+    _edit_line(d, 2, lambda line: line[:-1] + b',"zz":"' + b"a" * 4096 + b'"}')
+    _assert_declined(d, "LINE.TOO_LONG", max_line_bytes=2048)
+
+
+@pytest.mark.parametrize("dialect", ["v1", "v2"])
+def test_a_payload_over_the_payload_limit_is_declined_not_ok(tmp_path, dialect):
+    d = plain(tmp_path, dialect)
+    evs = events(d)
+    path = d / evs[first(evs, "inference_started")]["payload"]["request_payload"]["path"]
+    path.write_bytes(path.read_bytes() + b" " * 4096)  # valid JSON, padded past the lowered cap
+    _assert_declined(d, "REF.SIZE_LIMIT", max_payload_bytes=2048)
+
+
+@pytest.mark.parametrize("dialect", ["v1", "v2"])
+def test_valid_json_then_a_sparse_nul_tail_past_the_limit_is_trailing_characters(tmp_path, dialect):
+    # 0.169.0 on valid JSON followed by NUL bytes: "trailing characters"; the kit said "not parsed", exit 0
+    d = plain(tmp_path, dialect)
+    evs = events(d)
+    path = d / evs[first(evs, "inference_started")]["payload"]["request_payload"]["path"]
+    size = path.stat().st_size
+    os.truncate(path, size + (1 << 20))  # a sparse NUL tail: no disk written
+    report = reducer(d, max_payload_bytes=size + 1024)
+    assert report.ids() == {"REF.JSON"} and "trailing characters" in report.findings[0].message
+
+
+def _many_frames(d: Path, frames: int) -> None:
+    import struct
+
+    with open(d / SHARD, "ab") as f:
+        f.write(struct.pack("<II", 0x184D2A50, 0) * frames)  # empty skippable frames
+
+
+def test_frames_past_the_shard_cap_are_declined_not_ok(tmp_path):
+    d = plain(tmp_path, "v3")
+    _many_frames(d, 2000)  # the cap is 1024 frames
+    _assert_declined(d, "STORE.SIZE_LIMIT")
+
+
+def test_records_past_the_shard_cap_are_declined_not_ok(tmp_path, monkeypatch):
+    import functools
+
+    from rollout_trace_kit.store import shards
+
+    d = plain(tmp_path, "v3")
+    with open(d / SHARD, "rb") as f:
+        records = [(r.id, r.body) for r in read_records(f)]
+    (d / SHARD).write_bytes(shards.compress_records(records + [(b"raw_payload:%d" % (900 + i), b"{}") for i in range(40)]))
+    monkeypatch.setattr(shards, "Limits", functools.partial(shards.Limits, max_records=len(records) + 5))
+    _assert_declined(d, "STORE.SIZE_LIMIT")

@@ -283,8 +283,10 @@ def _leave_out_deep_values(text: str, known: frozenset[str] | None, skipped: lis
     """``text`` with each top-level value nested past the kit's limit checked by a scanner
     and replaced by ``null``; its key is one readers skip, else the line is not judged."""
     spans = top_level_values(text)
-    if spans is None:
-        return text  # not an object: json.loads says why
+    if spans is None:  # not an object (readers want one), or not JSON: too deep to parse anyway
+        raise NestingTooDeep(
+            f"the line is no JSON object and nests deeper than the kit parses ({KIT_DEPTH_LIMIT})", reducer=True
+        )
     out, last = [], 0
     for key, start, end, depth in spans:
         if depth <= KIT_DEPTH_LIMIT:

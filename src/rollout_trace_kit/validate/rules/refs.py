@@ -19,7 +19,7 @@ from ...model.types import STORE_FILES
 from ..catalogue import R, S, W, invariant
 from ..context import Context, Where
 from ..findings import Severity
-from ..lines import KIT_DEPTH_LIMIT, TooDeepToBuild, json_depth, loads_body
+from ..lines import HEAD_BYTES, KIT_DEPTH_LIMIT, TooDeepToBuild, json_depth, loads_body, prefix_problem
 from .layout import PAYLOADS, irregular
 
 
@@ -55,10 +55,14 @@ PAYLOAD_JSON = invariant(
 TOO_LARGE = invariant(
     "REF.SIZE_LIMIT",
     "A payload file the kit must parse is no larger than its payload limit (256 MiB unless --max-payload-bytes says otherwise).",
-    v1=W, v2=W,
+    v1=W, v2=R,
     source="kit limit: bounded memory",
-    severity=Severity.WARNING,
+    notes="Past the limit the kit declined to judge the payload: an error in every profile (never 'ok'), and "
+    "compat names no reader. A payload whose first bytes already show it is not JSON (valid JSON then NUL "
+    "bytes: \"trailing characters\") is REF.JSON instead. Where the reducer does not open the payload (v1 "
+    "fields no handler reads), a writer-profile finding.",
     kit_only=True,
+    declines=True,
 )
 NESTING = invariant(
     "REF.NESTING",
@@ -148,6 +152,17 @@ def report_depth(ctx: Context, rid: str, kind: str, depth: int, limit: int, poin
         pointer=pointer,
         level=level,
     )
+
+
+def _head_problem(full: str, follow_symlinks: bool) -> str | None:
+    """Why the first bytes of a payload too large to read show it is not JSON (valid JSON then
+    NUL bytes: "trailing characters"), or None when they do not tell."""
+    try:
+        with files.open_regular(full, follow_symlinks=follow_symlinks) as f:
+            head = f.read(HEAD_BYTES)
+    except OSError:
+        return None
+    return prefix_problem(head)
 
 
 def check_kind(ctx: Context, ref, tag: str, field, pointer: str) -> None:
@@ -391,7 +406,11 @@ class RefChecker:
         if got.why == files.IRREGULAR:
             return _Load(problem="irregular", detail=irregular(got.problem or ""))
         if got.why == files.TOO_LARGE:
-            return _Load(problem="too_large", detail=str(got.size) if got.size > limit else f"more than {limit}")
+            size = str(got.size) if got.size > limit else f"more than {limit}"
+            problem = _head_problem(full, follow_symlinks)
+            if problem is not None:  # no need to read further: every reader fails on its first bytes
+                return _Load(problem="json", detail=f"{problem} (in its first bytes; the file is {size} bytes)")
+            return _Load(problem="too_large", detail=size)
         if got.data is None:
             return _Load(problem="unreadable", detail=got.problem or "unreadable")
         data = got.data
@@ -421,22 +440,26 @@ class RefChecker:
         elif load.problem == "irregular":
             ctx.report(REGULAR_FILE, f"{rid}: {path} is {load.detail}", pointer=where, level=level)
         elif load.problem == "too_large":
-            ctx.report(TOO_LARGE, f"{rid}: {path} is {load.detail} bytes, over the kit's payload limit; not parsed", pointer=where)
+            ctx.report(
+                TOO_LARGE,
+                f"{rid}: {path} is {load.detail} bytes, over the kit's payload limit; not parsed: the kit declined to judge it",
+                pointer=where, level=level if level is not None else W,
+            )
         elif load.problem == "json":
             ctx.report(PAYLOAD_JSON, f"{rid}: {path} is not valid JSON: {load.detail}", file=path, pointer=where, level=level)
         elif load.problem == "deep" and wants_body:
             ctx.report(
                 TOO_LARGE,
                 f"{rid}: {path} is valid JSON nesting more than {KIT_DEPTH_LIMIT} levels, deeper than the kit's "
-                "parsers build; its body was not checked",
-                pointer=where,
+                "parsers build; its body was not checked: the kit declined to judge it",
+                pointer=where, level=level if level is not None else W,
             )
         elif load.problem == "unparsed" and wants_body:
             ctx.report(
                 TOO_LARGE,
                 f"{rid}: {path} is valid JSON, but parsing it would take about {int(load.detail) >> 20} MiB; "
-                "its body was not parsed or checked",
-                pointer=where,
+                "its body was not parsed or checked: the kit declined to judge it",
+                pointer=where, level=level if level is not None else W,
             )
 
     # -- end -----------------------------------------------------------------------------

@@ -54,9 +54,10 @@ TOO_LONG = invariant(
     "A line is no longer than the kit's line limit (64 MiB unless --max-line-bytes says otherwise).",
     v1=R, v2=R,
     source="kit limit: bounded memory",
-    severity=Severity.WARNING,
-    notes="The reference reducers read any line; the kit skips a longer one unchecked and says so.",
+    notes="The reference reducers read any line; the kit skips a longer one unchecked: it declined to judge "
+    "the bundle, an error in every profile (never 'ok'), and compat names no reader.",
     kit_only=True,
+    declines=True,
 )
 TRUNCATED = invariant(
     "LINE.TRUNCATED",
@@ -337,7 +338,7 @@ def too_long(ctx: Context, raw: RawLine) -> None:
     limit = ctx.options.max_line_bytes
     problem = prefix_problem(raw.data)
     if problem is None:
-        ctx.report(TOO_LONG, f"line {raw.number} is longer than {limit} bytes; skipped")
+        ctx.report(TOO_LONG, f"line {raw.number} is longer than {limit} bytes; skipped: the kit declined to judge it")
         return
     _not_json(
         ctx, raw,

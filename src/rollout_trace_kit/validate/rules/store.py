@@ -159,10 +159,12 @@ SIZE_LIMIT = invariant(
     f"A shard stays within the kit's caps ({MAX_SHARD_BYTES >> 30} GiB decompressed, "
     f"{codec.Limits.max_frames:,} zstd frames, {codec.Limits.max_records:,} records; "
     f"{MAX_BUNDLE_RECORDS:,} records in all shards together): past one the kit stops reading it.",
-    **_V3, v3=W,
+    **_V3, v3=R,
     source="kit limit: a zstd bomb must end in a finding, not in memory or time exhaustion",
-    severity=Severity.WARNING,
+    notes="Past a cap the kit declined to judge the bundle: an error in every profile (never 'ok'), and compat "
+    "names no reader.",
     kit_only=True,
+    declines=True,
 )
 
 _SHARD_NAME = re.compile(r"([0-9]{6,})\.zst\Z")
@@ -322,7 +324,7 @@ class StoreRefChecker:
             if not flags & CHECKED:
                 ctx.report(
                     TOO_LARGE,
-                    f"{rid_text} in shard {sh.n} is over the kit's payload limit; not parsed",
+                    f"{rid_text} in shard {sh.n} is over the kit's payload limit; not parsed: the kit declined to judge it",
                     pointer=pointer,
                 )
                 sh.set(key, CHECKED)
@@ -364,7 +366,7 @@ class StoreRefChecker:
             ctx.report(
                 TOO_LARGE,
                 f"{rid_text} in shard {sh.n} is valid JSON nesting more than {KIT_DEPTH_LIMIT} levels, deeper than "
-                "the kit's parsers build; its body was not checked",
+                "the kit's parsers build; its body was not checked: the kit declined to judge it",
                 pointer=pointer,
             )
         return value
@@ -435,7 +437,7 @@ class StoreRefChecker:
         left = MAX_BUNDLE_RECORDS - sum(other.records for other in self.shards.values())
         if left <= 0:
             sh.failed = "bundle cap"
-            ctx.report(SIZE_LIMIT, f"{sh.rel} is not read: {BUNDLE_CAP}", **here)
+            ctx.report(SIZE_LIMIT, f"{sh.rel} is not read: {BUNDLE_CAP}; the kit declined to judge it", **here)
             return
         sh.bundle_capped = left < self.limits.max_records
         limits = replace(self.limits, max_records=left) if sh.bundle_capped else self.limits
@@ -519,6 +521,8 @@ class StoreRefChecker:
         message = err.message
         if err.code == codec.TOO_MANY_RECORDS and sh.bundle_capped:
             message = f"{BUNDLE_CAP}; reading stopped at offset {err.offset}"
+        if inv is SIZE_LIMIT:
+            message += "; the kit declined to judge it"
         self.ctx.report(inv, f"{sh.rel}: {message}", file=sh.rel, line=None, seq=None, level=level)
 
     # -- end ---------------------------------------------------------------------------------
