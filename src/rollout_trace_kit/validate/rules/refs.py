@@ -21,6 +21,7 @@ from ..context import Context, Where
 from ..findings import Severity
 from ..lines import HEAD_BYTES, KIT_DEPTH_LIMIT, TooDeepToBuild, json_depth, loads_body, prefix_problem
 from .layout import PAYLOADS, irregular
+from .ref_sites import compile_sites, refs_at
 
 
 PATH_CONFINED = invariant(
@@ -274,6 +275,21 @@ class RefChecker:
         self.depth_limits = depth_limits(ctx.dialect)
         self._loads: OrderedDict[str, _Load] = OrderedDict()  # recent payload reads, by path
         self._cached_cost = 0
+        self.sites = compile_sites(ctx.dialect)  # where the model puts refs, per variant
+        self.checked: set[int] = set()  # id() of the refs of this event already checked (by a handler)
+
+    # -- every ref of an event, from the model ------------------------------------------
+    def after_event(self, payload, tag: str) -> None:
+        """Check each ref of the event the handlers did not (rules/ref_sites.py)."""
+        sites = self.sites.get(tag)
+        if sites is not None:
+            checked = self.checked
+            for steps, field, read in sites:
+                for ref, pointer in refs_at(payload, steps):
+                    if id(ref) not in checked:
+                        self.check(ref, tag, field, pointer, read)
+        if self.checked:
+            self.checked.clear()
 
     @property
     def payload_dir(self) -> PayloadDir:
@@ -331,6 +347,7 @@ class RefChecker:
     def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool):
         """Check one RawPayloadRef; return the parsed payload when it was read, else None."""
         ctx = self.ctx
+        self.checked.add(id(ref))
         wants_body = read_by_reducer
         read_by_reducer = read_by_reducer or self.every_ref_read
         key = self.identity(ref.raw_payload_id, ref.path, pointer)

@@ -29,6 +29,7 @@ from ..context import Context
 from ..findings import Profile, Severity
 from .layout import PAYLOADS, irregular
 from .ref_forms import RefForms, describe, difference, ref_form
+from .ref_sites import compile_sites, refs_at
 from ..lines import KIT_DEPTH_LIMIT, TooDeepToBuild, loads_body
 from .refs import TOO_LARGE, body_depth, check_kind, depth_limits, report_depth
 
@@ -244,6 +245,8 @@ class StoreRefChecker:
         self.bundle_real = os.path.realpath(ctx.bundle)
         self.shards: dict[int, _Shard] = {}
         self.forms = RefForms()  # the first ref of every payload id
+        self.sites = compile_sites(ctx.dialect)  # where the model puts refs, per variant
+        self.checked: set[int] = set()  # id() of the refs of this event already checked (by a handler)
         assert ctx.dialect is not None  # the pass over events starts once the dialect is known
         self.depth_limit = ctx.dialect.body_depth_limit  # the deepest body of a kind its reducer parses
         self.depth_limits = depth_limits(ctx.dialect)
@@ -253,6 +256,19 @@ class StoreRefChecker:
             max_id_bytes=codec.MAX_ID_LENGTH,
         )
 
+    # -- every ref of an event, from the model ----------------------------------------------
+    def after_event(self, payload, tag: str) -> None:
+        """Check each ref of the event the handlers did not (rules/ref_sites.py)."""
+        sites = self.sites.get(tag)
+        if sites is not None:
+            checked = self.checked
+            for steps, field, read in sites:
+                for ref, pointer in refs_at(payload, steps):
+                    if id(ref) not in checked:
+                        self.check_value(ref, tag, field, pointer)
+        if self.checked:
+            self.checked.clear()
+
     # -- one ref -------------------------------------------------------------------------
     def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, need_body: bool = True):
         """Check one ref (and its parts); return its parsed body when it was read, else None."""
@@ -260,6 +276,7 @@ class StoreRefChecker:
 
     def check_value(self, ref, tag: str, field, pointer: str, need_body: bool = True):
         """(whether a body was parsed, the body): a JSON `null` body is (True, None)."""
+        self.checked.add(id(ref))
         check_kind(self.ctx, ref, tag, field, pointer)
         parts = getattr(ref, "parts", None)
         if parts:
@@ -275,6 +292,7 @@ class StoreRefChecker:
     def _parts(self, parts, pointer: str, depth: int) -> None:
         for i, part in enumerate(parts):
             ptr = f"{pointer}/parts/{i}"
+            self.checked.add(id(part))
             self._resolve(part, ptr, False)
             inner = getattr(part, "parts", None)
             if inner and depth < 64:
