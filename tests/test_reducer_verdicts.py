@@ -94,6 +94,16 @@ def test_a_u64_above_i64_keeps_the_event_checked(tmp_path):
     assert reducer(d).ids() == {"THREAD.DUPLICATE_START"}
 
 
+def test_a_seq_above_i64_keeps_a_v1_event_checked(tmp_path):
+    # 0.164.0 ignores seq: "duplicate thread start for ..." for a second start whose seq is 2**63
+    d = plain(tmp_path, "v1")
+    evs = events(d)
+    i = first(evs, "thread_started")
+    evs.insert(i + 1, dict(evs[i], seq=2**63))
+    write(d, evs, renumber=False)
+    assert reducer(d).ids() == {"THREAD.DUPLICATE_START"}
+
+
 def test_a_u64_above_i64_keeps_the_refs_of_its_event_checked(tmp_path):
     # 0.171.0: "missing payload raw_payload:99 in shard 1"; the kit saw no ref at all
     d = plain(tmp_path, "v3")
