@@ -47,12 +47,19 @@ def _steps(path) -> tuple[Step, ...]:
     return tuple(_each if s == "*" else _tag(s[1]) if isinstance(s, tuple) else _key(s) for s in path)
 
 
-def compile_sites(dialect: Dialect) -> dict[str, tuple[tuple[tuple[Step, ...], Field, bool], ...]]:
-    """Variant -> (steps to each ref, its model field, whether the reducer reads it at the event)."""
+def compile_sites(dialect: Dialect) -> dict[str, tuple[tuple[str | None, tuple[Step, ...], Field, bool], ...]]:
+    """Variant -> (field name of a top-level ref or None, steps to the ref, its model field,
+    whether the reducer reads it at the event) of each outermost site. A ref's parts are
+    sites under it: checking the ref checks them (StoreRefChecker.check_value), so they
+    are left out here."""
     out = {}
     for tag, sites in facts.ref_sites(dialect).items():
-        if sites:
-            out[tag] = tuple((_steps(s.path), s.field, facts.reducer_reads(dialect, s.field)) for s in sites)
+        outer = [s for s in sites if not any(o is not s and s.path[: len(o.path)] == o.path for o in sites)]
+        if outer:
+            out[tag] = tuple(
+                (s.path[0] if len(s.path) == 1 else None, _steps(s.path), s.field, facts.reducer_reads(dialect, s.field))
+                for s in outer
+            )
     return out
 
 

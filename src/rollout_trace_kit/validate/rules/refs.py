@@ -284,7 +284,13 @@ class RefChecker:
         sites = self.sites.get(tag)
         if sites is not None:
             checked = self.checked
-            for steps, field, read in sites:
+            for name, steps, field, read in sites:
+                if name is not None:  # a top-level ref field: the usual case, kept cheap
+                    ref = getattr(payload, name)
+                    if ref is not None and id(ref) not in checked:
+                        pointer = "/payload/" + name
+                        self.check(ref, tag, field, pointer, read)
+                    continue
                 for ref, pointer in refs_at(payload, steps):
                     if id(ref) not in checked:
                         self.check(ref, tag, field, pointer, read)
