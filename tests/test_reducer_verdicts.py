@@ -425,3 +425,32 @@ def test_records_past_the_shard_cap_are_declined_not_ok(tmp_path, monkeypatch):
     (d / SHARD).write_bytes(shards.compress_records(records + [(b"raw_payload:%d" % (900 + i), b"{}") for i in range(40)]))
     monkeypatch.setattr(shards, "Limits", functools.partial(shards.Limits, max_records=len(records) + 5))
     _assert_declined(d, "STORE.SIZE_LIMIT")
+
+
+def _surrogate_in(d: Path, dialect: str, ref: dict) -> None:
+    def add(text: bytes) -> bytes:
+        return text.rstrip()[:-1] + b',"zz":"\\ud800"}'
+
+    if dialect == "v3":
+        from rollout_trace_kit.store.shards import compress_records
+
+        with open(d / SHARD, "rb") as f:
+            records = [(r.id, r.body) for r in read_records(f)]
+        rid = ref["raw_payload_id"].encode()
+        (d / SHARD).write_bytes(compress_records([(i, add(b) if i == rid else b) for i, b in records]))
+    else:
+        (d / ref["path"]).write_bytes(add((d / ref["path"]).read_bytes()))
+
+
+@pytest.mark.parametrize("dialect", ["v2", "v3"])
+@pytest.mark.parametrize("kind,accepted", [("protocol_event", True), ("session_metadata", False)])
+def test_a_lone_surrogate_in_a_body_fails_only_the_kinds_the_reducer_parses(tmp_path, dialect, kind, accepted):
+    # 0.169.0 and 0.171.0 check a protocol event's syntax only (accepted); a session metadata
+    # body they parse: "parse payload raw_payload:1"
+    d = plain(tmp_path, dialect)
+    tag = {"protocol_event": "protocol_event_observed", "session_metadata": "thread_started"}[kind]
+    evs = events(d)
+    payload = evs[first(evs, tag)]["payload"]
+    _surrogate_in(d, dialect, payload["event_payload" if kind == "protocol_event" else "metadata_payload"])
+    report = reducer(d)
+    assert report.ok is accepted, report.findings

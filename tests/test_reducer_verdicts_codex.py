@@ -64,3 +64,14 @@ def test_every_limited_kind_is_a_kind_of_its_dialect():
     for d in DIALECTS.values():
         kinds = set(d.type("RawPayloadKind").values)
         assert {k for k, _ in d.body_depth_limits} <= kinds
+
+
+@pytest.mark.parametrize("dialect", ["v2", "v3"])
+@pytest.mark.parametrize("kind,accepted", [("protocol_event", True), ("session_metadata", False)])
+def test_lone_surrogates_in_bodies(dialect, kind, accepted, codex_binaries, tmp_path):
+    d = v.plain(tmp_path, dialect)
+    tag = {"protocol_event": "protocol_event_observed", "session_metadata": "thread_started"}[kind]
+    evs = v.events(d)
+    payload = evs[v.first(evs, tag)]["payload"]
+    v._surrogate_in(d, dialect, payload["event_payload" if kind == "protocol_event" else "metadata_payload"])
+    _agree(d, dialect, codex_binaries, tmp_path, accepted)

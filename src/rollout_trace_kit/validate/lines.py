@@ -447,6 +447,16 @@ class TooDeepToBuild(ValueError):
     """A payload body that is valid JSON but nests deeper than the kit's parsers build."""
 
 
+class LoneSurrogate(ValueError):
+    """A payload body whose only fault is a lone UTF-16 surrogate: a reducer that parses the
+    kind fails on it, one that checks the syntax only reads it (measured on 0.171.0). The
+    parsed body is in ``value``."""
+
+    def __init__(self, value):
+        super().__init__("lone UTF-16 surrogate in a \\u escape")
+        self.value = value
+
+
 def loads_body(data: bytes):
     """A payload body parsed as serde_json reads it: orjson, but a number too large for f64
     is read (``1e400``: serde_json takes it, measured on 0.164.0 and 0.169.0; orjson refuses
@@ -462,11 +472,11 @@ def loads_body(data: bytes):
             if problem is not None:
                 raise ValueError(problem) from None
             raise TooDeepToBuild(why) from None
-        if "infinity" not in why:
+        if "infinity" not in why and "surrogate" not in why:
             raise
     obj = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
     if _contains_lone_surrogate(obj):
-        raise ValueError("lone UTF-16 surrogate in a \\u escape")
+        raise LoneSurrogate(obj)
     return obj
 
 

@@ -19,7 +19,7 @@ from ...model.types import STORE_FILES
 from ..catalogue import R, S, W, invariant
 from ..context import Context, Where
 from ..findings import Severity
-from ..lines import HEAD_BYTES, KIT_DEPTH_LIMIT, TooDeepToBuild, json_depth, loads_body, prefix_problem
+from ..lines import HEAD_BYTES, KIT_DEPTH_LIMIT, LoneSurrogate, TooDeepToBuild, json_depth, loads_body, prefix_problem
 from .layout import PAYLOADS, irregular
 from .ref_sites import compile_sites, refs_at
 
@@ -117,11 +117,12 @@ def parse_cost(data: bytes) -> int:
 class _Load:
     """What reading one payload file gave: a body, or why there is none."""
 
-    __slots__ = ("body", "problem", "detail", "cost", "depth")
+    __slots__ = ("body", "problem", "detail", "cost", "depth", "surrogate")
 
     def __init__(self, body=None, problem: str | None = None, detail: str = "", cost: int = 0, depth: int = 0):
         self.body = body
         self.depth = depth  # how deep the body nests (0 when it cannot pass any body depth limit)
+        self.surrogate = False  # valid JSON but for a lone surrogate: only a reducer that parses the kind fails
         self.problem = problem  # None, "missing", "unreadable", "irregular", "too_large", "json", "unparsed"
         self.detail = detail
         self.cost = cost
@@ -369,6 +370,11 @@ class RefChecker:
                 return None
             load = self._load(full, True)
         limit = self.depth_limit(ref.kind.type)
+        if load.surrogate and (limit is not None or not read_by_reducer):
+            # a kind the reducer parses (or a payload only writers promise): the surrogate is an error
+            ctx.report(PAYLOAD_JSON, f"{ref.raw_payload_id}: {ref.path} is not valid JSON: a lone UTF-16 surrogate "
+                       "in a \\u escape", file=ref.path, pointer=pointer + "/path", level=R if read_by_reducer else None)
+            return None
         if limit is not None and load.depth > limit:
             report_depth(ctx, ref.raw_payload_id, ref.kind.type, load.depth, limit, pointer, R if read_by_reducer else W)
             return None
@@ -447,6 +453,10 @@ class RefChecker:
             return _Load(problem="unparsed", detail=str(cost), cost=0)
         try:
             body = loads_body(data)
+        except LoneSurrogate as e:
+            load = _Load(e.value, cost=cost, depth=body_depth(data, e.value, self.depth_limits))
+            load.surrogate = True
+            return load
         except TooDeepToBuild:
             return _Load(problem="deep", cost=0, depth=KIT_DEPTH_LIMIT + 1)
         except ValueError as e:

@@ -30,7 +30,7 @@ from ..findings import Profile, Severity
 from .layout import PAYLOADS, irregular
 from .ref_forms import RefForms, describe, difference, ref_form
 from .ref_sites import compile_sites, refs_at
-from ..lines import KIT_DEPTH_LIMIT, TooDeepToBuild, loads_body
+from ..lines import KIT_DEPTH_LIMIT, LoneSurrogate, TooDeepToBuild, loads_body
 from .refs import TOO_LARGE, body_depth, check_kind, depth_limits, report_depth
 
 class _OlderLevels(TypedDict):
@@ -366,6 +366,14 @@ class StoreRefChecker:
         first = not flags & CHECKED
         try:
             value = loads_body(body)
+        except LoneSurrogate as e:
+            if self.depth_limit(ref.kind.type) is not None:  # a kind the reducer parses: "parse payload"
+                if first:
+                    ctx.report(BODY_JSON, f"{rid_text} in shard {sh.n} is not valid JSON: {e}", file=sh.rel, pointer=pointer)
+                sh.set(key, CHECKED | BAD_JSON)
+                return _NOTHING
+            value = e.value  # checked for its syntax only, as the reducer does
+            depth = body_depth(body, value, self.depth_limits)
         except TooDeepToBuild:
             value, depth = _NOTHING, KIT_DEPTH_LIMIT + 1
         except ValueError as e:
