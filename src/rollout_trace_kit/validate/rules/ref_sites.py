@@ -57,10 +57,15 @@ def compile_sites(dialect: Dialect) -> dict[str, tuple[tuple[str | None, tuple[S
         outer = [s for s in sites if not any(o is not s and s.path[: len(o.path)] == o.path for o in sites)]
         if outer:
             out[tag] = tuple(
-                (s.path[0] if len(s.path) == 1 else None, _steps(s.path), s.field, facts.reducer_reads(dialect, s.field))
+                (_top_level(s.path), _steps(s.path), s.field, facts.reducer_reads(dialect, s.field))
                 for s in outer
             )
     return out
+
+
+def _top_level(path) -> str | None:
+    """The field name of a site that is a top-level field of the payload, else None."""
+    return path[0] if len(path) == 1 and isinstance(path[0], str) else None
 
 
 def refs_at(payload, steps: tuple[Step, ...]) -> Iterator[tuple[Any, str]]:

@@ -69,7 +69,7 @@ NESTING = invariant(
     "REF.NESTING",
     "A payload body nests no deeper than the reference reducer parses it: 127 levels for the kinds serde_json "
     "parses into a value (the body's outer object is 1); the kinds it does not parse, any depth.",
-    v1=R, v2=R, v3=R,
+    v1=W, v2=R, v3=R,
     source='serde_json: "recursion limit exceeded" ("parse payload {id}"); the limit of each kind is measured '
     "(model: Dialect.body_depth_limits)",
     notes="Where the reducer does not open the payload (v1 fields no handler reads), a writer-profile finding.",

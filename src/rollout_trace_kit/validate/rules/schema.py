@@ -10,6 +10,7 @@ published schema, which also writes the messages.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import msgspec
 
@@ -248,7 +249,7 @@ def _typed_event(dialect: Dialect, td, obj: dict):
         _set_at(placeholder, path, 0, lambda o, k, v: o.__setitem__(k, v))
     event = msgspec.convert(placeholder, td.event)
     for path in big:
-        value = obj
+        value: Any = obj
         for step in path.split("/")[1:]:
             value = value[int(step) if isinstance(value, list) else step]
         _set_at(event, path, value, setattr)

@@ -245,9 +245,9 @@ class StoreRefChecker:
         self.bundle_real = os.path.realpath(ctx.bundle)
         self.shards: dict[int, _Shard] = {}
         self.forms = RefForms()  # the first ref of every payload id
+        assert ctx.dialect is not None  # the pass over events starts once the dialect is known
         self.sites = compile_sites(ctx.dialect)  # where the model puts refs, per variant
         self.checked: set[int] = set()  # id() of the refs of this event already checked (by a handler)
-        assert ctx.dialect is not None  # the pass over events starts once the dialect is known
         self.depth_limit = ctx.dialect.body_depth_limit  # the deepest body of a kind its reducer parses
         self.depth_limits = depth_limits(ctx.dialect)
         self.recording_completed = False  # set by the engine before finish()
