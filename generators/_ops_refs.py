@@ -110,6 +110,26 @@ def _payload_not_json(bundle, dialect, rnd):
     return result(ed, "REF.JSON", i, reducer_level=_level("REF.JSON", read), note=pointer)
 
 
+@corruption(
+    "REF.NESTING",
+    "A payload body of a kind the reducer parses nests one level deeper than it reads (model: Dialect.body_depth_limits).",
+)
+def _payload_too_deep(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    limited = [(i, p, r, read) for i, p, r, read in
+               ((i, p, r, reducer_reads(ed, dialect, i, p)) for i, p, r in owned_refs(ed))
+               if dialect.body_depth_limit(r["kind"]["type"]) is not None and isinstance(ed.body(r["path"]), dict)]
+    got = pick(rnd, limited)
+    if got is None:
+        return None
+    i, pointer, ref, read = got
+    depth = dialect.body_depth_limit(ref["kind"]["type"]) + 1
+    body = ed.bundle.payloads[ref["path"]].rstrip()
+    inner = b"[" * (depth - 1) + b"]" * (depth - 1)  # the body's object is the first level
+    ed.bundle.payloads[ref["path"]] = body[:-1] + (b"," if body[:-1].strip() != b"{" else b"") + b'"zz":' + inner + b"}"
+    return result(ed, "REF.NESTING", i, reducer_level=_level("REF.NESTING", read), note=pointer)
+
+
 @corruption("REF.REGULAR_FILE", "A referenced payload path is a directory or a FIFO, not a file (a FIFO hangs the 0.169.0 reducer).")
 def _payload_is_dir(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -132,8 +152,9 @@ def _payload_too_large(bundle, dialect, rnd):
     got = _pick_ref(ed, dialect, rnd)
     if got is None:
         return None
-    i, pointer, ref, _ = got
-    out = result(ed, "REF.SIZE_LIMIT", i, note=pointer)
+    i, pointer, ref, read = got
+    # the kit declined to judge a payload it must read: an error, at the reducer level when the reducer opens it
+    out = result(ed, "REF.SIZE_LIMIT", i, reducer_level=_level("REF.SIZE_LIMIT", read), note=pointer)
     big = OversizeBundle(**vars(out.bundle), oversize={ref["path"]: SIZE_LIMIT + rnd.randint(1, 4096)})
     return replace(out, bundle=big)
 

@@ -333,3 +333,45 @@ def test_no_format_fact_is_restated_outside_the_model():
         text = path.read_text(encoding="utf-8")
         for needle in banned:
             assert needle not in text, f"{path.relative_to(src)} restates {needle!r}"
+
+
+# -- a ref field added to an existing variant is checked with no other edit -----------------------
+
+EXTRA_REF = "extra_payload"
+CORPUS_RELEASE = {"v1": "0.164.0", "v2": "0.169.0", "v3": "0.171.0"}
+
+
+def with_extra_ref(base):
+    """``base`` with one more optional ref field on tool_call_started (read by no handler)."""
+    variants = tuple(
+        replace(v, fields=v.fields + (opt_ref(EXTRA_REF, "Another payload of the call.", ("tool_invocation",)),))
+        if v.tag == "tool_call_started" else v
+        for v in base.payload.variants
+    )
+    return replace(base, name=f"{base.name}r", payload=replace(base.payload, variants=variants), extends=base)
+
+
+def _dangling(base_name: str) -> dict:
+    ref = {"raw_payload_id": "raw_payload:990001", "kind": {"type": "tool_invocation"}}
+    return dict(ref, shard=1) if base_name == "v3" else dict(ref, path="payloads/990001.json")
+
+
+@pytest.mark.parametrize("base_name", sorted(CORPUS_RELEASE))
+def test_a_ref_field_added_to_an_existing_variant_is_checked(tmp_path, base_name):
+    import shutil
+
+    from .conftest import CORPUS
+
+    derived = with_extra_ref(DIALECTS[base_name])
+    bundle = tmp_path / "b"
+    shutil.copytree(CORPUS / f"codex-{CORPUS_RELEASE[base_name]}" / "basic", bundle)
+    lines = (bundle / "trace.jsonl").read_text().splitlines()
+    n = next(i for i, line in enumerate(lines) if '"type":"tool_call_started"' in line)
+    event = json.loads(lines[n])
+    event["payload"][EXTRA_REF] = _dangling(base_name)
+    lines[n] = json.dumps(event, separators=(",", ":"))
+    (bundle / "trace.jsonl").write_text("\n".join(lines) + "\n")
+    want = "STORE.REF_RECORD" if base_name == "v3" else "REF.FILE_EXISTS"
+    report = validate_bundle(bundle, Options(profile=Profile.WRITER, dialect=derived))
+    assert [(f.invariant, f.line, f.pointer.split("/")[2]) for f in report.findings] == [(want, n + 1, EXTRA_REF)], [
+        (f.invariant, f.message) for f in report.findings]

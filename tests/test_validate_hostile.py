@@ -467,7 +467,7 @@ HOSTILE = [
     ("trace line of NULs", _append(b"\0" * 100 + b"\n"), ("LINE.JSON", True)),
     ("trace 70 MB garbage line", _append(b"\x01garbage" * 8_750_000 + b"\n"), ("LINE.JSON", True)),
     ("trace 70 MB NUL line", _append(b"\0" * 70_000_000 + b"\n"), ("LINE.JSON", True)),
-    ("trace line over the limit, JSON so far", _append(b'{"x":"' + b"a" * 68_000_000 + b'"}\n'), ("LINE.TOO_LONG", False)),
+    ("trace line over the limit, JSON so far", _append(b'{"x":"' + b"a" * 68_000_000 + b'"}\n'), ("LINE.TOO_LONG", True)),
     # lines
     ("invalid UTF-8", _raw_line(5, b'"type"', b'"t\xffpe"'), ("LINE.UTF8", True)),
     ("byte order mark", _raw_line(1, b"{", b"\xef\xbb\xbf{"), ("LINE.JSON", True)),
@@ -510,7 +510,7 @@ HOSTILE = [
     ("payload dangling symlink", _replace_file("payloads/2.json", "symlink", "missing.json"), ("REF.FILE_EXISTS", True)),
     ("payload not JSON", _payload("payloads/2.json", b"{nope"), ("REF.JSON", True)),
     ("payload empty", _payload("payloads/2.json", b""), ("REF.JSON", True)),
-    ("payload sparse 2 GiB", _payload("payloads/2.json", size=2 << 30), ("REF.SIZE_LIMIT", False)),
+    ("payload sparse 2 GiB", _payload("payloads/2.json", size=2 << 30), ("REF.JSON", True)),  # its first bytes are NULs
     ("payloads/ a file", _steps(lambda d: shutil.rmtree(d / "payloads"), _payload("payloads", b"{}")), ("REF.FILE_EXISTS", True)),
     ("payloads/ missing", lambda d: shutil.rmtree(d / "payloads"), ("REF.FILE_EXISTS", True)),
     ("payloads/ a symlink elsewhere", _payloads_symlink, ("REF.PATH_CONFINED", True)),
@@ -520,8 +520,8 @@ HOSTILE = [
     ("non-canonical id", _ref(3, "event_payload", rid="payload-two"), ("REF.NAMING", True)),
     ("1,000 refs to one payload", _many_refs_to_one_file, (None, False)),
     ("75 MB [{},{},...] protocol payload", _payload("payloads/2.json", b"[" + b"{}," * 25_000_000 + b"{}]"), (None, False)),
-    ("75 MB [{},{},...] inference request", _payload("payloads/5.json", b"[" + b"{}," * 25_000_000 + b"{}]"), ("REF.SIZE_LIMIT", False)),
-    ("75 MB [{},{},...] tool invocation payload", _payload("payloads/9.json", b"[" + b"{}," * 25_000_000 + b"{}]"), ("REF.SIZE_LIMIT", False)),
+    ("75 MB [{},{},...] inference request", _payload("payloads/5.json", b"[" + b"{}," * 25_000_000 + b"{}]"), ("REF.SIZE_LIMIT", True)),
+    ("75 MB [{},{},...] tool invocation payload", _payload("payloads/9.json", b"[" + b"{}," * 25_000_000 + b"{}]"), ("REF.SIZE_LIMIT", True)),
 ]
 
 
@@ -579,14 +579,14 @@ def test_max_findings_below_one_is_a_usage_error(tmp_path, value):
 
 def test_verdict_counts_findings_the_report_leaves_out(tmp_path):
     # The reproduction: a sparse payload over the limit named by 1,000 refs (1,000
-    # warnings), then a line that is not JSON: the error is past --max-findings, still a FAIL.
+    # findings: its first bytes are NULs), then a line that is not JSON: past --max-findings, still a FAIL.
     d = _copy_basic(tmp_path)
     _payload("payloads/2.json", size=300 << 20)(d)
     _many_refs_to_one_file(d)
     _append(b"not json\n")(d)
     report = validate_bundle(d, Options(profile=Profile.WRITER))
     assert report.truncated and len(report.findings) == 1000
-    assert {f.invariant for f in report.findings} == {"REF.SIZE_LIMIT"}
+    assert {f.invariant for f in report.findings} == {"REF.JSON"}
     assert report.dropped_errors >= 1 and not report.ok
     out = _cli_run("validate", "--format", "json", d)
     assert out.returncode == 1
@@ -689,7 +689,7 @@ def test_a_75_mb_payload_of_empty_objects_is_not_built(tmp_path):
     _payload("payloads/9.json", b"[" + b"{}," * 25_000_000 + b"{}]")(d)  # a tool invocation the reducer reads
     mb, rest = _peak(d)
     assert mb < 400  # was 2.44 GB
-    assert "REF.SIZE_LIMIT" in rest and "True" in rest  # a warning: its body was not checked
+    assert "REF.SIZE_LIMIT" in rest and "False" in rest  # its body was not checked: the kit declined, an error
     report = validate_bundle(d, Options(profile=Profile.WRITER))
     [f] = report.findings
     assert f.invariant == "REF.SIZE_LIMIT" and "not parsed" in f.message and f.line == 16  # read by the tool_call_started handler

@@ -87,7 +87,7 @@ def test_a_shard_of_a_million_skippable_frames_is_a_kit_limit_not_a_hang(tmp_pat
     report = validate_bundle(b, Options(profile=Profile.STRICT))
     limit = [f for f in report.findings if f.invariant == "STORE.SIZE_LIMIT"]
     assert len(limit) == 1 and "more than 1024 zstd frames" in limit[0].message, [f.message for f in report.findings]
-    assert limit[0].severity is Severity.WARNING
+    assert limit[0].severity is Severity.ERROR  # the kit declined to judge: never "ok"
 
 
 def test_a_shard_of_more_records_than_the_cap_is_a_kit_limit(tmp_path, monkeypatch):

@@ -245,6 +245,18 @@ def layout_md(layout: Layout) -> str:
 # -- the dialect page --------------------------------------------------------------------
 
 
+def _depth_limits_md(dialect: Dialect) -> str:
+    """The body depth limits the reference reducer has, measured per payload kind (model)."""
+    if not dialect.body_depth_limits:
+        return ""
+    by_depth: dict[int, list[str]] = {}
+    for kind, depth in dialect.body_depth_limits:
+        by_depth.setdefault(depth, []).append(f"`{kind}`")
+    limits = "; ".join(f"{', '.join(kinds)}: {depth} levels" for depth, kinds in sorted(by_depth.items()))
+    return (f"- **Payload body depth:** the reference reducer parses these kinds no deeper than (the body's "
+            f"outer object is 1, measured) {limits}; other kinds at any depth\n")
+
+
 def dialect_page(dialect: Dialect, examples: list[Example]) -> str:
     by_tag: dict[str, list[Example]] = defaultdict(list)
     for ex in examples:
@@ -261,7 +273,8 @@ def dialect_page(dialect: Dialect, examples: list[Example]) -> str:
         f"(the `reducer` profile of the [invariant catalogue](invariants.md) is what it rejects)\n"
         f"- **Terminal event:** {', '.join(f'[`{t}`](#{variant_anchor(t)})' for t in dialect.terminal_variants)}"
         " (nothing may be written after it)\n"
-        f"- **JSON Schema:** "
+        + _depth_limits_md(dialect)
+        + f"- **JSON Schema:** "
         + ", ".join(
             f"[`{schema_file_name(doc, strict)}`](../../{schema_rel(dialect.name, doc, strict)})"
             for doc in SCHEMA_DOCUMENTS

@@ -305,6 +305,10 @@ class Dialect:
     reducer_reads_every_ref: bool = False  # the reducer opens every referenced payload by the end
     extends: "Dialect | None" = None  # the older dialect this one extends (rules, handler tables)
     notes: tuple[str, ...] = field(default=())
+    # (payload kind, deepest body its reference reducer parses): serde_json's recursion limit
+    # as each kind meets it, measured (tests/test_reducer_verdicts_codex.py measures again).
+    # A kind not listed is not parsed into a value by the reducer (any depth is read).
+    body_depth_limits: tuple[tuple[str, int], ...] = ()
 
     def __repr__(self) -> str:  # the generated one would print the whole model
         return f"Dialect({self.name!r}, schema_version={self.schema_version})"
@@ -338,6 +342,14 @@ class Dialect:
     @property
     def tags(self) -> tuple[str, ...]:
         return self.payload.tags
+
+    def body_depth_limit(self, kind: str) -> int | None:
+        """The deepest body of payload ``kind`` the reference reducer parses (an object or array
+        holding only scalars is 1), or None when it does not parse that kind."""
+        for k, depth in self.body_depth_limits:
+            if k == kind:
+                return depth
+        return None
 
     def ref_fields(self, tag: str) -> tuple[Field, ...]:
         """The payload fields of variant ``tag`` that hold a RawPayloadRef (or list of them)."""

@@ -443,4 +443,14 @@ V1 = Dialect(
     writer=WriterFacts(failed_turn_status="completed"),  # 0.164.0 ends a failed turn `completed`
     # 0.164.0 opens only the payloads its handlers read (measured).
     reducer_reads_every_ref=False,
+    # Measured on 0.164.0: a body of these kinds nesting 127 levels (the top object 1) is read, 128 fail
+    # ("parse payload"), wherever the depth sits; the other kinds in the corpus were read 300 levels deep.
+    body_depth_limits=(
+        ("compaction_checkpoint", 127),
+        ("inference_request", 127),
+        ("inference_response", 127),
+        ("session_metadata", 127),
+        ("tool_invocation", 127),
+        ("tool_runtime_event", 127),
+    ),
 )

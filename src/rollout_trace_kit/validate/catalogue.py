@@ -28,6 +28,7 @@ def invariant(
     notes: str = "",
     kit_only: bool = False,
     release_only: bool = False,
+    declines: bool = False,
     **newer: Profile | None,
 ) -> Invariant:
     """Declare a rule with its level per dialect.
@@ -48,7 +49,9 @@ def invariant(
             p = levels.get(d.extends.name) if d.extends is not None else None
         if isinstance(p, Profile):  # else None: not a rule of this dialect
             levels[d.name] = p
-    inv = Invariant(id, meaning, levels, source, severity, notes, kit_only, release_only)
+    if declines and (severity is not Severity.ERROR or not kit_only):
+        raise ValueError(f"invariant {id}: a cap reached is an error of the kit (kit_only), never 'ok'")
+    inv = Invariant(id, meaning, levels, source, severity, notes, kit_only, release_only, declines)
     CATALOGUE[id] = inv
     return inv
 

@@ -182,6 +182,7 @@ class _Pass:
                 self.line(RawLine(n, data[:-1] if crlf else data, True, crlf, False, 0))
             return
         ctx, order, life, tag_of = self.ctx, self.order, self.life, self.tag_of
+        after = self.refs.after_event  # every ref the handlers left, from the model
         self.events += len(events)
         summary = self.summary
         # classes the summary has seen all of (inlined BundleSummary.observe_typed test: hot loop)
@@ -208,6 +209,7 @@ class _Pass:
             tag = tag_of[type(payload)]
             order.check(ev, tag)
             life.event(ev, tag)
+            after(payload, tag)
             if summary is not None and not summarized.get(type(payload)):
                 summary.observe_typed(ev.schema_version, payload, n)
 
@@ -236,6 +238,7 @@ class _Pass:
             tag = self.tag_of[type(ev.payload)]
             self.order.check(ev, tag)
             self.life.event(ev, tag)
+            self.refs.after_event(ev.payload, tag)
         elif isinstance(obj, dict):
             seq = obj.get("seq")
             ctx.seq = seq if type(seq) is int else None

@@ -47,6 +47,7 @@ class Invariant:
     notes: str = ""
     kit_only: bool = False  # about the kit (a limit, a bug), not the format: reducer fuzzing skips it
     release_only: bool = False  # checked only against one Codex release's facts (``validate --release``)
+    declines: bool = False  # a kit cap: reaching it the kit declined to judge (an error, no reader in compat)
 
     def level(self, dialect: str) -> Profile | None:
         return self.levels.get(dialect)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -237,8 +238,16 @@ def nesting(text: str) -> tuple[int, int]:
     return best, payload_best
 
 
-def strict_loads(text: str):
-    """Parse like serde_json would accept, raising ValueError subclasses otherwise."""
+def strict_loads(text: str, known: frozenset[str] | None = None, skipped: list[str] | None = None):
+    """Parse like serde_json would accept, raising ValueError subclasses otherwise.
+
+    ``known``: the top-level keys the reader's type defines (the envelope's, the manifest's).
+    serde skips the value of any other key with IgnoredAny, which checks its syntax only
+    (measured on 0.164.0, 0.169.0 and 0.171.0): a lone surrogate or any depth there is read.
+    Such a value, too deep for the kit's parsers, is checked by a scanner and left out; what
+    readers skip but a writer never writes is appended to ``skipped`` (when given) instead
+    of raising. ``known`` None: every key counts as known.
+    """
     if (text.count("[") + text.count("{")) > PAYLOAD_DEPTH_LIMIT:
         total, payload = nesting(text)
         if payload > PAYLOAD_DEPTH_LIMIT:
@@ -247,18 +256,176 @@ def strict_loads(text: str):
                 reducer=True,
             )
         if total > KIT_DEPTH_LIMIT:
-            raise NestingTooDeep(
-                f"an unknown key nests {total} levels: readers skip it, but the kit cannot parse deeper "
-                f"than {KIT_DEPTH_LIMIT} and leaves this line unchecked",
-                reducer=False,
-            )
+            text = _leave_out_deep_values(text, known, skipped)
     watch = _DuplicateWatch()
     obj = json.loads(text, object_pairs_hook=watch, parse_constant=_reject_constant)
-    if "\\u" in text and _contains_lone_surrogate(obj):
+    if "\\u" in text and _lone_surrogate_where_read(obj, known, skipped):
         raise ValueError("lone UTF-16 surrogate in a \\u escape")
     if watch.dups:
         raise DuplicateKey(watch.dups, obj)
     return obj
+
+
+def _lone_surrogate_where_read(obj, known: frozenset[str] | None, skipped: list[str] | None) -> bool:
+    """Whether a lone surrogate sits where serde reads it; one in a skipped value is noted."""
+    if known is None or not isinstance(obj, dict):
+        return _contains_lone_surrogate(obj)
+    read = [k for k in obj if k in known or _has_lone_surrogate(k)]
+    if _contains_lone_surrogate([obj[k] for k in read]) or any(_has_lone_surrogate(k) for k in read):
+        return True
+    unknown = [k for k in obj if k not in known]
+    if skipped is not None and _contains_lone_surrogate([obj[k] for k in unknown]):
+        skipped.append(f"a lone UTF-16 surrogate in the value of unknown key {next(k for k in unknown if _contains_lone_surrogate(obj[k]))!r} (readers skip it)")
+    return False
+
+
+def _leave_out_deep_values(text: str, known: frozenset[str] | None, skipped: list[str] | None) -> str:
+    """``text`` with each top-level value nested past the kit's limit checked by a scanner
+    and replaced by ``null``; its key is one readers skip, else the line is not judged."""
+    spans = top_level_values(text)
+    if spans is None:  # not an object (readers want one), or not JSON: too deep to parse anyway
+        raise NestingTooDeep(
+            f"the line is no JSON object and nests deeper than the kit parses ({KIT_DEPTH_LIMIT})", reducer=True
+        )
+    out, last = [], 0
+    for key, start, end, depth in spans:
+        if depth <= KIT_DEPTH_LIMIT:
+            continue
+        if known is None or key in known:
+            raise NestingTooDeep(
+                f"key {key!r} nests {depth} levels: the kit cannot parse deeper than {KIT_DEPTH_LIMIT} "
+                "and leaves this line unchecked (readers want no array or object that deep there)",
+                reducer=True,
+            )
+        problem = json_syntax_problem(text[start:end])
+        if problem is not None:
+            raise ValueError(f"the value of key {key!r}: {problem}")
+        if skipped is not None:
+            skipped.append(f"unknown key {key!r} nests {depth} levels (readers skip it; the kit checked its syntax only)")
+        out.append(text[last:start] + "null")
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def top_level_values(text: str) -> list[tuple[str, int, int, int]] | None:
+    """(key, start, end, depth) of every value of the top-level object in ``text``, or None
+    when ``text`` is not an object; the scan is iterative, so any depth is fine."""
+    i = len(text) - len(text.lstrip())
+    if text[i : i + 1] != "{":
+        return None
+    out = []
+    depth, in_str, esc = 0, False, False
+    key, key_start, value_start, value_depth = None, -1, -1, 0
+    for j in range(i, len(text)):
+        c = text[j]
+        if in_str:
+            if esc:
+                esc = False
+            elif c == "\\":
+                esc = True
+            elif c == '"':
+                in_str = False
+                if depth == 1 and value_start < 0 and key is None:
+                    key = text[key_start + 1 : j]
+            continue
+        if c == '"':
+            in_str = True
+            if depth == 1 and value_start < 0 and key is None:
+                key_start = j
+            elif depth == 1 and value_start < 0:
+                value_start = j
+        elif c in "[{":
+            depth += 1
+            if depth == 2 and value_start < 0:
+                value_start = j
+            value_depth = max(value_depth, depth - 1)
+        elif c in "]}":
+            depth -= 1
+            if depth == 0:
+                if key is not None and value_start >= 0:
+                    out.append((_key_text(key), value_start, j, value_depth))
+                return out
+        elif depth == 1:
+            if c == ",":
+                if key is not None and value_start >= 0:
+                    out.append((_key_text(key), value_start, j, value_depth))
+                key, value_start, value_depth = None, -1, 0
+            elif c not in " \t\r\n:" and value_start < 0 and key is not None:
+                value_start = j
+    return None
+
+
+def _key_text(raw: str) -> str:
+    try:
+        return json.loads(f'"{raw}"')
+    except ValueError:
+        return raw
+
+
+_TOKEN = re.compile(
+    r'[ \t\r\n]*(?:("(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*")'
+    r"|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)|(true|false|null)|([\[\]{},:]))"
+)
+
+
+def json_syntax_problem(text: str) -> str | None:
+    """Why ``text`` is not one JSON value (syntax only, as serde's IgnoredAny checks it), or None.
+    Iterative: nesting costs a list entry, not a stack frame."""
+    stack: list[str] = []  # "[" or "{" of each open container
+    want = "value"  # value | key | colon | next (a comma or a close)
+    pos, end = 0, len(text.rstrip(" \t\r\n"))
+    while pos < end:
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            return f"unexpected character at {pos}"
+        pos = m.end()
+        string, number, literal, punct = m.groups()
+        if want == "key":
+            if string is not None:
+                want = "colon"
+                continue
+            if punct == "}" and stack and stack[-1] == "{" and _just_opened(text, m.start(4)):
+                stack.pop()
+                want = "next"
+                continue
+            return f"expected a key at {m.start()}"
+        if want == "colon":
+            if punct != ":":
+                return f"expected ':' at {m.start()}"
+            want = "value"
+            continue
+        if want == "next":
+            if punct == "," and stack:
+                want = "key" if stack[-1] == "{" else "value"
+                continue
+            if punct in ("]", "}") and stack and stack[-1] == {"]": "[", "}": "{"}[punct]:
+                stack.pop()
+                continue
+            return f"unexpected {m.group().strip()!r} at {m.start()}"
+        # want == "value"
+        if string is not None or number is not None or literal is not None:
+            want = "next"
+        elif punct in ("[", "{"):
+            stack.append(punct)
+            want = "key" if punct == "{" else "value"
+        elif punct == "]" and stack and stack[-1] == "[" and _just_opened(text, m.start(4)):
+            stack.pop()
+            want = "next"
+        else:
+            return f"expected a value at {m.start()}"
+        if want == "next" and not stack:
+            break
+    if stack or want != "next":
+        return "the value is cut short"
+    if text[pos:].strip(" \t\r\n"):
+        return f"trailing characters at {pos}"
+    return None
+
+
+def _just_opened(text: str, close: int) -> bool:
+    """Whether the bracket at ``close`` follows its opener directly (``[]``, ``{}``, whitespace between)."""
+    return text[:close].rstrip(" \t\r\n")[-1:] in ("[", "{")
 
 
 def _contains_lone_surrogate(obj) -> bool:
@@ -274,3 +441,57 @@ def _contains_lone_surrogate(obj) -> bool:
         elif isinstance(o, list):
             stack.extend(o)
     return False
+
+
+class TooDeepToBuild(ValueError):
+    """A payload body that is valid JSON but nests deeper than the kit's parsers build."""
+
+
+class LoneSurrogate(ValueError):
+    """A payload body whose only fault is a lone UTF-16 surrogate: a reducer that parses the
+    kind fails on it, one that checks the syntax only reads it (measured on 0.171.0). The
+    parsed body is in ``value``."""
+
+    def __init__(self, value):
+        super().__init__("lone UTF-16 surrogate in a \\u escape")
+        self.value = value
+
+
+def loads_body(data: bytes):
+    """A payload body parsed as serde_json reads it: orjson, but a number too large for f64
+    is read (``1e400``: serde_json takes it, measured on 0.164.0 and 0.169.0; orjson refuses
+    it), and a body deeper than orjson builds is checked by a scanner (TooDeepToBuild)."""
+    import orjson
+
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        why = str(e)
+        if "recursion" in why:
+            problem = json_syntax_problem(data.decode("utf-8", "surrogatepass"))
+            if problem is not None:
+                raise ValueError(problem) from None
+            raise TooDeepToBuild(why) from None
+        if "infinity" not in why and "surrogate" not in why:
+            raise
+    obj = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+    if _contains_lone_surrogate(obj):
+        raise LoneSurrogate(obj)
+    return obj
+
+
+def json_depth(value, stop: int) -> int:
+    """How deep ``value`` nests (a scalar 0, ``[]`` or ``[1]`` 1), counted up to ``stop`` + 1."""
+    best = 0
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        items = v.values() if isinstance(v, dict) else v if isinstance(v, list) else None
+        if items is None:
+            continue
+        if depth > best:
+            best = depth
+            if best > stop:
+                return best
+        stack.extend((x, depth + 1) for x in items if isinstance(x, (dict, list)))
+    return best

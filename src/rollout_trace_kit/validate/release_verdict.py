@@ -55,12 +55,16 @@ def attach(ctx) -> dict | None:
                          and not f.invariant.startswith("RELEASE.")
                          and not (f.invariant in CATALOGUE and CATALOGUE[f.invariant].kit_only)
                          for f in ctx.findings)
+    # a kit cap reached: the kit declined to judge, so it names no reader (issue 18 ruling)
+    declined = any(f.invariant in CATALOGUE and CATALOGUE[f.invariant].declines for f in ctx.findings)
     return compat(summary, reducer_errors=reducer_errors, dialect_schema=(
-        ctx.dialect.schema_version if ctx.dialect is not None else None))
+        ctx.dialect.schema_version if ctx.dialect is not None else None), declined=declined)
 
 
-def compat(summary: BundleSummary, *, reducer_errors: bool = False, dialect_schema: int | None = None) -> dict:
-    """Releases whose reducer accepts the bundle and whose writer could have written it."""
+def compat(summary: BundleSummary, *, reducer_errors: bool = False, dialect_schema: int | None = None,
+           declined: bool = False) -> dict:
+    """Releases whose reducer accepts the bundle and whose writer could have written it
+    (``declined``: a kit cap was reached, no release is named a reader)."""
     from ..model import releases
 
     readers: list[str] = []
@@ -71,7 +75,7 @@ def compat(summary: BundleSummary, *, reducer_errors: bool = False, dialect_sche
         if epoch.status == "unknown":
             unknown += epoch.versions
             continue
-        reads = reader_accepts(summary, rep)
+        reads = not declined and reader_accepts(summary, rep)
         if reads and reducer_errors and dialect_schema is not None and rep.schema_version == dialect_schema:
             reads = False
         if reads:

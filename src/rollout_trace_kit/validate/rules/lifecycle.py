@@ -302,7 +302,8 @@ class LifecycleChecker:
             ref = getattr(p, f.name, None)
             if ref is None:
                 continue
-            assert not isinstance(self.refs, RefChecker)  # newer ref fields come with the shard store (v3)
+            if isinstance(self.refs, RefChecker):
+                continue  # no body check for it: its generic checks come from the model (RefChecker.after_event)
             parsed, body = self.refs.check_value(ref, tag, f, f"/payload/{f.name}")
             check = bodies.LATER_REF_BODIES.get((tag, f.name))
             if parsed and check is not None:

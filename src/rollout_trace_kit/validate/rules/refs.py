@@ -13,14 +13,15 @@ import stat
 from collections import OrderedDict
 
 import msgspec
-import orjson
 
 from ... import files
 from ...model.types import STORE_FILES
 from ..catalogue import R, S, W, invariant
 from ..context import Context, Where
 from ..findings import Severity
+from ..lines import HEAD_BYTES, KIT_DEPTH_LIMIT, LoneSurrogate, TooDeepToBuild, json_depth, loads_body, prefix_problem
 from .layout import PAYLOADS, irregular
+from .ref_sites import compile_sites, refs_at
 
 
 PATH_CONFINED = invariant(
@@ -28,8 +29,10 @@ PATH_CONFINED = invariant(
     "A payload path is relative, normalised (no `.`, `..`, empty or backslash segments) and inside `payloads/`, and no symlink takes it out of the bundle.",
     v1=W, v2=W, v3=None,
     source="payload.rs: \"Path relative to the trace bundle root\"; writer.rs writes payloads/{n}.json",
-    notes="The reference reducers join the path to the bundle and read wherever it points; the kit never does. "
-    "For a payload the reducer reads, the finding names the reducer profile.",
+    notes="The reference reducers open the path joined to the bundle as the OS resolves it (an absolute path, "
+    "`..` or a symlink that lands inside the bundle is read; `payloads/2.json/` is \"Not a directory\"). "
+    "The kit opens it the same way when it resolves inside the bundle (a writer-profile finding); "
+    "a path that leads out it never reads: for a payload the reducer reads, that finding names the reducer profile.",
 )
 FILE_EXISTS = invariant(
     "REF.FILE_EXISTS",
@@ -53,10 +56,23 @@ PAYLOAD_JSON = invariant(
 TOO_LARGE = invariant(
     "REF.SIZE_LIMIT",
     "A payload file the kit must parse is no larger than its payload limit (256 MiB unless --max-payload-bytes says otherwise).",
-    v1=W, v2=W,
+    v1=W, v2=R,
     source="kit limit: bounded memory",
-    severity=Severity.WARNING,
+    notes="Past the limit the kit declined to judge the payload: an error in every profile (never 'ok'), and "
+    "compat names no reader. A payload whose first bytes already show it is not JSON (valid JSON then NUL "
+    "bytes: \"trailing characters\") is REF.JSON instead. Where the reducer does not open the payload (v1 "
+    "fields no handler reads), a writer-profile finding.",
     kit_only=True,
+    declines=True,
+)
+NESTING = invariant(
+    "REF.NESTING",
+    "A payload body nests no deeper than the reference reducer parses it: 127 levels for the kinds serde_json "
+    "parses into a value (the body's outer object is 1); the kinds it does not parse, any depth.",
+    v1=W, v2=R, v3=R,
+    source='serde_json: "recursion limit exceeded" ("parse payload {id}"); the limit of each kind is measured '
+    "(model: Dialect.body_depth_limits)",
+    notes="Where the reducer does not open the payload (v1 fields no handler reads), a writer-profile finding.",
 )
 ID_CONSISTENT = invariant(
     "REF.ID_CONSISTENT",
@@ -101,10 +117,12 @@ def parse_cost(data: bytes) -> int:
 class _Load:
     """What reading one payload file gave: a body, or why there is none."""
 
-    __slots__ = ("body", "problem", "detail", "cost")
+    __slots__ = ("body", "problem", "detail", "cost", "depth", "surrogate")
 
-    def __init__(self, body=None, problem: str | None = None, detail: str = "", cost: int = 0):
+    def __init__(self, body=None, problem: str | None = None, detail: str = "", cost: int = 0, depth: int = 0):
         self.body = body
+        self.depth = depth  # how deep the body nests (0 when it cannot pass any body depth limit)
+        self.surrogate = False  # valid JSON but for a lone surrogate: only a reducer that parses the kind fails
         self.problem = problem  # None, "missing", "unreadable", "irregular", "too_large", "json", "unparsed"
         self.detail = detail
         self.cost = cost
@@ -125,6 +143,42 @@ def parse_bounded(data):
         msgspec.json.decode(data, type=msgspec.Raw)  # the syntax, without building anything
         return _UNPARSED
     return msgspec.json.decode(data)
+
+
+def body_depth(data: bytes, body, limits: tuple[int, int]) -> int:
+    """How deep a parsed body nests, as far as the (shallowest, deepest) limits need: 0 when
+    it has too few brackets to pass any."""
+    if data.count(b"[") + data.count(b"{") <= limits[0]:
+        return 0
+    return json_depth(body, limits[1])
+
+
+def depth_limits(dialect) -> tuple[int, int]:
+    """(shallowest, deepest) body depth limit of the dialect's kinds."""
+    depths = [d for _, d in dialect.body_depth_limits] or [KIT_DEPTH_LIMIT]
+    return min(depths), max(depths)
+
+
+def report_depth(ctx: Context, rid: str, kind: str, depth: int, limit: int, pointer: str, level) -> None:
+    deeper = f"more than {KIT_DEPTH_LIMIT}" if depth > KIT_DEPTH_LIMIT else f"at least {depth}"
+    ctx.report(
+        NESTING,
+        f"payload {rid} ({kind}) nests {deeper} levels; the reference reducer parses a {kind} body "
+        f"no deeper than {limit} (serde_json's recursion limit)",
+        pointer=pointer,
+        level=level,
+    )
+
+
+def _head_problem(full: str, follow_symlinks: bool) -> str | None:
+    """Why the first bytes of a payload too large to read show it is not JSON (valid JSON then
+    NUL bytes: "trailing characters"), or None when they do not tell."""
+    try:
+        with files.open_regular(full, follow_symlinks=follow_symlinks) as f:
+            head = f.read(HEAD_BYTES)
+    except OSError:
+        return None
+    return prefix_problem(head)
 
 
 def check_kind(ctx: Context, ref, tag: str, field, pointer: str) -> None:
@@ -297,9 +351,32 @@ class RefChecker:
         self._id_re = _ordinal_pattern(self.layout.payload_id)
         self._file_re = _ordinal_pattern(self.layout.payload_file) if self.layout.store == STORE_FILES else None
         self._dir: PayloadDir | None = None
+        self.depth_limit = ctx.dialect.body_depth_limit  # the deepest body of a kind its reducer parses
+        self.depth_limits = depth_limits(ctx.dialect)
         self._loads: OrderedDict[str, _Load] = OrderedDict()  # recent payload reads, by path
         self._cached_cost = 0
         self.ahead: ReadAhead | None = None  # set by the engine when a second thread pays
+        self.sites = compile_sites(ctx.dialect)  # where the model puts refs, per variant
+        self.checked: set[int] = set()  # id() of the refs of this event already checked (by a handler)
+
+    # -- every ref of an event, from the model ------------------------------------------
+    def after_event(self, payload, tag: str) -> None:
+        """Check each ref of the event the handlers did not (rules/ref_sites.py)."""
+        sites = self.sites.get(tag)
+        if sites is not None:
+            checked = self.checked
+            for name, steps, field, read in sites:
+                if name is not None:  # a top-level ref field: the usual case, kept cheap
+                    ref = getattr(payload, name)
+                    if ref is not None and id(ref) not in checked:
+                        pointer = "/payload/" + name
+                        self.check(ref, tag, field, pointer, read)
+                    continue
+                for ref, pointer in refs_at(payload, steps):
+                    if id(ref) not in checked:
+                        self.check(ref, tag, field, pointer, read)
+        if self.checked:
+            self.checked.clear()
 
     @property
     def payload_dir(self) -> PayloadDir:
@@ -357,6 +434,7 @@ class RefChecker:
     def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool):
         """Check one RawPayloadRef; return the parsed payload when it was read, else None."""
         ctx = self.ctx
+        self.checked.add(id(ref))
         wants_body = read_by_reducer
         read_by_reducer = read_by_reducer or self.every_ref_read
         key = self.identity(ref.raw_payload_id, ref.path, pointer)
@@ -371,32 +449,49 @@ class RefChecker:
             if full is None:
                 return None
             load = self._load(full, True)
+        limit = self.depth_limit(ref.kind.type)
+        if load.surrogate and (limit is not None or not read_by_reducer):
+            # a kind the reducer parses (or a payload only writers promise): the surrogate is an error
+            ctx.report(PAYLOAD_JSON, f"{ref.raw_payload_id}: {ref.path} is not valid JSON: a lone UTF-16 surrogate "
+                       "in a \\u escape", file=ref.path, pointer=pointer + "/path", level=R if read_by_reducer else None)
+            return None
+        if limit is not None and load.depth > limit:
+            report_depth(ctx, ref.raw_payload_id, ref.kind.type, load.depth, limit, pointer, R if read_by_reducer else W)
+            return None
         if load.problem is None:
             return load.body
         self._report_load(load, ref, pointer, R if read_by_reducer else None, wants_body)
         return None
 
     def _locate(self, ref, pointer: str, read_by_reducer: bool) -> str | None:
-        """The file a ref names, resolved, or None (reported) when the kit must not read it."""
-        problem = confinement_problem(ref.path)
-        # `payloads/./1.json` or `payloads//1.json` stay inside: read them as the OS resolves
-        # them; outside payloads/ but inside the bundle is safe too (the reducer reads it).
-        safe = _safe_to_read(problem)
-        full = None
-        if safe:
-            full = os.path.realpath(os.path.join(self.bundle_str, ref.path))
-            if not full.startswith(self.bundle_real + os.sep):
-                problem, safe = "leaves the bundle through a symlink", False
+        """The file a ref names, as the reducer opens it, or None (reported) when the kit must not read it.
+
+        The reducers open ``bundle.join(path)`` as it is (measured on 0.164.0 and 0.169.0): an
+        absolute path replaces the bundle, and the OS resolves `..` and symlinks one component
+        at a time, so `payloads/nodir/../2.json` and `payloads/2.json/` ("Not a directory")
+        fail while `payloads/../payloads/2.json` or an absolute path into the bundle are read.
+        The kit opens the same path when it resolves inside the bundle: the open then either
+        reads that file or fails as the reducer's does; a path leading elsewhere it never reads.
+        """
+        path = ref.path
+        problem = confinement_problem(path)
+        inside = "\x00" not in path
+        full = os.path.join(self.bundle_str, path) if inside else None
+        if full is not None:
+            real = os.path.realpath(full)
+            inside = real.startswith(self.bundle_real + os.sep)
+            if not inside and _safe_to_read(problem):
+                problem = "leaves the bundle through a symlink"
         if problem is not None:
-            unread = read_by_reducer and not safe
+            unread = read_by_reducer and not inside
             suffix = "; the reference reducer would read outside the bundle, the kit does not" if unread else ""
             self.ctx.report(
                 PATH_CONFINED,
-                f"{ref.raw_payload_id} path {ref.path!r} {problem}{suffix}",
+                f"{ref.raw_payload_id} path {path!r} {problem}{suffix}",
                 pointer=pointer + "/path",
                 level=R if unread else None,
             )
-        return full if safe else None
+        return full if inside else None
 
     def _load(self, full: str, follow_symlinks: bool) -> _Load:
         """Read and parse one file, once for as long as it stays in the cache."""
@@ -421,7 +516,11 @@ class RefChecker:
         if got.why == files.IRREGULAR:
             return _Load(problem="irregular", detail=irregular(got.problem or ""))
         if got.why == files.TOO_LARGE:
-            return _Load(problem="too_large", detail=str(got.size) if got.size > limit else f"more than {limit}")
+            size = str(got.size) if got.size > limit else f"more than {limit}"
+            problem = _head_problem(full, follow_symlinks)
+            if problem is not None:  # no need to read further: every reader fails on its first bytes
+                return _Load(problem="json", detail=f"{problem} (in its first bytes; the file is {size} bytes)")
+            return _Load(problem="too_large", detail=size)
         if got.data is None:
             return _Load(problem="unreadable", detail=got.problem or "unreadable")
         data = got.data
@@ -434,9 +533,17 @@ class RefChecker:
                 return _Load(problem="json", detail=str(e))
             return _Load(problem="unparsed", detail=str(cost), cost=0)
         try:
-            return _Load(orjson.loads(data) if len(data) < LARGE_BODY else msgspec.json.decode(data), cost=cost)
-        except (orjson.JSONDecodeError, msgspec.DecodeError, RecursionError) as e:
+            # msgspec holds only what it builds; orjson about 13x a large input while it parses
+            body = msgspec.json.decode(data) if len(data) >= LARGE_BODY else loads_body(data)
+        except LoneSurrogate as e:
+            load = _Load(e.value, cost=cost, depth=body_depth(data, e.value, self.depth_limits))
+            load.surrogate = True
+            return load
+        except TooDeepToBuild:
+            return _Load(problem="deep", cost=0, depth=KIT_DEPTH_LIMIT + 1)
+        except (ValueError, msgspec.DecodeError, RecursionError) as e:
             return _Load(problem="json", detail=str(e))
+        return _Load(body, cost=cost, depth=body_depth(data, body, self.depth_limits))
 
     def _report_load(self, load: _Load, ref, pointer: str, level, wants_body: bool) -> None:
         ctx, rid, path = self.ctx, ref.raw_payload_id, ref.path
@@ -448,15 +555,26 @@ class RefChecker:
         elif load.problem == "irregular":
             ctx.report(REGULAR_FILE, f"{rid}: {path} is {load.detail}", pointer=where, level=level)
         elif load.problem == "too_large":
-            ctx.report(TOO_LARGE, f"{rid}: {path} is {load.detail} bytes, over the kit's payload limit; not parsed", pointer=where)
+            ctx.report(
+                TOO_LARGE,
+                f"{rid}: {path} is {load.detail} bytes, over the kit's payload limit; not parsed: the kit declined to judge it",
+                pointer=where, level=level if level is not None else W,
+            )
         elif load.problem == "json":
             ctx.report(PAYLOAD_JSON, f"{rid}: {path} is not valid JSON: {load.detail}", file=path, pointer=where, level=level)
+        elif load.problem == "deep" and wants_body:
+            ctx.report(
+                TOO_LARGE,
+                f"{rid}: {path} is valid JSON nesting more than {KIT_DEPTH_LIMIT} levels, deeper than the kit's "
+                "parsers build; its body was not checked: the kit declined to judge it",
+                pointer=where, level=level if level is not None else W,
+            )
         elif load.problem == "unparsed" and wants_body:
             ctx.report(
                 TOO_LARGE,
                 f"{rid}: {path} is valid JSON, but parsing it would take about {int(load.detail) >> 20} MiB; "
-                "its body was not parsed or checked",
-                pointer=where,
+                "its body was not parsed or checked: the kit declined to judge it",
+                pointer=where, level=level if level is not None else W,
             )
 
     # -- end -----------------------------------------------------------------------------

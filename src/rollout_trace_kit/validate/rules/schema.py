@@ -9,6 +9,9 @@ published schema, which also writes the messages.
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import msgspec
 
 from ...compilers.json_schema import PAYLOAD_UNION, error_trail, event_schema, manifest_schema
@@ -41,20 +44,24 @@ DUPLICATE_KEY = invariant(
 )
 NESTING = invariant(
     "LINE.NESTING",
-    "A line nests no deeper than its readers follow: 126 levels inside `payload` (serde_json's recursion limit), 500 anywhere (the kit's parsers).",
+    "A line nests no deeper than its readers follow: 126 levels inside `payload` (serde_json's recursion limit); "
+    "writers nest no unknown envelope key deeper than 500 levels.",
     v1=W, v2=W,
     source='serde_json: "recursion limit exceeded" (measured on 0.164.0 and 0.169.0: 125 arrays inside payload pass, 126 fail)',
-    notes="Too deep inside the payload fails the reference reducers (the finding then names the reducer profile); "
-    "an unknown envelope key they skip at any depth.",
+    notes="Too deep inside the payload, or in a key the envelope defines, fails the reference reducers (the finding "
+    "then names the reducer profile). An unknown envelope key they skip at any depth (measured: 600 and 20,000 "
+    "levels on 0.164.0, 0.169.0 and 0.171.0): past 500 the kit checks its syntax with a scanner, leaves it out "
+    "and checks the rest of the line.",
 )
 TOO_LONG = invariant(
     "LINE.TOO_LONG",
     "A line is no longer than the kit's line limit (64 MiB unless --max-line-bytes says otherwise).",
     v1=R, v2=R,
     source="kit limit: bounded memory",
-    severity=Severity.WARNING,
-    notes="The reference reducers read any line; the kit skips a longer one unchecked and says so.",
+    notes="The reference reducers read any line; the kit skips a longer one unchecked: it declined to judge "
+    "the bundle, an error in every profile (never 'ok'), and compat names no reader.",
     kit_only=True,
+    declines=True,
 )
 TRUNCATED = invariant(
     "LINE.TRUNCATED",
@@ -235,6 +242,41 @@ def spaced(canonical: bytes) -> bytes:
     return msgspec.json.format(canonical, indent=0)
 
 
+I64_MAX = 2**63 - 1  # msgspec's integer bounds stop here; u64 fields go on to 2**64 - 1
+
+
+def _typed_event(dialect: Dialect, td, obj: dict):
+    """The typed event of a schema-valid ``obj``. A u64 field above i64 (valid: serde reads it)
+    is past the typed path's bounds: it is converted as 0 and its value put back, so the
+    event still gets every lifecycle and ref check (it was dropped before)."""
+    big = [path for value, t, path in _typed_places(dialect, obj)
+           if isinstance(t, Int) and type(value) is int and value > I64_MAX]
+    if not big:
+        return msgspec.convert(obj, td.event)
+    placeholder = copy.deepcopy(obj)
+    for path in big:
+        _set_at(placeholder, path, 0, lambda o, k, v: o.__setitem__(k, v))
+    event = msgspec.convert(placeholder, td.event)
+    for path in big:
+        value: Any = obj
+        for step in path.split("/")[1:]:
+            value = value[int(step) if isinstance(value, list) else step]
+        _set_at(event, path, value, setattr)
+    return event
+
+
+def _set_at(root, path: str, value, set_key) -> None:
+    """Set the value at JSON pointer ``path`` (model keys, list indexes) in dicts or typed structs."""
+    *steps, last = path.split("/")[1:]
+    node = root
+    for step in steps:
+        node = node[int(step)] if isinstance(node, list) else (node[step] if isinstance(node, dict) else getattr(node, step))
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        set_key(node, last, value)
+
+
 def decode_event(ctx: Context, raw: RawLine, td=None):
     """Check one non-blank line; return the typed event, the parsed dict (or None) and validity.
 
@@ -264,9 +306,11 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
     except UnicodeDecodeError as e:
         ctx.report(UTF8, f"line {raw.number} is not valid UTF-8 (byte {e.start})", pointer="")
         return None, None
+    skipped: list[str] = []  # what readers skip and writers never write (writer-profile findings)
     try:
-        obj = strict_loads(text)
+        obj = strict_loads(text, frozenset(f.name for f in dialect.envelope.fields), skipped)
     except DuplicateKey as e:
+        _report_skipped(ctx, raw, skipped)
         _note_seq(ctx, e.value)
         known = _known_keys(dialect, e.value)
         for owner, key in e.repeats:
@@ -292,7 +336,14 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
             whole=f"line {raw.number} is not valid JSON{hint}: {e}",
         )
         return None, None
+    _report_skipped(ctx, raw, skipped)
     return _validate(ctx, raw, td, fast_event, obj)
+
+
+def _report_skipped(ctx: Context, raw: RawLine, skipped: list[str]) -> None:
+    for what in skipped:
+        inv = NESTING if "nests" in what else JSON
+        ctx.report(inv, f"line {raw.number}: {what}", level=W)
 
 
 def too_long(ctx: Context, raw: RawLine) -> None:
@@ -301,7 +352,7 @@ def too_long(ctx: Context, raw: RawLine) -> None:
     limit = ctx.options.max_line_bytes
     problem = prefix_problem(raw.data)
     if problem is None:
-        ctx.report(TOO_LONG, f"line {raw.number} is longer than {limit} bytes; skipped")
+        ctx.report(TOO_LONG, f"line {raw.number} is longer than {limit} bytes; skipped: the kit declined to judge it")
         return
     _not_json(
         ctx, raw,
@@ -356,12 +407,8 @@ def _validate(ctx: Context, raw: RawLine, td, fast_event, obj):
                 ctx.report(UNKNOWN_KEY, f"event {where or '/'}{_where(event_referee(dialect, True).schema, e)}: {e.message}", pointer=where)
     if fast_event is None:
         version = obj.get("schema_version")
-        try:
-            # The typed path holds the dialect's version as a const; another version is
-            # ENVELOPE.SCHEMA_VERSION's to report, so decode with it and put it back.
-            fast_event = msgspec.convert(dict(obj, schema_version=dialect.schema_version), td.event)
-        except msgspec.ValidationError:
-            # Only u64 values above i64 get here: valid, but too large for the typed path.
-            return None, obj
+        # The typed path holds the dialect's version as a const; another version is
+        # ENVELOPE.SCHEMA_VERSION's to report, so decode with it and put it back.
+        fast_event = _typed_event(dialect, td, dict(obj, schema_version=dialect.schema_version))
         fast_event.schema_version = version
     return fast_event, obj

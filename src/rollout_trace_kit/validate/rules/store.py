@@ -37,7 +37,13 @@ from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Profile, Severity
 from .layout import PAYLOADS, irregular
-from .refs import TOO_LARGE, _UNPARSED, check_kind, parse_bounded as _parse, parse_cost
+from .ref_forms import RefForms, describe, difference, ref_form
+from .ref_sites import compile_sites, refs_at
+from ..lines import KIT_DEPTH_LIMIT, LoneSurrogate, TooDeepToBuild, loads_body
+from .refs import (
+    LARGE_BODY, TOO_LARGE, _UNPARSED, body_depth, check_kind, depth_limits, parse_bounded as _parse, parse_cost,
+    report_depth,
+)
 
 class _OlderLevels(TypedDict):
     v1: Profile | None
@@ -150,9 +156,12 @@ CAPTURE = invariant(
 )
 KIND_CONFLICT = invariant(
     "STORE.KIND_CONFLICT",
-    "Every ref to one payload gives it the same kind.",
+    "Every ref to one payload is the same ref: the same kind, shard, capture and parts (an explicit "
+    "`complete` capture counts as none, empty `parts` as none).",
     **_V3, v3=R,
-    source='0.171.0 reducer: "conflicting references for payload {id}" (measured)',
+    source='0.171.0 reducer: "conflicting references for payload {id}" for a kind, a shard, a capture or '
+    "parts that differ (measured)",
+    notes="The ID predates the other components: it names any conflict between two refs to one payload id.",
 )
 MAX_SHARD_BYTES = 1 << 30  # Codex shards stay near 8 MiB; one record is at most its 64 MiB capture
 # Decompressed bytes read from all shards together: symlinks (which the reducer follows) to
@@ -166,11 +175,13 @@ SIZE_LIMIT = invariant(
     f"A shard stays within the kit's caps ({MAX_SHARD_BYTES >> 30} GiB decompressed, "
     f"{codec.Limits.max_frames:,} zstd frames, {codec.Limits.max_records:,} records; "
     f"{MAX_BUNDLE_RECORDS:,} records and {MAX_BUNDLE_BYTES >> 30} GiB decompressed in all shards together): "
-    "past one the kit stops reading it. The bundle-wide byte cap reached is an error in every profile.",
-    **_V3, v3=W,
+    "past one the kit stops reading it.",
+    **_V3, v3=R,
     source="kit limit: a zstd bomb must end in a finding, not in memory or time exhaustion",
-    severity=Severity.WARNING,
+    notes="Past a cap the kit declined to judge the bundle: an error in every profile (never 'ok'), and compat "
+    "names no reader.",
     kit_only=True,
+    declines=True,
 )
 
 _SHARD_NAME = re.compile(r"([0-9]{6,})\.zst\Z")
@@ -190,8 +201,6 @@ MAX_BITMAP = 1 << 22  # canonical ids further than this from a shard's first go 
 PAGE_BITS = 6
 PAGE = 1 << PAGE_BITS
 
-KIND_CODES: dict[str, int] = {}  # kind name -> small code (process-wide; names are few)
-
 # bit flags per record
 PRESENT, REFERENCED, CHECKED, BAD_JSON, TOO_BIG = 1, 2, 4, 8, 16
 
@@ -205,8 +214,6 @@ class _Shard:
     base: int = -1  # canonical ordinal of index 0
     flags: dict[int, bytearray] = dc_field(default_factory=dict)  # page of (canonical n - base) -> bit flags
     others: dict = dc_field(default_factory=dict)  # any other id (bytes) -> bit flags
-    kinds: dict[int, bytearray] = dc_field(default_factory=dict)  # page of (canonical n - base) -> kind code + 1
-    other_kinds: dict = dc_field(default_factory=dict)  # any other id -> kind name
     pending: dict = dc_field(default_factory=dict)  # id bytes -> body read ahead
     pending_bytes: int = 0
     error: codec.ShardError | None = None  # how the stream ended, if badly
@@ -242,21 +249,6 @@ class _Shard:
             page[key & (PAGE - 1)] |= bits
         else:
             self.others[key] = self.others.get(key, 0) | bits
-
-    def kind_conflict(self, key, kind: str) -> str | None:
-        """Remember the kind a record is referenced as; return an earlier, different one."""
-        if key.__class__ is not int:
-            old = self.other_kinds.setdefault(key, kind)
-            return None if old == kind else old
-        code = KIND_CODES.get(kind) or KIND_CODES.setdefault(kind, len(KIND_CODES) + 1)
-        page = self.kinds.get(key >> PAGE_BITS)
-        if page is None:
-            page = self.kinds[key >> PAGE_BITS] = bytearray(PAGE)
-        old = page[key & (PAGE - 1)]
-        if not old:
-            page[key & (PAGE - 1)] = code
-            return None
-        return None if old == code else next(k for k, c in KIND_CODES.items() if c == old)
 
     def present_ids(self):
         """Every record id seen, as (id bytes, flags)."""
@@ -329,11 +321,36 @@ class StoreRefChecker:
         self.bundle = ctx.bundle
         self.bundle_real = os.path.realpath(ctx.bundle)
         self.shards: dict[int, _Shard] = {}
+        self.forms = RefForms()  # the first ref of every payload id
+        assert ctx.dialect is not None  # the pass over events starts once the dialect is known
+        self.sites = compile_sites(ctx.dialect)  # where the model puts refs, per variant
+        self.checked: set[int] = set()  # id() of the refs of this event already checked (by a handler)
+        self.depth_limit = ctx.dialect.body_depth_limit  # the deepest body of a kind its reducer parses
+        self.depth_limits = depth_limits(ctx.dialect)
         self.recording_completed = False  # set by the engine before finish()
         self.limits = codec.Limits(
             max_shard_bytes=MAX_SHARD_BYTES, max_record_bytes=ctx.options.max_payload_bytes,
             max_id_bytes=codec.MAX_ID_LENGTH,
         )
+
+    # -- every ref of an event, from the model ----------------------------------------------
+    def after_event(self, payload, tag: str) -> None:
+        """Check each ref of the event the handlers did not (rules/ref_sites.py)."""
+        sites = self.sites.get(tag)
+        if sites is not None:
+            checked = self.checked
+            for name, steps, field, read in sites:
+                if name is not None:  # a top-level ref field: the usual case, kept cheap
+                    ref = getattr(payload, name)
+                    if ref is not None and id(ref) not in checked:
+                        pointer = "/payload/" + name
+                        self.check_value(ref, tag, field, pointer)
+                    continue
+                for ref, pointer in refs_at(payload, steps):
+                    if id(ref) not in checked:
+                        self.check_value(ref, tag, field, pointer)
+        if self.checked:
+            self.checked.clear()
 
     # -- one ref -------------------------------------------------------------------------
     def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, need_body: bool = True):
@@ -342,6 +359,7 @@ class StoreRefChecker:
 
     def check_value(self, ref, tag: str, field, pointer: str, need_body: bool = True):
         """(whether a body was parsed, the body): a JSON `null` body is (True, None)."""
+        self.checked.add(id(ref))
         check_kind(self.ctx, ref, tag, field, pointer)
         parts = getattr(ref, "parts", None)
         if parts:
@@ -357,6 +375,7 @@ class StoreRefChecker:
     def _parts(self, parts, pointer: str, depth: int) -> None:
         for i, part in enumerate(parts):
             ptr = f"{pointer}/parts/{i}"
+            self.checked.add(id(part))
             self._resolve(part, ptr, False)
             inner = getattr(part, "parts", None)
             if inner and depth < 64:
@@ -367,6 +386,16 @@ class StoreRefChecker:
         rid_text = ref.raw_payload_id
         rid = rid_text.encode("utf-8", "surrogatepass")
         capture = _capture(ref)
+        form = ref_form(ref)
+        old = self.forms.first(rid_text, form)
+        if old is not None:
+            what = difference(old, form)
+            ctx.report(
+                KIND_CONFLICT,
+                f"conflicting references for payload {rid_text}: the {what} differs ({describe(form)} here, "
+                f"{describe(old)} before)",
+                pointer=pointer + ("/kind/type" if what == "kind" else f"/{what}"),
+            )
         if ref.shard is None or (capture and capture[0] == "omitted"):
             self._omitted(ref, capture, pointer)
             return _NOTHING
@@ -374,13 +403,6 @@ class StoreRefChecker:
         if sh is None:
             return _NOTHING
         key = sh.key(rid)
-        old_kind = sh.kind_conflict(key, ref.kind.type)
-        if old_kind is not None:
-            ctx.report(
-                KIND_CONFLICT,
-                f"conflicting references for payload {rid_text}: kind {ref.kind.type!r} here, {old_kind!r} before",
-                pointer=pointer + "/kind/type",
-            )
         flags = sh.get(key)
         if not flags & PRESENT:
             body = self._advance_to(sh, rid)
@@ -403,7 +425,7 @@ class StoreRefChecker:
             if not flags & CHECKED:
                 ctx.report(
                     TOO_LARGE,
-                    f"{rid_text} in shard {sh.n} is over the kit's payload limit; not parsed",
+                    f"{rid_text} in shard {sh.n} is over the kit's payload limit; not parsed: the kit declined to judge it",
                     pointer=pointer,
                 )
                 sh.set(key, CHECKED)
@@ -422,8 +444,19 @@ class StoreRefChecker:
             return _NOTHING
         first = not flags & CHECKED
         try:
-            value = _parse(body)
-        except (orjson.JSONDecodeError, msgspec.DecodeError, RecursionError) as e:
+            # msgspec holds only what it builds (and large bodies past the budget are not built)
+            value = _parse(body) if len(body) >= LARGE_BODY else loads_body(body)
+        except LoneSurrogate as e:
+            if self.depth_limit(ref.kind.type) is not None:  # a kind the reducer parses: "parse payload"
+                if first:
+                    ctx.report(BODY_JSON, f"{rid_text} in shard {sh.n} is not valid JSON: {e}", file=sh.rel, pointer=pointer)
+                sh.set(key, CHECKED | BAD_JSON)
+                return _NOTHING
+            value = e.value  # checked for its syntax only, as the reducer does
+            depth = body_depth(body, value, self.depth_limits)
+        except TooDeepToBuild:
+            value, depth = _NOTHING, KIT_DEPTH_LIMIT + 1
+        except (ValueError, msgspec.DecodeError, RecursionError) as e:
             if first:
                 ctx.report(
                     BODY_JSON,
@@ -433,6 +466,8 @@ class StoreRefChecker:
                 )
             sh.set(key, CHECKED | BAD_JSON)
             return _NOTHING
+        else:
+            depth = body_depth(body, value, self.depth_limits)
         sh.set(key, CHECKED)
         if value is _UNPARSED:
             if first:
@@ -443,6 +478,18 @@ class StoreRefChecker:
                     pointer=pointer,
                 )
             return _NOTHING
+        limit = self.depth_limit(ref.kind.type)
+        if limit is not None and depth > limit:
+            if first:
+                report_depth(ctx, rid_text, ref.kind.type, depth, limit, pointer, None)
+            return _NOTHING
+        if value is _NOTHING and first:
+            ctx.report(
+                TOO_LARGE,
+                f"{rid_text} in shard {sh.n} is valid JSON nesting more than {KIT_DEPTH_LIMIT} levels, deeper than "
+                "the kit's parsers build; its body was not checked: the kit declined to judge it",
+                pointer=pointer,
+            )
         return value
 
     def _omitted(self, ref, capture, pointer: str) -> None:
@@ -511,7 +558,7 @@ class StoreRefChecker:
         left = MAX_BUNDLE_RECORDS - sum(other.records for other in self.shards.values())
         if left <= 0:
             sh.failed = "bundle cap"
-            ctx.report(SIZE_LIMIT, f"{sh.rel} is not read: {BUNDLE_CAP}", **here)
+            ctx.report(SIZE_LIMIT, f"{sh.rel} is not read: {BUNDLE_CAP}; the kit declined to judge it", **here)
             return
         left_bytes = MAX_BUNDLE_BYTES - sum(other.bytes_read for other in self.shards.values())
         if left_bytes <= 0:
@@ -617,6 +664,8 @@ class StoreRefChecker:
             sh.bytes_read = max(sh.bytes_read, err.offset)  # what was decompressed, cut record included
         if err.code == codec.SHARD_TOO_LARGE and sh.bytes_capped:
             message, level, severity = f"{bundle_bytes_cap()}; reading stopped", R, Severity.ERROR
+        if inv is SIZE_LIMIT:
+            message += "; the kit declined to judge it"
         self.ctx.report(inv, f"{sh.rel}: {message}", file=sh.rel, line=None, seq=None, level=level,
                         severity=severity)
 

@@ -1,0 +1,81 @@
+"""What each payload id was first referenced as, to catch a later ref that differs.
+
+0.171.0 keeps the first ref of every payload id and compares every later ref to it
+whole: "conflicting references for payload {id}" when the kind, the shard, the capture
+or the parts differ (measured: an explicit `complete` capture is no capture, empty
+`parts` are no parts, key order and unknown keys do not count).
+
+Memory follows the refs, not their size: each distinct form is kept once and each
+canonical id costs a small code in a page of 64.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+PAGE_BITS = 6
+PAGE = 1 << PAGE_BITS
+_PREFIX = "raw_payload:"
+
+
+def ref_form(ref) -> tuple:
+    """(kind, shard, capture, parts) of a typed ref, as the reducer compares them."""
+    parts = getattr(ref, "parts", None)
+    return (
+        ref.kind.type,
+        ref.shard,
+        capture_form(getattr(ref, "capture", None)),
+        tuple((p.raw_payload_id, *ref_form(p)) for p in parts) if parts else None,
+    )
+
+
+def capture_form(cap) -> tuple | None:
+    if cap is None:
+        return None
+    status = type(cap).__struct_config__.tag
+    if status == "complete":
+        return None
+    return (status, getattr(cap, "original_bytes", None), getattr(cap, "retained_bytes", None))
+
+
+def describe(form: tuple) -> str:
+    kind, shard, capture, parts = form
+    out = f"kind {kind!r}, shard {shard}"
+    if capture is not None:
+        out += f", capture {capture[0]} " + "/".join(str(x) for x in capture[1:] if x is not None)
+    if parts:
+        out += f", {len(parts)} part(s)"
+    return out
+
+
+def difference(old: tuple, new: tuple) -> str:
+    """The first component two forms differ in ("kind", "shard", "capture", "parts")."""
+    return next(name for name, a, b in zip(("kind", "shard", "capture", "parts"), old, new) if a != b)
+
+
+class RefForms:
+    def __init__(self) -> None:
+        self.codes: dict[tuple, int] = {}  # form -> code (from 1)
+        self.forms: list[tuple] = []  # code - 1 -> form
+        self.pages: dict[int, array] = {}  # canonical ordinal >> PAGE_BITS -> codes of 64 ids
+        self.others: dict[str, int] = {}  # any other id -> code
+
+    def first(self, rid: str, form: tuple) -> tuple | None:
+        """Remember ``form`` for ``rid`` if it is the first; return the earlier form when it differs."""
+        code = self.codes.get(form)
+        if code is None:
+            self.forms.append(form)
+            code = self.codes[form] = len(self.forms)
+        tail = rid[12:]
+        if rid[:12] == _PREFIX and tail.isdigit() and tail[:1] != "0" and len(tail) < 19:
+            n = int(tail)
+            page = self.pages.get(n >> PAGE_BITS)
+            if page is None:
+                page = self.pages[n >> PAGE_BITS] = array("I", bytes(4 * PAGE))
+            old = page[n & (PAGE - 1)]
+            if not old:
+                page[n & (PAGE - 1)] = code
+                return None
+        else:
+            old = self.others.setdefault(rid, code)
+        return None if old == code else self.forms[old - 1]
