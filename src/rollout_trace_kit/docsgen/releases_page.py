@@ -118,7 +118,8 @@ def index_page(table: list[rel.Release], eps: list[rel.Epoch]) -> str:
            f"{unknown} unknown. A probe (`rollout-trace codex probe VERSION`) installs the release, runs its "
            "writer against the kit's mock Responses API across scenario classes, asks its reducer what it "
            "knows and fuzzes it; `rollout-trace codex releases` prints this table, `rollout-trace compat` and "
-           "`rollout-trace validate --release` use it.\n",
+           "`rollout-trace validate --release` use it. `rollout-trace codex releases --missing` lists the releases "
+           "npm publishes that this table lacks (the Codex test tier fails on one published more than 7 days ago).\n",
            "An epoch is a run of releases whose measured facts are equal. The "
            f"[compatibility matrix]({MATRIX}) shows which epoch's reducer reads which epoch's bundles.\n",
            "| Epoch | Releases | Status | schema_version | Reducer | Reads schema_version | Variants written / read |",
