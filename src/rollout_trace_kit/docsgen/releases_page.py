@@ -8,6 +8,7 @@ one epoch to the next, and which epochs' readers take what an epoch's writer wri
 from __future__ import annotations
 
 from ..model import releases as rel
+from ..model import dialect_for_schema_version
 from ..validate.rules.release import BundleSummary, reader_accepts
 from .model_pages import cell
 
@@ -35,6 +36,9 @@ def written_summary(r: rel.Release) -> BundleSummary:
         s.tool_kinds[k] = 1
     for k in r.get("writer", "payload_kinds") or []:
         s.payload_kinds[k] = 1
+    dialect = dialect_for_schema_version(r.schema_version)
+    if dialect is not None and s.payload_kinds:  # its refs, as its dialect's layout writes them
+        s.ref_keysets[frozenset(dialect.layout.ref(1, "x"))] = 1
     return s
 
 

@@ -1,4 +1,10 @@
-"""``rollout-trace compat BUNDLE...``: the Codex releases that read each bundle, and those that could write it."""
+"""``rollout-trace compat BUNDLE...``: the Codex releases that read each bundle, and those that could write it.
+
+Each release ruled out comes with its first reason (file, line, rule). The verdicts are the ones
+``validate --release R`` gives (:mod:`.release_verdict`): R reads the bundle exactly when
+``validate --profile reducer --release R`` is clean, and could have written it exactly when
+``validate --profile writer --release R`` is (warnings allowed).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from ..config import HelpFormatter
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .cli import UsageError, bundles_of_paths
 from .context import Options
@@ -15,8 +22,24 @@ from .findings import Profile
 EXIT_OK, EXIT_NONE, EXIT_USAGE = 0, 1, 2
 
 
-def run_compat(args: argparse.Namespace) -> int:
+def judge_bundle(bundle: Path) -> dict:
+    """The compat row of one bundle: one pass as its own dialect at the writer profile, and one
+    more as each dialect some release reads every bundle as (0.164.0 and before: v1)."""
     from .engine import validate_bundle
+    from .release_verdict import summarize_verdicts
+
+    own = validate_bundle(bundle, Options(profile=Profile.WRITER, releases=True))
+    doc = own.releases or {}
+    verdicts = list(doc.get("epochs") or [])
+    for name in sorted({v["judged_as"] for v in verdicts if not v["exact"] and v.get("judged_as")}):
+        other = validate_bundle(bundle, Options(profile=Profile.WRITER, releases=True, dialect=name))
+        theirs = (other.releases or {}).get("epochs") or []
+        verdicts = [t if (not v["exact"] and v.get("judged_as") == name and t["exact"]) else v
+                    for v, t in zip(verdicts, theirs)]
+    return {"bundle": str(bundle), **summarize_verdicts(doc.get("schema_version"), verdicts)}
+
+
+def run_compat(args: argparse.Namespace) -> int:
     from ..escape import rich_markup as escape_markup
 
     try:
@@ -24,10 +47,7 @@ def run_compat(args: argparse.Namespace) -> int:
     except UsageError as e:
         print(f"rollout-trace compat: {e}", file=sys.stderr)
         return EXIT_USAGE
-    rows = []
-    for b in bundles:
-        report = validate_bundle(b, Options(profile=Profile.REDUCER, releases=True))
-        rows.append({"bundle": str(b), **(report.releases or {})})
+    rows = [judge_bundle(b) for b in bundles]
     if args.format == "json":
         print(json.dumps({"bundles": rows}, indent=2, ensure_ascii=False))
     else:
@@ -38,17 +58,42 @@ def run_compat(args: argparse.Namespace) -> int:
             console.print(f"{escape_markup(r['bundle'])}  [dim]schema_version {escape_markup(repr(r.get('schema_version')))}[/]")
             console.print(f"  read by:  {escape_markup(', '.join(r.get('readers') or []) or 'no probed release')}")
             console.print(f"  written by (could be): {escape_markup(', '.join(r.get('writers') or []) or 'no probed release')}")
+            for side, label in (("reader", "not read by"), ("writer", "not written by")):
+                for span, why in _reasons(r.get("epochs") or [], side):
+                    where = why["file"] + (f":{why['line']}" if why.get("line") else "")
+                    console.print(f"  [dim]{label} {escape_markup(span)}: {escape_markup(where)} "
+                                  f"{escape_markup(why['invariant'])}: {escape_markup(why['message'])}[/]")
             if r.get("unknown"):
                 console.print(f"  [dim]not probed nor inferred: {escape_markup(', '.join(r['unknown']))}[/]")
     return EXIT_OK if all(r.get("readers") for r in rows) else EXIT_NONE
 
 
+def _reasons(epochs: list[dict], side: str) -> list[tuple[str, dict]]:
+    """(release span, first reason) per run of consecutive epochs ruled out for the same reason."""
+    key = "reads" if side == "reader" else "writes"
+    runs: list[list] = []  # [first, last, reason, same]
+    prev_out = False
+    for v in epochs:
+        reason = v.get(f"{side}_reason")
+        out = v.get(key) is False and reason is not None
+        if out:
+            same = (reason["invariant"], reason["file"], reason.get("line"))
+            if prev_out and runs and runs[-1][3] == same:
+                runs[-1][1] = v["last"]
+            else:
+                runs.append([v["first"], v["last"], reason, same])
+        prev_out = out
+    return [(a if a == b else f"{a}..{b}", reason) for a, b, reason, _ in runs]
+
+
 def add_compat_parser(sub) -> None:
     p = sub.add_parser(
         "compat",
-        help="which Codex releases read each bundle, and which could have written it",
-        description="Judged once per epoch of the release table. Exit 0: every bundle has a reader; "
-        "1: some bundle has none; 2: usage.",
+        help="which Codex releases read each bundle, and which could have written it (and why not)",
+        description="Judged once per epoch of the release table, as `validate --release` judges: a release "
+        "reads a bundle exactly when `validate --profile reducer --release R` is clean, and could have "
+        "written it exactly when `validate --profile writer --release R` is. Each release ruled out gets "
+        "its first reason. Exit 0: every bundle has a reader; 1: some bundle has none; 2: usage.",
         formatter_class=HelpFormatter,
     )
     p.add_argument("paths", nargs="+", metavar="BUNDLE")
