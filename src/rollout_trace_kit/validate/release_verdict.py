@@ -194,7 +194,9 @@ def summarize_verdicts(schema_version: Any, verdicts: list[dict]) -> dict:
     return {
         "schema_version": schema_version,
         "readers": ranges(versions(lambda v: v["reads"] is True)),
-        "writers": ranges(versions(lambda v: v["writes"] is True)),
+        # None: not judged (a reducer-profile pass has no writer-level findings)
+        "writers": (ranges(versions(lambda v: v["writes"] is True))
+                    if any(v["writes"] is not None for v in verdicts if v["status"] != "unknown") else None),
         "unknown": ranges(versions(lambda v: v["status"] == "unknown")),
         "epochs": verdicts,
     }
