@@ -45,6 +45,56 @@ def test_shipped_bundle_is_clean_in_strict_as_its_writer(release, bundle):
     assert report.ok, _errors(report)
 
 
+def _edited(tmp_path, name: str, edit) -> object:
+    import json
+    import shutil
+
+    b = tmp_path / "b"
+    shutil.copytree(bundles_of_paths([f"corpus:{name}"])[0], b, ignore=shutil.ignore_patterns("*.state.json"))
+    events = edit([json.loads(line) for line in (b / "trace.jsonl").read_text().splitlines()])
+    for n, e in enumerate(events, 1):
+        e["seq"] = n
+    (b / "trace.jsonl").write_text("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events))
+    return b
+
+
+def test_a_0_165_0_bundle_is_judged_by_0_165_0s_facts(tmp_path):
+    # 0.165.0 writes schema_version 2 with no recording_completed and a runtime start without
+    # `kind` (reducers require it from 0.166.0 on): --release 0.165.0 demanded both.
+    known = rel.release("0.165.0").reducer_variants
+
+    def as_0_165_0(events):
+        for e in events:
+            if e["payload"]["type"] == "tool_call_runtime_started":
+                e["payload"].pop("kind", None)
+        return [e for e in events if e["payload"]["type"] in known]
+
+    b = _edited(tmp_path, "codex-0.169.0/tools", as_0_165_0)
+    for profile in (Profile.REDUCER, Profile.WRITER, Profile.STRICT):
+        report = validate_bundle(b, Options(profile=profile, release="0.165.0"))
+        assert report.ok, (profile, _errors(report))
+    later = validate_bundle(b, Options(profile=Profile.REDUCER, release="0.166.0"))
+    assert {f.invariant for f in later.findings if f.severity.value == "error"} == {"RELEASE.FIELD_REQUIRED"}
+    unfinished = validate_bundle(b, Options(profile=Profile.WRITER))  # the v2 dialect's own writer rules
+    assert "ORDER.TERMINAL_PRESENT" in unfinished.ids()
+
+
+def test_a_0_164_0_child_ending_after_rollout_ended_is_a_race_it_writes(tmp_path):
+    # measured: in 2 of 3 multi-agent runs of 0.164.0 the child's thread_ended follows rollout_ended
+    def race(events):
+        ended = next(i for i, e in enumerate(events) if e["payload"]["type"] == "rollout_ended")
+        child = max(i for i, e in enumerate(events[:ended]) if e["payload"]["type"] == "thread_ended"
+                    and e["payload"]["thread_id"] != events[0]["payload"].get("root_thread_id"))
+        late = events.pop(child)
+        return events + [late]
+
+    b = _edited(tmp_path, "codex-0.164.0/multi_agent_v2", race)
+    assert "ORDER.AFTER_ROLLOUT_ENDED" in validate_bundle(b, Options(profile=Profile.WRITER)).ids()
+    report = validate_bundle(b, Options(profile=Profile.STRICT, release="0.164.0"))
+    assert report.ok, _errors(report)
+    assert "ORDER.AFTER_ROLLOUT_ENDED" not in report.ids()
+
+
 @pytest.mark.codex
 @pytest.mark.parametrize("release", PROBED_INSTALLED)
 def test_fresh_probe_bundles_are_clean_in_strict_as_their_writer(tmp_path, release):
