@@ -110,10 +110,23 @@ def test_fresh_probe_bundles_are_clean_in_strict_as_their_writer(tmp_path, relea
         for b in run.bundles:
             report = validate_bundle(b, Options(profile=Profile.STRICT, release=release))
             judged += 1
-            if name in KILLED_SCENARIOS:
-                assert not report.ok  # the recording was cut short: "unfinished" is right
-                assert "RELEASE.TERMINAL" in report.ids(), _errors(report)
+            if name in KILLED_SCENARIOS or _never_ended(b):
+                # the recording was cut short (SIGKILL, or the process exited before the writer ended
+                # the rollout: 0.171.0 after a failed compaction, 1 run in 12): "unfinished" is right,
+                # and nothing else may be said
+                assert not report.ok
+                assert {f.invariant for f in report.findings if f.severity.value == "error"} <= UNFINISHED, _errors(report)
             elif not report.ok:
                 dirty.append((name, b.name, _errors(report)[:3]))
     assert judged >= len(PROBE_SCENARIOS)
     assert not dirty, dirty
+
+
+UNFINISHED = {"RELEASE.TERMINAL", "STORE.FRAME_TRUNCATED", "STORE.RECORD_HEADER_CUT"}
+
+
+def _never_ended(bundle) -> bool:
+    import json
+
+    lines = (bundle / "trace.jsonl").read_bytes().splitlines()
+    return not any(json.loads(line).get("payload", {}).get("type") == "rollout_ended" for line in lines if line.strip())
