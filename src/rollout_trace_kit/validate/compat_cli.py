@@ -60,7 +60,8 @@ def run_compat(args: argparse.Namespace) -> int:
             console.print(f"  written by (could be): {escape_markup(', '.join(r.get('writers') or []) or 'no probed release')}")
             for side, label in (("reader", "not read by"), ("writer", "not written by")):
                 for span, why in _reasons(r.get("epochs") or [], side):
-                    where = why["file"] + (f":{why['line']}" if why.get("line") else "")
+                    where = why["file"] + (f":{why['line']}" if why.get("line") else "") + (
+                        f" {why['pointer']}" if why.get("pointer") else "")
                     console.print(f"  [dim]{label} {escape_markup(span)}: {escape_markup(where)} "
                                   f"{escape_markup(why['invariant'])}: {escape_markup(why['message'])}[/]")
             if r.get("unknown"):

@@ -134,7 +134,7 @@ def _catalogued(invariant_id: str):
 def _reason(f: Finding | None) -> dict | None:
     if f is None:
         return None
-    return {"invariant": f.invariant, "file": f.file, "line": f.line, "message": f.message}
+    return {"invariant": f.invariant, "file": f.file, "line": f.line, "pointer": f.pointer, "message": f.message}
 
 
 def epoch_verdict(epoch, summary: BundleSummary, findings: list[Finding], dialect: Dialect | None, *,
