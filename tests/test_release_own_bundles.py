@@ -95,6 +95,22 @@ def test_a_0_164_0_child_ending_after_rollout_ended_is_a_race_it_writes(tmp_path
     assert "ORDER.AFTER_ROLLOUT_ENDED" not in report.ids()
 
 
+def test_a_run_that_exits_after_rollout_ended_is_not_unfinished(tmp_path):
+    # an interrupted 0.168.0 tool run may end before recording_completed (issue 18): the rollout has
+    # ended, and only the probes say recording_completed always follows: a warning, not an error
+    b = _edited(tmp_path, "codex-0.169.0/tools", lambda events: events[:-1])
+    report = validate_bundle(b, Options(profile=Profile.STRICT, release="0.168.0"))
+    assert report.ok, _errors(report)
+    assert [f.severity.value for f in report.findings if f.invariant == "RELEASE.TERMINAL"] == ["warning"]
+
+    def cut_before_the_end(events):
+        return [e for e in events[:next(i for i, e in enumerate(events) if e["payload"]["type"] == "rollout_ended")]]
+
+    cut = validate_bundle(_edited(tmp_path / "cut", "codex-0.169.0/tools", cut_before_the_end),
+                          Options(profile=Profile.STRICT, release="0.168.0"))
+    assert [f.severity.value for f in cut.findings if f.invariant == "RELEASE.TERMINAL"] == ["error"]
+
+
 @pytest.mark.codex
 @pytest.mark.parametrize("release", PROBED_INSTALLED)
 def test_fresh_probe_bundles_are_clean_in_strict_as_their_writer(tmp_path, release):

@@ -240,6 +240,7 @@ def summarize(bundle: Path, max_line: int = DEFAULT_MAX_LINE_BYTES) -> BundleSum
                             summary.note_after_rollout_ended(tag, n)
                         ended = ended or tag == "rollout_ended"
                         summary.last_tag = tag
+                        summary.rollout_ended = ended
                 elif raw.strip() and summary.unreadable_line is None:
                     summary.unreadable_line = n
     except OSError:

@@ -246,6 +246,7 @@ class OrderChecker:
         ctx = self.ctx
         if ctx.summary is not None:  # `--release` judges the end by what the release ends a recording with
             ctx.summary.last_tag = self.last_tag
+            ctx.summary.rollout_ended = self.rollout_ended_seq is not None
         assert ctx.dialect is not None
         terminal = ctx.dialect.terminal_variants[-1]
         if self.last_tag != terminal:

@@ -75,7 +75,8 @@ WRITER_SCHEMA = invariant(
 )
 TERMINAL = invariant(
     "RELEASE.TERMINAL",
-    "The log ends with an event the release's writer ends a recording with (or the dialect's terminal event).",
+    "The log ends with an event the release's writer ends a recording with (or the dialect's terminal event); "
+    "a log with rollout_ended that ends otherwise is a warning (only the probes say what follows it).",
     v1=W, v2=W,
     source="codex probe: the last event of every run but the one killed with SIGKILL (interrupted and "
     "multi-agent runs repeated: their end is a race)",
@@ -114,6 +115,7 @@ class BundleSummary:
     same_every_time: dict[type, bool] = field(default_factory=dict)
     # set by the pass's order checker: the last event's variant, and the variants after rollout_ended
     last_tag: str | None = None
+    rollout_ended: bool = False  # a rollout_ended event was seen
     after_rollout_ended: dict[str, int] = field(default_factory=dict)  # variant -> first line
 
     def note_after_rollout_ended(self, tag: str, line: int | None) -> None:
@@ -307,10 +309,16 @@ def _writer_rules(summary: BundleSummary, release, dialect_terminal: tuple[str, 
                                       file="manifest.json" if line is None else "trace.jsonl"))
     ends = terminal_events(release)
     if ends and summary.last_tag is not None and summary.last_tag not in ends | set(dialect_terminal):
-        out.append(ReleaseFinding(TERMINAL, f"the log ends with {summary.last_tag}: Codex {v}'s writer ends a "
-                                  f"recording with {' or '.join(sorted(ends))} (a killed run aside); the "
-                                  "recording is unfinished or was cut short", None,
-                                  Severity.WARNING if partial_ok else None))
+        if summary.rollout_ended:
+            # the rollout ended: that the writer always adds its last events is known from the probes only
+            out.append(ReleaseFinding(TERMINAL, f"the rollout ended, but the log ends with {summary.last_tag}: "
+                                      f"Codex {v}'s writer was seen ending a recording with "
+                                      f"{' or '.join(sorted(ends))} in the kit's probes", None, Severity.WARNING))
+        else:
+            out.append(ReleaseFinding(TERMINAL, f"the log ends with {summary.last_tag} and has no rollout_ended: "
+                                      f"Codex {v}'s writer ends a recording with {' or '.join(sorted(ends))}; "
+                                      "the recording is unfinished or was cut short", None,
+                                      Severity.WARNING if partial_ok else None))
     after = written_after_rollout_ended(release)
     for tag, line in summary.after_rollout_ended.items():
         if tag not in after:
