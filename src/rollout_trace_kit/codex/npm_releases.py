@@ -62,7 +62,8 @@ def _time(raw: object) -> datetime | None:
 def missing(doc: dict, table_versions: list[str] | None = None) -> list[Missing]:
     """Plain releases npm lists, from the first trace writer on, that the table lacks; oldest first."""
     have = set(table_versions if table_versions is not None else (r.version for r in rel.table()))
-    times = doc.get("time") if isinstance(doc.get("time"), dict) else {}
+    raw_times = doc.get("time")
+    times: dict = raw_times if isinstance(raw_times, dict) else {}
     versions = [v for v in rel.plain_versions([v for v in doc["versions"] if isinstance(v, str)])
                 if release_key(v) >= release_key(rel.FIRST_RELEASE) and v not in have]
     return [Missing(v, _time(times.get(v))) for v in sorted(versions, key=release_key)]

@@ -77,7 +77,7 @@ def _reasons(epochs: list[dict], side: str) -> list[tuple[str, dict]]:
     for v in epochs:
         reason = v.get(f"{side}_reason")
         out = v.get(key) is False and reason is not None
-        if out:
+        if out and reason is not None:
             same = (reason["invariant"], reason["file"], reason.get("line"))
             if prev_out and runs and runs[-1][3] == same:
                 runs[-1][1] = v["last"]

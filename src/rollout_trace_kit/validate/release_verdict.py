@@ -21,6 +21,7 @@ from typing import Any
 
 from ..files import open_regular, read_capped
 from ..model.types import Dialect
+from .context import Options
 from .findings import Finding, Profile, Severity
 from .lines import DEFAULT_MAX_LINE_BYTES
 from .rules.layout import (IS_DIRECTORY, MANIFEST, MANIFEST_JSON, MANIFEST_PRESENT, MAX_MANIFEST_BYTES, TRACE,
@@ -56,7 +57,7 @@ def reads_as(release) -> Dialect | None:
     return dialect_for_schema_version(own)
 
 
-def options_for(options):
+def options_for(options: Options) -> Options:
     """The options of a check with ``--release``: a release that reads every bundle as its own
     dialect forces it (unless the caller forced one)."""
     from ..model import releases
@@ -166,7 +167,7 @@ def epoch_verdict(epoch, summary: BundleSummary, findings: list[Finding], dialec
         "writes": (writer is None) if profile >= Profile.WRITER or writer is not None else None,
         "writer_reason": _reason(writer),
         "exact": exact,
-        "judged_as": (own or dialect).name if (own or dialect) is not None else None,
+        "judged_as": judged_as.name if (judged_as := own or dialect) is not None else None,
     })
     return out
 

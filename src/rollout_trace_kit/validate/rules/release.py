@@ -299,14 +299,13 @@ def _writer_rules(summary: BundleSummary, release, dialect_terminal: tuple[str, 
     v = release.version
     own = release.schema_version
     if isinstance(own, int):
-        wrong = [(summary.manifest_schema, None)] if summary.manifest_schema not in (None, own) else []
-        wrong += [(sv, line) for sv, line in summary.schema_versions.items() if sv != own]
-        if wrong:
-            sv, line = wrong[0]
-            where = "the manifest's" if line is None else "an event's"
+        event_schema = next(((sv, line) for sv, line in summary.schema_versions.items() if sv != own), None)
+        if summary.manifest_schema not in (None, own):
             out.append(ReleaseFinding(WRITER_SCHEMA, f"Codex {v}'s writer writes schema_version {own}; "
-                                      f"{where} is {sv!r}", line,
-                                      file="manifest.json" if line is None else "trace.jsonl"))
+                                      f"the manifest's is {summary.manifest_schema!r}", None, file="manifest.json"))
+        elif event_schema is not None:
+            out.append(ReleaseFinding(WRITER_SCHEMA, f"Codex {v}'s writer writes schema_version {own}; "
+                                      f"an event's is {event_schema[0]!r}", event_schema[1]))
     ends = terminal_events(release)
     if ends and summary.last_tag is not None and summary.last_tag not in ends | set(dialect_terminal):
         if summary.rollout_ended:
