@@ -22,38 +22,76 @@ from .findings import Profile
 EXIT_OK, EXIT_NONE, EXIT_USAGE = 0, 1, 2
 
 
-def judge_bundle(bundle: Path) -> dict:
-    """The compat row of one bundle: one pass as its own dialect at the writer profile, and one
-    more as each dialect some release reads every bundle as (0.164.0 and before: v1)."""
-    from .engine import validate_bundle
+# One pass per bundle as its own dialect, at the writer profile (readers are judged by its reducer-level
+# findings, writers by all); one more per dialect some release reads every bundle as (0.164.0 and before: v1).
+JUDGING = Options(profile=Profile.WRITER, releases=True)
+
+
+def needs_passes(releases: dict | None) -> list[str]:
+    """The dialects a further pass must read the bundle as (the epochs not judged exactly)."""
+    return sorted({v["judged_as"] for v in (releases or {}).get("epochs") or []
+                   if not v["exact"] and v.get("judged_as")})
+
+
+def merge_passes(bundle: Path, own: dict | None, others: dict[str, dict | None]) -> dict:
+    """The compat row: each epoch judged by the pass as the dialect its release reads the bundle as."""
     from .release_verdict import summarize_verdicts
 
-    own = validate_bundle(bundle, Options(profile=Profile.WRITER, releases=True))
-    doc = own.releases or {}
+    doc = own or {}
     verdicts = list(doc.get("epochs") or [])
-    for name in sorted({v["judged_as"] for v in verdicts if not v["exact"] and v.get("judged_as")}):
-        other = validate_bundle(bundle, Options(profile=Profile.WRITER, releases=True, dialect=name))
-        theirs = (other.releases or {}).get("epochs") or []
+    for name, other in others.items():
+        theirs = (other or {}).get("epochs") or []
         verdicts = [t if (not v["exact"] and v.get("judged_as") == name and t["exact"]) else v
                     for v, t in zip(verdicts, theirs)]
+    if not verdicts:  # no verdict at all (a bundle the check declined: a symlink)
+        return {"bundle": str(bundle), **doc}
     return {"bundle": str(bundle), **summarize_verdicts(doc.get("schema_version"), verdicts)}
 
 
+def judge_bundle(bundle: Path) -> dict:
+    """The compat row of one bundle (library use: ``run_compat`` does the same, in parallel)."""
+    from dataclasses import replace
+
+    from .engine import validate_bundle
+
+    own = validate_bundle(bundle, JUDGING).releases
+    others = {name: validate_bundle(bundle, replace(JUDGING, dialect=name)).releases for name in needs_passes(own)}
+    return merge_passes(bundle, own, others)
+
+
 def run_compat(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .. import escape
     from ..escape import rich_markup as escape_markup
+    from ..progress import Progress, check_jobs
+    from .fleet import judge
 
     try:
+        check_jobs(args.jobs)
         bundles = bundles_of_paths(args.paths)
-    except UsageError as e:
-        print(f"rollout-trace compat: {e}", file=sys.stderr)
+    except (UsageError, ValueError) as e:
+        print(f"rollout-trace compat: {escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
-    rows = [judge_bundle(b) for b in bundles]
+    given = {Path(p) for p in args.paths}
+    links = frozenset(b for b in bundles if b not in given and b.is_symlink())
+    own: list = [None] * len(bundles)
+    with Progress("compat", "bundles", args.progress, total=len(bundles)) as bar:
+        for n, (i, report) in enumerate(judge(bundles, JUDGING, args.jobs, links=links), 1):
+            own[i] = report.releases
+            bar.update(n)
+    others: list[dict[str, dict | None]] = [{} for _ in bundles]
+    for name in sorted({d for r in own for d in needs_passes(r)}):
+        todo = [i for i, r in enumerate(own) if name in needs_passes(r)]
+        for j, report in judge([bundles[i] for i in todo], replace(JUDGING, dialect=name), args.jobs, links=links):
+            others[todo[j]][name] = report.releases
+    rows = [merge_passes(b, r, o) for b, r, o in zip(bundles, own, others)]
     if args.format == "json":
-        print(json.dumps({"bundles": rows}, indent=2, ensure_ascii=False))
+        print(json.dumps(escape.tree({"bundles": rows}), indent=2, ensure_ascii=False))
     else:
-        from rich.console import Console
+        from ..output import console as make_console
 
-        console = Console(highlight=False, soft_wrap=True)
+        console = make_console(sys.stdout, "auto")
         for r in rows:
             console.print(f"{escape_markup(r['bundle'])}  [dim]schema_version {escape_markup(repr(r.get('schema_version')))}[/]")
             console.print(f"  read by:  {escape_markup(', '.join(r.get('readers') or []) or 'no probed release')}")
@@ -99,4 +137,7 @@ def add_compat_parser(sub) -> None:
     )
     p.add_argument("paths", nargs="+", metavar="BUNDLE")
     p.add_argument("--format", choices=["human", "json"], default="human", help="report format")
+    from ..progress import add_run_arguments
+
+    add_run_arguments(p, "bundles judged")
     p.set_defaults(func=run_compat)
