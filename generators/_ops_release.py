@@ -22,6 +22,7 @@ SCHEMA, VARIANT, FIELD, TOOL, PAYLOAD, WRITER = (
     "RELEASE.SCHEMA_ACCEPTED", "RELEASE.VARIANT_KNOWN", "RELEASE.FIELD_REQUIRED",
     "RELEASE.TOOL_KIND_KNOWN", "RELEASE.PAYLOAD_KIND_KNOWN", "RELEASE.WRITER_VARIANT",
 )
+WRITER_SCHEMA, TERMINAL, AFTER_ENDED = "RELEASE.WRITER_SCHEMA", "RELEASE.TERMINAL", "RELEASE.AFTER_ROLLOUT_ENDED"
 # fields whose removal leaves the dialect's lifecycle rules alone (no id, no ref)
 REMOVABLE = {("tool_call_runtime_started", "kind"), ("inference_started", "model"),
              ("inference_started", "provider_name"), ("compaction_request_started", "model"),
@@ -43,13 +44,67 @@ def _events(ed: Editor) -> list[dict]:
     return [e for e in ed.events if isinstance(e, dict) and isinstance(e.get("payload"), dict)]
 
 
+def reading_dialect(r: rel.Release, dialect: Dialect) -> Dialect:
+    """The dialect ``r``'s reducer reads the bundle as: its own when it takes every schema_version."""
+    from ..model import dialect_for_schema_version
+
+    accepted = set((r.record or {}).get("reducer", {}).get("schema_versions_accepted") or []) if r.record else set()
+    own = dialect_for_schema_version(r.schema_version)
+    return own if r.get("has_reducer") and own is not None and accepted - {r.schema_version} else dialect
+
+
+def _ref_required(r: rel.Release) -> set[str]:
+    measured = r.get("reducer", "ref_required")
+    if measured is not None:
+        return set(measured)
+    from ..model import dialect_for_schema_version
+    from ..model.types import Struct
+
+    accepted = set(r.get("reducer", "schema_versions_accepted") or [])
+    own = dialect_for_schema_version(r.schema_version)
+    if own is None or not accepted - {r.schema_version}:
+        return set()
+    return {f.name for f in own.type_as("RawPayloadRef", Struct).fields if f.required}
+
+
+def _writer_ids(events: list[dict], schema_version, r: rel.Release, dialect: Dialect) -> set[str]:
+    """The writer-side RELEASE rules ``r`` breaks: its schema_version, its terminal events, what it
+    writes after rollout_ended (v1 only: v2 has no such rule)."""
+    out = set()
+    own = r.schema_version
+    if isinstance(own, int) and (schema_version not in (None, own)
+                                 or any(e.get("schema_version") != own for e in events)):
+        out.add(WRITER_SCHEMA)
+    reading = reading_dialect(r, dialect)
+    # events of variants the reading dialect lacks are judged by VARIANT_KNOWN, not by the order rules
+    tags = [t for e in events if (t := e["payload"].get("type")) in reading.tags]
+    ends = set(r.get("writer", "terminal_events") or [])
+    if ends and tags and tags[-1] not in ends | set(reading.terminal_variants):
+        out.add(TERMINAL)
+    if reading.name == "v1" and "rollout_ended" in tags:
+        after = tags[tags.index("rollout_ended") + 1:]
+        seen = {t for s in (r.get("writer", "scenarios") or {}).values() for t in s.get("after_rollout_ended") or []}
+        seen |= set(r.get("writer", "after_rollout_ended") or [])
+        if any(t not in seen for t in after):
+            out.add(AFTER_ENDED)
+    return out
+
+
 def _release_ids(events: list[dict], schema_version, r: rel.Release, dialect: Dialect) -> set[str]:
     """Every RELEASE rule ``r`` breaks on these events (the oracle of the tests)."""
+    from ..model.facts import refs_by_shape
+
     assert r.record is not None  # only measured releases have rules to break
     red = r.record.get("reducer") or {}
-    if schema_version not in red.get("schema_versions_accepted", []):
+    if schema_version not in red.get("schema_versions_accepted", []) or any(
+            e.get("schema_version") not in red.get("schema_versions_accepted", []) for e in events):
         return {SCHEMA}
-    out = set()
+    out = _writer_ids(events, schema_version, r, dialect)
+    need = _ref_required(r)
+    for e in events:
+        refs = refs_by_shape({k: v for k, v in e["payload"].items() if k != "kind"})
+        if any(need - set(ref) for ref in refs):
+            out.add(FIELD)
     known = set(red.get("variants") or [])
     written = set((r.record.get("writer") or {}).get("variants") or [])
     for e in events:
@@ -190,3 +245,49 @@ def _payload_kind(bundle, dialect: Dialect, rnd: random.Random):
     first["kind"] = {"type": kind}
     ids = _release_ids(_events(ed), sv, r, dialect)
     return _finish(ed, PAYLOAD, r, ids, i, f"release {r.version} does not know payload kind {kind}")
+
+
+def _judged_by(ed: Editor, dialect: Dialect, rnd: random.Random, invariant: str, note: str, index: int | None = None):
+    picked = _pick_reader(ed, dialect, rnd, invariant)
+    if picked is None:
+        return None
+    r, ids = picked
+    return _finish(ed, invariant, r, ids, index, f"release {r.version}: {note}")
+
+
+@corruption(WRITER_SCHEMA, "Judged by a release whose reducer takes the bundle's schema_version but whose writer writes another.")
+def _writer_schema(bundle, dialect: Dialect, rnd: random.Random):
+    return _judged_by(Editor(bundle, dialect), dialect, rnd, WRITER_SCHEMA, "writes another schema_version")
+
+
+@corruption(TERMINAL, "The log's last events are cut until it ends with none the judging release ends a recording with.")
+def _terminal_cut(bundle, dialect: Dialect, rnd: random.Random):
+    ed = Editor(bundle, dialect)
+    if not ed.editable() or len(ed.events) < 4:
+        return None
+    ends = {"rollout_ended", "recording_completed", "thread_ended"}
+    while len(ed.events) > 2 and ed.tag(len(ed.events) - 1) in ends:
+        ed.delete(len(ed.events) - 1)
+    return _judged_by(ed, dialect, rnd, TERMINAL, f"the log ends with {ed.tag(len(ed.events) - 1)}")
+
+
+@corruption(AFTER_ENDED, "An event the judging release was not seen writing after rollout_ended is appended after it (v1).")
+def _after_rollout_ended(bundle, dialect: Dialect, rnd: random.Random):
+    ed = Editor(bundle, dialect)
+    ended = ed.lines_of("rollout_ended")
+    if not ed.editable() or not ended:
+        return None
+    options = []
+    for r in _readers(_schema(ed)):
+        if reading_dialect(r, dialect).name != "v1":
+            continue
+        seen = {t for s in (r.get("writer", "scenarios") or {}).values() for t in s.get("after_rollout_ended") or []}
+        options += [(r, i) for i in range(ended[0]) if ed.tag(i) not in seen | {"rollout_started", "rollout_ended"}]
+    if not options:
+        return None
+    r, i = rnd.choice(options)
+    ed.insert(len(ed.events), ed.clone(i))
+    ids = _release_ids(_events(ed), _schema(ed), r, dialect)
+    if AFTER_ENDED not in ids:
+        return None
+    return _finish(ed, AFTER_ENDED, r, ids, len(ed.events) - 1, f"release {r.version}: {ed.tag(i)} after rollout_ended")

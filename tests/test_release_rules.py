@@ -18,6 +18,7 @@ from rollout_trace_kit.corpus import bundles, releases as corpus_releases
 from rollout_trace_kit.generators import CORRUPTIONS, FEATURES, expand, feature_plan
 from rollout_trace_kit.model import releases as rel
 from rollout_trace_kit.validate import CATALOGUE, Options, Profile, validate_bundle
+from rollout_trace_kit.validate.release_verdict import options_for
 
 RELEASE_IDS = sorted(i for i, inv in CATALOGUE.items() if inv.release_only)
 
@@ -39,8 +40,9 @@ def check(bundle: Bundle, options: Options):
 
 
 def test_release_rules_are_declared_with_operators():
-    assert RELEASE_IDS == ["RELEASE.FIELD_REQUIRED", "RELEASE.PAYLOAD_KIND_KNOWN", "RELEASE.SCHEMA_ACCEPTED",
-                           "RELEASE.TOOL_KIND_KNOWN", "RELEASE.VARIANT_KNOWN", "RELEASE.WRITER_VARIANT"]
+    assert RELEASE_IDS == ["RELEASE.AFTER_ROLLOUT_ENDED", "RELEASE.FIELD_REQUIRED", "RELEASE.PAYLOAD_KIND_KNOWN",
+                           "RELEASE.SCHEMA_ACCEPTED", "RELEASE.TERMINAL", "RELEASE.TOOL_KIND_KNOWN",
+                           "RELEASE.VARIANT_KNOWN", "RELEASE.WRITER_SCHEMA", "RELEASE.WRITER_VARIANT"]
     assert all(i in CORRUPTIONS for i in RELEASE_IDS)
 
 
@@ -53,7 +55,9 @@ def test_release_corruption_caught_with_exactly_its_ids(invariant):
             continue
         hits += 1
         assert c.release and invariant in c.expected
-        base = check(c.bundle, Options(profile=Profile.STRICT)).ids()
+        # the release reads the bundle as its own dialect when it takes every schema_version (0.164.0 and before)
+        reads = options_for(Options(profile=Profile.STRICT, release=c.release)).dialect
+        base = {i for i in check(c.bundle, Options(profile=Profile.STRICT, dialect=reads)).ids()}
         judged = check(c.bundle, Options(profile=Profile.STRICT, release=c.release))
         added = judged.ids() - base
         assert added == set(c.expected), (c, sorted(added), [f.message for f in judged.findings][:5])

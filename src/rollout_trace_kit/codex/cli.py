@@ -63,9 +63,43 @@ def run_path(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_missing(args: argparse.Namespace) -> int:
+    """Published releases the table lacks (read-only). Exit 1 when one is older than --older-than days."""
+    from datetime import datetime, timezone
+
+    from .npm_releases import NpmError, missing, npm_view, overdue
+
+    try:
+        found = missing(npm_view())
+    except NpmError as e:
+        print(f"rollout-trace codex releases: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    now = datetime.now(timezone.utc)
+    late = overdue(found, args.older_than, now)
+    if args.format == "json":
+        print(json.dumps({"older_than_days": args.older_than, "missing": [
+            {"version": m.version, "published": m.published.isoformat() if m.published else None,
+             "age_days": None if m.published is None else round(m.age_days(now) or 0, 1), "overdue": m in late}
+            for m in found]}, indent=1))
+    else:
+        for m in found:
+            when = f"published {m.published:%Y-%m-%d} ({m.age_days(now):.0f} days ago)" if m.published else "no publish time"
+            print(f"{m.version:12} {when}{'' if m in late else '  (recent)'}")
+        if found:
+            print("probe each: rollout-trace codex probe VERSION --keep; then rollout-trace codex releases --refresh")
+        else:
+            print("the release table has every published release")
+    return EXIT_FAIL if late else EXIT_OK
+
+
 def run_releases(args: argparse.Namespace) -> int:
     from ..model import releases as rel
 
+    if args.missing:
+        if args.refresh:
+            print("rollout-trace codex releases: --missing is read-only; it takes no --refresh", file=sys.stderr)
+            return EXIT_USAGE
+        return run_missing(args)
     if args.refresh:
         proc = subprocess.run(["npm", "view", "@openai/codex", "versions", "--json"], capture_output=True, timeout=120)
         if proc.returncode != 0:
@@ -153,6 +187,10 @@ def add_codex_parser(sub) -> None:
     q = csub.add_parser("releases", formatter_class=HelpFormatter, help="the release table: epochs, probed and inferred releases")
     q.add_argument("--format", choices=["human", "json"], default="human")
     q.add_argument("--refresh", action="store_true", help="refresh the list of published releases from npm first")
+    q.add_argument("--missing", action="store_true",
+                   help="list releases npm publishes that the table lacks (read-only); exit 1 if one is older than --older-than")
+    q.add_argument("--older-than", type=float, default=0.0, metavar="DAYS",
+                   help="with --missing: fail only for releases published more than DAYS ago (default 0)")
     q.set_defaults(func=run_releases)
     b = csub.add_parser("bisect", formatter_class=HelpFormatter, help="probe the middle of every range whose probed ends differ, until none is left")
     b.add_argument("--jobs", type=int, default=2, help="probes at once (default 2)")

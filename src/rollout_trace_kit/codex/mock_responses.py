@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Sequence
@@ -89,6 +90,9 @@ class Turn:
         default_factory=lambda: {"code": "server_error", "message": "mock provider error"}
     )
     total_tokens: int = 2  # reported usage; a large value makes Codex compact before its next request
+    # seconds the stream stays open after ``response.created`` before the rest is sent (an
+    # inference still running when the probe interrupts the run); the connection then closes
+    stall: float = 0.0
 
 
 @dataclass
@@ -273,6 +277,9 @@ class MockResponses:
             events.append(
                 {"type": "response.completed", "response": {"id": response_id, "usage": _usage(turn.total_tokens)}}
             )
+        if turn.stall:
+            self._stalled(h, request_id, events, turn.stall)
+            return
         data = b"".join(_sse(e) for e in events)
         h.send_response(200)
         h.send_header("Content-Type", "text/event-stream")
@@ -281,3 +288,26 @@ class MockResponses:
         h.send_header("Content-Length", str(len(data)))
         h.end_headers()
         h.wfile.write(data)
+
+    def _stalled(self, h: BaseHTTPRequestHandler, request_id: str, events: list[dict[str, Any]], stall: float) -> None:
+        """Send ``response.created``, hold the stream open for ``stall`` seconds, then the rest
+        (no Content-Length: the end of the stream is the connection closing)."""
+        h.close_connection = True
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.send_header("Cache-Control", "no-cache")
+        h.send_header("x-request-id", request_id)
+        h.send_header("Connection", "close")
+        h.end_headers()
+        try:
+            h.wfile.write(_sse(events[0]))
+            h.wfile.flush()
+            deadline = time.monotonic() + stall
+            while time.monotonic() < deadline:
+                time.sleep(0.5)
+                h.wfile.write(b": still thinking\n\n")  # an SSE comment: fails once the client has gone
+                h.wfile.flush()
+            h.wfile.write(b"".join(_sse(e) for e in events[1:]))
+            h.wfile.flush()
+        except OSError:
+            pass  # the client went away (interrupted): nothing left to answer

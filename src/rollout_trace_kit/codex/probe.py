@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator
 
 from .. import __version__
 from .install import InstallError, ensure_codex, remove_install, trace_reduce
-from .probe_scenarios import PROBE_SCENARIOS, ScenarioRun, run_scenario
+from .probe_scenarios import PROBE_SCENARIOS, ScenarioRun, run_repeated
 
 RECORD_FORMAT = "rollout-trace-kit/codex-release/1"
 KILLED_SCENARIOS = frozenset({"killed"})
@@ -154,6 +154,14 @@ def _edit_ref_kind(events: list[dict], _manifest) -> None:
         ref["kind"] = {"type": UNKNOWN}
 
 
+def _without_ref_key(key: str):
+    def edit(events: list[dict], _manifest) -> None:
+        ref = _first_ref(events)
+        if ref is not None:
+            ref.pop(key, None)
+    return edit
+
+
 def _edit_event_type(events: list[dict], _manifest) -> None:
     events[0]["payload"]["type"] = UNKNOWN
 
@@ -212,6 +220,14 @@ def reducer_facts(reducer: Reducer, bundles: list[Path]) -> dict:
                 required.setdefault(variant, []).append(key)
             elif rc == 0:
                 optional.setdefault(variant, []).append(key)
+    # the keys of a payload ref it requires (0.164.0 reads a ref by its `path`: a v3 ref has none)
+    ref_bundle = next((b for b in bundles if _first_ref(read_events(b)) is not None), None)
+    if ref_bundle is not None:
+        ref = _first_ref(read_events(ref_bundle))
+        assert ref is not None
+        facts["ref_required"] = [key for key in sorted(ref)
+                                 if (r := reducer.run_edited(ref_bundle, _without_ref_key(key)))[0]
+                                 and f"missing field `{key}`" in r[1]]
     envelope_required = []
     for key in ("schema_version", "seq", "wall_time_unix_ms", "rollout_id", "thread_id", "codex_turn_id"):
         rc, err = reducer.run_edited(base, _without("rollout_started", key, envelope=True))
@@ -332,11 +348,14 @@ def _probe(release: str, binary: Path, tmp: Path, bundles_dir: Path | None, fuzz
         reducer.scratch.mkdir()
     runs: dict[str, dict] = {}
     facts: list[dict] = []
+    ended_terminals: set[str] = set()
     bundles: list[Path] = []
     for name in scenarios or list(PROBE_SCENARIOS):
-        run = run_scenario(binary, PROBE_SCENARIOS[name], tmp / "runs" / name)
+        run = run_repeated(binary, PROBE_SCENARIOS[name], tmp / "runs" / name)
         entry, per_bundle = _scenario_entry(run, reducer, binary)
         runs[name] = entry
+        if name not in KILLED_SCENARIOS:
+            ended_terminals.update(str(f["terminal"]) for f in per_bundle if f["after_rollout_ended"] is not None)
         facts += per_bundle
         bundles += run.bundles
         log(f"{release} {name}: exit {run.returncodes} bundles {len(run.bundles)}")
@@ -347,9 +366,10 @@ def _probe(release: str, binary: Path, tmp: Path, bundles_dir: Path | None, fuzz
                 shutil.copytree(b, dest, ignore=shutil.ignore_patterns("*.state.json"))
     schemas = sorted({v for f in facts for v in f["schema_versions"] if isinstance(v, int)})
     if facts:
-        # a run killed with SIGKILL ends wherever it was: its last event says nothing of the writer's terminal event
-        ended = {t for n, r in runs.items() if n not in KILLED_SCENARIOS for t in r["terminal"]}
-        merged_terminal = sorted(ended)
+        # a run killed with SIGKILL ends wherever it was, and so does one whose process exited before the
+        # writer ended the rollout (0.171.0 after a failed compaction, 1 run in 12): the last event of such
+        # a run says nothing of the writer's terminal event
+        merged_terminal = sorted(ended_terminals)
     record: dict[str, Any] = {
         "format": RECORD_FORMAT,
         "release": release,

@@ -39,6 +39,9 @@ class ProbeScenario:
     resume: bool = False  # then run ``codex exec resume --last`` in the same home
     compact_status: int = 200
     timeout: float = 90.0
+    # runs of the scenario, each in a fresh home: a race (a child ending after the root, a signal
+    # landing mid-write) shows in some runs only
+    repeat: int = 1
 
 
 def exec_call(cmd: str, n: int, **extra) -> dict:
@@ -132,7 +135,9 @@ PROBE_SCENARIOS: dict[str, ProbeScenario] = {s.name: s for s in (
     ProbeScenario("http_500", SCENARIOS["provider_error"].doc, lambda: list(SCENARIOS["provider_error"].turns)),
     ProbeScenario("stream_failure", SCENARIOS["stream_failed"].doc, lambda: list(SCENARIOS["stream_failed"].turns)),
     ProbeScenario("interrupt", "SIGINT while a command runs (Ctrl-C: the turn is cancelled).",
-                  lambda: [Turn([exec_call("sleep 30", 1, yield_time_ms=25000)])], interrupt=signal.SIGINT),
+                  lambda: [Turn([exec_call("sleep 30", 1, yield_time_ms=25000)])], interrupt=signal.SIGINT, repeat=3),
+    ProbeScenario("interrupt_inference", "SIGINT while the model is still answering (the stream is held open).",
+                  lambda: [Turn([message("too late")], stall=30.0)], interrupt=signal.SIGINT, repeat=3),
     ProbeScenario("killed", "SIGKILL while a command runs: the writer gets no chance to end anything.",
                   lambda: [Turn([exec_call("sleep 30", 1, yield_time_ms=25000)])], interrupt=signal.SIGKILL),
     ProbeScenario("resume", "One turn, then `codex exec resume --last` with a second prompt (two bundles).",
@@ -155,7 +160,10 @@ PROBE_SCENARIOS: dict[str, ProbeScenario] = {s.name: s for s in (
                            Turn([message("mcp done")])], table_config=_MCP),
     ProbeScenario("stdin", "exec_command with a TTY, then write_stdin twice.", _stdin_script),
     ProbeScenario("multi_agent_v2", "`--enable multi_agent_v2`: spawn a child, wait, answer.",
-                  lambda: _multi_agent_script("collaboration", "wait_agent"), enable=("multi_agent_v2",)),
+                  lambda: _multi_agent_script("collaboration", "wait_agent"), enable=("multi_agent_v2",), repeat=3),
+    ProbeScenario("multi_agent_resume", "`--enable multi_agent_v2`: spawn, wait, answer; then `codex exec resume --last`.",
+                  lambda: _multi_agent_script("collaboration", "wait_agent"), enable=("multi_agent_v2",), resume=True,
+                  repeat=2),
     ProbeScenario("multi_agent_v1", "`--enable multi_agent`: spawn a child (v1 tools), wait, answer.",
                   lambda: _multi_agent_script(None, "wait"), enable=("multi_agent",)),
 )}
@@ -199,6 +207,22 @@ def _run_once(argv: list[str], env: dict, cwd: Path, s: ProbeScenario, server: M
         err.seek(0)
         tail = err.read()[-2000:].decode("utf-8", "replace")
     return proc.returncode, timed_out, tail
+
+
+def run_repeated(binary: Path, s: ProbeScenario, root: Path) -> ScenarioRun:
+    """``s.repeat`` runs of ``s``, each under its own ``root/runN``: one ScenarioRun of them all."""
+    if s.repeat <= 1:
+        return run_scenario(binary, s, root)
+    total = ScenarioRun(s.name)
+    for i in range(1, s.repeat + 1):
+        one = run_scenario(binary, s, root / f"run{i}")
+        total.returncodes += one.returncodes
+        total.timed_out |= one.timed_out
+        total.stderr_tail = one.stderr_tail or total.stderr_tail
+        total.requests += one.requests
+        total.compact_requests += one.compact_requests
+        total.bundles += one.bundles
+    return total
 
 
 def run_scenario(binary: Path, s: ProbeScenario, root: Path) -> ScenarioRun:

@@ -2,7 +2,7 @@
 
 Rows are writer epochs (what a release range writes), columns reducer epochs. A verdict
 comes from the measured release records only, judged by the release rules
-(:func:`rollout_trace_kit.validate.rules.release.judge`, the ones ``compat`` and
+(:func:`rollout_trace_kit.validate.rules.release.judge_reader`, the ones ``compat`` and
 ``validate --release`` apply): the reducer's accepted ``schema_version`` values, the
 variants, required fields, tool kinds and payload kinds it parses, against what the
 writer was seen writing. The page is a Markdown table whose cells are ``<span>`` s with
@@ -22,9 +22,8 @@ from ..validate.rules.release import (
     SCHEMA_ACCEPTED,
     TOOL_KIND_KNOWN,
     VARIANT_KNOWN,
-    WRITER_VARIANT,
     ReleaseFinding,
-    judge,
+    judge_reader,
 )
 from .model_pages import cell
 
@@ -60,7 +59,7 @@ def verdict(writer: rel.Epoch, reader: rel.Epoch) -> Verdict:
     w, r = writer.representative, reader.representative
     if w.record is None or r.record is None:
         return Verdict(None)
-    found = tuple(f for f in judge(written_summary(w), r) if f.invariant.id != WRITER_VARIANT.id)
+    found = tuple(judge_reader(written_summary(w), r))
     return Verdict(not found, found)
 
 

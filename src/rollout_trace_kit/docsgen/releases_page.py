@@ -8,6 +8,7 @@ one epoch to the next, and which epochs' readers take what an epoch's writer wri
 from __future__ import annotations
 
 from ..model import releases as rel
+from ..model import dialect_for_schema_version
 from ..validate.rules.release import BundleSummary, reader_accepts
 from .model_pages import cell
 
@@ -35,6 +36,9 @@ def written_summary(r: rel.Release) -> BundleSummary:
         s.tool_kinds[k] = 1
     for k in r.get("writer", "payload_kinds") or []:
         s.payload_kinds[k] = 1
+    dialect = dialect_for_schema_version(r.schema_version)
+    if dialect is not None and s.payload_kinds:  # its refs, as its dialect's layout writes them
+        s.ref_keysets[frozenset(dialect.layout.ref(1, "x"))] = 1
     return s
 
 
@@ -118,7 +122,8 @@ def index_page(table: list[rel.Release], eps: list[rel.Epoch]) -> str:
            f"{unknown} unknown. A probe (`rollout-trace codex probe VERSION`) installs the release, runs its "
            "writer against the kit's mock Responses API across scenario classes, asks its reducer what it "
            "knows and fuzzes it; `rollout-trace codex releases` prints this table, `rollout-trace compat` and "
-           "`rollout-trace validate --release` use it.\n",
+           "`rollout-trace validate --release` use it. `rollout-trace codex releases --missing` lists the releases "
+           "npm publishes that this table lacks (the Codex test tier fails on one published more than 7 days ago).\n",
            "An epoch is a run of releases whose measured facts are equal. The "
            f"[compatibility matrix]({MATRIX}) shows which epoch's reducer reads which epoch's bundles.\n",
            "| Epoch | Releases | Status | schema_version | Reducer | Reads schema_version | Variants written / read |",

@@ -27,7 +27,9 @@ READABLE_STORES = frozenset(REF_CHECKERS)
 
 def validate_bundle(bundle: str | Path, options: Options | None = None) -> BundleReport:
     """Check one bundle directory; never raises for bad input, never writes to it."""
-    ctx = Context(Path(bundle), options or Options())
+    from .release_verdict import options_for
+
+    ctx = Context(Path(bundle), options_for(options or Options()))  # a release reading every bundle as its dialect
     if ctx.options.release is not None or ctx.options.releases:
         ctx.summary = BundleSummary()
     _guarded(ctx, _run)

@@ -1,24 +1,35 @@
 """Verdicts per release: the RELEASE.* findings for ``--release``, and the compatible range.
 
-Releases are judged once per epoch (a run of releases with equal facts) from the
-one-pass :class:`~.rules.release.BundleSummary`; a release's reducer is taken to
-reject a bundle when a RELEASE reader rule fails, when a line is not JSON at all
-(every release's reducer stops there), or when the dialect's reducer profile finds
-an error and the release reads that dialect's schema_version.
+``validate --release R`` is the dialect's pass over the bundle, less the dialect rules R's
+measured facts replace (:data:`SUPERSEDED`), plus the RELEASE rules of R (:func:`.rules.release.judge`).
+A release whose reducer takes every schema_version reads the bundle as its own dialect
+(:func:`reads_as`): 0.164.0 reads a v3 bundle with its v1 types ("missing field `path`").
+
+``compat`` judges one release per epoch (a run of releases with equal facts) from the same
+findings with the same function (:func:`epoch_verdicts`), so the two agree: R reads the bundle
+exactly when ``validate --profile reducer --release R`` is clean (warnings allowed), and R could
+have written it exactly when ``validate --profile writer --release R`` is; each release ruled out
+gets its first reason.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 from ..files import open_regular, read_capped
-from .findings import Profile, Severity
+from ..model.types import Dialect
+from .context import Options
+from .findings import Finding, Profile, Severity
 from .lines import DEFAULT_MAX_LINE_BYTES
 from .rules.layout import (IS_DIRECTORY, MANIFEST, MANIFEST_JSON, MANIFEST_PRESENT, MAX_MANIFEST_BYTES, TRACE,
                            TRACE_PRESENT)
 from .rules import schema
-from .rules.release import BundleSummary, judge, reader_accepts, writer_could_write
+from .rules.lifecycle import RELEASE_REQUIRED
+from .rules.order import AFTER_ROLLOUT_ENDED, TERMINAL_PRESENT
+from .rules.release import BundleSummary, judge, judge_reader
 
 
 # Every release's reducer parses each line with serde_json: a line these rules fail at the
@@ -27,6 +38,65 @@ _UNREADABLE_LINE = frozenset({schema.UTF8.id, schema.JSON.id, schema.TRUNCATED.i
 # Every release's replay_bundle opens and parses manifest.json, then opens trace.jsonl, whatever
 # schema_version it reads: a bundle failing these has no reader (0.164.0 ignores schema_version).
 _UNOPENED = frozenset({IS_DIRECTORY.id, MANIFEST_PRESENT.id, MANIFEST_JSON.id, TRACE_PRESENT.id})
+
+# Dialect rules that `--release` replaces with the release's own facts: its terminal events
+# (RELEASE.TERMINAL), what it writes after rollout_ended (RELEASE.AFTER_ROLLOUT_ENDED), the fields
+# its reducer requires (RELEASE.FIELD_REQUIRED; EVENT.RELEASE_REQUIRED_FIELD is the reference release's).
+SUPERSEDED = frozenset({TERMINAL_PRESENT.id, AFTER_ROLLOUT_ENDED.id, RELEASE_REQUIRED.id})
+
+
+def reads_as(release) -> Dialect | None:
+    """The dialect ``release``'s reducer reads every bundle as, when it takes every schema_version
+    (the releases up to 0.164.0 ignore it); None: it reads only its own, as the bundle's dialect."""
+    from ..model import dialect_for_schema_version
+
+    accepted = release.schema_versions_accepted
+    own = release.schema_version
+    if not release.get("has_reducer") or accepted is None or not accepted - {own}:
+        return None
+    return dialect_for_schema_version(own)
+
+
+def options_for(options: Options) -> Options:
+    """The options of a check with ``--release``: a release that reads every bundle as its own
+    dialect forces it (unless the caller forced one)."""
+    from ..model import releases
+
+    if options.release is None or options.dialect is not None:
+        return options
+    rel = releases.release(options.release)
+    dialect = reads_as(rel) if rel is not None else None
+    return options if dialect is None else dataclasses.replace(options, dialect=dialect.name)
+
+
+def release_findings(findings: list[Finding], summary: BundleSummary, release, dialect: Dialect | None, *,
+                     bundle: str = "", partial_ok: bool = False) -> list[Finding]:
+    """The findings ``validate --release`` reports: the pass's, less :data:`SUPERSEDED`, plus the
+    release's own (RELEASE.* first: they name the release), each at its level in ``dialect``."""
+    from .catalogue import level_in
+
+    added = []
+    for f in judge(summary, release, dialect_terminal=dialect.terminal_variants if dialect else (),
+                   partial_ok=partial_ok):
+        level = level_in(f.invariant, dialect) if dialect is not None else min(f.invariant.levels.values())
+        if level is None:
+            continue
+        added.append(Finding(invariant=f.invariant.id, severity=f.severity or f.invariant.severity, profile=level,
+                             message=f.message, bundle=bundle, file=f.file, line=f.line))
+    return added + [f for f in findings if f.invariant not in SUPERSEDED]
+
+
+def first_error(findings: list[Finding], profile: Profile) -> Finding | None:
+    """The error a reader meets first: the manifest's, then by line (a release's own finding first
+    on its line); one about the whole log last."""
+    errors = [f for f in findings if f.severity is Severity.ERROR and f.profile <= profile]
+    return min(errors, key=_position, default=None)
+
+
+def _position(f: Finding) -> tuple[int, int]:
+    if f.file == "manifest.json":
+        return (0, 0)
+    return (1, f.line) if f.line is not None else (2, 0)
 
 
 def attach(ctx) -> dict | None:
@@ -43,50 +113,102 @@ def attach(ctx) -> dict | None:
         summary.unreadable_line = next((f.line for f in ctx.findings if f.invariant in _UNREADABLE_LINE
                                         and f.profile is Profile.REDUCER), None)
     summary.unopened = summary.unopened or any(f.invariant in _UNOPENED for f in ctx.findings)
+    pass_findings = list(ctx.findings)
     if ctx.options.release is not None:  # a release with facts (Options checks it)
-        for f in judge(summary, releases.release(ctx.options.release)):
-            ctx.report(f.invariant, f.message, line=f.line, seq=None)
+        release = releases.release(ctx.options.release)
+        ctx.findings[:] = [f for f in ctx.findings if f.invariant not in SUPERSEDED]
+        for f in release_findings([], summary, release, ctx.dialect, partial_ok=ctx.options.partial_ok):
+            inv = _catalogued(f.invariant)
+            ctx.report(inv, f.message, line=f.line, seq=None, severity=f.severity, file=f.file)
     if not ctx.options.releases:
         return None
+    return compat(summary, pass_findings, ctx.dialect, profile=ctx.profile, partial_ok=ctx.options.partial_ok,
+                  truncated=ctx.dropped_errors > 0)
+
+
+def _catalogued(invariant_id: str):
     from .catalogue import CATALOGUE
 
-    # the dialect's reducer-profile errors, but not the kit's own limits (a store it cannot read yet)
-    reducer_errors = any(f.profile is Profile.REDUCER and f.severity is Severity.ERROR
-                         and not f.invariant.startswith("RELEASE.")
-                         and not (f.invariant in CATALOGUE and CATALOGUE[f.invariant].kit_only)
-                         for f in ctx.findings)
+    return CATALOGUE[invariant_id]
+
+
+def _declines(invariant_id: str) -> bool:
+    from .catalogue import CATALOGUE
+
+    inv = CATALOGUE.get(invariant_id)
+    return inv is not None and inv.declines
+
+
+def _reason(f: Finding | None) -> dict | None:
+    if f is None:
+        return None
+    return {"invariant": f.invariant, "file": f.file, "line": f.line, "pointer": f.pointer, "message": f.message}
+
+
+def epoch_verdict(epoch, summary: BundleSummary, findings: list[Finding], dialect: Dialect | None, *,
+                  profile: Profile = Profile.WRITER, partial_ok: bool = False, truncated: bool = False) -> dict:
+    """One epoch's verdict from a pass over the bundle as ``dialect``: reads / writes and the first reason
+    against each. ``exact``: judged from a pass as the dialect the release reads the bundle as (else from
+    the release rules alone, the pass being of another dialect)."""
+    rep = epoch.representative
+    out: dict[str, Any] = {"releases": _span(epoch.versions), "first": epoch.first, "last": epoch.last,
+                           "status": epoch.status}
+    if epoch.status == "unknown":
+        return {**out, "reads": None, "writes": None, "exact": True, "judged_as": None}
+    own = reads_as(rep)
+    exact = own is None or (dialect is not None and own.name == dialect.name)
+    if exact:
+        found = release_findings(findings, summary, rep, dialect, partial_ok=partial_ok)
+    else:  # read as another dialect than this pass's: the release rules, and what stops every reader
+        found = release_findings([f for f in findings if f.invariant in _UNREADABLE_LINE | _UNOPENED],
+                                 summary, rep, own, partial_ok=partial_ok)
+    cap = Finding(invariant="KIT.FINDINGS_CAP", severity=Severity.ERROR, profile=Profile.REDUCER,
+                  message="errors past --max-findings: the kit declined to judge") if truncated else None
     # a kit cap reached: the kit declined to judge, so it names no reader (issue 18 ruling)
-    declined = any(f.invariant in CATALOGUE and CATALOGUE[f.invariant].declines for f in ctx.findings)
-    return compat(summary, reducer_errors=reducer_errors, dialect_schema=(
-        ctx.dialect.schema_version if ctx.dialect is not None else None), declined=declined)
+    declined = next((f for f in findings if _declines(f.invariant)), None)
+    reader = first_error(found, Profile.REDUCER) or declined or cap
+    writer = first_error(found, Profile.WRITER) or cap
+    has_reducer = bool(rep.get("has_reducer"))
+    out.update({
+        "reads": (reader is None) if has_reducer else None,
+        "reader_reason": _reason(reader) if has_reducer else None,
+        # a writer verdict needs the writer-level findings: a reducer-profile pass has none
+        "writes": (writer is None) if profile >= Profile.WRITER or writer is not None else None,
+        "writer_reason": _reason(writer),
+        "exact": exact,
+        "judged_as": judged_as.name if (judged_as := own or dialect) is not None else None,
+    })
+    return out
 
 
-def compat(summary: BundleSummary, *, reducer_errors: bool = False, dialect_schema: int | None = None,
-           declined: bool = False) -> dict:
-    """Releases whose reducer accepts the bundle and whose writer could have written it
-    (``declined``: a kit cap was reached, no release is named a reader)."""
+def _span(versions: list[str]) -> str:
+    return versions[0] if len(versions) == 1 else f"{versions[0]}..{versions[-1]}"
+
+
+def compat(summary: BundleSummary, findings: list[Finding], dialect: Dialect | None, *,
+           profile: Profile = Profile.WRITER, partial_ok: bool = False, truncated: bool = False) -> dict:
+    """Releases whose reducer accepts the bundle and whose writer could have written it, per epoch."""
     from ..model import releases
 
-    readers: list[str] = []
-    writers: list[str] = []
-    unknown: list[str] = []
-    for epoch in releases.table_epochs():
-        rep = epoch.representative
-        if epoch.status == "unknown":
-            unknown += epoch.versions
-            continue
-        reads = not declined and reader_accepts(summary, rep)
-        if reads and reducer_errors and dialect_schema is not None and rep.schema_version == dialect_schema:
-            reads = False
-        if reads:
-            readers += epoch.versions
-        if writer_could_write(summary, rep):
-            writers += epoch.versions
+    verdicts = [epoch_verdict(e, summary, findings, dialect, profile=profile, partial_ok=partial_ok,
+                              truncated=truncated) for e in releases.table_epochs()]
+    return summarize_verdicts(summary.schema_version, verdicts)
+
+
+def summarize_verdicts(schema_version: Any, verdicts: list[dict]) -> dict:
+    from ..model import releases
+
+    def versions(pred) -> list[str]:
+        return [v for e, verdict in zip(releases.table_epochs(), verdicts) if pred(verdict) for v in e.versions]
+
     return {
-        "schema_version": summary.schema_version,
-        "readers": ranges(readers),
-        "writers": ranges(writers),
-        "unknown": ranges(unknown),
+        "schema_version": schema_version,
+        "readers": ranges(versions(lambda v: v["reads"] is True)),
+        # None: not judged (a reducer-profile pass has no writer-level findings)
+        "writers": (ranges(versions(lambda v: v["writes"] is True))
+                    if any(v["writes"] is not None for v in verdicts if v["status"] != "unknown") else None),
+        "unknown": ranges(versions(lambda v: v["status"] == "unknown")),
+        "epochs": verdicts,
     }
 
 
@@ -114,12 +236,21 @@ def summarize(bundle: Path, max_line: int = DEFAULT_MAX_LINE_BYTES) -> BundleSum
         summary.manifest_schema = manifest.get("schema_version")
     try:
         with open_regular(bundle / TRACE) as f:
+            ended = False
             for n, raw in enumerate(iter(lambda: f.readline(max_line + 1), b""), 1):
                 if len(raw) > max_line:
                     break
                 obj = _loads(raw)
                 if isinstance(obj, dict):
                     summary.observe(obj, n)
+                    payload = obj.get("payload")
+                    tag = payload.get("type") if isinstance(payload, dict) else None
+                    if isinstance(tag, str):
+                        if ended:
+                            summary.note_after_rollout_ended(tag, n)
+                        ended = ended or tag == "rollout_ended"
+                        summary.last_tag = tag
+                        summary.rollout_ended = ended
                 elif raw.strip() and summary.unreadable_line is None:
                     summary.unreadable_line = n
     except OSError:

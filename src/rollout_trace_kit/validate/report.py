@@ -210,7 +210,7 @@ def render_human(reports: list[BundleReport], console, quiet: bool = False) -> N
             m = escape.rich_markup
             console.print(f"  [dim]schema_version {m(repr(r.releases['schema_version']))}: "
                           f"read by Codex {m(', '.join(r.releases['readers']) or 'none')}; "
-                          f"writable by {m(', '.join(r.releases['writers']) or 'none')}[/]")
+                          f"writable by {m(', '.join(r.releases['writers']) or 'none') if r.releases['writers'] is not None else 'not judged in this profile'}[/]")
 
 
 def print_human(reports: list[BundleReport], file=None, color: str = "auto", quiet: bool = False) -> None:

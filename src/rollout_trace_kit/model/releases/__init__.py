@@ -36,7 +36,8 @@ def data_dir() -> Path:
 # rollout_ended (measured: Codex 0.169.0, multi_agent_v2, 2 runs of 3); an interrupted or killed
 # run ends wherever the signal lands (0.128.0 vs 0.131.0: tool_call_runtime_ended or not).
 # Their order and per-scenario variant facts are kept in the record but not compared.
-RACY_ORDER = frozenset({"multi_agent_v1", "multi_agent_v2", "killed", "interrupt"})
+RACY_ORDER = frozenset({"multi_agent_v1", "multi_agent_v2", "multi_agent_resume", "killed", "interrupt",
+                        "interrupt_inference"})
 
 
 def facts_of(record: dict[str, Any]) -> dict[str, Any]:

@@ -190,6 +190,8 @@ class OrderChecker:
             )
         elif self.rollout_ended_seq is not None:
             ctx.report(AFTER_ROLLOUT_ENDED, f"{tag} follows rollout_ended", related_seq=self.rollout_ended_seq)
+            if ctx.summary is not None:  # `--release` judges these by what the release writes there
+                ctx.summary.note_after_rollout_ended(tag, ctx.line)
         if self.first != (tag == "rollout_started"):
             what = "the first event is " + tag if self.first else "rollout_started is not the first event"
             ctx.report(STARTED_FIRST, what, pointer="/payload/type")
@@ -242,6 +244,9 @@ class OrderChecker:
 
     def finish(self) -> None:
         ctx = self.ctx
+        if ctx.summary is not None:  # `--release` judges the end by what the release ends a recording with
+            ctx.summary.last_tag = self.last_tag
+            ctx.summary.rollout_ended = self.rollout_ended_seq is not None
         assert ctx.dialect is not None
         terminal = ctx.dialect.terminal_variants[-1]
         if self.last_tag != terminal:

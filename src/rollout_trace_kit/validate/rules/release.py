@@ -16,8 +16,8 @@ import msgspec
 import msgspec.inspect as mi
 
 from ...model.facts import refs_by_shape
-from ..catalogue import R, S, invariant
-from ..findings import Invariant
+from ..catalogue import R, S, W, invariant
+from ..findings import Invariant, Severity
 
 SCHEMA_ACCEPTED = invariant(
     "RELEASE.SCHEMA_ACCEPTED",
@@ -61,7 +61,37 @@ WRITER_VARIANT = invariant(
     "Every event's variant is one the release's writer was seen writing.",
     v1=S, v2=S,
     source="codex probe: the variants its `codex exec` wrote across the probe's scenarios",
-    notes="Strict only: a probe covers the scenario classes it drives, not every path of the writer.",
+    severity=Severity.WARNING,
+    notes="Strict only, and a warning: a probe covers the scenario classes it drives, not every path of "
+    "the writer, so \"not seen\" is no proof the writer never writes it.",
+    release_only=True,
+)
+WRITER_SCHEMA = invariant(
+    "RELEASE.WRITER_SCHEMA",
+    "The bundle's schema_version is the one the release's writer writes.",
+    v1=W, v2=W,
+    source="codex probe: the schema_version of every bundle its `codex exec` wrote",
+    release_only=True,
+)
+TERMINAL = invariant(
+    "RELEASE.TERMINAL",
+    "The log ends with an event the release's writer ends a recording with (or the dialect's terminal event); "
+    "a log with rollout_ended that ends otherwise is a warning (only the probes say what follows it).",
+    v1=W, v2=W,
+    source="codex probe: the last event of every run but the one killed with SIGKILL (interrupted and "
+    "multi-agent runs repeated: their end is a race)",
+    notes="With `--release` it replaces ORDER.TERMINAL_PRESENT: 0.165.0 and 0.166.0 write schema_version 2 "
+    "but end with rollout_ended; a 0.164.0 multi-agent run may end with a child's thread_ended.",
+    release_only=True,
+)
+AFTER_ROLLOUT_ENDED = invariant(
+    "RELEASE.AFTER_ROLLOUT_ENDED",
+    "Events after rollout_ended are of variants the release's writer was seen writing there.",
+    v1=W, v2=None,
+    source="codex probe: what followed rollout_ended in any run (a child thread may end after the root: a race)",
+    severity=Severity.WARNING,
+    notes="With `--release` it replaces ORDER.AFTER_ROLLOUT_ENDED; a warning, since only the probes' runs "
+    "say what may follow.",
     release_only=True,
 )
 
@@ -77,6 +107,7 @@ class BundleSummary:
     keysets: dict[str, dict[frozenset[str], int]] = field(default_factory=dict)  # variant -> key set -> first line
     tool_kinds: dict[str, int] = field(default_factory=dict)
     payload_kinds: dict[str, int] = field(default_factory=dict)
+    ref_keysets: dict[frozenset[str], int] = field(default_factory=dict)  # keys of a payload ref -> first line
     manifest_schema: Any = None
     unreadable_line: int | None = None  # first line no reader parses (not JSON, not UTF-8): every reducer stops there
     unopened: bool = False  # every release's replay_bundle fails to open or parse manifest.json or trace.jsonl
@@ -86,6 +117,14 @@ class BundleSummary:
     # (see _Varying), or None when only the whole walk of :meth:`observe` can tell
     varying: dict[type, "_Varying | None"] = field(default_factory=dict)
     keys_seen: set[tuple] = field(default_factory=set)  # (class, which omittable fields are null) observed
+    # set by the pass's order checker: the last event's variant, and the variants after rollout_ended
+    last_tag: str | None = None
+    rollout_ended: bool = False  # a rollout_ended event was seen
+    after_rollout_ended: dict[str, int] = field(default_factory=dict)  # variant -> first line
+
+    def note_after_rollout_ended(self, tag: str, line: int | None) -> None:
+        if len(self.after_rollout_ended) < MAX_NAMES and line is not None:
+            self.after_rollout_ended.setdefault(tag, line)
 
     def observe_typed(self, schema_version: Any, payload: msgspec.Struct, line: int) -> None:
         """:meth:`observe` for an event the fast path decoded: a class of scalar fields, none
@@ -125,6 +164,8 @@ class BundleSummary:
             if len(self.tool_kinds) < MAX_NAMES:
                 self.tool_kinds.setdefault(kind["type"], line)
         for ref in _refs(payload):
+            if len(self.ref_keysets) < MAX_KEYSETS:
+                self.ref_keysets.setdefault(frozenset(ref), line)
             k = ref.get("kind")
             if isinstance(k, dict) and isinstance(k.get("type"), str) and len(self.payload_kinds) < MAX_NAMES:
                 self.payload_kinds.setdefault(k["type"], line)
@@ -255,14 +296,26 @@ class ReleaseFinding:
     invariant: Invariant
     message: str
     line: int | None
+    severity: Severity | None = None  # None: the invariant's own
+    file: str = "trace.jsonl"
 
 
-def judge(summary: BundleSummary, release) -> list[ReleaseFinding]:
+def judge(summary: BundleSummary, release, *, dialect_terminal: tuple[str, ...] = (),
+          partial_ok: bool = False) -> list[ReleaseFinding]:
     """What ``release`` (a :class:`~rollout_trace_kit.model.releases.Release`) says of the bundle.
 
     A release without a reducer has no reader rules; one not probed nor inferred has no facts.
+    ``dialect_terminal``: the terminal variants of the dialect the bundle is read as (a log
+    ending with one is finished whatever the release wrote).
     """
-    out: list[ReleaseFinding] = []
+    found = judge_reader(summary, release)
+    if found and found[0].invariant is SCHEMA_ACCEPTED:
+        return found
+    return found + _writer_rules(summary, release, dialect_terminal, partial_ok)
+
+
+def judge_reader(summary: BundleSummary, release) -> list[ReleaseFinding]:
+    """The reader rules alone: what the release's reducer says of the bundle."""
     v = release.version
     accepted = release.schema_versions_accepted
     if accepted is not None:
@@ -272,7 +325,14 @@ def judge(summary: BundleSummary, release) -> list[ReleaseFinding]:
         if bad:
             sv, line = bad[0]
             return [ReleaseFinding(SCHEMA_ACCEPTED, f"Codex {v}'s reducer accepts schema_version "
-                                   f"{sorted(accepted)}, not {sv!r}", line)]
+                                   f"{sorted(accepted)}, not {sv!r}", line,
+                                   file="manifest.json" if line is None else "trace.jsonl")]
+    return _reader_rules(summary, release)
+
+
+def _reader_rules(summary: BundleSummary, release) -> list[ReleaseFinding]:
+    out: list[ReleaseFinding] = []
+    v = release.version
     known = release.reducer_variants
     if known is not None:
         for tag, sets in summary.keysets.items():
@@ -290,6 +350,13 @@ def judge(summary: BundleSummary, release) -> list[ReleaseFinding]:
                     out.append(ReleaseFinding(FIELD_REQUIRED, f"Codex {v}'s reducer requires {tag}."
                                               f"{', '.join(missing)}", line))
                     break
+    need = ref_required(release)
+    for keys, line in summary.ref_keysets.items():
+        missing = sorted(need - keys)
+        if missing:
+            out.append(ReleaseFinding(FIELD_REQUIRED, f"Codex {v}'s reducer requires a payload ref's "
+                                      f"{', '.join(missing)}", line))
+            break
     for name, facts_key, seen in (("tool kind", "tool_kinds", summary.tool_kinds),
                                   ("payload kind", "payload_kinds", summary.payload_kinds)):
         allowed = release.get("reducer", facts_key)
@@ -299,12 +366,74 @@ def judge(summary: BundleSummary, release) -> list[ReleaseFinding]:
         for kind, line in seen.items():
             if kind not in allowed:
                 out.append(ReleaseFinding(inv, f"Codex {v}'s reducer does not know the {name} {kind!r}", line))
+    return out
+
+
+def ref_required(release) -> frozenset[str]:
+    """The keys of a payload ref the release's reducer requires: measured by the probe (``ref_required``);
+    for a release probed before that, and reading every schema_version as its own dialect, that
+    dialect's ref fields from the model (the schema of the reading dialect requires them too)."""
+    measured = release.get("reducer", "ref_required")
+    if measured is not None:
+        return frozenset(measured)
+    from ...model import dialect_for_schema_version
+    from ...model.types import Struct
+
+    accepted = release.schema_versions_accepted or frozenset()
+    dialect = dialect_for_schema_version(release.schema_version)
+    if dialect is None or not accepted - {release.schema_version}:
+        return frozenset()
+    return frozenset(f.name for f in dialect.type_as("RawPayloadRef", Struct).fields if f.required)
+
+
+def terminal_events(release) -> frozenset[str]:
+    """The last events of the release's probed runs (killed runs aside: the probe leaves them out)."""
+    return frozenset(release.get("writer", "terminal_events", default=[]))
+
+
+def written_after_rollout_ended(release) -> frozenset[str]:
+    """The variants the release's writer was seen writing after rollout_ended, in any run (races included)."""
+    scenarios = release.get("writer", "scenarios", default={})
+    seen = {t for s in scenarios.values() if isinstance(s, dict) for t in s.get("after_rollout_ended") or []}
+    return frozenset(seen | set(release.get("writer", "after_rollout_ended", default=[])))
+
+
+def _writer_rules(summary: BundleSummary, release, dialect_terminal: tuple[str, ...],
+                  partial_ok: bool) -> list[ReleaseFinding]:
+    out: list[ReleaseFinding] = []
+    v = release.version
+    own = release.schema_version
+    if isinstance(own, int):
+        event_schema = next(((sv, line) for sv, line in summary.schema_versions.items() if sv != own), None)
+        if summary.manifest_schema not in (None, own):
+            out.append(ReleaseFinding(WRITER_SCHEMA, f"Codex {v}'s writer writes schema_version {own}; "
+                                      f"the manifest's is {summary.manifest_schema!r}", None, file="manifest.json"))
+        elif event_schema is not None:
+            out.append(ReleaseFinding(WRITER_SCHEMA, f"Codex {v}'s writer writes schema_version {own}; "
+                                      f"an event's is {event_schema[0]!r}", event_schema[1]))
+    ends = terminal_events(release)
+    if ends and summary.last_tag is not None and summary.last_tag not in ends | set(dialect_terminal):
+        if summary.rollout_ended:
+            # the rollout ended: that the writer always adds its last events is known from the probes only
+            out.append(ReleaseFinding(TERMINAL, f"the rollout ended, but the log ends with {summary.last_tag}: "
+                                      f"Codex {v}'s writer was seen ending a recording with "
+                                      f"{' or '.join(sorted(ends))} in the kit's probes", None, Severity.WARNING))
+        else:
+            out.append(ReleaseFinding(TERMINAL, f"the log ends with {summary.last_tag} and has no rollout_ended: "
+                                      f"Codex {v}'s writer ends a recording with {' or '.join(sorted(ends))}; "
+                                      "the recording is unfinished or was cut short", None,
+                                      Severity.WARNING if partial_ok else None))
+    after = written_after_rollout_ended(release)
+    for tag, line in summary.after_rollout_ended.items():
+        if tag not in after:
+            out.append(ReleaseFinding(AFTER_ROLLOUT_ENDED, f"{tag} follows rollout_ended: not seen after it in the "
+                                      f"kit's probes of Codex {v}'s writer", line))
     written = release.writer_variants
     if written is not None:
         for tag, sets in summary.keysets.items():
             if tag not in written:
-                out.append(ReleaseFinding(WRITER_VARIANT, f"Codex {v}'s writer was never seen writing {tag!r}",
-                                          min(sets.values())))
+                out.append(ReleaseFinding(WRITER_VARIANT, f"{tag!r}: not seen written in the kit's probes of "
+                                          f"Codex {v}'s writer", min(sets.values())))
     return out
 
 
@@ -314,21 +443,4 @@ def reader_accepts(summary: BundleSummary, release) -> bool | None:
         return None
     if summary.unreadable_line is not None or summary.unopened:
         return False
-    return not any(f.invariant is not WRITER_VARIANT for f in judge(summary, release))
-
-
-def writer_could_write(summary: BundleSummary, release) -> bool | None:
-    """Whether the release's writer, as measured, writes this schema, these variants and key sets."""
-    if release.record is None:
-        return None
-    if release.schema_version is None or summary.schema_version != release.schema_version:
-        return False
-    fields = release.get("writer", "fields", default={})
-    omitted = release.get("writer", "omitted_fields", default={})
-    for tag, sets in summary.keysets.items():
-        if tag not in fields:
-            return False
-        always = set(fields[tag]) - set(omitted.get(tag, []))
-        if any(not (always <= keys <= set(fields[tag])) for keys in sets):
-            return False
-    return True
+    return not judge_reader(summary, release)
