@@ -31,7 +31,9 @@ THREAD_DUPLICATE = invariant(
 )
 THREAD_UNKNOWN = invariant(
     "THREAD.UNKNOWN", "Every thread an event names was started before it.", v1=R, v2=R,
-    source='reducer/thread.rs › thread_mut: "trace event referenced unknown thread {thread_id}"',
+    source='reducer/thread.rs › thread_mut: "trace event referenced unknown thread {thread_id}"; '
+    'agent_result_observed\'s child thread: "agent edge referenced unknown thread {t}" (measured on 0.164.0, '
+    '0.169.0 and 0.171.0; its parent thread and child turn are not looked up)',
 )
 TURN_DUPLICATE = invariant(
     "TURN.DUPLICATE_START", "A Codex turn is started at most once.", v1=R, v2=R,
@@ -698,6 +700,16 @@ class LifecycleChecker:
         if body is not None:
             bodies.check_checkpoint(ctx, body, p.checkpoint_payload.raw_payload_id, "/payload/checkpoint_payload")
 
+    # -- multi-agent ---------------------------------------------------------------------------
+    def on_agent_result_observed(self, ev, p):
+        self.refs_only(p, "agent_result_observed")
+        # Only the child is looked up (measured: an unknown parent thread or child turn is accepted).
+        if not self.thread_started(p.child_thread_id):
+            self.ctx.report(
+                THREAD_UNKNOWN, f"agent edge referenced unknown thread {p.child_thread_id}",
+                pointer="/payload/child_thread_id",
+            )
+
     # -- the rest ------------------------------------------------------------------------------
     def on_other(self, ev, p):
         self.refs_only(p, "other")
@@ -730,6 +742,7 @@ V1_HANDLERS = {
     "compaction_request_completed": C.on_compaction_request_completed,
     "compaction_request_failed": C.on_compaction_request_failed,
     "compaction_installed": C.on_compaction_installed,
+    "agent_result_observed": C.on_agent_result_observed,
     "other": C.on_other,
 }
 V2_HANDLERS = {

@@ -1,0 +1,118 @@
+"""Wrong verdicts of the reducer profile (issue 18, classes 4 to 6), each on a minimal bundle.
+
+Every case is a bundle of a few events that the real reducer of the dialect's reference
+release rejects (or accepts): the kit's reducer profile with ``--release`` must say the
+same. The Codex tier (``--codex -m codex``) replays every case through the real reducer,
+so the expected verdicts stay measured facts rather than typed-in ones.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import orjson
+import pytest
+
+from rollout_trace_kit.bundle import Bundle, dumps_pretty
+from rollout_trace_kit.model import DIALECTS
+from rollout_trace_kit.model.types import STORE_ZSTD_SHARDS
+from rollout_trace_kit.store.shards import compress_records
+from rollout_trace_kit.validate import Options, Profile, validate_bundle
+
+ROOT, CHILD, TURN, CHILD_TURN = "thread-root", "thread-child", "turn-1", "turn-2"
+RELEASE = {d.name: d.reference_release for d in DIALECTS.values()}
+EventSpec = tuple[Any, Any, dict]  # (envelope thread_id, envelope codex_turn_id, payload)
+
+
+def ref(dialect: str, n: int, kind: str, **extra: Any) -> dict:
+    out = DIALECTS[dialect].layout.ref(n, kind)
+    out.update(extra)
+    return out
+
+
+def minimal(dialect: str, events: list[EventSpec], bodies: dict[int, Any] | None = None) -> Bundle:
+    """A bundle: rollout and root thread started, ``events``, the dialect's terminal event.
+
+    ``bodies`` maps payload ordinals to values (bytes are stored as they are).
+    """
+    d = DIALECTS[dialect]
+    manifest = {"schema_version": d.schema_version, "trace_id": "trace-1", "rollout_id": ROOT,
+                "root_thread_id": ROOT, "started_at_unix_ms": 1, "raw_event_log": "trace.jsonl",
+                "payloads_dir": "payloads"}
+    specs: list[EventSpec] = [
+        (None, None, {"type": "rollout_started", "trace_id": "trace-1", "root_thread_id": ROOT}),
+        (None, None, {"type": "thread_started", "thread_id": ROOT, "agent_path": "/root", "metadata_payload": None}),
+        *events,
+        (None, None, {"type": d.terminal_variants[0], **({"status": "completed"} if d.terminal_variants[0] == "rollout_ended" else {})}),
+    ]
+    lines = [orjson.dumps({"schema_version": d.schema_version, "seq": i, "wall_time_unix_ms": 1000 + i, "rollout_id": ROOT,
+                           "thread_id": t, "codex_turn_id": u, "payload": p}) for i, (t, u, p) in enumerate(specs, 1)]
+    encoded = {n: v if isinstance(v, bytes) else dumps_pretty(v) for n, v in (bodies or {}).items()}
+    if d.layout.store == STORE_ZSTD_SHARDS:
+        records = [(d.layout.payload_id_for(n).encode(), body) for n, body in sorted(encoded.items())]
+        payloads = {d.layout.file_for(shard=1): compress_records(records)}
+    else:
+        payloads = {d.layout.file_for(n=n): body for n, body in encoded.items()}
+    return Bundle(dumps_pretty(manifest), lines, payloads=payloads)
+
+
+def turn(thread: str = ROOT, turn_id: str = TURN) -> EventSpec:
+    return (thread, turn_id, {"type": "codex_turn_started", "codex_turn_id": turn_id, "thread_id": thread})
+
+
+def child_thread() -> EventSpec:
+    return (None, None, {"type": "thread_started", "thread_id": CHILD, "agent_path": "/root/child", "metadata_payload": None})
+
+
+def agent_result(child: str = CHILD, parent: str = ROOT) -> EventSpec:
+    return (child, CHILD_TURN, {
+        "type": "agent_result_observed", "edge_id": f"edge:agent_result:{child}:{CHILD_TURN}:{parent}",
+        "child_thread_id": child, "child_codex_turn_id": CHILD_TURN, "parent_thread_id": parent,
+        "message": "done", "carried_payload": None,
+    })
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    dialects: tuple[str, ...]
+    build: Callable[[str], Bundle]
+    expected: frozenset[str]  # the reducer-profile invariants; empty: the reducer accepts it
+
+    def ids(self) -> list[str]:
+        return [f"{self.name}-{d}" for d in self.dialects]
+
+
+ALL = ("v1", "v2", "v3")
+CASES = [
+    # class 4: agent_result_observed names a child thread that was never (or not yet) started
+    Case("agent-result-unknown-child", ALL, lambda d: minimal(d, [agent_result(child="nobody")]), frozenset({"THREAD.UNKNOWN"})),
+    Case("agent-result-before-child-start", ALL, lambda d: minimal(d, [agent_result(), child_thread()]), frozenset({"THREAD.UNKNOWN"})),
+    Case("agent-result-unknown-parent", ALL, lambda d: minimal(d, [child_thread(), agent_result(parent="nobody")]), frozenset()),
+    Case("agent-result-known-child", ALL, lambda d: minimal(d, [child_thread(), agent_result()]), frozenset()),
+]
+PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
+
+
+def kit_verdict(tmp_path, bundle: Bundle, dialect: str):
+    path = bundle.write(tmp_path / "bundle")
+    return validate_bundle(path, Options(profile=Profile.REDUCER, release=RELEASE[dialect]))
+
+
+@pytest.mark.parametrize("case,dialect", PARAMS)
+def test_reducer_profile_gives_the_reference_reducers_verdict(tmp_path, case: Case, dialect: str):
+    report = kit_verdict(tmp_path, case.build(dialect), dialect)
+    errors = {f.invariant for f in report.findings if f.severity.value == "error"}
+    assert errors == set(case.expected), [(f.invariant, f.message) for f in report.findings]
+    assert report.ok is (not case.expected)
+
+
+@pytest.mark.codex
+@pytest.mark.parametrize("case,dialect", PARAMS)
+def test_the_reference_reducer_gives_the_expected_verdict(tmp_path, case: Case, dialect: str, codex_binaries):
+    path = case.build(dialect).write(tmp_path / "bundle")
+    run = subprocess.run([codex_binaries[dialect], "debug", "trace-reduce", str(path), "-o", str(tmp_path / "state.json")],
+                         capture_output=True, text=True, timeout=120)
+    assert (run.returncode == 0) is (not case.expected), run.stderr[:500]
