@@ -74,6 +74,22 @@ def agent_result(child: str = CHILD, parent: str = ROOT) -> EventSpec:
     })
 
 
+def cell_events(thread: Any, turn_id: Any) -> list[EventSpec]:
+    """A code cell started, answered and ended, every envelope naming ``thread`` and ``turn_id``."""
+    return [
+        (thread, turn_id, {"type": "code_cell_started", "runtime_cell_id": "1", "model_visible_call_id": "call-1", "source_js": "x"}),
+        (thread, turn_id, {"type": "code_cell_initial_response", "runtime_cell_id": "1", "status": "running", "response_payload": None}),
+        (thread, turn_id, {"type": "code_cell_ended", "runtime_cell_id": "1", "status": "completed", "response_payload": None}),
+    ]
+
+
+def cell_without_thread(dialect: str, which: int) -> Bundle:
+    """Code cell events with the thread named in the envelope, but for event ``which`` (its turn is known)."""
+    events = cell_events(ROOT, TURN)
+    events[which] = (None,) + events[which][1:]
+    return minimal(dialect, [turn(), *events])
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -92,6 +108,13 @@ CASES = [
     Case("agent-result-before-child-start", ALL, lambda d: minimal(d, [agent_result(), child_thread()]), frozenset({"THREAD.UNKNOWN"})),
     Case("agent-result-unknown-parent", ALL, lambda d: minimal(d, [child_thread(), agent_result(parent="nobody")]), frozenset()),
     Case("agent-result-known-child", ALL, lambda d: minimal(d, [child_thread(), agent_result()]), frozenset()),
+    # class 5: a code cell event with a null envelope thread_id, its turn known: 0.171.0 rejects it, older
+    # reducers take the turn's thread (release data: Variant.thread_required_since)
+    *(Case(f"cell-event-{i}-without-thread", ("v1", "v2"), lambda d, i=i: cell_without_thread(d, i), frozenset())
+      for i in range(3)),
+    *(Case(f"cell-event-{i}-without-thread", ("v3",), lambda d, i=i: cell_without_thread(d, i), frozenset({"CELL.MISSING_CONTEXT"}))
+      for i in range(3)),
+    Case("cell-events-in-context", ALL, lambda d: minimal(d, [turn(), *cell_events(ROOT, TURN)]), frozenset()),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 

@@ -319,6 +319,11 @@ def _has_inferred(dialect: Dialect) -> bool:
 def variant_section(dialect: Dialect, v: Variant, exs: list[Example]) -> str:
     out = [f"### `{v.tag}` {{#{variant_anchor(v.tag)}}}\n", f"{md_inline(v.doc)}\n"]
     out.append(f"**Since:** {since_text(dialect, v.since)}\n")
+    if v.thread_required_since is not None:
+        out.append(
+            f"**Envelope:** reducers since {codex(v.thread_required_since)} reject the event without a `thread_id`; "
+            "older ones take the thread of the envelope's `codex_turn_id`.\n"
+        )
     if v.inferred:
         out.append(inferred_admonition(dialect, "variant") + "\n")
     out.append(field_table(v.fields, dialect, owner_since=v.since, tag=v.tag) + "\n")

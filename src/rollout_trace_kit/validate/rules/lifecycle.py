@@ -113,8 +113,11 @@ MCP_DUPLICATE = invariant(
     source='reducer/tool.rs: "duplicate MCP correlation for tool call {id}"',
 )
 CELL_CONTEXT = invariant(
-    "CELL.MISSING_CONTEXT", "Code cell events have an envelope thread_id (or a known turn to take it from).", v1=R, v2=R,
-    source='reducer/code_cell.rs: "{event} {runtime_cell_id} did not include a thread id"',
+    "CELL.MISSING_CONTEXT",
+    "Code cell events have an envelope thread_id (before Codex 0.171.0, a known turn to take it from will do).",
+    v1=R, v2=R,
+    source='reducer/code_cell.rs: "{event} {runtime_cell_id} did not include a thread id"; 0.171.0 says so '
+    "even when the envelope's turn is known (measured; model: Variant.thread_required_since)",
 )
 CELL_DUPLICATE = invariant(
     "CELL.DUPLICATE_START", "A code cell (one model-visible exec call) is started at most once.", v1=R, v2=R,
@@ -218,6 +221,7 @@ class LifecycleChecker:
         self.handlers = {tag: method.__get__(self) for tag, method in handlers_for(d).items()}
         self.later_refs = _later_ref_fields(d, self.handlers)
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
+        self.thread_required = facts.envelope_thread_required(d)  # no thread from the envelope's turn
         # variant -> fields the reference reducer requires beyond the schema (release facts)
         self.release_required = _release_required(d)
         # variants whose handler is all there is to do (the usual event: one lookup, one call)
@@ -600,19 +604,22 @@ class LifecycleChecker:
         self.waits.add(key)
 
     # -- code cells ----------------------------------------------------------------------
-    def _cell_thread(self, ev, what: str, cell: str) -> str | None:
+    def _cell_thread(self, ev, tag: str, what: str, cell: str) -> str | None:
         if ev.thread_id is not None:
             return ev.thread_id
-        if ev.codex_turn_id is None:
+        required = tag in self.thread_required
+        if ev.codex_turn_id is None or required:
             self.ctx.report(CELL_CONTEXT, f"{what} {cell} did not include a thread id", pointer="/thread_id")
-            return None
+            if ev.codex_turn_id is None:
+                return None
         thread = self.turn_thread(ev.codex_turn_id)
-        if thread is None:
+        if thread is None and not required:
             self.ctx.report(TURN_UNKNOWN, f"{what} {cell} referenced unknown Codex turn {ev.codex_turn_id}", pointer="/codex_turn_id")
+        # Where the release requires the thread, the turn's thread still keeps the cell: one fault, one finding.
         return thread
 
     def on_code_cell_started(self, ev, p):
-        thread = self._cell_thread(ev, "code cell start", p.runtime_cell_id)
+        thread = self._cell_thread(ev, "code_cell_started", "code cell start", p.runtime_cell_id)
         if thread is None:
             return
         key = (thread, p.runtime_cell_id)
@@ -635,7 +642,7 @@ class LifecycleChecker:
 
     def _cell_event(self, ev, p, tag, what):
         self.ref(p, tag, "response_payload")
-        thread = self._cell_thread(ev, what, p.runtime_cell_id)
+        thread = self._cell_thread(ev, tag, what, p.runtime_cell_id)
         if thread is not None and (thread, p.runtime_cell_id) not in self.cells:
             self.ctx.report(
                 CELL_UNKNOWN, f"{what} referenced unknown runtime cell {p.runtime_cell_id} in thread {thread}",
