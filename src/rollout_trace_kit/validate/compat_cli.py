@@ -18,6 +18,7 @@ EXIT_OK, EXIT_NONE, EXIT_USAGE = 0, 1, 2
 def run_compat(args: argparse.Namespace) -> int:
     from .engine import validate_bundle
     from ..escape import rich_markup as escape_markup
+    from .report import schema_version_text
 
     try:
         bundles = bundles_of_paths(args.paths)
@@ -35,7 +36,7 @@ def run_compat(args: argparse.Namespace) -> int:
 
         console = Console(highlight=False, soft_wrap=True)
         for r in rows:
-            console.print(f"{escape_markup(r['bundle'])}  [dim]schema_version {escape_markup(repr(r.get('schema_version')))}[/]")
+            console.print(f"{escape_markup(r['bundle'])}  [dim]{escape_markup(schema_version_text(r.get('schema_version')))}[/]")
             console.print(f"  read by:  {escape_markup(', '.join(r.get('readers') or []) or 'no probed release')}")
             console.print(f"  written by (could be): {escape_markup(', '.join(r.get('writers') or []) or 'no probed release')}")
             if r.get("unknown"):
