@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..model import bodies as MB
 from ._edit import Editor
 from ._ops_common import first_runtime_starts, pick, result, tool_kinds
 from .corruptions import corruption
@@ -74,14 +75,14 @@ def _bad_item(body):
     items = body.get("input")
     if not isinstance(items, list) or not items:
         return None
-    return {**body, "input": items + [{"type": "narration", "text": "not a model item"}]}
+    return {**body, "input": items + [{"type": MB.unsupported_item_type(), "text": "not a model item"}]}
 
 
 def _bad_role(body):
     items = body.get("input")
     if not isinstance(items, list):
         return None
-    return {**body, "input": items + [{"type": "message", "role": "narrator", "content": []}]}
+    return {**body, "input": items + [{"type": "message", "role": MB.unsupported_role(), "content": []}]}
 
 
 @corruption("BODY.MODEL_ITEM", "A model item in a request has an unsupported type or message role.")

@@ -8,6 +8,7 @@ checked here; the others only need to be JSON (rules/refs.py).
 
 from __future__ import annotations
 
+from ...model import bodies as B
 from ..catalogue import R, invariant
 from ..context import Context
 
@@ -62,28 +63,10 @@ TOOL_OUTPUT_ITEM = invariant(
     source='0.171.0 reducer: "model item in payload {id} did not contain a string type" (measured)',
 )
 
-ITEM_TYPES = frozenset(
-    {
-        "message",
-        "agent_message",
-        "reasoning",
-        "function_call",
-        "function_call_output",
-        "custom_tool_call",
-        "custom_tool_call_output",
-        "tool_search_call",
-        "web_search_call",
-        "image_generation_call",
-        "local_shell_call",
-        "tool_search_output",
-        "mcp_tool_call_output",
-        "compaction",
-        "compaction_summary",
-        "context_compaction",
-    }
-)
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
-_METADATA_STRINGS = ("agent_path", "task_name", "nickname", "agent_role", "model")
+# The tables come from the model (model/bodies.py): item types, roles, content parts.
+ITEM_TYPES = frozenset(B.ITEM_TYPE)
+ROLES = frozenset(B.MESSAGE_ROLES)
+_METADATA_STRINGS = tuple(k.name for k in B.contract("thread_started.metadata_payload").keys if k.type == "string or null")
 
 
 def item_problem(item) -> str | None:
@@ -108,7 +91,7 @@ def item_problem(item) -> str | None:
             return "an agent_message item has no content array"
         for part in content:
             pt = part.get("type") if isinstance(part, dict) else None
-            want = {"input_text": "text", "encrypted_content": "encrypted_content"}.get(pt) if isinstance(pt, str) else None
+            want = B.AGENT_MESSAGE_PARTS.get(pt) if isinstance(pt, str) else None
             if want is None:
                 return f"an agent_message item has unsupported content type {pt!r}"
             if not isinstance(part.get(want), str):
@@ -120,7 +103,7 @@ def item_problem(item) -> str | None:
 
 def _reasoning_problem(item) -> str | None:
     parts = 0
-    for key, allowed in (("content", ("reasoning_text", "text")), ("summary", ("summary_text",))):
+    for key, allowed in B.REASONING_ENTRIES.items():
         if key not in item or (key == "content" and item[key] is None):
             continue
         entries = item[key]
