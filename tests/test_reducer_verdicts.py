@@ -17,6 +17,7 @@ import pytest
 
 from rollout_trace_kit.bundle import Bundle, dumps_pretty
 from rollout_trace_kit.model import DIALECTS
+from rollout_trace_kit.model import bodies as B
 from rollout_trace_kit.model.types import STORE_ZSTD_SHARDS
 from rollout_trace_kit.store.shards import compress_records
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
@@ -90,6 +91,53 @@ def cell_without_thread(dialect: str, which: int) -> Bundle:
     return minimal(dialect, [turn(), *events])
 
 
+class Payloads:
+    """Payload bodies of a minimal bundle, numbered from 1 as writers do."""
+
+    def __init__(self, dialect: str):
+        self.dialect = dialect
+        self.bodies: dict[int, Any] = {}
+
+    def add(self, kind: str, value: Any, **extra: Any) -> dict:
+        n = len(self.bodies) + 1
+        self.bodies[n] = value
+        return ref(self.dialect, n, kind, **extra)
+
+
+def inference(ps: Payloads, call: str, inputs: list, outputs: list | None = None, response_id: str | None = None) -> list[EventSpec]:
+    """An inference call of the root thread's turn: its start and (with ``outputs``) its completion."""
+    start = {"type": "inference_started", "inference_call_id": call, "thread_id": ROOT, "codex_turn_id": TURN,
+             "model": "gpt-5.5", "provider_name": "openai", "request_payload": ps.add("inference_request", {"input": inputs})}
+    if ps.dialect == "v3":
+        start["prepared_prompt_payload"] = ps.add("prepared_prompt", B.prompt_fragments(0))
+    out = [(ROOT, TURN, start)]
+    if outputs is not None:
+        body = {"response_id": response_id, "token_usage": None, "output_items": outputs}
+        out.append((ROOT, TURN, {"type": "inference_completed", "inference_call_id": call, "response_id": response_id,
+                                 "upstream_request_id": None, "response_payload": ps.add("inference_response", body)}))
+    return out
+
+
+def with_items(inputs: list, outputs: list | None = None) -> Callable[[str], Bundle]:
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        return minimal(dialect, [turn(), *inference(ps, "inf-1", inputs, outputs)], ps.bodies)
+    return build
+
+
+def with_checkpoint(input_history: list, replacement_history: list) -> Callable[[str], Bundle]:
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        body = {"input_history": input_history, "replacement_history": replacement_history}
+        installed = {"type": "compaction_installed", "compaction_id": "cmp-1",
+                     "checkpoint_payload": ps.add("compaction_checkpoint", body)}
+        return minimal(dialect, [turn(), (ROOT, TURN, installed)], ps.bodies)
+    return build
+
+
+USER = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -115,6 +163,18 @@ CASES = [
     *(Case(f"cell-event-{i}-without-thread", ("v3",), lambda d, i=i: cell_without_thread(d, i), frozenset({"CELL.MISSING_CONTEXT"}))
       for i in range(3)),
     Case("cell-events-in-context", ALL, lambda d: minimal(d, [turn(), *cell_events(ROOT, TURN)]), frozenset()),
+    # class 6: payload bodies. Compaction items need a string encrypted_content; checkpoint histories are
+    # normalised like any conversation.
+    Case("compaction-item-without-encrypted-content", ALL, with_items([USER, {"type": "compaction"}]),
+         frozenset({"BODY.MODEL_ITEM"})),
+    Case("compaction-summary-in-a-response-without-encrypted-content", ALL,
+         with_items([USER], [{"type": "compaction_summary", "encrypted_content": None}]), frozenset({"BODY.MODEL_ITEM"})),
+    Case("compaction-item-with-encrypted-content", ALL, with_items([USER, {"type": "compaction", "encrypted_content": "x"}]),
+         frozenset()),
+    Case("checkpoint-with-an-unsupported-item", ALL, with_checkpoint([USER], [{"type": B.unsupported_item_type()}]),
+         frozenset({"BODY.MODEL_ITEM"})),
+    Case("checkpoint-of-model-items", ALL, with_checkpoint([USER], [{"type": "compaction", "encrypted_content": "x"}]),
+         frozenset()),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 

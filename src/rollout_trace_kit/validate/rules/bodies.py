@@ -32,9 +32,13 @@ INFERENCE_RESPONSE = invariant(
 )
 MODEL_ITEM = invariant(
     "BODY.MODEL_ITEM",
-    "Every model item in a request or response is one the reducer can normalise: a supported string `type`, messages with a supported role, well-formed reasoning and agent messages.",
+    "Every model item in a request, a response or a compaction checkpoint's histories is one the reducer can "
+    "normalise: a supported string `type`, messages with a supported role, well-formed reasoning and agent "
+    "messages, a string `encrypted_content` on compaction items (model/bodies.py).",
     v1=R, v2=R,
-    source="reducer/conversation/normalize.rs › normalize_model_item",
+    source="reducer/conversation/normalize.rs › normalize_model_item; \"compaction item in payload {id} did not "
+    "contain string encrypted_content\", \"unsupported model item type\" in a checkpoint (measured on 0.164.0, "
+    "0.169.0, 0.171.0)",
 )
 CHECKPOINT = invariant(
     "BODY.COMPACTION_CHECKPOINT",
@@ -76,6 +80,9 @@ def item_problem(item) -> str | None:
         return "a model item has no string type"
     if t not in ITEM_TYPES:
         return f"unsupported model item type {t!r}"
+    for key in B.ITEM_TYPE[t].string_keys:
+        if not isinstance(item.get(key), str):
+            return f"a {t} item did not contain string {key}"
     if t == "message":
         role = item.get("role")
         if not isinstance(role, str):
@@ -165,6 +172,13 @@ def check_checkpoint(ctx: Context, body, rid: str, pointer: str) -> None:
         if not isinstance(body, dict) or not isinstance(body.get(key), list):
             ctx.report(CHECKPOINT, f"compaction checkpoint payload {rid} has no array {key}", pointer=pointer)
             return
+    # Both histories are conversations the reducer normalises, item by item (measured).
+    for key in ("input_history", "replacement_history"):
+        for i, item in enumerate(body[key]):
+            problem = item_problem(item)
+            if problem:
+                ctx.report(MODEL_ITEM, f"payload {rid} {key}[{i}]: {problem}", pointer=pointer)
+                return
 
 
 def check_exec_begin(ctx: Context, body, rid: str, pointer: str) -> None:
