@@ -135,6 +135,34 @@ def with_checkpoint(input_history: list, replacement_history: list) -> Callable[
     return build
 
 
+def exec_begin(pid: Any) -> dict:
+    return {"call_id": "call-1", "process_id": pid, "turn_id": TURN, "command": ["/bin/bash", "-lc", "ls"],
+            "cwd": "/home/dev/project", "source": "unified_exec_startup"}
+
+
+def exec_end(pid: Any) -> dict:
+    return {**exec_begin(pid), "aggregated_output": "", "exit_code": 0, "status": "completed"}
+
+
+def with_exec(begin_pid: Any, end_pid: Any) -> Callable[[str], Bundle]:
+    """An exec_command tool call whose runtime start and end name these process ids."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        kind = {"type": "exec_command"}
+        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
+                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": kind,
+                   "summary": {"type": "generic", "label": "exec_command", "input_preview": None, "output_preview": None},
+                   "invocation_payload": None}
+        begin = {"type": "tool_call_runtime_started", "tool_call_id": "call-1",
+                 **({"kind": kind} if dialect != "v1" else {}),
+                 "runtime_payload": ps.add("tool_runtime_event", exec_begin(begin_pid))}
+        end = {"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
+               "runtime_payload": ps.add("tool_runtime_event", exec_end(end_pid))}
+        ended = {"type": "tool_call_ended", "tool_call_id": "call-1", "status": "completed", "result_payload": None}
+        return minimal(dialect, [turn(), *((ROOT, TURN, e) for e in (started, begin, end, ended))], ps.bodies)
+    return build
+
+
 USER = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
 
 
@@ -175,6 +203,13 @@ CASES = [
          frozenset({"BODY.MODEL_ITEM"})),
     Case("checkpoint-of-model-items", ALL, with_checkpoint([USER], [{"type": "compaction", "encrypted_content": "x"}]),
          frozenset()),
+    # class 6: a terminal operation keeps its process id, a string
+    Case("exec-end-changes-the-process-id", ALL, with_exec("4242", "9999"), frozenset({"BODY.TERMINAL_RUNTIME"})),
+    Case("exec-begin-process-id-is-a-number", ALL, with_exec(4242, "4242"), frozenset({"BODY.TERMINAL_RUNTIME"})),
+    Case("exec-end-process-id-is-a-number", ALL, with_exec("4242", 4242), frozenset({"BODY.TERMINAL_RUNTIME"})),
+    Case("exec-keeps-its-process-id", ALL, with_exec("4242", "4242"), frozenset()),
+    Case("exec-end-without-process-id", ALL, with_exec("4242", None), frozenset()),
+    Case("exec-begin-without-process-id", ALL, with_exec(None, "4242"), frozenset()),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 

@@ -48,9 +48,11 @@ CHECKPOINT = invariant(
 )
 EXEC_RUNTIME = invariant(
     "BODY.TERMINAL_RUNTIME",
-    "An exec_command runtime payload has the fields the terminal reducer parses: begin `command` (string array) and `cwd`; end an i32 `exit_code`.",
+    "An exec_command runtime payload has the fields the terminal reducer parses: begin `command` (string array) "
+    "and `cwd`; end an i32 `exit_code`; `process_id` a string or null, and the end's the begin's.",
     v1=R, v2=R,
-    source='reducer/tool/terminal.rs: "parse terminal runtime start payload {id}", "parse exec terminal response {id}"',
+    source='reducer/tool/terminal.rs: "parse terminal runtime start payload {id}", "parse exec terminal response {id}", '
+    '"terminal operation {op} changed process id from {a} to {b}" (measured on 0.164.0, 0.169.0, 0.171.0)',
 )
 
 PREPARED_PROMPT = invariant(
@@ -181,20 +183,37 @@ def check_checkpoint(ctx: Context, body, rid: str, pointer: str) -> None:
                 return
 
 
-def check_exec_begin(ctx: Context, body, rid: str, pointer: str) -> None:
+def _process_id(ctx: Context, body, what: str, rid: str, pointer: str):
+    """The body's process_id (a string, or None when absent or null); reported when of another type."""
+    pid = body.get("process_id") if isinstance(body, dict) else None
+    if pid is not None and not isinstance(pid, str):
+        ctx.report(EXEC_RUNTIME, f"exec runtime {what} payload {rid}: process_id is not a string", pointer=pointer)
+        return None
+    return pid
+
+
+def check_exec_begin(ctx: Context, body, rid: str, pointer: str) -> str | None:
+    """Report what the terminal reducer cannot parse; return the process id it records."""
     ok = isinstance(body, dict) and isinstance(body.get("command"), list) and isinstance(body.get("cwd"), str)
     if ok:
         ok = all(isinstance(c, str) for c in body["command"])
     if not ok:
         ctx.report(EXEC_RUNTIME, f"exec runtime start payload {rid} lacks a string-array command or a string cwd", pointer=pointer)
+        return None
+    return _process_id(ctx, body, "start", rid, pointer)
 
 
-def check_exec_end(ctx: Context, body, rid: str, pointer: str) -> None:
+def check_exec_end(ctx: Context, body, rid: str, pointer: str, started_pid: str | None = None) -> None:
     # Real end payloads carry exit_code and aggregated_output; stdout/stderr/formatted_output
     # are defaulted by the protocol type, so only exit_code is required here.
     code = body.get("exit_code") if isinstance(body, dict) else None
     if not isinstance(code, int) or isinstance(code, bool) or not -(2**31) <= code < 2**31:
         ctx.report(EXEC_RUNTIME, f"exec runtime end payload {rid} has no i32 exit_code", pointer=pointer)
+        return
+    pid = _process_id(ctx, body, "end", rid, pointer)
+    if pid is not None and started_pid is not None and pid != started_pid:
+        ctx.report(EXEC_RUNTIME, f"terminal operation of payload {rid} changed process id from {started_pid} to {pid}",
+                   pointer=pointer)
 
 
 def check_prepared_prompt(ctx: Context, body, ref, pointer: str) -> None:

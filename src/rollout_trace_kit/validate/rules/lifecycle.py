@@ -210,6 +210,7 @@ class LifecycleChecker:
         self.compaction_requests: dict[str, str] = {}
         self.installs: set[str] = set()
         self.mcp: set[str] = set()
+        self.pids: dict[str, str] = {}  # exec tool call -> the process id of its terminal operation
         self._fields: dict = {}  # (variant, field name) -> the model's field (lookups are not free)
         self._ref_fields: dict = {}  # variant -> its ref fields
         d = ctx.dialect
@@ -551,7 +552,9 @@ class LifecycleChecker:
                 return
             self.tools[key] = state | TERMINAL | RUNTIME
             if kind == "exec_command" and body is not None:
-                bodies.check_exec_begin(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
+                pid = bodies.check_exec_begin(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
+                if pid is not None:
+                    self.pids[key] = pid
 
     def on_tool_call_runtime_ended(self, ev, p):
         body = self.ref(p, "tool_call_runtime_ended", "runtime_payload")
@@ -559,7 +562,8 @@ class LifecycleChecker:
         if kind is not None:
             self.tools[p.tool_call_id] |= RUNTIME
         if kind == "exec_command" and body is not None:
-            bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
+            bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload",
+                                  self.pids.get(p.tool_call_id))
 
     def on_tool_call_ended(self, ev, p):
         # The model says which refs the reducer reads for a terminal tool that had no runtime
