@@ -163,6 +163,17 @@ def with_exec(begin_pid: Any, end_pid: Any) -> Callable[[str], Bundle]:
     return build
 
 
+def accepted_output(body: Any, item_id: str = "fco-1") -> Callable[[str], Bundle]:
+    """A tool output accepted into the root thread's history, its payload ``body`` (v3)."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        accepted = {"type": "history_item_accepted", "item_id": item_id,
+                    "tool_output_payload": ps.add("protocol_event", body)}
+        return minimal(dialect, [turn(), (ROOT, TURN, accepted)], ps.bodies)
+    return build
+
+
+OUTPUT = {"type": "function_call_output", "id": "fco-1", "call_id": "call-1", "output": "ok"}
 USER = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
 
 
@@ -210,6 +221,17 @@ CASES = [
     Case("exec-keeps-its-process-id", ALL, with_exec("4242", "4242"), frozenset()),
     Case("exec-end-without-process-id", ALL, with_exec("4242", None), frozenset()),
     Case("exec-begin-without-process-id", ALL, with_exec(None, "4242"), frozenset()),
+    # class 6: an accepted tool output is a tool output item whose id is the event's item_id (v3)
+    Case("accepted-output-of-another-id", ("v3",), accepted_output({**OUTPUT, "id": "fco-2"}), frozenset({"BODY.TOOL_OUTPUT_ITEM"})),
+    Case("accepted-output-without-id", ("v3",), accepted_output({k: v for k, v in OUTPUT.items() if k != "id"}),
+         frozenset({"BODY.TOOL_OUTPUT_ITEM"})),
+    Case("accepted-output-that-is-a-call", ("v3",), accepted_output({**OUTPUT, "type": "function_call"}),
+         frozenset({"BODY.TOOL_OUTPUT_ITEM"})),
+    Case("accepted-output-that-is-a-user-message", ("v3",), accepted_output({**USER, "id": "fco-1"}),
+         frozenset({"BODY.TOOL_OUTPUT_ITEM"})),
+    Case("accepted-output-that-does-not-normalise", ("v3",), accepted_output({"type": "reasoning", "id": "fco-1", "summary": []}),
+         frozenset({"BODY.MODEL_ITEM"})),
+    *(Case(f"accepted-{t}", ("v3",), accepted_output({**OUTPUT, "type": t}), frozenset()) for t in B.TOOL_OUTPUT_TYPES),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 

@@ -64,9 +64,11 @@ PREPARED_PROMPT = invariant(
 )
 TOOL_OUTPUT_ITEM = invariant(
     "BODY.TOOL_OUTPUT_ITEM",
-    "history_item_accepted's tool output payload is a model item with a string `type`.",
+    "history_item_accepted's tool output payload is a tool output model item (model/bodies.py: TOOL_OUTPUT_TYPES) "
+    "whose `id` is the event's `item_id`.",
     v1=None, v2=None, v3=R,
-    source='0.171.0 reducer: "model item in payload {id} did not contain a string type" (measured)',
+    source='0.171.0 reducer: "model item in payload {id} did not contain a string type", "accepted item payload '
+    'does not match {item_id}" (measured)',
 )
 
 # The tables come from the model (model/bodies.py): item types, roles, content parts.
@@ -216,7 +218,7 @@ def check_exec_end(ctx: Context, body, rid: str, pointer: str, started_pid: str 
                    pointer=pointer)
 
 
-def check_prepared_prompt(ctx: Context, body, ref, pointer: str) -> None:
+def check_prepared_prompt(ctx: Context, body, ref, pointer: str, payload=None) -> None:
     rid = ref.raw_payload_id
     if not isinstance(body, list) or not all(isinstance(x, str) for x in body):
         ctx.report(PREPARED_PROMPT, f"prepared prompt payload {rid} is not an array of strings", pointer=pointer)
@@ -231,11 +233,19 @@ def check_prepared_prompt(ctx: Context, body, ref, pointer: str) -> None:
         )
 
 
-def check_tool_output_item(ctx: Context, body, ref, pointer: str) -> None:
+def check_tool_output_item(ctx: Context, body, ref, pointer: str, payload) -> None:
+    rid = ref.raw_payload_id
     if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+        ctx.report(TOOL_OUTPUT_ITEM, f"model item in payload {rid} did not contain a string type", pointer=pointer)
+        return
+    problem = item_problem(body)
+    if problem:
+        ctx.report(MODEL_ITEM, f"payload {rid}: {problem}", pointer=pointer)
+    elif body["type"] not in B.TOOL_OUTPUT_TYPES or body.get("id") != payload.item_id:
         ctx.report(
             TOOL_OUTPUT_ITEM,
-            f"model item in payload {ref.raw_payload_id} did not contain a string type",
+            f"accepted item payload does not match {payload.item_id} (payload {rid} holds {body['type']!r} "
+            f"with id {body.get('id')!r})",
             pointer=pointer,
         )
 

@@ -313,7 +313,7 @@ class LifecycleChecker:
             parsed, body = self.refs.check_value(ref, tag, f, f"/payload/{f.name}")
             check = bodies.LATER_REF_BODIES.get((tag, f.name))
             if parsed and check is not None:
-                check(self.ctx, body, ref, f"/payload/{f.name}")
+                check(self.ctx, body, ref, f"/payload/{f.name}", p)
 
     def required_by_release(self, p, tag: str, fields) -> None:
         for name, since in fields:
