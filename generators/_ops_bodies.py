@@ -124,3 +124,32 @@ def _terminal_runtime(bundle, dialect, rnd):
     name, breaker = rnd.choice(breakers)
     ed.set_body(path, breaker(body))
     return result(ed, "BODY.TERMINAL_RUNTIME", i, note=name)
+
+
+def _reused_call_id(body):
+    """The request again with its first compared call item repeated, its compared content changed."""
+    items = body.get("input")
+    if not isinstance(items, list):
+        return None
+    for item in items:
+        t = MB.ITEM_TYPE.get(item.get("type")) if isinstance(item, dict) else None
+        if t is not None and t.call_content and t.call_content_until is None and isinstance(item.get("call_id"), str):
+            changed = {**item, t.call_content: f"{item.get(t.call_content)!s} (changed)"}
+            return {**body, "input": items + [changed]}
+    return None
+
+
+@corruption("BODY.CALL_ID_CONTENT", "A request repeats a call item's call_id with other content (other arguments).")
+def _call_id_content(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    options = []
+    for i in ed.lines_of("inference_started"):
+        got = _owned_body(ed, i, "request_payload")
+        if got is not None and isinstance(got[1], dict) and (new := _reused_call_id(got[1])) is not None:
+            options.append((i, got[0], new))
+    got = pick(rnd, options)
+    if got is None:
+        return None
+    i, path, new = got
+    ed.set_body(path, new)
+    return result(ed, "BODY.CALL_ID_CONTENT", i, note="call id reused")

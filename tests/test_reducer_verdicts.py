@@ -173,6 +173,14 @@ def accepted_output(body: Any, item_id: str = "fco-1") -> Callable[[str], Bundle
     return build
 
 
+def call(arguments: str = "{}", call_id: str = "call-1") -> dict:
+    return {"type": "function_call", "name": "exec_command", "arguments": arguments, "call_id": call_id}
+
+
+def output(text: str, call_id: str = "call-1") -> dict:
+    return {"type": "function_call_output", "call_id": call_id, "output": text}
+
+
 OUTPUT = {"type": "function_call_output", "id": "fco-1", "call_id": "call-1", "output": "ok"}
 USER = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
 
@@ -232,6 +240,21 @@ CASES = [
     Case("accepted-output-that-does-not-normalise", ("v3",), accepted_output({"type": "reasoning", "id": "fco-1", "summary": []}),
          frozenset({"BODY.MODEL_ITEM"})),
     *(Case(f"accepted-{t}", ("v3",), accepted_output({**OUTPUT, "type": t}), frozenset()) for t in B.TOOL_OUTPUT_TYPES),
+    # class 6: a model-visible call id reused in a thread with other content
+    Case("call-id-reused-with-other-arguments-in-a-request", ALL, with_items([USER, call("{}"), call('{"a":1}')]),
+         frozenset({"BODY.CALL_ID_CONTENT"})),
+    Case("call-id-reused-with-other-arguments-by-the-response", ALL, with_items([USER, call("{}")], [call('{"a":1}')]),
+         frozenset({"BODY.CALL_ID_CONTENT"})),
+    Case("call-id-resent-with-the-same-arguments", ALL, with_items([USER, call("{}")], [call("{}")]), frozenset()),
+    Case("call-id-reused-by-another-name-same-arguments", ALL,
+         with_items([USER, call("{}"), {**call("{}"), "name": "other"}]), frozenset()),
+    Case("two-call-ids", ALL, with_items([USER, call("{}"), call('{"a":1}', "call-2")]), frozenset()),
+    Case("custom-call-id-reused-with-other-input", ALL,
+         with_items([USER, *({"type": "custom_tool_call", "name": "exec", "input": x, "call_id": "call-1"} for x in "ab")]),
+         frozenset({"BODY.CALL_ID_CONTENT"})),
+    Case("output-reused-with-other-text", ("v1",), with_items([USER, call(), output("a"), output("b")]),
+         frozenset({"BODY.CALL_ID_CONTENT"})),
+    Case("output-reused-with-other-text", ("v2", "v3"), with_items([USER, call(), output("a"), output("b")]), frozenset()),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 

@@ -8,6 +8,8 @@ checked here; the others only need to be JSON (rules/refs.py).
 
 from __future__ import annotations
 
+import hashlib
+
 from ...model import bodies as B
 from ..catalogue import R, invariant
 from ..context import Context
@@ -55,6 +57,15 @@ EXEC_RUNTIME = invariant(
     '"terminal operation {op} changed process id from {a} to {b}" (measured on 0.164.0, 0.169.0, 0.171.0)',
 )
 
+CALL_CONTENT = invariant(
+    "BODY.CALL_ID_CONTENT",
+    "Within a thread, a call item (request input or response output) whose `call_id` came before carries the "
+    "same content: a function_call the same `arguments`, a custom_tool_call the same `input`, ... "
+    "(model/bodies.py: ItemType.call_content; Codex 0.164.0 also compares the outputs).",
+    v1=R, v2=R,
+    source='reducer/conversation.rs: "model-visible call id {call_id} was reused with different content" '
+    "(measured on 0.164.0, 0.169.0, 0.171.0; 0.169.0 and 0.171.0 accept an output reused with another output)",
+)
 PREPARED_PROMPT = invariant(
     "BODY.PREPARED_PROMPT",
     "A prepared prompt payload is an array of strings with one fragment more than the ref has parts "
@@ -159,6 +170,28 @@ def check_request(ctx: Context, body, rid: str, pointer: str) -> bool:
 
 def check_response(ctx: Context, body, rid: str, pointer: str) -> bool:
     return _items(ctx, INFERENCE_RESPONSE, body, "output_items", rid, pointer, "inference response")
+
+
+def compared_call_content(release: str) -> dict[str, str]:
+    """Call item type -> the key whose value ``release``'s reducer compares when a call id comes again."""
+    from ...model.types import release_key
+
+    key = release_key(release)
+    return {t.tag: t.call_content for t in B.ITEM_TYPES
+            if t.call_content and (t.call_content_until is None or key <= release_key(t.call_content_until))}
+
+
+def call_contents(items, compared: dict[str, str]):
+    """(type, call_id, digest of the compared content) of every call item of ``items``."""
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        key = compared.get(item.get("type"))
+        call_id = item.get("call_id")
+        if key is None or not isinstance(call_id, str):
+            continue
+        # A digest, not the value: memory per call stays small whatever the arguments hold.
+        yield item["type"], call_id, hashlib.blake2b(repr(item.get(key)).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def check_metadata(ctx: Context, body, rid: str, pointer: str) -> None:

@@ -211,11 +211,14 @@ class LifecycleChecker:
         self.installs: set[str] = set()
         self.mcp: set[str] = set()
         self.pids: dict[str, str] = {}  # exec tool call -> the process id of its terminal operation
+        # (thread index, item type, call id) -> digest of the content the reducer compares (model/bodies.py)
+        self.call_contents: dict[tuple[int, str, str], bytes] = {}
         self._fields: dict = {}  # (variant, field name) -> the model's field (lookups are not free)
         self._ref_fields: dict = {}  # variant -> its ref fields
         d = ctx.dialect
         assert d is not None  # the pass over events starts once the dialect is known
         self.dialect: Dialect = d
+        self.compared_calls = bodies.compared_call_content(d.reference_release)
         self.tool_kinds = facts.tool_kinds(d)
         self.kind_code = {k: i for i, k in enumerate(self.tool_kinds)}
         self.terminal_kinds = facts.terminal_tool_kinds(d)
@@ -443,6 +446,8 @@ class LifecycleChecker:
             return
         if request is not None and bodies.check_request(ctx, request, p.request_payload.raw_payload_id, "/payload/request_payload"):
             self._previous_response(cid, p.thread_id, request)
+            self._call_items(self.thread_idx(p.thread_id), request["input"], p.request_payload.raw_payload_id,
+                             "/payload/request_payload")
 
     def _previous_response(self, cid, thread, request):
         """A request naming a previous_response_id continues a response traced in the same thread."""
@@ -456,13 +461,28 @@ class LifecycleChecker:
                 pointer="/payload/request_payload",
             )
 
+    def _call_items(self, thread: int, items, rid: str, pointer: str) -> None:
+        """Call items of a thread's conversation: a call id seen before keeps its content."""
+        seen = self.call_contents
+        for kind, call_id, digest in bodies.call_contents(items, self.compared_calls):
+            key = (thread, kind, call_id)
+            before = seen.setdefault(key, digest)
+            if before != digest:
+                self.ctx.report(
+                    bodies.CALL_CONTENT,
+                    f"model-visible call id {call_id} was reused with different content ({kind} in payload {rid})",
+                    pointer=pointer,
+                )
+                return
+
     def _inference_end(self, ev, p, tag, field_name):
         body = self.ref(p, tag, field_name)
         ref = getattr(p, field_name)
-        if body is not None:
-            bodies.check_response(self.ctx, body, ref.raw_payload_id, f"/payload/{field_name}")
+        ok = body is not None and bodies.check_response(self.ctx, body, ref.raw_payload_id, f"/payload/{field_name}")
         h = p.inference_call_id
         idx = self.inferences.get(h)
+        if ok and idx is not None:
+            self._call_items(idx, body["output_items"], ref.raw_payload_id, f"/payload/{field_name}")
         if idx is None:
             self.ctx.report(
                 INFERENCE_UNKNOWN,
