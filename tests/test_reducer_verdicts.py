@@ -118,6 +118,23 @@ def inference(ps: Payloads, call: str, inputs: list, outputs: list | None = None
     return out
 
 
+def with_prompt(fragments: list[str], parts: int = 1, parts_on: str | None = None) -> Callable[[str], Bundle]:
+    """An inference start whose prepared prompt has ``parts`` model items and these fragments; with
+    ``parts_on``, those parts sit on that other ref instead (request_payload, metadata_payload)."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        items = [ps.add("model_item", USER) for _ in range(parts)]
+        start = {"type": "inference_started", "inference_call_id": "inf-1", "thread_id": ROOT, "codex_turn_id": TURN,
+                 "model": "gpt-5.5", "provider_name": "openai", "request_payload": ps.add("inference_request", {"input": [USER]})}
+        if parts_on is None:
+            start["prepared_prompt_payload"] = ps.add("prepared_prompt", fragments, parts=items)
+            return minimal(dialect, [turn(), (ROOT, TURN, start)], ps.bodies)
+        start["prepared_prompt_payload"] = ps.add("prepared_prompt", B.prompt_fragments(0))
+        start[parts_on]["parts"] = items
+        return minimal(dialect, [turn(), (ROOT, TURN, start)], ps.bodies)
+    return build
+
+
 def with_items(inputs: list, outputs: list | None = None) -> Callable[[str], Bundle]:
     def build(dialect: str) -> Bundle:
         ps = Payloads(dialect)
@@ -255,6 +272,15 @@ CASES = [
     Case("output-reused-with-other-text", ("v1",), with_items([USER, call(), output("a"), output("b")]),
          frozenset({"BODY.CALL_ID_CONTENT"})),
     Case("output-reused-with-other-text", ("v2", "v3"), with_items([USER, call(), output("a"), output("b")]), frozenset()),
+    # class 6: v3 prepared prompts: fragments that splice into JSON with their parts; parts elsewhere
+    Case("prompt-fragments-that-splice", ("v3",), with_prompt(B.prompt_fragments(2), parts=2), frozenset()),
+    Case("prompt-fragments-with-a-bad-separator", ("v3",), with_prompt([B.PROMPT_HEAD, ",,", "]}"], parts=2),
+         frozenset({"BODY.PREPARED_PROMPT"})),
+    Case("prompt-fragments-with-trailing-text", ("v3",), with_prompt([B.PROMPT_HEAD, "]} x"]), frozenset({"BODY.PREPARED_PROMPT"})),
+    Case("prompt-fragments-with-a-bare-key", ("v3",), with_prompt(['{input:[', "]}"]), frozenset({"BODY.PREPARED_PROMPT"})),
+    Case("prompt-fragments-of-an-array", ("v3",), with_prompt(["[", "]"]), frozenset()),
+    Case("parts-on-a-request", ("v3",), with_prompt([], parts=1, parts_on="request_payload"), frozenset({"BODY.PREPARED_PROMPT"})),
+    Case("empty-parts-on-a-request", ("v3",), with_prompt([], parts=0, parts_on="request_payload"), frozenset()),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 

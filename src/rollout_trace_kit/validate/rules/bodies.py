@@ -9,6 +9,7 @@ checked here; the others only need to be JSON (rules/refs.py).
 from __future__ import annotations
 
 import hashlib
+import json
 
 from ...model import bodies as B
 from ..catalogue import R, invariant
@@ -68,10 +69,12 @@ CALL_CONTENT = invariant(
 )
 PREPARED_PROMPT = invariant(
     "BODY.PREPARED_PROMPT",
-    "A prepared prompt payload is an array of strings with one fragment more than the ref has parts "
-    "(the fragments surround the parts).",
+    "A prepared prompt payload, and any payload whose ref has `parts`, is an array of strings with one fragment "
+    "more than the ref has parts; the fragments and the parts spliced together are one JSON document.",
     v1=None, v2=None, v3=R,
-    source='0.171.0 reducer: "invalid payload fragment count", "invalid type: map, expected a sequence" (measured)',
+    source='0.171.0 reducer: "invalid payload fragment count", "invalid type: map, expected a sequence", '
+    '"trailing characters", "expected value", "key must be a string" (measured; `parts` on an inference request, '
+    "response or session metadata ref included)",
 )
 TOOL_OUTPUT_ITEM = invariant(
     "BODY.TOOL_OUTPUT_ITEM",
@@ -252,18 +255,33 @@ def check_exec_end(ctx: Context, body, rid: str, pointer: str, started_pid: str 
 
 
 def check_prepared_prompt(ctx: Context, body, ref, pointer: str, payload=None) -> None:
+    check_fragments(ctx, body, ref, pointer, "prepared prompt")
+
+
+def check_fragments(ctx: Context, body, ref, pointer: str, what: str = "composite") -> None:
+    """A body stored as text fragments around its ref's parts (model/bodies.py: splice)."""
     rid = ref.raw_payload_id
     if not isinstance(body, list) or not all(isinstance(x, str) for x in body):
-        ctx.report(PREPARED_PROMPT, f"prepared prompt payload {rid} is not an array of strings", pointer=pointer)
+        ctx.report(PREPARED_PROMPT, f"{what} payload {rid} is not an array of strings (fragments)", pointer=pointer)
         return
     parts = len(getattr(ref, "parts", None) or ())
     if len(body) != parts + 1:
         ctx.report(
             PREPARED_PROMPT,
-            f"prepared prompt payload {rid} has {len(body)} fragments for {parts} parts: "
+            f"{what} payload {rid} has {len(body)} fragments for {parts} parts: "
             f"invalid payload fragment count (want {parts + 1})",
             pointer=pointer,
         )
+        return
+    # Each part is one JSON value (its record is checked on its own): a placeholder value in its
+    # place tells whether the fragments around it make one JSON document.
+    try:
+        json.loads(B.splice(body, ["null"] * parts))
+    except ValueError as e:
+        ctx.report(PREPARED_PROMPT, f"{what} payload {rid}: its fragments do not make JSON with its parts: {e}",
+                   pointer=pointer)
+    except RecursionError:
+        pass  # nested deeper than Python's parser goes; the nesting rules judge depth
 
 
 def check_tool_output_item(ctx: Context, body, ref, pointer: str, payload) -> None:

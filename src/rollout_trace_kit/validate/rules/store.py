@@ -29,6 +29,7 @@ from ...store import shards as codec
 from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Profile, Severity
+from . import bodies
 from .layout import PAYLOADS, irregular
 from .refs import TOO_LARGE, check_kind
 
@@ -276,8 +277,10 @@ class StoreRefChecker:
             self._parts(parts, pointer, 0)
             if ref.kind.type != "prepared_prompt":
                 # A payload split into parts (over the 64 MiB capture): its body is fragments the
-                # reducer reassembles; the kit checks each record, not the reassembled document.
-                self._resolve(ref, pointer, False)
+                # reducer reassembles; the kit checks the fragments and each record, not the document.
+                value = self._resolve(ref, pointer, True)
+                if value is not _NOTHING:
+                    bodies.check_fragments(self.ctx, value, ref, pointer)
                 return False, None
         value = self._resolve(ref, pointer, need_body)
         return value is not _NOTHING, (None if value is _NOTHING else value)
