@@ -135,6 +135,20 @@ def with_prompt(fragments: list[str], parts: int = 1, parts_on: str | None = Non
     return build
 
 
+def with_null_body(which: str) -> Callable[[str], Bundle]:
+    """A child thread whose metadata payload, or an inference whose request payload, is JSON null."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        if which == "metadata":
+            child = (None, None, {"type": "thread_started", "thread_id": CHILD, "agent_path": "/root/child",
+                                  "metadata_payload": ps.add("session_metadata", None)})
+            return minimal(dialect, [child], ps.bodies)
+        events = inference(ps, "inf-1", [USER])
+        ps.bodies[1] = None  # the request
+        return minimal(dialect, [turn(), *events], ps.bodies)
+    return build
+
+
 def with_items(inputs: list, outputs: list | None = None) -> Callable[[str], Bundle]:
     def build(dialect: str) -> Bundle:
         ps = Payloads(dialect)
@@ -281,6 +295,9 @@ CASES = [
     Case("prompt-fragments-of-an-array", ("v3",), with_prompt(["[", "]"]), frozenset()),
     Case("parts-on-a-request", ("v3",), with_prompt([], parts=1, parts_on="request_payload"), frozenset({"BODY.PREPARED_PROMPT"})),
     Case("empty-parts-on-a-request", ("v3",), with_prompt([], parts=0, parts_on="request_payload"), frozenset()),
+    # class 6 (found by mutating real bundles): a payload the reducer opens whose body is JSON null
+    Case("metadata-payload-null", ALL, with_null_body("metadata"), frozenset({"BODY.THREAD_METADATA"})),
+    Case("request-payload-null", ALL, with_null_body("request"), frozenset({"BODY.INFERENCE_REQUEST"})),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 

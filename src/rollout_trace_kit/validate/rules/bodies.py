@@ -85,6 +85,15 @@ TOOL_OUTPUT_ITEM = invariant(
     'does not match {item_id}" (measured)',
 )
 
+class _Null:
+    """A payload whose body is JSON ``null`` (``None`` stands for "not read" where bodies are passed)."""
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+NULL = _Null()
+
 # The tables come from the model (model/bodies.py): item types, roles, content parts.
 ITEM_TYPES = frozenset(B.ITEM_TYPE)
 ROLES = frozenset(B.MESSAGE_ROLES)

@@ -246,7 +246,8 @@ class LifecycleChecker:
             field = self._fields[key] = self.dialect.payload.variant(tag).field(field_name)
         if read is None:
             read = facts.reads_at_event(field)
-        return self.refs.check(ref, tag, field, f"/payload/{field_name}", read)
+        # A body that is JSON null comes back as bodies.NULL: the body checks reject it, as the reducers do.
+        return self.refs.check(ref, tag, field, f"/payload/{field_name}", read, null_body=bodies.NULL)
 
     def thread_idx(self, thread: str) -> int:
         """Index of ``thread`` in thread_info, adding it (not started) if new."""

@@ -265,9 +265,11 @@ class StoreRefChecker:
         )
 
     # -- one ref -------------------------------------------------------------------------
-    def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, need_body: bool = True):
-        """Check one ref (and its parts); return its parsed body when it was read, else None."""
-        return self.check_value(ref, tag, field, pointer, need_body)[1]
+    def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, need_body: bool = True, null_body=None):
+        """Check one ref (and its parts); return its parsed body when it was read, else None
+        (a body that is JSON ``null`` is returned as ``null_body``)."""
+        parsed, body = self.check_value(ref, tag, field, pointer, need_body)
+        return null_body if parsed and body is None else body
 
     def check_value(self, ref, tag: str, field, pointer: str, need_body: bool = True):
         """(whether a body was parsed, the body): a JSON `null` body is (True, None)."""
