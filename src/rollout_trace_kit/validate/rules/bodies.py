@@ -198,7 +198,8 @@ def call_contents(items, compared: dict[str, str]):
     for item in items:
         if not isinstance(item, dict):
             continue
-        key = compared.get(item.get("type"))
+        kind = item.get("type")
+        key = compared.get(kind) if isinstance(kind, str) else None
         call_id = item.get("call_id")
         if key is None or not isinstance(call_id, str):
             continue
