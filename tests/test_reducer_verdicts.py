@@ -283,6 +283,9 @@ CASES = [
     Case("custom-call-id-reused-with-other-input", ALL,
          with_items([USER, *({"type": "custom_tool_call", "name": "exec", "input": x, "call_id": "call-1"} for x in "ab")]),
          frozenset({"BODY.CALL_ID_CONTENT"})),
+    Case("custom-call-id-reused-with-another-name", ALL,
+         with_items([USER], [*({"type": "custom_tool_call", "name": x, "input": "a", "call_id": "call-1"} for x in ("exec", "run"))]),
+         frozenset({"BODY.CALL_ID_CONTENT"})),
     Case("custom-call-id-reused-with-another-status", ALL,
          with_items([USER, *({"type": "custom_tool_call", "status": x, "name": "exec", "input": "a", "call_id": "call-1"}
                              for x in ("completed", "in_progress"))]),

@@ -29,12 +29,12 @@ class ItemType:
     tag: str
     doc: str
     string_keys: tuple[str, ...] = ()  # keys that must hold a string
-    # For a call item: a key whose value the reducers compare when the same call_id comes again
+    # For a call item: keys whose values the reducers compare when the same call_id comes again
     # in the thread ("model-visible call id {id} was reused with different content"), and the
     # last release that compares it (None: every release). A function_call is compared by its
     # arguments only; for the other call items the reducers compare more of the item (its
     # status, other keys), which the kit leaves to them: it names the key that is surely compared.
-    call_content: str | None = None
+    call_content: tuple[str, ...] = ()
     call_content_until: str | None = None
 
 
@@ -45,16 +45,17 @@ ITEM_TYPES: tuple[ItemType, ...] = (
     ItemType("reasoning", "Reasoning: at least one `content` (REASONING_ENTRIES), `summary` entry or a string "
              "`encrypted_content`."),
     ItemType("function_call", "A function tool call: `call_id`, `name`, `arguments` (a JSON text).",
-             call_content="arguments"),
+             call_content=("arguments",)),
     ItemType("function_call_output", "The output of a function call, by `call_id`.",
-             call_content="output", call_content_until="0.164.0"),
-    ItemType("custom_tool_call", "A freeform (custom) tool call: `call_id`, `name`, `input`.", call_content="input"),
+             call_content=("output",), call_content_until="0.164.0"),
+    ItemType("custom_tool_call", "A freeform (custom) tool call: `call_id`, `name`, `input`.",
+             call_content=("name", "input")),
     ItemType("custom_tool_call_output", "The output of a custom tool call, by `call_id`.",
-             call_content="output", call_content_until="0.164.0"),
+             call_content=("output",), call_content_until="0.164.0"),
     ItemType("tool_search_call", "A tool search call."),
-    ItemType("web_search_call", "A web search call.", call_content="action"),
+    ItemType("web_search_call", "A web search call.", call_content=("action",)),
     ItemType("image_generation_call", "An image generation call."),
-    ItemType("local_shell_call", "A local shell call.", call_content="action"),
+    ItemType("local_shell_call", "A local shell call.", call_content=("action",)),
     ItemType("tool_search_output", "The output of a tool search."),
     ItemType("mcp_tool_call_output", "The output of an MCP tool call."),
     ItemType("compaction", "A compacted history item.", string_keys=("encrypted_content",)),

@@ -61,7 +61,7 @@ EXEC_RUNTIME = invariant(
 CALL_CONTENT = invariant(
     "BODY.CALL_ID_CONTENT",
     "Within a thread, a call item (request input or response output) whose `call_id` came before carries the "
-    "same content: a function_call the same `arguments`, a custom_tool_call the same `input`, ... "
+    "same content: a function_call the same `arguments`, a custom_tool_call the same `name` and `input`, ... "
     "(model/bodies.py: ItemType.call_content; Codex 0.164.0 also compares the outputs).",
     v1=R, v2=R,
     source='reducer/conversation.rs: "model-visible call id {call_id} was reused with different content" '
@@ -184,7 +184,7 @@ def check_response(ctx: Context, body, rid: str, pointer: str) -> bool:
     return _items(ctx, INFERENCE_RESPONSE, body, "output_items", rid, pointer, "inference response")
 
 
-def compared_call_content(release: str) -> dict[str, str]:
+def compared_call_content(release: str) -> dict[str, tuple[str, ...]]:
     """Call item type -> the key whose value ``release``'s reducer compares when a call id comes again."""
     from ...model.types import release_key
 
@@ -193,18 +193,18 @@ def compared_call_content(release: str) -> dict[str, str]:
             if t.call_content and (t.call_content_until is None or key <= release_key(t.call_content_until))}
 
 
-def call_contents(items, compared: dict[str, str]):
+def call_contents(items, compared: dict[str, tuple[str, ...]]):
     """(type, call_id, digest of the compared content) of every call item of ``items``."""
     for item in items:
         if not isinstance(item, dict):
             continue
         kind = item.get("type")
-        key = compared.get(kind) if isinstance(kind, str) else None
+        keys = compared.get(kind) if isinstance(kind, str) else None
         call_id = item.get("call_id")
-        if key is None or not isinstance(call_id, str):
+        if keys is None or not isinstance(call_id, str):
             continue
         # A digest, not the value: memory per call stays small whatever the arguments hold.
-        yield item["type"], call_id, hashlib.blake2b(repr(item.get(key)).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        yield item["type"], call_id, hashlib.blake2b(repr([item.get(k) for k in keys]).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def check_metadata(ctx: Context, body, rid: str, pointer: str) -> None:
