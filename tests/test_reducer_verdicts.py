@@ -156,6 +156,15 @@ def with_items(inputs: list, outputs: list | None = None) -> Callable[[str], Bun
     return build
 
 
+def with_two_inferences(answered: dict, resent: dict) -> Callable[[str], Bundle]:
+    """A response answering ``answered``, then a request resending it as ``resent``."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        events = [*inference(ps, "inf-1", [USER], [answered]), *inference(ps, "inf-2", [USER, resent], [])]
+        return minimal(dialect, [turn(), *events], ps.bodies)
+    return build
+
+
 def with_checkpoint(input_history: list, replacement_history: list) -> Callable[[str], Bundle]:
     def build(dialect: str) -> Bundle:
         ps = Payloads(dialect)
@@ -283,8 +292,9 @@ CASES = [
     Case("custom-call-id-reused-with-other-input", ALL,
          with_items([USER, *({"type": "custom_tool_call", "name": "exec", "input": x, "call_id": "call-1"} for x in "ab")]),
          frozenset({"BODY.CALL_ID_CONTENT"})),
-    Case("custom-call-id-reused-with-another-name", ALL,
-         with_items([USER], [*({"type": "custom_tool_call", "name": x, "input": "a", "call_id": "call-1"} for x in ("exec", "run"))]),
+    Case("custom-call-answered-then-resent-with-another-input", ALL,
+         with_two_inferences({"type": "custom_tool_call", "name": "exec", "input": "a", "call_id": "call-1"},
+                             {"type": "custom_tool_call", "name": "exec", "input": "b", "call_id": "call-1"}),
          frozenset({"BODY.CALL_ID_CONTENT"})),
     Case("custom-call-id-reused-with-another-status", ALL,
          with_items([USER, *({"type": "custom_tool_call", "status": x, "name": "exec", "input": "a", "call_id": "call-1"}

@@ -48,8 +48,9 @@ ITEM_TYPES: tuple[ItemType, ...] = (
              call_content=("arguments",)),
     ItemType("function_call_output", "The output of a function call, by `call_id`.",
              call_content=("output",), call_content_until="0.164.0"),
-    ItemType("custom_tool_call", "A freeform (custom) tool call: `call_id`, `name`, `input`.",
-             call_content=("name", "input")),
+    # Its name is compared within one payload but not against a later payload's (measured): the kit
+    # compares what is compared everywhere.
+    ItemType("custom_tool_call", "A freeform (custom) tool call: `call_id`, `name`, `input`.", call_content=("input",)),
     ItemType("custom_tool_call_output", "The output of a custom tool call, by `call_id`.",
              call_content=("output",), call_content_until="0.164.0"),
     ItemType("tool_search_call", "A tool search call."),

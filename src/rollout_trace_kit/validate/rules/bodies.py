@@ -61,7 +61,7 @@ EXEC_RUNTIME = invariant(
 CALL_CONTENT = invariant(
     "BODY.CALL_ID_CONTENT",
     "Within a thread, a call item (request input or response output) whose `call_id` came before carries the "
-    "same content: a function_call the same `arguments`, a custom_tool_call the same `name` and `input`, ... "
+    "same content: a function_call the same `arguments`, a custom_tool_call the same `input`, ... "
     "(model/bodies.py: ItemType.call_content; Codex 0.164.0 also compares the outputs).",
     v1=R, v2=R,
     source='reducer/conversation.rs: "model-visible call id {call_id} was reused with different content" '
