@@ -184,8 +184,8 @@ def exec_end(pid: Any) -> dict:
     return {**exec_begin(pid), "aggregated_output": "", "exit_code": 0, "status": "completed"}
 
 
-def with_exec(begin_pid: Any, end_pid: Any) -> Callable[[str], Bundle]:
-    """An exec_command tool call whose runtime start and end name these process ids."""
+def with_exec(begin_pid: Any, end_pid: Any, begin_extra: dict | None = None, end_extra: dict | None = None) -> Callable[[str], Bundle]:
+    """An exec_command tool call whose runtime start and end name these process ids (and hold ``*_extra``)."""
     def build(dialect: str) -> Bundle:
         ps = Payloads(dialect)
         kind = {"type": "exec_command"}
@@ -195,9 +195,9 @@ def with_exec(begin_pid: Any, end_pid: Any) -> Callable[[str], Bundle]:
                    "invocation_payload": None}
         begin = {"type": "tool_call_runtime_started", "tool_call_id": "call-1",
                  **({"kind": kind} if dialect != "v1" else {}),
-                 "runtime_payload": ps.add("tool_runtime_event", exec_begin(begin_pid))}
+                 "runtime_payload": ps.add("tool_runtime_event", {**exec_begin(begin_pid), **(begin_extra or {})})}
         end = {"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
-               "runtime_payload": ps.add("tool_runtime_event", exec_end(end_pid))}
+               "runtime_payload": ps.add("tool_runtime_event", {**exec_end(end_pid), **(end_extra or {})})}
         ended = {"type": "tool_call_ended", "tool_call_id": "call-1", "status": "completed", "result_payload": None}
         return minimal(dialect, [turn(), *((ROOT, TURN, e) for e in (started, begin, end, ended))], ps.bodies)
     return build
@@ -267,6 +267,11 @@ CASES = [
     Case("exec-begin-process-id-is-a-number", ALL, with_exec(4242, "4242"), frozenset({"BODY.TERMINAL_RUNTIME"})),
     Case("exec-end-process-id-is-a-number", ALL, with_exec("4242", 4242), frozenset({"BODY.TERMINAL_RUNTIME"})),
     Case("exec-keeps-its-process-id", ALL, with_exec("4242", "4242"), frozenset()),
+    Case("exec-end-aggregated-output-null", ALL, with_exec("1", "1", end_extra={"aggregated_output": None}),
+         frozenset({"BODY.TERMINAL_RUNTIME"})),
+    Case("exec-begin-interaction-input-a-number", ALL, with_exec("1", "1", begin_extra={"interaction_input": 5}),
+         frozenset({"BODY.TERMINAL_RUNTIME"})),
+    Case("exec-begin-interaction-input-null", ALL, with_exec("1", "1", begin_extra={"interaction_input": None}), frozenset()),
     Case("exec-end-without-process-id", ALL, with_exec("4242", None), frozenset()),
     Case("exec-begin-without-process-id", ALL, with_exec(None, "4242"), frozenset()),
     # class 6: an accepted tool output is a tool output item whose id is the event's item_id (v3)

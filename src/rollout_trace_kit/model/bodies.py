@@ -217,7 +217,7 @@ BODIES: tuple[BodyContract, ...] = (
         "operation's; the runtime end may not change it.",
         "object",
         (BodyKey("command", "array of strings"), BodyKey("cwd", "string"),
-         BodyKey("process_id", "string or null", False)),
+         BodyKey("process_id", "string or null", False), BodyKey("interaction_input", "string or null", False)),
         {"call_id": "call-1", "process_id": "4242", "turn_id": "turn-1", "command": ["/bin/bash", "-lc", "ls"],
          "cwd": "/home/dev/project", "source": "unified_exec_startup"},
         source='reducer/tool/terminal.rs: "parse terminal runtime start payload {id}", "terminal operation {op} '
@@ -228,7 +228,7 @@ BODIES: tuple[BodyContract, ...] = (
         "An `exec_command` runtime end.",
         "object",
         (BodyKey("exit_code", "integer (i32)"), BodyKey("process_id", "string or null, the start's", False),
-         BodyKey("aggregated_output", "string", False)),
+         BodyKey("aggregated_output", "string (not null)", False)),
         {"call_id": "call-1", "process_id": "4242", "turn_id": "turn-1", "command": ["/bin/bash", "-lc", "ls"],
          "cwd": "/home/dev/project", "aggregated_output": "README.md\n", "exit_code": 0, "status": "completed"},
         source='reducer/tool/terminal.rs: "parse exec terminal response {id}"',

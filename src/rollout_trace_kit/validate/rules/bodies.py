@@ -52,7 +52,8 @@ CHECKPOINT = invariant(
 EXEC_RUNTIME = invariant(
     "BODY.TERMINAL_RUNTIME",
     "An exec_command runtime payload has the fields the terminal reducer parses: begin `command` (string array) "
-    "and `cwd`; end an i32 `exit_code`; `process_id` a string or null, and the end's the begin's.",
+    "and `cwd`, `interaction_input` a string or null; end an i32 `exit_code`, `aggregated_output` a string when "
+    "present; `process_id` a string or null, and the end's the begin's.",
     v1=R, v2=R,
     source='reducer/tool/terminal.rs: "parse terminal runtime start payload {id}", "parse exec terminal response {id}", '
     '"terminal operation {op} changed process id from {a} to {b}" (measured on 0.164.0, 0.169.0, 0.171.0)',
@@ -248,6 +249,9 @@ def check_exec_begin(ctx: Context, body, rid: str, pointer: str) -> str | None:
     if not ok:
         ctx.report(EXEC_RUNTIME, f"exec runtime start payload {rid} lacks a string-array command or a string cwd", pointer=pointer)
         return None
+    if body.get("interaction_input") is not None and not isinstance(body["interaction_input"], str):
+        ctx.report(EXEC_RUNTIME, f"exec runtime start payload {rid}: interaction_input is not a string", pointer=pointer)
+        return None
     return _process_id(ctx, body, "start", rid, pointer)
 
 
@@ -257,6 +261,9 @@ def check_exec_end(ctx: Context, body, rid: str, pointer: str, started_pid: str 
     code = body.get("exit_code") if isinstance(body, dict) else None
     if not isinstance(code, int) or isinstance(code, bool) or not -(2**31) <= code < 2**31:
         ctx.report(EXEC_RUNTIME, f"exec runtime end payload {rid} has no i32 exit_code", pointer=pointer)
+        return
+    if "aggregated_output" in body and not isinstance(body["aggregated_output"], str):  # absent is fine, null is not
+        ctx.report(EXEC_RUNTIME, f"exec runtime end payload {rid}: aggregated_output is not a string", pointer=pointer)
         return
     pid = _process_id(ctx, body, "end", rid, pointer)
     if pid is not None and started_pid is not None and pid != started_pid:
