@@ -71,3 +71,19 @@ def test_output_oracles_from_the_ini_file(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*wrong-output v2-VALID-*: coverage: the output lacks thread *"])
+
+
+def test_the_generation_mode_from_the_ini_file(pytester):
+    """reducer_mode = "schema" builds the cases as the schema allows (other case ids: the mode
+    is part of what rebuilds a case); an unknown mode is a usage error."""
+    _ini(pytester, CORRECT, reducer_mode="schema")
+    schema_ids = [l for l in pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider").outlines
+                  if l.startswith("reducer::")]
+    _ini(pytester, CORRECT)
+    release_ids = [l for l in pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider").outlines
+                   if l.startswith("reducer::")]
+    assert len(schema_ids) == len(release_ids) == 6 and not set(schema_ids) & set(release_ids)
+    _ini(pytester, CORRECT, reducer_mode="schema")
+    assert pytester.runpytest_subprocess("-p", "no:cacheprovider").ret == 0  # the kit's own reducer passes
+    bad = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--reducer-mode", "wild")
+    assert bad.ret == 4 and any("mode must be one of" in l for l in bad.errlines)

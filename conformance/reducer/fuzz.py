@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 from ...validate import Profile
@@ -106,11 +106,12 @@ class Campaign:
     jobs: int = 2
     profile: Profile = Profile.REDUCER
     invariants: list[str] | None = None
+    mode: str = "releases"  # the generation mode of the bundles (generators MODES)
     repro_dir: Path | None = None
     shrink: bool = True
     oracles: OracleConfig = field(default_factory=OracleConfig)
     shard: tuple[int, int] = (1, 1)
-    progress: bool = False
+    progress: Any = None  # a rollout_trace_kit.progress.Progress, told of each finished case
     replay_extra: str = ""  # options a replay needs besides --cmd (oracles, timeout)
     results: list[CaseResult] = field(default_factory=list)
     skipped: list[CaseSpec] = field(default_factory=list)
@@ -122,6 +123,22 @@ class Campaign:
     def eligible(self) -> list[str]:
         return eligible_invariants(self.dialect, self.invariants)
 
+    def model_coverage(self) -> dict[str, dict]:
+        """Which variants, kinds, enum values, optional-field forms and invariants the cases
+        exercised (rebuilt here: a case builds in milliseconds, a reducer run takes longer)."""
+        from ...model import DIALECTS
+        from .coverage import Coverage
+
+        cov = Coverage(DIALECTS[self.dialect], frozenset(self.eligible))
+        for r in self.results:
+            case = build_case(r.spec)
+            if case is None:
+                continue
+            if not case.valid:
+                cov.observe_invariant(r.spec.invariant)
+            cov.observe_lines(case.bundle.lines)
+        return cov.report()
+
     def never_exercised(self) -> list[str]:
         seen = {r.spec.invariant for r in self.results}
         return [i for i in self.eligible if i not in seen]
@@ -129,7 +146,8 @@ class Campaign:
     def run(self) -> list[CaseResult]:
         """Run every case; ``jobs`` worker processes build, judge and run them (the
         building and judging is Python, so threads would queue on the GIL)."""
-        specs = plan_cases(self.dialect, self.examples, self.seed, invariants=self.invariants, shard=self.shard)
+        specs = plan_cases(self.dialect, self.examples, self.seed, invariants=self.invariants, shard=self.shard,
+                           mode=self.mode)
         work = [Job(self.command, self.profile, spec, self.oracles) for spec in specs]
         outcomes: list[CaseResult | None] = []
         failing = 0
@@ -147,8 +165,6 @@ class Campaign:
                 outcomes.append(r)
                 failing += r is not None and r.result != PASS
                 self._progress(len(outcomes), len(work), failing)
-        if self.progress:
-            print(file=sys.stderr)
         for spec, r in zip(specs, outcomes):
             (self.skipped.append(spec) if r is None else self.results.append(r))
         if self.repro_dir is not None:
@@ -158,8 +174,8 @@ class Campaign:
         return self.results
 
     def _progress(self, done: int, total: int, failing: int) -> None:
-        if self.progress:
-            print(f"\r{done}/{total} cases, {failing} not passing", end="", file=sys.stderr, flush=True)
+        if self.progress is not None:
+            self.progress.update(done, total, f"{failing} not passing")
 
     # -- failures --------------------------------------------------------------------------
     def shrunk(self, r: CaseResult) -> tuple[CaseSpec, CaseResult]:

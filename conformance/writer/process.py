@@ -175,6 +175,10 @@ class WriterProcess:
 
     def stderr_tail(self, n: int = 600) -> str:
         """The end of what the writer wrote to standard error, escaped; at most ``n`` characters."""
+        if self.proc.poll() is not None:
+            # it exited: what it wrote may still sit in the pipe (a flood is drained at pipe
+            # speed), so the tail and the byte count wait for the reader's end of file, bounded
+            self._threads[1].join(timeout=10)
         text = from_bytes(bytes(self._tail[-n:]).strip())
         if self.stderr_bytes > n and text:
             text = f"[{self.stderr_bytes} bytes, the last {n}:] ...{text}"

@@ -146,6 +146,9 @@ class Variant:
     # payload variants: the first release whose reducer rejects the event with a null envelope
     # thread_id even when the envelope's turn names the thread (older ones take the turn's thread)
     thread_required_since: str | None = None
+    # ToolCallKind variants: the reducer matches the call's sub-agent activity (spawn, wait...)
+    # against this kind ("sub-agent activity Started does not match tool call kind ...")
+    agent_activity: bool = False
 
     def field(self, name: str) -> Field:
         for f in self.fields:
