@@ -11,20 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..model import bodies as MB
+
 CWD = "/home/dev/project"
 MODEL = "gpt-5.5"
-# What follows the input items of a v3 prepared prompt (the keys of a 0.171.0 one, short values).
-PROMPT_TAIL = (
-    '"tools":[],"parallel_tool_calls":true,"base_instructions":{"text":"You are Codex."},'
-    '"output_schema":null,"output_schema_strict":true,"prompt_cache_ttl":null,"cyber_access_program":null}'
-)
-
-
-def prompt_fragments(parts: int) -> list[str]:
-    """The JSON text around ``parts`` input items: one fragment more than parts (0.171.0)."""
-    if not parts:
-        return ['{"input":[],' + PROMPT_TAIL]
-    return ['{"input":['] + [","] * (parts - 1) + ["]," + PROMPT_TAIL]
+# A v3 prepared prompt's fragments: the model's (what follows the input items is a 0.171.0 prompt's keys).
+PROMPT_TAIL = MB.PROMPT_TAIL
+prompt_fragments = MB.prompt_fragments
 PROVIDER = "mock"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..model import bodies as MB
 from ._edit import Editor
 from ..model.types import STORE_ZSTD_SHARDS
 from ._ops_common import first_runtime_starts, pick, result, tool_kinds
@@ -76,14 +77,14 @@ def _bad_item(body):
     items = body.get("input")
     if not isinstance(items, list) or not items:
         return None
-    return {**body, "input": items + [{"type": "narration", "text": "not a model item"}]}
+    return {**body, "input": items + [{"type": MB.unsupported_item_type(), "text": "not a model item"}]}
 
 
 def _bad_role(body):
     items = body.get("input")
     if not isinstance(items, list):
         return None
-    return {**body, "input": items + [{"type": "message", "role": "narrator", "content": []}]}
+    return {**body, "input": items + [{"type": "message", "role": MB.unsupported_role(), "content": []}]}
 
 
 @corruption("BODY.MODEL_ITEM", "A model item in a request has an unsupported type or message role.")
@@ -165,3 +166,34 @@ def _tool_output_item(bundle, dialect, rnd):
     i, pointer, ref = got
     st.set_body(ref, rnd.choice([b"{}", b"null", b'{"type":5}', b"[]"]))
     return result(ed, "BODY.TOOL_OUTPUT_ITEM", i, note=pointer)
+
+
+def _reused_call_id(body):
+    """The request again with its first compared call item repeated, its compared content changed."""
+    items = body.get("input")
+    if not isinstance(items, list):
+        return None
+    for item in items:
+        kind = item.get("type") if isinstance(item, dict) else None
+        t = MB.ITEM_TYPE.get(kind) if isinstance(kind, str) else None
+        if t is not None and t.call_content and t.call_content_until is None and isinstance(item.get("call_id"), str):
+            key = t.call_content[-1]
+            changed = {**item, key: f"{item.get(key)!s} (changed)"}
+            return {**body, "input": items + [changed]}
+    return None
+
+
+@corruption("BODY.CALL_ID_CONTENT", "A request repeats a call item's call_id with other content (other arguments).")
+def _call_id_content(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    options = []
+    for i in ed.lines_of("inference_started"):
+        got = _owned_body(ed, i, "request_payload")
+        if got is not None and isinstance(got[1], dict) and (new := _reused_call_id(got[1])) is not None:
+            options.append((i, got[0], new))
+    got = pick(rnd, options)
+    if got is None:
+        return None
+    i, path, new = got
+    ed.set_body(path, new)
+    return result(ed, "BODY.CALL_ID_CONTENT", i, note="call id reused")

@@ -21,7 +21,7 @@ from ..compilers.json_schema import SCHEMA_BASE, schema_files
 from .catalogue_page import catalogue_page, load_reports
 from .diagrams import layouts_page, lifecycles_page
 from .examples import Example, display_path, examples
-from .model_pages import dialect_page, differences_page, overview_page
+from .model_pages import bodies_page, dialect_page, differences_page, overview_page
 
 REFERENCE = "reference"
 REDUCER_REPORTS = Path("data") / "codex-reducer"  # relative to the docs directory: <release>.json
@@ -43,6 +43,7 @@ def reference_pages(docs_dir: Path) -> dict[str, str]:
     for d in dialects:
         pages[f"{REFERENCE}/{d.name}.md"] = dialect_page(d, examples(d))
     pages[f"{REFERENCE}/differences.md"] = differences_page(dialects, invariants)
+    pages[f"{REFERENCE}/bodies.md"] = bodies_page(dialects)
     pages[f"{REFERENCE}/lifecycles.md"] = lifecycles_page(dialects)
     pages[f"{REFERENCE}/layouts.md"] = layouts_page(dialects)
     pages[f"{REFERENCE}/invariants.md"] = catalogue_page(

@@ -301,6 +301,7 @@ def dialect_page(dialect: Dialect, examples: list[Example]) -> str:
     # payload variants
     add(f"## Payload variants {{#{PAYLOAD_ANCHOR}}}\n")
     add(f"`payload`, type `{dialect.payload.name}`. {md_inline(dialect.payload.doc)}\n")
+    add("What the payloads these variants point to must hold: [Payload bodies](bodies.md).\n")
     add("| Variant | Since | Example | Description |\n|---|---|---|---|")
     for v in dialect.payload.variants:
         exs = by_tag.get(v.tag, [])
@@ -332,6 +333,11 @@ def _has_inferred(dialect: Dialect) -> bool:
 def variant_section(dialect: Dialect, v: Variant, exs: list[Example]) -> str:
     out = [f"### `{v.tag}` {{#{variant_anchor(v.tag)}}}\n", f"{md_inline(v.doc)}\n"]
     out.append(f"**Since:** {since_text(dialect, v.since)}\n")
+    if v.thread_required_since is not None:
+        out.append(
+            f"**Envelope:** reducers since {codex(v.thread_required_since)} reject the event without a `thread_id`; "
+            "older ones take the thread of the envelope's `codex_turn_id`.\n"
+        )
     if v.inferred:
         out.append(inferred_admonition(dialect, "variant") + "\n")
     out.append(field_table(v.fields, dialect, owner_since=v.since, tag=v.tag) + "\n")
@@ -630,4 +636,71 @@ def differences_page(dialects: list[Dialect], invariants) -> str:
         out += dialect_diff(da, db)
         out += invariant_diff(da, db, invariants)
     out += release_timeline(ordered)
+    return "\n".join(out).rstrip() + "\n"
+
+
+# -- payload bodies ------------------------------------------------------------------------
+
+
+def body_anchor(c) -> str:
+    return "body-" + re.sub(r"[^a-z0-9]+", "-", c.where[0].lower()).strip("-")
+
+
+def bodies_page(dialects: list[Dialect]) -> str:
+    """What each payload kind's body holds for the reducers (``model/bodies.py``), with an example."""
+    from ..model import bodies as B
+
+    out = ["# Payload bodies\n"]
+    out.append(
+        "Events point to payloads (`RawPayloadRef`); the reference reducers open some of them and parse the body. "
+        "This page says, per payload kind and per ref that holds it, what the body must hold for them: its keys and "
+        "their types, the model items they normalise, the fragments of a v3 prepared prompt, and the identities "
+        "they compare across bodies (a call id's content, an accepted item's id, a terminal operation's process id). "
+        "Generated from `rollout_trace_kit.model.bodies`; the validator's `BODY.*` rules check the same tables.\n\n"
+        "A payload the reducers never open (a compaction request, an agent result, a protocol event observed, ...) "
+        "only has to be JSON, and only where the dialect's reducer opens every referenced payload "
+        "(see each dialect's page). The tables below are what a producer must write where the reducers do open one.\n"
+    )
+    out.append("| Payload kind | Held by | Body | Dialects |\n|---|---|---|---|")
+    for c in B.BODIES:
+        held = ", ".join(f"`{w}`" for w in c.where)
+        out.append(f"| [`{c.kind}`](#{body_anchor(c)}) | {held} | {c.shape} | {', '.join(c.dialects)} |")
+    out.append("")
+    for c in B.BODIES:
+        out.append(f"## `{c.kind}` in `{c.where[0]}` {{#{body_anchor(c)}}}\n")
+        out.append(f"{md_inline(c.doc)}\n")
+        if len(c.where) > 1:
+            out.append("**Also held by:** " + ", ".join(f"`{w}`" for w in c.where[1:]) + "\n")
+        out.append(f"**Body:** {c.shape}. **Dialects:** {', '.join(c.dialects)}.\n")
+        if c.keys:
+            out.append("| Key | Holds | Required | Notes |\n|---|---|---|---|")
+            for k in c.keys:
+                out.append(f"| `{k.name}` | {cell(k.type)} | {'yes' if k.required else 'no'} | {cell(k.doc)} |")
+            out.append("")
+        out.append('???+ example "Example body"\n')
+        out.append(indent(code_block("json", pretty(c.example)), "    ") + "\n")
+        if c.source:
+            out.append(f"*Source:* {md_inline(c.source)}\n")
+    out.append("## Model items {#model-items}\n")
+    out.append(
+        "The `input` of a request, the `output_items` of a response and the histories of a compaction checkpoint "
+        "are arrays of model items (Responses API items). The reducers normalise each one and reject a bundle "
+        "with an item of any other `type` (\"unsupported model item type {t} in payload {id}\").\n"
+    )
+    out.append("| `type` | Needs | Call id content compared |\n|---|---|---|")
+    for t in B.ITEM_TYPES:
+        needs = md_inline(t.doc) + ("" if not t.string_keys else " String " + ", ".join(f"`{k}`" for k in t.string_keys) + ".")
+        compared = ", ".join(f"`{k}`" for k in t.call_content) + (
+            f" (up to Codex {t.call_content_until})" if t.call_content_until else "") if t.call_content else ""
+        out.append(f"| `{t.tag}` | {cell(needs)} | {compared} |")
+    out.append("")
+    out.append("- **Message roles:** " + ", ".join(f"`{r}`" for r in B.MESSAGE_ROLES) + ".")
+    out.append("- **Agent message content parts:** " + ", ".join(
+        f"`{k}` (string `{v}`)" for k, v in B.AGENT_MESSAGE_PARTS.items()) + ".")
+    out.append("- **Reasoning entries:** " + "; ".join(
+        f"`{k}`: " + ", ".join(f"`{t}`" for t in v) + " (each with a string `text`)" for k, v in B.REASONING_ENTRIES.items()) + ".")
+    out.append(
+        "- **Call ids:** within a thread, a call item whose `call_id` came before must carry the same content "
+        "(the column above); \"model-visible call id {id} was reused with different content\".\n"
+    )
     return "\n".join(out).rstrip() + "\n"

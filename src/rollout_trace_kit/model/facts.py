@@ -105,6 +105,16 @@ def payload_context(dialect: Dialect) -> dict[str, tuple[str, str]]:
     return {v.tag: v.context_fields for v in dialect.payload.variants if v.context_fields}
 
 
+def envelope_thread_required(dialect: Dialect, release: str | None = None) -> frozenset[str]:
+    """Variants whose events ``release``'s reducer (default: the dialect's reference reducer)
+    rejects without an envelope thread_id, a known turn notwithstanding."""
+    key = release_key(release or dialect.reference_release)
+    return frozenset(
+        v.tag for v in dialect.payload.variants
+        if v.thread_required_since is not None and release_key(v.thread_required_since) <= key
+    )
+
+
 # -- releases ----------------------------------------------------------------------------
 
 

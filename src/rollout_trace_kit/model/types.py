@@ -143,6 +143,9 @@ class Variant:
     # payload variants: the payload fields (thread, turn) the envelope context must equal
     context_fields: tuple[str, str] | None = None
     terminal_operation: bool = False  # ToolCallKind variants: the runtime creates a terminal operation
+    # payload variants: the first release whose reducer rejects the event with a null envelope
+    # thread_id even when the envelope's turn names the thread (older ones take the turn's thread)
+    thread_required_since: str | None = None
     # ToolCallKind variants: the reducer matches the call's sub-agent activity (spawn, wait...)
     # against this kind ("sub-agent activity Started does not match tool call kind ...")
     agent_activity: bool = False

@@ -53,6 +53,9 @@ from .types import (
 REQUEST_INPUT_MODE_SINCE = "unreleased"
 
 THREAD = "thread_id"
+# Code cell events with a null envelope thread_id: 0.164.0, 0.169.0 and 0.169.1 take the thread of
+# the envelope's turn; 0.171.0 rejects them ("code cell start 1 did not include a thread id", measured).
+CELL_THREAD_REQUIRED_SINCE = "0.171.0"
 
 
 def _status(enum: str, doc: str) -> Field:
@@ -279,6 +282,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                 req("model_visible_call_id", STR, "Custom tool call id on the model-visible `exec` item."),
                 req("source_js", STR, "JavaScript source after the public `exec` wrapper has been parsed."),
             ),
+            thread_required_since=CELL_THREAD_REQUIRED_SINCE,
         ),
         Variant(
             "code_cell_initial_response",
@@ -288,6 +292,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                 _status("CodeCellRuntimeStatus", "Cell status at the initial response."),
                 opt_ref("response_payload", "The response returned.", ("tool_result",)),
             ),
+            thread_required_since=CELL_THREAD_REQUIRED_SINCE,
         ),
         Variant(
             "code_cell_ended",
@@ -297,6 +302,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                 _status("CodeCellRuntimeStatus", "Final cell status."),
                 opt_ref("response_payload", "The final response.", ("tool_result",)),
             ),
+            thread_required_since=CELL_THREAD_REQUIRED_SINCE,
         ),
         Variant(
             "compaction_request_started",

@@ -64,6 +64,7 @@ def run_compat(args: argparse.Namespace) -> int:
 
     from .. import escape
     from ..escape import rich_markup as escape_markup
+    from .report import schema_version_text
     from ..progress import Progress, check_jobs
     from .fleet import judge
 
@@ -93,7 +94,7 @@ def run_compat(args: argparse.Namespace) -> int:
 
         console = make_console(sys.stdout, "auto")
         for r in rows:
-            console.print(f"{escape_markup(r['bundle'])}  [dim]schema_version {escape_markup(repr(r.get('schema_version')))}[/]")
+            console.print(f"{escape_markup(r['bundle'])}  [dim]{escape_markup(schema_version_text(r.get('schema_version')))}[/]")
             console.print(f"  read by:  {escape_markup(', '.join(r.get('readers') or []) or 'no probed release')}")
             console.print(f"  written by (could be): {escape_markup(', '.join(r.get('writers') or []) or 'no probed release')}")
             for side, label in (("reader", "not read by"), ("writer", "not written by")):

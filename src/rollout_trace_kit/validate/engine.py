@@ -244,7 +244,7 @@ class _Pass:
         elif isinstance(obj, dict):
             seq = obj.get("seq")
             ctx.seq = seq if type(seq) is int else None
-            self.order.envelope(seq, obj.get("schema_version"), obj.get("rollout_id"))
+            self.order.malformed(obj)
         reported = any(f.invariant == schema.TRUNCATED.id and f.line == raw.number for f in ctx.findings[-2:])
         if not raw.terminated and not reported:
             ctx.report(

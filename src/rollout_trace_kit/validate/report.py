@@ -208,9 +208,14 @@ def render_human(reports: list[BundleReport], console, quiet: bool = False) -> N
             )
         if r.releases is not None:
             m = escape.rich_markup
-            console.print(f"  [dim]schema_version {m(repr(r.releases['schema_version']))}: "
+            console.print(f"  [dim]{m(schema_version_text(r.releases['schema_version']))}: "
                           f"read by Codex {m(', '.join(r.releases['readers']) or 'none')}; "
                           f"writable by {m(', '.join(r.releases['writers']) or 'none') if r.releases['writers'] is not None else 'not judged in this profile'}[/]")
+
+
+def schema_version_text(version) -> str:
+    """The schema_version the events state, for a summary line (None: no event states one)."""
+    return "no schema_version" if version is None else f"schema_version {version!r}"
 
 
 def print_human(reports: list[BundleReport], file=None, color: str = "auto", quiet: bool = False) -> None:

@@ -8,6 +8,10 @@ checked here; the others only need to be JSON (rules/refs.py).
 
 from __future__ import annotations
 
+import hashlib
+import json
+
+from ...model import bodies as B
 from ..catalogue import R, invariant
 from ..context import Context
 
@@ -31,9 +35,13 @@ INFERENCE_RESPONSE = invariant(
 )
 MODEL_ITEM = invariant(
     "BODY.MODEL_ITEM",
-    "Every model item in a request or response is one the reducer can normalise: a supported string `type`, messages with a supported role, well-formed reasoning and agent messages.",
+    "Every model item in a request, a response or a compaction checkpoint's histories is one the reducer can "
+    "normalise: a supported string `type`, messages with a supported role, well-formed reasoning and agent "
+    "messages, a string `encrypted_content` on compaction items (model/bodies.py).",
     v1=R, v2=R,
-    source="reducer/conversation/normalize.rs › normalize_model_item",
+    source="reducer/conversation/normalize.rs › normalize_model_item; \"compaction item in payload {id} did not "
+    "contain string encrypted_content\", \"unsupported model item type\" in a checkpoint (measured on 0.164.0, "
+    "0.169.0, 0.171.0)",
 )
 CHECKPOINT = invariant(
     "BODY.COMPACTION_CHECKPOINT",
@@ -43,47 +51,54 @@ CHECKPOINT = invariant(
 )
 EXEC_RUNTIME = invariant(
     "BODY.TERMINAL_RUNTIME",
-    "An exec_command runtime payload has the fields the terminal reducer parses: begin `command` (string array) and `cwd`; end an i32 `exit_code`.",
+    "An exec_command runtime payload has the fields the terminal reducer parses: begin `command` (string array) "
+    "and `cwd`, `interaction_input` a string or null; end an i32 `exit_code`, `aggregated_output` a string when "
+    "present; `process_id` a string or null, and the end's the begin's.",
     v1=R, v2=R,
-    source='reducer/tool/terminal.rs: "parse terminal runtime start payload {id}", "parse exec terminal response {id}"',
+    source='reducer/tool/terminal.rs: "parse terminal runtime start payload {id}", "parse exec terminal response {id}", '
+    '"terminal operation {op} changed process id from {a} to {b}" (measured on 0.164.0, 0.169.0, 0.171.0)',
 )
 
+CALL_CONTENT = invariant(
+    "BODY.CALL_ID_CONTENT",
+    "Within a thread, a call item (request input or response output) whose `call_id` came before carries the "
+    "same content: a function_call the same `arguments`, a custom_tool_call the same `input`, ... "
+    "(model/bodies.py: ItemType.call_content; Codex 0.164.0 also compares the outputs).",
+    v1=R, v2=R,
+    source='reducer/conversation.rs: "model-visible call id {call_id} was reused with different content" '
+    "(measured on 0.164.0, 0.169.0, 0.171.0; 0.169.0 and 0.171.0 accept an output reused with another output)",
+)
 PREPARED_PROMPT = invariant(
     "BODY.PREPARED_PROMPT",
-    "A prepared prompt payload is an array of strings with one fragment more than the ref has parts "
-    "(the fragments surround the parts).",
+    "A prepared prompt payload, and any payload whose ref has `parts`, is an array of strings with one fragment "
+    "more than the ref has parts; the fragments and the parts spliced together are one JSON document.",
     v1=None, v2=None, v3=R,
-    source='0.171.0 reducer: "invalid payload fragment count", "invalid type: map, expected a sequence" (measured)',
+    source='0.171.0 reducer: "invalid payload fragment count", "invalid type: map, expected a sequence", '
+    '"trailing characters", "expected value", "key must be a string" (measured; `parts` on an inference request, '
+    "response or session metadata ref included)",
 )
 TOOL_OUTPUT_ITEM = invariant(
     "BODY.TOOL_OUTPUT_ITEM",
-    "history_item_accepted's tool output payload is a model item with a string `type`.",
+    "history_item_accepted's tool output payload is a tool output model item (model/bodies.py: TOOL_OUTPUT_TYPES) "
+    "whose `id` is the event's `item_id`.",
     v1=None, v2=None, v3=R,
-    source='0.171.0 reducer: "model item in payload {id} did not contain a string type" (measured)',
+    source='0.171.0 reducer: "model item in payload {id} did not contain a string type", "accepted item payload '
+    'does not match {item_id}" (measured)',
 )
 
-ITEM_TYPES = frozenset(
-    {
-        "message",
-        "agent_message",
-        "reasoning",
-        "function_call",
-        "function_call_output",
-        "custom_tool_call",
-        "custom_tool_call_output",
-        "tool_search_call",
-        "web_search_call",
-        "image_generation_call",
-        "local_shell_call",
-        "tool_search_output",
-        "mcp_tool_call_output",
-        "compaction",
-        "compaction_summary",
-        "context_compaction",
-    }
-)
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
-_METADATA_STRINGS = ("agent_path", "task_name", "nickname", "agent_role", "model")
+class _Null:
+    """A payload whose body is JSON ``null`` (``None`` stands for "not read" where bodies are passed)."""
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+NULL = _Null()
+
+# The tables come from the model (model/bodies.py): item types, roles, content parts.
+ITEM_TYPES = frozenset(B.ITEM_TYPE)
+ROLES = frozenset(B.MESSAGE_ROLES)
+_METADATA_STRINGS = tuple(k.name for k in B.contract("thread_started.metadata_payload").keys if k.type == "string or null")
 
 
 def item_problem(item) -> str | None:
@@ -93,6 +108,9 @@ def item_problem(item) -> str | None:
         return "a model item has no string type"
     if t not in ITEM_TYPES:
         return f"unsupported model item type {t!r}"
+    for key in B.ITEM_TYPE[t].string_keys:
+        if not isinstance(item.get(key), str):
+            return f"a {t} item did not contain string {key}"
     if t == "message":
         role = item.get("role")
         if not isinstance(role, str):
@@ -108,7 +126,7 @@ def item_problem(item) -> str | None:
             return "an agent_message item has no content array"
         for part in content:
             pt = part.get("type") if isinstance(part, dict) else None
-            want = {"input_text": "text", "encrypted_content": "encrypted_content"}.get(pt) if isinstance(pt, str) else None
+            want = B.AGENT_MESSAGE_PARTS.get(pt) if isinstance(pt, str) else None
             if want is None:
                 return f"an agent_message item has unsupported content type {pt!r}"
             if not isinstance(part.get(want), str):
@@ -120,7 +138,7 @@ def item_problem(item) -> str | None:
 
 def _reasoning_problem(item) -> str | None:
     parts = 0
-    for key, allowed in (("content", ("reasoning_text", "text")), ("summary", ("summary_text",))):
+    for key, allowed in B.REASONING_ENTRIES.items():
         if key not in item or (key == "content" and item[key] is None):
             continue
         entries = item[key]
@@ -167,6 +185,29 @@ def check_response(ctx: Context, body, rid: str, pointer: str) -> bool:
     return _items(ctx, INFERENCE_RESPONSE, body, "output_items", rid, pointer, "inference response")
 
 
+def compared_call_content(release: str) -> dict[str, tuple[str, ...]]:
+    """Call item type -> the key whose value ``release``'s reducer compares when a call id comes again."""
+    from ...model.types import release_key
+
+    key = release_key(release)
+    return {t.tag: t.call_content for t in B.ITEM_TYPES
+            if t.call_content and (t.call_content_until is None or key <= release_key(t.call_content_until))}
+
+
+def call_contents(items, compared: dict[str, tuple[str, ...]]):
+    """(type, call_id, digest of the compared content) of every call item of ``items``."""
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type")
+        keys = compared.get(kind) if isinstance(kind, str) else None
+        call_id = item.get("call_id")
+        if keys is None or not isinstance(call_id, str):
+            continue
+        # A digest, not the value: memory per call stays small whatever the arguments hold.
+        yield item["type"], call_id, hashlib.blake2b(repr([item.get(k) for k in keys]).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
 def check_metadata(ctx: Context, body, rid: str, pointer: str) -> None:
     if not isinstance(body, dict):
         ctx.report(THREAD_METADATA, f"thread metadata payload {rid} is not an object", pointer=pointer)
@@ -182,44 +223,97 @@ def check_checkpoint(ctx: Context, body, rid: str, pointer: str) -> None:
         if not isinstance(body, dict) or not isinstance(body.get(key), list):
             ctx.report(CHECKPOINT, f"compaction checkpoint payload {rid} has no array {key}", pointer=pointer)
             return
+    # Both histories are conversations the reducer normalises, item by item (measured).
+    for key in ("input_history", "replacement_history"):
+        for i, item in enumerate(body[key]):
+            problem = item_problem(item)
+            if problem:
+                ctx.report(MODEL_ITEM, f"payload {rid} {key}[{i}]: {problem}", pointer=pointer)
+                return
 
 
-def check_exec_begin(ctx: Context, body, rid: str, pointer: str) -> None:
+def _process_id(ctx: Context, body, what: str, rid: str, pointer: str):
+    """The body's process_id (a string, or None when absent or null); reported when of another type."""
+    pid = body.get("process_id") if isinstance(body, dict) else None
+    if pid is not None and not isinstance(pid, str):
+        ctx.report(EXEC_RUNTIME, f"exec runtime {what} payload {rid}: process_id is not a string", pointer=pointer)
+        return None
+    return pid
+
+
+def check_exec_begin(ctx: Context, body, rid: str, pointer: str) -> str | None:
+    """Report what the terminal reducer cannot parse; return the process id it records."""
     ok = isinstance(body, dict) and isinstance(body.get("command"), list) and isinstance(body.get("cwd"), str)
     if ok:
         ok = all(isinstance(c, str) for c in body["command"])
     if not ok:
         ctx.report(EXEC_RUNTIME, f"exec runtime start payload {rid} lacks a string-array command or a string cwd", pointer=pointer)
+        return None
+    if body.get("interaction_input") is not None and not isinstance(body["interaction_input"], str):
+        ctx.report(EXEC_RUNTIME, f"exec runtime start payload {rid}: interaction_input is not a string", pointer=pointer)
+        return None
+    return _process_id(ctx, body, "start", rid, pointer)
 
 
-def check_exec_end(ctx: Context, body, rid: str, pointer: str) -> None:
+def check_exec_end(ctx: Context, body, rid: str, pointer: str, started_pid: str | None = None) -> None:
     # Real end payloads carry exit_code and aggregated_output; stdout/stderr/formatted_output
     # are defaulted by the protocol type, so only exit_code is required here.
     code = body.get("exit_code") if isinstance(body, dict) else None
     if not isinstance(code, int) or isinstance(code, bool) or not -(2**31) <= code < 2**31:
         ctx.report(EXEC_RUNTIME, f"exec runtime end payload {rid} has no i32 exit_code", pointer=pointer)
+        return
+    if "aggregated_output" in body and not isinstance(body["aggregated_output"], str):  # absent is fine, null is not
+        ctx.report(EXEC_RUNTIME, f"exec runtime end payload {rid}: aggregated_output is not a string", pointer=pointer)
+        return
+    pid = _process_id(ctx, body, "end", rid, pointer)
+    if pid is not None and started_pid is not None and pid != started_pid:
+        ctx.report(EXEC_RUNTIME, f"terminal operation of payload {rid} changed process id from {started_pid} to {pid}",
+                   pointer=pointer)
 
 
-def check_prepared_prompt(ctx: Context, body, ref, pointer: str) -> None:
+def check_prepared_prompt(ctx: Context, body, ref, pointer: str, payload=None) -> None:
+    check_fragments(ctx, body, ref, pointer, "prepared prompt")
+
+
+def check_fragments(ctx: Context, body, ref, pointer: str, what: str = "composite") -> None:
+    """A body stored as text fragments around its ref's parts (model/bodies.py: splice)."""
     rid = ref.raw_payload_id
     if not isinstance(body, list) or not all(isinstance(x, str) for x in body):
-        ctx.report(PREPARED_PROMPT, f"prepared prompt payload {rid} is not an array of strings", pointer=pointer)
+        ctx.report(PREPARED_PROMPT, f"{what} payload {rid} is not an array of strings (fragments)", pointer=pointer)
         return
     parts = len(getattr(ref, "parts", None) or ())
     if len(body) != parts + 1:
         ctx.report(
             PREPARED_PROMPT,
-            f"prepared prompt payload {rid} has {len(body)} fragments for {parts} parts: "
+            f"{what} payload {rid} has {len(body)} fragments for {parts} parts: "
             f"invalid payload fragment count (want {parts + 1})",
             pointer=pointer,
         )
+        return
+    # Each part is one JSON value (its record is checked on its own): a placeholder value in its
+    # place tells whether the fragments around it make one JSON document.
+    try:
+        json.loads(B.splice(body, ["null"] * parts))
+    except ValueError as e:
+        ctx.report(PREPARED_PROMPT, f"{what} payload {rid}: its fragments do not make JSON with its parts: {e}",
+                   pointer=pointer)
+    except RecursionError:
+        pass  # nested deeper than Python's parser goes; the nesting rules judge depth
 
 
-def check_tool_output_item(ctx: Context, body, ref, pointer: str) -> None:
+def check_tool_output_item(ctx: Context, body, ref, pointer: str, payload) -> None:
+    rid = ref.raw_payload_id
     if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+        ctx.report(TOOL_OUTPUT_ITEM, f"model item in payload {rid} did not contain a string type", pointer=pointer)
+        return
+    problem = item_problem(body)
+    if problem:
+        ctx.report(MODEL_ITEM, f"payload {rid}: {problem}", pointer=pointer)
+    elif body["type"] not in B.TOOL_OUTPUT_TYPES or body.get("id") != payload.item_id:
         ctx.report(
             TOOL_OUTPUT_ITEM,
-            f"model item in payload {ref.raw_payload_id} did not contain a string type",
+            f"accepted item payload does not match {payload.item_id} (payload {rid} holds {body['type']!r} "
+            f"with id {body.get('id')!r})",
             pointer=pointer,
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from typing import BinaryIO
 
 from ...files import IRREGULAR, TOO_LARGE, NotRegular, open_regular, read_capped
@@ -211,7 +213,7 @@ def check_manifest_schema(ctx: Context, obj) -> None:
 
 def dialect_from_first_event(ctx: Context, first_line: bytes | None) -> None:
     """No dialect from the manifest: take the first event's schema_version."""
-    version = None
+    version = obj = None
     if first_line:
         try:
             obj = strict_loads(first_line.decode("utf-8", "replace"))
@@ -220,18 +222,27 @@ def dialect_from_first_event(ctx: Context, first_line: bytes | None) -> None:
             pass
     ctx.dialect = dialect_for_schema_version(version)
     if ctx.dialect is None:
-        mv = ctx.manifest.get("schema_version") if isinstance(ctx.manifest, dict) else None
         known = ", ".join(str(d.schema_version) for d in DIALECTS.values())
         ctx.report(
             DIALECT_KNOWN,
-            f"cannot tell the dialect: manifest schema_version {mv!r}, first event schema_version "
-            f"{version!r}; known versions: {known} (use --dialect to force one)",
+            f"cannot tell the dialect: {_schema_version_of('manifest', ctx.manifest)}, "
+            f"{_schema_version_of('first event', obj)}; known versions: {known} (use --dialect to force one)",
             file=MANIFEST,
             line=None,
             seq=None,
         )
     elif ctx.manifest is not None:
         check_manifest_schema(ctx, ctx.manifest)
+
+
+def _schema_version_of(what: str, obj) -> str:
+    """How ``obj`` (the parsed manifest or first event) states its schema_version, absence included."""
+    if not isinstance(obj, dict):
+        return f"no {what} object"
+    if "schema_version" not in obj:
+        return f"the {what} has no schema_version"
+    value = json.dumps(obj["schema_version"], ensure_ascii=True)  # null, not Python's None
+    return f"{what} schema_version {value if len(value) <= 40 else value[:37] + '...'}"
 
 
 def store_readable(ctx: Context, stores) -> bool:

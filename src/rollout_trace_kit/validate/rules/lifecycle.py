@@ -31,7 +31,9 @@ THREAD_DUPLICATE = invariant(
 )
 THREAD_UNKNOWN = invariant(
     "THREAD.UNKNOWN", "Every thread an event names was started before it.", v1=R, v2=R,
-    source='reducer/thread.rs › thread_mut: "trace event referenced unknown thread {thread_id}"',
+    source='reducer/thread.rs › thread_mut: "trace event referenced unknown thread {thread_id}"; '
+    'agent_result_observed\'s child thread: "agent edge referenced unknown thread {t}" (measured on 0.164.0, '
+    '0.169.0 and 0.171.0; its parent thread and child turn are not looked up)',
 )
 TURN_DUPLICATE = invariant(
     "TURN.DUPLICATE_START", "A Codex turn is started at most once.", v1=R, v2=R,
@@ -111,8 +113,11 @@ MCP_DUPLICATE = invariant(
     source='reducer/tool.rs: "duplicate MCP correlation for tool call {id}"',
 )
 CELL_CONTEXT = invariant(
-    "CELL.MISSING_CONTEXT", "Code cell events have an envelope thread_id (or a known turn to take it from).", v1=R, v2=R,
-    source='reducer/code_cell.rs: "{event} {runtime_cell_id} did not include a thread id"',
+    "CELL.MISSING_CONTEXT",
+    "Code cell events have an envelope thread_id (before Codex 0.171.0, a known turn to take it from will do).",
+    v1=R, v2=R,
+    source='reducer/code_cell.rs: "{event} {runtime_cell_id} did not include a thread id"; 0.171.0 says so '
+    "even when the envelope's turn is known (measured; model: Variant.thread_required_since)",
 )
 CELL_DUPLICATE = invariant(
     "CELL.DUPLICATE_START", "A code cell (one model-visible exec call) is started at most once.", v1=R, v2=R,
@@ -205,17 +210,22 @@ class LifecycleChecker:
         self.compaction_requests: dict[str, str] = {}
         self.installs: set[str] = set()
         self.mcp: set[str] = set()
+        self.pids: dict[str, str] = {}  # exec tool call -> the process id of its terminal operation
+        # (thread index, item type, call id) -> digest of the content the reducer compares (model/bodies.py)
+        self.call_contents: dict[tuple[int, str, str], bytes] = {}
         self._fields: dict = {}  # (variant, field name) -> the model's field (lookups are not free)
         self._ref_fields: dict = {}  # variant -> its ref fields
         d = ctx.dialect
         assert d is not None  # the pass over events starts once the dialect is known
         self.dialect: Dialect = d
+        self.compared_calls = bodies.compared_call_content(d.reference_release)
         self.tool_kinds = facts.tool_kinds(d)
         self.kind_code = {k: i for i, k in enumerate(self.tool_kinds)}
         self.terminal_kinds = facts.terminal_tool_kinds(d)
         self.handlers = {tag: method.__get__(self) for tag, method in handlers_for(d).items()}
         self.later_refs = _later_ref_fields(d, self.handlers)
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
+        self.thread_required = facts.envelope_thread_required(d)  # no thread from the envelope's turn
         # variant -> fields the reference reducer requires beyond the schema (release facts)
         self.release_required = _release_required(d)
         # variants whose handler is all there is to do (the usual event: one lookup, one call)
@@ -236,7 +246,8 @@ class LifecycleChecker:
             field = self._fields[key] = self.dialect.payload.variant(tag).field(field_name)
         if read is None:
             read = facts.reads_at_event(field)
-        return self.refs.check(ref, tag, field, f"/payload/{field_name}", read)
+        # A body that is JSON null comes back as bodies.NULL: the body checks reject it, as the reducers do.
+        return self.refs.check(ref, tag, field, f"/payload/{field_name}", read, null_body=bodies.NULL)
 
     def thread_idx(self, thread: str) -> int:
         """Index of ``thread`` in thread_info, adding it (not started) if new."""
@@ -307,7 +318,7 @@ class LifecycleChecker:
             parsed, body = self.refs.check_value(ref, tag, f, f"/payload/{f.name}")
             check = bodies.LATER_REF_BODIES.get((tag, f.name))
             if parsed and check is not None:
-                check(self.ctx, body, ref, f"/payload/{f.name}")
+                check(self.ctx, body, ref, f"/payload/{f.name}", p)
 
     def required_by_release(self, p, tag: str, fields) -> None:
         for name, since in fields:
@@ -437,6 +448,8 @@ class LifecycleChecker:
             return
         if request is not None and bodies.check_request(ctx, request, p.request_payload.raw_payload_id, "/payload/request_payload"):
             self._previous_response(cid, p.thread_id, request)
+            self._call_items(self.thread_idx(p.thread_id), request["input"], p.request_payload.raw_payload_id,
+                             "/payload/request_payload")
 
     def _previous_response(self, cid, thread, request):
         """A request naming a previous_response_id continues a response traced in the same thread."""
@@ -450,13 +463,28 @@ class LifecycleChecker:
                 pointer="/payload/request_payload",
             )
 
+    def _call_items(self, thread: int, items, rid: str, pointer: str) -> None:
+        """Call items of a thread's conversation: a call id seen before keeps its content."""
+        seen = self.call_contents
+        for kind, call_id, digest in bodies.call_contents(items, self.compared_calls):
+            key = (thread, kind, call_id)
+            before = seen.setdefault(key, digest)
+            if before != digest:
+                self.ctx.report(
+                    bodies.CALL_CONTENT,
+                    f"model-visible call id {call_id} was reused with different content ({kind} in payload {rid})",
+                    pointer=pointer,
+                )
+                return
+
     def _inference_end(self, ev, p, tag, field_name):
         body = self.ref(p, tag, field_name)
         ref = getattr(p, field_name)
-        if body is not None:
-            bodies.check_response(self.ctx, body, ref.raw_payload_id, f"/payload/{field_name}")
+        ok = body is not None and bodies.check_response(self.ctx, body, ref.raw_payload_id, f"/payload/{field_name}")
         h = p.inference_call_id
         idx = self.inferences.get(h)
+        if ok and idx is not None:
+            self._call_items(idx, body["output_items"], ref.raw_payload_id, f"/payload/{field_name}")
         if idx is None:
             self.ctx.report(
                 INFERENCE_UNKNOWN,
@@ -546,7 +574,9 @@ class LifecycleChecker:
                 return
             self.tools[key] = state | TERMINAL | RUNTIME
             if kind == "exec_command" and body is not None:
-                bodies.check_exec_begin(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
+                pid = bodies.check_exec_begin(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
+                if pid is not None:
+                    self.pids[key] = pid
 
     def on_tool_call_runtime_ended(self, ev, p):
         body = self.ref(p, "tool_call_runtime_ended", "runtime_payload")
@@ -554,7 +584,8 @@ class LifecycleChecker:
         if kind is not None:
             self.tools[p.tool_call_id] |= RUNTIME
         if kind == "exec_command" and body is not None:
-            bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
+            bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload",
+                                  self.pids.get(p.tool_call_id))
 
     def on_tool_call_ended(self, ev, p):
         # The model says which refs the reducer reads for a terminal tool that had no runtime
@@ -599,19 +630,22 @@ class LifecycleChecker:
         self.waits.add(key)
 
     # -- code cells ----------------------------------------------------------------------
-    def _cell_thread(self, ev, what: str, cell: str) -> str | None:
+    def _cell_thread(self, ev, tag: str, what: str, cell: str) -> str | None:
         if ev.thread_id is not None:
             return ev.thread_id
-        if ev.codex_turn_id is None:
+        required = tag in self.thread_required
+        if ev.codex_turn_id is None or required:
             self.ctx.report(CELL_CONTEXT, f"{what} {cell} did not include a thread id", pointer="/thread_id")
-            return None
+            if ev.codex_turn_id is None:
+                return None
         thread = self.turn_thread(ev.codex_turn_id)
-        if thread is None:
+        if thread is None and not required:
             self.ctx.report(TURN_UNKNOWN, f"{what} {cell} referenced unknown Codex turn {ev.codex_turn_id}", pointer="/codex_turn_id")
+        # Where the release requires the thread, the turn's thread still keeps the cell: one fault, one finding.
         return thread
 
     def on_code_cell_started(self, ev, p):
-        thread = self._cell_thread(ev, "code cell start", p.runtime_cell_id)
+        thread = self._cell_thread(ev, "code_cell_started", "code cell start", p.runtime_cell_id)
         if thread is None:
             return
         key = (thread, p.runtime_cell_id)
@@ -634,7 +668,7 @@ class LifecycleChecker:
 
     def _cell_event(self, ev, p, tag, what):
         self.ref(p, tag, "response_payload")
-        thread = self._cell_thread(ev, what, p.runtime_cell_id)
+        thread = self._cell_thread(ev, tag, what, p.runtime_cell_id)
         if thread is not None and (thread, p.runtime_cell_id) not in self.cells:
             self.ctx.report(
                 CELL_UNKNOWN, f"{what} referenced unknown runtime cell {p.runtime_cell_id} in thread {thread}",
@@ -699,6 +733,16 @@ class LifecycleChecker:
         if body is not None:
             bodies.check_checkpoint(ctx, body, p.checkpoint_payload.raw_payload_id, "/payload/checkpoint_payload")
 
+    # -- multi-agent ---------------------------------------------------------------------------
+    def on_agent_result_observed(self, ev, p):
+        self.refs_only(p, "agent_result_observed")
+        # Only the child is looked up (measured: an unknown parent thread or child turn is accepted).
+        if not self.thread_started(p.child_thread_id):
+            self.ctx.report(
+                THREAD_UNKNOWN, f"agent edge referenced unknown thread {p.child_thread_id}",
+                pointer="/payload/child_thread_id",
+            )
+
     # -- the rest ------------------------------------------------------------------------------
     def on_other(self, ev, p):
         self.refs_only(p, "other")
@@ -731,6 +775,7 @@ V1_HANDLERS = {
     "compaction_request_completed": C.on_compaction_request_completed,
     "compaction_request_failed": C.on_compaction_request_failed,
     "compaction_installed": C.on_compaction_installed,
+    "agent_result_observed": C.on_agent_result_observed,
     "other": C.on_other,
 }
 V2_HANDLERS = {

@@ -178,6 +178,17 @@ class OrderChecker:
         self.max_seq = seq if self.max_seq is None else max(self.max_seq, seq)
         self.next_seq = self.max_seq + 1
 
+    def malformed(self, obj: dict) -> None:
+        """A schema-invalid event (its own finding is reported): its envelope checks, and its type.
+
+        A malformed terminal event is still the last event written: it gets its finding, not
+        a second one saying the log has no terminal event.
+        """
+        self.envelope(obj.get("seq"), obj.get("schema_version"), obj.get("rollout_id"))
+        payload = obj.get("payload")
+        tag = payload.get("type") if isinstance(payload, dict) else None
+        self.last_tag = tag if isinstance(tag, str) else None
+
     def event(self, ev, tag: str) -> None:
         """Checks on a schema-valid event (after :meth:`envelope`)."""
         ctx = self.ctx

@@ -431,8 +431,9 @@ class RefChecker:
         self.ctx.report(ID_CONSISTENT, message, pointer=pointer)
 
     # -- one ref ---------------------------------------------------------------------
-    def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool):
-        """Check one RawPayloadRef; return the parsed payload when it was read, else None."""
+    def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, null_body=None):
+        """Check one RawPayloadRef; return the parsed payload when it was read, else None
+        (a payload that is JSON ``null`` is returned as ``null_body``)."""
         ctx = self.ctx
         self.checked.add(id(ref))
         wants_body = read_by_reducer
@@ -459,7 +460,7 @@ class RefChecker:
             report_depth(ctx, ref.raw_payload_id, ref.kind.type, load.depth, limit, pointer, R if read_by_reducer else W)
             return None
         if load.problem is None:
-            return load.body
+            return null_body if load.body is None else load.body
         self._report_load(load, ref, pointer, R if read_by_reducer else None, wants_body)
         return None
 

@@ -36,6 +36,7 @@ from ...store import shards as codec
 from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Profile, Severity
+from . import bodies
 from .layout import PAYLOADS, irregular
 from .ref_forms import RefForms, describe, difference, ref_form
 from .ref_sites import compile_sites, refs_at
@@ -353,9 +354,11 @@ class StoreRefChecker:
             self.checked.clear()
 
     # -- one ref -------------------------------------------------------------------------
-    def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, need_body: bool = True):
-        """Check one ref (and its parts); return its parsed body when it was read, else None."""
-        return self.check_value(ref, tag, field, pointer, need_body)[1]
+    def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, need_body: bool = True, null_body=None):
+        """Check one ref (and its parts); return its parsed body when it was read, else None
+        (a body that is JSON ``null`` is returned as ``null_body``)."""
+        parsed, body = self.check_value(ref, tag, field, pointer, need_body)
+        return null_body if parsed and body is None else body
 
     def check_value(self, ref, tag: str, field, pointer: str, need_body: bool = True):
         """(whether a body was parsed, the body): a JSON `null` body is (True, None)."""
@@ -366,8 +369,10 @@ class StoreRefChecker:
             self._parts(parts, pointer, 0)
             if ref.kind.type != "prepared_prompt":
                 # A payload split into parts (over the 64 MiB capture): its body is fragments the
-                # reducer reassembles; the kit checks each record, not the reassembled document.
-                self._resolve(ref, pointer, False)
+                # reducer reassembles; the kit checks the fragments and each record, not the document.
+                value = self._resolve(ref, pointer, True)
+                if value is not _NOTHING:
+                    bodies.check_fragments(self.ctx, value, ref, pointer)
                 return False, None
         value = self._resolve(ref, pointer, need_body)
         return value is not _NOTHING, (None if value is _NOTHING else value)

@@ -13,7 +13,7 @@ import pytest
 from rollout_trace_kit.codex.install import trace_reduce
 from rollout_trace_kit.model import DIALECTS
 
-from . import test_reducer_verdicts as v
+from . import test_reducer_verdicts_input as v
 
 pytestmark = pytest.mark.codex
 

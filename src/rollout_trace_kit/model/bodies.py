@@ -1,0 +1,285 @@
+"""Payload bodies: what the reference reducers need each kind of payload to hold.
+
+Events point to payloads (``RawPayloadRef``); the reducers open some of them and parse the
+body. This module states, once, what such a body must hold: the object keys and their
+types, the model items (Responses API items) and how the reducers normalise them, the
+fragments of a v3 prepared prompt, and the identities the reducers compare across bodies
+(a call id's content, an accepted item's id, a terminal operation's process id). The
+validator (``validate/rules/bodies.py``), the generators (``generators/_bodies.py``,
+``_ops_bodies.py``) and the reference page of payload bodies read these tables.
+
+Everything here was measured with ``codex debug trace-reduce`` of 0.164.0, 0.169.0 and
+0.171.0 on edited real bundles (``source`` says what the reducer said), or read in the
+upstream reducer source where it is published (``reducer/conversation/normalize.rs``,
+``reducer/inference.rs``, ``reducer/compaction.rs``, ``reducer/thread.rs``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# -- model items ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemType:
+    """A model item ``type`` the reducers normalise (any other type is rejected)."""
+
+    tag: str
+    doc: str
+    string_keys: tuple[str, ...] = ()  # keys that must hold a string
+    # For a call item: keys whose values the reducers compare when the same call_id comes again
+    # in the thread ("model-visible call id {id} was reused with different content"), and the
+    # last release that compares it (None: every release). A function_call is compared by its
+    # arguments only; for the other call items the reducers compare more of the item (its
+    # status, other keys), which the kit leaves to them: it names the key that is surely compared.
+    call_content: tuple[str, ...] = ()
+    call_content_until: str | None = None
+
+
+ITEM_TYPES: tuple[ItemType, ...] = (
+    ItemType("message", "A message: `role` (one of MESSAGE_ROLES) and `content` parts."),
+    ItemType("agent_message", "An inter-agent message: string `author` and `recipient`, a non-empty `content` array "
+             "of AGENT_MESSAGE_PARTS."),
+    ItemType("reasoning", "Reasoning: at least one `content` (REASONING_ENTRIES), `summary` entry or a string "
+             "`encrypted_content`."),
+    ItemType("function_call", "A function tool call: `call_id`, `name`, `arguments` (a JSON text).",
+             call_content=("arguments",)),
+    ItemType("function_call_output", "The output of a function call, by `call_id`.",
+             call_content=("output",), call_content_until="0.164.0"),
+    # Its name is compared within one payload but not against a later payload's (measured): the kit
+    # compares what is compared everywhere.
+    ItemType("custom_tool_call", "A freeform (custom) tool call: `call_id`, `name`, `input`.", call_content=("input",)),
+    ItemType("custom_tool_call_output", "The output of a custom tool call, by `call_id`.",
+             call_content=("output",), call_content_until="0.164.0"),
+    ItemType("tool_search_call", "A tool search call."),
+    ItemType("web_search_call", "A web search call.", call_content=("action",)),
+    ItemType("image_generation_call", "An image generation call."),
+    ItemType("local_shell_call", "A local shell call.", call_content=("action",)),
+    ItemType("tool_search_output", "The output of a tool search."),
+    ItemType("mcp_tool_call_output", "The output of an MCP tool call."),
+    ItemType("compaction", "A compacted history item.", string_keys=("encrypted_content",)),
+    ItemType("compaction_summary", "A compaction summary item.", string_keys=("encrypted_content",)),
+    ItemType("context_compaction", "A context compaction item.", string_keys=("encrypted_content",)),
+)
+ITEM_TYPE = {t.tag: t for t in ITEM_TYPES}
+MESSAGE_ROLES = ("system", "developer", "user", "assistant", "tool")
+# agent_message content part type -> the string key it carries
+AGENT_MESSAGE_PARTS = {"input_text": "text", "encrypted_content": "encrypted_content"}
+# reasoning item key -> the entry types it may hold (each entry carries a string `text`)
+REASONING_ENTRIES = {"content": ("reasoning_text", "text"), "summary": ("summary_text",)}
+# Item types history_item_accepted's tool_output_payload may hold (v3; any other: "accepted item
+# payload does not match {item_id}", measured on 0.171.0).
+TOOL_OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output", "mcp_tool_call_output", "tool_search_output")
+
+# -- v3 prepared prompts ------------------------------------------------------------------
+
+# A prepared prompt (and any payload a ref gives `parts`) is stored as text fragments: a JSON
+# array of strings with one more fragment than parts. Interleaved with the parts' bodies they
+# form one JSON document (0.171.0 parses it: "trailing characters", "expected value", measured).
+PROMPT_HEAD = '{"input":['
+PROMPT_TAIL = (
+    '"tools":[],"parallel_tool_calls":true,"base_instructions":{"text":"You are Codex."},'
+    '"output_schema":null,"output_schema_strict":true,"prompt_cache_ttl":null,"cyber_access_program":null}'
+)
+
+
+def prompt_fragments(parts: int) -> list[str]:
+    """The fragments of a prompt of ``parts`` input items, as 0.171.0 writes them (short tail)."""
+    if not parts:
+        return ['{"input":[],' + PROMPT_TAIL]
+    return [PROMPT_HEAD] + [","] * (parts - 1) + ["]," + PROMPT_TAIL]
+
+
+def splice(fragments: list[str], parts: list[str]) -> str:
+    """The JSON text ``fragments`` and ``parts`` (the parts' bodies, in order) make together."""
+    out = [fragments[0]]
+    for part, fragment in zip(parts, fragments[1:]):
+        out.append(part)
+        out.append(fragment)
+    return "".join(out)
+
+
+# -- bodies by payload kind ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BodyKey:
+    name: str
+    type: str  # what the reducer needs there, in words ("array of model items", "string", ...)
+    required: bool = True
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class BodyContract:
+    """What the reducers need a payload of one kind (at one place) to hold."""
+
+    kind: str  # RawPayloadKind
+    where: tuple[str, ...]  # "variant.field" refs that hold it
+    doc: str
+    shape: str  # "object", "array of strings", "any JSON"
+    keys: tuple[BodyKey, ...] = ()
+    example: Any = None
+    dialects: tuple[str, ...] = ("v1", "v2", "v3")
+    source: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+
+ITEMS = "array of model items"
+MODEL_ITEM_EXAMPLE = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello"}]}
+
+BODIES: tuple[BodyContract, ...] = (
+    BodyContract(
+        "session_metadata", ("thread_started.metadata_payload",),
+        "The thread's session metadata. Every key is optional for the reducer; those it reads must have their type.",
+        "object",
+        (
+            BodyKey("agent_path", "string or null", False),
+            BodyKey("task_name", "string or null", False),
+            BodyKey("nickname", "string or null", False),
+            BodyKey("agent_role", "string or null", False),
+            BodyKey("model", "string or null", False),
+            BodyKey("session_source", "`\"exec\"`, or `{\"subagent\": {\"thread_spawn\": {\"parent_thread_id\": ...}}}`", False),
+        ),
+        {"thread_id": "thread-1", "agent_path": "/root", "task_name": None, "nickname": None, "agent_role": None,
+         "session_source": "exec", "cwd": "/home/dev/project", "model": "gpt-5.5", "provider_name": "openai"},
+        source='reducer/thread.rs: "parse thread metadata {id}"',
+    ),
+    BodyContract(
+        "inference_request", ("inference_started.request_payload",),
+        "The request sent to the provider (Responses API). The reducer appends its `input` items to the thread's "
+        "conversation; `previous_response_id` names a response completed earlier in the same thread.",
+        "object",
+        (BodyKey("input", ITEMS, doc="Every item normalisable (see Model items)."),
+         BodyKey("previous_response_id", "string", False, "An incremental request's earlier response.")),
+        {"model": "gpt-5.5", "input": [MODEL_ITEM_EXAMPLE], "tools": [], "stream": True},
+        source='reducer/inference.rs: "did not contain input", "had non-array input"',
+    ),
+    BodyContract(
+        "inference_response", ("inference_completed.response_payload", "inference_failed.partial_response_payload",
+                               "inference_cancelled.partial_response_payload"),
+        "The response's output items and usage.",
+        "object",
+        (BodyKey("output_items", ITEMS),
+         BodyKey("token_usage", "object or null", False),
+         BodyKey("response_id", "string or null", False),
+         BodyKey("upstream_request_id", "string or null", False)),
+        {"response_id": "resp-1", "upstream_request_id": "req-1", "token_usage": None,
+         "output_items": [{"type": "function_call", "name": "exec_command", "arguments": "{\"cmd\":\"ls\"}", "call_id": "call-1"}]},
+        source='reducer/inference.rs: "inference response payload {id} did not contain output_items"',
+    ),
+    BodyContract(
+        "prepared_prompt", ("inference_started.prepared_prompt_payload",),
+        "Codex's own prompt for the call, stored as text fragments around its `parts` (the `model_item` records): a "
+        "JSON array of strings, one more than the ref's parts. The fragments interleaved with the parts' bodies form "
+        "one JSON document. Any ref with `parts` is stored this way.",
+        "array of strings",
+        example=prompt_fragments(1),
+        dialects=("v3",),
+        source='0.171.0: "invalid payload fragment count", "invalid type: map, expected a sequence", '
+        '"trailing characters", "expected value" (measured)',
+    ),
+    BodyContract(
+        "model_item", ("RawPayloadRef.parts",),
+        "One model item a prepared prompt is assembled from; its JSON text is spliced between two fragments.",
+        "object", (BodyKey("type", "string", doc="A model item type."),),
+        MODEL_ITEM_EXAMPLE, dialects=("v3",), source="0.171.0 (measured)",
+    ),
+    BodyContract(
+        "protocol_event", ("history_item_accepted.agent_message_payload",),
+        "An inter-agent message accepted into history: the `agent_message` model item whose `id` is the event's `item_id`.",
+        "object",
+        (BodyKey("type", '`"agent_message"`'), BodyKey("id", "string: the event's `item_id`"),
+         BodyKey("author", "string"), BodyKey("recipient", "string"),
+         BodyKey("content", "non-empty array of `input_text` / `encrypted_content` parts")),
+        {"type": "agent_message", "id": "amsg-1", "author": "/root/child", "recipient": "/root",
+         "content": [{"type": "input_text", "text": "done"}]},
+        dialects=("v2", "v3"),
+        source='0.169.0: "accepted agent message does not match receipt ID" (measured)',
+    ),
+    BodyContract(
+        "protocol_event", ("history_item_accepted.tool_output_payload",),
+        "A tool output accepted into history: a model item of a tool output type (TOOL_OUTPUT_TYPES) whose `id` is "
+        "the event's `item_id`.",
+        "object",
+        (BodyKey("type", "one of " + ", ".join(f"`{t}`" for t in TOOL_OUTPUT_TYPES)),
+         BodyKey("id", "string: the event's `item_id`"), BodyKey("call_id", "string", False)),
+        {"type": "function_call_output", "id": "fco-1", "call_id": "call-1", "output": "ok"},
+        dialects=("v3",),
+        source='0.171.0: "accepted item payload does not match {item_id}", "model item in payload {id} did not '
+        'contain a string type" (measured)',
+    ),
+    BodyContract(
+        "terminal_runtime_event", ("tool_call_runtime_started.runtime_payload",),
+        "An `exec_command` runtime start (Codex labels it `tool_runtime_event`). Its `process_id` is the terminal "
+        "operation's; the runtime end may not change it.",
+        "object",
+        (BodyKey("command", "array of strings"), BodyKey("cwd", "string"),
+         BodyKey("process_id", "string or null", False), BodyKey("interaction_input", "string or null", False)),
+        {"call_id": "call-1", "process_id": "4242", "turn_id": "turn-1", "command": ["/bin/bash", "-lc", "ls"],
+         "cwd": "/home/dev/project", "source": "unified_exec_startup"},
+        source='reducer/tool/terminal.rs: "parse terminal runtime start payload {id}", "terminal operation {op} '
+        'changed process id from {a} to {b}" (measured on 0.164.0, 0.169.0, 0.171.0)',
+    ),
+    BodyContract(
+        "terminal_runtime_event", ("tool_call_runtime_ended.runtime_payload",),
+        "An `exec_command` runtime end.",
+        "object",
+        (BodyKey("exit_code", "integer (i32)"), BodyKey("process_id", "string or null, the start's", False),
+         BodyKey("aggregated_output", "string (not null)", False)),
+        {"call_id": "call-1", "process_id": "4242", "turn_id": "turn-1", "command": ["/bin/bash", "-lc", "ls"],
+         "cwd": "/home/dev/project", "aggregated_output": "README.md\n", "exit_code": 0, "status": "completed"},
+        source='reducer/tool/terminal.rs: "parse exec terminal response {id}"',
+    ),
+    BodyContract(
+        "compaction_checkpoint", ("compaction_installed.checkpoint_payload",),
+        "The histories before and after a compaction; both are conversations the reducer normalises.",
+        "object",
+        (BodyKey("input_history", ITEMS), BodyKey("replacement_history", ITEMS)),
+        {"input_history": [MODEL_ITEM_EXAMPLE], "replacement_history": [{"type": "compaction", "encrypted_content": "gAAA..."}]},
+        source='reducer/compaction.rs: "did not contain array input_history"; "unsupported model item type" '
+        "(measured on 0.164.0, 0.169.0, 0.171.0)",
+    ),
+    BodyContract(
+        "tool_invocation", ("tool_call_started.invocation_payload",),
+        "The tool invocation as dispatched. Not parsed by the reducers but for a `write_stdin` and a code-mode `wait`.",
+        "object",
+        (BodyKey("tool_name", "string"), BodyKey("tool_namespace", "string or null"),
+         BodyKey("payload", '`{"type": "function", "arguments": ...}` or `{"type": "custom", "input": ...}`')),
+        {"tool_name": "exec_command", "tool_namespace": None, "payload": {"type": "function", "arguments": "{\"cmd\":\"ls\"}"}},
+        source="upstream-rules A.8",
+    ),
+    BodyContract(
+        "tool_result", ("tool_call_ended.result_payload", "code_cell_initial_response.response_payload",
+                        "code_cell_ended.response_payload"),
+        "What the tool returned to its caller.",
+        "object",
+        (BodyKey("type", '`"direct_response"`, `"code_mode_response"` or `"error"`'),),
+        {"type": "direct_response", "response_item": {"type": "function_call_output", "call_id": "call-1", "output": "ok"}},
+        source="upstream-rules A.8",
+    ),
+)
+
+
+def contract(where: str) -> BodyContract:
+    """The contract of the payload a ref field holds ("variant.field")."""
+    for c in BODIES:
+        if where in c.where:
+            return c
+    raise KeyError(where)
+
+
+def unsupported_item_type() -> str:
+    """A model item type no reducer normalises (for corruptions and tests)."""
+    return next(t for t in ("narration", "narration_item") if t not in ITEM_TYPE)
+
+
+def unsupported_role() -> str:
+    return next(r for r in ("narrator", "narrator_role") if r not in MESSAGE_ROLES)
+
+
+def contracts(dialect: str) -> tuple[BodyContract, ...]:
+    """The body contracts of ``dialect`` (by name)."""
+    return tuple(c for c in BODIES if dialect in c.dialects)
