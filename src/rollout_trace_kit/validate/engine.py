@@ -184,7 +184,6 @@ class _Pass:
                 self.line(RawLine(n, data[:-1] if crlf else data, True, crlf, False, 0))
             return
         ctx, order, life, tag_of = self.ctx, self.order, self.life, self.tag_of
-        after = self.refs.after_event  # every ref the handlers left, from the model
         self.events += len(events)
         summary = self.summary
         # classes the summary has seen all of (inlined BundleSummary.observe_typed test: hot loop)
@@ -204,6 +203,7 @@ class _Pass:
 
     def _check(self, events: list[Any], start: int, ctx: Context, order: OrderChecker, life: LifecycleChecker,
                tag_of: dict[type, str], summary: BundleSummary | None, summarized: dict[type, bool]) -> None:
+        after = self.refs.after_event  # every ref the handlers left, from the model
         for n, ev in enumerate(events, start):
             ctx.line = n
             ctx.seq = ev.seq
