@@ -210,6 +210,7 @@ class LifecycleChecker:
         self.compaction_requests: dict[str, str] = {}
         self.installs: set[str] = set()
         self.mcp: set[str] = set()
+        self.runtime_kinds: dict[str, str | None] = {}  # tool -> its runtime's kind, where not the call's
         self.pids: dict[str, str] = {}  # exec tool call -> the process id of its terminal operation
         # (thread index, item type, call id) -> digest of the content the reducer compares (model/bodies.py)
         self.call_contents: dict[tuple[int, str, str], bytes] = {}
@@ -573,17 +574,28 @@ class LifecycleChecker:
                 )
                 return
             self.tools[key] = state | TERMINAL | RUNTIME
-            if kind == "exec_command" and body is not None:
+            parsed_as = self._runtime_kind(p, kind)
+            if parsed_as != kind:
+                self.runtime_kinds[key] = parsed_as
+            if parsed_as == "exec_command" and body is not None:
                 pid = bodies.check_exec_begin(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
                 if pid is not None:
                     self.pids[key] = pid
+
+    @staticmethod
+    def _runtime_kind(p, call_kind: str | None) -> str | None:
+        """The kind the reducer parses a runtime payload as: the runtime event's own kind where
+        it carries one (v2 on; Codex 0.169.0 reads an apply_patch runtime of a call started as
+        exec_command as a patch), else the call's."""
+        own = getattr(p, "kind", None)
+        return call_kind if own is None else own.__struct_config__.tag
 
     def on_tool_call_runtime_ended(self, ev, p):
         body = self.ref(p, "tool_call_runtime_ended", "runtime_payload")
         kind = self._tool(p, "tool runtime end")
         if kind is not None:
             self.tools[p.tool_call_id] |= RUNTIME
-        if kind == "exec_command" and body is not None:
+        if self.runtime_kinds.get(p.tool_call_id, kind) == "exec_command" and body is not None:
             bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload",
                                   self.pids.get(p.tool_call_id))
 
