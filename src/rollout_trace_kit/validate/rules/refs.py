@@ -135,10 +135,10 @@ LARGE_BODY = 1 << 20
 
 
 def parse_bounded(data):
-    """``data`` parsed, or _UNPARSED for valid JSON too costly to build. Raises
-    orjson.JSONDecodeError, msgspec.DecodeError or RecursionError for what is not JSON."""
+    """``data`` parsed, or _UNPARSED for valid JSON too costly to build. Raises what
+    :func:`loads_body` raises (small bodies) or msgspec.DecodeError (large ones)."""
     if len(data) < LARGE_BODY:
-        return orjson.loads(data)
+        return loads_body(data)
     if parse_cost(data) > PARSE_BUDGET:
         msgspec.json.decode(data, type=msgspec.Raw)  # the syntax, without building anything
         return _UNPARSED
