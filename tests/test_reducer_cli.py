@@ -62,7 +62,7 @@ def test_the_reducer_runs_in_the_callers_directory_with_absolute_paths(tmp_path)
         "b, o = sys.argv[1], sys.argv[2]\n"
         "assert os.path.isabs(b) and os.path.isabs(o), (b, o)\n"
         "open(o, 'w').write('{}')\n"
-        "sys.exit(0 if os.path.isfile(os.path.join(b, 'manifest.json')) else 3)\n"
+        "sys.exit(0 if os.path.isfile(os.path.join(b, 'manifest.json')) else 1)\n"
     )
     out = rtk("fuzz-reducer", "--cmd", f"{PY} toy.py {{bundle}} {{output}}", "--examples", "4", "--seed", "1",
               "--invariant", "BUNDLE.MANIFEST_PRESENT", "--format", "json", "--no-shrink", cwd=tmp_path)
