@@ -367,3 +367,25 @@ def test_usage_errors_escape_the_paths_and_keys_they_name(tmp_path):
         out = rtk(*args, cwd=tmp_path, timeout=60)
         assert out.returncode == 2 and out.stderr.count("\n") == 1, (args, out.stderr)
         assert "\x1b" not in out.stderr and "\x07" not in out.stderr and "\\x1b" in out.stderr, (args, out.stderr)
+
+
+# -- help and console text (issue 19, "smaller") ------------------------------------------------
+
+
+def test_help_texts_say_what_is_true_in_plain_text(tmp_path):
+    top = rtk("--help", cwd=tmp_path).stdout
+    assert "``" not in top and "conformance kit" in top
+    fuzz_help = rtk("fuzz-reducer", "--help", cwd=tmp_path, env=dict(os.environ, COLUMNS="200")).stdout
+    examples = next(l for l in fuzz_help.splitlines() if "--examples EXAMPLES " in l)
+    assert examples.count("default") == 1, examples
+    validate_help = " ".join(rtk("validate", "--help", cwd=tmp_path).stdout.split())
+    assert "Exit 0: no errors (warnings alone exit 0); 1: at least one error" in validate_help
+
+
+def test_off_a_terminal_the_campaign_title_is_one_line(tmp_path):
+    long_cmd = f"{kit_reducer()} " + " ".join(["--forget", "NO.SUCH_RULE"] * 8)
+    out = rtk("fuzz-reducer", "--cmd", long_cmd, "--examples", "2", "--seed", "1", "--invariant", "SEQ.NO_GAP",
+              cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    title = next(l for l in out.stdout.splitlines() if "(dialect v2, profile reducer, seed 1)" in l)
+    assert len(title) > 160 and title.startswith(PY.split()[0])

@@ -221,7 +221,8 @@ def add_validate_parser(sub) -> None:
     p = sub.add_parser(
         "validate",
         help="check trace bundles against the spec and the invariant catalogue",
-        description="Check trace bundles. Exit 0: no errors; 1: findings; 2: usage or I/O error.",
+        description="Check trace bundles. Exit 0: no errors (warnings alone exit 0); 1: at least one error; "
+        "2: usage or I/O error.",
         formatter_class=HelpFormatter,
     )
     p.add_argument("paths", nargs="+", metavar="PATH",
