@@ -9,8 +9,8 @@ finds its script), in its own process group, which is killed whole after every
 run: on timeout, and also after a normal exit, so a background child cannot
 outlive its case. What it prints is kept to a bounded tail.
 
-The exit contract: 0 accepts, ``reject_exit`` (1 by default, what Codex uses) is a clean
-rejection. A signal, any other exit status, or a rejection whose standard error carries a
+The exit contract: 0 accepts, ``reject_exit`` (1 by default, what Codex uses; a tuple, for
+a reducer with several rejection codes) is a clean rejection. A signal, any other exit status, or a rejection whose standard error carries a
 crash's signature (a Python traceback, a Rust or Go panic, a sanitizer report, an uncaught
 Node.js or Java exception) is a crash. Standard error is scanned as it streams, so a long
 traceback whose first line has left the kept tail is still recognised.
@@ -31,7 +31,23 @@ from pathlib import Path
 TAIL = 2000  # bytes of stdout and stderr kept for reports
 OUTPUT_CAP = 64 * 1024 * 1024  # bytes of a reducer's result read for the output oracles
 DRAIN_GRACE = 2.0  # seconds to wait for the pipes once the group is dead
-REJECT_EXIT = 1  # a clean rejection's exit status unless the user says otherwise
+REJECT_EXIT: tuple[int, ...] = (1,)  # a clean rejection's exit status unless the user says otherwise
+
+
+def parse_reject_exit(text: str) -> tuple[int, ...]:
+    """``--reject-exit`` ("1", "1,2"): the exit statuses of a clean rejection; ValueError saying why not."""
+    try:
+        codes = tuple(dict.fromkeys(int(x) for x in str(text).split(",")))
+    except ValueError:
+        raise ValueError(f"--reject-exit {text!r}: expected exit statuses, comma-separated (1 or 1,2)") from None
+    bad = [c for c in codes if not 1 <= c <= 255]
+    if bad:
+        raise ValueError(f"--reject-exit {text}: a rejection's exit status is between 1 and 255, not {bad[0]}")
+    return codes
+
+
+def _codes(codes: tuple[int, ...]) -> str:
+    return " or ".join(str(c) for c in codes)
 
 # What a crash prints, by kind, each anchored at the start of a line so a rejection message
 # that quotes a bundle's text mid-line is not taken for one.
@@ -57,7 +73,7 @@ class Outcome:
     error: str = ""  # harness-side problem (command not found, ...)
     stdout_tail: str = ""
     signature: str | None = None  # the kind of crash output seen on stderr ("Python traceback", ...)
-    reject_exit: int = REJECT_EXIT
+    reject_exit: tuple[int, ...] = REJECT_EXIT
 
     @property
     def accepted(self) -> bool:
@@ -71,10 +87,10 @@ class Outcome:
             return None
         if self.signal is not None:
             return self.describe()
-        if self.returncode not in (0, self.reject_exit):
-            return (f"exit {self.returncode}, outside the contract (0 accepts, {self.reject_exit} rejects)"
+        if self.returncode != 0 and self.returncode not in self.reject_exit:
+            return (f"exit {self.returncode}, outside the contract (0 accepts, {_codes(self.reject_exit)} rejects)"
                     + self._last_line())
-        if self.returncode == self.reject_exit and self.signature:
+        if self.returncode in self.reject_exit and self.signature:
             return f"{self.signature} (exit {self.returncode})" + self._last_line()
         return None
 
@@ -158,7 +174,7 @@ class ReducerCommand:
     input: str = "argv"  # "argv" or "stdin", when the template has no {bundle}
     timeout: float = 30.0
     cwd: str | None = None  # where the reducer runs; None: the caller's working directory
-    reject_exit: int = REJECT_EXIT  # the exit status of a clean rejection
+    reject_exit: tuple[int, ...] = REJECT_EXIT  # the exit statuses of a clean rejection
 
     def __post_init__(self):
         if not shlex.split(self.template):
@@ -167,8 +183,10 @@ class ReducerCommand:
             raise ValueError("input must be 'argv' or 'stdin'")
         if self.timeout <= 0:
             raise ValueError("--timeout must be > 0")
-        if not 1 <= self.reject_exit <= 255:
-            raise ValueError(f"--reject-exit must be between 1 and 255, not {self.reject_exit}")
+        if isinstance(self.reject_exit, int):  # one status given as a number
+            object.__setattr__(self, "reject_exit", (self.reject_exit,))
+        if not self.reject_exit or not all(type(c) is int and 1 <= c <= 255 for c in self.reject_exit):
+            raise ValueError(f"--reject-exit: exit statuses between 1 and 255, not {self.reject_exit!r}")
 
     @property
     def uses_output(self) -> bool:

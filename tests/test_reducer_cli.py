@@ -123,7 +123,7 @@ def test_a_missing_dependency_is_exit_2_saying_how_to_get_it(tmp_path):
             f"sys.exit(main(['fuzz-reducer', '--cmd', {kit_reducer()!r}, '--examples', '2']))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert out.returncode == 2, out.stderr
-    assert "pip install rollout-trace-kit" in out.stderr and "Traceback" not in out.stderr
+    assert "reinstall rollout-trace-kit with its dependencies" in out.stderr and "Traceback" not in out.stderr
 
 
 # -- a run that explains itself ------------------------------------------------------------------

@@ -73,6 +73,9 @@ def test_exit_statuses_outside_the_contract_are_crashes(tmp_path):
     assert _outcome(tmp_path, "exit 2\n").crash.startswith("exit 2, outside the contract (0 accepts, 1 rejects)")
     assert _outcome(tmp_path, "exit 3\n", reject_exit=3).crash is None  # --reject-exit 3: a clean rejection
     assert _outcome(tmp_path, "exit 1\n", reject_exit=3).crash.startswith("exit 1, outside")
+    assert _outcome(tmp_path, "exit 2\n", reject_exit=(1, 2)).crash is None  # --reject-exit 1,2
+    assert _outcome(tmp_path, "exit 3\n", reject_exit=(1, 2)).crash.startswith("exit 3, outside the contract "
+                                                                              "(0 accepts, 1 or 2 rejects)")
     assert _outcome(tmp_path, "kill -SEGV $$\n").crash == "killed by signal SIGSEGV"
     assert _outcome(tmp_path, "echo 'Traceback (most recent call last):' >&2; exit 0\n").crash is None  # accepted
 

@@ -18,7 +18,7 @@ from ...validate import CATALOGUE, Profile
 VALID = "VALID"  # the pseudo-invariant of valid cases in reports and known-results files
 MIN_EVENTS = 8
 # Hypothesis is a base dependency; an install that lacks it was made without dependencies.
-MISSING_HINT = "reinstall rollout-trace-kit with its dependencies (pip install rollout-trace-kit)"
+MISSING_HINT = "reinstall rollout-trace-kit with its dependencies (pip install without --no-deps)"
 
 
 def corruptions() -> dict[str, Any]:

@@ -22,7 +22,7 @@ from ... import escape
 from ...config import HelpFormatter
 from ...output import OutputError, add_output_arguments, check_writable
 from ...writer.core import written_dialects
-from ..command import REJECT_EXIT, ReducerCommand, scratch_root
+from ..command import REJECT_EXIT, ReducerCommand, parse_reject_exit, scratch_root
 from .claims import LABELS as CLAIMS, Claim
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -43,9 +43,9 @@ def _fail(prog: str, message: str, *, escaped: bool = False) -> int:
     return EXIT_USAGE
 
 
-def _command(args, reject_exit: int | None = None) -> ReducerCommand:
-    code = args.reject_exit if args.reject_exit is not None else (reject_exit or REJECT_EXIT)
-    return ReducerCommand(args.cmd, input=args.input, timeout=args.timeout, reject_exit=code)
+def _command(args, reject_exit: tuple[int, ...] | None = None) -> ReducerCommand:
+    codes = parse_reject_exit(args.reject_exit) if args.reject_exit is not None else (reject_exit or REJECT_EXIT)
+    return ReducerCommand(args.cmd, input=args.input, timeout=args.timeout, reject_exit=codes)
 
 
 def creatable_dir(path: str, what: str) -> None:
@@ -175,8 +175,8 @@ def _replay_extra(args) -> str:
         out += ["--input", args.input]
     if args.timeout != 30.0:
         out += ["--timeout", repr(args.timeout)]
-    if args.reject_exit is not None and args.reject_exit != REJECT_EXIT:
-        out += ["--reject-exit", str(args.reject_exit)]
+    if args.reject_exit is not None and parse_reject_exit(args.reject_exit) != REJECT_EXIT:
+        out += ["--reject-exit", ",".join(map(str, parse_reject_exit(args.reject_exit)))]
     for o in args.oracle or []:
         out += ["--oracle", o]
     for n in args.normalize or []:
@@ -274,9 +274,10 @@ def _load_case(d: Path):
             raise TypeError("must_reject is not a boolean")
         case_id = meta.get("id") if isinstance(meta.get("id"), str) else spec.id
         claim = Claim.parse(meta.get("profile", "reducer"))
-        reject_exit = meta.get("reject_exit", REJECT_EXIT)
-        if type(reject_exit) is not int:
-            raise TypeError("reject_exit is not an integer")
+        saved = meta.get("reject_exit", list(REJECT_EXIT))
+        if not isinstance(saved, list) or not all(type(c) is int for c in saved):
+            raise TypeError("reject_exit is not a list of exit statuses")
+        reject_exit = parse_reject_exit(",".join(map(str, saved)))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise UsageError(f"{d}/case.json: not a saved case ({type(e).__name__}: {e})") from None
     return Case(spec, Bundle(None), expected, must_reject), case_id, claim, reject_exit
@@ -361,8 +362,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", choices=["argv", "stdin"], default="argv", help="where the bundle path goes without {bundle}")
     p.add_argument("--timeout", type=float, default=30.0,
                    help="seconds per run before the process group is killed (a hang)")
-    p.add_argument("--reject-exit", type=int, metavar="CODE",
-                   help="the exit status of a clean rejection (default 1, what Codex uses; replay: the saved case's); "
+    p.add_argument("--reject-exit", metavar="CODE[,CODE]",
+                   help="the exit status of a clean rejection, or several, comma-separated (default 1, what Codex "
+                   "uses; replay: the saved case's); "
                    "any other non-zero status, a signal, or a traceback, panic or sanitizer report is a crash")
     p.add_argument("--oracle", action="append",
                    help="judge the output too (repeatable): metamorphic, coverage, codex-VERSION (differential), "

@@ -237,7 +237,7 @@ class Campaign:
                     **shrunk.to_dict(),
                     "id": r.id,
                     "profile": self.claim.label,
-                    "reject_exit": self.command.reject_exit,
+                    "reject_exit": list(self.command.reject_exit),
                     "case": spec.to_dict(),
                     "original": r.spec.to_dict(),
                     "replay": r.replay,

@@ -41,7 +41,7 @@ OPTIONS: tuple[tuple[str, Literal["string", "linelist"], str | list[str] | None,
     ("timeout", "string", "30", "seconds per run before the process group is killed"),
     ("input", "string", "argv", "where the bundle path goes without {bundle}: argv or stdin"),
     ("profile", "string", "reducer", "what the reducer claims: reducer, writer, strict or robustness"),
-    ("reject_exit", "string", "1", "the exit status of a clean rejection"),
+    ("reject_exit", "string", "1", "the exit status of a clean rejection (several: comma-separated)"),
     ("known", "string", None, "known-results file: allowed failures, each with a reason"),
     ("invariant", "linelist", [], "only these invariants"),
     ("oracle", "linelist", [], "output oracles: metamorphic, coverage, codex-VERSION, all, module:function"),
@@ -129,7 +129,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _suite(session: pytest.Session) -> ReducerSuite:
-    from ..command import ReducerCommand
+    from ..command import ReducerCommand, parse_reject_exit
     from .claims import Claim
     from .cases import corruptions, plan_cases
     from .fuzz import Campaign
@@ -139,7 +139,7 @@ def _suite(session: pytest.Session) -> ReducerSuite:
     config = session.config
     try:
         command = ReducerCommand(option(config, "cmd"), input=option(config, "input"),
-                                 timeout=float(option(config, "timeout")), reject_exit=int(option(config, "reject_exit")))
+                                 timeout=float(option(config, "timeout")), reject_exit=parse_reject_exit(option(config, "reject_exit")))
         dialect = option(config, "dialect")
         if dialect not in written_dialects():
             raise ValueError(f"reducer dialect must be one of {', '.join(written_dialects())}, not {dialect!r}")

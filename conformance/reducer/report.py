@@ -114,7 +114,7 @@ def build_report(campaign, command: str, known: Known, seconds: float, *, exampl
         command, campaign.dialect, campaign.claim.label, campaign.seed, results, table, verdict,
         len(campaign.skipped), seconds, repro_dir=str(campaign.repro_dir) if campaign.repro_dir else None,
         shard=f"{campaign.shard[0]}/{campaign.shard[1]}",
-        reject_exit=campaign.command.reject_exit,
+        reject_exit=list(campaign.command.reject_exit),
         not_run=[{"id": r.id, "invariant": r.spec.invariant, "why": r.detail} for r in campaign.not_run],
         oracles={
             "enabled": oracles.names,
@@ -154,7 +154,7 @@ SHARD_SCHEMA: dict[str, Any] = {
         "profile": {"type": "string"},
         "seed": {"type": "integer"},
         "shard": {"type": "string"},
-        "reject_exit": {"type": "integer"},
+        "reject_exit": {"type": "array", "items": {"type": "integer"}},
         "not_run": {"type": "array", "items": {"type": "object", "required": ["id", "invariant", "why"], "properties": {
             "id": {"type": "string"}, "invariant": {"type": "string"}, "why": {"type": "string"}}}},
         "cases": _COUNT,
@@ -263,7 +263,7 @@ def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # d
         "expected_failures": verdict.expected_failures,
         "new_failures": verdict.new_failures,
         "stale_known_results": [{"invariant": i, "why": w} for i, w in verdict.stale],
-        "reject_exit": docs[0].get("reject_exit", 1),
+        "reject_exit": docs[0].get("reject_exit", [1]),
         "not_run": [n for d in docs for n in d.get("not_run", [])],
         "oracles": {**first_oracles, "results": oracle_results, "never_applied": never},
         "eligible": eligible,
