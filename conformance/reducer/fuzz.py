@@ -52,6 +52,8 @@ class CaseResult:
     diff: list[str] = field(default_factory=list)  # an oracle's first differences
     replay: str = ""
     lines: int = 0  # lines of the case's trace.jsonl as built
+    runs: int = 0  # reducer runs this case took (the oracles' runs included)
+    run_seconds: float = 0.0  # their time: the floor a campaign's wall time is measured against
 
     @property
     def valid_accepted(self) -> bool:
@@ -296,7 +298,7 @@ def _run_built(job: Job, case: Case) -> CaseResult:
         run = job.command.run_capture(bundle_dir, Path(tmp) / "work", capture=capture)
         result, behaviour, detail = classify(case, run.outcome)
         r = CaseResult(job.spec, result, behaviour, case.must_reject, sorted(case.expected), run.outcome, detail,
-                       finding=finding, lines=case.lines)
+                       finding=finding, lines=case.lines, runs=1, run_seconds=run.outcome.seconds)
         if capture and result == PASS and behaviour == "accepts":
             from .judge_output import judge_output
 

@@ -77,8 +77,10 @@ def _user(spec: str, r, case, output, tmp: Path, problems) -> None:
         problems.append((spec, got.message or "failed", []))
 
 
-def _run(job, bundle_dir: Path, work: Path, cfg_norm):
+def _run(job, bundle_dir: Path, work: Path, cfg_norm, r):
     run = job.command.run_capture(bundle_dir, work)
+    r.runs += 1
+    r.run_seconds += run.outcome.seconds
     if not run.outcome.accepted:
         return run, None
     return run, normalized(run.result, cfg_norm)
@@ -88,7 +90,7 @@ def _metamorphic(case, base, job, tmp: Path, problems, r) -> str:
     cfg = job.oracles
     bundle_dir = tmp / "bundle"
     # the same bundle twice
-    run, again = _run(job, bundle_dir, tmp / "again", cfg.normalizer)
+    run, again = _run(job, bundle_dir, tmp / "again", cfg.normalizer, r)
     if not run.outcome.accepted:
         problems.append((METAMORPHIC, f"the same bundle run again was rejected: {run.outcome.describe()}", []))
         return FAILED
@@ -101,12 +103,12 @@ def _metamorphic(case, base, job, tmp: Path, problems, r) -> str:
         r.oracle_notes[METAMORPHIC] = f"no transform keeps a bundle valid under the claim {job.claim.label}"
         return NOT_APPLICABLE
     # all transforms at once; only on a difference is each tried alone, to name the culprits
-    if _same_under(case, ts, base, job, tmp, "all") is None:
+    if _same_under(case, ts, base, job, tmp, "all", r) is None:
         return PASSED
     culprits = []
     first: tuple | None = None
     for t in ts:
-        found = _same_under(case, (t,), base, job, tmp, t.name)
+        found = _same_under(case, (t,), base, job, tmp, t.name, r)
         if found is not None:
             culprits.append(t)
             first = first or found
@@ -117,14 +119,14 @@ def _metamorphic(case, base, job, tmp: Path, problems, r) -> str:
     return FAILED
 
 
-def _same_under(case, ts, base, job, tmp: Path, label: str) -> tuple[list[str], str] | None:
+def _same_under(case, ts, base, job, tmp: Path, label: str, r) -> tuple[list[str], str] | None:
     """None when the output under ``ts`` equals ``base`` once what ``ts`` renamed is renamed in
     ``base`` too; else the first differences (or the rejection) and what would silence them."""
     b = transformed(case.bundle, case.spec.dialect, ts, case.spec.seed)
     moves = any(t.moves for t in ts)
     where = tmp / f"moved here {label}" / "bundle copy" if moves else tmp / f"meta-{label}" / "bundle"
     b.write(where)
-    run, out = _run(job, where, tmp / f"work-{label}", job.oracles.normalizer)
+    run, out = _run(job, where, tmp / f"work-{label}", job.oracles.normalizer, r)
     if not run.outcome.accepted:
         return [f"rejected: {run.outcome.describe()}"], ""
     expected = mapped(base, path_map(case.bundle, ts, os.path.abspath(tmp / "bundle"), os.path.abspath(where)))
@@ -140,6 +142,8 @@ def _differential(base, job, tmp: Path, problems, name: str, r) -> str:
     oracle = ReducerCommand(f"{shlex.quote(cfg.differential_binary)} debug trace-reduce {{bundle}} -o {{output}}",
                             timeout=job.command.timeout)
     run = oracle.run_capture(tmp / "bundle", tmp / "oracle")
+    r.runs += 1
+    r.run_seconds += run.outcome.seconds
     if not run.outcome.accepted:
         r.oracle_notes[name] = f"Codex {cfg.differential} rejects the bundle: its output says nothing"
         return NOT_APPLICABLE
