@@ -220,3 +220,30 @@ def test_a_known_hang_costs_one_timeout_and_is_not_shrunk(tmp_path):
                      "--invariant", "SEQ.NO_GAP", "--no-shrink", examples=3))
     assert not doc["ok"] and doc["results"]["hang"] == 2 and doc["not_run"] == []
     assert doc["failures"][0]["detail"].startswith("hang: timed out after")
+
+
+# -- the real Codex reducers pass every claim they should ---------------------------------------------
+
+
+@pytest.mark.codex
+@pytest.mark.parametrize("claim", ["reducer", "robustness"])
+@pytest.mark.parametrize("dialect", ["v1", "v2", "v3"])
+def test_real_codex_reducers_pass_their_claims_with_every_oracle_and_no_normalizer(tmp_path, codex_binaries,
+                                                                                   dialect, claim):
+    from rollout_trace_kit.codex.install import REFERENCE_RELEASES
+
+    release = REFERENCE_RELEASES[dialect]
+    known = Path(__file__).parent / "known-results" / f"codex-{release}.json"
+    cmd = f"{shlex.quote(str(codex_binaries[dialect]))} debug trace-reduce {{bundle}} -o {{output}}"
+    out = run(tmp_path, cmd, "--dialect", dialect, "--profile", claim, "--oracle", "all", "--known", str(known),
+              "--timeout", "10", "--no-shrink", examples=100, seed=19)
+    doc = report(out)
+    assert out.returncode == 0 and doc["ok"], (doc["new_failures"], doc["stale_known_results"], doc["failures"][:3])
+    assert doc["results"]["crash"] == doc["results"]["wrong-output"] == doc["results"]["error"] == 0
+    valid = doc["invariants"]["VALID"]["cases"]
+    assert doc["oracles"]["never_applied"] == {}
+    assert doc["oracles"]["results"]["metamorphic"] == doc["oracles"]["results"]["coverage"] == \
+        {"pass": valid, "fail": 0, "n/a": 0}
+    # a known hang costs at most one timeout
+    assert doc["results"]["hang"] <= len([e for e in json.loads(known.read_text())["entries"].values()
+                                          if e["behaviour"] == "hangs"])
