@@ -247,3 +247,14 @@ def test_real_codex_reducers_pass_their_claims_with_every_oracle_and_no_normaliz
     # a known hang costs at most one timeout
     assert doc["results"]["hang"] <= len([e for e in json.loads(known.read_text())["entries"].values()
                                           if e["behaviour"] == "hangs"])
+
+
+def test_merge_of_shards_where_a_named_oracle_never_applied_is_exit_2(tmp_path):
+    tmp_path.mkdir(exist_ok=True)
+    for i in (1, 2):
+        out = run(tmp_path, FRAGILE + " --counts-only", "--oracle", "coverage", "--profile", "robustness",
+                  "--invariant", "SEQ.NO_GAP", "--shard", f"{i}/2", "-o", f"shard-{i}.json", examples=6)
+        assert out.returncode == 2 and (tmp_path / f"shard-{i}.json").is_file(), out.stderr
+    merged = subprocess.run([sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "merge", "shard-1.json",
+                             "shard-2.json"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert merged.returncode == 2 and "oracle coverage never applied" in merged.stderr, merged.stderr

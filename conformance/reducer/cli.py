@@ -233,7 +233,13 @@ def run_merge(args: argparse.Namespace) -> int:
     except (UsageError, OutputError, KnownResultsError, ReportMergeError) as e:
         return _fail("fuzz-reducer merge", str(e))
     args.update = False
-    return _finish(doc, None, args, known)
+    code = _finish(doc, None, args, known)
+    unapplied = oracles_never_applied(doc, (doc.get("oracles") or {}).get("explicit") or [])
+    if unapplied and code != EXIT_USAGE:  # never applied in any shard: not in the whole campaign either
+        for line in unapplied:
+            print(f"rollout-trace fuzz-reducer merge: {escape.display(line)}", file=sys.stderr)
+        return EXIT_USAGE
+    return code
 
 
 # -- replay -------------------------------------------------------------------------------
