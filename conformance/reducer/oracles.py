@@ -192,8 +192,14 @@ class Transform:
     moves: bool = False  # the bundle is written to another directory as well
     # the bundle-relative paths it renames, old -> new: the output may name them
     renames: Callable[[Bundle], dict[str, str]] | None = None
+    path_refs: bool = False  # only where a ref names its payload by path (a shard is found by number)
 
     def allowed(self, dialect: str, profile: Profile) -> bool:
+        if self.path_refs:
+            from ...model import DIALECTS
+
+            if DIALECTS[dialect].layout.ref_key != "path":
+                return False
         return not any(CATALOGUE[i].active(dialect, profile) for i in self.breaks)
 
 
@@ -340,7 +346,7 @@ TRANSFORMS: tuple[Transform, ...] = (
     Transform("omit-nulls", "optional fields that are null left out", (), _omit_nulls),
     Transform("unknown-keys", "unknown keys added to envelopes and payloads", ("EVENT.UNKNOWN_KEY",), _unknown_keys),
     Transform("rename-payloads", "payload files renamed, refs rewritten to match", ("REF.NAMING",), _rename_payloads,
-              renames=_payload_renames),
+              renames=_payload_renames, path_refs=True),
     Transform("move", "the bundle directory moved (another parent, a space in its name)", (), _moved, moves=True),
 )
 TRANSFORM_NAMES = tuple(t.name for t in TRANSFORMS)
