@@ -258,3 +258,14 @@ def test_merge_of_shards_where_a_named_oracle_never_applied_is_exit_2(tmp_path):
     merged = subprocess.run([sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "merge", "shard-1.json",
                              "shard-2.json"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert merged.returncode == 2 and "oracle coverage never applied" in merged.stderr, merged.stderr
+
+
+def test_a_known_hang_a_run_never_reached_is_not_stale_but_a_changed_one_is():
+    from rollout_trace_kit.conformance.reducer.known import Known, judge
+
+    known = Known({"REF.REGULAR_FILE": {"behaviour": "hangs", "reason": "a FIFO"},
+                   "SEQ.NO_GAP": {"behaviour": "accepts", "reason": "lenient"}})
+    passed_rows = {"REF.REGULAR_FILE": {"failed": 0, "summary": "rejects"}, "SEQ.NO_GAP": {"failed": 0, "summary": "rejects"}}
+    assert [i for i, _ in judge(passed_rows, known).stale] == ["SEQ.NO_GAP"]  # no FIFO this seed: proves nothing
+    crashed = {"REF.REGULAR_FILE": {"failed": 1, "summary": "crashes"}}
+    assert judge(crashed, known).stale == [("REF.REGULAR_FILE", "listed as hangs, but the run saw crashes")]
