@@ -29,7 +29,10 @@ from typing import Any, Callable, Literal, Mapping, Union
 
 API_VERSION = 1
 
-PASS, FAIL, NOT_APPLICABLE = "pass", "fail", "n/a"
+Verdict = Literal["pass", "fail", "n/a"]
+PASS: Verdict = "pass"
+FAIL: Verdict = "fail"
+NOT_APPLICABLE: Verdict = "n/a"
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class BundleFacts:
 
 @dataclass(frozen=True)
 class OracleResult:
-    verdict: Literal["pass", "fail", "n/a"]
+    verdict: Verdict
     message: str = ""
 
 

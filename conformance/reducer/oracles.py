@@ -388,11 +388,11 @@ def mapped(doc, pairs: list[tuple[str, str]]):
     new = dict(pairs)
 
     def sub(text: str) -> str:
-        return rx.sub(lambda m: new[m.group(0)], text) if isinstance(text, str) else text
+        return rx.sub(lambda m: new[m.group(0)], text)
 
     def walk(v):
         if isinstance(v, dict):
-            return {sub(k): walk(x) for k, x in v.items()}
+            return {sub(k) if isinstance(k, str) else k: walk(x) for k, x in v.items()}
         if isinstance(v, list):
             return [walk(x) for x in v]
         if isinstance(v, str):
@@ -563,9 +563,9 @@ def bundle_facts(bundle: Bundle, dialect: str, *, case_id: str, bundle_dir, vali
         except orjson.JSONDecodeError:
             continue
         p = ev.get("payload") if isinstance(ev, dict) else None
-        variant = p.get("type") if isinstance(p, dict) else None
-        if not isinstance(variant, str):
+        if not isinstance(p, dict) or not isinstance(p.get("type"), str):
             continue
+        variant = p["type"]
         variants[variant] = variants.get(variant, 0) + 1
         hit = starts.get(variant)
         if hit and isinstance(p.get(hit[1]), str) and p[hit[1]] not in ids[hit[0]]:
