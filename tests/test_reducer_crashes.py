@@ -269,3 +269,44 @@ def test_a_known_hang_a_run_never_reached_is_not_stale_but_a_changed_one_is():
     assert [i for i, _ in judge(passed_rows, known).stale] == ["SEQ.NO_GAP"]  # no FIFO this seed: proves nothing
     crashed = {"REF.REGULAR_FILE": {"failed": 1, "summary": "crashes"}}
     assert judge(crashed, known).stale == [("REF.REGULAR_FILE", "listed as hangs, but the run saw crashes")]
+
+
+# -- model coverage of a campaign ---------------------------------------------------------------------
+
+
+def test_model_coverage_is_read_from_the_bundles_against_the_model():
+    from rollout_trace_kit.bundle import Bundle
+    from rollout_trace_kit.conformance.reducer.model_coverage import bundle_coverage, summary, universe
+    from rollout_trace_kit.corpus import corpus_root
+    from rollout_trace_kit.model import DIALECTS
+
+    lines = Bundle.read(corpus_root() / "codex-0.169.0" / "tools").lines
+    seen = bundle_coverage(lines, "v2")
+    events = [json.loads(l) for l in lines]
+    assert seen["variants"] == {e["payload"]["type"] for e in events}
+    assert seen["tool_kinds"] == {e["payload"]["kind"]["type"] for e in events if e["payload"]["type"] == "tool_call_started"}
+    assert "envelope.thread_id:null" in seen["fields"] and "envelope.seq:present" in seen["fields"]
+    u = universe("v2")
+    assert u["variants"] == set(DIALECTS["v2"].payload.tags) and {"mcp", "web", "exec_command"} <= u["tool_kinds"]
+    s = summary("v2", seen)
+    assert s["variants"]["covered"] + len(s["variants"]["missing"]) == s["variants"]["total"] == len(u["variants"])
+
+
+def test_a_campaign_reports_its_model_coverage_and_merge_keeps_what_any_shard_covered(tmp_path):
+    tmp_path.mkdir(exist_ok=True)
+    docs = []
+    for i in (1, 2):
+        out = run(tmp_path, FRAGILE, "--profile", "robustness", "--shard", f"{i}/2", "-o", f"s{i}.json",
+                  "--format", "json", examples=10)
+        assert out.returncode == 0 and "model coverage: " in out.stderr, out.stderr
+        docs.append(json.loads((tmp_path / f"s{i}.json").read_text()))
+    for doc in docs:
+        cov = doc["model_coverage"]
+        assert set(cov) == {"variants", "tool_kinds", "payload_kinds", "enum_values", "fields", "invariants"}
+        assert all(c["covered"] + len(c["missing"]) == c["total"] for c in cov.values())
+        assert cov["variants"]["covered"] >= 10 and cov["invariants"]["covered"] >= 3
+    merged = subprocess.run([sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "merge", "s1.json", "s2.json",
+                             "--format", "json"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    cov = json.loads(merged.stdout)["model_coverage"]
+    for k, c in cov.items():
+        assert set(c["missing"]) == set(docs[0]["model_coverage"][k]["missing"]) & set(docs[1]["model_coverage"][k]["missing"])
