@@ -79,8 +79,11 @@ def test_the_reducer_runs_in_the_callers_directory_with_absolute_paths(tmp_path)
     [
         ("no-such-reducer-xyz {bundle}", "preflight: the reducer cannot start"),
         (f"{PY} -c 'import os, signal; os.kill(os.getpid(), signal.SIGSEGV)' {{bundle}}", "preflight: the reducer crashed"),
+        (f"{PY} -c 'import sys; print(\"no thanks\", file=sys.stderr); sys.exit(1)' {{bundle}}",
+         "preflight: the reducer rejected on the shipped valid bundle codex-0.169.0/tools (exit 1); it printed:\n  no thanks"),
         (f"{PY} -c 'import sys; print(\"no thanks\", file=sys.stderr); sys.exit(4)' {{bundle}}",
-         "preflight: the reducer rejected on the shipped valid bundle codex-0.169.0/tools (exit 4); it printed:\n  no thanks"),
+         "preflight: the reducer crashed on the shipped valid bundle codex-0.169.0/tools: exit 4, outside the contract "
+         "(0 accepts, 1 rejects): no thanks"),
         (f"{PY} -c 'import time; time.sleep(30)' {{bundle}}", "preflight: the reducer ran past --timeout 1 s"),
         (f"{PY} -c pass {{bundle}} {{output}}", "wrote no JSON to {output}"),
     ],
