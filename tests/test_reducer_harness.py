@@ -152,7 +152,8 @@ def test_stdin_and_argv_modes(tmp_path):
         "sys.exit(0 if os.path.isfile(os.path.join(path, 'manifest.json')) else 3)\n"
     )
     for mode in ("stdin", "argv"):
-        rc, doc = fuzz(tmp_path / mode, f"{PY} {script}", "--input", mode, "--invariant", "BUNDLE.MANIFEST_PRESENT", examples=4)
+        rc, doc = fuzz(tmp_path / mode, f"{PY} {script}", "--input", mode, "--invariant", "BUNDLE.MANIFEST_PRESENT",
+                       "--reject-exit", "3", examples=4)  # exit 3 is this reducer's clean rejection
         rows = doc["invariants"]
         assert rows["VALID"]["accepts"] == rows["VALID"]["cases"]
         assert rows["BUNDLE.MANIFEST_PRESENT"]["rejects"] == rows["BUNDLE.MANIFEST_PRESENT"]["cases"] > 0
