@@ -131,8 +131,8 @@ def summary(dialect: str, covered: dict[str, set[str]], invariants: tuple[list[s
 
 def merged(docs: list[dict]) -> dict | None:
     """The coverage of shards together: a thing is missing only when every shard missed it."""
-    parts: list[dict] = [d["model_coverage"] for d in docs if isinstance(d.get("model_coverage"), dict)]
-    if not parts or len(parts) != len(docs):
+    parts = [d.get("model_coverage") for d in docs]
+    if not parts or any(not isinstance(p, dict) for p in parts):
         return None
     out = {}
     for k, first in parts[0].items():
