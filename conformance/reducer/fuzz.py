@@ -29,7 +29,6 @@ from ..command import Outcome, ReducerCommand, scratch_root
 from .cases import VALID, Case, CaseSpec, build_case, eligible_invariants, judge_case, plan_cases, smaller
 from .claims import Claim
 from .known import Known
-from .model_coverage import DIMENSIONS, bundle_coverage
 from .oracles import OracleConfig
 
 PASS, FAIL, CRASH, HANG, ERROR, WRONG_OUTPUT = "pass", "fail", "crash", "hang", "error", "wrong-output"
@@ -55,7 +54,6 @@ class CaseResult:
     lines: int = 0  # lines of the case's trace.jsonl as built
     runs: int = 0  # reducer runs this case took (the oracles' runs included)
     run_seconds: float = 0.0  # their time: the floor a campaign's wall time is measured against
-    coverage: dict[str, set[str]] = field(default_factory=dict)  # what of the model its bundle exercised
 
     @property
     def valid_accepted(self) -> bool:
@@ -146,14 +144,6 @@ class Campaign:
     @property
     def eligible(self) -> list[str]:
         return eligible_invariants(self.dialect, self.invariants)
-
-    def model_coverage(self) -> dict[str, set[str]]:
-        """What of the model the bundles of every case run exercised, per dimension."""
-        out: dict[str, set[str]] = {k: set() for k in DIMENSIONS}
-        for r in self.results:
-            for k, got in r.coverage.items():
-                out[k] |= got
-        return out
 
     def never_exercised(self) -> list[str]:
         seen = {r.spec.invariant for r in self.results}
@@ -308,8 +298,7 @@ def _run_built(job: Job, case: Case) -> CaseResult:
         run = job.command.run_capture(bundle_dir, Path(tmp) / "work", capture=capture)
         result, behaviour, detail = classify(case, run.outcome)
         r = CaseResult(job.spec, result, behaviour, case.must_reject, sorted(case.expected), run.outcome, detail,
-                       finding=finding, lines=case.lines, runs=1, run_seconds=run.outcome.seconds,
-                       coverage=bundle_coverage(case.bundle.lines, case.spec.dialect))
+                       finding=finding, lines=case.lines, runs=1, run_seconds=run.outcome.seconds)
         if capture and result == PASS and behaviour == "accepts":
             from .judge_output import judge_output
 

@@ -19,7 +19,7 @@ from .fuzz import COUNTS, PASS, RESULTS, CaseResult, sort_table, summarise
 from .known import Known, Verdict, judge
 
 # 2: results "crash" (by exit contract and crash output) and "hang" (was "timeout"); "profile"
-# may be "robustness"; "reject_exit", "not_run", "model_coverage" and the oracles' "never_applied"
+# may be "robustness"; "reject_exit", "not_run" and the oracles' "never_applied"
 REPORT_FORMAT = "rollout-trace-kit/reducer-report/2"
 
 
@@ -100,7 +100,6 @@ def build_report(campaign, command: str, known: Known, seconds: float, *, exampl
     from .fuzz import per_invariant
     from .oracles import transforms_for
 
-    from .model_coverage import summary as coverage_summary
     from .oracles import never_applied
 
     results = campaign.results
@@ -128,8 +127,6 @@ def build_report(campaign, command: str, known: Known, seconds: float, *, exampl
         },
         eligible=campaign.eligible,
         never_exercised=campaign.never_exercised(),
-        model_coverage=coverage_summary(campaign.dialect, campaign.model_coverage(),
-                                        (campaign.eligible, [r.spec.invariant for r in results])),
         examples=examples,
         timeout=timeout,
         known=os.path.basename(known_file) if known_file else None,
@@ -169,9 +166,6 @@ SHARD_SCHEMA: dict[str, Any] = {
             "properties": {**{k: _COUNT for k in COUNTS}, "wrong_output": _COUNT, "must_reject": {"type": "boolean"}},
         }},
         "eligible": {"type": "array", "items": {"type": "string"}},
-        "model_coverage": {"type": ["object", "null"], "additionalProperties": {
-            "type": "object", "required": ["covered", "total", "missing"], "properties": {
-                "covered": _COUNT, "total": _COUNT, "missing": {"type": "array", "items": {"type": "string"}}}}},
         "oracles": {"type": ["object", "null"], "properties": {
             "normalizer": {"type": "string"},
             "explicit": {"type": "array", "items": {"type": "string"}},
@@ -228,8 +222,6 @@ def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # d
             if doc.get(k) != docs[0].get(k):
                 raise ReportMergeError(f"{name}: {k} {doc.get(k)!r} differs from {names[0]}'s {docs[0].get(k)!r}: "
                                        "not shards of one campaign")
-    from .model_coverage import merged as merged_coverage
-
     shards = [d.get("shard", "1/1") for d in docs]
     if len(set(shards)) != len(shards):
         raise ReportMergeError(f"the same shard given twice: {', '.join(sorted(shards))}")
@@ -276,7 +268,6 @@ def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # d
         "oracles": {**first_oracles, "results": oracle_results, "never_applied": never},
         "eligible": eligible,
         "never_exercised": [i for i in eligible if i not in exercised],
-        "model_coverage": merged_coverage(docs),
         "failures": [f for d in docs for f in d.get("failures", [])],
     }
 
@@ -438,10 +429,6 @@ def print_human(doc: dict, file=None, summary_only: bool = False, color: str = "
         invs = sorted({n["invariant"] for n in not_run})
         console.print(f"not run: {len(not_run)} case(s) of known hang(s) {', '.join(invs)} after one hung "
                       "(a known hang costs at most one timeout)", soft_wrap=True)
-    if doc.get("model_coverage"):
-        from .model_coverage import console_line
-
-        console.print(console_line(doc["model_coverage"]), soft_wrap=True)
     never = doc.get("never_exercised") or []
     if never:
         shown = ", ".join(never[:12]) + (f" and {len(never) - 12} more (all in the JSON report)" if len(never) > 12 else "")
