@@ -60,6 +60,15 @@ reconcile with the thread's conversation, which no JSON Schema says. Those are
 hand-written. ``python benchmarks/generators.py`` prints both rates, ``bundles``'s
 lifecycle-valid events per second, and their ratio, measured in one run.
 
+**Two generation modes** (:data:`MODES`, the ``mode`` option of :func:`plans`,
+:func:`bundles` and :func:`build_bundle`, ``--mode`` of ``fuzz-reducer``): ``"releases"``
+(the default) writes what Codex releases were measured writing; ``"schema"`` ("as the schema
+allows") widens every event to every variant, tool kind, payload kind and enum value, optional
+fields present, ``null`` and absent, Unicode and numeric edges, wherever the reference
+reducers read any value the schema allows (:mod:`._widen` says where, and why). Robustness
+campaigns use the second: a reader that only ever saw what Codex writes breaks on the first
+bundle of another producer.
+
 **Big bundles without Hypothesis.** :func:`build_bundle` writes a deterministic
 lifecycle-valid bundle of exactly ``events`` events (and, within the feasible range,
 exactly ``payload_files`` payload files) straight to a directory, so memory does not
@@ -68,7 +77,7 @@ grow with the bundle (``benchmarks/generators.py --big N`` times it).
 
 from ._fast import build_bundle
 from ._leaf import events, free_json, payload_bodies, payload_refs, payloads
-from ._plan import CALL_KINDS, TURN_ENDS, BundlePlan, Call, Round, ThreadPlan, TurnPlan
+from ._plan import CALL_KINDS, MODES, TURN_ENDS, BundlePlan, Call, Round, ThreadPlan, TurnPlan
 from ._strategies import (
     FEATURES,
     GeneratedBundle,
@@ -85,6 +94,7 @@ __all__ = [
     "CALL_KINDS",
     "CORRUPTIONS",
     "FEATURES",
+    "MODES",
     "TURN_ENDS",
     "UNCORRUPTIBLE",
     "BundlePlan",

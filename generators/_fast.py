@@ -25,7 +25,7 @@ from typing import overload
 from ..bundle import Bundle
 from ..model import DIALECTS
 from ..model.types import Dialect
-from ._plan import BundlePlan, Round, TurnPlan, random_turn, turn_children, turn_event_bound
+from ._plan import BundlePlan, Round, TurnPlan, one_feature_turns, random_turn, turn_children, turn_event_bound
 from ._scenario import Recorder, Thread
 from ._writer import DirectorySink, MemorySink
 
@@ -42,21 +42,21 @@ def _closing_events(rec: Recorder) -> int:
 @overload
 def build_bundle(
     dialect: str | Dialect = ..., seed: int = ..., *, events: int = ..., payload_files: int | None = ...,
-    text_bytes: int = ..., directory: None = None,
+    text_bytes: int = ..., directory: None = None, mode: str = ...,
 ) -> Bundle: ...
 
 
 @overload
 def build_bundle(
     dialect: str | Dialect = ..., seed: int = ..., *, events: int = ..., payload_files: int | None = ...,
-    text_bytes: int = ..., directory: str | Path,
+    text_bytes: int = ..., directory: str | Path, mode: str = ...,
 ) -> Path: ...
 
 
 @overload
 def build_bundle(
     dialect: str | Dialect = ..., seed: int = ..., *, events: int = ..., payload_files: int | None = ...,
-    text_bytes: int = ..., directory: str | Path | None = ...,
+    text_bytes: int = ..., directory: str | Path | None = ..., mode: str = ...,
 ) -> Bundle | Path: ...
 
 
@@ -68,8 +68,13 @@ def build_bundle(
     payload_files: int | None = None,
     text_bytes: int = 24,
     directory: str | Path | None = None,
+    mode: str = "releases",
 ) -> Bundle | Path:
     """A lifecycle-valid bundle of exactly ``events`` events.
+
+    ``mode`` is a generation mode of :data:`MODES`: ``"releases"`` writes what Codex releases
+    write; ``"schema"`` widens every event to what the schema allows (and starts the rollout
+    with a turn of every feature when the event budget has room for it).
 
     Written into ``directory`` as it is generated (returns the path), or kept in
     memory (returns a :class:`~rollout_trace_kit.bundle.Bundle`) when no directory
@@ -78,7 +83,7 @@ def build_bundle(
     d = DIALECTS[dialect] if isinstance(dialect, str) else dialect
     sink = DirectorySink(directory) if directory is not None else MemorySink()
     keep = events <= HISTORY_LIMIT
-    rec = Recorder(d, BundlePlan(seed=seed, text_bytes=text_bytes, incremental=True), sink, keep_history=keep)
+    rec = Recorder(d, BundlePlan(seed=seed, text_bytes=text_bytes, incremental=True, mode=mode), sink, keep_history=keep)
     minimum = _START_EVENTS + _closing_events(rec)
     if events < minimum:
         raise ValueError(f"a {dialect} bundle has at least {minimum} events")
@@ -86,6 +91,13 @@ def build_bundle(
         raise ValueError(f"payload_files must be between {_START_PAYLOADS + 1} and events - 1")
     rnd = random.Random(seed ^ 0x5EED)
     root = rec.begin()
+    if mode == "schema":
+        # every feature once (rare turn ends, resumed children, code cells...), rotated by the
+        # seed so that small budgets still reach each of them across a campaign
+        for turn in _feature_turns_rotated(seed, keep):
+            if turn_event_bound(turn) + 2 * turn_children(turn) > events - _closing_events(rec) - rec.w.events_written - FILL_ROOM:
+                continue
+            rec.user_turn(root, turn)
 
     def target() -> int:
         """Events left before the closing ones (root end, then each child thread's end)."""
@@ -115,6 +127,12 @@ def build_bundle(
          None if payload_files is None else payload_files - (rec.w.next_payload - 1) - _closing_payloads(rec))
     rec.shutdown(root)
     return rec.w.finish()
+
+
+def _feature_turns_rotated(seed: int, keep_history: bool) -> list[TurnPlan]:
+    turns = [t if keep_history else _no_compaction(t) for t in one_feature_turns()]
+    k = seed % len(turns)
+    return turns[k:] + turns[:k]
 
 
 _START_EVENTS = 3  # rollout_started, thread_started, session_configured

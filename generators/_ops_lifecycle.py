@@ -182,7 +182,7 @@ _twice(
     "A second tool call (new id) claims the model-visible call id of another in the same thread.",
     "tool_call_started",
     needs=("exec",),
-    where=lambda p: p["model_visible_call_id"],
+    where=lambda p: p.get("model_visible_call_id"),
     renamed=("tool_call_id", "call-"),
 )
 

@@ -28,6 +28,14 @@ CALL_KINDS = (
 )
 SPAWN = "spawn"  # multi-agent: spawn a child thread, wait for its result
 
+# Generation modes: which values a bundle's events take.
+MODES = {
+    "releases": "as releases write: the values and shapes real Codex releases were measured writing",
+    "schema": "as the schema allows: every variant, tool kind, payload kind and enum value, optional "
+              "fields present, null and absent, Unicode and numeric edges, where the reference reducers "
+              "read any value the schema allows (generators/_widen.py)",
+}
+
 # How a turn ends.
 TURN_ENDS = (
     "answer",  # the model answers with a message; turn completed
@@ -71,6 +79,11 @@ class BundlePlan:
     seed: int = 0  # ids and texts
     text_bytes: int = 24  # typical length of generated texts (prompts, outputs)
     incremental: bool = False  # requests continue the previous response instead of resending history
+    mode: str = "releases"  # a generation mode of MODES
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown generation mode {self.mode!r}; known: {', '.join(MODES)}")
 
     def threads(self) -> int:
         return _count_threads(self.root)
@@ -79,6 +92,16 @@ class BundlePlan:
 def _count_threads(t: ThreadPlan) -> int:
     turns = t.turns + ((t.resumed,) if t.resumed else ())
     return 1 + sum(_count_threads(c.child) for turn in turns for r in turn.rounds for c in r.calls if c.child)
+
+
+def one_feature_turns() -> tuple[TurnPlan, ...]:
+    """Small turns, one feature each: every call kind, a spawned child that is resumed, a
+    compaction with a failed attempt, and every way of ending a turn."""
+    calls = tuple(TurnPlan((Round((Call(k, nested=1),)),)) for k in CALL_KINDS)
+    child = ThreadPlan((TurnPlan((Round((Call("exec"),)),)),), resumed=TurnPlan())
+    spawn = TurnPlan((Round((Call(SPAWN, child=child),)),))
+    compact = TurnPlan((Round((Call("exec"),), compact=True, compaction_retry=True),))
+    return calls + (spawn, compact) + tuple(TurnPlan((), end) for end in TURN_ENDS if end != "answer")
 
 
 # -- random plans (the fast builder) ----------------------------------------------------------

@@ -22,6 +22,7 @@ from ._ids import Ids
 from ._plan import SPAWN, BundlePlan, Round, TurnPlan
 from ._scenario_threads import Threads
 from ._scenario_tools import ToolCalls
+from ._widen import Widener
 from ._writer import Sink, TraceWriter
 
 BASE_MS = 1_795_625_352_000  # wall clock of the corpus recordings (late 2026)
@@ -66,7 +67,8 @@ class Recorder(ToolCalls, Threads):
         self.text_bytes = max(1, plan.text_bytes)
         start = BASE_MS + self.rnd.randrange(10**8)
         root_id = self.ids.uuid7(start)
-        self.w = TraceWriter(dialect, sink, trace_id=self.ids.uuid4(), rollout_id=root_id, started_at=start)
+        widen = Widener(dialect, random.Random(plan.seed ^ 0x51DE), incremental=plan.incremental) if plan.mode == "schema" else None
+        self.w = TraceWriter(dialect, sink, trace_id=self.ids.uuid4(), rollout_id=root_id, started_at=start, widen=widen)
         self.root: Thread | None = None
         self.pids = self.rnd.randrange(1000, 90000)
         self.compaction_requests = 0  # request ids are unique in the bundle

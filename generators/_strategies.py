@@ -70,8 +70,10 @@ def plans(
     max_threads: int = 3,
     text_bytes: st.SearchStrategy[int] | int = st.integers(4, 64),
     features: Iterable[str] = (),
+    mode: str = "releases",
 ) -> BundlePlan:
-    """A :class:`BundlePlan`; ``features`` are guaranteed to occur (see ``FEATURES``)."""
+    """A :class:`BundlePlan`; ``features`` are guaranteed to occur (see ``FEATURES``);
+    ``mode`` is a generation mode of ``MODES``."""
     extra = feature_turns(features) if features else ()
     budget = _Budget(children=max_threads - 1)
     resumes = "thread_resumed" in (DIALECTS[dialect] if isinstance(dialect, str) else dialect).tags
@@ -106,6 +108,7 @@ def plans(
         seed=draw(st.integers(0, 2**32 - 1)),
         text_bytes=size,
         incremental=draw(st.booleans()),
+        mode=mode,
     )
 
 
@@ -137,9 +140,11 @@ def feature_plan(features: Iterable[str] = FEATURES, seed: int = 0) -> BundlePla
 
 
 def bundles(dialect: str | Dialect = "v2", **plan_options: Any) -> st.SearchStrategy[GeneratedBundle]:
-    """Lifecycle-valid bundles of ``dialect``: zero findings in every validator profile,
-    accepted by the dialect's reference reducer. ``plan_options`` are those of :func:`plans`
-    (``max_turns``, ``max_rounds``, ``max_calls``, ``max_threads``, ``text_bytes``, ``features``).
+    """Lifecycle-valid bundles of ``dialect``: accepted by the dialect's reference reducer and
+    with zero findings in the reducer profile (the ``"releases"`` mode: in every profile).
+    ``plan_options`` are those of :func:`plans` (``max_turns``, ``max_rounds``, ``max_calls``,
+    ``max_threads``, ``text_bytes``, ``features``, ``mode``: ``"releases"`` writes what Codex
+    releases write, ``"schema"`` every value the schema allows where the reducers read any).
     """
     if isinstance(dialect, str) and dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}")

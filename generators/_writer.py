@@ -12,7 +12,7 @@ or straight to disk (big bundles never sit in memory).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import orjson
 
@@ -136,7 +136,8 @@ class TraceWriter:
     file-per-call I/O, into a sink.
     """
 
-    def __init__(self, dialect: Dialect, sink, *, trace_id: str, rollout_id: str, started_at: int):
+    def __init__(self, dialect: Dialect, sink, *, trace_id: str, rollout_id: str, started_at: int,
+                 widen: Callable[[dict[str, Any], dict[str, Any] | None], None] | None = None):
         if not writes_store(dialect):
             raise ValueError(f"dialect {dialect.name}: the generators do not write a {dialect.layout.store} store")
         self.dialect = dialect
@@ -151,6 +152,8 @@ class TraceWriter:
         self._order = field_order(dialect)
         self.store = sink.store() if sharded(dialect) else None
         self.records = 0
+        self.widen = widen  # the "schema" generation mode's rewrite of each payload (._widen)
+        self._held: tuple[Any, ...] | None = None  # the event the widener has not seen the next of
 
     # -- payloads -------------------------------------------------------------------
     def payload(self, kind: str, body: Any) -> dict[str, Any]:
@@ -182,8 +185,24 @@ class TraceWriter:
             raise TypeError(f"{tag} has no field(s) {sorted(fields)}")
         seq = self.next_seq
         self.next_seq += 1
-        self.sink.line(orjson.dumps(event_record(self.dialect, seq, self.clock, self.rollout_id, thread_id, turn_id, payload)))
+        if self.widen is None:
+            self._line(seq, self.clock, thread_id, turn_id, payload)
+            return seq
+        # The widener sees each event with the next one (a tool call's kind is opaque only when
+        # no runtime event parsed by that kind follows), so every event is held back by one.
+        if self._held is not None:
+            self._widened(self._held, payload)
+        self._held = (seq, self.clock, thread_id, turn_id, payload)
         return seq
+
+    def _line(self, seq: int, clock: int, thread_id: str | None, turn_id: str | None, payload: dict[str, Any]) -> None:
+        self.sink.line(orjson.dumps(event_record(self.dialect, seq, clock, self.rollout_id, thread_id, turn_id, payload)))
+
+    def _widened(self, held: tuple[Any, ...], following: dict[str, Any] | None) -> None:
+        seq, clock, thread_id, turn_id, payload = held
+        assert self.widen is not None
+        self.widen(payload, following)
+        self._line(seq, clock, thread_id, turn_id, payload)
 
     def tick(self, ms: int) -> int:
         """Advance the wall clock (never backwards) and return the new time."""
@@ -206,4 +225,7 @@ class TraceWriter:
         )
 
     def finish(self) -> Bundle | Path:
+        if self._held is not None:
+            self._widened(self._held, None)
+            self._held = None
         return self.sink.finish(self.manifest())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -101,7 +102,7 @@ def test_a_reducer_that_cannot_handle_a_real_bundle_stops_the_run(tmp_path, cmd,
     [
         (["--examples", "0"], "--examples must be >= 1"),
         (["--examples", "-3"], "--examples must be >= 1"),
-        (["--jobs", "0"], "--jobs must be >= 1"),
+        (["--jobs", "0"], "--jobs/-j: expected a whole number >= 1 or auto, not 0"),
         (["--timeout", "0"], "--timeout must be > 0"),
         (["-o", "/nonexistent/x"], "--output /nonexistent/x: directory /nonexistent does not exist"),
         (["--shard", "2/4"], "--shard needs --seed"),
@@ -334,13 +335,14 @@ def test_progress_goes_to_stderr_on_a_terminal(tmp_path):
     import pty
 
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([*RTK, "fuzz-reducer", "--cmd", kit_reducer(), "--examples", "3", "--seed", "1", "--format", "json"],
+    # a bar once the campaign has lasted a second (rollout_trace_kit.progress.BAR_AFTER): 8 cases take longer
+    proc = subprocess.Popen([*RTK, "fuzz-reducer", "--cmd", kit_reducer(), "--examples", "8", "--seed", "1", "--format", "json"],
                             stdout=subprocess.PIPE, stderr=follower, cwd=tmp_path)
     os.close(follower)
-    seen = read_until_closed(leader)
+    seen = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", read_until_closed(leader))
     proc.wait(timeout=300)
     os.close(leader)
-    assert b"\r3/3 cases, 0 not passing" in seen and b"\r1/3 cases" in seen
+    assert b"8/8 cases, 0 not passing" in seen and b"fuzz-reducer" in seen
     piped = rtk("fuzz-reducer", "--cmd", kit_reducer(), "--examples", "2", "--seed", "1", "--format", "json", cwd=tmp_path)
     assert "cases, 0 not passing" not in piped.stderr  # not a terminal: no progress lines
 

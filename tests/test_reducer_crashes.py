@@ -269,3 +269,14 @@ def test_a_known_hang_a_run_never_reached_is_not_stale_but_a_changed_one_is():
     assert [i for i, _ in judge(passed_rows, known).stale] == ["SEQ.NO_GAP"]  # no FIFO this seed: proves nothing
     crashed = {"REF.REGULAR_FILE": {"failed": 1, "summary": "crashes"}}
     assert judge(crashed, known).stale == [("REF.REGULAR_FILE", "listed as hangs, but the run saw crashes")]
+
+
+def test_a_crash_on_a_tool_kind_codex_never_wrote_is_caught_in_schema_mode_only(tmp_path):
+    """The issue's case: a reducer with no handler for `mcp` passes an "as releases write" campaign
+    and is caught, as a crash, by the same campaign "as the schema allows"."""
+    args = ("--profile", "robustness", "--invariant", "SEQ.NO_GAP", "--no-shrink")
+    releases = report(run(tmp_path / "releases", FRAGILE + " --crash-on-kind mcp", *args, examples=8))
+    assert releases["ok"]
+    schema = report(run(tmp_path / "schema", FRAGILE + " --crash-on-kind mcp", *args, "--mode", "schema", examples=8))
+    assert not schema["ok"] and {f["result"] for f in schema["failures"]} == {"crash"}
+    assert "Python traceback (exit 1): KeyError: 'handler for mcp'" in schema["failures"][0]["detail"]

@@ -87,3 +87,19 @@ def test_a_user_oracle_from_the_ini_file_and_one_that_never_applies_is_a_usage_e
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--reducer-oracle", "my_oracles:never")
     assert result.ret == 4  # a usage error, like the command's exit 2
     result.stdout.fnmatch_lines(["*oracle my_oracles:never never applied: not applicable to any of the * judges nothing*"])
+
+
+def test_the_generation_mode_from_the_ini_file(pytester):
+    """reducer_mode = "schema" builds the cases as the schema allows (other case ids: the mode
+    is part of what rebuilds a case); an unknown mode is a usage error."""
+    _ini(pytester, CORRECT, reducer_mode="schema")
+    schema_ids = [l for l in pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider").outlines
+                  if l.startswith("reducer::")]
+    _ini(pytester, CORRECT)
+    release_ids = [l for l in pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider").outlines
+                   if l.startswith("reducer::")]
+    assert len(schema_ids) == len(release_ids) == 6 and not set(schema_ids) & set(release_ids)
+    _ini(pytester, CORRECT, reducer_mode="schema")
+    assert pytester.runpytest_subprocess("-p", "no:cacheprovider").ret == 0  # the kit's own reducer passes
+    bad = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--reducer-mode", "wild")
+    assert bad.ret == 4 and any("mode must be one of" in l for l in bad.errlines)

@@ -20,7 +20,9 @@ from pathlib import Path
 
 from ... import escape
 from ...config import HelpFormatter
+from ...generators._plan import MODES
 from ...output import OutputError, add_output_arguments, check_writable
+from ...progress import Progress, add_run_arguments, check_jobs
 from ...writer.core import written_dialects
 from ..command import REJECT_EXIT, ReducerCommand, parse_reject_exit, scratch_root
 from .claims import LABELS as CLAIMS, Claim
@@ -81,8 +83,10 @@ def _run_fuzz(args: argparse.Namespace) -> int:
 
     if args.examples < 1:
         raise UsageError(f"--examples must be >= 1, not {args.examples}")
-    if args.jobs < 1:
-        raise UsageError(f"--jobs must be >= 1, not {args.jobs}")
+    try:
+        check_jobs(args.jobs)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     shard = parse_shard(args.shard)
     if shard[1] > 1 and args.seed is None:
         raise UsageError("--shard needs --seed: every shard must plan the same campaign")
@@ -126,6 +130,7 @@ def _run_fuzz(args: argparse.Namespace) -> int:
 
     from .fuzz import Campaign
 
+    bar = Progress("fuzz-reducer", "cases", args.progress)
     campaign = Campaign(
         command,
         args.dialect,
@@ -134,16 +139,18 @@ def _run_fuzz(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         claim=claim,
         invariants=args.invariant,
+        mode=args.mode,
         repro_dir=Path(args.repro_dir) if args.repro_dir else None,
         shrink=not args.no_shrink,
         oracles=oracles,
         shard=shard,
-        progress=sys.stderr.isatty(),
+        progress=bar,
         replay_extra=_replay_extra(args),
         known=known,
     )
     started = time.monotonic()
-    campaign.run()
+    with bar:
+        campaign.run()
     from .report import build_report
 
     doc = build_report(campaign, args.cmd, known, time.monotonic() - started,
@@ -316,11 +323,10 @@ def _run_replay(args: argparse.Namespace) -> int:
             case.bundle = Bundle.read(bundle)
             judge_output(r, case, run.result, Job(command, claim, case.spec, oracles), Path(tmp))
     want = "reject" if case.must_reject else ("accept" if case.valid else "accept or reject")
-    from .report import clean
-
-    print(clean(f"{case_id}: {r.result} ({r.behaviour}; expected: {want}){': ' + r.detail if r.detail else ''}"))
+    # one line: a case id or a detail from a saved case never breaks it (nor starts a CI command)
+    print(escape.display(f"{case_id}: {r.result} ({r.behaviour}; expected: {want}){': ' + r.detail if r.detail else ''}"))
     for line in r.diff:
-        print("    " + clean(line))
+        print("    " + escape.display(line))
     return EXIT_OK if r.result == PASS else EXIT_FAIL
 
 
@@ -399,11 +405,14 @@ def add_reducer_parsers(sub) -> None:
     p.add_argument("--examples", type=int, default=200, help="cases to run (at least 1)")
     p.add_argument("--seed", type=int, default=None, help="the same seed gives the same cases (default: random, printed)")
     p.add_argument("--shard", help="I/N: run the I-th of N equal parts of the campaign (needs --seed)")
-    p.add_argument("--jobs", "-j", type=int, default=2, help="cases run in parallel")
+    add_run_arguments(p, "cases run")
     p.add_argument("--profile", default="reducer", choices=CLAIMS,
                    help="what the reducer claims: the rules it enforces (reducer, writer, strict), or robustness "
                    "(valid bundles accepted, no bundle crashes or hangs it, rejection optional)")
     p.add_argument("--invariant", action="append", help="only this invariant (repeatable)")
+    p.add_argument("--mode", choices=sorted(MODES), default="releases",
+                   help="how the bundles are generated: " + "; ".join(f"{k}: {v}" for k, v in MODES.items())
+                   + " (robustness campaigns use schema)")
     p.add_argument("--update", action="store_true", help="rewrite --known from this run")
     p.add_argument("--repro-dir", default="reducer-fuzz-failures", help="where shrunk failing cases are saved")
     p.add_argument("--no-shrink", action="store_true", help="save failing cases as found, without shrinking them")

@@ -20,9 +20,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 from ..command import Outcome, ReducerCommand, scratch_root
@@ -124,11 +124,12 @@ class Campaign:
     jobs: int = 2
     claim: Claim = field(default_factory=lambda: Claim.parse("reducer"))
     invariants: list[str] | None = None
+    mode: str = "releases"  # the generation mode of the bundles (generators MODES)
     repro_dir: Path | None = None
     shrink: bool = True
     oracles: OracleConfig = field(default_factory=OracleConfig)
     shard: tuple[int, int] = (1, 1)
-    progress: bool = False
+    progress: Any = None  # a rollout_trace_kit.progress.Progress, told of each finished case
     replay_extra: str = ""  # options a replay needs besides --cmd (oracles, timeout)
     known: Known = field(default_factory=Known)
     results: list[CaseResult] = field(default_factory=list)
@@ -145,6 +146,22 @@ class Campaign:
     def eligible(self) -> list[str]:
         return eligible_invariants(self.dialect, self.invariants)
 
+    def model_coverage(self) -> dict[str, dict]:
+        """Which variants, kinds, enum values, optional-field forms and invariants the cases
+        exercised (rebuilt here: a case builds in milliseconds, a reducer run takes longer)."""
+        from ...model import DIALECTS
+        from .coverage import Coverage
+
+        cov = Coverage(DIALECTS[self.dialect], frozenset(self.eligible))
+        for r in self.results:
+            case = build_case(r.spec)
+            if case is None:
+                continue
+            if not case.valid:
+                cov.observe_invariant(r.spec.invariant)
+            cov.observe_lines(case.bundle.lines)
+        return cov.report()
+
     def never_exercised(self) -> list[str]:
         seen = {r.spec.invariant for r in self.results}
         return [i for i in self.eligible if i not in seen]
@@ -152,7 +169,8 @@ class Campaign:
     def run(self) -> list[CaseResult]:
         """Run every case; ``jobs`` worker processes build, judge and run them (the
         building and judging is Python, so threads would queue on the GIL)."""
-        specs = plan_cases(self.dialect, self.examples, self.seed, invariants=self.invariants, shard=self.shard)
+        specs = plan_cases(self.dialect, self.examples, self.seed, invariants=self.invariants, shard=self.shard,
+                           mode=self.mode)
         work = [Job(self.command, self.claim, spec, self.oracles) for spec in specs]
         outcomes: list[CaseResult | None] = []
         failing = 0
@@ -175,8 +193,6 @@ class Campaign:
                     self._progress(len(outcomes), len(work), failing)
             finally:
                 _set_gate({})
-        if self.progress:
-            print(file=sys.stderr)
         for spec, r in zip(specs, outcomes):
             if r is None:
                 self.skipped.append(spec)
@@ -194,8 +210,8 @@ class Campaign:
         return self.results
 
     def _progress(self, done: int, total: int, failing: int) -> None:
-        if self.progress:
-            print(f"\r{done}/{total} cases, {failing} not passing", end="", file=sys.stderr, flush=True)
+        if self.progress is not None:
+            self.progress.update(done, total, f"{failing} not passing")
 
     # -- failures --------------------------------------------------------------------------
     def shrunk(self, r: CaseResult) -> tuple[CaseSpec, CaseResult]:

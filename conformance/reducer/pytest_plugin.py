@@ -42,6 +42,7 @@ OPTIONS: tuple[tuple[str, Literal["string", "linelist"], str | list[str] | None,
     ("input", "string", "argv", "where the bundle path goes without {bundle}: argv or stdin"),
     ("profile", "string", "reducer", "what the reducer claims: reducer, writer, strict or robustness"),
     ("reject_exit", "string", "1", "the exit status of a clean rejection (several: comma-separated)"),
+    ("mode", "string", "releases", "how bundles are generated: releases (as Codex writes) or schema (as the schema allows)"),
     ("known", "string", None, "known-results file: allowed failures, each with a reason"),
     ("invariant", "linelist", [], "only these invariants"),
     ("oracle", "linelist", [], "output oracles: metamorphic, coverage, codex-VERSION, all, module:function"),
@@ -131,6 +132,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _suite(session: pytest.Session) -> ReducerSuite:
     from ..command import ReducerCommand, parse_reject_exit
     from .claims import Claim
+    from ...generators._plan import MODES
     from .cases import corruptions, plan_cases
     from .fuzz import Campaign
     from .known import Known, KnownResultsError
@@ -150,14 +152,17 @@ def _suite(session: pytest.Session) -> ReducerSuite:
         known = Known.load(known_path) if known_path else Known()
         oracles = parse_oracles(option(config, "oracle"), option(config, "normalize"), None)
         claim = Claim.parse(option(config, "profile"))
+        mode = option(config, "mode")
+        if mode not in MODES:
+            raise ValueError(f"reducer mode must be one of {', '.join(MODES)}, not {mode!r}")
     except (ValueError, KnownResultsError, OracleError) as e:
         raise pytest.UsageError(f"rollout-trace reducer plugin: {e}") from None
     try:
         corruptions()
     except ImportError as e:
         raise pytest.UsageError(f"rollout-trace reducer plugin {e}") from None
-    campaign = Campaign(command, dialect, claim=claim, shrink=True, oracles=oracles, known=known)
-    specs = plan_cases(dialect, examples, seed, invariants=option(config, "invariant") or None)
+    campaign = Campaign(command, dialect, claim=claim, shrink=True, oracles=oracles, known=known, mode=mode)
+    specs = plan_cases(dialect, examples, seed, invariants=option(config, "invariant") or None, mode=mode)
     config.stash[_KNOWN] = known
     config.stash[_ORACLES] = oracles
     return ReducerSuite.from_parent(session, name="reducer", nodeid="reducer", campaign=campaign, specs=specs, known=known)

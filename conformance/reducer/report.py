@@ -127,6 +127,8 @@ def build_report(campaign, command: str, known: Known, seconds: float, *, exampl
         },
         eligible=campaign.eligible,
         never_exercised=campaign.never_exercised(),
+        mode=campaign.mode,
+        model_coverage=campaign.model_coverage(),
         examples=examples,
         timeout=timeout,
         known=os.path.basename(known_file) if known_file else None,
@@ -288,11 +290,11 @@ def render(doc: dict, fmt: str, results: list[CaseResult] | None) -> str:
 
 def render_json(doc: dict) -> str:
     public = dict(doc, failures=[{k: v for k, v in f.items() if not k.startswith("_")} for f in doc["failures"]])
-    return json.dumps(public, indent=2, ensure_ascii=True) + "\n"
+    return json.dumps(escape.tree(public), indent=2, ensure_ascii=True) + "\n"
 
 
 def render_junit(doc: dict, results: list[CaseResult] | None = None) -> str:
-    from xml.sax.saxutils import escape as xml_escape, quoteattr  # here: it imports urllib.request
+    quoteattr, xml_escape = escape.xml_attr, escape.xml_text
 
     known = set(doc["expected_failures"])
     failures = {f["id"]: f for f in doc["failures"]}
@@ -301,7 +303,7 @@ def render_junit(doc: dict, results: list[CaseResult] | None = None) -> str:
     failing = [f for f in doc["failures"] if f["case"]["invariant"] not in known]
     out = ['<?xml version="1.0" encoding="UTF-8"?>']
     out.append(
-        f'<testsuite name={quoteattr("rollout-trace fuzz-reducer " + doc["dialect"])} '
+        f'<testsuite name={quoteattr("rollout-trace fuzz-reducer " + str(doc["dialect"]))} '
         f'tests="{len(cases)}" failures="{len(failing)}">'
     )
     for inv, cid in cases:
@@ -323,11 +325,11 @@ def render_junit(doc: dict, results: list[CaseResult] | None = None) -> str:
 
 
 def _gh(text: str, prop: bool = False) -> str:
-    """Escape for a GitHub workflow command (data, or a property when ``prop``)."""
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Escape for a GitHub workflow command (data, or a property when ``prop``); the
+    message's own lines become ``%0A``."""
     if prop:
-        text = text.replace(":", "%3A").replace(",", "%2C")
-    return text
+        return escape.github_property(text)
+    return "%0A".join(escape.github_message(line) for line in text.split("\n"))
 
 
 def render_github(doc: dict) -> str:
@@ -351,22 +353,23 @@ def doc_stale(doc: dict):
 
 def _failure_lines(f: dict) -> list[str]:
     """What a failure says: the result, the kit's finding, the saved case and its replay command."""
-    lines = [f"{f['result']} {f['id']}: {f['detail']}"]
+    d_ = escape.display  # every piece taken from a report is one line: the layout's breaks are ours
+    lines = [f"{d_(f['result'])} {d_(f['id'])}: {d_(f['detail'])}"]
     for d in f.get("diff") or []:
-        lines.append(f"    {d}")
+        lines.append(f"    {d_(d)}")
     k = f.get("finding")
     if k:
         where = ", ".join(x for x in (k.get("file"), f"line {k['line']}" if k.get("line") else "",
                                       f"seq {k['seq']}" if k.get("seq") is not None else "") if x)
-        lines.append(f"    kit finding: {k['invariant']} [{k.get('profile', '')}] {where}: {k['message']}")
+        lines.append(f"    kit finding: {d_(k['invariant'])} [{d_(k.get('profile', ''))}] {d_(where)}: {d_(k['message'])}")
     elif f["case"]["invariant"] == "VALID":
         lines.append("    kit finding: none (a valid bundle)")
     tail = (f.get("stderr_tail") or "").strip().splitlines()[-3:]
     for t in tail:
-        lines.append(f"    stderr: {t[:300]}")
+        lines.append(f"    stderr: {d_(t[:300])}")
     if f.get("repro"):
-        lines.append(f"    saved: {f.get('_repro_abs') or f['repro']}")
-        lines.append(f"    replay: {f.get('_replay_abs') or f['replay']}")
+        lines.append(f"    saved: {d_(f.get('_repro_abs') or f['repro'])}")
+        lines.append(f"    replay: {d_(f.get('_replay_abs') or f['replay'])}")
     return lines
 
 
@@ -389,7 +392,7 @@ def print_human(doc: dict, file=None, summary_only: bool = False, color: str = "
     out = file or sys.stdout
     console = make_console(out, color, width=None if out.isatty() else 140)
     if not summary_only:
-        title = f"{clean(doc['command'])}  (dialect {doc['dialect']}, profile {doc['profile']}, seed {doc['seed']})"
+        title = escape.display(f"{doc['command']}  (dialect {doc['dialect']}, profile {doc['profile']}, seed {doc['seed']})")
         # the title on a line of its own: as a table title it would wrap at the table's width
         console.print(f"[italic]{mx(title)}[/]", soft_wrap=True)
         table = Table()
@@ -403,7 +406,7 @@ def print_human(doc: dict, file=None, summary_only: bool = False, color: str = "
             else:
                 verdict = "[green]ok[/]"
             must = "yes" if row["must_reject"] else ("no (valid)" if inv == "VALID" else "no")
-            table.add_row(inv, must, str(row["cases"]), str(row["rejects"]), str(row["accepts"]),
+            table.add_row(mx(escape.display(inv)), must, str(row["cases"]), str(row["rejects"]), str(row["accepts"]),
                           str(row["crashes"]), str(row["hangs"]), verdict)
         console.print(table)
     for f in doc["failures"]:
@@ -415,7 +418,7 @@ def print_human(doc: dict, file=None, summary_only: bool = False, color: str = "
         for line in lines[1:]:
             console.print(mx(clean(line)), soft_wrap=True)
     for inv, why in doc_stale(doc):
-        console.print(f"[red]stale known result[/] {mx(inv)}: {mx(clean(why))}")
+        console.print(f"[red]stale known result[/] {mx(escape.display(inv))}: {mx(escape.display(why))}")
     o = doc.get("oracles") or {}
     for name, counts in (o.get("results") or {}).items():
         console.print(f"oracle {name}: {counts['pass']} pass, {counts['fail']} fail, {counts['n/a']} not applicable"
@@ -429,6 +432,13 @@ def print_human(doc: dict, file=None, summary_only: bool = False, color: str = "
         invs = sorted({n["invariant"] for n in not_run})
         console.print(f"not run: {len(not_run)} case(s) of known hang(s) {', '.join(invs)} after one hung "
                       "(a known hang costs at most one timeout)", soft_wrap=True)
+    coverage = doc.get("model_coverage")
+    if isinstance(coverage, dict):
+        from .coverage import console_lines
+
+        console.print(f"model coverage ({mx(str(doc.get('mode', 'releases')))} mode):")
+        for line in console_lines(coverage):
+            console.print(mx(line))
     never = doc.get("never_exercised") or []
     if never:
         shown = ", ".join(never[:12]) + (f" and {len(never) - 12} more (all in the JSON report)" if len(never) > 12 else "")

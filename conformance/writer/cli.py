@@ -20,6 +20,7 @@ from ... import __version__, escape
 from ...config import HelpFormatter
 from ...model import DIALECTS
 from ...output import OutputError, Report, add_output_arguments, check_writable, console
+from ...progress import Progress, add_run_arguments, check_jobs
 from ...validate.findings import Severity
 from .protocol import PROTOCOL_VERSION
 from .checks import meaning
@@ -73,7 +74,7 @@ def add_writer_parser(sub) -> None:
     )
     p.add_argument("--inflight-delay", type=float, default=0.0, metavar="SECONDS", help="inflight: wait this long before the kill")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer")
-    p.add_argument("--jobs", "-j", type=int, default=2, help="crash runs in parallel")
+    add_run_arguments(p, "crash runs")
     p.add_argument("--keep", metavar="DIR", help="keep every bundle written under DIR instead of deleting it")
     add_output_arguments(p, ("human", "json"))
     p.set_defaults(func=run_check_writer)
@@ -109,8 +110,9 @@ def run_check_writer(args: argparse.Namespace) -> int:
     to_file = args.output and args.output != "-"
     try:
         check_writable(args.output, f"--output {args.output}")  # before a run that may take minutes
+        check_jobs(args.jobs)
         scripts = _scripts(args)
-    except (ScriptError, OutputError) as e:
+    except (ScriptError, OutputError, ValueError) as e:
         return _usage(str(e))
     if args.keep:
         try:
@@ -118,9 +120,12 @@ def run_check_writer(args: argparse.Namespace) -> int:
         except OSError as e:
             return _usage(f"--keep {args.keep}: {e.strerror or e}")
     config = Config(argv, timeout=args.timeout, keep=Path(args.keep) if args.keep else None)
-    options = HarnessOptions(crash=args.crash, crash_mode=args.crash_mode, inflight_delay=args.inflight_delay, jobs=args.jobs)
+    bar = Progress("check-writer", "scripts", args.progress, total=len(scripts))
+    options = HarnessOptions(crash=args.crash, crash_mode=args.crash_mode, inflight_delay=args.inflight_delay,
+                             jobs=args.jobs, progress=lambda done, total: bar.update(done))
     try:
-        results = check_writer(config, scripts, options)
+        with bar:
+            results = check_writer(config, scripts, options)
     except OSError as e:  # the writer could not start, or a temporary directory could not be made
         what = f"cannot run {argv[0]!r}" if e.filename in (None, argv[0]) else str(e.filename)
         return _usage(f"{what}: {e.strerror or e}")

@@ -6,7 +6,7 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .crash import crash_points, run_crash
 from .disk import DiskChecker
@@ -23,6 +23,7 @@ class HarnessOptions:
     crash_mode: str = "after"  # "after", "inflight" or "both"
     inflight_delay: float = 0.0
     jobs: int = 2
+    progress: Callable[[int, int], None] | None = None  # told (scripts done, scripts) after each script
 
 
 def run_script(config: Config, script: Script) -> tuple[ScriptResult, list[Finding]]:
@@ -91,4 +92,6 @@ def check_writer(config: Config, scripts: Sequence[Script], options: HarnessOpti
                     result.findings.extend(found)
         result.seconds = time.monotonic() - t0
         results.append(result)
+        if options.progress is not None:
+            options.progress(len(results), len(scripts))
     return results

@@ -177,6 +177,10 @@ class WriterProcess:
         """The end of what the writer wrote to standard error, at most ``n`` characters of it,
         each line escaped on its own: a traceback keeps its lines (joined by real newlines),
         and no line of it can hold a control character."""
+        if self.proc.poll() is not None:
+            # it exited: what it wrote may still sit in the pipe (a flood is drained at pipe
+            # speed), so the tail and the byte count wait for the reader's end of file, bounded
+            self._threads[1].join(timeout=10)
         lines = [from_bytes(line) for line in bytes(self._tail[-n:]).strip().splitlines()]
         text = "\n".join(lines)
         if self.stderr_bytes > n and text:

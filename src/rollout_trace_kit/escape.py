@@ -7,17 +7,25 @@ does not parse. :func:`display` turns such characters into visible escapes; the
 format helpers below apply it before their own quoting. Names that are not UTF-8 reach
 Python as lone surrogates (``os.fsdecode``); they are shown as ``\\xNN`` of the raw byte,
 so a report never fails with ``UnicodeEncodeError`` either.
+
+GitHub's runner reads two forms of workflow commands in a job's log: ``::name::`` at the
+start of a line (after the leading whitespace it trims, so indenting is no escape) and the
+legacy ``##[name]`` anywhere in a line. :func:`display` is the one rule: its result holds
+no line break, and neither form (``##[`` is shown as ``##\\x5b``, a ``::`` at the start or
+after whitespace as ``\\x3a:``); every format and command goes through it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from typing import Any
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Unicode "format" and separator characters that reorder or break lines on display.
 _UNSAFE_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp", "Co", "Cn"}
+_COMMAND_START = re.compile(r"(?:^|(?<=\s))::")
 
 
 def _escape_char(ch: str, keep_tab: bool) -> str:
@@ -46,9 +54,25 @@ def display(text: Any, keep_tab: bool = True) -> str:
     characters become ``\\n``, ``\\xNN``, ``\\uNNNN`` escapes. Other text is unchanged."""
     if not isinstance(text, str):
         text = os.fsdecode(text) if isinstance(text, (bytes, os.PathLike)) else str(text)
-    if text.isascii() and text.isprintable():
-        return text
-    return "".join(_escape_char(ch, keep_tab) if _unsafe(ch) else ch for ch in text)
+    if not (text.isascii() and text.isprintable()):
+        text = "".join(_escape_char(ch, keep_tab) if _unsafe(ch) else ch for ch in text)
+    return _no_workflow_command(text)
+
+
+def _no_workflow_command(text: str) -> str:
+    """``text`` (one line already) with neither form of GitHub workflow command in it."""
+    if "##[" in text:
+        text = text.replace("##[", "##\\x5b")
+    if "::" in text:
+        # at the start, and after any whitespace: indentation and word wrapping put text
+        # there at a line start (the runner trims Unicode whitespace, as str.isspace does)
+        text = _COMMAND_START.sub(r"\\x3a:", text)
+    return text
+
+
+def is_workflow_command(line: str) -> bool:
+    """Whether GitHub's runner would take ``line`` (one line of a log) as a workflow command."""
+    return line.strip().startswith("::") or "##[" in line
 
 
 def path(p: "os.PathLike[str] | str | bytes") -> str:

@@ -45,7 +45,9 @@ def use_color(choice: str, stream: IO) -> bool:
 
 def console(file: IO, color: str = "auto", width: int | None = None):
     """A Rich console that emits escape sequences only when colour is on (Rich's own
-    ``NO_COLOR`` handling keeps bold and dim)."""
+    ``NO_COLOR`` handling keeps bold and dim). Text is never wrapped (``soft_wrap``): a wrap
+    could put text taken from input at the start of a line, where a CI runner reads commands;
+    ``width`` only sizes tables."""
     from rich.console import Console
 
     on = use_color(color, file)
@@ -53,7 +55,7 @@ def console(file: IO, color: str = "auto", width: int | None = None):
         file=file,
         highlight=False,
         emoji=False,
-        soft_wrap=width is None,
+        soft_wrap=True,
         width=width,
         force_terminal=on,
         color_system="auto" if on else None,

@@ -41,7 +41,7 @@ from rollout_trace_kit.writer import adapter  # noqa: E402
 
 MODES = ("fifo-log", "huge-log", "fifo-payload", "manifest-dev-zero", "deep-answer", "huge-answer", "stderr-flood", "leave-child", "deaf", "escape-codes")
 MiB = 1 << 20
-EVIL = "\x1b[2J\x1b]0;owned\x07\n::error file=x.py::forged finding\n\u202eevil"
+EVIL = "\x1b[2J\x1b]0;owned\x07\n::error file=x.py::forged finding\n  ::add-mask::x ##[error]legacy\n\u202eevil"
 
 
 class HostileSession(adapter.Session):

@@ -198,13 +198,18 @@ _UNIT_TOOL_KINDS = (
 
 # Tool kinds whose runtime start creates a terminal operation (a process the reducer tracks).
 TERMINAL_OPERATION_KINDS = ("exec_command", "write_stdin")
+# Tool kinds the reducer matches a multi-agent call's sub-agent activity against.
+AGENT_ACTIVITY_KINDS = ("spawn_agent", "assign_agent_task", "send_message", "wait_agent", "close_agent")
 
 
 def tool_call_kind(name: str, doc: str, *, since: str | None = None, inferred: bool = False) -> TaggedUnion:
     return TaggedUnion(
         name,
         doc,
-        tuple(Variant(tag, d, terminal_operation=tag in TERMINAL_OPERATION_KINDS) for tag, d in _UNIT_TOOL_KINDS)
+        tuple(
+            Variant(tag, d, terminal_operation=tag in TERMINAL_OPERATION_KINDS, agent_activity=tag in AGENT_ACTIVITY_KINDS)
+            for tag, d in _UNIT_TOOL_KINDS
+        )
         + (
             Variant(
                 "mcp",

@@ -143,6 +143,9 @@ class Variant:
     # payload variants: the payload fields (thread, turn) the envelope context must equal
     context_fields: tuple[str, str] | None = None
     terminal_operation: bool = False  # ToolCallKind variants: the runtime creates a terminal operation
+    # ToolCallKind variants: the reducer matches the call's sub-agent activity (spawn, wait...)
+    # against this kind ("sub-agent activity Started does not match tool call kind ...")
+    agent_activity: bool = False
 
     def field(self, name: str) -> Field:
         for f in self.fields:

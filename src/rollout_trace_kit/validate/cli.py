@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -14,26 +15,33 @@ from ..model import DIALECTS
 from .context import Options
 from .findings import Profile
 from ..output import OutputError, Report, add_output_arguments, check_writable, console
-from .report import FORMATS, RENDERERS, print_human, summary
+from .report import FORMATS, RENDERERS, print_human
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 def looks_like_bundle(path: Path) -> bool:
-    return (path / "manifest.json").exists() or (path / "trace.jsonl").exists()
+    """A directory holding a manifest or an event log; a dangling link to one counts (a finding, not a skip)."""
+    return any(os.path.lexists(path / name) for name in ("manifest.json", "trace.jsonl"))
 
 
 def find_bundles(path: Path, depth: int = 4) -> list[Path]:
-    """A bundle, or every bundle below a directory (sorted), without following symlinks."""
+    """A bundle, or every bundle below a directory (sorted), without following symlinks: a
+    symlink to a bundle is listed itself, and judged a finding by :func:`linked_bundle_report`."""
     if looks_like_bundle(path) or depth == 0:
         return [path]
     found: list[Path] = []
     try:
-        children = sorted(p for p in path.iterdir() if p.is_dir() and not p.is_symlink())
+        children = sorted(path.iterdir())
     except OSError:
         return [path]
     for child in children:
-        if looks_like_bundle(child):
+        if child.is_symlink():
+            if child.is_dir() and looks_like_bundle(child):
+                found.append(child)
+        elif not child.is_dir():
+            continue
+        elif looks_like_bundle(child):
             found.append(child)
         else:
             found.extend(b for b in find_bundles(child, depth - 1) if looks_like_bundle(b))
@@ -44,9 +52,14 @@ class UsageError(Exception):
     pass
 
 
+EMPTY_PATH = "an empty PATH (an unset variable?): name a bundle or a directory of bundles"
+
+
 def bundles_of_paths(paths: list[str]) -> list[Path]:
     bundles: list[Path] = []
     for raw in paths:
+        if not raw:  # an unset variable in CI: never "the current directory"
+            raise UsageError(EMPTY_PATH)
         p = Path(raw)
         shown = escape.path(raw)
         if raw.startswith("corpus:") and not p.exists():
@@ -87,6 +100,8 @@ def bundles_of_files(paths: list[str]) -> list[Path]:
     Files outside any bundle are ignored; a deleted file still names its bundle."""
     seen: dict[Path, None] = {}
     for raw in paths:
+        if not raw:
+            raise UsageError(EMPTY_PATH)
         p = Path(raw)
         if p.is_dir() and looks_like_bundle(p):
             seen.setdefault(p, None)
@@ -97,14 +112,22 @@ def bundles_of_files(paths: list[str]) -> list[Path]:
     return list(seen)
 
 
-def _check(args_tuple):
-    from .engine import validate_bundle
-
-    path, options = args_tuple
-    return validate_bundle(path, options)
+def refuse_writing_into(targets: list[str], bundles: list[Path]) -> None:
+    """The kit never writes into a bundle it checks: ``-o``, ``--report`` and ``--state`` there are usage errors."""
+    files = [t for t in targets if t and t != "-"]
+    if not files:
+        return
+    inside = {os.path.realpath(b) for b in bundles}
+    for target in files:
+        for parent in Path(os.path.realpath(target)).parents:
+            if str(parent) in inside:
+                raise UsageError(f"{escape.path(target)} is inside the bundle {escape.path(parent)}, "
+                                 "which this run checks: the kit never writes into a bundle it checks")
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from ..progress import check_jobs
+
     try:
         profile = Profile.parse(args.profile)
     except ValueError as e:
@@ -120,15 +143,16 @@ def run_validate(args: argparse.Namespace) -> int:
             partial_ok=args.partial_ok,
             release=args.release,
         )
-        if args.jobs < 1:
-            raise ValueError(f"jobs must be a whole number >= 1, not {args.jobs}")
+        check_jobs(args.jobs)
     except ValueError as e:
-        print(f"rollout-trace validate: --{escape.display(str(e))}", file=sys.stderr)
+        print(f"rollout-trace validate: --{escape.display(str(e)).lstrip('-')}", file=sys.stderr)
         return EXIT_USAGE
+    targets = [args.output, *(t for _, t in args.report), *([args.state] if args.state else [])]
     try:
-        for target in [args.output, *(t for _, t in args.report)]:
+        for target in targets:
             check_writable(target)
         bundles = bundles_of_files(args.paths) if args.changed else bundles_of_paths(args.paths)
+        refuse_writing_into(targets, bundles)
     except (OutputError, UsageError) as e:
         print(f"rollout-trace validate: {escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
@@ -136,33 +160,85 @@ def run_validate(args: argparse.Namespace) -> int:
         if not args.quiet:
             print("rollout-trace validate: no bundle among the changed files", file=sys.stderr)
         return EXIT_OK
-    work = [(b, options) for b in bundles]
-    if args.jobs > 1 and len(work) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            reports = list(pool.map(_check, work))
-    else:
-        reports = [_check(w) for w in work]
-
-    ok = all(r.ok for r in reports)
     try:
-        for fmt, target in [(args.format, args.output), *args.report]:
-            with Report(target) as out:
-                if fmt == "human":
-                    print_human(reports, file=out, color=args.color if target in (None, "-") else "never",
-                                quiet=args.quiet)
-                else:
-                    out.write(RENDERERS[fmt](reports))
+        tally = _judge_all(args, options, bundles)
     except OutputError as e:
         print(f"rollout-trace validate: {escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
+    ok = tally.failing == 0
     if not args.quiet and not (args.format == "human" and args.output in (None, "-")):
         # the report went elsewhere: the console still gets the verdict
         console(sys.stderr if args.output in (None, "-") else sys.stdout, args.color).print(
-            ("ok: " if ok else "FAIL: ") + summary(reports)
+            ("ok: " if ok else "FAIL: ") + tally.text()
         )
     return EXIT_OK if ok else EXIT_FINDINGS
+
+
+def _judge_all(args: argparse.Namespace, options: Options, bundles: list[Path]):
+    """Judge every bundle, streaming ``jsonl`` reports as they finish; then the whole-run formats
+    (sorted as the bundles are). Returns the run's tally."""
+    from contextlib import ExitStack, closing
+
+    from ..progress import Progress
+    from .fleet import judge
+    from .report import Tally, render_jsonl_line
+    from .state import StateFile, bundle_key
+
+    formats = [(args.format, args.output), *args.report]
+    whole = [(fmt, target) for fmt, target in formats if fmt != "jsonl"]
+    reports: list = [None] * len(bundles) if whole else []
+    tally = Tally()
+    given = {Path(p) for p in args.paths}
+    links = frozenset(b for b in bundles if b not in given and b.is_symlink())
+    one_bundle = len(bundles) == 1
+    with ExitStack() as stack:
+        streams = [stack.enter_context(Report(t)) for fmt, t in formats if fmt == "jsonl"]
+        bar = stack.enter_context(Progress("validate", "bytes" if one_bundle else "bundles", args.progress,
+                                           total=None if one_bundle else len(bundles)))
+        if one_bundle and bar.kind != "none":
+            options.progress = lambda events, at: bar.update(at, _log_size(bundles[0]), f"{events:,} events")
+        state = stack.enter_context(closing(StateFile(args.state, options))) if args.state else None
+
+        def done(i: int, report) -> None:
+            for out in streams:
+                out.write(render_jsonl_line(report))
+                out.flush()
+            if whole:
+                reports[i] = report
+            tally.add(report)
+            if not one_bundle:
+                bar.update(tally.bundles, note=f"{tally.failing} failing")
+
+        todo, keys = [], {}
+        for i, b in enumerate(bundles):
+            if state is not None:
+                keys[i] = bundle_key(b)
+                earlier = state.judged(b, keys[i])
+                if earlier is not None:
+                    done(i, earlier)
+                    continue
+            todo.append(i)
+        warn = (lambda msg: print(f"rollout-trace validate: {msg}", file=sys.stderr, flush=True))
+        for j, report in judge([bundles[i] for i in todo], options, args.jobs, links=links, warn=warn):
+            i = todo[j]
+            if state is not None:
+                state.record(bundles[i], keys[i], report)
+            done(i, report)
+    for fmt, target in whole:
+        with Report(target) as out:
+            if fmt == "human":
+                print_human(reports, file=out, color=args.color if target in (None, "-") else "never",
+                            quiet=args.quiet)
+            else:
+                out.write(RENDERERS[fmt](reports))
+    return tally
+
+
+def _log_size(bundle: Path) -> int | None:
+    try:
+        return (bundle / "trace.jsonl").stat().st_size
+    except OSError:
+        return None
 
 
 INVARIANTS_FORMAT = "rollout-trace-kit/invariants/1"
@@ -217,12 +293,13 @@ def _report_target(value: str) -> tuple[str, str]:
 
 def add_validate_parser(sub) -> None:
     from ..config import HelpFormatter
+    from ..progress import add_run_arguments
 
     p = sub.add_parser(
         "validate",
         help="check trace bundles against the spec and the invariant catalogue",
-        description="Check trace bundles. Exit 0: no errors (warnings alone exit 0); 1: at least one error; "
-        "2: usage or I/O error.",
+        description="Check trace bundles. Exit 0: no errors (warnings alone exit 0); 1: at least one error "
+        "(a bundle whose worker process died twice gets a KIT.INTERNAL_ERROR finding); 2: usage or I/O error.",
         formatter_class=HelpFormatter,
     )
     p.add_argument("paths", nargs="+", metavar="PATH",
@@ -240,7 +317,10 @@ def add_validate_parser(sub) -> None:
                    help="also write this report from the same run (repeatable), e.g. sarif=results.sarif")
     p.add_argument("--changed", action="store_true",
                    help="PATHs are changed files (as pre-commit passes them): check each bundle holding one")
-    p.add_argument("--jobs", "-j", type=int, default=1, help="bundles checked in parallel")
+    add_run_arguments(p, "bundles checked")
+    p.add_argument("--state", metavar="FILE",
+                   help="resume: skip bundles this JSON Lines file judged (same kit, options, path, size and "
+                   "mtime) and append each bundle judged now")
     p.add_argument("--max-findings", type=int, default=1000,
                    help="list at most this many findings per bundle (>= 1); the verdict counts the rest")
     p.add_argument("--max-line-bytes", type=int, default=64 * 1024 * 1024, help="longest trace.jsonl line read")

@@ -16,24 +16,36 @@ EXIT_OK, EXIT_NONE, EXIT_USAGE = 0, 1, 2
 
 
 def run_compat(args: argparse.Namespace) -> int:
-    from .engine import validate_bundle
+    from pathlib import Path
+
+    from .. import escape
     from ..escape import rich_markup as escape_markup
+    from ..progress import Progress, check_jobs
+    from .fleet import judge
 
     try:
+        check_jobs(args.jobs)
         bundles = bundles_of_paths(args.paths)
-    except UsageError as e:
-        print(f"rollout-trace compat: {e}", file=sys.stderr)
+    except (UsageError, ValueError) as e:
+        print(f"rollout-trace compat: {escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
-    rows = []
-    for b in bundles:
-        report = validate_bundle(b, Options(profile=Profile.REDUCER, releases=True))
-        rows.append({"bundle": str(b), **(report.releases or {})})
+    given = {Path(p) for p in args.paths}
+    links = frozenset(b for b in bundles if b not in given and b.is_symlink())
+    reports: list = [None] * len(bundles)
+    with Progress("compat", "bundles", args.progress, total=len(bundles)) as bar:
+        judged = judge(bundles, Options(profile=Profile.REDUCER, releases=True), args.jobs, links=links)
+        for n, (i, report) in enumerate(judged, 1):
+            reports[i] = report
+            bar.update(n)
+    rows = [{"bundle": str(b), **(r.releases or {})} for b, r in zip(bundles, reports)]
     if args.format == "json":
-        print(json.dumps({"bundles": rows}, indent=2, ensure_ascii=False))
-    else:
-        from rich.console import Console
+        from .. import escape
 
-        console = Console(highlight=False, soft_wrap=True)
+        print(json.dumps(escape.tree({"bundles": rows}), indent=2, ensure_ascii=False))
+    else:
+        from ..output import console as make_console
+
+        console = make_console(sys.stdout, "auto")
         for r in rows:
             console.print(f"{escape_markup(r['bundle'])}  [dim]schema_version {escape_markup(repr(r.get('schema_version')))}[/]")
             console.print(f"  read by:  {escape_markup(', '.join(r.get('readers') or []) or 'no probed release')}")
@@ -53,4 +65,7 @@ def add_compat_parser(sub) -> None:
     )
     p.add_argument("paths", nargs="+", metavar="BUNDLE")
     p.add_argument("--format", choices=["human", "json"], default="human", help="report format")
+    from ..progress import add_run_arguments
+
+    add_run_arguments(p, "bundles judged")
     p.set_defaults(func=run_compat)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Callable, TypedDict
 
 from ..model.types import Dialect
 from .findings import Finding, Invariant, Profile, Severity
@@ -24,6 +24,8 @@ class Options:
     partial_ok: bool = False  # crash-consistency mode: a partial last line / missing end is a warning
     release: str | None = None  # judge as this Codex release's reader and writer would (RELEASE.* rules)
     releases: bool = True  # state the compatible releases (and with ``release``, apply the RELEASE rules)
+    # told (events, bytes) as the event log is read, for a progress bar; not part of the verdict
+    progress: Callable[[int, int], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name, least in (("max_findings", 1), ("max_line_bytes", 1), ("max_payload_bytes", 0)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Iterable, TypeVar
+from typing import BinaryIO, Callable, Iterable, Iterator, TypeVar
 
 import msgspec
 
@@ -97,10 +97,27 @@ def _run(ctx: Context) -> None:
             if ctx.dialect is None or not layout.store_readable(ctx, READABLE_STORES):
                 return
             f.seek(0)
-        _Pass(ctx).run(read_batches(f, ctx.options.max_line_bytes, size=size))
+        batches = read_batches(f, ctx.options.max_line_bytes, size=size)
+        if ctx.options.progress is not None:
+            batches = _told(batches, f, ctx.options.progress)
+        _Pass(ctx).run(batches)
         now = os.fstat(f.fileno()).st_size
         if now != size:
             layout.report_trace_changed(ctx, size, now)
+
+
+def _told(batches: Iterable[RawLine | tuple[int, list[bytes]]], f: BinaryIO,
+          tell: Callable[[int, int], None]) -> Iterator[RawLine | tuple[int, list[bytes]]]:
+    """``batches``, telling ``tell(lines, bytes)`` as they are read (at most every 256 KiB)."""
+    lines = told = 0
+    for item in batches:
+        yield item
+        lines += 1 if isinstance(item, RawLine) else len(item[1])
+        at = f.tell()
+        if at - told >= 1 << 18:
+            told = at
+            tell(lines, at)
+    tell(lines, f.tell())
 
 
 BATCH = 1024  # lines decoded by one msgspec call on the fast path

@@ -83,6 +83,10 @@ class Finding:
             "related_seq": self.related_seq,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Finding":
+        return cls(**{**d, "severity": Severity(d["severity"]), "profile": Profile.parse(d["profile"])})
+
 
 @dataclass
 class BundleReport:
@@ -102,3 +106,24 @@ class BundleReport:
 
     def ids(self) -> set[str]:
         return {f.invariant for f in self.findings}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as the JSON formats hold it (unescaped: the formats escape)."""
+        return {
+            "bundle": self.bundle,
+            "dialect": self.dialect,
+            "profile": self.profile.label,
+            "ok": self.ok,
+            "events": self.events,
+            "truncated": self.truncated,
+            "dropped": {"errors": self.dropped_errors, "warnings": self.dropped_warnings},
+            "findings": [f.to_dict() for f in self.findings],
+            "releases": self.releases,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "BundleReport":
+        return cls(bundle=d["bundle"], dialect=d["dialect"], profile=Profile.parse(d["profile"]),
+                   findings=[Finding.from_dict(f) for f in d["findings"]], events=d["events"],
+                   truncated=d["truncated"], dropped_errors=d["dropped"]["errors"],
+                   dropped_warnings=d["dropped"]["warnings"], releases=d["releases"])

@@ -1,4 +1,7 @@
-"""Output formats for validation reports: human, json, junit, github, sarif.
+"""Output formats for validation reports: human, json, jsonl, junit, github, sarif.
+
+``jsonl`` streams: a line per bundle as it finishes (:func:`render_jsonl_line`, each an
+element of the ``json`` format's ``bundles``); the others are written whole at the end.
 
 Every string taken from a bundle (paths, messages, pointers) goes through
 :mod:`rollout_trace_kit.escape` for the format at hand.
@@ -14,7 +17,7 @@ from .. import __version__, escape
 from ..links import DOCS_URL, invariant_url
 from .findings import BundleReport, Finding, Severity
 
-FORMATS = ("human", "json", "junit", "github", "sarif")
+FORMATS = ("human", "json", "jsonl", "junit", "github", "sarif")
 REPORT_FORMAT = "rollout-trace-kit/validate-report/1"
 
 
@@ -35,32 +38,41 @@ def counts(r: BundleReport) -> tuple[int, int]:
     return errs, len(r.findings) + r.dropped_warnings + r.dropped_errors - errs
 
 
+class Tally:
+    """The counts of a run's summary line, kept as reports arrive (a fleet's are not all kept)."""
+
+    def __init__(self) -> None:
+        self.bundles = self.failing = self.findings = self.errors = 0
+
+    def add(self, r: BundleReport) -> None:
+        errs, warns = counts(r)
+        self.bundles += 1
+        self.failing += not r.ok
+        self.findings += errs + warns
+        self.errors += errs
+
+    def text(self) -> str:
+        return (f"{self.bundles} bundle(s), {self.failing} failing, {self.findings} finding(s) "
+                f"({self.errors} error(s), {self.findings - self.errors} warning(s))")
+
+
 def summary(reports: list[BundleReport]) -> str:
-    total = sum(len(r.findings) + r.dropped_errors + r.dropped_warnings for r in reports)
-    bad = sum(not r.ok for r in reports)
-    errs = sum(counts(r)[0] for r in reports)
-    return (f"{len(reports)} bundle(s), {bad} failing, {total} finding(s) "
-            f"({errs} error(s), {total - errs} warning(s))")
+    tally = Tally()
+    for r in reports:
+        tally.add(r)
+    return tally.text()
+
+
+def render_jsonl_line(r: BundleReport) -> str:
+    """One bundle's line of ``--format jsonl``."""
+    return json.dumps(escape.tree(r.to_dict()), ensure_ascii=False) + "\n"
 
 
 def render_json(reports: list[BundleReport]) -> str:
     out = {
         "format": REPORT_FORMAT,
         "kit_version": __version__,
-        "bundles": [
-            {
-                "bundle": r.bundle,
-                "dialect": r.dialect,
-                "profile": r.profile.label,
-                "ok": r.ok,
-                "events": r.events,
-                "truncated": r.truncated,
-                "dropped": {"errors": r.dropped_errors, "warnings": r.dropped_warnings},
-                "findings": [f.to_dict() for f in r.findings],
-                "releases": r.releases,
-            }
-            for r in reports
-        ],
+        "bundles": [r.to_dict() for r in reports],
         "ok": all(r.ok for r in reports),
     }
     return json.dumps(escape.tree(out), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,217 @@
+"""Model coverage of a campaign: which parts of its dialect's vocabulary the cases exercised.
+
+A reducer that passed 200 cases has been tried on what those cases held, no more. The
+coverage says what that was, in the model's own terms, and what was never tried:
+
+* ``variants``: payload variants (event types);
+* ``tool_kinds``: ``ToolCallKind`` variants of the calls;
+* ``payload_kinds``: kinds of the payload refs;
+* ``enum_values``: every value of every string enum and every tag of the other tagged unions
+  (``Type.value``);
+* ``field_presence``: every optional field of the events, each ``present``, ``null`` and
+  ``absent`` (``variant.field=form``);
+* ``invariants``: the invariants whose corruption the campaign exercised.
+
+Everything is derived from the model: a new variant, kind or optional field shows up as
+"missing" until a campaign reaches it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from ...model.types import (
+    AnyJson,
+    ArrayOf,
+    Bool,
+    Dialect,
+    Int,
+    Named,
+    Nullable,
+    Str,
+    StrEnum,
+    Struct,
+    TaggedUnion,
+    TypeExpr,
+    UnitKind,
+)
+
+CATEGORIES = ("variants", "tool_kinds", "payload_kinds", "enum_values", "field_presence", "invariants")
+FORMS = ("present", "null", "absent")
+TOOL_KIND_TYPE = "ToolCallKind"
+PAYLOAD_KIND_TYPE = "RawPayloadKind"
+
+
+def universe(dialect: Dialect, invariants: Iterable[str] = ()) -> dict[str, frozenset[str]]:
+    """Everything a campaign of ``dialect`` could exercise, by category."""
+    enums: set[str] = set()
+    tool_kinds: set[str] = set()
+    payload_kinds: set[str] = set()
+    for t in reachable_types(dialect):
+        if isinstance(t, StrEnum):
+            enums.update(f"{t.name}.{v}" for v in t.values)
+        elif isinstance(t, UnitKind) and t.name == PAYLOAD_KIND_TYPE:
+            payload_kinds.update(t.values)
+        elif isinstance(t, TaggedUnion) and t.name == TOOL_KIND_TYPE:
+            tool_kinds.update(t.tags)
+        elif isinstance(t, TaggedUnion):
+            enums.update(f"{t.name}.{tag}" for tag in t.tags)
+    presence = {
+        f"{v.tag}.{f.name}={form}"
+        for v in dialect.payload.variants for f in v.fields if not f.required for form in FORMS
+    }
+    return {
+        "variants": frozenset(dialect.tags),
+        "tool_kinds": frozenset(tool_kinds),
+        "payload_kinds": frozenset(payload_kinds),
+        "enum_values": frozenset(enums),
+        "field_presence": frozenset(presence),
+        "invariants": frozenset(invariants),
+    }
+
+
+def reachable_types(dialect: Dialect) -> list[Any]:
+    """The named types an event of ``dialect`` can hold (the model may define more)."""
+    seen: dict[str, Any] = {}
+    todo = [t for v in dialect.payload.variants for f in v.fields for t in named_refs_deep(f.type)]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        try:
+            t = seen[name] = dialect.type(name)
+        except KeyError:
+            continue
+        fields = [f for v in t.variants for f in v.fields] if isinstance(t, TaggedUnion) else list(getattr(t, "fields", ()))
+        todo += [n for f in fields for n in named_refs_deep(f.type)]
+    return list(seen.values())
+
+
+def named_refs_deep(t: TypeExpr) -> list[str]:
+    while isinstance(t, (Nullable, ArrayOf)):
+        t = t.inner if isinstance(t, Nullable) else t.item
+    return [t.name] if isinstance(t, Named) else []
+
+
+@dataclass
+class Coverage:
+    """What the events seen so far exercised; :meth:`report` compares it with the universe."""
+
+    dialect: Dialect
+    invariants: frozenset[str] = frozenset()  # the campaign's eligible invariants
+    seen: dict[str, set[str]] = field(default_factory=lambda: {c: set() for c in CATEGORIES})
+
+    def observe_invariant(self, invariant: str) -> None:
+        self.seen["invariants"].add(invariant)
+
+    def observe_lines(self, lines: Iterable[bytes]) -> None:
+        import orjson
+
+        for line in lines:
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue  # a corrupt line exercises no part of the model
+            self.observe_event(event)
+
+    def observe_event(self, event: Any) -> None:
+        payload = event.get("payload") if isinstance(event, dict) else None
+        if not isinstance(payload, dict) or payload.get("type") not in self.dialect.tags:
+            return
+        variant = self.dialect.payload.variant(payload["type"])
+        self.seen["variants"].add(variant.tag)
+        for f in variant.fields:
+            value = payload.get(f.name, _ABSENT)
+            if not f.required:
+                form = "absent" if value is _ABSENT else "null" if value is None else "present"
+                self.seen["field_presence"].add(f"{variant.tag}.{f.name}={form}")
+            if value is not _ABSENT:
+                self.walk(f.type, value)
+
+    def walk(self, t: TypeExpr, value: Any) -> None:
+        _WALK[type(t)](self, t, value)
+
+    def merge(self, other: "Coverage") -> None:
+        for c in CATEGORIES:
+            self.seen[c] |= other.seen[c]
+
+    def report(self) -> dict[str, dict[str, Any]]:
+        """Per category: covered and total counts, and what is missing (sorted)."""
+        out: dict[str, dict[str, Any]] = {}
+        for c, items in universe(self.dialect, self.invariants).items():
+            hit = self.seen[c] & items
+            out[c] = {"covered": len(hit), "total": len(items), "missing": sorted(items - hit)}
+        return out
+
+
+_ABSENT = object()
+
+
+def _walk_named(cov: Coverage, t: Named, value: Any) -> None:
+    try:
+        nt = cov.dialect.type(t.name)
+    except KeyError:
+        return
+    if isinstance(nt, StrEnum):
+        if isinstance(value, str) and value in nt.values:
+            cov.seen["enum_values"].add(f"{nt.name}.{value}")
+    elif isinstance(nt, UnitKind):
+        tag = value.get("type") if isinstance(value, dict) else None
+        if nt.name == PAYLOAD_KIND_TYPE and tag in nt.values:
+            cov.seen["payload_kinds"].add(tag)
+    elif isinstance(nt, TaggedUnion):
+        tag = value.get(nt.tag_key) if isinstance(value, dict) else None
+        if tag not in nt.tags:
+            return
+        cov.seen["tool_kinds" if nt.name == TOOL_KIND_TYPE else "enum_values"].add(
+            tag if nt.name == TOOL_KIND_TYPE else f"{nt.name}.{tag}")
+        for f in nt.variant(tag).fields:
+            if f.name in value:
+                cov.walk(f.type, value[f.name])
+    elif isinstance(nt, Struct) and isinstance(value, dict):
+        for f in nt.fields:
+            if f.name in value:
+                cov.walk(f.type, value[f.name])
+
+
+def _walk_array(cov: Coverage, t: ArrayOf, value: Any) -> None:
+    if isinstance(value, list):
+        for item in value:
+            cov.walk(t.item, item)
+
+
+def _walk_nullable(cov: Coverage, t: Nullable, value: Any) -> None:
+    if value is not None:
+        cov.walk(t.inner, value)
+
+
+def _leaf(cov: Coverage, t: Any, value: Any) -> None:
+    """Scalars and free JSON exercise no named part of the model."""
+
+
+# One walking rule per type expression (the vocabulary of model/types.py).
+_WALK: dict[type, Callable[[Coverage, Any, Any], None]] = {
+    Str: _leaf,
+    Int: _leaf,
+    Bool: _leaf,
+    AnyJson: _leaf,
+    Nullable: _walk_nullable,
+    ArrayOf: _walk_array,
+    Named: _walk_named,
+}
+
+
+def console_lines(report: dict[str, dict[str, Any]], limit: int = 8) -> list[str]:
+    """The coverage as a few lines of text: a count per category and the first missing items."""
+    lines = []
+    for c in CATEGORIES[:-1]:  # the invariants are the campaign's own lines ("never exercised")
+        r = report.get(c)
+        if not r or not r["total"]:
+            continue
+        line = f"  {c.replace('_', ' ')}: {r['covered']}/{r['total']}"
+        if r["missing"]:
+            shown = ", ".join(r["missing"][:limit]) + (f", ... ({len(r['missing'])} in all)" if len(r["missing"]) > limit else "")
+            line += f"; missing: {shown}"
+        lines.append(line)
+    return lines

@@ -1,0 +1,119 @@
+"""``validate --state FILE``: a fleet run that resumes where a crashed one stopped.
+
+The file is JSON Lines, one line per judged bundle, appended (and flushed) as each
+bundle finishes, so a crash loses at most the bundles in flight. A re-run skips a bundle
+the file judged with the same kit version and options while its path, size and
+modification time are unchanged; size and time are those of every file and directory
+inside the bundle (their total size, count and newest mtime, symlinks not followed), so
+an appended event or a new payload file makes the bundle judged again. The report
+stored with it stands in for the skipped run: every format shows the bundle as before.
+A partial last line (a crash while writing) is ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+from .. import __version__
+from .context import Options
+from .findings import BundleReport
+
+STATE_FORMAT = "rollout-trace-kit/validate-state/1"
+
+
+def bundle_key(path: Path) -> list[int]:
+    """[total bytes, entries, newest mtime in ns] of everything under ``path``, links not followed."""
+    size = count = newest = 0
+    stack = [str(path)]
+    try:
+        st = os.lstat(path)
+        newest = st.st_mtime_ns
+    except OSError:
+        return [-1, -1, -1]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for e in entries:
+                    try:
+                        st = e.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    size, count, newest = size + st.st_size, count + 1, max(newest, st.st_mtime_ns)
+                    if e.is_dir(follow_symlinks=False):
+                        stack.append(e.path)
+        except OSError:
+            continue
+    return [size, count, newest]
+
+
+def _fingerprint(options: Options) -> str:
+    """What the verdict depends on besides the bundle and the kit."""
+    fields = {f.name: getattr(options, f.name) for f in dataclasses.fields(options) if f.compare}
+    fields["dialect"] = getattr(options.dialect, "name", options.dialect)
+    fields["profile"] = options.profile.label
+    return json.dumps(fields, sort_keys=True, default=str)
+
+
+class StateFile:
+    """The judged bundles of earlier runs, and the appender for this one."""
+
+    def __init__(self, path: str, options: Options):
+        self.path = path
+        self.kit, self.options = __version__, _fingerprint(options)
+        self._where: dict[str, tuple[list[int], int]] = {}  # bundle -> (key, offset of its line)
+        self._out: BinaryIO | None = None
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            f = open(self.path, "rb")
+        except FileNotFoundError:
+            return
+        with f:
+            offset = 0
+            for raw in f:
+                if raw.endswith(b"\n"):
+                    try:
+                        doc = json.loads(raw)
+                        if doc["kit_version"] == self.kit and doc["options"] == self.options:
+                            self._where[doc["path"]] = (doc["key"], offset)
+                    except (ValueError, KeyError, TypeError):
+                        pass  # another tool's line, or a damaged one: judged again
+                offset += len(raw)
+
+    def judged(self, path: Path, key: list[int]) -> BundleReport | None:
+        """The stored report of ``path``, when it is unchanged since (named as ``path`` is now)."""
+        found = self._where.get(os.path.abspath(path))
+        if found is None or found[0] != key:
+            return None
+        with open(self.path, "rb") as f:
+            f.seek(found[1])
+            report = BundleReport.from_dict(json.loads(f.readline())["report"])
+        report.bundle = str(path)
+        report.findings = [dataclasses.replace(x, bundle=str(path)) for x in report.findings]
+        return report
+
+    def record(self, path: Path, key: list[int], report: BundleReport) -> None:
+        if self._out is None:
+            self._out = open(self.path, "ab")
+            if self._out.tell() and not _ends_with_newline(self.path):
+                self._out.write(b"\n")  # after a crash mid-line: the partial line stays alone
+        out = self._out
+        line = {"format": STATE_FORMAT, "kit_version": self.kit, "options": self.options, "path": os.path.abspath(path),
+                "key": key, "report": report.to_dict()}
+        out.write(json.dumps(line).encode("ascii") + b"\n")  # ASCII: a name that is not UTF-8 too
+        out.flush()
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+
+
+def _ends_with_newline(path: str) -> bool:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"

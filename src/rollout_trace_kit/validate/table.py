@@ -1,0 +1,57 @@
+"""The fleet table: findings per invariant, release and bundle, as rows for JSON Lines.
+
+The rows are plain dicts of strings and numbers, so any engine that maps a function over
+many inputs can build the table: Dask's distributed scheduler in the fleets guide
+(``client.map(judge_rows, paths)``), a process pool, or a loop. pandas
+(``read_json(lines=True)``) and DuckDB (``FROM 'findings.jsonl'``) read the file.
+
+Columns (:data:`COLUMNS`): ``bundle``, ``dialect``, ``release`` (the Codex release the
+bundle was judged as, ``None`` for the spec alone), ``profile``, ``ok`` (the bundle's
+verdict), ``invariant``, ``severity`` and ``findings`` (how many of that invariant and
+severity). A bundle without findings has one row whose ``invariant`` is ``None`` and
+``findings`` 0, so every bundle judged is in the table. Findings past ``max_findings``
+are not listed one by one: they count in a row whose ``invariant`` is ``"(not listed)"``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from .context import Options
+from .findings import BundleReport, Profile
+
+COLUMNS = ("bundle", "dialect", "release", "profile", "ok", "invariant", "severity", "findings")
+NOT_LISTED = "(not listed)"
+
+
+def finding_rows(report: BundleReport, release: str | None = None) -> list[dict[str, Any]]:
+    """The table's rows for one bundle's report."""
+    base = {"bundle": report.bundle, "dialect": report.dialect, "release": release,
+            "profile": report.profile.label, "ok": report.ok}
+    counted = Counter((f.invariant, f.severity.value) for f in report.findings)
+    if report.dropped_errors:
+        counted[(NOT_LISTED, "error")] += report.dropped_errors
+    if report.dropped_warnings:
+        counted[(NOT_LISTED, "warning")] += report.dropped_warnings
+    if not counted:
+        return [{**base, "invariant": None, "severity": None, "findings": 0}]
+    return [{**base, "invariant": inv, "severity": sev, "findings": n} for (inv, sev), n in sorted(counted.items())]
+
+
+def judge_rows(bundle: str, release: str | None = None, profile: str = "writer") -> list[dict[str, Any]]:
+    """Validate one bundle (as ``release`` would read and write it, when given) and return its
+    rows: the function to map over a fleet. Never raises for a bad bundle (findings instead)."""
+    from .engine import validate_bundle
+
+    report = validate_bundle(bundle, Options(profile=Profile.parse(profile), release=release))
+    return finding_rows(report, release)
+
+
+def bundle_paths(root: str | Path) -> list[str]:
+    """Every bundle below ``root`` (sorted), as ``validate`` walks a directory: a symlink to a
+    bundle is listed (``validate`` reports it; :func:`judge_rows` judges what it points to)."""
+    from .cli import find_bundles, looks_like_bundle
+
+    return [str(b) for b in find_bundles(Path(root)) if looks_like_bundle(b)]

@@ -1,0 +1,217 @@
+"""Fleets of bundles (issue 21, items 4 and 5): streaming, parallel judging that survives a
+worker's death, resumable runs, and a tree walk that neither follows nor skips what it meets."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from rollout_trace_kit.corpus import corpus_root
+from rollout_trace_kit.validate import Options
+from rollout_trace_kit.validate.fleet import judge
+
+from . import fleet_checks
+
+RTK = [sys.executable, "-m", "rollout_trace_kit"]
+TOOLS = corpus_root() / "codex-0.169.0" / "tools"
+
+
+def rtk(*args, cwd, timeout=300):
+    return subprocess.run([*RTK, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+def tree(root: Path, names) -> list[Path]:
+    out = []
+    for name in names:
+        shutil.copytree(TOOLS, root / name)
+        out.append(root / name)
+    return out
+
+
+# -- judge(): completion order, a worker's death ----------------------------------------------
+
+
+def test_results_come_in_completion_order(tmp_path):
+    bundles = tree(tmp_path, ["a-slow", "b", "c", "d"])
+    order = [i for i, _ in judge(bundles, Options(), 2, check=fleet_checks.slow_first)]
+    assert sorted(order) == [0, 1, 2, 3] and order[-1] == 0  # the slow first bundle finishes last
+
+
+def test_a_bundle_whose_worker_always_dies_gets_an_internal_error_finding(tmp_path):
+    bundles = tree(tmp_path, ["a", "b", "poison", "c", "d", "e"])
+    said: list[str] = []
+    reports = dict(judge(bundles, Options(), 2, check=fleet_checks.poison_dies, warn=said.append))
+    assert sorted(reports) == list(range(6))
+    poisoned = reports[2]
+    assert not poisoned.ok and [f.invariant for f in poisoned.findings] == ["KIT.INTERNAL_ERROR"]
+    assert "died, twice" in poisoned.findings[0].message
+    assert all(reports[i].ok for i in (0, 1, 3, 4, 5))  # the others are judged as usual
+    assert said and "a worker process died" in said[0]
+
+
+def test_a_worker_that_died_once_is_retried_alone_and_judged(tmp_path):
+    bundles = tree(tmp_path / "t", ["a", "poison", "b"])
+    reports = dict(judge(bundles, Options(), 2, check=fleet_checks.dies_once))
+    assert sorted(reports) == [0, 1, 2] and all(r.ok for r in reports.values())
+    assert (tmp_path / "t" / "died-once").exists()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(x) for x in text.split()]
+
+
+def test_validate_survives_a_worker_killed_from_outside(tmp_path):
+    """The OOM killer's way: SIGKILL to one worker of `validate -j 2`. Before: a BrokenProcessPool
+    traceback and exit 1; now every bundle is reported, exit by the findings (0 here)."""
+    tree(tmp_path / "fleet", [f"b{n:03d}" for n in range(200)])
+    proc = subprocess.Popen([*RTK, "validate", "fleet", "-j", "2", "--format", "jsonl", "--progress", "never"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()
+    workers = [c for c in _children(proc.pid) if c != proc.pid]
+    assert workers, "no worker process found"
+    os.kill(workers[0], signal.SIGKILL)
+    rest, err = proc.stdout.read(), proc.stderr.read()  # not communicate(): it skips what readline buffered
+    proc.wait(timeout=300)
+    lines = [json.loads(x) for x in [first, *rest.splitlines()]]
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert sorted(x["bundle"] for x in lines) == [f"fleet/b{n:03d}" for n in range(200)]
+    assert "a worker process died" in err
+
+
+# -- streaming and the whole-run formats --------------------------------------------------------
+
+
+def test_jsonl_streams_while_sarif_and_junit_are_whole_and_sorted(tmp_path):
+    bundles = tree(tmp_path / "fleet", ["c", "a", "b"])
+    (bundles[0] / "trace.jsonl").write_text("not json\n")
+    out = rtk("validate", "fleet", "-j", "2", "--format", "jsonl", "--report", "sarif=r.sarif",
+              "--report", "junit=r.xml", cwd=tmp_path)
+    assert out.returncode == 1, out.stderr
+    lines = [json.loads(x) for x in out.stdout.splitlines()]
+    assert sorted(x["bundle"] for x in lines) == ["fleet/a", "fleet/b", "fleet/c"]
+    assert {x["bundle"]: x["ok"] for x in lines} == {"fleet/a": True, "fleet/b": True, "fleet/c": False}
+    sarif = json.loads((tmp_path / "r.sarif").read_text())
+    assert {r["properties"]["bundle"] for r in sarif["runs"][0]["results"]} == {"fleet/c"}
+    suites = [s.get("name") for s in ET.parse(tmp_path / "r.xml").getroot()]
+    assert suites == ["fleet/a", "fleet/b", "fleet/c"]
+    assert "FAIL: 3 bundle(s), 1 failing" in out.stderr
+
+
+def test_jsonl_lines_reach_a_reader_before_the_run_ends(tmp_path):
+    tree(tmp_path / "fleet", [f"b{n:03d}" for n in range(40)])
+    proc = subprocess.Popen([*RTK, "validate", "fleet", "-j", "1", "--format", "jsonl"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()
+    still_running = proc.poll() is None
+    rest = proc.stdout.read()
+    proc.wait(timeout=300)
+    assert json.loads(first)["ok"] and len(rest.splitlines()) == 39
+    assert still_running  # a line came out while 39 bundles were left (flushed per bundle)
+
+
+# -- resumable runs -----------------------------------------------------------------------------
+
+
+def _state_lines(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def test_a_rerun_skips_bundles_judged_by_the_same_kit_and_options(tmp_path):
+    bundles = tree(tmp_path / "fleet", ["a", "b", "c"])
+    state = tmp_path / "state.jsonl"
+    first = rtk("validate", "fleet", "--state", str(state), "--format", "json", cwd=tmp_path)
+    assert first.returncode == 0 and len(_state_lines(state)) == 3
+    again = rtk("validate", "fleet", "--state", str(state), "--format", "json", cwd=tmp_path)
+    assert again.returncode == 0 and len(_state_lines(state)) == 3  # nothing judged again
+    assert json.loads(again.stdout)["bundles"] == json.loads(first.stdout)["bundles"]  # the same report
+    with open(bundles[1] / "trace.jsonl", "a") as f:
+        f.write("not json\n")  # b changed: judged again, and now it fails
+    changed = rtk("validate", "fleet", "--state", str(state), "--format", "jsonl", cwd=tmp_path)
+    assert changed.returncode == 1
+    assert [x["path"] for x in _state_lines(state)[3:]] == [str(bundles[1])]  # absolute: any cwd
+    strict = rtk("validate", "fleet", "--state", str(state), "--profile", "strict", cwd=tmp_path)
+    assert strict.returncode == 1 and len(_state_lines(state)) == 7  # other options: all judged again
+
+
+def test_a_state_file_cut_mid_line_by_a_crash_is_read_up_to_it(tmp_path):
+    tree(tmp_path / "fleet", ["a", "b"])
+    state = tmp_path / "state.jsonl"
+    rtk("validate", "fleet", "--state", str(state), cwd=tmp_path)
+    text = state.read_text()
+    cut = _state_lines(state)[-1]["path"]
+    state.write_text(text[: len(text) - 40])  # the last line cut short
+    again = rtk("validate", "fleet", "--state", str(state), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    lines = state.read_text().split("\n")
+    assert len(_state_lines_ok(lines)) == 2 and json.loads(lines[-2])["path"] == cut  # judged again
+
+
+def _state_lines_ok(lines: list[str]) -> list[dict]:
+    out = []
+    for x in lines:
+        try:
+            out.append(json.loads(x))
+        except ValueError:
+            pass
+    return out
+
+
+# -- the tree walk and the paths (item 5) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [["validate", ""], ["compat", ""], ["validate", "--changed", ""]])
+def test_an_empty_path_is_a_usage_error(tmp_path, args):
+    tree(tmp_path, ["here"])  # the current directory holds a bundle: "" must not mean "."
+    out = rtk(*args, cwd=tmp_path / "here")
+    assert out.returncode == 2 and "empty PATH" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_bundle_of_dangling_symlinks_in_a_tree_is_a_finding(tmp_path):
+    tree(tmp_path / "fleet", ["good"])
+    broken = tmp_path / "fleet" / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").symlink_to(tmp_path / "gone-manifest.json")
+    (broken / "trace.jsonl").symlink_to(tmp_path / "gone-trace.jsonl")
+    out = rtk("validate", "fleet", "--format", "json", cwd=tmp_path)
+    doc = json.loads(out.stdout)
+    assert out.returncode == 1 and [b["bundle"] for b in doc["bundles"]] == ["fleet/broken", "fleet/good"]
+    assert "BUNDLE.MANIFEST_PRESENT" in {f["invariant"] for f in doc["bundles"][0]["findings"]}
+
+
+def test_a_symlinked_bundle_in_a_tree_is_a_finding_but_one_named_is_judged(tmp_path):
+    [real] = tree(tmp_path, ["real"])
+    tree(tmp_path / "fleet", ["good"])
+    (tmp_path / "fleet" / "linked").symlink_to(real)
+    out = rtk("validate", "fleet", "--format", "json", cwd=tmp_path)
+    doc = json.loads(out.stdout)
+    assert out.returncode == 1 and [b["bundle"] for b in doc["bundles"]] == ["fleet/good", "fleet/linked"]
+    [finding] = doc["bundles"][1]["findings"]
+    assert finding["invariant"] == "BUNDLE.IS_DIRECTORY" and "symbolic link" in finding["message"]
+    named = rtk("validate", "fleet/linked", cwd=tmp_path)  # named on the command line: followed
+    assert named.returncode == 0, named.stdout
+
+
+@pytest.mark.parametrize("option", ["-o", "--report", "--state"])
+def test_an_output_inside_a_bundle_under_check_is_refused(tmp_path, option):
+    [bundle] = tree(tmp_path / "fleet", ["a"])
+    before = (bundle / "trace.jsonl").read_bytes()
+    target = str(bundle / "trace.jsonl")
+    args = {"-o": ["-o", target], "--report": ["--report", f"sarif={target}"], "--state": ["--state", target]}[option]
+    out = rtk("validate", "fleet", *args, cwd=tmp_path)
+    assert out.returncode == 2 and "never writes into a bundle it checks" in out.stderr
+    assert (bundle / "trace.jsonl").read_bytes() == before
+    out = rtk("validate", "fleet", "-o", str(bundle / "payloads" / "new.txt"), cwd=tmp_path)
+    assert out.returncode == 2 and not (bundle / "payloads" / "new.txt").exists()

@@ -1,0 +1,161 @@
+"""The two generation modes: "releases" (what Codex writes) and "schema" (what the schema allows).
+
+A schema-mode campaign of 200 cases reaches every variant, tool kind, payload kind and enum
+value of its dialect (issue 19: a reducer that crashes on a rarely written tool kind must not
+pass a campaign), every schema-mode bundle is valid (the kit's reducer profile; the codex tier
+runs the real reducers on them), and the model coverage says what a campaign exercised.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rollout_trace_kit.bundle import Bundle
+from rollout_trace_kit.conformance.reducer.cases import CaseSpec, build_case, eligible_invariants, plan_cases
+from rollout_trace_kit.conformance.reducer.coverage import Coverage, universe
+from rollout_trace_kit.generators import MODES, build_bundle
+from rollout_trace_kit.model import DIALECTS
+from rollout_trace_kit.validate import Options, Profile, validate_bundle
+from rollout_trace_kit.writer.core import written_dialects
+
+DIALECTS_WRITTEN = written_dialects()
+
+# What a schema-mode campaign cannot reach yet, per dialect and category, with why. The test
+# asserts equality, so a gap that closes fails it until it is struck from here.
+# Campaigns build incremental requests, which continue each response by its id.
+_RESPONSE_ID = {"inference_completed.response_id=absent", "inference_completed.response_id=null"}
+KNOWN_GAPS: dict[str, dict[str, set[str]]] = {
+    "v1": {
+        "field_presence": _RESPONSE_ID | {"inference_started.request_input_mode=present"},
+        # inference_started.request_input_mode is in the v1 schema (later v1 releases), but the
+        # generators write 0.164.0's requests, which do not say how they relate to earlier ones
+        "enum_values": {"InferenceRequestInputMode.full_snapshot", "InferenceRequestInputMode.incremental",
+                        "InferenceRequestInputMode.incremental_with_untraced_prefix"},
+    },
+    "v2": {
+        # 0.169.0 requires the runtime's kind (absent, 0.165.0's form, is the corruption of
+        # EVENT.RELEASE_REQUIRED_FIELD); null is a schema error in every release
+        "field_presence": _RESPONSE_ID | {"tool_call_runtime_started.kind=null"},
+    },
+    "v3": {
+        "field_presence": _RESPONSE_ID | {"tool_call_runtime_started.kind=absent", "tool_call_runtime_started.kind=null"},
+        "variants": {"other"},  # EVENT.OTHER_VARIANT's operator edits the file store only (v1, v2)
+        "payload_kinds": {"warmup_context"},  # a kind 0.171.0 knows and no scenario writes
+    },
+}
+FULL = ("variants", "tool_kinds", "payload_kinds", "enum_values", "field_presence")
+
+
+def campaign_coverage(dialect: str, mode: str, examples: int = 200, seed: int = 0) -> Coverage:
+    cov = Coverage(DIALECTS[dialect], frozenset(eligible_invariants(dialect)))
+    for spec in plan_cases(dialect, examples, seed, mode=mode):
+        case = build_case(spec)
+        if case is None:
+            continue
+        if not case.valid:
+            cov.observe_invariant(spec.invariant)
+        cov.observe_lines(case.bundle.lines)
+    return cov
+
+
+@pytest.mark.parametrize("dialect", DIALECTS_WRITTEN)
+def test_a_200_case_schema_campaign_covers_the_dialects_vocabulary(dialect):
+    report = campaign_coverage(dialect, "schema").report()
+    gaps = KNOWN_GAPS.get(dialect, {})
+    for category in FULL:
+        assert set(report[category]["missing"]) == gaps.get(category, set()), (category, report[category])
+    assert report["invariants"]["missing"] == []
+
+
+@pytest.mark.parametrize("dialect", DIALECTS_WRITTEN)
+def test_the_releases_mode_covers_less_than_the_schema_mode(dialect):
+    """The releases mode writes what Codex writes: fewer tool kinds and summary variants than
+    the schema allows (the gap the schema mode exists for)."""
+    releases = campaign_coverage(dialect, "releases", examples=60).report()
+    schema = campaign_coverage(dialect, "schema", examples=60).report()
+    assert releases["tool_kinds"]["covered"] < schema["tool_kinds"]["covered"] == schema["tool_kinds"]["total"]
+    assert releases["enum_values"]["covered"] < schema["enum_values"]["covered"]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS_WRITTEN)
+@pytest.mark.parametrize("seed", range(6))
+def test_schema_mode_bundles_are_valid_in_the_reducer_profile(dialect, seed, tmp_path):
+    bundle = build_bundle(dialect, seed=seed * 31 + 5, events=60 + 25 * seed, mode="schema")
+    path = bundle.write(tmp_path / "b")
+    report = validate_bundle(path, Options(profile=Profile.REDUCER, dialect=dialect))
+    assert report.ok and not [f for f in report.findings if f.severity.name == "ERROR"], [
+        (f.invariant, f.message) for f in report.findings]
+
+
+def test_schema_mode_is_deterministic_and_differs_from_releases():
+    a = build_bundle("v2", seed=7, events=120, mode="schema")
+    b = build_bundle("v2", seed=7, events=120, mode="schema")
+    r = build_bundle("v2", seed=7, events=120)
+    assert a.lines == b.lines and a.payloads == b.payloads
+    assert len(a.lines) == len(r.lines) == 120  # the event budget holds in both modes
+    assert a.lines != r.lines
+
+
+def test_an_unknown_mode_is_refused():
+    with pytest.raises(ValueError, match="unknown generation mode"):
+        build_bundle("v2", seed=1, events=40, mode="wild")
+    assert set(MODES) == {"releases", "schema"}
+
+
+def test_case_ids_of_the_releases_mode_are_unchanged():
+    """Known-results files and saved cases name cases by id: adding modes kept the old ids."""
+    import hashlib
+
+    spec = CaseSpec("v2", "SEQ.NO_GAP", 12345, 80)
+    old = hashlib.sha256(b"v2:SEQ.NO_GAP:12345:80").hexdigest()[:10]
+    assert spec.id == f"v2-SEQ.NO_GAP-{old}"
+    assert CaseSpec("v2", "SEQ.NO_GAP", 12345, 80, "schema").id != spec.id
+
+
+def test_coverage_counts_each_form_of_an_optional_field():
+    d = DIALECTS["v2"]
+    cov = Coverage(d)
+    base = {"type": "inference_completed", "inference_call_id": "c", "response_payload": None}
+    for extra in ({"upstream_request_id": "x"}, {"upstream_request_id": None}, {}):
+        cov.observe_event({"payload": {**base, **extra}})
+    forms = {f for f in cov.seen["field_presence"] if f.startswith("inference_completed.upstream_request_id=")}
+    assert forms == {f"inference_completed.upstream_request_id={x}" for x in ("present", "null", "absent")}
+    assert "inference_completed" in cov.seen["variants"]
+    # a line that is not JSON, or an event of no known variant, exercises nothing
+    before = {k: set(v) for k, v in cov.seen.items()}
+    cov.observe_lines([b"{not json", json.dumps({"payload": {"type": "nope"}}).encode()])
+    assert cov.seen == before
+
+
+def test_the_universe_is_what_events_can_hold():
+    u = universe(DIALECTS["v2"])
+    assert "exec_command" in u["tool_kinds"] and "other" in u["variants"]
+    assert "ToolCallSummary.wait_agent" in u["enum_values"]
+    # v2's events hold no v3-only type
+    assert not any(e.startswith("PayloadCapture.") for e in u["enum_values"])
+
+
+def test_fuzz_report_carries_the_mode_and_model_coverage(tmp_path):
+    """A campaign's JSON report states its mode and its model coverage (the accepting fake
+    reducer: no reducer run matters here)."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    out = tmp_path / "r.json"
+    reducer = f"{sys.executable} {ROOT / 'tests' / 'reducers' / 'accept_all.py'} {{bundle}} {{output}}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "--cmd", reducer, "--dialect", "v1",
+         "--examples", "12", "--seed", "3", "--mode", "schema", "--jobs", "1", "--format", "json", "-o", str(out),
+         "--repro-dir", str(tmp_path / "rf")],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["mode"] == "schema"
+    cov = doc["model_coverage"]
+    assert cov["tool_kinds"]["total"] == 12 and cov["tool_kinds"]["covered"] >= 8, cov["tool_kinds"]
+    assert set(cov) == {"variants", "tool_kinds", "payload_kinds", "enum_values", "field_presence", "invariants"}
