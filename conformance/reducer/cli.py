@@ -20,7 +20,10 @@ from pathlib import Path
 
 from ... import escape
 from ...config import HelpFormatter
-from ...generators._plan import MODES
+try:
+    from ...generators._plan import MODES
+except ImportError:  # the generators need Hypothesis: a run then says how to get it (cases.corruptions)
+    MODES = {}
 from ...output import OutputError, add_output_arguments, check_writable
 from ...progress import Progress, add_run_arguments, check_jobs
 from ...writer.core import written_dialects
@@ -410,7 +413,7 @@ def add_reducer_parsers(sub) -> None:
                    help="what the reducer claims: the rules it enforces (reducer, writer, strict), or robustness "
                    "(valid bundles accepted, no bundle crashes or hangs it, rejection optional)")
     p.add_argument("--invariant", action="append", help="only this invariant (repeatable)")
-    p.add_argument("--mode", choices=sorted(MODES), default="releases",
+    p.add_argument("--mode", choices=sorted(MODES) or None, default="releases",
                    help="how the bundles are generated: " + "; ".join(f"{k}: {v}" for k, v in MODES.items())
                    + " (robustness campaigns use schema)")
     p.add_argument("--update", action="store_true", help="rewrite --known from this run")
