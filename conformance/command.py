@@ -8,11 +8,18 @@ command runs in the caller's working directory (so ``python3 my_reducer.py``
 finds its script), in its own process group, which is killed whole after every
 run: on timeout, and also after a normal exit, so a background child cannot
 outlive its case. What it prints is kept to a bounded tail.
+
+The exit contract: 0 accepts, ``reject_exit`` (1 by default, what Codex uses; a tuple, for
+a reducer with several rejection codes) is a clean rejection. A signal, any other exit status, or a rejection whose standard error carries a
+crash's signature (a Python traceback, a Rust or Go panic, a sanitizer report, an uncaught
+Node.js or Java exception) is a crash. Standard error is scanned as it streams, so a long
+traceback whose first line has left the kept tail is still recognised.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -24,6 +31,35 @@ from pathlib import Path
 TAIL = 2000  # bytes of stdout and stderr kept for reports
 OUTPUT_CAP = 64 * 1024 * 1024  # bytes of a reducer's result read for the output oracles
 DRAIN_GRACE = 2.0  # seconds to wait for the pipes once the group is dead
+REJECT_EXIT: tuple[int, ...] = (1,)  # a clean rejection's exit status unless the user says otherwise
+
+
+def parse_reject_exit(text: str) -> tuple[int, ...]:
+    """``--reject-exit`` ("1", "1,2"): the exit statuses of a clean rejection; ValueError saying why not."""
+    try:
+        codes = tuple(dict.fromkeys(int(x) for x in str(text).split(",")))
+    except ValueError:
+        raise ValueError(f"--reject-exit {text!r}: expected exit statuses, comma-separated (1 or 1,2)") from None
+    bad = [c for c in codes if not 1 <= c <= 255]
+    if bad:
+        raise ValueError(f"--reject-exit {text}: a rejection's exit status is between 1 and 255, not {bad[0]}")
+    return codes
+
+
+def _codes(codes: tuple[int, ...]) -> str:
+    return " or ".join(str(c) for c in codes)
+
+# What a crash prints, by kind, each anchored at the start of a line so a rejection message
+# that quotes a bundle's text mid-line is not taken for one.
+CRASH_SIGNATURES: tuple[tuple[str, "re.Pattern[bytes]"], ...] = (
+    ("Python traceback", re.compile(rb"^Traceback \(most recent call last\):", re.M)),
+    ("Rust panic", re.compile(rb"^thread '[^'\n]*' panicked at", re.M)),
+    ("sanitizer report", re.compile(rb"^(?:==\d+==ERROR: \w*Sanitizer|SUMMARY: \w*Sanitizer|\S+:\d+:\d+: runtime error: )", re.M)),
+    ("Go panic", re.compile(rb"^goroutine \d+ \[running\]:", re.M)),
+    ("uncaught Node.js exception", re.compile(rb"^Node\.js v\d+\.\d+", re.M)),
+    ("uncaught Java exception", re.compile(rb'^Exception in thread "', re.M)),
+)
+_CARRY = 512  # bytes of the previous chunk kept, so a signature split across two reads is seen
 
 
 @dataclass(frozen=True)
@@ -36,10 +72,32 @@ class Outcome:
     output_ok: bool | None  # {output} used: was it written, as JSON? None: not used
     error: str = ""  # harness-side problem (command not found, ...)
     stdout_tail: str = ""
+    signature: str | None = None  # the kind of crash output seen on stderr ("Python traceback", ...)
+    reject_exit: tuple[int, ...] = REJECT_EXIT
 
     @property
     def accepted(self) -> bool:
         return self.returncode == 0 and not self.timed_out and self.signal is None and not self.error
+
+    @property
+    def crash(self) -> str | None:
+        """Why this run is a crash under the exit contract; None when it is not one. A run that
+        exits 0 is an acceptance whatever it printed."""
+        if self.error or self.timed_out:
+            return None
+        if self.signal is not None:
+            return self.describe()
+        if self.returncode != 0 and self.returncode not in self.reject_exit:
+            return (f"exit {self.returncode}, outside the contract (0 accepts, {_codes(self.reject_exit)} rejects)"
+                    + self._last_line())
+        if self.returncode in self.reject_exit and self.signature:
+            return f"{self.signature} (exit {self.returncode})" + self._last_line()
+        return None
+
+    def _last_line(self) -> str:
+        """The last line the reducer printed on stderr: a traceback's exception, a panic's message."""
+        lines = [l.strip() for l in self.stderr_tail.splitlines() if l.strip()]
+        return f": {lines[-1][:200]}" if lines else ""
 
     def describe(self) -> str:
         if self.error:
@@ -59,12 +117,15 @@ class Outcome:
 class _Drain(threading.Thread):
     """Read a pipe to its end, keeping the last ``tail`` bytes and, if asked, the first ``keep``."""
 
-    def __init__(self, pipe, tail: int = TAIL, keep: int = 0):
+    def __init__(self, pipe, tail: int = TAIL, keep: int = 0, watch: bool = False):
         super().__init__(daemon=True)
-        self.pipe, self.tail_size, self.keep = pipe, tail, keep
+        self.pipe, self.tail_size, self.keep, self.watch = pipe, tail, keep, watch
         self.tail = b""
         self.head = bytearray()
         self.total = 0
+        self.signature: str | None = None  # the first crash signature seen (``watch``)
+        self._line = b""  # the line being read, from its start (up to _CARRY bytes)
+        self._line_whole = True  # ``_line`` starts at a real line start
 
     def run(self):
         try:
@@ -73,11 +134,25 @@ class _Drain(threading.Thread):
                 if not chunk:
                     break
                 self.total += len(chunk)
+                if self.watch and self.signature is None:
+                    self._scan(chunk)
                 if len(self.head) < self.keep:
                     self.head += chunk[: self.keep - len(self.head)]
                 self.tail = (self.tail + chunk)[-self.tail_size:]  # a copy of at most tail + 64 KiB
         except (OSError, ValueError):
             pass
+
+    def _scan(self, chunk: bytes) -> None:
+        window = self._line + chunk
+        for name, rx in CRASH_SIGNATURES:
+            # a match at 0 counts only when the window starts a line (a signature split across reads)
+            if any(m.start() > 0 or self._line_whole for m in rx.finditer(window)):
+                self.signature = name
+                return
+        cut = window.rfind(b"\n") + 1
+        rest = window[cut:]
+        self._line_whole = (cut > 0 or self._line_whole) and len(rest) <= _CARRY
+        self._line = rest[:_CARRY]
 
     @property
     def complete(self) -> bytes | None:
@@ -99,6 +174,7 @@ class ReducerCommand:
     input: str = "argv"  # "argv" or "stdin", when the template has no {bundle}
     timeout: float = 30.0
     cwd: str | None = None  # where the reducer runs; None: the caller's working directory
+    reject_exit: tuple[int, ...] = REJECT_EXIT  # the exit statuses of a clean rejection
 
     def __post_init__(self):
         if not shlex.split(self.template):
@@ -107,6 +183,10 @@ class ReducerCommand:
             raise ValueError("input must be 'argv' or 'stdin'")
         if self.timeout <= 0:
             raise ValueError("--timeout must be > 0")
+        if isinstance(self.reject_exit, int):  # one status given as a number
+            object.__setattr__(self, "reject_exit", (self.reject_exit,))
+        if not self.reject_exit or not all(type(c) is int and 1 <= c <= 255 for c in self.reject_exit):
+            raise ValueError(f"--reject-exit: exit statuses between 1 and 255, not {self.reject_exit!r}")
 
     @property
     def uses_output(self) -> bool:
@@ -141,9 +221,10 @@ class ReducerCommand:
                 start_new_session=True,  # its own process group, killed whole after the run
             )
         except OSError as e:
-            return RunOutput(Outcome(None, None, False, 0.0, "", None, error=f"cannot start {argv[0]!r}: {e.strerror}"), None)
+            return RunOutput(Outcome(None, None, False, 0.0, "", None, error=f"cannot start {argv[0]!r}: {e.strerror}",
+                                     reject_exit=self.reject_exit), None)
         out = _Drain(proc.stdout, keep=OUTPUT_CAP if (capture and not self.uses_output) else 0)
-        err = _Drain(proc.stderr)
+        err = _Drain(proc.stderr, watch=True)
         out.start()
         err.start()
         assert proc.stdin is not None  # stdin=PIPE
@@ -195,6 +276,8 @@ class ReducerCommand:
             err.tail.decode("utf-8", "replace"),
             output_ok,
             stdout_tail=out.tail.decode("utf-8", "replace"),
+            signature=err.signature,
+            reject_exit=self.reject_exit,
         )
         return RunOutput(outcome, result)
 

@@ -131,6 +131,7 @@ class Runner:
             env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV",)}
             env.update({k: self.substitute(v) for k, v in step.get("env", {}).items()})
             env.update(GITHUB_OUTPUT=str(out), GITHUB_ACTION_PATH=str(ROOT), NO_COLOR="1",
+                       GITHUB_STEP_SUMMARY=str(self.tmp / "step-summary.md"),
                        PATH=f"{self.shim}:{BIN}:{env.get('PATH', '')}")
             proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", self.substitute(step["run"])], cwd=self.tmp / "repo",
                                   env=env, capture_output=True, text=True, timeout=600)
@@ -216,6 +217,36 @@ def test_action_fuzz_seed_runs_the_same_cases(tmp_path):
         suite = ET.parse(runner.temp / "rollout-trace" / "fuzz-reducer.junit.xml").getroot()
         cases.append(sorted(c.get("name") for c in suite.iter("testcase")))
     assert cases[0] == cases[1] and len(cases[0]) == 4
+
+
+def test_action_passes_every_fuzz_option_a_user_needs(tmp_path):
+    """Claim, oracles (a user oracle from the repository among them), normalizers, timeout, jobs,
+    the rejection code, seed: each reaches the command, and the job summary gets the final line."""
+    repo = _repo(tmp_path, broken=False)
+    (repo / "checks.py").write_text("def ids_named(facts):\n    return True\n")
+    reducer = f"{BIN / 'rollout-trace'} validate -q --profile reducer {{bundle}}"
+    runner = Runner(tmp_path, {"paths": "", "fuzz-reducer-cmd": reducer, "fuzz-examples": "3", "fuzz-seed": "7",
+                               "fuzz-profile": "robustness", "fuzz-oracle": "metamorphic  checks:ids_named",
+                               "fuzz-normalize": "/bundles/*/bundle /bundles/*/releases", "fuzz-timeout": "45",
+                               "fuzz-jobs": "1", "fuzz-reject-exit": "1,2"})
+    assert runner.run() == 0, runner.logs
+    import xml.etree.ElementTree as ET
+
+    suite = ET.parse(runner.temp / "rollout-trace" / "fuzz-reducer.junit.xml").getroot()
+    assert suite.get("tests") == "3"
+    assert "oracle checks:ids_named: 1 pass" in runner.logs and "oracle metamorphic: 1 pass" in runner.logs
+    replay = next(l for l in runner.logs.splitlines() if "seed 7 " in l)
+    assert replay, runner.logs
+    summary = (tmp_path / "step-summary.md").read_text()
+    assert "### rollout-trace fuzz-reducer (exit 0)" in summary and "3 cases in " in summary
+
+
+def test_action_fuzz_usage_error_fails_the_step_and_says_why_in_the_summary(tmp_path):
+    _repo(tmp_path, broken=False)
+    reducer = f"{BIN / 'rollout-trace'} validate -q --profile reducer {{bundle}}"
+    runner = Runner(tmp_path, {"paths": "", "fuzz-reducer-cmd": reducer, "fuzz-oracle": "no_such_module:f"})
+    assert runner.run() == 2
+    assert "--oracle no_such_module:f: cannot import it" in (tmp_path / "step-summary.md").read_text()
 
 
 # --- the pre-commit hook -------------------------------------------------------------------

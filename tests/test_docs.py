@@ -416,11 +416,37 @@ def test_guide_ci_snippets_run(guide, tmp_path):
         install = [r for r in runs if r not in tool]
         jobs = len(re.findall(r"^\s+runs-on:", block, re.M))
         assert tool and len(install) == jobs, runs
-        assert all(shlex.split(i) == ["pip", "install", name] for i in install)
+        assert all(_installs_this_project(shlex.split(i), name) for i in install), install
         for line in tool:
             for cmd in _matrix_expanded(line, block):
                 proc = _run(cmd, cwd)
                 assert proc.returncode == 0, f"{guide.name}: `{cmd}`: {proc.stdout}{proc.stderr}"
+
+
+def _installs_this_project(argv: list[str], name: str) -> bool:
+    """``pip install "NAME @ git+REPOSITORY@COMMIT"``: no release of the kit is published, so a
+    guide installs it from its repository, pinned to a commit of this repository's history."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    repository = re.search(r'^Repository = "([^"]+)"', pyproject, re.M).group(1)
+    m = re.fullmatch(rf"{re.escape(name)} @ git\+{re.escape(repository)}@([0-9a-f]{{40}})", argv[2]) \
+        if argv[:2] == ["pip", "install"] and len(argv) == 3 else None
+    return m is not None and _is_commit(m.group(1))
+
+
+def _is_commit(sha: str) -> bool:
+    if not (ROOT / ".git").exists():  # an sdist: no history to check against
+        return True
+    return subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{sha}^{{commit}}"]).returncode == 0
+
+
+def test_docs_name_no_tag_or_package_that_does_not_exist():
+    """No release of the kit is published: no guide, Action or hook example pins a tag or
+    installs the package from an index; each pins a commit of this repository instead."""
+    texts = {p.name: p.read_text(encoding="utf-8") for p in (*GUIDES, ROOT / "action.yml", ROOT / ".pre-commit-hooks.yaml")}
+    for name, text in texts.items():
+        assert not re.search(r"@v\d+\.\d+|rev: v\d|pip install rollout-trace-kit\b", text), name
+    pins = re.findall(r"(?:rollout-trace-kit@|rev: )([0-9a-f]{40})\b", texts["ci.md"] + texts["validate.md"])
+    assert len(pins) >= 3 and all(_is_commit(p) for p in pins)
 
 
 def _matrix_expanded(line: str, block: str) -> list[str]:
@@ -507,5 +533,5 @@ def test_strategies_guide_names_what_the_generators_export():
     pyproject = (ROOT / "pyproject.toml").read_text()
     base = re.search(r"^dependencies = \[(.*?)^\]", pyproject, re.M | re.S).group(1)
     assert '"hypothesis-jsonschema==' in base and '"hypothesis>=' in base
-    assert "pip install rollout-trace-kit" in text
+    assert re.search(r'pip install\s+"rollout-trace-kit @ git\+https://\S+@[0-9a-f]{40}"', text)
 

@@ -63,7 +63,7 @@ def test_the_reducer_runs_in_the_callers_directory_with_absolute_paths(tmp_path)
         "b, o = sys.argv[1], sys.argv[2]\n"
         "assert os.path.isabs(b) and os.path.isabs(o), (b, o)\n"
         "open(o, 'w').write('{}')\n"
-        "sys.exit(0 if os.path.isfile(os.path.join(b, 'manifest.json')) else 3)\n"
+        "sys.exit(0 if os.path.isfile(os.path.join(b, 'manifest.json')) else 1)\n"
     )
     out = rtk("fuzz-reducer", "--cmd", f"{PY} toy.py {{bundle}} {{output}}", "--examples", "4", "--seed", "1",
               "--invariant", "BUNDLE.MANIFEST_PRESENT", "--format", "json", "--no-shrink", cwd=tmp_path)
@@ -80,8 +80,11 @@ def test_the_reducer_runs_in_the_callers_directory_with_absolute_paths(tmp_path)
     [
         ("no-such-reducer-xyz {bundle}", "preflight: the reducer cannot start"),
         (f"{PY} -c 'import os, signal; os.kill(os.getpid(), signal.SIGSEGV)' {{bundle}}", "preflight: the reducer crashed"),
+        (f"{PY} -c 'import sys; print(\"no thanks\", file=sys.stderr); sys.exit(1)' {{bundle}}",
+         "preflight: the reducer rejected on the shipped valid bundle codex-0.169.0/tools (exit 1); it printed:\n  no thanks"),
         (f"{PY} -c 'import sys; print(\"no thanks\", file=sys.stderr); sys.exit(4)' {{bundle}}",
-         "preflight: the reducer rejected on the shipped valid bundle codex-0.169.0/tools (exit 4); it printed:\n  no thanks"),
+         "preflight: the reducer crashed on the shipped valid bundle codex-0.169.0/tools: exit 4, outside the contract "
+         "(0 accepts, 1 rejects): no thanks"),
         (f"{PY} -c 'import time; time.sleep(30)' {{bundle}}", "preflight: the reducer ran past --timeout 1 s"),
         (f"{PY} -c pass {{bundle}} {{output}}", "wrote no JSON to {output}"),
     ],
@@ -124,7 +127,7 @@ def test_a_missing_dependency_is_exit_2_saying_how_to_get_it(tmp_path):
             f"sys.exit(main(['fuzz-reducer', '--cmd', {kit_reducer()!r}, '--examples', '2']))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert out.returncode == 2, out.stderr
-    assert "pip install rollout-trace-kit" in out.stderr and "Traceback" not in out.stderr
+    assert "reinstall rollout-trace-kit with its dependencies" in out.stderr and "Traceback" not in out.stderr
 
 
 # -- a run that explains itself ------------------------------------------------------------------
@@ -369,3 +372,25 @@ def test_usage_errors_escape_the_paths_and_keys_they_name(tmp_path):
         out = rtk(*args, cwd=tmp_path, timeout=60)
         assert out.returncode == 2 and out.stderr.count("\n") == 1, (args, out.stderr)
         assert "\x1b" not in out.stderr and "\x07" not in out.stderr and "\\x1b" in out.stderr, (args, out.stderr)
+
+
+# -- help and console text (issue 19, "smaller") ------------------------------------------------
+
+
+def test_help_texts_say_what_is_true_in_plain_text(tmp_path):
+    top = rtk("--help", cwd=tmp_path).stdout
+    assert "``" not in top and "conformance kit" in top
+    fuzz_help = rtk("fuzz-reducer", "--help", cwd=tmp_path, env=dict(os.environ, COLUMNS="200")).stdout
+    examples = next(l for l in fuzz_help.splitlines() if "--examples EXAMPLES " in l)
+    assert examples.count("default") == 1, examples
+    validate_help = " ".join(rtk("validate", "--help", cwd=tmp_path).stdout.split())
+    assert "Exit 0: no errors (warnings alone exit 0); 1: at least one error" in validate_help
+
+
+def test_off_a_terminal_the_campaign_title_is_one_line(tmp_path):
+    long_cmd = f"{kit_reducer()} " + " ".join(["--forget", "NO.SUCH_RULE"] * 8)
+    out = rtk("fuzz-reducer", "--cmd", long_cmd, "--examples", "2", "--seed", "1", "--invariant", "SEQ.NO_GAP",
+              cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    title = next(l for l in out.stdout.splitlines() if "(dialect v2, profile reducer, seed 1)" in l)
+    assert len(title) > 160 and title.startswith(PY.split()[0])

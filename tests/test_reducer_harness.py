@@ -98,14 +98,14 @@ def test_crash_on_a_variant_is_a_crash_exactly_where_the_variant_is(tmp_path):
     assert rc == 1
 
 
-def test_hang_is_a_timeout_and_the_process_group_is_killed(tmp_path):
+def test_hang_is_a_hang_and_the_process_group_is_killed(tmp_path):
     marker = f"rtk-hang-{uuid.uuid4().hex}"
     rc, doc = fuzz(tmp_path, f"{PY} {REDUCERS / 'hang.py'} {{bundle}} {marker}", "--timeout", "2", "--no-shrink",
                    "--invariant", "SEQ.NO_GAP", "--invariant", "THREAD.UNKNOWN", examples=5)
     assert rc == 1
     rows = doc["invariants"]
     assert rows["VALID"]["accepts"] == rows["VALID"]["cases"] == 1
-    assert doc["results"]["timeout"] == doc["cases"] - 1 >= 3
+    assert doc["results"]["hang"] == doc["cases"] - 1 >= 3
     assert {f["behaviour"] for f in doc["failures"]} == {"hangs"}
     assert not process_alive(marker)
 
@@ -152,7 +152,8 @@ def test_stdin_and_argv_modes(tmp_path):
         "sys.exit(0 if os.path.isfile(os.path.join(path, 'manifest.json')) else 3)\n"
     )
     for mode in ("stdin", "argv"):
-        rc, doc = fuzz(tmp_path / mode, f"{PY} {script}", "--input", mode, "--invariant", "BUNDLE.MANIFEST_PRESENT", examples=4)
+        rc, doc = fuzz(tmp_path / mode, f"{PY} {script}", "--input", mode, "--invariant", "BUNDLE.MANIFEST_PRESENT",
+                       "--reject-exit", "3", examples=4)  # exit 3 is this reducer's clean rejection
         rows = doc["invariants"]
         assert rows["VALID"]["accepts"] == rows["VALID"]["cases"]
         assert rows["BUNDLE.MANIFEST_PRESENT"]["rejects"] == rows["BUNDLE.MANIFEST_PRESENT"]["cases"] > 0

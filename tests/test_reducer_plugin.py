@@ -73,6 +73,22 @@ def test_output_oracles_from_the_ini_file(pytester):
     result.stdout.fnmatch_lines(["*wrong-output v2-VALID-*: coverage: the output lacks thread *"])
 
 
+def test_a_user_oracle_from_the_ini_file_and_one_that_never_applies_is_a_usage_error(pytester):
+    pytester.makepyfile(my_oracles=(
+        "from rollout_trace_kit.conformance.reducer.api import failed, not_applicable\n"
+        "def no_threads(facts):\n"
+        "    return failed(f'{len(facts.threads)} thread(s)') if facts.threads else not_applicable('none')\n"
+        "def never(facts):\n"
+        "    return not_applicable('judges nothing')\n"))
+    _ini(pytester, CORRECT, reducer_oracle=["my_oracles:no_threads"])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*wrong-output v2-VALID-*: my_oracles:no_threads: * thread(s)*"])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--reducer-oracle", "my_oracles:never")
+    assert result.ret == 4  # a usage error, like the command's exit 2
+    result.stdout.fnmatch_lines(["*oracle my_oracles:never never applied: not applicable to any of the * judges nothing*"])
+
+
 def test_the_generation_mode_from_the_ini_file(pytester):
     """reducer_mode = "schema" builds the cases as the schema allows (other case ids: the mode
     is part of what rebuilds a case); an unknown mode is a usage error."""

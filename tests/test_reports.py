@@ -315,7 +315,7 @@ def test_fuzz_reports_escape_what_a_reducer_prints(tmp_path):
         if fmt == "junit":
             ET.fromstring(text)
         elif fmt == "json":
-            assert json.loads(text)["format"] == "rollout-trace-kit/reducer-report/1"
+            assert json.loads(text)["format"] == "rollout-trace-kit/reducer-report/2"
         else:
             assert "rejected a valid bundle" in text and "\\x1b[31mred" in text  # shown, escaped
 

@@ -574,3 +574,19 @@ def test_a_v3_bundle_whose_shards_decompress_past_the_cap_is_refused(monkeypatch
     monkeypatch.setattr(scripts, "MAX_BUNDLE_BYTES", on_disk + 1)  # read whole, but not decompressed whole
     with pytest.raises(scripts.ScriptError, match="shards decompress to more than"):
         scripts.script_from_bundle(bundle)
+
+
+def test_a_writers_traceback_is_printed_on_its_own_lines_each_escaped(tmp_path):
+    """Issue 19: the traceback came out on one line with literal \\n; each of its lines is now a
+    line of the report, escaped on its own and behind a bar (so none starts a workflow command)."""
+    script = tmp_path / "w.py"
+    script.write_text("import sys\nprint('::error::forged\\x1b[31m', file=sys.stderr)\nraise ValueError('boom')\n")
+    out = subprocess.run([sys.executable, "-m", "rollout_trace_kit", "check-writer", "--cmd", f"{sys.executable} {script}",
+                          "--script", "lifecycle:v2", "--crash", "0", "--color", "never"],
+                         capture_output=True, text=True, timeout=120)
+    lines = out.stdout.splitlines()
+    assert out.returncode == 1, out.stderr
+    assert "      | Traceback (most recent call last):" in lines and "      | ValueError: boom" in lines, out.stdout
+    assert any(l.endswith("its stderr ends: ::error::forged\\x1b[31m") for l in lines)  # escaped, mid-line
+    assert not any(l.startswith("::") for l in lines)
+    assert "\\nValueError" not in out.stdout

@@ -18,7 +18,7 @@ from ...validate import CATALOGUE, Profile
 VALID = "VALID"  # the pseudo-invariant of valid cases in reports and known-results files
 MIN_EVENTS = 8
 # Hypothesis is a base dependency; an install that lacks it was made without dependencies.
-MISSING_HINT = "reinstall rollout-trace-kit with its dependencies (pip install rollout-trace-kit)"
+MISSING_HINT = "reinstall rollout-trace-kit with its dependencies (pip install without --no-deps)"
 
 
 def corruptions() -> dict[str, Any]:
@@ -58,7 +58,13 @@ class Case:
     spec: CaseSpec
     bundle: Bundle
     expected: frozenset[str]  # invariant IDs the bundle breaks (empty for valid cases)
-    must_reject: bool = False  # the profile under test rejects it (set by :func:`judge_case`)
+    must_reject: bool = False  # the claim under test rejects it (set by :func:`judge_case`)
+
+    @property
+    def lines(self) -> int:
+        """Lines of the bundle's trace.jsonl as built: a corruption that found no place in a
+        small bundle retries on larger ones, so this can exceed ``spec.events``."""
+        return len(self.bundle.lines)
 
     @property
     def valid(self) -> bool:
@@ -84,9 +90,10 @@ def build_case(spec: CaseSpec, attempts: int = 6) -> Case | None:
     return None
 
 
-def judge_case(case: Case, bundle_dir, profile: Profile) -> dict | None:
-    """Set ``must_reject`` from the kit's own verdict in ``profile`` on the written bundle;
-    return the kit's finding for the case (the one of its invariant, else the first error).
+def judge_case(case: Case, bundle_dir, profile: Profile, rejects: bool = True) -> dict | None:
+    """Set ``must_reject`` from the kit's own verdict in ``profile`` on the written bundle
+    (never, when the claim does not require rejection: ``rejects`` False); return the kit's
+    finding for the case (the one of its invariant, else the first error).
 
     The dialect is the campaign's: a reducer under test reads one dialect, whatever
     schema_version a corrupted bundle claims.
@@ -94,7 +101,7 @@ def judge_case(case: Case, bundle_dir, profile: Profile) -> dict | None:
     from ...validate import Options, validate_bundle
 
     report = validate_bundle(bundle_dir, Options(profile=profile, dialect=case.spec.dialect))
-    case.must_reject = not report.ok
+    case.must_reject = rejects and not report.ok
     if not report.findings:
         return None
     best = next((f for f in report.findings if f.invariant == case.spec.invariant), report.findings[0])

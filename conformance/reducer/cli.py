@@ -1,7 +1,8 @@
 """``rollout-trace fuzz-reducer``, ``rollout-trace fuzz-reducer merge`` and ``rollout-trace replay``.
 
 Exit 0: as expected; 1: failures (or stale known results); 2: usage or environment
-errors, each said in one line (never a traceback).
+errors, each said in one line (never a traceback), and an oracle asked for by name that
+never applied (the report is written first).
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from pathlib import Path
 
 from ... import escape
 from ...config import HelpFormatter
-from ...generators._plan import MODES
+try:
+    from ...generators._plan import MODES
+except ImportError:  # the generators need Hypothesis: a run then says how to get it (cases.corruptions)
+    MODES = {}
 from ...output import OutputError, add_output_arguments, check_writable
 from ...progress import Progress, add_run_arguments, check_jobs
-from ...validate import Profile
 from ...writer.core import written_dialects
-from ..command import ReducerCommand, scratch_root
+from ..command import REJECT_EXIT, ReducerCommand, parse_reject_exit, scratch_root
+from .claims import LABELS as CLAIMS, Claim
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 MAX_CASE_BYTES = 1 << 20  # a saved case.json: a case, its outcome and two output tails of 2000 bytes
@@ -44,8 +48,9 @@ def _fail(prog: str, message: str, *, escaped: bool = False) -> int:
     return EXIT_USAGE
 
 
-def _command(args) -> ReducerCommand:
-    return ReducerCommand(args.cmd, input=args.input, timeout=args.timeout)
+def _command(args, reject_exit: tuple[int, ...] | None = None) -> ReducerCommand:
+    codes = parse_reject_exit(args.reject_exit) if args.reject_exit is not None else (reject_exit or REJECT_EXIT)
+    return ReducerCommand(args.cmd, input=args.input, timeout=args.timeout, reject_exit=codes)
 
 
 def creatable_dir(path: str, what: str) -> None:
@@ -90,7 +95,7 @@ def _run_fuzz(args: argparse.Namespace) -> int:
         raise UsageError("--shard needs --seed: every shard must plan the same campaign")
     try:
         command = _command(args)
-        profile = Profile.parse(args.profile)
+        claim = Claim.parse(args.profile)
         known = Known.load(args.known) if args.known else Known()
     except (ValueError, KnownResultsError) as e:
         raise UsageError(str(e)) from None
@@ -135,7 +140,7 @@ def _run_fuzz(args: argparse.Namespace) -> int:
         examples=args.examples,
         seed=seed,
         jobs=args.jobs,
-        profile=profile,
+        claim=claim,
         invariants=args.invariant,
         mode=args.mode,
         repro_dir=Path(args.repro_dir) if args.repro_dir else None,
@@ -144,6 +149,7 @@ def _run_fuzz(args: argparse.Namespace) -> int:
         shard=shard,
         progress=bar,
         replay_extra=_replay_extra(args),
+        known=known,
     )
     started = time.monotonic()
     with bar:
@@ -152,7 +158,24 @@ def _run_fuzz(args: argparse.Namespace) -> int:
 
     doc = build_report(campaign, args.cmd, known, time.monotonic() - started,
                        examples=args.examples, timeout=args.timeout, known_file=args.known)
-    return _finish(doc, campaign.results, args, known)
+    code = _finish(doc, campaign.results, args, known)
+    unapplied = oracles_never_applied(doc, oracles.explicit)
+    if unapplied and code != EXIT_USAGE:
+        for line in unapplied:
+            print(f"rollout-trace fuzz-reducer: {escape.display(line)}", file=sys.stderr)
+        return EXIT_USAGE
+    return code
+
+
+def oracles_never_applied(doc: dict, explicit) -> list[str]:
+    """Why the run must end in exit 2: each oracle asked for by name that never applied, or,
+    with ``all``, every oracle never applied."""
+    o = doc.get("oracles") or {}
+    never = o.get("never_applied") or {}
+    named = [n for n in explicit if n in never]
+    if not named and never and set(never) >= set(o.get("enabled") or []):
+        named = list(never)
+    return [f"oracle {n} never applied: {never[n]}" for n in named]
 
 
 def _replay_extra(args) -> str:
@@ -162,6 +185,8 @@ def _replay_extra(args) -> str:
         out += ["--input", args.input]
     if args.timeout != 30.0:
         out += ["--timeout", repr(args.timeout)]
+    if args.reject_exit is not None and parse_reject_exit(args.reject_exit) != REJECT_EXIT:
+        out += ["--reject-exit", ",".join(map(str, parse_reject_exit(args.reject_exit)))]
     for o in args.oracle or []:
         out += ["--oracle", o]
     for n in args.normalize or []:
@@ -218,7 +243,13 @@ def run_merge(args: argparse.Namespace) -> int:
     except (UsageError, OutputError, KnownResultsError, ReportMergeError) as e:
         return _fail("fuzz-reducer merge", str(e))
     args.update = False
-    return _finish(doc, None, args, known)
+    code = _finish(doc, None, args, known)
+    unapplied = oracles_never_applied(doc, (doc.get("oracles") or {}).get("explicit") or [])
+    if unapplied and code != EXIT_USAGE:  # never applied in any shard: not in the whole campaign either
+        for line in unapplied:
+            print(f"rollout-trace fuzz-reducer merge: {escape.display(line)}", file=sys.stderr)
+        return EXIT_USAGE
+    return code
 
 
 # -- replay -------------------------------------------------------------------------------
@@ -258,10 +289,14 @@ def _load_case(d: Path):
         if not isinstance(must_reject, bool):
             raise TypeError("must_reject is not a boolean")
         case_id = meta.get("id") if isinstance(meta.get("id"), str) else spec.id
-        profile = Profile.parse(meta.get("profile", "reducer"))
+        claim = Claim.parse(meta.get("profile", "reducer"))
+        saved = meta.get("reject_exit", list(REJECT_EXIT))
+        if not isinstance(saved, list) or not all(type(c) is int for c in saved):
+            raise TypeError("reject_exit is not a list of exit statuses")
+        reject_exit = parse_reject_exit(",".join(map(str, saved)))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise UsageError(f"{d}/case.json: not a saved case ({type(e).__name__}: {e})") from None
-    return Case(spec, Bundle(None), expected, must_reject), case_id, profile
+    return Case(spec, Bundle(None), expected, must_reject), case_id, claim, reject_exit
 
 
 def _run_replay(args: argparse.Namespace) -> int:
@@ -271,9 +306,9 @@ def _run_replay(args: argparse.Namespace) -> int:
     d = Path(args.case_dir)
     if not (d / "bundle").is_dir() or (d / "bundle").is_symlink():
         raise UsageError(f"{d}: no bundle/ directory: not a saved case")
-    case, case_id, profile = _load_case(d)
+    case, case_id, claim, reject_exit = _load_case(d)
     try:
-        command = _command(args)
+        command = _command(args, reject_exit)
         oracles = parse_oracles(args.oracle, args.normalize, args.skip_transform)
     except (ValueError, OracleError) as e:
         raise UsageError(str(e)) from None
@@ -289,7 +324,7 @@ def _run_replay(args: argparse.Namespace) -> int:
             from .judge_output import judge_output
 
             case.bundle = Bundle.read(bundle)
-            judge_output(r, case, run.result, Job(command, profile, case.spec, oracles), Path(tmp))
+            judge_output(r, case, run.result, Job(command, claim, case.spec, oracles), Path(tmp))
     want = "reject" if case.must_reject else ("accept" if case.valid else "accept or reject")
     # one line: a case id or a detail from a saved case never breaks it (nor starts a CI command)
     print(escape.display(f"{case_id}: {r.result} ({r.behaviour}; expected: {want}){': ' + r.detail if r.detail else ''}"))
@@ -340,9 +375,15 @@ def _common(p: argparse.ArgumentParser) -> None:
         "with --input stdin)",
     )
     p.add_argument("--input", choices=["argv", "stdin"], default="argv", help="where the bundle path goes without {bundle}")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds per run before the process group is killed")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="seconds per run before the process group is killed (a hang)")
+    p.add_argument("--reject-exit", metavar="CODE[,CODE]",
+                   help="the exit status of a clean rejection, or several, comma-separated (default 1, what Codex "
+                   "uses; replay: the saved case's); "
+                   "any other non-zero status, a signal, or a traceback, panic or sanitizer report is a crash")
     p.add_argument("--oracle", action="append",
-                   help="judge the output too (repeatable): metamorphic, coverage, codex-VERSION (differential), all")
+                   help="judge the output too (repeatable): metamorphic, coverage, codex-VERSION (differential), "
+                   "all, or module:function (your own oracle)")
     p.add_argument("--normalize", action="append",
                    help="what oracles ignore when comparing outputs (repeatable): codex-state, a JSON pointer "
                    "(/a/*/b), or module:function")
@@ -364,14 +405,15 @@ def add_reducer_parsers(sub) -> None:
     )
     _common(p)
     p.add_argument("--dialect", choices=written_dialects(), default="v2", help="dialect of the generated bundles")
-    p.add_argument("--examples", type=int, default=200, help="cases to run (default 200, at least 1)")
+    p.add_argument("--examples", type=int, default=200, help="cases to run (at least 1)")
     p.add_argument("--seed", type=int, default=None, help="the same seed gives the same cases (default: random, printed)")
     p.add_argument("--shard", help="I/N: run the I-th of N equal parts of the campaign (needs --seed)")
     add_run_arguments(p, "cases run")
-    p.add_argument("--profile", default="reducer", choices=[pr.label for pr in Profile],
-                   help="the rules the reducer claims to enforce")
+    p.add_argument("--profile", default="reducer", choices=CLAIMS,
+                   help="what the reducer claims: the rules it enforces (reducer, writer, strict), or robustness "
+                   "(valid bundles accepted, no bundle crashes or hangs it, rejection optional)")
     p.add_argument("--invariant", action="append", help="only this invariant (repeatable)")
-    p.add_argument("--mode", choices=sorted(MODES), default="releases",
+    p.add_argument("--mode", choices=sorted(MODES) or None, default="releases",
                    help="how the bundles are generated: " + "; ".join(f"{k}: {v}" for k, v in MODES.items())
                    + " (robustness campaigns use schema)")
     p.add_argument("--update", action="store_true", help="rewrite --known from this run")

@@ -169,7 +169,7 @@ def _walk_named(cov: Coverage, t: Named, value: Any) -> None:
         for f in nt.variant(tag).fields:
             if f.name in value:
                 cov.walk(f.type, value[f.name])
-    elif isinstance(value, dict):  # a Struct
+    elif isinstance(value, dict):  # nt is a Struct here (the named types are four kinds)
         for f in nt.fields:
             if f.name in value:
                 cov.walk(f.type, value[f.name])

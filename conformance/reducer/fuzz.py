@@ -1,12 +1,18 @@
 """Fuzz a reducer command with valid and labelled-corrupt bundles.
 
 For a valid bundle the command must exit 0 (and write JSON to ``{output}`` if
-it takes one); for a bundle that breaks a rule of the profile under test it
-must exit non-zero; it must never die of a signal or outlive the timeout.
-Bundles that break only rules outside the profile (writer promises, say) may
-be accepted or rejected: the report records which, so the per-invariant table
-says exactly what the reducer enforces. With output oracles on, what an
-accepting reducer writes is judged too (:mod:`.oracles`).
+it takes one); for a bundle that breaks a rule of the claim under test it must
+reject it cleanly (exit ``--reject-exit``, 1 by default); on no bundle may it
+crash (a signal, another exit status, a traceback, panic or sanitizer report:
+:mod:`..command`) or outlive the timeout (a hang). Bundles that break only rules
+outside the claim (writer promises, say) may be accepted or rejected: the report
+records which, so the per-invariant table says exactly what the reducer
+enforces. With output oracles on, what an accepting reducer writes is judged
+too (:mod:`.oracles`).
+
+A failure listed in the known results is not shrunk; an invariant listed as a
+known hang costs at most one timeout per campaign: once one of its cases hung,
+its other cases are not run (the report lists them under ``not_run``).
 """
 
 from __future__ import annotations
@@ -19,13 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from pathlib import Path
 
-from ...validate import Profile
 from ..command import Outcome, ReducerCommand, scratch_root
 from .cases import VALID, Case, CaseSpec, build_case, eligible_invariants, judge_case, plan_cases, smaller
+from .claims import Claim
+from .known import Known
 from .oracles import OracleConfig
 
-PASS, FAIL, CRASH, TIMEOUT, ERROR, WRONG_OUTPUT = "pass", "fail", "crash", "timeout", "error", "wrong-output"
-RESULTS = (PASS, FAIL, CRASH, TIMEOUT, ERROR, WRONG_OUTPUT)
+PASS, FAIL, CRASH, HANG, ERROR, WRONG_OUTPUT = "pass", "fail", "crash", "hang", "error", "wrong-output"
+RESULTS = (PASS, FAIL, CRASH, HANG, ERROR, WRONG_OUTPUT)
+NOT_RUN = "not-run"  # a case of a known hang after one hung: not a result, listed apart
 
 
 @dataclass
@@ -40,8 +48,16 @@ class CaseResult:
     repro: str | None = None  # directory of the saved (shrunk) bundle
     finding: dict | None = None  # the kit's finding for the case
     oracles: dict[str, str] = field(default_factory=dict)  # oracle -> "pass" | "fail" | "n/a"
+    oracle_notes: dict[str, str] = field(default_factory=dict)  # oracle -> why it did not apply
     diff: list[str] = field(default_factory=list)  # an oracle's first differences
     replay: str = ""
+    lines: int = 0  # lines of the case's trace.jsonl as built
+    runs: int = 0  # reducer runs this case took (the oracles' runs included)
+    run_seconds: float = 0.0  # their time: the floor a campaign's wall time is measured against
+
+    @property
+    def valid_accepted(self) -> bool:
+        return self.spec.invariant == VALID and self.behaviour == "accepts"
 
     @property
     def id(self) -> str:
@@ -73,9 +89,11 @@ def classify(case: Case, outcome: Outcome) -> tuple[str, str, str]:
     if outcome.error:
         return ERROR, "error", outcome.describe()
     if outcome.timed_out:
-        return TIMEOUT, "hangs", outcome.describe()
-    if outcome.signal is not None:
-        return CRASH, "crashes", outcome.describe()
+        return HANG, "hangs", f"hang: {outcome.describe()}"
+    crash = outcome.crash
+    if crash is not None:
+        what = "a valid bundle" if case.valid else f"a bundle breaking {case.spec.invariant}"
+        return CRASH, "crashes", f"crash on {what}: {crash}"
     if outcome.accepted:
         if case.valid and outcome.output_ok is False:
             return FAIL, "accepts", "exit 0 but {output} is missing or not JSON"
@@ -92,7 +110,7 @@ class Job:
     """Everything a worker process needs to run one case."""
 
     command: ReducerCommand
-    profile: Profile
+    claim: Claim
     spec: CaseSpec
     oracles: OracleConfig = OracleConfig()
 
@@ -104,7 +122,7 @@ class Campaign:
     examples: int = 100
     seed: int = 0
     jobs: int = 2
-    profile: Profile = Profile.REDUCER
+    claim: Claim = field(default_factory=lambda: Claim.parse("reducer"))
     invariants: list[str] | None = None
     mode: str = "releases"  # the generation mode of the bundles (generators MODES)
     repro_dir: Path | None = None
@@ -113,11 +131,16 @@ class Campaign:
     shard: tuple[int, int] = (1, 1)
     progress: Any = None  # a rollout_trace_kit.progress.Progress, told of each finished case
     replay_extra: str = ""  # options a replay needs besides --cmd (oracles, timeout)
+    known: Known = field(default_factory=Known)
     results: list[CaseResult] = field(default_factory=list)
     skipped: list[CaseSpec] = field(default_factory=list)
+    not_run: list[CaseResult] = field(default_factory=list)  # cases of a known hang after one hung
 
     def run_case(self, spec: CaseSpec) -> CaseResult | None:
-        return run_case(Job(self.command, self.profile, spec, self.oracles))
+        return run_case(Job(self.command, self.claim, spec, self.oracles))
+
+    def known_hangs(self) -> list[str]:
+        return sorted(i for i, e in self.known.entries.items() if e.get("behaviour") == "hangs")
 
     @property
     def eligible(self) -> list[str]:
@@ -148,29 +171,42 @@ class Campaign:
         building and judging is Python, so threads would queue on the GIL)."""
         specs = plan_cases(self.dialect, self.examples, self.seed, invariants=self.invariants, shard=self.shard,
                            mode=self.mode)
-        work = [Job(self.command, self.profile, spec, self.oracles) for spec in specs]
+        work = [Job(self.command, self.claim, spec, self.oracles) for spec in specs]
         outcomes: list[CaseResult | None] = []
         failing = 0
+        gate = hang_gate(self.known_hangs())
         if self.jobs > 1 and len(work) > 1:
             from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(max_workers=self.jobs) as pool:
+            with ProcessPoolExecutor(max_workers=self.jobs, initializer=_set_gate, initargs=(gate,)) as pool:
                 for r in pool.map(run_case, work, chunksize=4):
                     outcomes.append(r)
-                    failing += r is not None and r.result != PASS
+                    failing += r is not None and r.result not in (PASS, NOT_RUN)
                     self._progress(len(outcomes), len(work), failing)
         else:
-            for w in work:
-                r = run_case(w)
-                outcomes.append(r)
-                failing += r is not None and r.result != PASS
-                self._progress(len(outcomes), len(work), failing)
+            _set_gate(gate)
+            try:
+                for w in work:
+                    r = run_case(w)
+                    outcomes.append(r)
+                    failing += r is not None and r.result not in (PASS, NOT_RUN)
+                    self._progress(len(outcomes), len(work), failing)
+            finally:
+                _set_gate({})
         for spec, r in zip(specs, outcomes):
-            (self.skipped.append(spec) if r is None else self.results.append(r))
+            if r is None:
+                self.skipped.append(spec)
+            elif r.result == NOT_RUN:
+                self.not_run.append(r)
+            else:
+                self.results.append(r)
         if self.repro_dir is not None:
+            from .known import judge
+
+            expected = set(judge(per_invariant(self.results), self.known).expected_failures)
             for r in self.results:
                 if r.result != PASS:
-                    self.save(r)
+                    self.save(r, shrink=r.spec.invariant not in expected)  # a known failure: not shrunk again
         return self.results
 
     def _progress(self, done: int, total: int, failing: int) -> None:
@@ -179,21 +215,25 @@ class Campaign:
 
     # -- failures --------------------------------------------------------------------------
     def shrunk(self, r: CaseResult) -> tuple[CaseSpec, CaseResult]:
-        """The smallest rebuild of a failing case that still fails the same way."""
+        """The smallest rebuild of a failing case that still fails the same way (a rebuild
+        whose bundle is not smaller, because its corruption needed a larger one, does not count)."""
         if not self.shrink:
             return r.spec, r
         for spec in smaller(r.spec):
             again = self.run_case(spec)
-            if again is not None and again.result == r.result and again.behaviour == r.behaviour:
+            if again is not None and again.result == r.result and again.behaviour == r.behaviour \
+                    and again.lines < r.lines:
                 return spec, again
         return r.spec, r
 
-    def save(self, r: CaseResult) -> None:
+    def save(self, r: CaseResult, shrink: bool = True) -> None:
         """Save the (shrunk) case under the failure's own id, with a replay command that
-        can be pasted as is: absolute paths, the real command, shell-quoted."""
+        can be pasted as is: absolute paths, the real command, shell-quoted. What the
+        failure says (detail, differences, finding, output tails) becomes the saved case's,
+        so the headline and a replay of the saved case name the same ids."""
         import shlex
 
-        spec, shrunk = self.shrunk(r)
+        spec, shrunk = self.shrunk(r) if shrink else (r.spec, r)
         case = build_case(spec)
         # a result to save came from run_case, so its case builds; save() is called once repro_dir is set
         assert case is not None and self.repro_dir is not None
@@ -202,9 +242,11 @@ class Campaign:
             shutil.rmtree(target)
         case.bundle.write(target / "bundle")
         r.repro = str(target)
-        r.finding = shrunk.finding  # the finding of the bundle that was saved
-        if spec != r.spec:
-            r.detail += f" (saved shrunk: {spec.events} events instead of {r.spec.events})"
+        if shrunk is not r:
+            original_lines = r.lines
+            for k in ("detail", "diff", "finding", "outcome", "oracles", "must_reject", "expected", "lines"):
+                setattr(r, k, getattr(shrunk, k))
+            r.detail += f" (saved shrunk: {case.lines} lines of trace.jsonl instead of {original_lines})"
         r.replay = (f"rollout-trace replay {shlex.quote(str(target))} --cmd {shlex.quote(self.command.template)}"
                     + self.replay_extra)
         (target / "case.json").write_text(
@@ -212,7 +254,8 @@ class Campaign:
                 {
                     **shrunk.to_dict(),
                     "id": r.id,
-                    "profile": self.profile.label,
+                    "profile": self.claim.label,
+                    "reject_exit": list(self.command.reject_exit),
                     "case": spec.to_dict(),
                     "original": r.spec.to_dict(),
                     "replay": r.replay,
@@ -225,20 +268,53 @@ class Campaign:
         )
 
 
+# invariant -> (lock, flag) shared by the worker processes: the flag is set once a case of
+# that known hang has hung, and the lock makes its cases run one at a time
+_GATE: dict = {}
+
+
+def hang_gate(invariants: list[str]) -> dict:
+    if not invariants:
+        return {}
+    import multiprocessing
+
+    return {i: (multiprocessing.Lock(), multiprocessing.Value("b", 0)) for i in invariants}
+
+
+def _set_gate(gate: dict) -> None:
+    global _GATE
+    _GATE = gate
+
+
 def run_case(job: Job) -> CaseResult | None:
     """Build one case, write it, judge it with the kit, run the reducer on it, classify,
     then (when it accepted) put its output to the oracles."""
     case = build_case(job.spec)
     if case is None:
         return None
+    gate = _GATE.get(job.spec.invariant)
+    if gate is None:
+        return _run_built(job, case)
+    lock, hung = gate
+    with lock:
+        if hung.value:
+            return CaseResult(job.spec, NOT_RUN, "hangs", case.must_reject, sorted(case.expected), None,
+                              f"not run: a case of {job.spec.invariant}, a known hang, already hung", lines=case.lines)
+        r = _run_built(job, case)
+        if r.result == HANG:
+            hung.value = 1
+        return r
+
+
+def _run_built(job: Job, case: Case) -> CaseResult:
     with tempfile.TemporaryDirectory(prefix="rtk-fuzz-", dir=scratch_root()) as tmp:
         bundle_dir = case.bundle.write(Path(tmp) / "bundle")
-        finding = judge_case(case, bundle_dir, job.profile)
+        finding = judge_case(case, bundle_dir, job.claim.profile, job.claim.rejects)
         capture = job.oracles.any
         run = job.command.run_capture(bundle_dir, Path(tmp) / "work", capture=capture)
         result, behaviour, detail = classify(case, run.outcome)
         r = CaseResult(job.spec, result, behaviour, case.must_reject, sorted(case.expected), run.outcome, detail,
-                       finding=finding)
+                       finding=finding, lines=case.lines, runs=1, run_seconds=run.outcome.seconds)
         if capture and result == PASS and behaviour == "accepts":
             from .judge_output import judge_output
 

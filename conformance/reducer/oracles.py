@@ -7,6 +7,13 @@
   appears in the output (for outputs that carry ids at all).
 * ``codex-VERSION`` (differential): the output equals the real Codex reducer's on
   the same bundle, after the normalizer.
+* ``module:function`` (a user oracle, :mod:`.api`): a function of the bundle, the output
+  and the kit's facts about the bundle.
+
+A relation compares outputs modulo what it changed itself: a transform that renames
+payload files or moves the bundle maps the old paths to the new ones in the first output
+before comparing. What differs beyond that is reported with the ``--normalize`` that
+would silence it, when JSON pointers can.
 
 A transform may be applied only where the reducer must accept its result: each
 declares the invariants the rewritten bundle breaks, and runs only when none of
@@ -15,8 +22,8 @@ them is enforced by the campaign's profile in its dialect (the catalogue decides
 
 from __future__ import annotations
 
-import importlib
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -75,13 +82,12 @@ def parse_normalizer(specs: list[str] | None) -> Normalizer:
             pointers.append(spec)
             names.append(spec)
         elif ":" in spec:
-            mod, _, attr = spec.partition(":")
+            from .api import LoadError, load
+
             try:
-                func = getattr(importlib.import_module(mod), attr)
-            except (ImportError, AttributeError) as e:
-                raise OracleError(f"--normalize {spec}: cannot import it: {e}") from None
-            if not callable(func):
-                raise OracleError(f"--normalize {spec}: not callable")
+                func = load(spec, "--normalize")
+            except LoadError as e:
+                raise OracleError(str(e)) from None
             names.append(spec)
         else:
             raise OracleError(f"--normalize {spec!r}: expected {', '.join(BUILTIN)}, a JSON pointer (/a/*/b) or module:function")
@@ -184,8 +190,16 @@ class Transform:
     breaks: tuple[str, ...]  # invariants the rewritten bundle breaks (must all be off in the profile)
     apply: Callable[[Bundle, str, random.Random], Bundle]
     moves: bool = False  # the bundle is written to another directory as well
+    # the bundle-relative paths it renames, old -> new: the output may name them
+    renames: Callable[[Bundle], dict[str, str]] | None = None
+    path_refs: bool = False  # only where a ref names its payload by path (a shard is found by number)
 
     def allowed(self, dialect: str, profile: Profile) -> bool:
+        if self.path_refs:
+            from ...model import DIALECTS
+
+            if DIALECTS[dialect].layout.ref_key != "path":
+                return False
         return not any(CATALOGUE[i].active(dialect, profile) for i in self.breaks)
 
 
@@ -316,6 +330,10 @@ def _rename_payloads(b: Bundle, dialect: str, rnd: random.Random) -> Bundle:
     return out
 
 
+def _payload_renames(b: Bundle) -> dict[str, str]:
+    return {p: _renamed(p) for p in b.payloads}
+
+
 def _moved(b: Bundle, dialect: str, rnd: random.Random) -> Bundle:
     return b.copy()  # same bytes; written to another directory (``moves``)
 
@@ -327,7 +345,8 @@ TRANSFORMS: tuple[Transform, ...] = (
     Transform("crlf", 'lines end with "\\r\\n"', ("LINE.CRLF",), _crlf),
     Transform("omit-nulls", "optional fields that are null left out", (), _omit_nulls),
     Transform("unknown-keys", "unknown keys added to envelopes and payloads", ("EVENT.UNKNOWN_KEY",), _unknown_keys),
-    Transform("rename-payloads", "payload files renamed, refs rewritten to match", ("REF.NAMING",), _rename_payloads),
+    Transform("rename-payloads", "payload files renamed, refs rewritten to match", ("REF.NAMING",), _rename_payloads,
+              renames=_payload_renames, path_refs=True),
     Transform("move", "the bundle directory moved (another parent, a space in its name)", (), _moved, moves=True),
 )
 TRANSFORM_NAMES = tuple(t.name for t in TRANSFORMS)
@@ -348,6 +367,115 @@ def transformed(bundle: Bundle, dialect: str, transforms: tuple[Transform, ...],
     for t in transforms:
         out = t.apply(out, dialect, random.Random(f"{seed}:{t.name}"))
     return out
+
+
+def path_map(bundle: Bundle, ts: tuple[Transform, ...], old_dir: str, new_dir: str) -> list[tuple[str, str]]:
+    """What ``ts`` renamed, old -> new, as the output may name it: the bundle directory
+    (absolute), then each renamed file (bundle-relative; absolute paths follow from the two)."""
+    pairs = [(old_dir, new_dir)] if old_dir != new_dir else []
+    for t in ts:
+        if t.renames is not None:
+            pairs += sorted(t.renames(bundle).items())
+    return pairs
+
+
+def mapped(doc, pairs: list[tuple[str, str]]):
+    """``doc`` with every path in ``pairs`` replaced by its new name, in strings and keys, where
+    it stands as a whole path (not inside a longer name)."""
+    if not pairs:
+        return doc
+    rx = re.compile("|".join(f"(?<![\\w.-]){re.escape(old)}(?![\\w.-])" for old, _ in pairs))
+    new = dict(pairs)
+
+    def sub(text: str) -> str:
+        return rx.sub(lambda m: new[m.group(0)], text)
+
+    def walk(v):
+        if isinstance(v, dict):
+            return {sub(k) if isinstance(k, str) else k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, str):
+            return sub(v)
+        if isinstance(v, bytes):
+            for old, repl in pairs:
+                v = v.replace(old.encode(), repl.encode())
+            return v
+        return v
+
+    return walk(doc)
+
+
+# -- what would silence a difference ------------------------------------------------------------
+
+
+def _escape_token(t: str) -> str:
+    return t.replace("~", "~0").replace("/", "~1")
+
+
+def _differing(a, b, path: tuple = (), out: list | None = None, limit: int = 10_000) -> list[tuple]:
+    """Every JSON pointer (as tokens) where ``a`` and ``b`` differ, up to ``limit``."""
+    out = [] if out is None else out
+    if len(out) >= limit:
+        return out
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            if k not in a or k not in b:
+                out.append(path + (str(k),))
+            else:
+                _differing(a[k], b[k], path + (str(k),), out, limit)
+    elif isinstance(a, list) and isinstance(b, list):
+        for i in range(max(len(a), len(b))):
+            if i >= len(a) or i >= len(b):
+                out.append(path + (str(i),))
+            else:
+                _differing(a[i], b[i], path + (str(i),), out, limit)
+    elif a != b or type(a) is not type(b):
+        out.append(path)
+    return out
+
+
+MAX_SUGGESTED = 4  # pointers in a suggestion; beyond that a module:function says it better
+
+
+def silencing_normalizer(a, b) -> list[str] | None:
+    """The fewest ``--normalize`` JSON pointers (``*`` for keys and indices that vary) that make
+    ``a`` and ``b`` equal; None when pointers cannot (the whole output differs, it is not JSON,
+    or more than MAX_SUGGESTED would be needed)."""
+    if isinstance(a, bytes) or isinstance(b, bytes) or a is None or b is None:
+        return None
+    found = _differing(a, b)
+    if not found or any(not p for p in found):
+        return None
+    pats = {tuple("*" if t.isdigit() else t for t in p) for p in found}
+    changed = True
+    while changed:  # patterns that differ in one token only become one pattern with * there
+        changed = False
+        for i in range(max(len(p) for p in pats)):
+            groups: dict[tuple, set] = {}
+            for p in pats:
+                if len(p) > i and p[i] != "*":
+                    groups.setdefault(p[:i] + ("*",) + p[i + 1:], set()).add(p)
+            for g, members in groups.items():
+                if len(members) >= 2:
+                    pats = (pats - members) | {g}
+                    changed = True
+    if len(pats) > MAX_SUGGESTED:
+        return None
+    pointers = sorted("/" + "/".join(_escape_token(t) for t in p) for p in pats)
+    norm = Normalizer(pointers=tuple(pointers))
+    return pointers if norm(a) == norm(b) else None
+
+
+def silencing_hint(a, b) -> str:
+    """`` (if this is not a bug, --normalize ... silences it)``, or "" when no pointers can."""
+    pointers = silencing_normalizer(a, b)
+    if not pointers:
+        return ""
+    import shlex
+
+    flags = " ".join(f"--normalize {shlex.quote(p)}" for p in pointers)
+    return f" (if the difference is not a bug, {flags} silences it)"
 
 
 # -- coverage of entities -----------------------------------------------------------------------
@@ -419,6 +547,45 @@ def coverage_gaps(bundle: Bundle, dialect: str, output: bytes | None) -> list[st
 # -- the configured oracles ----------------------------------------------------------------------
 
 
+def bundle_facts(bundle: Bundle, dialect: str, *, case_id: str, bundle_dir, valid: bool, invariant: str,
+                 output: bytes | None):
+    """The :class:`.api.BundleFacts` of one case, for user oracles."""
+    from .api import API_VERSION, BundleFacts
+
+    starts = {tag: (kind, fname) for kind, tag, fname in ENTITY_STARTS}
+    ids: dict[str, list[str]] = {kind: [] for kind, _, _ in ENTITY_STARTS}
+    tool_kinds: dict[str, str] = {}
+    turn_threads: dict[str, str] = {}
+    variants: dict[str, int] = {}
+    for line in bundle.lines:
+        try:
+            ev = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        p = ev.get("payload") if isinstance(ev, dict) else None
+        if not isinstance(p, dict) or not isinstance(p.get("type"), str):
+            continue
+        variant = p["type"]
+        variants[variant] = variants.get(variant, 0) + 1
+        hit = starts.get(variant)
+        if hit and isinstance(p.get(hit[1]), str) and p[hit[1]] not in ids[hit[0]]:
+            ids[hit[0]].append(p[hit[1]])
+            kind = p.get("kind")
+            kind = kind.get("type") if isinstance(kind, dict) else kind  # {"type": "exec_command"}
+            if hit[0] == "tool call" and isinstance(kind, str):
+                tool_kinds[p[hit[1]]] = kind
+            if hit[0] == "turn" and isinstance(ev.get("thread_id"), str):
+                turn_threads[p[hit[1]]] = ev["thread_id"]
+    doc = parse_output(output)
+    return BundleFacts(
+        API_VERSION, case_id, dialect, bundle_dir, valid, invariant, output,
+        None if isinstance(doc, bytes) else doc,
+        threads=tuple(ids["thread"]), turns=tuple(ids["turn"]), inference_calls=tuple(ids["inference call"]),
+        tool_calls=tuple(ids["tool call"]), tool_kinds=tool_kinds, turn_threads=turn_threads,
+        events=len(bundle.lines), variants=variants,
+    )
+
+
 @dataclass(frozen=True)
 class OracleConfig:
     metamorphic: bool = False
@@ -427,26 +594,31 @@ class OracleConfig:
     differential_binary: str | None = None
     normalizer: Normalizer = field(default_factory=Normalizer)
     skip_transforms: tuple[str, ...] = ()
+    user: tuple[str, ...] = ()  # user oracles, module:function
+    explicit: tuple[str, ...] = ()  # the oracles named one by one (not through "all"): each must apply
 
     @property
     def any(self) -> bool:
-        return self.metamorphic or self.coverage or self.differential is not None
+        return self.metamorphic or self.coverage or self.differential is not None or bool(self.user)
 
     @property
     def names(self) -> list[str]:
         out = [METAMORPHIC] if self.metamorphic else []
         out += [COVERAGE] if self.coverage else []
         out += [DIFFERENTIAL_PREFIX + self.differential] if self.differential else []
-        return out
+        return out + list(self.user)
 
 
 def parse_oracles(names: list[str] | None, normalize: list[str] | None, skip: list[str] | None,
                   install: bool = True) -> OracleConfig:
+    from .api import LoadError, load
+
     names = names or []
     unknown_skip = [s for s in skip or [] if s not in TRANSFORM_NAMES]
     if unknown_skip:
         raise OracleError(f"--skip-transform {', '.join(unknown_skip)}: known transforms: {', '.join(TRANSFORM_NAMES)}")
     differential, binary = None, None
+    user: list[str] = []
     for n in names:
         if n in (METAMORPHIC, COVERAGE, "all"):
             continue
@@ -461,8 +633,16 @@ def parse_oracles(names: list[str] | None, normalize: list[str] | None, skip: li
             if found is None:
                 raise OracleError(f"--oracle {n}: Codex {differential} is not installed and npm could not install it")
             binary = str(found)
+        elif ":" in n:
+            try:
+                load(n)
+            except LoadError as e:
+                raise OracleError(str(e)) from None
+            if n not in user:
+                user.append(n)
         else:
-            raise OracleError(f"--oracle {n!r}: expected metamorphic, coverage, all, or codex-VERSION (differential)")
+            raise OracleError(f"--oracle {n!r}: expected metamorphic, coverage, all, codex-VERSION (differential) "
+                              "or module:function (a user oracle)")
     every = "all" in names
     return OracleConfig(
         metamorphic=every or METAMORPHIC in names,
@@ -471,4 +651,24 @@ def parse_oracles(names: list[str] | None, normalize: list[str] | None, skip: li
         differential_binary=binary,
         normalizer=parse_normalizer(normalize),
         skip_transforms=tuple(skip or ()),
+        user=tuple(user),
+        explicit=tuple(dict.fromkeys(n for n in names if n != "all")),
     )
+
+
+def never_applied(results, cfg: OracleConfig) -> dict[str, str]:
+    """Oracle -> why it never applied in these case results (it judged no case)."""
+    out = {}
+    for name in cfg.names:
+        seen = [r for r in results if name in r.oracles]
+        if any(r.oracles[name] in ("pass", "fail") for r in seen):
+            continue
+        whys = [r.oracle_notes.get(name) for r in seen if r.oracle_notes.get(name)]
+        if whys:
+            why = max(set(whys), key=whys.count)
+            out[name] = f"not applicable to any of the {len(seen)} case(s) it was given: {why}"
+        elif not any(r.valid_accepted for r in results):
+            out[name] = "no valid bundle was accepted, so there was no output to judge (raise --examples, or fix the rejections)"
+        else:
+            out[name] = "it judged no case"
+    return out

@@ -41,8 +41,8 @@ def preflight(command: ReducerCommand, dialect: str, oracles=None) -> None:
                              f"(it runs in the current directory; check --cmd)")
     if outcome.timed_out:
         raise PreflightError(f"preflight: the reducer ran past --timeout {command.timeout:g} s {where}")
-    if outcome.signal is not None:
-        raise PreflightError(f"preflight: the reducer crashed {where}: {outcome.describe()}{said}")
+    if outcome.crash is not None:
+        raise PreflightError(f"preflight: the reducer crashed {where}: {escape.display(outcome.crash)}{said}")
     if not outcome.accepted:
         raise PreflightError(f"preflight: the reducer rejected {where} (exit {outcome.returncode}){said}\n"
                              f"  a reducer must accept valid bundles; check --cmd and --dialect")

@@ -26,9 +26,11 @@ if TYPE_CHECKING:
     from .cases import CaseSpec
     from .fuzz import Campaign, CaseResult
     from .known import Known
+    from .oracles import OracleConfig
 
 _STASH_RESULTS = pytest.StashKey["list[CaseResult]"]()
 _KNOWN = pytest.StashKey["Known"]()
+_ORACLES = pytest.StashKey["OracleConfig"]()
 
 # option name (without --reducer-), ini type, default, help
 OPTIONS: tuple[tuple[str, Literal["string", "linelist"], str | list[str] | None, str], ...] = (
@@ -38,11 +40,12 @@ OPTIONS: tuple[tuple[str, Literal["string", "linelist"], str | list[str] | None,
     ("seed", "string", "0", "the same seed gives the same cases"),
     ("timeout", "string", "30", "seconds per run before the process group is killed"),
     ("input", "string", "argv", "where the bundle path goes without {bundle}: argv or stdin"),
-    ("profile", "string", "reducer", "the rules the reducer claims to enforce"),
+    ("profile", "string", "reducer", "what the reducer claims: reducer, writer, strict or robustness"),
+    ("reject_exit", "string", "1", "the exit status of a clean rejection (several: comma-separated)"),
     ("mode", "string", "releases", "how bundles are generated: releases (as Codex writes) or schema (as the schema allows)"),
     ("known", "string", None, "known-results file: allowed failures, each with a reason"),
     ("invariant", "linelist", [], "only these invariants"),
-    ("oracle", "linelist", [], "output oracles: metamorphic, coverage, codex-VERSION, all"),
+    ("oracle", "linelist", [], "output oracles: metamorphic, coverage, codex-VERSION, all, module:function"),
     ("normalize", "linelist", [], "what oracles ignore: codex-state, JSON pointers, module:function"),
 )
 
@@ -50,7 +53,7 @@ OPTIONS: tuple[tuple[str, Literal["string", "linelist"], str | list[str] | None,
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rollout-trace reducer conformance")
     for name, kind, default, help_ in OPTIONS:
-        flag = f"--reducer-{name}"
+        flag = f"--reducer-{name.replace('_', '-')}"
         if kind == "linelist":
             group.addoption(flag, action="append", help=f"{help_} (repeatable; ini: reducer_{name})")
         else:
@@ -60,7 +63,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def option(config: pytest.Config, name: str) -> Any:
     """The command line's value, else the ini file's."""
-    value = config.getoption(f"--reducer-{name}")
+    value = config.getoption(f"--reducer-{name.replace('_', '-')}")
     if value:
         return value
     return config.getini(f"reducer_{name}")
@@ -127,8 +130,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _suite(session: pytest.Session) -> ReducerSuite:
-    from ...validate import Profile
-    from ..command import ReducerCommand
+    from ..command import ReducerCommand, parse_reject_exit
+    from .claims import Claim
     from ...generators._plan import MODES
     from .cases import corruptions, plan_cases
     from .fuzz import Campaign
@@ -138,7 +141,7 @@ def _suite(session: pytest.Session) -> ReducerSuite:
     config = session.config
     try:
         command = ReducerCommand(option(config, "cmd"), input=option(config, "input"),
-                                 timeout=float(option(config, "timeout")))
+                                 timeout=float(option(config, "timeout")), reject_exit=parse_reject_exit(option(config, "reject_exit")))
         dialect = option(config, "dialect")
         if dialect not in written_dialects():
             raise ValueError(f"reducer dialect must be one of {', '.join(written_dialects())}, not {dialect!r}")
@@ -148,7 +151,7 @@ def _suite(session: pytest.Session) -> ReducerSuite:
         known_path = option(config, "known")
         known = Known.load(known_path) if known_path else Known()
         oracles = parse_oracles(option(config, "oracle"), option(config, "normalize"), None)
-        profile = Profile.parse(option(config, "profile"))
+        claim = Claim.parse(option(config, "profile"))
         mode = option(config, "mode")
         if mode not in MODES:
             raise ValueError(f"reducer mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -158,9 +161,10 @@ def _suite(session: pytest.Session) -> ReducerSuite:
         corruptions()
     except ImportError as e:
         raise pytest.UsageError(f"rollout-trace reducer plugin {e}") from None
-    campaign = Campaign(command, dialect, profile=profile, shrink=True, oracles=oracles, mode=mode)
+    campaign = Campaign(command, dialect, claim=claim, shrink=True, oracles=oracles, known=known, mode=mode)
     specs = plan_cases(dialect, examples, seed, invariants=option(config, "invariant") or None, mode=mode)
     config.stash[_KNOWN] = known
+    config.stash[_ORACLES] = oracles
     return ReducerSuite.from_parent(session, name="reducer", nodeid="reducer", campaign=campaign, specs=specs, known=known)
 
 
@@ -179,12 +183,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
         return
     from .fuzz import per_invariant
     from .known import judge
+    from .oracles import never_applied
 
     results = config.stash[_STASH_RESULTS]
     verdict = judge(per_invariant(results), config.stash[_KNOWN])
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
     if verdict.stale:
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
         for inv, why in verdict.stale:
             if reporter:
                 reporter.write_line(f"stale known result {inv}: {why}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    # an oracle asked for that never applied: the session is a usage error, like the command's exit 2
+    oracles = config.stash[_ORACLES]
+    never = never_applied(results, oracles) if results else {}
+    named = [n for n in oracles.explicit if n in never] or (list(never) if never and set(never) >= set(oracles.names) else [])
+    for name in named:
+        if reporter:
+            reporter.write_line(f"oracle {name} never applied: {never[name]}", red=True)
+    if named:
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR

@@ -18,7 +18,11 @@ from ... import __version__, escape
 from .fuzz import COUNTS, PASS, RESULTS, CaseResult, sort_table, summarise
 from .known import Known, Verdict, judge
 
-REPORT_FORMAT = "rollout-trace-kit/reducer-report/1"
+# 2: results "crash" (by exit contract and crash output) and "hang" (was "timeout"); "profile"
+# may be "robustness"; "reject_exit", "not_run" and the oracles' "never_applied"
+REPORT_FORMAT = "rollout-trace-kit/reducer-report/2"
+
+
 def clean(text: str) -> str:
     """Text safe for a terminal or a CI log: control characters shown as escapes, line
     breaks kept (the report's own layout)."""
@@ -96,6 +100,8 @@ def build_report(campaign, command: str, known: Known, seconds: float, *, exampl
     from .fuzz import per_invariant
     from .oracles import transforms_for
 
+    from .oracles import never_applied
+
     results = campaign.results
     table = per_invariant(results)
     verdict = judge(table, known)
@@ -105,15 +111,19 @@ def build_report(campaign, command: str, known: Known, seconds: float, *, exampl
         seen = [r.oracles[name] for r in results if name in r.oracles]
         summary[name] = {k: seen.count(k) for k in ("pass", "fail", "n/a")}
     return report_dict(
-        command, campaign.dialect, campaign.profile.label, campaign.seed, results, table, verdict,
+        command, campaign.dialect, campaign.claim.label, campaign.seed, results, table, verdict,
         len(campaign.skipped), seconds, repro_dir=str(campaign.repro_dir) if campaign.repro_dir else None,
         shard=f"{campaign.shard[0]}/{campaign.shard[1]}",
+        reject_exit=list(campaign.command.reject_exit),
+        not_run=[{"id": r.id, "invariant": r.spec.invariant, "why": r.detail} for r in campaign.not_run],
         oracles={
             "enabled": oracles.names,
+            "explicit": list(oracles.explicit),
             "normalizer": oracles.normalizer.name,
-            "transforms": [t.name for t in transforms_for(campaign.dialect, campaign.profile, oracles.skip_transforms)]
+            "transforms": [t.name for t in transforms_for(campaign.dialect, campaign.claim.profile, oracles.skip_transforms)]
             if oracles.metamorphic else [],
             "results": summary,
+            "never_applied": never_applied(results, oracles),
         },
         eligible=campaign.eligible,
         never_exercised=campaign.never_exercised(),
@@ -146,6 +156,9 @@ SHARD_SCHEMA: dict[str, Any] = {
         "profile": {"type": "string"},
         "seed": {"type": "integer"},
         "shard": {"type": "string"},
+        "reject_exit": {"type": "array", "items": {"type": "integer"}},
+        "not_run": {"type": "array", "items": {"type": "object", "required": ["id", "invariant", "why"], "properties": {
+            "id": {"type": "string"}, "invariant": {"type": "string"}, "why": {"type": "string"}}}},
         "cases": _COUNT,
         "skipped": _COUNT,
         "seconds": {"type": "number", "minimum": 0},
@@ -157,6 +170,8 @@ SHARD_SCHEMA: dict[str, Any] = {
         "eligible": {"type": "array", "items": {"type": "string"}},
         "oracles": {"type": ["object", "null"], "properties": {
             "normalizer": {"type": "string"},
+            "explicit": {"type": "array", "items": {"type": "string"}},
+            "never_applied": {"type": "object", "additionalProperties": {"type": "string"}},
             "results": {"type": "object", "additionalProperties": {
                 "type": "object", "properties": {k: _COUNT for k in ("pass", "fail", "n/a")}}},
         }},
@@ -198,7 +213,7 @@ def _shard_problem(doc: Any) -> str | None:
 
 def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # docs: parsed JSON, checked here
     """One report from the shards' reports: same command, dialect, profile and seed."""
-    same = ("command", "dialect", "profile", "seed")
+    same = ("command", "dialect", "profile", "seed", "reject_exit")
     for doc, name in zip(docs, names):
         if not isinstance(doc, dict) or doc.get("format") != REPORT_FORMAT:
             raise ReportMergeError(f"{name}: not a {REPORT_FORMAT} report (fuzz-reducer --format json)")
@@ -234,6 +249,9 @@ def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # d
             for k in acc:
                 acc[k] += int(counts.get(k, 0))
     first_oracles = docs[0].get("oracles") or {}
+    # an oracle never applied in the whole campaign: in no shard did it judge a case
+    never = {name: why for name, why in (first_oracles.get("never_applied") or {}).items()
+             if all(name in ((d.get("oracles") or {}).get("never_applied") or {}) for d in docs)}
     return {
         "format": REPORT_FORMAT,
         **{k: docs[0].get(k) for k in same},
@@ -247,7 +265,9 @@ def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # d
         "expected_failures": verdict.expected_failures,
         "new_failures": verdict.new_failures,
         "stale_known_results": [{"invariant": i, "why": w} for i, w in verdict.stale],
-        "oracles": {**first_oracles, "results": oracle_results},
+        "reject_exit": docs[0].get("reject_exit", [1]),
+        "not_run": [n for d in docs for n in d.get("not_run", [])],
+        "oracles": {**first_oracles, "results": oracle_results, "never_applied": never},
         "eligible": eligible,
         "never_exercised": [i for i in eligible if i not in exercised],
         "failures": [f for d in docs for f in d.get("failures", [])],
@@ -373,7 +393,9 @@ def print_human(doc: dict, file=None, summary_only: bool = False, color: str = "
     console = make_console(out, color, width=None if out.isatty() else 140)
     if not summary_only:
         title = escape.display(f"{doc['command']}  (dialect {doc['dialect']}, profile {doc['profile']}, seed {doc['seed']})")
-        table = Table(title=mx(title))
+        # the title on a line of its own: as a table title it would wrap at the table's width
+        console.print(f"[italic]{mx(title)}[/]", soft_wrap=True)
+        table = Table()
         for col in ("invariant", "must reject", "cases", "rejects", "accepts", "crashes", "hangs", "verdict"):
             table.add_column(col)
         for inv, row in doc["invariants"].items():
@@ -401,6 +423,15 @@ def print_human(doc: dict, file=None, summary_only: bool = False, color: str = "
     for name, counts in (o.get("results") or {}).items():
         console.print(f"oracle {name}: {counts['pass']} pass, {counts['fail']} fail, {counts['n/a']} not applicable"
                       + (f" (normalizer {mx(o.get('normalizer', 'none'))})" if name != "coverage" else ""))
+    for name, why in (o.get("never_applied") or {}).items():
+        asked = name in (o.get("explicit") or [])
+        console.print(f"[{'red' if asked else 'yellow'}]oracle {mx(clean(name))} never applied[/]: {mx(clean(why))}",
+                      soft_wrap=True)
+    not_run = doc.get("not_run") or []
+    if not_run:
+        invs = sorted({n["invariant"] for n in not_run})
+        console.print(f"not run: {len(not_run)} case(s) of known hang(s) {', '.join(invs)} after one hung "
+                      "(a known hang costs at most one timeout)", soft_wrap=True)
     coverage = doc.get("model_coverage")
     if isinstance(coverage, dict):
         from .coverage import console_lines

@@ -213,18 +213,29 @@ def print_human(results: list[ScriptResult], argv: list[str], out=None, color: s
         for f in single:
             ids.add(f.check)
             op = f" op {f.op}" if f.op is not None else ""
-            c.print(f"  {_label(f.severity)} [bold]{m(f.check)}[/] \\[{m(f.phase)}{op}] {m(f.message)}")
+            _print_message(c, f"  {_label(f.severity)} [bold]{m(f.check)}[/] \\[{m(f.phase)}{op}] ", f.message)
         for (check, op, sev), group in crash_groups.items():
             ids.add(check)
             names = list(OrderedDict.fromkeys(g.phase.replace("crash ", "") for g in group))
             phases = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
-            c.print(f"  {_label(sev)} [bold]{m(check)}[/] \\[{len(names)} crash point(s): {m(phases)}] {m(group[0].message)}")
+            _print_message(c, f"  {_label(sev)} [bold]{m(check)}[/] \\[{len(names)} crash point(s): {m(phases)}] ",
+                           group[0].message)
     if ids:
         c.print("what the ids mean:")
         for i in sorted(ids):
             c.print(f"  {m(i)}: {m(meaning(i))}")
     if not quiet:
         c.print(summary(results))
+
+
+def _print_message(c, head: str, message: str) -> None:
+    """A finding whose message spans lines (a writer's traceback): its first line after ``head``,
+    the others below it behind a bar, each escaped on its own (no line can start a workflow command)."""
+    m = escape.rich_markup
+    first, *rest = message.split("\n")
+    c.print(head + m(first))
+    for line in rest:
+        c.print(f"      | {m(line)}")
 
 
 def _label(severity: Severity) -> str:

@@ -174,12 +174,15 @@ class WriterProcess:
             pass
 
     def stderr_tail(self, n: int = 600) -> str:
-        """The end of what the writer wrote to standard error, escaped; at most ``n`` characters."""
+        """The end of what the writer wrote to standard error, at most ``n`` characters of it,
+        each line escaped on its own: a traceback keeps its lines (joined by real newlines),
+        and no line of it can hold a control character."""
         if self.proc.poll() is not None:
             # it exited: what it wrote may still sit in the pipe (a flood is drained at pipe
             # speed), so the tail and the byte count wait for the reader's end of file, bounded
             self._threads[1].join(timeout=10)
-        text = from_bytes(bytes(self._tail[-n:]).strip())
+        lines = [from_bytes(line) for line in bytes(self._tail[-n:]).strip().splitlines()]
+        text = "\n".join(lines)
         if self.stderr_bytes > n and text:
             text = f"[{self.stderr_bytes} bytes, the last {n}:] ...{text}"
         return text[-(n + 60):]

@@ -63,8 +63,13 @@ def _make_dir(path: Path) -> None:
         raise OutputError(f"cannot create {e.filename or path}: {e.strerror or e}") from None
 
 
+# plain text: argparse prints a description as it is (the module docstring is reStructuredText)
+DESCRIPTION = ("Specification and conformance kit for Codex CLI rollout trace bundles: validate bundles, "
+               "fuzz reducers, check writers. 'rollout-trace COMMAND --help' gives a command's options.")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rollout-trace", description=__doc__)
+    parser = argparse.ArgumentParser(prog="rollout-trace", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -8,7 +8,7 @@ each the unedited output of::
         --dialect <dialect> --seed 0 --examples 320 --timeout 10 --known tests/known-results/codex-<release>.json \
         --cmd '<codex of that release> debug trace-reduce {bundle} -o {output}'
 
-(format ``rollout-trace-kit/reducer-report/1``; the file name says which Codex release
+(format ``rollout-trace-kit/reducer-report/2``; the file name says which Codex release
 ran, the report says which dialect). Without a report, or for an invariant no report
 covers, the page says "not measured yet". Nothing in that row is typed by hand.
 """
@@ -27,7 +27,7 @@ from ..validate.findings import Invariant, Profile
 from ..codex.reducer_reports import recipe
 from .model_pages import cell, md_inline
 
-HARNESS_FORMAT = "rollout-trace-kit/reducer-report/1"  # rollout_trace_kit.conformance.reducer.report
+HARNESS_FORMAT = "rollout-trace-kit/reducer-report/2"  # rollout_trace_kit.conformance.reducer.report
 VALID = "VALID"  # the harness's row of valid bundles
 COUNTS = ("rejects", "accepts", "crashes", "hangs", "error")
 RELEASE_FILE = re.compile(r"(\d+\.\d+\.\d+)\.json")
@@ -41,6 +41,7 @@ class ReportError(ValueError):
 class Measured:
     release: str
     counts: dict[str, int]
+    not_run: int = 0  # cases not run once one hung (the invariant is a known hang of that release)
 
     @property
     def cases(self) -> int:
@@ -61,7 +62,8 @@ class Measured:
         return f"{text} {what}{plural}"
 
     def summary(self, what: str = "broken bundle") -> str:
-        return f"Codex {self.release} {self.behaviour(what)}"
+        skipped = f" ({self.not_run} more not run once one hung: a known hang)" if self.not_run else ""
+        return f"Codex {self.release} {self.behaviour(what)}{skipped}"
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,8 @@ def load_reports(directory: Path, invariant_ids: set[str], dialects: set[str]) -
             counts: dict[str, Any] = {k: row.get(k) for k in COUNTS} if isinstance(row, dict) else {}
             if not counts or not all(type(v) is int and v >= 0 for v in counts.values()) or not sum(counts.values()):
                 raise ReportError(f"{path}: invariants[{inv_id!r}]: {', '.join(COUNTS)} must be integers >= 0, not all 0")
-            rows.setdefault((inv_id, dialect), []).append(Measured(release, counts))
+            not_run = sum(1 for n in doc.get("not_run") or [] if isinstance(n, dict) and n.get("invariant") == inv_id)
+            rows.setdefault((inv_id, dialect), []).append(Measured(release, counts, not_run))
         files.append(
             {"release": release, "dialect": dialect, "profile": doc.get("profile"), "seed": doc.get("seed"),
              "cases": doc.get("cases"), "path": path.name,

@@ -298,7 +298,7 @@ def add_validate_parser(sub) -> None:
     p = sub.add_parser(
         "validate",
         help="check trace bundles against the spec and the invariant catalogue",
-        description="Check trace bundles. Exit 0: no errors (warnings allowed); 1: errors in some bundle "
+        description="Check trace bundles. Exit 0: no errors (warnings alone exit 0); 1: at least one error "
         "(a bundle whose worker process died twice gets a KIT.INTERNAL_ERROR finding); 2: usage or I/O error.",
         formatter_class=HelpFormatter,
     )
