@@ -66,7 +66,6 @@ def test_a_200_case_schema_campaign_covers_the_dialects_vocabulary(dialect):
     gaps = KNOWN_GAPS.get(dialect, {})
     for category in FULL:
         assert set(report[category]["missing"]) == gaps.get(category, set()), (category, report[category])
-    assert report["invariants"]["missing"] == []
 
 
 @pytest.mark.parametrize("dialect", DIALECTS_WRITTEN)

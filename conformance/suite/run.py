@@ -99,8 +99,10 @@ def run_suite(root: Path, command: str, *, profile: str | None = None, release: 
 def _shape(value, refs: dict[str, int]):
     """``value`` with each payload reference replaced by its order of first appearance: where a
     writer stores a payload is its choice (INTERPRETING.md: volatile), which one it is is not."""
+    from ...model.facts import ref_id_key
+
     if isinstance(value, dict):
-        if "raw_payload_id" in value:
+        if ref_id_key() in value:
             return {"$ref": refs.setdefault(json.dumps(value, sort_keys=True), len(refs) + 1)}
         return {k: _shape(v, refs) for k, v in value.items()}
     if isinstance(value, list):

@@ -34,14 +34,18 @@ def parsed_lines(bundle: Bundle) -> list[Any]:
 
 
 def ref_sites(bundle: Bundle, parsed: list[Any] | None = None) -> list[RefSite]:
-    """Every object with a ``raw_payload_id`` in the event log (parts included)."""
+    """Every object holding a payload-ref id in the event log (parts included): by shape, since a
+    mutant need not be of any modelled variant (the key itself is the model's)."""
+    from ...model.facts import ref_id_key
+
+    key = ref_id_key()
     parsed = parsed_lines(bundle) if parsed is None else parsed
     sites = []
     for i, event in enumerate(parsed):
         if event is None:
             continue
         for p, v in jsontext.walk(event):
-            if isinstance(v, dict) and "raw_payload_id" in v:
+            if isinstance(v, dict) and key in v:
                 sites.append(RefSite(i, p, v))
     return sites
 
