@@ -112,6 +112,7 @@ class OrderChecker:
         self.free_context = frozenset(v.tag for v in d.payload.variants if v.context == CONTEXT_FREE)
         # First and terminal events: the shortcut of check() does not apply to them.
         self.ends = frozenset({"rollout_started", "rollout_ended", *d.terminal_variants})
+        self.known_tags = frozenset(d.tags)
         self.strict = ctx.wants(CONTEXT_CONVENTION)
         self.next_seq = 1
         self.plain = False  # the shortcut of check() applies
@@ -187,7 +188,11 @@ class OrderChecker:
         self.envelope(obj.get("seq"), obj.get("schema_version"), obj.get("rollout_id"))
         payload = obj.get("payload")
         tag = payload.get("type") if isinstance(payload, dict) else None
-        self.last_tag = tag if isinstance(tag, str) else None
+        if tag in self.known_tags:  # an event of no variant of the dialect is judged by its schema finding
+            self.last_tag = tag
+        seq = obj.get("seq")
+        if tag == "rollout_ended" and self.rollout_ended_seq is None and type(seq) is int:
+            self.rollout_ended_seq = seq  # written, if malformed: the release's end-of-log rule sees it
 
     def event(self, ev, tag: str) -> None:
         """Checks on a schema-valid event (after :meth:`envelope`)."""
