@@ -7,7 +7,7 @@ import copy
 import random
 from typing import Any
 
-from ....model.common import RAW_PAYLOAD_KINDS
+from ....model.common import FILE_PER_PAYLOAD, RAW_PAYLOAD_KINDS
 from ..jsontext import get, put
 from ..view import RefSite, parsed_lines, ref_sites, set_line
 from . import Mutator
@@ -129,19 +129,21 @@ def ref_path(bundle, rng: random.Random) -> bool:
         return False
     events, site = found
     path = site.ref["path"]
-    name = path.rsplit("/", 1)[-1]
+    folder, _, name = path.rpartition("/")
+    folder = folder or "."
+    manifest, log, _ = FILE_PER_PAYLOAD.file_names  # the layout's own names, not restated here
     site.ref["path"] = rng.choice((
         path + "/",
-        f"payloads/../payloads/{name}",
+        f"{folder}/../{folder}/{name}",
         f"./{path}",
-        f"payloads//{name}",
+        f"{folder}//{name}",
         f"{BUNDLE_DIR}/{path}",
         f"{BUNDLE_DIR}/../{path}",
         f"../{path}",
-        f"payloads/{name}.missing",
-        "payloads",
-        "manifest.json",
-        "trace.jsonl",
+        f"{folder}/{name}.missing",
+        folder,
+        manifest,
+        log,
         path.replace("/", "\\"),
         f"payloads/./{name}",
     ))
