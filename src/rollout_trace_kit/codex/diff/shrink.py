@@ -143,39 +143,41 @@ def _apply(value: Any, path: tuple, new: Any) -> Any:
 def _shrink_values(best: Bundle, test: Test, budget: Budget) -> Bundle:
     """Drop object members, cut arrays and empty long strings, line by line (payload files too)."""
     for i in range(len(best.lines)):
-        try:
-            value = jsontext.loads_faithful(best.lines[i])
-        except (ValueError, RecursionError):
-            continue
-        if _depth(value) > MAX_DEPTH:
-            continue
-        for path, new in _smaller(value):
-            if budget.left <= 0:
-                return best
-            try:
-                candidate_value = _apply(value, path, new)
-            except (KeyError, IndexError, TypeError):
-                continue
-            b = best.copy()
-            b.lines[i] = jsontext.encode(candidate_value)
-            if budget.spend() and test(b):
-                best, value = b, candidate_value
+        def put_line(b: Bundle, data: bytes, i: int = i) -> None:
+            b.lines[i] = data
+
+        best, spent = _shrink_document(best, best.lines[i], put_line, test, budget)
+        if spent:
+            return best
     for name in sorted(p for p in best.payloads if not p.endswith(".zst")):
-        try:
-            value = jsontext.loads_faithful(best.payloads[name])
-        except (ValueError, RecursionError):
-            continue
-        if _depth(value) > MAX_DEPTH:
-            continue
-        for path, new in _smaller(value):
-            if budget.left <= 0:
-                return best
-            try:
-                candidate_value = _apply(value, path, new)
-            except (KeyError, IndexError, TypeError):
-                continue
-            b = best.copy()
-            b.payloads[name] = jsontext.encode(candidate_value)
-            if budget.spend() and test(b):
-                best, value = b, candidate_value
+        def put_file(b: Bundle, data: bytes, name: str = name) -> None:
+            b.payloads[name] = data
+
+        best, spent = _shrink_document(best, best.payloads[name], put_file, test, budget)
+        if spent:
+            return best
     return best
+
+
+def _shrink_document(best: Bundle, data: bytes, put: Callable[[Bundle, bytes], None], test: Test,
+                     budget: Budget) -> tuple[Bundle, bool]:
+    """Shrink one JSON document of the bundle (an event line or a payload file) that ``put``
+    writes back; True with the result once the budget is spent."""
+    try:
+        value = jsontext.loads_faithful(data)
+    except (ValueError, RecursionError):
+        return best, False
+    if _depth(value) > MAX_DEPTH:
+        return best, False
+    for path, new in _smaller(value):
+        if budget.left <= 0:
+            return best, True
+        try:
+            candidate_value = _apply(value, path, new)
+        except (KeyError, IndexError, TypeError):
+            continue
+        b = best.copy()
+        put(b, jsontext.encode(candidate_value))
+        if budget.spend() and test(b):
+            best, value = b, candidate_value
+    return best, False
