@@ -279,7 +279,7 @@ class ReadAhead:
         self.checker = checker
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="rollout-trace-read-ahead")
         self.fields: dict[str, tuple] = {}  # variant -> its ref fields
-        self.chunks: list = []  # futures of {full path: Read}, oldest first
+        self.chunks: list = []  # futures of {full path: Read} (None: nothing to read), oldest first
         self.ready: dict[str, files.Read] = {}
 
     def submit(self, events, tag_of) -> None:
@@ -302,12 +302,18 @@ class ReadAhead:
                         paths.append(root + path)
             if len(paths) >= AHEAD_FILES:
                 break
-        self.chunks.append(self.pool.submit(_read_many, paths, min(checker.ctx.options.max_payload_bytes, AHEAD_FILE_BYTES)))
+        # No file to read (a chunk of turns only): no hand-off to the worker, whose round trip
+        # through the GIL costs more than the chunk's checks (most on a loaded machine)
+        self.chunks.append(
+            self.pool.submit(_read_many, paths, min(checker.ctx.options.max_payload_bytes, AHEAD_FILE_BYTES))
+            if paths else None
+        )
 
     def next_chunk(self) -> None:
         """The checks move to the oldest chunk's events: wait for its reads (what is left of
         the chunk before is dropped)."""
-        self.ready = self.chunks.pop(0).result() if self.chunks else {}
+        chunk = self.chunks.pop(0) if self.chunks else None
+        self.ready = chunk.result() if chunk is not None else {}
 
     def take(self, full: str) -> files.Read | None:
         """The read of ``full`` if it was read ahead for the current chunk (once), else None."""
