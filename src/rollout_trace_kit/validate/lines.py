@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+import orjson
+
 SERDE_RECURSION_LIMIT = 128  # serde_json's default nesting limit
 # serde buffers the tagged payload (recursion-limited); unknown envelope keys it skips
 # without a limit. Measured on 0.164.0 and 0.169.0: 125 arrays inside "payload" pass,
@@ -461,8 +463,6 @@ def loads_body(data: bytes):
     """A payload body parsed as serde_json reads it: orjson, but a number too large for f64
     is read (``1e400``: serde_json takes it, measured on 0.164.0 and 0.169.0; orjson refuses
     it), and a body deeper than orjson builds is checked by a scanner (TooDeepToBuild)."""
-    import orjson
-
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as e:

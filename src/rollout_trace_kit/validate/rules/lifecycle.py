@@ -214,8 +214,9 @@ class LifecycleChecker:
         self.pids: dict[str, str] = {}  # exec tool call -> the process id of its terminal operation
         # (thread index, item type, call id) -> digest of the content the reducer compares (model/bodies.py)
         self.call_contents: dict[tuple[int, str, str], bytes] = {}
-        self._fields: dict = {}  # (variant, field name) -> the model's field (lookups are not free)
+        self._fields: dict = {}  # (variant, field name) -> the model's field, whether read, pointer (lookups are not free)
         self._ref_fields: dict = {}  # variant -> its ref fields
+        self._ended_reads: dict[bool, tuple] = {}  # terminal tool without runtime -> tool_call_ended's (field, read)
         d = ctx.dialect
         assert d is not None  # the pass over events starts once the dialect is known
         self.dialect: Dialect = d
@@ -242,13 +243,15 @@ class LifecycleChecker:
         if ref is None:
             return None
         key = (tag, field_name)
-        field = self._fields.get(key)
-        if field is None:
-            field = self._fields[key] = self.dialect.payload.variant(tag).field(field_name)
+        known = self._fields.get(key)
+        if known is None:
+            field = self.dialect.payload.variant(tag).field(field_name)
+            known = self._fields[key] = (field, facts.reads_at_event(field), f"/payload/{field_name}")
+        field, read_at_event, pointer = known
         if read is None:
-            read = facts.reads_at_event(field)
+            read = read_at_event
         # A body that is JSON null comes back as bodies.NULL: the body checks reject it, as the reducers do.
-        return self.refs.check(ref, tag, field, f"/payload/{field_name}", read, null_body=bodies.NULL)
+        return self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL)
 
     def thread_idx(self, thread: str) -> int:
         """Index of ``thread`` in thread_info, adding it (not started) if new."""
@@ -605,9 +608,14 @@ class LifecycleChecker:
         key = p.tool_call_id
         state = self.tools.get(key)
         unrun = state is not None and self.tool_kinds[state >> 2] in self.terminal_kinds and not state & RUNTIME
-        for f in self.dialect.ref_fields("tool_call_ended"):
-            read = facts.reducer_reads(self.dialect, f, terminal_tool_without_runtime=unrun)
-            self.ref(p, "tool_call_ended", f.name, read)
+        reads = self._ended_reads.get(unrun)
+        if reads is None:  # the model's answer, once per bundle (not per event: a hot path)
+            reads = self._ended_reads[unrun] = tuple(
+                (f.name, facts.reducer_reads(self.dialect, f, terminal_tool_without_runtime=unrun))
+                for f in self.dialect.ref_fields("tool_call_ended")
+            )
+        for name, read in reads:
+            self.ref(p, "tool_call_ended", name, read)
         if self._tool(p, "tool call end") is not None:
             self.open_tools.pop(key, None)
 

@@ -11,6 +11,7 @@ import os
 import re
 import stat
 from collections import OrderedDict
+from typing import Callable
 
 import msgspec
 
@@ -151,6 +152,14 @@ def body_depth(data: bytes, body, limits: tuple[int, int]) -> int:
     if data.count(b"[") + data.count(b"{") <= limits[0]:
         return 0
     return json_depth(body, limits[1])
+
+
+def depth_limit_of(dialect) -> Callable[[str], int | None]:
+    """``dialect.body_depth_limit`` as one dict lookup (it is asked once per payload body)."""
+    table: dict[str, int] = {}
+    for kind, depth in dialect.body_depth_limits:
+        table.setdefault(kind, depth)  # the model's first entry for a kind wins, as body_depth_limit reads it
+    return table.get
 
 
 def depth_limits(dialect) -> tuple[int, int]:
@@ -357,7 +366,7 @@ class RefChecker:
         self._id_re = _ordinal_pattern(self.layout.payload_id)
         self._file_re = _ordinal_pattern(self.layout.payload_file) if self.layout.store == STORE_FILES else None
         self._dir: PayloadDir | None = None
-        self.depth_limit = ctx.dialect.body_depth_limit  # the deepest body of a kind its reducer parses
+        self.depth_limit = depth_limit_of(ctx.dialect)  # the deepest body of a kind its reducer parses
         self.depth_limits = depth_limits(ctx.dialect)
         self._loads: OrderedDict[str, _Load] = OrderedDict()  # recent payload reads, by path
         self._cached_cost = 0

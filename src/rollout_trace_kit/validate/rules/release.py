@@ -229,7 +229,9 @@ class _Varying:
 
     def keys(self, payload: msgspec.Struct) -> tuple:
         """What decides the payload's key set: its class and which omittable fields are null."""
-        return (self.cls, *(getattr(payload, name) is None for name in self.omittable))
+        if not self.omittable:  # one key set for the whole class: no generator per event
+            return (self.cls,)
+        return (self.cls, *[getattr(payload, name) is None for name in self.omittable])
 
     @staticmethod
     def of(cls: type) -> "_Varying | None":

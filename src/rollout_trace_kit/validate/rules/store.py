@@ -42,7 +42,8 @@ from .ref_forms import RefForms, describe, difference, ref_form
 from .ref_sites import compile_sites, refs_at
 from ..lines import KIT_DEPTH_LIMIT, LoneSurrogate, TooDeepToBuild, loads_body
 from .refs import (
-    LARGE_BODY, TOO_LARGE, _UNPARSED, body_depth, check_kind, depth_limits, parse_bounded as _parse, parse_cost,
+    LARGE_BODY, TOO_LARGE, _UNPARSED, body_depth, check_kind, depth_limit_of, depth_limits, parse_bounded as _parse,
+    parse_cost,
     report_depth,
 )
 
@@ -326,7 +327,7 @@ class StoreRefChecker:
         assert ctx.dialect is not None  # the pass over events starts once the dialect is known
         self.sites = compile_sites(ctx.dialect)  # where the model puts refs, per variant
         self.checked: set[int] = set()  # id() of the refs of this event already checked (by a handler)
-        self.depth_limit = ctx.dialect.body_depth_limit  # the deepest body of a kind its reducer parses
+        self.depth_limit = depth_limit_of(ctx.dialect)  # the deepest body of a kind its reducer parses
         self.depth_limits = depth_limits(ctx.dialect)
         self.recording_completed = False  # set by the engine before finish()
         self.limits = codec.Limits(
@@ -583,28 +584,43 @@ class StoreRefChecker:
         cursor = sh.cursor
         if cursor is None:
             return None
+        # once per record: names bound here, the bitmap page of a canonical id set inline
+        error, header, flags, key_of = codec.ShardError, codec.HEADER_SIZE, sh.flags, sh.key
         for item in cursor:
-            if isinstance(item, codec.ShardError):
+            if item.__class__ is error:
                 self._stream_error(sh, item)
                 break
-            rid = item.id
+            rid, body = item.id, item.body
             sh.records += 1
-            sh.bytes_read += codec.HEADER_SIZE + len(rid) + item.length
+            sh.bytes_read += header + len(rid) + item.length
             sh.last_id = rid
-            key = sh.key(rid)
-            if sh.get(key) & PRESENT:
-                self._duplicate(sh, rid, f"duplicate payload {_show(rid)} in shard {sh.n}", R)
-                continue
-            if key.__class__ is not int:
+            key = key_of(rid)
+            bits = PRESENT if body is not None else PRESENT | TOO_BIG
+            if key.__class__ is int:
+                page = flags.get(key >> PAGE_BITS)
+                if page is None:
+                    page = flags[key >> PAGE_BITS] = bytearray(PAGE)
+                if page[key & (PAGE - 1)] & PRESENT:
+                    self._duplicate(sh, rid, f"duplicate payload {_show(rid)} in shard {sh.n}", R)
+                    continue
+                page[key & (PAGE - 1)] |= bits
+            else:
+                if sh.get(key) & PRESENT:
+                    self._duplicate(sh, rid, f"duplicate payload {_show(rid)} in shard {sh.n}", R)
+                    continue
                 self._check_id(sh, rid)
-            sh.set(key, PRESENT if item.body is not None else PRESENT | TOO_BIG)
-            if sh.spill is not None and item.body is not None:
-                sh.spill.put(key, item.body)
+                sh.set(key, bits)
+            if body is None:
+                if rid == want:
+                    return None
+                continue
+            if sh.spill is not None:
+                sh.spill.put(key, body)
             if rid == want:
-                return item.body
-            if item.body is not None and sh.pending_bytes + len(item.body) <= PENDING_CAP:
-                sh.pending[rid] = item.body
-                sh.pending_bytes += len(item.body)
+                return body
+            if sh.pending_bytes + len(body) <= PENDING_CAP:
+                sh.pending[rid] = body
+                sh.pending_bytes += len(body)
         sh.cursor = None
         return None
 
