@@ -411,7 +411,7 @@ class StoreRefChecker:
         key = sh.key(rid)
         flags = sh.get(key)
         if not flags & PRESENT:
-            body = self._advance_to(sh, rid)
+            body = self._advance_to(sh, rid, key)
             flags = sh.get(key)
             if not flags & PRESENT:
                 if sh.failed is None:
@@ -579,8 +579,9 @@ class StoreRefChecker:
         limits = replace(limits, max_shard_bytes=left_bytes) if sh.bytes_capped else limits
         sh.cursor = codec.iter_shard(full, limits)
 
-    def _advance_to(self, sh: _Shard, want: bytes | None):
-        """Read records of ``sh`` until ``want`` (None: to the end); return want's body."""
+    def _advance_to(self, sh: _Shard, want: bytes | None, want_key=None):
+        """Read records of ``sh`` until ``want`` (None: to the end); return want's body.
+        ``want_key``: ``sh.key(want)``, when the caller has it (a ref read in order: not twice)."""
         cursor = sh.cursor
         if cursor is None:
             return None
@@ -594,7 +595,7 @@ class StoreRefChecker:
             sh.records += 1
             sh.bytes_read += header + len(rid) + item.length
             sh.last_id = rid
-            key = key_of(rid)
+            key = want_key if rid == want and want_key is not None else key_of(rid)
             bits = PRESENT if body is not None else PRESENT | TOO_BIG
             if key.__class__ is int:
                 page = flags.get(key >> PAGE_BITS)
