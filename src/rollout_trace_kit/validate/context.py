@@ -66,6 +66,9 @@ class Context:
     line: int | None = None
     seq: int | None = None
     summary: "BundleSummary | None" = None  # what the release rules need (rules/release.py)
+    # valid lines the fast path could not take (spelled unlike the canonical form): why a check is slow
+    respelled_lines: int = 0
+    respelled_first: str | None = None  # where and how the first one differs
 
     @property
     def profile(self) -> Profile:

@@ -49,8 +49,24 @@ def validate_bundle(bundle: str | Path, options: Options | None = None) -> Bundl
         dropped_errors=ctx.dropped_errors,
         dropped_warnings=ctx.dropped_warnings,
         releases=releases,
+        notes=_slow_note(ctx),
     )
     return report
+
+
+# From this many valid lines off the fast path, the report says why the check was slow.
+SLOW_NOTE_LINES = 100
+
+
+def _slow_note(ctx: Context) -> list[str]:
+    n = ctx.respelled_lines
+    if n < SLOW_NOTE_LINES:
+        return []
+    return [
+        f"slow path: {n:,} of {ctx.events:,} lines are valid but not spelled in the canonical form (serde_json's "
+        "compact JSON, the model's key order; Python's json.dumps defaults also pass), so each was parsed a second "
+        f"time and checked against the JSON Schema, several times slower; {ctx.respelled_first}"
+    ]
 
 
 T = TypeVar("T")
@@ -125,6 +141,12 @@ def _told(batches: Iterable[RawLine | tuple[int, list[bytes]]], f: BinaryIO,
 BATCH = 1024  # lines decoded by one msgspec call on the fast path
 
 
+def _excerpt(data: bytes, at: int) -> str:
+    """A few bytes of a line from ``at``, quoted (the formats escape it further)."""
+    piece = data[at : at + 24]
+    return repr(piece.decode("utf-8", "replace") + ("..." if len(data) > at + 24 else "")) if piece else "its end"
+
+
 class _Pass:
     """The one pass over the event log."""
 
@@ -174,8 +196,9 @@ class _Pass:
             events = td.list_decoder.decode(joined)
             encoded = td.encoder.encode(events)
             fast = encoded == joined
-            if not fast and b'": ' in lines[0]:  # written with Python's default separators?
-                fast = schema.spaced(encoded) == b"[" + b", ".join(lines) + b"]"
+            if not fast and (b'": ' in lines[0] or b"\\u" in joined):  # written by Python's json.dumps?
+                spelled = b"[" + b", ".join(lines) + b"]" if b'": ' in lines[0] else joined  # as json.dumps joins
+                fast = schema.respelled(encoded, spelled)
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
             fast = False
         if not fast:
@@ -225,6 +248,20 @@ class _Pass:
             if summary is not None and not summarized.get(cls):
                 summary.observe_typed(ev.schema_version, payload, n)
 
+    def respelled(self, raw: RawLine, ev) -> None:
+        ctx = self.ctx
+        ctx.respelled_lines += 1
+        if ctx.respelled_first is not None:
+            return
+        canonical = self.td.encoder.encode(ev)
+        if b'": ' in raw.data:  # set beside the spelling it is closest to
+            canonical = schema.spaced(canonical)
+        at = schema.first_difference(raw.data, canonical)
+        ctx.respelled_first = (
+            f"the first, line {raw.number}, differs at byte {at}: {_excerpt(raw.data, at)} where the canonical form "
+            f"has {_excerpt(canonical, at)}"
+        )
+
     def line(self, raw: RawLine) -> None:
         ctx = self.ctx
         ctx.line, ctx.seq = raw.number, None
@@ -235,8 +272,11 @@ class _Pass:
             if raw.data or raw.terminated:
                 ctx.report(schema.BLANK, f"line {raw.number} is blank")
             return
+        told = len(ctx.findings) + ctx.dropped_errors + ctx.dropped_warnings
         ev, obj = schema.decode_event(ctx, raw, self.td)
         self.events += 1
+        if ev is not None and obj is not None and told == len(ctx.findings) + ctx.dropped_errors + ctx.dropped_warnings:
+            self.respelled(raw, ev)  # valid, no finding, yet off the fast path: only its spelling differs
         if self.summary is not None:
             if isinstance(obj, dict):
                 self.summary.observe(obj, raw.number)

@@ -100,6 +100,7 @@ class BundleReport:
     dropped_errors: int = 0  # ... of which errors: they still fail the bundle
     dropped_warnings: int = 0
     releases: dict[str, Any] | None = None  # compatible Codex releases: {"schema_version", "readers", "writers", "unknown"}
+    notes: list[str] = field(default_factory=list)  # about the check, not the bundle's conformance (why it was slow)
 
     @property
     def ok(self) -> bool:
@@ -120,6 +121,7 @@ class BundleReport:
             "dropped": {"errors": self.dropped_errors, "warnings": self.dropped_warnings},
             "findings": [f.to_dict() for f in self.findings],
             "releases": self.releases,
+            "notes": self.notes,
         }
 
     @classmethod
@@ -127,4 +129,4 @@ class BundleReport:
         return cls(bundle=d["bundle"], dialect=d["dialect"], profile=Profile.parse(d["profile"]),
                    findings=[Finding.from_dict(f) for f in d["findings"]], events=d["events"],
                    truncated=d["truncated"], dropped_errors=d["dropped"]["errors"],
-                   dropped_warnings=d["dropped"]["warnings"], releases=d["releases"])
+                   dropped_warnings=d["dropped"]["warnings"], releases=d["releases"], notes=d.get("notes", []))

@@ -206,6 +206,8 @@ def render_human(reports: list[BundleReport], console, quiet: bool = False) -> N
                 f"  [yellow]... {r.dropped_errors} more error(s) and {r.dropped_warnings} more warning(s) "
                 "were not listed (--max-findings); the verdict counts them[/]"
             )
+        for note in r.notes:
+            console.print(f"  [dim]note: {m(note)}[/]")
         if r.releases is not None:
             m = escape.rich_markup
             console.print(f"  [dim]{m(schema_version_text(r.releases['schema_version']))}: "
