@@ -23,10 +23,11 @@ so their ratios flatter the kit and have no goal:
   shards rotated at 8 MiB (inference calls, prepared prompts).
 
 For each it prints: validator wall time (whole process, interpreter start
-included, median of --repeat runs) and peak RSS (a fresh process per profile),
+included, median of --repeat runs), its CPU time (user + system, median) and peak RSS
+(a fresh process per profile),
 the time of reading the same lines with orjson alone, and, when the Codex
 0.169.0 binary is installed, ``codex debug trace-reduce`` time and RSS (same
-median). Ratios are against figures measured in this run, each with the machine's load
+median, CPU time too). Ratios are against figures measured in this run, each with the machine's load
 (a shared machine disturbs seconds, less so ratios taken side by side); the last lines set
 them against the goals. Run: ``python benchmarks/validator.py``.
 """
@@ -355,13 +356,16 @@ def build_v3_sharded(root: Path, events: int) -> Path:
     return root
 
 
-def _measured(cmd: list[str]) -> tuple[float, float, int, str, str]:
-    """Wall seconds, peak RSS (MB), exit code, stdout and stderr of a fresh process."""
+def _measured(cmd: list[str]) -> tuple[float, float, int, str, str, float]:
+    """Wall seconds, peak RSS (MB), exit code, stdout, stderr and CPU seconds (user + system)
+    of a fresh process. CPU time is what the load disturbs least: on a shared machine a
+    CPU-bound process's wall time stretches with the load, its CPU time far less."""
     start = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True)
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", *cmd], capture_output=True, text=True)
     wall = time.perf_counter() - start
-    *err, rss = proc.stderr.strip().splitlines() or ["0"]
-    return wall, int(rss) / 1024, proc.returncode, proc.stdout, "\n".join(err)
+    *err, last = proc.stderr.strip().splitlines() or ["0 0 0"]
+    rss, user, system = last.split()
+    return wall, int(rss) / 1024, proc.returncode, proc.stdout, "\n".join(err), float(user) + float(system)
 
 
 _VALIDATE = """
@@ -387,21 +391,24 @@ print(0, n, time.perf_counter() - t)
 REPEAT = 3  # runs of each command; the median is printed (--repeat)
 
 
-def _median_run(cmd: list[str]) -> tuple[float, float, int, str, str]:
-    """``_measured`` REPEAT times: median wall seconds, highest peak RSS, the last run's output."""
+def _median_run(cmd: list[str]) -> tuple[float, float, int, str, str, float]:
+    """``_measured`` REPEAT times: median wall seconds, highest peak RSS, the last run's output,
+    median CPU seconds."""
     runs = [_measured(cmd) for _ in range(REPEAT)]
     walls = sorted(r[0] for r in runs)
-    return walls[len(walls) // 2], max(r[1] for r in runs), *runs[-1][2:]
+    cpus = sorted(r[5] for r in runs)
+    return walls[len(walls) // 2], max(r[1] for r in runs), *runs[-1][2:5], cpus[len(cpus) // 2]
 
 
-def _python(code: str, *args) -> tuple[float, float, float, str]:
+def _python(code: str, *args) -> tuple[float, float, float, str, float]:
     """Whole-process wall seconds (interpreter start and imports included; median), in-process
-    seconds of the last run (imports excluded), peak RSS and a note, from fresh interpreters."""
-    wall, rss, rc, out, err = _median_run([sys.executable, "-c", code, *args])
+    seconds of the last run (imports excluded), peak RSS, a note and whole-process CPU seconds
+    (median), from fresh interpreters."""
+    wall, rss, rc, out, err, cpu = _median_run([sys.executable, "-c", code, *args])
     if rc != 0:
         raise SystemExit(err)
     findings, events, seconds = out.split()
-    return wall, float(seconds), rss, f"{findings} findings, {events} events"
+    return wall, float(seconds), rss, f"{findings} findings, {events} events", cpu
 
 
 def _codex(bundle: Path, out: Path, release: str = "0.169.0"):
@@ -410,8 +417,8 @@ def _codex(bundle: Path, out: Path, release: str = "0.169.0"):
     binary = ensure_codex(release, install=False)
     if binary is None:
         return None
-    wall, rss, rc, _, err = _median_run([str(binary), "debug", "trace-reduce", str(bundle), "-o", str(out)])
-    return wall, rss, rc, (err.splitlines() or [""])[0]
+    wall, rss, rc, _, err, cpu = _median_run([str(binary), "debug", "trace-reduce", str(bundle), "-o", str(out)])
+    return wall, rss, rc, (err.splitlines() or [""])[0], cpu
 
 
 def measure(name: str, bundle: Path, profiles: list[str], release: str = "0.169.0") -> dict:
@@ -421,25 +428,27 @@ def measure(name: str, bundle: Path, profiles: list[str], release: str = "0.169.
     print(f"   {size / 1e6:.0f} MB, {files} payload files{' (shards)' if release != '0.169.0' else ''}")
     # Warm the page cache so no run pays for a cold read (outside this process: its RSS stays small).
     subprocess.run(f"find {bundle} -type f -print0 | xargs -0 cat > /dev/null", shell=True, check=True)
-    print(f"   whole process, median of {REPEAT}; in-process seconds (imports excluded) in brackets")
-    o_wall, o_time, o_rss, o_note = _python(_ORJSON, str(bundle))
-    print(f"   orjson parse only:        {o_wall:6.2f} s [{o_time:5.2f}]  {o_rss:6.0f} MB  ({o_note})")
-    results = {"orjson_s": o_wall, "orjson_mb": o_rss}
+    print(f"   whole process, median of {REPEAT}: wall seconds, in-process seconds (imports excluded) in "
+          "brackets, CPU seconds (user + system)")
+    o_wall, o_time, o_rss, o_note, o_cpu = _python(_ORJSON, str(bundle))
+    print(f"   orjson parse only:        {o_wall:6.2f} s [{o_time:5.2f}] {o_cpu:6.2f} cpu  {o_rss:6.0f} MB  ({o_note})")
+    results = {"orjson_s": o_wall, "orjson_mb": o_rss, "orjson_cpu_s": o_cpu}
     codex = _codex(bundle, bundle.parent / f"{name}.state.json", release)
     if codex:
-        c_time, c_rss, rc, first = codex
-        print(f"   codex {release} reducer:    {c_time:6.2f} s          {c_rss:6.0f} MB  (exit {rc}{'' if rc == 0 else ': ' + first})")
-        results.update(codex_s=c_time, codex_mb=c_rss, codex_exit=rc)
+        c_time, c_rss, rc, first, c_cpu = codex
+        print(f"   codex {release} reducer:    {c_time:6.2f} s         {c_cpu:6.2f} cpu  {c_rss:6.0f} MB  "
+              f"(exit {rc}{'' if rc == 0 else ': ' + first})")
+        results.update(codex_s=c_time, codex_mb=c_rss, codex_exit=rc, codex_cpu_s=c_cpu)
     for profile in profiles:
-        v_wall, v_time, v_rss, v_note = _python(_VALIDATE, str(bundle), profile)
+        v_wall, v_time, v_rss, v_note, v_cpu = _python(_VALIDATE, str(bundle), profile)
         line = (
-            f"   validate --profile {profile:8} {v_wall:6.2f} s [{v_time:5.2f}]  {v_rss:6.0f} MB  ({v_note})  "
-            f"{v_wall / o_wall:4.2f}x orjson"
+            f"   validate --profile {profile:8} {v_wall:6.2f} s [{v_time:5.2f}] {v_cpu:6.2f} cpu  {v_rss:6.0f} MB  "
+            f"({v_note})  {v_wall / o_wall:4.2f}x orjson"
         )
         if codex:
-            line += f"  {v_wall / results['codex_s']:4.2f}x codex"
+            line += f"  {v_wall / results['codex_s']:4.2f}x codex ({v_cpu / results['codex_cpu_s']:4.2f}x its CPU)"
         print(line)
-        results[profile] = {"s": v_wall, "in_process_s": v_time, "mb": v_rss}
+        results[profile] = {"s": v_wall, "in_process_s": v_time, "mb": v_rss, "cpu_s": v_cpu}
     return results
 
 
@@ -476,12 +485,14 @@ def print_goals(out: dict, profile: str = "writer") -> None:
         ratio = r[profile]["s"] / r["codex_s"]
         mb = r[profile]["mb"]
         verdict = "met" if ratio <= goal and mb <= rss_goal else "MISSED"
-        print(f"   {name:15} {ratio:5.2f}x Codex {release} (goal <= {goal}x)  {mb:5.0f} MB (goal <= {rss_goal} MB)  "
-              f"{verdict}  [measured at {r['load']}]")
+        cpu = r[profile]["cpu_s"] / r["codex_cpu_s"] if r.get("codex_cpu_s") else float("nan")
+        print(f"   {name:15} {ratio:5.2f}x Codex {release} (goal <= {goal}x; CPU time {cpu:4.2f}x)  {mb:5.0f} MB "
+              f"(goal <= {rss_goal} MB)  {verdict}  [measured at {r['load']}]")
     for name, *_ in SUPERLINEAR:
         r = out.get(name)
         if r and "codex_s" in r and profile in r:
-            print(f"   {name:15} {r[profile]['s'] / r['codex_s']:5.2f}x (extra: Codex is superlinear here, no goal)")
+            print(f"   {name:15} {r[profile]['s'] / r['codex_s']:5.2f}x (CPU time {r[profile]['cpu_s'] / r['codex_cpu_s']:4.2f}x; "
+                  "extra: Codex is superlinear here, no goal)")
 
 
 def main() -> None:
