@@ -144,6 +144,7 @@ class _Parser:
             self.skipped = self.fill = None
             yield done
         buf = self.buf
+        data: bytes | bytearray
         if buf:
             buf += out
             data = buf
@@ -208,8 +209,8 @@ class _Parser:
                 return
             if copy:
                 yield Record(bytes(data[pos + HEADER_SIZE : id_end]), bytes(data[id_end:body_end]), self.base + pos, bl)
-            else:
-                yield Record(data[pos + HEADER_SIZE : id_end], data[id_end:body_end], self.base + pos, bl)
+            else:  # data is out: its slices are bytes already
+                yield Record(out[pos + HEADER_SIZE : id_end], out[id_end:body_end], self.base + pos, bl)
             pos = body_end
         if copy:
             if pos:

@@ -248,7 +248,7 @@ class _Pass:
             if summary is not None and not summarized.get(cls):
                 summary.observe_typed(ev.schema_version, payload, n)
 
-    def respelled(self, raw: RawLine, ev) -> None:
+    def respelled(self, raw: RawLine, ev: Any) -> None:
         ctx = self.ctx
         ctx.respelled_lines += 1
         if ctx.respelled_first is not None:

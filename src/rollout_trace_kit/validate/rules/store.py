@@ -588,7 +588,7 @@ class StoreRefChecker:
         # once per record: names bound here, the bitmap page of a canonical id set inline
         error, header, flags, key_of = codec.ShardError, codec.HEADER_SIZE, sh.flags, sh.key
         for item in cursor:
-            if item.__class__ is error:
+            if isinstance(item, error):
                 self._stream_error(sh, item)
                 break
             rid, body = item.id, item.body
