@@ -51,6 +51,7 @@ def built():
     return build()
 
 
+@pytest.mark.slow  # a full rebuild: minutes on 2 cores
 def test_the_cases_are_up_to_date(built):
     """`rollout-trace conformance build --check` in-process: a fresh build equals the committed files."""
     assert stale(SUITE, built) == [], "run `rollout-trace conformance build`"
@@ -143,6 +144,7 @@ def test_conformance_run_exit_codes(tmp_path):
     assert run("--cmd", "true").returncode == 2  # neither --profile nor --release
 
 
+@pytest.mark.slow  # needs the full rebuild
 def test_build_check_exit_codes(tmp_path, built, monkeypatch, capsys):
     from rollout_trace_kit.cli import main
     from rollout_trace_kit.conformance.suite import build as build_module
@@ -186,6 +188,7 @@ def test_the_node_runner_is_small_and_shown_in_the_docs():
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (the machine's CI has it)")
+@pytest.mark.slow  # a kit process per case: minutes
 def test_the_node_runner_passes_the_kit_validator_on_a_whole_dialect(tmp_path):
     """No Python in the runner: it reads the tarball's folder; the kit's validator is the command."""
     subprocess.run([RT, "conformance", "tarball", str(tmp_path / "s.tar.gz")], check=True, capture_output=True, timeout=600)

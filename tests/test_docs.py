@@ -364,10 +364,12 @@ def test_guides_exist():
     assert (DOCS / "guides" / "validate.md") in GUIDES
 
 
-# the fleets guide runs Dask, pandas and DuckDB: the opt-in `dask` tier (.ci/run installs them)
+# Running every guide's commands takes minutes (campaigns, suite builds): the slow tier, which
+# .ci/run runs; the fleets guide runs Dask, pandas and DuckDB: the opt-in `dask` tier.
 RUNNABLE_GUIDES = [pytest.param(g, marks=pytest.mark.dask) if g.name == "fleets.md" else g for g in GUIDES]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("guide", RUNNABLE_GUIDES, ids=lambda p: p.name)
 def test_guide_commands_run(guide, tmp_path):
     cwd = _workdir(tmp_path)
@@ -401,6 +403,7 @@ def test_validate_guide_shows_commands():
     assert any(status == 1 for _, status, _ in commands)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.name)
 def test_guide_ci_snippets_run(guide, tmp_path):
     """GitHub Actions jobs: each `run:` calling rollout-trace runs; the install line installs this package."""
