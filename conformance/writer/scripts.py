@@ -38,7 +38,7 @@ import orjson
 from ...corpus import corpus_root
 
 from ...bundle import Bundle, TooLarge
-from ...model import DIALECTS, dialect_for_schema_version, facts
+from ...model import DEFAULT_DIALECT, DIALECTS, dialect_for_schema_version, facts
 from ...model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect, Struct
 from ...writer.core import writes_store, written_dialects
 
@@ -480,7 +480,7 @@ def _file(arg: str) -> list[Script]:
 def _generated(arg: str) -> list[Script]:
     """``gen:DIALECT[:EVENTS[:SEED]]``: a deterministic generated bundle (generators.build_bundle)."""
     parts = arg.split(":") if arg else []
-    dialect = parts[0] if parts else "v2"
+    dialect = parts[0] if parts else DEFAULT_DIALECT
     try:
         events = int(parts[1]) if len(parts) > 1 else 200
         seed = int(parts[2]) if len(parts) > 2 else 0

@@ -50,7 +50,7 @@ from typing import Any, BinaryIO, Callable
 
 import orjson
 
-from ..model import get_dialect
+from ..model import DEFAULT_DIALECT, get_dialect
 from ..model.common import FILE_PER_PAYLOAD
 from ..model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect, UnitKind
 from ..compilers.canonical import EventError, canonical_payload, check_json, dumps, event_line, pretty
@@ -163,7 +163,7 @@ class TraceWriter:
         trace_id: str,
         rollout_id: str,
         root_thread_id: str,
-        dialect: str | Dialect = "v2",
+        dialect: str | Dialect = DEFAULT_DIALECT,
         clock: Clock | None = None,
         fsync: bool = False,
     ) -> "TraceWriter":
