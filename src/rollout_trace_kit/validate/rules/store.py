@@ -32,6 +32,7 @@ import msgspec
 import orjson
 
 from ... import files
+from ...model.common import ZSTD_SHARDS
 from ...store import shards as codec
 from ..catalogue import R, S, W, invariant
 from ..context import Context
@@ -185,8 +186,7 @@ SIZE_LIMIT = invariant(
     declines=True,
 )
 
-_SHARD_NAME = re.compile(r"([0-9]{6,})\.zst\Z")
-_ID = re.compile(rb"raw_payload:([1-9][0-9]*)\Z")
+_ID = re.compile(ZSTD_SHARDS.id_regex())
 _NOTHING = object()  # _resolve: no body (missing, unreadable, not JSON, not parsed)
 BUNDLE_CAP = f"the kit reads at most {MAX_BUNDLE_RECORDS} records from all shards together"
 
@@ -639,7 +639,7 @@ class StoreRefChecker:
             return
         if ctx.wants(RECORD_ID):
             ctx.report(
-                RECORD_ID, f"record id {_show(rid)} in shard {sh.n}: writers write raw_payload:{{n}}",
+                RECORD_ID, f"record id {_show(rid)} in shard {sh.n}: writers write {ZSTD_SHARDS.payload_id}",
                 file=sh.rel, line=None, seq=None,
             )
 
@@ -762,15 +762,14 @@ class StoreRefChecker:
         with entries:
             for entry in entries:
                 rel = f"{PAYLOADS}/{entry.name}"
-                m = _SHARD_NAME.match(entry.name)
-                n = int(m.group(1)) if m else None
-                if m and n is not None and n >= 1 and codec.shard_name(n) == entry.name:
+                n = ZSTD_SHARDS.shard_of(entry.name)
+                if n is not None:
                     if n not in self.shards and ctx.wants(UNREFERENCED):
                         ctx.report(UNREFERENCED, f"shard {rel} is not referenced by any event", file=rel, line=None, seq=None)
                     continue
                 ctx.report(
                     SHARD_NAME,
-                    f"{rel} is not a shard name ({{n:06}}.zst from 1); readers never open it",
+                    f"{rel} is not a shard name ({ZSTD_SHARDS.shard_name_pattern} from {ZSTD_SHARDS.first_shard}); readers never open it",
                     file=rel, line=None, seq=None,
                 )
 
