@@ -51,13 +51,12 @@ from typing import Any, BinaryIO, Callable
 import orjson
 
 from ..model import DEFAULT_DIALECT, get_dialect
-from ..model.common import FILE_PER_PAYLOAD, EnvelopeKey, ManifestKey
+from ..bundle import MANIFEST, PAYLOADS, TRACE
+from ..model.common import EnvelopeKey, ManifestKey
 from ..model.facts import MissingValue, record
 from ..model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect, UnitKind
 from ..compilers.canonical import EventError, canonical_payload, check_json, dumps, event_line, pretty
 from ..store.shards import HEADER_SIZE, ROTATE_BYTES, ShardWriter, shard_name
-
-MANIFEST, TRACE, PAYLOADS = FILE_PER_PAYLOAD.file_names
 
 
 # -- the records every writer of the kit writes (this one and the generators' fast one) ----------
