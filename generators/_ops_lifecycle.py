@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._edit import Editor
 from ..model import facts
+from ..model.common import EnvelopeKey
 from ..model.types import STORE_FILES
 from ._ops_common import first_after, first_runtime_starts, fresh, kill_line, pick, quiet_line, result
 from .corruptions import corruption
@@ -425,12 +426,9 @@ def _other(bundle, dialect, rnd):
 # -- code mode's confirmed waits (v3) ----------------------------------------------------------------
 def _wait_event(ed: Editor, i: int, tool_call_id: str, cell: str = "1") -> dict:
     """A code_cell_wait_target_resolved in the envelope context of line ``i``."""
-    e = ed.event(i)
-    return {
-        "schema_version": e["schema_version"], "seq": 0, "wall_time_unix_ms": e["wall_time_unix_ms"],
-        "rollout_id": e["rollout_id"], "thread_id": e["thread_id"], "codex_turn_id": e["codex_turn_id"],
-        "payload": {"type": "code_cell_wait_target_resolved", "tool_call_id": tool_call_id, "runtime_cell_id": cell},
-    }
+    # line i's envelope, every key the model has (the Editor renumbers seq on insert)
+    return dict(ed.event(i), **{EnvelopeKey.SEQ: 0, EnvelopeKey.PAYLOAD: {
+        "type": "code_cell_wait_target_resolved", "tool_call_id": tool_call_id, "runtime_cell_id": cell}})
 
 
 def _tool_starts(ed: Editor) -> list[int]:
