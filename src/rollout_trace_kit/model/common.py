@@ -198,6 +198,8 @@ _UNIT_TOOL_KINDS = (
 
 # Tool kinds whose runtime start creates a terminal operation (a process the reducer tracks).
 TERMINAL_OPERATION_KINDS = ("exec_command", "write_stdin")
+# Tool kinds whose runtime payloads the terminal reducer parses as a process's begin and end.
+EXEC_RUNTIME_KINDS = ("exec_command",)
 # Tool kinds the reducer matches a multi-agent call's sub-agent activity against.
 AGENT_ACTIVITY_KINDS = ("spawn_agent", "assign_agent_task", "send_message", "wait_agent", "close_agent")
 
@@ -207,7 +209,8 @@ def tool_call_kind(name: str, doc: str, *, since: str | None = None, inferred: b
         name,
         doc,
         tuple(
-            Variant(tag, d, terminal_operation=tag in TERMINAL_OPERATION_KINDS, agent_activity=tag in AGENT_ACTIVITY_KINDS)
+            Variant(tag, d, terminal_operation=tag in TERMINAL_OPERATION_KINDS, agent_activity=tag in AGENT_ACTIVITY_KINDS,
+                    exec_runtime=tag in EXEC_RUNTIME_KINDS)
             for tag, d in _UNIT_TOOL_KINDS
         )
         + (

@@ -90,6 +90,11 @@ def terminal_tool_kinds(dialect: Dialect) -> frozenset[str]:
     return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.terminal_operation)
 
 
+def exec_runtime_kinds(dialect: Dialect) -> frozenset[str]:
+    """Tool kinds whose runtime payloads the terminal reducer parses as a process's begin and end."""
+    return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.exec_runtime)
+
+
 # -- what the reducer opens -------------------------------------------------------------
 
 

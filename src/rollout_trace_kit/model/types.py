@@ -150,6 +150,9 @@ class Variant:
     # ToolCallKind variants: the reducer matches the call's sub-agent activity (spawn, wait...)
     # against this kind ("sub-agent activity Started does not match tool call kind ...")
     agent_activity: bool = False
+    # ToolCallKind variants: the terminal reducer parses the call's runtime payloads as a process's
+    # begin and end (bodies.py's terminal_runtime_event contracts: command, cwd, exit_code...)
+    exec_runtime: bool = False
 
     def field(self, name: str) -> Field:
         for f in self.fields:
