@@ -18,7 +18,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from hypothesis import HealthCheck, given, settings
+import msgspec
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from rollout_trace_kit.compilers.json_schema import event_schema, manifest_schema
 from rollout_trace_kit.docsgen.examples import examples
@@ -35,6 +37,10 @@ NEW_VARIANT = "notebook_cell_executed"
 NEW_FIELD = "cell_index"  # on tool_call_started
 NEW_TOOL_KIND = "run_notebook"
 NEW_PAYLOAD_KIND = "notebook_output"
+NEW_NULL_FIELD = "cell_note"  # on tool_call_ended, written as null when unset
+NEW_REF = "notebook_payload"  # a ref field on an existing variant (tool_call_ended)
+NEW_ENVELOPE_KEY = "writer_host"
+NEW_MANIFEST_KEY = "trace_label"
 
 
 def extended_dialect(*, terminal_tool: bool = True):
@@ -52,6 +58,11 @@ def extended_dialect(*, terminal_tool: bool = True):
     for v in V2.payload.variants:
         if v.tag == "tool_call_started":
             v = replace(v, fields=v.fields + (opt(NEW_FIELD, U64, "Index of the notebook cell.", skip_if_none=True),))
+        if v.tag == "tool_call_ended":
+            v = replace(v, fields=v.fields + (
+                opt(NEW_NULL_FIELD, STR, "A note on the cell's run."),
+                opt_ref(NEW_REF, "The notebook after the call.", (NEW_PAYLOAD_KIND,)),
+            ))
         variants.append(v)
         if v.tag == "tool_call_ended":
             variants.append(
@@ -65,10 +76,15 @@ def extended_dialect(*, terminal_tool: bool = True):
                     since="9.0.0",
                 )
             )
+    envelope = V2.envelope.fields
+    envelope = envelope[:-1] + (opt(NEW_ENVELOPE_KEY, STR, "Host the writer ran on."),) + envelope[-1:]  # before payload
+    manifest = V2.manifest.fields + (opt(NEW_MANIFEST_KEY, STR, "A label for the trace."),)
     return replace(
         V2,
         name="v2x",
         title="Rollout trace, extended for a test",
+        envelope=replace(V2.envelope, fields=envelope),
+        manifest=replace(V2.manifest, fields=manifest),
         payload=replace(V2.payload, variants=tuple(variants)),
         types=types,
         extends=V2,
@@ -375,3 +391,149 @@ def test_a_ref_field_added_to_an_existing_variant_is_checked(tmp_path, base_name
     report = validate_bundle(bundle, Options(profile=Profile.WRITER, dialect=derived))
     assert [(f.invariant, f.line, f.pointer.split("/")[2]) for f in report.findings] == [(want, n + 1, EXTRA_REF)], [
         (f.invariant, f.message) for f in report.findings]
+
+
+# -- a key in each writing style, an envelope key, a manifest key, a ref on an existing variant ------
+
+
+def _events(bundle: Path) -> list[dict]:
+    return [json.loads(line) for line in (bundle / "trace.jsonl").read_text().splitlines()]
+
+
+def test_the_writer_writes_each_new_key_in_its_style(tmp_path):
+    bundle = _write(tmp_path / "b", X)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert list(manifest) == [f.name for f in X.manifest.fields] and manifest[NEW_MANIFEST_KEY] is None
+    for e in _events(bundle):
+        assert list(e) == [f.name for f in X.envelope.fields] and e[NEW_ENVELOPE_KEY] is None  # null-written
+    ended = next(e["payload"] for e in _events(bundle) if e["payload"]["type"] == "tool_call_ended")
+    assert ended[NEW_NULL_FIELD] is None and ended[NEW_REF] is None  # null-written, not left out
+
+
+def test_a_new_skip_if_none_field_is_left_out_when_unset(tmp_path):
+    w = TraceWriter.create(tmp_path / "b", trace_id="t", rollout_id=ROOT, root_thread_id=ROOT, dialect=X)
+    started = w.append_with_context(
+        {"type": "tool_call_started", "tool_call_id": CALL, "model_visible_call_id": None,
+         "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": NEW_TOOL_KIND},
+         "summary": {"type": "generic", "label": "nb", "input_preview": None, "output_preview": None},
+         "invocation_payload": w.write_json_payload("tool_invocation", {})},
+        thread_id=ROOT, codex_turn_id=TURN,
+    )
+    w.close()
+    assert NEW_FIELD not in started["payload"] and started["payload"]["model_visible_call_id"] is None
+
+
+def _set_in_line(bundle: Path, tag: str | None, edit) -> int:
+    """Apply ``edit`` to the first event of variant ``tag`` (any event when None); its line number."""
+    lines = (bundle / "trace.jsonl").read_text().splitlines()
+    n = next(i for i, line in enumerate(lines) if tag is None or json.loads(line)["payload"]["type"] == tag)
+    event = json.loads(lines[n])
+    edit(event)
+    lines[n] = json.dumps(event, separators=(",", ":"))
+    (bundle / "trace.jsonl").write_text("\n".join(lines) + "\n")
+    return n + 1
+
+
+def test_the_new_envelope_and_manifest_keys_are_checked(tmp_path):
+    bundle = _write(tmp_path / "b", X)
+    n = _set_in_line(bundle, None, lambda e: e.update({NEW_ENVELOPE_KEY: "host-1"}))
+    assert _ids(bundle) == []  # a value of the model's type
+    _set_in_line(bundle, None, lambda e: e.update({NEW_ENVELOPE_KEY: 7}))
+    report = validate_bundle(bundle, Options(profile=Profile.REDUCER, dialect=X))
+    assert [(f.invariant, f.line, f.pointer) for f in report.findings] == [("EVENT.SCHEMA", n, f"/{NEW_ENVELOPE_KEY}")]
+    other = _write(tmp_path / "m", X)
+    manifest = json.loads((other / "manifest.json").read_text())
+    (other / "manifest.json").write_text(json.dumps(dict(manifest, **{NEW_MANIFEST_KEY: "label"})))
+    assert _ids(other) == []
+    (other / "manifest.json").write_text(json.dumps(dict(manifest, **{NEW_MANIFEST_KEY: 7})))
+    report = validate_bundle(other, Options(profile=Profile.REDUCER, dialect=X))
+    assert [(f.invariant, f.pointer) for f in report.findings] == [("BUNDLE.MANIFEST_SCHEMA", f"/{NEW_MANIFEST_KEY}")]
+
+
+def test_the_new_ref_on_an_existing_variant_is_checked(tmp_path):
+    bundle = _write(tmp_path / "b", X)
+    target = "payloads/1.json"  # a payload the bundle already has, of another kind
+    ref = {"raw_payload_id": "raw_payload:1", "kind": {"type": NEW_PAYLOAD_KIND}, "path": target}
+    n = _set_in_line(bundle, "tool_call_ended", lambda e: e["payload"].update({NEW_REF: ref}))
+    assert "REF.KIND" not in _ids(bundle)  # the new field's kinds are the model's
+    _set_in_line(bundle, "tool_call_ended", lambda e: e["payload"].update(
+        {NEW_REF: dict(ref, raw_payload_id="raw_payload:990001", path="payloads/990001.json")}))
+    report = validate_bundle(bundle, Options(profile=Profile.REDUCER, dialect=X))
+    assert ("REF.FILE_EXISTS", n, f"/payload/{NEW_REF}/path") in [(f.invariant, f.line, f.pointer) for f in report.findings]
+    _set_in_line(bundle, "tool_call_ended", lambda e: e["payload"].update(
+        {NEW_REF: dict(ref, kind={"type": "tool_result"})}))
+    assert "REF.KIND" in _ids(bundle)
+
+
+def test_schema_and_docs_have_the_new_keys():
+    for strict in (False, True):
+        schema = event_schema(X, strict)
+        assert NEW_ENVELOPE_KEY in schema["properties"] and NEW_ENVELOPE_KEY not in schema["required"]
+        ended = schema["$defs"]["tool_call_ended"]["properties"]
+        assert NEW_NULL_FIELD in ended and ended[NEW_REF]["x-payload-kinds"] == [NEW_PAYLOAD_KIND]
+        assert NEW_MANIFEST_KEY in manifest_schema(X, strict)["properties"]
+    page = dialect_page(X, examples(X))
+    for name in (NEW_ENVELOPE_KEY, NEW_MANIFEST_KEY, NEW_NULL_FIELD, NEW_REF):
+        assert f"`{name}`" in page, name
+
+
+def test_generators_draw_the_new_keys():
+    from hypothesis import find
+
+    ended = find(events(X, "tool_call_ended"),
+                 lambda e: e["payload"][NEW_REF] is not None and e["payload"][NEW_NULL_FIELD] is not None)
+    jsonschema.validate(ended, event_schema(X))
+    assert ended["payload"][NEW_REF]["kind"]["type"] == NEW_PAYLOAD_KIND and NEW_ENVELOPE_KEY in ended
+
+
+# -- every variant's canonical line stays on the validator's fast path ----------------------------
+
+
+def _fast_path_only(monkeypatch):
+    """Make the validator's slow path fail the test: a canonical line must never need it."""
+    from rollout_trace_kit.validate.rules import schema
+
+    def slow(ctx, raw, td, event):
+        raise AssertionError(f"line {raw.data[:200]!r} left the fast path")
+
+    monkeypatch.setattr(schema, "_slow", slow)
+    return schema
+
+
+def _canonical_line(dialect, event: dict) -> bytes:
+    from rollout_trace_kit.compilers.canonical import canonical_payload, event_line
+    from rollout_trace_kit.writer.core import event_record
+
+    payload = canonical_payload(dialect, event["payload"])
+    return event_line(event_record(dialect, event["seq"], event["wall_time_unix_ms"], event["rollout_id"],
+                                   event["thread_id"], event["codex_turn_id"], payload))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+          phases=(Phase.generate,))  # a failure's example is plain enough; shrinking it took minutes
+@given(data=st.data())
+def test_every_variants_canonical_line_takes_the_fast_path(data, monkeypatch):
+    from rollout_trace_kit.compilers.msgspec_types import typed
+    from rollout_trace_kit.validate.context import Context
+    from rollout_trace_kit.validate.lines import RawLine
+
+    schema = _fast_path_only(monkeypatch)
+    for d in (*DIALECTS.values(), X):
+        tag = data.draw(st.sampled_from(d.tags))
+        line = _canonical_line(d, data.draw(events(d, tag)))
+        ctx = Context(Path("."), Options(), dialect=d)
+        event, obj = schema.decode_event(ctx, RawLine(1, line, True, False, False, 0), typed(d))
+        assert event is not None and obj is None  # decoded, and equal to its own re-encoding
+        assert d.envelope.fields[-1].name == "payload" and type(event.payload).__struct_config__.tag == tag
+        settled = [getattr(event.payload, f.name) for f in d.payload.variant(tag).fields]
+        assert msgspec.UNSET not in settled  # every reader sees an absent option as None
+
+
+def test_the_mixed_writing_styles_variant_takes_the_fast_path_set_and_unset(tmp_path, monkeypatch):
+    # tool_call_started holds null-written options and the new skip-if-none one: both ways of
+    # writing it must decode and re-encode to the same bytes (a 100k-event bundle took 6.5x longer)
+    _fast_path_only(monkeypatch)
+    bundle = _write(tmp_path / "b", X)
+    assert _ids(bundle) == []  # NEW_FIELD set
+    _set_in_line(bundle, "tool_call_started", lambda e: e["payload"].pop(NEW_FIELD))
+    assert _ids(bundle) == []  # NEW_FIELD left out, as the writer does when unset

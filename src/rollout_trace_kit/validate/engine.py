@@ -178,7 +178,9 @@ class _Pass:
                 fast = schema.spaced(encoded) == b"[" + b", ".join(lines) + b"]"
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
             fast = False
-        if not fast:
+        if fast:
+            td.settle(events)
+        else:
             for n, data in enumerate(lines, start):
                 crlf = data.endswith(b"\r")
                 self.line(RawLine(n, data[:-1] if crlf else data, True, crlf, False, 0))
