@@ -8,6 +8,7 @@ references by renaming the id in an end event nothing else depends on.
 from __future__ import annotations
 
 from ._edit import Editor
+from ..model import bodies as MB
 from ..model import facts
 from ..model.common import EnvelopeKey
 from ..model.types import STORE_FILES
@@ -129,8 +130,8 @@ def _continued_responses(ed: Editor) -> set:
                 body = ed.body(path)
             except ValueError:
                 continue
-            if isinstance(body, dict) and body.get("previous_response_id"):
-                out.add(body["previous_response_id"])
+            if isinstance(body, dict) and body.get(MB.REQUEST_PREVIOUS_RESPONSE):
+                out.add(body[MB.REQUEST_PREVIOUS_RESPONSE])
     return out
 
 
@@ -167,9 +168,9 @@ def _unknown_previous(bundle, dialect, rnd):
         body = ed.body(path)
     except ValueError:
         return None
-    if not isinstance(body, dict) or not isinstance(body.get("input"), list):
+    if not isinstance(body, dict) or not isinstance(body.get(MB.REQUEST_INPUT), list):
         return None
-    body["previous_response_id"] = "resp-" + fresh(rnd)
+    body[MB.REQUEST_PREVIOUS_RESPONSE] = "resp-" + fresh(rnd)
     ed.set_body(path, body)
     return result(ed, "INFERENCE.PREVIOUS_RESPONSE", i)
 

@@ -132,6 +132,7 @@ ITEMS = "array of model items"
 # Body keys the validator checks and the corruption operators break, named once (the contracts
 # below use them): what a request, a response, a checkpoint and a terminal runtime body hold.
 REQUEST_INPUT = "input"
+REQUEST_PREVIOUS_RESPONSE = "previous_response_id"
 RESPONSE_ITEMS = "output_items"
 CHECKPOINT_HISTORIES = ("input_history", "replacement_history")
 EXEC_COMMAND, EXEC_CWD, EXEC_PROCESS_ID, EXEC_INTERACTION_INPUT = "command", "cwd", "process_id", "interaction_input"
@@ -161,7 +162,7 @@ BODIES: tuple[BodyContract, ...] = (
         "conversation; `previous_response_id` names a response completed earlier in the same thread.",
         "object",
         (BodyKey(REQUEST_INPUT, ITEMS, doc="Every item normalisable (see Model items)."),
-         BodyKey("previous_response_id", "string", False, "An incremental request's earlier response.")),
+         BodyKey(REQUEST_PREVIOUS_RESPONSE, "string", False, "An incremental request's earlier response.")),
         {"model": "gpt-5.5", "input": [MODEL_ITEM_EXAMPLE], "tools": [], "stream": True},
         source='reducer/inference.rs: "did not contain input", "had non-array input"',
     ),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...model import bodies as B
 from ...model import facts
 from ...model.types import Dialect, TaggedUnion, release_key
 from ..catalogue import R, invariant
@@ -455,7 +456,7 @@ class LifecycleChecker:
 
     def _previous_response(self, cid, thread, request):
         """A request naming a previous_response_id continues a response traced in the same thread."""
-        previous = request.get("previous_response_id") if isinstance(request, dict) else None
+        previous = request.get(B.REQUEST_PREVIOUS_RESPONSE) if isinstance(request, dict) else None
         if previous is None:
             return
         if previous not in self.responses.get(self.thread_idx(thread), ()):
