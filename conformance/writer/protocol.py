@@ -29,7 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ...model import DIALECTS
-from ...model.common import EnvelopeKey
+from ...model.common import EnvelopeKey, ManifestKey
 from ...model.types import Struct, UnitKind
 from ...compilers.json_schema import SCHEMA_BASE, SCHEMA_DIALECT
 
@@ -209,9 +209,9 @@ COMMANDS: tuple[Command, ...] = (
         (
             PField("dir", _ID, "Absolute path of the bundle directory to create (it does not exist yet)."),
             PField("dialect", {"enum": _DIALECTS}, "Dialect to write: its `schema_version` goes into the manifest and every event."),
-            PField("trace_id", _ID, "The manifest's trace_id."),
-            PField("rollout_id", _ID, "The manifest's rollout_id, repeated in every event."),
-            PField("root_thread_id", _ID, "The manifest's root_thread_id."),
+            PField(ManifestKey.TRACE_ID, _ID, f"The manifest's {ManifestKey.TRACE_ID}."),
+            PField(ManifestKey.ROLLOUT_ID, _ID, f"The manifest's {ManifestKey.ROLLOUT_ID}, repeated in every event."),
+            PField(ManifestKey.ROOT_THREAD_ID, _ID, f"The manifest's {ManifestKey.ROOT_THREAD_ID}."),
         ),
         (PField("manifest", MANIFEST, "The manifest exactly as written to `manifest.json`."),),
         "After the answer, `manifest.json` is complete on disk.",

@@ -40,7 +40,7 @@ from ...corpus import corpus_root
 from ...bundle import MANIFEST, Bundle, TooLarge
 from ...model import DEFAULT_DIALECT, DIALECTS, dialect_for_schema_version, facts
 from ...model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect, Struct
-from ...model.common import ZSTD_SHARDS
+from ...model.common import ZSTD_SHARDS, ManifestKey
 from ...writer.core import writes_store, written_dialects
 
 HANDLE_KEY = "$payload"
@@ -167,7 +167,8 @@ class ScriptBuilder:
         self.ops = [
             Op(
                 "create",
-                {"dialect": dialect, "trace_id": trace_id, "rollout_id": rollout_id, "root_thread_id": root_thread_id},
+                {"dialect": dialect, ManifestKey.TRACE_ID: trace_id, ManifestKey.ROLLOUT_ID: rollout_id,
+                 ManifestKey.ROOT_THREAD_ID: root_thread_id},
             )
         ]
         self._handles = 0
