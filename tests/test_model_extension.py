@@ -27,6 +27,7 @@ from rollout_trace_kit.docsgen.examples import examples
 from rollout_trace_kit.docsgen.model_pages import dialect_page
 from rollout_trace_kit.generators import bundles, events
 from rollout_trace_kit.model import DIALECTS, V2, facts
+from rollout_trace_kit.model import bodies as B
 from rollout_trace_kit.model.common import STR, U64, opt, opt_ref, req
 from rollout_trace_kit.model.types import READ_AT_EVENT, Variant
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
@@ -338,17 +339,108 @@ def test_cli_dialect_choices_are_the_models():
     assert next(a for a in sub.choices["validate"]._actions if a.dest == "dialect").choices == list(DIALECTS)
 
 
+KIT = Path(__file__).resolve().parents[1]
+# Everything outside the model that reads or writes the format: the kit, the generators, the suite's code.
+SOURCE_ROOTS = (KIT / "src" / "rollout_trace_kit", KIT / "generators", KIT / "conformance")
+MODEL_DIR = KIT / "src" / "rollout_trace_kit" / "model"
+
+
+def _sources():
+    """(path relative to the repository, code without comments, AST) of every module outside the model."""
+    import ast
+    import io
+    import tokenize
+
+    for root in SOURCE_ROOTS:
+        for path in sorted(root.rglob("*.py")):
+            if MODEL_DIR in path.parents:
+                continue
+            text = path.read_text(encoding="utf-8")
+            lines = text.splitlines(keepends=True)
+            for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+                if tok.type == tokenize.COMMENT:  # a comment may name a fact; code may not
+                    row, col = tok.start
+                    lines[row - 1] = lines[row - 1][:col] + "\n"
+            yield str(path.relative_to(KIT)), "".join(lines), ast.parse(text)
+
+
+def _restated_spellings() -> dict[str, str]:
+    """Spellings of model facts that code outside the model must take from it, each with why."""
+    import re
+
+    from rollout_trace_kit.store.shards import HEADER
+
+    out = {
+        # restatements found before this scan was derived from the model (kept: cheap, and exact)
+        '"raw_payload_id" in': "a ref sniffed by its id key (facts.ref_id_key, refs_by_shape)",
+        '"0.164.0", "v2": "0.169.0"': "the reference releases (facts.reference_releases)",
+        'startswith("on_")': "handler tables found by name (lifecycle.HANDLERS)",
+        f'"{HEADER.format}"': "the shard record header (the layout's record fields)",
+    }
+    for d in DIALECTS.values():
+        for form in ('= "{}"', 'DIALECTS["{}"]', '.name == "{}"', '.name != "{}"', 'dialect != "{}"'):
+            out[form.format(d.name)] = "a dialect named in code (model.DEFAULT_DIALECT, the catalogue's levels)"
+        layout = d.layout
+        for name in (layout.manifest_file, layout.event_log):
+            out[f'"{name}"'] = "a bundle file name (bundle.MANIFEST, TRACE)"
+        out[f'/ "{layout.payloads_dir}"'] = "the payloads folder (bundle.PAYLOADS)"
+        out[f'"{layout.payloads_dir}/{{'] = "a payload file pattern (Layout.file_for)"
+        out[f'f"{layout.payloads_dir}/{{'] = "a payload file pattern (Layout.file_for)"
+        out[f'endswith("{layout.payload_suffix}")'] = "a payload file told by a typed-in suffix (Layout.payload_suffix)"
+        if "{shard" in layout.payload_file:
+            width = re.search(r":(\d+)", layout.shard_name_pattern).group(1)
+            out[f":{width}d}}{layout.payload_suffix}"] = "the shard name pattern (Layout.shard_name)"
+    for key in (B.REQUEST_INPUT, B.REQUEST_PREVIOUS_RESPONSE, B.RESPONSE_ITEMS, *B.CHECKPOINT_HISTORIES,
+                B.EXEC_COMMAND, B.EXEC_CWD, B.EXEC_PROCESS_ID, B.EXEC_EXIT_CODE):
+        out[f'body.get("{key}")'] = "a payload body key (model/bodies.py)"
+    return out
+
+
 def test_no_format_fact_is_restated_outside_the_model():
-    """Source scan for the tables and sniffers that used to be restated by hand."""
-    src = Path(__file__).resolve().parents[1] / "src" / "rollout_trace_kit"
-    banned = ['"raw_payload_id" in', 'name != "v1"', 'dialect != "v1"', '["v1", "v2"]', '("v1", "v2")',
-              '"payloads/{n}.json"', 'f"payloads/{', '"0.164.0", "v2": "0.169.0"', 'startswith("on_")']
-    for path in src.rglob("*.py"):
-        if "model" in path.relative_to(src).parts[:1]:
-            continue
-        text = path.read_text(encoding="utf-8")
-        for needle in banned:
-            assert needle not in text, f"{path.relative_to(src)} restates {needle!r}"
+    """Source scan for format facts spelled out instead of read from the model. The banned
+    spellings are derived from the model, so a fact added to it is guarded too."""
+    spellings = _restated_spellings()
+    found = [f"{rel}: {needle!r}: {why}" for rel, code, _ in _sources() for needle, why in spellings.items() if needle in code]
+    assert not found, "\n".join(found)
+
+
+def test_no_envelope_manifest_or_dialect_list_is_built_by_hand():
+    """A dict literal holding three keys of the envelope or the manifest is a hand-built record (the
+    writer's fill from facts.record); a literal list of dialect names is a table the model has;
+    a rule or an operator comparing with a tool kind's name restates a tool-kind attribute."""
+    import ast
+
+    envelope = {f.name for d in DIALECTS.values() for f in d.envelope.fields}
+    manifest = {f.name for d in DIALECTS.values() for f in d.manifest.fields}
+    kinds = {k for d in DIALECTS.values() for k in facts.tool_kinds(d)}
+    found = []
+    for rel, _, tree in _sources():
+        judges = rel.startswith("src/rollout_trace_kit/validate/") or Path(rel).name.startswith("_ops_")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                keys = {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+                if len(keys & envelope) >= 3 or len(keys & manifest) >= 3:
+                    found.append(f"{rel}:{node.lineno}: a record built by hand: {sorted(keys & (envelope | manifest))}")
+            elif isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+                names = {e.value for e in node.elts if isinstance(e, ast.Constant)} & set(DIALECTS)
+                if len(names) >= 2:
+                    found.append(f"{rel}:{node.lineno}: dialects listed by hand: {sorted(names)}")
+            elif judges and isinstance(node, ast.Compare):
+                operands = [node.left, *node.comparators]
+                consts = {c.value for c in operands if isinstance(c, ast.Constant)}
+                consts |= {e.value for c in operands if isinstance(c, (ast.Set, ast.Tuple, ast.List))
+                           for e in c.elts if isinstance(e, ast.Constant)}
+                if consts & kinds:
+                    found.append(f"{rel}:{node.lineno}: compares with tool kind(s) {sorted(consts & kinds)}")
+    assert not found, "\n".join(found)
+
+
+def test_the_guard_finds_what_it_bans(tmp_path):
+    # the scans above must not pass by finding nothing: each banned spelling is one they catch
+    spellings = _restated_spellings()
+    assert '= "v2"' in spellings and '"manifest.json"' in spellings and 'endswith(".zst")' in spellings
+    assert ':06d}.zst' in spellings and 'body.get("exit_code")' in spellings
+    assert sum(1 for _ in _sources()) > 100  # the three roots were read
 
 
 # -- a ref field added to an existing variant is checked with no other edit -----------------------
