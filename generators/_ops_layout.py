@@ -129,7 +129,7 @@ def _layout_names(bundle, dialect, rnd):
     if m is None:
         return None
     key = rnd.choice([ManifestKey.EVENT_LOG, ManifestKey.PAYLOADS_DIR])
-    m[key] = "other-" + dialect.layout.event_log if key == ManifestKey.EVENT_LOG else "other-" + dialect.layout.payloads_dir
+    m[key] = {ManifestKey.EVENT_LOG: "events.jsonl", ManifestKey.PAYLOADS_DIR: "blobs"}[key]  # names no layout has
     _set_manifest(ed, m)
     return result(ed, "BUNDLE.LAYOUT_NAMES", None, note=key)
 
