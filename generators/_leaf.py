@@ -10,13 +10,14 @@ is a contract the JSON Schema of the event log does not describe.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from ..model import DEFAULT_DIALECT, DIALECTS, facts
 from ..model.common import FILE_PER_PAYLOAD, RAW_PAYLOAD_KINDS
+from ..model.dispatch import Table, named_type_table, type_expr_table
 from ..model.types import (
     AnyJson,
     ArrayOf,
@@ -91,37 +92,11 @@ class _Model:
         self.d = dialect
 
     def expr(self, t: TypeExpr, field: Field | None = None) -> st.SearchStrategy[Any]:
-        if isinstance(t, Str):
-            return ids if field is not None and field.name.endswith("_id") else texts
-        if isinstance(t, Int):
-            lo, hi = t.bounds
-            return st.integers(max(lo, 0), min(hi, 2**53))
-        if isinstance(t, Bool):
-            return st.booleans()
-        if isinstance(t, AnyJson):
-            return free_json()
-        if isinstance(t, Nullable):
-            return st.none() | self.expr(t.inner, field)
-        if isinstance(t, ArrayOf):
-            return st.lists(self.expr(t.item, field), max_size=3)
-        if isinstance(t, Named):
-            if refs_payload(t):
-                kinds = field.payload_kinds if field else ()
-                return payload_refs(kinds or self.d.type_as("RawPayloadKind", UnitKind).values, layout=self.d.layout)
-            return self.named(t.name)
-        raise TypeError(t)
+        return _EXPR_STRATEGY[type(t)](self, t, field)
 
     def named(self, name: str) -> st.SearchStrategy[Any]:
         t = self.d.type(name)
-        if isinstance(t, StrEnum):
-            return st.sampled_from(t.values)
-        if isinstance(t, UnitKind):
-            return st.sampled_from(t.values).map(lambda v: {"type": v})
-        if isinstance(t, TaggedUnion):
-            return st.one_of([self.variant(v.tag, v.fields, t.tag_key) for v in t.variants])
-        if isinstance(t, Struct):
-            return self.variant(None, t.fields)
-        raise TypeError(t)
+        return _NAMED_STRATEGY[type(t)](self, t)
 
     def variant(self, tag: str | None, fields: Sequence[Field], tag_key: str = "type") -> st.SearchStrategy[dict[str, Any]]:
         """An object with ``fields`` in model order (``type`` first when tagged)."""
@@ -142,6 +117,39 @@ class _Model:
             return out
 
         return st.fixed_dictionaries(parts).map(build)
+
+
+def _int(m: _Model, t: Int, field: Field | None) -> st.SearchStrategy[Any]:
+    lo, hi = t.bounds
+    return st.integers(max(lo, 0), min(hi, 2**53))
+
+
+def _named(m: _Model, t: Named, field: Field | None) -> st.SearchStrategy[Any]:
+    if refs_payload(t):
+        kinds = field.payload_kinds if field else ()
+        return payload_refs(kinds or m.d.type_as("RawPayloadKind", UnitKind).values, layout=m.d.layout)
+    return m.named(t.name)
+
+
+_ExprRule = Callable[[_Model, Any, Field | None], st.SearchStrategy[Any]]  # (model, type, field) -> strategy
+_NamedRule = Callable[[_Model, Any], st.SearchStrategy[Any]]
+
+_EXPR_STRATEGY: Table[_ExprRule] = type_expr_table("leaf strategy of a type expression", {
+    Str: lambda m, t, field: ids if field is not None and field.name.endswith("_id") else texts,
+    Int: _int,
+    Bool: lambda m, t, field: st.booleans(),
+    AnyJson: lambda m, t, field: free_json(),
+    Nullable: lambda m, t, field: st.none() | m.expr(t.inner, field),
+    ArrayOf: lambda m, t, field: st.lists(m.expr(t.item, field), max_size=3),
+    Named: _named,
+})
+
+_NAMED_STRATEGY: Table[_NamedRule] = named_type_table("leaf strategy of a named type", {
+    StrEnum: lambda m, t: st.sampled_from(t.values),
+    UnitKind: lambda m, t: st.sampled_from(t.values).map(lambda v: {"type": v}),
+    TaggedUnion: lambda m, t: st.one_of([m.variant(v.tag, v.fields, t.tag_key) for v in t.variants]),
+    Struct: lambda m, t: m.variant(None, t.fields),
+})
 
 
 _CACHE: dict[tuple[int, str | None], tuple[Dialect, st.SearchStrategy[dict[str, Any]]]] = {}

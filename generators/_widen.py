@@ -29,6 +29,7 @@ from __future__ import annotations
 import random
 from typing import Any, Callable
 
+from ..model.dispatch import Table, named_type_table, type_expr_table
 from ..model.types import (
     AnyJson,
     ArrayOf,
@@ -218,18 +219,20 @@ class Widener:
 
 def _draw_named(w: Widener, t: Named, site: tuple[str, ...]) -> Any:
     nt = w.dialect.type(t.name)
-    if isinstance(nt, StrEnum):
-        return w.pick(site, nt.values)
-    if isinstance(nt, UnitKind):
-        return {"type": w.pick(site, nt.values)}
-    if isinstance(nt, TaggedUnion):
-        return w.union_value(nt, w.pick(site + ("tag",), nt.tags), site)
-    assert isinstance(nt, Struct)
-    return {f.name: w.value(f.type, site + (f.name,)) for f in nt.fields if f.required}
+    return _DRAW_NAMED[type(nt)](w, nt, site)
+
+
+# One drawing rule per named type.
+_DRAW_NAMED: Table[Callable[[Widener, Any, tuple[str, ...]], Any]] = named_type_table("widened value of a named type", {
+    StrEnum: lambda w, nt, site: w.pick(site, nt.values),
+    UnitKind: lambda w, nt, site: {"type": w.pick(site, nt.values)},
+    TaggedUnion: lambda w, nt, site: w.union_value(nt, w.pick(site + ("tag",), nt.tags), site),
+    Struct: lambda w, nt, site: {f.name: w.value(f.type, site + (f.name,)) for f in nt.fields if f.required},
+})
 
 
 # One drawing rule per type expression (the vocabulary of model/types.py).
-_DRAW: dict[type, Callable[[Widener, Any, tuple[str, ...]], Any]] = {
+_DRAW: Table[Callable[[Widener, Any, tuple[str, ...]], Any]] = type_expr_table("widened value of a type expression", {
     Str: lambda w, t, site: w.pick(site, EDGE_STRINGS),
     Int: lambda w, t, site: w.pick(site, int_edges(t)),
     Bool: lambda w, t, site: w.pick(site, (True, False)),
@@ -237,4 +240,4 @@ _DRAW: dict[type, Callable[[Widener, Any, tuple[str, ...]], Any]] = {
     Nullable: lambda w, t, site: None if w.pick(site + ("null",), (True, False)) else w.value(t.inner, site),
     ArrayOf: lambda w, t, site: [w.value(t.item, site + ("item",)) for _ in range(w.pick(site + ("n",), (0, 1, 2)))],
     Named: _draw_named,
-}
+})

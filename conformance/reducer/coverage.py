@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from ...model.dispatch import Table, named_type_table, type_expr_table
 from ...model.types import (
     AnyJson,
     ArrayOf,
@@ -35,6 +36,7 @@ from ...model.types import (
     TaggedUnion,
     TypeExpr,
     UnitKind,
+    named_refs,
 )
 
 CATEGORIES = ("variants", "tool_kinds", "payload_kinds", "enum_values", "field_presence", "invariants")
@@ -45,36 +47,43 @@ PAYLOAD_KIND_TYPE = "RawPayloadKind"
 
 def universe(dialect: Dialect, invariants: Iterable[str] = ()) -> dict[str, frozenset[str]]:
     """Everything a campaign of ``dialect`` could exercise, by category."""
-    enums: set[str] = set()
-    tool_kinds: set[str] = set()
-    payload_kinds: set[str] = set()
+    found: dict[str, set[str]] = {"enum_values": set(), "tool_kinds": set(), "payload_kinds": set()}
     for t in reachable_types(dialect):
-        if isinstance(t, StrEnum):
-            enums.update(f"{t.name}.{v}" for v in t.values)
-        elif isinstance(t, UnitKind) and t.name == PAYLOAD_KIND_TYPE:
-            payload_kinds.update(t.values)
-        elif isinstance(t, TaggedUnion) and t.name == TOOL_KIND_TYPE:
-            tool_kinds.update(t.tags)
-        elif isinstance(t, TaggedUnion):
-            enums.update(f"{t.name}.{tag}" for tag in t.tags)
+        for category, items in _UNIVERSE[type(t)](t).items():
+            found[category].update(items)
     presence = {
         f"{v.tag}.{f.name}={form}"
         for v in dialect.payload.variants for f in v.fields if not f.required for form in FORMS
     }
     return {
         "variants": frozenset(dialect.tags),
-        "tool_kinds": frozenset(tool_kinds),
-        "payload_kinds": frozenset(payload_kinds),
-        "enum_values": frozenset(enums),
+        "tool_kinds": frozenset(found["tool_kinds"]),
+        "payload_kinds": frozenset(found["payload_kinds"]),
+        "enum_values": frozenset(found["enum_values"]),
         "field_presence": frozenset(presence),
         "invariants": frozenset(invariants),
     }
 
 
+def _union_universe(t: TaggedUnion) -> dict[str, list[str]]:
+    if t.name == TOOL_KIND_TYPE:
+        return {"tool_kinds": list(t.tags)}
+    return {"enum_values": [f"{t.name}.{tag}" for tag in t.tags]}
+
+
+# What each named type adds to the universe, by category.
+_UNIVERSE: Table[Callable[[Any], dict[str, list[str]]]] = named_type_table("coverage universe of a named type", {
+    StrEnum: lambda t: {"enum_values": [f"{t.name}.{v}" for v in t.values]},
+    UnitKind: lambda t: {"payload_kinds": list(t.values)} if t.name == PAYLOAD_KIND_TYPE else {},
+    TaggedUnion: _union_universe,
+    Struct: lambda t: {},
+})
+
+
 def reachable_types(dialect: Dialect) -> list[Any]:
     """The named types an event of ``dialect`` can hold (the model may define more)."""
     seen: dict[str, Any] = {}
-    todo = [t for v in dialect.payload.variants for f in v.fields for t in named_refs_deep(f.type)]
+    todo = [t for v in dialect.payload.variants for f in v.fields for t in named_refs(f.type)]
     while todo:
         name = todo.pop()
         if name in seen:
@@ -84,14 +93,8 @@ def reachable_types(dialect: Dialect) -> list[Any]:
         except KeyError:
             continue
         fields = [f for v in t.variants for f in v.fields] if isinstance(t, TaggedUnion) else list(getattr(t, "fields", ()))
-        todo += [n for f in fields for n in named_refs_deep(f.type)]
+        todo += [n for f in fields for n in named_refs(f.type)]
     return list(seen.values())
-
-
-def named_refs_deep(t: TypeExpr) -> list[str]:
-    while isinstance(t, (Nullable, ArrayOf)):
-        t = t.inner if isinstance(t, Nullable) else t.item
-    return [t.name] if isinstance(t, Named) else []
 
 
 @dataclass
@@ -153,23 +156,33 @@ def _walk_named(cov: Coverage, t: Named, value: Any) -> None:
         nt = cov.dialect.type(t.name)
     except KeyError:
         return
-    if isinstance(nt, StrEnum):
-        if isinstance(value, str) and value in nt.values:
-            cov.seen["enum_values"].add(f"{nt.name}.{value}")
-    elif isinstance(nt, UnitKind):
-        tag = value.get("type") if isinstance(value, dict) else None
-        if nt.name == PAYLOAD_KIND_TYPE and tag in nt.values:
-            cov.seen["payload_kinds"].add(tag)
-    elif isinstance(nt, TaggedUnion):
-        tag = value.get(nt.tag_key) if isinstance(value, dict) else None
-        if tag not in nt.tags:
-            return
-        cov.seen["tool_kinds" if nt.name == TOOL_KIND_TYPE else "enum_values"].add(
-            tag if nt.name == TOOL_KIND_TYPE else f"{nt.name}.{tag}")
-        for f in nt.variant(tag).fields:
-            if f.name in value:
-                cov.walk(f.type, value[f.name])
-    elif isinstance(value, dict):  # nt is a Struct here (the named types are four kinds)
+    _WALK_NAMED[type(nt)](cov, nt, value)
+
+
+def _walk_str_enum(cov: Coverage, nt: StrEnum, value: Any) -> None:
+    if isinstance(value, str) and value in nt.values:
+        cov.seen["enum_values"].add(f"{nt.name}.{value}")
+
+
+def _walk_unit_kind(cov: Coverage, nt: UnitKind, value: Any) -> None:
+    tag = value.get("type") if isinstance(value, dict) else None
+    if nt.name == PAYLOAD_KIND_TYPE and tag in nt.values:
+        cov.seen["payload_kinds"].add(tag)
+
+
+def _walk_union(cov: Coverage, nt: TaggedUnion, value: Any) -> None:
+    tag = value.get(nt.tag_key) if isinstance(value, dict) else None
+    if tag not in nt.tags:
+        return
+    cov.seen["tool_kinds" if nt.name == TOOL_KIND_TYPE else "enum_values"].add(
+        tag if nt.name == TOOL_KIND_TYPE else f"{nt.name}.{tag}")
+    for f in nt.variant(tag).fields:
+        if f.name in value:
+            cov.walk(f.type, value[f.name])
+
+
+def _walk_struct(cov: Coverage, nt: Struct, value: Any) -> None:
+    if isinstance(value, dict):
         for f in nt.fields:
             if f.name in value:
                 cov.walk(f.type, value[f.name])
@@ -191,7 +204,7 @@ def _leaf(cov: Coverage, t: Any, value: Any) -> None:
 
 
 # One walking rule per type expression (the vocabulary of model/types.py).
-_WALK: dict[type, Callable[[Coverage, Any, Any], None]] = {
+_WALK: Table[Callable[[Coverage, Any, Any], None]] = type_expr_table("coverage walk of a type expression", {
     Str: _leaf,
     Int: _leaf,
     Bool: _leaf,
@@ -199,7 +212,15 @@ _WALK: dict[type, Callable[[Coverage, Any, Any], None]] = {
     Nullable: _walk_nullable,
     ArrayOf: _walk_array,
     Named: _walk_named,
-}
+})
+
+# One walking rule per named type.
+_WALK_NAMED: Table[Callable[[Coverage, Any, Any], None]] = named_type_table("coverage walk of a named type", {
+    StrEnum: _walk_str_enum,
+    UnitKind: _walk_unit_kind,
+    TaggedUnion: _walk_union,
+    Struct: _walk_struct,
+})
 
 
 def console_lines(report: dict[str, dict[str, Any]], limit: int = 8) -> list[str]:

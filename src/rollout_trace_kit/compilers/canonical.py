@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, cast
+from typing import Any, Callable, cast
 
 import orjson
 
+from ..model.dispatch import Table, named_type_table, type_expr_table
 from ..model.types import (
     AnyJson,
     ArrayOf,
@@ -69,59 +70,105 @@ def check_json(value: object, where: str = "") -> bool:
 
 def canonical(dialect: Dialect, value: Any, t: TypeExpr, where: str = "") -> Any:
     """``value`` rebuilt in the model's key order for type expression ``t``; raises EventError."""
-    if isinstance(t, Nullable):
-        return None if value is None else canonical(dialect, value, t.inner, where)
-    if isinstance(t, Str):
-        if not isinstance(value, str):
-            raise EventError(f"{where}: expected a string, got {_kind(value)}")
-        return value
-    if isinstance(t, Int):
-        lo, hi = t.bounds
-        if type(value) is not int or not lo <= value <= hi:
-            raise EventError(f"{where}: expected an integer in [{lo}, {hi}] ({t.rust}), got {value!r}")
-        return value
-    if isinstance(t, Bool):
-        if type(value) is not bool:
-            raise EventError(f"{where}: expected a boolean, got {_kind(value)}")
-        return value
-    if isinstance(t, AnyJson):
-        check_json(value, where)
-        return value
-    if isinstance(t, ArrayOf):
-        if not isinstance(value, (list, tuple)):
-            raise EventError(f"{where}: expected an array, got {_kind(value)}")
-        return [canonical(dialect, v, t.item, f"{where}/{i}") for i, v in enumerate(value)]
-    if isinstance(t, Named):
-        return _canonical_named(dialect, value, dialect.type(t.name), where)
-    raise TypeError(f"unknown type expression {t!r}")
+    return _CANONICAL[type(t)](dialect, value, t, where)
 
 
-def _canonical_named(dialect: Dialect, value: Any, nt: NamedType, where: str) -> Any:
-    if isinstance(nt, StrEnum):
-        if value not in nt.values:
-            raise EventError(f"{where}: {value!r} is not a {nt.name} ({', '.join(nt.values)})")
-        return value
+def _nullable(dialect: Dialect, value: Any, t: Nullable, where: str) -> Any:
+    return None if value is None else canonical(dialect, value, t.inner, where)
+
+
+def _str(dialect: Dialect, value: Any, t: Str, where: str) -> Any:
+    if not isinstance(value, str):
+        raise EventError(f"{where}: expected a string, got {_kind(value)}")
+    return value
+
+
+def _int(dialect: Dialect, value: Any, t: Int, where: str) -> Any:
+    lo, hi = t.bounds
+    if type(value) is not int or not lo <= value <= hi:
+        raise EventError(f"{where}: expected an integer in [{lo}, {hi}] ({t.rust}), got {value!r}")
+    return value
+
+
+def _bool(dialect: Dialect, value: Any, t: Bool, where: str) -> Any:
+    if type(value) is not bool:
+        raise EventError(f"{where}: expected a boolean, got {_kind(value)}")
+    return value
+
+
+def _any_json(dialect: Dialect, value: Any, t: AnyJson, where: str) -> Any:
+    check_json(value, where)
+    return value
+
+
+def _array(dialect: Dialect, value: Any, t: ArrayOf, where: str) -> Any:
+    if not isinstance(value, (list, tuple)):
+        raise EventError(f"{where}: expected an array, got {_kind(value)}")
+    return [canonical(dialect, v, t.item, f"{where}/{i}") for i, v in enumerate(value)]
+
+
+def _named(dialect: Dialect, value: Any, t: Named, where: str) -> Any:
+    nt = dialect.type(t.name)
+    return _CANONICAL_NAMED[type(nt)](dialect, value, nt, where)
+
+
+def _object(value: Any, nt: NamedType, where: str) -> dict[str, Any]:
+    """``value``, which must be an object (the JSON form of every named type but a string enum)."""
     if not isinstance(value, dict):
         raise EventError(f"{where}: expected an object ({nt.name}), got {_kind(value)}")
-    if isinstance(nt, UnitKind):
-        extra = set(value) - {"type", "value"}
-        if extra or value.get("value") is not None:
-            raise EventError(f"{where}: {nt.name} is {{\"type\": K}} only, got keys {sorted(value)}")
-        if value.get("type") not in nt.values:
-            raise EventError(f"{where}/type: {value.get('type')!r} is not a {nt.name}")
-        return {"type": value["type"]}
-    if isinstance(nt, Struct):
-        return fields(dialect, value, nt.fields, where, nt.name)
-    if isinstance(nt, TaggedUnion):
-        key = nt.tag_key
-        tag = value.get(key)
-        if tag not in nt.tags:
-            raise EventError(f"{where}/type: {tag!r} is not a variant of {nt.name} in dialect {dialect.name}")
-        body = {k: v for k, v in value.items() if k != key}
-        out = {key: tag}
-        out.update(fields(dialect, body, nt.variant(tag).fields, where, f"{nt.name}.{tag}"))
-        return out
-    raise TypeError(f"unknown named type {nt!r}")
+    return value
+
+
+def _str_enum(dialect: Dialect, value: Any, nt: StrEnum, where: str) -> Any:
+    if value not in nt.values:
+        raise EventError(f"{where}: {value!r} is not a {nt.name} ({', '.join(nt.values)})")
+    return value
+
+
+def _unit_kind(dialect: Dialect, value: Any, nt: UnitKind, where: str) -> Any:
+    value = _object(value, nt, where)
+    extra = set(value) - {"type", "value"}
+    if extra or value.get("value") is not None:
+        raise EventError(f"{where}: {nt.name} is {{\"type\": K}} only, got keys {sorted(value)}")
+    if value.get("type") not in nt.values:
+        raise EventError(f"{where}/type: {value.get('type')!r} is not a {nt.name}")
+    return {"type": value["type"]}
+
+
+def _struct(dialect: Dialect, value: Any, nt: Struct, where: str) -> Any:
+    return fields(dialect, _object(value, nt, where), nt.fields, where, nt.name)
+
+
+def _tagged_union(dialect: Dialect, value: Any, nt: TaggedUnion, where: str) -> Any:
+    value = _object(value, nt, where)
+    key = nt.tag_key
+    tag = value.get(key)
+    if tag not in nt.tags:
+        raise EventError(f"{where}/type: {tag!r} is not a variant of {nt.name} in dialect {dialect.name}")
+    body = {k: v for k, v in value.items() if k != key}
+    out = {key: tag}
+    out.update(fields(dialect, body, nt.variant(tag).fields, where, f"{nt.name}.{tag}"))
+    return out
+
+
+_Rule = Callable[[Dialect, Any, Any, str], Any]  # (dialect, value, type, where) -> canonical value
+
+_CANONICAL: Table[_Rule] = type_expr_table("canonical value of a type expression", {
+    Nullable: _nullable,
+    Str: _str,
+    Int: _int,
+    Bool: _bool,
+    AnyJson: _any_json,
+    ArrayOf: _array,
+    Named: _named,
+})
+
+_CANONICAL_NAMED: Table[_Rule] = named_type_table("canonical value of a named type", {
+    StrEnum: _str_enum,
+    UnitKind: _unit_kind,
+    Struct: _struct,
+    TaggedUnion: _tagged_union,
+})
 
 
 def fields(dialect: Dialect, value: dict[str, Any], spec: tuple[Field, ...], where: str, what: str) -> dict[str, Any]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..model.common import PAYLOAD_UNION
+from ..model.dispatch import Table, named_type_table, type_expr_table
 from ..model.types import (
     AnyJson,
     ArrayOf,
@@ -21,11 +22,13 @@ from ..model.types import (
     Field,
     Int,
     Named,
+    NamedType,
     Nullable,
     Str,
     StrEnum,
     Struct,
     TaggedUnion,
+    TypeExpr,
     UnitKind,
     Variant,
 )
@@ -54,27 +57,8 @@ class _Builder:
         self.defs: dict[str, dict] = {}
 
     # -- type expressions -------------------------------------------------------
-    def expr(self, t) -> dict:
-        if isinstance(t, Str):
-            return {"type": "string"}
-        if isinstance(t, Int):
-            lo, hi = t.bounds
-            return {"type": "integer", "minimum": lo, "maximum": hi}
-        if isinstance(t, Bool):
-            return {"type": "boolean"}
-        if isinstance(t, AnyJson):
-            return {}
-        if isinstance(t, Nullable):
-            inner = self.expr(t.inner)
-            if set(inner) == {"type"} and isinstance(inner["type"], str):
-                return {"type": [inner["type"], "null"]}
-            return {"anyOf": [inner, {"type": "null"}]}
-        if isinstance(t, ArrayOf):
-            return {"type": "array", "items": self.expr(t.item)}
-        if isinstance(t, Named):
-            self.define(t.name)
-            return {"$ref": f"#/$defs/{t.name}"}
-        raise TypeError(f"unknown type expression {t!r}")
+    def expr(self, t: TypeExpr) -> dict:
+        return _EXPR_SCHEMA[type(t)](self, t)
 
     def field(self, f: Field) -> dict:
         body = self.expr(f.type)
@@ -113,33 +97,27 @@ class _Builder:
         t = self.dialect.type(name)
         self.defs[name] = self.named(t)
 
-    def named(self, t) -> dict:
-        if isinstance(t, Struct):
-            return self.object(t.name, t.doc, t.fields, since=t.since, inferred=t.inferred)
-        if isinstance(t, StrEnum):
-            out: dict[str, Any] = {"title": t.name, "description": t.doc, "type": "string", "enum": list(t.values)}
-            return _annotate(out, t.since, t.inferred)
-        if isinstance(t, UnitKind):
-            out = {
-                "title": t.name,
-                "description": t.doc,
-                "type": "object",
-                "required": ["type"],
-                "properties": {
-                    "type": {"enum": list(t.values)},
-                    "value": {
-                        "title": "value",
-                        "type": "null",
-                        "description": "Serde's adjacent-tag content slot; always null.",
-                    },
+    def named(self, t: NamedType) -> dict:
+        return _NAMED_SCHEMA[type(t)](self, t)
+
+    def unit_kind(self, t: UnitKind) -> dict:
+        out: dict[str, Any] = {
+            "title": t.name,
+            "description": t.doc,
+            "type": "object",
+            "required": ["type"],
+            "properties": {
+                "type": {"enum": list(t.values)},
+                "value": {
+                    "title": "value",
+                    "type": "null",
+                    "description": "Serde's adjacent-tag content slot; always null.",
                 },
-            }
-            if self.strict:
-                out["additionalProperties"] = False
-            return _annotate(out, t.since, t.inferred)
-        if isinstance(t, TaggedUnion):
-            return self.union(t)
-        raise TypeError(f"unknown named type {t!r}")
+            },
+        }
+        if self.strict:
+            out["additionalProperties"] = False
+        return _annotate(out, t.since, t.inferred)
 
     def union(self, u: TaggedUnion) -> dict:
         branches = []
@@ -165,6 +143,38 @@ class _Builder:
     def variant(self, u: TaggedUnion, v: Variant) -> dict:
         title = variant_def_name(u.name, v.tag)
         return self.object(title, v.doc, v.fields, tag=v.tag, since=v.since, inferred=v.inferred, tag_key=u.tag_key)
+
+
+
+def _nullable(b: _Builder, t: Nullable) -> dict:
+    inner = b.expr(t.inner)
+    if set(inner) == {"type"} and isinstance(inner["type"], str):
+        return {"type": [inner["type"], "null"]}
+    return {"anyOf": [inner, {"type": "null"}]}
+
+
+def _named_ref(b: _Builder, t: Named) -> dict:
+    b.define(t.name)
+    return {"$ref": f"#/$defs/{t.name}"}
+
+
+_EXPR_SCHEMA: Table[Callable[[_Builder, Any], dict]] = type_expr_table("JSON Schema of a type expression", {
+    Str: lambda b, t: {"type": "string"},
+    Int: lambda b, t: {"type": "integer", "minimum": t.bounds[0], "maximum": t.bounds[1]},
+    Bool: lambda b, t: {"type": "boolean"},
+    AnyJson: lambda b, t: {},
+    Nullable: _nullable,
+    ArrayOf: lambda b, t: {"type": "array", "items": b.expr(t.item)},
+    Named: _named_ref,
+})
+
+_NAMED_SCHEMA: Table[Callable[[_Builder, Any], dict]] = named_type_table("JSON Schema of a named type", {
+    Struct: lambda b, t: b.object(t.name, t.doc, t.fields, since=t.since, inferred=t.inferred),
+    StrEnum: lambda b, t: _annotate(
+        {"title": t.name, "description": t.doc, "type": "string", "enum": list(t.values)}, t.since, t.inferred),
+    UnitKind: _Builder.unit_kind,
+    TaggedUnion: _Builder.union,
+})
 
 
 def field_schema(dialect: Dialect, f: Field) -> dict:

@@ -17,10 +17,11 @@ path (a precise parse, then ``jsonschema``) decides and explains.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 import msgspec
 
+from ..model.dispatch import Table, named_type_table, type_expr_table
 from ..model.types import (
     AnyJson,
     ArrayOf,
@@ -28,11 +29,13 @@ from ..model.types import (
     Dialect,
     Int,
     Named,
+    NamedType,
     Nullable,
     Str,
     StrEnum,
     Struct,
     TaggedUnion,
+    TypeExpr,
     UnitKind,
 )
 
@@ -82,25 +85,8 @@ class _Compiler:
         self.variant_classes: dict[str, type] = {}
         self.unset_fields: dict[type, tuple[str, ...]] = {}
 
-    def expr(self, t) -> Any:
-        if isinstance(t, Str):
-            return str
-        if isinstance(t, Int):
-            lo, hi = t.bounds
-            # msgspec bounds must fit in i64: u64 values above that take the slow path,
-            # where jsonschema decides (the fast path only ever proves validity).
-            return Annotated[int, msgspec.Meta(ge=lo, le=min(hi, 2**63 - 1))]
-        if isinstance(t, Bool):
-            return bool
-        if isinstance(t, AnyJson):
-            return Any
-        if isinstance(t, Nullable):
-            return Optional[self.expr(t.inner)]
-        if isinstance(t, ArrayOf):
-            return list[self.expr(t.item)]  # type: ignore[misc]  # built at run time for msgspec: no static type
-        if isinstance(t, Named):
-            return self.resolve(t.name)
-        raise TypeError(t)
+    def expr(self, t: TypeExpr) -> Any:
+        return _EXPR_TYPE[type(t)](self, t)
 
     def resolve(self, name: str) -> Any:
         if name not in self.named:
@@ -138,29 +124,53 @@ class _Compiler:
             self.unset_fields[cls] = skipped
         return cls
 
-    def build(self, t) -> Any:
-        if isinstance(t, Struct):
-            return self.struct(t.name, t.fields)
-        if isinstance(t, StrEnum):
-            return Literal[t.values]
-        if isinstance(t, UnitKind):
-            # {"type": K} with serde's optional, always-null "value" slot
-            return msgspec.defstruct(
-                t.name,
-                [("type", Literal[t.values]), ("value", None, None)],
-                kw_only=True,
-                omit_defaults=True,
-                gc=False,
-            )
-        if isinstance(t, TaggedUnion):
-            classes = []
-            for v in t.variants:
-                cls = self.struct(f"{t.name}_{v.tag}", v.fields, tag_field=t.tag_key, tag=v.tag)
-                classes.append(cls)
-                if t is self.dialect.payload:
-                    self.variant_classes[v.tag] = cls
-            return Union[tuple(classes)]
-        raise TypeError(t)
+    def build(self, t: NamedType) -> Any:
+        return _NAMED_TYPE[type(t)](self, t)
+
+    def tagged_union(self, t: TaggedUnion) -> Any:
+        classes = []
+        for v in t.variants:
+            cls = self.struct(f"{t.name}_{v.tag}", v.fields, tag_field=t.tag_key, tag=v.tag)
+            classes.append(cls)
+            if t is self.dialect.payload:
+                self.variant_classes[v.tag] = cls
+        return Union[tuple(classes)]
+
+
+def _int(c: _Compiler, t: Int) -> Any:
+    lo, hi = t.bounds
+    # msgspec bounds must fit in i64: u64 values above that take the slow path,
+    # where jsonschema decides (the fast path only ever proves validity).
+    return Annotated[int, msgspec.Meta(ge=lo, le=min(hi, 2**63 - 1))]
+
+
+def _unit_kind(c: _Compiler, t: UnitKind) -> Any:
+    # {"type": K} with serde's optional, always-null "value" slot
+    return msgspec.defstruct(
+        t.name,
+        [("type", Literal[t.values]), ("value", None, None)],
+        kw_only=True,
+        omit_defaults=True,
+        gc=False,
+    )
+
+
+_EXPR_TYPE: Table[Callable[[_Compiler, Any], Any]] = type_expr_table("msgspec type of a type expression", {
+    Str: lambda c, t: str,
+    Int: _int,
+    Bool: lambda c, t: bool,
+    AnyJson: lambda c, t: Any,
+    Nullable: lambda c, t: Optional[c.expr(t.inner)],
+    ArrayOf: lambda c, t: list[c.expr(t.item)],  # type: ignore[misc]  # built at run time for msgspec: no static type
+    Named: lambda c, t: c.resolve(t.name),
+})
+
+_NAMED_TYPE: Table[Callable[[_Compiler, Any], Any]] = named_type_table("msgspec type of a named type", {
+    Struct: lambda c, t: c.struct(t.name, t.fields),
+    StrEnum: lambda c, t: Literal[t.values],
+    UnitKind: _unit_kind,
+    TaggedUnion: _Compiler.tagged_union,
+})
 
 
 _CACHE: dict[str, TypedDialect] = {}

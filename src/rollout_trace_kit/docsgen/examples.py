@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from ..corpus import corpus_root
+from ..model.dispatch import Table, named_type_table, type_expr_table
 from ..model.types import (
     AnyJson,
     ArrayOf,
@@ -25,10 +27,13 @@ from ..model.types import (
     Field,
     Int,
     Named,
+    NamedType,
+    Nullable,
     Str,
     StrEnum,
     Struct,
     TaggedUnion,
+    TypeExpr,
     UnitKind,
     Variant,
     refs_payload,
@@ -127,32 +132,11 @@ class _Builder:
         kind = kinds[0] if kinds else ref_type.values[0]
         return self.dialect.layout.ref(self.payload_n, kind)
 
-    def value(self, t, name: str):
-        t = unwrap(t)
-        if isinstance(t, Str):
-            return f"<{name}>"
-        if isinstance(t, Int):
-            return 1
-        if isinstance(t, Bool):
-            return True
-        if isinstance(t, AnyJson):
-            return None
-        if isinstance(t, ArrayOf):
-            return [self.value(t.item, name)]
-        if isinstance(t, Named):
-            return self.named(self.dialect.type(t.name))
-        raise TypeError(f"unknown type expression {t!r}")
+    def value(self, t: TypeExpr, name: str) -> Any:
+        return _EXAMPLE_VALUE[type(t)](self, t, name)
 
-    def named(self, t):
-        if isinstance(t, Struct):
-            return {f.name: self.field_value(f) for f in t.fields}
-        if isinstance(t, StrEnum):
-            return t.values[0]
-        if isinstance(t, UnitKind):
-            return {"type": t.values[0]}
-        if isinstance(t, TaggedUnion):
-            return self.variant(t.variants[0], t.tag_key)
-        raise TypeError(f"unknown named type {t!r}")
+    def named(self, t: NamedType) -> Any:
+        return _EXAMPLE_NAMED[type(t)](self, t)
 
     def variant(self, v: Variant, tag_key: str = "type") -> dict:
         return {tag_key: v.tag, **{f.name: self.field_value(f) for f in v.fields}}
@@ -161,6 +145,24 @@ class _Builder:
         out = {f.name: self.field_value(f) for f in self.dialect.envelope.fields if f.name != "payload"}
         out["payload"] = payload
         return out
+
+
+_EXAMPLE_VALUE: Table[Callable[[_Builder, Any, str], Any]] = type_expr_table("example value of a type expression", {
+    Str: lambda b, t, name: f"<{name}>",
+    Int: lambda b, t, name: 1,
+    Bool: lambda b, t, name: True,
+    AnyJson: lambda b, t, name: None,
+    Nullable: lambda b, t, name: b.value(t.inner, name),  # options are shown present
+    ArrayOf: lambda b, t, name: [b.value(t.item, name)],
+    Named: lambda b, t, name: b.named(b.dialect.type(t.name)),
+})
+
+_EXAMPLE_NAMED: Table[Callable[[_Builder, Any], Any]] = named_type_table("example value of a named type", {
+    Struct: lambda b, t: {f.name: b.field_value(f) for f in t.fields},
+    StrEnum: lambda b, t: t.values[0],
+    UnitKind: lambda b, t: {"type": t.values[0]},
+    TaggedUnion: lambda b, t: b.variant(t.variants[0], t.tag_key),
+})
 
 
 def constructed_event(dialect: Dialect, variant: Variant) -> dict:

@@ -7,8 +7,10 @@ import json
 import re
 from collections import defaultdict
 from textwrap import indent
+from typing import Any, Callable
 
 from ..compilers.json_schema import schema_file_name
+from ..model.dispatch import Table, named_type_table, type_expr_table
 from ..model.types import (
     AnyJson,
     ArrayOf,
@@ -18,11 +20,13 @@ from ..model.types import (
     Int,
     Layout,
     Named,
+    NamedType,
     Nullable,
     Str,
     StrEnum,
     Struct,
     TaggedUnion,
+    TypeExpr,
     UnitKind,
     Variant,
     refs_payload,
@@ -106,37 +110,41 @@ def _dialect_of_release(release: str) -> str:
     return "?"
 
 
-def type_md(t, dialect: Dialect, page: str = "") -> str:
+def type_md(t: TypeExpr, dialect: Dialect, page: str = "") -> str:
     """A type expression as Markdown; named types link to their section (on ``page``)."""
-    if isinstance(t, Str):
-        return "string"
-    if isinstance(t, Int):
-        return f"integer ({t.rust})"
-    if isinstance(t, Bool):
-        return "boolean"
-    if isinstance(t, AnyJson):
-        return "any JSON value"
-    if isinstance(t, Nullable):
-        return f"{type_md(t.inner, dialect, page)} or null"
-    if isinstance(t, ArrayOf):
-        return f"array of {type_md(t.item, dialect, page)}"
-    if isinstance(t, Named):
-        anchor = PAYLOAD_ANCHOR if t.name == dialect.payload.name else type_anchor(t.name)
-        return f"[`{t.name}`]({page}#{anchor})"
-    raise TypeError(f"unknown type expression {t!r}")
+    return _TYPE_MD[type(t)](t, dialect, page)
 
 
-def shape_md(t, dialect: Dialect) -> str:
+def _named_md(t: Named, dialect: Dialect, page: str) -> str:
+    anchor = PAYLOAD_ANCHOR if t.name == dialect.payload.name else type_anchor(t.name)
+    return f"[`{t.name}`]({page}#{anchor})"
+
+
+_TYPE_MD: Table[Callable[[Any, Dialect, str], str]] = type_expr_table("Markdown of a type expression", {
+    Str: lambda t, dialect, page: "string",
+    Int: lambda t, dialect, page: f"integer ({t.rust})",
+    Bool: lambda t, dialect, page: "boolean",
+    AnyJson: lambda t, dialect, page: "any JSON value",
+    Nullable: lambda t, dialect, page: f"{type_md(t.inner, dialect, page)} or null",
+    ArrayOf: lambda t, dialect, page: f"array of {type_md(t.item, dialect, page)}",
+    Named: _named_md,
+})
+
+
+def shape_md(t: TypeExpr, dialect: Dialect) -> str:
     """Compact JSON shape of a type expression (no links), for inline code."""
-    if isinstance(t, Nullable):
-        return f"{shape_md(t.inner, dialect)} or null"
-    if isinstance(t, ArrayOf):
-        return f"[{shape_md(t.item, dialect)}, ...]"
-    if isinstance(t, Named):
-        return t.name
-    return {Str: "string", Bool: "boolean", AnyJson: "any"}.get(type(t), None) or (
-        f"{t.rust}" if isinstance(t, Int) else "?"
-    )
+    return _SHAPE_MD[type(t)](t, dialect)
+
+
+_SHAPE_MD: Table[Callable[[Any, Dialect], str]] = type_expr_table("JSON shape of a type expression", {
+    Str: lambda t, dialect: "string",
+    Int: lambda t, dialect: f"{t.rust}",
+    Bool: lambda t, dialect: "boolean",
+    AnyJson: lambda t, dialect: "any",
+    Nullable: lambda t, dialect: f"{shape_md(t.inner, dialect)} or null",
+    ArrayOf: lambda t, dialect: f"[{shape_md(t.item, dialect)}, ...]",
+    Named: lambda t, dialect: t.name,
+})
 
 
 def required_md(f: Field) -> str:
@@ -362,32 +370,33 @@ def type_section(dialect: Dialect, t) -> str:
         out.append(f"**Since:** {codex(t.since)}\n")
     if t.inferred:
         out.append(inferred_admonition(dialect, "type") + "\n")
-    if isinstance(t, Struct):
-        out.append(field_table(t.fields, dialect, owner_since=t.since) + "\n")
-    elif isinstance(t, StrEnum):
-        out.append("A JSON string, one of: " + ", ".join(f'`"{v}"`' for v in t.values) + ".\n")
-    elif isinstance(t, UnitKind):
-        out.append(
-            '`{"type": K}` where `K` is one of: '
-            + ", ".join(f'`"{v}"`' for v in t.values)
-            + ".\n"
-        )
-    elif isinstance(t, TaggedUnion):
-        out.append(f"An object tagged by `{t.tag_key}`:\n")
-        out.append(f"| `{t.tag_key}` | Shape | Description |\n|---|---|---|")
-        for arm in t.variants:
-            shape = ", ".join([f'"{t.tag_key}": "{arm.tag}"'] + [f'"{f.name}": {shape_md(f.type, dialect)}' for f in arm.fields])
-            badge = f" {inferred_badge(dialect)}" if arm.inferred else ""
-            since = f" *Since {codex(arm.since)}.*" if arm.since else ""
-            out.append(f"| `{arm.tag}`{badge} | `{{{cell(shape)}}}` | {cell(arm.doc)}{since} |")
-        out.append("")
-        for arm in t.variants:
-            if arm.fields:
-                out.append(f"**`{arm.tag}` fields**\n")
-                out.append(field_table(arm.fields, dialect, owner_since=arm.since or t.since) + "\n")
-    else:
-        raise TypeError(f"unknown named type {t!r}")
+    out += _TYPE_BODY[type(t)](dialect, t)
     return "\n".join(out)
+
+
+def _union_body(dialect: Dialect, t: TaggedUnion) -> list[str]:
+    out = [f"An object tagged by `{t.tag_key}`:\n"]
+    out.append(f"| `{t.tag_key}` | Shape | Description |\n|---|---|---|")
+    for arm in t.variants:
+        shape = ", ".join([f'"{t.tag_key}": "{arm.tag}"'] + [f'"{f.name}": {shape_md(f.type, dialect)}' for f in arm.fields])
+        badge = f" {inferred_badge(dialect)}" if arm.inferred else ""
+        since = f" *Since {codex(arm.since)}.*" if arm.since else ""
+        out.append(f"| `{arm.tag}`{badge} | `{{{cell(shape)}}}` | {cell(arm.doc)}{since} |")
+    out.append("")
+    for arm in t.variants:
+        if arm.fields:
+            out.append(f"**`{arm.tag}` fields**\n")
+            out.append(field_table(arm.fields, dialect, owner_since=arm.since or t.since) + "\n")
+    return out
+
+
+# The body of a named type's section, after its heading, doc and marks.
+_TYPE_BODY: Table[Callable[[Dialect, Any], list[str]]] = named_type_table("reference section of a named type", {
+    Struct: lambda dialect, t: [field_table(t.fields, dialect, owner_since=t.since) + "\n"],
+    StrEnum: lambda dialect, t: ["A JSON string, one of: " + ", ".join(f'`"{v}"`' for v in t.values) + ".\n"],
+    UnitKind: lambda dialect, t: ['`{"type": K}` where `K` is one of: ' + ", ".join(f'`"{v}"`' for v in t.values) + ".\n"],
+    TaggedUnion: _union_body,
+})
 
 
 # -- overview --------------------------------------------------------------------------
@@ -473,14 +482,17 @@ def _field_diff(fa, fb, da: Dialect, db: Dialect, where: str) -> list[str]:
     return lines
 
 
-def _type_sig(t) -> tuple:
-    if isinstance(t, Struct):
-        return ("struct", tuple((f.name, _field_sig(f)) for f in t.fields))
-    if isinstance(t, (StrEnum, UnitKind)):
-        return (type(t).__name__, tuple(t.values))
-    if isinstance(t, TaggedUnion):
-        return ("union", tuple((v.tag, tuple((f.name, _field_sig(f)) for f in v.fields)) for v in t.variants))
-    raise TypeError(t)
+def _type_sig(t: NamedType) -> tuple:
+    return _TYPE_SIG[type(t)](t)
+
+
+# What a named type says, to tell whether it changed between two dialects.
+_TYPE_SIG: Table[Callable[[Any], tuple]] = named_type_table("signature of a named type", {
+    Struct: lambda t: ("struct", tuple((f.name, _field_sig(f)) for f in t.fields)),
+    StrEnum: lambda t: (type(t).__name__, tuple(t.values)),
+    UnitKind: lambda t: (type(t).__name__, tuple(t.values)),
+    TaggedUnion: lambda t: ("union", tuple((v.tag, tuple((f.name, _field_sig(f)) for f in v.fields)) for v in t.variants)),
+})
 
 
 def dialect_diff(da: Dialect, db: Dialect) -> list[str]:
@@ -536,23 +548,39 @@ def dialect_diff(da: Dialect, db: Dialect) -> list[str]:
             badge = f" {inferred_badge(db)}" if t.inferred else ""
             lines.append(f"- Type [`{name}`]({pb}#{type_anchor(name)}) added{badge}: {cell(first_sentence(t.doc))}")
         elif _type_sig(na[name]) != _type_sig(t):
-            old, where = na[name], f"Type [`{name}`]({pb}#{type_anchor(name)})"
-            if isinstance(t, Struct) and isinstance(old, Struct):
-                lines += _field_diff(old.fields, t.fields, da, db, where)
-            elif isinstance(t, (StrEnum, UnitKind)) and isinstance(old, (StrEnum, UnitKind)):
-                added = [v for v in t.values if v not in old.values]
-                gone = [v for v in old.values if v not in t.values]
-                what = [f"values added: {', '.join(f'`{v}`' for v in added)}"] if added else []
-                what += [f"values removed: {', '.join(f'`{v}`' for v in gone)}"] if gone else []
-                lines.append(f"- {where}: {'; '.join(what) or 'changed'}.")
-            else:
-                lines.append(f"- {where} changed.")
+            where = f"Type [`{name}`]({pb}#{type_anchor(name)})"
+            lines += _TYPE_CHANGE[type(t)](na[name], t, da, db, where)
     for name in na:
         if name not in nb:
             lines.append(f"- Type `{name}` removed.")
     out.append("\n".join(lines) if lines else "No difference in the model.")
     out.append("")
     return out
+
+
+def _fields_changed(old: NamedType, t: Struct, da: Dialect, db: Dialect, where: str) -> list[str]:
+    if not isinstance(old, Struct):
+        return [f"- {where} changed."]
+    return _field_diff(old.fields, t.fields, da, db, where)
+
+
+def _values_changed(old: NamedType, t: StrEnum | UnitKind, da: Dialect, db: Dialect, where: str) -> list[str]:
+    if not isinstance(old, (StrEnum, UnitKind)):
+        return [f"- {where} changed."]
+    added = [v for v in t.values if v not in old.values]
+    gone = [v for v in old.values if v not in t.values]
+    what = [f"values added: {', '.join(f'`{v}`' for v in added)}"] if added else []
+    what += [f"values removed: {', '.join(f'`{v}`' for v in gone)}"] if gone else []
+    return [f"- {where}: {'; '.join(what) or 'changed'}."]
+
+
+# How a named type that changed between two dialects is described, by its class in the newer one.
+_TYPE_CHANGE: Table[Callable[[Any, Any, Dialect, Dialect, str], list[str]]] = named_type_table("change of a named type", {
+    Struct: _fields_changed,
+    StrEnum: _values_changed,
+    UnitKind: _values_changed,
+    TaggedUnion: lambda old, t, da, db, where: [f"- {where} changed."],
+})
 
 
 def invariant_diff(da: Dialect, db: Dialect, invariants) -> list[str]:

@@ -10,13 +10,14 @@ published schema, which also writes the messages.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Callable
 
 import msgspec
 
 from ...compilers.json_schema import PAYLOAD_UNION, error_trail, event_schema, manifest_schema
 from ...compilers.msgspec_types import typed
-from ...model.types import ArrayOf, Dialect, Int, Named, Struct, TaggedUnion, UnitKind, unwrap
+from ...model.dispatch import Table, named_type_table
+from ...model.types import ArrayOf, Dialect, Field, Int, Named, StrEnum, Struct, TaggedUnion, UnitKind, unwrap
 from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Severity
@@ -186,15 +187,23 @@ def _other_dialects_with(dialect: Dialect, tag: str) -> str:
 def _named_fields(dialect: Dialect, name: str, value: dict):
     """(keys the model defines for ``value``, its typed fields) when ``value`` is of type ``name``."""
     nt = dialect.payload if name == "RawTraceEventPayload" else dialect.type(name)
-    if isinstance(nt, Struct):
-        return {f.name for f in nt.fields}, nt.fields
-    if isinstance(nt, TaggedUnion):
-        key = nt.tag_key
-        fields = nt.variant(value[key]).fields if value.get(key) in nt.tags else ()
-        return {key, *(f.name for f in fields)}, fields
-    if isinstance(nt, UnitKind):
-        return {"type", "value"}, ()
-    return set(), ()
+    return _NAMED_FIELDS[type(nt)](nt, value)
+
+
+def _union_fields(nt: TaggedUnion, value: dict) -> tuple[set[str], tuple[Field, ...]]:
+    key = nt.tag_key
+    fields = nt.variant(value[key]).fields if value.get(key) in nt.tags else ()
+    return {key, *(f.name for f in fields)}, fields
+
+
+# (keys, typed fields) of an object of each named type; a string enum is no object.
+_NAMED_FIELDS: Table[Callable[[Any, dict], tuple[set[str], tuple[Field, ...]]]] = named_type_table(
+    "modelled keys of a named type", {
+        Struct: lambda nt, value: ({f.name for f in nt.fields}, nt.fields),
+        TaggedUnion: _union_fields,
+        UnitKind: lambda nt, value: ({"type", "value"}, ()),
+        StrEnum: lambda nt, value: (set(), ()),
+    })
 
 
 def _typed_places(dialect: Dialect, obj):
