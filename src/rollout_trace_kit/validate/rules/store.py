@@ -187,6 +187,8 @@ SIZE_LIMIT = invariant(
 )
 
 _ID = re.compile(ZSTD_SHARDS.id_regex())
+_ID_PREFIX = ZSTD_SHARDS.payload_id.partition("{n}")[0].encode()  # a canonical id: this, then n
+_P = len(_ID_PREFIX)
 _NOTHING = object()  # _resolve: no body (missing, unreadable, not JSON, not parsed)
 BUNDLE_CAP = f"the kit reads at most {MAX_BUNDLE_RECORDS} records from all shards together"
 
@@ -227,8 +229,8 @@ class _Shard:
 
     def key(self, rid: bytes):
         """A record's index into the bitmaps (canonical ids near the shard's first), else its id bytes."""
-        if rid[:12] == b"raw_payload:" and rid[12:13] != b"0" and rid[12:].isdigit() and len(rid) < 22:
-            n = int(rid[12:])
+        if rid[:_P] == _ID_PREFIX and rid[_P : _P + 1] != b"0" and rid[_P:].isdigit() and len(rid) < _P + 10:
+            n = int(rid[_P:])
             if self.base < 0:
                 self.base = n
             i = n - self.base
@@ -256,7 +258,7 @@ class _Shard:
         for p in sorted(self.flags):
             for j, bits in enumerate(self.flags[p]):
                 if bits & PRESENT:
-                    yield b"raw_payload:%d" % (self.base + (p << PAGE_BITS) + j), bits
+                    yield _ID_PREFIX + b"%d" % (self.base + (p << PAGE_BITS) + j), bits
         for rid, bits in self.others.items():
             if bits & PRESENT:
                 yield rid, bits
@@ -708,7 +710,7 @@ class StoreRefChecker:
                     continue
                 for n, bits in enumerate(b.flags[p], start):
                     if bits & PRESENT and lo <= n < hi and a.get(n - a.base) & PRESENT:
-                        self._duplicate(b, b"", f"payload raw_payload:{n} has records in shards {a.n} and {b.n}", W)
+                        self._duplicate(b, b"", f"payload {ZSTD_SHARDS.payload_id_for(n)} has records in shards {a.n} and {b.n}", W)
         seen: dict[bytes, int] = {}
         for sh in opened:
             for rid in sh.others:
