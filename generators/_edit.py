@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from ..bundle import Bundle, dumps_pretty
-from ..model import DIALECTS, dialect_for_schema_version, facts
+from ..model import DEFAULT_DIALECT, DIALECTS, dialect_for_schema_version, facts
 from ..model.types import Dialect
 
 
@@ -33,7 +33,7 @@ class Editor:
         if isinstance(dialect, str):
             dialect = DIALECTS[dialect]
         if dialect is None:
-            dialect = dialect_for_schema_version(bundle.manifest_dict().get("schema_version")) or DIALECTS["v2"]
+            dialect = dialect_for_schema_version(bundle.manifest_dict().get("schema_version")) or DIALECTS[DEFAULT_DIALECT]
         self.dialect = dialect
         self.layout = dialect.layout
         self.original = bundle

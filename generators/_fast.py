@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import overload
 
 from ..bundle import Bundle
-from ..model import DIALECTS
+from ..model import DEFAULT_DIALECT, DIALECTS
 from ..model.types import Dialect
 from ._plan import BundlePlan, Round, TurnPlan, one_feature_turns, random_turn, turn_children, turn_event_bound
 from ._scenario import Recorder, Thread
@@ -61,7 +61,7 @@ def build_bundle(
 
 
 def build_bundle(
-    dialect: str | Dialect = "v2",
+    dialect: str | Dialect = DEFAULT_DIALECT,
     seed: int = 0,
     *,
     events: int = 10_000,

@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from ..model import DIALECTS, facts
+from ..model import DEFAULT_DIALECT, DIALECTS, facts
 from ..model.common import FILE_PER_PAYLOAD, RAW_PAYLOAD_KINDS
 from ..model.dispatch import Table, named_type_table, type_expr_table
 from ..model.types import (
@@ -155,7 +155,7 @@ _NAMED_STRATEGY: Table[_NamedRule] = named_type_table("leaf strategy of a named 
 _CACHE: dict[tuple[int, str | None], tuple[Dialect, st.SearchStrategy[dict[str, Any]]]] = {}
 
 
-def payloads(dialect: str | Dialect = "v2", variant: str | None = None) -> st.SearchStrategy[dict[str, Any]]:
+def payloads(dialect: str | Dialect = DEFAULT_DIALECT, variant: str | None = None) -> st.SearchStrategy[dict[str, Any]]:
     """The ``payload`` object of one event (any variant, or ``variant``)."""
     d = _dialect(dialect)
     key = (id(d), variant)  # by identity: hashing a dialect walks the whole model
@@ -169,7 +169,7 @@ def payloads(dialect: str | Dialect = "v2", variant: str | None = None) -> st.Se
 
 @st.composite
 def events(
-    draw: st.DrawFn, /, dialect: str | Dialect = "v2", variant: str | None = None, *, rollout_id: str | None = None
+    draw: st.DrawFn, /, dialect: str | Dialect = DEFAULT_DIALECT, variant: str | None = None, *, rollout_id: str | None = None
 ) -> dict[str, Any]:
     """One schema-valid event line (a dict in writer key order) of ``dialect``.
 

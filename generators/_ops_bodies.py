@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..model import bodies as MB
+from ..model import facts
 from ._edit import Editor
 from ..model.types import STORE_ZSTD_SHARDS
 from ._ops_common import first_runtime_starts, pick, result, tool_kinds
@@ -60,31 +61,31 @@ def _metadata(bundle, dialect, rnd):
 @corruption("BODY.INFERENCE_REQUEST", "An inference request payload has no `input` array.")
 def _request(bundle, dialect, rnd):
     return _break(Editor(bundle, dialect), rnd, ("inference_started",), "request_payload", "BODY.INFERENCE_REQUEST", [
-        ("no input", _without("input")),
-        ("input not an array", _with("input", {"type": "message"})),
+        (f"no {MB.REQUEST_INPUT}", _without(MB.REQUEST_INPUT)),
+        (f"{MB.REQUEST_INPUT} not an array", _with(MB.REQUEST_INPUT, {"type": "message"})),
     ])
 
 
 @corruption("BODY.INFERENCE_RESPONSE", "An inference response payload has no `output_items` array.")
 def _response(bundle, dialect, rnd):
     return _break(Editor(bundle, dialect), rnd, ("inference_completed",), "response_payload", "BODY.INFERENCE_RESPONSE", [
-        ("no output_items", _without("output_items")),
-        ("output_items not an array", _with("output_items", "done")),
+        (f"no {MB.RESPONSE_ITEMS}", _without(MB.RESPONSE_ITEMS)),
+        (f"{MB.RESPONSE_ITEMS} not an array", _with(MB.RESPONSE_ITEMS, "done")),
     ])
 
 
 def _bad_item(body):
-    items = body.get("input")
+    items = body.get(MB.REQUEST_INPUT)
     if not isinstance(items, list) or not items:
         return None
-    return {**body, "input": items + [{"type": MB.unsupported_item_type(), "text": "not a model item"}]}
+    return {**body, MB.REQUEST_INPUT: items + [{"type": MB.unsupported_item_type(), "text": "not a model item"}]}
 
 
 def _bad_role(body):
-    items = body.get("input")
+    items = body.get(MB.REQUEST_INPUT)
     if not isinstance(items, list):
         return None
-    return {**body, "input": items + [{"type": "message", "role": MB.unsupported_role(), "content": []}]}
+    return {**body, MB.REQUEST_INPUT: items + [{"type": "message", "role": MB.unsupported_role(), "content": []}]}
 
 
 @corruption("BODY.MODEL_ITEM", "A model item in a request has an unsupported type or message role.")
@@ -98,8 +99,8 @@ def _model_item(bundle, dialect, rnd):
 @corruption("BODY.COMPACTION_CHECKPOINT", "A compaction checkpoint lacks its history arrays.", needs=("compact",))
 def _checkpoint(bundle, dialect, rnd):
     return _break(Editor(bundle, dialect), rnd, ("compaction_installed",), "checkpoint_payload", "BODY.COMPACTION_CHECKPOINT", [
-        ("no replacement_history", _without("replacement_history")),
-        ("input_history not an array", _with("input_history", None)),
+        (f"no {MB.CHECKPOINT_HISTORIES[-1]}", _without(MB.CHECKPOINT_HISTORIES[-1])),
+        (f"{MB.CHECKPOINT_HISTORIES[0]} not an array", _with(MB.CHECKPOINT_HISTORIES[0], None)),
     ])
 
 
@@ -111,13 +112,16 @@ def _checkpoint(bundle, dialect, rnd):
 def _terminal_runtime(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     kinds = tool_kinds(ed)
-    first_start = first_runtime_starts(ed, {"exec_command"})
+    exec_kinds = facts.exec_runtime_kinds(dialect)
+    first_start = first_runtime_starts(ed, exec_kinds)
     ends = [i for i in ed.lines_of("tool_call_runtime_ended")
-            if kinds.get(ed.event(i)["payload"]["tool_call_id"]) == "exec_command"]
+            if kinds.get(ed.event(i)["payload"]["tool_call_id"]) in exec_kinds]
     if ends and rnd.random() < 0.5:
-        lines, breakers = ends, [("exit_code not an integer", _with("exit_code", "0")), ("no exit_code", _without("exit_code"))]
+        code = MB.EXEC_EXIT_CODE
+        lines, breakers = ends, [(f"{code} not an integer", _with(code, "0")), (f"no {code}", _without(code))]
     else:
-        lines, breakers = first_start, [("no cwd", _without("cwd")), ("command not a list", _with("command", "echo hi"))]
+        lines, breakers = first_start, [(f"no {MB.EXEC_CWD}", _without(MB.EXEC_CWD)),
+                                        (f"{MB.EXEC_COMMAND} not a list", _with(MB.EXEC_COMMAND, "echo hi"))]
     options = [(i, *got) for i in lines if (got := _owned_body(ed, i, "runtime_payload")) and isinstance(got[1], dict)]
     got = pick(rnd, options)
     if got is None:
@@ -170,7 +174,7 @@ def _tool_output_item(bundle, dialect, rnd):
 
 def _reused_call_id(body):
     """The request again with its first compared call item repeated, its compared content changed."""
-    items = body.get("input")
+    items = body.get(MB.REQUEST_INPUT)
     if not isinstance(items, list):
         return None
     for item in items:
@@ -179,7 +183,7 @@ def _reused_call_id(body):
         if t is not None and t.call_content and t.call_content_until is None and isinstance(item.get("call_id"), str):
             key = t.call_content[-1]
             changed = {**item, key: f"{item.get(key)!s} (changed)"}
-            return {**body, "input": items + [changed]}
+            return {**body, MB.REQUEST_INPUT: items + [changed]}
     return None
 
 

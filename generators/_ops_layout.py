@@ -9,6 +9,8 @@ import orjson
 
 from ..bundle import Bundle, dumps_pretty
 from ..model import DIALECTS
+from ..model.common import ManifestKey
+from ..model.types import Str, unwrap
 from ._edit import Editor
 from ._ops_common import result
 from .corruptions import corruption
@@ -74,12 +76,17 @@ def _manifest_schema(bundle, dialect, rnd):
     m = _manifest(ed)
     if m is None:
         return None
-    key = rnd.choice(["trace_id", "rollout_id", "root_thread_id", "started_at_unix_ms", "raw_event_log"])
+    # the model's required keys a writer fills (schema_version: the version operators' own)
+    fields = [f for f in dialect.manifest.fields if f.required and f.const is None and f.name in m]
+    if not fields:
+        return None
+    field = rnd.choice(fields)
+    key = field.name
     if rnd.random() < 0.5:
         del m[key]
         note = f"{key} removed"
     else:
-        m[key] = "soon" if key == "started_at_unix_ms" else 42
+        m[key] = 42 if isinstance(unwrap(field.type), Str) else "soon"
         note = f"{key} has the wrong type"
     _set_manifest(ed, m)
     return result(ed, "BUNDLE.MANIFEST_SCHEMA", None, note=note)
@@ -121,8 +128,8 @@ def _layout_names(bundle, dialect, rnd):
     m = _manifest(ed)
     if m is None:
         return None
-    key = rnd.choice(["raw_event_log", "payloads_dir"])
-    m[key] = {"raw_event_log": "events.jsonl", "payloads_dir": "blobs"}[key]
+    key = rnd.choice([ManifestKey.EVENT_LOG, ManifestKey.PAYLOADS_DIR])
+    m[key] = {ManifestKey.EVENT_LOG: "events.jsonl", ManifestKey.PAYLOADS_DIR: "blobs"}[key]  # names no layout has
     _set_manifest(ed, m)
     return result(ed, "BUNDLE.LAYOUT_NAMES", None, note=key)
 

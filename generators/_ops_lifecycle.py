@@ -8,7 +8,9 @@ references by renaming the id in an end event nothing else depends on.
 from __future__ import annotations
 
 from ._edit import Editor
+from ..model import bodies as MB
 from ..model import facts
+from ..model.common import EnvelopeKey
 from ..model.types import STORE_FILES
 from ._ops_common import first_after, first_runtime_starts, fresh, kill_line, pick, quiet_line, result
 from .corruptions import corruption
@@ -128,8 +130,8 @@ def _continued_responses(ed: Editor) -> set:
                 body = ed.body(path)
             except ValueError:
                 continue
-            if isinstance(body, dict) and body.get("previous_response_id"):
-                out.add(body["previous_response_id"])
+            if isinstance(body, dict) and body.get(MB.REQUEST_PREVIOUS_RESPONSE):
+                out.add(body[MB.REQUEST_PREVIOUS_RESPONSE])
     return out
 
 
@@ -166,9 +168,9 @@ def _unknown_previous(bundle, dialect, rnd):
         body = ed.body(path)
     except ValueError:
         return None
-    if not isinstance(body, dict) or not isinstance(body.get("input"), list):
+    if not isinstance(body, dict) or not isinstance(body.get(MB.REQUEST_INPUT), list):
         return None
-    body["previous_response_id"] = "resp-" + fresh(rnd)
+    body[MB.REQUEST_PREVIOUS_RESPONSE] = "resp-" + fresh(rnd)
     ed.set_body(path, body)
     return result(ed, "INFERENCE.PREVIOUS_RESPONSE", i)
 
@@ -425,12 +427,9 @@ def _other(bundle, dialect, rnd):
 # -- code mode's confirmed waits (v3) ----------------------------------------------------------------
 def _wait_event(ed: Editor, i: int, tool_call_id: str, cell: str = "1") -> dict:
     """A code_cell_wait_target_resolved in the envelope context of line ``i``."""
-    e = ed.event(i)
-    return {
-        "schema_version": e["schema_version"], "seq": 0, "wall_time_unix_ms": e["wall_time_unix_ms"],
-        "rollout_id": e["rollout_id"], "thread_id": e["thread_id"], "codex_turn_id": e["codex_turn_id"],
-        "payload": {"type": "code_cell_wait_target_resolved", "tool_call_id": tool_call_id, "runtime_cell_id": cell},
-    }
+    # line i's envelope, every key the model has (the Editor renumbers seq on insert)
+    return dict(ed.event(i), **{EnvelopeKey.SEQ: 0, EnvelopeKey.PAYLOAD: {
+        "type": "code_cell_wait_target_resolved", "tool_call_id": tool_call_id, "runtime_cell_id": cell}})
 
 
 def _tool_starts(ed: Editor) -> list[int]:

@@ -14,6 +14,7 @@ import random
 from ..model import releases as rel
 from ..model import facts
 from ..model.types import Dialect
+from ..validate.catalogue import CATALOGUE, level_in
 from ._edit import Editor, iter_refs
 from ._ops_common import payload_kinds
 from .corruptions import Corrupted, corruption
@@ -67,6 +68,11 @@ def _ref_required(r: rel.Release) -> set[str]:
     return {f.name for f in own.type_as("RawPayloadRef", Struct).fields if f.required}
 
 
+def _judges_after_ended(reading: Dialect) -> bool:
+    """Whether RELEASE.AFTER_ROLLOUT_ENDED is a rule of the reading dialect (the catalogue says: v1 only)."""
+    return level_in(CATALOGUE[AFTER_ENDED], reading) is not None
+
+
 def _writer_ids(events: list[dict], schema_version, r: rel.Release, dialect: Dialect) -> set[str]:
     """The writer-side RELEASE rules ``r`` breaks: its schema_version, its terminal events, what it
     writes after rollout_ended (v1 only: v2 has no such rule)."""
@@ -81,7 +87,7 @@ def _writer_ids(events: list[dict], schema_version, r: rel.Release, dialect: Dia
     ends = set(r.get("writer", "terminal_events") or [])
     if ends and tags and tags[-1] not in ends | set(reading.terminal_variants):
         out.add(TERMINAL)
-    if reading.name == "v1" and "rollout_ended" in tags:
+    if _judges_after_ended(reading) and "rollout_ended" in tags:
         after = tags[tags.index("rollout_ended") + 1:]
         seen = {t for s in (r.get("writer", "scenarios") or {}).values() for t in s.get("after_rollout_ended") or []}
         seen |= set(r.get("writer", "after_rollout_ended") or [])
@@ -279,7 +285,7 @@ def _after_rollout_ended(bundle, dialect: Dialect, rnd: random.Random):
         return None
     options = []
     for r in _readers(_schema(ed)):
-        if reading_dialect(r, dialect).name != "v1":
+        if not _judges_after_ended(reading_dialect(r, dialect)):
             continue
         seen = {t for s in (r.get("writer", "scenarios") or {}).values() for t in s.get("after_rollout_ended") or []}
         options += [(r, i) for i in range(ended[0]) if ed.tag(i) not in seen | {"rollout_started", "rollout_ended"}]

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from hypothesis import strategies as st
 
 from ..bundle import Bundle
-from ..model import DIALECTS, facts
+from ..model import DEFAULT_DIALECT, DIALECTS, facts
 from ..model.types import Dialect
 from ._plan import CALL_KINDS, SPAWN, TURN_ENDS, BundlePlan, Call, Round, ThreadPlan, TurnPlan
 from ._scenario import Recorder
@@ -32,7 +32,7 @@ FEATURES = frozenset(CALL_KINDS) | {SPAWN, "compact", "resumed"} | set(TURN_ENDS
 class GeneratedBundle(Bundle):
     """A generated :class:`~rollout_trace_kit.bundle.Bundle` that remembers its plan."""
 
-    dialect: str | Dialect = "v2"  # as given to expand(): a name, or the model itself
+    dialect: str | Dialect = DEFAULT_DIALECT  # as given to expand(): a name, or the model itself
     plan: BundlePlan | None = None
 
     def __repr__(self) -> str:
@@ -45,7 +45,7 @@ class GeneratedBundle(Bundle):
         printer.text(repr(self))
 
 
-def expand(plan: BundlePlan, dialect: str | Dialect = "v2") -> GeneratedBundle:
+def expand(plan: BundlePlan, dialect: str | Dialect = DEFAULT_DIALECT) -> GeneratedBundle:
     """The bundle Codex would have written for ``plan``."""
     d = DIALECTS[dialect] if isinstance(dialect, str) else dialect
     b = Recorder(d, plan, MemorySink()).run()
@@ -62,7 +62,7 @@ class _Budget:
 def plans(
     draw: st.DrawFn,
     /,
-    dialect: str | Dialect = "v2",
+    dialect: str | Dialect = DEFAULT_DIALECT,
     *,
     max_turns: int = 3,
     max_rounds: int = 3,
@@ -139,7 +139,7 @@ def feature_plan(features: Iterable[str] = FEATURES, seed: int = 0) -> BundlePla
     return BundlePlan(root=ThreadPlan(feature_turns(features)), seed=seed)
 
 
-def bundles(dialect: str | Dialect = "v2", **plan_options: Any) -> st.SearchStrategy[GeneratedBundle]:
+def bundles(dialect: str | Dialect = DEFAULT_DIALECT, **plan_options: Any) -> st.SearchStrategy[GeneratedBundle]:
     """Lifecycle-valid bundles of ``dialect``: accepted by the dialect's reference reducer and
     with zero findings in the reducer profile (the ``"releases"`` mode: in every profile).
     ``plan_options`` are those of :func:`plans` (``max_turns``, ``max_rounds``, ``max_calls``,
@@ -156,7 +156,7 @@ lifecycle_bundles = bundles
 
 @st.composite
 def corrupted_bundles(
-    draw: st.DrawFn, /, dialect: str | Dialect = "v2", invariants: Iterable[str] | None = None, **plan_options: Any
+    draw: st.DrawFn, /, dialect: str | Dialect = DEFAULT_DIALECT, invariants: Iterable[str] | None = None, **plan_options: Any
 ) -> Corrupted:
     """A valid bundle broken by one operator of ``CORRUPTIONS`` (among ``invariants``).
 

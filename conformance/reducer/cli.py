@@ -26,6 +26,7 @@ except ImportError:  # the generators need Hypothesis: a run then says how to ge
     MODES = {}
 from ...output import OutputError, add_output_arguments, check_writable
 from ...progress import Progress, add_run_arguments, check_jobs
+from ...model import DEFAULT_DIALECT
 from ...writer.core import written_dialects
 from ..command import REJECT_EXIT, ReducerCommand, parse_reject_exit, scratch_root
 from .claims import LABELS as CLAIMS, Claim
@@ -404,7 +405,7 @@ def add_reducer_parsers(sub) -> None:
         formatter_class=HelpFormatter,
     )
     _common(p)
-    p.add_argument("--dialect", choices=written_dialects(), default="v2", help="dialect of the generated bundles")
+    p.add_argument("--dialect", choices=written_dialects(), default=DEFAULT_DIALECT, help="dialect of the generated bundles")
     p.add_argument("--examples", type=int, default=200, help="cases to run (at least 1)")
     p.add_argument("--seed", type=int, default=None, help="the same seed gives the same cases (default: random, printed)")
     p.add_argument("--shard", help="I/N: run the I-th of N equal parts of the campaign (needs --seed)")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Literal
 
 import pytest
 
+from ...model import DEFAULT_DIALECT
 from ...writer.core import written_dialects
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ _ORACLES = pytest.StashKey["OracleConfig"]()
 # option name (without --reducer-), ini type, default, help
 OPTIONS: tuple[tuple[str, Literal["string", "linelist"], str | list[str] | None, str], ...] = (
     ("cmd", "string", None, "reducer command to fuzz ({bundle}, {output} placeholders)"),
-    ("dialect", "string", "v2", "dialect of the bundles (a dialect the kit's writer writes)"),
+    ("dialect", "string", DEFAULT_DIALECT, "dialect of the bundles (a dialect the kit's writer writes)"),
     ("examples", "string", "100", "cases to run"),
     ("seed", "string", "0", "the same seed gives the same cases"),
     ("timeout", "string", "30", "seconds per run before the process group is killed"),

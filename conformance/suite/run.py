@@ -18,6 +18,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...bundle import MANIFEST, TRACE
+
 from . import CASES, INDEX
 from .recipe import apply_recipe
 
@@ -128,15 +130,15 @@ def bundle_differences(expected: dict, written: Path, want: Path) -> list[str]:
 def _differences(expected: dict, written: Path, want: Path) -> list[str]:
     volatile = expected.get("volatile") or {}
     out = []
-    m1, m2 = (json.loads((b / "manifest.json").read_bytes()) for b in (written, want))
+    m1, m2 = (json.loads((b / MANIFEST).read_bytes()) for b in (written, want))
     if not isinstance(m1, dict) or _without(m1, volatile.get("manifest", [])) != _without(m2, volatile.get("manifest", [])):
-        out.append("manifest.json differs")
+        out.append(f"{MANIFEST} differs")
     r1: dict[str, int] = {}
     r2: dict[str, int] = {}
     # split at \n only: a JSON string may hold U+2028, which str.splitlines() would split at
-    lines1, lines2 = ((b / "trace.jsonl").read_bytes().rstrip(b"\n").split(b"\n") for b in (written, want))
+    lines1, lines2 = ((b / TRACE).read_bytes().rstrip(b"\n").split(b"\n") for b in (written, want))
     if len(lines1) != len(lines2):
-        out.append(f"trace.jsonl has {len(lines1)} lines, expected {len(lines2)}")
+        out.append(f"{TRACE} has {len(lines1)} lines, expected {len(lines2)}")
     for n, (a, b) in enumerate(zip(lines1, lines2), 1):
         ea, eb = json.loads(a), json.loads(b)
         if not isinstance(ea, dict) or (_shape(_without(ea, volatile.get("event", [])), r1)

@@ -29,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ...model import DIALECTS
+from ...model.common import EnvelopeKey, ManifestKey
 from ...model.types import Struct, UnitKind
 from ...compilers.json_schema import SCHEMA_BASE, SCHEMA_DIALECT
 
@@ -85,15 +86,18 @@ def _payload_ref_schema() -> dict:
                 "properties": {d.layout.ref_key: field_schema(d, locator)},
             },
         )
+    ref = next(iter(DIALECTS.values())).type_as("RawPayloadRef", Struct)
+    id_key, kind_key = ref.fields[0].name, ref.fields[1].name  # every layout's ref starts id, kind
+    id_form = " or ".join(sorted({f"`{d.layout.payload_id}`" for d in DIALECTS.values()}))
     return {
         "title": "RawPayloadRef",
         "description": "Reference from an event to a stored payload, exactly as it is written in events "
         "(`schema/<dialect>/event.schema.json` describes each dialect's).",
         "type": "object",
-        "required": ["raw_payload_id", "kind"],
+        "required": [id_key, kind_key],
         "properties": {
-            "raw_payload_id": {"type": "string", "description": "Bundle-unique id; writers use `raw_payload:{n}`."},
-            "kind": {
+            id_key: {"type": "string", "description": f"Bundle-unique id; writers use {id_form}."},
+            kind_key: {
                 "type": "object",
                 "required": ["type"],
                 "properties": {"type": {"enum": kinds}},
@@ -111,20 +115,40 @@ CONTEXT = {
     "description": "The envelope context of an event: both keys present, each a string or null "
     "(`append()` in Codex is both null).",
     "type": "object",
-    "required": ["thread_id", "codex_turn_id"],
-    "properties": {"thread_id": _NULLABLE_ID, "codex_turn_id": _NULLABLE_ID},
+    "required": [EnvelopeKey.THREAD_ID, EnvelopeKey.TURN_ID],
+    "properties": {EnvelopeKey.THREAD_ID: _NULLABLE_ID, EnvelopeKey.TURN_ID: _NULLABLE_ID},
     "additionalProperties": False,
 }
 
 def _names(struct_of) -> list[str]:
-    """Field names of a struct every dialect shares (the envelope, the manifest), in model order."""
-    names: list[str] = []
-    for d in DIALECTS.values():
-        names += [f.name for f in struct_of(d).fields if f.name not in names]  # writers write every key
-    return names
+    """Keys of a struct (the envelope, the manifest) that writers of every dialect write, in model
+    order: a key some dialect lacks, or leaves out when unset (skip-if-none), is not required."""
+    written = [[f.name for f in struct_of(d).fields if f.required or not f.skip_if_none] for d in DIALECTS.values()]
+    return [name for name in written[0] if all(name in w for w in written[1:])]
 
 
 _ENVELOPE_KEYS = _names(lambda d: d.envelope)
+
+
+def _envelope_properties() -> dict:
+    """Each envelope key's schema, from the model: a const is one of the dialects' values; the
+    payload is an object with its tag (the dialect's event schema checks the rest)."""
+    from ...compilers.json_schema import field_schema
+
+    out: dict = {}
+    for d in DIALECTS.values():
+        for f in d.envelope.fields:
+            if f.const is not None:
+                out.setdefault(f.name, {"enum": []})
+                if f.const not in out[f.name]["enum"]:
+                    out[f.name]["enum"].append(f.const)
+            elif f.name == EnvelopeKey.PAYLOAD:
+                tag = d.payload.tag_key
+                out.setdefault(f.name, {"type": "object", "required": [tag], "properties": {tag: _STR}})
+            else:
+                out.setdefault(f.name, {k: v for k, v in field_schema(d, f).items() if k not in ("title", "description")})
+    return out
+
 
 EVENT = {
     "title": "RawTraceEvent",
@@ -132,15 +156,7 @@ EVENT = {
     "`schema/<dialect>/event.schema.json`, describes it fully).",
     "type": "object",
     "required": _ENVELOPE_KEYS,
-    "properties": {
-        "schema_version": {"enum": [d.schema_version for d in DIALECTS.values()]},
-        "seq": {"type": "integer", "minimum": 1},
-        "wall_time_unix_ms": {"type": "integer"},
-        "rollout_id": _STR,
-        "thread_id": _NULLABLE_ID,
-        "codex_turn_id": _NULLABLE_ID,
-        "payload": {"type": "object", "required": ["type"], "properties": {"type": _STR}},
-    },
+    "properties": _envelope_properties(),
 }
 
 MANIFEST = {
@@ -193,9 +209,9 @@ COMMANDS: tuple[Command, ...] = (
         (
             PField("dir", _ID, "Absolute path of the bundle directory to create (it does not exist yet)."),
             PField("dialect", {"enum": _DIALECTS}, "Dialect to write: its `schema_version` goes into the manifest and every event."),
-            PField("trace_id", _ID, "The manifest's trace_id."),
-            PField("rollout_id", _ID, "The manifest's rollout_id, repeated in every event."),
-            PField("root_thread_id", _ID, "The manifest's root_thread_id."),
+            PField(ManifestKey.TRACE_ID, _ID, f"The manifest's {ManifestKey.TRACE_ID}."),
+            PField(ManifestKey.ROLLOUT_ID, _ID, f"The manifest's {ManifestKey.ROLLOUT_ID}, repeated in every event."),
+            PField(ManifestKey.ROOT_THREAD_ID, _ID, f"The manifest's {ManifestKey.ROOT_THREAD_ID}."),
         ),
         (PField("manifest", MANIFEST, "The manifest exactly as written to `manifest.json`."),),
         "After the answer, `manifest.json` is complete on disk.",

@@ -37,9 +37,10 @@ import orjson
 
 from ...corpus import corpus_root
 
-from ...bundle import Bundle, TooLarge
-from ...model import DIALECTS, dialect_for_schema_version, facts
+from ...bundle import MANIFEST, Bundle, TooLarge
+from ...model import DEFAULT_DIALECT, DIALECTS, dialect_for_schema_version, facts
 from ...model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect, Struct
+from ...model.common import ZSTD_SHARDS, ManifestKey
 from ...writer.core import writes_store, written_dialects
 
 HANDLE_KEY = "$payload"
@@ -166,7 +167,8 @@ class ScriptBuilder:
         self.ops = [
             Op(
                 "create",
-                {"dialect": dialect, "trace_id": trace_id, "rollout_id": rollout_id, "root_thread_id": root_thread_id},
+                {"dialect": dialect, ManifestKey.TRACE_ID: trace_id, ManifestKey.ROLLOUT_ID: rollout_id,
+                 ManifestKey.ROOT_THREAD_ID: root_thread_id},
             )
         ]
         self._handles = 0
@@ -348,7 +350,7 @@ def _records(bundle: Bundle, name: str) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     left = MAX_BUNDLE_BYTES
     for rel in sorted(bundle.payloads):
-        if rel.endswith(".zst"):
+        if rel.endswith(ZSTD_SHARDS.payload_suffix):
             for r in read_records(io.BytesIO(bundle.payloads[rel]), Limits(max_shard_bytes=left)):
                 if isinstance(r, ShardError) and r.code == SHARD_TOO_LARGE:
                     raise ScriptError(f"{name}: its shards decompress to more than {MAX_BUNDLE_BYTES} bytes "
@@ -433,13 +435,13 @@ def _corpus(arg: str) -> list[Script]:
     if rel and not rel.startswith("codex-"):
         rel = f"codex-{rel}"
     target = root / rel if rel else root
-    if (target / "manifest.json").is_file():
+    if (target / MANIFEST).is_file():
         bundles = [target]
     else:
         # a folder: the bundles of the dialects the kit's writers write
         written = {DIALECTS[n].schema_version for n in written_dialects()}
         bundles = sorted(
-            p.parent for p in target.glob("**/manifest.json") if orjson.loads(p.read_bytes()).get("schema_version") in written
+            p.parent for p in target.glob(f"**/{MANIFEST}") if orjson.loads(p.read_bytes()).get("schema_version") in written
         )
     if not bundles:
         raise ScriptError(f"no corpus bundle matches {arg!r} (under {root})")
@@ -448,8 +450,8 @@ def _corpus(arg: str) -> list[Script]:
 
 def _bundle(arg: str) -> list[Script]:
     p = Path(arg)
-    if not (p / "manifest.json").is_file():
-        raise ScriptError(f"{arg}: not a bundle directory (no manifest.json)")
+    if not (p / MANIFEST).is_file():
+        raise ScriptError(f"{arg}: not a bundle directory (no {MANIFEST})")
     return [script_from_bundle(p, f"bundle:{arg}")]
 
 
@@ -480,7 +482,7 @@ def _file(arg: str) -> list[Script]:
 def _generated(arg: str) -> list[Script]:
     """``gen:DIALECT[:EVENTS[:SEED]]``: a deterministic generated bundle (generators.build_bundle)."""
     parts = arg.split(":") if arg else []
-    dialect = parts[0] if parts else "v2"
+    dialect = parts[0] if parts else DEFAULT_DIALECT
     try:
         events = int(parts[1]) if len(parts) > 1 else 200
         seed = int(parts[2]) if len(parts) > 2 else 0

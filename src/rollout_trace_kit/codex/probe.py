@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .. import __version__
+from ..bundle import MANIFEST, PAYLOADS, TRACE
+from ..model.common import FILE_PER_PAYLOAD, ZSTD_SHARDS
 from .install import InstallError, ensure_codex, remove_install, trace_reduce
 from .probe_scenarios import PROBE_SCENARIOS, ScenarioRun, run_repeated
 
@@ -37,7 +39,7 @@ _EXPECTED = re.compile(r"expected (?:one of )?((?:`[^`]*`(?:, | or )?)+)")
 
 def read_events(bundle: Path) -> list[dict]:
     events = []
-    with open(bundle / "trace.jsonl", encoding="utf-8", errors="replace") as f:
+    with open(bundle / TRACE, encoding="utf-8", errors="replace") as f:
         for line in f:
             try:
                 e = json.loads(line)
@@ -55,11 +57,11 @@ def _refs(value: Any) -> Iterator[dict]:
 
 
 def layout(bundle: Path) -> str | None:
-    payloads = bundle / "payloads"
+    payloads = bundle / PAYLOADS
     names = [p.name for p in payloads.iterdir()] if payloads.is_dir() else []
-    if any(n.endswith(".zst") for n in names):
+    if any(n.endswith(ZSTD_SHARDS.payload_suffix) for n in names):
         return "shards"
-    if any(n.endswith(".json") for n in names):
+    if any(n.endswith(FILE_PER_PAYLOAD.payload_suffix) for n in names):
         return "files"
     return None
 
@@ -109,13 +111,13 @@ class Reducer:
         copy_dir = self.scratch / f"edit-{self.runs}"
         shutil.copytree(bundle, copy_dir)
         events = read_events(bundle)
-        manifest_path = copy_dir / "manifest.json"
+        manifest_path = copy_dir / MANIFEST
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             manifest = None
         edit(events, manifest)
-        (copy_dir / "trace.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+        (copy_dir / TRACE).write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
         if manifest is not None:
             manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
         result = trace_reduce(self.binary, copy_dir, self.scratch / f"edit-{self.runs}.state.json", timeout=20)

@@ -49,9 +49,33 @@ class TypedDialect:
     decoder: msgspec.json.Decoder
     list_decoder: msgspec.json.Decoder  # a "[line,line,...]" batch in one call
     encoder: msgspec.json.Encoder
+    # Structs that mix null-written and skip-if-none options: class -> its skip-if-none fields,
+    # decoded as UNSET when absent (so the line re-encodes to its own bytes) and then settled to None.
+    unset_fields: dict[type, tuple[str, ...]]
 
     def tag_of(self, payload: Any) -> str:
         return payload.__struct_config__.tag
+
+    def settle(self, value: Any) -> Any:
+        """``value`` (a decoded event, or a list of them) with every UNSET option made None, as
+        every reader of the typed events expects. A no-op for a dialect with no mixed struct."""
+        if self.unset_fields:
+            _settle(value, self.unset_fields)
+        return value
+
+
+def _settle(value: Any, unset_fields: dict[type, tuple[str, ...]]) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _settle(item, unset_fields)
+    elif isinstance(value, msgspec.Struct):
+        for name in unset_fields.get(type(value), ()):
+            if getattr(value, name) is msgspec.UNSET:
+                setattr(value, name, None)
+        for name in value.__struct_fields__:
+            inner = getattr(value, name)
+            if isinstance(inner, (list, msgspec.Struct)):
+                _settle(inner, unset_fields)
 
 
 class _Compiler:
@@ -59,6 +83,7 @@ class _Compiler:
         self.dialect = dialect
         self.named: dict[str, Any] = {}
         self.variant_classes: dict[str, type] = {}
+        self.unset_fields: dict[type, tuple[str, ...]] = {}
 
     def expr(self, t: TypeExpr) -> Any:
         return _EXPR_TYPE[type(t)](self, t)
@@ -69,25 +94,35 @@ class _Compiler:
             self.named[name] = self.build(t)
         return self.named[name]
 
-    def fields(self, fields) -> list[tuple[Any, ...]]:
+    def fields(self, fields, mixed: bool = False) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []  # (name, type) or (name, type, default)
         for f in fields:
             # A const (schema_version) is its one value here: another takes the slow path.
             t = Literal[f.const] if f.const is not None else self.expr(f.type)
             if f.required:
                 out.append((f.name, t))
+            elif mixed and f.skip_if_none:
+                # absent stays absent on re-encoding (UNSET is never written); null stays null
+                out.append((f.name, Union[t, msgspec.UnsetType], msgspec.UNSET))
             else:
                 out.append((f.name, t, None))
         return out
 
     def struct(self, name: str, fields, **kw) -> type:
-        specs = self.fields(fields)
-        omit = bool(fields) and all(f.skip_if_none for f in fields if not f.required) and any(
-            not f.required for f in fields
-        )
+        options = [f for f in fields if not f.required]
+        skipped = tuple(f.name for f in options if f.skip_if_none)
+        # Every option skip-if-none: omit_defaults writes each as the writer does. Some of each
+        # (a mixed struct): the skip-if-none ones default to UNSET instead, so both styles
+        # re-encode to the writer's bytes and the line stays on the fast path.
+        omit = bool(options) and len(skipped) == len(options)
+        mixed = bool(skipped) and not omit
+        specs = self.fields(fields, mixed)
         # gc=False: decoded JSON cannot form a cycle, and a million tracked events would
         # make the collector rescan the validator's live state over and over.
-        return msgspec.defstruct(name, specs, kw_only=True, omit_defaults=omit, gc=False, **kw)
+        cls = msgspec.defstruct(name, specs, kw_only=True, omit_defaults=omit, gc=False, **kw)
+        if mixed:
+            self.unset_fields[cls] = skipped
+        return cls
 
     def build(self, t: NamedType) -> Any:
         return _NAMED_TYPE[type(t)](self, t)
@@ -162,4 +197,5 @@ def _compile(dialect: Dialect) -> TypedDialect:
         decoder=msgspec.json.Decoder(event),
         list_decoder=msgspec.json.Decoder(list[event]),  # type: ignore[valid-type]  # a class built at run time
         encoder=msgspec.json.Encoder(),
+        unset_fields=dict(c.unset_fields),
     )

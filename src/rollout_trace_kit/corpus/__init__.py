@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..bundle import MANIFEST
+
 
 def corpus_root() -> Path:
     """The directory holding ``codex-VERSION/`` folders (the suite's, inside the installed package)."""
@@ -36,4 +38,4 @@ def releases() -> list[str]:
 def bundles(release: str) -> list[Path]:
     """The shipped bundles of one release, by scenario name."""
     root = corpus_root() / f"codex-{release}"
-    return sorted(p for p in root.iterdir() if p.is_dir() and (p / "manifest.json").is_file())
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST).is_file())

@@ -12,6 +12,9 @@ from .v2 import V2
 from .v3 import V3
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (V1, V2, V3)}
+# The dialect the kit writes, generates and reads when none is named (the writer, the generators,
+# the reducer campaigns): v2, the dialect the most published releases write.
+DEFAULT_DIALECT: str = V2.name
 
 
 def dialect_for_schema_version(version: object) -> Dialect | None:
@@ -29,4 +32,4 @@ def get_dialect(name: str) -> Dialect:
         raise ValueError(f"unknown dialect {name!r}; known: {', '.join(DIALECTS)}") from None
 
 
-__all__ = ["DIALECTS", "Dialect", "V1", "V2", "V3", "dialect_for_schema_version", "get_dialect"]
+__all__ = ["DEFAULT_DIALECT", "DIALECTS", "Dialect", "V1", "V2", "V3", "dialect_for_schema_version", "get_dialect"]

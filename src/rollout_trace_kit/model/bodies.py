@@ -128,6 +128,15 @@ class BodyContract:
 
 
 ITEMS = "array of model items"
+
+# Body keys the validator checks and the corruption operators break, named once (the contracts
+# below use them): what a request, a response, a checkpoint and a terminal runtime body hold.
+REQUEST_INPUT = "input"
+REQUEST_PREVIOUS_RESPONSE = "previous_response_id"
+RESPONSE_ITEMS = "output_items"
+CHECKPOINT_HISTORIES = ("input_history", "replacement_history")
+EXEC_COMMAND, EXEC_CWD, EXEC_PROCESS_ID, EXEC_INTERACTION_INPUT = "command", "cwd", "process_id", "interaction_input"
+EXEC_EXIT_CODE, EXEC_AGGREGATED_OUTPUT = "exit_code", "aggregated_output"
 MODEL_ITEM_EXAMPLE = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello"}]}
 
 BODIES: tuple[BodyContract, ...] = (
@@ -152,8 +161,8 @@ BODIES: tuple[BodyContract, ...] = (
         "The request sent to the provider (Responses API). The reducer appends its `input` items to the thread's "
         "conversation; `previous_response_id` names a response completed earlier in the same thread.",
         "object",
-        (BodyKey("input", ITEMS, doc="Every item normalisable (see Model items)."),
-         BodyKey("previous_response_id", "string", False, "An incremental request's earlier response.")),
+        (BodyKey(REQUEST_INPUT, ITEMS, doc="Every item normalisable (see Model items)."),
+         BodyKey(REQUEST_PREVIOUS_RESPONSE, "string", False, "An incremental request's earlier response.")),
         {"model": "gpt-5.5", "input": [MODEL_ITEM_EXAMPLE], "tools": [], "stream": True},
         source='reducer/inference.rs: "did not contain input", "had non-array input"',
     ),
@@ -162,7 +171,7 @@ BODIES: tuple[BodyContract, ...] = (
                                "inference_cancelled.partial_response_payload"),
         "The response's output items and usage.",
         "object",
-        (BodyKey("output_items", ITEMS),
+        (BodyKey(RESPONSE_ITEMS, ITEMS),
          BodyKey("token_usage", "object or null", False),
          BodyKey("response_id", "string or null", False),
          BodyKey("upstream_request_id", "string or null", False)),
@@ -216,8 +225,8 @@ BODIES: tuple[BodyContract, ...] = (
         "An `exec_command` runtime start (Codex labels it `tool_runtime_event`). Its `process_id` is the terminal "
         "operation's; the runtime end may not change it.",
         "object",
-        (BodyKey("command", "array of strings"), BodyKey("cwd", "string"),
-         BodyKey("process_id", "string or null", False), BodyKey("interaction_input", "string or null", False)),
+        (BodyKey(EXEC_COMMAND, "array of strings"), BodyKey(EXEC_CWD, "string"),
+         BodyKey(EXEC_PROCESS_ID, "string or null", False), BodyKey(EXEC_INTERACTION_INPUT, "string or null", False)),
         {"call_id": "call-1", "process_id": "4242", "turn_id": "turn-1", "command": ["/bin/bash", "-lc", "ls"],
          "cwd": "/home/dev/project", "source": "unified_exec_startup"},
         source='reducer/tool/terminal.rs: "parse terminal runtime start payload {id}", "terminal operation {op} '
@@ -227,8 +236,8 @@ BODIES: tuple[BodyContract, ...] = (
         "terminal_runtime_event", ("tool_call_runtime_ended.runtime_payload",),
         "An `exec_command` runtime end.",
         "object",
-        (BodyKey("exit_code", "integer (i32)"), BodyKey("process_id", "string or null, the start's", False),
-         BodyKey("aggregated_output", "string (not null)", False)),
+        (BodyKey(EXEC_EXIT_CODE, "integer (i32)"), BodyKey(EXEC_PROCESS_ID, "string or null, the start's", False),
+         BodyKey(EXEC_AGGREGATED_OUTPUT, "string (not null)", False)),
         {"call_id": "call-1", "process_id": "4242", "turn_id": "turn-1", "command": ["/bin/bash", "-lc", "ls"],
          "cwd": "/home/dev/project", "aggregated_output": "README.md\n", "exit_code": 0, "status": "completed"},
         source='reducer/tool/terminal.rs: "parse exec terminal response {id}"',
@@ -237,7 +246,7 @@ BODIES: tuple[BodyContract, ...] = (
         "compaction_checkpoint", ("compaction_installed.checkpoint_payload",),
         "The histories before and after a compaction; both are conversations the reducer normalises.",
         "object",
-        (BodyKey("input_history", ITEMS), BodyKey("replacement_history", ITEMS)),
+        tuple(BodyKey(k, ITEMS) for k in CHECKPOINT_HISTORIES),
         {"input_history": [MODEL_ITEM_EXAMPLE], "replacement_history": [{"type": "compaction", "encrypted_content": "gAAA..."}]},
         source='reducer/compaction.rs: "did not contain array input_history"; "unsupported model item type" '
         "(measured on 0.164.0, 0.169.0, 0.171.0)",

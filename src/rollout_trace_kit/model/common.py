@@ -198,6 +198,8 @@ _UNIT_TOOL_KINDS = (
 
 # Tool kinds whose runtime start creates a terminal operation (a process the reducer tracks).
 TERMINAL_OPERATION_KINDS = ("exec_command", "write_stdin")
+# Tool kinds whose runtime payloads the terminal reducer parses as a process's begin and end.
+EXEC_RUNTIME_KINDS = ("exec_command",)
 # Tool kinds the reducer matches a multi-agent call's sub-agent activity against.
 AGENT_ACTIVITY_KINDS = ("spawn_agent", "assign_agent_task", "send_message", "wait_agent", "close_agent")
 
@@ -207,7 +209,8 @@ def tool_call_kind(name: str, doc: str, *, since: str | None = None, inferred: b
         name,
         doc,
         tuple(
-            Variant(tag, d, terminal_operation=tag in TERMINAL_OPERATION_KINDS, agent_activity=tag in AGENT_ACTIVITY_KINDS)
+            Variant(tag, d, terminal_operation=tag in TERMINAL_OPERATION_KINDS, agent_activity=tag in AGENT_ACTIVITY_KINDS,
+                    exec_runtime=tag in EXEC_RUNTIME_KINDS)
             for tag, d in _UNIT_TOOL_KINDS
         )
         + (
@@ -292,33 +295,59 @@ def inference_request_input_mode(since: str | None) -> TaggedUnion:
 # --- manifest --------------------------------------------------------------------
 
 
+class ManifestKey:
+    """The keys of ``manifest.json`` a writer fills (the rest of a model manifest: its const, or null)."""
+
+    SCHEMA_VERSION = "schema_version"
+    TRACE_ID = "trace_id"
+    ROLLOUT_ID = "rollout_id"
+    ROOT_THREAD_ID = "root_thread_id"
+    STARTED_AT = "started_at_unix_ms"
+    EVENT_LOG = "raw_event_log"
+    PAYLOADS_DIR = "payloads_dir"
+
+
 def manifest(schema_version: int, layout: Layout = FILE_PER_PAYLOAD) -> Struct:
+    K = ManifestKey
     return Struct(
         "TraceBundleManifest",
         f"`{layout.manifest_file}`: trace identity and bundle metadata (schema_version {schema_version}). "
         "Written pretty-printed by the writer when the bundle is created.",
         (
             req(
-                "schema_version",
+                K.SCHEMA_VERSION,
                 U32,
                 f"Manifest schema version; writers of this dialect write {schema_version}.",
                 const=schema_version,
             ),
-            req("trace_id", STR, "Trace id (a UUID) chosen when the bundle is created."),
-            req("rollout_id", STR, "Rollout id; every event's envelope repeats it. Codex uses the root thread id."),
+            req(K.TRACE_ID, STR, "Trace id (a UUID) chosen when the bundle is created."),
+            req(K.ROLLOUT_ID, STR, "Rollout id; every event's envelope repeats it. Codex uses the root thread id."),
             req(
-                "root_thread_id",
+                K.ROOT_THREAD_ID,
                 STR,
                 "Thread id of the root agent. Replay should fail rather than inventing a placeholder.",
             ),
-            req("started_at_unix_ms", I64, "Unix wall-clock time in milliseconds when the bundle was created."),
-            req("raw_event_log", STR, f"File name of the event log; always `{layout.event_log}`."),
-            req("payloads_dir", STR, f"Directory of payload files; always `{layout.payloads_dir}`."),
+            req(K.STARTED_AT, I64, "Unix wall-clock time in milliseconds when the bundle was created."),
+            req(K.EVENT_LOG, STR, f"File name of the event log; always `{layout.event_log}`."),
+            req(K.PAYLOADS_DIR, STR, f"Directory of payload files; always `{layout.payloads_dir}`."),
         ),
     )
 
 
+class EnvelopeKey:
+    """The envelope keys a writer stamps on every event (the rest of a model envelope: its const, or null)."""
+
+    SCHEMA_VERSION = "schema_version"
+    SEQ = "seq"
+    WALL_TIME = "wall_time_unix_ms"
+    ROLLOUT_ID = "rollout_id"
+    THREAD_ID = "thread_id"
+    TURN_ID = "codex_turn_id"
+    PAYLOAD = "payload"
+
+
 def envelope(schema_version: int) -> Struct:
+    K = EnvelopeKey
     return Struct(
         "RawTraceEvent",
         "One append-only raw trace event. Every event uses the same envelope so partial "
@@ -326,17 +355,17 @@ def envelope(schema_version: int) -> Struct:
         "event-specific payload.",
         (
             req(
-                "schema_version",
+                K.SCHEMA_VERSION,
                 U32,
                 f"Raw event schema version; writers of this dialect write {schema_version}.",
                 const=schema_version,
             ),
-            req("seq", U64, "Contiguous writer-assigned order inside one rollout event log, from 1."),
-            req("wall_time_unix_ms", I64, "Unix wall-clock timestamp in milliseconds. Use for display/latency."),
-            req("rollout_id", STR, "The manifest's rollout id."),
-            opt("thread_id", STR, "Thread the event happened in, when the writer had that context."),
-            opt("codex_turn_id", STR, "Codex turn the event happened in, when the writer had that context."),
-            req("payload", Named(PAYLOAD_UNION), "The event itself, tagged by `type`."),
+            req(K.SEQ, U64, "Contiguous writer-assigned order inside one rollout event log, from 1."),
+            req(K.WALL_TIME, I64, "Unix wall-clock timestamp in milliseconds. Use for display/latency."),
+            req(K.ROLLOUT_ID, STR, "The manifest's rollout id."),
+            opt(K.THREAD_ID, STR, "Thread the event happened in, when the writer had that context."),
+            opt(K.TURN_ID, STR, "Codex turn the event happened in, when the writer had that context."),
+            req(K.PAYLOAD, Named(PAYLOAD_UNION), "The event itself, tagged by `type`."),
         ),
     )
 

@@ -46,6 +46,37 @@ def registered_name(dialect: Dialect) -> str:
     return dialect.name
 
 
+# -- records a writer writes ---------------------------------------------------------------
+
+
+class MissingValue(ValueError):
+    """A required key of a model struct has no value to write (no const, none given)."""
+
+
+def record(struct: Struct, values: dict[str, Any]) -> dict[str, Any]:
+    """The object a writer writes for ``struct`` (the envelope, the manifest), keys in model order.
+
+    Each key takes its value from ``values``; a key the model has and ``values`` lacks (one
+    added to the model later) takes its const, else null, or is left out when it is written
+    only when set (``skip_if_none``). A required key with none of these raises
+    :class:`MissingValue` naming it: the writer cannot invent it.
+    """
+    out: dict[str, Any] = {}
+    for f in struct.fields:
+        if f.name in values:
+            value = values[f.name]
+        elif f.const is not None:
+            value = f.const
+        elif f.required:
+            raise MissingValue(f"{struct.name}.{f.name} is required by the model and has no value to write")
+        else:
+            value = None
+        if value is None and f.skip_if_none and not f.required:
+            continue
+        out[f.name] = value
+    return out
+
+
 # -- tool kinds ------------------------------------------------------------------------
 
 
@@ -57,6 +88,11 @@ def tool_kinds(dialect: Dialect) -> tuple[str, ...]:
 def terminal_tool_kinds(dialect: Dialect) -> frozenset[str]:
     """Tool kinds whose runtime start creates a terminal operation."""
     return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.terminal_operation)
+
+
+def exec_runtime_kinds(dialect: Dialect) -> frozenset[str]:
+    """Tool kinds whose runtime payloads the terminal reducer parses as a process's begin and end."""
+    return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.exec_runtime)
 
 
 # -- what the reducer opens -------------------------------------------------------------

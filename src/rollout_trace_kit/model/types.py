@@ -17,6 +17,7 @@ Serde semantics are encoded once, here:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Type, TypeVar, Union
 
@@ -149,6 +150,9 @@ class Variant:
     # ToolCallKind variants: the reducer matches the call's sub-agent activity (spawn, wait...)
     # against this kind ("sub-agent activity Started does not match tool call kind ...")
     agent_activity: bool = False
+    # ToolCallKind variants: the terminal reducer parses the call's runtime payloads as a process's
+    # begin and end (bodies.py's terminal_runtime_event contracts: command, cwd, exit_code...)
+    exec_runtime: bool = False
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -266,6 +270,35 @@ class Layout:
     @property
     def file_names(self) -> tuple[str, str, str]:
         return (self.manifest_file, self.event_log, self.payloads_dir)
+
+    @property
+    def payload_suffix(self) -> str:
+        """The file name ending of a payload file or shard (``.json``, ``.zst``)."""
+        return "." + self.payload_file.rpartition(".")[2]
+
+    @property
+    def shard_name_pattern(self) -> str:
+        """A shard's file name inside the payloads folder, as a pattern (``{shard:06}.zst``)."""
+        return self.payload_file.rpartition("/")[2]
+
+    def shard_name(self, shard: int) -> str:
+        """The file name of shard ``shard`` (zero-padded, wider when it must be)."""
+        return self.shard_name_pattern.format(shard=shard)
+
+    def shard_of(self, name: str) -> int | None:
+        """``n`` when ``name`` is the file name of shard n (n >= first_shard), else None."""
+        prefix, _, rest = self.shard_name_pattern.partition("{")
+        suffix = rest.partition("}")[2]
+        digits = name[len(prefix) : len(name) - len(suffix)] if name.startswith(prefix) and name.endswith(suffix) else ""
+        if not digits.isascii() or not digits.isdigit() or len(digits) > 4000:
+            return None
+        n = int(digits)
+        return n if n >= self.first_shard and self.shard_name(n) == name else None
+
+    def id_regex(self) -> bytes:
+        """A regular expression (bytes) matching a canonical payload id, n captured."""
+        prefix, _, suffix = self.payload_id.partition("{n}")
+        return re.escape(prefix).encode() + rb"([1-9][0-9]*)" + re.escape(suffix).encode() + rb"\Z"
 
 
 def _ordinal(text: str, pattern: str) -> int | None:

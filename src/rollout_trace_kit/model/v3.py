@@ -41,7 +41,10 @@ from .types import ArrayOf, Dialect, Field, Named, Struct, TaggedUnion, Variant,
 from .v1 import payload_union, shared_types
 from .v2 import V2, v2_variants
 
-RELEASE = "0.171.0"
+# The first release writing v3: the `since` of everything v3 adds. The dialect's range and its
+# reference release are other facts (they move when a newer release is probed), so they are
+# stated on the dialect itself, not through this name.
+FIRST_V3_RELEASE = "0.171.0"
 
 # 0.171.0's RawPayloadKind, in the binary's order: four kinds are new.
 V3_PAYLOAD_KINDS = (
@@ -74,7 +77,7 @@ PayloadCapture = TaggedUnion(
             inferred=True,
         ),
     ),
-    since=RELEASE,
+    since=FIRST_V3_RELEASE,
     inferred=True,
     tag_key="status",
 )
@@ -98,7 +101,7 @@ def _ref_struct(name: str, doc: str, parts_of: str | None) -> Struct:
             "How much of the payload the store holds; omitted when all of it.",
             required=False,
             skip_if_none=True,
-            since=RELEASE,
+            since=FIRST_V3_RELEASE,
             inferred=True,
         ),
     ]
@@ -111,7 +114,7 @@ def _ref_struct(name: str, doc: str, parts_of: str | None) -> Struct:
                 "capture limit, a response's items and their content values). Omitted otherwise.",
                 skip_if_none=True,
                 inferred=True,
-                since=RELEASE,
+                since=FIRST_V3_RELEASE,
                 payload_kinds=("model_item", "content_value"),
             )
         )
@@ -147,7 +150,7 @@ def _v3_variants() -> list[Variant]:
                         "prompt object (`input`, `tools`, ...). Written on every inference start; 0.171.0's "
                         "reducer requires it.",
                         ("prepared_prompt",),
-                        since=RELEASE,
+                        since=FIRST_V3_RELEASE,
                         inferred=True,
                     ),
                 ),
@@ -162,7 +165,7 @@ def _v3_variants() -> list[Variant]:
                         "For a tool output Codex produced (`function_call_output`, `custom_tool_call_output`): "
                         "the item itself (Codex labels it `protocol_event`).",
                         ("protocol_event",),
-                        since=RELEASE,
+                        since=FIRST_V3_RELEASE,
                         inferred=True,
                         skip_if_none=True,
                     ),
@@ -179,7 +182,7 @@ def _v3_variants() -> list[Variant]:
                         req("tool_call_id", STR, "The `wait` tool call.", inferred=True),
                         req("runtime_cell_id", STR, "Runtime-local handle of the cell waited on.", inferred=True),
                     ),
-                    since=RELEASE,
+                    since=FIRST_V3_RELEASE,
                     inferred=True,
                 )
             )
@@ -195,8 +198,8 @@ V3 = Dialect(
         "payloads move from one file each into records in zstd-compressed shards, and a ref "
         "names its shard instead of a path."
     ),
-    releases=(RELEASE, RELEASE),
-    reference_release=RELEASE,
+    releases=(FIRST_V3_RELEASE, "0.171.0"),  # the last release seen writing v3
+    reference_release="0.171.0",
     envelope=envelope(3),
     payload=payload_union(_v3_variants()),
     manifest=manifest(3, ZSTD_SHARDS),

@@ -20,11 +20,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Iterator, Union
 
+from ..model.common import ZSTD_SHARDS
 from .zstd import CompressionParameter, ZstdCompressor, ZstdDecompressor, ZstdError
 
-HEADER = struct.Struct("<HQ")  # id length, body length
+# A record's header: its length fields as the model's layout states them (id length, body length).
+_LENGTH_CODES = {"u16le": "H", "u64le": "Q"}
+_LENGTHS = tuple(f for f in ZSTD_SHARDS.record if f.length_of)
+HEADER = struct.Struct("<" + "".join(_LENGTH_CODES[f.type] for f in _LENGTHS))
 HEADER_SIZE = HEADER.size  # 10
-MAX_ID_LENGTH = 0xFFFF  # what a u16 can say
+MAX_ID_LENGTH = (1 << 8 * struct.calcsize("<" + _LENGTH_CODES[_LENGTHS[0].type])) - 1  # what the id length can say
 
 # Error codes of ShardError (the validator maps each to an invariant).
 FRAME_CORRUPT = "frame_corrupt"  # zstd refused the data (bad magic, bad block, checksum mismatch)
@@ -81,7 +85,7 @@ def encode_record(rid: bytes, body: bytes) -> bytes:
 
 def shard_name(n: int) -> str:
     """The file name of shard ``n`` (zero-padded to 6 digits, wider when it must be)."""
-    return f"{n:06d}.zst"
+    return ZSTD_SHARDS.shard_name(n)
 
 
 # A body from this size on is copied once into a buffer of its exact size as it streams in,

@@ -11,6 +11,7 @@ from pathlib import Path
 from .. import escape
 from ..links import invariant_url
 from ..model import DIALECTS
+from ..bundle import MANIFEST, TRACE
 
 from .context import Options
 from .findings import Profile
@@ -22,7 +23,7 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 def looks_like_bundle(path: Path) -> bool:
     """A directory holding a manifest or an event log; a dangling link to one counts (a finding, not a skip)."""
-    return any(os.path.lexists(path / name) for name in ("manifest.json", "trace.jsonl"))
+    return any(os.path.lexists(path / name) for name in (MANIFEST, TRACE))
 
 
 def find_bundles(path: Path, depth: int = 4) -> list[Path]:
@@ -236,7 +237,7 @@ def _judge_all(args: argparse.Namespace, options: Options, bundles: list[Path]):
 
 def _log_size(bundle: Path) -> int | None:
     try:
-        return (bundle / "trace.jsonl").stat().st_size
+        return (bundle / TRACE).stat().st_size
     except OSError:
         return None
 

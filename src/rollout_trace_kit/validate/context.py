@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, TypedDict
 
 from ..model.types import Dialect
+from ..bundle import TRACE
 from .findings import Finding, Invariant, Profile, Severity
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ class Context:
         message: str,
         *,
         level: Profile | None = None,
-        file: str = "trace.jsonl",
+        file: str = TRACE,
         line: int | None = -1,
         seq: int | None = -1,
         pointer: str = "",

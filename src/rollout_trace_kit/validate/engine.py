@@ -201,7 +201,9 @@ class _Pass:
                 fast = schema.respelled(encoded, spelled)
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
             fast = False
-        if not fast:
+        if fast:
+            td.settle(events)
+        else:
             for n, data in enumerate(lines, start):
                 crlf = data.endswith(b"\r")
                 self.line(RawLine(n, data[:-1] if crlf else data, True, crlf, False, 0))

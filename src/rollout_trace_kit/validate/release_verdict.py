@@ -94,7 +94,7 @@ def first_error(findings: list[Finding], profile: Profile) -> Finding | None:
 
 
 def _position(f: Finding) -> tuple[int, int]:
-    if f.file == "manifest.json":
+    if f.file == MANIFEST:
         return (0, 0)
     return (1, f.line) if f.line is not None else (2, 0)
 

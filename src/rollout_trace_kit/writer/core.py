@@ -50,13 +50,13 @@ from typing import Any, BinaryIO, Callable
 
 import orjson
 
-from ..model import get_dialect
-from ..model.common import FILE_PER_PAYLOAD
+from ..model import DEFAULT_DIALECT, get_dialect
+from ..bundle import MANIFEST, PAYLOADS, TRACE
+from ..model.common import EnvelopeKey, ManifestKey
+from ..model.facts import MissingValue, record
 from ..model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect, UnitKind
 from ..compilers.canonical import EventError, canonical_payload, check_json, dumps, event_line, pretty
 from ..store.shards import HEADER_SIZE, ROTATE_BYTES, ShardWriter, shard_name
-
-MANIFEST, TRACE, PAYLOADS = FILE_PER_PAYLOAD.file_names
 
 
 # -- the records every writer of the kit writes (this one and the generators' fast one) ----------
@@ -65,18 +65,18 @@ MANIFEST, TRACE, PAYLOADS = FILE_PER_PAYLOAD.file_names
 def manifest_record(
     dialect: Dialect, *, trace_id: str, rollout_id: str, root_thread_id: str, started_at: int
 ) -> dict[str, Any]:
-    """``manifest.json`` of a new bundle, keys in model order."""
-    layout = dialect.layout
+    """``manifest.json`` of a new bundle, keys in model order (a key the model adds: const or null)."""
+    K, layout = ManifestKey, dialect.layout
     values = {
-        "schema_version": dialect.schema_version,
-        "trace_id": trace_id,
-        "rollout_id": rollout_id,
-        "root_thread_id": root_thread_id,
-        "started_at_unix_ms": started_at,
-        "raw_event_log": layout.event_log,
-        "payloads_dir": layout.payloads_dir,
+        K.SCHEMA_VERSION: dialect.schema_version,
+        K.TRACE_ID: trace_id,
+        K.ROLLOUT_ID: rollout_id,
+        K.ROOT_THREAD_ID: root_thread_id,
+        K.STARTED_AT: started_at,
+        K.EVENT_LOG: layout.event_log,
+        K.PAYLOADS_DIR: layout.payloads_dir,
     }
-    return {f.name: values[f.name] for f in dialect.manifest.fields}
+    return _record(dialect.manifest, values)
 
 
 def event_record(
@@ -89,16 +89,24 @@ def event_record(
     payload: dict[str, Any],
 ) -> dict[str, Any]:
     """One event as the writer stamps it: the envelope in model order around ``payload``."""
+    K = EnvelopeKey
     values = {
-        "schema_version": dialect.schema_version,
-        "seq": seq,
-        "wall_time_unix_ms": wall_time,
-        "rollout_id": rollout_id,
-        "thread_id": thread_id,
-        "codex_turn_id": turn_id,
-        "payload": payload,
+        K.SCHEMA_VERSION: dialect.schema_version,
+        K.SEQ: seq,
+        K.WALL_TIME: wall_time,
+        K.ROLLOUT_ID: rollout_id,
+        K.THREAD_ID: thread_id,
+        K.TURN_ID: turn_id,
+        K.PAYLOAD: payload,
     }
-    return {f.name: values[f.name] for f in dialect.envelope.fields}
+    return _record(dialect.envelope, values)
+
+
+def _record(struct, values: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return record(struct, values)
+    except MissingValue as e:
+        raise EventError(str(e)) from None
 
 
 # Payload stores the kit's writers write (model Layout.store): this one and the generators'.
@@ -163,7 +171,7 @@ class TraceWriter:
         trace_id: str,
         rollout_id: str,
         root_thread_id: str,
-        dialect: str | Dialect = "v2",
+        dialect: str | Dialect = DEFAULT_DIALECT,
         clock: Clock | None = None,
         fsync: bool = False,
     ) -> "TraceWriter":
@@ -175,7 +183,8 @@ class TraceWriter:
         d = dialect if isinstance(dialect, Dialect) else get_dialect(dialect)
         if not writes_store(d):
             raise EventError(f"dialect {d.name} keeps payloads in a {d.layout.store} store; this writer writes files")
-        for name, value in (("trace_id", trace_id), ("rollout_id", rollout_id), ("root_thread_id", root_thread_id)):
+        for name, value in ((ManifestKey.TRACE_ID, trace_id), (ManifestKey.ROLLOUT_ID, rollout_id),
+                            (ManifestKey.ROOT_THREAD_ID, root_thread_id)):
             if not isinstance(value, str):
                 raise EventError(f"{name} must be a string, got {value!r}")
         clock = clock or system_clock
@@ -222,7 +231,7 @@ class TraceWriter:
             self._usable()
             n = self._next_ordinal
             self._next_ordinal += 1
-            rid = f"raw_payload:{n}".encode()
+            rid = self.dialect.layout.payload_id_for(n).encode()
             try:
                 cur, file = self._shard_writer, self._shard_file
                 if cur is None or file is None or (cur.records and cur.size + HEADER_SIZE + len(rid) + len(body) > ROTATE_BYTES):
@@ -233,7 +242,7 @@ class TraceWriter:
             except OSError as e:
                 self._failed = f"a payload record failed: {e.strerror}"
                 raise WriterError(e.errno, f"cannot write payload record {rid.decode()}: {e.strerror}") from None
-            return {"raw_payload_id": rid.decode(), "kind": {"type": kind}, "shard": self._shard}
+            return self.dialect.layout.ref(n, kind, self._shard)
 
     def _open_shard(self) -> tuple[BinaryIO, ShardWriter]:
         """Seal the open shard (end its frame) and start the next one."""
@@ -263,7 +272,7 @@ class TraceWriter:
     ) -> dict[str, Any]:
         """Append one event; returns it as written (envelope and payload, in model order)."""
         body = canonical_payload(self.dialect, payload)
-        for name, value in (("thread_id", thread_id), ("codex_turn_id", codex_turn_id)):
+        for name, value in ((EnvelopeKey.THREAD_ID, thread_id), (EnvelopeKey.TURN_ID, codex_turn_id)):
             if value is not None and not isinstance(value, str):
                 raise EventError(f"/{name}: expected a string or null, got {value!r}")
         with self._lock:
@@ -278,7 +287,7 @@ class TraceWriter:
                     self._failed = f"sealing a shard failed: {e.strerror}"
                     raise WriterError(e.errno, f"cannot seal the payload shard: {e.strerror}") from None
             event = event_record(
-                self.dialect, self._next_seq, int(self._clock()), self.manifest["rollout_id"], thread_id, codex_turn_id, body
+                self.dialect, self._next_seq, int(self._clock()), self.manifest[ManifestKey.ROLLOUT_ID], thread_id, codex_turn_id, body
             )
             try:
                 line = event_line(event) + b"\n"

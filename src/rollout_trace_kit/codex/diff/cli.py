@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ... import escape
 from ...config import HelpFormatter
+from ...model import DIALECTS
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 EPOCH_READER_SHARE = 10  # the oldest reader of each epoch gets 1/10 of --mutations
@@ -134,7 +135,7 @@ def add_diff_parser(csub) -> None:
     d.add_argument("--mutations", type=int, default=1000, help="mutants per release")
     d.add_argument("--seed", type=int, default=0, help="the run's seed: mutant I is a function of (seed, release, I)")
     d.add_argument("--only", type=int, action="append", metavar="INDEX", help="judge only mutant INDEX (repeatable)")
-    d.add_argument("--dialect", choices=["v1", "v2", "v3"], help="mutate bundles of this dialect (default: the release's)")
+    d.add_argument("--dialect", choices=list(DIALECTS), help="mutate bundles of this dialect (default: the release's)")
     d.add_argument("--out", metavar="DIR", help="save each disagreement class's shrunk bundle here")
     d.add_argument("--jobs", "-j", type=int, default=1, help="reference reducers run in parallel")
     d.add_argument("--timeout", type=float, default=10.0, help="seconds before a reducer run counts as a hang")

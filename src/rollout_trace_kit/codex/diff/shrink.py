@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ...bundle import Bundle
+from ...model.common import ZSTD_SHARDS
 from . import jsontext
 from .mutators.order import renumber
 from .view import records, set_records, shard_paths
@@ -149,7 +150,7 @@ def _shrink_values(best: Bundle, test: Test, budget: Budget) -> Bundle:
         best, spent = _shrink_document(best, best.lines[i], put_line, test, budget)
         if spent:
             return best
-    for name in sorted(p for p in best.payloads if not p.endswith(".zst")):
+    for name in sorted(p for p in best.payloads if not p.endswith(ZSTD_SHARDS.payload_suffix)):
         def put_file(b: Bundle, data: bytes, name: str = name) -> None:
             b.payloads[name] = data
 

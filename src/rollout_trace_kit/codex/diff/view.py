@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...bundle import Bundle
+from ...model.common import ZSTD_SHARDS
 from ...store.shards import Record, compress_records, read_records
 from . import jsontext
 
@@ -66,7 +67,7 @@ def kinds(bundle: Bundle) -> dict[str, str]:
 
 
 def shard_paths(bundle: Bundle) -> list[str]:
-    return sorted(p for p in bundle.payloads if p.endswith(".zst"))
+    return sorted(p for p in bundle.payloads if p.endswith(ZSTD_SHARDS.payload_suffix))
 
 
 def is_store(bundle: Bundle) -> bool:

@@ -178,11 +178,11 @@ def _items(ctx: Context, inv, body, key: str, rid: str, pointer: str, what: str)
 
 
 def check_request(ctx: Context, body, rid: str, pointer: str) -> bool:
-    return _items(ctx, INFERENCE_REQUEST, body, "input", rid, pointer, "inference request")
+    return _items(ctx, INFERENCE_REQUEST, body, B.REQUEST_INPUT, rid, pointer, "inference request")
 
 
 def check_response(ctx: Context, body, rid: str, pointer: str) -> bool:
-    return _items(ctx, INFERENCE_RESPONSE, body, "output_items", rid, pointer, "inference response")
+    return _items(ctx, INFERENCE_RESPONSE, body, B.RESPONSE_ITEMS, rid, pointer, "inference response")
 
 
 def compared_call_content(release: str) -> dict[str, tuple[str, ...]]:
@@ -219,12 +219,12 @@ def check_metadata(ctx: Context, body, rid: str, pointer: str) -> None:
 
 
 def check_checkpoint(ctx: Context, body, rid: str, pointer: str) -> None:
-    for key in ("input_history", "replacement_history"):
+    for key in B.CHECKPOINT_HISTORIES:
         if not isinstance(body, dict) or not isinstance(body.get(key), list):
             ctx.report(CHECKPOINT, f"compaction checkpoint payload {rid} has no array {key}", pointer=pointer)
             return
     # Both histories are conversations the reducer normalises, item by item (measured).
-    for key in ("input_history", "replacement_history"):
+    for key in B.CHECKPOINT_HISTORIES:
         for i, item in enumerate(body[key]):
             problem = item_problem(item)
             if problem:
@@ -234,7 +234,7 @@ def check_checkpoint(ctx: Context, body, rid: str, pointer: str) -> None:
 
 def _process_id(ctx: Context, body, what: str, rid: str, pointer: str):
     """The body's process_id (a string, or None when absent or null); reported when of another type."""
-    pid = body.get("process_id") if isinstance(body, dict) else None
+    pid = body.get(B.EXEC_PROCESS_ID) if isinstance(body, dict) else None
     if pid is not None and not isinstance(pid, str):
         ctx.report(EXEC_RUNTIME, f"exec runtime {what} payload {rid}: process_id is not a string", pointer=pointer)
         return None
@@ -243,13 +243,13 @@ def _process_id(ctx: Context, body, what: str, rid: str, pointer: str):
 
 def check_exec_begin(ctx: Context, body, rid: str, pointer: str) -> str | None:
     """Report what the terminal reducer cannot parse; return the process id it records."""
-    ok = isinstance(body, dict) and isinstance(body.get("command"), list) and isinstance(body.get("cwd"), str)
+    ok = isinstance(body, dict) and isinstance(body.get(B.EXEC_COMMAND), list) and isinstance(body.get(B.EXEC_CWD), str)
     if ok:
-        ok = all(isinstance(c, str) for c in body["command"])
+        ok = all(isinstance(c, str) for c in body[B.EXEC_COMMAND])
     if not ok:
         ctx.report(EXEC_RUNTIME, f"exec runtime start payload {rid} lacks a string-array command or a string cwd", pointer=pointer)
         return None
-    if body.get("interaction_input") is not None and not isinstance(body["interaction_input"], str):
+    if body.get(B.EXEC_INTERACTION_INPUT) is not None and not isinstance(body[B.EXEC_INTERACTION_INPUT], str):
         ctx.report(EXEC_RUNTIME, f"exec runtime start payload {rid}: interaction_input is not a string", pointer=pointer)
         return None
     return _process_id(ctx, body, "start", rid, pointer)
@@ -258,11 +258,11 @@ def check_exec_begin(ctx: Context, body, rid: str, pointer: str) -> str | None:
 def check_exec_end(ctx: Context, body, rid: str, pointer: str, started_pid: str | None = None) -> None:
     # Real end payloads carry exit_code and aggregated_output; stdout/stderr/formatted_output
     # are defaulted by the protocol type, so only exit_code is required here.
-    code = body.get("exit_code") if isinstance(body, dict) else None
+    code = body.get(B.EXEC_EXIT_CODE) if isinstance(body, dict) else None
     if not isinstance(code, int) or isinstance(code, bool) or not -(2**31) <= code < 2**31:
         ctx.report(EXEC_RUNTIME, f"exec runtime end payload {rid} has no i32 exit_code", pointer=pointer)
         return
-    if "aggregated_output" in body and not isinstance(body["aggregated_output"], str):  # absent is fine, null is not
+    if B.EXEC_AGGREGATED_OUTPUT in body and not isinstance(body[B.EXEC_AGGREGATED_OUTPUT], str):  # absent is fine, null is not
         ctx.report(EXEC_RUNTIME, f"exec runtime end payload {rid}: aggregated_output is not a string", pointer=pointer)
         return
     pid = _process_id(ctx, body, "end", rid, pointer)

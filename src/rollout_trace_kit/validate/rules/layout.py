@@ -8,7 +8,6 @@ from typing import BinaryIO
 
 from ...files import IRREGULAR, TOO_LARGE, NotRegular, open_regular, read_capped
 from ...model import DIALECTS, dialect_for_schema_version
-from ...model.common import FILE_PER_PAYLOAD
 from ...model.types import Int, unwrap
 from ..catalogue import R, W, invariant
 from ..context import Context, Where
@@ -16,8 +15,9 @@ from ..findings import Severity
 from ..lines import DuplicateKey, strict_loads
 from .schema import describe_errors, manifest_fast_ok, manifest_referee, version_const
 
-# Every layout keeps these names; the manifest must be found before the dialect is known.
-MANIFEST, TRACE, PAYLOADS = FILE_PER_PAYLOAD.file_names
+# Every layout keeps these names (the bundle module's): the manifest is found before the dialect is known.
+from ...bundle import MANIFEST, PAYLOADS, TRACE  # noqa: E402
+from ...model.common import EnvelopeKey, ManifestKey  # noqa: E402
 MAX_MANIFEST_BYTES = 1024 * 1024
 
 IS_DIRECTORY = invariant(
@@ -158,7 +158,7 @@ def load_manifest(ctx: Context) -> None:
             ctx.dialect = DIALECTS[forced] if isinstance(forced, str) else forced
         return
     ctx.manifest = obj
-    version = obj.get("schema_version")
+    version = obj.get(ManifestKey.SCHEMA_VERSION)
     if ctx.options.dialect:
         forced = ctx.options.dialect  # a name, or a Dialect built on the model (tests, extensions)
         ctx.dialect = DIALECTS[forced] if isinstance(forced, str) else forced
@@ -192,7 +192,7 @@ def check_manifest_schema(ctx: Context, obj) -> None:
     if floats:
         ctx.manifest = None
         return
-    if obj["schema_version"] != ctx.dialect.schema_version:
+    if obj[ManifestKey.SCHEMA_VERSION] != ctx.dialect.schema_version:
         ctx.report(
             MANIFEST_VERSION,
             f"manifest schema_version is {obj['schema_version']}, but the {ctx.dialect.name} "
@@ -201,7 +201,7 @@ def check_manifest_schema(ctx: Context, obj) -> None:
             **here,
         )
     layout = ctx.dialect.layout
-    for key, want in (("raw_event_log", layout.event_log), ("payloads_dir", layout.payloads_dir)):
+    for key, want in ((ManifestKey.EVENT_LOG, layout.event_log), (ManifestKey.PAYLOADS_DIR, layout.payloads_dir)):
         if obj[key] != want:
             ctx.report(
                 LAYOUT_NAMES,
@@ -217,7 +217,7 @@ def dialect_from_first_event(ctx: Context, first_line: bytes | None) -> None:
     if first_line:
         try:
             obj = strict_loads(first_line.decode("utf-8", "replace"))
-            version = obj.get("schema_version") if isinstance(obj, dict) else None
+            version = obj.get(EnvelopeKey.SCHEMA_VERSION) if isinstance(obj, dict) else None
         except ValueError:
             pass
     ctx.dialect = dialect_for_schema_version(version)
@@ -239,9 +239,10 @@ def _schema_version_of(what: str, obj) -> str:
     """How ``obj`` (the parsed manifest or first event) states its schema_version, absence included."""
     if not isinstance(obj, dict):
         return f"no {what} object"
-    if "schema_version" not in obj:
-        return f"the {what} has no schema_version"
-    value = json.dumps(obj["schema_version"], ensure_ascii=True)  # null, not Python's None
+    key = ManifestKey.SCHEMA_VERSION  # the envelope's has the same name (EnvelopeKey.SCHEMA_VERSION)
+    if key not in obj:
+        return f"the {what} has no {key}"
+    value = json.dumps(obj[key], ensure_ascii=True)  # null, not Python's None
     return f"{what} schema_version {value if len(value) <= 40 else value[:37] + '...'}"
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...model import bodies as B
 from ...model import facts
 from ...model.types import Dialect, TaggedUnion, release_key
 from ..catalogue import R, invariant
@@ -224,6 +225,7 @@ class LifecycleChecker:
         self.tool_kinds = facts.tool_kinds(d)
         self.kind_code = {k: i for i, k in enumerate(self.tool_kinds)}
         self.terminal_kinds = facts.terminal_tool_kinds(d)
+        self.exec_kinds = facts.exec_runtime_kinds(d)
         self.handlers = {tag: method.__get__(self) for tag, method in handlers_for(d).items()}
         self.later_refs = _later_ref_fields(d, self.handlers)
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
@@ -457,7 +459,7 @@ class LifecycleChecker:
 
     def _previous_response(self, cid, thread, request):
         """A request naming a previous_response_id continues a response traced in the same thread."""
-        previous = request.get("previous_response_id") if isinstance(request, dict) else None
+        previous = request.get(B.REQUEST_PREVIOUS_RESPONSE) if isinstance(request, dict) else None
         if previous is None:
             return
         if previous not in self.responses.get(self.thread_idx(thread), ()):
@@ -580,7 +582,7 @@ class LifecycleChecker:
             parsed_as = self._runtime_kind(p, kind)
             if parsed_as != kind:
                 self.runtime_kinds[key] = parsed_as
-            if parsed_as == "exec_command" and body is not None:
+            if parsed_as in self.exec_kinds and body is not None:
                 pid = bodies.check_exec_begin(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
                 if pid is not None:
                     self.pids[key] = pid
@@ -598,7 +600,7 @@ class LifecycleChecker:
         kind = self._tool(p, "tool runtime end")
         if kind is not None:
             self.tools[p.tool_call_id] |= RUNTIME
-        if self.runtime_kinds.get(p.tool_call_id, kind) == "exec_command" and body is not None:
+        if self.runtime_kinds.get(p.tool_call_id, kind) in self.exec_kinds and body is not None:
             bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload",
                                   self.pids.get(p.tool_call_id))
 

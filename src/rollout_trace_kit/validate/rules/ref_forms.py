@@ -13,9 +13,14 @@ from __future__ import annotations
 
 from array import array
 
+from ...model.common import ZSTD_SHARDS
+
 PAGE_BITS = 6
 PAGE = 1 << PAGE_BITS
-_PREFIX = "raw_payload:"
+# A canonical payload id is the layout's prefix then n (the index below relies on n ending it).
+_PREFIX, _, _SUFFIX = ZSTD_SHARDS.payload_id.partition("{n}")
+_P = len(_PREFIX)
+assert not _SUFFIX, "canonical payload ids end with their ordinal"
 
 
 def ref_form(ref) -> tuple:
@@ -66,8 +71,8 @@ class RefForms:
         if code is None:
             self.forms.append(form)
             code = self.codes[form] = len(self.forms)
-        tail = rid[12:]
-        if rid[:12] == _PREFIX and tail.isdigit() and tail[:1] != "0" and len(tail) < 19:
+        tail = rid[_P:]
+        if rid[:_P] == _PREFIX and tail.isdigit() and tail[:1] != "0" and len(tail) < 19:
             n = int(tail)
             page = self.pages.get(n >> PAGE_BITS)
             if page is None:

@@ -16,6 +16,7 @@ import msgspec
 import msgspec.inspect as mi
 
 from ...model.facts import refs_by_shape
+from ...bundle import MANIFEST, TRACE
 from ..catalogue import R, S, W, invariant
 from ..findings import Invariant, Severity
 
@@ -299,7 +300,7 @@ class ReleaseFinding:
     message: str
     line: int | None
     severity: Severity | None = None  # None: the invariant's own
-    file: str = "trace.jsonl"
+    file: str = TRACE
 
 
 def judge(summary: BundleSummary, release, *, dialect_terminal: tuple[str, ...] = (),
@@ -328,7 +329,7 @@ def judge_reader(summary: BundleSummary, release) -> list[ReleaseFinding]:
             sv, line = bad[0]
             return [ReleaseFinding(SCHEMA_ACCEPTED, f"Codex {v}'s reducer accepts schema_version "
                                    f"{sorted(accepted)}, not {sv!r}", line,
-                                   file="manifest.json" if line is None else "trace.jsonl")]
+                                   file=MANIFEST if line is None else TRACE)]
     return _reader_rules(summary, release)
 
 
@@ -409,7 +410,7 @@ def _writer_rules(summary: BundleSummary, release, dialect_terminal: tuple[str, 
         event_schema = next(((sv, line) for sv, line in summary.schema_versions.items() if sv != own), None)
         if summary.manifest_schema not in (None, own):
             out.append(ReleaseFinding(WRITER_SCHEMA, f"Codex {v}'s writer writes schema_version {own}; "
-                                      f"the manifest's is {summary.manifest_schema!r}", None, file="manifest.json"))
+                                      f"the manifest's is {summary.manifest_schema!r}", None, file=MANIFEST))
         elif event_schema is not None:
             out.append(ReleaseFinding(WRITER_SCHEMA, f"Codex {v}'s writer writes schema_version {own}; "
                                       f"an event's is {event_schema[0]!r}", event_schema[1]))

@@ -358,7 +358,7 @@ def decode_event(ctx: Context, raw: RawLine, td=None):
         event = td.decoder.decode(data)
         encoded = td.encoder.encode(event)
         if encoded == data or respelled(encoded, data):
-            return event, None
+            return td.settle(event), None
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
         event = None
     return _slow(ctx, raw, td, event)
@@ -477,4 +477,4 @@ def _validate(ctx: Context, raw: RawLine, td, fast_event, obj):
         # ENVELOPE.SCHEMA_VERSION's to report, so decode with it and put it back.
         fast_event = _typed_event(dialect, td, dict(obj, schema_version=dialect.schema_version))
         fast_event.schema_version = version
-    return fast_event, obj
+    return td.settle(fast_event), obj

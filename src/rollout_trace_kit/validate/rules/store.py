@@ -32,6 +32,7 @@ import msgspec
 import orjson
 
 from ... import files
+from ...model.common import ZSTD_SHARDS
 from ...store import shards as codec
 from ..catalogue import R, S, W, invariant
 from ..context import Context
@@ -186,8 +187,9 @@ SIZE_LIMIT = invariant(
     declines=True,
 )
 
-_SHARD_NAME = re.compile(r"([0-9]{6,})\.zst\Z")
-_ID = re.compile(rb"raw_payload:([1-9][0-9]*)\Z")
+_ID = re.compile(ZSTD_SHARDS.id_regex())
+_ID_PREFIX = ZSTD_SHARDS.payload_id.partition("{n}")[0].encode()  # a canonical id: this, then n
+_P = len(_ID_PREFIX)
 _NOTHING = object()  # _resolve: no body (missing, unreadable, not JSON, not parsed)
 BUNDLE_CAP = f"the kit reads at most {MAX_BUNDLE_RECORDS} records from all shards together"
 
@@ -228,8 +230,8 @@ class _Shard:
 
     def key(self, rid: bytes):
         """A record's index into the bitmaps (canonical ids near the shard's first), else its id bytes."""
-        if rid[:12] == b"raw_payload:" and rid[12:13] != b"0" and rid[12:].isdigit() and len(rid) < 22:
-            n = int(rid[12:])
+        if rid[:_P] == _ID_PREFIX and rid[_P : _P + 1] != b"0" and rid[_P:].isdigit() and len(rid) < _P + 10:
+            n = int(rid[_P:])
             if self.base < 0:
                 self.base = n
             i = n - self.base
@@ -257,7 +259,7 @@ class _Shard:
         for p in sorted(self.flags):
             for j, bits in enumerate(self.flags[p]):
                 if bits & PRESENT:
-                    yield b"raw_payload:%d" % (self.base + (p << PAGE_BITS) + j), bits
+                    yield _ID_PREFIX + b"%d" % (self.base + (p << PAGE_BITS) + j), bits
         for rid, bits in self.others.items():
             if bits & PRESENT:
                 yield rid, bits
@@ -656,7 +658,7 @@ class StoreRefChecker:
             return
         if ctx.wants(RECORD_ID):
             ctx.report(
-                RECORD_ID, f"record id {_show(rid)} in shard {sh.n}: writers write raw_payload:{{n}}",
+                RECORD_ID, f"record id {_show(rid)} in shard {sh.n}: writers write {ZSTD_SHARDS.payload_id}",
                 file=sh.rel, line=None, seq=None,
             )
 
@@ -725,7 +727,7 @@ class StoreRefChecker:
                     continue
                 for n, bits in enumerate(b.flags[p], start):
                     if bits & PRESENT and lo <= n < hi and a.get(n - a.base) & PRESENT:
-                        self._duplicate(b, b"", f"payload raw_payload:{n} has records in shards {a.n} and {b.n}", W)
+                        self._duplicate(b, b"", f"payload {ZSTD_SHARDS.payload_id_for(n)} has records in shards {a.n} and {b.n}", W)
         seen: dict[bytes, int] = {}
         for sh in opened:
             for rid in sh.others:
@@ -779,15 +781,14 @@ class StoreRefChecker:
         with entries:
             for entry in entries:
                 rel = f"{PAYLOADS}/{entry.name}"
-                m = _SHARD_NAME.match(entry.name)
-                n = int(m.group(1)) if m else None
-                if m and n is not None and n >= 1 and codec.shard_name(n) == entry.name:
+                n = ZSTD_SHARDS.shard_of(entry.name)
+                if n is not None:
                     if n not in self.shards and ctx.wants(UNREFERENCED):
                         ctx.report(UNREFERENCED, f"shard {rel} is not referenced by any event", file=rel, line=None, seq=None)
                     continue
                 ctx.report(
                     SHARD_NAME,
-                    f"{rel} is not a shard name ({{n:06}}.zst from 1); readers never open it",
+                    f"{rel} is not a shard name ({ZSTD_SHARDS.shard_name_pattern} from {ZSTD_SHARDS.first_shard}); readers never open it",
                     file=rel, line=None, seq=None,
                 )
 

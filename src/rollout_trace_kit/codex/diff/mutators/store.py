@@ -7,6 +7,7 @@ import random
 import struct
 
 from ....bundle import Special
+from ....model.common import ZSTD_SHARDS
 from ....store.shards import HEADER, compress_records, encode_record
 from ....store.zstd import CompressionParameter, ZstdCompressor
 from ..view import records, set_records, shard_paths
@@ -205,7 +206,7 @@ def _edit_bytes(body: bytes, rng: random.Random) -> bytes:
 
 
 def _file(bundle, rng: random.Random) -> str | None:
-    files = sorted(p for p in bundle.payloads if not p.endswith(".zst"))
+    files = sorted(p for p in bundle.payloads if not p.endswith(ZSTD_SHARDS.payload_suffix))
     return rng.choice(files) if files else None
 
 
