@@ -178,13 +178,13 @@ class Campaign:
         if self.jobs > 1 and len(work) > 1:
             from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(max_workers=self.jobs, initializer=_set_gate, initargs=(gate,)) as pool:
+            with ProcessPoolExecutor(max_workers=self.jobs, initializer=set_gate, initargs=(gate,)) as pool:
                 for r in pool.map(run_case, work, chunksize=4):
                     outcomes.append(r)
                     failing += r is not None and r.result not in (PASS, NOT_RUN)
                     self._progress(len(outcomes), len(work), failing)
         else:
-            _set_gate(gate)
+            set_gate(gate)
             try:
                 for w in work:
                     r = run_case(w)
@@ -192,7 +192,7 @@ class Campaign:
                     failing += r is not None and r.result not in (PASS, NOT_RUN)
                     self._progress(len(outcomes), len(work), failing)
             finally:
-                _set_gate({})
+                set_gate({})
         for spec, r in zip(specs, outcomes):
             if r is None:
                 self.skipped.append(spec)
@@ -281,9 +281,55 @@ def hang_gate(invariants: list[str]) -> dict:
     return {i: (multiprocessing.Lock(), multiprocessing.Value("b", 0)) for i in invariants}
 
 
-def _set_gate(gate: dict) -> None:
+class _FileLock:
+    """A lock any process can take by path (pytest-xdist's workers share no memory)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> "_FileLock":
+        import fcntl
+
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._fd is not None
+        os.close(self._fd)  # closing releases the lock
+        self._fd = None
+
+
+class _FileFlag:
+    """``.value`` set once by creating a file: what a ``multiprocessing.Value`` is to the pool."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    @property
+    def value(self) -> int:
+        return int(os.path.exists(self.path))
+
+    @value.setter
+    def value(self, v: int) -> None:
+        if v:
+            with open(self.path, "a"):
+                pass
+
+
+def file_hang_gate(directory: str, invariants: list[str]) -> dict:
+    """:func:`hang_gate` for processes that only share a directory (the pytest plugin under
+    pytest-xdist): the files are named by position, never by a name from a known-results file."""
+    return {inv: (_FileLock(os.path.join(directory, f"{k}.lock")), _FileFlag(os.path.join(directory, f"{k}.hung")))
+            for k, inv in enumerate(sorted(invariants))}
+
+
+def set_gate(gate: dict) -> None:
+    """Which invariants' cases this process runs through a hang gate (:func:`run_case`)."""
     global _GATE
     _GATE = gate
+
 
 
 def run_case(job: Job) -> CaseResult | None:

@@ -8,7 +8,9 @@ one collector (so ``--collect-only`` lists them); every option can also sit in
 winning. The seed defaults to 0 here: every pytest-xdist worker must collect the
 same items. Failures listed in ``--reducer-known`` are xfails; an entry that no
 longer matches fails the session (checked when the session runs in one process,
-not under ``-n``).
+not under ``-n``). A known hang costs at most one timeout per session, with or
+without ``-n``: once one of its cases hung, its other cases are skipped as not run
+(a gate of lock files the workers share, :func:`.fuzz.file_hang_gate`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 _STASH_RESULTS = pytest.StashKey["list[CaseResult]"]()
 _KNOWN = pytest.StashKey["Known"]()
 _ORACLES = pytest.StashKey["OracleConfig"]()
+_HANG_GATE_DIR = pytest.StashKey[str]()  # the hang gate's files, shared with pytest-xdist's workers
+_GATE_INPUT = "rollout_trace_kit_hang_gate"  # its key in a worker's workerinput
 
 # option name (without --reducer-), ini type, default, help
 OPTIONS: tuple[tuple[str, Literal["string", "linelist"], str | list[str] | None, str], ...] = (
@@ -93,7 +97,7 @@ class ReducerCase(pytest.Item):
         self.add_marker(pytest.mark.reducer_conformance)
 
     def runtest(self) -> None:
-        from .fuzz import PASS
+        from .fuzz import NOT_RUN, PASS
 
         suite = self.parent
         assert isinstance(suite, ReducerSuite)  # cases are collected by the suite
@@ -101,6 +105,8 @@ class ReducerCase(pytest.Item):
         result = campaign.run_case(self.spec)
         if result is None:
             pytest.skip(f"no bundle of this seed offers a place for {self.spec.invariant}")
+        if result.result == NOT_RUN:  # a known hang that already hung: not a result (the stale check skips it)
+            pytest.skip(result.detail)
         self.config.stash[_STASH_RESULTS].append(result)
         if result.result == PASS:
             return
@@ -127,6 +133,30 @@ class ReducerCase(pytest.Item):
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "reducer_conformance: a case of the reducer conformance suite")
     config.stash[_STASH_RESULTS] = []
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        if _GATE_INPUT in workerinput:
+            config.stash[_HANG_GATE_DIR] = workerinput[_GATE_INPUT]
+    elif option(config, "cmd"):
+        import tempfile
+
+        from ..command import scratch_root
+
+        config.stash[_HANG_GATE_DIR] = tempfile.mkdtemp(prefix="rtk-hang-gate-", dir=scratch_root())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: each worker gets the controller's hang gate directory."""
+    if _HANG_GATE_DIR in node.config.stash:
+        node.workerinput[_GATE_INPUT] = node.config.stash[_HANG_GATE_DIR]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _HANG_GATE_DIR in config.stash and not hasattr(config, "workerinput"):
+        import shutil
+
+        shutil.rmtree(config.stash[_HANG_GATE_DIR], ignore_errors=True)
 
 
 def _suite(session: pytest.Session) -> ReducerSuite:
@@ -162,6 +192,10 @@ def _suite(session: pytest.Session) -> ReducerSuite:
     except ImportError as e:
         raise pytest.UsageError(f"rollout-trace reducer plugin {e}") from None
     campaign = Campaign(command, dialect, claim=claim, shrink=True, oracles=oracles, known=known, mode=mode)
+    if _HANG_GATE_DIR in config.stash:
+        from .fuzz import file_hang_gate, set_gate
+
+        set_gate(file_hang_gate(config.stash[_HANG_GATE_DIR], campaign.known_hangs()))
     specs = plan_cases(dialect, examples, seed, invariants=option(config, "invariant") or None, mode=mode)
     config.stash[_KNOWN] = known
     config.stash[_ORACLES] = oracles
