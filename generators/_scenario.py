@@ -22,6 +22,7 @@ from ._ids import Ids
 from ._plan import SPAWN, BundlePlan, Round, TurnPlan
 from ._scenario_threads import Threads
 from ._scenario_tools import ToolCalls
+from ._release import writing_release
 from ._widen import Widener
 from ._writer import Sink, TraceWriter
 
@@ -61,6 +62,12 @@ class Recorder(ToolCalls, Threads):
         self.resumes = "thread_resumed" in dialect.tags
         self.runtime_kind = any(f.name == "kind" for f in dialect.payload.variant("tool_call_runtime_started").fields)
         self.completes_recording = dialect.terminal_variants[-1] != "rollout_ended"
+        # as one release writes (its writer's measured facts), or as the dialect's reference release
+        self.release = writing_release(plan.release) if plan.release is not None else None
+        if self.release is not None:
+            if self.release.dialect is not dialect:
+                raise ValueError(f"Codex {plan.release} writes {self.release.dialect.name}, not {dialect.name}")
+            self.completes_recording = self.release.completes_recording
         self.plan = plan
         self.rnd = random.Random(plan.seed)
         self.ids = Ids(self.rnd)
@@ -68,7 +75,8 @@ class Recorder(ToolCalls, Threads):
         start = BASE_MS + self.rnd.randrange(10**8)
         root_id = self.ids.uuid7(start)
         widen = Widener(dialect, random.Random(plan.seed ^ 0x51DE), incremental=plan.incremental) if plan.mode == "schema" else None
-        self.w = TraceWriter(dialect, sink, trace_id=self.ids.uuid4(), rollout_id=root_id, started_at=start, widen=widen)
+        self.w = TraceWriter(dialect, sink, trace_id=self.ids.uuid4(), rollout_id=root_id, started_at=start, widen=widen,
+                             shape=self.release.shape if self.release is not None else None)
         self.root: Thread | None = None
         self.pids = self.rnd.randrange(1000, 90000)
         self.compaction_requests = 0  # request ids are unique in the bundle
@@ -192,6 +200,8 @@ class Recorder(ToolCalls, Threads):
 
     # -- turns --------------------------------------------------------------------------------------------
     def user_turn(self, th: Thread, plan: TurnPlan) -> None:
+        if self.release is not None:
+            plan = self.release.turn(plan)  # only what the release writes
         items = self.context_items(th) if th.turns_run == 0 else []
         items.append(B.input_message(self.msg_id(), "user", self.text()))
         self.turn(th, plan, [(i, None) for i in items], parent_turn=None)

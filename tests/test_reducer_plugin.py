@@ -126,3 +126,20 @@ def test_a_known_hang_costs_one_timeout_per_session_with_or_without_xdist(pytest
         assert len(count.read_text().splitlines()) == 1  # one timeout, however many cases of the hang
         assert outcomes.get("xfailed") == 1 and outcomes.get("passed") == 1 and outcomes.get("skipped") == 4, outcomes
         result.stdout.fnmatch_lines(["*not run: a case of SEQ.NO_GAP, a known hang, already hung*"])
+
+
+def test_the_release_from_the_ini_file(pytester):
+    """reducer_release = "0.165.0": bundles as 0.165.0 writes them, judged by its rules (other case
+    ids: the release is part of what rebuilds a case); the kit's reducer judging as 0.165.0 passes."""
+    def ids():
+        return [l for l in pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider").outlines
+                if l.startswith("reducer::")]
+
+    _ini(pytester, CORRECT)
+    plain = ids()
+    _ini(pytester, kit_reducer("--release", "0.165.0"), reducer_release="0.165.0")
+    as_release = ids()
+    assert len(plain) == len(as_release) == 6 and not set(plain) & set(as_release)
+    assert pytester.runpytest_subprocess("-p", "no:cacheprovider").ret == 0
+    bad = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--reducer-dialect", "v1")
+    assert bad.ret == 4 and any("writes dialect v2, not v1" in l for l in bad.errlines)

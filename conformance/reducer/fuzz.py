@@ -125,6 +125,7 @@ class Campaign:
     claim: Claim = field(default_factory=lambda: Claim.parse("reducer"))
     invariants: list[str] | None = None
     mode: str = "releases"  # the generation mode of the bundles (generators MODES)
+    release: str | None = None  # bundles as this Codex release writes them, judged by its rules
     repro_dir: Path | None = None
     shrink: bool = True
     oracles: OracleConfig = field(default_factory=OracleConfig)
@@ -170,7 +171,7 @@ class Campaign:
         """Run every case; ``jobs`` worker processes build, judge and run them (the
         building and judging is Python, so threads would queue on the GIL)."""
         specs = plan_cases(self.dialect, self.examples, self.seed, invariants=self.invariants, shard=self.shard,
-                           mode=self.mode)
+                           mode=self.mode, release=self.release)
         work = [Job(self.command, self.claim, spec, self.oracles) for spec in specs]
         outcomes: list[CaseResult | None] = []
         failing = 0

@@ -39,7 +39,9 @@ _GATE_INPUT = "rollout_trace_kit_hang_gate"  # its key in a worker's workerinput
 # option name (without --reducer-), ini type, default, help
 OPTIONS: tuple[tuple[str, Literal["string", "linelist"], str | list[str] | None, str], ...] = (
     ("cmd", "string", None, "reducer command to fuzz ({bundle}, {output} placeholders)"),
-    ("dialect", "string", "v2", "dialect of the bundles (a dialect the kit's writer writes)"),
+    ("dialect", "string", None, "dialect of the bundles (a dialect the kit's writer writes; default: the "
+     "release's, else v2)"),
+    ("release", "string", None, "generate bundles as this Codex release writes them and judge by its rules"),
     ("examples", "string", "100", "cases to run"),
     ("seed", "string", "0", "the same seed gives the same cases"),
     ("timeout", "string", "30", "seconds per run before the process group is killed"),
@@ -84,7 +86,7 @@ class ReducerSuite(pytest.Collector):
         from .preflight import PreflightError, preflight
 
         try:
-            preflight(self.campaign.command, self.campaign.dialect)
+            preflight(self.campaign.command, self.campaign.dialect, release=self.campaign.release)
         except PreflightError as e:
             raise pytest.UsageError(f"--reducer-cmd: {e}") from None
         return [ReducerCase.from_parent(self, name=spec.id, spec=spec) for spec in self.specs]
@@ -172,7 +174,8 @@ def _suite(session: pytest.Session) -> ReducerSuite:
     try:
         command = ReducerCommand(option(config, "cmd"), input=option(config, "input"),
                                  timeout=float(option(config, "timeout")), reject_exit=parse_reject_exit(option(config, "reject_exit")))
-        dialect = option(config, "dialect")
+        release = option(config, "release") or None
+        dialect = _dialect(option(config, "dialect") or None, release, option(config, "mode"))
         if dialect not in written_dialects():
             raise ValueError(f"reducer dialect must be one of {', '.join(written_dialects())}, not {dialect!r}")
         examples, seed = int(option(config, "examples")), int(option(config, "seed"))
@@ -191,15 +194,31 @@ def _suite(session: pytest.Session) -> ReducerSuite:
         corruptions()
     except ImportError as e:
         raise pytest.UsageError(f"rollout-trace reducer plugin {e}") from None
-    campaign = Campaign(command, dialect, claim=claim, shrink=True, oracles=oracles, known=known, mode=mode)
+    campaign = Campaign(command, dialect, claim=claim, shrink=True, oracles=oracles, known=known, mode=mode,
+                        release=release)
     if _HANG_GATE_DIR in config.stash:
         from .fuzz import file_hang_gate, set_gate
 
         set_gate(file_hang_gate(config.stash[_HANG_GATE_DIR], campaign.known_hangs()))
-    specs = plan_cases(dialect, examples, seed, invariants=option(config, "invariant") or None, mode=mode)
+    specs = plan_cases(dialect, examples, seed, invariants=option(config, "invariant") or None, mode=mode,
+                       release=release)
     config.stash[_KNOWN] = known
     config.stash[_ORACLES] = oracles
     return ReducerSuite.from_parent(session, name="reducer", nodeid="reducer", campaign=campaign, specs=specs, known=known)
+
+
+def _dialect(dialect: str | None, release: str | None, mode: str) -> str:
+    """The campaign's dialect: the option's, or the one the release writes (both: they must agree)."""
+    if release is None:
+        return dialect or "v2"
+    from ...generators._release import writing_release
+
+    if mode != "releases":
+        raise ValueError(f"reducer release {release}: bundles as it writes them are of mode releases, not {mode!r}")
+    written = writing_release(release).dialect.name  # NotWritable is a ValueError saying why
+    if dialect is not None and dialect != written:
+        raise ValueError(f"reducer release {release} writes dialect {written}, not {dialect}")
+    return written
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
