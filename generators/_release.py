@@ -97,6 +97,7 @@ class WritingRelease:
 
 def _written(dialect: Dialect, turn: TurnPlan) -> tuple[set[str], set[str], set[str]]:
     """(variants, tool kinds, payload kinds) of a bundle holding ``turn``, measured by building it."""
+    from ..bundle import Bundle
     from ..validate.rules.release import BundleSummary
     from ._scenario import Recorder
     from ._writer import MemorySink
@@ -106,6 +107,7 @@ def _written(dialect: Dialect, turn: TurnPlan) -> tuple[set[str], set[str], set[
     rec.user_turn(root, turn)
     rec.shutdown(root)
     bundle = rec.w.finish()
+    assert isinstance(bundle, Bundle)  # a memory sink
     summary = BundleSummary()
     for n, line in enumerate(bundle.lines, 1):
         summary.observe(orjson.loads(line), n)
