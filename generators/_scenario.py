@@ -85,6 +85,12 @@ class Recorder(ToolCalls, Threads):
         self.keep_history = keep_history
         fields = {f.name for f in dialect.payload.variant("inference_started").fields}
         self.prepared_prompts = "prepared_prompt_payload" in fields
+        # The schema mode's own choices, from a stream of their own (the releases mode's draws stay):
+        # requests that say how they relate to earlier ones (v1's request_input_mode, a field of the
+        # schema no release writes and the reducers ignore), and responses without an id, which no
+        # later request continues (the next request of the thread is a full snapshot).
+        self.schema_mode = random.Random(plan.seed ^ 0x1A7E) if plan.mode == "schema" else None
+        self.input_modes = "request_input_mode" in fields
         self.tool_output_refs = "history_item_accepted" in dialect.tags and "tool_output_payload" in {
             f.name for f in dialect.payload.variant("history_item_accepted").fields
         }
@@ -254,12 +260,15 @@ class Recorder(ToolCalls, Threads):
     def inference(self, th: Thread, turn: str, outputs: list | None, failure=None) -> None:
         """One model request. ``outputs`` = the answer's items; ``failure`` = (how, error, partial item)."""
         call = self.ids.uuid4()
-        if self.plan.incremental and th.last_response_id is not None:
+        incremental = self.plan.incremental and th.last_response_id is not None
+        if incremental:
             request = B.inference_request(list(th.delta), th.thread_id, th.last_response_id)
         else:
             request = B.inference_request([th.base] + th.history, th.thread_id)
         request_ref = self.payload("inference_request", request)
         extra = {}
+        if self.schema_mode is not None and self.input_modes:
+            extra["request_input_mode"] = self.input_mode(th, incremental)
         if self.prepared_prompts:
             items = request["input"]
             extra["prepared_prompt_payload"] = self.prepared_prompt(th, items[1:] if items and items[0] is th.base else items)
@@ -270,9 +279,10 @@ class Recorder(ToolCalls, Threads):
             assert outputs is not None  # an answer without a failure has its items
             response_id = f"resp-{n}"
             body = B.inference_response(response_id, f"mock-req-{n}", outputs)
-            self.ev("inference_completed", th, turn, inference_call_id=call, response_id=response_id,
+            unnamed = self.schema_mode is not None and self.keep_history and self.schema_mode.random() < 0.25
+            self.ev("inference_completed", th, turn, inference_call_id=call, response_id=None if unnamed else response_id,
                     upstream_request_id=f"mock-req-{n}", response_payload=self.payload("inference_response", body))
-            th.last_response_id = response_id
+            th.last_response_id = None if unnamed else response_id
             th.delta = []
             for item in outputs:
                 self.accept(th, turn, item["id"])
@@ -291,6 +301,18 @@ class Recorder(ToolCalls, Threads):
         if partial is not None:
             self.accept(th, turn, partial["id"])
             self.remember(th, B.resent(partial))
+
+    def input_mode(self, th: Thread, incremental: bool) -> dict:
+        """How a request relates to earlier ones (schema mode): a full snapshot, or a continuation
+        of the previous response, whose earlier input is sometimes given as an untraced prefix."""
+        if not incremental:
+            return {"type": "full_snapshot"}
+        assert self.schema_mode is not None and th.last_response_id is not None
+        if self.schema_mode.random() < 0.5:
+            return {"type": "incremental", "previous_response_id": th.last_response_id}
+        prefix = self.payload("inference_request", B.inference_request([th.base], th.thread_id))
+        return {"type": "incremental_with_untraced_prefix", "previous_response_id": th.last_response_id,
+                "prefix_payload": prefix}
 
     # -- rounds and tool calls -----------------------------------------------------------------------------
     def round(self, th: Thread, turn: str, plan: Round) -> None:

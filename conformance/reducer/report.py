@@ -128,7 +128,7 @@ def build_report(campaign, command: str, known: Known, seconds: float, *, exampl
         eligible=campaign.eligible,
         never_exercised=campaign.never_exercised(),
         mode=campaign.mode,
-        release=campaign.release,
+        **({"release": campaign.release} if campaign.release else {}),  # reports without one keep their shape
         model_coverage=campaign.model_coverage(),
         examples=examples,
         timeout=timeout,
@@ -257,7 +257,7 @@ def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # d
              if all(name in ((d.get("oracles") or {}).get("never_applied") or {}) for d in docs)}
     return {
         "format": REPORT_FORMAT,
-        **{k: docs[0].get(k) for k in same},
+        **{k: docs[0].get(k) for k in same if k in docs[0]},
         "shards": sorted(shards),
         "cases": sum(d.get("cases", 0) for d in docs),
         "skipped": sum(d.get("skipped", 0) for d in docs),
