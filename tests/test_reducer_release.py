@@ -110,3 +110,19 @@ def test_a_campaign_as_0_165_0_writes_is_judged_by_its_rules_and_replay_honours_
 def test_a_release_the_generators_cannot_follow_is_a_usage_error(tmp_path, extra, message):
     out = _fuzz(tmp_path, kit_reducer(), "--examples", "2", *extra)
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("release", [None, "0.165.0"])
+def test_cases_are_judged_the_same_without_the_compatible_release_verdicts(release, tmp_path):
+    """judge_case skips the per-epoch compat verdicts (a speed-up): the findings, and so each
+    case's must_reject, are those of a full validate, RELEASE rules included."""
+    from rollout_trace_kit.conformance.reducer.cases import build_case, judge_case, plan_cases
+
+    for spec in plan_cases("v2", 12, 5, release=release):
+        case = build_case(spec)
+        if case is None:
+            continue
+        path = case.bundle.write(tmp_path / spec.id)
+        judge_case(case, path, Profile.REDUCER)
+        full = validate_bundle(path, Options(profile=Profile.REDUCER, dialect="v2", release=release))
+        assert case.must_reject == (not full.ok), spec.id

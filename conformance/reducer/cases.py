@@ -104,7 +104,10 @@ def judge_case(case: Case, bundle_dir, profile: Profile, rejects: bool = True) -
     """
     from ...validate import Options, validate_bundle
 
-    report = validate_bundle(bundle_dir, Options(profile=profile, dialect=case.spec.dialect, release=case.spec.release))
+    # releases=False: no compatible-release verdicts (a dozen epochs judged per case, unused here);
+    # with a release its RELEASE rules still apply
+    report = validate_bundle(bundle_dir, Options(profile=profile, dialect=case.spec.dialect, release=case.spec.release,
+                                                 releases=False))
     case.must_reject = rejects and not report.ok
     if not report.findings:
         return None
