@@ -140,3 +140,23 @@ def test_fuzz_report_carries_the_mode_and_model_coverage(tmp_path):
     cov = doc["model_coverage"]
     assert cov["tool_kinds"]["total"] == 12 and cov["tool_kinds"]["covered"] >= 8, cov["tool_kinds"]
     assert set(cov) == {"variants", "tool_kinds", "payload_kinds", "enum_values", "field_presence", "invariants"}
+
+
+def test_the_campaigns_model_coverage_is_observed_by_the_workers_as_a_rebuild_would():
+    """Each result carries what its case exercised (observed where the case was built); the
+    campaign's coverage from those equals the one rebuilt from the specs."""
+    import sys
+
+    from rollout_trace_kit.conformance.command import ReducerCommand
+    from rollout_trace_kit.conformance.reducer.fuzz import Campaign
+
+    from .conftest import ROOT
+
+    reducer = f"{sys.executable} {ROOT / 'tests' / 'reducers' / 'accept_all.py'} {{bundle}} {{output}}"
+    campaign = Campaign(ReducerCommand(reducer), "v3", examples=10, seed=4, jobs=1, mode="schema")
+    results = campaign.run()
+    assert results and all(r.coverage is not None for r in results)
+    carried = campaign.model_coverage()
+    for r in results:
+        r.coverage = None  # the rebuild path
+    assert campaign.model_coverage() == carried == campaign_coverage("v3", "schema", examples=10, seed=4).report()

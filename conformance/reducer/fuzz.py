@@ -54,6 +54,7 @@ class CaseResult:
     lines: int = 0  # lines of the case's trace.jsonl as built
     runs: int = 0  # reducer runs this case took (the oracles' runs included)
     run_seconds: float = 0.0  # their time: the floor a campaign's wall time is measured against
+    coverage: dict[str, set[str]] | None = None  # what the case's bundle exercised (coverage.CATEGORIES)
 
     @property
     def valid_accepted(self) -> bool:
@@ -149,18 +150,16 @@ class Campaign:
 
     def model_coverage(self) -> dict[str, dict]:
         """Which variants, kinds, enum values, optional-field forms and invariants the cases
-        exercised (rebuilt here: a case builds in milliseconds, a reducer run takes longer)."""
+        exercised: each case's, observed by the worker that built it (a result without it, of a
+        campaign made by hand, is rebuilt here)."""
         from ...model import DIALECTS
         from .coverage import Coverage
 
         cov = Coverage(DIALECTS[self.dialect], frozenset(self.eligible))
         for r in self.results:
-            case = build_case(r.spec)
-            if case is None:
-                continue
-            if not case.valid:
-                cov.observe_invariant(r.spec.invariant)
-            cov.observe_lines(case.bundle.lines)
+            seen = r.coverage if r.coverage is not None else _observed(r.spec)
+            for category, items in (seen or {}).items():
+                cov.seen[category] |= items
         return cov.report()
 
     def never_exercised(self) -> list[str]:
@@ -353,7 +352,23 @@ def run_case(job: Job) -> CaseResult | None:
         return r
 
 
+def _observed(spec: CaseSpec, case: Case | None = None) -> dict[str, set[str]] | None:
+    """What one case exercised of the model (coverage.Coverage's sets), or None when it does not build."""
+    from ...model import DIALECTS
+    from .coverage import Coverage
+
+    case = case if case is not None else build_case(spec)
+    if case is None:
+        return None
+    cov = Coverage(DIALECTS[spec.dialect])
+    if not case.valid:
+        cov.observe_invariant(spec.invariant)
+    cov.observe_lines(case.bundle.lines)
+    return cov.seen
+
+
 def _run_built(job: Job, case: Case) -> CaseResult:
+    seen = _observed(job.spec, case)  # in the worker: the report's model coverage needs no rebuild
     with tempfile.TemporaryDirectory(prefix="rtk-fuzz-", dir=scratch_root()) as tmp:
         bundle_dir = case.bundle.write(Path(tmp) / "bundle")
         finding = judge_case(case, bundle_dir, job.claim.profile, job.claim.rejects)
@@ -361,7 +376,8 @@ def _run_built(job: Job, case: Case) -> CaseResult:
         run = job.command.run_capture(bundle_dir, Path(tmp) / "work", capture=capture)
         result, behaviour, detail = classify(case, run.outcome)
         r = CaseResult(job.spec, result, behaviour, case.must_reject, sorted(case.expected), run.outcome, detail,
-                       finding=finding, lines=case.lines, runs=1, run_seconds=run.outcome.seconds)
+                       finding=finding, lines=case.lines, runs=1, run_seconds=run.outcome.seconds,
+                       coverage=seen)
         if capture and result == PASS and behaviour == "accepts":
             from .judge_output import judge_output
 
