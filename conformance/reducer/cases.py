@@ -17,13 +17,13 @@ from ...validate import CATALOGUE, Profile
 
 VALID = "VALID"  # the pseudo-invariant of valid cases in reports and known-results files
 MIN_EVENTS = 8
-# Hypothesis is a base dependency; an install that lacks it was made without dependencies.
+# The generators' dependencies are base dependencies; an install that lacks one was made without them.
 MISSING_HINT = "reinstall rollout-trace-kit with its dependencies (pip install without --no-deps)"
 
 
 def corruptions() -> dict[str, Any]:
     """The corruption operators by invariant; ImportError saying how to get what they need
-    (the bundle generators need Hypothesis) instead of a traceback from deep inside."""
+    (a generators dependency missing) instead of a traceback from deep inside."""
     try:
         from ...generators import CORRUPTIONS
     except ImportError as e:

@@ -22,7 +22,7 @@ from ... import escape
 from ...config import HelpFormatter
 try:
     from ...generators._plan import MODES
-except ImportError:  # the generators need Hypothesis: a run then says how to get it (cases.corruptions)
+except ImportError:  # a generators dependency missing: a run then says how to get it (cases.corruptions)
     MODES = {}
 from ...output import OutputError, add_output_arguments, check_writable
 from ...progress import Progress, add_run_arguments, check_jobs
