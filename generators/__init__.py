@@ -75,13 +75,14 @@ exactly ``payload_files`` payload files) straight to a directory, so memory does
 grow with the bundle (``benchmarks/generators.py --big N`` times it).
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from ._fast import build_bundle
 from ._plan import CALL_KINDS, MODES, TURN_ENDS, BundlePlan, Call, Round, ThreadPlan, TurnPlan
 from .corruptions import CORRUPTIONS, UNCORRUPTIBLE, Corrupted, Corruption, applicable, missing_operators
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from ._leaf import events, free_json, payload_bodies, payload_refs, payloads
     from ._strategies import (
         FEATURES,
@@ -104,7 +105,11 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def __getattr__(name: str) -> _Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
