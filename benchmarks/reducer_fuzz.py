@@ -48,6 +48,9 @@ def main() -> None:
     t = time.perf_counter()
     results = campaign.run()
     wall = time.perf_counter() - t
+    t = time.perf_counter()
+    campaign.model_coverage()  # what the command adds for its report (the workers observed each case)
+    coverage_seconds = time.perf_counter() - t
     load_after = os.getloadavg()[0]
     runs = sum(r.runs for r in results)
     floor = sum(r.run_seconds for r in results) / args.jobs
@@ -62,6 +65,7 @@ def main() -> None:
           f"/ {args.jobs} jobs = {floor:.1f} s")
     print(f"  ratio: {wall / floor:.2f}x the floor (goal <= 1.5x: {'met' if wall <= 1.5 * floor else 'NOT met'}); "
           f"wall {wall:.1f} s (goal <= 90 s for 1,000 cases: {'met' if wall <= 90 * args.examples / 1000 else 'NOT met'})")
+    print(f"  after the campaign, the report's model coverage took {coverage_seconds:.1f} s")
     print(f"  {sum(len(r.oracles) for r in results)} oracle verdicts; "
           f"{sum(r.result == 'wrong-output' for r in results)} wrong outputs; {hangs} hang(s), each "
           f"{args.timeout:.0f} s of one job")

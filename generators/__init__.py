@@ -75,20 +75,49 @@ exactly ``payload_files`` payload files) straight to a directory, so memory does
 grow with the bundle (``benchmarks/generators.py --big N`` times it).
 """
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
 from ._fast import build_bundle
-from ._leaf import events, free_json, payload_bodies, payload_refs, payloads
 from ._plan import CALL_KINDS, MODES, TURN_ENDS, BundlePlan, Call, Round, ThreadPlan, TurnPlan
-from ._strategies import (
-    FEATURES,
-    GeneratedBundle,
-    bundles,
-    corrupted_bundles,
-    expand,
-    feature_plan,
-    lifecycle_bundles,
-    plans,
-)
 from .corruptions import CORRUPTIONS, UNCORRUPTIBLE, Corrupted, Corruption, applicable, missing_operators
+
+if _TYPE_CHECKING:
+    from ._leaf import events, free_json, payload_bodies, payload_refs, payloads
+    from ._strategies import (
+        FEATURES,
+        GeneratedBundle,
+        bundles,
+        corrupted_bundles,
+        expand,
+        feature_plan,
+        lifecycle_bundles,
+        plans,
+    )
+
+# The Hypothesis strategies are imported when first used: Hypothesis and hypothesis-jsonschema
+# take about a second to import, which every fuzz-reducer run (it builds bundles with
+# build_bundle and the corruption operators, no strategy) would otherwise pay.
+_LAZY = {
+    **{name: "._leaf" for name in ("events", "free_json", "payload_bodies", "payload_refs", "payloads")},
+    **{name: "._strategies" for name in ("FEATURES", "GeneratedBundle", "bundles", "corrupted_bundles", "expand",
+                                         "feature_plan", "lifecycle_bundles", "plans")},
+}
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "CALL_KINDS",

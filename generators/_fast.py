@@ -42,21 +42,21 @@ def _closing_events(rec: Recorder) -> int:
 @overload
 def build_bundle(
     dialect: str | Dialect = ..., seed: int = ..., *, events: int = ..., payload_files: int | None = ...,
-    text_bytes: int = ..., directory: None = None, mode: str = ...,
+    text_bytes: int = ..., directory: None = None, mode: str = ..., release: str | None = ...,
 ) -> Bundle: ...
 
 
 @overload
 def build_bundle(
     dialect: str | Dialect = ..., seed: int = ..., *, events: int = ..., payload_files: int | None = ...,
-    text_bytes: int = ..., directory: str | Path, mode: str = ...,
+    text_bytes: int = ..., directory: str | Path, mode: str = ..., release: str | None = ...,
 ) -> Path: ...
 
 
 @overload
 def build_bundle(
     dialect: str | Dialect = ..., seed: int = ..., *, events: int = ..., payload_files: int | None = ...,
-    text_bytes: int = ..., directory: str | Path | None = ..., mode: str = ...,
+    text_bytes: int = ..., directory: str | Path | None = ..., mode: str = ..., release: str | None = ...,
 ) -> Bundle | Path: ...
 
 
@@ -69,12 +69,15 @@ def build_bundle(
     text_bytes: int = 24,
     directory: str | Path | None = None,
     mode: str = "releases",
+    release: str | None = None,
 ) -> Bundle | Path:
     """A lifecycle-valid bundle of exactly ``events`` events.
 
     ``mode`` is a generation mode of :data:`MODES`: ``"releases"`` writes what Codex releases
     write; ``"schema"`` widens every event to what the schema allows (and starts the rollout
-    with a turn of every feature when the event budget has room for it).
+    with a turn of every feature when the event budget has room for it). ``release`` (a Codex
+    version, releases mode only) writes as that release was measured writing (:mod:`._release`);
+    ``dialect`` must be the one it writes.
 
     Written into ``directory`` as it is generated (returns the path), or kept in
     memory (returns a :class:`~rollout_trace_kit.bundle.Bundle`) when no directory
@@ -83,7 +86,8 @@ def build_bundle(
     d = DIALECTS[dialect] if isinstance(dialect, str) else dialect
     sink = DirectorySink(directory) if directory is not None else MemorySink()
     keep = events <= HISTORY_LIMIT
-    rec = Recorder(d, BundlePlan(seed=seed, text_bytes=text_bytes, incremental=True, mode=mode), sink, keep_history=keep)
+    plan = BundlePlan(seed=seed, text_bytes=text_bytes, incremental=True, mode=mode, release=release)
+    rec = Recorder(d, plan, sink, keep_history=keep)
     minimum = _START_EVENTS + _closing_events(rec)
     if events < minimum:
         raise ValueError(f"a {dialect} bundle has at least {minimum} events")

@@ -11,10 +11,11 @@ from ._ops_store import Store
 from .corruptions import corruption
 
 
-def _owned_body(ed: Editor, i: int, field: str):
-    """(path, parsed body) of line ``i``'s ref ``field`` when only that line uses the file."""
+def _owned_body(ed: Editor, i: int, field: str, users: dict[str, list[int]]):
+    """(path, parsed body) of line ``i``'s ref ``field`` when only that line uses the file
+    (``users``: ``ed.payload_users()``, computed once per scan: it walks every event)."""
     ref = ed.event(i)["payload"].get(field)
-    if not isinstance(ref, dict) or ed.payload_users().get(ref["path"]) != [i] or ref["path"] not in ed.bundle.payloads:
+    if not isinstance(ref, dict) or users.get(ref["path"]) != [i] or ref["path"] not in ed.bundle.payloads:
         return None
     try:
         return ref["path"], ed.body(ref["path"])
@@ -25,8 +26,9 @@ def _owned_body(ed: Editor, i: int, field: str):
 def _break(ed: Editor, rnd, tags, field: str, invariant: str, breakers):
     """Apply one of ``breakers`` (body -> new body | None) to a body of one of ``tags``."""
     options = []
+    users = ed.payload_users()
     for i in ed.lines_of(*tags):
-        got = _owned_body(ed, i, field)
+        got = _owned_body(ed, i, field, users)
         if got is not None and isinstance(got[1], dict):
             options.append((i, *got))
     got = pick(rnd, options)
@@ -122,7 +124,8 @@ def _terminal_runtime(bundle, dialect, rnd):
     else:
         lines, breakers = first_start, [(f"no {MB.EXEC_CWD}", _without(MB.EXEC_CWD)),
                                         (f"{MB.EXEC_COMMAND} not a list", _with(MB.EXEC_COMMAND, "echo hi"))]
-    options = [(i, *got) for i in lines if (got := _owned_body(ed, i, "runtime_payload")) and isinstance(got[1], dict)]
+    users = ed.payload_users()
+    options = [(i, *got) for i in lines if (got := _owned_body(ed, i, "runtime_payload", users)) and isinstance(got[1], dict)]
     got = pick(rnd, options)
     if got is None:
         return None
@@ -191,8 +194,9 @@ def _reused_call_id(body):
 def _call_id_content(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     options = []
+    users = ed.payload_users()
     for i in ed.lines_of("inference_started"):
-        got = _owned_body(ed, i, "request_payload")
+        got = _owned_body(ed, i, "request_payload", users)
         if got is not None and isinstance(got[1], dict) and (new := _reused_call_id(got[1])) is not None:
             options.append((i, got[0], new))
     got = pick(rnd, options)

@@ -7,7 +7,7 @@ references by renaming the id in an end event nothing else depends on.
 
 from __future__ import annotations
 
-from ._edit import Editor
+from ._edit import Editor, iter_refs
 from ..model import bodies as MB
 from ..model import facts
 from ..model.common import EnvelopeKey
@@ -391,7 +391,7 @@ def _resume_running(bundle, dialect, rnd):
     "EVENT.RELEASE_REQUIRED_FIELD",
     "A tool_call_runtime_started lacks `kind`, as Codex 0.165.0 wrote it; the reference reducer requires it.",
     needs=("exec",),
-    dialects=("v2",),  # edits events only, but not yet tried on v3 bundles
+    edits_store=None,  # edits one event: v2, and v3 (0.171.0 rejects it too: "missing field `kind`")
 )
 def _runtime_without_kind(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -403,14 +403,21 @@ def _runtime_without_kind(bundle, dialect, rnd):
 
 
 # -- the `other` variant (moved from the line operators: its rule is a lifecycle rule)
-@corruption("EVENT.OTHER_VARIANT", "An event uses the `other` variant, which no reference reducer implements.")
+@corruption("EVENT.OTHER_VARIANT", "An event uses the `other` variant, which no reference reducer implements.",
+            edits_store=None)  # a file store gets a payload file; records in shards are moved, none added
 def _other(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     i = quiet_line(ed, rnd)
     if i is None:
         return None
-    kill_line(ed, i)
     e = ed.touch(i)
+    if ed.layout.store != STORE_FILES:
+        # the replaced event's records go to the `other` event, so no record is left unreferenced
+        refs = [dict(ref) for _, ref in iter_refs(e["payload"], ed.dialect)]
+        e["payload"] = {"type": "other", "kind": "instrumentation", "summary": "early instrumentation event",
+                        "payloads": refs, "metadata": rnd.choice([None, {"source": "test", "n": 1}, [1, 2], "text"])}
+        return result(ed, "EVENT.OTHER_VARIANT", i)
+    kill_line(ed, i)
     refs = []
     if rnd.random() < 0.5:
         refs.append(ed.new_payload("protocol_event", {"note": fresh(rnd)}))

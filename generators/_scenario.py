@@ -22,6 +22,7 @@ from ._ids import Ids
 from ._plan import SPAWN, BundlePlan, Round, TurnPlan
 from ._scenario_threads import Threads
 from ._scenario_tools import ToolCalls
+from ._release import writing_release
 from ._widen import Widener
 from ._writer import Sink, TraceWriter
 
@@ -61,6 +62,12 @@ class Recorder(ToolCalls, Threads):
         self.resumes = "thread_resumed" in dialect.tags
         self.runtime_kind = any(f.name == "kind" for f in dialect.payload.variant("tool_call_runtime_started").fields)
         self.completes_recording = dialect.terminal_variants[-1] != "rollout_ended"
+        # as one release writes (its writer's measured facts), or as the dialect's reference release
+        self.release = writing_release(plan.release) if plan.release is not None else None
+        if self.release is not None:
+            if self.release.dialect is not dialect:
+                raise ValueError(f"Codex {plan.release} writes {self.release.dialect.name}, not {dialect.name}")
+            self.completes_recording = self.release.completes_recording
         self.plan = plan
         self.rnd = random.Random(plan.seed)
         self.ids = Ids(self.rnd)
@@ -68,7 +75,8 @@ class Recorder(ToolCalls, Threads):
         start = BASE_MS + self.rnd.randrange(10**8)
         root_id = self.ids.uuid7(start)
         widen = Widener(dialect, random.Random(plan.seed ^ 0x51DE), incremental=plan.incremental) if plan.mode == "schema" else None
-        self.w = TraceWriter(dialect, sink, trace_id=self.ids.uuid4(), rollout_id=root_id, started_at=start, widen=widen)
+        self.w = TraceWriter(dialect, sink, trace_id=self.ids.uuid4(), rollout_id=root_id, started_at=start, widen=widen,
+                             shape=self.release.shape if self.release is not None else None)
         self.root: Thread | None = None
         self.pids = self.rnd.randrange(1000, 90000)
         self.compaction_requests = 0  # request ids are unique in the bundle
@@ -77,6 +85,12 @@ class Recorder(ToolCalls, Threads):
         self.keep_history = keep_history
         fields = {f.name for f in dialect.payload.variant("inference_started").fields}
         self.prepared_prompts = "prepared_prompt_payload" in fields
+        # The schema mode's own choices, from a stream of their own (the releases mode's draws stay):
+        # requests that say how they relate to earlier ones (v1's request_input_mode, a field of the
+        # schema no release writes and the reducers ignore), and responses without an id, which no
+        # later request continues (the next request of the thread is a full snapshot).
+        self.schema_mode = random.Random(plan.seed ^ 0x1A7E) if plan.mode == "schema" else None
+        self.input_modes = "request_input_mode" in fields
         self.tool_output_refs = "history_item_accepted" in dialect.tags and "tool_output_payload" in {
             f.name for f in dialect.payload.variant("history_item_accepted").fields
         }
@@ -192,6 +206,8 @@ class Recorder(ToolCalls, Threads):
 
     # -- turns --------------------------------------------------------------------------------------------
     def user_turn(self, th: Thread, plan: TurnPlan) -> None:
+        if self.release is not None:
+            plan = self.release.turn(plan)  # only what the release writes
         items = self.context_items(th) if th.turns_run == 0 else []
         items.append(B.input_message(self.msg_id(), "user", self.text()))
         self.turn(th, plan, [(i, None) for i in items], parent_turn=None)
@@ -244,12 +260,15 @@ class Recorder(ToolCalls, Threads):
     def inference(self, th: Thread, turn: str, outputs: list | None, failure=None) -> None:
         """One model request. ``outputs`` = the answer's items; ``failure`` = (how, error, partial item)."""
         call = self.ids.uuid4()
-        if self.plan.incremental and th.last_response_id is not None:
+        incremental = self.plan.incremental and th.last_response_id is not None
+        if incremental:
             request = B.inference_request(list(th.delta), th.thread_id, th.last_response_id)
         else:
             request = B.inference_request([th.base] + th.history, th.thread_id)
         request_ref = self.payload("inference_request", request)
         extra = {}
+        if self.schema_mode is not None and self.input_modes:
+            extra["request_input_mode"] = self.input_mode(th, incremental)
         if self.prepared_prompts:
             items = request["input"]
             extra["prepared_prompt_payload"] = self.prepared_prompt(th, items[1:] if items and items[0] is th.base else items)
@@ -260,9 +279,10 @@ class Recorder(ToolCalls, Threads):
             assert outputs is not None  # an answer without a failure has its items
             response_id = f"resp-{n}"
             body = B.inference_response(response_id, f"mock-req-{n}", outputs)
-            self.ev("inference_completed", th, turn, inference_call_id=call, response_id=response_id,
+            unnamed = self.schema_mode is not None and self.keep_history and self.schema_mode.random() < 0.25
+            self.ev("inference_completed", th, turn, inference_call_id=call, response_id=None if unnamed else response_id,
                     upstream_request_id=f"mock-req-{n}", response_payload=self.payload("inference_response", body))
-            th.last_response_id = response_id
+            th.last_response_id = None if unnamed else response_id
             th.delta = []
             for item in outputs:
                 self.accept(th, turn, item["id"])
@@ -281,6 +301,18 @@ class Recorder(ToolCalls, Threads):
         if partial is not None:
             self.accept(th, turn, partial["id"])
             self.remember(th, B.resent(partial))
+
+    def input_mode(self, th: Thread, incremental: bool) -> dict:
+        """How a request relates to earlier ones (schema mode): a full snapshot, or a continuation
+        of the previous response, whose earlier input is sometimes given as an untraced prefix."""
+        if not incremental:
+            return {"type": "full_snapshot"}
+        assert self.schema_mode is not None and th.last_response_id is not None
+        if self.schema_mode.random() < 0.5:
+            return {"type": "incremental", "previous_response_id": th.last_response_id}
+        prefix = self.payload("inference_request", B.inference_request([th.base], th.thread_id))
+        return {"type": "incremental_with_untraced_prefix", "previous_response_id": th.last_response_id,
+                "prefix_payload": prefix}
 
     # -- rounds and tool calls -----------------------------------------------------------------------------
     def round(self, th: Thread, turn: str, plan: Round) -> None:

@@ -15,6 +15,10 @@ and 0.171.0: the codex tier checks that they still accept every widened bundle):
   present, ``null`` and absent, with Unicode and numeric edges in its values;
 * a terminal operation's runtime payload refs take each kind the model allows there, and a
   ref sometimes says that the store holds all of its payload (v3's ``capture``: complete);
+* a protocol event's payload ref, whose body no reducer parses, takes the payload kinds no
+  other ref field holds (v3: ``warmup_context``, ``model_item``, ``content_value``; 0.171.0
+  reads the event whatever the kind, measured; the strict profile's REF.KIND says writers
+  use ``protocol_event`` there);
 * an optional field is present, ``null`` and absent in turn (serde reads both as ``None``),
   unless a reducer needs its value there: a field some release requires (``required_since``),
   the invocation of a call that carries sub-agent activity, and a response's id when later
@@ -77,6 +81,7 @@ RUNTIME_STARTED = "tool_call_runtime_started"
 CAPTURE_TYPE = "PayloadCapture"
 RESPONSE_ID_SITE = ("inference_completed", "response_id")
 AGENT_INVOCATION_SITE = ("tool_call_started", "invocation_payload")
+OPAQUE_REF_SITE = ("protocol_event_observed", "event_payload")  # a ref whose body no reducer parses
 
 
 def int_edges(t: Int) -> tuple[int, ...]:
@@ -104,6 +109,7 @@ class Widener:
         self._terminal_calls: set[str] = set()  # tool_call_ids whose kind starts a terminal operation
         kinds = dialect.type(TOOL_KIND_TYPE)
         self._terminal_kinds = {v.tag for v in kinds.variants if v.terminal_operation} if isinstance(kinds, TaggedUnion) else set()
+        self.unplaced_kinds = unplaced_kinds(dialect)
 
     def pick(self, site: object, options: tuple[Any, ...]) -> Any:
         """The next of ``options`` at ``site``: a cycle from a seeded offset."""
@@ -177,6 +183,10 @@ class Widener:
             return
         if self._in_terminal_call and len(f.payload_kinds) > 1:
             value["kind"] = {"type": self.pick(site + ("kind",), f.payload_kinds)}
+        elif site == OPAQUE_REF_SITE and self.unplaced_kinds:
+            kind = self.pick(site + ("kind",), (None,) + self.unplaced_kinds)
+            if kind is not None:
+                value["kind"] = {"type": kind}
         if self.capture_complete is not None and "capture" not in value and self.pick(site + ("capture",), (True, False)):
             value["capture"] = dict(self.capture_complete)
 
@@ -215,6 +225,12 @@ class Widener:
 
     def value(self, t: TypeExpr, site: tuple[str, ...]) -> Any:
         return _DRAW[type(t)](self, t, site)
+
+
+def unplaced_kinds(dialect: Dialect) -> tuple[str, ...]:
+    """The payload kinds of the dialect that no ref field names among the kinds it holds."""
+    placed = {k for v in dialect.payload.variants for f in v.fields for k in f.payload_kinds}
+    return tuple(k for k in dialect.type_as("RawPayloadKind", UnitKind).values if k not in placed)
 
 
 def _draw_named(w: Widener, t: Named, site: tuple[str, ...]) -> Any:

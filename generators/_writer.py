@@ -137,7 +137,8 @@ class TraceWriter:
     """
 
     def __init__(self, dialect: Dialect, sink, *, trace_id: str, rollout_id: str, started_at: int,
-                 widen: Callable[[dict[str, Any], dict[str, Any] | None], None] | None = None):
+                 widen: Callable[[dict[str, Any], dict[str, Any] | None], None] | None = None,
+                 shape: Callable[[dict[str, Any]], None] | None = None):
         if not writes_store(dialect):
             raise ValueError(f"dialect {dialect.name}: the generators do not write a {dialect.layout.store} store")
         self.dialect = dialect
@@ -153,6 +154,7 @@ class TraceWriter:
         self.store = sink.store() if sharded(dialect) else None
         self.records = 0
         self.widen = widen  # the "schema" generation mode's rewrite of each payload (._widen)
+        self.shape = shape  # one release's way of writing each payload (._release)
         self._held: tuple[Any, ...] | None = None  # the event the widener has not seen the next of
 
     # -- payloads -------------------------------------------------------------------
@@ -183,6 +185,8 @@ class TraceWriter:
             payload[name] = value
         if fields:
             raise TypeError(f"{tag} has no field(s) {sorted(fields)}")
+        if self.shape is not None:
+            self.shape(payload)
         seq = self.next_seq
         self.next_seq += 1
         if self.widen is None:

@@ -228,13 +228,14 @@ def test_action_passes_every_fuzz_option_a_user_needs(tmp_path):
     runner = Runner(tmp_path, {"paths": "", "fuzz-reducer-cmd": reducer, "fuzz-examples": "3", "fuzz-seed": "7",
                                "fuzz-profile": "robustness", "fuzz-oracle": "metamorphic  checks:ids_named",
                                "fuzz-normalize": "/bundles/*/bundle /bundles/*/releases", "fuzz-timeout": "45",
-                               "fuzz-jobs": "1", "fuzz-reject-exit": "1,2"})
+                               "fuzz-jobs": "1", "fuzz-reject-exit": "1,2", "fuzz-release": "0.164.0"})
     assert runner.run() == 0, runner.logs
     import xml.etree.ElementTree as ET
 
     suite = ET.parse(runner.temp / "rollout-trace" / "fuzz-reducer.junit.xml").getroot()
     assert suite.get("tests") == "3"
     assert "oracle checks:ids_named: 1 pass" in runner.logs and "oracle metamorphic: 1 pass" in runner.logs
+    assert suite.get("name") == "rollout-trace fuzz-reducer v1"  # the release chose the dialect
     replay = next(l for l in runner.logs.splitlines() if "seed 7 " in l)
     assert replay, runner.logs
     summary = (tmp_path / "step-summary.md").read_text()

@@ -42,3 +42,19 @@ def test_operator_modules_and_rule_modules_correspond_one_to_one():
     assert ops == with_operators
     rule_modules = {m.name for m in pkgutil.iter_modules(rules.__path__)}
     assert ops <= rule_modules and len(ops) >= 8
+
+
+def test_building_cases_does_not_import_hypothesis():
+    """A fuzz campaign builds bundles with build_bundle and the operators only: Hypothesis (about a
+    second to import) loads when a strategy is first used, and the strategies stay importable."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from rollout_trace_kit.conformance.reducer.cases import build_case, plan_cases\n"
+            "for spec in plan_cases('v2', 6, 0): build_case(spec)\n"
+            "assert 'hypothesis' not in sys.modules, 'hypothesis imported'\n"
+            "from rollout_trace_kit.generators import bundles, payloads\n"
+            "assert 'hypothesis' in sys.modules and callable(bundles) and callable(payloads)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr

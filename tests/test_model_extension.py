@@ -425,6 +425,13 @@ def test_no_envelope_manifest_or_dialect_list_is_built_by_hand():
                 names = {e.value for e in node.elts if isinstance(e, ast.Constant)} & set(DIALECTS)
                 if len(names) >= 2:
                     found.append(f"{rel}:{node.lineno}: dialects listed by hand: {sorted(names)}")
+            elif isinstance(node, ast.BoolOp) and any(
+                    isinstance(v, ast.Constant) and v.value in DIALECTS for v in node.values):
+                found.append(f"{rel}:{node.lineno}: a default dialect typed in (model: DEFAULT_DIALECT)")
+            elif isinstance(node, (ast.keyword, ast.arguments)) and any(
+                    isinstance(v, ast.Constant) and v.value in DIALECTS
+                    for v in ([node.value] if isinstance(node, ast.keyword) else [*node.defaults, *node.kw_defaults])):
+                found.append(f"{rel}:{getattr(node, 'lineno', '?')}: a default dialect typed in (model: DEFAULT_DIALECT)")
             elif judges and isinstance(node, ast.Compare):
                 operands = [node.left, *node.comparators]
                 consts = {c.value for c in operands if isinstance(c, ast.Constant)}

@@ -121,13 +121,16 @@ def test_usage_errors_exit_2_before_any_case_runs(tmp_path, args, message):
     assert "Traceback" not in out.stderr and "seed" not in out.stdout
 
 
-def test_a_missing_dependency_is_exit_2_saying_how_to_get_it(tmp_path):
+def test_fuzz_reducer_runs_without_hypothesis(tmp_path):
+    """The campaign builds bundles with build_bundle and the corruption operators: Hypothesis, which
+    only the strategies need, may be missing (it was a dependency error, exit 2, before the
+    strategies were imported lazily)."""
     code = ("import sys; sys.modules['hypothesis'] = None\n"
             "from rollout_trace_kit.cli import main\n"
-            f"sys.exit(main(['fuzz-reducer', '--cmd', {kit_reducer()!r}, '--examples', '2']))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
-    assert out.returncode == 2, out.stderr
-    assert "reinstall rollout-trace-kit with its dependencies" in out.stderr and "Traceback" not in out.stderr
+            f"sys.exit(main(['fuzz-reducer', '--cmd', {kit_reducer()!r}, '--examples', '2', '--seed', '1']))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "2 cases in " in out.stdout and "Traceback" not in out.stderr
 
 
 # -- a run that explains itself ------------------------------------------------------------------

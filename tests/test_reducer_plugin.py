@@ -14,9 +14,9 @@ CORRECT = kit_reducer()
 
 
 def _ini(pytester, cmd: str, **extra) -> None:
-    lines = ["[tool.pytest.ini_options]", f"reducer_cmd = {json.dumps(cmd)}", 'reducer_examples = "6"',
-             'reducer_seed = "2"', 'reducer_invariant = ["SEQ.NO_GAP", "THREAD.UNKNOWN"]']
-    lines += [f"{k} = {json.dumps(v)}" for k, v in extra.items()]
+    settings = {"reducer_cmd": cmd, "reducer_examples": "6", "reducer_seed": "2",
+                "reducer_invariant": ["SEQ.NO_GAP", "THREAD.UNKNOWN"], **extra}
+    lines = ["[tool.pytest.ini_options]"] + [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
     pytester.makefile(".toml", pyproject="\n".join(lines) + "\n")
 
 
@@ -103,3 +103,43 @@ def test_the_generation_mode_from_the_ini_file(pytester):
     assert pytester.runpytest_subprocess("-p", "no:cacheprovider").ret == 0  # the kit's own reducer passes
     bad = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--reducer-mode", "wild")
     assert bad.ret == 4 and any("mode must be one of" in l for l in bad.errlines)
+
+
+def test_a_known_hang_costs_one_timeout_per_session_with_or_without_xdist(pytester):
+    """The ruling: a known hang costs at most one timeout per campaign. The planted reducer hangs
+    on every corrupt bundle and counts each time it does; the session pays one timeout, the
+    other cases of the known hang are skipped as not run, and the stale check does not count them."""
+    import uuid
+
+    from ._helpers import PY, REDUCERS
+
+    known = pytester.path / "known.json"
+    known.write_text(json.dumps({"format": "rollout-trace-kit/known-results/1",
+                                 "entries": {"SEQ.NO_GAP": {"behaviour": "hangs", "reason": "a known hang"}}}))
+    for extra in ((), ("-n", "2")):
+        count = pytester.path / f"hangs{len(extra)}.txt"
+        hang = f"{PY} {REDUCERS / 'hang.py'} {{bundle}} rtk-hang-{uuid.uuid4().hex} {count}"
+        _ini(pytester, hang, reducer_known=str(known), reducer_timeout="2", reducer_invariant=["SEQ.NO_GAP"])
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs", *extra)
+        outcomes = result.parseoutcomes()
+        assert result.ret == 0, result.outlines[-20:]
+        assert len(count.read_text().splitlines()) == 1  # one timeout, however many cases of the hang
+        assert outcomes.get("xfailed") == 1 and outcomes.get("passed") == 1 and outcomes.get("skipped") == 4, outcomes
+        result.stdout.fnmatch_lines(["*not run: a case of SEQ.NO_GAP, a known hang, already hung*"])
+
+
+def test_the_release_from_the_ini_file(pytester):
+    """reducer_release = "0.165.0": bundles as 0.165.0 writes them, judged by its rules (other case
+    ids: the release is part of what rebuilds a case); the kit's reducer judging as 0.165.0 passes."""
+    def ids():
+        return [l for l in pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider").outlines
+                if l.startswith("reducer::")]
+
+    _ini(pytester, CORRECT)
+    plain = ids()
+    _ini(pytester, kit_reducer("--release", "0.165.0"), reducer_release="0.165.0")
+    as_release = ids()
+    assert len(plain) == len(as_release) == 6 and not set(plain) & set(as_release)
+    assert pytester.runpytest_subprocess("-p", "no:cacheprovider").ret == 0
+    bad = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--reducer-dialect", "v1")
+    assert bad.ret == 4 and any("writes dialect v2, not v1" in l for l in bad.errlines)

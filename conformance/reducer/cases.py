@@ -1,6 +1,6 @@
 """Fuzz cases: valid bundles and bundles broken in one named way, from a seed.
 
-A case is fully described by ``(dialect, invariant, seed, events, mode)``:
+A case is fully described by ``(dialect, invariant, seed, events, mode, release)``:
 rebuilding it from those gives the same bytes, which is what makes a run
 repeatable (``--seed``) and a failure shrinkable (fewer events, same seed).
 """
@@ -17,13 +17,13 @@ from ...validate import CATALOGUE, Profile
 
 VALID = "VALID"  # the pseudo-invariant of valid cases in reports and known-results files
 MIN_EVENTS = 8
-# Hypothesis is a base dependency; an install that lacks it was made without dependencies.
+# The generators' dependencies are base dependencies; an install that lacks one was made without them.
 MISSING_HINT = "reinstall rollout-trace-kit with its dependencies (pip install without --no-deps)"
 
 
 def corruptions() -> dict[str, Any]:
     """The corruption operators by invariant; ImportError saying how to get what they need
-    (the bundle generators need Hypothesis) instead of a traceback from deep inside."""
+    (a generators dependency missing) instead of a traceback from deep inside."""
     try:
         from ...generators import CORRUPTIONS
     except ImportError as e:
@@ -38,14 +38,17 @@ class CaseSpec:
     seed: int
     events: int
     mode: str = "releases"  # the generation mode of the valid bundle (generators MODES)
+    release: str | None = None  # written as this Codex release writes, judged by its rules
 
     @property
     def id(self) -> str:
         """Stable test id: invariant + a short hash of what rebuilds the case (ids of the
-        "releases" mode are those of the kit versions before modes existed)."""
+        "releases" mode are those of the kit versions before modes and releases existed)."""
         key = f"{self.dialect}:{self.invariant}:{self.seed}:{self.events}"
         if self.mode != "releases":
             key += f":{self.mode}"
+        if self.release is not None:
+            key += f":release={self.release}"
         h = hashlib.sha256(key.encode()).hexdigest()[:10]
         return f"{self.dialect}-{self.invariant}-{h}"
 
@@ -81,7 +84,7 @@ def build_case(spec: CaseSpec, attempts: int = 6) -> Case | None:
 
     for attempt in range(attempts):
         seed = spec.seed + attempt * 7919
-        bundle = build_bundle(spec.dialect, seed=seed, events=spec.events << attempt, mode=spec.mode)
+        bundle = build_bundle(spec.dialect, seed=seed, events=spec.events << attempt, mode=spec.mode, release=spec.release)
         if spec.invariant == VALID:
             return Case(spec, bundle, frozenset())
         corrupted = CORRUPTIONS[spec.invariant].apply(bundle, spec.dialect, random.Random(seed))
@@ -96,11 +99,15 @@ def judge_case(case: Case, bundle_dir, profile: Profile, rejects: bool = True) -
     finding for the case (the one of its invariant, else the first error).
 
     The dialect is the campaign's: a reducer under test reads one dialect, whatever
-    schema_version a corrupted bundle claims.
+    schema_version a corrupted bundle claims. A case of a release is judged by that release's
+    rules (``validate --release``).
     """
     from ...validate import Options, validate_bundle
 
-    report = validate_bundle(bundle_dir, Options(profile=profile, dialect=case.spec.dialect))
+    # releases=False: no compatible-release verdicts (a dozen epochs judged per case, unused here);
+    # with a release its RELEASE rules still apply
+    report = validate_bundle(bundle_dir, Options(profile=profile, dialect=case.spec.dialect, release=case.spec.release,
+                                                 releases=False))
     case.must_reject = rejects and not report.ok
     if not report.findings:
         return None
@@ -124,7 +131,7 @@ def eligible_invariants(dialect: str, invariants: list[str] | None = None) -> li
 
 def plan_cases(dialect: str, examples: int, seed: int, valid_share: float = 0.2,
                min_events: int = 40, max_events: int = 160, invariants: list[str] | None = None,
-               shard: tuple[int, int] = (1, 1), mode: str = "releases") -> list[CaseSpec]:
+               shard: tuple[int, int] = (1, 1), mode: str = "releases", release: str | None = None) -> list[CaseSpec]:
     """``examples`` case specs: a share of valid bundles, the rest spread over the invariants
     in a shuffled round-robin (every rule once, in a seeded order, before any twice), so even
     a small ``examples`` reaches many rules. ``shard=(i, n)`` keeps every n-th case of the
@@ -150,7 +157,8 @@ def plan_cases(dialect: str, examples: int, seed: int, valid_share: float = 0.2,
             plan.append(mixed.pop(0))
         else:
             plan.append(VALID)
-    specs = [CaseSpec(dialect, inv, rnd.randrange(2**31), rnd.randint(min_events, max_events), mode) for inv in plan]
+    specs = [CaseSpec(dialect, inv, rnd.randrange(2**31), rnd.randint(min_events, max_events), mode, release)
+             for inv in plan]
     i, n = shard
     return specs[i - 1 :: n]
 
@@ -162,4 +170,4 @@ def smaller(spec: CaseSpec) -> list[CaseSpec]:
     while n > MIN_EVENTS:
         n = max(MIN_EVENTS, n // 2)
         sizes.append(n)
-    return [CaseSpec(spec.dialect, spec.invariant, spec.seed, s, spec.mode) for s in reversed(sizes)]
+    return [CaseSpec(spec.dialect, spec.invariant, spec.seed, s, spec.mode, spec.release) for s in reversed(sizes)]

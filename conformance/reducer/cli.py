@@ -22,7 +22,7 @@ from ... import escape
 from ...config import HelpFormatter
 try:
     from ...generators._plan import MODES
-except ImportError:  # the generators need Hypothesis: a run then says how to get it (cases.corruptions)
+except ImportError:  # a generators dependency missing: a run then says how to get it (cases.corruptions)
     MODES = {}
 from ...output import OutputError, add_output_arguments, check_writable
 from ...progress import Progress, add_run_arguments, check_jobs
@@ -91,6 +91,7 @@ def _run_fuzz(args: argparse.Namespace) -> int:
         check_jobs(args.jobs)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    args.dialect = campaign_dialect(args)
     shard = parse_shard(args.shard)
     if shard[1] > 1 and args.seed is None:
         raise UsageError("--shard needs --seed: every shard must plan the same campaign")
@@ -128,7 +129,7 @@ def _run_fuzz(args: argparse.Namespace) -> int:
     from .preflight import PreflightError, preflight
 
     try:
-        preflight(command, args.dialect, oracles)
+        preflight(command, args.dialect, oracles, release=args.release)
     except PreflightError as e:
         raise _PreflightFailed(str(e)) from None
 
@@ -144,6 +145,7 @@ def _run_fuzz(args: argparse.Namespace) -> int:
         claim=claim,
         invariants=args.invariant,
         mode=args.mode,
+        release=args.release,
         repro_dir=Path(args.repro_dir) if args.repro_dir else None,
         shrink=not args.no_shrink,
         oracles=oracles,
@@ -166,6 +168,26 @@ def _run_fuzz(args: argparse.Namespace) -> int:
             print(f"rollout-trace fuzz-reducer: {escape.display(line)}", file=sys.stderr)
         return EXIT_USAGE
     return code
+
+
+def campaign_dialect(args: argparse.Namespace) -> str:
+    """The dialect of the campaign: ``--dialect``, or the one ``--release`` writes (both: they must agree)."""
+    if args.release is None:
+        return args.dialect or DEFAULT_DIALECT
+    if args.mode != "releases":
+        raise UsageError(f"--release {args.release} writes bundles as that release writes them (--mode releases), "
+                         f"not --mode {args.mode}")
+    try:
+        from ...generators._release import NotWritable, writing_release
+    except ImportError as e:
+        raise UsageError(f"--release needs the bundle generators, which need {e.name or 'a missing module'}") from None
+    try:
+        dialect = writing_release(args.release).dialect.name
+    except NotWritable as e:
+        raise UsageError(f"--release {e}") from None
+    if args.dialect is not None and args.dialect != dialect:
+        raise UsageError(f"--release {args.release} writes dialect {dialect}, not --dialect {args.dialect}")
+    return dialect
 
 
 def oracles_never_applied(doc: dict, explicit) -> list[str]:
@@ -279,7 +301,8 @@ def _load_case(d: Path):
         raise UsageError(f"{d}: cannot read case.json: {type(e).__name__}: {e}") from None
     try:
         spec = CaseSpec(**meta["case"])
-        if not all(isinstance(getattr(spec, k), t) for k, t in (("dialect", str), ("invariant", str), ("seed", int), ("events", int))):
+        if not all(isinstance(getattr(spec, k), t) for k, t in (("dialect", str), ("invariant", str), ("seed", int),
+                                                                 ("events", int), ("mode", str), ("release", (str, type(None))))):
             raise TypeError("wrong field types")
         from ...model import DIALECTS
 
@@ -405,7 +428,12 @@ def add_reducer_parsers(sub) -> None:
         formatter_class=HelpFormatter,
     )
     _common(p)
-    p.add_argument("--dialect", choices=written_dialects(), default=DEFAULT_DIALECT, help="dialect of the generated bundles")
+    p.add_argument("--dialect", choices=written_dialects(), default=None,
+                   help=f"dialect of the generated bundles (default: --release's, else {DEFAULT_DIALECT})")
+    p.add_argument("--release", metavar="VERSION",
+                   help="generate bundles as this Codex release writes them (its dialect and the writer facts of "
+                   "the release table: `rollout-trace codex releases`) and judge them by its rules, as "
+                   "`validate --release` does (with --mode releases)")
     p.add_argument("--examples", type=int, default=200, help="cases to run (at least 1)")
     p.add_argument("--seed", type=int, default=None, help="the same seed gives the same cases (default: random, printed)")
     p.add_argument("--shard", help="I/N: run the I-th of N equal parts of the campaign (needs --seed)")

@@ -8,8 +8,8 @@ coverage says what that was, in the model's own terms, and what was never tried:
 * ``payload_kinds``: kinds of the payload refs;
 * ``enum_values``: every value of every string enum and every tag of the other tagged unions
   (``Type.value``);
-* ``field_presence``: every optional field of the events, each ``present``, ``null`` and
-  ``absent`` (``variant.field=form``);
+* ``field_presence``: every optional field of the events, each ``present``, ``null`` (where its
+  type accepts null, as the published schema does) and ``absent`` (``variant.field=form``);
 * ``invariants``: the invariants whose corruption the campaign exercised.
 
 Everything is derived from the model: a new variant, kind or optional field shows up as
@@ -53,7 +53,7 @@ def universe(dialect: Dialect, invariants: Iterable[str] = ()) -> dict[str, froz
             found[category].update(items)
     presence = {
         f"{v.tag}.{f.name}={form}"
-        for v in dialect.payload.variants for f in v.fields if not f.required for form in FORMS
+        for v in dialect.payload.variants for f in v.fields if not f.required for form in forms_of(f.type)
     }
     return {
         "variants": frozenset(dialect.tags),
@@ -78,6 +78,14 @@ _UNIVERSE: Table[Callable[[Any], dict[str, list[str]]]] = named_type_table("cove
     TaggedUnion: _union_universe,
     Struct: lambda t: {},
 })
+
+
+def forms_of(t: TypeExpr) -> tuple[str, ...]:
+    """The forms an optional field of type ``t`` can take. ``null`` only where the type accepts it
+    (a Nullable, or any JSON: the schema compiler's rule): an optional field that is not Nullable,
+    such as v2's tool_call_runtime_started.kind, is present or absent, and null is a schema error
+    there (every reducer rejects it), so it is no form a campaign could lack."""
+    return FORMS if isinstance(t, (Nullable, AnyJson)) else tuple(f for f in FORMS if f != "null")
 
 
 def reachable_types(dialect: Dialect) -> list[Any]:

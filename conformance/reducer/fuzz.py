@@ -54,6 +54,7 @@ class CaseResult:
     lines: int = 0  # lines of the case's trace.jsonl as built
     runs: int = 0  # reducer runs this case took (the oracles' runs included)
     run_seconds: float = 0.0  # their time: the floor a campaign's wall time is measured against
+    coverage: dict[str, set[str]] | None = None  # what the case's bundle exercised (coverage.CATEGORIES)
 
     @property
     def valid_accepted(self) -> bool:
@@ -125,6 +126,7 @@ class Campaign:
     claim: Claim = field(default_factory=lambda: Claim.parse("reducer"))
     invariants: list[str] | None = None
     mode: str = "releases"  # the generation mode of the bundles (generators MODES)
+    release: str | None = None  # bundles as this Codex release writes them, judged by its rules
     repro_dir: Path | None = None
     shrink: bool = True
     oracles: OracleConfig = field(default_factory=OracleConfig)
@@ -148,18 +150,16 @@ class Campaign:
 
     def model_coverage(self) -> dict[str, dict]:
         """Which variants, kinds, enum values, optional-field forms and invariants the cases
-        exercised (rebuilt here: a case builds in milliseconds, a reducer run takes longer)."""
+        exercised: each case's, observed by the worker that built it (a result without it, of a
+        campaign made by hand, is rebuilt here)."""
         from ...model import DIALECTS
         from .coverage import Coverage
 
         cov = Coverage(DIALECTS[self.dialect], frozenset(self.eligible))
         for r in self.results:
-            case = build_case(r.spec)
-            if case is None:
-                continue
-            if not case.valid:
-                cov.observe_invariant(r.spec.invariant)
-            cov.observe_lines(case.bundle.lines)
+            seen = r.coverage if r.coverage is not None else _observed(r.spec)
+            for category, items in (seen or {}).items():
+                cov.seen[category] |= items
         return cov.report()
 
     def never_exercised(self) -> list[str]:
@@ -170,7 +170,7 @@ class Campaign:
         """Run every case; ``jobs`` worker processes build, judge and run them (the
         building and judging is Python, so threads would queue on the GIL)."""
         specs = plan_cases(self.dialect, self.examples, self.seed, invariants=self.invariants, shard=self.shard,
-                           mode=self.mode)
+                           mode=self.mode, release=self.release)
         work = [Job(self.command, self.claim, spec, self.oracles) for spec in specs]
         outcomes: list[CaseResult | None] = []
         failing = 0
@@ -178,13 +178,13 @@ class Campaign:
         if self.jobs > 1 and len(work) > 1:
             from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(max_workers=self.jobs, initializer=_set_gate, initargs=(gate,)) as pool:
+            with ProcessPoolExecutor(max_workers=self.jobs, initializer=set_gate, initargs=(gate,)) as pool:
                 for r in pool.map(run_case, work, chunksize=4):
                     outcomes.append(r)
                     failing += r is not None and r.result not in (PASS, NOT_RUN)
                     self._progress(len(outcomes), len(work), failing)
         else:
-            _set_gate(gate)
+            set_gate(gate)
             try:
                 for w in work:
                     r = run_case(w)
@@ -192,7 +192,7 @@ class Campaign:
                     failing += r is not None and r.result not in (PASS, NOT_RUN)
                     self._progress(len(outcomes), len(work), failing)
             finally:
-                _set_gate({})
+                set_gate({})
         for spec, r in zip(specs, outcomes):
             if r is None:
                 self.skipped.append(spec)
@@ -281,9 +281,55 @@ def hang_gate(invariants: list[str]) -> dict:
     return {i: (multiprocessing.Lock(), multiprocessing.Value("b", 0)) for i in invariants}
 
 
-def _set_gate(gate: dict) -> None:
+class _FileLock:
+    """A lock any process can take by path (pytest-xdist's workers share no memory)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> "_FileLock":
+        import fcntl
+
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._fd is not None
+        os.close(self._fd)  # closing releases the lock
+        self._fd = None
+
+
+class _FileFlag:
+    """``.value`` set once by creating a file: what a ``multiprocessing.Value`` is to the pool."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    @property
+    def value(self) -> int:
+        return int(os.path.exists(self.path))
+
+    @value.setter
+    def value(self, v: int) -> None:
+        if v:
+            with open(self.path, "a"):
+                pass
+
+
+def file_hang_gate(directory: str, invariants: list[str]) -> dict:
+    """:func:`hang_gate` for processes that only share a directory (the pytest plugin under
+    pytest-xdist): the files are named by position, never by a name from a known-results file."""
+    return {inv: (_FileLock(os.path.join(directory, f"{k}.lock")), _FileFlag(os.path.join(directory, f"{k}.hung")))
+            for k, inv in enumerate(sorted(invariants))}
+
+
+def set_gate(gate: dict) -> None:
+    """Which invariants' cases this process runs through a hang gate (:func:`run_case`)."""
     global _GATE
     _GATE = gate
+
 
 
 def run_case(job: Job) -> CaseResult | None:
@@ -306,7 +352,23 @@ def run_case(job: Job) -> CaseResult | None:
         return r
 
 
+def _observed(spec: CaseSpec, case: Case | None = None) -> dict[str, set[str]] | None:
+    """What one case exercised of the model (coverage.Coverage's sets), or None when it does not build."""
+    from ...model import DIALECTS
+    from .coverage import Coverage
+
+    case = case if case is not None else build_case(spec)
+    if case is None:
+        return None
+    cov = Coverage(DIALECTS[spec.dialect])
+    if not case.valid:
+        cov.observe_invariant(spec.invariant)
+    cov.observe_lines(case.bundle.lines)
+    return cov.seen
+
+
 def _run_built(job: Job, case: Case) -> CaseResult:
+    seen = _observed(job.spec, case)  # in the worker: the report's model coverage needs no rebuild
     with tempfile.TemporaryDirectory(prefix="rtk-fuzz-", dir=scratch_root()) as tmp:
         bundle_dir = case.bundle.write(Path(tmp) / "bundle")
         finding = judge_case(case, bundle_dir, job.claim.profile, job.claim.rejects)
@@ -314,7 +376,8 @@ def _run_built(job: Job, case: Case) -> CaseResult:
         run = job.command.run_capture(bundle_dir, Path(tmp) / "work", capture=capture)
         result, behaviour, detail = classify(case, run.outcome)
         r = CaseResult(job.spec, result, behaviour, case.must_reject, sorted(case.expected), run.outcome, detail,
-                       finding=finding, lines=case.lines, runs=1, run_seconds=run.outcome.seconds)
+                       finding=finding, lines=case.lines, runs=1, run_seconds=run.outcome.seconds,
+                       coverage=seen)
         if capture and result == PASS and behaviour == "accepts":
             from .judge_output import judge_output
 

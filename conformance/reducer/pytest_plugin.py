@@ -8,7 +8,9 @@ one collector (so ``--collect-only`` lists them); every option can also sit in
 winning. The seed defaults to 0 here: every pytest-xdist worker must collect the
 same items. Failures listed in ``--reducer-known`` are xfails; an entry that no
 longer matches fails the session (checked when the session runs in one process,
-not under ``-n``).
+not under ``-n``). A known hang costs at most one timeout per session, with or
+without ``-n``: once one of its cases hung, its other cases are skipped as not run
+(a gate of lock files the workers share, :func:`.fuzz.file_hang_gate`).
 """
 
 from __future__ import annotations
@@ -32,11 +34,15 @@ if TYPE_CHECKING:
 _STASH_RESULTS = pytest.StashKey["list[CaseResult]"]()
 _KNOWN = pytest.StashKey["Known"]()
 _ORACLES = pytest.StashKey["OracleConfig"]()
+_HANG_GATE_DIR = pytest.StashKey[str]()  # the hang gate's files, shared with pytest-xdist's workers
+_GATE_INPUT = "rollout_trace_kit_hang_gate"  # its key in a worker's workerinput
 
 # option name (without --reducer-), ini type, default, help
 OPTIONS: tuple[tuple[str, Literal["string", "linelist"], str | list[str] | None, str], ...] = (
     ("cmd", "string", None, "reducer command to fuzz ({bundle}, {output} placeholders)"),
-    ("dialect", "string", DEFAULT_DIALECT, "dialect of the bundles (a dialect the kit's writer writes)"),
+    ("dialect", "string", None, f"dialect of the bundles (a dialect the kit's writer writes; default: the "
+     f"release's, else {DEFAULT_DIALECT})"),
+    ("release", "string", None, "generate bundles as this Codex release writes them and judge by its rules"),
     ("examples", "string", "100", "cases to run"),
     ("seed", "string", "0", "the same seed gives the same cases"),
     ("timeout", "string", "30", "seconds per run before the process group is killed"),
@@ -81,7 +87,7 @@ class ReducerSuite(pytest.Collector):
         from .preflight import PreflightError, preflight
 
         try:
-            preflight(self.campaign.command, self.campaign.dialect)
+            preflight(self.campaign.command, self.campaign.dialect, release=self.campaign.release)
         except PreflightError as e:
             raise pytest.UsageError(f"--reducer-cmd: {e}") from None
         return [ReducerCase.from_parent(self, name=spec.id, spec=spec) for spec in self.specs]
@@ -94,7 +100,7 @@ class ReducerCase(pytest.Item):
         self.add_marker(pytest.mark.reducer_conformance)
 
     def runtest(self) -> None:
-        from .fuzz import PASS
+        from .fuzz import NOT_RUN, PASS
 
         suite = self.parent
         assert isinstance(suite, ReducerSuite)  # cases are collected by the suite
@@ -102,6 +108,8 @@ class ReducerCase(pytest.Item):
         result = campaign.run_case(self.spec)
         if result is None:
             pytest.skip(f"no bundle of this seed offers a place for {self.spec.invariant}")
+        if result.result == NOT_RUN:  # a known hang that already hung: not a result (the stale check skips it)
+            pytest.skip(result.detail)
         self.config.stash[_STASH_RESULTS].append(result)
         if result.result == PASS:
             return
@@ -128,6 +136,30 @@ class ReducerCase(pytest.Item):
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "reducer_conformance: a case of the reducer conformance suite")
     config.stash[_STASH_RESULTS] = []
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        if _GATE_INPUT in workerinput:
+            config.stash[_HANG_GATE_DIR] = workerinput[_GATE_INPUT]
+    elif option(config, "cmd"):
+        import tempfile
+
+        from ..command import scratch_root
+
+        config.stash[_HANG_GATE_DIR] = tempfile.mkdtemp(prefix="rtk-hang-gate-", dir=scratch_root())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: each worker gets the controller's hang gate directory."""
+    if _HANG_GATE_DIR in node.config.stash:
+        node.workerinput[_GATE_INPUT] = node.config.stash[_HANG_GATE_DIR]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _HANG_GATE_DIR in config.stash and not hasattr(config, "workerinput"):
+        import shutil
+
+        shutil.rmtree(config.stash[_HANG_GATE_DIR], ignore_errors=True)
 
 
 def _suite(session: pytest.Session) -> ReducerSuite:
@@ -143,7 +175,8 @@ def _suite(session: pytest.Session) -> ReducerSuite:
     try:
         command = ReducerCommand(option(config, "cmd"), input=option(config, "input"),
                                  timeout=float(option(config, "timeout")), reject_exit=parse_reject_exit(option(config, "reject_exit")))
-        dialect = option(config, "dialect")
+        release = option(config, "release") or None
+        dialect = _dialect(option(config, "dialect") or None, release, option(config, "mode"))
         if dialect not in written_dialects():
             raise ValueError(f"reducer dialect must be one of {', '.join(written_dialects())}, not {dialect!r}")
         examples, seed = int(option(config, "examples")), int(option(config, "seed"))
@@ -162,11 +195,31 @@ def _suite(session: pytest.Session) -> ReducerSuite:
         corruptions()
     except ImportError as e:
         raise pytest.UsageError(f"rollout-trace reducer plugin {e}") from None
-    campaign = Campaign(command, dialect, claim=claim, shrink=True, oracles=oracles, known=known, mode=mode)
-    specs = plan_cases(dialect, examples, seed, invariants=option(config, "invariant") or None, mode=mode)
+    campaign = Campaign(command, dialect, claim=claim, shrink=True, oracles=oracles, known=known, mode=mode,
+                        release=release)
+    if _HANG_GATE_DIR in config.stash:
+        from .fuzz import file_hang_gate, set_gate
+
+        set_gate(file_hang_gate(config.stash[_HANG_GATE_DIR], campaign.known_hangs()))
+    specs = plan_cases(dialect, examples, seed, invariants=option(config, "invariant") or None, mode=mode,
+                       release=release)
     config.stash[_KNOWN] = known
     config.stash[_ORACLES] = oracles
     return ReducerSuite.from_parent(session, name="reducer", nodeid="reducer", campaign=campaign, specs=specs, known=known)
+
+
+def _dialect(dialect: str | None, release: str | None, mode: str) -> str:
+    """The campaign's dialect: the option's, or the one the release writes (both: they must agree)."""
+    if release is None:
+        return dialect or DEFAULT_DIALECT
+    from ...generators._release import writing_release
+
+    if mode != "releases":
+        raise ValueError(f"reducer release {release}: bundles as it writes them are of mode releases, not {mode!r}")
+    written = writing_release(release).dialect.name  # NotWritable is a ValueError saying why
+    if dialect is not None and dialect != written:
+        raise ValueError(f"reducer release {release} writes dialect {written}, not {dialect}")
+    return written
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:

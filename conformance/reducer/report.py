@@ -128,6 +128,7 @@ def build_report(campaign, command: str, known: Known, seconds: float, *, exampl
         eligible=campaign.eligible,
         never_exercised=campaign.never_exercised(),
         mode=campaign.mode,
+        **({"release": campaign.release} if campaign.release else {}),  # reports without one keep their shape
         model_coverage=campaign.model_coverage(),
         examples=examples,
         timeout=timeout,
@@ -155,6 +156,8 @@ SHARD_SCHEMA: dict[str, Any] = {
         "dialect": {"type": "string"},
         "profile": {"type": "string"},
         "seed": {"type": "integer"},
+        "mode": {"type": "string"},
+        "release": _STR_OR_NULL,
         "shard": {"type": "string"},
         "reject_exit": {"type": "array", "items": {"type": "integer"}},
         "not_run": {"type": "array", "items": {"type": "object", "required": ["id", "invariant", "why"], "properties": {
@@ -213,7 +216,7 @@ def _shard_problem(doc: Any) -> str | None:
 
 def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # docs: parsed JSON, checked here
     """One report from the shards' reports: same command, dialect, profile and seed."""
-    same = ("command", "dialect", "profile", "seed", "reject_exit")
+    same = ("command", "dialect", "profile", "seed", "reject_exit", "mode", "release")
     for doc, name in zip(docs, names):
         if not isinstance(doc, dict) or doc.get("format") != REPORT_FORMAT:
             raise ReportMergeError(f"{name}: not a {REPORT_FORMAT} report (fuzz-reducer --format json)")
@@ -254,7 +257,7 @@ def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # d
              if all(name in ((d.get("oracles") or {}).get("never_applied") or {}) for d in docs)}
     return {
         "format": REPORT_FORMAT,
-        **{k: docs[0].get(k) for k in same},
+        **{k: docs[0].get(k) for k in same if k in docs[0]},
         "shards": sorted(shards),
         "cases": sum(d.get("cases", 0) for d in docs),
         "skipped": sum(d.get("skipped", 0) for d in docs),
@@ -392,7 +395,9 @@ def print_human(doc: dict, file=None, summary_only: bool = False, color: str = "
     out = file or sys.stdout
     console = make_console(out, color, width=None if out.isatty() else 140)
     if not summary_only:
-        title = escape.display(f"{doc['command']}  (dialect {doc['dialect']}, profile {doc['profile']}, seed {doc['seed']})")
+        as_release = f", as Codex {doc['release']} writes" if doc.get("release") else ""
+        title = escape.display(f"{doc['command']}  (dialect {doc['dialect']}{as_release}, profile {doc['profile']}, "
+                               f"seed {doc['seed']})")
         # the title on a line of its own: as a table title it would wrap at the table's width
         console.print(f"[italic]{mx(title)}[/]", soft_wrap=True)
         table = Table()

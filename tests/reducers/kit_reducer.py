@@ -1,12 +1,13 @@
 """Fake reducer built on the kit's own reducer profile: correct by construction.
 
 Usage: kit_reducer.py BUNDLE OUTPUT [--forget INVARIANT] [--crash-on VARIANT]
-                      [--drop-entity KIND] [--bytes-dependent] [--nondeterministic]
+                      [--drop-entity KIND] [--bytes-dependent] [--nondeterministic] [--release VERSION]
   --forget           ignore findings of one invariant (a reducer that forgets a rule)
   --crash-on         die of SIGSEGV when the log holds an event of this variant
   --drop-entity      leave the last entity of KIND (thread, turn, inference, tool) out of the output
   --bytes-dependent  let the output depend on the log's bytes, not its meaning (its size)
   --nondeterministic a random nonce in the output: two runs of one bundle differ
+  --release          judge as that Codex release's reducer (validate --release)
 
 The output is a small state: the ids of the entities the log starts, and the
 payload refs (id -> path, under raw_payloads like Codex's state).
@@ -27,6 +28,7 @@ ap.add_argument("--crash-on")
 ap.add_argument("--drop-entity", choices=["thread", "turn", "inference", "tool"])
 ap.add_argument("--bytes-dependent", action="store_true")
 ap.add_argument("--nondeterministic", action="store_true")
+ap.add_argument("--release")
 args = ap.parse_args()
 
 if args.crash_on:
@@ -36,7 +38,7 @@ if args.crash_on:
                 os.kill(os.getpid(), signal.SIGSEGV)
     except OSError:
         pass
-report = validate_bundle(args.bundle, Options(profile=Profile.REDUCER))
+report = validate_bundle(args.bundle, Options(profile=Profile.REDUCER, release=args.release))
 errors = [f for f in report.findings if f.invariant != args.forget]
 if errors:
     print(f"{errors[0].invariant}: {errors[0].message}", file=sys.stderr)

@@ -10,6 +10,7 @@ release, so ``compat`` can judge many releases (one per epoch) from one pass.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterator
 
 import msgspec
@@ -235,6 +236,7 @@ class _Varying:
         return (self.cls, *[getattr(payload, name) is None for name in self.omittable])
 
     @staticmethod
+    @lru_cache(maxsize=None)  # a class's metadata: msgspec.inspect costs about 1 ms a class, per bundle otherwise
     def of(cls: type) -> "_Varying | None":
         from ...model.facts import ref_id_key
 
@@ -282,6 +284,7 @@ class _Varying:
                     kinds[kind] = line
 
 
+@lru_cache(maxsize=None)
 def _scalar_fields_only(cls: type) -> bool:
     """Whether every instance of a typed payload class has the same keys, no kind and no ref."""
     info = mi.type_info(cls)

@@ -1,0 +1,168 @@
+"""Bundles as one Codex release writes them (``build_bundle(release=R)``, ``fuzz-reducer --release R``).
+
+The release's measured record (:mod:`rollout_trace_kit.model.releases`) says what its writer was
+seen writing: the schema_version (so the dialect), the event variants, tool kinds and payload
+kinds, the fields of each variant, which fields it writes as ``null`` and which it leaves out.
+The generators write their dialect as its reference release does (``Dialect.reference_release``,
+following its real bundles, which show more than its probe: apply_patch calls, say). For another
+release of the dialect they take out what that release differs by, from the two records:
+
+* each plan feature (a call kind, a spawned child, a resumed child, a compaction, a way of
+  ending a turn) whose bundle holds a variant, tool kind or payload kind the reference release
+  was seen writing and this release was not: which feature writes what is measured here, by
+  building it once;
+* each field the reference release was seen writing and this release was not (unless its
+  reducer requires it: 0.165.0 writes tool_call_runtime_started without ``kind``); a field it
+  writes as ``null`` is ``null``, one it leaves out is left out;
+* the dialect's terminal event, when the release was not seen writing it (0.165.0 writes
+  schema_version 2 and ends with ``rollout_ended``).
+
+What no release record says (bodies, ids, the order of a turn's events) stays as the reference
+release writes it. So ``release=`` the reference release writes what the releases mode writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from ..model import DIALECTS
+from ..model.types import Dialect
+from ._plan import CALL_KINDS, SPAWN, BundlePlan, Call, Round, ThreadPlan, TurnPlan, TURN_ENDS
+
+# Features a plan can hold, each as the smallest turn that holds it.
+_CHILD = ThreadPlan((TurnPlan((Round((Call("exec"),)),)),))
+FEATURES: dict[str, TurnPlan] = {
+    **{f"call:{k}": TurnPlan((Round((Call(k, nested=1),)),)) for k in CALL_KINDS},
+    "spawn": TurnPlan((Round((Call(SPAWN, child=_CHILD),)),)),
+    "resume": TurnPlan((Round((Call(SPAWN, child=replace(_CHILD, resumed=TurnPlan())),)),)),
+    "compact": TurnPlan((Round((Call("exec"),), compact=True),)),
+    "compaction_retry": TurnPlan((Round((Call("exec"),), compact=True, compaction_retry=True),)),
+    **{f"end:{e}": TurnPlan((), e) for e in TURN_ENDS},
+}
+BASE = "end:answer"  # an answer-only turn: what every bundle holds
+
+
+class NotWritable(ValueError):
+    """The generators cannot write bundles as this release writes them (said why)."""
+
+
+@dataclass(frozen=True)
+class WritingRelease:
+    """How one release writes, as the generators can follow it."""
+
+    version: str
+    dialect: Dialect
+    features: frozenset[str]  # of FEATURES
+    dropped: dict[str, frozenset[str]]  # variant -> fields the reference release writes and this one does not
+    omitted: dict[str, frozenset[str]]  # variant -> fields it leaves out when they are None
+    nulls: dict[str, frozenset[str]]  # variant -> fields it writes as null
+    completes_recording: bool  # ends with the dialect's terminal event (after rollout_ended)
+
+    def shape(self, payload: dict[str, Any]) -> None:
+        """Rewrite one event payload (in place) as the release writes it."""
+        tag = payload["type"]
+        dropped = self.dropped.get(tag, ())
+        for name in dropped:
+            payload.pop(name, None)
+        for name in self.omitted.get(tag, ()):
+            if name in payload and payload[name] is None:
+                del payload[name]
+        for name in self.nulls.get(tag, ()):
+            if name not in dropped:
+                payload.setdefault(name, None)
+
+    # -- plans --------------------------------------------------------------------------------
+    def turn(self, t: TurnPlan) -> TurnPlan:
+        """``t`` without the features the release does not write (a call becomes a plain exec)."""
+        end = t.end if f"end:{t.end}" in self.features else "answer"
+        return TurnPlan(tuple(self._round(r) for r in t.rounds), end)
+
+    def _round(self, r: Round) -> Round:
+        compact = r.compact and "compact" in self.features
+        retry = compact and r.compaction_retry and "compaction_retry" in self.features
+        return Round(tuple(self._call(c) for c in r.calls), compact=compact, compaction_retry=retry)
+
+    def _call(self, c: Call) -> Call:
+        if c.kind == SPAWN and c.child is not None:
+            if "spawn" not in self.features:
+                return Call("exec")
+            resumed = self.turn(c.child.resumed) if c.child.resumed and "resume" in self.features else None
+            return Call(SPAWN, child=ThreadPlan(tuple(self.turn(t) for t in c.child.turns), resumed=resumed))
+        return c if f"call:{c.kind}" in self.features else Call("exec")
+
+
+def _written(dialect: Dialect, turn: TurnPlan) -> tuple[set[str], set[str], set[str]]:
+    """(variants, tool kinds, payload kinds) of a bundle holding ``turn``, measured by building it."""
+    from ..bundle import Bundle
+    from ..validate.rules.release import BundleSummary
+    from ._scenario import Recorder
+    from ._writer import MemorySink
+
+    rec = Recorder(dialect, BundlePlan(seed=19, incremental=True), MemorySink())
+    root = rec.begin()
+    rec.user_turn(root, turn)
+    rec.shutdown(root)
+    bundle = rec.w.finish()
+    assert isinstance(bundle, Bundle)  # a memory sink
+    summary = BundleSummary()
+    for n, line in enumerate(bundle.lines, 1):
+        summary.observe(orjson.loads(line), n)
+    return set(summary.keysets), set(summary.tool_kinds), set(summary.payload_kinds)
+
+
+@lru_cache(maxsize=None)
+def _feature_writes(dialect_name: str) -> dict[str, tuple[set[str], set[str], set[str]]]:
+    d = DIALECTS[dialect_name]
+    return {name: _written(d, turn) for name, turn in FEATURES.items()}
+
+
+def _writes(rel: Any) -> tuple[set[str], set[str], set[str]]:
+    return (set(rel.writer_variants or ()), set(rel.get("writer", "tool_kinds", default=[])),
+            set(rel.get("writer", "payload_kinds", default=[])))
+
+
+@lru_cache(maxsize=None)
+def writing_release(version: str) -> WritingRelease:
+    """How ``version`` writes; :class:`NotWritable` when its record does not say or the kit's
+    generators do not write its dialect."""
+    from ..model import dialect_for_schema_version
+    from ..model import releases
+    from ..writer.core import written_dialects
+
+    rel = releases.release(version)
+    if rel is None:
+        raise NotWritable(f"release {version}: not a Codex release of the table (rollout-trace codex releases)")
+    if rel.record is None or rel.writer_variants is None:
+        raise NotWritable(f"release {version}: its facts are unknown (status {rel.status}); "
+                          f"probe it first (rollout-trace codex probe {version})")
+    dialect = dialect_for_schema_version(rel.schema_version)
+    if dialect is None or dialect.name not in written_dialects():
+        raise NotWritable(f"release {version} writes schema_version {rel.schema_version}, "
+                          f"which the kit's generators do not write")
+    ref = releases.release(dialect.reference_release)
+    if ref is None or ref.record is None or ref.writer_variants is None:
+        raise NotWritable(f"the reference release of {dialect.name}, {dialect.reference_release}, has no writer facts")
+    # what the reference release writes and this one does not: variants, tool kinds, payload kinds
+    lacks = [a - b for a, b in zip(_writes(ref), _writes(rel))]
+    terminal = dialect.terminal_variants[-1]
+    lacks[0].discard(terminal)  # the recording's end: completes_recording below
+    ok = {name for name, wrote in _feature_writes(dialect.name).items()
+          if not any(w & lack for w, lack in zip(wrote, lacks))}
+    if BASE not in ok or "call:exec" not in ok:
+        base = set().union(*_feature_writes(dialect.name)["call:exec"]) - {terminal}
+        raise NotWritable(f"release {version}: its writer was never seen writing "
+                          f"{', '.join(sorted(base & set().union(*lacks)))}, which every generated bundle holds")
+    ref_fields = ref.get("writer", "fields", default={})
+    own_fields = rel.get("writer", "fields", default={})
+    dropped = {tag: frozenset(set(ref_fields.get(tag) or ()) - set(own_fields.get(tag) or ()) - rel.required_fields(tag))
+               for tag in dialect.tags if tag in own_fields}
+    return WritingRelease(
+        version, dialect, frozenset(ok), {tag: fs for tag, fs in dropped.items() if fs},
+        omitted={tag: frozenset(fs) for tag, fs in rel.get("writer", "omitted_fields", default={}).items()},
+        nulls={tag: frozenset(fs) for tag, fs in rel.get("writer", "null_fields", default={}).items()},
+        completes_recording=terminal != "rollout_ended" and terminal in (rel.writer_variants or ()),
+    )

@@ -1,0 +1,128 @@
+"""fuzz-reducer --release R: bundles as Codex release R writes them (its dialect and the writer
+facts of the release table), judged by R's rules (validate --release R); replay honours it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rollout_trace_kit.generators import build_bundle
+from rollout_trace_kit.generators._release import FEATURES, NotWritable, writing_release
+from rollout_trace_kit.model import DIALECTS, releases
+from rollout_trace_kit.validate import Options, Profile, validate_bundle
+
+from ._helpers import kit_reducer
+
+
+def _epoch_representatives() -> list[str]:
+    out = []
+    for e in releases.table_epochs():
+        if e.status == "unknown":
+            continue
+        try:
+            writing_release(e.representative.version)
+        except NotWritable:
+            continue
+        out.append(e.representative.version)
+    return out
+
+
+WRITABLE = _epoch_representatives()
+
+
+def test_every_epoch_with_a_writer_record_is_writable_but_the_first():
+    assert {"0.164.0", "0.165.0", "0.169.0", "0.171.0"} <= set(WRITABLE)
+    with pytest.raises(NotWritable, match="never seen writing"):
+        writing_release("0.124.0")  # its writer was not seen writing a turn
+    with pytest.raises(NotWritable, match="not a Codex release"):
+        writing_release("9.9.9")
+
+
+@pytest.mark.parametrize("version", WRITABLE)
+def test_bundles_as_a_release_writes_are_clean_by_its_rules(version, tmp_path):
+    w = writing_release(version)
+    for seed in range(2):
+        path = build_bundle(w.dialect.name, seed=seed, events=70 + 40 * seed, release=version).write(tmp_path / f"b{seed}")
+        for profile in (Profile.REDUCER, Profile.WRITER):
+            report = validate_bundle(path, Options(profile=profile, release=version, dialect=w.dialect.name))
+            assert report.ok and not report.findings, (profile, [(f.invariant, f.message) for f in report.findings])
+
+
+@pytest.mark.parametrize("dialect", ["v1", "v2", "v3"])
+def test_the_reference_release_writes_what_the_releases_mode_writes(dialect):
+    ref = DIALECTS[dialect].reference_release
+    assert writing_release(ref).features == frozenset(FEATURES)
+    a, b = build_bundle(dialect, seed=4, events=150, release=ref), build_bundle(dialect, seed=4, events=150)
+    assert a.lines == b.lines and a.payloads == b.payloads
+
+
+def test_0_165_0_writes_v2_without_the_runtime_kind_and_ends_with_rollout_ended():
+    b = build_bundle("v2", seed=3, events=200, release="0.165.0")
+    events = [json.loads(line)["payload"] for line in b.lines]
+    assert events[-1]["type"] == "rollout_ended" and "recording_completed" not in {e["type"] for e in events}
+    runtimes = [e for e in events if e["type"] == "tool_call_runtime_started"]
+    assert runtimes and all("kind" not in e for e in runtimes)
+    assert len(b.lines) == 200  # the event budget holds
+    with pytest.raises(ValueError, match="writes v2, not v1"):
+        build_bundle("v1", seed=3, events=60, release="0.165.0")
+    with pytest.raises(ValueError, match="mode releases"):
+        build_bundle("v2", seed=3, events=60, release="0.165.0", mode="schema")
+
+
+def _fuzz(tmp_path, cmd, *extra):
+    return subprocess.run(
+        [sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "--cmd", cmd, "--seed", "1", "--jobs", "1",
+         "--format", "json", "--repro-dir", str(tmp_path / "repro"), *extra],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+    )
+
+
+def test_a_campaign_as_0_165_0_writes_is_judged_by_its_rules_and_replay_honours_it(tmp_path):
+    """The kit's reducer judging as 0.165.0 passes; judging by the dialect's rules (0.169.0's: a
+    runtime needs its kind) it rejects valid 0.165.0 bundles, and the saved case replays the same."""
+    args = ("--release", "0.165.0", "--examples", "14", "--invariant", "SEQ.NO_GAP", "--invariant", "THREAD.UNKNOWN")
+    out = _fuzz(tmp_path, kit_reducer("--release", "0.165.0"), *args)
+    doc = json.loads(out.stdout)
+    assert out.returncode == 0 and doc["ok"], out.stderr
+    assert doc["release"] == "0.165.0" and doc["dialect"] == "v2" and doc["results"]["pass"] == doc["cases"] > 0
+    (tmp_path / "strict").mkdir()
+    out = _fuzz(tmp_path / "strict", kit_reducer(), *args)
+    doc = json.loads(out.stdout)
+    assert out.returncode == 1 and doc["new_failures"] == ["VALID"], doc["failures"][:2]
+    f = doc["failures"][0]
+    assert "EVENT.RELEASE_REQUIRED_FIELD" in f["detail"] and "-release=" not in f["id"]
+    saved = json.loads((tmp_path / "strict" / "repro" / f["id"] / "case.json").read_text())
+    assert saved["case"]["release"] == "0.165.0"
+    again = subprocess.run([sys.executable, "-m", "rollout_trace_kit", "replay", str(tmp_path / "strict" / "repro" / f["id"]),
+                            "--cmd", kit_reducer()], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 1 and again.stdout.startswith(f"{f['id']}: fail (rejects; expected: accept)"), again.stdout
+
+
+@pytest.mark.parametrize("extra,message", [
+    (("--release", "0.124.0"), "never seen writing"),
+    (("--release", "9.9.9"), "not a Codex release"),
+    (("--release", "0.165.0", "--dialect", "v1"), "writes dialect v2, not --dialect v1"),
+    (("--release", "0.169.0", "--mode", "schema"), "not --mode schema"),
+])
+def test_a_release_the_generators_cannot_follow_is_a_usage_error(tmp_path, extra, message):
+    out = _fuzz(tmp_path, kit_reducer(), "--examples", "2", *extra)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("release", [None, "0.165.0"])
+def test_cases_are_judged_the_same_without_the_compatible_release_verdicts(release, tmp_path):
+    """judge_case skips the per-epoch compat verdicts (a speed-up): the findings, and so each
+    case's must_reject, are those of a full validate, RELEASE rules included."""
+    from rollout_trace_kit.conformance.reducer.cases import build_case, judge_case, plan_cases
+
+    for spec in plan_cases("v2", 12, 5, release=release):
+        case = build_case(spec)
+        if case is None:
+            continue
+        path = case.bundle.write(tmp_path / spec.id)
+        judge_case(case, path, Profile.REDUCER)
+        full = validate_bundle(path, Options(profile=Profile.REDUCER, dialect="v2", release=release))
+        assert case.must_reject == (not full.ok), spec.id
