@@ -14,7 +14,7 @@ from typing import Any, Iterator, Union
 from .types import (
     CONTEXT_NULL,
     READ_AT_EVENT,
-    READ_IF_TERMINAL_WITHOUT_RUNTIME,
+    READ_IF_DISPATCHED_TERMINAL,
     ArrayOf,
     Dialect,
     Field,
@@ -54,6 +54,11 @@ def tool_kinds(dialect: Dialect) -> tuple[str, ...]:
     return dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).tags
 
 
+def terminal_at_dispatch_kinds(dialect: Dialect) -> frozenset[str]:
+    """Tool kinds whose start with an invocation payload creates the terminal operation."""
+    return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.terminal_at_dispatch)
+
+
 def terminal_tool_kinds(dialect: Dialect) -> frozenset[str]:
     """Tool kinds whose runtime start creates a terminal operation."""
     return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.terminal_operation)
@@ -68,12 +73,12 @@ def handler_reads(dialect: Dialect) -> frozenset[str]:
 
 
 def conditional_reads(dialect: Dialect) -> tuple[tuple[str, str], ...]:
-    """(variant, field) of the refs opened only for a terminal tool with no runtime event."""
+    """(variant, field) of the refs opened only for a tool whose terminal was created at dispatch."""
     return tuple(
         (v.tag, f.name)
         for v in dialect.payload.variants
         for f in v.fields
-        if f.read == READ_IF_TERMINAL_WITHOUT_RUNTIME
+        if f.read == READ_IF_DISPATCHED_TERMINAL
     )
 
 
@@ -81,15 +86,16 @@ def reads_at_event(field: Field) -> bool:
     return field.read == READ_AT_EVENT
 
 
-def read_if_terminal_without_runtime(field: Field) -> bool:
-    return field.read == READ_IF_TERMINAL_WITHOUT_RUNTIME
+def read_if_dispatched_terminal(field: Field) -> bool:
+    return field.read == READ_IF_DISPATCHED_TERMINAL
 
 
-def reducer_reads(dialect: Dialect, field: Field, *, terminal_tool_without_runtime: bool = False) -> bool:
-    """Whether the reference reducer opens the payload of ``field`` (one event's view)."""
+def reducer_reads(dialect: Dialect, field: Field, *, dispatched_terminal: bool = False) -> bool:
+    """Whether the reference reducer opens the payload of ``field`` (one event's view).
+    ``dispatched_terminal``: the event's tool created its terminal operation at dispatch."""
     if dialect.reducer_reads_every_ref or field.read == READ_AT_EVENT:
         return True
-    return field.read == READ_IF_TERMINAL_WITHOUT_RUNTIME and terminal_tool_without_runtime
+    return field.read == READ_IF_DISPATCHED_TERMINAL and dispatched_terminal
 
 
 # -- envelope context -------------------------------------------------------------------

@@ -100,10 +100,14 @@ class Field:
 # When a reducer opens the payload of a ref field (Field.read).
 READ_NEVER = "never"  # not by an event handler (a dialect may still open every ref at the end)
 READ_AT_EVENT = "event"  # the handler of the event opens it
-# tool_call_ended's result: opened for a tool whose kind creates a terminal operation
-# when no runtime event was seen for it (measured on 0.164.0 and 0.169.0).
-READ_IF_TERMINAL_WITHOUT_RUNTIME = "terminal_without_runtime"
-READS = (READ_NEVER, READ_AT_EVENT, READ_IF_TERMINAL_WITHOUT_RUNTIME)
+# tool_call_ended's result: opened (and parsed as the terminal's response) for a tool whose
+# terminal operation was created at dispatch, by a start of a kind the reducer opens at dispatch
+# (ToolCallKind Variant.terminal_at_dispatch) carrying an invocation payload. Measured on 0.125.0
+# and 0.164.0: a write_stdin's result ("open payload", "parse write_stdin terminal response"); an
+# exec_command's result, with or without runtime events, and a write_stdin's without an
+# invocation, are never opened.
+READ_IF_DISPATCHED_TERMINAL = "dispatched_terminal"
+READS = (READ_NEVER, READ_AT_EVENT, READ_IF_DISPATCHED_TERMINAL)
 
 # Envelope context conventions of a variant (Variant.context).
 CONTEXT_NULL = "null"  # thread_id and codex_turn_id are null
@@ -143,6 +147,9 @@ class Variant:
     # payload variants: the payload fields (thread, turn) the envelope context must equal
     context_fields: tuple[str, str] | None = None
     terminal_operation: bool = False  # ToolCallKind variants: the runtime creates a terminal operation
+    # ToolCallKind variants: a start with an invocation payload creates the terminal operation at
+    # dispatch (a later runtime start is a second one; the tool's result is read at its end)
+    terminal_at_dispatch: bool = False
     # payload variants: the first release whose reducer rejects the event with a null envelope
     # thread_id even when the envelope's turn names the thread (older ones take the turn's thread)
     thread_required_since: str | None = None

@@ -36,7 +36,7 @@ from .types import (
     CONTEXT_FREE,
     CONTEXT_NULL,
     READ_AT_EVENT,
-    READ_IF_TERMINAL_WITHOUT_RUNTIME,
+    READ_IF_DISPATCHED_TERMINAL,
     Dialect,
     Field,
     Named,
@@ -271,7 +271,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
             (
                 req("tool_call_id", STR, "The tool call."),
                 _status("ExecutionStatus", "Tool status."),
-                opt_ref("result_payload", "The result returned to the caller.", ("tool_result",), read=READ_IF_TERMINAL_WITHOUT_RUNTIME),
+                opt_ref("result_payload", "The result returned to the caller.", ("tool_result",), read=READ_IF_DISPATCHED_TERMINAL),
             ),
         ),
         Variant(

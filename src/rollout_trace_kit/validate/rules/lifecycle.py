@@ -104,9 +104,12 @@ TOOL_CELL = invariant(
 )
 TOOL_SECOND_TERMINAL = invariant(
     "TOOL.SECOND_TERMINAL_OPERATION",
-    "An exec_command or write_stdin tool call gets at most one runtime start (one terminal operation).",
+    "An exec_command or write_stdin tool call gets at most one terminal operation: one runtime start, and none "
+    "for a write_stdin started with an invocation payload (its start created it: model ToolCallKind "
+    "terminal_at_dispatch).",
     v1=R, v2=R,
-    source='reducer/tool.rs: "tool runtime start would create a second terminal operation for {id}"',
+    source='reducer/tool.rs: "tool runtime start would create a second terminal operation for {id}" (a dispatched '
+    'write_stdin then a runtime start: measured on 0.164.0, 0.169.0, 0.171.0)',
 )
 MCP_DUPLICATE = invariant(
     "MCP.DUPLICATE_CORRELATION", "A tool call is correlated with an MCP call at most once.", v1=R, v2=R,
@@ -223,6 +226,8 @@ class LifecycleChecker:
         self.tool_kinds = facts.tool_kinds(d)
         self.kind_code = {k: i for i, k in enumerate(self.tool_kinds)}
         self.terminal_kinds = facts.terminal_tool_kinds(d)
+        self.dispatch_kinds = facts.terminal_at_dispatch_kinds(d)
+        self.dispatched: set[str] = set()  # tools whose terminal operation was created at dispatch
         self.handlers = {tag: method.__get__(self) for tag, method in handlers_for(d).items()}
         self.later_refs = _later_ref_fields(d, self.handlers)
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
@@ -518,7 +523,12 @@ class LifecycleChecker:
                 pointer="/payload/tool_call_id", related_seq=self.open_tools.get(key),
             )
             return
-        self.tools[key] = self.kind_code[p.kind.__struct_config__.tag] << 2
+        kind = p.kind.__struct_config__.tag
+        self.tools[key] = self.kind_code[kind] << 2
+        if kind in self.dispatch_kinds and p.invocation_payload is not None:
+            # the reducer creates this tool's terminal operation now (model: terminal_at_dispatch)
+            self.tools[key] |= TERMINAL
+            self.dispatched.add(key)
         self.open_tools[key] = ev.seq
         if ev.thread_id is None and ev.codex_turn_id is None:
             ctx.report(TOOL_CONTEXT, "tool call start did not include thread or Codex turn context", pointer="/thread_id")
@@ -600,13 +610,12 @@ class LifecycleChecker:
                                   self.pids.get(p.tool_call_id))
 
     def on_tool_call_ended(self, ev, p):
-        # The model says which refs the reducer reads for a terminal tool that had no runtime
-        # event (measured on 0.164.0: a write_stdin without runtime events, "open payload ...").
+        # The model says which refs the reducer reads for a tool whose terminal operation was
+        # created at dispatch (measured on 0.125.0 and 0.164.0: a write_stdin's result, not an exec's).
         key = p.tool_call_id
-        state = self.tools.get(key)
-        unrun = state is not None and self.tool_kinds[state >> 2] in self.terminal_kinds and not state & RUNTIME
+        dispatched = key in self.dispatched
         for f in self.dialect.ref_fields("tool_call_ended"):
-            read = facts.reducer_reads(self.dialect, f, terminal_tool_without_runtime=unrun)
+            read = facts.reducer_reads(self.dialect, f, dispatched_terminal=dispatched)
             self.ref(p, "tool_call_ended", f.name, read)
         if self._tool(p, "tool call end") is not None:
             self.open_tools.pop(key, None)

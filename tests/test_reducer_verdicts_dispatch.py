@@ -1,0 +1,94 @@
+"""Wrong verdicts the differential engine found on Codex 0.164.0 (issue 18), each on a minimal bundle.
+
+Same shape as test_reducer_verdicts_bodies.py (whose helpers it uses): the kit's reducer profile
+with ``--release`` must give the verdict of the dialect's reference reducer, and the Codex tier
+(``--codex -m codex``) replays every case through the real reducer.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any, Callable
+
+import pytest
+
+from rollout_trace_kit.bundle import Bundle
+
+from .test_reducer_verdicts_bodies import ALL, ROOT, TURN, Case, Payloads, kit_verdict, minimal, turn
+
+WRITE_STDIN_ARGS = '{"session_id": 1, "chars": "x\\n"}'
+
+
+def invocation(tool: str, arguments: str) -> dict:
+    return {"tool_name": tool, "tool_namespace": None, "payload": {"type": "function", "arguments": arguments}}
+
+
+def exec_begin() -> dict:
+    return {"call_id": "call-1", "process_id": "4242", "turn_id": TURN, "command": ["/bin/bash", "-lc", "ls"],
+            "cwd": "/home/dev/project", "source": "unified_exec_startup"}
+
+
+def with_tool(kind: str, *, invoked: bool = True, runtime: bool = False, result: Any = "missing") -> Callable[[str], Bundle]:
+    """A tool call of ``kind`` (its start with or without an invocation payload, with or without a
+    runtime start) whose end's result is ``result``: "missing" (a ref to no file), bytes, or a value."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        tool = "write_stdin" if kind == "write_stdin" else "exec_command"
+        args = WRITE_STDIN_ARGS if kind == "write_stdin" else '{"cmd": "ls"}'
+        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
+                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": kind},
+                   "summary": {"type": "generic", "label": tool, "input_preview": None, "output_preview": None},
+                   "invocation_payload": ps.add("tool_invocation", invocation(tool, args)) if invoked else None}
+        events = [started]
+        if runtime:
+            events.append({"type": "tool_call_runtime_started", "tool_call_id": "call-1",
+                           **({"kind": {"type": kind}} if dialect != "v1" else {}),
+                           "runtime_payload": ps.add("tool_runtime_event", exec_begin())})
+        result_ref = ps.add("tool_result", result)
+        if result == "missing":
+            del ps.bodies[len(ps.bodies)]
+        events.append({"type": "tool_call_ended", "tool_call_id": "call-1", "status": "failed", "result_payload": result_ref})
+        return minimal(dialect, [turn(), *((ROOT, TURN, e) for e in events)], ps.bodies)
+    return build
+
+
+BOM_RESULT = b'\xef\xbb\xbf{"type": "error", "error": "unsupported call: shell"}'
+MISSING = frozenset({"REF.FILE_EXISTS"})
+
+CASES = [
+    # 0.164.0 opens a tool's result only where the start created a terminal operation at dispatch:
+    # a write_stdin with an invocation payload (model: Variant.terminal_at_dispatch, READ_IF_DISPATCHED_TERMINAL)
+    Case("exec-result-missing", ("v1",), with_tool("exec_command"), frozenset()),
+    Case("exec-result-with-a-bom", ("v1",), with_tool("exec_command", result=BOM_RESULT), frozenset()),
+    Case("exec-result-missing-without-invocation", ("v1",), with_tool("exec_command", invoked=False), frozenset()),
+    Case("exec-result-missing-after-its-runtime", ("v1",), with_tool("exec_command", runtime=True), frozenset()),
+    Case("stdin-result-missing", ("v1",), with_tool("write_stdin"), MISSING),
+    Case("stdin-result-with-a-bom", ("v1",), with_tool("write_stdin", result=BOM_RESULT), frozenset({"REF.JSON"})),
+    Case("stdin-result-missing-without-invocation", ("v1",), with_tool("write_stdin", invoked=False), frozenset()),
+    # the reducers that read every ref (v2, v3) open every tool's result
+    *(Case(f"{k}-result-missing", ("v2",), with_tool(k), MISSING) for k in ("exec_command", "write_stdin")),
+    *(Case(f"{k}-result-missing", ("v3",), with_tool(k), frozenset({"STORE.REF_RECORD"})) for k in ("exec_command", "write_stdin")),
+    # a write_stdin dispatched with an invocation already has its terminal operation: a runtime start is a second
+    Case("stdin-dispatched-then-runtime-start", ALL, with_tool("write_stdin", runtime=True, result=None),
+         frozenset({"TOOL.SECOND_TERMINAL_OPERATION"})),
+    Case("stdin-without-invocation-then-runtime-start", ALL, with_tool("write_stdin", invoked=False, runtime=True, result=None),
+         frozenset()),
+]
+PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
+
+
+@pytest.mark.parametrize("case,dialect", PARAMS)
+def test_reducer_profile_gives_the_reference_reducers_verdict(tmp_path, case: Case, dialect: str):
+    report = kit_verdict(tmp_path, case.build(dialect), dialect)
+    errors = {f.invariant for f in report.findings if f.severity.value == "error"}
+    assert errors == set(case.expected), [(f.invariant, f.message) for f in report.findings]
+    assert report.ok is (not case.expected)
+
+
+@pytest.mark.codex
+@pytest.mark.parametrize("case,dialect", PARAMS)
+def test_the_reference_reducer_gives_the_expected_verdict(tmp_path, case: Case, dialect: str, codex_binaries):
+    path = case.build(dialect).write(tmp_path / "bundle")
+    run = subprocess.run([codex_binaries[dialect], "debug", "trace-reduce", str(path), "-o", str(tmp_path / "state.json")],
+                         capture_output=True, text=True, timeout=120)
+    assert (run.returncode == 0) is (not case.expected), run.stderr[:500]
