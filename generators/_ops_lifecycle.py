@@ -281,6 +281,21 @@ def _cell_no_context(bundle, dialect, rnd):
     return result(ed, "CELL.MISSING_CONTEXT", i, also=["ENVELOPE.CONTEXT_CONVENTION"])
 
 
+@corruption(
+    "CELL.START_TURN",
+    "A code cell start the model asked for names an unknown turn in its envelope.",
+    needs=("code_cell",),
+    edits_store=None,
+)
+def _cell_start_turn(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    i = pick(rnd, [j for j in ed.lines_of("code_cell_started") if ed.event(j).get("thread_id") is not None])
+    if i is None:
+        return None
+    ed.touch(i)["codex_turn_id"] = fresh(rnd, "turn-")
+    return result(ed, "CELL.START_TURN", i)
+
+
 _twice("CELL.DUPLICATE_START", "A code cell is started twice.", "code_cell_started", needs=("code_cell",),
        edits_store=None)
 

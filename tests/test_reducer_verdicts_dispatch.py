@@ -14,7 +14,9 @@ import pytest
 
 from rollout_trace_kit.bundle import Bundle
 
-from .test_reducer_verdicts_bodies import ALL, ROOT, TURN, Case, Payloads, kit_verdict, minimal, turn
+from .test_reducer_verdicts_bodies import (
+    ALL, ROOT, TURN, USER, Case, Payloads, cell_events, inference, kit_verdict, minimal, turn,
+)
 
 WRITE_STDIN_ARGS = '{"session_id": 1, "chars": "x\\n"}'
 
@@ -52,6 +54,21 @@ def with_tool(kind: str, *, invoked: bool = True, runtime: bool = False, result:
     return build
 
 
+EXEC_CALL = {"type": "custom_tool_call", "name": "exec", "input": "text('hi')", "call_id": "call-1"}
+
+
+def cell_with_turn(which: int, turn_id: Any, answered: bool = True) -> Callable[[str], Bundle]:
+    """Code cell events naming the root thread and turn, but for event ``which``, whose envelope turn is
+    ``turn_id``; ``answered``: after a response whose `exec` call is the cell's model-visible call."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        events = cell_events(ROOT, TURN)
+        events[which] = (ROOT, turn_id, events[which][2])
+        model = inference(ps, "inf-1", [USER], [EXEC_CALL], "resp-1") if answered else []
+        return minimal(dialect, [turn(), *model, *events], ps.bodies)
+    return build
+
+
 BOM_RESULT = b'\xef\xbb\xbf{"type": "error", "error": "unsupported call: shell"}'
 MISSING = frozenset({"REF.FILE_EXISTS"})
 
@@ -73,6 +90,17 @@ CASES = [
          frozenset({"TOOL.SECOND_TERMINAL_OPERATION"})),
     Case("stdin-without-invocation-then-runtime-start", ALL, with_tool("write_stdin", invoked=False, runtime=True, result=None),
          frozenset()),
+]
+CASES += [
+    # a code cell start names a started turn in its envelope, its thread given or not (model:
+    # Variant.turn_required_since); the cell's response and end do not need one
+    Case("cell-start-of-an-unknown-turn", ALL, cell_with_turn(0, "turn-nobody"), frozenset({"CELL.START_TURN"})),
+    Case("cell-start-without-a-turn", ALL, cell_with_turn(0, None), frozenset({"CELL.START_TURN"})),
+    # ... when the model asked for the cell: a start whose call no response holds is not checked so
+    *(Case(f"unasked-cell-start-{name}", ALL, cell_with_turn(0, t, answered=False), frozenset())
+      for name, t in (("of-an-unknown-turn", "turn-nobody"), ("without-a-turn", None))),
+    *(Case(f"cell-event-{i}-of-an-unknown-turn", ("v1",), cell_with_turn(i, t), frozenset())
+      for i in (1, 2) for t in ("turn-nobody", None)),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 

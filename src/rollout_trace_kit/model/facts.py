@@ -121,6 +121,16 @@ def envelope_thread_required(dialect: Dialect, release: str | None = None) -> fr
     )
 
 
+def envelope_turn_required(dialect: Dialect, release: str | None = None) -> frozenset[str]:
+    """Variants whose events ``release``'s reducer (default: the dialect's reference reducer)
+    rejects unless the envelope codex_turn_id names a started turn."""
+    key = release_key(release or dialect.reference_release)
+    return frozenset(
+        v.tag for v in dialect.payload.variants
+        if v.turn_required_since is not None and release_key(v.turn_required_since) <= key
+    )
+
+
 # -- releases ----------------------------------------------------------------------------
 
 

@@ -111,6 +111,8 @@ REDUCER_ERRORS: tuple[ReducerError, ...] = (
     _e("cell_unknown", r"Error: code cell initial response referenced unknown runtime cell", "", "CELL.UNKNOWN"),
     _e("cell_missing_context", r"Error: code cell initial response \S+ did not include a thread id", "",
        "CELL.MISSING_CONTEXT"),
+    _e("cell_start_turn", r"Error: code cell start (referenced unknown Codex turn|\S+ did not include a Codex turn id)", "",
+       "CELL.START_TURN"),
     _e("cell_remapped", r"Error: runtime code cell \S+ in thread \S+ mapped to both", "", "CELL.REMAPPED"),
     _e("compaction_duplicate_install", r"Error: duplicate compaction install", "", "COMPACTION.DUPLICATE_INSTALL"),
     _e("compaction_duplicate_request", r"Error: duplicate compaction request start", "", "COMPACTION.DUPLICATE_REQUEST"),

@@ -153,6 +153,9 @@ class Variant:
     # payload variants: the first release whose reducer rejects the event with a null envelope
     # thread_id even when the envelope's turn names the thread (older ones take the turn's thread)
     thread_required_since: str | None = None
+    # payload variants: the first release whose reducer rejects the event unless its envelope
+    # codex_turn_id names a started turn, even with the envelope's thread named
+    turn_required_since: str | None = None
     # ToolCallKind variants: the reducer matches the call's sub-agent activity (spawn, wait...)
     # against this kind ("sub-agent activity Started does not match tool call kind ...")
     agent_activity: bool = False

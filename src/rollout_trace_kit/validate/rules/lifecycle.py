@@ -122,6 +122,15 @@ CELL_CONTEXT = invariant(
     source='reducer/code_cell.rs: "{event} {runtime_cell_id} did not include a thread id"; 0.171.0 says so '
     "even when the envelope's turn is known (measured; model: Variant.thread_required_since)",
 )
+CELL_START_TURN = invariant(
+    "CELL.START_TURN",
+    "A code cell start whose `exec` call is in the thread's conversation (a custom_tool_call of a request or "
+    "response) has an envelope codex_turn_id naming a started turn, even when its thread_id is given "
+    "(model: Variant.turn_required_since).",
+    v1=R, v2=R,
+    source='reducer/code_cell.rs: "code cell start referenced unknown Codex turn {id}", "code cell start '
+    'code_cell:{call} did not include a Codex turn id" (measured on 0.125.0, 0.164.0, 0.169.0, 0.171.0)',
+)
 CELL_DUPLICATE = invariant(
     "CELL.DUPLICATE_START", "A code cell (one model-visible exec call) is started at most once.", v1=R, v2=R,
     source='reducer/code_cell.rs: "duplicate code cell start for {code_cell_id}"',
@@ -232,6 +241,7 @@ class LifecycleChecker:
         self.later_refs = _later_ref_fields(d, self.handlers)
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
         self.thread_required = facts.envelope_thread_required(d)  # no thread from the envelope's turn
+        self.turn_required = facts.envelope_turn_required(d)  # a started envelope turn, thread or not
         # variant -> fields the reference reducer requires beyond the schema (release facts)
         self.release_required = _release_required(d)
         # variants whose handler is all there is to do (the usual event: one lookup, one call)
@@ -669,6 +679,17 @@ class LifecycleChecker:
         thread = self._cell_thread(ev, "code_cell_started", "code cell start", p.runtime_cell_id)
         if thread is None:
             return
+        if ("code_cell_started" in self.turn_required and ev.codex_turn_id not in self.turns
+                and (self.thread_idx(thread), "custom_tool_call", p.model_visible_call_id) in self.call_contents):
+            # checked only for a cell the model asked for (its `exec` call in the thread's
+            # conversation, measured); the cell is kept, so its later events do not cascade
+            missing = ev.codex_turn_id is None
+            self.ctx.report(
+                CELL_START_TURN,
+                f"code cell start code_cell:{p.model_visible_call_id} did not include a Codex turn id" if missing
+                else f"code cell start referenced unknown Codex turn {ev.codex_turn_id}",
+                pointer="/codex_turn_id",
+            )
         key = (thread, p.runtime_cell_id)
         mapped = self.cells.get(key)
         if mapped is not None and mapped != p.model_visible_call_id:
