@@ -177,7 +177,8 @@ def _reused_call_id(body):
         kind = item.get("type") if isinstance(item, dict) else None
         t = MB.ITEM_TYPE.get(kind) if isinstance(kind, str) else None
         if t is not None and t.call_content and t.call_content_until is None and isinstance(item.get("call_id"), str):
-            key = t.call_content[-1]
+            # a compared key changed (for a call compared whole, its status)
+            key = "status" if t.call_content == MB.WHOLE_ITEM else t.call_content[-1]
             changed = {**item, key: f"{item.get(key)!s} (changed)"}
             return {**body, "input": items + [changed]}
     return None

@@ -15,7 +15,8 @@ import pytest
 from rollout_trace_kit.bundle import Bundle
 
 from .test_reducer_verdicts_bodies import (
-    ALL, ROOT, TURN, USER, Case, Payloads, cell_events, inference, kit_verdict, minimal, turn,
+    ALL, ROOT, TURN, USER, Case, Payloads, call, cell_events, inference, kit_verdict, minimal, output, turn,
+    with_items, with_two_inferences,
 )
 
 WRITE_STDIN_ARGS = '{"session_id": 1, "chars": "x\\n"}'
@@ -101,6 +102,45 @@ CASES += [
       for name, t in (("of-an-unknown-turn", "turn-nobody"), ("without-a-turn", None))),
     *(Case(f"cell-event-{i}-of-an-unknown-turn", ("v1",), cell_with_turn(i, t), frozenset())
       for i in (1, 2) for t in ("turn-nobody", None)),
+]
+LOCAL_SHELL = {"type": "local_shell_call", "status": "completed", "call_id": "call-1", "action": {"type": "exec", "command": ["ls"]}}
+WEB_SEARCH = {"type": "web_search_call", "status": "completed", "call_id": "call-1", "action": {"type": "search", "query": "q"}}
+TOOL_SEARCH = {"type": "tool_search_call", "status": "completed", "call_id": "call-1", "execution": "client", "arguments": {}}
+IMAGE = {"type": "image_generation_call", "id": "ig-1", "status": "completed", "result": "", "call_id": "call-1"}
+CUSTOM = {"type": "custom_tool_call", "status": "completed", "name": "exec", "input": "{}", "call_id": "call-1"}
+MCP_OUTPUT = {"type": "mcp_tool_call_output", "call_id": "call-1", "output": "ok"}
+SEARCH_OUTPUT = {"type": "tool_search_output", "call_id": "call-1", "status": "completed", "execution": "client", "tools": []}
+CUSTOM_OUTPUT = {"type": "custom_tool_call_output", "call_id": "call-1", "output": "ok"}
+REUSED = frozenset({"BODY.CALL_ID_CONTENT"})
+CASES += [
+    # A call id names one call whatever its item type: a function call, local shell, web search, tool search
+    # or image generation call share call ids (a custom tool call has its own); the function call is compared
+    # by its arguments, the others by the whole item (measured on 0.164.0 and 0.169.0, in one payload)
+    *(Case(f"call-id-of-a-function-call-reused-by-a-{other['type']}", ALL, with_items([USER, call(), other]), REUSED)
+      for other in (LOCAL_SHELL, WEB_SEARCH, TOOL_SEARCH, IMAGE)),
+    Case("call-id-of-a-local-shell-call-reused-by-a-web-search", ALL, with_items([USER, LOCAL_SHELL, WEB_SEARCH]), REUSED),
+    Case("call-id-of-a-function-call-reused-by-a-custom-call", ALL, with_items([USER, call(), {**CUSTOM, "input": "x"}]),
+         frozenset()),
+    Case("call-id-of-a-custom-call-reused-by-a-local-shell", ALL, with_items([USER, CUSTOM, LOCAL_SHELL]), frozenset()),
+    *(Case(f"{item['type']}-reused-with-another-{key}", ALL, with_items([USER, item, {**item, key: value}]), REUSED)
+      for item, key, value in ((LOCAL_SHELL, "status", "in_progress"), (WEB_SEARCH, "id", "ws-1"),
+                               (TOOL_SEARCH, "arguments", {"a": 1}), (IMAGE, "result", "x"), (LOCAL_SHELL, "extra", 1))),
+    *(Case(f"{item['type']}-resent-as-it-was", ALL, with_two_inferences(item, item), frozenset())
+      for item in (LOCAL_SHELL, WEB_SEARCH, TOOL_SEARCH, IMAGE)),
+    Case("function-call-reused-with-another-status", ALL, with_items([USER, call(), {**call(), "status": "in_progress"}]),
+         frozenset()),
+    # Outputs (compared by 0.164.0 only): function, MCP and tool search outputs share call ids, a custom
+    # output has its own; a function output is compared by its output, the others by the whole item
+    Case("output-of-a-function-reused-by-an-mcp-output", ("v1",), with_items([USER, call(), output("ok"), MCP_OUTPUT]), REUSED),
+    Case("output-of-a-function-reused-by-an-mcp-output", ("v2", "v3"), with_items([USER, call(), output("ok"), MCP_OUTPUT]),
+         frozenset()),
+    Case("output-of-a-function-reused-by-a-tool-search-output", ("v1",), with_items([USER, output("ok"), SEARCH_OUTPUT]),
+         REUSED),
+    Case("output-of-a-function-reused-by-a-custom-output", ALL, with_items([USER, output("ok"), {**CUSTOM_OUTPUT, "output": "x"}]),
+         frozenset()),
+    Case("mcp-output-reused-with-another-key", ("v1",), with_items([USER, MCP_OUTPUT, {**MCP_OUTPUT, "extra": 1}]), REUSED),
+    Case("function-output-reused-with-another-id", ALL, with_items([USER, call(), output("ok"), {**output("ok"), "id": "x"}]),
+         frozenset()),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 

@@ -690,8 +690,9 @@ def bodies_page(dialects: list[Dialect]) -> str:
     out.append("| `type` | Needs | Call id content compared |\n|---|---|---|")
     for t in B.ITEM_TYPES:
         needs = md_inline(t.doc) + ("" if not t.string_keys else " String " + ", ".join(f"`{k}`" for k in t.string_keys) + ".")
-        compared = ", ".join(f"`{k}`" for k in t.call_content) + (
-            f" (up to Codex {t.call_content_until})" if t.call_content_until else "") if t.call_content else ""
+        compared = ("the whole item" if t.call_content == B.WHOLE_ITEM else ", ".join(f"`{k}`" for k in t.call_content)) + (
+            f" (up to Codex {t.call_content_until})" if t.call_content_until else "") + (
+            f"; call ids shared within call space `{t.call_space}`" if t.call_space else "") if t.call_content else ""
         out.append(f"| `{t.tag}` | {cell(needs)} | {compared} |")
     out.append("")
     out.append("- **Message roles:** " + ", ".join(f"`{r}`" for r in B.MESSAGE_ROLES) + ".")

@@ -31,12 +31,18 @@ class ItemType:
     string_keys: tuple[str, ...] = ()  # keys that must hold a string
     # For a call item: keys whose values the reducers compare when the same call_id comes again
     # in the thread ("model-visible call id {id} was reused with different content"), and the
-    # last release that compares it (None: every release). A function_call is compared by its
-    # arguments only; for the other call items the reducers compare more of the item (its
-    # status, other keys), which the kit leaves to them: it names the key that is surely compared.
+    # last release that compares it (None: every release). WHOLE_ITEM: every key of the item
+    # (its status, id, unknown keys: measured). A function_call is compared by its arguments only.
     call_content: tuple[str, ...] = ()
     call_content_until: str | None = None
+    # Item types of one call space share call ids: the same id on another type of the space is
+    # "reused with different content" (measured on 0.164.0, 0.169.0, 0.171.0).
+    call_space: str = ""
 
+
+WHOLE_ITEM = ("*",)  # call_content: the whole item is compared
+# Call spaces (ItemType.call_space): calls, custom tool calls, outputs, custom tool outputs.
+CALLS, CUSTOM_CALLS, OUTPUTS, CUSTOM_OUTPUTS = "call", "custom_call", "output", "custom_output"
 
 ITEM_TYPES: tuple[ItemType, ...] = (
     ItemType("message", "A message: `role` (one of MESSAGE_ROLES) and `content` parts."),
@@ -45,20 +51,23 @@ ITEM_TYPES: tuple[ItemType, ...] = (
     ItemType("reasoning", "Reasoning: at least one `content` (REASONING_ENTRIES), `summary` entry or a string "
              "`encrypted_content`."),
     ItemType("function_call", "A function tool call: `call_id`, `name`, `arguments` (a JSON text).",
-             call_content=("arguments",)),
+             call_content=("arguments",), call_space=CALLS),
     ItemType("function_call_output", "The output of a function call, by `call_id`.",
-             call_content=("output",), call_content_until="0.164.0"),
+             call_content=("output",), call_content_until="0.164.0", call_space=OUTPUTS),
     # Its name is compared within one payload but not against a later payload's (measured): the kit
     # compares what is compared everywhere.
-    ItemType("custom_tool_call", "A freeform (custom) tool call: `call_id`, `name`, `input`.", call_content=("input",)),
+    ItemType("custom_tool_call", "A freeform (custom) tool call: `call_id`, `name`, `input`.", call_content=("input",),
+             call_space=CUSTOM_CALLS),
     ItemType("custom_tool_call_output", "The output of a custom tool call, by `call_id`.",
-             call_content=("output",), call_content_until="0.164.0"),
-    ItemType("tool_search_call", "A tool search call."),
-    ItemType("web_search_call", "A web search call.", call_content=("action",)),
-    ItemType("image_generation_call", "An image generation call."),
-    ItemType("local_shell_call", "A local shell call.", call_content=("action",)),
-    ItemType("tool_search_output", "The output of a tool search."),
-    ItemType("mcp_tool_call_output", "The output of an MCP tool call."),
+             call_content=("output",), call_content_until="0.164.0", call_space=CUSTOM_OUTPUTS),
+    ItemType("tool_search_call", "A tool search call.", call_content=WHOLE_ITEM, call_space=CALLS),
+    ItemType("web_search_call", "A web search call.", call_content=WHOLE_ITEM, call_space=CALLS),
+    ItemType("image_generation_call", "An image generation call.", call_content=WHOLE_ITEM, call_space=CALLS),
+    ItemType("local_shell_call", "A local shell call.", call_content=WHOLE_ITEM, call_space=CALLS),
+    ItemType("tool_search_output", "The output of a tool search.", call_content=WHOLE_ITEM, call_content_until="0.164.0",
+             call_space=OUTPUTS),
+    ItemType("mcp_tool_call_output", "The output of an MCP tool call.", call_content=WHOLE_ITEM,
+             call_content_until="0.164.0", call_space=OUTPUTS),
     ItemType("compaction", "A compacted history item.", string_keys=("encrypted_content",)),
     ItemType("compaction_summary", "A compaction summary item.", string_keys=("encrypted_content",)),
     ItemType("context_compaction", "A context compaction item.", string_keys=("encrypted_content",)),

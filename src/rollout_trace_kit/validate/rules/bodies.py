@@ -62,8 +62,10 @@ EXEC_RUNTIME = invariant(
 CALL_CONTENT = invariant(
     "BODY.CALL_ID_CONTENT",
     "Within a thread, a call item (request input or response output) whose `call_id` came before carries the "
-    "same content: a function_call the same `arguments`, a custom_tool_call the same `input`, ... "
-    "(model/bodies.py: ItemType.call_content; Codex 0.164.0 also compares the outputs).",
+    "same content: a function_call the same `arguments`, a custom_tool_call the same `input`, a local shell, web "
+    "search, tool search or image generation call the same item; call items of one call space (calls, custom "
+    "calls, outputs, custom outputs) share call ids, so another type is other content "
+    "(model/bodies.py: ItemType.call_content, call_space; Codex 0.164.0 also compares the outputs).",
     v1=R, v2=R,
     source='reducer/conversation.rs: "model-visible call id {call_id} was reused with different content" '
     "(measured on 0.164.0, 0.169.0, 0.171.0; 0.169.0 and 0.171.0 accept an output reused with another output)",
@@ -185,27 +187,39 @@ def check_response(ctx: Context, body, rid: str, pointer: str) -> bool:
     return _items(ctx, INFERENCE_RESPONSE, body, "output_items", rid, pointer, "inference response")
 
 
-def compared_call_content(release: str) -> dict[str, tuple[str, ...]]:
-    """Call item type -> the key whose value ``release``'s reducer compares when a call id comes again."""
+def compared_call_content(release: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Call item type -> (its call space, the keys ``release``'s reducer compares when a call id
+    of that space comes again; B.WHOLE_ITEM: the whole item)."""
     from ...model.types import release_key
 
     key = release_key(release)
-    return {t.tag: t.call_content for t in B.ITEM_TYPES
+    return {t.tag: (t.call_space, t.call_content) for t in B.ITEM_TYPES
             if t.call_content and (t.call_content_until is None or key <= release_key(t.call_content_until))}
 
 
-def call_contents(items, compared: dict[str, tuple[str, ...]]):
-    """(type, call_id, digest of the compared content) of every call item of ``items``."""
+def _canonical(value):
+    """A value whose repr is the same for equal JSON values (object keys in any order)."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _canonical(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_canonical(v) for v in value)
+    return value
+
+
+def call_contents(items, compared: dict[str, tuple[str, tuple[str, ...]]]):
+    """(call space, call_id, digest of the type and compared content) of every call item of ``items``."""
     for item in items:
         if not isinstance(item, dict):
             continue
         kind = item.get("type")
-        keys = compared.get(kind) if isinstance(kind, str) else None
+        entry = compared.get(kind) if isinstance(kind, str) else None
         call_id = item.get("call_id")
-        if keys is None or not isinstance(call_id, str):
+        if entry is None or not isinstance(call_id, str):
             continue
+        space, keys = entry
+        content = _canonical(item) if keys == B.WHOLE_ITEM else [item.get(k) for k in keys]
         # A digest, not the value: memory per call stays small whatever the arguments hold.
-        yield item["type"], call_id, hashlib.blake2b(repr([item.get(k) for k in keys]).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        yield space, call_id, hashlib.blake2b(repr((kind, content)).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def check_metadata(ctx: Context, body, rid: str, pointer: str) -> None:

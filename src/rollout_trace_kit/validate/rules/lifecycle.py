@@ -224,7 +224,7 @@ class LifecycleChecker:
         self.mcp: set[str] = set()
         self.runtime_kinds: dict[str, str | None] = {}  # tool -> its runtime's kind, where not the call's
         self.pids: dict[str, str] = {}  # exec tool call -> the process id of its terminal operation
-        # (thread index, item type, call id) -> digest of the content the reducer compares (model/bodies.py)
+        # (thread index, call space, call id) -> digest of the type and content the reducer compares (model/bodies.py)
         self.call_contents: dict[tuple[int, str, str], bytes] = {}
         self._fields: dict = {}  # (variant, field name) -> the model's field (lookups are not free)
         self._ref_fields: dict = {}  # variant -> its ref fields
@@ -482,13 +482,13 @@ class LifecycleChecker:
     def _call_items(self, thread: int, items, rid: str, pointer: str) -> None:
         """Call items of a thread's conversation: a call id seen before keeps its content."""
         seen = self.call_contents
-        for kind, call_id, digest in bodies.call_contents(items, self.compared_calls):
-            key = (thread, kind, call_id)
+        for space, call_id, digest in bodies.call_contents(items, self.compared_calls):
+            key = (thread, space, call_id)
             before = seen.setdefault(key, digest)
             if before != digest:
                 self.ctx.report(
                     bodies.CALL_CONTENT,
-                    f"model-visible call id {call_id} was reused with different content ({kind} in payload {rid})",
+                    f"model-visible call id {call_id} was reused with different content ({space} in payload {rid})",
                     pointer=pointer,
                 )
                 return
@@ -680,7 +680,7 @@ class LifecycleChecker:
         if thread is None:
             return
         if ("code_cell_started" in self.turn_required and ev.codex_turn_id not in self.turns
-                and (self.thread_idx(thread), "custom_tool_call", p.model_visible_call_id) in self.call_contents):
+                and (self.thread_idx(thread), bodies.B.CUSTOM_CALLS, p.model_visible_call_id) in self.call_contents):
             # checked only for a cell the model asked for (its `exec` call in the thread's
             # conversation, measured); the cell is kept, so its later events do not cascade
             missing = ev.codex_turn_id is None
