@@ -142,6 +142,67 @@ CASES += [
     Case("function-output-reused-with-another-id", ALL, with_items([USER, call(), output("ok"), {**output("ok"), "id": "x"}]),
          frozenset()),
 ]
+def msg(role: str, text: str, **extra: Any) -> dict:
+    part = "output_text" if role == "assistant" else "input_text"
+    return {"type": "message", "role": role, "content": [{"type": part, "text": text}], **extra}
+
+
+Request = tuple[list, Any, Any]  # (input items, output items or None: unanswered, previous_response_id)
+
+
+def with_requests(*requests: Request) -> Callable[[str], Bundle]:
+    """Inference calls of the root thread's turn in order; call k answers with response id resp-k."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        events = [turn()]
+        for k, (inputs, outputs, previous) in enumerate(requests, 1):
+            call = inference(ps, f"inf-{k}", inputs, outputs, None if outputs is None else f"resp-{k}")
+            if previous is not None:
+                ps.bodies[int(call[0][2]["request_payload"]["raw_payload_id"].split(":")[1])]["previous_response_id"] = previous
+            events += call
+        return minimal(dialect, events, ps.bodies)
+    return build
+
+
+def forked(first: dict, second: dict) -> Callable[[str], Bundle]:
+    """Two incremental requests on one response, with these items past its snapshot."""
+    return with_requests(([ONE], [ANSWER], None), ([first], None, "resp-1"), ([second], [], "resp-1"))
+
+
+ONE, TWO, ANSWER = msg("user", "one"), msg("user", "two"), msg("assistant", "answer")
+FC9 = {"type": "function_call", "name": "exec_command", "arguments": "{}", "call_id": "call-9"}
+MISMATCH = frozenset({"INFERENCE.CONVERSATION_MISMATCH"})
+CASES += [
+    # An incremental request's items past the snapshot of its previous response match the thread's
+    # conversation at their positions (rules/conversation.py; model: ItemType.match_keys)
+    Case("incremental-requests-fork-one-response", ALL, forked(TWO, msg("user", "three")), MISMATCH),
+    Case("incremental-request-forks-a-full-request", ALL,
+         with_requests(([ONE], [ANSWER], None), ([ONE, ANSWER, TWO], None, None), ([msg("user", "three")], [], "resp-1")),
+         MISMATCH),
+    Case("incremental-request-meets-a-response", ALL,
+         with_requests(([ONE], [ANSWER], None), ([TWO], [msg("assistant", "b")], "resp-1"), ([TWO, msg("user", "y")], [], "resp-1")),
+         MISMATCH),
+    Case("incremental-request-past-a-shorter-full-request", ALL,
+         with_requests(([ONE], [ANSWER], None), ([msg("user", "x")], [msg("assistant", "b")], None), ([TWO], [], "resp-1")),
+         frozenset()),
+    Case("full-request-differs-from-the-conversation", ALL,
+         with_requests(([ONE], [ANSWER], None), ([msg("user", "ONE"), ANSWER, TWO], [], None)), frozenset()),
+    Case("incremental-requests-agree", ALL,
+         with_requests(([ONE], [ANSWER], None), ([TWO], [msg("assistant", "b")], "resp-1"), ([TWO], [], "resp-1")), frozenset()),
+    Case("fork-by-role", ALL, forked(TWO, msg("developer", "two")), MISMATCH),
+    Case("fork-by-another-part", ALL, forked(TWO, {**TWO, "content": TWO["content"] + [{"type": "input_text", "text": ""}]}),
+         MISMATCH),
+    Case("fork-by-call-id", ALL, forked(FC9, {**FC9, "call_id": "call-8"}), MISMATCH),
+    Case("fork-by-encrypted-reasoning", ALL,
+         forked(*({"type": "reasoning", "summary": [], "encrypted_content": x} for x in "ab")), MISMATCH),
+    Case("fork-by-item-type", ALL, forked(TWO, FC9), MISMATCH),
+    Case("fork-by-output", ("v2", "v3"), forked(*(output(x, "call-9") for x in "ab")), MISMATCH),
+    Case("fork-by-output", ("v1",), forked(*(output(x, "call-9") for x in "ab")), REUSED),  # the call id check comes first
+    *(Case(f"same-item-but-{name}", ALL, forked(a, b), frozenset()) for name, a, b in (
+        ("an-id", TWO, {**TWO, "id": "m2"}), ("a-status", TWO, {**TWO, "status": "completed"}),
+        ("an-unknown-key", TWO, {**TWO, "zz": 1}), ("the-part-type", TWO, {**TWO, "content": [{"type": "output_text", "text": "two"}]}),
+        ("the-call-name", FC9, {**FC9, "name": "other"}))),
+]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 
 

@@ -38,39 +38,53 @@ class ItemType:
     # Item types of one call space share call ids: the same id on another type of the space is
     # "reused with different content" (measured on 0.164.0, 0.169.0, 0.171.0).
     call_space: str = ""
+    # What the reducers compare when an incremental request's item meets the thread's conversation
+    # item at its position ("model conversation mismatch ... existing item conversation_item:{n}
+    # does not match the current model payload item"): keys of the item, "K[].text" the texts of
+    # the entries of array K. Measured on 0.164.0, 0.169.0, 0.171.0: a message's role and part
+    # texts (not the parts' types, ids, status or unknown keys), a call's call_id (not its name), an
+    # output's call_id and output, a reasoning item's encrypted_content. Where unmeasured the kit
+    # names fewer keys than the reducers may compare (it then accepts what they might reject).
+    match_keys: tuple[str, ...] = ()
+    match_as: str = ""  # types compared as one (unmeasured pairs: the kit lets them match); "" = its tag
 
 
 WHOLE_ITEM = ("*",)  # call_content: the whole item is compared
 # Call spaces (ItemType.call_space): calls, custom tool calls, outputs, custom tool outputs.
 CALLS, CUSTOM_CALLS, OUTPUTS, CUSTOM_OUTPUTS = "call", "custom_call", "output", "custom_output"
 
+_CALL = dict(match_keys=("call_id",), match_as="call")
+_OUTPUT = dict(match_keys=("call_id", "output"), match_as="output")
+_COMPACTION = dict(string_keys=("encrypted_content",), match_keys=("encrypted_content",), match_as="compaction")
+
 ITEM_TYPES: tuple[ItemType, ...] = (
-    ItemType("message", "A message: `role` (one of MESSAGE_ROLES) and `content` parts."),
+    ItemType("message", "A message: `role` (one of MESSAGE_ROLES) and `content` parts.",
+             match_keys=("role", "content[].text")),
     ItemType("agent_message", "An inter-agent message: string `author` and `recipient`, a non-empty `content` array "
-             "of AGENT_MESSAGE_PARTS."),
+             "of AGENT_MESSAGE_PARTS.", match_keys=("author", "recipient")),
     ItemType("reasoning", "Reasoning: at least one `content` (REASONING_ENTRIES), `summary` entry or a string "
-             "`encrypted_content`."),
+             "`encrypted_content`.", match_keys=("encrypted_content",)),
     ItemType("function_call", "A function tool call: `call_id`, `name`, `arguments` (a JSON text).",
-             call_content=("arguments",), call_space=CALLS),
+             call_content=("arguments",), call_space=CALLS, **_CALL),
     ItemType("function_call_output", "The output of a function call, by `call_id`.",
-             call_content=("output",), call_content_until="0.164.0", call_space=OUTPUTS),
+             call_content=("output",), call_content_until="0.164.0", call_space=OUTPUTS, **_OUTPUT),
     # Its name is compared within one payload but not against a later payload's (measured): the kit
     # compares what is compared everywhere.
     ItemType("custom_tool_call", "A freeform (custom) tool call: `call_id`, `name`, `input`.", call_content=("input",),
-             call_space=CUSTOM_CALLS),
+             call_space=CUSTOM_CALLS, **_CALL),
     ItemType("custom_tool_call_output", "The output of a custom tool call, by `call_id`.",
-             call_content=("output",), call_content_until="0.164.0", call_space=CUSTOM_OUTPUTS),
-    ItemType("tool_search_call", "A tool search call.", call_content=WHOLE_ITEM, call_space=CALLS),
-    ItemType("web_search_call", "A web search call.", call_content=WHOLE_ITEM, call_space=CALLS),
-    ItemType("image_generation_call", "An image generation call.", call_content=WHOLE_ITEM, call_space=CALLS),
-    ItemType("local_shell_call", "A local shell call.", call_content=WHOLE_ITEM, call_space=CALLS),
+             call_content=("output",), call_content_until="0.164.0", call_space=CUSTOM_OUTPUTS, **_OUTPUT),
+    ItemType("tool_search_call", "A tool search call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
+    ItemType("web_search_call", "A web search call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
+    ItemType("image_generation_call", "An image generation call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
+    ItemType("local_shell_call", "A local shell call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
     ItemType("tool_search_output", "The output of a tool search.", call_content=WHOLE_ITEM, call_content_until="0.164.0",
-             call_space=OUTPUTS),
+             call_space=OUTPUTS, **_OUTPUT),
     ItemType("mcp_tool_call_output", "The output of an MCP tool call.", call_content=WHOLE_ITEM,
-             call_content_until="0.164.0", call_space=OUTPUTS),
-    ItemType("compaction", "A compacted history item.", string_keys=("encrypted_content",)),
-    ItemType("compaction_summary", "A compaction summary item.", string_keys=("encrypted_content",)),
-    ItemType("context_compaction", "A context compaction item.", string_keys=("encrypted_content",)),
+             call_content_until="0.164.0", call_space=OUTPUTS, **_OUTPUT),
+    ItemType("compaction", "A compacted history item.", **_COMPACTION),
+    ItemType("compaction_summary", "A compaction summary item.", **_COMPACTION),
+    ItemType("context_compaction", "A context compaction item.", **_COMPACTION),
 )
 ITEM_TYPE = {t.tag: t for t in ITEM_TYPES}
 MESSAGE_ROLES = ("system", "developer", "user", "assistant", "tool")

@@ -111,6 +111,7 @@ REDUCER_ERRORS: tuple[ReducerError, ...] = (
     _e("cell_unknown", r"Error: code cell initial response referenced unknown runtime cell", "", "CELL.UNKNOWN"),
     _e("cell_missing_context", r"Error: code cell initial response \S+ did not include a thread id", "",
        "CELL.MISSING_CONTEXT"),
+    _e("conversation_mismatch", r"Error: model conversation mismatch", "", "INFERENCE.CONVERSATION_MISMATCH"),
     _e("cell_start_turn", r"Error: code cell start (referenced unknown Codex turn|\S+ did not include a Codex turn id)", "",
        "CELL.START_TURN"),
     _e("cell_remapped", r"Error: runtime code cell \S+ in thread \S+ mapped to both", "", "CELL.REMAPPED"),

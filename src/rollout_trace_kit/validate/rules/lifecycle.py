@@ -20,6 +20,7 @@ from ...model.types import Dialect, TaggedUnion, release_key
 from ..catalogue import R, invariant
 from ..context import Context
 from . import bodies
+from .conversation import CONVERSATION_MISMATCH, Conversations
 from .refs import RefChecker
 
 if TYPE_CHECKING:
@@ -226,6 +227,7 @@ class LifecycleChecker:
         self.pids: dict[str, str] = {}  # exec tool call -> the process id of its terminal operation
         # (thread index, call space, call id) -> digest of the type and content the reducer compares (model/bodies.py)
         self.call_contents: dict[tuple[int, str, str], bytes] = {}
+        self.conversations = Conversations()  # each thread's model conversation (rules/conversation.py)
         self._fields: dict = {}  # (variant, field name) -> the model's field (lookups are not free)
         self._ref_fields: dict = {}  # variant -> its ref fields
         d = ctx.dialect
@@ -464,8 +466,16 @@ class LifecycleChecker:
             return
         if request is not None and bodies.check_request(ctx, request, p.request_payload.raw_payload_id, "/payload/request_payload"):
             self._previous_response(cid, p.thread_id, request)
-            self._call_items(self.thread_idx(p.thread_id), request["input"], p.request_payload.raw_payload_id,
-                             "/payload/request_payload")
+            idx = self.thread_idx(p.thread_id)
+            reused = self._call_items(idx, request["input"], p.request_payload.raw_payload_id, "/payload/request_payload")
+            at = self.conversations.request(idx, cid, request)
+            if at is not None and not reused:  # one fault, one finding: a reused call id is reported first
+                ctx.report(
+                    CONVERSATION_MISMATCH,
+                    f"model conversation mismatch for thread {p.thread_id} at item index {at}: request {cid} does "
+                    f"not match the conversation item there",
+                    pointer="/payload/request_payload",
+                )
 
     def _previous_response(self, cid, thread, request):
         """A request naming a previous_response_id continues a response traced in the same thread."""
@@ -479,8 +489,8 @@ class LifecycleChecker:
                 pointer="/payload/request_payload",
             )
 
-    def _call_items(self, thread: int, items, rid: str, pointer: str) -> None:
-        """Call items of a thread's conversation: a call id seen before keeps its content."""
+    def _call_items(self, thread: int, items, rid: str, pointer: str) -> bool:
+        """Call items of a thread's conversation: a call id seen before keeps its content (False: it does)."""
         seen = self.call_contents
         for space, call_id, digest in bodies.call_contents(items, self.compared_calls):
             key = (thread, space, call_id)
@@ -491,7 +501,8 @@ class LifecycleChecker:
                     f"model-visible call id {call_id} was reused with different content ({space} in payload {rid})",
                     pointer=pointer,
                 )
-                return
+                return True
+        return False
 
     def _inference_end(self, ev, p, tag, field_name):
         body = self.ref(p, tag, field_name)
@@ -501,6 +512,10 @@ class LifecycleChecker:
         idx = self.inferences.get(h)
         if ok and idx is not None:
             self._call_items(idx, body["output_items"], ref.raw_payload_id, f"/payload/{field_name}")
+        if ok and tag == "inference_completed":
+            self.conversations.response(h, getattr(p, "response_id", None), body["output_items"])
+        else:
+            self.conversations.drop(h)
         if idx is None:
             self.ctx.report(
                 INFERENCE_UNKNOWN,
@@ -772,6 +787,7 @@ class LifecycleChecker:
         if not self.turn_of(ev.codex_turn_id, ev.thread_id, f"compaction install {cid}", "/codex_turn_id"):
             return
         self.installs.add(cid)
+        self.conversations.forget(self.thread_idx(ev.thread_id))
         if body is not None:
             bodies.check_checkpoint(ctx, body, p.checkpoint_payload.raw_payload_id, "/payload/checkpoint_payload")
 
