@@ -7,6 +7,7 @@ with ``--release`` must give the verdict of the dialect's reference reducer, and
 
 from __future__ import annotations
 
+import re
 import subprocess
 from typing import Any, Callable
 
@@ -16,7 +17,7 @@ from rollout_trace_kit.bundle import Bundle
 
 from .test_reducer_verdicts_bodies import (
     ALL, ROOT, TURN, USER, Case, Payloads, call, cell_events, inference, kit_verdict, minimal, output, turn,
-    with_items, with_two_inferences,
+    with_exec, with_items, with_two_inferences,
 )
 
 WRITE_STDIN_ARGS = '{"session_id": 1, "chars": "x\\n"}'
@@ -202,6 +203,33 @@ CASES += [
         ("an-id", TWO, {**TWO, "id": "m2"}), ("a-status", TWO, {**TWO, "status": "completed"}),
         ("an-unknown-key", TWO, {**TWO, "zz": 1}), ("the-part-type", TWO, {**TWO, "content": [{"type": "output_text", "text": "two"}]}),
         ("the-call-name", FC9, {**FC9, "name": "other"}))),
+]
+def with_negative_zero(key: str) -> Callable[[str], Bundle]:
+    """The turn start's envelope ``key`` written ``-0``: serde_json reads a float there (0 is an integer)."""
+    def build(dialect: str) -> Bundle:
+        b = minimal(dialect, [turn()])
+        b.lines[2] = re.sub(rb'"%s":\d+' % key.encode(), b'"%s":-0' % key.encode(), b.lines[2])
+        return b
+    return build
+
+
+def exec_end_exit(code: bytes) -> Callable[[str], Bundle]:
+    """An exec whose runtime end body has ``exit_code`` written as ``code``."""
+    def build(dialect: str) -> Bundle:
+        b = with_exec("1", "1")(dialect)
+        for path, body in b.payloads.items():
+            if b'"exit_code"' in body:
+                b.payloads[path] = re.sub(rb'"exit_code": *0', b'"exit_code": ' + code, body)
+        return b
+    return build
+
+
+CASES += [
+    # -0 is a float to serde_json, so no integer field takes it (measured on 0.164.0, 0.169.0, 0.171.0)
+    Case("seq-negative-zero", ("v1",), with_negative_zero("seq"), frozenset({"EVENT.INTEGER_FORM"})),
+    Case("wall-time-negative-zero", ALL, with_negative_zero("wall_time_unix_ms"), frozenset({"EVENT.INTEGER_FORM"})),
+    # ... but a body's -0 is read where an integer is wanted (an exec end's exit_code: measured)
+    Case("exec-exit-code-negative-zero", ("v1", "v2"), exec_end_exit(b"-0"), frozenset()),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 
