@@ -685,15 +685,19 @@ def bodies_page(dialects: list[Dialect]) -> str:
     out.append(
         "The `input` of a request, the `output_items` of a response and the histories of a compaction checkpoint "
         "are arrays of model items (Responses API items). The reducers normalise each one and reject a bundle "
-        "with an item of any other `type` (\"unsupported model item type {t} in payload {id}\").\n"
+        "with an item of any other `type` (\"unsupported model item type {t} in payload {id}\"). An incremental "
+        "request's items past its previous response's snapshot must match the thread's conversation at their "
+        "positions (`INFERENCE.CONVERSATION_MISMATCH`): the last column says what is compared (`K[].text`: the "
+        "texts of the entries of `K`; types shown `as` one name are compared as one).\n"
     )
-    out.append("| `type` | Needs | Call id content compared |\n|---|---|---|")
+    out.append("| `type` | Needs | Call id content compared | Matched in a conversation by |\n|---|---|---|---|")
     for t in B.ITEM_TYPES:
         needs = md_inline(t.doc) + ("" if not t.string_keys else " String " + ", ".join(f"`{k}`" for k in t.string_keys) + ".")
         compared = ("the whole item" if t.call_content == B.WHOLE_ITEM else ", ".join(f"`{k}`" for k in t.call_content)) + (
             f" (up to Codex {t.call_content_until})" if t.call_content_until else "") + (
             f"; call ids shared within call space `{t.call_space}`" if t.call_space else "") if t.call_content else ""
-        out.append(f"| `{t.tag}` | {cell(needs)} | {compared} |")
+        matched = ", ".join(f"`{k}`" for k in t.match_keys) + (f" (as `{t.match_as}`)" if t.match_as else "")
+        out.append(f"| `{t.tag}` | {cell(needs)} | {compared} | {matched} |")
     out.append("")
     out.append("- **Message roles:** " + ", ".join(f"`{r}`" for r in B.MESSAGE_ROLES) + ".")
     out.append("- **Agent message content parts:** " + ", ".join(
