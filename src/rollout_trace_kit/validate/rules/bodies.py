@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from ...model import bodies as B
 from ..catalogue import R, invariant
@@ -84,6 +85,19 @@ TOOL_OUTPUT_ITEM = invariant(
     v1=None, v2=None, v3=R,
     source='0.171.0 reducer: "model item in payload {id} did not contain a string type", "accepted item payload '
     'does not match {item_id}" (measured)',
+)
+
+AGENT_ACTIVITY = invariant(
+    "BODY.AGENT_ACTIVITY",
+    "A multi-agent tool call's runtime end that holds `agent_thread_id` is a sub-agent activity the reducer parses: "
+    "string `event_id`, a UUID `agent_thread_id`, an `agent_path` under `/root` (or `/morpheus`), an i64 "
+    "`occurred_at_ms` when present, `model`/`reasoning_effort` strings or null, and a `kind` that fits the call's "
+    "tool kind; a `started` or `interacted` activity needs the call's invocation payload, with function arguments "
+    "holding a string `message` (model/bodies.py: ACTIVITY_KINDS).",
+    v1=R, v2=R,
+    source='"sub-agent activity {A} does not match tool call kind {K}", "agent activity tool call {id} missing '
+    'invocation payload", "agent activity tool call {id} missing function arguments", "parse agent activity tool '
+    'call {id} arguments" (measured on 0.164.0, 0.165.0, 0.169.0, 0.171.0)',
 )
 
 class _Null:
@@ -316,6 +330,67 @@ def check_tool_output_item(ctx: Context, body, ref, pointer: str, payload) -> No
             f"with id {body.get('id')!r})",
             pointer=pointer,
         )
+
+
+_UUID = re.compile(
+    r"(?:urn:uuid:)?(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+    r"|\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}"
+)
+_I64 = (-(2**63), 2**63)
+
+
+def is_activity(body) -> bool:
+    """Whether a multi-agent call's runtime end body is read as a sub-agent activity."""
+    return isinstance(body, dict) and B.ACTIVITY_MARKER in body
+
+
+def activity_problem(body, tool_kind: str) -> str | None:
+    """Why the reducer rejects the sub-agent activity ``body`` ending a call of ``tool_kind``, or None."""
+    for key in ("event_id", "agent_thread_id", "agent_path", "kind"):
+        if key not in body:
+            return f"missing field `{key}`"
+    for key in ("event_id", "agent_thread_id", "agent_path"):
+        if not isinstance(body[key], str):
+            return f"{key} is not a string"
+    for key in ("model", "reasoning_effort"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            return f"{key} is not a string"
+    if "occurred_at_ms" in body:
+        at = body["occurred_at_ms"]
+        if not isinstance(at, int) or isinstance(at, bool) or not _I64[0] <= at < _I64[1]:
+            return "occurred_at_ms is not an i64"
+    if not _UUID.fullmatch(body["agent_thread_id"]):
+        return f"agent_thread_id {body['agent_thread_id']!r} is not a UUID"
+    path = body["agent_path"]
+    if not (path.startswith(B.AGENT_PATH_ROOT) or path == B.AGENT_PATH_OTHER):
+        return f"agent_path {path!r}: absolute agent paths must start with `{B.AGENT_PATH_ROOT}` or be `{B.AGENT_PATH_OTHER}`"
+    kind = body["kind"]
+    if not isinstance(kind, str) or kind not in B.ACTIVITY_KINDS:
+        return f"unknown activity kind {kind!r}"
+    fits = B.ACTIVITY_KINDS[kind]
+    if fits is not None and tool_kind not in fits:
+        return f"sub-agent activity {kind} does not match tool call kind {tool_kind}"
+    return None
+
+
+def activity_reads_invocation(body) -> bool:
+    return body.get("kind") in B.ACTIVITY_READS_INVOCATION
+
+
+def invocation_arguments_problem(body) -> str | None:
+    """Why an agent activity's invocation body has no function arguments with a string message, or None.
+    ``body`` is the parsed invocation payload (NULL for a JSON null body)."""
+    payload = body.get("payload") if isinstance(body, dict) else None
+    args = payload.get("arguments") if isinstance(payload, dict) and payload.get("type") == "function" else None
+    if not isinstance(args, str):
+        return "missing function arguments"
+    try:
+        parsed = json.loads(args)
+    except (ValueError, RecursionError):
+        return "arguments are not JSON"
+    if not isinstance(parsed, dict) or not isinstance(parsed.get(B.ACTIVITY_MESSAGE_KEY), str):
+        return f"arguments hold no string {B.ACTIVITY_MESSAGE_KEY}"
+    return None
 
 
 # Bodies of ref fields newer than the v2 handlers, checked when the ref is read.

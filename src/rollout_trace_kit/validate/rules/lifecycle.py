@@ -226,6 +226,9 @@ class LifecycleChecker:
         self.handlers = {tag: method.__get__(self) for tag, method in handlers_for(d).items()}
         self.later_refs = _later_ref_fields(d, self.handlers)
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
+        self.agent_kinds = facts.agent_activity_tool_kinds(d)
+        # multi-agent tool call -> what its invocation holds for an agent activity (_invocation_verdict)
+        self.agent_invocations: dict[str, object] = {}
         self.thread_required = facts.envelope_thread_required(d)  # no thread from the envelope's turn
         # variant -> fields the reference reducer requires beyond the schema (release facts)
         self.release_required = _release_required(d)
@@ -510,7 +513,7 @@ class LifecycleChecker:
     # -- tools -------------------------------------------------------------------------
     def on_tool_call_started(self, ev, p):
         ctx = self.ctx
-        self.ref(p, "tool_call_started", "invocation_payload")
+        invocation = self.ref(p, "tool_call_started", "invocation_payload")
         key = p.tool_call_id
         if key in self.tools:
             ctx.report(
@@ -518,7 +521,10 @@ class LifecycleChecker:
                 pointer="/payload/tool_call_id", related_seq=self.open_tools.get(key),
             )
             return
-        self.tools[key] = self.kind_code[p.kind.__struct_config__.tag] << 2
+        tool_kind = p.kind.__struct_config__.tag
+        self.tools[key] = self.kind_code[tool_kind] << 2
+        if tool_kind in self.agent_kinds:
+            self.agent_invocations[key] = self._invocation_verdict(p.invocation_payload, invocation)
         self.open_tools[key] = ev.seq
         if ev.thread_id is None and ev.codex_turn_id is None:
             ctx.report(TOOL_CONTEXT, "tool call start did not include thread or Codex turn context", pointer="/thread_id")
@@ -590,11 +596,39 @@ class LifecycleChecker:
         own = getattr(p, "kind", None)
         return call_kind if own is None else own.__struct_config__.tag
 
+    def _invocation_verdict(self, ref, body):
+        """What an agent activity will find in a multi-agent call's invocation: None (usable), a
+        problem, or the ref itself when the body was not read here (v1 reads it at the activity)."""
+        if ref is None:
+            return "missing invocation payload"
+        if body is None:
+            return ref
+        return bodies.invocation_arguments_problem(body)
+
+    def _agent_activity(self, p, kind: str, body) -> None:
+        """A multi-agent call's runtime end read as a sub-agent activity (model/bodies.py)."""
+        rid = p.runtime_payload.raw_payload_id
+        problem = bodies.activity_problem(body, kind)
+        if problem is None and bodies.activity_reads_invocation(body):
+            verdict = self.agent_invocations.get(p.tool_call_id)
+            if verdict is not None and not isinstance(verdict, str):  # a ref not read at the call's start
+                read = self.refs.check(verdict, "tool_call_started", self.dialect.payload.variant("tool_call_started")
+                                       .field("invocation_payload"), "/payload/runtime_payload", True,
+                                       null_body=bodies.NULL)
+                verdict = None if read is None else bodies.invocation_arguments_problem(read)
+            if verdict is not None:
+                problem = f"agent activity tool call {p.tool_call_id} {verdict}"
+        if problem is not None:
+            self.ctx.report(bodies.AGENT_ACTIVITY, f"sub-agent activity payload {rid}: {problem}",
+                            pointer="/payload/runtime_payload")
+
     def on_tool_call_runtime_ended(self, ev, p):
         body = self.ref(p, "tool_call_runtime_ended", "runtime_payload")
         kind = self._tool(p, "tool runtime end")
         if kind is not None:
             self.tools[p.tool_call_id] |= RUNTIME
+            if kind in self.agent_kinds and bodies.is_activity(body):
+                self._agent_activity(p, kind, body)
         if self.runtime_kinds.get(p.tool_call_id, kind) == "exec_command" and body is not None:
             bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload",
                                   self.pids.get(p.tool_call_id))

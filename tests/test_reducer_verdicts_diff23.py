@@ -1,0 +1,112 @@
+"""Wrong verdicts the differential engine found in v2 and v3 (issue 18, `codex diff`), each on a
+minimal bundle: the kit's reducer profile must give the real reducer's verdict. The Codex tier
+(``--codex -m codex``) replays every case through the reference reducer of its dialect.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any, Callable
+
+import pytest
+
+from rollout_trace_kit.bundle import Bundle
+from rollout_trace_kit.model import bodies as B
+
+from .test_reducer_verdicts_bodies import ALL, CHILD, ROOT, TURN, Case, Payloads, kit_verdict, minimal, turn
+
+CHILD_UUID = "01a2139c-be82-7122-b5b2-7c62fb23c95b"
+SPAWN_ARGS = json.dumps({"message": "CHILD-TASK", "task_name": "child"})
+
+
+def activity(kind: str = "started", **extra: Any) -> dict:
+    return {"model": "gpt-5.5", "reasoning_effort": "medium", "event_id": "call-1", "occurred_at_ms": 5,
+            "agent_thread_id": CHILD_UUID, "agent_path": "/root/child", "kind": kind, **extra}
+
+
+def invocation(arguments: Any = SPAWN_ARGS, payload_type: str = "function") -> dict:
+    key = "arguments" if payload_type == "function" else "input"
+    return {"tool_name": "spawn_agent", "tool_namespace": "collaboration", "payload": {"type": payload_type, key: arguments}}
+
+
+def with_agent_call(tool_kind: str = "spawn_agent", invoked: Any = "default", ended: Any = None,
+                    runtime_end: bool = True) -> Callable[[str], Bundle]:
+    """A multi-agent tool call of the root turn: its start (invocation body ``invoked``; None: a null
+    ref) and a runtime end whose body is ``ended`` (default: a started activity)."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        body = invocation() if invoked == "default" else invoked
+        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
+                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": tool_kind},
+                   "summary": {"type": "generic", "label": tool_kind, "input_preview": None, "output_preview": None},
+                   "invocation_payload": None if body is None else ps.add("tool_invocation", body)}
+        events = [turn(), (ROOT, TURN, started)]
+        if runtime_end:
+            end = {"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
+                   "runtime_payload": ps.add("tool_runtime_event", activity() if ended is None else ended)}
+            events.append((ROOT, TURN, end))
+        return minimal(dialect, events, ps.bodies)
+    return build
+
+
+AGENT = frozenset({"BODY.AGENT_ACTIVITY"})
+CASES = [
+    # v2 001 ref.conflict (seed 0): the invocation ref names another kind's body (no function arguments)
+    Case("activity-invocation-without-function-arguments", ALL, with_agent_call(invoked={"thread_id": CHILD}), AGENT),
+    Case("activity-invocation-null", ALL, with_agent_call(invoked=None), AGENT),
+    Case("activity-invocation-custom-input", ALL, with_agent_call(invoked=invocation("x", "custom")), AGENT),
+    Case("activity-invocation-arguments-not-json", ALL, with_agent_call(invoked=invocation("not json")), AGENT),
+    Case("activity-invocation-arguments-without-message", ALL, with_agent_call(invoked=invocation('{"task_name":"t"}')), AGENT),
+    Case("activity-invocation-message-a-number", ALL, with_agent_call(invoked=invocation('{"message":5}')), AGENT),
+    Case("activity-invocation-message-only", ALL, with_agent_call(invoked=invocation('{"message":"x"}')), frozenset()),
+    Case("spawn-without-activity-has-any-invocation", ALL, with_agent_call(invoked=invocation("{}"), runtime_end=False),
+         frozenset()),
+    Case("completed-activity-reads-no-invocation", ALL, with_agent_call(invoked=None, ended=activity("completed")), frozenset()),
+    Case("interrupted-close-reads-no-invocation", ALL,
+         with_agent_call("close_agent", invoked=invocation("{}"), ended=activity("interrupted")), frozenset()),
+    Case("interacted-send-message-reads-the-invocation", ALL,
+         with_agent_call("send_message", invoked=invocation("{}"), ended=activity("interacted")), AGENT),
+    Case("interacted-activity-of-a-spawn", ALL, with_agent_call(ended=activity("interacted")), AGENT),
+    Case("started-activity-of-an-assign", ALL, with_agent_call("assign_agent_task", ended=activity("started")), AGENT),
+    Case("started-activity-of-a-wait", ALL, with_agent_call("wait_agent", ended=activity("started")), AGENT),
+    Case("completed-activity-of-a-wait", ALL, with_agent_call("wait_agent", ended=activity("completed")), frozenset()),
+    Case("activity-of-an-unknown-kind", ALL, with_agent_call(ended=activity("closed")), AGENT),
+    Case("activity-agent-thread-not-a-uuid", ALL, with_agent_call(ended=activity(agent_thread_id="child")), AGENT),
+    Case("activity-agent-thread-simple-uuid", ALL,
+         with_agent_call(ended=activity(agent_thread_id=CHILD_UUID.replace("-", ""))), frozenset()),
+    Case("activity-agent-path-relative", ALL, with_agent_call(ended=activity(agent_path="child")), AGENT),
+    Case("activity-without-event-id", ALL,
+         with_agent_call(ended={k: v for k, v in activity().items() if k != "event_id"}), AGENT),
+    Case("activity-occurred-at-null", ALL, with_agent_call(ended=activity(occurred_at_ms=None)), AGENT),
+    Case("activity-model-a-number", ALL, with_agent_call(ended=activity(model=5)), AGENT),
+    Case("activity-any-reasoning-effort-string", ALL, with_agent_call(ended=activity(reasoning_effort="zz")), frozenset()),
+    Case("wait-runtime-body-not-an-activity", ALL, with_agent_call("wait_agent", ended={}), frozenset()),
+]
+PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
+
+
+@pytest.mark.parametrize("case,dialect", PARAMS)
+def test_reducer_profile_gives_the_reference_reducers_verdict(tmp_path, case: Case, dialect: str):
+    report = kit_verdict(tmp_path, case.build(dialect), dialect)
+    errors = {f.invariant for f in report.findings if f.severity.value == "error"}
+    assert errors == set(case.expected), [(f.invariant, f.message) for f in report.findings]
+    assert report.ok is (not case.expected)
+
+
+@pytest.mark.codex
+@pytest.mark.parametrize("case,dialect", PARAMS)
+def test_the_reference_reducer_gives_the_expected_verdict(tmp_path, case: Case, dialect: str, codex_binaries):
+    path = case.build(dialect).write(tmp_path / "bundle")
+    run = subprocess.run([codex_binaries[dialect], "debug", "trace-reduce", str(path), "-o", str(tmp_path / "state.json")],
+                         capture_output=True, text=True, timeout=120)
+    assert (run.returncode == 0) is (not case.expected), run.stderr[:500]
+
+
+def test_the_activity_table_names_multi_agent_tool_kinds_only():
+    from rollout_trace_kit.model import DIALECTS
+    from rollout_trace_kit.model.facts import agent_activity_tool_kinds
+
+    kinds = agent_activity_tool_kinds(DIALECTS["v2"])
+    for fits in B.ACTIVITY_KINDS.values():
+        assert fits is None or set(fits) <= kinds
