@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..bundle import PAYLOADS, Bundle, Special
+from ..model.types import STORE_ZSTD_SHARDS
 from ..validate import Options
 from ._edit import Editor
 from ._ops_common import owned_refs, payload_kinds, pick, reducer_reads, result
@@ -245,6 +246,32 @@ def _wrong_kind(bundle, dialect, rnd):
     ed.touch(i)
     ref["kind"] = {"type": rnd.choice([k for k in payload_kinds(dialect) if k not in kinds])}
     return result(ed, "REF.KIND", i, note=f"{pointer} is {ref['kind']['type']}")
+
+
+@corruption(
+    "REF.KIND_CHECKED",
+    "A ref whose kind the reference reducer checks (an inference start's request or prepared prompt) has another kind.",
+    edits_store=None,
+)
+def _checked_kind(bundle, dialect, rnd):
+    from ._ops_store import Store
+
+    ed = Editor(bundle, dialect)
+    checked = {(v.tag, f.name): f.payload_kinds for v in dialect.payload.variants for f in v.fields
+               if f.kind_checked_since is not None and f.payload_kinds}
+    options = []
+    for i, pointer, ref in Store(ed).owned() if dialect.layout.store == STORE_ZSTD_SHARDS else owned_refs(ed):
+        parts = pointer.split("/")
+        kinds = checked.get((ed.tag(i), parts[2])) if len(parts) == 3 else None
+        if kinds:
+            options.append((i, pointer, ref, kinds))
+    got = pick(rnd, options)
+    if got is None:
+        return None
+    i, pointer, ref, kinds = got
+    ed.touch(i)
+    ref["kind"] = {"type": rnd.choice([k for k in payload_kinds(dialect) if k not in kinds])}
+    return result(ed, "REF.KIND_CHECKED", i, note=f"{pointer} is {ref['kind']['type']}")
 
 
 @corruption("REF.ORPHAN", "A file in payloads/ is referenced by no event.")

@@ -14,7 +14,7 @@ import pytest
 from rollout_trace_kit.bundle import Bundle
 from rollout_trace_kit.model import bodies as B
 
-from .test_reducer_verdicts_bodies import ALL, CHILD, ROOT, TURN, Case, Payloads, kit_verdict, minimal, turn
+from .test_reducer_verdicts_bodies import ALL, CHILD, ROOT, TURN, USER, Case, Payloads, inference, kit_verdict, minimal, turn
 
 CHILD_UUID = "01a2139c-be82-7122-b5b2-7c62fb23c95b"
 SPAWN_ARGS = json.dumps({"message": "CHILD-TASK", "task_name": "child"})
@@ -50,7 +50,21 @@ def with_agent_call(tool_kind: str = "spawn_agent", invoked: Any = "default", en
     return build
 
 
+def with_request_kinds(request: str = "inference_request", prompt: str = "prepared_prompt") -> Callable[[str], Bundle]:
+    """An inference start whose request (and, v3, prepared prompt) ref carries these kinds."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        events = inference(ps, "inf-1", [USER])
+        start = events[0][2]
+        start["request_payload"]["kind"] = {"type": request}
+        if "prepared_prompt_payload" in start:
+            start["prepared_prompt_payload"]["kind"] = {"type": prompt}
+        return minimal(dialect, [turn(), *events], ps.bodies)
+    return build
+
+
 AGENT = frozenset({"BODY.AGENT_ACTIVITY"})
+MISLABELED = frozenset({"REF.KIND_CHECKED"})
 CASES = [
     # v2 001 ref.conflict (seed 0): the invocation ref names another kind's body (no function arguments)
     Case("activity-invocation-without-function-arguments", ALL, with_agent_call(invoked={"thread_id": CHILD}), AGENT),
@@ -82,6 +96,12 @@ CASES = [
     Case("activity-model-a-number", ALL, with_agent_call(ended=activity(model=5)), AGENT),
     Case("activity-any-reasoning-effort-string", ALL, with_agent_call(ended=activity(reasoning_effort="zz")), frozenset()),
     Case("wait-runtime-body-not-an-activity", ALL, with_agent_call("wait_agent", ended={}), frozenset()),
+    # v3 002 ref.kind (seed 0): 0.171.0 checks the kinds of an inference's request evidence (release data:
+    # Field.kind_checked_since); 0.169.0 does not
+    Case("request-ref-of-another-kind", ("v3",), with_request_kinds(request="tool_invocation"), MISLABELED),
+    Case("prompt-ref-of-another-kind", ("v3",), with_request_kinds(prompt="inference_request"), MISLABELED),
+    Case("request-ref-of-another-kind", ("v1", "v2"), with_request_kinds(request="tool_invocation"), frozenset()),
+    Case("request-evidence-labelled-as-written", ALL, with_request_kinds(), frozenset()),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 

@@ -92,6 +92,9 @@ class Field:
     # Release facts: the first release whose reducer rejects an event without this field
     # (the published schema stays loose: older releases of the dialect wrote it without).
     required_since: str | None = None
+    # Release facts: for a ref field, the first release whose reducer rejects a ref of another kind
+    # than ``payload_kinds`` here (0.171.0: "inference {id} has mislabeled request evidence").
+    kind_checked_since: str | None = None
     # When the reference reducer opens the payload a ref field points to (see READS).
     read: str = "never"
     const: int | str | None = None  # the one value writers of the dialect write (schema_version)
