@@ -176,7 +176,8 @@ def _prepared_prompt(bundle, dialect, rnd):
 
     ed = Editor(bundle, dialect)
     st = Store(ed)
-    got = st.pick_owned(rnd, kinds=("prepared_prompt",))
+    # Only a prompt with parts is assembled from fragments; without, any JSON body is read (model/bodies.py).
+    got = pick(rnd, [g for g in st.owned(kinds=("prepared_prompt",)) if g[2].get("parts")])
     if got is None:
         return None
     i, pointer, ref = got

@@ -14,7 +14,8 @@ import pytest
 from rollout_trace_kit.bundle import Bundle
 from rollout_trace_kit.model import bodies as B
 
-from .test_reducer_verdicts_bodies import ALL, CHILD, ROOT, TURN, USER, Case, Payloads, inference, kit_verdict, minimal, turn
+from .test_reducer_verdicts_bodies import (ALL, CHILD, ROOT, TURN, USER, Case, Payloads, inference, kit_verdict, minimal,
+                                           turn)
 
 CHILD_UUID = "01a2139c-be82-7122-b5b2-7c62fb23c95b"
 SPAWN_ARGS = json.dumps({"message": "CHILD-TASK", "task_name": "child"})
@@ -63,7 +64,30 @@ def with_request_kinds(request: str = "inference_request", prompt: str = "prepar
     return build
 
 
+def with_prompt_body(body: Any, parts: list | None = None) -> Callable[[str], Bundle]:
+    """An inference start whose prepared prompt holds ``body``, its ref with ``parts``: model items, or
+    (body, inner parts) for a part that has parts of its own (None: no parts key)."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        extra = {}
+        if parts is not None:
+            refs = []
+            for p in parts:
+                if isinstance(p, tuple):
+                    inner = [ps.add("model_item", x) for x in p[1]]
+                    refs.append(ps.add("model_item", p[0], parts=inner))
+                else:
+                    refs.append(ps.add("model_item", p))
+            extra["parts"] = refs
+        start = {"type": "inference_started", "inference_call_id": "inf-1", "thread_id": ROOT, "codex_turn_id": TURN,
+                 "model": "gpt-5.5", "provider_name": "openai", "request_payload": ps.add("inference_request", {"input": [USER]}),
+                 "prepared_prompt_payload": ps.add("prepared_prompt", body, **extra)}
+        return minimal(dialect, [turn(), (ROOT, TURN, start)], ps.bodies)
+    return build
+
+
 AGENT = frozenset({"BODY.AGENT_ACTIVITY"})
+PROMPT = frozenset({"BODY.PREPARED_PROMPT"})
 MISLABELED = frozenset({"REF.KIND_CHECKED"})
 CASES = [
     # v2 001 ref.conflict (seed 0): the invocation ref names another kind's body (no function arguments)
@@ -102,6 +126,21 @@ CASES = [
     Case("prompt-ref-of-another-kind", ("v3",), with_request_kinds(prompt="inference_request"), MISLABELED),
     Case("request-ref-of-another-kind", ("v1", "v2"), with_request_kinds(request="tool_invocation"), frozenset()),
     Case("request-evidence-labelled-as-written", ALL, with_request_kinds(), frozenset()),
+    # v3 001 ref.parts (seed 0): a prompt without parts (absent or empty) is read as any JSON
+    Case("prompt-without-parts-two-fragments", ("v3",), with_prompt_body(B.prompt_fragments(1)), frozenset()),
+    Case("prompt-with-empty-parts-two-fragments", ("v3",), with_prompt_body(B.prompt_fragments(1), []), frozenset()),
+    Case("prompt-with-empty-parts-an-object", ("v3",), with_prompt_body({}, []), frozenset()),
+    Case("prompt-without-parts-not-json-fragments", ("v3",), with_prompt_body(["x"]), frozenset()),
+    Case("prompt-without-parts-null", ("v3",), with_prompt_body(None), frozenset()),
+    Case("prompt-with-parts-an-object", ("v3",), with_prompt_body({}, [USER]), PROMPT),
+    Case("prompt-with-parts-too-few-fragments", ("v3",), with_prompt_body(B.prompt_fragments(0), [USER]), PROMPT),
+    # v3 004 ref.parts (seed 0): a part with parts of its own is assembled from fragments too
+    Case("part-with-parts-an-object", ("v3",), with_prompt_body(B.prompt_fragments(1), [(USER, [USER])]), PROMPT),
+    Case("part-with-parts-too-many-fragments", ("v3",), with_prompt_body(B.prompt_fragments(1), [(["[", ",", "]"], [USER])]),
+         PROMPT),
+    Case("part-with-parts-bad-splice", ("v3",), with_prompt_body(B.prompt_fragments(1), [(["{", "}"], [USER])]), PROMPT),
+    Case("part-with-parts-that-splice", ("v3",), with_prompt_body(B.prompt_fragments(1), [(["[", "]"], [USER])]), frozenset()),
+    Case("part-with-empty-parts-an-object", ("v3",), with_prompt_body(B.prompt_fragments(1), [(USER, [])]), frozenset()),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 

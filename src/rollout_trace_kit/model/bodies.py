@@ -75,9 +75,10 @@ TOOL_OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output", "mcp_too
 
 # -- v3 prepared prompts ------------------------------------------------------------------
 
-# A prepared prompt (and any payload a ref gives `parts`) is stored as text fragments: a JSON
-# array of strings with one more fragment than parts. Interleaved with the parts' bodies they
-# form one JSON document (0.171.0 parses it: "trailing characters", "expected value", measured).
+# A payload whose ref (or part) has non-empty `parts` is stored as text fragments: a JSON array of
+# strings with one more fragment than parts. Interleaved with the parts' bodies they form one JSON
+# document (0.171.0 parses it: "trailing characters", "expected value", measured). Without parts
+# (absent or empty), 0.171.0 reads any JSON body there, a prepared prompt's included (measured).
 PROMPT_HEAD = '{"input":['
 PROMPT_TAIL = (
     '"tools":[],"parallel_tool_calls":true,"base_instructions":{"text":"You are Codex."},'
@@ -199,7 +200,8 @@ BODIES: tuple[BodyContract, ...] = (
         "prepared_prompt", ("inference_started.prepared_prompt_payload",),
         "Codex's own prompt for the call, stored as text fragments around its `parts` (the `model_item` records): a "
         "JSON array of strings, one more than the ref's parts. The fragments interleaved with the parts' bodies form "
-        "one JSON document. Any ref with `parts` is stored this way.",
+        "one JSON document. Any ref (or part) with non-empty `parts` is stored this way; without parts the reducer "
+        "reads any JSON body there.",
         "array of strings",
         example=prompt_fragments(1),
         dialects=("v3",),

@@ -71,12 +71,13 @@ CALL_CONTENT = invariant(
 )
 PREPARED_PROMPT = invariant(
     "BODY.PREPARED_PROMPT",
-    "A prepared prompt payload, and any payload whose ref has `parts`, is an array of strings with one fragment "
-    "more than the ref has parts; the fragments and the parts spliced together are one JSON document.",
+    "A payload whose ref (or part) has non-empty `parts` is an array of strings with one fragment more than the "
+    "parts; the fragments and the parts spliced together are one JSON document. Without parts (absent or empty) "
+    "the reducer takes any JSON body, a prepared prompt's included.",
     v1=None, v2=None, v3=R,
     source='0.171.0 reducer: "invalid payload fragment count", "invalid type: map, expected a sequence", '
     '"trailing characters", "expected value", "key must be a string" (measured; `parts` on an inference request, '
-    "response or session metadata ref included)",
+    "response or session metadata ref, and on a part, included; a prompt without parts: any JSON is read)",
 )
 TOOL_OUTPUT_ITEM = invariant(
     "BODY.TOOL_OUTPUT_ITEM",
@@ -292,10 +293,12 @@ def check_prepared_prompt(ctx: Context, body, ref, pointer: str, payload=None) -
 def check_fragments(ctx: Context, body, ref, pointer: str, what: str = "composite") -> None:
     """A body stored as text fragments around its ref's parts (model/bodies.py: splice)."""
     rid = ref.raw_payload_id
+    parts = len(getattr(ref, "parts", None) or ())
+    if not parts:
+        return  # not assembled: 0.171.0 reads any JSON body there, a prepared prompt's too (measured)
     if not isinstance(body, list) or not all(isinstance(x, str) for x in body):
         ctx.report(PREPARED_PROMPT, f"{what} payload {rid} is not an array of strings (fragments)", pointer=pointer)
         return
-    parts = len(getattr(ref, "parts", None) or ())
     if len(body) != parts + 1:
         ctx.report(
             PREPARED_PROMPT,
