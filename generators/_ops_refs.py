@@ -118,10 +118,9 @@ def _payload_not_json(bundle, dialect, rnd):
 def _payload_too_deep(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     # From v2 on a runtime payload is parsed by its runtime's kind, and only some are read deep
-    # (0.169.0: an exec start or end, a patch or wait end; not an MCP runtime, nor a patch or
-    # wait start): the model's one limit per payload kind cannot say which, so none is drawn here
-    # (the kit's rule over-reports those: an open disagreement, see the session 4 note).
-    per_runtime_kind = any(f.name == "kind" for f in dialect.payload.variant("tool_call_runtime_started").fields)
+    # (model: Dialect.runtime_depth_limits, a table per runtime kind): this operator draws from the
+    # per-kind limits (body_depth_limits) only, and runtime payloads only where no such table exists.
+    per_runtime_kind = bool(dialect.runtime_depth_limits)
     limited = [(i, p, r, read) for i, p, r, read in
                ((i, p, r, reducer_reads(ed, dialect, i, p)) for i, p, r in owned_refs(ed))
                if dialect.body_depth_limit(r["kind"]["type"]) is not None and isinstance(ed.body(r["path"]), dict)

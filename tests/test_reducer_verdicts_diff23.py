@@ -86,6 +86,39 @@ def with_prompt_body(body: Any, parts: list | None = None) -> Callable[[str], Bu
     return build
 
 
+def deep(levels: int) -> list:
+    out: list = []
+    for _ in range(levels - 1):
+        out = [out]
+    return out
+
+
+def with_runtime(tool_kind: str, begin: Any, end: Any) -> Callable[[str], Bundle]:
+    """A tool call of ``tool_kind`` with a runtime start and end holding these bodies (v2 on: the start
+    names its kind)."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        kind = {"type": tool_kind}
+        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
+                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": kind,
+                   "summary": {"type": "generic", "label": tool_kind, "input_preview": None, "output_preview": None},
+                   "invocation_payload": None}
+        run = {"type": "tool_call_runtime_started", "tool_call_id": "call-1", **({"kind": kind} if dialect != "v1" else {}),
+               "runtime_payload": ps.add("tool_runtime_event", begin)}
+        end_ = {"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
+                "runtime_payload": ps.add("tool_runtime_event", end)}
+        return minimal(dialect, [turn(), *((ROOT, TURN, e) for e in (started, run, end_))], ps.bodies)
+    return build
+
+
+EXEC_BEGIN = {"call_id": "call-1", "process_id": "1", "turn_id": TURN, "command": ["ls"], "cwd": "/w", "source": "x"}
+EXEC_END = {**EXEC_BEGIN, "aggregated_output": "", "exit_code": 0, "status": "completed"}
+PATCH_BEGIN = {"call_id": "call-1", "turn_id": TURN, "auto_approved": True, "changes": {}}
+PATCH_END = {"call_id": "call-1", "turn_id": TURN, "stdout": "", "stderr": "", "success": True, "changes": {},
+             "status": "completed"}
+# a key nesting 126 levels under the body's object: 127 in all, the deepest 0.169.0 and 0.171.0 parse
+READ, TOO_DEEP = deep(126), deep(127)
+NESTING = frozenset({"REF.NESTING"})
 AGENT = frozenset({"BODY.AGENT_ACTIVITY"})
 PROMPT = frozenset({"BODY.PREPARED_PROMPT"})
 MISLABELED = frozenset({"REF.KIND_CHECKED"})
@@ -141,6 +174,18 @@ CASES = [
     Case("part-with-parts-bad-splice", ("v3",), with_prompt_body(B.prompt_fragments(1), [(["{", "}"], [USER])]), PROMPT),
     Case("part-with-parts-that-splice", ("v3",), with_prompt_body(B.prompt_fragments(1), [(["[", "]"], [USER])]), frozenset()),
     Case("part-with-empty-parts-an-object", ("v3",), with_prompt_body(B.prompt_fragments(1), [(USER, [])]), frozenset()),
+    # REF.NESTING per runtime kind (model: Dialect.runtime_depth_limits): a patch start is not parsed deep,
+    # its end and an exec's start and end are
+    Case("patch-start-nested-deep", ("v2", "v3"), with_runtime("apply_patch", {**PATCH_BEGIN, "zz": TOO_DEEP}, PATCH_END),
+         frozenset()),
+    Case("patch-end-nested-deep", ("v2", "v3"), with_runtime("apply_patch", PATCH_BEGIN, {**PATCH_END, "zz": TOO_DEEP}),
+         NESTING),
+    Case("patch-end-nested-as-deep-as-read", ("v2", "v3"), with_runtime("apply_patch", PATCH_BEGIN, {**PATCH_END, "zz": READ}),
+         frozenset()),
+    Case("exec-start-nested-deep", ("v2", "v3"), with_runtime("exec_command", {**EXEC_BEGIN, "zz": TOO_DEEP}, EXEC_END),
+         NESTING),
+    Case("exec-end-nested-deep", ("v2", "v3"), with_runtime("exec_command", EXEC_BEGIN, {**EXEC_END, "zz": TOO_DEEP}), NESTING),
+    Case("spawn-activity-nested-deep", ("v2", "v3"), with_agent_call(ended=activity(zz=TOO_DEEP)), NESTING),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 

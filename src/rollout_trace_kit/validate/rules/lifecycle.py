@@ -20,7 +20,8 @@ from ...model.types import Dialect, TaggedUnion, release_key
 from ..catalogue import R, invariant
 from ..context import Context
 from . import bodies
-from .refs import RefChecker
+from ..lines import json_depth
+from .refs import RefChecker, report_depth
 
 if TYPE_CHECKING:
     from .store import StoreRefChecker
@@ -571,6 +572,12 @@ class LifecycleChecker:
         if self._tool(p, "tool runtime start") is None or state is None:  # None together: never started
             return
         self.tools[key] = state | RUNTIME
+        if self.dialect.runtime_depth_limits:
+            own = self._runtime_kind(p, kind)
+            if own != kind:
+                self.runtime_kinds[key] = own
+            if body is not None and self._runtime_too_deep(p, "tool_call_runtime_started", own, body):
+                return
         if kind in self.terminal_kinds:
             if state & TERMINAL:
                 self.ctx.report(
@@ -622,9 +629,25 @@ class LifecycleChecker:
             self.ctx.report(bodies.AGENT_ACTIVITY, f"sub-agent activity payload {rid}: {problem}",
                             pointer="/payload/runtime_payload")
 
+    def _runtime_too_deep(self, p, tag: str, parsed_as: str | None, body) -> bool:
+        """Report a runtime body nested deeper than the reducer parses one of its kind (model:
+        Dialect.runtime_depth_limits); True when reported."""
+        limit = self.dialect.runtime_depth_limit(tag, parsed_as)
+        if limit is None or body is bodies.NULL:
+            return False
+        depth = json_depth(body, limit)
+        if depth <= limit:
+            return False
+        report_depth(self.ctx, p.runtime_payload.raw_payload_id, f"{parsed_as} runtime", depth, limit,
+                     "/payload/runtime_payload", R)
+        return True
+
     def on_tool_call_runtime_ended(self, ev, p):
         body = self.ref(p, "tool_call_runtime_ended", "runtime_payload")
         kind = self._tool(p, "tool runtime end")
+        if kind is not None and body is not None and self.dialect.runtime_depth_limits and self._runtime_too_deep(
+                p, "tool_call_runtime_ended", self.runtime_kinds.get(p.tool_call_id, kind), body):
+            body = None  # not parsed
         if kind is not None:
             self.tools[p.tool_call_id] |= RUNTIME
             if kind in self.agent_kinds and bodies.is_activity(body):
