@@ -119,6 +119,16 @@ PATCH_END = {"call_id": "call-1", "turn_id": TURN, "stdout": "", "stderr": "", "
 # a key nesting 126 levels under the body's object: 127 in all, the deepest 0.169.0 and 0.171.0 parse
 READ, TOO_DEEP = deep(126), deep(127)
 NESTING = frozenset({"REF.NESTING"})
+def with_literal(old: bytes, new: bytes, line: int = 2) -> Callable[[str], Bundle]:
+    """A bundle with a root turn whose event ``line`` (0-based) has ``old`` written as ``new``."""
+    def build(dialect: str) -> Bundle:
+        bundle = minimal(dialect, [turn()])
+        assert old in bundle.lines[line]
+        bundle.lines[line] = bundle.lines[line].replace(old, new)
+        return bundle
+    return build
+
+
 AGENT = frozenset({"BODY.AGENT_ACTIVITY"})
 PROMPT = frozenset({"BODY.PREPARED_PROMPT"})
 MISLABELED = frozenset({"REF.KIND_CHECKED"})
@@ -186,6 +196,12 @@ CASES = [
          NESTING),
     Case("exec-end-nested-deep", ("v2", "v3"), with_runtime("exec_command", EXEC_BEGIN, {**EXEC_END, "zz": TOO_DEEP}), NESTING),
     Case("spawn-activity-nested-deep", ("v2", "v3"), with_agent_call(ended=activity(zz=TOO_DEEP)), NESTING),
+    # seed 1, v2 value.envelope.int_edge: serde_json reads `-0` as a float
+    Case("wall-time-minus-zero", ALL, with_literal(b'"wall_time_unix_ms":1003', b'"wall_time_unix_ms":-0'),
+         frozenset({"EVENT.INTEGER_FORM"})),
+    Case("wall-time-zero", ALL, with_literal(b'"wall_time_unix_ms":1003', b'"wall_time_unix_ms":0'), frozenset()),
+    Case("unknown-key-minus-zero", ALL, with_literal(b'"wall_time_unix_ms":1003', b'"wall_time_unix_ms":1003,"zz":-0'),
+         frozenset()),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 
