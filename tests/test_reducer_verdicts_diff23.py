@@ -14,8 +14,8 @@ import pytest
 from rollout_trace_kit.bundle import Bundle
 from rollout_trace_kit.model import bodies as B
 
-from .test_reducer_verdicts_bodies import (ALL, CHILD, ROOT, TURN, USER, Case, Payloads, inference, kit_verdict, minimal,
-                                           turn)
+from .test_reducer_verdicts_bodies import (ALL, CHILD, ROOT, TURN, USER, Case, Payloads, call, inference, kit_verdict,
+                                           minimal, turn, with_items)
 
 CHILD_UUID = "01a2139c-be82-7122-b5b2-7c62fb23c95b"
 SPAWN_ARGS = json.dumps({"message": "CHILD-TASK", "task_name": "child"})
@@ -129,6 +129,12 @@ def with_literal(old: bytes, new: bytes, line: int = 2) -> Callable[[str], Bundl
     return build
 
 
+SEARCH = {"type": "tool_search_call", "status": "completed", "id": "ts-1", "call_id": "call-1", "execution": "client",
+          "arguments": {"q": "a"}}
+WEB = {"type": "web_search_call", "id": "ws-1", "status": "completed", "action": {"type": "search", "query": "q"},
+       "call_id": "call-1"}
+CUSTOM = {"type": "custom_tool_call", "name": "exec_command", "input": "{}", "call_id": "call-1"}
+REUSED = frozenset({"BODY.CALL_ID_CONTENT"})
 AGENT = frozenset({"BODY.AGENT_ACTIVITY"})
 PROMPT = frozenset({"BODY.PREPARED_PROMPT"})
 MISLABELED = frozenset({"REF.KIND_CHECKED"})
@@ -200,6 +206,16 @@ CASES = [
     Case("wall-time-minus-zero", ALL, with_literal(b'"wall_time_unix_ms":1003', b'"wall_time_unix_ms":-0'),
          frozenset({"EVENT.INTEGER_FORM"})),
     Case("wall-time-zero", ALL, with_literal(b'"wall_time_unix_ms":1003', b'"wall_time_unix_ms":0'), frozenset()),
+    # seed 1, v3 body.item: function, tool search and web search calls share a call-id space (model:
+    # ItemType.compared_as); a custom tool call has its own
+    Case("tool-search-then-function-call-of-one-id", ALL, with_items([USER, SEARCH, call("{}")]), REUSED),
+    Case("function-call-then-tool-search-of-one-id", ("v2", "v3"), with_items([USER, call("{}"), SEARCH]), REUSED),
+    Case("web-search-then-tool-search-of-one-id", ("v2", "v3"), with_items([USER, WEB, SEARCH]), REUSED),
+    Case("tool-search-reused-with-other-arguments", ("v2", "v3"), with_items([USER, SEARCH, {**SEARCH, "arguments": {"q": "b"}}]),
+         REUSED),
+    Case("tool-search-resent", ("v2", "v3"), with_items([USER, SEARCH, SEARCH]), frozenset()),
+    Case("custom-call-then-function-call-of-one-id", ("v2", "v3"), with_items([USER, CUSTOM, call('{"a":1}')]), frozenset()),
+    Case("custom-call-then-tool-search-of-one-id", ("v2", "v3"), with_items([USER, CUSTOM, SEARCH]), frozenset()),
     Case("unknown-key-minus-zero", ALL, with_literal(b'"wall_time_unix_ms":1003', b'"wall_time_unix_ms":1003,"zz":-0'),
          frozenset()),
 ]

@@ -36,6 +36,13 @@ class ItemType:
     # status, other keys), which the kit leaves to them: it names the key that is surely compared.
     call_content: tuple[str, ...] = ()
     call_content_until: str | None = None
+    # For a call item: what the reducers compare it as in the one call-id space that function,
+    # tool search and web search calls share in a thread (a tool_search_call then a function_call of
+    # one call id "was reused with different content", measured on 0.164.0, 0.169.0, 0.171.0). Empty:
+    # the type has a call-id space of its own (a custom_tool_call and a function_call, or a tool search
+    # call, may share a call id whatever their content, measured on 0.169.0 and 0.171.0; local_shell_call
+    # not measured).
+    compared_as: str = ""
 
 
 ITEM_TYPES: tuple[ItemType, ...] = (
@@ -45,7 +52,7 @@ ITEM_TYPES: tuple[ItemType, ...] = (
     ItemType("reasoning", "Reasoning: at least one `content` (REASONING_ENTRIES), `summary` entry or a string "
              "`encrypted_content`."),
     ItemType("function_call", "A function tool call: `call_id`, `name`, `arguments` (a JSON text).",
-             call_content=("arguments",)),
+             call_content=("arguments",), compared_as="function call"),
     ItemType("function_call_output", "The output of a function call, by `call_id`.",
              call_content=("output",), call_content_until="0.164.0"),
     # Its name is compared within one payload but not against a later payload's (measured): the kit
@@ -53,8 +60,8 @@ ITEM_TYPES: tuple[ItemType, ...] = (
     ItemType("custom_tool_call", "A freeform (custom) tool call: `call_id`, `name`, `input`.", call_content=("input",)),
     ItemType("custom_tool_call_output", "The output of a custom tool call, by `call_id`.",
              call_content=("output",), call_content_until="0.164.0"),
-    ItemType("tool_search_call", "A tool search call."),
-    ItemType("web_search_call", "A web search call.", call_content=("action",)),
+    ItemType("tool_search_call", "A tool search call.", call_content=("arguments",), compared_as="tool search"),
+    ItemType("web_search_call", "A web search call.", call_content=("action",), compared_as="web search"),
     ItemType("image_generation_call", "An image generation call."),
     ItemType("local_shell_call", "A local shell call.", call_content=("action",)),
     ItemType("tool_search_output", "The output of a tool search."),

@@ -477,7 +477,7 @@ class LifecycleChecker:
             if before != digest:
                 self.ctx.report(
                     bodies.CALL_CONTENT,
-                    f"model-visible call id {call_id} was reused with different content ({kind} in payload {rid})",
+                    f"model-visible call id {call_id} was reused with different content (a {kind} item in payload {rid})",
                     pointer=pointer,
                 )
                 return
