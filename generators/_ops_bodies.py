@@ -165,6 +165,29 @@ def _agent_activity(bundle, dialect, rnd):
     return result(ed, "BODY.AGENT_ACTIVITY", i, note=f"activity {misfit} for a {tool_kind} call")
 
 
+@corruption(
+    "BODY.DISPATCH_INVOCATION",
+    "A write_stdin call's invocation payload is not its dispatch payload (another tool's name, a custom payload).",
+    needs=("stdin",),
+)
+def _dispatch_invocation(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    options = []
+    for i in ed.lines_of("tool_call_started"):
+        tool_name = MB.PARSED_INVOCATIONS.get(ed.event(i)["payload"]["kind"]["type"])
+        got = _owned_body(ed, i, "invocation_payload") if tool_name else None
+        if got is not None and isinstance(got[1], dict):
+            options.append((i, *got))
+    got = pick(rnd, options)
+    if got is None:
+        return None
+    i, path, body = got
+    name, new = rnd.choice([("another tool's name", {**body, "tool_name": "exec_command"}),
+                            ("a custom payload", {**body, "payload": {"type": "custom", "input": "x"}})])
+    ed.set_body(path, new)
+    return result(ed, "BODY.DISPATCH_INVOCATION", i, note=name)
+
+
 # -- bodies read by the v3 reducer -----------------------------------------------------------------------
 @corruption(
     "BODY.PREPARED_PROMPT",

@@ -135,6 +135,31 @@ WEB = {"type": "web_search_call", "id": "ws-1", "status": "completed", "action":
        "call_id": "call-1"}
 CUSTOM = {"type": "custom_tool_call", "name": "exec_command", "input": "{}", "call_id": "call-1"}
 REUSED = frozenset({"BODY.CALL_ID_CONTENT"})
+def with_write_stdin(invocation: Any) -> Callable[[str], Bundle]:
+    """An exec_command call running, then a write_stdin call started with this invocation body (None: a null ref)."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+
+        def start(call_id: str, kind: str, body: Any) -> dict:
+            return {"type": "tool_call_started", "tool_call_id": call_id, "model_visible_call_id": call_id,
+                    "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": kind},
+                    "summary": {"type": "generic", "label": kind, "input_preview": None, "output_preview": None},
+                    "invocation_payload": None if body is None else ps.add("tool_invocation", body)}
+        exec_ = start("call-1", "exec_command", {"tool_name": "exec_command", "tool_namespace": None,
+                                                "payload": {"type": "function", "arguments": '{"cmd":"cat"}'}})
+        run = {"type": "tool_call_runtime_started", "tool_call_id": "call-1",
+               **({"kind": {"type": "exec_command"}} if dialect != "v1" else {}),
+               "runtime_payload": ps.add("tool_runtime_event", EXEC_BEGIN)}
+        events = [exec_, run, start("call-2", "write_stdin", invocation)]
+        return minimal(dialect, [turn(), *((ROOT, TURN, e) for e in events)], ps.bodies)
+    return build
+
+
+def stdin_invocation(arguments: str = '{"session_id": 1, "chars": "x"}', **extra: Any) -> dict:
+    return {"tool_name": "write_stdin", "tool_namespace": None, "payload": {"type": "function", "arguments": arguments}, **extra}
+
+
+DISPATCH = frozenset({"BODY.DISPATCH_INVOCATION"})
 AGENT = frozenset({"BODY.AGENT_ACTIVITY"})
 PROMPT = frozenset({"BODY.PREPARED_PROMPT"})
 MISLABELED = frozenset({"REF.KIND_CHECKED"})
@@ -216,6 +241,18 @@ CASES = [
     Case("tool-search-resent", ("v2", "v3"), with_items([USER, SEARCH, SEARCH]), frozenset()),
     Case("custom-call-then-function-call-of-one-id", ("v2", "v3"), with_items([USER, CUSTOM, call('{"a":1}')]), frozenset()),
     Case("custom-call-then-tool-search-of-one-id", ("v2", "v3"), with_items([USER, CUSTOM, SEARCH]), frozenset()),
+    # a write_stdin call's invocation is parsed as its dispatch payload (model: PARSED_INVOCATIONS)
+    Case("write-stdin-invocation", ALL, with_write_stdin(stdin_invocation()), frozenset()),
+    Case("write-stdin-invocation-null", ALL, with_write_stdin(None), frozenset()),
+    Case("write-stdin-with-exec-invocation", ALL, with_write_stdin(stdin_invocation(tool_name="exec_command")), DISPATCH),
+    Case("write-stdin-without-tool-name", ALL,
+         with_write_stdin({k: v for k, v in stdin_invocation().items() if k != "tool_name"}), DISPATCH),
+    Case("write-stdin-custom-payload", ALL,
+         with_write_stdin(stdin_invocation() | {"payload": {"type": "custom", "input": "x"}}), DISPATCH),
+    Case("write-stdin-namespace-a-number", ALL, with_write_stdin(stdin_invocation(tool_namespace=5)), DISPATCH),
+    Case("write-stdin-arguments-without-session", ("v1",), with_write_stdin(stdin_invocation('{"chars":"x"}')), DISPATCH),
+    Case("write-stdin-arguments-without-session", ("v2", "v3"), with_write_stdin(stdin_invocation('{"chars":"x"}')),
+         frozenset()),
     Case("unknown-key-minus-zero", ALL, with_literal(b'"wall_time_unix_ms":1003', b'"wall_time_unix_ms":1003,"zz":-0'),
          frozenset()),
 ]

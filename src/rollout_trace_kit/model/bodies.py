@@ -134,6 +134,20 @@ AGENT_PATH_ROOT = "/root"
 AGENT_PATH_OTHER = "/morpheus"
 
 
+# -- invocations the reducers parse ----------------------------------------------------------
+
+# Tool kind -> the `tool_name` its invocation must name. The reducers parse such a call's
+# invocation at its start as a dispatch payload (DispatchedToolTraceRequestPayload): an object with
+# that `tool_name`, `tool_namespace` a string or null, `payload` `{"type": "function", "arguments":
+# TEXT}` (the arguments' content is not checked there); a null invocation is not read. "parse
+# terminal invocation payload {id} as dispatch payload" (measured on 0.164.0, 0.169.0, 0.171.0).
+PARSED_INVOCATIONS = {"write_stdin": "write_stdin"}
+# Up to this release the reducer also parses the arguments: a JSON object with a `session_id`
+# (measured on 0.164.0; 0.169.0 and 0.171.0 take any arguments text).
+DISPATCH_ARGUMENTS_UNTIL = "0.164.0"
+DISPATCH_ARGUMENTS_KEY = "session_id"
+
+
 # -- bodies by payload kind ------------------------------------------------------------------
 
 

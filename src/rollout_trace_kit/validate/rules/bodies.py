@@ -101,6 +101,45 @@ AGENT_ACTIVITY = invariant(
     'call {id} arguments" (measured on 0.164.0, 0.165.0, 0.169.0, 0.171.0)',
 )
 
+DISPATCH_INVOCATION = invariant(
+    "BODY.DISPATCH_INVOCATION",
+    "A write_stdin call's invocation payload, when present, is a dispatch payload: `tool_name` `write_stdin`, "
+    "`tool_namespace` a string or null, `payload` `{\"type\": \"function\", \"arguments\": TEXT}`; up to 0.164.0 the "
+    "arguments a JSON object with a `session_id` (model/bodies.py: PARSED_INVOCATIONS).",
+    v1=R, v2=R,
+    source='"parse terminal invocation payload {id} as dispatch payload" (measured on 0.164.0, 0.169.0, 0.171.0: '
+    "another tool's invocation, a custom payload, no tool_name)",
+)
+
+
+def dispatch_arguments_read(release: str) -> bool:
+    """Whether ``release``'s reducer parses a dispatch payload's arguments too (model/bodies.py)."""
+    from ...model.types import release_key
+
+    return release_key(release) <= release_key(B.DISPATCH_ARGUMENTS_UNTIL)
+
+
+def dispatch_problem(body, tool_name: str, arguments_read: bool = False) -> str | None:
+    """Why the reducer cannot parse an invocation ``body`` as the dispatch payload of ``tool_name``, or None."""
+    if not isinstance(body, dict):
+        return "is not an object"
+    if body.get("tool_name") != tool_name:
+        return f"names tool {body.get('tool_name')!r}, not {tool_name!r}"
+    if body.get("tool_namespace") is not None and not isinstance(body["tool_namespace"], str):
+        return "has a tool_namespace that is not a string"
+    payload = body.get("payload")
+    if not isinstance(payload, dict) or payload.get("type") != "function" or not isinstance(payload.get("arguments"), str):
+        return "has no function payload with string arguments"
+    if arguments_read:
+        try:
+            args = json.loads(payload["arguments"])
+        except (ValueError, RecursionError):
+            return "has arguments that are not JSON"
+        if not isinstance(args, dict) or B.DISPATCH_ARGUMENTS_KEY not in args:
+            return f"has arguments without {B.DISPATCH_ARGUMENTS_KEY}"
+    return None
+
+
 class _Null:
     """A payload whose body is JSON ``null`` (``None`` stands for "not read" where bodies are passed)."""
 

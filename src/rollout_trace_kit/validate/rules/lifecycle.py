@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...model import bodies as B
 from ...model import facts
 from ...model.types import Dialect, TaggedUnion, release_key
 from ..catalogue import R, invariant
@@ -228,6 +229,7 @@ class LifecycleChecker:
         self.later_refs = _later_ref_fields(d, self.handlers)
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
         self.agent_kinds = facts.agent_activity_tool_kinds(d)
+        self.dispatch_arguments = bodies.dispatch_arguments_read(d.reference_release)
         # multi-agent tool call -> what its invocation holds for an agent activity (_invocation_verdict)
         self.agent_invocations: dict[str, object] = {}
         self.thread_required = facts.envelope_thread_required(d)  # no thread from the envelope's turn
@@ -514,7 +516,15 @@ class LifecycleChecker:
     # -- tools -------------------------------------------------------------------------
     def on_tool_call_started(self, ev, p):
         ctx = self.ctx
-        invocation = self.ref(p, "tool_call_started", "invocation_payload")
+        tool_kind = p.kind.__struct_config__.tag
+        dispatch = B.PARSED_INVOCATIONS.get(tool_kind)
+        invocation = self.ref(p, "tool_call_started", "invocation_payload", True if dispatch else None)
+        if dispatch and invocation is not None:
+            problem = bodies.dispatch_problem(invocation, dispatch, self.dispatch_arguments)
+            if problem:
+                ctx.report(bodies.DISPATCH_INVOCATION, f"{tool_kind} invocation payload "
+                           f"{p.invocation_payload.raw_payload_id} {problem}: not a dispatch payload",
+                           pointer="/payload/invocation_payload")
         key = p.tool_call_id
         if key in self.tools:
             ctx.report(
@@ -522,7 +532,6 @@ class LifecycleChecker:
                 pointer="/payload/tool_call_id", related_seq=self.open_tools.get(key),
             )
             return
-        tool_kind = p.kind.__struct_config__.tag
         self.tools[key] = self.kind_code[tool_kind] << 2
         if tool_kind in self.agent_kinds:
             self.agent_invocations[key] = self._invocation_verdict(p.invocation_payload, invocation)
