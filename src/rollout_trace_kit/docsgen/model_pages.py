@@ -253,8 +253,14 @@ def _depth_limits_md(dialect: Dialect) -> str:
     for kind, depth in dialect.body_depth_limits:
         by_depth.setdefault(depth, []).append(f"`{kind}`")
     limits = "; ".join(f"{', '.join(kinds)}: {depth} levels" for depth, kinds in sorted(by_depth.items()))
-    return (f"- **Payload body depth:** the reference reducer parses these kinds no deeper than (the body's "
-            f"outer object is 1, measured) {limits}; other kinds at any depth\n")
+    out = (f"- **Payload body depth:** the reference reducer parses these kinds no deeper than (the body's "
+           f"outer object is 1, measured) {limits}; other kinds at any depth\n")
+    if dialect.runtime_depth_limits:
+        runtimes = "; ".join(f"`{variant}` parsed as `{kind}`: {depth} levels"
+                             for variant, kind, depth in dialect.runtime_depth_limits)
+        out += (f"- **Runtime payload depth** (`tool_runtime_event`, parsed by the runtime's kind): {runtimes}; "
+                f"other runtime bodies at any depth\n")
+    return out
 
 
 def dialect_page(dialect: Dialect, examples: list[Example]) -> str:

@@ -98,9 +98,10 @@ TOOL_OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output", "mcp_too
 
 # -- v3 prepared prompts ------------------------------------------------------------------
 
-# A prepared prompt (and any payload a ref gives `parts`) is stored as text fragments: a JSON
-# array of strings with one more fragment than parts. Interleaved with the parts' bodies they
-# form one JSON document (0.171.0 parses it: "trailing characters", "expected value", measured).
+# A payload whose ref (or part) has non-empty `parts` is stored as text fragments: a JSON array of
+# strings with one more fragment than parts. Interleaved with the parts' bodies they form one JSON
+# document (0.171.0 parses it: "trailing characters", "expected value", measured). Without parts
+# (absent or empty), 0.171.0 reads any JSON body there, a prepared prompt's included (measured).
 PROMPT_HEAD = '{"input":['
 PROMPT_TAIL = (
     '"tools":[],"parallel_tool_calls":true,"base_instructions":{"text":"You are Codex."},'
@@ -122,6 +123,45 @@ def splice(fragments: list[str], parts: list[str]) -> str:
         out.append(part)
         out.append(fragment)
     return "".join(out)
+
+
+# -- sub-agent activity ----------------------------------------------------------------------
+
+# A multi-agent tool call's runtime end whose body holds `agent_thread_id` is a sub-agent activity
+# (SubAgentActivity); without that key the reducers read it as the protocol's Collab*EndEvent
+# (a wait_agent's is not read). Measured on 0.164.0, 0.165.0, 0.169.0 and 0.171.0: the same rules.
+ACTIVITY_MARKER = "agent_thread_id"
+# activity `kind` -> the tool kinds it may end ("sub-agent activity Started does not match tool call
+# kind AssignAgentTask"); None: every multi-agent tool kind.
+ACTIVITY_KINDS: dict[str, tuple[str, ...] | None] = {
+    "started": ("spawn_agent",),
+    "interacted": ("assign_agent_task", "send_message"),
+    "interrupted": ("close_agent",),
+    "completed": None,
+}
+# Activities for which the reducers parse the call's invocation payload: `payload` must be
+# `{"type": "function", "arguments": TEXT}` and TEXT a JSON object with a string `message`
+# (AgentMessageInvocationArgs): "agent activity tool call {id} missing invocation payload",
+# "... missing function arguments", "parse agent activity tool call {id} arguments".
+ACTIVITY_READS_INVOCATION = ("started", "interacted")
+ACTIVITY_MESSAGE_KEY = "message"
+# Roots an agent path may have: "absolute agent paths must start with `/root` or be `/morpheus`".
+AGENT_PATH_ROOT = "/root"
+AGENT_PATH_OTHER = "/morpheus"
+
+
+# -- invocations the reducers parse ----------------------------------------------------------
+
+# Tool kind -> the `tool_name` its invocation must name. The reducers parse such a call's
+# invocation at its start as a dispatch payload (DispatchedToolTraceRequestPayload): an object with
+# that `tool_name`, `tool_namespace` a string or null, `payload` `{"type": "function", "arguments":
+# TEXT}` (the arguments' content is not checked there); a null invocation is not read. "parse
+# terminal invocation payload {id} as dispatch payload" (measured on 0.164.0, 0.169.0, 0.171.0).
+PARSED_INVOCATIONS = {"write_stdin": "write_stdin"}
+# Up to this release the reducer also parses the arguments: a JSON object with a `session_id`
+# (measured on 0.164.0; 0.169.0 and 0.171.0 take any arguments text).
+DISPATCH_ARGUMENTS_UNTIL = "0.164.0"
+DISPATCH_ARGUMENTS_KEY = "session_id"
 
 
 # -- bodies by payload kind ------------------------------------------------------------------
@@ -197,7 +237,8 @@ BODIES: tuple[BodyContract, ...] = (
         "prepared_prompt", ("inference_started.prepared_prompt_payload",),
         "Codex's own prompt for the call, stored as text fragments around its `parts` (the `model_item` records): a "
         "JSON array of strings, one more than the ref's parts. The fragments interleaved with the parts' bodies form "
-        "one JSON document. Any ref with `parts` is stored this way.",
+        "one JSON document. Any ref (or part) with non-empty `parts` is stored this way; without parts the reducer "
+        "reads any JSON body there.",
         "array of strings",
         example=prompt_fragments(1),
         dialects=("v3",),
@@ -255,6 +296,23 @@ BODIES: tuple[BodyContract, ...] = (
         {"call_id": "call-1", "process_id": "4242", "turn_id": "turn-1", "command": ["/bin/bash", "-lc", "ls"],
          "cwd": "/home/dev/project", "aggregated_output": "README.md\n", "exit_code": 0, "status": "completed"},
         source='reducer/tool/terminal.rs: "parse exec terminal response {id}"',
+    ),
+    BodyContract(
+        "tool_runtime_event", ("tool_call_runtime_ended.runtime_payload",),
+        "A multi-agent tool call's runtime end (spawn_agent, send_message, ...) that holds `agent_thread_id`: a "
+        "sub-agent activity. Its `kind` must fit the call's tool kind (ACTIVITY_KINDS); for `started` and "
+        "`interacted` the reducer also parses the call's invocation arguments, which must hold a string `message`.",
+        "object",
+        (BodyKey("event_id", "string"), BodyKey("agent_thread_id", "a UUID (the child thread)"),
+         BodyKey("agent_path", "string: `/root...` or `/morpheus`"),
+         BodyKey("kind", "one of " + ", ".join(f"`{k}`" for k in ACTIVITY_KINDS)),
+         BodyKey("occurred_at_ms", "integer (i64), not null", False),
+         BodyKey("model", "string or null", False), BodyKey("reasoning_effort", "string or null", False)),
+        {"model": "gpt-5.5", "reasoning_effort": "medium", "event_id": "call-41", "occurred_at_ms": 1795625369222,
+         "agent_thread_id": "01a2139c-be82-7122-b5b2-7c62fb23c95b", "agent_path": "/root/child_task", "kind": "started"},
+        source='"sub-agent activity {A} does not match tool call kind {K}", "agent activity tool call {id} missing '
+        'invocation payload", "... missing function arguments", "parse agent activity tool call {id} arguments" '
+        "(measured on 0.164.0, 0.165.0, 0.169.0, 0.171.0)",
     ),
     BodyContract(
         "compaction_checkpoint", ("compaction_installed.checkpoint_payload",),

@@ -64,6 +64,11 @@ def terminal_tool_kinds(dialect: Dialect) -> frozenset[str]:
     return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.terminal_operation)
 
 
+def agent_activity_tool_kinds(dialect: Dialect) -> frozenset[str]:
+    """Tool kinds whose runtime end may be a sub-agent activity (model/bodies.py: ACTIVITY_KINDS)."""
+    return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.agent_activity)
+
+
 # -- what the reducer opens -------------------------------------------------------------
 
 

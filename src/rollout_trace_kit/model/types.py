@@ -92,6 +92,9 @@ class Field:
     # Release facts: the first release whose reducer rejects an event without this field
     # (the published schema stays loose: older releases of the dialect wrote it without).
     required_since: str | None = None
+    # Release facts: for a ref field, the first release whose reducer rejects a ref of another kind
+    # than ``payload_kinds`` here (0.171.0: "inference {id} has mislabeled request evidence").
+    kind_checked_since: str | None = None
     # When the reference reducer opens the payload a ref field points to (see READS).
     read: str = "never"
     const: int | str | None = None  # the one value writers of the dialect write (schema_version)
@@ -322,6 +325,11 @@ class Dialect:
     # as each kind meets it, measured (tests/test_reducer_verdicts_codex.py measures again).
     # A kind not listed is not parsed into a value by the reducer (any depth is read).
     body_depth_limits: tuple[tuple[str, int], ...] = ()
+    # (runtime event variant, the tool kind its body is parsed as, deepest body parsed): where the
+    # reference reducer parses a runtime payload (tool_runtime_event) by its runtime's kind, only these
+    # are read deep (measured); a runtime body of another kind is read at any depth. Empty: the kind's
+    # entry in body_depth_limits applies to every runtime body.
+    runtime_depth_limits: tuple[tuple[str, str, int], ...] = ()
 
     def __repr__(self) -> str:  # the generated one would print the whole model
         return f"Dialect({self.name!r}, schema_version={self.schema_version})"
@@ -355,6 +363,14 @@ class Dialect:
     @property
     def tags(self) -> tuple[str, ...]:
         return self.payload.tags
+
+    def runtime_depth_limit(self, variant: str, tool_kind: str | None) -> int | None:
+        """The deepest runtime body of ``variant`` parsed as ``tool_kind`` the reference reducer reads,
+        or None when it does not parse it deep (runtime_depth_limits)."""
+        for v, k, depth in self.runtime_depth_limits:
+            if v == variant and k == tool_kind:
+                return depth
+        return None
 
     def body_depth_limit(self, kind: str) -> int | None:
         """The deepest body of payload ``kind`` the reference reducer parses (an object or array

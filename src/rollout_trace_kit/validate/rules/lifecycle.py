@@ -15,13 +15,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...model import bodies as B
 from ...model import facts
 from ...model.types import Dialect, TaggedUnion, release_key
 from ..catalogue import R, invariant
 from ..context import Context
 from . import bodies
+from ..lines import json_depth
 from .conversation import CONVERSATION_MISMATCH, Conversations
-from .refs import RefChecker
+from .refs import RefChecker, report_depth
 
 if TYPE_CHECKING:
     from .store import StoreRefChecker
@@ -242,6 +244,10 @@ class LifecycleChecker:
         self.handlers = {tag: method.__get__(self) for tag, method in handlers_for(d).items()}
         self.later_refs = _later_ref_fields(d, self.handlers)
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
+        self.agent_kinds = facts.agent_activity_tool_kinds(d)
+        self.dispatch_arguments = bodies.dispatch_arguments_read(d.reference_release)
+        # multi-agent tool call -> what its invocation holds for an agent activity (_invocation_verdict)
+        self.agent_invocations: dict[str, object] = {}
         self.thread_required = facts.envelope_thread_required(d)  # no thread from the envelope's turn
         self.turn_required = facts.envelope_turn_required(d)  # a started envelope turn, thread or not
         # variant -> fields the reference reducer requires beyond the schema (release facts)
@@ -540,7 +546,15 @@ class LifecycleChecker:
     # -- tools -------------------------------------------------------------------------
     def on_tool_call_started(self, ev, p):
         ctx = self.ctx
-        self.ref(p, "tool_call_started", "invocation_payload")
+        tool_kind = p.kind.__struct_config__.tag
+        dispatch = B.PARSED_INVOCATIONS.get(tool_kind)
+        invocation = self.ref(p, "tool_call_started", "invocation_payload", True if dispatch else None)
+        if dispatch and invocation is not None:
+            problem = bodies.dispatch_problem(invocation, dispatch, self.dispatch_arguments)
+            if problem:
+                ctx.report(bodies.DISPATCH_INVOCATION, f"{tool_kind} invocation payload "
+                           f"{p.invocation_payload.raw_payload_id} {problem}: not a dispatch payload",
+                           pointer="/payload/invocation_payload")
         key = p.tool_call_id
         if key in self.tools:
             ctx.report(
@@ -548,12 +562,13 @@ class LifecycleChecker:
                 pointer="/payload/tool_call_id", related_seq=self.open_tools.get(key),
             )
             return
-        kind = p.kind.__struct_config__.tag
-        self.tools[key] = self.kind_code[kind] << 2
-        if kind in self.dispatch_kinds and p.invocation_payload is not None:
+        self.tools[key] = self.kind_code[tool_kind] << 2
+        if tool_kind in self.dispatch_kinds and p.invocation_payload is not None:
             # the reducer creates this tool's terminal operation now (model: terminal_at_dispatch)
             self.tools[key] |= TERMINAL
             self.dispatched.add(key)
+        if tool_kind in self.agent_kinds:
+            self.agent_invocations[key] = self._invocation_verdict(p.invocation_payload, invocation)
         self.open_tools[key] = ev.seq
         if ev.thread_id is None and ev.codex_turn_id is None:
             ctx.report(TOOL_CONTEXT, "tool call start did not include thread or Codex turn context", pointer="/thread_id")
@@ -600,6 +615,12 @@ class LifecycleChecker:
         if self._tool(p, "tool runtime start") is None or state is None:  # None together: never started
             return
         self.tools[key] = state | RUNTIME
+        if self.dialect.runtime_depth_limits:
+            own = self._runtime_kind(p, kind)
+            if own != kind:
+                self.runtime_kinds[key] = own
+            if body is not None and self._runtime_too_deep(p, "tool_call_runtime_started", own, body):
+                return
         if kind in self.terminal_kinds:
             if state & TERMINAL:
                 self.ctx.report(
@@ -625,11 +646,55 @@ class LifecycleChecker:
         own = getattr(p, "kind", None)
         return call_kind if own is None else own.__struct_config__.tag
 
+    def _invocation_verdict(self, ref, body):
+        """What an agent activity will find in a multi-agent call's invocation: None (usable), a
+        problem, or the ref itself when the body was not read here (v1 reads it at the activity)."""
+        if ref is None:
+            return "missing invocation payload"
+        if body is None:
+            return ref
+        return bodies.invocation_arguments_problem(body)
+
+    def _agent_activity(self, p, kind: str, body) -> None:
+        """A multi-agent call's runtime end read as a sub-agent activity (model/bodies.py)."""
+        rid = p.runtime_payload.raw_payload_id
+        problem = bodies.activity_problem(body, kind)
+        if problem is None and bodies.activity_reads_invocation(body):
+            verdict = self.agent_invocations.get(p.tool_call_id)
+            if verdict is not None and not isinstance(verdict, str):  # a ref not read at the call's start
+                read = self.refs.check(verdict, "tool_call_started", self.dialect.payload.variant("tool_call_started")
+                                       .field("invocation_payload"), "/payload/runtime_payload", True,
+                                       null_body=bodies.NULL)
+                verdict = None if read is None else bodies.invocation_arguments_problem(read)
+            if verdict is not None:
+                problem = f"agent activity tool call {p.tool_call_id} {verdict}"
+        if problem is not None:
+            self.ctx.report(bodies.AGENT_ACTIVITY, f"sub-agent activity payload {rid}: {problem}",
+                            pointer="/payload/runtime_payload")
+
+    def _runtime_too_deep(self, p, tag: str, parsed_as: str | None, body) -> bool:
+        """Report a runtime body nested deeper than the reducer parses one of its kind (model:
+        Dialect.runtime_depth_limits); True when reported."""
+        limit = self.dialect.runtime_depth_limit(tag, parsed_as)
+        if limit is None or body is bodies.NULL:
+            return False
+        depth = json_depth(body, limit)
+        if depth <= limit:
+            return False
+        report_depth(self.ctx, p.runtime_payload.raw_payload_id, f"{parsed_as} runtime", depth, limit,
+                     "/payload/runtime_payload", R)
+        return True
+
     def on_tool_call_runtime_ended(self, ev, p):
         body = self.ref(p, "tool_call_runtime_ended", "runtime_payload")
         kind = self._tool(p, "tool runtime end")
+        if kind is not None and body is not None and self.dialect.runtime_depth_limits and self._runtime_too_deep(
+                p, "tool_call_runtime_ended", self.runtime_kinds.get(p.tool_call_id, kind), body):
+            body = None  # not parsed
         if kind is not None:
             self.tools[p.tool_call_id] |= RUNTIME
+            if kind in self.agent_kinds and bodies.is_activity(body):
+                self._agent_activity(p, kind, body)
         if self.runtime_kinds.get(p.tool_call_id, kind) == "exec_command" and body is not None:
             bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload",
                                   self.pids.get(p.tool_call_id))
