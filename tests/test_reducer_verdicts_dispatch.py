@@ -231,6 +231,33 @@ CASES += [
     # ... but a body's -0 is read where an integer is wanted (an exec end's exit_code: measured)
     Case("exec-exit-code-negative-zero", ("v1", "v2"), exec_end_exit(b"-0"), frozenset()),
 ]
+def with_agent_end(kind: str, body: Any) -> Callable[[str], Bundle]:
+    """A multi-agent tool call of ``kind`` whose runtime end body is ``body``."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
+                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": kind},
+                   "summary": {"type": "generic", "label": kind, "input_preview": None, "output_preview": None},
+                   "invocation_payload": None}
+        end = {"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
+               "runtime_payload": ps.add("tool_runtime_event", body)}
+        ended = {"type": "tool_call_ended", "tool_call_id": "call-1", "status": "completed", "result_payload": None}
+        return minimal(dialect, [turn(), *((ROOT, TURN, e) for e in (started, end, ended))], ps.bodies)
+    return build
+
+
+THREAD_UUID = "01a2139c-be82-7122-b5b2-7c62fb23c95b"
+ACTIVITY = frozenset({"BODY.AGENT_ACTIVITY"})
+CASES += [
+    # a multi-agent runtime end without agent_thread_id is read as a collab end event: a string call_id,
+    # then a UUID sender_thread_id come first (model: COLLAB_END_KEYS); a wait_agent's is not read
+    *(Case(f"{kind}-collab-end-{name}", ALL, with_agent_end(kind, body), ACTIVITY)
+      for kind in ("spawn_agent", "close_agent")
+      for name, body in (("empty", {}), ("of-another-event", {"type": "shutdown_complete"}),
+                         ("without-sender", {"call_id": "call-1"}), ("numeric-call-id", {"call_id": 1, "sender_thread_id": THREAD_UUID}),
+                         ("sender-not-a-uuid", {"call_id": "call-1", "sender_thread_id": "root"}))),
+    Case("wait_agent-collab-end-empty", ALL, with_agent_end("wait_agent", {}), frozenset()),
+]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 
 

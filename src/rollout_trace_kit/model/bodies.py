@@ -131,6 +131,14 @@ def splice(fragments: list[str], parts: list[str]) -> str:
 # (SubAgentActivity); without that key the reducers read it as the protocol's Collab*EndEvent
 # (a wait_agent's is not read). Measured on 0.164.0, 0.165.0, 0.169.0 and 0.171.0: the same rules.
 ACTIVITY_MARKER = "agent_thread_id"
+# Without the marker, the keys a Collab*EndEvent must hold first, in the order the reducers ask for
+# them ("missing field `call_id`", then `sender_thread_id`; "invalid type: number, expected a string";
+# a sender_thread_id not a UUID: "invalid character: expected an optional prefix of `urn:uuid:`"),
+# measured on 0.164.0 (spawn_agent, send_message, assign_agent_task, close_agent), 0.169.0 and
+# 0.171.0 (spawn_agent, close_agent); later keys are not known to the kit (it accepts what holds these). A wait_agent's
+# runtime end is not read.
+COLLAB_END_KEYS: tuple[tuple[str, str], ...] = (("call_id", "string"), ("sender_thread_id", "uuid"))
+COLLAB_END_UNREAD = ("wait_agent",)
 # activity `kind` -> the tool kinds it may end ("sub-agent activity Started does not match tool call
 # kind AssignAgentTask"); None: every multi-agent tool kind.
 ACTIVITY_KINDS: dict[str, tuple[str, ...] | None] = {

@@ -92,7 +92,9 @@ TOOL_OUTPUT_ITEM = invariant(
 
 AGENT_ACTIVITY = invariant(
     "BODY.AGENT_ACTIVITY",
-    "A multi-agent tool call's runtime end that holds `agent_thread_id` is a sub-agent activity the reducer parses: "
+    "A multi-agent tool call's runtime end (but a wait_agent's) without `agent_thread_id` is a collab end event "
+    "with a string `call_id` and a UUID `sender_thread_id` (model: COLLAB_END_KEYS); one "
+    "that holds `agent_thread_id` is a sub-agent activity the reducer parses: "
     "string `event_id`, a UUID `agent_thread_id`, an `agent_path` under `/root` (or `/morpheus`), an i64 "
     "`occurred_at_ms` when present, `model`/`reasoning_effort` strings or null, and a `kind` that fits the call's "
     "tool kind; a `started` or `interacted` activity needs the call's invocation payload, with function arguments "
@@ -398,6 +400,22 @@ _I64 = (-(2**63), 2**63)
 def is_activity(body) -> bool:
     """Whether a multi-agent call's runtime end body is read as a sub-agent activity."""
     return isinstance(body, dict) and B.ACTIVITY_MARKER in body
+
+
+def collab_end_problem(body) -> str | None:
+    """Why the reducer rejects a multi-agent runtime end ``body`` that is no sub-agent activity
+    (read as a Collab*EndEvent: model/bodies.py COLLAB_END_KEYS), as far as the kit knows, or None."""
+    if not isinstance(body, dict):
+        return "is not an object"
+    for key, want in B.COLLAB_END_KEYS:
+        if key not in body:
+            return f"missing field `{key}`"
+        value = body[key]
+        if not isinstance(value, str):
+            return f"{key} is not a string"
+        if want == "uuid" and not _UUID.fullmatch(value):
+            return f"{key} {value!r} is not a UUID"
+    return None
 
 
 def activity_problem(body, tool_kind: str) -> str | None:

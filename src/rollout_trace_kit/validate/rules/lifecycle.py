@@ -695,6 +695,11 @@ class LifecycleChecker:
             self.tools[p.tool_call_id] |= RUNTIME
             if kind in self.agent_kinds and bodies.is_activity(body):
                 self._agent_activity(p, kind, body)
+            elif kind in self.agent_kinds and kind not in B.COLLAB_END_UNREAD and body is not None:
+                problem = bodies.collab_end_problem(None if body is bodies.NULL else body)
+                if problem is not None:
+                    self.ctx.report(bodies.AGENT_ACTIVITY, f"collab end payload {p.runtime_payload.raw_payload_id} "
+                                    f"{problem}", pointer="/payload/runtime_payload")
         if self.runtime_kinds.get(p.tool_call_id, kind) == "exec_command" and body is not None:
             bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload",
                                   self.pids.get(p.tool_call_id))
