@@ -6,7 +6,7 @@ from ..model import bodies as MB
 from ..model import facts
 from ._edit import Editor
 from ..model.types import STORE_ZSTD_SHARDS
-from ._ops_common import first_runtime_starts, pick, result, tool_kinds
+from ._ops_common import first_runtime_starts, fresh, pick, result, tool_kinds
 from ._ops_store import Store
 from .corruptions import corruption
 
@@ -135,6 +135,66 @@ def _terminal_runtime(bundle, dialect, rnd):
     return result(ed, "BODY.TERMINAL_RUNTIME", i, note=name)
 
 
+def _misfit_activity(tool_kind: str) -> str | None:
+    """An activity kind the model says does not fit ``tool_kind``."""
+    return next((k for k, fits in MB.ACTIVITY_KINDS.items() if fits is not None and tool_kind not in fits), None)
+
+
+@corruption(
+    "BODY.AGENT_ACTIVITY",
+    "A sub-agent activity (a multi-agent call's runtime end) has a kind that does not fit the call's tool kind, or "
+    "its call's invocation arguments hold no string message.",
+    needs=("spawn",),
+)
+def _agent_activity(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    kinds = tool_kinds(ed)
+    starts = {ed.event(i)["payload"]["tool_call_id"]: i for i in ed.lines_of("tool_call_started")}
+    options = []
+    for i in ed.lines_of("tool_call_runtime_ended"):
+        call = ed.event(i)["payload"]["tool_call_id"]
+        got = _owned_body(ed, i, "runtime_payload")
+        if got and isinstance(got[1], dict) and MB.ACTIVITY_MARKER in got[1] and call in starts:
+            options.append((i, starts[call], kinds[call], *got))
+    got = pick(rnd, options)
+    if got is None:
+        return None
+    i, start, tool_kind, path, body = got
+    invocation = _owned_body(ed, start, "invocation_payload")
+    misfit = _misfit_activity(tool_kind)
+    if invocation is not None and body.get("kind") in MB.ACTIVITY_READS_INVOCATION and rnd.random() < 0.5:
+        ed.set_body(invocation[0], {**invocation[1], "payload": {"type": "function", "arguments": "{}"}}
+                    if isinstance(invocation[1], dict) else {"payload": None})
+        return result(ed, "BODY.AGENT_ACTIVITY", i, note="invocation arguments without a message")
+    if misfit is None:
+        return None
+    ed.set_body(path, {**body, "kind": misfit})
+    return result(ed, "BODY.AGENT_ACTIVITY", i, note=f"activity {misfit} for a {tool_kind} call")
+
+
+@corruption(
+    "BODY.DISPATCH_INVOCATION",
+    "A write_stdin call's invocation payload is not its dispatch payload (another tool's name, a custom payload).",
+    needs=("stdin",),
+)
+def _dispatch_invocation(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    options = []
+    for i in ed.lines_of("tool_call_started"):
+        tool_name = MB.PARSED_INVOCATIONS.get(ed.event(i)["payload"]["kind"]["type"])
+        got = _owned_body(ed, i, "invocation_payload") if tool_name else None
+        if got is not None and isinstance(got[1], dict):
+            options.append((i, *got))
+    got = pick(rnd, options)
+    if got is None:
+        return None
+    i, path, body = got
+    name, new = rnd.choice([("another tool's name", {**body, "tool_name": "exec_command"}),
+                            ("a custom payload", {**body, "payload": {"type": "custom", "input": "x"}})])
+    ed.set_body(path, new)
+    return result(ed, "BODY.DISPATCH_INVOCATION", i, note=name)
+
+
 # -- bodies read by the v3 reducer -----------------------------------------------------------------------
 @corruption(
     "BODY.PREPARED_PROMPT",
@@ -146,7 +206,8 @@ def _prepared_prompt(bundle, dialect, rnd):
 
     ed = Editor(bundle, dialect)
     st = Store(ed)
-    got = st.pick_owned(rnd, kinds=("prepared_prompt",))
+    # Only a prompt with parts is assembled from fragments; without, any JSON body is read (model/bodies.py).
+    got = pick(rnd, [g for g in st.owned(kinds=("prepared_prompt",)) if g[2].get("parts")])
     if got is None:
         return None
     i, pointer, ref = got
@@ -184,7 +245,8 @@ def _reused_call_id(body):
         kind = item.get("type") if isinstance(item, dict) else None
         t = MB.ITEM_TYPE.get(kind) if isinstance(kind, str) else None
         if t is not None and t.call_content and t.call_content_until is None and isinstance(item.get("call_id"), str):
-            key = t.call_content[-1]
+            # a compared key changed (for a call compared whole, its status)
+            key = "status" if t.call_content == MB.WHOLE_ITEM else t.call_content[-1]
             changed = {**item, key: f"{item.get(key)!s} (changed)"}
             return {**body, MB.REQUEST_INPUT: items + [changed]}
     return None
@@ -205,3 +267,32 @@ def _call_id_content(bundle, dialect, rnd):
     i, path, new = got
     ed.set_body(path, new)
     return result(ed, "BODY.CALL_ID_CONTENT", i, note="call id reused")
+
+
+@corruption(
+    "INFERENCE.CONVERSATION_MISMATCH",
+    "After a response, two incremental requests continue it with different new items (fresh user messages): "
+    "the second one's item no longer matches the thread's conversation.",
+)
+def _conversation_fork(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    starts = {ed.event(i)["payload"]["inference_call_id"]: i for i in ed.lines_of("inference_started")}
+    options = []
+    for j in ed.lines_of("inference_completed"):
+        p = ed.event(j)["payload"]
+        i = starts.get(p["inference_call_id"])
+        got = None if i is None or not isinstance(p.get("response_id"), str) else _owned_body(ed, i, "request_payload")
+        if got is not None and isinstance(got[1], dict):
+            options.append((i, j, p["response_id"], got[1]))
+    got = pick(rnd, options)
+    if got is None or not ed.editable():
+        return None
+    i, j, response_id, body = got
+    for k in (1, 2):  # each a request continuing the response: a copy of its start, with its own body
+        copy = ed.clone(i)
+        p = copy["payload"]
+        p["inference_call_id"] = fresh(rnd, "inference-")
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": fresh(rnd, "fork ")}]}
+        ed.set_body(p["request_payload"]["path"], {**body, "previous_response_id": response_id, "input": [item]})
+        ed.insert(j + k, copy)
+    return result(ed, "INFERENCE.CONVERSATION_MISMATCH", j + 2, note="a response continued twice")

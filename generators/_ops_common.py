@@ -84,23 +84,22 @@ def reducer_reads(ed: Editor, dialect, i: int, pointer: str) -> bool:
     reducer opens (a broken one then fails the reducer: the finding names the reducer profile).
 
     Asks the model, as the validator does (model/facts.py reducer_reads): the 0.169.0
-    reducer opens every ref; the 0.164.0 one only those its handlers read.
+    reducer opens every ref; the 0.164.0 one only those its handlers read (a tool's result
+    only for a write_stdin dispatched with an invocation).
     """
     field = next((f for p, _, f in facts.iter_refs(dialect, ed.event(i)["payload"]) if p == pointer), None)
     if field is None:
         return False
-    unrun = False
-    if facts.read_if_terminal_without_runtime(field):
-        # a terminal tool with no runtime event before this event
+    dispatched = False
+    if facts.read_if_dispatched_terminal(field):
+        # a tool whose start, of a kind opened at dispatch, carried an invocation payload
         tool = ed.event(i)["payload"]["tool_call_id"]
-        runtime = any(
-            ed.event(j)["payload"].get("tool_call_id") == tool
-            for tag in ("tool_call_runtime_started", "tool_call_runtime_ended")
-            for j in ed.lines_of(tag)
-            if j < i
+        dispatched = any(
+            p["tool_call_id"] == tool and p["kind"]["type"] in facts.terminal_at_dispatch_kinds(dialect)
+            and p.get("invocation_payload") is not None
+            for p in (ed.event(j)["payload"] for j in ed.lines_of("tool_call_started") if j < i)
         )
-        unrun = tool_kinds(ed).get(tool) in facts.terminal_tool_kinds(dialect) and not runtime
-    return facts.reducer_reads(dialect, field, terminal_tool_without_runtime=unrun)
+    return facts.reducer_reads(dialect, field, dispatched_terminal=dispatched)
 
 
 def refs(ed: Editor):

@@ -224,13 +224,28 @@ def _tool_unknown_cell(bundle, dialect, rnd):
 
 @corruption(
     "TOOL.SECOND_TERMINAL_OPERATION",
-    "An exec_command (or write_stdin) tool call gets a second runtime start.",
+    "An exec_command (or write_stdin) tool call gets a second runtime start, or a write_stdin started with an "
+    "invocation payload (its terminal operation made at dispatch) gets a runtime start.",
     needs=("exec",),
 )
 def _second_terminal(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
-    i = pick(rnd, first_runtime_starts(ed, facts.terminal_tool_kinds(ed.dialect)))
-    if i is None or not ed.editable():
+    if not ed.editable():
+        return None
+    starts = first_runtime_starts(ed, facts.terminal_tool_kinds(ed.dialect))
+    dispatched = [j for j in ed.lines_of("tool_call_started")
+                  if ed.event(j)["payload"]["kind"]["type"] in facts.terminal_at_dispatch_kinds(ed.dialect)
+                  and ed.event(j)["payload"].get("invocation_payload") is not None]
+    if starts and dispatched and rnd.random() < 0.5:
+        i = pick(rnd, dispatched)
+        tool = ed.event(i)["payload"]["tool_call_id"]
+        # another call's runtime start, now naming the dispatched write_stdin, right after its start
+        copy = ed.clone(starts[0])
+        copy["payload"]["tool_call_id"] = tool
+        ed.insert(i + 1, copy)
+        return result(ed, "TOOL.SECOND_TERMINAL_OPERATION", i + 1, note="dispatched write_stdin")
+    i = pick(rnd, starts)
+    if i is None:
         return None
     return _duplicate_after(ed, i, "TOOL.SECOND_TERMINAL_OPERATION")
 
@@ -266,6 +281,21 @@ def _cell_no_context(bundle, dialect, rnd):
     e = ed.touch(i)
     e["thread_id"] = e["codex_turn_id"] = None
     return result(ed, "CELL.MISSING_CONTEXT", i, also=["ENVELOPE.CONTEXT_CONVENTION"])
+
+
+@corruption(
+    "CELL.START_TURN",
+    "A code cell start the model asked for names an unknown turn in its envelope.",
+    needs=("code_cell",),
+    edits_store=None,
+)
+def _cell_start_turn(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    i = pick(rnd, [j for j in ed.lines_of("code_cell_started") if ed.event(j).get("thread_id") is not None])
+    if i is None:
+        return None
+    ed.touch(i)["codex_turn_id"] = fresh(rnd, "turn-")
+    return result(ed, "CELL.START_TURN", i)
 
 
 _twice("CELL.DUPLICATE_START", "A code cell is started twice.", "code_cell_started", needs=("code_cell",),

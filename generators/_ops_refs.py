@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..bundle import PAYLOADS, Bundle, Special
+from ..model.types import STORE_ZSTD_SHARDS
 from ..validate import Options
 from ._edit import Editor
 from ._ops_common import owned_refs, payload_kinds, pick, reducer_reads, result
@@ -117,10 +118,9 @@ def _payload_not_json(bundle, dialect, rnd):
 def _payload_too_deep(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     # From v2 on a runtime payload is parsed by its runtime's kind, and only some are read deep
-    # (0.169.0: an exec start or end, a patch or wait end; not an MCP runtime, nor a patch or
-    # wait start): the model's one limit per payload kind cannot say which, so none is drawn here
-    # (the kit's rule over-reports those: an open disagreement, see the session 4 note).
-    per_runtime_kind = any(f.name == "kind" for f in dialect.payload.variant("tool_call_runtime_started").fields)
+    # (model: Dialect.runtime_depth_limits, a table per runtime kind): this operator draws from the
+    # per-kind limits (body_depth_limits) only, and runtime payloads only where no such table exists.
+    per_runtime_kind = bool(dialect.runtime_depth_limits)
     limited = [(i, p, r, read) for i, p, r, read in
                ((i, p, r, reducer_reads(ed, dialect, i, p)) for i, p, r in owned_refs(ed))
                if dialect.body_depth_limit(r["kind"]["type"]) is not None and isinstance(ed.body(r["path"]), dict)
@@ -245,6 +245,32 @@ def _wrong_kind(bundle, dialect, rnd):
     ed.touch(i)
     ref["kind"] = {"type": rnd.choice([k for k in payload_kinds(dialect) if k not in kinds])}
     return result(ed, "REF.KIND", i, note=f"{pointer} is {ref['kind']['type']}")
+
+
+@corruption(
+    "REF.KIND_CHECKED",
+    "A ref whose kind the reference reducer checks (an inference start's request or prepared prompt) has another kind.",
+    edits_store=None,
+)
+def _checked_kind(bundle, dialect, rnd):
+    from ._ops_store import Store
+
+    ed = Editor(bundle, dialect)
+    checked = {(v.tag, f.name): f.payload_kinds for v in dialect.payload.variants for f in v.fields
+               if f.kind_checked_since is not None and f.payload_kinds}
+    options = []
+    for i, pointer, ref in Store(ed).owned() if dialect.layout.store == STORE_ZSTD_SHARDS else owned_refs(ed):
+        parts = pointer.split("/")
+        kinds = checked.get((ed.tag(i), parts[2])) if len(parts) == 3 else None
+        if kinds:
+            options.append((i, pointer, ref, kinds))
+    got = pick(rnd, options)
+    if got is None:
+        return None
+    i, pointer, ref, kinds = got
+    ed.touch(i)
+    ref["kind"] = {"type": rnd.choice([k for k in payload_kinds(dialect) if k not in kinds])}
+    return result(ed, "REF.KIND_CHECKED", i, note=f"{pointer} is {ref['kind']['type']}")
 
 
 @corruption("REF.ORPHAN", "A file in payloads/ is referenced by no event.")

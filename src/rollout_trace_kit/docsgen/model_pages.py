@@ -261,8 +261,14 @@ def _depth_limits_md(dialect: Dialect) -> str:
     for kind, depth in dialect.body_depth_limits:
         by_depth.setdefault(depth, []).append(f"`{kind}`")
     limits = "; ".join(f"{', '.join(kinds)}: {depth} levels" for depth, kinds in sorted(by_depth.items()))
-    return (f"- **Payload body depth:** the reference reducer parses these kinds no deeper than (the body's "
-            f"outer object is 1, measured) {limits}; other kinds at any depth\n")
+    out = (f"- **Payload body depth:** the reference reducer parses these kinds no deeper than (the body's "
+           f"outer object is 1, measured) {limits}; other kinds at any depth\n")
+    if dialect.runtime_depth_limits:
+        runtimes = "; ".join(f"`{variant}` parsed as `{kind}`: {depth} levels"
+                             for variant, kind, depth in dialect.runtime_depth_limits)
+        out += (f"- **Runtime payload depth** (`tool_runtime_event`, parsed by the runtime's kind): {runtimes}; "
+                f"other runtime bodies at any depth\n")
+    return out
 
 
 def dialect_page(dialect: Dialect, examples: list[Example]) -> str:
@@ -713,14 +719,19 @@ def bodies_page(dialects: list[Dialect]) -> str:
     out.append(
         "The `input` of a request, the `output_items` of a response and the histories of a compaction checkpoint "
         "are arrays of model items (Responses API items). The reducers normalise each one and reject a bundle "
-        "with an item of any other `type` (\"unsupported model item type {t} in payload {id}\").\n"
+        "with an item of any other `type` (\"unsupported model item type {t} in payload {id}\"). An incremental "
+        "request's items past its previous response's snapshot must match the thread's conversation at their "
+        "positions (`INFERENCE.CONVERSATION_MISMATCH`): the last column says what is compared (`K[].text`: the "
+        "texts of the entries of `K`; types shown `as` one name are compared as one).\n"
     )
-    out.append("| `type` | Needs | Call id content compared |\n|---|---|---|")
+    out.append("| `type` | Needs | Call id content compared | Matched in a conversation by |\n|---|---|---|---|")
     for t in B.ITEM_TYPES:
         needs = md_inline(t.doc) + ("" if not t.string_keys else " String " + ", ".join(f"`{k}`" for k in t.string_keys) + ".")
-        compared = ", ".join(f"`{k}`" for k in t.call_content) + (
-            f" (up to Codex {t.call_content_until})" if t.call_content_until else "") if t.call_content else ""
-        out.append(f"| `{t.tag}` | {cell(needs)} | {compared} |")
+        compared = ("the whole item" if t.call_content == B.WHOLE_ITEM else ", ".join(f"`{k}`" for k in t.call_content)) + (
+            f" (up to Codex {t.call_content_until})" if t.call_content_until else "") + (
+            f"; call ids shared within call space `{t.call_space}`" if t.call_space else "") if t.call_content else ""
+        matched = ", ".join(f"`{k}`" for k in t.match_keys) + (f" (as `{t.match_as}`)" if t.match_as else "")
+        out.append(f"| `{t.tag}` | {cell(needs)} | {compared} | {matched} |")
     out.append("")
     out.append("- **Message roles:** " + ", ".join(f"`{r}`" for r in B.MESSAGE_ROLES) + ".")
     out.append("- **Agent message content parts:** " + ", ".join(

@@ -31,37 +31,60 @@ class ItemType:
     string_keys: tuple[str, ...] = ()  # keys that must hold a string
     # For a call item: keys whose values the reducers compare when the same call_id comes again
     # in the thread ("model-visible call id {id} was reused with different content"), and the
-    # last release that compares it (None: every release). A function_call is compared by its
-    # arguments only; for the other call items the reducers compare more of the item (its
-    # status, other keys), which the kit leaves to them: it names the key that is surely compared.
+    # last release that compares it (None: every release). WHOLE_ITEM: every key of the item
+    # (its status, id, unknown keys: measured). A function_call is compared by its arguments only.
     call_content: tuple[str, ...] = ()
     call_content_until: str | None = None
+    # Item types of one call space share call ids: the same id on another type of the space is
+    # "reused with different content" (measured on 0.164.0, 0.169.0, 0.171.0).
+    call_space: str = ""
+    # What the reducers compare when an incremental request's item meets the thread's conversation
+    # item at its position ("model conversation mismatch ... existing item conversation_item:{n}
+    # does not match the current model payload item"): keys of the item, "K[].text" the texts of
+    # the entries of array K. Measured on 0.164.0, 0.169.0, 0.171.0: a message's role and part
+    # texts (not the parts' types, ids, status or unknown keys), a call's call_id (not its name), an
+    # output's call_id and output, a reasoning item's encrypted_content. Where unmeasured the kit
+    # names fewer keys than the reducers may compare (it then accepts what they might reject).
+    match_keys: tuple[str, ...] = ()
+    match_as: str = ""  # types compared as one (unmeasured pairs: the kit lets them match); "" = its tag
 
+
+WHOLE_ITEM = ("*",)  # call_content: the whole item is compared
+# Call spaces (ItemType.call_space): calls, custom tool calls, outputs, custom tool outputs.
+CALLS, CUSTOM_CALLS, OUTPUTS, CUSTOM_OUTPUTS = "call", "custom_call", "output", "custom_output"
+
+_CALL = dict(match_keys=("call_id",), match_as="call")
+_OUTPUT = dict(match_keys=("call_id", "output"), match_as="output")
+_COMPACTION = dict(string_keys=("encrypted_content",), match_keys=("encrypted_content",), match_as="compaction")
 
 ITEM_TYPES: tuple[ItemType, ...] = (
-    ItemType("message", "A message: `role` (one of MESSAGE_ROLES) and `content` parts."),
+    ItemType("message", "A message: `role` (one of MESSAGE_ROLES) and `content` parts.",
+             match_keys=("role", "content[].text")),
     ItemType("agent_message", "An inter-agent message: string `author` and `recipient`, a non-empty `content` array "
-             "of AGENT_MESSAGE_PARTS."),
+             "of AGENT_MESSAGE_PARTS.", match_keys=("author", "recipient")),
     ItemType("reasoning", "Reasoning: at least one `content` (REASONING_ENTRIES), `summary` entry or a string "
-             "`encrypted_content`."),
+             "`encrypted_content`.", match_keys=("encrypted_content",)),
     ItemType("function_call", "A function tool call: `call_id`, `name`, `arguments` (a JSON text).",
-             call_content=("arguments",)),
+             call_content=("arguments",), call_space=CALLS, **_CALL),
     ItemType("function_call_output", "The output of a function call, by `call_id`.",
-             call_content=("output",), call_content_until="0.164.0"),
+             call_content=("output",), call_content_until="0.164.0", call_space=OUTPUTS, **_OUTPUT),
     # Its name is compared within one payload but not against a later payload's (measured): the kit
     # compares what is compared everywhere.
-    ItemType("custom_tool_call", "A freeform (custom) tool call: `call_id`, `name`, `input`.", call_content=("input",)),
+    ItemType("custom_tool_call", "A freeform (custom) tool call: `call_id`, `name`, `input`.", call_content=("input",),
+             call_space=CUSTOM_CALLS, **_CALL),
     ItemType("custom_tool_call_output", "The output of a custom tool call, by `call_id`.",
-             call_content=("output",), call_content_until="0.164.0"),
-    ItemType("tool_search_call", "A tool search call."),
-    ItemType("web_search_call", "A web search call.", call_content=("action",)),
-    ItemType("image_generation_call", "An image generation call."),
-    ItemType("local_shell_call", "A local shell call.", call_content=("action",)),
-    ItemType("tool_search_output", "The output of a tool search."),
-    ItemType("mcp_tool_call_output", "The output of an MCP tool call."),
-    ItemType("compaction", "A compacted history item.", string_keys=("encrypted_content",)),
-    ItemType("compaction_summary", "A compaction summary item.", string_keys=("encrypted_content",)),
-    ItemType("context_compaction", "A context compaction item.", string_keys=("encrypted_content",)),
+             call_content=("output",), call_content_until="0.164.0", call_space=CUSTOM_OUTPUTS, **_OUTPUT),
+    ItemType("tool_search_call", "A tool search call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
+    ItemType("web_search_call", "A web search call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
+    ItemType("image_generation_call", "An image generation call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
+    ItemType("local_shell_call", "A local shell call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
+    ItemType("tool_search_output", "The output of a tool search.", call_content=WHOLE_ITEM, call_content_until="0.164.0",
+             call_space=OUTPUTS, **_OUTPUT),
+    ItemType("mcp_tool_call_output", "The output of an MCP tool call.", call_content=WHOLE_ITEM,
+             call_content_until="0.164.0", call_space=OUTPUTS, **_OUTPUT),
+    ItemType("compaction", "A compacted history item.", **_COMPACTION),
+    ItemType("compaction_summary", "A compaction summary item.", **_COMPACTION),
+    ItemType("context_compaction", "A context compaction item.", **_COMPACTION),
 )
 ITEM_TYPE = {t.tag: t for t in ITEM_TYPES}
 MESSAGE_ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -75,9 +98,10 @@ TOOL_OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output", "mcp_too
 
 # -- v3 prepared prompts ------------------------------------------------------------------
 
-# A prepared prompt (and any payload a ref gives `parts`) is stored as text fragments: a JSON
-# array of strings with one more fragment than parts. Interleaved with the parts' bodies they
-# form one JSON document (0.171.0 parses it: "trailing characters", "expected value", measured).
+# A payload whose ref (or part) has non-empty `parts` is stored as text fragments: a JSON array of
+# strings with one more fragment than parts. Interleaved with the parts' bodies they form one JSON
+# document (0.171.0 parses it: "trailing characters", "expected value", measured). Without parts
+# (absent or empty), 0.171.0 reads any JSON body there, a prepared prompt's included (measured).
 PROMPT_HEAD = '{"input":['
 PROMPT_TAIL = (
     '"tools":[],"parallel_tool_calls":true,"base_instructions":{"text":"You are Codex."},'
@@ -99,6 +123,53 @@ def splice(fragments: list[str], parts: list[str]) -> str:
         out.append(part)
         out.append(fragment)
     return "".join(out)
+
+
+# -- sub-agent activity ----------------------------------------------------------------------
+
+# A multi-agent tool call's runtime end whose body holds `agent_thread_id` is a sub-agent activity
+# (SubAgentActivity); without that key the reducers read it as the protocol's Collab*EndEvent
+# (a wait_agent's is not read). Measured on 0.164.0, 0.165.0, 0.169.0 and 0.171.0: the same rules.
+ACTIVITY_MARKER = "agent_thread_id"
+# Without the marker, the keys a Collab*EndEvent must hold first, in the order the reducers ask for
+# them ("missing field `call_id`", then `sender_thread_id`; "invalid type: number, expected a string";
+# a sender_thread_id not a UUID: "invalid character: expected an optional prefix of `urn:uuid:`"),
+# measured on 0.164.0 (spawn_agent, send_message, assign_agent_task, close_agent), 0.169.0 and
+# 0.171.0 (spawn_agent, close_agent); later keys are not known to the kit (it accepts what holds these). A wait_agent's
+# runtime end is not read.
+COLLAB_END_KEYS: tuple[tuple[str, str], ...] = (("call_id", "string"), ("sender_thread_id", "uuid"))
+COLLAB_END_UNREAD = ("wait_agent",)
+# activity `kind` -> the tool kinds it may end ("sub-agent activity Started does not match tool call
+# kind AssignAgentTask"); None: every multi-agent tool kind.
+ACTIVITY_KINDS: dict[str, tuple[str, ...] | None] = {
+    "started": ("spawn_agent",),
+    "interacted": ("assign_agent_task", "send_message"),
+    "interrupted": ("close_agent",),
+    "completed": None,
+}
+# Activities for which the reducers parse the call's invocation payload: `payload` must be
+# `{"type": "function", "arguments": TEXT}` and TEXT a JSON object with a string `message`
+# (AgentMessageInvocationArgs): "agent activity tool call {id} missing invocation payload",
+# "... missing function arguments", "parse agent activity tool call {id} arguments".
+ACTIVITY_READS_INVOCATION = ("started", "interacted")
+ACTIVITY_MESSAGE_KEY = "message"
+# Roots an agent path may have: "absolute agent paths must start with `/root` or be `/morpheus`".
+AGENT_PATH_ROOT = "/root"
+AGENT_PATH_OTHER = "/morpheus"
+
+
+# -- invocations the reducers parse ----------------------------------------------------------
+
+# Tool kind -> the `tool_name` its invocation must name. The reducers parse such a call's
+# invocation at its start as a dispatch payload (DispatchedToolTraceRequestPayload): an object with
+# that `tool_name`, `tool_namespace` a string or null, `payload` `{"type": "function", "arguments":
+# TEXT}` (the arguments' content is not checked there); a null invocation is not read. "parse
+# terminal invocation payload {id} as dispatch payload" (measured on 0.164.0, 0.169.0, 0.171.0).
+PARSED_INVOCATIONS = {"write_stdin": "write_stdin"}
+# Up to this release the reducer also parses the arguments: a JSON object with a `session_id`
+# (measured on 0.164.0; 0.169.0 and 0.171.0 take any arguments text).
+DISPATCH_ARGUMENTS_UNTIL = "0.164.0"
+DISPATCH_ARGUMENTS_KEY = "session_id"
 
 
 # -- bodies by payload kind ------------------------------------------------------------------
@@ -183,7 +254,8 @@ BODIES: tuple[BodyContract, ...] = (
         "prepared_prompt", ("inference_started.prepared_prompt_payload",),
         "Codex's own prompt for the call, stored as text fragments around its `parts` (the `model_item` records): a "
         "JSON array of strings, one more than the ref's parts. The fragments interleaved with the parts' bodies form "
-        "one JSON document. Any ref with `parts` is stored this way.",
+        "one JSON document. Any ref (or part) with non-empty `parts` is stored this way; without parts the reducer "
+        "reads any JSON body there.",
         "array of strings",
         example=prompt_fragments(1),
         dialects=("v3",),
@@ -241,6 +313,23 @@ BODIES: tuple[BodyContract, ...] = (
         {"call_id": "call-1", "process_id": "4242", "turn_id": "turn-1", "command": ["/bin/bash", "-lc", "ls"],
          "cwd": "/home/dev/project", "aggregated_output": "README.md\n", "exit_code": 0, "status": "completed"},
         source='reducer/tool/terminal.rs: "parse exec terminal response {id}"',
+    ),
+    BodyContract(
+        "tool_runtime_event", ("tool_call_runtime_ended.runtime_payload",),
+        "A multi-agent tool call's runtime end (spawn_agent, send_message, ...) that holds `agent_thread_id`: a "
+        "sub-agent activity. Its `kind` must fit the call's tool kind (ACTIVITY_KINDS); for `started` and "
+        "`interacted` the reducer also parses the call's invocation arguments, which must hold a string `message`.",
+        "object",
+        (BodyKey("event_id", "string"), BodyKey("agent_thread_id", "a UUID (the child thread)"),
+         BodyKey("agent_path", "string: `/root...` or `/morpheus`"),
+         BodyKey("kind", "one of " + ", ".join(f"`{k}`" for k in ACTIVITY_KINDS)),
+         BodyKey("occurred_at_ms", "integer (i64), not null", False),
+         BodyKey("model", "string or null", False), BodyKey("reasoning_effort", "string or null", False)),
+        {"model": "gpt-5.5", "reasoning_effort": "medium", "event_id": "call-41", "occurred_at_ms": 1795625369222,
+         "agent_thread_id": "01a2139c-be82-7122-b5b2-7c62fb23c95b", "agent_path": "/root/child_task", "kind": "started"},
+        source='"sub-agent activity {A} does not match tool call kind {K}", "agent activity tool call {id} missing '
+        'invocation payload", "... missing function arguments", "parse agent activity tool call {id} arguments" '
+        "(measured on 0.164.0, 0.165.0, 0.169.0, 0.171.0)",
     ),
     BodyContract(
         "compaction_checkpoint", ("compaction_installed.checkpoint_payload",),

@@ -200,6 +200,9 @@ _UNIT_TOOL_KINDS = (
 TERMINAL_OPERATION_KINDS = ("exec_command", "write_stdin")
 # Tool kinds whose runtime payloads the terminal reducer parses as a process's begin and end.
 EXEC_RUNTIME_KINDS = ("exec_command",)
+# Of those, kinds whose start with an invocation payload creates the terminal operation at once
+# (0.125.0 and 0.164.0 parse a write_stdin invocation as a "dispatch payload": measured).
+TERMINAL_AT_DISPATCH_KINDS = ("write_stdin",)
 # Tool kinds the reducer matches a multi-agent call's sub-agent activity against.
 AGENT_ACTIVITY_KINDS = ("spawn_agent", "assign_agent_task", "send_message", "wait_agent", "close_agent")
 
@@ -209,7 +212,8 @@ def tool_call_kind(name: str, doc: str, *, since: str | None = None, inferred: b
         name,
         doc,
         tuple(
-            Variant(tag, d, terminal_operation=tag in TERMINAL_OPERATION_KINDS, agent_activity=tag in AGENT_ACTIVITY_KINDS,
+            Variant(tag, d, terminal_operation=tag in TERMINAL_OPERATION_KINDS,
+                    terminal_at_dispatch=tag in TERMINAL_AT_DISPATCH_KINDS, agent_activity=tag in AGENT_ACTIVITY_KINDS,
                     exec_runtime=tag in EXEC_RUNTIME_KINDS)
             for tag, d in _UNIT_TOOL_KINDS
         )

@@ -14,7 +14,7 @@ from typing import Any, Iterator, Union
 from .types import (
     CONTEXT_NULL,
     READ_AT_EVENT,
-    READ_IF_TERMINAL_WITHOUT_RUNTIME,
+    READ_IF_DISPATCHED_TERMINAL,
     ArrayOf,
     Dialect,
     Field,
@@ -85,6 +85,11 @@ def tool_kinds(dialect: Dialect) -> tuple[str, ...]:
     return dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).tags
 
 
+def terminal_at_dispatch_kinds(dialect: Dialect) -> frozenset[str]:
+    """Tool kinds whose start with an invocation payload creates the terminal operation."""
+    return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.terminal_at_dispatch)
+
+
 def terminal_tool_kinds(dialect: Dialect) -> frozenset[str]:
     """Tool kinds whose runtime start creates a terminal operation."""
     return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.terminal_operation)
@@ -93,6 +98,11 @@ def terminal_tool_kinds(dialect: Dialect) -> frozenset[str]:
 def exec_runtime_kinds(dialect: Dialect) -> frozenset[str]:
     """Tool kinds whose runtime payloads the terminal reducer parses as a process's begin and end."""
     return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.exec_runtime)
+
+
+def agent_activity_tool_kinds(dialect: Dialect) -> frozenset[str]:
+    """Tool kinds whose runtime end may be a sub-agent activity (model/bodies.py: ACTIVITY_KINDS)."""
+    return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.agent_activity)
 
 
 # -- what the reducer opens -------------------------------------------------------------
@@ -104,12 +114,12 @@ def handler_reads(dialect: Dialect) -> frozenset[str]:
 
 
 def conditional_reads(dialect: Dialect) -> tuple[tuple[str, str], ...]:
-    """(variant, field) of the refs opened only for a terminal tool with no runtime event."""
+    """(variant, field) of the refs opened only for a tool whose terminal was created at dispatch."""
     return tuple(
         (v.tag, f.name)
         for v in dialect.payload.variants
         for f in v.fields
-        if f.read == READ_IF_TERMINAL_WITHOUT_RUNTIME
+        if f.read == READ_IF_DISPATCHED_TERMINAL
     )
 
 
@@ -117,15 +127,16 @@ def reads_at_event(field: Field) -> bool:
     return field.read == READ_AT_EVENT
 
 
-def read_if_terminal_without_runtime(field: Field) -> bool:
-    return field.read == READ_IF_TERMINAL_WITHOUT_RUNTIME
+def read_if_dispatched_terminal(field: Field) -> bool:
+    return field.read == READ_IF_DISPATCHED_TERMINAL
 
 
-def reducer_reads(dialect: Dialect, field: Field, *, terminal_tool_without_runtime: bool = False) -> bool:
-    """Whether the reference reducer opens the payload of ``field`` (one event's view)."""
+def reducer_reads(dialect: Dialect, field: Field, *, dispatched_terminal: bool = False) -> bool:
+    """Whether the reference reducer opens the payload of ``field`` (one event's view).
+    ``dispatched_terminal``: the event's tool created its terminal operation at dispatch."""
     if dialect.reducer_reads_every_ref or field.read == READ_AT_EVENT:
         return True
-    return field.read == READ_IF_TERMINAL_WITHOUT_RUNTIME and terminal_tool_without_runtime
+    return field.read == READ_IF_DISPATCHED_TERMINAL and dispatched_terminal
 
 
 # -- envelope context -------------------------------------------------------------------
@@ -148,6 +159,16 @@ def envelope_thread_required(dialect: Dialect, release: str | None = None) -> fr
     return frozenset(
         v.tag for v in dialect.payload.variants
         if v.thread_required_since is not None and release_key(v.thread_required_since) <= key
+    )
+
+
+def envelope_turn_required(dialect: Dialect, release: str | None = None) -> frozenset[str]:
+    """Variants whose events ``release``'s reducer (default: the dialect's reference reducer)
+    rejects unless the envelope codex_turn_id names a started turn."""
+    key = release_key(release or dialect.reference_release)
+    return frozenset(
+        v.tag for v in dialect.payload.variants
+        if v.turn_required_since is not None and release_key(v.turn_required_since) <= key
     )
 
 

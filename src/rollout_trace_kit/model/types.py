@@ -93,6 +93,9 @@ class Field:
     # Release facts: the first release whose reducer rejects an event without this field
     # (the published schema stays loose: older releases of the dialect wrote it without).
     required_since: str | None = None
+    # Release facts: for a ref field, the first release whose reducer rejects a ref of another kind
+    # than ``payload_kinds`` here (0.171.0: "inference {id} has mislabeled request evidence").
+    kind_checked_since: str | None = None
     # When the reference reducer opens the payload a ref field points to (see READS).
     read: str = "never"
     const: int | str | None = None  # the one value writers of the dialect write (schema_version)
@@ -101,10 +104,14 @@ class Field:
 # When a reducer opens the payload of a ref field (Field.read).
 READ_NEVER = "never"  # not by an event handler (a dialect may still open every ref at the end)
 READ_AT_EVENT = "event"  # the handler of the event opens it
-# tool_call_ended's result: opened for a tool whose kind creates a terminal operation
-# when no runtime event was seen for it (measured on 0.164.0 and 0.169.0).
-READ_IF_TERMINAL_WITHOUT_RUNTIME = "terminal_without_runtime"
-READS = (READ_NEVER, READ_AT_EVENT, READ_IF_TERMINAL_WITHOUT_RUNTIME)
+# tool_call_ended's result: opened (and parsed as the terminal's response) for a tool whose
+# terminal operation was created at dispatch, by a start of a kind the reducer opens at dispatch
+# (ToolCallKind Variant.terminal_at_dispatch) carrying an invocation payload. Measured on 0.125.0
+# and 0.164.0: a write_stdin's result ("open payload", "parse write_stdin terminal response"); an
+# exec_command's result, with or without runtime events, and a write_stdin's without an
+# invocation, are never opened.
+READ_IF_DISPATCHED_TERMINAL = "dispatched_terminal"
+READS = (READ_NEVER, READ_AT_EVENT, READ_IF_DISPATCHED_TERMINAL)
 
 # Envelope context conventions of a variant (Variant.context).
 CONTEXT_NULL = "null"  # thread_id and codex_turn_id are null
@@ -144,9 +151,15 @@ class Variant:
     # payload variants: the payload fields (thread, turn) the envelope context must equal
     context_fields: tuple[str, str] | None = None
     terminal_operation: bool = False  # ToolCallKind variants: the runtime creates a terminal operation
+    # ToolCallKind variants: a start with an invocation payload creates the terminal operation at
+    # dispatch (a later runtime start is a second one; the tool's result is read at its end)
+    terminal_at_dispatch: bool = False
     # payload variants: the first release whose reducer rejects the event with a null envelope
     # thread_id even when the envelope's turn names the thread (older ones take the turn's thread)
     thread_required_since: str | None = None
+    # payload variants: the first release whose reducer rejects the event unless its envelope
+    # codex_turn_id names a started turn, even with the envelope's thread named
+    turn_required_since: str | None = None
     # ToolCallKind variants: the reducer matches the call's sub-agent activity (spawn, wait...)
     # against this kind ("sub-agent activity Started does not match tool call kind ...")
     agent_activity: bool = False
@@ -345,6 +358,11 @@ class Dialect:
     # as each kind meets it, measured (tests/test_reducer_verdicts_codex.py measures again).
     # A kind not listed is not parsed into a value by the reducer (any depth is read).
     body_depth_limits: tuple[tuple[str, int], ...] = ()
+    # (runtime event variant, the tool kind its body is parsed as, deepest body parsed): where the
+    # reference reducer parses a runtime payload (tool_runtime_event) by its runtime's kind, only these
+    # are read deep (measured); a runtime body of another kind is read at any depth. Empty: the kind's
+    # entry in body_depth_limits applies to every runtime body.
+    runtime_depth_limits: tuple[tuple[str, str, int], ...] = ()
 
     def __repr__(self) -> str:  # the generated one would print the whole model
         return f"Dialect({self.name!r}, schema_version={self.schema_version})"
@@ -378,6 +396,14 @@ class Dialect:
     @property
     def tags(self) -> tuple[str, ...]:
         return self.payload.tags
+
+    def runtime_depth_limit(self, variant: str, tool_kind: str | None) -> int | None:
+        """The deepest runtime body of ``variant`` parsed as ``tool_kind`` the reference reducer reads,
+        or None when it does not parse it deep (runtime_depth_limits)."""
+        for v, k, depth in self.runtime_depth_limits:
+            if v == variant and k == tool_kind:
+                return depth
+        return None
 
     def body_depth_limit(self, kind: str) -> int | None:
         """The deepest body of payload ``kind`` the reference reducer parses (an object or array

@@ -36,7 +36,7 @@ from .types import (
     CONTEXT_FREE,
     CONTEXT_NULL,
     READ_AT_EVENT,
-    READ_IF_TERMINAL_WITHOUT_RUNTIME,
+    READ_IF_DISPATCHED_TERMINAL,
     Dialect,
     Field,
     Named,
@@ -56,6 +56,12 @@ THREAD = "thread_id"
 # Code cell events with a null envelope thread_id: 0.164.0, 0.169.0 and 0.169.1 take the thread of
 # the envelope's turn; 0.171.0 rejects them ("code cell start 1 did not include a thread id", measured).
 CELL_THREAD_REQUIRED_SINCE = "0.171.0"
+# A code cell start whose envelope codex_turn_id is null or names no started turn, its thread named,
+# for a cell the model asked for (its `exec` custom_tool_call in the thread's conversation; a cell
+# with no such call is not checked so): every reducer rejects it ("code cell start referenced unknown Codex turn {id}", "code cell start
+# code_cell:{call} did not include a Codex turn id"; measured on 0.125.0, 0.164.0, 0.169.0, 0.171.0).
+# The cell's initial response and end are not checked so (measured on 0.164.0).
+CELL_START_TURN_REQUIRED_SINCE = FIRST_RELEASE
 
 
 def _status(enum: str, doc: str) -> Field:
@@ -271,7 +277,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
             (
                 req("tool_call_id", STR, "The tool call."),
                 _status("ExecutionStatus", "Tool status."),
-                opt_ref("result_payload", "The result returned to the caller.", ("tool_result",), read=READ_IF_TERMINAL_WITHOUT_RUNTIME),
+                opt_ref("result_payload", "The result returned to the caller.", ("tool_result",), read=READ_IF_DISPATCHED_TERMINAL),
             ),
         ),
         Variant(
@@ -283,6 +289,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                 req("source_js", STR, "JavaScript source after the public `exec` wrapper has been parsed."),
             ),
             thread_required_since=CELL_THREAD_REQUIRED_SINCE,
+            turn_required_since=CELL_START_TURN_REQUIRED_SINCE,
         ),
         Variant(
             "code_cell_initial_response",

@@ -122,6 +122,16 @@ V2 = Dialect(
         ("inference_response", 127),
         ("session_metadata", 127),
         ("tool_invocation", 127),
-        ("tool_runtime_event", 127),
+    ),
+    # Runtime payloads are parsed by the runtime's kind; measured (a key nesting 126 levels read, 127
+    # fail) on 0.169.0, 0.169.1 and 0.171.0: exec starts and ends, patch, wait and spawn (sub-agent
+    # activity) ends are read deep; patch and wait starts, MCP runtimes are not (read 1,000 deep).
+    # 0.165.0 read every runtime body deep (measured); 0.166.0 to 0.168.0 not measured.
+    runtime_depth_limits=(
+        ("tool_call_runtime_started", "exec_command", 127),
+        ("tool_call_runtime_ended", "exec_command", 127),
+        ("tool_call_runtime_ended", "apply_patch", 127),
+        ("tool_call_runtime_ended", "wait_agent", 127),
+        ("tool_call_runtime_ended", "spawn_agent", 127),
     ),
 )

@@ -1,3 +1,3 @@
 """Rule modules; importing them declares every invariant of the catalogue."""
 
-from . import bodies, layout, lifecycle, order, refs, release, schema, store  # noqa: F401
+from . import bodies, conversation, layout, lifecycle, order, refs, release, schema, store  # noqa: F401

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from ...model import bodies as B
 from ..catalogue import R, invariant
@@ -62,20 +63,23 @@ EXEC_RUNTIME = invariant(
 CALL_CONTENT = invariant(
     "BODY.CALL_ID_CONTENT",
     "Within a thread, a call item (request input or response output) whose `call_id` came before carries the "
-    "same content: a function_call the same `arguments`, a custom_tool_call the same `input`, ... "
-    "(model/bodies.py: ItemType.call_content; Codex 0.164.0 also compares the outputs).",
+    "same content: a function_call the same `arguments`, a custom_tool_call the same `input`, a local shell, web "
+    "search, tool search or image generation call the same item; call items of one call space (calls, custom "
+    "calls, outputs, custom outputs) share call ids, so another type is other content "
+    "(model/bodies.py: ItemType.call_content, call_space; Codex 0.164.0 also compares the outputs).",
     v1=R, v2=R,
     source='reducer/conversation.rs: "model-visible call id {call_id} was reused with different content" '
     "(measured on 0.164.0, 0.169.0, 0.171.0; 0.169.0 and 0.171.0 accept an output reused with another output)",
 )
 PREPARED_PROMPT = invariant(
     "BODY.PREPARED_PROMPT",
-    "A prepared prompt payload, and any payload whose ref has `parts`, is an array of strings with one fragment "
-    "more than the ref has parts; the fragments and the parts spliced together are one JSON document.",
+    "A payload whose ref (or part) has non-empty `parts` is an array of strings with one fragment more than the "
+    "parts; the fragments and the parts spliced together are one JSON document. Without parts (absent or empty) "
+    "the reducer takes any JSON body, a prepared prompt's included.",
     v1=None, v2=None, v3=R,
     source='0.171.0 reducer: "invalid payload fragment count", "invalid type: map, expected a sequence", '
     '"trailing characters", "expected value", "key must be a string" (measured; `parts` on an inference request, '
-    "response or session metadata ref included)",
+    "response or session metadata ref, and on a part, included; a prompt without parts: any JSON is read)",
 )
 TOOL_OUTPUT_ITEM = invariant(
     "BODY.TOOL_OUTPUT_ITEM",
@@ -85,6 +89,60 @@ TOOL_OUTPUT_ITEM = invariant(
     source='0.171.0 reducer: "model item in payload {id} did not contain a string type", "accepted item payload '
     'does not match {item_id}" (measured)',
 )
+
+AGENT_ACTIVITY = invariant(
+    "BODY.AGENT_ACTIVITY",
+    "A multi-agent tool call's runtime end (but a wait_agent's) without `agent_thread_id` is a collab end event "
+    "with a string `call_id` and a UUID `sender_thread_id` (model: COLLAB_END_KEYS); one "
+    "that holds `agent_thread_id` is a sub-agent activity the reducer parses: "
+    "string `event_id`, a UUID `agent_thread_id`, an `agent_path` under `/root` (or `/morpheus`), an i64 "
+    "`occurred_at_ms` when present, `model`/`reasoning_effort` strings or null, and a `kind` that fits the call's "
+    "tool kind; a `started` or `interacted` activity needs the call's invocation payload, with function arguments "
+    "holding a string `message` (model/bodies.py: ACTIVITY_KINDS).",
+    v1=R, v2=R,
+    source='"sub-agent activity {A} does not match tool call kind {K}", "agent activity tool call {id} missing '
+    'invocation payload", "agent activity tool call {id} missing function arguments", "parse agent activity tool '
+    'call {id} arguments" (measured on 0.164.0, 0.165.0, 0.169.0, 0.171.0)',
+)
+
+DISPATCH_INVOCATION = invariant(
+    "BODY.DISPATCH_INVOCATION",
+    "A write_stdin call's invocation payload, when present, is a dispatch payload: `tool_name` `write_stdin`, "
+    "`tool_namespace` a string or null, `payload` `{\"type\": \"function\", \"arguments\": TEXT}`; up to 0.164.0 the "
+    "arguments a JSON object with a `session_id` (model/bodies.py: PARSED_INVOCATIONS).",
+    v1=R, v2=R,
+    source='"parse terminal invocation payload {id} as dispatch payload" (measured on 0.164.0, 0.169.0, 0.171.0: '
+    "another tool's invocation, a custom payload, no tool_name)",
+)
+
+
+def dispatch_arguments_read(release: str) -> bool:
+    """Whether ``release``'s reducer parses a dispatch payload's arguments too (model/bodies.py)."""
+    from ...model.types import release_key
+
+    return release_key(release) <= release_key(B.DISPATCH_ARGUMENTS_UNTIL)
+
+
+def dispatch_problem(body, tool_name: str, arguments_read: bool = False) -> str | None:
+    """Why the reducer cannot parse an invocation ``body`` as the dispatch payload of ``tool_name``, or None."""
+    if not isinstance(body, dict):
+        return "is not an object"
+    if body.get("tool_name") != tool_name:
+        return f"names tool {body.get('tool_name')!r}, not {tool_name!r}"
+    if body.get("tool_namespace") is not None and not isinstance(body["tool_namespace"], str):
+        return "has a tool_namespace that is not a string"
+    payload = body.get("payload")
+    if not isinstance(payload, dict) or payload.get("type") != "function" or not isinstance(payload.get("arguments"), str):
+        return "has no function payload with string arguments"
+    if arguments_read:
+        try:
+            args = json.loads(payload["arguments"])
+        except (ValueError, RecursionError):
+            return "has arguments that are not JSON"
+        if not isinstance(args, dict) or B.DISPATCH_ARGUMENTS_KEY not in args:
+            return f"has arguments without {B.DISPATCH_ARGUMENTS_KEY}"
+    return None
+
 
 class _Null:
     """A payload whose body is JSON ``null`` (``None`` stands for "not read" where bodies are passed)."""
@@ -185,27 +243,39 @@ def check_response(ctx: Context, body, rid: str, pointer: str) -> bool:
     return _items(ctx, INFERENCE_RESPONSE, body, B.RESPONSE_ITEMS, rid, pointer, "inference response")
 
 
-def compared_call_content(release: str) -> dict[str, tuple[str, ...]]:
-    """Call item type -> the key whose value ``release``'s reducer compares when a call id comes again."""
+def compared_call_content(release: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Call item type -> (its call space, the keys ``release``'s reducer compares when a call id
+    of that space comes again; B.WHOLE_ITEM: the whole item)."""
     from ...model.types import release_key
 
     key = release_key(release)
-    return {t.tag: t.call_content for t in B.ITEM_TYPES
+    return {t.tag: (t.call_space, t.call_content) for t in B.ITEM_TYPES
             if t.call_content and (t.call_content_until is None or key <= release_key(t.call_content_until))}
 
 
-def call_contents(items, compared: dict[str, tuple[str, ...]]):
-    """(type, call_id, digest of the compared content) of every call item of ``items``."""
+def _canonical(value):
+    """A value whose repr is the same for equal JSON values (object keys in any order)."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _canonical(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_canonical(v) for v in value)
+    return value
+
+
+def call_contents(items, compared: dict[str, tuple[str, tuple[str, ...]]]):
+    """(call space, call_id, digest of the type and compared content) of every call item of ``items``."""
     for item in items:
         if not isinstance(item, dict):
             continue
         kind = item.get("type")
-        keys = compared.get(kind) if isinstance(kind, str) else None
+        entry = compared.get(kind) if isinstance(kind, str) else None
         call_id = item.get("call_id")
-        if keys is None or not isinstance(call_id, str):
+        if entry is None or not isinstance(call_id, str):
             continue
+        space, keys = entry
+        content = _canonical(item) if keys == B.WHOLE_ITEM else [item.get(k) for k in keys]
         # A digest, not the value: memory per call stays small whatever the arguments hold.
-        yield item["type"], call_id, hashlib.blake2b(repr([item.get(k) for k in keys]).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        yield space, call_id, hashlib.blake2b(repr((kind, content)).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def check_metadata(ctx: Context, body, rid: str, pointer: str) -> None:
@@ -278,10 +348,12 @@ def check_prepared_prompt(ctx: Context, body, ref, pointer: str, payload=None) -
 def check_fragments(ctx: Context, body, ref, pointer: str, what: str = "composite") -> None:
     """A body stored as text fragments around its ref's parts (model/bodies.py: splice)."""
     rid = ref.raw_payload_id
+    parts = len(getattr(ref, "parts", None) or ())
+    if not parts:
+        return  # not assembled: 0.171.0 reads any JSON body there, a prepared prompt's too (measured)
     if not isinstance(body, list) or not all(isinstance(x, str) for x in body):
         ctx.report(PREPARED_PROMPT, f"{what} payload {rid} is not an array of strings (fragments)", pointer=pointer)
         return
-    parts = len(getattr(ref, "parts", None) or ())
     if len(body) != parts + 1:
         ctx.report(
             PREPARED_PROMPT,
@@ -316,6 +388,83 @@ def check_tool_output_item(ctx: Context, body, ref, pointer: str, payload) -> No
             f"with id {body.get('id')!r})",
             pointer=pointer,
         )
+
+
+_UUID = re.compile(
+    r"(?:urn:uuid:)?(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+    r"|\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}"
+)
+_I64 = (-(2**63), 2**63)
+
+
+def is_activity(body) -> bool:
+    """Whether a multi-agent call's runtime end body is read as a sub-agent activity."""
+    return isinstance(body, dict) and B.ACTIVITY_MARKER in body
+
+
+def collab_end_problem(body) -> str | None:
+    """Why the reducer rejects a multi-agent runtime end ``body`` that is no sub-agent activity
+    (read as a Collab*EndEvent: model/bodies.py COLLAB_END_KEYS), as far as the kit knows, or None."""
+    if not isinstance(body, dict):
+        return "is not an object"
+    for key, want in B.COLLAB_END_KEYS:
+        if key not in body:
+            return f"missing field `{key}`"
+        value = body[key]
+        if not isinstance(value, str):
+            return f"{key} is not a string"
+        if want == "uuid" and not _UUID.fullmatch(value):
+            return f"{key} {value!r} is not a UUID"
+    return None
+
+
+def activity_problem(body, tool_kind: str) -> str | None:
+    """Why the reducer rejects the sub-agent activity ``body`` ending a call of ``tool_kind``, or None."""
+    for key in ("event_id", "agent_thread_id", "agent_path", "kind"):
+        if key not in body:
+            return f"missing field `{key}`"
+    for key in ("event_id", "agent_thread_id", "agent_path"):
+        if not isinstance(body[key], str):
+            return f"{key} is not a string"
+    for key in ("model", "reasoning_effort"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            return f"{key} is not a string"
+    if "occurred_at_ms" in body:
+        at = body["occurred_at_ms"]
+        if not isinstance(at, int) or isinstance(at, bool) or not _I64[0] <= at < _I64[1]:
+            return "occurred_at_ms is not an i64"
+    if not _UUID.fullmatch(body["agent_thread_id"]):
+        return f"agent_thread_id {body['agent_thread_id']!r} is not a UUID"
+    path = body["agent_path"]
+    if not (path.startswith(B.AGENT_PATH_ROOT) or path == B.AGENT_PATH_OTHER):
+        return f"agent_path {path!r}: absolute agent paths must start with `{B.AGENT_PATH_ROOT}` or be `{B.AGENT_PATH_OTHER}`"
+    kind = body["kind"]
+    if not isinstance(kind, str) or kind not in B.ACTIVITY_KINDS:
+        return f"unknown activity kind {kind!r}"
+    fits = B.ACTIVITY_KINDS[kind]
+    if fits is not None and tool_kind not in fits:
+        return f"sub-agent activity {kind} does not match tool call kind {tool_kind}"
+    return None
+
+
+def activity_reads_invocation(body) -> bool:
+    return body.get("kind") in B.ACTIVITY_READS_INVOCATION
+
+
+def invocation_arguments_problem(body) -> str | None:
+    """Why an agent activity's invocation body has no function arguments with a string message, or None.
+    ``body`` is the parsed invocation payload (NULL for a JSON null body)."""
+    payload = body.get("payload") if isinstance(body, dict) else None
+    args = payload.get("arguments") if isinstance(payload, dict) and payload.get("type") == "function" else None
+    if not isinstance(args, str):
+        return "missing function arguments"
+    try:
+        parsed = json.loads(args)
+    except (ValueError, RecursionError):
+        return "arguments are not JSON"
+    if not isinstance(parsed, dict) or not isinstance(parsed.get(B.ACTIVITY_MESSAGE_KEY), str):
+        return f"arguments hold no string {B.ACTIVITY_MESSAGE_KEY}"
+    return None
 
 
 # Bodies of ref fields newer than the v2 handlers, checked when the ref is read.

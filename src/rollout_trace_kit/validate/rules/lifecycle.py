@@ -21,7 +21,9 @@ from ...model.types import Dialect, TaggedUnion, release_key
 from ..catalogue import R, invariant
 from ..context import Context
 from . import bodies
-from .refs import RefChecker
+from ..lines import json_depth
+from .conversation import CONVERSATION_MISMATCH, Conversations
+from .refs import RefChecker, report_depth
 
 if TYPE_CHECKING:
     from .store import StoreRefChecker
@@ -105,9 +107,12 @@ TOOL_CELL = invariant(
 )
 TOOL_SECOND_TERMINAL = invariant(
     "TOOL.SECOND_TERMINAL_OPERATION",
-    "An exec_command or write_stdin tool call gets at most one runtime start (one terminal operation).",
+    "An exec_command or write_stdin tool call gets at most one terminal operation: one runtime start, and none "
+    "for a write_stdin started with an invocation payload (its start created it: model ToolCallKind "
+    "terminal_at_dispatch).",
     v1=R, v2=R,
-    source='reducer/tool.rs: "tool runtime start would create a second terminal operation for {id}"',
+    source='reducer/tool.rs: "tool runtime start would create a second terminal operation for {id}" (a dispatched '
+    'write_stdin then a runtime start: measured on 0.164.0, 0.169.0, 0.171.0)',
 )
 MCP_DUPLICATE = invariant(
     "MCP.DUPLICATE_CORRELATION", "A tool call is correlated with an MCP call at most once.", v1=R, v2=R,
@@ -119,6 +124,15 @@ CELL_CONTEXT = invariant(
     v1=R, v2=R,
     source='reducer/code_cell.rs: "{event} {runtime_cell_id} did not include a thread id"; 0.171.0 says so '
     "even when the envelope's turn is known (measured; model: Variant.thread_required_since)",
+)
+CELL_START_TURN = invariant(
+    "CELL.START_TURN",
+    "A code cell start whose `exec` call is in the thread's conversation (a custom_tool_call of a request or "
+    "response) has an envelope codex_turn_id naming a started turn, even when its thread_id is given "
+    "(model: Variant.turn_required_since).",
+    v1=R, v2=R,
+    source='reducer/code_cell.rs: "code cell start referenced unknown Codex turn {id}", "code cell start '
+    'code_cell:{call} did not include a Codex turn id" (measured on 0.125.0, 0.164.0, 0.169.0, 0.171.0)',
 )
 CELL_DUPLICATE = invariant(
     "CELL.DUPLICATE_START", "A code cell (one model-visible exec call) is started at most once.", v1=R, v2=R,
@@ -213,11 +227,12 @@ class LifecycleChecker:
         self.mcp: set[str] = set()
         self.runtime_kinds: dict[str, str | None] = {}  # tool -> its runtime's kind, where not the call's
         self.pids: dict[str, str] = {}  # exec tool call -> the process id of its terminal operation
-        # (thread index, item type, call id) -> digest of the content the reducer compares (model/bodies.py)
+        # (thread index, call space, call id) -> digest of the type and content the reducer compares (model/bodies.py)
         self.call_contents: dict[tuple[int, str, str], bytes] = {}
+        self.conversations = Conversations()  # each thread's model conversation (rules/conversation.py)
         self._fields: dict = {}  # (variant, field name) -> the model's field, whether read, pointer (lookups are not free)
         self._ref_fields: dict = {}  # variant -> its ref fields
-        self._ended_reads: dict[bool, tuple] = {}  # terminal tool without runtime -> tool_call_ended's (field, read)
+        self._ended_reads: dict[bool, tuple] = {}  # terminal created at dispatch -> tool_call_ended's (field, read)
         d = ctx.dialect
         assert d is not None  # the pass over events starts once the dialect is known
         self.dialect: Dialect = d
@@ -226,10 +241,17 @@ class LifecycleChecker:
         self.kind_code = {k: i for i, k in enumerate(self.tool_kinds)}
         self.terminal_kinds = facts.terminal_tool_kinds(d)
         self.exec_kinds = facts.exec_runtime_kinds(d)
+        self.dispatch_kinds = facts.terminal_at_dispatch_kinds(d)
+        self.dispatched: set[str] = set()  # tools whose terminal operation was created at dispatch
         self.handlers = {tag: method.__get__(self) for tag, method in handlers_for(d).items()}
         self.later_refs = _later_ref_fields(d, self.handlers)
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
+        self.agent_kinds = facts.agent_activity_tool_kinds(d)
+        self.dispatch_arguments = bodies.dispatch_arguments_read(d.reference_release)
+        # multi-agent tool call -> what its invocation holds for an agent activity (_invocation_verdict)
+        self.agent_invocations: dict[str, object] = {}
         self.thread_required = facts.envelope_thread_required(d)  # no thread from the envelope's turn
+        self.turn_required = facts.envelope_turn_required(d)  # a started envelope turn, thread or not
         # variant -> fields the reference reducer requires beyond the schema (release facts)
         self.release_required = _release_required(d)
         # variants whose handler is all there is to do (the usual event: one lookup, one call)
@@ -454,8 +476,16 @@ class LifecycleChecker:
             return
         if request is not None and bodies.check_request(ctx, request, p.request_payload.raw_payload_id, "/payload/request_payload"):
             self._previous_response(cid, p.thread_id, request)
-            self._call_items(self.thread_idx(p.thread_id), request["input"], p.request_payload.raw_payload_id,
-                             "/payload/request_payload")
+            idx = self.thread_idx(p.thread_id)
+            reused = self._call_items(idx, request["input"], p.request_payload.raw_payload_id, "/payload/request_payload")
+            at = self.conversations.request(idx, cid, request)
+            if at is not None and not reused:  # one fault, one finding: a reused call id is reported first
+                ctx.report(
+                    CONVERSATION_MISMATCH,
+                    f"model conversation mismatch for thread {p.thread_id} at item index {at}: request {cid} does "
+                    f"not match the conversation item there",
+                    pointer="/payload/request_payload",
+                )
 
     def _previous_response(self, cid, thread, request):
         """A request naming a previous_response_id continues a response traced in the same thread."""
@@ -469,19 +499,20 @@ class LifecycleChecker:
                 pointer="/payload/request_payload",
             )
 
-    def _call_items(self, thread: int, items, rid: str, pointer: str) -> None:
-        """Call items of a thread's conversation: a call id seen before keeps its content."""
+    def _call_items(self, thread: int, items, rid: str, pointer: str) -> bool:
+        """Call items of a thread's conversation: a call id seen before keeps its content (False: it does)."""
         seen = self.call_contents
-        for kind, call_id, digest in bodies.call_contents(items, self.compared_calls):
-            key = (thread, kind, call_id)
+        for space, call_id, digest in bodies.call_contents(items, self.compared_calls):
+            key = (thread, space, call_id)
             before = seen.setdefault(key, digest)
             if before != digest:
                 self.ctx.report(
                     bodies.CALL_CONTENT,
-                    f"model-visible call id {call_id} was reused with different content ({kind} in payload {rid})",
+                    f"model-visible call id {call_id} was reused with different content ({space} in payload {rid})",
                     pointer=pointer,
                 )
-                return
+                return True
+        return False
 
     def _inference_end(self, ev, p, tag, field_name):
         body = self.ref(p, tag, field_name)
@@ -491,6 +522,10 @@ class LifecycleChecker:
         idx = self.inferences.get(h)
         if ok and idx is not None:
             self._call_items(idx, body["output_items"], ref.raw_payload_id, f"/payload/{field_name}")
+        if ok and tag == "inference_completed":
+            self.conversations.response(h, getattr(p, "response_id", None), body["output_items"])
+        else:
+            self.conversations.drop(h)
         if idx is None:
             self.ctx.report(
                 INFERENCE_UNKNOWN,
@@ -515,7 +550,15 @@ class LifecycleChecker:
     # -- tools -------------------------------------------------------------------------
     def on_tool_call_started(self, ev, p):
         ctx = self.ctx
-        self.ref(p, "tool_call_started", "invocation_payload")
+        tool_kind = p.kind.__struct_config__.tag
+        dispatch = B.PARSED_INVOCATIONS.get(tool_kind)
+        invocation = self.ref(p, "tool_call_started", "invocation_payload", True if dispatch else None)
+        if dispatch and invocation is not None:
+            problem = bodies.dispatch_problem(invocation, dispatch, self.dispatch_arguments)
+            if problem:
+                ctx.report(bodies.DISPATCH_INVOCATION, f"{tool_kind} invocation payload "
+                           f"{p.invocation_payload.raw_payload_id} {problem}: not a dispatch payload",
+                           pointer="/payload/invocation_payload")
         key = p.tool_call_id
         if key in self.tools:
             ctx.report(
@@ -523,7 +566,13 @@ class LifecycleChecker:
                 pointer="/payload/tool_call_id", related_seq=self.open_tools.get(key),
             )
             return
-        self.tools[key] = self.kind_code[p.kind.__struct_config__.tag] << 2
+        self.tools[key] = self.kind_code[tool_kind] << 2
+        if tool_kind in self.dispatch_kinds and p.invocation_payload is not None:
+            # the reducer creates this tool's terminal operation now (model: terminal_at_dispatch)
+            self.tools[key] |= TERMINAL
+            self.dispatched.add(key)
+        if tool_kind in self.agent_kinds:
+            self.agent_invocations[key] = self._invocation_verdict(p.invocation_payload, invocation)
         self.open_tools[key] = ev.seq
         if ev.thread_id is None and ev.codex_turn_id is None:
             ctx.report(TOOL_CONTEXT, "tool call start did not include thread or Codex turn context", pointer="/thread_id")
@@ -570,6 +619,12 @@ class LifecycleChecker:
         if self._tool(p, "tool runtime start") is None or state is None:  # None together: never started
             return
         self.tools[key] = state | RUNTIME
+        if self.dialect.runtime_depth_limits:
+            own = self._runtime_kind(p, kind)
+            if own != kind:
+                self.runtime_kinds[key] = own
+            if body is not None and self._runtime_too_deep(p, "tool_call_runtime_started", own, body):
+                return
         if kind in self.terminal_kinds:
             if state & TERMINAL:
                 self.ctx.report(
@@ -595,25 +650,73 @@ class LifecycleChecker:
         own = getattr(p, "kind", None)
         return call_kind if own is None else own.__struct_config__.tag
 
+    def _invocation_verdict(self, ref, body):
+        """What an agent activity will find in a multi-agent call's invocation: None (usable), a
+        problem, or the ref itself when the body was not read here (v1 reads it at the activity)."""
+        if ref is None:
+            return "missing invocation payload"
+        if body is None:
+            return ref
+        return bodies.invocation_arguments_problem(body)
+
+    def _agent_activity(self, p, kind: str, body) -> None:
+        """A multi-agent call's runtime end read as a sub-agent activity (model/bodies.py)."""
+        rid = p.runtime_payload.raw_payload_id
+        problem = bodies.activity_problem(body, kind)
+        if problem is None and bodies.activity_reads_invocation(body):
+            verdict = self.agent_invocations.get(p.tool_call_id)
+            if verdict is not None and not isinstance(verdict, str):  # a ref not read at the call's start
+                read = self.refs.check(verdict, "tool_call_started", self.dialect.payload.variant("tool_call_started")
+                                       .field("invocation_payload"), "/payload/runtime_payload", True,
+                                       null_body=bodies.NULL)
+                verdict = None if read is None else bodies.invocation_arguments_problem(read)
+            if verdict is not None:
+                problem = f"agent activity tool call {p.tool_call_id} {verdict}"
+        if problem is not None:
+            self.ctx.report(bodies.AGENT_ACTIVITY, f"sub-agent activity payload {rid}: {problem}",
+                            pointer="/payload/runtime_payload")
+
+    def _runtime_too_deep(self, p, tag: str, parsed_as: str | None, body) -> bool:
+        """Report a runtime body nested deeper than the reducer parses one of its kind (model:
+        Dialect.runtime_depth_limits); True when reported."""
+        limit = self.dialect.runtime_depth_limit(tag, parsed_as)
+        if limit is None or body is bodies.NULL:
+            return False
+        depth = json_depth(body, limit)
+        if depth <= limit:
+            return False
+        report_depth(self.ctx, p.runtime_payload.raw_payload_id, f"{parsed_as} runtime", depth, limit,
+                     "/payload/runtime_payload", R)
+        return True
+
     def on_tool_call_runtime_ended(self, ev, p):
         body = self.ref(p, "tool_call_runtime_ended", "runtime_payload")
         kind = self._tool(p, "tool runtime end")
+        if kind is not None and body is not None and self.dialect.runtime_depth_limits and self._runtime_too_deep(
+                p, "tool_call_runtime_ended", self.runtime_kinds.get(p.tool_call_id, kind), body):
+            body = None  # not parsed
         if kind is not None:
             self.tools[p.tool_call_id] |= RUNTIME
+            if kind in self.agent_kinds and bodies.is_activity(body):
+                self._agent_activity(p, kind, body)
+            elif kind in self.agent_kinds and kind not in B.COLLAB_END_UNREAD and body is not None:
+                problem = bodies.collab_end_problem(None if body is bodies.NULL else body)
+                if problem is not None:
+                    self.ctx.report(bodies.AGENT_ACTIVITY, f"collab end payload {p.runtime_payload.raw_payload_id} "
+                                    f"{problem}", pointer="/payload/runtime_payload")
         if self.runtime_kinds.get(p.tool_call_id, kind) in self.exec_kinds and body is not None:
             bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload",
                                   self.pids.get(p.tool_call_id))
 
     def on_tool_call_ended(self, ev, p):
-        # The model says which refs the reducer reads for a terminal tool that had no runtime
-        # event (measured on 0.164.0: a write_stdin without runtime events, "open payload ...").
+        # The model says which refs the reducer reads for a tool whose terminal operation was
+        # created at dispatch (measured on 0.125.0 and 0.164.0: a write_stdin's result, not an exec's).
         key = p.tool_call_id
-        state = self.tools.get(key)
-        unrun = state is not None and self.tool_kinds[state >> 2] in self.terminal_kinds and not state & RUNTIME
-        reads = self._ended_reads.get(unrun)
+        dispatched = key in self.dispatched
+        reads = self._ended_reads.get(dispatched)
         if reads is None:  # the model's answer, once per bundle (not per event: a hot path)
-            reads = self._ended_reads[unrun] = tuple(
-                (f.name, facts.reducer_reads(self.dialect, f, terminal_tool_without_runtime=unrun))
+            reads = self._ended_reads[dispatched] = tuple(
+                (f.name, facts.reducer_reads(self.dialect, f, dispatched_terminal=dispatched))
                 for f in self.dialect.ref_fields("tool_call_ended")
             )
         for name, read in reads:
@@ -670,6 +773,17 @@ class LifecycleChecker:
         thread = self._cell_thread(ev, "code_cell_started", "code cell start", p.runtime_cell_id)
         if thread is None:
             return
+        if ("code_cell_started" in self.turn_required and ev.codex_turn_id not in self.turns
+                and (self.thread_idx(thread), bodies.B.CUSTOM_CALLS, p.model_visible_call_id) in self.call_contents):
+            # checked only for a cell the model asked for (its `exec` call in the thread's
+            # conversation, measured); the cell is kept, so its later events do not cascade
+            missing = ev.codex_turn_id is None
+            self.ctx.report(
+                CELL_START_TURN,
+                f"code cell start code_cell:{p.model_visible_call_id} did not include a Codex turn id" if missing
+                else f"code cell start referenced unknown Codex turn {ev.codex_turn_id}",
+                pointer="/codex_turn_id",
+            )
         key = (thread, p.runtime_cell_id)
         mapped = self.cells.get(key)
         if mapped is not None and mapped != p.model_visible_call_id:
@@ -752,6 +866,7 @@ class LifecycleChecker:
         if not self.turn_of(ev.codex_turn_id, ev.thread_id, f"compaction install {cid}", "/codex_turn_id"):
             return
         self.installs.add(cid)
+        self.conversations.forget(self.thread_idx(ev.thread_id))
         if body is not None:
             bodies.check_checkpoint(ctx, body, p.checkpoint_payload.raw_payload_id, "/payload/checkpoint_payload")
 

@@ -16,7 +16,7 @@ from typing import Callable
 import msgspec
 
 from ... import files
-from ...model.types import STORE_FILES
+from ...model.types import STORE_FILES, release_key
 from ..catalogue import R, S, W, invariant
 from ..context import Context, Where
 from ..findings import Severity
@@ -92,6 +92,13 @@ KIND = invariant(
     "A ref's kind is the one writers use for its field (inference_started.request_payload is inference_request, and so on).",
     v1=S, v2=S,
     source="producers in thread.rs/inference.rs (upstream-rules A.4); the reducer never checks kind",
+)
+KIND_CHECKED = invariant(
+    "REF.KIND_CHECKED",
+    "A ref whose kind the reference reducer checks (model: Field.kind_checked_since) has the kind writers use there: "
+    "0.171.0 rejects an inference start whose request or prepared prompt ref has another kind.",
+    v1=None, v2=None, v3=R,
+    source='0.171.0 reducer: "inference {id} has mislabeled request evidence" (measured; 0.169.0 and 0.169.1 accept it)',
 )
 ORPHAN = invariant(
     "REF.ORPHAN",
@@ -193,11 +200,25 @@ def _head_problem(full: str, follow_symlinks: bool) -> str | None:
 def check_kind(ctx: Context, ref, tag: str, field, pointer: str) -> None:
     kind = ref.kind.type
     if field.payload_kinds and kind not in field.payload_kinds:
+        if _kind_checked(ctx, field):
+            ctx.report(
+                KIND_CHECKED,
+                f"{tag}.{field.name} has kind {kind!r}, not {' or '.join(field.payload_kinds)}: reducers since Codex "
+                f"{field.kind_checked_since} reject it (mislabeled evidence)",
+                pointer=pointer + "/kind/type",
+            )
+            return
         ctx.report(
             KIND,
             f"{tag}.{field.name} has kind {kind!r}; writers use {' or '.join(field.payload_kinds)}",
             pointer=pointer + "/kind/type",
         )
+
+
+def _kind_checked(ctx: Context, field) -> bool:
+    """Whether the dialect's reference reducer rejects a ref of another kind in ``field`` (release data)."""
+    since = field.kind_checked_since
+    return since is not None and ctx.dialect is not None and release_key(since) <= release_key(ctx.dialect.reference_release)
 
 
 def confinement_problem(path: str) -> str | None:

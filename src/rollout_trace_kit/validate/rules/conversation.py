@@ -1,0 +1,99 @@
+"""A thread's model conversation, as the reducers match incremental requests against it.
+
+Measured on Codex 0.164.0, 0.169.0 and 0.171.0 (tests/test_reducer_verdicts_dispatch.py
+replays each case through them): every thread keeps one conversation, a list of items.
+A full request (no ``previous_response_id``) sets it to its input, unchecked; a response
+sets it to its request's items followed by its output items. An incremental request is the
+snapshot of the response it names (that response's request items and output items)
+followed by its own input: its items past the snapshot must match the conversation's items
+at the same positions, where the conversation has any ("model conversation mismatch while
+reducing turn {t} for thread {th} at item index {n}: existing item conversation_item:{m}
+does not match the current model payload item"); it then becomes the conversation. What
+"match" compares is model data (model/bodies.py: ItemType.match_keys, match_as).
+
+Each item is kept as a 16-byte digest; a response's snapshot is a tuple of the digests
+the conversation already holds (shared objects), so memory grows with the conversation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from ...model import bodies as B
+from ..catalogue import R, invariant
+
+CONVERSATION_MISMATCH = invariant(
+    "INFERENCE.CONVERSATION_MISMATCH",
+    "An incremental request's items past the snapshot of the response it names (that response's request and "
+    "output items) match the thread's conversation items at the same positions: the conversation is what the "
+    "last request or response of the thread held (model/bodies.py: ItemType.match_keys).",
+    v1=R, v2=R,
+    source='reducer/conversation.rs: "model conversation mismatch while reducing turn {t} for thread {th} at item '
+    'index {n}: existing item conversation_item:{m} does not match the current model payload item" (measured on '
+    "0.164.0, 0.169.0, 0.171.0; a full request is never checked so)",
+)
+
+
+def _values(item: dict, key: str):
+    if key.endswith("[].text"):
+        entries = item.get(key[: -len("[].text")])
+        if not isinstance(entries, list):
+            return None
+        return tuple(e.get("text") if isinstance(e, dict) else None for e in entries)
+    return item.get(key)
+
+
+def digest(item) -> bytes:
+    """The item as the reducers compare it in a conversation (a digest of what they compare)."""
+    kind = item.get("type") if isinstance(item, dict) else None
+    t = B.ITEM_TYPE.get(kind) if isinstance(kind, str) else None
+    if t is None:  # not an item the reducers normalise: the body checks reject it
+        seen: tuple = (repr(kind),)
+    else:
+        seen = (t.match_as or t.tag, *(_values(item, k) for k in t.match_keys))
+    return hashlib.blake2b(repr(seen).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+class Conversations:
+    """The conversation of every thread (by thread index) and the snapshots of its responses."""
+
+    def __init__(self) -> None:
+        self.current: dict[int, list[bytes]] = {}
+        self.snapshots: dict[tuple[int, str], tuple[bytes, ...]] = {}
+        self.requests: dict[str, tuple[int, tuple[bytes, ...]]] = {}  # open inference -> its items
+
+    def request(self, thread: int, call: str, body: dict) -> int | None:
+        """Record a request; the item index where it does not match the conversation, or None."""
+        items = tuple(digest(i) for i in body["input"])
+        previous = body.get("previous_response_id")
+        base = self.snapshots.get((thread, previous)) if isinstance(previous, str) else None
+        mismatch = None
+        if base is not None:
+            items = base + items
+            now = self.current.get(thread, ())
+            for j in range(len(base), min(len(items), len(now))):
+                if now[j] != items[j]:
+                    mismatch = j
+                    break
+        self.current[thread] = list(items)
+        self.requests[call] = (thread, items)
+        return mismatch
+
+    def response(self, call: str, response_id: str | None, outputs: list) -> None:
+        """A response to ``call``: the conversation is its request's items and its outputs."""
+        got = self.requests.pop(call, None)
+        if got is None:
+            return
+        thread, items = got
+        items = items + tuple(digest(o) for o in outputs)
+        self.current[thread] = list(items)
+        if response_id is not None:
+            self.snapshots[(thread, response_id)] = items
+
+    def drop(self, call: str) -> None:
+        """A failed or cancelled inference: its partial output is not taken as the conversation."""
+        self.requests.pop(call, None)
+
+    def forget(self, thread: int) -> None:
+        """A compaction replaced the thread's history: nothing known to compare against."""
+        self.current.pop(thread, None)

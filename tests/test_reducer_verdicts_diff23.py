@@ -1,0 +1,285 @@
+"""Wrong verdicts the differential engine found in v2 and v3 (issue 18, `codex diff`), each on a
+minimal bundle: the kit's reducer profile must give the real reducer's verdict. The Codex tier
+(``--codex -m codex``) replays every case through the reference reducer of its dialect.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any, Callable
+
+import pytest
+
+from rollout_trace_kit.bundle import Bundle
+from rollout_trace_kit.model import bodies as B
+
+from .test_reducer_verdicts_bodies import (ALL, CHILD, ROOT, TURN, USER, Case, Payloads, call, inference, kit_verdict,
+                                           minimal, turn, with_items)
+
+CHILD_UUID = "01a2139c-be82-7122-b5b2-7c62fb23c95b"
+SPAWN_ARGS = json.dumps({"message": "CHILD-TASK", "task_name": "child"})
+
+
+def activity(kind: str = "started", **extra: Any) -> dict:
+    return {"model": "gpt-5.5", "reasoning_effort": "medium", "event_id": "call-1", "occurred_at_ms": 5,
+            "agent_thread_id": CHILD_UUID, "agent_path": "/root/child", "kind": kind, **extra}
+
+
+def invocation(arguments: Any = SPAWN_ARGS, payload_type: str = "function") -> dict:
+    key = "arguments" if payload_type == "function" else "input"
+    return {"tool_name": "spawn_agent", "tool_namespace": "collaboration", "payload": {"type": payload_type, key: arguments}}
+
+
+def with_agent_call(tool_kind: str = "spawn_agent", invoked: Any = "default", ended: Any = None,
+                    runtime_end: bool = True) -> Callable[[str], Bundle]:
+    """A multi-agent tool call of the root turn: its start (invocation body ``invoked``; None: a null
+    ref) and a runtime end whose body is ``ended`` (default: a started activity)."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        body = invocation() if invoked == "default" else invoked
+        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
+                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": tool_kind},
+                   "summary": {"type": "generic", "label": tool_kind, "input_preview": None, "output_preview": None},
+                   "invocation_payload": None if body is None else ps.add("tool_invocation", body)}
+        events = [turn(), (ROOT, TURN, started)]
+        if runtime_end:
+            end = {"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
+                   "runtime_payload": ps.add("tool_runtime_event", activity() if ended is None else ended)}
+            events.append((ROOT, TURN, end))
+        return minimal(dialect, events, ps.bodies)
+    return build
+
+
+def with_request_kinds(request: str = "inference_request", prompt: str = "prepared_prompt") -> Callable[[str], Bundle]:
+    """An inference start whose request (and, v3, prepared prompt) ref carries these kinds."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        events = inference(ps, "inf-1", [USER])
+        start = events[0][2]
+        start["request_payload"]["kind"] = {"type": request}
+        if "prepared_prompt_payload" in start:
+            start["prepared_prompt_payload"]["kind"] = {"type": prompt}
+        return minimal(dialect, [turn(), *events], ps.bodies)
+    return build
+
+
+def with_prompt_body(body: Any, parts: list | None = None) -> Callable[[str], Bundle]:
+    """An inference start whose prepared prompt holds ``body``, its ref with ``parts``: model items, or
+    (body, inner parts) for a part that has parts of its own (None: no parts key)."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        extra = {}
+        if parts is not None:
+            refs = []
+            for p in parts:
+                if isinstance(p, tuple):
+                    inner = [ps.add("model_item", x) for x in p[1]]
+                    refs.append(ps.add("model_item", p[0], parts=inner))
+                else:
+                    refs.append(ps.add("model_item", p))
+            extra["parts"] = refs
+        start = {"type": "inference_started", "inference_call_id": "inf-1", "thread_id": ROOT, "codex_turn_id": TURN,
+                 "model": "gpt-5.5", "provider_name": "openai", "request_payload": ps.add("inference_request", {"input": [USER]}),
+                 "prepared_prompt_payload": ps.add("prepared_prompt", body, **extra)}
+        return minimal(dialect, [turn(), (ROOT, TURN, start)], ps.bodies)
+    return build
+
+
+def deep(levels: int) -> list:
+    out: list = []
+    for _ in range(levels - 1):
+        out = [out]
+    return out
+
+
+def with_runtime(tool_kind: str, begin: Any, end: Any) -> Callable[[str], Bundle]:
+    """A tool call of ``tool_kind`` with a runtime start and end holding these bodies (v2 on: the start
+    names its kind)."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        kind = {"type": tool_kind}
+        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
+                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": kind,
+                   "summary": {"type": "generic", "label": tool_kind, "input_preview": None, "output_preview": None},
+                   "invocation_payload": None}
+        run = {"type": "tool_call_runtime_started", "tool_call_id": "call-1", **({"kind": kind} if dialect != "v1" else {}),
+               "runtime_payload": ps.add("tool_runtime_event", begin)}
+        end_ = {"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
+                "runtime_payload": ps.add("tool_runtime_event", end)}
+        return minimal(dialect, [turn(), *((ROOT, TURN, e) for e in (started, run, end_))], ps.bodies)
+    return build
+
+
+EXEC_BEGIN = {"call_id": "call-1", "process_id": "1", "turn_id": TURN, "command": ["ls"], "cwd": "/w", "source": "x"}
+EXEC_END = {**EXEC_BEGIN, "aggregated_output": "", "exit_code": 0, "status": "completed"}
+PATCH_BEGIN = {"call_id": "call-1", "turn_id": TURN, "auto_approved": True, "changes": {}}
+PATCH_END = {"call_id": "call-1", "turn_id": TURN, "stdout": "", "stderr": "", "success": True, "changes": {},
+             "status": "completed"}
+# a key nesting 126 levels under the body's object: 127 in all, the deepest 0.169.0 and 0.171.0 parse
+READ, TOO_DEEP = deep(126), deep(127)
+NESTING = frozenset({"REF.NESTING"})
+def with_literal(old: bytes, new: bytes, line: int = 2) -> Callable[[str], Bundle]:
+    """A bundle with a root turn whose event ``line`` (0-based) has ``old`` written as ``new``."""
+    def build(dialect: str) -> Bundle:
+        bundle = minimal(dialect, [turn()])
+        assert old in bundle.lines[line]
+        bundle.lines[line] = bundle.lines[line].replace(old, new)
+        return bundle
+    return build
+
+
+SEARCH = {"type": "tool_search_call", "status": "completed", "id": "ts-1", "call_id": "call-1", "execution": "client",
+          "arguments": {"q": "a"}}
+WEB = {"type": "web_search_call", "id": "ws-1", "status": "completed", "action": {"type": "search", "query": "q"},
+       "call_id": "call-1"}
+CUSTOM = {"type": "custom_tool_call", "name": "exec_command", "input": "{}", "call_id": "call-1"}
+REUSED = frozenset({"BODY.CALL_ID_CONTENT"})
+def with_write_stdin(invocation: Any) -> Callable[[str], Bundle]:
+    """An exec_command call running, then a write_stdin call started with this invocation body (None: a null ref)."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+
+        def start(call_id: str, kind: str, body: Any) -> dict:
+            return {"type": "tool_call_started", "tool_call_id": call_id, "model_visible_call_id": call_id,
+                    "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": kind},
+                    "summary": {"type": "generic", "label": kind, "input_preview": None, "output_preview": None},
+                    "invocation_payload": None if body is None else ps.add("tool_invocation", body)}
+        exec_ = start("call-1", "exec_command", {"tool_name": "exec_command", "tool_namespace": None,
+                                                "payload": {"type": "function", "arguments": '{"cmd":"cat"}'}})
+        run = {"type": "tool_call_runtime_started", "tool_call_id": "call-1",
+               **({"kind": {"type": "exec_command"}} if dialect != "v1" else {}),
+               "runtime_payload": ps.add("tool_runtime_event", EXEC_BEGIN)}
+        events = [exec_, run, start("call-2", "write_stdin", invocation)]
+        return minimal(dialect, [turn(), *((ROOT, TURN, e) for e in events)], ps.bodies)
+    return build
+
+
+def stdin_invocation(arguments: str = '{"session_id": 1, "chars": "x"}', **extra: Any) -> dict:
+    return {"tool_name": "write_stdin", "tool_namespace": None, "payload": {"type": "function", "arguments": arguments}, **extra}
+
+
+DISPATCH = frozenset({"BODY.DISPATCH_INVOCATION"})
+AGENT = frozenset({"BODY.AGENT_ACTIVITY"})
+PROMPT = frozenset({"BODY.PREPARED_PROMPT"})
+MISLABELED = frozenset({"REF.KIND_CHECKED"})
+CASES = [
+    # v2 001 ref.conflict (seed 0): the invocation ref names another kind's body (no function arguments)
+    Case("activity-invocation-without-function-arguments", ALL, with_agent_call(invoked={"thread_id": CHILD}), AGENT),
+    Case("activity-invocation-null", ALL, with_agent_call(invoked=None), AGENT),
+    Case("activity-invocation-custom-input", ALL, with_agent_call(invoked=invocation("x", "custom")), AGENT),
+    Case("activity-invocation-arguments-not-json", ALL, with_agent_call(invoked=invocation("not json")), AGENT),
+    Case("activity-invocation-arguments-without-message", ALL, with_agent_call(invoked=invocation('{"task_name":"t"}')), AGENT),
+    Case("activity-invocation-message-a-number", ALL, with_agent_call(invoked=invocation('{"message":5}')), AGENT),
+    Case("activity-invocation-message-only", ALL, with_agent_call(invoked=invocation('{"message":"x"}')), frozenset()),
+    Case("spawn-without-activity-has-any-invocation", ALL, with_agent_call(invoked=invocation("{}"), runtime_end=False),
+         frozenset()),
+    Case("completed-activity-reads-no-invocation", ALL, with_agent_call(invoked=None, ended=activity("completed")), frozenset()),
+    Case("interrupted-close-reads-no-invocation", ALL,
+         with_agent_call("close_agent", invoked=invocation("{}"), ended=activity("interrupted")), frozenset()),
+    Case("interacted-send-message-reads-the-invocation", ALL,
+         with_agent_call("send_message", invoked=invocation("{}"), ended=activity("interacted")), AGENT),
+    Case("interacted-activity-of-a-spawn", ALL, with_agent_call(ended=activity("interacted")), AGENT),
+    Case("started-activity-of-an-assign", ALL, with_agent_call("assign_agent_task", ended=activity("started")), AGENT),
+    Case("started-activity-of-a-wait", ALL, with_agent_call("wait_agent", ended=activity("started")), AGENT),
+    Case("completed-activity-of-a-wait", ALL, with_agent_call("wait_agent", ended=activity("completed")), frozenset()),
+    Case("activity-of-an-unknown-kind", ALL, with_agent_call(ended=activity("closed")), AGENT),
+    Case("activity-agent-thread-not-a-uuid", ALL, with_agent_call(ended=activity(agent_thread_id="child")), AGENT),
+    Case("activity-agent-thread-simple-uuid", ALL,
+         with_agent_call(ended=activity(agent_thread_id=CHILD_UUID.replace("-", ""))), frozenset()),
+    Case("activity-agent-path-relative", ALL, with_agent_call(ended=activity(agent_path="child")), AGENT),
+    Case("activity-without-event-id", ALL,
+         with_agent_call(ended={k: v for k, v in activity().items() if k != "event_id"}), AGENT),
+    Case("activity-occurred-at-null", ALL, with_agent_call(ended=activity(occurred_at_ms=None)), AGENT),
+    Case("activity-model-a-number", ALL, with_agent_call(ended=activity(model=5)), AGENT),
+    Case("activity-any-reasoning-effort-string", ALL, with_agent_call(ended=activity(reasoning_effort="zz")), frozenset()),
+    Case("wait-runtime-body-not-an-activity", ALL, with_agent_call("wait_agent", ended={}), frozenset()),
+    # v3 002 ref.kind (seed 0): 0.171.0 checks the kinds of an inference's request evidence (release data:
+    # Field.kind_checked_since); 0.169.0 does not
+    Case("request-ref-of-another-kind", ("v3",), with_request_kinds(request="tool_invocation"), MISLABELED),
+    Case("prompt-ref-of-another-kind", ("v3",), with_request_kinds(prompt="inference_request"), MISLABELED),
+    Case("request-ref-of-another-kind", ("v1", "v2"), with_request_kinds(request="tool_invocation"), frozenset()),
+    Case("request-evidence-labelled-as-written", ALL, with_request_kinds(), frozenset()),
+    # v3 001 ref.parts (seed 0): a prompt without parts (absent or empty) is read as any JSON
+    Case("prompt-without-parts-two-fragments", ("v3",), with_prompt_body(B.prompt_fragments(1)), frozenset()),
+    Case("prompt-with-empty-parts-two-fragments", ("v3",), with_prompt_body(B.prompt_fragments(1), []), frozenset()),
+    Case("prompt-with-empty-parts-an-object", ("v3",), with_prompt_body({}, []), frozenset()),
+    Case("prompt-without-parts-not-json-fragments", ("v3",), with_prompt_body(["x"]), frozenset()),
+    Case("prompt-without-parts-null", ("v3",), with_prompt_body(None), frozenset()),
+    Case("prompt-with-parts-an-object", ("v3",), with_prompt_body({}, [USER]), PROMPT),
+    Case("prompt-with-parts-too-few-fragments", ("v3",), with_prompt_body(B.prompt_fragments(0), [USER]), PROMPT),
+    # v3 004 ref.parts (seed 0): a part with parts of its own is assembled from fragments too
+    Case("part-with-parts-an-object", ("v3",), with_prompt_body(B.prompt_fragments(1), [(USER, [USER])]), PROMPT),
+    Case("part-with-parts-too-many-fragments", ("v3",), with_prompt_body(B.prompt_fragments(1), [(["[", ",", "]"], [USER])]),
+         PROMPT),
+    Case("part-with-parts-bad-splice", ("v3",), with_prompt_body(B.prompt_fragments(1), [(["{", "}"], [USER])]), PROMPT),
+    Case("part-with-parts-that-splice", ("v3",), with_prompt_body(B.prompt_fragments(1), [(["[", "]"], [USER])]), frozenset()),
+    Case("part-with-empty-parts-an-object", ("v3",), with_prompt_body(B.prompt_fragments(1), [(USER, [])]), frozenset()),
+    # REF.NESTING per runtime kind (model: Dialect.runtime_depth_limits): a patch start is not parsed deep,
+    # its end and an exec's start and end are
+    Case("patch-start-nested-deep", ("v2", "v3"), with_runtime("apply_patch", {**PATCH_BEGIN, "zz": TOO_DEEP}, PATCH_END),
+         frozenset()),
+    Case("patch-end-nested-deep", ("v2", "v3"), with_runtime("apply_patch", PATCH_BEGIN, {**PATCH_END, "zz": TOO_DEEP}),
+         NESTING),
+    Case("patch-end-nested-as-deep-as-read", ("v2", "v3"), with_runtime("apply_patch", PATCH_BEGIN, {**PATCH_END, "zz": READ}),
+         frozenset()),
+    Case("exec-start-nested-deep", ("v2", "v3"), with_runtime("exec_command", {**EXEC_BEGIN, "zz": TOO_DEEP}, EXEC_END),
+         NESTING),
+    Case("exec-end-nested-deep", ("v2", "v3"), with_runtime("exec_command", EXEC_BEGIN, {**EXEC_END, "zz": TOO_DEEP}), NESTING),
+    Case("spawn-activity-nested-deep", ("v2", "v3"), with_agent_call(ended=activity(zz=TOO_DEEP)), NESTING),
+    # seed 1, v2 value.envelope.int_edge: serde_json reads `-0` as a float
+    Case("wall-time-minus-zero", ALL, with_literal(b'"wall_time_unix_ms":1003', b'"wall_time_unix_ms":-0'),
+         frozenset({"EVENT.INTEGER_FORM"})),
+    Case("wall-time-zero", ALL, with_literal(b'"wall_time_unix_ms":1003', b'"wall_time_unix_ms":0'), frozenset()),
+    # seed 1, v3 body.item: function, tool search and web search calls share a call-id space (model:
+    # ItemType.compared_as); a custom tool call has its own
+    Case("tool-search-then-function-call-of-one-id", ALL, with_items([USER, SEARCH, call("{}")]), REUSED),
+    Case("function-call-then-tool-search-of-one-id", ("v2", "v3"), with_items([USER, call("{}"), SEARCH]), REUSED),
+    Case("web-search-then-tool-search-of-one-id", ("v2", "v3"), with_items([USER, WEB, SEARCH]), REUSED),
+    Case("tool-search-reused-with-other-arguments", ("v2", "v3"), with_items([USER, SEARCH, {**SEARCH, "arguments": {"q": "b"}}]),
+         REUSED),
+    Case("tool-search-resent", ("v2", "v3"), with_items([USER, SEARCH, SEARCH]), frozenset()),
+    Case("custom-call-then-function-call-of-one-id", ("v2", "v3"), with_items([USER, CUSTOM, call('{"a":1}')]), frozenset()),
+    Case("custom-call-then-tool-search-of-one-id", ("v2", "v3"), with_items([USER, CUSTOM, SEARCH]), frozenset()),
+    # a write_stdin call's invocation is parsed as its dispatch payload (model: PARSED_INVOCATIONS)
+    Case("write-stdin-invocation", ALL, with_write_stdin(stdin_invocation()), frozenset()),
+    Case("write-stdin-invocation-null", ALL, with_write_stdin(None), frozenset()),
+    Case("write-stdin-with-exec-invocation", ALL, with_write_stdin(stdin_invocation(tool_name="exec_command")), DISPATCH),
+    Case("write-stdin-without-tool-name", ALL,
+         with_write_stdin({k: v for k, v in stdin_invocation().items() if k != "tool_name"}), DISPATCH),
+    Case("write-stdin-custom-payload", ALL,
+         with_write_stdin(stdin_invocation() | {"payload": {"type": "custom", "input": "x"}}), DISPATCH),
+    Case("write-stdin-namespace-a-number", ALL, with_write_stdin(stdin_invocation(tool_namespace=5)), DISPATCH),
+    Case("write-stdin-arguments-without-session", ("v1",), with_write_stdin(stdin_invocation('{"chars":"x"}')), DISPATCH),
+    Case("write-stdin-arguments-without-session", ("v2", "v3"), with_write_stdin(stdin_invocation('{"chars":"x"}')),
+         frozenset()),
+    Case("unknown-key-minus-zero", ALL, with_literal(b'"wall_time_unix_ms":1003', b'"wall_time_unix_ms":1003,"zz":-0'),
+         frozenset()),
+]
+PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
+
+
+@pytest.mark.parametrize("case,dialect", PARAMS)
+def test_reducer_profile_gives_the_reference_reducers_verdict(tmp_path, case: Case, dialect: str):
+    report = kit_verdict(tmp_path, case.build(dialect), dialect)
+    errors = {f.invariant for f in report.findings if f.severity.value == "error"}
+    assert errors == set(case.expected), [(f.invariant, f.message) for f in report.findings]
+    assert report.ok is (not case.expected)
+
+
+@pytest.mark.codex
+@pytest.mark.parametrize("case,dialect", PARAMS)
+def test_the_reference_reducer_gives_the_expected_verdict(tmp_path, case: Case, dialect: str, codex_binaries):
+    path = case.build(dialect).write(tmp_path / "bundle")
+    run = subprocess.run([codex_binaries[dialect], "debug", "trace-reduce", str(path), "-o", str(tmp_path / "state.json")],
+                         capture_output=True, text=True, timeout=120)
+    assert (run.returncode == 0) is (not case.expected), run.stderr[:500]
+
+
+def test_the_activity_table_names_multi_agent_tool_kinds_only():
+    from rollout_trace_kit.model import DIALECTS
+    from rollout_trace_kit.model.facts import agent_activity_tool_kinds
+
+    kinds = agent_activity_tool_kinds(DIALECTS["v2"])
+    for fits in B.ACTIVITY_KINDS.values():
+        assert fits is None or set(fits) <= kinds
