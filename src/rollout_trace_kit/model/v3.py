@@ -152,13 +152,13 @@ def _v3_variants() -> list[Variant]:
                         ("prepared_prompt",),
                         since=FIRST_V3_RELEASE,
                         inferred=True,
-                        kind_checked_since=RELEASE,
+                        kind_checked_since=FIRST_V3_RELEASE,
                     ),
                 ),
             )
             # 0.171.0 rejects a request or prepared prompt ref of another kind ("inference {id} has
             # mislabeled request evidence", measured; 0.169.0 and 0.169.1 accept it).
-            v = replace(v, fields=tuple(replace(f, kind_checked_since=RELEASE) if f.name == "request_payload" else f
+            v = replace(v, fields=tuple(replace(f, kind_checked_since=FIRST_V3_RELEASE) if f.name == "request_payload" else f
                                         for f in v.fields))
         if v.tag == "history_item_accepted":
             v = replace(

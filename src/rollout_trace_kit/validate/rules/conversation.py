@@ -54,18 +54,26 @@ def digest(item) -> bytes:
     return hashlib.blake2b(repr(seen).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
+KEPT_SNAPSHOTS = 8  # per thread
+
+
 class Conversations:
     """The conversation of every thread (by thread index) and the snapshots of its responses."""
 
     def __init__(self) -> None:
         self.current: dict[int, list[bytes]] = {}
+        # (thread, response id) -> the conversation after it. Only the last few responses of each
+        # thread are kept: a request continues a recent response, and keeping every snapshot would
+        # grow with responses x conversation length (a long thread is not a live entity). A request
+        # continuing an older response is not compared (the kit errs towards accepting).
         self.snapshots: dict[tuple[int, str], tuple[bytes, ...]] = {}
+        self.recent: dict[int, list[str]] = {}  # thread -> its kept response ids, oldest first
         self.requests: dict[str, tuple[int, tuple[bytes, ...]]] = {}  # open inference -> its items
 
     def request(self, thread: int, call: str, body: dict) -> int | None:
         """Record a request; the item index where it does not match the conversation, or None."""
-        items = tuple(digest(i) for i in body["input"])
-        previous = body.get("previous_response_id")
+        items = tuple(digest(i) for i in body[B.REQUEST_INPUT])
+        previous = body.get(B.REQUEST_PREVIOUS_RESPONSE)
         base = self.snapshots.get((thread, previous)) if isinstance(previous, str) else None
         mismatch = None
         if base is not None:
@@ -89,6 +97,12 @@ class Conversations:
         self.current[thread] = list(items)
         if response_id is not None:
             self.snapshots[(thread, response_id)] = items
+            kept = self.recent.setdefault(thread, [])
+            kept.append(response_id)
+            if len(kept) > KEPT_SNAPSHOTS:
+                old = kept.pop(0)
+                if old not in kept:
+                    self.snapshots.pop((thread, old), None)
 
     def drop(self, call: str) -> None:
         """A failed or cancelled inference: its partial output is not taken as the conversation."""
