@@ -78,7 +78,8 @@ REDUCER_ERRORS: tuple[ReducerError, ...] = (
        "STORE.CAPTURE"),
     # -- payload bodies the reducer parses
     _e("body_thread_metadata", r"Error: parse thread metadata", "session metadata body", "BODY.THREAD_METADATA"),
-    _e("body_terminal_runtime", r"Error: parse exec terminal response", "exec terminal body", "BODY.TERMINAL_RUNTIME"),
+    _e("body_terminal_runtime", r"Error: parse (exec terminal response|terminal runtime start payload)", "exec terminal body",
+       "BODY.TERMINAL_RUNTIME"),
     _e("body_inference_request", r"Error: inference request payload \S+ did not contain", "inference request body",
        "BODY.INFERENCE_REQUEST"),
     _e("body_inference_response", r"Error: inference response payload \S+ did not contain", "inference response body",
