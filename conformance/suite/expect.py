@@ -71,5 +71,7 @@ def _error_class(bundle: Path, dialect: str, release: str, reducer_errors: list[
     rel = releases.release(release)
     own = [f for f in report.findings if f.severity is Severity.ERROR and f.invariant.startswith("RELEASE.")]
     measured = [body_error_class(rel, f.message) or UNCLASSIFIED for f in own if f.invariant == BODY_REQUIRED.id]
+    if own and any(expected_error_class([i]) is None for i in reducer_errors):
+        return None  # an error of no known class may stop the reducer before the release's own (measured: 0.162.0)
     return expected_error_class(reducer_errors + [f.invariant for f in own if f.invariant != BODY_REQUIRED.id],
                                 measured)
