@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import random
 
+import orjson
+
 from ..model import releases as rel
 from ..model import facts
 from ..model.types import Dialect
@@ -24,6 +26,7 @@ SCHEMA, VARIANT, FIELD, TOOL, PAYLOAD, WRITER = (
     "RELEASE.TOOL_KIND_KNOWN", "RELEASE.PAYLOAD_KIND_KNOWN", "RELEASE.WRITER_VARIANT",
 )
 WRITER_SCHEMA, TERMINAL, AFTER_ENDED = "RELEASE.WRITER_SCHEMA", "RELEASE.TERMINAL", "RELEASE.AFTER_ROLLOUT_ENDED"
+BODY = "RELEASE.BODY_REQUIRED"
 # fields whose removal leaves the dialect's lifecycle rules alone (no id, no ref)
 REMOVABLE = {("tool_call_runtime_started", "kind"), ("inference_started", "model"),
              ("inference_started", "provider_name"), ("compaction_request_started", "model"),
@@ -96,8 +99,40 @@ def _writer_ids(events: list[dict], schema_version, r: rel.Release, dialect: Dia
     return out
 
 
-def _release_ids(events: list[dict], schema_version, r: rel.Release, dialect: Dialect) -> set[str]:
-    """Every RELEASE rule ``r`` breaks on these events (the oracle of the tests)."""
+def _body_places(events: list, payloads: dict, ref_kinds=None) -> list[tuple[int, str, str, dict]]:
+    """(event index, place, path, body) of every JSON-object body stored as a file, in log order."""
+    kinds: dict = {}
+    out = []
+    for i, e in enumerate(events):
+        if not isinstance(e, dict) or not isinstance(e.get("payload"), dict):
+            continue
+        p = e["payload"]
+        tag, call = p.get("type"), p.get("tool_call_id")
+        refs = [v for v in p.values() if isinstance(v, dict) and isinstance(v.get("path"), str)]
+        if ref_kinds is not None and any((v.get("kind") or {}).get("type") not in ref_kinds for v in refs):
+            continue  # the event is not one of the dialect's (EVENT.SCHEMA): no reader gets to its bodies
+        if tag == "tool_call_started" and isinstance(p.get("kind"), dict):
+            kinds.setdefault(call, p["kind"].get("type"))
+        for name, v in p.items():
+            # a ref of a kind the dialect lacks is not read (REF.KIND): its body is no reader's concern
+            if (isinstance(v, dict) and isinstance(v.get("path"), str) and v["path"] in payloads
+                    and (ref_kinds is None or (v.get("kind") or {}).get("type") in ref_kinds)):
+                try:
+                    body = orjson.loads(payloads[v["path"]])
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(body, dict):
+                    out.append((i, facts.body_place(str(tag), name, kinds.get(call)), v["path"], body))
+    return out
+
+
+def _body_needs(r: rel.Release) -> dict:
+    return r.get("reducer", "body_required") or {}
+
+
+def _release_ids(events: list[dict], schema_version, r: rel.Release, dialect: Dialect,
+                 payloads: dict | None = None) -> set[str]:
+    """Every RELEASE rule ``r`` breaks on these events (and the bodies in ``payloads``; the oracle of the tests)."""
     from ..model.facts import refs_by_shape
 
     assert r.record is not None  # only measured releases have rules to break
@@ -106,6 +141,10 @@ def _release_ids(events: list[dict], schema_version, r: rel.Release, dialect: Di
             e.get("schema_version") not in red.get("schema_versions_accepted", []) for e in events):
         return {SCHEMA}
     out = _writer_ids(events, schema_version, r, dialect)
+    needs = _body_needs(r)
+    if any(set(needs.get(place, {}).get("keys", [])) - set(body)
+           for _, place, _, body in _body_places(events, payloads or {}, set(payload_kinds(dialect)))):
+        out.add(BODY)
     need = _ref_required(r)
     for e in events:
         refs = refs_by_shape({k: v for k, v in e["payload"].items() if k != "kind"})
@@ -163,7 +202,7 @@ def _schema_not_accepted(bundle, dialect: Dialect, rnd: random.Random):
 def _pick_reader(ed: Editor, dialect: Dialect, rnd: random.Random, want: str) -> tuple[rel.Release, set[str]] | None:
     sv = _schema(ed)
     events = _events(ed)
-    pool = [(r, ids) for r in _readers(sv) if want in (ids := _release_ids(events, sv, r, dialect))]
+    pool = [(r, ids) for r in _readers(sv) if want in (ids := _release_ids(events, sv, r, dialect, ed.bundle.payloads))]
     return rnd.choice(pool) if pool else None
 
 
@@ -205,7 +244,7 @@ def _field_removed(bundle, dialect: Dialect, rnd: random.Random):
         return None
     r, i, key = rnd.choice(options)
     del ed.touch(i)["payload"][key]
-    ids = _release_ids(_events(ed), sv, r, dialect)
+    ids = _release_ids(_events(ed), sv, r, dialect, ed.bundle.payloads)
     if FIELD not in ids:
         return None
     return _finish(ed, FIELD, r, ids, i, f"release {r.version} requires {ed.tag(i)}.{key}")
@@ -233,7 +272,7 @@ def _tool_kind(bundle, dialect: Dialect, rnd: random.Random):
     r, kind = rnd.choice(options)
     i = rnd.choice(starts)
     ed.touch(i)["payload"]["kind"] = {"type": kind}
-    ids = _release_ids(_events(ed), sv, r, dialect)
+    ids = _release_ids(_events(ed), sv, r, dialect, ed.bundle.payloads)
     return _finish(ed, TOOL, r, ids, i, f"release {r.version} does not know tool kind {kind}")
 
 
@@ -249,7 +288,7 @@ def _payload_kind(bundle, dialect: Dialect, rnd: random.Random):
     i, _ = rnd.choice(refs)
     first = next(ref for _, ref in iter_refs(ed.touch(i)["payload"], dialect))
     first["kind"] = {"type": kind}
-    ids = _release_ids(_events(ed), sv, r, dialect)
+    ids = _release_ids(_events(ed), sv, r, dialect, ed.bundle.payloads)
     return _finish(ed, PAYLOAD, r, ids, i, f"release {r.version} does not know payload kind {kind}")
 
 
@@ -293,7 +332,25 @@ def _after_rollout_ended(bundle, dialect: Dialect, rnd: random.Random):
         return None
     r, i = rnd.choice(options)
     ed.insert(len(ed.events), ed.clone(i))
-    ids = _release_ids(_events(ed), _schema(ed), r, dialect)
+    ids = _release_ids(_events(ed), _schema(ed), r, dialect, ed.bundle.payloads)
     if AFTER_ENDED not in ids:
         return None
     return _finish(ed, AFTER_ENDED, r, ids, len(ed.events) - 1, f"release {r.version}: {ed.tag(i)} after rollout_ended")
+
+
+@corruption(BODY, "A key the judging release's reducer requires in a payload body (measured) is removed from the body.")
+def _body_key_removed(bundle, dialect: Dialect, rnd: random.Random):
+    ed = Editor(bundle, dialect)
+    sv = _schema(ed)
+    places = _body_places(ed.events, ed.bundle.payloads)
+    options = [(r, i, path, body, key) for r in _readers(sv)
+               if BODY not in _release_ids(_events(ed), sv, r, dialect, ed.bundle.payloads)
+               for i, place, path, body in places for key in _body_needs(r).get(place, {}).get("keys", []) if key in body]
+    if not options:
+        return None
+    r, i, path, body, key = rnd.choice(options)
+    ed.set_body(path, {k: v for k, v in body.items() if k != key})
+    ids = _release_ids(_events(ed), sv, r, dialect, ed.bundle.payloads)
+    if BODY not in ids:
+        return None
+    return _finish(ed, BODY, r, ids, i, f"release {r.version} requires {key} in {path}")

@@ -12,7 +12,7 @@ from rollout_trace_kit.cli import main
 from rollout_trace_kit.corpus import corpus_root
 
 
-@pytest.mark.parametrize("make", ["empty directory", "directory of other files", "FIFO", "missing"])
+@pytest.mark.parametrize("make", ["empty directory", "directory of other files", "missing"])
 def test_a_path_holding_no_bundle_is_a_usage_error(tmp_path, capsys, make):
     p = tmp_path / "p"
     if make == "empty directory":
@@ -20,11 +20,18 @@ def test_a_path_holding_no_bundle_is_a_usage_error(tmp_path, capsys, make):
     elif make == "directory of other files":
         (p / "x" / "y").mkdir(parents=True)
         (p / "x" / "notes.txt").write_text("hi")
-    elif make == "FIFO":
-        os.mkfifo(p)
     assert main(["compat", str(p)]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "rollout-trace compat:" in captured.err
+
+
+@pytest.mark.parametrize("make", ["FIFO", "file"])
+def test_a_file_where_a_bundle_should_be_is_a_finding(tmp_path, capsys, make):
+    """Hostile input, as validate says it (BUNDLE.IS_DIRECTORY, exit 1), never a usage error."""
+    p = tmp_path / "p"
+    os.mkfifo(p) if make == "FIFO" else p.write_text("{}")
+    assert main(["compat", str(p)]) == 1
+    assert "BUNDLE.IS_DIRECTORY" in capsys.readouterr().out
 
 
 def test_a_shipped_bundle_by_its_corpus_name(capsys):

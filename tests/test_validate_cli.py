@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -135,3 +136,19 @@ def test_an_output_path_that_cannot_be_written_is_named_escaped(tmp_path, capsys
     assert main([*command, "-o", str(target)]) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\\x1b[31mdir" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("make", ["file", "fifo"])
+def test_a_file_where_the_bundle_should_be_is_a_finding_not_a_usage_error(tmp_path, make):
+    """Hostile input (the suite's BUNDLE.IS_DIRECTORY cases): exit 1 with the finding, never 2."""
+    target = tmp_path / "bundle"
+    if make == "file":
+        target.write_bytes(b'{"schema_version": 1}\n')
+    else:
+        os.mkfifo(target)
+    for profile in ("reducer", "strict"):
+        done = _cli("validate", "--profile", profile, "--format", "json", target)
+        assert done.returncode == 1, done.stdout + done.stderr
+        found = json.loads(done.stdout)
+        assert "BUNDLE.IS_DIRECTORY" in json.dumps(found), found
+    assert _cli("validate", tmp_path / "missing").returncode == 2  # a path that names nothing stays a usage error

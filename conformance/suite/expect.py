@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ...model import releases
-from ...model.reducer_errors import expected_error_class
+from ...model.reducer_errors import UNCLASSIFIED, expected_error_class
 from ...validate import Options, Profile, validate_bundle
 from ...validate.findings import Severity
 
@@ -56,6 +56,22 @@ def reducer_verdicts(bundle: Path, dialect: str, reducer_errors: list[str], brea
         accepts = (epoch.first in readers) if has_reducer and not kit_limit else None
         # a reducer of another dialect rejects for the schema_version whatever else is wrong
         own = rep.schema_version == DIALECTS[dialect].schema_version
-        error_class = expected_error_class(reducer_errors) if accepts is False and own else None
+        error_class = _error_class(bundle, dialect, epoch.first, reducer_errors) if accepts is False and own else None
         out.append({"first": epoch.first, "last": epoch.last, "accepts": accepts, "error_class": error_class})
     return out
+
+
+def _error_class(bundle: Path, dialect: str, release: str, reducer_errors: list[str]) -> str | None:
+    """The class ``release``'s reducer rejects the bundle with: from the errors of the reducer profile
+    and of the release's own rules (``validate --release``; a body key it requires has the class its
+    probe measured)."""
+    from ...validate.rules.release import BODY_REQUIRED, body_error_class
+
+    report = validate_bundle(bundle, Options(profile=Profile.REDUCER, dialect=dialect, release=release, releases=False))
+    rel = releases.release(release)
+    own = [f for f in report.findings if f.severity is Severity.ERROR and f.invariant.startswith("RELEASE.")]
+    measured = [body_error_class(rel, f.message) or UNCLASSIFIED for f in own if f.invariant == BODY_REQUIRED.id]
+    if own and any(expected_error_class([i]) is None for i in reducer_errors):
+        return None  # an error of no known class may stop the reducer before the release's own (measured: 0.162.0)
+    return expected_error_class(reducer_errors + [f.invariant for f in own if f.invariant != BODY_REQUIRED.id],
+                                measured)

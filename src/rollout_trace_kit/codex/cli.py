@@ -29,6 +29,8 @@ def run_probe(args: argparse.Namespace) -> int:
     except InstallError as e:
         print(f"rollout-trace codex probe: {e}", file=sys.stderr)
         return EXIT_USAGE
+    if args.bodies:
+        return _probe_bodies(args.version, Path(args.out) if args.out else None)
     for version in args.version:
         try:
             record = probe(version, keep=args.keep, bundles_dir=Path(args.bundles) if args.bundles else None,
@@ -173,6 +175,20 @@ def run_bisect(args: argparse.Namespace) -> int:
     return EXIT_OK if not left else EXIT_FAIL
 
 
+def _probe_bodies(versions: list[str], out: Path | None) -> int:
+    """``probe --bodies``: add ``reducer.body_required`` to existing records (no writer run)."""
+    from .probe import measure_bodies, write_record
+
+    for version in versions:
+        try:
+            record = measure_bodies(version)
+        except (RuntimeError, subprocess.SubprocessError, OSError, KeyError) as e:
+            print(f"rollout-trace codex probe --bodies: {version}: {e}", file=sys.stderr)
+            return EXIT_FAIL
+        print(f"wrote {write_record(record, out)}")
+    return EXIT_OK
+
+
 def add_codex_parser(sub) -> None:
     codex = sub.add_parser("codex", formatter_class=HelpFormatter, help="published Codex releases: probe one, print the release table")
     csub = codex.add_subparsers(dest="codex_command", required=True)
@@ -183,6 +199,8 @@ def add_codex_parser(sub) -> None:
     p.add_argument("--scenario", action="append", help="only this scenario (repeatable)")
     p.add_argument("--no-fuzz", action="store_true", help="skip the fuzz run of its reducer")
     p.add_argument("--out", metavar="DIR", help="where to write VERSION.json (default: the package's release data)")
+    p.add_argument("--bodies", action="store_true",
+                   help="only measure the payload-body keys its reducer requires (on the kit's corpus) into its record")
     p.set_defaults(func=run_probe)
     q = csub.add_parser("releases", formatter_class=HelpFormatter, help="the release table: epochs, probed and inferred releases")
     q.add_argument("--format", choices=["human", "json"], default="human")

@@ -24,6 +24,7 @@ from .. import __version__
 from ..bundle import MANIFEST, PAYLOADS, TRACE
 from ..model.common import FILE_PER_PAYLOAD, ZSTD_SHARDS
 from .install import InstallError, ensure_codex, remove_install, trace_reduce
+from .probe_bodies import body_facts
 from .probe_scenarios import PROBE_SCENARIOS, ScenarioRun, run_repeated
 
 RECORD_FORMAT = "rollout-trace-kit/codex-release/1"
@@ -396,7 +397,39 @@ def _probe(release: str, binary: Path, tmp: Path, bundles_dir: Path | None, fuzz
             reducer_doc["fuzz"] = fuzz_facts(binary, dialect, tmp)
         else:
             reducer_doc["fuzz"] = None
+        reducer_doc["body_required"] = body_facts(binary, bundles + corpus_bundles_read(record), tmp / "bodies")
         record["reducer"] = reducer_doc
+    return record
+
+
+def corpus_bundles_read(record: dict) -> list[Path]:
+    """The kit's real bundles of the schema_version the release's reducer reads as its own."""
+    from ..conformance.suite import suite_root
+
+    own = record.get("schema_version")
+    out = []
+    for bundle in sorted((suite_root() / "corpus").glob("codex-*/*")):
+        try:
+            manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(manifest, dict) and manifest.get("schema_version") == own:
+            out.append(bundle)
+    return out
+
+
+def measure_bodies(release: str) -> dict:
+    """The release's existing record with ``reducer.body_required`` measured on the kit's corpus."""
+    from ..model.releases import load_records
+
+    record = load_records()[release]
+    if not record.get("has_reducer") or record.get("reducer") is None:
+        return record
+    binary = ensure_codex(release)
+    if binary is None:
+        raise InstallError(f"could not install Codex {release}")
+    with tempfile.TemporaryDirectory(prefix=f"rtk-bodies-{release}-") as tmp:
+        record["reducer"]["body_required"] = body_facts(binary, corpus_bundles_read(record), Path(tmp))
     return record
 
 

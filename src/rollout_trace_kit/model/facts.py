@@ -331,3 +331,10 @@ def refs_by_shape(value: object) -> Iterator[dict[str, Any]]:
                 stack.extend(reversed(list(v.values())))
         elif isinstance(v, list):
             stack.extend(reversed(v))
+
+
+def body_place(variant: str, field_name: str, tool_kind: str | None = None) -> str:
+    """The name of a place a payload body sits at, as the release records' ``body_required`` keys
+    it: ``variant.field``, and ``[kind]`` on a tool call's events (a reducer parses a runtime
+    payload by its call's kind: an exec terminal response, an agent spawn's end, ...)."""
+    return f"{variant}.{field_name}" + (f"[{tool_kind}]" if tool_kind else "")

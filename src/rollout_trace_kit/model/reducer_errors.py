@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterable
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ REDUCER_ERRORS: tuple[ReducerError, ...] = (
     _e("line_unparsed", r"Error: parse trace event line",
        "a line is not an event of the dialect (not JSON, too deep, an unknown type, a wrong field)",
        "LINE.JSON", "LINE.NESTING", "EVENT.SCHEMA", "EVENT.UNKNOWN_TYPE", "EVENT.INTEGER_FORM",
-       "EVENT.RELEASE_REQUIRED_FIELD"),
+       "EVENT.RELEASE_REQUIRED_FIELD", "RELEASE.VARIANT_KNOWN", "RELEASE.FIELD_REQUIRED", "RELEASE.TOOL_KIND_KNOWN",
+       "RELEASE.PAYLOAD_KIND_KNOWN"),
     _e("event_schema_unsupported", r"Error: unsupported trace event schema", "an event's schema_version is not the reducer's",
        "ENVELOPE.SCHEMA_VERSION"),
     _e("event_other_rollout", r"Error: trace event belongs to another rollout", "an event names another rollout",
@@ -76,7 +78,8 @@ REDUCER_ERRORS: tuple[ReducerError, ...] = (
        "STORE.CAPTURE"),
     # -- payload bodies the reducer parses
     _e("body_thread_metadata", r"Error: parse thread metadata", "session metadata body", "BODY.THREAD_METADATA"),
-    _e("body_terminal_runtime", r"Error: parse exec terminal response", "exec terminal body", "BODY.TERMINAL_RUNTIME"),
+    _e("body_terminal_runtime", r"Error: parse (exec terminal response|terminal runtime start payload)", "exec terminal body",
+       "BODY.TERMINAL_RUNTIME"),
     _e("body_inference_request", r"Error: inference request payload \S+ did not contain", "inference request body",
        "BODY.INFERENCE_REQUEST"),
     _e("body_inference_response", r"Error: inference response payload \S+ did not contain", "inference response body",
@@ -85,6 +88,10 @@ REDUCER_ERRORS: tuple[ReducerError, ...] = (
        "compaction checkpoint body", "BODY.COMPACTION_CHECKPOINT"),
     _e("body_model_item", r"Error: (unsupported model item type|model item in payload \S+ did not contain a string type)",
        "a model item's type", "BODY.MODEL_ITEM", "BODY.TOOL_OUTPUT_ITEM"),
+    # 0.125.0 on an agent spawn's runtime end written by 0.164.0: serde's error with no context
+    # (the probe's body_required names the place: `rollout-trace codex probe --bodies`)
+    _e("body_field_missing", r"(^|\n)Error: missing field `", "a payload body lacks a key the release's reducer requires",
+       "RELEASE.BODY_REQUIRED"),
     _e("body_prepared_prompt", r"Error: invalid payload fragment count", "prepared prompt fragments", "BODY.PREPARED_PROMPT"),
     # -- lifecycles
     _e("thread_duplicate", r"Error: duplicate thread start", "", "THREAD.DUPLICATE_START"),
@@ -135,9 +142,10 @@ def classify(stderr: str) -> str:
     return next((e.name for e in REDUCER_ERRORS if re.search(e.pattern, stderr)), UNCLASSIFIED)
 
 
-def expected_error_class(reducer_errors: list[str]) -> str | None:
+def expected_error_class(reducer_errors: list[str], measured: Iterable[str] = ()) -> str | None:
     """The class a reducer of the bundle's own dialect is expected to reject it with, given the
-    bundle's reducer-profile errors: the one class they all map to; None when they map to none,
+    bundle's reducer-profile errors (and the classes ``measured`` by a probe for its release
+    findings, RELEASE.BODY_REQUIRED's): the one class they all map to; None when they map to none,
     or to several (the reducer stops at whichever comes first: a case then checks the verdict only)."""
-    names = {e.name for e in REDUCER_ERRORS if any(i in e.invariants for i in reducer_errors)}
+    names = {e.name for e in REDUCER_ERRORS if any(i in e.invariants for i in reducer_errors)} | set(measured)
     return names.pop() if len(names) == 1 else None

@@ -67,8 +67,9 @@ def bundles_of_paths(paths: list[str]) -> list[Path]:
             p = shipped(raw)
         if not p.exists():
             raise UsageError(f"{shown}: no such file or directory")
-        if not p.is_dir():
-            raise UsageError(f"{shown}: not a directory (a bundle is a directory; --changed takes files)")
+        if not p.is_dir():  # a file (or FIFO) where a bundle should be: hostile input, BUNDLE.IS_DIRECTORY's finding
+            bundles.append(p)
+            continue
         found = find_bundles(p)
         if not found:
             raise UsageError(f"{shown}: no bundle found")

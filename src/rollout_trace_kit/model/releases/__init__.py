@@ -43,6 +43,9 @@ RACY_ORDER = frozenset({"multi_agent_v1", "multi_agent_v2", "multi_agent_resume"
 def facts_of(record: dict[str, Any]) -> dict[str, Any]:
     """The comparable facts of a record."""
     out = {k: v for k, v in record.items() if k not in _NOT_FACTS}
+    if isinstance(out.get("reducer"), dict):
+        # measured on each epoch's first release only (`probe --bodies`): not what makes an epoch (yet)
+        out["reducer"] = {k: v for k, v in out["reducer"].items() if k != "body_required"}
     writer = dict(out.get("writer") or {})
     scenarios = writer.get("scenarios") or {}
     steady = [s for name, s in scenarios.items() if name not in RACY_ORDER]
@@ -185,6 +188,10 @@ def table() -> tuple[Release, ...]:
 def table_epochs() -> tuple[Epoch, ...]:
     """The epochs of the published table (computed once: comparing facts is not free)."""
     return tuple(epochs(list(table())))
+
+
+def epoch_of(version: str) -> Epoch | None:
+    return next((e for e in table_epochs() if version in e.versions), None)
 
 
 def clear_cache() -> None:

@@ -275,7 +275,22 @@ class LifecycleChecker:
         if read is None:
             read = read_at_event
         # A body that is JSON null comes back as bodies.NULL: the body checks reject it, as the reducers do.
-        return self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL)
+        body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL)
+        summary = self.ctx.summary
+        if isinstance(body, dict) and summary is not None:  # for the release rules (RELEASE.BODY_REQUIRED)
+            summary.note_body(facts.body_place(tag, field_name, self._kind_of_call(p)), body, self.ctx.line)
+        return body
+
+    def _kind_of_call(self, p) -> str | None:
+        """The tool kind of the call a tool event names (None: not a tool event, or a call never started)."""
+        call = getattr(p, "tool_call_id", None)
+        if call is None:
+            return None
+        kind = getattr(p, "kind", None)
+        if kind is not None and p.__struct_config__.tag == "tool_call_started":
+            return kind.__struct_config__.tag
+        state = self.tools.get(call)
+        return None if state is None else self.tool_kinds[state >> 2]
 
     def thread_idx(self, thread: str) -> int:
         """Index of ``thread`` in thread_info, adding it (not started) if new."""

@@ -58,6 +58,17 @@ PAYLOAD_KIND_KNOWN = invariant(
     source="codex probe: serde's expected list for an unknown payload kind",
     release_only=True,
 )
+BODY_REQUIRED = invariant(
+    "RELEASE.BODY_REQUIRED",
+    "Every payload body holds the keys the release's reducer requires at its place (e.g. an exec terminal "
+    "response's `stdout` for 0.125.0).",
+    v1=R, v2=R,
+    source="codex probe --bodies: keys removed from, or added to, the bodies of real bundles (serde "
+    "\"missing field\")",
+    notes="Measured on the first release of each epoch (`body_required` of its record); a release of the "
+    "epoch not measured itself takes its epoch's.",
+    release_only=True,
+)
 WRITER_VARIANT = invariant(
     "RELEASE.WRITER_VARIANT",
     "Every event's variant is one the release's writer was seen writing.",
@@ -123,6 +134,17 @@ class BundleSummary:
     last_tag: str | None = None
     rollout_ended: bool = False  # a rollout_ended event was seen
     after_rollout_ended: dict[str, int] = field(default_factory=dict)  # variant -> first line
+    # body place (model.facts.body_place) -> key set of a body read there -> first line
+    body_keysets: dict[str, dict[frozenset[str], int]] = field(default_factory=dict)
+
+    def note_body(self, place: str, body: dict, line: int | None) -> None:
+        sets = self.body_keysets.get(place)
+        if sets is None:
+            if len(self.body_keysets) >= MAX_NAMES:
+                return
+            sets = self.body_keysets[place] = {}
+        if len(sets) < MAX_KEYSETS and line is not None:
+            sets.setdefault(frozenset(body), line)
 
     def note_after_rollout_ended(self, tag: str, line: int | None) -> None:
         if len(self.after_rollout_ended) < MAX_NAMES and line is not None:
@@ -363,6 +385,13 @@ def _reader_rules(summary: BundleSummary, release) -> list[ReleaseFinding]:
             out.append(ReleaseFinding(FIELD_REQUIRED, f"Codex {v}'s reducer requires a payload ref's "
                                       f"{', '.join(missing)}", line))
             break
+    for place, need in body_required(release).items():
+        for keys, line in summary.body_keysets.get(place, {}).items():
+            missing = sorted(set(need["keys"]) - keys)
+            if missing:
+                out.append(ReleaseFinding(BODY_REQUIRED, f"Codex {v}'s reducer requires {', '.join(missing)} in "
+                                          f"the body of {place}{_BODY_PLACE_END}", line))
+                break
     for name, facts_key, seen in (("tool kind", "tool_kinds", summary.tool_kinds),
                                   ("payload kind", "payload_kinds", summary.payload_kinds)):
         allowed = release.get("reducer", facts_key)
@@ -373,6 +402,28 @@ def _reader_rules(summary: BundleSummary, release) -> list[ReleaseFinding]:
             if kind not in allowed:
                 out.append(ReleaseFinding(inv, f"Codex {v}'s reducer does not know the {name} {kind!r}", line))
     return out
+
+
+_BODY_PLACE_END = " (measured)"
+
+
+def body_error_class(release, message: str) -> str | None:
+    """The error class the release's reducer printed for the place a BODY_REQUIRED ``message`` names."""
+    place = message.rpartition(" in the body of ")[2].removesuffix(_BODY_PLACE_END)
+    return (body_required(release).get(place) or {}).get("error_class")
+
+
+def body_required(release) -> dict[str, dict]:
+    """The body keys the release's reducer requires, by place: its record's ``body_required``, else
+    (not measured itself) its epoch's first release's; {} when neither was measured."""
+    measured = release.get("reducer", "body_required")
+    if measured is None:
+        from ...model import releases
+
+        epoch = releases.epoch_of(release.version)
+        first = releases.release(epoch.first) if epoch is not None else None
+        measured = first.get("reducer", "body_required") if first is not None else None
+    return measured or {}
 
 
 def ref_required(release) -> frozenset[str]:
