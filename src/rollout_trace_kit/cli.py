@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         from .conformance.reducer.cli import merge_parser
 
         args = merge_parser().parse_args(argv[2:])
-        return args.func(args)
+        return _run(args)
     parser = build_parser()
     subs = _subparsers(parser)
     first = next((a for a in argv if not a.startswith("-")), None)
@@ -130,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rollout-trace: {e}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code = args.func(args)
         sys.stdout.flush()  # inside the try: a reader that left shows up here, not at exit
@@ -137,14 +141,30 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # the reader went away (`rollout-trace invariants | head -1`): no traceback, and no
         # second error when Python flushes stdout at exit
-        import os
-
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _drop_stdout()
         return 2
     except KeyboardInterrupt:
         print("rollout-trace: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        # the environment failed the run (a full disk under -o or stdout, an I/O error): exit 2
+        # with what happened, not a traceback and exit 1, which would read as "findings"
+        _drop_stdout()
+        where = f" ({escape.path(e.filename)})" if e.filename else ""
+        command = getattr(args, "command", None) or "fuzz-reducer merge"
+        print(f"rollout-trace {command}: {escape.display(e.strerror or e)}{where}", file=sys.stderr)
+        return 2
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at exit cannot fail a second time."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no stdout descriptor at all
+        pass
 
 
 if __name__ == "__main__":
