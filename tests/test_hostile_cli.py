@@ -38,3 +38,46 @@ def test_a_full_disk_under_stdout_is_exit_2_without_a_traceback():
         proc = subprocess.run([*RT, "invariants"], stdout=full, stderr=subprocess.PIPE, timeout=120)
     assert proc.returncode == 2
     assert b"Traceback" not in proc.stderr and b"No space left on device" in proc.stderr
+
+
+# --- validate --state: a file someone else may have put there ------------------------------------
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_state_file_that_is_not_regular_is_a_usage_error(tmp_path, kind):
+    state = tmp_path / "state.jsonl"
+    if kind == "fifo":
+        os.mkfifo(state)  # opening it to read would wait for a writer forever
+    else:
+        state.symlink_to("/dev/zero")  # endless bytes, no newline
+    proc = _rt("validate", "corpus:codex-0.164.0/basic", "--state", str(state), timeout=60)
+    assert proc.returncode == 2, proc
+    assert b"Traceback" not in proc.stderr and b"--state" in proc.stderr
+
+
+def test_a_damaged_state_line_is_judged_again_not_a_traceback(tmp_path):
+    import json
+
+    state = tmp_path / "state.jsonl"
+    first = _rt("validate", "corpus:codex-0.164.0/basic", "--state", str(state), "-q")
+    assert first.returncode == 0, first
+    doc = json.loads(state.read_bytes())
+    doc["report"] = {"findings": "not a list"}  # the right kit, options, path and key; a broken report
+    deep = "[" * 100_000 + "]" * 100_000  # json.loads raises RecursionError, not ValueError
+    state.write_text(json.dumps(doc) + "\n" + deep + "\n")
+    again = _rt("validate", "corpus:codex-0.164.0/basic", "--state", str(state), "--format", "json")
+    assert again.returncode == 0, again
+    assert b"Traceback" not in again.stderr
+    assert json.loads(again.stdout)["bundles"][0]["ok"] is True
+    assert len(state.read_bytes().splitlines()) == 3  # judged again: its line appended
+
+
+def test_state_lines_longer_than_the_cap_are_skipped_in_pieces(monkeypatch):
+    import io
+
+    from rollout_trace_kit.validate import state
+
+    monkeypatch.setattr(state, "MAX_LINE_BYTES", 8)
+    data = b'{"a":1}\n' + b"x" * 100 + b"\n" + b'{"b":2}\n'
+    got = list(state._lines(io.BytesIO(data)))
+    assert got[0] == b'{"a":1}\n' and got[2] == b'{"b":2}\n'
+    assert len(got[1]) == 101 and b"x" not in got[1]  # skipped, its length kept for the offsets
