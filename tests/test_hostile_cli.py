@@ -81,3 +81,21 @@ def test_state_lines_longer_than_the_cap_are_skipped_in_pieces(monkeypatch):
     got = list(state._lines(io.BytesIO(data)))
     assert got[0] == b'{"a":1}\n' and got[2] == b'{"b":2}\n'
     assert len(got[1]) == 101 and b"x" not in got[1]  # skipped, its length kept for the offsets
+
+
+# --- check-writer --script gen:DIALECT:EVENTS ----------------------------------------------------
+
+def test_a_generated_script_has_an_event_cap(monkeypatch):
+    from rollout_trace_kit import generators
+    from rollout_trace_kit.conformance.writer.scripts import ScriptError, load_scripts
+
+    asked = []
+
+    def fake_build(dialect, seed, *, events, **kw):
+        asked.append(events)  # before the cap: 99,999,999,999 events generated in memory
+        raise ValueError("not built in this test")
+
+    monkeypatch.setattr(generators, "build_bundle", fake_build)
+    with pytest.raises(ScriptError, match="at most"):
+        load_scripts("gen:v2:99999999999:0")
+    assert asked == []
