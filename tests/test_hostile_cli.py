@@ -99,3 +99,20 @@ def test_a_generated_script_has_an_event_cap(monkeypatch):
     with pytest.raises(ScriptError, match="at most"):
         load_scripts("gen:v2:99999999999:0")
     assert asked == []
+
+
+# --- the kit never writes into a bundle it checks, even from inside it ----------------------------
+
+def test_validating_the_current_directory_writes_nothing_into_it(tmp_path):
+    import shutil
+
+    from rollout_trace_kit.corpus import corpus_root
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(corpus_root() / "codex-0.164.0" / "basic", bundle)
+    before = sorted(p.name for p in bundle.iterdir())
+    # a cold Hypothesis cache: its Unicode table is written where Hypothesis keeps its files
+    env = {**os.environ, "ROLLOUT_TRACE_KIT_CACHE": str(tmp_path / "cache")}
+    proc = _rt("validate", ".", "-q", cwd=bundle, env=env)
+    assert proc.returncode == 0, proc
+    assert sorted(p.name for p in bundle.iterdir()) == before  # no .hypothesis/ in the bundle

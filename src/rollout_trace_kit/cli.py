@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     from .suggest import unknown_message
 
     argv = sys.argv[1:] if argv is None else list(argv)
+    _hypothesis_home()
     if argv[:2] == ["fuzz-reducer", "merge"]:  # a verb of fuzz-reducer, which otherwise takes only options
         from .conformance.reducer.cli import merge_parser
 
@@ -154,6 +155,17 @@ def _run(args: argparse.Namespace) -> int:
         command = getattr(args, "command", None) or "fuzz-reducer merge"
         print(f"rollout-trace {command}: {escape.display(e.strerror or e)}{where}", file=sys.stderr)
         return 2
+
+
+def _hypothesis_home() -> None:
+    """Hypothesis (which the generators import, so every command) keeps its cache in
+    ``.hypothesis/`` of the current directory: `cd BUNDLE && rollout-trace validate .` wrote
+    it into the bundle being checked. The command line points it at the kit's cache."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    from .codex.install import cache_dir
+
+    set_hypothesis_home_dir(cache_dir() / "hypothesis")
 
 
 def _drop_stdout() -> None:
