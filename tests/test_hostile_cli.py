@@ -101,6 +101,23 @@ def test_a_generated_script_has_an_event_cap(monkeypatch):
     assert asked == []
 
 
+# --- an empty path option: an unset variable in CI ------------------------------------------------
+
+@pytest.mark.parametrize("command", [
+    ["schema", "--out", ""],  # wrote the schema files into the current directory
+    ["validate", "corpus:codex-0.164.0/basic", "-o", ""],  # wrote the report to stdout
+    ["validate", "corpus:codex-0.164.0/basic", "--state", ""],  # ran without a state file
+    ["invariants", "-o", ""],
+    ["fuzz-reducer", "--cmd", "true", "--repro-dir", "", "--examples", "1"],
+    ["conformance", "tarball", ""],
+])
+def test_an_empty_path_option_is_a_usage_error_and_writes_nothing(tmp_path, command):
+    proc = _rt(*command, cwd=tmp_path)
+    assert proc.returncode == 2, proc
+    assert b"is empty (an unset variable?)" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- the kit never writes into a bundle it checks, even from inside it ----------------------------
 
 def test_validating_the_current_directory_writes_nothing_into_it(tmp_path):

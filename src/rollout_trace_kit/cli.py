@@ -131,7 +131,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rollout-trace: {e}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
+    empty = next((dest for dest in PATH_OPTIONS if getattr(args, dest, None) == ""), None)
+    if empty is not None:
+        # as `validate ""`: an unset variable in CI, never "the current directory" or "stdout"
+        flag = f"--{empty.replace('_', '-')}"
+        name = flag if any(a == flag or a.startswith(flag + "=") for a in argv) or empty == "output" else empty.upper()
+        print(f"rollout-trace {args.command}: {name} is empty (an unset variable?): name a file or directory",
+              file=sys.stderr)
+        return 2
     return _run(args)
+
+
+# Options (by dest) that name a file or directory: an empty value is a usage error.
+PATH_OPTIONS = ("out", "output", "keep", "repro_dir", "known", "state", "root")
 
 
 def _run(args: argparse.Namespace) -> int:
