@@ -133,3 +133,22 @@ def test_validating_the_current_directory_writes_nothing_into_it(tmp_path):
     proc = _rt("validate", ".", "-q", cwd=bundle, env=env)
     assert proc.returncode == 0, proc
     assert sorted(p.name for p in bundle.iterdir()) == before  # no .hypothesis/ in the bundle
+
+
+# --- replay: the copy of a saved case ----------------------------------------------------------
+
+def test_replay_refuses_a_saved_case_larger_than_its_cap(tmp_path, monkeypatch):
+    from rollout_trace_kit.conformance.reducer import cli
+
+    src = tmp_path / "bundle"
+    (src / "payloads").mkdir(parents=True)
+    (src / "manifest.json").write_text("{}")
+    with open(src / "payloads" / "1.json", "wb") as f:
+        f.truncate(10_000)  # sparse: no disk in the saved case, all of it in a copy
+    monkeypatch.setattr(cli, "MAX_CASE_BYTES", 1000, raising=False)
+    with pytest.raises(cli.UsageError, match="more than 1000 bytes"):
+        cli.copy_case_tree(src, tmp_path / "copy")
+    # what fits is copied whole
+    (src / "payloads" / "1.json").write_bytes(b"x" * 990)
+    cli.copy_case_tree(src, tmp_path / "copy2")
+    assert (tmp_path / "copy2" / "payloads" / "1.json").read_bytes() == b"x" * 990
