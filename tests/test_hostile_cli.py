@@ -152,3 +152,62 @@ def test_replay_refuses_a_saved_case_larger_than_its_cap(tmp_path, monkeypatch):
     (src / "payloads" / "1.json").write_bytes(b"x" * 990)
     cli.copy_case_tree(src, tmp_path / "copy2")
     assert (tmp_path / "copy2" / "payloads" / "1.json").read_bytes() == b"x" * 990
+
+
+# --- conformance run: the command under test is someone else's --------------------------------
+
+def _first_case(dialect: str = "v2"):
+    import json
+
+    from rollout_trace_kit.conformance.suite import CASES, INDEX, suite_root
+
+    root = suite_root()
+    row = next(r for r in json.loads((root / CASES / INDEX).read_text())["cases"]
+               if r["dialect"] == dialect and r["kind"] == "valid")
+    return root, json.loads((root / row["expected"]).read_text())
+
+
+def test_conformance_run_keeps_a_bounded_tail_of_what_the_command_prints():
+    import tracemalloc
+
+    from rollout_trace_kit.conformance.suite.run import run_case
+
+    root, expected = _first_case()
+    tracemalloc.start()
+    try:
+        # 32 MiB on stdout and on stderr, then a rejection of a valid case
+        out = run_case(root, expected, "head -c 33554432 /dev/zero; head -c 33554432 /dev/zero >&2; exit 1",
+                       profile="reducer", release=None, timeout=300)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out.status == "fail" and out.detail.startswith("rejected")
+    assert peak < 8 << 20, peak  # the whole output was held (twice as text) before
+
+
+def test_conformance_run_kills_what_the_command_left_behind(tmp_path):
+    from ._helpers import process_alive
+    from rollout_trace_kit.conformance.suite.run import run_case
+
+    root, expected = _first_case()
+    marker = f"{tmp_path}/left-behind"
+    # a background child that holds no pipe: the run ends at once, the child would live on
+    cmd = f"sh -c 'sleep 600; : {marker}' </dev/null >/dev/null 2>&1 & exit 0"
+    out = run_case(root, expected, cmd, profile="reducer", release=None, timeout=300)
+    assert out.status == "pass", out
+    assert not process_alive(marker)
+
+
+def test_conformance_run_escapes_a_case_id(monkeypatch, capsys):
+    from rollout_trace_kit.conformance.suite import cli, run
+
+    evil = "v2/x\n::add-mask::secret\x1b[31m##[error]y"
+    monkeypatch.setattr(run, "run_suite", lambda *a, **k: [run.Outcome(evil, "pass")])
+    import argparse
+
+    args = argparse.Namespace(profile="reducer", release=None, writer=False, root=None, cmd="true",
+                              dialect=None, timeout=1.0, only=None)
+    assert cli._cmd_run(args) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "##[" not in out
+    assert not any(line.strip().startswith("::") for line in out.splitlines())

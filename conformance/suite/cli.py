@@ -48,7 +48,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for n, o in enumerate(outcomes, 1):
         word = {"pass": "ok", "fail": "not ok", "skip": "ok"}[o.status]
         tail = f" # SKIP {o.detail}" if o.status == "skip" else (f" # {display(o.detail)}" if o.detail else "")
-        print(f"{word} {n} {o.case}{tail}")
+        print(f"{word} {n} {display(o.case)}{tail}")
     failed = sum(o.status == "fail" for o in outcomes)
     print(f"# {len(outcomes)} case(s): {sum(o.status == 'pass' for o in outcomes)} pass, {failed} fail, "
           f"{sum(o.status == 'skip' for o in outcomes)} skip")
