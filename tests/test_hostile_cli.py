@@ -211,3 +211,23 @@ def test_conformance_run_escapes_a_case_id(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "\x1b" not in out and "##[" not in out
     assert not any(line.strip().startswith("::") for line in out.splitlines())
+
+
+@pytest.mark.parametrize("options", [
+    ["--profile", "reducer", "--timeout", "0"],  # every case "failed" with "no exit within 0 s"
+    ["--profile", "reducer", "--timeout", "nan"],
+    ["--release", "0.0.1"],  # no case has a verdict for it: all skipped, and exit 0
+])
+def test_conformance_run_that_can_check_nothing_is_a_usage_error(options):
+    proc = _rt("conformance", "run", "--cmd", "true", "--only", "v2/valid", *options)
+    assert proc.returncode == 2, proc
+    assert b"Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("index", ["[]", '{"cases": [{"id": "x"}]}', "[" * 100_000 + "]" * 100_000])
+def test_conformance_run_on_a_folder_that_is_not_a_suite_is_a_usage_error(tmp_path, index):
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "cases" / "index.json").write_text(index)
+    proc = _rt("conformance", "run", "--profile", "reducer", "--cmd", "true", "--root", str(tmp_path))
+    assert proc.returncode == 2, proc
+    assert b"Traceback" not in proc.stderr and b"does not hold a readable suite" in proc.stderr
