@@ -231,3 +231,36 @@ def test_conformance_run_on_a_folder_that_is_not_a_suite_is_a_usage_error(tmp_pa
     proc = _rt("conformance", "run", "--profile", "reducer", "--cmd", "true", "--root", str(tmp_path))
     assert proc.returncode == 2, proc
     assert b"Traceback" not in proc.stderr and b"does not hold a readable suite" in proc.stderr
+
+
+# --- validate DIR: every bundle below it is judged, or the run says why not ----------------------
+
+def _bundle_at(path):
+    path.mkdir(parents=True)
+    (path / "manifest.json").write_text("{}")
+
+
+def test_a_directory_no_one_may_list_is_judged_not_skipped(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from rollout_trace_kit.validate.cli import find_bundles
+
+    _bundle_at(tmp_path / "good")
+    (tmp_path / "locked" / "hidden").mkdir(parents=True)  # chmod 000 as another user would see it
+    listing = Path.iterdir
+
+    def iterdir(self):
+        if self.name == "locked":
+            raise PermissionError(13, "Permission denied", str(self))
+        return listing(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    assert find_bundles(tmp_path) == [tmp_path / "good", tmp_path / "locked"]
+
+
+def test_bundles_below_the_search_depth_are_a_usage_error_not_skipped(tmp_path):
+    _bundle_at(tmp_path / "shallow")
+    _bundle_at(tmp_path / "a" / "b" / "c" / "d" / "e" / "deep")
+    proc = _rt("validate", str(tmp_path), "-q")
+    assert proc.returncode == 2, proc  # "ok" on the shallow one alone before
+    assert b"not searched" in proc.stderr
