@@ -264,3 +264,20 @@ def test_bundles_below_the_search_depth_are_a_usage_error_not_skipped(tmp_path):
     proc = _rt("validate", str(tmp_path), "-q")
     assert proc.returncode == 2, proc  # "ok" on the shallow one alone before
     assert b"not searched" in proc.stderr
+
+
+@pytest.mark.parametrize("where", ["inside", "itself"])
+def test_check_writer_never_keeps_bundles_in_a_bundle_it_replays(tmp_path, where):
+    import shutil
+
+    from rollout_trace_kit.corpus import corpus_root
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(corpus_root() / "codex-0.164.0" / "basic", bundle)
+    before = sorted(p.name for p in bundle.iterdir())
+    keep = bundle / "kept" if where == "inside" else bundle
+    proc = _rt("check-writer", "--cmd", f"{sys.executable} -m rollout_trace_kit.writer", "--script",
+               f"bundle:{bundle}", "--keep", str(keep), "--crash", "none", "-q", "--progress", "never")
+    assert proc.returncode == 2, proc
+    assert b"never writes into a bundle" in proc.stderr
+    assert sorted(p.name for p in bundle.iterdir()) == before

@@ -124,7 +124,8 @@ def refuse_writing_into(targets: list[str], bundles: list[Path]) -> None:
         return
     inside = {os.path.realpath(b) for b in bundles}
     for target in files:
-        for parent in Path(os.path.realpath(target)).parents:
+        resolved = Path(os.path.realpath(target))
+        for parent in (resolved, *resolved.parents):  # the bundle itself too (check-writer --keep BUNDLE)
             if str(parent) in inside:
                 raise UsageError(f"{escape.path(target)} is inside the bundle {escape.path(parent)}, "
                                  "which this run checks: the kit never writes into a bundle it checks")
