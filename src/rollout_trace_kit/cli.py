@@ -173,8 +173,10 @@ def _hypothesis_home() -> None:
     """Hypothesis (which the generators import, so every command) keeps its cache in
     ``.hypothesis/`` of the current directory: `cd BUNDLE && rollout-trace validate .` wrote
     it into the bundle being checked. The command line points it at the kit's cache."""
-    from hypothesis.configuration import set_hypothesis_home_dir
-
+    try:
+        from hypothesis.configuration import set_hypothesis_home_dir
+    except ImportError:  # not installed: the command that needs it says so (exit 2)
+        return
     from .codex.install import cache_dir
 
     set_hypothesis_home_dir(cache_dir() / "hypothesis")
