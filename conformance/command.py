@@ -210,53 +210,13 @@ class ReducerCommand:
         bundle = Path(os.path.abspath(bundle))
         argv = self.argv(bundle, output)
         stdin = (str(bundle) + "\n").encode() if ("{bundle}" not in self.template and self.input == "stdin") else b""
-        started = time.monotonic()
         try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=self.cwd or os.getcwd(),
-                start_new_session=True,  # its own process group, killed whole after the run
-            )
+            ran = run_group(argv, stdin=stdin, timeout=self.timeout, cwd=self.cwd or os.getcwd(),
+                            keep_stdout=OUTPUT_CAP if (capture and not self.uses_output) else 0)
         except OSError as e:
             return RunOutput(Outcome(None, None, False, 0.0, "", None, error=f"cannot start {argv[0]!r}: {e.strerror}",
                                      reject_exit=self.reject_exit), None)
-        out = _Drain(proc.stdout, keep=OUTPUT_CAP if (capture and not self.uses_output) else 0)
-        err = _Drain(proc.stderr, watch=True)
-        out.start()
-        err.start()
-        assert proc.stdin is not None  # stdin=PIPE
-        try:
-            if stdin:
-                proc.stdin.write(stdin)
-            proc.stdin.close()
-        except OSError:  # the reducer did not read its stdin
-            pass
-        # a blocking wait returns the moment the reducer exits (Popen.wait(timeout) polls with
-        # sleeps of up to 50 ms); a timer kills the group when the time is up
-        expired = threading.Event()
-
-        def expire():
-            expired.set()
-            _kill_group(proc)
-
-        timer = threading.Timer(self.timeout, expire)
-        timer.start()
-        try:
-            proc.wait()
-        finally:
-            timer.cancel()
-        timed_out = expired.is_set()
-        _kill_group(proc)  # always: a background child must not outlive its case
-        for d in (out, err):
-            # A descendant that left the group may still hold the pipe: stop waiting after a
-            # grace period and leave the (daemon) reader blocked; closing the pipe under it
-            # would wait on the reader's own lock.
-            d.join(DRAIN_GRACE)
-        seconds = time.monotonic() - started
-        rc = proc.returncode
+        out, err, timed_out, seconds, rc = ran.out, ran.err, ran.timed_out, ran.seconds, ran.returncode
         sig = -rc if rc is not None and rc < 0 and not timed_out else None
         output_ok = None
         result = None
@@ -280,6 +240,64 @@ class ReducerCommand:
             reject_exit=self.reject_exit,
         )
         return RunOutput(outcome, result)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """How a process group's run ended: its leader's status and the two drained pipes."""
+
+    returncode: int | None  # the leader's (negative: the signal that killed it)
+    timed_out: bool
+    seconds: float
+    out: _Drain  # standard output: its tail, and its head up to ``keep_stdout``
+    err: _Drain  # standard error: its tail, watched for crash signatures
+
+
+def run_group(argv: list[str], *, stdin: bytes, timeout: float, cwd: str | None, keep_stdout: int = 0) -> Ran:
+    """Run ``argv`` in a process group of its own, killed whole when the time is up and after
+    it exits (a background child cannot outlive its run); what it prints is kept to bounded
+    tails. Raises OSError when it cannot start."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        start_new_session=True,  # its own process group, killed whole after the run
+    )
+    out = _Drain(proc.stdout, keep=keep_stdout)
+    err = _Drain(proc.stderr, watch=True)
+    out.start()
+    err.start()
+    assert proc.stdin is not None  # stdin=PIPE
+    try:
+        if stdin:
+            proc.stdin.write(stdin)
+        proc.stdin.close()
+    except OSError:  # the process did not read its stdin
+        pass
+    # a blocking wait returns the moment the process exits (Popen.wait(timeout) polls with
+    # sleeps of up to 50 ms); a timer kills the group when the time is up
+    expired = threading.Event()
+
+    def expire():
+        expired.set()
+        _kill_group(proc)
+
+    timer = threading.Timer(timeout, expire)
+    timer.start()
+    try:
+        proc.wait()
+    finally:
+        timer.cancel()
+    _kill_group(proc)  # always: a background child must not outlive its case
+    for d in (out, err):
+        # A descendant that left the group may still hold the pipe: stop waiting after a
+        # grace period and leave the (daemon) reader blocked; closing the pipe under it
+        # would wait on the reader's own lock.
+        d.join(DRAIN_GRACE)
+    return Ran(proc.returncode, expired.is_set(), time.monotonic() - started, out, err)
 
 
 def scratch_root() -> str | None:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from ... import escape
+from ...bundle import MAX_READ_BYTES
 from ...config import HelpFormatter
 try:
     from ...generators._plan import MODES
@@ -360,11 +361,10 @@ def _run_replay(args: argparse.Namespace) -> int:
 def copy_case_tree(src: Path, dst: Path) -> None:
     """Copy a saved bundle: regular files and directories; symlinks and FIFOs recreated (never
     opened). Anything else (a device, a socket) is refused: opening one could block or never end."""
-    import shutil
-
     from ...files import open_regular
 
     kinds = {stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
+    left = MAX_CASE_BYTES
     dst.mkdir()
     for root, dirs, files in os.walk(src, followlinks=False):
         rel = Path(root).relative_to(src)
@@ -377,7 +377,12 @@ def copy_case_tree(src: Path, dst: Path) -> None:
                 t.mkdir()
             elif stat.S_ISREG(mode):
                 with open_regular(s, follow_symlinks=False) as src_file, open(t, "xb") as dst_file:
-                    shutil.copyfileobj(src_file, dst_file)
+                    # at most what is left of the cap, plus one byte to tell a file that grew
+                    copied = _copy_at_most(src_file, dst_file, left + 1)
+                left -= copied
+                if left < 0:  # a sparse file of gigabytes takes no disk in the case, all of it in the copy
+                    raise UsageError(f"{s}: the saved bundle holds more than {MAX_CASE_BYTES} bytes, "
+                                     "more than a saved case can: refusing to copy it")
             elif stat.S_ISFIFO(mode):
                 os.mkfifo(t)
             else:
@@ -385,6 +390,23 @@ def copy_case_tree(src: Path, dst: Path) -> None:
                 raise UsageError(f"{s} is {what}; a saved case holds only regular files, directories, "
                                  f"symlinks and FIFOs: refusing to copy it")
         dirs[:] = [x for x in dirs if not os.path.islink(Path(root) / x)]
+
+
+# What replay copies of a saved case (into /dev/shm, memory, when it can): the cap on a bundle
+# read whole, which is also what the oracles read of it.
+MAX_CASE_BYTES = MAX_READ_BYTES
+
+
+def _copy_at_most(src, dst, limit: int) -> int:
+    """Copy up to ``limit`` bytes from ``src`` to ``dst``; the number copied."""
+    done = 0
+    while done < limit:
+        chunk = src.read(min(1 << 20, limit - done))
+        if not chunk:
+            break
+        dst.write(chunk)
+        done += len(chunk)
+    return done
 
 
 # -- parsers ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -39,21 +40,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if sum(x is not None and x is not False for x in (args.profile, args.release, args.writer)) != 1:
         print("rollout-trace conformance run: give one of --profile, --release or --writer", file=sys.stderr)
         return EXIT_USAGE
+    if not (math.isfinite(args.timeout) and args.timeout > 0):  # 0, -1, nan: every case "timed out"
+        print(f"rollout-trace conformance run: --timeout must be a positive number of seconds, not {args.timeout}",
+              file=sys.stderr)
+        return EXIT_USAGE
     root = Path(args.root) if args.root else suite_root()
-    if args.writer:
-        outcomes = run_writer_cases(root, args.cmd, dialects=args.dialect or None, only=args.only)
-    else:
-        outcomes = run_suite(root, args.cmd, profile=args.profile, release=args.release,
-                             dialects=args.dialect or None, timeout=args.timeout, only=args.only)
+    try:
+        if args.writer:
+            outcomes = run_writer_cases(root, args.cmd, dialects=args.dialect or None, only=args.only)
+        else:
+            outcomes = run_suite(root, args.cmd, profile=args.profile, release=args.release,
+                                 dialects=args.dialect or None, timeout=args.timeout, only=args.only)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+        # --root names a folder someone else made: its index or a case file is not what INTERPRETING.md says
+        print(f"rollout-trace conformance run: {display(str(root))} does not hold a readable suite "
+              f"({type(e).__name__}: {display(e)})", file=sys.stderr)
+        return EXIT_USAGE
     for n, o in enumerate(outcomes, 1):
         word = {"pass": "ok", "fail": "not ok", "skip": "ok"}[o.status]
         tail = f" # SKIP {o.detail}" if o.status == "skip" else (f" # {display(o.detail)}" if o.detail else "")
-        print(f"{word} {n} {o.case}{tail}")
+        print(f"{word} {n} {display(o.case)}{tail}")
     failed = sum(o.status == "fail" for o in outcomes)
     print(f"# {len(outcomes)} case(s): {sum(o.status == 'pass' for o in outcomes)} pass, {failed} fail, "
           f"{sum(o.status == 'skip' for o in outcomes)} skip")
     if not outcomes:
         print("rollout-trace conformance run: no case selected", file=sys.stderr)
+        return EXIT_USAGE
+    if all(o.status == "skip" for o in outcomes):  # nothing was checked: never "ok"
+        print(f"rollout-trace conformance run: no selected case has an expected verdict"
+              f"{' for Codex ' + display(args.release) if args.release else ''}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_FAIL if failed else EXIT_OK
 

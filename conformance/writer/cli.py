@@ -114,6 +114,14 @@ def run_check_writer(args: argparse.Namespace) -> int:
         scripts = _scripts(args)
     except (ScriptError, OutputError, ValueError) as e:
         return _usage(str(e))
+    try:
+        # the bundles replayed (bundle:PATH) are read, never written: not -o, nor --keep, there
+        from ...validate.cli import UsageError, refuse_writing_into
+
+        replayed = [Path(spec.partition(":")[2]) for spec in (args.script or []) if spec.startswith("bundle:")]
+        refuse_writing_into([args.output or "-", *([args.keep] if args.keep else [])], replayed)
+    except UsageError as e:
+        return _usage(str(e))
     if args.keep:
         try:
             Path(args.keep).mkdir(parents=True, exist_ok=True)

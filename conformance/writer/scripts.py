@@ -464,6 +464,9 @@ MAX_SCRIPT_BYTES = 1 << 30
 # bundle:DIR and corpus: replay a bundle held in memory (its lines, parsed events, payloads):
 # its files together are capped well below what that costs in memory.
 MAX_BUNDLE_BYTES = 256 << 20
+# gen:DIALECT:EVENTS builds its bundle in memory too: a cap of the same order (about 30 MB of
+# events), so a typo of a few digits is refused, not generated until memory runs out.
+MAX_GENERATED_EVENTS = 100_000
 
 
 def _file(arg: str) -> list[Script]:
@@ -490,6 +493,8 @@ def _generated(arg: str) -> list[Script]:
         raise ScriptError(f"gen:{arg}: expected gen:DIALECT[:EVENTS[:SEED]]") from None
     if dialect not in DIALECTS:
         raise ScriptError(f"gen:{arg}: unknown dialect {dialect!r}")
+    if events > MAX_GENERATED_EVENTS:  # the bundle and its script are held in memory
+        raise ScriptError(f"gen:{arg}: at most {MAX_GENERATED_EVENTS:,} events")
     from ...generators import build_bundle
     try:
         bundle = build_bundle(dialect, seed, events=events)

@@ -109,11 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     from .suggest import unknown_message
 
     argv = sys.argv[1:] if argv is None else list(argv)
+    _hypothesis_home()
     if argv[:2] == ["fuzz-reducer", "merge"]:  # a verb of fuzz-reducer, which otherwise takes only options
         from .conformance.reducer.cli import merge_parser
 
         args = merge_parser().parse_args(argv[2:])
-        return args.func(args)
+        return _run(args)
     parser = build_parser()
     subs = _subparsers(parser)
     first = next((a for a in argv if not a.startswith("-")), None)
@@ -130,6 +131,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rollout-trace: {e}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
+    empty = next((dest for dest in PATH_OPTIONS if getattr(args, dest, None) == ""), None)
+    if empty is not None:
+        # as `validate ""`: an unset variable in CI, never "the current directory" or "stdout"
+        flag = f"--{empty.replace('_', '-')}"
+        name = flag if any(a == flag or a.startswith(flag + "=") for a in argv) or empty == "output" else empty.upper()
+        print(f"rollout-trace {args.command}: {name} is empty (an unset variable?): name a file or directory",
+              file=sys.stderr)
+        return 2
+    return _run(args)
+
+
+# Options (by dest) that name a file or directory: an empty value is a usage error.
+PATH_OPTIONS = ("out", "output", "keep", "repro_dir", "known", "state", "root")
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code = args.func(args)
         sys.stdout.flush()  # inside the try: a reader that left shows up here, not at exit
@@ -137,14 +154,43 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # the reader went away (`rollout-trace invariants | head -1`): no traceback, and no
         # second error when Python flushes stdout at exit
-        import os
-
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _drop_stdout()
         return 2
     except KeyboardInterrupt:
         print("rollout-trace: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        # the environment failed the run (a full disk under -o or stdout, an I/O error): exit 2
+        # with what happened, not a traceback and exit 1, which would read as "findings"
+        _drop_stdout()
+        where = f" ({escape.path(e.filename)})" if e.filename else ""
+        command = getattr(args, "command", None) or "fuzz-reducer merge"
+        print(f"rollout-trace {command}: {escape.display(e.strerror or e)}{where}", file=sys.stderr)
+        return 2
+
+
+def _hypothesis_home() -> None:
+    """Hypothesis (which the generators import, so every command) keeps its cache in
+    ``.hypothesis/`` of the current directory: `cd BUNDLE && rollout-trace validate .` wrote
+    it into the bundle being checked. The command line points it at the kit's cache."""
+    try:
+        from hypothesis.configuration import set_hypothesis_home_dir
+    except ImportError:  # not installed: the command that needs it says so (exit 2)
+        return
+    from .codex.install import cache_dir
+
+    set_hypothesis_home_dir(cache_dir() / "hypothesis")
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at exit cannot fail a second time."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no stdout descriptor at all
+        pass
 
 
 if __name__ == "__main__":

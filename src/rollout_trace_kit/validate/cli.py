@@ -29,13 +29,18 @@ def looks_like_bundle(path: Path) -> bool:
 def find_bundles(path: Path, depth: int = 4) -> list[Path]:
     """A bundle, or every bundle below a directory (sorted), without following symlinks: a
     symlink to a bundle is listed itself, and judged a finding by :func:`linked_bundle_report`."""
-    if looks_like_bundle(path) or depth == 0:
+    if looks_like_bundle(path):
         return [path]
     found: list[Path] = []
     try:
         children = sorted(path.iterdir())
     except OSError:
-        return [path]
+        return [path]  # a directory no one may list: judged (a finding), never skipped
+    if depth == 0:
+        if any(c.is_dir() and not c.is_symlink() for c in children):  # a cap reached is never "ok"
+            raise UsageError(f"{escape.path(path)}: bundles nested this deep are not searched; "
+                             "name a directory nearer to them")
+        return []
     for child in children:
         if child.is_symlink():
             if child.is_dir() and looks_like_bundle(child):
@@ -45,7 +50,7 @@ def find_bundles(path: Path, depth: int = 4) -> list[Path]:
         elif looks_like_bundle(child):
             found.append(child)
         else:
-            found.extend(b for b in find_bundles(child, depth - 1) if looks_like_bundle(b))
+            found.extend(find_bundles(child, depth - 1))
     return found
 
 
@@ -121,7 +126,8 @@ def refuse_writing_into(targets: list[str], bundles: list[Path]) -> None:
         return
     inside = {os.path.realpath(b) for b in bundles}
     for target in files:
-        for parent in Path(os.path.realpath(target)).parents:
+        resolved = Path(os.path.realpath(target))
+        for parent in (resolved, *resolved.parents):  # the bundle itself too (check-writer --keep BUNDLE)
             if str(parent) in inside:
                 raise UsageError(f"{escape.path(target)} is inside the bundle {escape.path(parent)}, "
                                  "which this run checks: the kit never writes into a bundle it checks")

@@ -16,13 +16,18 @@ import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from .. import __version__
+from ..files import open_regular
+from ..output import OutputError
 from .context import Options
 from .findings import BundleReport
 
 STATE_FORMAT = "rollout-trace-kit/validate-state/1"
+# The longest line read back: one bundle's report, findings and all. A longer line (not one
+# this kit wrote with sane options) is skipped and its bundle judged again.
+MAX_LINE_BYTES = 64 << 20
 
 
 def bundle_key(path: Path) -> list[int]:
@@ -70,29 +75,36 @@ class StateFile:
 
     def _load(self) -> None:
         try:
-            f = open(self.path, "rb")
+            # a regular file only: a FIFO or a device (/dev/zero) would block or never end
+            f = open_regular(self.path)
         except FileNotFoundError:
             return
+        except OSError as e:
+            raise OutputError(f"cannot use --state {self.path}: {e.strerror or e}") from None
         with f:
             offset = 0
-            for raw in f:
+            for raw in _lines(f):
                 if raw.endswith(b"\n"):
                     try:
                         doc = json.loads(raw)
                         if doc["kit_version"] == self.kit and doc["options"] == self.options:
                             self._where[doc["path"]] = (doc["key"], offset)
-                    except (ValueError, KeyError, TypeError):
+                    except (ValueError, KeyError, TypeError, RecursionError):
                         pass  # another tool's line, or a damaged one: judged again
                 offset += len(raw)
 
     def judged(self, path: Path, key: list[int]) -> BundleReport | None:
-        """The stored report of ``path``, when it is unchanged since (named as ``path`` is now)."""
+        """The stored report of ``path``, when it is unchanged since (named as ``path`` is now);
+        None when it is not, or when its line no longer reads as a report (judged again)."""
         found = self._where.get(os.path.abspath(path))
         if found is None or found[0] != key:
             return None
-        with open(self.path, "rb") as f:
-            f.seek(found[1])
-            report = BundleReport.from_dict(json.loads(f.readline())["report"])
+        try:
+            with open_regular(self.path) as f:
+                f.seek(found[1])
+                report = BundleReport.from_dict(json.loads(f.readline(MAX_LINE_BYTES + 1))["report"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            return None  # edited or damaged since it was loaded: judge the bundle again
         report.bundle = str(path)
         report.findings = [dataclasses.replace(x, bundle=str(path)) for x in report.findings]
         return report
@@ -111,6 +123,26 @@ class StateFile:
     def close(self) -> None:
         if self._out is not None:
             self._out.close()
+
+
+def _lines(f: BinaryIO) -> Iterator[bytes]:
+    """The lines of ``f``, each with its "\\n"; a line longer than MAX_LINE_BYTES is skipped
+    (read through in pieces, never held whole) and yields the pieces' length as blanks, so
+    offsets stay right and it is judged again."""
+    while True:
+        raw = f.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) <= MAX_LINE_BYTES:
+            yield raw
+            continue
+        skipped = len(raw)
+        while not raw.endswith(b"\n"):
+            raw = f.readline(1 << 20)
+            if not raw:
+                break
+            skipped += len(raw)
+        yield b" " * skipped  # no newline: not a line that is read
 
 
 def _ends_with_newline(path: str) -> bool:

@@ -1,0 +1,283 @@
+"""A red-team pass over the command line: each test pins a bug found by attacking a subcommand
+(hostile files, processes and arguments) and checks the fix: a finding or a usage error (exit
+2) with a message, never a traceback, a hang or "ok"."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+RT = [sys.executable, "-m", "rollout_trace_kit"]
+
+
+def _rt(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([*RT, *args], capture_output=True, timeout=timeout, **kw)
+
+
+# --- the report cannot be written: a full disk is an environment error --------------------------
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full (writes fail with ENOSPC)")
+@pytest.mark.parametrize("command", [
+    ["invariants", "-o", "/dev/full"],
+    ["validate", "corpus:codex-0.164.0/basic", "--format", "json", "-o", "/dev/full"],
+    ["validate", "corpus:codex-0.164.0/basic", "--format", "jsonl", "-o", "/dev/full"],
+])
+def test_a_full_disk_under_the_report_is_exit_2_without_a_traceback(command):
+    proc = _rt(*command)
+    assert proc.returncode == 2, proc
+    assert b"Traceback" not in proc.stderr
+    assert b"No space left on device" in proc.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full (writes fail with ENOSPC)")
+def test_a_full_disk_under_stdout_is_exit_2_without_a_traceback():
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([*RT, "invariants"], stdout=full, stderr=subprocess.PIPE, timeout=120)
+    assert proc.returncode == 2
+    assert b"Traceback" not in proc.stderr and b"No space left on device" in proc.stderr
+
+
+# --- validate --state: a file someone else may have put there ------------------------------------
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_state_file_that_is_not_regular_is_a_usage_error(tmp_path, kind):
+    state = tmp_path / "state.jsonl"
+    if kind == "fifo":
+        os.mkfifo(state)  # opening it to read would wait for a writer forever
+    else:
+        state.symlink_to("/dev/zero")  # endless bytes, no newline
+    proc = _rt("validate", "corpus:codex-0.164.0/basic", "--state", str(state), timeout=60)
+    assert proc.returncode == 2, proc
+    assert b"Traceback" not in proc.stderr and b"--state" in proc.stderr
+
+
+def test_a_damaged_state_line_is_judged_again_not_a_traceback(tmp_path):
+    import json
+
+    state = tmp_path / "state.jsonl"
+    first = _rt("validate", "corpus:codex-0.164.0/basic", "--state", str(state), "-q")
+    assert first.returncode == 0, first
+    doc = json.loads(state.read_bytes())
+    doc["report"] = {"findings": "not a list"}  # the right kit, options, path and key; a broken report
+    deep = "[" * 100_000 + "]" * 100_000  # json.loads raises RecursionError, not ValueError
+    state.write_text(json.dumps(doc) + "\n" + deep + "\n")
+    again = _rt("validate", "corpus:codex-0.164.0/basic", "--state", str(state), "--format", "json")
+    assert again.returncode == 0, again
+    assert b"Traceback" not in again.stderr
+    assert json.loads(again.stdout)["bundles"][0]["ok"] is True
+    assert len(state.read_bytes().splitlines()) == 3  # judged again: its line appended
+
+
+def test_state_lines_longer_than_the_cap_are_skipped_in_pieces(monkeypatch):
+    import io
+
+    from rollout_trace_kit.validate import state
+
+    monkeypatch.setattr(state, "MAX_LINE_BYTES", 8)
+    data = b'{"a":1}\n' + b"x" * 100 + b"\n" + b'{"b":2}\n'
+    got = list(state._lines(io.BytesIO(data)))
+    assert got[0] == b'{"a":1}\n' and got[2] == b'{"b":2}\n'
+    assert len(got[1]) == 101 and b"x" not in got[1]  # skipped, its length kept for the offsets
+
+
+# --- check-writer --script gen:DIALECT:EVENTS ----------------------------------------------------
+
+def test_a_generated_script_has_an_event_cap(monkeypatch):
+    from rollout_trace_kit import generators
+    from rollout_trace_kit.conformance.writer.scripts import ScriptError, load_scripts
+
+    asked = []
+
+    def fake_build(dialect, seed, *, events, **kw):
+        asked.append(events)  # before the cap: 99,999,999,999 events generated in memory
+        raise ValueError("not built in this test")
+
+    monkeypatch.setattr(generators, "build_bundle", fake_build)
+    with pytest.raises(ScriptError, match="at most"):
+        load_scripts("gen:v2:99999999999:0")
+    assert asked == []
+
+
+# --- an empty path option: an unset variable in CI ------------------------------------------------
+
+@pytest.mark.parametrize("command", [
+    ["schema", "--out", ""],  # wrote the schema files into the current directory
+    ["validate", "corpus:codex-0.164.0/basic", "-o", ""],  # wrote the report to stdout
+    ["validate", "corpus:codex-0.164.0/basic", "--state", ""],  # ran without a state file
+    ["invariants", "-o", ""],
+    ["fuzz-reducer", "--cmd", "true", "--repro-dir", "", "--examples", "1"],
+    ["conformance", "tarball", ""],
+])
+def test_an_empty_path_option_is_a_usage_error_and_writes_nothing(tmp_path, command):
+    proc = _rt(*command, cwd=tmp_path)
+    assert proc.returncode == 2, proc
+    assert b"is empty (an unset variable?)" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- the kit never writes into a bundle it checks, even from inside it ----------------------------
+
+def test_validating_the_current_directory_writes_nothing_into_it(tmp_path):
+    import shutil
+
+    from rollout_trace_kit.corpus import corpus_root
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(corpus_root() / "codex-0.164.0" / "basic", bundle)
+    before = sorted(p.name for p in bundle.iterdir())
+    # a cold Hypothesis cache: its Unicode table is written where Hypothesis keeps its files
+    env = {**os.environ, "ROLLOUT_TRACE_KIT_CACHE": str(tmp_path / "cache")}
+    proc = _rt("validate", ".", "-q", cwd=bundle, env=env)
+    assert proc.returncode == 0, proc
+    assert sorted(p.name for p in bundle.iterdir()) == before  # no .hypothesis/ in the bundle
+
+
+# --- replay: the copy of a saved case ----------------------------------------------------------
+
+def test_replay_refuses_a_saved_case_larger_than_its_cap(tmp_path, monkeypatch):
+    from rollout_trace_kit.conformance.reducer import cli
+
+    src = tmp_path / "bundle"
+    (src / "payloads").mkdir(parents=True)
+    (src / "manifest.json").write_text("{}")
+    with open(src / "payloads" / "1.json", "wb") as f:
+        f.truncate(10_000)  # sparse: no disk in the saved case, all of it in a copy
+    monkeypatch.setattr(cli, "MAX_CASE_BYTES", 1000, raising=False)
+    with pytest.raises(cli.UsageError, match="more than 1000 bytes"):
+        cli.copy_case_tree(src, tmp_path / "copy")
+    # what fits is copied whole
+    (src / "payloads" / "1.json").write_bytes(b"x" * 990)
+    cli.copy_case_tree(src, tmp_path / "copy2")
+    assert (tmp_path / "copy2" / "payloads" / "1.json").read_bytes() == b"x" * 990
+
+
+# --- conformance run: the command under test is someone else's --------------------------------
+
+def _first_case(dialect: str = "v2"):
+    import json
+
+    from rollout_trace_kit.conformance.suite import CASES, INDEX, suite_root
+
+    root = suite_root()
+    row = next(r for r in json.loads((root / CASES / INDEX).read_text())["cases"]
+               if r["dialect"] == dialect and r["kind"] == "valid")
+    return root, json.loads((root / row["expected"]).read_text())
+
+
+def test_conformance_run_keeps_a_bounded_tail_of_what_the_command_prints():
+    import tracemalloc
+
+    from rollout_trace_kit.conformance.suite.run import run_case
+
+    root, expected = _first_case()
+    tracemalloc.start()
+    try:
+        # 32 MiB on stdout and on stderr, then a rejection of a valid case
+        out = run_case(root, expected, "head -c 33554432 /dev/zero; head -c 33554432 /dev/zero >&2; exit 1",
+                       profile="reducer", release=None, timeout=300)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out.status == "fail" and out.detail.startswith("rejected")
+    assert peak < 8 << 20, peak  # the whole output was held (twice as text) before
+
+
+def test_conformance_run_kills_what_the_command_left_behind(tmp_path):
+    from ._helpers import process_alive
+    from rollout_trace_kit.conformance.suite.run import run_case
+
+    root, expected = _first_case()
+    marker = f"{tmp_path}/left-behind"
+    # a background child that holds no pipe: the run ends at once, the child would live on
+    cmd = f"sh -c 'sleep 600; : {marker}' </dev/null >/dev/null 2>&1 & exit 0"
+    out = run_case(root, expected, cmd, profile="reducer", release=None, timeout=300)
+    assert out.status == "pass", out
+    assert not process_alive(marker)
+
+
+def test_conformance_run_escapes_a_case_id(monkeypatch, capsys):
+    from rollout_trace_kit.conformance.suite import cli, run
+
+    evil = "v2/x\n::add-mask::secret\x1b[31m##[error]y"
+    monkeypatch.setattr(run, "run_suite", lambda *a, **k: [run.Outcome(evil, "pass")])
+    import argparse
+
+    args = argparse.Namespace(profile="reducer", release=None, writer=False, root=None, cmd="true",
+                              dialect=None, timeout=1.0, only=None)
+    assert cli._cmd_run(args) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "##[" not in out
+    assert not any(line.strip().startswith("::") for line in out.splitlines())
+
+
+@pytest.mark.parametrize("options", [
+    ["--profile", "reducer", "--timeout", "0"],  # every case "failed" with "no exit within 0 s"
+    ["--profile", "reducer", "--timeout", "nan"],
+    ["--release", "0.0.1"],  # no case has a verdict for it: all skipped, and exit 0
+])
+def test_conformance_run_that_can_check_nothing_is_a_usage_error(options):
+    proc = _rt("conformance", "run", "--cmd", "true", "--only", "v2/valid", *options)
+    assert proc.returncode == 2, proc
+    assert b"Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("index", ["[]", '{"cases": [{"id": "x"}]}', "[" * 100_000 + "]" * 100_000])
+def test_conformance_run_on_a_folder_that_is_not_a_suite_is_a_usage_error(tmp_path, index):
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "cases" / "index.json").write_text(index)
+    proc = _rt("conformance", "run", "--profile", "reducer", "--cmd", "true", "--root", str(tmp_path))
+    assert proc.returncode == 2, proc
+    assert b"Traceback" not in proc.stderr and b"does not hold a readable suite" in proc.stderr
+
+
+# --- validate DIR: every bundle below it is judged, or the run says why not ----------------------
+
+def _bundle_at(path):
+    path.mkdir(parents=True)
+    (path / "manifest.json").write_text("{}")
+
+
+def test_a_directory_no_one_may_list_is_judged_not_skipped(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from rollout_trace_kit.validate.cli import find_bundles
+
+    _bundle_at(tmp_path / "good")
+    (tmp_path / "locked" / "hidden").mkdir(parents=True)  # chmod 000 as another user would see it
+    listing = Path.iterdir
+
+    def iterdir(self):
+        if self.name == "locked":
+            raise PermissionError(13, "Permission denied", str(self))
+        return listing(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    assert find_bundles(tmp_path) == [tmp_path / "good", tmp_path / "locked"]
+
+
+def test_bundles_below_the_search_depth_are_a_usage_error_not_skipped(tmp_path):
+    _bundle_at(tmp_path / "shallow")
+    _bundle_at(tmp_path / "a" / "b" / "c" / "d" / "e" / "deep")
+    proc = _rt("validate", str(tmp_path), "-q")
+    assert proc.returncode == 2, proc  # "ok" on the shallow one alone before
+    assert b"not searched" in proc.stderr
+
+
+@pytest.mark.parametrize("where", ["inside", "itself"])
+def test_check_writer_never_keeps_bundles_in_a_bundle_it_replays(tmp_path, where):
+    import shutil
+
+    from rollout_trace_kit.corpus import corpus_root
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(corpus_root() / "codex-0.164.0" / "basic", bundle)
+    before = sorted(p.name for p in bundle.iterdir())
+    keep = bundle / "kept" if where == "inside" else bundle
+    proc = _rt("check-writer", "--cmd", f"{sys.executable} -m rollout_trace_kit.writer", "--script",
+               f"bundle:{bundle}", "--keep", str(keep), "--crash", "none", "-q", "--progress", "never")
+    assert proc.returncode == 2, proc
+    assert b"never writes into a bundle" in proc.stderr
+    assert sorted(p.name for p in bundle.iterdir()) == before
