@@ -14,8 +14,8 @@ import pytest
 from rollout_trace_kit.bundle import Bundle
 from rollout_trace_kit.model import bodies as B
 
-from .test_reducer_verdicts_bodies import (ALL, CHILD, ROOT, TURN, USER, Case, Payloads, call, inference, kit_verdict,
-                                           minimal, turn, with_items)
+from .test_reducer_verdicts_bodies import (ALL, CHILD, OUTPUT, ROOT, TURN, USER, Case, Payloads, accepted_output, call,
+                                           inference, kit_verdict, minimal, turn, with_items)
 
 CHILD_UUID = "01a2139c-be82-7122-b5b2-7c62fb23c95b"
 SPAWN_ARGS = json.dumps({"message": "CHILD-TASK", "task_name": "child"})
@@ -159,6 +159,17 @@ def stdin_invocation(arguments: str = '{"session_id": 1, "chars": "x"}', **extra
     return {"tool_name": "write_stdin", "tool_namespace": None, "payload": {"type": "function", "arguments": arguments}, **extra}
 
 
+def with_agent_message(extra: dict) -> Callable[[str], Bundle]:
+    """An inter-agent message accepted into the root thread's history, its body holding ``extra``."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        body = {"type": "agent_message", "id": "amsg-1", "author": "/root/child", "recipient": "/root",
+                "content": [{"type": "input_text", "text": "done"}], **extra}
+        accepted = {"type": "history_item_accepted", "item_id": "amsg-1", "agent_message_payload": ps.add("protocol_event", body)}
+        return minimal(dialect, [turn(), (ROOT, TURN, accepted)], ps.bodies)
+    return build
+
+
 DISPATCH = frozenset({"BODY.DISPATCH_INVOCATION"})
 AGENT = frozenset({"BODY.AGENT_ACTIVITY"})
 PROMPT = frozenset({"BODY.PREPARED_PROMPT"})
@@ -227,6 +238,11 @@ CASES = [
          NESTING),
     Case("exec-end-nested-deep", ("v2", "v3"), with_runtime("exec_command", EXEC_BEGIN, {**EXEC_END, "zz": TOO_DEEP}), NESTING),
     Case("spawn-activity-nested-deep", ("v2", "v3"), with_agent_call(ended=activity(zz=TOO_DEEP)), NESTING),
+    # seed 2, v3 body.nesting: an accepted history item is parsed as a model item (model: Dialect.field_depth_limits)
+    Case("accepted-tool-output-nested-deep", ("v3",), accepted_output({**OUTPUT, "zz": TOO_DEEP}), NESTING),
+    Case("accepted-tool-output-as-deep-as-read", ("v3",), accepted_output({**OUTPUT, "zz": READ}), frozenset()),
+    Case("accepted-agent-message-nested-deep", ("v2", "v3"), with_agent_message({"zz": TOO_DEEP}), NESTING),
+    Case("accepted-agent-message-as-deep-as-read", ("v2", "v3"), with_agent_message({"zz": READ}), frozenset()),
     # seed 1, v2 value.envelope.int_edge: serde_json reads `-0` as a float
     Case("wall-time-minus-zero", ALL, with_literal(b'"wall_time_unix_ms":1003', b'"wall_time_unix_ms":-0'),
          frozenset({"EVENT.INTEGER_FORM"})),

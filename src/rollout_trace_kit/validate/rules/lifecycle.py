@@ -230,6 +230,7 @@ class LifecycleChecker:
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
         self.agent_kinds = facts.agent_activity_tool_kinds(d)
         self.dispatch_arguments = bodies.dispatch_arguments_read(d.reference_release)
+        self.field_depth = {(v, f): limit for v, f, limit in d.field_depth_limits}
         # multi-agent tool call -> what its invocation holds for an agent activity (_invocation_verdict)
         self.agent_invocations: dict[str, object] = {}
         self.thread_required = facts.envelope_thread_required(d)  # no thread from the envelope's turn
@@ -254,7 +255,17 @@ class LifecycleChecker:
         if read is None:
             read = facts.reads_at_event(field)
         # A body that is JSON null comes back as bodies.NULL: the body checks reject it, as the reducers do.
-        return self.refs.check(ref, tag, field, f"/payload/{field_name}", read, null_body=bodies.NULL)
+        body = self.refs.check(ref, tag, field, f"/payload/{field_name}", read, null_body=bodies.NULL)
+        return None if body is not None and self._field_too_deep(ref, tag, field_name, body) else body
+
+    def _field_too_deep(self, ref, tag: str, field_name: str, body) -> bool:
+        """Report a body nested deeper than the reducer parses this ref field's (Dialect.field_depth_limits)."""
+        limit = self.field_depth.get((tag, field_name))
+        if limit is None or body is bodies.NULL or json_depth(body, limit) <= limit:
+            return False
+        report_depth(self.ctx, ref.raw_payload_id, f"{tag}.{field_name}", json_depth(body, limit), limit,
+                     f"/payload/{field_name}", R)
+        return True
 
     def thread_idx(self, thread: str) -> int:
         """Index of ``thread`` in thread_info, adding it (not started) if new."""
@@ -323,6 +334,8 @@ class LifecycleChecker:
             if isinstance(self.refs, RefChecker):
                 continue  # no body check for it: its generic checks come from the model (RefChecker.after_event)
             parsed, body = self.refs.check_value(ref, tag, f, f"/payload/{f.name}")
+            if parsed and self._field_too_deep(ref, tag, f.name, body):
+                continue
             check = bodies.LATER_REF_BODIES.get((tag, f.name))
             if parsed and check is not None:
                 check(self.ctx, body, ref, f"/payload/{f.name}", p)
