@@ -15,7 +15,7 @@ from rollout_trace_kit.bundle import Bundle
 from rollout_trace_kit.model import bodies as B
 
 from .test_reducer_verdicts_bodies import (ALL, CHILD, OUTPUT, ROOT, TURN, USER, Case, Payloads, accepted_output, call,
-                                           inference, kit_verdict, minimal, turn, with_items)
+                                           inference, kit_verdict, minimal, turn, with_items, with_two_inferences)
 
 CHILD_UUID = "01a2139c-be82-7122-b5b2-7c62fb23c95b"
 SPAWN_ARGS = json.dumps({"message": "CHILD-TASK", "task_name": "child"})
@@ -134,6 +134,7 @@ SEARCH = {"type": "tool_search_call", "status": "completed", "id": "ts-1", "call
 WEB = {"type": "web_search_call", "id": "ws-1", "status": "completed", "action": {"type": "search", "query": "q"},
        "call_id": "call-1"}
 CUSTOM = {"type": "custom_tool_call", "name": "exec_command", "input": "{}", "call_id": "call-1"}
+CUSTOM_NAMELESS = {"type": "custom_tool_call", "status": "completed", "call_id": "call-1", "input": "x"}
 REUSED = frozenset({"BODY.CALL_ID_CONTENT"})
 def with_write_stdin(invocation: Any) -> Callable[[str], Bundle]:
     """An exec_command call running, then a write_stdin call started with this invocation body (None: a null ref)."""
@@ -269,6 +270,16 @@ CASES = [
     Case("write-stdin-arguments-without-session", ("v1",), with_write_stdin(stdin_invocation('{"chars":"x"}')), DISPATCH),
     Case("write-stdin-arguments-without-session", ("v2", "v3"), with_write_stdin(stdin_invocation('{"chars":"x"}')),
          frozenset()),
+    # seed 3, v2 body.item: a custom call's name is compared by presence only
+    Case("custom-call-without-name-then-with-one", ("v2", "v3"),
+         with_two_inferences({**CUSTOM_NAMELESS}, {**CUSTOM_NAMELESS, "name": "exec"}), REUSED),
+    Case("custom-call-with-name-then-null", ("v2", "v3"),
+         with_two_inferences({**CUSTOM_NAMELESS, "name": "exec"}, {**CUSTOM_NAMELESS, "name": None}), REUSED),
+    Case("custom-call-with-two-names", ("v2", "v3"),
+         with_two_inferences({**CUSTOM_NAMELESS, "name": "a"}, {**CUSTOM_NAMELESS, "name": "b"}), frozenset()),
+    Case("function-call-without-name-then-with-one", ("v2", "v3"),
+         with_two_inferences({"type": "function_call", "call_id": "call-1", "arguments": "{}"},
+                             {"type": "function_call", "call_id": "call-1", "arguments": "{}", "name": "exec"}), frozenset()),
     Case("unknown-key-minus-zero", ALL, with_literal(b'"wall_time_unix_ms":1003', b'"wall_time_unix_ms":1003,"zz":-0'),
          frozenset()),
 ]

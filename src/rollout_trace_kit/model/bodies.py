@@ -43,6 +43,9 @@ class ItemType:
     # call, may share a call id whatever their content, measured on 0.169.0 and 0.171.0; local_shell_call
     # not measured).
     compared_as: str = ""
+    # Keys whose presence (not null) only the reducers compare when a call id comes again: a
+    # custom_tool_call with a `name` and one without differ, two names do not (measured on 0.169.0, 0.171.0).
+    call_presence: tuple[str, ...] = ()
 
 
 ITEM_TYPES: tuple[ItemType, ...] = (
@@ -57,7 +60,8 @@ ITEM_TYPES: tuple[ItemType, ...] = (
              call_content=("output",), call_content_until="0.164.0"),
     # Its name is compared within one payload but not against a later payload's (measured): the kit
     # compares what is compared everywhere.
-    ItemType("custom_tool_call", "A freeform (custom) tool call: `call_id`, `name`, `input`.", call_content=("input",)),
+    ItemType("custom_tool_call", "A freeform (custom) tool call: `call_id`, `name`, `input`.", call_content=("input",),
+             call_presence=("name",)),
     ItemType("custom_tool_call_output", "The output of a custom tool call, by `call_id`.",
              call_content=("output",), call_content_until="0.164.0"),
     ItemType("tool_search_call", "A tool search call.", call_content=("arguments",), compared_as="tool search"),

@@ -242,17 +242,18 @@ def check_response(ctx: Context, body, rid: str, pointer: str) -> bool:
 CALL = "call"  # the one call-id space of every call item (ItemType.compared_as)
 
 
-def compared_call_content(release: str) -> dict[str, tuple[str, str, tuple[str, ...]]]:
+def compared_call_content(release: str) -> dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
     """Call item type -> (the space its call id lives in, what it is compared as, the keys whose values
-    ``release``'s reducer compares) when a call id comes again."""
+    and the keys whose presence ``release``'s reducer compares) when a call id comes again."""
     from ...model.types import release_key
 
     key = release_key(release)
-    return {t.tag: (CALL if t.compared_as else t.tag, t.compared_as or t.tag, t.call_content) for t in B.ITEM_TYPES
+    return {t.tag: (CALL if t.compared_as else t.tag, t.compared_as or t.tag, t.call_content, t.call_presence)
+            for t in B.ITEM_TYPES
             if t.call_content and (t.call_content_until is None or key <= release_key(t.call_content_until))}
 
 
-def call_contents(items, compared: dict[str, tuple[str, str, tuple[str, ...]]]):
+def call_contents(items, compared: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]]):
     """(call-id space, call_id, digest of the compared content) of every call item of ``items``."""
     for item in items:
         if not isinstance(item, dict):
@@ -262,9 +263,9 @@ def call_contents(items, compared: dict[str, tuple[str, str, tuple[str, ...]]]):
         call_id = item.get("call_id")
         if how is None or not isinstance(call_id, str):
             continue
-        space, compared_as, keys = how
+        space, compared_as, keys, present = how
         # A digest, not the value: memory per call stays small whatever the arguments hold.
-        content = repr([compared_as, *(item.get(k) for k in keys)])
+        content = repr([compared_as, *(item.get(k) for k in keys), *(item.get(k) is not None for k in present)])
         yield space, call_id, hashlib.blake2b(content.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
