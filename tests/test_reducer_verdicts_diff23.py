@@ -238,6 +238,12 @@ CASES = [
     Case("exec-start-nested-deep", ("v2", "v3"), with_runtime("exec_command", {**EXEC_BEGIN, "zz": TOO_DEEP}, EXEC_END),
          NESTING),
     Case("exec-end-nested-deep", ("v2", "v3"), with_runtime("exec_command", EXEC_BEGIN, {**EXEC_END, "zz": TOO_DEEP}), NESTING),
+    # seed 4, v2 body.string_escape: a lone surrogate in a runtime body read by its kind
+    *(Case("exec-end-lone-surrogate", (d,), with_runtime("exec_command", EXEC_BEGIN,
+                                                         json.dumps({**EXEC_END, "source": "x\ud800"}).encode()),
+           frozenset({inv})) for d, inv in (("v2", "REF.JSON"), ("v3", "STORE.BODY_JSON"))),
+    Case("patch-start-lone-surrogate", ("v2", "v3"), with_runtime("apply_patch", json.dumps({**PATCH_BEGIN, "zz": "x\ud800"}).encode(), PATCH_END),
+         frozenset()),
     Case("spawn-activity-nested-deep", ("v2", "v3"), with_agent_call(ended=activity(zz=TOO_DEEP)), NESTING),
     # seed 2, v3 body.nesting: an accepted history item is parsed as a model item (model: Dialect.field_depth_limits)
     Case("accepted-tool-output-nested-deep", ("v3",), accepted_output({**OUTPUT, "zz": TOO_DEEP}), NESTING),

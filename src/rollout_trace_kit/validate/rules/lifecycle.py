@@ -21,7 +21,7 @@ from ...model.types import Dialect, TaggedUnion, release_key
 from ..catalogue import R, invariant
 from ..context import Context
 from . import bodies
-from ..lines import json_depth
+from ..lines import has_lone_surrogate, json_depth
 from .refs import RefChecker, report_depth
 
 if TYPE_CHECKING:
@@ -261,7 +261,11 @@ class LifecycleChecker:
     def _field_too_deep(self, ref, tag: str, field_name: str, body) -> bool:
         """Report a body nested deeper than the reducer parses this ref field's (Dialect.field_depth_limits)."""
         limit = self.field_depth.get((tag, field_name))
-        if limit is None or body is bodies.NULL or json_depth(body, limit) <= limit:
+        if limit is None or body is bodies.NULL:
+            return False
+        if self._lone_surrogate(ref, f"/payload/{field_name}", body):
+            return True
+        if json_depth(body, limit) <= limit:
             return False
         report_depth(self.ctx, ref.raw_payload_id, f"{tag}.{field_name}", json_depth(body, limit), limit,
                      f"/payload/{field_name}", R)
@@ -651,12 +655,27 @@ class LifecycleChecker:
             self.ctx.report(bodies.AGENT_ACTIVITY, f"sub-agent activity payload {rid}: {problem}",
                             pointer="/payload/runtime_payload")
 
+    def _lone_surrogate(self, ref, pointer: str, body) -> bool:
+        """A body the reducer parses (its kind alone did not say so) holding a lone UTF-16 surrogate:
+        serde_json rejects it ("unexpected end of hex escape", measured on 0.169.0); True when reported."""
+        if not has_lone_surrogate(body):
+            return False
+        from .refs import PAYLOAD_JSON
+        from .store import BODY_JSON
+
+        inv = PAYLOAD_JSON if isinstance(self.refs, RefChecker) else BODY_JSON
+        self.ctx.report(inv, f"{ref.raw_payload_id} is not valid JSON: a lone UTF-16 surrogate in a \\u escape",
+                        pointer=pointer, level=R)
+        return True
+
     def _runtime_too_deep(self, p, tag: str, parsed_as: str | None, body) -> bool:
         """Report a runtime body nested deeper than the reducer parses one of its kind (model:
         Dialect.runtime_depth_limits); True when reported."""
         limit = self.dialect.runtime_depth_limit(tag, parsed_as)
         if limit is None or body is bodies.NULL:
             return False
+        if self._lone_surrogate(p.runtime_payload, "/payload/runtime_payload", body):
+            return True
         depth = json_depth(body, limit)
         if depth <= limit:
             return False
