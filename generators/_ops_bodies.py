@@ -187,12 +187,31 @@ def _dispatch_invocation(bundle, dialect, rnd):
             options.append((i, *got))
     got = pick(rnd, options)
     if got is None:
-        return None
+        return _dispatch_of_another_tool(ed, rnd)
     i, path, body = got
     name, new = rnd.choice([("another tool's name", {**body, "tool_name": "exec_command"}),
                             ("a custom payload", {**body, "payload": {"type": "custom", "input": "x"}})])
     ed.set_body(path, new)
     return result(ed, "BODY.DISPATCH_INVOCATION", i, note=name)
+
+
+def _dispatch_of_another_tool(ed: Editor, rnd):
+    """No write_stdin call here: a new one, right after another tool's start, with a copy of its invocation."""
+    from ._ops_common import fresh
+
+    options = [i for i in ed.lines_of("tool_call_started")
+               if isinstance(ed.event(i)["payload"].get("invocation_payload"), dict)
+               and ed.event(i)["payload"]["kind"]["type"] not in MB.PARSED_INVOCATIONS
+               and isinstance((_owned_body(ed, i, "invocation_payload") or (None, None))[1], dict)]
+    i = pick(rnd, options)
+    if i is None:
+        return None
+    event = ed.clone(i)
+    call_id = "call-" + fresh(rnd)
+    kind = next(iter(MB.PARSED_INVOCATIONS))
+    event["payload"].update(tool_call_id=call_id, model_visible_call_id=call_id, kind={"type": kind})
+    ed.insert(i + 1, event)
+    return result(ed, "BODY.DISPATCH_INVOCATION", i + 1, note="a write_stdin call with another tool's invocation")
 
 
 # -- bodies read by the v3 reducer -----------------------------------------------------------------------

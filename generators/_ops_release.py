@@ -126,8 +126,24 @@ def _body_places(events: list, payloads: dict, ref_kinds=None) -> list[tuple[int
     return out
 
 
-def _body_needs(r: rel.Release) -> dict:
-    return r.get("reducer", "body_required") or {}
+def _body_needs(r: rel.Release, dialect: Dialect) -> dict:
+    """What ``r``'s reducer requires in bodies beyond the dialect's reference reducer (whose
+    requirements the dialect's BODY rules carry)."""
+    def measured(release):
+        got = release.get("reducer", "body_required")
+        if got is None:
+            epoch = rel.epoch_of(release.version)
+            got = rel.release(epoch.first).get("reducer", "body_required") if epoch is not None else None
+        return got or {}
+
+    ref = rel.release(dialect.reference_release)
+    covered = measured(ref) if ref is not None else {}
+    out = {}
+    for place, need in measured(r).items():
+        beyond = [k for k in need.get("keys", []) if k not in (covered.get(place) or {}).get("keys", [])]
+        if beyond:
+            out[place] = dict(need, keys=beyond)
+    return out
 
 
 def _release_ids(events: list[dict], schema_version, r: rel.Release, dialect: Dialect,
@@ -141,7 +157,7 @@ def _release_ids(events: list[dict], schema_version, r: rel.Release, dialect: Di
             e.get("schema_version") not in red.get("schema_versions_accepted", []) for e in events):
         return {SCHEMA}
     out = _writer_ids(events, schema_version, r, dialect)
-    needs = _body_needs(r)
+    needs = _body_needs(r, dialect)
     if any(set(needs.get(place, {}).get("keys", [])) - set(body)
            for _, place, _, body in _body_places(events, payloads or {}, set(payload_kinds(dialect)))):
         out.add(BODY)
@@ -343,9 +359,17 @@ def _body_key_removed(bundle, dialect: Dialect, rnd: random.Random):
     ed = Editor(bundle, dialect)
     sv = _schema(ed)
     places = _body_places(ed.events, ed.bundle.payloads)
-    options = [(r, i, path, body, key) for r in _readers(sv)
-               if BODY not in _release_ids(_events(ed), sv, r, dialect, ed.bundle.payloads)
-               for i, place, path, body in places for key in _body_needs(r).get(place, {}).get("keys", []) if key in body]
+    # A body first gets every key the release needs beyond the reference reducer (a string: the
+    # rule checks presence), then loses one: the bundle before the removal is one the release reads.
+    options = []
+    for r in _readers(sv):
+        needs = _body_needs(r, dialect)
+        for i, place, path, body in places:
+            keys = needs.get(place, {}).get("keys", [])
+            full = {**{k: "" for k in keys if k not in body}, **body}
+            payloads = {**ed.bundle.payloads, path: orjson.dumps(full)}
+            if keys and BODY not in _release_ids(_events(ed), sv, r, dialect, payloads):
+                options += [(r, i, path, full, key) for key in keys]
     if not options:
         return None
     r, i, path, body, key = rnd.choice(options)

@@ -14,8 +14,8 @@ import pytest
 from rollout_trace_kit.bundle import Bundle
 from rollout_trace_kit.model import bodies as B
 
-from .test_reducer_verdicts_bodies import (ALL, CHILD, ROOT, TURN, USER, Case, Payloads, call, inference, kit_verdict,
-                                           minimal, turn, with_items)
+from .test_reducer_verdicts_bodies import (ALL, CHILD, OUTPUT, ROOT, TURN, USER, Case, Payloads, accepted_output, call,
+                                           inference, kit_verdict, minimal, turn, with_items, with_two_inferences)
 
 CHILD_UUID = "01a2139c-be82-7122-b5b2-7c62fb23c95b"
 SPAWN_ARGS = json.dumps({"message": "CHILD-TASK", "task_name": "child"})
@@ -134,6 +134,7 @@ SEARCH = {"type": "tool_search_call", "status": "completed", "id": "ts-1", "call
 WEB = {"type": "web_search_call", "id": "ws-1", "status": "completed", "action": {"type": "search", "query": "q"},
        "call_id": "call-1"}
 CUSTOM = {"type": "custom_tool_call", "name": "exec_command", "input": "{}", "call_id": "call-1"}
+CUSTOM_NAMELESS = {"type": "custom_tool_call", "status": "completed", "call_id": "call-1", "input": "x"}
 REUSED = frozenset({"BODY.CALL_ID_CONTENT"})
 def with_write_stdin(invocation: Any) -> Callable[[str], Bundle]:
     """An exec_command call running, then a write_stdin call started with this invocation body (None: a null ref)."""
@@ -157,6 +158,17 @@ def with_write_stdin(invocation: Any) -> Callable[[str], Bundle]:
 
 def stdin_invocation(arguments: str = '{"session_id": 1, "chars": "x"}', **extra: Any) -> dict:
     return {"tool_name": "write_stdin", "tool_namespace": None, "payload": {"type": "function", "arguments": arguments}, **extra}
+
+
+def with_agent_message(extra: dict) -> Callable[[str], Bundle]:
+    """An inter-agent message accepted into the root thread's history, its body holding ``extra``."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        body = {"type": "agent_message", "id": "amsg-1", "author": "/root/child", "recipient": "/root",
+                "content": [{"type": "input_text", "text": "done"}], **extra}
+        accepted = {"type": "history_item_accepted", "item_id": "amsg-1", "agent_message_payload": ps.add("protocol_event", body)}
+        return minimal(dialect, [turn(), (ROOT, TURN, accepted)], ps.bodies)
+    return build
 
 
 DISPATCH = frozenset({"BODY.DISPATCH_INVOCATION"})
@@ -226,7 +238,18 @@ CASES = [
     Case("exec-start-nested-deep", ("v2", "v3"), with_runtime("exec_command", {**EXEC_BEGIN, "zz": TOO_DEEP}, EXEC_END),
          NESTING),
     Case("exec-end-nested-deep", ("v2", "v3"), with_runtime("exec_command", EXEC_BEGIN, {**EXEC_END, "zz": TOO_DEEP}), NESTING),
+    # seed 4, v2 body.string_escape: a lone surrogate in a runtime body read by its kind
+    *(Case("exec-end-lone-surrogate", (d,), with_runtime("exec_command", EXEC_BEGIN,
+                                                         json.dumps({**EXEC_END, "source": "x\ud800"}).encode()),
+           frozenset({inv})) for d, inv in (("v2", "REF.JSON"), ("v3", "STORE.BODY_JSON"))),
+    Case("patch-start-lone-surrogate", ("v2", "v3"), with_runtime("apply_patch", json.dumps({**PATCH_BEGIN, "zz": "x\ud800"}).encode(), PATCH_END),
+         frozenset()),
     Case("spawn-activity-nested-deep", ("v2", "v3"), with_agent_call(ended=activity(zz=TOO_DEEP)), NESTING),
+    # seed 2, v3 body.nesting: an accepted history item is parsed as a model item (model: Dialect.field_depth_limits)
+    Case("accepted-tool-output-nested-deep", ("v3",), accepted_output({**OUTPUT, "zz": TOO_DEEP}), NESTING),
+    Case("accepted-tool-output-as-deep-as-read", ("v3",), accepted_output({**OUTPUT, "zz": READ}), frozenset()),
+    Case("accepted-agent-message-nested-deep", ("v2", "v3"), with_agent_message({"zz": TOO_DEEP}), NESTING),
+    Case("accepted-agent-message-as-deep-as-read", ("v2", "v3"), with_agent_message({"zz": READ}), frozenset()),
     # seed 1, v2 value.envelope.int_edge: serde_json reads `-0` as a float
     Case("wall-time-minus-zero", ALL, with_literal(b'"wall_time_unix_ms":1003', b'"wall_time_unix_ms":-0'),
          frozenset({"EVENT.INTEGER_FORM"})),
@@ -253,6 +276,16 @@ CASES = [
     Case("write-stdin-arguments-without-session", ("v1",), with_write_stdin(stdin_invocation('{"chars":"x"}')), DISPATCH),
     Case("write-stdin-arguments-without-session", ("v2", "v3"), with_write_stdin(stdin_invocation('{"chars":"x"}')),
          frozenset()),
+    # seed 3, v2 body.item: a custom call's name is compared by presence only
+    Case("custom-call-without-name-then-with-one", ("v2", "v3"),
+         with_two_inferences({**CUSTOM_NAMELESS}, {**CUSTOM_NAMELESS, "name": "exec"}), REUSED),
+    Case("custom-call-with-name-then-null", ("v2", "v3"),
+         with_two_inferences({**CUSTOM_NAMELESS, "name": "exec"}, {**CUSTOM_NAMELESS, "name": None}), REUSED),
+    Case("custom-call-with-two-names", ("v2", "v3"),
+         with_two_inferences({**CUSTOM_NAMELESS, "name": "a"}, {**CUSTOM_NAMELESS, "name": "b"}), frozenset()),
+    Case("function-call-without-name-then-with-one", ("v2", "v3"),
+         with_two_inferences({"type": "function_call", "call_id": "call-1", "arguments": "{}"},
+                             {"type": "function_call", "call_id": "call-1", "arguments": "{}", "name": "exec"}), frozenset()),
     Case("unknown-key-minus-zero", ALL, with_literal(b'"wall_time_unix_ms":1003', b'"wall_time_unix_ms":1003,"zz":-0'),
          frozenset()),
 ]

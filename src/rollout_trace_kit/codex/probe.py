@@ -410,7 +410,7 @@ def corpus_bundles_read(record: dict) -> list[Path]:
     out = []
     for bundle in sorted((suite_root() / "corpus").glob("codex-*/*")):
         try:
-            manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+            manifest = json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         if isinstance(manifest, dict) and manifest.get("schema_version") == own:

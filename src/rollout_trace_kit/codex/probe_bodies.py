@@ -24,6 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..bundle import TRACE
 from ..model.facts import body_place
 from ..model.reducer_errors import classify
 from .install import trace_reduce
@@ -35,7 +36,7 @@ MAX_ADDED = 8  # keys added to one rejected bundle before the probe gives up on 
 def body_refs(bundle: Path) -> Iterator[tuple[str, dict]]:
     """(place, ref) of every payload stored as a file (``path``) that the bundle's events name, in order."""
     kinds: dict[str, str] = {}
-    with open(bundle / "trace.jsonl", encoding="utf-8", errors="replace") as f:
+    with open(bundle / TRACE, encoding="utf-8", errors="replace") as f:
         for line in f:
             try:
                 payload = json.loads(line).get("payload")

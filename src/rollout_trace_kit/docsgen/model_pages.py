@@ -268,6 +268,9 @@ def _depth_limits_md(dialect: Dialect) -> str:
                              for variant, kind, depth in dialect.runtime_depth_limits)
         out += (f"- **Runtime payload depth** (`tool_runtime_event`, parsed by the runtime's kind): {runtimes}; "
                 f"other runtime bodies at any depth\n")
+    if dialect.field_depth_limits:
+        fields = "; ".join(f"`{variant}.{field}`: {depth} levels" for variant, field, depth in dialect.field_depth_limits)
+        out += f"- **Payload depth by ref field** (where the kind does not say): {fields}\n"
     return out
 
 

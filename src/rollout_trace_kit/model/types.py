@@ -363,6 +363,10 @@ class Dialect:
     # are read deep (measured); a runtime body of another kind is read at any depth. Empty: the kind's
     # entry in body_depth_limits applies to every runtime body.
     runtime_depth_limits: tuple[tuple[str, str, int], ...] = ()
+    # (variant, ref field, deepest body parsed): refs whose payload kind does not say whether the
+    # reference reducer parses the body (a protocol_event accepted into history is a model item it
+    # parses; another protocol_event is read at any depth), measured.
+    field_depth_limits: tuple[tuple[str, str, int], ...] = ()
 
     def __repr__(self) -> str:  # the generated one would print the whole model
         return f"Dialect({self.name!r}, schema_version={self.schema_version})"

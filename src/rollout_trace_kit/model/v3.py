@@ -234,6 +234,10 @@ V3 = Dialect(
     # fail) on 0.169.0, 0.169.1 and 0.171.0: exec starts and ends, patch, wait and spawn (sub-agent
     # activity) ends are read deep; patch and wait starts, MCP runtimes are not (read 1,000 deep).
     # 0.165.0 read every runtime body deep (measured); 0.166.0 to 0.168.0 not measured.
+    # Accepted history items (protocol_event) are parsed as model items: a key nesting 126 levels read,
+    # 127 fail ("parse payload"), measured on 0.171.0.
+    field_depth_limits=(("history_item_accepted", "agent_message_payload", 127),
+                        ("history_item_accepted", "tool_output_payload", 127)),
     runtime_depth_limits=(
         ("tool_call_runtime_started", "exec_command", 127),
         ("tool_call_runtime_ended", "exec_command", 127),

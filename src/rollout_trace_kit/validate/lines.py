@@ -487,6 +487,25 @@ def loads_body(data: bytes):
     return obj
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(value) -> bool:
+    """Whether a parsed body holds a lone UTF-16 surrogate in a string or key (a pair decodes to one character)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if _SURROGATE.search(v):
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
 def json_depth(value, stop: int) -> int:
     """How deep ``value`` nests (a scalar 0, ``[]`` or ``[1]`` 1), counted up to ``stop`` + 1."""
     best = 0

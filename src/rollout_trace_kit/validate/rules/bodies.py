@@ -243,13 +243,13 @@ def check_response(ctx: Context, body, rid: str, pointer: str) -> bool:
     return _items(ctx, INFERENCE_RESPONSE, body, B.RESPONSE_ITEMS, rid, pointer, "inference response")
 
 
-def compared_call_content(release: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+def compared_call_content(release: str) -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:
     """Call item type -> (its call space, the keys ``release``'s reducer compares when a call id
-    of that space comes again; B.WHOLE_ITEM: the whole item)."""
+    of that space comes again (B.WHOLE_ITEM: the whole item), the keys whose presence it compares)."""
     from ...model.types import release_key
 
     key = release_key(release)
-    return {t.tag: (t.call_space, t.call_content) for t in B.ITEM_TYPES
+    return {t.tag: (t.call_space, t.call_content, t.call_presence) for t in B.ITEM_TYPES
             if t.call_content and (t.call_content_until is None or key <= release_key(t.call_content_until))}
 
 
@@ -262,7 +262,7 @@ def _canonical(value):
     return value
 
 
-def call_contents(items, compared: dict[str, tuple[str, tuple[str, ...]]]):
+def call_contents(items, compared: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]):
     """(call space, call_id, digest of the type and compared content) of every call item of ``items``."""
     for item in items:
         if not isinstance(item, dict):
@@ -272,8 +272,9 @@ def call_contents(items, compared: dict[str, tuple[str, tuple[str, ...]]]):
         call_id = item.get("call_id")
         if entry is None or not isinstance(call_id, str):
             continue
-        space, keys = entry
+        space, keys, present = entry
         content = _canonical(item) if keys == B.WHOLE_ITEM else [item.get(k) for k in keys]
+        content = (content, [item.get(k) is not None for k in present])
         # A digest, not the value: memory per call stays small whatever the arguments hold.
         yield space, call_id, hashlib.blake2b(repr((kind, content)).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 

@@ -21,7 +21,7 @@ from ...model.types import Dialect, TaggedUnion, release_key
 from ..catalogue import R, invariant
 from ..context import Context
 from . import bodies
-from ..lines import json_depth
+from ..lines import has_lone_surrogate, json_depth
 from .conversation import CONVERSATION_MISMATCH, Conversations
 from .refs import RefChecker, report_depth
 
@@ -248,6 +248,7 @@ class LifecycleChecker:
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
         self.agent_kinds = facts.agent_activity_tool_kinds(d)
         self.dispatch_arguments = bodies.dispatch_arguments_read(d.reference_release)
+        self.field_depth = {(v, f): limit for v, f, limit in d.field_depth_limits}
         # multi-agent tool call -> what its invocation holds for an agent activity (_invocation_verdict)
         self.agent_invocations: dict[str, object] = {}
         self.thread_required = facts.envelope_thread_required(d)  # no thread from the envelope's turn
@@ -276,10 +277,25 @@ class LifecycleChecker:
             read = read_at_event
         # A body that is JSON null comes back as bodies.NULL: the body checks reject it, as the reducers do.
         body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL)
+        if body is not None and self._field_too_deep(ref, tag, field_name, body):
+            return None
         summary = self.ctx.summary
         if isinstance(body, dict) and summary is not None:  # for the release rules (RELEASE.BODY_REQUIRED)
             summary.note_body(facts.body_place(tag, field_name, self._kind_of_call(p)), body, self.ctx.line)
         return body
+
+    def _field_too_deep(self, ref, tag: str, field_name: str, body) -> bool:
+        """Report a body nested deeper than the reducer parses this ref field's (Dialect.field_depth_limits)."""
+        limit = self.field_depth.get((tag, field_name))
+        if limit is None or body is bodies.NULL:
+            return False
+        if self._lone_surrogate(ref, f"/payload/{field_name}", body):
+            return True
+        if json_depth(body, limit) <= limit:
+            return False
+        report_depth(self.ctx, ref.raw_payload_id, f"{tag}.{field_name}", json_depth(body, limit), limit,
+                     f"/payload/{field_name}", R)
+        return True
 
     def _kind_of_call(self, p) -> str | None:
         """The tool kind of the call a tool event names (None: not a tool event, or a call never started)."""
@@ -359,6 +375,8 @@ class LifecycleChecker:
             if isinstance(self.refs, RefChecker):
                 continue  # no body check for it: its generic checks come from the model (RefChecker.after_event)
             parsed, body = self.refs.check_value(ref, tag, f, f"/payload/{f.name}")
+            if parsed and self._field_too_deep(ref, tag, f.name, body):
+                continue
             check = bodies.LATER_REF_BODIES.get((tag, f.name))
             if parsed and check is not None:
                 check(self.ctx, body, ref, f"/payload/{f.name}", p)
@@ -691,12 +709,27 @@ class LifecycleChecker:
             self.ctx.report(bodies.AGENT_ACTIVITY, f"sub-agent activity payload {rid}: {problem}",
                             pointer="/payload/runtime_payload")
 
+    def _lone_surrogate(self, ref, pointer: str, body) -> bool:
+        """A body the reducer parses (its kind alone did not say so) holding a lone UTF-16 surrogate:
+        serde_json rejects it ("unexpected end of hex escape", measured on 0.169.0); True when reported."""
+        if not has_lone_surrogate(body):
+            return False
+        from .refs import PAYLOAD_JSON
+        from .store import BODY_JSON
+
+        inv = PAYLOAD_JSON if isinstance(self.refs, RefChecker) else BODY_JSON
+        self.ctx.report(inv, f"{ref.raw_payload_id} is not valid JSON: a lone UTF-16 surrogate in a \\u escape",
+                        pointer=pointer, level=R)
+        return True
+
     def _runtime_too_deep(self, p, tag: str, parsed_as: str | None, body) -> bool:
         """Report a runtime body nested deeper than the reducer parses one of its kind (model:
         Dialect.runtime_depth_limits); True when reported."""
         limit = self.dialect.runtime_depth_limit(tag, parsed_as)
         if limit is None or body is bodies.NULL:
             return False
+        if self._lone_surrogate(p.runtime_payload, "/payload/runtime_payload", body):
+            return True
         depth = json_depth(body, limit)
         if depth <= limit:
             return False

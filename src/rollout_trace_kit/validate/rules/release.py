@@ -385,9 +385,17 @@ def _reader_rules(summary: BundleSummary, release) -> list[ReleaseFinding]:
             out.append(ReleaseFinding(FIELD_REQUIRED, f"Codex {v}'s reducer requires a payload ref's "
                                       f"{', '.join(missing)}", line))
             break
+    # The dialect's own body rules (BODY.*) model its reference reducer: this rule reports what the
+    # release requires beyond that reducer, so one missing key is one finding, not two.
+    from ...model import dialect_for_schema_version, releases as _releases
+
+    d = dialect_for_schema_version(summary.schema_version)
+    reference = _releases.release(d.reference_release) if d is not None else None
+    covered = body_required(reference) if reference is not None else {}
     for place, need in body_required(release).items():
+        beyond = set(need["keys"]) - set((covered.get(place) or {}).get("keys", ()))
         for keys, line in summary.body_keysets.get(place, {}).items():
-            missing = sorted(set(need["keys"]) - keys)
+            missing = sorted(beyond - keys)
             if missing:
                 out.append(ReleaseFinding(BODY_REQUIRED, f"Codex {v}'s reducer requires {', '.join(missing)} in "
                                           f"the body of {place}{_BODY_PLACE_END}", line))
