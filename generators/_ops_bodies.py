@@ -11,9 +11,12 @@ from ._ops_store import Store
 from .corruptions import corruption
 
 
-def _owned_body(ed: Editor, i: int, field: str, users: dict[str, list[int]]):
+def _owned_body(ed: Editor, i: int, field: str, users: dict[str, list[int]] | None = None):
     """(path, parsed body) of line ``i``'s ref ``field`` when only that line uses the file
-    (``users``: ``ed.payload_users()``, computed once per scan: it walks every event)."""
+    (``users``: ``ed.payload_users()``; a scan over many lines computes it once and passes it: it
+    walks every event)."""
+    if users is None:
+        users = ed.payload_users()
     ref = ed.event(i)["payload"].get(field)
     if not isinstance(ref, dict) or users.get(ref["path"]) != [i] or ref["path"] not in ed.bundle.payloads:
         return None
@@ -151,9 +154,10 @@ def _agent_activity(bundle, dialect, rnd):
     kinds = tool_kinds(ed)
     starts = {ed.event(i)["payload"]["tool_call_id"]: i for i in ed.lines_of("tool_call_started")}
     options = []
+    users = ed.payload_users()
     for i in ed.lines_of("tool_call_runtime_ended"):
         call = ed.event(i)["payload"]["tool_call_id"]
-        got = _owned_body(ed, i, "runtime_payload")
+        got = _owned_body(ed, i, "runtime_payload", users)
         if got and isinstance(got[1], dict) and MB.ACTIVITY_MARKER in got[1] and call in starts:
             options.append((i, starts[call], kinds[call], *got))
     got = pick(rnd, options)
@@ -180,9 +184,10 @@ def _agent_activity(bundle, dialect, rnd):
 def _dispatch_invocation(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     options = []
+    users = ed.payload_users()
     for i in ed.lines_of("tool_call_started"):
         tool_name = MB.PARSED_INVOCATIONS.get(ed.event(i)["payload"]["kind"]["type"])
-        got = _owned_body(ed, i, "invocation_payload") if tool_name else None
+        got = _owned_body(ed, i, "invocation_payload", users) if tool_name else None
         if got is not None and isinstance(got[1], dict):
             options.append((i, *got))
     got = pick(rnd, options)
@@ -199,10 +204,11 @@ def _dispatch_of_another_tool(ed: Editor, rnd):
     """No write_stdin call here: a new one, right after another tool's start, with a copy of its invocation."""
     from ._ops_common import fresh
 
+    users = ed.payload_users()
     options = [i for i in ed.lines_of("tool_call_started")
                if isinstance(ed.event(i)["payload"].get("invocation_payload"), dict)
                and ed.event(i)["payload"]["kind"]["type"] not in MB.PARSED_INVOCATIONS
-               and isinstance((_owned_body(ed, i, "invocation_payload") or (None, None))[1], dict)]
+               and isinstance((_owned_body(ed, i, "invocation_payload", users) or (None, None))[1], dict)]
     i = pick(rnd, options)
     if i is None:
         return None
@@ -297,10 +303,11 @@ def _conversation_fork(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     starts = {ed.event(i)["payload"]["inference_call_id"]: i for i in ed.lines_of("inference_started")}
     options = []
+    users = ed.payload_users()
     for j in ed.lines_of("inference_completed"):
         p = ed.event(j)["payload"]
         i = starts.get(p["inference_call_id"])
-        got = None if i is None or not isinstance(p.get("response_id"), str) else _owned_body(ed, i, "request_payload")
+        got = None if i is None or not isinstance(p.get("response_id"), str) else _owned_body(ed, i, "request_payload", users)
         if got is not None and isinstance(got[1], dict):
             options.append((i, j, p["response_id"], got[1]))
     got = pick(rnd, options)
