@@ -155,6 +155,6 @@ def applicable(dialect: str) -> list[str]:
 
 
 # Importing the operator modules fills CORRUPTIONS.
-from . import _ops_bodies, _ops_layout, _ops_lifecycle, _ops_order, _ops_refs, _ops_schema, _ops_store  # noqa: E402,F401
+from . import _ops_bodies, _ops_conversation, _ops_layout, _ops_lifecycle, _ops_order, _ops_refs, _ops_schema, _ops_store  # noqa: E402,F401
 from . import _ops_release  # noqa: E402,F401
 
