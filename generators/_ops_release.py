@@ -133,7 +133,8 @@ def _body_needs(r: rel.Release, dialect: Dialect) -> dict:
         got = release.get("reducer", "body_required")
         if got is None:
             epoch = rel.epoch_of(release.version)
-            got = rel.release(epoch.first).get("reducer", "body_required") if epoch is not None else None
+            first = rel.release(epoch.first) if epoch is not None else None
+            got = first.get("reducer", "body_required") if first is not None else None
         return got or {}
 
     ref = rel.release(dialect.reference_release)

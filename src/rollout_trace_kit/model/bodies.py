@@ -56,9 +56,9 @@ WHOLE_ITEM = ("*",)  # call_content: the whole item is compared
 # Call spaces (ItemType.call_space): calls, custom tool calls, outputs, custom tool outputs.
 CALLS, CUSTOM_CALLS, OUTPUTS, CUSTOM_OUTPUTS = "call", "custom_call", "output", "custom_output"
 
-_CALL = dict(match_keys=("call_id",), match_as="call")
-_OUTPUT = dict(match_keys=("call_id", "output"), match_as="output")
-_COMPACTION = dict(string_keys=("encrypted_content",), match_keys=("encrypted_content",), match_as="compaction")
+_CALL: dict[str, Any] = dict(match_keys=("call_id",), match_as="call")
+_OUTPUT: dict[str, Any] = dict(match_keys=("call_id", "output"), match_as="output")
+_COMPACTION: dict[str, Any] = dict(string_keys=("encrypted_content",), match_keys=("encrypted_content",), match_as="compaction")
 
 ITEM_TYPES: tuple[ItemType, ...] = (
     ItemType("message", "A message: `role` (one of MESSAGE_ROLES) and `content` parts.",

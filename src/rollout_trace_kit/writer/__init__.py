@@ -12,7 +12,8 @@
 driver protocol (:mod:`rollout_trace_kit.conformance.writer.protocol`).
 """
 
-from .core import MANIFEST, PAYLOADS, TRACE, TraceWriter, WriterError, system_clock
+from ..bundle import MANIFEST, PAYLOADS, TRACE
+from .core import TraceWriter, WriterError, system_clock
 from ..compilers.canonical import EventError, canonical_event, canonical_payload
 
 __all__ = [

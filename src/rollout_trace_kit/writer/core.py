@@ -102,7 +102,7 @@ def event_record(
     return _record(dialect.envelope, values)
 
 
-def _record(struct, values: dict[str, Any]) -> dict[str, Any]:
+def _record(struct: Any, values: dict[str, Any]) -> dict[str, Any]:
     try:
         return record(struct, values)
     except MissingValue as e:
