@@ -201,7 +201,10 @@ class Widener:
                 return ABSENT  # the reducers dispatch terminal operations and agent activity on the kind
             if self._runtime_follows and not self.runtime_has_kind:
                 return ABSENT
-            free = tuple(v for v in t.variants if not v.terminal_operation)
+            # an agent kind's runtime end is parsed as sub-agent activity or a collab end (BODY.AGENT_ACTIVITY):
+            # only a call without runtime events may take one
+            free = tuple(v for v in t.variants if not v.terminal_operation
+                         and not (v.agent_activity and self._runtime_follows))
             return self.union_value(t, self.pick(site, free).tag, site)
         if isinstance(t, TaggedUnion) and name == SUMMARY_TYPE:
             return self.union_value(t, self.pick(site, t.tags), site)

@@ -22,7 +22,9 @@ from rollout_trace_kit.validate.cli import bundles_of_paths
 from rollout_trace_kit.validate.compat_cli import judge_bundle
 
 SEED = 18
-SHIPPED = ("corpus:codex-0.164.0/tools", "corpus:codex-0.169.0/multi_agent_v2", "corpus:codex-0.171.0/plain",
+# plain: a v1 bundle with no exec call, which releases before 0.162.0 read (they require output
+# keys in an exec end's body that 0.164.0 no longer writes: RELEASE.BODY_REQUIRED, measured)
+SHIPPED = ("corpus:codex-0.164.0/tools", "corpus:codex-0.164.0/plain", "corpus:codex-0.169.0/multi_agent_v2", "corpus:codex-0.171.0/plain",
            "corpus:codex-0.171.0/code_mode")
 CORRUPT_PER_BUNDLE = 5
 

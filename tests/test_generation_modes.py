@@ -26,7 +26,12 @@ DIALECTS_WRITTEN = written_dialects()
 # generated. Empty: every variant, kind, enum value and field form of each dialect is reached (an
 # optional field that is not Nullable has no null form: coverage.forms_of). An entry here must be
 # missing from the campaign: the test fails when a listed gap is covered, so the list cannot go stale.
-KNOWN_GAPS: dict[str, dict[str, set[str]]] = {}
+KNOWN_GAPS: dict[str, dict[str, set[str]]] = {
+    # No valid generator writes a payload the store holds only part of, or none of (Codex does past
+    # 64 MiB): only the STORE.CAPTURE corruption writes such refs, and with session 5's new
+    # invariants the 200-case plan of seed 0 no longer draws it. Open: a widened valid capture.
+    "v3": {"enum_values": {"PayloadCapture.omitted"}},
+}
 FULL = ("variants", "tool_kinds", "payload_kinds", "enum_values", "field_presence")
 
 
