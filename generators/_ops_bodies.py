@@ -208,7 +208,9 @@ def _dispatch_of_another_tool(ed: Editor, rnd):
     options = [i for i in ed.lines_of("tool_call_started")
                if isinstance(ed.event(i)["payload"].get("invocation_payload"), dict)
                and ed.event(i)["payload"]["kind"]["type"] not in MB.PARSED_INVOCATIONS
-               and isinstance((_owned_body(ed, i, "invocation_payload", users) or (None, None))[1], dict)]
+               and isinstance(body := (_owned_body(ed, i, "invocation_payload", users) or (None, None))[1], dict)
+               # a namespaced tool's invocation is not read as a dispatch payload (DISPATCH_NAMESPACED_UNPARSED)
+               and not isinstance(body.get("tool_namespace"), str)]
     i = pick(rnd, options)
     if i is None:
         return None

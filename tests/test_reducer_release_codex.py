@@ -34,13 +34,7 @@ def _campaign(tmp_path, release: str, *extra: str) -> tuple[subprocess.Completed
 
 # Where the kit's --release rules are stricter than the release, with why. Once the rule is fixed
 # the entry is stale and the campaign exits 1, so this list cannot outlive the bug.
-STRICTER = {
-    "0.164.0": {"BUNDLE.MANIFEST_VERSION": {
-        "behaviour": "accepts",
-        "reason": "validate --release 0.164.0 reports RELEASE.SCHEMA_ACCEPTED (an error) for a manifest "
-                  "schema_version of 8, while 0.164.0 ignores schema_version: the probe tried 0..5 only, "
-                  "so 'not accepted' is only 'not tried' (it should be a warning)"}},
-}
+STRICTER: dict[str, dict] = {}
 
 
 def _known(tmp_path, release: str) -> str:

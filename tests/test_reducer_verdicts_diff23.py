@@ -272,6 +272,10 @@ CASES = [
          with_write_stdin({k: v for k, v in stdin_invocation().items() if k != "tool_name"}), DISPATCH),
     Case("write-stdin-custom-payload", ALL,
          with_write_stdin(stdin_invocation() | {"payload": {"type": "custom", "input": "x"}}), DISPATCH),
+    # a namespaced tool's invocation is not parsed as a dispatch payload (found by fuzz-reducer
+    # --release 0.164.0: an MCP tool's invocation on a write_stdin call was accepted)
+    Case("write-stdin-namespaced-invocation-of-another-tool", ALL,
+         with_write_stdin(stdin_invocation('{"text":"x"}', tool_name="echo", tool_namespace="mcp__mockmcp")), frozenset()),
     Case("write-stdin-namespace-a-number", ALL, with_write_stdin(stdin_invocation(tool_namespace=5)), DISPATCH),
     Case("write-stdin-arguments-without-session", ("v1",), with_write_stdin(stdin_invocation('{"chars":"x"}')), DISPATCH),
     Case("write-stdin-arguments-without-session", ("v2", "v3"), with_write_stdin(stdin_invocation('{"chars":"x"}')),

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from rollout_trace_kit.bundle import Bundle
-from rollout_trace_kit.corpus import bundles, releases as corpus_releases
+from rollout_trace_kit.bundle import MANIFEST, Bundle
+from rollout_trace_kit.corpus import bundles, corpus_root, releases as corpus_releases
 from rollout_trace_kit.generators import CORRUPTIONS, FEATURES, expand, feature_plan
 from rollout_trace_kit.model import releases as rel
 from rollout_trace_kit.validate import CATALOGUE, Options, Profile, validate_bundle
@@ -207,3 +207,24 @@ def _tool_call_started_class():
     from rollout_trace_kit.model import DIALECTS
 
     return typed(DIALECTS["v2"]).variant_classes["tool_call_started"]
+
+
+@pytest.mark.parametrize("version,severity", [(8, "WARNING"), (100, "WARNING"), (3, None)])
+def test_a_schema_version_the_probe_never_tried_is_a_warning(tmp_path, version, severity):
+    """0.164.0 accepted every schema_version the probe tried (0..5); whether it accepts 8 is not
+    measured, so that is a warning that says so (it does accept it). A tried value it refuses is an error."""
+    import json
+    import shutil
+
+    path = tmp_path / "b"
+    shutil.copytree(corpus_root() / "codex-0.164.0" / "plain", path)
+    manifest = json.loads((path / MANIFEST).read_text())
+    manifest["schema_version"] = version
+    (path / MANIFEST).write_text(json.dumps(manifest))
+    # 0.165.0 accepts 2 only, and the events' schema_version 1 is a value the probe tried: an error
+    for release, want in (("0.164.0", severity), ("0.165.0", "ERROR")):
+        report = validate_bundle(path, Options(profile=Profile.REDUCER, release=release))
+        got = {f.severity.name for f in report.findings if f.invariant == "RELEASE.SCHEMA_ACCEPTED"}
+        assert got == ({want} if want else set()), (release, version, [(f.invariant, f.message) for f in report.findings])
+        if want == "WARNING":
+            assert any("not tried" in f.message for f in report.findings) and report.ok

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 
 from .. import __version__
 from ..bundle import MANIFEST, PAYLOADS, TRACE
+from ..model.releases import PROBED_SCHEMA_VERSIONS
 from ..model.common import FILE_PER_PAYLOAD, ZSTD_SHARDS
 from .install import InstallError, ensure_codex, remove_install, trace_reduce
 from .probe_bodies import body_facts
@@ -211,7 +212,7 @@ def reducer_facts(reducer: Reducer, bundles: list[Path]) -> dict:
     for name, (variant, path) in ENUMS.items():
         facts[name] = reducer.expected_list(by_variant[variant], _set_in_first(variant, path)) if variant in by_variant else None
     # the release's own bundle relabelled 0..5: which numbers the reducer takes (for this layout)
-    facts["schema_versions_accepted"] = [n for n in range(0, 6) if reducer.run_edited(base, _with_schema(n))[0] == 0]
+    facts["schema_versions_accepted"] = [n for n in PROBED_SCHEMA_VERSIONS if reducer.run_edited(base, _with_schema(n))[0] == 0]
     required: dict[str, list[str]] = {}
     optional: dict[str, list[str]] = {}
     for variant, bundle in sorted(by_variant.items()):

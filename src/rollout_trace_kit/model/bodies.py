@@ -169,6 +169,10 @@ AGENT_PATH_OTHER = "/morpheus"
 # TEXT}` (the arguments' content is not checked there); a null invocation is not read. "parse
 # terminal invocation payload {id} as dispatch payload" (measured on 0.164.0, 0.169.0, 0.171.0).
 PARSED_INVOCATIONS = {"write_stdin": "write_stdin"}
+# An invocation whose `tool_namespace` is a string is not parsed so (0.164.0 accepts any name and
+# arguments there, measured with an MCP tool's invocation; unmeasured on 0.169.0 and 0.171.0,
+# where the kit errs the same way: towards accepting).
+DISPATCH_NAMESPACED_UNPARSED = True
 # Up to this release the reducer also parses the arguments: a JSON object with a `session_id`
 # (measured on 0.164.0; 0.169.0 and 0.171.0 take any arguments text).
 DISPATCH_ARGUMENTS_UNTIL = "0.164.0"

@@ -213,3 +213,8 @@ def bisect_next(table_: list[Release]) -> list[str]:
             out.append(run[len(run) // 2])
             run = []
     return out
+
+
+# The schema_version values the probe tries on a release's reducer (codex/probe.py): whether it
+# accepts another value is unmeasured (a warning, never an error, when a bundle holds one).
+PROBED_SCHEMA_VERSIONS = range(0, 6)

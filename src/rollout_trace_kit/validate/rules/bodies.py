@@ -127,6 +127,8 @@ def dispatch_problem(body, tool_name: str, arguments_read: bool = False) -> str 
     """Why the reducer cannot parse an invocation ``body`` as the dispatch payload of ``tool_name``, or None."""
     if not isinstance(body, dict):
         return "is not an object"
+    if B.DISPATCH_NAMESPACED_UNPARSED and isinstance(body.get("tool_namespace"), str):
+        return None  # a namespaced tool's invocation is not read as a dispatch payload
     if body.get("tool_name") != tool_name:
         return f"names tool {body.get('tool_name')!r}, not {tool_name!r}"
     if body.get("tool_namespace") is not None and not isinstance(body["tool_namespace"], str):

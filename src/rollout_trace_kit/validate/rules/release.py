@@ -350,11 +350,20 @@ def judge_reader(summary: BundleSummary, release) -> list[ReleaseFinding]:
         bad: list[tuple[Any, int | None]] = [(sv, line) for sv, line in summary.schema_versions.items() if sv not in accepted]
         if summary.manifest_schema is not None and summary.manifest_schema not in accepted:
             bad.insert(0, (summary.manifest_schema, None))
-        if bad:
-            sv, line = bad[0]
+        from ...model.releases import PROBED_SCHEMA_VERSIONS
+
+        tried = [(sv, line) for sv, line in bad if type(sv) is int and sv in PROBED_SCHEMA_VERSIONS]
+        if tried:
+            sv, line = tried[0]
             return [ReleaseFinding(SCHEMA_ACCEPTED, f"Codex {v}'s reducer accepts schema_version "
                                    f"{sorted(accepted)}, not {sv!r}", line,
                                    file=MANIFEST if line is None else TRACE)]
+        if bad:  # values the probe never tried: unmeasured, so a warning that says so
+            sv, line = bad[0]
+            return [ReleaseFinding(SCHEMA_ACCEPTED, f"schema_version {sv!r} was not tried on Codex {v}'s reducer "
+                                   f"(the probe tries {PROBED_SCHEMA_VERSIONS.start}..{PROBED_SCHEMA_VERSIONS.stop - 1}; "
+                                   f"it accepted {sorted(accepted)})", line, Severity.WARNING,
+                                   file=MANIFEST if line is None else TRACE)] + _reader_rules(summary, release)
     return _reader_rules(summary, release)
 
 
