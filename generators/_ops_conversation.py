@@ -32,8 +32,8 @@ def _conversation_fork(bundle, dialect, rnd):
     for k in (1, 2):  # each a request continuing the response: a copy of its start, with its own body
         copy = ed.clone(i)
         p = copy["payload"]
-        p["inference_call_id"] = fresh(rnd, "inference-")
-        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": fresh(rnd, "fork ")}]}
+        p["inference_call_id"] = fresh(rnd, f"inference-fork{k}-")  # distinct whatever rnd draws
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": fresh(rnd, f"fork {k} ")}]}
         ed.set_body(p["request_payload"]["path"], {**body, MB.REQUEST_PREVIOUS_RESPONSE: response_id, MB.REQUEST_INPUT: [item]})
         ed.insert(j + k, copy)
     return result(ed, "INFERENCE.CONVERSATION_MISMATCH", j + 2, note="a response continued twice")
