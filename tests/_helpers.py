@@ -16,6 +16,20 @@ def kit_reducer(*flags: str) -> str:
     return f"{PY} {REDUCERS / 'kit_reducer.py'} {{bundle}} {{output}} " + " ".join(flags)
 
 
+def process_gone(marker: str, within: float = 60.0) -> bool:
+    """Whether no process with ``marker`` in its command line is left, waiting up to ``within``
+    seconds: SIGKILL is delivered when the process is next scheduled, which on a loaded machine
+    is not at once (a generous bound, not a timing assertion)."""
+    import time
+
+    deadline = time.monotonic() + within
+    while process_alive(marker):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def process_alive(marker: str) -> bool:
     """Whether a process with ``marker`` in its command line is still running."""
     for pid in os.listdir("/proc"):

@@ -186,7 +186,7 @@ def test_conformance_run_keeps_a_bounded_tail_of_what_the_command_prints():
 
 
 def test_conformance_run_kills_what_the_command_left_behind(tmp_path):
-    from ._helpers import process_alive
+    from ._helpers import process_gone
     from rollout_trace_kit.conformance.suite.run import run_case
 
     root, expected = _first_case()
@@ -195,7 +195,7 @@ def test_conformance_run_kills_what_the_command_left_behind(tmp_path):
     cmd = f"sh -c 'sleep 600; : {marker}' </dev/null >/dev/null 2>&1 & exit 0"
     out = run_case(root, expected, cmd, profile="reducer", release=None, timeout=300)
     assert out.status == "pass", out
-    assert not process_alive(marker)
+    assert process_gone(marker)
 
 
 def test_conformance_run_escapes_a_case_id(monkeypatch, capsys):

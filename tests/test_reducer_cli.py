@@ -19,7 +19,7 @@ import pytest
 from rollout_trace_kit.conformance.command import TAIL, ReducerCommand
 from rollout_trace_kit.conformance.reducer.cases import eligible_invariants, plan_cases
 
-from ._helpers import PY, REDUCERS, kit_reducer, process_alive, read_until_closed
+from ._helpers import PY, REDUCERS, kit_reducer, process_gone, read_until_closed
 
 RTK = [sys.executable, "-m", "rollout_trace_kit"]
 
@@ -39,7 +39,7 @@ def test_a_background_child_does_not_outlive_its_case(tmp_path, status):
     outcome = cmd.run(tmp_path, tmp_path / "work")
     assert time.monotonic() - started < 10  # the child holds the pipes: killing the group frees them
     assert outcome.returncode == status and not outcome.timed_out
-    assert not process_alive(marker)
+    assert process_gone(marker)
 
 
 def test_a_shell_background_child_does_not_outlive_its_case(tmp_path):
@@ -47,7 +47,7 @@ def test_a_shell_background_child_does_not_outlive_its_case(tmp_path):
     cmd = ReducerCommand(f"sh -c '(sleep {marker} &); exit 1'", timeout=20)
     outcome = cmd.run(tmp_path, tmp_path / "work")
     assert outcome.returncode == 1
-    assert not process_alive(marker)
+    assert process_gone(marker)
 
 
 def test_what_a_reducer_prints_is_kept_to_a_bounded_tail(tmp_path):

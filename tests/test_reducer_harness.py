@@ -14,7 +14,7 @@ import pytest
 
 from rollout_trace_kit.conformance.reducer.cases import build_case
 
-from ._helpers import PY, REDUCERS, kit_reducer, process_alive
+from ._helpers import PY, REDUCERS, kit_reducer, process_gone
 
 
 
@@ -107,7 +107,7 @@ def test_hang_is_a_hang_and_the_process_group_is_killed(tmp_path):
     assert rows["VALID"]["accepts"] == rows["VALID"]["cases"] == 1
     assert doc["results"]["hang"] == doc["cases"] - 1 >= 3
     assert {f["behaviour"] for f in doc["failures"]} == {"hangs"}
-    assert not process_alive(marker)
+    assert process_gone(marker)
 
 
 def test_known_results_cannot_go_stale(tmp_path):
