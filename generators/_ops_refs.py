@@ -227,15 +227,13 @@ def _naming(bundle, dialect, rnd):
     return result(ed, "REF.NAMING", i, note=note)
 
 
-@corruption("REF.KIND", "A ref's kind is not the one writers use for its field.")
-def _wrong_kind(bundle, dialect, rnd):
-    ed = Editor(bundle, dialect)
+def _relabel(ed: Editor, dialect, rnd, refs, kinds_of, invariant: str):
+    """Give one of ``refs`` (line, pointer, ref) whose field ``kinds_of(tag, field)`` names kinds a
+    payload kind outside them."""
     options = []
-    for i, pointer, ref in owned_refs(ed):
+    for i, pointer, ref in refs:
         parts = pointer.split("/")
-        if len(parts) != 3:
-            continue
-        kinds = dialect.payload.variant(ed.tag(i)).field(parts[2]).payload_kinds
+        kinds = kinds_of(ed.tag(i), parts[2]) if len(parts) == 3 else None
         if kinds:
             options.append((i, pointer, ref, kinds))
     got = pick(rnd, options)
@@ -244,7 +242,14 @@ def _wrong_kind(bundle, dialect, rnd):
     i, pointer, ref, kinds = got
     ed.touch(i)
     ref["kind"] = {"type": rnd.choice([k for k in payload_kinds(dialect) if k not in kinds])}
-    return result(ed, "REF.KIND", i, note=f"{pointer} is {ref['kind']['type']}")
+    return result(ed, invariant, i, note=f"{pointer} is {ref['kind']['type']}")
+
+
+@corruption("REF.KIND", "A ref's kind is not the one writers use for its field.")
+def _wrong_kind(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    return _relabel(ed, dialect, rnd, owned_refs(ed),
+                    lambda tag, name: dialect.payload.variant(tag).field(name).payload_kinds, "REF.KIND")
 
 
 @corruption(
@@ -258,19 +263,8 @@ def _checked_kind(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     checked = {(v.tag, f.name): f.payload_kinds for v in dialect.payload.variants for f in v.fields
                if f.kind_checked_since is not None and f.payload_kinds}
-    options = []
-    for i, pointer, ref in Store(ed).owned() if dialect.layout.store == STORE_ZSTD_SHARDS else owned_refs(ed):
-        parts = pointer.split("/")
-        kinds = checked.get((ed.tag(i), parts[2])) if len(parts) == 3 else None
-        if kinds:
-            options.append((i, pointer, ref, kinds))
-    got = pick(rnd, options)
-    if got is None:
-        return None
-    i, pointer, ref, kinds = got
-    ed.touch(i)
-    ref["kind"] = {"type": rnd.choice([k for k in payload_kinds(dialect) if k not in kinds])}
-    return result(ed, "REF.KIND_CHECKED", i, note=f"{pointer} is {ref['kind']['type']}")
+    refs = Store(ed).owned() if dialect.layout.store == STORE_ZSTD_SHARDS else owned_refs(ed)
+    return _relabel(ed, dialect, rnd, refs, lambda tag, name: checked.get((tag, name)), "REF.KIND_CHECKED")
 
 
 @corruption("REF.ORPHAN", "A file in payloads/ is referenced by no event.")

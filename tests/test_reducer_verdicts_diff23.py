@@ -6,7 +6,6 @@ minimal bundle: the kit's reducer profile must give the real reducer's verdict. 
 from __future__ import annotations
 
 import json
-import subprocess
 from typing import Any, Callable
 
 import pytest
@@ -15,7 +14,8 @@ from rollout_trace_kit.bundle import Bundle
 from rollout_trace_kit.model import bodies as B
 
 from .test_reducer_verdicts_bodies import (ALL, CHILD, OUTPUT, ROOT, TURN, USER, Case, Payloads, accepted_output, call,
-                                           inference, kit_verdict, minimal, turn, with_items, with_two_inferences)
+                                           assert_kit_verdict, assert_reference_verdict, inference, minimal, turn,
+                                           with_items, with_two_inferences)
 
 CHILD_UUID = "01a2139c-be82-7122-b5b2-7c62fb23c95b"
 SPAWN_ARGS = json.dumps({"message": "CHILD-TASK", "task_name": "child"})
@@ -298,19 +298,13 @@ PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.diale
 
 @pytest.mark.parametrize("case,dialect", PARAMS)
 def test_reducer_profile_gives_the_reference_reducers_verdict(tmp_path, case: Case, dialect: str):
-    report = kit_verdict(tmp_path, case.build(dialect), dialect)
-    errors = {f.invariant for f in report.findings if f.severity.value == "error"}
-    assert errors == set(case.expected), [(f.invariant, f.message) for f in report.findings]
-    assert report.ok is (not case.expected)
+    assert_kit_verdict(tmp_path, case, dialect)
 
 
 @pytest.mark.codex
 @pytest.mark.parametrize("case,dialect", PARAMS)
 def test_the_reference_reducer_gives_the_expected_verdict(tmp_path, case: Case, dialect: str, codex_binaries):
-    path = case.build(dialect).write(tmp_path / "bundle")
-    run = subprocess.run([codex_binaries[dialect], "debug", "trace-reduce", str(path), "-o", str(tmp_path / "state.json")],
-                         capture_output=True, text=True, timeout=120)
-    assert (run.returncode == 0) is (not case.expected), run.stderr[:500]
+    assert_reference_verdict(tmp_path, case, dialect, codex_binaries[dialect])
 
 
 def test_the_activity_table_names_multi_agent_tool_kinds_only():

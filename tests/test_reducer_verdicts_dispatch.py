@@ -8,7 +8,6 @@ with ``--release`` must give the verdict of the dialect's reference reducer, and
 from __future__ import annotations
 
 import re
-import subprocess
 from typing import Any, Callable
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from rollout_trace_kit.bundle import Bundle
 
 from .test_reducer_verdicts_bodies import (
-    ALL, ROOT, TURN, USER, Case, Payloads, call, cell_events, inference, kit_verdict, minimal, output, turn,
+    ALL, ROOT, TURN, USER, Case, Payloads, call, cell_events, assert_kit_verdict, assert_reference_verdict, inference, minimal, output, turn,
     with_exec, with_items, with_two_inferences,
 )
 
@@ -263,16 +262,10 @@ PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.diale
 
 @pytest.mark.parametrize("case,dialect", PARAMS)
 def test_reducer_profile_gives_the_reference_reducers_verdict(tmp_path, case: Case, dialect: str):
-    report = kit_verdict(tmp_path, case.build(dialect), dialect)
-    errors = {f.invariant for f in report.findings if f.severity.value == "error"}
-    assert errors == set(case.expected), [(f.invariant, f.message) for f in report.findings]
-    assert report.ok is (not case.expected)
+    assert_kit_verdict(tmp_path, case, dialect)
 
 
 @pytest.mark.codex
 @pytest.mark.parametrize("case,dialect", PARAMS)
 def test_the_reference_reducer_gives_the_expected_verdict(tmp_path, case: Case, dialect: str, codex_binaries):
-    path = case.build(dialect).write(tmp_path / "bundle")
-    run = subprocess.run([codex_binaries[dialect], "debug", "trace-reduce", str(path), "-o", str(tmp_path / "state.json")],
-                         capture_output=True, text=True, timeout=120)
-    assert (run.returncode == 0) is (not case.expected), run.stderr[:500]
+    assert_reference_verdict(tmp_path, case, dialect, codex_binaries[dialect])

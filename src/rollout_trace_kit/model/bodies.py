@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .common import TERMINAL_AT_DISPATCH_KINDS
+
 # -- model items ------------------------------------------------------------------------
 
 
@@ -168,7 +170,9 @@ AGENT_PATH_OTHER = "/morpheus"
 # that `tool_name`, `tool_namespace` a string or null, `payload` `{"type": "function", "arguments":
 # TEXT}` (the arguments' content is not checked there); a null invocation is not read. "parse
 # terminal invocation payload {id} as dispatch payload" (measured on 0.164.0, 0.169.0, 0.171.0).
-PARSED_INVOCATIONS = {"write_stdin": "write_stdin"}
+# The kinds are those whose terminal operation starts at dispatch (common.py: the one list);
+# the name an invocation must give is the kind's own.
+PARSED_INVOCATIONS = {kind: kind for kind in TERMINAL_AT_DISPATCH_KINDS}
 # An invocation whose `tool_namespace` is a string is not parsed so (0.164.0 accepts any name and
 # arguments there, measured with an MCP tool's invocation; unmeasured on 0.169.0 and 0.171.0,
 # where the kit errs the same way: towards accepting).
