@@ -1,4 +1,4 @@
-"""Dialect v2: ``schema_version`` 2, written by Codex 0.165.0 to 0.169.1.
+"""Dialect v2: ``schema_version`` 2, written by Codex 0.165.0 to 0.170.0.
 
 No source of schema 2 is published. Everything that differs from v1 was
 learnt from real bundles of Codex 0.169.0 and from the 0.169.0 binary (serde's
@@ -97,11 +97,11 @@ V2 = Dialect(
     schema_version=2,
     title="Rollout trace, schema_version 2",
     doc=(
-        "The dialect of Codex 0.165.0 to 0.169.1. Its reducer enforces the ordering and "
+        "The dialect of Codex 0.165.0 to 0.170.0. Its reducer enforces the ordering and "
         "identity rules that v1 left to the writer: contiguous `seq`, one `rollout_id`, "
         "the event `schema_version`, and nothing after `recording_completed`."
     ),
-    releases=("0.165.0", "0.169.1"),
+    releases=("0.165.0", "0.170.0"),
     reference_release="0.169.0",
     envelope=envelope(2),
     payload=payload_union(v2_variants()),
