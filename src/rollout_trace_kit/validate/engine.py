@@ -186,6 +186,7 @@ class _Pass:
         self.order.finish()
         if isinstance(self.refs, StoreRefChecker):  # the shard store judges its last shard by it
             self.refs.recording_completed = self.order.recording_completed_seq is not None
+            self.refs.rollout_ended = self.order.rollout_ended_seq is not None
         self.refs.finish()
 
     def batch(self, start: int, lines: list[bytes]) -> None:
