@@ -281,3 +281,46 @@ def test_check_writer_never_keeps_bundles_in_a_bundle_it_replays(tmp_path, where
     assert proc.returncode == 2, proc
     assert b"never writes into a bundle" in proc.stderr
     assert sorted(p.name for p in bundle.iterdir()) == before
+
+
+# --- the release summary's caps: past one the kit declined to judge -------------------------------
+
+@pytest.mark.parametrize("cap", ["MAX_KEYSETS", "MAX_NAMES"])
+def test_a_release_summary_cap_reached_is_an_error_never_ok(monkeypatch, cap):
+    from rollout_trace_kit.corpus import corpus_root
+    from rollout_trace_kit.validate import Options, Profile, validate_bundle
+    from rollout_trace_kit.validate.compat_cli import judge_bundle
+    from rollout_trace_kit.validate.rules import release
+
+    bundle = corpus_root() / "codex-0.169.0" / "tools"
+    assert validate_bundle(bundle, Options(profile=Profile.REDUCER, release="0.169.0")).ok
+    monkeypatch.setattr(release, cap, 0)  # every bundle past the cap, as a hostile one is past 64 or 256
+    report = validate_bundle(bundle, Options(profile=Profile.REDUCER, release="0.169.0"))
+    assert not report.ok  # "ok" before: the rules judged the first key set of each variant alone
+    capped = [f for f in report.findings if f.invariant == "KIT.RELEASE_SUMMARY_CAP"]
+    assert capped and capped[0].severity.value == "error" and "declined" in capped[0].message
+    assert judge_bundle(bundle)["readers"] == []  # compat names no reader
+
+
+def test_a_bundle_past_the_key_set_cap_fails_validate_release_and_compat(tmp_path):
+    import json
+    import shutil
+
+    from rollout_trace_kit.corpus import corpus_root
+    from rollout_trace_kit.validate.rules.release import MAX_KEYSETS
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(corpus_root() / "codex-0.169.0" / "basic", bundle)
+    lines = (bundle / "trace.jsonl").read_bytes().splitlines()
+    first = json.loads(lines[0])
+    extra = []
+    for n in range(MAX_KEYSETS + 1):  # one variant, a key set per event (serde ignores the unknown key)
+        ev = json.loads(json.dumps(first))
+        ev["payload"][f"x{n}"] = 1
+        extra.append(json.dumps(ev).encode())
+    (bundle / "trace.jsonl").write_bytes(b"\n".join(lines[:1] + extra + lines[1:]) + b"\n")
+    proc = _rt("validate", str(bundle), "--profile", "reducer", "--release", "0.169.0", "--format", "json")
+    found = {f["invariant"] for b in json.loads(proc.stdout)["bundles"] for f in b["findings"]}
+    assert proc.returncode == 1 and "KIT.RELEASE_SUMMARY_CAP" in found, proc.stdout[-2000:]
+    compat = _rt("compat", str(bundle), "--format", "json")
+    assert compat.returncode == 1 and json.loads(compat.stdout)["bundles"][0]["readers"] == []

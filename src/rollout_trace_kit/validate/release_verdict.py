@@ -29,7 +29,7 @@ from .rules.layout import (IS_DIRECTORY, MANIFEST, MANIFEST_JSON, MANIFEST_PRESE
 from .rules import schema
 from .rules.lifecycle import RELEASE_REQUIRED
 from .rules.order import AFTER_ROLLOUT_ENDED, TERMINAL_PRESENT
-from .rules.release import BundleSummary, judge, judge_reader
+from .rules.release import SUMMARY_CAP, BundleSummary, judge, judge_reader
 
 
 # Every release's reducer parses each line with serde_json: a line these rules fail at the
@@ -113,6 +113,10 @@ def attach(ctx) -> dict | None:
         summary.unreadable_line = next((f.line for f in ctx.findings if f.invariant in _UNREADABLE_LINE
                                         and f.profile is Profile.REDUCER), None)
     summary.unopened = summary.unopened or any(f.invariant in _UNOPENED for f in ctx.findings)
+    if summary.capped is not None:  # the release rules would judge a part of the bundle: declined, never "ok"
+        what, line = summary.capped
+        ctx.report(SUMMARY_CAP, f"the bundle holds {what}, past the kit's cap for the release summary: "
+                   "the kit declined to judge it as any release", line=line, seq=None)
     pass_findings = list(ctx.findings)
     if ctx.options.release is not None:  # a release with facts (Options checks it)
         release = releases.release(ctx.options.release)
