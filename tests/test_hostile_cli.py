@@ -247,23 +247,85 @@ def test_a_directory_no_one_may_list_is_judged_not_skipped(tmp_path, monkeypatch
 
     _bundle_at(tmp_path / "good")
     (tmp_path / "locked" / "hidden").mkdir(parents=True)  # chmod 000 as another user would see it
-    listing = Path.iterdir
+    scan = os.scandir
 
-    def iterdir(self):
-        if self.name == "locked":
-            raise PermissionError(13, "Permission denied", str(self))
-        return listing(self)
+    def scandir(path):
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scan(path)
 
-    monkeypatch.setattr(Path, "iterdir", iterdir)
+    monkeypatch.setattr(os, "scandir", scandir)
     assert find_bundles(tmp_path) == [tmp_path / "good", tmp_path / "locked"]
 
 
-def test_bundles_below_the_search_depth_are_a_usage_error_not_skipped(tmp_path):
+def test_bundles_deep_in_a_tree_are_found_and_hidden_directories_not_searched(tmp_path):
+    import json
+
     _bundle_at(tmp_path / "shallow")
     _bundle_at(tmp_path / "a" / "b" / "c" / "d" / "e" / "deep")
-    proc = _rt("validate", str(tmp_path), "-q")
-    assert proc.returncode == 2, proc  # "ok" on the shallow one alone before
-    assert b"not searched" in proc.stderr
+    # a repository's .git: refs nested deeper than any search, and no bundle
+    deep_git = tmp_path / ".git" / "refs" / "/".join(f"r{n}" for n in range(40))
+    deep_git.mkdir(parents=True)
+    proc = _rt("validate", str(tmp_path), "--format", "json")
+    assert b"Traceback" not in proc.stderr and b"not searched" not in proc.stderr  # exit 2 before
+    judged = [b["bundle"] for b in json.loads(proc.stdout)["bundles"]]
+    assert judged == [str(tmp_path / "a" / "b" / "c" / "d" / "e" / "deep"), str(tmp_path / "shallow")]
+
+
+def test_a_search_cap_reached_is_a_finding_never_ok(tmp_path):
+    import json
+
+    from rollout_trace_kit.validate.cli import MAX_SEARCH_DEPTH
+
+    _bundle_at(tmp_path / "shallow")
+    deep = tmp_path / "/".join("d" for _ in range(MAX_SEARCH_DEPTH + 2))
+    _bundle_at(deep / "bundle")
+    for command in (["validate", str(tmp_path), "--format", "json"], ["compat", str(tmp_path), "--format", "json"]):
+        proc = _rt(*command)
+        assert proc.returncode == 1, proc
+        rows = json.loads(proc.stdout)["bundles"]
+        stopped = [r for r in rows if r["bundle"] != str(tmp_path / "shallow")]
+        assert len(stopped) == 1 and str(deep) not in stopped[0]["bundle"]
+        if command[0] == "validate":
+            assert [f["invariant"] for f in stopped[0]["findings"]] == ["KIT.SEARCH_CAP"]
+            assert "searched 32 directories deep" in stopped[0]["findings"][0]["message"]
+        else:
+            assert not stopped[0].get("readers")
+
+
+def test_the_search_stops_after_its_entry_cap_with_a_finding(tmp_path, monkeypatch):
+    from rollout_trace_kit.validate import cli
+
+    _bundle_at(tmp_path / "a")
+    for n in range(20):
+        (tmp_path / "z" / f"f{n}").mkdir(parents=True)
+    monkeypatch.setattr(cli, "MAX_SEARCH_ENTRIES", 10)
+    unsearched: dict = {}
+    found = cli.find_bundles(tmp_path, unsearched)
+    assert found == [tmp_path / "a", tmp_path / "z"] and list(unsearched) == [tmp_path / "z"]
+    assert "stops after 10 entries" in unsearched[tmp_path / "z"]
+
+
+def test_the_fleet_table_lists_a_directory_no_one_may_list(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from rollout_trace_kit.validate.table import bundle_paths, judge_rows
+
+    _bundle_at(tmp_path / "good")
+    (tmp_path / "locked" / "hidden").mkdir(parents=True)
+    scan = os.scandir
+
+    def scandir(path):
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scan(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    paths = bundle_paths(tmp_path)
+    assert paths == [str(tmp_path / "good"), str(tmp_path / "locked")]  # skipped silently before
+    monkeypatch.setattr(os, "scandir", scan)
+    rows = judge_rows(paths[1])
+    assert rows[0]["ok"] is False and rows[0]["findings"] > 0
 
 
 @pytest.mark.parametrize("where", ["inside", "itself"])

@@ -72,6 +72,17 @@ INTERNAL_ERROR = invariant(
     source="kit: bad input must end in a finding",
     kit_only=True,
 )
+SEARCH_CAP = invariant(
+    "KIT.SEARCH_CAP",
+    "Every bundle below a directory of bundles is found: the search stays within the kit's caps on depth "
+    "and on directory entries (hidden directories, such as `.git`, are not bundles and are not searched).",
+    v1=R, v2=R,
+    source="kit limit: a directory of bundles is searched 32 directories deep, through at most 1,000,000 entries",
+    notes="Reported for the directory where the search stopped: the kit declined to judge what lies below it "
+    "(an error, never 'ok'); name a directory nearer to the bundles.",
+    kit_only=True,
+    declines=True,
+)
 TRACE_PRESENT = invariant(
     "BUNDLE.TRACE_PRESENT",
     "`trace.jsonl` exists and is a readable regular file.",
