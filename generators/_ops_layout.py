@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from ..bundle import Bundle, dumps_pretty
+from ..bundle import Bundle, Special, dumps_pretty
 from ..model import DIALECTS
 from ..model.common import ManifestKey
 from ..model.types import Str, unwrap
@@ -140,3 +140,46 @@ def _no_trace(bundle, dialect, rnd):
     ed.events, ed.raw, ed.dirty = [], [], set()
     ed.bundle.has_trace = False
     return result(ed, "BUNDLE.TRACE_PRESENT", None)
+
+
+def _moved(bundle: Bundle, name: str, rnd) -> tuple[Bundle, str] | None:
+    """``bundle`` with ``name`` (manifest.json or trace.jsonl) moved to another file of the bundle,
+    its place left free for a link; the other file's name."""
+    out = bundle.copy()
+    if name == "manifest.json":
+        if out.manifest is None:
+            return None
+        data, out.manifest = out.manifest, None
+    else:
+        if not out.has_trace:
+            return None
+        data, out.has_trace = b"".join(out.trace_bytes()), False
+    moved = rnd.choice(["real-", "kept/", ".hidden-"]) + name
+    out.payloads[moved] = data
+    return out, moved
+
+
+@corruption("BUNDLE.NOT_LINKED", "manifest.json or trace.jsonl is a symbolic link to a file inside the bundle.",
+            edits_store=None)
+def _linked_inside(bundle, dialect, rnd):
+    name = rnd.choice(["manifest.json", "trace.jsonl"])
+    out = result(Editor(bundle, dialect), "BUNDLE.NOT_LINKED", None, note=name)
+    got = _moved(out.bundle, name, rnd)
+    if got is None:
+        return None
+    moved_bundle, moved = got
+    moved_bundle.specials[name] = Special("symlink", moved)
+    return replace(out, bundle=moved_bundle)
+
+
+@corruption("BUNDLE.CONFINED", "manifest.json or trace.jsonl is a symbolic link that leads out of the bundle "
+            "(to an absolute path, or up with '..').", edits_store=None)
+def _linked_out(bundle, dialect, rnd):
+    name = rnd.choice(["manifest.json", "trace.jsonl"])
+    out = result(Editor(bundle, dialect), "BUNDLE.CONFINED", None, note=name)
+    got = _moved(out.bundle, name, rnd)
+    if got is None:
+        return None
+    moved_bundle, _ = got
+    moved_bundle.specials[name] = Special("symlink", rnd.choice(["/etc/hostname", f"../elsewhere/{name}"]))
+    return replace(out, bundle=moved_bundle)

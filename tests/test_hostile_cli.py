@@ -386,3 +386,48 @@ def test_a_bundle_past_the_key_set_cap_fails_validate_release_and_compat(tmp_pat
     assert proc.returncode == 1 and "KIT.RELEASE_SUMMARY_CAP" in found, proc.stdout[-2000:]
     compat = _rt("compat", str(bundle), "--format", "json")
     assert compat.returncode == 1 and json.loads(compat.stdout)["bundles"][0]["readers"] == []
+
+
+# --- manifest.json and trace.jsonl as symbolic links ----------------------------------------------
+
+def _linked_bundle(tmp_path, name: str, out: bool):
+    import shutil
+
+    from rollout_trace_kit.corpus import corpus_root
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(corpus_root() / "codex-0.169.0" / "basic", bundle)
+    where = tmp_path / "elsewhere" if out else bundle / "kept"
+    where.mkdir()
+    (bundle / name).rename(where / name)
+    (bundle / name).symlink_to(where / name)
+    return bundle
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "trace.jsonl"])
+def test_a_link_out_of_the_bundle_is_not_read_and_the_kit_declines(tmp_path, name):
+    import json
+
+    bundle = _linked_bundle(tmp_path, name, out=True)
+    secret = b"secret-of-someone-else ::error::x"
+    (tmp_path / "elsewhere" / name).write_bytes(secret)  # read and quoted in a finding before
+    for profile in ("reducer", "writer", "strict"):
+        proc = _rt("validate", str(bundle), "--profile", profile, "--format", "json")
+        assert proc.returncode == 1, proc  # "ok" before, in the reducer profile, for a real file there
+        findings = json.loads(proc.stdout)["bundles"][0]["findings"]
+        assert [f["invariant"] for f in findings] == ["BUNDLE.CONFINED"] and b"secret" not in proc.stdout
+    compat = _rt("compat", str(bundle), "--format", "json")
+    assert compat.returncode == 1 and json.loads(compat.stdout)["bundles"][0]["readers"] == []
+    assert b"secret" not in compat.stdout
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "trace.jsonl"])
+def test_a_link_inside_the_bundle_is_read_and_a_writer_finding(tmp_path, name):
+    import json
+
+    bundle = _linked_bundle(tmp_path, name, out=False)
+    reducer = _rt("validate", str(bundle), "--profile", "reducer", "-q")
+    assert reducer.returncode == 0, reducer  # the reducers read it (measured on 0.164.0, 0.169.0, 0.171.0)
+    writer = _rt("validate", str(bundle), "--format", "json")
+    assert writer.returncode == 1, writer
+    assert [f["invariant"] for f in json.loads(writer.stdout)["bundles"][0]["findings"]] == ["BUNDLE.NOT_LINKED"]

@@ -96,7 +96,7 @@ def _guarded(ctx: Context, step: Callable[[Context], T]) -> T | None:
 
 
 def _run(ctx: Context) -> None:
-    if not layout.check_bundle_dir(ctx):
+    if not layout.check_bundle_dir(ctx) or not layout.check_links(ctx):
         return
     layout.load_manifest(ctx)
     if ctx.dialect is not None and not layout.store_readable(ctx, READABLE_STORES):

@@ -24,8 +24,8 @@ from ..model.types import Dialect
 from .context import Options
 from .findings import Finding, Profile, Severity
 from .lines import DEFAULT_MAX_LINE_BYTES
-from .rules.layout import (IS_DIRECTORY, MANIFEST, MANIFEST_JSON, MANIFEST_PRESENT, MAX_MANIFEST_BYTES, TRACE,
-                           TRACE_PRESENT)
+from .rules.layout import (CONFINED, IS_DIRECTORY, MANIFEST, MANIFEST_JSON, MANIFEST_PRESENT, MAX_MANIFEST_BYTES,
+                           TRACE, TRACE_PRESENT, leads_out)
 from .rules import schema
 from .rules.lifecycle import RELEASE_REQUIRED
 from .rules.order import AFTER_ROLLOUT_ENDED, TERMINAL_PRESENT
@@ -104,7 +104,7 @@ def attach(ctx) -> dict | None:
     from ..model import releases
 
     summary: BundleSummary = ctx.summary
-    if not summary.keysets:
+    if not summary.keysets and not any(f.invariant == CONFINED.id for f in ctx.findings):
         # the pass stopped before the events (a dialect or payload store the validator cannot read): read them plainly
         summary = ctx.summary = summarize(ctx.bundle)
     if isinstance(ctx.manifest, dict):
@@ -234,6 +234,8 @@ def ranges(versions: list[str]) -> list[str]:
 def summarize(bundle: Path, max_line: int = DEFAULT_MAX_LINE_BYTES) -> BundleSummary:
     """A summary read straight from trace.jsonl (for dialects the validator does not model)."""
     summary = BundleSummary()
+    if leads_out(bundle, MANIFEST) is not None or leads_out(bundle, TRACE) is not None:
+        return summary  # never read outside the bundle (BUNDLE.CONFINED)
     got = read_capped(bundle / MANIFEST, MAX_MANIFEST_BYTES, keep_prefix=False)
     manifest = _loads(got.data) if got.data is not None else None
     if isinstance(manifest, dict):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-
+import os
+from pathlib import Path
 from typing import BinaryIO
 
 from ...files import IRREGULAR, TOO_LARGE, NotRegular, open_regular, read_capped
@@ -72,6 +73,27 @@ INTERNAL_ERROR = invariant(
     source="kit: bad input must end in a finding",
     kit_only=True,
 )
+NOT_LINKED = invariant(
+    "BUNDLE.NOT_LINKED",
+    "`manifest.json` and `trace.jsonl` are files of the bundle itself, not symbolic links.",
+    v1=W, v2=W,
+    source="writer.rs › TraceWriter::create creates both files; the 0.164.0, 0.169.0 and 0.171.0 reducers "
+    "follow a symbolic link there, inside or out of the bundle (measured: the same output as the files')",
+    notes="A link that stays inside the bundle is read as the reducers read it. One that leads out of the "
+    "bundle the kit never follows: BUNDLE.CONFINED.",
+)
+CONFINED = invariant(
+    "BUNDLE.CONFINED",
+    "The kit reads `manifest.json` and `trace.jsonl` only inside the bundle: a symbolic link there that "
+    "leads out of the bundle is not followed, and the bundle is not judged.",
+    v1=R, v2=R,
+    source="kit: a bundle under check never makes the kit read (and quote in its findings) a file elsewhere; "
+    "the 0.164.0, 0.169.0 and 0.171.0 reducers follow the link (measured)",
+    notes="The kit declined to judge: an error in every profile (never 'ok'), and compat names no reader. "
+    "Copy the file into the bundle to check it.",
+    kit_only=True,
+    declines=True,
+)
 SEARCH_CAP = invariant(
     "KIT.SEARCH_CAP",
     "Every bundle below a directory of bundles is found: the search stays within the kit's caps on depth "
@@ -123,6 +145,40 @@ def check_bundle_dir(ctx: Context) -> bool:
         what = "missing" if not ctx.bundle.exists() else "not a directory"
         ctx.report(IS_DIRECTORY, f"bundle path {ctx.bundle} is {what}", file="", line=None, seq=None)
         return False
+    return True
+
+
+def leads_out(bundle: Path, name: str) -> str | None:
+    """Where the symbolic link ``bundle/name`` points, when it leads out of the bundle; else None
+    (not a link, missing, or a link that stays inside)."""
+    path = os.path.join(bundle, name)
+    if not os.path.islink(path):
+        return None
+    if os.path.realpath(path).startswith(os.path.realpath(bundle) + os.sep):
+        return None
+    try:
+        return os.readlink(path)
+    except OSError as e:
+        return f"? ({e.strerror})"
+
+
+def check_links(ctx: Context) -> bool:
+    """Whether the kit may read the manifest and the log: a symbolic link to either is a finding,
+    and one that leads out of the bundle stops the check (the kit never reads outside it)."""
+    for name in (MANIFEST, TRACE):
+        here: Where = dict(file=name, line=None, seq=None)
+        out = leads_out(ctx.bundle, name)
+        if out is not None:
+            ctx.report(CONFINED, f"{name} is a symbolic link out of the bundle (to {out!r}); the reference reducers "
+                       "read it, the kit never reads outside the bundle: it declined to judge the bundle", **here)
+            return False
+        if os.path.islink(ctx.bundle / name):
+            try:
+                target = os.readlink(ctx.bundle / name)
+            except OSError as e:
+                target = f"? ({e.strerror})"
+            ctx.report(NOT_LINKED, f"{name} is a symbolic link (to {target!r}) inside the bundle; writers write "
+                       "a file (the reducers follow the link, and so does the kit)", **here)
     return True
 
 
