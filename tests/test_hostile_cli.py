@@ -431,3 +431,57 @@ def test_a_link_inside_the_bundle_is_read_and_a_writer_finding(tmp_path, name):
     writer = _rt("validate", str(bundle), "--format", "json")
     assert writer.returncode == 1, writer
     assert [f["invariant"] for f in json.loads(writer.stdout)["bundles"][0]["findings"]] == ["BUNDLE.NOT_LINKED"]
+
+
+# --- a descendant that leaves the process group (setsid) is killed after its run -------------------
+
+SLEEPER = os.path.join(os.path.dirname(__file__), "reducers", "setsid_sleeper.py")
+needs_subreaper = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_CHILD_SUBREAPER is Linux's")
+
+
+@needs_subreaper
+@pytest.mark.parametrize("clean_env", [False, True], ids=["inherits", "drops-its-environment"])
+def test_fuzz_reducer_kills_a_setsid_descendant(tmp_path, clean_env):
+    import uuid
+
+    from ._helpers import process_gone
+
+    marker = f"rtk-setsid-{uuid.uuid4().hex}"
+    cmd = f"{sys.executable} {SLEEPER} {{bundle}} {marker}" + (" --clean-env" if clean_env else "")
+    proc = _rt("fuzz-reducer", "--cmd", cmd, "--dialect", "v2", "--examples", "3", "--seed", "0", "--jobs", "1",
+               "--invariant", "SEQ.NO_GAP", "--no-shrink", "--format", "json", "--repro-dir", str(tmp_path / "r"),
+               cwd=tmp_path, timeout=600)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    assert process_gone(marker)  # the sleepers lived on for 600 s before
+
+
+@needs_subreaper
+@pytest.mark.parametrize("clean_env", [False, True], ids=["inherits", "drops-its-environment"])
+def test_conformance_run_kills_a_setsid_descendant(clean_env):
+    import uuid
+
+    from ._helpers import process_gone
+    from rollout_trace_kit.conformance.suite.run import run_case
+
+    root, expected = _first_case()
+    marker = f"rtk-setsid-{uuid.uuid4().hex}"
+    env = "env -i PATH=/usr/bin:/bin " if clean_env else ""
+    cmd = f"{env}setsid sh -c 'sleep 600; : {marker}' </dev/null >/dev/null 2>&1 & exit 0"
+    out = run_case(root, expected, cmd, profile="reducer", release=None, timeout=300)
+    assert out.status == "pass", out
+    assert process_gone(marker)
+
+
+@needs_subreaper
+def test_check_writer_kills_a_setsid_descendant_of_the_writer(tmp_path):
+    import uuid
+
+    from ._helpers import process_gone
+    from rollout_trace_kit.conformance.writer.process import WriterProcess
+
+    marker = f"rtk-setsid-{uuid.uuid4().hex}"
+    writer = WriterProcess(["sh", "-c", f"setsid sh -c 'sleep 600; : {marker}' </dev/null >/dev/null 2>&1 & cat"])
+    writer.send(b"{}", timeout=30)
+    assert writer.receive(timeout=30) == b"{}"
+    writer.cleanup()
+    assert process_gone(marker)
