@@ -485,3 +485,35 @@ def test_check_writer_kills_a_setsid_descendant_of_the_writer(tmp_path):
     assert writer.receive(timeout=30) == b"{}"
     writer.cleanup()
     assert process_gone(marker)
+
+
+# --- an output path that is a FIFO no process reads: an error, not a hang --------------------------
+
+@pytest.mark.parametrize("command", [
+    ["invariants", "-o", "{fifo}"],
+    ["validate", "corpus:codex-0.164.0/basic", "-o", "{fifo}"],
+    ["validate", "corpus:codex-0.164.0/basic", "--report", "sarif={fifo}", "-q"],
+    ["conformance", "tarball", "{fifo}"],
+    ["fuzz-reducer", "--cmd", "true", "--examples", "1", "--repro-dir", "r", "-o", "{fifo}"],
+])
+def test_an_output_fifo_no_one_reads_is_exit_2_not_a_hang(tmp_path, command):
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    proc = _rt(*[c.replace("{fifo}", str(fifo)) for c in command], cwd=tmp_path, timeout=300)  # waited forever before
+    assert proc.returncode == 2, proc
+    assert b"Traceback" not in proc.stderr and b"a FIFO no process reads" in proc.stderr
+
+
+def test_an_output_pipe_someone_reads_is_written():
+    import threading
+
+    read, write = os.pipe()
+    got = []
+    reader = threading.Thread(target=lambda: got.append(os.read(read, 1 << 20)))
+    reader.start()
+    proc = _rt("invariants", "-o", f"/proc/self/fd/{write}", pass_fds=(write,))
+    os.close(write)
+    reader.join(60)
+    os.close(read)
+    assert proc.returncode == 0, proc
+    assert got and b"BUNDLE.IS_DIRECTORY" in got[0]

@@ -239,7 +239,9 @@ def _finish(doc: dict, results, args, known) -> int:
         text = render(doc, args.format, results)
     try:
         if to_file:
-            with open(args.output, "w", encoding="utf-8") as f:
+            from ...output import open_output
+
+            with open_output(args.output) as f:
                 f.write(text)
         else:
             sys.stdout.write(text)
