@@ -517,3 +517,29 @@ def test_an_output_pipe_someone_reads_is_written():
     os.close(read)
     assert proc.returncode == 0, proc
     assert got and b"BUNDLE.IS_DIRECTORY" in got[0]
+
+
+# --- fuzz-reducer merge: a report is input; its strings never reach the log raw --------------------
+
+def test_the_fuzz_report_summary_escapes_every_string_of_a_merged_report():
+    import io
+
+    from rollout_trace_kit.conformance.reducer.report import print_human
+
+    evil = "X\n::error::pwn##[warning]y\r\n::add-mask::z\x1b[31m\u2028::error::ls"
+    doc = {
+        "failures": [], "expected_failures": [], "new_failures": [evil], "cases": evil, "seconds": 1, "seed": evil,
+        "stale_known_results": [],
+        "results": {"pass": evil}, "skipped": evil,
+        "oracles": {"results": {evil: {"pass": evil, "fail": 0, "n/a": 0}}, "normalizer": evil,
+                    "never_applied": {evil: evil}},
+        "not_run": [{"invariant": evil}], "mode": evil,
+        "model_coverage": {"variants": {"total": 2, "covered": 1, "missing": [evil]}},
+        "never_exercised": [evil],
+    }
+    out = io.StringIO()
+    print_human(doc, file=out, summary_only=True, color="never")
+    text = out.getvalue()
+    assert "\x1b" not in text and "\u2028" not in text and "##[" not in text and "\r" not in text
+    assert not any(line.lstrip().startswith("::") for line in text.splitlines()), text
+    assert text.count("X") >= 8  # every field printed (escaped), none dropped

@@ -426,27 +426,30 @@ def print_human(doc: dict, file=None, summary_only: bool = False, color: str = "
         console.print(f"[red]stale known result[/] {mx(escape.display(inv))}: {mx(escape.display(why))}")
     o = doc.get("oracles") or {}
     for name, counts in (o.get("results") or {}).items():
-        console.print(f"oracle {name}: {counts['pass']} pass, {counts['fail']} fail, {counts['n/a']} not applicable"
-                      + (f" (normalizer {mx(o.get('normalizer', 'none'))})" if name != "coverage" else ""))
+        n = {k: mx(escape.display(str(counts.get(k)))) for k in ("pass", "fail", "n/a")}  # a merged report is input
+        console.print(f"oracle {mx(escape.display(str(name)))}: {n['pass']} pass, {n['fail']} fail, {n['n/a']} not "
+                      "applicable" + (f" (normalizer {mx(escape.display(str(o.get('normalizer', 'none'))))})"
+                                      if name != "coverage" else ""), soft_wrap=True)
     for name, why in (o.get("never_applied") or {}).items():
         asked = name in (o.get("explicit") or [])
         console.print(f"[{'red' if asked else 'yellow'}]oracle {mx(clean(name))} never applied[/]: {mx(clean(why))}",
                       soft_wrap=True)
     not_run = doc.get("not_run") or []
     if not_run:
-        invs = sorted({n["invariant"] for n in not_run})
+        invs = sorted({mx(escape.display(str(n.get("invariant")))) for n in not_run})
         console.print(f"not run: {len(not_run)} case(s) of known hang(s) {', '.join(invs)} after one hung "
                       "(a known hang costs at most one timeout)", soft_wrap=True)
     coverage = doc.get("model_coverage")
     if isinstance(coverage, dict):
         from .coverage import console_lines
 
-        console.print(f"model coverage ({mx(str(doc.get('mode', 'releases')))} mode):")
+        console.print(f"model coverage ({mx(escape.display(str(doc.get('mode', 'releases'))))} mode):")
         for line in console_lines(coverage):
-            console.print(mx(line))
+            console.print(mx(escape.display(line)), soft_wrap=True)
     never = doc.get("never_exercised") or []
     if never:
         shown = ", ".join(never[:12]) + (f" and {len(never) - 12} more (all in the JSON report)" if len(never) > 12 else "")
-        console.print(f"[yellow]never exercised[/]: {len(never)} rule(s), raise --examples: {shown}")
+        console.print(f"[yellow]never exercised[/]: {len(never)} rule(s), raise --examples: {mx(escape.display(shown))}",
+                      soft_wrap=True)
     if not quiet:
-        console.print(_summary_line(doc), soft_wrap=True)
+        console.print(mx(escape.display(_summary_line(doc))), soft_wrap=True)
