@@ -101,7 +101,7 @@ UNCORRUPTIBLE: dict[str, str] = {
     "(tests/test_validate_hostile.py appends from a thread)",
     "KIT.SEARCH_CAP": "about a directory of bundles too deep or too large to search, not about a bundle "
     "(tests/test_hostile_cli.py builds one)",
-    "KIT.RELEASE_SUMMARY_CAP": "checked only with a release to judge by (`--release`, compat); "
+    "KIT.RELEASE_RULES_CAP": "checked only with a release to judge by (`--release`, compat); "
     "tests/test_hostile_cli.py builds a bundle past the cap",
 }
 

@@ -359,7 +359,7 @@ def test_a_release_summary_cap_reached_is_an_error_never_ok(monkeypatch, cap):
     monkeypatch.setattr(release, cap, 0)  # every bundle past the cap, as a hostile one is past 64 or 256
     report = validate_bundle(bundle, Options(profile=Profile.REDUCER, release="0.169.0"))
     assert not report.ok  # "ok" before: the rules judged the first key set of each variant alone
-    capped = [f for f in report.findings if f.invariant == "KIT.RELEASE_SUMMARY_CAP"]
+    capped = [f for f in report.findings if f.invariant == "KIT.RELEASE_RULES_CAP"]
     assert capped and capped[0].severity.value == "error" and "declined" in capped[0].message
     assert judge_bundle(bundle)["readers"] == []  # compat names no reader
 
@@ -383,7 +383,7 @@ def test_a_bundle_past_the_key_set_cap_fails_validate_release_and_compat(tmp_pat
     (bundle / "trace.jsonl").write_bytes(b"\n".join(lines[:1] + extra + lines[1:]) + b"\n")
     proc = _rt("validate", str(bundle), "--profile", "reducer", "--release", "0.169.0", "--format", "json")
     found = {f["invariant"] for b in json.loads(proc.stdout)["bundles"] for f in b["findings"]}
-    assert proc.returncode == 1 and "KIT.RELEASE_SUMMARY_CAP" in found, proc.stdout[-2000:]
+    assert proc.returncode == 1 and "KIT.RELEASE_RULES_CAP" in found, proc.stdout[-2000:]
     compat = _rt("compat", str(bundle), "--format", "json")
     assert compat.returncode == 1 and json.loads(compat.stdout)["bundles"][0]["readers"] == []
 

@@ -115,7 +115,7 @@ def attach(ctx) -> dict | None:
     summary.unopened = summary.unopened or any(f.invariant in _UNOPENED for f in ctx.findings)
     if summary.capped is not None:  # the release rules would judge a part of the bundle: declined, never "ok"
         what, line = summary.capped
-        ctx.report(SUMMARY_CAP, f"the bundle holds {what}, past the kit's cap for the release summary: "
+        ctx.report(SUMMARY_CAP, f"the bundle holds {what}, past the kit's cap for the release rules: "
                    "the kit declined to judge it as any release", line=line, seq=None)
     pass_findings = list(ctx.findings)
     if ctx.options.release is not None:  # a release with facts (Options checks it)

@@ -111,12 +111,12 @@ AFTER_ROLLOUT_ENDED = invariant(
 MAX_KEYSETS = 64  # distinct key sets kept per variant (a hostile bundle cannot grow the summary)
 MAX_NAMES = 256  # distinct variants / kinds kept
 SUMMARY_CAP = invariant(
-    "KIT.RELEASE_SUMMARY_CAP",
+    "KIT.RELEASE_RULES_CAP",
     f"The release rules see every key set and name of the bundle: the kit keeps at most {MAX_KEYSETS} "
     f"distinct key sets per variant, body place or payload ref and {MAX_NAMES} distinct variants, kinds, "
     "schema_versions and body places.",
     v1=R, v2=R,
-    source="kit limit: bounded memory for the release summary (`validate --release`, `compat`)",
+    source="kit limit: bounded memory for what the release rules keep of a bundle (`validate --release`, `compat`)",
     notes="Past a cap the release rules would judge only what was kept: the kit declined to judge, an "
     "error in every profile (never 'ok'), and compat names no reader. Real bundles stay far below.",
     kit_only=True,
