@@ -543,3 +543,58 @@ def test_the_fuzz_report_summary_escapes_every_string_of_a_merged_report():
     assert "\x1b" not in text and "\u2028" not in text and "##[" not in text and "\r" not in text
     assert not any(line.lstrip().startswith("::") for line in text.splitlines()), text
     assert text.count("X") >= 8  # every field printed (escaped), none dropped
+
+
+# --- conformance run --root: a suite from someone else never writes or reads outside it ----------
+
+def _evil_suite(tmp_path, recipe=None, bundle="cases/v2/x/bundle", expected="cases/v2/x/expected.json"):
+    import json
+
+    root = tmp_path / "suite"
+    case = root / "cases" / "v2" / "x"
+    (case / "bundle").mkdir(parents=True)
+    (case / "bundle" / "manifest.json").write_text("{}")
+    (root / "cases" / "index.json").write_text(json.dumps(
+        {"cases": [{"id": "v2/x", "dialect": "v2", "kind": "invalid", "expected": expected}]}))
+    doc = {"id": "v2/x", "dialect": "v2", "kind": "invalid", "bundle": bundle, "recipe": recipe or [],
+           "profiles": {p: {"verdict": "invalid", "errors": [], "warnings": []} for p in ("reducer", "writer", "strict")}}
+    (case / "expected.json").write_text(json.dumps(doc))
+    return root
+
+
+@pytest.mark.parametrize("attack", ["symlink-then-file", "symlink-then-dir", "final-symlink"])
+def test_a_suite_recipe_never_writes_outside_the_bundle_copy(tmp_path, attack):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    recipe = {
+        "symlink-then-file": [{"make": "symlink", "path": "a", "target": str(victim)},
+                              {"make": "big_file", "path": "a/owned", "head": "x", "fill": "y", "count": 1, "tail": ""}],
+        "symlink-then-dir": [{"make": "symlink", "path": "a", "target": str(victim)},
+                             {"make": "dir", "path": "a/sub/owned"}],
+        "final-symlink": [{"make": "symlink", "path": "owned", "target": str(victim / "owned")},
+                          {"make": "big_file", "path": "owned", "head": "x", "fill": "y", "count": 1, "tail": ""}],
+    }[attack]
+    root = _evil_suite(tmp_path, recipe)
+    proc = _rt("conformance", "run", "--profile", "reducer", "--cmd", "exit 1", "--root", str(root))
+    assert list(victim.iterdir()) == []  # written through the symlink before
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc
+
+
+@pytest.mark.parametrize("where", ["bundle", "expected"])
+def test_a_suite_naming_a_path_outside_itself_is_a_usage_error(tmp_path, where):
+    outside = tmp_path / "elsewhere"
+    (outside / "secret").mkdir(parents=True)
+    (outside / "secret" / "manifest.json").write_text("{}")
+    kw = {"bundle": "../elsewhere/secret"} if where == "bundle" else {"expected": "/dev/zero"}
+    root = _evil_suite(tmp_path, **kw)
+    # a command that would show what it was given: it must never be run on the secret
+    proc = _rt("conformance", "run", "--profile", "reducer", "--cmd", "ls {bundle}; exit 1", "--root", str(root),
+               timeout=120)
+    assert proc.returncode == 2 and b"does not hold a readable suite" in proc.stderr, proc
+
+
+def test_a_suite_big_file_past_its_cap_is_refused(tmp_path):
+    recipe = [{"make": "big_file", "path": "trace.jsonl", "head": "", "fill": "x", "count": 1 << 40, "tail": ""}]
+    proc = _rt("conformance", "run", "--profile", "reducer", "--cmd", "exit 1", "--root", str(_evil_suite(tmp_path, recipe)),
+               timeout=120)  # a terabyte written to the temporary directory before
+    assert proc.returncode == 2 and b"larger than" in proc.stderr, proc
