@@ -598,3 +598,14 @@ def test_a_suite_big_file_past_its_cap_is_refused(tmp_path):
     proc = _rt("conformance", "run", "--profile", "reducer", "--cmd", "exit 1", "--root", str(_evil_suite(tmp_path, recipe)),
                timeout=120)  # a terabyte written to the temporary directory before
     assert proc.returncode == 2 and b"larger than" in proc.stderr, proc
+
+
+@pytest.mark.parametrize("command", [
+    ["fuzz-reducer", "merge", "{fifo}"],
+    ["fuzz-reducer", "--cmd", "true", "--known", "{fifo}", "--examples", "1", "--repro-dir", "r"],
+])
+def test_a_report_or_known_file_that_is_a_fifo_is_exit_2_not_a_hang(tmp_path, command):
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    proc = _rt(*[c.replace("{fifo}", str(fifo)) for c in command], cwd=tmp_path, timeout=120)  # waited forever before
+    assert proc.returncode == 2 and b"a FIFO" in proc.stderr and b"Traceback" not in proc.stderr, proc
