@@ -14,9 +14,9 @@ from pathlib import Path
 MAX_BIG_FILE = 1 << 30
 
 
-def inside(root: Path, rel: str) -> Path:
-    """``root / rel`` when ``rel`` is a relative path that stays inside ``root`` (symlinks resolved
-    as far as they exist); else ValueError."""
+def inside(root: Path, rel: object) -> Path:
+    """``root / rel`` when ``rel`` (from a JSON file) is a relative path that stays inside ``root``
+    (symlinks resolved as far as they exist); else ValueError."""
     if not isinstance(rel, str) or not rel or "\x00" in rel:
         raise ValueError(f"not a relative path: {rel!r}")
     parts = Path(rel).parts
