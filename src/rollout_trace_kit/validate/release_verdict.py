@@ -171,7 +171,8 @@ def epoch_verdict(epoch, summary: BundleSummary, findings: list[Finding], dialec
     # a kit cap reached: the kit declined to judge, so it names no reader (issue 18 ruling)
     declined = next((f for f in findings if _declines(f.invariant)), None)
     reader = first_error(found, Profile.REDUCER) or declined or cap
-    writer = first_error(found, Profile.WRITER) or cap
+    # nor any writer: `validate --release R` fails in every profile (a pass as another dialect included)
+    writer = first_error(found, Profile.WRITER) or declined or cap
     has_reducer = bool(rep.get("has_reducer"))
     out.update({
         "reads": (reader is None) if has_reducer else None,
