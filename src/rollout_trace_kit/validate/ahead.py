@@ -1,0 +1,156 @@
+"""The fast path's proof, and a second core that runs it ahead of the checks.
+
+A run of lines takes the fast path when one msgspec decode of the run (as one JSON
+array) encodes back to the same bytes, or to Python's ``json.dumps`` spelling of them
+(:func:`prove`): then the typed decode stands in for the JSON Schema. Reading the log,
+cutting it into lines, joining them and that re-encode cost about as much as the decode
+itself; on a machine with a second core a forked worker process does them (:class:`Ahead`)
+and hands the checking process each proven run as one document to decode, in order. Runs
+the proof refuses, and odd lines, are handed over as they were read: the checking process
+takes them line by line, as it does without the worker. Either way the same function
+decides, so the verdict is the same with or without the worker.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from typing import Any, BinaryIO, Iterable, Iterator, NamedTuple
+
+import msgspec
+
+from ..compilers.msgspec_types import TypedDialect
+from .lines import RawLine, read_batches
+from .rules import schema
+
+BATCH = 1024  # lines decoded by one msgspec call on the fast path
+# A log smaller than this is checked in one process: a fork and its first messages cost
+# milliseconds, which a small log does not win back.
+AHEAD_MIN_BYTES = 4 << 20
+ENV_SWITCH = "ROLLOUT_TRACE_KIT_DECODE_AHEAD"  # "0": never fork the worker (one process)
+
+
+class Proven(NamedTuple):
+    """A run of ``count`` lines from line ``start``, proven canonical: ``joined`` is them as
+    one JSON array, which the typed list decoder reads in one call."""
+
+    start: int
+    joined: bytes
+    count: int
+
+
+class Refused(NamedTuple):
+    """A run of lines from line ``start`` the proof refused: checked line by line."""
+
+    start: int
+    lines: list[bytes]
+
+
+Item = RawLine | tuple[int, list[bytes]] | Proven | Refused
+
+
+def prove(td: TypedDialect, lines: list[bytes]) -> tuple[bytes, list[Any] | None]:
+    """(the lines as one JSON array, their decoded events when the fast path may stand in for
+    the schema, else None). Any surprise (a line that is not an event, a spelling that is not
+    canonical) gives None: the lines are then checked one by one."""
+    joined = b"[" + b",".join(lines) + b"]"
+    try:
+        events = td.list_decoder.decode(joined)
+        encoded = td.encoder.encode(events)
+        fast = encoded == joined
+        if not fast and (b'": ' in lines[0] or b"\\u" in joined):  # written by Python's json.dumps?
+            spelled = b"[" + b", ".join(lines) + b"]" if b'": ' in lines[0] else joined  # as json.dumps joins
+            fast = schema.respelled(encoded, spelled)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+        return joined, None
+    return joined, events if fast else None
+
+
+def wanted(size: int) -> bool:
+    """Whether a log of ``size`` bytes is read and proven by a worker process."""
+    return (
+        size >= AHEAD_MIN_BYTES
+        and (os.cpu_count() or 1) > 1
+        and hasattr(os, "fork")
+        and os.environ.get(ENV_SWITCH, "1") != "0"
+        # A fork copies only the calling thread: with other threads alive (a Dask worker, a
+        # caller's pool) a lock one of them holds would stay held in the child forever.
+        and threading.active_count() == 1
+    )
+
+
+class _Failed(NamedTuple):
+    message: str
+
+
+class Ahead:
+    """A forked worker that reads the log and proves its runs; iterate for the items in order.
+
+    The pipe between the two holds a few runs at most (the worker blocks when the checks lag),
+    so memory stays what one process would hold. ``close`` ends and reaps the worker."""
+
+    def __init__(self, f: BinaryIO, max_line_bytes: int, size: int, td: TypedDialect):
+        from multiprocessing import Pipe
+
+        receive, send = Pipe(duplex=False)
+        pid = os.fork()
+        if pid == 0:  # the worker: never returns into the caller's code
+            code = 1
+            try:
+                receive.close()
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the checking process, which ends this one
+                _serve(read_batches(f, max_line_bytes, size=size), td, send)
+                code = 0
+            except BrokenPipeError:
+                code = 0  # the checking process stopped reading (it has enough findings, or failed)
+            except BaseException as e:  # noqa: BLE001 - told to the checking process, which reports it
+                try:
+                    send.send(_Failed(f"{type(e).__name__}: {e}"))
+                except BaseException:  # noqa: BLE001
+                    pass
+            finally:
+                os._exit(code)
+        send.close()
+        self.pid: int | None = pid
+        self.conn = receive
+
+    def __iter__(self) -> Iterator[Item]:
+        recv = self.conn.recv
+        while True:
+            try:
+                item = recv()
+            except EOFError:
+                raise RuntimeError("the worker process reading the log ended early") from None
+            if item is None:
+                return
+            if isinstance(item, _Failed):
+                raise RuntimeError(f"the worker process reading the log failed: {item.message}")
+            yield item
+
+    def close(self) -> None:
+        self.conn.close()  # a worker still sending gets a broken pipe and exits
+        pid, self.pid = self.pid, None
+        if pid is None:
+            return
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if not done:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialect, conn) -> None:
+    send = conn.send
+    for item in batches:
+        if isinstance(item, RawLine):
+            send(item)
+            continue
+        start, lines = item
+        for i in range(0, len(lines), BATCH):
+            run = lines[i : i + BATCH]
+            joined, events = prove(td, run)
+            send(Proven(start + i, joined, len(run)) if events is not None else Refused(start + i, run))
+    send(None)
