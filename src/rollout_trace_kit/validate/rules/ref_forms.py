@@ -72,7 +72,8 @@ class RefForms:
             self.forms.append(form)
             code = self.codes[form] = len(self.forms)
         tail = rid[_P:]
-        if rid[:_P] == _PREFIX and tail.isdigit() and tail[:1] != "0" and len(tail) < 19:
+        # ASCII digits only: "²" is a digit to isdigit() (not to int()), "١" is 1 to int(); both are other ids
+        if rid[:_P] == _PREFIX and tail.isascii() and tail.isdigit() and tail[:1] != "0" and len(tail) < 19:
             n = int(tail)
             page = self.pages.get(n >> PAGE_BITS)
             if page is None:
