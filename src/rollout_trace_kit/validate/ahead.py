@@ -94,6 +94,7 @@ class Ahead:
         from multiprocessing import Pipe
 
         receive, send = Pipe(duplex=False)
+        _widen(send.fileno())
         pid = os.fork()
         if pid == 0:  # the worker: never returns into the caller's code
             code = 1
@@ -140,6 +141,20 @@ class Ahead:
                 os.waitpid(pid, 0)
         except ChildProcessError:
             pass
+
+
+PIPE_BYTES = 1 << 20  # a pipe that holds a few runs: the worker writes on while the checks run
+
+
+def _widen(fd: int) -> None:
+    """Let the pipe hold PIPE_BYTES (Linux; the default 64 KiB is less than one run of long lines,
+    so each run would cost the two processes a ping-pong of wake-ups)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except (OSError, ImportError):
+        pass  # a smaller limit (/proc/sys/fs/pipe-max-size), or not Linux: the default size works too
 
 
 def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialect, conn) -> None:
