@@ -33,11 +33,13 @@ ENV_SWITCH = "ROLLOUT_TRACE_KIT_DECODE_AHEAD"  # "0": never fork the worker (one
 
 class Proven(NamedTuple):
     """A run of ``count`` lines from line ``start``, proven canonical: ``joined`` is them as
-    one JSON array, which the typed list decoder reads in one call."""
+    one JSON array, which the typed list decoder reads in one call. ``reads``: the payload
+    files its events name that the worker read ahead (a file store), by full path."""
 
     start: int
     joined: bytes
     count: int
+    reads: dict[str, Any] | None = None
 
 
 class Refused(NamedTuple):
@@ -90,7 +92,8 @@ class Ahead:
     The pipe between the two holds a few runs at most (the worker blocks when the checks lag),
     so memory stays what one process would hold. ``close`` ends and reaps the worker."""
 
-    def __init__(self, f: BinaryIO, max_line_bytes: int, size: int, td: TypedDialect):
+    def __init__(self, f: BinaryIO, max_line_bytes: int, size: int, td: TypedDialect, plan: Any = None,
+                 file_cap: int = 0):
         from multiprocessing import Pipe
 
         receive, send = Pipe(duplex=False)
@@ -101,7 +104,7 @@ class Ahead:
             try:
                 receive.close()
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the checking process, which ends this one
-                _serve(read_batches(f, max_line_bytes, size=size), td, send)
+                _serve(read_batches(f, max_line_bytes, size=size), td, send, plan, file_cap)
                 code = 0
             except BrokenPipeError:
                 code = 0  # the checking process stopped reading (it has enough findings, or failed)
@@ -157,8 +160,17 @@ def _widen(fd: int) -> None:
         pass  # a smaller limit (/proc/sys/fs/pipe-max-size), or not Linux: the default size works too
 
 
-def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialect, conn) -> None:
+SHIPPED_BYTES = 4 << 20  # payload bytes read ahead for one run at most (the checker reads the rest)
+
+
+def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialect, conn, plan: Any,
+           file_cap: int) -> None:
+    """The worker's loop: every item of the log, in order, then None. ``plan``: a
+    rules.refs.AheadPlan when payload files are read too (each with ``file_cap`` bytes at most)."""
+    from .rules.refs import AHEAD_EVENTS, read_many
+
     send = conn.send
+    tag_of = {cls: tag for tag, cls in td.variant_classes.items()}
     for item in batches:
         if isinstance(item, RawLine):
             send(item)
@@ -167,5 +179,19 @@ def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialec
         for i in range(0, len(lines), BATCH):
             run = lines[i : i + BATCH]
             joined, events = prove(td, run)
-            send(Proven(start + i, joined, len(run)) if events is not None else Refused(start + i, run))
+            if events is None:
+                send(Refused(start + i, run))
+                continue
+            reads = None
+            if plan is not None:
+                reads, shipped = {}, 0
+                for k in range(0, len(events), AHEAD_EVENTS):
+                    paths = plan.paths(events[k : k + AHEAD_EVENTS], tag_of)
+                    if paths:
+                        for full, r in read_many(paths, file_cap).items():
+                            reads[full] = (r.data, r.problem, r.size, r.why)  # a tuple pickles faster than a Read
+                            shipped += len(r.data or b"")
+                        if shipped >= SHIPPED_BYTES:
+                            break
+            send(Proven(start + i, joined, len(run), reads))
     send(None)

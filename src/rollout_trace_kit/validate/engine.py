@@ -16,7 +16,7 @@ from .rules import layout, schema
 from .rules.lifecycle import LifecycleChecker
 from .rules.order import OrderChecker
 from ..model.types import STORE_FILES, STORE_ZSTD_SHARDS
-from .rules.refs import AHEAD_EVENTS, ReadAhead, RefChecker
+from .rules.refs import AHEAD_EVENTS, AHEAD_FILE_BYTES, AheadPlan, ReadAhead, RefChecker, Shipped, reads_files
 from .rules.release import BundleSummary
 from .rules.store import StoreRefChecker
 
@@ -115,16 +115,19 @@ def _run(ctx: Context) -> None:
             if ctx.dialect is None or not layout.store_readable(ctx, READABLE_STORES):
                 return
             f.seek(0)
-        worker = None
+        worker = plan = None
         if ahead.wanted(size):  # before any thread of the pass starts (see ahead.wanted)
-            worker = ahead.Ahead(f, ctx.options.max_line_bytes, size, typed(ctx.dialect))
+            # it reads the payload files too (a file store): the read-ahead thread is not needed then
+            plan = AheadPlan.for_bundle(ctx.dialect, str(ctx.bundle)) if reads_files(ctx) else None
+            worker = ahead.Ahead(f, ctx.options.max_line_bytes, size, typed(ctx.dialect), plan,
+                                 min(ctx.options.max_payload_bytes, AHEAD_FILE_BYTES))
         try:
             batches: Iterable[ahead.Item] = (
                 worker if worker is not None else read_batches(f, ctx.options.max_line_bytes, size=size)
             )
             if ctx.options.progress is not None:
                 batches = _told(batches, f, ctx.options.progress)
-            _Pass(ctx).run(batches)
+            _Pass(ctx, files_shipped=worker is not None and plan is not None).run(batches)
         finally:
             if worker is not None:
                 worker.close()
@@ -157,7 +160,7 @@ def _excerpt(data: bytes, at: int) -> str:
 class _Pass:
     """The one pass over the event log."""
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, files_shipped: bool = False):
         self.ctx = ctx
         assert ctx.dialect is not None  # the pass starts once the dialect is known
         self.order = OrderChecker(ctx)
@@ -167,9 +170,11 @@ class _Pass:
         self.tag_of = {cls: tag for tag, cls in self.td.variant_classes.items()}
         self.events = 0
         self.summary = ctx.summary
-        # A second core reads payload files ahead of the checks (v1/v2 file stores, when files are read)
+        # A second core reads payload files ahead of the checks (v1/v2 file stores, when files are
+        # read: in the writer profile, and in the reducer profile of a dialect whose reducer reads every ref)
+        # (unless the worker process reads them: files_shipped)
         self.ahead = None
-        if isinstance(self.refs, RefChecker) and self.refs.check_files and (os.cpu_count() or 1) > 1:
+        if isinstance(self.refs, RefChecker) and reads_files(ctx) and not files_shipped and (os.cpu_count() or 1) > 1:
             self.ahead = self.refs.ahead = ReadAhead(self.refs)
 
     def run(self, batches: Iterable[ahead.Item]) -> None:
@@ -184,7 +189,15 @@ class _Pass:
         td = self.td
         for item in batches:
             if isinstance(item, ahead.Proven):  # proven by the worker process: decoded here once
-                self.checks(item.start, td.settle(td.list_decoder.decode(item.joined)))
+                events = td.settle(td.list_decoder.decode(item.joined))
+                if item.reads is None:
+                    self.checks(item.start, events)
+                    continue
+                self.refs.ahead = Shipped(item.reads)  # type: ignore[union-attr]  # a file store's checker
+                try:
+                    self.checks(item.start, events)
+                finally:
+                    self.refs.ahead = None  # type: ignore[union-attr]
                 continue
             if isinstance(item, RawLine):
                 self.line(item)
