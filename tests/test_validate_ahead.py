@@ -107,3 +107,16 @@ def test_a_small_log_or_a_threaded_caller_gets_no_worker(monkeypatch):
         t.join()
     monkeypatch.setenv(ahead.ENV_SWITCH, "0")
     assert not ahead.wanted(ahead.AHEAD_MIN_BYTES * 4)
+
+
+def _wanted_in_a_pool_worker() -> bool:
+    return ahead.wanted(ahead.AHEAD_MIN_BYTES * 4)
+
+
+def test_a_fleet_worker_gets_no_worker_of_its_own(monkeypatch):
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    monkeypatch.delenv(ahead.ENV_SWITCH, raising=False)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        assert pool.submit(_wanted_in_a_pool_worker).result() is False

@@ -13,6 +13,7 @@ decides, so the verdict is the same with or without the worker.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
@@ -79,6 +80,8 @@ def wanted(size: int) -> bool:
         # A fork copies only the calling thread: with other threads alive (a Dask worker, a
         # caller's pool) a lock one of them holds would stay held in the child forever.
         and threading.active_count() == 1
+        # A worker of a fleet run (validate --jobs) already has the other cores busy.
+        and multiprocessing.parent_process() is None
     )
 
 
