@@ -16,6 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from typing import Any, BinaryIO, Iterable, Iterator, NamedTuple
 
@@ -75,7 +76,8 @@ def wanted(size: int) -> bool:
     return (
         size >= AHEAD_MIN_BYTES
         and (os.cpu_count() or 1) > 1
-        and hasattr(os, "fork")
+        # Linux only: macOS's system libraries are not safe to use in a forked child (Python spawns there)
+        and sys.platform.startswith("linux")
         and os.environ.get(ENV_SWITCH, "1") != "0"
         # A fork copies only the calling thread: with other threads alive (a Dask worker, a
         # caller's pool) a lock one of them holds would stay held in the child forever.
