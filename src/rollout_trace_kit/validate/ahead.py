@@ -34,13 +34,13 @@ ENV_SWITCH = "ROLLOUT_TRACE_KIT_DECODE_AHEAD"  # "0": never fork the worker (one
 
 
 class Proven(NamedTuple):
-    """A run of ``count`` lines from line ``start``, proven canonical: ``joined`` is them as
+    """A run of ``n_lines`` lines from line ``start``, proven canonical: ``joined`` is them as
     one JSON array, which the typed list decoder reads in one call. ``reads``: the payload
     files its events name that the worker read ahead (a file store), by full path."""
 
     start: int
     joined: bytes
-    count: int
+    n_lines: int
     reads: dict[str, Any] | None = None
 
 

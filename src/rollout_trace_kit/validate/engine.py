@@ -141,7 +141,7 @@ def _told(batches: Iterable[ahead.Item], f: BinaryIO, tell: Callable[[int, int],
     lines = told = 0
     for item in batches:
         yield item
-        lines += 1 if isinstance(item, RawLine) else item.count if isinstance(item, ahead.Proven) else len(item[1])
+        lines += 1 if isinstance(item, RawLine) else item.n_lines if isinstance(item, ahead.Proven) else len(item[1])
         at = f.tell()
         if at - told >= 1 << 18:
             told = at
