@@ -22,7 +22,7 @@ BUNDLES = [corpus_bundles(r)[0] for r in ("0.164.0", "0.169.0", "0.171.0")]
 def _report(bundle, worker: bool, monkeypatch, **options) -> dict:
     if worker:
         monkeypatch.setattr(ahead, "AHEAD_MIN_BYTES", 0)
-        monkeypatch.delenv(ahead.ENV_SWITCH, raising=False)
+        monkeypatch.setenv(ahead.ENV_SWITCH, "1")  # whatever the machine's load
     else:
         monkeypatch.setenv(ahead.ENV_SWITCH, "0")
     forks = []
@@ -75,7 +75,7 @@ def test_the_worker_gives_the_report_of_one_process(bundle, edit, tmp_path, monk
 def test_a_worker_killed_midway_is_an_internal_error_finding(tmp_path, monkeypatch):
     b = _mutated(BUNDLES[1], tmp_path / "b", EDITS["long log"])
     monkeypatch.setattr(ahead, "AHEAD_MIN_BYTES", 0)
-    monkeypatch.delenv(ahead.ENV_SWITCH, raising=False)
+    monkeypatch.setenv(ahead.ENV_SWITCH, "1")
     real = ahead.Ahead.__iter__
 
     def killed_after_one(self):
@@ -93,7 +93,7 @@ def test_a_worker_killed_midway_is_an_internal_error_finding(tmp_path, monkeypat
 
 
 def test_a_small_log_or_a_threaded_caller_gets_no_worker(monkeypatch):
-    monkeypatch.delenv(ahead.ENV_SWITCH, raising=False)
+    monkeypatch.setenv(ahead.ENV_SWITCH, "1")
     assert not ahead.wanted(ahead.AHEAD_MIN_BYTES - 1)
     import threading
 
@@ -117,6 +117,18 @@ def test_a_fleet_worker_gets_no_worker_of_its_own(monkeypatch):
     from concurrent.futures import ProcessPoolExecutor
     import multiprocessing
 
-    monkeypatch.delenv(ahead.ENV_SWITCH, raising=False)
+    monkeypatch.setenv(ahead.ENV_SWITCH, "1")
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
         assert pool.submit(_wanted_in_a_pool_worker).result() is False
+
+
+def test_unforced_the_worker_waits_for_an_idle_core(monkeypatch):
+    monkeypatch.delenv(ahead.ENV_SWITCH, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 1.0, 1.0))
+    assert not ahead.wanted(ahead.AHEAD_MIN_BYTES)  # both cores nearly busy: one process
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 1.0, 1.0))
+    assert ahead.wanted(ahead.AHEAD_MIN_BYTES)
+    monkeypatch.setenv(ahead.ENV_SWITCH, "1")
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    assert ahead.wanted(ahead.AHEAD_MIN_BYTES)  # forced
