@@ -72,14 +72,19 @@ def prove(td: TypedDialect, lines: list[bytes]) -> tuple[bytes, list[Any] | None
     return joined, events if fast else None
 
 
+def second_core() -> bool:
+    """Whether a second core may work for this check: one was idle over the last minute, or
+    ENV_SWITCH forces it ("1") or forbids it ("0"). The worker process and the payload files'
+    read-ahead thread both ask."""
+    switch = os.environ.get(ENV_SWITCH, "")
+    return (os.cpu_count() or 1) > 1 and switch != "0" and (switch == "1" or _idle_core())
+
+
 def wanted(size: int) -> bool:
     """Whether a log of ``size`` bytes is read and proven by a worker process."""
-    switch = os.environ.get(ENV_SWITCH, "")
     return (
         size >= AHEAD_MIN_BYTES
-        and (os.cpu_count() or 1) > 1
-        and switch != "0"
-        and (switch == "1" or _idle_core())
+        and second_core()
         # Linux only: macOS's system libraries are not safe to use in a forked child (Python spawns there)
         and sys.platform.startswith("linux")
         # A fork copies only the calling thread: with other threads alive (a Dask worker, a

@@ -174,7 +174,7 @@ class _Pass:
         # read: in the writer profile, and in the reducer profile of a dialect whose reducer reads every ref)
         # (unless the worker process reads them: files_shipped)
         self.ahead = None
-        if isinstance(self.refs, RefChecker) and reads_files(ctx) and not files_shipped and (os.cpu_count() or 1) > 1:
+        if isinstance(self.refs, RefChecker) and reads_files(ctx) and not files_shipped and ahead.second_core():
             self.ahead = self.refs.ahead = ReadAhead(self.refs)
 
     def run(self, batches: Iterable[ahead.Item]) -> None:
