@@ -76,7 +76,8 @@ class Recorder(ToolCalls, Threads):
         root_id = self.ids.uuid7(start)
         widen = Widener(dialect, random.Random(plan.seed ^ 0x51DE), incremental=plan.incremental) if plan.mode == "schema" else None
         self.w = TraceWriter(dialect, sink, trace_id=self.ids.uuid4(), rollout_id=root_id, started_at=start, widen=widen,
-                             shape=self.release.shape if self.release is not None else None)
+                             shape=self.release.shape if self.release is not None else None,
+                             capture=widen.capture if widen is not None and widen.capture_cut else None)
         self.root: Thread | None = None
         self.pids = self.rnd.randrange(1000, 90000)
         self.compaction_requests = 0  # request ids are unique in the bundle

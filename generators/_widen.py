@@ -15,6 +15,9 @@ and 0.171.0: the codex tier checks that they still accept every widened bundle):
   present, ``null`` and absent, with Unicode and numeric edges in its values;
 * a terminal operation's runtime payload refs take each kind the model allows there, and a
   ref sometimes says that the store holds all of its payload (v3's ``capture``: complete);
+* a stored payload is now and then kept in part or not at all, its ref saying so (v3's
+  ``capture``: truncated, the record cut to ``retained_bytes``; omitted, no record and no
+  shard). Measured on 0.171.0: its reducer accepts either at every ref site, the body unread;
 * a protocol event's payload ref, whose body no reducer parses, takes the payload kinds no
   other ref field holds (v3: ``warmup_context``, ``model_item``, ``content_value``; 0.171.0
   reads the event whatever the kind, measured; the strict profile's REF.KIND says writers
@@ -79,6 +82,8 @@ TOOL_KIND_TYPE = "ToolCallKind"
 TOOL_KIND_SITE = ("tool_call_started", "kind")
 RUNTIME_STARTED = "tool_call_runtime_started"
 CAPTURE_TYPE = "PayloadCapture"
+ORIGINAL_BYTES, RETAINED_BYTES = "original_bytes", "retained_bytes"  # PayloadCapture's size fields
+CAPTURE_CUT_EVERY = 8
 RESPONSE_ID_SITE = ("inference_completed", "response_id")
 AGENT_INVOCATION_SITE = ("tool_call_started", "invocation_payload")
 OPAQUE_REF_SITE = ("protocol_event_observed", "event_payload")  # a ref whose body no reducer parses
@@ -106,6 +111,9 @@ class Widener:
         capture = next((u for u in dialect.types if isinstance(u, TaggedUnion) and u.name == CAPTURE_TYPE), None)
         whole = [v for v in capture.variants if not v.fields] if capture else []
         self.capture_complete = {capture.tag_key: whole[0].tag} if capture and whole else None
+        # the capture variants of a payload the store holds part of or none of (the ones with fields)
+        self.capture_cut = tuple(v for v in capture.variants if v.fields) if capture else ()
+        self._capture_tag = capture.tag_key if capture else ""
         self._terminal_calls: set[str] = set()  # tool_call_ids whose kind starts a terminal operation
         kinds = dialect.type(TOOL_KIND_TYPE)
         self._terminal_kinds = {v.tag for v in kinds.variants if v.terminal_operation} if isinstance(kinds, TaggedUnion) else set()
@@ -118,6 +126,15 @@ class Widener:
         k = self._next[site]
         self._next[site] = k + 1
         return options[k % len(options)]
+
+    def capture(self, kind: str, size: int) -> dict[str, Any] | None:
+        """The capture note of a payload of ``size`` bytes about to be stored (None: all of it,
+        no note); about one payload in CAPTURE_CUT_EVERY is cut, in turn by each way."""
+        v = self.pick(("capture",), (None,) * (CAPTURE_CUT_EVERY - 1) * len(self.capture_cut) + self.capture_cut)
+        if v is None:
+            return None
+        sizes = {ORIGINAL_BYTES: size, RETAINED_BYTES: size // 2}  # retained: less than the original
+        return {self._capture_tag: v.tag, **{f.name: sizes[f.name] for f in v.fields}}
 
     def __call__(self, payload: dict[str, Any], following: dict[str, Any] | None) -> None:
         """Widen ``payload``; ``following`` is the next event's payload (None at the end)."""
