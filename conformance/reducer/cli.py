@@ -175,15 +175,12 @@ def campaign_dialect(args: argparse.Namespace) -> str:
     """The dialect of the campaign: ``--dialect``, or the one ``--release`` writes (both: they must agree)."""
     if args.release is None:
         return args.dialect or DEFAULT_DIALECT
-    if args.mode != "releases":
-        raise UsageError(f"--release {args.release} writes bundles as that release writes them (--mode releases), "
-                         f"not --mode {args.mode}")
     try:
-        from ...generators._release import NotWritable, writing_release
+        from ...generators._release import NotWritable, campaign_release
     except ImportError as e:
         raise UsageError(f"--release needs the bundle generators, which need {e.name or 'a missing module'}") from None
     try:
-        dialect = writing_release(args.release).dialect.name
+        dialect = campaign_release(args.release, args.mode).dialect.name
     except NotWritable as e:
         raise UsageError(f"--release {e}") from None
     if args.dialect is not None and args.dialect != dialect:
@@ -453,9 +450,10 @@ def add_reducer_parsers(sub) -> None:
     p.add_argument("--dialect", choices=written_dialects(), default=None,
                    help=f"dialect of the generated bundles (default: --release's, else {DEFAULT_DIALECT})")
     p.add_argument("--release", metavar="VERSION",
-                   help="generate bundles as this Codex release writes them (its dialect and the writer facts of "
-                   "the release table: `rollout-trace codex releases`) and judge them by its rules, as "
-                   "`validate --release` does (with --mode releases)")
+                   help="generate bundles in this Codex release's dialect and judge them by its rules, as "
+                   "`validate --release` does; with --mode releases as it writes them (the writer facts of the "
+                   "release table: `rollout-trace codex releases`), with --mode schema everything the schema allows "
+                   "that its reducer was measured reading")
     p.add_argument("--examples", type=int, default=200, help="cases to run (at least 1)")
     p.add_argument("--seed", type=int, default=None, help="the same seed gives the same cases (default: random, printed)")
     p.add_argument("--shard", help="I/N: run the I-th of N equal parts of the campaign (needs --seed)")

@@ -395,7 +395,8 @@ def print_human(doc: dict, file=None, summary_only: bool = False, color: str = "
     out = file or sys.stdout
     console = make_console(out, color, width=None if out.isatty() else 140)
     if not summary_only:
-        as_release = f", as Codex {doc['release']} writes" if doc.get("release") else ""
+        as_release = (f", as Codex {doc['release']} {'reads' if doc.get('mode') == 'schema' else 'writes'}"
+                      if doc.get("release") else "")
         title = escape.display(f"{doc['command']}  (dialect {doc['dialect']}{as_release}, profile {doc['profile']}, "
                                f"seed {doc['seed']})")
         # the title on a line of its own: as a table title it would wrap at the table's width
