@@ -155,6 +155,10 @@ def test_a_dropped_turn_is_caught_by_a_user_oracle_and_replay_runs_it(tmp_path):
     # the headline's id and turn are the replay's: the saved case is the one reported
     headline = f["detail"].split(" (saved shrunk")[0]
     assert again.returncode == 1 and f"{f['id']}: wrong-output (accepts; expected: accept): {headline}" in again.stdout
+    # a replay without --oracle never imports a user oracle named by a saved case: it says how to ask for it
+    bare = subprocess.run([sys.executable, "-m", "rollout_trace_kit", "replay", f["repro"], "--cmd", cmd],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert "pass --oracle my_oracles:turns_kept to judge with them" in bare.stderr, bare.stderr
     # the same reducer without the bug passes the oracle; one that never applies is exit 2
     assert report(run(tmp_path / "ok", FRAGILE + " --counts-only", "--oracle", f"{tmp_path / 'my_oracles.py'}:turns_kept",
                       "--invariant", "SEQ.NO_GAP", "--profile", "robustness", examples=4))["ok"]
