@@ -114,7 +114,8 @@ def test_coverage_counts_each_form_of_an_optional_field():
     assert "inference_completed" in cov.seen["variants"]
     # a line that is not JSON, or an event of no known variant, exercises nothing
     before = {k: set(v) for k, v in cov.seen.items()}
-    cov.observe_lines([b"{not json", json.dumps({"payload": {"type": "nope"}}).encode()])
+    cov.observe_lines([b"{not json", json.dumps({"payload": {"type": "nope"}}).encode(),
+                       json.dumps({"payload": {"type": ["a list"]}}).encode()])
     assert cov.seen == before
 
 

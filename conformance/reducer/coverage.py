@@ -120,6 +120,10 @@ class Coverage:
     reads: Mapping[str, frozenset[str]] | None = None  # one release's reducer vocabulary (universe)
     seen: dict[str, set[str]] = field(default_factory=lambda: {c: set() for c in CATEGORIES})
 
+    def __post_init__(self) -> None:
+        # every event looks its variant up: a dict, not the model's linear search (a campaign's hot path)
+        self._variants = {v.tag: v for v in self.dialect.payload.variants}
+
     def observe_invariant(self, invariant: str) -> None:
         self.seen["invariants"].add(invariant)
 
@@ -135,9 +139,10 @@ class Coverage:
 
     def observe_event(self, event: Any) -> None:
         payload = event.get("payload") if isinstance(event, dict) else None
-        if not isinstance(payload, dict) or payload.get("type") not in self.dialect.tags:
+        tag = payload.get("type") if isinstance(payload, dict) else None
+        variant = self._variants.get(tag) if isinstance(tag, str) else None  # a corrupt type may be unhashable
+        if variant is None:
             return
-        variant = self.dialect.payload.variant(payload["type"])
         self.seen["variants"].add(variant.tag)
         for f in variant.fields:
             value = payload.get(f.name, _ABSENT)
