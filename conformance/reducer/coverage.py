@@ -139,7 +139,9 @@ class Coverage:
 
     def observe_event(self, event: Any) -> None:
         payload = event.get("payload") if isinstance(event, dict) else None
-        tag = payload.get("type") if isinstance(payload, dict) else None
+        if not isinstance(payload, dict):
+            return
+        tag = payload.get("type")
         variant = self._variants.get(tag) if isinstance(tag, str) else None  # a corrupt type may be unhashable
         if variant is None:
             return
