@@ -230,17 +230,18 @@ def test_a_known_hang_costs_one_timeout_and_is_not_shrunk(tmp_path):
 
 
 @pytest.mark.codex
+@pytest.mark.parametrize("mode", ["releases", "schema"])
 @pytest.mark.parametrize("claim", ["reducer", "robustness"])
 @pytest.mark.parametrize("dialect", ["v1", "v2", "v3"])
 def test_real_codex_reducers_pass_their_claims_with_every_oracle_and_no_normalizer(tmp_path, codex_binaries,
-                                                                                   dialect, claim):
+                                                                                   dialect, claim, mode):
     from rollout_trace_kit.codex.install import REFERENCE_RELEASES
 
     release = REFERENCE_RELEASES[dialect]
     known = Path(__file__).parent / "known-results" / f"codex-{release}.json"
     cmd = f"{shlex.quote(str(codex_binaries[dialect]))} debug trace-reduce {{bundle}} -o {{output}}"
-    out = run(tmp_path, cmd, "--dialect", dialect, "--profile", claim, "--oracle", "all", "--known", str(known),
-              "--timeout", "10", "--no-shrink", examples=100, seed=19)
+    out = run(tmp_path, cmd, "--dialect", dialect, "--profile", claim, "--mode", mode, "--oracle", "all",
+              "--known", str(known), "--timeout", "10", "--no-shrink", examples=100, seed=19)
     doc = report(out)
     assert out.returncode == 0 and doc["ok"], (doc["new_failures"], doc["stale_known_results"], doc["failures"][:3])
     assert doc["results"]["crash"] == doc["results"]["wrong-output"] == doc["results"]["error"] == 0
