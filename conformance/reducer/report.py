@@ -274,7 +274,25 @@ def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # d
         "eligible": eligible,
         "never_exercised": [i for i in eligible if i not in exercised],
         "failures": [f for d in docs for f in d.get("failures", [])],
+        **({"model_coverage": cov} if (cov := merged_coverage(docs)) is not None else {}),
     }
+
+
+def merged_coverage(docs: list[dict]) -> dict | None:
+    """The campaign's model coverage from its shards': what no shard exercised is missing (the
+    shards of one campaign measure against one universe). None when a shard's report has none."""
+    parts = [d.get("model_coverage") for d in docs]
+    if not parts or not all(isinstance(p, dict) for p in parts):
+        return None
+    out = {}
+    for category, first in parts[0].items():
+        rows = [p.get(category) for p in parts]
+        if not all(isinstance(r, dict) and isinstance(r.get("total"), int) and isinstance(r.get("missing"), list)
+                   for r in rows):
+            return None
+        missing = sorted(set.intersection(*(set(map(str, r["missing"])) for r in rows)))
+        out[category] = {"covered": first["total"] - len(missing), "total": first["total"], "missing": missing}
+    return out
 
 
 # -- rendering ------------------------------------------------------------------------------
