@@ -281,17 +281,17 @@ def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # d
 def merged_coverage(docs: list[dict]) -> dict | None:
     """The campaign's model coverage from its shards': what no shard exercised is missing (the
     shards of one campaign measure against one universe). None when a shard's report has none."""
-    parts = [d.get("model_coverage") for d in docs]
-    if not parts or not all(isinstance(p, dict) for p in parts):
+    parts = [p for d in docs if isinstance(p := d.get("model_coverage"), dict)]
+    if not parts or len(parts) != len(docs):
         return None
     out = {}
-    for category, first in parts[0].items():
-        rows = [p.get(category) for p in parts]
-        if not all(isinstance(r, dict) and isinstance(r.get("total"), int) and isinstance(r.get("missing"), list)
-                   for r in rows):
+    for category in parts[0]:
+        rows: list[dict] = [r for p in parts if isinstance(r := p.get(category), dict)
+                            and isinstance(r.get("total"), int) and isinstance(r.get("missing"), list)]
+        if len(rows) != len(parts):
             return None
         missing = sorted(set.intersection(*(set(map(str, r["missing"])) for r in rows)))
-        out[category] = {"covered": first["total"] - len(missing), "total": first["total"], "missing": missing}
+        out[category] = {"covered": rows[0]["total"] - len(missing), "total": rows[0]["total"], "missing": missing}
     return out
 
 
