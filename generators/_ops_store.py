@@ -69,12 +69,13 @@ class Store:
     def lines_using(self, rel: str) -> list[int]:
         """Lines of the refs that name this shard."""
         n = self.number(rel)
-        return [i for i, _, ref in refs(self.ed) if ref["shard"] == n]
+        return [i for i, _, ref in refs(self.ed) if ref.get("shard") == n]
 
     def users(self) -> dict[tuple[int, str], list]:
         out: dict = {}
         for i, pointer, ref in refs(self.ed):
-            out.setdefault((ref["shard"], ref["raw_payload_id"]), []).append((i, pointer, ref))
+            if "shard" in ref:  # an omitted payload's ref uses no record
+                out.setdefault((ref["shard"], ref["raw_payload_id"]), []).append((i, pointer, ref))
         return out
 
     def owned(self, *, kinds=None):

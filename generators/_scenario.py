@@ -22,7 +22,7 @@ from ._ids import Ids
 from ._plan import SPAWN, BundlePlan, Round, TurnPlan
 from ._scenario_threads import Threads
 from ._scenario_tools import ToolCalls
-from ._release import writing_release
+from ._release import campaign_release
 from ._widen import Widener
 from ._writer import Sink, TraceWriter
 
@@ -63,7 +63,8 @@ class Recorder(ToolCalls, Threads):
         self.runtime_kind = any(f.name == "kind" for f in dialect.payload.variant("tool_call_runtime_started").fields)
         self.completes_recording = dialect.terminal_variants[-1] != "rollout_ended"
         # as one release writes (its writer's measured facts), or as the dialect's reference release
-        self.release = writing_release(plan.release) if plan.release is not None else None
+        # (the schema mode: as one release's reducer reads, everything its measured vocabulary allows)
+        self.release = campaign_release(plan.release, plan.mode) if plan.release is not None else None
         if self.release is not None:
             if self.release.dialect is not dialect:
                 raise ValueError(f"Codex {plan.release} writes {self.release.dialect.name}, not {dialect.name}")
@@ -74,9 +75,12 @@ class Recorder(ToolCalls, Threads):
         self.text_bytes = max(1, plan.text_bytes)
         start = BASE_MS + self.rnd.randrange(10**8)
         root_id = self.ids.uuid7(start)
-        widen = Widener(dialect, random.Random(plan.seed ^ 0x51DE), incremental=plan.incremental) if plan.mode == "schema" else None
+        widen = Widener(dialect, random.Random(plan.seed ^ 0x51DE), incremental=plan.incremental,
+                        reads=self.release.reads if self.release is not None else None,
+                        required=self.release.required if self.release is not None else None) if plan.mode == "schema" else None
         self.w = TraceWriter(dialect, sink, trace_id=self.ids.uuid4(), rollout_id=root_id, started_at=start, widen=widen,
-                             shape=self.release.shape if self.release is not None else None)
+                             shape=self.release.shape if self.release is not None else None,
+                             capture=widen.capture if widen is not None and widen.capture_cut else None)
         self.root: Thread | None = None
         self.pids = self.rnd.randrange(1000, 90000)
         self.compaction_requests = 0  # request ids are unique in the bundle

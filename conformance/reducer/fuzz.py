@@ -155,7 +155,7 @@ class Campaign:
         from ...model import DIALECTS
         from .coverage import Coverage
 
-        cov = Coverage(DIALECTS[self.dialect], frozenset(self.eligible))
+        cov = Coverage(DIALECTS[self.dialect], frozenset(self.eligible), reads=campaign_reads(self.release, self.mode))
         for r in self.results:
             seen = r.coverage if r.coverage is not None else _observed(r.spec)
             for category, items in (seen or {}).items():
@@ -350,6 +350,16 @@ def run_case(job: Job) -> CaseResult | None:
         if r.result == HANG:
             hung.value = 1
         return r
+
+
+def campaign_reads(release: str | None, mode: str):
+    """The vocabulary a campaign's coverage is measured against: a schema-mode campaign of a release
+    reaches what that release's reducer knows (None: the whole dialect)."""
+    if release is None or mode != "schema":
+        return None
+    from ...generators._release import reading_release
+
+    return reading_release(release).reads
 
 
 def _observed(spec: CaseSpec, case: Case | None = None) -> dict[str, set[str]] | None:

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator
 
 from .. import __version__
 from ..bundle import MANIFEST, PAYLOADS, TRACE
-from ..model.releases import PROBED_SCHEMA_VERSIONS
+from ..model.releases import PROBED_SCHEMA_VERSIONS, REDUCER_ENUM_SITES
 from ..model.common import FILE_PER_PAYLOAD, ZSTD_SHARDS
 from .install import InstallError, ensure_codex, remove_install, trace_reduce
 from .probe_bodies import body_facts
@@ -187,15 +187,7 @@ def _without(variant: str, key: str, envelope: bool = False):
     return edit
 
 
-ENUMS: dict[str, tuple[str, tuple[str, ...]]] = {
-    # name in the record: (variant whose first event is edited, path to the tagged value)
-    "tool_kinds": ("tool_call_started", ("kind", "type")),
-    "requester_kinds": ("tool_call_started", ("requester", "type")),
-    "summary_kinds": ("tool_call_started", ("summary", "type")),
-    "execution_statuses": ("codex_turn_ended", ("status",)),
-    "rollout_statuses": ("rollout_ended", ("status",)),
-    "code_cell_statuses": ("code_cell_initial_response", ("status",)),
-}
+ENUMS = REDUCER_ENUM_SITES  # the reducer facts measured from serde's expected lists, and where
 
 
 def reducer_facts(reducer: Reducer, bundles: list[Path]) -> dict:

@@ -215,6 +215,19 @@ def bisect_next(table_: list[Release]) -> list[str]:
     return out
 
 
+# The reducer facts the probe reads from serde's "expected one of" lists: the name in the record,
+# and where (the variant whose first event is edited, the path to the tagged value). The model
+# type at that place says which of its values the list is about (generators/_release.py).
+REDUCER_ENUM_SITES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "tool_kinds": ("tool_call_started", ("kind", "type")),
+    "requester_kinds": ("tool_call_started", ("requester", "type")),
+    "summary_kinds": ("tool_call_started", ("summary", "type")),
+    "execution_statuses": ("codex_turn_ended", ("status",)),
+    "rollout_statuses": ("rollout_ended", ("status",)),
+    "code_cell_statuses": ("code_cell_initial_response", ("status",)),
+}
+
+
 # The schema_version values the probe tries on a release's reducer (codex/probe.py): whether it
 # accepts another value is unmeasured (a warning, never an error, when a bundle holds one).
 PROBED_SCHEMA_VERSIONS = range(0, 6)
