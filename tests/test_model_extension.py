@@ -636,3 +636,74 @@ def test_the_mixed_writing_styles_variant_takes_the_fast_path_set_and_unset(tmp_
     assert _ids(bundle) == []  # NEW_FIELD set
     _set_in_line(bundle, "tool_call_started", lambda e: e["payload"].pop(NEW_FIELD))
     assert _ids(bundle) == []  # NEW_FIELD left out, as the writer does when unset
+
+
+# -- a key added to a payload-body contract reaches every generated body ---------------------------
+
+NEW_BODY_KEY = "trace_tag"
+
+
+def _contracts_with_a_new_required_key(monkeypatch) -> list:
+    """Every object contract of model/bodies.py with one more required key (and its example value)."""
+    changed = []
+    for c in B.BODIES:
+        if c.shape == "object":
+            c = replace(c, keys=c.keys + (B.BodyKey(NEW_BODY_KEY, "string", doc="A tag for the test."),),
+                        example={**c.example, NEW_BODY_KEY: f"tag-{len(changed)}"})
+        changed.append(c)
+    monkeypatch.setattr(B, "BODIES", tuple(changed))
+    return [c for c in changed if c.shape == "object"]
+
+
+def _bodies_by_contract(bundle) -> dict[str, list]:
+    """Contract (its first place) -> the bodies of a file-per-payload bundle the contract covers."""
+    out: dict[str, list] = {}
+    kinds: dict[str, str] = {}
+    for e in bundle.events():
+        p = e["payload"]
+        if p["type"] == "tool_call_started":
+            kinds[p["tool_call_id"]] = p["kind"]["type"]
+        for name, ref in p.items():
+            if not (isinstance(ref, dict) and "path" in ref):
+                continue
+            body = json.loads(bundle.payloads[ref["path"]])
+            where = f"{p['type']}.{name}"
+            if p["type"].startswith("tool_call_runtime"):  # one place, two contracts: the call's kind tells
+                kind = kinds.get(p["tool_call_id"])
+                if kind == "exec_command":
+                    c = B.contract(where, "terminal_runtime_event")
+                elif isinstance(body, dict) and B.ACTIVITY_MARKER in body:
+                    c = B.contract(where, "tool_runtime_event")
+                else:
+                    continue
+            else:
+                try:
+                    c = B.contract(where)
+                except KeyError:
+                    continue
+            out.setdefault(c.where[0], []).append(body)
+            if c.where[0] in (B.contract("inference_started.request_payload").where[0],
+                              B.contract("inference_completed.response_payload").where[0],
+                              B.contract("compaction_installed.checkpoint_payload").where[0]):
+                items = [i for k in (B.REQUEST_INPUT, B.RESPONSE_ITEMS, *B.CHECKPOINT_HISTORIES)
+                         for i in (body.get(k) or [])]
+                out.setdefault("RawPayloadRef.parts", []).extend(i for i in items if i.get("type") in B.ITEM_TYPE)
+    return out
+
+
+def test_a_required_key_added_to_every_body_contract_reaches_the_generated_bodies(tmp_path, monkeypatch):
+    from rollout_trace_kit.generators import FEATURES, expand, feature_plan
+
+    changed = _contracts_with_a_new_required_key(monkeypatch)
+    seen: set[str] = set()
+    for name in DIALECTS:
+        bundle = expand(feature_plan(FEATURES, seed=3), name)
+        assert _ids(bundle.write(tmp_path / name), DIALECTS[name]) == [], name  # still valid
+        if DIALECTS[name].layout.payload_file.startswith(DIALECTS[name].layout.payloads_dir + "/{"):
+            for where, bodies in _bodies_by_contract(bundle).items():
+                missing = [b for b in bodies if NEW_BODY_KEY not in b]
+                assert bodies and not missing, (name, where, missing[:1])
+                seen.add(where)
+    # every contract the file-per-payload dialects hold was met (v3's own are in shards)
+    assert seen >= {c.where[0] for c in changed if set(c.dialects) & {"v1", "v2"}} - {
+        B.contract("history_item_accepted.tool_output_payload").where[0]}, seen
