@@ -267,7 +267,7 @@ def invocation(tool: str, namespace: str | None, *, arguments: str | None = None
         body = {"type": "custom", "input": custom_input}
     else:
         body = {"type": "function", "arguments": arguments}
-    return conform({"tool_name": tool, "tool_namespace": namespace, "payload": body}, INVOCATION)
+    return conform({MB.INVOCATION_TOOL: tool, MB.INVOCATION_NAMESPACE: namespace, MB.INVOCATION_PAYLOAD: body}, INVOCATION)
 
 
 def direct_result(output: dict) -> dict:

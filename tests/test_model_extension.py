@@ -707,3 +707,98 @@ def test_a_required_key_added_to_every_body_contract_reaches_the_generated_bodie
     # every contract the file-per-payload dialects hold was met (v3's own are in shards)
     assert seen >= {c.where[0] for c in changed if set(c.dialects) & {"v1", "v2"}} - {
         B.contract("history_item_accepted.tool_output_payload").where[0]}, seen
+
+
+# -- the envelope is read by the model's names --------------------------------------------------------
+
+# Reads of a key spelled like an envelope key that are not of an envelope: (file, key) -> what it is.
+NOT_THE_ENVELOPE = {
+    ("src/rollout_trace_kit/validate/report.py", "seq"): "a SARIF result property (the finding's seq)",
+    ("conformance/reducer/report.py", "seq"): "a finding's seq in a fuzz report",
+}
+
+
+def _envelope_only_keys() -> set[str]:
+    """Envelope keys no manifest or payload type has: any read of them by a literal is an envelope read."""
+    envelope = {f.name for d in DIALECTS.values() for f in d.envelope.fields}
+    others = {f.name for d in DIALECTS.values() for f in d.manifest.fields}
+    for d in DIALECTS.values():
+        for t in (*d.types, *d.payload.variants):
+            others |= {f.name for f in getattr(t, "fields", ())}
+            others |= {f.name for v in getattr(t, "variants", ()) for f in getattr(v, "fields", ())}
+    return envelope - others
+
+
+def _envelope_literal_reads(rel: str, tree) -> list[str]:
+    """``e["payload"]``, ``e.get("seq")``, ``ed.event(i)["thread_id"]``: the envelope by typed-in keys."""
+    import ast
+
+    only = _envelope_only_keys()
+    envelope = {f.name for d in DIALECTS.values() for f in d.envelope.fields}
+    found = []
+    for node in ast.walk(tree):
+        key = None
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            k = node.slice.value
+            of_event = (isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute)
+                        and node.value.func.attr in ("event", "touch"))
+            key = k if k in only or (of_event and k in envelope) else None
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr in ("get", "pop", "setdefault") and node.args
+              and isinstance(node.args[0], ast.Constant) and node.args[0].value in only):
+            key = node.args[0].value
+        if key is not None and (rel, key) not in NOT_THE_ENVELOPE:
+            found.append(f"{rel}:{node.lineno}: envelope key {key!r} typed in (model.common.EnvelopeKey)")
+    return found
+
+
+def test_no_envelope_key_is_read_by_a_typed_in_name():
+    found = [hit for rel, _, tree in _sources() for hit in _envelope_literal_reads(rel, tree)]
+    assert not found, "\n".join(found)
+
+
+def test_the_envelope_guard_finds_what_it_bans():
+    import ast
+
+    assert _envelope_only_keys() == {"payload", "seq", "wall_time_unix_ms"}
+    code = 'a = e["payload"]["type"]\nb = e.get("seq")\nc = ed.event(i)["thread_id"]\nd = p["thread_id"]\n'
+    hits = _envelope_literal_reads("x.py", ast.parse(code))
+    assert sorted(h.split(":")[1] for h in hits) == ["1", "2", "3"]  # a payload's own thread_id is not the envelope's
+
+
+# -- the bundle's file names in messages and generated prose are the layout's -------------------------
+
+
+def _file_names_typed_in(rel: str, tree) -> list[str]:
+    """String literals (messages, invariant and check statements, help texts, paths) that spell a
+    bundle file name the model's layout defines; docstrings and comments may name them."""
+    import ast
+    import re
+
+    names = {n for d in DIALECTS.values() for n in (d.layout.manifest_file, d.layout.event_log)}
+    folders = {d.layout.payloads_dir for d in DIALECTS.values()}
+    spelled = re.compile("|".join([*(re.escape(n) for n in sorted(names)),
+                                   *(rf"(?<![\w/.]){re.escape(f)}/" for f in sorted(folders))]))
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    return [f"{rel}:{node.lineno}: {node.value[:60]!r} names a bundle file (bundle.MANIFEST, TRACE, PAYLOADS)"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+            and spelled.search(node.value)]
+
+
+def test_no_bundle_file_name_is_typed_in_a_message():
+    found = [hit for rel, _, tree in _sources() for hit in _file_names_typed_in(rel, tree)]
+    assert not found, "\n".join(found)
+
+
+def test_the_file_name_guard_finds_what_it_bans():
+    import ast
+
+    code = ('"""Reads trace.jsonl."""\nA = f"{x} is not in payloads/"\nB = "manifest.json is missing"\n'
+            'C = "/raw_payloads/*/path"\nD = f"{PAYLOADS}/{n}.json"\n')
+    assert sorted(h.split(":")[1] for h in _file_names_typed_in("x.py", ast.parse(code))) == ["2", "3"]

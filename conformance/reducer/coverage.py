@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from ...model.common import EnvelopeKey as E
 from ...model.dispatch import Table, named_type_table, type_expr_table
 from ...model.types import (
     AnyJson,
@@ -127,7 +128,7 @@ class Coverage:
             self.observe_event(event)
 
     def observe_event(self, event: Any) -> None:
-        payload = event.get("payload") if isinstance(event, dict) else None
+        payload = event.get(E.PAYLOAD) if isinstance(event, dict) else None
         if not isinstance(payload, dict) or payload.get("type") not in self.dialect.tags:
             return
         variant = self.dialect.payload.variant(payload["type"])

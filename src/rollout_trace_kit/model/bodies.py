@@ -225,6 +225,8 @@ RESPONSE_ITEMS = "output_items"
 CHECKPOINT_HISTORIES = ("input_history", "replacement_history")
 EXEC_COMMAND, EXEC_CWD, EXEC_PROCESS_ID, EXEC_INTERACTION_INPUT = "command", "cwd", "process_id", "interaction_input"
 EXEC_EXIT_CODE, EXEC_AGGREGATED_OUTPUT = "exit_code", "aggregated_output"
+# A tool invocation's keys: the tool, its namespace, and the call's payload (function arguments or custom input).
+INVOCATION_TOOL, INVOCATION_NAMESPACE, INVOCATION_PAYLOAD = "tool_name", "tool_namespace", "payload"
 MODEL_ITEM_EXAMPLE = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello"}]}
 
 BODIES: tuple[BodyContract, ...] = (
@@ -361,8 +363,8 @@ BODIES: tuple[BodyContract, ...] = (
         "tool_invocation", ("tool_call_started.invocation_payload",),
         "The tool invocation as dispatched. Not parsed by the reducers but for a `write_stdin` and a code-mode `wait`.",
         "object",
-        (BodyKey("tool_name", "string"), BodyKey("tool_namespace", "string or null"),
-         BodyKey("payload", '`{"type": "function", "arguments": ...}` or `{"type": "custom", "input": ...}`')),
+        (BodyKey(INVOCATION_TOOL, "string"), BodyKey(INVOCATION_NAMESPACE, "string or null"),
+         BodyKey(INVOCATION_PAYLOAD, '`{"type": "function", "arguments": ...}` or `{"type": "custom", "input": ...}`')),
         {"tool_name": "exec_command", "tool_namespace": None, "payload": {"type": "function", "arguments": "{\"cmd\":\"ls\"}"}},
         source="upstream-rules A.8",
     ),

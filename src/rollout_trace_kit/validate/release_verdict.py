@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..model.common import EnvelopeKey as E
 from ..files import open_regular, read_capped
 from ..model.types import Dialect
 from .context import Options
@@ -252,7 +253,7 @@ def summarize(bundle: Path, max_line: int = DEFAULT_MAX_LINE_BYTES) -> BundleSum
                 obj = _loads(raw)
                 if isinstance(obj, dict):
                     summary.observe(obj, n)
-                    payload = obj.get("payload")
+                    payload = obj.get(E.PAYLOAD)
                     tag = payload.get("type") if isinstance(payload, dict) else None
                     if isinstance(tag, str):
                         if ended:
