@@ -44,13 +44,22 @@ CHECKPOINT = ("compaction_installed.checkpoint_payload", None)
 MODEL_ITEM = ("RawPayloadRef.parts", None)  # every model item: a v3 prompt's parts are stored one by one
 
 
+_REQUIRED: dict[tuple[str, str | None], tuple[str, ...]] = {}
+_REQUIRED_OF: list[object] = [None]  # the BODIES the memo was filled from (a test may swap the model's)
+
+
 def conform(body: dict, place: tuple[str, str | None]) -> dict:
     """``body`` with every key the contract of ``place`` requires; one the realistic shape lacks
     takes the contract's example value (the model's: its reference page shows it)."""
-    c = MB.contract(*place)
-    for name in MB.required_keys(c):
+    if _REQUIRED_OF[0] is not MB.BODIES:
+        _REQUIRED.clear()
+        _REQUIRED_OF[0] = MB.BODIES
+    need = _REQUIRED.get(place)
+    if need is None:
+        need = _REQUIRED[place] = MB.required_keys(MB.contract(*place))
+    for name in need:
         if name not in body:
-            body[name] = copy.deepcopy(c.example[name])
+            body[name] = copy.deepcopy(MB.contract(*place).example[name])
     return body
 
 
