@@ -204,7 +204,7 @@ def _tool_no_context(bundle, dialect, rnd):
         return None
     _drop_tool_users(ed, ed.payload(i)["tool_call_id"])
     e = ed.touch(i)
-    e["thread_id"] = e["codex_turn_id"] = None
+    e[E.THREAD_ID] = e[E.TURN_ID] = None
     return result(ed, "TOOL.MISSING_CONTEXT", i, also=["ENVELOPE.CONTEXT_CONVENTION"])
 
 
@@ -280,7 +280,7 @@ def _cell_no_context(bundle, dialect, rnd):
     if i is None:
         return None
     e = ed.touch(i)
-    e["thread_id"] = e["codex_turn_id"] = None
+    e[E.THREAD_ID] = e[E.TURN_ID] = None
     return result(ed, "CELL.MISSING_CONTEXT", i, also=["ENVELOPE.CONTEXT_CONVENTION"])
 
 

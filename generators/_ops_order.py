@@ -168,7 +168,7 @@ def _context_on_protocol(ed: Editor, rnd):
         return None
     start = ed.event(turn_starts[0])
     e = ed.touch(q)
-    e["thread_id"], e["codex_turn_id"] = start["thread_id"], start["codex_turn_id"]
+    e[E.THREAD_ID], e[E.TURN_ID] = start[E.THREAD_ID], start[E.TURN_ID]
     return result(ed, "ENVELOPE.CONTEXT_CONVENTION", q, note="context on a protocol event")
 
 

@@ -83,7 +83,7 @@ def _writer_ids(events: list[dict], schema_version, r: rel.Release, dialect: Dia
     out = set()
     own = r.schema_version
     if isinstance(own, int) and (schema_version not in (None, own)
-                                 or any(e.get("schema_version") != own for e in events)):
+                                 or any(e.get(E.SCHEMA_VERSION) != own for e in events)):
         out.add(WRITER_SCHEMA)
     reading = reading_dialect(r, dialect)
     # events of variants the reading dialect lacks are judged by VARIANT_KNOWN, not by the order rules
@@ -156,7 +156,7 @@ def _release_ids(events: list[dict], schema_version, r: rel.Release, dialect: Di
     assert r.record is not None  # only measured releases have rules to break
     red = r.record.get("reducer") or {}
     if schema_version not in red.get("schema_versions_accepted", []) or any(
-            e.get("schema_version") not in red.get("schema_versions_accepted", []) for e in events):
+            e.get(E.SCHEMA_VERSION) not in red.get("schema_versions_accepted", []) for e in events):
         return {SCHEMA}
     out = _writer_ids(events, schema_version, r, dialect)
     needs = _body_needs(r, dialect)

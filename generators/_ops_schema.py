@@ -188,7 +188,7 @@ def _schema(bundle, dialect, rnd):
     elif how == "type":
         e[E.PAYLOAD]["event_type"] = rnd.choice([42, None, ["turn_started"]])
     else:
-        e["rollout_id"] = None
+        e[E.ROLLOUT_ID] = None
     return result(ed, "EVENT.SCHEMA", i, note=how)
 
 

@@ -575,8 +575,8 @@ def bundle_facts(bundle: Bundle, dialect: str, *, case_id: str, bundle_dir, vali
             kind = kind.get("type") if isinstance(kind, dict) else kind  # {"type": "exec_command"}
             if hit[0] == "tool call" and isinstance(kind, str):
                 tool_kinds[p[hit[1]]] = kind
-            if hit[0] == "turn" and isinstance(ev.get("thread_id"), str):
-                turn_threads[p[hit[1]]] = ev["thread_id"]
+            if hit[0] == "turn" and isinstance(ev.get(E.THREAD_ID), str):
+                turn_threads[p[hit[1]]] = ev[E.THREAD_ID]
     doc = parse_output(output)
     return BundleFacts(
         API_VERSION, case_id, dialect, bundle_dir, valid, invariant, output,

@@ -334,7 +334,7 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
             b.payload(kind, body(path, rid), note=f"{path}")
             handle_of[rid] = b._handles
             needed.discard(rid)
-        ctx = {"thread_id": ev.get("thread_id"), "codex_turn_id": ev.get("codex_turn_id")}
+        ctx = {E.THREAD_ID: ev.get(E.THREAD_ID), E.TURN_ID: ev.get(E.TURN_ID)}
         b.event(_replace_refs(dialect, ev.get(E.PAYLOAD), handle_of), **ctx, note=f"seq {ev.get(E.SEQ)}")
     for _, rid, kind, path in pending:
         b.payload(kind, body(path, rid), note=f"{path} (orphan)")

@@ -89,7 +89,7 @@ def bundle_facts(events: list[dict]) -> dict:
         if t == "tool_call_started" and isinstance(kind, dict):
             tool_kinds.add(str(kind.get("type")))
     return {
-        "schema_versions": sorted({e.get("schema_version") for e in events}, key=str),
+        "schema_versions": sorted({e.get(E.SCHEMA_VERSION) for e in events}, key=str),
         "variants": list(dict.fromkeys(str(t) for t in types)),
         "terminal": types[-1] if types else None,
         "after_rollout_ended": [str(t) for t in types[ended + 1:]] if ended is not None else None,
@@ -174,7 +174,7 @@ def _edit_event_type(events: list[dict], _manifest) -> None:
 def _with_schema(n: int):
     def edit(events: list[dict], manifest: dict | None) -> None:
         for e in events:
-            e["schema_version"] = n
+            e[E.SCHEMA_VERSION] = n
         if isinstance(manifest, dict) and "schema_version" in manifest:
             manifest["schema_version"] = n
     return edit
