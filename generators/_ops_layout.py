@@ -7,6 +7,8 @@ from pathlib import Path
 
 import orjson
 
+from ..bundle import MANIFEST, TRACE
+from ..model.common import EnvelopeKey as E
 from ..bundle import Bundle, dumps_pretty
 from ..model import DIALECTS
 from ..model.common import ManifestKey
@@ -53,14 +55,14 @@ def _not_a_directory(bundle, dialect, rnd):
     return replace(out, bundle=FileInsteadOfBundle(**vars(out.bundle)))
 
 
-@corruption("BUNDLE.MANIFEST_PRESENT", "manifest.json is missing.", edits_store=None)
+@corruption("BUNDLE.MANIFEST_PRESENT", f"{MANIFEST} is missing.", edits_store=None)
 def _no_manifest(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     ed.bundle.manifest = None
     return result(ed, "BUNDLE.MANIFEST_PRESENT", None)
 
 
-@corruption("BUNDLE.MANIFEST_JSON", "manifest.json is cut short (not JSON); the dialect comes from the first event.", edits_store=None)
+@corruption("BUNDLE.MANIFEST_JSON", f"{MANIFEST} is cut short (not JSON); the dialect comes from the first event.", edits_store=None)
 def _manifest_not_json(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     if ed.bundle.manifest is None or len(ed.bundle.manifest) < 2:
@@ -104,7 +106,7 @@ def _dialect_unknown(bundle, dialect, rnd):
     version = rnd.choice(_unmodelled_versions())
     m["schema_version"] = version
     _set_manifest(ed, m)
-    ed.touch(0)["schema_version"] = version
+    ed.touch(0)[E.SCHEMA_VERSION] = version
     return result(ed, "BUNDLE.DIALECT_KNOWN", None, note=f"schema_version {version}")
 
 
@@ -134,7 +136,7 @@ def _layout_names(bundle, dialect, rnd):
     return result(ed, "BUNDLE.LAYOUT_NAMES", None, note=key)
 
 
-@corruption("BUNDLE.TRACE_PRESENT", "trace.jsonl is missing.", edits_store=None)
+@corruption("BUNDLE.TRACE_PRESENT", f"{TRACE} is missing.", edits_store=None)
 def _no_trace(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     ed.events, ed.raw, ed.dirty = [], [], set()

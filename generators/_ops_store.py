@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 
+from ..bundle import PAYLOADS
 from ..bundle import Special
 from ..model.types import STORE_ZSTD_SHARDS
 from ..validate.rules.store import MAX_SHARD_BYTES
@@ -349,7 +350,7 @@ def _unreferenced(bundle, dialect, rnd):
 
 @corruption(
     "STORE.SHARD_NAME",
-    "payloads/ holds a file that is not a shard name (1.zst, 000001.ZST, 000001.zst.tmp, junk.txt), or a "
+    f"{PAYLOADS}/ holds a file that is not a shard name (1.zst, 000001.ZST, 000001.zst.tmp, junk.txt), or a "
     "shard is a symlink out of the bundle (the kit does not read it: a reducer-profile finding).",
     edits_store=STORE_ZSTD_SHARDS,
 )

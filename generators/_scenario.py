@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..bundle import Bundle
+from ..model import bodies as MB
 from ..model.types import Dialect
 from . import _bodies as B
 from ._ids import Ids
@@ -197,15 +198,15 @@ class Recorder(ToolCalls, Threads):
                 metadata_payload=self.payload("session_metadata", meta))
         session = self.w.root_thread_id
         self.protocol("session_configured", B.session_configured(session, thread_id, parent.thread_id if parent else None, rollout_path))
-        base = B.input_message("msg_" + self.ids.uuid4(), "developer", "You are Codex, a coding agent. " + self.text())
+        base = B.input_message("msg_" + self.ids.uuid4(), MB.DEVELOPER, "You are Codex, a coding agent. " + self.text())
         return Thread(thread_id, path, parent.depth + 1 if parent else 0, parent, base)
 
     def context_items(self, th: Thread) -> list:
         """Developer and environment messages Codex adds when a thread's first turn starts."""
         env = f"<environment_context>\n  <cwd>{B.CWD}</cwd>\n  <shell>bash</shell>\n</environment_context>"
         return [
-            B.input_message(self.msg_id(), "developer", "<permissions instructions>" + self.text()),
-            B.input_message(self.msg_id(), "user", env),
+            B.input_message(self.msg_id(), MB.DEVELOPER, "<permissions instructions>" + self.text()),
+            B.input_message(self.msg_id(), MB.USER, env),
         ]
 
     # -- turns --------------------------------------------------------------------------------------------
@@ -213,7 +214,7 @@ class Recorder(ToolCalls, Threads):
         if self.release is not None:
             plan = self.release.turn(plan)  # only what the release writes
         items = self.context_items(th) if th.turns_run == 0 else []
-        items.append(B.input_message(self.msg_id(), "user", self.text()))
+        items.append(B.input_message(self.msg_id(), MB.USER, self.text()))
         self.turn(th, plan, [(i, None) for i in items], parent_turn=None)
 
     def turn(self, th: Thread, plan: TurnPlan, initial: list, parent_turn: str | None) -> str:
@@ -274,7 +275,7 @@ class Recorder(ToolCalls, Threads):
         if self.schema_mode is not None and self.input_modes:
             extra["request_input_mode"] = self.input_mode(th, incremental)
         if self.prepared_prompts:
-            items = request["input"]
+            items = request[MB.REQUEST_INPUT]
             extra["prepared_prompt_payload"] = self.prepared_prompt(th, items[1:] if items and items[0] is th.base else items)
         self.ev("inference_started", th, turn, inference_call_id=call, thread_id=th.thread_id, codex_turn_id=turn,
                 model=B.MODEL, provider_name=B.PROVIDER, request_payload=request_ref, **extra)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
+from ...model.common import EnvelopeKey as E
 from ...model.dispatch import Table, named_type_table, type_expr_table
 from ...model.types import (
     AnyJson,
@@ -138,7 +139,7 @@ class Coverage:
             self.observe_event(event)
 
     def observe_event(self, event: Any) -> None:
-        payload = event.get("payload") if isinstance(event, dict) else None
+        payload = event.get(E.PAYLOAD) if isinstance(event, dict) else None
         if not isinstance(payload, dict):
             return
         tag = payload.get("type")

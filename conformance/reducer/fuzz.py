@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from pathlib import Path
 
+from ...bundle import TRACE
 from ..command import Outcome, ReducerCommand, scratch_root
 from .cases import VALID, Case, CaseSpec, build_case, eligible_invariants, judge_case, plan_cases, smaller
 from .claims import Claim
@@ -246,7 +247,7 @@ class Campaign:
             original_lines = r.lines
             for k in ("detail", "diff", "finding", "outcome", "oracles", "must_reject", "expected", "lines"):
                 setattr(r, k, getattr(shrunk, k))
-            r.detail += f" (saved shrunk: {case.lines} lines of trace.jsonl instead of {original_lines})"
+            r.detail += f" (saved shrunk: {case.lines} lines of {TRACE} instead of {original_lines})"
         r.replay = (f"rollout-trace replay {shlex.quote(str(target))} --cmd {shlex.quote(self.command.template)}"
                     + self.replay_extra)
         (target / "case.json").write_text(

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
 
+from ..model.common import EnvelopeKey as E
 from ..compilers.msgspec_types import typed
 from .context import Context, Options
 from .findings import BundleReport, Finding, Profile, Severity
@@ -317,7 +318,7 @@ class _Pass:
             self.life.event(ev, tag)
             self.refs.after_event(ev.payload, tag)
         elif isinstance(obj, dict):
-            seq = obj.get("seq")
+            seq = obj.get(E.SEQ)
             ctx.seq = seq if type(seq) is int else None
             self.order.malformed(obj)
         reported = any(f.invariant == schema.TRUNCATED.id and f.line == raw.number for f in ctx.findings[-2:])

@@ -102,6 +102,17 @@ class Release:
     def required_fields(self, variant: str) -> frozenset[str]:
         return frozenset(self.get("reducer", "required_fields", variant, default=[]))
 
+    @property
+    def accepts_breaking(self) -> frozenset[str]:
+        """Invariants the reducer is measured not to enforce: the probe's fuzz saw it accept a corrupt
+        bundle breaking them (``reducer.fuzz.ignored``, less the hangs and crashes), so the kit errs
+        towards accepting. Empty when the fuzz says nothing: not run, failed, or the reducer rejected
+        even the valid bundles (0.165.0 and 0.166.0 do not know the fuzz's recording_completed)."""
+        fuzz = self.get("reducer", "fuzz")
+        if not isinstance(fuzz, dict) or "error" in fuzz or fuzz.get("rejects_valid") is not False:
+            return frozenset()
+        return frozenset(fuzz.get("ignored") or ()) - frozenset(fuzz.get("hangs") or ()) - frozenset(fuzz.get("crashes") or ())
+
 
 @dataclass(frozen=True)
 class Epoch:

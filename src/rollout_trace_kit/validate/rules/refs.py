@@ -27,11 +27,11 @@ from .ref_sites import compile_sites, refs_at
 
 PATH_CONFINED = invariant(
     "REF.PATH_CONFINED",
-    "A payload path is relative, normalised (no `.`, `..`, empty or backslash segments) and inside `payloads/`, and no symlink takes it out of the bundle.",
+    f"A payload path is relative, normalised (no `.`, `..`, empty or backslash segments) and inside `{PAYLOADS}/`, and no symlink takes it out of the bundle.",
     v1=W, v2=W, v3=None,
-    source="payload.rs: \"Path relative to the trace bundle root\"; writer.rs writes payloads/{n}.json",
+    source=f"payload.rs: \"Path relative to the trace bundle root\"; writer.rs writes {PAYLOADS}/{{n}}.json",
     notes="The reference reducers open the path joined to the bundle as the OS resolves it (an absolute path, "
-    "`..` or a symlink that lands inside the bundle is read; `payloads/2.json/` is \"Not a directory\"). "
+    f"`..` or a symlink that lands inside the bundle is read; `{PAYLOADS}/2.json/` is \"Not a directory\"). "
     "The kit opens it the same way when it resolves inside the bundle (a writer-profile finding); "
     "a path that leads out it never reads: for a payload the reducer reads, that finding names the reducer profile.",
 )
@@ -84,7 +84,7 @@ ID_CONSISTENT = invariant(
 )
 NAMING = invariant(
     "REF.NAMING",
-    "Payload ids are `raw_payload:{n}` (n >= 1) and live at `payloads/{n}.json`.",
+    f"Payload ids are `raw_payload:{{n}}` (n >= 1) and live at `{PAYLOADS}/{{n}}.json`.",
     v1=W, v2=W, v3=None,
     source="writer.rs › write_json_payload",
 )
@@ -103,7 +103,7 @@ KIND_CHECKED = invariant(
 )
 ORPHAN = invariant(
     "REF.ORPHAN",
-    "Every file in `payloads/` is referenced by some event.",
+    f"Every file in `{PAYLOADS}/` is referenced by some event.",
     v1=S, v2=S, v3=None,
     source="writer is best-effort: a payload whose event failed to append is orphaned (upstream-rules D.2)",
     severity=Severity.WARNING,

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import msgspec
 import msgspec.inspect as mi
 
+from ...model.common import EnvelopeKey as E
 from ...model.facts import refs_by_shape
 from ...bundle import MANIFEST, TRACE
 from ..catalogue import R, S, W, invariant
@@ -163,7 +164,7 @@ class BundleSummary:
             if keys in self.keys_seen:
                 varying.observe(self, payload, line)
                 return
-        self.observe({"schema_version": schema_version, "payload": msgspec.to_builtins(payload)}, line)
+        self.observe({E.SCHEMA_VERSION: schema_version, E.PAYLOAD: msgspec.to_builtins(payload)}, line)
         if cls not in self.same_every_time:
             self.same_every_time[cls] = _scalar_fields_only(cls)
             varying = self.varying[cls] = _Varying.of(cls)
@@ -171,10 +172,10 @@ class BundleSummary:
             self.keys_seen.add(varying.keys(payload))
 
     def observe(self, event: dict, line: int) -> None:
-        sv = event.get("schema_version")
+        sv = event.get(E.SCHEMA_VERSION)
         if len(self.schema_versions) < MAX_NAMES and isinstance(sv, (int, str)) and not isinstance(sv, bool):
             self.schema_versions.setdefault(sv, line)
-        payload = event.get("payload")
+        payload = event.get(E.PAYLOAD)
         if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
             return
         tag = payload["type"]

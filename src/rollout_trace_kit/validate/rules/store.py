@@ -113,7 +113,7 @@ DUPLICATE_RECORD = invariant(
 )
 REF_SHARD = invariant(
     "STORE.REF_SHARD",
-    "A ref's shard exists: `payloads/{shard:06}.zst`.",
+    f"A ref's shard exists: `{PAYLOADS}/{{shard:06}}.zst`.",
     **_V3, v3=R,
     source='0.171.0 reducer: "open shard {path}"',
 )
@@ -132,9 +132,9 @@ UNREFERENCED = invariant(
 )
 SHARD_NAME = invariant(
     "STORE.SHARD_NAME",
-    "`payloads/` holds only shards named `{n:06}.zst` (n >= 1) that stay inside the bundle.",
+    f"`{PAYLOADS}/` holds only shards named `{{n:06}}.zst` (n >= 1) that stay inside the bundle.",
     **_V3, v3=W,
-    source="writer: payloads/{shard:06}.zst from 1; the 0.171.0 reducer opens exactly that name, follows "
+    source=f"writer: {PAYLOADS}/{{shard:06}}.zst from 1; the 0.171.0 reducer opens exactly that name, follows "
     "symlinks and ignores other files",
     notes="A shard that a symlink takes out of the bundle is not read by the kit; when an event refers "
     "to it the finding names the reducer profile.",
