@@ -160,6 +160,41 @@ def test_the_engine_counts_triages_and_shrinks_with_a_fake_reference(tmp_path):
     assert "## Rates per layer" in page(doc)
 
 
+def test_worker_processes_give_the_results_of_one_process(tmp_path):
+    ref = python_reference(lambda p: (True, ""))  # accepts everything: the kit's rejects disagree
+    one = run("0.169.0", "v2", ref, 30, seed=5, jobs=1, shrink_tests=0, scratch=tmp_path)
+    two = run("0.169.0", "v2", ref, 30, seed=5, jobs=2, shrink_tests=0, scratch=tmp_path)
+    assert one.results == two.results and one.skipped == two.skipped
+    assert [(c.key, c.count, c.example) for c in one.cases] == [(c.key, c.count, c.example) for c in two.cases]
+    assert any(r.outcome == DISAGREE for r in two.results)
+    assert all(c.shrunk is not None for c in two.cases)  # made again in this process from its index
+    assert not list(tmp_path.iterdir())  # every mutant removed
+    t = two.timing
+    assert t.jobs == 2 and t.reference_runs == len(two.results) and t.floor == t.reference / 2
+
+
+def test_the_report_gives_the_floor_and_where_the_time_went(tmp_path):
+    from rollout_trace_kit.codex.diff.report import timing_lines
+
+    r = run("0.169.0", "v2", python_reference(lambda p: (True, "")), 5, seed=1, shrink_tests=0, scratch=tmp_path)
+    text = "\n".join(timing_lines(r))
+    assert f"floor: {r.timing.reference_runs} reducer runs" in text
+    for part in ("mutants/s", "reducer", "kit", "write and remove", "generate", "load average"):
+        assert part in text, part
+
+
+def test_the_codex_reference_runs_with_the_home_it_is_given(tmp_path):
+    from rollout_trace_kit.codex.diff.judge import CodexReference, codex_home
+
+    fake = tmp_path / "codex"  # a stand-in for the native binary: rejects, naming its CODEX_HOME
+    fake.write_text("#!/bin/sh\necho \"Error: home=$CODEX_HOME\" >&2\nexit 1\n")
+    fake.chmod(0o755)
+    with codex_home(tmp_path) as home:
+        verdict = CodexReference(fake, 5.0, Path(home))(tmp_path, tmp_path / "state.json")
+        assert not verdict.accepted and verdict.first_error == f"Error: home={home}"
+    assert not Path(home).exists()
+
+
 def test_a_reference_hang_is_counted_apart(tmp_path):
     ref = lambda path, out: RefVerdict(False, hang=True)  # noqa: E731
     r = run("0.171.0", "v3", ref, 10, seed=1, shrink_tests=0, scratch=tmp_path)

@@ -54,11 +54,7 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from ..install import InstallError, check_release, ensure_codex
-    from .engine import run
-    from .judge import CodexReference, CommandReference, Reference
-    from .report import print_human, report_dict, save_cases
-    from .seeds import dialect_of_release
+    from .judge import codex_home, default_scratch
 
     name = "rollout-trace codex diff"
     if args.mutations < 1 or args.jobs < 1 or args.timeout <= 0 or args.shrink_tests < 0:
@@ -68,6 +64,21 @@ def run_diff(args: argparse.Namespace) -> int:
     if not plan:
         print(f"{name}: name a release (--release R) or --epoch-readers", file=sys.stderr)
         return EXIT_USAGE
+    home = codex_home(default_scratch())  # the reference runs' CODEX_HOME, removed at the end
+    try:
+        return _run_plan(args, plan, home.name)
+    finally:
+        home.cleanup()
+
+
+def _run_plan(args: argparse.Namespace, plan: list[tuple[str, int]], home: str) -> int:
+    from ..install import InstallError, check_release, ensure_codex
+    from .engine import run
+    from .judge import CodexReference, CommandReference, Reference
+    from .report import print_human, report_dict, save_cases, timing_lines
+    from .seeds import dialect_of_release
+
+    name = "rollout-trace codex diff"
     jobs = []
     try:
         for release, n in plan:
@@ -81,7 +92,7 @@ def run_diff(args: argparse.Namespace) -> int:
                 if binary is None:
                     print(f"{name}: no Codex {escape.display(release)} (npm missing?)", file=sys.stderr)
                     return EXIT_USAGE
-                reference = CodexReference(binary, args.timeout)
+                reference = CodexReference(binary, args.timeout, Path(home))
             jobs.append((release, dialect, n, reference))
     except (InstallError, ValueError) as e:
         print(f"{name}: {escape.display(str(e))}", file=sys.stderr)
@@ -104,6 +115,9 @@ def run_diff(args: argparse.Namespace) -> int:
         if out is not None:
             save_cases(r, out)
         runs.append(r)
+        if not args.quiet or args.timing:  # not in the report: it varies with the machine
+            for line in timing_lines(r):
+                print(f"  {line}", file=sys.stderr, flush=True)
     try:
         if args.format == "json":
             doc = report_dict(runs, command_line(args))  # no machine path: it may be committed
@@ -137,12 +151,15 @@ def add_diff_parser(csub) -> None:
     d.add_argument("--only", type=int, action="append", metavar="INDEX", help="judge only mutant INDEX (repeatable)")
     d.add_argument("--dialect", choices=list(DIALECTS), help="mutate bundles of this dialect (default: the release's)")
     d.add_argument("--out", metavar="DIR", help="save each disagreement class's shrunk bundle here")
-    d.add_argument("--jobs", "-j", type=int, default=1, help="reference reducers run in parallel")
+    d.add_argument("--jobs", "-j", type=int, default=1,
+                   help="worker processes, each making, writing and judging mutants both ways (use the core count)")
     d.add_argument("--timeout", type=float, default=10.0, help="seconds before a reducer run counts as a hang")
     d.add_argument("--shrink-tests", type=int, default=100, help="judgements spent shrinking each class (0: none)")
     d.add_argument("--format", choices=["human", "json"], default="human")
     d.add_argument("--output", "-o", metavar="FILE", help="write the report here (default: standard output)")
     d.add_argument("--quiet", "-q", action="store_true", help="no progress on standard error")
+    d.add_argument("--timing", action="store_true",
+                   help="print where each run's time went, beside its floor (the reducer runs alone), even with -q")
     d.add_argument("--reference-cmd", metavar="CMD",
                    help="a reducer command with {bundle} and {output} instead of the real Codex (tests, other reducers)")
     d.set_defaults(func=run_diff)

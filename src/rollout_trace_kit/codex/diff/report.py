@@ -5,6 +5,7 @@ reference page ``docs/reference/differential.md`` rendered from a committed repo
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 from pathlib import Path
@@ -133,6 +134,27 @@ def summary_text(info: dict[str, Any]) -> str:
     lines.append("replay:")
     lines.extend(f"  {e(c)}" for c in info["replay"])
     return "\n".join(lines) + "\n"
+
+
+def timing_lines(run: Run) -> list[str]:
+    """Where a run's time went, beside its floor: the reducer runs alone, spread over the jobs (not
+    in the JSON report, which a seed reproduces)."""
+    t = run.timing
+    judged = max(len(run.results) + run.skipped, 1)
+    ms = lambda seconds: f"{1000 * seconds / judged:.1f} ms"  # noqa: E731
+    cores = os.cpu_count() or 1
+    busy = max(t.load) > cores
+    lines = [
+        f"time: {judged} mutants in {t.wall:.1f} s = {judged / t.wall if t.wall else 0:.1f} mutants/s "
+        f"(--jobs {t.jobs}; seeds {t.seeds:.1f} s, judging {t.judged:.1f} s, shrinking {t.shrink:.1f} s)",
+        f"floor: {t.reference_runs} reducer runs took {t.reference:.1f} s, / {t.jobs} jobs = {t.floor:.1f} s; "
+        f"judging took {t.judged / t.floor if t.floor else 0:.2f}x the floor",
+        f"per mutant (summed over the jobs): reducer {ms(t.reference)}, kit {ms(t.kit)}, "
+        f"write and remove {ms(t.write)}, generate {ms(t.generate)}",
+        f"load average (1 min) before/after: {t.load[0]:.1f}/{t.load[1]:.1f} on {cores} cores"
+        + (" (above the core count: other work disturbed the figures)" if busy else ""),
+    ]
+    return lines
 
 
 def print_human(doc: dict[str, Any], file) -> None:
