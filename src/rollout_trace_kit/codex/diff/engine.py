@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import resource
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -76,6 +77,9 @@ class Timing:
     kit: float = 0.0
     reference: float = 0.0
     reference_runs: int = 0
+    # processor time (user + system), which other work on the machine does not inflate as much:
+    cpu_kit: float = 0.0  # the processes making and judging mutants (the pool's workers)
+    cpu_reference: float = 0.0  # the reducer processes they ran
     seeds: float = 0.0
     judged: float = 0.0  # the judging phase, wall
     shrink: float = 0.0  # shrinking the classes, wall
@@ -84,7 +88,7 @@ class Timing:
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after: other work disturbs the figures
 
     def add(self, other: "Timing") -> None:
-        for name in ("generate", "write", "kit", "reference", "reference_runs"):
+        for name in ("generate", "write", "kit", "reference", "reference_runs", "cpu_kit", "cpu_reference"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     @property
@@ -133,19 +137,28 @@ class _Judge:
 
     def one(self, index: int) -> tuple[Result | None, Timing]:
         t = Timing()
-        start = time.perf_counter()
-        m = make_mutant(index, self.seed, self.release, self.seed_bundles)
-        t.generate = time.perf_counter() - start
-        if m is None:
-            return None, t
-        clock = Stopwatch()
-        j = judge(m.bundle, self.release, self.reference, scratch=self.scratch, clock=clock)
-        assert j is not None  # no gate
-        t.write, t.kit, t.reference, t.reference_runs = clock.write, clock.kit, clock.reference, clock.reference_runs
-        return _result(m, j), t
+        cpu, children = time.process_time(), _children_cpu()
+        try:
+            start = time.perf_counter()
+            m = make_mutant(index, self.seed, self.release, self.seed_bundles)
+            t.generate = time.perf_counter() - start
+            if m is None:
+                return None, t
+            clock = Stopwatch()
+            j = judge(m.bundle, self.release, self.reference, scratch=self.scratch, clock=clock)
+            assert j is not None  # no gate
+            t.write, t.kit, t.reference, t.reference_runs = clock.write, clock.kit, clock.reference, clock.reference_runs
+            return _result(m, j), t
+        finally:
+            t.cpu_kit, t.cpu_reference = time.process_time() - cpu, _children_cpu() - children
 
     def chunk(self, indexes: list[int]) -> list[tuple[Result | None, Timing]]:
         return [self.one(i) for i in indexes]
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)  # the children waited for so far
+    return r.ru_utime + r.ru_stime
 
 
 _WORKER: _Judge | None = None  # a pool process's judge

@@ -212,7 +212,8 @@ class Judged:
 def judge(bundle: Bundle, release: str | None, reference: Reference, dialect: str | None = None,
           scratch: Path | None = None, kit_gate: Callable[[KitVerdict], bool] | None = None,
           clock: Stopwatch | None = None) -> Judged | None:
-    """Write ``bundle`` to a scratch directory, judge it both ways, and remove it. With
+    """Write ``bundle`` to a scratch directory, judge it both ways, and remove it. The reducer runs
+    while the kit judges (it is a subprocess: the kit's Python keeps the core meanwhile). With
     ``kit_gate``, the reducer runs only if the kit's verdict passes the gate (None otherwise):
     the shrinker skips the reducer for candidates the kit already tells apart. ``clock`` adds up
     the time of each part."""
@@ -223,14 +224,15 @@ def judge(bundle: Bundle, release: str | None, reference: Reference, dialect: st
         path = write_bundle(bundle, tmp / "bundle")
         t1 = time.perf_counter()
         clock.write += t1 - t0
+        beside = None if kit_gate is not None else _Beside(reference, path, tmp / "state.json", clock)
         kit = kit_verdict(path, release, dialect)
-        t2 = time.perf_counter()
-        clock.kit += t2 - t1
-        if kit_gate is not None and not kit_gate(kit):
+        clock.kit += time.perf_counter() - t1
+        if beside is not None:
+            ref = beside.result()
+        elif kit_gate(kit):  # type: ignore[misc]
+            ref = _timed(reference, path, tmp / "state.json", clock)
+        else:
             return None
-        ref = reference(path, tmp / "state.json")
-        clock.reference += time.perf_counter() - t2
-        clock.reference_runs += 1
         # no machine path in a verdict: the scratch directory is called BUNDLE
         ref.first_error = ref.first_error.replace(str(path.resolve()), "BUNDLE").replace(str(path), "BUNDLE")
         for f in kit.findings:
@@ -240,3 +242,36 @@ def judge(bundle: Bundle, release: str | None, reference: Reference, dialect: st
         t3 = time.perf_counter()
         shutil.rmtree(tmp, ignore_errors=True)
         clock.write += time.perf_counter() - t3
+
+
+def _timed(reference: Reference, path: Path, out: Path, clock: Stopwatch) -> RefVerdict:
+    start = time.perf_counter()
+    try:
+        return reference(path, out)
+    finally:
+        clock.reference += time.perf_counter() - start
+        clock.reference_runs += 1
+
+
+class _Beside:
+    """The reference's verdict, made in a thread started now (the reducer subprocess runs while
+    the calling thread does other work); :meth:`result` waits for it and re-raises its error."""
+
+    def __init__(self, reference: Reference, path: Path, out: Path, clock: Stopwatch):
+        self._verdict: RefVerdict | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(reference, path, out, clock), daemon=True)
+        self._thread.start()
+
+    def _run(self, reference: Reference, path: Path, out: Path, clock: Stopwatch) -> None:
+        try:
+            self._verdict = _timed(reference, path, out, clock)
+        except BaseException as e:  # handed to the caller
+            self._error = e
+
+    def result(self) -> RefVerdict:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._verdict is not None
+        return self._verdict

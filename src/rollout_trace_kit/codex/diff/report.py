@@ -150,7 +150,9 @@ def timing_lines(run: Run) -> list[str]:
         f"floor: {t.reference_runs} reducer runs took {t.reference:.1f} s, / {t.jobs} jobs = {t.floor:.1f} s; "
         f"judging took {t.judged / t.floor if t.floor else 0:.2f}x the floor",
         f"per mutant (summed over the jobs): reducer {ms(t.reference)}, kit {ms(t.kit)}, "
-        f"write and remove {ms(t.write)}, generate {ms(t.generate)}",
+        f"write and remove {ms(t.write)}, generate {ms(t.generate)} (the reducer runs while the kit judges)",
+        f"processor time per mutant: reducer processes {ms(t.cpu_reference)}, kit workers {ms(t.cpu_kit)} "
+        f"(the kit's share: {t.cpu_kit / (t.cpu_kit + t.cpu_reference) if t.cpu_kit + t.cpu_reference else 0:.0%})",
         f"load average (1 min) before/after: {t.load[0]:.1f}/{t.load[1]:.1f} on {cores} cores"
         + (" (above the core count: other work disturbed the figures)" if busy else ""),
     ]
