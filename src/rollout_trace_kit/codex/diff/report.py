@@ -201,6 +201,17 @@ def page(doc: dict[str, Any] | None) -> str:
         "runs the engine end to end per dialect (`RTK_DIFF_MUTANTS`, default 1,000 per dialect) and "
         "checks it reports rates; the target of 0 disagreements is not asserted yet.",
         "",
+        "**Speed.** `--jobs N` makes and judges the mutants in N worker processes (give it the core "
+        "count); each worker starts the reducer on a mutant and judges it with the kit while the reducer "
+        "runs. Mutants are written to `/dev/shm` and the reducer runs with an empty `CODEX_HOME` there "
+        "(each Codex run makes and removes a directory of PATH aliases in it; it reads nothing else but "
+        "an absent `.env`). The report is the same for any `--jobs`. After each release the command "
+        "prints, on standard error (with `-q`: add `--timing`), its mutants per second beside its "
+        "*floor*, the reducer runs alone (each timed from spawn to exit) divided by the jobs, and the "
+        "processor time per mutant of the reducer processes and of the kit's workers. Most of the floor "
+        "is the reducer's start: a static binary of about 300 MB whose start-up faults in a few thousand "
+        "pages.",
+        "",
     ]
     if not doc:
         return "\n".join(head + ["No run is recorded yet.", ""])
