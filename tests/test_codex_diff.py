@@ -173,6 +173,55 @@ def test_worker_processes_give_the_results_of_one_process(tmp_path):
     assert t.jobs == 2 and t.reference_runs == len(two.results) and t.floor == t.reference / 2
 
 
+def test_an_interrupted_pool_run_stops_and_leaves_no_mutant_behind(tmp_path):
+    calls = tmp_path / "calls"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+
+    def ref(path: Path) -> tuple[bool, str]:  # in a worker process: Ctrl-C while judging the fifth
+        with calls.open("a") as f:
+            f.write("x\n")
+        if len(calls.read_text().splitlines()) == 5:
+            raise KeyboardInterrupt
+        return True, ""
+
+    with pytest.raises(KeyboardInterrupt):
+        run("0.169.0", "v2", python_reference(ref), 400, seed=2, jobs=2, shrink_tests=0, scratch=scratch)
+    assert len(calls.read_text().splitlines()) < 100  # the chunks not started were dropped
+    assert not list(scratch.iterdir())
+
+
+@pytest.mark.parametrize("group", [True, False], ids=["process-group", "parent-only"])
+def test_sigterm_ends_a_pool_run_and_removes_what_it_wrote(tmp_path, group):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    slow = f"{sys.executable} -c 'import time; time.sleep(0.05)'"
+    p = subprocess.Popen([sys.executable, "-m", "rollout_trace_kit", "codex", "diff", "--release", "0.169.0",
+                          "--mutations", "5000", "--jobs", "2", "--shrink-tests", "0", "--reference-cmd", slow,
+                          "--scratch", str(scratch), "-q"], start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(600):  # until it judges mutants
+            if any(d.name.startswith("rtk-diff-") and "codex-home" not in d.name for d in scratch.iterdir()):
+                break
+            time.sleep(0.1)
+        (os.killpg if group else os.kill)(p.pid, signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        try:  # the workers too, should they outlive the parent
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert p.returncode == 128 + signal.SIGTERM, err
+    assert b"Traceback" not in err
+    assert not list(scratch.iterdir())
+
+
 def test_the_report_gives_the_floor_and_where_the_time_went(tmp_path):
     from rollout_trace_kit.codex.diff.report import timing_lines
 

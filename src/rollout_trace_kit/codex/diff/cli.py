@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -64,14 +65,26 @@ def run_diff(args: argparse.Namespace) -> int:
     if not plan:
         print(f"{name}: name a release (--release R) or --epoch-readers", file=sys.stderr)
         return EXIT_USAGE
-    home = codex_home(default_scratch())  # the reference runs' CODEX_HOME, removed at the end
+    scratch = Path(args.scratch) if args.scratch else default_scratch()
+    if scratch is not None and not scratch.is_dir():
+        print(f"{name}: --scratch {escape.path(args.scratch)} is not a directory", file=sys.stderr)
+        return EXIT_USAGE
+    home = codex_home(scratch)  # the reference runs' CODEX_HOME, removed at the end
+    # SIGTERM (a CI timeout, `kill`) ends the run as Ctrl-C does, removing what it wrote to
+    # /dev/shm; the worker processes, forked later, inherit the handler
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
-        return _run_plan(args, plan, home.name)
+        return _run_plan(args, plan, home.name, scratch)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         home.cleanup()
 
 
-def _run_plan(args: argparse.Namespace, plan: list[tuple[str, int]], home: str) -> int:
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _run_plan(args: argparse.Namespace, plan: list[tuple[str, int]], home: str, scratch: Path | None) -> int:
     from ..install import InstallError, check_release, ensure_codex
     from .engine import run
     from .judge import CodexReference, CommandReference, Reference
@@ -111,7 +124,7 @@ def _run_plan(args: argparse.Namespace, plan: list[tuple[str, int]], home: str) 
         if not args.quiet:
             print(f"{name}: Codex {release} ({dialect}): {n} mutants, seed {args.seed}", file=sys.stderr, flush=True)
         r = run(release, dialect, reference, n, seed=args.seed, jobs=args.jobs, shrink_tests=args.shrink_tests,
-                only=args.only, progress=progress)
+                only=args.only, scratch=scratch, progress=progress)
         if out is not None:
             save_cases(r, out)
         runs.append(r)
@@ -151,6 +164,9 @@ def add_diff_parser(csub) -> None:
     d.add_argument("--only", type=int, action="append", metavar="INDEX", help="judge only mutant INDEX (repeatable)")
     d.add_argument("--dialect", choices=list(DIALECTS), help="mutate bundles of this dialect (default: the release's)")
     d.add_argument("--out", metavar="DIR", help="save each disagreement class's shrunk bundle here")
+    d.add_argument("--scratch", metavar="DIR",
+                   help="write the mutants and the reducers' CODEX_HOME here (default: /dev/shm if there is one, "
+                        "else the temporary directory)")
     d.add_argument("--jobs", "-j", type=int, default=1,
                    help="worker processes, each making, writing and judging mutants both ways (use the core count)")
     d.add_argument("--timeout", type=float, default=10.0, help="seconds before a reducer run counts as a hang")

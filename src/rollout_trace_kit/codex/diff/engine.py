@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import random
 import resource
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -167,6 +168,8 @@ _WORKER: _Judge | None = None  # a pool process's judge
 def _init_worker(worker: _Judge) -> None:
     global _WORKER
     _WORKER = worker
+    # Ctrl-C reaches the whole process group: the parent stops the run, a worker ends its chunk
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _judge_chunk(indexes: list[int]) -> list[tuple[Result | None, Timing]]:
@@ -184,10 +187,13 @@ def _judged(worker: _Judge, indexes: list[int], jobs: int) -> Iterator[tuple[Res
         return
     chunks = [indexes[i:i + CHUNK] for i in range(0, len(indexes), CHUNK)]
     # fork: the workers inherit the seeds and the reference (a test's closure too) without pickling
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
-                             initializer=_init_worker, initargs=(worker,)) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_init_worker, initargs=(worker,))
+    try:
         for part in pool.map(_judge_chunk, chunks):
             yield from part
+    finally:  # interrupted: the chunks not started are dropped, not judged before the run ends
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run(release: str, dialect: str, reference: Reference, mutations: int, seed: int = 0, jobs: int = 1,
