@@ -203,7 +203,8 @@ def page(doc: dict[str, Any] | None) -> str:
         "",
         "**Speed.** `--jobs N` makes and judges the mutants in N worker processes (give it the core "
         "count); each worker starts the reducer on a mutant and judges it with the kit while the reducer "
-        "runs. Mutants are written to `/dev/shm` and the reducer runs with an empty `CODEX_HOME` there "
+        "runs. Mutants are written to `/dev/shm` (`--scratch DIR`: elsewhere) and the reducer runs with an "
+        "empty `CODEX_HOME` there "
         "(each Codex run makes and removes a directory of PATH aliases in it; it reads nothing else but "
         "an absent `.env`). The report is the same for any `--jobs`. After each release the command "
         "prints, on standard error (with `-q`: add `--timing`), its mutants per second beside its "
