@@ -212,6 +212,8 @@ def test_shards_split_a_campaign_and_merge_puts_it_back_together(tmp_path):
     assert out.returncode == 1 and merged["invariants"] == whole["invariants"]
     assert merged["new_failures"] == whole["new_failures"] == ["SEQ.NO_GAP"]
     assert sorted(f["id"] for f in merged["failures"]) == sorted(f["id"] for f in whole["failures"])
+    # the campaign's model coverage: what no shard exercised is missing (it was absent from a merge)
+    assert merged["model_coverage"] == whole["model_coverage"] and whole["model_coverage"]["variants"]["covered"] > 0
     # one known-results check over the whole campaign
     (tmp_path / "known.json").write_text(json.dumps({"format": "rollout-trace-kit/known-results/1", "entries": {
         "SEQ.NO_GAP": {"behaviour": "accepts", "reason": "test"}}}))

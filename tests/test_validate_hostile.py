@@ -820,6 +820,7 @@ def test_reading_payload_files_ahead_changes_no_finding(tmp_path, monkeypatch):
 
     monkeypatch.setattr(refs.ReadAhead, "take", take)
     monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)  # the read-ahead runs on a machine of 2 cores or more
+    monkeypatch.setenv("ROLLOUT_TRACE_KIT_DECODE_AHEAD", "1")  # whatever the machine's load (validate/ahead.py)
     for bundle in [b, *corpus_bundles("0.169.0"), *corpus_bundles("0.164.0")]:
         for profile in (Profile.REDUCER, Profile.STRICT):
             ahead = validate_bundle(bundle, Options(profile=profile))

@@ -274,7 +274,25 @@ def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # d
         "eligible": eligible,
         "never_exercised": [i for i in eligible if i not in exercised],
         "failures": [f for d in docs for f in d.get("failures", [])],
+        **({"model_coverage": cov} if (cov := merged_coverage(docs)) is not None else {}),
     }
+
+
+def merged_coverage(docs: list[dict]) -> dict | None:
+    """The campaign's model coverage from its shards': what no shard exercised is missing (the
+    shards of one campaign measure against one universe). None when a shard's report has none."""
+    parts = [p for d in docs if isinstance(p := d.get("model_coverage"), dict)]
+    if not parts or len(parts) != len(docs):
+        return None
+    out = {}
+    for category in parts[0]:
+        rows: list[dict] = [r for p in parts if isinstance(r := p.get(category), dict)
+                            and isinstance(r.get("total"), int) and isinstance(r.get("missing"), list)]
+        if len(rows) != len(parts):
+            return None
+        missing = sorted(set.intersection(*(set(map(str, r["missing"])) for r in rows)))
+        out[category] = {"covered": rows[0]["total"] - len(missing), "total": rows[0]["total"], "missing": missing}
+    return out
 
 
 # -- rendering ------------------------------------------------------------------------------
@@ -395,7 +413,8 @@ def print_human(doc: dict, file=None, summary_only: bool = False, color: str = "
     out = file or sys.stdout
     console = make_console(out, color, width=None if out.isatty() else 140)
     if not summary_only:
-        as_release = f", as Codex {doc['release']} writes" if doc.get("release") else ""
+        as_release = (f", as Codex {doc['release']} {'reads' if doc.get('mode') == 'schema' else 'writes'}"
+                      if doc.get("release") else "")
         title = escape.display(f"{doc['command']}  (dialect {doc['dialect']}{as_release}, profile {doc['profile']}, "
                                f"seed {doc['seed']})")
         # the title on a line of its own: as a table title it would wrap at the table's width

@@ -195,7 +195,7 @@ def _differences(expected: dict, written: Path, want: Path) -> list[str]:
         ea, eb = json.loads(a), json.loads(b)
         if not isinstance(ea, dict) or (_shape(_without(ea, volatile.get("event", [])), r1)
                                         != _shape(_without(eb, volatile.get("event", [])), r2)):
-            out.append(f"trace.jsonl line {n} differs")
+            out.append(f"{TRACE} line {n} differs")
             break
     return out
 
@@ -220,7 +220,7 @@ def run_writer_cases(root: Path, command: str, *, dialects: list[str] | None = N
             if proc.returncode != 0:
                 out.append(Outcome(row["id"], "fail", f"check-writer exit {proc.returncode}: {proc.stdout[-300:]}"))
                 continue
-            (written,) = [p.parent for p in Path(tmp).glob("*/bundle/manifest.json")]
+            (written,) = [p.parent for p in Path(tmp).glob(f"*/bundle/{MANIFEST}")]
             diff = bundle_differences(expected, written, case_file(root, expected, "bundle"))
         out.append(Outcome(row["id"], "fail" if diff else "pass", "; ".join(diff)))
     return out

@@ -371,7 +371,7 @@ def add_validate_parser(sub) -> None:
                    "mtime) and append each bundle judged now")
     p.add_argument("--max-findings", type=int, default=1000,
                    help="list at most this many findings per bundle (>= 1); the verdict counts the rest")
-    p.add_argument("--max-line-bytes", type=int, default=64 * 1024 * 1024, help="longest trace.jsonl line read")
+    p.add_argument("--max-line-bytes", type=int, default=64 * 1024 * 1024, help=f"longest {TRACE} line read")
     p.add_argument("--max-payload-bytes", type=int, default=256 * 1024 * 1024, help="largest payload file read")
     p.add_argument(
         "--partial-ok",

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..model.common import EnvelopeKey as E
 from ..files import open_regular, read_capped
 from ..model.types import Dialect
 from .context import Options
@@ -83,7 +84,16 @@ def release_findings(findings: list[Finding], summary: BundleSummary, release, d
             continue
         added.append(Finding(invariant=f.invariant.id, severity=f.severity or f.invariant.severity, profile=level,
                              message=f.message, bundle=bundle, file=f.file, line=f.line))
-    return added + [f for f in findings if f.invariant not in SUPERSEDED]
+    return added + [unenforced(f, release) for f in findings if f.invariant not in SUPERSEDED]
+
+
+def unenforced(f: Finding, release) -> Finding:
+    """``f`` as ``release`` sees it: an error of a rule its reducer is measured not to enforce
+    (Release.accepts_breaking) is a warning that says so."""
+    if f.severity is not Severity.ERROR or f.invariant not in release.accepts_breaking:
+        return f
+    return dataclasses.replace(f, severity=Severity.WARNING, message=f"{f.message} (Codex {release.version}'s "
+                               "reducer accepted a bundle breaking this rule in the probe's fuzz: measured)")
 
 
 def first_error(findings: list[Finding], profile: Profile) -> Finding | None:
@@ -120,7 +130,7 @@ def attach(ctx) -> dict | None:
     pass_findings = list(ctx.findings)
     if ctx.options.release is not None:  # a release with facts (Options checks it)
         release = releases.release(ctx.options.release)
-        ctx.findings[:] = [f for f in ctx.findings if f.invariant not in SUPERSEDED]
+        ctx.findings[:] = [unenforced(f, release) for f in ctx.findings if f.invariant not in SUPERSEDED]
         for f in release_findings([], summary, release, ctx.dialect, partial_ok=ctx.options.partial_ok):
             inv = _catalogued(f.invariant)
             ctx.report(inv, f.message, line=f.line, seq=None, severity=f.severity, file=f.file)
@@ -250,7 +260,7 @@ def summarize(bundle: Path, max_line: int = DEFAULT_MAX_LINE_BYTES) -> BundleSum
                 obj = _loads(raw)
                 if isinstance(obj, dict):
                     summary.observe(obj, n)
-                    payload = obj.get("payload")
+                    payload = obj.get(E.PAYLOAD)
                     tag = payload.get("type") if isinstance(payload, dict) else None
                     if isinstance(tag, str):
                         if ended:

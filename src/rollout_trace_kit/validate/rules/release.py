@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import msgspec
 import msgspec.inspect as mi
 
+from ...model.common import EnvelopeKey as E
 from ...model.facts import refs_by_shape
 from ...bundle import MANIFEST, TRACE
 from ..catalogue import R, S, W, invariant
@@ -189,7 +190,7 @@ class BundleSummary:
             if keys in self.keys_seen:
                 varying.observe(self, payload, line)
                 return
-        self.observe({"schema_version": schema_version, "payload": msgspec.to_builtins(payload)}, line)
+        self.observe({E.SCHEMA_VERSION: schema_version, E.PAYLOAD: msgspec.to_builtins(payload)}, line)
         if cls not in self.same_every_time:
             self.same_every_time[cls] = _scalar_fields_only(cls)
             varying = self.varying[cls] = _Varying.of(cls)
@@ -197,10 +198,10 @@ class BundleSummary:
             self.keys_seen.add(varying.keys(payload))
 
     def observe(self, event: dict, line: int) -> None:
-        sv = event.get("schema_version")
+        sv = event.get(E.SCHEMA_VERSION)
         if isinstance(sv, (int, str)) and not isinstance(sv, bool):
             self._keep(self.schema_versions, sv, line, MAX_NAMES, "schema_versions")
-        payload = event.get("payload")
+        payload = event.get(E.PAYLOAD)
         if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
             return
         tag = payload["type"]
