@@ -161,7 +161,7 @@ def _moved(bundle: Bundle, name: str, rnd) -> tuple[Bundle, str] | None:
     return out, moved
 
 
-@corruption("BUNDLE.NOT_LINKED", "manifest.json or trace.jsonl is a symbolic link to a file inside the bundle.",
+@corruption("BUNDLE.NOT_LINKED", f"{MANIFEST} or {TRACE} is a symbolic link to a file inside the bundle.",
             edits_store=None)
 def _linked_inside(bundle, dialect, rnd):
     name = rnd.choice([MANIFEST, TRACE])
@@ -174,7 +174,7 @@ def _linked_inside(bundle, dialect, rnd):
     return replace(out, bundle=moved_bundle)
 
 
-@corruption("BUNDLE.CONFINED", "manifest.json or trace.jsonl is a symbolic link that leads out of the bundle "
+@corruption("BUNDLE.CONFINED", f"{MANIFEST} or {TRACE} is a symbolic link that leads out of the bundle "
             "(to an absolute path, or up with '..').", edits_store=None)
 def _linked_out(bundle, dialect, rnd):
     name = rnd.choice([MANIFEST, TRACE])

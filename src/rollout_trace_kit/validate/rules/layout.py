@@ -75,7 +75,7 @@ INTERNAL_ERROR = invariant(
 )
 NOT_LINKED = invariant(
     "BUNDLE.NOT_LINKED",
-    "`manifest.json` and `trace.jsonl` are files of the bundle itself, not symbolic links.",
+    f"`{MANIFEST}` and `{TRACE}` are files of the bundle itself, not symbolic links.",
     v1=W, v2=W,
     source="writer.rs › TraceWriter::create creates both files; the 0.164.0, 0.169.0 and 0.171.0 reducers "
     "follow a symbolic link there, inside or out of the bundle (measured: the same output as the files')",
@@ -84,7 +84,7 @@ NOT_LINKED = invariant(
 )
 CONFINED = invariant(
     "BUNDLE.CONFINED",
-    "The kit reads `manifest.json` and `trace.jsonl` only inside the bundle: a symbolic link there that "
+    f"The kit reads `{MANIFEST}` and `{TRACE}` only inside the bundle: a symbolic link there that "
     "leads out of the bundle is not followed, and the bundle is not judged.",
     v1=R, v2=R,
     source="kit: a bundle under check never makes the kit read (and quote in its findings) a file elsewhere; "
