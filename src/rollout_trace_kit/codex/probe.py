@@ -5,7 +5,8 @@ loopback mock) across :data:`.probe_scenarios.PROBE_SCENARIOS`, then asks its re
 (``codex debug trace-reduce``) what it knows: serde's "expected one of ..." lists for
 an unknown event type, payload kind, tool kind, status; which ``schema_version`` values
 it accepts; which fields it requires (one field removed at a time); and what the kit's
-fuzz cases show it enforces. The record is JSON in ``model/releases/data/VERSION.json``;
+fuzz cases show it enforces; the payload-body keys it requires (:mod:`.probe_bodies`) and how deep
+it reads each runtime body (:mod:`.probe_depths`). The record is JSON in ``model/releases/data/VERSION.json``;
 it holds no machine paths.
 """
 
@@ -26,6 +27,7 @@ from ..model.releases import PROBED_SCHEMA_VERSIONS
 from ..model.common import FILE_PER_PAYLOAD, ZSTD_SHARDS
 from .install import InstallError, ensure_codex, remove_install, trace_reduce
 from .probe_bodies import body_facts
+from .probe_depths import runtime_depths
 from .probe_scenarios import PROBE_SCENARIOS, ScenarioRun, run_repeated
 
 RECORD_FORMAT = "rollout-trace-kit/codex-release/1"
@@ -399,6 +401,9 @@ def _probe(release: str, binary: Path, tmp: Path, bundles_dir: Path | None, fuzz
         else:
             reducer_doc["fuzz"] = None
         reducer_doc["body_required"] = body_facts(binary, bundles + corpus_bundles_read(record), tmp / "bodies")
+        known = reducer_doc.get("variants")
+        reducer_doc["runtime_depths"] = runtime_depths(binary, bundles + corpus_bundles_read(record),
+                                                       frozenset(known) if known is not None else None, tmp / "depths")
         record["reducer"] = reducer_doc
     return record
 
@@ -419,11 +424,11 @@ def corpus_bundles_read(record: dict) -> list[Path]:
     return out
 
 
-def measure_bodies(release: str) -> dict:
-    """The release's existing record with ``reducer.body_required`` measured on the kit's corpus."""
+def measure_bodies(release: str, record: dict | None = None) -> dict:
+    """The release's existing record (or ``record``) with ``reducer.body_required`` measured on the kit's corpus."""
     from ..model.releases import load_records
 
-    record = load_records()[release]
+    record = record or load_records()[release]
     if not record.get("has_reducer") or record.get("reducer") is None:
         return record
     binary = ensure_codex(release)
