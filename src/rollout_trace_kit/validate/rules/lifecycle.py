@@ -249,6 +249,8 @@ class LifecycleChecker:
         self.agent_kinds = facts.agent_activity_tool_kinds(d)
         self.dispatch_arguments = bodies.dispatch_arguments_read(d.reference_release)
         self.field_depth = {(v, f): limit for v, f, limit in d.field_depth_limits}
+        # (runtime variant, kind parsed as) -> deepest body read: the dialect's, or `--release`'s measured
+        self.runtime_depth = runtime_depth_table(d, ctx.options.release)
         # multi-agent tool call -> what its invocation holds for an agent activity (_invocation_verdict)
         self.agent_invocations: dict[str, object] = {}
         self.thread_required = facts.envelope_thread_required(d)  # no thread from the envelope's turn
@@ -652,7 +654,7 @@ class LifecycleChecker:
         if self._tool(p, "tool runtime start") is None or state is None:  # None together: never started
             return
         self.tools[key] = state | RUNTIME
-        if self.dialect.runtime_depth_limits:
+        if self.runtime_depth:
             own = self._runtime_kind(p, kind)
             if own != kind:
                 self.runtime_kinds[key] = own
@@ -724,8 +726,8 @@ class LifecycleChecker:
 
     def _runtime_too_deep(self, p, tag: str, parsed_as: str | None, body) -> bool:
         """Report a runtime body nested deeper than the reducer parses one of its kind (model:
-        Dialect.runtime_depth_limits); True when reported."""
-        limit = self.dialect.runtime_depth_limit(tag, parsed_as)
+        Dialect.runtime_depth_limits, or the release's measured runtime_depths); True when reported."""
+        limit = self.runtime_depth.get((tag, parsed_as))
         if limit is None or body is bodies.NULL:
             return False
         if self._lone_surrogate(p.runtime_payload, "/payload/runtime_payload", body):
@@ -740,7 +742,7 @@ class LifecycleChecker:
     def on_tool_call_runtime_ended(self, ev, p):
         body = self.ref(p, "tool_call_runtime_ended", "runtime_payload")
         kind = self._tool(p, "tool runtime end")
-        if kind is not None and body is not None and self.dialect.runtime_depth_limits and self._runtime_too_deep(
+        if kind is not None and body is not None and self.runtime_depth and self._runtime_too_deep(
                 p, "tool_call_runtime_ended", self.runtime_kinds.get(p.tool_call_id, kind), body):
             body = None  # not parsed
         if kind is not None:
@@ -995,6 +997,26 @@ def _later_ref_fields(dialect, handlers) -> dict:
         if new:
             out[tag] = new
     return out
+def runtime_depth_table(dialect, release: str | None) -> dict[tuple[str, str], int]:
+    """(runtime variant, kind parsed as) -> the deepest body the reducer reads there: the dialect's
+    runtime_depth_limits, with the places ``release`` was measured at (its record's runtime_depths,
+    else its epoch's first release's) as measured. Empty where the dialect does not key runtime
+    bodies by kind (v1: its tool_runtime_event entry in body_depth_limits applies to all)."""
+    table = {(v, k): depth for v, k, depth in dialect.runtime_depth_limits}
+    if not table or release is None:
+        return table
+    from ...model import releases
+    from .release import runtime_depths
+
+    rel = releases.release(release)
+    for (variant, kind), depth in (runtime_depths(rel) if rel is not None else {}).items():
+        if depth is None:
+            table.pop((variant, kind), None)
+        else:
+            table[(variant, kind)] = depth
+    return table
+
+
 def _release_required(dialect) -> dict[str, tuple[tuple[str, str], ...]]:
     """Variant -> (field, release) the dialect's reference reducer requires though the schema does not."""
     ref = release_key(dialect.reference_release)

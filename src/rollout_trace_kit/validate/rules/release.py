@@ -443,6 +443,20 @@ def body_required(release) -> dict[str, dict]:
     return measured or {}
 
 
+def runtime_depths(release) -> dict[tuple[str, str], int | None]:
+    """(runtime variant, kind parsed as) -> the deepest body the release's reducer reads there (None:
+    any depth): its record's ``runtime_depths`` (``codex probe --depths``), else (not measured
+    itself) its epoch's first release's; {} when neither was measured."""
+    measured = release.get("reducer", "runtime_depths")
+    if measured is None:
+        from ...model import releases
+
+        epoch = releases.epoch_of(release.version)
+        first = releases.release(epoch.first) if epoch is not None else None
+        measured = first.get("reducer", "runtime_depths") if first is not None else None
+    return {(variant, kind): depth for variant, kind, depth in measured or ()}
+
+
 def ref_required(release) -> frozenset[str]:
     """The keys of a payload ref the release's reducer requires: measured by the probe (``ref_required``);
     for a release probed before that, and reading every schema_version as its own dialect, that
