@@ -177,15 +177,15 @@ def run_bisect(args: argparse.Namespace) -> int:
 
 
 def _probe_bodies(versions: list[str], out: Path | None, *, bodies: bool = True, depths: bool = False) -> int:
-    """``probe --bodies`` / ``--depths``: add ``reducer.body_required`` / ``reducer.runtime_depths``
-    to existing records (no writer run)."""
+    """``probe --bodies`` / ``--depths``: add ``reducer.body_required`` / ``reducer.runtime_depths``,
+    ``unread_places`` and ``envelope_rules`` to existing records (no writer run)."""
     from .probe import measure_bodies, write_record
-    from .probe_depths import measure_depths
+    from .probe_depths import measure_depths, measure_reads
 
     for version in versions:
         try:
-            record = measure_bodies(version, measure_depths(version) if depths else None) if bodies \
-                else measure_depths(version)
+            record = measure_reads(version, measure_depths(version)) if depths else None
+            record = measure_bodies(version, record) if bodies else record
         except (RuntimeError, subprocess.SubprocessError, OSError, KeyError) as e:
             print(f"rollout-trace codex probe: {version}: {e}", file=sys.stderr)
             return EXIT_FAIL
@@ -206,7 +206,8 @@ def add_codex_parser(sub) -> None:
     p.add_argument("--bodies", action="store_true",
                    help="only measure the payload-body keys its reducer requires (on the kit's corpus) into its record")
     p.add_argument("--depths", action="store_true",
-                   help="only measure how deep its reducer reads each runtime body (on the kit's corpus) into its record")
+                   help="only measure what its reducer reads (on the kit's corpus) into its record: how deep each runtime "
+                   "body, which payloads it opens, which envelope ordering rules it enforces")
     p.set_defaults(func=run_probe)
     q = csub.add_parser("releases", formatter_class=HelpFormatter, help="the release table: epochs, probed and inferred releases")
     q.add_argument("--format", choices=["human", "json"], default="human")

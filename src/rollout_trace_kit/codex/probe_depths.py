@@ -146,7 +146,7 @@ def runtime_depths(binary: Path, bundles: list[Path], known: frozenset[str] | No
     return [[variant, kind, depth] for (variant, kind), depth in sorted(found.items())]
 
 
-def measure_depths(release: str) -> dict:
+def measure_depths(release: str, record: dict | None = None) -> dict:
     """The release's existing record with ``reducer.runtime_depths`` measured on the kit's corpus."""
     import tempfile
 
@@ -154,7 +154,7 @@ def measure_depths(release: str) -> dict:
     from .install import InstallError, ensure_codex
     from .probe import corpus_bundles_read
 
-    record = load_records()[release]
+    record = record or load_records()[release]
     if not record.get("has_reducer") or record.get("reducer") is None:
         return record
     binary = ensure_codex(release)
@@ -166,3 +166,129 @@ def measure_depths(release: str) -> dict:
             binary, corpus_bundles_read(record), frozenset(known) if known is not None else None, Path(tmp))
     return record
 
+
+
+# -- which payloads the reducer opens ---------------------------------------------------------
+
+
+def unread_places(binary: Path, bundles: list[Path], known: frozenset[str] | None, scratch: Path) -> list[str]:
+    """The places (``model.facts.body_place``) whose payload file the release's reducer never opens:
+    the file removed, the bundle is still accepted. 0.169.0 opens every referenced payload ("open
+    payload {id}"); 0.164.0 only those its handlers read. ``reducer.unread_places`` of the record."""
+    from ..model.facts import body_place
+    from .install import trace_reduce
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    places: dict[str, bool] = {}
+    runs = 0
+    for i, original in enumerate(bundles):
+        bundle = readable_copy(original, known, scratch / f"read-{i}")
+        if trace_reduce(binary, bundle, scratch / f"read-{i}.out.json", timeout=20).returncode != 0:
+            continue
+        calls: dict[str, str] = {}
+        for event in _events(bundle):
+            p = event["payload"]
+            call = str(p.get("tool_call_id"))
+            if p.get("type") == "tool_call_started" and isinstance(p.get("kind"), dict):
+                calls[call] = str(p["kind"].get("type"))
+            for name, ref in p.items():
+                if not isinstance(ref, dict) or not isinstance(ref.get("path"), str):
+                    continue
+                place = body_place(str(p.get("type")), name, calls.get(call) if "tool_call_id" in p else None)
+                if place in places:
+                    continue
+                runs += 1
+                copy = scratch / f"gone-{runs}"
+                shutil.copytree(bundle, copy)
+                (copy / ref["path"]).unlink(missing_ok=True)
+                places[place] = trace_reduce(binary, copy, scratch / f"gone-{runs}.out.json", timeout=20).returncode == 0
+                shutil.rmtree(copy, ignore_errors=True)
+    return sorted(place for place, unread in places.items() if unread)
+
+
+# -- which envelope rules the reducer enforces ------------------------------------------------
+
+
+def _seq_edit(change):
+    def edit(events: list[dict]) -> None:
+        seqs = [e for e in events if isinstance(e.get("seq"), int)]
+        if len(seqs) > 2:
+            change(seqs)
+    return edit
+
+
+def _shift_all(seqs: list[dict]) -> None:
+    for e in seqs:
+        e["seq"] += 1
+
+
+def _gap(seqs: list[dict]) -> None:
+    for e in seqs[len(seqs) // 2:]:
+        e["seq"] += 1
+
+
+def _repeat(seqs: list[dict]) -> None:
+    middle = len(seqs) // 2
+    for e in seqs[middle:]:
+        e["seq"] -= 1
+
+
+def _other_rollout(events: list[dict]) -> None:
+    events[len(events) // 2]["rollout_id"] = "01a2139c-0000-7000-8000-000000000000"
+
+
+# invariant -> an edit of a readable bundle's events that breaks it alone
+ENVELOPE_EDITS = {
+    "SEQ.STARTS_AT_ONE": _seq_edit(_shift_all),
+    "SEQ.NO_GAP": _seq_edit(_gap),
+    "SEQ.INCREASING": _seq_edit(_repeat),
+    "ENVELOPE.ROLLOUT_ID": _other_rollout,
+}
+
+
+def envelope_rules(binary: Path, bundles: list[Path], known: frozenset[str] | None, scratch: Path) -> dict[str, bool]:
+    """{invariant: whether the release's reducer rejects a bundle breaking it alone} for the ordering and
+    identity rules of the envelope (:data:`ENVELOPE_EDITS`), asked with the first readable bundle:
+    ``reducer.envelope_rules`` of the record (0.165.0 enforces none of them, 0.169.0 all)."""
+    from .install import trace_reduce
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    for i, original in enumerate(bundles):
+        bundle = readable_copy(original, known, scratch / f"env-{i}")
+        if trace_reduce(binary, bundle, scratch / f"env-{i}.out.json", timeout=20).returncode != 0:
+            continue
+        out = {}
+        for inv, edit in ENVELOPE_EDITS.items():
+            copy = scratch / f"env-{i}-{inv}"
+            shutil.copytree(bundle, copy)
+            events = _events(bundle)
+            edit(events)
+            (copy / TRACE).write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+            out[inv] = trace_reduce(binary, copy, scratch / f"env-{i}-{inv}.out.json", timeout=20).returncode != 0
+            shutil.rmtree(copy, ignore_errors=True)
+        return out
+    return {}
+
+
+def measure_reads(release: str, record: dict | None = None) -> dict:
+    """The release's record with ``reducer.unread_places`` and ``reducer.envelope_rules`` measured on the
+    kit's corpus (made readable for the release)."""
+    import tempfile
+
+    from ..model.releases import load_records
+    from .install import InstallError, ensure_codex
+    from .probe import corpus_bundles_read
+
+    record = record or load_records()[release]
+    if not record.get("has_reducer") or record.get("reducer") is None:
+        return record
+    binary = ensure_codex(release)
+    if binary is None:
+        raise InstallError(f"could not install Codex {release}")
+    known = record["reducer"].get("variants")
+    known_set = frozenset(known) if known is not None else None
+    with tempfile.TemporaryDirectory(prefix=f"rtk-reads-{release}-") as tmp:
+        bundles = corpus_bundles_read(record)
+        record["reducer"]["unread_places"] = unread_places(binary, bundles, known_set, Path(tmp) / "reads")
+        record["reducer"]["envelope_rules"] = envelope_rules(binary, bundles, known_set, Path(tmp) / "envelope")
+    return record
