@@ -178,7 +178,7 @@ def run_bisect(args: argparse.Namespace) -> int:
 
 def _probe_bodies(versions: list[str], out: Path | None, *, bodies: bool = True, depths: bool = False) -> int:
     """``probe --bodies`` / ``--depths``: add ``reducer.body_required`` / ``reducer.runtime_depths``,
-    ``unread_places`` and ``envelope_rules`` to existing records (no writer run)."""
+    ``payloads_opened`` and ``envelope_rules`` to existing records (no writer run)."""
     from .probe import measure_bodies, write_record
     from .probe_depths import measure_depths, measure_reads
 

@@ -27,7 +27,7 @@ from ..model.releases import PROBED_SCHEMA_VERSIONS
 from ..model.common import FILE_PER_PAYLOAD, ZSTD_SHARDS
 from .install import InstallError, ensure_codex, remove_install, trace_reduce
 from .probe_bodies import body_facts
-from .probe_depths import envelope_rules, runtime_depths, unread_places
+from .probe_depths import envelope_rules, payloads_opened, runtime_depths
 from .probe_scenarios import PROBE_SCENARIOS, ScenarioRun, run_repeated
 
 RECORD_FORMAT = "rollout-trace-kit/codex-release/1"
@@ -405,7 +405,7 @@ def _probe(release: str, binary: Path, tmp: Path, bundles_dir: Path | None, fuzz
         known_set = frozenset(known) if known is not None else None
         reducer_doc["runtime_depths"] = runtime_depths(binary, bundles + corpus_bundles_read(record), known_set,
                                                        tmp / "depths")
-        reducer_doc["unread_places"] = unread_places(binary, corpus_bundles_read(record), known_set, tmp / "reads")
+        reducer_doc["payloads_opened"] = payloads_opened(binary, corpus_bundles_read(record), known_set, tmp / "reads")
         reducer_doc["envelope_rules"] = envelope_rules(binary, corpus_bundles_read(record), known_set, tmp / "envelope")
         record["reducer"] = reducer_doc
     return record

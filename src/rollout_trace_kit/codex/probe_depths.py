@@ -171,10 +171,10 @@ def measure_depths(release: str, record: dict | None = None) -> dict:
 # -- which payloads the reducer opens ---------------------------------------------------------
 
 
-def unread_places(binary: Path, bundles: list[Path], known: frozenset[str] | None, scratch: Path) -> list[str]:
-    """The places (``model.facts.body_place``) whose payload file the release's reducer never opens:
-    the file removed, the bundle is still accepted. 0.169.0 opens every referenced payload ("open
-    payload {id}"); 0.164.0 only those its handlers read. ``reducer.unread_places`` of the record."""
+def payloads_opened(binary: Path, bundles: list[Path], known: frozenset[str] | None, scratch: Path) -> dict[str, bool]:
+    """{place (``model.facts.body_place``): whether the release's reducer opens the payload file there}:
+    the file removed, is the bundle still accepted? 0.169.0 opens every referenced payload ("open
+    payload {id}"); 0.165.0 only those its handlers read. ``reducer.payloads_opened`` of the record."""
     from ..model.facts import body_place
     from .install import trace_reduce
 
@@ -201,9 +201,9 @@ def unread_places(binary: Path, bundles: list[Path], known: frozenset[str] | Non
                 copy = scratch / f"gone-{runs}"
                 shutil.copytree(bundle, copy)
                 (copy / ref["path"]).unlink(missing_ok=True)
-                places[place] = trace_reduce(binary, copy, scratch / f"gone-{runs}.out.json", timeout=20).returncode == 0
+                places[place] = trace_reduce(binary, copy, scratch / f"gone-{runs}.out.json", timeout=20).returncode != 0
                 shutil.rmtree(copy, ignore_errors=True)
-    return sorted(place for place, unread in places.items() if unread)
+    return dict(sorted(places.items()))
 
 
 # -- which envelope rules the reducer enforces ------------------------------------------------
@@ -271,7 +271,7 @@ def envelope_rules(binary: Path, bundles: list[Path], known: frozenset[str] | No
 
 
 def measure_reads(release: str, record: dict | None = None) -> dict:
-    """The release's record with ``reducer.unread_places`` and ``reducer.envelope_rules`` measured on the
+    """The release's record with ``reducer.payloads_opened`` and ``reducer.envelope_rules`` measured on the
     kit's corpus (made readable for the release)."""
     import tempfile
 
@@ -289,6 +289,6 @@ def measure_reads(release: str, record: dict | None = None) -> dict:
     known_set = frozenset(known) if known is not None else None
     with tempfile.TemporaryDirectory(prefix=f"rtk-reads-{release}-") as tmp:
         bundles = corpus_bundles_read(record)
-        record["reducer"]["unread_places"] = unread_places(binary, bundles, known_set, Path(tmp) / "reads")
+        record["reducer"]["payloads_opened"] = payloads_opened(binary, bundles, known_set, Path(tmp) / "reads")
         record["reducer"]["envelope_rules"] = envelope_rules(binary, bundles, known_set, Path(tmp) / "envelope")
     return record
