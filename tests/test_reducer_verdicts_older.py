@@ -18,6 +18,7 @@ import pytest
 from rollout_trace_kit.bundle import TRACE
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 
+from .test_reducer_verdicts_bodies import ROOT, TURN, Payloads, minimal, turn
 from .test_reducer_verdicts_diff23 import EXEC_BEGIN, EXEC_END, PATCH_BEGIN, PATCH_END, READ, TOO_DEEP, with_runtime
 
 OLDER = ("0.165.0", "0.166.0", "0.167.2")
@@ -48,16 +49,68 @@ def with_mcp_runtime(begin: Any, end: Any) -> Callable[[str], Any]:
     return build
 
 
-def as_written_by(release: str, build: Callable[[str], Any]) -> Callable[[Path], Path]:
-    """A v2 minimal bundle whose log ends with rollout_ended, as ``release`` writes it."""
+def as_written_by(release: str, build: Callable[[str], Any], edit: Callable[[Path], None] | None = None
+                  ) -> Callable[[Path], Path]:
+    """A v2 minimal bundle whose log ends with rollout_ended, as ``release`` writes it (then ``edit``)."""
     def write(directory: Path) -> Path:
         path = build("v2").write(directory)
         lines = (path / TRACE).read_bytes().splitlines()
         last = json.loads(lines[-1])
         last["payload"] = {"type": "rollout_ended", "status": "completed"}
         (path / TRACE).write_bytes(b"\n".join([*lines[:-1], json.dumps(last).encode()]) + b"\n")
+        if edit is not None:
+            edit(path)
         return path
     return write
+
+
+def with_result(result: Any) -> Callable[[str], Any]:
+    """An exec_command call that ends with a result payload ``result`` (bytes: stored as they are)."""
+    def build(dialect: str) -> Any:
+        ps = Payloads(dialect)
+        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
+                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": "exec_command"},
+                   "summary": {"type": "generic", "label": "exec_command", "input_preview": None, "output_preview": None},
+                   "invocation_payload": None}
+        ended = {"type": "tool_call_ended", "tool_call_id": "call-1", "status": "completed",
+                 "result_payload": ps.add("tool_result", result)}
+        return minimal(dialect, [turn(), (ROOT, TURN, started), (ROOT, TURN, ended)], ps.bodies)
+    return build
+
+
+def without_payload(n: int) -> Callable[[Path], None]:
+    def edit(path: Path) -> None:
+        (path / "payloads" / f"{n}.json").unlink()
+    return edit
+
+
+def with_envelopes(change: Callable[[list[dict]], None]) -> Callable[[Path], None]:
+    """The log's events edited by ``change`` (a list of the decoded events)."""
+    def edit(path: Path) -> None:
+        events = [json.loads(line) for line in (path / TRACE).read_bytes().splitlines()]
+        change(events)
+        (path / TRACE).write_bytes(b"".join(json.dumps(e).encode() + b"\n" for e in events))
+    return edit
+
+
+def _seq_from(start: int, gap_at: int | None = None):
+    def change(events: list[dict]) -> None:
+        for i, e in enumerate(events):
+            e["seq"] = start + i + (1 if gap_at is not None and i >= gap_at else 0)
+    return change
+
+
+def _other_rollout(events: list[dict]) -> None:
+    events[2]["rollout_id"] = "01a2139c-0000-7000-8000-000000000000"
+
+
+def _repeated_seq(events: list[dict]) -> None:
+    events[3]["seq"] = events[2]["seq"]
+    for e in events[4:]:
+        e["seq"] -= 1
+
+
+RESULT = {"type": "direct_response", "response_item": {"type": "function_call_output", "call_id": "call-1", "output": "ok"}}
 
 
 @dataclass(frozen=True)
@@ -66,8 +119,16 @@ class Case:
     releases: tuple[str, ...]
     build: Callable[[str], Any]
     expected: frozenset[str]  # the reducer-profile errors; empty: the release's reducer accepts it
+    edit: Callable[[Path], None] | None = None  # applied to the written bundle
 
 
+ENVELOPE_CASES = (
+    ("seq-gap", with_envelopes(_seq_from(1, gap_at=3)), "SEQ.NO_GAP"),
+    ("seq-from-two", with_envelopes(_seq_from(2)), "SEQ.STARTS_AT_ONE"),
+    ("seq-repeated", with_envelopes(_repeated_seq), "SEQ.INCREASING"),
+    ("another-rollout-id", with_envelopes(_other_rollout), "ENVELOPE.ROLLOUT_ID"),
+    ("result-file-missing", without_payload(1), "REF.FILE_EXISTS"),
+)
 CASES = [
     # 0.165.0 parses every runtime body into a value (serde_json's recursion limit: 127 levels read,
     # measured by `codex probe --depths`); 0.166.0 on parse a patch, wait or MCP runtime start as little as 0.169.0
@@ -86,6 +147,13 @@ CASES = [
     Case("wait-start-nested-deep", ("0.166.0", "0.167.2"),
          with_runtime("wait_agent", {**WAIT_BEGIN, "zz": TOO_DEEP}, WAIT_END), frozenset()),
     Case("exec-start-nested-deep", OLDER, with_runtime("exec_command", {**EXEC_BEGIN, "zz": TOO_DEEP}, EXEC_END), NESTING),
+    # 0.165.0 and 0.166.0 enforce no envelope ordering or identity rule, 0.167.2 on all of them
+    # (measured: reducer.envelope_rules); they open only the payloads their handlers read, 0.167.2 on
+    # every one (reducer.payloads_opened): a tool's result file missing or not JSON
+    *(Case(name, ("0.165.0", "0.166.0"), with_result(RESULT), frozenset(), edit) for name, edit, _ in ENVELOPE_CASES),
+    *(Case(name, ("0.167.2",), with_result(RESULT), frozenset({inv}), edit) for name, edit, inv in ENVELOPE_CASES),
+    Case("result-not-json", ("0.165.0", "0.166.0"), with_result(b"{not json"), frozenset()),
+    Case("result-not-json", ("0.167.2",), with_result(b"{not json"), frozenset({"REF.JSON"})),
 ]
 PARAMS = [pytest.param(c, r, id=f"{c.name}-{r}") for c in CASES for r in c.releases]
 
@@ -97,7 +165,7 @@ def kit_errors(path: Path, release: str) -> set[str]:
 
 @pytest.mark.parametrize("case,release", PARAMS)
 def test_reducer_profile_with_release_gives_that_releases_verdict(tmp_path, case: Case, release: str):
-    path = as_written_by(release, case.build)(tmp_path / "bundle")
+    path = as_written_by(release, case.build, case.edit)(tmp_path / "bundle")
     assert kit_errors(path, release) == set(case.expected)
 
 
@@ -109,7 +177,7 @@ def test_the_release_gives_the_expected_verdict(tmp_path, case: Case, release: s
     binary = ensure_codex(release)
     if binary is None:
         pytest.fail(f"could not install Codex {release} from npm")
-    path = as_written_by(release, case.build)(tmp_path / "bundle")
+    path = as_written_by(release, case.build, case.edit)(tmp_path / "bundle")
     run = subprocess.run([str(binary), "debug", "trace-reduce", str(path), "-o", str(tmp_path / "state.json")],
                          capture_output=True, text=True, timeout=120)
     assert (run.returncode == 0) is (not case.expected), run.stderr[:500]

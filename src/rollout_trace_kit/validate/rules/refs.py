@@ -256,6 +256,16 @@ def _ordinal_pattern(pattern: str) -> re.Pattern:
     return re.compile(re.escape(prefix) + r"([1-9][0-9]{0,3999})" + re.escape(suffix))
 
 
+def _opened_by_release(release: str | None) -> dict[tuple[str, str], bool]:
+    if release is None:
+        return {}
+    from ...model import releases
+    from .release import payloads_opened
+
+    rel = releases.release(release)
+    return payloads_opened(rel) if rel is not None and rel.record is not None else {}
+
+
 class PayloadDir:
     """``payloads/`` listed once: which canonical ``{n}.json`` names are plain regular files.
 
@@ -383,6 +393,8 @@ class RefChecker:
         # the ones its handlers read (model: Dialect.reducer_reads_every_ref, Field.read)
         assert ctx.dialect is not None  # the pass over events starts once the dialect is known
         self.every_ref_read = ctx.dialect.reducer_reads_every_ref
+        # (variant, field) -> whether `--release`'s reducer opens the payload there (measured; release data)
+        self.opened = _opened_by_release(ctx.options.release)
         self.layout = ctx.dialect.layout  # payload ids and file names (model Layout)
         # The same answers as Layout.id_ordinal / file_ordinal, as one regex match each (hot path).
         self._id_re = _ordinal_pattern(self.layout.payload_id)
@@ -475,6 +487,8 @@ class RefChecker:
         self.checked.add(id(ref))
         wants_body = read_by_reducer
         read_by_reducer = read_by_reducer or self.every_ref_read
+        if self.opened and not self.opened.get((tag, field.name), True):
+            read_by_reducer = wants_body = False  # `--release`'s reducer never opens it (measured): no body to check
         key = self.identity(ref.raw_payload_id, ref.path, pointer)
         check_kind(ctx, ref, tag, field, pointer)
         if not (read_by_reducer or self.check_files):
@@ -497,6 +511,8 @@ class RefChecker:
             report_depth(ctx, ref.raw_payload_id, ref.kind.type, load.depth, limit, pointer, R if read_by_reducer else W)
             return None
         if load.problem is None:
+            if not wants_body and not read_by_reducer and self.opened:
+                return None
             return null_body if load.body is None else load.body
         self._report_load(load, ref, pointer, R if read_by_reducer else None, wants_body)
         return None

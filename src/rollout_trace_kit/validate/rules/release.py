@@ -443,18 +443,42 @@ def body_required(release) -> dict[str, dict]:
     return measured or {}
 
 
-def runtime_depths(release) -> dict[tuple[str, str], int | None]:
-    """(runtime variant, kind parsed as) -> the deepest body the release's reducer reads there (None:
-    any depth): its record's ``runtime_depths`` (``codex probe --depths``), else (not measured
-    itself) its epoch's first release's; {} when neither was measured."""
-    measured = release.get("reducer", "runtime_depths")
+def _measured(release, key: str):
+    """The release's ``reducer.KEY`` (``codex probe --depths``), else (not measured itself) its epoch's
+    first release's; None when neither was measured."""
+    measured = release.get("reducer", key)
     if measured is None:
         from ...model import releases
 
         epoch = releases.epoch_of(release.version)
         first = releases.release(epoch.first) if epoch is not None else None
-        measured = first.get("reducer", "runtime_depths") if first is not None else None
-    return {(variant, kind): depth for variant, kind, depth in measured or ()}
+        measured = first.get("reducer", key) if first is not None else None
+    return measured
+
+
+def runtime_depths(release) -> dict[tuple[str, str], int | None]:
+    """(runtime variant, kind parsed as) -> the deepest body the release's reducer reads there (None:
+    any depth); {} when not measured."""
+    return {(variant, kind): depth for variant, kind, depth in _measured(release, "runtime_depths") or ()}
+
+
+def payloads_opened(release) -> dict[tuple[str, str], bool]:
+    """(variant, ref field) -> whether the release's reducer opens the payload there (the file removed,
+    it still reads the bundle: not opened), where every measured tool kind of the place agrees; {} when
+    not measured."""
+    from ...model.facts import split_body_place
+
+    by_field: dict[tuple[str, str], set[bool]] = {}
+    for place, opened in (_measured(release, "payloads_opened") or {}).items():
+        variant, name, _kind = split_body_place(place)
+        by_field.setdefault((variant, name), set()).add(bool(opened))
+    return {key: next(iter(seen)) for key, seen in by_field.items() if len(seen) == 1}
+
+
+def unenforced_rules(release) -> frozenset[str]:
+    """The envelope ordering and identity rules the release's reducer was measured not to enforce (a
+    bundle breaking one alone is read: ``reducer.envelope_rules``)."""
+    return frozenset(inv for inv, enforced in (_measured(release, "envelope_rules") or {}).items() if not enforced)
 
 
 def ref_required(release) -> frozenset[str]:
