@@ -82,17 +82,25 @@ def _events(bundle: Path) -> list[dict]:
     return out
 
 
+def readable_events(events: list[dict], known: frozenset[str] | None) -> list[dict]:
+    """``events`` without those of variants outside ``known`` (a release's reducer's), ``seq`` renumbered
+    from 1 where they were removed."""
+    if known is None:
+        return events
+    kept = [e for e in events if not isinstance(e.get("payload"), dict) or e["payload"].get("type") in known]
+    if len(kept) != len(events):
+        for i, e in enumerate(kept, start=1):
+            if isinstance(e.get("seq"), int):
+                e["seq"] = i
+    return kept
+
+
 def readable_copy(bundle: Path, known: frozenset[str] | None, dest: Path, *, own_kinds: bool = True) -> Path:
     """A copy of ``bundle`` without the events of variants outside ``known``, ``seq`` renumbered;
     without ``own_kinds``, its runtime events lose their own ``kind`` (as 0.165.0 writes them: the
     body is then parsed as its call's kind)."""
     shutil.copytree(bundle, dest)
-    events = _events(bundle)
-    if known is not None:
-        events = [e for e in events if e["payload"].get("type") in known]
-        for i, e in enumerate(events, start=1):
-            if isinstance(e.get("seq"), int):
-                e["seq"] = i
+    events = readable_events(_events(bundle), known)
     if not own_kinds:
         for e in events:
             if e["payload"].get("type") in RUNTIME_VARIANTS:

@@ -88,7 +88,7 @@ def _result(m: Mutant, j: Judged) -> Result:
 def run(release: str, dialect: str, reference: Reference, mutations: int, seed: int = 0, jobs: int = 1,
         shrink_tests: int = 300, only: list[int] | None = None, scratch: Path | None = None,
         progress: Callable[[int, int], None] | None = None) -> Run:
-    seed_bundles = load_seeds(dialect, seed)
+    seed_bundles = load_seeds(dialect, seed, release=release)
     indexes = only if only is not None else list(range(mutations))
 
     def one(index: int) -> tuple[Result | None, Mutant | None]:
