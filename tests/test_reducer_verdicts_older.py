@@ -23,6 +23,7 @@ from .test_reducer_verdicts_diff23 import EXEC_BEGIN, EXEC_END, PATCH_BEGIN, PAT
 
 OLDER = ("0.165.0", "0.166.0", "0.167.2")
 NESTING = frozenset({"REF.NESTING"})
+MCP_INVOCATION = frozenset({"BODY.MCP_INVOCATION"})
 WAIT_BEGIN = {"call_id": "call-1", "sender_thread_id": "01a2139c-79d1-72d3-817b-c66966ef3cd9", "receiver_thread_ids": []}
 WAIT_END = {**WAIT_BEGIN, "statuses": {}}
 MCP_BEGIN = {"call_id": "call-1", "invocation": {"server": "mockmcp", "tool": "echo", "arguments": {"text": "x"}}}
@@ -152,6 +153,18 @@ CASES = [
     # every one (reducer.payloads_opened): a tool's result file missing or not JSON
     *(Case(name, ("0.165.0", "0.166.0"), with_result(RESULT), frozenset(), edit) for name, edit, _ in ENVELOPE_CASES),
     *(Case(name, ("0.167.2",), with_result(RESULT), frozenset({inv}), edit) for name, edit, inv in ENVELOPE_CASES),
+    # 0.165.0 parses a runtime start's `invocation` as an MCP invocation, whatever the tool (model:
+    # MCP_INVOCATION_UNTIL); 0.166.0 on do not
+    Case("mcp-start-invocation-without-server", ("0.165.0",),
+         with_mcp_runtime({**MCP_BEGIN, "invocation": {"tool": "echo"}}, MCP_END), MCP_INVOCATION),
+    Case("exec-start-invocation-null", ("0.165.0",), with_runtime("exec_command", {**EXEC_BEGIN, "invocation": None}, EXEC_END),
+         MCP_INVOCATION),
+    Case("mcp-start-invocation-without-server", ("0.166.0", "0.167.2"),
+         with_mcp_runtime({**MCP_BEGIN, "invocation": {"tool": "echo"}}, MCP_END), frozenset()),
+    Case("exec-start-invocation-null", ("0.166.0", "0.167.2"),
+         with_runtime("exec_command", {**EXEC_BEGIN, "invocation": None}, EXEC_END), frozenset()),
+    Case("mcp-end-invocation-without-server", OLDER,
+         with_mcp_runtime(MCP_BEGIN, {**MCP_END, "invocation": {"tool": "echo"}}), frozenset()),
     Case("result-not-json", ("0.165.0", "0.166.0"), with_result(b"{not json"), frozenset()),
     Case("result-not-json", ("0.167.2",), with_result(b"{not json"), frozenset({"REF.JSON"})),
 ]

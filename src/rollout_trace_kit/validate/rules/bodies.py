@@ -116,6 +116,52 @@ DISPATCH_INVOCATION = invariant(
 )
 
 
+MCP_INVOCATION = invariant(
+    "BODY.MCP_INVOCATION",
+    "A runtime start payload's `invocation`, when present, is an MCP invocation: an object with string `server` "
+    "and `tool`, whatever the call's tool kind; checked by the reducers up to 0.165.0 (model/bodies.py: "
+    "MCP_INVOCATION_UNTIL).",
+    v1=R, v2=R,
+    source='"parse MCP runtime invocation in {id}" (measured on 0.164.0 and 0.165.0; 0.166.0, 0.167.2, 0.169.0 and '
+    "0.171.0 accept any invocation there)",
+    notes="In v2 only with `--release` of a release that parses it (0.165.0): the dialect's reference reducer does not.",
+)
+
+
+def mcp_invocation_read(release: str) -> bool:
+    """Whether ``release``'s reducer parses a runtime start's `invocation` as an MCP invocation (model/bodies.py)."""
+    from ...model.types import release_key
+
+    return release_key(release) <= release_key(B.MCP_INVOCATION_UNTIL)
+
+
+def mcp_invocation_problem(body) -> str | None:
+    """Why the reducer cannot parse a runtime start ``body``'s `invocation` as an MCP invocation, or None."""
+    if not isinstance(body, dict) or B.MCP_INVOCATION_KEY not in body:
+        return None
+    invocation = body[B.MCP_INVOCATION_KEY]
+    if not isinstance(invocation, dict):
+        return f"`{B.MCP_INVOCATION_KEY}` is {_json_type(invocation)}, not an object"
+    for key in B.MCP_INVOCATION_STRINGS:
+        if key not in invocation:
+            return f"`{B.MCP_INVOCATION_KEY}` has no `{key}`"
+        if not isinstance(invocation[key], str):
+            return f"`{B.MCP_INVOCATION_KEY}.{key}` is {_json_type(invocation[key])}, not a string"
+    return None
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
 def dispatch_arguments_read(release: str) -> bool:
     """Whether ``release``'s reducer parses a dispatch payload's arguments too (model/bodies.py)."""
     from ...model.types import release_key

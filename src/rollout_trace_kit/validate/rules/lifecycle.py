@@ -248,6 +248,8 @@ class LifecycleChecker:
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
         self.agent_kinds = facts.agent_activity_tool_kinds(d)
         self.dispatch_arguments = bodies.dispatch_arguments_read(d.reference_release)
+        # runtime starts' `invocation` parsed as an MCP invocation by `--release`'s reducer (else the reference's)
+        self.mcp_invocation = bodies.mcp_invocation_read(ctx.options.release or d.reference_release)
         self.field_depth = {(v, f): limit for v, f, limit in d.field_depth_limits}
         # (runtime variant, kind parsed as) -> deepest body read: the dialect's, or `--release`'s measured
         self.runtime_depth = runtime_depth_table(d, ctx.options.release)
@@ -653,6 +655,9 @@ class LifecycleChecker:
         body = self.ref(p, "tool_call_runtime_started", "runtime_payload")
         if self._tool(p, "tool runtime start") is None or state is None:  # None together: never started
             return
+        if self.mcp_invocation and body is not None and (problem := bodies.mcp_invocation_problem(body)) is not None:
+            self.ctx.report(bodies.MCP_INVOCATION, f"runtime payload {p.runtime_payload.raw_payload_id}: {problem}",
+                            pointer="/payload/runtime_payload")
         self.tools[key] = state | RUNTIME
         if self.runtime_depth:
             own = self._runtime_kind(p, kind)
