@@ -18,7 +18,7 @@ import pytest
 from rollout_trace_kit.bundle import TRACE
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 
-from .test_reducer_verdicts_bodies import ROOT, TURN, Payloads, minimal, turn
+from .test_reducer_verdicts_bodies import ROOT, TURN, USER, Payloads, call, minimal, output, turn, with_items
 from .test_reducer_verdicts_diff23 import EXEC_BEGIN, EXEC_END, PATCH_BEGIN, PATCH_END, READ, TOO_DEEP, with_runtime
 
 OLDER = ("0.165.0", "0.166.0", "0.167.2")
@@ -165,6 +165,13 @@ CASES = [
          with_runtime("exec_command", {**EXEC_BEGIN, "invocation": None}, EXEC_END), frozenset()),
     Case("mcp-end-invocation-without-server", OLDER,
          with_mcp_runtime(MCP_BEGIN, {**MCP_END, "invocation": {"tool": "echo"}}), frozenset()),
+    # 0.165.0 compares an output's content when its call id comes again, as 0.164.0 does (model:
+    # OUTPUTS_COMPARED_UNTIL); 0.166.0 on do not (found by `codex diff --release 0.165.0`, seed 0)
+    Case("output-reused-with-other-content", ("0.165.0",), with_items([USER, call(), output("a"), output("b")]),
+         frozenset({"BODY.CALL_ID_CONTENT"})),
+    Case("output-reused-with-other-content", ("0.166.0", "0.167.2"), with_items([USER, call(), output("a"), output("b")]),
+         frozenset()),
+    Case("output-resent", OLDER, with_items([USER, call(), output("a"), output("a")]), frozenset()),
     Case("result-not-json", ("0.165.0", "0.166.0"), with_result(b"{not json"), frozenset()),
     Case("result-not-json", ("0.167.2",), with_result(b"{not json"), frozenset({"REF.JSON"})),
 ]

@@ -55,6 +55,10 @@ class ItemType:
 
 
 WHOLE_ITEM = ("*",)  # call_content: the whole item is compared
+# The last release whose reducer compares an output item's content when its call id comes again (a
+# function, custom tool, tool search or MCP output): measured on 0.164.0 and 0.165.0 (all four
+# rejected); 0.166.0, 0.167.2, 0.169.0 and 0.171.0 accept a second output with other content.
+OUTPUTS_COMPARED_UNTIL = "0.165.0"
 # Call spaces (ItemType.call_space): calls, custom tool calls, outputs, custom tool outputs.
 CALLS, CUSTOM_CALLS, OUTPUTS, CUSTOM_OUTPUTS = "call", "custom_call", "output", "custom_output"
 
@@ -72,21 +76,21 @@ ITEM_TYPES: tuple[ItemType, ...] = (
     ItemType("function_call", "A function tool call: `call_id`, `name`, `arguments` (a JSON text).",
              call_content=("arguments",), call_space=CALLS, **_CALL),
     ItemType("function_call_output", "The output of a function call, by `call_id`.",
-             call_content=("output",), call_content_until="0.164.0", call_space=OUTPUTS, **_OUTPUT),
+             call_content=("output",), call_content_until=OUTPUTS_COMPARED_UNTIL, call_space=OUTPUTS, **_OUTPUT),
     # Its name is compared within one payload but not against a later payload's (measured): the kit
     # compares what is compared everywhere.
     ItemType("custom_tool_call", "A freeform (custom) tool call: `call_id`, `name`, `input`.", call_content=("input",),
              call_space=CUSTOM_CALLS, call_presence=("name",), **_CALL),
     ItemType("custom_tool_call_output", "The output of a custom tool call, by `call_id`.",
-             call_content=("output",), call_content_until="0.164.0", call_space=CUSTOM_OUTPUTS, **_OUTPUT),
+             call_content=("output",), call_content_until=OUTPUTS_COMPARED_UNTIL, call_space=CUSTOM_OUTPUTS, **_OUTPUT),
     ItemType("tool_search_call", "A tool search call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
     ItemType("web_search_call", "A web search call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
     ItemType("image_generation_call", "An image generation call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
     ItemType("local_shell_call", "A local shell call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
-    ItemType("tool_search_output", "The output of a tool search.", call_content=WHOLE_ITEM, call_content_until="0.164.0",
+    ItemType("tool_search_output", "The output of a tool search.", call_content=WHOLE_ITEM, call_content_until=OUTPUTS_COMPARED_UNTIL,
              call_space=OUTPUTS, **_OUTPUT),
     ItemType("mcp_tool_call_output", "The output of an MCP tool call.", call_content=WHOLE_ITEM,
-             call_content_until="0.164.0", call_space=OUTPUTS, **_OUTPUT),
+             call_content_until=OUTPUTS_COMPARED_UNTIL, call_space=OUTPUTS, **_OUTPUT),
     ItemType("compaction", "A compacted history item.", **_COMPACTION),
     ItemType("compaction_summary", "A compaction summary item.", **_COMPACTION),
     ItemType("context_compaction", "A context compaction item.", **_COMPACTION),

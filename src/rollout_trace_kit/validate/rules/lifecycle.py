@@ -236,7 +236,7 @@ class LifecycleChecker:
         d = ctx.dialect
         assert d is not None  # the pass over events starts once the dialect is known
         self.dialect: Dialect = d
-        self.compared_calls = bodies.compared_call_content(d.reference_release)
+        self.compared_calls = bodies.compared_call_content(ctx.options.release or d.reference_release)
         self.tool_kinds = facts.tool_kinds(d)
         self.kind_code = {k: i for i, k in enumerate(self.tool_kinds)}
         self.terminal_kinds = facts.terminal_tool_kinds(d)
