@@ -172,6 +172,13 @@ CASES = [
     Case("output-reused-with-other-content", ("0.166.0", "0.167.2"), with_items([USER, call(), output("a"), output("b")]),
          frozenset()),
     Case("output-resent", OLDER, with_items([USER, call(), output("a"), output("a")]), frozenset()),
+    # 0.166.0 opens no MCP runtime payload, 0.165.0 and 0.167.2 do (reducer.payloads_opened, by the call's
+    # tool kind; found by `codex diff --release 0.166.0`, seed 0)
+    Case("mcp-runtime-file-missing", ("0.166.0",), with_mcp_runtime(MCP_BEGIN, MCP_END), frozenset(), without_payload(1)),
+    Case("mcp-runtime-file-missing", ("0.165.0", "0.167.2"), with_mcp_runtime(MCP_BEGIN, MCP_END),
+         frozenset({"REF.FILE_EXISTS"}), without_payload(1)),
+    Case("mcp-runtime-not-json", ("0.166.0",), with_mcp_runtime(MCP_BEGIN, b"{not json"), frozenset()),
+    Case("mcp-runtime-not-json", ("0.165.0", "0.167.2"), with_mcp_runtime(MCP_BEGIN, b"{not json"), frozenset({"REF.JSON"})),
     Case("result-not-json", ("0.165.0", "0.166.0"), with_result(b"{not json"), frozenset()),
     Case("result-not-json", ("0.167.2",), with_result(b"{not json"), frozenset({"REF.JSON"})),
 ]

@@ -280,7 +280,12 @@ class LifecycleChecker:
         if read is None:
             read = read_at_event
         # A body that is JSON null comes back as bodies.NULL: the body checks reject it, as the reducers do.
-        body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL)
+        if getattr(self.refs, "opened", None):  # `--release` opens some payloads by the call's tool kind (measured)
+            state = self.tools.get(getattr(p, "tool_call_id", None))
+            tool_kind = self.tool_kinds[state >> 2] if state is not None else None
+            body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL, tool_kind=tool_kind)
+        else:
+            body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL)
         if body is not None and self._field_too_deep(ref, tag, field_name, body):
             return None
         summary = self.ctx.summary

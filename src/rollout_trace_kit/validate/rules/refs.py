@@ -393,7 +393,8 @@ class RefChecker:
         # the ones its handlers read (model: Dialect.reducer_reads_every_ref, Field.read)
         assert ctx.dialect is not None  # the pass over events starts once the dialect is known
         self.every_ref_read = ctx.dialect.reducer_reads_every_ref
-        # (variant, field) -> whether `--release`'s reducer opens the payload there (measured; release data)
+        # (variant, field, call's tool kind or None) -> whether `--release`'s reducer opens the payload there
+        # (measured; release data)
         self.opened = _opened_by_release(ctx.options.release)
         self.layout = ctx.dialect.layout  # payload ids and file names (model Layout)
         # The same answers as Layout.id_ordinal / file_ordinal, as one regex match each (hot path).
@@ -480,14 +481,16 @@ class RefChecker:
         self.ctx.report(ID_CONSISTENT, message, pointer=pointer)
 
     # -- one ref ---------------------------------------------------------------------
-    def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, null_body=None):
+    def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, null_body=None,
+              tool_kind: str | None = None):
         """Check one RawPayloadRef; return the parsed payload when it was read, else None
-        (a payload that is JSON ``null`` is returned as ``null_body``)."""
+        (a payload that is JSON ``null`` is returned as ``null_body``). ``tool_kind``: the kind of the
+        tool call the event names (where `--release`'s reducer opens a payload by it)."""
         ctx = self.ctx
         self.checked.add(id(ref))
         wants_body = read_by_reducer
         read_by_reducer = read_by_reducer or self.every_ref_read
-        if self.opened and not self.opened.get((tag, field.name), True):
+        if self.opened and not self.opened.get((tag, field.name, tool_kind), self.opened.get((tag, field.name, None), True)):
             read_by_reducer = wants_body = False  # `--release`'s reducer never opens it (measured): no body to check
         key = self.identity(ref.raw_payload_id, ref.path, pointer)
         check_kind(ctx, ref, tag, field, pointer)

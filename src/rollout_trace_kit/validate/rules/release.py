@@ -462,17 +462,20 @@ def runtime_depths(release) -> dict[tuple[str, str], int | None]:
     return {(variant, kind): depth for variant, kind, depth in _measured(release, "runtime_depths") or ()}
 
 
-def payloads_opened(release) -> dict[tuple[str, str], bool]:
-    """(variant, ref field) -> whether the release's reducer opens the payload there (the file removed,
-    it still reads the bundle: not opened), where every measured tool kind of the place agrees; {} when
-    not measured."""
+def payloads_opened(release) -> dict[tuple[str, str, str | None], bool]:
+    """(variant, ref field, call's tool kind) -> whether the release's reducer opens the payload there (the
+    file removed, it still reads the bundle: not opened); (variant, ref field, None) where every measured
+    tool kind of the place agrees; {} when not measured."""
     from ...model.facts import split_body_place
 
+    out: dict[tuple[str, str, str | None], bool] = {}
     by_field: dict[tuple[str, str], set[bool]] = {}
     for place, opened in (_measured(release, "payloads_opened") or {}).items():
-        variant, name, _kind = split_body_place(place)
+        variant, name, kind = split_body_place(place)
+        out[(variant, name, kind)] = bool(opened)
         by_field.setdefault((variant, name), set()).add(bool(opened))
-    return {key: next(iter(seen)) for key, seen in by_field.items() if len(seen) == 1}
+    out.update({(variant, name, None): next(iter(seen)) for (variant, name), seen in by_field.items() if len(seen) == 1})
+    return out
 
 
 def unenforced_rules(release) -> frozenset[str]:
