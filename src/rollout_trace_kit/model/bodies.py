@@ -148,6 +148,24 @@ ACTIVITY_MARKER = "agent_thread_id"
 # runtime end is not read.
 COLLAB_END_KEYS: tuple[tuple[str, str], ...] = (("call_id", "string"), ("sender_thread_id", "uuid"))
 COLLAB_END_UNREAD = ("wait_agent",)
+# Then the keys of each tool kind's Collab*EndEvent, in the order the reducers ask for them; a type
+# ending in "?" may be absent or null. Measured on 0.164.0, 0.169.0 and 0.171.0 (the same): each key
+# removed ("missing field"), null, a number, a string that is no UUID ("invalid character"),
+# `reasoning_effort` "zz" (any string), `new_thread_id` on a send_message or close_agent (not read).
+COLLAB_STATUS = "agent status"
+COLLAB_END_BY_KIND: dict[str, tuple[tuple[str, str], ...]] = {
+    "spawn_agent": (("new_thread_id", "uuid?"), ("prompt", "string"), ("model", "string"),
+                    ("reasoning_effort", "string"), ("status", COLLAB_STATUS)),
+    "send_message": (("receiver_thread_id", "uuid"), ("prompt", "string"), ("status", COLLAB_STATUS)),
+    "assign_agent_task": (("receiver_thread_id", "uuid"), ("prompt", "string"), ("status", COLLAB_STATUS)),
+    "close_agent": (("receiver_thread_id", "uuid"), ("status", COLLAB_STATUS)),
+}
+# An agent status (AgentStatus, serde's external tagging): one of these strings (or a one-key object
+# naming one, any value), or a one-key object {variant: message} of a message variant, its message a
+# string (`completed`'s also null). "unknown variant", "invalid type: unit variant, expected newtype
+# variant" (a bare "completed"), "expected map with a single key" (measured on 0.164.0, 0.169.0, 0.171.0).
+AGENT_STATUS_UNIT = ("pending_init", "running", "interrupted", "shutdown", "not_found")
+AGENT_STATUS_MESSAGE = {"completed": "string?", "errored": "string"}
 # activity `kind` -> the tool kinds it may end ("sub-agent activity Started does not match tool call
 # kind AssignAgentTask"); None: every multi-agent tool kind.
 ACTIVITY_KINDS: dict[str, tuple[str, ...] | None] = {

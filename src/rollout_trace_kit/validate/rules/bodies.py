@@ -93,7 +93,10 @@ TOOL_OUTPUT_ITEM = invariant(
 AGENT_ACTIVITY = invariant(
     "BODY.AGENT_ACTIVITY",
     "A multi-agent tool call's runtime end (but a wait_agent's) without `agent_thread_id` is a collab end event "
-    "with a string `call_id` and a UUID `sender_thread_id` (model: COLLAB_END_KEYS); one "
+    "with a string `call_id`, a UUID `sender_thread_id`, then its tool kind's keys: a spawn's `prompt`, `model`, "
+    "`reasoning_effort` strings, a UUID (or null) `new_thread_id`; a message's or task's UUID `receiver_thread_id` and "
+    "string `prompt`; a close's UUID `receiver_thread_id`; and an agent `status` (model: COLLAB_END_KEYS, "
+    "COLLAB_END_BY_KIND, AGENT_STATUS_UNIT, AGENT_STATUS_MESSAGE); one "
     "that holds `agent_thread_id` is a sub-agent activity the reducer parses: "
     "string `event_id`, a UUID `agent_thread_id`, an `agent_path` under `/root` (or `/morpheus`), an i64 "
     "`occurred_at_ms` when present, `model`/`reasoning_effort` strings or null, and a `kind` that fits the call's "
@@ -451,20 +454,52 @@ def is_activity(body) -> bool:
     return isinstance(body, dict) and B.ACTIVITY_MARKER in body
 
 
-def collab_end_problem(body) -> str | None:
+def collab_end_problem(body, tool_kind: str | None = None) -> str | None:
     """Why the reducer rejects a multi-agent runtime end ``body`` that is no sub-agent activity
-    (read as a Collab*EndEvent: model/bodies.py COLLAB_END_KEYS), as far as the kit knows, or None."""
+    (read as the Collab*EndEvent of ``tool_kind``: model/bodies.py COLLAB_END_KEYS, COLLAB_END_BY_KIND),
+    or None."""
     if not isinstance(body, dict):
         return "is not an object"
-    for key, want in B.COLLAB_END_KEYS:
+    for key, want in B.COLLAB_END_KEYS + B.COLLAB_END_BY_KIND.get(tool_kind or "", ()):
+        optional = want.endswith("?")
         if key not in body:
+            if optional:
+                continue
             return f"missing field `{key}`"
         value = body[key]
+        if value is None and optional:
+            continue
+        if want == B.COLLAB_STATUS:
+            problem = agent_status_problem(value)
+            if problem is not None:
+                return f"{key} {problem}"
+            continue
         if not isinstance(value, str):
             return f"{key} is not a string"
-        if want == "uuid" and not _UUID.fullmatch(value):
+        if want.rstrip("?") == "uuid" and not _UUID.fullmatch(value):
             return f"{key} {value!r} is not a UUID"
     return None
+
+
+def agent_status_problem(value) -> str | None:
+    """Why ``value`` is no agent status the reducers parse (model/bodies.py AGENT_STATUS_*), or None."""
+    if isinstance(value, str):
+        if value in B.AGENT_STATUS_UNIT:
+            return None
+        return f"{value!r} needs a message" if value in B.AGENT_STATUS_MESSAGE else f"{value!r} is no agent status"
+    if not isinstance(value, dict):
+        return "is neither a string nor an object"
+    if len(value) != 1:
+        return "is not an object with a single key"
+    (variant, message), = value.items()
+    if variant in B.AGENT_STATUS_UNIT:
+        return None
+    want = B.AGENT_STATUS_MESSAGE.get(variant)
+    if want is None:
+        return f"{variant!r} is no agent status"
+    if isinstance(message, str) or (message is None and want.endswith("?")):
+        return None
+    return f"{variant!r} message is not a string"
 
 
 def activity_problem(body, tool_kind: str) -> str | None:

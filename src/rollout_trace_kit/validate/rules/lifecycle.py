@@ -760,7 +760,7 @@ class LifecycleChecker:
             if kind in self.agent_kinds and bodies.is_activity(body):
                 self._agent_activity(p, kind, body)
             elif kind in self.agent_kinds and kind not in B.COLLAB_END_UNREAD and body is not None:
-                problem = bodies.collab_end_problem(None if body is bodies.NULL else body)
+                problem = bodies.collab_end_problem(None if body is bodies.NULL else body, kind)
                 if problem is not None:
                     self.ctx.report(bodies.AGENT_ACTIVITY, f"collab end payload {p.runtime_payload.raw_payload_id} "
                                     f"{problem}", pointer="/payload/runtime_payload")
