@@ -19,6 +19,7 @@ from rollout_trace_kit.bundle import TRACE
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 
 from .test_reducer_verdicts_bodies import ROOT, TURN, USER, Payloads, call, minimal, output, turn, with_items
+from .test_reducer_verdicts_dispatch import ACTIVITY, CLOSE_END, SPAWN_END, with_agent_end
 from .test_reducer_verdicts_diff23 import EXEC_BEGIN, EXEC_END, PATCH_BEGIN, PATCH_END, READ, TOO_DEEP, with_runtime
 
 OLDER = ("0.165.0", "0.166.0", "0.167.2")
@@ -179,6 +180,12 @@ CASES = [
          frozenset({"REF.FILE_EXISTS"}), without_payload(1)),
     Case("mcp-runtime-not-json", ("0.166.0",), with_mcp_runtime(MCP_BEGIN, b"{not json"), frozenset()),
     Case("mcp-runtime-not-json", ("0.165.0", "0.167.2"), with_mcp_runtime(MCP_BEGIN, b"{not json"), frozenset({"REF.JSON"})),
+    # a collab end is parsed whole, as by 0.164.0 and 0.169.0 (model: COLLAB_END_BY_KIND)
+    Case("spawn-collab-end-whole", OLDER, with_agent_end("spawn_agent", SPAWN_END), frozenset()),
+    Case("spawn-collab-end-without-prompt", OLDER,
+         with_agent_end("spawn_agent", {k: v for k, v in SPAWN_END.items() if k != "prompt"}), ACTIVITY),
+    Case("close-collab-end-status-bare-completed", OLDER, with_agent_end("close_agent", {**CLOSE_END, "status": "completed"}),
+         ACTIVITY),
     Case("result-not-json", ("0.165.0", "0.166.0"), with_result(b"{not json"), frozenset()),
     Case("result-not-json", ("0.167.2",), with_result(b"{not json"), frozenset({"REF.JSON"})),
 ]
