@@ -245,11 +245,15 @@ def reducer_facts(reducer: Reducer, bundles: list[Path]) -> dict:
     return facts
 
 
-def fuzz_facts(binary: Path, dialect: str, scratch: Path) -> dict:
-    """Run the kit's fuzz cases through the reducer; what it enforces, ignores, hangs on."""
+def fuzz_facts(binary: Path, dialect: str, scratch: Path, release: str | None = None) -> dict:
+    """Run the kit's fuzz cases through the reducer; what it enforces, ignores, hangs on. With ``release``
+    (one whose record the kit has), the cases are written as it writes them and judged by
+    ``validate --release`` (else a reader of an older variant set rejects every valid case: 0.165.0
+    knows no recording_completed)."""
     out = scratch / "fuzz.json"
     cmd = f"{binary} debug trace-reduce {{bundle}} -o {{output}}"
-    argv = [sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "--dialect", dialect, "--cmd", cmd,
+    as_release = ["--release", release] if release is not None else []
+    argv = [sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "--dialect", dialect, *as_release, "--cmd", cmd,
             "--examples", str(FUZZ["examples"]), "--seed", str(FUZZ["seed"]), "--timeout", str(FUZZ["timeout"]),
             "--jobs", "1", "--no-shrink", "--repro-dir", str(scratch / "repro"), "--format", "json", "-o", str(out)]
     proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=3600)
@@ -258,6 +262,7 @@ def fuzz_facts(binary: Path, dialect: str, scratch: Path) -> dict:
     table = json.loads(out.read_text(encoding="utf-8"))["invariants"]
     return {
         "dialect": dialect,
+        **({"release": release} if release is not None else {}),
         **FUZZ,
         "enforced": sorted(i for i, r in table.items() if r["must_reject"] and not r["failed"]),
         "ignored": sorted(i for i, r in table.items() if r["must_reject"] and r["failed"]),
@@ -275,6 +280,14 @@ def _fuzzable_dialect(schema_version: int | None) -> str | None:
 
     d = dialect_for_schema_version(schema_version)
     return d.name if d is not None and d.name in written_dialects() else None
+
+
+def _has_record(release: str) -> bool:
+    """Whether the kit has facts of ``release`` already (a re-probe): its fuzz cases can then be written as it writes."""
+    from ..model.releases import release as lookup
+
+    found = lookup(release)
+    return found is not None and found.record is not None
 
 
 def _has_reducer(binary: Path) -> bool:
@@ -397,7 +410,7 @@ def _probe(release: str, binary: Path, tmp: Path, bundles_dir: Path | None, fuzz
         dialect = _fuzzable_dialect(own)
         if fuzz and dialect:
             log(f"{release}: fuzzing ({dialect})")
-            reducer_doc["fuzz"] = fuzz_facts(binary, dialect, tmp)
+            reducer_doc["fuzz"] = fuzz_facts(binary, dialect, tmp, release if _has_record(release) else None)
         else:
             reducer_doc["fuzz"] = None
         reducer_doc["body_required"] = body_facts(binary, bundles + corpus_bundles_read(record), tmp / "bodies")
