@@ -215,3 +215,15 @@ def test_the_release_gives_the_expected_verdict(tmp_path, case: Case, release: s
     run = subprocess.run([str(binary), "debug", "trace-reduce", str(path), "-o", str(tmp_path / "state.json")],
                          capture_output=True, text=True, timeout=120)
     assert (run.returncode == 0) is (not case.expected), run.stderr[:500]
+
+
+@pytest.mark.parametrize("case,release", PARAMS)
+def test_compat_names_the_release_a_reader_exactly_when_validate_release_is_clean(tmp_path, case: Case, release: str):
+    """compat judges a release that reads the bundle its own way with a pass of its own (issue 18, item 6)."""
+    from rollout_trace_kit.validate.compat_cli import judge_bundle
+
+    from .test_compat_property import _covers
+
+    path = as_written_by(release, case.build, case.edit)(tmp_path / "bundle")
+    row = judge_bundle(path)
+    assert _covers(row["readers"], release) is (not case.expected), row["readers"]

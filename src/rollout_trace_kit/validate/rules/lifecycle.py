@@ -237,6 +237,7 @@ class LifecycleChecker:
         assert d is not None  # the pass over events starts once the dialect is known
         self.dialect: Dialect = d
         self.compared_calls = bodies.compared_call_content(ctx.options.release or d.reference_release)
+        self.uncompared_calls: set[tuple[int, str, str]] = set()  # call items no rule compares here (for compat)
         self.tool_kinds = facts.tool_kinds(d)
         self.kind_code = {k: i for i, k in enumerate(self.tool_kinds)}
         self.terminal_kinds = facts.terminal_tool_kinds(d)
@@ -543,6 +544,9 @@ class LifecycleChecker:
 
     def _call_items(self, thread: int, items, rid: str, pointer: str) -> bool:
         """Call items of a thread's conversation: a call id seen before keeps its content (False: it does)."""
+        summary = self.ctx.summary
+        if summary is not None and not summary.release_sensitive:
+            self._note_outputs(thread, items, summary)
         seen = self.call_contents
         for space, call_id, digest in bodies.call_contents(items, self.compared_calls):
             key = (thread, space, call_id)
@@ -555,6 +559,22 @@ class LifecycleChecker:
                 )
                 return True
         return False
+
+    def _note_outputs(self, thread: int, items, summary) -> None:
+        """Tell compat an output's call id came again in the thread where this pass does not compare outputs
+        (a release that does, 0.165.0 and older, may reject it)."""
+        for item in items:
+            if not isinstance(item, dict) or item.get("type") in self.compared_calls:
+                continue
+            item_type = B.ITEM_TYPE.get(item.get("type")) if isinstance(item.get("type"), str) else None
+            if item_type is None or not item_type.call_content or not isinstance(item.get("call_id"), str):
+                continue
+            key = (thread, item_type.call_space, item["call_id"])
+            if key in self.uncompared_calls:
+                summary.release_sensitive = True
+                return
+            if len(self.uncompared_calls) < MAX_UNCOMPARED:
+                self.uncompared_calls.add(key)
 
     def _inference_end(self, ev, p, tag, field_name):
         body = self.ref(p, tag, field_name)
@@ -660,6 +680,7 @@ class LifecycleChecker:
         body = self.ref(p, "tool_call_runtime_started", "runtime_payload")
         if self._tool(p, "tool runtime start") is None or state is None:  # None together: never started
             return
+        self._note_release_sensitive(p, "tool_call_runtime_started", kind, body)
         if self.mcp_invocation and body is not None and (problem := bodies.mcp_invocation_problem(body)) is not None:
             self.ctx.report(bodies.MCP_INVOCATION, f"runtime payload {p.runtime_payload.raw_payload_id}: {problem}",
                             pointer="/payload/runtime_payload")
@@ -749,9 +770,21 @@ class LifecycleChecker:
                      "/payload/runtime_payload", R)
         return True
 
+    def _note_release_sensitive(self, p, tag: str, call_kind: str | None, body) -> None:
+        """Tell compat the bundle holds a runtime body some release reads otherwise than the dialect's
+        reference reducer (nested deep where no limit applies here, or a start's `invocation`)."""
+        summary = self.ctx.summary
+        if summary is None or summary.release_sensitive or not isinstance(body, dict):
+            return
+        limit = self.runtime_depth.get((tag, self.runtime_kinds.get(p.tool_call_id, self._runtime_kind(p, call_kind))))
+        if (B.MCP_INVOCATION_KEY in body and tag == "tool_call_runtime_started") or (
+                limit is None and json_depth(body, RELEASE_DEPTH_FLOOR + 1) > RELEASE_DEPTH_FLOOR):
+            summary.release_sensitive = True
+
     def on_tool_call_runtime_ended(self, ev, p):
         body = self.ref(p, "tool_call_runtime_ended", "runtime_payload")
         kind = self._tool(p, "tool runtime end")
+        self._note_release_sensitive(p, "tool_call_runtime_ended", kind, body)
         if kind is not None and body is not None and self.runtime_depth and self._runtime_too_deep(
                 p, "tool_call_runtime_ended", self.runtime_kinds.get(p.tool_call_id, kind), body):
             body = None  # not parsed
@@ -1007,6 +1040,12 @@ def _later_ref_fields(dialect, handlers) -> dict:
         if new:
             out[tag] = new
     return out
+# The shallowest body any release's reducer fails on (serde_json's recursion limit, 127 levels read), and
+# the most call items compat's release-sensitivity note remembers.
+RELEASE_DEPTH_FLOOR = 127
+MAX_UNCOMPARED = 100_000
+
+
 def runtime_depth_table(dialect, release: str | None) -> dict[tuple[str, str], int]:
     """(runtime variant, kind parsed as) -> the deepest body the reducer reads there: the dialect's
     runtime_depth_limits, with the places ``release`` was measured at (its record's runtime_depths,

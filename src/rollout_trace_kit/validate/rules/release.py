@@ -136,6 +136,10 @@ class BundleSummary:
     after_rollout_ended: dict[str, int] = field(default_factory=dict)  # variant -> first line
     # body place (model.facts.body_place) -> key set of a body read there -> first line
     body_keysets: dict[str, dict[frozenset[str], int]] = field(default_factory=dict)
+    # the bundle holds something a release reads otherwise than the dialect's reference reducer (a runtime
+    # body nested deep where the reference does not parse it, a runtime start's `invocation`, an output
+    # whose call id comes again): compat then judges such a release with a pass of its own
+    release_sensitive: bool = False
 
     def note_body(self, place: str, body: dict, line: int | None) -> None:
         sets = self.body_keysets.get(place)
