@@ -143,8 +143,8 @@ def _parsing_mcp_invocations() -> tuple[str, ...]:
     from ..model import DIALECTS
     from ..model.types import release_key
 
-    until = release_key(MB.MCP_INVOCATION_UNTIL)
-    return tuple(name for name, d in DIALECTS.items() if release_key(d.reference_release) <= until)
+    since, until = release_key(MB.MCP_INVOCATION_SINCE), release_key(MB.MCP_INVOCATION_UNTIL)
+    return tuple(name for name, d in DIALECTS.items() if since <= release_key(d.reference_release) <= until)
 
 
 @corruption(

@@ -227,3 +227,11 @@ def test_compat_names_the_release_a_reader_exactly_when_validate_release_is_clea
     path = as_written_by(release, case.build, case.edit)(tmp_path / "bundle")
     row = judge_bundle(path)
     assert _covers(row["readers"], release) is (not case.expected), row["readers"]
+
+
+@pytest.mark.parametrize("release,expected", [("0.162.0", set()), ("0.164.0", {"BODY.MCP_INVOCATION"})])
+def test_a_v1_reader_parses_a_runtime_invocation_from_0_164_0_on(tmp_path, release, expected):
+    """The MCP invocation of a runtime start is parsed by 0.164.0 and 0.165.0 only (model:
+    MCP_INVOCATION_SINCE): 0.162.0 takes any (measured; a patch start, whose body every v1 reader takes)."""
+    path = with_runtime("apply_patch", {**PATCH_BEGIN, "invocation": None}, PATCH_END)("v1").write(tmp_path / "b")
+    assert kit_errors(path, release) == expected

@@ -207,14 +207,16 @@ DISPATCH_ARGUMENTS_KEY = "session_id"
 
 # -- MCP invocations in runtime starts -------------------------------------------------------
 
-# Up to this release the reducer parses the `invocation` of a runtime start body, whatever the tool
+# From SINCE to UNTIL the reducer parses the `invocation` of a runtime start body, whatever the tool
 # kind (an exec or patch start too), as an McpInvocation: an object with string `server` and `tool`
 # (`arguments` any JSON, or absent). A body without the key (or not an object) is not parsed so.
 # "parse MCP runtime invocation in {id}": "missing field `server`", "invalid type: null, expected
 # struct McpInvocation", "invalid type: number, expected a string" (measured on 0.164.0 and 0.165.0;
-# 0.166.0, 0.167.2, 0.169.0 and 0.171.0 accept any invocation there). A runtime end's is not parsed.
+# 0.125.0, 0.135.0, 0.143.0, 0.162.0, 0.166.0, 0.167.2, 0.169.0 and 0.171.0 accept any invocation
+# there). A runtime end's is not parsed.
 MCP_INVOCATION_KEY = "invocation"
 MCP_INVOCATION_STRINGS = ("server", "tool")
+MCP_INVOCATION_SINCE = "0.164.0"
 MCP_INVOCATION_UNTIL = "0.165.0"
 
 

@@ -122,11 +122,11 @@ DISPATCH_INVOCATION = invariant(
 MCP_INVOCATION = invariant(
     "BODY.MCP_INVOCATION",
     "A runtime start payload's `invocation`, when present, is an MCP invocation: an object with string `server` "
-    "and `tool`, whatever the call's tool kind; checked by the reducers up to 0.165.0 (model/bodies.py: "
-    "MCP_INVOCATION_UNTIL).",
+    "and `tool`, whatever the call's tool kind; checked by the reducers of 0.164.0 and 0.165.0 only (model/bodies.py: "
+    "MCP_INVOCATION_SINCE, MCP_INVOCATION_UNTIL).",
     v1=R, v2=R,
-    source='"parse MCP runtime invocation in {id}" (measured on 0.164.0 and 0.165.0; 0.166.0, 0.167.2, 0.169.0 and '
-    "0.171.0 accept any invocation there)",
+    source='"parse MCP runtime invocation in {id}" (measured on 0.164.0 and 0.165.0; 0.125.0 to 0.162.0 and 0.166.0 '
+    "to 0.171.0 accept any invocation there)",
     notes="In v2 only with `--release` of a release that parses it (0.165.0): the dialect's reference reducer does not.",
 )
 
@@ -135,7 +135,7 @@ def mcp_invocation_read(release: str) -> bool:
     """Whether ``release``'s reducer parses a runtime start's `invocation` as an MCP invocation (model/bodies.py)."""
     from ...model.types import release_key
 
-    return release_key(release) <= release_key(B.MCP_INVOCATION_UNTIL)
+    return release_key(B.MCP_INVOCATION_SINCE) <= release_key(release) <= release_key(B.MCP_INVOCATION_UNTIL)
 
 
 def mcp_invocation_problem(body) -> str | None:
