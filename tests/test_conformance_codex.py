@@ -19,9 +19,10 @@ from rollout_trace_kit.model import releases
 
 pytestmark = pytest.mark.codex
 
-# Known disagreements (measured 2026-12-05), each an open question for the model, not a skip:
-# 0.167.2 accepts v2/invalid-HISTORY.AGENT_MESSAGE (the model has that rule from 0.169.0's reducer).
-KNOWN_DISAGREEING = {"0.167.2": "accepts v2/invalid-HISTORY.AGENT_MESSAGE"}
+# Known disagreements, each an open question for the model, not a skip. (0.167.2's acceptance of
+# v2/invalid-HISTORY.AGENT_MESSAGE is release data since session 6: it never opens that payload,
+# reducer.payloads_opened.)
+KNOWN_DISAGREEING: dict[str, str] = {}
 
 
 def oldest_readers() -> list[str]:
