@@ -139,6 +139,29 @@ def _terminal_runtime(bundle, dialect, rnd):
     return result(ed, "BODY.TERMINAL_RUNTIME", i, note=name)
 
 
+def _parsing_mcp_invocations() -> tuple[str, ...]:
+    """The dialects whose reference reducer parses a runtime start's `invocation` (model/bodies.py)."""
+    from ..model import DIALECTS
+    from ..model.types import release_key
+
+    since, until = release_key(MB.MCP_INVOCATION_SINCE), release_key(MB.MCP_INVOCATION_UNTIL)
+    return tuple(name for name, d in DIALECTS.items() if since <= release_key(d.reference_release) <= until)
+
+
+@corruption(
+    "BODY.MCP_INVOCATION",
+    "A runtime start payload holds an `invocation` that is not an MCP invocation (no `server`, or not an object).",
+    needs=("exec",),
+    dialects=_parsing_mcp_invocations(),
+)
+def _mcp_invocation(bundle, dialect, rnd):
+    key = MB.MCP_INVOCATION_KEY
+    return _break(Editor(bundle, dialect), rnd, ("tool_call_runtime_started",), "runtime_payload", "BODY.MCP_INVOCATION", [
+        (f"{key} without server", _with(key, {k: "x" for k in MB.MCP_INVOCATION_STRINGS[1:]})),
+        (f"{key} null", _with(key, None)),
+    ])
+
+
 def _misfit_activity(tool_kind: str) -> str | None:
     """An activity kind the model says does not fit ``tool_kind``."""
     return next((k for k, fits in MB.ACTIVITY_KINDS.items() if fits is not None and tool_kind not in fits), None)

@@ -404,3 +404,24 @@ def test_error_classes_drop_ids_numbers_and_paths():
     assert a == b == "Error: accepted item payload does not match ID"
     assert error_class("Error: model-visible call id call-2x was reused") == error_class("Error: model-visible call id call-17 was reused")
     assert error_class("Error: open shard BUNDLE/payloads/9.zst: No such file (os error 2)") == "Error: open shard PATH: No such file (os error N)"
+
+
+@pytest.mark.parametrize("release", ["0.165.0", "0.166.0", "0.167.2"])
+def test_every_seed_of_an_older_reader_is_one_it_reads(tmp_path, release):
+    """A run for a release judges mutants of bundles that release reads (its own writer's variants: 0.165.0
+    and 0.166.0 know no recording_completed); were every seed unreadable, both sides would reject every
+    mutant and the run would report 0 disagreements whatever the kit says."""
+    from rollout_trace_kit.codex.diff.seeds import seeds
+    from rollout_trace_kit.validate import Options, Profile, validate_bundle
+
+    for i, (name, bundle) in enumerate(seeds("v2", 0, generated=2, release=release)):
+        report = validate_bundle(bundle.write(tmp_path / str(i)), Options(profile=Profile.REDUCER, release=release))
+        assert report.ok, (name, [(f.invariant, f.message) for f in report.findings if f.severity.value == "error"][:3])
+
+
+def test_a_reference_releases_seeds_are_the_dialects():
+    from rollout_trace_kit.codex.diff.seeds import seeds
+
+    for d, release in RELEASE.items():
+        mine, plain = seeds(d, 0, generated=2, release=release), seeds(d, 0, generated=2)
+        assert [(n, b.lines, b.payloads) for n, b in mine] == [(n, b.lines, b.payloads) for n, b in plain]

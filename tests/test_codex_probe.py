@@ -103,3 +103,33 @@ def test_probe_one_scenario_of_a_reference_release(tmp_path):
     assert record["writer"]["scenarios"]["single_turn"]["own_reducer_accepts"] is True
     for marker in ("/tmp/", "/root/", "/home/"):
         assert marker not in (tmp_path / "0.169.0.json").read_text()
+
+
+def test_a_deepened_body_nests_as_deep_as_asked():
+    from rollout_trace_kit.codex.probe_depths import deepened
+    from rollout_trace_kit.validate.lines import json_depth
+
+    for depth in (2, 127, 128):
+        assert json_depth(deepened({"call_id": "c"}, depth), 1000) == depth
+
+
+def test_readable_events_drop_unknown_variants_and_renumber_seq():
+    from rollout_trace_kit.codex.probe_depths import readable_events
+
+    events = [{"seq": i, "payload": {"type": t}} for i, t in enumerate(("a", "zz", "b", "c"), start=1)]
+    kept = readable_events(events, frozenset({"a", "b", "c"}))
+    assert [(e["seq"], e["payload"]["type"]) for e in kept] == [(1, "a"), (2, "b"), (3, "c")]
+    assert readable_events(events, None) is events
+
+
+@pytest.mark.codex
+def test_what_0_165_0_reads_is_measured_again_as_its_record_says(tmp_path):
+    """The reader facts of 0.165.0's record (`codex probe --depths`) measured again: every runtime body read
+    127 deep, some payloads never opened, no envelope ordering rule enforced."""
+    from rollout_trace_kit.codex.probe_depths import measure_depths, measure_reads
+    from rollout_trace_kit.model.releases import load_records
+
+    committed = load_records()["0.165.0"]["reducer"]
+    measured = measure_reads("0.165.0", measure_depths("0.165.0"))["reducer"]
+    for key in ("runtime_depths", "payloads_opened", "envelope_rules"):
+        assert measured[key] == committed[key], key

@@ -238,6 +238,16 @@ CASES = [
     Case("exec-start-nested-deep", ("v2", "v3"), with_runtime("exec_command", {**EXEC_BEGIN, "zz": TOO_DEEP}, EXEC_END),
          NESTING),
     Case("exec-end-nested-deep", ("v2", "v3"), with_runtime("exec_command", EXEC_BEGIN, {**EXEC_END, "zz": TOO_DEEP}), NESTING),
+    # up to 0.165.0 a runtime start's `invocation` is parsed as an MCP invocation, whatever the tool kind
+    # (model: MCP_INVOCATION_UNTIL): 0.164.0 rejects one without `server`, 0.169.0 and 0.171.0 take any
+    Case("exec-start-invocation-null", ("v1",), with_runtime("exec_command", {**EXEC_BEGIN, "invocation": None}, EXEC_END),
+         frozenset({"BODY.MCP_INVOCATION"})),
+    Case("exec-start-invocation-without-server", ("v1",),
+         with_runtime("exec_command", {**EXEC_BEGIN, "invocation": {"tool": "t"}}, EXEC_END), frozenset({"BODY.MCP_INVOCATION"})),
+    Case("exec-start-invocation-a-server-and-tool", ALL,
+         with_runtime("exec_command", {**EXEC_BEGIN, "invocation": {"server": "s", "tool": "t"}}, EXEC_END), frozenset()),
+    Case("exec-start-invocation-null", ("v2", "v3"),
+         with_runtime("exec_command", {**EXEC_BEGIN, "invocation": None}, EXEC_END), frozenset()),
     # seed 4, v2 body.string_escape: a lone surrogate in a runtime body read by its kind
     *(Case("exec-end-lone-surrogate", (d,), with_runtime("exec_command", EXEC_BEGIN,
                                                          json.dumps({**EXEC_END, "source": "x\ud800"}).encode()),

@@ -247,6 +247,32 @@ def with_agent_end(kind: str, body: Any) -> Callable[[str], Bundle]:
 
 THREAD_UUID = "01a2139c-be82-7122-b5b2-7c62fb23c95b"
 ACTIVITY = frozenset({"BODY.AGENT_ACTIVITY"})
+SPAWN_END = {"call_id": "call-1", "sender_thread_id": THREAD_UUID, "prompt": "p", "model": "m", "reasoning_effort": "low",
+             "status": "running"}
+CLOSE_END = {"call_id": "call-1", "sender_thread_id": THREAD_UUID, "receiver_thread_id": THREAD_UUID, "status": "shutdown"}
+SEND_END = {**CLOSE_END, "prompt": "p"}
+COLLAB_CASES = (
+    ("spawn_agent", "whole", SPAWN_END, frozenset()),
+    ("spawn_agent", "without-prompt", {k: v for k, v in SPAWN_END.items() if k != "prompt"}, ACTIVITY),
+    ("spawn_agent", "model-null", {**SPAWN_END, "model": None}, ACTIVITY),
+    ("spawn_agent", "without-status", {k: v for k, v in SPAWN_END.items() if k != "status"}, ACTIVITY),
+    ("spawn_agent", "new-thread-not-a-uuid", {**SPAWN_END, "new_thread_id": "x"}, ACTIVITY),
+    ("spawn_agent", "new-thread-null", {**SPAWN_END, "new_thread_id": None}, frozenset()),
+    ("spawn_agent", "status-completed-bare", {**SPAWN_END, "status": "completed"}, ACTIVITY),
+    ("spawn_agent", "status-completed-null", {**SPAWN_END, "status": {"completed": None}}, frozenset()),
+    ("spawn_agent", "status-errored-null", {**SPAWN_END, "status": {"errored": None}}, ACTIVITY),
+    ("spawn_agent", "status-errored", {**SPAWN_END, "status": {"errored": "e"}}, frozenset()),
+    ("close_agent", "whole", CLOSE_END, frozenset()),
+    ("close_agent", "receiver-not-a-uuid", {**CLOSE_END, "receiver_thread_id": "x"}, ACTIVITY),
+    ("close_agent", "status-unknown", {**CLOSE_END, "status": "zz"}, ACTIVITY),
+    ("close_agent", "status-two-keys", {**CLOSE_END, "status": {"completed": "a", "errored": "b"}}, ACTIVITY),
+    ("close_agent", "status-running-as-object", {**CLOSE_END, "status": {"running": None}}, frozenset()),
+    ("close_agent", "new-thread-not-a-uuid", {**CLOSE_END, "new_thread_id": "x"}, frozenset()),
+    ("send_message", "whole", SEND_END, frozenset()),
+    ("send_message", "without-prompt", CLOSE_END, ACTIVITY),
+    ("assign_agent_task", "whole", SEND_END, frozenset()),
+    ("assign_agent_task", "without-receiver", {k: v for k, v in SEND_END.items() if k != "receiver_thread_id"}, ACTIVITY),
+)
 CASES += [
     # a multi-agent runtime end without agent_thread_id is read as a collab end event: a string call_id,
     # then a UUID sender_thread_id come first (model: COLLAB_END_KEYS); a wait_agent's is not read
@@ -256,6 +282,9 @@ CASES += [
                          ("without-sender", {"call_id": "call-1"}), ("numeric-call-id", {"call_id": 1, "sender_thread_id": THREAD_UUID}),
                          ("sender-not-a-uuid", {"call_id": "call-1", "sender_thread_id": "root"}))),
     Case("wait_agent-collab-end-empty", ALL, with_agent_end("wait_agent", {}), frozenset()),
+    # then each tool kind's own keys (model: COLLAB_END_BY_KIND) and an agent status (AGENT_STATUS_*)
+    *(Case(f"{kind}-collab-end-{name}", ALL, with_agent_end(kind, body), want)
+      for kind, name, body, want in COLLAB_CASES),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 

@@ -5,7 +5,8 @@ loopback mock) across :data:`.probe_scenarios.PROBE_SCENARIOS`, then asks its re
 (``codex debug trace-reduce``) what it knows: serde's "expected one of ..." lists for
 an unknown event type, payload kind, tool kind, status; which ``schema_version`` values
 it accepts; which fields it requires (one field removed at a time); and what the kit's
-fuzz cases show it enforces. The record is JSON in ``model/releases/data/VERSION.json``;
+fuzz cases show it enforces; the payload-body keys it requires (:mod:`.probe_bodies`) and how deep
+it reads each runtime body (:mod:`.probe_depths`). The record is JSON in ``model/releases/data/VERSION.json``;
 it holds no machine paths.
 """
 
@@ -27,6 +28,7 @@ from ..model.releases import PROBED_SCHEMA_VERSIONS, REDUCER_ENUM_SITES
 from ..model.common import FILE_PER_PAYLOAD, ZSTD_SHARDS
 from .install import InstallError, ensure_codex, remove_install, trace_reduce
 from .probe_bodies import body_facts
+from .probe_depths import envelope_rules, payloads_opened, runtime_depths
 from .probe_scenarios import PROBE_SCENARIOS, ScenarioRun, run_repeated
 
 RECORD_FORMAT = "rollout-trace-kit/codex-release/1"
@@ -236,11 +238,15 @@ def reducer_facts(reducer: Reducer, bundles: list[Path]) -> dict:
     return facts
 
 
-def fuzz_facts(binary: Path, dialect: str, scratch: Path) -> dict:
-    """Run the kit's fuzz cases through the reducer; what it enforces, ignores, hangs on."""
+def fuzz_facts(binary: Path, dialect: str, scratch: Path, release: str | None = None) -> dict:
+    """Run the kit's fuzz cases through the reducer; what it enforces, ignores, hangs on. With ``release``
+    (one whose record the kit has), the cases are written as it writes them and judged by
+    ``validate --release`` (else a reader of an older variant set rejects every valid case: 0.165.0
+    knows no recording_completed)."""
     out = scratch / "fuzz.json"
     cmd = f"{binary} debug trace-reduce {{bundle}} -o {{output}}"
-    argv = [sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "--dialect", dialect, "--cmd", cmd,
+    as_release = ["--release", release] if release is not None else []
+    argv = [sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "--dialect", dialect, *as_release, "--cmd", cmd,
             "--examples", str(FUZZ["examples"]), "--seed", str(FUZZ["seed"]), "--timeout", str(FUZZ["timeout"]),
             "--jobs", "1", "--no-shrink", "--repro-dir", str(scratch / "repro"), "--format", "json", "-o", str(out)]
     proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=3600)
@@ -249,6 +255,7 @@ def fuzz_facts(binary: Path, dialect: str, scratch: Path) -> dict:
     table = json.loads(out.read_text(encoding="utf-8"))["invariants"]
     return {
         "dialect": dialect,
+        **({"release": release} if release is not None else {}),
         **FUZZ,
         "enforced": sorted(i for i, r in table.items() if r["must_reject"] and not r["failed"]),
         "ignored": sorted(i for i, r in table.items() if r["must_reject"] and r["failed"]),
@@ -266,6 +273,14 @@ def _fuzzable_dialect(schema_version: int | None) -> str | None:
 
     d = dialect_for_schema_version(schema_version)
     return d.name if d is not None and d.name in written_dialects() else None
+
+
+def _has_record(release: str) -> bool:
+    """Whether the kit has facts of ``release`` already (a re-probe): its fuzz cases can then be written as it writes."""
+    from ..model.releases import release as lookup
+
+    found = lookup(release)
+    return found is not None and found.record is not None
 
 
 def _has_reducer(binary: Path) -> bool:
@@ -388,10 +403,16 @@ def _probe(release: str, binary: Path, tmp: Path, bundles_dir: Path | None, fuzz
         dialect = _fuzzable_dialect(own)
         if fuzz and dialect:
             log(f"{release}: fuzzing ({dialect})")
-            reducer_doc["fuzz"] = fuzz_facts(binary, dialect, tmp)
+            reducer_doc["fuzz"] = fuzz_facts(binary, dialect, tmp, release if _has_record(release) else None)
         else:
             reducer_doc["fuzz"] = None
         reducer_doc["body_required"] = body_facts(binary, bundles + corpus_bundles_read(record), tmp / "bodies")
+        known = reducer_doc.get("variants")
+        known_set = frozenset(known) if known is not None else None
+        reducer_doc["runtime_depths"] = runtime_depths(binary, bundles + corpus_bundles_read(record), known_set,
+                                                       tmp / "depths")
+        reducer_doc["payloads_opened"] = payloads_opened(binary, corpus_bundles_read(record), known_set, tmp / "reads")
+        reducer_doc["envelope_rules"] = envelope_rules(binary, corpus_bundles_read(record), known_set, tmp / "envelope")
         record["reducer"] = reducer_doc
     return record
 
@@ -412,11 +433,11 @@ def corpus_bundles_read(record: dict) -> list[Path]:
     return out
 
 
-def measure_bodies(release: str) -> dict:
-    """The release's existing record with ``reducer.body_required`` measured on the kit's corpus."""
+def measure_bodies(release: str, record: dict | None = None) -> dict:
+    """The release's existing record (or ``record``) with ``reducer.body_required`` measured on the kit's corpus."""
     from ..model.releases import load_records
 
-    record = load_records()[release]
+    record = record or load_records()[release]
     if not record.get("has_reducer") or record.get("reducer") is None:
         return record
     binary = ensure_codex(release)

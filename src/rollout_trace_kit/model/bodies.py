@@ -60,6 +60,10 @@ MESSAGE, AGENT_MESSAGE, REASONING, COMPACTION = "message", "agent_message", "rea
 FUNCTION_CALL, FUNCTION_CALL_OUTPUT = "function_call", "function_call_output"
 CUSTOM_TOOL_CALL, CUSTOM_TOOL_CALL_OUTPUT = "custom_tool_call", "custom_tool_call_output"
 CALL_ID = "call_id"  # the key that names a call on a call item, an output and a collab end
+# The last release whose reducer compares an output item's content when its call id comes again (a
+# function, custom tool, tool search or MCP output): measured on 0.164.0 and 0.165.0 (all four
+# rejected); 0.166.0, 0.167.2, 0.169.0 and 0.171.0 accept a second output with other content.
+OUTPUTS_COMPARED_UNTIL = "0.165.0"
 # Call spaces (ItemType.call_space): calls, custom tool calls, outputs, custom tool outputs.
 CALLS, CUSTOM_CALLS, OUTPUTS, CUSTOM_OUTPUTS = "call", "custom_call", "output", "custom_output"
 
@@ -77,21 +81,21 @@ ITEM_TYPES: tuple[ItemType, ...] = (
     ItemType(FUNCTION_CALL, "A function tool call: `call_id`, `name`, `arguments` (a JSON text).",
              call_content=("arguments",), call_space=CALLS, **_CALL),
     ItemType(FUNCTION_CALL_OUTPUT, "The output of a function call, by `call_id`.",
-             call_content=("output",), call_content_until="0.164.0", call_space=OUTPUTS, **_OUTPUT),
+             call_content=("output",), call_content_until=OUTPUTS_COMPARED_UNTIL, call_space=OUTPUTS, **_OUTPUT),
     # Its name is compared within one payload but not against a later payload's (measured): the kit
     # compares what is compared everywhere.
     ItemType(CUSTOM_TOOL_CALL, "A freeform (custom) tool call: `call_id`, `name`, `input`.", call_content=("input",),
              call_space=CUSTOM_CALLS, call_presence=("name",), **_CALL),
     ItemType(CUSTOM_TOOL_CALL_OUTPUT, "The output of a custom tool call, by `call_id`.",
-             call_content=("output",), call_content_until="0.164.0", call_space=CUSTOM_OUTPUTS, **_OUTPUT),
+             call_content=("output",), call_content_until=OUTPUTS_COMPARED_UNTIL, call_space=CUSTOM_OUTPUTS, **_OUTPUT),
     ItemType("tool_search_call", "A tool search call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
     ItemType("web_search_call", "A web search call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
     ItemType("image_generation_call", "An image generation call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
     ItemType("local_shell_call", "A local shell call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
-    ItemType("tool_search_output", "The output of a tool search.", call_content=WHOLE_ITEM, call_content_until="0.164.0",
+    ItemType("tool_search_output", "The output of a tool search.", call_content=WHOLE_ITEM, call_content_until=OUTPUTS_COMPARED_UNTIL,
              call_space=OUTPUTS, **_OUTPUT),
     ItemType("mcp_tool_call_output", "The output of an MCP tool call.", call_content=WHOLE_ITEM,
-             call_content_until="0.164.0", call_space=OUTPUTS, **_OUTPUT),
+             call_content_until=OUTPUTS_COMPARED_UNTIL, call_space=OUTPUTS, **_OUTPUT),
     ItemType(COMPACTION, "A compacted history item.", **_COMPACTION),
     ItemType("compaction_summary", "A compaction summary item.", **_COMPACTION),
     ItemType("context_compaction", "A context compaction item.", **_COMPACTION),
@@ -150,6 +154,24 @@ ACTIVITY_MARKER = "agent_thread_id"
 # runtime end is not read.
 COLLAB_END_KEYS: tuple[tuple[str, str], ...] = ((CALL_ID, "string"), ("sender_thread_id", "uuid"))
 COLLAB_END_UNREAD = ("wait_agent",)
+# Then the keys of each tool kind's Collab*EndEvent, in the order the reducers ask for them; a type
+# ending in "?" may be absent or null. Measured on 0.164.0, 0.169.0 and 0.171.0 (the same): each key
+# removed ("missing field"), null, a number, a string that is no UUID ("invalid character"),
+# `reasoning_effort` "zz" (any string), `new_thread_id` on a send_message or close_agent (not read).
+COLLAB_STATUS = "agent status"
+COLLAB_END_BY_KIND: dict[str, tuple[tuple[str, str], ...]] = {
+    "spawn_agent": (("new_thread_id", "uuid?"), ("prompt", "string"), ("model", "string"),
+                    ("reasoning_effort", "string"), ("status", COLLAB_STATUS)),
+    "send_message": (("receiver_thread_id", "uuid"), ("prompt", "string"), ("status", COLLAB_STATUS)),
+    "assign_agent_task": (("receiver_thread_id", "uuid"), ("prompt", "string"), ("status", COLLAB_STATUS)),
+    "close_agent": (("receiver_thread_id", "uuid"), ("status", COLLAB_STATUS)),
+}
+# An agent status (AgentStatus, serde's external tagging): one of these strings (or a one-key object
+# naming one, any value), or a one-key object {variant: message} of a message variant, its message a
+# string (`completed`'s also null). "unknown variant", "invalid type: unit variant, expected newtype
+# variant" (a bare "completed"), "expected map with a single key" (measured on 0.164.0, 0.169.0, 0.171.0).
+AGENT_STATUS_UNIT = ("pending_init", "running", "interrupted", "shutdown", "not_found")
+AGENT_STATUS_MESSAGE = {"completed": "string?", "errored": "string"}
 # activity `kind` -> the tool kinds it may end ("sub-agent activity Started does not match tool call
 # kind AssignAgentTask"); None: every multi-agent tool kind.
 ACTIVITY_KINDS: dict[str, tuple[str, ...] | None] = {
@@ -187,6 +209,21 @@ DISPATCH_NAMESPACED_UNPARSED = True
 # (measured on 0.164.0; 0.169.0 and 0.171.0 take any arguments text).
 DISPATCH_ARGUMENTS_UNTIL = "0.164.0"
 DISPATCH_ARGUMENTS_KEY = "session_id"
+
+
+# -- MCP invocations in runtime starts -------------------------------------------------------
+
+# From SINCE to UNTIL the reducer parses the `invocation` of a runtime start body, whatever the tool
+# kind (an exec or patch start too), as an McpInvocation: an object with string `server` and `tool`
+# (`arguments` any JSON, or absent). A body without the key (or not an object) is not parsed so.
+# "parse MCP runtime invocation in {id}": "missing field `server`", "invalid type: null, expected
+# struct McpInvocation", "invalid type: number, expected a string" (measured on 0.164.0 and 0.165.0;
+# 0.125.0, 0.135.0, 0.143.0, 0.162.0, 0.166.0, 0.167.2, 0.169.0 and 0.171.0 accept any invocation
+# there). A runtime end's is not parsed.
+MCP_INVOCATION_KEY = "invocation"
+MCP_INVOCATION_STRINGS = ("server", "tool")
+MCP_INVOCATION_SINCE = "0.164.0"
+MCP_INVOCATION_UNTIL = "0.165.0"
 
 
 # -- bodies by payload kind ------------------------------------------------------------------

@@ -338,3 +338,10 @@ def body_place(variant: str, field_name: str, tool_kind: str | None = None) -> s
     it: ``variant.field``, and ``[kind]`` on a tool call's events (a reducer parses a runtime
     payload by its call's kind: an exec terminal response, an agent spawn's end, ...)."""
     return f"{variant}.{field_name}" + (f"[{tool_kind}]" if tool_kind else "")
+
+
+def split_body_place(place: str) -> tuple[str, str, str | None]:
+    """(variant, field, tool kind or None) of a :func:`body_place` name."""
+    head, _, kind = place.partition("[")
+    variant, _, name = head.partition(".")
+    return variant, name, kind.removesuffix("]") or None

@@ -126,7 +126,9 @@ V2 = Dialect(
     # Runtime payloads are parsed by the runtime's kind; measured (a key nesting 126 levels read, 127
     # fail) on 0.169.0, 0.169.1 and 0.171.0: exec starts and ends, patch, wait and spawn (sub-agent
     # activity) ends are read deep; patch and wait starts, MCP runtimes are not (read 1,000 deep).
-    # 0.165.0 read every runtime body deep (measured); 0.166.0 to 0.168.0 not measured.
+    # These are the reference reducer's; each release's own are release data (`codex probe --depths`,
+    # reducer.runtime_depths: 0.165.0 parses every runtime body, 0.166.0 and 0.167.2 as 0.169.0), which
+    # `--release` applies.
     # An accepted agent message (protocol_event) is parsed as a model item: a key nesting 126 levels read,
     # 127 fail ("parse payload"), measured on 0.169.0 and 0.171.0.
     field_depth_limits=(("history_item_accepted", "agent_message_payload", 127),),

@@ -70,6 +70,7 @@ class Context:
     # valid lines the fast path could not take (spelled unlike the canonical form): why a check is slow
     respelled_lines: int = 0
     respelled_first: str | None = None  # where and how the first one differs
+    _unenforced: frozenset[str] | None = None  # release_unenforced, once computed
 
     @property
     def profile(self) -> Profile:
@@ -83,7 +84,24 @@ class Context:
             return min(inv.levels.values())
         from .catalogue import level_in
 
-        return level_in(inv, self.dialect)
+        lv = level_in(inv, self.dialect)
+        if lv is Profile.REDUCER and inv.id in self.release_unenforced:
+            return Profile.WRITER  # `--release`'s reducer reads a bundle breaking it (measured): a writer rule there
+        return lv
+
+    @property
+    def release_unenforced(self) -> frozenset[str]:
+        """The reducer-level rules `--release`'s reducer was measured not to enforce (release data)."""
+        if self._unenforced is None:
+            self._unenforced = frozenset()
+            if self.options.release is not None:
+                from ..model import releases
+                from .rules.release import unenforced_rules
+
+                rel = releases.release(self.options.release)
+                if rel is not None and rel.record is not None:
+                    self._unenforced = unenforced_rules(rel)
+        return self._unenforced
 
     def wants(self, inv: Invariant, level: Profile | None = None) -> bool:
         """Whether ``inv`` (at ``level``, default its catalogue level) is checked in this run."""

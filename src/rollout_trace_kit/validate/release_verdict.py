@@ -136,8 +136,41 @@ def attach(ctx) -> dict | None:
             ctx.report(inv, f.message, line=f.line, seq=None, severity=f.severity, file=f.file)
     if not ctx.options.releases:
         return None
+
+    def rejudged(version: str) -> list[Finding]:
+        """The findings of a pass as ``version`` reads the bundle (`--release`; no compat of its own)."""
+        from .engine import validate_bundle
+
+        return validate_bundle(ctx.bundle, dataclasses.replace(ctx.options, release=version, releases=False)).findings
+
+    sensitive = summary.release_sensitive or any(
+        f.severity is Severity.ERROR and f.profile is Profile.REDUCER for f in pass_findings)
     return compat(summary, pass_findings, ctx.dialect, profile=ctx.profile, partial_ok=ctx.options.partial_ok,
-                  truncated=ctx.dropped_errors > 0)
+                  truncated=ctx.dropped_errors > 0,
+                  rejudge=rejudged if sensitive and ctx.options.release is None else None)
+
+
+def reads_own_way(release, dialect: Dialect | None) -> bool:
+    """Whether the kit's pass with ``--release`` differs from the dialect's (the reference reducer's) for
+    ``release``: measured reader facts of its own (runtime depths, payloads opened, envelope rules) or
+    body rules that end before the reference release."""
+    if dialect is None or release.version == dialect.reference_release or not release.get("has_reducer"):
+        return False
+    return _reader_signature(dialect, release.version) != _reader_signature(dialect, dialect.reference_release)
+
+
+def _reader_signature(dialect: Dialect, version: str) -> tuple:
+    from ..model import releases
+    from .rules import bodies
+    from .rules.lifecycle import runtime_depth_table
+    from .rules.release import payloads_opened, unenforced_rules
+
+    rel = releases.release(version)
+    if rel is None or rel.record is None:
+        return ()
+    return (frozenset(runtime_depth_table(dialect, version).items()), unenforced_rules(rel),
+            frozenset(k for k, v in payloads_opened(rel).items() if not v),
+            frozenset(bodies.compared_call_content(version)), bodies.mcp_invocation_read(version))
 
 
 def _catalogued(invariant_id: str):
@@ -160,7 +193,8 @@ def _reason(f: Finding | None) -> dict | None:
 
 
 def epoch_verdict(epoch, summary: BundleSummary, findings: list[Finding], dialect: Dialect | None, *,
-                  profile: Profile = Profile.WRITER, partial_ok: bool = False, truncated: bool = False) -> dict:
+                  profile: Profile = Profile.WRITER, partial_ok: bool = False, truncated: bool = False,
+                  rejudge=None) -> dict:
     """One epoch's verdict from a pass over the bundle as ``dialect``: reads / writes and the first reason
     against each. ``exact``: judged from a pass as the dialect the release reads the bundle as (else from
     the release rules alone, the pass being of another dialect)."""
@@ -171,7 +205,9 @@ def epoch_verdict(epoch, summary: BundleSummary, findings: list[Finding], dialec
         return {**out, "reads": None, "writes": None, "exact": True, "judged_as": None}
     own = reads_as(rep)
     exact = own is None or (dialect is not None and own.name == dialect.name)
-    if exact:
+    if exact and rejudge is not None and reads_own_way(rep, dialect):
+        found = rejudge(rep.version)  # the release reads this bundle its own way: its own pass (RELEASE.* included)
+    elif exact:
         found = release_findings(findings, summary, rep, dialect, partial_ok=partial_ok)
     else:  # read as another dialect than this pass's: the release rules, and what stops every reader
         found = release_findings([f for f in findings if f.invariant in _UNREADABLE_LINE | _UNOPENED],
@@ -201,12 +237,15 @@ def _span(versions: list[str]) -> str:
 
 
 def compat(summary: BundleSummary, findings: list[Finding], dialect: Dialect | None, *,
-           profile: Profile = Profile.WRITER, partial_ok: bool = False, truncated: bool = False) -> dict:
-    """Releases whose reducer accepts the bundle and whose writer could have written it, per epoch."""
+           profile: Profile = Profile.WRITER, partial_ok: bool = False, truncated: bool = False,
+           rejudge=None) -> dict:
+    """Releases whose reducer accepts the bundle and whose writer could have written it, per epoch.
+    ``rejudge(version)``: the findings of a pass with ``--release version``, for an epoch that reads the
+    bundle its own way (:func:`reads_own_way`); None when nothing in the bundle can tell it apart."""
     from ..model import releases
 
     verdicts = [epoch_verdict(e, summary, findings, dialect, profile=profile, partial_ok=partial_ok,
-                              truncated=truncated) for e in releases.table_epochs()]
+                              truncated=truncated, rejudge=rejudge) for e in releases.table_epochs()]
     return summarize_verdicts(summary.schema_version, verdicts)
 
 

@@ -202,7 +202,7 @@ def run(release: str, dialect: str, reference: Reference, mutations: int, seed: 
     timing = Timing(jobs=max(jobs, 1))
     load_before = os.getloadavg()[0]
     began = time.perf_counter()
-    seed_bundles = load_seeds(dialect, seed)
+    seed_bundles = load_seeds(dialect, seed, release=release)
     timing.seeds = time.perf_counter() - began
     indexes = only if only is not None else list(range(mutations))
     scratch = scratch if scratch is not None else default_scratch()

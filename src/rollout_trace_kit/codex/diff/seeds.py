@@ -4,8 +4,11 @@ from a seeded ``random.Random`` (so a run is reproducible from its seed)."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
+
+import orjson
 
 from ...bundle import Bundle
 
@@ -23,32 +26,75 @@ def dialect_of_release(release: str) -> str:
     raise ValueError(f"no schema version known for Codex {release}")
 
 
-def real_seeds(dialect: str) -> list[tuple[str, Bundle]]:
+def real_seeds(dialect: str, release: str | None = None) -> list[tuple[str, Bundle]]:
+    """The shipped real bundles of ``dialect``; for ``release``, made readable by it: without the events
+    of variants its reducer does not know (0.165.0 and 0.166.0 know no recording_completed), ``seq``
+    renumbered (:func:`~rollout_trace_kit.codex.probe_depths.readable_events`). Else a release that
+    rejects every seed judges nothing (its run agrees on every mutant, whatever the kit says)."""
     from ...corpus import releases
     from ...model import DIALECTS
     from ...validate.cli import bundles_of_paths
 
     want = DIALECTS[dialect].schema_version
+    known = _known_variants(release)
     out = []
-    for release in releases():
-        spec = f"corpus:codex-{release}"
+    for corpus_release in releases():
+        spec = f"corpus:codex-{corpus_release}"
         for path in bundles_of_paths([spec]):
             b = Bundle.read(path)
             if b.manifest_dict().get("schema_version") == want:
-                out.append((f"{spec}/{Path(path).name}", b))
+                out.append((f"{spec}/{Path(path).name}", _readable(b, known)))
     return out
 
 
-def generated_seeds(dialect: str, seed: int, count: int = GENERATED) -> list[tuple[str, Bundle]]:
+def _known_variants(release: str | None) -> frozenset[str] | None:
+    if release is None:
+        return None
+    from ...model import releases as rel
+
+    r = rel.release(release)
+    return r.reducer_variants if r is not None else None
+
+
+def _readable(bundle: Bundle, known: frozenset[str] | None) -> Bundle:
+    from ..probe_depths import readable_events
+
+    if known is None:
+        return bundle
+    events = [orjson.loads(line) for line in bundle.lines]
+    kept = readable_events(events, known)
+    if len(kept) == len(events):
+        return bundle
+    return dataclasses.replace(bundle, lines=[orjson.dumps(e) for e in kept])
+
+
+def _writes(release: str | None, dialect: str) -> bool:
+    """Whether ``release`` writes ``dialect`` (the generator can then write as it does)."""
+    if release is None:
+        return False
+    try:
+        return dialect_of_release(release) == dialect
+    except ValueError:
+        return False
+
+
+def generated_seeds(dialect: str, seed: int, count: int = GENERATED, release: str | None = None) -> list[tuple[str, Bundle]]:
+    """Bundles generated from ``seed``; for a ``release`` that writes ``dialect``, as it writes them
+    (byte-identical to the releases mode for a dialect's reference release)."""
     from ...generators import build_bundle
 
     rng = random.Random(f"seeds/{dialect}/{seed}")
+    from ...model import DIALECTS
+
+    # a dialect's reference release writes what the releases mode writes (the same bytes, the same name)
+    as_release = release if _writes(release, dialect) and release != DIALECTS[dialect].reference_release else None
     out = []
     for k in range(count):
         s, events = rng.randrange(1 << 30), rng.choice(EVENT_COUNTS)
-        out.append((f"build_bundle({dialect!r}, {s}, events={events})", build_bundle(dialect, s, events=events)))
+        name = f"build_bundle({dialect!r}, {s}, events={events}" + (f", release={as_release!r})" if as_release else ")")
+        out.append((name, build_bundle(dialect, s, events=events, release=as_release)))
     return out
 
 
-def seeds(dialect: str, seed: int, generated: int = GENERATED) -> list[tuple[str, Bundle]]:
-    return real_seeds(dialect) + generated_seeds(dialect, seed, generated)
+def seeds(dialect: str, seed: int, generated: int = GENERATED, release: str | None = None) -> list[tuple[str, Bundle]]:
+    return real_seeds(dialect, release) + generated_seeds(dialect, seed, generated, release)

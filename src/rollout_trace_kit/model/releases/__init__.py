@@ -40,12 +40,16 @@ RACY_ORDER = frozenset({"multi_agent_v1", "multi_agent_v2", "multi_agent_resume"
                         "interrupt_inference"})
 
 
+# Reducer facts measured on each epoch's first release only (`probe --bodies`, `probe --depths`): not
+# what makes an epoch (yet); a release not measured itself takes its epoch's first release's.
+_MEASURED_ON_FIRST = ("body_required", "runtime_depths", "payloads_opened", "envelope_rules")
+
+
 def facts_of(record: dict[str, Any]) -> dict[str, Any]:
     """The comparable facts of a record."""
     out = {k: v for k, v in record.items() if k not in _NOT_FACTS}
     if isinstance(out.get("reducer"), dict):
-        # measured on each epoch's first release only (`probe --bodies`): not what makes an epoch (yet)
-        out["reducer"] = {k: v for k, v in out["reducer"].items() if k != "body_required"}
+        out["reducer"] = {k: v for k, v in out["reducer"].items() if k not in _MEASURED_ON_FIRST}
     writer = dict(out.get("writer") or {})
     scenarios = writer.get("scenarios") or {}
     steady = [s for name, s in scenarios.items() if name not in RACY_ORDER]

@@ -93,7 +93,10 @@ TOOL_OUTPUT_ITEM = invariant(
 AGENT_ACTIVITY = invariant(
     "BODY.AGENT_ACTIVITY",
     "A multi-agent tool call's runtime end (but a wait_agent's) without `agent_thread_id` is a collab end event "
-    "with a string `call_id` and a UUID `sender_thread_id` (model: COLLAB_END_KEYS); one "
+    "with a string `call_id`, a UUID `sender_thread_id`, then its tool kind's keys: a spawn's `prompt`, `model`, "
+    "`reasoning_effort` strings, a UUID (or null) `new_thread_id`; a message's or task's UUID `receiver_thread_id` and "
+    "string `prompt`; a close's UUID `receiver_thread_id`; and an agent `status` (model: COLLAB_END_KEYS, "
+    "COLLAB_END_BY_KIND, AGENT_STATUS_UNIT, AGENT_STATUS_MESSAGE); one "
     "that holds `agent_thread_id` is a sub-agent activity the reducer parses: "
     "string `event_id`, a UUID `agent_thread_id`, an `agent_path` under `/root` (or `/morpheus`), an i64 "
     "`occurred_at_ms` when present, `model`/`reasoning_effort` strings or null, and a `kind` that fits the call's "
@@ -114,6 +117,52 @@ DISPATCH_INVOCATION = invariant(
     source='"parse terminal invocation payload {id} as dispatch payload" (measured on 0.164.0, 0.169.0, 0.171.0: '
     "another tool's invocation, a custom payload, no tool_name)",
 )
+
+
+MCP_INVOCATION = invariant(
+    "BODY.MCP_INVOCATION",
+    "A runtime start payload's `invocation`, when present, is an MCP invocation: an object with string `server` "
+    "and `tool`, whatever the call's tool kind; checked by the reducers of 0.164.0 and 0.165.0 only (model/bodies.py: "
+    "MCP_INVOCATION_SINCE, MCP_INVOCATION_UNTIL).",
+    v1=R, v2=R,
+    source='"parse MCP runtime invocation in {id}" (measured on 0.164.0 and 0.165.0; 0.125.0 to 0.162.0 and 0.166.0 '
+    "to 0.171.0 accept any invocation there)",
+    notes="In v2 only with `--release` of a release that parses it (0.165.0): the dialect's reference reducer does not.",
+)
+
+
+def mcp_invocation_read(release: str) -> bool:
+    """Whether ``release``'s reducer parses a runtime start's `invocation` as an MCP invocation (model/bodies.py)."""
+    from ...model.types import release_key
+
+    return release_key(B.MCP_INVOCATION_SINCE) <= release_key(release) <= release_key(B.MCP_INVOCATION_UNTIL)
+
+
+def mcp_invocation_problem(body) -> str | None:
+    """Why the reducer cannot parse a runtime start ``body``'s `invocation` as an MCP invocation, or None."""
+    if not isinstance(body, dict) or B.MCP_INVOCATION_KEY not in body:
+        return None
+    invocation = body[B.MCP_INVOCATION_KEY]
+    if not isinstance(invocation, dict):
+        return f"`{B.MCP_INVOCATION_KEY}` is {_json_type(invocation)}, not an object"
+    for key in B.MCP_INVOCATION_STRINGS:
+        if key not in invocation:
+            return f"`{B.MCP_INVOCATION_KEY}` has no `{key}`"
+        if not isinstance(invocation[key], str):
+            return f"`{B.MCP_INVOCATION_KEY}.{key}` is {_json_type(invocation[key])}, not a string"
+    return None
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 def dispatch_arguments_read(release: str) -> bool:
@@ -405,20 +454,52 @@ def is_activity(body) -> bool:
     return isinstance(body, dict) and B.ACTIVITY_MARKER in body
 
 
-def collab_end_problem(body) -> str | None:
+def collab_end_problem(body, tool_kind: str | None = None) -> str | None:
     """Why the reducer rejects a multi-agent runtime end ``body`` that is no sub-agent activity
-    (read as a Collab*EndEvent: model/bodies.py COLLAB_END_KEYS), as far as the kit knows, or None."""
+    (read as the Collab*EndEvent of ``tool_kind``: model/bodies.py COLLAB_END_KEYS, COLLAB_END_BY_KIND),
+    or None."""
     if not isinstance(body, dict):
         return "is not an object"
-    for key, want in B.COLLAB_END_KEYS:
+    for key, want in B.COLLAB_END_KEYS + B.COLLAB_END_BY_KIND.get(tool_kind or "", ()):
+        optional = want.endswith("?")
         if key not in body:
+            if optional:
+                continue
             return f"missing field `{key}`"
         value = body[key]
+        if value is None and optional:
+            continue
+        if want == B.COLLAB_STATUS:
+            problem = agent_status_problem(value)
+            if problem is not None:
+                return f"{key} {problem}"
+            continue
         if not isinstance(value, str):
             return f"{key} is not a string"
-        if want == "uuid" and not _UUID.fullmatch(value):
+        if want.rstrip("?") == "uuid" and not _UUID.fullmatch(value):
             return f"{key} {value!r} is not a UUID"
     return None
+
+
+def agent_status_problem(value) -> str | None:
+    """Why ``value`` is no agent status the reducers parse (model/bodies.py AGENT_STATUS_*), or None."""
+    if isinstance(value, str):
+        if value in B.AGENT_STATUS_UNIT:
+            return None
+        return f"{value!r} needs a message" if value in B.AGENT_STATUS_MESSAGE else f"{value!r} is no agent status"
+    if not isinstance(value, dict):
+        return "is neither a string nor an object"
+    if len(value) != 1:
+        return "is not an object with a single key"
+    (variant, message), = value.items()
+    if variant in B.AGENT_STATUS_UNIT:
+        return None
+    want = B.AGENT_STATUS_MESSAGE.get(variant)
+    if want is None:
+        return f"{variant!r} is no agent status"
+    if isinstance(message, str) or (message is None and want.endswith("?")):
+        return None
+    return f"{variant!r} message is not a string"
 
 
 def activity_problem(body, tool_kind: str) -> str | None:

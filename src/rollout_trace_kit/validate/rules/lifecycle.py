@@ -236,7 +236,8 @@ class LifecycleChecker:
         d = ctx.dialect
         assert d is not None  # the pass over events starts once the dialect is known
         self.dialect: Dialect = d
-        self.compared_calls = bodies.compared_call_content(d.reference_release)
+        self.compared_calls = bodies.compared_call_content(ctx.options.release or d.reference_release)
+        self.uncompared_calls: set[tuple[int, str, str]] = set()  # call items no rule compares here (for compat)
         self.tool_kinds = facts.tool_kinds(d)
         self.kind_code = {k: i for i, k in enumerate(self.tool_kinds)}
         self.terminal_kinds = facts.terminal_tool_kinds(d)
@@ -248,7 +249,11 @@ class LifecycleChecker:
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
         self.agent_kinds = facts.agent_activity_tool_kinds(d)
         self.dispatch_arguments = bodies.dispatch_arguments_read(d.reference_release)
+        # runtime starts' `invocation` parsed as an MCP invocation by `--release`'s reducer (else the reference's)
+        self.mcp_invocation = bodies.mcp_invocation_read(ctx.options.release or d.reference_release)
         self.field_depth = {(v, f): limit for v, f, limit in d.field_depth_limits}
+        # (runtime variant, kind parsed as) -> deepest body read: the dialect's, or `--release`'s measured
+        self.runtime_depth = runtime_depth_table(d, ctx.options.release)
         # multi-agent tool call -> what its invocation holds for an agent activity (_invocation_verdict)
         self.agent_invocations: dict[str, object] = {}
         self.thread_required = facts.envelope_thread_required(d)  # no thread from the envelope's turn
@@ -276,7 +281,13 @@ class LifecycleChecker:
         if read is None:
             read = read_at_event
         # A body that is JSON null comes back as bodies.NULL: the body checks reject it, as the reducers do.
-        body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL)
+        if getattr(self.refs, "opened", None):  # `--release` opens some payloads by the call's tool kind (measured)
+            call_id = getattr(p, "tool_call_id", None)
+            state = self.tools.get(call_id) if isinstance(call_id, str) else None
+            tool_kind = self.tool_kinds[state >> 2] if state is not None else None
+            body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL, tool_kind=tool_kind)
+        else:
+            body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL)
         if body is not None and self._field_too_deep(ref, tag, field_name, body):
             return None
         summary = self.ctx.summary
@@ -534,6 +545,9 @@ class LifecycleChecker:
 
     def _call_items(self, thread: int, items, rid: str, pointer: str) -> bool:
         """Call items of a thread's conversation: a call id seen before keeps its content (False: it does)."""
+        summary = self.ctx.summary
+        if summary is not None and not summary.release_sensitive:
+            self._note_outputs(thread, items, summary)
         seen = self.call_contents
         for space, call_id, digest in bodies.call_contents(items, self.compared_calls):
             key = (thread, space, call_id)
@@ -546,6 +560,23 @@ class LifecycleChecker:
                 )
                 return True
         return False
+
+    def _note_outputs(self, thread: int, items, summary) -> None:
+        """Tell compat an output's call id came again in the thread where this pass does not compare outputs
+        (a release that does, 0.165.0 and older, may reject it)."""
+        for item in items:
+            if not isinstance(item, dict) or item.get("type") in self.compared_calls:
+                continue
+            type_ = item.get("type")
+            item_type = B.ITEM_TYPE.get(type_) if isinstance(type_, str) else None
+            if item_type is None or not item_type.call_content or not isinstance(item.get("call_id"), str):
+                continue
+            key = (thread, item_type.call_space, item["call_id"])
+            if key in self.uncompared_calls:
+                summary.release_sensitive = True
+                return
+            if len(self.uncompared_calls) < MAX_UNCOMPARED:
+                self.uncompared_calls.add(key)
 
     def _inference_end(self, ev, p, tag, field_name):
         body = self.ref(p, tag, field_name)
@@ -651,8 +682,12 @@ class LifecycleChecker:
         body = self.ref(p, "tool_call_runtime_started", "runtime_payload")
         if self._tool(p, "tool runtime start") is None or state is None:  # None together: never started
             return
+        self._note_release_sensitive(p, "tool_call_runtime_started", kind, body)
+        if self.mcp_invocation and body is not None and (problem := bodies.mcp_invocation_problem(body)) is not None:
+            self.ctx.report(bodies.MCP_INVOCATION, f"runtime payload {p.runtime_payload.raw_payload_id}: {problem}",
+                            pointer="/payload/runtime_payload")
         self.tools[key] = state | RUNTIME
-        if self.dialect.runtime_depth_limits:
+        if self.runtime_depth:
             own = self._runtime_kind(p, kind)
             if own != kind:
                 self.runtime_kinds[key] = own
@@ -724,8 +759,8 @@ class LifecycleChecker:
 
     def _runtime_too_deep(self, p, tag: str, parsed_as: str | None, body) -> bool:
         """Report a runtime body nested deeper than the reducer parses one of its kind (model:
-        Dialect.runtime_depth_limits); True when reported."""
-        limit = self.dialect.runtime_depth_limit(tag, parsed_as)
+        Dialect.runtime_depth_limits, or the release's measured runtime_depths); True when reported."""
+        limit = self.runtime_depth.get((tag, parsed_as))
         if limit is None or body is bodies.NULL:
             return False
         if self._lone_surrogate(p.runtime_payload, "/payload/runtime_payload", body):
@@ -737,10 +772,22 @@ class LifecycleChecker:
                      "/payload/runtime_payload", R)
         return True
 
+    def _note_release_sensitive(self, p, tag: str, call_kind: str | None, body) -> None:
+        """Tell compat the bundle holds a runtime body some release reads otherwise than the dialect's
+        reference reducer (nested deep where no limit applies here, or a start's `invocation`)."""
+        summary = self.ctx.summary
+        if summary is None or summary.release_sensitive or not isinstance(body, dict):
+            return
+        limit = self.runtime_depth.get((tag, self.runtime_kinds.get(p.tool_call_id, self._runtime_kind(p, call_kind))))
+        if (B.MCP_INVOCATION_KEY in body and tag == "tool_call_runtime_started") or (
+                limit is None and json_depth(body, RELEASE_DEPTH_FLOOR + 1) > RELEASE_DEPTH_FLOOR):
+            summary.release_sensitive = True
+
     def on_tool_call_runtime_ended(self, ev, p):
         body = self.ref(p, "tool_call_runtime_ended", "runtime_payload")
         kind = self._tool(p, "tool runtime end")
-        if kind is not None and body is not None and self.dialect.runtime_depth_limits and self._runtime_too_deep(
+        self._note_release_sensitive(p, "tool_call_runtime_ended", kind, body)
+        if kind is not None and body is not None and self.runtime_depth and self._runtime_too_deep(
                 p, "tool_call_runtime_ended", self.runtime_kinds.get(p.tool_call_id, kind), body):
             body = None  # not parsed
         if kind is not None:
@@ -748,7 +795,7 @@ class LifecycleChecker:
             if kind in self.agent_kinds and bodies.is_activity(body):
                 self._agent_activity(p, kind, body)
             elif kind in self.agent_kinds and kind not in B.COLLAB_END_UNREAD and body is not None:
-                problem = bodies.collab_end_problem(None if body is bodies.NULL else body)
+                problem = bodies.collab_end_problem(None if body is bodies.NULL else body, kind)
                 if problem is not None:
                     self.ctx.report(bodies.AGENT_ACTIVITY, f"collab end payload {p.runtime_payload.raw_payload_id} "
                                     f"{problem}", pointer="/payload/runtime_payload")
@@ -995,6 +1042,32 @@ def _later_ref_fields(dialect, handlers) -> dict:
         if new:
             out[tag] = new
     return out
+# The shallowest body any release's reducer fails on (serde_json's recursion limit, 127 levels read), and
+# the most call items compat's release-sensitivity note remembers.
+RELEASE_DEPTH_FLOOR = 127
+MAX_UNCOMPARED = 100_000
+
+
+def runtime_depth_table(dialect, release: str | None) -> dict[tuple[str, str | None], int]:
+    """(runtime variant, kind parsed as) -> the deepest body the reducer reads there: the dialect's
+    runtime_depth_limits, with the places ``release`` was measured at (its record's runtime_depths,
+    else its epoch's first release's) as measured. Empty where the dialect does not key runtime
+    bodies by kind (v1: its tool_runtime_event entry in body_depth_limits applies to all)."""
+    table = {(v, k): depth for v, k, depth in dialect.runtime_depth_limits}
+    if not table or release is None:
+        return table
+    from ...model import releases
+    from .release import runtime_depths
+
+    rel = releases.release(release)
+    for (variant, kind), depth in (runtime_depths(rel) if rel is not None else {}).items():
+        if depth is None:
+            table.pop((variant, kind), None)
+        else:
+            table[(variant, kind)] = depth
+    return table
+
+
 def _release_required(dialect) -> dict[str, tuple[tuple[str, str], ...]]:
     """Variant -> (field, release) the dialect's reference reducer requires though the schema does not."""
     ref = release_key(dialect.reference_release)

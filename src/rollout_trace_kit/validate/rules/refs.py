@@ -72,8 +72,9 @@ NESTING = invariant(
     "parses into a value (the body's outer object is 1); the kinds it does not parse, any depth.",
     v1=W, v2=R, v3=R,
     source='serde_json: "recursion limit exceeded" ("parse payload {id}"); the limit of each kind is measured '
-    "(model: Dialect.body_depth_limits; a runtime body's by its runtime's kind, runtime_depth_limits; an "
-    "accepted history item's by its ref field, field_depth_limits)",
+    "(model: Dialect.body_depth_limits; a runtime body's by its runtime's kind, runtime_depth_limits, or with "
+    "`--release` that release's measured reducer.runtime_depths; an accepted history item's by its ref field, "
+    "field_depth_limits)",
     notes="Where the reducer does not open the payload (v1 fields no handler reads), a writer-profile finding.",
 )
 ID_CONSISTENT = invariant(
@@ -254,6 +255,16 @@ def _ordinal_pattern(pattern: str) -> re.Pattern:
     (at most 4,000 digits, as Layout's own parser)."""
     prefix, _, suffix = pattern.partition("{n}")
     return re.compile(re.escape(prefix) + r"([1-9][0-9]{0,3999})" + re.escape(suffix))
+
+
+def _opened_by_release(release: str | None) -> dict[tuple[str, str, str | None], bool]:
+    if release is None:
+        return {}
+    from ...model import releases
+    from .release import payloads_opened
+
+    rel = releases.release(release)
+    return payloads_opened(rel) if rel is not None and rel.record is not None else {}
 
 
 class PayloadDir:
@@ -440,6 +451,9 @@ class RefChecker:
         # the ones its handlers read (model: Dialect.reducer_reads_every_ref, Field.read)
         assert ctx.dialect is not None  # the pass over events starts once the dialect is known
         self.every_ref_read = ctx.dialect.reducer_reads_every_ref
+        # (variant, field, call's tool kind or None) -> whether `--release`'s reducer opens the payload there
+        # (measured; release data)
+        self.opened = _opened_by_release(ctx.options.release)
         self.layout = ctx.dialect.layout  # payload ids and file names (model Layout)
         # The same answers as Layout.id_ordinal / file_ordinal, as one regex match each (hot path).
         self._id_re = _ordinal_pattern(self.layout.payload_id)
@@ -528,13 +542,17 @@ class RefChecker:
         self.ctx.report(ID_CONSISTENT, message, pointer=pointer)
 
     # -- one ref ---------------------------------------------------------------------
-    def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, null_body=None):
+    def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, null_body=None,
+              tool_kind: str | None = None):
         """Check one RawPayloadRef; return the parsed payload when it was read, else None
-        (a payload that is JSON ``null`` is returned as ``null_body``)."""
+        (a payload that is JSON ``null`` is returned as ``null_body``). ``tool_kind``: the kind of the
+        tool call the event names (where `--release`'s reducer opens a payload by it)."""
         ctx = self.ctx
         self.checked.add(id(ref))
         wants_body = read_by_reducer
         read_by_reducer = read_by_reducer or self.every_ref_read
+        if self.opened and not self.opened.get((tag, field.name, tool_kind), self.opened.get((tag, field.name, None), True)):
+            read_by_reducer = wants_body = False  # `--release`'s reducer never opens it (measured): no body to check
         key = self.identity(ref.raw_payload_id, ref.path, pointer)
         check_kind(ctx, ref, tag, field, pointer)
         if not (read_by_reducer or self.check_files):
@@ -557,6 +575,8 @@ class RefChecker:
             report_depth(ctx, ref.raw_payload_id, ref.kind.type, load.depth, limit, pointer, R if read_by_reducer else W)
             return None
         if load.problem is None:
+            if not wants_body and not read_by_reducer and self.opened:
+                return None
             return null_body if load.body is None else load.body
         self._report_load(load, ref, pointer, R if read_by_reducer else None, wants_body)
         return None

@@ -163,6 +163,11 @@ class BundleSummary:
         table[key] = line
         return True
 
+    # the bundle holds something a release reads otherwise than the dialect's reference reducer (a runtime
+    # body nested deep where the reference does not parse it, a runtime start's `invocation`, an output
+    # whose call id comes again): compat then judges such a release with a pass of its own
+    release_sensitive: bool = False
+
     def note_body(self, place: str, body: dict, line: int | None) -> None:
         if line is None:
             return
@@ -466,6 +471,47 @@ def body_required(release) -> dict[str, dict]:
         first = releases.release(epoch.first) if epoch is not None else None
         measured = first.get("reducer", "body_required") if first is not None else None
     return measured or {}
+
+
+def _measured(release, key: str):
+    """The release's ``reducer.KEY`` (``codex probe --depths``), else (not measured itself) its epoch's
+    first release's; None when neither was measured."""
+    measured = release.get("reducer", key)
+    if measured is None:
+        from ...model import releases
+
+        epoch = releases.epoch_of(release.version)
+        first = releases.release(epoch.first) if epoch is not None else None
+        measured = first.get("reducer", key) if first is not None else None
+    return measured
+
+
+def runtime_depths(release) -> dict[tuple[str, str], int | None]:
+    """(runtime variant, kind parsed as) -> the deepest body the release's reducer reads there (None:
+    any depth); {} when not measured."""
+    return {(variant, kind): depth for variant, kind, depth in _measured(release, "runtime_depths") or ()}
+
+
+def payloads_opened(release) -> dict[tuple[str, str, str | None], bool]:
+    """(variant, ref field, call's tool kind) -> whether the release's reducer opens the payload there (the
+    file removed, it still reads the bundle: not opened); (variant, ref field, None) where every measured
+    tool kind of the place agrees; {} when not measured."""
+    from ...model.facts import split_body_place
+
+    out: dict[tuple[str, str, str | None], bool] = {}
+    by_field: dict[tuple[str, str], set[bool]] = {}
+    for place, opened in (_measured(release, "payloads_opened") or {}).items():
+        variant, name, kind = split_body_place(place)
+        out[(variant, name, kind)] = bool(opened)
+        by_field.setdefault((variant, name), set()).add(bool(opened))
+    out.update({(variant, name, None): next(iter(seen)) for (variant, name), seen in by_field.items() if len(seen) == 1})
+    return out
+
+
+def unenforced_rules(release) -> frozenset[str]:
+    """The envelope ordering and identity rules the release's reducer was measured not to enforce (a
+    bundle breaking one alone is read: ``reducer.envelope_rules``)."""
+    return frozenset(inv for inv, enforced in (_measured(release, "envelope_rules") or {}).items() if not enforced)
 
 
 def ref_required(release) -> frozenset[str]:
