@@ -101,6 +101,24 @@ REASONING_ENTRIES = {"content": ("reasoning_text", "text"), "summary": ("summary
 # payload does not match {item_id}", measured on 0.171.0).
 TOOL_OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output", "mcp_tool_call_output", "tool_search_output")
 
+# The checkpoint histories read, in this order, as call
+# items of the thread like a request's input ("model-visible call id {id} was reused with different
+# content" against an earlier response's call; measured on every installed release, 0.125.0 to 0.171.0).
+# The compaction request's input is not compared (measured on 0.164.0).
+CHECKPOINT_CALL_ID_HISTORIES = ("input_history", "replacement_history")
+
+# -- conversations ---------------------------------------------------------------------------
+
+# How a completed response changes its thread's conversation (validate/rules/conversation.py). Up to
+# this release the response's output items are appended to the conversation as it stands, whatever
+# request set it (a second or late completion of an inference appends again); later releases set the
+# conversation to the response's request items and outputs, and only when its inference is the
+# thread's latest started one (another inference's completion leaves it alone). In every release the
+# response's snapshot, which a request naming its id continues, is its request's items and outputs.
+# Measured with duplicated, late and interleaved completions on 0.125.0, 0.131.0, 0.143.0, 0.162.0,
+# 0.164.0 (append) and 0.167.2, 0.169.0, 0.170.0, 0.171.0 (latest only).
+CONVERSATION_RESPONSE_APPENDS_UNTIL = "0.164.0"
+
 # -- v3 prepared prompts ------------------------------------------------------------------
 
 # A payload whose ref (or part) has non-empty `parts` is stored as text fragments: a JSON array of
@@ -344,7 +362,9 @@ BODIES: tuple[BodyContract, ...] = (
     ),
     BodyContract(
         "compaction_checkpoint", ("compaction_installed.checkpoint_payload",),
-        "The histories before and after a compaction; both are conversations the reducer normalises.",
+        "The histories before and after a compaction; both are conversations the reducer normalises, and their "
+        "call items join the thread's model-visible call ids (a call id reused there with other content is "
+        "rejected, CHECKPOINT_CALL_ID_HISTORIES).",
         "object",
         tuple(BodyKey(k, ITEMS) for k in CHECKPOINT_HISTORIES),
         {"input_history": [MODEL_ITEM_EXAMPLE], "replacement_history": [{"type": "compaction", "encrypted_content": "gAAA..."}]},

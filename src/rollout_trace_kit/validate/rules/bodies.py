@@ -62,7 +62,8 @@ EXEC_RUNTIME = invariant(
 
 CALL_CONTENT = invariant(
     "BODY.CALL_ID_CONTENT",
-    "Within a thread, a call item (request input or response output) whose `call_id` came before carries the "
+    "Within a thread, a call item (request input, response output or compaction checkpoint history) whose "
+    "`call_id` came before carries the "
     "same content: a function_call the same `arguments`, a custom_tool_call the same `input`, a local shell, web "
     "search, tool search or image generation call the same item; call items of one call space (calls, custom "
     "calls, outputs, custom outputs) share call ids, so another type is other content "
@@ -291,18 +292,20 @@ def check_metadata(ctx: Context, body, rid: str, pointer: str) -> None:
             return
 
 
-def check_checkpoint(ctx: Context, body, rid: str, pointer: str) -> None:
+def check_checkpoint(ctx: Context, body, rid: str, pointer: str) -> bool:
+    """Report a checkpoint the reducer cannot normalise; True when both histories are read."""
     for key in B.CHECKPOINT_HISTORIES:
         if not isinstance(body, dict) or not isinstance(body.get(key), list):
             ctx.report(CHECKPOINT, f"compaction checkpoint payload {rid} has no array {key}", pointer=pointer)
-            return
+            return False
     # Both histories are conversations the reducer normalises, item by item (measured).
     for key in B.CHECKPOINT_HISTORIES:
         for i, item in enumerate(body[key]):
             problem = item_problem(item)
             if problem:
                 ctx.report(MODEL_ITEM, f"payload {rid} {key}[{i}]: {problem}", pointer=pointer)
-                return
+                return False
+    return True
 
 
 def _process_id(ctx: Context, body, what: str, rid: str, pointer: str):

@@ -22,7 +22,7 @@ from ..catalogue import R, invariant
 from ..context import Context
 from . import bodies
 from ..lines import has_lone_surrogate, json_depth
-from .conversation import CONVERSATION_MISMATCH, Conversations
+from .conversation import CONVERSATION_MISMATCH, Conversations, response_appends
 from .refs import RefChecker, report_depth
 
 if TYPE_CHECKING:
@@ -229,7 +229,6 @@ class LifecycleChecker:
         self.pids: dict[str, str] = {}  # exec tool call -> the process id of its terminal operation
         # (thread index, call space, call id) -> digest of the type and content the reducer compares (model/bodies.py)
         self.call_contents: dict[tuple[int, str, str], bytes] = {}
-        self.conversations = Conversations()  # each thread's model conversation (rules/conversation.py)
         self._fields: dict = {}  # (variant, field name) -> the model's field, whether read, pointer (lookups are not free)
         self._ref_fields: dict = {}  # variant -> its ref fields
         self._ended_reads: dict[bool, tuple] = {}  # terminal created at dispatch -> tool_call_ended's (field, read)
@@ -237,6 +236,8 @@ class LifecycleChecker:
         assert d is not None  # the pass over events starts once the dialect is known
         self.dialect: Dialect = d
         self.compared_calls = bodies.compared_call_content(d.reference_release)
+        # each thread's model conversation (rules/conversation.py)
+        self.conversations = Conversations(response_appends(d.reference_release))
         self.tool_kinds = facts.tool_kinds(d)
         self.kind_code = {k: i for i, k in enumerate(self.tool_kinds)}
         self.terminal_kinds = facts.terminal_tool_kinds(d)
@@ -915,8 +916,12 @@ class LifecycleChecker:
             return
         self.installs.add(cid)
         self.conversations.forget(self.thread_idx(ev.thread_id))
-        if body is not None:
-            bodies.check_checkpoint(ctx, body, p.checkpoint_payload.raw_payload_id, "/payload/checkpoint_payload")
+        rid = p.checkpoint_payload.raw_payload_id if body is not None else None
+        if rid is not None and bodies.check_checkpoint(ctx, body, rid, "/payload/checkpoint_payload"):
+            # The histories' call items join the thread's call ids (model/bodies.py).
+            for key in B.CHECKPOINT_CALL_ID_HISTORIES:
+                if self._call_items(self.thread_idx(ev.thread_id), body[key], rid, "/payload/checkpoint_payload"):
+                    break
 
     # -- multi-agent ---------------------------------------------------------------------------
     def on_agent_result_observed(self, ev, p):
