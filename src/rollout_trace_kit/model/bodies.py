@@ -154,6 +154,13 @@ def splice(fragments: list[str], parts: list[str]) -> str:
 # (SubAgentActivity); without that key the reducers read it as the protocol's Collab*EndEvent
 # (a wait_agent's is not read). Measured on 0.164.0, 0.165.0, 0.169.0 and 0.171.0: the same rules.
 ACTIVITY_MARKER = "agent_thread_id"
+# Not only a multi-agent call's: a runtime end holding the marker is read as a sub-agent activity
+# whatever the call's tool kind, before any other reading (an exec_command's `completed` activity is
+# accepted, not parsed as an exec end; a web call's `started` one is "sub-agent activity Started does not
+# match tool call kind Web"), except for a kind listed here from the release given on (an mcp call's
+# runtime end is not read so on 0.169.0 and 0.171.0; 0.164.0 reads it). Measured on 0.164.0, 0.169.0 and
+# 0.171.0 with every tool kind.
+ACTIVITY_UNREAD_SINCE = {"mcp": "0.169.0"}
 # Without the marker, the keys a Collab*EndEvent must hold first, in the order the reducers ask for
 # them ("missing field `call_id`", then `sender_thread_id`; "invalid type: number, expected a string";
 # a sender_thread_id not a UUID: "invalid character: expected an optional prefix of `urn:uuid:`"),

@@ -408,6 +408,13 @@ def is_activity(body) -> bool:
     return isinstance(body, dict) and B.ACTIVITY_MARKER in body
 
 
+def activity_unread_kinds(release: str) -> frozenset[str]:
+    """Tool kinds whose runtime end ``release``'s reducer does not read as a sub-agent activity, marker or not."""
+    from ...model.types import release_key
+
+    return frozenset(k for k, since in B.ACTIVITY_UNREAD_SINCE.items() if release_key(release) >= release_key(since))
+
+
 def collab_end_problem(body) -> str | None:
     """Why the reducer rejects a multi-agent runtime end ``body`` that is no sub-agent activity
     (read as a Collab*EndEvent: model/bodies.py COLLAB_END_KEYS), as far as the kit knows, or None."""

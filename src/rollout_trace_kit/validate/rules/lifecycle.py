@@ -248,6 +248,7 @@ class LifecycleChecker:
         self.later_refs = _later_ref_fields(d, self.handlers)
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
         self.agent_kinds = facts.agent_activity_tool_kinds(d)
+        self.activity_unread = bodies.activity_unread_kinds(d.reference_release)
         self.dispatch_arguments = bodies.dispatch_arguments_read(d.reference_release)
         self.field_depth = {(v, f): limit for v, f, limit in d.field_depth_limits}
         # multi-agent tool call -> what its invocation holds for an agent activity (_invocation_verdict)
@@ -744,16 +745,19 @@ class LifecycleChecker:
         if kind is not None and body is not None and self.dialect.runtime_depth_limits and self._runtime_too_deep(
                 p, "tool_call_runtime_ended", self.runtime_kinds.get(p.tool_call_id, kind), body):
             body = None  # not parsed
+        activity = False
         if kind is not None:
             self.tools[p.tool_call_id] |= RUNTIME
-            if kind in self.agent_kinds and bodies.is_activity(body):
+            # An activity body is read as one whatever the tool kind, before anything else (model/bodies.py).
+            activity = bodies.is_activity(body) and kind not in self.activity_unread
+            if activity:
                 self._agent_activity(p, kind, body)
             elif kind in self.agent_kinds and kind not in B.COLLAB_END_UNREAD and body is not None:
                 problem = bodies.collab_end_problem(None if body is bodies.NULL else body)
                 if problem is not None:
                     self.ctx.report(bodies.AGENT_ACTIVITY, f"collab end payload {p.runtime_payload.raw_payload_id} "
                                     f"{problem}", pointer="/payload/runtime_payload")
-        if self.runtime_kinds.get(p.tool_call_id, kind) in self.exec_kinds and body is not None:
+        if not activity and self.runtime_kinds.get(p.tool_call_id, kind) in self.exec_kinds and body is not None:
             bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload",
                                   self.pids.get(p.tool_call_id))
 
