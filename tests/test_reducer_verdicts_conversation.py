@@ -4,6 +4,7 @@ minimal bundle: the kit's reducer profile must give the real reducer's verdict. 
 
 - A compaction checkpoint's histories carry call items: a call id reused there with other content
   is rejected (model/bodies.py: CHECKPOINT_CALL_ID_HISTORIES).
+- A previous_response_id that is not a string is read as absent (model/bodies.py: the request contract).
 - A second or late completion of an inference changes the thread's conversation: v1 reducers
   append its outputs to the conversation as it stands, later ones set the conversation only for
   the thread's latest inference (model/bodies.py: CONVERSATION_RESPONSE_APPENDS_UNTIL).
@@ -11,7 +12,7 @@ minimal bundle: the kit's reducer profile must give the real reducer's verdict. 
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 
@@ -32,7 +33,7 @@ MISMATCH = frozenset({"INFERENCE.CONVERSATION_MISMATCH"})
 REUSED = frozenset({"BODY.CALL_ID_CONTENT"})
 
 
-def start(ps: Payloads, call_id: str, inputs: list, previous: str | None = None) -> EventSpec:
+def start(ps: Payloads, call_id: str, inputs: list, previous: Any = None) -> EventSpec:
     body: dict = {"input": inputs}
     if previous is not None:
         body[B.REQUEST_PREVIOUS_RESPONSE] = previous
@@ -60,7 +61,7 @@ def story(*steps: Step) -> Callable[[str], Bundle]:
     return build
 
 
-def s(call_id: str, inputs: list, previous: str | None = None) -> Step:
+def s(call_id: str, inputs: list, previous: Any = None) -> Step:
     return lambda ps: start(ps, call_id, inputs, previous)
 
 
@@ -122,6 +123,13 @@ CASES = [
          story(*FIRST, s("i1", [U1], "r0"), d("i1", [A1], "r1"), d("i1", [A2], "r2"), s("i3", [U1, A2], "r0")), MISMATCH),
     Case("second-completion-with-other-outputs-continued-with-the-second", LATER,
          story(*FIRST, s("i1", [U1], "r0"), d("i1", [A1], "r1"), d("i1", [A2], "r2"), s("i3", [U1, A2], "r0")), frozenset()),
+    # a previous_response_id that is not a string is read as absent: a full request (codex diff seed 1, 0.169.0)
+    *(Case(f"previous-response-id-{name}", ALL, story(*FIRST, s("i1", [U1], value)), frozenset())
+      for name, value in (("zero", 0), ("true", True), ("an-object", {}), ("an-array", []), ("a-float", 1.5))),
+    Case("previous-response-id-a-number-is-not-compared", ALL,
+         story(*FIRST, s("i1", [U1], "r0"), d("i1", [A1], "r1"), s("i2", [U2, X], 0)), frozenset()),
+    Case("previous-response-id-a-string-is-compared", ALL,
+         story(*FIRST, s("i1", [U1], "r0"), d("i1", [A1], "r1"), s("i2", [U2, X], "r0")), MISMATCH),
     # a completion after the next request: v1 appends to that request's conversation
     Case("duplicate-completion-after-the-next-request", V1,
          story(*FIRST, s("i1", [U1], "r0"), d("i1", [A1], "r1"), s("i2", [U2], "r1"), d("i1", [A1], "r1"),

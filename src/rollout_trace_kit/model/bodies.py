@@ -269,7 +269,9 @@ BODIES: tuple[BodyContract, ...] = (
         "conversation; `previous_response_id` names a response completed earlier in the same thread.",
         "object",
         (BodyKey(REQUEST_INPUT, ITEMS, doc="Every item normalisable (see Model items)."),
-         BodyKey(REQUEST_PREVIOUS_RESPONSE, "string", False, "An incremental request's earlier response.")),
+         BodyKey(REQUEST_PREVIOUS_RESPONSE, "string", False,
+                 "An incremental request's earlier response. A value of another type (a number, an object, ...) "
+                 "is read as absent: a full request (measured on 0.164.0, 0.169.0, 0.171.0).")),
         {"model": "gpt-5.5", "input": [MODEL_ITEM_EXAMPLE], "tools": [], "stream": True},
         source='reducer/inference.rs: "did not contain input", "had non-array input"',
     ),

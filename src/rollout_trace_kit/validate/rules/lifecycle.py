@@ -525,7 +525,7 @@ class LifecycleChecker:
     def _previous_response(self, cid, thread, request):
         """A request naming a previous_response_id continues a response traced in the same thread."""
         previous = request.get(B.REQUEST_PREVIOUS_RESPONSE) if isinstance(request, dict) else None
-        if previous is None:
+        if not isinstance(previous, str):  # another type is read as absent (model/bodies.py)
             return
         if previous not in self.responses.get(self.thread_idx(thread), ()):
             self.ctx.report(
