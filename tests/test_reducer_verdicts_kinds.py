@@ -6,6 +6,8 @@ every case through the reference reducer of its dialect.
   (model: TaggedUnion.index_order, common.TOOL_KIND_INDEX_ORDER): `{"type": 0}` is an exec_command.
 - A runtime end holding a sub-agent activity is read as one whatever the call's tool kind, but an mcp
   call's from 0.169.0 on (model/bodies.py: ACTIVITY_UNREAD_SINCE).
+- A runtime start creates a terminal operation by its own kind (v2 on), not the call's; a write_stdin
+  invocation naming a tool namespace is no dispatch (model/bodies.py: DISPATCH_NAMESPACED_UNPARSED).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from rollout_trace_kit.model.common import TOOL_KIND_INDEX_ORDER
 from rollout_trace_kit.model.types import TaggedUnion
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 
-from .test_reducer_verdicts_bodies import (ALL, RELEASE, Case, assert_kit_verdict, assert_reference_verdict)
+from .test_reducer_verdicts_bodies import (ALL, RELEASE, ROOT, TURN, Case, Payloads, assert_kit_verdict,
+                                           assert_reference_verdict, minimal, turn)
 from .test_reducer_verdicts_diff23 import activity, with_agent_call
+from .test_reducer_verdicts_dispatch import WRITE_STDIN_ARGS, exec_begin
 
 FIELDS = {"mcp": {"server": "s", "tool": "t"}, "other": {"name": "n"}}
 
@@ -46,6 +50,33 @@ def tool(name: str, act: str = "started", **extra: Any) -> Callable[[str], Bundl
     return with_kind({"type": name, **FIELDS.get(name, {})}, activity(act, **extra))
 
 
+def with_runtimes(kind: str, runtimes: tuple[str, ...] = (), *, namespace: str | None = None, invoked: bool = True,
+                  result: Any = None) -> Callable[[str], Bundle]:
+    """A tool call of ``kind`` (invoked as a dispatch payload, in ``namespace``), runtime starts of these kinds
+    (v1 writes none), and its end whose result is ``result`` ("missing": a ref to no record)."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        tool = "write_stdin" if kind == "write_stdin" else "exec_command"
+        args = WRITE_STDIN_ARGS if kind == "write_stdin" else '{"cmd": "ls"}'
+        body = {"tool_name": tool, "tool_namespace": namespace, "payload": {"type": "function", "arguments": args}}
+        events: list[dict] = [{
+            "type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
+            "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": kind},
+            "summary": {"type": "generic", "label": tool, "input_preview": None, "output_preview": None},
+            "invocation_payload": ps.add("tool_invocation", body) if invoked else None}]
+        for own in runtimes:
+            events.append({"type": "tool_call_runtime_started", "tool_call_id": "call-1",
+                           **({"kind": {"type": own}} if dialect != "v1" else {}),
+                           "runtime_payload": ps.add("tool_runtime_event", exec_begin())})
+        result_ref = ps.add("tool_result", result)
+        if result == "missing":
+            del ps.bodies[len(ps.bodies)]
+        events.append({"type": "tool_call_ended", "tool_call_id": "call-1", "status": "failed", "result_payload": result_ref})
+        return minimal(dialect, [turn(), *((ROOT, TURN, e) for e in events)], ps.bodies)
+    return build
+
+
+SECOND = frozenset({"TOOL.SECOND_TERMINAL_OPERATION"})
 ACTIVITY = frozenset({"BODY.AGENT_ACTIVITY"})
 SCHEMA = frozenset({"EVENT.SCHEMA"})
 V1, LATER = ("v1",), ("v2", "v3")
@@ -72,6 +103,29 @@ CASES = [
     Case("web-call-ended-by-another-body", ALL, with_kind({"type": "web"}, {"x": 1}), frozenset()),
     Case("mcp-call-ended-by-a-started-activity", V1, tool("mcp"), ACTIVITY),
     Case("mcp-call-ended-by-a-started-activity", LATER, tool("mcp"), frozenset()),
+    # a namespaced write_stdin invocation is no dispatch: no terminal operation at its start ...
+    Case("namespaced-stdin-then-a-runtime-start", ALL, with_runtimes("write_stdin", ("write_stdin",), namespace="ns"),
+         frozenset()),
+    Case("namespaced-stdin-then-two-runtime-starts", ALL,
+         with_runtimes("write_stdin", ("write_stdin", "write_stdin"), namespace="ns"), SECOND),
+    # ... and 0.164.0 does not open its result (v2 and v3 open every result)
+    Case("namespaced-stdin-result-missing", V1, with_runtimes("write_stdin", namespace="ns", result="missing"), frozenset()),
+    Case("namespaced-stdin-result-missing", ("v2",), with_runtimes("write_stdin", namespace="ns", result="missing"),
+         frozenset({"REF.FILE_EXISTS"})),
+    Case("namespaced-stdin-result-missing", ("v3",), with_runtimes("write_stdin", namespace="ns", result="missing"),
+         frozenset({"STORE.REF_RECORD"})),
+    # the runtime's own kind creates the terminal operation (v2 on)
+    Case("web-call-with-two-exec-runtimes", LATER, with_runtimes("web", ("exec_command", "exec_command"), invoked=False),
+         SECOND),
+    Case("web-call-with-two-stdin-runtimes", LATER, with_runtimes("web", ("write_stdin", "write_stdin"), invoked=False),
+         SECOND),
+    Case("web-call-with-an-exec-runtime", LATER, with_runtimes("web", ("exec_command",), invoked=False), frozenset()),
+    Case("exec-call-with-two-web-runtimes", LATER, with_runtimes("exec_command", ("web", "web"), invoked=False),
+         frozenset()),
+    Case("exec-call-with-a-web-then-an-exec-runtime", LATER,
+         with_runtimes("exec_command", ("web", "exec_command"), invoked=False), frozenset()),
+    Case("dispatched-stdin-with-a-web-runtime", LATER, with_runtimes("write_stdin", ("web",)), frozenset()),
+    Case("dispatched-stdin-with-an-exec-runtime", LATER, with_runtimes("write_stdin", ("exec_command",)), SECOND),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 

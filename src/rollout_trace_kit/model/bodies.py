@@ -199,8 +199,9 @@ AGENT_PATH_OTHER = "/morpheus"
 # the name an invocation must give is the kind's own.
 PARSED_INVOCATIONS = {kind: kind for kind in TERMINAL_AT_DISPATCH_KINDS}
 # An invocation whose `tool_namespace` is a string is not parsed so (0.164.0 accepts any name and
-# arguments there, measured with an MCP tool's invocation; unmeasured on 0.169.0 and 0.171.0,
-# where the kit errs the same way: towards accepting).
+# arguments there, measured with an MCP tool's invocation), and is no dispatch: the start creates no
+# terminal operation (a runtime start then creates it), and 0.164.0 does not open the call's result
+# as it does a dispatched write_stdin's. Measured on 0.164.0, 0.169.0 and 0.171.0.
 DISPATCH_NAMESPACED_UNPARSED = True
 # Up to this release the reducer also parses the arguments: a JSON object with a `session_id`
 # (measured on 0.164.0; 0.169.0 and 0.171.0 take any arguments text).

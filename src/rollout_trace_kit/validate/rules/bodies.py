@@ -124,11 +124,16 @@ def dispatch_arguments_read(release: str) -> bool:
     return release_key(release) <= release_key(B.DISPATCH_ARGUMENTS_UNTIL)
 
 
+def namespaced(body) -> bool:
+    """Whether an invocation ``body`` names a tool namespace: then it is no dispatch (model/bodies.py)."""
+    return B.DISPATCH_NAMESPACED_UNPARSED and isinstance(body, dict) and isinstance(body.get("tool_namespace"), str)
+
+
 def dispatch_problem(body, tool_name: str, arguments_read: bool = False) -> str | None:
     """Why the reducer cannot parse an invocation ``body`` as the dispatch payload of ``tool_name``, or None."""
     if not isinstance(body, dict):
         return "is not an object"
-    if B.DISPATCH_NAMESPACED_UNPARSED and isinstance(body.get("tool_namespace"), str):
+    if namespaced(body):
         return None  # a namespaced tool's invocation is not read as a dispatch payload
     if body.get("tool_name") != tool_name:
         return f"names tool {body.get('tool_name')!r}, not {tool_name!r}"

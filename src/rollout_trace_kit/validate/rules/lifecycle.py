@@ -109,7 +109,8 @@ TOOL_SECOND_TERMINAL = invariant(
     "TOOL.SECOND_TERMINAL_OPERATION",
     "An exec_command or write_stdin tool call gets at most one terminal operation: one runtime start, and none "
     "for a write_stdin started with an invocation payload (its start created it: model ToolCallKind "
-    "terminal_at_dispatch).",
+    "terminal_at_dispatch; not a namespaced invocation, model/bodies.py). From v2 on a runtime start's own kind "
+    "decides: any call's exec_command or write_stdin runtime creates one, another kind's does not.",
     v1=R, v2=R,
     source='reducer/tool.rs: "tool runtime start would create a second terminal operation for {id}" (a dispatched '
     'write_stdin then a runtime start: measured on 0.164.0, 0.169.0, 0.171.0)',
@@ -602,7 +603,7 @@ class LifecycleChecker:
             )
             return
         self.tools[key] = self.kind_code[tool_kind] << 2
-        if tool_kind in self.dispatch_kinds and p.invocation_payload is not None:
+        if tool_kind in self.dispatch_kinds and p.invocation_payload is not None and not bodies.namespaced(invocation):
             # the reducer creates this tool's terminal operation now (model: terminal_at_dispatch)
             self.tools[key] |= TERMINAL
             self.dispatched.add(key)
@@ -660,7 +661,10 @@ class LifecycleChecker:
                 self.runtime_kinds[key] = own
             if body is not None and self._runtime_too_deep(p, "tool_call_runtime_started", own, body):
                 return
-        if kind in self.terminal_kinds:
+        # The runtime's own kind (v2 on) decides whether it creates a terminal operation: a web call's
+        # exec_command runtime does, an exec_command call's web runtime does not (measured on 0.169.0, 0.171.0).
+        parsed_as = self._runtime_kind(p, kind)
+        if parsed_as in self.terminal_kinds:
             if state & TERMINAL:
                 self.ctx.report(
                     TOOL_SECOND_TERMINAL,
@@ -669,7 +673,6 @@ class LifecycleChecker:
                 )
                 return
             self.tools[key] = state | TERMINAL | RUNTIME
-            parsed_as = self._runtime_kind(p, kind)
             if parsed_as != kind:
                 self.runtime_kinds[key] = parsed_as
             if parsed_as in self.exec_kinds and body is not None:
