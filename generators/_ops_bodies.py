@@ -299,3 +299,24 @@ def _call_id_content(bundle, dialect, rnd):
     i, path, new = got
     ed.set_body(path, new)
     return result(ed, "BODY.CALL_ID_CONTENT", i, note="call id reused")
+
+
+@corruption("BODY.MCP_RUNTIME_INVOCATION", "A runtime start body's MCP `invocation` names its tool with a number "
+            "(Codex 0.164.0 parses it whatever the tool kind).")
+def _mcp_runtime_invocation(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    users = ed.payload_users()
+    options = []
+    for i in ed.lines_of("tool_call_runtime_started"):
+        got = _owned_body(ed, i, "runtime_payload", users)
+        if got is not None and isinstance(got[1], dict):
+            options.append((i, *got))
+    got = pick(rnd, options)
+    if got is None:
+        return None
+    i, path, body = got
+    invocation = body.get(MB.MCP_RUNTIME_INVOCATION)
+    invocation = dict(invocation) if isinstance(invocation, dict) else {"server": "mcp", "arguments": {}}
+    invocation[MB.MCP_INVOCATION_STRINGS[-1]] = rnd.choice([-1, 0, None])
+    ed.set_body(path, {**body, MB.MCP_RUNTIME_INVOCATION: invocation})
+    return result(ed, "BODY.MCP_RUNTIME_INVOCATION", i)

@@ -6,6 +6,8 @@ every case through the reference reducer of its dialect.
   (model: TaggedUnion.index_order, common.TOOL_KIND_INDEX_ORDER): `{"type": 0}` is an exec_command.
 - A runtime end holding a sub-agent activity is read as one whatever the call's tool kind, but an mcp
   call's from 0.169.0 on (model/bodies.py: ACTIVITY_UNREAD_SINCE).
+- 0.164.0 parses a runtime start body's `invocation` as an MCP invocation (model/bodies.py:
+  MCP_RUNTIME_INVOCATION_READ).
 - A runtime start creates a terminal operation by its own kind (v2 on), not the call's; a write_stdin
   invocation naming a tool namespace is no dispatch (model/bodies.py: DISPATCH_NAMESPACED_UNPARSED).
 """
@@ -51,7 +53,7 @@ def tool(name: str, act: str = "started", **extra: Any) -> Callable[[str], Bundl
 
 
 def with_runtimes(kind: str, runtimes: tuple[str, ...] = (), *, namespace: str | None = None, invoked: bool = True,
-                  result: Any = None) -> Callable[[str], Bundle]:
+                  result: Any = None, runtime_body: Any = None) -> Callable[[str], Bundle]:
     """A tool call of ``kind`` (invoked as a dispatch payload, in ``namespace``), runtime starts of these kinds
     (v1 writes none), and its end whose result is ``result`` ("missing": a ref to no record)."""
     def build(dialect: str) -> Bundle:
@@ -67,7 +69,7 @@ def with_runtimes(kind: str, runtimes: tuple[str, ...] = (), *, namespace: str |
         for own in runtimes:
             events.append({"type": "tool_call_runtime_started", "tool_call_id": "call-1",
                            **({"kind": {"type": own}} if dialect != "v1" else {}),
-                           "runtime_payload": ps.add("tool_runtime_event", exec_begin())})
+                           "runtime_payload": ps.add("tool_runtime_event", runtime_body or exec_begin())})
         result_ref = ps.add("tool_result", result)
         if result == "missing":
             del ps.bodies[len(ps.bodies)]
@@ -126,6 +128,19 @@ CASES = [
          with_runtimes("exec_command", ("web", "exec_command"), invoked=False), frozenset()),
     Case("dispatched-stdin-with-a-web-runtime", LATER, with_runtimes("write_stdin", ("web",)), frozenset()),
     Case("dispatched-stdin-with-an-exec-runtime", LATER, with_runtimes("write_stdin", ("exec_command",)), SECOND),
+    # 0.164.0 parses a runtime start's `invocation` as an MCP invocation, whatever the tool kind (codex diff --seed 2)
+    *(Case(f"web-runtime-start-with-an-mcp-invocation-{name}", V1,
+           with_runtimes("web", ("web",), invoked=False, runtime_body={"call_id": "call-1", "invocation": inv}),
+           frozenset({"BODY.MCP_RUNTIME_INVOCATION"}) if bad else frozenset())
+      for name, inv, bad in (("tool-a-number", {"server": "s", "tool": -1}, True), ("null", None, True),
+                             ("without-server", {"tool": "t"}, True), ("of-strings", {"server": "s", "tool": "t"}, False),
+                             ("arguments-a-string", {"server": "s", "tool": "t", "arguments": "x"}, False))),
+    Case("exec-runtime-start-with-an-mcp-invocation-null", V1,
+         with_runtimes("exec_command", ("exec_command",), invoked=False, runtime_body={**exec_begin(), "invocation": None}),
+         frozenset({"BODY.MCP_RUNTIME_INVOCATION"})),
+    Case("web-runtime-start-with-an-mcp-invocation-tool-a-number", LATER,
+         with_runtimes("web", ("web",), invoked=False, runtime_body={"call_id": "call-1", "invocation": {"server": "s", "tool": -1}}),
+         frozenset()),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
 

@@ -209,6 +209,17 @@ DISPATCH_ARGUMENTS_UNTIL = "0.164.0"
 DISPATCH_ARGUMENTS_KEY = "session_id"
 
 
+# -- MCP runtime invocations -----------------------------------------------------------------
+
+# 0.164.0 parses a runtime start body holding this key as an MCP invocation, whatever the call's tool
+# kind and before any terminal parse: an object with string `server` and `tool` (`arguments` any JSON);
+# "parse MCP runtime invocation in {id}" for a null, a number, a missing or non-string server or tool.
+# A body without the key is not read so. Measured on 0.164.0; 0.125.0, 0.135.0, 0.143.0, 0.162.0 and the
+# v2 and v3 readers (0.169.0, 0.171.0) do not read it (first and last release that do, as measured).
+MCP_RUNTIME_INVOCATION = "invocation"
+MCP_INVOCATION_STRINGS = ("server", "tool")
+MCP_RUNTIME_INVOCATION_READ = ("0.164.0", "0.164.0")
+
 # -- bodies by payload kind ------------------------------------------------------------------
 
 

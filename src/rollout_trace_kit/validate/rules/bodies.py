@@ -116,6 +116,36 @@ DISPATCH_INVOCATION = invariant(
     "another tool's invocation, a custom payload, no tool_name)",
 )
 
+MCP_RUNTIME = invariant(
+    "BODY.MCP_RUNTIME_INVOCATION",
+    "A runtime start body holding `invocation` (any tool kind) holds there an object with string `server` and "
+    "`tool`: Codex 0.164.0 parses it as an MCP invocation (model/bodies.py: MCP_RUNTIME_INVOCATION_READ; "
+    "0.162.0 and the v2 and v3 readers do not).",
+    v1=R, v2=None,
+    source='0.164.0: "parse MCP runtime invocation in {id}" (measured; `codex diff --seed 2`)',
+)
+
+
+def mcp_invocation_read(release: str) -> bool:
+    """Whether ``release``'s reducer parses a runtime start's `invocation` as an MCP invocation (model/bodies.py)."""
+    from ...model.types import release_key
+
+    first, last = B.MCP_RUNTIME_INVOCATION_READ
+    return release_key(first) <= release_key(release) <= release_key(last)
+
+
+def mcp_invocation_problem(body) -> str | None:
+    """Why 0.164.0 cannot parse a runtime start ``body``'s MCP invocation, or None (also when it holds none)."""
+    if not isinstance(body, dict) or B.MCP_RUNTIME_INVOCATION not in body:
+        return None
+    inv = body[B.MCP_RUNTIME_INVOCATION]
+    if not isinstance(inv, dict):
+        return "is not an object"
+    for key in B.MCP_INVOCATION_STRINGS:
+        if not isinstance(inv.get(key), str):
+            return f"has no string {key}"
+    return None
+
 
 def dispatch_arguments_read(release: str) -> bool:
     """Whether ``release``'s reducer parses a dispatch payload's arguments too (model/bodies.py)."""

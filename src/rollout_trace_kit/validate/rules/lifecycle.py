@@ -250,6 +250,7 @@ class LifecycleChecker:
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
         self.agent_kinds = facts.agent_activity_tool_kinds(d)
         self.activity_unread = bodies.activity_unread_kinds(d.reference_release)
+        self.mcp_invocations = bodies.mcp_invocation_read(ctx.options.release or d.reference_release)
         self.dispatch_arguments = bodies.dispatch_arguments_read(d.reference_release)
         self.field_depth = {(v, f): limit for v, f, limit in d.field_depth_limits}
         # multi-agent tool call -> what its invocation holds for an agent activity (_invocation_verdict)
@@ -655,6 +656,10 @@ class LifecycleChecker:
         if self._tool(p, "tool runtime start") is None or state is None:  # None together: never started
             return
         self.tools[key] = state | RUNTIME
+        if self.mcp_invocations and body is not None and (problem := bodies.mcp_invocation_problem(body)):
+            self.ctx.report(bodies.MCP_RUNTIME, f"runtime start payload {p.runtime_payload.raw_payload_id}: its MCP "
+                            f"invocation {problem}", pointer="/payload/runtime_payload")
+            return
         if self.dialect.runtime_depth_limits:
             own = self._runtime_kind(p, kind)
             if own != kind:
