@@ -26,7 +26,7 @@ from rollout_trace_kit.validate import Options, Profile, validate_bundle
 
 from .test_reducer_verdicts_bodies import (ALL, RELEASE, ROOT, TURN, Case, Payloads, assert_kit_verdict,
                                            assert_reference_verdict, minimal, turn)
-from .test_reducer_verdicts_diff23 import activity, with_agent_call
+from .test_reducer_verdicts_diff23 import SPAWN_ARGS, activity, with_agent_call
 from .test_reducer_verdicts_dispatch import WRITE_STDIN_ARGS, exec_begin
 
 FIELDS = {"mcp": {"server": "s", "tool": "t"}, "other": {"name": "n"}}
@@ -128,6 +128,15 @@ CASES = [
          with_runtimes("exec_command", ("web", "exec_command"), invoked=False), frozenset()),
     Case("dispatched-stdin-with-a-web-runtime", LATER, with_runtimes("write_stdin", ("web",)), frozenset()),
     Case("dispatched-stdin-with-an-exec-runtime", LATER, with_runtimes("write_stdin", ("exec_command",)), SECOND),
+    # a started activity reads its call's invocation arguments whatever the payload's type (codex diff --seed 2, 0.169.0)
+    *(Case(f"started-activity-of-an-invocation-payload-{name}", ALL,
+           with_agent_call(invoked={"tool_name": "spawn_agent", "tool_namespace": "collaboration", "payload": payload}),
+           frozenset() if ok else ACTIVITY)
+      for name, payload, ok in (("typed-function-nul", {"type": "function\u0000", "arguments": SPAWN_ARGS}, True),
+                                ("typed-custom", {"type": "custom", "arguments": SPAWN_ARGS}, True),
+                                ("untyped", {"arguments": SPAWN_ARGS}, True),
+                                ("with-input", {"type": "custom", "input": SPAWN_ARGS}, False),
+                                ("null", None, False))),
     # 0.164.0 parses a runtime start's `invocation` as an MCP invocation, whatever the tool kind (codex diff --seed 2)
     *(Case(f"web-runtime-start-with-an-mcp-invocation-{name}", V1,
            with_runtimes("web", ("web",), invoked=False, runtime_body={"call_id": "call-1", "invocation": inv}),

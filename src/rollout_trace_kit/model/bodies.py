@@ -177,8 +177,9 @@ ACTIVITY_KINDS: dict[str, tuple[str, ...] | None] = {
     "interrupted": ("close_agent",),
     "completed": None,
 }
-# Activities for which the reducers parse the call's invocation payload: `payload` must be
-# `{"type": "function", "arguments": TEXT}` and TEXT a JSON object with a string `message`
+# Activities for which the reducers parse the call's invocation payload: `payload` must be an object
+# whose `arguments` is a string TEXT (its `type` is not looked at: "custom", "function\u0000", a number or
+# none at all pass, measured on 0.164.0, 0.169.0, 0.171.0) and TEXT a JSON object with a string `message`
 # (AgentMessageInvocationArgs): "agent activity tool call {id} missing invocation payload",
 # "... missing function arguments", "parse agent activity tool call {id} arguments".
 ACTIVITY_READS_INVOCATION = ("started", "interacted")

@@ -94,12 +94,13 @@ TOOL_OUTPUT_ITEM = invariant(
 AGENT_ACTIVITY = invariant(
     "BODY.AGENT_ACTIVITY",
     "A multi-agent tool call's runtime end (but a wait_agent's) without `agent_thread_id` is a collab end event "
-    "with a string `call_id` and a UUID `sender_thread_id` (model: COLLAB_END_KEYS); one "
+    "with a string `call_id` and a UUID `sender_thread_id` (model: COLLAB_END_KEYS); a runtime end of any tool "
+    "kind (but mcp from 0.169.0: ACTIVITY_UNREAD_SINCE) "
     "that holds `agent_thread_id` is a sub-agent activity the reducer parses: "
     "string `event_id`, a UUID `agent_thread_id`, an `agent_path` under `/root` (or `/morpheus`), an i64 "
     "`occurred_at_ms` when present, `model`/`reasoning_effort` strings or null, and a `kind` that fits the call's "
-    "tool kind; a `started` or `interacted` activity needs the call's invocation payload, with function arguments "
-    "holding a string `message` (model/bodies.py: ACTIVITY_KINDS).",
+    "tool kind; a `started` or `interacted` activity needs the call's invocation payload, whose `payload` has string "
+    "`arguments` (any `type`) holding a string `message` (model/bodies.py: ACTIVITY_KINDS).",
     v1=R, v2=R,
     source='"sub-agent activity {A} does not match tool call kind {K}", "agent activity tool call {id} missing '
     'invocation payload", "agent activity tool call {id} missing function arguments", "parse agent activity tool '
@@ -503,7 +504,7 @@ def invocation_arguments_problem(body) -> str | None:
     """Why an agent activity's invocation body has no function arguments with a string message, or None.
     ``body`` is the parsed invocation payload (NULL for a JSON null body)."""
     payload = body.get("payload") if isinstance(body, dict) else None
-    args = payload.get("arguments") if isinstance(payload, dict) and payload.get("type") == "function" else None
+    args = payload.get("arguments") if isinstance(payload, dict) else None  # its type is not looked at (model)
     if not isinstance(args, str):
         return "missing function arguments"
     try:
