@@ -6,6 +6,8 @@ every case through the reference reducer of its dialect.
   (model: TaggedUnion.index_order, common.TOOL_KIND_INDEX_ORDER): `{"type": 0}` is an exec_command.
 - A runtime end holding a sub-agent activity is read as one whatever the call's tool kind, but an mcp
   call's from 0.169.0 on (model/bodies.py: ACTIVITY_UNREAD_SINCE).
+- 0.169.0 and 0.170.0 fail on an accepted agent_message item holding an integer beyond i64 and u64
+  (model/bodies.py: AGENT_MESSAGE_WIDE_INTEGERS_FAIL).
 - 0.164.0 parses a runtime start body's `invocation` as an MCP invocation (model/bodies.py:
   MCP_RUNTIME_INVOCATION_READ).
 - A runtime start creates a terminal operation by its own kind (v2 on), not the call's; a write_stdin
@@ -14,6 +16,7 @@ every case through the reference reducer of its dialect.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 import pytest
@@ -78,6 +81,19 @@ def with_runtimes(kind: str, runtimes: tuple[str, ...] = (), *, namespace: str |
     return build
 
 
+def accepted_message(value: Any) -> Callable[[str], Bundle]:
+    """An agent_message accepted into the root thread's history, holding ``value`` under an unknown key
+    (its body written with the standard library: orjson writes no integer beyond 64 bits)."""
+    def build(dialect: str) -> Bundle:
+        item = {"type": "agent_message", "id": "amsg-1", "author": "/root/child", "recipient": "/root",
+                "content": [{"type": "input_text", "text": "done"}], "metadata": {"n": value}}
+        ps = Payloads(dialect)
+        event = {"type": "history_item_accepted", "item_id": "amsg-1", "agent_message_payload": ps.add("protocol_event", None)}
+        ps.bodies[1] = json.dumps(item).encode()
+        return minimal(dialect, [turn(), (ROOT, TURN, event)], ps.bodies)
+    return build
+
+
 SECOND = frozenset({"TOOL.SECOND_TERMINAL_OPERATION"})
 ACTIVITY = frozenset({"BODY.AGENT_ACTIVITY"})
 SCHEMA = frozenset({"EVENT.SCHEMA"})
@@ -137,6 +153,13 @@ CASES = [
                                 ("untyped", {"arguments": SPAWN_ARGS}, True),
                                 ("with-input", {"type": "custom", "input": SPAWN_ARGS}, False),
                                 ("null", None, False))),
+    # 0.169.0 and 0.170.0 fail on an accepted agent_message item holding an integer beyond i64 and u64
+    *(Case(f"accepted-agent-message-holding-{name}", ("v2",), accepted_message(value), frozenset({"BODY.MODEL_ITEM"}))
+      for name, value in (("below-i64", -(2**63) - 1), ("above-u64", 2**64))),
+    *(Case(f"accepted-agent-message-holding-{name}", ("v3",), accepted_message(value), frozenset())
+      for name, value in (("below-i64", -(2**63) - 1), ("above-u64", 2**64))),
+    *(Case(f"accepted-agent-message-holding-{name}", ("v2", "v3"), accepted_message(value), frozenset())
+      for name, value in (("i64-min", -(2**63)), ("u64-max", 2**64 - 1), ("a-long-float", 1.8e19), ("digits-in-text", "1" * 30))),
     # 0.164.0 parses a runtime start's `invocation` as an MCP invocation, whatever the tool kind (codex diff --seed 2)
     *(Case(f"web-runtime-start-with-an-mcp-invocation-{name}", V1,
            with_runtimes("web", ("web",), invoked=False, runtime_body={"call_id": "call-1", "invocation": inv}),

@@ -97,6 +97,11 @@ MESSAGE_ROLES = ("system", "developer", "user", "assistant", "tool")
 AGENT_MESSAGE_PARTS = {"input_text": "text", "encrypted_content": "encrypted_content"}
 # reasoning item key -> the entry types it may hold (each entry carries a string `text`)
 REASONING_ENTRIES = {"content": ("reasoning_text", "text"), "summary": ("summary_text",)}
+# Releases (first, last) that fail on an accepted agent_message item (history_item_accepted's
+# agent_message_payload) holding, anywhere, an integer below i64's range or above u64's ("failed to parse
+# agent_message item in payload {id}: invalid type: integer ... as i128, expected any value"): measured on
+# 0.169.0, 0.169.1, 0.170.0; 0.167.2 and 0.171.0 accept it, and no release minds one in an inference's items.
+AGENT_MESSAGE_WIDE_INTEGERS_FAIL = ("0.169.0", "0.170.0")
 # Item types history_item_accepted's tool_output_payload may hold (v3; any other: "accepted item
 # payload does not match {item_id}", measured on 0.171.0).
 TOOL_OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output", "mcp_tool_call_output", "tool_search_output")

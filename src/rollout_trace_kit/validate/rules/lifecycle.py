@@ -251,6 +251,7 @@ class LifecycleChecker:
         self.agent_kinds = facts.agent_activity_tool_kinds(d)
         self.activity_unread = bodies.activity_unread_kinds(d.reference_release)
         self.mcp_invocations = bodies.mcp_invocation_read(ctx.options.release or d.reference_release)
+        self.wide_integers_fail = bodies.wide_integers_fail(ctx.options.release or d.reference_release)
         self.dispatch_arguments = bodies.dispatch_arguments_read(d.reference_release)
         self.field_depth = {(v, f): limit for v, f, limit in d.field_depth_limits}
         # multi-agent tool call -> what its invocation holds for an agent activity (_invocation_verdict)
@@ -446,6 +447,8 @@ class LifecycleChecker:
         if body is not None:
             rid = p.agent_message_payload.raw_payload_id
             problem = bodies.item_problem(body)
+            if not problem and self.wide_integers_fail and (wide := bodies.wide_integer(body)) is not None:
+                problem = f"the agent_message item holds the integer {wide}, beyond i64 and u64 (model/bodies.py)"
             if problem:
                 self.ctx.report(bodies.MODEL_ITEM, f"payload {rid}: {problem}", pointer="/payload/agent_message_payload")
             elif body.get("type") != "agent_message" or body.get("id") != p.item_id:
