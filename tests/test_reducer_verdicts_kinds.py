@@ -8,6 +8,8 @@ every case through the reference reducer of its dialect.
   call's from 0.169.0 on (model/bodies.py: ACTIVITY_UNREAD_SINCE).
 - 0.169.0 and 0.170.0 fail on an accepted agent_message item holding an integer beyond i64 and u64
   (model/bodies.py: AGENT_MESSAGE_WIDE_INTEGERS_FAIL).
+- A history acceptance of an item id its thread accepted before is not parsed (model/bodies.py:
+  ACCEPTED_AGAIN_UNREAD).
 - 0.164.0 parses a runtime start body's `invocation` as an MCP invocation (model/bodies.py:
   MCP_RUNTIME_INVOCATION_READ).
 - A runtime start creates a terminal operation by its own kind (v2 on), not the call's; a write_stdin
@@ -27,8 +29,8 @@ from rollout_trace_kit.model.common import TOOL_KIND_INDEX_ORDER
 from rollout_trace_kit.model.types import TaggedUnion
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 
-from .test_reducer_verdicts_bodies import (ALL, RELEASE, ROOT, TURN, Case, Payloads, assert_kit_verdict,
-                                           assert_reference_verdict, minimal, turn)
+from .test_reducer_verdicts_bodies import (ALL, CHILD, CHILD_TURN, RELEASE, ROOT, TURN, Case, Payloads, assert_kit_verdict,
+                                           assert_reference_verdict, child_thread, minimal, turn)
 from .test_reducer_verdicts_diff23 import SPAWN_ARGS, activity, with_agent_call
 from .test_reducer_verdicts_dispatch import WRITE_STDIN_ARGS, exec_begin
 
@@ -91,6 +93,26 @@ def accepted_message(value: Any) -> Callable[[str], Bundle]:
         event = {"type": "history_item_accepted", "item_id": "amsg-1", "agent_message_payload": ps.add("protocol_event", None)}
         ps.bodies[1] = json.dumps(item).encode()
         return minimal(dialect, [turn(), (ROOT, TURN, event)], ps.bodies)
+    return build
+
+
+FCO = {"type": "function_call_output", "id": "fco-1", "call_id": "call-1", "output": "ok"}
+AMSG = {"type": "agent_message", "id": "amsg-1", "author": "/root/child", "recipient": "/root",
+        "content": [{"type": "input_text", "text": "done"}]}
+
+
+def accepted_twice(field: str, first: Any, second: Any, second_thread: str = ROOT) -> Callable[[str], Bundle]:
+    """Two history acceptances of the first body's item id, the second (in ``second_thread``) holding ``second``."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        item_id = first["id"]
+        events = [turn()]
+        if second_thread != ROOT:
+            events += [child_thread(), turn(CHILD, CHILD_TURN)]
+        events.append((ROOT, TURN, {"type": "history_item_accepted", "item_id": item_id, field: ps.add("protocol_event", first)}))
+        where = (ROOT, TURN) if second_thread == ROOT else (CHILD, CHILD_TURN)
+        events.append((*where, {"type": "history_item_accepted", "item_id": item_id, field: ps.add("protocol_event", second)}))
+        return minimal(dialect, events, ps.bodies)
     return build
 
 
@@ -160,6 +182,17 @@ CASES = [
       for name, value in (("below-i64", -(2**63) - 1), ("above-u64", 2**64))),
     *(Case(f"accepted-agent-message-holding-{name}", ("v2", "v3"), accepted_message(value), frozenset())
       for name, value in (("i64-min", -(2**63)), ("u64-max", 2**64 - 1), ("a-long-float", 1.8e19), ("digits-in-text", "1" * 30))),
+    # an item id its thread accepted before: the payload of the second acceptance is not parsed (codex diff --seed 2)
+    Case("tool-output-accepted-again-holding-another-item", ("v3",),
+         accepted_twice("tool_output_payload", FCO, {**FCO, "type": "custom_tool_call_output", "id": "ctco-1"}), frozenset()),
+    Case("tool-output-accepted-again-holding-null", ("v3",), accepted_twice("tool_output_payload", FCO, None), frozenset()),
+    Case("tool-output-accepted-in-another-thread-holding-another-item", ("v3",),
+         accepted_twice("tool_output_payload", FCO, {**FCO, "type": "custom_tool_call_output", "id": "ctco-1"}, CHILD),
+         frozenset({"BODY.TOOL_OUTPUT_ITEM"})),
+    Case("agent-message-accepted-again-holding-another-id", LATER,
+         accepted_twice("agent_message_payload", AMSG, {**AMSG, "id": "amsg-9"}), frozenset()),
+    Case("agent-message-accepted-again-holding-no-item", LATER,
+         accepted_twice("agent_message_payload", AMSG, {"type": "nope"}), frozenset()),
     # 0.164.0 parses a runtime start's `invocation` as an MCP invocation, whatever the tool kind (codex diff --seed 2)
     *(Case(f"web-runtime-start-with-an-mcp-invocation-{name}", V1,
            with_runtimes("web", ("web",), invoked=False, runtime_body={"call_id": "call-1", "invocation": inv}),

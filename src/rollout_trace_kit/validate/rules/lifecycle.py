@@ -225,6 +225,8 @@ class LifecycleChecker:
         self.cell_calls: set[str] = set()
         self.compaction_requests: dict[str, str] = {}
         self.installs: set[str] = set()
+        self.accepted_items: set[tuple] = set()  # (thread, item id) of history acceptances
+        self.accepted_again = False  # the history acceptance being checked repeats an item id of its thread
         self.mcp: set[str] = set()
         self.runtime_kinds: dict[str, str | None] = {}  # tool -> its runtime's kind, where not the call's
         self.pids: dict[str, str] = {}  # exec tool call -> the process id of its terminal operation
@@ -383,6 +385,8 @@ class LifecycleChecker:
             if parsed and self._field_too_deep(ref, tag, f.name, body):
                 continue
             check = bodies.LATER_REF_BODIES.get((tag, f.name))
+            if tag == "history_item_accepted" and self.accepted_again:
+                check = None
             if parsed and check is not None:
                 check(self.ctx, body, ref, f"/payload/{f.name}", p)
 
@@ -444,7 +448,11 @@ class LifecycleChecker:
             self.ctx.report(HISTORY_THREAD, "history acceptance has no thread", pointer="/thread_id")
         else:
             self.thread_known(ev.thread_id, "/thread_id")
-        if body is not None:
+        # An item id the thread accepted before: its payloads are not parsed again (model/bodies.py).
+        key = (ev.thread_id, p.item_id)
+        self.accepted_again = B.ACCEPTED_AGAIN_UNREAD and key in self.accepted_items
+        self.accepted_items.add(key)
+        if body is not None and not self.accepted_again:
             rid = p.agent_message_payload.raw_payload_id
             problem = bodies.item_problem(body)
             if not problem and self.wide_integers_fail and (wide := bodies.wide_integer(body)) is not None:
