@@ -8,13 +8,20 @@ divided by the jobs that ran them in parallel. The campaign cannot be faster tha
 it adds (building, writing and judging bundles, comparing outputs) is the ratio above 1.
 Goals (issue 19): <= 1.5x the floor, and <= 90 s for 1,000 cases on 2 cores. The load average
 is printed, since other work on the machine disturbs both figures.
-Run: ``python benchmarks/reducer_fuzz.py [--examples 1000] [--jobs 2] [--no-oracles]``.
+
+Under load wall times say little; CPU times hold. ``--cpu`` runs the campaign in this process
+(one job: the reducer runs are its only children) and splits the CPU time: the kit's own
+(building, writing, judging bundles, oracles: ``RUSAGE_SELF``) and the reducer runs' (oracle
+runs included: ``RUSAGE_CHILDREN``), their ratio, and the wall time that CPU would take on
+``--jobs`` idle cores.
+Run: ``python benchmarks/reducer_fuzz.py [--examples 1000] [--jobs 2] [--no-oracles] [--cpu]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shlex
 import time
 
@@ -34,7 +41,11 @@ def main() -> None:
     ap.add_argument("--dialect", default="v2", choices=sorted(REFERENCE_RELEASES))
     ap.add_argument("--timeout", type=float, default=10.0, help="per run; a hanging reducer costs this much")
     ap.add_argument("--no-oracles", action="store_true", help="judge exit statuses only")
+    ap.add_argument("--cpu", action="store_true", help="one job in this process: the kit's CPU apart from the reducer's")
     args = ap.parse_args()
+    cores = args.jobs
+    if args.cpu:
+        args.jobs = 1
     release = REFERENCE_RELEASES[args.dialect]
     binary = ensure_codex(release)
     cmd = f"{shlex.quote(str(binary))} debug trace-reduce {{bundle}} -o {{output}}"
@@ -45,9 +56,11 @@ def main() -> None:
     campaign = Campaign(ReducerCommand(cmd, timeout=args.timeout), args.dialect, examples=args.examples, jobs=args.jobs,
                         shrink=False, oracles=oracles, seed=0, known=known)
     load_before = os.getloadavg()[0]
+    self0, kids0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     results = campaign.run()
     wall = time.perf_counter() - t
+    self1, kids1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     campaign.model_coverage()  # what the command adds for its report (the workers observed each case)
     coverage_seconds = time.perf_counter() - t
@@ -69,6 +82,13 @@ def main() -> None:
     print(f"  {sum(len(r.oracles) for r in results)} oracle verdicts; "
           f"{sum(r.result == 'wrong-output' for r in results)} wrong outputs; {hangs} hang(s), each "
           f"{args.timeout:.0f} s of one job")
+    if args.cpu:
+        kit = self1.ru_utime - self0.ru_utime + self1.ru_stime - self0.ru_stime
+        reducer = kids1.ru_utime - kids0.ru_utime + kids1.ru_stime - kids0.ru_stime
+        print(f"  CPU: the kit's own {kit:.1f} s, the reducer runs' {reducer:.1f} s: the kit adds {kit / reducer:.2f}x "
+              f"the reducer's CPU ({(kit + reducer) / reducer:.2f}x in all); on {cores} idle cores that CPU takes "
+              f"{(kit + reducer) / cores:.1f} s, {(kit + reducer) / cores * 1000 / max(1, len(results)):.1f} s per "
+              f"1,000 cases (goal <= 90 s)")
     busy = max(load_before, load_after) > (os.cpu_count() or 1)
     print(f"  load average (1 min) before/after: {load_before:.1f}/{load_after:.1f} on {os.cpu_count()} cores"
           + (" (above the core count: other work disturbed the figures)" if busy else ""))

@@ -23,13 +23,15 @@ so their ratios flatter the kit and have no goal:
   shards rotated at 8 MiB (inference calls, prepared prompts).
 
 For each it prints: validator wall time (whole process, interpreter start
-included, median of --repeat runs), its CPU time (user + system, median) and peak RSS
-(a fresh process per profile),
+included, median of --repeat runs), its CPU time (user + system, median; the second
+process's included when it runs) and peak RSS (a fresh process per profile; per process),
 the time of reading the same lines with orjson alone, and, when the Codex
 0.169.0 binary is installed, ``codex debug trace-reduce`` time and RSS (same
 median, CPU time too). Ratios are against figures measured in this run, each with the machine's load
 (a shared machine disturbs seconds, less so ratios taken side by side); the last lines set
-them against the goals. Run: ``python benchmarks/validator.py``.
+them against the goals. Run: ``python benchmarks/validator.py``. ``--decode-ahead on,off``
+measures validate with its second process forced and without it (validate/ahead.py; by
+default it runs only when a core is idle), side by side in the same run.
 """
 
 from __future__ import annotations
@@ -356,12 +358,13 @@ def build_v3_sharded(root: Path, events: int) -> Path:
     return root
 
 
-def _measured(cmd: list[str]) -> tuple[float, float, int, str, str, float]:
+def _measured(cmd: list[str], env: dict | None = None) -> tuple[float, float, int, str, str, float]:
     """Wall seconds, peak RSS (MB), exit code, stdout, stderr and CPU seconds (user + system)
     of a fresh process. CPU time is what the load disturbs least: on a shared machine a
     CPU-bound process's wall time stretches with the load, its CPU time far less."""
     start = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", *cmd], capture_output=True, text=True)
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", *cmd], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
     wall = time.perf_counter() - start
     *err, last = proc.stderr.strip().splitlines() or ["0 0 0"]
     rss, user, system = last.split()
@@ -391,20 +394,20 @@ print(0, n, time.perf_counter() - t)
 REPEAT = 3  # runs of each command; the median is printed (--repeat)
 
 
-def _median_run(cmd: list[str]) -> tuple[float, float, int, str, str, float]:
+def _median_run(cmd: list[str], env: dict | None = None) -> tuple[float, float, int, str, str, float]:
     """``_measured`` REPEAT times: median wall seconds, highest peak RSS, the last run's output,
     median CPU seconds."""
-    runs = [_measured(cmd) for _ in range(REPEAT)]
+    runs = [_measured(cmd, env) for _ in range(REPEAT)]
     walls = sorted(r[0] for r in runs)
     cpus = sorted(r[5] for r in runs)
     return walls[len(walls) // 2], max(r[1] for r in runs), *runs[-1][2:5], cpus[len(cpus) // 2]
 
 
-def _python(code: str, *args) -> tuple[float, float, float, str, float]:
+def _python(code: str, *args, env: dict | None = None) -> tuple[float, float, float, str, float]:
     """Whole-process wall seconds (interpreter start and imports included; median), in-process
     seconds of the last run (imports excluded), peak RSS, a note and whole-process CPU seconds
-    (median), from fresh interpreters."""
-    wall, rss, rc, out, err, cpu = _median_run([sys.executable, "-c", code, *args])
+    (median; a worker process's included), from fresh interpreters."""
+    wall, rss, rc, out, err, cpu = _median_run([sys.executable, "-c", code, *args], env)
     if rc != 0:
         raise SystemExit(err)
     findings, events, seconds = out.split()
@@ -440,16 +443,26 @@ def measure(name: str, bundle: Path, profiles: list[str], release: str = "0.169.
               f"(exit {rc}{'' if rc == 0 else ': ' + first})")
         results.update(codex_s=c_time, codex_mb=c_rss, codex_exit=rc, codex_cpu_s=c_cpu)
     for profile in profiles:
-        v_wall, v_time, v_rss, v_note, v_cpu = _python(_VALIDATE, str(bundle), profile)
-        line = (
-            f"   validate --profile {profile:8} {v_wall:6.2f} s [{v_time:5.2f}] {v_cpu:6.2f} cpu  {v_rss:6.0f} MB  "
-            f"({v_note})  {v_wall / o_wall:4.2f}x orjson"
-        )
-        if codex:
-            line += f"  {v_wall / results['codex_s']:4.2f}x codex ({v_cpu / results['codex_cpu_s']:4.2f}x its CPU)"
-        print(line)
-        results[profile] = {"s": v_wall, "in_process_s": v_time, "mb": v_rss, "cpu_s": v_cpu}
+        for mode in DECODE_AHEAD:
+            v_wall, v_time, v_rss, v_note, v_cpu = _python(_VALIDATE, str(bundle), profile, env=MODES[mode])
+            label = profile if len(DECODE_AHEAD) == 1 else f"{profile} ({mode})"
+            line = (
+                f"   validate --profile {label:8} {v_wall:6.2f} s [{v_time:5.2f}] {v_cpu:6.2f} cpu  {v_rss:6.0f} MB  "
+                f"({v_note})  {v_wall / o_wall:4.2f}x orjson"
+            )
+            if codex:
+                line += f"  {v_wall / results['codex_s']:4.2f}x codex ({v_cpu / results['codex_cpu_s']:4.2f}x its CPU)"
+            print(line)
+            results[profile if mode == DECODE_AHEAD[0] else label] = {
+                "s": v_wall, "in_process_s": v_time, "mb": v_rss, "cpu_s": v_cpu}
     return results
+
+
+# validate's second process (validate/ahead.py): "auto" runs it when a core was idle over the last
+# minute; "on" forces it (ROLLOUT_TRACE_KIT_DECODE_AHEAD=1), "off" is one process (=0).
+MODES: dict[str, dict] = {"auto": {}, "on": {"ROLLOUT_TRACE_KIT_DECODE_AHEAD": "1"},
+                          "off": {"ROLLOUT_TRACE_KIT_DECODE_AHEAD": "0"}}
+DECODE_AHEAD = ["auto"]  # --decode-ahead; the goals are judged on the first
 
 
 # The shapes on which the Codex reducer's time is linear, each with its goal (issue 21):
@@ -488,6 +501,11 @@ def print_goals(out: dict, profile: str = "writer") -> None:
         cpu = r[profile]["cpu_s"] / r["codex_cpu_s"] if r.get("codex_cpu_s") else float("nan")
         print(f"   {name:15} {ratio:5.2f}x Codex {release} (goal <= {goal}x; CPU time {cpu:4.2f}x)  {mb:5.0f} MB "
               f"(goal <= {rss_goal} MB)  {verdict}  [measured at {r['load']}]")
+        for mode in DECODE_AHEAD[1:]:
+            other = r.get(f"{profile} ({mode})")
+            if other and r.get("codex_cpu_s"):
+                print(f"   {'':15} {other['s'] / r['codex_s']:5.2f}x with the second process {mode} "
+                      f"(CPU time {other['cpu_s'] / r['codex_cpu_s']:4.2f}x)  {other['mb']:5.0f} MB")
     for name, *_ in SUPERLINEAR:
         r = out.get(name)
         if r and "codex_s" in r and profile in r:
@@ -505,11 +523,17 @@ def main() -> None:
     ap.add_argument("--v3", action="store_true", help="only the schema-3 sharded bundle, against Codex 0.171.0")
     ap.add_argument("--extras", action="store_true", help="also the superlinear shapes (lifecycle, payloads, tool-heavy, v3-shards)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each command (the median is printed)")
+    ap.add_argument("--decode-ahead", default="auto",
+                    help="validate's second process, comma-separated modes to measure each in: auto (when a core "
+                    "is idle), on, off; the goals are judged on the first (default: auto)")
     names = [n for n, *_ in LINEAR + SUPERLINEAR]
     ap.add_argument("--only", help=f"measure only these shapes (comma-separated: {','.join(names)})")
     args = ap.parse_args()
     global REPEAT
     REPEAT = max(1, args.repeat)
+    DECODE_AHEAD[:] = args.decode_ahead.split(",")
+    if not DECODE_AHEAD or any(m not in MODES for m in DECODE_AHEAD):
+        ap.error(f"--decode-ahead: modes among {', '.join(MODES)}")
     if args.only:
         only = set(args.only.split(","))
     else:

@@ -257,15 +257,23 @@ def run_group(argv: list[str], *, stdin: bytes, timeout: float, cwd: str | None,
     """Run ``argv`` in a process group of its own, killed whole when the time is up and after
     it exits (a background child cannot outlive its run); what it prints is kept to bounded
     tails. Raises OSError when it cannot start."""
+    from .reaper import Run
+
     started = time.monotonic()
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=cwd,
-        start_new_session=True,  # its own process group, killed whole after the run
-    )
+    run = Run()  # descendants that leave the group (setsid) are found by its token, and killed
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=run.env,
+            start_new_session=True,  # its own process group, killed whole after the run
+        )
+    except BaseException:
+        run.end()
+        raise
     out = _Drain(proc.stdout, keep=keep_stdout)
     err = _Drain(proc.stderr, watch=True)
     out.start()
@@ -292,6 +300,7 @@ def run_group(argv: list[str], *, stdin: bytes, timeout: float, cwd: str | None,
     finally:
         timer.cancel()
     _kill_group(proc)  # always: a background child must not outlive its case
+    run.end()  # nor one that left the group
     for d in (out, err):
         # A descendant that left the group may still hold the pipe: stop waiting after a
         # grace period and leave the (daemon) reader blocked; closing the pipe under it

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from ..model.common import EnvelopeKey as E
 from ..bundle import Bundle, dumps_pretty
 from ..model import DEFAULT_DIALECT, DIALECTS, dialect_for_schema_version, facts
 from ..model.types import Dialect
@@ -52,7 +53,7 @@ class Editor:
     # -- reading ---------------------------------------------------------------------------
     def tag(self, i: int) -> str | None:
         e = self.events[i]
-        p = e.get("payload") if e else None
+        p = e.get(E.PAYLOAD) if e else None
         return p.get("type") if isinstance(p, dict) else None
 
     def lines_of(self, *tags: str) -> list[int]:
@@ -65,9 +66,13 @@ class Editor:
             raise ValueError(f"line {i} is not an editable event")
         return e
 
+    def payload(self, i: int) -> dict[str, Any]:
+        """Line ``i``'s event payload (the envelope's ``payload``)."""
+        return self.event(i)[E.PAYLOAD]
+
     def seq(self, i: int) -> int | None:
         e = self.events[i]
-        return e.get("seq") if e else None
+        return e.get(E.SEQ) if e else None
 
     def editable(self) -> bool:
         """Every line is a canonical event: renumbering and inserting are safe."""
@@ -78,7 +83,7 @@ class Editor:
         for i, e in enumerate(self.events):
             if e is None:
                 continue
-            for _, ref in iter_refs(e["payload"], self.dialect):
+            for _, ref in iter_refs(e[E.PAYLOAD], self.dialect):
                 if "path" in ref:  # v3 records are edited through _ops_store's helpers
                     users.setdefault(ref["path"], []).append(i)
         return users
@@ -86,7 +91,7 @@ class Editor:
     def own_payloads(self, i: int) -> list[str]:
         """Payload files only line ``i`` refers to."""
         users = self.payload_users()
-        return [ref["path"] for _, ref in iter_refs(self.event(i)["payload"], self.dialect) if users.get(ref.get("path")) == [i]]
+        return [ref["path"] for _, ref in iter_refs(self.event(i)[E.PAYLOAD], self.dialect) if users.get(ref.get("path")) == [i]]
 
     def body(self, path: str):
         return orjson.loads(self.bundle.payloads[path])
@@ -97,7 +102,7 @@ class Editor:
             best = max(best, self.layout.file_ordinal(rel) or 0)
         for e in self.events:
             if e:
-                for _, ref in iter_refs(e["payload"], self.dialect):
+                for _, ref in iter_refs(e[E.PAYLOAD], self.dialect):
                     best = max(best, self.layout.file_ordinal(ref.get("path", "")) or 0)
         return best + 1
 
@@ -105,6 +110,10 @@ class Editor:
     def touch(self, i: int) -> dict:
         self.dirty.add(i)
         return self.event(i)
+
+    def touch_payload(self, i: int) -> dict:
+        """Line ``i``'s payload, to edit (the line is written back)."""
+        return self.touch(i)[E.PAYLOAD]
 
     def set_body(self, path: str, value) -> None:
         self.bundle.payloads[path] = dumps_pretty(value)
@@ -118,7 +127,7 @@ class Editor:
     def clone(self, i: int) -> dict:
         """A copy of event ``i`` whose refs point to fresh copies of its payload files."""
         e = copy.deepcopy(self.event(i))
-        for _, ref in iter_refs(e["payload"], self.dialect):
+        for _, ref in iter_refs(e[E.PAYLOAD], self.dialect):
             data = self.bundle.payloads.get(ref["path"], b"{}")
             fresh = self.new_payload(ref["kind"]["type"], data)
             ref.update(fresh)
@@ -130,14 +139,14 @@ class Editor:
         Its wall time is raised to the previous event's if earlier, so time never goes back.
         """
         if i < len(self.events):
-            event["seq"] = self.seq(i)
+            event[E.SEQ] = self.seq(i)
         else:
             last = self.seq(len(self.events) - 1)
             assert last is not None  # appending after the last line needs its seq
-            event["seq"] = last + 1
+            event[E.SEQ] = last + 1
         prev = self.events[i - 1] if i > 0 else None
-        if prev is not None and event["wall_time_unix_ms"] < prev["wall_time_unix_ms"]:
-            event["wall_time_unix_ms"] = prev["wall_time_unix_ms"]
+        if prev is not None and event[E.WALL_TIME] < prev[E.WALL_TIME]:
+            event[E.WALL_TIME] = prev[E.WALL_TIME]
         self.events.insert(i, event)
         self.raw.insert(i, b"")
         self.dirty = {j + 1 if j >= i else j for j in self.dirty} | {i}
@@ -157,7 +166,7 @@ class Editor:
         """Add ``delta`` to the seq of every line from index ``start``."""
         for j in range(start, len(self.events)):
             if self.events[j] is not None:
-                self.touch(j)["seq"] += delta
+                self.touch(j)[E.SEQ] += delta
 
     def replace_raw(self, i: int, data: bytes) -> None:
         """Line ``i`` becomes these exact bytes (not an event any more)."""

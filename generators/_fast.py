@@ -76,8 +76,8 @@ def build_bundle(
     ``mode`` is a generation mode of :data:`MODES`: ``"releases"`` writes what Codex releases
     write; ``"schema"`` widens every event to what the schema allows (and starts the rollout
     with a turn of every feature when the event budget has room for it). ``release`` (a Codex
-    version, releases mode only) writes as that release was measured writing (:mod:`._release`);
-    ``dialect`` must be the one it writes.
+    version) writes as that release was measured writing, or in the schema mode what its reducer
+    was measured reading (:mod:`._release`); ``dialect`` must be the one it writes.
 
     Written into ``directory`` as it is generated (returns the path), or kept in
     memory (returns a :class:`~rollout_trace_kit.bundle.Bundle`) when no directory

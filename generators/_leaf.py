@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from ..model import DEFAULT_DIALECT, DIALECTS, facts
+from ..model import bodies as MB
 from ..model.common import FILE_PER_PAYLOAD, RAW_PAYLOAD_KINDS
 from ..model.dispatch import Table, named_type_table, type_expr_table
 from ..model.types import (
@@ -210,7 +211,7 @@ def _item(kind: str) -> st.SearchStrategy[dict[str, Any]]:
     word = st.text(alphabet="abcdefghijklmnopqrstuvwxyz ", min_size=1, max_size=30)
     n = st.integers(1, 10**6)
     if kind == "message":
-        return st.builds(lambda n, t, role: B.input_message(f"msg_{n}", role, t), n, word, st.sampled_from(["user", "developer"]))
+        return st.builds(lambda n, t, role: B.input_message(f"msg_{n}", role, t), n, word, st.sampled_from([MB.USER, MB.DEVELOPER]))
     if kind == "assistant":
         return st.builds(lambda n, t: B.assistant_message(f"msg-{n}", t), n, word)
     return st.builds(lambda n, t: B.function_call(f"fc-{n}", "exec_command", None, '{"cmd": "%s"}' % t, f"call-{n}"), n, word)

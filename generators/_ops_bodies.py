@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..model.common import EnvelopeKey as E
 from ..model import bodies as MB
 from ..model import facts
 from ._edit import Editor
@@ -17,7 +18,7 @@ def _owned_body(ed: Editor, i: int, field: str, users: dict[str, list[int]] | No
     walks every event)."""
     if users is None:
         users = ed.payload_users()
-    ref = ed.event(i)["payload"].get(field)
+    ref = ed.payload(i).get(field)
     if not isinstance(ref, dict) or users.get(ref["path"]) != [i] or ref["path"] not in ed.bundle.payloads:
         return None
     try:
@@ -120,7 +121,7 @@ def _terminal_runtime(bundle, dialect, rnd):
     exec_kinds = facts.exec_runtime_kinds(dialect)
     first_start = first_runtime_starts(ed, exec_kinds)
     ends = [i for i in ed.lines_of("tool_call_runtime_ended")
-            if kinds.get(ed.event(i)["payload"]["tool_call_id"]) in exec_kinds]
+            if kinds.get(ed.payload(i)["tool_call_id"]) in exec_kinds]
     if ends and rnd.random() < 0.5:
         code = MB.EXEC_EXIT_CODE
         lines, breakers = ends, [(f"{code} not an integer", _with(code, "0")), (f"no {code}", _without(code))]
@@ -152,11 +153,11 @@ def _misfit_activity(tool_kind: str) -> str | None:
 def _agent_activity(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     kinds = tool_kinds(ed)
-    starts = {ed.event(i)["payload"]["tool_call_id"]: i for i in ed.lines_of("tool_call_started")}
+    starts = {ed.payload(i)["tool_call_id"]: i for i in ed.lines_of("tool_call_started")}
     options = []
     users = ed.payload_users()
     for i in ed.lines_of("tool_call_runtime_ended"):
-        call = ed.event(i)["payload"]["tool_call_id"]
+        call = ed.payload(i)["tool_call_id"]
         got = _owned_body(ed, i, "runtime_payload", users)
         if got and isinstance(got[1], dict) and MB.ACTIVITY_MARKER in got[1] and call in starts:
             options.append((i, starts[call], kinds[call], *got))
@@ -186,7 +187,7 @@ def _dispatch_invocation(bundle, dialect, rnd):
     options = []
     users = ed.payload_users()
     for i in ed.lines_of("tool_call_started"):
-        tool_name = MB.PARSED_INVOCATIONS.get(ed.event(i)["payload"]["kind"]["type"])
+        tool_name = MB.PARSED_INVOCATIONS.get(ed.payload(i)["kind"]["type"])
         got = _owned_body(ed, i, "invocation_payload", users) if tool_name else None
         if got is not None and isinstance(got[1], dict):
             options.append((i, *got))
@@ -206,8 +207,8 @@ def _dispatch_of_another_tool(ed: Editor, rnd):
 
     users = ed.payload_users()
     options = [i for i in ed.lines_of("tool_call_started")
-               if isinstance(ed.event(i)["payload"].get("invocation_payload"), dict)
-               and ed.event(i)["payload"]["kind"]["type"] not in MB.PARSED_INVOCATIONS
+               if isinstance(ed.payload(i).get("invocation_payload"), dict)
+               and ed.payload(i)["kind"]["type"] not in MB.PARSED_INVOCATIONS
                and isinstance(body := (_owned_body(ed, i, "invocation_payload", users) or (None, None))[1], dict)
                # a namespaced tool's invocation is not read as a dispatch payload (DISPATCH_NAMESPACED_UNPARSED)
                and not isinstance(body.get("tool_namespace"), str)]
@@ -217,7 +218,7 @@ def _dispatch_of_another_tool(ed: Editor, rnd):
     event = ed.clone(i)
     call_id = "call-" + fresh(rnd)
     kind = next(iter(MB.PARSED_INVOCATIONS))
-    event["payload"].update(tool_call_id=call_id, model_visible_call_id=call_id, kind={"type": kind})
+    event[E.PAYLOAD].update(tool_call_id=call_id, model_visible_call_id=call_id, kind={"type": kind})
     ed.insert(i + 1, event)
     return result(ed, "BODY.DISPATCH_INVOCATION", i + 1, note="a write_stdin call with another tool's invocation")
 

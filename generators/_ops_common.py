@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 
+from ..model.common import EnvelopeKey as E
 from ..model import facts
 from ..model.types import Dialect, UnitKind
 from ._edit import Editor, iter_refs
@@ -30,7 +31,7 @@ def result(ed: Editor, invariant: str, index: int | None, *, also=(), reducer_le
         line = None if index is None else index + 1
     if seq == "auto":
         event = None if index is None else ed.events[index]
-        seq = None if event is None else event["seq"]
+        seq = None if event is None else event[E.SEQ]
     return Corrupted(
         bundle=bundle,
         invariant=invariant,
@@ -62,7 +63,7 @@ def tool_kinds(ed: Editor) -> dict[str, str]:
     """tool_call_id -> kind tag, from the tool_call_started events."""
     out: dict[str, str] = {}
     for i in ed.lines_of("tool_call_started"):
-        p = ed.event(i)["payload"]
+        p = ed.payload(i)
         out.setdefault(p["tool_call_id"], p["kind"]["type"])
     return out
 
@@ -72,7 +73,7 @@ def first_runtime_starts(ed: Editor, kinds) -> list[int]:
     by_call = tool_kinds(ed)
     seen, out = set(), []
     for j in ed.lines_of("tool_call_runtime_started"):
-        tid = ed.event(j)["payload"]["tool_call_id"]
+        tid = ed.payload(j)["tool_call_id"]
         if by_call.get(tid) in kinds and tid not in seen:
             out.append(j)
         seen.add(tid)
@@ -87,17 +88,17 @@ def reducer_reads(ed: Editor, dialect, i: int, pointer: str) -> bool:
     reducer opens every ref; the 0.164.0 one only those its handlers read (a tool's result
     only for a write_stdin dispatched with an invocation).
     """
-    field = next((f for p, _, f in facts.iter_refs(dialect, ed.event(i)["payload"]) if p == pointer), None)
+    field = next((f for p, _, f in facts.iter_refs(dialect, ed.payload(i)) if p == pointer), None)
     if field is None:
         return False
     dispatched = False
     if facts.read_if_dispatched_terminal(field):
         # a tool whose start, of a kind opened at dispatch, carried an invocation payload
-        tool = ed.event(i)["payload"]["tool_call_id"]
+        tool = ed.payload(i)["tool_call_id"]
         dispatched = any(
             p["tool_call_id"] == tool and p["kind"]["type"] in facts.terminal_at_dispatch_kinds(dialect)
             and p.get("invocation_payload") is not None
-            for p in (ed.event(j)["payload"] for j in ed.lines_of("tool_call_started") if j < i)
+            for p in (ed.payload(j) for j in ed.lines_of("tool_call_started") if j < i)
         )
     return facts.reducer_reads(dialect, field, dispatched_terminal=dispatched)
 
@@ -106,7 +107,7 @@ def refs(ed: Editor):
     """(line index, pointer, ref) for every payload ref of the log."""
     for i, e in enumerate(ed.events):
         if e is not None:
-            for pointer, ref in iter_refs(e["payload"], ed.dialect):
+            for pointer, ref in iter_refs(e[E.PAYLOAD], ed.dialect):
                 yield i, pointer, ref
 
 

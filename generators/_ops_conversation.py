@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..model.common import EnvelopeKey as E
 from ..model import bodies as MB
 from ._edit import Editor
 from ._ops_bodies import _owned_body
@@ -16,11 +17,11 @@ from .corruptions import corruption
 )
 def _conversation_fork(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
-    starts = {ed.event(i)["payload"]["inference_call_id"]: i for i in ed.lines_of("inference_started")}
+    starts = {ed.payload(i)["inference_call_id"]: i for i in ed.lines_of("inference_started")}
     options = []
     users = ed.payload_users()
     for j in ed.lines_of("inference_completed"):
-        p = ed.event(j)["payload"]
+        p = ed.payload(j)
         i = starts.get(p["inference_call_id"])
         got = None if i is None or not isinstance(p.get("response_id"), str) else _owned_body(ed, i, "request_payload", users)
         if got is not None and isinstance(got[1], dict):
@@ -31,7 +32,7 @@ def _conversation_fork(bundle, dialect, rnd):
     i, j, response_id, body = got
     for k in (1, 2):  # each a request continuing the response: a copy of its start, with its own body
         copy = ed.clone(i)
-        p = copy["payload"]
+        p = copy[E.PAYLOAD]
         p["inference_call_id"] = fresh(rnd, f"inference-fork{k}-")  # distinct whatever rnd draws
         item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": fresh(rnd, f"fork {k} ")}]}
         ed.set_body(p["request_payload"]["path"], {**body, MB.REQUEST_PREVIOUS_RESPONSE: response_id, MB.REQUEST_INPUT: [item]})

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import orjson
 
-from ..bundle import Bundle, dumps_pretty
+from ..bundle import MANIFEST, TRACE
+from ..model.common import EnvelopeKey as E
+from ..bundle import Bundle, Special, dumps_pretty
 from ..model import DIALECTS
 from ..model.common import ManifestKey
 from ..model.types import Str, unwrap
@@ -53,14 +55,14 @@ def _not_a_directory(bundle, dialect, rnd):
     return replace(out, bundle=FileInsteadOfBundle(**vars(out.bundle)))
 
 
-@corruption("BUNDLE.MANIFEST_PRESENT", "manifest.json is missing.", edits_store=None)
+@corruption("BUNDLE.MANIFEST_PRESENT", f"{MANIFEST} is missing.", edits_store=None)
 def _no_manifest(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     ed.bundle.manifest = None
     return result(ed, "BUNDLE.MANIFEST_PRESENT", None)
 
 
-@corruption("BUNDLE.MANIFEST_JSON", "manifest.json is cut short (not JSON); the dialect comes from the first event.", edits_store=None)
+@corruption("BUNDLE.MANIFEST_JSON", f"{MANIFEST} is cut short (not JSON); the dialect comes from the first event.", edits_store=None)
 def _manifest_not_json(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     if ed.bundle.manifest is None or len(ed.bundle.manifest) < 2:
@@ -104,7 +106,7 @@ def _dialect_unknown(bundle, dialect, rnd):
     version = rnd.choice(_unmodelled_versions())
     m["schema_version"] = version
     _set_manifest(ed, m)
-    ed.touch(0)["schema_version"] = version
+    ed.touch(0)[E.SCHEMA_VERSION] = version
     return result(ed, "BUNDLE.DIALECT_KNOWN", None, note=f"schema_version {version}")
 
 
@@ -134,9 +136,52 @@ def _layout_names(bundle, dialect, rnd):
     return result(ed, "BUNDLE.LAYOUT_NAMES", None, note=key)
 
 
-@corruption("BUNDLE.TRACE_PRESENT", "trace.jsonl is missing.", edits_store=None)
+@corruption("BUNDLE.TRACE_PRESENT", f"{TRACE} is missing.", edits_store=None)
 def _no_trace(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     ed.events, ed.raw, ed.dirty = [], [], set()
     ed.bundle.has_trace = False
     return result(ed, "BUNDLE.TRACE_PRESENT", None)
+
+
+def _moved(bundle: Bundle, name: str, rnd) -> tuple[Bundle, str] | None:
+    """``bundle`` with ``name`` (manifest.json or trace.jsonl) moved to another file of the bundle,
+    its place left free for a link; the other file's name."""
+    out = bundle.copy()
+    if name == MANIFEST:
+        if out.manifest is None:
+            return None
+        data, out.manifest = out.manifest, None
+    else:
+        if not out.has_trace:
+            return None
+        data, out.has_trace = b"".join(out.trace_bytes()), False
+    moved = rnd.choice(["real-", "kept/", ".hidden-"]) + name
+    out.payloads[moved] = data
+    return out, moved
+
+
+@corruption("BUNDLE.NOT_LINKED", f"{MANIFEST} or {TRACE} is a symbolic link to a file inside the bundle.",
+            edits_store=None)
+def _linked_inside(bundle, dialect, rnd):
+    name = rnd.choice([MANIFEST, TRACE])
+    out = result(Editor(bundle, dialect), "BUNDLE.NOT_LINKED", None, note=name)
+    got = _moved(out.bundle, name, rnd)
+    if got is None:
+        return None
+    moved_bundle, moved = got
+    moved_bundle.specials[name] = Special("symlink", moved)
+    return replace(out, bundle=moved_bundle)
+
+
+@corruption("BUNDLE.CONFINED", f"{MANIFEST} or {TRACE} is a symbolic link that leads out of the bundle "
+            "(to an absolute path, or up with '..').", edits_store=None)
+def _linked_out(bundle, dialect, rnd):
+    name = rnd.choice([MANIFEST, TRACE])
+    out = result(Editor(bundle, dialect), "BUNDLE.CONFINED", None, note=name)
+    got = _moved(out.bundle, name, rnd)
+    if got is None:
+        return None
+    moved_bundle, _ = got
+    moved_bundle.specials[name] = Special("symlink", rnd.choice(["/etc/hostname", f"../elsewhere/{name}"]))
+    return replace(out, bundle=moved_bundle)

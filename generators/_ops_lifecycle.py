@@ -7,6 +7,7 @@ references by renaming the id in an end event nothing else depends on.
 
 from __future__ import annotations
 
+from ..model.common import EnvelopeKey as E
 from ._edit import Editor, iter_refs
 from ..model import bodies as MB
 from ..model import facts
@@ -24,7 +25,7 @@ def _duplicate_after(ed: Editor, i: int, invariant: str, *, edit=None, note=""):
     """Insert a copy of event ``i`` right after it; the copy is the reported line."""
     copy = ed.clone(i)
     if edit is not None:
-        edit(copy["payload"])
+        edit(copy[E.PAYLOAD])
     ed.insert(i + 1, copy)
     return result(ed, invariant, i + 1, note=note)
 
@@ -38,7 +39,7 @@ def _twice(invariant: str, description: str, tag: str, *, needs=(), edits_store=
     @corruption(invariant, description, needs=needs, edits_store=edits_store)
     def operator(bundle, dialect, rnd):
         ed = Editor(bundle, dialect)
-        i = pick(rnd, [j for j in ed.lines_of(tag) if where is None or where(ed.event(j)["payload"])])
+        i = pick(rnd, [j for j in ed.lines_of(tag) if where is None or where(ed.payload(j))])
         if i is None or not ed.editable():
             return None
         edit = None
@@ -51,7 +52,7 @@ def _twice(invariant: str, description: str, tag: str, *, needs=(), edits_store=
 def _drop_tool_users(ed: Editor, tool_call_id: str) -> None:
     """Remove the events that refer to a tool call (its start is about to stop counting)."""
     for j in reversed(range(len(ed.events))):
-        p = ed.event(j)["payload"]
+        p = ed.payload(j)
         if ed.tag(j) in TOOL_USERS and (p.get("tool_call_id") == tool_call_id or p.get("exec_tool_call_id") == tool_call_id):
             ed.delete(j)
 
@@ -63,16 +64,16 @@ _twice("THREAD.DUPLICATE_START", "A thread is started twice.", "thread_started")
 @corruption("THREAD.UNKNOWN", "thread_ended names a thread that was never started.", edits_store=None)
 def _thread_unknown(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
-    resumes = [(k, ed.event(k)["payload"]["thread_id"]) for k in ed.lines_of("thread_resumed")]
+    resumes = [(k, ed.payload(k)["thread_id"]) for k in ed.lines_of("thread_resumed")]
     # Not an end that a later thread_resumed relies on.
     options = [
         j for j in ed.lines_of("thread_ended")
-        if not any(k > j and t == ed.event(j)["payload"]["thread_id"] for k, t in resumes)
+        if not any(k > j and t == ed.payload(j)["thread_id"] for k, t in resumes)
     ]
     i = pick(rnd, options)
     if i is None:
         return None
-    ed.touch(i)["payload"]["thread_id"] = fresh(rnd)
+    ed.touch_payload(i)["thread_id"] = fresh(rnd)
     return result(ed, "THREAD.UNKNOWN", i)
 
 
@@ -85,7 +86,7 @@ def _turn_unknown(bundle, dialect, rnd):
     i = pick(rnd, ed.lines_of("codex_turn_ended"))
     if i is None:
         return None
-    ed.touch(i)["payload"]["codex_turn_id"] = fresh(rnd)
+    ed.touch_payload(i)["codex_turn_id"] = fresh(rnd)
     return result(ed, "TURN.UNKNOWN", i)
 
 
@@ -97,10 +98,10 @@ def _turn_unknown(bundle, dialect, rnd):
 )
 def _turn_thread(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
-    started: list[tuple[int, str]] = [(j, ed.event(j)["payload"]["thread_id"]) for j in ed.lines_of("thread_started")]
+    started: list[tuple[int, str]] = [(j, ed.payload(j)["thread_id"]) for j in ed.lines_of("thread_started")]
     options = []
     for i in ed.lines_of("codex_turn_ended"):
-        own = ed.event(i)["thread_id"]
+        own = ed.event(i)[E.THREAD_ID]
         others = [t for j, t in started if j < i and t != own]
         if own is not None and others:
             options.append((i, others))
@@ -108,7 +109,7 @@ def _turn_thread(bundle, dialect, rnd):
     if got is None:
         return None
     i, others = got
-    ed.touch(i)["thread_id"] = rnd.choice(others)
+    ed.touch(i)[E.THREAD_ID] = rnd.choice(others)
     return result(ed, "TURN.THREAD_MISMATCH", i)
 
 
@@ -120,7 +121,7 @@ def _continued_responses(ed: Editor) -> set:
     """response ids a later request continues (previous_response_id in a request payload)."""
     out = set()
     for i in ed.lines_of("inference_started"):
-        p = ed.event(i)["payload"]
+        p = ed.payload(i)
         mode = p.get("request_input_mode")
         if isinstance(mode, dict) and mode.get("previous_response_id"):
             out.add(mode["previous_response_id"])
@@ -140,12 +141,12 @@ def _inference_unknown(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     continued = _continued_responses(ed)
     options = ed.lines_of("inference_failed", "inference_cancelled") + [
-        i for i in ed.lines_of("inference_completed") if ed.event(i)["payload"].get("response_id") not in continued
+        i for i in ed.lines_of("inference_completed") if ed.payload(i).get("response_id") not in continued
     ]
     i = pick(rnd, options)
     if i is None:
         return None
-    ed.touch(i)["payload"]["inference_call_id"] = fresh(rnd)
+    ed.touch_payload(i)["inference_call_id"] = fresh(rnd)
     return result(ed, "INFERENCE.UNKNOWN_CALL", i, note=ed.tag(i))
 
 
@@ -157,13 +158,13 @@ def _unknown_previous(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     options = [
         i for i in ed.lines_of("inference_started")
-        if ed.event(i)["payload"].get("request_input_mode") is None
-        and ed.event(i)["payload"]["request_payload"]["path"] in ed.bundle.payloads
+        if ed.payload(i).get("request_input_mode") is None
+        and ed.payload(i)["request_payload"]["path"] in ed.bundle.payloads
     ]
     i = pick(rnd, options)
     if i is None:
         return None
-    path = ed.event(i)["payload"]["request_payload"]["path"]
+    path = ed.payload(i)["request_payload"]["path"]
     try:
         body = ed.body(path)
     except ValueError:
@@ -201,9 +202,9 @@ def _tool_no_context(bundle, dialect, rnd):
     i = pick(rnd, ed.lines_of("tool_call_started"))
     if i is None or not ed.editable():
         return None
-    _drop_tool_users(ed, ed.event(i)["payload"]["tool_call_id"])
+    _drop_tool_users(ed, ed.payload(i)["tool_call_id"])
     e = ed.touch(i)
-    e["thread_id"] = e["codex_turn_id"] = None
+    e[E.THREAD_ID] = e[E.TURN_ID] = None
     return result(ed, "TOOL.MISSING_CONTEXT", i, also=["ENVELOPE.CONTEXT_CONVENTION"])
 
 
@@ -217,8 +218,8 @@ def _tool_unknown_cell(bundle, dialect, rnd):
     i = pick(rnd, ed.lines_of("tool_call_started"))
     if i is None or not ed.editable():
         return None
-    _drop_tool_users(ed, ed.event(i)["payload"]["tool_call_id"])
-    ed.touch(i)["payload"]["requester"] = {"type": "code_cell", "runtime_cell_id": fresh(rnd, "cell-")}
+    _drop_tool_users(ed, ed.payload(i)["tool_call_id"])
+    ed.touch_payload(i)["requester"] = {"type": "code_cell", "runtime_cell_id": fresh(rnd, "cell-")}
     return result(ed, "TOOL.UNKNOWN_CODE_CELL", i)
 
 
@@ -234,14 +235,14 @@ def _second_terminal(bundle, dialect, rnd):
         return None
     starts = first_runtime_starts(ed, facts.terminal_tool_kinds(ed.dialect))
     dispatched = [j for j in ed.lines_of("tool_call_started")
-                  if ed.event(j)["payload"]["kind"]["type"] in facts.terminal_at_dispatch_kinds(ed.dialect)
-                  and ed.event(j)["payload"].get("invocation_payload") is not None]
+                  if ed.payload(j)["kind"]["type"] in facts.terminal_at_dispatch_kinds(ed.dialect)
+                  and ed.payload(j).get("invocation_payload") is not None]
     if starts and dispatched and rnd.random() < 0.5:
         i = pick(rnd, dispatched)
-        tool = ed.event(i)["payload"]["tool_call_id"]
+        tool = ed.payload(i)["tool_call_id"]
         # another call's runtime start, now naming the dispatched write_stdin, right after its start
         copy = ed.clone(starts[0])
-        copy["payload"]["tool_call_id"] = tool
+        copy[E.PAYLOAD]["tool_call_id"] = tool
         ed.insert(i + 1, copy)
         return result(ed, "TOOL.SECOND_TERMINAL_OPERATION", i + 1, note="dispatched write_stdin")
     i = pick(rnd, starts)
@@ -258,7 +259,7 @@ def _tool_unknown(bundle, dialect, rnd):
                               "stdin_target_resolved"))
     if i is None:
         return None
-    ed.touch(i)["payload"]["tool_call_id"] = fresh(rnd, "call-")
+    ed.touch_payload(i)["tool_call_id"] = fresh(rnd, "call-")
     return result(ed, "TOOL.UNKNOWN_CALL", i, note=ed.tag(i))
 
 
@@ -279,7 +280,7 @@ def _cell_no_context(bundle, dialect, rnd):
     if i is None:
         return None
     e = ed.touch(i)
-    e["thread_id"] = e["codex_turn_id"] = None
+    e[E.THREAD_ID] = e[E.TURN_ID] = None
     return result(ed, "CELL.MISSING_CONTEXT", i, also=["ENVELOPE.CONTEXT_CONVENTION"])
 
 
@@ -294,7 +295,7 @@ def _cell_start_turn(bundle, dialect, rnd):
     i = pick(rnd, [j for j in ed.lines_of("code_cell_started") if ed.event(j).get("thread_id") is not None])
     if i is None:
         return None
-    ed.touch(i)["codex_turn_id"] = fresh(rnd, "turn-")
+    ed.touch(i)[E.TURN_ID] = fresh(rnd, "turn-")
     return result(ed, "CELL.START_TURN", i)
 
 
@@ -312,7 +313,7 @@ def _cell_unknown(bundle, dialect, rnd):
     i = pick(rnd, ed.lines_of("code_cell_initial_response", "code_cell_ended"))
     if i is None:
         return None
-    ed.touch(i)["payload"]["runtime_cell_id"] = fresh(rnd, "cell-")
+    ed.touch_payload(i)["runtime_cell_id"] = fresh(rnd, "cell-")
     return result(ed, "CELL.UNKNOWN", i)
 
 
@@ -333,7 +334,7 @@ def _compaction_unknown(bundle, dialect, rnd):
     if i is None:
         return None
     key = rnd.choice(["compaction_request_id", "compaction_id"])
-    ed.touch(i)["payload"][key] = fresh(rnd)
+    ed.touch_payload(i)[key] = fresh(rnd)
     return result(ed, "COMPACTION.UNKNOWN_REQUEST", i, note=key)
 
 
@@ -370,7 +371,7 @@ def _history_no_thread(bundle, dialect, rnd):
     i = pick(rnd, ed.lines_of("history_item_accepted"))
     if i is None:
         return None
-    ed.touch(i)["thread_id"] = None
+    ed.touch(i)[E.THREAD_ID] = None
     return result(ed, "HISTORY.MISSING_THREAD", i, also=["ENVELOPE.CONTEXT_CONVENTION"])
 
 
@@ -383,10 +384,10 @@ def _history_no_thread(bundle, dialect, rnd):
 def _history_agent_message(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     i = pick(rnd, [j for j in ed.lines_of("history_item_accepted")
-                   if ed.event(j)["payload"].get("agent_message_payload")])
+                   if ed.payload(j).get("agent_message_payload")])
     if i is None:
         return None
-    ed.touch(i)["payload"]["item_id"] = "amsg_" + fresh(rnd)
+    ed.touch_payload(i)["item_id"] = "amsg_" + fresh(rnd)
     return result(ed, "HISTORY.AGENT_MESSAGE", i)
 
 
@@ -401,8 +402,8 @@ def _resume_running(bundle, dialect, rnd):
         return None
     options = []
     for s in ed.lines_of("thread_started"):
-        tid = ed.event(s)["payload"]["thread_id"]
-        end = first_after(ed, s + 1, lambda e: e["payload"]["type"] == "thread_ended" and e["payload"]["thread_id"] == tid)
+        tid = ed.payload(s)["thread_id"]
+        end = first_after(ed, s + 1, lambda e: e[E.PAYLOAD]["type"] == "thread_ended" and e[E.PAYLOAD]["thread_id"] == tid)
         stop = end if end is not None else len(ed.events) - 1
         if stop > s + 1:
             options.append((s, stop, tid))
@@ -412,7 +413,7 @@ def _resume_running(bundle, dialect, rnd):
     s, stop, tid = got
     at = rnd.randrange(s + 1, stop)
     e = dict(ed.events[s], payload={"type": "thread_resumed", "thread_id": tid}, thread_id=None, codex_turn_id=None)
-    e["wall_time_unix_ms"] = ed.event(at - 1)["wall_time_unix_ms"]
+    e[E.WALL_TIME] = ed.event(at - 1)[E.WALL_TIME]
     ed.insert(at, e)
     return result(ed, "THREAD.RESUME_NOT_ENDED", at)
 
@@ -425,10 +426,10 @@ def _resume_running(bundle, dialect, rnd):
 )
 def _runtime_without_kind(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
-    i = pick(rnd, [j for j in ed.lines_of("tool_call_runtime_started") if "kind" in ed.event(j)["payload"]])
+    i = pick(rnd, [j for j in ed.lines_of("tool_call_runtime_started") if "kind" in ed.payload(j)])
     if i is None:
         return None
-    del ed.touch(i)["payload"]["kind"]
+    del ed.touch_payload(i)["kind"]
     return result(ed, "EVENT.RELEASE_REQUIRED_FIELD", i)
 
 
@@ -443,15 +444,15 @@ def _other(bundle, dialect, rnd):
     e = ed.touch(i)
     if ed.layout.store != STORE_FILES:
         # the replaced event's records go to the `other` event, so no record is left unreferenced
-        refs = [dict(ref) for _, ref in iter_refs(e["payload"], ed.dialect)]
-        e["payload"] = {"type": "other", "kind": "instrumentation", "summary": "early instrumentation event",
+        refs = [dict(ref) for _, ref in iter_refs(e[E.PAYLOAD], ed.dialect)]
+        e[E.PAYLOAD] = {"type": "other", "kind": "instrumentation", "summary": "early instrumentation event",
                         "payloads": refs, "metadata": rnd.choice([None, {"source": "test", "n": 1}, [1, 2], "text"])}
         return result(ed, "EVENT.OTHER_VARIANT", i)
     kill_line(ed, i)
     refs = []
     if rnd.random() < 0.5:
         refs.append(ed.new_payload("protocol_event", {"note": fresh(rnd)}))
-    e["payload"] = {
+    e[E.PAYLOAD] = {
         "type": "other",
         "kind": "instrumentation",
         "summary": "early instrumentation event",
@@ -471,7 +472,7 @@ def _wait_event(ed: Editor, i: int, tool_call_id: str, cell: str = "1") -> dict:
 
 def _tool_starts(ed: Editor) -> list[int]:
     return [i for i in ed.lines_of("tool_call_started")
-            if ed.event(i)["thread_id"] is not None and ed.event(i)["codex_turn_id"] is not None]
+            if ed.event(i)[E.THREAD_ID] is not None and ed.event(i)[E.TURN_ID] is not None]
 
 
 @corruption(
@@ -500,15 +501,15 @@ def _wait_duplicate(bundle, dialect, rnd):
     waits = ed.lines_of("code_cell_wait_target_resolved")
     if waits and rnd.random() < 0.5:
         i = rnd.choice(waits)
-        dup = dict(ed.events[i], payload=dict(ed.event(i)["payload"]))
+        dup = dict(ed.events[i], payload=dict(ed.payload(i)))
         ed.insert(i + 1, dup)
         return result(ed, "WAIT.DUPLICATE", i + 1, note="repeated")
     i = pick(rnd, [j for j in _tool_starts(ed)
-                   if ed.event(j)["payload"]["tool_call_id"] not in
-                   {ed.event(w)["payload"]["tool_call_id"] for w in waits}])
+                   if ed.payload(j)["tool_call_id"] not in
+                   {ed.payload(w)["tool_call_id"] for w in waits}])
     if i is None:
         return None
-    tid = ed.event(i)["payload"]["tool_call_id"]
+    tid = ed.payload(i)["tool_call_id"]
     ed.insert(i + 1, _wait_event(ed, i, tid))
     ed.insert(i + 2, _wait_event(ed, i, tid))
     return result(ed, "WAIT.DUPLICATE", i + 2, note="two for one call")
@@ -525,7 +526,7 @@ def _wait_context(bundle, dialect, rnd):
     i = pick(rnd, _tool_starts(ed))
     if i is None or not ed.editable():
         return None
-    ev = _wait_event(ed, i, ed.event(i)["payload"]["tool_call_id"])
+    ev = _wait_event(ed, i, ed.payload(i)["tool_call_id"])
     key = rnd.choice(["thread_id", "codex_turn_id"])
     ev[key] = None
     ed.insert(i + 1, ev)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..model.common import EnvelopeKey as E
 from ._edit import Editor
 from ._ops_common import fresh, pick, quiet_line, result
 from .corruptions import corruption
@@ -20,7 +21,7 @@ def _schema_version(bundle, dialect, rnd):
     if i is None:
         return None
     version = rnd.choice([v for v in (0, 1, 2, 3, 7) if v != dialect.schema_version])
-    ed.touch(i)["schema_version"] = version
+    ed.touch(i)[E.SCHEMA_VERSION] = version
     return result(ed, "ENVELOPE.SCHEMA_VERSION", i, note=f"schema_version {version}")
 
 
@@ -30,7 +31,7 @@ def _rollout_id(bundle, dialect, rnd):
     i = pick(rnd, _events(ed))
     if i is None:
         return None
-    ed.touch(i)["rollout_id"] = fresh(rnd)
+    ed.touch(i)[E.ROLLOUT_ID] = fresh(rnd)
     return result(ed, "ENVELOPE.ROLLOUT_ID", i)
 
 
@@ -88,7 +89,7 @@ def _identity(bundle, dialect, rnd):
     if not ed.events or ed.tag(0) != "rollout_started":
         return None
     key = rnd.choice(["trace_id", "root_thread_id"])
-    ed.touch(0)["payload"][key] = fresh(rnd)
+    ed.touch_payload(0)[key] = fresh(rnd)
     return result(ed, "ROLLOUT.IDENTITY", 0, note=key)
 
 
@@ -167,7 +168,7 @@ def _context_on_protocol(ed: Editor, rnd):
         return None
     start = ed.event(turn_starts[0])
     e = ed.touch(q)
-    e["thread_id"], e["codex_turn_id"] = start["thread_id"], start["codex_turn_id"]
+    e[E.THREAD_ID], e[E.TURN_ID] = start[E.THREAD_ID], start[E.TURN_ID]
     return result(ed, "ENVELOPE.CONTEXT_CONVENTION", q, note="context on a protocol event")
 
 
@@ -175,7 +176,7 @@ def _no_envelope_turn(ed: Editor, rnd):
     i = pick(rnd, ed.lines_of(*TURN_SCOPED_ONLY_PAYLOAD))
     if i is None:
         return None
-    ed.touch(i)["codex_turn_id"] = None
+    ed.touch(i)[E.TURN_ID] = None
     return result(ed, "ENVELOPE.CONTEXT_CONVENTION", i, note=f"{ed.tag(i)} without envelope turn")
 
 
@@ -184,11 +185,11 @@ def _time_goes_back(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     options = [
         i for i in range(1, len(ed.events))
-        if ed.events[i] is not None and (prev := ed.events[i - 1]) is not None and prev["wall_time_unix_ms"] > 0
+        if ed.events[i] is not None and (prev := ed.events[i - 1]) is not None and prev[E.WALL_TIME] > 0
     ]
     i = pick(rnd, options)
     if i is None:
         return None
-    before = ed.event(i - 1)["wall_time_unix_ms"]
-    ed.touch(i)["wall_time_unix_ms"] = before - rnd.randint(1, min(before, 5000))
+    before = ed.event(i - 1)[E.WALL_TIME]
+    ed.touch(i)[E.WALL_TIME] = before - rnd.randint(1, min(before, 5000))
     return result(ed, "TIME.MONOTONIC", i)

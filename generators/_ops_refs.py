@@ -168,7 +168,7 @@ def _payload_too_large(bundle, dialect, rnd):
 @corruption(
     "REF.PATH_CONFINED",
     "A payload ref leads out of the bundle: a symlink to a file outside it, or a path that is absolute "
-    "or climbs out with '..' (such a path is not payloads/{n}.json either: REF.NAMING too).",
+    f"or climbs out with '..' (such a path is not {PAYLOADS}/{{n}}.json either: REF.NAMING too).",
 )
 def _path_escapes(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
@@ -207,7 +207,7 @@ def _id_reused(bundle, dialect, rnd):
     return result(ed, "REF.ID_CONSISTENT", b[0], also=["REF.NAMING"], note=note)
 
 
-@corruption("REF.NAMING", "A payload is named otherwise than raw_payload:{n} at payloads/{n}.json (consistently).")
+@corruption("REF.NAMING", f"A payload is named otherwise than raw_payload:{{n}} at {PAYLOADS}/{{n}}.json (consistently).")
 def _naming(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     got = _pick_ref(ed, dialect, rnd)
@@ -267,7 +267,7 @@ def _checked_kind(bundle, dialect, rnd):
     return _relabel(ed, dialect, rnd, refs, lambda tag, name: checked.get((tag, name)), "REF.KIND_CHECKED")
 
 
-@corruption("REF.ORPHAN", "A file in payloads/ is referenced by no event.")
+@corruption("REF.ORPHAN", f"A file in {PAYLOADS}/ is referenced by no event.")
 def _orphan(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     ed.new_payload("protocol_event", rnd.choice([{}, {"type": "warning", "message": "unreferenced"}, []]))

@@ -13,6 +13,7 @@ import random
 
 import orjson
 
+from ..model.common import EnvelopeKey as E
 from ..model import releases as rel
 from ..model import facts
 from ..model.types import Dialect
@@ -45,7 +46,7 @@ def _readers(schema_version) -> list[rel.Release]:
 
 
 def _events(ed: Editor) -> list[dict]:
-    return [e for e in ed.events if isinstance(e, dict) and isinstance(e.get("payload"), dict)]
+    return [e for e in ed.events if isinstance(e, dict) and isinstance(e.get(E.PAYLOAD), dict)]
 
 
 def reading_dialect(r: rel.Release, dialect: Dialect) -> Dialect:
@@ -82,11 +83,11 @@ def _writer_ids(events: list[dict], schema_version, r: rel.Release, dialect: Dia
     out = set()
     own = r.schema_version
     if isinstance(own, int) and (schema_version not in (None, own)
-                                 or any(e.get("schema_version") != own for e in events)):
+                                 or any(e.get(E.SCHEMA_VERSION) != own for e in events)):
         out.add(WRITER_SCHEMA)
     reading = reading_dialect(r, dialect)
     # events of variants the reading dialect lacks are judged by VARIANT_KNOWN, not by the order rules
-    tags = [t for e in events if (t := e["payload"].get("type")) in reading.tags]
+    tags = [t for e in events if (t := e[E.PAYLOAD].get("type")) in reading.tags]
     ends = set(r.get("writer", "terminal_events") or [])
     if ends and tags and tags[-1] not in ends | set(reading.terminal_variants):
         out.add(TERMINAL)
@@ -104,9 +105,9 @@ def _body_places(events: list, payloads: dict, ref_kinds=None) -> list[tuple[int
     kinds: dict = {}
     out = []
     for i, e in enumerate(events):
-        if not isinstance(e, dict) or not isinstance(e.get("payload"), dict):
+        if not isinstance(e, dict) or not isinstance(e.get(E.PAYLOAD), dict):
             continue
-        p = e["payload"]
+        p = e[E.PAYLOAD]
         tag, call = p.get("type"), p.get("tool_call_id")
         refs = [v for v in p.values() if isinstance(v, dict) and isinstance(v.get("path"), str)]
         if ref_kinds is not None and any((v.get("kind") or {}).get("type") not in ref_kinds for v in refs):
@@ -155,7 +156,7 @@ def _release_ids(events: list[dict], schema_version, r: rel.Release, dialect: Di
     assert r.record is not None  # only measured releases have rules to break
     red = r.record.get("reducer") or {}
     if schema_version not in red.get("schema_versions_accepted", []) or any(
-            e.get("schema_version") not in red.get("schema_versions_accepted", []) for e in events):
+            e.get(E.SCHEMA_VERSION) not in red.get("schema_versions_accepted", []) for e in events):
         return {SCHEMA}
     out = _writer_ids(events, schema_version, r, dialect)
     needs = _body_needs(r, dialect)
@@ -164,13 +165,13 @@ def _release_ids(events: list[dict], schema_version, r: rel.Release, dialect: Di
         out.add(BODY)
     need = _ref_required(r)
     for e in events:
-        refs = refs_by_shape({k: v for k, v in e["payload"].items() if k != "kind"})
+        refs = refs_by_shape({k: v for k, v in e[E.PAYLOAD].items() if k != "kind"})
         if any(need - set(ref) for ref in refs):
             out.add(FIELD)
     known = set(red.get("variants") or [])
     written = set((r.record.get("writer") or {}).get("variants") or [])
     for e in events:
-        p = e["payload"]
+        p = e[E.PAYLOAD]
         tag = p.get("type")
         if tag not in known:
             out.add(VARIANT)
@@ -191,7 +192,7 @@ def _finish(ed: Editor, invariant: str, r: rel.Release, expected: set[str], inde
     bundle = ed.done()
     return Corrupted(bundle=bundle, invariant=invariant, expected=frozenset(expected),
                      line=None if index is None else index + 1,
-                     seq=None if index is None else (ed.events[index] or {}).get("seq"),
+                     seq=None if index is None else (ed.events[index] or {}).get(E.SEQ),
                      note=note, release=r.version)
 
 
@@ -255,12 +256,12 @@ def _field_removed(bundle, dialect: Dialect, rnd: random.Random):
         for i, e in enumerate(ed.events):
             tag = ed.tag(i)
             for key in required.get(tag, []) if tag else []:
-                if (tag, key) in REMOVABLE and e is not None and key in e["payload"]:
+                if (tag, key) in REMOVABLE and e is not None and key in e[E.PAYLOAD]:
                     options.append((r, i, key))
     if not options:
         return None
     r, i, key = rnd.choice(options)
-    del ed.touch(i)["payload"][key]
+    del ed.touch_payload(i)[key]
     ids = _release_ids(_events(ed), sv, r, dialect, ed.bundle.payloads)
     if FIELD not in ids:
         return None
@@ -282,13 +283,13 @@ def _missing_kinds(sv, dialect_kinds: tuple[str, ...], key: str) -> list[tuple[r
 def _tool_kind(bundle, dialect: Dialect, rnd: random.Random):
     ed = Editor(bundle, dialect)
     sv = _schema(ed)
-    starts = [i for i in ed.lines_of("tool_call_started") if isinstance(ed.event(i)["payload"].get("kind"), dict)]
+    starts = [i for i in ed.lines_of("tool_call_started") if isinstance(ed.payload(i).get("kind"), dict)]
     options = _missing_kinds(sv, facts.tool_kinds(dialect), "tool_kinds")
     if not starts or not options:
         return None
     r, kind = rnd.choice(options)
     i = rnd.choice(starts)
-    ed.touch(i)["payload"]["kind"] = {"type": kind}
+    ed.touch_payload(i)["kind"] = {"type": kind}
     ids = _release_ids(_events(ed), sv, r, dialect, ed.bundle.payloads)
     return _finish(ed, TOOL, r, ids, i, f"release {r.version} does not know tool kind {kind}")
 
@@ -297,13 +298,13 @@ def _tool_kind(bundle, dialect: Dialect, rnd: random.Random):
 def _payload_kind(bundle, dialect: Dialect, rnd: random.Random):
     ed = Editor(bundle, dialect)
     sv = _schema(ed)
-    refs = [(i, ref) for i in range(len(ed.events)) if ed.tag(i) for _, ref in iter_refs(ed.event(i)["payload"], dialect)]
+    refs = [(i, ref) for i in range(len(ed.events)) if ed.tag(i) for _, ref in iter_refs(ed.payload(i), dialect)]
     options = _missing_kinds(sv, payload_kinds(dialect), "payload_kinds")
     if not refs or not options:
         return None
     r, kind = rnd.choice(options)
     i, _ = rnd.choice(refs)
-    first = next(ref for _, ref in iter_refs(ed.touch(i)["payload"], dialect))
+    first = next(ref for _, ref in iter_refs(ed.touch_payload(i), dialect))
     first["kind"] = {"type": kind}
     ids = _release_ids(_events(ed), sv, r, dialect, ed.bundle.payloads)
     return _finish(ed, PAYLOAD, r, ids, i, f"release {r.version} does not know payload kind {kind}")

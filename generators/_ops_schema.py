@@ -13,6 +13,7 @@ import copy
 
 import orjson
 
+from ..model.common import EnvelopeKey as E
 from ..validate import Options
 from ._edit import Editor
 from ._ops_common import kill_line, pick, quiet_line, result, unparseable
@@ -65,7 +66,7 @@ def _duplicate_key(bundle, dialect, rnd):
     i = quiet_line(ed, rnd)
     if i is None:
         return None
-    seq = ed.event(i)["seq"]
+    seq = ed.event(i)[E.SEQ]
     line = ed.raw[i]
     how = rnd.choice(["envelope", "payload", "unknown"])
     if how == "envelope":
@@ -82,7 +83,7 @@ def _duplicate_key(bundle, dialect, rnd):
 def _unreadable_with(ed, i: int, key: str, value) -> None:
     """Line ``i`` becomes its event with one more payload key, which the validator cannot read."""
     e = copy.deepcopy(ed.event(i))
-    e["payload"][key] = value
+    e[E.PAYLOAD][key] = value
     unparseable(ed, i, orjson.dumps(e))
 
 
@@ -154,7 +155,7 @@ def _crlf(bundle, dialect, rnd):
     i = pick(rnd, [j for j, e in enumerate(ed.events) if e is not None])
     if i is None:
         return None
-    seq = ed.event(i)["seq"]
+    seq = ed.event(i)[E.SEQ]
     ed.replace_raw(i, ed.raw[i] + b"\r")
     return result(ed, "LINE.CRLF", i, seq=seq)
 
@@ -169,7 +170,7 @@ def _unknown_type(bundle, dialect, rnd):
     others = [t for t in ("history_item_accepted", "thread_resumed", "recording_completed") if t not in dialect.tags]
     tag = rnd.choice(others + ["turn_diff_observed", "ProtocolEventObserved", "run_started"])
     kill_line(ed, i)
-    ed.touch(i)["payload"]["type"] = tag
+    ed.touch_payload(i)["type"] = tag
     return result(ed, "EVENT.UNKNOWN_TYPE", i, note=tag)
 
 
@@ -183,11 +184,11 @@ def _schema(bundle, dialect, rnd):
     e = ed.touch(i)
     how = rnd.choice(["missing", "type", "envelope"])
     if how == "missing":
-        del e["payload"]["event_type"]
+        del e[E.PAYLOAD]["event_type"]
     elif how == "type":
-        e["payload"]["event_type"] = rnd.choice([42, None, ["turn_started"]])
+        e[E.PAYLOAD]["event_type"] = rnd.choice([42, None, ["turn_started"]])
     else:
-        e["rollout_id"] = None
+        e[E.ROLLOUT_ID] = None
     return result(ed, "EVENT.SCHEMA", i, note=how)
 
 
@@ -198,9 +199,9 @@ def _float_int(bundle, dialect, rnd):
     if i is None:
         return None
     kill_line(ed, i)
-    seq = ed.event(i)["seq"]
+    seq = ed.event(i)[E.SEQ]
     line = ed.raw[i]
-    t = ed.event(i)["wall_time_unix_ms"]
+    t = ed.event(i)[E.WALL_TIME]
     form = rnd.choice([b"%d.0", b"%de0"]) % t
     data = line.replace(b'"wall_time_unix_ms":%d' % t, b'"wall_time_unix_ms":' + form, 1)
     ed.replace_raw(i, data)
@@ -231,6 +232,6 @@ def _unknown_key(bundle, dialect, rnd):
     if i is None:
         return None
     e = ed.touch(i)
-    where = e if rnd.random() < 0.3 else e["payload"]
+    where = e if rnd.random() < 0.3 else e[E.PAYLOAD]
     where[rnd.choice(["extra", "debug_note", "x_codex_internal"])] = rnd.choice([1, "yes", None, {"k": [1]}])
     return result(ed, "EVENT.UNKNOWN_KEY", i)

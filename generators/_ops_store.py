@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 
+from ..bundle import PAYLOADS
 from ..bundle import Special
 from ..model.types import STORE_ZSTD_SHARDS
 from ..validate.rules.store import MAX_SHARD_BYTES
@@ -69,12 +70,13 @@ class Store:
     def lines_using(self, rel: str) -> list[int]:
         """Lines of the refs that name this shard."""
         n = self.number(rel)
-        return [i for i, _, ref in refs(self.ed) if ref["shard"] == n]
+        return [i for i, _, ref in refs(self.ed) if ref.get("shard") == n]
 
     def users(self) -> dict[tuple[int, str], list]:
         out: dict = {}
         for i, pointer, ref in refs(self.ed):
-            out.setdefault((ref["shard"], ref["raw_payload_id"]), []).append((i, pointer, ref))
+            if "shard" in ref:  # an omitted payload's ref uses no record
+                out.setdefault((ref["shard"], ref["raw_payload_id"]), []).append((i, pointer, ref))
         return out
 
     def owned(self, *, kinds=None):
@@ -348,7 +350,7 @@ def _unreferenced(bundle, dialect, rnd):
 
 @corruption(
     "STORE.SHARD_NAME",
-    "payloads/ holds a file that is not a shard name (1.zst, 000001.ZST, 000001.zst.tmp, junk.txt), or a "
+    f"{PAYLOADS}/ holds a file that is not a shard name (1.zst, 000001.ZST, 000001.zst.tmp, junk.txt), or a "
     "shard is a symlink out of the bundle (the kit does not read it: a reducer-profile finding).",
     edits_store=STORE_ZSTD_SHARDS,
 )

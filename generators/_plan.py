@@ -80,13 +80,11 @@ class BundlePlan:
     text_bytes: int = 24  # typical length of generated texts (prompts, outputs)
     incremental: bool = False  # requests continue the previous response instead of resending history
     mode: str = "releases"  # a generation mode of MODES
-    release: str | None = None  # write as this Codex release writes (._release), in the releases mode
+    release: str | None = None  # as this Codex release writes (releases mode) or reads (schema mode): ._release
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown generation mode {self.mode!r}; known: {', '.join(MODES)}")
-        if self.release is not None and self.mode != "releases":
-            raise ValueError(f"a release's bundles are written as it writes them (mode releases), not {self.mode!r}")
 
     def threads(self) -> int:
         return _count_threads(self.root)

@@ -19,11 +19,16 @@ release of the dialect they take out what that release differs by, from the two 
 
 What no release record says (bodies, ids, the order of a turn's events) stays as the reference
 release writes it. So ``release=`` the reference release writes what the releases mode writes.
+
+In the schema mode a release is a reader (:func:`reading_release`): its dialect (the
+schema_version it writes), every feature whose events its reducer reads, and the widened values
+drawn only from its reducer's measured vocabulary (variants, tool kinds, payload kinds, the
+summary, requester and status values serde listed), with every field its reducer requires present.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -31,6 +36,7 @@ import orjson
 
 from ..model import DIALECTS
 from ..model.types import Dialect
+from ._widen import PAYLOAD_KIND_TYPE, TOOL_KIND_TYPE
 from ._plan import CALL_KINDS, SPAWN, BundlePlan, Call, Round, ThreadPlan, TurnPlan, TURN_ENDS
 
 # Features a plan can hold, each as the smallest turn that holds it.
@@ -61,6 +67,10 @@ class WritingRelease:
     omitted: dict[str, frozenset[str]]  # variant -> fields it leaves out when they are None
     nulls: dict[str, frozenset[str]]  # variant -> fields it writes as null
     completes_recording: bool  # ends with the dialect's terminal event (after rollout_ended)
+    # the schema mode's reader (reading_release): per model type, the values its reducer knows; per
+    # variant, the fields its reducer requires (empty for a writer: the releases mode widens nothing)
+    reads: dict[str, frozenset[str]] = field(default_factory=dict)
+    required: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def shape(self, payload: dict[str, Any]) -> None:
         """Rewrite one event payload (in place) as the release writes it."""
@@ -125,6 +135,90 @@ def _writes(rel: Any) -> tuple[set[str], set[str], set[str]]:
             set(rel.get("writer", "payload_kinds", default=[])))
 
 
+def _features_within(dialect: Dialect, lacks: list[set[str]]) -> frozenset[str]:
+    """The features whose bundle holds none of ``lacks`` (variants, tool kinds, payload kinds)."""
+    return frozenset(name for name, wrote in _feature_writes(dialect.name).items()
+                     if not any(w & lack for w, lack in zip(wrote, lacks)))
+
+
+def reducer_vocabulary(rel: Any, dialect: Dialect) -> dict[str, frozenset[str]]:
+    """Per model type of ``dialect``, the values the release's reducer was measured knowing
+    ("variants" for the event variants); a type its record says nothing about is left out."""
+    from ..model.releases import REDUCER_ENUM_SITES
+    from ..model.types import Named, Nullable
+
+    out: dict[str, frozenset[str]] = {}
+    variants = rel.reducer_variants
+    if variants is not None:
+        out["variants"] = frozenset(variants)
+    kinds = rel.get("reducer", "payload_kinds")
+    if kinds is not None:
+        out[PAYLOAD_KIND_TYPE] = frozenset(kinds)
+    for name, (variant, path) in REDUCER_ENUM_SITES.items():
+        known = rel.get("reducer", name)
+        if known is None or variant not in dialect.tags:
+            continue
+        f = next((f for f in dialect.payload.variant(variant).fields if f.name == path[0]), None)
+        t = f.type.inner if f is not None and isinstance(f.type, Nullable) else f.type if f is not None else None
+        if isinstance(t, Named):
+            out[t.name] = frozenset(known)
+    return out
+
+
+def _bodies_beyond_reference(rel: Any, dialect: Dialect) -> list[str]:
+    """The body keys the release's reducer requires beyond its dialect's reference reducer, by place
+    (0.125.0: an exec runtime end's stdout). The generators write bodies as the reference release
+    does, and the schema mode writes every place a body can be."""
+    from ..model import releases
+    from ..validate.rules.release import body_required
+
+    ref = releases.release(dialect.reference_release)
+    covered = body_required(ref) if ref is not None else {}
+    out = []
+    for place, need in sorted(body_required(rel).items()):
+        extra = sorted(set(need["keys"]) - set((covered.get(place) or {}).get("keys", ())))
+        if extra:
+            out.append(f"{place}: {', '.join(extra)}")
+    return out
+
+
+@lru_cache(maxsize=None)
+def reading_release(version: str) -> WritingRelease:
+    """What the schema mode writes for ``version`` (``build_bundle(mode="schema", release=R)``):
+    :class:`NotWritable` when its reducer facts are unknown or the generators do not write its dialect."""
+    from ..model import dialect_for_schema_version
+    from ..model import releases
+    from ..writer.core import written_dialects
+
+    rel = releases.release(version)
+    if rel is None:
+        raise NotWritable(f"release {version}: not a Codex release of the table (rollout-trace codex releases)")
+    if rel.record is None or rel.reducer_variants is None:
+        raise NotWritable(f"release {version}: its reducer's facts are unknown (status {rel.status}); "
+                          f"probe it first (rollout-trace codex probe {version})")
+    dialect = dialect_for_schema_version(rel.schema_version)
+    if dialect is None or dialect.name not in written_dialects():
+        raise NotWritable(f"release {version} writes schema_version {rel.schema_version}, "
+                          f"which the kit's generators do not write")
+    reads = reducer_vocabulary(rel, dialect)
+    terminal = dialect.terminal_variants[-1]
+    known = (reads.get("variants"), reads.get(TOOL_KIND_TYPE), reads.get(PAYLOAD_KIND_TYPE))
+    writes = list(_feature_writes(dialect.name).values())
+    lacks = [set().union(*(w[i] for w in writes)) - k if k is not None else set() for i, k in enumerate(known)]
+    lacks[0].discard(terminal)
+    ok = _features_within(dialect, lacks)
+    if BASE not in ok or "call:exec" not in ok:
+        raise NotWritable(f"release {version}: its reducer does not read what every generated bundle holds")
+    beyond = _bodies_beyond_reference(rel, dialect)
+    if beyond:
+        raise NotWritable(f"release {version}: its reducer requires body keys the generators do not write "
+                          f"({'; '.join(beyond)}); --mode releases writes as it writes")
+    required = {tag: rel.required_fields(tag) for tag in dialect.tags if rel.required_fields(tag)}
+    return WritingRelease(version, dialect, ok, {}, {}, {},
+                          completes_recording=terminal != "rollout_ended" and terminal in rel.reducer_variants,
+                          reads=reads, required=required)
+
+
 @lru_cache(maxsize=None)
 def writing_release(version: str) -> WritingRelease:
     """How ``version`` writes; :class:`NotWritable` when its record does not say or the kit's
@@ -150,8 +244,7 @@ def writing_release(version: str) -> WritingRelease:
     lacks = [a - b for a, b in zip(_writes(ref), _writes(rel))]
     terminal = dialect.terminal_variants[-1]
     lacks[0].discard(terminal)  # the recording's end: completes_recording below
-    ok = {name for name, wrote in _feature_writes(dialect.name).items()
-          if not any(w & lack for w, lack in zip(wrote, lacks))}
+    ok = _features_within(dialect, lacks)
     if BASE not in ok or "call:exec" not in ok:
         base = set().union(*_feature_writes(dialect.name)["call:exec"]) - {terminal}
         raise NotWritable(f"release {version}: its writer was never seen writing "
@@ -166,3 +259,8 @@ def writing_release(version: str) -> WritingRelease:
         nulls={tag: frozenset(fs) for tag, fs in rel.get("writer", "null_fields", default={}).items()},
         completes_recording=terminal != "rollout_ended" and terminal in (rel.writer_variants or ()),
     )
+
+
+def campaign_release(version: str, mode: str) -> WritingRelease:
+    """The release a campaign of ``mode`` follows: as it writes (releases), or as its reducer reads (schema)."""
+    return reading_release(version) if mode == "schema" else writing_release(version)

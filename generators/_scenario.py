@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Iterator
 
 from ..bundle import Bundle
+from ..model import bodies as MB
 from ..model.types import Dialect
 from . import _bodies as B
 from ._ids import Ids
 from ._plan import SPAWN, BundlePlan, Round, TurnPlan
 from ._scenario_threads import Threads
 from ._scenario_tools import ToolCalls
-from ._release import writing_release
+from ._release import campaign_release
 from ._widen import Widener
 from ._writer import Sink, TraceWriter
 
@@ -63,7 +64,8 @@ class Recorder(ToolCalls, Threads):
         self.runtime_kind = any(f.name == "kind" for f in dialect.payload.variant("tool_call_runtime_started").fields)
         self.completes_recording = dialect.terminal_variants[-1] != "rollout_ended"
         # as one release writes (its writer's measured facts), or as the dialect's reference release
-        self.release = writing_release(plan.release) if plan.release is not None else None
+        # (the schema mode: as one release's reducer reads, everything its measured vocabulary allows)
+        self.release = campaign_release(plan.release, plan.mode) if plan.release is not None else None
         if self.release is not None:
             if self.release.dialect is not dialect:
                 raise ValueError(f"Codex {plan.release} writes {self.release.dialect.name}, not {dialect.name}")
@@ -74,9 +76,12 @@ class Recorder(ToolCalls, Threads):
         self.text_bytes = max(1, plan.text_bytes)
         start = BASE_MS + self.rnd.randrange(10**8)
         root_id = self.ids.uuid7(start)
-        widen = Widener(dialect, random.Random(plan.seed ^ 0x51DE), incremental=plan.incremental) if plan.mode == "schema" else None
+        widen = Widener(dialect, random.Random(plan.seed ^ 0x51DE), incremental=plan.incremental,
+                        reads=self.release.reads if self.release is not None else None,
+                        required=self.release.required if self.release is not None else None) if plan.mode == "schema" else None
         self.w = TraceWriter(dialect, sink, trace_id=self.ids.uuid4(), rollout_id=root_id, started_at=start, widen=widen,
-                             shape=self.release.shape if self.release is not None else None)
+                             shape=self.release.shape if self.release is not None else None,
+                             capture=widen.capture if widen is not None and widen.capture_cut else None)
         self.root: Thread | None = None
         self.pids = self.rnd.randrange(1000, 90000)
         self.compaction_requests = 0  # request ids are unique in the bundle
@@ -193,15 +198,15 @@ class Recorder(ToolCalls, Threads):
                 metadata_payload=self.payload("session_metadata", meta))
         session = self.w.root_thread_id
         self.protocol("session_configured", B.session_configured(session, thread_id, parent.thread_id if parent else None, rollout_path))
-        base = B.input_message("msg_" + self.ids.uuid4(), "developer", "You are Codex, a coding agent. " + self.text())
+        base = B.input_message("msg_" + self.ids.uuid4(), MB.DEVELOPER, "You are Codex, a coding agent. " + self.text())
         return Thread(thread_id, path, parent.depth + 1 if parent else 0, parent, base)
 
     def context_items(self, th: Thread) -> list:
         """Developer and environment messages Codex adds when a thread's first turn starts."""
         env = f"<environment_context>\n  <cwd>{B.CWD}</cwd>\n  <shell>bash</shell>\n</environment_context>"
         return [
-            B.input_message(self.msg_id(), "developer", "<permissions instructions>" + self.text()),
-            B.input_message(self.msg_id(), "user", env),
+            B.input_message(self.msg_id(), MB.DEVELOPER, "<permissions instructions>" + self.text()),
+            B.input_message(self.msg_id(), MB.USER, env),
         ]
 
     # -- turns --------------------------------------------------------------------------------------------
@@ -209,7 +214,7 @@ class Recorder(ToolCalls, Threads):
         if self.release is not None:
             plan = self.release.turn(plan)  # only what the release writes
         items = self.context_items(th) if th.turns_run == 0 else []
-        items.append(B.input_message(self.msg_id(), "user", self.text()))
+        items.append(B.input_message(self.msg_id(), MB.USER, self.text()))
         self.turn(th, plan, [(i, None) for i in items], parent_turn=None)
 
     def turn(self, th: Thread, plan: TurnPlan, initial: list, parent_turn: str | None) -> str:
@@ -270,7 +275,7 @@ class Recorder(ToolCalls, Threads):
         if self.schema_mode is not None and self.input_modes:
             extra["request_input_mode"] = self.input_mode(th, incremental)
         if self.prepared_prompts:
-            items = request["input"]
+            items = request[MB.REQUEST_INPUT]
             extra["prepared_prompt_payload"] = self.prepared_prompt(th, items[1:] if items and items[0] is th.base else items)
         self.ev("inference_started", th, turn, inference_call_id=call, thread_id=th.thread_id, codex_turn_id=turn,
                 model=B.MODEL, provider_name=B.PROVIDER, request_payload=request_ref, **extra)

@@ -12,6 +12,7 @@ import json
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ..model import bodies as MB
 from . import _bodies as B
 from ._plan import ThreadPlan, TurnPlan
 from ._scenario_base import RecorderBase
@@ -41,18 +42,18 @@ class Threads(RecorderBase):
                         error="Fatal error: remote compaction v2 expected exactly one compaction output item, got 0 from 1 output items")
                 continue
             n = self.ids.number()
-            summary = {"type": "compaction", "id": f"cmp-{n}", "encrypted_content": f"MOCK-COMPACTED-{n}"}
+            summary = B.compaction_item(f"cmp-{n}", f"MOCK-COMPACTED-{n}")
             self.ev("compaction_request_completed", th, turn, compaction_id=cid, compaction_request_id=rid,
                     response_payload=self.payload("compaction_response", B.compaction_response(summary)))
         replacement = []
         for item in before:
-            if item["type"] == "message" and item["role"] in ("developer", "user") and "id" in item:
-                keep = item["role"] == "user" and not item["content"][0]["text"].startswith("<environment")
+            if item["type"] == MB.MESSAGE and item["role"] in (MB.DEVELOPER, MB.USER) and "id" in item:
+                keep = item["role"] == MB.USER and not item["content"][0]["text"].startswith("<environment")
                 replacement.append(item if keep else dict(item, id=self.msg_id()))
         replacement.append(summary)
         self.ev("compaction_installed", th, turn, compaction_id=cid,
                 checkpoint_payload=self.payload("compaction_checkpoint", B.compaction_checkpoint(before, replacement)))
-        th.history = [B.resent(i) if i["type"] == "compaction" else i for i in replacement]
+        th.history = [B.resent(i) if i["type"] == MB.COMPACTION else i for i in replacement]
         th.delta = list(th.history)
         th.last_response_id = None  # the next request is a full snapshot of the new history
 
@@ -65,7 +66,7 @@ class Threads(RecorderBase):
         args = json.dumps({"message": message, "task_name": task, "fork_turns": "none"})
         spawn_item = B.function_call(f"fc-{n}", "spawn_agent", "collaboration", args, f"call-{n}")
         self.inference(parent, turn, [spawn_item])
-        call_id = spawn_item["call_id"]
+        call_id = spawn_item[MB.CALL_ID]
         self.tool_started(parent, turn, call_id, call_id, {"type": "spawn_agent"}, "collaboration.spawn_agent", args,
                           B.invocation("spawn_agent", "collaboration", arguments=args))
         child_path = f"{parent.agent_path}/{task}"
@@ -83,7 +84,7 @@ class Threads(RecorderBase):
         w_args = json.dumps({"timeout_ms": 30000})
         wait_item = B.function_call(f"fc-{m}", "wait_agent", "collaboration", w_args, f"call-{m}")
         self.inference(parent, turn, [wait_item])
-        wait_id = wait_item["call_id"]
+        wait_id = wait_item[MB.CALL_ID]
         self.tool_started(parent, turn, wait_id, wait_id, {"type": "wait_agent"}, "collaboration.wait_agent", w_args,
                           B.invocation("wait_agent", "collaboration", arguments=w_args))
         self.runtime_started(parent, turn, wait_id, {"type": "wait_agent"}, B.wait_begin(self.w.clock, parent.thread_id, wait_id))
@@ -96,7 +97,7 @@ class Threads(RecorderBase):
         # The child's final answer reaches the parent as an agent message.
         final = f"Message Type: FINAL_ANSWER\nTask name: {parent.agent_path}\nSender: {child.agent_path}\nPayload:\n{answer}"
         amsg = B.agent_message("amsg_" + self.ids.uuid7(self.w.clock), child.agent_path, parent.agent_path,
-                               [{"type": "input_text", "text": final}], turn, self.w.clock / 1000)
+                               [B.text_part(final)], turn, self.w.clock / 1000)
         self.remember(parent, B.agent_message_item(amsg))
         self.accept(parent, turn, amsg["id"], amsg)
         if child_plan.resumed is not None and self.resumes:
@@ -108,15 +109,14 @@ class Threads(RecorderBase):
         self.ev("thread_resumed", None, None, thread_id=child.thread_id)
         text = f"Message Type: NEW_TASK\nTask name: {child.agent_path}\nSender: {parent.agent_path}\nPayload:\n{self.text()}"
         amsg = B.agent_message("amsg_" + self.ids.uuid7(self.w.clock), parent.agent_path, child.agent_path,
-                               [{"type": "input_text", "text": text}], turn, self.w.clock / 1000)
+                               [B.text_part(text)], turn, self.w.clock / 1000)
         self.turn(child, plan, [(B.agent_message_item(amsg), amsg)], parent_turn=turn)
 
     def child_task(self, parent: Thread, parent_turn: str, child: Thread, plan: ThreadPlan, message: str) -> str:
         """The child's turn, started by the spawn message; returns its final answer."""
         task_text = f"Message Type: NEW_TASK\nTask name: {child.agent_path}\nSender: {parent.agent_path}\nPayload:\n"
         amsg = B.agent_message("amsg_" + self.ids.uuid7(self.w.clock), parent.agent_path, child.agent_path,
-                               [{"type": "input_text", "text": task_text},
-                                {"type": "encrypted_content", "encrypted_content": message}], parent_turn, self.w.clock / 1000)
+                               [B.text_part(task_text), B.encrypted_part(message)], parent_turn, self.w.clock / 1000)
         initial: list[tuple[dict[str, Any], dict[str, Any] | None]] = [(i, None) for i in self.context_items(child)]
         initial.append((B.agent_message_item(amsg), amsg))
         turn_plan = replace(plan.turns[0], end="answer")  # a child always reports back

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from ..model import bodies as MB
 from . import _bodies as B
 from ._plan import Call
 from ._scenario_base import RecorderBase
@@ -81,9 +82,9 @@ class ToolCalls(RecorderBase):
 
     def output_item(self, th, turn, call_item: dict, output) -> dict:
         """The call's output item: returned by the tool, accepted, resent next request."""
-        custom = call_item["type"] == "custom_tool_call"
+        custom = call_item["type"] == MB.CUSTOM_TOOL_CALL
         prefix = "ctco_" if custom else "fco_"
-        item = B.call_output(prefix + self.ids.uuid7(self.w.clock), custom, call_item["call_id"], output)
+        item = B.call_output(prefix + self.ids.uuid7(self.w.clock), custom, call_item[MB.CALL_ID], output)
         return item
 
     def deliver(self, th, turn, item: dict) -> None:
@@ -91,7 +92,7 @@ class ToolCalls(RecorderBase):
         self.remember(th, item)
 
     def run_call(self, th: Thread, turn: str, c: Call, item: dict) -> None:
-        call_id = item["call_id"]
+        call_id = item[MB.CALL_ID]
         kind = c.kind
         if kind in ("exec", "exec_fail"):
             self.exec_call(th, turn, item, fail=kind == "exec_fail")
@@ -115,7 +116,7 @@ class ToolCalls(RecorderBase):
             raise ValueError(f"unknown call kind {kind}")
 
     def exec_call(self, th, turn, item, *, fail: bool) -> None:
-        call_id = item["call_id"]
+        call_id = item[MB.CALL_ID]
         args = item["arguments"]
         cmd = json.loads(args)["cmd"]
         command = ["/bin/bash", "-lc", cmd]
@@ -138,7 +139,7 @@ class ToolCalls(RecorderBase):
 
     def stdin_calls(self, th, turn, item) -> None:
         """A command left running (its tool call ends first), then write_stdin to its session."""
-        call_id = item["call_id"]
+        call_id = item[MB.CALL_ID]
         args = item["arguments"]
         command = ["/bin/bash", "-lc", json.loads(args)["cmd"]]
         self.tool_started(th, turn, call_id, call_id, {"type": "exec_command"}, "exec_command", args,
@@ -156,7 +157,7 @@ class ToolCalls(RecorderBase):
         w_args = json.dumps({"session_id": session, "chars": chars, "yield_time_ms": 1000})
         w_item = B.function_call(f"fc-{n}", "write_stdin", None, w_args, f"call-{n}")
         self.inference(th, turn, [w_item])
-        w_id = w_item["call_id"]
+        w_id = w_item[MB.CALL_ID]
         self.tool_started(th, turn, w_id, w_id, {"type": "write_stdin"}, "write_stdin", w_args,
                           B.invocation("write_stdin", None, arguments=w_args))
         self.ev("stdin_target_resolved", th, turn, tool_call_id=w_id, exec_tool_call_id=call_id)
@@ -170,7 +171,7 @@ class ToolCalls(RecorderBase):
         self.deliver(th, turn, w_out)
 
     def patch_call(self, th, turn, item) -> None:
-        call_id = item["call_id"]
+        call_id = item[MB.CALL_ID]
         patch = item["input"]
         self.tool_started(th, turn, call_id, call_id, {"type": "apply_patch"}, "apply_patch", patch,
                           B.invocation("apply_patch", None, custom_input=patch))
@@ -185,7 +186,7 @@ class ToolCalls(RecorderBase):
         self.deliver(th, turn, output)
 
     def mcp_call(self, th, turn, item, *, error: bool) -> None:
-        call_id = item["call_id"]
+        call_id = item[MB.CALL_ID]
         name = item["name"]
         args = item["arguments"]
         self.tool_started(th, turn, call_id, call_id, {"type": "other", "name": name}, f"mcp__mockmcp.{name}", args,
@@ -203,7 +204,7 @@ class ToolCalls(RecorderBase):
         self.deliver(th, turn, output)
 
     def code_cell(self, th: Thread, turn: str, item: dict, c: Call) -> None:
-        call_id = item["call_id"]
+        call_id = item[MB.CALL_ID]
         source = item["input"]
         self.tool_started(th, turn, call_id, call_id, {"type": "other", "name": "exec"}, "exec", source,
                           B.invocation("exec", None, custom_input=source))
@@ -235,7 +236,7 @@ class ToolCalls(RecorderBase):
             {"type": "input_text", "text": f"{head}\nWall time 0.1 seconds\nOutput:\n"},
             {"type": "input_text", "text": text},
         ])
-        self.tool_ended(th, turn, item["call_id"], status, B.direct_result(output))
+        self.tool_ended(th, turn, item[MB.CALL_ID], status, B.direct_result(output))
         self.deliver(th, turn, output)
 
     def yielding_cell(self, th: Thread, turn: str, item: dict, cell: str, nested: int) -> None:
@@ -246,7 +247,7 @@ class ToolCalls(RecorderBase):
         args = json.dumps({"cell_id": cell, "yield_time_ms": 10000})
         wait_item = B.function_call(f"fc-{n}", "wait", None, args, f"call-{n}")
         self.inference(th, turn, [wait_item])
-        wait_id = wait_item["call_id"]
+        wait_id = wait_item[MB.CALL_ID]
         self.tool_started(th, turn, wait_id, wait_id, {"type": "other", "name": "wait"}, "wait", args,
                           B.invocation("wait", None, arguments=args))
         if "code_cell_wait_target_resolved" in self.dialect.tags:  # 0.171.0 confirms the wait's target

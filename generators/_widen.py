@@ -15,6 +15,9 @@ and 0.171.0: the codex tier checks that they still accept every widened bundle):
   present, ``null`` and absent, with Unicode and numeric edges in its values;
 * a terminal operation's runtime payload refs take each kind the model allows there, and a
   ref sometimes says that the store holds all of its payload (v3's ``capture``: complete);
+* a stored payload is now and then kept in part or not at all, its ref saying so (v3's
+  ``capture``: truncated, the record cut to ``retained_bytes``; omitted, no record and no
+  shard). Measured on 0.171.0: its reducer accepts either at every ref site, the body unread;
 * a protocol event's payload ref, whose body no reducer parses, takes the payload kinds no
   other ref field holds (v3: ``warmup_context``, ``model_item``, ``content_value``; 0.171.0
   reads the event whatever the kind, measured; the strict profile's REF.KIND says writers
@@ -31,7 +34,7 @@ gives the same bytes.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..model.dispatch import Table, named_type_table, type_expr_table
 from ..model.types import (
@@ -74,11 +77,14 @@ _NULL_FORMS = (None, ABSENT)
 # Named types whose values the reference reducers read as opaque (see the module docstring).
 SUMMARY_TYPE = "ToolCallSummary"
 TOOL_KIND_TYPE = "ToolCallKind"
+PAYLOAD_KIND_TYPE = "RawPayloadKind"
 # Where a tool kind is opaque: the call's own kind. The runtime's kind (v2 on) says how its
 # runtime payload is parsed, so it stays as written.
 TOOL_KIND_SITE = ("tool_call_started", "kind")
 RUNTIME_STARTED = "tool_call_runtime_started"
 CAPTURE_TYPE = "PayloadCapture"
+ORIGINAL_BYTES, RETAINED_BYTES = "original_bytes", "retained_bytes"  # PayloadCapture's size fields
+CAPTURE_CUT_EVERY = 8
 RESPONSE_ID_SITE = ("inference_completed", "response_id")
 AGENT_INVOCATION_SITE = ("tool_call_started", "invocation_payload")
 OPAQUE_REF_SITE = ("protocol_event_observed", "event_payload")  # a ref whose body no reducer parses
@@ -92,8 +98,13 @@ def int_edges(t: Int) -> tuple[int, ...]:
 class Widener:
     """Called with each event's payload (a dict) before it is written; edits it in place."""
 
-    def __init__(self, dialect: Dialect, rnd: random.Random, *, incremental: bool = False):
+    def __init__(self, dialect: Dialect, rnd: random.Random, *, incremental: bool = False,
+                 reads: Mapping[str, frozenset[str]] | None = None, required: Mapping[str, frozenset[str]] | None = None):
         self.dialect = dialect
+        # one release's reducer (._release.reading_release): per type, the values it knows, and per
+        # variant, the fields it requires; None: every value of the model
+        self.reads = reads or {}
+        self.required = required or {}
         self.incremental = incremental  # later requests continue earlier responses by their id
         self.rnd = rnd
         self._next: dict[object, int] = {}
@@ -106,10 +117,20 @@ class Widener:
         capture = next((u for u in dialect.types if isinstance(u, TaggedUnion) and u.name == CAPTURE_TYPE), None)
         whole = [v for v in capture.variants if not v.fields] if capture else []
         self.capture_complete = {capture.tag_key: whole[0].tag} if capture and whole else None
+        # the capture variants of a payload the store holds part of or none of (the ones with fields)
+        self.capture_cut = tuple(v for v in capture.variants if v.fields) if capture else ()
+        self._capture_tag = capture.tag_key if capture else ""
         self._terminal_calls: set[str] = set()  # tool_call_ids whose kind starts a terminal operation
         kinds = dialect.type(TOOL_KIND_TYPE)
         self._terminal_kinds = {v.tag for v in kinds.variants if v.terminal_operation} if isinstance(kinds, TaggedUnion) else set()
         self.unplaced_kinds = unplaced_kinds(dialect)
+
+    def known(self, type_name: str, options: tuple[Any, ...]) -> tuple[Any, ...]:
+        """``options`` (values, or variants by tag) the reader knows of type ``type_name``."""
+        allowed = self.reads.get(type_name)
+        if allowed is None:
+            return options
+        return tuple(o for o in options if getattr(o, "tag", o) in allowed)
 
     def pick(self, site: object, options: tuple[Any, ...]) -> Any:
         """The next of ``options`` at ``site``: a cycle from a seeded offset."""
@@ -118,6 +139,15 @@ class Widener:
         k = self._next[site]
         self._next[site] = k + 1
         return options[k % len(options)]
+
+    def capture(self, kind: str, size: int) -> dict[str, Any] | None:
+        """The capture note of a payload of ``size`` bytes about to be stored (None: all of it,
+        no note); about one payload in CAPTURE_CUT_EVERY is cut, in turn by each way."""
+        v = self.pick(("capture",), (None,) * (CAPTURE_CUT_EVERY - 1) * len(self.capture_cut) + self.capture_cut)
+        if v is None:
+            return None
+        sizes = {ORIGINAL_BYTES: size, RETAINED_BYTES: size // 2}  # retained: less than the original
+        return {self._capture_tag: v.tag, **{f.name: sizes[f.name] for f in v.fields}}
 
     def __call__(self, payload: dict[str, Any], following: dict[str, Any] | None) -> None:
         """Widen ``payload``; ``following`` is the next event's payload (None at the end)."""
@@ -164,7 +194,7 @@ class Widener:
     def needed(self, obj: dict[str, Any], f: Field, site: tuple[str, ...]) -> bool:
         """Whether a reference reducer needs this optional field's value where it is written
         (each case measured: the reducers' errors are quoted)."""
-        if f.required_since is not None:
+        if f.required_since is not None or (len(site) == 2 and f.name in self.required.get(site[0], ())):
             return True
         if site == RESPONSE_ID_SITE:
             return self.incremental  # "incremental inference request referenced unknown previous_response_id"
@@ -181,10 +211,12 @@ class Widener:
         ref that holds all of its payload may say so (``capture``: complete, v3)."""
         if not isinstance(value, dict):
             return
-        if self._in_terminal_call and len(f.payload_kinds) > 1:
-            value["kind"] = {"type": self.pick(site + ("kind",), f.payload_kinds)}
-        elif site == OPAQUE_REF_SITE and self.unplaced_kinds:
-            kind = self.pick(site + ("kind",), (None,) + self.unplaced_kinds)
+        kinds = self.known(PAYLOAD_KIND_TYPE, f.payload_kinds)
+        unplaced = self.known(PAYLOAD_KIND_TYPE, self.unplaced_kinds)
+        if self._in_terminal_call and len(kinds) > 1:
+            value["kind"] = {"type": self.pick(site + ("kind",), kinds)}
+        elif site == OPAQUE_REF_SITE and unplaced:
+            kind = self.pick(site + ("kind",), (None,) + unplaced)
             if kind is not None:
                 value["kind"] = {"type": kind}
         if self.capture_complete is not None and "capture" not in value and self.pick(site + ("capture",), (True, False)):
@@ -194,7 +226,7 @@ class Widener:
         """The widened value of a named type, or ABSENT to keep ``value``."""
         t = self.dialect.type(name)
         if isinstance(t, StrEnum):
-            return self.pick(site, t.values)
+            return self.pick(site, self.known(name, t.values))
         if isinstance(t, TaggedUnion) and name == TOOL_KIND_TYPE and site == TOOL_KIND_SITE:
             current = next((v for v in t.variants if v.tag == value.get("type")), None)
             if current is None or current.terminal_operation or current.agent_activity:
@@ -203,11 +235,11 @@ class Widener:
                 return ABSENT
             # an agent kind's runtime end is parsed as sub-agent activity or a collab end (BODY.AGENT_ACTIVITY):
             # only a call without runtime events may take one
-            free = tuple(v for v in t.variants if not v.terminal_operation
-                         and not (v.agent_activity and self._runtime_follows))
+            free = self.known(name, tuple(v for v in t.variants if not v.terminal_operation
+                                          and not (v.agent_activity and self._runtime_follows)))
             return self.union_value(t, self.pick(site, free).tag, site)
         if isinstance(t, TaggedUnion) and name == SUMMARY_TYPE:
-            return self.union_value(t, self.pick(site, t.tags), site)
+            return self.union_value(t, self.pick(site, self.known(name, t.tags)), site)
         return ABSENT
 
     # -- values drawn from the model ------------------------------------------------------------
@@ -233,7 +265,7 @@ class Widener:
 def unplaced_kinds(dialect: Dialect) -> tuple[str, ...]:
     """The payload kinds of the dialect that no ref field names among the kinds it holds."""
     placed = {k for v in dialect.payload.variants for f in v.fields for k in f.payload_kinds}
-    return tuple(k for k in dialect.type_as("RawPayloadKind", UnitKind).values if k not in placed)
+    return tuple(k for k in dialect.type_as(PAYLOAD_KIND_TYPE, UnitKind).values if k not in placed)
 
 
 def _draw_named(w: Widener, t: Named, site: tuple[str, ...]) -> Any:
@@ -243,9 +275,9 @@ def _draw_named(w: Widener, t: Named, site: tuple[str, ...]) -> Any:
 
 # One drawing rule per named type.
 _DRAW_NAMED: Table[Callable[[Widener, Any, tuple[str, ...]], Any]] = named_type_table("widened value of a named type", {
-    StrEnum: lambda w, nt, site: w.pick(site, nt.values),
-    UnitKind: lambda w, nt, site: {"type": w.pick(site, nt.values)},
-    TaggedUnion: lambda w, nt, site: w.union_value(nt, w.pick(site + ("tag",), nt.tags), site),
+    StrEnum: lambda w, nt, site: w.pick(site, w.known(nt.name, nt.values)),
+    UnitKind: lambda w, nt, site: {"type": w.pick(site, w.known(nt.name, nt.values))},
+    TaggedUnion: lambda w, nt, site: w.union_value(nt, w.pick(site + ("tag",), w.known(nt.name, nt.tags)), site),
     Struct: lambda w, nt, site: {f.name: w.value(f.type, site + (f.name,)) for f in nt.fields if f.required},
 })
 

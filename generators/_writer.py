@@ -22,6 +22,7 @@ from ..bundle import MANIFEST, PAYLOADS, TRACE, Bundle, dumps_pretty
 from ..model.types import STORE_ZSTD_SHARDS, Dialect
 from ..writer.core import event_record, manifest_record, writes_store
 from ..store.shards import ShardWriter, StoreWriter, shard_name
+from ._widen import RETAINED_BYTES
 
 
 def sharded(dialect: Dialect) -> bool:
@@ -138,7 +139,8 @@ class TraceWriter:
 
     def __init__(self, dialect: Dialect, sink, *, trace_id: str, rollout_id: str, started_at: int,
                  widen: Callable[[dict[str, Any], dict[str, Any] | None], None] | None = None,
-                 shape: Callable[[dict[str, Any]], None] | None = None):
+                 shape: Callable[[dict[str, Any]], None] | None = None,
+                 capture: Callable[[str, int], dict[str, Any] | None] | None = None):
         if not writes_store(dialect):
             raise ValueError(f"dialect {dialect.name}: the generators do not write a {dialect.layout.store} store")
         self.dialect = dialect
@@ -155,6 +157,7 @@ class TraceWriter:
         self.records = 0
         self.widen = widen  # the "schema" generation mode's rewrite of each payload (._widen)
         self.shape = shape  # one release's way of writing each payload (._release)
+        self.capture = capture  # the schema mode's capture note of a stored payload, by kind and size (._widen)
         self._held: tuple[Any, ...] | None = None  # the event the widener has not seen the next of
 
     # -- payloads -------------------------------------------------------------------
@@ -164,9 +167,21 @@ class TraceWriter:
         self.next_payload += 1
         layout = self.dialect.layout
         if self.store is not None:  # v3: a compact record appended to the current shard
-            shard = self.store.append(layout.payload_id_for(n).encode(), orjson.dumps(body))
+            data = orjson.dumps(body)
+            note = self.capture(kind, len(data)) if self.capture is not None else None
+            if note is not None and RETAINED_BYTES not in note:  # omitted: no record, no shard
+                ref = layout.ref(n, kind, None)
+                del ref[layout.ref_key]
+                ref["capture"] = note
+                return ref
+            if note is not None:  # truncated: the record keeps the first bytes only
+                data = data[: note[RETAINED_BYTES]]
+            shard = self.store.append(layout.payload_id_for(n).encode(), data)
             self.records += 1
-            return layout.ref(n, kind, shard)
+            ref = layout.ref(n, kind, shard)
+            if note is not None:
+                ref["capture"] = note
+            return ref
         self.sink.payload(layout.file_for(n=n), dumps_pretty(body))
         return layout.ref(n, kind)
 

@@ -99,6 +99,10 @@ UNCORRUPTIBLE: dict[str, str] = {
     "KIT.INTERNAL_ERROR": "reports a bug of the kit itself; every bundle, however broken, must end in other findings",
     "BUNDLE.TRACE_CHANGED": "needs a writer appending while the check runs, not a bundle at rest "
     "(tests/test_validate_hostile.py appends from a thread)",
+    "KIT.SEARCH_CAP": "about a directory of bundles too deep or too large to search, not about a bundle "
+    "(tests/test_hostile_cli.py builds one)",
+    "KIT.RELEASE_RULES_CAP": "checked only with a release to judge by (`--release`, compat); "
+    "tests/test_hostile_cli.py builds a bundle past the cap",
 }
 
 

@@ -160,6 +160,90 @@ def test_the_engine_counts_triages_and_shrinks_with_a_fake_reference(tmp_path):
     assert "## Rates per layer" in page(doc)
 
 
+def test_worker_processes_give_the_results_of_one_process(tmp_path):
+    ref = python_reference(lambda p: (True, ""))  # accepts everything: the kit's rejects disagree
+    one = run("0.169.0", "v2", ref, 30, seed=5, jobs=1, shrink_tests=0, scratch=tmp_path)
+    two = run("0.169.0", "v2", ref, 30, seed=5, jobs=2, shrink_tests=0, scratch=tmp_path)
+    assert one.results == two.results and one.skipped == two.skipped
+    assert [(c.key, c.count, c.example) for c in one.cases] == [(c.key, c.count, c.example) for c in two.cases]
+    assert any(r.outcome == DISAGREE for r in two.results)
+    assert all(c.shrunk is not None for c in two.cases)  # made again in this process from its index
+    assert not list(tmp_path.iterdir())  # every mutant removed
+    t = two.timing
+    assert t.jobs == 2 and t.reference_runs == len(two.results) and t.floor == t.reference / 2
+
+
+def test_an_interrupted_pool_run_stops_and_leaves_no_mutant_behind(tmp_path):
+    calls = tmp_path / "calls"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+
+    def ref(path: Path) -> tuple[bool, str]:  # in a worker process: Ctrl-C while judging the fifth
+        with calls.open("a") as f:
+            f.write("x\n")
+        if len(calls.read_text().splitlines()) == 5:
+            raise KeyboardInterrupt
+        return True, ""
+
+    with pytest.raises(KeyboardInterrupt):
+        run("0.169.0", "v2", python_reference(ref), 400, seed=2, jobs=2, shrink_tests=0, scratch=scratch)
+    assert len(calls.read_text().splitlines()) < 100  # the chunks not started were dropped
+    assert not list(scratch.iterdir())
+
+
+@pytest.mark.parametrize("group", [True, False], ids=["process-group", "parent-only"])
+def test_sigterm_ends_a_pool_run_and_removes_what_it_wrote(tmp_path, group):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    slow = f"{sys.executable} -c 'import time; time.sleep(0.05)'"
+    p = subprocess.Popen([sys.executable, "-m", "rollout_trace_kit", "codex", "diff", "--release", "0.169.0",
+                          "--mutations", "5000", "--jobs", "2", "--shrink-tests", "0", "--reference-cmd", slow,
+                          "--scratch", str(scratch), "-q"], start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(600):  # until it judges mutants
+            if any(d.name.startswith("rtk-diff-") and "codex-home" not in d.name for d in scratch.iterdir()):
+                break
+            time.sleep(0.1)
+        (os.killpg if group else os.kill)(p.pid, signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        try:  # the workers too, should they outlive the parent
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert p.returncode == 128 + signal.SIGTERM, err
+    assert b"Traceback" not in err
+    assert not list(scratch.iterdir())
+
+
+def test_the_report_gives_the_floor_and_where_the_time_went(tmp_path):
+    from rollout_trace_kit.codex.diff.report import timing_lines
+
+    r = run("0.169.0", "v2", python_reference(lambda p: (True, "")), 5, seed=1, shrink_tests=0, scratch=tmp_path)
+    text = "\n".join(timing_lines(r))
+    assert f"floor: {r.timing.reference_runs} reducer runs" in text
+    for part in ("mutants/s", "reducer", "kit", "write and remove", "generate", "load average"):
+        assert part in text, part
+
+
+def test_the_codex_reference_runs_with_the_home_it_is_given(tmp_path):
+    from rollout_trace_kit.codex.diff.judge import CodexReference, codex_home
+
+    fake = tmp_path / "codex"  # a stand-in for the native binary: rejects, naming its CODEX_HOME
+    fake.write_text("#!/bin/sh\necho \"Error: home=$CODEX_HOME\" >&2\nexit 1\n")
+    fake.chmod(0o755)
+    with codex_home(tmp_path) as home:
+        verdict = CodexReference(fake, 5.0, Path(home))(tmp_path, tmp_path / "state.json")
+        assert not verdict.accepted and verdict.first_error == f"Error: home={home}"
+    assert not Path(home).exists()
+
+
 def test_a_reference_hang_is_counted_apart(tmp_path):
     ref = lambda path, out: RefVerdict(False, hang=True)  # noqa: E731
     r = run("0.171.0", "v3", ref, 10, seed=1, shrink_tests=0, scratch=tmp_path)

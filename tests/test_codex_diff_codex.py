@@ -2,17 +2,20 @@
 
 It asserts that the engine runs, judges, triages and reports rates; it does not assert 0
 disagreements (issue 18's target, not yet met: see docs/reference/differential.md for the
-measured rates). ``RTK_DIFF_MUTANTS`` sets the mutants per dialect (default 1,000: 3,000 in all, about 2 minutes per dialect on 2 loaded cores).
+measured rates). ``RTK_DIFF_MUTANTS`` sets the mutants per dialect (default 1,000: 3,000 in all); the
+run uses two worker processes, the mutants and the reducer's CODEX_HOME on ``/dev/shm``, as the
+command does.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from rollout_trace_kit.codex.diff.engine import run
-from rollout_trace_kit.codex.diff.judge import DISAGREE, OUTCOMES, CodexReference
+from rollout_trace_kit.codex.diff.judge import DISAGREE, OUTCOMES, CodexReference, codex_home, default_scratch
 from rollout_trace_kit.codex.diff.mutators import LAYERS
 from rollout_trace_kit.codex.diff.report import report_dict
 from rollout_trace_kit.codex.install import REFERENCE_RELEASES
@@ -22,10 +25,11 @@ MUTANTS = int(os.environ.get("RTK_DIFF_MUTANTS", "1000"))
 
 
 @pytest.mark.parametrize("dialect", sorted(REFERENCE_RELEASES))
-def test_a_differential_run_per_dialect_reports_rates(dialect, codex_binaries, tmp_path, record_property):
+def test_a_differential_run_per_dialect_reports_rates(dialect, codex_binaries, record_property):
     release = REFERENCE_RELEASES[dialect]
-    r = run(release, dialect, CodexReference(codex_binaries[dialect], timeout=10.0), MUTANTS, seed=0,
-            shrink_tests=30, scratch=tmp_path)
+    with codex_home(default_scratch()) as home:
+        r = run(release, dialect, CodexReference(codex_binaries[dialect], 10.0, Path(home)), MUTANTS, seed=0,
+                jobs=2, shrink_tests=30)
     assert len(r.results) + r.skipped == MUTANTS
     assert len(r.results) > MUTANTS * 0.95  # a mutator finds something to change in nearly every draw
     doc = report_dict([r], "codex tier")["runs"][0]

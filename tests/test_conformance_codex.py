@@ -19,10 +19,6 @@ from rollout_trace_kit.model import releases
 
 pytestmark = pytest.mark.codex
 
-# Known disagreements (measured 2026-12-05), each an open question for the model, not a skip:
-# 0.167.2 accepts v2/invalid-HISTORY.AGENT_MESSAGE (the model has that rule from 0.169.0's reducer).
-KNOWN_DISAGREEING = {"0.167.2": "accepts v2/invalid-HISTORY.AGENT_MESSAGE"}
-
 
 def oldest_readers() -> list[str]:
     """The first release of every epoch that has a reducer."""
@@ -30,16 +26,11 @@ def oldest_readers() -> list[str]:
             if e.status != "unknown" and e.representative.get("has_reducer")]
 
 
-def _param(release: str):
-    why = KNOWN_DISAGREEING.get(release)
-    return pytest.param(release, marks=pytest.mark.xfail(strict=True, reason=why)) if why else release
-
-
 def test_every_epoch_with_a_reducer_is_checked():
     assert len(oldest_readers()) >= 12 and "0.125.0" in oldest_readers()
 
 
-@pytest.mark.parametrize("release", [_param(r) for r in oldest_readers()])
+@pytest.mark.parametrize("release", oldest_readers())
 def test_every_expected_reducer_verdict_is_the_real_reducers(release):
     binary = ensure_codex(release)
     if binary is None:

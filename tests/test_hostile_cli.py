@@ -247,23 +247,85 @@ def test_a_directory_no_one_may_list_is_judged_not_skipped(tmp_path, monkeypatch
 
     _bundle_at(tmp_path / "good")
     (tmp_path / "locked" / "hidden").mkdir(parents=True)  # chmod 000 as another user would see it
-    listing = Path.iterdir
+    scan = os.scandir
 
-    def iterdir(self):
-        if self.name == "locked":
-            raise PermissionError(13, "Permission denied", str(self))
-        return listing(self)
+    def scandir(path):
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scan(path)
 
-    monkeypatch.setattr(Path, "iterdir", iterdir)
+    monkeypatch.setattr(os, "scandir", scandir)
     assert find_bundles(tmp_path) == [tmp_path / "good", tmp_path / "locked"]
 
 
-def test_bundles_below_the_search_depth_are_a_usage_error_not_skipped(tmp_path):
+def test_bundles_deep_in_a_tree_are_found_and_hidden_directories_not_searched(tmp_path):
+    import json
+
     _bundle_at(tmp_path / "shallow")
     _bundle_at(tmp_path / "a" / "b" / "c" / "d" / "e" / "deep")
-    proc = _rt("validate", str(tmp_path), "-q")
-    assert proc.returncode == 2, proc  # "ok" on the shallow one alone before
-    assert b"not searched" in proc.stderr
+    # a repository's .git: refs nested deeper than any search, and no bundle
+    deep_git = tmp_path / ".git" / "refs" / "/".join(f"r{n}" for n in range(40))
+    deep_git.mkdir(parents=True)
+    proc = _rt("validate", str(tmp_path), "--format", "json")
+    assert b"Traceback" not in proc.stderr and b"not searched" not in proc.stderr  # exit 2 before
+    judged = [b["bundle"] for b in json.loads(proc.stdout)["bundles"]]
+    assert judged == [str(tmp_path / "a" / "b" / "c" / "d" / "e" / "deep"), str(tmp_path / "shallow")]
+
+
+def test_a_search_cap_reached_is_a_finding_never_ok(tmp_path):
+    import json
+
+    from rollout_trace_kit.validate.cli import MAX_SEARCH_DEPTH
+
+    _bundle_at(tmp_path / "shallow")
+    deep = tmp_path / "/".join("d" for _ in range(MAX_SEARCH_DEPTH + 2))
+    _bundle_at(deep / "bundle")
+    for command in (["validate", str(tmp_path), "--format", "json"], ["compat", str(tmp_path), "--format", "json"]):
+        proc = _rt(*command)
+        assert proc.returncode == 1, proc
+        rows = json.loads(proc.stdout)["bundles"]
+        stopped = [r for r in rows if r["bundle"] != str(tmp_path / "shallow")]
+        assert len(stopped) == 1 and str(deep) not in stopped[0]["bundle"]
+        if command[0] == "validate":
+            assert [f["invariant"] for f in stopped[0]["findings"]] == ["KIT.SEARCH_CAP"]
+            assert "searched 32 directories deep" in stopped[0]["findings"][0]["message"]
+        else:
+            assert not stopped[0].get("readers")
+
+
+def test_the_search_stops_after_its_entry_cap_with_a_finding(tmp_path, monkeypatch):
+    from rollout_trace_kit.validate import cli
+
+    _bundle_at(tmp_path / "a")
+    for n in range(20):
+        (tmp_path / "z" / f"f{n}").mkdir(parents=True)
+    monkeypatch.setattr(cli, "MAX_SEARCH_ENTRIES", 10)
+    unsearched: dict = {}
+    found = cli.find_bundles(tmp_path, unsearched)
+    assert found == [tmp_path / "a", tmp_path / "z"] and list(unsearched) == [tmp_path / "z"]
+    assert "stops after 10 entries" in unsearched[tmp_path / "z"]
+
+
+def test_the_fleet_table_lists_a_directory_no_one_may_list(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from rollout_trace_kit.validate.table import bundle_paths, judge_rows
+
+    _bundle_at(tmp_path / "good")
+    (tmp_path / "locked" / "hidden").mkdir(parents=True)
+    scan = os.scandir
+
+    def scandir(path):
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scan(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    paths = bundle_paths(tmp_path)
+    assert paths == [str(tmp_path / "good"), str(tmp_path / "locked")]  # skipped silently before
+    monkeypatch.setattr(os, "scandir", scan)
+    rows = judge_rows(paths[1])
+    assert rows[0]["ok"] is False and rows[0]["findings"] > 0
 
 
 @pytest.mark.parametrize("where", ["inside", "itself"])
@@ -281,3 +343,269 @@ def test_check_writer_never_keeps_bundles_in_a_bundle_it_replays(tmp_path, where
     assert proc.returncode == 2, proc
     assert b"never writes into a bundle" in proc.stderr
     assert sorted(p.name for p in bundle.iterdir()) == before
+
+
+# --- the release summary's caps: past one the kit declined to judge -------------------------------
+
+@pytest.mark.parametrize("cap", ["MAX_KEYSETS", "MAX_NAMES"])
+def test_a_release_summary_cap_reached_is_an_error_never_ok(monkeypatch, cap):
+    from rollout_trace_kit.corpus import corpus_root
+    from rollout_trace_kit.validate import Options, Profile, validate_bundle
+    from rollout_trace_kit.validate.compat_cli import judge_bundle
+    from rollout_trace_kit.validate.rules import release
+
+    bundle = corpus_root() / "codex-0.169.0" / "tools"
+    assert validate_bundle(bundle, Options(profile=Profile.REDUCER, release="0.169.0")).ok
+    monkeypatch.setattr(release, cap, 0)  # every bundle past the cap, as a hostile one is past 64 or 256
+    report = validate_bundle(bundle, Options(profile=Profile.REDUCER, release="0.169.0"))
+    assert not report.ok  # "ok" before: the rules judged the first key set of each variant alone
+    capped = [f for f in report.findings if f.invariant == "KIT.RELEASE_RULES_CAP"]
+    assert capped and capped[0].severity.value == "error" and "declined" in capped[0].message
+    assert judge_bundle(bundle)["readers"] == []  # compat names no reader
+
+
+def test_a_bundle_past_the_key_set_cap_fails_validate_release_and_compat(tmp_path):
+    import json
+    import shutil
+
+    from rollout_trace_kit.corpus import corpus_root
+    from rollout_trace_kit.validate.rules.release import MAX_KEYSETS
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(corpus_root() / "codex-0.169.0" / "basic", bundle)
+    lines = (bundle / "trace.jsonl").read_bytes().splitlines()
+    first = json.loads(lines[0])
+    extra = []
+    for n in range(MAX_KEYSETS + 1):  # one variant, a key set per event (serde ignores the unknown key)
+        ev = json.loads(json.dumps(first))
+        ev["payload"][f"x{n}"] = 1
+        extra.append(json.dumps(ev).encode())
+    (bundle / "trace.jsonl").write_bytes(b"\n".join(lines[:1] + extra + lines[1:]) + b"\n")
+    proc = _rt("validate", str(bundle), "--profile", "reducer", "--release", "0.169.0", "--format", "json")
+    found = {f["invariant"] for b in json.loads(proc.stdout)["bundles"] for f in b["findings"]}
+    assert proc.returncode == 1 and "KIT.RELEASE_RULES_CAP" in found, proc.stdout[-2000:]
+    compat = _rt("compat", str(bundle), "--format", "json")
+    assert compat.returncode == 1 and json.loads(compat.stdout)["bundles"][0]["readers"] == []
+
+
+# --- manifest.json and trace.jsonl as symbolic links ----------------------------------------------
+
+def _linked_bundle(tmp_path, name: str, out: bool):
+    import shutil
+
+    from rollout_trace_kit.corpus import corpus_root
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(corpus_root() / "codex-0.169.0" / "basic", bundle)
+    where = tmp_path / "elsewhere" if out else bundle / "kept"
+    where.mkdir()
+    (bundle / name).rename(where / name)
+    (bundle / name).symlink_to(where / name)
+    return bundle
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "trace.jsonl"])
+def test_a_link_out_of_the_bundle_is_not_read_and_the_kit_declines(tmp_path, name):
+    import json
+
+    bundle = _linked_bundle(tmp_path, name, out=True)
+    secret = b"secret-of-someone-else ::error::x"
+    (tmp_path / "elsewhere" / name).write_bytes(secret)  # read and quoted in a finding before
+    for profile in ("reducer", "writer", "strict"):
+        proc = _rt("validate", str(bundle), "--profile", profile, "--format", "json")
+        assert proc.returncode == 1, proc  # "ok" before, in the reducer profile, for a real file there
+        findings = json.loads(proc.stdout)["bundles"][0]["findings"]
+        assert [f["invariant"] for f in findings] == ["BUNDLE.CONFINED"] and b"secret" not in proc.stdout
+    compat = _rt("compat", str(bundle), "--format", "json")
+    assert compat.returncode == 1 and json.loads(compat.stdout)["bundles"][0]["readers"] == []
+    assert b"secret" not in compat.stdout
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "trace.jsonl"])
+def test_a_link_inside_the_bundle_is_read_and_a_writer_finding(tmp_path, name):
+    import json
+
+    bundle = _linked_bundle(tmp_path, name, out=False)
+    reducer = _rt("validate", str(bundle), "--profile", "reducer", "-q")
+    assert reducer.returncode == 0, reducer  # the reducers read it (measured on 0.164.0, 0.169.0, 0.171.0)
+    writer = _rt("validate", str(bundle), "--format", "json")
+    assert writer.returncode == 1, writer
+    assert [f["invariant"] for f in json.loads(writer.stdout)["bundles"][0]["findings"]] == ["BUNDLE.NOT_LINKED"]
+
+
+# --- a descendant that leaves the process group (setsid) is killed after its run -------------------
+
+SLEEPER = os.path.join(os.path.dirname(__file__), "reducers", "setsid_sleeper.py")
+needs_subreaper = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_CHILD_SUBREAPER is Linux's")
+
+
+@needs_subreaper
+@pytest.mark.parametrize("clean_env", [False, True], ids=["inherits", "drops-its-environment"])
+def test_fuzz_reducer_kills_a_setsid_descendant(tmp_path, clean_env):
+    import uuid
+
+    from ._helpers import process_gone
+
+    marker = f"rtk-setsid-{uuid.uuid4().hex}"
+    cmd = f"{sys.executable} {SLEEPER} {{bundle}} {marker}" + (" --clean-env" if clean_env else "")
+    proc = _rt("fuzz-reducer", "--cmd", cmd, "--dialect", "v2", "--examples", "3", "--seed", "0", "--jobs", "1",
+               "--invariant", "SEQ.NO_GAP", "--no-shrink", "--format", "json", "--repro-dir", str(tmp_path / "r"),
+               cwd=tmp_path, timeout=600)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    assert process_gone(marker)  # the sleepers lived on for 600 s before
+
+
+@needs_subreaper
+@pytest.mark.parametrize("clean_env", [False, True], ids=["inherits", "drops-its-environment"])
+def test_conformance_run_kills_a_setsid_descendant(clean_env):
+    import uuid
+
+    from ._helpers import process_gone
+    from rollout_trace_kit.conformance.suite.run import run_case
+
+    root, expected = _first_case()
+    marker = f"rtk-setsid-{uuid.uuid4().hex}"
+    env = "env -i PATH=/usr/bin:/bin " if clean_env else ""
+    cmd = f"{env}setsid sh -c 'sleep 600; : {marker}' </dev/null >/dev/null 2>&1 & exit 0"
+    out = run_case(root, expected, cmd, profile="reducer", release=None, timeout=300)
+    assert out.status == "pass", out
+    assert process_gone(marker)
+
+
+@needs_subreaper
+def test_check_writer_kills_a_setsid_descendant_of_the_writer(tmp_path):
+    import uuid
+
+    from ._helpers import process_gone
+    from rollout_trace_kit.conformance.writer.process import WriterProcess
+
+    marker = f"rtk-setsid-{uuid.uuid4().hex}"
+    writer = WriterProcess(["sh", "-c", f"setsid sh -c 'sleep 600; : {marker}' </dev/null >/dev/null 2>&1 & cat"])
+    writer.send(b"{}", timeout=30)
+    assert writer.receive(timeout=30) == b"{}"
+    writer.cleanup()
+    assert process_gone(marker)
+
+
+# --- an output path that is a FIFO no process reads: an error, not a hang --------------------------
+
+@pytest.mark.parametrize("command", [
+    ["invariants", "-o", "{fifo}"],
+    ["validate", "corpus:codex-0.164.0/basic", "-o", "{fifo}"],
+    ["validate", "corpus:codex-0.164.0/basic", "--report", "sarif={fifo}", "-q"],
+    ["conformance", "tarball", "{fifo}"],
+    ["fuzz-reducer", "--cmd", "true", "--examples", "1", "--repro-dir", "r", "-o", "{fifo}"],
+])
+def test_an_output_fifo_no_one_reads_is_exit_2_not_a_hang(tmp_path, command):
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    proc = _rt(*[c.replace("{fifo}", str(fifo)) for c in command], cwd=tmp_path, timeout=300)  # waited forever before
+    assert proc.returncode == 2, proc
+    assert b"Traceback" not in proc.stderr and b"a FIFO no process reads" in proc.stderr
+
+
+def test_an_output_pipe_someone_reads_is_written():
+    import threading
+
+    read, write = os.pipe()
+    got = []
+    reader = threading.Thread(target=lambda: got.append(os.read(read, 1 << 20)))
+    reader.start()
+    proc = _rt("invariants", "-o", f"/proc/self/fd/{write}", pass_fds=(write,))
+    os.close(write)
+    reader.join(60)
+    os.close(read)
+    assert proc.returncode == 0, proc
+    assert got and b"BUNDLE.IS_DIRECTORY" in got[0]
+
+
+# --- fuzz-reducer merge: a report is input; its strings never reach the log raw --------------------
+
+def test_the_fuzz_report_summary_escapes_every_string_of_a_merged_report():
+    import io
+
+    from rollout_trace_kit.conformance.reducer.report import print_human
+
+    evil = "X\n::error::pwn##[warning]y\r\n::add-mask::z\x1b[31m\u2028::error::ls"
+    doc = {
+        "failures": [], "expected_failures": [], "new_failures": [evil], "cases": evil, "seconds": 1, "seed": evil,
+        "stale_known_results": [],
+        "results": {"pass": evil}, "skipped": evil,
+        "oracles": {"results": {evil: {"pass": evil, "fail": 0, "n/a": 0}}, "normalizer": evil,
+                    "never_applied": {evil: evil}},
+        "not_run": [{"invariant": evil}], "mode": evil,
+        "model_coverage": {"variants": {"total": 2, "covered": 1, "missing": [evil]}},
+        "never_exercised": [evil],
+    }
+    out = io.StringIO()
+    print_human(doc, file=out, summary_only=True, color="never")
+    text = out.getvalue()
+    assert "\x1b" not in text and "\u2028" not in text and "##[" not in text and "\r" not in text
+    assert not any(line.lstrip().startswith("::") for line in text.splitlines()), text
+    assert text.count("X") >= 8  # every field printed (escaped), none dropped
+
+
+# --- conformance run --root: a suite from someone else never writes or reads outside it ----------
+
+def _evil_suite(tmp_path, recipe=None, bundle="cases/v2/x/bundle", expected="cases/v2/x/expected.json"):
+    import json
+
+    root = tmp_path / "suite"
+    case = root / "cases" / "v2" / "x"
+    (case / "bundle").mkdir(parents=True)
+    (case / "bundle" / "manifest.json").write_text("{}")
+    (root / "cases" / "index.json").write_text(json.dumps(
+        {"cases": [{"id": "v2/x", "dialect": "v2", "kind": "invalid", "expected": expected}]}))
+    doc = {"id": "v2/x", "dialect": "v2", "kind": "invalid", "bundle": bundle, "recipe": recipe or [],
+           "profiles": {p: {"verdict": "invalid", "errors": [], "warnings": []} for p in ("reducer", "writer", "strict")}}
+    (case / "expected.json").write_text(json.dumps(doc))
+    return root
+
+
+@pytest.mark.parametrize("attack", ["symlink-then-file", "symlink-then-dir", "final-symlink"])
+def test_a_suite_recipe_never_writes_outside_the_bundle_copy(tmp_path, attack):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    recipe = {
+        "symlink-then-file": [{"make": "symlink", "path": "a", "target": str(victim)},
+                              {"make": "big_file", "path": "a/owned", "head": "x", "fill": "y", "count": 1, "tail": ""}],
+        "symlink-then-dir": [{"make": "symlink", "path": "a", "target": str(victim)},
+                             {"make": "dir", "path": "a/sub/owned"}],
+        "final-symlink": [{"make": "symlink", "path": "owned", "target": str(victim / "owned")},
+                          {"make": "big_file", "path": "owned", "head": "x", "fill": "y", "count": 1, "tail": ""}],
+    }[attack]
+    root = _evil_suite(tmp_path, recipe)
+    proc = _rt("conformance", "run", "--profile", "reducer", "--cmd", "exit 1", "--root", str(root))
+    assert list(victim.iterdir()) == []  # written through the symlink before
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc
+
+
+@pytest.mark.parametrize("where", ["bundle", "expected"])
+def test_a_suite_naming_a_path_outside_itself_is_a_usage_error(tmp_path, where):
+    outside = tmp_path / "elsewhere"
+    (outside / "secret").mkdir(parents=True)
+    (outside / "secret" / "manifest.json").write_text("{}")
+    kw = {"bundle": "../elsewhere/secret"} if where == "bundle" else {"expected": "/dev/zero"}
+    root = _evil_suite(tmp_path, **kw)
+    # a command that would show what it was given: it must never be run on the secret
+    proc = _rt("conformance", "run", "--profile", "reducer", "--cmd", "ls {bundle}; exit 1", "--root", str(root),
+               timeout=120)
+    assert proc.returncode == 2 and b"does not hold a readable suite" in proc.stderr, proc
+
+
+def test_a_suite_big_file_past_its_cap_is_refused(tmp_path):
+    recipe = [{"make": "big_file", "path": "trace.jsonl", "head": "", "fill": "x", "count": 1 << 40, "tail": ""}]
+    proc = _rt("conformance", "run", "--profile", "reducer", "--cmd", "exit 1", "--root", str(_evil_suite(tmp_path, recipe)),
+               timeout=120)  # a terabyte written to the temporary directory before
+    assert proc.returncode == 2 and b"larger than" in proc.stderr, proc
+
+
+@pytest.mark.parametrize("command", [
+    ["fuzz-reducer", "merge", "{fifo}"],
+    ["fuzz-reducer", "--cmd", "true", "--known", "{fifo}", "--examples", "1", "--repro-dir", "r"],
+])
+def test_a_report_or_known_file_that_is_a_fifo_is_exit_2_not_a_hang(tmp_path, command):
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    proc = _rt(*[c.replace("{fifo}", str(fifo)) for c in command], cwd=tmp_path, timeout=120)  # waited forever before
+    assert proc.returncode == 2 and b"a FIFO" in proc.stderr and b"Traceback" not in proc.stderr, proc

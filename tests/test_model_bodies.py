@@ -62,3 +62,34 @@ def test_the_reference_page_shows_every_body_with_an_example():
 def test_generators_take_the_prompt_fragments_from_the_model():
     assert generated.prompt_fragments is B.prompt_fragments
     assert generated.PROMPT_TAIL == B.PROMPT_TAIL
+
+
+def test_every_place_the_generators_write_has_its_contract():
+    places = [v for k, v in vars(generated).items() if k.isupper() and isinstance(v, tuple) and len(v) == 2
+              and isinstance(v[0], str) and "." in v[0]]
+    assert len(places) >= 12
+    for where, kind in places:
+        c = B.contract(where, kind)
+        assert where in c.where and kind in (None, c.kind)
+
+
+def test_the_realistic_bodies_already_hold_what_their_contracts_require(monkeypatch):
+    # conform() carries a contract change into the generators; today's realistic shapes need none of it
+    monkeypatch.setattr(generated, "conform", lambda body, place: body)
+    items = [generated.input_message("m", B.USER, "hi"), generated.assistant_message("a", "ok"),
+             generated.function_call("f", "exec_command", None, "{}", "c"), generated.compaction_item("k", "x")]
+    built = {
+        generated.REQUEST: generated.inference_request(items, "t"),
+        generated.RESPONSE: generated.inference_response("r", "q", items[1:3]),
+        generated.CHECKPOINT: generated.compaction_checkpoint(items[:1], items[3:]),
+        generated.EXEC_BEGIN: generated.exec_begin("c", "1", "t", 0, ["ls"]),
+        generated.EXEC_END: generated.exec_end("c", "1", "t", 0, ["ls"], "out", 0),
+        generated.ACTIVITY: generated.spawn_started("c", 0, "01a2139c-be82-7122-b5b2-7c62fb23c95b", "/root/x"),
+        generated.INVOCATION: generated.invocation("exec_command", None, arguments="{}"),
+        generated.RESULT: generated.error_result("no"),
+        generated.AGENT_MESSAGE_BODY: generated.agent_message("a", "/root", "/root/x", [generated.text_part("go")], "t", 0.0),
+    }
+    for place, body in built.items():
+        assert set(B.required_keys(B.contract(*place))) <= set(body), place
+    for item in items:
+        assert rules.item_problem(item) is None

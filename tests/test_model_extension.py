@@ -636,3 +636,169 @@ def test_the_mixed_writing_styles_variant_takes_the_fast_path_set_and_unset(tmp_
     assert _ids(bundle) == []  # NEW_FIELD set
     _set_in_line(bundle, "tool_call_started", lambda e: e["payload"].pop(NEW_FIELD))
     assert _ids(bundle) == []  # NEW_FIELD left out, as the writer does when unset
+
+
+# -- a key added to a payload-body contract reaches every generated body ---------------------------
+
+NEW_BODY_KEY = "trace_tag"
+
+
+def _contracts_with_a_new_required_key(monkeypatch) -> list:
+    """Every object contract of model/bodies.py with one more required key (and its example value)."""
+    changed = []
+    for c in B.BODIES:
+        if c.shape == "object":
+            c = replace(c, keys=c.keys + (B.BodyKey(NEW_BODY_KEY, "string", doc="A tag for the test."),),
+                        example={**c.example, NEW_BODY_KEY: f"tag-{len(changed)}"})
+        changed.append(c)
+    monkeypatch.setattr(B, "BODIES", tuple(changed))
+    return [c for c in changed if c.shape == "object"]
+
+
+def _bodies_by_contract(bundle) -> dict[str, list]:
+    """Contract (its first place) -> the bodies of a file-per-payload bundle the contract covers."""
+    out: dict[str, list] = {}
+    kinds: dict[str, str] = {}
+    for e in bundle.events():
+        p = e["payload"]
+        if p["type"] == "tool_call_started":
+            kinds[p["tool_call_id"]] = p["kind"]["type"]
+        for name, ref in p.items():
+            if not (isinstance(ref, dict) and "path" in ref):
+                continue
+            body = json.loads(bundle.payloads[ref["path"]])
+            where = f"{p['type']}.{name}"
+            if p["type"].startswith("tool_call_runtime"):  # one place, two contracts: the call's kind tells
+                kind = kinds.get(p["tool_call_id"])
+                if kind == "exec_command":
+                    c = B.contract(where, "terminal_runtime_event")
+                elif isinstance(body, dict) and B.ACTIVITY_MARKER in body:
+                    c = B.contract(where, "tool_runtime_event")
+                else:
+                    continue
+            else:
+                try:
+                    c = B.contract(where)
+                except KeyError:
+                    continue
+            out.setdefault(c.where[0], []).append(body)
+            if c.where[0] in (B.contract("inference_started.request_payload").where[0],
+                              B.contract("inference_completed.response_payload").where[0],
+                              B.contract("compaction_installed.checkpoint_payload").where[0]):
+                items = [i for k in (B.REQUEST_INPUT, B.RESPONSE_ITEMS, *B.CHECKPOINT_HISTORIES)
+                         for i in (body.get(k) or [])]
+                out.setdefault("RawPayloadRef.parts", []).extend(i for i in items if i.get("type") in B.ITEM_TYPE)
+    return out
+
+
+def test_a_required_key_added_to_every_body_contract_reaches_the_generated_bodies(tmp_path, monkeypatch):
+    from rollout_trace_kit.generators import FEATURES, expand, feature_plan
+
+    changed = _contracts_with_a_new_required_key(monkeypatch)
+    seen: set[str] = set()
+    for name in DIALECTS:
+        bundle = expand(feature_plan(FEATURES, seed=3), name)
+        assert _ids(bundle.write(tmp_path / name), DIALECTS[name]) == [], name  # still valid
+        if DIALECTS[name].layout.payload_file.startswith(DIALECTS[name].layout.payloads_dir + "/{"):
+            for where, bodies in _bodies_by_contract(bundle).items():
+                missing = [b for b in bodies if NEW_BODY_KEY not in b]
+                assert bodies and not missing, (name, where, missing[:1])
+                seen.add(where)
+    # every contract the file-per-payload dialects hold was met (v3's own are in shards)
+    assert seen >= {c.where[0] for c in changed if set(c.dialects) & {"v1", "v2"}} - {
+        B.contract("history_item_accepted.tool_output_payload").where[0]}, seen
+
+
+# -- the envelope is read by the model's names --------------------------------------------------------
+
+# Reads of a key spelled like an envelope key that are not of an envelope: (file, key) -> what it is.
+NOT_THE_ENVELOPE = {
+    ("src/rollout_trace_kit/validate/report.py", "seq"): "a SARIF result property (the finding's seq)",
+    ("conformance/reducer/report.py", "seq"): "a finding's seq in a fuzz report",
+}
+
+
+def _envelope_only_keys() -> set[str]:
+    """Envelope keys no manifest or payload type has: any read of them by a literal is an envelope read."""
+    envelope = {f.name for d in DIALECTS.values() for f in d.envelope.fields}
+    others = {f.name for d in DIALECTS.values() for f in d.manifest.fields}
+    for d in DIALECTS.values():
+        for t in (*d.types, *d.payload.variants):
+            others |= {f.name for f in getattr(t, "fields", ())}
+            others |= {f.name for v in getattr(t, "variants", ()) for f in getattr(v, "fields", ())}
+    return envelope - others
+
+
+def _envelope_literal_reads(rel: str, tree) -> list[str]:
+    """``e["payload"]``, ``e.get("seq")``, ``ed.event(i)["thread_id"]``: the envelope by typed-in keys."""
+    import ast
+
+    only = _envelope_only_keys()
+    envelope = {f.name for d in DIALECTS.values() for f in d.envelope.fields}
+    found = []
+    for node in ast.walk(tree):
+        key = None
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            k = node.slice.value
+            of_event = (isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute)
+                        and node.value.func.attr in ("event", "touch"))
+            key = k if k in only or (of_event and k in envelope) else None
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr in ("get", "pop", "setdefault") and node.args
+              and isinstance(node.args[0], ast.Constant) and node.args[0].value in only):
+            key = node.args[0].value
+        if key is not None and (rel, key) not in NOT_THE_ENVELOPE:
+            found.append(f"{rel}:{node.lineno}: envelope key {key!r} typed in (model.common.EnvelopeKey)")
+    return found
+
+
+def test_no_envelope_key_is_read_by_a_typed_in_name():
+    found = [hit for rel, _, tree in _sources() for hit in _envelope_literal_reads(rel, tree)]
+    assert not found, "\n".join(found)
+
+
+def test_the_envelope_guard_finds_what_it_bans():
+    import ast
+
+    assert _envelope_only_keys() == {"payload", "seq", "wall_time_unix_ms"}
+    code = 'a = e["payload"]["type"]\nb = e.get("seq")\nc = ed.event(i)["thread_id"]\nd = p["thread_id"]\n'
+    hits = _envelope_literal_reads("x.py", ast.parse(code))
+    assert sorted(h.split(":")[1] for h in hits) == ["1", "2", "3"]  # a payload's own thread_id is not the envelope's
+
+
+# -- the bundle's file names in messages and generated prose are the layout's -------------------------
+
+
+def _file_names_typed_in(rel: str, tree) -> list[str]:
+    """String literals (messages, invariant and check statements, help texts, paths) that spell a
+    bundle file name the model's layout defines; docstrings and comments may name them."""
+    import ast
+    import re
+
+    names = {n for d in DIALECTS.values() for n in (d.layout.manifest_file, d.layout.event_log)}
+    folders = {d.layout.payloads_dir for d in DIALECTS.values()}
+    spelled = re.compile("|".join([*(re.escape(n) for n in sorted(names)),
+                                   *(rf"(?<![\w/.]){re.escape(f)}/" for f in sorted(folders))]))
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    return [f"{rel}:{node.lineno}: {node.value[:60]!r} names a bundle file (bundle.MANIFEST, TRACE, PAYLOADS)"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+            and spelled.search(node.value)]
+
+
+def test_no_bundle_file_name_is_typed_in_a_message():
+    found = [hit for rel, _, tree in _sources() for hit in _file_names_typed_in(rel, tree)]
+    assert not found, "\n".join(found)
+
+
+def test_the_file_name_guard_finds_what_it_bans():
+    import ast
+
+    code = ('"""Reads trace.jsonl."""\nA = f"{x} is not in payloads/"\nB = "manifest.json is missing"\n'
+            'C = "/raw_payloads/*/path"\nD = f"{PAYLOADS}/{n}.json"\n')
+    assert sorted(h.split(":")[1] for h in _file_names_typed_in("x.py", ast.parse(code))) == ["2", "3"]

@@ -212,6 +212,8 @@ def test_shards_split_a_campaign_and_merge_puts_it_back_together(tmp_path):
     assert out.returncode == 1 and merged["invariants"] == whole["invariants"]
     assert merged["new_failures"] == whole["new_failures"] == ["SEQ.NO_GAP"]
     assert sorted(f["id"] for f in merged["failures"]) == sorted(f["id"] for f in whole["failures"])
+    # the campaign's model coverage: what no shard exercised is missing (it was absent from a merge)
+    assert merged["model_coverage"] == whole["model_coverage"] and whole["model_coverage"]["variants"]["covered"] > 0
     # one known-results check over the whole campaign
     (tmp_path / "known.json").write_text(json.dumps({"format": "rollout-trace-kit/known-results/1", "entries": {
         "SEQ.NO_GAP": {"behaviour": "accepts", "reason": "test"}}}))
@@ -255,9 +257,10 @@ def test_merge_reads_at_most_a_capped_prefix_of_a_report_or_known_file(tmp_path)
     big = tmp_path / "big.json"
     with open(big, "wb") as f:
         f.truncate(65 << 20)  # sparse: no disk used
-    for args in (["/dev/zero"], [str(big)], [str(REAL_REPORT), "--known", "/dev/zero"]):
+    for args, why in (([str(big)], "larger than 64 MiB"), (["/dev/zero"], "a device"),  # never read at all
+                      ([str(REAL_REPORT), "--known", "/dev/zero"], "a device")):
         out = rtk("fuzz-reducer", "merge", *args, cwd=tmp_path, timeout=60)
-        assert out.returncode == 2 and "larger than 64 MiB" in out.stderr and "Traceback" not in out.stderr, out.stderr
+        assert out.returncode == 2 and why in out.stderr and "Traceback" not in out.stderr, out.stderr
 
 
 def test_a_known_results_file_nested_too_deep_is_exit_2(tmp_path):

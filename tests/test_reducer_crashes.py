@@ -155,6 +155,10 @@ def test_a_dropped_turn_is_caught_by_a_user_oracle_and_replay_runs_it(tmp_path):
     # the headline's id and turn are the replay's: the saved case is the one reported
     headline = f["detail"].split(" (saved shrunk")[0]
     assert again.returncode == 1 and f"{f['id']}: wrong-output (accepts; expected: accept): {headline}" in again.stdout
+    # a replay without --oracle never imports a user oracle named by a saved case: it says how to ask for it
+    bare = subprocess.run([sys.executable, "-m", "rollout_trace_kit", "replay", f["repro"], "--cmd", cmd],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert "pass --oracle my_oracles:turns_kept to judge with them" in bare.stderr, bare.stderr
     # the same reducer without the bug passes the oracle; one that never applies is exit 2
     assert report(run(tmp_path / "ok", FRAGILE + " --counts-only", "--oracle", f"{tmp_path / 'my_oracles.py'}:turns_kept",
                       "--invariant", "SEQ.NO_GAP", "--profile", "robustness", examples=4))["ok"]
@@ -226,17 +230,18 @@ def test_a_known_hang_costs_one_timeout_and_is_not_shrunk(tmp_path):
 
 
 @pytest.mark.codex
+@pytest.mark.parametrize("mode", ["releases", "schema"])
 @pytest.mark.parametrize("claim", ["reducer", "robustness"])
 @pytest.mark.parametrize("dialect", ["v1", "v2", "v3"])
 def test_real_codex_reducers_pass_their_claims_with_every_oracle_and_no_normalizer(tmp_path, codex_binaries,
-                                                                                   dialect, claim):
+                                                                                   dialect, claim, mode):
     from rollout_trace_kit.codex.install import REFERENCE_RELEASES
 
     release = REFERENCE_RELEASES[dialect]
     known = Path(__file__).parent / "known-results" / f"codex-{release}.json"
     cmd = f"{shlex.quote(str(codex_binaries[dialect]))} debug trace-reduce {{bundle}} -o {{output}}"
-    out = run(tmp_path, cmd, "--dialect", dialect, "--profile", claim, "--oracle", "all", "--known", str(known),
-              "--timeout", "10", "--no-shrink", examples=100, seed=19)
+    out = run(tmp_path, cmd, "--dialect", dialect, "--profile", claim, "--mode", mode, "--oracle", "all",
+              "--known", str(known), "--timeout", "10", "--no-shrink", examples=100, seed=19)
     doc = report(out)
     assert out.returncode == 0 and doc["ok"], (doc["new_failures"], doc["stale_known_results"], doc["failures"][:3])
     assert doc["results"]["crash"] == doc["results"]["wrong-output"] == doc["results"]["error"] == 0

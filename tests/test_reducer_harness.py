@@ -173,3 +173,16 @@ def test_real_codex_reducer_campaign_reproduces_the_published_table(tmp_path, co
     published = json.loads((Path(__file__).parent.parent / "docs" / "data" / "codex-reducer" / f"{release}.json").read_text())
     assert doc["invariants"] == published["invariants"], "re-run: rollout-trace fuzz-reducer ... -o docs/data/codex-reducer/"
     print(json.dumps({"dialect": dialect, "results": doc["results"], "new_failures": doc["new_failures"]}))
+
+
+def test_the_finding_of_a_valid_case_is_an_error_never_a_warning(tmp_path):
+    """A valid schema-mode bundle may carry a strict warning (a payload file whose ref the widener left
+    out: REF.ORPHAN); the case's kit finding is none, not the warning (it read as the failure's cause)."""
+    from rollout_trace_kit.conformance.reducer.cases import CaseSpec, build_case, judge_case
+    from rollout_trace_kit.validate import Options, Profile, validate_bundle
+
+    case = build_case(CaseSpec("v2", "VALID", 803676173, 19, "schema"))
+    path = case.bundle.write(tmp_path / "b")
+    warned = validate_bundle(path, Options(profile=Profile.STRICT, dialect="v2"))
+    assert [f.invariant for f in warned.findings] == ["REF.ORPHAN"] and warned.ok
+    assert judge_case(case, path, Profile.STRICT) is None and not case.must_reject

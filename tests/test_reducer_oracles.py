@@ -191,6 +191,11 @@ def test_replay_runs_the_oracles_of_an_oracle_failure(tmp_path):
     again = subprocess.run([sys.executable, "-m", "rollout_trace_kit", *shlex.split(f["replay"])[1:]],
                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert again.returncode == 1 and f"{f['id']}: wrong-output" in again.stdout and "coverage" in again.stdout
+    # without --oracle, a replay judges with the kit's oracles the case failed (not a bare "pass")
+    bare = subprocess.run([sys.executable, "-m", "rollout_trace_kit", "replay", f["repro"], "--cmd",
+                           kit_reducer("--drop-entity", "thread")], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert bare.returncode == 1 and f"{f['id']}: wrong-output" in bare.stdout, (bare.stdout, bare.stderr)
+    assert "judged with the oracle(s) it failed: " in bare.stderr
 
 
 # -- the real Codex reducers pass all three ----------------------------------------------------

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from rollout_trace_kit.generators import build_bundle
-from rollout_trace_kit.generators._release import FEATURES, NotWritable, writing_release
+from rollout_trace_kit.generators._release import FEATURES, NotWritable, reading_release, writing_release
 from rollout_trace_kit.model import DIALECTS, releases
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 
@@ -68,8 +68,6 @@ def test_0_165_0_writes_v2_without_the_runtime_kind_and_ends_with_rollout_ended(
     assert len(b.lines) == 200  # the event budget holds
     with pytest.raises(ValueError, match="writes v2, not v1"):
         build_bundle("v1", seed=3, events=60, release="0.165.0")
-    with pytest.raises(ValueError, match="mode releases"):
-        build_bundle("v2", seed=3, events=60, release="0.165.0", mode="schema")
 
 
 def _fuzz(tmp_path, cmd, *extra):
@@ -105,7 +103,7 @@ def test_a_campaign_as_0_165_0_writes_is_judged_by_its_rules_and_replay_honours_
     (("--release", "0.124.0"), "never seen writing"),
     (("--release", "9.9.9"), "not a Codex release"),
     (("--release", "0.165.0", "--dialect", "v1"), "writes dialect v2, not --dialect v1"),
-    (("--release", "0.169.0", "--mode", "schema"), "not --mode schema"),
+    (("--release", "0.128.0", "--mode", "schema"), "requires body keys the generators do not write"),
 ])
 def test_a_release_the_generators_cannot_follow_is_a_usage_error(tmp_path, extra, message):
     out = _fuzz(tmp_path, kit_reducer(), "--examples", "2", *extra)
@@ -126,3 +124,63 @@ def test_cases_are_judged_the_same_without_the_compatible_release_verdicts(relea
         judge_case(case, path, Profile.REDUCER)
         full = validate_bundle(path, Options(profile=Profile.REDUCER, dialect="v2", release=release))
         assert case.must_reject == (not full.ok), spec.id
+
+
+# -- the schema mode of a release: what its reducer reads ------------------------------------------
+def _readable() -> list[str]:
+    out = []
+    for e in releases.table_epochs():
+        try:
+            reading_release(e.representative.version)
+        except NotWritable:
+            continue
+        out.append(e.representative.version)
+    return out
+
+
+READABLE = _readable()
+
+
+def test_every_epoch_whose_reducer_reads_the_generators_bodies_is_readable():
+    assert {"0.162.0", "0.164.0", "0.165.0", "0.169.0", "0.171.0"} <= set(READABLE)
+    with pytest.raises(NotWritable, match="exec_command.*stdout"):
+        reading_release("0.125.0")  # its reducer requires an exec end's stdout, which the bodies lack
+
+
+@pytest.mark.parametrize("version", READABLE)
+def test_schema_mode_bundles_of_a_release_are_valid_by_its_rules(version, tmp_path):
+    r = reading_release(version)
+    for seed in range(2):
+        path = build_bundle(r.dialect.name, seed=seed, events=90 + 50 * seed, mode="schema",
+                            release=version).write(tmp_path / f"b{seed}")
+        report = validate_bundle(path, Options(profile=Profile.REDUCER, release=version, dialect=r.dialect.name))
+        assert report.ok and not report.findings, [(f.invariant, f.message) for f in report.findings]
+
+
+def test_schema_mode_of_0_165_0_writes_what_its_reducer_reads_and_no_more():
+    """0.165.0's reducer knows neither thread_resumed nor recording_completed (measured): its schema-mode
+    bundles hold neither, end with rollout_ended, and still take the tool kinds Codex never writes."""
+    assert {"thread_resumed", "recording_completed"}.isdisjoint(reading_release("0.165.0").reads["variants"])
+    tags, kinds = set(), set()
+    for seed in range(3):
+        for line in build_bundle("v2", seed=seed, events=200, mode="schema", release="0.165.0").lines:
+            p = json.loads(line)["payload"]
+            tags.add(p["type"])
+            if p["type"] == "tool_call_started":
+                kinds.add(p["kind"]["type"])
+    assert p["type"] == "rollout_ended" and not {"thread_resumed", "recording_completed"} & tags
+    assert {"mcp", "web", "image_generation"} <= kinds
+    whole = build_bundle("v2", seed=0, events=200, mode="schema")  # the dialect's reader: its terminal event
+    assert json.loads(whole.lines[-1])["payload"]["type"] == "recording_completed"
+
+
+def test_a_schema_campaign_of_a_release_covers_its_reducers_vocabulary_and_is_judged_by_its_rules(tmp_path):
+    """--release R --mode schema: the kit's reducer judging as R passes, the report says mode and release,
+    and the coverage is measured against what R's reducer knows (27 of v2's 29 variants for 0.165.0)."""
+    out = _fuzz(tmp_path, kit_reducer("--release", "0.165.0"), "--release", "0.165.0", "--mode", "schema",
+                "--examples", "10", "--invariant", "SEQ.NO_GAP", "--invariant", "THREAD.UNKNOWN")
+    doc = json.loads(out.stdout)
+    assert out.returncode == 0 and doc["ok"], out.stderr
+    assert doc["release"] == "0.165.0" and doc["mode"] == "schema" and doc["dialect"] == "v2"
+    assert doc["model_coverage"]["variants"]["total"] == len(reading_release("0.165.0").reads["variants"]) == 27
+    assert "thread_resumed" not in doc["model_coverage"]["variants"]["missing"]

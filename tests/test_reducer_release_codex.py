@@ -66,3 +66,15 @@ def test_0_165_0_reads_every_bundle_as_it_writes_them(tmp_path):
     assert doc["results"]["crash"] == doc["results"]["error"] == doc["results"]["wrong-output"] == 0
     assert {(f["result"], f["behaviour"]) for f in doc["failures"] if f["result"] != "hang"} <= {("fail", "accepts")}
     assert all(f["case"]["invariant"] != "VALID" for f in doc["failures"])
+
+
+@pytest.mark.parametrize("release", ["0.169.0", "0.171.0"])
+def test_the_reference_releases_pass_a_schema_campaign_of_what_they_read(tmp_path, release):
+    """--release R --mode schema: what the schema allows that R's reducer reads (v3: truncated and
+    omitted captures too), judged by R's rules, with every oracle; R passes with its known results."""
+    out, doc = _campaign(tmp_path, release, "--mode", "schema", "--examples", "60", "--known", _known(tmp_path, release))
+    assert out.returncode == 0 and doc["ok"], (doc["new_failures"], doc["stale_known_results"], doc["failures"][:3])
+    assert doc["mode"] == "schema" and doc["release"] == release
+    assert doc["invariants"]["VALID"]["accepts"] == doc["invariants"]["VALID"]["cases"] > 0
+    assert doc["results"]["crash"] == doc["results"]["error"] == doc["results"]["wrong-output"] == 0
+    assert doc["model_coverage"]["tool_kinds"]["missing"] == []

@@ -228,3 +228,19 @@ def test_a_schema_version_the_probe_never_tried_is_a_warning(tmp_path, version, 
         assert got == ({want} if want else set()), (release, version, [(f.invariant, f.message) for f in report.findings])
         if want == "WARNING":
             assert any("not tried" in f.message for f in report.findings) and report.ok
+
+
+def test_a_rule_a_release_is_measured_not_to_enforce_is_a_warning_for_it():
+    # 0.167.2 and 0.168.0 accept an agent message whose id is not the acceptance's (their probe's
+    # fuzz saw it; measured again on 0.167.2: they never open that payload); 0.169.0 rejects it
+    from rollout_trace_kit.conformance.suite import suite_root
+
+    bundle = suite_root() / "cases" / "v2" / "invalid-HISTORY.AGENT_MESSAGE" / "bundle"
+    assert "HISTORY.AGENT_MESSAGE" in rel.release("0.167.2").accepts_breaking
+    assert "HISTORY.AGENT_MESSAGE" not in rel.release("0.169.0").accepts_breaking
+    for release, severity in (("0.167.2", "warning"), ("0.169.0", "error")):
+        report = validate_bundle(bundle, Options(profile=Profile.REDUCER, release=release, releases=True))
+        assert [(f.invariant, f.severity.value) for f in report.findings] == [("HISTORY.AGENT_MESSAGE", severity)]
+    assert "0.167.2..0.168.0" in report.releases["readers"]  # the compatible range is judged alike
+    # a fuzz that rejected even the valid bundles says nothing of what the reducer enforces
+    assert rel.release("0.165.0").accepts_breaking == frozenset()

@@ -447,8 +447,9 @@ HOSTILE = [
     ("manifest missing", _replace_file("manifest.json", "missing"), ("BUNDLE.MANIFEST_PRESENT", True)),
     ("manifest a directory", _replace_file("manifest.json", "dir"), ("BUNDLE.MANIFEST_PRESENT", True)),
     ("manifest a FIFO", _replace_file("manifest.json", "fifo"), ("BUNDLE.MANIFEST_PRESENT", True)),
-    ("manifest -> /dev/zero", _replace_file("manifest.json", "symlink", "/dev/zero"), ("BUNDLE.MANIFEST_PRESENT", True)),
-    ("manifest dangling symlink", _replace_file("manifest.json", "symlink", "/nonexistent/x"), ("BUNDLE.MANIFEST_PRESENT", True)),
+    ("manifest -> /dev/zero", _replace_file("manifest.json", "symlink", "/dev/zero"), ("BUNDLE.CONFINED", True)),  # out: never read
+    ("manifest dangling symlink", _replace_file("manifest.json", "symlink", "/nonexistent/x"), ("BUNDLE.CONFINED", True)),
+    ("manifest dangling symlink inside", _replace_file("manifest.json", "symlink", "gone.json"), ("BUNDLE.MANIFEST_PRESENT", True)),
     ("manifest 2 MB", _manifest(b'{"x":"' + b"a" * 2_000_000 + b'"}'), ("BUNDLE.MANIFEST_JSON", True)),
     ("manifest not UTF-8", _manifest(b'{"schema_version":2,"x":"\xff"}'), ("BUNDLE.MANIFEST_JSON", True)),
     ("manifest duplicate key", _manifest(b'{"schema_version":2,"schema_version":2}'), ("BUNDLE.MANIFEST_JSON", True)),
@@ -460,8 +461,8 @@ HOSTILE = [
     ("trace missing", _replace_file("trace.jsonl", "missing"), ("BUNDLE.TRACE_PRESENT", True)),
     ("trace a directory", _replace_file("trace.jsonl", "dir"), ("BUNDLE.TRACE_PRESENT", True)),
     ("trace a FIFO", _replace_file("trace.jsonl", "fifo"), ("BUNDLE.TRACE_PRESENT", True)),
-    ("trace -> /dev/zero", _replace_file("trace.jsonl", "symlink", "/dev/zero"), ("BUNDLE.TRACE_PRESENT", True)),
-    ("trace -> /dev/urandom", _replace_file("trace.jsonl", "symlink", "/dev/urandom"), ("BUNDLE.TRACE_PRESENT", True)),
+    ("trace -> /dev/zero", _replace_file("trace.jsonl", "symlink", "/dev/zero"), ("BUNDLE.CONFINED", True)),
+    ("trace -> /dev/urandom", _replace_file("trace.jsonl", "symlink", "/dev/urandom"), ("BUNDLE.CONFINED", True)),
     ("trace sparse 2 GiB NUL tail", lambda d: os.truncate(d / "trace.jsonl", 2 << 30), ("LINE.TRUNCATED", True)),
     ("trace 4 KiB NUL tail", _append(b"\0" * 4096), ("LINE.TRUNCATED", True)),
     ("trace line of NULs", _append(b"\0" * 100 + b"\n"), ("LINE.JSON", True)),
@@ -819,6 +820,7 @@ def test_reading_payload_files_ahead_changes_no_finding(tmp_path, monkeypatch):
 
     monkeypatch.setattr(refs.ReadAhead, "take", take)
     monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)  # the read-ahead runs on a machine of 2 cores or more
+    monkeypatch.setenv("ROLLOUT_TRACE_KIT_DECODE_AHEAD", "1")  # whatever the machine's load (validate/ahead.py)
     for bundle in [b, *corpus_bundles("0.169.0"), *corpus_bundles("0.164.0")]:
         for profile in (Profile.REDUCER, Profile.STRICT):
             ahead = validate_bundle(bundle, Options(profile=profile))

@@ -348,3 +348,19 @@ def test_a_huge_skippable_frame_is_a_kit_limit_not_a_long_read(tmp_path, monkeyp
     limit = [f.message for f in report.findings if f.invariant == "STORE.SIZE_LIMIT"]
     assert any(f"more than {8 << 20} bytes on disk" in m for m in limit), [f.message for f in report.findings]
     assert "KIT.INTERNAL_ERROR" not in report.ids() and len(read) < 100
+
+
+@pytest.mark.parametrize("odd_id", ["raw_payload:²", "raw_payload:١"])
+def test_a_payload_id_of_other_digits_is_its_own_id_not_an_ordinal(tmp_path, odd_id):
+    """'²' is a digit to str.isdigit() but not to int(); '١' is 1 to int(). Neither id is
+    raw_payload:N (the reducer compares ids as strings): a missing record, no internal error,
+    no conflict with raw_payload:1."""
+    b = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], b)
+    log = (b / "trace.jsonl").read_text(encoding="utf-8")
+    (b / "trace.jsonl").write_text(log.replace('"raw_payload_id":"raw_payload:2"', f'"raw_payload_id":"{odd_id}"', 1),
+                                   encoding="utf-8")
+    report = validate_bundle(b, Options(profile=Profile.STRICT))
+    ids = {f.invariant for f in report.findings}
+    assert "KIT.INTERNAL_ERROR" not in ids and "STORE.KIND_CONFLICT" not in ids
+    assert any(f.invariant == "STORE.REF_RECORD" and odd_id in f.message for f in report.findings)

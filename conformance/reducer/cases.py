@@ -14,6 +14,7 @@ from typing import Any
 
 from ...bundle import Bundle
 from ...validate import CATALOGUE, Profile
+from ...validate.findings import Severity
 
 VALID = "VALID"  # the pseudo-invariant of valid cases in reports and known-results files
 MIN_EVENTS = 8
@@ -109,9 +110,11 @@ def judge_case(case: Case, bundle_dir, profile: Profile, rejects: bool = True) -
     report = validate_bundle(bundle_dir, Options(profile=profile, dialect=case.spec.dialect, release=case.spec.release,
                                                  releases=False))
     case.must_reject = rejects and not report.ok
-    if not report.findings:
+    errors = [f for f in report.findings if f.severity == Severity.ERROR]
+    # a warning (a strict writer promise) is no finding of a valid case, nor the one a corrupt case is about
+    best = next((f for f in report.findings if f.invariant == case.spec.invariant), errors[0] if errors else None)
+    if best is None:
         return None
-    best = next((f for f in report.findings if f.invariant == case.spec.invariant), report.findings[0])
     return {"invariant": best.invariant, "profile": best.profile.label, "file": best.file, "line": best.line,
             "seq": best.seq, "pointer": best.pointer, "message": best.message}
 

@@ -175,15 +175,12 @@ def campaign_dialect(args: argparse.Namespace) -> str:
     """The dialect of the campaign: ``--dialect``, or the one ``--release`` writes (both: they must agree)."""
     if args.release is None:
         return args.dialect or DEFAULT_DIALECT
-    if args.mode != "releases":
-        raise UsageError(f"--release {args.release} writes bundles as that release writes them (--mode releases), "
-                         f"not --mode {args.mode}")
     try:
-        from ...generators._release import NotWritable, writing_release
+        from ...generators._release import NotWritable, campaign_release
     except ImportError as e:
         raise UsageError(f"--release needs the bundle generators, which need {e.name or 'a missing module'}") from None
     try:
-        dialect = writing_release(args.release).dialect.name
+        dialect = campaign_release(args.release, args.mode).dialect.name
     except NotWritable as e:
         raise UsageError(f"--release {e}") from None
     if args.dialect is not None and args.dialect != dialect:
@@ -239,7 +236,9 @@ def _finish(doc: dict, results, args, known) -> int:
         text = render(doc, args.format, results)
     try:
         if to_file:
-            with open(args.output, "w", encoding="utf-8") as f:
+            from ...output import open_output
+
+            with open_output(args.output) as f:
                 f.write(text)
         else:
             sys.stdout.write(text)
@@ -319,9 +318,20 @@ def _load_case(d: Path):
         if not isinstance(saved, list) or not all(type(c) is int for c in saved):
             raise TypeError("reject_exit is not a list of exit statuses")
         reject_exit = parse_reject_exit(",".join(map(str, saved)))
+        verdicts = meta.get("oracles") or {}
+        failed_oracles = [str(k) for k, v in verdicts.items() if v == "fail"] if isinstance(verdicts, dict) else []
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise UsageError(f"{d}/case.json: not a saved case ({type(e).__name__}: {e})") from None
-    return Case(spec, Bundle(None), expected, must_reject), case_id, claim, reject_exit
+    return Case(spec, Bundle(None), expected, must_reject), case_id, claim, reject_exit, failed_oracles
+
+
+def _saved_oracles(failed: list[str]) -> tuple[list[str], list[str]]:
+    """The oracles a replay without --oracle judges with: the kit's own that the case failed; and
+    the user oracles it failed, which a saved case never imports (it may come from anyone)."""
+    from .oracles import COVERAGE, DIFFERENTIAL_PREFIX, METAMORPHIC
+
+    own = [o for o in failed if o in (METAMORPHIC, COVERAGE) or o.startswith(DIFFERENTIAL_PREFIX)]
+    return own, [o for o in failed if o not in own]
 
 
 def _run_replay(args: argparse.Namespace) -> int:
@@ -331,10 +341,18 @@ def _run_replay(args: argparse.Namespace) -> int:
     d = Path(args.case_dir)
     if not (d / "bundle").is_dir() or (d / "bundle").is_symlink():
         raise UsageError(f"{d}: no bundle/ directory: not a saved case")
-    case, case_id, claim, reject_exit = _load_case(d)
+    case, case_id, claim, reject_exit, failed_oracles = _load_case(d)
+    names = args.oracle
+    if names is None and failed_oracles:
+        names, user = _saved_oracles(failed_oracles)
+        said = f"judged with the oracle(s) it failed: {', '.join(names)}" if names else ""
+        if user:
+            said += ("; " if said else "") + ("its user oracle(s) are not imported from a saved case: pass "
+                                              + " ".join(f"--oracle {shlex.quote(u)}" for u in user) + " to judge with them")
+        print(escape.display(f"replay: {case_id} failed an output oracle; {said}"), file=sys.stderr)
     try:
         command = _command(args, reject_exit)
-        oracles = parse_oracles(args.oracle, args.normalize, args.skip_transform)
+        oracles = parse_oracles(names, args.normalize, args.skip_transform)
     except (ValueError, OracleError) as e:
         raise UsageError(str(e)) from None
     with tempfile.TemporaryDirectory(prefix="rtk-replay-", dir=scratch_root()) as tmp:
@@ -453,9 +471,10 @@ def add_reducer_parsers(sub) -> None:
     p.add_argument("--dialect", choices=written_dialects(), default=None,
                    help=f"dialect of the generated bundles (default: --release's, else {DEFAULT_DIALECT})")
     p.add_argument("--release", metavar="VERSION",
-                   help="generate bundles as this Codex release writes them (its dialect and the writer facts of "
-                   "the release table: `rollout-trace codex releases`) and judge them by its rules, as "
-                   "`validate --release` does (with --mode releases)")
+                   help="generate bundles in this Codex release's dialect and judge them by its rules, as "
+                   "`validate --release` does; with --mode releases as it writes them (the writer facts of the "
+                   "release table: `rollout-trace codex releases`), with --mode schema everything the schema allows "
+                   "that its reducer was measured reading")
     p.add_argument("--examples", type=int, default=200, help="cases to run (at least 1)")
     p.add_argument("--seed", type=int, default=None, help="the same seed gives the same cases (default: random, printed)")
     p.add_argument("--shard", help="I/N: run the I-th of N equal parts of the campaign (needs --seed)")

@@ -19,8 +19,9 @@ Everything is derived from the model: a new variant, kind or optional field show
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
+from ...model.common import EnvelopeKey as E
 from ...model.dispatch import Table, named_type_table, type_expr_table
 from ...model.types import (
     AnyJson,
@@ -45,18 +46,24 @@ TOOL_KIND_TYPE = "ToolCallKind"
 PAYLOAD_KIND_TYPE = "RawPayloadKind"
 
 
-def universe(dialect: Dialect, invariants: Iterable[str] = ()) -> dict[str, frozenset[str]]:
-    """Everything a campaign of ``dialect`` could exercise, by category."""
+def universe(dialect: Dialect, invariants: Iterable[str] = (),
+             reads: Mapping[str, frozenset[str]] | None = None) -> dict[str, frozenset[str]]:
+    """Everything a campaign of ``dialect`` could exercise, by category; with ``reads`` (one
+    release's reducer vocabulary: per type name, and ``variants``, the values it knows; the
+    schema mode's ``--release``), what that reducer knows of it."""
+    reads = reads or {}
     found: dict[str, set[str]] = {"enum_values": set(), "tool_kinds": set(), "payload_kinds": set()}
     for t in reachable_types(dialect):
+        known = reads.get(t.name)
         for category, items in _UNIVERSE[type(t)](t).items():
-            found[category].update(items)
+            found[category].update(i for i in items if known is None or i.rpartition(".")[2] in known)
+    variants = [v for v in dialect.payload.variants if "variants" not in reads or v.tag in reads["variants"]]
     presence = {
         f"{v.tag}.{f.name}={form}"
-        for v in dialect.payload.variants for f in v.fields if not f.required for form in forms_of(f.type)
+        for v in variants for f in v.fields if not f.required for form in forms_of(f.type)
     }
     return {
-        "variants": frozenset(dialect.tags),
+        "variants": frozenset(v.tag for v in variants),
         "tool_kinds": frozenset(found["tool_kinds"]),
         "payload_kinds": frozenset(found["payload_kinds"]),
         "enum_values": frozenset(found["enum_values"]),
@@ -111,7 +118,12 @@ class Coverage:
 
     dialect: Dialect
     invariants: frozenset[str] = frozenset()  # the campaign's eligible invariants
+    reads: Mapping[str, frozenset[str]] | None = None  # one release's reducer vocabulary (universe)
     seen: dict[str, set[str]] = field(default_factory=lambda: {c: set() for c in CATEGORIES})
+
+    def __post_init__(self) -> None:
+        # every event looks its variant up: a dict, not the model's linear search (a campaign's hot path)
+        self._variants = {v.tag: v for v in self.dialect.payload.variants}
 
     def observe_invariant(self, invariant: str) -> None:
         self.seen["invariants"].add(invariant)
@@ -127,10 +139,13 @@ class Coverage:
             self.observe_event(event)
 
     def observe_event(self, event: Any) -> None:
-        payload = event.get("payload") if isinstance(event, dict) else None
-        if not isinstance(payload, dict) or payload.get("type") not in self.dialect.tags:
+        payload = event.get(E.PAYLOAD) if isinstance(event, dict) else None
+        if not isinstance(payload, dict):
             return
-        variant = self.dialect.payload.variant(payload["type"])
+        tag = payload.get("type")
+        variant = self._variants.get(tag) if isinstance(tag, str) else None  # a corrupt type may be unhashable
+        if variant is None:
+            return
         self.seen["variants"].add(variant.tag)
         for f in variant.fields:
             value = payload.get(f.name, _ABSENT)
@@ -150,7 +165,7 @@ class Coverage:
     def report(self) -> dict[str, dict[str, Any]]:
         """Per category: covered and total counts, and what is missing (sorted)."""
         out: dict[str, dict[str, Any]] = {}
-        for c, items in universe(self.dialect, self.invariants).items():
+        for c, items in universe(self.dialect, self.invariants, self.reads).items():
             hit = self.seen[c] & items
             out[c] = {"covered": len(hit), "total": len(items), "missing": sorted(items - hit)}
         return out

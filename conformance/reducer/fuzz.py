@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from pathlib import Path
 
+from ...bundle import TRACE
 from ..command import Outcome, ReducerCommand, scratch_root
 from .cases import VALID, Case, CaseSpec, build_case, eligible_invariants, judge_case, plan_cases, smaller
 from .claims import Claim
@@ -155,7 +156,7 @@ class Campaign:
         from ...model import DIALECTS
         from .coverage import Coverage
 
-        cov = Coverage(DIALECTS[self.dialect], frozenset(self.eligible))
+        cov = Coverage(DIALECTS[self.dialect], frozenset(self.eligible), reads=campaign_reads(self.release, self.mode))
         for r in self.results:
             seen = r.coverage if r.coverage is not None else _observed(r.spec)
             for category, items in (seen or {}).items():
@@ -246,7 +247,7 @@ class Campaign:
             original_lines = r.lines
             for k in ("detail", "diff", "finding", "outcome", "oracles", "must_reject", "expected", "lines"):
                 setattr(r, k, getattr(shrunk, k))
-            r.detail += f" (saved shrunk: {case.lines} lines of trace.jsonl instead of {original_lines})"
+            r.detail += f" (saved shrunk: {case.lines} lines of {TRACE} instead of {original_lines})"
         r.replay = (f"rollout-trace replay {shlex.quote(str(target))} --cmd {shlex.quote(self.command.template)}"
                     + self.replay_extra)
         (target / "case.json").write_text(
@@ -350,6 +351,16 @@ def run_case(job: Job) -> CaseResult | None:
         if r.result == HANG:
             hung.value = 1
         return r
+
+
+def campaign_reads(release: str | None, mode: str):
+    """The vocabulary a campaign's coverage is measured against: a schema-mode campaign of a release
+    reaches what that release's reducer knows (None: the whole dialect)."""
+    if release is None or mode != "schema":
+        return None
+    from ...generators._release import reading_release
+
+    return reading_release(release).reads
 
 
 def _observed(spec: CaseSpec, case: Case | None = None) -> dict[str, set[str]] | None:

@@ -33,10 +33,14 @@ class KnownResultsError(ValueError):
 def read_json(path: str | Path, cap: int = MAX_JSON_BYTES):
     """The parsed JSON of a file the user named; ValueError (saying why) when it is larger than
     ``cap`` bytes, not UTF-8 JSON, or nests too deep to parse. OSError when it cannot be read."""
-    with open(path, "rb") as f:
-        data = f.read(cap + 1)
-    if len(data) > cap:
+    from ...files import TOO_LARGE, read_capped
+
+    got = read_capped(path, cap, keep_prefix=False)  # a FIFO or device is refused, never waited on
+    if got.why == TOO_LARGE:
         raise ValueError(f"larger than {cap >> 20} MiB")
+    if got.data is None:
+        raise OSError(f"{got.problem}")  # missing, unreadable, or a FIFO, a device, a directory
+    data = got.data
     try:
         return json.loads(data.decode("utf-8"))
     except RecursionError:

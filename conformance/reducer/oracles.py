@@ -29,6 +29,7 @@ from typing import Callable
 
 import orjson
 
+from ...model.common import EnvelopeKey as E
 from ...bundle import PAYLOADS, Bundle
 from ...validate import CATALOGUE, Profile
 
@@ -281,13 +282,13 @@ def _omit_nulls(b: Bundle, dialect: str, rnd: random.Random) -> Bundle:
 
     def fn(ev):
         ev = {k: v for k, v in ev.items() if not (k in env and v is None)}
-        p = ev.get("payload")
+        p = ev.get(E.PAYLOAD)
         if isinstance(p, dict) and isinstance(p.get("type"), str):
             try:
                 opt = _optional_fields(dialect, p["type"])
             except KeyError:
                 opt = set()
-            ev["payload"] = {k: v for k, v in p.items() if not (k in opt and v is None)}
+            ev[E.PAYLOAD] = {k: v for k, v in p.items() if not (k in opt and v is None)}
         return orjson.dumps(ev)
 
     return _map_lines(b, fn)
@@ -299,8 +300,8 @@ UNKNOWN_KEY = "x_rtk_unknown"
 def _unknown_keys(b: Bundle, dialect: str, rnd: random.Random) -> Bundle:
     def fn(ev):
         ev = dict(ev, **{UNKNOWN_KEY: {"n": rnd.randrange(1000)}})
-        if isinstance(ev.get("payload"), dict):
-            ev["payload"] = dict(ev["payload"], **{UNKNOWN_KEY: [1, "two", None]})
+        if isinstance(ev.get(E.PAYLOAD), dict):
+            ev[E.PAYLOAD] = dict(ev[E.PAYLOAD], **{UNKNOWN_KEY: [1, "two", None]})
         return orjson.dumps(ev)
 
     return _map_lines(b, fn)
@@ -384,7 +385,9 @@ def mapped(doc, pairs: list[tuple[str, str]]):
     it stands as a whole path (not inside a longer name)."""
     if not pairs:
         return doc
-    rx = re.compile("|".join(f"(?<![\\w.-]){re.escape(old)}(?![\\w.-])" for old, _ in pairs))
+    # one pair of lookarounds around the literals (not one per literal): the same matches, and
+    # compiling it (per case: the renamed names differ) takes half the time
+    rx = re.compile("(?<![\\w.-])(?:" + "|".join(re.escape(old) for old, _ in pairs) + ")(?![\\w.-])")
     new = dict(pairs)
 
     def sub(text: str) -> str:
@@ -502,7 +505,7 @@ def entity_ids(bundle: Bundle, dialect: str) -> list[tuple[str, str]]:
     out, seen = [], set()
     for line in bundle.lines:
         try:
-            p = orjson.loads(line).get("payload") or {}
+            p = orjson.loads(line).get(E.PAYLOAD) or {}
         except (orjson.JSONDecodeError, AttributeError):
             continue
         variant = p.get("type") if isinstance(p, dict) else None
@@ -562,7 +565,7 @@ def bundle_facts(bundle: Bundle, dialect: str, *, case_id: str, bundle_dir, vali
             ev = orjson.loads(line)
         except orjson.JSONDecodeError:
             continue
-        p = ev.get("payload") if isinstance(ev, dict) else None
+        p = ev.get(E.PAYLOAD) if isinstance(ev, dict) else None
         if not isinstance(p, dict) or not isinstance(p.get("type"), str):
             continue
         variant = p["type"]
@@ -574,8 +577,8 @@ def bundle_facts(bundle: Bundle, dialect: str, *, case_id: str, bundle_dir, vali
             kind = kind.get("type") if isinstance(kind, dict) else kind  # {"type": "exec_command"}
             if hit[0] == "tool call" and isinstance(kind, str):
                 tool_kinds[p[hit[1]]] = kind
-            if hit[0] == "turn" and isinstance(ev.get("thread_id"), str):
-                turn_threads[p[hit[1]]] = ev["thread_id"]
+            if hit[0] == "turn" and isinstance(ev.get(E.THREAD_ID), str):
+                turn_threads[p[hit[1]]] = ev[E.THREAD_ID]
     doc = parse_output(output)
     return BundleFacts(
         API_VERSION, case_id, dialect, bundle_dir, valid, invariant, output,

@@ -42,7 +42,7 @@ OPTIONS: tuple[tuple[str, Literal["string", "linelist"], str | list[str] | None,
     ("cmd", "string", None, "reducer command to fuzz ({bundle}, {output} placeholders)"),
     ("dialect", "string", None, f"dialect of the bundles (a dialect the kit's writer writes; default: the "
      f"release's, else {DEFAULT_DIALECT})"),
-    ("release", "string", None, "generate bundles as this Codex release writes them and judge by its rules"),
+    ("release", "string", None, "generate bundles as this Codex release writes them (mode schema: what its reducer reads) and judge by its rules"),
     ("examples", "string", "100", "cases to run"),
     ("seed", "string", "0", "the same seed gives the same cases"),
     ("timeout", "string", "30", "seconds per run before the process group is killed"),
@@ -212,11 +212,9 @@ def _dialect(dialect: str | None, release: str | None, mode: str) -> str:
     """The campaign's dialect: the option's, or the one the release writes (both: they must agree)."""
     if release is None:
         return dialect or DEFAULT_DIALECT
-    from ...generators._release import writing_release
+    from ...generators._release import campaign_release
 
-    if mode != "releases":
-        raise ValueError(f"reducer release {release}: bundles as it writes them are of mode releases, not {mode!r}")
-    written = writing_release(release).dialect.name  # NotWritable is a ValueError saying why
+    written = campaign_release(release, mode).dialect.name  # NotWritable is a ValueError saying why
     if dialect is not None and dialect != written:
         raise ValueError(f"reducer release {release} writes dialect {written}, not {dialect}")
     return written

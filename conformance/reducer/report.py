@@ -274,7 +274,25 @@ def merge_reports(docs: list[Any], names: list[str], known: Known) -> dict:  # d
         "eligible": eligible,
         "never_exercised": [i for i in eligible if i not in exercised],
         "failures": [f for d in docs for f in d.get("failures", [])],
+        **({"model_coverage": cov} if (cov := merged_coverage(docs)) is not None else {}),
     }
+
+
+def merged_coverage(docs: list[dict]) -> dict | None:
+    """The campaign's model coverage from its shards': what no shard exercised is missing (the
+    shards of one campaign measure against one universe). None when a shard's report has none."""
+    parts = [p for d in docs if isinstance(p := d.get("model_coverage"), dict)]
+    if not parts or len(parts) != len(docs):
+        return None
+    out = {}
+    for category in parts[0]:
+        rows: list[dict] = [r for p in parts if isinstance(r := p.get(category), dict)
+                            and isinstance(r.get("total"), int) and isinstance(r.get("missing"), list)]
+        if len(rows) != len(parts):
+            return None
+        missing = sorted(set.intersection(*(set(map(str, r["missing"])) for r in rows)))
+        out[category] = {"covered": rows[0]["total"] - len(missing), "total": rows[0]["total"], "missing": missing}
+    return out
 
 
 # -- rendering ------------------------------------------------------------------------------
@@ -395,7 +413,8 @@ def print_human(doc: dict, file=None, summary_only: bool = False, color: str = "
     out = file or sys.stdout
     console = make_console(out, color, width=None if out.isatty() else 140)
     if not summary_only:
-        as_release = f", as Codex {doc['release']} writes" if doc.get("release") else ""
+        as_release = (f", as Codex {doc['release']} {'reads' if doc.get('mode') == 'schema' else 'writes'}"
+                      if doc.get("release") else "")
         title = escape.display(f"{doc['command']}  (dialect {doc['dialect']}{as_release}, profile {doc['profile']}, "
                                f"seed {doc['seed']})")
         # the title on a line of its own: as a table title it would wrap at the table's width
@@ -426,27 +445,30 @@ def print_human(doc: dict, file=None, summary_only: bool = False, color: str = "
         console.print(f"[red]stale known result[/] {mx(escape.display(inv))}: {mx(escape.display(why))}")
     o = doc.get("oracles") or {}
     for name, counts in (o.get("results") or {}).items():
-        console.print(f"oracle {name}: {counts['pass']} pass, {counts['fail']} fail, {counts['n/a']} not applicable"
-                      + (f" (normalizer {mx(o.get('normalizer', 'none'))})" if name != "coverage" else ""))
+        n = {k: mx(escape.display(str(counts.get(k)))) for k in ("pass", "fail", "n/a")}  # a merged report is input
+        console.print(f"oracle {mx(escape.display(str(name)))}: {n['pass']} pass, {n['fail']} fail, {n['n/a']} not "
+                      "applicable" + (f" (normalizer {mx(escape.display(str(o.get('normalizer', 'none'))))})"
+                                      if name != "coverage" else ""), soft_wrap=True)
     for name, why in (o.get("never_applied") or {}).items():
         asked = name in (o.get("explicit") or [])
         console.print(f"[{'red' if asked else 'yellow'}]oracle {mx(clean(name))} never applied[/]: {mx(clean(why))}",
                       soft_wrap=True)
     not_run = doc.get("not_run") or []
     if not_run:
-        invs = sorted({n["invariant"] for n in not_run})
+        invs = sorted({mx(escape.display(str(n.get("invariant")))) for n in not_run})
         console.print(f"not run: {len(not_run)} case(s) of known hang(s) {', '.join(invs)} after one hung "
                       "(a known hang costs at most one timeout)", soft_wrap=True)
     coverage = doc.get("model_coverage")
     if isinstance(coverage, dict):
         from .coverage import console_lines
 
-        console.print(f"model coverage ({mx(str(doc.get('mode', 'releases')))} mode):")
+        console.print(f"model coverage ({mx(escape.display(str(doc.get('mode', 'releases'))))} mode):")
         for line in console_lines(coverage):
-            console.print(mx(line))
+            console.print(mx(escape.display(line)), soft_wrap=True)
     never = doc.get("never_exercised") or []
     if never:
         shown = ", ".join(never[:12]) + (f" and {len(never) - 12} more (all in the JSON report)" if len(never) > 12 else "")
-        console.print(f"[yellow]never exercised[/]: {len(never)} rule(s), raise --examples: {shown}")
+        console.print(f"[yellow]never exercised[/]: {len(never)} rule(s), raise --examples: {mx(escape.display(shown))}",
+                      soft_wrap=True)
     if not quiet:
-        console.print(_summary_line(doc), soft_wrap=True)
+        console.print(mx(escape.display(_summary_line(doc))), soft_wrap=True)

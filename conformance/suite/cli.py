@@ -76,7 +76,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_tarball(args: argparse.Namespace) -> int:
     from .pack import pack
 
-    out = pack(suite_root(), Path(args.out))
+    try:
+        out = pack(suite_root(), Path(args.out))
+    except OSError as e:  # a FIFO no one reads, a full disk, a directory in the way
+        print(f"rollout-trace conformance tarball: cannot write {display(args.out)}: {display(e.strerror or str(e))}",
+              file=sys.stderr)
+        return EXIT_USAGE
     print(f"wrote {display(str(out))}")
     return EXIT_OK
 

@@ -11,8 +11,10 @@ the release epoch holding ``--release``.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -34,8 +36,52 @@ class Outcome:
     detail: str = ""
 
 
+MAX_CASE_FILE_BYTES = 16 << 20  # an index or expected.json; the shipped ones are far smaller
+
+
+def _read_json(root: Path, rel: str) -> dict:
+    """A JSON file of the suite: inside ``root``, regular, capped (a suite may come from anyone)."""
+    from ...files import read_capped
+    from .recipe import inside
+
+    got = read_capped(inside(root, rel), MAX_CASE_FILE_BYTES, keep_prefix=False)
+    if got.data is None:
+        raise ValueError(f"{rel} is {got.problem}")
+    doc = json.loads(got.data.decode("utf-8"))
+    if not isinstance(doc, dict):
+        raise ValueError(f"{rel} is not a JSON object")
+    return doc
+
+
+MAX_CASE_BUNDLE_BYTES = 256 << 20  # a case's static files (big files come from its recipe)
+
+
+def _capped_copy():
+    """A copy function for ``copytree`` that refuses a case whose files hold more than the cap
+    (a sparse file of terabytes would be copied byte by byte)."""
+    left = [MAX_CASE_BUNDLE_BYTES]
+
+    def copy(src, dst):
+        st = os.lstat(src)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+            raise ValueError(f"a case bundle holds {os.fspath(src)!r}, which is not a regular file")
+        left[0] -= st.st_size
+        if left[0] < 0:
+            raise ValueError(f"a case bundle holds more than {MAX_CASE_BUNDLE_BYTES} bytes")
+        return shutil.copy2(src, dst)
+
+    return copy
+
+
 def load_index(root: Path) -> dict:
-    return json.loads((root / CASES / INDEX).read_text(encoding="utf-8"))
+    return _read_json(root, f"{CASES}/{INDEX}")
+
+
+def case_file(root: Path, expected: dict, key: str) -> Path:
+    """The path ``expected[key]`` names, inside the suite (never a path elsewhere)."""
+    from .recipe import inside
+
+    return inside(root, expected[key])
 
 
 def wanted(expected: dict, *, profile: str | None, release: str | None) -> tuple[bool | None, str | None]:
@@ -58,11 +104,11 @@ def run_case(root: Path, expected: dict, command: str, *, profile: str | None, r
         return Outcome(expected["id"], "skip", "no expected verdict (an epoch without a reducer or facts)")
     with tempfile.TemporaryDirectory(prefix="rtk-case-") as tmp:
         bundle = Path(tmp) / "bundle"
-        source = root / expected["bundle"]
+        source = case_file(root, expected, "bundle")
         if source.is_file():  # a case whose "bundle" is a regular file (BUNDLE.IS_DIRECTORY)
             shutil.copyfile(source, bundle)
         else:
-            shutil.copytree(source, bundle, symlinks=True)
+            shutil.copytree(source, bundle, symlinks=True, copy_function=_capped_copy())
         apply_recipe(bundle, expected.get("recipe") or [])
         cmd = command.replace("{dialect}", expected["dialect"]).replace("{bundle}", shlex.quote(str(bundle))).replace("{out}", shlex.quote(str(Path(tmp) / "out")))
         # its own process group, killed whole (a child left behind by a hang included); what it
@@ -98,7 +144,7 @@ def run_suite(root: Path, command: str, *, profile: str | None = None, release: 
             continue
         if only is not None and only not in row["id"]:
             continue
-        expected = json.loads((root / row["expected"]).read_text(encoding="utf-8"))
+        expected = _read_json(root, row["expected"])
         out.append(run_case(root, expected, command, profile=profile, release=release, timeout=timeout))
     return out
 
@@ -149,7 +195,7 @@ def _differences(expected: dict, written: Path, want: Path) -> list[str]:
         ea, eb = json.loads(a), json.loads(b)
         if not isinstance(ea, dict) or (_shape(_without(ea, volatile.get("event", [])), r1)
                                         != _shape(_without(eb, volatile.get("event", [])), r2)):
-            out.append(f"trace.jsonl line {n} differs")
+            out.append(f"{TRACE} line {n} differs")
             break
     return out
 
@@ -165,15 +211,16 @@ def run_writer_cases(root: Path, command: str, *, dialects: list[str] | None = N
     for row in load_index(root)["cases"]:
         if row["kind"] != "writer" or (dialects and row["dialect"] not in dialects) or (only and only not in row["id"]):
             continue
-        expected = json.loads((root / row["expected"]).read_text(encoding="utf-8"))
+        expected = _read_json(root, row["expected"])
         with tempfile.TemporaryDirectory(prefix="rtk-writer-") as tmp:
-            proc = subprocess.run([*rt, "check-writer", "--cmd", command, "--script", f"file:{root / expected['script']}",
+            proc = subprocess.run([*rt, "check-writer", "--cmd", command, "--script",
+                                   f"file:{case_file(root, expected, 'script')}",
                                    "--dialect", expected["dialect"], "--crash", "none", "--keep", tmp, "--quiet"],
                                   capture_output=True, text=True, errors="replace", timeout=timeout)
             if proc.returncode != 0:
                 out.append(Outcome(row["id"], "fail", f"check-writer exit {proc.returncode}: {proc.stdout[-300:]}"))
                 continue
-            (written,) = [p.parent for p in Path(tmp).glob("*/bundle/manifest.json")]
-            diff = bundle_differences(expected, written, root / expected["bundle"])
+            (written,) = [p.parent for p in Path(tmp).glob(f"*/bundle/{MANIFEST}")]
+            diff = bundle_differences(expected, written, case_file(root, expected, "bundle"))
         out.append(Outcome(row["id"], "fail" if diff else "pass", "; ".join(diff)))
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...bundle import MANIFEST, PAYLOADS, TRACE
 from ...validate.findings import Severity
 
 
@@ -48,16 +49,16 @@ EXIT = _check(
 )
 MANIFEST_MATCHES = _check(
     "WRITER.MANIFEST_MATCHES",
-    "When create is answered, manifest.json is complete on disk, equals the manifest the writer answered, "
+    f"When create is answered, {MANIFEST} is complete on disk, equals the manifest the writer answered, "
     "and holds the requested ids, the dialect's schema_version and the fixed names.",
 )
 PAYLOAD_ON_ANSWER = _check(
     "WRITER.PAYLOAD_ON_ANSWER",
-    "When write_payload is answered, the file its ref names exists inside payloads/ and holds the body sent.",
+    f"When write_payload is answered, the file its ref names exists inside {PAYLOADS}/ and holds the body sent.",
 )
 PAYLOAD_BEFORE_EVENT = _check(
     "WRITER.PAYLOAD_BEFORE_EVENT",
-    "No moment exists where trace.jsonl holds an event whose payload files are missing or incomplete: "
+    f"No moment exists where {TRACE} holds an event whose payload files are missing or incomplete: "
     "checked after every answer, before the next operation.",
 )
 REF_MATCHES = _check(
@@ -66,12 +67,12 @@ REF_MATCHES = _check(
 )
 EVENT_FLUSHED = _check(
     "WRITER.EVENT_FLUSHED",
-    "When append_event is answered, its line and newline are in trace.jsonl (written and flushed): "
+    f"When append_event is answered, its line and newline are in {TRACE} (written and flushed): "
     "a crash right after the answer loses nothing acknowledged.",
 )
 APPEND_ONLY = _check(
     "WRITER.APPEND_ONLY",
-    "trace.jsonl only grows, one line per append_event: earlier bytes never change, "
+    f"{TRACE} only grows, one line per append_event: earlier bytes never change, "
     "and no line appears that was not asked for.",
 )
 EVENT_MATCHES = _check(
@@ -80,7 +81,7 @@ EVENT_MATCHES = _check(
 )
 ECHO_MISMATCH = _check(
     "WRITER.ECHO_MISMATCH",
-    "The event the writer answers is the event it wrote to trace.jsonl.",
+    f"The event the writer answers is the event it wrote to {TRACE}.",
 )
 CANONICAL_FORM = _check(
     "WRITER.CANONICAL_FORM",
@@ -90,11 +91,11 @@ CANONICAL_FORM = _check(
 )
 BUNDLE_MATCHES = _check(
     "WRITER.BUNDLE_MATCHES",
-    "After close the bundle holds every event and payload of the script, unchanged, and nothing else in trace.jsonl.",
+    f"After close the bundle holds every event and payload of the script, unchanged, and nothing else in {TRACE}.",
 )
 CRASH_PREFIX = _check(
     "WRITER.CRASH_PREFIX",
-    "After a SIGKILL, trace.jsonl holds every acknowledged event, in order, then at most the in-flight one "
+    f"After a SIGKILL, {TRACE} holds every acknowledged event, in order, then at most the in-flight one "
     "and at most a partial last line: a prefix of the script.",
 )
 

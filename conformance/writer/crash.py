@@ -14,6 +14,7 @@ import time
 
 import orjson
 
+from ...model.common import EnvelopeKey as E
 from ...validate import Severity
 from . import checks as C
 from ...bundle import MANIFEST, TRACE
@@ -71,7 +72,7 @@ def run_crash(config: Config, script: Script, k: int, mode: str = "after", delay
             if delay:
                 time.sleep(delay)
             if script.ops[inflight].cmd == "append_event":
-                session.sent_events.append((inflight, {"context": req["context"], "payload": req["payload"]}))
+                session.sent_events.append((inflight, {"context": req["context"], "payload": req[E.PAYLOAD]}))
                 extra = len(orjson.dumps(req)) + 1
         assert session.proc is not None  # open() started the writer
         session.proc.kill()
@@ -87,13 +88,13 @@ def check_crash_state(session: Session, f: Findings, k: int, inflight: int | Non
     """The bundle left by a killed writer must be a valid prefix of what it was sent."""
     bundle = session.bundle
     if not is_regular(bundle / MANIFEST):
-        f.add(C.CRASH_PREFIX, f"op {k}: after the crash there is no manifest.json (as a regular file), though create was answered", k)
+        f.add(C.CRASH_PREFIX, f"op {k}: after the crash there is no {MANIFEST} (as a regular file), though create was answered", k)
         return
     validator_findings(bundle, session, f, partial_ok=True, dialect=session.script.dialect, extra=extra)
     got = read_capped(bundle / TRACE, log_cap(session.answered_bytes, extra))
     if got.problem and not got.missing:
         # what the harness may read no longer pairs with the events sent: the validator's findings say the rest
-        f.add(C.CRASH_PREFIX, f"op {k}: after the crash trace.jsonl is {got.problem}", k)
+        f.add(C.CRASH_PREFIX, f"op {k}: after the crash {TRACE} is {got.problem}", k)
         return
     data = got.data or b""
     lines, tail = split_log(data)
@@ -102,12 +103,12 @@ def check_crash_state(session: Session, f: Findings, k: int, inflight: int | Non
     if len(lines) < acked:
         f.add(
             C.CRASH_PREFIX,
-            f"op {k}: after the crash trace.jsonl holds {len(lines)} complete line(s), but {acked} event(s) were "
+            f"op {k}: after the crash {TRACE} holds {len(lines)} complete line(s), but {acked} event(s) were "
             "acknowledged: acknowledged events were lost (not flushed before answering)",
             k,
         )
     if len(lines) > allowed:
-        f.add(C.CRASH_PREFIX, f"op {k}: after the crash trace.jsonl holds {len(lines)} lines, only {allowed} event(s) were sent", k)
+        f.add(C.CRASH_PREFIX, f"op {k}: after the crash {TRACE} holds {len(lines)} lines, only {allowed} event(s) were sent", k)
     for j, line in enumerate(lines[:allowed]):
         op_index, sent = session.sent_events[j]
         try:
@@ -119,12 +120,12 @@ def check_crash_state(session: Session, f: Findings, k: int, inflight: int | Non
             same = json_equal(session.answers[j], disk)
             want = session.answers[j]
         else:  # the in-flight event: what was sent, whatever time and seq it got
-            same = isinstance(disk, dict) and json_equal(sent["payload"], disk.get("payload")) and all(
+            same = isinstance(disk, dict) and json_equal(sent[E.PAYLOAD], disk.get(E.PAYLOAD)) and all(
                 disk.get(key) == sent["context"][key] for key in ("thread_id", "codex_turn_id")
             )
-            want = sent["payload"]
+            want = sent[E.PAYLOAD]
         if not same:
-            got_value = disk if j < acked else (disk.get("payload") if isinstance(disk, dict) else disk)
+            got_value = disk if j < acked else (disk.get(E.PAYLOAD) if isinstance(disk, dict) else disk)
             f.add(C.CRASH_PREFIX, f"op {k}: line {j + 1} is not the event of op {op_index}: {first_difference(want, got_value)}", op_index)
     if tail and inflight is None:
         # not fatal (the validator reports LINE.TRUNCATED as a warning in this mode), but

@@ -15,6 +15,7 @@ import os
 
 import orjson
 
+from ...model.common import EnvelopeKey as E
 from ...compilers.canonical import EventError, canonical_event, dumps
 from ...model import facts
 from ...model.types import STORE_ZSTD_SHARDS
@@ -70,17 +71,17 @@ class DiskChecker:
         got = read_capped(self.bundle / MANIFEST, MAX_MANIFEST_BYTES)
         if got.data is None or got.problem:
             what = "does not exist" if got.missing else f"is {got.problem}"
-            self.f.add(C.MANIFEST_MATCHES, f"op {i} (create): manifest.json {what} when create is answered", i)
+            self.f.add(C.MANIFEST_MATCHES, f"op {i} (create): {MANIFEST} {what} when create is answered", i)
             return
         data = got.data
         try:
             disk = orjson.loads(data)
         except orjson.JSONDecodeError as e:
-            self.f.add(C.MANIFEST_MATCHES, f"op {i} (create): manifest.json is not complete JSON when create is answered: {e}", i)
+            self.f.add(C.MANIFEST_MATCHES, f"op {i} (create): {MANIFEST} is not complete JSON when create is answered: {e}", i)
             return
         self.manifest = disk if isinstance(disk, dict) else None
         if not json_equal(reply["manifest"], disk):
-            self.f.add(C.ECHO_MISMATCH, f"op {i} (create): answered manifest differs from manifest.json at {first_difference(reply['manifest'], disk)}", i)
+            self.f.add(C.ECHO_MISMATCH, f"op {i} (create): answered manifest differs from {MANIFEST} at {first_difference(reply['manifest'], disk)}", i)
         want = manifest_record(
             self.dialect, trace_id=req["trace_id"], rollout_id=req["rollout_id"], root_thread_id=req["root_thread_id"], started_at=0
         )
@@ -88,9 +89,9 @@ class DiskChecker:
         for key, value in want.items():
             got_value = disk.get(key) if isinstance(disk, dict) else None
             if not json_equal(value, got_value):
-                self.f.add(C.MANIFEST_MATCHES, f"op {i} (create): manifest.json {key} is {short(got_value)}, expected {short(value)}", i)
+                self.f.add(C.MANIFEST_MATCHES, f"op {i} (create): {MANIFEST} {key} is {short(got_value)}, expected {short(value)}", i)
         if isinstance(disk, dict) and type(disk.get("started_at_unix_ms")) is not int:
-            self.f.add(C.MANIFEST_MATCHES, f"op {i} (create): manifest.json started_at_unix_ms is not an integer", i)
+            self.f.add(C.MANIFEST_MATCHES, f"op {i} (create): {MANIFEST} started_at_unix_ms is not an integer", i)
         if isinstance(disk, dict) and set(want) <= set(disk):
             ordered = {f.name: disk[f.name] for f in self.dialect.manifest.fields if f.name in disk}
             try:
@@ -98,7 +99,7 @@ class DiskChecker:
             except (EventError, RecursionError):
                 canonical = None
             if canonical != data:
-                self.f.add(C.CANONICAL_FORM, f"op {i} (create): manifest.json is not serde's pretty JSON in model order", i)
+                self.f.add(C.CANONICAL_FORM, f"op {i} (create): {MANIFEST} is not serde's pretty JSON in model order", i)
 
     def after_payload(self, i: int, op: Op, reply: dict) -> None:
         ref = reply["ref"]
@@ -204,7 +205,7 @@ class DiskChecker:
             if not self.log_problem_reported:
                 self.log_problem_reported = True  # once: it stays so until the writer fixes it
                 check = C.APPEND_ONLY if got.data is not None else "BUNDLE.TRACE_PRESENT"
-                self.f.add(check, f"op {i}: trace.jsonl is {got.problem}; the steps after leave the log to the final validation", i)
+                self.f.add(check, f"op {i}: {TRACE} is {got.problem}; the steps after leave the log to the final validation", i)
             return None  # what the harness can read no longer pairs with operations
         return got.data
 
@@ -213,11 +214,11 @@ class DiskChecker:
         data = self.read_log(i)
         if data is None:
             if self.s.answers and not self.log_problem_reported:
-                self.f.add(C.EVENT_FLUSHED, f"op {i}: trace.jsonl does not exist, {len(self.s.answers)} event(s) acknowledged", i)
+                self.f.add(C.EVENT_FLUSHED, f"op {i}: {TRACE} does not exist, {len(self.s.answers)} event(s) acknowledged", i)
             return
         if not data.startswith(self.log):
             n = next((k for k, (a, b) in enumerate(zip(self.log, data)) if a != b), min(len(self.log), len(data)))
-            self.f.add(C.APPEND_ONLY, f"op {i}: trace.jsonl changed at byte {n}, inside what was already written", i)
+            self.f.add(C.APPEND_ONLY, f"op {i}: {TRACE} changed at byte {n}, inside what was already written", i)
             self.log = b""
             self.lines_checked = 0
             self.prev_seq = None
@@ -225,7 +226,7 @@ class DiskChecker:
         lines, tail = split_log(data)
         acked = len(self.s.answers)
         if len(lines) > acked:
-            self.f.add(C.APPEND_ONLY, f"op {i}: trace.jsonl holds {len(lines)} lines, but only {acked} event(s) were appended", i)
+            self.f.add(C.APPEND_ONLY, f"op {i}: {TRACE} holds {len(lines)} lines, but only {acked} event(s) were appended", i)
             # lines no longer pair with operations: leave their content to the final validation
             self.misaligned = True
         if not self.misaligned:
@@ -241,12 +242,12 @@ class DiskChecker:
             what = "after close" if final else "when the answer came"
             self.f.add(
                 C.EVENT_FLUSHED,
-                f"op {i}: {what}, trace.jsonl holds {len(lines)} complete line(s) but {acked} event(s) were "
+                f"op {i}: {what}, {TRACE} holds {len(lines)} complete line(s) but {acked} event(s) were "
                 f"acknowledged: the event(s) of op {', '.join(map(str, ops))} are not on disk",
                 ops[0],
             )
         elif tail and len(lines) >= acked:
-            self.f.add(C.EVENT_FLUSHED, f"op {i}: trace.jsonl ends in a partial line ({len(tail)} bytes) after the answer", i)
+            self.f.add(C.EVENT_FLUSHED, f"op {i}: {TRACE} ends in a partial line ({len(tail)} bytes) after the answer", i)
         # no line on disk may point at a missing payload, at any moment
         for path, (rid, line_no) in self.referenced.items():
             if not is_regular(self.bundle / path.split(RECORD_SEP, 1)[0]):
@@ -264,7 +265,7 @@ class DiskChecker:
         if not isinstance(disk, dict):
             self.f.add(C.EVENT_MATCHES, f"{where}: the line is not a JSON object", op_index)
             return
-        seq = disk.get("seq")
+        seq = disk.get(E.SEQ)
         if type(seq) is int:
             if self.prev_seq is None and seq != 1:
                 self.f.add("SEQ.STARTS_AT_ONE", f"{where}: the first event has seq {seq}, expected 1", op_index, seq=seq)
@@ -276,18 +277,18 @@ class DiskChecker:
         else:
             self.f.add(C.EVENT_MATCHES, f"{where}: seq is {short(seq)}, not an integer", op_index)
             seq = None
-        if disk.get("schema_version") != self.dialect.schema_version:
-            self.f.add("ENVELOPE.SCHEMA_VERSION", f"{where}: schema_version {short(disk.get('schema_version'))}, the dialect writes {self.dialect.schema_version}", op_index, seq=seq)
+        if disk.get(E.SCHEMA_VERSION) != self.dialect.schema_version:
+            self.f.add("ENVELOPE.SCHEMA_VERSION", f"{where}: schema_version {short(disk.get(E.SCHEMA_VERSION))}, the dialect writes {self.dialect.schema_version}", op_index, seq=seq)
         rollout = self.manifest.get("rollout_id") if self.manifest else None
-        if rollout is not None and disk.get("rollout_id") != rollout:
-            self.f.add("ENVELOPE.ROLLOUT_ID", f"{where}: rollout_id {short(disk.get('rollout_id'))} is not the manifest's", op_index, seq=seq)
-        if type(disk.get("wall_time_unix_ms")) is not int:
-            self.f.add(C.EVENT_MATCHES, f"{where}: wall_time_unix_ms is {short(disk.get('wall_time_unix_ms'))}, not an integer", op_index, seq=seq)
-        for key in ("thread_id", "codex_turn_id"):
+        if rollout is not None and disk.get(E.ROLLOUT_ID) != rollout:
+            self.f.add("ENVELOPE.ROLLOUT_ID", f"{where}: rollout_id {short(disk.get(E.ROLLOUT_ID))} is not the manifest's", op_index, seq=seq)
+        if type(disk.get(E.WALL_TIME)) is not int:
+            self.f.add(C.EVENT_MATCHES, f"{where}: wall_time_unix_ms is {short(disk.get(E.WALL_TIME))}, not an integer", op_index, seq=seq)
+        for key in (E.THREAD_ID, E.TURN_ID):
             if key not in disk or disk[key] != sent["context"][key]:
                 self.f.add(C.EVENT_MATCHES, f"{where}: envelope {key} is {short(disk.get(key))}, the context sent {short(sent['context'][key])}", op_index, seq=seq)
-        if not json_equal(sent["payload"], disk.get("payload")):
-            self.f.add(C.EVENT_MATCHES, f"{where}: payload differs from the one sent at /payload{first_difference(sent['payload'], disk.get('payload'))}", op_index, seq=seq)
+        if not json_equal(sent[E.PAYLOAD], disk.get(E.PAYLOAD)):
+            self.f.add(C.EVENT_MATCHES, f"{where}: payload differs from the one sent at /payload{first_difference(sent[E.PAYLOAD], disk.get(E.PAYLOAD))}", op_index, seq=seq)
         if not json_equal(answer, disk):
             self.f.add(C.ECHO_MISMATCH, f"{where}: the answered event differs from the line at {first_difference(answer, disk)}", op_index, seq=seq)
         try:
@@ -296,7 +297,7 @@ class DiskChecker:
             canonical = None
         if canonical is not None and canonical != line:
             self.f.add(C.CANONICAL_FORM, f"{where}: the line is not Codex's compact JSON in model order", op_index, seq=seq)
-        for ref in self.refs(disk.get("payload")):
+        for ref in self.refs(disk.get(E.PAYLOAD)):
             rid, path = ref["raw_payload_id"], self.location(ref)
             assert path is not None  # refs() keeps the refs it can locate
             body = self.bodies.get(rid)
@@ -322,7 +323,7 @@ class DiskChecker:
         elif len(lines) != len(self.s.answers) or tail:
             self.f.add(
                 C.BUNDLE_MATCHES,
-                f"op {i} (close): trace.jsonl holds {len(lines)} complete line(s){' and a partial one' if tail else ''}, "
+                f"op {i} (close): {TRACE} holds {len(lines)} complete line(s){' and a partial one' if tail else ''}, "
                 f"the script appended {len(self.s.answers)}",
                 i,
             )

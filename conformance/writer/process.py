@@ -44,16 +44,23 @@ class WriterProcess:
     """The writer under test: JSON lines in, JSON lines out, the end of standard error kept for messages."""
 
     def __init__(self, argv: Sequence[str], *, cwd: str | None = None, env: dict[str, str] | None = None):
-        self.proc = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            bufsize=0,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,  # its own process group: SIGKILL reaches wrapper scripts' children
-        )
+        from ..reaper import Run
+
+        self.run = Run(env)  # descendants that leave the group (setsid) are found by its token, and killed
+        try:
+            self.proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                bufsize=0,
+                cwd=cwd,
+                env=self.run.env,
+                start_new_session=True,  # its own process group: SIGKILL reaches wrapper scripts' children
+            )
+        except BaseException:
+            self.run.end()
+            raise
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
         self._stdin, self._stdout, self._stderr = self.proc.stdin, self.proc.stdout, self.proc.stderr  # the pipes
         os.set_blocking(self._stdin.fileno(), False)
@@ -193,6 +200,7 @@ class WriterProcess:
         self._killpg()
         self.proc.wait()
         self._killpg()  # children that outlive the leader keep its group
+        self.run.end()  # and those that left it (setsid)
 
     def _killpg(self) -> None:
         try:

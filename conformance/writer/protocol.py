@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ...bundle import MANIFEST as MANIFEST_FILE, TRACE as TRACE_FILE
 from ...model import DIALECTS
 from ...model.common import EnvelopeKey, ManifestKey
 from ...model.types import Struct, UnitKind
@@ -152,7 +153,7 @@ def _envelope_properties() -> dict:
 
 EVENT = {
     "title": "RawTraceEvent",
-    "description": "One event as the writer wrote it to `trace.jsonl` (the dialect's event schema, "
+    "description": f"One event as the writer wrote it to `{TRACE_FILE}` (the dialect's event schema, "
     "`schema/<dialect>/event.schema.json`, describes it fully).",
     "type": "object",
     "required": _ENVELOPE_KEYS,
@@ -161,7 +162,7 @@ EVENT = {
 
 MANIFEST = {
     "title": "TraceBundleManifest",
-    "description": "The manifest as the writer wrote it to `manifest.json` "
+    "description": f"The manifest as the writer wrote it to `{MANIFEST_FILE}` "
     "(`schema/<dialect>/manifest.schema.json` describes it fully).",
     "type": "object",
     "required": _names(lambda d: d.manifest),
@@ -213,8 +214,8 @@ COMMANDS: tuple[Command, ...] = (
             PField(ManifestKey.ROLLOUT_ID, _ID, f"The manifest's {ManifestKey.ROLLOUT_ID}, repeated in every event."),
             PField(ManifestKey.ROOT_THREAD_ID, _ID, f"The manifest's {ManifestKey.ROOT_THREAD_ID}."),
         ),
-        (PField("manifest", MANIFEST, "The manifest exactly as written to `manifest.json`."),),
-        "After the answer, `manifest.json` is complete on disk.",
+        (PField("manifest", MANIFEST, f"The manifest exactly as written to `{MANIFEST_FILE}`."),),
+        f"After the answer, `{MANIFEST_FILE}` is complete on disk.",
     ),
     Command(
         "write_payload",
@@ -249,7 +250,7 @@ COMMANDS: tuple[Command, ...] = (
             ),
         ),
         (PField("event", EVENT, "The whole event as written: the envelope the writer assigned, and the payload."),),
-        "After the answer, the event's line and its newline are in `trace.jsonl` (written and flushed).",
+        f"After the answer, the event's line and its newline are in `{TRACE_FILE}` (written and flushed).",
     ),
     Command(
         "close",

@@ -35,9 +35,10 @@ from typing import Callable
 
 import orjson
 
+from ...model.common import EnvelopeKey as E
 from ...corpus import corpus_root
 
-from ...bundle import MANIFEST, Bundle, TooLarge
+from ...bundle import MANIFEST, TRACE, Bundle, TooLarge
 from ...model import DEFAULT_DIALECT, DIALECTS, dialect_for_schema_version, facts
 from ...model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect, Struct
 from ...model.common import ZSTD_SHARDS, ManifestKey
@@ -98,7 +99,7 @@ class Script:
                 if op.handle != written:
                     raise ScriptError(f"{self.name}: operation {i} has handle {op.handle}, expected {written}")
             elif op.cmd == "append_event":
-                for h in handles_in(op.args.get("payload")):
+                for h in handles_in(op.args.get(E.PAYLOAD)):
                     if not 1 <= h <= written:
                         raise ScriptError(f"{self.name}: operation {i} uses payload handle {h} before it is written")
         return self
@@ -258,13 +259,13 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
             raise ScriptError(f"{name}: {e}") from None
     name = name or "bundle"
     if bundle.manifest is None:
-        raise ScriptError(f"{name}: no manifest.json")
+        raise ScriptError(f"{name}: no {MANIFEST}")
     try:
         manifest = orjson.loads(bundle.manifest)
     except orjson.JSONDecodeError as e:
-        raise ScriptError(f"{name}: manifest.json is not JSON: {e}") from None
+        raise ScriptError(f"{name}: {MANIFEST} is not JSON: {e}") from None
     if not isinstance(manifest, dict):
-        raise ScriptError(f"{name}: manifest.json is not a JSON object")
+        raise ScriptError(f"{name}: {MANIFEST} is not a JSON object")
     dialect = dialect_for_schema_version(manifest.get("schema_version"))
     if dialect is None:
         raise ScriptError(f"{name}: unknown schema_version {_shown(manifest.get('schema_version'))}")
@@ -275,7 +276,7 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     for key in ("trace_id", "rollout_id", "root_thread_id"):
         if not isinstance(manifest.get(key), str):
             what = "lacks" if key not in manifest else "has no string"
-            raise ScriptError(f"{name}: manifest.json {what} {key}; a script replays a bundle's ids")
+            raise ScriptError(f"{name}: {MANIFEST} {what} {key}; a script replays a bundle's ids")
     records = _records(bundle, name) if layout.store == STORE_ZSTD_SHARDS else None
     b = ScriptBuilder(
         name,
@@ -287,14 +288,14 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     events = bundle.events()
     for n, ev in enumerate(events, 1):
         if not isinstance(ev, dict):
-            raise ScriptError(f"{name}: event {n} of trace.jsonl is not a JSON object")
+            raise ScriptError(f"{name}: event {n} of {TRACE} is not a JSON object")
 
     # Every payload to write: key -> (kind, path); ordered by ordinal, then by first use.
     order: list[tuple[tuple, str, str, str]] = []  # (sort key, raw_payload_id, kind, path)
     seen: set[str] = set()
     first_use = 0
     for ev in events:
-        for r in _refs(dialect, ev.get("payload")):
+        for r in _refs(dialect, ev.get(E.PAYLOAD)):
             rid = r["raw_payload_id"]
             if rid in seen:
                 continue
@@ -327,14 +328,14 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     handle_of: dict[str, int] = {}
     pending = list(order)
     for ev in events:
-        needed = {r["raw_payload_id"] for r in _refs(dialect, ev.get("payload"))} - set(handle_of)
+        needed = {r["raw_payload_id"] for r in _refs(dialect, ev.get(E.PAYLOAD))} - set(handle_of)
         while needed:
             _, rid, kind, path = pending.pop(0)
             b.payload(kind, body(path, rid), note=f"{path}")
             handle_of[rid] = b._handles
             needed.discard(rid)
-        ctx = {"thread_id": ev.get("thread_id"), "codex_turn_id": ev.get("codex_turn_id")}
-        b.event(_replace_refs(dialect, ev.get("payload"), handle_of), **ctx, note=f"seq {ev.get('seq')}")
+        ctx = {E.THREAD_ID: ev.get(E.THREAD_ID), E.TURN_ID: ev.get(E.TURN_ID)}
+        b.event(_replace_refs(dialect, ev.get(E.PAYLOAD), handle_of), **ctx, note=f"seq {ev.get(E.SEQ)}")
     for _, rid, kind, path in pending:
         b.payload(kind, body(path, rid), note=f"{path} (orphan)")
     return b.build()
@@ -405,8 +406,8 @@ def lifecycle_script(dialect: str) -> Script:
     result = next(op for op in script.ops if op.cmd == "write_payload" and op.args["kind"] == "tool_result")
     body = result.args["body"]
     result.args["body"] = {**body, "stress": STRESS} if isinstance(body, dict) else {"body": body, "stress": STRESS}
-    start = next(op for op in script.ops if op.cmd == "append_event" and op.args["payload"]["type"] == "tool_call_started")
-    summary = start.args["payload"]["summary"]
+    start = next(op for op in script.ops if op.cmd == "append_event" and op.args[E.PAYLOAD]["type"] == "tool_call_started")
+    summary = start.args[E.PAYLOAD]["summary"]
     if "input_preview" in summary:
         summary["input_preview"] = f"{summary['input_preview'] or ''} {AWKWARD}"
     orphan = {"note": "an orphan: written, never referenced (allowed, upstream-rules D.2)"}
@@ -551,7 +552,7 @@ def write_script(script: Script, bundle_dir: str | Path, *, clock=None) -> Path:
         elif op.cmd == "append_event":
             ctx = op.args["context"]
             writer.append_with_context(
-                substitute(op.args["payload"], refs), thread_id=ctx["thread_id"], codex_turn_id=ctx["codex_turn_id"]
+                substitute(op.args[E.PAYLOAD], refs), thread_id=ctx["thread_id"], codex_turn_id=ctx["codex_turn_id"]
             )
         elif op.cmd == "close":
             writer.close()
@@ -561,6 +562,6 @@ def write_script(script: Script, bundle_dir: str | Path, *, clock=None) -> Path:
 def replay_clock(bundle: Bundle):
     """A clock that returns the bundle's own times: its manifest's, then each event's."""
     assert bundle.manifest is not None  # a bundle replayed has a manifest (its script was made from it)
-    times = [orjson.loads(bundle.manifest)["started_at_unix_ms"]] + [e["wall_time_unix_ms"] for e in bundle.events()]
+    times = [orjson.loads(bundle.manifest)["started_at_unix_ms"]] + [e[E.WALL_TIME] for e in bundle.events()]
     it = iter(times)
     return lambda: next(it)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 
+from ...model.common import EnvelopeKey as E
 from ...compilers.canonical import EventError, canonical_payload, dumps
 from ...model import get_dialect
 from . import checks as C
@@ -148,13 +149,13 @@ class Session:
             req["body"] = op.args["body"]
             req["body_json"] = dumps(op.args["body"]).decode("utf-8")
         elif op.cmd == "append_event":
-            payload = substitute(op.args["payload"], self.refs)
+            payload = substitute(op.args[E.PAYLOAD], self.refs)
             try:
                 payload = canonical_payload(self.dialect, payload)
             except EventError:
                 pass  # a script may hold what the model rejects; send it as is
             req["context"] = dict(op.args["context"])
-            req["payload"] = payload
+            req[E.PAYLOAD] = payload
         return req
 
     def perform(self, i: int, op: Op) -> dict | None:
@@ -167,7 +168,7 @@ class Session:
             self.refs[op.handle] = reply["ref"]
         elif op.cmd == "append_event":
             self.answers.append(reply["event"])
-            self.sent_events.append((i, {"context": req["context"], "payload": req["payload"]}))
+            self.sent_events.append((i, {"context": req["context"], "payload": req[E.PAYLOAD]}))
         return reply | {"_request": req}
 
     def close(self) -> None:

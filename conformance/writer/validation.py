@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...model.common import EnvelopeKey as E
 from ...validate import Options, Profile, Severity, validate_bundle
 from ...bundle import TRACE
 from ...files import read_capped
@@ -34,7 +35,7 @@ def validator_findings(bundle: Path, session: Session, f: Findings, *, partial_o
     for j, (op_index, _) in enumerate(session.sent_events):
         line_to_op[j + 1] = op_index  # includes an in-flight event, which has no answer
         if j < len(session.answers):
-            seq_to_op.setdefault(session.answers[j].get("seq"), op_index)
+            seq_to_op.setdefault(session.answers[j].get(E.SEQ), op_index)
     data = read_capped(bundle / TRACE, log_cap(session.answered_bytes, extra)).data or b""
     last_line = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
     seen = set()

@@ -10,6 +10,7 @@ only a terminal, and never when ``NO_COLOR`` is set (https://no-color.org) or
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
@@ -81,6 +82,27 @@ def check_writable(target: str | None, label: str | None = None) -> None:
         raise OutputError(f"{label}: directory {parent} is not writable")
 
 
+def open_output(target: str, binary: bool = False) -> IO:
+    """``target`` opened for writing (created or truncated). A FIFO no process reads is an
+    error, not a wait without end: the open does not block (a pipe someone reads, such as
+    ``-o >(gzip > out.gz)``, is written as before)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(target, flags, 0o666)
+    except OSError as e:
+        if e.errno == errno.ENXIO:
+            raise OSError(e.errno, "a FIFO no process reads") from None
+        raise
+    try:
+        os.set_blocking(fd, True)
+        if binary:
+            return os.fdopen(fd, "wb")
+        return os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class Report:
     """Where a report goes: a file (UTF-8) or standard output."""
 
@@ -92,7 +114,7 @@ class Report:
         if self.target is None:
             return sys.stdout
         try:
-            self._file = open(self.target, "w", encoding="utf-8", errors="backslashreplace")
+            self._file = open_output(self.target)
         except OSError as e:
             raise OutputError(f"cannot write {self.target}: {e.strerror or e}") from None
         return self._file

@@ -1,8 +1,8 @@
 // Runs the conformance suite against a command, as INTERPRETING.md says. No dependencies.
 // node run.mjs SUITE_DIR (--profile P | --release V | --writer) [--dialect D] [--only TEXT] -- COMMAND ({bundle} {out} {dialect} replaced)
-import { readFileSync, mkdtempSync, cpSync, rmSync, mkdirSync, writeFileSync, symlinkSync } from "node:fs";
+import { readFileSync, mkdtempSync, cpSync, rmSync, mkdirSync, writeFileSync, symlinkSync, lstatSync } from "node:fs";
 import { spawn, spawnSync } from "node:child_process"; import { createInterface } from "node:readline";
-import { join, dirname } from "node:path"; import { tmpdir } from "node:os";
+import { join, dirname, isAbsolute } from "node:path"; import { tmpdir } from "node:os";
 
 const argv = process.argv.slice(2), cut = argv.indexOf("--"), opt = (k) => { const i = argv.indexOf(k); return i >= 0 && i < cut ? argv[i + 1] : undefined; };
 const [root, profile, release, writer, dialect, only, command] = [argv[0], opt("--profile"), opt("--release"), argv.slice(0, cut).includes("--writer"), opt("--dialect"), opt("--only"), argv.slice(cut + 1).join(" ")];
@@ -11,7 +11,8 @@ const index = JSON.parse(readFileSync(join(root, "cases", "index.json"), "utf8")
 const key = (v) => v.split(/[.-]/).slice(0, 3).map((n) => n.padStart(6, "0")).join(".");
 const quote = (s) => `'${s.replaceAll("'", `'\\''`)}'`;
 const make = { dir: (p) => mkdirSync(p, { recursive: true }), symlink: (p, s) => symlinkSync(s.target, p),
-  fifo: (p) => spawnSync("mkfifo", [p]), big_file: (p, s) => writeFileSync(p, Buffer.concat([Buffer.from(s.head), Buffer.alloc(s.count, s.fill), Buffer.from(s.tail)])) };
+  fifo: (p) => spawnSync("mkfifo", [p]), big_file: (p, s) => writeFileSync(p, Buffer.concat([Buffer.from(s.head), Buffer.alloc(s.count, s.fill), Buffer.from(s.tail)]), { flag: "wx" }) };
+const inside = (b, rel) => rel.split("/").reduce((at, part, i, all) => { const next = join(at, part); if (part === ".." || isAbsolute(rel) || (i < all.length - 1 && lstatSync(next, { throwIfNoEntry: false })?.isSymbolicLink())) throw new Error(`recipe path ${rel} leaves the bundle`); return next; }, b);
 // JSON with sorted keys; a payload ref (where a writer stores a payload is its choice) as its order of first appearance
 const canon = (v, refs) => v === null || typeof v !== "object" ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map((x) => canon(x, refs))}]`
   : refs && "raw_payload_id" in v ? `#${refs.get(JSON.stringify(v)) ?? refs.set(JSON.stringify(v), refs.size + 1).size}` : `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canon(v[k], refs)}`)}}`;
@@ -45,7 +46,7 @@ for (const row of index.cases) {
   let problem = writer ? await writerCase(exp, bundle) : "";
   if (!writer) {
     cpSync(join(root, exp.bundle), bundle, { recursive: true, verbatimSymlinks: true });
-    for (const step of exp.recipe ?? []) { mkdirSync(dirname(join(bundle, step.path)), { recursive: true }); make[step.make](join(bundle, step.path), step); }
+    for (const step of exp.recipe ?? []) { const p = inside(bundle, step.path); mkdirSync(dirname(p), { recursive: true }); make[step.make](p, step); }
     const cmd = command.replaceAll("{bundle}", quote(bundle)).replaceAll("{out}", quote(join(tmp, "out"))).replaceAll("{dialect}", exp.dialect);
     const run = spawnSync(cmd, { shell: true, encoding: "utf8", timeout: 60000, maxBuffer: 1 << 26 });
     const cls = (index.reducer_errors.find((e) => new RegExp(e.pattern).test(run.stderr)) ?? { name: "unclassified" }).name;

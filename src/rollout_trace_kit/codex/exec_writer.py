@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..bundle import MANIFEST
 from .mock_responses import MockResponses, Turn, function_call, message
 
 
@@ -159,5 +160,5 @@ def run_codex_exec(binary: Path, scenario: CodexScenario, root: Path, timeout: f
             other_requests=[f"{r.method} {r.path}" for r in server.requests if r not in server.response_requests],
             timed_out=timed_out,
         )
-    run.bundles = sorted(p.parent for p in traces.glob("*/manifest.json"))
+    run.bundles = sorted(p.parent for p in traces.glob(f"*/{MANIFEST}"))
     return run

@@ -149,9 +149,14 @@ class ReduceResult:
         return ""
 
 
-def trace_reduce(binary: Path, bundle: Path, out: Path, timeout: float = 30.0) -> ReduceResult:
-    """Run ``codex debug trace-reduce BUNDLE -o OUT``."""
+def trace_reduce(binary: Path, bundle: Path, out: Path, timeout: float = 30.0,
+                 codex_home: Path | None = None) -> ReduceResult:
+    """Run ``codex debug trace-reduce BUNDLE -o OUT``. ``codex_home``: the ``CODEX_HOME`` of the run
+    (default: the user's); each run makes and removes its PATH aliases there, and reads only
+    ``.env`` from it."""
     env = dict(os.environ, RUST_LOG="error", NO_COLOR="1")
+    if codex_home is not None:
+        env["CODEX_HOME"] = str(codex_home)
     try:
         proc = subprocess.run(
             [str(binary), "debug", "trace-reduce", str(bundle), "-o", str(out)],

@@ -20,9 +20,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ..model.common import EnvelopeKey as E
 from .. import __version__
 from ..bundle import MANIFEST, PAYLOADS, TRACE
-from ..model.releases import PROBED_SCHEMA_VERSIONS
+from ..model.releases import PROBED_SCHEMA_VERSIONS, REDUCER_ENUM_SITES
 from ..model.common import FILE_PER_PAYLOAD, ZSTD_SHARDS
 from .install import InstallError, ensure_codex, remove_install, trace_reduce
 from .probe_bodies import body_facts
@@ -47,7 +48,7 @@ def read_events(bundle: Path) -> list[dict]:
                 e = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(e, dict) and isinstance(e.get("payload"), dict):
+            if isinstance(e, dict) and isinstance(e.get(E.PAYLOAD), dict):
                 events.append(e)
     return events
 
@@ -70,14 +71,14 @@ def layout(bundle: Path) -> str | None:
 
 def bundle_facts(events: list[dict]) -> dict:
     """What one bundle shows of its writer (paths, ids and times left out)."""
-    types = [e["payload"].get("type") for e in events]
+    types = [e[E.PAYLOAD].get("type") for e in events]
     ended = max((i for i, t in enumerate(types) if t == "rollout_ended"), default=None)
     fields: dict[str, set[str]] = {}
     nulls: dict[str, set[str]] = {}
     omitted: dict[str, set[str]] = {}
     tool_kinds = set()
     for e in events:
-        p = e["payload"]
+        p = e[E.PAYLOAD]
         t = str(p.get("type"))
         keys = set(p) - {"type"}
         if t in fields and keys != fields[t]:
@@ -88,7 +89,7 @@ def bundle_facts(events: list[dict]) -> dict:
         if t == "tool_call_started" and isinstance(kind, dict):
             tool_kinds.add(str(kind.get("type")))
     return {
-        "schema_versions": sorted({e.get("schema_version") for e in events}, key=str),
+        "schema_versions": sorted({e.get(E.SCHEMA_VERSION) for e in events}, key=str),
         "variants": list(dict.fromkeys(str(t) for t in types)),
         "terminal": types[-1] if types else None,
         "after_rollout_ended": [str(t) for t in types[ended + 1:]] if ended is not None else None,
@@ -96,7 +97,7 @@ def bundle_facts(events: list[dict]) -> dict:
         "null_fields": {t: sorted(v) for t, v in nulls.items() if v},
         "omitted_fields": {t: sorted(v) for t, v in omitted.items() if v},
         "tool_kinds": sorted(tool_kinds),
-        "payload_kinds": sorted({str((r.get("kind") or {}).get("type")) for e in events for r in _refs(e["payload"])}),
+        "payload_kinds": sorted({str((r.get("kind") or {}).get("type")) for e in events for r in _refs(e[E.PAYLOAD])}),
     }
 
 
@@ -133,7 +134,7 @@ class Reducer:
 
 
 def _first(events: list[dict], variant: str) -> dict | None:
-    return next((e for e in events if e["payload"].get("type") == variant), None)
+    return next((e for e in events if e[E.PAYLOAD].get("type") == variant), None)
 
 
 def _set_in_first(variant: str, path: tuple[str, ...]):
@@ -141,7 +142,7 @@ def _set_in_first(variant: str, path: tuple[str, ...]):
         e = _first(events, variant)
         if e is None:
             return
-        target = e["payload"]
+        target = e[E.PAYLOAD]
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = UNKNOWN
@@ -149,7 +150,7 @@ def _set_in_first(variant: str, path: tuple[str, ...]):
 
 
 def _first_ref(events: list[dict]) -> dict | None:
-    return next((r for e in events for r in _refs(e["payload"])), None)
+    return next((r for e in events for r in _refs(e[E.PAYLOAD])), None)
 
 
 def _edit_ref_kind(events: list[dict], _manifest) -> None:
@@ -167,13 +168,13 @@ def _without_ref_key(key: str):
 
 
 def _edit_event_type(events: list[dict], _manifest) -> None:
-    events[0]["payload"]["type"] = UNKNOWN
+    events[0][E.PAYLOAD]["type"] = UNKNOWN
 
 
 def _with_schema(n: int):
     def edit(events: list[dict], manifest: dict | None) -> None:
         for e in events:
-            e["schema_version"] = n
+            e[E.SCHEMA_VERSION] = n
         if isinstance(manifest, dict) and "schema_version" in manifest:
             manifest["schema_version"] = n
     return edit
@@ -183,19 +184,11 @@ def _without(variant: str, key: str, envelope: bool = False):
     def edit(events: list[dict], _manifest) -> None:
         e = _first(events, variant)
         if e is not None:
-            (e if envelope else e["payload"]).pop(key, None)
+            (e if envelope else e[E.PAYLOAD]).pop(key, None)
     return edit
 
 
-ENUMS: dict[str, tuple[str, tuple[str, ...]]] = {
-    # name in the record: (variant whose first event is edited, path to the tagged value)
-    "tool_kinds": ("tool_call_started", ("kind", "type")),
-    "requester_kinds": ("tool_call_started", ("requester", "type")),
-    "summary_kinds": ("tool_call_started", ("summary", "type")),
-    "execution_statuses": ("codex_turn_ended", ("status",)),
-    "rollout_statuses": ("rollout_ended", ("status",)),
-    "code_cell_statuses": ("code_cell_initial_response", ("status",)),
-}
+ENUMS = REDUCER_ENUM_SITES  # the reducer facts measured from serde's expected lists, and where
 
 
 def reducer_facts(reducer: Reducer, bundles: list[Path]) -> dict:
@@ -203,7 +196,7 @@ def reducer_facts(reducer: Reducer, bundles: list[Path]) -> dict:
     by_variant: dict[str, Path] = {}
     for b in bundles:
         for e in read_events(b):
-            by_variant.setdefault(str(e["payload"].get("type")), b)
+            by_variant.setdefault(str(e[E.PAYLOAD].get("type")), b)
     base = by_variant.get("rollout_started") or bundles[0]
     facts: dict[str, Any] = {
         "variants": reducer.expected_list(base, _edit_event_type),
@@ -218,7 +211,7 @@ def reducer_facts(reducer: Reducer, bundles: list[Path]) -> dict:
     for variant, bundle in sorted(by_variant.items()):
         event = _first(read_events(bundle), variant)
         assert event is not None
-        for key in sorted(set(event["payload"]) - {"type"}):
+        for key in sorted(set(event[E.PAYLOAD]) - {"type"}):
             rc, err = reducer.run_edited(bundle, _without(variant, key))
             if rc and f"missing field `{key}`" in err:
                 required.setdefault(variant, []).append(key)

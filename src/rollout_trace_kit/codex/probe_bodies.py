@@ -24,6 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..model.common import EnvelopeKey as E
 from ..bundle import TRACE
 from ..model.facts import body_place
 from ..model.reducer_errors import classify
@@ -39,7 +40,7 @@ def body_refs(bundle: Path) -> Iterator[tuple[str, dict]]:
     with open(bundle / TRACE, encoding="utf-8", errors="replace") as f:
         for line in f:
             try:
-                payload = json.loads(line).get("payload")
+                payload = json.loads(line).get(E.PAYLOAD)
             except (ValueError, AttributeError):
                 continue
             if not isinstance(payload, dict):

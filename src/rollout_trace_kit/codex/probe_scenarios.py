@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..bundle import MANIFEST
 from .exec_writer import CONFIG, SCENARIOS, exec_dirs, exec_env
 from .mock_responses import MockResponses, Turn, function_call, message
 
@@ -243,6 +244,6 @@ def run_scenario(binary: Path, s: ProbeScenario, root: Path) -> ScenarioRun:
             run.stderr_tail = tail
         run.requests = len(server.response_requests)
         run.compact_requests = len(server.compact_requests)
-    run.bundles = sorted((p.parent for p in traces.glob("*/manifest.json")),
+    run.bundles = sorted((p.parent for p in traces.glob(f"*/{MANIFEST}")),
                          key=lambda b: b.stat().st_mtime)
     return run

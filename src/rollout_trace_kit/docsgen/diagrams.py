@@ -64,7 +64,7 @@ def _layout_facts(d: Dialect) -> dict[str, str]:
         "manifest": layout.manifest_file,
         "log": layout.event_log,
         "dir": layout.payloads_dir,
-        "payload": layout.payload_file.split("/", 1)[-1],
+        "payload_file": layout.payload_file.split("/", 1)[-1],
         "ref_key": layout.ref_key,
         "store": layout.store,
     }
@@ -81,7 +81,7 @@ def layout_diagram(d: Dialect) -> str:
         '    bundle["bundle directory"] --> manifest["' + f["manifest"] + f'<br/>schema_version {d.schema_version}"]',
         '    bundle --> log["' + f["log"] + '<br/>one event per line"]',
         '    bundle --> dir["' + f["dir"] + '/"]',
-        '    dir --> payload["' + f["payload"] + "<br/>" + unit + '"]',
+        '    dir --> payload["' + f["payload_file"] + "<br/>" + unit + '"]',
         '    manifest -- "raw_event_log" --> log',
         '    manifest -- "payloads_dir" --> dir',
         f'    log -- "{len(refs)} ref fields: RawPayloadRef.{f["ref_key"]}" --> payload',

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..model.common import EnvelopeKey as E
 from ..corpus import corpus_root
 from ..model.dispatch import Table, named_type_table, type_expr_table
 from ..model.types import (
@@ -84,7 +85,7 @@ def _first_real_events(corpus: Path, event_log: str) -> dict[str, tuple[dict, st
         with trace.open(encoding="utf-8") as fh:
             for n, line in enumerate(fh, 1):
                 event = json.loads(line)
-                tag = event.get("payload", {}).get("type")
+                tag = event.get(E.PAYLOAD, {}).get("type")
                 if isinstance(tag, str) and tag not in found:
                     found[tag] = (event, f"{display_path(trace)}:{n}")
     return found
@@ -100,7 +101,7 @@ def _seen_forms(corpus: Path, event_log: str, tag: str, field: str) -> set[str]:
             for line in fh:
                 if f'"{field}"' not in line:
                     continue
-                payload = json.loads(line).get("payload", {})
+                payload = json.loads(line).get(E.PAYLOAD, {})
                 value = payload.get(field) if payload.get("type") == tag else None
                 if isinstance(value, dict) and isinstance(value.get("type"), str):
                     seen.add(value["type"])
@@ -143,7 +144,7 @@ class _Builder:
 
     def event(self, payload: dict) -> dict:
         out = {f.name: self.field_value(f) for f in self.dialect.envelope.fields if f.name != "payload"}
-        out["payload"] = payload
+        out[E.PAYLOAD] = payload
         return out
 
 
@@ -221,7 +222,7 @@ def examples(dialect: Dialect, corpus: Path | None = None) -> list[Example]:
                 if arm.tag in seen:
                     continue
                 event = json.loads(json.dumps(base))
-                event["payload"] = _with_field(v, event["payload"], f.name, _Builder(dialect).variant(arm))
+                event[E.PAYLOAD] = _with_field(v, event[E.PAYLOAD], f.name, _Builder(dialect).variant(arm))
                 out.append(
                     Example(
                         dialect.name,

@@ -55,29 +55,34 @@ class ItemType:
 
 
 WHOLE_ITEM = ("*",)  # call_content: the whole item is compared
+# Item types the kit names (the validator's rules, the generators' bodies): tags of ITEM_TYPES below.
+MESSAGE, AGENT_MESSAGE, REASONING, COMPACTION = "message", "agent_message", "reasoning", "compaction"
+FUNCTION_CALL, FUNCTION_CALL_OUTPUT = "function_call", "function_call_output"
+CUSTOM_TOOL_CALL, CUSTOM_TOOL_CALL_OUTPUT = "custom_tool_call", "custom_tool_call_output"
+CALL_ID = "call_id"  # the key that names a call on a call item, an output and a collab end
 # Call spaces (ItemType.call_space): calls, custom tool calls, outputs, custom tool outputs.
 CALLS, CUSTOM_CALLS, OUTPUTS, CUSTOM_OUTPUTS = "call", "custom_call", "output", "custom_output"
 
-_CALL: dict[str, Any] = dict(match_keys=("call_id",), match_as="call")
-_OUTPUT: dict[str, Any] = dict(match_keys=("call_id", "output"), match_as="output")
+_CALL: dict[str, Any] = dict(match_keys=(CALL_ID,), match_as="call")
+_OUTPUT: dict[str, Any] = dict(match_keys=(CALL_ID, "output"), match_as="output")
 _COMPACTION: dict[str, Any] = dict(string_keys=("encrypted_content",), match_keys=("encrypted_content",), match_as="compaction")
 
 ITEM_TYPES: tuple[ItemType, ...] = (
-    ItemType("message", "A message: `role` (one of MESSAGE_ROLES) and `content` parts.",
+    ItemType(MESSAGE, "A message: `role` (one of MESSAGE_ROLES) and `content` parts.",
              match_keys=("role", "content[].text")),
-    ItemType("agent_message", "An inter-agent message: string `author` and `recipient`, a non-empty `content` array "
+    ItemType(AGENT_MESSAGE, "An inter-agent message: string `author` and `recipient`, a non-empty `content` array "
              "of AGENT_MESSAGE_PARTS.", match_keys=("author", "recipient")),
-    ItemType("reasoning", "Reasoning: at least one `content` (REASONING_ENTRIES), `summary` entry or a string "
+    ItemType(REASONING, "Reasoning: at least one `content` (REASONING_ENTRIES), `summary` entry or a string "
              "`encrypted_content`.", match_keys=("encrypted_content",)),
-    ItemType("function_call", "A function tool call: `call_id`, `name`, `arguments` (a JSON text).",
+    ItemType(FUNCTION_CALL, "A function tool call: `call_id`, `name`, `arguments` (a JSON text).",
              call_content=("arguments",), call_space=CALLS, **_CALL),
-    ItemType("function_call_output", "The output of a function call, by `call_id`.",
+    ItemType(FUNCTION_CALL_OUTPUT, "The output of a function call, by `call_id`.",
              call_content=("output",), call_content_until="0.164.0", call_space=OUTPUTS, **_OUTPUT),
     # Its name is compared within one payload but not against a later payload's (measured): the kit
     # compares what is compared everywhere.
-    ItemType("custom_tool_call", "A freeform (custom) tool call: `call_id`, `name`, `input`.", call_content=("input",),
+    ItemType(CUSTOM_TOOL_CALL, "A freeform (custom) tool call: `call_id`, `name`, `input`.", call_content=("input",),
              call_space=CUSTOM_CALLS, call_presence=("name",), **_CALL),
-    ItemType("custom_tool_call_output", "The output of a custom tool call, by `call_id`.",
+    ItemType(CUSTOM_TOOL_CALL_OUTPUT, "The output of a custom tool call, by `call_id`.",
              call_content=("output",), call_content_until="0.164.0", call_space=CUSTOM_OUTPUTS, **_OUTPUT),
     ItemType("tool_search_call", "A tool search call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
     ItemType("web_search_call", "A web search call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
@@ -87,12 +92,13 @@ ITEM_TYPES: tuple[ItemType, ...] = (
              call_space=OUTPUTS, **_OUTPUT),
     ItemType("mcp_tool_call_output", "The output of an MCP tool call.", call_content=WHOLE_ITEM,
              call_content_until="0.164.0", call_space=OUTPUTS, **_OUTPUT),
-    ItemType("compaction", "A compacted history item.", **_COMPACTION),
+    ItemType(COMPACTION, "A compacted history item.", **_COMPACTION),
     ItemType("compaction_summary", "A compaction summary item.", **_COMPACTION),
     ItemType("context_compaction", "A context compaction item.", **_COMPACTION),
 )
 ITEM_TYPE = {t.tag: t for t in ITEM_TYPES}
-MESSAGE_ROLES = ("system", "developer", "user", "assistant", "tool")
+SYSTEM, DEVELOPER, USER, ASSISTANT, TOOL = "system", "developer", "user", "assistant", "tool"
+MESSAGE_ROLES = (SYSTEM, DEVELOPER, USER, ASSISTANT, TOOL)
 # agent_message content part type -> the string key it carries
 AGENT_MESSAGE_PARTS = {"input_text": "text", "encrypted_content": "encrypted_content"}
 # reasoning item key -> the entry types it may hold (each entry carries a string `text`)
@@ -108,7 +114,7 @@ AGENT_MESSAGE_WIDE_INTEGERS_FAIL = ("0.169.0", "0.170.0")
 ACCEPTED_AGAIN_UNREAD = True
 # Item types history_item_accepted's tool_output_payload may hold (v3; any other: "accepted item
 # payload does not match {item_id}", measured on 0.171.0).
-TOOL_OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output", "mcp_tool_call_output", "tool_search_output")
+TOOL_OUTPUT_TYPES = (FUNCTION_CALL_OUTPUT, CUSTOM_TOOL_CALL_OUTPUT, "mcp_tool_call_output", "tool_search_output")
 
 # The checkpoint histories read, in this order, as call
 # items of the thread like a request's input ("model-visible call id {id} was reused with different
@@ -176,7 +182,7 @@ ACTIVITY_UNREAD_SINCE = {"mcp": "0.169.0"}
 # measured on 0.164.0 (spawn_agent, send_message, assign_agent_task, close_agent), 0.169.0 and
 # 0.171.0 (spawn_agent, close_agent); later keys are not known to the kit (it accepts what holds these). A wait_agent's
 # runtime end is not read.
-COLLAB_END_KEYS: tuple[tuple[str, str], ...] = (("call_id", "string"), ("sender_thread_id", "uuid"))
+COLLAB_END_KEYS: tuple[tuple[str, str], ...] = ((CALL_ID, "string"), ("sender_thread_id", "uuid"))
 COLLAB_END_UNREAD = ("wait_agent",)
 # activity `kind` -> the tool kinds it may end ("sub-agent activity Started does not match tool call
 # kind AssignAgentTask"); None: every multi-agent tool kind.
@@ -266,6 +272,8 @@ RESPONSE_ITEMS = "output_items"
 CHECKPOINT_HISTORIES = ("input_history", "replacement_history")
 EXEC_COMMAND, EXEC_CWD, EXEC_PROCESS_ID, EXEC_INTERACTION_INPUT = "command", "cwd", "process_id", "interaction_input"
 EXEC_EXIT_CODE, EXEC_AGGREGATED_OUTPUT = "exit_code", "aggregated_output"
+# A tool invocation's keys: the tool, its namespace, and the call's payload (function arguments or custom input).
+INVOCATION_TOOL, INVOCATION_NAMESPACE, INVOCATION_PAYLOAD = "tool_name", "tool_namespace", "payload"
 MODEL_ITEM_EXAMPLE = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello"}]}
 
 BODIES: tuple[BodyContract, ...] = (
@@ -406,29 +414,42 @@ BODIES: tuple[BodyContract, ...] = (
         "tool_invocation", ("tool_call_started.invocation_payload",),
         "The tool invocation as dispatched. Not parsed by the reducers but for a `write_stdin` and a code-mode `wait`.",
         "object",
-        (BodyKey("tool_name", "string"), BodyKey("tool_namespace", "string or null"),
-         BodyKey("payload", '`{"type": "function", "arguments": ...}` or `{"type": "custom", "input": ...}`')),
+        (BodyKey(INVOCATION_TOOL, "string"), BodyKey(INVOCATION_NAMESPACE, "string or null"),
+         BodyKey(INVOCATION_PAYLOAD, '`{"type": "function", "arguments": ...}` or `{"type": "custom", "input": ...}`')),
         {"tool_name": "exec_command", "tool_namespace": None, "payload": {"type": "function", "arguments": "{\"cmd\":\"ls\"}"}},
         source="upstream-rules A.8",
     ),
     BodyContract(
-        "tool_result", ("tool_call_ended.result_payload", "code_cell_initial_response.response_payload",
-                        "code_cell_ended.response_payload"),
+        "tool_result", ("tool_call_ended.result_payload",),
         "What the tool returned to its caller.",
         "object",
         (BodyKey("type", '`"direct_response"`, `"code_mode_response"` or `"error"`'),),
         {"type": "direct_response", "response_item": {"type": "function_call_output", "call_id": "call-1", "output": "ok"}},
         source="upstream-rules A.8",
     ),
+    BodyContract(
+        "tool_result", ("code_cell_initial_response.response_payload", "code_cell_ended.response_payload"),
+        "What a code cell returned to the model: Codex writes `{\"response\": {\"Result\": ...}}` here (no `type`). "
+        "The reducers do not parse its keys.",
+        "object",
+        example={"response": {"Result": {"cell_id": "1", "content_items": [{"type": "input_text", "text": "done"}],
+                                         "error_text": None, "code_mode_host_duration": {"secs": 0, "nanos": 1000}}}},
+        source="the 0.164.0 and 0.169.0 corpus (code_mode)",
+    ),
 )
 
 
-def contract(where: str) -> BodyContract:
-    """The contract of the payload a ref field holds ("variant.field")."""
+def contract(where: str, kind: str | None = None) -> BodyContract:
+    """The contract of the payload a ref field holds ("variant.field"); ``kind`` tells two apart at
+    one place (an exec runtime end, ``terminal_runtime_event``, from a sub-agent activity's)."""
     for c in BODIES:
-        if where in c.where:
+        if where in c.where and kind in (None, c.kind):
             return c
-    raise KeyError(where)
+    raise KeyError(where if kind is None else f"{where} ({kind})")
+
+
+def required_keys(c: BodyContract) -> tuple[str, ...]:
+    return tuple(k.name for k in c.keys if k.required)
 
 
 def unsupported_item_type() -> str:

@@ -26,32 +26,68 @@ def looks_like_bundle(path: Path) -> bool:
     return any(os.path.lexists(path / name) for name in (MANIFEST, TRACE))
 
 
-def find_bundles(path: Path, depth: int = 4) -> list[Path]:
+# A directory of bundles is searched this deep and through at most this many entries; a cap
+# reached is a KIT.SEARCH_CAP finding for the directory where the search stopped, never "ok".
+MAX_SEARCH_DEPTH = 32
+MAX_SEARCH_ENTRIES = 1_000_000
+
+
+def find_bundles(path: Path, unsearched: dict[Path, str] | None = None) -> list[Path]:
     """A bundle, or every bundle below a directory (sorted), without following symlinks: a
-    symlink to a bundle is listed itself, and judged a finding by :func:`linked_bundle_report`."""
+    symlink to a bundle is listed itself, and judged a finding by :func:`fleet.linked_report`.
+    Hidden directories (``.git``, ``.venv``) are not bundles and are not searched. A directory
+    no one may list is listed (judged: a finding); where a cap stops the search, the directory is
+    listed and ``unsearched`` says why (a finding, see :func:`fleet.unsearched_report`)."""
     if looks_like_bundle(path):
         return [path]
     found: list[Path] = []
+    budget = [MAX_SEARCH_ENTRIES]
+    stopped = unsearched if unsearched is not None else {}
+    _search(path, MAX_SEARCH_DEPTH, found, stopped, budget)
+    return found
+
+
+def _search(path: Path, depth: int, found: list[Path], stopped: dict[Path, str], budget: list[int]) -> None:
+    if budget[0] <= 0:
+        stopped[path] = f"not searched: the search of a directory of bundles stops after {MAX_SEARCH_ENTRIES:,} entries"
+        found.append(path)
+        return
     try:
-        children = sorted(path.iterdir())
+        with os.scandir(path) as it:
+            entries = []
+            for e in it:
+                budget[0] -= 1
+                if budget[0] < 0:
+                    break
+                if not e.name.startswith("."):  # hidden: .git, .venv, .tox are not bundles
+                    entries.append(e)
     except OSError:
-        return [path]  # a directory no one may list: judged (a finding), never skipped
-    if depth == 0:
-        if any(c.is_dir() and not c.is_symlink() for c in children):  # a cap reached is never "ok"
-            raise UsageError(f"{escape.path(path)}: bundles nested this deep are not searched; "
-                             "name a directory nearer to them")
-        return []
-    for child in children:
-        if child.is_symlink():
+        found.append(path)  # a directory no one may list: judged (a finding), never skipped
+        return
+    if budget[0] < 0:
+        stopped[path] = f"searched in part: the search of a directory of bundles stops after {MAX_SEARCH_ENTRIES:,} entries"
+        found.append(path)
+        return
+    children = []  # (path, is a symlink), sorted: directories and symlinks only
+    for e in sorted(entries, key=lambda e: e.name):
+        try:
+            if e.is_symlink() or e.is_dir(follow_symlinks=False):
+                children.append((path / e.name, e.is_symlink()))
+        except OSError:
+            continue
+    if depth == 0 and any(not link for _, link in children):
+        stopped[path] = (f"not searched: bundles are searched {MAX_SEARCH_DEPTH} directories deep; name a directory "
+                         "nearer to them")
+        found.append(path)
+        return
+    for child, link in children:
+        if link:
             if child.is_dir() and looks_like_bundle(child):
                 found.append(child)
-        elif not child.is_dir():
-            continue
         elif looks_like_bundle(child):
             found.append(child)
         else:
-            found.extend(find_bundles(child, depth - 1))
-    return found
+            _search(child, depth - 1, found, stopped, budget)
 
 
 class UsageError(Exception):
@@ -61,7 +97,9 @@ class UsageError(Exception):
 EMPTY_PATH = "an empty PATH (an unset variable?): name a bundle or a directory of bundles"
 
 
-def bundles_of_paths(paths: list[str]) -> list[Path]:
+def bundles_of_paths(paths: list[str], unsearched: dict[Path, str] | None = None) -> list[Path]:
+    """The bundles the PATHs name; ``unsearched`` receives the directories a search cap stopped at
+    (each listed among the bundles, to be judged a KIT.SEARCH_CAP finding)."""
     bundles: list[Path] = []
     for raw in paths:
         if not raw:  # an unset variable in CI: never "the current directory"
@@ -75,7 +113,7 @@ def bundles_of_paths(paths: list[str]) -> list[Path]:
         if not p.is_dir():  # a file (or FIFO) where a bundle should be: hostile input, BUNDLE.IS_DIRECTORY's finding
             bundles.append(p)
             continue
-        found = find_bundles(p)
+        found = find_bundles(p, unsearched)
         if not found:
             raise UsageError(f"{shown}: no bundle found")
         bundles.extend(found)
@@ -156,10 +194,11 @@ def run_validate(args: argparse.Namespace) -> int:
         print(f"rollout-trace validate: --{escape.display(str(e)).lstrip('-')}", file=sys.stderr)
         return EXIT_USAGE
     targets = [args.output, *(t for _, t in args.report), *([args.state] if args.state else [])]
+    unsearched: dict[Path, str] = {}
     try:
         for target in targets:
             check_writable(target)
-        bundles = bundles_of_files(args.paths) if args.changed else bundles_of_paths(args.paths)
+        bundles = bundles_of_files(args.paths) if args.changed else bundles_of_paths(args.paths, unsearched)
         refuse_writing_into(targets, bundles)
     except (OutputError, UsageError) as e:
         print(f"rollout-trace validate: {escape.display(str(e))}", file=sys.stderr)
@@ -169,7 +208,7 @@ def run_validate(args: argparse.Namespace) -> int:
             print("rollout-trace validate: no bundle among the changed files", file=sys.stderr)
         return EXIT_OK
     try:
-        tally = _judge_all(args, options, bundles)
+        tally = _judge_all(args, options, bundles, unsearched)
     except OutputError as e:
         print(f"rollout-trace validate: {escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
@@ -182,7 +221,7 @@ def run_validate(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_FINDINGS
 
 
-def _judge_all(args: argparse.Namespace, options: Options, bundles: list[Path]):
+def _judge_all(args: argparse.Namespace, options: Options, bundles: list[Path], unsearched: dict[Path, str]):
     """Judge every bundle, streaming ``jsonl`` reports as they finish; then the whole-run formats
     (sorted as the bundles are). Returns the run's tally."""
     from contextlib import ExitStack, closing
@@ -219,7 +258,7 @@ def _judge_all(args: argparse.Namespace, options: Options, bundles: list[Path]):
 
         todo, keys = [], {}
         for i, b in enumerate(bundles):
-            if state is not None:
+            if state is not None and b not in unsearched:  # a directory a cap stopped at: not walked again
                 keys[i] = bundle_key(b)
                 earlier = state.judged(b, keys[i])
                 if earlier is not None:
@@ -227,9 +266,10 @@ def _judge_all(args: argparse.Namespace, options: Options, bundles: list[Path]):
                     continue
             todo.append(i)
         warn = (lambda msg: print(f"rollout-trace validate: {msg}", file=sys.stderr, flush=True))
-        for j, report in judge([bundles[i] for i in todo], options, args.jobs, links=links, warn=warn):
+        for j, report in judge([bundles[i] for i in todo], options, args.jobs, links=links, warn=warn,
+                               unsearched=unsearched):
             i = todo[j]
-            if state is not None:
+            if state is not None and i in keys:
                 state.record(bundles[i], keys[i], report)
             done(i, report)
     for fmt, target in whole:
@@ -331,7 +371,7 @@ def add_validate_parser(sub) -> None:
                    "mtime) and append each bundle judged now")
     p.add_argument("--max-findings", type=int, default=1000,
                    help="list at most this many findings per bundle (>= 1); the verdict counts the rest")
-    p.add_argument("--max-line-bytes", type=int, default=64 * 1024 * 1024, help="longest trace.jsonl line read")
+    p.add_argument("--max-line-bytes", type=int, default=64 * 1024 * 1024, help=f"longest {TRACE} line read")
     p.add_argument("--max-payload-bytes", type=int, default=256 * 1024 * 1024, help="largest payload file read")
     p.add_argument(
         "--partial-ok",

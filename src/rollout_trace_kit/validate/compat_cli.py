@@ -70,7 +70,8 @@ def run_compat(args: argparse.Namespace) -> int:
 
     try:
         check_jobs(args.jobs)
-        bundles = bundles_of_paths(args.paths)
+        unsearched: dict[Path, str] = {}
+        bundles = bundles_of_paths(args.paths, unsearched)
     except (UsageError, ValueError) as e:
         print(f"rollout-trace compat: {escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
@@ -78,13 +79,14 @@ def run_compat(args: argparse.Namespace) -> int:
     links = frozenset(b for b in bundles if b not in given and b.is_symlink())
     own: list = [None] * len(bundles)
     with Progress("compat", "bundles", args.progress, total=len(bundles)) as bar:
-        for n, (i, report) in enumerate(judge(bundles, JUDGING, args.jobs, links=links), 1):
+        for n, (i, report) in enumerate(judge(bundles, JUDGING, args.jobs, links=links, unsearched=unsearched), 1):
             own[i] = report.releases
             bar.update(n)
     others: list[dict[str, dict | None]] = [{} for _ in bundles]
     for name in sorted({d for r in own for d in needs_passes(r)}):
         todo = [i for i, r in enumerate(own) if name in needs_passes(r)]
-        for j, report in judge([bundles[i] for i in todo], replace(JUDGING, dialect=name), args.jobs, links=links):
+        for j, report in judge([bundles[i] for i in todo], replace(JUDGING, dialect=name), args.jobs, links=links,
+                               unsearched=unsearched):
             others[todo[j]][name] = report.releases
     rows = [merge_passes(b, r, o) for b, r, o in zip(bundles, own, others)]
     if args.format == "json":

@@ -6,17 +6,18 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
 
-import msgspec
-
+from ..model.common import EnvelopeKey as E
 from ..compilers.msgspec_types import typed
 from .context import Context, Options
 from .findings import BundleReport, Finding, Profile, Severity
 from .lines import RawLine, read_batches
+from . import ahead
+from .ahead import BATCH
 from .rules import layout, schema
 from .rules.lifecycle import LifecycleChecker
 from .rules.order import OrderChecker
 from ..model.types import STORE_FILES, STORE_ZSTD_SHARDS
-from .rules.refs import AHEAD_EVENTS, ReadAhead, RefChecker
+from .rules.refs import AHEAD_EVENTS, AHEAD_FILE_BYTES, AheadPlan, ReadAhead, RefChecker, Shipped, reads_files
 from .rules.release import BundleSummary
 from .rules.store import StoreRefChecker
 
@@ -96,7 +97,7 @@ def _guarded(ctx: Context, step: Callable[[Context], T]) -> T | None:
 
 
 def _run(ctx: Context) -> None:
-    if not layout.check_bundle_dir(ctx):
+    if not layout.check_bundle_dir(ctx) or not layout.check_links(ctx):
         return
     layout.load_manifest(ctx)
     if ctx.dialect is not None and not layout.store_readable(ctx, READABLE_STORES):
@@ -115,22 +116,33 @@ def _run(ctx: Context) -> None:
             if ctx.dialect is None or not layout.store_readable(ctx, READABLE_STORES):
                 return
             f.seek(0)
-        batches = read_batches(f, ctx.options.max_line_bytes, size=size)
-        if ctx.options.progress is not None:
-            batches = _told(batches, f, ctx.options.progress)
-        _Pass(ctx).run(batches)
+        worker = plan = None
+        if ahead.wanted(size):  # before any thread of the pass starts (see ahead.wanted)
+            # it reads the payload files too (a file store): the read-ahead thread is not needed then
+            plan = AheadPlan.for_bundle(ctx.dialect, str(ctx.bundle)) if reads_files(ctx) else None
+            worker = ahead.Ahead(f, ctx.options.max_line_bytes, size, typed(ctx.dialect), plan,
+                                 min(ctx.options.max_payload_bytes, AHEAD_FILE_BYTES))
+        try:
+            batches: Iterable[ahead.Item] = (
+                worker if worker is not None else read_batches(f, ctx.options.max_line_bytes, size=size)
+            )
+            if ctx.options.progress is not None:
+                batches = _told(batches, f, ctx.options.progress)
+            _Pass(ctx, files_shipped=worker is not None and plan is not None).run(batches)
+        finally:
+            if worker is not None:
+                worker.close()
         now = os.fstat(f.fileno()).st_size
         if now != size:
             layout.report_trace_changed(ctx, size, now)
 
 
-def _told(batches: Iterable[RawLine | tuple[int, list[bytes]]], f: BinaryIO,
-          tell: Callable[[int, int], None]) -> Iterator[RawLine | tuple[int, list[bytes]]]:
+def _told(batches: Iterable[ahead.Item], f: BinaryIO, tell: Callable[[int, int], None]) -> Iterator[ahead.Item]:
     """``batches``, telling ``tell(lines, bytes)`` as they are read (at most every 256 KiB)."""
     lines = told = 0
     for item in batches:
         yield item
-        lines += 1 if isinstance(item, RawLine) else len(item[1])
+        lines += 1 if isinstance(item, RawLine) else item.n_lines if isinstance(item, ahead.Proven) else len(item[1])
         at = f.tell()
         if at - told >= 1 << 18:
             told = at
@@ -138,7 +150,6 @@ def _told(batches: Iterable[RawLine | tuple[int, list[bytes]]], f: BinaryIO,
     tell(lines, f.tell())
 
 
-BATCH = 1024  # lines decoded by one msgspec call on the fast path
 
 
 def _excerpt(data: bytes, at: int) -> str:
@@ -150,7 +161,7 @@ def _excerpt(data: bytes, at: int) -> str:
 class _Pass:
     """The one pass over the event log."""
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, files_shipped: bool = False):
         self.ctx = ctx
         assert ctx.dialect is not None  # the pass starts once the dialect is known
         self.order = OrderChecker(ctx)
@@ -160,23 +171,40 @@ class _Pass:
         self.tag_of = {cls: tag for tag, cls in self.td.variant_classes.items()}
         self.events = 0
         self.summary = ctx.summary
-        # A second core reads payload files ahead of the checks (v1/v2 file stores, when files are read)
+        # A second core reads payload files ahead of the checks (v1/v2 file stores, when files are
+        # read: in the writer profile, and in the reducer profile of a dialect whose reducer reads every ref)
+        # (unless the worker process reads them: files_shipped)
         self.ahead = None
-        if isinstance(self.refs, RefChecker) and self.refs.check_files and (os.cpu_count() or 1) > 1:
+        if isinstance(self.refs, RefChecker) and reads_files(ctx) and not files_shipped and ahead.second_core():
             self.ahead = self.refs.ahead = ReadAhead(self.refs)
 
-    def run(self, batches: Iterable[RawLine | tuple[int, list[bytes]]]) -> None:
+    def run(self, batches: Iterable[ahead.Item]) -> None:
         try:
             self._run(batches)
         finally:
             if self.ahead is not None:
                 self.ahead.close()
 
-    def _run(self, batches: Iterable[RawLine | tuple[int, list[bytes]]]) -> None:
+    def _run(self, batches: Iterable[ahead.Item]) -> None:
         ctx = self.ctx
+        td = self.td
         for item in batches:
+            if isinstance(item, ahead.Proven):  # proven by the worker process: decoded here once
+                events = td.settle(td.list_decoder.decode(item.joined))
+                if item.reads is None:
+                    self.checks(item.start, events)
+                    continue
+                self.refs.ahead = Shipped(item.reads)  # type: ignore[union-attr]  # a file store's checker
+                try:
+                    self.checks(item.start, events)
+                finally:
+                    self.refs.ahead = None  # type: ignore[union-attr]
+                continue
             if isinstance(item, RawLine):
                 self.line(item)
+                continue
+            if isinstance(item, ahead.Refused):  # the worker's proof refused the run: line by line
+                self.lines(*item)
                 continue
             start, lines = item
             for i in range(0, len(lines), BATCH):
@@ -191,41 +219,36 @@ class _Pass:
 
     def batch(self, start: int, lines: list[bytes]) -> None:
         """Decode a run of lines in one call; any surprise sends the run line by line."""
-        td = self.td
-        joined = b"[" + b",".join(lines) + b"]"
-        try:
-            events = td.list_decoder.decode(joined)
-            encoded = td.encoder.encode(events)
-            fast = encoded == joined
-            if not fast and (b'": ' in lines[0] or b"\\u" in joined):  # written by Python's json.dumps?
-                spelled = b"[" + b", ".join(lines) + b"]" if b'": ' in lines[0] else joined  # as json.dumps joins
-                fast = schema.respelled(encoded, spelled)
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
-            fast = False
-        if fast:
-            td.settle(events)
-        else:
-            for n, data in enumerate(lines, start):
-                crlf = data.endswith(b"\r")
-                self.line(RawLine(n, data[:-1] if crlf else data, True, crlf, False, 0))
+        _, events = ahead.prove(self.td, lines)
+        if events is None:
+            self.lines(start, lines)
             return
+        self.checks(start, self.td.settle(events))
+
+    def lines(self, start: int, lines: list[bytes]) -> None:
+        for n, data in enumerate(lines, start):
+            crlf = data.endswith(b"\r")
+            self.line(RawLine(n, data[:-1] if crlf else data, True, crlf, False, 0))
+
+    def checks(self, start: int, events: list[Any]) -> None:
+        """The checks of a run of events the fast path decoded, from line ``start``."""
         ctx, order, life, tag_of = self.ctx, self.order, self.life, self.tag_of
         self.events += len(events)
         summary = self.summary
         # classes the summary has seen all of (inlined BundleSummary.observe_typed test: hot loop)
         summarized = summary.same_every_time if summary is not None else {}
-        ahead = self.ahead
-        if ahead is None:
+        files_ahead = self.ahead
+        if files_ahead is None:
             self._check(events, start, ctx, order, life, tag_of, summary, summarized)
             return
         step = AHEAD_EVENTS
-        ahead.submit(events[:step], tag_of)
+        files_ahead.submit(events[:step], tag_of)
         for i in range(0, len(events), step):
             if i + step < len(events):  # read the next chunk's files while this one is checked
-                ahead.submit(events[i + step : i + 2 * step], tag_of)
-            ahead.next_chunk()
+                files_ahead.submit(events[i + step : i + 2 * step], tag_of)
+            files_ahead.next_chunk()
             self._check(events[i : i + step], start + i, ctx, order, life, tag_of, summary, summarized)
-        ahead.next_chunk()  # nothing read ahead outlives its batch
+        files_ahead.next_chunk()  # nothing read ahead outlives its batch
 
     def _check(self, events: list[Any], start: int, ctx: Context, order: OrderChecker, life: LifecycleChecker,
                tag_of: dict[type, str], summary: BundleSummary | None, summarized: dict[type, bool]) -> None:
@@ -295,7 +318,7 @@ class _Pass:
             self.life.event(ev, tag)
             self.refs.after_event(ev.payload, tag)
         elif isinstance(obj, dict):
-            seq = obj.get("seq")
+            seq = obj.get(E.SEQ)
             ctx.seq = seq if type(seq) is int else None
             self.order.malformed(obj)
         reported = any(f.invariant == schema.TRUNCATED.id and f.line == raw.number for f in ctx.findings[-2:])

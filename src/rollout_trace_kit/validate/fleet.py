@@ -17,7 +17,7 @@ from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Callable, Generator, Iterable, Iterator
+from typing import Callable, Generator, Iterable, Iterator, Mapping
 
 from .context import Options
 from .findings import BundleReport, Finding, Profile, Severity
@@ -59,6 +59,13 @@ def linked_report(path: Path, options: Options) -> BundleReport:
                      "followed there; validate the target itself", invariant=layout.IS_DIRECTORY.id)
 
 
+def unsearched_report(path: Path, options: Options, why: str) -> BundleReport:
+    """A directory where a search cap stopped the search for bundles: the kit declined to judge below it."""
+    from .rules import layout
+
+    return _internal(path, options, f"a directory of bundles {why}", invariant=layout.SEARCH_CAP.id)
+
+
 def _context():
     # fork where it is the default (Linux before 3.14): workers start at once, with the kit
     # imported, and a caller's script is not run again in them (forkserver and spawn do that
@@ -69,13 +76,16 @@ def _context():
 
 def judge(bundles: Iterable[Path], options: Options, jobs: int, *, check: Check = check_bundle,
           links: frozenset[Path] = frozenset(), warn: Callable[[str], None] | None = None,
-          ) -> Iterator[tuple[int, BundleReport]]:
+          unsearched: Mapping[Path, str] | None = None) -> Iterator[tuple[int, BundleReport]]:
     """``(index, report)`` for every bundle, in completion order. ``links``: symlinks met while
-    walking a directory (each a finding, never followed)."""
+    walking a directory (each a finding, never followed); ``unsearched``: directories where a
+    search cap stopped (each a finding, saying why)."""
     items = []
     for i, path in enumerate(bundles):
         if path in links:
             yield i, linked_report(path, options)
+        elif unsearched and path in unsearched:
+            yield i, unsearched_report(path, options, unsearched[path])
         else:
             items.append((i, path))
     if jobs <= 1 or len(items) <= 1:

@@ -19,17 +19,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..model.common import EnvelopeKey as E
 from ..files import open_regular, read_capped
 from ..model.types import Dialect
 from .context import Options
 from .findings import Finding, Profile, Severity
 from .lines import DEFAULT_MAX_LINE_BYTES
-from .rules.layout import (IS_DIRECTORY, MANIFEST, MANIFEST_JSON, MANIFEST_PRESENT, MAX_MANIFEST_BYTES, TRACE,
-                           TRACE_PRESENT)
+from .rules.layout import (CONFINED, IS_DIRECTORY, MANIFEST, MANIFEST_JSON, MANIFEST_PRESENT, MAX_MANIFEST_BYTES,
+                           TRACE, TRACE_PRESENT, leads_out)
 from .rules import schema
 from .rules.lifecycle import RELEASE_REQUIRED
 from .rules.order import AFTER_ROLLOUT_ENDED, TERMINAL_PRESENT
-from .rules.release import BundleSummary, judge, judge_reader
+from .rules.release import SUMMARY_CAP, BundleSummary, judge, judge_reader
 
 
 # Every release's reducer parses each line with serde_json: a line these rules fail at the
@@ -83,7 +84,16 @@ def release_findings(findings: list[Finding], summary: BundleSummary, release, d
             continue
         added.append(Finding(invariant=f.invariant.id, severity=f.severity or f.invariant.severity, profile=level,
                              message=f.message, bundle=bundle, file=f.file, line=f.line))
-    return added + [f for f in findings if f.invariant not in SUPERSEDED]
+    return added + [unenforced(f, release) for f in findings if f.invariant not in SUPERSEDED]
+
+
+def unenforced(f: Finding, release) -> Finding:
+    """``f`` as ``release`` sees it: an error of a rule its reducer is measured not to enforce
+    (Release.accepts_breaking) is a warning that says so."""
+    if f.severity is not Severity.ERROR or f.invariant not in release.accepts_breaking:
+        return f
+    return dataclasses.replace(f, severity=Severity.WARNING, message=f"{f.message} (Codex {release.version}'s "
+                               "reducer accepted a bundle breaking this rule in the probe's fuzz: measured)")
 
 
 def first_error(findings: list[Finding], profile: Profile) -> Finding | None:
@@ -104,7 +114,7 @@ def attach(ctx) -> dict | None:
     from ..model import releases
 
     summary: BundleSummary = ctx.summary
-    if not summary.keysets:
+    if not summary.keysets and not any(f.invariant == CONFINED.id for f in ctx.findings):
         # the pass stopped before the events (a dialect or payload store the validator cannot read): read them plainly
         summary = ctx.summary = summarize(ctx.bundle)
     if isinstance(ctx.manifest, dict):
@@ -113,10 +123,14 @@ def attach(ctx) -> dict | None:
         summary.unreadable_line = next((f.line for f in ctx.findings if f.invariant in _UNREADABLE_LINE
                                         and f.profile is Profile.REDUCER), None)
     summary.unopened = summary.unopened or any(f.invariant in _UNOPENED for f in ctx.findings)
+    if summary.capped is not None:  # the release rules would judge a part of the bundle: declined, never "ok"
+        what, line = summary.capped
+        ctx.report(SUMMARY_CAP, f"the bundle holds {what}, past the kit's cap for the release rules: "
+                   "the kit declined to judge it as any release", line=line, seq=None)
     pass_findings = list(ctx.findings)
     if ctx.options.release is not None:  # a release with facts (Options checks it)
         release = releases.release(ctx.options.release)
-        ctx.findings[:] = [f for f in ctx.findings if f.invariant not in SUPERSEDED]
+        ctx.findings[:] = [unenforced(f, release) for f in ctx.findings if f.invariant not in SUPERSEDED]
         for f in release_findings([], summary, release, ctx.dialect, partial_ok=ctx.options.partial_ok):
             inv = _catalogued(f.invariant)
             ctx.report(inv, f.message, line=f.line, seq=None, severity=f.severity, file=f.file)
@@ -167,7 +181,8 @@ def epoch_verdict(epoch, summary: BundleSummary, findings: list[Finding], dialec
     # a kit cap reached: the kit declined to judge, so it names no reader (issue 18 ruling)
     declined = next((f for f in findings if _declines(f.invariant)), None)
     reader = first_error(found, Profile.REDUCER) or declined or cap
-    writer = first_error(found, Profile.WRITER) or cap
+    # nor any writer: `validate --release R` fails in every profile (a pass as another dialect included)
+    writer = first_error(found, Profile.WRITER) or declined or cap
     has_reducer = bool(rep.get("has_reducer"))
     out.update({
         "reads": (reader is None) if has_reducer else None,
@@ -230,6 +245,8 @@ def ranges(versions: list[str]) -> list[str]:
 def summarize(bundle: Path, max_line: int = DEFAULT_MAX_LINE_BYTES) -> BundleSummary:
     """A summary read straight from trace.jsonl (for dialects the validator does not model)."""
     summary = BundleSummary()
+    if leads_out(bundle, MANIFEST) is not None or leads_out(bundle, TRACE) is not None:
+        return summary  # never read outside the bundle (BUNDLE.CONFINED)
     got = read_capped(bundle / MANIFEST, MAX_MANIFEST_BYTES, keep_prefix=False)
     manifest = _loads(got.data) if got.data is not None else None
     if isinstance(manifest, dict):
@@ -243,7 +260,7 @@ def summarize(bundle: Path, max_line: int = DEFAULT_MAX_LINE_BYTES) -> BundleSum
                 obj = _loads(raw)
                 if isinstance(obj, dict):
                     summary.observe(obj, n)
-                    payload = obj.get("payload")
+                    payload = obj.get(E.PAYLOAD)
                     tag = payload.get("type") if isinstance(payload, dict) else None
                     if isinstance(tag, str):
                         if ended:

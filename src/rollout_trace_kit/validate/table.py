@@ -51,7 +51,9 @@ def judge_rows(bundle: str, release: str | None = None, profile: str = "writer")
 
 def bundle_paths(root: str | Path) -> list[str]:
     """Every bundle below ``root`` (sorted), as ``validate`` walks a directory: a symlink to a
-    bundle is listed (``validate`` reports it; :func:`judge_rows` judges what it points to)."""
-    from .cli import find_bundles, looks_like_bundle
+    bundle is listed (``validate`` reports it; :func:`judge_rows` judges what it points to), and so
+    is a directory that cannot be listed or where a search cap stopped (:func:`judge_rows` gives it
+    findings: no directory is skipped silently)."""
+    from .cli import find_bundles
 
-    return [str(b) for b in find_bundles(Path(root)) if looks_like_bundle(b)]
+    return [str(b) for b in find_bundles(Path(root))]

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from ..model.common import EnvelopeKey as E
 from .. import __version__
 from .core import written_dialects
 from .core import TraceWriter, WriterError
@@ -103,7 +104,7 @@ class Session:
         context = req.get("context")
         if not isinstance(context, dict):
             raise Refused("invalid_request", "append_event needs a context object")
-        payload = req.get("payload")
+        payload = req.get(E.PAYLOAD)
         if not isinstance(payload, dict):
             raise Refused("invalid_request", "append_event needs a payload object")
         event = w.append_with_context(

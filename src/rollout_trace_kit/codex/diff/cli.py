@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -54,11 +55,7 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from ..install import InstallError, check_release, ensure_codex
-    from .engine import run
-    from .judge import CodexReference, CommandReference, Reference
-    from .report import print_human, report_dict, save_cases
-    from .seeds import dialect_of_release
+    from .judge import codex_home, default_scratch
 
     name = "rollout-trace codex diff"
     if args.mutations < 1 or args.jobs < 1 or args.timeout <= 0 or args.shrink_tests < 0:
@@ -68,6 +65,33 @@ def run_diff(args: argparse.Namespace) -> int:
     if not plan:
         print(f"{name}: name a release (--release R) or --epoch-readers", file=sys.stderr)
         return EXIT_USAGE
+    scratch = Path(args.scratch) if args.scratch else default_scratch()
+    if scratch is not None and not scratch.is_dir():
+        print(f"{name}: --scratch {escape.path(args.scratch)} is not a directory", file=sys.stderr)
+        return EXIT_USAGE
+    home = codex_home(scratch)  # the reference runs' CODEX_HOME, removed at the end
+    # SIGTERM (a CI timeout, `kill`) ends the run as Ctrl-C does, removing what it wrote to
+    # /dev/shm; the worker processes, forked later, inherit the handler
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _run_plan(args, plan, home.name, scratch)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        home.cleanup()
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _run_plan(args: argparse.Namespace, plan: list[tuple[str, int]], home: str, scratch: Path | None) -> int:
+    from ..install import InstallError, check_release, ensure_codex
+    from .engine import run
+    from .judge import CodexReference, CommandReference, Reference
+    from .report import print_human, report_dict, save_cases, timing_lines
+    from .seeds import dialect_of_release
+
+    name = "rollout-trace codex diff"
     jobs = []
     try:
         for release, n in plan:
@@ -81,7 +105,7 @@ def run_diff(args: argparse.Namespace) -> int:
                 if binary is None:
                     print(f"{name}: no Codex {escape.display(release)} (npm missing?)", file=sys.stderr)
                     return EXIT_USAGE
-                reference = CodexReference(binary, args.timeout)
+                reference = CodexReference(binary, args.timeout, Path(home))
             jobs.append((release, dialect, n, reference))
     except (InstallError, ValueError) as e:
         print(f"{name}: {escape.display(str(e))}", file=sys.stderr)
@@ -100,10 +124,13 @@ def run_diff(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"{name}: Codex {release} ({dialect}): {n} mutants, seed {args.seed}", file=sys.stderr, flush=True)
         r = run(release, dialect, reference, n, seed=args.seed, jobs=args.jobs, shrink_tests=args.shrink_tests,
-                only=args.only, progress=progress)
+                only=args.only, scratch=scratch, progress=progress)
         if out is not None:
             save_cases(r, out)
         runs.append(r)
+        if not args.quiet or args.timing:  # not in the report: it varies with the machine
+            for line in timing_lines(r):
+                print(f"  {line}", file=sys.stderr, flush=True)
     try:
         if args.format == "json":
             doc = report_dict(runs, command_line(args))  # no machine path: it may be committed
@@ -137,12 +164,18 @@ def add_diff_parser(csub) -> None:
     d.add_argument("--only", type=int, action="append", metavar="INDEX", help="judge only mutant INDEX (repeatable)")
     d.add_argument("--dialect", choices=list(DIALECTS), help="mutate bundles of this dialect (default: the release's)")
     d.add_argument("--out", metavar="DIR", help="save each disagreement class's shrunk bundle here")
-    d.add_argument("--jobs", "-j", type=int, default=1, help="reference reducers run in parallel")
+    d.add_argument("--scratch", metavar="DIR",
+                   help="write the mutants and the reducers' CODEX_HOME here (default: /dev/shm if there is one, "
+                        "else the temporary directory)")
+    d.add_argument("--jobs", "-j", type=int, default=1,
+                   help="worker processes, each making, writing and judging mutants both ways (use the core count)")
     d.add_argument("--timeout", type=float, default=10.0, help="seconds before a reducer run counts as a hang")
     d.add_argument("--shrink-tests", type=int, default=100, help="judgements spent shrinking each class (0: none)")
     d.add_argument("--format", choices=["human", "json"], default="human")
     d.add_argument("--output", "-o", metavar="FILE", help="write the report here (default: standard output)")
     d.add_argument("--quiet", "-q", action="store_true", help="no progress on standard error")
+    d.add_argument("--timing", action="store_true",
+                   help="print where each run's time went, beside its floor (the reducer runs alone), even with -q")
     d.add_argument("--reference-cmd", metavar="CMD",
                    help="a reducer command with {bundle} and {output} instead of the real Codex (tests, other reducers)")
     d.set_defaults(func=run_diff)

@@ -1,17 +1,29 @@
-"""The run: mutants drawn from seeds, judged both ways (the reference reducers in parallel),
-disagreements triaged into classes, one representative per class shrunk and saved."""
+"""The run: mutants drawn from seeds, judged both ways, disagreements triaged into classes, one
+representative per class shrunk and saved.
+
+With ``jobs`` > 1 the mutants are made and judged in a pool of ``jobs`` forked worker processes,
+each holding the parsed seed bundles: the kit's judgement is Python (one core per process, not
+one for the whole run behind the GIL), and only each mutant's small :class:`Result` comes back.
+Mutant ``I`` is a function of (seed, release, I) and the pool keeps the order, so the results do
+not depend on ``jobs``. :class:`Timing` adds up where the time went (not part of the report)."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import random
-from concurrent.futures import ThreadPoolExecutor
+import resource
+import signal
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ...bundle import Bundle
 from . import mutators
-from .judge import DISAGREE, KIT_ACCEPTS, Judged, KitVerdict, Reference, RefVerdict, judge, verdict_class
+from .judge import (DISAGREE, KIT_ACCEPTS, Judged, KitVerdict, Reference, RefVerdict, Stopwatch, default_scratch,
+                    judge, verdict_class)
 from .seeds import seeds as load_seeds
 from .shrink import shrink
 
@@ -56,6 +68,36 @@ class Case:
 
 
 @dataclass
+class Timing:
+    """Seconds spent per phase, added over the mutants (each worker's own clock), and the run's wall
+    time. ``reference`` is each reducer run from spawn to exit: the floor of a run is
+    ``reference / jobs``, since no scheduling of the kit's work can make it faster."""
+
+    generate: float = 0.0
+    write: float = 0.0  # writing the mutant to the scratch directory, and removing it
+    kit: float = 0.0
+    reference: float = 0.0
+    reference_runs: int = 0
+    # processor time (user + system), which other work on the machine does not inflate as much:
+    cpu_kit: float = 0.0  # the processes making and judging mutants (the pool's workers)
+    cpu_reference: float = 0.0  # the reducer processes they ran
+    seeds: float = 0.0
+    judged: float = 0.0  # the judging phase, wall
+    shrink: float = 0.0  # shrinking the classes, wall
+    wall: float = 0.0
+    jobs: int = 1
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after: other work disturbs the figures
+
+    def add(self, other: "Timing") -> None:
+        for name in ("generate", "write", "kit", "reference", "reference_runs", "cpu_kit", "cpu_reference"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def floor(self) -> float:
+        return self.reference / max(self.jobs, 1)
+
+
+@dataclass
 class Run:
     release: str
     dialect: str
@@ -64,6 +106,7 @@ class Run:
     results: list[Result]
     cases: list[Case]
     skipped: int = 0  # mutant draws that found nothing to change
+    timing: Timing = field(default_factory=Timing)
 
 
 def make_mutant(index: int, seed: int, release: str, seed_bundles: list[tuple[str, Bundle]]) -> Mutant | None:
@@ -85,51 +128,126 @@ def _result(m: Mutant, j: Judged) -> Result:
     return r
 
 
+class _Judge:
+    """Makes and judges mutants by index: what a worker process holds (inherited by fork)."""
+
+    def __init__(self, release: str, seed: int, seed_bundles: list[tuple[str, Bundle]], reference: Reference,
+                 scratch: Path | None):
+        self.release, self.seed, self.seed_bundles = release, seed, seed_bundles
+        self.reference, self.scratch = reference, scratch
+
+    def one(self, index: int) -> tuple[Result | None, Timing]:
+        t = Timing()
+        cpu, children = time.process_time(), _children_cpu()
+        try:
+            start = time.perf_counter()
+            m = make_mutant(index, self.seed, self.release, self.seed_bundles)
+            t.generate = time.perf_counter() - start
+            if m is None:
+                return None, t
+            clock = Stopwatch()
+            j = judge(m.bundle, self.release, self.reference, scratch=self.scratch, clock=clock)
+            assert j is not None  # no gate
+            t.write, t.kit, t.reference, t.reference_runs = clock.write, clock.kit, clock.reference, clock.reference_runs
+            return _result(m, j), t
+        finally:
+            t.cpu_kit, t.cpu_reference = time.process_time() - cpu, _children_cpu() - children
+
+    def chunk(self, indexes: list[int]) -> list[tuple[Result | None, Timing]]:
+        return [self.one(i) for i in indexes]
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)  # the children waited for so far
+    return r.ru_utime + r.ru_stime
+
+
+_WORKER: _Judge | None = None  # a pool process's judge
+
+
+def _init_worker(worker: _Judge) -> None:
+    global _WORKER
+    _WORKER = worker
+    # Ctrl-C reaches the whole process group: the parent stops the run, a worker ends its chunk
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _judge_chunk(indexes: list[int]) -> list[tuple[Result | None, Timing]]:
+    assert _WORKER is not None
+    return _WORKER.chunk(indexes)
+
+
+CHUNK = 8  # mutants per task sent to a worker process: fewer round trips, and still a fair share each
+
+
+def _judged(worker: _Judge, indexes: list[int], jobs: int) -> Iterator[tuple[Result | None, Timing]]:
+    """Each index's (result, timing), in order: in this process, or in ``jobs`` forked processes."""
+    if jobs <= 1 or len(indexes) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield from map(worker.one, indexes)
+        return
+    chunks = [indexes[i:i + CHUNK] for i in range(0, len(indexes), CHUNK)]
+    # fork: the workers inherit the seeds and the reference (a test's closure too) without pickling
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_init_worker, initargs=(worker,))
+    try:
+        for part in pool.map(_judge_chunk, chunks):
+            yield from part
+    finally:  # interrupted: the chunks not started are dropped, not judged before the run ends
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run(release: str, dialect: str, reference: Reference, mutations: int, seed: int = 0, jobs: int = 1,
         shrink_tests: int = 300, only: list[int] | None = None, scratch: Path | None = None,
         progress: Callable[[int, int], None] | None = None) -> Run:
+    timing = Timing(jobs=max(jobs, 1))
+    load_before = os.getloadavg()[0]
+    began = time.perf_counter()
     seed_bundles = load_seeds(dialect, seed)
+    timing.seeds = time.perf_counter() - began
     indexes = only if only is not None else list(range(mutations))
-
-    def one(index: int) -> tuple[Result | None, Mutant | None]:
-        m = make_mutant(index, seed, release, seed_bundles)
-        if m is None:
-            return None, None
-        j = judge(m.bundle, release, reference, scratch=scratch)
-        assert j is not None  # no gate
-        return _result(m, j), m
+    scratch = scratch if scratch is not None else default_scratch()
+    worker = _Judge(release, seed, seed_bundles, reference, scratch)
 
     results: list[Result] = []
-    firsts: dict[tuple, Mutant] = {}
+    firsts: dict[tuple, int] = {}
     counts: dict[tuple, int] = {}
     skipped = 0
-    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
-        for done, (r, m) in enumerate(pool.map(one, indexes), 1):
-            if r is None or m is None:
-                skipped += 1
-                continue
-            results.append(r)
-            if r.outcome == DISAGREE:
-                counts[r.key] = counts.get(r.key, 0) + 1
-                firsts.setdefault(r.key, m)
-            if progress:
-                progress(done, len(indexes))
+    start = time.perf_counter()
+    for done, (r, t) in enumerate(_judged(worker, indexes, jobs), 1):
+        timing.add(t)
+        if r is None:
+            skipped += 1
+            continue
+        results.append(r)
+        if r.outcome == DISAGREE:
+            counts[r.key] = counts.get(r.key, 0) + 1
+            firsts.setdefault(r.key, r.index)
+        if progress:
+            progress(done, len(indexes))
+    timing.judged = time.perf_counter() - start
     by_index = {r.index: r for r in results}
-    cases = [Case(key, counts[key], by_index[m.index]) for key, m in firsts.items()]
+    # a class's first mutant, made again here (a function of its index): the pool sent back results only
+    mutants = {key: make_mutant(index, seed, release, seed_bundles) for key, index in firsts.items()}
+    cases = [Case(key, counts[key], by_index[index]) for key, index in firsts.items()]
 
     def shrink_one(case: Case) -> None:
-        case.shrunk = firsts[case.key].bundle
+        m = mutants[case.key]
+        assert m is not None
+        case.shrunk = m.bundle
         if shrink_tests > 0:
             try:
-                case.shrunk, case.shrunk_judged = shrink_case(firsts[case.key], case.example, release, reference,
-                                                              shrink_tests, scratch)
+                case.shrunk, case.shrunk_judged = shrink_case(m, case.example, release, reference, shrink_tests, scratch)
             except (RecursionError, MemoryError):  # a mutant too deep to shrink is saved as it is
                 pass
 
+    start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:  # classes shrink side by side
         list(pool.map(shrink_one, cases))
+    timing.shrink = time.perf_counter() - start
     cases.sort(key=lambda c: (-c.count, c.key))
-    return Run(release, dialect, seed, len(indexes), results, cases, skipped)
+    timing.wall = time.perf_counter() - began
+    timing.load = (load_before, os.getloadavg()[0])
+    return Run(release, dialect, seed, len(indexes), results, cases, skipped, timing)
 
 
 def shrink_case(m: Mutant, example: Result, release: str, reference: Reference, tests: int,

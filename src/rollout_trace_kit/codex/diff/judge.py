@@ -8,11 +8,13 @@ reached), counted apart.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -56,15 +58,17 @@ class Reference(Protocol):
 
 @dataclass
 class CodexReference:
-    """``codex debug trace-reduce`` of one release's native binary."""
+    """``codex debug trace-reduce`` of one release's native binary. ``home``: its ``CODEX_HOME``
+    (see :func:`codex_home`; default: the user's)."""
 
     binary: Path
     timeout: float = 10.0
+    home: Path | None = None
 
     def __call__(self, bundle: Path, out: Path) -> RefVerdict:
         from ..install import trace_reduce
 
-        r = trace_reduce(self.binary, bundle, out, timeout=self.timeout)
+        r = trace_reduce(self.binary, bundle, out, timeout=self.timeout, codex_home=self.home)
         return RefVerdict(r.accepted, r.timed_out, "" if r.accepted else rust_error(r.stderr))
 
 
@@ -112,8 +116,11 @@ def python_reference(fn: Callable[[Path], tuple[bool, str]]) -> Reference:
 
 
 def kit_verdict(bundle: Path, release: str | None, dialect: str | None = None) -> KitVerdict:
+    # releases=False: the verdict is the findings; the compatible releases (a judgement per epoch,
+    # most of the kit's time on a small bundle) are not part of it
+    options = Options(profile=Profile.REDUCER, release=release, dialect=dialect, releases=False)
     with _KIT_LOCK:
-        report = validate_bundle(bundle, Options(profile=Profile.REDUCER, release=release, dialect=dialect))
+        report = validate_bundle(bundle, options)
     kept = [f.to_dict() for f in report.findings if f.severity.value == "error" or f.invariant in CAP_INVARIANTS]
     for f in kept:
         f.pop("bundle", None)  # a temporary directory: not part of the verdict
@@ -166,6 +173,32 @@ def write_bundle(bundle: Bundle, directory: Path) -> Path:
     return bundle.write(directory)
 
 
+def default_scratch() -> Path | None:
+    """Where mutants are written: a memory file system when there is one (``/dev/shm``), since each
+    mutant is written, read twice and removed; None: the system's temporary directory."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
+
+
+def codex_home(scratch: Path | None = None) -> tempfile.TemporaryDirectory:
+    """An empty ``CODEX_HOME`` for the reference runs, beside the mutants. Every Codex run makes a
+    directory of PATH aliases (three symlinks and a lock file) in ``CODEX_HOME/tmp`` and removes
+    it: on a memory file system rather than the user's disk, a third of each reducer run's time
+    (system time, measured on 0.169.0). The reducer reads nothing else from it but ``.env``, absent
+    in both."""
+    return tempfile.TemporaryDirectory(prefix="rtk-diff-codex-home-", dir=scratch)
+
+
+@dataclass
+class Stopwatch:
+    """Seconds a judgement spent writing and removing the mutant, in the kit, and in the reducer."""
+
+    write: float = 0.0
+    kit: float = 0.0
+    reference: float = 0.0
+    reference_runs: int = 0
+
+
 @dataclass
 class Judged:
     kit: KitVerdict
@@ -177,23 +210,68 @@ class Judged:
 
 
 def judge(bundle: Bundle, release: str | None, reference: Reference, dialect: str | None = None,
-          scratch: Path | None = None, kit_gate: Callable[[KitVerdict], bool] | None = None) -> Judged | None:
-    """Write ``bundle`` to a scratch directory, judge it both ways, and remove it. With
+          scratch: Path | None = None, kit_gate: Callable[[KitVerdict], bool] | None = None,
+          clock: Stopwatch | None = None) -> Judged | None:
+    """Write ``bundle`` to a scratch directory, judge it both ways, and remove it. The reducer runs
+    while the kit judges (it is a subprocess: the kit's Python keeps the core meanwhile). With
     ``kit_gate``, the reducer runs only if the kit's verdict passes the gate (None otherwise):
-    the shrinker skips the reducer for candidates the kit already tells apart."""
+    the shrinker skips the reducer for candidates the kit already tells apart. ``clock`` adds up
+    the time of each part."""
+    clock = clock if clock is not None else Stopwatch()
+    t0 = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="rtk-diff-", dir=scratch))
     try:
         path = write_bundle(bundle, tmp / "bundle")
+        t1 = time.perf_counter()
+        clock.write += t1 - t0
+        beside = None if kit_gate is not None else _Beside(reference, path, tmp / "state.json", clock)
         kit = kit_verdict(path, release, dialect)
-        if kit_gate is not None and not kit_gate(kit):
+        clock.kit += time.perf_counter() - t1
+        if beside is not None:
+            ref = beside.result()
+        elif kit_gate(kit):  # type: ignore[misc]
+            ref = _timed(reference, path, tmp / "state.json", clock)
+        else:
             return None
-        ref = reference(path, tmp / "state.json")
         # no machine path in a verdict: the scratch directory is called BUNDLE
         ref.first_error = ref.first_error.replace(str(path.resolve()), "BUNDLE").replace(str(path), "BUNDLE")
         for f in kit.findings:
             f["message"] = str(f.get("message", "")).replace(str(path.resolve()), "BUNDLE").replace(str(path), "BUNDLE")
         return Judged(kit, ref)
     finally:
+        t3 = time.perf_counter()
         shutil.rmtree(tmp, ignore_errors=True)
+        clock.write += time.perf_counter() - t3
 
 
+def _timed(reference: Reference, path: Path, out: Path, clock: Stopwatch) -> RefVerdict:
+    start = time.perf_counter()
+    try:
+        return reference(path, out)
+    finally:
+        clock.reference += time.perf_counter() - start
+        clock.reference_runs += 1
+
+
+class _Beside:
+    """The reference's verdict, made in a thread started now (the reducer subprocess runs while
+    the calling thread does other work); :meth:`result` waits for it and re-raises its error."""
+
+    def __init__(self, reference: Reference, path: Path, out: Path, clock: Stopwatch):
+        self._verdict: RefVerdict | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(reference, path, out, clock), daemon=True)
+        self._thread.start()
+
+    def _run(self, reference: Reference, path: Path, out: Path, clock: Stopwatch) -> None:
+        try:
+            self._verdict = _timed(reference, path, out, clock)
+        except BaseException as e:  # handed to the caller
+            self._error = e
+
+    def result(self) -> RefVerdict:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._verdict is not None
+        return self._verdict

@@ -5,6 +5,7 @@ reference page ``docs/reference/differential.md`` rendered from a committed repo
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 from pathlib import Path
@@ -135,6 +136,29 @@ def summary_text(info: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def timing_lines(run: Run) -> list[str]:
+    """Where a run's time went, beside its floor: the reducer runs alone, spread over the jobs (not
+    in the JSON report, which a seed reproduces)."""
+    t = run.timing
+    judged = max(len(run.results) + run.skipped, 1)
+    ms = lambda seconds: f"{1000 * seconds / judged:.1f} ms"  # noqa: E731
+    cores = os.cpu_count() or 1
+    busy = max(t.load) > cores
+    lines = [
+        f"time: {judged} mutants in {t.wall:.1f} s = {judged / t.wall if t.wall else 0:.1f} mutants/s "
+        f"(--jobs {t.jobs}; seeds {t.seeds:.1f} s, judging {t.judged:.1f} s, shrinking {t.shrink:.1f} s)",
+        f"floor: {t.reference_runs} reducer runs took {t.reference:.1f} s, / {t.jobs} jobs = {t.floor:.1f} s; "
+        f"judging took {t.judged / t.floor if t.floor else 0:.2f}x the floor",
+        f"per mutant (summed over the jobs): reducer {ms(t.reference)}, kit {ms(t.kit)}, "
+        f"write and remove {ms(t.write)}, generate {ms(t.generate)} (the reducer runs while the kit judges)",
+        f"processor time per mutant: reducer processes {ms(t.cpu_reference)}, kit workers {ms(t.cpu_kit)} "
+        f"(the kit's share: {t.cpu_kit / (t.cpu_kit + t.cpu_reference) if t.cpu_kit + t.cpu_reference else 0:.0%})",
+        f"load average (1 min) before/after: {t.load[0]:.1f}/{t.load[1]:.1f} on {cores} cores"
+        + (" (above the core count: other work disturbed the figures)" if busy else ""),
+    ]
+    return lines
+
+
 def print_human(doc: dict[str, Any], file) -> None:
     e = escape.display
     for r in doc["runs"]:
@@ -176,6 +200,18 @@ def page(doc: dict[str, Any] | None) -> str:
         "The codex test tier (`pytest --codex -m codex tests/test_codex_diff_codex.py`, run by `.ci/run`) "
         "runs the engine end to end per dialect (`RTK_DIFF_MUTANTS`, default 1,000 per dialect) and "
         "checks it reports rates; the target of 0 disagreements is not asserted yet.",
+        "",
+        "**Speed.** `--jobs N` makes and judges the mutants in N worker processes (give it the core "
+        "count); each worker starts the reducer on a mutant and judges it with the kit while the reducer "
+        "runs. Mutants are written to `/dev/shm` (`--scratch DIR`: elsewhere) and the reducer runs with an "
+        "empty `CODEX_HOME` there "
+        "(each Codex run makes and removes a directory of PATH aliases in it; it reads nothing else but "
+        "an absent `.env`). The report is the same for any `--jobs`. After each release the command "
+        "prints, on standard error (with `-q`: add `--timing`), its mutants per second beside its "
+        "*floor*, the reducer runs alone (each timed from spawn to exit) divided by the jobs, and the "
+        "processor time per mutant of the reducer processes and of the kit's workers. Most of the floor "
+        "is the reducer's start: a static binary of about 300 MB whose start-up faults in a few thousand "
+        "pages.",
         "",
     ]
     if not doc:

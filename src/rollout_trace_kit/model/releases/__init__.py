@@ -102,6 +102,17 @@ class Release:
     def required_fields(self, variant: str) -> frozenset[str]:
         return frozenset(self.get("reducer", "required_fields", variant, default=[]))
 
+    @property
+    def accepts_breaking(self) -> frozenset[str]:
+        """Invariants the reducer is measured not to enforce: the probe's fuzz saw it accept a corrupt
+        bundle breaking them (``reducer.fuzz.ignored``, less the hangs and crashes), so the kit errs
+        towards accepting. Empty when the fuzz says nothing: not run, failed, or the reducer rejected
+        even the valid bundles (0.165.0 and 0.166.0 do not know the fuzz's recording_completed)."""
+        fuzz = self.get("reducer", "fuzz")
+        if not isinstance(fuzz, dict) or "error" in fuzz or fuzz.get("rejects_valid") is not False:
+            return frozenset()
+        return frozenset(fuzz.get("ignored") or ()) - frozenset(fuzz.get("hangs") or ()) - frozenset(fuzz.get("crashes") or ())
+
 
 @dataclass(frozen=True)
 class Epoch:
@@ -213,6 +224,19 @@ def bisect_next(table_: list[Release]) -> list[str]:
             out.append(run[len(run) // 2])
             run = []
     return out
+
+
+# The reducer facts the probe reads from serde's "expected one of" lists: the name in the record,
+# and where (the variant whose first event is edited, the path to the tagged value). The model
+# type at that place says which of its values the list is about (generators/_release.py).
+REDUCER_ENUM_SITES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "tool_kinds": ("tool_call_started", ("kind", "type")),
+    "requester_kinds": ("tool_call_started", ("requester", "type")),
+    "summary_kinds": ("tool_call_started", ("summary", "type")),
+    "execution_statuses": ("codex_turn_ended", ("status",)),
+    "rollout_statuses": ("rollout_ended", ("status",)),
+    "code_cell_statuses": ("code_cell_initial_response", ("status",)),
+}
 
 
 # The schema_version values the probe tries on a release's reducer (codex/probe.py): whether it

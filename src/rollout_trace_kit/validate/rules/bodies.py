@@ -179,7 +179,7 @@ def dispatch_arguments_read(release: str) -> bool:
 
 def namespaced(body) -> bool:
     """Whether an invocation ``body`` names a tool namespace: then it is no dispatch (model/bodies.py)."""
-    return B.DISPATCH_NAMESPACED_UNPARSED and isinstance(body, dict) and isinstance(body.get("tool_namespace"), str)
+    return B.DISPATCH_NAMESPACED_UNPARSED and isinstance(body, dict) and isinstance(body.get(B.INVOCATION_NAMESPACE), str)
 
 
 def dispatch_problem(body, tool_name: str, arguments_read: bool = False) -> str | None:
@@ -188,11 +188,11 @@ def dispatch_problem(body, tool_name: str, arguments_read: bool = False) -> str 
         return "is not an object"
     if namespaced(body):
         return None  # a namespaced tool's invocation is not read as a dispatch payload
-    if body.get("tool_name") != tool_name:
-        return f"names tool {body.get('tool_name')!r}, not {tool_name!r}"
-    if body.get("tool_namespace") is not None and not isinstance(body["tool_namespace"], str):
+    if body.get(B.INVOCATION_TOOL) != tool_name:
+        return f"names tool {body.get(B.INVOCATION_TOOL)!r}, not {tool_name!r}"
+    if body.get(B.INVOCATION_NAMESPACE) is not None and not isinstance(body[B.INVOCATION_NAMESPACE], str):
         return "has a tool_namespace that is not a string"
-    payload = body.get("payload")
+    payload = body.get(B.INVOCATION_PAYLOAD)
     if not isinstance(payload, dict) or payload.get("type") != "function" or not isinstance(payload.get("arguments"), str):
         return "has no function payload with string arguments"
     if arguments_read:
@@ -525,7 +525,7 @@ def activity_reads_invocation(body) -> bool:
 def invocation_arguments_problem(body) -> str | None:
     """Why an agent activity's invocation body has no function arguments with a string message, or None.
     ``body`` is the parsed invocation payload (NULL for a JSON null body)."""
-    payload = body.get("payload") if isinstance(body, dict) else None
+    payload = body.get(B.INVOCATION_PAYLOAD) if isinstance(body, dict) else None
     args = payload.get("arguments") if isinstance(payload, dict) else None  # its type is not looked at (model)
     if not isinstance(args, str):
         return "missing function arguments"

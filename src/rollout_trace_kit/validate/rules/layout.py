@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-
+import os
+from pathlib import Path
 from typing import BinaryIO
 
 from ...files import IRREGULAR, TOO_LARGE, NotRegular, open_regular, read_capped
@@ -24,23 +25,23 @@ IS_DIRECTORY = invariant(
     "BUNDLE.IS_DIRECTORY",
     "The bundle path is a directory.",
     v1=R, v2=R,
-    source="reducer/mod.rs › replay_bundle (opens <bundle>/manifest.json)",
+    source=f"reducer/mod.rs › replay_bundle (opens <bundle>/{MANIFEST})",
 )
 MANIFEST_PRESENT = invariant(
     "BUNDLE.MANIFEST_PRESENT",
-    "`manifest.json` exists and is a readable regular file.",
+    f"`{MANIFEST}` exists and is a readable regular file.",
     v1=R, v2=R,
     source="reducer/mod.rs › replay_bundle (raw io error when it cannot be opened)",
 )
 MANIFEST_JSON = invariant(
     "BUNDLE.MANIFEST_JSON",
-    "`manifest.json` is one valid UTF-8 JSON document (no duplicate keys, no NaN).",
+    f"`{MANIFEST}` is one valid UTF-8 JSON document (no duplicate keys, no NaN).",
     v1=R, v2=R,
-    source='reducer/mod.rs › replay_bundle: "read {bundle}/manifest.json"',
+    source=f'reducer/mod.rs › replay_bundle: "read {{bundle}}/{MANIFEST}"',
 )
 MANIFEST_SCHEMA = invariant(
     "BUNDLE.MANIFEST_SCHEMA",
-    "`manifest.json` matches the manifest schema of its dialect (every field present, right types).",
+    f"`{MANIFEST}` matches the manifest schema of its dialect (every field present, right types).",
     v1=R, v2=R,
     source="bundle.rs › TraceBundleManifest (no serde defaults)",
 )
@@ -61,9 +62,9 @@ MANIFEST_VERSION = invariant(
 )
 LAYOUT_NAMES = invariant(
     "BUNDLE.LAYOUT_NAMES",
-    "`raw_event_log` is `trace.jsonl` and `payloads_dir` is `payloads` (readers open the fixed names).",
+    f"`raw_event_log` is `{TRACE}` and `payloads_dir` is `{PAYLOADS}` (readers open the fixed names).",
     v1=W, v2=W,
-    source="bundle.rs constants; reducer/mod.rs always opens trace.jsonl",
+    source=f"bundle.rs constants; reducer/mod.rs always opens {TRACE}",
 )
 INTERNAL_ERROR = invariant(
     "KIT.INTERNAL_ERROR",
@@ -72,15 +73,47 @@ INTERNAL_ERROR = invariant(
     source="kit: bad input must end in a finding",
     kit_only=True,
 )
+NOT_LINKED = invariant(
+    "BUNDLE.NOT_LINKED",
+    f"`{MANIFEST}` and `{TRACE}` are files of the bundle itself, not symbolic links.",
+    v1=W, v2=W,
+    source="writer.rs › TraceWriter::create creates both files; the 0.164.0, 0.169.0 and 0.171.0 reducers "
+    "follow a symbolic link there, inside or out of the bundle (measured: the same output as the files')",
+    notes="A link that stays inside the bundle is read as the reducers read it. One that leads out of the "
+    "bundle the kit never follows: BUNDLE.CONFINED.",
+)
+CONFINED = invariant(
+    "BUNDLE.CONFINED",
+    f"The kit reads `{MANIFEST}` and `{TRACE}` only inside the bundle: a symbolic link there that "
+    "leads out of the bundle is not followed, and the bundle is not judged.",
+    v1=R, v2=R,
+    source="kit: a bundle under check never makes the kit read (and quote in its findings) a file elsewhere; "
+    "the 0.164.0, 0.169.0 and 0.171.0 reducers follow the link (measured)",
+    notes="The kit declined to judge: an error in every profile (never 'ok'), and compat names no reader. "
+    "Copy the file into the bundle to check it.",
+    kit_only=True,
+    declines=True,
+)
+SEARCH_CAP = invariant(
+    "KIT.SEARCH_CAP",
+    "Every bundle below a directory of bundles is found: the search stays within the kit's caps on depth "
+    "and on directory entries (hidden directories, such as `.git`, are not bundles and are not searched).",
+    v1=R, v2=R,
+    source="kit limit: a directory of bundles is searched 32 directories deep, through at most 1,000,000 entries",
+    notes="Reported for the directory where the search stopped: the kit declined to judge what lies below it "
+    "(an error, never 'ok'); name a directory nearer to the bundles.",
+    kit_only=True,
+    declines=True,
+)
 TRACE_PRESENT = invariant(
     "BUNDLE.TRACE_PRESENT",
-    "`trace.jsonl` exists and is a readable regular file.",
+    f"`{TRACE}` exists and is a readable regular file.",
     v1=R, v2=R,
     source='reducer/mod.rs › replay_bundle: "open trace event log {path}"',
 )
 TRACE_CHANGED = invariant(
     "BUNDLE.TRACE_CHANGED",
-    "`trace.jsonl` does not change while it is checked: the check reads the log up to its size at the start.",
+    f"`{TRACE}` does not change while it is checked: the check reads the log up to its size at the start.",
     v1=R, v2=R,
     source="kit: a log still being appended to is checked as it was when the check began",
     severity=Severity.WARNING,
@@ -115,15 +148,49 @@ def check_bundle_dir(ctx: Context) -> bool:
     return True
 
 
+def leads_out(bundle: Path, name: str) -> str | None:
+    """Where the symbolic link ``bundle/name`` points, when it leads out of the bundle; else None
+    (not a link, missing, or a link that stays inside)."""
+    path = os.path.join(bundle, name)
+    if not os.path.islink(path):
+        return None
+    if os.path.realpath(path).startswith(os.path.realpath(bundle) + os.sep):
+        return None
+    try:
+        return os.readlink(path)
+    except OSError as e:
+        return f"? ({e.strerror})"
+
+
+def check_links(ctx: Context) -> bool:
+    """Whether the kit may read the manifest and the log: a symbolic link to either is a finding,
+    and one that leads out of the bundle stops the check (the kit never reads outside it)."""
+    for name in (MANIFEST, TRACE):
+        here: Where = dict(file=name, line=None, seq=None)
+        out = leads_out(ctx.bundle, name)
+        if out is not None:
+            ctx.report(CONFINED, f"{name} is a symbolic link out of the bundle (to {out!r}); the reference reducers "
+                       "read it, the kit never reads outside the bundle: it declined to judge the bundle", **here)
+            return False
+        if os.path.islink(ctx.bundle / name):
+            try:
+                target = os.readlink(ctx.bundle / name)
+            except OSError as e:
+                target = f"? ({e.strerror})"
+            ctx.report(NOT_LINKED, f"{name} is a symbolic link (to {target!r}) inside the bundle; writers write "
+                       "a file (the reducers follow the link, and so does the kit)", **here)
+    return True
+
+
 def load_manifest(ctx: Context) -> None:
     """Read and check the manifest, then choose the dialect (ctx.dialect)."""
     here: Where = dict(file=MANIFEST, line=None, seq=None)
     got = read_capped(ctx.bundle / MANIFEST, MAX_MANIFEST_BYTES, keep_prefix=False)
     if got.why == TOO_LARGE:
-        ctx.report(MANIFEST_JSON, f"manifest.json is larger than {MAX_MANIFEST_BYTES} bytes", **here)
+        ctx.report(MANIFEST_JSON, f"{MANIFEST} is larger than {MAX_MANIFEST_BYTES} bytes", **here)
         return
     if got.data is None:
-        ctx.report(MANIFEST_PRESENT, f"manifest.json is {_problem(got.why, got.problem)}", **here)
+        ctx.report(MANIFEST_PRESENT, f"{MANIFEST} is {_problem(got.why, got.problem)}", **here)
         return
     raw = got.data
     # serde skips the value of a key the manifest type does not define (any depth, a lone
@@ -133,26 +200,26 @@ def load_manifest(ctx: Context) -> None:
     try:
         obj = strict_loads(raw.decode("utf-8"), known, skipped)
     except UnicodeDecodeError as e:
-        ctx.report(MANIFEST_JSON, f"manifest.json is not valid UTF-8 at byte {e.start}", **here)
+        ctx.report(MANIFEST_JSON, f"{MANIFEST} is not valid UTF-8 at byte {e.start}", **here)
         return
     except DuplicateKey as e:
         for owner, key in e.repeats:
             read = owner is e.value and key in known
             ctx.report(
                 MANIFEST_JSON,
-                f"manifest.json repeats key {key!r}" + ("" if read else " (inside or of an unknown key: readers ignore it)"),
+                f"{MANIFEST} repeats key {key!r}" + ("" if read else " (inside or of an unknown key: readers ignore it)"),
                 level=None if read else W,
                 **here,
             )
         obj = e.value
     except (ValueError, RecursionError) as e:
-        ctx.report(MANIFEST_JSON, f"manifest.json is not valid JSON: {e}", **here)
+        ctx.report(MANIFEST_JSON, f"{MANIFEST} is not valid JSON: {e}", **here)
         return
     for what in skipped:
-        ctx.report(MANIFEST_JSON, f"manifest.json: {what}", level=W, **here)
+        ctx.report(MANIFEST_JSON, f"{MANIFEST}: {what}", level=W, **here)
     if not isinstance(obj, dict):
         # serde wants a map: `null`, `[]`, `42`, `"s"` or `true` fail every reader.
-        ctx.report(MANIFEST_SCHEMA, f"manifest.json holds {_json_kind(obj)}, not an object", **here)
+        ctx.report(MANIFEST_SCHEMA, f"{MANIFEST} holds {_json_kind(obj)}, not an object", **here)
         forced = ctx.options.dialect  # a name, or a Dialect built on the model (tests, extensions)
         if forced:
             ctx.dialect = DIALECTS[forced] if isinstance(forced, str) else forced
@@ -273,7 +340,7 @@ def open_trace(ctx: Context) -> BinaryIO | None:
         problem = irregular(e.kind)
     except OSError as e:
         problem = f"unreadable ({e.strerror})"
-    ctx.report(TRACE_PRESENT, f"trace.jsonl is {problem}", file=TRACE, line=None, seq=None)
+    ctx.report(TRACE_PRESENT, f"{TRACE} is {problem}", file=TRACE, line=None, seq=None)
     return None
 
 
@@ -281,7 +348,7 @@ def report_trace_changed(ctx: Context, was: int, now: int) -> None:
     how = f"grew from {was} to {now} bytes" if now > was else f"shrank from {was} to {now} bytes"
     ctx.report(
         TRACE_CHANGED,
-        f"trace.jsonl {how} while it was checked; the first {was} bytes were checked",
+        f"{TRACE} {how} while it was checked; the first {was} bytes were checked",
         file=TRACE,
         line=None,
         seq=None,

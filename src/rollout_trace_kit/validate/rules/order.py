@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...model.common import EnvelopeKey as E
 from ...model import facts
 from ...model.types import CONTEXT_FREE
 from ..catalogue import R, S, W, invariant
@@ -185,12 +186,12 @@ class OrderChecker:
         A malformed terminal event is still the last event written: it gets its finding, not
         a second one saying the log has no terminal event.
         """
-        self.envelope(obj.get("seq"), obj.get("schema_version"), obj.get("rollout_id"))
-        payload = obj.get("payload")
+        self.envelope(obj.get(E.SEQ), obj.get(E.SCHEMA_VERSION), obj.get(E.ROLLOUT_ID))
+        payload = obj.get(E.PAYLOAD)
         tag = payload.get("type") if isinstance(payload, dict) else None
         if tag in self.known_tags:  # an event of no variant of the dialect is judged by its schema finding
             self.last_tag = tag
-        seq = obj.get("seq")
+        seq = obj.get(E.SEQ)
         if tag == "rollout_ended" and self.rollout_ended_seq is None and type(seq) is int:
             self.rollout_ended_seq = seq  # written, if malformed: the release's end-of-log rule sees it
 
@@ -240,7 +241,7 @@ class OrderChecker:
         ctx = self.ctx
         fields = self.payload_context.get(tag)
         if fields:
-            for env_key, payload_key in zip(("thread_id", "codex_turn_id"), fields):
+            for env_key, payload_key in zip((E.THREAD_ID, E.TURN_ID), fields):
                 env, pay = getattr(ev, env_key), getattr(ev.payload, payload_key)
                 if env != pay:
                     ctx.report(

@@ -67,20 +67,31 @@ class RefForms:
 
     def first(self, rid: str, form: tuple) -> tuple | None:
         """Remember ``form`` for ``rid`` if it is the first; return the earlier form when it differs."""
+        tail = rid[_P:]
+        # ASCII digits only: "²" is a digit to isdigit() (not to int()), "١" is 1 to int(); both are other ids
+        if rid[:_P] == _PREFIX and tail.isascii() and tail.isdigit() and tail[:1] != "0" and len(tail) < 19:
+            return self.first_canonical(int(tail), form)
+        code = self._code(form)
+        old = self.others.setdefault(rid, code)
+        return None if old == code else self.forms[old - 1]
+
+    def first_canonical(self, n: int, form: tuple) -> tuple | None:
+        """``first`` for the canonical id of ordinal ``n`` (n >= 1, fewer than 19 digits)."""
+        code = self.codes.get(form)
+        if code is None:
+            code = self._code(form)
+        page = self.pages.get(n >> PAGE_BITS)
+        if page is None:
+            page = self.pages[n >> PAGE_BITS] = array("I", bytes(4 * PAGE))
+        old = page[n & (PAGE - 1)]
+        if not old:
+            page[n & (PAGE - 1)] = code
+            return None
+        return None if old == code else self.forms[old - 1]
+
+    def _code(self, form: tuple) -> int:
         code = self.codes.get(form)
         if code is None:
             self.forms.append(form)
             code = self.codes[form] = len(self.forms)
-        tail = rid[_P:]
-        if rid[:_P] == _PREFIX and tail.isdigit() and tail[:1] != "0" and len(tail) < 19:
-            n = int(tail)
-            page = self.pages.get(n >> PAGE_BITS)
-            if page is None:
-                page = self.pages[n >> PAGE_BITS] = array("I", bytes(4 * PAGE))
-            old = page[n & (PAGE - 1)]
-            if not old:
-                page[n & (PAGE - 1)] = code
-                return None
-        else:
-            old = self.others.setdefault(rid, code)
-        return None if old == code else self.forms[old - 1]
+        return code

@@ -27,11 +27,11 @@ from .ref_sites import compile_sites, refs_at
 
 PATH_CONFINED = invariant(
     "REF.PATH_CONFINED",
-    "A payload path is relative, normalised (no `.`, `..`, empty or backslash segments) and inside `payloads/`, and no symlink takes it out of the bundle.",
+    f"A payload path is relative, normalised (no `.`, `..`, empty or backslash segments) and inside `{PAYLOADS}/`, and no symlink takes it out of the bundle.",
     v1=W, v2=W, v3=None,
-    source="payload.rs: \"Path relative to the trace bundle root\"; writer.rs writes payloads/{n}.json",
+    source=f"payload.rs: \"Path relative to the trace bundle root\"; writer.rs writes {PAYLOADS}/{{n}}.json",
     notes="The reference reducers open the path joined to the bundle as the OS resolves it (an absolute path, "
-    "`..` or a symlink that lands inside the bundle is read; `payloads/2.json/` is \"Not a directory\"). "
+    f"`..` or a symlink that lands inside the bundle is read; `{PAYLOADS}/2.json/` is \"Not a directory\"). "
     "The kit opens it the same way when it resolves inside the bundle (a writer-profile finding); "
     "a path that leads out it never reads: for a payload the reducer reads, that finding names the reducer profile.",
 )
@@ -84,7 +84,7 @@ ID_CONSISTENT = invariant(
 )
 NAMING = invariant(
     "REF.NAMING",
-    "Payload ids are `raw_payload:{n}` (n >= 1) and live at `payloads/{n}.json`.",
+    f"Payload ids are `raw_payload:{{n}}` (n >= 1) and live at `{PAYLOADS}/{{n}}.json`.",
     v1=W, v2=W, v3=None,
     source="writer.rs › write_json_payload",
 )
@@ -103,7 +103,7 @@ KIND_CHECKED = invariant(
 )
 ORPHAN = invariant(
     "REF.ORPHAN",
-    "Every file in `payloads/` is referenced by some event.",
+    f"Every file in `{PAYLOADS}/` is referenced by some event.",
     v1=S, v2=S, v3=None,
     source="writer is best-effort: a payload whose event failed to append is orphaned (upstream-rules D.2)",
     severity=Severity.WARNING,
@@ -281,10 +281,13 @@ class PayloadDir:
             return
         if not stat.S_ISDIR(st.st_mode):
             return
+        # Layout.file_ordinal's answer as one regex match (60,000 names cost 0.1 s the other way)
+        match = _ordinal_pattern(layout.payload_file).fullmatch
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
-                    n = layout.file_ordinal(f"{PAYLOADS}/{entry.name}")
+                    m = match(f"{PAYLOADS}/{entry.name}")
+                    n = int(m.group(1)) if m is not None else None
                     if n is not None and entry.is_file(follow_symlinks=False):
                         self.regular.add(n)
                     else:
@@ -301,6 +304,55 @@ AHEAD_FILES = 512  # files per chunk at most
 AHEAD_FILE_BYTES = 16 << 10  # larger files are read when checked (the read-ahead holds <= 16 MiB)
 
 
+class AheadPlan:
+    """Which payload files a run of events names that may be read ahead: canonical paths of plain
+    regular files of the real ``payloads/`` directory (as listed once), the same paths the checker
+    then reads with ``read_capped(..., follow_symlinks=False)``. The read-ahead thread and the
+    worker process (validate/ahead.py) both choose by it."""
+
+    def __init__(self, dialect, bundle_str: str, file_re: "re.Pattern | None", listing: "Callable[[], PayloadDir]"):
+        self.dialect = dialect
+        self.root = bundle_str + os.sep
+        self.file_re = file_re
+        self.listing = listing
+        self.fields: dict[str, tuple] = {}  # variant -> its ref fields
+
+    @classmethod
+    def for_bundle(cls, dialect, bundle_str: str) -> "AheadPlan":
+        """A plan that lists ``payloads/`` itself when first asked (in the process that reads)."""
+        listed: list[PayloadDir] = []
+
+        def listing() -> PayloadDir:
+            if not listed:
+                listed.append(PayloadDir(bundle_str, dialect.layout))
+            return listed[0]
+
+        return cls(dialect, bundle_str, _ordinal_pattern(dialect.layout.payload_file), listing)
+
+    def paths(self, events, tag_of) -> list[str]:
+        regular = self.listing().regular
+        file_re = self.file_re
+        root = self.root
+        paths: list[str] = []
+        for ev in events:
+            p = ev.payload
+            tag = tag_of[type(p)]
+            fields = self.fields.get(tag)
+            if fields is None:
+                fields = self.fields[tag] = tuple(f.name for f in self.dialect.ref_fields(tag))
+            for name in fields:
+                value = getattr(p, name, None)
+                for ref in value if isinstance(value, list) else (value,):
+                    path = getattr(ref, "path", None)
+                    if path is not None and file_re is not None:
+                        m = file_re.fullmatch(path)
+                        if m is not None and int(m.group(1)) in regular:
+                            paths.append(root + path)
+            if len(paths) >= AHEAD_FILES:
+                break
+        return paths
+
+
 class ReadAhead:
     """Payload files of events about to be checked, read by one worker thread."""
 
@@ -309,34 +361,17 @@ class ReadAhead:
 
         self.checker = checker
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="rollout-trace-read-ahead")
-        self.fields: dict[str, tuple] = {}  # variant -> its ref fields
+        self.plan = checker.ahead_plan()
         self.chunks: list = []  # futures of {full path: Read} (None: nothing to read), oldest first
         self.ready: dict[str, files.Read] = {}
 
     def submit(self, events, tag_of) -> None:
         """Queue the reads of the canonical, plainly listed payload files these events name."""
-        checker = self.checker
-        regular = checker.payload_dir.regular
-        root = checker.bundle_str + os.sep
-        paths: list[str] = []
-        for ev in events:
-            p = ev.payload
-            tag = tag_of[type(p)]
-            fields = self.fields.get(tag)
-            if fields is None:
-                fields = self.fields[tag] = tuple(f.name for f in checker.ctx.dialect.ref_fields(tag))  # type: ignore[union-attr]
-            for name in fields:
-                value = getattr(p, name, None)
-                for ref in value if isinstance(value, list) else (value,):
-                    path = getattr(ref, "path", None)
-                    if path is not None and checker._file_ordinal(path) in regular:
-                        paths.append(root + path)
-            if len(paths) >= AHEAD_FILES:
-                break
+        paths = self.plan.paths(events, tag_of)
         # No file to read (a chunk of turns only): no hand-off to the worker, whose round trip
         # through the GIL costs more than the chunk's checks (most on a loaded machine)
         self.chunks.append(
-            self.pool.submit(_read_many, paths, min(checker.ctx.options.max_payload_bytes, AHEAD_FILE_BYTES))
+            self.pool.submit(read_many, paths, min(self.checker.ctx.options.max_payload_bytes, AHEAD_FILE_BYTES))
             if paths else None
         )
 
@@ -356,7 +391,29 @@ class ReadAhead:
         self.ready = {}
 
 
-def _read_many(paths: list[str], cap: int) -> dict[str, files.Read]:
+class Shipped:
+    """Payload files the worker process read ahead for one run of events (the ReadAhead interface):
+    full path -> the fields of its files.Read."""
+
+    def __init__(self, reads: dict[str, tuple]):
+        self.ready = reads
+
+    def take(self, full: str) -> files.Read | None:
+        fields = self.ready.pop(full, None)
+        return None if fields is None else files.Read(*fields)
+
+    def close(self) -> None:
+        self.ready = {}
+
+
+def reads_files(ctx: Context) -> bool:
+    """Whether the check reads payload files: a file store, in the writer profile or for a reducer
+    that opens every ref (RefChecker.check_files, every_ref_read)."""
+    d = ctx.dialect
+    return d is not None and d.layout.store == STORE_FILES and (ctx.profile >= W or d.reducer_reads_every_ref)
+
+
+def read_many(paths: list[str], cap: int) -> dict[str, files.Read]:
     out = {}
     for full in paths:
         got = files.read_capped(full, cap, follow_symlinks=False, keep_prefix=False)
@@ -392,7 +449,7 @@ class RefChecker:
         self.depth_limits = depth_limits(ctx.dialect)
         self._loads: OrderedDict[str, _Load] = OrderedDict()  # recent payload reads, by path
         self._cached_cost = 0
-        self.ahead: ReadAhead | None = None  # set by the engine when a second thread pays
+        self.ahead: ReadAhead | Shipped | None = None  # set by the engine when a second core pays
         self.sites = compile_sites(ctx.dialect)  # where the model puts refs, per variant
         self.checked: set[int] = set()  # id() of the refs of this event already checked (by a handler)
 
@@ -414,6 +471,9 @@ class RefChecker:
                         self.check(ref, tag, field, pointer, read)
         if self.checked:
             self.checked.clear()
+
+    def ahead_plan(self) -> AheadPlan:
+        return AheadPlan(self.ctx.dialect, self.bundle_str, self._file_re, lambda: self.payload_dir)
 
     @property
     def payload_dir(self) -> PayloadDir:

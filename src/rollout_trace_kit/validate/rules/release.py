@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import msgspec
 import msgspec.inspect as mi
 
+from ...model.common import EnvelopeKey as E
 from ...model.facts import refs_by_shape
 from ...bundle import MANIFEST, TRACE
 from ..catalogue import R, S, W, invariant
@@ -110,6 +111,18 @@ AFTER_ROLLOUT_ENDED = invariant(
 
 MAX_KEYSETS = 64  # distinct key sets kept per variant (a hostile bundle cannot grow the summary)
 MAX_NAMES = 256  # distinct variants / kinds kept
+SUMMARY_CAP = invariant(
+    "KIT.RELEASE_RULES_CAP",
+    f"The release rules see every key set and name of the bundle: the kit keeps at most {MAX_KEYSETS} "
+    f"distinct key sets per variant, body place or payload ref and {MAX_NAMES} distinct variants, kinds, "
+    "schema_versions and body places.",
+    v1=R, v2=R,
+    source="kit limit: bounded memory for what the release rules keep of a bundle (`validate --release`, `compat`)",
+    notes="Past a cap the release rules would judge only what was kept: the kit declined to judge, an "
+    "error in every profile (never 'ok'), and compat names no reader. Real bundles stay far below.",
+    kit_only=True,
+    declines=True,
+)
 
 
 @dataclass
@@ -136,19 +149,33 @@ class BundleSummary:
     after_rollout_ended: dict[str, int] = field(default_factory=dict)  # variant -> first line
     # body place (model.facts.body_place) -> key set of a body read there -> first line
     body_keysets: dict[str, dict[frozenset[str], int]] = field(default_factory=dict)
+    # the first cap reached (what and where), or None: past a cap the release rules are not judged
+    capped: tuple[str, int | None] | None = None
+
+    def _keep(self, table: dict, key: Any, line: int | None, cap: int, what: str) -> bool:
+        """Keep ``key`` (first seen at ``line``) unless ``table`` is full: a cap reached is noted, never ignored."""
+        if key in table:
+            return True
+        if len(table) >= cap:
+            if self.capped is None:
+                self.capped = (f"more than {cap} distinct {what}", line)
+            return False
+        table[key] = line
+        return True
 
     def note_body(self, place: str, body: dict, line: int | None) -> None:
+        if line is None:
+            return
         sets = self.body_keysets.get(place)
         if sets is None:
-            if len(self.body_keysets) >= MAX_NAMES:
+            if not self._keep(self.body_keysets, place, line, MAX_NAMES, "body places"):
                 return
             sets = self.body_keysets[place] = {}
-        if len(sets) < MAX_KEYSETS and line is not None:
-            sets.setdefault(frozenset(body), line)
+        self._keep(sets, frozenset(body), line, MAX_KEYSETS, f"key sets of bodies at {place}")
 
     def note_after_rollout_ended(self, tag: str, line: int | None) -> None:
-        if len(self.after_rollout_ended) < MAX_NAMES and line is not None:
-            self.after_rollout_ended.setdefault(tag, line)
+        if line is not None:
+            self._keep(self.after_rollout_ended, tag, line, MAX_NAMES, "variants after rollout_ended")
 
     def observe_typed(self, schema_version: Any, payload: msgspec.Struct, line: int) -> None:
         """:meth:`observe` for an event the fast path decoded: a class of scalar fields, none
@@ -163,7 +190,7 @@ class BundleSummary:
             if keys in self.keys_seen:
                 varying.observe(self, payload, line)
                 return
-        self.observe({"schema_version": schema_version, "payload": msgspec.to_builtins(payload)}, line)
+        self.observe({E.SCHEMA_VERSION: schema_version, E.PAYLOAD: msgspec.to_builtins(payload)}, line)
         if cls not in self.same_every_time:
             self.same_every_time[cls] = _scalar_fields_only(cls)
             varying = self.varying[cls] = _Varying.of(cls)
@@ -171,28 +198,26 @@ class BundleSummary:
             self.keys_seen.add(varying.keys(payload))
 
     def observe(self, event: dict, line: int) -> None:
-        sv = event.get("schema_version")
-        if len(self.schema_versions) < MAX_NAMES and isinstance(sv, (int, str)) and not isinstance(sv, bool):
-            self.schema_versions.setdefault(sv, line)
-        payload = event.get("payload")
+        sv = event.get(E.SCHEMA_VERSION)
+        if isinstance(sv, (int, str)) and not isinstance(sv, bool):
+            self._keep(self.schema_versions, sv, line, MAX_NAMES, "schema_versions")
+        payload = event.get(E.PAYLOAD)
         if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
             return
         tag = payload["type"]
         sets = self.keysets.get(tag)
-        if sets is None and len(self.keysets) < MAX_NAMES:
+        if sets is None and self._keep(self.keysets, tag, line, MAX_NAMES, "variants"):
             sets = self.keysets[tag] = {}
-        if sets is not None and len(sets) < MAX_KEYSETS:
-            sets.setdefault(frozenset(k for k in payload if k != "type"), line)
+        if sets is not None:
+            self._keep(sets, frozenset(k for k in payload if k != "type"), line, MAX_KEYSETS, f"key sets of {tag}")
         kind = payload.get("kind")
         if tag == "tool_call_started" and isinstance(kind, dict) and isinstance(kind.get("type"), str):
-            if len(self.tool_kinds) < MAX_NAMES:
-                self.tool_kinds.setdefault(kind["type"], line)
+            self._keep(self.tool_kinds, kind["type"], line, MAX_NAMES, "tool kinds")
         for ref in _refs(payload):
-            if len(self.ref_keysets) < MAX_KEYSETS:
-                self.ref_keysets.setdefault(frozenset(ref), line)
+            self._keep(self.ref_keysets, frozenset(ref), line, MAX_KEYSETS, "key sets of payload refs")
             k = ref.get("kind")
-            if isinstance(k, dict) and isinstance(k.get("type"), str) and len(self.payload_kinds) < MAX_NAMES:
-                self.payload_kinds.setdefault(k["type"], line)
+            if isinstance(k, dict) and isinstance(k.get("type"), str):
+                self._keep(self.payload_kinds, k["type"], line, MAX_NAMES, "payload kinds")
 
     @property
     def schema_version(self) -> Any:
@@ -293,17 +318,17 @@ class _Varying:
         return _Varying(tuple(refs), tool_kind, cls, omittable)
 
     def observe(self, summary: BundleSummary, payload: msgspec.Struct, line: int) -> None:
-        if self.tool_kind and len(summary.tool_kinds) < MAX_NAMES:
+        if self.tool_kind:
             name = _type_name(payload.kind)  # type: ignore[attr-defined]  # tool_call_started has a kind
             if name is not None:
-                summary.tool_kinds.setdefault(name, line)
+                summary._keep(summary.tool_kinds, name, line, MAX_NAMES, "tool kinds")
         kinds = summary.payload_kinds
         for name in self.ref_fields:
             ref = getattr(payload, name)
             if ref is not None:
                 kind = _type_name(ref.kind)
-                if kind is not None and kind not in kinds and len(kinds) < MAX_NAMES:
-                    kinds[kind] = line
+                if kind is not None and kind not in kinds:
+                    summary._keep(kinds, kind, line, MAX_NAMES, "payload kinds")
 
 
 @lru_cache(maxsize=None)
@@ -375,7 +400,7 @@ def _reader_rules(summary: BundleSummary, release) -> list[ReleaseFinding]:
         for tag, sets in summary.keysets.items():
             if tag not in known:
                 out.append(ReleaseFinding(VARIANT_KNOWN, f"Codex {v}'s reducer does not know the variant {tag!r}",
-                                          min(sets.values())))
+                                          min(sets.values(), default=None)))
     if release.get("reducer") is not None:
         for tag, sets in summary.keysets.items():
             if known is not None and tag not in known:
@@ -507,7 +532,7 @@ def _writer_rules(summary: BundleSummary, release, dialect_terminal: tuple[str, 
         for tag, sets in summary.keysets.items():
             if tag not in written:
                 out.append(ReleaseFinding(WRITER_VARIANT, f"{tag!r}: not seen written in the kit's probes of "
-                                          f"Codex {v}'s writer", min(sets.values())))
+                                          f"Codex {v}'s writer", min(sets.values(), default=None)))
     return out
 
 

@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 import msgspec
 
+from ...bundle import TRACE
+from ...model.common import EnvelopeKey as E
 from ...compilers.json_schema import PAYLOAD_UNION, error_trail, event_schema, manifest_schema
 from ...compilers.msgspec_types import typed
 from ...model.dispatch import Table, named_type_table
@@ -26,7 +28,7 @@ from ..lines import DuplicateKey, NestingTooDeep, RawLine, prefix_problem, stric
 
 UTF8 = invariant(
     "LINE.UTF8",
-    "Every line of `trace.jsonl` is valid UTF-8.",
+    f"Every line of `{TRACE}` is valid UTF-8.",
     v1=R, v2=R,
     source='reducer/mod.rs › replay_bundle: "read trace event line {n}"',
 )
@@ -182,7 +184,7 @@ def describe_errors(errors, what: str, schema: dict) -> list[tuple[str, str]]:
 
 
 def _unknown_type(dialect: Dialect, obj) -> str | None:
-    payload = obj.get("payload") if isinstance(obj, dict) else None
+    payload = obj.get(E.PAYLOAD) if isinstance(obj, dict) else None
     if isinstance(payload, dict) and "type" in payload and payload["type"] not in dialect.tags:
         return payload["type"] if isinstance(payload["type"], str) else repr(payload["type"])
     return None
@@ -477,7 +479,7 @@ def _not_json(ctx: Context, raw: RawLine, *, partial: str, whole: str) -> None:
 
 def _note_seq(ctx: Context, obj) -> None:
     """Findings about a line that parsed carry its seq, when it has one."""
-    seq = obj.get("seq") if isinstance(obj, dict) else None
+    seq = obj.get(E.SEQ) if isinstance(obj, dict) else None
     if type(seq) is int:
         ctx.seq = seq
 
@@ -513,7 +515,7 @@ def _validate(ctx: Context, raw: RawLine, td, fast_event, obj):
                 where = _pointer(e.absolute_path)
                 ctx.report(UNKNOWN_KEY, f"event {where or '/'}{_where(event_referee(dialect, True).schema, e)}: {e.message}", pointer=where)
     if fast_event is None:
-        version = obj.get("schema_version")
+        version = obj.get(E.SCHEMA_VERSION)
         # The typed path holds the dialect's version as a const; another version is
         # ENVELOPE.SCHEMA_VERSION's to report, so decode with it and put it back.
         fast_event = _typed_event(dialect, td, dict(obj, schema_version=dialect.schema_version))

@@ -7,6 +7,7 @@ import random
 import re
 from typing import Any
 
+from ....model.common import EnvelopeKey as E
 from ..jsontext import put, walk
 from ..view import parsed_lines, set_line
 from . import Mutator
@@ -72,12 +73,12 @@ def drop(bundle, rng: random.Random) -> bool:
 
 def seq(bundle, rng: random.Random) -> bool:
     events = parsed_lines(bundle)
-    idx = [i for i, e in enumerate(events) if isinstance(e, dict) and isinstance(e.get("seq"), int)]
+    idx = [i for i, e in enumerate(events) if isinstance(e, dict) and isinstance(e.get(E.SEQ), int)]
     if not idx:
         return False
     i = rng.choice(idx)
-    s = events[i]["seq"]
-    events[i]["seq"] = rng.choice((s - 1, s + 1, 0, s + 1000, I64_MAX, 2**64 - 1, -s))
+    s = events[i][E.SEQ]
+    events[i][E.SEQ] = rng.choice((s - 1, s + 1, 0, s + 1000, I64_MAX, 2**64 - 1, -s))
     set_line(bundle, i, events[i])
     return True
 

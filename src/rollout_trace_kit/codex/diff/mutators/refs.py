@@ -7,6 +7,7 @@ import copy
 import random
 from typing import Any
 
+from ....bundle import PAYLOADS
 from ....model.common import FILE_PER_PAYLOAD, RAW_PAYLOAD_KINDS
 from ..jsontext import get, put
 from ..view import RefSite, parsed_lines, ref_sites, set_line
@@ -145,7 +146,7 @@ def ref_path(bundle, rng: random.Random) -> bool:
         manifest,
         log,
         path.replace("/", "\\"),
-        f"payloads/./{name}",
+        f"{PAYLOADS}/./{name}",
     ))
     return _save(bundle, events, site, site.ref)
 
@@ -156,7 +157,7 @@ def ref_path_added(bundle, rng: random.Random) -> bool:
     if not found:
         return False
     events, site = found
-    site.ref["path"] = rng.choice(("payloads/000001.zst", "payloads/1.json", ""))
+    site.ref["path"] = rng.choice((f"{PAYLOADS}/000001.zst", f"{PAYLOADS}/1.json", ""))
     return _save(bundle, events, site, site.ref)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import struct
 
-from ....bundle import Special
+from ....bundle import MANIFEST, PAYLOADS, Special
 from ....model.common import ZSTD_SHARDS
 from ....store.shards import HEADER, compress_records, encode_record
 from ....store.zstd import CompressionParameter, ZstdCompressor
@@ -164,20 +164,20 @@ def shard_file(bundle, rng: random.Random) -> bool:
     data = bundle.payloads[shard]
     op = rng.randrange(7)
     if op == 0:
-        bundle.payloads["payloads/000002.zst"] = data
+        bundle.payloads[f"{PAYLOADS}/000002.zst"] = data
     elif op == 1:
-        bundle.payloads["payloads/000002.zst"] = b""
+        bundle.payloads[f"{PAYLOADS}/000002.zst"] = b""
     elif op == 2:
-        bundle.payloads["payloads/000002.zst"] = compress_records([])
+        bundle.payloads[f"{PAYLOADS}/000002.zst"] = compress_records([])
     elif op == 3:
         del bundle.payloads[shard]
-        bundle.payloads[rng.choice(("payloads/1.zst", "payloads/0000001.zst", "payloads/000002.zst"))] = data
+        bundle.payloads[rng.choice((f"{PAYLOADS}/1.zst", f"{PAYLOADS}/0000001.zst", f"{PAYLOADS}/000002.zst"))] = data
     elif op == 4:
         bundle.payloads[shard] = b""
     elif op == 5:
         del bundle.payloads[shard]
     else:
-        bundle.payloads["payloads/junk.txt"] = b"x"
+        bundle.payloads[f"{PAYLOADS}/junk.txt"] = b"x"
     return True
 
 
@@ -228,7 +228,7 @@ def file_entry(bundle, rng: random.Random) -> bool:
     if op == 0:
         del bundle.payloads[path]
     elif op == 1:
-        bundle.payloads["payloads/99999.json"] = data
+        bundle.payloads[f"{PAYLOADS}/99999.json"] = data
     elif op == 2:
         del bundle.payloads[path]
         bundle.specials[path] = Special("dir")
@@ -240,9 +240,9 @@ def file_entry(bundle, rng: random.Random) -> bool:
         bundle.specials[path] = Special("symlink", other.rsplit("/", 1)[-1])  # to a payload beside it
     elif op == 4:
         del bundle.payloads[path]
-        bundle.specials[path] = Special("symlink", "../manifest.json")
+        bundle.specials[path] = Special("symlink", f"../{MANIFEST}")
     else:
-        bundle.payloads["payloads/junk.txt"] = b"not json"
+        bundle.payloads[f"{PAYLOADS}/junk.txt"] = b"not json"
     return True
 
 

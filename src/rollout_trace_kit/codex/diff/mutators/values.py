@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any, Callable
 
+from ....model.common import EnvelopeKey as E
 from ..jsontext import Pairs, Raw, get, nested, put, walk
 from ..view import parsed_lines, set_line
 from . import Mutator
@@ -147,25 +148,25 @@ def _on_event(op: Callable[[Any, random.Random], Any], where: str):
 
     def apply(bundle, rng: random.Random) -> bool:
         events = parsed_lines(bundle)
-        candidates = [i for i, e in enumerate(events) if isinstance(e, dict) and isinstance(e.get("payload"), dict)]
+        candidates = [i for i, e in enumerate(events) if isinstance(e, dict) and isinstance(e.get(E.PAYLOAD), dict)]
         if not candidates:
             return False
         i = rng.choice(candidates)
         event = events[i]
         if where == "payload":
-            new = op(event["payload"], rng)
+            new = op(event[E.PAYLOAD], rng)
             if new is None:
                 return False
-            event["payload"] = new
+            event[E.PAYLOAD] = new
         else:
-            payload = event.pop("payload")
+            payload = event.pop(E.PAYLOAD)
             new = op(event, rng)
             if new is None or not isinstance(new, (dict, Pairs)):
                 return False
             if isinstance(new, Pairs):
                 new.append(("payload", payload))
             else:
-                new["payload"] = payload
+                new[E.PAYLOAD] = payload
             event = new
         set_line(bundle, i, event)
         return True

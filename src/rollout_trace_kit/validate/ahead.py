@@ -1,0 +1,221 @@
+"""The fast path's proof, and a second core that runs it ahead of the checks.
+
+A run of lines takes the fast path when one msgspec decode of the run (as one JSON
+array) encodes back to the same bytes, or to Python's ``json.dumps`` spelling of them
+(:func:`prove`): then the typed decode stands in for the JSON Schema. Reading the log,
+cutting it into lines, joining them and that re-encode cost about as much as the decode
+itself; on a machine with a second core a forked worker process does them (:class:`Ahead`)
+and hands the checking process each proven run as one document to decode, in order. Runs
+the proof refuses, and odd lines, are handed over as they were read: the checking process
+takes them line by line, as it does without the worker. Either way the same function
+decides, so the verdict is the same with or without the worker.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from typing import Any, BinaryIO, Iterable, Iterator, NamedTuple
+
+import msgspec
+
+from ..compilers.msgspec_types import TypedDialect
+from .lines import RawLine, read_batches
+from .rules import schema
+
+BATCH = 1024  # lines decoded by one msgspec call on the fast path
+# A log smaller than this is checked in one process: a fork and its first messages cost
+# milliseconds, which a small log does not win back.
+AHEAD_MIN_BYTES = 4 << 20
+# "0": one process; "1": the worker whenever it may run (whatever the load); unset: when a core is idle
+ENV_SWITCH = "ROLLOUT_TRACE_KIT_DECODE_AHEAD"
+
+
+class Proven(NamedTuple):
+    """A run of ``n_lines`` lines from line ``start``, proven canonical: ``joined`` is them as
+    one JSON array, which the typed list decoder reads in one call. ``reads``: the payload
+    files its events name that the worker read ahead (a file store), by full path."""
+
+    start: int
+    joined: bytes
+    n_lines: int
+    reads: dict[str, Any] | None = None
+
+
+class Refused(NamedTuple):
+    """A run of lines from line ``start`` the proof refused: checked line by line."""
+
+    start: int
+    lines: list[bytes]
+
+
+Item = RawLine | tuple[int, list[bytes]] | Proven | Refused
+
+
+def prove(td: TypedDialect, lines: list[bytes]) -> tuple[bytes, list[Any] | None]:
+    """(the lines as one JSON array, their decoded events when the fast path may stand in for
+    the schema, else None). Any surprise (a line that is not an event, a spelling that is not
+    canonical) gives None: the lines are then checked one by one."""
+    joined = b"[" + b",".join(lines) + b"]"
+    try:
+        events = td.list_decoder.decode(joined)
+        encoded = td.encoder.encode(events)
+        fast = encoded == joined
+        if not fast and (b'": ' in lines[0] or b"\\u" in joined):  # written by Python's json.dumps?
+            spelled = b"[" + b", ".join(lines) + b"]" if b'": ' in lines[0] else joined  # as json.dumps joins
+            fast = schema.respelled(encoded, spelled)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+        return joined, None
+    return joined, events if fast else None
+
+
+def second_core() -> bool:
+    """Whether a second core may work for this check: one was idle over the last minute, or
+    ENV_SWITCH forces it ("1") or forbids it ("0"). The worker process and the payload files'
+    read-ahead thread both ask."""
+    switch = os.environ.get(ENV_SWITCH, "")
+    return (os.cpu_count() or 1) > 1 and switch != "0" and (switch == "1" or _idle_core())
+
+
+def wanted(size: int) -> bool:
+    """Whether a log of ``size`` bytes is read and proven by a worker process."""
+    return (
+        size >= AHEAD_MIN_BYTES
+        and second_core()
+        # Linux only: macOS's system libraries are not safe to use in a forked child (Python spawns there)
+        and sys.platform.startswith("linux")
+        # A fork copies only the calling thread: with other threads alive (a Dask worker, a
+        # caller's pool) a lock one of them holds would stay held in the child forever.
+        and threading.active_count() == 1
+        # A worker of a fleet run (validate --jobs) already has the other cores busy.
+        and multiprocessing.parent_process() is None
+    )
+
+
+def _idle_core() -> bool:
+    """Whether a core was idle over the last minute (load average at most the cores less one).
+    The worker decodes each run a second time: with a core to itself it shortens the check, on a
+    machine already busy it only adds CPU time (measured: about a third more, no shorter)."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return False
+    return load <= (os.cpu_count() or 1) - 1
+
+
+class _Failed(NamedTuple):
+    message: str
+
+
+class Ahead:
+    """A forked worker that reads the log and proves its runs; iterate for the items in order.
+
+    The pipe between the two holds a few runs at most (the worker blocks when the checks lag),
+    so memory stays what one process would hold. ``close`` ends and reaps the worker."""
+
+    def __init__(self, f: BinaryIO, max_line_bytes: int, size: int, td: TypedDialect, plan: Any = None,
+                 file_cap: int = 0):
+        from multiprocessing import Pipe
+
+        receive, send = Pipe(duplex=False)
+        _widen(send.fileno())
+        pid = os.fork()
+        if pid == 0:  # the worker: never returns into the caller's code
+            code = 1
+            try:
+                receive.close()
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the checking process, which ends this one
+                _serve(read_batches(f, max_line_bytes, size=size), td, send, plan, file_cap)
+                code = 0
+            except BrokenPipeError:
+                code = 0  # the checking process stopped reading (it has enough findings, or failed)
+            except BaseException as e:  # noqa: BLE001 - told to the checking process, which reports it
+                try:
+                    send.send(_Failed(f"{type(e).__name__}: {e}"))
+                except BaseException:  # noqa: BLE001
+                    pass
+            finally:
+                os._exit(code)
+        send.close()
+        self.pid: int | None = pid
+        self.conn = receive
+
+    def __iter__(self) -> Iterator[Item]:
+        recv = self.conn.recv
+        while True:
+            try:
+                item = recv()
+            except EOFError:
+                raise RuntimeError("the worker process reading the log ended early") from None
+            if item is None:
+                return
+            if isinstance(item, _Failed):
+                raise RuntimeError(f"the worker process reading the log failed: {item.message}")
+            yield item
+
+    def close(self) -> None:
+        self.conn.close()  # a worker still sending gets a broken pipe and exits
+        pid, self.pid = self.pid, None
+        if pid is None:
+            return
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if not done:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
+PIPE_BYTES = 1 << 20  # a pipe that holds a few runs: the worker writes on while the checks run
+
+
+def _widen(fd: int) -> None:
+    """Let the pipe hold PIPE_BYTES (Linux; the default 64 KiB is less than one run of long lines,
+    so each run would cost the two processes a ping-pong of wake-ups)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except (OSError, ImportError):
+        pass  # a smaller limit (/proc/sys/fs/pipe-max-size), or not Linux: the default size works too
+
+
+SHIPPED_BYTES = 4 << 20  # payload bytes read ahead for one run at most (the checker reads the rest)
+
+
+def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialect, conn, plan: Any,
+           file_cap: int) -> None:
+    """The worker's loop: every item of the log, in order, then None. ``plan``: a
+    rules.refs.AheadPlan when payload files are read too (each with ``file_cap`` bytes at most)."""
+    from .rules.refs import AHEAD_EVENTS, read_many
+
+    send = conn.send
+    tag_of = {cls: tag for tag, cls in td.variant_classes.items()}
+    for item in batches:
+        if isinstance(item, RawLine):
+            send(item)
+            continue
+        start, lines = item
+        for i in range(0, len(lines), BATCH):
+            run = lines[i : i + BATCH]
+            joined, events = prove(td, run)
+            if events is None:
+                send(Refused(start + i, run))
+                continue
+            reads = None
+            if plan is not None:
+                reads, shipped = {}, 0
+                for k in range(0, len(events), AHEAD_EVENTS):
+                    paths = plan.paths(events[k : k + AHEAD_EVENTS], tag_of)
+                    if paths:
+                        for full, r in read_many(paths, file_cap).items():
+                            reads[full] = (r.data, r.problem, r.size, r.why)  # a tuple pickles faster than a Read
+                            shipped += len(r.data or b"")
+                        if shipped >= SHIPPED_BYTES:
+                            break
+            send(Proven(start + i, joined, len(run), reads))
+    send(None)

@@ -1,0 +1,134 @@
+"""The worker process that reads and proves the log ahead of the checks (validate/ahead.py)
+gives the same report as one process, whatever the log holds, and its failures end in a
+finding, never a traceback or a hang."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+
+import pytest
+
+from rollout_trace_kit.validate import Options, Profile, validate_bundle
+from rollout_trace_kit.validate import ahead
+
+from .conftest import corpus_bundles
+
+BUNDLES = [corpus_bundles(r)[0] for r in ("0.164.0", "0.169.0", "0.171.0")]
+
+
+def _report(bundle, worker: bool, monkeypatch, **options) -> dict:
+    if worker:
+        monkeypatch.setattr(ahead, "AHEAD_MIN_BYTES", 0)
+        monkeypatch.setenv(ahead.ENV_SWITCH, "1")  # whatever the machine's load
+    else:
+        monkeypatch.setenv(ahead.ENV_SWITCH, "0")
+    forks = []
+    real = ahead.Ahead.__init__
+
+    def counted(self, *a, **kw):
+        forks.append(1)
+        real(self, *a, **kw)
+
+    monkeypatch.setattr(ahead.Ahead, "__init__", counted)
+    report = validate_bundle(bundle, Options(profile=Profile.STRICT, **options)).to_dict()
+    assert bool(forks) == worker  # the mode asked for is the mode that ran
+    return report
+
+
+def _mutated(src, dst, edit) -> object:
+    shutil.copytree(src, dst)
+    lines = (dst / "trace.jsonl").read_bytes().split(b"\n")
+    (dst / "trace.jsonl").write_bytes(b"\n".join(edit(lines)))
+    return dst
+
+
+def _respell(line: bytes) -> bytes:
+    return json.dumps(json.loads(line), sort_keys=True).encode()  # valid, not canonical
+
+
+EDITS = {
+    "as written": lambda lines: lines,
+    "long log": lambda lines: lines[:1] + lines[1:-2] * 700 + lines[-2:],  # many runs (and many findings)
+    "a respelled line": lambda lines: lines[:3] + [_respell(lines[3])] + lines[4:],
+    "every line respelled": lambda lines: [_respell(x) if x else x for x in lines],
+    "a blank line and a CRLF": lambda lines: lines[:2] + [b""] + [lines[2] + b"\r"] + lines[3:],
+    "not JSON": lambda lines: lines[:4] + [b"{not json"] + lines[4:],
+    "no final newline": lambda lines: lines[:-1],
+    "a line too long": lambda lines: lines[:2] + [b'{"x":"' + b"y" * 300 + b'"}'] + lines[2:],
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+@pytest.mark.parametrize("bundle", BUNDLES, ids=lambda b: b.parent.name)
+def test_the_worker_gives_the_report_of_one_process(bundle, edit, tmp_path, monkeypatch):
+    b = _mutated(bundle, tmp_path / "b", EDITS[edit])
+    options = {"max_line_bytes": 200} if edit == "a line too long" else {}
+    alone = _report(b, False, monkeypatch, **options)
+    assert _report(b, True, monkeypatch, **options) == alone
+    if edit == "as written":
+        assert alone["findings"] == [] or all(f["severity"] == "warning" for f in alone["findings"])
+
+
+def test_a_worker_killed_midway_is_an_internal_error_finding(tmp_path, monkeypatch):
+    b = _mutated(BUNDLES[1], tmp_path / "b", EDITS["long log"])
+    monkeypatch.setattr(ahead, "AHEAD_MIN_BYTES", 0)
+    monkeypatch.setenv(ahead.ENV_SWITCH, "1")
+    real = ahead.Ahead.__iter__
+
+    def killed_after_one(self):
+        for n, item in enumerate(real(self)):
+            if n == 1:
+                os.kill(self.pid, signal.SIGKILL)  # as the OOM killer would
+            yield item
+
+    monkeypatch.setattr(ahead.Ahead, "__iter__", killed_after_one)
+    report = validate_bundle(b, Options(profile=Profile.STRICT))
+    internal = [f for f in report.findings if f.invariant == "LAYOUT.INTERNAL_ERROR"] or [
+        f for f in report.findings if "internal error" in f.message
+    ]
+    assert internal and "worker process" in internal[0].message
+
+
+def test_a_small_log_or_a_threaded_caller_gets_no_worker(monkeypatch):
+    monkeypatch.setenv(ahead.ENV_SWITCH, "1")
+    assert not ahead.wanted(ahead.AHEAD_MIN_BYTES - 1)
+    import threading
+
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert not ahead.wanted(ahead.AHEAD_MIN_BYTES * 4)
+    finally:
+        stop.set()
+        t.join()
+    monkeypatch.setenv(ahead.ENV_SWITCH, "0")
+    assert not ahead.wanted(ahead.AHEAD_MIN_BYTES * 4)
+
+
+def _wanted_in_a_pool_worker() -> bool:
+    return ahead.wanted(ahead.AHEAD_MIN_BYTES * 4)
+
+
+def test_a_fleet_worker_gets_no_worker_of_its_own(monkeypatch):
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    monkeypatch.setenv(ahead.ENV_SWITCH, "1")
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        assert pool.submit(_wanted_in_a_pool_worker).result() is False
+
+
+def test_unforced_the_worker_waits_for_an_idle_core(monkeypatch):
+    monkeypatch.delenv(ahead.ENV_SWITCH, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 1.0, 1.0))
+    assert not ahead.wanted(ahead.AHEAD_MIN_BYTES)  # both cores nearly busy: one process
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 1.0, 1.0))
+    assert ahead.wanted(ahead.AHEAD_MIN_BYTES)
+    monkeypatch.setenv(ahead.ENV_SWITCH, "1")
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    assert ahead.wanted(ahead.AHEAD_MIN_BYTES)  # forced
