@@ -287,9 +287,10 @@ def _tool_output_item(bundle, dialect, rnd):
     return result(ed, "BODY.TOOL_OUTPUT_ITEM", i, note=pointer)
 
 
-def _reused_call_id(body):
-    """The request again with its first compared call item repeated, its compared content changed."""
-    items = body.get(MB.REQUEST_INPUT)
+def _reused_call_id(body, key: str = MB.REQUEST_INPUT):
+    """The body again with the first compared call item of its ``key`` list repeated there, its compared
+    content changed."""
+    items = body.get(key)
     if not isinstance(items, list):
         return None
     for item in items:
@@ -297,21 +298,25 @@ def _reused_call_id(body):
         t = MB.ITEM_TYPE.get(kind) if isinstance(kind, str) else None
         if t is not None and t.call_content and t.call_content_until is None and isinstance(item.get("call_id"), str):
             # a compared key changed (for a call compared whole, its status)
-            key = "status" if t.call_content == MB.WHOLE_ITEM else t.call_content[-1]
-            changed = {**item, key: f"{item.get(key)!s} (changed)"}
-            return {**body, MB.REQUEST_INPUT: items + [changed]}
+            compared = "status" if t.call_content == MB.WHOLE_ITEM else t.call_content[-1]
+            changed = {**item, compared: f"{item.get(compared)!s} (changed)"}
+            return {**body, key: items + [changed]}
     return None
 
 
-@corruption("BODY.CALL_ID_CONTENT", "A request repeats a call item's call_id with other content (other arguments).")
+@corruption("BODY.CALL_ID_CONTENT", "A request, or a compaction checkpoint's history, repeats a call item's call_id "
+            "with other content (other arguments).")
 def _call_id_content(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)
     options = []
     users = ed.payload_users()
-    for i in ed.lines_of("inference_started"):
-        got = _owned_body(ed, i, "request_payload", users)
-        if got is not None and isinstance(got[1], dict) and (new := _reused_call_id(got[1])) is not None:
-            options.append((i, got[0], new))
+    places = [("inference_started", "request_payload", MB.REQUEST_INPUT)]
+    places += [("compaction_installed", "checkpoint_payload", key) for key in MB.CHECKPOINT_CALL_ID_HISTORIES]
+    for tag, field, key in places:
+        for i in ed.lines_of(tag):
+            got = _owned_body(ed, i, field, users)
+            if got is not None and isinstance(got[1], dict) and (new := _reused_call_id(got[1], key)) is not None:
+                options.append((i, got[0], new))
     got = pick(rnd, options)
     if got is None:
         return None

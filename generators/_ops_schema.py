@@ -208,6 +208,23 @@ def _float_int(bundle, dialect, rnd):
     return result(ed, "EVENT.INTEGER_FORM", i, seq=seq)
 
 
+@corruption("EVENT.VARIANT_INDEX", "A tool call's kind is written as its serde variant index (`{\"type\": 0}`), which readers "
+            "take as the variant of that index and no writer writes.")
+def _variant_index(bundle, dialect, rnd):
+    from ..model.facts import TOOL_KIND_TYPE
+    from ..model.types import TaggedUnion
+
+    ed = Editor(bundle, dialect)
+    order = ed.dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).index_order
+    i = pick(rnd, [j for j in ed.lines_of("tool_call_started")
+                   if isinstance(ed.payload(j).get("kind"), dict) and ed.payload(j)["kind"].get("type") in order])
+    if i is None:
+        return None
+    kind = ed.touch_payload(i)["kind"]
+    kind["type"] = order.index(kind["type"])
+    return result(ed, "EVENT.VARIANT_INDEX", i)
+
+
 @corruption("EVENT.UNKNOWN_KEY", "An event carries a key its dialect does not define (serde ignores it).", edits_store=None)
 def _unknown_key(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)

@@ -107,9 +107,36 @@ MESSAGE_ROLES = (SYSTEM, DEVELOPER, USER, ASSISTANT, TOOL)
 AGENT_MESSAGE_PARTS = {"input_text": "text", "encrypted_content": "encrypted_content"}
 # reasoning item key -> the entry types it may hold (each entry carries a string `text`)
 REASONING_ENTRIES = {"content": ("reasoning_text", "text"), "summary": ("summary_text",)}
+# Releases (first, last) that fail on an accepted agent_message item (history_item_accepted's
+# agent_message_payload) holding, anywhere, an integer below i64's range or above u64's ("failed to parse
+# agent_message item in payload {id}: invalid type: integer ... as i128, expected any value"): measured on
+# 0.169.0, 0.169.1, 0.170.0; 0.167.2 and 0.171.0 accept it, and no release minds one in an inference's items.
+AGENT_MESSAGE_WIDE_INTEGERS_FAIL = ("0.169.0", "0.170.0")
+# A history_item_accepted whose item_id its thread accepted before: its payload is not parsed (any body,
+# JSON null included, passes; the ref must still resolve). Measured on 0.169.0 (agent_message_payload) and
+# 0.171.0 (tool_output_payload, agent_message_payload); another thread's acceptance of that id is parsed.
+ACCEPTED_AGAIN_UNREAD = True
 # Item types history_item_accepted's tool_output_payload may hold (v3; any other: "accepted item
 # payload does not match {item_id}", measured on 0.171.0).
 TOOL_OUTPUT_TYPES = (FUNCTION_CALL_OUTPUT, CUSTOM_TOOL_CALL_OUTPUT, "mcp_tool_call_output", "tool_search_output")
+
+# The checkpoint histories read, in this order, as call
+# items of the thread like a request's input ("model-visible call id {id} was reused with different
+# content" against an earlier response's call; measured on every installed release, 0.125.0 to 0.171.0).
+# The compaction request's input is not compared (measured on 0.164.0).
+CHECKPOINT_CALL_ID_HISTORIES = ("input_history", "replacement_history")
+
+# -- conversations ---------------------------------------------------------------------------
+
+# How a completed response changes its thread's conversation (validate/rules/conversation.py). Up to
+# this release the response's output items are appended to the conversation as it stands, whatever
+# request set it (a second or late completion of an inference appends again); later releases set the
+# conversation to the response's request items and outputs, and only when its inference is the
+# thread's latest started one (another inference's completion leaves it alone). In every release the
+# response's snapshot, which a request naming its id continues, is its request's items and outputs.
+# Measured with duplicated, late and interleaved completions on 0.125.0, 0.131.0, 0.143.0, 0.162.0,
+# 0.164.0 (append) and 0.167.2, 0.169.0, 0.170.0, 0.171.0 (latest only).
+CONVERSATION_RESPONSE_APPENDS_UNTIL = "0.164.0"
 
 # -- v3 prepared prompts ------------------------------------------------------------------
 
@@ -146,6 +173,13 @@ def splice(fragments: list[str], parts: list[str]) -> str:
 # (SubAgentActivity); without that key the reducers read it as the protocol's Collab*EndEvent
 # (a wait_agent's is not read). Measured on 0.164.0, 0.165.0, 0.169.0 and 0.171.0: the same rules.
 ACTIVITY_MARKER = "agent_thread_id"
+# Not only a multi-agent call's: a runtime end holding the marker is read as a sub-agent activity
+# whatever the call's tool kind, before any other reading (an exec_command's `completed` activity is
+# accepted, not parsed as an exec end; a web call's `started` one is "sub-agent activity Started does not
+# match tool call kind Web"), except for a kind listed here from the release given on (an mcp call's
+# runtime end is not read so on 0.169.0 and 0.171.0; 0.164.0 reads it). Measured on 0.164.0, 0.169.0 and
+# 0.171.0 with every tool kind.
+ACTIVITY_UNREAD_SINCE = {"mcp": "0.169.0"}
 # Without the marker, the keys a Collab*EndEvent must hold first, in the order the reducers ask for
 # them ("missing field `call_id`", then `sender_thread_id`; "invalid type: number, expected a string";
 # a sender_thread_id not a UUID: "invalid character: expected an optional prefix of `urn:uuid:`"),
@@ -180,8 +214,9 @@ ACTIVITY_KINDS: dict[str, tuple[str, ...] | None] = {
     "interrupted": ("close_agent",),
     "completed": None,
 }
-# Activities for which the reducers parse the call's invocation payload: `payload` must be
-# `{"type": "function", "arguments": TEXT}` and TEXT a JSON object with a string `message`
+# Activities for which the reducers parse the call's invocation payload: `payload` must be an object
+# whose `arguments` is a string TEXT (its `type` is not looked at: "custom", "function\u0000", a number or
+# none at all pass, measured on 0.164.0, 0.169.0, 0.171.0) and TEXT a JSON object with a string `message`
 # (AgentMessageInvocationArgs): "agent activity tool call {id} missing invocation payload",
 # "... missing function arguments", "parse agent activity tool call {id} arguments".
 ACTIVITY_READS_INVOCATION = ("started", "interacted")
@@ -202,8 +237,9 @@ AGENT_PATH_OTHER = "/morpheus"
 # the name an invocation must give is the kind's own.
 PARSED_INVOCATIONS = {kind: kind for kind in TERMINAL_AT_DISPATCH_KINDS}
 # An invocation whose `tool_namespace` is a string is not parsed so (0.164.0 accepts any name and
-# arguments there, measured with an MCP tool's invocation; unmeasured on 0.169.0 and 0.171.0,
-# where the kit errs the same way: towards accepting).
+# arguments there, measured with an MCP tool's invocation), and is no dispatch: the start creates no
+# terminal operation (a runtime start then creates it), and 0.164.0 does not open the call's result
+# as it does a dispatched write_stdin's. Measured on 0.164.0, 0.169.0 and 0.171.0.
 DISPATCH_NAMESPACED_UNPARSED = True
 # Up to this release the reducer also parses the arguments: a JSON object with a `session_id`
 # (measured on 0.164.0; 0.169.0 and 0.171.0 take any arguments text).
@@ -289,7 +325,9 @@ BODIES: tuple[BodyContract, ...] = (
         "conversation; `previous_response_id` names a response completed earlier in the same thread.",
         "object",
         (BodyKey(REQUEST_INPUT, ITEMS, doc="Every item normalisable (see Model items)."),
-         BodyKey(REQUEST_PREVIOUS_RESPONSE, "string", False, "An incremental request's earlier response.")),
+         BodyKey(REQUEST_PREVIOUS_RESPONSE, "string", False,
+                 "An incremental request's earlier response. A value of another type (a number, an object, ...) "
+                 "is read as absent: a full request (measured on 0.164.0, 0.169.0, 0.171.0).")),
         {"model": "gpt-5.5", "input": [MODEL_ITEM_EXAMPLE], "tools": [], "stream": True},
         source='reducer/inference.rs: "did not contain input", "had non-array input"',
     ),
@@ -389,7 +427,9 @@ BODIES: tuple[BodyContract, ...] = (
     ),
     BodyContract(
         "compaction_checkpoint", ("compaction_installed.checkpoint_payload",),
-        "The histories before and after a compaction; both are conversations the reducer normalises.",
+        "The histories before and after a compaction; both are conversations the reducer normalises, and their "
+        "call items join the thread's model-visible call ids (a call id reused there with other content is "
+        "rejected, CHECKPOINT_CALL_ID_HISTORIES).",
         "object",
         tuple(BodyKey(k, ITEMS) for k in CHECKPOINT_HISTORIES),
         {"input_history": [MODEL_ITEM_EXAMPLE], "replacement_history": [{"type": "compaction", "encrypted_content": "gAAA..."}]},

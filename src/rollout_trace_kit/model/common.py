@@ -207,6 +207,17 @@ TERMINAL_AT_DISPATCH_KINDS = ("write_stdin",)
 AGENT_ACTIVITY_KINDS = ("spawn_agent", "assign_agent_task", "send_message", "wait_agent", "close_agent")
 
 
+# ToolCallKind's variants in Rust declaration order: serde reads `{"type": i}` as the i-th (0: exec_command,
+# 3: mcp with its server and tool, 11: other with its name; 12 and above, negatives and floats are parse
+# errors). Measured on 0.125.0, 0.143.0, 0.162.0, 0.164.0, 0.169.0 and 0.171.0: the reducers name the kind
+# they read ("sub-agent activity Started does not match tool call kind Web" for 4), 1 parses a write_stdin
+# dispatch, 3 and 11 need their fields.
+TOOL_KIND_INDEX_ORDER = (
+    "exec_command", "write_stdin", "apply_patch", "mcp", "web", "image_generation", "spawn_agent",
+    "assign_agent_task", "send_message", "wait_agent", "close_agent", "other",
+)
+
+
 def tool_call_kind(name: str, doc: str, *, since: str | None = None, inferred: bool = False) -> TaggedUnion:
     return TaggedUnion(
         name,
@@ -227,6 +238,7 @@ def tool_call_kind(name: str, doc: str, *, since: str | None = None, inferred: b
         ),
         since=since,
         inferred=inferred,
+        index_order=TOOL_KIND_INDEX_ORDER,
     )
 
 

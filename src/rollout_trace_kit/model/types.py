@@ -184,6 +184,10 @@ class TaggedUnion:
     since: str | None = None
     inferred: bool = False
     tag_key: str = "type"  # serde's `tag = "..."`: the key holding the variant tag
+    # The Rust declaration order, where measured: serde reads an unsigned integer i below its
+    # length in place of the tag as the i-th variant (its variant index); the model's order need
+    # not follow it. Empty: not measured, an integer tag stays a schema error.
+    index_order: tuple[str, ...] = ()
 
     @property
     def tags(self) -> tuple[str, ...]:

@@ -469,12 +469,19 @@ class LoneSurrogate(ValueError):
         self.value = value
 
 
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")  # the digits of an integer that may lie beyond i64 or u64
+
+
 def loads_body(data: bytes):
     """A payload body parsed as serde_json reads it: orjson, but a number too large for f64
     is read (``1e400``: serde_json takes it, measured on 0.164.0 and 0.169.0; orjson refuses
     it), and a body deeper than orjson builds is checked by a scanner (TooDeepToBuild)."""
     try:
-        return orjson.loads(data)
+        obj = orjson.loads(data)
+        # orjson reads an integer beyond 64 bits as a float; a reducer may not (model/bodies.py:
+        # AGENT_MESSAGE_WIDE_INTEGERS_FAIL): such a body is read again, its integers exact.
+        if _LONG_DIGITS.search(data) is None:
+            return obj
     except orjson.JSONDecodeError as e:
         why = str(e)
         if "recursion" in why:

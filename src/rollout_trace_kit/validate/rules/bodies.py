@@ -62,7 +62,8 @@ EXEC_RUNTIME = invariant(
 
 CALL_CONTENT = invariant(
     "BODY.CALL_ID_CONTENT",
-    "Within a thread, a call item (request input or response output) whose `call_id` came before carries the "
+    "Within a thread, a call item (request input, response output or compaction checkpoint history) whose "
+    "`call_id` came before carries the "
     "same content: a function_call the same `arguments`, a custom_tool_call the same `input`, a local shell, web "
     "search, tool search or image generation call the same item; call items of one call space (calls, custom "
     "calls, outputs, custom outputs) share call ids, so another type is other content "
@@ -96,12 +97,13 @@ AGENT_ACTIVITY = invariant(
     "with a string `call_id`, a UUID `sender_thread_id`, then its tool kind's keys: a spawn's `prompt`, `model`, "
     "`reasoning_effort` strings, a UUID (or null) `new_thread_id`; a message's or task's UUID `receiver_thread_id` and "
     "string `prompt`; a close's UUID `receiver_thread_id`; and an agent `status` (model: COLLAB_END_KEYS, "
-    "COLLAB_END_BY_KIND, AGENT_STATUS_UNIT, AGENT_STATUS_MESSAGE); one "
+    "COLLAB_END_BY_KIND, AGENT_STATUS_UNIT, AGENT_STATUS_MESSAGE); a runtime end of any tool "
+    "kind (but mcp from 0.169.0: ACTIVITY_UNREAD_SINCE) "
     "that holds `agent_thread_id` is a sub-agent activity the reducer parses: "
     "string `event_id`, a UUID `agent_thread_id`, an `agent_path` under `/root` (or `/morpheus`), an i64 "
     "`occurred_at_ms` when present, `model`/`reasoning_effort` strings or null, and a `kind` that fits the call's "
-    "tool kind; a `started` or `interacted` activity needs the call's invocation payload, with function arguments "
-    "holding a string `message` (model/bodies.py: ACTIVITY_KINDS).",
+    "tool kind; a `started` or `interacted` activity needs the call's invocation payload, whose `payload` has string "
+    "`arguments` (any `type`) holding a string `message` (model/bodies.py: ACTIVITY_KINDS).",
     v1=R, v2=R,
     source='"sub-agent activity {A} does not match tool call kind {K}", "agent activity tool call {id} missing '
     'invocation payload", "agent activity tool call {id} missing function arguments", "parse agent activity tool '
@@ -117,6 +119,27 @@ DISPATCH_INVOCATION = invariant(
     source='"parse terminal invocation payload {id} as dispatch payload" (measured on 0.164.0, 0.169.0, 0.171.0: '
     "another tool's invocation, a custom payload, no tool_name)",
 )
+
+def wide_integers_fail(release: str) -> bool:
+    """Whether ``release``'s reducer fails on an accepted agent_message item holding an integer beyond i64/u64."""
+    from ...model.types import release_key
+
+    first, last = B.AGENT_MESSAGE_WIDE_INTEGERS_FAIL
+    return release_key(first) <= release_key(release) <= release_key(last)
+
+
+def wide_integer(value) -> int | None:
+    """The first integer in ``value`` below i64's range or above u64's (serde_json reads it as an i128/u128), or None."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if type(v) is int and not -(2**63) <= v < 2**64:
+            return v
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return None
 
 
 MCP_INVOCATION = invariant(
@@ -172,11 +195,16 @@ def dispatch_arguments_read(release: str) -> bool:
     return release_key(release) <= release_key(B.DISPATCH_ARGUMENTS_UNTIL)
 
 
+def namespaced(body) -> bool:
+    """Whether an invocation ``body`` names a tool namespace: then it is no dispatch (model/bodies.py)."""
+    return B.DISPATCH_NAMESPACED_UNPARSED and isinstance(body, dict) and isinstance(body.get(B.INVOCATION_NAMESPACE), str)
+
+
 def dispatch_problem(body, tool_name: str, arguments_read: bool = False) -> str | None:
     """Why the reducer cannot parse an invocation ``body`` as the dispatch payload of ``tool_name``, or None."""
     if not isinstance(body, dict):
         return "is not an object"
-    if B.DISPATCH_NAMESPACED_UNPARSED and isinstance(body.get(B.INVOCATION_NAMESPACE), str):
+    if namespaced(body):
         return None  # a namespaced tool's invocation is not read as a dispatch payload
     if body.get(B.INVOCATION_TOOL) != tool_name:
         return f"names tool {body.get(B.INVOCATION_TOOL)!r}, not {tool_name!r}"
@@ -340,18 +368,20 @@ def check_metadata(ctx: Context, body, rid: str, pointer: str) -> None:
             return
 
 
-def check_checkpoint(ctx: Context, body, rid: str, pointer: str) -> None:
+def check_checkpoint(ctx: Context, body, rid: str, pointer: str) -> bool:
+    """Report a checkpoint the reducer cannot normalise; True when both histories are read."""
     for key in B.CHECKPOINT_HISTORIES:
         if not isinstance(body, dict) or not isinstance(body.get(key), list):
             ctx.report(CHECKPOINT, f"compaction checkpoint payload {rid} has no array {key}", pointer=pointer)
-            return
+            return False
     # Both histories are conversations the reducer normalises, item by item (measured).
     for key in B.CHECKPOINT_HISTORIES:
         for i, item in enumerate(body[key]):
             problem = item_problem(item)
             if problem:
                 ctx.report(MODEL_ITEM, f"payload {rid} {key}[{i}]: {problem}", pointer=pointer)
-                return
+                return False
+    return True
 
 
 def _process_id(ctx: Context, body, what: str, rid: str, pointer: str):
@@ -454,6 +484,13 @@ def is_activity(body) -> bool:
     return isinstance(body, dict) and B.ACTIVITY_MARKER in body
 
 
+def activity_unread_kinds(release: str) -> frozenset[str]:
+    """Tool kinds whose runtime end ``release``'s reducer does not read as a sub-agent activity, marker or not."""
+    from ...model.types import release_key
+
+    return frozenset(k for k, since in B.ACTIVITY_UNREAD_SINCE.items() if release_key(release) >= release_key(since))
+
+
 def collab_end_problem(body, tool_kind: str | None = None) -> str | None:
     """Why the reducer rejects a multi-agent runtime end ``body`` that is no sub-agent activity
     (read as the Collab*EndEvent of ``tool_kind``: model/bodies.py COLLAB_END_KEYS, COLLAB_END_BY_KIND),
@@ -539,7 +576,7 @@ def invocation_arguments_problem(body) -> str | None:
     """Why an agent activity's invocation body has no function arguments with a string message, or None.
     ``body`` is the parsed invocation payload (NULL for a JSON null body)."""
     payload = body.get(B.INVOCATION_PAYLOAD) if isinstance(body, dict) else None
-    args = payload.get("arguments") if isinstance(payload, dict) and payload.get("type") == "function" else None
+    args = payload.get("arguments") if isinstance(payload, dict) else None  # its type is not looked at (model)
     if not isinstance(args, str):
         return "missing function arguments"
     try:

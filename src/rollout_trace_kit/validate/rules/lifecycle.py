@@ -22,7 +22,7 @@ from ..catalogue import R, invariant
 from ..context import Context
 from . import bodies
 from ..lines import has_lone_surrogate, json_depth
-from .conversation import CONVERSATION_MISMATCH, Conversations
+from .conversation import CONVERSATION_MISMATCH, Conversations, response_appends
 from .refs import RefChecker, report_depth
 
 if TYPE_CHECKING:
@@ -109,7 +109,8 @@ TOOL_SECOND_TERMINAL = invariant(
     "TOOL.SECOND_TERMINAL_OPERATION",
     "An exec_command or write_stdin tool call gets at most one terminal operation: one runtime start, and none "
     "for a write_stdin started with an invocation payload (its start created it: model ToolCallKind "
-    "terminal_at_dispatch).",
+    "terminal_at_dispatch; not a namespaced invocation, model/bodies.py). From v2 on a runtime start's own kind "
+    "decides: any call's exec_command or write_stdin runtime creates one, another kind's does not.",
     v1=R, v2=R,
     source='reducer/tool.rs: "tool runtime start would create a second terminal operation for {id}" (a dispatched '
     'write_stdin then a runtime start: measured on 0.164.0, 0.169.0, 0.171.0)',
@@ -224,12 +225,13 @@ class LifecycleChecker:
         self.cell_calls: set[str] = set()
         self.compaction_requests: dict[str, str] = {}
         self.installs: set[str] = set()
+        self.accepted_items: set[tuple] = set()  # (thread, item id) of history acceptances
+        self.accepted_again = False  # the history acceptance being checked repeats an item id of its thread
         self.mcp: set[str] = set()
         self.runtime_kinds: dict[str, str | None] = {}  # tool -> its runtime's kind, where not the call's
         self.pids: dict[str, str] = {}  # exec tool call -> the process id of its terminal operation
         # (thread index, call space, call id) -> digest of the type and content the reducer compares (model/bodies.py)
         self.call_contents: dict[tuple[int, str, str], bytes] = {}
-        self.conversations = Conversations()  # each thread's model conversation (rules/conversation.py)
         self._fields: dict = {}  # (variant, field name) -> the model's field, whether read, pointer (lookups are not free)
         self._ref_fields: dict = {}  # variant -> its ref fields
         self._ended_reads: dict[bool, tuple] = {}  # terminal created at dispatch -> tool_call_ended's (field, read)
@@ -238,6 +240,8 @@ class LifecycleChecker:
         self.dialect: Dialect = d
         self.compared_calls = bodies.compared_call_content(ctx.options.release or d.reference_release)
         self.uncompared_calls: set[tuple[int, str, str]] = set()  # call items no rule compares here (for compat)
+        # each thread's model conversation (rules/conversation.py)
+        self.conversations = Conversations(response_appends(ctx.options.release or d.reference_release))
         self.tool_kinds = facts.tool_kinds(d)
         self.kind_code = {k: i for i, k in enumerate(self.tool_kinds)}
         self.terminal_kinds = facts.terminal_tool_kinds(d)
@@ -248,6 +252,8 @@ class LifecycleChecker:
         self.later_refs = _later_ref_fields(d, self.handlers)
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
         self.agent_kinds = facts.agent_activity_tool_kinds(d)
+        self.activity_unread = bodies.activity_unread_kinds(d.reference_release)
+        self.wide_integers_fail = bodies.wide_integers_fail(ctx.options.release or d.reference_release)
         self.dispatch_arguments = bodies.dispatch_arguments_read(d.reference_release)
         # runtime starts' `invocation` parsed as an MCP invocation by `--release`'s reducer (else the reference's)
         self.mcp_invocation = bodies.mcp_invocation_read(ctx.options.release or d.reference_release)
@@ -389,6 +395,8 @@ class LifecycleChecker:
             if parsed and self._field_too_deep(ref, tag, f.name, body):
                 continue
             check = bodies.LATER_REF_BODIES.get((tag, f.name))
+            if tag == "history_item_accepted" and self.accepted_again:
+                check = None
             if parsed and check is not None:
                 check(self.ctx, body, ref, f"/payload/{f.name}", p)
 
@@ -450,9 +458,15 @@ class LifecycleChecker:
             self.ctx.report(HISTORY_THREAD, "history acceptance has no thread", pointer="/thread_id")
         else:
             self.thread_known(ev.thread_id, "/thread_id")
-        if body is not None:
+        # An item id the thread accepted before: its payloads are not parsed again (model/bodies.py).
+        key = (ev.thread_id, p.item_id)
+        self.accepted_again = B.ACCEPTED_AGAIN_UNREAD and key in self.accepted_items
+        self.accepted_items.add(key)
+        if body is not None and not self.accepted_again:
             rid = p.agent_message_payload.raw_payload_id
             problem = bodies.item_problem(body)
+            if not problem and self.wide_integers_fail and (wide := bodies.wide_integer(body)) is not None:
+                problem = f"the agent_message item holds the integer {wide}, beyond i64 and u64 (model/bodies.py)"
             if problem:
                 self.ctx.report(bodies.MODEL_ITEM, f"payload {rid}: {problem}", pointer="/payload/agent_message_payload")
             elif body.get("type") != "agent_message" or body.get("id") != p.item_id:
@@ -534,7 +548,7 @@ class LifecycleChecker:
     def _previous_response(self, cid, thread, request):
         """A request naming a previous_response_id continues a response traced in the same thread."""
         previous = request.get(B.REQUEST_PREVIOUS_RESPONSE) if isinstance(request, dict) else None
-        if previous is None:
+        if not isinstance(previous, str):  # another type is read as absent (model/bodies.py)
             return
         if previous not in self.responses.get(self.thread_idx(thread), ()):
             self.ctx.report(
@@ -631,7 +645,7 @@ class LifecycleChecker:
             )
             return
         self.tools[key] = self.kind_code[tool_kind] << 2
-        if tool_kind in self.dispatch_kinds and p.invocation_payload is not None:
+        if tool_kind in self.dispatch_kinds and p.invocation_payload is not None and not bodies.namespaced(invocation):
             # the reducer creates this tool's terminal operation now (model: terminal_at_dispatch)
             self.tools[key] |= TERMINAL
             self.dispatched.add(key)
@@ -693,7 +707,10 @@ class LifecycleChecker:
                 self.runtime_kinds[key] = own
             if body is not None and self._runtime_too_deep(p, "tool_call_runtime_started", own, body):
                 return
-        if kind in self.terminal_kinds:
+        # The runtime's own kind (v2 on) decides whether it creates a terminal operation: a web call's
+        # exec_command runtime does, an exec_command call's web runtime does not (measured on 0.169.0, 0.171.0).
+        parsed_as = self._runtime_kind(p, kind)
+        if parsed_as in self.terminal_kinds:
             if state & TERMINAL:
                 self.ctx.report(
                     TOOL_SECOND_TERMINAL,
@@ -702,7 +719,6 @@ class LifecycleChecker:
                 )
                 return
             self.tools[key] = state | TERMINAL | RUNTIME
-            parsed_as = self._runtime_kind(p, kind)
             if parsed_as != kind:
                 self.runtime_kinds[key] = parsed_as
             if parsed_as in self.exec_kinds and body is not None:
@@ -790,16 +806,19 @@ class LifecycleChecker:
         if kind is not None and body is not None and self.runtime_depth and self._runtime_too_deep(
                 p, "tool_call_runtime_ended", self.runtime_kinds.get(p.tool_call_id, kind), body):
             body = None  # not parsed
+        activity = False
         if kind is not None:
             self.tools[p.tool_call_id] |= RUNTIME
-            if kind in self.agent_kinds and bodies.is_activity(body):
+            # An activity body is read as one whatever the tool kind, before anything else (model/bodies.py).
+            activity = bodies.is_activity(body) and kind not in self.activity_unread
+            if activity:
                 self._agent_activity(p, kind, body)
             elif kind in self.agent_kinds and kind not in B.COLLAB_END_UNREAD and body is not None:
                 problem = bodies.collab_end_problem(None if body is bodies.NULL else body, kind)
                 if problem is not None:
                     self.ctx.report(bodies.AGENT_ACTIVITY, f"collab end payload {p.runtime_payload.raw_payload_id} "
                                     f"{problem}", pointer="/payload/runtime_payload")
-        if self.runtime_kinds.get(p.tool_call_id, kind) in self.exec_kinds and body is not None:
+        if not activity and self.runtime_kinds.get(p.tool_call_id, kind) in self.exec_kinds and body is not None:
             bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload",
                                   self.pids.get(p.tool_call_id))
 
@@ -962,8 +981,12 @@ class LifecycleChecker:
             return
         self.installs.add(cid)
         self.conversations.forget(self.thread_idx(ev.thread_id))
-        if body is not None:
-            bodies.check_checkpoint(ctx, body, p.checkpoint_payload.raw_payload_id, "/payload/checkpoint_payload")
+        rid = p.checkpoint_payload.raw_payload_id if body is not None else None
+        if rid is not None and bodies.check_checkpoint(ctx, body, rid, "/payload/checkpoint_payload"):
+            # The histories' call items join the thread's call ids (model/bodies.py).
+            for key in B.CHECKPOINT_CALL_ID_HISTORIES:
+                if self._call_items(self.thread_idx(ev.thread_id), body[key], rid, "/payload/checkpoint_payload"):
+                    break
 
     # -- multi-agent ---------------------------------------------------------------------------
     def on_agent_result_observed(self, ev, p):

@@ -111,6 +111,16 @@ UNKNOWN_KEY = invariant(
     source="kit hardening: strict schema flavour (additionalProperties: false)",
 )
 
+VARIANT_INDEX = invariant(
+    "EVENT.VARIANT_INDEX",
+    "A tagged union's `type` is the variant's name, not its index: serde reads an unsigned integer below the "
+    "variant count as the variant of that place in the Rust declaration (model: TaggedUnion.index_order); "
+    "no writer writes one.",
+    v1=W, v2=W,
+    source='serde derive (variant identifier visit_u64): "invalid value: integer `12`, expected variant index '
+    '0 <= i < 12" (ToolCallKind measured on 0.125.0 to 0.171.0)',
+)
+
 
 _REFEREES: dict[tuple[str, str, bool], tuple[Dialect, object]] = {}
 
@@ -237,6 +247,34 @@ def _known_keys(dialect: Dialect, obj) -> dict[int, set[str]]:
     for value, t, _ in _typed_places(dialect, obj):
         if isinstance(t, Named) and isinstance(value, dict):
             out[id(value)] = _named_fields(dialect, t.name, value)[0]
+    return out
+
+
+def _index_tags(dialect: Dialect, obj) -> list[tuple[str, int, str]]:
+    """Put the variant's name in place of an integer tag serde reads as its index (TaggedUnion.index_order),
+    outermost first, so the rest of the line is checked as the reducers read it; (pointer, index, name) of each."""
+    out: list[tuple[str, int, str]] = []
+
+    def walk(value, t, path):
+        t = unwrap(t)
+        if isinstance(t, ArrayOf) and isinstance(value, list):
+            for n, v in enumerate(value):
+                walk(v, t.item, f"{path}/{n}")
+        elif isinstance(t, Named) and isinstance(value, dict):
+            nt = dialect.payload if t.name == "RawTraceEventPayload" else dialect.type(t.name)
+            if isinstance(nt, TaggedUnion) and nt.index_order:
+                tag = value.get(nt.tag_key)
+                if type(tag) is int and 0 <= tag < len(nt.index_order):
+                    value[nt.tag_key] = nt.index_order[tag]
+                    out.append((f"{path}/{nt.tag_key}", tag, nt.index_order[tag]))
+            for f in _named_fields(dialect, t.name, value)[1]:
+                if f.name in value:
+                    walk(value[f.name], f.type, f"{path}/{f.name}")
+
+    if isinstance(obj, dict):
+        for f in dialect.envelope.fields:
+            if f.name in obj:
+                walk(obj[f.name], f.type, f"/{f.name}")
     return out
 
 
@@ -450,6 +488,9 @@ def _validate(ctx: Context, raw: RawLine, td, fast_event, obj):
     dialect = ctx.dialect
     assert dialect is not None  # lines are decoded once the dialect is known
     _note_seq(ctx, obj)
+    for pointer, index, name in _index_tags(dialect, obj):
+        ctx.report(VARIANT_INDEX, f"event {pointer}: variant index {index} in place of its name; readers take it as "
+                   f"{name!r}", pointer=pointer)
     unknown = _unknown_type(dialect, obj)
     if unknown is not None:
         ctx.report(
