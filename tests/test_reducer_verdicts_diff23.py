@@ -255,6 +255,17 @@ CASES = [
     Case("patch-start-lone-surrogate", ("v2", "v3"), with_runtime("apply_patch", json.dumps({**PATCH_BEGIN, "zz": "x\ud800"}).encode(), PATCH_END),
          frozenset()),
     Case("spawn-activity-nested-deep", ("v2", "v3"), with_agent_call(ended=activity(zz=TOO_DEEP)), NESTING),
+    # index 50614 of the 100,000-mutant run (0.171.0): a spawn's invocation is parsed when its started
+    # activity reads the arguments (model: Dialect.deferred_depth_limits); 0.164.0 and 0.169.0 parse
+    # every invocation at the call's start (body_depth_limits)
+    Case("spawn-invocation-nested-deep", ALL, with_agent_call(invoked={**invocation(), "zz": TOO_DEEP}), NESTING),
+    Case("spawn-invocation-payload-nested-deep", ALL,
+         with_agent_call(invoked={**invocation(), "payload": {**invocation()["payload"], "zz": deep(126)}}), NESTING),
+    Case("spawn-invocation-nested-as-deep-as-read", ALL, with_agent_call(invoked={**invocation(), "zz": READ}), frozenset()),
+    Case("spawn-invocation-nested-deep-without-activity", ("v3",),
+         with_agent_call(invoked={**invocation(), "zz": TOO_DEEP}, runtime_end=False), frozenset()),
+    Case("spawn-invocation-nested-deep-without-activity", ("v1", "v2"),
+         with_agent_call(invoked={**invocation(), "zz": TOO_DEEP}, runtime_end=False), NESTING),
     # seed 2, v3 body.nesting: an accepted history item is parsed as a model item (model: Dialect.field_depth_limits)
     Case("accepted-tool-output-nested-deep", ("v3",), accepted_output({**OUTPUT, "zz": TOO_DEEP}), NESTING),
     Case("accepted-tool-output-as-deep-as-read", ("v3",), accepted_output({**OUTPUT, "zz": READ}), frozenset()),
