@@ -255,6 +255,17 @@ CASES = [
     Case("patch-start-lone-surrogate", ("v2", "v3"), with_runtime("apply_patch", json.dumps({**PATCH_BEGIN, "zz": "x\ud800"}).encode(), PATCH_END),
          frozenset()),
     Case("spawn-activity-nested-deep", ("v2", "v3"), with_agent_call(ended=activity(zz=TOO_DEEP)), NESTING),
+    # index 50614 of the 100,000-mutant run (0.171.0): a spawn's invocation is parsed when its started
+    # activity reads the arguments (model: Dialect.deferred_depth_limits); 0.164.0 and 0.169.0 parse
+    # every invocation at the call's start (body_depth_limits)
+    Case("spawn-invocation-nested-deep", ALL, with_agent_call(invoked={**invocation(), "zz": TOO_DEEP}), NESTING),
+    Case("spawn-invocation-payload-nested-deep", ALL,
+         with_agent_call(invoked={**invocation(), "payload": {**invocation()["payload"], "zz": deep(126)}}), NESTING),
+    Case("spawn-invocation-nested-as-deep-as-read", ALL, with_agent_call(invoked={**invocation(), "zz": READ}), frozenset()),
+    Case("spawn-invocation-nested-deep-without-activity", ("v3",),
+         with_agent_call(invoked={**invocation(), "zz": TOO_DEEP}, runtime_end=False), frozenset()),
+    Case("spawn-invocation-nested-deep-without-activity", ("v1", "v2"),
+         with_agent_call(invoked={**invocation(), "zz": TOO_DEEP}, runtime_end=False), NESTING),
     # seed 2, v3 body.nesting: an accepted history item is parsed as a model item (model: Dialect.field_depth_limits)
     Case("accepted-tool-output-nested-deep", ("v3",), accepted_output({**OUTPUT, "zz": TOO_DEEP}), NESTING),
     Case("accepted-tool-output-as-deep-as-read", ("v3",), accepted_output({**OUTPUT, "zz": READ}), frozenset()),
@@ -297,6 +308,20 @@ CASES = [
          with_two_inferences({**CUSTOM_NAMELESS, "name": "exec"}, {**CUSTOM_NAMELESS, "name": None}), REUSED),
     Case("custom-call-with-two-names", ("v2", "v3"),
          with_two_inferences({**CUSTOM_NAMELESS, "name": "a"}, {**CUSTOM_NAMELESS, "name": "b"}), frozenset()),
+    # index 58793 of the 100,000-mutant run (0.171.0, body.null_absent): the name is compared only as
+    # whether it is code mode's `exec` (model: ItemType.call_equals), on 0.164.0, 0.169.0 and 0.171.0
+    Case("custom-call-with-null-name-then-apply-patch", ALL,
+         with_two_inferences({**CUSTOM_NAMELESS, "name": None}, {**CUSTOM_NAMELESS, "name": "apply_patch"}), frozenset()),
+    Case("custom-call-apply-patch-then-nameless", ALL,
+         with_two_inferences({**CUSTOM_NAMELESS, "name": "apply_patch"}, CUSTOM_NAMELESS), frozenset()),
+    Case("custom-call-a-number-then-a-name", ALL,
+         with_two_inferences({**CUSTOM_NAMELESS, "name": 5}, {**CUSTOM_NAMELESS, "name": "y"}), frozenset()),
+    Case("custom-call-exec-then-another-name", ALL,
+         with_two_inferences({**CUSTOM_NAMELESS, "name": "exec"}, {**CUSTOM_NAMELESS, "name": "y"}), REUSED),
+    Case("custom-call-another-name-then-exec", ALL,
+         with_two_inferences({**CUSTOM_NAMELESS, "name": "y"}, {**CUSTOM_NAMELESS, "name": "exec"}), REUSED),
+    Case("custom-call-exec-resent", ALL,
+         with_two_inferences({**CUSTOM_NAMELESS, "name": "exec"}, {**CUSTOM_NAMELESS, "name": "exec"}), frozenset()),
     Case("function-call-without-name-then-with-one", ("v2", "v3"),
          with_two_inferences({"type": "function_call", "call_id": "call-1", "arguments": "{}"},
                              {"type": "function_call", "call_id": "call-1", "arguments": "{}", "name": "exec"}), frozenset()),

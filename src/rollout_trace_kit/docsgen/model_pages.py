@@ -271,6 +271,9 @@ def _depth_limits_md(dialect: Dialect) -> str:
     if dialect.field_depth_limits:
         fields = "; ".join(f"`{variant}.{field}`: {depth} levels" for variant, field, depth in dialect.field_depth_limits)
         out += f"- **Payload depth by ref field** (where the kind does not say): {fields}\n"
+    if dialect.deferred_depth_limits:
+        fields = "; ".join(f"`{variant}.{field}`: {depth} levels" for variant, field, depth in dialect.deferred_depth_limits)
+        out += f"- **Payload depth where a later event reads the body** (a sub-agent activity its call's invocation): {fields}\n"
     return out
 
 

@@ -49,9 +49,12 @@ class ItemType:
     # names fewer keys than the reducers may compare (it then accepts what they might reject).
     match_keys: tuple[str, ...] = ()
     match_as: str = ""  # types compared as one (unmeasured pairs: the kit lets them match); "" = its tag
-    # Keys whose presence (not null) only the reducers compare when a call id comes again: a
-    # custom_tool_call with a `name` and one without differ, two names do not (measured on 0.169.0, 0.171.0).
-    call_presence: tuple[str, ...] = ()
+    # (key, value): keys the reducers compare, when a call id comes again, only as whether they hold
+    # that value. A custom_tool_call named `exec` (code mode's tool) and one named otherwise, null or
+    # nameless differ; two other names, a null and an absent name do not (measured on 0.164.0, 0.169.0
+    # and 0.171.0: `exec` then `y`, `exec` then 5 or null rejected; `apply_patch` then null, null then
+    # `apply_patch`, 5 then `y` accepted).
+    call_equals: tuple[tuple[str, Any], ...] = ()
 
 
 WHOLE_ITEM = ("*",)  # call_content: the whole item is compared
@@ -60,6 +63,7 @@ MESSAGE, AGENT_MESSAGE, REASONING, COMPACTION = "message", "agent_message", "rea
 FUNCTION_CALL, FUNCTION_CALL_OUTPUT = "function_call", "function_call_output"
 CUSTOM_TOOL_CALL, CUSTOM_TOOL_CALL_OUTPUT = "custom_tool_call", "custom_tool_call_output"
 CALL_ID = "call_id"  # the key that names a call on a call item, an output and a collab end
+CODE_MODE_TOOL = "exec"  # the custom tool name the reducers tell apart when a call id comes again
 # The last release whose reducer compares an output item's content when its call id comes again (a
 # function, custom tool, tool search or MCP output): measured on 0.164.0 and 0.165.0 (all four
 # rejected); 0.166.0, 0.167.2, 0.169.0 and 0.171.0 accept a second output with other content.
@@ -85,7 +89,7 @@ ITEM_TYPES: tuple[ItemType, ...] = (
     # Its name is compared within one payload but not against a later payload's (measured): the kit
     # compares what is compared everywhere.
     ItemType(CUSTOM_TOOL_CALL, "A freeform (custom) tool call: `call_id`, `name`, `input`.", call_content=("input",),
-             call_space=CUSTOM_CALLS, call_presence=("name",), **_CALL),
+             call_space=CUSTOM_CALLS, call_equals=(("name", CODE_MODE_TOOL),), **_CALL),
     ItemType(CUSTOM_TOOL_CALL_OUTPUT, "The output of a custom tool call, by `call_id`.",
              call_content=("output",), call_content_until=OUTPUTS_COMPARED_UNTIL, call_space=CUSTOM_OUTPUTS, **_OUTPUT),
     ItemType("tool_search_call", "A tool search call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),

@@ -371,6 +371,10 @@ class Dialect:
     # reference reducer parses the body (a protocol_event accepted into history is a model item it
     # parses; another protocol_event is read at any depth), measured.
     field_depth_limits: tuple[tuple[str, str, int], ...] = ()
+    # (variant, ref field, deepest body parsed): bodies the reference reducer parses only when a later
+    # event reads them (a multi-agent call's invocation, read by the sub-agent activity that needs its
+    # arguments), measured; unread, they pass at any depth.
+    deferred_depth_limits: tuple[tuple[str, str, int], ...] = ()
 
     def __repr__(self) -> str:  # the generated one would print the whole model
         return f"Dialect({self.name!r}, schema_version={self.schema_version})"

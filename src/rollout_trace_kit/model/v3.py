@@ -240,6 +240,11 @@ V3 = Dialect(
     # 127 fail ("parse payload"), measured on 0.171.0.
     field_depth_limits=(("history_item_accepted", "agent_message_payload", 127),
                         ("history_item_accepted", "tool_output_payload", 127)),
+    # A multi-agent call's invocation is parsed only when its sub-agent activity reads the arguments:
+    # measured on 0.171.0, a key nesting 126 levels under the body's object read, 127 fail ("parse
+    # payload"), and any depth passes without that activity (0.164.0 and 0.169.0 parse every
+    # invocation at the call's start to the same depth: body_depth_limits of v1 and v2).
+    deferred_depth_limits=(("tool_call_started", "invocation_payload", 127),),
     runtime_depth_limits=(
         ("tool_call_runtime_started", "exec_command", 127),
         ("tool_call_runtime_ended", "exec_command", 127),

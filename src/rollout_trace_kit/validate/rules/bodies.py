@@ -64,10 +64,11 @@ CALL_CONTENT = invariant(
     "BODY.CALL_ID_CONTENT",
     "Within a thread, a call item (request input, response output or compaction checkpoint history) whose "
     "`call_id` came before carries the "
-    "same content: a function_call the same `arguments`, a custom_tool_call the same `input`, a local shell, web "
+    "same content: a function_call the same `arguments`, a custom_tool_call the same `input` (and its `name` "
+    "code mode's `exec` or not), a local shell, web "
     "search, tool search or image generation call the same item; call items of one call space (calls, custom "
     "calls, outputs, custom outputs) share call ids, so another type is other content "
-    "(model/bodies.py: ItemType.call_content, call_space; Codex 0.164.0 also compares the outputs).",
+    "(model/bodies.py: ItemType.call_content, call_equals, call_space; Codex 0.164.0 also compares the outputs).",
     v1=R, v2=R,
     source='reducer/conversation.rs: "model-visible call id {call_id} was reused with different content" '
     "(measured on 0.164.0, 0.169.0, 0.171.0; 0.169.0 and 0.171.0 accept an output reused with another output)",
@@ -322,13 +323,14 @@ def check_response(ctx: Context, body, rid: str, pointer: str) -> bool:
     return _items(ctx, INFERENCE_RESPONSE, body, B.RESPONSE_ITEMS, rid, pointer, "inference response")
 
 
-def compared_call_content(release: str) -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:
+def compared_call_content(release: str) -> dict[str, tuple[str, tuple[str, ...], tuple]]:
     """Call item type -> (its call space, the keys ``release``'s reducer compares when a call id
-    of that space comes again (B.WHOLE_ITEM: the whole item), the keys whose presence it compares)."""
+    of that space comes again (B.WHOLE_ITEM: the whole item), the (key, value) pairs it compares as
+    whether the key holds the value)."""
     from ...model.types import release_key
 
     key = release_key(release)
-    return {t.tag: (t.call_space, t.call_content, t.call_presence) for t in B.ITEM_TYPES
+    return {t.tag: (t.call_space, t.call_content, t.call_equals) for t in B.ITEM_TYPES
             if t.call_content and (t.call_content_until is None or key <= release_key(t.call_content_until))}
 
 
@@ -341,7 +343,7 @@ def _canonical(value):
     return value
 
 
-def call_contents(items, compared: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]):
+def call_contents(items, compared: dict[str, tuple[str, tuple[str, ...], tuple]]):
     """(call space, call_id, digest of the type and compared content) of every call item of ``items``."""
     for item in items:
         if not isinstance(item, dict):
@@ -351,9 +353,9 @@ def call_contents(items, compared: dict[str, tuple[str, tuple[str, ...], tuple[s
         call_id = item.get("call_id")
         if entry is None or not isinstance(call_id, str):
             continue
-        space, keys, present = entry
+        space, keys, marks = entry
         content = _canonical(item) if keys == B.WHOLE_ITEM else [item.get(k) for k in keys]
-        content = (content, [item.get(k) is not None for k in present])
+        content = (content, [item.get(k) == v for k, v in marks])
         # A digest, not the value: memory per call stays small whatever the arguments hold.
         yield space, call_id, hashlib.blake2b(repr((kind, content)).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 

@@ -262,6 +262,8 @@ class LifecycleChecker:
         self.runtime_depth = runtime_depth_table(d, ctx.options.release)
         # multi-agent tool call -> what its invocation holds for an agent activity (_invocation_verdict)
         self.agent_invocations: dict[str, object] = {}
+        # deepest invocation body an agent activity parses (Dialect.deferred_depth_limits; None: read at the start)
+        self.invocation_depth = {(v, f): n for v, f, n in d.deferred_depth_limits}.get(("tool_call_started", "invocation_payload"))
         self.thread_required = facts.envelope_thread_required(d)  # no thread from the envelope's turn
         self.turn_required = facts.envelope_turn_required(d)  # a started envelope turn, thread or not
         # variant -> fields the reference reducer requires beyond the schema (release facts)
@@ -741,6 +743,10 @@ class LifecycleChecker:
             return "missing invocation payload"
         if body is None:
             return ref
+        if self.invocation_depth is not None and body is not bodies.NULL:
+            depth = json_depth(body, self.invocation_depth)
+            if depth > self.invocation_depth:
+                return (ref.raw_payload_id, depth)  # REF.NESTING when an activity parses it
         return bodies.invocation_arguments_problem(body)
 
     def _agent_activity(self, p, kind: str, body) -> None:
@@ -749,11 +755,15 @@ class LifecycleChecker:
         problem = bodies.activity_problem(body, kind)
         if problem is None and bodies.activity_reads_invocation(body):
             verdict = self.agent_invocations.get(p.tool_call_id)
-            if verdict is not None and not isinstance(verdict, str):  # a ref not read at the call's start
+            if verdict is not None and not isinstance(verdict, (str, tuple)):  # a ref not read at the call's start
                 read = self.refs.check(verdict, "tool_call_started", self.dialect.payload.variant("tool_call_started")
                                        .field("invocation_payload"), "/payload/runtime_payload", True,
                                        null_body=bodies.NULL)
-                verdict = None if read is None else bodies.invocation_arguments_problem(read)
+                verdict = None if read is None else self._invocation_verdict(verdict, read)
+            if isinstance(verdict, tuple):
+                report_depth(self.ctx, verdict[0], "tool_invocation", verdict[1], self.invocation_depth,
+                             "/payload/runtime_payload", R)
+                return
             if verdict is not None:
                 problem = f"agent activity tool call {p.tool_call_id} {verdict}"
         if problem is not None:

@@ -74,7 +74,7 @@ NESTING = invariant(
     source='serde_json: "recursion limit exceeded" ("parse payload {id}"); the limit of each kind is measured '
     "(model: Dialect.body_depth_limits; a runtime body's by its runtime's kind, runtime_depth_limits, or with "
     "`--release` that release's measured reducer.runtime_depths; an accepted history item's by its ref field, "
-    "field_depth_limits)",
+    "field_depth_limits; a multi-agent call's invocation, when its activity reads it, deferred_depth_limits)",
     notes="Where the reducer does not open the payload (v1 fields no handler reads), a writer-profile finding.",
 )
 ID_CONSISTENT = invariant(
