@@ -760,7 +760,7 @@ class LifecycleChecker:
                                        .field("invocation_payload"), "/payload/runtime_payload", True,
                                        null_body=bodies.NULL)
                 verdict = None if read is None else self._invocation_verdict(verdict, read)
-            if isinstance(verdict, tuple):
+            if isinstance(verdict, tuple) and self.invocation_depth is not None:  # a tuple only when a limit is set
                 report_depth(self.ctx, verdict[0], "tool_invocation", verdict[1], self.invocation_depth,
                              "/payload/runtime_payload", R)
                 return
