@@ -36,6 +36,7 @@ from ..model.types import (
     TypeExpr,
     UnitKind,
     refs_payload,
+    wide_integer,
 )
 from ..writer.core import event_record
 from . import _bodies as B
@@ -72,18 +73,7 @@ def free_json() -> st.SearchStrategy[Any]:
 
 
 def _fits_64_bits(value: object) -> bool:
-    stack: list[object] = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, bool):
-            continue
-        if isinstance(v, int) and not -(2**63) <= v < 2**64:
-            return False
-        if isinstance(v, dict):
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return True
+    return wide_integer(value) is None
 
 
 class _Model:

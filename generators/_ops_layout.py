@@ -161,27 +161,27 @@ def _moved(bundle: Bundle, name: str, rnd) -> tuple[Bundle, str] | None:
     return out, moved
 
 
-@corruption("BUNDLE.NOT_LINKED", f"{MANIFEST} or {TRACE} is a symbolic link to a file inside the bundle.",
-            edits_store=None)
-def _linked_inside(bundle, dialect, rnd):
+def _linked(bundle, dialect, rnd, invariant: str, target):
+    """``manifest.json`` or ``trace.jsonl`` moved to another name and linked to from its own:
+    ``target(moved name, file name)`` is where the link points."""
     name = rnd.choice([MANIFEST, TRACE])
-    out = result(Editor(bundle, dialect), "BUNDLE.NOT_LINKED", None, note=name)
+    out = result(Editor(bundle, dialect), invariant, None, note=name)
     got = _moved(out.bundle, name, rnd)
     if got is None:
         return None
     moved_bundle, moved = got
-    moved_bundle.specials[name] = Special("symlink", moved)
+    moved_bundle.specials[name] = Special("symlink", target(moved, name))
     return replace(out, bundle=moved_bundle)
+
+
+@corruption("BUNDLE.NOT_LINKED", f"{MANIFEST} or {TRACE} is a symbolic link to a file inside the bundle.",
+            edits_store=None)
+def _linked_inside(bundle, dialect, rnd):
+    return _linked(bundle, dialect, rnd, "BUNDLE.NOT_LINKED", lambda moved, name: moved)
 
 
 @corruption("BUNDLE.CONFINED", f"{MANIFEST} or {TRACE} is a symbolic link that leads out of the bundle "
             "(to an absolute path, or up with '..').", edits_store=None)
 def _linked_out(bundle, dialect, rnd):
-    name = rnd.choice([MANIFEST, TRACE])
-    out = result(Editor(bundle, dialect), "BUNDLE.CONFINED", None, note=name)
-    got = _moved(out.bundle, name, rnd)
-    if got is None:
-        return None
-    moved_bundle, _ = got
-    moved_bundle.specials[name] = Special("symlink", rnd.choice(["/etc/hostname", f"../elsewhere/{name}"]))
-    return replace(out, bundle=moved_bundle)
+    return _linked(bundle, dialect, rnd, "BUNDLE.CONFINED",
+                   lambda moved, name: rnd.choice(["/etc/hostname", f"../elsewhere/{name}"]))

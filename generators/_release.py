@@ -182,10 +182,9 @@ def _bodies_beyond_reference(rel: Any, dialect: Dialect) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=None)
-def reading_release(version: str) -> WritingRelease:
-    """What the schema mode writes for ``version`` (``build_bundle(mode="schema", release=R)``):
-    :class:`NotWritable` when its reducer facts are unknown or the generators do not write its dialect."""
+def _generated_release(version: str, facts: str, measured):
+    """``version``'s release and the dialect it writes; :class:`NotWritable` when it is not in the table,
+    ``measured(release)`` (its ``facts``) is unknown, or the kit's generators do not write its dialect."""
     from ..model import dialect_for_schema_version
     from ..model import releases
     from ..writer.core import written_dialects
@@ -193,13 +192,21 @@ def reading_release(version: str) -> WritingRelease:
     rel = releases.release(version)
     if rel is None:
         raise NotWritable(f"release {version}: not a Codex release of the table (rollout-trace codex releases)")
-    if rel.record is None or rel.reducer_variants is None:
-        raise NotWritable(f"release {version}: its reducer's facts are unknown (status {rel.status}); "
+    if rel.record is None or measured(rel) is None:
+        raise NotWritable(f"release {version}: {facts} are unknown (status {rel.status}); "
                           f"probe it first (rollout-trace codex probe {version})")
     dialect = dialect_for_schema_version(rel.schema_version)
     if dialect is None or dialect.name not in written_dialects():
         raise NotWritable(f"release {version} writes schema_version {rel.schema_version}, "
                           f"which the kit's generators do not write")
+    return rel, dialect
+
+
+@lru_cache(maxsize=None)
+def reading_release(version: str) -> WritingRelease:
+    """What the schema mode writes for ``version`` (``build_bundle(mode="schema", release=R)``):
+    :class:`NotWritable` when its reducer facts are unknown or the generators do not write its dialect."""
+    rel, dialect = _generated_release(version, "its reducer's facts", lambda r: r.reducer_variants)
     reads = reducer_vocabulary(rel, dialect)
     terminal = dialect.terminal_variants[-1]
     known = (reads.get("variants"), reads.get(TOOL_KIND_TYPE), reads.get(PAYLOAD_KIND_TYPE))
@@ -223,20 +230,9 @@ def reading_release(version: str) -> WritingRelease:
 def writing_release(version: str) -> WritingRelease:
     """How ``version`` writes; :class:`NotWritable` when its record does not say or the kit's
     generators do not write its dialect."""
-    from ..model import dialect_for_schema_version
     from ..model import releases
-    from ..writer.core import written_dialects
 
-    rel = releases.release(version)
-    if rel is None:
-        raise NotWritable(f"release {version}: not a Codex release of the table (rollout-trace codex releases)")
-    if rel.record is None or rel.writer_variants is None:
-        raise NotWritable(f"release {version}: its facts are unknown (status {rel.status}); "
-                          f"probe it first (rollout-trace codex probe {version})")
-    dialect = dialect_for_schema_version(rel.schema_version)
-    if dialect is None or dialect.name not in written_dialects():
-        raise NotWritable(f"release {version} writes schema_version {rel.schema_version}, "
-                          f"which the kit's generators do not write")
+    rel, dialect = _generated_release(version, "its facts", lambda r: r.writer_variants)
     ref = releases.release(dialect.reference_release)
     if ref is None or ref.record is None or ref.writer_variants is None:
         raise NotWritable(f"the reference release of {dialect.name}, {dialect.reference_release}, has no writer facts")

@@ -240,13 +240,13 @@ def _bundle_at(path):
     (path / "manifest.json").write_text("{}")
 
 
-def test_a_directory_no_one_may_list_is_judged_not_skipped(tmp_path, monkeypatch):
+def _good_and_locked(root, monkeypatch):
+    """A bundle ``good`` and a directory ``locked`` that listing refuses (chmod 000 as another user
+    would see it); returns the real ``os.scandir``."""
     from pathlib import Path
 
-    from rollout_trace_kit.validate.cli import find_bundles
-
-    _bundle_at(tmp_path / "good")
-    (tmp_path / "locked" / "hidden").mkdir(parents=True)  # chmod 000 as another user would see it
+    _bundle_at(root / "good")
+    (root / "locked" / "hidden").mkdir(parents=True)
     scan = os.scandir
 
     def scandir(path):
@@ -255,6 +255,13 @@ def test_a_directory_no_one_may_list_is_judged_not_skipped(tmp_path, monkeypatch
         return scan(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
+    return scan
+
+
+def test_a_directory_no_one_may_list_is_judged_not_skipped(tmp_path, monkeypatch):
+    from rollout_trace_kit.validate.cli import find_bundles
+
+    _good_and_locked(tmp_path, monkeypatch)
     assert find_bundles(tmp_path) == [tmp_path / "good", tmp_path / "locked"]
 
 
@@ -307,20 +314,9 @@ def test_the_search_stops_after_its_entry_cap_with_a_finding(tmp_path, monkeypat
 
 
 def test_the_fleet_table_lists_a_directory_no_one_may_list(tmp_path, monkeypatch):
-    from pathlib import Path
-
     from rollout_trace_kit.validate.table import bundle_paths, judge_rows
 
-    _bundle_at(tmp_path / "good")
-    (tmp_path / "locked" / "hidden").mkdir(parents=True)
-    scan = os.scandir
-
-    def scandir(path):
-        if Path(path).name == "locked":
-            raise PermissionError(13, "Permission denied", str(path))
-        return scan(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    scan = _good_and_locked(tmp_path, monkeypatch)
     paths = bundle_paths(tmp_path)
     assert paths == [str(tmp_path / "good"), str(tmp_path / "locked")]  # skipped silently before
     monkeypatch.setattr(os, "scandir", scan)

@@ -17,20 +17,21 @@ from rollout_trace_kit.validate import Options, Profile, validate_bundle
 from ._helpers import kit_reducer
 
 
-def _epoch_representatives() -> list[str]:
+def _representatives(make) -> list[str]:
+    """The representative release of every measured epoch for which ``make`` raises no NotWritable."""
     out = []
     for e in releases.table_epochs():
         if e.status == "unknown":
             continue
         try:
-            writing_release(e.representative.version)
+            make(e.representative.version)
         except NotWritable:
             continue
         out.append(e.representative.version)
     return out
 
 
-WRITABLE = _epoch_representatives()
+WRITABLE = _representatives(writing_release)
 
 
 def test_every_epoch_with_a_writer_record_is_writable_but_the_first():
@@ -127,18 +128,7 @@ def test_cases_are_judged_the_same_without_the_compatible_release_verdicts(relea
 
 
 # -- the schema mode of a release: what its reducer reads ------------------------------------------
-def _readable() -> list[str]:
-    out = []
-    for e in releases.table_epochs():
-        try:
-            reading_release(e.representative.version)
-        except NotWritable:
-            continue
-        out.append(e.representative.version)
-    return out
-
-
-READABLE = _readable()
+READABLE = _representatives(reading_release)
 
 
 def test_every_epoch_whose_reducer_reads_the_generators_bodies_is_readable():

@@ -324,9 +324,6 @@ CASES = [
     Case("metadata-payload-null", ALL, with_null_body("metadata"), frozenset({"BODY.THREAD_METADATA"})),
     Case("request-payload-null", ALL, with_null_body("request"), frozenset({"BODY.INFERENCE_REQUEST"})),
 ]
-PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
-
-
 def kit_verdict(tmp_path, bundle: Bundle, dialect: str):
     path = bundle.write(tmp_path / "bundle")
     return validate_bundle(path, Options(profile=Profile.REDUCER, release=RELEASE[dialect]))
@@ -348,12 +345,23 @@ def assert_reference_verdict(tmp_path, case: Case, dialect: str, binary: str) ->
     assert (run.returncode == 0) is (not case.expected), run.stderr[:500]
 
 
-@pytest.mark.parametrize("case,dialect", PARAMS)
-def test_reducer_profile_gives_the_reference_reducers_verdict(tmp_path, case: Case, dialect: str):
-    assert_kit_verdict(tmp_path, case, dialect)
+def verdict_tests(cases: list[Case]):
+    """The two tests every verdict file runs on its cases, each case in each of its dialects: the kit's
+    reducer profile, and (Codex tier) the dialect's real reference reducer."""
+    params = [pytest.param(c, d, id=f"{c.name}-{d}") for c in cases for d in c.dialects]
+
+    @pytest.mark.parametrize("case,dialect", params)
+    def kit(tmp_path, case: Case, dialect: str):
+        assert_kit_verdict(tmp_path, case, dialect)
+
+    @pytest.mark.codex
+    @pytest.mark.parametrize("case,dialect", params)
+    def reference(tmp_path, case: Case, dialect: str, codex_binaries):
+        assert_reference_verdict(tmp_path, case, dialect, codex_binaries[dialect])
+
+    return kit, reference
 
 
-@pytest.mark.codex
-@pytest.mark.parametrize("case,dialect", PARAMS)
-def test_the_reference_reducer_gives_the_expected_verdict(tmp_path, case: Case, dialect: str, codex_binaries):
-    assert_reference_verdict(tmp_path, case, dialect, codex_binaries[dialect])
+# the kit's reducer profile, and (Codex tier) the real reducer, on every case (verdict_tests)
+test_reducer_profile_gives_the_reference_reducers_verdict, test_the_reference_reducer_gives_the_expected_verdict = (
+    verdict_tests(CASES))

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import pytest
-
 from rollout_trace_kit.bundle import Bundle
 from rollout_trace_kit.model import bodies as B
 
-from .test_reducer_verdicts_bodies import (ALL, ROOT, TURN, USER, Case, EventSpec, Payloads, assert_kit_verdict,
-                                           assert_reference_verdict, call, minimal, turn)
+from .test_reducer_verdicts_bodies import (
+    ALL, ROOT, TURN, USER, Case, EventSpec, Payloads, call, minimal, turn, verdict_tests,
+)
 
 
 def msg(role: str, text: str) -> dict:
@@ -138,15 +137,6 @@ CASES = [
          story(*FIRST, s("i1", [U1], "r0"), d("i1", [A1], "r1"), s("i2", [U2], "r1"), d("i1", [A1], "r1"),
                s("i3", [U2, X], "r1")), frozenset()),
 ]
-PARAMS = [pytest.param(c, dl, id=f"{c.name}-{dl}") for c in CASES for dl in c.dialects]
-
-
-@pytest.mark.parametrize("case,dialect", PARAMS)
-def test_reducer_profile_gives_the_reference_reducers_verdict(tmp_path, case: Case, dialect: str):
-    assert_kit_verdict(tmp_path, case, dialect)
-
-
-@pytest.mark.codex
-@pytest.mark.parametrize("case,dialect", PARAMS)
-def test_the_reference_reducer_gives_the_expected_verdict(tmp_path, case: Case, dialect: str, codex_binaries):
-    assert_reference_verdict(tmp_path, case, dialect, codex_binaries[dialect])
+# the kit's reducer profile, and (Codex tier) the real reducer, on every case (verdict_tests)
+test_reducer_profile_gives_the_reference_reducers_verdict, test_the_reference_reducer_gives_the_expected_verdict = (
+    verdict_tests(CASES))

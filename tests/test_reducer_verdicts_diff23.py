@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-import pytest
-
 from rollout_trace_kit.bundle import Bundle
 from rollout_trace_kit.model import bodies as B
 
-from .test_reducer_verdicts_bodies import (ALL, CHILD, OUTPUT, ROOT, TURN, USER, Case, Payloads, accepted_output, call,
-                                           assert_kit_verdict, assert_reference_verdict, inference, minimal, turn,
-                                           with_items, with_two_inferences)
+from .test_reducer_verdicts_bodies import (
+    ALL, CHILD, OUTPUT, ROOT, TURN, USER, Case, Payloads, accepted_output, call, inference, minimal, turn,
+    with_items, with_two_inferences, verdict_tests,
+)
 
 CHILD_UUID = "01a2139c-be82-7122-b5b2-7c62fb23c95b"
 SPAWN_ARGS = json.dumps({"message": "CHILD-TASK", "task_name": "child"})
@@ -328,18 +327,9 @@ CASES = [
     Case("unknown-key-minus-zero", ALL, with_literal(b'"wall_time_unix_ms":1003', b'"wall_time_unix_ms":1003,"zz":-0'),
          frozenset()),
 ]
-PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
-
-
-@pytest.mark.parametrize("case,dialect", PARAMS)
-def test_reducer_profile_gives_the_reference_reducers_verdict(tmp_path, case: Case, dialect: str):
-    assert_kit_verdict(tmp_path, case, dialect)
-
-
-@pytest.mark.codex
-@pytest.mark.parametrize("case,dialect", PARAMS)
-def test_the_reference_reducer_gives_the_expected_verdict(tmp_path, case: Case, dialect: str, codex_binaries):
-    assert_reference_verdict(tmp_path, case, dialect, codex_binaries[dialect])
+# the kit's reducer profile, and (Codex tier) the real reducer, on every case (verdict_tests)
+test_reducer_profile_gives_the_reference_reducers_verdict, test_the_reference_reducer_gives_the_expected_verdict = (
+    verdict_tests(CASES))
 
 
 def test_the_activity_table_names_multi_agent_tool_kinds_only():

@@ -10,13 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-import pytest
-
 from rollout_trace_kit.bundle import Bundle
 
 from .test_reducer_verdicts_bodies import (
-    ALL, ROOT, TURN, USER, Case, Payloads, call, cell_events, assert_kit_verdict, assert_reference_verdict, inference, minimal, output, turn,
-    with_exec, with_items, with_two_inferences,
+    ALL, ROOT, TURN, USER, Case, Payloads, call, cell_events, inference, minimal, output, turn, with_exec,
+    with_items, with_two_inferences, verdict_tests,
 )
 
 WRITE_STDIN_ARGS = '{"session_id": 1, "chars": "x\\n"}'
@@ -286,15 +284,6 @@ CASES += [
     *(Case(f"{kind}-collab-end-{name}", ALL, with_agent_end(kind, body), want)
       for kind, name, body, want in COLLAB_CASES),
 ]
-PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
-
-
-@pytest.mark.parametrize("case,dialect", PARAMS)
-def test_reducer_profile_gives_the_reference_reducers_verdict(tmp_path, case: Case, dialect: str):
-    assert_kit_verdict(tmp_path, case, dialect)
-
-
-@pytest.mark.codex
-@pytest.mark.parametrize("case,dialect", PARAMS)
-def test_the_reference_reducer_gives_the_expected_verdict(tmp_path, case: Case, dialect: str, codex_binaries):
-    assert_reference_verdict(tmp_path, case, dialect, codex_binaries[dialect])
+# the kit's reducer profile, and (Codex tier) the real reducer, on every case (verdict_tests)
+test_reducer_profile_gives_the_reference_reducers_verdict, test_the_reference_reducer_gives_the_expected_verdict = (
+    verdict_tests(CASES))

@@ -29,8 +29,9 @@ from rollout_trace_kit.model.common import TOOL_KIND_INDEX_ORDER
 from rollout_trace_kit.model.types import TaggedUnion
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 
-from .test_reducer_verdicts_bodies import (ALL, CHILD, CHILD_TURN, RELEASE, ROOT, TURN, Case, Payloads, assert_kit_verdict,
-                                           assert_reference_verdict, child_thread, minimal, turn)
+from .test_reducer_verdicts_bodies import (
+    ALL, CHILD, CHILD_TURN, RELEASE, ROOT, TURN, Case, Payloads, child_thread, minimal, turn, verdict_tests,
+)
 from .test_reducer_verdicts_diff23 import SPAWN_ARGS, activity, with_agent_call
 from .test_reducer_verdicts_dispatch import WRITE_STDIN_ARGS, exec_begin
 
@@ -207,18 +208,9 @@ CASES = [
          with_runtimes("web", ("web",), invoked=False, runtime_body={"call_id": "call-1", "invocation": {"server": "s", "tool": -1}}),
          frozenset()),
 ]
-PARAMS = [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dialects]
-
-
-@pytest.mark.parametrize("case,dialect", PARAMS)
-def test_reducer_profile_gives_the_reference_reducers_verdict(tmp_path, case: Case, dialect: str):
-    assert_kit_verdict(tmp_path, case, dialect)
-
-
-@pytest.mark.codex
-@pytest.mark.parametrize("case,dialect", PARAMS)
-def test_the_reference_reducer_gives_the_expected_verdict(tmp_path, case: Case, dialect: str, codex_binaries):
-    assert_reference_verdict(tmp_path, case, dialect, codex_binaries[dialect])
+# the kit's reducer profile, and (Codex tier) the real reducer, on every case (verdict_tests)
+test_reducer_profile_gives_the_reference_reducers_verdict, test_the_reference_reducer_gives_the_expected_verdict = (
+    verdict_tests(CASES))
 
 
 @pytest.mark.parametrize("dialect", ALL)

@@ -158,10 +158,6 @@ class Coverage:
     def walk(self, t: TypeExpr, value: Any) -> None:
         _WALK[type(t)](self, t, value)
 
-    def merge(self, other: "Coverage") -> None:
-        for c in CATEGORIES:
-            self.seen[c] |= other.seen[c]
-
     def report(self) -> dict[str, dict[str, Any]]:
         """Per category: covered and total counts, and what is missing (sorted)."""
         out: dict[str, dict[str, Any]] = {}

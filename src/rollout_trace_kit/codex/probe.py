@@ -433,8 +433,10 @@ def corpus_bundles_read(record: dict) -> list[Path]:
     return out
 
 
-def measure_bodies(release: str, record: dict | None = None) -> dict:
-    """The release's existing record (or ``record``) with ``reducer.body_required`` measured on the kit's corpus."""
+def measure_on_corpus(release: str, record: dict | None, name: str, measure) -> dict:
+    """The release's existing record (or ``record``) with the reducer facts ``measure(binary, bundles,
+    reducer, scratch)`` returns, measured on the kit's corpus (made readable for the release); a
+    release without a reducer is returned as it is."""
     from ..model.releases import load_records
 
     record = record or load_records()[release]
@@ -443,9 +445,15 @@ def measure_bodies(release: str, record: dict | None = None) -> dict:
     binary = ensure_codex(release)
     if binary is None:
         raise InstallError(f"could not install Codex {release}")
-    with tempfile.TemporaryDirectory(prefix=f"rtk-bodies-{release}-") as tmp:
-        record["reducer"]["body_required"] = body_facts(binary, corpus_bundles_read(record), Path(tmp))
+    with tempfile.TemporaryDirectory(prefix=f"rtk-{name}-{release}-") as tmp:
+        record["reducer"].update(measure(binary, corpus_bundles_read(record), record["reducer"], Path(tmp)))
     return record
+
+
+def measure_bodies(release: str, record: dict | None = None) -> dict:
+    """The release's existing record (or ``record``) with ``reducer.body_required`` measured on the kit's corpus."""
+    return measure_on_corpus(release, record, "bodies",
+                             lambda binary, bundles, _, tmp: {"body_required": body_facts(binary, bundles, tmp)})
 
 
 def data_dir() -> Path:

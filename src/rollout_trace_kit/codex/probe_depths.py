@@ -155,25 +155,18 @@ def runtime_depths(binary: Path, bundles: list[Path], known: frozenset[str] | No
     return [[variant, kind, depth] for (variant, kind), depth in sorted(found.items())]
 
 
+def _known(reducer: dict) -> frozenset[str] | None:
+    """The variants the release's reducer knows (None: not recorded)."""
+    known = reducer.get("variants")
+    return frozenset(known) if known is not None else None
+
+
 def measure_depths(release: str, record: dict | None = None) -> dict:
     """The release's existing record with ``reducer.runtime_depths`` measured on the kit's corpus."""
-    import tempfile
+    from .probe import measure_on_corpus
 
-    from ..model.releases import load_records
-    from .install import InstallError, ensure_codex
-    from .probe import corpus_bundles_read
-
-    record = record or load_records()[release]
-    if not record.get("has_reducer") or record.get("reducer") is None:
-        return record
-    binary = ensure_codex(release)
-    if binary is None:
-        raise InstallError(f"could not install Codex {release}")
-    known = record["reducer"].get("variants")
-    with tempfile.TemporaryDirectory(prefix=f"rtk-depths-{release}-") as tmp:
-        record["reducer"]["runtime_depths"] = runtime_depths(
-            binary, corpus_bundles_read(record), frozenset(known) if known is not None else None, Path(tmp))
-    return record
+    return measure_on_corpus(release, record, "depths", lambda binary, bundles, reducer, tmp: {
+        "runtime_depths": runtime_depths(binary, bundles, _known(reducer), tmp)})
 
 
 
@@ -282,22 +275,8 @@ def envelope_rules(binary: Path, bundles: list[Path], known: frozenset[str] | No
 def measure_reads(release: str, record: dict | None = None) -> dict:
     """The release's record with ``reducer.payloads_opened`` and ``reducer.envelope_rules`` measured on the
     kit's corpus (made readable for the release)."""
-    import tempfile
+    from .probe import measure_on_corpus
 
-    from ..model.releases import load_records
-    from .install import InstallError, ensure_codex
-    from .probe import corpus_bundles_read
-
-    record = record or load_records()[release]
-    if not record.get("has_reducer") or record.get("reducer") is None:
-        return record
-    binary = ensure_codex(release)
-    if binary is None:
-        raise InstallError(f"could not install Codex {release}")
-    known = record["reducer"].get("variants")
-    known_set = frozenset(known) if known is not None else None
-    with tempfile.TemporaryDirectory(prefix=f"rtk-reads-{release}-") as tmp:
-        bundles = corpus_bundles_read(record)
-        record["reducer"]["payloads_opened"] = payloads_opened(binary, bundles, known_set, Path(tmp) / "reads")
-        record["reducer"]["envelope_rules"] = envelope_rules(binary, bundles, known_set, Path(tmp) / "envelope")
-    return record
+    return measure_on_corpus(release, record, "reads", lambda binary, bundles, reducer, tmp: {
+        "payloads_opened": payloads_opened(binary, bundles, _known(reducer), tmp / "reads"),
+        "envelope_rules": envelope_rules(binary, bundles, _known(reducer), tmp / "envelope")})

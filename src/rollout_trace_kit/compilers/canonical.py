@@ -19,6 +19,7 @@ import orjson
 
 from ..model.dispatch import Table, named_type_table, type_expr_table
 from ..model.types import (
+    JSON_INTEGERS,
     AnyJson,
     ArrayOf,
     Bool,
@@ -50,7 +51,7 @@ def check_json(value: object, where: str = "") -> bool:
         if v is None or isinstance(v, (bool, str)):
             continue
         if isinstance(v, int):
-            if not -(2**63) <= v <= 2**64 - 1:
+            if not JSON_INTEGERS[0] <= v <= JSON_INTEGERS[1]:
                 raise EventError(f"{w or '/'}: integer {v} does not fit in 64 bits")
         elif isinstance(v, float):
             if not math.isfinite(v):

@@ -28,6 +28,23 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "i32": (-(2**31), 2**31 - 1),
     "i64": (-(2**63), 2**63 - 1),
 }
+# What serde_json reads as an integer (i64, then u64); a wider one is an i128/u128 or a float.
+JSON_INTEGERS = (INT_RANGES["i64"][0], INT_RANGES["u64"][1])
+
+
+def wide_integer(value: Any) -> int | None:
+    """The first integer in the JSON ``value`` outside :data:`JSON_INTEGERS`, or None."""
+    lo, hi = JSON_INTEGERS
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if type(v) is int and not lo <= v <= hi:
+            return v
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return None
 
 
 @dataclass(frozen=True)
@@ -408,14 +425,6 @@ class Dialect:
     @property
     def tags(self) -> tuple[str, ...]:
         return self.payload.tags
-
-    def runtime_depth_limit(self, variant: str, tool_kind: str | None) -> int | None:
-        """The deepest runtime body of ``variant`` parsed as ``tool_kind`` the reference reducer reads,
-        or None when it does not parse it deep (runtime_depth_limits)."""
-        for v, k, depth in self.runtime_depth_limits:
-            if v == variant and k == tool_kind:
-                return depth
-        return None
 
     def body_depth_limit(self, kind: str) -> int | None:
         """The deepest body of payload ``kind`` the reference reducer parses (an object or array

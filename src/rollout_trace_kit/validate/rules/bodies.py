@@ -121,26 +121,13 @@ DISPATCH_INVOCATION = invariant(
     "another tool's invocation, a custom payload, no tool_name)",
 )
 
+
 def wide_integers_fail(release: str) -> bool:
     """Whether ``release``'s reducer fails on an accepted agent_message item holding an integer beyond i64/u64."""
     from ...model.types import release_key
 
     first, last = B.AGENT_MESSAGE_WIDE_INTEGERS_FAIL
     return release_key(first) <= release_key(release) <= release_key(last)
-
-
-def wide_integer(value) -> int | None:
-    """The first integer in ``value`` below i64's range or above u64's (serde_json reads it as an i128/u128), or None."""
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if type(v) is int and not -(2**63) <= v < 2**64:
-            return v
-        if isinstance(v, dict):
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return None
 
 
 MCP_INVOCATION = invariant(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ...model import bodies as B
 from ...model import facts
-from ...model.types import Dialect, TaggedUnion, release_key
+from ...model.types import Dialect, TaggedUnion, release_key, wide_integer
 from ..catalogue import R, invariant
 from ..context import Context
 from . import bodies
@@ -467,7 +467,7 @@ class LifecycleChecker:
         if body is not None and not self.accepted_again:
             rid = p.agent_message_payload.raw_payload_id
             problem = bodies.item_problem(body)
-            if not problem and self.wide_integers_fail and (wide := bodies.wide_integer(body)) is not None:
+            if not problem and self.wide_integers_fail and (wide := wide_integer(body)) is not None:
                 problem = f"the agent_message item holds the integer {wide}, beyond i64 and u64 (model/bodies.py)"
             if problem:
                 self.ctx.report(bodies.MODEL_ITEM, f"payload {rid}: {problem}", pointer="/payload/agent_message_payload")
