@@ -71,7 +71,7 @@ def run_diff(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     home = codex_home(scratch)  # the reference runs' CODEX_HOME, removed at the end
     # SIGTERM (a CI timeout, `kill`) ends the run as Ctrl-C does, removing what it wrote to
-    # /dev/shm; the worker processes, forked later, inherit the handler
+    # /dev/shm; the worker processes, forked later, ignore it and end their chunk (engine._init_worker)
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         return _run_plan(args, plan, home.name, scratch)

@@ -168,8 +168,11 @@ _WORKER: _Judge | None = None  # a pool process's judge
 def _init_worker(worker: _Judge) -> None:
     global _WORKER
     _WORKER = worker
-    # Ctrl-C reaches the whole process group: the parent stops the run, a worker ends its chunk
+    # Ctrl-C, or a SIGTERM sent to the whole process group, reaches the workers too: the parent alone
+    # stops the run (a worker ends its chunk); a worker that stopped mid-read of its task queue
+    # printed a traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _judge_chunk(indexes: list[int]) -> list[tuple[Result | None, Timing]]:
