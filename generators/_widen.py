@@ -23,7 +23,9 @@ and 0.171.0: the codex tier checks that they still accept every widened bundle):
   reads the event whatever the kind, measured; the strict profile's REF.KIND says writers
   use ``protocol_event`` there);
 * an optional field is present, ``null`` and absent in turn (serde reads both as ``None``),
-  unless a reducer needs its value there: a field some release requires (``required_since``),
+  unless a reducer needs its value there: a field the judging reducer requires (``required_since``;
+  a release's reader: the fields its reducer was measured requiring, so 0.165.0's gets runtime
+  starts without ``kind``, as 0.165.0 wrote them),
   the invocation of a call that carries sub-agent activity, and a response's id when later
   requests continue it (incremental requests).
 
@@ -105,6 +107,7 @@ class Widener:
         # variant, the fields it requires; None: every value of the model
         self.reads = reads or {}
         self.required = required or {}
+        self.release_reader = required is not None  # a release's required fields, not required_since, decide
         self.incremental = incremental  # later requests continue earlier responses by their id
         self.rnd = rnd
         self._next: dict[object, int] = {}
@@ -176,7 +179,9 @@ class Widener:
                 del obj[f.name]
             return
         if not f.required and not self.needed(obj, f, site):
-            form = self.pick(site + ("presence",), ("value", None, ABSENT))
+            # null only where the type takes it (v2's runtime kind is optional, never null)
+            forms = ("value", None, ABSENT) if isinstance(f.type, (Nullable, AnyJson)) else ("value", ABSENT)
+            form = self.pick(site + ("presence",), forms)
             if form != "value":
                 if form is ABSENT:
                     del obj[f.name]
@@ -194,7 +199,9 @@ class Widener:
     def needed(self, obj: dict[str, Any], f: Field, site: tuple[str, ...]) -> bool:
         """Whether a reference reducer needs this optional field's value where it is written
         (each case measured: the reducers' errors are quoted)."""
-        if f.required_since is not None or (len(site) == 2 and f.name in self.required.get(site[0], ())):
+        if len(site) == 2 and f.name in self.required.get(site[0], ()):
+            return True
+        if f.required_since is not None and not self.release_reader:  # the dialect's reference reducer requires it
             return True
         if site == RESPONSE_ID_SITE:
             return self.incremental  # "incremental inference request referenced unknown previous_response_id"

@@ -48,14 +48,56 @@ def test_a_200_case_schema_campaign_covers_the_dialects_vocabulary(dialect):
         assert report[category]["missing"] == [], (category, report[category])
 
 
+VOCABULARY = ("variants", "tool_kinds", "payload_kinds", "enum_values")
+
+
 @pytest.mark.parametrize("dialect", DIALECTS_WRITTEN)
-def test_the_valid_cases_alone_reach_every_tool_kind_and_enum_value(dialect):
-    """Coverage by construction: the valid bundles of the plan reach them, whatever corruptions a
-    seed draws (v3's PayloadCapture truncated and omitted came only from the STORE.CAPTURE
-    corruption, which seed 0 stopped drawing)."""
+def test_the_valid_cases_alone_reach_every_variant_kind_and_enum_value(dialect):
+    """Coverage by construction: the 40 valid bundles of a 200-case plan reach every variant, tool
+    kind, payload kind and enum value, whatever corruptions a seed draws, except what the model
+    says no valid bundle holds (the `other` variant), which the report names with why. Before the
+    plan started each valid bundle with a feature turn in turn, v3's valid cases never held
+    agent_result_observed, thread_resumed or the agent_result payload kind (a spawned child did
+    not fit the budgets), nor v1's and v2's carried_payload absent."""
     report = campaign_coverage(dialect, "schema", valid_only=True).report()
-    for category in ("tool_kinds", "enum_values"):
-        assert report[category]["missing"] == [], (category, report[category])
+    for category in VOCABULARY:
+        assert report[category]["missing"] == sorted(report[category]["never_valid"]), (category, report[category])
+    assert report["variants"]["never_valid"] == {"other": "no reducer implements it: every one rejects the event"}
+    # what no valid bundle holds is indeed never written in one (the forms included)
+    for category in FULL:
+        assert set(report[category]["never_valid"]) <= set(report[category]["missing"]), category
+
+
+def test_never_valid_comes_from_the_model():
+    """The variants no reducer implements (Variant.unimplemented) and the optional fields the judging
+    release's reducer requires (Field.required_since), left out: no hand list."""
+    from rollout_trace_kit.model.facts import never_valid, unimplemented_variants
+
+    v2 = DIALECTS["v2"]
+    assert unimplemented_variants(v2) == {"other"}
+    assert {k: set(v) for k, v in never_valid(v2).items()} == {
+        "variants": {"other"}, "field_forms": {"tool_call_runtime_started.kind=absent", "tool_call_runtime_started.kind=null"}}
+    # 0.165.0 wrote runtime starts without `kind`, and its reducer reads them
+    assert never_valid(v2, "0.165.0")["field_forms"] == {}
+    assert set(never_valid(DIALECTS["v1"])["variants"]) == {"other"}
+    assert never_valid(DIALECTS["v1"])["field_forms"] == {}
+    report = Coverage(v2).report()
+    assert report["field_presence"]["never_valid"] == {
+        "tool_call_runtime_started.kind=absent": "Codex 0.169.0's reducer requires it (reducers since 0.166.0)"}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS_WRITTEN)
+def test_the_plan_starts_each_valid_bundle_with_the_next_feature_turn(dialect):
+    """The schema mode's plan gives its k-th valid case a seed whose bundle tries the k-th feature
+    turn first, and that turn always fits the smallest budget of a plan."""
+    from rollout_trace_kit.generators._fast import _feature_order, feature_events
+
+    sizes = feature_events(dialect, None, True)
+    valid = [s for s in plan_cases(dialect, 200, 0, mode="schema") if s.invariant == VALID]
+    firsts = [_feature_order(s.seed, sizes)[0] for s in valid]
+    assert firsts == [k % len(sizes) for k in range(len(valid))]
+    big = max(sizes)
+    assert all(s <= 40 - 7 - 2 for s in sizes if s != big), sizes
 
 
 @pytest.mark.parametrize("dialect", DIALECTS_WRITTEN)
