@@ -26,7 +26,7 @@ from typing import overload
 from ..bundle import Bundle
 from ..model import DEFAULT_DIALECT, DIALECTS
 from ..model.types import Dialect
-from ._plan import BundlePlan, Round, TurnPlan, one_feature_turns, random_turn, turn_children, turn_event_bound
+from ._plan import PLAN_PERIOD, BundlePlan, Round, TurnPlan, one_feature_turns, random_turn, turn_children, turn_event_bound
 from ._scenario import Recorder, Thread
 from ._writer import DirectorySink, MemorySink
 
@@ -161,11 +161,11 @@ def _feature_order(seed: int, sizes: tuple[int, ...]) -> list[int]:
 
 
 def feature_seed(seed: int, k: int) -> int:
-    """A seed near ``seed`` whose schema-mode bundle tries the ``k``-th feature turn first
-    (modulo their number): a plan that gives its valid cases k = 0, 1, 2, ... starts a bundle
-    with each feature in turn (coverage by construction)."""
-    n = len(one_feature_turns())
-    return seed - seed % n + k % n
+    """A seed near ``seed`` whose schema-mode bundle is the ``k``-th of a plan's: it tries the
+    ``k``-th feature turn first (modulo their number), and starts each widened value's cycle
+    k values on (modulo PLAN_PERIOD). A plan that gives its valid cases k = 0, 1, 2, ... starts
+    its bundles with each feature and each value in turn: coverage by construction."""
+    return seed - seed % PLAN_PERIOD + k % PLAN_PERIOD
 
 
 @lru_cache(maxsize=None)

@@ -29,13 +29,14 @@ and 0.171.0: the codex tier checks that they still accept every widened bundle):
   the invocation of a call that carries sub-agent activity, and a response's id when later
   requests continue it (incremental requests).
 
-Values cycle from a seeded offset, so a few bundles cover every value, and the same seed
-gives the same bytes.
+Values cycle from an offset of the seed (its residue modulo ``._plan.PLAN_PERIOD``) shifted per
+site, so a few bundles cover every value, the valid bundles of a fuzz plan (whose k-th has the
+residue k) by construction, and the same seed gives the same bytes.
 """
 
 from __future__ import annotations
 
-import random
+import zlib
 from typing import Any, Callable, Mapping
 
 from ..model.dispatch import Table, named_type_table, type_expr_table
@@ -100,7 +101,7 @@ def int_edges(t: Int) -> tuple[int, ...]:
 class Widener:
     """Called with each event's payload (a dict) before it is written; edits it in place."""
 
-    def __init__(self, dialect: Dialect, rnd: random.Random, *, incremental: bool = False,
+    def __init__(self, dialect: Dialect, start: int, *, incremental: bool = False,
                  reads: Mapping[str, frozenset[str]] | None = None, required: Mapping[str, frozenset[str]] | None = None):
         self.dialect = dialect
         # one release's reducer (._release.reading_release): per type, the values it knows, and per
@@ -109,7 +110,7 @@ class Widener:
         self.required = required or {}
         self.release_reader = required is not None  # a release's required fields, not required_since, decide
         self.incremental = incremental  # later requests continue earlier responses by their id
-        self.rnd = rnd
+        self.start = start  # where each site's cycle starts, shifted by the site (pick)
         self._next: dict[object, int] = {}
         # v2 on, runtime events carry their own kind; before, the reducer parses a call's runtime
         # payloads by the call's kind, which must then stay as written
@@ -136,9 +137,11 @@ class Widener:
         return tuple(o for o in options if getattr(o, "tag", o) in allowed)
 
     def pick(self, site: object, options: tuple[Any, ...]) -> Any:
-        """The next of ``options`` at ``site``: a cycle from a seeded offset."""
+        """The next of ``options`` at ``site``: a cycle from ``start`` shifted by the site, so that
+        bundles of consecutive starts (a plan's valid cases: ..._fast.feature_seed) begin each
+        site's cycle at consecutive values: L bundles reach each of a site's L values first."""
         if site not in self._next:
-            self._next[site] = self.rnd.randrange(len(options))
+            self._next[site] = (zlib.crc32(repr(site).encode()) + self.start) % len(options)
         k = self._next[site]
         self._next[site] = k + 1
         return options[k % len(options)]
