@@ -208,3 +208,13 @@ def test_the_campaigns_model_coverage_is_observed_by_the_workers_as_a_rebuild_wo
     for r in results:
         r.coverage = None  # the rebuild path
     assert campaign.model_coverage() == carried == campaign_coverage("v3", "schema", examples=10, seed=4).report()
+
+
+def test_the_console_names_what_no_valid_bundle_holds_apart_from_what_is_missing():
+    from rollout_trace_kit.conformance.reducer.coverage import console_lines
+
+    report = campaign_coverage("v2", "schema", valid_only=True).report()
+    lines = console_lines(report)
+    variants = next(line for line in lines if line.lstrip().startswith("variants:"))
+    assert variants == "  variants: 28/29; in no valid bundle (model), not reached: other", variants
+    assert not any("missing:" in line for line in lines), lines
