@@ -261,7 +261,8 @@ def console_lines(report: dict[str, dict[str, Any]], limit: int = 8) -> list[str
         if not r or not r["total"]:
             continue
         line = f"  {c.replace('_', ' ')}: {r['covered']}/{r['total']}"
-        never = r.get("never_valid") if isinstance(r.get("never_valid"), dict) else {}
+        given = r.get("never_valid")
+        never: dict = given if isinstance(given, dict) else {}
         missing = [m for m in r["missing"] if m not in never]
         if missing:
             shown = ", ".join(missing[:limit]) + (f", ... ({len(missing)} in all)" if len(missing) > limit else "")

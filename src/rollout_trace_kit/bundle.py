@@ -160,12 +160,12 @@ class Bundle:
         # and each file written with one open and one write (half the CPU of Path.write_bytes).
         made = {os.path.join(str(d), PAYLOADS)}
         for rel, data in self.payloads.items():
-            path = os.path.join(str(d), rel)
-            parent = os.path.dirname(path)
+            file = os.path.join(str(d), rel)
+            parent = os.path.dirname(file)
             if parent not in made:
                 os.makedirs(parent, exist_ok=True)
                 made.add(parent)
-            _write_file(path, data)
+            _write_file(file, data)
         for rel, sp in self.specials.items():
             path = d / rel
             path.parent.mkdir(parents=True, exist_ok=True)
