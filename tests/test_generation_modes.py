@@ -218,3 +218,17 @@ def test_the_console_names_what_no_valid_bundle_holds_apart_from_what_is_missing
     variants = next(line for line in lines if line.lstrip().startswith("variants:"))
     assert variants == "  variants: 28/29; in no valid bundle (model), not reached: other", variants
     assert not any("missing:" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("dialect,release", [("v1", None), ("v2", None), ("v3", None), ("v2", "0.165.0")])
+def test_schema_mode_bundles_have_exactly_the_events_asked_for(dialect, release):
+    """The feature turns are fitted by the events they were measured writing (not by
+    turn_event_bound's bound): the budget still holds exactly, from the smallest up."""
+    for events in range(12, 230, 7):
+        for seed in (events, events * 31 + 1):
+            try:
+                bundle = build_bundle(dialect, seed=seed, events=events, mode="schema", release=release)
+            except ValueError:  # below the dialect's smallest bundle
+                assert events < 16
+                continue
+            assert len(bundle.lines) == events, (events, seed)
