@@ -14,7 +14,7 @@ Under load wall times say little; CPU times hold. ``--cpu`` runs the campaign in
 (building, writing, judging bundles, oracles: ``RUSAGE_SELF``) and the reducer runs' (oracle
 runs included: ``RUSAGE_CHILDREN``), their ratio, and the wall time that CPU would take on
 ``--jobs`` idle cores.
-Run: ``python benchmarks/reducer_fuzz.py [--examples 1000] [--jobs 2] [--no-oracles] [--cpu]``.
+Run: ``python benchmarks/reducer_fuzz.py [--examples 1000] [--jobs 2] [--no-oracles] [--cpu] [--mode schema]``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=10.0, help="per run; a hanging reducer costs this much")
     ap.add_argument("--no-oracles", action="store_true", help="judge exit statuses only")
     ap.add_argument("--cpu", action="store_true", help="one job in this process: the kit's CPU apart from the reducer's")
+    ap.add_argument("--mode", default="releases", choices=("releases", "schema"), help="the generation mode")
     args = ap.parse_args()
     cores = args.jobs
     if args.cpu:
@@ -54,7 +55,7 @@ def main() -> None:
 
     oracles = parse_oracles(None if args.no_oracles else ["all", f"codex-{release}"], None, None)
     campaign = Campaign(ReducerCommand(cmd, timeout=args.timeout), args.dialect, examples=args.examples, jobs=args.jobs,
-                        shrink=False, oracles=oracles, seed=0, known=known)
+                        shrink=False, oracles=oracles, seed=0, known=known, mode=args.mode)
     load_before = os.getloadavg()[0]
     self0, kids0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
@@ -70,7 +71,7 @@ def main() -> None:
     table = per_invariant(results)
     failed = sum(r.result != "pass" and r.spec.invariant not in known.entries for r in results)
     hangs = sum(r.result == "hang" for r in results)
-    print(f"fuzz-reducer campaign, codex {release}, oracles {', '.join(oracles.names) or 'off'}: "
+    print(f"fuzz-reducer campaign, codex {release}, {args.mode} mode, oracles {', '.join(oracles.names) or 'off'}: "
           f"{len(results)} cases ({len(campaign.skipped)} skipped, {len(campaign.not_run)} not run: known hang) "
           f"in {wall:.1f} s = {len(results) / wall:.0f} cases/s; {failed} failing outside the known results; "
           f"{len(table)} invariants covered")

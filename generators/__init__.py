@@ -78,7 +78,7 @@ grow with the bundle (``benchmarks/generators.py --big N`` times it).
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-from ._fast import build_bundle
+from ._fast import build_bundle, feature_seed
 from ._plan import CALL_KINDS, MODES, TURN_ENDS, BundlePlan, Call, Round, ThreadPlan, TurnPlan
 from .corruptions import CORRUPTIONS, UNCORRUPTIBLE, Corrupted, Corruption, applicable, missing_operators
 
@@ -140,6 +140,7 @@ __all__ = [
     "corrupted_bundles",
     "events",
     "expand",
+    "feature_seed",
     "feature_plan",
     "free_json",
     "lifecycle_bundles",

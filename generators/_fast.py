@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import overload
 
 from ..bundle import Bundle
 from ..model import DEFAULT_DIALECT, DIALECTS
 from ..model.types import Dialect
-from ._plan import BundlePlan, Round, TurnPlan, one_feature_turns, random_turn, turn_children, turn_event_bound
+from ._plan import PLAN_PERIOD, BundlePlan, Round, TurnPlan, one_feature_turns, random_turn, turn_children, turn_event_bound
 from ._scenario import Recorder, Thread
 from ._writer import DirectorySink, MemorySink
 
@@ -97,11 +98,14 @@ def build_bundle(
     root = rec.begin()
     if mode == "schema":
         # every feature once (rare turn ends, resumed children, code cells...), rotated by the
-        # seed so that small budgets still reach each of them across a campaign
-        for turn in _feature_turns_rotated(seed, keep):
-            if turn_event_bound(turn) + 2 * turn_children(turn) > events - _closing_events(rec) - rec.w.events_written - FILL_ROOM:
+        # seed so that small budgets still reach each of them across a campaign; each placed
+        # where the events it writes (measured) fit, the rest of the budget filled exactly
+        sizes = feature_events(d.name, release, keep)
+        for k in _feature_order(seed, sizes):
+            room = events - _closing_events(rec) - 2 * sum(1 for _ in rec.descendants(root)) - rec.w.events_written
+            if sizes[k] + FEATURE_SLACK > room:
                 continue
-            rec.user_turn(root, turn)
+            rec.user_turn(root, _feature_turns(keep)[k])
 
     def target() -> int:
         """Events left before the closing ones (root end, then each child thread's end)."""
@@ -133,10 +137,65 @@ def build_bundle(
     return rec.w.finish()
 
 
-def _feature_turns_rotated(seed: int, keep_history: bool) -> list[TurnPlan]:
-    turns = [t if keep_history else _no_compaction(t) for t in one_feature_turns()]
-    k = seed % len(turns)
-    return turns[k:] + turns[:k]
+FEATURE_SLACK = 2  # events a feature may write beyond its measured size (a cancelled turn's partial output is drawn)
+
+
+@lru_cache(maxsize=None)
+def _feature_turns(keep_history: bool) -> tuple[TurnPlan, ...]:
+    return tuple(t if keep_history else _no_compaction(t) for t in one_feature_turns())
+
+
+def _feature_order(seed: int, sizes: tuple[int, ...]) -> list[int]:
+    """The schema mode's feature turns in the order they are tried: rotated by the seed (the
+    first fits any budget of a campaign's plan: :func:`feature_seed`), the biggest moved up to
+    second (a spawned child, resumed: the only feature that writes its variants, and one that
+    fits only early in a budget)."""
+    n = len(sizes)
+    k = seed % n
+    order = list(range(k, n)) + list(range(k))
+    big = max(range(n), key=sizes.__getitem__)
+    if order[0] != big:
+        order.remove(big)
+        order.insert(1, big)
+    return order
+
+
+def feature_seed(seed: int, k: int) -> int:
+    """A seed near ``seed`` whose schema-mode bundle is the ``k``-th of a plan's: it tries the
+    ``k``-th feature turn first (modulo their number), and starts each widened value's cycle
+    k values on (modulo PLAN_PERIOD). A plan that gives its valid cases k = 0, 1, 2, ... starts
+    its bundles with each feature and each value in turn: coverage by construction."""
+    return seed - seed % PLAN_PERIOD + k % PLAN_PERIOD
+
+
+@lru_cache(maxsize=None)
+def feature_events(dialect: str, release: str | None, keep_history: bool) -> tuple[int, ...]:
+    """Per schema-mode feature turn, the events it writes as a rollout's first turn (its context
+    items included), its child threads' closing events included: measured by writing each, the
+    most over a few seeds (only a cancelled turn's partial output is drawn; FEATURE_SLACK covers it)."""
+    d = DIALECTS[dialect]
+    out = []
+    for turn in _feature_turns(keep_history):
+        most = 0
+        for seed in range(3):
+            rec = Recorder(d, BundlePlan(seed=seed, incremental=True, release=release, mode="schema"), _CountingSink(),
+                           keep_history=keep_history)
+            root = rec.begin()
+            before = rec.w.events_written
+            rec.user_turn(root, turn)
+            most = max(most, rec.w.events_written - before + 2 * sum(1 for _ in rec.descendants(root)))
+        out.append(most)
+    return tuple(out)
+
+
+class _CountingSink(MemorySink):
+    """A sink that keeps nothing (feature_events counts events only)."""
+
+    def line(self, data: bytes) -> None:
+        pass
+
+    def payload(self, rel: str, data: bytes) -> None:
+        pass
 
 
 _START_EVENTS = 3  # rollout_started, thread_started, session_configured

@@ -105,6 +105,11 @@ def one_feature_turns() -> tuple[TurnPlan, ...]:
     return calls + (spawn, compact) + tuple(TurnPlan((), end) for end in TURN_ENDS if end != "answer")
 
 
+# A seed's residue modulo this says where a schema-mode bundle starts: which feature turn it tries
+# first (modulo their number, which divides it) and where each widened value's cycle begins.
+PLAN_PERIOD = len(one_feature_turns()) * 64
+
+
 # -- random plans (the fast builder) ----------------------------------------------------------
 def random_round(rnd: random.Random, *, allow_spawn: bool, depth: int) -> Round:
     if allow_spawn and rnd.random() < 0.08:

@@ -20,7 +20,7 @@ from ..model import bodies as MB
 from ..model.types import Dialect
 from . import _bodies as B
 from ._ids import Ids
-from ._plan import SPAWN, BundlePlan, Round, TurnPlan
+from ._plan import PLAN_PERIOD, SPAWN, BundlePlan, Round, TurnPlan
 from ._scenario_threads import Threads
 from ._scenario_tools import ToolCalls
 from ._release import campaign_release
@@ -76,7 +76,7 @@ class Recorder(ToolCalls, Threads):
         self.text_bytes = max(1, plan.text_bytes)
         start = BASE_MS + self.rnd.randrange(10**8)
         root_id = self.ids.uuid7(start)
-        widen = Widener(dialect, random.Random(plan.seed ^ 0x51DE), incremental=plan.incremental,
+        widen = Widener(dialect, plan.seed % PLAN_PERIOD, incremental=plan.incremental,
                         reads=self.release.reads if self.release is not None else None,
                         required=self.release.required if self.release is not None else None) if plan.mode == "schema" else None
         self.w = TraceWriter(dialect, sink, trace_id=self.ids.uuid4(), rollout_id=root_id, started_at=start, widen=widen,
@@ -258,7 +258,9 @@ class Recorder(ToolCalls, Threads):
         if end == "stream_error":
             self.inference(th, turn, None, failure=("failed", STREAM_ERROR, partial))
             return failed, None
-        self.inference(th, turn, None, failure=("cancelled", CANCEL_REASON, partial if self.rnd.random() < 0.5 else None))
+        # the schema mode always has the partial output, and its widener writes the ref present, null or absent
+        kept = self.schema_mode is not None or self.rnd.random() < 0.5
+        self.inference(th, turn, None, failure=("cancelled", CANCEL_REASON, partial if kept else None))
         return "cancelled", None
 
     # -- inference ---------------------------------------------------------------------------------------

@@ -23,17 +23,20 @@ and 0.171.0: the codex tier checks that they still accept every widened bundle):
   reads the event whatever the kind, measured; the strict profile's REF.KIND says writers
   use ``protocol_event`` there);
 * an optional field is present, ``null`` and absent in turn (serde reads both as ``None``),
-  unless a reducer needs its value there: a field some release requires (``required_since``),
+  unless a reducer needs its value there: a field the judging reducer requires (``required_since``;
+  a release's reader: the fields its reducer was measured requiring, so 0.165.0's gets runtime
+  starts without ``kind``, as 0.165.0 wrote them),
   the invocation of a call that carries sub-agent activity, and a response's id when later
   requests continue it (incremental requests).
 
-Values cycle from a seeded offset, so a few bundles cover every value, and the same seed
-gives the same bytes.
+Values cycle from an offset of the seed (its residue modulo ``._plan.PLAN_PERIOD``) shifted per
+site, so a few bundles cover every value, the valid bundles of a fuzz plan (whose k-th has the
+residue k) by construction, and the same seed gives the same bytes.
 """
 
 from __future__ import annotations
 
-import random
+import zlib
 from typing import Any, Callable, Mapping
 
 from ..model.dispatch import Table, named_type_table, type_expr_table
@@ -98,15 +101,16 @@ def int_edges(t: Int) -> tuple[int, ...]:
 class Widener:
     """Called with each event's payload (a dict) before it is written; edits it in place."""
 
-    def __init__(self, dialect: Dialect, rnd: random.Random, *, incremental: bool = False,
+    def __init__(self, dialect: Dialect, start: int, *, incremental: bool = False,
                  reads: Mapping[str, frozenset[str]] | None = None, required: Mapping[str, frozenset[str]] | None = None):
         self.dialect = dialect
         # one release's reducer (._release.reading_release): per type, the values it knows, and per
         # variant, the fields it requires; None: every value of the model
         self.reads = reads or {}
         self.required = required or {}
+        self.release_reader = required is not None  # a release's required fields, not required_since, decide
         self.incremental = incremental  # later requests continue earlier responses by their id
-        self.rnd = rnd
+        self.start = start  # where each site's cycle starts, shifted by the site (pick)
         self._next: dict[object, int] = {}
         # v2 on, runtime events carry their own kind; before, the reducer parses a call's runtime
         # payloads by the call's kind, which must then stay as written
@@ -133,9 +137,11 @@ class Widener:
         return tuple(o for o in options if getattr(o, "tag", o) in allowed)
 
     def pick(self, site: object, options: tuple[Any, ...]) -> Any:
-        """The next of ``options`` at ``site``: a cycle from a seeded offset."""
+        """The next of ``options`` at ``site``: a cycle from ``start`` shifted by the site, so that
+        bundles of consecutive starts (a plan's valid cases: ..._fast.feature_seed) begin each
+        site's cycle at consecutive values: L bundles reach each of a site's L values first."""
         if site not in self._next:
-            self._next[site] = self.rnd.randrange(len(options))
+            self._next[site] = (zlib.crc32(repr(site).encode()) + self.start) % len(options)
         k = self._next[site]
         self._next[site] = k + 1
         return options[k % len(options)]
@@ -176,7 +182,9 @@ class Widener:
                 del obj[f.name]
             return
         if not f.required and not self.needed(obj, f, site):
-            form = self.pick(site + ("presence",), ("value", None, ABSENT))
+            # null only where the type takes it (v2's runtime kind is optional, never null)
+            forms = ("value", None, ABSENT) if isinstance(f.type, (Nullable, AnyJson)) else ("value", ABSENT)
+            form = self.pick(site + ("presence",), forms)
             if form != "value":
                 if form is ABSENT:
                     del obj[f.name]
@@ -194,7 +202,9 @@ class Widener:
     def needed(self, obj: dict[str, Any], f: Field, site: tuple[str, ...]) -> bool:
         """Whether a reference reducer needs this optional field's value where it is written
         (each case measured: the reducers' errors are quoted)."""
-        if f.required_since is not None or (len(site) == 2 and f.name in self.required.get(site[0], ())):
+        if len(site) == 2 and f.name in self.required.get(site[0], ()):
+            return True
+        if f.required_since is not None and not self.release_reader:  # the dialect's reference reducer requires it
             return True
         if site == RESPONSE_ID_SITE:
             return self.incremental  # "incremental inference request referenced unknown previous_response_id"

@@ -53,6 +53,26 @@ def test_each_transform_keeps_a_valid_bundle_valid_in_the_reducer_profile(tmp_pa
     assert validate_bundle(every.write(tmp_path / "all"), Options(profile=Profile.REDUCER, dialect=dialect)).ok
 
 
+@pytest.mark.parametrize("dialect", ["v1", "v2", "v3"])
+def test_every_transform_survives_the_others_in_the_all_at_once_rewrite(dialect):
+    """The metamorphic oracle runs all transforms at once (each alone only after a difference):
+    a transform that re-encodes the lines after `whitespace` undid it, so no spaced event line
+    ever reached a reducer and one that fails on them passed the oracle."""
+    from rollout_trace_kit.conformance.reducer.oracles import UNKNOWN_KEY
+
+    bundle = build_bundle(dialect, seed=5, events=40)
+    every = transformed(bundle, dialect, transforms_for(dialect, Profile.REDUCER), 5)
+    events = [line for line in every.lines if line.strip()]
+    assert len(events) == len(bundle.lines) and len(every.lines) > len(events)  # blank lines between
+    assert all(line.startswith(b" {") and b" , " in line and b" : " in line for line in events)  # whitespace
+    assert all(UNKNOWN_KEY.encode() in line for line in events)  # unknown keys
+    assert all(next(iter(e)) == "payload" for e in every.events())  # key order: reversed (the envelope ends with it)
+    assert all(next(iter(e)) != "payload" for e in bundle.events())
+    assert every.line_terminator == b"\r\n"
+    if dialect != "v3":
+        assert all(p.startswith("payloads/renamed-") for p in every.payloads)
+
+
 def test_transforms_that_break_a_writer_promise_are_off_for_writer_and_strict_reducers():
     writer = {t.name for t in transforms_for("v2", Profile.WRITER)}
     strict = {t.name for t in transforms_for("v2", Profile.STRICT)}

@@ -151,15 +151,18 @@ def test_schema_mode_of_0_165_0_writes_what_its_reducer_reads_and_no_more():
     """0.165.0's reducer knows neither thread_resumed nor recording_completed (measured): its schema-mode
     bundles hold neither, end with rollout_ended, and still take the tool kinds Codex never writes."""
     assert {"thread_resumed", "recording_completed"}.isdisjoint(reading_release("0.165.0").reads["variants"])
-    tags, kinds = set(), set()
+    tags, kinds, forms = set(), set(), set()
     for seed in range(3):
         for line in build_bundle("v2", seed=seed, events=200, mode="schema", release="0.165.0").lines:
             p = json.loads(line)["payload"]
             tags.add(p["type"])
             if p["type"] == "tool_call_started":
                 kinds.add(p["kind"]["type"])
+            if p["type"] == "tool_call_runtime_started":
+                forms.add("present" if "kind" in p else "absent")
     assert p["type"] == "rollout_ended" and not {"thread_resumed", "recording_completed"} & tags
     assert {"mcp", "web", "image_generation"} <= kinds
+    assert forms == {"present", "absent"}  # its reducer does not require a runtime start's kind (0.165.0 wrote none)
     whole = build_bundle("v2", seed=0, events=200, mode="schema")  # the dialect's reader: its terminal event
     assert json.loads(whole.lines[-1])["payload"]["type"] == "recording_completed"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ...bundle import Bundle
@@ -162,6 +162,13 @@ def plan_cases(dialect: str, examples: int, seed: int, valid_share: float = 0.2,
             plan.append(VALID)
     specs = [CaseSpec(dialect, inv, rnd.randrange(2**31), rnd.randint(min_events, max_events), mode, release)
              for inv in plan]
+    if mode == "schema":
+        # coverage by construction: the k-th valid bundle starts with the generator's k-th feature turn
+        from ...generators import feature_seed
+
+        valid = [k for k, s in enumerate(specs) if s.invariant == VALID]
+        for j, k in enumerate(valid):
+            specs[k] = replace(specs[k], seed=feature_seed(specs[k].seed, j))
     i, n = shard
     return specs[i - 1 :: n]
 

@@ -12,6 +12,10 @@ coverage says what that was, in the model's own terms, and what was never tried:
   type accepts null, as the published schema does) and ``absent`` (``variant.field=form``);
 * ``invariants``: the invariants whose corruption the campaign exercised.
 
+Some of it no valid bundle holds (``model.facts.never_valid``: the ``other`` variant, which no
+reducer implements; an optional field the reducer requires, left out): the report names those
+per category with why (``never_valid``), so a campaign's valid cases are held to the rest.
+
 Everything is derived from the model: a new variant, kind or optional field shows up as
 "missing" until a campaign reaches it.
 """
@@ -119,6 +123,7 @@ class Coverage:
     dialect: Dialect
     invariants: frozenset[str] = frozenset()  # the campaign's eligible invariants
     reads: Mapping[str, frozenset[str]] | None = None  # one release's reducer vocabulary (universe)
+    release: str | None = None  # the release whose reducer judges validity (None: the dialect's reference)
     seen: dict[str, set[str]] = field(default_factory=lambda: {c: set() for c in CATEGORIES})
 
     def __post_init__(self) -> None:
@@ -159,11 +164,17 @@ class Coverage:
         _WALK[type(t)](self, t, value)
 
     def report(self) -> dict[str, dict[str, Any]]:
-        """Per category: covered and total counts, and what is missing (sorted)."""
+        """Per category: covered and total counts, what is missing (sorted), and what of the
+        category no valid bundle holds, with why (``never_valid``: only a corrupt case reaches it)."""
+        from ...model.facts import never_valid
+
+        never = never_valid(self.dialect, self.release)
+        by_category = {"variants": never["variants"], "field_presence": never["field_forms"]}
         out: dict[str, dict[str, Any]] = {}
         for c, items in universe(self.dialect, self.invariants, self.reads).items():
             hit = self.seen[c] & items
-            out[c] = {"covered": len(hit), "total": len(items), "missing": sorted(items - hit)}
+            out[c] = {"covered": len(hit), "total": len(items), "missing": sorted(items - hit),
+                      "never_valid": {i: why for i, why in sorted(by_category.get(c, {}).items()) if i in items}}
         return out
 
 
@@ -250,8 +261,14 @@ def console_lines(report: dict[str, dict[str, Any]], limit: int = 8) -> list[str
         if not r or not r["total"]:
             continue
         line = f"  {c.replace('_', ' ')}: {r['covered']}/{r['total']}"
-        if r["missing"]:
-            shown = ", ".join(r["missing"][:limit]) + (f", ... ({len(r['missing'])} in all)" if len(r["missing"]) > limit else "")
+        given = r.get("never_valid")
+        never: dict = given if isinstance(given, dict) else {}
+        missing = [m for m in r["missing"] if m not in never]
+        if missing:
+            shown = ", ".join(missing[:limit]) + (f", ... ({len(missing)} in all)" if len(missing) > limit else "")
             line += f"; missing: {shown}"
+        unreached = [m for m in r["missing"] if m in never]
+        if unreached:  # what only a corrupt case holds: a campaign without one cannot reach it
+            line += f"; in no valid bundle (model), not reached: {', '.join(unreached[:limit])}"
         lines.append(line)
     return lines

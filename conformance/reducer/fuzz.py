@@ -156,7 +156,8 @@ class Campaign:
         from ...model import DIALECTS
         from .coverage import Coverage
 
-        cov = Coverage(DIALECTS[self.dialect], frozenset(self.eligible), reads=campaign_reads(self.release, self.mode))
+        cov = Coverage(DIALECTS[self.dialect], frozenset(self.eligible), reads=campaign_reads(self.release, self.mode),
+                       release=self.release)
         for r in self.results:
             seen = r.coverage if r.coverage is not None else _observed(r.spec)
             for category, items in (seen or {}).items():

@@ -339,15 +339,17 @@ def _moved(b: Bundle, dialect: str, rnd: random.Random) -> Bundle:
     return b.copy()  # same bytes; written to another directory (``moves``)
 
 
+# In the order the metamorphic oracle applies them all at once: the ones that re-encode the event
+# lines (parse, edit, compact JSON) before `whitespace`, which would otherwise be undone
 TRANSFORMS: tuple[Transform, ...] = (
     Transform("key-order", "every JSON object's keys in reverse order", (), _key_order),
-    Transform("whitespace", "insignificant whitespace inside and around every JSON value", (), _whitespace),
-    Transform("blank-lines", "blank and whitespace-only lines between events", ("LINE.BLANK",), _blank_lines),
-    Transform("crlf", 'lines end with "\\r\\n"', ("LINE.CRLF",), _crlf),
     Transform("omit-nulls", "optional fields that are null left out", (), _omit_nulls),
     Transform("unknown-keys", "unknown keys added to envelopes and payloads", ("EVENT.UNKNOWN_KEY",), _unknown_keys),
     Transform("rename-payloads", "payload files renamed, refs rewritten to match", ("REF.NAMING",), _rename_payloads,
               renames=_payload_renames, path_refs=True),
+    Transform("whitespace", "insignificant whitespace inside and around every JSON value", (), _whitespace),
+    Transform("blank-lines", "blank and whitespace-only lines between events", ("LINE.BLANK",), _blank_lines),
+    Transform("crlf", 'lines end with "\\r\\n"', ("LINE.CRLF",), _crlf),
     Transform("move", "the bundle directory moved (another parent, a space in its name)", (), _moved, moves=True),
 )
 TRANSFORM_NAMES = tuple(t.name for t in TRANSFORMS)

@@ -291,7 +291,9 @@ def merged_coverage(docs: list[dict]) -> dict | None:
         if len(rows) != len(parts):
             return None
         missing = sorted(set.intersection(*(set(map(str, r["missing"])) for r in rows)))
-        out[category] = {"covered": rows[0]["total"] - len(missing), "total": rows[0]["total"], "missing": missing}
+        never = rows[0].get("never_valid")
+        out[category] = {"covered": rows[0]["total"] - len(missing), "total": rows[0]["total"], "missing": missing,
+                         **({"never_valid": {str(k): str(v) for k, v in never.items()}} if isinstance(never, dict) else {})}
     return out
 
 

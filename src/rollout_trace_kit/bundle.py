@@ -25,6 +25,17 @@ MANIFEST, TRACE, PAYLOADS = FILE_PER_PAYLOAD.file_names  # every layout keeps th
 MAX_READ_BYTES = 1 << 30
 
 
+def _write_file(path: str, data: bytes) -> None:
+    """``Path(path).write_bytes(data)`` without the file object."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
 class TooLarge(ValueError):
     """A bundle's files hold more bytes than the reader was allowed."""
 
@@ -145,10 +156,16 @@ class Bundle:
             with open(d / TRACE, "wb") as f:
                 for chunk in self.trace_bytes():
                     f.write(chunk)
+        # A hundred small payload files per fuzz case: a directory made once, not once per file,
+        # and each file written with one open and one write (half the CPU of Path.write_bytes).
+        made = {os.path.join(str(d), PAYLOADS)}
         for rel, data in self.payloads.items():
-            path = d / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            file = os.path.join(str(d), rel)
+            parent = os.path.dirname(file)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
+            _write_file(file, data)
         for rel, sp in self.specials.items():
             path = d / rel
             path.parent.mkdir(parents=True, exist_ok=True)

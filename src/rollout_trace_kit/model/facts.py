@@ -210,6 +210,28 @@ def requirements_for(dialect: Dialect, release: str) -> dict[str, tuple[str, ...
     return out
 
 
+def unimplemented_variants(dialect: Dialect) -> frozenset[str]:
+    """Variants no reducer implements: every one rejects the event (``other``)."""
+    return frozenset(v.tag for v in dialect.payload.variants if v.unimplemented)
+
+
+def never_valid(dialect: Dialect, release: str | None = None) -> dict[str, dict[str, str]]:
+    """What no bundle valid for ``release``'s reducer (default: the dialect's reference reducer)
+    holds, with why: ``variants``, each variant no reducer implements; ``field_forms``, each
+    optional field the reducer requires, left out (``variant.field=absent``; serde reads ``null``
+    alike: ``=null``). The schema allows them; only a corrupt bundle holds them."""
+    rel = release or dialect.reference_release
+    variants = {tag: "no reducer implements it: every one rejects the event" for tag in sorted(unimplemented_variants(dialect))}
+    forms = {}
+    required = requirements_for(dialect, rel)
+    for v in dialect.payload.variants:
+        for f in v.fields:
+            if not f.required and f.name in required.get(v.tag, ()):
+                why = f"Codex {rel}'s reducer requires it (reducers since {f.required_since})"
+                forms[f"{v.tag}.{f.name}=absent"] = forms[f"{v.tag}.{f.name}=null"] = why
+    return {"variants": variants, "field_forms": forms}
+
+
 def release_requirements(dialect: Dialect) -> tuple[tuple[str, str, str], ...]:
     """(variant, field, release) of every field required from a release on, not by the schema."""
     return tuple(

@@ -183,6 +183,9 @@ class Variant:
     # ToolCallKind variants: the terminal reducer parses the call's runtime payloads as a process's
     # begin and end (bodies.py's terminal_runtime_event contracts: command, cwd, exit_code...)
     exec_runtime: bool = False
+    # payload variants: no reducer implements it; every one rejects the event ("raw trace event has
+    # no reducer implementation", measured), so no valid bundle holds it (model.facts.never_valid)
+    unimplemented: bool = False
 
     def field(self, name: str) -> Field:
         for f in self.fields:

@@ -393,6 +393,7 @@ def base_variants(request_input_mode: bool = True) -> list[Variant]:
                 req("metadata", ANY, "Small structured metadata (required, may be null). Large data belongs in `payloads`."),
             ),
             context=CONTEXT_FREE,
+            unimplemented=True,
         ),
     ]
     if not request_input_mode:

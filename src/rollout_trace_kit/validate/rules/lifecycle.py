@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ...model import bodies as B
 from ...model import facts
 from ...model.types import Dialect, TaggedUnion, release_key, wide_integer
+from ...model.v1 import V1
 from ..catalogue import R, invariant
 from ..context import Context
 from . import bodies
@@ -1008,10 +1009,14 @@ class LifecycleChecker:
                 pointer="/payload/child_thread_id",
             )
 
-    # -- the rest ------------------------------------------------------------------------------
-    def on_other(self, ev, p):
-        self.refs_only(p, "other")
-        self.ctx.report(OTHER_VARIANT, "raw trace event has no reducer implementation (`other`)", pointer="/payload/type")
+
+# -- the rest ------------------------------------------------------------------------------
+def on_unimplemented(tag: str):
+    """The handler of a variant no reducer implements (model: Variant.unimplemented)."""
+    def handler(self: LifecycleChecker, ev, p) -> None:
+        self.refs_only(p, tag)
+        self.ctx.report(OTHER_VARIANT, f"raw trace event has no reducer implementation (`{tag}`)", pointer="/payload/type")
+    return handler
 
 
 # -- handler tables -------------------------------------------------------------------------
@@ -1041,7 +1046,8 @@ V1_HANDLERS = {
     "compaction_request_failed": C.on_compaction_request_failed,
     "compaction_installed": C.on_compaction_installed,
     "agent_result_observed": C.on_agent_result_observed,
-    "other": C.on_other,
+    # the variants no reducer implements (`other`), from the model
+    **{tag: on_unimplemented(tag) for tag in facts.unimplemented_variants(V1)},
 }
 V2_HANDLERS = {
     **V1_HANDLERS,
