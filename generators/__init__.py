@@ -78,11 +78,10 @@ grow with the bundle (``benchmarks/generators.py --big N`` times it).
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-from ._fast import build_bundle, feature_seed
-from ._plan import CALL_KINDS, MODES, TURN_ENDS, BundlePlan, Call, Round, ThreadPlan, TurnPlan
-from .corruptions import CORRUPTIONS, UNCORRUPTIBLE, Corrupted, Corruption, applicable, missing_operators
-
 if _TYPE_CHECKING:
+    from ._fast import build_bundle, feature_seed
+    from ._plan import CALL_KINDS, MODES, TURN_ENDS, BundlePlan, Call, Round, ThreadPlan, TurnPlan
+    from .corruptions import CORRUPTIONS, UNCORRUPTIBLE, Corrupted, Corruption, applicable, missing_operators
     from ._leaf import events, free_json, payload_bodies, payload_refs, payloads
     from ._strategies import (
         FEATURES,
@@ -95,10 +94,16 @@ if _TYPE_CHECKING:
         plans,
     )
 
-# The Hypothesis strategies are imported when first used: Hypothesis and hypothesis-jsonschema
-# take about a second to import, which every fuzz-reducer run (it builds bundles with
-# build_bundle and the corruption operators, no strategy) would otherwise pay.
+# Everything is imported when first used: Hypothesis and hypothesis-jsonschema take about a
+# second to import, which every fuzz-reducer run (it builds bundles with build_bundle and the
+# corruption operators, no strategy) would otherwise pay, and the operators load the validator,
+# which a command that only names a generation mode (every CLI start) would otherwise pay.
 _LAZY = {
+    **{name: "._fast" for name in ("build_bundle", "feature_seed")},
+    **{name: "._plan" for name in ("CALL_KINDS", "MODES", "TURN_ENDS", "BundlePlan", "Call", "Round", "ThreadPlan",
+                                   "TurnPlan")},
+    **{name: ".corruptions" for name in ("CORRUPTIONS", "UNCORRUPTIBLE", "Corrupted", "Corruption", "applicable",
+                                         "missing_operators")},
     **{name: "._leaf" for name in ("events", "free_json", "payload_bodies", "payload_refs", "payloads")},
     **{name: "._strategies" for name in ("FEATURES", "GeneratedBundle", "bundles", "corrupted_bundles", "expand",
                                          "feature_plan", "lifecycle_bundles", "plans")},
