@@ -118,7 +118,8 @@ VARIANT_INDEX = invariant(
     "no writer writes one.",
     v1=W, v2=W,
     source='serde derive (variant identifier visit_u64): "invalid value: integer `12`, expected variant index '
-    '0 <= i < 12" (ToolCallKind measured on 0.125.0 to 0.171.0)',
+    '0 <= i < 12" (ToolCallKind, RawToolCallRequester and ToolCallSummary measured on 0.125.0 to 0.171.0, '
+    'PayloadCapture on 0.171.0; the event payload\'s own tag is not read from an integer)',
 )
 
 
