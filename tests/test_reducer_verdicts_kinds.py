@@ -99,6 +99,25 @@ def _edited(line: bytes, variant: str, fields: dict) -> bytes:
     return orjson_compact(event)
 
 
+def with_exec_end(end_body: Any, *, started: bool) -> Callable[[str], Bundle]:
+    """An exec_command call whose runtime end holds ``end_body``, after a runtime start or without one."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        kind = {"type": "exec_command"}
+        events = [{"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
+                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": kind,
+                   "summary": {"type": "generic", "label": "exec_command", "input_preview": None, "output_preview": None},
+                   "invocation_payload": None}]
+        if started:
+            events.append({"type": "tool_call_runtime_started", "tool_call_id": "call-1",
+                           **({"kind": kind} if dialect != "v1" else {}),
+                           "runtime_payload": ps.add("tool_runtime_event", exec_begin())})
+        events.append({"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
+                       "runtime_payload": ps.add("tool_runtime_event", end_body)})
+        return minimal(dialect, [turn(), *((ROOT, TURN, e) for e in events)], ps.bodies)
+    return build
+
+
 def tool(name: str, act: str = "started", **extra: Any) -> Callable[[str], Bundle]:
     return with_kind({"type": name, **FIELDS.get(name, {})}, activity(act, **extra))
 
@@ -190,6 +209,13 @@ CASES = [
     Case("capture-index-0-is-complete", ("v3",), with_captured({"status": 0}), frozenset()),
     Case("capture-index-past-the-variants", ("v3",), with_captured({"status": 3, "original_bytes": 1}), SCHEMA),
     Case("event-tag-index-is-not-read", ALL, with_event_tag(1), frozenset({"EVENT.UNKNOWN_TYPE"})),
+    # an exec runtime end is parsed as the end of the call's terminal operation: without a runtime start
+    # there is none, and no reducer parses the body (measured on 0.125.0, 0.143.0, 0.162.0 and 0.164.0)
+    Case("exec-runtime-end-without-a-start-is-not-parsed", ALL,
+         with_exec_end({"call_id": "call-1", "aggregated_output": 5}, started=False), frozenset()),
+    Case("exec-runtime-end-after-a-start-is-parsed", ALL,
+         with_exec_end({"call_id": "call-1", "aggregated_output": 5}, started=True),
+         frozenset({"BODY.TERMINAL_RUNTIME"})),
     # an activity ends a call of any kind: it must fit that kind
     Case("web-call-ended-by-a-started-activity", ALL, tool("web"), ACTIVITY),
     Case("apply-patch-call-ended-by-an-interrupted-activity", ALL, tool("apply_patch", "interrupted"), ACTIVITY),
