@@ -302,6 +302,8 @@ class LifecycleChecker:
         summary = self.ctx.summary
         if parsed and isinstance(body, dict) and summary is not None:  # for the release rules (RELEASE.BODY_REQUIRED)
             summary.note_body(facts.body_place(tag, field_name, self._kind_of_call(p)), body, self.ctx.line)
+        if summary is not None and getattr(self.refs, "overflow", False):  # for RELEASE.NUMBER_RANGE
+            summary.note_overflow(facts.body_place(tag, field_name, self._kind_of_call(p)), self.ctx.line)
         return body
 
     def _field_too_deep(self, ref, tag: str, field_name: str, body) -> bool:

@@ -24,7 +24,10 @@ from ...model.types import ArrayOf, Dialect, Field, Int, Named, StrEnum, Struct,
 from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Severity
-from ..lines import DuplicateKey, NestingTooDeep, RawLine, prefix_problem, strict_loads
+from ..lines import (
+    EVENT_PAYLOAD_PLACE, OVERFLOW_LITERAL, DuplicateKey, NestingTooDeep, RawLine, holds_overflow, prefix_problem,
+    strict_loads,
+)
 
 UTF8 = invariant(
     "LINE.UTF8",
@@ -444,6 +447,9 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
         )
         return None, None
     _report_skipped(ctx, raw, skipped)
+    if ctx.summary is not None and OVERFLOW_LITERAL.search(text) and isinstance(obj, dict) \
+            and holds_overflow(obj.get("payload")):
+        ctx.summary.note_overflow(EVENT_PAYLOAD_PLACE, raw.number)  # serde buffers the payload (RELEASE.NUMBER_RANGE)
     return _validate(ctx, raw, td, fast_event, obj)
 
 
