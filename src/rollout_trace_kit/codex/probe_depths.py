@@ -113,7 +113,7 @@ def readable_copy(bundle: Path, known: frozenset[str] | None, dest: Path, *, own
                 e[E.PAYLOAD].pop("kind", None)
     (dest / TRACE).write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
     for place, ref in body_refs(dest) if required else ():
-        keys = (required.get(place) or {}).get("keys") or ()
+        keys = ((required or {}).get(place) or {}).get("keys") or ()
         body = _body(dest, ref)
         if isinstance(body, dict) and any(k not in body for k in keys):
             (dest / ref["path"]).write_text(json.dumps({**{k: "" for k in keys}, **body}), encoding="utf-8")

@@ -64,12 +64,11 @@ def number_range(binary: Path, bundles: list[Path], known: frozenset[str] | None
             head = json.dumps(first)[:-1] + f', "{E.PAYLOAD}": {payload}}}'
             (copy / TRACE).write_text("\n".join([head, *lines]) + "\n", encoding="utf-8")
 
-        def in_body(copy: Path) -> None:
-            (copy / path).write_text(_with_overflow(body), encoding="utf-8")
-
         out = {"event_payload": refused(bundle, f"num-{i}-event", in_payload)}
-        if isinstance(body, dict):  # a body in a payload file (the shard store's are not edited here)
-            out["payload_body"] = refused(bundle, f"num-{i}-body", in_body)
+        if isinstance(path, str) and isinstance(body, dict):  # a body in a file (the shard store's are not edited here)
+            file, value = path, body
+            out["payload_body"] = refused(bundle, f"num-{i}-body",
+                                          lambda copy: (copy / file).write_text(_with_overflow(value), encoding="utf-8"))
         return out
     return {}
 
