@@ -3,7 +3,9 @@ kit's reducer profile must give the real reducer's verdict. The Codex tier (``--
 every case through the reference reducer of its dialect.
 
 - serde reads an integer tag as the variant index, in Rust declaration order
-  (model: TaggedUnion.index_order, common.TOOL_KIND_INDEX_ORDER): `{"type": 0}` is an exec_command.
+  (model: TaggedUnion.index_order, common.TOOL_KIND_INDEX_ORDER): `{"type": 0}` is an exec_command; so for
+  a call's requester and summary (common.REQUESTER_INDEX_ORDER, SUMMARY_INDEX_ORDER) and a v3 ref's capture,
+  not for the event payload's own tag.
 - A runtime end holding a sub-agent activity is read as one whatever the call's tool kind, but an mcp
   call's from 0.169.0 on (model/bodies.py: ACTIVITY_UNREAD_SINCE).
 - 0.169.0 and 0.170.0 fail on an accepted agent_message item holding an integer beyond i64 and u64
@@ -52,6 +54,68 @@ def orjson_compact(value: Any) -> bytes:
     import orjson
 
     return orjson.dumps(value)
+
+
+def with_started(**fields: Any) -> Callable[[str], Bundle]:
+    """A tool call (no runtime end) whose start holds ``fields`` in place of its own."""
+    def build(dialect: str) -> Bundle:
+        b = with_agent_call(tool_kind="web", runtime_end=False)(dialect)
+        b.lines = [_edited(line, "tool_call_started", fields) for line in b.lines]
+        return b
+    return build
+
+
+def with_captured(capture: Any) -> Callable[[str], Bundle]:
+    """A v3 tool call whose invocation ref carries ``capture``."""
+    def build(dialect: str) -> Bundle:
+        b = with_agent_call(tool_kind="web", runtime_end=False)(dialect)
+        lines = []
+        for line in b.lines:
+            event = json.loads(line)
+            if event["payload"]["type"] == "tool_call_started":
+                event["payload"]["invocation_payload"]["capture"] = capture
+            lines.append(orjson_compact(event))
+        b.lines = lines
+        return b
+    return build
+
+
+def with_event_tag(tag: Any) -> Callable[[str], Bundle]:
+    """A minimal bundle whose last event's payload tag is ``tag``."""
+    def build(dialect: str) -> Bundle:
+        b = minimal(dialect, [])
+        event = json.loads(b.lines[-1])
+        event["payload"]["type"] = tag
+        b.lines[-1] = orjson_compact(event)
+        return b
+    return build
+
+
+def _edited(line: bytes, variant: str, fields: dict) -> bytes:
+    event = json.loads(line)
+    if event["payload"]["type"] != variant:
+        return line
+    event["payload"].update(fields)
+    return orjson_compact(event)
+
+
+def with_exec_end(end_body: Any, *, started: bool) -> Callable[[str], Bundle]:
+    """An exec_command call whose runtime end holds ``end_body``, after a runtime start or without one."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        kind = {"type": "exec_command"}
+        events = [{"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
+                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": kind,
+                   "summary": {"type": "generic", "label": "exec_command", "input_preview": None, "output_preview": None},
+                   "invocation_payload": None}]
+        if started:
+            events.append({"type": "tool_call_runtime_started", "tool_call_id": "call-1",
+                           **({"kind": kind} if dialect != "v1" else {}),
+                           "runtime_payload": ps.add("tool_runtime_event", exec_begin())})
+        events.append({"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
+                       "runtime_payload": ps.add("tool_runtime_event", end_body)})
+        return minimal(dialect, [turn(), *((ROOT, TURN, e) for e in events)], ps.bodies)
+    return build
 
 
 def tool(name: str, act: str = "started", **extra: Any) -> Callable[[str], Bundle]:
@@ -133,6 +197,25 @@ CASES = [
     Case("tool-kind-index-negative", ALL, with_kind({"type": -1}, runtime_end=False), SCHEMA),
     Case("tool-kind-index-6-is-spawn-agent", ALL, with_kind({"type": 6}, activity("started")), frozenset()),
     Case("tool-kind-index-4-is-web", ALL, with_kind({"type": 4}, activity("started")), ACTIVITY),
+    Case("requester-index-0-is-model", ALL, with_started(requester={"type": 0}), frozenset()),
+    Case("requester-index-1-is-code-cell-with-its-handle", ALL,
+         with_started(requester={"type": 1, "runtime_cell_id": "1"}), frozenset({"TOOL.UNKNOWN_CODE_CELL"})),
+    Case("requester-index-1-without-its-handle", ALL, with_started(requester={"type": 1}), SCHEMA),
+    Case("requester-index-past-the-variants", ALL, with_started(requester={"type": 2}), SCHEMA),
+    Case("summary-index-3-is-generic", ALL, with_started(summary={"type": 3, "label": "x"}), frozenset()),
+    Case("summary-index-2-is-wait-agent", ALL, with_started(summary={"type": 2}), frozenset()),
+    Case("summary-index-0-without-an-operation-id", ALL, with_started(summary={"type": 0}), SCHEMA),
+    Case("summary-index-past-the-variants", ALL, with_started(summary={"type": 4, "label": "x"}), SCHEMA),
+    Case("capture-index-0-is-complete", ("v3",), with_captured({"status": 0}), frozenset()),
+    Case("capture-index-past-the-variants", ("v3",), with_captured({"status": 3, "original_bytes": 1}), SCHEMA),
+    Case("event-tag-index-is-not-read", ALL, with_event_tag(1), frozenset({"EVENT.UNKNOWN_TYPE"})),
+    # an exec runtime end is parsed as the end of the call's terminal operation: without a runtime start
+    # there is none, and no reducer parses the body (measured on 0.125.0, 0.143.0, 0.162.0 and 0.164.0)
+    Case("exec-runtime-end-without-a-start-is-not-parsed", ALL,
+         with_exec_end({"call_id": "call-1", "aggregated_output": 5}, started=False), frozenset()),
+    Case("exec-runtime-end-after-a-start-is-parsed", ALL,
+         with_exec_end({"call_id": "call-1", "aggregated_output": 5}, started=True),
+         frozenset({"BODY.TERMINAL_RUNTIME"})),
     # an activity ends a call of any kind: it must fit that kind
     Case("web-call-ended-by-a-started-activity", ALL, tool("web"), ACTIVITY),
     Case("apply-patch-call-ended-by-an-interrupted-activity", ALL, tool("apply_patch", "interrupted"), ACTIVITY),
@@ -230,3 +313,48 @@ def test_an_index_tag_is_a_writer_finding(tmp_path, dialect: str):
     found = [f for f in report.findings if f.invariant == "EVENT.VARIANT_INDEX"]
     assert [f.pointer for f in found] == ["/payload/kind/type"], [(f.invariant, f.message) for f in report.findings]
     assert "'exec_command'" in found[0].message
+
+
+def _index_union_cases() -> list:
+    from rollout_trace_kit.codex.diff.cli import epoch_readers
+    from rollout_trace_kit.model.common import REQUESTER_INDEX_ORDER, SUMMARY_INDEX_ORDER
+
+    unions = {"requester": REQUESTER_INDEX_ORDER, "summary": SUMMARY_INDEX_ORDER}
+    return [pytest.param(r, field, order, id=f"{field}-{r}") for r in epoch_readers() for field, order in unions.items()]
+
+
+@pytest.mark.codex
+@pytest.mark.parametrize("release,field,order", _index_union_cases())
+def test_every_epoch_reader_reads_an_integer_tag_in_the_models_index_order(tmp_path, release, field, order):
+    """The measurement behind REQUESTER_INDEX_ORDER and SUMMARY_INDEX_ORDER, on the oldest reader of each
+    epoch: an index past the order is refused as a variant index of that many variants, and each index
+    below it is the variant the order names (it asks for that variant's required fields, or passes the line)."""
+    import subprocess
+
+    from rollout_trace_kit.codex.install import ensure_codex
+    from rollout_trace_kit.model import dialect_for_schema_version, releases
+
+    binary = ensure_codex(release)
+    if binary is None:
+        pytest.fail(f"could not install Codex {release} from npm")
+    dialect = dialect_for_schema_version(releases.release(release).schema_version)
+    union = dialect.type_as({"requester": "RawToolCallRequester", "summary": "ToolCallSummary"}[field], TaggedUnion)
+
+    bundle = with_started(**{field: {"type": 0}})(dialect.name)
+    started = next(n for n, line in enumerate(bundle.lines, 1) if b'"tool_call_started"' in line)
+
+    def stderr(index: int) -> str:
+        value = {"type": index, **({"label": "x"} if field == "summary" else {})}
+        path = with_started(**{field: value})(dialect.name).write(tmp_path / f"{field}-{index}")
+        run = subprocess.run([str(binary), "debug", "trace-reduce", str(path), "-o", str(tmp_path / "state.json")],
+                             capture_output=True, text=True, timeout=120)
+        return run.stderr
+
+    assert f"expected variant index 0 <= i < {len(order)}" in stderr(len(order))
+    for index, tag in enumerate(order):
+        missing = [f.name for f in union.variant(tag).fields if f.required and (field != "summary" or f.name != "label")]
+        err = stderr(index)
+        if missing:
+            assert f"missing field `{missing[0]}`" in err, (tag, err[:300])
+        else:
+            assert f"parse trace event line {started}\n" not in err, (tag, err[:300])  # its line is read

@@ -42,3 +42,16 @@ def test_the_classes_of_the_measured_messages():
     assert classify("Error: parse terminal runtime start payload raw_payload:7\n\nCaused by:\n    missing field `command`") \
         == "body_terminal_runtime"
     assert classify("Error: parse trace event line 3\n\nCaused by:\n    missing field `kind`") == "line_unparsed"
+
+
+def test_an_exec_end_without_a_runtime_start_needs_no_body_keys(tmp_path):
+    # `codex diff --epoch-readers --seed 0` (order.swap): 0.143.0 reads an exec end body lacking stdout
+    # when no runtime start made a terminal operation (it does not parse it), and refuses it after one
+    from .test_reducer_verdicts_kinds import with_exec_end
+
+    body = {"call_id": "call-1", "process_id": "4242", "exit_code": 0, "aggregated_output": ""}
+    alone = with_exec_end(body, started=False)("v1").write(tmp_path / "alone")
+    after = with_exec_end(body, started=True)("v1").write(tmp_path / "after")
+    for release in ("0.125.0", "0.143.0"):
+        assert _errors(alone, release) == [], release
+        assert _errors(after, release), release

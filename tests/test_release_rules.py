@@ -40,7 +40,8 @@ def check(bundle: Bundle, options: Options):
 
 
 def test_release_rules_are_declared_with_operators():
-    assert RELEASE_IDS == ["RELEASE.AFTER_ROLLOUT_ENDED", "RELEASE.BODY_REQUIRED", "RELEASE.FIELD_REQUIRED", "RELEASE.PAYLOAD_KIND_KNOWN",
+    assert RELEASE_IDS == ["RELEASE.AFTER_ROLLOUT_ENDED", "RELEASE.BODY_REQUIRED", "RELEASE.FIELD_REQUIRED",
+                           "RELEASE.NUMBER_RANGE", "RELEASE.PAYLOAD_KIND_KNOWN",
                            "RELEASE.SCHEMA_ACCEPTED", "RELEASE.TERMINAL", "RELEASE.TOOL_KIND_KNOWN",
                            "RELEASE.VARIANT_KNOWN", "RELEASE.WRITER_SCHEMA", "RELEASE.WRITER_VARIANT"]
     assert all(i in CORRUPTIONS for i in RELEASE_IDS)

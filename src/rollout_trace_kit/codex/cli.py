@@ -29,9 +29,9 @@ def run_probe(args: argparse.Namespace) -> int:
     except InstallError as e:
         print(f"rollout-trace codex probe: {e}", file=sys.stderr)
         return EXIT_USAGE
-    if args.bodies or args.depths:
+    if args.bodies or args.depths or args.numbers:
         return _probe_bodies(args.version, Path(args.out) if args.out else None, bodies=args.bodies,
-                             depths=args.depths)
+                             depths=args.depths, numbers=args.numbers)
     for version in args.version:
         try:
             record = probe(version, keep=args.keep, bundles_dir=Path(args.bundles) if args.bundles else None,
@@ -176,18 +176,21 @@ def run_bisect(args: argparse.Namespace) -> int:
     return EXIT_OK if not left else EXIT_FAIL
 
 
-def _probe_bodies(versions: list[str], out: Path | None, *, bodies: bool = True, depths: bool = False) -> int:
-    """``probe --bodies`` / ``--depths``: add ``reducer.body_required`` / ``reducer.runtime_depths``,
-    ``payloads_opened`` and ``envelope_rules`` to existing records (no writer run)."""
+def _probe_bodies(versions: list[str], out: Path | None, *, bodies: bool = True, depths: bool = False,
+                  numbers: bool = False) -> int:
+    """``probe --bodies`` / ``--depths`` / ``--numbers``: add ``reducer.body_required`` / ``reducer.runtime_depths``,
+    ``payloads_opened`` and ``envelope_rules`` / ``reducer.number_range`` to existing records (no writer run)."""
     from .probe import measure_bodies, write_record
     from .probe_depths import measure_depths, measure_reads
+    from .probe_numbers import measure_numbers
 
     for version in versions:
         try:
             record = measure_reads(version, measure_depths(version)) if depths else None
             record = measure_bodies(version, record) if bodies else record
+            record = measure_numbers(version, record) if numbers else record
             if record is None:
-                raise RuntimeError("nothing to measure: give --bodies or --depths")
+                raise RuntimeError("nothing to measure: give --bodies, --depths or --numbers")
         except (RuntimeError, subprocess.SubprocessError, OSError, KeyError) as e:
             print(f"rollout-trace codex probe: {version}: {e}", file=sys.stderr)
             return EXIT_FAIL
@@ -210,6 +213,9 @@ def add_codex_parser(sub) -> None:
     p.add_argument("--depths", action="store_true",
                    help="only measure what its reducer reads (on the kit's corpus) into its record: how deep each runtime "
                    "body, which payloads it opens, which envelope ordering rules it enforces")
+    p.add_argument("--numbers", action="store_true",
+                   help="only measure which numbers its reducer refuses (1e400 in an event payload, in a payload body) "
+                   "into its record")
     p.set_defaults(func=run_probe)
     q = csub.add_parser("releases", formatter_class=HelpFormatter, help="the release table: epochs, probed and inferred releases")
     q.add_argument("--format", choices=["human", "json"], default="human")

@@ -96,10 +96,15 @@ def readable_events(events: list[dict], known: frozenset[str] | None) -> list[di
     return kept
 
 
-def readable_copy(bundle: Path, known: frozenset[str] | None, dest: Path, *, own_kinds: bool = True) -> Path:
+def readable_copy(bundle: Path, known: frozenset[str] | None, dest: Path, *, own_kinds: bool = True,
+                  required: dict | None = None) -> Path:
     """A copy of ``bundle`` without the events of variants outside ``known``, ``seq`` renumbered;
     without ``own_kinds``, its runtime events lose their own ``kind`` (as 0.165.0 writes them: the
-    body is then parsed as its call's kind)."""
+    body is then parsed as its call's kind). ``required``: the release's ``body_required``; a body
+    lacking a key it names gets it as an empty string (0.125.0 reads no exec end of 0.164.0's without
+    `stdout`: without this, no bundle with an exec would be readable, and its places unmeasured)."""
+    from .probe_bodies import body_refs
+
     shutil.copytree(bundle, dest)
     events = readable_events(_events(bundle), known)
     if not own_kinds:
@@ -107,6 +112,11 @@ def readable_copy(bundle: Path, known: frozenset[str] | None, dest: Path, *, own
             if e[E.PAYLOAD].get("type") in RUNTIME_VARIANTS:
                 e[E.PAYLOAD].pop("kind", None)
     (dest / TRACE).write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    for place, ref in body_refs(dest) if required else ():
+        keys = ((required or {}).get(place) or {}).get("keys") or ()
+        body = _body(dest, ref)
+        if isinstance(body, dict) and any(k not in body for k in keys):
+            (dest / ref["path"]).write_text(json.dumps({**{k: "" for k in keys}, **body}), encoding="utf-8")
     return dest
 
 
@@ -137,7 +147,8 @@ def deepest_read(edits: _Edits, bundle: Path, ref: dict) -> int | None:
     return low
 
 
-def runtime_depths(binary: Path, bundles: list[Path], known: frozenset[str] | None, scratch: Path) -> list[list]:
+def runtime_depths(binary: Path, bundles: list[Path], known: frozenset[str] | None, scratch: Path,
+                   required: dict | None = None) -> list[list]:
     """``reducer.runtime_depths`` of the release whose reducer is ``binary``: [[variant, kind, depth or None]]."""
     scratch.mkdir(parents=True, exist_ok=True)
     edits = _Edits(binary, scratch)
@@ -146,7 +157,8 @@ def runtime_depths(binary: Path, bundles: list[Path], known: frozenset[str] | No
         if not any(True for _ in runtime_places(original)):
             continue
         for own_kinds in (True, False):  # as the bundle is, then as a release writing no runtime kind would write it
-            bundle = readable_copy(original, known, scratch / f"base-{i}-{own_kinds}", own_kinds=own_kinds)
+            bundle = readable_copy(original, known, scratch / f"base-{i}-{own_kinds}", own_kinds=own_kinds,
+                                   required=required)
             if edits.reduce(bundle, {})[0] != 0:
                 continue  # e.g. 0.166.0 on requires the runtime start's kind
             for place, ref in runtime_places(bundle):
@@ -166,14 +178,15 @@ def measure_depths(release: str, record: dict | None = None) -> dict:
     from .probe import measure_on_corpus
 
     return measure_on_corpus(release, record, "depths", lambda binary, bundles, reducer, tmp: {
-        "runtime_depths": runtime_depths(binary, bundles, _known(reducer), tmp)})
+        "runtime_depths": runtime_depths(binary, bundles, _known(reducer), tmp, reducer.get("body_required"))})
 
 
 
 # -- which payloads the reducer opens ---------------------------------------------------------
 
 
-def payloads_opened(binary: Path, bundles: list[Path], known: frozenset[str] | None, scratch: Path) -> dict[str, bool]:
+def payloads_opened(binary: Path, bundles: list[Path], known: frozenset[str] | None, scratch: Path,
+                    required: dict | None = None) -> dict[str, bool]:
     """{place (``model.facts.body_place``): whether the release's reducer opens the payload file there}:
     the file removed, is the bundle still accepted? 0.169.0 opens every referenced payload ("open
     payload {id}"); 0.165.0 only those its handlers read. ``reducer.payloads_opened`` of the record."""
@@ -184,7 +197,7 @@ def payloads_opened(binary: Path, bundles: list[Path], known: frozenset[str] | N
     places: dict[str, bool] = {}
     runs = 0
     for i, original in enumerate(bundles):
-        bundle = readable_copy(original, known, scratch / f"read-{i}")
+        bundle = readable_copy(original, known, scratch / f"read-{i}", required=required)
         if trace_reduce(binary, bundle, scratch / f"read-{i}.out.json", timeout=20).returncode != 0:
             continue
         calls: dict[str, str] = {}
@@ -248,7 +261,8 @@ ENVELOPE_EDITS = {
 }
 
 
-def envelope_rules(binary: Path, bundles: list[Path], known: frozenset[str] | None, scratch: Path) -> dict[str, bool]:
+def envelope_rules(binary: Path, bundles: list[Path], known: frozenset[str] | None, scratch: Path,
+                   required: dict | None = None) -> dict[str, bool]:
     """{invariant: whether the release's reducer rejects a bundle breaking it alone} for the ordering and
     identity rules of the envelope (:data:`ENVELOPE_EDITS`), asked with the first readable bundle:
     ``reducer.envelope_rules`` of the record (0.165.0 enforces none of them, 0.169.0 all)."""
@@ -256,7 +270,7 @@ def envelope_rules(binary: Path, bundles: list[Path], known: frozenset[str] | No
 
     scratch.mkdir(parents=True, exist_ok=True)
     for i, original in enumerate(bundles):
-        bundle = readable_copy(original, known, scratch / f"env-{i}")
+        bundle = readable_copy(original, known, scratch / f"env-{i}", required=required)
         if trace_reduce(binary, bundle, scratch / f"env-{i}.out.json", timeout=20).returncode != 0:
             continue
         out = {}
@@ -278,5 +292,5 @@ def measure_reads(release: str, record: dict | None = None) -> dict:
     from .probe import measure_on_corpus
 
     return measure_on_corpus(release, record, "reads", lambda binary, bundles, reducer, tmp: {
-        "payloads_opened": payloads_opened(binary, bundles, _known(reducer), tmp / "reads"),
-        "envelope_rules": envelope_rules(binary, bundles, _known(reducer), tmp / "envelope")})
+        "payloads_opened": payloads_opened(binary, bundles, _known(reducer), tmp / "reads", reducer.get("body_required")),
+        "envelope_rules": envelope_rules(binary, bundles, _known(reducer), tmp / "envelope", reducer.get("body_required"))})

@@ -168,6 +168,16 @@ CodeCellRuntimeStatus = StrEnum(
 
 # --- tool calls ---------------------------------------------------------------------
 
+# The Rust declaration order of the tagged unions inside the event payload (serde buffers the payload, so
+# it reads `{"type": i}` there as the i-th variant: TaggedUnion.index_order). Measured with an integer tag
+# in place of each variant's name on 0.125.0, 0.128.0, 0.131.0, 0.135.0, 0.143.0, 0.162.0, 0.164.0,
+# 0.165.0, 0.166.0, 0.167.2, 0.168.0, 0.169.0, 0.170.0 and 0.171.0: requester 0 is read as model, 1 wants
+# `runtime_cell_id`; summary 0 wants `operation_id`, 1 `target_agent_path`, 2 and 3 read as they are; past
+# the last, "invalid value: integer `2`, expected variant index 0 <= i < 2". The event payload's own tag
+# and a ref's kind are not read from an integer ("expected variant identifier", "expected string or map").
+REQUESTER_INDEX_ORDER = ("model", "code_cell")
+SUMMARY_INDEX_ORDER = ("terminal", "agent", "wait_agent", "generic")
+
 RawToolCallRequester = TaggedUnion(
     "RawToolCallRequester",
     "Runtime requester as observed at the raw tool boundary. This intentionally uses "
@@ -180,6 +190,7 @@ RawToolCallRequester = TaggedUnion(
             (req("runtime_cell_id", STR, "Runtime-local code-mode cell handle."),),
         ),
     ),
+    index_order=REQUESTER_INDEX_ORDER,
 )
 
 _UNIT_TOOL_KINDS = (
@@ -280,6 +291,7 @@ ToolCallSummary = TaggedUnion(
             ),
         ),
     ),
+    index_order=SUMMARY_INDEX_ORDER,
 )
 
 

@@ -80,6 +80,9 @@ PayloadCapture = TaggedUnion(
     since=FIRST_V3_RELEASE,
     inferred=True,
     tag_key="status",
+    # serde reads `{"status": i}` as the i-th variant (measured on 0.171.0: 0 reads as complete, 1 wants a
+    # retained length below the original, 2 wants no shard, 3 "expected variant index 0 <= i < 3")
+    index_order=("complete", "truncated", "omitted"),
 )
 
 

@@ -9,6 +9,7 @@ deeper than serde_json's recursion limit are errors.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -472,10 +473,41 @@ class LoneSurrogate(ValueError):
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")  # the digits of an integer that may lie beyond i64 or u64
 
 
+class OverflowingNumber(ValueError):
+    """A payload body whose numbers include one beyond f64 (``1e400``): serde_json of 0.125.0 to 0.135.0
+    refuses it where it builds a value ("number out of range"), later releases read it (release data:
+    ``reducer.number_range``). The parsed body (the number as an infinity) is in ``value``."""
+
+    def __init__(self, value):
+        super().__init__("a number beyond f64")
+        self.value = value
+
+
+# A number literal that may lie beyond f64: a three-digit exponent, or more digits than f64 spans.
+OVERFLOW_LITERAL = re.compile(r"[0-9][eE]\+?[0-9]{3}|[0-9]{309}")
+EVENT_PAYLOAD_PLACE = "payload"  # where a number beyond f64 sits, for RELEASE.NUMBER_RANGE: an event's payload
+
+
+def holds_overflow(value) -> bool:
+    """Whether a parsed JSON value holds a number beyond f64 (Python's json reads it as an infinity)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if type(v) is float:
+            if v in (math.inf, -math.inf):
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
 def loads_body(data: bytes):
     """A payload body parsed as serde_json reads it: orjson, but a number too large for f64
     is read (``1e400``: serde_json takes it, measured on 0.164.0 and 0.169.0; orjson refuses
-    it), and a body deeper than orjson builds is checked by a scanner (TooDeepToBuild)."""
+    it), and a body deeper than orjson builds is checked by a scanner (TooDeepToBuild). A body
+    holding such a number raises OverflowingNumber (its value parsed): older releases refuse it."""
     try:
         obj = orjson.loads(data)
         # orjson reads an integer beyond 64 bits as a float; a reducer may not (model/bodies.py:
@@ -494,6 +526,8 @@ def loads_body(data: bytes):
     obj = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
     if _contains_lone_surrogate(obj):
         raise LoneSurrogate(obj)
+    if holds_overflow(obj):
+        raise OverflowingNumber(obj)
     return obj
 
 

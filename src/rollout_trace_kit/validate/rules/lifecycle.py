@@ -276,8 +276,9 @@ class LifecycleChecker:
         }
 
     # -- helpers -------------------------------------------------------------------
-    def ref(self, p, tag: str, field_name: str, read: bool | None = None):
-        """Check the ref in ``field_name``; ``read`` defaults to whether a handler opens it."""
+    def ref(self, p, tag: str, field_name: str, read: bool | None = None, parsed: bool = True):
+        """Check the ref in ``field_name``; ``read`` defaults to whether a handler opens it; ``parsed``: the
+        reducer parses the body by its place (else its keys are not noted for RELEASE.BODY_REQUIRED)."""
         ref = getattr(p, field_name)
         if ref is None:
             return None
@@ -300,8 +301,10 @@ class LifecycleChecker:
         if body is not None and self._field_too_deep(ref, tag, field_name, body):
             return None
         summary = self.ctx.summary
-        if isinstance(body, dict) and summary is not None:  # for the release rules (RELEASE.BODY_REQUIRED)
+        if parsed and isinstance(body, dict) and summary is not None:  # for the release rules (RELEASE.BODY_REQUIRED)
             summary.note_body(facts.body_place(tag, field_name, self._kind_of_call(p)), body, self.ctx.line)
+        if summary is not None and getattr(self.refs, "overflow", False):  # for RELEASE.NUMBER_RANGE
+            summary.note_overflow(facts.body_place(tag, field_name, self._kind_of_call(p)), self.ctx.line)
         return body
 
     def _field_too_deep(self, ref, tag: str, field_name: str, body) -> bool:
@@ -811,7 +814,13 @@ class LifecycleChecker:
             summary.release_sensitive = True
 
     def on_tool_call_runtime_ended(self, ev, p):
-        body = self.ref(p, "tool_call_runtime_ended", "runtime_payload")
+        # An exec end is parsed as the end of the call's terminal operation: without one (no runtime start
+        # made it) no reducer parses the body (measured on 0.125.0, 0.143.0, 0.162.0, 0.164.0, 0.169.0, 0.171.0).
+        state = self.tools.get(p.tool_call_id)
+        operation = state is not None and bool(state & TERMINAL)
+        exec_end = state is not None and self.runtime_kinds.get(
+            p.tool_call_id, self.tool_kinds[state >> 2]) in self.exec_kinds
+        body = self.ref(p, "tool_call_runtime_ended", "runtime_payload", parsed=operation or not exec_end)
         kind = self._tool(p, "tool runtime end")
         self._note_release_sensitive(p, "tool_call_runtime_ended", kind, body)
         if kind is not None and body is not None and self.runtime_depth and self._runtime_too_deep(
@@ -829,7 +838,7 @@ class LifecycleChecker:
                 if problem is not None:
                     self.ctx.report(bodies.AGENT_ACTIVITY, f"collab end payload {p.runtime_payload.raw_payload_id} "
                                     f"{problem}", pointer="/payload/runtime_payload")
-        if not activity and self.runtime_kinds.get(p.tool_call_id, kind) in self.exec_kinds and body is not None:
+        if not activity and exec_end and operation and body is not None:
             bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload",
                                   self.pids.get(p.tool_call_id))
 

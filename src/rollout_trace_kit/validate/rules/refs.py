@@ -20,7 +20,9 @@ from ...model.types import STORE_FILES, release_key
 from ..catalogue import R, S, W, invariant
 from ..context import Context, Where
 from ..findings import Severity
-from ..lines import HEAD_BYTES, KIT_DEPTH_LIMIT, LoneSurrogate, TooDeepToBuild, json_depth, loads_body, prefix_problem
+from ..lines import (
+    HEAD_BYTES, KIT_DEPTH_LIMIT, LoneSurrogate, OverflowingNumber, TooDeepToBuild, json_depth, loads_body, prefix_problem,
+)
 from .layout import PAYLOADS, irregular
 from .ref_sites import compile_sites, refs_at
 
@@ -127,12 +129,13 @@ def parse_cost(data: bytes) -> int:
 class _Load:
     """What reading one payload file gave: a body, or why there is none."""
 
-    __slots__ = ("body", "problem", "detail", "cost", "depth", "surrogate")
+    __slots__ = ("body", "problem", "detail", "cost", "depth", "surrogate", "overflow")
 
     def __init__(self, body=None, problem: str | None = None, detail: str = "", cost: int = 0, depth: int = 0):
         self.body = body
         self.depth = depth  # how deep the body nests (0 when it cannot pass any body depth limit)
         self.surrogate = False  # valid JSON but for a lone surrogate: only a reducer that parses the kind fails
+        self.overflow = False  # holds a number beyond f64: releases whose serde_json refuses it fail (number_range)
         self.problem = problem  # None, "missing", "unreadable", "irregular", "too_large", "json", "unparsed"
         self.detail = detail
         self.cost = cost
@@ -454,6 +457,7 @@ class RefChecker:
         # (variant, field, call's tool kind or None) -> whether `--release`'s reducer opens the payload there
         # (measured; release data)
         self.opened = _opened_by_release(ctx.options.release)
+        self.overflow = False  # the body :meth:`check` last returned holds a number beyond f64
         self.layout = ctx.dialect.layout  # payload ids and file names (model Layout)
         # The same answers as Layout.id_ordinal / file_ordinal, as one regex match each (hot path).
         self._id_re = _ordinal_pattern(self.layout.payload_id)
@@ -549,6 +553,7 @@ class RefChecker:
         tool call the event names (where `--release`'s reducer opens a payload by it)."""
         ctx = self.ctx
         self.checked.add(id(ref))
+        self.overflow = False
         wants_body = read_by_reducer
         read_by_reducer = read_by_reducer or self.every_ref_read
         if self.opened and not self.opened.get((tag, field.name, tool_kind), self.opened.get((tag, field.name, None), True)):
@@ -577,6 +582,7 @@ class RefChecker:
         if load.problem is None:
             if not wants_body and not read_by_reducer and self.opened:
                 return None
+            self.overflow = load.overflow
             return null_body if load.body is None else load.body
         self._report_load(load, ref, pointer, R if read_by_reducer else None, wants_body)
         return None
@@ -656,6 +662,10 @@ class RefChecker:
         except LoneSurrogate as e:
             load = _Load(e.value, cost=cost, depth=body_depth(data, e.value, self.depth_limits))
             load.surrogate = True
+            return load
+        except OverflowingNumber as e:
+            load = _Load(e.value, cost=cost, depth=body_depth(data, e.value, self.depth_limits))
+            load.overflow = True
             return load
         except TooDeepToBuild:
             return _Load(problem="deep", cost=0, depth=KIT_DEPTH_LIMIT + 1)

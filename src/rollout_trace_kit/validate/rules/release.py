@@ -70,6 +70,18 @@ BODY_REQUIRED = invariant(
     "epoch not measured itself takes its epoch's.",
     release_only=True,
 )
+NUMBER_RANGE = invariant(
+    "RELEASE.NUMBER_RANGE",
+    "No number the release's reducer builds a value of lies beyond f64 (`1e400`): in an event's payload, "
+    "which serde buffers whole (unknown keys included), or in a payload body it opens.",
+    v1=R, v2=R,
+    source="codex probe --numbers: `1e400` added to an event payload and to a request body of a real bundle "
+    "(serde_json \"number out of range\": 0.125.0 to 0.135.0; 0.143.0 on read it)",
+    notes="Measured on the first release of each epoch (`number_range` of its record); a release of the "
+    "epoch not measured itself takes its epoch's; one never measured reads such numbers, as the reference "
+    "reducers do. A value of an unknown envelope key is skipped (checked for its syntax only) by every release.",
+    release_only=True,
+)
 WRITER_VARIANT = invariant(
     "RELEASE.WRITER_VARIANT",
     "Every event's variant is one the release's writer was seen writing.",
@@ -151,6 +163,8 @@ class BundleSummary:
     body_keysets: dict[str, dict[frozenset[str], int]] = field(default_factory=dict)
     # the first cap reached (what and where), or None: past a cap the release rules are not judged
     capped: tuple[str, int | None] | None = None
+    # place holding a number beyond f64 (lines.EVENT_PAYLOAD_PLACE, or a body place) -> first line
+    overflows: dict[str, int] = field(default_factory=dict)
 
     def _keep(self, table: dict, key: Any, line: int | None, cap: int, what: str) -> bool:
         """Keep ``key`` (first seen at ``line``) unless ``table`` is full: a cap reached is noted, never ignored."""
@@ -177,6 +191,10 @@ class BundleSummary:
                 return
             sets = self.body_keysets[place] = {}
         self._keep(sets, frozenset(body), line, MAX_KEYSETS, f"key sets of bodies at {place}")
+
+    def note_overflow(self, place: str, line: int | None) -> None:
+        if line is not None:
+            self._keep(self.overflows, place, line, MAX_NAMES, "places of numbers beyond f64")
 
     def note_after_rollout_ended(self, tag: str, line: int | None) -> None:
         if line is not None:
@@ -439,6 +457,7 @@ def _reader_rules(summary: BundleSummary, release) -> list[ReleaseFinding]:
                 out.append(ReleaseFinding(BODY_REQUIRED, f"Codex {v}'s reducer requires {', '.join(missing)} in "
                                           f"the body of {place}{_BODY_PLACE_END}", line))
                 break
+    out += _number_rules(summary, release)
     for name, facts_key, seen in (("tool kind", "tool_kinds", summary.tool_kinds),
                                   ("payload kind", "payload_kinds", summary.payload_kinds)):
         allowed = release.get("reducer", facts_key)
@@ -452,6 +471,27 @@ def _reader_rules(summary: BundleSummary, release) -> list[ReleaseFinding]:
 
 
 _BODY_PLACE_END = " (measured)"
+
+
+def _number_rules(summary: BundleSummary, release) -> list[ReleaseFinding]:
+    """RELEASE.NUMBER_RANGE: the first number beyond f64 where the release's serde_json refuses one
+    (``reducer.number_range``), in an event payload or in a body the release opens (``payloads_opened``)."""
+    from ..lines import EVENT_PAYLOAD_PLACE
+    from ...model.facts import split_body_place
+
+    refused = _measured(release, "number_range") or {}
+    opened = payloads_opened(release)
+    for place, line in sorted(summary.overflows.items(), key=lambda item: item[1]):
+        if place == EVENT_PAYLOAD_PLACE:
+            if refused.get("event_payload"):
+                return [ReleaseFinding(NUMBER_RANGE, f"Codex {release.version}'s reducer refuses a number beyond f64 "
+                                       "in an event payload (measured: \"number out of range\")", line)]
+            continue
+        variant, name, kind = split_body_place(place)
+        if refused.get("payload_body") and opened.get((variant, name, kind), opened.get((variant, name, None), True)):
+            return [ReleaseFinding(NUMBER_RANGE, f"Codex {release.version}'s reducer refuses a number beyond f64 "
+                                   f"in the body of {place} (measured: \"number out of range\")", line)]
+    return []
 
 
 def body_error_class(release, message: str) -> str | None:

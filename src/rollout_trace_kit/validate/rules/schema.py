@@ -24,7 +24,10 @@ from ...model.types import ArrayOf, Dialect, Field, Int, Named, StrEnum, Struct,
 from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Severity
-from ..lines import DuplicateKey, NestingTooDeep, RawLine, prefix_problem, strict_loads
+from ..lines import (
+    EVENT_PAYLOAD_PLACE, OVERFLOW_LITERAL, DuplicateKey, NestingTooDeep, RawLine, holds_overflow, prefix_problem,
+    strict_loads,
+)
 
 UTF8 = invariant(
     "LINE.UTF8",
@@ -118,7 +121,8 @@ VARIANT_INDEX = invariant(
     "no writer writes one.",
     v1=W, v2=W,
     source='serde derive (variant identifier visit_u64): "invalid value: integer `12`, expected variant index '
-    '0 <= i < 12" (ToolCallKind measured on 0.125.0 to 0.171.0)',
+    '0 <= i < 12" (ToolCallKind, RawToolCallRequester and ToolCallSummary measured on 0.125.0 to 0.171.0, '
+    'PayloadCapture on 0.171.0; the event payload\'s own tag is not read from an integer)',
 )
 
 
@@ -443,6 +447,9 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
         )
         return None, None
     _report_skipped(ctx, raw, skipped)
+    if ctx.summary is not None and OVERFLOW_LITERAL.search(text) and isinstance(obj, dict) \
+            and holds_overflow(obj.get("payload")):
+        ctx.summary.note_overflow(EVENT_PAYLOAD_PLACE, raw.number)  # serde buffers the payload (RELEASE.NUMBER_RANGE)
     return _validate(ctx, raw, td, fast_event, obj)
 
 

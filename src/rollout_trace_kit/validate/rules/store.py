@@ -41,7 +41,7 @@ from . import bodies
 from .layout import PAYLOADS, irregular
 from .ref_forms import RefForms, describe, difference, ref_form
 from .ref_sites import compile_sites, refs_at
-from ..lines import KIT_DEPTH_LIMIT, LoneSurrogate, TooDeepToBuild, loads_body
+from ..lines import KIT_DEPTH_LIMIT, LoneSurrogate, OverflowingNumber, TooDeepToBuild, loads_body
 from .refs import (
     LARGE_BODY, TOO_LARGE, _UNPARSED, body_depth, check_kind, depth_limit_of, depth_limits, parse_bounded as _parse,
     parse_cost,
@@ -486,6 +486,9 @@ class StoreRefChecker:
             depth = body_depth(body, value, self.depth_limits)
         except TooDeepToBuild:
             value, depth = _NOTHING, KIT_DEPTH_LIMIT + 1
+        except OverflowingNumber as e:  # read by every release that reads a shard store (0.171.0 on)
+            value = e.value
+            depth = body_depth(body, value, self.depth_limits)
         except (ValueError, msgspec.DecodeError, RecursionError) as e:
             if first:
                 ctx.report(
