@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -605,3 +606,57 @@ def test_a_report_or_known_file_that_is_a_fifo_is_exit_2_not_a_hang(tmp_path, co
     os.mkfifo(fifo)
     proc = _rt(*[c.replace("{fifo}", str(fifo)) for c in command], cwd=tmp_path, timeout=120)  # waited forever before
     assert proc.returncode == 2 and b"a FIFO" in proc.stderr and b"Traceback" not in proc.stderr, proc
+
+
+# --- the Node runner (conformance/runners/node/run.mjs): the Python runner's caps and confinement -
+
+NODE_RUNNER = os.path.join(os.path.dirname(__file__), "..", "conformance", "runners", "node", "run.mjs")
+
+
+def _node_run(root, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(["node", NODE_RUNNER, str(root), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def _huge(path, size: int) -> None:
+    with open(path, "wb") as f:  # sparse: no disk, but a reader without a cap takes it all
+        f.truncate(size)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (the machine's CI has it)")
+@pytest.mark.parametrize("attack", ["expected-fifo", "expected-huge", "index-fifo", "expected-dev-zero",
+                                    "bundle-outside", "bundle-huge", "bundle-fifo", "big-file-past-cap"])
+def test_the_node_runner_refuses_a_hostile_suite_with_exit_2_not_a_hang(tmp_path, attack):
+    kw = {"expected-dev-zero": {"expected": "x/../../../../../../../dev/zero"},
+          "bundle-outside": {"bundle": "../elsewhere"}}.get(attack, {})
+    recipe = [{"make": "big_file", "path": "trace.jsonl", "head": "", "fill": "x", "count": 1 << 40, "tail": ""}]
+    root = _evil_suite(tmp_path, recipe if attack == "big-file-past-cap" else None, **kw)
+    case = root / "cases" / "v2" / "x"
+    (tmp_path / "elsewhere").mkdir()
+    if attack.endswith("-fifo"):
+        target = {"expected": case / "expected.json", "index": root / "cases" / "index.json",
+                  "bundle": case / "bundle" / "trace.jsonl"}[attack.split("-")[0]]
+        target.unlink(missing_ok=True)
+        os.mkfifo(target)  # read without a cap or a type check: a hang before
+    elif attack == "expected-huge":
+        _huge(case / "expected.json", (16 << 20) + 1)  # read whole, then a JSON traceback, before
+    elif attack == "bundle-huge":
+        _huge(case / "bundle" / "trace.jsonl", (256 << 20) + 1)  # copied whole, before
+    proc = _node_run(root, "--profile", "reducer", "--", "exit 1")
+    assert proc.returncode == 2 and proc.stdout.startswith("Bail out! "), proc
+    assert "    at " not in proc.stderr  # no stack trace
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (the machine's CI has it)")
+def test_the_node_runner_escapes_what_a_suite_says(tmp_path):
+    import json
+
+    root = _evil_suite(tmp_path)
+    evil = "v2/x\n::add-mask::secret ##[error]no\u2028"
+    index = json.loads((root / "cases" / "index.json").read_text())
+    index["cases"][0]["id"] = evil
+    index["reducer_errors"] = []
+    (root / "cases" / "index.json").write_text(json.dumps(index))
+    proc = _node_run(root, "--profile", "reducer", "--", "exit 0")  # accepts an invalid case: "not ok"
+    assert proc.returncode == 1 and "not ok 1 v2/x" in proc.stdout, proc
+    assert "##[" not in proc.stdout and "\u2028" not in proc.stdout
+    assert not any(line.lstrip().startswith("::") for line in proc.stdout.splitlines()), proc.stdout
