@@ -204,6 +204,46 @@ def test_a_symlinked_bundle_in_a_tree_is_a_finding_but_one_named_is_judged(tmp_p
     assert named.returncode == 0, named.stdout
 
 
+def _links_of_every_kind(tmp_path) -> list[str]:
+    """A tree holding a good bundle and a symbolic link of each kind to a directory (a dangling
+    one included); the names of the links, sorted."""
+    [real] = tree(tmp_path, ["real"])
+    tree(tmp_path / "outside" / "dir-of-bundles", ["b"])
+    tree(tmp_path / "fleet", ["good"])
+    links = {"dangling": tmp_path / "gone", "in-tree": tmp_path / "fleet" / "good", "out-bundle": real,
+             "out-dir-of-bundles": tmp_path / "outside" / "dir-of-bundles"}
+    for name, target in links.items():
+        (tmp_path / "fleet" / name).symlink_to(target)
+    (tmp_path / "fleet" / "file-link").symlink_to(real / "manifest.json")  # a file: no bundle, as a file is not
+    return sorted(links)
+
+
+@pytest.mark.parametrize("command", ["validate", "compat"])
+def test_every_symlinked_directory_in_a_tree_is_a_finding_never_a_skip(tmp_path, command):
+    links = _links_of_every_kind(tmp_path)
+    out = rtk(command, "fleet", "--format", "json", cwd=tmp_path)
+    doc = json.loads(out.stdout)
+    assert out.returncode == 1, out.stderr
+    # the dangling link and the link to a directory of bundles were skipped silently before
+    assert [b["bundle"] for b in doc["bundles"]] == sorted(["fleet/good", *(f"fleet/{n}" for n in links)])
+    if command == "validate":
+        for b in doc["bundles"]:
+            if b["bundle"] != "fleet/good":
+                [finding] = b["findings"]
+                assert finding["invariant"] == "BUNDLE.IS_DIRECTORY" and "symbolic link" in finding["message"]
+        assert "(dangling)" in doc["bundles"][0]["findings"][0]["message"]
+
+
+def test_a_symlink_named_on_the_command_line_is_followed_as_documented(tmp_path):
+    _links_of_every_kind(tmp_path)
+    (tmp_path / "fleet-link").symlink_to(tmp_path / "fleet")
+    out = rtk("validate", "fleet-link", "--format", "json", cwd=tmp_path)
+    doc = json.loads(out.stdout)  # searched through the link named; the links below it are findings
+    assert "fleet-link/good" in [b["bundle"] for b in doc["bundles"]] and len(doc["bundles"]) == 5
+    guide = (Path(__file__).parent.parent / "docs" / "guides" / "fleets.md").read_text(encoding="utf-8")
+    assert "a PATH given on the command line is followed when it is a symlink" in guide
+
+
 @pytest.mark.parametrize("option", ["-o", "--report", "--state"])
 def test_an_output_inside_a_bundle_under_check_is_refused(tmp_path, option):
     [bundle] = tree(tmp_path / "fleet", ["a"])

@@ -34,7 +34,8 @@ MAX_SEARCH_ENTRIES = 1_000_000
 
 def find_bundles(path: Path, unsearched: dict[Path, str] | None = None) -> list[Path]:
     """A bundle, or every bundle below a directory (sorted), without following symlinks: a
-    symlink to a bundle is listed itself, and judged a finding by :func:`fleet.linked_report`.
+    symlink to a directory (a bundle or a tree of them) or a dangling one is listed itself, and
+    judged a finding by :func:`fleet.linked_report`. ``path`` itself is followed when it is a link.
     Hidden directories (``.git``, ``.venv``) are not bundles and are not searched. A directory
     no one may list is listed (judged: a finding); where a cap stops the search, the directory is
     listed and ``unsearched`` says why (a finding, see :func:`fleet.unsearched_report`)."""
@@ -82,7 +83,9 @@ def _search(path: Path, depth: int, found: list[Path], stopped: dict[Path, str],
         return
     for child, link in children:
         if link:
-            if child.is_dir() and looks_like_bundle(child):
+            # a link to a directory (a bundle, or a tree of them) or a dangling one: listed, judged a
+            # finding (never followed, never skipped); a link to a file is no bundle, as a file is not
+            if child.is_dir() or not child.exists():
                 found.append(child)
         elif looks_like_bundle(child):
             found.append(child)
