@@ -244,6 +244,26 @@ def test_a_symlink_named_on_the_command_line_is_followed_as_documented(tmp_path)
     assert "a PATH given on the command line is followed when it is a symlink" in guide
 
 
+def test_the_fleet_table_gives_links_and_caps_the_findings_validate_gives(tmp_path, monkeypatch):
+    import pickle
+
+    from rollout_trace_kit.validate import cli
+    from rollout_trace_kit.validate.table import bundle_paths, judge_rows
+
+    links = _links_of_every_kind(tmp_path)
+    for n in range(5):
+        (tmp_path / "fleet" / "zz" / f"d{n}").mkdir(parents=True)
+    monkeypatch.setattr(cli, "MAX_SEARCH_ENTRIES", 8)  # the search stops in fleet/zz
+    paths = bundle_paths(tmp_path / "fleet")
+    assert [os.path.basename(p) for p in paths] == sorted(["good", *links, "zz"])
+    rows = {os.path.basename(p): judge_rows(pickle.loads(pickle.dumps(p))) for p in paths}  # as Dask ships them
+    assert [(r["invariant"], r["ok"]) for r in rows["good"]] == [(None, True)]
+    for name in links:
+        assert [(r["invariant"], r["ok"]) for r in rows[name]] == [("BUNDLE.IS_DIRECTORY", False)], name
+    # BUNDLE.MANIFEST_PRESENT, TRACE_PRESENT and DIALECT_KNOWN before: the directory judged as a bundle
+    assert [(r["invariant"], r["ok"]) for r in rows["zz"]] == [("KIT.SEARCH_CAP", False)]
+
+
 @pytest.mark.parametrize("option", ["-o", "--report", "--state"])
 def test_an_output_inside_a_bundle_under_check_is_refused(tmp_path, option):
     [bundle] = tree(tmp_path / "fleet", ["a"])
