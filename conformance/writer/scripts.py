@@ -252,9 +252,11 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     ordinal place too, so a writer numbering from 1 reproduces the ordinals.
     """
     if not isinstance(bundle, Bundle):
+        from ...validate.lines import DEFAULT_MAX_LINE_BYTES  # the validator's line cap: a longer line is refused
+
         name = name or str(bundle)
         try:
-            bundle = Bundle.read(bundle, MAX_BUNDLE_BYTES)
+            bundle = Bundle.read(bundle, MAX_BUNDLE_BYTES, max_line=DEFAULT_MAX_LINE_BYTES)
         except TooLarge as e:
             raise ScriptError(f"{name}: {e}") from None
     name = name or "bundle"
