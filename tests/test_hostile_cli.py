@@ -119,6 +119,24 @@ def test_an_empty_path_option_is_a_usage_error_and_writes_nothing(tmp_path, comm
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", [
+    ["replay", "--cmd", "true", ""],  # replayed the current directory when it held a saved case
+    ["check-writer", "--cmd", "true", "--script", "bundle:"],  # replayed the bundle in the current directory
+    ["check-writer", "--cmd", "true", "--script", "file:"],
+])
+def test_an_empty_path_argument_is_a_usage_error_never_the_current_directory(tmp_path, command):
+    import shutil
+
+    from rollout_trace_kit.corpus import corpus_root
+
+    shutil.copytree(corpus_root() / "codex-0.169.0" / "plain", tmp_path / "bundle")  # a saved case's shape
+    shutil.copytree(corpus_root() / "codex-0.169.0" / "plain", tmp_path, dirs_exist_ok=True)  # and a bundle's
+    (tmp_path / "case.json").write_text("{}")
+    proc = _rt(*command, cwd=tmp_path)
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc
+    assert b"unset variable" in proc.stderr and b"case.json" not in proc.stderr, proc.stderr
+
+
 # --- the kit never writes into a bundle it checks, even from inside it ----------------------------
 
 def test_validating_the_current_directory_writes_nothing_into_it(tmp_path):
