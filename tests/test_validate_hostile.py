@@ -144,6 +144,19 @@ def test_deep_unknown_envelope_key_is_a_writer_finding(tmp_path, bundle):
     assert [(f.invariant, f.profile) for f in w.findings if f.line == 5] == [("LINE.NESTING", Profile.WRITER)]
 
 
+@pytest.mark.parametrize("digits", [5_000, 100_000])
+def test_an_integer_of_thousands_of_digits_in_an_unknown_key_is_read_as_readers_skip_it(tmp_path, bundle, digits):
+    # 0.169.0 accepts 5,000 digits in an unknown envelope key (measured: exit 0); the kit said
+    # LINE.JSON ("Exceeds the limit (4300 digits) for integer string conversion") in every profile
+    line = bundle.lines[4].replace(b'"seq":5', b'"seq":5,"zz":-' + b"7" * digits, 1)
+    r = _check(tmp_path / "r", _replace_line(bundle, 5, line), Profile.REDUCER)
+    assert [f for f in r.findings if f.line == 5] == []
+    # in a key readers read, it is still out of range: a finding, never "ok"
+    line = bundle.lines[4].replace(b'"seq":5', b'"seq":' + b"7" * digits, 1)
+    r = _check(tmp_path / "k", _replace_line(bundle, 5, line), Profile.REDUCER)
+    assert ("EVENT.SCHEMA", 5) in _ids_at(r)
+
+
 def test_invalid_utf8(tmp_path, bundle):
     line = bundle.lines[4].replace(b'"type"', b'"t\xffpe"', 1)
     r = _check(tmp_path, _replace_line(bundle, 5, line))
