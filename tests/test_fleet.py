@@ -265,6 +265,17 @@ def test_the_fleet_table_gives_links_and_caps_the_findings_validate_gives(tmp_pa
 
 
 @pytest.mark.parametrize("option", ["-o", "--report", "--state"])
+def test_an_output_that_is_a_hard_link_into_a_bundle_under_check_is_refused(tmp_path, option):
+    [bundle] = tree(tmp_path / "fleet", ["a"])
+    before = (bundle / "trace.jsonl").read_bytes()
+    os.link(bundle / "trace.jsonl", tmp_path / "out")  # another name of the same file: opened for writing, it was truncated
+    args = {"-o": ["-o", "out"], "--report": ["--report", "sarif=out"], "--state": ["--state", "out"]}[option]
+    out = rtk("validate", "fleet", *args, cwd=tmp_path)
+    assert out.returncode == 2 and "is a hard link to" in out.stderr and "never writes into a bundle" in out.stderr
+    assert (bundle / "trace.jsonl").read_bytes() == before
+
+
+@pytest.mark.parametrize("option", ["-o", "--report", "--state"])
 def test_an_output_inside_a_bundle_under_check_is_refused(tmp_path, option):
     [bundle] = tree(tmp_path / "fleet", ["a"])
     before = (bundle / "trace.jsonl").read_bytes()
