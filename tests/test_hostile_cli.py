@@ -678,3 +678,27 @@ def test_the_node_runner_escapes_what_a_suite_says(tmp_path):
     assert proc.returncode == 1 and "not ok 1 v2/x" in proc.stdout, proc
     assert "##[" not in proc.stdout and "\u2028" not in proc.stdout
     assert not any(line.lstrip().startswith("::") for line in proc.stdout.splitlines()), proc.stdout
+
+
+# --- durations: NaN made every case a hang at once; inf or 1e308 a traceback in a timer thread ----
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e308", "-1"])
+@pytest.mark.parametrize("command", [
+    ["replay", "--cmd", "true", "case", "--timeout"],
+    ["fuzz-reducer", "--cmd", "true", "--examples", "1", "--timeout"],
+    ["check-writer", "--cmd", "true", "--timeout"],
+    ["check-writer", "--cmd", "true", "--inflight-delay"],
+    ["conformance", "run", "--cmd", "true", "--profile", "reducer", "--timeout"],
+    ["codex", "diff", "--mutations", "1", "--timeout"],
+])
+def test_a_duration_that_is_not_a_finite_number_of_seconds_is_a_usage_error(tmp_path, command, value):
+    proc = _rt(*command, value, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc
+    assert b"expected a number of seconds" in proc.stderr, proc.stderr
+
+
+def test_a_duration_from_the_config_file_is_checked_as_on_the_command_line(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.rollout-trace.replay]\ntimeout = nan\n")
+    proc = _rt("replay", "--cmd", "true", "case", cwd=tmp_path)
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc
+    assert b"timeout = nan" in proc.stderr and b"expected a number of seconds" in proc.stderr, proc.stderr

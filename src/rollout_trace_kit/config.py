@@ -20,6 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .progress import delay_value, seconds_value
 from .suggest import unknown_message
 
 PATH_KEYS = {"known", "repro_dir", "keep", "output"}
@@ -130,6 +131,11 @@ def apply(subparsers: dict[str, argparse.ArgumentParser], table: dict, origin: P
                     continue  # a top-level value for the subcommands that accept it (format = "sarif")
                 choices = list(dict.fromkeys(str(c) for o in _all_actions(subparsers, dest) for c in (o.choices or ())))
                 raise ConfigError(f"{origin}: {key} = {value!r}: choose from {', '.join(choices)}")
+            if action.type in (seconds_value, delay_value):  # a TOML float may be nan or inf: checked as on the command line
+                try:
+                    value = action.type(str(value))
+                except argparse.ArgumentTypeError as e:
+                    raise ConfigError(f"{origin}: {key} = {value!r}: {e}") from None
             if dest in PATH_KEYS and isinstance(value, str) and value != "-":
                 value = str(origin.parent / value)
             defaults[dest] = value
