@@ -702,3 +702,17 @@ def test_a_duration_from_the_config_file_is_checked_as_on_the_command_line(tmp_p
     proc = _rt("replay", "--cmd", "true", "case", cwd=tmp_path)
     assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc
     assert b"timeout = nan" in proc.stderr and b"expected a number of seconds" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("attack", ["huge", "deep"])
+def test_a_hostile_pyproject_in_the_working_directory_is_exit_2_with_a_message(tmp_path, attack):
+    # a checkout someone else made: a 3 GB sparse file was read whole (4.9 GB), a deep one a traceback
+    path = tmp_path / "pyproject.toml"
+    if attack == "huge":
+        with open(path, "wb") as f:
+            f.truncate(20 << 20)
+    else:
+        path.write_text("[tool.x]\na = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    proc = _rt("invariants", "-o", os.devnull, cwd=tmp_path)
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc
+    assert (b"larger than the 16777216 bytes" if attack == "huge" else b"recursion") in proc.stderr, proc.stderr
