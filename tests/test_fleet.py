@@ -234,6 +234,18 @@ def test_every_symlinked_directory_in_a_tree_is_a_finding_never_a_skip(tmp_path,
         assert "(dangling)" in doc["bundles"][0]["findings"][0]["message"]
 
 
+def test_compat_says_why_a_bundle_was_not_judged(tmp_path):
+    links = _links_of_every_kind(tmp_path)
+    doc = json.loads(rtk("compat", "fleet", "--format", "json", cwd=tmp_path).stdout)
+    rows = {b["bundle"]: b for b in doc["bundles"]}
+    for name in links:  # only {"bundle": ...} before: no reader, and no word of why
+        [why] = rows[f"fleet/{name}"]["not_judged"]
+        assert why["invariant"] == "BUNDLE.IS_DIRECTORY" and "symbolic link" in why["message"]
+    assert "not_judged" not in rows["fleet/good"]
+    human = rtk("compat", "fleet", cwd=tmp_path).stdout
+    assert human.count("not judged: BUNDLE.IS_DIRECTORY: a symbolic link") == len(links)
+
+
 def test_a_symlink_named_on_the_command_line_is_followed_as_documented(tmp_path):
     _links_of_every_kind(tmp_path)
     (tmp_path / "fleet-link").symlink_to(tmp_path / "fleet")
