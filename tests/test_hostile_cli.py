@@ -716,3 +716,24 @@ def test_a_hostile_pyproject_in_the_working_directory_is_exit_2_with_a_message(t
     proc = _rt("invariants", "-o", os.devnull, cwd=tmp_path)
     assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc
     assert (b"larger than the 16777216 bytes" if attack == "huge" else b"recursion") in proc.stderr, proc.stderr
+
+
+def test_a_writer_case_whose_bundle_holds_a_fifo_fails_not_hangs(tmp_path):
+    import json
+    import shutil
+
+    from rollout_trace_kit.conformance.suite import suite_root
+
+    suite, root = suite_root(), tmp_path / "suite"
+    index = json.loads((suite / "cases" / "index.json").read_text())
+    [row] = [r for r in index["cases"] if r["id"] == "v2/writer-lifecycle"]
+    index["cases"] = [row]
+    (root / "cases").mkdir(parents=True)
+    (root / "cases" / "index.json").write_text(json.dumps(index))
+    shutil.copytree(suite / "cases" / "v2" / "writer-lifecycle", root / "cases" / "v2" / "writer-lifecycle")
+    bundle = root / json.loads((root / row["expected"]).read_text())["bundle"]
+    (bundle / "manifest.json").unlink()
+    os.mkfifo(bundle / "manifest.json")  # read to compare with the written one: a hang before
+    writer = os.path.join(os.path.dirname(sys.executable), "rollout-trace-writer")
+    proc = _rt("conformance", "run", "--writer", "--cmd", writer, "--root", str(root), timeout=300)
+    assert proc.returncode == 1 and b"not ok 1" in proc.stdout and b"is a FIFO" in proc.stdout, proc
