@@ -737,3 +737,25 @@ def test_a_writer_case_whose_bundle_holds_a_fifo_fails_not_hangs(tmp_path):
     writer = os.path.join(os.path.dirname(sys.executable), "rollout-trace-writer")
     proc = _rt("conformance", "run", "--writer", "--cmd", writer, "--root", str(root), timeout=300)
     assert proc.returncode == 1 and b"not ok 1" in proc.stdout and b"is a FIFO" in proc.stdout, proc
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (the machine's CI has it)")
+def test_the_node_runner_never_compares_with_a_bundle_outside_the_suite(tmp_path):
+    import json
+
+    from rollout_trace_kit.conformance.suite import suite_root
+
+    suite, root = suite_root(), tmp_path / "suite"
+    index = json.loads((suite / "cases" / "index.json").read_text())
+    index["cases"] = [r for r in index["cases"] if r["id"] == "v2/writer-lifecycle"]
+    (root / "cases").mkdir(parents=True)
+    (root / "cases" / "index.json").write_text(json.dumps(index))
+    case = root / "cases" / "v2" / "writer-lifecycle"
+    shutil.copytree(suite / "cases" / "v2" / "writer-lifecycle", case)
+    expected = json.loads((case / "expected.json").read_text())
+    shutil.copytree(root / expected["bundle"], tmp_path / "elsewhere")
+    expected["bundle"] = "../elsewhere"  # read (and compared with) before
+    (case / "expected.json").write_text(json.dumps(expected))
+    writer = os.path.join(os.path.dirname(sys.executable), "rollout-trace-writer")
+    proc = _node_run(root, "--writer", "--", writer, timeout=300)
+    assert proc.returncode == 1 and "not ok 1" in proc.stdout and "leaves" in proc.stdout, proc

@@ -35,8 +35,8 @@ async function writerCase(exp, dir) { // plays the script through the writer (pr
       if (!answer.ref.path) unchecked += 1; else if (canon(JSON.parse(read(inside(dir, answer.ref.path), MAX_BUNDLE))) !== canon(op.body)) return `payload ${handle}'s body differs`;
     }
     await ask({ cmd: "stop" }, id);
-    const [m1, m2] = [dir, join(root, exp.bundle)].map((b) => drop(JSON.parse(read(join(b, "manifest.json"))), exp.volatile.manifest));
-    const [l1, l2] = [dir, join(root, exp.bundle)].map((b) => read(join(b, "trace.jsonl"), MAX_BUNDLE).replace(/\n$/, "").split("\n")), [r1, r2] = [new Map(), new Map()];
+    const [m1, m2] = [dir, inside(root, exp.bundle)].map((b) => drop(JSON.parse(read(join(b, "manifest.json"))), exp.volatile.manifest));
+    const [l1, l2] = [dir, inside(root, exp.bundle)].map((b) => read(join(b, "trace.jsonl"), MAX_BUNDLE).replace(/\n$/, "").split("\n")), [r1, r2] = [new Map(), new Map()];
     const line = l1.findIndex((l, i) => canon(drop(JSON.parse(l), exp.volatile.event), r1) !== canon(drop(JSON.parse(l2[i] ?? "null") ?? {}, exp.volatile.event), r2));
     return canon(m1) !== canon(m2) ? "manifest.json differs" : l1.length !== l2.length ? `trace.jsonl has ${l1.length} lines, expected ${l2.length}`
       : line >= 0 ? `trace.jsonl line ${line + 1} differs` : unchecked ? `# ${unchecked} shard bodies not compared` : "";
