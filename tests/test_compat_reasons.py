@@ -104,3 +104,31 @@ def test_every_release_ruled_out_has_a_reason(capsys):
     out = capsys.readouterr().out
     assert "not read by 0.171.0: manifest.json RELEASE.SCHEMA_ACCEPTED" in out
     assert "not read by 0.165.0..0.166.0: trace.jsonl:" in out and "recording_completed" in out
+
+
+def test_epochs_that_read_a_bundle_alike_share_one_pass(tmp_path, monkeypatch):
+    """compat reads a bundle again only for releases that read it otherwise than its dialect's
+    reference reducer, once per way of reading it, and never for one that stops at the manifest."""
+    from rollout_trace_kit.model import DIALECTS, releases
+    from rollout_trace_kit.validate import engine
+    from rollout_trace_kit.validate import release_verdict as rv
+
+    b = _copy(tmp_path, "codex-0.164.0/plain")
+    events = _events(b)
+    at = next(i for i, e in enumerate(events) if e["payload"]["type"] == "thread_started")
+    events.insert(at + 1, events[at])  # a thread started twice: a reducer-level error
+    _write(b, [dict(e, seq=n) for n, e in enumerate(events, 1)])
+    passes = []
+    real = engine.reader_pass
+    monkeypatch.setattr(engine, "reader_pass", lambda *a, **k: passes.append(a[1].release) or real(*a, **k))
+    report = validate_bundle(b, Options(profile=Profile.STRICT))
+    assert any(f.profile is Profile.REDUCER for f in report.findings if f.severity.name == "ERROR")
+    v1 = DIALECTS["v1"]
+    summary = rv.summarize(b)
+    summary.manifest_schema = 1
+    own_way = [e.representative.version for e in releases.table_epochs()
+               if rv.reads_as(e.representative) in (None, v1) and rv.reads_own_way(e.representative, v1)]
+    reread = [v for v in own_way if not rv.refuses_manifest(releases.release(v), summary)]
+    ways = {rv._reader_signature(v1, v) for v in reread}
+    assert passes[0] is None and sorted(passes[1:], key=release_key) == passes[1:]
+    assert len(passes) == 1 + len(ways) and len(ways) < len(own_way)

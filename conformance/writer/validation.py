@@ -28,6 +28,7 @@ def validator_findings(bundle: Path, session: Session, f: Findings, *, partial_o
         partial_ok=partial_ok,
         max_line_bytes=min(Options.max_line_bytes, 2 * max(session.longest_answer, extra) + SLACK),
         max_payload_bytes=min(Options.max_payload_bytes, max(payloads, default=SLACK)),
+        releases=False,  # the writer profile judges the writer; which releases read the bundle is compat's question
     )
     report = validate_bundle(bundle, options)
     seq_to_op: dict[object, int] = {}  # keyed by the seq the writer answered, whatever it was

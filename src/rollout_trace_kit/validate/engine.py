@@ -28,12 +28,7 @@ READABLE_STORES = frozenset(REF_CHECKERS)
 
 def validate_bundle(bundle: str | Path, options: Options | None = None) -> BundleReport:
     """Check one bundle directory; never raises for bad input, never writes to it."""
-    from .release_verdict import options_for
-
-    ctx = Context(Path(bundle), options_for(options or Options()))  # a release reading every bundle as its dialect
-    if ctx.options.release is not None or ctx.options.releases:
-        ctx.summary = BundleSummary()
-    _guarded(ctx, _run)
+    ctx = reader_pass(bundle, options or Options())
     releases = None
     if ctx.summary is not None:
         from .release_verdict import attach
@@ -53,6 +48,17 @@ def validate_bundle(bundle: str | Path, options: Options | None = None) -> Bundl
         notes=_slow_note(ctx),
     )
     return report
+
+
+def reader_pass(bundle: str | Path, options: Options) -> Context:
+    """The pass over the bundle, before the release rules (release_verdict.attach)."""
+    from .release_verdict import options_for
+
+    ctx = Context(Path(bundle), options_for(options))  # a release reading every bundle as its dialect
+    if ctx.options.release is not None or ctx.options.releases:
+        ctx.summary = BundleSummary()
+    _guarded(ctx, _run)
+    return ctx
 
 
 # From this many valid lines off the fast path, the report says why the check was slow.

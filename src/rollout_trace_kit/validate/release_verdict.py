@@ -30,7 +30,7 @@ from .rules.layout import (CONFINED, IS_DIRECTORY, MANIFEST, MANIFEST_JSON, MANI
 from .rules import schema
 from .rules.lifecycle import RELEASE_REQUIRED
 from .rules.order import AFTER_ROLLOUT_ENDED, TERMINAL_PRESENT
-from .rules.release import SUMMARY_CAP, BundleSummary, judge, judge_reader
+from .rules.release import SCHEMA_ACCEPTED, SUMMARY_CAP, BundleSummary, judge, judge_reader
 
 
 # Every release's reducer parses each line with serde_json: a line these rules fail at the
@@ -113,6 +113,23 @@ def attach(ctx) -> dict | None:
     """Report the RELEASE.* findings of ``--release``; return the compatible releases (or None)."""
     from ..model import releases
 
+    complete_summary(ctx)
+    pass_findings = list(ctx.findings)
+    if ctx.options.release is not None:  # a release with facts (Options checks it)
+        apply_release(ctx, releases.release(ctx.options.release))
+    if not ctx.options.releases:
+        return None
+    # a kit cap reached: no release is named (epoch_verdict), so no pass may read the bundle again
+    declined = ctx.dropped_errors > 0 or any(_declines(f.invariant) for f in pass_findings)
+    sensitive = not declined and (ctx.summary.release_sensitive or any(
+        f.severity is Severity.ERROR and f.profile is Profile.REDUCER for f in pass_findings))
+    return compat(ctx.summary, pass_findings, ctx.dialect, profile=ctx.profile, partial_ok=ctx.options.partial_ok,
+                  truncated=ctx.dropped_errors > 0,
+                  rejudge=Rejudge(ctx) if sensitive and ctx.options.release is None else None)
+
+
+def complete_summary(ctx) -> None:
+    """Fill in what the release rules need that the pass may not have recorded (it stopped early)."""
     summary: BundleSummary = ctx.summary
     if not summary.keysets and not any(f.invariant == CONFINED.id for f in ctx.findings):
         # the pass stopped before the events (a dialect or payload store the validator cannot read): read them plainly
@@ -127,29 +144,42 @@ def attach(ctx) -> dict | None:
         what, line = summary.capped
         ctx.report(SUMMARY_CAP, f"the bundle holds {what}, past the kit's cap for the release rules: "
                    "the kit declined to judge it as any release", line=line, seq=None)
-    pass_findings = list(ctx.findings)
-    if ctx.options.release is not None:  # a release with facts (Options checks it)
-        release = releases.release(ctx.options.release)
-        ctx.findings[:] = [unenforced(f, release) for f in ctx.findings if f.invariant not in SUPERSEDED]
-        for f in release_findings([], summary, release, ctx.dialect, partial_ok=ctx.options.partial_ok):
-            inv = _catalogued(f.invariant)
-            ctx.report(inv, f.message, line=f.line, seq=None, severity=f.severity, file=f.file)
-    if not ctx.options.releases:
-        return None
 
-    def rejudged(version: str) -> list[Finding]:
-        """The findings of a pass as ``version`` reads the bundle (`--release`; no compat of its own)."""
-        from .engine import validate_bundle
 
-        return validate_bundle(ctx.bundle, dataclasses.replace(ctx.options, release=version, releases=False)).findings
+def apply_release(ctx, release) -> None:
+    """The pass's findings as ``release`` reports them (``--release``): less what its facts supersede,
+    its unenforced rules as warnings, plus its RELEASE rules."""
+    ctx.findings[:] = [unenforced(f, release) for f in ctx.findings if f.invariant not in SUPERSEDED]
+    for f in release_findings([], ctx.summary, release, ctx.dialect, partial_ok=ctx.options.partial_ok):
+        inv = _catalogued(f.invariant)
+        ctx.report(inv, f.message, line=f.line, seq=None, severity=f.severity, file=f.file)
 
-    # a kit cap reached: no release is named (epoch_verdict), so no pass may read the bundle again
-    declined = ctx.dropped_errors > 0 or any(_declines(f.invariant) for f in pass_findings)
-    sensitive = not declined and (summary.release_sensitive or any(
-        f.severity is Severity.ERROR and f.profile is Profile.REDUCER for f in pass_findings))
-    return compat(summary, pass_findings, ctx.dialect, profile=ctx.profile, partial_ok=ctx.options.partial_ok,
-                  truncated=ctx.dropped_errors > 0,
-                  rejudge=rejudged if sensitive and ctx.options.release is None else None)
+
+class Rejudge:
+    """``rejudge(version)``: the findings of ``validate --release version`` for compat's epochs that read
+    the bundle their own way. Releases that read it alike (one :func:`_reader_signature`) share one
+    pass; each gets its own release step on a copy of it."""
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self.passes: dict[tuple, Any] = {}
+
+    def __call__(self, version: str) -> list[Finding]:
+        import copy
+
+        from ..model import releases
+        from .engine import reader_pass
+
+        options = dataclasses.replace(self.ctx.options, release=version, releases=False)
+        sig = _reader_signature(self.ctx.dialect, version)
+        base = self.passes.get(sig)
+        if base is None:
+            base = self.passes[sig] = reader_pass(self.ctx.bundle, options)
+            complete_summary(base)
+        one = copy.copy(base)
+        one.findings, one.options = list(base.findings), options
+        apply_release(one, releases.release(version))
+        return one.findings
 
 
 def reads_own_way(release, dialect: Dialect | None) -> bool:
@@ -161,18 +191,30 @@ def reads_own_way(release, dialect: Dialect | None) -> bool:
     return _reader_signature(dialect, release.version) != _reader_signature(dialect, dialect.reference_release)
 
 
+def refuses_manifest(release, summary: BundleSummary) -> bool:
+    """Whether ``release``'s reducer stops at the manifest's schema_version (measured): it reads no
+    event, so how it would read them does not matter."""
+    found = judge_reader(summary, release)
+    return bool(found) and found[0].invariant is SCHEMA_ACCEPTED and found[0].severity is Severity.ERROR \
+        and found[0].line is None
+
+
 def _reader_signature(dialect: Dialect, version: str) -> tuple:
     from ..model import releases
     from .rules import bodies
+    from .rules.conversation import response_appends
     from .rules.lifecycle import runtime_depth_table
     from .rules.release import payloads_opened, unenforced_rules
 
     rel = releases.release(version)
     if rel is None or rel.record is None:
         return ()
+    # everything a pass with ``--release`` reads of the release (rules/lifecycle.py, rules/refs.py,
+    # context.py): two releases with one signature give one pass (Rejudge shares it)
     return (frozenset(runtime_depth_table(dialect, version).items()), unenforced_rules(rel),
             frozenset(k for k, v in payloads_opened(rel).items() if not v),
-            frozenset(bodies.compared_call_content(version)), bodies.mcp_invocation_read(version))
+            frozenset(bodies.compared_call_content(version).items()), bodies.mcp_invocation_read(version),
+            response_appends(version), bodies.wide_integers_fail(version), reads_as(rel))
 
 
 def _catalogued(invariant_id: str):
@@ -207,7 +249,7 @@ def epoch_verdict(epoch, summary: BundleSummary, findings: list[Finding], dialec
         return {**out, "reads": None, "writes": None, "exact": True, "judged_as": None}
     own = reads_as(rep)
     exact = own is None or (dialect is not None and own.name == dialect.name)
-    if exact and rejudge is not None and reads_own_way(rep, dialect):
+    if exact and rejudge is not None and reads_own_way(rep, dialect) and not refuses_manifest(rep, summary):
         found = rejudge(rep.version)  # the release reads this bundle its own way: its own pass (RELEASE.* included)
     elif exact:
         found = release_findings(findings, summary, rep, dialect, partial_ok=partial_ok)
