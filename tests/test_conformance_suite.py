@@ -181,7 +181,7 @@ def test_the_tarball_is_a_plain_folder_and_reproducible(tmp_path):
 
 def test_the_node_runner_is_small_and_shown_in_the_docs():
     code = NODE_RUNNER.read_text(encoding="utf-8")
-    assert len(code.splitlines()) <= 62  # bundle cases and writer cases
+    assert len(code.splitlines()) <= 68  # bundle cases and writer cases, capped reads
     guide = (ROOT / "docs" / "guides" / "conformance-suite.md").read_text(encoding="utf-8")
     shown = re.search(r"^```js\n(.*?)^```$", guide, re.M | re.S)
     assert shown is not None and shown.group(1) == code

@@ -204,6 +204,89 @@ def test_a_symlinked_bundle_in_a_tree_is_a_finding_but_one_named_is_judged(tmp_p
     assert named.returncode == 0, named.stdout
 
 
+def _links_of_every_kind(tmp_path) -> list[str]:
+    """A tree holding a good bundle and a symbolic link of each kind to a directory (a dangling
+    one included); the names of the links, sorted."""
+    [real] = tree(tmp_path, ["real"])
+    tree(tmp_path / "outside" / "dir-of-bundles", ["b"])
+    tree(tmp_path / "fleet", ["good"])
+    links = {"dangling": tmp_path / "gone", "in-tree": tmp_path / "fleet" / "good", "out-bundle": real,
+             "out-dir-of-bundles": tmp_path / "outside" / "dir-of-bundles"}
+    for name, target in links.items():
+        (tmp_path / "fleet" / name).symlink_to(target)
+    (tmp_path / "fleet" / "file-link").symlink_to(real / "manifest.json")  # a file: no bundle, as a file is not
+    return sorted(links)
+
+
+@pytest.mark.parametrize("command", ["validate", "compat"])
+def test_every_symlinked_directory_in_a_tree_is_a_finding_never_a_skip(tmp_path, command):
+    links = _links_of_every_kind(tmp_path)
+    out = rtk(command, "fleet", "--format", "json", cwd=tmp_path)
+    doc = json.loads(out.stdout)
+    assert out.returncode == 1, out.stderr
+    # the dangling link and the link to a directory of bundles were skipped silently before
+    assert [b["bundle"] for b in doc["bundles"]] == sorted(["fleet/good", *(f"fleet/{n}" for n in links)])
+    if command == "validate":
+        for b in doc["bundles"]:
+            if b["bundle"] != "fleet/good":
+                [finding] = b["findings"]
+                assert finding["invariant"] == "BUNDLE.IS_DIRECTORY" and "symbolic link" in finding["message"]
+        assert "(dangling)" in doc["bundles"][0]["findings"][0]["message"]
+
+
+def test_compat_says_why_a_bundle_was_not_judged(tmp_path):
+    links = _links_of_every_kind(tmp_path)
+    doc = json.loads(rtk("compat", "fleet", "--format", "json", cwd=tmp_path).stdout)
+    rows = {b["bundle"]: b for b in doc["bundles"]}
+    for name in links:  # only {"bundle": ...} before: no reader, and no word of why
+        [why] = rows[f"fleet/{name}"]["not_judged"]
+        assert why["invariant"] == "BUNDLE.IS_DIRECTORY" and "symbolic link" in why["message"]
+    assert "not_judged" not in rows["fleet/good"]
+    human = rtk("compat", "fleet", cwd=tmp_path).stdout
+    assert human.count("not judged: BUNDLE.IS_DIRECTORY: a symbolic link") == len(links)
+
+
+def test_a_symlink_named_on_the_command_line_is_followed_as_documented(tmp_path):
+    _links_of_every_kind(tmp_path)
+    (tmp_path / "fleet-link").symlink_to(tmp_path / "fleet")
+    out = rtk("validate", "fleet-link", "--format", "json", cwd=tmp_path)
+    doc = json.loads(out.stdout)  # searched through the link named; the links below it are findings
+    assert "fleet-link/good" in [b["bundle"] for b in doc["bundles"]] and len(doc["bundles"]) == 5
+    guide = (Path(__file__).parent.parent / "docs" / "guides" / "fleets.md").read_text(encoding="utf-8")
+    assert "a PATH given on the command line is followed when it is a symlink" in guide
+
+
+def test_the_fleet_table_gives_links_and_caps_the_findings_validate_gives(tmp_path, monkeypatch):
+    import pickle
+
+    from rollout_trace_kit.validate import cli
+    from rollout_trace_kit.validate.table import bundle_paths, judge_rows
+
+    links = _links_of_every_kind(tmp_path)
+    for n in range(5):
+        (tmp_path / "fleet" / "zz" / f"d{n}").mkdir(parents=True)
+    monkeypatch.setattr(cli, "MAX_SEARCH_ENTRIES", 8)  # the search stops in fleet/zz
+    paths = bundle_paths(tmp_path / "fleet")
+    assert [os.path.basename(p) for p in paths] == sorted(["good", *links, "zz"])
+    rows = {os.path.basename(p): judge_rows(pickle.loads(pickle.dumps(p))) for p in paths}  # as Dask ships them
+    assert [(r["invariant"], r["ok"]) for r in rows["good"]] == [(None, True)]
+    for name in links:
+        assert [(r["invariant"], r["ok"]) for r in rows[name]] == [("BUNDLE.IS_DIRECTORY", False)], name
+    # BUNDLE.MANIFEST_PRESENT, TRACE_PRESENT and DIALECT_KNOWN before: the directory judged as a bundle
+    assert [(r["invariant"], r["ok"]) for r in rows["zz"]] == [("KIT.SEARCH_CAP", False)]
+
+
+@pytest.mark.parametrize("option", ["-o", "--report", "--state"])
+def test_an_output_that_is_a_hard_link_into_a_bundle_under_check_is_refused(tmp_path, option):
+    [bundle] = tree(tmp_path / "fleet", ["a"])
+    before = (bundle / "trace.jsonl").read_bytes()
+    os.link(bundle / "trace.jsonl", tmp_path / "out")  # another name of the same file: opened for writing, it was truncated
+    args = {"-o": ["-o", "out"], "--report": ["--report", "sarif=out"], "--state": ["--state", "out"]}[option]
+    out = rtk("validate", "fleet", *args, cwd=tmp_path)
+    assert out.returncode == 2 and "is a hard link to" in out.stderr and "never writes into a bundle" in out.stderr
+    assert (bundle / "trace.jsonl").read_bytes() == before
+
+
 @pytest.mark.parametrize("option", ["-o", "--report", "--state"])
 def test_an_output_inside_a_bundle_under_check_is_refused(tmp_path, option):
     [bundle] = tree(tmp_path / "fleet", ["a"])

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -116,6 +117,24 @@ def test_an_empty_path_option_is_a_usage_error_and_writes_nothing(tmp_path, comm
     assert proc.returncode == 2, proc
     assert b"is empty (an unset variable?)" in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [
+    ["replay", "--cmd", "true", ""],  # replayed the current directory when it held a saved case
+    ["check-writer", "--cmd", "true", "--script", "bundle:"],  # replayed the bundle in the current directory
+    ["check-writer", "--cmd", "true", "--script", "file:"],
+])
+def test_an_empty_path_argument_is_a_usage_error_never_the_current_directory(tmp_path, command):
+    import shutil
+
+    from rollout_trace_kit.corpus import corpus_root
+
+    shutil.copytree(corpus_root() / "codex-0.169.0" / "plain", tmp_path / "bundle")  # a saved case's shape
+    shutil.copytree(corpus_root() / "codex-0.169.0" / "plain", tmp_path, dirs_exist_ok=True)  # and a bundle's
+    (tmp_path / "case.json").write_text("{}")
+    proc = _rt(*command, cwd=tmp_path)
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc
+    assert b"unset variable" in proc.stderr and b"case.json" not in proc.stderr, proc.stderr
 
 
 # --- the kit never writes into a bundle it checks, even from inside it ----------------------------
@@ -621,3 +640,138 @@ def test_a_report_or_known_file_that_is_a_fifo_is_exit_2_not_a_hang(tmp_path, co
     os.mkfifo(fifo)
     proc = _rt(*[c.replace("{fifo}", str(fifo)) for c in command], cwd=tmp_path, timeout=120)  # waited forever before
     assert proc.returncode == 2 and b"a FIFO" in proc.stderr and b"Traceback" not in proc.stderr, proc
+
+
+# --- the Node runner (conformance/runners/node/run.mjs): the Python runner's caps and confinement -
+
+NODE_RUNNER = os.path.join(os.path.dirname(__file__), "..", "conformance", "runners", "node", "run.mjs")
+
+
+def _node_run(root, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(["node", NODE_RUNNER, str(root), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def _huge(path, size: int) -> None:
+    with open(path, "wb") as f:  # sparse: no disk, but a reader without a cap takes it all
+        f.truncate(size)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (the machine's CI has it)")
+@pytest.mark.parametrize("attack", ["expected-fifo", "expected-huge", "index-fifo", "expected-dev-zero",
+                                    "bundle-outside", "bundle-huge", "bundle-fifo", "big-file-past-cap"])
+def test_the_node_runner_refuses_a_hostile_suite_with_exit_2_not_a_hang(tmp_path, attack):
+    kw = {"expected-dev-zero": {"expected": "x/../../../../../../../dev/zero"},
+          "bundle-outside": {"bundle": "../elsewhere"}}.get(attack, {})
+    recipe = [{"make": "big_file", "path": "trace.jsonl", "head": "", "fill": "x", "count": 1 << 40, "tail": ""}]
+    root = _evil_suite(tmp_path, recipe if attack == "big-file-past-cap" else None, **kw)
+    case = root / "cases" / "v2" / "x"
+    (tmp_path / "elsewhere").mkdir()
+    if attack.endswith("-fifo"):
+        target = {"expected": case / "expected.json", "index": root / "cases" / "index.json",
+                  "bundle": case / "bundle" / "trace.jsonl"}[attack.split("-")[0]]
+        target.unlink(missing_ok=True)
+        os.mkfifo(target)  # read without a cap or a type check: a hang before
+    elif attack == "expected-huge":
+        _huge(case / "expected.json", (16 << 20) + 1)  # read whole, then a JSON traceback, before
+    elif attack == "bundle-huge":
+        _huge(case / "bundle" / "trace.jsonl", (256 << 20) + 1)  # copied whole, before
+    proc = _node_run(root, "--profile", "reducer", "--", "exit 1")
+    assert proc.returncode == 2 and proc.stdout.startswith("Bail out! "), proc
+    assert "    at " not in proc.stderr  # no stack trace
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (the machine's CI has it)")
+def test_the_node_runner_escapes_what_a_suite_says(tmp_path):
+    import json
+
+    root = _evil_suite(tmp_path)
+    evil = "v2/x\n::add-mask::secret ##[error]no\u2028"
+    index = json.loads((root / "cases" / "index.json").read_text())
+    index["cases"][0]["id"] = evil
+    index["reducer_errors"] = []
+    (root / "cases" / "index.json").write_text(json.dumps(index))
+    proc = _node_run(root, "--profile", "reducer", "--", "exit 0")  # accepts an invalid case: "not ok"
+    assert proc.returncode == 1 and "not ok 1 v2/x" in proc.stdout, proc
+    assert "##[" not in proc.stdout and "\u2028" not in proc.stdout
+    assert not any(line.lstrip().startswith("::") for line in proc.stdout.splitlines()), proc.stdout
+
+
+# --- durations: NaN made every case a hang at once; inf or 1e308 a traceback in a timer thread ----
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e308", "-1"])
+@pytest.mark.parametrize("command", [
+    ["replay", "--cmd", "true", "case", "--timeout"],
+    ["fuzz-reducer", "--cmd", "true", "--examples", "1", "--timeout"],
+    ["check-writer", "--cmd", "true", "--timeout"],
+    ["check-writer", "--cmd", "true", "--inflight-delay"],
+    ["conformance", "run", "--cmd", "true", "--profile", "reducer", "--timeout"],
+    ["codex", "diff", "--mutations", "1", "--timeout"],
+])
+def test_a_duration_that_is_not_a_finite_number_of_seconds_is_a_usage_error(tmp_path, command, value):
+    proc = _rt(*command, value, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc
+    assert b"expected a number of seconds" in proc.stderr, proc.stderr
+
+
+def test_a_duration_from_the_config_file_is_checked_as_on_the_command_line(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.rollout-trace.replay]\ntimeout = nan\n")
+    proc = _rt("replay", "--cmd", "true", "case", cwd=tmp_path)
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc
+    assert b"timeout = nan" in proc.stderr and b"expected a number of seconds" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("attack", ["huge", "deep"])
+def test_a_hostile_pyproject_in_the_working_directory_is_exit_2_with_a_message(tmp_path, attack):
+    # a checkout someone else made: a 3 GB sparse file was read whole (4.9 GB), a deep one a traceback
+    path = tmp_path / "pyproject.toml"
+    if attack == "huge":
+        with open(path, "wb") as f:
+            f.truncate(20 << 20)
+    else:
+        path.write_text("[tool.x]\na = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    proc = _rt("invariants", "-o", os.devnull, cwd=tmp_path)
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc
+    assert (b"larger than the 16777216 bytes" if attack == "huge" else b"recursion") in proc.stderr, proc.stderr
+
+
+def test_a_writer_case_whose_bundle_holds_a_fifo_fails_not_hangs(tmp_path):
+    import json
+    import shutil
+
+    from rollout_trace_kit.conformance.suite import suite_root
+
+    suite, root = suite_root(), tmp_path / "suite"
+    index = json.loads((suite / "cases" / "index.json").read_text())
+    [row] = [r for r in index["cases"] if r["id"] == "v2/writer-lifecycle"]
+    index["cases"] = [row]
+    (root / "cases").mkdir(parents=True)
+    (root / "cases" / "index.json").write_text(json.dumps(index))
+    shutil.copytree(suite / "cases" / "v2" / "writer-lifecycle", root / "cases" / "v2" / "writer-lifecycle")
+    bundle = root / json.loads((root / row["expected"]).read_text())["bundle"]
+    (bundle / "manifest.json").unlink()
+    os.mkfifo(bundle / "manifest.json")  # read to compare with the written one: a hang before
+    writer = os.path.join(os.path.dirname(sys.executable), "rollout-trace-writer")
+    proc = _rt("conformance", "run", "--writer", "--cmd", writer, "--root", str(root), timeout=300)
+    assert proc.returncode == 1 and b"not ok 1" in proc.stdout and b"is a FIFO" in proc.stdout, proc
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (the machine's CI has it)")
+def test_the_node_runner_never_compares_with_a_bundle_outside_the_suite(tmp_path):
+    import json
+
+    from rollout_trace_kit.conformance.suite import suite_root
+
+    suite, root = suite_root(), tmp_path / "suite"
+    index = json.loads((suite / "cases" / "index.json").read_text())
+    index["cases"] = [r for r in index["cases"] if r["id"] == "v2/writer-lifecycle"]
+    (root / "cases").mkdir(parents=True)
+    (root / "cases" / "index.json").write_text(json.dumps(index))
+    case = root / "cases" / "v2" / "writer-lifecycle"
+    shutil.copytree(suite / "cases" / "v2" / "writer-lifecycle", case)
+    expected = json.loads((case / "expected.json").read_text())
+    shutil.copytree(root / expected["bundle"], tmp_path / "elsewhere")
+    expected["bundle"] = "../elsewhere"  # read (and compared with) before
+    (case / "expected.json").write_text(json.dumps(expected))
+    writer = os.path.join(os.path.dirname(sys.executable), "rollout-trace-writer")
+    proc = _node_run(root, "--writer", "--", writer, timeout=300)
+    assert proc.returncode == 1 and "not ok 1" in proc.stdout and "leaves" in proc.stdout, proc

@@ -144,6 +144,21 @@ def test_deep_unknown_envelope_key_is_a_writer_finding(tmp_path, bundle):
     assert [(f.invariant, f.profile) for f in w.findings if f.line == 5] == [("LINE.NESTING", Profile.WRITER)]
 
 
+@pytest.mark.parametrize("digits", [5_000, 100_000])
+def test_an_integer_of_thousands_of_digits_in_an_unknown_key_is_read_as_readers_skip_it(tmp_path, bundle, digits):
+    # 0.169.0 accepts 5,000 digits in an unknown envelope key (measured: exit 0); the kit said
+    # LINE.JSON ("Exceeds the limit (4300 digits) for integer string conversion") in every profile
+    line = bundle.lines[4].replace(b'"seq":5', b'"seq":5,"zz":-' + b"7" * digits, 1)
+    r = _check(tmp_path / "r", _replace_line(bundle, 5, line), Profile.REDUCER)
+    assert [f for f in r.findings if f.line == 5] == []
+    w = _check(tmp_path / "w", _replace_line(bundle, 5, line), Profile.WRITER)
+    assert [f.invariant for f in w.findings if f.line == 5 and "digits" in f.message] == ["LINE.JSON"]  # noted
+    # in a key readers read, it fails them: a finding, never "ok"
+    line = bundle.lines[4].replace(b'"seq":5', b'"seq":' + b"7" * digits, 1)
+    r = _check(tmp_path / "k", _replace_line(bundle, 5, line), Profile.REDUCER)
+    assert ("LINE.JSON", 5) in _ids_at(r)
+
+
 def test_invalid_utf8(tmp_path, bundle):
     line = bundle.lines[4].replace(b'"type"', b'"t\xffpe"', 1)
     r = _check(tmp_path, _replace_line(bundle, 5, line))
@@ -831,3 +846,76 @@ def test_reading_payload_files_ahead_changes_no_finding(tmp_path, monkeypatch):
                 (f.invariant, f.line, f.message) for f in alone.findings
             ], bundle
     assert any(used) and {"REF.JSON", "REF.REGULAR_FILE", "REF.FILE_EXISTS"} <= validate_bundle(b).ids()
+
+
+# --- a symbolic link swapped in between the link check and the open (a TOCTOU window) -------------
+
+@pytest.mark.parametrize("name", ["manifest.json", "trace.jsonl"])
+def test_a_link_out_that_the_check_did_not_see_is_never_followed_by_the_open(tmp_path, monkeypatch, name):
+    """check_links looks before the open: a link swapped in after it must still not be read
+    (the pre-check is taken away here, as if the link appeared right after it)."""
+    from rollout_trace_kit.validate.rules import layout
+
+    d = _copy_basic(tmp_path)
+    secret = tmp_path / "secret"
+    secret.write_bytes((d / name).read_bytes().replace(b'"', b'"SECRET', 1))
+    (d / name).unlink()
+    (d / name).symlink_to(secret)
+    monkeypatch.setattr(layout, "check_links", lambda ctx: True)
+    report = validate_bundle(d, Options(profile=Profile.STRICT))
+    assert [f.invariant for f in report.findings] == ["BUNDLE.CONFINED"], report.findings
+    assert report.findings[0].file == name and "SECRET" not in report.findings[0].message
+
+
+def _racing_realpath(monkeypatch, when: str, swap):
+    """os.path.realpath that runs ``swap()`` once it has resolved a path ending in ``when``:
+    the link appears after the resolution, before the open (the window, made deterministic)."""
+    real = os.path.realpath
+    done = []
+
+    def racing(p, *a, **kw):
+        got = real(p, *a, **kw)
+        if os.fspath(p).endswith(when) and not done:
+            done.append(swap())
+        return got
+
+    monkeypatch.setattr(os.path, "realpath", racing)
+
+
+@pytest.mark.parametrize("where", ["the file", "a directory on the way"])
+def test_open_within_refuses_a_link_swapped_in_after_its_resolution(tmp_path, monkeypatch, where):
+    from rollout_trace_kit import files
+
+    root, out = tmp_path / "b", tmp_path / "out"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "f").write_text("inside")
+    out.mkdir()
+    (out / "f").write_text("secret")
+    victim = root / "sub" / "f" if where == "the file" else root / "sub"
+
+    def swap():
+        if victim.is_dir():
+            shutil.rmtree(victim)
+        else:
+            victim.unlink()
+        victim.symlink_to(out / "f" if where == "the file" else out)
+
+    _racing_realpath(monkeypatch, "f", swap)
+    with pytest.raises(files.Escapes):
+        files.open_regular(root / "sub" / "f", within=root)
+    assert files.read_capped(root / "sub" / "f", 100, within=root).why == files.ESCAPES  # swapped already: a link out
+
+
+def test_open_within_reads_a_link_that_stays_inside_and_refuses_one_out(tmp_path):
+    from rollout_trace_kit import files
+
+    root = tmp_path / "b"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "f").write_text("inside")
+    (root / "in").symlink_to("sub/f")
+    (root / "out").symlink_to(tmp_path)
+    (root / "loop").symlink_to("loop")
+    assert files.read_capped(root / "in", 100, within=root).data == b"inside"
+    assert files.read_capped(root / "out", 100, within=root).why == files.ESCAPES
+    assert files.read_capped(root / "missing", 100, within=root).why == files.MISSING
+    assert files.read_capped(root / "loop", 100, within=root).why == files.UNREADABLE  # as every reader finds it

@@ -564,6 +564,44 @@ def test_a_bundle_too_large_to_replay_is_refused_unread(tmp_path, capsys):
     assert grew < (512 << 10), f"{grew} KiB more at peak"  # KiB: far below the 3 GiB it used to read
 
 
+def test_a_line_past_the_line_cap_is_refused_before_it_is_read_whole(tmp_path, capsys):
+    # one 200 MB line (within the bundle cap) was read whole, split, parsed and sent: 656 MB at
+    # peak; the validator's line cap (64 MiB) now applies while the log is read, a line at a time
+    import resource
+    import shutil
+
+    from .conftest import written_corpus_bundles
+
+    bundle = tmp_path / "d"
+    shutil.copytree(written_corpus_bundles()[0], bundle)
+    size = (bundle / "trace.jsonl").stat().st_size
+    with open(bundle / "trace.jsonl", "ab") as f:
+        f.truncate(size + 200_000_000)  # sparse: a 200 MB line of NULs, no disk used
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert check_writer_main(["--cmd", " ".join(REFERENCE), "--script", f"bundle:{bundle}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "is longer than 67108864 bytes" in err and "LINE.TOO_LONG" in err, err
+    grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grew < (160 << 10), f"{grew} KiB more at peak"  # KiB: the line cap and a copy, not 3x the line
+
+
+def test_bundle_read_keeps_lines_and_a_partial_last_line_as_before(tmp_path):
+    from rollout_trace_kit.bundle import Bundle, LineTooLong
+
+    d = tmp_path / "b"
+    d.mkdir()
+    for data, lines, trailing in [(b"", [], True), (b"\n", [b""], True), (b"a\nbb\n", [b"a", b"bb"], True),
+                                  (b"a\nbb", [b"a", b"bb"], False), (b"a\n\nb\r\n", [b"a", b"", b"b\r"], True)]:
+        (d / "trace.jsonl").write_bytes(data)
+        got = Bundle.read(d, max_line=2)
+        assert (got.lines, got.trailing_newline, got.has_trace) == (lines, trailing, True), data
+    (d / "trace.jsonl").write_bytes(b"a\nbbb\n")
+    with pytest.raises(LineTooLong, match="line 2 is longer than 2 bytes"):
+        Bundle.read(d, max_line=2)
+    assert Bundle.read(d).lines == [b"a", b"bbb"]  # no line cap unless asked
+
+
 def test_a_v3_bundle_whose_shards_decompress_past_the_cap_is_refused(monkeypatch):
     from rollout_trace_kit.conformance.writer import scripts
 

@@ -26,7 +26,7 @@ try:
 except ImportError:  # a generators dependency missing: a run then says how to get it (cases.corruptions)
     MODES = {}
 from ...output import OutputError, add_output_arguments, check_writable
-from ...progress import Progress, add_run_arguments, check_jobs
+from ...progress import Progress, add_run_arguments, check_jobs, seconds_value
 from ...model import DEFAULT_DIALECT
 from ...writer.core import written_dialects
 from ..command import REJECT_EXIT, ReducerCommand, parse_reject_exit, scratch_root
@@ -439,7 +439,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         "with --input stdin)",
     )
     p.add_argument("--input", choices=["argv", "stdin"], default="argv", help="where the bundle path goes without {bundle}")
-    p.add_argument("--timeout", type=float, default=30.0,
+    p.add_argument("--timeout", type=seconds_value, default=30.0,
                    help="seconds per run before the process group is killed (a hang)")
     p.add_argument("--reject-exit", metavar="CODE[,CODE]",
                    help="the exit status of a clean rejection, or several, comma-separated (default 1, what Codex "

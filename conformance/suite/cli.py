@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ...config import HelpFormatter
 from ...escape import display
+from ...progress import seconds_value
 from . import SUITE_VERSION, suite_root
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -104,7 +105,7 @@ def add_conformance_parser(sub) -> None:
                    help="the command is a trace writer (writer driver protocol): run the writer cases")
     r.add_argument("--dialect", action="append", help="only the cases of this dialect (repeatable)")
     r.add_argument("--only", help="only the cases whose id contains this text")
-    r.add_argument("--timeout", type=float, default=60.0, help="seconds per case")
+    r.add_argument("--timeout", type=seconds_value, default=60.0, help="seconds per case")
     r.add_argument("--root", help="the suite's folder (default: the installed conformance/)")
     r.set_defaults(func=_cmd_run)
     t = verbs.add_parser("tarball", help="pack the suite as a plain folder (no Python needed to use it)",

@@ -171,24 +171,35 @@ def _without(doc: dict, pointers: list[str]) -> dict:
     return out
 
 
+def _read_capped(path: Path, cap: int) -> bytes:
+    """A file of a bundle compared (the suite's, or one a writer under test wrote): a regular
+    file, capped; else ValueError (a FIFO there hung the run)."""
+    from ...files import read_capped
+
+    got = read_capped(path, cap, keep_prefix=False)
+    if got.data is None:
+        raise ValueError(f"{path} is {got.problem}")
+    return got.data
+
+
 def bundle_differences(expected: dict, written: Path, want: Path) -> list[str]:
     """Where the written bundle differs from the case's bundle, modulo the case's volatile fields."""
     try:
         return _differences(expected, written, want)
     except (OSError, ValueError, RecursionError) as e:  # what a writer under test wrote is not a bundle
-        return [f"the written bundle cannot be compared: {e}"]
+        return [f"the bundles cannot be compared: {e}"]
 
 
 def _differences(expected: dict, written: Path, want: Path) -> list[str]:
     volatile = expected.get("volatile") or {}
     out = []
-    m1, m2 = (json.loads((b / MANIFEST).read_bytes()) for b in (written, want))
+    m1, m2 = (json.loads(_read_capped(b / MANIFEST, MAX_CASE_FILE_BYTES)) for b in (written, want))
     if not isinstance(m1, dict) or _without(m1, volatile.get("manifest", [])) != _without(m2, volatile.get("manifest", [])):
         out.append(f"{MANIFEST} differs")
     r1: dict[str, int] = {}
     r2: dict[str, int] = {}
     # split at \n only: a JSON string may hold U+2028, which str.splitlines() would split at
-    lines1, lines2 = ((b / TRACE).read_bytes().rstrip(b"\n").split(b"\n") for b in (written, want))
+    lines1, lines2 = (_read_capped(b / TRACE, MAX_CASE_BUNDLE_BYTES).rstrip(b"\n").split(b"\n") for b in (written, want))
     if len(lines1) != len(lines2):
         out.append(f"{TRACE} has {len(lines1)} lines, expected {len(lines2)}")
     for n, (a, b) in enumerate(zip(lines1, lines2), 1):

@@ -20,7 +20,7 @@ from ... import __version__, escape
 from ...config import HelpFormatter
 from ...model import DIALECTS
 from ...output import OutputError, Report, add_output_arguments, check_writable, console
-from ...progress import Progress, add_run_arguments, check_jobs
+from ...progress import Progress, add_run_arguments, check_jobs, delay_value, seconds_value
 from ...validate.findings import Severity
 from .protocol import PROTOCOL_VERSION
 from .checks import meaning
@@ -72,8 +72,8 @@ def add_writer_parser(sub) -> None:
         default="after",
         help="kill once the writer answered op k (after), while it performs op k+1 (inflight), or both",
     )
-    p.add_argument("--inflight-delay", type=float, default=0.0, metavar="SECONDS", help="inflight: wait this long before the kill")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer")
+    p.add_argument("--inflight-delay", type=delay_value, default=0.0, metavar="SECONDS", help="inflight: wait this long before the kill")
+    p.add_argument("--timeout", type=seconds_value, default=10.0, help="seconds to wait for each answer")
     add_run_arguments(p, "crash runs")
     p.add_argument("--keep", metavar="DIR", help="keep every bundle written under DIR instead of deleting it")
     add_output_arguments(p, ("human", "json"))

@@ -252,9 +252,11 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     ordinal place too, so a writer numbering from 1 reproduces the ordinals.
     """
     if not isinstance(bundle, Bundle):
+        from ...validate.lines import DEFAULT_MAX_LINE_BYTES  # the validator's line cap: a longer line is refused
+
         name = name or str(bundle)
         try:
-            bundle = Bundle.read(bundle, MAX_BUNDLE_BYTES)
+            bundle = Bundle.read(bundle, MAX_BUNDLE_BYTES, max_line=DEFAULT_MAX_LINE_BYTES)
         except TooLarge as e:
             raise ScriptError(f"{name}: {e}") from None
     name = name or "bundle"
@@ -449,7 +451,14 @@ def _corpus(arg: str) -> list[Script]:
     return [script_from_bundle(p, f"corpus:{p.relative_to(root)}") for p in bundles]
 
 
+def _empty(source: str) -> ScriptError:
+    """``SOURCE:`` with no path: an unset variable in CI, never "the current directory"."""
+    return ScriptError(f"{source}: names no path (an unset variable?): name a {'bundle directory' if source == 'bundle' else 'file'}")
+
+
 def _bundle(arg: str) -> list[Script]:
+    if not arg:
+        raise _empty("bundle")
     p = Path(arg)
     if not (p / MANIFEST).is_file():
         raise ScriptError(f"{arg}: not a bundle directory (no {MANIFEST})")
@@ -473,6 +482,8 @@ MAX_GENERATED_EVENTS = 100_000
 def _file(arg: str) -> list[Script]:
     from ...files import read_capped  # regular files only: a FIFO or a device is refused, not read forever
 
+    if not arg:
+        raise _empty("file")
     got = read_capped(arg, MAX_SCRIPT_BYTES)
     if got.data is None or got.problem:
         raise ScriptError(f"{arg}: {'no such file' if got.missing else got.problem}")

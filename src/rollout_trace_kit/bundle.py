@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from .files import TOO_LARGE, read_capped
+from .files import TOO_LARGE, open_regular, read_capped
 from .model.common import FILE_PER_PAYLOAD
 
 MANIFEST, TRACE, PAYLOADS = FILE_PER_PAYLOAD.file_names  # every layout keeps these names
@@ -40,6 +40,10 @@ class TooLarge(ValueError):
     """A bundle's files hold more bytes than the reader was allowed."""
 
 
+class LineTooLong(TooLarge):
+    """A line of the event log is longer than the reader was allowed (``Bundle.read``'s ``max_line``)."""
+
+
 def dumps_event(event: dict[str, Any]) -> bytes:
     """One event line as the writer writes it: compact JSON, keys in model order."""
     return orjson.dumps(event)
@@ -56,6 +60,35 @@ class Special:
 
     kind: str  # "symlink" | "fifo" | "dir"
     target: str = ""  # symlink target
+
+
+def _read_lines(path: Path, left: list[int], max_line: int | None, too_large: str) -> tuple[list[bytes], bool] | None:
+    """The lines of the log at ``path`` (each without its ``\n``) and whether the last one ended
+    with one; None when it is missing or not a readable regular file. ``left``: the bytes the
+    bundle may still take (lowered by what is read)."""
+    try:
+        f = open_regular(path)
+    except OSError:  # missing, not regular (NotRegular), unreadable
+        return None
+    lines: list[bytes] = []
+    with f:
+        if os.fstat(f.fileno()).st_size > left[0]:
+            raise TooLarge(too_large)
+        while True:
+            limit = left[0] + 1 if max_line is None else min(max_line, left[0]) + 1
+            line = f.readline(limit)
+            if not line:
+                return lines, True
+            left[0] -= len(line)
+            if left[0] < 0:
+                raise TooLarge(too_large)
+            if not line.endswith(b"\n"):
+                if max_line is not None and len(line) > max_line:
+                    raise LineTooLong(f"{path}: line {len(lines) + 1} is longer than {max_line} bytes "
+                                      "(the kit's line limit, LINE.TOO_LONG)")
+                lines.append(line)  # readline stopped at the end: a partial last line
+                return lines, False
+            lines.append(line[:-1])
 
 
 @dataclass
@@ -78,11 +111,13 @@ class Bundle:
         )
 
     @classmethod
-    def read(cls, directory: str | Path, max_bytes: int = MAX_READ_BYTES) -> "Bundle":
+    def read(cls, directory: str | Path, max_bytes: int = MAX_READ_BYTES, max_line: int | None = None) -> "Bundle":
         """Load a bundle directory (regular files only) into memory.
 
         Raises :class:`TooLarge` once its files together hold more than ``max_bytes``
-        (a file that would take the total past it is not read at all).
+        (a file that would take the total past it is not read at all), and :class:`LineTooLong`
+        at a line of the log longer than ``max_line`` bytes (read no further than the cap). The
+        log is read a line at a time: never whole and then split (twice its size in memory).
         """
         d = Path(directory)
         left = [max_bytes]
@@ -97,13 +132,10 @@ class Bundle:
             return got.data
 
         manifest = _read_regular(d / MANIFEST)
-        data = _read_regular(d / TRACE)
-        has_trace = data is not None
-        data = data or b""
-        trailing = data.endswith(b"\n") or not data
-        lines = data.split(b"\n")
-        if trailing:
-            lines = lines[:-1]
+        got = _read_lines(d / TRACE, left, max_line, f"{directory}: its files hold more than {max_bytes} bytes "
+                          "(the reader's cap)")
+        has_trace = got is not None
+        lines, trailing = got or ([], True)
         payloads = {}
         if (d / PAYLOADS).is_dir():
             for p in sorted((d / PAYLOADS).iterdir()):

@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # Options (by dest) that name a file or directory: an empty value is a usage error.
-PATH_OPTIONS = ("out", "output", "keep", "repro_dir", "known", "state", "root")
+PATH_OPTIONS = ("out", "output", "keep", "repro_dir", "known", "state", "root", "case_dir")
 
 
 def _run(args: argparse.Namespace) -> int:

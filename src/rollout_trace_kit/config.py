@@ -20,6 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .progress import delay_value, seconds_value
 from .suggest import unknown_message
 
 PATH_KEYS = {"known", "repro_dir", "keep", "output"}
@@ -41,6 +42,9 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return text + " (default: %(default)s)"
 
 
+MAX_PYPROJECT_BYTES = 16 << 20  # far more than any project's pyproject.toml
+
+
 def find_pyproject(start: Path | None = None) -> Path | None:
     here = (start or Path.cwd()).resolve()
     for d in (here, *here.parents):
@@ -59,9 +63,15 @@ def load(start: Path | None = None) -> tuple[dict, Path | None]:
         import tomllib
     else:  # pragma: no cover - 3.10
         import tomli as tomllib
+    from .files import read_capped
+
+    # the working directory may be a checkout someone else made: a regular file, capped
+    got = read_capped(path, MAX_PYPROJECT_BYTES, keep_prefix=False)
+    if got.data is None:
+        raise ConfigError(f"{path}: {got.problem}")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        data = tomllib.loads(got.data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as e:
         raise ConfigError(f"{path}: {e}") from None
     table = data.get("tool", {}).get("rollout-trace", {})
     if not isinstance(table, dict):
@@ -130,6 +140,11 @@ def apply(subparsers: dict[str, argparse.ArgumentParser], table: dict, origin: P
                     continue  # a top-level value for the subcommands that accept it (format = "sarif")
                 choices = list(dict.fromkeys(str(c) for o in _all_actions(subparsers, dest) for c in (o.choices or ())))
                 raise ConfigError(f"{origin}: {key} = {value!r}: choose from {', '.join(choices)}")
+            if action.type in (seconds_value, delay_value):  # a TOML float may be nan or inf: checked as on the command line
+                try:
+                    value = action.type(str(value))
+                except argparse.ArgumentTypeError as e:
+                    raise ConfigError(f"{origin}: {key} = {value!r}: {e}") from None
             if dest in PATH_KEYS and isinstance(value, str) and value != "-":
                 value = str(origin.parent / value)
             defaults[dest] = value

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 # Why a read gave no data (Read.why)
-MISSING, UNREADABLE, IRREGULAR, TOO_LARGE = "missing", "unreadable", "irregular", "too_large"
+MISSING, UNREADABLE, IRREGULAR, TOO_LARGE, ESCAPES = "missing", "unreadable", "irregular", "too_large", "escapes"
 
 
 class NotRegular(OSError):
@@ -26,6 +26,14 @@ class NotRegular(OSError):
     def __init__(self, path: Path | str, kind: str):
         super().__init__(f"{os.fspath(path)} is {kind}")
         self.kind = kind
+
+
+class Escapes(OSError):
+    """The path leads out of the directory it must stay in, or a symbolic link on the way
+    changed while it was opened (see :func:`open_regular`'s ``within``)."""
+
+    def __init__(self, path: Path | str, within: Path | str):
+        super().__init__(f"{os.fspath(path)} leads out of {os.fspath(within)}, or a symbolic link on the way changed")
 
 
 def kind_of(mode: int) -> str:
@@ -63,14 +71,16 @@ def is_regular(path: Path | str) -> bool:
     return file_problem(path) is None
 
 
-def open_regular(path: Path | str, *, follow_symlinks: bool = True) -> BinaryIO:
+def open_regular(path: Path | str, *, follow_symlinks: bool = True, within: Path | str | None = None) -> BinaryIO:
     """``path`` opened for binary reading, only if it is a regular file.
 
     Raises FileNotFoundError, :class:`NotRegular` or another OSError. The open itself
     is non-blocking, so a FIFO (even one swapped in after a check) cannot hang it;
-    the file is then refused by ``fstat`` before any byte is read.
+    the file is then refused by ``fstat`` before any byte is read. With ``within`` (a
+    directory holding ``path``), the file opened is one inside it, whatever symbolic link
+    is swapped in meanwhile (:func:`_open_beneath`); else :class:`Escapes`.
     """
-    fd, _ = _open_regular_fd(path, follow_symlinks)
+    fd, _ = _open_regular_fd(path, follow_symlinks, within)
     try:
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
@@ -82,11 +92,12 @@ def open_regular(path: Path | str, *, follow_symlinks: bool = True) -> BinaryIO:
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
 
 
-def _open_regular_fd(path: Path | str, follow_symlinks: bool) -> tuple[int, os.stat_result]:
+def _open_regular_fd(path: Path | str, follow_symlinks: bool,
+                     within: Path | str | None = None) -> tuple[int, os.stat_result]:
     """A descriptor of ``path`` and its stat, only if it is a regular file (see open_regular)."""
     flags = _OPEN_FLAGS if follow_symlinks else _OPEN_FLAGS | os.O_NOFOLLOW
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, flags) if within is None else _open_beneath(path, within, flags)
     except OSError as e:
         if not follow_symlinks and os.path.islink(path):  # ELOOP from O_NOFOLLOW
             raise NotRegular(path, "a symlink") from None
@@ -99,6 +110,59 @@ def _open_regular_fd(path: Path | str, follow_symlinks: bool) -> tuple[int, os.s
     except BaseException:
         os.close(fd)
         raise
+
+
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_beneath(path: Path | str, within: Path | str, flags: int) -> int:
+    """``path`` opened with ``flags``, never outside the directory ``within``.
+
+    A check of a symbolic link before an ``open`` that follows it leaves a window: a link
+    swapped in between is followed (a TOCTOU race). Here the link is resolved once
+    (``realpath``), the result must lie inside ``within``, and it is then opened from
+    ``within``'s descriptor one component at a time, each with O_NOFOLLOW: a link that
+    appears on the way after the resolution makes the open fail (ELOOP), never leads elsewhere.
+    """
+    real_root = os.path.realpath(within)
+    rel = os.path.relpath(os.path.realpath(path), real_root)
+    parts = rel.split(os.sep)
+    if os.pardir in parts or os.path.isabs(rel) or rel == os.curdir:
+        raise Escapes(path, within)
+    if os.open not in os.supports_dir_fd:  # no openat here: the resolved path, its last component unfollowed
+        return _unfollowed(path, within, os.path.join(real_root, rel), flags, None)
+    at = os.open(real_root, _DIR_FLAGS & ~os.O_NOFOLLOW)
+    try:
+        for part in parts[:-1]:
+            step = _unfollowed(path, within, part, _DIR_FLAGS, at)
+            os.close(at)
+            at = step
+        return _unfollowed(path, within, parts[-1], flags | os.O_NOFOLLOW, at)
+    finally:
+        os.close(at)
+
+
+def _unfollowed(path: Path | str, within: Path | str, name: str, flags: int, at: int | None) -> int:
+    """``name`` opened (from the directory descriptor ``at``) with O_NOFOLLOW in ``flags``. A
+    symbolic link there (ELOOP, or ENOTDIR for a directory) is :class:`Escapes`, unless
+    ``path`` is a loop of links, which no reader can open (the OSError itself)."""
+    import errno
+
+    try:
+        return os.open(name, flags, dir_fd=at)
+    except OSError as e:
+        if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        try:
+            if not stat.S_ISLNK(os.stat(name, dir_fd=at, follow_symlinks=False).st_mode):
+                raise
+            os.stat(path)
+        except OSError as again:
+            if again.errno == errno.ELOOP:
+                raise again from None
+            if again is e:
+                raise
+        raise Escapes(path, within) from None
 
 
 @dataclass(frozen=True)
@@ -115,19 +179,23 @@ class Read:
         return self.why == MISSING
 
 
-def read_capped(path: Path | str, cap: int, *, follow_symlinks: bool = True, keep_prefix: bool = True) -> Read:
+def read_capped(path: Path | str, cap: int, *, follow_symlinks: bool = True, keep_prefix: bool = True,
+                within: Path | str | None = None) -> Read:
     """The bytes of the regular file at ``path``.
 
     ``data`` is None when the file is missing or not a regular file. A file larger
     than ``cap`` sets ``problem``: with ``keep_prefix`` its first ``cap`` bytes are
     read, without it none are (a file already too large when opened is not read at all).
+    ``within``: as :func:`open_regular` (a file out of it gives ``why`` ESCAPES).
     """
     # Plain descriptor reads, no file object: validating 60,000 small payload files spends
     # much of its time here.
     try:
-        fd, st = _open_regular_fd(path, follow_symlinks)
+        fd, st = _open_regular_fd(path, follow_symlinks, within)
     except FileNotFoundError:
         return Read(None, "missing", why=MISSING)
+    except Escapes:
+        return Read(None, "a symbolic link out of the directory (or one that changed while opened)", why=ESCAPES)
     except NotRegular as e:
         return Read(None, e.kind, why=IRREGULAR)
     except OSError as e:

@@ -43,6 +43,31 @@ def jobs_value(text: str) -> int:
     return n
 
 
+# The longest wait the kit accepts (about 11.6 days): beyond it, poll()'s milliseconds and a
+# thread's timeout overflow (a traceback), and no run means it.
+MAX_SECONDS = 1e6
+
+
+def seconds_value(text: str, *, zero_ok: bool = False) -> float:
+    """A duration option (``--timeout``): a finite number of seconds > 0 (>= 0 with ``zero_ok``),
+    at most :data:`MAX_SECONDS`. NaN made every case a hang at once, inf a traceback."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and (value >= 0 if zero_ok else value > 0) and value <= MAX_SECONDS):
+        least = ">= 0" if zero_ok else "> 0"
+        raise argparse.ArgumentTypeError(f"expected a number of seconds {least} and at most {MAX_SECONDS:.0f}, not {text!r}")
+    return value
+
+
+def delay_value(text: str) -> float:
+    """A delay option (``--inflight-delay``): as :func:`seconds_value`, 0 allowed."""
+    return seconds_value(text, zero_ok=True)
+
+
 def add_run_arguments(p: argparse.ArgumentParser, what: str) -> None:
     """``--jobs`` (``what``: what runs in parallel) and ``--progress``."""
     p.add_argument("--jobs", "-j", type=jobs_value, default="auto",

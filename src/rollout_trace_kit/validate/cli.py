@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -34,7 +35,8 @@ MAX_SEARCH_ENTRIES = 1_000_000
 
 def find_bundles(path: Path, unsearched: dict[Path, str] | None = None) -> list[Path]:
     """A bundle, or every bundle below a directory (sorted), without following symlinks: a
-    symlink to a bundle is listed itself, and judged a finding by :func:`fleet.linked_report`.
+    symlink to a directory (a bundle or a tree of them) or a dangling one is listed itself, and
+    judged a finding by :func:`fleet.linked_report`. ``path`` itself is followed when it is a link.
     Hidden directories (``.git``, ``.venv``) are not bundles and are not searched. A directory
     no one may list is listed (judged: a finding); where a cap stops the search, the directory is
     listed and ``unsearched`` says why (a finding, see :func:`fleet.unsearched_report`)."""
@@ -82,7 +84,9 @@ def _search(path: Path, depth: int, found: list[Path], stopped: dict[Path, str],
         return
     for child, link in children:
         if link:
-            if child.is_dir() and looks_like_bundle(child):
+            # a link to a directory (a bundle, or a tree of them) or a dangling one: listed, judged a
+            # finding (never followed, never skipped); a link to a file is no bundle, as a file is not
+            if child.is_dir() or not child.exists():
                 found.append(child)
         elif looks_like_bundle(child):
             found.append(child)
@@ -169,6 +173,32 @@ def refuse_writing_into(targets: list[str], bundles: list[Path]) -> None:
             if str(parent) in inside:
                 raise UsageError(f"{escape.path(target)} is inside the bundle {escape.path(parent)}, "
                                  "which this run checks: the kit never writes into a bundle it checks")
+        linked = _hard_link_into(target, bundles)
+        if linked is not None:
+            raise UsageError(f"{escape.path(target)} is a hard link to {escape.path(linked)}, which this run "
+                             "checks: writing it would truncate that file; the kit never writes into a bundle it checks")
+
+
+def _hard_link_into(target: str, bundles: list[Path]) -> Path | None:
+    """The file of a bundle that ``target`` is another name of (the same inode: writing one
+    truncates the other), or None. Only a file with more than one name is looked for."""
+    try:
+        st = os.stat(target)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink < 2:
+        return None
+    for bundle in bundles:
+        for top, _, names in os.walk(bundle):  # symlinks not followed: only what the bundle holds
+            for name in names:
+                path = os.path.join(top, name)
+                try:
+                    other = os.stat(path, follow_symlinks=False)
+                except OSError:
+                    continue
+                if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+                    return Path(path)
+    return None
 
 
 def run_validate(args: argparse.Namespace) -> int:

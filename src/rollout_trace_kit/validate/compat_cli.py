@@ -33,8 +33,10 @@ def needs_passes(releases: dict | None) -> list[str]:
                    if not v["exact"] and v.get("judged_as")})
 
 
-def merge_passes(bundle: Path, own: dict | None, others: dict[str, dict | None]) -> dict:
-    """The compat row: each epoch judged by the pass as the dialect its release reads the bundle as."""
+def merge_passes(bundle: Path, own: dict | None, others: dict[str, dict | None],
+                 findings: list | None = None) -> dict:
+    """The compat row: each epoch judged by the pass as the dialect its release reads the bundle as.
+    ``findings``: the own pass's, which say why when no release was judged."""
     from .release_verdict import summarize_verdicts
 
     doc = own or {}
@@ -43,8 +45,9 @@ def merge_passes(bundle: Path, own: dict | None, others: dict[str, dict | None])
         theirs = (other or {}).get("epochs") or []
         verdicts = [t if (not v["exact"] and v.get("judged_as") == name and t["exact"]) else v
                     for v, t in zip(verdicts, theirs)]
-    if not verdicts:  # no verdict at all (a bundle the check declined: a symlink)
-        return {"bundle": str(bundle), **doc}
+    if not verdicts:  # no verdict at all (a bundle the check declined: a symlink, a search cap): say why
+        why = [{"invariant": f.invariant, "message": f.message} for f in findings or []]
+        return {"bundle": str(bundle), **doc, **({"not_judged": why} if why else {})}
     return {"bundle": str(bundle), **summarize_verdicts(doc.get("schema_version"), verdicts)}
 
 
@@ -54,9 +57,10 @@ def judge_bundle(bundle: Path) -> dict:
 
     from .engine import validate_bundle
 
-    own = validate_bundle(bundle, JUDGING).releases
+    report = validate_bundle(bundle, JUDGING)
+    own = report.releases
     others = {name: validate_bundle(bundle, replace(JUDGING, dialect=name)).releases for name in needs_passes(own)}
-    return merge_passes(bundle, own, others)
+    return merge_passes(bundle, own, others, report.findings)
 
 
 def run_compat(args: argparse.Namespace) -> int:
@@ -78,9 +82,12 @@ def run_compat(args: argparse.Namespace) -> int:
     given = {Path(p) for p in args.paths}
     links = frozenset(b for b in bundles if b not in given and b.is_symlink())
     own: list = [None] * len(bundles)
+    declined: list = [None] * len(bundles)  # the findings of a bundle no release was judged for
     with Progress("compat", "bundles", args.progress, total=len(bundles)) as bar:
         for n, (i, report) in enumerate(judge(bundles, JUDGING, args.jobs, links=links, unsearched=unsearched), 1):
             own[i] = report.releases
+            if not (report.releases or {}).get("epochs"):
+                declined[i] = report.findings
             bar.update(n)
     others: list[dict[str, dict | None]] = [{} for _ in bundles]
     for name in sorted({d for r in own for d in needs_passes(r)}):
@@ -88,7 +95,7 @@ def run_compat(args: argparse.Namespace) -> int:
         for j, report in judge([bundles[i] for i in todo], replace(JUDGING, dialect=name), args.jobs, links=links,
                                unsearched=unsearched):
             others[todo[j]][name] = report.releases
-    rows = [merge_passes(b, r, o) for b, r, o in zip(bundles, own, others)]
+    rows = [merge_passes(b, r, o, d) for b, r, o, d in zip(bundles, own, others, declined)]
     if args.format == "json":
         print(json.dumps(escape.tree({"bundles": rows}), indent=2, ensure_ascii=False))
     else:
@@ -105,6 +112,8 @@ def run_compat(args: argparse.Namespace) -> int:
                         f" {why['pointer']}" if why.get("pointer") else "")
                     console.print(f"  [dim]{label} {escape_markup(span)}: {escape_markup(where)} "
                                   f"{escape_markup(why['invariant'])}: {escape_markup(why['message'])}[/]")
+            for why in r.get("not_judged") or []:
+                console.print(f"  not judged: {escape_markup(why['invariant'])}: {escape_markup(why['message'])}")
             if r.get("unknown"):
                 console.print(f"  [dim]not probed nor inferred: {escape_markup(', '.join(r['unknown']))}[/]")
     return EXIT_OK if all(r.get("readers") for r in rows) else EXIT_NONE

@@ -105,12 +105,13 @@ def _guarded(ctx: Context, step: Callable[[Context], T]) -> T | None:
 def _run(ctx: Context) -> None:
     if not layout.check_bundle_dir(ctx) or not layout.check_links(ctx):
         return
-    layout.load_manifest(ctx)
+    if not layout.load_manifest(ctx):
+        return
     if ctx.dialect is not None and not layout.store_readable(ctx, READABLE_STORES):
         return
     f = layout.open_trace(ctx)
     if f is None:
-        if ctx.dialect is None:
+        if ctx.dialect is None and not layout.declined(ctx):
             layout.dialect_from_first_event(ctx, None)
         return
     with f:

@@ -55,7 +55,8 @@ def linked_report(path: Path, options: Options) -> BundleReport:
         target = os.readlink(path)
     except OSError as e:
         target = f"? ({e.strerror})"
-    return _internal(path, options, f"a symbolic link to {target} in a directory of bundles: links are not "
+    dangling = "" if os.path.exists(path) else " (dangling)"
+    return _internal(path, options, f"a symbolic link to {target}{dangling} in a directory of bundles: links are not "
                      "followed there; validate the target itself", invariant=layout.IS_DIRECTORY.id)
 
 

@@ -330,12 +330,12 @@ def summarize(bundle: Path, max_line: int = DEFAULT_MAX_LINE_BYTES) -> BundleSum
     summary = BundleSummary()
     if leads_out(bundle, MANIFEST) is not None or leads_out(bundle, TRACE) is not None:
         return summary  # never read outside the bundle (BUNDLE.CONFINED)
-    got = read_capped(bundle / MANIFEST, MAX_MANIFEST_BYTES, keep_prefix=False)
+    got = read_capped(bundle / MANIFEST, MAX_MANIFEST_BYTES, keep_prefix=False, within=bundle)
     manifest = _loads(got.data) if got.data is not None else None
     if isinstance(manifest, dict):
         summary.manifest_schema = manifest.get("schema_version")
     try:
-        with open_regular(bundle / TRACE) as f:
+        with open_regular(bundle / TRACE, within=bundle) as f:
             ended = False
             for n, raw in enumerate(iter(lambda: f.readline(max_line + 1), b""), 1):
                 if len(raw) > max_line:

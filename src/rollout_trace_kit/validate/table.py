@@ -40,20 +40,51 @@ def finding_rows(report: BundleReport, release: str | None = None) -> list[dict[
     return [{**base, "invariant": inv, "severity": sev, "findings": n} for (inv, sev), n in sorted(counted.items())]
 
 
+class NotABundle(str):
+    """A path :func:`bundle_paths` lists that is no bundle to judge: ``why`` says what it is
+    (a symbolic link met in the tree, or a directory where a search cap stopped). A ``str``
+    (pickled whole, so it reaches a Dask worker with its ``why``); :func:`judge_rows` gives it
+    the finding ``validate`` gives it."""
+
+    why: str
+    link: bool
+
+    def __new__(cls, path: str, why: str = "", link: bool = False) -> "NotABundle":
+        self = super().__new__(cls, path)
+        self.why, self.link = why, link
+        return self
+
+
 def judge_rows(bundle: str, release: str | None = None, profile: str = "writer") -> list[dict[str, Any]]:
     """Validate one bundle (as ``release`` would read and write it, when given) and return its
     rows: the function to map over a fleet. Never raises for a bad bundle (findings instead)."""
     from .engine import validate_bundle
+    from .fleet import linked_report, unsearched_report
 
-    report = validate_bundle(bundle, Options(profile=Profile.parse(profile), release=release))
+    options = Options(profile=Profile.parse(profile), release=release)
+    if isinstance(bundle, NotABundle):  # as validate judges it: a link, or a cap reached (never "ok")
+        report = (linked_report(Path(bundle), options) if bundle.link
+                  else unsearched_report(Path(bundle), options, bundle.why))
+    else:
+        report = validate_bundle(bundle, options)
     return finding_rows(report, release)
 
 
 def bundle_paths(root: str | Path) -> list[str]:
-    """Every bundle below ``root`` (sorted), as ``validate`` walks a directory: a symlink to a
-    bundle is listed (``validate`` reports it; :func:`judge_rows` judges what it points to), and so
-    is a directory that cannot be listed or where a search cap stopped (:func:`judge_rows` gives it
-    findings: no directory is skipped silently)."""
+    """Every bundle below ``root`` (sorted), as ``validate`` walks a directory. A symlink to a
+    directory (or a dangling one) is listed, and so is a directory that cannot be listed or
+    where a search cap stopped: each is a finding from :func:`judge_rows`, as from ``validate``
+    (links and caps as :class:`NotABundle`); no directory is skipped silently."""
     from .cli import find_bundles
 
-    return [str(b) for b in find_bundles(Path(root))]
+    top = Path(root)
+    unsearched: dict[Path, str] = {}
+    out: list[str] = []
+    for b in find_bundles(top, unsearched):
+        if b in unsearched:
+            out.append(NotABundle(str(b), unsearched[b]))
+        elif b != top and b.is_symlink():  # the root itself is followed, as validate's PATH is
+            out.append(NotABundle(str(b), link=True))
+        else:
+            out.append(str(b))
+    return out

@@ -16,6 +16,7 @@ from pathlib import Path
 from ... import escape
 from ...config import HelpFormatter
 from ...model import DIALECTS
+from ...progress import seconds_value
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 EPOCH_READER_SHARE = 10  # the oldest reader of each epoch gets 1/10 of --mutations
@@ -169,7 +170,7 @@ def add_diff_parser(csub) -> None:
                         "else the temporary directory)")
     d.add_argument("--jobs", "-j", type=int, default=1,
                    help="worker processes, each making, writing and judging mutants both ways (use the core count)")
-    d.add_argument("--timeout", type=float, default=10.0, help="seconds before a reducer run counts as a hang")
+    d.add_argument("--timeout", type=seconds_value, default=10.0, help="seconds before a reducer run counts as a hang")
     d.add_argument("--shrink-tests", type=int, default=100, help="judgements spent shrinking each class (0: none)")
     d.add_argument("--format", choices=["human", "json"], default="human")
     d.add_argument("--output", "-o", metavar="FILE", help="write the report here (default: standard output)")

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-from ...files import IRREGULAR, TOO_LARGE, NotRegular, open_regular, read_capped
+from ...files import ESCAPES, IRREGULAR, TOO_LARGE, Escapes, NotRegular, open_regular, read_capped
 from ...model import DIALECTS, dialect_for_schema_version
 from ...model.types import Int, unwrap
 from ..catalogue import R, W, invariant
@@ -182,10 +182,32 @@ def check_links(ctx: Context) -> bool:
     return True
 
 
-def load_manifest(ctx: Context) -> None:
-    """Read and check the manifest, then choose the dialect (ctx.dialect)."""
+def _swapped(ctx: Context, name: str) -> None:
+    """``name`` passed check_links, then its open met a symbolic link out of the bundle: one
+    swapped in meanwhile (the open never follows it, see files.open_regular's ``within``)."""
+    ctx.report(CONFINED, f"{name} became a symbolic link (or a link on its way changed) while the kit "
+               "opened it; the kit never reads outside the bundle: it declined to judge the bundle",
+               file=name, line=None, seq=None)
+
+
+def declined(ctx: Context) -> bool:
+    """Whether the kit declined to judge the bundle (BUNDLE.CONFINED)."""
+    return any(f.invariant == CONFINED.id for f in ctx.findings)
+
+
+def load_manifest(ctx: Context) -> bool:
+    """Read and check the manifest, then choose the dialect (ctx.dialect); False when the kit
+    declines to judge the bundle (its manifest leads out of it)."""
+    got = read_capped(ctx.bundle / MANIFEST, MAX_MANIFEST_BYTES, keep_prefix=False, within=ctx.bundle)
+    if got.why == ESCAPES:
+        _swapped(ctx, MANIFEST)
+        return False
+    _check_manifest(ctx, got)
+    return True
+
+
+def _check_manifest(ctx: Context, got) -> None:
     here: Where = dict(file=MANIFEST, line=None, seq=None)
-    got = read_capped(ctx.bundle / MANIFEST, MAX_MANIFEST_BYTES, keep_prefix=False)
     if got.why == TOO_LARGE:
         ctx.report(MANIFEST_JSON, f"{MANIFEST} is larger than {MAX_MANIFEST_BYTES} bytes", **here)
         return
@@ -331,9 +353,13 @@ def store_readable(ctx: Context, stores) -> bool:
 
 
 def open_trace(ctx: Context) -> BinaryIO | None:
-    """``trace.jsonl`` opened for reading, or None (reported) when it is not a readable regular file."""
+    """``trace.jsonl`` opened for reading, or None (reported) when it is not a readable regular file
+    or leads out of the bundle (then the kit declines: see :func:`declined`)."""
     try:
-        return open_regular(ctx.bundle / TRACE)
+        return open_regular(ctx.bundle / TRACE, within=ctx.bundle)
+    except Escapes:
+        _swapped(ctx, TRACE)
+        return None
     except FileNotFoundError:
         problem = "missing"
     except NotRegular as e:
