@@ -448,7 +448,7 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
         return None, None
     _report_skipped(ctx, raw, skipped)
     if ctx.summary is not None and OVERFLOW_LITERAL.search(text) and isinstance(obj, dict) \
-            and holds_overflow(obj.get("payload")):
+            and holds_overflow(obj.get(E.PAYLOAD)):
         ctx.summary.note_overflow(EVENT_PAYLOAD_PLACE, raw.number)  # serde buffers the payload (RELEASE.NUMBER_RANGE)
     return _validate(ctx, raw, td, fast_event, obj)
 
