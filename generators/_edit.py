@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from ..model.common import EnvelopeKey as E
+from ..model.common import EnvelopeKey as E, ManifestKey
 from ..bundle import Bundle, dumps_pretty
 from ..model import DEFAULT_DIALECT, DIALECTS, dialect_for_schema_version, facts
 from ..model.types import Dialect
@@ -34,7 +34,7 @@ class Editor:
         if isinstance(dialect, str):
             dialect = DIALECTS[dialect]
         if dialect is None:
-            dialect = dialect_for_schema_version(bundle.manifest_dict().get("schema_version")) or DIALECTS[DEFAULT_DIALECT]
+            dialect = dialect_for_schema_version(bundle.manifest_dict().get(ManifestKey.SCHEMA_VERSION)) or DIALECTS[DEFAULT_DIALECT]
         self.dialect = dialect
         self.layout = dialect.layout
         self.original = bundle

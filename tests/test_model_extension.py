@@ -766,6 +766,55 @@ def test_the_envelope_guard_finds_what_it_bans():
     assert sorted(h.split(":")[1] for h in hits) == ["1", "2", "3"]  # a payload's own thread_id is not the envelope's
 
 
+def _names_the_manifest(node) -> bool:
+    """``manifest``, ``ctx.manifest``, ``b.manifest_dict()``: an expression that is the manifest."""
+    import ast
+
+    if isinstance(node, ast.Call):
+        node = node.func
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+    return "manifest" in name.lower()
+
+
+def _manifest_literal_reads(rel: str, tree) -> list[str]:
+    """``manifest["rollout_id"]``, ``ctx.manifest.get("schema_version")``, ``"trace_id" in manifest``:
+    the manifest by typed-in keys (model.common.ManifestKey)."""
+    import ast
+
+    from rollout_trace_kit.model.common import ManifestKey
+
+    keys = {v for k, v in vars(ManifestKey).items() if k.isupper()}
+    found = []
+    for node in ast.walk(tree):
+        key = None
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and _names_the_manifest(node.value):
+            key = node.slice.value
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr in ("get", "pop", "setdefault") and _names_the_manifest(node.func.value)
+              and node.args and isinstance(node.args[0], ast.Constant)):
+            key = node.args[0].value
+        elif (isinstance(node, ast.Compare) and isinstance(node.left, ast.Constant) and len(node.ops) == 1
+              and isinstance(node.ops[0], (ast.In, ast.NotIn)) and _names_the_manifest(node.comparators[0])):
+            key = node.left.value
+        if key in keys:
+            found.append(f"{rel}:{node.lineno}: manifest key {key!r} typed in (model.common.ManifestKey)")
+    return found
+
+
+def test_no_manifest_key_is_read_by_a_typed_in_name():
+    found = [hit for rel, _, tree in _sources() for hit in _manifest_literal_reads(rel, tree)]
+    assert not found, "\n".join(found)
+
+
+def test_the_manifest_guard_finds_what_it_bans():
+    import ast
+
+    code = ('a = manifest["rollout_id"]\nb = ctx.manifest.get("schema_version")\nc = "trace_id" in manifest\n'
+            'd = b.manifest_dict().get("schema_version")\ne = record.get("schema_version")\nf = manifest.get("x")\n')
+    hits = _manifest_literal_reads("x.py", ast.parse(code))
+    assert sorted(h.split(":")[1] for h in hits) == ["1", "2", "3", "4"]
+
+
 # -- the bundle's file names in messages and generated prose are the layout's -------------------------
 
 

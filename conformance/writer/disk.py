@@ -15,7 +15,7 @@ import os
 
 import orjson
 
-from ...model.common import EnvelopeKey as E
+from ...model.common import EnvelopeKey as E, ManifestKey
 from ...compilers.canonical import EventError, canonical_event, dumps
 from ...model import facts
 from ...model.types import STORE_ZSTD_SHARDS
@@ -279,7 +279,7 @@ class DiskChecker:
             seq = None
         if disk.get(E.SCHEMA_VERSION) != self.dialect.schema_version:
             self.f.add("ENVELOPE.SCHEMA_VERSION", f"{where}: schema_version {short(disk.get(E.SCHEMA_VERSION))}, the dialect writes {self.dialect.schema_version}", op_index, seq=seq)
-        rollout = self.manifest.get("rollout_id") if self.manifest else None
+        rollout = self.manifest.get(ManifestKey.ROLLOUT_ID) if self.manifest else None
         if rollout is not None and disk.get(E.ROLLOUT_ID) != rollout:
             self.f.add("ENVELOPE.ROLLOUT_ID", f"{where}: rollout_id {short(disk.get(E.ROLLOUT_ID))} is not the manifest's", op_index, seq=seq)
         if type(disk.get(E.WALL_TIME)) is not int:

@@ -35,7 +35,7 @@ from typing import Callable
 
 import orjson
 
-from ...model.common import EnvelopeKey as E
+from ...model.common import EnvelopeKey as E, ManifestKey
 from ...corpus import corpus_root
 
 from ...bundle import MANIFEST, TRACE, Bundle, TooLarge
@@ -268,9 +268,9 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         raise ScriptError(f"{name}: {MANIFEST} is not JSON: {e}") from None
     if not isinstance(manifest, dict):
         raise ScriptError(f"{name}: {MANIFEST} is not a JSON object")
-    dialect = dialect_for_schema_version(manifest.get("schema_version"))
+    dialect = dialect_for_schema_version(manifest.get(ManifestKey.SCHEMA_VERSION))
     if dialect is None:
-        raise ScriptError(f"{name}: unknown schema_version {_shown(manifest.get('schema_version'))}")
+        raise ScriptError(f"{name}: unknown schema_version {_shown(manifest.get(ManifestKey.SCHEMA_VERSION))}")
     if not writes_store(dialect):
         raise ScriptError(f"{name}: dialect {dialect.name} keeps payloads in a {dialect.layout.store} store, "
                           "which script replay does not read yet")
@@ -283,9 +283,9 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     b = ScriptBuilder(
         name,
         dialect.name,
-        trace_id=manifest["trace_id"],
-        rollout_id=manifest["rollout_id"],
-        root_thread_id=manifest["root_thread_id"],
+        trace_id=manifest[ManifestKey.TRACE_ID],
+        rollout_id=manifest[ManifestKey.ROLLOUT_ID],
+        root_thread_id=manifest[ManifestKey.ROOT_THREAD_ID],
     )
     events = bundle.events()
     for n, ev in enumerate(events, 1):

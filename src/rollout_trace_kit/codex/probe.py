@@ -25,7 +25,7 @@ from ..model.common import EnvelopeKey as E
 from .. import __version__
 from ..bundle import MANIFEST, PAYLOADS, TRACE
 from ..model.releases import PROBED_SCHEMA_VERSIONS, REDUCER_ENUM_SITES
-from ..model.common import FILE_PER_PAYLOAD, ZSTD_SHARDS
+from ..model.common import FILE_PER_PAYLOAD, ZSTD_SHARDS, ManifestKey, envelope
 from .install import InstallError, ensure_codex, remove_install, trace_reduce
 from .probe_bodies import body_facts
 from .probe_depths import envelope_rules, payloads_opened, runtime_depths
@@ -177,8 +177,8 @@ def _with_schema(n: int):
     def edit(events: list[dict], manifest: dict | None) -> None:
         for e in events:
             e[E.SCHEMA_VERSION] = n
-        if isinstance(manifest, dict) and "schema_version" in manifest:
-            manifest["schema_version"] = n
+        if isinstance(manifest, dict) and ManifestKey.SCHEMA_VERSION in manifest:
+            manifest[ManifestKey.SCHEMA_VERSION] = n
     return edit
 
 
@@ -228,7 +228,7 @@ def reducer_facts(reducer: Reducer, bundles: list[Path]) -> dict:
                                  if (r := reducer.run_edited(ref_bundle, _without_ref_key(key)))[0]
                                  and f"missing field `{key}`" in r[1]]
     envelope_required = []
-    for key in ("schema_version", "seq", "wall_time_unix_ms", "rollout_id", "thread_id", "codex_turn_id"):
+    for key in (f.name for f in envelope(1).fields if f.name != E.PAYLOAD):  # the model's envelope keys
         rc, err = reducer.run_edited(base, _without("rollout_started", key, envelope=True))
         if rc and f"missing field `{key}`" in err:
             envelope_required.append(key)
@@ -428,7 +428,7 @@ def corpus_bundles_read(record: dict) -> list[Path]:
             manifest = json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(manifest, dict) and manifest.get("schema_version") == own:
+        if isinstance(manifest, dict) and manifest.get(ManifestKey.SCHEMA_VERSION) == own:
             out.append(bundle)
     return out
 

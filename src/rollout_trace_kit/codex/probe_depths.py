@@ -249,7 +249,7 @@ def _repeat(seqs: list[dict]) -> None:
 
 
 def _other_rollout(events: list[dict]) -> None:
-    events[len(events) // 2]["rollout_id"] = "01a2139c-0000-7000-8000-000000000000"
+    events[len(events) // 2][E.ROLLOUT_ID] = "01a2139c-0000-7000-8000-000000000000"
 
 
 # invariant -> an edit of a readable bundle's events that breaks it alone

@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..model.common import EnvelopeKey as E
+from ..model.common import EnvelopeKey as E, ManifestKey
 from ..files import open_regular, read_capped
 from ..model.types import Dialect
 from .context import Options
@@ -135,7 +135,7 @@ def complete_summary(ctx) -> None:
         # the pass stopped before the events (a dialect or payload store the validator cannot read): read them plainly
         summary = ctx.summary = summarize(ctx.bundle)
     if isinstance(ctx.manifest, dict):
-        summary.manifest_schema = ctx.manifest.get("schema_version")
+        summary.manifest_schema = ctx.manifest.get(ManifestKey.SCHEMA_VERSION)
     if summary.unreadable_line is None:
         summary.unreadable_line = next((f.line for f in ctx.findings if f.invariant in _UNREADABLE_LINE
                                         and f.profile is Profile.REDUCER), None)
@@ -333,7 +333,7 @@ def summarize(bundle: Path, max_line: int = DEFAULT_MAX_LINE_BYTES) -> BundleSum
     got = read_capped(bundle / MANIFEST, MAX_MANIFEST_BYTES, keep_prefix=False, within=bundle)
     manifest = _loads(got.data) if got.data is not None else None
     if isinstance(manifest, dict):
-        summary.manifest_schema = manifest.get("schema_version")
+        summary.manifest_schema = manifest.get(ManifestKey.SCHEMA_VERSION)
     try:
         with open_regular(bundle / TRACE, within=bundle) as f:
             ended = False

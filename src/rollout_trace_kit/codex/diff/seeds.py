@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 
 from ...bundle import Bundle
+from ...model.common import ManifestKey
 
 GENERATED = 8  # generated seed bundles per run
 EVENT_COUNTS = (24, 40, 60, 100)
@@ -42,7 +43,7 @@ def real_seeds(dialect: str, release: str | None = None) -> list[tuple[str, Bund
         spec = f"corpus:codex-{corpus_release}"
         for path in bundles_of_paths([spec]):
             b = Bundle.read(path)
-            if b.manifest_dict().get("schema_version") == want:
+            if b.manifest_dict().get(ManifestKey.SCHEMA_VERSION) == want:
                 out.append((f"{spec}/{Path(path).name}", _readable(b, known)))
     return out
 

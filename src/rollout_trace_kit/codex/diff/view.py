@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...bundle import Bundle
-from ...model.common import ZSTD_SHARDS
+from ...model.common import ZSTD_SHARDS, ManifestKey
 from ...store.shards import Record, compress_records, read_records
 from . import jsontext
 
@@ -76,7 +76,7 @@ def is_store(bundle: Bundle) -> bool:
 
 def _schema(bundle: Bundle) -> Any:
     try:
-        return bundle.manifest_dict().get("schema_version")
+        return bundle.manifest_dict().get(ManifestKey.SCHEMA_VERSION)
     except (ValueError, AttributeError):
         return None
 

@@ -113,7 +113,7 @@ DUPLICATE_RECORD = invariant(
 )
 REF_SHARD = invariant(
     "STORE.REF_SHARD",
-    f"A ref's shard exists: `{PAYLOADS}/{{shard:06}}.zst`.",
+    f"A ref's shard exists: `{ZSTD_SHARDS.payload_file}`.",
     **_V3, v3=R,
     source='0.171.0 reducer: "open shard {path}"',
 )

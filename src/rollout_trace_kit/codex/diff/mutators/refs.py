@@ -8,7 +8,7 @@ import random
 from typing import Any
 
 from ....bundle import PAYLOADS
-from ....model.common import FILE_PER_PAYLOAD, RAW_PAYLOAD_KINDS
+from ....model.common import FILE_PER_PAYLOAD, RAW_PAYLOAD_KINDS, ZSTD_SHARDS
 from ..jsontext import get, put
 from ..view import RefSite, parsed_lines, ref_sites, set_line
 from . import Mutator
@@ -157,7 +157,7 @@ def ref_path_added(bundle, rng: random.Random) -> bool:
     if not found:
         return False
     events, site = found
-    site.ref["path"] = rng.choice((f"{PAYLOADS}/000001.zst", f"{PAYLOADS}/1.json", ""))
+    site.ref["path"] = rng.choice((f"{PAYLOADS}/{ZSTD_SHARDS.shard_name(1)}", f"{PAYLOADS}/1{FILE_PER_PAYLOAD.payload_suffix}", ""))
     return _save(bundle, events, site, site.ref)
 
 

@@ -162,16 +162,18 @@ def shard_file(bundle, rng: random.Random) -> bool:
     if not shard:
         return False
     data = bundle.payloads[shard]
+    second = f"{PAYLOADS}/{ZSTD_SHARDS.shard_name(2)}"
+    suffix = ZSTD_SHARDS.payload_suffix  # shard 1 named too narrow and too wide
     op = rng.randrange(7)
     if op == 0:
-        bundle.payloads[f"{PAYLOADS}/000002.zst"] = data
+        bundle.payloads[second] = data
     elif op == 1:
-        bundle.payloads[f"{PAYLOADS}/000002.zst"] = b""
+        bundle.payloads[second] = b""
     elif op == 2:
-        bundle.payloads[f"{PAYLOADS}/000002.zst"] = compress_records([])
+        bundle.payloads[second] = compress_records([])
     elif op == 3:
         del bundle.payloads[shard]
-        bundle.payloads[rng.choice((f"{PAYLOADS}/1.zst", f"{PAYLOADS}/0000001.zst", f"{PAYLOADS}/000002.zst"))] = data
+        bundle.payloads[rng.choice((f"{PAYLOADS}/1{suffix}", f"{PAYLOADS}/0000001{suffix}", second))] = data
     elif op == 4:
         bundle.payloads[shard] = b""
     elif op == 5:
