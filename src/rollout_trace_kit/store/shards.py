@@ -149,9 +149,15 @@ class _Parser:
             yield done
         buf = self.buf
         data: bytes | bytearray
-        if buf:
-            buf += out
+        if buf and len(buf) > len(out):
+            buf += out  # a record longer than a block, filled piece by piece (no copy of the whole per piece)
             data = buf
+        elif buf:
+            # The start of a record held over: one bytes object of it and the block (one copy of at
+            # most twice the block), whose slices are then bytes already, as below. Cutting every
+            # record of the block from a bytearray would copy each twice.
+            data = bytes(buf) + out
+            buf.clear()
         else:  # nothing held over: records are cut from ``out`` itself, each copied once (not twice)
             data = out
         copy = data.__class__ is bytearray
@@ -213,8 +219,8 @@ class _Parser:
                 return
             if copy:
                 yield Record(bytes(data[pos + HEADER_SIZE : id_end]), bytes(data[id_end:body_end]), self.base + pos, bl)
-            else:  # data is out: its slices are bytes already
-                yield Record(out[pos + HEADER_SIZE : id_end], out[id_end:body_end], self.base + pos, bl)
+            else:  # data is bytes: its slices are bytes already
+                yield Record(data[pos + HEADER_SIZE : id_end], data[id_end:body_end], self.base + pos, bl)
             pos = body_end
         if copy:
             if pos:
