@@ -292,12 +292,14 @@ class PayloadDir:
             return
         if not stat.S_ISDIR(st.st_mode):
             return
-        # Layout.file_ordinal's answer as one regex match (60,000 names cost 0.1 s the other way)
-        match = _ordinal_pattern(layout.payload_file).fullmatch
+        # Layout.file_ordinal's answer as one regex match (60,000 names cost 0.1 s the other way),
+        # on the entry's name itself when the pattern's folder is payloads/ (no string built per name)
+        inside = layout.payload_file.startswith(PAYLOADS + "/") and "/" not in layout.payload_file[len(PAYLOADS) + 1 :]
+        match = _ordinal_pattern(layout.payload_file[len(PAYLOADS) + 1 :] if inside else layout.payload_file).fullmatch
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
-                    m = match(f"{PAYLOADS}/{entry.name}")
+                    m = match(entry.name if inside else f"{PAYLOADS}/{entry.name}")
                     n = int(m.group(1)) if m is not None else None
                     if n is not None and entry.is_file(follow_symlinks=False):
                         self.regular.add(n)
