@@ -587,7 +587,9 @@ class RefChecker:
         if self.opened and not self.opened.get((tag, field.name, tool_kind), self.opened.get((tag, field.name, None), True)):
             read_by_reducer = wants_body = False  # `--release`'s reducer never opens it (measured): no body to check
         key = self.identity(ref.raw_payload_id, ref.path, pointer)
-        check_kind(ctx, ref, tag, field, pointer)
+        kinds = field.payload_kinds
+        if kinds and ref.kind.type not in kinds:  # check_kind's question, asked here first (a hot call)
+            check_kind(ctx, ref, tag, field, pointer)
         if not (read_by_reducer or self.check_files):
             return None
         if key is not None and key in (self._dir or self.payload_dir).regular:
@@ -684,7 +686,7 @@ class RefChecker:
             return _Load(problem="deep", cost=0, depth=KIT_DEPTH_LIMIT + 1)
         except (ValueError, msgspec.DecodeError, RecursionError) as e:
             return _Load(problem="json", detail=str(e))
-        return _Load(body, cost=cost, depth=body_depth(data, body, self.depth_limits))
+        return _Load(body, None, "", cost, body_depth(data, body, self.depth_limits))  # positional: a hot call
 
     def _report_load(self, load: _Load, ref, pointer: str, level, wants_body: bool) -> None:
         ctx, rid, path = self.ctx, ref.raw_payload_id, ref.path
