@@ -382,7 +382,9 @@ class StoreRefChecker:
     def check_value(self, ref, tag: str, field, pointer: str, need_body: bool = True):
         """(whether a body was parsed, the body): a JSON `null` body is (True, None)."""
         self.checked.add(id(ref))
-        check_kind(self.ctx, ref, tag, field, pointer)
+        kinds = field.payload_kinds
+        if kinds and ref.kind.type not in kinds:  # check_kind's question, asked here first (a hot call)
+            check_kind(self.ctx, ref, tag, field, pointer)
         parts = getattr(ref, "parts", None)
         if parts:
             self._parts(parts, pointer, 0)
@@ -439,9 +441,12 @@ class StoreRefChecker:
                 return _NOTHING
         key = sh.key(rid) if n is None else sh.key_of_canonical(n, rid)
         flags = sh.get(key)
+        page = None  # the bitmap page of a canonical key, once it exists: its bits read and set inline (hot path)
         if not flags & PRESENT:
             body = self._advance_to(sh, rid, key)
-            flags = sh.get(key)
+            if key.__class__ is int:
+                page = sh.flags.get(key >> PAGE_BITS)
+            flags = page[key & (PAGE - 1)] if page is not None else sh.get(key)  # what sh.get gives
             if not flags & PRESENT:
                 if sh.failed is None:
                     self._report_missing(sh, rid_text, pointer)
@@ -455,7 +460,10 @@ class StoreRefChecker:
                 return _NOTHING
             else:
                 body = self._reread(sh, rid)
-        sh.set(key, REFERENCED)
+        if page is not None:
+            page[key & (PAGE - 1)] |= REFERENCED  # what sh.set does
+        else:
+            sh.set(key, REFERENCED)
         if flags & TOO_BIG:  # over the kit's record cap
             if not flags & CHECKED:
                 ctx.report(
@@ -503,7 +511,10 @@ class StoreRefChecker:
             return _NOTHING
         else:
             depth = body_depth(body, value, self.depth_limits)
-        sh.set(key, CHECKED)
+        if page is not None:
+            page[key & (PAGE - 1)] |= CHECKED  # what sh.set does
+        else:
+            sh.set(key, CHECKED)
         if value is _UNPARSED:
             if first:
                 ctx.report(
