@@ -18,7 +18,7 @@ import os
 import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, Iterator, Union
+from typing import BinaryIO, Iterator, Union, cast
 
 from ..model.common import ZSTD_SHARDS
 from .zstd import CompressionParameter, ZstdCompressor, ZstdDecompressor, ZstdError
@@ -165,6 +165,7 @@ class _Parser:
         else:  # nothing held over: records are cut from ``out`` itself, each copied once (not twice)
             data = out
         copy = data.__class__ is bytearray
+        plain = cast(bytes, data)  # what data is when not copy
         pos, end_of_data = 0, len(data)
         unpack = HEADER.unpack_from
         max_id, max_body = self.limits.max_id_bytes, self.limits.max_record_bytes
@@ -225,7 +226,7 @@ class _Parser:
             if copy:
                 append(Record(bytes(data[pos + HEADER_SIZE : id_end]), bytes(data[id_end:body_end]), self.base + pos, bl))
             else:  # data is bytes: its slices are bytes already
-                append(Record(data[pos + HEADER_SIZE : id_end], data[id_end:body_end], self.base + pos, bl))
+                append(Record(plain[pos + HEADER_SIZE : id_end], plain[id_end:body_end], self.base + pos, bl))
             pos = body_end
         if copy:
             if pos:

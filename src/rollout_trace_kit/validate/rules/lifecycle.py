@@ -210,7 +210,7 @@ class LifecycleChecker:
         self.refs_open_by_kind = bool(getattr(refs, "opened", None))  # `--release` opens payloads by tool kind
         # Typed payload classes with no tool_call_id: no call's kind to look up for their bodies (hot path)
         self.no_call_classes = frozenset(
-            cls for cls in typed(ctx.dialect).variant_classes.values() if "tool_call_id" not in cls.__struct_fields__
+            cls for cls in typed(ctx.dialect).variant_classes.values() if "tool_call_id" not in getattr(cls, "__struct_fields__", ())
         ) if ctx.dialect is not None else frozenset()
         # Keys are the ids themselves.
         self.thread_index: dict[str, int] = {}  # thread -> index into thread_info
