@@ -216,3 +216,25 @@ def test_python_default_separators_stay_on_the_fast_path_with_the_same_verdict(b
             (f.invariant, f.line, f.message.replace(str(bundle), str(spaced))) for f in want.findings
         ]
     assert slow == [], f"lines {slow[:5]} left the fast path"
+
+
+@pytest.mark.parametrize("worker", ["0", "1"], ids=["one-process", "decode-ahead"])
+def test_a_line_holding_two_events_is_not_read_as_two_lines(worker, tmp_path, monkeypatch):
+    # The runs of lines are proven joined by "," into one JSON array: a line `{event},{event}`
+    # decoded to two events of a canonical array, so the fast path passed a log the referee
+    # (the line check, on each line) rejects, and numbered every later line one too low.
+    import shutil
+
+    from rollout_trace_kit.validate import Options, Profile, validate_bundle
+    from rollout_trace_kit.validate import ahead
+
+    monkeypatch.setenv(ahead.ENV_SWITCH, worker)
+    monkeypatch.setattr(ahead, "AHEAD_MIN_BYTES", 0)
+    bundle = tmp_path / "two"
+    shutil.copytree(corpus_bundles("0.169.0")[0], bundle)
+    lines = (bundle / "trace.jsonl").read_bytes().split(b"\n")
+    lines[1:3] = [lines[1] + b"," + lines[2]]
+    (bundle / "trace.jsonl").write_bytes(b"\n".join(lines))
+    report = validate_bundle(bundle, Options(profile=Profile.WRITER))
+    assert report.events == len(lines) - 1  # the last line of the list is the empty tail
+    assert ("LINE.JSON", 2) in [(f.invariant, f.line) for f in report.findings]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from stat import S_ISREG
 from pathlib import Path
 from typing import BinaryIO
 
@@ -90,6 +90,7 @@ def open_regular(path: Path | str, *, follow_symlinks: bool = True, within: Path
 
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+_OPEN_NOFOLLOW = _OPEN_FLAGS | os.O_NOFOLLOW
 
 
 def _open_regular_fd(path: Path | str, follow_symlinks: bool,
@@ -165,14 +166,28 @@ def _unfollowed(path: Path | str, within: Path | str, name: str, flags: int, at:
         raise Escapes(path, within) from None
 
 
-@dataclass(frozen=True)
 class Read:
     """What reading one file gave: its bytes (at most the cap), or why there are none."""
 
-    data: bytes | None
-    problem: str | None = None  # in words: "missing", "a FIFO", "larger than ...": set when data is None or cut
-    size: int = 0  # the file's size when it was opened
-    why: str | None = None  # MISSING, UNREADABLE, IRREGULAR or TOO_LARGE when problem is set
+    # A plain class, not a dataclass: one is made per payload file read (60,000 in a
+    # payload-heavy bundle), and a frozen dataclass's __init__ costs a call per field.
+    __slots__ = ("data", "problem", "size", "why")
+
+    def __init__(self, data: bytes | None, problem: str | None = None, size: int = 0, why: str | None = None):
+        self.data = data
+        self.problem = problem  # in words: "missing", "a FIFO", "larger than ...": set when data is None or cut
+        self.size = size  # the file's size when it was opened
+        self.why = why  # MISSING, UNREADABLE, IRREGULAR or TOO_LARGE when problem is set
+
+    def __repr__(self) -> str:
+        return f"Read(data={self.data!r}, problem={self.problem!r}, size={self.size!r}, why={self.why!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Read):
+            return NotImplemented
+        return (self.data, self.problem, self.size, self.why) == (other.data, other.problem, other.size, other.why)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
     @property
     def missing(self) -> bool:
@@ -188,39 +203,50 @@ def read_capped(path: Path | str, cap: int, *, follow_symlinks: bool = True, kee
     read, without it none are (a file already too large when opened is not read at all).
     ``within``: as :func:`open_regular` (a file out of it gives ``why`` ESCAPES).
     """
-    # Plain descriptor reads, no file object: validating 60,000 small payload files spends
-    # much of its time here.
+    # Plain descriptor reads, no file object, and the open of _open_regular_fd inlined:
+    # validating 60,000 small payload files spends much of its time here.
     try:
-        fd, st = _open_regular_fd(path, follow_symlinks, within)
-    except FileNotFoundError:
-        return Read(None, "missing", why=MISSING)
+        if within is not None:  # opened beneath ``within`` (see _open_beneath): the careful, slower open
+            fd, _ = _open_regular_fd(path, follow_symlinks, within)
+        else:
+            fd = os.open(path, _OPEN_FLAGS if follow_symlinks else _OPEN_NOFOLLOW)
     except Escapes:
         return Read(None, "a symbolic link out of the directory (or one that changed while opened)", why=ESCAPES)
     except NotRegular as e:
         return Read(None, e.kind, why=IRREGULAR)
-    except OSError as e:
+    except OSError as e:  # as _open_regular_fd raises it
+        if not follow_symlinks and os.path.islink(path):  # ELOOP from O_NOFOLLOW
+            return Read(None, "a symlink", why=IRREGULAR)
+        if isinstance(e, FileNotFoundError):
+            return Read(None, "missing", why=MISSING)
         return Read(None, f"unreadable ({e.strerror})", why=UNREADABLE)
     try:
+        st = os.fstat(fd)
+        if not S_ISREG(st.st_mode):
+            return Read(None, kind_of(st.st_mode), why=IRREGULAR)
         size = st.st_size
         if size > cap and not keep_prefix:
             return Read(None, _larger(cap, size), size, TOO_LARGE)
-        want = min(size, cap) + 1  # one byte more than fstat said: did it grow?
-        chunks = []
-        got = 0
-        while True:
-            asked = min(want - got, 1 << 30)
-            chunk = os.read(fd, asked)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            got += len(chunk)
-            if len(chunk) < asked and got >= size:  # short at the size fstat gave: the end (one read)
-                break
-            if got >= want:
-                if got > cap or got <= size:
+        want = (size if size < cap else cap) + 1  # one byte more than fstat said: did it grow?
+        asked = want if want < 1 << 30 else 1 << 30
+        data = os.read(fd, asked)
+        got = len(data)
+        if data and not (got < asked and got >= size):  # not short at the size fstat gave (the usual end)
+            chunks = [data]
+            while True:
+                if got >= want:
+                    if got > cap or got <= size:
+                        break
+                    want = cap + 1  # it grew since fstat: read on, up to one byte past the cap
+                asked = min(want - got, 1 << 30)
+                chunk = os.read(fd, asked)
+                if not chunk:
                     break
-                want = cap + 1  # it grew since fstat: read on, up to one byte past the cap
-        data = b"".join(chunks)
+                chunks.append(chunk)
+                got += len(chunk)
+                if len(chunk) < asked and got >= size:
+                    break
+            data = b"".join(chunks)
     except OSError as e:
         return Read(None, f"unreadable ({e.strerror})", why=UNREADABLE)
     finally:

@@ -18,7 +18,7 @@ import os
 import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, Iterator, Union
+from typing import BinaryIO, Iterator, Union, cast
 
 from ..model.common import ZSTD_SHARDS
 from .zstd import CompressionParameter, ZstdCompressor, ZstdDecompressor, ZstdError
@@ -117,16 +117,20 @@ class _Parser:
             offset,
         )
 
-    def feed(self, out: bytes) -> Iterator[Item]:
+    def feed(self, out: bytes) -> list[Item]:
+        """The records ``out`` completes, in order; a ShardError ends the list (and the stream).
+        A list, not a generator: each record then costs an append, not a generator's resumption
+        at each level of the readers that relay it."""
+        items: list[Item] = []
         self.total += len(out)
         if self.total > self.limits.max_shard_bytes:
-            yield ShardError(
+            items.append(ShardError(
                 SHARD_TOO_LARGE,
                 f"decompresses to more than {self.limits.max_shard_bytes} bytes (the reader's cap); "
                 "reading stopped",
                 self.total,
-            )
-            return
+            ))
+            return items
         if self.skip:
             n = min(self.skip, len(out))
             fill = self.fill
@@ -138,36 +142,44 @@ class _Parser:
             self.base += n
             out = out[n:]
             if self.skip:
-                return
+                return items
             assert self.skipped is not None  # set together with skip
             stop = self._too_many(self.skipped.offset)
             if stop:
-                yield stop
-                return
+                items.append(stop)
+                return items
             done = self.skipped if fill is None else replace(self.skipped, body=fill)
             self.skipped = self.fill = None
-            yield done
+            items.append(done)
         buf = self.buf
         data: bytes | bytearray
-        if buf:
-            buf += out
+        if buf and len(buf) > len(out):
+            buf += out  # a record longer than a block, filled piece by piece (no copy of the whole per piece)
             data = buf
+        elif buf:
+            # The start of a record held over: one bytes object of it and the block (one copy of at
+            # most twice the block), whose slices are then bytes already, as below. Cutting every
+            # record of the block from a bytearray would copy each twice.
+            data = bytes(buf) + out
+            buf.clear()
         else:  # nothing held over: records are cut from ``out`` itself, each copied once (not twice)
             data = out
         copy = data.__class__ is bytearray
+        plain = cast(bytes, data)  # what data is when not copy
         pos, end_of_data = 0, len(data)
         unpack = HEADER.unpack_from
         max_id, max_body = self.limits.max_id_bytes, self.limits.max_record_bytes
+        append = items.append
         while end_of_data - pos >= HEADER_SIZE:
             idl, bl = unpack(data, pos)
             if idl > max_id:
-                yield ShardError(
+                items.append(ShardError(
                     ID_TOO_LONG,
                     f"record at offset {self.base + pos} declares an id of {idl} bytes "
                     f"(the reader's cap is {max_id})",
                     self.base + pos,
-                )
-                return
+                ))
+                return items
             id_end = pos + HEADER_SIZE + idl
             if id_end > end_of_data:
                 break
@@ -178,14 +190,14 @@ class _Parser:
                 if have >= bl:
                     pos = id_end + bl
                     stop = self._too_many(rec.offset)
-                    yield stop or rec
+                    items.append(stop or rec)
                     if stop:
-                        return
+                        return items
                     continue
                 self.skip, self.skipped = bl - have, rec
                 self.base += end_of_data
                 buf.clear()
-                return
+                return items
             body_end = id_end + bl
             if bl >= BIG_BODY:
                 rec = Record(bytes(data[pos + HEADER_SIZE : id_end]), None, self.base + pos, bl)
@@ -197,24 +209,24 @@ class _Parser:
                     self.skip, self.skipped, self.fill = bl - have, rec, fill
                     self.base += end_of_data
                     buf.clear()
-                    return
+                    return items
                 stop = self._too_many(rec.offset)
                 if stop:
-                    yield stop
-                    return
-                yield replace(rec, body=fill)
+                    items.append(stop)
+                    return items
+                items.append(replace(rec, body=fill))
                 pos = body_end
                 continue
             if body_end > end_of_data:
                 break
             stop = self._too_many(self.base + pos)
             if stop:
-                yield stop
-                return
+                items.append(stop)
+                return items
             if copy:
-                yield Record(bytes(data[pos + HEADER_SIZE : id_end]), bytes(data[id_end:body_end]), self.base + pos, bl)
-            else:  # data is out: its slices are bytes already
-                yield Record(out[pos + HEADER_SIZE : id_end], out[id_end:body_end], self.base + pos, bl)
+                append(Record(bytes(data[pos + HEADER_SIZE : id_end]), bytes(data[id_end:body_end]), self.base + pos, bl))
+            else:  # data is bytes: its slices are bytes already
+                append(Record(plain[pos + HEADER_SIZE : id_end], plain[id_end:body_end], self.base + pos, bl))
             pos = body_end
         if copy:
             if pos:
@@ -222,6 +234,8 @@ class _Parser:
         elif pos < end_of_data:
             buf += data[pos:]  # the start of a record the next block ends
         self.base += pos
+        return items
+
 
     def finish(self, sealed: bool, cut_message: str) -> ShardError | None:
         """The end of the stream: None if it ended on a record boundary and the frame was complete."""
@@ -265,6 +279,14 @@ def _show(rid: bytes | None) -> str:
 
 def read_records(f: BinaryIO, limits: Limits = Limits(), chunk: int = 1 << 20) -> Iterator[Item]:
     """Yield the records of one shard file in order; a ShardError, if any, comes last.
+    (:func:`read_record_batches`, one record at a time.)"""
+    for batch in read_record_batches(f, limits, chunk):
+        yield from batch
+
+
+def read_record_batches(f: BinaryIO, limits: Limits = Limits(), chunk: int = 1 << 20) -> Iterator[list[Item]]:
+    """Yield the records of one shard file in order, as the lists each decompressed piece
+    completes (a hot loop then iterates lists, not generators); a ShardError, if any, comes last.
 
     Frames follow each other (skippable frames are skipped, as zstd does); a
     record may span frames. ``f`` is read in ``chunk``-byte pieces and each
@@ -288,77 +310,84 @@ def read_records(f: BinaryIO, limits: Limits = Limits(), chunk: int = 1 << 20) -
             if consumed > limits.max_shard_bytes:
                 # Compressed bytes never outgrow their content by much: past the cap, the file is
                 # skippable frames or padding (a sparse 4 GiB skippable frame reads for seconds).
-                yield ShardError(
+                yield [ShardError(
                     SHARD_TOO_LARGE,
                     f"is more than {limits.max_shard_bytes} bytes on disk (the reader's cap); reading stopped",
                     parser.total, None, consumed,
-                )
+                )]
                 return
             try:
                 data = f.read(chunk)
             except OSError as e:
-                yield ShardError(UNREADABLE, f"cannot be read: {e.strerror}", parser.total, None, consumed)
+                yield [ShardError(UNREADABLE, f"cannot be read: {e.strerror}", parser.total, None, consumed)]
                 return
             if not data:
                 break
         if not started and frames >= limits.max_frames:
-            yield ShardError(
+            yield [ShardError(
                 TOO_MANY_FRAMES,
                 f"holds more than {limits.max_frames} zstd frames (the reader's cap; writers write one per "
                 f"shard); reading stopped at byte {frame_start}",
                 parser.total,
                 None,
                 frame_start,
-            )
+            )]
             return
         try:
             out = dec.decompress(data, chunk)
         except ZstdError as e:
             if not started and frames:
-                yield ShardError(
+                yield [ShardError(
                     TRAILING_GARBAGE,
                     f"{frames} complete frame(s) end at byte {frame_start}, then come bytes that are "
                     f"not a zstd frame ({e})",
                     parser.total,
                     None,
                     frame_start,
-                )
+                )]
             else:
-                yield ShardError(
+                yield [ShardError(
                     FRAME_CORRUPT,
                     f"zstd cannot decompress frame {frames + 1} (starting at byte {frame_start}): {e}",
                     parser.total,
                     None,
                     frame_start,
-                )
+                )]
             return
         consumed += len(data)
         started = started or bool(data)
         data = b""
         if out:
-            for item in parser.feed(out):
-                yield item
-                if isinstance(item, ShardError):
+            items = parser.feed(out)
+            if items:
+                yield items
+                if isinstance(items[-1], ShardError):
                     return
     sealed = not started or dec.eof
     problem = parser.finish(
         sealed, f"the file ends inside frame {frames + 1} (at byte {consumed}, no end of frame)"
     )
     if problem is not None:
-        yield problem
+        yield [problem]
 
 
 def iter_shard(path: str | Path, limits: Limits = Limits()) -> Iterator[Item]:
     """:func:`read_records` on a path (regular files only: anything else is UNREADABLE)."""
+    for batch in iter_shard_batches(path, limits):
+        yield from batch
+
+
+def iter_shard_batches(path: str | Path, limits: Limits = Limits()) -> Iterator[list[Item]]:
+    """:func:`read_record_batches` on a path (regular files only: anything else is UNREADABLE)."""
     from ..files import open_regular
 
     try:
         f = open_regular(path)
     except OSError as e:
-        yield ShardError(UNREADABLE, f"cannot be opened: {e.strerror or e}", 0)
+        yield [ShardError(UNREADABLE, f"cannot be opened: {e.strerror or e}", 0)]
         return
     with f:
-        yield from read_records(f, limits)
+        yield from read_record_batches(f, limits)
 
 
 # -- writing --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ...model import bodies as B
 from ...model import facts
+from ...compilers.msgspec_types import typed
 from ...model.types import Dialect, TaggedUnion, release_key, wide_integer
 from ...model.v1 import V1
 from ..catalogue import R, invariant
@@ -207,6 +208,11 @@ class LifecycleChecker:
     def __init__(self, ctx: Context, refs: RefChecker | StoreRefChecker):
         self.ctx = ctx
         self.refs = refs
+        self.refs_open_by_kind = bool(getattr(refs, "opened", None))  # `--release` opens payloads by tool kind
+        # Typed payload classes with no tool_call_id: no call's kind to look up for their bodies (hot path)
+        self.no_call_classes = frozenset(
+            cls for cls in typed(ctx.dialect).variant_classes.values() if "tool_call_id" not in getattr(cls, "__struct_fields__", ())
+        ) if ctx.dialect is not None else frozenset()
         # Keys are the ids themselves.
         self.thread_index: dict[str, int] = {}  # thread -> index into thread_info
         self.thread_info: list[list] = []  # [name, seq of its start or None, ended]
@@ -286,23 +292,25 @@ class LifecycleChecker:
         known = self._fields.get(key)
         if known is None:
             field = self.dialect.payload.variant(tag).field(field_name)
-            known = self._fields[key] = (field, facts.reads_at_event(field), f"/payload/{field_name}")
-        field, read_at_event, pointer = known
+            known = self._fields[key] = (field, facts.reads_at_event(field), f"/payload/{field_name}",
+                                         key in self.field_depth, facts.body_place(tag, field_name))
+        field, read_at_event, pointer, depth_limited, place = known
         if read is None:
             read = read_at_event
         # A body that is JSON null comes back as bodies.NULL: the body checks reject it, as the reducers do.
-        if getattr(self.refs, "opened", None):  # `--release` opens some payloads by the call's tool kind (measured)
+        if self.refs_open_by_kind:  # `--release` opens some payloads by the call's tool kind (measured)
             call_id = getattr(p, "tool_call_id", None)
             state = self.tools.get(call_id) if isinstance(call_id, str) else None
             tool_kind = self.tool_kinds[state >> 2] if state is not None else None
             body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL, tool_kind=tool_kind)
         else:
             body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL)
-        if body is not None and self._field_too_deep(ref, tag, field_name, body):
+        if body is not None and depth_limited and self._field_too_deep(ref, tag, field_name, body):
             return None
         summary = self.ctx.summary
-        if parsed and isinstance(body, dict) and summary is not None:  # for the release rules (RELEASE.BODY_REQUIRED)
-            summary.note_body(facts.body_place(tag, field_name, self._kind_of_call(p)), body, self.ctx.line)
+        if parsed and summary is not None and isinstance(body, dict):  # for the release rules (RELEASE.BODY_REQUIRED)
+            kind = None if p.__class__ in self.no_call_classes else self._kind_of_call(p)
+            summary.note_body(facts.body_place(tag, field_name, kind) if kind else place, body, self.ctx.line)
         if summary is not None and getattr(self.refs, "overflow", False):  # for RELEASE.NUMBER_RANGE
             summary.note_overflow(facts.body_place(tag, field_name, self._kind_of_call(p)), self.ctx.line)
         return body

@@ -295,12 +295,14 @@ class PayloadDir:
             return
         if not stat.S_ISDIR(st.st_mode):
             return
-        # Layout.file_ordinal's answer as one regex match (60,000 names cost 0.1 s the other way)
-        match = _ordinal_pattern(layout.payload_file).fullmatch
+        # Layout.file_ordinal's answer as one regex match (60,000 names cost 0.1 s the other way),
+        # on the entry's name itself when the pattern's folder is payloads/ (no string built per name)
+        inside = layout.payload_file.startswith(PAYLOADS + "/") and "/" not in layout.payload_file[len(PAYLOADS) + 1 :]
+        match = _ordinal_pattern(layout.payload_file[len(PAYLOADS) + 1 :] if inside else layout.payload_file).fullmatch
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
-                    m = match(f"{PAYLOADS}/{entry.name}")
+                    m = match(entry.name if inside else f"{PAYLOADS}/{entry.name}")
                     n = int(m.group(1)) if m is not None else None
                     if n is not None and entry.is_file(follow_symlinks=False):
                         self.regular.add(n)
@@ -436,6 +438,21 @@ def read_many(paths: list[str], cap: int) -> dict[str, files.Read]:
     return out
 
 
+def _unread(got: files.Read, full: str, follow_symlinks: bool, limit: int) -> _Load:
+    """Why a payload file gave no bytes to parse, as a _Load."""
+    if got.why == files.MISSING:
+        return _Load(problem="missing")
+    if got.why == files.IRREGULAR:
+        return _Load(problem="irregular", detail=irregular(got.problem or ""))
+    if got.why == files.TOO_LARGE:
+        size = str(got.size) if got.size > limit else f"more than {limit}"
+        problem = _head_problem(full, follow_symlinks)
+        if problem is not None:  # no need to read further: every reader fails on its first bytes
+            return _Load(problem="json", detail=f"{problem} (in its first bytes; the file is {size} bytes)")
+        return _Load(problem="too_large", detail=size)
+    return _Load(problem="unreadable", detail=got.problem or "unreadable")
+
+
 class RefChecker:
     """Checks every ref of every event; remembers ids and paths to catch reuse."""
 
@@ -462,6 +479,9 @@ class RefChecker:
         # The same answers as Layout.id_ordinal / file_ordinal, as one regex match each (hot path).
         self._id_re = _ordinal_pattern(self.layout.payload_id)
         self._file_re = _ordinal_pattern(self.layout.payload_file) if self.layout.store == STORE_FILES else None
+        # A canonical ref's path is the file pattern around its id's digits: one comparison, not a second match.
+        self._file_prefix, _, self._file_suffix = self.layout.payload_file.partition("{n}")
+        self._root = self.bundle_str + os.sep
         self._dir: PayloadDir | None = None
         self.depth_limit = depth_limit_of(ctx.dialect)  # the deepest body of a kind its reducer parses
         self.depth_limits = depth_limits(ctx.dialect)
@@ -510,6 +530,19 @@ class RefChecker:
     # -- identity ----------------------------------------------------------------
     def identity(self, rid: str, path: str, pointer: str):
         """Check the id and path of a ref; return its canonical ordinal key, or None."""
+        m = self._id_re.fullmatch(rid)
+        if m is not None and self._file_re is not None:
+            digits = m.group(1)
+            # _file_ordinal(path) == the id's ordinal, as one comparison (canonical digits are unique)
+            if path == self._file_prefix + digits + self._file_suffix:
+                ni = int(digits)
+                self.canonical_seen.add(ni)
+                if self.id_to_path and (rid in self.id_to_path or path in self.path_to_id):
+                    self._conflict(rid, path, pointer)
+                return ni
+        return self._identity(rid, path, pointer)
+
+    def _identity(self, rid: str, path: str, pointer: str):
         ctx = self.ctx
         layout = self.layout
         ni, np_ = self._id_ordinal(rid), self._file_ordinal(path)
@@ -559,12 +592,14 @@ class RefChecker:
         if self.opened and not self.opened.get((tag, field.name, tool_kind), self.opened.get((tag, field.name, None), True)):
             read_by_reducer = wants_body = False  # `--release`'s reducer never opens it (measured): no body to check
         key = self.identity(ref.raw_payload_id, ref.path, pointer)
-        check_kind(ctx, ref, tag, field, pointer)
+        kinds = field.payload_kinds
+        if kinds and ref.kind.type not in kinds:  # check_kind's question, asked here first (a hot call)
+            check_kind(ctx, ref, tag, field, pointer)
         if not (read_by_reducer or self.check_files):
             return None
-        if key is not None and key in self.payload_dir.regular:
+        if key is not None and key in (self._dir or self.payload_dir).regular:
             # Listed as a plain file of the real payloads/ directory: inside the bundle.
-            load = self._load(self.bundle_str + os.sep + ref.path, False)
+            load = self._load(self._root + ref.path, False)
         else:
             full = self._locate(ref, pointer, read_by_reducer)
             if full is None:
@@ -635,19 +670,9 @@ class RefChecker:
         limit = self.ctx.options.max_payload_bytes
         ahead = self.ahead.take(full) if self.ahead is not None and not follow_symlinks else None
         got = ahead or files.read_capped(full, limit, follow_symlinks=follow_symlinks, keep_prefix=False)
-        if got.why == files.MISSING:
-            return _Load(problem="missing")
-        if got.why == files.IRREGULAR:
-            return _Load(problem="irregular", detail=irregular(got.problem or ""))
-        if got.why == files.TOO_LARGE:
-            size = str(got.size) if got.size > limit else f"more than {limit}"
-            problem = _head_problem(full, follow_symlinks)
-            if problem is not None:  # no need to read further: every reader fails on its first bytes
-                return _Load(problem="json", detail=f"{problem} (in its first bytes; the file is {size} bytes)")
-            return _Load(problem="too_large", detail=size)
-        if got.data is None:
-            return _Load(problem="unreadable", detail=got.problem or "unreadable")
         data = got.data
+        if got.why is not None or data is None:
+            return _unread(got, full, follow_symlinks, limit)
         cost = parse_cost(data) if len(data) * 74 > PARSE_BUDGET else 2 * len(data)
         if cost > PARSE_BUDGET:
             # Check the syntax without building anything.
@@ -671,7 +696,7 @@ class RefChecker:
             return _Load(problem="deep", cost=0, depth=KIT_DEPTH_LIMIT + 1)
         except (ValueError, msgspec.DecodeError, RecursionError) as e:
             return _Load(problem="json", detail=str(e))
-        return _Load(body, cost=cost, depth=body_depth(data, body, self.depth_limits))
+        return _Load(body, None, "", cost, body_depth(data, body, self.depth_limits))  # positional: a hot call
 
     def _report_load(self, load: _Load, ref, pointer: str, level, wants_body: bool) -> None:
         ctx, rid, path = self.ctx, ref.raw_payload_id, ref.path

@@ -257,11 +257,29 @@ def _refs(payload: dict) -> Iterator[dict]:
     return refs_by_shape({k: v for k, v in payload.items() if k != "kind"})
 
 
+# class -> what _type_name gives for every value of it (a struct class with no `type` attribute:
+# its tag or None), or _READ (the value's own `type` attribute decides)
+_TAGS: dict[type, object] = {}
+_READ, _UNKNOWN = object(), object()
+
+
+def _name_of_class(cls: type) -> object:
+    if not issubclass(cls, msgspec.Struct) or hasattr(cls, "type"):
+        return _READ
+    config = cls.__struct_config__
+    return config.tag if config.tag_field == "type" and isinstance(config.tag, str) else None
+
 _SCALARS = (mi.StrType, mi.IntType, mi.BoolType, mi.NoneType, mi.LiteralType)
 
 
 def _type_name(value: Any) -> str | None:
     """What ``to_builtins(value)["type"]`` would be: a ``type`` field, or the struct's tag."""
+    cls = value.__class__
+    how = _TAGS.get(cls, _UNKNOWN)
+    if how is _UNKNOWN and len(_TAGS) < MAX_NAMES:
+        how = _TAGS[cls] = _name_of_class(cls)
+    if how is not _READ and how is not _UNKNOWN:  # a struct class with no `type` attribute: its tag
+        return how  # type: ignore[return-value]  # str or None
     name = getattr(value, "type", None)
     if isinstance(name, str):
         return name
@@ -343,7 +361,7 @@ class _Varying:
     def observe(self, summary: BundleSummary, payload: msgspec.Struct, line: int) -> None:
         if self.tool_kind:
             name = _type_name(payload.kind)  # type: ignore[attr-defined]  # tool_call_started has a kind
-            if name is not None:
+            if name is not None and name not in summary.tool_kinds:
                 summary._keep(summary.tool_kinds, name, line, MAX_NAMES, "tool kinds")
         kinds = summary.payload_kinds
         for name in self.ref_fields:

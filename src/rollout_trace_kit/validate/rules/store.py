@@ -211,11 +211,16 @@ PAGE = 1 << PAGE_BITS
 PRESENT, REFERENCED, CHECKED, BAD_JSON, TOO_BIG = 1, 2, 4, 8, 16
 
 
+_NO_ITEMS: Iterator = iter(())  # an exhausted iterator: no list of records at hand
+
+
 @dataclass
 class _Shard:
     n: int
     rel: str
-    cursor: Iterator[codec.Record | codec.ShardError] | None = None  # the record iterator, None once exhausted or never opened
+    # the record lists of the shard (codec.iter_shard_batches), None once exhausted or never opened
+    cursor: Iterator[list[codec.Record | codec.ShardError]] | None = None
+    items: Iterator[codec.Record | codec.ShardError] = _NO_ITEMS  # what is left of the cursor's current list
     failed: str | None = None  # why the shard cannot be read (already reported)
     base: int = -1  # canonical ordinal of index 0
     flags: dict[int, bytearray] = dc_field(default_factory=dict)  # page of (canonical n - base) -> bit flags
@@ -377,7 +382,9 @@ class StoreRefChecker:
     def check_value(self, ref, tag: str, field, pointer: str, need_body: bool = True):
         """(whether a body was parsed, the body): a JSON `null` body is (True, None)."""
         self.checked.add(id(ref))
-        check_kind(self.ctx, ref, tag, field, pointer)
+        kinds = field.payload_kinds
+        if kinds and ref.kind.type not in kinds:  # check_kind's question, asked here first (a hot call)
+            check_kind(self.ctx, ref, tag, field, pointer)
         parts = getattr(ref, "parts", None)
         if parts:
             self._parts(parts, pointer, 0)
@@ -434,9 +441,12 @@ class StoreRefChecker:
                 return _NOTHING
         key = sh.key(rid) if n is None else sh.key_of_canonical(n, rid)
         flags = sh.get(key)
+        page = None  # the bitmap page of a canonical key, once it exists: its bits read and set inline (hot path)
         if not flags & PRESENT:
             body = self._advance_to(sh, rid, key)
-            flags = sh.get(key)
+            if key.__class__ is int:
+                page = sh.flags.get(key >> PAGE_BITS)
+            flags = page[key & (PAGE - 1)] if page is not None else sh.get(key)  # what sh.get gives
             if not flags & PRESENT:
                 if sh.failed is None:
                     self._report_missing(sh, rid_text, pointer)
@@ -450,7 +460,10 @@ class StoreRefChecker:
                 return _NOTHING
             else:
                 body = self._reread(sh, rid)
-        sh.set(key, REFERENCED)
+        if page is not None:
+            page[key & (PAGE - 1)] |= REFERENCED  # what sh.set does
+        else:
+            sh.set(key, REFERENCED)
         if flags & TOO_BIG:  # over the kit's record cap
             if not flags & CHECKED:
                 ctx.report(
@@ -501,7 +514,10 @@ class StoreRefChecker:
             return _NOTHING
         else:
             depth = body_depth(body, value, self.depth_limits)
-        sh.set(key, CHECKED)
+        if page is not None:
+            page[key & (PAGE - 1)] |= CHECKED  # what sh.set does
+        else:
+            sh.set(key, CHECKED)
         if value is _UNPARSED:
             if first:
                 ctx.report(
@@ -604,7 +620,7 @@ class StoreRefChecker:
         sh.bytes_capped = left_bytes < self.limits.max_shard_bytes
         limits = replace(self.limits, max_records=left) if sh.bundle_capped else self.limits
         limits = replace(limits, max_shard_bytes=left_bytes) if sh.bytes_capped else limits
-        sh.cursor = codec.iter_shard(full, limits)
+        sh.cursor = codec.iter_shard_batches(full, limits)
 
     def _advance_to(self, sh: _Shard, want: bytes | None, want_key=None):
         """Read records of ``sh`` until ``want`` (None: to the end); return want's body.
@@ -614,41 +630,52 @@ class StoreRefChecker:
             return None
         # once per record: names bound here, the bitmap page of a canonical id set inline
         error, header, flags, key_of = codec.ShardError, codec.HEADER_SIZE, sh.flags, sh.key
-        for item in cursor:
-            if isinstance(item, error):
-                self._stream_error(sh, item)
-                break
-            rid, body = item.id, item.body
-            sh.records += 1
-            sh.bytes_read += header + len(rid) + item.length
-            sh.last_id = rid
-            key = want_key if rid == want and want_key is not None else key_of(rid)
-            bits = PRESENT if body is not None else PRESENT | TOO_BIG
-            if key.__class__ is int:
-                page = flags.get(key >> PAGE_BITS)
-                if page is None:
-                    page = flags[key >> PAGE_BITS] = bytearray(PAGE)
-                if page[key & (PAGE - 1)] & PRESENT:
-                    self._duplicate(sh, rid, f"duplicate payload {_show(rid)} in shard {sh.n}", R)
+        items = sh.items
+        while True:
+            for item in items:
+                if isinstance(item, error):
+                    self._stream_error(sh, item)
+                    break
+                rid, body = item.id, item.body
+                sh.records += 1
+                sh.bytes_read += header + len(rid) + item.length
+                sh.last_id = rid
+                key = want_key if rid == want and want_key is not None else key_of(rid)
+                bits = PRESENT if body is not None else PRESENT | TOO_BIG
+                if key.__class__ is int:
+                    page = flags.get(key >> PAGE_BITS)
+                    if page is None:
+                        page = flags[key >> PAGE_BITS] = bytearray(PAGE)
+                    if page[key & (PAGE - 1)] & PRESENT:
+                        self._duplicate(sh, rid, f"duplicate payload {_show(rid)} in shard {sh.n}", R)
+                        continue
+                    page[key & (PAGE - 1)] |= bits
+                else:
+                    if sh.get(key) & PRESENT:
+                        self._duplicate(sh, rid, f"duplicate payload {_show(rid)} in shard {sh.n}", R)
+                        continue
+                    self._check_id(sh, rid)
+                    sh.set(key, bits)
+                if body is None:
+                    if rid == want:
+                        return None
                     continue
-                page[key & (PAGE - 1)] |= bits
-            else:
-                if sh.get(key) & PRESENT:
-                    self._duplicate(sh, rid, f"duplicate payload {_show(rid)} in shard {sh.n}", R)
-                    continue
-                self._check_id(sh, rid)
-                sh.set(key, bits)
-            if body is None:
+                if sh.spill is not None:
+                    sh.spill.put(key, body)
                 if rid == want:
-                    return None
+                    return body
+                if sh.pending_bytes + len(body) <= PENDING_CAP:
+                    sh.pending[rid] = body
+                    sh.pending_bytes += len(body)
+            else:  # the list is done: the next one (the iterator keeps its place across calls)
+                items = sh.items = _NO_ITEMS  # the done list goes before the next is read (memory)
+                batch = next(cursor, None)
+                if batch is None:
+                    break
+                items = sh.items = iter(batch)
+                batch = None  # held by the iterator alone
                 continue
-            if sh.spill is not None:
-                sh.spill.put(key, body)
-            if rid == want:
-                return body
-            if sh.pending_bytes + len(body) <= PENDING_CAP:
-                sh.pending[rid] = body
-                sh.pending_bytes += len(body)
+            break  # a stream error (reported)
         sh.cursor = None
         return None
 
