@@ -56,6 +56,7 @@ from ..model.types import (
     TypeExpr,
     UnitKind,
     refs_payload,
+    takes_null,
 )
 
 # Strings that break naive readers yet are valid JSON strings serde reads: empty, accents,
@@ -183,7 +184,7 @@ class Widener:
             return
         if not f.required and not self.needed(obj, f, site):
             # null only where the type takes it (v2's runtime kind is optional, never null)
-            forms = ("value", None, ABSENT) if isinstance(f.type, (Nullable, AnyJson)) else ("value", ABSENT)
+            forms = ("value", None, ABSENT) if takes_null(f.type) else ("value", ABSENT)
             form = self.pick(site + ("presence",), forms)
             if form != "value":
                 if form is ABSENT:

@@ -448,6 +448,11 @@ def unwrap(t: TypeExpr) -> TypeExpr:
     return t
 
 
+def takes_null(t: TypeExpr) -> bool:
+    """Whether JSON null is a value of type ``t`` (serde: an Option, or any JSON value)."""
+    return isinstance(t, (Nullable, AnyJson))
+
+
 REF_TYPE_NAMES = ("RawPayloadRef", "RawPayloadPart", "RawPayloadFragment")  # the named types that are payload refs
 
 
