@@ -29,7 +29,7 @@ from rollout_trace_kit.validate.report import print_human, render_github, render
 from rollout_trace_kit.writer.core import written_dialects
 
 FAST = int(os.environ.get("RTK_PROPERTY_EXAMPLES", "40"))
-FAST_SWEEP = int(os.environ.get("RTK_PROPERTY_EXAMPLES", "150"))  # the slow tier sweeps thousands
+FAST_SWEEP = int(os.environ.get("RTK_PROPERTY_EXAMPLES", "80"))  # the slow tier sweeps thousands
 SLOW = int(os.environ.get("RTK_SLOW_BUNDLES", "100000"))  # the slow tier, all dialects together
 DIALECTS = written_dialects()
 CHUNKS = 4  # sweep chunks per dialect in the slow tier (each its own seed): -n balances them
