@@ -207,9 +207,14 @@ _UNIT_TOOL_KINDS = (
 )
 
 
-# Tool kinds whose runtime start creates a terminal operation (a process the reducer tracks).
+# Tool kinds whose runtime start creates a terminal operation (a process the reducer tracks). The reducer
+# parses that start's body as the operation's start ("parse terminal runtime start payload": command, cwd),
+# whatever the kind: a write_stdin's as an exec_command's (measured on 0.125.0, 0.143.0, 0.164.0, 0.169.0,
+# 0.170.0 and 0.171.0, with a write_stdin call and, v2 on, another call's write_stdin runtime).
 TERMINAL_OPERATION_KINDS = ("exec_command", "write_stdin")
-# Tool kinds whose runtime payloads the terminal reducer parses as a process's begin and end.
+# Tool kinds whose runtime end the terminal reducer parses as a process's end (exit_code, process id). A
+# write_stdin's runtime end is parsed as a "write_stdin terminal response" instead (0.143.0 wants `stdout`,
+# 0.164.0 on `exit_code`: measured; the kit does not check it).
 EXEC_RUNTIME_KINDS = ("exec_command",)
 # Of those, kinds whose start with an invocation payload creates the terminal operation at once
 # (0.125.0 and 0.164.0 parse a write_stdin invocation as a "dispatch payload": measured).

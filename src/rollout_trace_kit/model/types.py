@@ -180,8 +180,9 @@ class Variant:
     # ToolCallKind variants: the reducer matches the call's sub-agent activity (spawn, wait...)
     # against this kind ("sub-agent activity Started does not match tool call kind ...")
     agent_activity: bool = False
-    # ToolCallKind variants: the terminal reducer parses the call's runtime payloads as a process's
-    # begin and end (bodies.py's terminal_runtime_event contracts: command, cwd, exit_code...)
+    # ToolCallKind variants: the terminal reducer parses the call's runtime end as a process's end
+    # (bodies.py's terminal_runtime_event contract: exit_code...); every terminal_operation kind's
+    # start is parsed as a process's begin (command, cwd)
     exec_runtime: bool = False
     # payload variants: no reducer implements it; every one rejects the event ("raw trace event has
     # no reducer implementation", measured), so no valid bundle holds it (model.facts.never_valid)

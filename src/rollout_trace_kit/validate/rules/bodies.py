@@ -52,12 +52,14 @@ CHECKPOINT = invariant(
 )
 EXEC_RUNTIME = invariant(
     "BODY.TERMINAL_RUNTIME",
-    "An exec_command runtime payload has the fields the terminal reducer parses: begin `command` (string array) "
-    "and `cwd`, `interaction_input` a string or null; end an i32 `exit_code`, `aggregated_output` a string when "
-    "present; `process_id` a string or null, and the end's the begin's.",
+    "A terminal operation's runtime payloads have the fields the terminal reducer parses: the runtime start that "
+    "creates it (an exec_command's or a write_stdin's: model TERMINAL_OPERATION_KINDS) `command` (string array) "
+    "and `cwd`, `interaction_input` a string or null; an exec_command's end an i32 `exit_code`, `aggregated_output` "
+    "a string when present; `process_id` a string or null, and the end's the begin's.",
     v1=R, v2=R,
     source='reducer/tool/terminal.rs: "parse terminal runtime start payload {id}", "parse exec terminal response {id}", '
-    '"terminal operation {op} changed process id from {a} to {b}" (measured on 0.164.0, 0.169.0, 0.171.0)',
+    '"terminal operation {op} changed process id from {a} to {b}" (measured on 0.164.0, 0.169.0, 0.171.0; '
+    "a write_stdin start on 0.125.0 to 0.171.0)",
 )
 
 CALL_CONTENT = invariant(
@@ -388,10 +390,10 @@ def check_exec_begin(ctx: Context, body, rid: str, pointer: str) -> str | None:
     if ok:
         ok = all(isinstance(c, str) for c in body[B.EXEC_COMMAND])
     if not ok:
-        ctx.report(EXEC_RUNTIME, f"exec runtime start payload {rid} lacks a string-array command or a string cwd", pointer=pointer)
+        ctx.report(EXEC_RUNTIME, f"terminal runtime start payload {rid} lacks a string-array command or a string cwd", pointer=pointer)
         return None
     if body.get(B.EXEC_INTERACTION_INPUT) is not None and not isinstance(body[B.EXEC_INTERACTION_INPUT], str):
-        ctx.report(EXEC_RUNTIME, f"exec runtime start payload {rid}: interaction_input is not a string", pointer=pointer)
+        ctx.report(EXEC_RUNTIME, f"terminal runtime start payload {rid}: interaction_input is not a string", pointer=pointer)
         return None
     return _process_id(ctx, body, "start", rid, pointer)
 

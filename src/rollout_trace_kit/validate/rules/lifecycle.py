@@ -269,6 +269,9 @@ class LifecycleChecker:
         self.runtime_depth = runtime_depth_table(d, ctx.options.release)
         # multi-agent tool call -> what its invocation holds for an agent activity (_invocation_verdict)
         self.agent_invocations: dict[str, object] = {}
+        # multi-agent tool call -> its invocation ref, which an activity reads by id (bodies.DEFERRED_READ_BY_LAST_REF)
+        self.agent_invocation_refs: dict[str, object] = {}
+        self.read_later = getattr(self.refs, "as_read_later", None) if B.DEFERRED_READ_BY_LAST_REF else None
         # deepest invocation body an agent activity parses (Dialect.deferred_depth_limits; None: read at the start)
         self.invocation_depth = {(v, f): n for v, f, n in d.deferred_depth_limits}.get(("tool_call_started", "invocation_payload"))
         self.thread_required = facts.envelope_thread_required(d)  # no thread from the envelope's turn
@@ -665,6 +668,8 @@ class LifecycleChecker:
             self.dispatched.add(key)
         if tool_kind in self.agent_kinds:
             self.agent_invocations[key] = self._invocation_verdict(p.invocation_payload, invocation)
+            if p.invocation_payload is not None and self.read_later is not None:
+                self.agent_invocation_refs[key] = p.invocation_payload
         self.open_tools[key] = ev.seq
         if ev.thread_id is None and ev.codex_turn_id is None:
             ctx.report(TOOL_CONTEXT, "tool call start did not include thread or Codex turn context", pointer="/thread_id")
@@ -735,7 +740,7 @@ class LifecycleChecker:
             self.tools[key] = state | TERMINAL | RUNTIME
             if parsed_as != kind:
                 self.runtime_kinds[key] = parsed_as
-            if parsed_as in self.exec_kinds and body is not None:
+            if body is not None:  # every terminal operation's start is parsed so (model: TERMINAL_OPERATION_KINDS)
                 pid = bodies.check_exec_begin(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
                 if pid is not None:
                     self.pids[key] = pid
@@ -767,10 +772,15 @@ class LifecycleChecker:
         problem = bodies.activity_problem(body, kind)
         if problem is None and bodies.activity_reads_invocation(body):
             verdict = self.agent_invocations.get(p.tool_call_id)
+            # read by id: where a later ref moved the id, that file is read (model: DEFERRED_READ_BY_LAST_REF)
+            start_ref = self.agent_invocation_refs.get(p.tool_call_id)
+            moved = None if start_ref is None else self.read_later(start_ref)
+            if moved is not None:
+                verdict = moved
             if verdict is not None and not isinstance(verdict, (str, tuple)):  # a ref not read at the call's start
                 read = self.refs.check(verdict, "tool_call_started", self.dialect.payload.variant("tool_call_started")
                                        .field("invocation_payload"), "/payload/runtime_payload", True,
-                                       null_body=bodies.NULL)
+                                       null_body=bodies.NULL, **({"again": True} if moved is not None else {}))
                 verdict = None if read is None else self._invocation_verdict(verdict, read)
             if isinstance(verdict, tuple) and self.invocation_depth is not None:  # a tuple only when a limit is set
                 report_depth(self.ctx, verdict[0], "tool_invocation", verdict[1], self.invocation_depth,
