@@ -11,7 +11,7 @@ from rollout_trace_kit.bundle import Bundle
 from rollout_trace_kit.model import DIALECTS
 
 from .test_reducer_verdicts_bodies import ALL, ROOT, TURN, Case, Payloads, minimal, turn, verdict_tests
-from .test_reducer_verdicts_diff23 import EXEC_BEGIN, EXEC_END, activity, invocation
+from .test_reducer_verdicts_diff23 import EXEC_BEGIN, EXEC_END, activity, invocation, stdin_invocation
 
 AGENT = frozenset({"BODY.AGENT_ACTIVITY"})
 TERMINAL = frozenset({"BODY.TERMINAL_RUNTIME"})
@@ -45,9 +45,9 @@ def with_invocation_renamed(renamed_body: Any, restored: bool = False, before: b
     return build
 
 
-def with_terminal_runtime(call_kind: str, begin: Any, runtime_kind: Any = None) -> Callable[[str], Bundle]:
+def with_terminal_runtime(call_kind: str, begin: Any, runtime_kind: Any = None, end_body: Any = EXEC_END) -> Callable[[str], Bundle]:
     """A ``call_kind`` tool call (no invocation) with a runtime start of ``runtime_kind`` (v2 on; default:
-    the call's) holding ``begin``, and an exec end."""
+    the call's) holding ``begin`` (None: no runtime start), and a runtime end holding ``end_body``."""
     def build(dialect: str) -> Bundle:
         ps = Payloads(dialect)
         kind = {"type": call_kind}
@@ -55,12 +55,28 @@ def with_terminal_runtime(call_kind: str, begin: Any, runtime_kind: Any = None) 
                    "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": kind,
                    "summary": {"type": "generic", "label": call_kind, "input_preview": None, "output_preview": None},
                    "invocation_payload": None}
-        run = {"type": "tool_call_runtime_started", "tool_call_id": "call-1",
+        run = None if begin is None else {"type": "tool_call_runtime_started", "tool_call_id": "call-1",
                **({"kind": {"type": runtime_kind or call_kind}} if dialect != "v1" else {}),
                "runtime_payload": ps.add("tool_runtime_event", begin)}
         end = {"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
-               "runtime_payload": ps.add("tool_runtime_event", EXEC_END)}
-        return minimal(dialect, [turn(), *((ROOT, TURN, e) for e in (started, run, end))], ps.bodies)
+               "runtime_payload": ps.add("tool_runtime_event", end_body)}
+        events = (started, end) if begin is None else (started, run, end)
+        return minimal(dialect, [turn(), *((ROOT, TURN, e) for e in events)], ps.bodies)
+    return build
+
+
+def with_dispatched_write_stdin_end(end_body: Any) -> Callable[[str], Bundle]:
+    """A write_stdin call dispatched with its invocation (its start created the terminal operation), then a
+    runtime end holding ``end_body``."""
+    def build(dialect: str) -> Bundle:
+        ps = Payloads(dialect)
+        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
+                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": "write_stdin"},
+                   "summary": {"type": "generic", "label": "write_stdin", "input_preview": None, "output_preview": None},
+                   "invocation_payload": ps.add("tool_invocation", stdin_invocation())}
+        end = {"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
+               "runtime_payload": ps.add("tool_runtime_event", end_body)}
+        return minimal(dialect, [turn(), (ROOT, TURN, started), (ROOT, TURN, end)], ps.bodies)
     return build
 
 
@@ -78,7 +94,7 @@ CASES = [
     Case("activity-invocation-id-renamed-before-the-call", FILES,
          with_invocation_renamed(NOT_AN_INVOCATION, before=True), frozenset()),
     # index 18590 (value.payload.int_edge): a write_stdin runtime start that creates the terminal operation
-    # is parsed as the operation's start, as an exec_command's (model: TERMINAL_OPERATION_KINDS), on
+    # is parsed as the operation's start, as an exec_command's (model: TERMINAL_START_KINDS), on
     # 0.125.0 to 0.170.0; in v2 the runtime's own kind decides (an integer tag is its variant index)
     Case("write-stdin-runtime-start-without-command", ALL, with_terminal_runtime("write_stdin", START_WITHOUT_COMMAND),
          TERMINAL),
@@ -87,6 +103,27 @@ CASES = [
          with_terminal_runtime("wait_agent", START_WITHOUT_COMMAND, "write_stdin"), TERMINAL),
     Case("wait-call-with-runtime-kind-index-without-command", ("v2", "v3"),
          with_terminal_runtime("wait_agent", START_WITHOUT_COMMAND, WRITE_STDIN_INDEX), TERMINAL),
+    # the same neighbourhood: a write_stdin's runtime end is parsed as a "write_stdin terminal response", an
+    # exec end or a dispatch payload (model: TERMINAL_RESPONSE_KINDS, bodies.DISPATCH_RESPONSE)
+    Case("write-stdin-runtime-end-empty", ALL, with_terminal_runtime("write_stdin", EXEC_BEGIN, end_body={}), TERMINAL),
+    Case("write-stdin-runtime-end-exit-code-only", ALL,
+         with_terminal_runtime("write_stdin", EXEC_BEGIN, end_body={"exit_code": 0}), frozenset()),
+    Case("write-stdin-runtime-end-exit-code-a-string", ALL,
+         with_terminal_runtime("write_stdin", EXEC_BEGIN, end_body={"exit_code": "0"}), TERMINAL),
+    Case("write-stdin-runtime-end-other-process", ALL,
+         with_terminal_runtime("write_stdin", EXEC_BEGIN, end_body={**EXEC_END, "process_id": "2"}), TERMINAL),
+    Case("write-stdin-runtime-end-direct-response", ALL,
+         with_terminal_runtime("write_stdin", EXEC_BEGIN, end_body={"type": "direct_response", "response_item": 5}),
+         frozenset()),
+    Case("write-stdin-runtime-end-direct-response-without-item", ALL,
+         with_terminal_runtime("write_stdin", EXEC_BEGIN, end_body={"type": "direct_response"}), TERMINAL),
+    Case("write-stdin-runtime-end-without-operation", ALL, with_terminal_runtime("write_stdin", None, end_body={}),
+         frozenset()),
+    Case("dispatched-write-stdin-runtime-end-empty", ALL, with_dispatched_write_stdin_end({}), TERMINAL),
+    Case("dispatched-write-stdin-runtime-end-exit-code-only", ALL, with_dispatched_write_stdin_end({"exit_code": 0}),
+         frozenset()),
+    Case("wait-call-with-write-stdin-runtime-end-empty", ("v2", "v3"),
+         with_terminal_runtime("wait_agent", EXEC_BEGIN, "write_stdin", end_body={}), TERMINAL),
 ]
 # the kit's reducer profile, and (Codex tier) the real reducer, on every case (verdict_tests)
 test_reducer_profile_gives_the_reference_reducers_verdict, test_the_reference_reducer_gives_the_expected_verdict = (

@@ -257,6 +257,17 @@ DISPATCH_ARGUMENTS_UNTIL = "0.164.0"
 DISPATCH_ARGUMENTS_KEY = "session_id"
 
 
+# The dispatch payload a terminal response (common.TERMINAL_RESPONSE_KINDS) may be instead of an exec end: an
+# object of this `type` holding this key, any value there (measured on 0.164.0, 0.169.0, 0.171.0: a number
+# accepted; the type without the key, `error`, `code_mode_response` or another type rejected).
+DISPATCH_RESPONSE = ("direct_response", "response_item")
+
+
+def is_dispatch_response(body: Any) -> bool:
+    kind, key = DISPATCH_RESPONSE
+    return isinstance(body, dict) and body.get("type") == kind and key in body
+
+
 # -- MCP invocations in runtime starts -------------------------------------------------------
 
 # From SINCE to UNTIL the reducer parses the `invocation` of a runtime start body, whatever the tool

@@ -53,9 +53,10 @@ CHECKPOINT = invariant(
 EXEC_RUNTIME = invariant(
     "BODY.TERMINAL_RUNTIME",
     "A terminal operation's runtime payloads have the fields the terminal reducer parses: the runtime start that "
-    "creates it (an exec_command's or a write_stdin's: model TERMINAL_OPERATION_KINDS) `command` (string array) "
+    "creates it (an exec_command's or a write_stdin's: model TERMINAL_START_KINDS) `command` (string array) "
     "and `cwd`, `interaction_input` a string or null; an exec_command's end an i32 `exit_code`, `aggregated_output` "
-    "a string when present; `process_id` a string or null, and the end's the begin's.",
+    "a string when present (a write_stdin's end too, unless it is a dispatch payload: model TERMINAL_RESPONSE_KINDS); "
+    "`process_id` a string or null, and the end's the begin's.",
     v1=R, v2=R,
     source='reducer/tool/terminal.rs: "parse terminal runtime start payload {id}", "parse exec terminal response {id}", '
     '"terminal operation {op} changed process id from {a} to {b}" (measured on 0.164.0, 0.169.0, 0.171.0; '
@@ -398,15 +399,16 @@ def check_exec_begin(ctx: Context, body, rid: str, pointer: str) -> str | None:
     return _process_id(ctx, body, "start", rid, pointer)
 
 
-def check_exec_end(ctx: Context, body, rid: str, pointer: str, started_pid: str | None = None) -> None:
+def check_exec_end(ctx: Context, body, rid: str, pointer: str, started_pid: str | None = None,
+                   what: str = "exec runtime end payload") -> None:
     # Real end payloads carry exit_code and aggregated_output; stdout/stderr/formatted_output
     # are defaulted by the protocol type, so only exit_code is required here.
     code = body.get(B.EXEC_EXIT_CODE) if isinstance(body, dict) else None
     if not isinstance(code, int) or isinstance(code, bool) or not -(2**31) <= code < 2**31:
-        ctx.report(EXEC_RUNTIME, f"exec runtime end payload {rid} has no i32 exit_code", pointer=pointer)
+        ctx.report(EXEC_RUNTIME, f"{what} {rid} has no i32 exit_code", pointer=pointer)
         return
     if B.EXEC_AGGREGATED_OUTPUT in body and not isinstance(body[B.EXEC_AGGREGATED_OUTPUT], str):  # absent is fine, null is not
-        ctx.report(EXEC_RUNTIME, f"exec runtime end payload {rid}: aggregated_output is not a string", pointer=pointer)
+        ctx.report(EXEC_RUNTIME, f"{what} {rid}: aggregated_output is not a string", pointer=pointer)
         return
     pid = _process_id(ctx, body, "end", rid, pointer)
     if pid is not None and started_pid is not None and pid != started_pid:
