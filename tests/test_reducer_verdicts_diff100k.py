@@ -65,18 +65,28 @@ def with_terminal_runtime(call_kind: str, begin: Any, runtime_kind: Any = None, 
     return build
 
 
-def with_dispatched_write_stdin_end(end_body: Any) -> Callable[[str], Bundle]:
+def with_dispatched_write_stdin_end(end_body: Any, variant: str = "tool_call_runtime_ended",
+                                   status: str = "completed", runtime: str | None = None) -> Callable[[str], Bundle]:
     """A write_stdin call dispatched with its invocation (its start created the terminal operation), then a
-    runtime end holding ``end_body``."""
+    runtime end (or the ``variant`` tool_call_ended) holding ``end_body``."""
     def build(dialect: str) -> Bundle:
         ps = Payloads(dialect)
         started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
                    "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": "write_stdin"},
                    "summary": {"type": "generic", "label": "write_stdin", "input_preview": None, "output_preview": None},
                    "invocation_payload": ps.add("tool_invocation", stdin_invocation())}
-        end = {"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
-               "runtime_payload": ps.add("tool_runtime_event", end_body)}
-        return minimal(dialect, [turn(), (ROOT, TURN, started), (ROOT, TURN, end)], ps.bodies)
+        run = [] if runtime is None else [(ROOT, TURN, {
+            "type": "tool_call_runtime_started", "tool_call_id": "call-1", **({"kind": {"type": runtime}} if dialect != "v1" else {}),
+            "runtime_payload": ps.add("tool_runtime_event", EXEC_BEGIN)})] if runtime != "end" else [(ROOT, TURN, {
+                "type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
+                "runtime_payload": ps.add("tool_runtime_event", EXEC_END)})]
+        if variant == "tool_call_ended":
+            end = {"type": variant, "tool_call_id": "call-1", "status": status,
+                   "result_payload": ps.add("tool_result", end_body)}
+        else:
+            end = {"type": variant, "tool_call_id": "call-1", "status": "completed",
+                   "runtime_payload": ps.add("tool_runtime_event", end_body)}
+        return minimal(dialect, [turn(), (ROOT, TURN, started), *run, (ROOT, TURN, end)], ps.bodies)
     return build
 
 
@@ -122,6 +132,22 @@ CASES = [
     Case("dispatched-write-stdin-runtime-end-empty", ALL, with_dispatched_write_stdin_end({}), TERMINAL),
     Case("dispatched-write-stdin-runtime-end-exit-code-only", ALL, with_dispatched_write_stdin_end({"exit_code": 0}),
          frozenset()),
+    Case("dispatched-write-stdin-result-empty", ALL, with_dispatched_write_stdin_end({}, "tool_call_ended"), TERMINAL),
+    Case("dispatched-write-stdin-result-exit-code-a-string", ALL,
+         with_dispatched_write_stdin_end({"exit_code": "0"}, "tool_call_ended"), TERMINAL),
+    # a runtime start or end on the call: its result is not parsed
+    Case("dispatched-write-stdin-with-a-web-runtime-result-empty", ("v2", "v3"),
+         with_dispatched_write_stdin_end({}, "tool_call_ended", runtime="web"), frozenset()),
+    Case("dispatched-write-stdin-with-a-web-runtime-result-null", ("v2", "v3"),
+         with_dispatched_write_stdin_end(None, "tool_call_ended", runtime="web"), frozenset()),
+    Case("dispatched-write-stdin-with-a-runtime-end-result-empty", ALL,
+         with_dispatched_write_stdin_end({}, "tool_call_ended", runtime="end"), frozenset()),
+    Case("dispatched-write-stdin-result-null", ALL, with_dispatched_write_stdin_end(None, "tool_call_ended"), TERMINAL),
+    *(Case(f"dispatched-write-stdin-{status}-result-empty", ALL,
+           with_dispatched_write_stdin_end({}, "tool_call_ended", status), TERMINAL)
+      for status in ("failed", "cancelled", "aborted", "running")),
+    Case("dispatched-write-stdin-result-direct-response", ALL,
+         with_dispatched_write_stdin_end({"type": "direct_response", "response_item": None}, "tool_call_ended"), frozenset()),
     Case("wait-call-with-write-stdin-runtime-end-empty", ("v2", "v3"),
          with_terminal_runtime("wait_agent", EXEC_BEGIN, "write_stdin", end_body={}), TERMINAL),
 ]

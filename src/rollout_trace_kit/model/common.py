@@ -218,8 +218,9 @@ TERMINAL_START_KINDS = ("exec_command", "write_stdin")
 # write_stdin's runtime end is parsed as a "write_stdin terminal response" instead (0.143.0 wants `stdout`,
 # 0.164.0 on `exit_code`: measured; the kit does not check it).
 EXEC_RUNTIME_KINDS = ("exec_command",)
-# Tool kinds whose runtime end, once the runtime start created the terminal operation, the terminal reducer
-# parses as a terminal response: an exec end as EXEC_RUNTIME_KINDS' (an i32 exit_code, the start's process
+# Tool kinds whose runtime end, once a runtime start created the terminal operation (and, for a kind
+# created at dispatch, its runtime end and tool_call_ended's result), the terminal reducer parses as a
+# terminal response: an exec end as EXEC_RUNTIME_KINDS' (an i32 exit_code, the start's process
 # id) or else a dispatch payload (bodies.DISPATCH_RESPONSE); "parse write_stdin terminal response {id} as
 # protocol payload (...) or dispatch payload". Measured on 0.164.0, 0.169.0, 0.171.0 (a write_stdin call, and
 # v2 on another call's write_stdin runtime); 0.125.0 and 0.143.0 also want `stdout` there.

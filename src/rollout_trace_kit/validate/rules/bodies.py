@@ -55,12 +55,13 @@ EXEC_RUNTIME = invariant(
     "A terminal operation's runtime payloads have the fields the terminal reducer parses: the runtime start that "
     "creates it (an exec_command's or a write_stdin's: model TERMINAL_START_KINDS) `command` (string array) "
     "and `cwd`, `interaction_input` a string or null; an exec_command's end an i32 `exit_code`, `aggregated_output` "
-    "a string when present (a write_stdin's end too, unless it is a dispatch payload: model TERMINAL_RESPONSE_KINDS); "
-    "`process_id` a string or null, and the end's the begin's.",
+    "a string when present (a write_stdin's end and a dispatched write_stdin's result too, unless it is a "
+    "dispatch payload: model TERMINAL_RESPONSE_KINDS); `process_id` a string or null, and the end's the begin's.",
     v1=R, v2=R,
     source='reducer/tool/terminal.rs: "parse terminal runtime start payload {id}", "parse exec terminal response {id}", '
     '"terminal operation {op} changed process id from {a} to {b}" (measured on 0.164.0, 0.169.0, 0.171.0; '
-    "a write_stdin start on 0.125.0 to 0.171.0)",
+    "a write_stdin start on 0.125.0 to 0.171.0; \"parse write_stdin terminal response {id} as protocol payload (...) "
+    "or dispatch payload\" on 0.164.0, 0.169.0, 0.171.0)",
 )
 
 CALL_CONTENT = invariant(

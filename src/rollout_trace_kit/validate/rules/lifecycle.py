@@ -882,7 +882,15 @@ class LifecycleChecker:
                 for f in self.dialect.ref_fields("tool_call_ended")
             )
         for name, read in reads:
-            self.ref(p, "tool_call_ended", name, read)
+            body = self.ref(p, "tool_call_ended", name, read)
+            if read and dispatched and body is not None and not B.is_dispatch_response(body):
+                # the dispatched operation's response, parsed as its runtime end is (model: terminal_response),
+                # unless the call had a runtime start or end (measured on 0.164.0, 0.169.0, 0.171.0)
+                state = self.tools[key]
+                kind = self.tool_kinds[state >> 2]
+                if kind in self.response_kinds and not state & RUNTIME:
+                    bodies.check_exec_end(self.ctx, body, getattr(p, name).raw_payload_id, f"/payload/{name}", None,
+                                          f"{kind} terminal response (not a dispatch payload)")
         if self._tool(p, "tool call end") is not None:
             self.open_tools.pop(key, None)
 
