@@ -177,6 +177,12 @@ def splice(fragments: list[str], parts: list[str]) -> str:
 # (SubAgentActivity); without that key the reducers read it as the protocol's Collab*EndEvent
 # (a wait_agent's is not read). Measured on 0.164.0, 0.165.0, 0.169.0 and 0.171.0: the same rules.
 ACTIVITY_MARKER = "agent_thread_id"
+# The reducers keep the last ref of each payload id (their `raw_payloads` map), and an activity reads its call's
+# invocation by id: at the path of that id's last ref so far, whatever that ref's kind or event (a protocol
+# event's ref giving the id another path redirects the read; a ref naming the id's own path again restores
+# it). Measured on 0.143.0, 0.162.0, 0.164.0, 0.165.0, 0.166.0, 0.167.2, 0.169.0, 0.169.1 and 0.170.0; v3
+# rejects a second ref that differs (STORE.KIND_CONFLICT), so there the read is the call's own ref.
+DEFERRED_READ_BY_LAST_REF = True
 # Not only a multi-agent call's: a runtime end holding the marker is read as a sub-agent activity
 # whatever the call's tool kind, before any other reading (an exec_command's `completed` activity is
 # accepted, not parsed as an exec end; a web call's `started` one is "sub-agent activity Started does not
@@ -249,6 +255,17 @@ DISPATCH_NAMESPACED_UNPARSED = True
 # (measured on 0.164.0; 0.169.0 and 0.171.0 take any arguments text).
 DISPATCH_ARGUMENTS_UNTIL = "0.164.0"
 DISPATCH_ARGUMENTS_KEY = "session_id"
+
+
+# The dispatch payload a terminal response (common.TERMINAL_RESPONSE_KINDS) may be instead of an exec end: an
+# object of this `type` holding this key, any value there (measured on 0.164.0, 0.169.0, 0.171.0: a number
+# accepted; the type without the key, `error`, `code_mode_response` or another type rejected).
+DISPATCH_RESPONSE = ("direct_response", "response_item")
+
+
+def is_dispatch_response(body: Any) -> bool:
+    kind, key = DISPATCH_RESPONSE
+    return isinstance(body, dict) and body.get("type") == kind and key in body
 
 
 # -- MCP invocations in runtime starts -------------------------------------------------------
@@ -392,8 +409,9 @@ BODIES: tuple[BodyContract, ...] = (
     ),
     BodyContract(
         "terminal_runtime_event", ("tool_call_runtime_started.runtime_payload",),
-        "An `exec_command` runtime start (Codex labels it `tool_runtime_event`). Its `process_id` is the terminal "
-        "operation's; the runtime end may not change it.",
+        "The runtime start that creates a terminal operation, an `exec_command`'s or a `write_stdin`'s (Codex labels "
+        "it `tool_runtime_event`). Its `process_id` is the terminal operation's; an `exec_command`'s runtime end may "
+        "not change it.",
         "object",
         (BodyKey(EXEC_COMMAND, "array of strings"), BodyKey(EXEC_CWD, "string"),
          BodyKey(EXEC_PROCESS_ID, "string or null", False), BodyKey(EXEC_INTERACTION_INPUT, "string or null", False)),

@@ -209,8 +209,22 @@ _UNIT_TOOL_KINDS = (
 
 # Tool kinds whose runtime start creates a terminal operation (a process the reducer tracks).
 TERMINAL_OPERATION_KINDS = ("exec_command", "write_stdin")
-# Tool kinds whose runtime payloads the terminal reducer parses as a process's begin and end.
+# Of those, kinds whose operation-creating runtime start the reducer parses as the operation's start ("parse
+# terminal runtime start payload": command, cwd): a write_stdin's as an exec_command's (measured on 0.125.0,
+# 0.143.0, 0.164.0, 0.169.0, 0.170.0 and 0.171.0, with a write_stdin call and, v2 on, another call's
+# write_stdin runtime).
+TERMINAL_START_KINDS = ("exec_command", "write_stdin")
+# Tool kinds whose runtime end the terminal reducer parses as a process's end (exit_code, process id). A
+# write_stdin's runtime end is parsed as a "write_stdin terminal response" instead (0.143.0 wants `stdout`,
+# 0.164.0 on `exit_code`: measured; the kit does not check it).
 EXEC_RUNTIME_KINDS = ("exec_command",)
+# Tool kinds whose runtime end, once a runtime start created the terminal operation (and, for a kind
+# created at dispatch, its runtime end and tool_call_ended's result), the terminal reducer parses as a
+# terminal response: an exec end as EXEC_RUNTIME_KINDS' (an i32 exit_code, the start's process
+# id) or else a dispatch payload (bodies.DISPATCH_RESPONSE); "parse write_stdin terminal response {id} as
+# protocol payload (...) or dispatch payload". Measured on 0.164.0, 0.169.0, 0.171.0 (a write_stdin call, and
+# v2 on another call's write_stdin runtime); 0.125.0 and 0.143.0 also want `stdout` there.
+TERMINAL_RESPONSE_KINDS = ("write_stdin",)
 # Of those, kinds whose start with an invocation payload creates the terminal operation at once
 # (0.125.0 and 0.164.0 parse a write_stdin invocation as a "dispatch payload": measured).
 TERMINAL_AT_DISPATCH_KINDS = ("write_stdin",)
@@ -236,7 +250,8 @@ def tool_call_kind(name: str, doc: str, *, since: str | None = None, inferred: b
         tuple(
             Variant(tag, d, terminal_operation=tag in TERMINAL_OPERATION_KINDS,
                     terminal_at_dispatch=tag in TERMINAL_AT_DISPATCH_KINDS, agent_activity=tag in AGENT_ACTIVITY_KINDS,
-                    exec_runtime=tag in EXEC_RUNTIME_KINDS)
+                    exec_runtime=tag in EXEC_RUNTIME_KINDS, terminal_start=tag in TERMINAL_START_KINDS,
+                    terminal_response=tag in TERMINAL_RESPONSE_KINDS)
             for tag, d in _UNIT_TOOL_KINDS
         )
         + (

@@ -100,6 +100,16 @@ def exec_runtime_kinds(dialect: Dialect) -> frozenset[str]:
     return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.exec_runtime)
 
 
+def terminal_start_kinds(dialect: Dialect) -> frozenset[str]:
+    """Tool kinds whose operation-creating runtime start the terminal reducer parses as a process's begin."""
+    return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.terminal_start)
+
+
+def terminal_response_kinds(dialect: Dialect) -> frozenset[str]:
+    """Tool kinds whose operation's runtime end the terminal reducer parses as a terminal response."""
+    return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.terminal_response)
+
+
 def agent_activity_tool_kinds(dialect: Dialect) -> frozenset[str]:
     """Tool kinds whose runtime end may be a sub-agent activity (model/bodies.py: ACTIVITY_KINDS)."""
     return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.agent_activity)

@@ -180,9 +180,15 @@ class Variant:
     # ToolCallKind variants: the reducer matches the call's sub-agent activity (spawn, wait...)
     # against this kind ("sub-agent activity Started does not match tool call kind ...")
     agent_activity: bool = False
-    # ToolCallKind variants: the terminal reducer parses the call's runtime payloads as a process's
-    # begin and end (bodies.py's terminal_runtime_event contracts: command, cwd, exit_code...)
+    # ToolCallKind variants: the terminal reducer parses the call's runtime end as a process's end
+    # (bodies.py's terminal_runtime_event contract: exit_code...)
     exec_runtime: bool = False
+    # ToolCallKind variants: the terminal reducer parses the runtime start that creates the terminal
+    # operation as a process's begin (command, cwd)
+    terminal_start: bool = False
+    # ToolCallKind variants: the terminal reducer parses the operation's runtime end as a terminal
+    # response: a process's end or a dispatch payload (bodies.DISPATCH_RESPONSE)
+    terminal_response: bool = False
     # payload variants: no reducer implements it; every one rejects the event ("raw trace event has
     # no reducer implementation", measured), so no valid bundle holds it (model.facts.never_valid)
     unimplemented: bool = False

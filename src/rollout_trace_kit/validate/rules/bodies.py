@@ -52,12 +52,16 @@ CHECKPOINT = invariant(
 )
 EXEC_RUNTIME = invariant(
     "BODY.TERMINAL_RUNTIME",
-    "An exec_command runtime payload has the fields the terminal reducer parses: begin `command` (string array) "
-    "and `cwd`, `interaction_input` a string or null; end an i32 `exit_code`, `aggregated_output` a string when "
-    "present; `process_id` a string or null, and the end's the begin's.",
+    "A terminal operation's runtime payloads have the fields the terminal reducer parses: the runtime start that "
+    "creates it (an exec_command's or a write_stdin's: model TERMINAL_START_KINDS) `command` (string array) "
+    "and `cwd`, `interaction_input` a string or null; an exec_command's end an i32 `exit_code`, `aggregated_output` "
+    "a string when present (a write_stdin's end and a dispatched write_stdin's result too, unless it is a "
+    "dispatch payload: model TERMINAL_RESPONSE_KINDS); `process_id` a string or null, and the end's the begin's.",
     v1=R, v2=R,
     source='reducer/tool/terminal.rs: "parse terminal runtime start payload {id}", "parse exec terminal response {id}", '
-    '"terminal operation {op} changed process id from {a} to {b}" (measured on 0.164.0, 0.169.0, 0.171.0)',
+    '"terminal operation {op} changed process id from {a} to {b}" (measured on 0.164.0, 0.169.0, 0.171.0; '
+    "a write_stdin start on 0.125.0 to 0.171.0; \"parse write_stdin terminal response {id} as protocol payload (...) "
+    "or dispatch payload\" on 0.164.0, 0.169.0, 0.171.0)",
 )
 
 CALL_CONTENT = invariant(
@@ -388,23 +392,24 @@ def check_exec_begin(ctx: Context, body, rid: str, pointer: str) -> str | None:
     if ok:
         ok = all(isinstance(c, str) for c in body[B.EXEC_COMMAND])
     if not ok:
-        ctx.report(EXEC_RUNTIME, f"exec runtime start payload {rid} lacks a string-array command or a string cwd", pointer=pointer)
+        ctx.report(EXEC_RUNTIME, f"terminal runtime start payload {rid} lacks a string-array command or a string cwd", pointer=pointer)
         return None
     if body.get(B.EXEC_INTERACTION_INPUT) is not None and not isinstance(body[B.EXEC_INTERACTION_INPUT], str):
-        ctx.report(EXEC_RUNTIME, f"exec runtime start payload {rid}: interaction_input is not a string", pointer=pointer)
+        ctx.report(EXEC_RUNTIME, f"terminal runtime start payload {rid}: interaction_input is not a string", pointer=pointer)
         return None
     return _process_id(ctx, body, "start", rid, pointer)
 
 
-def check_exec_end(ctx: Context, body, rid: str, pointer: str, started_pid: str | None = None) -> None:
+def check_exec_end(ctx: Context, body, rid: str, pointer: str, started_pid: str | None = None,
+                   what: str = "exec runtime end payload") -> None:
     # Real end payloads carry exit_code and aggregated_output; stdout/stderr/formatted_output
     # are defaulted by the protocol type, so only exit_code is required here.
     code = body.get(B.EXEC_EXIT_CODE) if isinstance(body, dict) else None
     if not isinstance(code, int) or isinstance(code, bool) or not -(2**31) <= code < 2**31:
-        ctx.report(EXEC_RUNTIME, f"exec runtime end payload {rid} has no i32 exit_code", pointer=pointer)
+        ctx.report(EXEC_RUNTIME, f"{what} {rid} has no i32 exit_code", pointer=pointer)
         return
     if B.EXEC_AGGREGATED_OUTPUT in body and not isinstance(body[B.EXEC_AGGREGATED_OUTPUT], str):  # absent is fine, null is not
-        ctx.report(EXEC_RUNTIME, f"exec runtime end payload {rid}: aggregated_output is not a string", pointer=pointer)
+        ctx.report(EXEC_RUNTIME, f"{what} {rid}: aggregated_output is not a string", pointer=pointer)
         return
     pid = _process_id(ctx, body, "end", rid, pointer)
     if pid is not None and started_pid is not None and pid != started_pid:

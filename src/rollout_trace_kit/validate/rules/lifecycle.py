@@ -253,6 +253,8 @@ class LifecycleChecker:
         self.kind_code = {k: i for i, k in enumerate(self.tool_kinds)}
         self.terminal_kinds = facts.terminal_tool_kinds(d)
         self.exec_kinds = facts.exec_runtime_kinds(d)
+        self.start_kinds = facts.terminal_start_kinds(d)
+        self.response_kinds = facts.terminal_response_kinds(d)
         self.dispatch_kinds = facts.terminal_at_dispatch_kinds(d)
         self.dispatched: set[str] = set()  # tools whose terminal operation was created at dispatch
         self.handlers = {tag: method.__get__(self) for tag, method in handlers_for(d).items()}
@@ -269,6 +271,9 @@ class LifecycleChecker:
         self.runtime_depth = runtime_depth_table(d, ctx.options.release)
         # multi-agent tool call -> what its invocation holds for an agent activity (_invocation_verdict)
         self.agent_invocations: dict[str, object] = {}
+        # multi-agent tool call -> its invocation ref, which an activity reads by id (bodies.DEFERRED_READ_BY_LAST_REF)
+        self.agent_invocation_refs: dict[str, object] = {}
+        self.by_last_ref = B.DEFERRED_READ_BY_LAST_REF and isinstance(refs, RefChecker)  # v3 refs cannot differ
         # deepest invocation body an agent activity parses (Dialect.deferred_depth_limits; None: read at the start)
         self.invocation_depth = {(v, f): n for v, f, n in d.deferred_depth_limits}.get(("tool_call_started", "invocation_payload"))
         self.thread_required = facts.envelope_thread_required(d)  # no thread from the envelope's turn
@@ -665,6 +670,8 @@ class LifecycleChecker:
             self.dispatched.add(key)
         if tool_kind in self.agent_kinds:
             self.agent_invocations[key] = self._invocation_verdict(p.invocation_payload, invocation)
+            if p.invocation_payload is not None and self.by_last_ref:
+                self.agent_invocation_refs[key] = p.invocation_payload
         self.open_tools[key] = ev.seq
         if ev.thread_id is None and ev.codex_turn_id is None:
             ctx.report(TOOL_CONTEXT, "tool call start did not include thread or Codex turn context", pointer="/thread_id")
@@ -735,7 +742,7 @@ class LifecycleChecker:
             self.tools[key] = state | TERMINAL | RUNTIME
             if parsed_as != kind:
                 self.runtime_kinds[key] = parsed_as
-            if parsed_as in self.exec_kinds and body is not None:
+            if parsed_as in self.start_kinds and body is not None:
                 pid = bodies.check_exec_begin(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload")
                 if pid is not None:
                     self.pids[key] = pid
@@ -767,9 +774,18 @@ class LifecycleChecker:
         problem = bodies.activity_problem(body, kind)
         if problem is None and bodies.activity_reads_invocation(body):
             verdict = self.agent_invocations.get(p.tool_call_id)
-            if verdict is not None and not isinstance(verdict, (str, tuple)):  # a ref not read at the call's start
-                read = self.refs.check(verdict, "tool_call_started", self.dialect.payload.variant("tool_call_started")
-                                       .field("invocation_payload"), "/payload/runtime_payload", True,
+            field = self.dialect.payload.variant("tool_call_started").field("invocation_payload")
+            # read by id: where a later ref moved the id, that file is read (model: DEFERRED_READ_BY_LAST_REF)
+            start_ref = self.agent_invocation_refs.get(p.tool_call_id)
+            moved = None
+            if start_ref is not None and isinstance(self.refs, RefChecker):
+                moved = self.refs.as_read_later(start_ref)
+            if moved is not None and isinstance(self.refs, RefChecker):
+                read = self.refs.check(moved, "tool_call_started", field, "/payload/runtime_payload", True,
+                                       null_body=bodies.NULL, again=True)
+                verdict = None if read is None else self._invocation_verdict(moved, read)
+            elif verdict is not None and not isinstance(verdict, (str, tuple)):  # a ref not read at the call's start
+                read = self.refs.check(verdict, "tool_call_started", field, "/payload/runtime_payload", True,
                                        null_body=bodies.NULL)
                 verdict = None if read is None else self._invocation_verdict(verdict, read)
             if isinstance(verdict, tuple) and self.invocation_depth is not None:  # a tuple only when a limit is set
@@ -826,8 +842,9 @@ class LifecycleChecker:
         # made it) no reducer parses the body (measured on 0.125.0, 0.143.0, 0.162.0, 0.164.0, 0.169.0, 0.171.0).
         state = self.tools.get(p.tool_call_id)
         operation = state is not None and bool(state & TERMINAL)
-        exec_end = state is not None and self.runtime_kinds.get(
-            p.tool_call_id, self.tool_kinds[state >> 2]) in self.exec_kinds
+        ended_as = None if state is None else self.runtime_kinds.get(p.tool_call_id, self.tool_kinds[state >> 2])
+        exec_end = ended_as in self.exec_kinds
+        response_end = ended_as in self.response_kinds  # an exec end, or a dispatch payload
         body = self.ref(p, "tool_call_runtime_ended", "runtime_payload", parsed=operation or not exec_end)
         kind = self._tool(p, "tool runtime end")
         self._note_release_sensitive(p, "tool_call_runtime_ended", kind, body)
@@ -849,6 +866,9 @@ class LifecycleChecker:
         if not activity and exec_end and operation and body is not None:
             bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload",
                                   self.pids.get(p.tool_call_id))
+        elif not activity and response_end and operation and body is not None and not B.is_dispatch_response(body):
+            bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload",
+                                  self.pids.get(p.tool_call_id), f"{ended_as} terminal response (not a dispatch payload)")
 
     def on_tool_call_ended(self, ev, p):
         # The model says which refs the reducer reads for a tool whose terminal operation was
@@ -862,7 +882,15 @@ class LifecycleChecker:
                 for f in self.dialect.ref_fields("tool_call_ended")
             )
         for name, read in reads:
-            self.ref(p, "tool_call_ended", name, read)
+            body = self.ref(p, "tool_call_ended", name, read)
+            if read and dispatched and body is not None and not B.is_dispatch_response(body):
+                # the dispatched operation's response, parsed as its runtime end is (model: terminal_response),
+                # unless the call had a runtime start or end (measured on 0.164.0, 0.169.0, 0.171.0)
+                state = self.tools[key]
+                kind = self.tool_kinds[state >> 2]
+                if kind in self.response_kinds and not state & RUNTIME:
+                    bodies.check_exec_end(self.ctx, body, getattr(p, name).raw_payload_id, f"/payload/{name}", None,
+                                          f"{kind} terminal response (not a dispatch payload)")
         if self._tool(p, "tool call end") is not None:
             self.open_tools.pop(key, None)
 

@@ -466,6 +466,8 @@ class RefChecker:
         self.canonical_seen: set = set()
         self.id_to_path: dict[str, str] = {}  # non-canonical refs only
         self.path_to_id: dict[str, str] = {}
+        # id -> path of its latest ref, for ids with a non-canonical ref (a later read by id goes there)
+        self.last_path: dict[str, str] = {}
         self.check_files = ctx.profile >= W
         # v2's reducer opens every referenced payload by the end of the replay; v1's only
         # the ones its handlers read (model: Dialect.reducer_reads_every_ref, Field.read)
@@ -568,6 +570,8 @@ class RefChecker:
         return None
 
     def _conflict(self, rid: str, path: str, pointer: str) -> None:
+        # every ref of an id with a non-canonical ref comes here (identity's fast path too): keep its last path
+        self.last_path[rid] = path
         old_path = self.id_to_path.setdefault(rid, path)
         old_id = self.path_to_id.setdefault(path, rid)
         if old_path != path:
@@ -578,12 +582,21 @@ class RefChecker:
     def _conflict_msg(self, pointer: str, message: str) -> None:
         self.ctx.report(ID_CONSISTENT, message, pointer=pointer)
 
+    def as_read_later(self, ref):
+        """``ref`` as a reducer that reads it later by its id finds it: at the path of the id's last ref
+        (model/bodies.py: DEFERRED_READ_BY_LAST_REF), or None when that is ``ref``'s own path."""
+        path = self.last_path.get(ref.raw_payload_id)
+        if path is None or path == ref.path:
+            return None
+        return msgspec.structs.replace(ref, path=path)
+
     # -- one ref ---------------------------------------------------------------------
     def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, null_body=None,
-              tool_kind: str | None = None):
+              tool_kind: str | None = None, again: bool = False):
         """Check one RawPayloadRef; return the parsed payload when it was read, else None
         (a payload that is JSON ``null`` is returned as ``null_body``). ``tool_kind``: the kind of the
-        tool call the event names (where `--release`'s reducer opens a payload by it)."""
+        tool call the event names (where `--release`'s reducer opens a payload by it). ``again``: a ref
+        checked at its own event, read later (its id, path and kind are not checked twice)."""
         ctx = self.ctx
         self.checked.add(id(ref))
         self.overflow = False
@@ -591,10 +604,13 @@ class RefChecker:
         read_by_reducer = read_by_reducer or self.every_ref_read
         if self.opened and not self.opened.get((tag, field.name, tool_kind), self.opened.get((tag, field.name, None), True)):
             read_by_reducer = wants_body = False  # `--release`'s reducer never opens it (measured): no body to check
-        key = self.identity(ref.raw_payload_id, ref.path, pointer)
-        kinds = field.payload_kinds
-        if kinds and ref.kind.type not in kinds:  # check_kind's question, asked here first (a hot call)
-            check_kind(ctx, ref, tag, field, pointer)
+        if again:
+            key = self._file_ordinal(ref.path)  # the file a listed ordinal names is the path itself
+        else:
+            key = self.identity(ref.raw_payload_id, ref.path, pointer)
+            kinds = field.payload_kinds
+            if kinds and ref.kind.type not in kinds:  # check_kind's question, asked here first (a hot call)
+                check_kind(ctx, ref, tag, field, pointer)
         if not (read_by_reducer or self.check_files):
             return None
         if key is not None and key in (self._dir or self.payload_dir).regular:
