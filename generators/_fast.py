@@ -96,21 +96,22 @@ def build_bundle(
         raise ValueError(f"payload_files must be between {_START_PAYLOADS + 1} and events - 1")
     rnd = random.Random(seed ^ 0x5EED)
     root = rec.begin()
+
+    def target() -> int:
+        """Events left before the closing ones (root end, then each child thread's end)."""
+        closing = _closing_events(rec) + 2 * sum(1 for _ in rec.descendants(root))
+        return events - closing
+
     if mode == "schema":
         # every feature once (rare turn ends, resumed children, code cells...), rotated by the
         # seed so that small budgets still reach each of them across a campaign; each placed
         # where the events it writes (measured) fit, the rest of the budget filled exactly
         sizes = feature_events(d.name, release, keep)
         for k in _feature_order(seed, sizes):
-            room = events - _closing_events(rec) - 2 * sum(1 for _ in rec.descendants(root)) - rec.w.events_written
+            room = target() - rec.w.events_written
             if sizes[k] + FEATURE_SLACK > room:
                 continue
             rec.user_turn(root, _feature_turns(keep)[k])
-
-    def target() -> int:
-        """Events left before the closing ones (root end, then each child thread's end)."""
-        closing = _closing_events(rec) + 2 * sum(1 for _ in rec.descendants(root))
-        return events - closing
 
     def share_left() -> float | None:
         """Payload files still to write per event still to write (None: no target)."""

@@ -389,16 +389,17 @@ OVERFLOW_KEY = b'"rtk_number_beyond_f64":1e400,'
 @corruption(NUMBER, "A number beyond f64 (`1e400`) under an unknown key of an event payload, judged by a release "
             "whose reducer refuses one there (measured: reducer.number_range).")
 def _number_beyond_f64(bundle, dialect: Dialect, rnd: random.Random):
-    from ..validate.rules.release import _measured
+    from ..validate.rules.release import number_range
 
     ed = Editor(bundle, dialect)
     sv = _schema(ed)
-    readers = [r for r in _readers(sv) if (_measured(r, "number_range") or {}).get("event_payload")]
+    readers = [r for r in _readers(sv) if number_range(r).get(rel.NUMBER_IN_EVENT_PAYLOAD)]
     lines = [i for i, e in enumerate(ed.events) if isinstance(e, dict) and isinstance(e.get(E.PAYLOAD), dict)]
     if not readers or not lines:
         return None
     r, i = rnd.choice(readers), rnd.choice(lines)
     ids = _release_ids(_events(ed), sv, r, dialect, ed.bundle.payloads) | {NUMBER}
     line = orjson.dumps(ed.events[i])
-    ed.replace_raw(i, line.replace(b'"payload":{', b'"payload":{' + OVERFLOW_KEY, 1))
+    opening = orjson.dumps(E.PAYLOAD) + b":{"  # the payload object's start on the compact line
+    ed.replace_raw(i, line.replace(opening, opening + OVERFLOW_KEY, 1))
     return _finish(ed, NUMBER, r, ids, i, f"release {r.version} refuses 1e400 in an event payload")

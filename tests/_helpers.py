@@ -54,3 +54,23 @@ def read_until_closed(leader: int) -> bytes:
             break
         seen += chunk
     return seen
+
+
+def reducer_errors(bundle: Path, release: str) -> set[str]:
+    """The errors the kit's reducer profile gives ``bundle`` as Codex ``release`` reads it."""
+    from rollout_trace_kit.validate import Options, Profile, Severity, validate_bundle
+
+    report = validate_bundle(bundle, Options(profile=Profile.REDUCER, release=release))
+    return {f.invariant for f in report.findings if f.severity is Severity.ERROR}
+
+
+def real_reduce(release: str, bundle: Path, tmp_path: Path):
+    """Codex ``release``'s own reducer on ``bundle`` (installed from npm if needed): a ReduceResult."""
+    import pytest
+
+    from rollout_trace_kit.codex.install import ensure_codex, trace_reduce
+
+    binary = ensure_codex(release)
+    if binary is None:
+        pytest.fail(f"could not install Codex {release} from npm")
+    return trace_reduce(binary, bundle, tmp_path / "state.json", timeout=120)

@@ -260,3 +260,19 @@ def test_a_writer_case_compares_modulo_the_volatile_fields_only(tmp_path):
 
     assert variant(retime) == [] and variant(rename_refs) == []
     assert variant(drop_event) and variant(change_status)
+
+
+def test_the_node_runner_has_the_python_runners_caps():
+    """The Node runner restates the suite's caps (it cannot import them): they must be the Python runner's."""
+    import re
+
+    from rollout_trace_kit.conformance.suite.recipe import MAX_BIG_FILE
+    from rollout_trace_kit.conformance.suite.run import MAX_CASE_BUNDLE_BYTES, MAX_CASE_FILE_BYTES
+
+    m = re.search(r"const \[MAX_FILE, MAX_BUNDLE, MAX_BIG\] = \[([^\]]+)\]", NODE_RUNNER.read_text(encoding="utf-8"))
+    assert m, "run.mjs no longer declares its caps as one line"
+    caps = []
+    for expr in m.group(1).split(","):
+        a, op, b = re.fullmatch(r"\s*(\d+) (<<|\*\*) (\d+)\s*", expr).groups()  # type: ignore[union-attr]
+        caps.append(int(a) << int(b) if op == "<<" else int(a) ** int(b))
+    assert caps == [MAX_CASE_FILE_BYTES, MAX_CASE_BUNDLE_BYTES, MAX_BIG_FILE]

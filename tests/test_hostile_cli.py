@@ -155,7 +155,7 @@ def test_validating_the_current_directory_writes_nothing_into_it(tmp_path):
 
 
 def test_hypothesis_keeps_its_files_in_the_kits_cache_whenever_a_command_imports_it(tmp_path):
-    """A command that only validates does not import Hypothesis (0.2 s of CPU a run); one that does
+    """A command that only validates does not import Hypothesis (its cost: cli._hypothesis_home); one that does
     gets its home pointed at the kit's cache before Hypothesis can write anything."""
     code = ("import sys\n"
             "from rollout_trace_kit.cli import main\n"

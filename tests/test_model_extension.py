@@ -729,6 +729,22 @@ def _envelope_only_keys() -> set[str]:
     return envelope - others
 
 
+def _literal_key_reads(tree):
+    """(node, what is read, key, how) for every read by a constant key: ``x["k"]`` ("subscript"),
+    ``x.get("k")`` / ``.pop`` / ``.setdefault`` ("get"), ``"k" in x`` ("in")."""
+    import ast
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            yield node, node.value, node.slice.value, "subscript"
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr in ("get", "pop", "setdefault") and node.args and isinstance(node.args[0], ast.Constant)):
+            yield node, node.func.value, node.args[0].value, "get"
+        elif (isinstance(node, ast.Compare) and isinstance(node.left, ast.Constant) and len(node.ops) == 1
+              and isinstance(node.ops[0], (ast.In, ast.NotIn))):
+            yield node, node.comparators[0], node.left.value, "in"
+
+
 def _envelope_literal_reads(rel: str, tree) -> list[str]:
     """``e["payload"]``, ``e.get("seq")``, ``ed.event(i)["thread_id"]``: the envelope by typed-in keys."""
     import ast
@@ -736,18 +752,10 @@ def _envelope_literal_reads(rel: str, tree) -> list[str]:
     only = _envelope_only_keys()
     envelope = {f.name for d in DIALECTS.values() for f in d.envelope.fields}
     found = []
-    for node in ast.walk(tree):
-        key = None
-        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-            k = node.slice.value
-            of_event = (isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute)
-                        and node.value.func.attr in ("event", "touch"))
-            key = k if k in only or (of_event and k in envelope) else None
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr in ("get", "pop", "setdefault") and node.args
-              and isinstance(node.args[0], ast.Constant) and node.args[0].value in only):
-            key = node.args[0].value
-        if key is not None and (rel, key) not in NOT_THE_ENVELOPE:
+    for node, of, key, how in _literal_key_reads(tree):
+        of_event = (how == "subscript" and isinstance(of, ast.Call) and isinstance(of.func, ast.Attribute)
+                    and of.func.attr in ("event", "touch"))
+        if how != "in" and (key in only or (of_event and key in envelope)) and (rel, key) not in NOT_THE_ENVELOPE:
             found.append(f"{rel}:{node.lineno}: envelope key {key!r} typed in (model.common.EnvelopeKey)")
     return found
 
@@ -779,26 +787,11 @@ def _names_the_manifest(node) -> bool:
 def _manifest_literal_reads(rel: str, tree) -> list[str]:
     """``manifest["rollout_id"]``, ``ctx.manifest.get("schema_version")``, ``"trace_id" in manifest``:
     the manifest by typed-in keys (model.common.ManifestKey)."""
-    import ast
-
     from rollout_trace_kit.model.common import ManifestKey
 
     keys = {v for k, v in vars(ManifestKey).items() if k.isupper()}
-    found = []
-    for node in ast.walk(tree):
-        key = None
-        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and _names_the_manifest(node.value):
-            key = node.slice.value
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr in ("get", "pop", "setdefault") and _names_the_manifest(node.func.value)
-              and node.args and isinstance(node.args[0], ast.Constant)):
-            key = node.args[0].value
-        elif (isinstance(node, ast.Compare) and isinstance(node.left, ast.Constant) and len(node.ops) == 1
-              and isinstance(node.ops[0], (ast.In, ast.NotIn)) and _names_the_manifest(node.comparators[0])):
-            key = node.left.value
-        if key in keys:
-            found.append(f"{rel}:{node.lineno}: manifest key {key!r} typed in (model.common.ManifestKey)")
-    return found
+    return [f"{rel}:{node.lineno}: manifest key {key!r} typed in (model.common.ManifestKey)"
+            for node, of, key, _ in _literal_key_reads(tree) if key in keys and _names_the_manifest(of)]
 
 
 def test_no_manifest_key_is_read_by_a_typed_in_name():

@@ -184,15 +184,22 @@ def exec_end(pid: Any) -> dict:
     return {**exec_begin(pid), "aggregated_output": "", "exit_code": 0, "status": "completed"}
 
 
+def tool_started(kind: Any, invocation: dict | None = None, call_id: str = "call-1", label: str | None = None) -> dict:
+    """A tool_call_started the model asked for: ``kind`` a tag or a kind object, a generic summary
+    labelled ``label`` (default: the kind's tag), ``invocation`` its invocation ref (or None)."""
+    kind = {"type": kind} if isinstance(kind, str) else kind
+    return {"type": "tool_call_started", "tool_call_id": call_id, "model_visible_call_id": call_id,
+            "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": kind,
+            "summary": {"type": "generic", "label": label or kind["type"], "input_preview": None, "output_preview": None},
+            "invocation_payload": invocation}
+
+
 def with_exec(begin_pid: Any, end_pid: Any, begin_extra: dict | None = None, end_extra: dict | None = None) -> Callable[[str], Bundle]:
     """An exec_command tool call whose runtime start and end name these process ids (and hold ``*_extra``)."""
     def build(dialect: str) -> Bundle:
         ps = Payloads(dialect)
         kind = {"type": "exec_command"}
-        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
-                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": kind,
-                   "summary": {"type": "generic", "label": "exec_command", "input_preview": None, "output_preview": None},
-                   "invocation_payload": None}
+        started = tool_started(kind)
         begin = {"type": "tool_call_runtime_started", "tool_call_id": "call-1",
                  **({"kind": kind} if dialect != "v1" else {}),
                  "runtime_payload": ps.add("tool_runtime_event", {**exec_begin(begin_pid), **(begin_extra or {})})}

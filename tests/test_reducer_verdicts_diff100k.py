@@ -10,8 +10,8 @@ from typing import Any, Callable
 from rollout_trace_kit.bundle import Bundle
 from rollout_trace_kit.model import DIALECTS
 
-from .test_reducer_verdicts_bodies import ALL, ROOT, TURN, Case, Payloads, minimal, turn, verdict_tests
-from .test_reducer_verdicts_diff23 import EXEC_BEGIN, EXEC_END, activity, invocation, stdin_invocation
+from .test_reducer_verdicts_bodies import ALL, ROOT, TURN, Case, Payloads, minimal, tool_started, turn, verdict_tests
+from .test_reducer_verdicts_diff23 import EXEC_BEGIN, EXEC_END, activity, invocation, stdin_invocation, with_runtime
 
 AGENT = frozenset({"BODY.AGENT_ACTIVITY"})
 TERMINAL = frozenset({"BODY.TERMINAL_RUNTIME"})
@@ -31,10 +31,7 @@ def with_invocation_renamed(renamed_body: Any, restored: bool = False, before: b
 
         def observed(r: dict) -> tuple:
             return (None, None, {"type": "protocol_event_observed", "event_type": "session_configured", "event_payload": r})
-        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
-                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": "spawn_agent"},
-                   "summary": {"type": "generic", "label": "spawn_agent", "input_preview": None, "output_preview": None},
-                   "invocation_payload": inv}
+        started = tool_started("spawn_agent", inv)
         end = {"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
                "runtime_payload": ps.add("tool_runtime_event", activity())}
         events = [turn(), (ROOT, TURN, started), (ROOT, TURN, end)]
@@ -45,36 +42,13 @@ def with_invocation_renamed(renamed_body: Any, restored: bool = False, before: b
     return build
 
 
-def with_terminal_runtime(call_kind: str, begin: Any, runtime_kind: Any = None, end_body: Any = EXEC_END) -> Callable[[str], Bundle]:
-    """A ``call_kind`` tool call (no invocation) with a runtime start of ``runtime_kind`` (v2 on; default:
-    the call's) holding ``begin`` (None: no runtime start), and a runtime end holding ``end_body``."""
-    def build(dialect: str) -> Bundle:
-        ps = Payloads(dialect)
-        kind = {"type": call_kind}
-        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
-                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": kind,
-                   "summary": {"type": "generic", "label": call_kind, "input_preview": None, "output_preview": None},
-                   "invocation_payload": None}
-        run = None if begin is None else {"type": "tool_call_runtime_started", "tool_call_id": "call-1",
-               **({"kind": {"type": runtime_kind or call_kind}} if dialect != "v1" else {}),
-               "runtime_payload": ps.add("tool_runtime_event", begin)}
-        end = {"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
-               "runtime_payload": ps.add("tool_runtime_event", end_body)}
-        events = (started, end) if begin is None else (started, run, end)
-        return minimal(dialect, [turn(), *((ROOT, TURN, e) for e in events)], ps.bodies)
-    return build
-
-
 def with_dispatched_write_stdin_end(end_body: Any, variant: str = "tool_call_runtime_ended",
                                    status: str = "completed", runtime: str | None = None) -> Callable[[str], Bundle]:
     """A write_stdin call dispatched with its invocation (its start created the terminal operation), then a
     runtime end (or the ``variant`` tool_call_ended) holding ``end_body``."""
     def build(dialect: str) -> Bundle:
         ps = Payloads(dialect)
-        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
-                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": "write_stdin"},
-                   "summary": {"type": "generic", "label": "write_stdin", "input_preview": None, "output_preview": None},
-                   "invocation_payload": ps.add("tool_invocation", stdin_invocation())}
+        started = tool_started("write_stdin", ps.add("tool_invocation", stdin_invocation()))
         run = [] if runtime is None else [(ROOT, TURN, {
             "type": "tool_call_runtime_started", "tool_call_id": "call-1", **({"kind": {"type": runtime}} if dialect != "v1" else {}),
             "runtime_payload": ps.add("tool_runtime_event", EXEC_BEGIN)})] if runtime != "end" else [(ROOT, TURN, {
@@ -106,28 +80,28 @@ CASES = [
     # index 18590 (value.payload.int_edge): a write_stdin runtime start that creates the terminal operation
     # is parsed as the operation's start, as an exec_command's (model: TERMINAL_START_KINDS), on
     # 0.125.0 to 0.170.0; in v2 the runtime's own kind decides (an integer tag is its variant index)
-    Case("write-stdin-runtime-start-without-command", ALL, with_terminal_runtime("write_stdin", START_WITHOUT_COMMAND),
+    Case("write-stdin-runtime-start-without-command", ALL, with_runtime("write_stdin", START_WITHOUT_COMMAND, EXEC_END),
          TERMINAL),
-    Case("write-stdin-runtime-start-of-an-exec", ALL, with_terminal_runtime("write_stdin", EXEC_BEGIN), frozenset()),
+    Case("write-stdin-runtime-start-of-an-exec", ALL, with_runtime("write_stdin", EXEC_BEGIN, EXEC_END), frozenset()),
     Case("wait-call-with-write-stdin-runtime-without-command", ("v2", "v3"),
-         with_terminal_runtime("wait_agent", START_WITHOUT_COMMAND, "write_stdin"), TERMINAL),
+         with_runtime("wait_agent", START_WITHOUT_COMMAND, EXEC_END, runtime_kind="write_stdin"), TERMINAL),
     Case("wait-call-with-runtime-kind-index-without-command", ("v2", "v3"),
-         with_terminal_runtime("wait_agent", START_WITHOUT_COMMAND, WRITE_STDIN_INDEX), TERMINAL),
+         with_runtime("wait_agent", START_WITHOUT_COMMAND, EXEC_END, runtime_kind=WRITE_STDIN_INDEX), TERMINAL),
     # the same neighbourhood: a write_stdin's runtime end is parsed as a "write_stdin terminal response", an
     # exec end or a dispatch payload (model: TERMINAL_RESPONSE_KINDS, bodies.DISPATCH_RESPONSE)
-    Case("write-stdin-runtime-end-empty", ALL, with_terminal_runtime("write_stdin", EXEC_BEGIN, end_body={}), TERMINAL),
+    Case("write-stdin-runtime-end-empty", ALL, with_runtime("write_stdin", EXEC_BEGIN, {}), TERMINAL),
     Case("write-stdin-runtime-end-exit-code-only", ALL,
-         with_terminal_runtime("write_stdin", EXEC_BEGIN, end_body={"exit_code": 0}), frozenset()),
+         with_runtime("write_stdin", EXEC_BEGIN, {"exit_code": 0}), frozenset()),
     Case("write-stdin-runtime-end-exit-code-a-string", ALL,
-         with_terminal_runtime("write_stdin", EXEC_BEGIN, end_body={"exit_code": "0"}), TERMINAL),
+         with_runtime("write_stdin", EXEC_BEGIN, {"exit_code": "0"}), TERMINAL),
     Case("write-stdin-runtime-end-other-process", ALL,
-         with_terminal_runtime("write_stdin", EXEC_BEGIN, end_body={**EXEC_END, "process_id": "2"}), TERMINAL),
+         with_runtime("write_stdin", EXEC_BEGIN, {**EXEC_END, "process_id": "2"}), TERMINAL),
     Case("write-stdin-runtime-end-direct-response", ALL,
-         with_terminal_runtime("write_stdin", EXEC_BEGIN, end_body={"type": "direct_response", "response_item": 5}),
+         with_runtime("write_stdin", EXEC_BEGIN, {"type": "direct_response", "response_item": 5}),
          frozenset()),
     Case("write-stdin-runtime-end-direct-response-without-item", ALL,
-         with_terminal_runtime("write_stdin", EXEC_BEGIN, end_body={"type": "direct_response"}), TERMINAL),
-    Case("write-stdin-runtime-end-without-operation", ALL, with_terminal_runtime("write_stdin", None, end_body={}),
+         with_runtime("write_stdin", EXEC_BEGIN, {"type": "direct_response"}), TERMINAL),
+    Case("write-stdin-runtime-end-without-operation", ALL, with_runtime("write_stdin", None, {}),
          frozenset()),
     Case("dispatched-write-stdin-runtime-end-empty", ALL, with_dispatched_write_stdin_end({}), TERMINAL),
     Case("dispatched-write-stdin-runtime-end-exit-code-only", ALL, with_dispatched_write_stdin_end({"exit_code": 0}),
@@ -149,7 +123,7 @@ CASES = [
     Case("dispatched-write-stdin-result-direct-response", ALL,
          with_dispatched_write_stdin_end({"type": "direct_response", "response_item": None}, "tool_call_ended"), frozenset()),
     Case("wait-call-with-write-stdin-runtime-end-empty", ("v2", "v3"),
-         with_terminal_runtime("wait_agent", EXEC_BEGIN, "write_stdin", end_body={}), TERMINAL),
+         with_runtime("wait_agent", EXEC_BEGIN, {}, runtime_kind="write_stdin"), TERMINAL),
 ]
 # the kit's reducer profile, and (Codex tier) the real reducer, on every case (verdict_tests)
 test_reducer_profile_gives_the_reference_reducers_verdict, test_the_reference_reducer_gives_the_expected_verdict = (

@@ -12,8 +12,8 @@ from rollout_trace_kit.bundle import Bundle
 from rollout_trace_kit.model import bodies as B
 
 from .test_reducer_verdicts_bodies import (
-    ALL, CHILD, OUTPUT, ROOT, TURN, USER, Case, Payloads, accepted_output, call, inference, minimal, turn,
-    with_items, with_two_inferences, verdict_tests,
+    ALL, CHILD, OUTPUT, ROOT, TURN, USER, Case, Payloads, accepted_output, call, inference, minimal, tool_started,
+    turn, verdict_tests, with_items, with_two_inferences,
 )
 
 CHILD_UUID = "01a2139c-be82-7122-b5b2-7c62fb23c95b"
@@ -37,10 +37,7 @@ def with_agent_call(tool_kind: str = "spawn_agent", invoked: Any = "default", en
     def build(dialect: str) -> Bundle:
         ps = Payloads(dialect)
         body = invocation() if invoked == "default" else invoked
-        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
-                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": tool_kind},
-                   "summary": {"type": "generic", "label": tool_kind, "input_preview": None, "output_preview": None},
-                   "invocation_payload": None if body is None else ps.add("tool_invocation", body)}
+        started = tool_started(tool_kind, None if body is None else ps.add("tool_invocation", body))
         events = [turn(), (ROOT, TURN, started)]
         if runtime_end:
             end = {"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
@@ -92,21 +89,22 @@ def deep(levels: int) -> list:
     return out
 
 
-def with_runtime(tool_kind: str, begin: Any, end: Any) -> Callable[[str], Bundle]:
-    """A tool call of ``tool_kind`` with a runtime start and end holding these bodies (v2 on: the start
-    names its kind)."""
+def with_runtime(tool_kind: str, begin: Any, end: Any, runtime_kind: Any = None) -> Callable[[str], Bundle]:
+    """A tool call of ``tool_kind`` (no invocation) with a runtime start holding ``begin`` (None: no runtime
+    start) and a runtime end holding ``end``; v2 on, the start names its kind: ``runtime_kind`` (default:
+    the call's)."""
     def build(dialect: str) -> Bundle:
         ps = Payloads(dialect)
         kind = {"type": tool_kind}
-        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
-                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": kind,
-                   "summary": {"type": "generic", "label": tool_kind, "input_preview": None, "output_preview": None},
-                   "invocation_payload": None}
-        run = {"type": "tool_call_runtime_started", "tool_call_id": "call-1", **({"kind": kind} if dialect != "v1" else {}),
-               "runtime_payload": ps.add("tool_runtime_event", begin)}
+        started = tool_started(kind)
+        run = None if begin is None else {
+            "type": "tool_call_runtime_started", "tool_call_id": "call-1",
+            **({"kind": kind if runtime_kind is None else {"type": runtime_kind}} if dialect != "v1" else {}),
+            "runtime_payload": ps.add("tool_runtime_event", begin)}
         end_ = {"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
                 "runtime_payload": ps.add("tool_runtime_event", end)}
-        return minimal(dialect, [turn(), *((ROOT, TURN, e) for e in (started, run, end_))], ps.bodies)
+        events = (started, end_) if run is None else (started, run, end_)
+        return minimal(dialect, [turn(), *((ROOT, TURN, e) for e in events)], ps.bodies)
     return build
 
 
@@ -141,10 +139,7 @@ def with_write_stdin(invocation: Any) -> Callable[[str], Bundle]:
         ps = Payloads(dialect)
 
         def start(call_id: str, kind: str, body: Any) -> dict:
-            return {"type": "tool_call_started", "tool_call_id": call_id, "model_visible_call_id": call_id,
-                    "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": kind},
-                    "summary": {"type": "generic", "label": kind, "input_preview": None, "output_preview": None},
-                    "invocation_payload": None if body is None else ps.add("tool_invocation", body)}
+            return tool_started(kind, None if body is None else ps.add("tool_invocation", body), call_id=call_id)
         exec_ = start("call-1", "exec_command", {"tool_name": "exec_command", "tool_namespace": None,
                                                 "payload": {"type": "function", "arguments": '{"cmd":"cat"}'}})
         run = {"type": "tool_call_runtime_started", "tool_call_id": "call-1",

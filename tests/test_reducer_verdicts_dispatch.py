@@ -13,8 +13,8 @@ from typing import Any, Callable
 from rollout_trace_kit.bundle import Bundle
 
 from .test_reducer_verdicts_bodies import (
-    ALL, ROOT, TURN, USER, Case, Payloads, call, cell_events, inference, minimal, output, turn, with_exec,
-    with_items, with_two_inferences, verdict_tests,
+    ALL, ROOT, TURN, USER, Case, Payloads, call, cell_events, inference, minimal, output, tool_started, turn,
+    verdict_tests, with_exec, with_items, with_two_inferences,
 )
 
 WRITE_STDIN_ARGS = '{"session_id": 1, "chars": "x\\n"}'
@@ -36,10 +36,7 @@ def with_tool(kind: str, *, invoked: bool = True, runtime: bool = False, result:
         ps = Payloads(dialect)
         tool = "write_stdin" if kind == "write_stdin" else "exec_command"
         args = WRITE_STDIN_ARGS if kind == "write_stdin" else '{"cmd": "ls"}'
-        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
-                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": kind},
-                   "summary": {"type": "generic", "label": tool, "input_preview": None, "output_preview": None},
-                   "invocation_payload": ps.add("tool_invocation", invocation(tool, args)) if invoked else None}
+        started = tool_started(kind, ps.add("tool_invocation", invocation(tool, args)) if invoked else None, label=tool)
         events = [started]
         if runtime:
             events.append({"type": "tool_call_runtime_started", "tool_call_id": "call-1",
@@ -232,10 +229,7 @@ def with_agent_end(kind: str, body: Any) -> Callable[[str], Bundle]:
     """A multi-agent tool call of ``kind`` whose runtime end body is ``body``."""
     def build(dialect: str) -> Bundle:
         ps = Payloads(dialect)
-        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
-                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": kind},
-                   "summary": {"type": "generic", "label": kind, "input_preview": None, "output_preview": None},
-                   "invocation_payload": None}
+        started = tool_started(kind)
         end = {"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
                "runtime_payload": ps.add("tool_runtime_event", body)}
         ended = {"type": "tool_call_ended", "tool_call_id": "call-1", "status": "completed", "result_payload": None}

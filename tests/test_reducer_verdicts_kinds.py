@@ -32,7 +32,8 @@ from rollout_trace_kit.model.types import TaggedUnion
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 
 from .test_reducer_verdicts_bodies import (
-    ALL, CHILD, CHILD_TURN, RELEASE, ROOT, TURN, Case, Payloads, child_thread, minimal, turn, verdict_tests,
+    ALL, CHILD, CHILD_TURN, RELEASE, ROOT, TURN, Case, Payloads, child_thread, minimal, tool_started, turn,
+    verdict_tests,
 )
 from .test_reducer_verdicts_diff23 import SPAWN_ARGS, activity, with_agent_call
 from .test_reducer_verdicts_dispatch import WRITE_STDIN_ARGS, exec_begin
@@ -104,10 +105,7 @@ def with_exec_end(end_body: Any, *, started: bool) -> Callable[[str], Bundle]:
     def build(dialect: str) -> Bundle:
         ps = Payloads(dialect)
         kind = {"type": "exec_command"}
-        events = [{"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
-                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": kind,
-                   "summary": {"type": "generic", "label": "exec_command", "input_preview": None, "output_preview": None},
-                   "invocation_payload": None}]
+        events = [tool_started(kind)]
         if started:
             events.append({"type": "tool_call_runtime_started", "tool_call_id": "call-1",
                            **({"kind": kind} if dialect != "v1" else {}),
@@ -131,11 +129,7 @@ def with_runtimes(kind: str, runtimes: tuple[str, ...] = (), *, namespace: str |
         tool = "write_stdin" if kind == "write_stdin" else "exec_command"
         args = WRITE_STDIN_ARGS if kind == "write_stdin" else '{"cmd": "ls"}'
         body = {"tool_name": tool, "tool_namespace": namespace, "payload": {"type": "function", "arguments": args}}
-        events: list[dict] = [{
-            "type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
-            "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": kind},
-            "summary": {"type": "generic", "label": tool, "input_preview": None, "output_preview": None},
-            "invocation_payload": ps.add("tool_invocation", body) if invoked else None}]
+        events: list[dict] = [tool_started(kind, ps.add("tool_invocation", body) if invoked else None, label=tool)]
         for own in runtimes:
             events.append({"type": "tool_call_runtime_started", "tool_call_id": "call-1",
                            **({"kind": {"type": own}} if dialect != "v1" else {}),

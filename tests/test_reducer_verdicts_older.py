@@ -8,7 +8,6 @@ The Codex tier (``--codex -m codex``) replays every case through the real reduce
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -18,7 +17,10 @@ import pytest
 from rollout_trace_kit.bundle import TRACE
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 
-from .test_reducer_verdicts_bodies import ROOT, TURN, USER, Payloads, call, minimal, output, turn, with_items
+from ._helpers import real_reduce
+from .test_reducer_verdicts_bodies import (
+    ROOT, TURN, USER, Payloads, call, minimal, output, tool_started, turn, with_items,
+)
 from .test_reducer_verdicts_dispatch import ACTIVITY, CLOSE_END, SPAWN_END, with_agent_end
 from .test_reducer_verdicts_diff23 import EXEC_BEGIN, EXEC_END, PATCH_BEGIN, PATCH_END, READ, TOO_DEEP, with_runtime
 
@@ -70,10 +72,7 @@ def with_result(result: Any) -> Callable[[str], Any]:
     """An exec_command call that ends with a result payload ``result`` (bytes: stored as they are)."""
     def build(dialect: str) -> Any:
         ps = Payloads(dialect)
-        started = {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
-                   "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": "exec_command"},
-                   "summary": {"type": "generic", "label": "exec_command", "input_preview": None, "output_preview": None},
-                   "invocation_payload": None}
+        started = tool_started("exec_command")
         ended = {"type": "tool_call_ended", "tool_call_id": "call-1", "status": "completed",
                  "result_payload": ps.add("tool_result", result)}
         return minimal(dialect, [turn(), (ROOT, TURN, started), (ROOT, TURN, ended)], ps.bodies)
@@ -206,15 +205,8 @@ def test_reducer_profile_with_release_gives_that_releases_verdict(tmp_path, case
 @pytest.mark.codex
 @pytest.mark.parametrize("case,release", PARAMS)
 def test_the_release_gives_the_expected_verdict(tmp_path, case: Case, release: str):
-    from rollout_trace_kit.codex.install import ensure_codex
-
-    binary = ensure_codex(release)
-    if binary is None:
-        pytest.fail(f"could not install Codex {release} from npm")
-    path = as_written_by(release, case.build, case.edit)(tmp_path / "bundle")
-    run = subprocess.run([str(binary), "debug", "trace-reduce", str(path), "-o", str(tmp_path / "state.json")],
-                         capture_output=True, text=True, timeout=120)
-    assert (run.returncode == 0) is (not case.expected), run.stderr[:500]
+    run = real_reduce(release, as_written_by(release, case.build, case.edit)(tmp_path / "bundle"), tmp_path)
+    assert run.accepted is (not case.expected), run.stderr[:500]
 
 
 @pytest.mark.parametrize("case,release", PARAMS)

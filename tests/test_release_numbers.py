@@ -7,7 +7,6 @@ The Codex tier (``--codex -m codex``) replays each case through the real reducer
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Callable
 
@@ -15,6 +14,7 @@ import pytest
 
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 
+from ._helpers import real_reduce, reducer_errors
 from .test_reducer_verdicts_bodies import USER, with_items
 
 NUMBER = frozenset({"RELEASE.NUMBER_RANGE"})
@@ -46,20 +46,16 @@ CASES = [
 PARAMS = [pytest.param(w, r, e, id=f"{w}-{r}") for w, r, e in CASES]
 
 
-def _errors(path: Path, release: str) -> set[str]:
-    report = validate_bundle(path, Options(profile=Profile.REDUCER, release=release))
-    return {f.invariant for f in report.findings if f.severity.value == "error"}
-
 
 @pytest.mark.parametrize("where,release,expected", PARAMS)
 def test_reducer_profile_with_release_refuses_a_number_beyond_f64_where_the_release_does(tmp_path, where, release,
                                                                                          expected):
-    assert _errors(_edit(where)(tmp_path / "b"), release) == expected
+    assert reducer_errors(_edit(where)(tmp_path / "b"), release) == expected
 
 
 def test_the_reference_reducer_reads_a_number_beyond_f64(tmp_path):
     path = _edit("payload")(tmp_path / "b")
-    assert _errors(path, "0.164.0") == set()
+    assert reducer_errors(path, "0.164.0") == set()
     assert validate_bundle(path, Options(profile=Profile.REDUCER)).ok
 
 
@@ -73,12 +69,5 @@ def test_compat_names_no_older_reader_of_a_number_beyond_f64(tmp_path):
 @pytest.mark.codex
 @pytest.mark.parametrize("where,release,expected", PARAMS)
 def test_the_release_gives_the_expected_verdict(tmp_path, where, release, expected):
-    from rollout_trace_kit.codex.install import ensure_codex
-
-    binary = ensure_codex(release)
-    if binary is None:
-        pytest.fail(f"could not install Codex {release} from npm")
-    path = _edit(where)(tmp_path / "b")
-    run = subprocess.run([str(binary), "debug", "trace-reduce", str(path), "-o", str(tmp_path / "state.json")],
-                         capture_output=True, text=True, timeout=120)
-    assert (run.returncode == 0) is (not expected), run.stderr[:500]
+    run = real_reduce(release, _edit(where)(tmp_path / "b"), tmp_path)
+    assert run.accepted is (not expected), run.stderr[:500]

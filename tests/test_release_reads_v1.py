@@ -8,15 +8,14 @@ The Codex tier (``--codex -m codex``) replays each case through the real reducer
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
-from rollout_trace_kit.validate import Options, Profile, validate_bundle
 
-from .test_reducer_verdicts_bodies import ROOT, TURN, Payloads, minimal, turn
+from ._helpers import real_reduce, reducer_errors
+from .test_reducer_verdicts_bodies import ROOT, TURN, Payloads, minimal, tool_started, turn
 
 NOT_JSON = b'{"call_id": "call-1",'
 
@@ -27,10 +26,7 @@ def mcp_call(start: bytes | None, end: bytes | None) -> Callable[[Path], Path]:
         ps = Payloads("v1")
         begin = {"call_id": "call-1", "invocation": {"server": "mockmcp", "tool": "echo", "arguments": {}}}
         events = [
-            {"type": "tool_call_started", "tool_call_id": "call-1", "model_visible_call_id": "call-1",
-             "code_mode_runtime_tool_id": None, "requester": {"type": "model"}, "kind": {"type": "other", "name": "echo"},
-             "summary": {"type": "generic", "label": "echo", "input_preview": None, "output_preview": None},
-             "invocation_payload": None},
+            tool_started({"type": "other", "name": "echo"}, label="echo"),
             {"type": "tool_call_runtime_started", "tool_call_id": "call-1",
              "runtime_payload": ps.add("tool_runtime_event", start if start is not None else begin)},
             {"type": "tool_call_runtime_ended", "tool_call_id": "call-1", "status": "completed",
@@ -54,25 +50,14 @@ CASES = [
 PARAMS = [pytest.param(b, r, e, id=f"{n}-{r}") for n, b, r, e in CASES]
 
 
-def _errors(path: Path, release: str) -> set[str]:
-    report = validate_bundle(path, Options(profile=Profile.REDUCER, release=release))
-    return {f.invariant for f in report.findings if f.severity.value == "error"}
-
 
 @pytest.mark.parametrize("build,release,expected", PARAMS)
 def test_reducer_profile_with_release_opens_what_the_release_opens(tmp_path, build, release, expected):
-    assert _errors(build(tmp_path / "b"), release) == expected
+    assert reducer_errors(build(tmp_path / "b"), release) == expected
 
 
 @pytest.mark.codex
 @pytest.mark.parametrize("build,release,expected", PARAMS)
 def test_the_release_gives_the_expected_verdict(tmp_path, build, release, expected):
-    from rollout_trace_kit.codex.install import ensure_codex
-
-    binary = ensure_codex(release)
-    if binary is None:
-        pytest.fail(f"could not install Codex {release} from npm")
-    path = build(tmp_path / "b")
-    run = subprocess.run([str(binary), "debug", "trace-reduce", str(path), "-o", str(tmp_path / "state.json")],
-                         capture_output=True, text=True, timeout=120)
-    assert (run.returncode == 0) is (not expected), run.stderr[:500]
+    run = real_reduce(release, build(tmp_path / "b"), tmp_path)
+    assert run.accepted is (not expected), run.stderr[:500]

@@ -541,10 +541,23 @@ def test_a_ref_shaped_for_another_dialect_is_a_finding_not_an_assertion():
     assert not result.ok
 
 
-def test_a_bundle_too_large_to_replay_is_refused_unread(tmp_path, capsys):
+def _check_writer_alone(*args: str) -> tuple[int, str, int]:
+    """check-writer run in a fresh process: (exit status, stderr, KiB its peak memory grew during the
+    run). A process of its own: ``ru_maxrss`` is a high-water mark, which an earlier test of this one
+    may already have raised past what the run needs."""
+    code = ("import resource, sys\n"
+            "from rollout_trace_kit.conformance.writer.cli import main\n"
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "rc = main(sys.argv[1:])\n"
+            "print(rc, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n")
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=600)
+    rc, grew = proc.stdout.split()[-2:]
+    return int(rc), proc.stderr, int(grew)
+
+
+def test_a_bundle_too_large_to_replay_is_refused_unread(tmp_path):
     # `--script bundle:DIR` read a sparse 3 GB log into 6.3 GB of memory; the bundle's files
     # together are now capped (a file past the cap is not read at all).
-    import resource
     import shutil
 
     from rollout_trace_kit.conformance.writer import scripts
@@ -555,19 +568,17 @@ def test_a_bundle_too_large_to_replay_is_refused_unread(tmp_path, capsys):
     shutil.copytree(written_corpus_bundles()[0], bundle)
     with open(bundle / "trace.jsonl", "ab") as f:
         f.truncate(3 << 30)  # sparse: no disk used
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    assert check_writer_main(["--cmd", " ".join(REFERENCE), "--script", f"bundle:{bundle}"]) == 2
-    err = capsys.readouterr().err
+    rc, err, grew = _check_writer_alone("--cmd", " ".join(REFERENCE), "--script", f"bundle:{bundle}")
+    assert rc == 2
     assert err.count("\n") == 1 and "Traceback" not in err
     assert f"more than {scripts.MAX_BUNDLE_BYTES} bytes" in err, err
-    grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grew < (512 << 10), f"{grew} KiB more at peak"  # KiB: far below the 3 GiB it used to read
 
 
-def test_a_line_past_the_line_cap_is_refused_before_it_is_read_whole(tmp_path, capsys):
-    # one 200 MB line (within the bundle cap) was read whole, split, parsed and sent: 656 MB at
-    # peak; the validator's line cap (64 MiB) now applies while the log is read, a line at a time
-    import resource
+def test_a_line_past_the_line_cap_is_refused_before_it_is_read_whole(tmp_path):
+    # one 200 MB line (within the bundle cap) was read whole, split, parsed and sent: 628 MB at peak
+    # (`/usr/bin/time -v rollout-trace check-writer --cmd rollout-trace-writer --script bundle:B --crash none`,
+    # before the fix); the validator's line cap (64 MiB) now applies while the log is read, a line at a time
     import shutil
 
     from .conftest import written_corpus_bundles
@@ -577,12 +588,10 @@ def test_a_line_past_the_line_cap_is_refused_before_it_is_read_whole(tmp_path, c
     size = (bundle / "trace.jsonl").stat().st_size
     with open(bundle / "trace.jsonl", "ab") as f:
         f.truncate(size + 200_000_000)  # sparse: a 200 MB line of NULs, no disk used
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    assert check_writer_main(["--cmd", " ".join(REFERENCE), "--script", f"bundle:{bundle}"]) == 2
-    err = capsys.readouterr().err
+    rc, err, grew = _check_writer_alone("--cmd", " ".join(REFERENCE), "--script", f"bundle:{bundle}")
+    assert rc == 2
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "is longer than 67108864 bytes" in err and "LINE.TOO_LONG" in err, err
-    grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grew < (160 << 10), f"{grew} KiB more at peak"  # KiB: the line cap and a copy, not 3x the line
 
 

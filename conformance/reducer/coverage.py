@@ -42,6 +42,7 @@ from ...model.types import (
     TypeExpr,
     UnitKind,
     named_refs,
+    takes_null,
 )
 
 CATEGORIES = ("variants", "tool_kinds", "payload_kinds", "enum_values", "field_presence", "invariants")
@@ -96,7 +97,7 @@ def forms_of(t: TypeExpr) -> tuple[str, ...]:
     (a Nullable, or any JSON: the schema compiler's rule): an optional field that is not Nullable,
     such as v2's tool_call_runtime_started.kind, is present or absent, and null is a schema error
     there (every reducer rejects it), so it is no form a campaign could lack."""
-    return FORMS if isinstance(t, (Nullable, AnyJson)) else tuple(f for f in FORMS if f != "null")
+    return FORMS if takes_null(t) else tuple(f for f in FORMS if f != "null")
 
 
 def reachable_types(dialect: Dialect) -> list[Any]:

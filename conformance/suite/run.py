@@ -41,13 +41,9 @@ MAX_CASE_FILE_BYTES = 16 << 20  # an index or expected.json; the shipped ones ar
 
 def _read_json(root: Path, rel: str) -> dict:
     """A JSON file of the suite: inside ``root``, regular, capped (a suite may come from anyone)."""
-    from ...files import read_capped
     from .recipe import inside
 
-    got = read_capped(inside(root, rel), MAX_CASE_FILE_BYTES, keep_prefix=False)
-    if got.data is None:
-        raise ValueError(f"{rel} is {got.problem}")
-    doc = json.loads(got.data.decode("utf-8"))
+    doc = json.loads(_read_capped(inside(root, rel), MAX_CASE_FILE_BYTES, rel).decode("utf-8"))
     if not isinstance(doc, dict):
         raise ValueError(f"{rel} is not a JSON object")
     return doc
@@ -171,14 +167,14 @@ def _without(doc: dict, pointers: list[str]) -> dict:
     return out
 
 
-def _read_capped(path: Path, cap: int) -> bytes:
-    """A file of a bundle compared (the suite's, or one a writer under test wrote): a regular
-    file, capped; else ValueError (a FIFO there hung the run)."""
+def _read_capped(path: Path, cap: int, name: str | None = None) -> bytes:
+    """A file of the suite or of a bundle compared (the suite's, or one a writer under test wrote): a
+    regular file, capped; else ValueError naming it ``name`` (default: its path; a FIFO there hung the run)."""
     from ...files import read_capped
 
     got = read_capped(path, cap, keep_prefix=False)
     if got.data is None:
-        raise ValueError(f"{path} is {got.problem}")
+        raise ValueError(f"{name or path} is {got.problem}")
     return got.data
 
 

@@ -258,3 +258,10 @@ def read_capped(path: Path | str, cap: int, *, follow_symlinks: bool = True, kee
 
 def _larger(cap: int, size: int) -> str:
     return f"larger than the {cap} bytes the kit reads ({size} bytes or more)"
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """All of ``data`` written to the descriptor ``fd`` (``os.write`` may write less than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..bundle import TRACE
 from ..model.common import EnvelopeKey as E
+from ..model.releases import NUMBER_IN_EVENT_PAYLOAD, NUMBER_IN_PAYLOAD_BODY
 from .probe_depths import _events, readable_copy
 
 NUMBER_KEY = "rtk_probe_number"
@@ -64,10 +65,10 @@ def number_range(binary: Path, bundles: list[Path], known: frozenset[str] | None
             head = json.dumps(first)[:-1] + f', "{E.PAYLOAD}": {payload}}}'
             (copy / TRACE).write_text("\n".join([head, *lines]) + "\n", encoding="utf-8")
 
-        out = {"event_payload": refused(bundle, f"num-{i}-event", in_payload)}
+        out = {NUMBER_IN_EVENT_PAYLOAD: refused(bundle, f"num-{i}-event", in_payload)}
         if isinstance(path, str) and isinstance(body, dict):  # a body in a file (the shard store's are not edited here)
             file, value = path, body
-            out["payload_body"] = refused(bundle, f"num-{i}-body",
+            out[NUMBER_IN_PAYLOAD_BODY] = refused(bundle, f"num-{i}-body",
                                           lambda copy: (copy / file).write_text(_with_overflow(value), encoding="utf-8"))
         return out
     return {}

@@ -225,7 +225,7 @@ EXEC_RUNTIME_KINDS = ("exec_command",)
 # protocol payload (...) or dispatch payload". Measured on 0.164.0, 0.169.0, 0.171.0 (a write_stdin call, and
 # v2 on another call's write_stdin runtime); 0.125.0 and 0.143.0 also want `stdout` there.
 TERMINAL_RESPONSE_KINDS = ("write_stdin",)
-# Of those, kinds whose start with an invocation payload creates the terminal operation at once
+# Of the terminal operation kinds, those whose start with an invocation payload creates the operation at once
 # (0.125.0 and 0.164.0 parse a write_stdin invocation as a "dispatch payload": measured).
 TERMINAL_AT_DISPATCH_KINDS = ("write_stdin",)
 # Tool kinds the reducer matches a multi-agent call's sub-agent activity against.

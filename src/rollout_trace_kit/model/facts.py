@@ -85,34 +85,39 @@ def tool_kinds(dialect: Dialect) -> tuple[str, ...]:
     return dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).tags
 
 
+def _tool_kinds_with(dialect: Dialect, flag: str) -> frozenset[str]:
+    """The tool kinds (ToolCallKind variants) whose model flag ``flag`` is set."""
+    return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if getattr(v, flag))
+
+
 def terminal_at_dispatch_kinds(dialect: Dialect) -> frozenset[str]:
     """Tool kinds whose start with an invocation payload creates the terminal operation."""
-    return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.terminal_at_dispatch)
+    return _tool_kinds_with(dialect, "terminal_at_dispatch")
 
 
 def terminal_tool_kinds(dialect: Dialect) -> frozenset[str]:
     """Tool kinds whose runtime start creates a terminal operation."""
-    return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.terminal_operation)
+    return _tool_kinds_with(dialect, "terminal_operation")
 
 
 def exec_runtime_kinds(dialect: Dialect) -> frozenset[str]:
-    """Tool kinds whose runtime payloads the terminal reducer parses as a process's begin and end."""
-    return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.exec_runtime)
+    """Tool kinds whose runtime end the terminal reducer parses as a process's end (exit_code, process id)."""
+    return _tool_kinds_with(dialect, "exec_runtime")
 
 
 def terminal_start_kinds(dialect: Dialect) -> frozenset[str]:
     """Tool kinds whose operation-creating runtime start the terminal reducer parses as a process's begin."""
-    return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.terminal_start)
+    return _tool_kinds_with(dialect, "terminal_start")
 
 
 def terminal_response_kinds(dialect: Dialect) -> frozenset[str]:
     """Tool kinds whose operation's runtime end the terminal reducer parses as a terminal response."""
-    return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.terminal_response)
+    return _tool_kinds_with(dialect, "terminal_response")
 
 
 def agent_activity_tool_kinds(dialect: Dialect) -> frozenset[str]:
     """Tool kinds whose runtime end may be a sub-agent activity (model/bodies.py: ACTIVITY_KINDS)."""
-    return frozenset(v.tag for v in dialect.type_as(TOOL_KIND_TYPE, TaggedUnion).variants if v.agent_activity)
+    return _tool_kinds_with(dialect, "agent_activity")
 
 
 # -- what the reducer opens -------------------------------------------------------------

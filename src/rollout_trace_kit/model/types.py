@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Type, TypeVar, Union
+from typing import Any, Iterator, Type, TypeVar, Union
 
 # Integer ranges of the Rust types the format uses.
 INT_RANGES: dict[str, tuple[int, int]] = {
@@ -32,19 +32,23 @@ INT_RANGES: dict[str, tuple[int, int]] = {
 JSON_INTEGERS = (INT_RANGES["i64"][0], INT_RANGES["u64"][1])
 
 
-def wide_integer(value: Any) -> int | None:
-    """The first integer in the JSON ``value`` outside :data:`JSON_INTEGERS`, or None."""
-    lo, hi = JSON_INTEGERS
+def json_scalars(value: Any) -> Iterator[Any]:
+    """Every value in the parsed JSON ``value`` that is not an object or array (depth first, no recursion)."""
     stack = [value]
     while stack:
         v = stack.pop()
-        if type(v) is int and not lo <= v <= hi:
-            return v
         if isinstance(v, dict):
             stack.extend(v.values())
         elif isinstance(v, list):
             stack.extend(v)
-    return None
+        else:
+            yield v
+
+
+def wide_integer(value: Any) -> int | None:
+    """The first integer in the JSON ``value`` outside :data:`JSON_INTEGERS`, or None."""
+    lo, hi = JSON_INTEGERS
+    return next((v for v in json_scalars(value) if type(v) is int and not lo <= v <= hi), None)
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,13 @@ def _search(path: Path, depth: int, found: list[Path], stopped: dict[Path, str],
             _search(child, depth - 1, found, stopped, budget)
 
 
+def links_met(bundles: list[Path], paths: list) -> frozenset[Path]:
+    """The symbolic links the search met below the ``paths`` named (a PATH named is followed): each is
+    a finding, never followed."""
+    given = {Path(p) for p in paths}
+    return frozenset(b for b in bundles if b not in given and b.is_symlink())
+
+
 class UsageError(Exception):
     pass
 
@@ -265,8 +272,7 @@ def _judge_all(args: argparse.Namespace, options: Options, bundles: list[Path], 
     whole = [(fmt, target) for fmt, target in formats if fmt != "jsonl"]
     reports: list = [None] * len(bundles) if whole else []
     tally = Tally()
-    given = {Path(p) for p in args.paths}
-    links = frozenset(b for b in bundles if b not in given and b.is_symlink())
+    links = links_met(bundles, args.paths)
     one_bundle = len(bundles) == 1
     with ExitStack() as stack:
         streams = [stack.enter_context(Report(t)) for fmt, t in formats if fmt == "jsonl"]

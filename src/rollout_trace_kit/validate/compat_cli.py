@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from .cli import UsageError, bundles_of_paths
+from .cli import UsageError, bundles_of_paths, links_met
 from .context import Options
 from .findings import Profile
 
@@ -79,8 +79,7 @@ def run_compat(args: argparse.Namespace) -> int:
     except (UsageError, ValueError) as e:
         print(f"rollout-trace compat: {escape.display(str(e))}", file=sys.stderr)
         return EXIT_USAGE
-    given = {Path(p) for p in args.paths}
-    links = frozenset(b for b in bundles if b not in given and b.is_symlink())
+    links = links_met(bundles, args.paths)
     own: list = [None] * len(bundles)
     declined: list = [None] * len(bundles)  # the findings of a bundle no release was judged for
     with Progress("compat", "bundles", args.progress, total=len(bundles)) as bar:

@@ -17,6 +17,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from ..model.types import json_scalars
+
 SERDE_RECURSION_LIMIT = 128  # serde_json's default nesting limit
 # serde buffers the tagged payload (recursion-limited); unknown envelope keys it skips
 # without a limit. Measured on 0.164.0 and 0.169.0: 125 arrays inside "payload" pass,
@@ -265,16 +267,7 @@ def _serde_int(literal: str):
 
 
 def _holds_stand_in(value) -> bool:
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if v is _WIDE_STAND_IN or v is _WIDE_STAND_IN_NEGATIVE:
-            return True
-        if isinstance(v, dict):
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return False
+    return any(v is _WIDE_STAND_IN or v is _WIDE_STAND_IN_NEGATIVE for v in json_scalars(value))
 
 
 def _huge_integer_where_read(obj, known: frozenset[str] | None, skipped: list[str] | None) -> None:
@@ -535,17 +528,7 @@ EVENT_PAYLOAD_PLACE = "payload"  # where a number beyond f64 sits, for RELEASE.N
 
 def holds_overflow(value) -> bool:
     """Whether a parsed JSON value holds a number beyond f64 (Python's json reads it as an infinity)."""
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if type(v) is float:
-            if v in (math.inf, -math.inf):
-                return True
-        elif isinstance(v, dict):
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return False
+    return any(type(v) is float and v in (math.inf, -math.inf) for v in json_scalars(value))
 
 
 def loads_body(data: bytes):

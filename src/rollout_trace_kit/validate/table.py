@@ -75,15 +75,17 @@ def bundle_paths(root: str | Path) -> list[str]:
     directory (or a dangling one) is listed, and so is a directory that cannot be listed or
     where a search cap stopped: each is a finding from :func:`judge_rows`, as from ``validate``
     (links and caps as :class:`NotABundle`); no directory is skipped silently."""
-    from .cli import find_bundles
+    from .cli import find_bundles, links_met
 
     top = Path(root)
     unsearched: dict[Path, str] = {}
     out: list[str] = []
-    for b in find_bundles(top, unsearched):
+    found = find_bundles(top, unsearched)
+    links = links_met(found, [top])  # the root itself is followed, as validate's PATH is
+    for b in found:
         if b in unsearched:
             out.append(NotABundle(str(b), unsearched[b]))
-        elif b != top and b.is_symlink():  # the root itself is followed, as validate's PATH is
+        elif b in links:
             out.append(NotABundle(str(b), link=True))
         else:
             out.append(str(b))

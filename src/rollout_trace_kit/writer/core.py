@@ -52,6 +52,7 @@ import orjson
 
 from ..model import DEFAULT_DIALECT, get_dialect
 from ..bundle import MANIFEST, PAYLOADS, TRACE
+from ..files import write_all
 from ..model.common import EnvelopeKey, ManifestKey
 from ..model.facts import MissingValue, record
 from ..model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect, UnitKind
@@ -134,13 +135,6 @@ class WriterError(OSError):
 def system_clock() -> int:
     """Unix wall-clock milliseconds; 0 before the epoch, as upstream."""
     return max(0, time.time_ns() // 1_000_000)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
 
 
 class TraceWriter:
@@ -294,7 +288,7 @@ class TraceWriter:
             except orjson.JSONEncodeError as e:
                 raise EventError(f"event is not serialisable as JSON: {e}") from None
             try:
-                _write_all(fd, line)
+                write_all(fd, line)
                 if self._fsync:
                     os.fsync(fd)
             except OSError as e:
@@ -333,7 +327,7 @@ class TraceWriter:
 def _create_file(path: Path, data: bytes, fsync: bool) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
-        _write_all(fd, data)
+        write_all(fd, data)
         if fsync:
             os.fsync(fd)
     finally:

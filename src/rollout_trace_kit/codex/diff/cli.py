@@ -59,8 +59,9 @@ def run_diff(args: argparse.Namespace) -> int:
     from .judge import codex_home, default_scratch
 
     name = "rollout-trace codex diff"
-    if args.mutations < 1 or args.jobs < 1 or args.timeout <= 0 or args.shrink_tests < 0:
-        print(f"{name}: --mutations and --jobs must be >= 1, --timeout > 0, --shrink-tests >= 0", file=sys.stderr)
+    # (--timeout is checked by its parser, seconds_value, on the command line and in pyproject.toml)
+    if args.mutations < 1 or args.jobs < 1 or args.shrink_tests < 0:
+        print(f"{name}: --mutations and --jobs must be >= 1, --shrink-tests >= 0", file=sys.stderr)
         return EXIT_USAGE
     plan = _plan(args)
     if not plan:

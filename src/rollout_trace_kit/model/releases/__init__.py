@@ -43,6 +43,9 @@ RACY_ORDER = frozenset({"multi_agent_v1", "multi_agent_v2", "multi_agent_resume"
 # Reducer facts measured on each epoch's first release only (`probe --bodies`, `probe --depths`): not
 # what makes an epoch (yet); a release not measured itself takes its epoch's first release's.
 _MEASURED_ON_FIRST = ("body_required", "runtime_depths", "payloads_opened", "envelope_rules", "number_range")
+# The places of ``reducer.number_range`` (`probe --numbers`): whether the reducer refuses a number beyond
+# f64 there (serde_json's "number out of range").
+NUMBER_IN_EVENT_PAYLOAD, NUMBER_IN_PAYLOAD_BODY = "event_payload", "payload_body"
 
 
 def facts_of(record: dict[str, Any]) -> dict[str, Any]:

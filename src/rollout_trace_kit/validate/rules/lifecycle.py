@@ -313,11 +313,15 @@ class LifecycleChecker:
         if body is not None and depth_limited and self._field_too_deep(ref, tag, field_name, body):
             return None
         summary = self.ctx.summary
-        if parsed and summary is not None and isinstance(body, dict):  # for the release rules (RELEASE.BODY_REQUIRED)
+        noted = parsed and isinstance(body, dict)  # its keys, for RELEASE.BODY_REQUIRED
+        overflow = getattr(self.refs, "overflow", False)  # a number beyond f64, for RELEASE.NUMBER_RANGE
+        if summary is not None and (noted or overflow):
             kind = None if p.__class__ in self.no_call_classes else self._kind_of_call(p)
-            summary.note_body(facts.body_place(tag, field_name, kind) if kind else place, body, self.ctx.line)
-        if summary is not None and getattr(self.refs, "overflow", False):  # for RELEASE.NUMBER_RANGE
-            summary.note_overflow(facts.body_place(tag, field_name, self._kind_of_call(p)), self.ctx.line)
+            where = facts.body_place(tag, field_name, kind) if kind else place
+            if noted:
+                summary.note_body(where, body, self.ctx.line)
+            if overflow:
+                summary.note_overflow(where, self.ctx.line)
         return body
 
     def _field_too_deep(self, ref, tag: str, field_name: str, body) -> bool:

@@ -269,6 +269,7 @@ def _name_of_class(cls: type) -> object:
     config = cls.__struct_config__
     return config.tag if config.tag_field == "type" and isinstance(config.tag, str) else None
 
+
 _SCALARS = (mi.StrType, mi.IntType, mi.BoolType, mi.NoneType, mi.LiteralType)
 
 
@@ -497,16 +498,18 @@ def _number_rules(summary: BundleSummary, release) -> list[ReleaseFinding]:
     from ..lines import EVENT_PAYLOAD_PLACE
     from ...model.facts import split_body_place
 
-    refused = _measured(release, "number_range") or {}
+    from ...model.releases import NUMBER_IN_EVENT_PAYLOAD, NUMBER_IN_PAYLOAD_BODY
+
+    refused = number_range(release)
     opened = payloads_opened(release)
     for place, line in sorted(summary.overflows.items(), key=lambda item: item[1]):
         if place == EVENT_PAYLOAD_PLACE:
-            if refused.get("event_payload"):
+            if refused.get(NUMBER_IN_EVENT_PAYLOAD):
                 return [ReleaseFinding(NUMBER_RANGE, f"Codex {release.version}'s reducer refuses a number beyond f64 "
                                        "in an event payload (measured: \"number out of range\")", line)]
             continue
         variant, name, kind = split_body_place(place)
-        if refused.get("payload_body") and opened.get((variant, name, kind), opened.get((variant, name, None), True)):
+        if refused.get(NUMBER_IN_PAYLOAD_BODY) and opened.get((variant, name, kind), opened.get((variant, name, None), True)):
             return [ReleaseFinding(NUMBER_RANGE, f"Codex {release.version}'s reducer refuses a number beyond f64 "
                                    f"in the body of {place} (measured: \"number out of range\")", line)]
     return []
@@ -521,14 +524,13 @@ def body_error_class(release, message: str) -> str | None:
 def body_required(release) -> dict[str, dict]:
     """The body keys the release's reducer requires, by place: its record's ``body_required``, else
     (not measured itself) its epoch's first release's; {} when neither was measured."""
-    measured = release.get("reducer", "body_required")
-    if measured is None:
-        from ...model import releases
+    return _measured(release, "body_required") or {}
 
-        epoch = releases.epoch_of(release.version)
-        first = releases.release(epoch.first) if epoch is not None else None
-        measured = first.get("reducer", "body_required") if first is not None else None
-    return measured or {}
+
+def number_range(release) -> dict[str, bool]:
+    """Where the release's reducer refuses a number beyond f64 (model.releases.NUMBER_IN_*: refused or
+    not); {} when not measured."""
+    return _measured(release, "number_range") or {}
 
 
 def _measured(release, key: str):

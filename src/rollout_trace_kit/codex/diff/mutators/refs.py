@@ -157,7 +157,7 @@ def ref_path_added(bundle, rng: random.Random) -> bool:
     if not found:
         return False
     events, site = found
-    site.ref["path"] = rng.choice((f"{PAYLOADS}/{ZSTD_SHARDS.shard_name(1)}", f"{PAYLOADS}/1{FILE_PER_PAYLOAD.payload_suffix}", ""))
+    site.ref["path"] = rng.choice((ZSTD_SHARDS.file_for(shard=1), FILE_PER_PAYLOAD.file_for(n=1), ""))
     return _save(bundle, events, site, site.ref)
 
 

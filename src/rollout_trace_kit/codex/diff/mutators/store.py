@@ -162,7 +162,7 @@ def shard_file(bundle, rng: random.Random) -> bool:
     if not shard:
         return False
     data = bundle.payloads[shard]
-    second = f"{PAYLOADS}/{ZSTD_SHARDS.shard_name(2)}"
+    second = ZSTD_SHARDS.file_for(shard=2)
     suffix = ZSTD_SHARDS.payload_suffix  # shard 1 named too narrow and too wide
     op = rng.randrange(7)
     if op == 0:
