@@ -340,10 +340,14 @@ def test_replay_recreates_fifos_without_opening_them(saved_case):
 def test_progress_goes_to_stderr_on_a_terminal(tmp_path):
     import pty
 
+    from rollout_trace_kit.progress import BAR_AFTER
+
     leader, follower = pty.openpty()
-    # a bar once the campaign has lasted a second (rollout_trace_kit.progress.BAR_AFTER): 8 cases take longer
-    proc = subprocess.Popen([*RTK, "fuzz-reducer", "--cmd", kit_reducer(), "--examples", "8", "--seed", "1", "--format", "json"],
-                            stdout=subprocess.PIPE, stderr=follower, cwd=tmp_path)
+    # a bar once the campaign has lasted BAR_AFTER seconds: each of the 8 cases, one at a time, sleeps
+    # that long first (on a fast idle machine the kit's own reducer took 0.8 s for all 8: no bar)
+    slow = f"sh -c 'sleep {BAR_AFTER}; exec \"$@\"' sh {kit_reducer()}"
+    proc = subprocess.Popen([*RTK, "fuzz-reducer", "--cmd", slow, "--examples", "8", "--seed", "1", "--jobs", "1",
+                             "--format", "json"], stdout=subprocess.PIPE, stderr=follower, cwd=tmp_path)
     os.close(follower)
     seen = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", read_until_closed(leader))
     proc.wait(timeout=300)
