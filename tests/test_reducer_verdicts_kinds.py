@@ -10,7 +10,7 @@ every case through the reference reducer of its dialect.
   call's from 0.169.0 on (model/bodies.py: ACTIVITY_UNREAD_SINCE).
 - 0.169.0 and 0.170.0 fail on an accepted agent_message item holding an integer beyond i64 and u64
   (model/bodies.py: AGENT_MESSAGE_WIDE_INTEGERS_FAIL).
-- A history acceptance of an item id its thread accepted before is not parsed (model/bodies.py:
+- A history acceptance of an item id its thread accepted before with a payload is not parsed (model/bodies.py:
   ACCEPTED_AGAIN_UNREAD).
 - 0.164.0 parses a runtime start body's `invocation` as an MCP invocation (model/bodies.py:
   MCP_INVOCATION_SINCE, MCP_INVOCATION_UNTIL).
@@ -160,15 +160,20 @@ AMSG = {"type": "agent_message", "id": "amsg-1", "author": "/root/child", "recip
         "content": [{"type": "input_text", "text": "done"}]}
 
 
-def accepted_twice(field: str, first: Any, second: Any, second_thread: str = ROOT) -> Callable[[str], Bundle]:
-    """Two history acceptances of the first body's item id, the second (in ``second_thread``) holding ``second``."""
+def accepted_twice(field: str, first: Any, second: Any, second_thread: str = ROOT,
+                   first_field: str | None = "") -> Callable[[str], Bundle]:
+    """Two history acceptances of the first body's item id, the second (in ``second_thread``) holding ``second``;
+    the first holds ``first`` in ``first_field`` (by default ``field``; None: no payload at all)."""
     def build(dialect: str) -> Bundle:
         ps = Payloads(dialect)
         item_id = first["id"]
         events = [turn()]
         if second_thread != ROOT:
             events += [child_thread(), turn(CHILD, CHILD_TURN)]
-        events.append((ROOT, TURN, {"type": "history_item_accepted", "item_id": item_id, field: ps.add("protocol_event", first)}))
+        accepted = {"type": "history_item_accepted", "item_id": item_id}
+        if first_field is not None:
+            accepted[first_field or field] = ps.add("protocol_event", first)
+        events.append((ROOT, TURN, accepted))
         where = (ROOT, TURN) if second_thread == ROOT else (CHILD, CHILD_TURN)
         events.append((*where, {"type": "history_item_accepted", "item_id": item_id, field: ps.add("protocol_event", second)}))
         return minimal(dialect, events, ps.bodies)
@@ -271,6 +276,21 @@ CASES = [
          accepted_twice("agent_message_payload", AMSG, {**AMSG, "id": "amsg-9"}), frozenset()),
     Case("agent-message-accepted-again-holding-no-item", LATER,
          accepted_twice("agent_message_payload", AMSG, {"type": "nope"}), frozenset()),
+    # ... only after an acceptance that held a payload the release reads (codex diff --release 0.171.0 --seed 0
+    # --mutations 100000 --only 57377)
+    Case("tool-output-accepted-again-after-one-without-payload", ("v3",),
+         accepted_twice("tool_output_payload", FCO, {**FCO, "type": "custom_tool_call_output", "id": "ctco-1"},
+                        first_field=None), frozenset({"BODY.TOOL_OUTPUT_ITEM"})),
+    Case("agent-message-accepted-again-after-one-without-payload", LATER,
+         accepted_twice("agent_message_payload", AMSG, {**AMSG, "id": "amsg-9"}, first_field=None),
+         frozenset({"HISTORY.AGENT_MESSAGE"})),
+    # v2 reads no tool_output_payload (an unknown key there); v3 does, and either payload counts
+    Case("agent-message-accepted-again-after-a-tool-output", ("v2",),
+         accepted_twice("agent_message_payload", FCO, {**AMSG, "id": "amsg-9"}, first_field="tool_output_payload"),
+         frozenset({"HISTORY.AGENT_MESSAGE"})),
+    Case("agent-message-accepted-again-after-a-tool-output", ("v3",),
+         accepted_twice("agent_message_payload", FCO, {**AMSG, "id": "amsg-9"}, first_field="tool_output_payload"),
+         frozenset()),
     # 0.164.0 parses a runtime start's `invocation` as an MCP invocation, whatever the tool kind (codex diff --seed 2)
     *(Case(f"web-runtime-start-with-an-mcp-invocation-{name}", V1,
            with_runtimes("web", ("web",), invoked=False, runtime_body={"call_id": "call-1", "invocation": inv}),

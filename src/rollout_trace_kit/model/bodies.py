@@ -116,9 +116,12 @@ REASONING_ENTRIES = {"content": ("reasoning_text", "text"), "summary": ("summary
 # agent_message item in payload {id}: invalid type: integer ... as i128, expected any value"): measured on
 # 0.169.0, 0.169.1, 0.170.0; 0.167.2 and 0.171.0 accept it, and no release minds one in an inference's items.
 AGENT_MESSAGE_WIDE_INTEGERS_FAIL = ("0.169.0", "0.170.0")
-# A history_item_accepted whose item_id its thread accepted before: its payload is not parsed (any body,
-# JSON null included, passes; the ref must still resolve). Measured on 0.169.0 (agent_message_payload) and
-# 0.171.0 (tool_output_payload, agent_message_payload); another thread's acceptance of that id is parsed.
+# A history_item_accepted whose item_id its thread accepted before with a payload (any payload ref of the
+# variant the release reads): its payload is not parsed (any body, JSON null included, passes; the ref must
+# still resolve). Measured on 0.169.0 (agent_message_payload; its tool_output_payload is an unknown key, so
+# an earlier acceptance holding only that one does not count) and 0.171.0 (tool_output_payload,
+# agent_message_payload, either way round). An earlier acceptance without a payload, or another thread's,
+# does not count: the payload is parsed ("accepted item payload does not match {id}", codex diff --seed 0).
 ACCEPTED_AGAIN_UNREAD = True
 # Item types history_item_accepted's tool_output_payload may hold (v3; any other: "accepted item
 # payload does not match {item_id}", measured on 0.171.0).

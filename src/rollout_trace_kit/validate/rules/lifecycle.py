@@ -232,7 +232,7 @@ class LifecycleChecker:
         self.cell_calls: set[str] = set()
         self.compaction_requests: dict[str, str] = {}
         self.installs: set[str] = set()
-        self.accepted_items: set[tuple] = set()  # (thread, item id) of history acceptances
+        self.accepted_items: set[tuple] = set()  # (thread, item id) of history acceptances holding a payload
         self.accepted_again = False  # the history acceptance being checked repeats an item id of its thread
         self.mcp: set[str] = set()
         self.runtime_kinds: dict[str, str | None] = {}  # tool -> its runtime's kind, where not the call's
@@ -259,6 +259,8 @@ class LifecycleChecker:
         self.dispatched: set[str] = set()  # tools whose terminal operation was created at dispatch
         self.handlers = {tag: method.__get__(self) for tag, method in handlers_for(d).items()}
         self.later_refs = _later_ref_fields(d, self.handlers)
+        # the payload refs of a history acceptance this dialect reads (bodies.ACCEPTED_AGAIN_UNREAD)
+        self.accepted_refs = tuple(f.name for f in d.ref_fields("history_item_accepted")) if "history_item_accepted" in d.tags else ()
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
         self.agent_kinds = facts.agent_activity_tool_kinds(d)
         self.activity_unread = bodies.activity_unread_kinds(d.reference_release)
@@ -481,10 +483,11 @@ class LifecycleChecker:
             self.ctx.report(HISTORY_THREAD, "history acceptance has no thread", pointer="/thread_id")
         else:
             self.thread_known(ev.thread_id, "/thread_id")
-        # An item id the thread accepted before: its payloads are not parsed again (model/bodies.py).
+        # An item id the thread accepted before with a payload: its payloads are not parsed again (model/bodies.py).
         key = (ev.thread_id, p.item_id)
         self.accepted_again = B.ACCEPTED_AGAIN_UNREAD and key in self.accepted_items
-        self.accepted_items.add(key)
+        if any(getattr(p, name) is not None for name in self.accepted_refs):
+            self.accepted_items.add(key)
         if body is not None and not self.accepted_again:
             rid = p.agent_message_payload.raw_payload_id
             problem = bodies.item_problem(body)
