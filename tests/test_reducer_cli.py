@@ -343,16 +343,16 @@ def test_progress_goes_to_stderr_on_a_terminal(tmp_path):
     from rollout_trace_kit.progress import BAR_AFTER
 
     leader, follower = pty.openpty()
-    # a bar once the campaign has lasted BAR_AFTER seconds: each of the 8 cases, one at a time, sleeps
-    # that long first (on a fast idle machine the kit's own reducer took 0.8 s for all 8: no bar)
+    # a bar once the campaign has lasted BAR_AFTER seconds: each of the 3 cases, one at a time, sleeps
+    # that long first (on a fast idle machine the kit's own reducer took 0.8 s for 8 cases: no bar)
     slow = f"sh -c 'sleep {BAR_AFTER}; exec \"$@\"' sh {kit_reducer()}"
-    proc = subprocess.Popen([*RTK, "fuzz-reducer", "--cmd", slow, "--examples", "8", "--seed", "1", "--jobs", "1",
+    proc = subprocess.Popen([*RTK, "fuzz-reducer", "--cmd", slow, "--examples", "3", "--seed", "1", "--jobs", "1",
                              "--format", "json"], stdout=subprocess.PIPE, stderr=follower, cwd=tmp_path)
     os.close(follower)
     seen = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", read_until_closed(leader))
     proc.wait(timeout=300)
     os.close(leader)
-    assert b"8/8 cases, 0 not passing" in seen and b"fuzz-reducer" in seen
+    assert b"3/3 cases, 0 not passing" in seen and b"fuzz-reducer" in seen
     piped = rtk("fuzz-reducer", "--cmd", kit_reducer(), "--examples", "2", "--seed", "1", "--format", "json", cwd=tmp_path)
     assert "cases, 0 not passing" not in piped.stderr  # not a terminal: no progress lines
 
