@@ -215,15 +215,16 @@ TERMINAL_OPERATION_KINDS = ("exec_command", "write_stdin")
 # write_stdin runtime).
 TERMINAL_START_KINDS = ("exec_command", "write_stdin")
 # Tool kinds whose runtime end the terminal reducer parses as a process's end (exit_code, process id). A
-# write_stdin's runtime end is parsed as a "write_stdin terminal response" instead (0.143.0 wants `stdout`,
-# 0.164.0 on `exit_code`: measured; the kit does not check it).
+# write_stdin's runtime end is parsed as a "write_stdin terminal response" instead (TERMINAL_RESPONSE_KINDS).
 EXEC_RUNTIME_KINDS = ("exec_command",)
 # Tool kinds whose runtime end, once a runtime start created the terminal operation (and, for a kind
 # created at dispatch, its runtime end and tool_call_ended's result), the terminal reducer parses as a
 # terminal response: an exec end as EXEC_RUNTIME_KINDS' (an i32 exit_code, the start's process
 # id) or else a dispatch payload (bodies.DISPATCH_RESPONSE); "parse write_stdin terminal response {id} as
 # protocol payload (...) or dispatch payload". Measured on 0.164.0, 0.169.0, 0.171.0 (a write_stdin call, and
-# v2 on another call's write_stdin runtime); 0.125.0 and 0.143.0 also want `stdout` there.
+# v2 on another call's write_stdin runtime). A release wants there the keys it wants in an exec end
+# (reducer.body_required at the exec end's place: `stdout` and more on 0.125.0 to 0.143.0, measured on
+# 0.125.0, 0.135.0, 0.143.0).
 TERMINAL_RESPONSE_KINDS = ("write_stdin",)
 # Of the terminal operation kinds, those whose start with an invocation payload creates the operation at once
 # (0.125.0 and 0.164.0 parse a write_stdin invocation as a "dispatch payload": measured).

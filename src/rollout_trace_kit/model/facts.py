@@ -105,6 +105,12 @@ def exec_runtime_kinds(dialect: Dialect) -> frozenset[str]:
     return _tool_kinds_with(dialect, "exec_runtime")
 
 
+def exec_end_places(dialect: Dialect) -> tuple[str, ...]:
+    """The body places (body_place) of an exec end: where a release's measured exec-end keys are recorded,
+    and so the keys any body the reducer parses as an exec end must hold (a terminal response's too)."""
+    return tuple(body_place("tool_call_runtime_ended", "runtime_payload", kind) for kind in sorted(exec_runtime_kinds(dialect)))
+
+
 def terminal_start_kinds(dialect: Dialect) -> frozenset[str]:
     """Tool kinds whose operation-creating runtime start the terminal reducer parses as a process's begin."""
     return _tool_kinds_with(dialect, "terminal_start")

@@ -253,6 +253,7 @@ class LifecycleChecker:
         self.kind_code = {k: i for i, k in enumerate(self.tool_kinds)}
         self.terminal_kinds = facts.terminal_tool_kinds(d)
         self.exec_kinds = facts.exec_runtime_kinds(d)
+        self.exec_end_places = facts.exec_end_places(d)  # a terminal response's keys, noted there (RELEASE.BODY_REQUIRED)
         self.start_kinds = facts.terminal_start_kinds(d)
         self.response_kinds = facts.terminal_response_kinds(d)
         self.dispatch_kinds = facts.terminal_at_dispatch_kinds(d)
@@ -289,9 +290,10 @@ class LifecycleChecker:
         }
 
     # -- helpers -------------------------------------------------------------------
-    def ref(self, p, tag: str, field_name: str, read: bool | None = None, parsed: bool = True):
+    def ref(self, p, tag: str, field_name: str, read: bool | None = None, parsed: bool = True, by_kind: bool = True):
         """Check the ref in ``field_name``; ``read`` defaults to whether a handler opens it; ``parsed``: the
-        reducer parses the body by its place (else its keys are not noted for RELEASE.BODY_REQUIRED)."""
+        reducer parses the body by its place (else its keys are not noted for RELEASE.BODY_REQUIRED);
+        ``by_kind``: `--release`'s measured payloads_opened by tool kind applies."""
         ref = getattr(p, field_name)
         if ref is None:
             return None
@@ -306,10 +308,10 @@ class LifecycleChecker:
             read = read_at_event
         # A body that is JSON null comes back as bodies.NULL: the body checks reject it, as the reducers do.
         if self.refs_open_by_kind:  # `--release` opens some payloads by the call's tool kind (measured)
-            call_id = getattr(p, "tool_call_id", None)
+            call_id = getattr(p, "tool_call_id", None) if by_kind else None
             state = self.tools.get(call_id) if isinstance(call_id, str) else None
             tool_kind = self.tool_kinds[state >> 2] if state is not None else None
-            body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL, tool_kind=tool_kind)
+            body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL, tool_kind=tool_kind, by_kind=by_kind)
         else:
             body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL)
         if body is not None and depth_limited and self._field_too_deep(ref, tag, field_name, body):
@@ -874,8 +876,17 @@ class LifecycleChecker:
             bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload",
                                   self.pids.get(p.tool_call_id))
         elif not activity and response_end and operation and body is not None and not B.is_dispatch_response(body):
+            self._note_as_exec_end(body)
             bodies.check_exec_end(self.ctx, body, p.runtime_payload.raw_payload_id, "/payload/runtime_payload",
                                   self.pids.get(p.tool_call_id), f"{ended_as} terminal response (not a dispatch payload)")
+
+    def _note_as_exec_end(self, body) -> None:
+        """A terminal response parsed as an exec end: its keys meet each release's exec-end keys
+        (model.common.TERMINAL_RESPONSE_KINDS)."""
+        summary = self.ctx.summary
+        if summary is not None and isinstance(body, dict):
+            for place in self.exec_end_places:
+                summary.note_body(place, body, self.ctx.line)
 
     def on_tool_call_ended(self, ev, p):
         # The model says which refs the reducer reads for a tool whose terminal operation was
@@ -889,13 +900,16 @@ class LifecycleChecker:
                 for f in self.dialect.ref_fields("tool_call_ended")
             )
         for name, read in reads:
-            body = self.ref(p, "tool_call_ended", name, read)
+            # a dispatched terminal's response is read whatever `--release`'s payloads_opened says: its probe
+            # had no dispatch (0.125.0 to 0.162.0 parse it: measured)
+            body = self.ref(p, "tool_call_ended", name, read, by_kind=not (read and dispatched))
             if read and dispatched and body is not None and not B.is_dispatch_response(body):
                 # the dispatched operation's response, parsed as its runtime end is (model: terminal_response),
                 # unless the call had a runtime start or end (measured on 0.164.0, 0.169.0, 0.171.0)
                 state = self.tools[key]
                 kind = self.tool_kinds[state >> 2]
                 if kind in self.response_kinds and not state & RUNTIME:
+                    self._note_as_exec_end(body)
                     bodies.check_exec_end(self.ctx, body, getattr(p, name).raw_payload_id, f"/payload/{name}", None,
                                           f"{kind} terminal response (not a dispatch payload)")
         if self._tool(p, "tool call end") is not None:

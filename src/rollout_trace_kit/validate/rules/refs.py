@@ -592,17 +592,18 @@ class RefChecker:
 
     # -- one ref ---------------------------------------------------------------------
     def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, null_body=None,
-              tool_kind: str | None = None, again: bool = False):
+              tool_kind: str | None = None, again: bool = False, by_kind: bool = True):
         """Check one RawPayloadRef; return the parsed payload when it was read, else None
         (a payload that is JSON ``null`` is returned as ``null_body``). ``tool_kind``: the kind of the
-        tool call the event names (where `--release`'s reducer opens a payload by it). ``again``: a ref
+        tool call the event names (where `--release`'s reducer opens a payload by it; ``by_kind`` False:
+        the model's read stands, the measurement did not cover the case). ``again``: a ref
         checked at its own event, read later (its id, path and kind are not checked twice)."""
         ctx = self.ctx
         self.checked.add(id(ref))
         self.overflow = False
         wants_body = read_by_reducer
         read_by_reducer = read_by_reducer or self.every_ref_read
-        if self.opened and not self.opened.get((tag, field.name, tool_kind), self.opened.get((tag, field.name, None), True)):
+        if self.opened and by_kind and not self.opened.get((tag, field.name, tool_kind), self.opened.get((tag, field.name, None), True)):
             read_by_reducer = wants_body = False  # `--release`'s reducer never opens it (measured): no body to check
         if again:
             key = self._file_ordinal(ref.path)  # the file a listed ordinal names is the path itself

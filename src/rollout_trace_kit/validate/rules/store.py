@@ -373,7 +373,7 @@ class StoreRefChecker:
 
     # -- one ref -------------------------------------------------------------------------
     def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, need_body: bool = True, null_body=None,
-              tool_kind: str | None = None):  # tool_kind: as RefChecker's (no v3 release opens by kind)
+              tool_kind: str | None = None, by_kind: bool = True):  # as RefChecker's (no v3 release opens by kind)
         """Check one ref (and its parts); return its parsed body when it was read, else None
         (a body that is JSON ``null`` is returned as ``null_body``)."""
         parsed, body = self.check_value(ref, tag, field, pointer, need_body)
