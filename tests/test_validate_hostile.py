@@ -585,6 +585,48 @@ HOSTILE = [
 ]
 
 
+def _loop(name: str, ring: int):
+    """``name`` a symbolic link to itself (ring 1) or one of a ring of two links."""
+    def build(d: Path) -> None:
+        path = d / name
+        if path.exists():
+            path.unlink()
+        other = path.with_name(path.name + ".ring")
+        path.symlink_to(path.name if ring == 1 else other.name)
+        if ring == 2:
+            other.symlink_to(path.name)
+    return build
+
+
+LOOPS = [("manifest.json", "BUNDLE.MANIFEST_PRESENT"), ("trace.jsonl", "BUNDLE.TRACE_PRESENT"),
+         ("payloads/2.json", "REF.FILE_EXISTS")]
+
+
+@pytest.mark.parametrize("ring", [1, 2])
+@pytest.mark.parametrize("name,invariant", LOOPS, ids=[n for n, _ in LOOPS])
+def test_a_symlink_loop_is_said_to_be_a_loop(tmp_path, name, invariant, ring):
+    """A link to itself or a ring of two: 'a symbolic link loop (ELOOP)', under the same invariant as
+    a missing file (it was 'unreadable (Too many levels of symbolic links)', the OS's words)."""
+    d = tmp_path / "b"
+    shutil.copytree(BASIC, d)
+    _loop(name, ring)(d)
+    report = validate_bundle(d, Options(profile=Profile.REDUCER))
+    said = [f.message for f in report.findings if f.invariant == invariant]
+    assert said and all(m.endswith("is a symbolic link loop (ELOOP)") for m in said), said
+
+
+def test_a_v3_shard_symlink_loop_is_said_to_be_a_loop(tmp_path):
+    from .conftest import corpus_bundles
+
+    d = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], d)
+    [shard] = (d / "payloads").glob("*.zst")
+    _loop(f"payloads/{shard.name}", 1)(d)
+    report = validate_bundle(d, Options(profile=Profile.REDUCER))
+    said = [f.message for f in report.findings if f.invariant == "STORE.REF_SHARD"]
+    assert said and all(m.endswith("is a symbolic link loop (ELOOP)") for m in said), said
+
+
 def _rss_mb() -> float:
     import resource
 
