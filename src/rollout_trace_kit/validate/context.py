@@ -131,6 +131,12 @@ class Context:
             else:
                 self.dropped_warnings += 1
             return
+        line = self.line if line == -1 else line
+        if line is not None and file != TRACE:
+            # Every line number the kit knows is a trace.jsonl line: a finding about a payload file
+            # or a shard read through an event's ref points at that event (its message names the
+            # file), never at the file with the event's line (payloads/3.json:17 in every format).
+            file = TRACE
         self.findings.append(
             Finding(
                 invariant=inv.id,
@@ -139,7 +145,7 @@ class Context:
                 message=message,
                 bundle=str(self.bundle),
                 file=file,
-                line=self.line if line == -1 else line,
+                line=line,
                 seq=self.seq if seq == -1 else seq,
                 pointer=pointer,
                 related_seq=related_seq,
