@@ -66,3 +66,15 @@ def test_missing_and_dangling(tmp_path):
         got = files.read_capped(tmp_path / name, 10)
         assert got.missing and got.data is None
         assert files.file_problem(tmp_path / name) == (files.MISSING, "missing")
+
+
+@pytest.mark.parametrize("ring", [1, 2])
+def test_a_symlink_loop_is_said_to_be_a_loop_never_missing(tmp_path, ring):
+    """A link to itself or a ring of two: ELOOP, said as such (the validator's messages come from here)."""
+    names = [tmp_path / f"l{i}" for i in range(ring)]
+    for i, name in enumerate(names):
+        name.symlink_to(names[(i + 1) % ring].name)
+    got = files.read_capped(names[0], 10)
+    assert got.data is None and not got.missing and got.problem == files.LOOP == "a symbolic link loop (ELOOP)"
+    assert files.file_problem(names[0]) == (files.UNREADABLE, files.LOOP)
+    assert files.loops(names[0]) and not files.loops(tmp_path / "nowhere")

@@ -234,6 +234,23 @@ def test_every_symlinked_directory_in_a_tree_is_a_finding_never_a_skip(tmp_path,
         assert "(dangling)" in doc["bundles"][0]["findings"][0]["message"]
 
 
+def test_a_symlink_loop_in_a_tree_or_named_is_said_to_be_a_loop_not_dangling(tmp_path):
+    tree(tmp_path / "fleet", ["good"])
+    (tmp_path / "fleet" / "self").symlink_to("self")
+    (tmp_path / "fleet" / "a").symlink_to("b")
+    (tmp_path / "fleet" / "b").symlink_to("a")
+    out = rtk("validate", "fleet", "--format", "json", cwd=tmp_path)
+    doc = json.loads(out.stdout)
+    assert out.returncode == 1 and [b["bundle"] for b in doc["bundles"]] == ["fleet/a", "fleet/b", "fleet/good",
+                                                                            "fleet/self"]
+    for b in doc["bundles"][:2] + doc["bundles"][3:]:
+        [finding] = b["findings"]
+        assert finding["invariant"] == "BUNDLE.IS_DIRECTORY" and "(a loop: ELOOP)" in finding["message"], finding
+        assert "dangling" not in finding["message"]
+    named = rtk("validate", "fleet/self", cwd=tmp_path)  # said "no such file or directory" before
+    assert named.returncode == 2 and "fleet/self: a symbolic link loop (ELOOP)" in named.stderr, named
+
+
 def test_compat_says_why_a_bundle_was_not_judged(tmp_path):
     links = _links_of_every_kind(tmp_path)
     doc = json.loads(rtk("compat", "fleet", "--format", "json", cwd=tmp_path).stdout)

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -33,6 +34,37 @@ def _run(cmd, cwd, timeout=600, ok=(0,), **kw):
     return proc
 
 
+def _checkout_state() -> dict[str, int]:
+    """Every path of the checkout (its venv, git data and caches aside) with its mtime: what a build
+    must leave as it was."""
+    skip = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache"}
+    state = {}
+    for d, dirs, files in os.walk(ROOT):
+        dirs[:] = [x for x in dirs if x not in skip]
+        for name in dirs + files:
+            path = os.path.join(d, name)
+            state[os.path.relpath(path, ROOT)] = os.lstat(path).st_mtime_ns
+    return state
+
+
+def build(tmp_path: Path) -> Path:
+    """`python -m build` of a copy of the checkout's files (tracked, and new ones git does not ignore),
+    so the build's rollout_trace_kit.egg-info and build/ land in the copy: a build in the checkout left
+    them there (and a stale egg-info's SOURCES.txt is read by the next sdist). The distribution folder."""
+    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                           capture_output=True, check=True, timeout=60).stdout.decode().split("\0")
+    copy, dist = tmp_path / "checkout", tmp_path / "dist"
+    for rel in filter(None, files):
+        if os.path.isfile(ROOT / rel):  # not a tracked file deleted in the checkout
+            (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, copy / rel)
+    before = _checkout_state()
+    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(copy)], cwd=tmp_path)
+    changed = {rel for rel, mtime in _checkout_state().items() if before.get(rel) != mtime}
+    assert not changed, f"the build wrote into the checkout: {sorted(changed)[:10]}"
+    return dist
+
+
 def readme_main_command() -> str:
     """The README's first command line: create a venv, install the kit, validate a shipped bundle."""
     for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
@@ -42,8 +74,7 @@ def readme_main_command() -> str:
 
 
 def test_wheel_installs_and_runs_everything_in_a_fresh_venv(tmp_path):
-    dist = tmp_path / "dist"
-    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(ROOT)], cwd=tmp_path)
+    dist = build(tmp_path)
     wheels, sdists = list(dist.glob("*.whl")), list(dist.glob("*.tar.gz"))
     assert len(wheels) == 1 and len(sdists) == 1
     wheel = wheels[0]
@@ -128,8 +159,7 @@ def test_one_import_name_the_same_modules_in_the_wheel_the_sdist_and_an_editable
 
     from .test_typing import package_view, roots_of
 
-    dist = tmp_path / "dist"
-    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(ROOT)], cwd=tmp_path)
+    dist = build(tmp_path)
     (wheel,), (sdist,) = list(dist.glob("*.whl")), list(dist.glob("*.tar.gz"))
     with tarfile.open(sdist) as tar:
         in_sdist = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}

@@ -87,6 +87,42 @@ def test_every_format_escapes_hostile_text(tmp_path):
         assert re.match(r"::(error|warning) file=[^\n]*::", line), line
 
 
+def _bad_payload_bundles(tmp_path: Path) -> tuple[Path, Path]:
+    """A v2 bundle whose payloads/3.json is not JSON, and a v3 one whose shard holds a record that is not."""
+    from rollout_trace_kit.store.shards import Record, compress_records, read_records
+
+    v2, v3 = tmp_path / "v2", tmp_path / "v3"
+    shutil.copytree(corpus_root() / "codex-0.169.0" / "plain", v2)
+    (v2 / "payloads" / "3.json").write_bytes(b"{nope")
+    shutil.copytree(corpus_root() / "codex-0.171.0" / "basic", v3)
+    [shard] = (v3 / "payloads").glob("*.zst")
+    records = [(r.id, bytes(r.body)) for r in read_records(open(shard, "rb")) if isinstance(r, Record)]
+    records[2] = (records[2][0], b"{nope")
+    shard.write_bytes(compress_records(records))
+    return v2, v3
+
+
+def test_no_format_pairs_a_payload_file_with_a_trace_line(tmp_path):
+    """A payload or shard finding said `payloads/3.json:5` (human, junit), `file=.../payloads/3.json,line=5`
+    (github), a SARIF region of line 5 in the payload file and {"file": "payloads/3.json", "line": 5}
+    (json): 5 is the trace.jsonl line of the referring event. A line goes with trace.jsonl only."""
+    v2, v3 = _bad_payload_bundles(tmp_path)
+    paired = re.compile(r"payloads/[^\s,:]*:\d|payloads/[^\s,]*,line=")
+    for fmt in ("human", "junit", "github"):
+        out = _cli("validate", "--format", fmt, v2, v3, cwd=tmp_path, env={"NO_COLOR": "1"})
+        text = out.stdout.decode()
+        assert out.returncode == 1 and "REF.JSON" in text and "STORE.BODY_JSON" in text, text
+        assert not paired.search(text), (fmt, paired.search(text))
+    doc = json.loads(_cli("validate", "--format", "json", v2, v3, cwd=tmp_path).stdout)
+    findings = [f for b in doc["bundles"] for f in b["findings"]]
+    assert {f["invariant"] for f in findings} >= {"REF.JSON", "STORE.BODY_JSON"}
+    assert all(f["file"] == "trace.jsonl" for f in findings if f["line"] is not None), findings
+    sarif = json.loads(_cli("validate", "--format", "sarif", v2, v3, cwd=tmp_path).stdout)
+    for result in sarif["runs"][0]["results"]:
+        where = result["locations"][0]["physicalLocation"]
+        assert "region" not in where or where["artifactLocation"]["uri"].endswith("/trace.jsonl"), result
+
+
 def test_json_report_to_a_file_under_a_non_utf8_name(tmp_path):
     bundle = _hostile_bundle(tmp_path)
     target = tmp_path / os.fsdecode(b"out\xfe.json")

@@ -159,6 +159,50 @@ def test_an_integer_of_thousands_of_digits_in_an_unknown_key_is_read_as_readers_
     assert ("LINE.JSON", 5) in _ids_at(r)
 
 
+HUGE_BODY = b'{"a": ' + b"7" * 10_000 + b"}"
+
+
+def _huge_payload_messages(report) -> list[str]:
+    return [f.message for f in report.findings if "10,000 digits" in f.message or "set_int_max" in f.message]
+
+
+def test_a_payload_integer_of_ten_thousand_digits_is_said_in_the_kits_words(tmp_path, bundle):
+    """The REF.JSON finding relayed Python's message ('... use sys.set_int_max_str_digits() to increase
+    the limit'): advice about a Python API, not what is wrong with the bundle."""
+    b = bundle.copy()
+    b.payloads[sorted(b.payloads)[0]] = HUGE_BODY
+    [message] = _huge_payload_messages(_check(tmp_path, b, Profile.WRITER))
+    assert message.endswith("an integer literal of 10,000 digits, more than the 4,300 the kit reads"), message
+
+
+def test_a_shard_record_integer_of_ten_thousand_digits_is_said_in_the_kits_words(tmp_path):
+    from rollout_trace_kit.store.shards import Record, compress_records, read_records
+
+    from .conftest import corpus_bundles
+
+    d = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], d)
+    [shard] = (d / "payloads").glob("*.zst")
+    records = [(r.id, bytes(r.body)) for r in read_records(open(shard, "rb")) if isinstance(r, Record)]
+    records[0] = (records[0][0], HUGE_BODY)
+    shard.write_bytes(compress_records(records))
+    [message] = _huge_payload_messages(validate_bundle(d, Options(profile=Profile.WRITER)))
+    assert message.endswith("an integer literal of 10,000 digits, more than the 4,300 the kit reads"), message
+
+
+def test_fragments_holding_an_integer_of_ten_thousand_digits_are_said_in_the_kits_words():
+    from types import SimpleNamespace
+
+    from rollout_trace_kit.validate.rules.bodies import check_fragments
+
+    said: list[str] = []
+    ctx = SimpleNamespace(report=lambda inv, message, **kw: said.append(message))
+    ref = SimpleNamespace(raw_payload_id="raw_payload:9", parts=[object()])
+    check_fragments(ctx, ['{"a": ' + "7" * 10_000 + ', "b": ', "}"], ref, "/payload/x")
+    [message] = said
+    assert message.endswith("an integer literal of 10,000 digits, more than the 4,300 the kit reads"), message
+
+
 def test_invalid_utf8(tmp_path, bundle):
     line = bundle.lines[4].replace(b'"type"', b'"t\xffpe"', 1)
     r = _check(tmp_path, _replace_line(bundle, 5, line))
@@ -539,6 +583,48 @@ HOSTILE = [
     ("75 MB [{},{},...] inference request", _payload("payloads/5.json", b"[" + b"{}," * 25_000_000 + b"{}]"), ("REF.SIZE_LIMIT", True)),
     ("75 MB [{},{},...] tool invocation payload", _payload("payloads/9.json", b"[" + b"{}," * 25_000_000 + b"{}]"), ("REF.SIZE_LIMIT", True)),
 ]
+
+
+def _loop(name: str, ring: int):
+    """``name`` a symbolic link to itself (ring 1) or one of a ring of two links."""
+    def build(d: Path) -> None:
+        path = d / name
+        if path.exists():
+            path.unlink()
+        other = path.with_name(path.name + ".ring")
+        path.symlink_to(path.name if ring == 1 else other.name)
+        if ring == 2:
+            other.symlink_to(path.name)
+    return build
+
+
+LOOPS = [("manifest.json", "BUNDLE.MANIFEST_PRESENT"), ("trace.jsonl", "BUNDLE.TRACE_PRESENT"),
+         ("payloads/2.json", "REF.FILE_EXISTS")]
+
+
+@pytest.mark.parametrize("ring", [1, 2])
+@pytest.mark.parametrize("name,invariant", LOOPS, ids=[n for n, _ in LOOPS])
+def test_a_symlink_loop_is_said_to_be_a_loop(tmp_path, name, invariant, ring):
+    """A link to itself or a ring of two: 'a symbolic link loop (ELOOP)', under the same invariant as
+    a missing file (it was 'unreadable (Too many levels of symbolic links)', the OS's words)."""
+    d = tmp_path / "b"
+    shutil.copytree(BASIC, d)
+    _loop(name, ring)(d)
+    report = validate_bundle(d, Options(profile=Profile.REDUCER))
+    said = [f.message for f in report.findings if f.invariant == invariant]
+    assert said and all(m.endswith("is a symbolic link loop (ELOOP)") for m in said), said
+
+
+def test_a_v3_shard_symlink_loop_is_said_to_be_a_loop(tmp_path):
+    from .conftest import corpus_bundles
+
+    d = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], d)
+    [shard] = (d / "payloads").glob("*.zst")
+    _loop(f"payloads/{shard.name}", 1)(d)
+    report = validate_bundle(d, Options(profile=Profile.REDUCER))
+    said = [f.message for f in report.findings if f.invariant == "STORE.REF_SHARD"]
+    assert said and all(m.endswith("is a symbolic link loop (ELOOP)") for m in said), said
 
 
 def _rss_mb() -> float:

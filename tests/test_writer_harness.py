@@ -255,6 +255,23 @@ def test_script_sources_and_round_trip(tmp_path):
         load_scripts("corpus:codex-9.9.9")
 
 
+@pytest.mark.parametrize("line", [b"this is not json", b"", b"[1, 2]"])
+def test_a_trace_line_a_script_cannot_replay_is_a_usage_error_never_a_clean_pass(tmp_path, capsys, line):
+    """bundle:DIR dropped a line that is not JSON (Bundle.events skips it) and the writer passed on the
+    rest (exit 0). The script source cannot make the script: exit 2, naming the line."""
+    from rollout_trace_kit.corpus import corpus_root
+
+    bundle = tmp_path / "b"
+    shutil.copytree(corpus_root() / "codex-0.169.0" / "plain", bundle)
+    lines = (bundle / "trace.jsonl").read_bytes().split(b"\n")
+    lines.insert(2, line)
+    (bundle / "trace.jsonl").write_bytes(b"\n".join(lines))
+    code = check_writer_main(["--cmd", " ".join(REFERENCE), "--script", f"bundle:{bundle}", "--crash", "none",
+                              "--progress", "never"])
+    err = capsys.readouterr().err
+    assert code == 2 and "line 3 of trace.jsonl is not" in err, err
+
+
 def test_a_handle_used_before_its_payload_is_a_script_error():
     b = ScriptBuilder("bad", "v2", trace_id="t", rollout_id="r", root_thread_id="r")
     b.event({"type": "thread_started", "thread_id": "r", "agent_path": "/root", "metadata_payload": {"$payload": 1}})

@@ -145,3 +145,26 @@ def test_the_guide_examples_are_valid_protocol_lines():
         else:
             cmd = requests[b["id"]]["cmd"]
             assert not message_errors(f"response.{cmd}", b), b
+
+
+@pytest.mark.parametrize("args, code, out", [
+    (["--help"], 0, "usage: rollout-trace-writer"),
+    (["--version"], 0, "rollout-trace-writer "),
+])
+def test_the_writer_entry_point_answers_help_and_version(args, code, out):
+    """`rollout-trace-writer --help` printed nothing and exited 0 (it read standard input as a session)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "rollout_trace_kit.writer", *args], input=b"",
+                          capture_output=True, timeout=60)
+    assert proc.returncode == code and out in proc.stdout.decode(), proc
+
+
+def test_the_writer_entry_point_refuses_an_unknown_argument():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "rollout_trace_kit.writer", "--nope"], input=b"",
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 2 and b"unrecognized arguments: --nope" in proc.stderr and not proc.stdout, proc

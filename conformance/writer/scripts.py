@@ -287,10 +287,7 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         rollout_id=manifest[ManifestKey.ROLLOUT_ID],
         root_thread_id=manifest[ManifestKey.ROOT_THREAD_ID],
     )
-    events = bundle.events()
-    for n, ev in enumerate(events, 1):
-        if not isinstance(ev, dict):
-            raise ScriptError(f"{name}: event {n} of {TRACE} is not a JSON object")
+    events = _events(bundle, name)
 
     # Every payload to write: key -> (kind, path); ordered by ordinal, then by first use.
     order: list[tuple[tuple, str, str, str]] = []  # (sort key, raw_payload_id, kind, path)
@@ -341,6 +338,22 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     for _, rid, kind, path in pending:
         b.payload(kind, body(path, rid), note=f"{path} (orphan)")
     return b.build()
+
+
+def _events(bundle: Bundle, name: str) -> list[dict]:
+    """Every line of the trace as an event object. A line that is not one cannot be replayed: the
+    source cannot make the script (a usage error, exit 2, as for any script source that fails),
+    never a script that drops it and lets the writer pass on the rest (Bundle.events skips it)."""
+    events = []
+    for n, line in enumerate(bundle.lines, 1):
+        try:
+            ev = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise ScriptError(f"{name}: line {n} of {TRACE} is not JSON; a script replays every line") from None
+        if not isinstance(ev, dict):
+            raise ScriptError(f"{name}: line {n} of {TRACE} is not a JSON object; a script replays every line")
+        events.append(ev)
+    return events
 
 
 def _records(bundle: Bundle, name: str) -> dict[str, bytes]:

@@ -10,6 +10,7 @@ may legitimately hold.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from stat import S_ISREG
@@ -51,6 +52,24 @@ def kind_of(mode: int) -> str:
     return "not a regular file"
 
 
+LOOP = "a symbolic link loop (ELOOP)"
+
+
+def unreadable(e: OSError) -> str:
+    """Why an open failed, in words: a link to itself or a ring of links says it is a loop (ELOOP),
+    never "missing" or "dangling" (it is neither); anything else is "unreadable (its strerror)"."""
+    return LOOP if e.errno == errno.ELOOP else f"unreadable ({e.strerror})"
+
+
+def loops(path: Path | str) -> bool:
+    """Whether ``path`` is a symbolic link that never ends (to itself, or a ring of links): ELOOP."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        return e.errno == errno.ELOOP
+    return False
+
+
 def file_problem(path: Path | str, *, follow_symlinks: bool = True) -> tuple[str, str] | None:
     """None if ``path`` is a regular file, else (why, in words) as :class:`Read` gives them:
     (MISSING, "missing"), (UNREADABLE, "unreadable (...)") or (IRREGULAR, "a FIFO").
@@ -60,7 +79,7 @@ def file_problem(path: Path | str, *, follow_symlinks: bool = True) -> tuple[str
     except FileNotFoundError:
         return MISSING, "missing"
     except OSError as e:
-        return UNREADABLE, f"unreadable ({e.strerror})"
+        return UNREADABLE, unreadable(e)
     if not stat.S_ISREG(st.st_mode):
         return IRREGULAR, kind_of(st.st_mode)
     return None
@@ -219,7 +238,7 @@ def read_capped(path: Path | str, cap: int, *, follow_symlinks: bool = True, kee
             return Read(None, "a symlink", why=IRREGULAR)
         if isinstance(e, FileNotFoundError):
             return Read(None, "missing", why=MISSING)
-        return Read(None, f"unreadable ({e.strerror})", why=UNREADABLE)
+        return Read(None, unreadable(e), why=UNREADABLE)
     try:
         st = os.fstat(fd)
         if not S_ISREG(st.st_mode):

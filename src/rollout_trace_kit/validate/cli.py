@@ -13,6 +13,7 @@ from .. import escape
 from ..links import invariant_url
 from ..model import DIALECTS
 from ..bundle import MANIFEST, TRACE
+from ..files import LOOP, loops
 
 from .context import Options
 from .findings import Profile
@@ -120,7 +121,7 @@ def bundles_of_paths(paths: list[str], unsearched: dict[Path, str] | None = None
         if raw.startswith("corpus:") and not p.exists():
             p = shipped(raw)
         if not p.exists():
-            raise UsageError(f"{shown}: no such file or directory")
+            raise UsageError(f"{shown}: {LOOP if loops(p) else 'no such file or directory'}")
         if not p.is_dir():  # a file (or FIFO) where a bundle should be: hostile input, BUNDLE.IS_DIRECTORY's finding
             bundles.append(p)
             continue

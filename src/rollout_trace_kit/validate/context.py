@@ -71,6 +71,7 @@ class Context:
     respelled_lines: int = 0
     respelled_first: str | None = None  # where and how the first one differs
     _unenforced: frozenset[str] | None = None  # release_unenforced, once computed
+    _caps_listed: set[str] = field(default_factory=set)  # declining invariants listed past max_findings
 
     @property
     def profile(self) -> Profile:
@@ -103,6 +104,15 @@ class Context:
                     self._unenforced = unenforced_rules(rel)
         return self._unenforced
 
+    def _listed_past_cap(self, inv: Invariant) -> bool:
+        """A cap the kit reached (a ``declines`` invariant) is listed past max_findings: a million
+        findings before it (a zstd bomb's duplicate records) never leave "the kit declined" unsaid.
+        The first of each such invariant only, so the list stays bounded."""
+        if not inv.declines or inv.id in self._caps_listed:
+            return False
+        self._caps_listed.add(inv.id)
+        return True
+
     def wants(self, inv: Invariant, level: Profile | None = None) -> bool:
         """Whether ``inv`` (at ``level``, default its catalogue level) is checked in this run."""
         lv = self.level_of(inv, level)
@@ -124,13 +134,19 @@ class Context:
         lv = self.level_of(inv, level)
         if lv is None or lv > self.profile:
             return
-        if len(self.findings) >= self.options.max_findings:
+        if len(self.findings) >= self.options.max_findings and not self._listed_past_cap(inv):
             self.truncated = True
             if (severity or inv.severity) is Severity.ERROR:
                 self.dropped_errors += 1
             else:
                 self.dropped_warnings += 1
             return
+        line = self.line if line == -1 else line
+        if line is not None and file != TRACE:
+            # Every line number the kit knows is a trace.jsonl line: a finding about a payload file
+            # or a shard read through an event's ref points at that event (its message names the
+            # file), never at the file with the event's line (payloads/3.json:17 in every format).
+            file = TRACE
         self.findings.append(
             Finding(
                 invariant=inv.id,
@@ -139,7 +155,7 @@ class Context:
                 message=message,
                 bundle=str(self.bundle),
                 file=file,
-                line=self.line if line == -1 else line,
+                line=line,
                 seq=self.seq if seq == -1 else seq,
                 pointer=pointer,
                 related_seq=related_seq,

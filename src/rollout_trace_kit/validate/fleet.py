@@ -19,6 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable, Generator, Iterable, Iterator, Mapping
 
+from ..files import loops
 from .context import Options
 from .findings import BundleReport, Finding, Profile, Severity
 
@@ -55,8 +56,8 @@ def linked_report(path: Path, options: Options) -> BundleReport:
         target = os.readlink(path)
     except OSError as e:
         target = f"? ({e.strerror})"
-    dangling = "" if os.path.exists(path) else " (dangling)"
-    return _internal(path, options, f"a symbolic link to {target}{dangling} in a directory of bundles: links are not "
+    end = "" if os.path.exists(path) else " (a loop: ELOOP)" if loops(path) else " (dangling)"
+    return _internal(path, options, f"a symbolic link to {target}{end} in a directory of bundles: links are not "
                      "followed there; validate the target itself", invariant=layout.IS_DIRECTORY.id)
 
 

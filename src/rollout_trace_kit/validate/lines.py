@@ -266,6 +266,23 @@ def _serde_int(literal: str):
     return int(literal)
 
 
+def _kit_int(literal: str) -> int:
+    if len(literal) > _INT_DIGITS:
+        raise ValueError(too_many_digits(len(literal.lstrip("-"))))
+    return int(literal)
+
+
+def too_many_digits(digits: int) -> str:
+    """Python's own refusal advises its API (sys.set_int_max_str_digits); the kit says what is wrong."""
+    return f"an integer literal of {digits:,} digits, more than the {_INT_DIGITS:,} the kit reads"
+
+
+def python_loads(text: str | bytes, **options):
+    """``json.loads``, an integer literal past Python's digit limit refused in the kit's words."""
+    huge = _HUGE_DIGITS.search(text if isinstance(text, str) else text.decode("utf-8", "replace")) is not None
+    return json.loads(text, parse_int=_kit_int if huge else None, **options)
+
+
 def _holds_stand_in(value) -> bool:
     return any(v is _WIDE_STAND_IN or v is _WIDE_STAND_IN_NEGATIVE for v in json_scalars(value))
 
@@ -551,7 +568,7 @@ def loads_body(data: bytes):
             raise TooDeepToBuild(why) from None
         if "infinity" not in why and "surrogate" not in why:
             raise
-    obj = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+    obj = python_loads(data.decode("utf-8"), parse_constant=_reject_constant)
     if _contains_lone_surrogate(obj):
         raise LoneSurrogate(obj)
     if holds_overflow(obj):

@@ -158,7 +158,21 @@ def serve(stdin: BinaryIO, stdout: BinaryIO, session: Session | None = None) -> 
     return 0
 
 
-def main() -> int:
+# plain text: argparse prints a description as it is (the module docstring is reStructuredText)
+DESCRIPTION = ("The kit's reference writer, speaking the writer driver protocol: it reads protocol requests "
+               "on standard input and answers on standard output, one JSON line each "
+               "(docs/guides/writer-protocol.md). Run it through 'rollout-trace check-writer --cmd "
+               "rollout-trace-writer'; it takes no arguments.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    # --help and --version as every entry point answers them; any other argument is a usage error
+    # (exit 2), never a session waiting on standard input
+    parser = argparse.ArgumentParser(prog="rollout-trace-writer", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.parse_args(sys.argv[1:] if argv is None else argv)
     return serve(sys.stdin.buffer, sys.stdout.buffer)
 
 

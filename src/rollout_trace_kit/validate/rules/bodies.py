@@ -15,6 +15,7 @@ import re
 from ...model import bodies as B
 from ..catalogue import R, invariant
 from ..context import Context
+from ..lines import python_loads
 
 THREAD_METADATA = invariant(
     "BODY.THREAD_METADATA",
@@ -441,7 +442,7 @@ def check_fragments(ctx: Context, body, ref, pointer: str, what: str = "composit
     # Each part is one JSON value (its record is checked on its own): a placeholder value in its
     # place tells whether the fragments around it make one JSON document.
     try:
-        json.loads(B.splice(body, ["null"] * parts))
+        python_loads(B.splice(body, ["null"] * parts))
     except ValueError as e:
         ctx.report(PREPARED_PROMPT, f"{what} payload {rid}: its fragments do not make JSON with its parts: {e}",
                    pointer=pointer)

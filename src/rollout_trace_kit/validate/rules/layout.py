@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-from ...files import ESCAPES, IRREGULAR, TOO_LARGE, Escapes, NotRegular, open_regular, read_capped
+from ...files import ESCAPES, IRREGULAR, TOO_LARGE, Escapes, NotRegular, open_regular, read_capped, unreadable
 from ...model import DIALECTS, dialect_for_schema_version
 from ...model.types import Int, unwrap
 from ..catalogue import R, W, invariant
@@ -365,7 +365,7 @@ def open_trace(ctx: Context) -> BinaryIO | None:
     except NotRegular as e:
         problem = irregular(e.kind)
     except OSError as e:
-        problem = f"unreadable ({e.strerror})"
+        problem = unreadable(e)
     ctx.report(TRACE_PRESENT, f"{TRACE} is {problem}", file=TRACE, line=None, seq=None)
     return None
 

@@ -234,6 +234,8 @@ class _Shard:
     bytes_capped: bool = False  # read with what the bundle-wide byte cap left, not the shard cap
     bytes_read: int = 0  # decompressed bytes of the records read (headers included)
     spill: "_Spill | None" = None  # bodies of the records passed, once one was asked for again
+    run_id: bytes | None = None  # the id of the last duplicate record met, and how many followed it
+    run_more: int = 0
 
     def key(self, rid: bytes):
         """A record's index into the bitmaps (canonical ids near the shard's first), else its id bytes."""
@@ -647,12 +649,12 @@ class StoreRefChecker:
                     if page is None:
                         page = flags[key >> PAGE_BITS] = bytearray(PAGE)
                     if page[key & (PAGE - 1)] & PRESENT:
-                        self._duplicate(sh, rid, f"duplicate payload {_show(rid)} in shard {sh.n}", R)
+                        self._repeated(sh, rid)
                         continue
                     page[key & (PAGE - 1)] |= bits
                 else:
                     if sh.get(key) & PRESENT:
-                        self._duplicate(sh, rid, f"duplicate payload {_show(rid)} in shard {sh.n}", R)
+                        self._repeated(sh, rid)
                         continue
                     self._check_id(sh, rid)
                     sh.set(key, bits)
@@ -677,6 +679,7 @@ class StoreRefChecker:
                 continue
             break  # a stream error (reported)
         sh.cursor = None
+        self._end_run(sh)
         return None
 
     def _reread(self, sh: _Shard, want: bytes):
@@ -717,7 +720,25 @@ class StoreRefChecker:
     def _duplicate(self, sh: _Shard, rid: bytes, message: str, level) -> None:
         self.ctx.report(DUPLICATE_RECORD, message, file=sh.rel, line=None, seq=None, level=level)
 
+    def _repeated(self, sh: _Shard, rid: bytes) -> None:
+        """A record whose id the shard already holds. Duplicates of one id one after another (a zstd
+        bomb's tail: a million copies of a record) are two findings, the first and the count of the
+        rest, not a million identical ones burying what follows (a cap reached, STORE.SIZE_LIMIT)."""
+        if rid == sh.run_id:
+            sh.run_more += 1
+            return
+        self._end_run(sh)
+        sh.run_id = rid
+        self._duplicate(sh, rid, f"duplicate payload {_show(rid)} in shard {sh.n}", R)
+
+    def _end_run(self, sh: _Shard) -> None:
+        if sh.run_more:
+            self._duplicate(sh, sh.run_id or b"", f"duplicate payload {_show(sh.run_id or b'')} in shard {sh.n}, "
+                            f"{sh.run_more:,} more time(s), one duplicate after another (one finding for them all)", R)
+        sh.run_id, sh.run_more = None, 0
+
     def _stream_error(self, sh: _Shard, err: codec.ShardError) -> None:
+        self._end_run(sh)
         sh.error = err
         if err.code == codec.FRAME_TRUNCATED:
             return  # its level depends on the end of the log: reported by finish()
