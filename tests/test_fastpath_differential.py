@@ -238,3 +238,32 @@ def test_a_line_holding_two_events_is_not_read_as_two_lines(worker, tmp_path, mo
     report = validate_bundle(bundle, Options(profile=Profile.WRITER))
     assert report.events == len(lines) - 1  # the last line of the list is the empty tail
     assert ("LINE.JSON", 2) in [(f.invariant, f.line) for f in report.findings]
+
+
+def _shapes(errors) -> list:
+    """What a jsonschema error says and where, its sub-errors included (describe_errors reads them)."""
+    return [(e.validator, e.message, tuple(e.absolute_path), tuple(e.absolute_schema_path), _shapes(e.context))
+            for e in errors]
+
+
+DISPATCHING = {}
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["schema", "strict"])
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_union_dispatching_referee_gives_jsonschemas_errors(dialect, strict, data):
+    # the slow path's referee tries only the branch of an object's tag (validate.rules.schema.union_dispatching)
+    from rollout_trace_kit.validate.rules.schema import union_dispatching
+
+    key = (dialect, strict)
+    if key not in DISPATCHING:
+        schema = event_schema(DIALECTS[dialect], strict=strict)
+        DISPATCHING[key] = (jsonschema.Draft202012Validator(schema),
+                            union_dispatching(jsonschema.Draft202012Validator)(schema))
+    plain, dispatching = DISPATCHING[key]
+    event = data.draw(mutated_events(dialect))
+    if data.draw(st.booleans()):  # a payload that is no object, or has no tag
+        event["payload"] = data.draw(st.sampled_from([None, 1, "x", [], {}, {"kind": {"type": 3}}]))
+    assert _shapes(dispatching.iter_errors(event)) == _shapes(plain.iter_errors(event))

@@ -292,3 +292,26 @@ def error_trail(schema: dict, error) -> list[str]:
             break
     note(resolve(node) if isinstance(node, dict) and "$ref" in node and len(node) == 1 else node)
     return trail
+
+
+def union_branches(all_of: Any) -> tuple[str, dict[str, int]] | None:
+    """(tag key, {tag: index}) when ``all_of`` is a tagged union's branches as ``union`` writes them (one
+    ``if`` on the tag's const a branch, then its variant), else None: an object holding a string tag meets
+    at most the one branch of that tag, so a validator need not try the others."""
+    if not isinstance(all_of, list) or not all_of:
+        return None
+    key, table = None, {}
+    for i, branch in enumerate(all_of):
+        test = branch.get("if") if isinstance(branch, dict) and set(branch) == {"if", "then"} else None
+        if not isinstance(test, dict) or set(test) != {"properties", "required"}:
+            return None
+        props = test["properties"]
+        if not isinstance(props, dict) or len(props) != 1:
+            return None
+        (name, const), = props.items()
+        if test["required"] != [name] or key not in (None, name) or not isinstance(const, dict) \
+                or set(const) != {"const"} or not isinstance(const["const"], str) or const["const"] in table:
+            return None
+        key, table[const["const"]] = name, i
+    assert key is not None
+    return key, table
