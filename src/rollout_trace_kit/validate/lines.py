@@ -248,11 +248,16 @@ def nesting(text: str) -> tuple[int, int]:
 
 # Python's int() refuses a literal longer than this (its guard against quadratic conversion);
 # serde_json skips any number of digits in a value it ignores (measured on 0.169.0: 5,000 digits
-# in an unknown envelope key are read). Such a literal becomes a stand-in integer; one where readers
-# read it makes the line invalid JSON for them, as before (_huge_integer_where_read).
+# in an unknown envelope key are read) and reads a longer integer as it reads any integer beyond
+# f64: where it buffers a value (an event payload, a payload body) 0.125.0 to 0.135.0 refuse it
+# ("number out of range"), later releases read it, 4,301, 10,000 and 100,000 digits as 400 (measured
+# on every epoch's first reader, tests/test_reducer_verdicts_numbers.py). Such a literal becomes a
+# stand-in integer as far beyond f64 (holds_overflow counts it); one in a key of the envelope or
+# manifest readers read outside the payload makes the line invalid JSON for them, as before.
 _INT_DIGITS = 4300
-_WIDE_STAND_IN = 10 ** 40
+_WIDE_STAND_IN = 10 ** 400
 _HUGE_DIGITS = re.compile(f"[0-9]{{{_INT_DIGITS},}}")
+_HUGE_DIGITS_BYTES = re.compile(f"[0-9]{{{_INT_DIGITS},}}".encode())
 
 
 _WIDE_STAND_IN_NEGATIVE = -_WIDE_STAND_IN
@@ -270,20 +275,25 @@ def _holds_stand_in(value) -> bool:
     return any(v is _WIDE_STAND_IN or v is _WIDE_STAND_IN_NEGATIVE for v in json_scalars(value))
 
 
-def _huge_integer_where_read(obj, known: frozenset[str] | None, skipped: list[str] | None) -> None:
-    """A literal past Python's digit limit where readers read it is a line they reject (ValueError);
-    in the value of a key they skip it is noted in ``skipped`` (when given) and read as they read it."""
-    read = [obj[k] for k in obj if k in known] if known is not None and isinstance(obj, dict) else [obj]
+def _huge_integer_where_read(obj, known: frozenset[str] | None, skipped: list[str] | None,
+                             buffered: frozenset[str]) -> None:
+    """A literal past Python's digit limit where readers read it, outside the ``buffered`` keys (whose
+    value serde reads as any number beyond f64), is a line they reject (ValueError); in the value of a
+    key they skip it is noted in ``skipped`` (when given) and read as they read it."""
+    read = [obj[k] for k in obj if k in known and k not in buffered] if known is not None and isinstance(obj, dict) \
+        else [obj]
     if _holds_stand_in(read):
         raise ValueError(f"an integer literal of more than {_INT_DIGITS} digits, beyond every integer range "
                          "readers have")
-    if skipped is not None:
-        key = next(k for k in obj if k not in known and _holds_stand_in(obj[k]))  # type: ignore[operator]
-        skipped.append(f"an integer literal of more than {_INT_DIGITS} digits in the value of unknown key {key!r} "
-                       "(readers skip it)")
+    if skipped is not None and known is not None and isinstance(obj, dict):
+        key = next((k for k in obj if k not in known and _holds_stand_in(obj[k])), None)
+        if key is not None:
+            skipped.append(f"an integer literal of more than {_INT_DIGITS} digits in the value of unknown key "
+                           f"{key!r} (readers skip it)")
 
 
-def strict_loads(text: str, known: frozenset[str] | None = None, skipped: list[str] | None = None):
+def strict_loads(text: str, known: frozenset[str] | None = None, skipped: list[str] | None = None,
+                 buffered: frozenset[str] = frozenset()):
     """Parse like serde_json would accept, raising ValueError subclasses otherwise.
 
     ``known``: the top-level keys the reader's type defines (the envelope's, the manifest's).
@@ -291,7 +301,8 @@ def strict_loads(text: str, known: frozenset[str] | None = None, skipped: list[s
     (measured on 0.164.0, 0.169.0 and 0.171.0): a lone surrogate or any depth there is read.
     Such a value, too deep for the kit's parsers, is checked by a scanner and left out; what
     readers skip but a writer never writes is appended to ``skipped`` (when given) instead
-    of raising. ``known`` None: every key counts as known.
+    of raising. ``known`` None: every key counts as known. ``buffered``: known keys whose value
+    serde buffers, where an integer past Python's digit limit is read as a number beyond f64.
     """
     if (text.count("[") + text.count("{")) > PAYLOAD_DEPTH_LIMIT:
         total, payload = nesting(text)
@@ -309,7 +320,7 @@ def strict_loads(text: str, known: frozenset[str] | None = None, skipped: list[s
     obj = json.loads(text, object_pairs_hook=watch, parse_constant=_reject_constant,
                      parse_int=_serde_int if huge or "-0" in text else None)
     if huge:
-        _huge_integer_where_read(obj, known, skipped)
+        _huge_integer_where_read(obj, known, skipped, buffered)
     if "\\u" in text and _lone_surrogate_where_read(obj, known, skipped):
         raise ValueError("lone UTF-16 surrogate in a \\u escape")
     if watch.dups:
@@ -526,9 +537,19 @@ OVERFLOW_LITERAL = re.compile(r"[0-9][eE]\+?[0-9]{3}|[0-9]{309}")
 EVENT_PAYLOAD_PLACE = "payload"  # where a number beyond f64 sits, for RELEASE.NUMBER_RANGE: an event's payload
 
 
+# The least integer f64 rounds to infinity (the midpoint past its largest finite value): serde_json
+# reads a longer integer as an f64, so 400 digits fail where 1e400 does (measured on 0.125.0 and 0.164.0).
+_F64_OVERFLOW = 2 ** 1024 - 2 ** 970
+
+
 def holds_overflow(value) -> bool:
-    """Whether a parsed JSON value holds a number beyond f64 (Python's json reads it as an infinity)."""
-    return any(type(v) is float and v in (math.inf, -math.inf) for v in json_scalars(value))
+    """Whether a parsed JSON value holds a number beyond f64: ``1e400`` (Python's json reads it as an
+    infinity) or an integer literal as large (the stand-in of one past Python's digit limit included)."""
+    for v in json_scalars(value):
+        t = type(v)
+        if (t is float and v in (math.inf, -math.inf)) or (t is int and not -_F64_OVERFLOW < v < _F64_OVERFLOW):
+            return True
+    return False
 
 
 def loads_body(data: bytes):
@@ -551,10 +572,38 @@ def loads_body(data: bytes):
             raise TooDeepToBuild(why) from None
         if "infinity" not in why and "surrogate" not in why:
             raise
-    obj = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+    return _loads_exact(data)
+
+
+def _loads_exact(data: bytes):
+    """``data`` parsed by the standard library, integers exact (one past Python's digit limit a stand-in
+    as far beyond f64); raises LoneSurrogate or OverflowingNumber with the value when it holds one."""
+    huge = _HUGE_DIGITS_BYTES.search(data) is not None
+    obj = json.loads(data.decode("utf-8"), parse_constant=_reject_constant, parse_int=_serde_int if huge else None)
     if _contains_lone_surrogate(obj):
         raise LoneSurrogate(obj)
     if holds_overflow(obj):
+        raise OverflowingNumber(obj)
+    return obj
+
+
+_OVERFLOW_LITERAL_BYTES = re.compile(rb"[0-9][eE]\+?[0-9]{3}|[0-9]{309}")
+
+
+def loads_large_body(data: bytes):
+    """A payload body of LARGE_BODY bytes or more parsed as :func:`loads_body` does, by msgspec (which
+    holds only what it builds): it refuses a number beyond f64 ("out of range") that serde_json reads
+    (1 MiB bodies holding 1e400, 400 or 4,301 digits measured on 0.164.0, 0.169.0 and 0.171.0), so such
+    a body is parsed again by the standard library and raises OverflowingNumber as a small one does."""
+    import msgspec
+
+    try:
+        obj = msgspec.json.decode(data)
+    except msgspec.DecodeError as e:
+        if "out of range" not in str(e):
+            raise
+        return _loads_exact(data)
+    if _OVERFLOW_LITERAL_BYTES.search(data) is not None and holds_overflow(obj):
         raise OverflowingNumber(obj)
     return obj
 

@@ -418,10 +418,11 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
         return None, None
     skipped: list[str] = []  # what readers skip and writers never write (writer-profile findings)
     try:
-        obj = strict_loads(text, frozenset(f.name for f in dialect.envelope.fields), skipped)
+        obj = strict_loads(text, frozenset(f.name for f in dialect.envelope.fields), skipped, _BUFFERED)
     except DuplicateKey as e:
         _report_skipped(ctx, raw, skipped)
         _note_seq(ctx, e.value)
+        _note_overflow(ctx, raw, text, e.value)  # a repeated unknown key leaves the line read: its numbers count
         known = _known_keys(dialect, e.value)
         for owner, key in e.repeats:
             serde_rejects = key in known.get(id(owner), ())
@@ -447,10 +448,17 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
         )
         return None, None
     _report_skipped(ctx, raw, skipped)
+    _note_overflow(ctx, raw, text, obj)
+    return _validate(ctx, raw, td, fast_event, obj)
+
+
+_BUFFERED = frozenset({E.PAYLOAD})  # serde buffers the payload: a number beyond f64 there is RELEASE.NUMBER_RANGE's
+
+
+def _note_overflow(ctx: Context, raw: RawLine, text: str, obj) -> None:
     if ctx.summary is not None and OVERFLOW_LITERAL.search(text) and isinstance(obj, dict) \
             and holds_overflow(obj.get(E.PAYLOAD)):
         ctx.summary.note_overflow(EVENT_PAYLOAD_PLACE, raw.number)  # serde buffers the payload (RELEASE.NUMBER_RANGE)
-    return _validate(ctx, raw, td, fast_event, obj)
 
 
 def _report_skipped(ctx: Context, raw: RawLine, skipped: list[str]) -> None:
