@@ -23,8 +23,9 @@ from rollout_trace_kit.store.shards import compress_records, read_records
 
 from ._helpers import real_reduce, reducer_errors
 from .test_reducer_verdicts_bodies import (
-    ALL, ROOT, TURN, USER, Case, Payloads, inference, minimal, turn, verdict_tests, with_exec,
+    ALL, ROOT, TURN, USER, Case, Payloads, inference, minimal, tool_started, turn, verdict_tests, with_exec,
 )
+from .test_reducer_verdicts_kinds import accepted_message
 
 SPOT = "@@number@@"  # a string value the literal replaces (orjson writes no number beyond 64 bits)
 LARGE = 1100000  # bytes of padding that make a body larger than the kit's LARGE_BODY (1 MiB)
@@ -88,6 +89,11 @@ def in_event_payload(literal: bytes, repeated_key: bool = False) -> Callable[[st
     return _literal(build, literal)
 
 
+def as_tool_kind(literal: bytes) -> Callable[[str], Bundle]:
+    """``literal`` as a tool call's kind tag (an integer tag is a variant index to serde)."""
+    return _literal(lambda dialect: minimal(dialect, [turn(), (ROOT, TURN, tool_started({"type": SPOT}))]), literal)
+
+
 TERMINAL = frozenset({"BODY.TERMINAL_RUNTIME"})
 LATER = ("v2", "v3")
 CASES = [
@@ -98,7 +104,16 @@ CASES = [
       for n in (4301, 100000)),
     Case("4301-digits-as-an-exit-code", ALL, as_exit_code(digits(4301)), TERMINAL),
     Case("100000-digits-as-an-exit-code", ALL, as_exit_code(digits(100000)), TERMINAL),
+    # an accepted agent_message: 0.169.0 fails on an integer it reads as an i128/u128 (model.types.WIDE_INTEGERS),
+    # not on a wider one (the kit said BODY.MODEL_ITEM, or REF.JSON or STORE.BODY_JSON past 4,300 digits)
+    *(Case(f"accepted-agent-message-holding-{name}", ALL[1:], accepted_message(value), frozenset())
+      for name, value in (("2-to-the-128", 2**128), ("below-i128", -(2**127) - 1), ("400-digits", int("1" * 400)))),
+    Case("accepted-agent-message-holding-4301-digits", ALL[1:], _literal(accepted_message(SPOT), digits(4301)),
+         frozenset()),
+    *(Case(f"accepted-agent-message-holding-{name}", ("v2",), accepted_message(value), frozenset({"BODY.MODEL_ITEM"}))
+      for name, value in (("u128-max", 2**128 - 1), ("i128-min", -(2**127)))),
     # in an event payload (the kit said LINE.JSON)
+    Case("4301-digits-as-a-tool-kind-tag", ALL, as_tool_kind(digits(4301)), frozenset({"EVENT.SCHEMA"})),
     *(Case(f"{n}-digits-under-an-unknown-key-of-an-event-payload", ALL, in_event_payload(digits(n)), frozenset())
       for n in (4301, 100000)),
     # a body of 1 MiB or more (msgspec refuses the number; the kit said REF.JSON, STORE.BODY_JSON)
@@ -140,3 +155,12 @@ def test_an_older_release_refuses_an_integer_beyond_f64_where_it_refuses_1e400(t
 def test_the_older_release_gives_the_expected_verdict(tmp_path, shape, literal, release, expected):
     run = real_reduce(release, SHAPES[shape](LITERALS[literal])("v1").write(tmp_path / "b"), tmp_path)
     assert run.accepted is (not expected), run.stderr[:500]
+
+
+def test_a_message_quotes_a_literal_past_the_digit_limit_as_such_not_its_stand_in(tmp_path):
+    from rollout_trace_kit.validate import Options, Profile, validate_bundle
+
+    path = as_tool_kind(b"-" + digits(4301))("v2").write(tmp_path / "b")
+    found = [f.message for f in validate_bundle(path, Options(profile=Profile.REDUCER)).findings if "kind/type" in f.message]
+    assert found and all("a negative integer literal of more than 4300 digits" in m and "0" * 40 not in m
+                         for m in found), found

@@ -271,6 +271,13 @@ def _serde_int(literal: str):
     return int(literal)
 
 
+def shown_integer(value) -> str:
+    """How a message quotes a parsed integer: the digit-limit stand-in as the literal it stands for."""
+    if value is _WIDE_STAND_IN or value is _WIDE_STAND_IN_NEGATIVE:
+        return f"{'a negative' if value < 0 else 'an'} integer literal of more than {_INT_DIGITS} digits"
+    return str(value)
+
+
 def _holds_stand_in(value) -> bool:
     return any(v is _WIDE_STAND_IN or v is _WIDE_STAND_IN_NEGATIVE for v in json_scalars(value))
 

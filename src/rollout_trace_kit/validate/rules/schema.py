@@ -26,6 +26,7 @@ from ..context import Context
 from ..findings import Severity
 from ..lines import (
     EVENT_PAYLOAD_PLACE, OVERFLOW_LITERAL, DuplicateKey, NestingTooDeep, RawLine, holds_overflow, prefix_problem,
+    shown_integer,
     strict_loads,
 )
 
@@ -183,7 +184,10 @@ def describe_errors(errors, what: str, schema: dict) -> list[tuple[str, str]]:
     out = []
     for e in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.message)):
         pointer = _pointer(e.absolute_path)
-        out.append((pointer, f"{what} {pointer or '/'}{_where(schema, e)}: {e.message}"))
+        message = e.message
+        if type(e.instance) is int and (shown := shown_integer(e.instance)) != str(e.instance):
+            message = message.replace(str(e.instance), shown)  # the digit-limit stand-in, not its value
+        out.append((pointer, f"{what} {pointer or '/'}{_where(schema, e)}: {message}"))
     return out
 
 
