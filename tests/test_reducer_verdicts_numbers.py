@@ -128,6 +128,9 @@ test_reducer_profile_gives_the_reference_reducers_verdict, test_the_reference_re
 
 NUMBER = frozenset({"RELEASE.NUMBER_RANGE"})
 LITERALS = {"1e400": b"1e400", "400-digits": digits(400), "4301-digits": digits(4301)}
+NEAR_MAX = {"f64-max": str((2**53 - 1) * 2**971).encode(),  # 1.7976931348623157e308, every digit
+            "sig225-289-zeros": b"17976931348623156225" + b"0" * 289, "sig225-e288": b"179769313486231562250e288",
+            "sig224-289-zeros": b"17976931348623156224" + b"0" * 289, "sig224-e288": b"179769313486231562240e288"}
 SHAPES: dict[str, Callable[[bytes], Callable[[str], Bundle]]] = {
     "event-payload": in_event_payload, "repeated-key": lambda literal: in_event_payload(literal, repeated_key=True),
     "request": in_request, "request-of-1-mib": lambda literal: in_request(literal, LARGE), "exit-code": as_exit_code,
@@ -135,8 +138,15 @@ SHAPES: dict[str, Callable[[bytes], Callable[[str], Bundle]]] = {
 OLDER = [  # (shape, literal, release, expected errors): v1 epoch readers on either side of the number-range change
     *((shape, name, release, expected)
       for shape in ("event-payload", "repeated-key", "request", "request-of-1-mib")
-      for name in LITERALS
+      for name in ("1e400", "400-digits", "4301-digits")
       for release, expected in (("0.125.0", NUMBER), ("0.135.0", NUMBER), ("0.143.0", frozenset()))),
+    # serde_json's f64 parse of those releases (u64's worth of digits times a rounded power of ten) refuses some
+    # literals below f64's maximum, and the maximum itself (lines.serde_f64_overflows)
+    *((shape, name, release, expected)
+      for shape in ("event-payload", "request")
+      for name, expected in (("f64-max", NUMBER), ("sig225-289-zeros", NUMBER), ("sig225-e288", NUMBER),
+                             ("sig224-289-zeros", frozenset()), ("sig224-e288", frozenset()))
+      for release in ("0.125.0", "0.135.0")),
     ("exit-code", "4301-digits", "0.125.0", NUMBER | TERMINAL | {"RELEASE.BODY_REQUIRED"}),
     ("exit-code", "4301-digits", "0.143.0", TERMINAL | {"RELEASE.BODY_REQUIRED"}),
 ]
@@ -146,14 +156,14 @@ PARAMS = [pytest.param(s, n, r, e, id=f"{s}-{n}-{r}") for s, n, r, e in OLDER]
 @pytest.mark.parametrize("shape,literal,release,expected", PARAMS)
 def test_an_older_release_refuses_an_integer_beyond_f64_where_it_refuses_1e400(tmp_path, shape, literal, release,
                                                                                  expected):
-    path = SHAPES[shape](LITERALS[literal])("v1").write(tmp_path / "b")
+    path = SHAPES[shape]({**LITERALS, **NEAR_MAX}[literal])("v1").write(tmp_path / "b")
     assert reducer_errors(path, release) == expected
 
 
 @pytest.mark.codex
 @pytest.mark.parametrize("shape,literal,release,expected", PARAMS)
 def test_the_older_release_gives_the_expected_verdict(tmp_path, shape, literal, release, expected):
-    run = real_reduce(release, SHAPES[shape](LITERALS[literal])("v1").write(tmp_path / "b"), tmp_path)
+    run = real_reduce(release, SHAPES[shape]({**LITERALS, **NEAR_MAX}[literal])("v1").write(tmp_path / "b"), tmp_path)
     assert run.accepted is (not expected), run.stderr[:500]
 
 
