@@ -14,11 +14,13 @@ line with a repeated unknown key, where 0.125.0 to 0.135.0 refuse it.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Callable
 
 import pytest
 
 from rollout_trace_kit.bundle import Bundle
+from rollout_trace_kit.model.types import release_key
 from rollout_trace_kit.store.shards import compress_records, read_records
 
 from ._helpers import real_reduce, reducer_errors
@@ -134,8 +136,9 @@ NEAR_MAX = {"f64-max": str((2**53 - 1) * 2**971).encode(),  # 1.7976931348623157
 SHAPES: dict[str, Callable[[bytes], Callable[[str], Bundle]]] = {
     "event-payload": in_event_payload, "repeated-key": lambda literal: in_event_payload(literal, repeated_key=True),
     "request": in_request, "request-of-1-mib": lambda literal: in_request(literal, LARGE), "exit-code": as_exit_code,
+    "protocol-event": in_protocol_event,
 }
-OLDER = [  # (shape, literal, release, expected errors): v1 epoch readers on either side of the number-range change
+OLDER = [  # (shape, literal, release, expected errors): epoch readers on either side of the number-range change
     *((shape, name, release, expected)
       for shape in ("event-payload", "repeated-key", "request", "request-of-1-mib")
       for name in ("1e400", "400-digits", "4301-digits")
@@ -149,21 +152,34 @@ OLDER = [  # (shape, literal, release, expected errors): v1 epoch readers on eit
       for release in ("0.125.0", "0.135.0")),
     ("exit-code", "4301-digits", "0.125.0", NUMBER | TERMINAL | {"RELEASE.BODY_REQUIRED"}),
     ("exit-code", "4301-digits", "0.143.0", TERMINAL | {"RELEASE.BODY_REQUIRED"}),
+    # the v2 epoch readers before the reference read a literal past Python's digit limit too (the kit said
+    # LINE.JSON, REF.JSON; 0.165.0 and 0.166.0 do not open a protocol event body)
+    *((shape, "4301-digits", release, frozenset())
+      for shape in ("event-payload", "request", "protocol-event") for release in ("0.165.0", "0.166.0", "0.167.2")),
 ]
 PARAMS = [pytest.param(s, n, r, e, id=f"{s}-{n}-{r}") for s, n, r, e in OLDER]
+ROLLOUT_ENDED_ONLY = ("0.165.0", "0.166.0")  # v2 readers that know no recording_completed: the v1 terminal event
+
+
+def older_bundle(shape: str, literal: str, release: str, directory) -> Path:
+    dialect = "v1" if release_key(release) < release_key("0.165.0") else "v2"
+    b = SHAPES[shape]({**LITERALS, **NEAR_MAX}[literal])(dialect)
+    if release in ROLLOUT_ENDED_ONLY:
+        b.lines = [line.replace(b'{"type":"recording_completed"}', b'{"type":"rollout_ended","status":"completed"}')
+                   for line in b.lines]
+    return b.write(directory)
 
 
 @pytest.mark.parametrize("shape,literal,release,expected", PARAMS)
 def test_an_older_release_refuses_an_integer_beyond_f64_where_it_refuses_1e400(tmp_path, shape, literal, release,
                                                                                  expected):
-    path = SHAPES[shape]({**LITERALS, **NEAR_MAX}[literal])("v1").write(tmp_path / "b")
-    assert reducer_errors(path, release) == expected
+    assert reducer_errors(older_bundle(shape, literal, release, tmp_path / "b"), release) == expected
 
 
 @pytest.mark.codex
 @pytest.mark.parametrize("shape,literal,release,expected", PARAMS)
 def test_the_older_release_gives_the_expected_verdict(tmp_path, shape, literal, release, expected):
-    run = real_reduce(release, SHAPES[shape]({**LITERALS, **NEAR_MAX}[literal])("v1").write(tmp_path / "b"), tmp_path)
+    run = real_reduce(release, older_bundle(shape, literal, release, tmp_path / "b"), tmp_path)
     assert run.accepted is (not expected), run.stderr[:500]
 
 
