@@ -96,6 +96,14 @@ def as_tool_kind(literal: bytes) -> Callable[[str], Bundle]:
     return _literal(lambda dialect: minimal(dialect, [turn(), (ROOT, TURN, tool_started({"type": SPOT}))]), literal)
 
 
+def as_wait_timeout(literal: bytes) -> Callable[[str], Bundle]:
+    """``literal`` as a wait_agent summary's timeout (a u64: "invalid type: map, expected u64")."""
+    def build(dialect: str) -> Bundle:
+        started = {**tool_started("wait_agent"), "summary": {"type": "wait_agent", "timeout_ms": SPOT}}
+        return minimal(dialect, [turn(), (ROOT, TURN, started)])
+    return _literal(build, literal)
+
+
 TERMINAL = frozenset({"BODY.TERMINAL_RUNTIME"})
 LATER = ("v2", "v3")
 CASES = [
@@ -116,6 +124,7 @@ CASES = [
       for name, value in (("u128-max", 2**128 - 1), ("i128-min", -(2**127)))),
     # in an event payload (the kit said LINE.JSON)
     Case("4301-digits-as-a-tool-kind-tag", ALL, as_tool_kind(digits(4301)), frozenset({"EVENT.SCHEMA"})),
+    Case("4301-digits-as-a-wait-timeout", ALL, as_wait_timeout(digits(4301)), frozenset({"EVENT.SCHEMA"})),
     *(Case(f"{n}-digits-under-an-unknown-key-of-an-event-payload", ALL, in_event_payload(digits(n)), frozenset())
       for n in (4301, 100000)),
     # a body of 1 MiB or more (msgspec refuses the number; the kit said REF.JSON, STORE.BODY_JSON)

@@ -680,10 +680,11 @@ def _loads_exact(data: bytes):
 
 
 def loads_large_body(data: bytes):
-    """A payload body of LARGE_BODY bytes or more parsed as :func:`loads_body` does, by msgspec (which
-    holds only what it builds): it refuses a number beyond f64 ("out of range") that serde_json reads
-    (1 MiB bodies holding 1e400, 400 or 4,301 digits measured on 0.164.0, 0.169.0 and 0.171.0), so such
-    a body is parsed again by the standard library and raises OverflowingNumber as a small one does."""
+    """A payload body of LARGE_BODY bytes or more parsed as :func:`loads_body` parses a small one, by
+    msgspec (which holds only what it builds). msgspec refuses a number beyond f64 ("out of range") that
+    serde_json reads (1 MiB bodies holding 1e400 or 4,301 digits read by 0.143.0 on) and reads finite one
+    that older releases refuse (serde_f64_overflows): a body holding a literal that may be either is
+    parsed by the standard library instead, and raises OverflowingNumber as a small one does."""
     import msgspec
 
     if _OVERFLOW_LITERAL_BYTES.search(data) is not None:  # rare: the standard library sees the literal
