@@ -677,8 +677,6 @@ def _loads_exact(data: bytes):
     return obj
 
 
-
-
 def loads_large_body(data: bytes):
     """A payload body of LARGE_BODY bytes or more parsed as :func:`loads_body` parses a small one, by
     msgspec (which holds only what it builds). msgspec refuses a number beyond f64 ("out of range") that

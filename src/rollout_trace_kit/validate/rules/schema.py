@@ -26,8 +26,7 @@ from ..context import Context
 from ..findings import Severity
 from ..lines import (
     EVENT_PAYLOAD_PLACE, OVERFLOW_LITERAL, DuplicateKey, NestingTooDeep, RawLine, holds_overflow, prefix_problem,
-    shown_integer,
-    strict_loads,
+    shown_integer, strict_loads,
 )
 
 UTF8 = invariant(
