@@ -115,6 +115,8 @@ REASONING_ENTRIES = {"content": ("reasoning_text", "text"), "summary": ("summary
 # agent_message_payload) holding, anywhere, an integer below i64's range or above u64's ("failed to parse
 # agent_message item in payload {id}: invalid type: integer ... as i128, expected any value"): measured on
 # 0.169.0, 0.169.1, 0.170.0; 0.167.2 and 0.171.0 accept it, and no release minds one in an inference's items.
+# Only one serde_json reads as an i128/u128 (model.types.WIDE_INTEGERS): a wider one, a float to it, passes
+# (2**128, -2**127 - 1, 400 and 4,301 digits measured on 0.169.0 and 0.170.0).
 AGENT_MESSAGE_WIDE_INTEGERS_FAIL = ("0.169.0", "0.170.0")
 # A history_item_accepted whose item_id its thread accepted before with a payload (any payload ref of the
 # variant the release reads): its payload is not parsed (any body, JSON null included, passes; the ref must

@@ -30,6 +30,9 @@ INT_RANGES: dict[str, tuple[int, int]] = {
 }
 # What serde_json reads as an integer (i64, then u64); a wider one is an i128/u128 or a float.
 JSON_INTEGERS = (INT_RANGES["i64"][0], INT_RANGES["u64"][1])
+# What serde_json reads as an i128/u128 (beyond it a float): -2**127 and 2**128 - 1 fail an accepted
+# agent_message on 0.169.0 and 0.170.0 ("as i128"/"as u128"), -2**127 - 1 and 2**128 pass (measured).
+WIDE_INTEGERS = (-(2**127), 2**128 - 1)
 
 
 def json_scalars(value: Any) -> Iterator[Any]:
@@ -46,9 +49,12 @@ def json_scalars(value: Any) -> Iterator[Any]:
 
 
 def wide_integer(value: Any) -> int | None:
-    """The first integer in the JSON ``value`` outside :data:`JSON_INTEGERS`, or None."""
+    """The first integer in the JSON ``value`` outside :data:`JSON_INTEGERS` but within
+    :data:`WIDE_INTEGERS` (one serde_json reads as an i128/u128), or None."""
     lo, hi = JSON_INTEGERS
-    return next((v for v in json_scalars(value) if type(v) is int and not lo <= v <= hi), None)
+    wide_lo, wide_hi = WIDE_INTEGERS
+    return next((v for v in json_scalars(value) if type(v) is int and not lo <= v <= hi and wide_lo <= v <= wide_hi),
+                None)
 
 
 @dataclass(frozen=True)

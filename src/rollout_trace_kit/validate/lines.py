@@ -248,11 +248,16 @@ def nesting(text: str) -> tuple[int, int]:
 
 # Python's int() refuses a literal longer than this (its guard against quadratic conversion);
 # serde_json skips any number of digits in a value it ignores (measured on 0.169.0: 5,000 digits
-# in an unknown envelope key are read). Such a literal becomes a stand-in integer; one where readers
-# read it makes the line invalid JSON for them, as before (_huge_integer_where_read).
+# in an unknown envelope key are read) and reads a longer integer as it reads any integer beyond
+# f64: where it buffers a value (an event payload, a payload body) 0.125.0 to 0.135.0 refuse it
+# ("number out of range"), later releases read it, 4,301, 10,000 and 100,000 digits as 400 (measured
+# on every epoch's first reader, tests/test_reducer_verdicts_numbers.py). Such a literal becomes a
+# stand-in integer as far beyond f64 (holds_overflow counts it); one in a key of the envelope or
+# manifest readers read outside the payload makes the line invalid JSON for them, as before.
 _INT_DIGITS = 4300
-_WIDE_STAND_IN = 10 ** 40
+_WIDE_STAND_IN = 10 ** 400
 _HUGE_DIGITS = re.compile(f"[0-9]{{{_INT_DIGITS},}}")
+_HUGE_DIGITS_BYTES = re.compile(f"[0-9]{{{_INT_DIGITS},}}".encode())
 
 
 _WIDE_STAND_IN_NEGATIVE = -_WIDE_STAND_IN
@@ -283,24 +288,36 @@ def python_loads(text: str | bytes, **options):
     return json.loads(text, parse_int=_kit_int if huge else None, **options)
 
 
+def shown_integer(value) -> str:
+    """How a message quotes a parsed integer: the digit-limit stand-in as the literal it stands for."""
+    if value is _WIDE_STAND_IN or value is _WIDE_STAND_IN_NEGATIVE:
+        return f"{'a negative' if value < 0 else 'an'} integer literal of more than {_INT_DIGITS} digits"
+    return str(value)
+
+
 def _holds_stand_in(value) -> bool:
     return any(v is _WIDE_STAND_IN or v is _WIDE_STAND_IN_NEGATIVE for v in json_scalars(value))
 
 
-def _huge_integer_where_read(obj, known: frozenset[str] | None, skipped: list[str] | None) -> None:
-    """A literal past Python's digit limit where readers read it is a line they reject (ValueError);
-    in the value of a key they skip it is noted in ``skipped`` (when given) and read as they read it."""
-    read = [obj[k] for k in obj if k in known] if known is not None and isinstance(obj, dict) else [obj]
+def _huge_integer_where_read(obj, known: frozenset[str] | None, skipped: list[str] | None,
+                             buffered: frozenset[str]) -> None:
+    """A literal past Python's digit limit where readers read it, outside the ``buffered`` keys (whose
+    value serde reads as any number beyond f64), is a line they reject (ValueError); in the value of a
+    key they skip it is noted in ``skipped`` (when given) and read as they read it."""
+    read = [obj[k] for k in obj if k in known and k not in buffered] if known is not None and isinstance(obj, dict) \
+        else [obj]
     if _holds_stand_in(read):
         raise ValueError(f"an integer literal of more than {_INT_DIGITS} digits, beyond every integer range "
                          "readers have")
-    if skipped is not None:
-        key = next(k for k in obj if k not in known and _holds_stand_in(obj[k]))  # type: ignore[operator]
-        skipped.append(f"an integer literal of more than {_INT_DIGITS} digits in the value of unknown key {key!r} "
-                       "(readers skip it)")
+    if skipped is not None and known is not None and isinstance(obj, dict):
+        key = next((k for k in obj if k not in known and _holds_stand_in(obj[k])), None)
+        if key is not None:
+            skipped.append(f"an integer literal of more than {_INT_DIGITS} digits in the value of unknown key "
+                           f"{key!r} (readers skip it)")
 
 
-def strict_loads(text: str, known: frozenset[str] | None = None, skipped: list[str] | None = None):
+def strict_loads(text: str, known: frozenset[str] | None = None, skipped: list[str] | None = None,
+                 buffered: frozenset[str] = frozenset()):
     """Parse like serde_json would accept, raising ValueError subclasses otherwise.
 
     ``known``: the top-level keys the reader's type defines (the envelope's, the manifest's).
@@ -308,7 +325,8 @@ def strict_loads(text: str, known: frozenset[str] | None = None, skipped: list[s
     (measured on 0.164.0, 0.169.0 and 0.171.0): a lone surrogate or any depth there is read.
     Such a value, too deep for the kit's parsers, is checked by a scanner and left out; what
     readers skip but a writer never writes is appended to ``skipped`` (when given) instead
-    of raising. ``known`` None: every key counts as known.
+    of raising. ``known`` None: every key counts as known. ``buffered``: known keys whose value
+    serde buffers, where an integer past Python's digit limit is read as a number beyond f64.
     """
     if (text.count("[") + text.count("{")) > PAYLOAD_DEPTH_LIMIT:
         total, payload = nesting(text)
@@ -324,9 +342,10 @@ def strict_loads(text: str, known: frozenset[str] | None = None, skipped: list[s
     # i64", measured on 0.169.0): so does the kit, for the integer-form rules to see it.
     huge = _HUGE_DIGITS.search(text) is not None
     obj = json.loads(text, object_pairs_hook=watch, parse_constant=_reject_constant,
-                     parse_int=_serde_int if huge or "-0" in text else None)
+                     parse_int=_serde_int if huge or "-0" in text else None,
+                     parse_float=_serde_float if OVERFLOW_LITERAL.search(text) is not None else None)
     if huge:
-        _huge_integer_where_read(obj, known, skipped)
+        _huge_integer_where_read(obj, known, skipped, buffered)
     if "\\u" in text and _lone_surrogate_where_read(obj, known, skipped):
         raise ValueError("lone UTF-16 surrogate in a \\u escape")
     if watch.dups:
@@ -525,7 +544,10 @@ class LoneSurrogate(ValueError):
         self.value = value
 
 
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")  # the digits of an integer that may lie beyond i64 or u64
+# The digits of an integer that may lie beyond i64 or u64, or a literal that may lie beyond f64 (three
+# exponent digits; 309 digits are 19 too): a body holding one is parsed again by the standard library.
+# Factored on its first digit, this scans the corpus's 0.164.0 bodies in a third of `[0-9]{19}`'s time.
+_LONG_DIGITS = re.compile(rb"[0-9](?:[0-9]{18}|[eE][+-]?[0-9]{3})")
 
 
 class OverflowingNumber(ValueError):
@@ -539,13 +561,100 @@ class OverflowingNumber(ValueError):
 
 
 # A number literal that may lie beyond f64: a three-digit exponent, or more digits than f64 spans.
-OVERFLOW_LITERAL = re.compile(r"[0-9][eE]\+?[0-9]{3}|[0-9]{309}")
+OVERFLOW_LITERAL = re.compile(r"[0-9](?:[eE]\+?[0-9]{3}|[0-9]{308})")  # factored on the first digit: faster
+_OVERFLOW_LITERAL_BYTES = re.compile(OVERFLOW_LITERAL.pattern.encode())
 EVENT_PAYLOAD_PLACE = "payload"  # where a number beyond f64 sits, for RELEASE.NUMBER_RANGE: an event's payload
 
 
+_U64_MAX = 2**64 - 1
+_I32_MAX = 2**31 - 1
+_NEAR_F64_MAX = 1.7e308  # below this no literal overflows serde_json's f64 (a cheap first test)
+
+
+def serde_f64_overflows(literal: str) -> bool:
+    """Whether serde_json's f64 parse without ``float_roundtrip`` (the releases that refuse a number
+    beyond f64: model.releases.NUMBER_IN_*) says "number out of range" for this JSON number literal.
+    A port of its parse_integer / parse_long_integer / parse_decimal / parse_exponent and f64_from_parts:
+    up to u64's worth of leading digits times a power of ten, each rounded to f64, so it refuses some
+    literals Python reads as finite: the f64 maximum itself, 17976931348623156225 followed by 289 zeros
+    (measured on 0.125.0; 17976931348623156224 then 289 zeros is read)."""
+    n, i = len(literal), 1 if literal[:1] == "-" else 0
+    sig = exp = 0
+    full = False  # the u64 significand took all it can; later digits only count in the exponent
+
+    def overflows(a: int, d: int) -> bool:  # serde's overflow!(a * 10 + d, u64::MAX)
+        return a >= _U64_MAX // 10 and (a > _U64_MAX // 10 or d > _U64_MAX % 10)
+
+    while i < n and "0" <= literal[i] <= "9":
+        d = ord(literal[i]) - 48
+        if not full and overflows(sig, d):
+            full = True
+        if full:
+            exp += 1
+        else:
+            sig = sig * 10 + d
+        i += 1
+    if i == n and not full:
+        return False  # an integer serde keeps as u64 / i64
+    if i < n and literal[i] == ".":
+        i += 1
+        while i < n and "0" <= literal[i] <= "9":
+            d = ord(literal[i]) - 48
+            if not full and overflows(sig, d):
+                full = True
+            if not full:
+                sig = sig * 10 + d
+                exp -= 1
+            i += 1
+    if i < n and literal[i] in "eE":
+        i += 1
+        positive = literal[i] != "-"
+        i += literal[i] in "+-"
+        e = 0
+        while i < n:
+            d = ord(literal[i]) - 48
+            if e >= _I32_MAX // 10 and (e > _I32_MAX // 10 or d > _I32_MAX % 10):
+                return sig != 0 and positive  # parse_exponent_overflow
+            e = e * 10 + d
+            i += 1
+        exp = exp + e if positive else exp - e
+    f = float(sig)
+    while True:  # f64_from_parts
+        if abs(exp) <= 308:
+            return exp >= 0 and math.isinf(f * float(f"1e{abs(exp)}"))
+        if f == 0.0:
+            return False
+        if exp >= 0:
+            return True
+        f /= 1e308
+        exp += 308
+
+
+def _serde_float(literal: str) -> float:
+    """A fraction or exponent literal as Python reads it, but an infinity where serde_json refuses it
+    (serde_f64_overflows), so holds_overflow sees it as it sees ``1e400``."""
+    f = float(literal)
+    if _NEAR_F64_MAX <= abs(f) < math.inf and serde_f64_overflows(literal):
+        return math.copysign(math.inf, f)
+    return f
+
+
+_INT_NEAR_F64_MAX = 10**308
+
+
 def holds_overflow(value) -> bool:
-    """Whether a parsed JSON value holds a number beyond f64 (Python's json reads it as an infinity)."""
-    return any(type(v) is float and v in (math.inf, -math.inf) for v in json_scalars(value))
+    """Whether a parsed JSON value holds a number beyond f64 as serde_json reads it: ``1e400`` (Python's
+    json reads it as an infinity, so does _serde_float near f64's maximum) or an integer literal as large
+    (the stand-in of one past Python's digit limit included)."""
+    for v in json_scalars(value):
+        t = type(v)
+        if t is float:
+            if v in (math.inf, -math.inf):
+                return True
+        elif t is int and not -_INT_NEAR_F64_MAX < v < _INT_NEAR_F64_MAX:
+            if v is _WIDE_STAND_IN or v is _WIDE_STAND_IN_NEGATIVE or serde_f64_overflows(str(v)):
+                return True
+    return False
 
 
 def loads_body(data: bytes):
@@ -568,12 +677,34 @@ def loads_body(data: bytes):
             raise TooDeepToBuild(why) from None
         if "infinity" not in why and "surrogate" not in why:
             raise
-    obj = python_loads(data.decode("utf-8"), parse_constant=_reject_constant)
+    return _loads_exact(data)
+
+
+def _loads_exact(data: bytes):
+    """``data`` parsed by the standard library, integers exact (one past Python's digit limit a stand-in
+    as far beyond f64); raises LoneSurrogate or OverflowingNumber with the value when it holds one."""
+    huge = _HUGE_DIGITS_BYTES.search(data) is not None
+    near = _OVERFLOW_LITERAL_BYTES.search(data) is not None
+    obj = json.loads(data.decode("utf-8"), parse_constant=_reject_constant, parse_int=_serde_int if huge else None,
+                     parse_float=_serde_float if near else None)
     if _contains_lone_surrogate(obj):
         raise LoneSurrogate(obj)
     if holds_overflow(obj):
         raise OverflowingNumber(obj)
     return obj
+
+
+def loads_large_body(data: bytes):
+    """A payload body of LARGE_BODY bytes or more parsed as :func:`loads_body` parses a small one, by
+    msgspec (which holds only what it builds). msgspec refuses a number beyond f64 ("out of range") that
+    serde_json reads (1 MiB bodies holding 1e400 or 4,301 digits read by 0.143.0 on) and reads finite one
+    that older releases refuse (serde_f64_overflows): a body holding a literal that may be either is
+    parsed by the standard library instead, and raises OverflowingNumber as a small one does."""
+    import msgspec
+
+    if _OVERFLOW_LITERAL_BYTES.search(data) is not None:  # rare: the standard library sees the literal
+        return _loads_exact(data)
+    return msgspec.json.decode(data)
 
 
 # Public for the rules that check parsed bodies (a pair decodes to one character: only a lone one is left).

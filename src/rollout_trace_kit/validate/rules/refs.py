@@ -21,7 +21,8 @@ from ..catalogue import R, S, W, invariant
 from ..context import Context, Where
 from ..findings import Severity
 from ..lines import (
-    HEAD_BYTES, KIT_DEPTH_LIMIT, LoneSurrogate, OverflowingNumber, TooDeepToBuild, json_depth, loads_body, prefix_problem,
+    HEAD_BYTES, KIT_DEPTH_LIMIT, LoneSurrogate, OverflowingNumber, TooDeepToBuild, json_depth, loads_body, loads_large_body,
+    prefix_problem,
 )
 from .layout import PAYLOADS, irregular
 from .ref_sites import compile_sites, refs_at
@@ -149,13 +150,13 @@ LARGE_BODY = 1 << 20
 
 def parse_bounded(data):
     """``data`` parsed, or _UNPARSED for valid JSON too costly to build. Raises what
-    :func:`loads_body` raises (small bodies) or msgspec.DecodeError (large ones)."""
+    :func:`loads_body` raises (small bodies) or :func:`loads_large_body` (large ones)."""
     if len(data) < LARGE_BODY:
         return loads_body(data)
     if parse_cost(data) > PARSE_BUDGET:
         msgspec.json.decode(data, type=msgspec.Raw)  # the syntax, without building anything
         return _UNPARSED
-    return msgspec.json.decode(data)
+    return loads_large_body(data)
 
 
 def body_depth(data: bytes, body, limits: tuple[int, int]) -> int:
@@ -700,7 +701,7 @@ class RefChecker:
             return _Load(problem="unparsed", detail=str(cost), cost=0)
         try:
             # msgspec holds only what it builds; orjson about 13x a large input while it parses
-            body = msgspec.json.decode(data) if len(data) >= LARGE_BODY else loads_body(data)
+            body = loads_large_body(data) if len(data) >= LARGE_BODY else loads_body(data)
         except LoneSurrogate as e:
             load = _Load(e.value, cost=cost, depth=body_depth(data, e.value, self.depth_limits))
             load.surrogate = True

@@ -26,7 +26,7 @@ from ..context import Context
 from ..findings import Severity
 from ..lines import (
     EVENT_PAYLOAD_PLACE, OVERFLOW_LITERAL, DuplicateKey, NestingTooDeep, RawLine, holds_overflow, prefix_problem,
-    strict_loads,
+    shown_integer, strict_loads,
 )
 
 UTF8 = invariant(
@@ -209,7 +209,10 @@ def describe_errors(errors, what: str, schema: dict) -> list[tuple[str, str]]:
     out = []
     for e in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.message)):
         pointer = _pointer(e.absolute_path)
-        out.append((pointer, f"{what} {pointer or '/'}{_where(schema, e)}: {e.message}"))
+        message = e.message
+        if type(e.instance) is int and (shown := shown_integer(e.instance)) != str(e.instance):
+            message = message.replace(str(e.instance), shown)  # the digit-limit stand-in, not its value
+        out.append((pointer, f"{what} {pointer or '/'}{_where(schema, e)}: {message}"))
     return out
 
 
@@ -444,10 +447,11 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
         return None, None
     skipped: list[str] = []  # what readers skip and writers never write (writer-profile findings)
     try:
-        obj = strict_loads(text, frozenset(f.name for f in dialect.envelope.fields), skipped)
+        obj = strict_loads(text, frozenset(f.name for f in dialect.envelope.fields), skipped, _BUFFERED)
     except DuplicateKey as e:
         _report_skipped(ctx, raw, skipped)
         _note_seq(ctx, e.value)
+        _note_overflow(ctx, raw, text, e.value)  # a repeated unknown key leaves the line read: its numbers count
         known = _known_keys(dialect, e.value)
         for owner, key in e.repeats:
             serde_rejects = key in known.get(id(owner), ())
@@ -473,10 +477,17 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
         )
         return None, None
     _report_skipped(ctx, raw, skipped)
+    _note_overflow(ctx, raw, text, obj)
+    return _validate(ctx, raw, td, fast_event, obj)
+
+
+_BUFFERED = frozenset({E.PAYLOAD})  # serde buffers the payload: a number beyond f64 there is RELEASE.NUMBER_RANGE's
+
+
+def _note_overflow(ctx: Context, raw: RawLine, text: str, obj) -> None:
     if ctx.summary is not None and OVERFLOW_LITERAL.search(text) and isinstance(obj, dict) \
             and holds_overflow(obj.get(E.PAYLOAD)):
         ctx.summary.note_overflow(EVENT_PAYLOAD_PLACE, raw.number)  # serde buffers the payload (RELEASE.NUMBER_RANGE)
-    return _validate(ctx, raw, td, fast_event, obj)
 
 
 def _report_skipped(ctx: Context, raw: RawLine, skipped: list[str]) -> None:
