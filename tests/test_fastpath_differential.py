@@ -251,7 +251,7 @@ DISPATCHING = {}
 
 @pytest.mark.parametrize("strict", [False, True], ids=["schema", "strict"])
 @pytest.mark.parametrize("dialect", sorted(DIALECTS))
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_the_union_dispatching_referee_gives_jsonschemas_errors(dialect, strict, data):
     # the slow path's referee tries only the branch of an object's tag (validate.rules.schema.union_dispatching)
