@@ -47,7 +47,10 @@ NODE_WRITER = ROOT / "tests" / "writers" / "node" / "writer.js"
 
 
 def run(argv, scripts, **options) -> list:
-    return check_writer(Config(list(argv)), scripts, HarnessOptions(**options))
+    # Generous waits: on a loaded machine (the README run beside a differential run, load 6 on 2
+    # cores) a writer's answer stalled past the default 10 s and added a WRITER.PROTOCOL finding.
+    # No writer these tests run hangs; the tests that measure a timeout set their own.
+    return check_writer(Config(list(argv), timeout=120.0, start_timeout=120.0), scripts, HarnessOptions(**options))
 
 
 # --- the positive control -----------------------------------------------------------------
