@@ -48,8 +48,9 @@ NODE_WRITER = ROOT / "tests" / "writers" / "node" / "writer.js"
 
 def run(argv, scripts, **options) -> list:
     # Generous waits: on a loaded machine (the README run beside a differential run, load 6 on 2
-    # cores) a writer's answer stalled past the default 10 s and added a WRITER.PROTOCOL finding.
-    # No writer these tests run hangs; the tests that measure a timeout set their own.
+    # cores) a faulty-writer test gained a WRITER.PROTOCOL finding, which only a late, missing or
+    # malformed answer gives; it passed alone. No writer these tests run hangs, so a long wait costs
+    # nothing; the tests that measure a timeout set their own.
     return check_writer(Config(list(argv), timeout=120.0, start_timeout=120.0), scripts, HarnessOptions(**options))
 
 
