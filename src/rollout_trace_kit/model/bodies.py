@@ -55,9 +55,20 @@ class ItemType:
     # and 0.171.0: `exec` then `y`, `exec` then 5 or null rejected; `apply_patch` then null, null then
     # `apply_patch`, 5 then `y` accepted).
     call_equals: tuple[tuple[str, Any], ...] = ()
+    # Keys of call_content compared as JSON texts (JSON_TEXT_COMPARED), not as the values they hold.
+    call_content_json: tuple[str, ...] = ()
 
 
 WHOLE_ITEM = ("*",)  # call_content: the whole item is compared
+# How a reused call's `arguments` are compared (ItemType.call_content_json), measured on 0.125.0, 0.143.0,
+# 0.164.0, 0.169.0 and 0.171.0 (codex diff --release 0.164.0 --seed 0 --mutations 100000 --only 71125, a
+# string turned into the object it spelled): a string that parses as JSON (serde_json's grammar: no NaN, no
+# lone surrogate escape, 128 levels at most) is compared as the JSON it holds, any other value (an object, a
+# number...) as itself, and a string that does not parse as its text; absent is not null. JSON is compared
+# with whitespace, escapes and repeated keys resolved and object keys in their order ({"a":1,"b":2} is not
+# {"b":2,"a":1}); a number by its text with the exponent's `E` and `+` normalised and `-0` as `0` ("1e2",
+# "1E2" and "1e+2" alike; "1.5" and "1.50", "10" and "1e1", "1e02" and "1e2" not).
+JSON_TEXT_COMPARED = True
 # Item types the kit names (the validator's rules, the generators' bodies): tags of ITEM_TYPES below.
 MESSAGE, AGENT_MESSAGE, REASONING, COMPACTION = "message", "agent_message", "reasoning", "compaction"
 FUNCTION_CALL, FUNCTION_CALL_OUTPUT = "function_call", "function_call_output"
@@ -83,7 +94,7 @@ ITEM_TYPES: tuple[ItemType, ...] = (
     ItemType(REASONING, "Reasoning: at least one `content` (REASONING_ENTRIES), `summary` entry or a string "
              "`encrypted_content`.", match_keys=("encrypted_content",)),
     ItemType(FUNCTION_CALL, "A function tool call: `call_id`, `name`, `arguments` (a JSON text).",
-             call_content=("arguments",), call_space=CALLS, **_CALL),
+             call_content=("arguments",), call_content_json=("arguments",), call_space=CALLS, **_CALL),
     ItemType(FUNCTION_CALL_OUTPUT, "The output of a function call, by `call_id`.",
              call_content=("output",), call_content_until=OUTPUTS_COMPARED_UNTIL, call_space=OUTPUTS, **_OUTPUT),
     # Its name is compared within one payload but not against a later payload's (measured): the kit

@@ -15,7 +15,7 @@ import re
 from ...model import bodies as B
 from ..catalogue import R, invariant
 from ..context import Context
-from ..lines import python_loads
+from ..lines import _SURROGATE, python_loads
 
 THREAD_METADATA = invariant(
     "BODY.THREAD_METADATA",
@@ -315,15 +315,89 @@ def check_response(ctx: Context, body, rid: str, pointer: str) -> bool:
     return _items(ctx, INFERENCE_RESPONSE, body, B.RESPONSE_ITEMS, rid, pointer, "inference response")
 
 
-def compared_call_content(release: str) -> dict[str, tuple[str, tuple[str, ...], tuple]]:
+def compared_call_content(release: str) -> dict[str, tuple[str, tuple[str, ...], tuple, tuple[str, ...]]]:
     """Call item type -> (its call space, the keys ``release``'s reducer compares when a call id
     of that space comes again (B.WHOLE_ITEM: the whole item), the (key, value) pairs it compares as
-    whether the key holds the value)."""
+    whether the key holds the value, the keys compared as JSON texts)."""
     from ...model.types import release_key
 
     key = release_key(release)
-    return {t.tag: (t.call_space, t.call_content, t.call_equals) for t in B.ITEM_TYPES
+    return {t.tag: (t.call_space, t.call_content, t.call_equals, t.call_content_json) for t in B.ITEM_TYPES
             if t.call_content and (t.call_content_until is None or key <= release_key(t.call_content_until))}
+
+
+_ABSENT = ("absent",)
+_UNPARSED = object()
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+SERDE_DEPTH = 128  # serde_json's nesting limit: 127 levels parse, 128 do not
+
+
+def json_text_identity(item: dict, key: str):
+    """``item[key]`` as the reducers compare a reused call's JSON text (model/bodies.py: JSON_TEXT_COMPARED)."""
+    if key not in item:
+        return _ABSENT
+    value = item[key]
+    if isinstance(value, str):
+        parsed = _parsed_json_text(value)
+        return ("raw", value) if parsed is _UNPARSED else ("json", parsed)
+    return ("json", _json_value(value))
+
+
+def _json_number(text: str):
+    text = text.replace("E", "e").replace("e+", "e")
+    return ("num", "0" if text == "-0" else text)
+
+
+def _json_object(pairs):
+    kept: dict = {}
+    for k, v in pairs:  # a repeated key: its last value, at its first place (as serde_json's map keeps it)
+        kept[k] = v
+    return ("obj", tuple(kept.items()))
+
+
+def _refuse(constant: str):
+    raise ValueError(constant)
+
+
+def _parsed_json_text(text: str):
+    depth = deepest = 0
+    for ch in _JSON_STRING.sub("", text):
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    if deepest >= SERDE_DEPTH:
+        return _UNPARSED
+    try:
+        parsed = json.loads(text, parse_float=_json_number, parse_int=_json_number, parse_constant=_refuse,
+                            object_pairs_hook=_json_object)
+    except (ValueError, RecursionError):
+        return _UNPARSED
+    if "\\u" in text and _holds_surrogate(parsed):
+        return _UNPARSED  # serde_json refuses a lone surrogate escape
+    return parsed
+
+
+def _holds_surrogate(value) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, (list, tuple)):
+        return any(_holds_surrogate(v) for v in value)
+    return False
+
+
+def _json_value(value):
+    """A parsed body value in the form _parsed_json_text gives a text (a float by its shortest spelling)."""
+    if isinstance(value, dict):
+        return ("obj", tuple((k, _json_value(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return _json_number(repr(value))
+    return value
 
 
 def _canonical(value):
@@ -335,7 +409,7 @@ def _canonical(value):
     return value
 
 
-def call_contents(items, compared: dict[str, tuple[str, tuple[str, ...], tuple]]):
+def call_contents(items, compared: dict[str, tuple[str, tuple[str, ...], tuple, tuple[str, ...]]]):
     """(call space, call_id, digest of the type and compared content) of every call item of ``items``."""
     for item in items:
         if not isinstance(item, dict):
@@ -345,8 +419,9 @@ def call_contents(items, compared: dict[str, tuple[str, tuple[str, ...], tuple]]
         call_id = item.get("call_id")
         if entry is None or not isinstance(call_id, str):
             continue
-        space, keys, marks = entry
-        content = _canonical(item) if keys == B.WHOLE_ITEM else [item.get(k) for k in keys]
+        space, keys, marks, as_json = entry
+        content = _canonical(item) if keys == B.WHOLE_ITEM else [
+            json_text_identity(item, k) if k in as_json else item.get(k) for k in keys]
         content = (content, [item.get(k) == v for k, v in marks])
         # A digest, not the value: memory per call stays small whatever the arguments hold.
         yield space, call_id, hashlib.blake2b(repr((kind, content)).encode("utf-8", "surrogatepass"), digest_size=16).digest()
