@@ -9,10 +9,12 @@ release, the one whose facts the epoch's later releases share); the tier install
 from __future__ import annotations
 
 import shlex
+import shutil
+import subprocess
 
 import pytest
 
-from rollout_trace_kit.codex.install import ensure_codex
+from rollout_trace_kit.codex.install import REFERENCE_RELEASES, ensure_codex
 from rollout_trace_kit.conformance.suite import suite_root
 from rollout_trace_kit.conformance.suite.run import _read_json, load_index, run_suite
 from rollout_trace_kit.model import releases
@@ -48,3 +50,16 @@ def test_every_expected_reducer_verdict_is_the_real_reducers(release):
     expected = {row["id"]: _read_json(root, row["expected"]) for row in load_index(root)["cases"]}
     skipped = [o.case for o in outcomes if o.status == "skip"]
     assert all(any(CATALOGUE[i].kit_only for i in expected[c]["breaks"]) for c in skipped), skipped
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (the machine's CI has it)")
+@pytest.mark.parametrize("dialect", sorted(REFERENCE_RELEASES))
+def test_the_node_runner_passes_the_suite_against_the_real_reducer(dialect, codex_binaries):
+    """The suite without Python: the Node runner the docs show, against each dialect's reference reducer."""
+    release = REFERENCE_RELEASES[dialect]
+    cmd = f"{shlex.quote(str(codex_binaries[dialect]))} debug trace-reduce {{bundle}} -o {{out}}"
+    proc = subprocess.run(["node", str(suite_root() / "runners" / "node" / "run.mjs"), str(suite_root()), "--release", release,
+                           "--dialect", dialect, "--", cmd], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-1000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.endswith(" case(s), 0 fail") and int(last.split()[1]) > 20, last
