@@ -125,8 +125,11 @@ def test_a_shard_of_more_records_than_the_cap_is_a_kit_limit(tmp_path, monkeypat
     assert len(limit) == 1 and "more than 50 records" in limit[0].message, [f.message for f in report.findings]
 
 
-def _bomb_tail(tmp_path, records: int):
-    """A v3 bundle whose shard ends in ``records`` copies of one record: a zstd bomb's tail, each a duplicate."""
+def _bomb_tail(tmp_path, monkeypatch, records: int):
+    """A v3 bundle whose shard ends in ``records`` copies of one record: a zstd bomb's tail, each a duplicate;
+    the kit's records cap lowered to 200 (the real one is 1,048,576)."""
+    import functools
+
     from rollout_trace_kit.store import shards
 
     b = tmp_path / "b"
@@ -134,6 +137,7 @@ def _bomb_tail(tmp_path, records: int):
     shard = b / "payloads" / "000001.zst"
     kept = [(r.id, r.body) for r in read_records(open(shard, "rb"))]
     shard.write_bytes(shards.compress_records(kept + [(kept[0][0], b"{}")] * records))
+    monkeypatch.setattr(shards, "Limits", functools.partial(shards.Limits, max_records=200))
     return b, len(kept)
 
 
@@ -141,13 +145,8 @@ def _bomb_tail(tmp_path, records: int):
 def test_a_cap_reached_is_listed_whatever_max_findings_says(tmp_path, monkeypatch, max_findings):
     """A v3 shard with a zstd-bomb tail: about a million STORE.DUPLICATE_RECORD findings came first,
     so the STORE.SIZE_LIMIT one ('the kit declined') fell past --max-findings and was never listed.
-    Here the records cap is lowered to 200 (the real one is 1,048,576)."""
-    import functools
-
-    from rollout_trace_kit.store import shards
-
-    b, kept = _bomb_tail(tmp_path, 300)
-    monkeypatch.setattr(shards, "Limits", functools.partial(shards.Limits, max_records=200))
+    Here the records cap is lowered to 200."""
+    b, kept = _bomb_tail(tmp_path, monkeypatch, 300)
     report = validate_bundle(b, Options(profile=Profile.WRITER, max_findings=max_findings))
     limit = [f.message for f in report.findings if f.invariant == "STORE.SIZE_LIMIT"]
     assert len(limit) == 1 and "more than 200 records" in limit[0], [f.message for f in report.findings][-3:]
@@ -157,12 +156,7 @@ def test_a_cap_reached_is_listed_whatever_max_findings_says(tmp_path, monkeypatc
 def test_a_run_of_duplicate_records_is_one_finding_with_its_count(tmp_path, monkeypatch):
     """The bomb's tail gave one identical STORE.DUPLICATE_RECORD finding per record (a million of them
     with the real caps), listed before the cap reached; a run of one id is now two findings."""
-    import functools
-
-    from rollout_trace_kit.store import shards
-
-    b, kept = _bomb_tail(tmp_path, 300)
-    monkeypatch.setattr(shards, "Limits", functools.partial(shards.Limits, max_records=200))
+    b, kept = _bomb_tail(tmp_path, monkeypatch, 300)
     report = validate_bundle(b, Options(profile=Profile.WRITER))
     assert [f.invariant for f in report.findings] == ["STORE.DUPLICATE_RECORD"] * 2 + ["STORE.SIZE_LIMIT"]
     first, rest = (f.message for f in report.findings[:2])

@@ -55,20 +55,19 @@ class ItemType:
     # and 0.171.0: `exec` then `y`, `exec` then 5 or null rejected; `apply_patch` then null, null then
     # `apply_patch`, 5 then `y` accepted).
     call_equals: tuple[tuple[str, Any], ...] = ()
-    # Keys of call_content compared as JSON texts (JSON_TEXT_COMPARED), not as the values they hold.
+    # Keys of call_content compared as JSON texts, not as the values they hold: how a reused call's `arguments`
+    # are compared, measured on 0.125.0, 0.143.0, 0.164.0, 0.169.0 and 0.171.0 (codex diff --release 0.164.0
+    # --seed 0 --mutations 100000 --only 71125, a string turned into the object it spelled): a string that
+    # parses as JSON (serde_json's grammar: no NaN, no lone surrogate escape, fewer than 128 levels) is compared
+    # as the JSON it holds, any other value (an object, a number...) as itself, and a string that does not parse
+    # as its text; absent is not null. JSON is compared with whitespace, escapes and repeated keys resolved and
+    # object keys in their order ({"a":1,"b":2} is not {"b":2,"a":1}); a number by its text with the exponent's
+    # `E` and `+` normalised and `-0` as `0` ("1e2", "1E2" and "1e+2" alike; "1.5" and "1.50", "10" and "1e1",
+    # "1e02" and "1e2" not).
     call_content_json: tuple[str, ...] = ()
 
 
 WHOLE_ITEM = ("*",)  # call_content: the whole item is compared
-# How a reused call's `arguments` are compared (ItemType.call_content_json), measured on 0.125.0, 0.143.0,
-# 0.164.0, 0.169.0 and 0.171.0 (codex diff --release 0.164.0 --seed 0 --mutations 100000 --only 71125, a
-# string turned into the object it spelled): a string that parses as JSON (serde_json's grammar: no NaN, no
-# lone surrogate escape, 128 levels at most) is compared as the JSON it holds, any other value (an object, a
-# number...) as itself, and a string that does not parse as its text; absent is not null. JSON is compared
-# with whitespace, escapes and repeated keys resolved and object keys in their order ({"a":1,"b":2} is not
-# {"b":2,"a":1}); a number by its text with the exponent's `E` and `+` normalised and `-0` as `0` ("1e2",
-# "1E2" and "1e+2" alike; "1.5" and "1.50", "10" and "1e1", "1e02" and "1e2" not).
-JSON_TEXT_COMPARED = True
 # Item types the kit names (the validator's rules, the generators' bodies): tags of ITEM_TYPES below.
 MESSAGE, AGENT_MESSAGE, REASONING, COMPACTION = "message", "agent_message", "reasoning", "compaction"
 FUNCTION_CALL, FUNCTION_CALL_OUTPUT = "function_call", "function_call_output"

@@ -199,7 +199,8 @@ class _DuplicateWatch:
         return out
 
 
-def _reject_constant(name):
+def reject_constant(name):
+    """``json.loads``'s parse_constant: NaN, Infinity and -Infinity are not JSON (serde_json refuses them)."""
     raise ValueError(f"{name} is not valid JSON")
 
 
@@ -341,7 +342,7 @@ def strict_loads(text: str, known: frozenset[str] | None = None, skipped: list[s
     # serde_json reads the literal `-0` as the float -0.0 ("invalid type: floating point `-0.0`, expected
     # i64", measured on 0.169.0): so does the kit, for the integer-form rules to see it.
     huge = _HUGE_DIGITS.search(text) is not None
-    obj = json.loads(text, object_pairs_hook=watch, parse_constant=_reject_constant,
+    obj = json.loads(text, object_pairs_hook=watch, parse_constant=reject_constant,
                      parse_int=_serde_int if huge or "-0" in text else None,
                      parse_float=_serde_float if OVERFLOW_LITERAL.search(text) is not None else None)
     if huge:
@@ -525,7 +526,7 @@ def _contains_lone_surrogate(obj) -> bool:
         elif isinstance(o, dict):
             stack.extend(o.keys())
             stack.extend(o.values())
-        elif isinstance(o, list):
+        elif isinstance(o, (list, tuple)):  # tuples: the call-argument identity's objects (rules/bodies.py)
             stack.extend(o)
     return False
 
@@ -685,7 +686,7 @@ def _loads_exact(data: bytes):
     as far beyond f64); raises LoneSurrogate or OverflowingNumber with the value when it holds one."""
     huge = _HUGE_DIGITS_BYTES.search(data) is not None
     near = _OVERFLOW_LITERAL_BYTES.search(data) is not None
-    obj = json.loads(data.decode("utf-8"), parse_constant=_reject_constant, parse_int=_serde_int if huge else None,
+    obj = json.loads(data.decode("utf-8"), parse_constant=reject_constant, parse_int=_serde_int if huge else None,
                      parse_float=_serde_float if near else None)
     if _contains_lone_surrogate(obj):
         raise LoneSurrogate(obj)

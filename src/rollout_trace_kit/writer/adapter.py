@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     # (exit 2), never a session waiting on standard input
     parser = argparse.ArgumentParser(prog="rollout-trace-writer", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.parse_args(sys.argv[1:] if argv is None else argv)
+    parser.parse_args(argv)  # None: sys.argv[1:]
     return serve(sys.stdin.buffer, sys.stdout.buffer)
 
 

@@ -15,7 +15,7 @@ import re
 from ...model import bodies as B
 from ..catalogue import R, invariant
 from ..context import Context
-from ..lines import _SURROGATE, python_loads
+from ..lines import SERDE_RECURSION_LIMIT, has_lone_surrogate, nesting, python_loads, reject_constant
 
 THREAD_METADATA = invariant(
     "BODY.THREAD_METADATA",
@@ -328,12 +328,10 @@ def compared_call_content(release: str) -> dict[str, tuple[str, tuple[str, ...],
 
 _ABSENT = ("absent",)
 _UNPARSED = object()
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-SERDE_DEPTH = 128  # serde_json's nesting limit: 127 levels parse, 128 do not
 
 
 def json_text_identity(item: dict, key: str):
-    """``item[key]`` as the reducers compare a reused call's JSON text (model/bodies.py: JSON_TEXT_COMPARED)."""
+    """``item[key]`` as the reducers compare a reused call's JSON text (model/bodies.py: ItemType.call_content_json)."""
     if key not in item:
         return _ABSENT
     value = item[key]
@@ -355,36 +353,17 @@ def _json_object(pairs):
     return ("obj", tuple(kept.items()))
 
 
-def _refuse(constant: str):
-    raise ValueError(constant)
-
-
 def _parsed_json_text(text: str):
-    depth = deepest = 0
-    for ch in _JSON_STRING.sub("", text):
-        if ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    if deepest >= SERDE_DEPTH:
-        return _UNPARSED
+    if text.count("[") + text.count("{") >= SERDE_RECURSION_LIMIT and nesting(text)[0] >= SERDE_RECURSION_LIMIT:
+        return _UNPARSED  # 127 levels parse, 128 do not
     try:
-        parsed = json.loads(text, parse_float=_json_number, parse_int=_json_number, parse_constant=_refuse,
+        parsed = json.loads(text, parse_float=_json_number, parse_int=_json_number, parse_constant=reject_constant,
                             object_pairs_hook=_json_object)
     except (ValueError, RecursionError):
         return _UNPARSED
-    if "\\u" in text and _holds_surrogate(parsed):
+    if "\\u" in text and has_lone_surrogate(parsed):
         return _UNPARSED  # serde_json refuses a lone surrogate escape
     return parsed
-
-
-def _holds_surrogate(value) -> bool:
-    if isinstance(value, str):
-        return _SURROGATE.search(value) is not None
-    if isinstance(value, (list, tuple)):
-        return any(_holds_surrogate(v) for v in value)
-    return False
 
 
 def _json_value(value):
@@ -393,11 +372,9 @@ def _json_value(value):
         return ("obj", tuple((k, _json_value(v)) for k, v in value.items()))
     if isinstance(value, list):
         return [_json_value(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _json_number(repr(value))
-    return value
+    return value  # a string, true, false or null
 
 
 def _canonical(value):

@@ -307,13 +307,13 @@ class LifecycleChecker:
         if read is None:
             read = read_at_event
         # A body that is JSON null comes back as bodies.NULL: the body checks reject it, as the reducers do.
-        if self.refs_open_by_kind:  # `--release` opens some payloads by the call's tool kind (measured)
-            call_id = getattr(p, "tool_call_id", None) if by_kind else None
+        if self.refs_open_by_kind and by_kind:  # `--release` opens some payloads by the call's tool kind (measured)
+            call_id = getattr(p, "tool_call_id", None)
             state = self.tools.get(call_id) if isinstance(call_id, str) else None
             tool_kind = self.tool_kinds[state >> 2] if state is not None else None
-            body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL, tool_kind=tool_kind, by_kind=by_kind)
+            body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL, tool_kind=tool_kind)
         else:
-            body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL)
+            body = self.refs.check(ref, tag, field, pointer, read, null_body=bodies.NULL, by_kind=by_kind)
         if body is not None and depth_limited and self._field_too_deep(ref, tag, field_name, body):
             return None
         summary = self.ctx.summary

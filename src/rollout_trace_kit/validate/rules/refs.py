@@ -148,15 +148,18 @@ _UNPARSED = object()  # valid JSON, too costly to build: its body is not checked
 LARGE_BODY = 1 << 20
 
 
+def loads_by_size(data):
+    """``data`` parsed by :func:`loads_body`, or from LARGE_BODY bytes on by :func:`loads_large_body`."""
+    return loads_large_body(data) if len(data) >= LARGE_BODY else loads_body(data)
+
+
 def parse_bounded(data):
     """``data`` parsed, or _UNPARSED for valid JSON too costly to build. Raises what
-    :func:`loads_body` raises (small bodies) or :func:`loads_large_body` (large ones)."""
-    if len(data) < LARGE_BODY:
-        return loads_body(data)
-    if parse_cost(data) > PARSE_BUDGET:
+    :func:`loads_by_size` raises."""
+    if len(data) >= LARGE_BODY and parse_cost(data) > PARSE_BUDGET:
         msgspec.json.decode(data, type=msgspec.Raw)  # the syntax, without building anything
         return _UNPARSED
-    return loads_large_body(data)
+    return loads_by_size(data)
 
 
 def body_depth(data: bytes, body, limits: tuple[int, int]) -> int:
@@ -700,8 +703,7 @@ class RefChecker:
                 return _Load(problem="json", detail=str(e))
             return _Load(problem="unparsed", detail=str(cost), cost=0)
         try:
-            # msgspec holds only what it builds; orjson about 13x a large input while it parses
-            body = loads_large_body(data) if len(data) >= LARGE_BODY else loads_body(data)
+            body = loads_by_size(data)
         except LoneSurrogate as e:
             load = _Load(e.value, cost=cost, depth=body_depth(data, e.value, self.depth_limits))
             load.surrogate = True
