@@ -104,6 +104,6 @@ def test_a_dangling_ref_at_every_site_of_the_model_is_found(tmp_path, name, site
     bundle.lines = [orjson.dumps(e) for e in events]
     d = bundle.write(tmp_path / "b")
     want = "REF.FILE_EXISTS" if dialect.layout.ref_key == "path" else "STORE.REF_RECORD"
-    report = validate_bundle(d, Options(profile=Profile.WRITER))
+    report = validate_bundle(d, Options(profile=Profile.WRITER, releases=False))  # the findings alone: compat is tested apart
     found = [(f.invariant, f.line, f.pointer) for f in report.findings]
     assert any(i == want and line == index + 1 and p.startswith(pointer) for i, line, p in found), (pointer, found[:6])
