@@ -659,3 +659,67 @@ def test_a_writers_traceback_is_printed_on_its_own_lines_each_escaped(tmp_path):
     assert any(l.endswith("its stderr ends: \\x3a:error::forged\\x1b[31m") for l in lines)
     assert not any(l.startswith("::") for l in lines)
     assert "\\nValueError" not in out.stdout
+
+
+def _replayable_copy(tmp_path) -> Path:
+    from rollout_trace_kit.corpus import corpus_root
+
+    bundle = tmp_path / "b"
+    shutil.copytree(corpus_root() / "codex-0.169.0" / "plain", bundle)
+    for p in [bundle, *bundle.rglob("*")]:
+        p.chmod(p.stat().st_mode | 0o200)  # the corpus is read-only; the copy is edited
+    return bundle
+
+
+_IN_PLACE = {  # what a hostile bundle holds instead of a file -> what the message says it is
+    "fifo": "is a FIFO",
+    "loop": "is a symbolic link loop (ELOOP)",
+    "dangling": "is a dangling symbolic link",
+    "directory": "is a directory",
+    "device": "is a device",
+    "unreadable": "is unreadable (Permission denied)",
+    "missing": "is missing",
+}
+
+
+def _put_in_place(path: Path, kind: str) -> None:
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)  # opened blocking, the read would never return
+    elif kind == "loop":
+        path.symlink_to(path.name)  # ln -s trace.jsonl trace.jsonl
+    elif kind == "dangling":
+        path.symlink_to("nowhere")
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "device":
+        path.symlink_to("/dev/zero")  # read whole, it never ends
+    elif kind == "unreadable":
+        path.write_bytes(b"{}")
+        path.chmod(0)
+
+
+@pytest.mark.parametrize("name", ["trace.jsonl", "manifest.json", "payloads/3.json"])
+@pytest.mark.parametrize("kind", list(_IN_PLACE))
+def test_a_replayed_bundle_file_that_cannot_be_read_is_a_usage_error_naming_it(tmp_path, capsys, kind, name):
+    """bundle:DIR with a FIFO or a symlink loop for trace.jsonl read it as empty: the writer was blamed
+    (ORDER.TERMINAL_PRESENT, exit 1) for the events the source never sent. Any file the replay cannot
+    read is now a usage error (exit 2) naming the file and why, in the words validate uses (files.refused)."""
+    if kind == "unreadable" and os.geteuid() == 0:
+        pytest.skip("root reads a file of mode 000: no unreadable file can be made")
+    bundle = _replayable_copy(tmp_path)
+    _put_in_place(bundle / name, kind)
+    code = check_writer_main(["--cmd", " ".join(REFERENCE), "--script", f"bundle:{bundle}", "--crash", "none",
+                              "--progress", "never"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    missing = {"manifest.json": "not a bundle directory (no manifest.json)",  # the messages they had
+               "payloads/3.json": "points at payloads/3.json, which the bundle does not hold"}
+    assert (missing[name] if kind == "missing" and name in missing else f"{name} {_IN_PLACE[kind]}") in err, err
+
+
+def test_a_replayed_bundle_that_is_a_symlink_loop_says_so(tmp_path, capsys):
+    (tmp_path / "b").symlink_to("b")
+    assert check_writer_main(["--cmd", " ".join(REFERENCE), "--script", f"bundle:{tmp_path / 'b'}"]) == 2
+    assert "a symbolic link loop (ELOOP)" in capsys.readouterr().err

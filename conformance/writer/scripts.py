@@ -29,6 +29,7 @@ strategies (``rollout_trace_kit.generators.bundles``) feed the harness directly
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -260,6 +261,7 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         except TooLarge as e:
             raise ScriptError(f"{name}: {e}") from None
     name = name or "bundle"
+    _refuse_unread(bundle, name)
     if bundle.manifest is None:
         raise ScriptError(f"{name}: no {MANIFEST}")
     try:
@@ -338,6 +340,15 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     for _, rid, kind, path in pending:
         b.payload(kind, body(path, rid), note=f"{path} (orphan)")
     return b.build()
+
+
+def _refuse_unread(bundle: Bundle, name: str) -> None:
+    """A file of the bundle Bundle.read found but could not read (a FIFO, a loop, a device, a
+    directory, unreadable), or a missing log: the source cannot make the script. A usage error
+    naming the file and why, never a script without it that blames the writer for what is missing."""
+    missing_log = {TRACE: "missing"} if not bundle.has_trace and TRACE not in bundle.unread else {}
+    for rel, why in {**bundle.unread, **missing_log}.items():
+        raise ScriptError(f"{name}: {rel} is {why}; a script replays every file of the bundle")
 
 
 def _events(bundle: Bundle, name: str) -> list[dict]:
@@ -472,10 +483,14 @@ def _empty(source: str) -> ScriptError:
 def _bundle(arg: str) -> list[Script]:
     if not arg:
         raise _empty("bundle")
+    from ...files import LOOP, loops
+
     p = Path(arg)
-    if not (p / MANIFEST).is_file():
+    if loops(p):
+        raise ScriptError(f"{arg}: not a bundle directory: {LOOP}")
+    if not os.path.lexists(p / MANIFEST):
         raise ScriptError(f"{arg}: not a bundle directory (no {MANIFEST})")
-    return [script_from_bundle(p, f"bundle:{arg}")]
+    return [script_from_bundle(p, f"bundle:{arg}")]  # a manifest that cannot be read: named by Bundle.read
 
 
 def _lifecycle(arg: str) -> list[Script]:
