@@ -723,3 +723,14 @@ def test_a_replayed_bundle_that_is_a_symlink_loop_says_so(tmp_path, capsys):
     (tmp_path / "b").symlink_to("b")
     assert check_writer_main(["--cmd", " ".join(REFERENCE), "--script", f"bundle:{tmp_path / 'b'}"]) == 2
     assert "a symbolic link loop (ELOOP)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--keep", "--output"])
+def test_a_symlink_loop_given_to_write_into_is_named_a_loop(tmp_path, capsys, option):
+    """--keep LOOP said "File exists" (mkdir's word for a loop) and -o LOOP "Too many levels of symbolic
+    links"; each now says it is a loop, in validate's words (files.LOOP)."""
+    (tmp_path / "l").symlink_to("l")
+    argv = ["--cmd", " ".join(REFERENCE), "--script", "lifecycle:v2", "--crash", "none", option, str(tmp_path / "l")]
+    assert check_writer_main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{tmp_path / 'l'}: a symbolic link loop (ELOOP)" in err, err

@@ -74,8 +74,12 @@ def check_writable(target: str | None, label: str | None = None) -> None:
     that cannot be written; the message starts with ``label`` (default: ``cannot write TARGET``)."""
     if not target or target == "-":
         return
+    from .files import LOOP, loops
+
     label = label or f"cannot write {target}"
     p = Path(target)
+    if loops(p):  # as validate names a loop it was asked to read, not "Too many levels of symbolic links"
+        raise OutputError(f"{label}: {LOOP}")
     if p.is_dir():
         raise OutputError(f"{label}: is a directory")
     if p.exists() and not os.access(p, os.W_OK):
