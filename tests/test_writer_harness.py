@@ -734,3 +734,34 @@ def test_a_symlink_loop_given_to_write_into_is_named_a_loop(tmp_path, capsys, op
     assert check_writer_main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{tmp_path / 'l'}: a symbolic link loop (ELOOP)" in err, err
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_a_bundle_holding_numbers_beyond_f64_is_replayed_as_validate_reads_it(tmp_path, capsys):
+    """bundle:DIR refused a payload holding 1e400 or an integer of 4,301 digits ("number is infinity",
+    exit 2) that validate and the reducers of 0.143.0 on read. The replay reads bodies and lines as the
+    validator does (refs.loads_by_size) and sends such numbers as JSON literals (wide.dumps): the node
+    writer, which writes body_json as it gets it, passes at every crash point."""
+    bundle = _replayable_copy(tmp_path)
+    body = bundle / "payloads" / "1.json"
+    wide = {"big": "1e400", "neg": "-1e400", "digits": "7" * 4301, "u128": str(2**128 - 1)}
+    text = body.read_text()
+    body.write_text("{" + "".join(f'\n  "{k}": {v},' for k, v in wide.items()) + text[1:])
+    from rollout_trace_kit.validate import Options, Profile, validate_bundle
+
+    assert validate_bundle(bundle, Options(profile=Profile.WRITER)).findings == []
+    [script] = load_scripts(f"bundle:{bundle}")
+    sent = next(op for op in script.ops if op.cmd == "write_payload").args["body"]
+    assert sent["big"] == float("inf") and sent["neg"] == -float("inf") and sent["u128"] == 2**128 - 1
+    assert sent["digits"] > 10**308  # the validator's stand-in: a number as far beyond f64
+    saved = tmp_path / "script.json"
+    saved.write_text(script.to_json())  # JSON: 1e400, never Python's Infinity; file: reads it as bundle: did
+    assert "Infinity" not in saved.read_text() and '"big": 1e400' in saved.read_text()
+    [again] = load_scripts(f"file:{saved}")
+    assert next(op for op in again.ops if op.cmd == "write_payload").args["body"] == sent
+    keep = tmp_path / "keep"
+    code = check_writer_main(["--cmd", f"{NODE} {NODE_WRITER}", "--script", f"bundle:{bundle}", "--crash", "every",
+                              "--progress", "never", "--keep", str(keep), "-q"])
+    assert code == 0, capsys.readouterr()
+    written = next(keep.rglob("payloads/1.json")).read_text()
+    assert '"big": 1e400' in written and '"neg": -1e400' in written and f'"u128": {2**128 - 1}' in written

@@ -28,7 +28,6 @@ strategies (``rollout_trace_kit.generators.bundles``) feed the harness directly
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ from ...model import DEFAULT_DIALECT, DIALECTS, dialect_for_schema_version, fact
 from ...model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect, Struct
 from ...model.common import ZSTD_SHARDS, ManifestKey
 from ...writer.core import writes_store, written_dialects
+from .wide import dumps as wide_dumps, loads, unwritable  # bodies and lines as the validator reads them: 1e400 and 4,301 digits included
 
 HANDLE_KEY = "$payload"
 OPERATIONS = ("create", "write_payload", "append_event", "close")
@@ -61,6 +61,7 @@ class Op:
     args: dict = field(default_factory=dict)
     handle: int | None = None  # write_payload: its handle (1-based)
     note: str = ""  # where it came from, for messages ("seq 7", ...)
+    wide: bool = False  # holds what orjson cannot write (a number beyond f64...): sent by wide.dumps (Script.check)
 
     def to_dict(self) -> dict:
         out = {"cmd": self.cmd, **self.args}
@@ -93,6 +94,7 @@ class Script:
             raise ScriptError(f"{self.name}: a script starts with create and ends with close")
         written = 0
         for i, op in enumerate(self.ops):
+            op.wide = op.cmd in ("write_payload", "append_event") and unwritable(op.args)
             if op.cmd not in OPERATIONS or (op.cmd in ("create", "close") and 0 < i < len(self.ops) - 1):
                 raise ScriptError(f"{self.name}: operation {i} is {op.cmd!r} in the middle of the script")
             if op.cmd == "write_payload":
@@ -106,16 +108,15 @@ class Script:
         return self
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"name": self.name, "dialect": self.dialect, "ops": [op.to_dict() for op in self.ops]},
-            indent=1,
-            ensure_ascii=False,
-        )
+        """The script as JSON text (a number beyond f64 as a literal such as 1e400: wide.dumps)."""
+        doc = {"name": self.name, "dialect": self.dialect, "ops": [op.to_dict() for op in self.ops]}
+        return wide_dumps(doc, option=orjson.OPT_INDENT_2).decode("utf-8")
 
     @classmethod
-    def from_json(cls, text: str) -> "Script":
+    def from_json(cls, text: str | bytes) -> "Script":
+        """A script saved by :meth:`to_json`, read as the validator reads a payload body (wide.loads)."""
         try:
-            obj = json.loads(text)
+            obj = loads(text.encode("utf-8") if isinstance(text, str) else text)
             ops = []
             for raw in obj["ops"]:
                 raw = dict(raw)
@@ -124,7 +125,7 @@ class Script:
                 note = raw.pop("note", "")
                 ops.append(Op(cmd, raw, handle, note))
             return cls(obj["name"], obj["dialect"], ops).check()
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, RecursionError) as e:
             raise ScriptError(f"not a script file: {e}") from None
 
 
@@ -322,8 +323,8 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         if data is None:
             raise ScriptError(f"{name}: {rid} points at {path}, which the bundle does not hold")
         try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError as e:
+            return loads(data)
+        except (ValueError, RecursionError) as e:
             raise ScriptError(f"{name}: {path} is not JSON: {e}") from None
 
     handle_of: dict[str, int] = {}
@@ -358,8 +359,8 @@ def _events(bundle: Bundle, name: str) -> list[dict]:
     events = []
     for n, line in enumerate(bundle.lines, 1):
         try:
-            ev = orjson.loads(line)
-        except orjson.JSONDecodeError:
+            ev = loads(line)
+        except (ValueError, RecursionError):
             raise ScriptError(f"{name}: line {n} of {TRACE} is not JSON; a script replays every line") from None
         if not isinstance(ev, dict):
             raise ScriptError(f"{name}: line {n} of {TRACE} is not a JSON object; a script replays every line")
