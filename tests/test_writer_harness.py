@@ -765,3 +765,17 @@ def test_a_bundle_holding_numbers_beyond_f64_is_replayed_as_validate_reads_it(tm
     assert code == 0, capsys.readouterr()
     written = next(keep.rglob("payloads/1.json")).read_text()
     assert '"big": 1e400' in written and '"neg": -1e400' in written and f'"u128": {2**128 - 1}' in written
+
+
+def test_a_replay_refuses_only_the_unreadable_files_it_needs(tmp_path, capsys):
+    """A FIFO under payloads/ that no ref names and no ordinal makes an orphan is not the replay's
+    business (validate does not read it either); one a ref names under another name is named."""
+    bundle = _replayable_copy(tmp_path)
+    os.mkfifo(bundle / "payloads" / "notes")
+    (bundle / "payloads" / "sub").mkdir()
+    [script] = load_scripts(f"bundle:{bundle}")
+    assert script.payloads == 7
+    trace = bundle / "trace.jsonl"
+    trace.write_text(trace.read_text().replace('"payloads/3.json"', '"payloads/notes"'))
+    with pytest.raises(ScriptError, match=r"points at payloads/notes, which is a FIFO"):
+        load_scripts(f"bundle:{bundle}")

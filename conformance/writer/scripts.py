@@ -38,7 +38,7 @@ import orjson
 from ...model.common import EnvelopeKey as E, ManifestKey
 from ...corpus import corpus_root
 
-from ...bundle import MANIFEST, TRACE, Bundle, TooLarge
+from ...bundle import MANIFEST, PAYLOADS, TRACE, Bundle, TooLarge
 from ...model import DEFAULT_DIALECT, DIALECTS, dialect_for_schema_version, facts
 from ...model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect, Struct
 from ...model.common import ZSTD_SHARDS, ManifestKey
@@ -262,7 +262,7 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         except TooLarge as e:
             raise ScriptError(f"{name}: {e}") from None
     name = name or "bundle"
-    _refuse_unread(bundle, name)
+    _refuse_unread(bundle, name, lambda rel: rel in (MANIFEST, TRACE, PAYLOADS))
     if bundle.manifest is None:
         raise ScriptError(f"{name}: no {MANIFEST}")
     try:
@@ -282,7 +282,11 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         if not isinstance(manifest.get(key), str):
             what = "lacks" if key not in manifest else "has no string"
             raise ScriptError(f"{name}: {MANIFEST} {what} {key}; a script replays a bundle's ids")
-    records = _records(bundle, name) if layout.store == STORE_ZSTD_SHARDS else None
+    sharded = layout.store == STORE_ZSTD_SHARDS
+    # a payload file (or shard) the replay would write, not any entry of payloads/ (a stray directory)
+    _refuse_unread(bundle, name, lambda rel: rel.endswith(ZSTD_SHARDS.payload_suffix) if sharded
+                   else layout.file_ordinal(rel) is not None)
+    records = _records(bundle, name) if sharded else None
     b = ScriptBuilder(
         name,
         dialect.name,
@@ -320,6 +324,8 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
 
     def body(path: str, rid: str):
         data = bundle.payloads.get(path) if records is None else records.get(path)
+        if data is None and path in bundle.unread:  # a FIFO, a loop... under a name no ordinal gives
+            raise ScriptError(f"{name}: {rid} points at {path}, which is {bundle.unread[path]}")
         if data is None:
             raise ScriptError(f"{name}: {rid} points at {path}, which the bundle does not hold")
         try:
@@ -343,13 +349,14 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     return b.build()
 
 
-def _refuse_unread(bundle: Bundle, name: str) -> None:
-    """A file of the bundle Bundle.read found but could not read (a FIFO, a loop, a device, a
-    directory, unreadable), or a missing log: the source cannot make the script. A usage error
-    naming the file and why, never a script without it that blames the writer for what is missing."""
+def _refuse_unread(bundle: Bundle, name: str, needed: Callable[[str], bool]) -> None:
+    """A file the replay ``needed`` that Bundle.read found but could not read (a FIFO, a loop, a
+    device, a directory, unreadable), or a missing log: the source cannot make the script. A usage
+    error naming the file and why, never a script without it that blames the writer for what is missing."""
     missing_log = {TRACE: "missing"} if not bundle.has_trace and TRACE not in bundle.unread else {}
     for rel, why in {**bundle.unread, **missing_log}.items():
-        raise ScriptError(f"{name}: {rel} is {why}; a script replays every file of the bundle")
+        if needed(rel):
+            raise ScriptError(f"{name}: {rel} is {why}; a script replays every file of the bundle")
 
 
 def _events(bundle: Bundle, name: str) -> list[dict]:
