@@ -90,3 +90,14 @@ def test_a_log_no_reader_can_open_leaves_no_reader(tmp_path, capsys, log):
         (b / "trace.jsonl").mkdir()
     assert main(["compat", "--format", "json", str(b)]) == 1
     assert json.loads(capsys.readouterr().out)["bundles"][0]["readers"] == []
+
+
+@pytest.mark.parametrize("color", ["always", "never"])
+def test_compat_takes_color_as_validate_does(capsys, color, monkeypatch):
+    """validate had --color, compat (whose human report dims its reasons) had none: `--color always`
+    was a usage error, and its output to a terminal could not be made plain but by NO_COLOR."""
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert main(["compat", "--color", color, "corpus:codex-0.169.0/plain"]) == 0
+    out = capsys.readouterr().out
+    assert "read by:" in out
+    assert ("\x1b[" in out) == (color == "always"), out

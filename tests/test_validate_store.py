@@ -403,3 +403,22 @@ def test_a_payload_id_of_other_digits_is_its_own_id_not_an_ordinal(tmp_path, odd
     ids = {f.invariant for f in report.findings}
     assert "KIT.INTERNAL_ERROR" not in ids and "STORE.KIND_CONFLICT" not in ids
     assert any(f.invariant == "STORE.REF_RECORD" and odd_id in f.message for f in report.findings)
+
+
+def test_duplicates_of_one_id_apart_are_not_called_one_after_another(tmp_path):
+    """Duplicates of raw_payload:1, then a record of another id, then more of raw_payload:1: the later
+    ones were counted into the first run ('N more time(s), one duplicate after another'), which the
+    record between makes untrue. A run is the duplicates with nothing between them."""
+    from rollout_trace_kit.store import shards
+
+    b = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], b)
+    shard = b / "payloads" / "000001.zst"
+    kept = [(r.id, r.body) for r in read_records(open(shard, "rb"))]
+    one, fresh = kept[0], (b"raw_payload:%d" % (len(kept) + 1), b"{}")  # an orphan: no duplicate
+    shard.write_bytes(shards.compress_records(kept + [one, one, fresh, one]))
+    report = validate_bundle(b, Options(profile=Profile.WRITER))
+    got = [f.message for f in report.findings if f.invariant == "STORE.DUPLICATE_RECORD"]
+    first = f"duplicate payload {one[0].decode()} in shard 1"
+    assert got == [first, f"{first}, 1 more time(s), one duplicate after another (one finding for them all)",
+                   first], got

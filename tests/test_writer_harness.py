@@ -659,3 +659,123 @@ def test_a_writers_traceback_is_printed_on_its_own_lines_each_escaped(tmp_path):
     assert any(l.endswith("its stderr ends: \\x3a:error::forged\\x1b[31m") for l in lines)
     assert not any(l.startswith("::") for l in lines)
     assert "\\nValueError" not in out.stdout
+
+
+def _replayable_copy(tmp_path) -> Path:
+    from rollout_trace_kit.corpus import corpus_root
+
+    bundle = tmp_path / "b"
+    shutil.copytree(corpus_root() / "codex-0.169.0" / "plain", bundle)
+    for p in [bundle, *bundle.rglob("*")]:
+        p.chmod(p.stat().st_mode | 0o200)  # the corpus is read-only; the copy is edited
+    return bundle
+
+
+_IN_PLACE = {  # what a hostile bundle holds instead of a file -> what the message says it is
+    "fifo": "is a FIFO",
+    "loop": "is a symbolic link loop (ELOOP)",
+    "dangling": "is a dangling symbolic link",
+    "directory": "is a directory",
+    "device": "is a device",
+    "unreadable": "is unreadable (Permission denied)",
+    "missing": "is missing",
+}
+
+
+def _put_in_place(path: Path, kind: str) -> None:
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)  # opened blocking, the read would never return
+    elif kind == "loop":
+        path.symlink_to(path.name)  # ln -s trace.jsonl trace.jsonl
+    elif kind == "dangling":
+        path.symlink_to("nowhere")
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "device":
+        path.symlink_to("/dev/zero")  # read whole, it never ends
+    elif kind == "unreadable":
+        path.write_bytes(b"{}")
+        path.chmod(0)
+
+
+@pytest.mark.parametrize("name", ["trace.jsonl", "manifest.json", "payloads/3.json"])
+@pytest.mark.parametrize("kind", list(_IN_PLACE))
+def test_a_replayed_bundle_file_that_cannot_be_read_is_a_usage_error_naming_it(tmp_path, capsys, kind, name):
+    """bundle:DIR with a FIFO or a symlink loop for trace.jsonl read it as empty: the writer was blamed
+    (ORDER.TERMINAL_PRESENT, exit 1) for the events the source never sent. Any file the replay cannot
+    read is now a usage error (exit 2) naming the file and why, in the words validate uses (files.refused)."""
+    if kind == "unreadable" and os.geteuid() == 0:
+        pytest.skip("root reads a file of mode 000: no unreadable file can be made")
+    bundle = _replayable_copy(tmp_path)
+    _put_in_place(bundle / name, kind)
+    code = check_writer_main(["--cmd", " ".join(REFERENCE), "--script", f"bundle:{bundle}", "--crash", "none",
+                              "--progress", "never"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    missing = {"manifest.json": "not a bundle directory (no manifest.json)",  # the messages they had
+               "payloads/3.json": "points at payloads/3.json, which the bundle does not hold"}
+    assert (missing[name] if kind == "missing" and name in missing else f"{name} {_IN_PLACE[kind]}") in err, err
+
+
+def test_a_replayed_bundle_that_is_a_symlink_loop_says_so(tmp_path, capsys):
+    (tmp_path / "b").symlink_to("b")
+    assert check_writer_main(["--cmd", " ".join(REFERENCE), "--script", f"bundle:{tmp_path / 'b'}"]) == 2
+    assert "a symbolic link loop (ELOOP)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--keep", "--output"])
+def test_a_symlink_loop_given_to_write_into_is_named_a_loop(tmp_path, capsys, option):
+    """--keep LOOP said "File exists" (mkdir's word for a loop) and -o LOOP "Too many levels of symbolic
+    links"; each now says it is a loop, in validate's words (files.LOOP)."""
+    (tmp_path / "l").symlink_to("l")
+    argv = ["--cmd", " ".join(REFERENCE), "--script", "lifecycle:v2", "--crash", "none", option, str(tmp_path / "l")]
+    assert check_writer_main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{tmp_path / 'l'}: a symbolic link loop (ELOOP)" in err, err
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_a_bundle_holding_numbers_beyond_f64_is_replayed_as_validate_reads_it(tmp_path, capsys):
+    """bundle:DIR refused a payload holding 1e400 or an integer of 4,301 digits ("number is infinity",
+    exit 2) that validate and the reducers of 0.143.0 on read. The replay reads bodies and lines as the
+    validator does (refs.loads_by_size) and sends such numbers as JSON literals (wide.dumps): the node
+    writer, which writes body_json as it gets it, passes at every crash point."""
+    bundle = _replayable_copy(tmp_path)
+    body = bundle / "payloads" / "1.json"
+    wide = {"big": "1e400", "neg": "-1e400", "digits": "7" * 4301, "u128": str(2**128 - 1)}
+    text = body.read_text()
+    body.write_text("{" + "".join(f'\n  "{k}": {v},' for k, v in wide.items()) + text[1:])
+    from rollout_trace_kit.validate import Options, Profile, validate_bundle
+
+    assert validate_bundle(bundle, Options(profile=Profile.WRITER)).findings == []
+    [script] = load_scripts(f"bundle:{bundle}")
+    sent = next(op for op in script.ops if op.cmd == "write_payload").args["body"]
+    assert sent["big"] == float("inf") and sent["neg"] == -float("inf") and sent["u128"] == 2**128 - 1
+    assert sent["digits"] > 10**308  # the validator's stand-in: a number as far beyond f64
+    saved = tmp_path / "script.json"
+    saved.write_text(script.to_json())  # JSON: 1e400, never Python's Infinity; file: reads it as bundle: did
+    assert "Infinity" not in saved.read_text() and '"big": 1e400' in saved.read_text()
+    [again] = load_scripts(f"file:{saved}")
+    assert next(op for op in again.ops if op.cmd == "write_payload").args["body"] == sent
+    keep = tmp_path / "keep"
+    code = check_writer_main(["--cmd", f"{NODE} {NODE_WRITER}", "--script", f"bundle:{bundle}", "--crash", "every",
+                              "--progress", "never", "--keep", str(keep), "-q"])
+    assert code == 0, capsys.readouterr()
+    written = next(keep.rglob("payloads/1.json")).read_text()
+    assert '"big": 1e400' in written and '"neg": -1e400' in written and f'"u128": {2**128 - 1}' in written
+
+
+def test_a_replay_refuses_only_the_unreadable_files_it_needs(tmp_path, capsys):
+    """A FIFO under payloads/ that no ref names and no ordinal makes an orphan is not the replay's
+    business (validate does not read it either); one a ref names under another name is named."""
+    bundle = _replayable_copy(tmp_path)
+    os.mkfifo(bundle / "payloads" / "notes")
+    (bundle / "payloads" / "sub").mkdir()
+    [script] = load_scripts(f"bundle:{bundle}")
+    assert script.payloads == 7
+    trace = bundle / "trace.jsonl"
+    trace.write_text(trace.read_text().replace('"payloads/3.json"', '"payloads/notes"'))
+    with pytest.raises(ScriptError, match=r"points at payloads/notes, which is a FIFO"):
+        load_scripts(f"bundle:{bundle}")

@@ -25,5 +25,7 @@ def payload_cap(body) -> int:
 
     try:
         return 2 * len(dumps(body, indent=True)) + SLACK
-    except EventError:
-        return 2 * len(orjson.dumps(body, option=orjson.OPT_INDENT_2)) + SLACK
+    except EventError:  # what serde's form cannot hold: a number beyond f64 (wide.py)
+        from .wide import dumps as wide_dumps
+
+        return 2 * len(wide_dumps(body, option=orjson.OPT_INDENT_2)) + SLACK

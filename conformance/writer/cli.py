@@ -123,6 +123,10 @@ def run_check_writer(args: argparse.Namespace) -> int:
     except UsageError as e:
         return _usage(str(e))
     if args.keep:
+        from ...files import LOOP, loops
+
+        if loops(args.keep):  # mkdir says "File exists" of a loop
+            return _usage(f"--keep {args.keep}: {LOOP}")
         try:
             Path(args.keep).mkdir(parents=True, exist_ok=True)
         except OSError as e:

@@ -26,6 +26,7 @@ from .process import WriterDied, WriterTimeout
 from .scripts import Script
 from .session import Config, Session
 from .validation import validator_findings
+from .wide import dumps as wide_dumps, loads as wide_loads
 from .workdir import safe_name, workdir
 
 
@@ -65,7 +66,7 @@ def run_crash(config: Config, script: Script, k: int, mode: str = "after", delay
             inflight = k + 1
             req = session.build_request(inflight, script.ops[inflight])
             try:
-                session.send(req)
+                session.send(req, wide=script.ops[inflight].wide)
             except (WriterDied, WriterTimeout) as e:
                 f.add(C.PROTOCOL, f"op {inflight} ({req['cmd']}): {e}", inflight)
                 return f.done()
@@ -73,7 +74,7 @@ def run_crash(config: Config, script: Script, k: int, mode: str = "after", delay
                 time.sleep(delay)
             if script.ops[inflight].cmd == "append_event":
                 session.sent_events.append((inflight, {"context": req["context"], "payload": req[E.PAYLOAD]}))
-                extra = len(orjson.dumps(req)) + 1
+                extra = len((wide_dumps if script.ops[inflight].wide else orjson.dumps)(req)) + 1
         assert session.proc is not None  # open() started the writer
         session.proc.kill()
         check_crash_state(session, f, k, inflight, extra)
@@ -112,8 +113,8 @@ def check_crash_state(session: Session, f: Findings, k: int, inflight: int | Non
     for j, line in enumerate(lines[:allowed]):
         op_index, sent = session.sent_events[j]
         try:
-            disk = orjson.loads(line)
-        except orjson.JSONDecodeError:
+            disk = wide_loads(line)  # as the script's events were read
+        except (ValueError, RecursionError):
             f.add(C.CRASH_PREFIX, f"op {k}: line {j + 1} is complete but not JSON", op_index)
             continue
         if j < acked:

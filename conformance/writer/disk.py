@@ -31,6 +31,7 @@ from .jsondiff import first_difference, json_equal, short
 from .scripts import Op
 from .session import Session
 from .text import printable
+from .wide import loads as wide_loads
 
 # v3 payloads are records: a location is "payloads/{shard:06}.zst#{raw_payload_id}".
 RECORD_SEP = "#"
@@ -179,8 +180,8 @@ class DiskChecker:
         """``data`` on disk holds ``body``; the first body not in serde's form (pretty for payload
         files, compact for shard records) is a warning. ``data`` None: a record with no body."""
         try:
-            disk = orjson.loads(data) if data is not None else None
-        except orjson.JSONDecodeError as e:
+            disk = wide_loads(data) if data is not None else None  # as the script's body was read
+        except (ValueError, RecursionError) as e:
             return f"{what} is not complete JSON ({e})"
         if not json_equal(body, disk):
             return f"{what} differs from the body sent at {first_difference(body, disk)}"
@@ -258,8 +259,8 @@ class DiskChecker:
         answer = self.s.answers[j]
         where = f"op {op_index} (append_event, line {j + 1})"
         try:
-            disk = orjson.loads(line)
-        except orjson.JSONDecodeError as e:
+            disk = wide_loads(line)  # as the script's events were read
+        except (ValueError, RecursionError) as e:
             self.f.add(C.EVENT_MATCHES, f"{where}: the line is not JSON: {e}", op_index)
             return
         if not isinstance(disk, dict):

@@ -70,8 +70,10 @@ def short(v) -> str:
     if isinstance(v, (bytes, bytearray)):
         text = from_bytes(bytes(v[:120]))
     else:
+        from .wide import dumps as wide_dumps  # 1e400 as 1e400, not orjson's null
+
         try:
-            text = printable(orjson.dumps(v).decode())
-        except (TypeError, orjson.JSONEncodeError):  # nested deeper than orjson writes
+            text = printable(wide_dumps(v).decode())
+        except (TypeError, orjson.JSONEncodeError, RecursionError):  # nested deeper than orjson writes
             text = f"(a {type(v).__name__} nested too deep to show)"
     return text if len(text) <= 80 else text[:77] + "..."

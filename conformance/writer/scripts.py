@@ -28,7 +28,7 @@ strategies (``rollout_trace_kit.generators.bundles``) feed the harness directly
 
 from __future__ import annotations
 
-import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -38,11 +38,12 @@ import orjson
 from ...model.common import EnvelopeKey as E, ManifestKey
 from ...corpus import corpus_root
 
-from ...bundle import MANIFEST, TRACE, Bundle, TooLarge
+from ...bundle import MANIFEST, PAYLOADS, TRACE, Bundle, TooLarge
 from ...model import DEFAULT_DIALECT, DIALECTS, dialect_for_schema_version, facts
 from ...model.types import STORE_FILES, STORE_ZSTD_SHARDS, Dialect, Struct
 from ...model.common import ZSTD_SHARDS, ManifestKey
 from ...writer.core import writes_store, written_dialects
+from .wide import dumps as wide_dumps, loads, unwritable  # bodies and lines as the validator reads them: 1e400 and 4,301 digits included
 
 HANDLE_KEY = "$payload"
 OPERATIONS = ("create", "write_payload", "append_event", "close")
@@ -60,6 +61,7 @@ class Op:
     args: dict = field(default_factory=dict)
     handle: int | None = None  # write_payload: its handle (1-based)
     note: str = ""  # where it came from, for messages ("seq 7", ...)
+    wide: bool = False  # holds what orjson cannot write (a number beyond f64...): sent by wide.dumps (Script.check)
 
     def to_dict(self) -> dict:
         out = {"cmd": self.cmd, **self.args}
@@ -92,6 +94,7 @@ class Script:
             raise ScriptError(f"{self.name}: a script starts with create and ends with close")
         written = 0
         for i, op in enumerate(self.ops):
+            op.wide = op.cmd in ("write_payload", "append_event") and unwritable(op.args)
             if op.cmd not in OPERATIONS or (op.cmd in ("create", "close") and 0 < i < len(self.ops) - 1):
                 raise ScriptError(f"{self.name}: operation {i} is {op.cmd!r} in the middle of the script")
             if op.cmd == "write_payload":
@@ -105,16 +108,15 @@ class Script:
         return self
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"name": self.name, "dialect": self.dialect, "ops": [op.to_dict() for op in self.ops]},
-            indent=1,
-            ensure_ascii=False,
-        )
+        """The script as JSON text (a number beyond f64 as a literal such as 1e400: wide.dumps)."""
+        doc = {"name": self.name, "dialect": self.dialect, "ops": [op.to_dict() for op in self.ops]}
+        return wide_dumps(doc, option=orjson.OPT_INDENT_2).decode("utf-8")
 
     @classmethod
-    def from_json(cls, text: str) -> "Script":
+    def from_json(cls, text: str | bytes) -> "Script":
+        """A script saved by :meth:`to_json`, read as the validator reads a payload body (wide.loads)."""
         try:
-            obj = json.loads(text)
+            obj = loads(text.encode("utf-8") if isinstance(text, str) else text)
             ops = []
             for raw in obj["ops"]:
                 raw = dict(raw)
@@ -123,7 +125,7 @@ class Script:
                 note = raw.pop("note", "")
                 ops.append(Op(cmd, raw, handle, note))
             return cls(obj["name"], obj["dialect"], ops).check()
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, RecursionError) as e:
             raise ScriptError(f"not a script file: {e}") from None
 
 
@@ -260,6 +262,7 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         except TooLarge as e:
             raise ScriptError(f"{name}: {e}") from None
     name = name or "bundle"
+    _refuse_unread(bundle, name, lambda rel: rel in (MANIFEST, TRACE, PAYLOADS))
     if bundle.manifest is None:
         raise ScriptError(f"{name}: no {MANIFEST}")
     try:
@@ -279,7 +282,11 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
         if not isinstance(manifest.get(key), str):
             what = "lacks" if key not in manifest else "has no string"
             raise ScriptError(f"{name}: {MANIFEST} {what} {key}; a script replays a bundle's ids")
-    records = _records(bundle, name) if layout.store == STORE_ZSTD_SHARDS else None
+    sharded = layout.store == STORE_ZSTD_SHARDS
+    # a payload file (or shard) the replay would write, not any entry of payloads/ (a stray directory)
+    _refuse_unread(bundle, name, lambda rel: rel.endswith(ZSTD_SHARDS.payload_suffix) if sharded
+                   else layout.file_ordinal(rel) is not None)
+    records = _records(bundle, name) if sharded else None
     b = ScriptBuilder(
         name,
         dialect.name,
@@ -317,11 +324,13 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
 
     def body(path: str, rid: str):
         data = bundle.payloads.get(path) if records is None else records.get(path)
+        if data is None and path in bundle.unread:  # a FIFO, a loop... under a name no ordinal gives
+            raise ScriptError(f"{name}: {rid} points at {path}, which is {bundle.unread[path]}")
         if data is None:
             raise ScriptError(f"{name}: {rid} points at {path}, which the bundle does not hold")
         try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError as e:
+            return loads(data)
+        except (ValueError, RecursionError) as e:
             raise ScriptError(f"{name}: {path} is not JSON: {e}") from None
 
     handle_of: dict[str, int] = {}
@@ -340,6 +349,16 @@ def script_from_bundle(bundle: Bundle | str | Path, name: str | None = None) -> 
     return b.build()
 
 
+def _refuse_unread(bundle: Bundle, name: str, needed: Callable[[str], bool]) -> None:
+    """A file the replay ``needed`` that Bundle.read found but could not read (a FIFO, a loop, a
+    device, a directory, unreadable), or a missing log: the source cannot make the script. A usage
+    error naming the file and why, never a script without it that blames the writer for what is missing."""
+    missing_log = {TRACE: "missing"} if not bundle.has_trace and TRACE not in bundle.unread else {}
+    for rel, why in {**bundle.unread, **missing_log}.items():
+        if needed(rel):
+            raise ScriptError(f"{name}: {rel} is {why}; a script replays every file of the bundle")
+
+
 def _events(bundle: Bundle, name: str) -> list[dict]:
     """Every line of the trace as an event object. A line that is not one cannot be replayed: the
     source cannot make the script (a usage error, exit 2, as for any script source that fails),
@@ -347,8 +366,8 @@ def _events(bundle: Bundle, name: str) -> list[dict]:
     events = []
     for n, line in enumerate(bundle.lines, 1):
         try:
-            ev = orjson.loads(line)
-        except orjson.JSONDecodeError:
+            ev = loads(line)
+        except (ValueError, RecursionError):
             raise ScriptError(f"{name}: line {n} of {TRACE} is not JSON; a script replays every line") from None
         if not isinstance(ev, dict):
             raise ScriptError(f"{name}: line {n} of {TRACE} is not a JSON object; a script replays every line")
@@ -472,10 +491,14 @@ def _empty(source: str) -> ScriptError:
 def _bundle(arg: str) -> list[Script]:
     if not arg:
         raise _empty("bundle")
+    from ...files import LOOP, loops
+
     p = Path(arg)
-    if not (p / MANIFEST).is_file():
+    if loops(p):
+        raise ScriptError(f"{arg}: not a bundle directory: {LOOP}")
+    if not os.path.lexists(p / MANIFEST):
         raise ScriptError(f"{arg}: not a bundle directory (no {MANIFEST})")
-    return [script_from_bundle(p, f"bundle:{arg}")]
+    return [script_from_bundle(p, f"bundle:{arg}")]  # a manifest that cannot be read: named by Bundle.read
 
 
 def _lifecycle(arg: str) -> list[Script]:

@@ -18,6 +18,7 @@ from .process import AnswerTooLong, WriterDied, WriterProcess, WriterTimeout
 from .protocol import PROTOCOL_VERSION, message_errors
 from .scripts import Op, Script, substitute
 from .text import printable
+from .wide import dumps as wide_dumps, loads as wide_loads
 
 ANSWER_SLACK = 1 << 20  # an answer may be this much longer than twice its request
 
@@ -77,20 +78,21 @@ class Session:
             return f"the writer does not write dialect {self.script.dialect} (it announces {announced})"
         return None
 
-    def send(self, req: dict, timeout: float | None = None) -> None:
-        """Write one request; its answer may be at most about twice its size."""
+    def send(self, req: dict, timeout: float | None = None, wide: bool = False) -> None:
+        """Write one request; its answer may be at most about twice its size. ``wide``: it holds what
+        orjson cannot write (its operation's Op.wide), written by wide.dumps."""
         assert self.proc is not None
-        data = orjson.dumps(req)
+        data = wide_dumps(req) if wide else orjson.dumps(req)
         self.proc.max_answer = 2 * len(data) + ANSWER_SLACK
         self.proc.send(data, timeout or self.config.timeout)
 
-    def request(self, req: dict, op: int | None, timeout: float | None = None) -> dict | None:
+    def request(self, req: dict, op: int | None, timeout: float | None = None, wide: bool = False) -> dict | None:
         """Send, await and check one answer; None after a protocol failure (already reported)."""
         assert self.proc is not None
         cmd = req["cmd"]
         where = f"op {op} ({cmd})" if op is not None else cmd
         try:
-            self.send(req, timeout)
+            self.send(req, timeout, wide)
             line = self.proc.receive(timeout or self.config.timeout)
         except (WriterDied, WriterTimeout, AnswerTooLong) as e:
             self.silent_at_start = cmd == "start" and isinstance(e, WriterTimeout)
@@ -98,8 +100,8 @@ class Session:
             self.f.add(C.PROTOCOL, f"{where}: {e}" + (f"; its stderr ends: {tail}" if tail else ""), op)
             return None
         try:
-            reply = orjson.loads(line)
-        except orjson.JSONDecodeError as e:
+            reply = wide_loads(line)  # an answer echoes the event sent: read as the script's events were
+        except (ValueError, RecursionError) as e:
             self.f.add(C.PROTOCOL, f"{where}: the answer is not one JSON line ({e}): {short(line)}", op)
             return None
         if not isinstance(reply, dict) or reply.get("id") != req["id"]:
@@ -147,7 +149,7 @@ class Session:
         elif op.cmd == "write_payload":
             req["kind"] = op.args["kind"]
             req["body"] = op.args["body"]
-            req["body_json"] = dumps(op.args["body"]).decode("utf-8")
+            req["body_json"] = (wide_dumps if op.wide else dumps)(op.args["body"]).decode("utf-8")
         elif op.cmd == "append_event":
             payload = substitute(op.args[E.PAYLOAD], self.refs)
             try:
@@ -160,7 +162,7 @@ class Session:
 
     def perform(self, i: int, op: Op) -> dict | None:
         req = self.build_request(i, op)
-        reply = self.request(req, i)
+        reply = self.request(req, i, wide=op.wide)
         if reply is None:
             return None
         if op.cmd == "write_payload":

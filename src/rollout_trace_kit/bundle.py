@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from .files import TOO_LARGE, open_regular, read_capped, write_all
+from .files import IRREGULAR, TOO_LARGE, file_problem, open_regular, read_capped, refused, unreadable, write_all
 from .model.common import FILE_PER_PAYLOAD
 
 MANIFEST, TRACE, PAYLOADS = FILE_PER_PAYLOAD.file_names  # every layout keeps these names
@@ -60,14 +60,14 @@ class Special:
     target: str = ""  # symlink target
 
 
-def _read_lines(path: Path, left: list[int], max_line: int | None, too_large: str) -> tuple[list[bytes], bool] | None:
+def _read_lines(path: Path, left: list[int], max_line: int | None, too_large: str) -> tuple[list[bytes], bool] | str:
     """The lines of the log at ``path`` (each without its ``\n``) and whether the last one ended
-    with one; None when it is missing or not a readable regular file. ``left``: the bytes the
-    bundle may still take (lowered by what is read)."""
+    with one; else why it was not read, in words (files.refused: "missing", "a FIFO", a loop...).
+    ``left``: the bytes the bundle may still take (lowered by what is read)."""
     try:
         f = open_regular(path)
-    except OSError:  # missing, not regular (NotRegular), unreadable
-        return None
+    except OSError as e:  # missing, not regular (NotRegular), unreadable, a loop
+        return refused(path, e).problem or "unreadable"
     lines: list[bytes] = []
     with f:
         if os.fstat(f.fileno()).st_size > left[0]:
@@ -89,6 +89,13 @@ def _read_lines(path: Path, left: list[int], max_line: int | None, too_large: st
             lines.append(line[:-1])
 
 
+def _words(path: Path, problem: str | None) -> str:
+    """Why a file was not read, in words: a link to nothing is not just "missing"."""
+    if problem == "missing" and os.path.islink(path):
+        return "a dangling symbolic link"
+    return problem or "unreadable"
+
+
 @dataclass
 class Bundle:
     manifest: bytes | None  # None: no manifest.json at all
@@ -98,6 +105,9 @@ class Bundle:
     specials: dict[str, Special] = field(default_factory=dict)  # bundle-relative path -> entry
     has_trace: bool = True
     line_terminator: bytes = b"\n"
+    # Bundle.read: the files it found but could not read (bundle-relative path -> why, in words:
+    # "a FIFO", "a symbolic link loop (ELOOP)", ...); a missing manifest or log is here too
+    unread: dict[str, str] = field(default_factory=dict)
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -120,27 +130,40 @@ class Bundle:
         d = Path(directory)
         left = [max_bytes]
 
-        def _read_regular(path: Path) -> bytes | None:
+        unread: dict[str, str] = {}
+
+        def _read_regular(path: Path, rel: str) -> bytes | None:
             got = read_capped(path, left[0], keep_prefix=False)
             if got.why == TOO_LARGE:
                 raise TooLarge(f"{directory}: its files hold more than {max_bytes} bytes (the reader's cap; "
                                f"{path.name} is {got.size} bytes)")
             if got.data is not None:
                 left[0] -= len(got.data)
+            else:
+                unread[rel] = _words(path, got.problem)
             return got.data
 
-        manifest = _read_regular(d / MANIFEST)
+        manifest = _read_regular(d / MANIFEST, MANIFEST)
         got = _read_lines(d / TRACE, left, max_line, f"{directory}: its files hold more than {max_bytes} bytes "
                           "(the reader's cap)")
-        has_trace = got is not None
-        lines, trailing = got or ([], True)
+        has_trace = not isinstance(got, str)
+        lines, trailing = ([], True) if isinstance(got, str) else got
+        if isinstance(got, str):
+            unread[TRACE] = _words(d / TRACE, got)
         payloads = {}
+        names: list[str] = []
         if (d / PAYLOADS).is_dir():
-            for p in sorted((d / PAYLOADS).iterdir()):
-                body = _read_regular(p)
-                if body is not None:
-                    payloads[f"{PAYLOADS}/{p.name}"] = body
-        return cls(manifest, lines, trailing, payloads, {}, has_trace)
+            try:
+                names = sorted(os.listdir(d / PAYLOADS))
+            except OSError as e:  # a directory it may not list
+                unread[PAYLOADS] = unreadable(e)
+        elif os.path.lexists(d / PAYLOADS):  # a file, a FIFO, a loop or a dangling link in its place
+            unread[PAYLOADS] = (file_problem(d / PAYLOADS) or (IRREGULAR, "a regular file, not a directory"))[1]
+        for name in names:
+            body = _read_regular(d / PAYLOADS / name, f"{PAYLOADS}/{name}")
+            if body is not None:
+                payloads[f"{PAYLOADS}/{name}"] = body
+        return cls(manifest, lines, trailing, payloads, {}, has_trace, unread=unread)
 
     # -- views ----------------------------------------------------------------------------
     def manifest_dict(self) -> Any:  # the parsed manifest: an object unless the bundle is broken
@@ -165,6 +188,7 @@ class Bundle:
             dict(self.specials),
             self.has_trace,
             self.line_terminator,
+            dict(self.unread),
         )
 
     # -- output ------------------------------------------------------------------------------

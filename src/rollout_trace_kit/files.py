@@ -213,6 +213,20 @@ class Read:
         return self.why == MISSING
 
 
+def refused(path: Path | str, e: OSError, *, follow_symlinks: bool = True) -> Read:
+    """Why an open of ``path`` by :func:`open_regular` (or :func:`read_capped`) failed with ``e``, as
+    the :class:`Read` of a file with no data: what every reader of a file someone else controls says."""
+    if isinstance(e, Escapes):
+        return Read(None, "a symbolic link out of the directory (or one that changed while opened)", why=ESCAPES)
+    if isinstance(e, NotRegular):
+        return Read(None, e.kind, why=IRREGULAR)
+    if not follow_symlinks and os.path.islink(path):  # ELOOP from O_NOFOLLOW
+        return Read(None, "a symlink", why=IRREGULAR)
+    if isinstance(e, FileNotFoundError):
+        return Read(None, "missing", why=MISSING)
+    return Read(None, unreadable(e), why=UNREADABLE)
+
+
 def read_capped(path: Path | str, cap: int, *, follow_symlinks: bool = True, keep_prefix: bool = True,
                 within: Path | str | None = None) -> Read:
     """The bytes of the regular file at ``path``.
@@ -229,16 +243,8 @@ def read_capped(path: Path | str, cap: int, *, follow_symlinks: bool = True, kee
             fd, _ = _open_regular_fd(path, follow_symlinks, within)
         else:
             fd = os.open(path, _OPEN_FLAGS if follow_symlinks else _OPEN_NOFOLLOW)
-    except Escapes:
-        return Read(None, "a symbolic link out of the directory (or one that changed while opened)", why=ESCAPES)
-    except NotRegular as e:
-        return Read(None, e.kind, why=IRREGULAR)
     except OSError as e:  # as _open_regular_fd raises it
-        if not follow_symlinks and os.path.islink(path):  # ELOOP from O_NOFOLLOW
-            return Read(None, "a symlink", why=IRREGULAR)
-        if isinstance(e, FileNotFoundError):
-            return Read(None, "missing", why=MISSING)
-        return Read(None, unreadable(e), why=UNREADABLE)
+        return refused(path, e, follow_symlinks=follow_symlinks)
     try:
         st = os.fstat(fd)
         if not S_ISREG(st.st_mode):

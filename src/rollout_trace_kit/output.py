@@ -27,10 +27,15 @@ def add_output_arguments(p: argparse.ArgumentParser, formats: tuple[str, ...] | 
     p.add_argument("--format", choices=list(formats), default=default, help="report format")
     p.add_argument("--output", "-o", metavar="FILE", default="-",
                    help="write the report here ('-': standard output); the summary still goes to the console")
-    p.add_argument("--color", choices=COLOR_CHOICES, default="auto",
-                   help="colour human output: auto = on a terminal, unless NO_COLOR is set")
+    add_color_argument(p)
     p.add_argument("--quiet", "-q", action="store_true",
                    help="print no console summary, and leave passing items out of a human report")
+
+
+def add_color_argument(p: argparse.ArgumentParser) -> None:
+    """``--color``, for a subcommand whose human output is coloured but that has no ``-o`` or ``-q`` (compat)."""
+    p.add_argument("--color", choices=COLOR_CHOICES, default="auto",
+                   help="colour human output: auto = on a terminal, unless NO_COLOR is set")
 
 
 def use_color(choice: str, stream: IO) -> bool:
@@ -69,8 +74,12 @@ def check_writable(target: str | None, label: str | None = None) -> None:
     that cannot be written; the message starts with ``label`` (default: ``cannot write TARGET``)."""
     if not target or target == "-":
         return
+    from .files import LOOP, loops
+
     label = label or f"cannot write {target}"
     p = Path(target)
+    if loops(p):  # as validate names a loop it was asked to read, not "Too many levels of symbolic links"
+        raise OutputError(f"{label}: {LOOP}")
     if p.is_dir():
         raise OutputError(f"{label}: is a directory")
     if p.exists() and not os.access(p, os.W_OK):

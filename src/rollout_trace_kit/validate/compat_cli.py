@@ -100,7 +100,7 @@ def run_compat(args: argparse.Namespace) -> int:
     else:
         from ..output import console as make_console
 
-        console = make_console(sys.stdout, "auto")
+        console = make_console(sys.stdout, args.color)
         for r in rows:
             console.print(f"{escape_markup(r['bundle'])}  [dim]{escape_markup(schema_version_text(r.get('schema_version')))}[/]")
             console.print(f"  read by:  {escape_markup(', '.join(r.get('readers') or []) or 'no probed release')}")
@@ -148,7 +148,9 @@ def add_compat_parser(sub) -> None:
     )
     p.add_argument("paths", nargs="+", metavar="BUNDLE")
     p.add_argument("--format", choices=["human", "json"], default="human", help="report format")
+    from ..output import add_color_argument
     from ..progress import add_run_arguments
 
+    add_color_argument(p)  # the human report dims its reasons, as validate's does
     add_run_arguments(p, "bundles judged")
     p.set_defaults(func=run_compat)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-from ...files import ESCAPES, IRREGULAR, TOO_LARGE, Escapes, NotRegular, open_regular, read_capped, unreadable
+from ...files import ESCAPES, IRREGULAR, TOO_LARGE, Escapes, open_regular, read_capped, refused
 from ...model import DIALECTS, dialect_for_schema_version
 from ...model.types import Int, unwrap
 from ..catalogue import R, W, invariant
@@ -360,13 +360,9 @@ def open_trace(ctx: Context) -> BinaryIO | None:
     except Escapes:
         _swapped(ctx, TRACE)
         return None
-    except FileNotFoundError:
-        problem = "missing"
-    except NotRegular as e:
-        problem = irregular(e.kind)
-    except OSError as e:
-        problem = unreadable(e)
-    ctx.report(TRACE_PRESENT, f"{TRACE} is {problem}", file=TRACE, line=None, seq=None)
+    except OSError as e:  # missing, not regular, unreadable, a loop: in the words every reader uses
+        got = refused(ctx.bundle / TRACE, e)
+    ctx.report(TRACE_PRESENT, f"{TRACE} is {_problem(got.why, got.problem)}", file=TRACE, line=None, seq=None)
     return None
 
 

@@ -236,6 +236,7 @@ class _Shard:
     spill: "_Spill | None" = None  # bodies of the records passed, once one was asked for again
     run_id: bytes | None = None  # the id of the last duplicate record met, and how many followed it
     run_more: int = 0
+    run_last: int = 0  # the number (records) of the run's last duplicate: the next one follows it only at +1
 
     def key(self, rid: bytes):
         """A record's index into the bitmaps (canonical ids near the shard's first), else its id bytes."""
@@ -723,11 +724,12 @@ class StoreRefChecker:
         """A record whose id the shard already holds. Duplicates of one id one after another (a zstd
         bomb's tail: a million copies of a record) are two findings, the first and the count of the
         rest, not a million identical ones burying what follows (a cap reached, STORE.SIZE_LIMIT)."""
-        if rid == sh.run_id:
+        if rid == sh.run_id and sh.records == sh.run_last + 1:  # a record of another id between: a new run
             sh.run_more += 1
+            sh.run_last = sh.records
             return
         self._end_run(sh)
-        sh.run_id = rid
+        sh.run_id, sh.run_last = rid, sh.records
         self._duplicate(sh, rid, f"duplicate payload {_show(rid)} in shard {sh.n}", R)
 
     def _end_run(self, sh: _Shard) -> None:
