@@ -15,7 +15,8 @@ import re
 from ...model import bodies as B
 from ..catalogue import R, invariant
 from ..context import Context
-from ..lines import SERDE_RECURSION_LIMIT, has_lone_surrogate, nesting, python_loads, reject_constant
+from ..lines import python_loads
+from .call_summary import ABSENT, json_text_summary, summary
 
 THREAD_METADATA = invariant(
     "BODY.THREAD_METADATA",
@@ -315,79 +316,23 @@ def check_response(ctx: Context, body, rid: str, pointer: str) -> bool:
     return _items(ctx, INFERENCE_RESPONSE, body, B.RESPONSE_ITEMS, rid, pointer, "inference response")
 
 
-def compared_call_content(release: str) -> dict[str, tuple[str, tuple[str, ...], tuple, tuple[str, ...]]]:
+def compared_call_content(release: str) -> dict[str, tuple]:
     """Call item type -> (its call space, the keys ``release``'s reducer compares when a call id
     of that space comes again (B.WHOLE_ITEM: the whole item), the (key, value) pairs it compares as
-    whether the key holds the value, the keys compared as JSON texts)."""
+    whether the key holds the value, the keys compared as JSON texts, the bytes a summary keeps (None:
+    compared in full), whether ``release`` panics on a summary cut inside a character)."""
     from ...model.types import release_key
 
     key = release_key(release)
-    return {t.tag: (t.call_space, t.call_content, t.call_equals, t.call_content_json) for t in B.ITEM_TYPES
+    panics = key <= release_key(B.SUMMARY_CUT_PANICS_UNTIL)
+    return {t.tag: (t.call_space, t.call_content, t.call_equals, t.call_content_json, t.summary_bytes, panics)
+            for t in B.ITEM_TYPES
             if t.call_content and (t.call_content_until is None or key <= release_key(t.call_content_until))}
 
 
-_ABSENT = ("absent",)
-_UNPARSED = object()
-
-
-def json_text_identity(item: dict, key: str):
-    """``item[key]`` as the reducers compare a reused call's JSON text (model/bodies.py: ItemType.call_content_json)."""
-    if key not in item:
-        return _ABSENT
-    value = item[key]
-    if isinstance(value, str):
-        parsed = _parsed_json_text(value)
-        return ("raw", value) if parsed is _UNPARSED else ("json", parsed)
-    return ("json", _json_value(value))
-
-
-def _json_number(text: str):
-    text = text.replace("E", "e").replace("e+", "e")
-    return ("num", "0" if text == "-0" else text)
-
-
-def _json_object(pairs):
-    kept: dict = {}
-    for k, v in pairs:  # a repeated key: its last value, at its first place (as serde_json's map keeps it)
-        kept[k] = v
-    return ("obj", tuple(kept.items()))
-
-
-def _parsed_json_text(text: str):
-    if text.count("[") + text.count("{") >= SERDE_RECURSION_LIMIT and nesting(text)[0] >= SERDE_RECURSION_LIMIT:
-        return _UNPARSED  # 127 levels parse, 128 do not
-    try:
-        parsed = json.loads(text, parse_float=_json_number, parse_int=_json_number, parse_constant=reject_constant,
-                            object_pairs_hook=_json_object)
-    except (ValueError, RecursionError):
-        return _UNPARSED
-    if "\\u" in text and has_lone_surrogate(parsed):
-        return _UNPARSED  # serde_json refuses a lone surrogate escape
-    return parsed
-
-
-def _json_value(value):
-    """A parsed body value in the form _parsed_json_text gives a text (a float by its shortest spelling)."""
-    if isinstance(value, dict):
-        return ("obj", tuple((k, _json_value(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return [_json_value(v) for v in value]
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _json_number(repr(value))
-    return value  # a string, true, false or null
-
-
-def _canonical(value):
-    """A value whose repr is the same for equal JSON values (object keys in any order)."""
-    if isinstance(value, dict):
-        return tuple(sorted((k, _canonical(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return tuple(_canonical(v) for v in value)
-    return value
-
-
-def call_contents(items, compared: dict[str, tuple[str, tuple[str, ...], tuple, tuple[str, ...]]]):
-    """(call space, call_id, digest of the type and compared content) of every call item of ``items``."""
+def call_contents(items, compared: dict[str, tuple]):
+    """(call space, call_id, digest of the type and compared content, whether the release panics on it) of every
+    call item of ``items``."""
     for item in items:
         if not isinstance(item, dict):
             continue
@@ -396,12 +341,23 @@ def call_contents(items, compared: dict[str, tuple[str, tuple[str, ...], tuple, 
         call_id = item.get("call_id")
         if entry is None or not isinstance(call_id, str):
             continue
-        space, keys, marks, as_json = entry
-        content = _canonical(item) if keys == B.WHOLE_ITEM else [
-            json_text_identity(item, k) if k in as_json else item.get(k) for k in keys]
+        space, keys, marks, as_json, limit, panics = entry
+        split = False
+        if keys == B.WHOLE_ITEM:
+            content, split = summary(item, limit) if limit else (repr(item), False)
+        else:
+            content = []
+            for k in keys:
+                if k in as_json:
+                    value, cut_inside = json_text_summary(item, k, limit)
+                    split = split or cut_inside
+                else:
+                    value = item.get(k)
+                content.append(value)
         content = (content, [item.get(k) == v for k, v in marks])
         # A digest, not the value: memory per call stays small whatever the arguments hold.
-        yield space, call_id, hashlib.blake2b(repr((kind, content)).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        digest = hashlib.blake2b(repr((kind, content)).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        yield space, call_id, digest, panics and split
 
 
 def check_metadata(ctx: Context, body, rid: str, pointer: str) -> None:
