@@ -40,11 +40,13 @@ MODEL_ITEM = invariant(
     "BODY.MODEL_ITEM",
     "Every model item in a request, a response or a compaction checkpoint's histories is one the reducer can "
     "normalise: a supported string `type`, messages with a supported role, well-formed reasoning and agent "
-    "messages, a string `encrypted_content` on compaction items (model/bodies.py).",
+    "messages, a string `encrypted_content` on compaction items (model/bodies.py); up to Codex 0.165.0, no call "
+    "item whose content summary is cut inside a UTF-8 character (model/bodies.py: SUMMARY_CUT_PANICS_UNTIL).",
     v1=R, v2=R,
     source="reducer/conversation/normalize.rs › normalize_model_item; \"compaction item in payload {id} did not "
     "contain string encrypted_content\", \"unsupported model item type\" in a checkpoint (measured on 0.164.0, "
-    "0.169.0, 0.171.0)",
+    "0.169.0, 0.171.0); a panic on 0.125.0 to 0.165.0: \"assertion failed: self.is_char_boundary(new_len)\" at "
+    "normalize.rs (measured)",
 )
 CHECKPOINT = invariant(
     "BODY.COMPACTION_CHECKPOINT",
@@ -74,7 +76,9 @@ CALL_CONTENT = invariant(
     "code mode's `exec` or not), a local shell, web "
     "search, tool search or image generation call the same item; call items of one call space (calls, custom "
     "calls, outputs, custom outputs) share call ids, so another type is other content "
-    "(model/bodies.py: ItemType.call_content, call_equals, call_space; Codex 0.164.0 also compares the outputs).",
+    "(model/bodies.py: ItemType.call_content, call_equals, call_space; Codex 0.164.0 also compares the outputs). "
+    f"JSON arguments and whole items are compared by a summary, their compact JSON's first {B.SUMMARY_BYTES} bytes "
+    "(ItemType.summary_bytes).",
     v1=R, v2=R,
     source='reducer/conversation.rs: "model-visible call id {call_id} was reused with different content" '
     "(measured on 0.164.0, 0.169.0, 0.171.0; 0.169.0 and 0.171.0 accept an output reused with another output)",
@@ -343,20 +347,20 @@ def call_contents(items, compared: dict[str, tuple]):
             continue
         space, keys, marks, as_json, limit, panics = entry
         split = False
+        content: list = []
         if keys == B.WHOLE_ITEM:
-            content, split = summary(item, limit) if limit else (repr(item), False)
+            whole, split = summary(item, limit) if limit else (repr(item), False)
+            content.append(whole)
         else:
-            content = []
             for k in keys:
+                value: object = item.get(k)
                 if k in as_json:
                     value, cut_inside = json_text_summary(item, k, limit)
                     split = split or cut_inside
-                else:
-                    value = item.get(k)
                 content.append(value)
-        content = (content, [item.get(k) == v for k, v in marks])
+        seen = (kind, content, [item.get(k) == v for k, v in marks])
         # A digest, not the value: memory per call stays small whatever the arguments hold.
-        digest = hashlib.blake2b(repr((kind, content)).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        digest = hashlib.blake2b(repr(seen).encode("utf-8", "surrogatepass"), digest_size=16).digest()
         yield space, call_id, digest, panics and split
 
 
