@@ -129,6 +129,7 @@ def _args(build, byte: int, **kw) -> list:
 
 
 _SAME = frozenset()
+_F64 = READERS[:2]  # 0.125.0 and 0.135.0: no arbitrary precision (reducer.number_range)
 _PANICS = {r: PANIC for r in READERS[:4]}  # 0.125.0 to 0.165.0 (SUMMARY_CUT_PANICS_UNTIL)
 _OUTPUTS_COMPARED = {r: REUSED for r in READERS[:4]}  # up to OUTPUTS_COMPARED_UNTIL
 SUMMARY_CASES = [  # (name, request items after the user message, the errors by release (default: all releases))
@@ -171,6 +172,25 @@ SUMMARY_CASES = [  # (name, request items after the user message, the errors by 
     ("one-web-search-its-summary-across-a-character", [_at(238, _web, at=E4)], _PANICS),
     ("tool-search-output-differing-at-byte-239", _pair(_tool_search_output, 239), _OUTPUTS_COMPARED),
     ("tool-search-output-differing-at-byte-240", _pair(_tool_search_output, 240), _SAME),
+    # numbers: kept as written from 0.143.0 (arbitrary precision, the exponent written e+), read as u64, i64 or
+    # f64 before (the releases that refuse 1e400 in a body); written 1e+16 in both ('[1e16,"' is 8 bytes)
+    *((f"numbers-{name}", [_call(a), _call(b)], {**{r: errors for r in _F64}, **{r: other for r in READERS[2:]}})
+      for name, a, b, errors, other in (
+          ("1.5-and-1.50", "1.5", "1.50", _SAME, REUSED),
+          ("1e2-and-100.0", "1e2", "100.0", _SAME, REUSED),
+          ("1e2-and-1E+2", "1e2", "1E+2", _SAME, _SAME),
+          ("1e02-and-1e2", "1e02", "1e2", _SAME, REUSED),
+          ("-0-and-0", "-0", "0", REUSED, _SAME),
+          ("-0-and--0.0", "-0", "-0.0", _SAME, REUSED),
+          ("0.1-and-1e-1", "0.1", "1e-1", _SAME, REUSED),
+          ("30-digit-integers-alike-in-17", "1" * 30, "1" * 29 + "2", _SAME, REUSED),
+          ("1e400-and-1E400", "1e400", "1E400", REUSED, _SAME),
+          ("241-and-242-digit-integers", "1" * 241, "1" * 242, REUSED, _SAME),
+          ("after-1e16-differing-at-byte-239", *['[1e16,"' + "x" * 231 + c + '"]' for c in "AB"], REUSED, REUSED),
+          ("after-1e16-differing-at-byte-240", *['[1e16,"' + "x" * 232 + c + '"]' for c in "AB"], _SAME, _SAME),
+          # 1e15: 1000000000000000.0 (18 bytes) in an f64, 1e+15 (5) as written: the raw byte 230 is 244 or 231
+          ("after-1e15-differing-at-raw-byte-230", *['[1e15,"' + "x" * 223 + c + '"]' for c in "AB"], _SAME, REUSED),
+      )),
 ]
 
 

@@ -61,9 +61,14 @@ class ItemType:
     # parses as JSON (serde_json's grammar: no NaN, no lone surrogate escape, fewer than 128 levels) is compared
     # as the JSON it holds, any other value (an object, a number...) as itself, and a string that does not parse
     # as its text; absent is not null. JSON is compared with whitespace, escapes and repeated keys resolved and
-    # object keys in their order ({"a":1,"b":2} is not {"b":2,"a":1}); a number by its text with the exponent's
-    # `E` and `+` normalised and `-0` as `0` ("1e2", "1E2" and "1e+2" alike; "1.5" and "1.50", "10" and "1e1",
-    # "1e02" and "1e2" not).
+    # object keys in their order ({"a":1,"b":2} is not {"b":2,"a":1}); a number, from 0.143.0 (serde_json's
+    # arbitrary precision), by its text with the exponent written `e+N` or `e-N` and `-0` as `0` ("1e2", "1E2"
+    # and "1e+2" alike; "1.5" and "1.50", "10" and "1e1", "1e02" and "1e2" not). The releases without arbitrary
+    # precision (those that refuse 1e400 in a body: release data reducer.number_range; 0.125.0 and 0.135.0
+    # measured) read a number as a u64, an i64 or an f64 (serde_json's parse: validate.lines.serde_f64) and
+    # write an f64 in ryu's layout, its exponent signed: "1.5" and "1.50", "1e2" and "100.0", "-0" and "-0.0",
+    # 30-digit integers alike in their first 17 digits are one; "-0" and "0", "10" and "1e1" are not; a literal
+    # beyond f64 does not parse (compared as its text).
     call_content_json: tuple[str, ...] = ()
     # The reducers compare the compared content by a summary (measured on 0.125.0, 0.135.0, 0.164.0, 0.165.0,
     # 0.166.0, 0.169.0, 0.169.1 and 0.171.0, all alike): the content's compact JSON (serde_json's to_string:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from typing import NamedTuple
 
 from ...model import bodies as B
 from ..catalogue import R, invariant
 from ..context import Context
 from ..lines import python_loads
-from .call_summary import ABSENT, json_text_summary, summary
+from .call_summary import json_text_summary, summary
 
 THREAD_METADATA = invariant(
     "BODY.THREAD_METADATA",
@@ -320,21 +321,35 @@ def check_response(ctx: Context, body, rid: str, pointer: str) -> bool:
     return _items(ctx, INFERENCE_RESPONSE, body, B.RESPONSE_ITEMS, rid, pointer, "inference response")
 
 
-def compared_call_content(release: str) -> dict[str, tuple]:
-    """Call item type -> (its call space, the keys ``release``'s reducer compares when a call id
-    of that space comes again (B.WHOLE_ITEM: the whole item), the (key, value) pairs it compares as
-    whether the key holds the value, the keys compared as JSON texts, the bytes a summary keeps (None:
-    compared in full), whether ``release`` panics on a summary cut inside a character)."""
+class Compared(NamedTuple):
+    """How ``release``'s reducer compares a call item type's content when its call id comes again."""
+
+    space: str  # its call space
+    keys: tuple[str, ...]  # the keys compared (B.WHOLE_ITEM: the whole item)
+    marks: tuple  # (key, value): keys compared as whether they hold the value
+    as_json: tuple[str, ...]  # keys compared as JSON texts
+    summary_bytes: int | None  # the bytes of the compact JSON a summary keeps (None: compared in full)
+    panics: bool  # the release panics on a summary cut inside a character
+    f64: bool  # the release's serde_json reads numbers as u64, i64 or f64 (no arbitrary precision)
+
+
+def compared_call_content(release: str) -> dict[str, Compared]:
+    """Call item type -> how ``release``'s reducer compares its content when a call id of its space comes again."""
+    from ...model.releases import NUMBER_IN_PAYLOAD_BODY, release as release_record
     from ...model.types import release_key
+    from .release import number_range
 
     key = release_key(release)
     panics = key <= release_key(B.SUMMARY_CUT_PANICS_UNTIL)
-    return {t.tag: (t.call_space, t.call_content, t.call_equals, t.call_content_json, t.summary_bytes, panics)
+    record = release_record(release)
+    # one serde_json build: a release that refuses 1e400 in a body has no arbitrary precision (measured alike)
+    f64 = record is not None and record.record is not None and bool(number_range(record).get(NUMBER_IN_PAYLOAD_BODY))
+    return {t.tag: Compared(t.call_space, t.call_content, t.call_equals, t.call_content_json, t.summary_bytes, panics, f64)
             for t in B.ITEM_TYPES
             if t.call_content and (t.call_content_until is None or key <= release_key(t.call_content_until))}
 
 
-def call_contents(items, compared: dict[str, tuple]):
+def call_contents(items, compared: dict[str, Compared]):
     """(call space, call_id, digest of the type and compared content, whether the release panics on it) of every
     call item of ``items``."""
     for item in items:
@@ -345,23 +360,23 @@ def call_contents(items, compared: dict[str, tuple]):
         call_id = item.get("call_id")
         if entry is None or not isinstance(call_id, str):
             continue
-        space, keys, marks, as_json, limit, panics = entry
+        limit = entry.summary_bytes
         split = False
         content: list = []
-        if keys == B.WHOLE_ITEM:
-            whole, split = summary(item, limit) if limit else (repr(item), False)
+        if entry.keys == B.WHOLE_ITEM:
+            whole, split = summary(item, limit, entry.f64) if limit else (repr(item), False)
             content.append(whole)
         else:
-            for k in keys:
+            for k in entry.keys:
                 value: object = item.get(k)
-                if k in as_json:
-                    value, cut_inside = json_text_summary(item, k, limit)
+                if k in entry.as_json and limit:
+                    value, cut_inside = json_text_summary(item, k, limit, entry.f64)
                     split = split or cut_inside
                 content.append(value)
-        seen = (kind, content, [item.get(k) == v for k, v in marks])
+        seen = (kind, content, [item.get(k) == v for k, v in entry.marks])
         # A digest, not the value: memory per call stays small whatever the arguments hold.
         digest = hashlib.blake2b(repr(seen).encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        yield space, call_id, digest, panics and split
+        yield entry.space, call_id, digest, entry.panics and split
 
 
 def check_metadata(ctx: Context, body, rid: str, pointer: str) -> None:

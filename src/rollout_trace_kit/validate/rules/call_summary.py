@@ -4,17 +4,20 @@
 serde_json's ``to_string`` writes no whitespace, object keys in their order, strings in UTF-8
 with only ``"``, ``\\`` and control characters escaped (``\\n``... or ``\\u001f``, lower-case hex:
 what Python's ``json.dumps(..., ensure_ascii=False)`` writes too), and a number as its text
-(arbitrary precision: the exponent's ``E`` and ``+`` normalised, ``-0`` as ``0``). Only the first
-bytes count, so the writer stops past the cut: a summary costs about its length, whatever the
-content holds.
+(arbitrary precision: its digits as they are, the exponent as ``e+``/``e-``, ``-0`` as ``0``), or, in the
+releases whose serde_json has no arbitrary precision (those that refuse a number beyond f64 in a
+body: ``reducer.number_range``), as the u64, i64 or f64 it reads: an f64 in ryu's layout, its exponent signed
+(``1.0``, ``1e+16``, ``-0.0``), a literal beyond f64 unparsed. Only the first bytes count, so the
+writer stops past the cut: a summary costs about its length, whatever the content holds.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Iterator
 
-from ..lines import SERDE_RECURSION_LIMIT, has_lone_surrogate, nesting, reject_constant
+from ..lines import SERDE_RECURSION_LIMIT, has_lone_surrogate, nesting, reject_constant, serde_f64
 
 ABSENT = ("absent",)  # a compared key the item does not hold (not null)
 
@@ -26,8 +29,56 @@ class Number(str):
 
 
 def number(text: str) -> Number:
-    text = text.replace("E", "e").replace("e+", "e")
-    return Number("0" if text == "-0" else text)
+    """A number literal as serde_json's arbitrary precision writes it: its digits as they are, the exponent's
+    ``e`` lower-case and signed (``1E2`` and ``1e+2`` as ``1e+2``; ``1e02`` stays apart), ``-0`` as ``0``."""
+    mantissa, e, exponent = text.replace("E", "e").partition("e")
+    if e and exponent[:1] not in "+-":
+        exponent = "+" + exponent
+    return Number("0" if text == "-0" else mantissa + e + exponent)
+
+
+_U64_MAX, _I64_MIN = 2**64 - 1, -(2**63)
+
+
+def ryu(f: float) -> str:
+    """An f64 as serde_json writes it: ryu's format64 (``1.0``, ``1000000000000000.0``, ``0.00001``), its
+    exponent signed (``1e+16``, ``1.5e-7``); a non-finite one as null."""
+    if not math.isfinite(f):
+        return "null"
+    if f == 0:
+        return "-0.0" if math.copysign(1.0, f) < 0 else "0.0"
+    text = repr(f)  # the shortest digits that read back, as ryu's
+    sign = "-" if text[0] == "-" else ""
+    mantissa, _, e = text.lstrip("-").partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = (whole + fraction).lstrip("0")
+    k = (int(e) if e else 0) - len(fraction) + len(digits) - len(digits.rstrip("0"))
+    digits = digits.rstrip("0")
+    length = len(digits)
+    kk = length + k  # 10^(kk-1) <= |f| < 10^kk
+    if 0 <= k and kk <= 16:
+        return f"{sign}{digits}{'0' * k}.0"
+    if 0 < kk <= 16:
+        return f"{sign}{digits[:kk]}.{digits[kk:]}"
+    if -5 < kk <= 0:
+        return f"{sign}0.{'0' * -kk}{digits}"
+    exponent = f"e{kk - 1:+d}"  # signed: 1e+16, 1e-7 (measured on 0.125.0 and 0.135.0)
+    if length == 1:
+        return f"{sign}{digits}{exponent}"
+    return f"{sign}{digits[0]}.{digits[1:]}{exponent}"
+
+
+def number_f64(text: str) -> Number:
+    """A JSON number literal as serde_json without arbitrary precision reads and writes it: an integer that
+    fits u64 or i64 as itself, any other number as an f64 (``-0`` too); beyond f64 it does not parse."""
+    if "." not in text and "e" not in text and "E" not in text and len(text) <= 21:
+        value = int(text)
+        if 0 <= value <= _U64_MAX and text[0] != "-" or _I64_MIN <= value < 0:
+            return Number(str(value))
+    f = serde_f64(text)
+    if math.isinf(f):
+        raise ValueError("number out of range")
+    return Number(ryu(f))
 
 
 def _object(pairs) -> dict:
@@ -37,12 +88,14 @@ def _object(pairs) -> dict:
 _UNPARSED = object()
 
 
-def parsed_json_text(text: str):
-    """``text`` parsed as serde_json parses it (numbers as :class:`Number`), or _UNPARSED where it refuses it."""
+def parsed_json_text(text: str, f64: bool = False):
+    """``text`` parsed as serde_json parses it (numbers as :class:`Number`; ``f64``: without arbitrary
+    precision), or _UNPARSED where it refuses it."""
     if text.count("[") + text.count("{") >= SERDE_RECURSION_LIMIT and nesting(text)[0] >= SERDE_RECURSION_LIMIT:
         return _UNPARSED  # 127 levels parse, 128 do not
+    read = number_f64 if f64 else number
     try:
-        parsed = json.loads(text, parse_float=number, parse_int=number, parse_constant=reject_constant,
+        parsed = json.loads(text, parse_float=read, parse_int=read, parse_constant=reject_constant,
                             object_pairs_hook=_object)
     except (ValueError, RecursionError):
         return _UNPARSED
@@ -57,8 +110,9 @@ def _string(text: str, limit: int) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _pieces(value, limit: int) -> Iterator[str]:
-    """serde_json's compact text of ``value`` in pieces (a string longer than ``limit`` characters cut)."""
+def _pieces(value, limit: int, f64: bool) -> Iterator[str]:
+    """serde_json's compact text of ``value`` in pieces (a string longer than ``limit`` characters cut;
+    ``f64``: a body's numbers as serde_json without arbitrary precision writes them)."""
     t = type(value)
     if t is str:
         yield _string(value, limit)
@@ -70,14 +124,14 @@ def _pieces(value, limit: int) -> Iterator[str]:
         for k, v in value.items():
             yield ("" if first else ",") + _string(k, limit) + ":"
             first = False
-            yield from _pieces(v, limit)
+            yield from _pieces(v, limit, f64)
         yield "}"
     elif t is list:
         yield "["
         for i, v in enumerate(value):
             if i:
                 yield ","
-            yield from _pieces(v, limit)
+            yield from _pieces(v, limit, f64)
         yield "]"
     elif value is True:
         yield "true"
@@ -86,24 +140,24 @@ def _pieces(value, limit: int) -> Iterator[str]:
     elif value is None:
         yield "null"
     elif isinstance(value, float):  # a body's float, by its shortest spelling
-        yield number(repr(float(value)))
+        yield ryu(float(value)) if f64 else number(repr(float(value)))
     elif isinstance(value, int):
-        yield str(int(value))
+        yield str(int(value)) if not f64 or _I64_MIN <= value <= _U64_MAX else ryu(serde_f64(str(int(value))))
     elif isinstance(value, str):
         yield _string(str(value), limit)
     elif isinstance(value, (list, tuple)):
-        yield from _pieces(list(value), limit)
+        yield from _pieces(list(value), limit, f64)
     else:
-        yield from _pieces(dict(value), limit)
+        yield from _pieces(dict(value), limit, f64)
 
 
-def summary(value, limit: int) -> tuple[str, bool]:
+def summary(value, limit: int, f64: bool = False) -> tuple[str, bool]:
     """(``value``'s summary, whether its cut falls inside a UTF-8 character): its compact JSON, or when
     longer than ``limit`` bytes its first ``limit`` bytes (less the character the cut splits) and the mark."""
     from ...model.bodies import SUMMARY_MARK
 
     out, size = [], 0
-    for piece in _pieces(value, limit):
+    for piece in _pieces(value, limit, f64):
         out.append(piece)
         size += len(piece.encode("utf-8", "surrogatepass"))
         if size > limit:
@@ -117,7 +171,7 @@ def summary(value, limit: int) -> tuple[str, bool]:
     return data[:cut].decode("utf-8", "surrogatepass") + SUMMARY_MARK, cut != limit
 
 
-def json_text_summary(item: dict, key: str, limit: int) -> tuple[tuple, bool]:
+def json_text_summary(item: dict, key: str, limit: int, f64: bool = False) -> tuple[tuple, bool]:
     """(``item[key]`` as the reducers compare a reused call's JSON text, whether its cut splits a character):
     a string that parses by the summary of the JSON it holds, any other value by its own, a string that
     does not parse by its whole text (model/bodies.py: ItemType.call_content_json, summary_bytes)."""
@@ -125,8 +179,8 @@ def json_text_summary(item: dict, key: str, limit: int) -> tuple[tuple, bool]:
         return ABSENT, False
     value = item[key]
     if isinstance(value, str):
-        value = parsed_json_text(value)
+        value = parsed_json_text(value, f64)
         if value is _UNPARSED:
             return ("raw", item[key]), False
-    text, split = summary(value, limit)
+    text, split = summary(value, limit, f64)
     return ("json", text), split
