@@ -120,6 +120,18 @@ def _tool_search_output(text: str) -> dict:
             "tools": [{"x": text}]}
 
 
+def _image(result: str) -> dict:
+    return {"type": "image_generation_call", "call_id": "call-1", "status": "completed", "result": result}
+
+
+def _local_shell(command: str) -> dict:
+    return {"type": "local_shell_call", "call_id": "call-1", "status": "completed",
+            "action": {"type": "exec", "command": [command]}}
+
+
+RESPONSE = "response"  # in a case's items: those after it are the response's output items
+
+
 def _pair(build, byte: int, filler: str = "x", first: str = "A", second: str = "B") -> list:
     return [_at(byte, build, filler, first), _at(byte, build, filler, second)]
 
@@ -170,6 +182,18 @@ SUMMARY_CASES = [  # (name, request items after the user message, the errors by 
     ("web-search-differing-at-byte-240", _pair(_web, 240), _SAME),
     ("web-search-with-keys-in-another-order", [_web("q"), {k: _web("q")[k] for k in reversed(_web("q"))}], REUSED),
     ("one-web-search-its-summary-across-a-character", [_at(238, _web, at=E4)], _PANICS),
+    ("image-generation-differing-at-byte-239", _pair(_image, 239), REUSED),
+    ("image-generation-differing-at-byte-240", _pair(_image, 240), _SAME),
+    ("one-image-generation-its-summary-across-a-character", [_at(238, _image, at=E4)], _PANICS),
+    ("local-shell-differing-at-byte-239", _pair(_local_shell, 239), REUSED),
+    ("local-shell-differing-at-byte-240", _pair(_local_shell, 240), _SAME),
+    ("one-local-shell-its-summary-across-a-character", [_at(238, _local_shell, at=E4)], _PANICS),
+    # a response's output against its request's input (RESPONSE: the items after it are the response's)
+    ("response-json-text-differing-at-byte-239", [_args(_json_string, 239)[0], RESPONSE, _args(_json_string, 239)[1]],
+     REUSED),
+    ("response-json-text-differing-at-byte-240", [_args(_json_string, 240)[0], RESPONSE, _args(_json_string, 240)[1]],
+     _SAME),
+    ("response-its-summary-across-a-character", [RESPONSE, _call(_at(238, _json_string, at=E4))], _PANICS),
     ("tool-search-output-differing-at-byte-239", _pair(_tool_search_output, 239), _OUTPUTS_COMPARED),
     ("tool-search-output-differing-at-byte-240", _pair(_tool_search_output, 240), _SAME),
     # numbers: kept as written from 0.143.0 (arbitrary precision, the exponent written e+), read as u64, i64 or
@@ -203,9 +227,11 @@ SUMMARY_PARAMS = [pytest.param(items, release, _expected(errors, release), id=f"
 
 
 def summary_bundle(items: list, release: str, directory: Path) -> Path:
-    """A request of a user message and ``items``, as ``release`` writes it (v2 before 0.167: rollout_ended)."""
+    """A request of a user message and ``items`` (those after RESPONSE its response's), as ``release`` writes it
+    (v2 before 0.167: rollout_ended)."""
     dialect = "v1" if release_key(release) < release_key("0.165.0") else "v3" if release == "0.171.0" else "v2"
-    bundle = with_items([USER, *items])(dialect)
+    cut = items.index(RESPONSE) if RESPONSE in items else len(items)
+    bundle = with_items([USER, *items[:cut]], items[cut + 1:] if cut < len(items) else None)(dialect)
     if "recording_completed" not in (releases.release(release).reducer_variants or ()):  # 0.165.0, 0.166.0
         bundle.lines = [line.replace(b'{"type":"recording_completed"}', b'{"type":"rollout_ended","status":"completed"}')
                         for line in bundle.lines]
