@@ -81,27 +81,33 @@ def number_f64(text: str) -> Number:
     return Number(ryu(f))
 
 
-def _object(pairs) -> dict:
-    return dict(pairs)  # a repeated key: its last value, at its first place (as serde_json's map keeps it)
-
-
 _UNPARSED = object()
 
 
-def parsed_json_text(text: str, f64: bool = False):
-    """``text`` parsed as serde_json parses it (numbers as :class:`Number`; ``f64``: without arbitrary
-    precision), or _UNPARSED where it refuses it."""
+def parsed_json_text(text: str, f64: bool = False) -> tuple[object, bool]:
+    """(``text`` parsed as serde_json parses it, or _UNPARSED where it refuses it; whether it holds a
+    :class:`Number`, a number json.dumps would not write as serde_json does: a fraction or an exponent, every
+    number where ``f64``: no arbitrary precision). An integer is a Python int (json.dumps writes its digits)."""
     if text.count("[") + text.count("{") >= SERDE_RECURSION_LIMIT and nesting(text)[0] >= SERDE_RECURSION_LIMIT:
-        return _UNPARSED  # 127 levels parse, 128 do not
-    read = number_f64 if f64 else number
-    try:
-        parsed = json.loads(text, parse_float=read, parse_int=read, parse_constant=reject_constant,
-                            object_pairs_hook=_object)
-    except (ValueError, RecursionError):
-        return _UNPARSED
+        return _UNPARSED, False  # 127 levels parse, 128 do not
+    numbers: list = []
+
+    def read(literal: str) -> Number:
+        numbers.append(None)
+        return number_f64(literal) if f64 else number(literal)
+
+    try:  # a repeated key keeps its first place and its last value, as serde_json's map does
+        parsed = json.loads(text, parse_float=read, parse_int=read if f64 else None, parse_constant=reject_constant)
+    except RecursionError:
+        return _UNPARSED, False
+    except ValueError:
+        try:  # an integer of more than 4,300 digits (Python's limit): serde_json reads it
+            parsed = json.loads(text, parse_float=read, parse_int=read, parse_constant=reject_constant)
+        except (ValueError, RecursionError):
+            return _UNPARSED, False
     if "\\u" in text and has_lone_surrogate(parsed):
-        return _UNPARSED  # serde_json refuses a lone surrogate escape
-    return parsed
+        return _UNPARSED, False  # serde_json refuses a lone surrogate escape
+    return parsed, bool(numbers)
 
 
 def _string(text: str, limit: int) -> str:
@@ -151,20 +157,36 @@ def _pieces(value, limit: int, f64: bool) -> Iterator[str]:
         yield from _pieces(dict(value), limit, f64)
 
 
-def summary(value, limit: int, f64: bool = False) -> tuple[str, bool]:
+def summary(value, limit: int, f64: bool = False, numbers: bool = False) -> tuple[str, bool]:
     """(``value``'s summary, whether its cut falls inside a UTF-8 character): its compact JSON, or when
-    longer than ``limit`` bytes its first ``limit`` bytes (less the character the cut splits) and the mark."""
-    from ...model.bodies import SUMMARY_MARK
-
+    longer than ``limit`` bytes its first ``limit`` bytes (less the character the cut splits) and the mark.
+    Without ``f64`` and :class:`Number` s (``numbers``: a parsed text's), json.dumps writes what serde_json
+    writes: a body's float as repr spells it (the exponent signed, as serde_json's arbitrary precision
+    writes it)."""
+    if not f64 and not numbers:
+        text = _compact(value)
+        if len(text) <= limit and (text.isascii() or len(text.encode("utf-8", "surrogatepass")) <= limit):
+            return text, False
+        return _cut(text.encode("utf-8", "surrogatepass"), limit)
     out, size = [], 0
     for piece in _pieces(value, limit, f64):
         out.append(piece)
-        size += len(piece.encode("utf-8", "surrogatepass"))
+        size += len(piece) if piece.isascii() else len(piece.encode("utf-8", "surrogatepass"))
         if size > limit:
             break
     else:
         return "".join(out), False
-    data = "".join(out).encode("utf-8", "surrogatepass")
+    return _cut("".join(out).encode("utf-8", "surrogatepass"), limit)
+
+
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _cut(data: bytes, limit: int) -> tuple[str, bool]:
+    from ...model.bodies import SUMMARY_MARK
+
+    if len(data) <= limit:
+        return data.decode("utf-8", "surrogatepass"), False
     cut = limit
     while cut and data[cut] & 0xC0 == 0x80:  # a UTF-8 continuation byte: the cut splits a character
         cut -= 1
@@ -178,9 +200,31 @@ def json_text_summary(item: dict, key: str, limit: int, f64: bool = False) -> tu
     if key not in item:
         return ABSENT, False
     value = item[key]
-    if isinstance(value, str):
-        value = parsed_json_text(value, f64)
-        if value is _UNPARSED:
-            return ("raw", item[key]), False
-    text, split = summary(value, limit, f64)
-    return ("json", text), split
+    if not isinstance(value, str):
+        text, split = summary(value, limit, f64)
+        return ("json", text), split
+    # Every request resends its thread's calls: a text seen before is not parsed again.
+    known = _SEEN.get((value, limit, f64))
+    if known is not None:
+        return known
+    parsed, numbers = parsed_json_text(value, f64)
+    if parsed is _UNPARSED:
+        out: tuple[tuple, bool] = (("raw", value), False)
+    else:
+        text, split = summary(parsed, limit, f64, numbers)
+        out = (("json", text), split)
+    global _SEEN_CHARS
+    if len(value) <= _SEEN_TEXT_MAX:
+        if _SEEN_CHARS > _SEEN_CHARS_MAX:
+            _SEEN.clear()
+            _SEEN_CHARS = 0
+        _SEEN[(value, limit, f64)] = out
+        _SEEN_CHARS += len(value) + limit
+    return out
+
+
+# Summaries of recent texts (bounded: texts up to _SEEN_TEXT_MAX characters, _SEEN_CHARS_MAX in all).
+_SEEN: dict[tuple[str, int, bool], tuple[tuple, bool]] = {}
+_SEEN_CHARS = 0
+_SEEN_TEXT_MAX = 4096
+_SEEN_CHARS_MAX = 4 * 1024 * 1024
