@@ -80,7 +80,8 @@ test_reducer_profile_gives_the_reference_reducers_verdict, test_the_reference_re
 # (model/bodies.py: ItemType.summary_bytes, SUMMARY_MARK, SUMMARY_CUT_PANICS_UNTIL). Measured on the first and
 # reference readers of each epoch: 0.125.0, 0.135.0, 0.164.0 (v1 bundles), 0.165.0, 0.166.0 (v2, ending with
 # rollout_ended as they write it), 0.169.0, 0.169.1 (v2), 0.171.0 (v3). Each case is a request's items; byte
-# offsets are of the content's compact JSON (serde_json's to_string), not of its text in the bundle.
+# offsets are of the content's compact JSON (serde_json's to_string), not of its text in the bundle. The cut, a
+# split character and a number's written length of another release: python -m tests.measure_call_summary R.
 READERS = ("0.125.0", "0.135.0", "0.164.0", "0.165.0", "0.166.0", "0.169.0", "0.169.1", "0.171.0")
 PANIC = frozenset({"BODY.MODEL_ITEM"})  # 0.165.0 and older: "assertion failed: self.is_char_boundary(new_len)"
 E4, E4_OTHER = "\U0001f600", "\U0001f601"  # 4 UTF-8 bytes each
