@@ -735,6 +735,7 @@ def bodies_page(dialects: list[Dialect]) -> str:
         needs = md_inline(t.doc) + ("" if not t.string_keys else " String " + ", ".join(f"`{k}`" for k in t.string_keys) + ".")
         compared = ("the whole item" if t.call_content == B.WHOLE_ITEM else ", ".join(f"`{k}`" for k in t.call_content)) + (
             f" (up to Codex {t.call_content_until})" if t.call_content_until else "") + (
+            f", by the first {t.summary_bytes} bytes of its compact JSON" if t.summary_bytes else "") + (
             f"; call ids shared within call space `{t.call_space}`" if t.call_space else "") if t.call_content else ""
         matched = ", ".join(f"`{k}`" for k in t.match_keys) + (f" (as `{t.match_as}`)" if t.match_as else "")
         out.append(f"| `{t.tag}` | {cell(needs)} | {compared} | {matched} |")
@@ -746,6 +747,12 @@ def bodies_page(dialects: list[Dialect]) -> str:
         f"`{k}`: " + ", ".join(f"`{t}`" for t in v) + " (each with a string `text`)" for k, v in B.REASONING_ENTRIES.items()) + ".")
     out.append(
         "- **Call ids:** within a thread, a call item whose `call_id` came before must carry the same content "
-        "(the column above); \"model-visible call id {id} was reused with different content\".\n"
+        "(the column above); \"model-visible call id {id} was reused with different content\". A content "
+        "compared by its first bytes is compared by a summary: its compact JSON as serde_json writes it (no "
+        "whitespace, object keys in their order, UTF-8 unescaped; a function_call's `arguments` string by the JSON "
+        "it holds, a string that does not parse in full), when longer, cut at that byte (at the character "
+        f"boundary below) and marked `{B.SUMMARY_MARK}`: contents alike in their first bytes are one call. Up to "
+        f"Codex {B.SUMMARY_CUT_PANICS_UNTIL} the reducer panics on a call item whose cut falls inside a "
+        "UTF-8 character, its call id reused or not (`BODY.MODEL_ITEM`).\n"
     )
     return "\n".join(out).rstrip() + "\n"

@@ -61,13 +61,34 @@ class ItemType:
     # parses as JSON (serde_json's grammar: no NaN, no lone surrogate escape, fewer than 128 levels) is compared
     # as the JSON it holds, any other value (an object, a number...) as itself, and a string that does not parse
     # as its text; absent is not null. JSON is compared with whitespace, escapes and repeated keys resolved and
-    # object keys in their order ({"a":1,"b":2} is not {"b":2,"a":1}); a number by its text with the exponent's
-    # `E` and `+` normalised and `-0` as `0` ("1e2", "1E2" and "1e+2" alike; "1.5" and "1.50", "10" and "1e1",
-    # "1e02" and "1e2" not).
+    # object keys in their order ({"a":1,"b":2} is not {"b":2,"a":1}); a number, from 0.143.0 (serde_json's
+    # arbitrary precision), by its text with the exponent written `e+N` or `e-N` and `-0` as `0` ("1e2", "1E2"
+    # and "1e+2" alike; "1.5" and "1.50", "10" and "1e1", "1e02" and "1e2" not). The releases without arbitrary
+    # precision (those that refuse 1e400 in a body: release data reducer.number_range; 0.125.0 and 0.135.0
+    # measured) read a number as a u64, an i64 or an f64 (serde_json's parse: validate.lines.serde_f64) and
+    # write an f64 in ryu's layout, its exponent signed: "1.5" and "1.50", "1e2" and "100.0", "-0" and "-0.0",
+    # 30-digit integers alike in their first 17 digits are one; "-0" and "0", "10" and "1e1" are not; a literal
+    # beyond f64 does not parse (compared as its text).
     call_content_json: tuple[str, ...] = ()
+    # The reducers compare the compared content by a summary (measured on 0.125.0, 0.135.0, 0.164.0, 0.165.0,
+    # 0.166.0, 0.169.0, 0.169.1 and 0.171.0, all alike): the content's compact JSON (serde_json's to_string:
+    # no whitespace, object keys in their order, UTF-8 unescaped, `"`, `\\` and control characters escaped),
+    # when longer than this many bytes, cut there (at the character boundary below: SUMMARY_CUT_PANICS_UNTIL)
+    # and SUMMARY_MARK appended. Two contents alike in their first bytes are the same call. A function_call's
+    # JSON `arguments` (a string that parses, or any other value) are summarised; a string that does not parse
+    # is compared in full. A WHOLE_ITEM type's whole item is (its keys in their order: a reordered item is
+    # other content). A custom_tool_call's `input` and an output's `output` are compared in full (None).
+    summary_bytes: int | None = None
 
 
-WHOLE_ITEM = ("*",)  # call_content: the whole item is compared
+WHOLE_ITEM = ("*",)  # call_content: the whole item is compared (ItemType.summary_bytes: its compact JSON)
+SUMMARY_BYTES = 240  # ItemType.summary_bytes of the summarised types
+SUMMARY_MARK = "..."  # after a cut summary (a content of 240 bytes is not one of 241 whose first 240 it is)
+# Up to this release the reducers panic (exit 101: "assertion failed: self.is_char_boundary(new_len)", in
+# reducer/conversation/normalize.rs) on a call item whose summary cut falls inside a UTF-8 character, whether
+# or not its call id comes again (measured on 0.125.0, 0.135.0, 0.164.0 and 0.165.0); later releases cut
+# before that character (0.166.0, 0.169.0, 0.169.1, 0.171.0).
+SUMMARY_CUT_PANICS_UNTIL = "0.165.0"
 # Item types the kit names (the validator's rules, the generators' bodies): tags of ITEM_TYPES below.
 MESSAGE, AGENT_MESSAGE, REASONING, COMPACTION = "message", "agent_message", "reasoning", "compaction"
 FUNCTION_CALL, FUNCTION_CALL_OUTPUT = "function_call", "function_call_output"
@@ -83,6 +104,7 @@ CALLS, CUSTOM_CALLS, OUTPUTS, CUSTOM_OUTPUTS = "call", "custom_call", "output", 
 
 _CALL: dict[str, Any] = dict(match_keys=(CALL_ID,), match_as="call")
 _OUTPUT: dict[str, Any] = dict(match_keys=(CALL_ID, "output"), match_as="output")
+_WHOLE: dict[str, Any] = dict(call_content=WHOLE_ITEM, summary_bytes=SUMMARY_BYTES)
 _COMPACTION: dict[str, Any] = dict(string_keys=("encrypted_content",), match_keys=("encrypted_content",), match_as="compaction")
 
 ITEM_TYPES: tuple[ItemType, ...] = (
@@ -93,7 +115,8 @@ ITEM_TYPES: tuple[ItemType, ...] = (
     ItemType(REASONING, "Reasoning: at least one `content` (REASONING_ENTRIES), `summary` entry or a string "
              "`encrypted_content`.", match_keys=("encrypted_content",)),
     ItemType(FUNCTION_CALL, "A function tool call: `call_id`, `name`, `arguments` (a JSON text).",
-             call_content=("arguments",), call_content_json=("arguments",), call_space=CALLS, **_CALL),
+             call_content=("arguments",), call_content_json=("arguments",), summary_bytes=SUMMARY_BYTES, call_space=CALLS,
+             **_CALL),
     ItemType(FUNCTION_CALL_OUTPUT, "The output of a function call, by `call_id`.",
              call_content=("output",), call_content_until=OUTPUTS_COMPARED_UNTIL, call_space=OUTPUTS, **_OUTPUT),
     # Its name is compared within one payload but not against a later payload's (measured): the kit
@@ -102,14 +125,14 @@ ITEM_TYPES: tuple[ItemType, ...] = (
              call_space=CUSTOM_CALLS, call_equals=(("name", CODE_MODE_TOOL),), **_CALL),
     ItemType(CUSTOM_TOOL_CALL_OUTPUT, "The output of a custom tool call, by `call_id`.",
              call_content=("output",), call_content_until=OUTPUTS_COMPARED_UNTIL, call_space=CUSTOM_OUTPUTS, **_OUTPUT),
-    ItemType("tool_search_call", "A tool search call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
-    ItemType("web_search_call", "A web search call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
-    ItemType("image_generation_call", "An image generation call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
-    ItemType("local_shell_call", "A local shell call.", call_content=WHOLE_ITEM, call_space=CALLS, **_CALL),
-    ItemType("tool_search_output", "The output of a tool search.", call_content=WHOLE_ITEM, call_content_until=OUTPUTS_COMPARED_UNTIL,
-             call_space=OUTPUTS, **_OUTPUT),
-    ItemType("mcp_tool_call_output", "The output of an MCP tool call.", call_content=WHOLE_ITEM,
-             call_content_until=OUTPUTS_COMPARED_UNTIL, call_space=OUTPUTS, **_OUTPUT),
+    ItemType("tool_search_call", "A tool search call.", call_space=CALLS, **_WHOLE, **_CALL),
+    ItemType("web_search_call", "A web search call.", call_space=CALLS, **_WHOLE, **_CALL),
+    ItemType("image_generation_call", "An image generation call.", call_space=CALLS, **_WHOLE, **_CALL),
+    ItemType("local_shell_call", "A local shell call.", call_space=CALLS, **_WHOLE, **_CALL),
+    ItemType("tool_search_output", "The output of a tool search.", call_content_until=OUTPUTS_COMPARED_UNTIL,
+             call_space=OUTPUTS, **_WHOLE, **_OUTPUT),
+    ItemType("mcp_tool_call_output", "The output of an MCP tool call.", call_content_until=OUTPUTS_COMPARED_UNTIL,
+             call_space=OUTPUTS, **_WHOLE, **_OUTPUT),
     ItemType(COMPACTION, "A compacted history item.", **_COMPACTION),
     ItemType("compaction_summary", "A compaction summary item.", **_COMPACTION),
     ItemType("context_compaction", "A context compaction item.", **_COMPACTION),

@@ -574,18 +574,27 @@ _NEAR_F64_MAX = 1.7e308  # below this no literal overflows serde_json's f64 (a c
 
 def serde_f64_overflows(literal: str) -> bool:
     """Whether serde_json's f64 parse without ``float_roundtrip`` (the releases that refuse a number
-    beyond f64: model.releases.NUMBER_IN_*) says "number out of range" for this JSON number literal.
-    A port of its parse_integer / parse_long_integer / parse_decimal / parse_exponent and f64_from_parts:
-    up to u64's worth of leading digits times a power of ten, each rounded to f64, so it refuses some
-    literals Python reads as finite: the f64 maximum itself, 17976931348623156225 followed by 289 zeros
-    (measured on 0.125.0; 17976931348623156224 then 289 zeros is read)."""
+    beyond f64: model.releases.NUMBER_IN_*) says "number out of range" for this JSON number literal
+    (serde_f64): it refuses some literals Python reads as finite: the f64 maximum itself,
+    17976931348623156225 followed by 289 zeros (measured on 0.125.0; 17976931348623156224 then 289
+    zeros is read)."""
+    return math.isinf(serde_f64(literal))
+
+
+def serde_f64(literal: str) -> float:
+    """A JSON number literal as serde_json's f64 parse without ``float_roundtrip`` reads it (an infinity
+    where it says "number out of range"). A port of its parse_integer / parse_long_integer / parse_decimal /
+    parse_exponent and f64_from_parts: up to u64's worth of leading digits (later integer digits count in
+    the exponent, later fraction digits are dropped) times a power of ten, each rounded to f64; so it can
+    differ from Python's correctly rounded ``float`` in the last place."""
     n, i = len(literal), 1 if literal[:1] == "-" else 0
+    positive = i == 0
     sig = exp = 0
-    full = False  # the u64 significand took all it can; later digits only count in the exponent
 
     def overflows(a: int, d: int) -> bool:  # serde's overflow!(a * 10 + d, u64::MAX)
         return a >= _U64_MAX // 10 and (a > _U64_MAX // 10 or d > _U64_MAX % 10)
 
+    full = False  # parse_long_integer: the u64 significand took all it can
     while i < n and "0" <= literal[i] <= "9":
         d = ord(literal[i]) - 48
         if not full and overflows(sig, d):
@@ -595,40 +604,43 @@ def serde_f64_overflows(literal: str) -> bool:
         else:
             sig = sig * 10 + d
         i += 1
-    if i == n and not full:
-        return False  # an integer serde keeps as u64 / i64
-    if i < n and literal[i] == ".":
+    if i < n and literal[i] == ".":  # parse_decimal: until a digit overflows, then the rest dropped
         i += 1
+        dropping = False
         while i < n and "0" <= literal[i] <= "9":
             d = ord(literal[i]) - 48
-            if not full and overflows(sig, d):
-                full = True
-            if not full:
+            if not dropping and overflows(sig, d):
+                dropping = True
+            if not dropping:
                 sig = sig * 10 + d
                 exp -= 1
             i += 1
     if i < n and literal[i] in "eE":
         i += 1
-        positive = literal[i] != "-"
+        positive_exp = literal[i] != "-"
         i += literal[i] in "+-"
         e = 0
         while i < n:
             d = ord(literal[i]) - 48
-            if e >= _I32_MAX // 10 and (e > _I32_MAX // 10 or d > _I32_MAX % 10):
-                return sig != 0 and positive  # parse_exponent_overflow
+            if e >= _I32_MAX // 10 and (e > _I32_MAX // 10 or d > _I32_MAX % 10):  # parse_exponent_overflow
+                f = math.inf if sig != 0 and positive_exp else 0.0
+                return f if positive else -f
             e = e * 10 + d
             i += 1
-        exp = exp + e if positive else exp - e
+        exp = exp + e if positive_exp else exp - e
     f = float(sig)
     while True:  # f64_from_parts
         if abs(exp) <= 308:
-            return exp >= 0 and math.isinf(f * float(f"1e{abs(exp)}"))
+            f = f * float(f"1e{abs(exp)}") if exp >= 0 else f / float(f"1e{abs(exp)}")
+            break
         if f == 0.0:
-            return False
+            break
         if exp >= 0:
-            return True
+            f = math.inf
+            break
         f /= 1e308
         exp += 308
+    return f if positive else -f
 
 
 def _serde_float(literal: str) -> float:

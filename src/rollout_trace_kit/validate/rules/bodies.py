@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from typing import NamedTuple
 
 from ...model import bodies as B
 from ..catalogue import R, invariant
 from ..context import Context
-from ..lines import SERDE_RECURSION_LIMIT, has_lone_surrogate, nesting, python_loads, reject_constant
+from ..lines import python_loads
+from .call_summary import json_text_summary, summary
 
 THREAD_METADATA = invariant(
     "BODY.THREAD_METADATA",
@@ -39,11 +41,13 @@ MODEL_ITEM = invariant(
     "BODY.MODEL_ITEM",
     "Every model item in a request, a response or a compaction checkpoint's histories is one the reducer can "
     "normalise: a supported string `type`, messages with a supported role, well-formed reasoning and agent "
-    "messages, a string `encrypted_content` on compaction items (model/bodies.py).",
+    "messages, a string `encrypted_content` on compaction items (model/bodies.py); up to Codex 0.165.0, no call "
+    "item whose content summary is cut inside a UTF-8 character (model/bodies.py: SUMMARY_CUT_PANICS_UNTIL).",
     v1=R, v2=R,
     source="reducer/conversation/normalize.rs › normalize_model_item; \"compaction item in payload {id} did not "
     "contain string encrypted_content\", \"unsupported model item type\" in a checkpoint (measured on 0.164.0, "
-    "0.169.0, 0.171.0)",
+    "0.169.0, 0.171.0); a panic on 0.125.0 to 0.165.0: \"assertion failed: self.is_char_boundary(new_len)\" at "
+    "normalize.rs (measured)",
 )
 CHECKPOINT = invariant(
     "BODY.COMPACTION_CHECKPOINT",
@@ -73,7 +77,9 @@ CALL_CONTENT = invariant(
     "code mode's `exec` or not), a local shell, web "
     "search, tool search or image generation call the same item; call items of one call space (calls, custom "
     "calls, outputs, custom outputs) share call ids, so another type is other content "
-    "(model/bodies.py: ItemType.call_content, call_equals, call_space; Codex 0.164.0 also compares the outputs).",
+    "(model/bodies.py: ItemType.call_content, call_equals, call_space; Codex 0.164.0 also compares the outputs). "
+    f"JSON arguments and whole items are compared by a summary, their compact JSON's first {B.SUMMARY_BYTES} bytes "
+    "(ItemType.summary_bytes).",
     v1=R, v2=R,
     source='reducer/conversation.rs: "model-visible call id {call_id} was reused with different content" '
     "(measured on 0.164.0, 0.169.0, 0.171.0; 0.169.0 and 0.171.0 accept an output reused with another output)",
@@ -315,79 +321,37 @@ def check_response(ctx: Context, body, rid: str, pointer: str) -> bool:
     return _items(ctx, INFERENCE_RESPONSE, body, B.RESPONSE_ITEMS, rid, pointer, "inference response")
 
 
-def compared_call_content(release: str) -> dict[str, tuple[str, tuple[str, ...], tuple, tuple[str, ...]]]:
-    """Call item type -> (its call space, the keys ``release``'s reducer compares when a call id
-    of that space comes again (B.WHOLE_ITEM: the whole item), the (key, value) pairs it compares as
-    whether the key holds the value, the keys compared as JSON texts)."""
+class Compared(NamedTuple):
+    """How ``release``'s reducer compares a call item type's content when its call id comes again."""
+
+    space: str  # its call space
+    keys: tuple[str, ...]  # the keys compared (B.WHOLE_ITEM: the whole item)
+    marks: tuple  # (key, value): keys compared as whether they hold the value
+    as_json: tuple[str, ...]  # keys compared as JSON texts
+    summary_bytes: int | None  # the bytes of the compact JSON a summary keeps (None: compared in full)
+    panics: bool  # the release panics on a summary cut inside a character
+    f64: bool  # the release's serde_json reads numbers as u64, i64 or f64 (no arbitrary precision)
+
+
+def compared_call_content(release: str) -> dict[str, Compared]:
+    """Call item type -> how ``release``'s reducer compares its content when a call id of its space comes again."""
+    from ...model.releases import NUMBER_IN_PAYLOAD_BODY, release as release_record
     from ...model.types import release_key
+    from .release import number_range
 
     key = release_key(release)
-    return {t.tag: (t.call_space, t.call_content, t.call_equals, t.call_content_json) for t in B.ITEM_TYPES
+    panics = key <= release_key(B.SUMMARY_CUT_PANICS_UNTIL)
+    record = release_record(release)
+    # one serde_json build: a release that refuses 1e400 in a body has no arbitrary precision (measured alike)
+    f64 = record is not None and record.record is not None and bool(number_range(record).get(NUMBER_IN_PAYLOAD_BODY))
+    return {t.tag: Compared(t.call_space, t.call_content, t.call_equals, t.call_content_json, t.summary_bytes, panics, f64)
+            for t in B.ITEM_TYPES
             if t.call_content and (t.call_content_until is None or key <= release_key(t.call_content_until))}
 
 
-_ABSENT = ("absent",)
-_UNPARSED = object()
-
-
-def json_text_identity(item: dict, key: str):
-    """``item[key]`` as the reducers compare a reused call's JSON text (model/bodies.py: ItemType.call_content_json)."""
-    if key not in item:
-        return _ABSENT
-    value = item[key]
-    if isinstance(value, str):
-        parsed = _parsed_json_text(value)
-        return ("raw", value) if parsed is _UNPARSED else ("json", parsed)
-    return ("json", _json_value(value))
-
-
-def _json_number(text: str):
-    text = text.replace("E", "e").replace("e+", "e")
-    return ("num", "0" if text == "-0" else text)
-
-
-def _json_object(pairs):
-    kept: dict = {}
-    for k, v in pairs:  # a repeated key: its last value, at its first place (as serde_json's map keeps it)
-        kept[k] = v
-    return ("obj", tuple(kept.items()))
-
-
-def _parsed_json_text(text: str):
-    if text.count("[") + text.count("{") >= SERDE_RECURSION_LIMIT and nesting(text)[0] >= SERDE_RECURSION_LIMIT:
-        return _UNPARSED  # 127 levels parse, 128 do not
-    try:
-        parsed = json.loads(text, parse_float=_json_number, parse_int=_json_number, parse_constant=reject_constant,
-                            object_pairs_hook=_json_object)
-    except (ValueError, RecursionError):
-        return _UNPARSED
-    if "\\u" in text and has_lone_surrogate(parsed):
-        return _UNPARSED  # serde_json refuses a lone surrogate escape
-    return parsed
-
-
-def _json_value(value):
-    """A parsed body value in the form _parsed_json_text gives a text (a float by its shortest spelling)."""
-    if isinstance(value, dict):
-        return ("obj", tuple((k, _json_value(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return [_json_value(v) for v in value]
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _json_number(repr(value))
-    return value  # a string, true, false or null
-
-
-def _canonical(value):
-    """A value whose repr is the same for equal JSON values (object keys in any order)."""
-    if isinstance(value, dict):
-        return tuple(sorted((k, _canonical(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return tuple(_canonical(v) for v in value)
-    return value
-
-
-def call_contents(items, compared: dict[str, tuple[str, tuple[str, ...], tuple, tuple[str, ...]]]):
-    """(call space, call_id, digest of the type and compared content) of every call item of ``items``."""
+def call_contents(items, compared: dict[str, Compared]):
+    """(call space, call_id, digest of the type and compared content, whether the release panics on it) of every
+    call item of ``items``."""
     for item in items:
         if not isinstance(item, dict):
             continue
@@ -396,12 +360,23 @@ def call_contents(items, compared: dict[str, tuple[str, tuple[str, ...], tuple, 
         call_id = item.get("call_id")
         if entry is None or not isinstance(call_id, str):
             continue
-        space, keys, marks, as_json = entry
-        content = _canonical(item) if keys == B.WHOLE_ITEM else [
-            json_text_identity(item, k) if k in as_json else item.get(k) for k in keys]
-        content = (content, [item.get(k) == v for k, v in marks])
+        limit = entry.summary_bytes
+        split = False
+        content: list = []
+        if entry.keys == B.WHOLE_ITEM:
+            whole, split = summary(item, limit, entry.f64) if limit else (repr(item), False)
+            content.append(whole)
+        else:
+            for k in entry.keys:
+                value: object = item.get(k)
+                if k in entry.as_json and limit:
+                    value, cut_inside = json_text_summary(item, k, limit, entry.f64)
+                    split = split or cut_inside
+                content.append(value)
+        seen = (kind, content, [item.get(k) == v for k, v in entry.marks])
         # A digest, not the value: memory per call stays small whatever the arguments hold.
-        yield space, call_id, hashlib.blake2b(repr((kind, content)).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        digest = hashlib.blake2b(repr(seen).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        yield entry.space, call_id, digest, entry.panics and split
 
 
 def check_metadata(ctx: Context, body, rid: str, pointer: str) -> None:

@@ -591,7 +591,15 @@ class LifecycleChecker:
         if summary is not None and not summary.release_sensitive:
             self._note_outputs(thread, items, summary)
         seen = self.call_contents
-        for space, call_id, digest in bodies.call_contents(items, self.compared_calls):
+        for space, call_id, digest, panics in bodies.call_contents(items, self.compared_calls):
+            if panics:
+                self.ctx.report(
+                    bodies.MODEL_ITEM,
+                    f"payload {rid}: call {call_id}'s summary is cut inside a UTF-8 character, on which this "
+                    f"release's reducer panics (model/bodies.py: SUMMARY_CUT_PANICS_UNTIL)",
+                    pointer=pointer,
+                )
+                return True
             key = (thread, space, call_id)
             before = seen.setdefault(key, digest)
             if before != digest:
