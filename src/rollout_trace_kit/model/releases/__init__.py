@@ -172,28 +172,34 @@ def build_table(records: dict[str, dict[str, Any]], versions: list[str]) -> list
     """Every release of ``versions``: probed, inferred from equal neighbours, or unknown."""
     everything = sorted(set(versions) | set(records), key=release_key)
     probed = [v for v in everything if v in records]
+    facts = {v: facts_of(records[v]) for v in probed}  # each record's once (every kit process builds the table)
     table = []
+    seen = 0  # probed releases before v (everything is in order)
     for v in everything:
         if v in records:
             table.append(Release(v, "probed", records[v]))
+            seen += 1
             continue
-        before = [p for p in probed if release_key(p) < release_key(v)]
-        after = [p for p in probed if release_key(p) > release_key(v)]
-        if before and after and facts_of(records[before[-1]]) == facts_of(records[after[0]]):
-            table.append(Release(v, "inferred", records[before[-1]], (before[-1], after[0])))
+        before = probed[seen - 1] if seen else ""
+        after = probed[seen] if seen < len(probed) else ""
+        if before and after and facts[before] == facts[after]:
+            table.append(Release(v, "inferred", records[before], (before, after)))
         else:
-            table.append(Release(v, "unknown", None, (before[-1] if before else "", after[0] if after else "")))
+            table.append(Release(v, "unknown", None, (before, after)))
     return table
 
 
 def epochs(table: list[Release]) -> list[Epoch]:
     """Runs of consecutive releases with equal facts (a run of unknown releases is one epoch)."""
     out: list[list[Release]] = []
+    last_facts = None
     for r in table:
-        if out and (out[-1][-1].status == "unknown") == (r.status == "unknown") and out[-1][-1].facts == r.facts:
+        facts = r.facts
+        if out and (out[-1][-1].status == "unknown") == (r.status == "unknown") and last_facts == facts:
             out[-1].append(r)
         else:
             out.append([r])
+        last_facts = facts
     return [Epoch(rs[0].version, rs[-1].version, tuple(rs)) for rs in out]
 
 
