@@ -237,8 +237,9 @@ def pretty(value: object) -> bytes:
     return dumps(value, indent=True)
 
 
-def ryu_float(x: float) -> str:
-    """``x`` as serde_json writes an f64 (ryu's shortest round-trip digits and layout)."""
+def ryu_float(x: float, signed_exponent: bool = False) -> str:
+    """``x`` as serde_json writes an f64 (ryu's shortest round-trip digits and layout); ``signed_exponent``:
+    ``1e+16``, ``1.5e-7``, as the reducers' call summaries of 0.125.0 and 0.135.0 spell it (measured)."""
     if x == 0:
         return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
     r = repr(x)
@@ -257,10 +258,9 @@ def ryu_float(x: float) -> str:
         body = f"{digits[:point]}.{digits[point:]}"
     elif -5 < point <= 0:
         body = "0." + "0" * -point + digits
-    elif length == 1:
-        body = f"{digits}e{point - 1}"
     else:
-        body = f"{digits[0]}.{digits[1:]}e{point - 1}"
+        exponent = f"e{point - 1:+d}" if signed_exponent else f"e{point - 1}"
+        body = f"{digits}{exponent}" if length == 1 else f"{digits[0]}.{digits[1:]}{exponent}"
     return sign + body
 
 

@@ -17,6 +17,7 @@ import json
 import math
 from typing import Iterator
 
+from ...compilers.canonical import ryu_float
 from ..lines import SERDE_RECURSION_LIMIT, has_lone_surrogate, nesting, reject_constant, serde_f64
 
 ABSENT = ("absent",)  # a compared key the item does not hold (not null)
@@ -43,29 +44,7 @@ _U64_MAX, _I64_MIN = 2**64 - 1, -(2**63)
 def ryu(f: float) -> str:
     """An f64 as serde_json writes it: ryu's format64 (``1.0``, ``1000000000000000.0``, ``0.00001``), its
     exponent signed (``1e+16``, ``1.5e-7``); a non-finite one as null."""
-    if not math.isfinite(f):
-        return "null"
-    if f == 0:
-        return "-0.0" if math.copysign(1.0, f) < 0 else "0.0"
-    text = repr(f)  # the shortest digits that read back, as ryu's
-    sign = "-" if text[0] == "-" else ""
-    mantissa, _, e = text.lstrip("-").partition("e")
-    whole, _, fraction = mantissa.partition(".")
-    digits = (whole + fraction).lstrip("0")
-    k = (int(e) if e else 0) - len(fraction) + len(digits) - len(digits.rstrip("0"))
-    digits = digits.rstrip("0")
-    length = len(digits)
-    kk = length + k  # 10^(kk-1) <= |f| < 10^kk
-    if 0 <= k and kk <= 16:
-        return f"{sign}{digits}{'0' * k}.0"
-    if 0 < kk <= 16:
-        return f"{sign}{digits[:kk]}.{digits[kk:]}"
-    if -5 < kk <= 0:
-        return f"{sign}0.{'0' * -kk}{digits}"
-    exponent = f"e{kk - 1:+d}"  # signed: 1e+16, 1e-7 (measured on 0.125.0 and 0.135.0)
-    if length == 1:
-        return f"{sign}{digits}{exponent}"
-    return f"{sign}{digits[0]}.{digits[1:]}{exponent}"
+    return ryu_float(f, signed_exponent=True) if math.isfinite(f) else "null"
 
 
 def number_f64(text: str) -> Number:
