@@ -325,6 +325,21 @@ CASES = [
     Case("prompt-fragments-with-trailing-text", ("v3",), with_prompt([B.PROMPT_HEAD, "]} x"]), frozenset({"BODY.PREPARED_PROMPT"})),
     Case("prompt-fragments-with-a-bare-key", ("v3",), with_prompt(['{input:[', "]}"]), frozenset({"BODY.PREPARED_PROMPT"})),
     Case("prompt-fragments-of-an-array", ("v3",), with_prompt(["[", "]"]), frozenset()),
+    # serde_json's syntax, not Python's: NaN and Infinity are not JSON; an integer of any length is
+    # (Python's json refuses one past 4,300 digits); a lone surrogate escape is read there (measured)
+    *(Case(f"prompt-fragments-holding-{name}", ("v3",), with_prompt([B.PROMPT_HEAD, f",{value}]," + B.PROMPT_TAIL]),
+           frozenset({"BODY.PREPARED_PROMPT"})) for name, value in (("nan", "NaN"), ("infinity", "Infinity"),
+                                                                     ("minus-infinity", "-Infinity"))),
+    Case("prompt-fragments-holding-a-5000-digit-integer", ("v3",),
+         with_prompt([B.PROMPT_HEAD, "," + "7" * 5000 + "]," + B.PROMPT_TAIL]), frozenset()),
+    Case("prompt-fragments-holding-1e400", ("v3",), with_prompt([B.PROMPT_HEAD, ",1e400]," + B.PROMPT_TAIL]), frozenset()),
+    Case("prompt-fragments-holding-a-lone-surrogate", ("v3",),
+         with_prompt([B.PROMPT_HEAD, ',"\\ud800"],' + B.PROMPT_TAIL]), frozenset()),
+    # deeper than Python's parser goes: 0.171.0 takes any depth there, and refuses what does not close
+    Case("prompt-fragments-nesting-5000-levels", ("v3",),
+         with_prompt([B.PROMPT_HEAD, "," + "[" * 5000 + "]" * 5000 + "]," + B.PROMPT_TAIL]), frozenset()),
+    Case("prompt-fragments-unclosed-5000-levels", ("v3",),
+         with_prompt([B.PROMPT_HEAD, "," + "[" * 5000 + "]," + B.PROMPT_TAIL]), frozenset({"BODY.PREPARED_PROMPT"})),
     Case("parts-on-a-request", ("v3",), with_prompt([], parts=1, parts_on="request_payload"), frozenset({"BODY.PREPARED_PROMPT"})),
     Case("empty-parts-on-a-request", ("v3",), with_prompt([], parts=0, parts_on="request_payload"), frozenset()),
     # class 6 (found by mutating real bundles): a payload the reducer opens whose body is JSON null

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from ...model import bodies as B
 from ..catalogue import R, invariant
 from ..context import Context
-from ..lines import python_loads
+from ..lines import json_syntax_problem, serde_syntax_loads
 from .call_summary import json_text_summary, summary
 
 THREAD_METADATA = invariant(
@@ -468,13 +468,17 @@ def check_fragments(ctx: Context, body, ref, pointer: str, what: str = "composit
         return
     # Each part is one JSON value (its record is checked on its own): a placeholder value in its
     # place tells whether the fragments around it make one JSON document.
+    text = B.splice(body, ["null"] * parts)
     try:
-        python_loads(B.splice(body, ["null"] * parts))
+        serde_syntax_loads(text)
+        problem = None
     except ValueError as e:
-        ctx.report(PREPARED_PROMPT, f"{what} payload {rid}: its fragments do not make JSON with its parts: {e}",
+        problem = str(e)
+    except RecursionError:  # 0.171.0 splices any depth (5,000 levels measured): the iterative scanner
+        problem = json_syntax_problem(text)
+    if problem is not None:
+        ctx.report(PREPARED_PROMPT, f"{what} payload {rid}: its fragments do not make JSON with its parts: {problem}",
                    pointer=pointer)
-    except RecursionError:
-        pass  # nested deeper than Python's parser goes; the nesting rules judge depth
 
 
 def check_tool_output_item(ctx: Context, body, ref, pointer: str, payload) -> None:
