@@ -48,6 +48,13 @@ def _tree_op(op):
     return apply
 
 
+# JSON texts a fragment may hold, by the edges where Python's json and serde_json part: constants
+# that are not JSON, an integer past 4,300 digits, beyond f64, a lone surrogate escape, nesting deeper
+# than Python's parser goes (closed and not), and a control character
+FRAGMENT_VALUES = ("NaN", "Infinity", "-Infinity", "9" * 4301, "1e400", '"\\ud800"', "[" * 3000 + "]" * 3000,
+                   "[" * 3000, '"\t"', '"a\u0000"', "null")
+
+
 def fragments(bundle, rng: random.Random) -> bool:
     """A prepared prompt's fragments (strings spliced around its parts into the request JSON)."""
     found = [(k, t) for k, _, t in _parsed_bodies(bundle, ("prepared_prompt",)) if isinstance(t, list) and t]
@@ -55,7 +62,7 @@ def fragments(bundle, rng: random.Random) -> bool:
         return False
     key, frags = rng.choice(found)
     i = rng.randrange(len(frags))
-    op = rng.randrange(7)
+    op = rng.randrange(8)
     if op == 0:
         del frags[i]
     elif op == 1:
@@ -69,8 +76,12 @@ def fragments(bundle, rng: random.Random) -> bool:
     elif op == 5:
         j = rng.randrange(len(frags))
         frags[i], frags[j] = frags[j], frags[i]
-    else:
+    elif op == 6:
         frags[i] = str(frags[i]) + " "  # whitespace: still splices into the same JSON
+    else:  # a value spliced in where one may stand (after "[" or ","), else before the fragment
+        literal = rng.choice(FRAGMENT_VALUES)
+        frag = str(frags[i])
+        frags[i] = frag + literal + "," if frag.endswith(("[", ",")) else literal + "," + frag
     set_body(bundle, key, jsontext.encode(frags))
     return True
 

@@ -18,6 +18,8 @@ I64_MAX, U64_MAX = 2**63 - 1, 2**64 - 1
 INT_EDGES: tuple[Any, ...] = (
     0, -1, 1, I64_MAX, I64_MAX + 1, U64_MAX, U64_MAX + 1, -(2**63), -(2**63) - 1, 2**53 + 1,
     Raw("1e400"), Raw("-0"), Raw("1.0"), Raw("1.5"), Raw("1E2"), Raw("-1e-400"), 0.5,
+    # not JSON, though Python's json reads them; an integer past Python's 4,300-digit limit
+    Raw("NaN"), Raw("Infinity"), Raw("-Infinity"), Raw("9" * 4301),
 )
 NEST_DEPTHS = (64, 100, 120, 124, 125, 126, 127, 128, 129, 130, 200, 600)
 UNKNOWN_KEYS = ("extra", "x_unknown", "_", "", "Type", "payload", "kind", "schema_version", "id")
