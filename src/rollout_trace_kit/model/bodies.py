@@ -268,6 +268,8 @@ ACTIVITY_KINDS: dict[str, tuple[str, ...] | None] = {
 # (AgentMessageInvocationArgs): "agent activity tool call {id} missing invocation payload",
 # "... missing function arguments", "parse agent activity tool call {id} arguments".
 ACTIVITY_READS_INVOCATION = ("started", "interacted")
+# read as a typed string field of the arguments (0.164.0, 0.169.0, 0.171.0, measured): a repeated key and a
+# lone surrogate in it fail; other keys are not typed (a number or a lone surrogate there passes)
 ACTIVITY_MESSAGE_KEY = "message"
 # Roots an agent path may have: "absolute agent paths must start with `/root` or be `/morpheus`".
 AGENT_PATH_ROOT = "/root"

@@ -9,14 +9,13 @@ checked here; the others only need to be JSON (rules/refs.py).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from typing import NamedTuple
 
 from ...model import bodies as B
 from ..catalogue import R, invariant
 from ..context import Context
-from ..lines import json_syntax_problem, serde_syntax_loads
+from ..lines import has_lone_surrogate, serde_text
 from .call_summary import json_text_summary, summary
 
 THREAD_METADATA = invariant(
@@ -213,11 +212,10 @@ def dispatch_problem(body, tool_name: str, arguments_read: bool = False) -> str 
     if not isinstance(payload, dict) or payload.get("type") != "function" or not isinstance(payload.get("arguments"), str):
         return "has no function payload with string arguments"
     if arguments_read:
-        try:
-            args = json.loads(payload["arguments"])
-        except (ValueError, RecursionError):
+        args, problem = serde_text(payload["arguments"])
+        if problem is not None:
             return "has arguments that are not JSON"
-        if not isinstance(args, dict) or B.DISPATCH_ARGUMENTS_KEY not in args:
+        if args is not None and (not isinstance(args, dict) or B.DISPATCH_ARGUMENTS_KEY not in args):
             return f"has arguments without {B.DISPATCH_ARGUMENTS_KEY}"
     return None
 
@@ -468,14 +466,7 @@ def check_fragments(ctx: Context, body, ref, pointer: str, what: str = "composit
         return
     # Each part is one JSON value (its record is checked on its own): a placeholder value in its
     # place tells whether the fragments around it make one JSON document.
-    text = B.splice(body, ["null"] * parts)
-    try:
-        serde_syntax_loads(text)
-        problem = None
-    except ValueError as e:
-        problem = str(e)
-    except RecursionError:  # 0.171.0 splices any depth (5,000 levels measured): the iterative scanner
-        problem = json_syntax_problem(text)
+    _, problem = serde_text(B.splice(body, ["null"] * parts))
     if problem is not None:
         ctx.report(PREPARED_PROMPT, f"{what} payload {rid}: its fragments do not make JSON with its parts: {problem}",
                    pointer=pointer)
@@ -605,12 +596,25 @@ def invocation_arguments_problem(body) -> str | None:
     args = payload.get("arguments") if isinstance(payload, dict) else None  # its type is not looked at (model)
     if not isinstance(args, str):
         return "missing function arguments"
-    try:
-        parsed = json.loads(args)
-    except (ValueError, RecursionError):
+    top: list = []  # the pairs of the outermost object: its hook call comes last
+
+    def pairs(kv):
+        top[:] = kv
+        return dict(kv)
+
+    parsed, problem = serde_text(args, object_pairs_hook=pairs)
+    if problem is not None:
         return "arguments are not JSON"
-    if not isinstance(parsed, dict) or not isinstance(parsed.get(B.ACTIVITY_MESSAGE_KEY), str):
+    if parsed is None:
+        return None  # deeper than Python's parser goes, its syntax sound: not judged further
+    message = parsed.get(B.ACTIVITY_MESSAGE_KEY) if isinstance(parsed, dict) else None
+    if not isinstance(message, str):
         return f"arguments hold no string {B.ACTIVITY_MESSAGE_KEY}"
+    # read as a typed field (B.ACTIVITY_MESSAGE_KEY's measurement): a repeat and a lone surrogate fail
+    if sum(k == B.ACTIVITY_MESSAGE_KEY for k, _ in top) > 1:
+        return f"arguments hold {B.ACTIVITY_MESSAGE_KEY} twice"
+    if has_lone_surrogate(message):
+        return f"arguments hold a {B.ACTIVITY_MESSAGE_KEY} with a lone surrogate"
     return None
 
 
