@@ -237,7 +237,8 @@ def page(doc: dict[str, Any] | None) -> str:
         "value": "envelope and event values: integer edges (i64, u64, f64), null against absent, escapes and "
                  "lone surrogates, nesting depth, duplicate keys, unknown keys, types",
         "body": "payload bodies per kind: prepared prompt fragments, model items (type, role, content), call "
-                "ids and other ids, and the value edits inside a body",
+                "ids and other ids, and the value edits inside a body and inside a JSON text a body's string holds "
+                "(a call's arguments)",
         "ref": "payload refs: id, kind, shard, capture, parts, path forms (trailing slash, `..`, absolute "
                "paths inside the bundle), conflicting refs",
         "store": "v3: the shard store's bytes (zstd frames, record headers, records, shard files); v1 and "

@@ -145,8 +145,30 @@ def identity(bundle, rng: random.Random, only: str | None = None) -> bool:
     return True
 
 
+def json_text(bundle, rng: random.Random) -> bool:
+    """A JSON text held in a body's string (a call's arguments, an invocation's): one value edit of
+    :mod:`.values` inside it, written back into the string. The other edits never reach inside."""
+    found = []
+    for key, _, tree in _parsed_bodies(bundle):
+        for p, v in walk(tree):
+            if isinstance(v, str) and v[:1] in ("{", "["):
+                try:
+                    found.append((key, tree, p, jsontext.loads_faithful(v)))
+                except ValueError:
+                    continue
+    if not found:
+        return False
+    key, tree, p, inner = rng.choice(found)
+    new = TREE_OPS[rng.choice(sorted(TREE_OPS))](inner, rng)
+    if new is None:
+        return False
+    set_body(bundle, key, jsontext.encode(put(tree, p, jsontext.dumps(new))))
+    return True
+
+
 MUTATORS = [
     *(Mutator(f"body.{name}", "body", _tree_op(op)) for name, op in TREE_OPS.items()),
+    Mutator("body.json_text", "body", json_text, weight=3),
     Mutator("body.fragments", "body", fragments, weight=3),
     Mutator("body.item", "body", item, weight=3),
     Mutator("body.call_id", "body", lambda b, rng: identity(b, rng, "call_id"), weight=3),
