@@ -114,7 +114,9 @@ AGENT_ACTIVITY = invariant(
     "string `event_id`, a UUID `agent_thread_id`, an `agent_path` under `/root` (or `/morpheus`), an i64 "
     "`occurred_at_ms` when present, `model`/`reasoning_effort` strings or null, and a `kind` that fits the call's "
     "tool kind; a `started` or `interacted` activity needs the call's invocation payload, whose `payload` has string "
-    "`arguments` (any `type`) holding a string `message` (model/bodies.py: ACTIVITY_KINDS).",
+    "`arguments` (any `type`) holding a string `message` (model/bodies.py: ACTIVITY_KINDS): JSON by serde_json's "
+    "syntax (no NaN or Infinity; integers of any length, any depth), `message` given once and without a lone "
+    "surrogate (ACTIVITY_MESSAGE_KEY).",
     v1=R, v2=R,
     source='"sub-agent activity {A} does not match tool call kind {K}", "agent activity tool call {id} missing '
     'invocation payload", "agent activity tool call {id} missing function arguments", "parse agent activity tool '
@@ -125,7 +127,8 @@ DISPATCH_INVOCATION = invariant(
     "BODY.DISPATCH_INVOCATION",
     "A write_stdin call's invocation payload, when present, is a dispatch payload: `tool_name` `write_stdin`, "
     "`tool_namespace` a string or null, `payload` `{\"type\": \"function\", \"arguments\": TEXT}`; up to 0.164.0 the "
-    "arguments a JSON object with a `session_id` (model/bodies.py: PARSED_INVOCATIONS).",
+    "arguments a JSON object with a `session_id` (model/bodies.py: PARSED_INVOCATIONS), by serde_json's syntax "
+    "(no NaN or Infinity; integers of any length, any depth).",
     v1=R, v2=R,
     source='"parse terminal invocation payload {id} as dispatch payload" (measured on 0.164.0, 0.169.0, 0.171.0: '
     "another tool's invocation, a custom payload, no tool_name)",
