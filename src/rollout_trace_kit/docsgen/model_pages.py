@@ -721,6 +721,22 @@ def bodies_page(dialects: list[Dialect]) -> str:
         out.append(indent(code_block("json", pretty(c.example)), "    ") + "\n")
         if c.source:
             out.append(f"*Source:* {md_inline(c.source)}\n")
+    out.append("## Tool call arguments {#tool-call-arguments}\n")
+    out.append(
+        "Where a reducer parses a call's `arguments` (a string holding JSON), it reads them by serde_json's syntax "
+        "(no `NaN` or `Infinity`; integers of any length; any depth) into a typed struct: each key below at most "
+        "once and of the type shown; other keys are ignored, repeated or not.\n"
+    )
+    takes = {"string": "string (no lone surrogate)", "number": "any number", "u64": "integer from 0 to 2^64 - 1"}
+    for title, fields in ((f"An agent activity's invocation ({', '.join(f'`{k}`' for k in B.ACTIVITY_READS_INVOCATION)})",
+                           B.ACTIVITY_ARGUMENT_FIELDS),
+                          (f"A `write_stdin` dispatch (up to Codex {B.DISPATCH_ARGUMENTS_UNTIL})", B.DISPATCH_ARGUMENT_FIELDS)):
+        out.append(f"**{title}:**\n")
+        out.append("| Key | Takes | Required |\n|---|---|---|")
+        for f in fields:
+            kinds = " or ".join(takes[k] for k in f.takes) + (" or null" if f.nullable else "")
+            out.append(f"| `{f.name}` | {kinds} | {'yes' if f.required else 'no'} |")
+        out.append("")
     out.append("## Model items {#model-items}\n")
     out.append(
         "The `input` of a request, the `output_items` of a response and the histories of a compaction checkpoint "

@@ -268,9 +268,25 @@ ACTIVITY_KINDS: dict[str, tuple[str, ...] | None] = {
 # (AgentMessageInvocationArgs): "agent activity tool call {id} missing invocation payload",
 # "... missing function arguments", "parse agent activity tool call {id} arguments".
 ACTIVITY_READS_INVOCATION = ("started", "interacted")
-# read as a typed string field of the arguments (0.164.0, 0.169.0, 0.171.0, measured): a repeated key and a
-# lone surrogate in it fail; other keys are not typed (a number or a lone surrogate there passes)
-ACTIVITY_MESSAGE_KEY = "message"
+
+
+@dataclass(frozen=True)
+class ArgumentField:
+    """A key of a tool call's JSON arguments that a reducer reads as a typed struct field (serde's derive):
+    given at most once, of one of ``takes``: "string" (no lone surrogate), "number" (any literal, 1e400
+    too) or "u64" (an integer literal from 0 to 2**64 - 1; 1.0 and 1e2 are not), or null when ``nullable``;
+    absent only when not ``required``. Keys no field names are ignored (repeats and surrogates included)."""
+
+    name: str
+    takes: tuple[str, ...]
+    required: bool = False
+    nullable: bool = False
+
+
+# The activity's arguments (AgentMessageInvocationArgs), measured on 0.164.0, 0.169.0 and 0.171.0: a
+# message given twice, holding a lone surrogate or not a string fails; other keys pass ("task_name": 5 too).
+ACTIVITY_ARGUMENT_FIELDS = (ArgumentField("message", ("string",), required=True),)
+ACTIVITY_MESSAGE_KEY = ACTIVITY_ARGUMENT_FIELDS[0].name
 # Roots an agent path may have: "absolute agent paths must start with `/root` or be `/morpheus`".
 AGENT_PATH_ROOT = "/root"
 AGENT_PATH_OTHER = "/morpheus"
@@ -291,10 +307,18 @@ PARSED_INVOCATIONS = {kind: kind for kind in TERMINAL_AT_DISPATCH_KINDS}
 # terminal operation (a runtime start then creates it), and 0.164.0 does not open the call's result
 # as it does a dispatched write_stdin's. Measured on 0.164.0, 0.169.0 and 0.171.0.
 DISPATCH_NAMESPACED_UNPARSED = True
-# Up to this release the reducer also parses the arguments: a JSON object with a `session_id`
-# (measured on 0.164.0; 0.169.0 and 0.171.0 take any arguments text).
+# Up to this release the reducer also parses the arguments (0.169.0 and 0.171.0 take any arguments text):
+# write_stdin's, measured on 0.125.0 and 0.164.0 (a session_id null, true, [1] or {} fails, "abc", 1.5 or
+# 1e400 passes; chars absent passes, null or 5 fails; yield_time_ms null passes, -1, 1.5, 1.0, 1e2, "1" or
+# 2**64 fails; a known key given twice fails, even as null twice).
 DISPATCH_ARGUMENTS_UNTIL = "0.164.0"
-DISPATCH_ARGUMENTS_KEY = "session_id"
+DISPATCH_ARGUMENT_FIELDS = (
+    ArgumentField("session_id", ("string", "number"), required=True),
+    ArgumentField("chars", ("string",)),
+    ArgumentField("yield_time_ms", ("u64",), nullable=True),
+    ArgumentField("max_output_tokens", ("u64",), nullable=True),
+)
+DISPATCH_ARGUMENTS_KEY = DISPATCH_ARGUMENT_FIELDS[0].name
 
 
 # The dispatch payload a terminal response (common.TERMINAL_RESPONSE_KINDS) may be instead of an exec end: an

@@ -215,11 +215,9 @@ def dispatch_problem(body, tool_name: str, arguments_read: bool = False) -> str 
     if not isinstance(payload, dict) or payload.get("type") != "function" or not isinstance(payload.get("arguments"), str):
         return "has no function payload with string arguments"
     if arguments_read:
-        args, problem = serde_text(payload["arguments"])
+        problem = typed_arguments_problem(payload["arguments"], B.DISPATCH_ARGUMENT_FIELDS)
         if problem is not None:
-            return "has arguments that are not JSON"
-        if args is not None and (not isinstance(args, dict) or B.DISPATCH_ARGUMENTS_KEY not in args):
-            return f"has arguments without {B.DISPATCH_ARGUMENTS_KEY}"
+            return f"has arguments that {problem}"
     return None
 
 
@@ -599,25 +597,50 @@ def invocation_arguments_problem(body) -> str | None:
     args = payload.get("arguments") if isinstance(payload, dict) else None  # its type is not looked at (model)
     if not isinstance(args, str):
         return "missing function arguments"
+    problem = typed_arguments_problem(args, B.ACTIVITY_ARGUMENT_FIELDS)
+    return None if problem is None else f"arguments that {problem}"
+
+
+_U64_MAX = 2**64 - 1
+
+
+def _takes(field: B.ArgumentField, value) -> bool:
+    if value is None:
+        return field.nullable
+    if isinstance(value, str):
+        return "string" in field.takes and not has_lone_surrogate(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False  # true, false, an array, an object
+    if "number" in field.takes:
+        return True
+    return "u64" in field.takes and isinstance(value, int) and 0 <= value <= _U64_MAX
+
+
+def typed_arguments_problem(text: str, fields: tuple[B.ArgumentField, ...]) -> str | None:
+    """What in a tool call's JSON arguments ``text`` fails the reducers' typed read of ``fields``
+    (model/bodies.py: ArgumentField), as the end of a sentence ("... that are not JSON"), or None."""
     top: list = []  # the pairs of the outermost object: its hook call comes last
 
     def pairs(kv):
         top[:] = kv
         return dict(kv)
 
-    parsed, problem = serde_text(args, object_pairs_hook=pairs)
+    parsed, problem = serde_text(text, object_pairs_hook=pairs)
     if problem is not None:
-        return "arguments are not JSON"
+        return "are not JSON"
     if parsed is None:
         return None  # deeper than Python's parser goes, its syntax sound: not judged further
-    message = parsed.get(B.ACTIVITY_MESSAGE_KEY) if isinstance(parsed, dict) else None
-    if not isinstance(message, str):
-        return f"arguments hold no string {B.ACTIVITY_MESSAGE_KEY}"
-    # read as a typed field (B.ACTIVITY_MESSAGE_KEY's measurement): a repeat and a lone surrogate fail
-    if sum(k == B.ACTIVITY_MESSAGE_KEY for k, _ in top) > 1:
-        return f"arguments hold {B.ACTIVITY_MESSAGE_KEY} twice"
-    if has_lone_surrogate(message):
-        return f"arguments hold a {B.ACTIVITY_MESSAGE_KEY} with a lone surrogate"
+    if not isinstance(parsed, dict):
+        return "are not a JSON object"
+    for f in fields:
+        given = [v for k, v in top if k == f.name]
+        if not given:
+            if f.required:
+                return f"hold no {f.name}"
+        elif len(given) > 1:
+            return f"hold {f.name} twice"
+        elif not _takes(f, given[0]):
+            return f"hold a {f.name} that is not {' or '.join(f.takes)}{' or null' if f.nullable else ''}"
     return None
 
 
