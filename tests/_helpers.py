@@ -74,3 +74,17 @@ def real_reduce(release: str, bundle: Path, tmp_path: Path):
     if binary is None:
         pytest.fail(f"could not install Codex {release} from npm")
     return trace_reduce(binary, bundle, tmp_path / "state.json", timeout=120)
+
+
+def as_release_writes(build, release: str):
+    """``build(dialect)`` (a Bundle) in the dialect ``release`` writes (config.dialect_for_release), ending
+    with the terminal event its reducer knows: rollout_ended where it knows no recording_completed (0.165.0,
+    0.166.0: the release records' reducer_variants)."""
+    from rollout_trace_kit.config import dialect_for_release
+    from rollout_trace_kit.model import releases
+
+    bundle = build(dialect_for_release(release))
+    if "recording_completed" not in (releases.release(release).reducer_variants or ()):
+        bundle.lines = [line.replace(b'{"type":"recording_completed"}', b'{"type":"rollout_ended","status":"completed"}')
+                        for line in bundle.lines]
+    return bundle

@@ -13,10 +13,7 @@ from typing import Any
 
 import pytest
 
-from rollout_trace_kit.model import releases
-from rollout_trace_kit.model.types import release_key
-
-from ._helpers import real_reduce, reducer_errors
+from ._helpers import as_release_writes, real_reduce, reducer_errors
 from .test_reducer_verdicts_bodies import ALL, USER, Case, call, verdict_tests, with_items
 
 ABSENT = object()
@@ -230,13 +227,9 @@ SUMMARY_PARAMS = [pytest.param(items, release, _expected(errors, release), id=f"
 def summary_bundle(items: list, release: str, directory: Path) -> Path:
     """A request of a user message and ``items`` (those after RESPONSE its response's), as ``release`` writes it
     (v2 before 0.167: rollout_ended)."""
-    dialect = "v1" if release_key(release) < release_key("0.165.0") else "v3" if release == "0.171.0" else "v2"
     cut = items.index(RESPONSE) if RESPONSE in items else len(items)
-    bundle = with_items([USER, *items[:cut]], items[cut + 1:] if cut < len(items) else None)(dialect)
-    if "recording_completed" not in (releases.release(release).reducer_variants or ()):  # 0.165.0, 0.166.0
-        bundle.lines = [line.replace(b'{"type":"recording_completed"}', b'{"type":"rollout_ended","status":"completed"}')
-                        for line in bundle.lines]
-    return bundle.write(directory)
+    build = with_items([USER, *items[:cut]], items[cut + 1:] if cut < len(items) else None)
+    return as_release_writes(build, release).write(directory)
 
 
 @pytest.mark.parametrize("items,release,expected", SUMMARY_PARAMS)

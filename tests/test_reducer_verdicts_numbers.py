@@ -20,11 +20,9 @@ from typing import Callable
 import pytest
 
 from rollout_trace_kit.bundle import Bundle
-from rollout_trace_kit.model import releases
-from rollout_trace_kit.model.types import release_key
 from rollout_trace_kit.store.shards import compress_records, read_records
 
-from ._helpers import real_reduce, reducer_errors
+from ._helpers import as_release_writes, real_reduce, reducer_errors
 from .test_reducer_verdicts_bodies import (
     ALL, ROOT, TURN, USER, Case, Payloads, inference, minimal, tool_started, turn, verdict_tests, with_exec,
 )
@@ -168,13 +166,10 @@ OLDER = [  # (shape, literal, release, expected errors): epoch readers on either
       for shape in ("event-payload", "request", "protocol-event") for release in ("0.165.0", "0.166.0", "0.167.2")),
 ]
 PARAMS = [pytest.param(s, n, r, e, id=f"{s}-{n}-{r}") for s, n, r, e in OLDER]
+
+
 def older_bundle(shape: str, literal: str, release: str, directory) -> Path:
-    dialect = "v1" if release_key(release) < release_key("0.165.0") else "v2"
-    b = SHAPES[shape]({**LITERALS, **NEAR_MAX}[literal])(dialect)
-    if "recording_completed" not in (releases.release(release).reducer_variants or ()):  # 0.165.0, 0.166.0
-        b.lines = [line.replace(b'{"type":"recording_completed"}', b'{"type":"rollout_ended","status":"completed"}')
-                   for line in b.lines]
-    return b.write(directory)
+    return as_release_writes(SHAPES[shape]({**LITERALS, **NEAR_MAX}[literal]), release).write(directory)
 
 
 @pytest.mark.parametrize("shape,literal,release,expected", PARAMS)

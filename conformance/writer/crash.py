@@ -12,8 +12,6 @@ from __future__ import annotations
 import shutil
 import time
 
-import orjson
-
 from ...model.common import EnvelopeKey as E
 from ...validate import Severity
 from . import checks as C
@@ -26,7 +24,7 @@ from .process import WriterDied, WriterTimeout
 from .scripts import Script
 from .session import Config, Session
 from .validation import validator_findings
-from .wide import dumps as wide_dumps, loads as wide_loads
+from .wide import loads as wide_loads
 from .workdir import safe_name, workdir
 
 
@@ -66,7 +64,7 @@ def run_crash(config: Config, script: Script, k: int, mode: str = "after", delay
             inflight = k + 1
             req = session.build_request(inflight, script.ops[inflight])
             try:
-                session.send(req, wide=script.ops[inflight].wide)
+                sent = session.send(req, wide=script.ops[inflight].wide)
             except (WriterDied, WriterTimeout) as e:
                 f.add(C.PROTOCOL, f"op {inflight} ({req['cmd']}): {e}", inflight)
                 return f.done()
@@ -74,7 +72,7 @@ def run_crash(config: Config, script: Script, k: int, mode: str = "after", delay
                 time.sleep(delay)
             if script.ops[inflight].cmd == "append_event":
                 session.sent_events.append((inflight, {"context": req["context"], "payload": req[E.PAYLOAD]}))
-                extra = len((wide_dumps if script.ops[inflight].wide else orjson.dumps)(req)) + 1
+                extra = sent + 1  # the request's line, its newline included
         assert session.proc is not None  # open() started the writer
         session.proc.kill()
         check_crash_state(session, f, k, inflight, extra)

@@ -78,13 +78,14 @@ class Session:
             return f"the writer does not write dialect {self.script.dialect} (it announces {announced})"
         return None
 
-    def send(self, req: dict, timeout: float | None = None, wide: bool = False) -> None:
-        """Write one request; its answer may be at most about twice its size. ``wide``: it holds what
-        orjson cannot write (its operation's Op.wide), written by wide.dumps."""
+    def send(self, req: dict, timeout: float | None = None, wide: bool = False) -> int:
+        """Write one request and return its size in bytes; its answer may be at most about twice that.
+        ``wide``: it holds what orjson cannot write (its operation's Op.wide), written by wide.dumps."""
         assert self.proc is not None
         data = wide_dumps(req) if wide else orjson.dumps(req)
         self.proc.max_answer = 2 * len(data) + ANSWER_SLACK
         self.proc.send(data, timeout or self.config.timeout)
+        return len(data)
 
     def request(self, req: dict, op: int | None, timeout: float | None = None, wide: bool = False) -> dict | None:
         """Send, await and check one answer; None after a protocol failure (already reported)."""

@@ -16,6 +16,7 @@ from ..model.types import (
     ArrayOf,
     Bool,
     Dialect,
+    INT_RANGES,
     Field,
     Int,
     Layout,
@@ -686,6 +687,15 @@ def body_anchor(c) -> str:
     return "body-" + re.sub(r"[^a-z0-9]+", "-", c.where[0].lower()).strip("-")
 
 
+def _power_text(n: int) -> str:
+    """An integer range's end as the docs write it: 0, 2^64 - 1, -2^63."""
+    if n in (0, -1, 1):
+        return str(n)
+    if n < 0:
+        return f"-2^{(-n).bit_length() - 1}"
+    return f"2^{n.bit_length()} - 1"
+
+
 def bodies_page(dialects: list[Dialect]) -> str:
     """What each payload kind's body holds for the reducers (``model/bodies.py``), with an example."""
     from ..model import bodies as B
@@ -727,7 +737,8 @@ def bodies_page(dialects: list[Dialect]) -> str:
         "(no `NaN` or `Infinity`; integers of any length; any depth) into a typed struct: each key below at most "
         "once and of the type shown; other keys are ignored, repeated or not.\n"
     )
-    takes = {"string": "string (no lone surrogate)", "number": "any number", "u64": "integer from 0 to 2^64 - 1"}
+    takes = {B.ARGUMENT_STRING: "string (no lone surrogate)", B.ARGUMENT_NUMBER: "any number",
+             **{t: f"integer from {_power_text(lo)} to {_power_text(hi)}" for t, (lo, hi) in INT_RANGES.items()}}
     for title, fields in ((f"An agent activity's invocation ({', '.join(f'`{k}`' for k in B.ACTIVITY_READS_INVOCATION)})",
                            B.ACTIVITY_ARGUMENT_FIELDS),
                           (f"A `write_stdin` dispatch (up to Codex {B.DISPATCH_ARGUMENTS_UNTIL})", B.DISPATCH_ARGUMENT_FIELDS)):

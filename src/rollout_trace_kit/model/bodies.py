@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .common import TERMINAL_AT_DISPATCH_KINDS
+from .types import INT_RANGES
 
 # -- model items ------------------------------------------------------------------------
 
@@ -270,23 +271,32 @@ ACTIVITY_KINDS: dict[str, tuple[str, ...] | None] = {
 ACTIVITY_READS_INVOCATION = ("started", "interacted")
 
 
+# What an ArgumentField takes, besides an integer of a Rust type (model.types.INT_RANGES: an integer literal
+# in its range; 1.0 and 1e2 are not integers): a string without a lone surrogate, or any number (1e400 too).
+ARGUMENT_STRING, ARGUMENT_NUMBER = "string", "number"
+
+
 @dataclass(frozen=True)
 class ArgumentField:
     """A key of a tool call's JSON arguments that a reducer reads as a typed struct field (serde's derive):
-    given at most once, of one of ``takes``: "string" (no lone surrogate), "number" (any literal, 1e400
-    too) or "u64" (an integer literal from 0 to 2**64 - 1; 1.0 and 1e2 are not), or null when ``nullable``;
-    absent only when not ``required``. Keys no field names are ignored (repeats and surrogates included)."""
+    given at most once, of one of ``takes`` (ARGUMENT_STRING, ARGUMENT_NUMBER or an INT_RANGES type), or null
+    when ``nullable``; absent only when not ``required``. Keys no field names are ignored (repeats and
+    surrogates included)."""
 
     name: str
     takes: tuple[str, ...]
     required: bool = False
     nullable: bool = False
 
+    def __post_init__(self) -> None:
+        unknown = set(self.takes) - {ARGUMENT_STRING, ARGUMENT_NUMBER, *INT_RANGES}
+        if unknown:
+            raise ValueError(f"ArgumentField {self.name}: takes {sorted(unknown)}, which the model does not know")
+
 
 # The activity's arguments (AgentMessageInvocationArgs), measured on 0.164.0, 0.169.0 and 0.171.0: a
 # message given twice, holding a lone surrogate or not a string fails; other keys pass ("task_name": 5 too).
-ACTIVITY_ARGUMENT_FIELDS = (ArgumentField("message", ("string",), required=True),)
-ACTIVITY_MESSAGE_KEY = ACTIVITY_ARGUMENT_FIELDS[0].name
+ACTIVITY_ARGUMENT_FIELDS = (ArgumentField("message", (ARGUMENT_STRING,), required=True),)
 # Roots an agent path may have: "absolute agent paths must start with `/root` or be `/morpheus`".
 AGENT_PATH_ROOT = "/root"
 AGENT_PATH_OTHER = "/morpheus"
@@ -313,12 +323,11 @@ DISPATCH_NAMESPACED_UNPARSED = True
 # 2**64 fails; a known key given twice fails, even as null twice).
 DISPATCH_ARGUMENTS_UNTIL = "0.164.0"
 DISPATCH_ARGUMENT_FIELDS = (
-    ArgumentField("session_id", ("string", "number"), required=True),
-    ArgumentField("chars", ("string",)),
+    ArgumentField("session_id", (ARGUMENT_STRING, ARGUMENT_NUMBER), required=True),
+    ArgumentField("chars", (ARGUMENT_STRING,)),
     ArgumentField("yield_time_ms", ("u64",), nullable=True),
     ArgumentField("max_output_tokens", ("u64",), nullable=True),
 )
-DISPATCH_ARGUMENTS_KEY = DISPATCH_ARGUMENT_FIELDS[0].name
 
 
 # The dispatch payload a terminal response (common.TERMINAL_RESPONSE_KINDS) may be instead of an exec end: an

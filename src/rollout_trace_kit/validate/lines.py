@@ -530,7 +530,7 @@ def _contains_lone_surrogate(obj) -> bool:
         elif isinstance(o, dict):
             stack.extend(o.keys())
             stack.extend(o.values())
-        elif isinstance(o, (list, tuple)):  # tuples: the call-argument identity's objects (rules/bodies.py)
+        elif isinstance(o, list):
             stack.extend(o)
     return False
 

@@ -13,6 +13,7 @@ import re
 from typing import NamedTuple
 
 from ...model import bodies as B
+from ...model.types import INT_RANGES
 from ..catalogue import R, invariant
 from ..context import Context
 from ..lines import has_lone_surrogate, serde_text
@@ -116,7 +117,7 @@ AGENT_ACTIVITY = invariant(
     "tool kind; a `started` or `interacted` activity needs the call's invocation payload, whose `payload` has string "
     "`arguments` (any `type`) holding a string `message` (model/bodies.py: ACTIVITY_KINDS): JSON by serde_json's "
     "syntax (no NaN or Infinity; integers of any length, any depth), `message` given once and without a lone "
-    "surrogate (ACTIVITY_MESSAGE_KEY).",
+    "surrogate (ACTIVITY_ARGUMENT_FIELDS).",
     v1=R, v2=R,
     source='"sub-agent activity {A} does not match tool call kind {K}", "agent activity tool call {id} missing '
     'invocation payload", "agent activity tool call {id} missing function arguments", "parse agent activity tool '
@@ -601,19 +602,17 @@ def invocation_arguments_problem(body) -> str | None:
     return None if problem is None else f"arguments that {problem}"
 
 
-_U64_MAX = 2**64 - 1
-
-
 def _takes(field: B.ArgumentField, value) -> bool:
     if value is None:
         return field.nullable
     if isinstance(value, str):
-        return "string" in field.takes and not has_lone_surrogate(value)
+        return B.ARGUMENT_STRING in field.takes and not has_lone_surrogate(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False  # true, false, an array, an object
-    if "number" in field.takes:
+    if B.ARGUMENT_NUMBER in field.takes:
         return True
-    return "u64" in field.takes and isinstance(value, int) and 0 <= value <= _U64_MAX
+    return isinstance(value, int) and any(INT_RANGES[t][0] <= value <= INT_RANGES[t][1]
+                                          for t in field.takes if t in INT_RANGES)
 
 
 def typed_arguments_problem(text: str, fields: tuple[B.ArgumentField, ...]) -> str | None:

@@ -18,6 +18,7 @@ import math
 from typing import Iterator
 
 from ...compilers.canonical import ryu_float
+from ...model.types import JSON_INTEGERS
 from ..lines import SERDE_RECURSION_LIMIT, has_lone_surrogate, nesting, reject_constant, serde_f64
 
 ABSENT = ("absent",)  # a compared key the item does not hold (not null)
@@ -38,7 +39,7 @@ def number(text: str) -> Number:
     return Number("0" if text == "-0" else mantissa + e + exponent)
 
 
-_U64_MAX, _I64_MIN = 2**64 - 1, -(2**63)
+_I64_MIN, _U64_MAX = JSON_INTEGERS  # what serde_json keeps as an integer without arbitrary precision
 
 
 def ryu(f: float) -> str:
