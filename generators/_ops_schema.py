@@ -225,6 +225,21 @@ def _variant_index(bundle, dialect, rnd):
     return result(ed, "EVENT.VARIANT_INDEX", i)
 
 
+@corruption("KIT.SEQUENCE_FORM", "An event's payload is written in serde's sequence form (the array of its values, "
+            "the tag first), which the reducers read and the kit declines to judge.")
+def _sequence_form(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    i = quiet_line(ed, rnd)
+    if i is None:
+        return None
+    event = dict(ed.event(i))
+    seq = event[E.SEQ]
+    event[E.PAYLOAD] = list(event[E.PAYLOAD].values())
+    ed.replace_raw(i, orjson.dumps(event))
+    # the kit reads nothing of a declined line: the payload its ref named is left unreferenced
+    return result(ed, "KIT.SEQUENCE_FORM", i, seq=seq, also=("REF.ORPHAN",))
+
+
 @corruption("EVENT.UNKNOWN_KEY", "An event carries a key its dialect does not define (serde ignores it).", edits_store=None)
 def _unknown_key(bundle, dialect, rnd):
     ed = Editor(bundle, dialect)

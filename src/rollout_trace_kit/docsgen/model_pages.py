@@ -735,7 +735,11 @@ def bodies_page(dialects: list[Dialect]) -> str:
     out.append(
         "Where a reducer parses a call's `arguments` (a string holding JSON), it reads them by serde_json's syntax "
         "(no `NaN` or `Infinity`; integers of any length; any depth) into a typed struct: each key below at most "
-        "once and of the type shown; other keys are ignored, repeated or not.\n"
+        "once and of the type shown; other keys are ignored, repeated or not. `-0` is read as a float, so it is no "
+        "integer, and a number beyond f64 (`1e400`) fails where the release reads numbers without arbitrary "
+        "precision (those of [`RELEASE.NUMBER_RANGE`](invariants.md#release-number-range))."
+        + (" The struct may also be a JSON array holding every key's value in the table's order and nothing more "
+           "(`[\"x\"]` for an agent activity)." if B.ARGUMENTS_AS_ARRAY else "") + "\n"
     )
     takes = {B.ARGUMENT_STRING: "string (no lone surrogate)", B.ARGUMENT_NUMBER: "any number",
              **{t: f"integer from {_power_text(lo)} to {_power_text(hi)}" for t, (lo, hi) in INT_RANGES.items()}}

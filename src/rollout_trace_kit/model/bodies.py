@@ -272,8 +272,16 @@ ACTIVITY_READS_INVOCATION = ("started", "interacted")
 
 
 # What an ArgumentField takes, besides an integer of a Rust type (model.types.INT_RANGES: an integer literal
-# in its range; 1.0 and 1e2 are not integers): a string without a lone surrogate, or any number (1e400 too).
+# in its range; 1.0, 1e2 and -0 are not integers: serde_json reads `-0` as the float -0.0, "invalid type:
+# floating point `-0.0`, expected u64" on 0.125.0 and 0.164.0): a string without a lone surrogate, or any
+# number; one beyond f64 (1e400, 400 digits) only where the release reads numbers with arbitrary precision
+# (0.125.0 refuses `"session_id":1e400`, 0.164.0 takes it: release data reducer.number_range).
 ARGUMENT_STRING, ARGUMENT_NUMBER = "string", "number"
+# serde's derived struct is also read from a JSON array: the fields' values in their order, every field given
+# (one an object may leave out too) and no more. Measured on 0.164.0, 0.169.0 and 0.171.0 for the activity
+# (["x"] passes; [], ["x",1], [5], [null] fail) and on 0.125.0 and 0.164.0 for write_stdin ([1,"x",null,null]
+# and ["s","x",5,6] pass; [1,"x",null], five values, [null,"x",null,null] and [1,"x",-0,null] fail).
+ARGUMENTS_AS_ARRAY = True
 
 
 @dataclass(frozen=True)
@@ -319,8 +327,8 @@ PARSED_INVOCATIONS = {kind: kind for kind in TERMINAL_AT_DISPATCH_KINDS}
 DISPATCH_NAMESPACED_UNPARSED = True
 # Up to this release the reducer also parses the arguments (0.169.0 and 0.171.0 take any arguments text):
 # write_stdin's, measured on 0.125.0 and 0.164.0 (a session_id null, true, [1] or {} fails, "abc", 1.5 or
-# 1e400 passes; chars absent passes, null or 5 fails; yield_time_ms null passes, -1, 1.5, 1.0, 1e2, "1" or
-# 2**64 fails; a known key given twice fails, even as null twice).
+# -0 passes, 1e400 too on 0.164.0; chars absent passes, null or 5 fails; yield_time_ms null passes, -1, 1.5, 1.0, 1e2, "1" or
+# 2**64 or -0 fails; a known key given twice fails, even as null twice).
 DISPATCH_ARGUMENTS_UNTIL = "0.164.0"
 DISPATCH_ARGUMENT_FIELDS = (
     ArgumentField("session_id", (ARGUMENT_STRING, ARGUMENT_NUMBER), required=True),

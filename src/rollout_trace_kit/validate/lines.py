@@ -272,13 +272,17 @@ def _serde_int(literal: str):
     return int(literal)
 
 
-def serde_syntax_loads(text: str, **options):
+def serde_syntax_loads(text: str, typed_numbers: bool = False, **options):
     """``text`` parsed if serde_json's syntax takes it, else ValueError: an integer literal of any length
     (past Python's digit limit: the stand-in), NaN and Infinity refused (json.loads takes them). Measured
     on 0.171.0's prepared prompt fragments (tests/test_reducer_verdicts_bodies.py); json.loads also takes a
-    lone surrogate escape there, as 0.171.0 does. RecursionError past Python's parser's depth."""
+    lone surrogate escape there, as 0.171.0 does. RecursionError past Python's parser's depth.
+    ``typed_numbers``: numbers as serde_json reads them into a typed field: `-0` as the float -0.0, a
+    literal its f64 parse refuses as an infinity (_serde_float)."""
     huge = _HUGE_DIGITS.search(text) is not None
-    return json.loads(text, parse_int=_serde_int if huge else None, parse_constant=reject_constant, **options)
+    wide = typed_numbers and OVERFLOW_LITERAL.search(text) is not None
+    return json.loads(text, parse_int=_serde_int if huge or (typed_numbers and "-0" in text) else None,
+                      parse_float=_serde_float if wide else None, parse_constant=reject_constant, **options)
 
 
 def serde_text(text: str, **options) -> tuple[object, str | None]:
@@ -513,6 +517,42 @@ def json_syntax_problem(text: str) -> str | None:
     if text[pos:].strip(" \t\r\n"):
         return f"trailing characters at {pos}"
     return None
+
+
+def top_level_members(text: str) -> tuple[str, list]:
+    """The outermost value of a JSON text whose syntax holds (json_syntax_problem): ("object", [(key, value
+    text), ...]), ("array", [value text, ...]) or ("scalar", []). Iterative: any depth."""
+    m = _TOKEN.match(text)
+    if m is None or m.group(4) not in ("[", "{"):
+        return "scalar", []
+    kind = "object" if m.group(4) == "{" else "array"
+    members: list = []
+    depth, pos, key, start = 1, m.end(), None, -1
+    while depth:
+        m = _TOKEN.match(text, pos)
+        assert m is not None, "top_level_members wants a text whose syntax holds"
+        string, punct = m.group(1), m.group(4)
+        first = m.start(m.lastindex or 0)  # the token, past the whitespace before it
+        if depth == 1 and punct in (",", "]", "}"):
+            if start >= 0:
+                value = text[start:first].rstrip(" \t\r\n")
+                members.append((key, value) if kind == "object" else value)
+            key, start = None, -1
+            if punct != ",":
+                break
+        elif depth == 1 and punct == ":":
+            pass
+        elif depth == 1 and kind == "object" and key is None and string is not None:
+            key = json.loads(string)
+        else:
+            if depth == 1 and start < 0:
+                start = first
+            if punct in ("[", "{"):
+                depth += 1
+            elif punct in ("]", "}"):
+                depth -= 1
+        pos = m.end()
+    return kind, members
 
 
 def _just_opened(text: str, close: int) -> bool:

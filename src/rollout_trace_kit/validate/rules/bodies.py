@@ -16,7 +16,7 @@ from ...model import bodies as B
 from ...model.types import INT_RANGES
 from ..catalogue import R, invariant
 from ..context import Context
-from ..lines import has_lone_surrogate, serde_text
+from ..lines import has_lone_surrogate, holds_overflow, serde_syntax_loads, serde_text, top_level_members
 from .call_summary import json_text_summary, summary
 
 THREAD_METADATA = invariant(
@@ -202,8 +202,9 @@ def namespaced(body) -> bool:
     return B.DISPATCH_NAMESPACED_UNPARSED and isinstance(body, dict) and isinstance(body.get(B.INVOCATION_NAMESPACE), str)
 
 
-def dispatch_problem(body, tool_name: str, arguments_read: bool = False) -> str | None:
-    """Why the reducer cannot parse an invocation ``body`` as the dispatch payload of ``tool_name``, or None."""
+def dispatch_problem(body, tool_name: str, arguments_read: bool = False, f64: bool = False) -> str | None:
+    """Why the reducer cannot parse an invocation ``body`` as the dispatch payload of ``tool_name``, or None
+    (``arguments_read``: dispatch_arguments_read; ``f64``: numbers_as_f64)."""
     if not isinstance(body, dict):
         return "is not an object"
     if namespaced(body):
@@ -216,7 +217,7 @@ def dispatch_problem(body, tool_name: str, arguments_read: bool = False) -> str 
     if not isinstance(payload, dict) or payload.get("type") != "function" or not isinstance(payload.get("arguments"), str):
         return "has no function payload with string arguments"
     if arguments_read:
-        problem = typed_arguments_problem(payload["arguments"], B.DISPATCH_ARGUMENT_FIELDS)
+        problem = typed_arguments_problem(payload["arguments"], B.DISPATCH_ARGUMENT_FIELDS, f64)
         if problem is not None:
             return f"has arguments that {problem}"
     return None
@@ -333,17 +334,23 @@ class Compared(NamedTuple):
     f64: bool  # the release's serde_json reads numbers as u64, i64 or f64 (no arbitrary precision)
 
 
+def numbers_as_f64(release: str) -> bool:
+    """Whether ``release``'s serde_json reads numbers as u64, i64 or f64 (no arbitrary precision): one build,
+    so a release that refuses 1e400 in a body (release data reducer.number_range) does so everywhere."""
+    from ...model.releases import NUMBER_IN_PAYLOAD_BODY, release as release_record
+    from .release import number_range
+
+    record = release_record(release)
+    return record is not None and record.record is not None and bool(number_range(record).get(NUMBER_IN_PAYLOAD_BODY))
+
+
 def compared_call_content(release: str) -> dict[str, Compared]:
     """Call item type -> how ``release``'s reducer compares its content when a call id of its space comes again."""
-    from ...model.releases import NUMBER_IN_PAYLOAD_BODY, release as release_record
     from ...model.types import release_key
-    from .release import number_range
 
     key = release_key(release)
     panics = key <= release_key(B.SUMMARY_CUT_PANICS_UNTIL)
-    record = release_record(release)
-    # one serde_json build: a release that refuses 1e400 in a body has no arbitrary precision (measured alike)
-    f64 = record is not None and record.record is not None and bool(number_range(record).get(NUMBER_IN_PAYLOAD_BODY))
+    f64 = numbers_as_f64(release)
     return {t.tag: Compared(t.call_space, t.call_content, t.call_equals, t.call_content_json, t.summary_bytes, panics, f64)
             for t in B.ITEM_TYPES
             if t.call_content and (t.call_content_until is None or key <= release_key(t.call_content_until))}
@@ -591,56 +598,80 @@ def activity_reads_invocation(body) -> bool:
     return body.get("kind") in B.ACTIVITY_READS_INVOCATION
 
 
-def invocation_arguments_problem(body) -> str | None:
+def invocation_arguments_problem(body, f64: bool = False) -> str | None:
     """Why an agent activity's invocation body has no function arguments with a string message, or None.
-    ``body`` is the parsed invocation payload (NULL for a JSON null body)."""
+    ``body`` is the parsed invocation payload (NULL for a JSON null body); ``f64``: numbers_as_f64."""
     payload = body.get(B.INVOCATION_PAYLOAD) if isinstance(body, dict) else None
     args = payload.get("arguments") if isinstance(payload, dict) else None  # its type is not looked at (model)
     if not isinstance(args, str):
         return "missing function arguments"
-    problem = typed_arguments_problem(args, B.ACTIVITY_ARGUMENT_FIELDS)
+    problem = typed_arguments_problem(args, B.ACTIVITY_ARGUMENT_FIELDS, f64)
     return None if problem is None else f"arguments that {problem}"
 
 
-def _takes(field: B.ArgumentField, value) -> bool:
+def _takes(field: B.ArgumentField, value, f64: bool) -> bool:
     if value is None:
         return field.nullable
     if isinstance(value, str):
         return B.ARGUMENT_STRING in field.takes and not has_lone_surrogate(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False  # true, false, an array, an object
-    if B.ARGUMENT_NUMBER in field.takes:
+    if B.ARGUMENT_NUMBER in field.takes and not (f64 and holds_overflow(value)):
         return True
     return isinstance(value, int) and any(INT_RANGES[t][0] <= value <= INT_RANGES[t][1]
                                           for t in field.takes if t in INT_RANGES)
 
 
-def typed_arguments_problem(text: str, fields: tuple[B.ArgumentField, ...]) -> str | None:
+def _typed_value(text: str):
+    """A member of arguments nesting past Python's parser, read for _takes: a container as an empty one."""
+    return [] if text[:1] in ("[", "{") else serde_syntax_loads(text, typed_numbers=True)
+
+
+def typed_arguments_problem(text: str, fields: tuple[B.ArgumentField, ...], f64: bool = False) -> str | None:
     """What in a tool call's JSON arguments ``text`` fails the reducers' typed read of ``fields``
-    (model/bodies.py: ArgumentField), as the end of a sentence ("... that are not JSON"), or None."""
+    (model/bodies.py: ArgumentField, ARGUMENTS_AS_ARRAY), as the end of a sentence ("... that are not
+    JSON"), or None. ``f64``: the release reads numbers as f64 (no arbitrary precision)."""
     top: list = []  # the pairs of the outermost object: its hook call comes last
 
     def pairs(kv):
         top[:] = kv
         return dict(kv)
 
-    parsed, problem = serde_text(text, object_pairs_hook=pairs)
+    parsed, problem = serde_text(text, typed_numbers=True, object_pairs_hook=pairs)
     if problem is not None:
         return "are not JSON"
-    if parsed is None:
-        return None  # deeper than Python's parser goes, its syntax sound: not judged further
-    if not isinstance(parsed, dict):
+    values: list
+    if parsed is None:  # deeper than Python's parser goes, its syntax sound: its top level read iteratively
+        kind, members = top_level_members(text)
+        values = [(k, _typed_value(v)) for k, v in members] if kind == "object" else [_typed_value(v) for v in members]
+    else:
+        kind = "object" if isinstance(parsed, dict) else "array" if isinstance(parsed, list) else "scalar"
+        values = top if kind == "object" else parsed if isinstance(parsed, list) else []
+    if kind == "array" and B.ARGUMENTS_AS_ARRAY:
+        if len(values) != len(fields):
+            return f"are an array of {len(values)} values, not {len(fields)}"
+        problems = (_field_problem(f, v, f64) for f, v in zip(fields, values))
+        return next((p for p in problems if p is not None), None)
+    if kind != "object":
         return "are not a JSON object"
     for f in fields:
-        given = [v for k, v in top if k == f.name]
+        given = [v for k, v in values if k == f.name]
         if not given:
             if f.required:
                 return f"hold no {f.name}"
         elif len(given) > 1:
             return f"hold {f.name} twice"
-        elif not _takes(f, given[0]):
-            return f"hold a {f.name} that is not {' or '.join(f.takes)}{' or null' if f.nullable else ''}"
+        elif (problem := _field_problem(f, given[0], f64)) is not None:
+            return problem
     return None
+
+
+def _field_problem(f: B.ArgumentField, value, f64: bool) -> str | None:
+    if _takes(f, value, f64):
+        return None
+    if f64 and B.ARGUMENT_NUMBER in f.takes and _takes(f, value, False):
+        return f"hold a {f.name} beyond f64 (the release reads numbers without arbitrary precision)"
+    return f"hold a {f.name} that is not {' or '.join(f.takes)}{' or null' if f.nullable else ''}"
 
 
 # Bodies of ref fields newer than the v2 handlers, checked when the ref is read.

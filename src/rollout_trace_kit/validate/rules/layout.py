@@ -14,6 +14,7 @@ from ..catalogue import R, W, invariant
 from ..context import Context, Where
 from ..findings import Severity
 from ..lines import DuplicateKey, strict_loads
+from . import schema
 from .schema import describe_errors, manifest_fast_ok, manifest_referee, version_const
 
 # Every layout keeps these names (the bundle module's): the manifest is found before the dialect is known.
@@ -239,9 +240,13 @@ def _check_manifest(ctx: Context, got) -> None:
         return
     for what in skipped:
         ctx.report(MANIFEST_JSON, f"{MANIFEST}: {what}", level=W, **here)
-    if not isinstance(obj, dict):
+    if isinstance(obj, list) and obj:  # serde's sequence form, which the reducers read (measured)
+        ctx.report(schema.SEQUENCE_FORM, f"{MANIFEST} is a JSON array, not an object (serde's sequence form): the kit "
+                   "declined to judge it", **here)
+    elif not isinstance(obj, dict):
         # serde wants a map: `null`, `[]`, `42`, `"s"` or `true` fail every reader.
         ctx.report(MANIFEST_SCHEMA, f"{MANIFEST} holds {_json_kind(obj)}, not an object", **here)
+    if not isinstance(obj, dict):
         forced = ctx.options.dialect  # a name, or a Dialect built on the model (tests, extensions)
         if forced:
             ctx.dialect = DIALECTS[forced] if isinstance(forced, str) else forced

@@ -266,7 +266,8 @@ class LifecycleChecker:
         self.agent_kinds = facts.agent_activity_tool_kinds(d)
         self.activity_unread = bodies.activity_unread_kinds(d.reference_release)
         self.wide_integers_fail = bodies.wide_integers_fail(ctx.options.release or d.reference_release)
-        self.dispatch_arguments = bodies.dispatch_arguments_read(d.reference_release)
+        self.dispatch_arguments = bodies.dispatch_arguments_read(ctx.options.release or d.reference_release)
+        self.numbers_as_f64 = bodies.numbers_as_f64(ctx.options.release or d.reference_release)  # typed arguments
         # runtime starts' `invocation` parsed as an MCP invocation by `--release`'s reducer (else the reference's)
         self.mcp_invocation = bodies.mcp_invocation_read(ctx.options.release or d.reference_release)
         self.field_depth = {(v, f): limit for v, f, limit in d.field_depth_limits}
@@ -668,7 +669,7 @@ class LifecycleChecker:
         dispatch = B.PARSED_INVOCATIONS.get(tool_kind)
         invocation = self.ref(p, "tool_call_started", "invocation_payload", True if dispatch else None)
         if dispatch and invocation is not None:
-            problem = bodies.dispatch_problem(invocation, dispatch, self.dispatch_arguments)
+            problem = bodies.dispatch_problem(invocation, dispatch, self.dispatch_arguments, self.numbers_as_f64)
             if problem:
                 ctx.report(bodies.DISPATCH_INVOCATION, f"{tool_kind} invocation payload "
                            f"{p.invocation_payload.raw_payload_id} {problem}: not a dispatch payload",
@@ -783,7 +784,7 @@ class LifecycleChecker:
             depth = json_depth(body, self.invocation_depth)
             if depth > self.invocation_depth:
                 return (ref.raw_payload_id, depth)  # REF.NESTING when an activity parses it
-        return bodies.invocation_arguments_problem(body)
+        return bodies.invocation_arguments_problem(body, self.numbers_as_f64)
 
     def _agent_activity(self, p, kind: str, body) -> None:
         """A multi-agent call's runtime end read as a sub-agent activity (model/bodies.py)."""

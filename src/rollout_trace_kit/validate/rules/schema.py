@@ -60,6 +60,21 @@ NESTING = invariant(
     "levels on 0.164.0, 0.169.0 and 0.171.0): past 500 the kit checks its syntax with a scanner, leaves it out "
     "and checks the rest of the line.",
 )
+SEQUENCE_FORM = invariant(
+    "KIT.SEQUENCE_FORM",
+    "Every object of a line or of the manifest is written as a JSON object: the kit does not judge serde's "
+    "sequence form, a JSON array of a struct's field values in their Rust order (a tagged union's tag "
+    "first; `[kind, null]` for a payload kind), which the reducers read.",
+    v1=R, v2=R,
+    source="serde derive (visit_seq); measured on 0.164.0, 0.169.0 and 0.171.0: a whole event line, its payload, "
+    "a ref, a tool kind, requester or summary and the manifest written so are read, a `[kind]` payload kind and "
+    "an array of the wrong length are not; the field order and which trailing fields may be left off differ "
+    "between releases (0.171.0 takes an eighth value in inference_started, 0.164.0 has no request_input_mode)",
+    notes="The kit declined to judge: an error in every profile (never 'ok'), and compat names no reader. "
+    "No writer writes the sequence form; rewrite such objects as JSON objects to have them checked.",
+    kit_only=True,
+    declines=True,
+)
 TOO_LONG = invariant(
     "LINE.TOO_LONG",
     "A line is no longer than the kit's line limit (64 MiB unless --max-line-bytes says otherwise).",
@@ -311,6 +326,40 @@ def _index_tags(dialect: Dialect, obj) -> list[tuple[str, int, str]]:
     return out
 
 
+# Whether a named type is written as a JSON object (serde reads its sequence form too); a string enum is not.
+_AN_OBJECT: Table[Callable[[Any], bool]] = named_type_table(
+    "written as an object", {Struct: lambda nt: True, TaggedUnion: lambda nt: True, UnitKind: lambda nt: True,
+                             StrEnum: lambda nt: False})
+
+
+def sequence_forms(dialect: Dialect, obj) -> list[str]:
+    """Pointers of the non-empty JSON arrays of a line where the model has an object (KIT.SEQUENCE_FORM),
+    outermost first: a whole line only of the envelope's length (measured: another length fails)."""
+    if isinstance(obj, list):
+        return [""] if len(obj) == len(dialect.envelope.fields) else []
+    out: list[str] = []
+
+    def walk(value, t, path):
+        t = unwrap(t)
+        if isinstance(t, ArrayOf) and isinstance(value, list):
+            for n, v in enumerate(value):
+                walk(v, t.item, f"{path}/{n}")
+        elif isinstance(t, Named) and isinstance(value, list) and value:
+            nt = dialect.payload if t.name == "RawTraceEventPayload" else dialect.type(t.name)
+            if _AN_OBJECT[type(nt)](nt):
+                out.append(path)
+        elif isinstance(t, Named) and isinstance(value, dict):
+            for f in _named_fields(dialect, t.name, value)[1]:
+                if f.name in value:
+                    walk(value[f.name], f.type, f"{path}/{f.name}")
+
+    if isinstance(obj, dict):
+        for f in dialect.envelope.fields:
+            if f.name in obj:
+                walk(obj[f.name], f.type, f"/{f.name}")
+    return out
+
+
 def _float_ints(dialect: Dialect, obj) -> list[str]:
     """Pointers of integer fields written as floats (JSON-Schema-valid, serde-invalid)."""
     return [path for value, t, path in _typed_places(dialect, obj) if isinstance(t, Int) and isinstance(value, float)]
@@ -532,6 +581,13 @@ def _validate(ctx: Context, raw: RawLine, td, fast_event, obj):
     dialect = ctx.dialect
     assert dialect is not None  # lines are decoded once the dialect is known
     _note_seq(ctx, obj)
+    arrays = sequence_forms(dialect, obj)
+    if arrays:
+        for pointer in arrays:
+            ctx.report(SEQUENCE_FORM, f"line {raw.number}: {'the event' if not pointer else pointer} is a JSON array "
+                       "where the model has an object (serde's sequence form): the kit declined to judge it",
+                       pointer=pointer)
+        return None, obj if isinstance(obj, dict) else None
     for pointer, index, name in _index_tags(dialect, obj):
         ctx.report(VARIANT_INDEX, f"event {pointer}: variant index {index} in place of its name; readers take it as "
                    f"{name!r}", pointer=pointer)

@@ -176,8 +176,29 @@ def _on_event(op: Callable[[Any, random.Random], Any], where: str):
     return apply
 
 
+def sequence_form(bundle, rng: random.Random) -> bool:
+    """One object of an event (the whole line, its payload or an object inside) as serde's sequence form:
+    the array of its values in their order (a tagged union's tag is its first key), maybe one short or long."""
+    events = parsed_lines(bundle)
+    candidates = [i for i, e in enumerate(events) if isinstance(e, dict)]
+    if not candidates:
+        return False
+    i = rng.choice(candidates)
+    event = events[i]
+    p = rng.choice(_objects(event))
+    values = list(get(event, p).values())
+    shape = rng.randrange(6)
+    if shape == 4:
+        values = values[:-1]
+    elif shape == 5:
+        values.append(None)
+    set_line(bundle, i, put(event, p, values))
+    return True
+
+
 MUTATORS = [
-    Mutator(f"value.{where}.{name}", "value", _on_event(op, where))
-    for where in ("envelope", "payload")
-    for name, op in TREE_OPS.items()
+    *(Mutator(f"value.{where}.{name}", "value", _on_event(op, where))
+      for where in ("envelope", "payload")
+      for name, op in TREE_OPS.items()),
+    Mutator("value.sequence_form", "value", sequence_form),
 ]
