@@ -9,7 +9,7 @@ every case through the reference reducer of its dialect.
 - A runtime end holding a sub-agent activity is read as one whatever the call's tool kind, but an mcp
   call's from 0.169.0 on (model/bodies.py: ACTIVITY_UNREAD_SINCE).
 - 0.169.0 and 0.170.0 fail on an accepted agent_message item holding an integer beyond i64 and u64
-  (model/bodies.py: AGENT_MESSAGE_WIDE_INTEGERS_FAIL).
+  (model/bodies.py: AGENT_MESSAGE_TYPED).
 - A history acceptance of an item id its thread accepted before with a payload is not parsed (model/bodies.py:
   ACCEPTED_AGAIN_UNREAD).
 - 0.164.0 parses a runtime start body's `invocation` as an MCP invocation (model/bodies.py:
@@ -297,7 +297,10 @@ CASES = [
            frozenset({"BODY.MCP_INVOCATION"}) if bad else frozenset())
       for name, inv, bad in (("tool-a-number", {"server": "s", "tool": -1}, True), ("null", None, True),
                              ("without-server", {"tool": "t"}, True), ("of-strings", {"server": "s", "tool": "t"}, False),
-                             ("arguments-a-string", {"server": "s", "tool": "t", "arguments": "x"}, False))),
+                             ("arguments-a-string", {"server": "s", "tool": "t", "arguments": "x"}, False),
+                             # serde's sequence form (model: MCP_INVOCATION_LAYOUT)
+                             ("as-an-array", ["s", "t", None], False), ("as-a-short-array", ["s", "t"], True),
+                             ("as-an-array-tool-a-number", ["s", 5, None], True))),
     Case("exec-runtime-start-with-an-mcp-invocation-null", V1,
          with_runtimes("exec_command", ("exec_command",), invoked=False, runtime_body={**exec_begin(), "invocation": None}),
          frozenset({"BODY.MCP_INVOCATION"})),

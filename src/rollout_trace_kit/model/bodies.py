@@ -145,13 +145,15 @@ MESSAGE_ROLES = (SYSTEM, DEVELOPER, USER, ASSISTANT, TOOL)
 AGENT_MESSAGE_PARTS = {"input_text": "text", "encrypted_content": "encrypted_content"}
 # reasoning item key -> the entry types it may hold (each entry carries a string `text`)
 REASONING_ENTRIES = {"content": ("reasoning_text", "text"), "summary": ("summary_text",)}
-# Releases (first, last) that fail on an accepted agent_message item (history_item_accepted's
-# agent_message_payload) holding, anywhere, an integer below i64's range or above u64's ("failed to parse
-# agent_message item in payload {id}: invalid type: integer ... as i128, expected any value"): measured on
-# 0.169.0, 0.169.1, 0.170.0; 0.167.2 and 0.171.0 accept it, and no release minds one in an inference's items.
-# Only one serde_json reads as an i128/u128 (model.types.WIDE_INTEGERS): a wider one, a float to it, passes
-# (2**128, -2**127 - 1, 400 and 4,301 digits measured on 0.169.0 and 0.170.0).
-AGENT_MESSAGE_WIDE_INTEGERS_FAIL = ("0.169.0", "0.170.0")
+# Releases (first, last) whose reducer reads an accepted agent_message item (history_item_accepted's
+# agent_message_payload) into a typed item through a serde_json value ("failed to parse agent_message item in
+# payload {id}"; a key given twice passes, its last value read). Measured on 0.169.0, 0.169.1 and 0.170.0;
+# 0.167.2, 0.168.0 and 0.171.0 take any such item, and no release minds these in an inference's items:
+# - an integer anywhere below i64's range or above u64's fails ("invalid type: integer ... as i128, expected
+#   any value"). Only one serde_json reads as an i128/u128 (model.types.WIDE_INTEGERS): a wider one, a float
+#   to it, passes (2**128, -2**127 - 1, 400 and 4,301 digits measured on 0.169.0 and 0.170.0);
+# - its AGENT_MESSAGE_PASSTHROUGH is typed (below).
+AGENT_MESSAGE_TYPED = ("0.169.0", "0.170.0")
 # A history_item_accepted whose item_id its thread accepted before with a payload (any payload ref of the
 # variant the release reads): its payload is not parsed (any body, JSON null included, passes; the ref must
 # still resolve). Measured on 0.169.0 (agent_message_payload; its tool_output_payload is an unknown key, so
@@ -282,6 +284,14 @@ ARGUMENT_STRING, ARGUMENT_NUMBER = "string", "number"
 # (["x"] passes; [], ["x",1], [5], [null] fail) and on 0.125.0 and 0.164.0 for write_stdin ([1,"x",null,null]
 # and ["s","x",5,6] pass; [1,"x",null], five values, [null,"x",null,null] and [1,"x",-0,null] fail).
 ARGUMENTS_AS_ARRAY = True
+# An agent_message item's metadata passthrough, as AGENT_MESSAGE_TYPED releases read it: absent, null, an object
+# or an array (serde's sequence form) of at most PASSTHROUGH_LENGTH values; these fields (in the sequence form,
+# its first values in this order) null or of this type, other keys and values anything (5, "x", true, {} or []
+# as the passthrough, a string or array create_time, a number turn_id, [null,"x"] and six values fail;
+# ["t",1.5,[],1,2], 1e400, -0 and a create_time given twice pass: measured on 0.169.0 and 0.170.0).
+AGENT_MESSAGE_PASSTHROUGH = "internal_chat_message_metadata_passthrough"
+PASSTHROUGH_FIELDS = (("turn_id", ARGUMENT_STRING), ("create_time", ARGUMENT_NUMBER))
+PASSTHROUGH_LENGTH = 5
 
 
 @dataclass(frozen=True)
@@ -360,6 +370,7 @@ def is_dispatch_response(body: Any) -> bool:
 # there). A runtime end's is not parsed.
 MCP_INVOCATION_KEY = "invocation"
 MCP_INVOCATION_STRINGS = ("server", "tool")
+MCP_INVOCATION_LAYOUT = (*MCP_INVOCATION_STRINGS, "arguments")  # its sequence form (DISPATCH_LAYOUT's note)
 MCP_INVOCATION_SINCE = "0.164.0"
 MCP_INVOCATION_UNTIL = "0.165.0"
 
@@ -402,6 +413,14 @@ EXEC_COMMAND, EXEC_CWD, EXEC_PROCESS_ID, EXEC_INTERACTION_INPUT = "command", "cw
 EXEC_EXIT_CODE, EXEC_AGGREGATED_OUTPUT = "exit_code", "aggregated_output"
 # A tool invocation's keys: the tool, its namespace, and the call's payload (function arguments or custom input).
 INVOCATION_TOOL, INVOCATION_NAMESPACE, INVOCATION_PAYLOAD = "tool_name", "tool_namespace", "payload"
+# serde's sequence form (a derived struct read from a JSON array of its fields' values, in their Rust order, each
+# given: KIT.SEQUENCE_FORM) of the body structs whose order is measured, so the kit reads it as the reducers do.
+# On 0.164.0: a dispatch payload ["write_stdin", null, {...}] and its function payload ["function", TEXT] (the
+# tag first) are read, ["write_stdin", null] is not; an MCP invocation ["s", "t", null] is read, ["s", "t"] and
+# ["s", 5, null] are not. A body struct whose order is not measured (an agent activity, a terminal runtime
+# body, the thread metadata) in that form is declined.
+DISPATCH_LAYOUT = (INVOCATION_TOOL, INVOCATION_NAMESPACE, INVOCATION_PAYLOAD)
+DISPATCH_FUNCTION_LAYOUT = ("type", "arguments")
 MODEL_ITEM_EXAMPLE = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello"}]}
 
 BODIES: tuple[BodyContract, ...] = (
@@ -470,7 +489,11 @@ BODIES: tuple[BodyContract, ...] = (
         "object",
         (BodyKey("type", '`"agent_message"`'), BodyKey("id", "string: the event's `item_id`"),
          BodyKey("author", "string"), BodyKey("recipient", "string"),
-         BodyKey("content", "non-empty array of `input_text` / `encrypted_content` parts")),
+         BodyKey("content", "non-empty array of `input_text` / `encrypted_content` parts"),
+         BodyKey(AGENT_MESSAGE_PASSTHROUGH,
+                 f"null, or an object (or array of at most {PASSTHROUGH_LENGTH} values) whose "
+                 + ", ".join(f"`{n}` is a {t} or null" for n, t in PASSTHROUGH_FIELDS)
+                 + f"; typed only by Codex {AGENT_MESSAGE_TYPED[0]} to {AGENT_MESSAGE_TYPED[1]}", False)),
         {"type": "agent_message", "id": "amsg-1", "author": "/root/child", "recipient": "/root",
          "content": [{"type": "input_text", "text": "done"}]},
         dialects=("v2", "v3"),

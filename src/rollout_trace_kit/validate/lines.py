@@ -722,7 +722,7 @@ def loads_body(data: bytes):
     try:
         obj = orjson.loads(data)
         # orjson reads an integer beyond 64 bits as a float; a reducer may not (model/bodies.py:
-        # AGENT_MESSAGE_WIDE_INTEGERS_FAIL): such a body is read again, its integers exact.
+        # AGENT_MESSAGE_TYPED): such a body is read again, its integers exact.
         if _LONG_DIGITS.search(data) is None:
             return obj
     except orjson.JSONDecodeError as e:

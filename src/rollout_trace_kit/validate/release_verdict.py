@@ -214,7 +214,7 @@ def _reader_signature(dialect: Dialect, version: str) -> tuple:
     return (frozenset(runtime_depth_table(dialect, version).items()), unenforced_rules(rel),
             frozenset(k for k, v in payloads_opened(rel).items() if not v),
             frozenset(bodies.compared_call_content(version).items()), bodies.mcp_invocation_read(version),
-            response_appends(version), bodies.wide_integers_fail(version), bodies.dispatch_arguments_read(version),
+            response_appends(version), bodies.agent_message_typed(version), bodies.dispatch_arguments_read(version),
             bodies.numbers_as_f64(version), reads_as(rel))
 
 

@@ -136,12 +136,40 @@ DISPATCH_INVOCATION = invariant(
 )
 
 
-def wide_integers_fail(release: str) -> bool:
-    """Whether ``release``'s reducer fails on an accepted agent_message item holding an integer beyond i64/u64."""
+def agent_message_typed(release: str) -> bool:
+    """Whether ``release``'s reducer reads an accepted agent_message item as a typed item (model/bodies.py:
+    AGENT_MESSAGE_TYPED): it fails on an integer beyond i64/u64 there, or a mistyped metadata passthrough."""
     from ...model.types import release_key
 
-    first, last = B.AGENT_MESSAGE_WIDE_INTEGERS_FAIL
+    first, last = B.AGENT_MESSAGE_TYPED
     return release_key(first) <= release_key(release) <= release_key(last)
+
+
+def passthrough_problem(item) -> str | None:
+    """What in an agent_message item's metadata passthrough fails the typed read (model/bodies.py:
+    AGENT_MESSAGE_PASSTHROUGH), or None."""
+    key = B.AGENT_MESSAGE_PASSTHROUGH
+    value = item.get(key) if isinstance(item, dict) else None
+    if value is None:
+        return None
+    names = [name for name, _ in B.PASSTHROUGH_FIELDS]
+    if isinstance(value, dict):
+        given = [(name, value.get(name)) for name in names]
+    elif isinstance(value, list):
+        if len(value) > B.PASSTHROUGH_LENGTH:
+            return f"`{key}` is an array of {len(value)} values, more than its {B.PASSTHROUGH_LENGTH} fields"
+        given = list(zip(names, value))
+    else:
+        return f"`{key}` is {_json_type(value)}, not an object"
+    for (name, v), (_, want) in zip(given, B.PASSTHROUGH_FIELDS):
+        if v is not None and not _OF_TYPE[want](v):
+            return f"`{key}.{name}` is {_json_type(v)}, not a {want}"
+    return None
+
+
+# What a typed field of each kind takes besides null (model/bodies.py: ARGUMENT_STRING, ARGUMENT_NUMBER).
+_OF_TYPE = {B.ARGUMENT_STRING: lambda v: isinstance(v, str),
+            B.ARGUMENT_NUMBER: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 MCP_INVOCATION = invariant(
@@ -163,11 +191,37 @@ def mcp_invocation_read(release: str) -> bool:
     return release_key(B.MCP_INVOCATION_SINCE) <= release_key(release) <= release_key(B.MCP_INVOCATION_UNTIL)
 
 
+def as_struct(value, layout: tuple[str, ...]):
+    """``value`` as a reducer reads it into a derived struct of fields ``layout`` (model/bodies.py:
+    DISPATCH_LAYOUT): serde's sequence form, an array of each field's value in order, as the object it
+    stands for; anything else as it is."""
+    if isinstance(value, list) and len(value) == len(layout):
+        return dict(zip(layout, value))
+    return value
+
+
+def sequence_form(body) -> bool:
+    """Whether a body a reducer reads as a derived struct whose field order the model does not hold is in
+    serde's sequence form (a non-empty JSON array): the kit declines to judge it (KIT.SEQUENCE_FORM)."""
+    return isinstance(body, list) and bool(body)
+
+
+def declined_sequence(ctx: Context, body, what: str, pointer: str) -> bool:
+    """Report KIT.SEQUENCE_FORM when ``body`` is in sequence form (sequence_form); True when reported."""
+    if not sequence_form(body):
+        return False
+    from .schema import SEQUENCE_FORM
+
+    ctx.report(SEQUENCE_FORM, f"{what} is a JSON array (serde's sequence form of the struct the reducers read): "
+               "the kit declined to judge it", pointer=pointer)
+    return True
+
+
 def mcp_invocation_problem(body) -> str | None:
     """Why the reducer cannot parse a runtime start ``body``'s `invocation` as an MCP invocation, or None."""
     if not isinstance(body, dict) or B.MCP_INVOCATION_KEY not in body:
         return None
-    invocation = body[B.MCP_INVOCATION_KEY]
+    invocation = as_struct(body[B.MCP_INVOCATION_KEY], B.MCP_INVOCATION_LAYOUT)
     if not isinstance(invocation, dict):
         return f"`{B.MCP_INVOCATION_KEY}` is {_json_type(invocation)}, not an object"
     for key in B.MCP_INVOCATION_STRINGS:
@@ -199,12 +253,14 @@ def dispatch_arguments_read(release: str) -> bool:
 
 def namespaced(body) -> bool:
     """Whether an invocation ``body`` names a tool namespace: then it is no dispatch (model/bodies.py)."""
+    body = as_struct(body, B.DISPATCH_LAYOUT)
     return B.DISPATCH_NAMESPACED_UNPARSED and isinstance(body, dict) and isinstance(body.get(B.INVOCATION_NAMESPACE), str)
 
 
 def dispatch_problem(body, tool_name: str, arguments_read: bool = False, f64: bool = False) -> str | None:
     """Why the reducer cannot parse an invocation ``body`` as the dispatch payload of ``tool_name``, or None
     (``arguments_read``: dispatch_arguments_read; ``f64``: numbers_as_f64)."""
+    body = as_struct(body, B.DISPATCH_LAYOUT)
     if not isinstance(body, dict):
         return "is not an object"
     if namespaced(body):
@@ -213,7 +269,7 @@ def dispatch_problem(body, tool_name: str, arguments_read: bool = False, f64: bo
         return f"names tool {body.get(B.INVOCATION_TOOL)!r}, not {tool_name!r}"
     if body.get(B.INVOCATION_NAMESPACE) is not None and not isinstance(body[B.INVOCATION_NAMESPACE], str):
         return "has a tool_namespace that is not a string"
-    payload = body.get(B.INVOCATION_PAYLOAD)
+    payload = as_struct(body.get(B.INVOCATION_PAYLOAD), B.DISPATCH_FUNCTION_LAYOUT)
     if not isinstance(payload, dict) or payload.get("type") != "function" or not isinstance(payload.get("arguments"), str):
         return "has no function payload with string arguments"
     if arguments_read:
@@ -387,6 +443,8 @@ def call_contents(items, compared: dict[str, Compared]):
 
 
 def check_metadata(ctx: Context, body, rid: str, pointer: str) -> None:
+    if declined_sequence(ctx, body, f"thread metadata payload {rid}", pointer):
+        return
     if not isinstance(body, dict):
         ctx.report(THREAD_METADATA, f"thread metadata payload {rid} is not an object", pointer=pointer)
         return
@@ -423,6 +481,8 @@ def _process_id(ctx: Context, body, what: str, rid: str, pointer: str):
 
 def check_exec_begin(ctx: Context, body, rid: str, pointer: str) -> str | None:
     """Report what the terminal reducer cannot parse; return the process id it records."""
+    if declined_sequence(ctx, body, f"terminal runtime start payload {rid}", pointer):
+        return None
     ok = isinstance(body, dict) and isinstance(body.get(B.EXEC_COMMAND), list) and isinstance(body.get(B.EXEC_CWD), str)
     if ok:
         ok = all(isinstance(c, str) for c in body[B.EXEC_COMMAND])
@@ -439,6 +499,8 @@ def check_exec_end(ctx: Context, body, rid: str, pointer: str, started_pid: str 
                    what: str = "exec runtime end payload") -> None:
     # Real end payloads carry exit_code and aggregated_output; stdout/stderr/formatted_output
     # are defaulted by the protocol type, so only exit_code is required here.
+    if declined_sequence(ctx, body, f"{what} {rid}", pointer):
+        return
     code = body.get(B.EXEC_EXIT_CODE) if isinstance(body, dict) else None
     if not isinstance(code, int) or isinstance(code, bool) or not -(2**31) <= code < 2**31:
         ctx.report(EXEC_RUNTIME, f"{what} {rid} has no i32 exit_code", pointer=pointer)

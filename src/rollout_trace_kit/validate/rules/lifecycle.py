@@ -265,7 +265,7 @@ class LifecycleChecker:
         self.waits: set[str] = set()  # tool calls whose wait target was confirmed
         self.agent_kinds = facts.agent_activity_tool_kinds(d)
         self.activity_unread = bodies.activity_unread_kinds(d.reference_release)
-        self.wide_integers_fail = bodies.wide_integers_fail(ctx.options.release or d.reference_release)
+        self.agent_message_typed = bodies.agent_message_typed(ctx.options.release or d.reference_release)
         self.dispatch_arguments = bodies.dispatch_arguments_read(ctx.options.release or d.reference_release)
         self.numbers_as_f64 = bodies.numbers_as_f64(ctx.options.release or d.reference_release)  # typed arguments
         # runtime starts' `invocation` parsed as an MCP invocation by `--release`'s reducer (else the reference's)
@@ -494,8 +494,11 @@ class LifecycleChecker:
         if body is not None and not self.accepted_again:
             rid = p.agent_message_payload.raw_payload_id
             problem = bodies.item_problem(body)
-            if not problem and self.wide_integers_fail and (wide := wide_integer(body)) is not None:
-                problem = f"the agent_message item holds the integer {wide}, beyond i64 and u64 (model/bodies.py)"
+            if not problem and self.agent_message_typed:
+                if (wide := wide_integer(body)) is not None:
+                    problem = f"the agent_message item holds the integer {wide}, beyond i64 and u64 (model/bodies.py)"
+                else:
+                    problem = bodies.passthrough_problem(body)
             if problem:
                 self.ctx.report(bodies.MODEL_ITEM, f"payload {rid}: {problem}", pointer="/payload/agent_message_payload")
             elif body.get("type") != "agent_message" or body.get("id") != p.item_id:
@@ -870,6 +873,9 @@ class LifecycleChecker:
                 p, "tool_call_runtime_ended", self.runtime_kinds.get(p.tool_call_id, kind), body):
             body = None  # not parsed
         activity = False
+        if kind is not None and (kind in self.agent_kinds or (exec_end and operation)) and bodies.declined_sequence(
+                self.ctx, body, f"tool runtime end payload {p.runtime_payload.raw_payload_id}", "/payload/runtime_payload"):
+            body = None  # a struct the reducers read, in the form the kit does not judge
         if kind is not None:
             self.tools[p.tool_call_id] |= RUNTIME
             # An activity body is read as one whatever the tool kind, before anything else (model/bodies.py).

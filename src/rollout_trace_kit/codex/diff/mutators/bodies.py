@@ -10,7 +10,7 @@ from .. import jsontext
 from ..jsontext import get, put, walk
 from ..view import bodies, kinds, set_body
 from . import Mutator
-from .values import TREE_OPS
+from .values import TREE_OPS, as_sequence
 
 ITEM_TYPES = ("message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output",
               "reasoning", "local_shell_call", "web_search_call", "compaction", "image_generation_call",
@@ -169,6 +169,7 @@ def json_text(bundle, rng: random.Random) -> bool:
 MUTATORS = [
     *(Mutator(f"body.{name}", "body", _tree_op(op)) for name, op in TREE_OPS.items()),
     Mutator("body.json_text", "body", json_text, weight=3),
+    Mutator("body.sequence_form", "body", _tree_op(as_sequence), weight=2),
     Mutator("body.fragments", "body", fragments, weight=3),
     Mutator("body.item", "body", item, weight=3),
     Mutator("body.call_id", "body", lambda b, rng: identity(b, rng, "call_id"), weight=3),

@@ -176,23 +176,30 @@ def _on_event(op: Callable[[Any, random.Random], Any], where: str):
     return apply
 
 
-def sequence_form(bundle, rng: random.Random) -> bool:
-    """One object of an event (the whole line, its payload or an object inside) as serde's sequence form:
-    the array of its values in their order (a tagged union's tag is its first key), maybe one short or long."""
-    events = parsed_lines(bundle)
-    candidates = [i for i, e in enumerate(events) if isinstance(e, dict)]
-    if not candidates:
-        return False
-    i = rng.choice(candidates)
-    event = events[i]
-    p = rng.choice(_objects(event))
-    values = list(get(event, p).values())
+def as_sequence(tree: Any, rng: random.Random) -> Any:
+    """One object of ``tree`` (maybe the root) as serde's sequence form: the array of its values in their
+    order (a tagged union's tag is its first key), maybe one value short or one null long."""
+    paths = _objects(tree)
+    if not paths:
+        return None
+    p = rng.choice(paths)
+    values = list(get(tree, p).values())
     shape = rng.randrange(6)
     if shape == 4:
         values = values[:-1]
     elif shape == 5:
         values.append(None)
-    set_line(bundle, i, put(event, p, values))
+    return put(tree, p, values)
+
+
+def sequence_form(bundle, rng: random.Random) -> bool:
+    """One object of an event (the whole line, its payload or an object inside) in sequence form (as_sequence)."""
+    events = parsed_lines(bundle)
+    candidates = [i for i, e in enumerate(events) if isinstance(e, dict)]
+    if not candidates:
+        return False
+    i = rng.choice(candidates)
+    set_line(bundle, i, as_sequence(events[i], rng))
     return True
 
 
