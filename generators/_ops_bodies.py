@@ -58,7 +58,8 @@ def _with(key, value):
 @corruption("BODY.THREAD_METADATA", "A thread's metadata payload is not an object, or a known field has the wrong type.")
 def _metadata(bundle, dialect, rnd):
     return _break(Editor(bundle, dialect), rnd, ("thread_started",), "metadata_payload", "BODY.THREAD_METADATA", [
-        ("not an object", lambda b: ["agent_path", b.get("agent_path")]),
+        # a string: an array would be serde's sequence form of the struct, which the kit declines (KIT.SEQUENCE_FORM)
+        ("not an object", lambda b: f"agent_path={b.get('agent_path')}"),
         ("agent_path not a string", _with("agent_path", 7)),
         ("model not a string", _with("model", {"name": "gpt"})),
     ])

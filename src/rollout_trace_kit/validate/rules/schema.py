@@ -326,10 +326,17 @@ def _index_tags(dialect: Dialect, obj) -> list[tuple[str, int, str]]:
     return out
 
 
-# Whether a named type is written as a JSON object (serde reads its sequence form too); a string enum is not.
-_AN_OBJECT: Table[Callable[[Any], bool]] = named_type_table(
-    "written as an object", {Struct: lambda nt: True, TaggedUnion: lambda nt: True, UnitKind: lambda nt: True,
-                             StrEnum: lambda nt: False})
+def _tagged_sequence(nt: TaggedUnion, value: list) -> bool:
+    tag = value[0]  # serde reads the tag first; an integer as a variant index only where measured
+    return tag in nt.tags or (bool(nt.index_order) and type(tag) is int and 0 <= tag < len(nt.index_order))
+
+
+# Whether a non-empty array where a named type is may be its sequence form, which serde reads (measured: a
+# payload kind takes [kind, null] only); a string enum is no object.
+_SEQUENCE_OF: Table[Callable[[Any, list], bool]] = named_type_table(
+    "read from a sequence", {Struct: lambda nt, value: True, TaggedUnion: _tagged_sequence,
+                             UnitKind: lambda nt, value: len(value) == 2 and value[0] in nt.values,
+                             StrEnum: lambda nt, value: False})
 
 
 def sequence_forms(dialect: Dialect, obj) -> list[str]:
@@ -346,7 +353,7 @@ def sequence_forms(dialect: Dialect, obj) -> list[str]:
                 walk(v, t.item, f"{path}/{n}")
         elif isinstance(t, Named) and isinstance(value, list) and value:
             nt = dialect.payload if t.name == "RawTraceEventPayload" else dialect.type(t.name)
-            if _AN_OBJECT[type(nt)](nt):
+            if _SEQUENCE_OF[type(nt)](nt, value):
                 out.append(path)
         elif isinstance(t, Named) and isinstance(value, dict):
             for f in _named_fields(dialect, t.name, value)[1]:
