@@ -193,9 +193,11 @@ def page(doc: dict[str, Any] | None) -> str:
         "each mutant with the kit's reducer profile (`validate --profile reducer --release R`) and with "
         "the real reducer of R (`codex debug trace-reduce`, the native binary), and counts where they "
         "differ. A **disagreement** is kit exit 0 against a reducer reject, or the reverse; a *reference "
-        "hang* (the reducer timed out) and *kit declined* (a kit cap was reached) are counted apart. "
-        "No mutator builds a bundle big enough to reach a kit cap (64 MiB lines, 256 MiB payload files, "
-        "GiB-sized shards), so *kit declined* stays 0 here.",
+        "hang* (the reducer timed out) and *kit declined* (a finding of an invariant that declines: the kit "
+        "did not judge the bundle) are counted apart. No mutator builds a bundle big enough to reach a kit cap "
+        "(64 MiB lines, 256 MiB payload files, GiB-sized shards); the declined mutants here hold serde's "
+        "sequence form (`KIT.SEQUENCE_FORM`: an object written as the array of its values), which the "
+        "`sequence_form` mutators build.",
         "",
         "The codex test tier (`pytest --codex -m codex tests/test_codex_diff_codex.py`, run by `.ci/run`) "
         "runs the engine end to end per dialect (`RTK_DIFF_MUTANTS`, default 1,000 per dialect) and "
