@@ -17,6 +17,7 @@ generated body with no edit here.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from ..model import bodies as MB
@@ -319,6 +320,12 @@ def exec_end(call_id: str, pid: str, turn_id: str, at_ms: int, command: list, ou
         }
     )
     return conform(out, EXEC_END)
+
+
+def write_stdin_arguments(session_id: int, chars: str, yield_time_ms: int) -> str:
+    """write_stdin's JSON arguments, their keys the model's in its order (model/bodies.py: DISPATCH_ARGUMENT_FIELDS)."""
+    keys = [f.name for f in MB.DISPATCH_ARGUMENT_FIELDS]
+    return json.dumps(dict(zip(keys, (session_id, chars, yield_time_ms))))
 
 
 def exec_tool_output(chunk: str, exit_code: int | None, output: str, session_id: int | None = None) -> str:

@@ -154,7 +154,7 @@ class ToolCalls(RecorderBase):
         # The model writes to the running process.
         n = self.ids.number()
         chars = self.ids.words(2) + "\n"
-        w_args = json.dumps({"session_id": session, "chars": chars, "yield_time_ms": 1000})
+        w_args = B.write_stdin_arguments(session, chars, 1000)
         w_item = B.function_call(f"fc-{n}", "write_stdin", None, w_args, f"call-{n}")
         self.inference(th, turn, [w_item])
         w_id = w_item[MB.CALL_ID]
