@@ -368,6 +368,27 @@ def test_a_record_too_costly_to_parse_is_checked_as_json_and_said_so(tmp_path, m
     assert "raw_payload:2001 in shard 1 is not valid JSON" in messages.get("STORE.BODY_JSON", ""), messages
 
 
+def test_brackets_and_quotes_inside_a_string_are_not_counted_as_objects_a_parse_builds(tmp_path, monkeypatch):
+    # A 2 MiB string of `{`, `[` and `"` builds one string, not millions of objects: the quick count said
+    # 160 MiB and the kit declined (REF.SIZE_LIMIT) a record the reducers read (the review of session 9).
+    import json
+
+    from rollout_trace_kit.validate.rules import refs
+
+    text = "{[\"" * (700 << 10)
+    body = json.dumps({"type": "warning", "message": text}).encode()
+    quick = 2 * len(body) + 72 * (body.count(b"{") + body.count(b"[")) + 28 * body.count(b'"')
+    monkeypatch.setattr(refs, "PARSE_BUDGET", 64 << 20)
+    assert quick > refs.PARSE_BUDGET
+    assert refs.parse_cost(body) < 8 * len(body)
+    b = tmp_path / "b"
+    shutil.copytree(corpus_bundles("0.171.0")[0], b)
+    _append_records(b, [(b"raw_payload:2000", body)])
+    _refer_to_shards(b, [(1, "raw_payload:2000")])
+    report = validate_bundle(b, Options(profile=Profile.STRICT))
+    assert "REF.SIZE_LIMIT" not in report.ids(), [f.message for f in report.findings]
+
+
 def test_a_huge_skippable_frame_is_a_kit_limit_not_a_long_read(tmp_path, monkeypatch):
     # A skippable frame may declare up to 4 GiB; 1,024 of them (the frame cap) in a sparse file
     # were read through to the end. Compressed bytes now count against the shard's byte cap.

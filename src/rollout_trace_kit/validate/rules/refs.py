@@ -63,7 +63,9 @@ TOO_LARGE = invariant(
     v1=W, v2=R,
     source="kit limit: bounded memory",
     notes="Past the limit the kit declined to judge the payload: an error in every profile (never 'ok'), and "
-    "compat names no reader. A payload whose first bytes already show it is not JSON (valid JSON then NUL "
+    "compat names no reader. So does a payload whose parse would build more than 128 MiB of Python objects "
+    "(estimated from its containers and strings, those inside strings not counted; --max-payload-bytes does not "
+    "move it): the kit checks its syntax only. A payload whose first bytes already show it is not JSON (valid JSON then NUL "
     "bytes: \"trailing characters\") is REF.JSON instead. Where the reducer does not open the payload (v1 "
     "fields no handler reads), a writer-profile finding.",
     kit_only=True,
@@ -122,9 +124,18 @@ CACHE_BUDGET = 64 * 1024 * 1024
 CACHE_ENTRIES = 64
 
 
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string (unrolled: no per-character alternation)
+
+
 def parse_cost(data: bytes) -> int:
-    """Rough bytes of Python objects parsing ``data`` builds (containers, strings, the rest)."""
-    return 2 * len(data) + 72 * (data.count(b"{") + data.count(b"[")) + 28 * data.count(b'"')
+    """Rough bytes of Python objects parsing ``data`` builds (containers, strings, the rest). Brackets and
+    quotes inside strings build nothing: over the budget by the quick count, they are counted again outside
+    strings (a 20 MB string of `{` is no 20 million objects)."""
+    cost = 2 * len(data) + 72 * (data.count(b"{") + data.count(b"[")) + 28 * data.count(b'"')
+    if cost <= PARSE_BUDGET:
+        return cost
+    bare = _STRING.sub(b'""', data)
+    return 2 * len(data) + 72 * (bare.count(b"{") + bare.count(b"[")) + 28 * bare.count(b'"')
 
 
 class _Load:
