@@ -23,6 +23,7 @@ from rollout_trace_kit.links import invariant_anchor
 from rollout_trace_kit.validate import all_invariants
 
 from ._helpers import read_until_closed
+from .conftest import corpus_bundles
 from .test_ci_integrations import _errors, sarif_schema
 
 CLEAN = corpus_root() / "codex-0.169.0" / "tools"
@@ -333,6 +334,17 @@ def test_closed_pipe_ends_without_a_traceback():
                           capture_output=True, timeout=120)
     assert proc.stdout.count(b"\n") == 1
     assert b"Traceback" not in proc.stderr and b"BrokenPipe" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "compat"])
+def test_a_report_into_a_closed_pipe_is_an_environment_error_not_findings(command):
+    # Rich ends a console write into a closed pipe with exit 1, which reads as "findings" on clean bundles
+    # (the review of session 9); the kit's own handling makes it 2, as for any output it cannot write
+    bundles = " ".join(str(b) for b in corpus_bundles())  # written one by one: the reader is gone by the second
+    proc = subprocess.run(f"set -o pipefail; {sys.executable} -m rollout_trace_kit {command} {bundles} | head -c 1",
+                          shell=True, executable="/bin/bash", capture_output=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-500:]
+    assert b"Traceback" not in proc.stderr, proc.stderr[-500:]
 
 
 # --- the reducer and writer harness reports -------------------------------------------------

@@ -56,8 +56,15 @@ def console(file: IO, color: str = "auto", width: int | None = None):
     ``width`` only sizes tables."""
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # Rich exits 1 here, which reads as "findings": the command line's own handling (exit 2, as
+            # for any output that cannot be written) sees the error instead
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
     on = use_color(color, file)
-    return Console(
+    return _Console(
         file=file,
         highlight=False,
         emoji=False,
