@@ -12,6 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from rollout_trace_kit.validate.catalogue import declines
 from hypothesis import HealthCheck, given, settings
 
 from rollout_trace_kit.conformance.writer.checks import WRITER_CHECKS, meaning
@@ -426,6 +428,8 @@ def test_hostile_writers_get_findings_in_bounded_memory_and_time(tmp_path, mode)
     assert validator_ids <= errors, script["findings"]
     assert phrase in script["findings"][0]["message"]
     assert all(len(f["message"]) <= 1000 for f in script["findings"])
+    # where the kit declined to judge (BUNDLE.CONFINED here), the writer is not blamed for it
+    assert all("the kit declined to judge this" in f["message"] for f in script["findings"] if declines(f["check"]))
 
 
 def _pids_alive(pids: list[int], marker: str) -> list[int]:

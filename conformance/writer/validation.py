@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ...model.common import EnvelopeKey as E
 from ...validate import Options, Profile, Severity, validate_bundle
+from ...validate.catalogue import declines
 from ...bundle import TRACE
 from ...files import read_capped
 from .caps import SLACK, log_cap, payload_cap
@@ -57,4 +58,7 @@ def validator_findings(bundle: Path, session: Session, f: Findings, *, partial_o
             severity = Severity.WARNING
         where = printable(f"{finding.file or 'bundle'}") + (f":{finding.line}" if finding.line else "")
         where += f", seq {finding.seq}" if finding.seq is not None else ""
-        f.add(finding.invariant, f"{where}: {printable(finding.message)}", op, seq=finding.seq, severity=severity)
+        # a cap or form the kit does not judge: the script is not passed, yet the writer is not blamed
+        declined = "the kit declined to judge this (its own limit, not a writer fault): " if declines(finding.invariant) else ""
+        f.add(finding.invariant, f"{where}: {declined}{printable(finding.message)}", op, seq=finding.seq, severity=severity)
+

@@ -163,7 +163,9 @@ def _run(args: argparse.Namespace) -> int:
         # the environment failed the run (a full disk under -o or stdout, an I/O error): exit 2
         # with what happened, not a traceback and exit 1, which would read as "findings"
         _drop_stdout()
-        where = f" ({escape.path(e.filename)})" if e.filename else ""
+        # a write error carries no file name: where the report went (-o) is the likely place
+        target = e.filename or (getattr(args, "output", None) if getattr(args, "output", None) not in (None, "-") else None)
+        where = f" ({escape.path(target)})" if target else ""
         command = getattr(args, "command", None) or "fuzz-reducer merge"
         print(f"rollout-trace {command}: {escape.display(e.strerror or e)}{where}", file=sys.stderr)
         return 2

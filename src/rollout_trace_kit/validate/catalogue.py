@@ -56,6 +56,14 @@ def invariant(
     return inv
 
 
+def declines(invariant_id: str) -> bool:
+    """Whether a finding of ``invariant_id`` says the kit declined to judge (a cap reached, a form it does
+    not read): never 'ok', and no fault of the bundle's producer."""
+    all_invariants()
+    inv = CATALOGUE.get(invariant_id)
+    return inv is not None and inv.declines
+
+
 def all_invariants() -> list[Invariant]:
     from . import rules  # noqa: F401  (declares them)
 

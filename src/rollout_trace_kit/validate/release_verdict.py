@@ -22,6 +22,7 @@ from typing import Any
 from ..model.common import EnvelopeKey as E, ManifestKey
 from ..files import open_regular, read_capped
 from ..model.types import Dialect
+from .catalogue import declines
 from .context import Options
 from .findings import Finding, Profile, Severity
 from .lines import DEFAULT_MAX_LINE_BYTES
@@ -120,7 +121,7 @@ def attach(ctx) -> dict | None:
     if not ctx.options.releases:
         return None
     # a kit cap reached: no release is named (epoch_verdict), so no pass may read the bundle again
-    declined = ctx.dropped_errors > 0 or any(_declines(f.invariant) for f in pass_findings)
+    declined = ctx.dropped_errors > 0 or any(declines(f.invariant) for f in pass_findings)
     sensitive = not declined and (ctx.summary.release_sensitive or any(
         f.severity is Severity.ERROR and f.profile is Profile.REDUCER for f in pass_findings))
     return compat(ctx.summary, pass_findings, ctx.dialect, profile=ctx.profile, partial_ok=ctx.options.partial_ok,
@@ -224,13 +225,6 @@ def _catalogued(invariant_id: str):
     return CATALOGUE[invariant_id]
 
 
-def _declines(invariant_id: str) -> bool:
-    from .catalogue import CATALOGUE
-
-    inv = CATALOGUE.get(invariant_id)
-    return inv is not None and inv.declines
-
-
 def _reason(f: Finding | None) -> dict | None:
     if f is None:
         return None
@@ -260,7 +254,7 @@ def epoch_verdict(epoch, summary: BundleSummary, findings: list[Finding], dialec
     cap = Finding(invariant="KIT.FINDINGS_CAP", severity=Severity.ERROR, profile=Profile.REDUCER,
                   message="errors past --max-findings: the kit declined to judge") if truncated else None
     # a kit cap reached: the kit declined to judge, so it names no reader (issue 18 ruling)
-    declined = next((f for f in findings if _declines(f.invariant)), None)
+    declined = next((f for f in findings if declines(f.invariant)), None)
     reader = first_error(found, Profile.REDUCER) or declined or cap
     # nor any writer: `validate --release R` fails in every profile (a pass as another dialect included)
     writer = first_error(found, Profile.WRITER) or declined or cap
