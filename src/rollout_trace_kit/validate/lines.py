@@ -459,19 +459,61 @@ def _key_text(raw: str) -> str:
         return raw
 
 
+# Possessive repeats (`*+`, `++`): a plain repeat of a group keeps a backtracking entry per repetition, about
+# 115 bytes a character of a string (a 20 MB string cost 2.3 GB); these never need to give any back.
 _TOKEN = re.compile(
-    r'[ \t\r\n]*(?:("(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*")'
+    r'[ \t\r\n]*(?:("(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*+")'
     r"|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)|(true|false|null)|([\[\]{},:]))"
 )
 
 
+# Runs taken in one step: of brackets (a text nested a million levels is two runs, not two million tokens),
+# and of an array's further scalars or an object's further members with scalar values (`,1,1,1`).
+_OPEN_RUN = re.compile(r"[ \t\r\n]*(\[{2,})")
+_CLOSE_RUN = re.compile(r"[ \t\r\n]*(\]{2,})")
+_STRING_RE = r'"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*+"'
+_SCALAR_RE = _STRING_RE + r"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?(?![0-9.eE+-])|true|false|null"
+_ITEMS_RUN = re.compile(r"(?:[ \t\r\n]*,[ \t\r\n]*(?:" + _SCALAR_RE + r"))++")
+_MEMBERS_RUN = re.compile(r"(?:[ \t\r\n]*,[ \t\r\n]*" + _STRING_RE + r"[ \t\r\n]*:[ \t\r\n]*(?:" + _SCALAR_RE + r"))++")
+
+
+def _push(stack: list[list], bracket: str, k: int) -> None:
+    if stack and stack[-1][0] == bracket:
+        stack[-1][1] += k
+    else:
+        stack.append([bracket, k])
+
+
+def _pop(stack: list[list], k: int) -> None:
+    top = stack[-1]
+    top[1] -= k
+    if not top[1]:
+        stack.pop()
+
+
 def json_syntax_problem(text: str) -> str | None:
     """Why ``text`` is not one JSON value (syntax only, as serde's IgnoredAny checks it), or None.
-    Iterative: nesting costs a list entry, not a stack frame."""
-    stack: list[str] = []  # "[" or "{" of each open container
+    Iterative: nesting costs a list entry (a run of one bracket, one entry), not a stack frame."""
+    stack: list[list] = []  # the open containers, as runs: [bracket, how many]
     want = "value"  # value | key | colon | next (a comma or a close)
     pos, end = 0, len(text.rstrip(" \t\r\n"))
     while pos < end:
+        if want == "value":
+            run = _OPEN_RUN.match(text, pos)
+            if run is not None:
+                _push(stack, "[", len(run.group(1)))
+                pos = run.end()
+                continue
+        elif want == "next" and stack:
+            run = (_ITEMS_RUN if stack[-1][0] == "[" else _MEMBERS_RUN).match(text, pos)
+            if run is not None:  # want stays "next"
+                pos = run.end()
+                continue
+            run = _CLOSE_RUN.match(text, pos) if stack[-1][0] == "[" else None
+            if run is not None and stack[-1][1] >= len(run.group(1)):
+                _pop(stack, len(run.group(1)))
+                pos = run.end()
+                continue
         m = _TOKEN.match(text, pos)
         if m is None:
             return f"unexpected character at {pos}"
@@ -481,8 +523,8 @@ def json_syntax_problem(text: str) -> str | None:
             if string is not None:
                 want = "colon"
                 continue
-            if punct == "}" and stack and stack[-1] == "{" and _just_opened(text, m.start(4)):
-                stack.pop()
+            if punct == "}" and stack and stack[-1][0] == "{" and _just_opened(text, m.start(4)):
+                _pop(stack, 1)
                 want = "next"
                 continue
             return f"expected a key at {m.start()}"
@@ -493,20 +535,20 @@ def json_syntax_problem(text: str) -> str | None:
             continue
         if want == "next":
             if punct == "," and stack:
-                want = "key" if stack[-1] == "{" else "value"
+                want = "key" if stack[-1][0] == "{" else "value"
                 continue
-            if punct in ("]", "}") and stack and stack[-1] == {"]": "[", "}": "{"}[punct]:
-                stack.pop()
+            if punct in ("]", "}") and stack and stack[-1][0] == {"]": "[", "}": "{"}[punct]:
+                _pop(stack, 1)
                 continue
             return f"unexpected {m.group().strip()!r} at {m.start()}"
         # want == "value"
         if string is not None or number is not None or literal is not None:
             want = "next"
         elif punct in ("[", "{"):
-            stack.append(punct)
+            _push(stack, punct, 1)
             want = "key" if punct == "{" else "value"
-        elif punct == "]" and stack and stack[-1] == "[" and _just_opened(text, m.start(4)):
-            stack.pop()
+        elif punct == "]" and stack and stack[-1][0] == "[" and _just_opened(text, m.start(4)):
+            _pop(stack, 1)
             want = "next"
         else:
             return f"expected a value at {m.start()}"
@@ -519,24 +561,50 @@ def json_syntax_problem(text: str) -> str | None:
     return None
 
 
-def top_level_members(text: str) -> tuple[str, list]:
+def top_level_members(text: str, keys: frozenset[str] = frozenset(), most: int = 0) -> tuple[str, list, int]:
     """The outermost value of a JSON text whose syntax holds (json_syntax_problem): ("object", [(key, value
-    text), ...]), ("array", [value text, ...]) or ("scalar", []). Iterative: any depth."""
+    text) of the members named in ``keys``], how many members), ("array", [the first ``most`` + 1 value
+    texts], how many it read) or ("scalar", [], 0). Iterative: any depth, runs of brackets and scalars in
+    one step; what it keeps is bounded by ``keys`` and ``most``, not by the text."""
     m = _TOKEN.match(text)
     if m is None or m.group(4) not in ("[", "{"):
-        return "scalar", []
+        return "scalar", [], 0
     kind = "object" if m.group(4) == "{" else "array"
     members: list = []
+    count = 0
     depth, pos, key, start = 1, m.end(), None, -1
     while depth:
+        if depth > 1:  # inside a member's value: its scalars need no look
+            run = (_ITEMS_RUN.match(text, pos) or _MEMBERS_RUN.match(text, pos))
+            if run is not None:
+                pos = run.end()
+                continue
+        run = _OPEN_RUN.match(text, pos)
+        if run is not None:  # syntax holds: a bracket at the top level opens a member's value
+            if depth == 1 and start < 0:
+                start = run.start(1)
+            depth += len(run.group(1))
+            pos = run.end()
+            continue
+        run = _CLOSE_RUN.match(text, pos) if depth > 1 else None
+        if run is not None:  # down to the top level at most: its own closer is a token below
+            k = min(len(run.group(1)), depth - 1)
+            depth -= k
+            pos = run.start(1) + k
+            continue
         m = _TOKEN.match(text, pos)
         assert m is not None, "top_level_members wants a text whose syntax holds"
         string, punct = m.group(1), m.group(4)
         first = m.start(m.lastindex or 0)  # the token, past the whitespace before it
         if depth == 1 and punct in (",", "]", "}"):
             if start >= 0:
-                value = text[start:first].rstrip(" \t\r\n")
-                members.append((key, value) if kind == "object" else value)
+                count += 1
+                if kind == "object" and key in keys:
+                    members.append((key, text[start:first].rstrip(" \t\r\n")))
+                elif kind == "array":
+                    members.append(text[start:first].rstrip(" \t\r\n"))
+                    if count > most:
+                        break  # more values than wanted: what the caller needs to know
             key, start = None, -1
             if punct != ",":
                 break
@@ -552,12 +620,16 @@ def top_level_members(text: str) -> tuple[str, list]:
             elif punct in ("]", "}"):
                 depth -= 1
         pos = m.end()
-    return kind, members
+    return kind, members, count
 
 
 def _just_opened(text: str, close: int) -> bool:
-    """Whether the bracket at ``close`` follows its opener directly (``[]``, ``{}``, whitespace between)."""
-    return text[:close].rstrip(" \t\r\n")[-1:] in ("[", "{")
+    """Whether the bracket at ``close`` follows its opener directly (``[]``, ``{}``, whitespace between);
+    it looks back over the whitespace only (a copy of the text before it made ``[[],[],...]`` quadratic)."""
+    i = close - 1
+    while i >= 0 and text[i] in " \t\r\n":
+        i -= 1
+    return i >= 0 and text[i] in "[{"
 
 
 def _contains_lone_surrogate(obj) -> bool:

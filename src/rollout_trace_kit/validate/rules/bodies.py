@@ -689,10 +689,28 @@ def _typed_value(text: str):
     return [] if text[:1] in ("[", "{") else serde_syntax_loads(text, typed_numbers=True)
 
 
+# Verdicts on large arguments by their digest: compat judges one bundle once per group of readers, and a
+# 20 MB text nested a million levels costs seconds to scan (the kit's iterative scanner) each time.
+_LARGE_ARGUMENTS = 1 << 16
+_VERDICTS: dict[tuple, str | None] = {}
+_VERDICTS_KEPT = 64
+
+
 def typed_arguments_problem(text: str, fields: tuple[B.ArgumentField, ...], f64: bool = False) -> str | None:
     """What in a tool call's JSON arguments ``text`` fails the reducers' typed read of ``fields``
     (model/bodies.py: ArgumentField, ARGUMENTS_AS_ARRAY), as the end of a sentence ("... that are not
     JSON"), or None. ``f64``: the release reads numbers as f64 (no arbitrary precision)."""
+    if len(text) < _LARGE_ARGUMENTS:
+        return _typed_arguments_problem(text, fields, f64)
+    key = (hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest(), fields, f64)
+    if key not in _VERDICTS:
+        if len(_VERDICTS) >= _VERDICTS_KEPT:
+            _VERDICTS.pop(next(iter(_VERDICTS)))
+        _VERDICTS[key] = _typed_arguments_problem(text, fields, f64)
+    return _VERDICTS[key]
+
+
+def _typed_arguments_problem(text: str, fields: tuple[B.ArgumentField, ...], f64: bool) -> str | None:
     top: list = []  # the pairs of the outermost object: its hook call comes last
 
     def pairs(kv):
@@ -704,8 +722,10 @@ def typed_arguments_problem(text: str, fields: tuple[B.ArgumentField, ...], f64:
         return "are not JSON"
     values: list
     if parsed is None:  # deeper than Python's parser goes, its syntax sound: its top level read iteratively
-        kind, members = top_level_members(text)
+        kind, members, count = top_level_members(text, frozenset(f.name for f in fields), len(fields))
         values = [(k, _typed_value(v)) for k, v in members] if kind == "object" else [_typed_value(v) for v in members]
+        if kind == "array" and count > len(fields):
+            return f"are an array of more than {len(fields)} values"
     else:
         kind = "object" if isinstance(parsed, dict) else "array" if isinstance(parsed, list) else "scalar"
         values = top if kind == "object" else parsed if isinstance(parsed, list) else []

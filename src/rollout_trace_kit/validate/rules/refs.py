@@ -124,7 +124,7 @@ CACHE_BUDGET = 64 * 1024 * 1024
 CACHE_ENTRIES = 64
 
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string (unrolled: no per-character alternation)
+_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"')  # a JSON string (unrolled: no per-character alternation)
 
 
 def parse_cost(data: bytes) -> int:

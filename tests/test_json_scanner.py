@@ -1,0 +1,69 @@
+"""The kit's iterative JSON scanner (validate/lines.py: json_syntax_problem, top_level_members), which judges
+texts nesting deeper than Python's parser goes (tool-call arguments, prompt fragments, skipped keys): it agrees
+with the standard parser's syntax where both work, and its memory does not grow with a text's strings,
+nesting or runs of scalars (a 20 MB string cost 2.3 GB, a million `1,` 3 GB, before its repeats were
+possessive and its runs taken in one step)."""
+
+from __future__ import annotations
+
+import json
+import random
+import tracemalloc
+
+import pytest
+
+from rollout_trace_kit.validate.lines import json_syntax_problem, top_level_members
+
+PIECES = ['[', ']', '{', '}', ',', ':', '"a"', '"b"', '1', '0', '01', '-', '1.5', 'e5', ' ', 'null', 'true', '[[', ']]',
+          ',1,1', ',"a":1', '"\\u00e9"', '"\\x"', '\t', '"\\"', '[[[', ']]]']
+
+
+def test_the_scanner_agrees_with_the_standard_parser_on_random_texts():
+    rng = random.Random(11)
+    for _ in range(30000):
+        text = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 16)))
+        try:
+            value, ok = json.loads(text), True
+        except ValueError:
+            value, ok = None, False
+        assert (json_syntax_problem(text) is None) is ok, text
+        if not ok:
+            continue
+        kind, members, count = top_level_members(text, frozenset({"a", "b"}), 3)
+        if isinstance(value, dict):
+            assert kind == "object" and count == len(_pairs(text))
+            assert dict((k, json.loads(v)) for k, v in members) == {k: v for k, v in value.items() if k in ("a", "b")}
+        elif isinstance(value, list):
+            assert kind == "array" and [json.loads(v) for v in members] == value[:4], text
+        else:
+            assert (kind, members, count) == ("scalar", [], 0)
+
+
+def _pairs(text: str) -> list:
+    pairs: list = []
+    json.loads(text, object_pairs_hook=lambda kv: pairs.__setitem__(slice(None), kv) or dict(kv))
+    return pairs
+
+
+HUGE = {
+    "a long string with escapes": '["' + "ab\\n" * 1_000_000 + '"]',
+    "a million scalars": "[" + "1," * 1_000_000 + "1]",
+    "a million members": "{" + ",".join(f'"k{i % 10}":{i}' for i in range(30_000)) + "}",
+    "nested a million levels": '{"a":' + "[" * 1_000_000 + "]" * 1_000_000 + "}",
+    "cut short a million levels down": "[" * 1_000_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(HUGE))
+def test_memory_does_not_grow_with_the_text(name):
+    text = HUGE[name]
+    tracemalloc.start()
+    try:
+        problem = json_syntax_problem(text)
+        if problem is None:
+            top_level_members(text, frozenset({"a"}), 4)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (problem is None) is (name != "cut short a million levels down")
+    assert peak < 8 << 20, f"{peak >> 20} MiB at peak for {len(text) >> 20} MiB of text"
