@@ -314,6 +314,15 @@ CASES = [
           ("as-an-array", ["t", 1.5, [], 1, 2], frozenset()), ("as-an-empty-array", [], frozenset()),
           ("as-an-array-of-six", ["t", 1.5, [], 1, 2, 3], ITEM), ("as-an-array-turn-id-a-number", [5], ITEM),
           ("as-an-array-create-time-a-string", [None, "x"], ITEM))),
+    # a content part in sequence form is read where parts are checked (model: AGENT_MESSAGE_PART_SEQUENCE; the
+    # 100,000-mutant run of session 10 on 0.169.0, index 43972)
+    *(Case(f"accepted-agent-message-part-{name}", ("v2", "v3"), with_agent_message({"content": parts}), want)
+      for name, parts, want in (
+          ("as-an-array", [["input_text", "x"]], frozenset()), ("encrypted-as-an-array", [["encrypted_content", "x"]], frozenset()),
+          ("as-an-array-after-an-object", [{"type": "input_text", "text": "a"}, ["input_text", "x"]], frozenset()),
+          ("as-a-short-array", [["input_text"]], ITEM), ("as-an-array-text-a-number", [["input_text", 5]], ITEM),
+          ("as-an-array-of-another-type", [["zzz", "x"]], ITEM), ("as-a-long-array", [["input_text", "x", None]], ITEM),
+          ("as-an-empty-array", [[]], ITEM))),
     # seed 1, v2 value.envelope.int_edge: serde_json reads `-0` as a float
     Case("wall-time-minus-zero", ALL, with_literal(b'"wall_time_unix_ms":1003', b'"wall_time_unix_ms":-0'),
          frozenset({"EVENT.INTEGER_FORM"})),

@@ -289,6 +289,11 @@ ARGUMENTS_AS_ARRAY = True
 # its first values in this order) null or of this type, other keys and values anything (5, "x", true, {} or []
 # as the passthrough, a string or array create_time, a number turn_id, [null,"x"] and six values fail;
 # ["t",1.5,[],1,2], 1e400, -0 and a create_time given twice pass: measured on 0.169.0 and 0.170.0).
+# The releases that check an accepted agent_message's content parts also read a part in serde's sequence
+# form, [type, its AGENT_MESSAGE_PARTS value] (["input_text", "x"] and ["encrypted_content", "x"] pass;
+# ["input_text"], ["input_text", 5], three values, [] and ["zzz", "x"] fail: measured on 0.169.0, 0.170.0
+# and 0.171.0, from the 100,000-mutant run of session 10; 0.167.2 and 0.168.0 check no part).
+AGENT_MESSAGE_PART_SEQUENCE = True
 AGENT_MESSAGE_PASSTHROUGH = "internal_chat_message_metadata_passthrough"
 PASSTHROUGH_FIELDS = (("turn_id", ARGUMENT_STRING), ("create_time", ARGUMENT_NUMBER))
 PASSTHROUGH_LENGTH = 5

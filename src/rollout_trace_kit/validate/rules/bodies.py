@@ -145,6 +145,18 @@ def agent_message_typed(release: str) -> bool:
     return release_key(first) <= release_key(release) <= release_key(last)
 
 
+def as_typed_agent_message(item):
+    """An accepted agent_message ``item`` as the releases that check it read it: a content part in serde's
+    sequence form (model/bodies.py: AGENT_MESSAGE_PART_SEQUENCE) as the object it stands for."""
+    content = item.get("content") if isinstance(item, dict) else None
+    if not B.AGENT_MESSAGE_PART_SEQUENCE or not isinstance(content, list) or not any(isinstance(p, list) for p in content):
+        return item
+    parts = [{"type": p[0], B.AGENT_MESSAGE_PARTS[p[0]]: p[1]}
+             if isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and p[0] in B.AGENT_MESSAGE_PARTS else p
+             for p in content]
+    return {**item, "content": parts}
+
+
 def passthrough_problem(item) -> str | None:
     """What in an agent_message item's metadata passthrough fails the typed read (model/bodies.py:
     AGENT_MESSAGE_PASSTHROUGH), or None."""

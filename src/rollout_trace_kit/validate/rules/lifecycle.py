@@ -493,6 +493,7 @@ class LifecycleChecker:
             self.accepted_items.add(key)
         if body is not None and not self.accepted_again:
             rid = p.agent_message_payload.raw_payload_id
+            body = bodies.as_typed_agent_message(body)
             problem = bodies.item_problem(body)
             if not problem and self.agent_message_typed:
                 if (wide := wide_integer(body)) is not None:
