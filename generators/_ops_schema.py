@@ -225,6 +225,18 @@ def _variant_index(bundle, dialect, rnd):
     return result(ed, "EVENT.VARIANT_INDEX", i)
 
 
+@corruption("EVENT.SEQUENCE_FORM", "An event line is written as the array of the envelope's values (serde's sequence "
+            "form), which readers take as the event and no writer writes.")
+def _line_sequence_form(bundle, dialect, rnd):
+    ed = Editor(bundle, dialect)
+    i = quiet_line(ed, rnd)
+    if i is None:
+        return None
+    event = ed.event(i)
+    ed.replace_raw(i, orjson.dumps([event[f.name] for f in ed.dialect.envelope.fields]))
+    return result(ed, "EVENT.SEQUENCE_FORM", i, seq=event[E.SEQ])
+
+
 @corruption("KIT.SEQUENCE_FORM", "An event's payload is written in serde's sequence form (the array of its values, "
             "the tag first), which the reducers read and the kit declines to judge.")
 def _sequence_form(bundle, dialect, rnd):

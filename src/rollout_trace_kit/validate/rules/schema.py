@@ -60,6 +60,16 @@ NESTING = invariant(
     "levels on 0.164.0, 0.169.0 and 0.171.0): past 500 the kit checks its syntax with a scanner, leaves it out "
     "and checks the rest of the line.",
 )
+LINE_SEQUENCE = invariant(
+    "EVENT.SEQUENCE_FORM",
+    "An event line is a JSON object: serde also reads the array of the envelope's values in their order "
+    "(the envelope's fields in the model), which readers take as the event and no writer writes.",
+    v1=W, v2=W,
+    source="serde derive (visit_seq); measured on 0.164.0, 0.169.0 and 0.171.0: a line of the envelope's seven "
+    "values is read, one more or fewer fails",
+    notes="The kit reads such a line as the event it stands for; an object inside it written as an array is "
+    "KIT.SEQUENCE_FORM.",
+)
 SEQUENCE_FORM = invariant(
     "KIT.SEQUENCE_FORM",
     "Every object of a line or of the manifest is written as a JSON object: the kit does not judge serde's "
@@ -339,11 +349,18 @@ _SEQUENCE_OF: Table[Callable[[Any, list], bool]] = named_type_table(
                              StrEnum: lambda nt, value: False})
 
 
+def as_envelope(dialect: Dialect, obj):
+    """A line in serde's sequence form, an array of the envelope's values in their order (EVENT.SEQUENCE_FORM),
+    as the event object it stands for; None for anything else."""
+    fields = dialect.envelope.fields
+    if isinstance(obj, list) and len(obj) == len(fields):
+        return {f.name: value for f, value in zip(fields, obj)}
+    return None
+
+
 def sequence_forms(dialect: Dialect, obj) -> list[str]:
-    """Pointers of the non-empty JSON arrays of a line where the model has an object (KIT.SEQUENCE_FORM),
-    outermost first: a whole line only of the envelope's length (measured: another length fails)."""
-    if isinstance(obj, list):
-        return [""] if len(obj) == len(dialect.envelope.fields) else []
+    """Pointers of the non-empty JSON arrays inside a line where the model has an object (KIT.SEQUENCE_FORM),
+    outermost first (a whole line in that form is read as its envelope: as_envelope)."""
     out: list[str] = []
 
     def walk(value, t, path):
@@ -533,6 +550,12 @@ def _slow(ctx: Context, raw: RawLine, td, fast_event):
         )
         return None, None
     _report_skipped(ctx, raw, skipped)
+    event = as_envelope(dialect, obj)
+    if event is not None:
+        _note_seq(ctx, event)
+        ctx.report(LINE_SEQUENCE, f"line {raw.number} is the array of the envelope's values (serde's sequence form), "
+                   "not an object: readers take it as the event", pointer="")
+        obj = event
     _note_overflow(ctx, raw, text, obj)
     return _validate(ctx, raw, td, fast_event, obj)
 
@@ -591,10 +614,9 @@ def _validate(ctx: Context, raw: RawLine, td, fast_event, obj):
     arrays = sequence_forms(dialect, obj)
     if arrays:
         for pointer in arrays:
-            ctx.report(SEQUENCE_FORM, f"line {raw.number}: {'the event' if not pointer else pointer} is a JSON array "
-                       "where the model has an object (serde's sequence form): the kit declined to judge it",
-                       pointer=pointer)
-        return None, obj if isinstance(obj, dict) else None
+            ctx.report(SEQUENCE_FORM, f"line {raw.number}: {pointer} is a JSON array where the model has an object "
+                       "(serde's sequence form): the kit declined to judge it", pointer=pointer)
+        return None, obj
     for pointer, index, name in _index_tags(dialect, obj):
         ctx.report(VARIANT_INDEX, f"event {pointer}: variant index {index} in place of its name; readers take it as "
                    f"{name!r}", pointer=pointer)
