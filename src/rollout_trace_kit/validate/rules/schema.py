@@ -362,25 +362,11 @@ def sequence_forms(dialect: Dialect, obj) -> list[str]:
     """Pointers of the non-empty JSON arrays inside a line where the model has an object (KIT.SEQUENCE_FORM),
     outermost first (a whole line in that form is read as its envelope: as_envelope)."""
     out: list[str] = []
-
-    def walk(value, t, path):
-        t = unwrap(t)
-        if isinstance(t, ArrayOf) and isinstance(value, list):
-            for n, v in enumerate(value):
-                walk(v, t.item, f"{path}/{n}")
-        elif isinstance(t, Named) and isinstance(value, list) and value:
+    for value, t, path in _typed_places(dialect, obj):
+        if isinstance(t, Named) and isinstance(value, list) and value:
             nt = dialect.payload if t.name == "RawTraceEventPayload" else dialect.type(t.name)
             if _SEQUENCE_OF[type(nt)](nt, value):
                 out.append(path)
-        elif isinstance(t, Named) and isinstance(value, dict):
-            for f in _named_fields(dialect, t.name, value)[1]:
-                if f.name in value:
-                    walk(value[f.name], f.type, f"{path}/{f.name}")
-
-    if isinstance(obj, dict):
-        for f in dialect.envelope.fields:
-            if f.name in obj:
-                walk(obj[f.name], f.type, f"/{f.name}")
     return out
 
 
