@@ -21,13 +21,13 @@ from typing import Callable, Protocol
 
 from ...bundle import Bundle
 from ...validate import Options, Profile, validate_bundle
-from ...validate.catalogue import all_invariants, declines
+from ...validate.catalogue import all_invariants
 from .mutators.refs import BUNDLE_DIR
 
 AGREE, DISAGREE, REFERENCE_HANG, KIT_DECLINED = "agree", "disagree", "reference_hang", "kit_declined"
 OUTCOMES = (AGREE, DISAGREE, REFERENCE_HANG, KIT_DECLINED)
 # A finding of these says the kit declined to judge (a cap reached, a form it does not read): the catalogue's.
-CAP_INVARIANTS = frozenset(inv.id for inv in all_invariants() if declines(inv.id))
+CAP_INVARIANTS = frozenset(inv.id for inv in all_invariants() if inv.declines)
 KIT_ACCEPTS, KIT_REJECTS = "kit-accepts", "kit-rejects"  # the direction of a disagreement
 
 _KIT_LOCK = threading.Lock()  # the validator runs one bundle at a time (it holds the GIL anyway)

@@ -352,10 +352,10 @@ _SEQUENCE_OF: Table[Callable[[Any, list], bool]] = named_type_table(
 def as_envelope(dialect: Dialect, obj):
     """A line in serde's sequence form, an array of the envelope's values in their order (EVENT.SEQUENCE_FORM),
     as the event object it stands for; None for anything else."""
-    fields = dialect.envelope.fields
-    if isinstance(obj, list) and len(obj) == len(fields):
-        return {f.name: value for f, value in zip(fields, obj)}
-    return None
+    from .bodies import as_struct
+
+    event = as_struct(obj, tuple(f.name for f in dialect.envelope.fields))
+    return event if isinstance(obj, list) and isinstance(event, dict) else None
 
 
 def sequence_forms(dialect: Dialect, obj) -> list[str]:
