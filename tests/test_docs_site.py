@@ -7,7 +7,6 @@ Needs the docs extra (`pip install -e '.[docs]'`); the browser check is test_doc
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
 
@@ -28,22 +27,18 @@ from .conftest import ROOT  # noqa: E402
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     site = tmp_path_factory.mktemp("site")
-    started = time.monotonic()
-    proc = build_site(ROOT, site)
-    elapsed = time.monotonic() - started
-    return site, proc, elapsed
+    return site, build_site(ROOT, site)
 
 
 def test_strict_build_passes_without_warnings(built):
-    site, proc, elapsed = built
+    site, proc = built
     assert proc.returncode == 0, proc.stdout + proc.stderr
     log = proc.stdout + proc.stderr
     assert "WARNING" not in log and "Aborted" not in log, log
-    assert elapsed < 30
 
 
 def test_every_generated_file_is_in_the_site(built):
-    site, _, _ = built
+    site, _ = built
     for rel in generated_files(ROOT / "docs"):
         if rel.endswith("/index.md"):
             out = site / rel[: -len("index.md")] / "index.html"
@@ -55,7 +50,7 @@ def test_every_generated_file_is_in_the_site(built):
 
 
 def test_links_and_assets_resolve(built):
-    site, _, _ = built
+    site, _ = built
     with SiteServer(site) as server:
         res = crawl(server.root)
         problems = check_schemas(server.root, site)
@@ -72,7 +67,7 @@ def test_links_and_assets_resolve(built):
 
 
 def test_catalogue_page_has_every_invariant(built):
-    site, _, _ = built
+    site, _ = built
     html = (site / "reference" / "invariants" / "index.html").read_text(encoding="utf-8")
     from rollout_trace_kit.docsgen.catalogue_page import invariant_anchor
 

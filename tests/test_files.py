@@ -61,11 +61,13 @@ def test_symlinks_are_followed_unless_asked_not_to(tmp_path):
 
 
 def test_missing_and_dangling(tmp_path):
+    """Both are missing (``why``); a link to nothing says so in words, as every reader reports it."""
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
-    for name in ("nowhere", "dangling"):
+    for name, words in (("nowhere", "missing"), ("dangling", files.DANGLING)):
         got = files.read_capped(tmp_path / name, 10)
-        assert got.missing and got.data is None
-        assert files.file_problem(tmp_path / name) == (files.MISSING, "missing")
+        assert got.missing and got.data is None and got.problem == words
+        assert files.file_problem(tmp_path / name) == (files.MISSING, words)
+        assert files.lacks(words) == ("does not exist" if name == "nowhere" else "is a dangling symbolic link")
 
 
 @pytest.mark.parametrize("ring", [1, 2])

@@ -10,7 +10,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -35,9 +34,8 @@ def rtk(*args, cwd, timeout=600, **kw):
 def test_a_background_child_does_not_outlive_its_case(tmp_path, status):
     marker = f"317.{uuid.uuid4().int % 10**9}"
     cmd = ReducerCommand(f"{PY} {REDUCERS / 'background_child.py'} {marker} {status} {{bundle}}", timeout=20)
-    started = time.monotonic()
     outcome = cmd.run(tmp_path, tmp_path / "work")
-    assert time.monotonic() - started < 10  # the child holds the pipes: killing the group frees them
+    # the child (sleep 317 s) holds the pipes: killing the group frees them, else the run would time out
     assert outcome.returncode == status and not outcome.timed_out
     assert process_gone(marker)
 
@@ -85,15 +83,15 @@ def test_the_reducer_runs_in_the_callers_directory_with_absolute_paths(tmp_path)
         (f"{PY} -c 'import sys; print(\"no thanks\", file=sys.stderr); sys.exit(4)' {{bundle}}",
          "preflight: the reducer crashed on the shipped valid bundle codex-0.169.0/tools: exit 4, outside the contract "
          "(0 accepts, 1 rejects): no thanks"),
-        (f"{PY} -c 'import time; time.sleep(30)' {{bundle}}", "preflight: the reducer ran past --timeout 1 s"),
+        (f"{PY} -c 'import time; time.sleep(600)' {{bundle}}", "preflight: the reducer ran past --timeout 1 s"),
         (f"{PY} -c pass {{bundle}} {{output}}", "wrote no JSON to {output}"),
     ],
 )
 def test_a_reducer_that_cannot_handle_a_real_bundle_stops_the_run(tmp_path, cmd, message):
-    started = time.monotonic()
-    out = rtk("fuzz-reducer", "--cmd", cmd, "--examples", "50", "--timeout", "1", cwd=tmp_path, timeout=60)
+    # a run that waited for the sleeping reducer would outlast rtk's timeout (TimeoutExpired)
+    out = rtk("fuzz-reducer", "--cmd", cmd, "--examples", "50", "--timeout", "1", cwd=tmp_path, timeout=120)
     assert out.returncode == 2 and message in out.stderr, out.stderr
-    assert "Traceback" not in out.stderr and time.monotonic() - started < 20
+    assert "Traceback" not in out.stderr
     assert not (tmp_path / "reducer-fuzz-failures").exists()
 
 
@@ -325,10 +323,9 @@ def test_replay_refuses_a_socket_and_never_copies_a_device(saved_case):
         os.mknod(payloads / "zero.json", stat.S_IFCHR | 0o600, os.makedev(1, 5))  # /dev/zero's numbers
     except PermissionError:
         pytest.skip("creating a device node needs root")
-    started = time.monotonic()
+    # copying /dev/zero would never end: rtk's timeout (TimeoutExpired) would fail the test
     out = rtk("replay", str(saved_case), "--cmd", kit_reducer(), cwd=saved_case.parent, timeout=60)
     assert out.returncode == 2 and "is a character device" in out.stderr and "refusing to copy" in out.stderr
-    assert time.monotonic() - started < 20
 
 
 def test_replay_recreates_fifos_without_opening_them(saved_case):

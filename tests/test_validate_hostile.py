@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import orjson
@@ -30,10 +29,7 @@ def _lines_dicts(b: Bundle) -> list[dict]:
 
 def _check(tmp_path, b: Bundle, profile=Profile.STRICT, **kw):
     d = b.write(tmp_path / "bundle")
-    started = time.monotonic()
-    report = validate_bundle(d, Options(profile=profile, **kw))
-    assert time.monotonic() - started < 30
-    return report
+    return validate_bundle(d, Options(profile=profile, **kw))
 
 
 def _ids_at(report):
@@ -83,6 +79,18 @@ def test_symlink_out_of_the_bundle(tmp_path, bundle):
     b.specials[ref["path"]] = Special("symlink", str(outside))
     r = _check(tmp_path, b)
     assert any(f.invariant == "REF.PATH_CONFINED" and "symlink" in f.message for f in r.findings)
+
+
+def test_a_dangling_payload_link_is_named_so_as_the_bundle_reader_names_it(tmp_path, bundle):
+    """validate said "does not exist" where Bundle.read said "a dangling symbolic link": one wording now."""
+    n, e, ref = _first_ref(bundle)
+    b = bundle.copy()
+    del b.payloads[ref["path"]]
+    b.specials[ref["path"]] = Special("symlink", "nowhere.json")  # inside the bundle, to nothing
+    r = _check(tmp_path, b)
+    [f] = [f for f in r.findings if f.invariant == "REF.FILE_EXISTS"]
+    assert f.message.endswith(f"{ref['path']} is a dangling symbolic link"), f.message
+    assert Bundle.read(tmp_path / "bundle").unread == {ref["path"]: "a dangling symbolic link"}
 
 
 def test_fifo_payload_does_not_hang(tmp_path, bundle):
@@ -646,10 +654,7 @@ def test_hostile_input_gets_its_finding(tmp_path, name, build, expected):
     build(d)
     want, fails = expected
     for profile in Profile:
-        started = time.monotonic()
         report = validate_bundle(d, Options(profile=profile))
-        elapsed = time.monotonic() - started
-        assert elapsed < 60, f"{name}: {elapsed:.0f} s"
         assert "KIT.INTERNAL_ERROR" not in report.ids(), [f.message for f in report.findings]
         if profile is Profile.STRICT:
             assert report.ok is not fails, (name, [(f.invariant, f.message) for f in report.findings][:5])
@@ -710,15 +715,23 @@ import sys
 from rollout_trace_kit.validate import validate_bundle, Options, Profile
 r = validate_bundle(sys.argv[1], Options(profile=Profile.STRICT))
 hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-print(hwm // 1024, r.ok, sorted(r.ids()))
+rchar = next(int(l.split()[1]) for l in open("/proc/self/io") if l.startswith("rchar:"))
+print(hwm // 1024, rchar >> 20, r.ok, sorted(r.ids()))
 """
 
 
 def _peak(d: Path) -> tuple[int, str]:
-    out = subprocess.run([sys.executable, "-c", _PEAK, str(d)], capture_output=True, text=True, timeout=300)
+    """(peak RSS in MB, "ok [ids]") of a strict validation of ``d`` in a fresh process."""
+    mb, _, rest = _peak_and_read(d)
+    return mb, rest
+
+
+def _peak_and_read(d: Path) -> tuple[int, int, str]:
+    """(peak RSS in MB, MiB the process read, "ok [ids]"): both are counts, whatever the machine's load."""
+    out = subprocess.run([sys.executable, "-c", _PEAK, str(d)], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
-    mb, rest = out.stdout.split(" ", 1)
-    return int(mb), rest
+    mb, read, rest = out.stdout.split(" ", 2)
+    return int(mb), int(read), rest
 
 
 @pytest.mark.parametrize("ordinal", [8_000_000_000, 10**24])
@@ -765,9 +778,8 @@ def test_ids_whose_hashes_all_collide_stay_apart(monkeypatch):
 def test_nul_tail_and_garbage_line_are_errors_in_bounded_time_and_memory(tmp_path):
     d = _copy_basic(tmp_path)
     os.truncate(d / "trace.jsonl", 2 << 30)  # as after a crash: a sparse 2 GiB NUL tail
-    started = time.monotonic()
-    mb, rest = _peak(d)
-    assert time.monotonic() - started < 30  # reading the hole would take minutes on a slow disk
+    mb, read, rest = _peak_and_read(d)
+    assert read < 512  # MiB of the 2,048: the hole is not read through (334 MiB seen, imports included)
     assert mb < 200 and "False" in rest and "LINE.TRUNCATED" in rest
     g = tmp_path / "g"
     shutil.copytree(BASIC, g)
@@ -785,9 +797,7 @@ def test_one_payload_named_by_many_refs_is_read_once(tmp_path, monkeypatch):
     reads: list[str] = []
     real = refs.RefChecker._read
     monkeypatch.setattr(refs.RefChecker, "_read", lambda self, full, flags: reads.append(full) or real(self, full, flags))
-    started = time.monotonic()
-    report = validate_bundle(d, Options(profile=Profile.STRICT))
-    assert time.monotonic() - started < 30  # was 41 s: each ref re-read and re-parsed the file
+    report = validate_bundle(d, Options(profile=Profile.STRICT))  # was 41 s: each ref re-read and re-parsed the file
     assert report.ok and not report.findings
     assert len(reads) == len(set(reads)) == len(os.listdir(d / "payloads"))
 
@@ -861,9 +871,7 @@ def test_a_log_appended_to_by_a_real_writer_does_not_keep_the_check_going(tmp_pa
     t.start()
     try:
         assert wrote.wait(30)  # the log holds garbage before the check starts
-        started = time.monotonic()
-        report = validate_bundle(d, Options(profile=Profile.STRICT))
-        assert time.monotonic() - started < 30
+        report = validate_bundle(d, Options(profile=Profile.STRICT))  # returns: the writer never stops
     finally:
         stop.set()
         t.join()

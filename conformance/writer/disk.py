@@ -24,7 +24,7 @@ from ...writer.core import manifest_record
 from ...validate.rules.refs import confinement_problem
 from . import checks as C
 from ...bundle import MANIFEST, PAYLOADS, TRACE
-from ...files import is_regular, read_capped
+from ...files import is_regular, lacks, read_capped
 from ...validate.rules.layout import MAX_MANIFEST_BYTES
 from .caps import log_cap, payload_cap, split_log
 from .jsondiff import first_difference, json_equal, short
@@ -147,7 +147,7 @@ class DiskChecker:
             return f"{printable(rel)} leaves the bundle through a symlink"
         got = read_capped(full, log_cap(self.s.answered_bytes) + payload_cap(body) * 2)
         if got.data is None:
-            return f"{printable(rel)} does not exist" if got.missing else f"{printable(rel)} is {got.problem}"
+            return f"{printable(rel)} {lacks(got.problem)}"
         found = None
         for item in read_records(io.BytesIO(got.data)):
             if isinstance(item, Record) and item.id == rid.encode("utf-8", "surrogatepass"):
@@ -170,7 +170,7 @@ class DiskChecker:
             return f"{printable(rid)} path {short(path)} leaves the bundle through a symlink"
         got = read_capped(full, payload_cap(body))
         if got.data is None:
-            return f"{shown} does not exist" if got.missing else f"{shown} is {got.problem}"
+            return f"{shown} {lacks(got.problem)}"
         if got.problem:
             return f"{shown} is {got.problem}; the body sent is far smaller"
         return self._same_body(shown, shown, got.data, body, i, canonical, pretty=True)

@@ -62,7 +62,7 @@ class Special:
 
 def _read_lines(path: Path, left: list[int], max_line: int | None, too_large: str) -> tuple[list[bytes], bool] | str:
     """The lines of the log at ``path`` (each without its ``\n``) and whether the last one ended
-    with one; else why it was not read, in words (files.refused: "missing", "a FIFO", a loop...).
+    with one; else why it was not read, in words (files.refused: "missing", "a dangling symbolic link", "a FIFO", a loop...).
     ``left``: the bytes the bundle may still take (lowered by what is read)."""
     try:
         f = open_regular(path)
@@ -87,13 +87,6 @@ def _read_lines(path: Path, left: list[int], max_line: int | None, too_large: st
                 lines.append(line)  # readline stopped at the end: a partial last line
                 return lines, False
             lines.append(line[:-1])
-
-
-def _words(path: Path, problem: str | None) -> str:
-    """Why a file was not read, in words: a link to nothing is not just "missing"."""
-    if problem == "missing" and os.path.islink(path):
-        return "a dangling symbolic link"
-    return problem or "unreadable"
 
 
 @dataclass
@@ -140,7 +133,7 @@ class Bundle:
             if got.data is not None:
                 left[0] -= len(got.data)
             else:
-                unread[rel] = _words(path, got.problem)
+                unread[rel] = got.problem or "unreadable"
             return got.data
 
         manifest = _read_regular(d / MANIFEST, MANIFEST)
@@ -149,7 +142,7 @@ class Bundle:
         has_trace = not isinstance(got, str)
         lines, trailing = ([], True) if isinstance(got, str) else got
         if isinstance(got, str):
-            unread[TRACE] = _words(d / TRACE, got)
+            unread[TRACE] = got
         payloads = {}
         names: list[str] = []
         if (d / PAYLOADS).is_dir():

@@ -53,12 +53,24 @@ def kind_of(mode: int) -> str:
 
 
 LOOP = "a symbolic link loop (ELOOP)"
+DANGLING = "a dangling symbolic link"
 
 
 def unreadable(e: OSError) -> str:
     """Why an open failed, in words: a link to itself or a ring of links says it is a loop (ELOOP),
-    never "missing" or "dangling" (it is neither); anything else is "unreadable (its strerror)"."""
+    never "missing" or a dangling link (it is neither); anything else is "unreadable (its strerror)"."""
     return LOOP if e.errno == errno.ELOOP else f"unreadable ({e.strerror})"
+
+
+def absent(path: Path | str) -> str:
+    """Why a file that is not there is not there, in words: a link to nothing says so."""
+    return DANGLING if os.path.islink(path) else "missing"
+
+
+def lacks(problem: str | None) -> str:
+    """A finding's words for a file with no data (``Read.problem`` or :func:`file_problem`'s words):
+    "does not exist", or "is a dangling symbolic link", "is a FIFO"..."""
+    return "does not exist" if not problem or problem == "missing" else f"is {problem}"
 
 
 def loops(path: Path | str) -> bool:
@@ -72,12 +84,12 @@ def loops(path: Path | str) -> bool:
 
 def file_problem(path: Path | str, *, follow_symlinks: bool = True) -> tuple[str, str] | None:
     """None if ``path`` is a regular file, else (why, in words) as :class:`Read` gives them:
-    (MISSING, "missing"), (UNREADABLE, "unreadable (...)") or (IRREGULAR, "a FIFO").
-    Nothing is opened."""
+    (MISSING, "missing" or "a dangling symbolic link"), (UNREADABLE, "unreadable (...)") or
+    (IRREGULAR, "a FIFO"). Nothing is opened."""
     try:
         st = os.stat(path, follow_symlinks=follow_symlinks)
     except FileNotFoundError:
-        return MISSING, "missing"
+        return MISSING, absent(path)
     except OSError as e:
         return UNREADABLE, unreadable(e)
     if not stat.S_ISREG(st.st_mode):
@@ -223,7 +235,7 @@ def refused(path: Path | str, e: OSError, *, follow_symlinks: bool = True) -> Re
     if not follow_symlinks and os.path.islink(path):  # ELOOP from O_NOFOLLOW
         return Read(None, "a symlink", why=IRREGULAR)
     if isinstance(e, FileNotFoundError):
-        return Read(None, "missing", why=MISSING)
+        return Read(None, absent(path), why=MISSING)
     return Read(None, unreadable(e), why=UNREADABLE)
 
 

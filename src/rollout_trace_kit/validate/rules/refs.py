@@ -456,7 +456,7 @@ def read_many(paths: list[str], cap: int) -> dict[str, files.Read]:
 def _unread(got: files.Read, full: str, follow_symlinks: bool, limit: int) -> _Load:
     """Why a payload file gave no bytes to parse, as a _Load."""
     if got.why == files.MISSING:
-        return _Load(problem="missing")
+        return _Load(problem="missing", detail=got.problem or "")
     if got.why == files.IRREGULAR:
         return _Load(problem="irregular", detail=irregular(got.problem or ""))
     if got.why == files.TOO_LARGE:
@@ -733,7 +733,7 @@ class RefChecker:
         ctx, rid, path = self.ctx, ref.raw_payload_id, ref.path
         where = pointer + "/path"
         if load.problem == "missing":
-            ctx.report(FILE_EXISTS, f"{rid}: {path} does not exist", pointer=where, level=level)
+            ctx.report(FILE_EXISTS, f"{rid}: {path} {files.lacks(load.detail)}", pointer=where, level=level)
         elif load.problem == "unreadable":
             ctx.report(FILE_EXISTS, f"{rid}: {path} is {load.detail}", pointer=where, level=level)
         elif load.problem == "irregular":

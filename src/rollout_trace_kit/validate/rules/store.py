@@ -599,7 +599,7 @@ class StoreRefChecker:
             why, what = problem
             sh.failed = why
             if why == files.MISSING:
-                ctx.report(REF_SHARD, f"shard {sh.n} ({sh.rel}) does not exist", **here)
+                ctx.report(REF_SHARD, f"shard {sh.n} ({sh.rel}) {files.lacks(what)}", **here)
             elif why == files.UNREADABLE:
                 ctx.report(REF_SHARD, f"shard {sh.n} ({sh.rel}) is {what}", **here)
             else:
