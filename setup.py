@@ -9,7 +9,7 @@ tests/test_typing.py check that the wheel, an editable install and mypy see the 
 
 from __future__ import annotations
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 ROOTS = {
     "rollout_trace_kit": "src/rollout_trace_kit",
@@ -19,7 +19,15 @@ ROOTS = {
 
 
 def packages() -> list[str]:
-    return [name + (f".{sub}" if sub else "") for name, root in ROOTS.items() for sub in ("", *find_packages(root))]
+    return [name + (f".{sub}" if sub else "") for name, root in ROOTS.items() for sub in ("", *_importable(root))]
+
+
+def _importable(root: str) -> list[str]:
+    """Packages under ``root``, the data directories with importable names among them (the suite's
+    cases, the release records): setuptools warns of each one left out ("Package would be ignored").
+    Their files are package data of the package above (pyproject.toml)."""
+    found = find_namespace_packages(root, exclude=["__pycache__", "*.__pycache__"])
+    return [p for p in found if all(part.isidentifier() for part in p.split("."))]
 
 
 if __name__ == "__main__":
