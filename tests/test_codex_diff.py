@@ -158,6 +158,26 @@ def test_the_engine_counts_triages_and_shrinks_with_a_fake_reference(tmp_path):
     assert run_doc["disagreement_rate"] == round(len(disagreements) / (run_doc["agree"] + run_doc["disagree"]), 5)
     assert sum(x["mutants"] for x in run_doc["by_layer"].values()) == run_doc["mutants"]
     assert "## Rates per layer" in page(doc)
+    full = page(doc, [doc])  # a full run's report is the same document
+    assert "## Full runs" in full and full.rstrip().endswith("```") and "rollout-trace codex diff ..." in full
+    row = f"| 0.169.0 | v2 | 3 | {run_doc['mutants']} | {run_doc['disagree']} |"
+    assert row in full.split("## Full runs")[1]
+
+
+def test_the_committed_full_runs_are_on_the_page_and_name_no_machine_path():
+    from rollout_trace_kit.codex.diff.report import FULL_RUNS, load_full
+    from rollout_trace_kit.docsgen import reference_pages
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    full = load_full(docs)
+    text = reference_pages(docs)["reference/differential.md"]
+    for doc in full:
+        assert doc["command"] in text
+        for marker in ("/root/", "/home/", "/tmp/", "/work/", ".cache/"):
+            assert marker not in json.dumps(doc), marker
+        for r in doc["runs"]:
+            assert r["mutants"] == r["mutations"] and f"| {r['release']} | {r['dialect']} | {r['seed']} |" in text
+    assert len(full) == len(list((docs.parent / FULL_RUNS).glob("*.json")))
 
 
 def test_worker_processes_give_the_results_of_one_process(tmp_path):

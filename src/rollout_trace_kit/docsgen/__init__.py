@@ -52,9 +52,10 @@ def reference_pages(docs_dir: Path) -> dict[str, str]:
     from .releases_page import release_pages
 
     pages.update(release_pages())
-    from ..codex.diff.report import PAGE as DIFF_PAGE, load_doc, page as diff_page
+    from ..codex.diff.report import PAGE as DIFF_PAGE, load_doc, load_full, page as diff_page
 
-    pages[DIFF_PAGE] = diff_page(load_doc(docs_dir))  # from the committed report of a documented run
+    # from the committed reports of documented runs
+    pages[DIFF_PAGE] = diff_page(load_doc(docs_dir), load_full(docs_dir))
     return pages
 
 

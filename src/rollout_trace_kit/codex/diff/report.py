@@ -18,6 +18,8 @@ from .mutators import LAYERS, MIX
 
 FORMAT = "rollout-trace-kit/codex-diff/1"
 DOCS_DATA = "docs/data/codex-diff.json"  # the committed report the reference page is made from
+# reports of the full runs (100,000 mutants per dialect, issue 18's target), one per release, saved unedited
+FULL_RUNS = "docs/data/codex-diff-full"
 PAGE = "reference/differential.md"
 
 
@@ -181,8 +183,9 @@ def _cell(text: Any) -> str:
     return escape.display(str(text)).replace("|", "\\|").replace("`", "'")
 
 
-def page(doc: dict[str, Any] | None) -> str:
-    """``docs/reference/differential.md`` from a committed report (``DOCS_DATA``)."""
+def page(doc: dict[str, Any] | None, full: list[dict[str, Any]] | tuple = ()) -> str:
+    """``docs/reference/differential.md`` from a committed report (``DOCS_DATA``) and the reports of
+    the full runs (``FULL_RUNS``)."""
     head = [
         "# Differential runs against the real Codex reducers",
         "",
@@ -217,7 +220,7 @@ def page(doc: dict[str, Any] | None) -> str:
         "",
     ]
     if not doc:
-        return "\n".join(head + ["No run is recorded yet.", ""])
+        return "\n".join(head + ["No run is recorded yet.", ""] + _full_runs(full))
     lines = head + [
         "The run below was made by:",
         "",
@@ -277,7 +280,39 @@ def page(doc: dict[str, Any] | None) -> str:
             lines.append(f"| {c['count']} | {_cell(c['layer'])} | {_cell(c['mutator'])} | {_cell(c['direction'])} | "
                          f"{_cell(c['class'])} | {_cell((c['example']['reducer_error'] or '-')[:120])} |")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + _full_runs(full))
+
+
+def _full_runs(full) -> list[str]:
+    """The full runs' section: one row per run of each committed report, and the commands as they ran."""
+    if not full:
+        return []
+    lines = ["## Full runs", "",
+             f"The target of the kit's differential testing is 0 disagreements in 100,000 mutants per dialect "
+             f"against its reference reducer. Each report in `{FULL_RUNS}/` is the JSON output of one such run, "
+             "saved unedited; its command is below the table (the report was written where `-o` says, then "
+             "copied here). The mix of mutators is the one above.", "",
+             "| release | dialect | seed | mutants | disagreements | rate | reference hangs | kit declined "
+             "| declined by mutator |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for doc in full:
+        for r in doc["runs"]:
+            declined = ", ".join(f"{_cell(m)} {x['kit_declined']}" for m, x in sorted(r["by_mutator"].items())
+                                 if x["kit_declined"]) or "-"
+            lines.append(f"| {_cell(r['release'])} | {_cell(r['dialect'])} | {r['seed']} | {r['mutants']} | "
+                         f"{r['disagree']} | {r['disagreement_rate']:.5f} | {r['reference_hang']} | "
+                         f"{r['kit_declined']} | {declined} |")
+    lines += ["", "Made by:", "", "```sh"]
+    lines += [escape.display(doc["command"]) for doc in full]
+    return lines + ["```", ""]
+
+
+def load_full(docs_dir: Path) -> list[dict[str, Any]]:
+    """The committed reports of the full runs, by file name (a release each)."""
+    out = []
+    for path in sorted((docs_dir / FULL_RUNS.removeprefix("docs/")).glob("*.json")):
+        out.append(json.loads(path.read_text(encoding="utf-8")))
+    return out
 
 
 def load_doc(docs_dir: Path) -> dict[str, Any] | None:
