@@ -1,5 +1,5 @@
-"""A model-visible call id reused with `arguments` spelled otherwise (issue 18: `codex diff --release 0.164.0
---seed 0 --mutations 100000 --only 71125`, a string turned into the object it spelled): the reducers compare
+"""A model-visible call id reused with `arguments` spelled otherwise (issue 18: found by session 9's 100,000-mutant
+`codex diff` of 0.164.0, a string turned into the object it spelled): the reducers compare
 the JSON a string holds, not its spelling (model/bodies.py: ItemType.call_content_json). Each pair is two
 function_call items of one call id in one request; measured on 0.125.0, 0.143.0, 0.164.0, 0.169.0 and
 0.171.0. The Codex tier (``--codex -m codex``) replays every case through its dialect's reference reducer.

@@ -276,8 +276,8 @@ CASES = [
          accepted_twice("agent_message_payload", AMSG, {**AMSG, "id": "amsg-9"}), frozenset()),
     Case("agent-message-accepted-again-holding-no-item", LATER,
          accepted_twice("agent_message_payload", AMSG, {"type": "nope"}), frozenset()),
-    # ... only after an acceptance that held a payload the release reads (codex diff --release 0.171.0 --seed 0
-    # --mutations 100000 --only 57377)
+    # ... only after an acceptance that held a payload the release reads (found by session 9's 100,000-mutant
+    # codex diff of 0.171.0; its index rebuilds another mutant since the mutator table grew)
     Case("tool-output-accepted-again-after-one-without-payload", ("v3",),
          accepted_twice("tool_output_payload", FCO, {**FCO, "type": "custom_tool_call_output", "id": "ctco-1"},
                         first_field=None), frozenset({"BODY.TOOL_OUTPUT_ITEM"})),

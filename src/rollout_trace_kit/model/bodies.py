@@ -57,8 +57,8 @@ class ItemType:
     # `apply_patch`, 5 then `y` accepted).
     call_equals: tuple[tuple[str, Any], ...] = ()
     # Keys of call_content compared as JSON texts, not as the values they hold: how a reused call's `arguments`
-    # are compared, measured on 0.125.0, 0.143.0, 0.164.0, 0.169.0 and 0.171.0 (codex diff --release 0.164.0
-    # --seed 0 --mutations 100000 --only 71125, a string turned into the object it spelled): a string that
+    # are compared, measured on 0.125.0, 0.143.0, 0.164.0, 0.169.0 and 0.171.0 (found by session 9's codex diff
+    # of 0.164.0, a string turned into the object it spelled; its index rebuilds another mutant now): a string that
     # parses as JSON (serde_json's grammar: no NaN, no lone surrogate escape, fewer than 128 levels) is compared
     # as the JSON it holds, any other value (an object, a number...) as itself, and a string that does not parse
     # as its text; absent is not null. JSON is compared with whitespace, escapes and repeated keys resolved and
