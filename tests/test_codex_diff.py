@@ -165,11 +165,12 @@ def test_the_engine_counts_triages_and_shrinks_with_a_fake_reference(tmp_path):
 
 
 def test_the_committed_full_runs_are_on_the_page_and_name_no_machine_path():
-    from rollout_trace_kit.codex.diff.report import FULL_RUNS, load_full
+    from rollout_trace_kit.codex.diff.report import load_full
     from rollout_trace_kit.docsgen import reference_pages
 
     docs = Path(__file__).resolve().parent.parent / "docs"
     full = load_full(docs)
+    assert full  # the page publishes them
     text = reference_pages(docs)["reference/differential.md"]
     for doc in full:
         assert doc["command"] in text
@@ -177,7 +178,6 @@ def test_the_committed_full_runs_are_on_the_page_and_name_no_machine_path():
             assert marker not in json.dumps(doc), marker
         for r in doc["runs"]:
             assert r["mutants"] == r["mutations"] and f"| {r['release']} | {r['dialect']} | {r['seed']} |" in text
-    assert len(full) == len(list((docs.parent / FULL_RUNS).glob("*.json")))
 
 
 def test_worker_processes_give_the_results_of_one_process(tmp_path):

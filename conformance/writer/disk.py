@@ -71,8 +71,7 @@ class DiskChecker:
         req = reply["_request"]
         got = read_capped(self.bundle / MANIFEST, MAX_MANIFEST_BYTES)
         if got.data is None or got.problem:
-            what = "does not exist" if got.missing else f"is {got.problem}"
-            self.f.add(C.MANIFEST_MATCHES, f"op {i} (create): {MANIFEST} {what} when create is answered", i)
+            self.f.add(C.MANIFEST_MATCHES, f"op {i} (create): {MANIFEST} {lacks(got.problem)} when create is answered", i)
             return
         data = got.data
         try:

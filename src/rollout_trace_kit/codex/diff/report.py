@@ -291,7 +291,7 @@ def _full_runs(full) -> list[str]:
              f"The target of the kit's differential testing is 0 disagreements in 100,000 mutants per dialect "
              f"against its reference reducer. Each report in `{FULL_RUNS}/` is the JSON output of one such run, "
              "saved unedited; its command is below the table (the report was written where `-o` says, then "
-             "copied here). The mix of mutators is the one above.", "",
+             "copied here); its `mix` holds its shares of the layers.", "",
              "| release | dialect | seed | mutants | disagreements | rate | reference hangs | kit declined "
              "| declined by mutator |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -309,10 +309,8 @@ def _full_runs(full) -> list[str]:
 
 def load_full(docs_dir: Path) -> list[dict[str, Any]]:
     """The committed reports of the full runs, by file name (a release each)."""
-    out = []
-    for path in sorted((docs_dir / FULL_RUNS.removeprefix("docs/")).glob("*.json")):
-        out.append(json.loads(path.read_text(encoding="utf-8")))
-    return out
+    paths = sorted((docs_dir / FULL_RUNS.removeprefix("docs/")).glob("*.json"))
+    return [json.loads(path.read_text(encoding="utf-8")) for path in paths]
 
 
 def load_doc(docs_dir: Path) -> dict[str, Any] | None:
