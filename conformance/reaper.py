@@ -155,9 +155,10 @@ class Run:
         _kill_and_reap(lambda p: _has_token(p, mark))
         with _lock:
             _live -= 1
-            last = _live == 0
-        if last:
-            _sweep_orphans()
+            if _live == 0:
+                # under the lock: a run starting in another thread meanwhile (check-writer's scripts run in
+                # threads) would have its child taken for an orphan and killed
+                _sweep_orphans()
 
 
 def _sweep_orphans() -> None:

@@ -775,3 +775,38 @@ def test_the_node_runner_never_compares_with_a_bundle_outside_the_suite(tmp_path
     writer = os.path.join(os.path.dirname(sys.executable), "rollout-trace-writer")
     proc = _node_run(root, "--writer", "--", writer, timeout=300)
     assert proc.returncode == 1 and "not ok 1" in proc.stdout and "leaves" in proc.stdout, proc
+
+
+
+@needs_subreaper
+def test_a_run_that_ends_never_sweeps_a_run_starting_in_another_thread(monkeypatch):
+    """check-writer runs scripts in threads. The last run to end swept "orphans" (children of the kit in
+    another session that no live run started) outside the lock, so a writer another thread started meanwhile
+    was taken for one and killed: "start: the writer closed its standard input (exit status -9)", a failure
+    of test_node_writer_is_driven_successfully now and then. Here the other thread starts its run and its
+    child while the sweep is about to look."""
+    import subprocess
+    import threading
+
+    from rollout_trace_kit.conformance import reaper
+
+    sweeping, started, real = threading.Event(), threading.Event(), reaper._sweep_orphans
+
+    def sweep():
+        sweeping.set()
+        started.wait(2)  # the main thread's run and child start now, unless the sweep holds them off
+        real()
+
+    monkeypatch.setattr(reaper, "_sweep_orphans", sweep)
+    ender = threading.Thread(target=lambda: reaper.Run().end())  # the only run: its end sweeps
+    ender.start()
+    assert sweeping.wait(30)
+    run = reaper.Run()
+    child = subprocess.Popen(["sleep", "30"], env=run.env, start_new_session=True)
+    started.set()
+    ender.join()
+    alive = child.poll() is None
+    child.kill()
+    child.wait()
+    run.end()
+    assert alive
