@@ -109,6 +109,55 @@ def test_a_small_log_or_a_threaded_caller_gets_no_worker(monkeypatch):
     assert not ahead.wanted(ahead.AHEAD_MIN_BYTES * 4)
 
 
+@pytest.mark.parametrize("progress", ["auto", "always"])
+def test_the_command_line_gets_the_worker_beside_its_progress_ticker(progress, tmp_path, monkeypatch, capsys):
+    """The command line's progress ticker (a thread, off a terminal too) once kept every command-line
+    validation in one process; the same report comes either way."""
+    from rollout_trace_kit import cli
+
+    b = _mutated(BUNDLES[1], tmp_path / "b", EDITS["long log"])
+    monkeypatch.setattr(ahead, "AHEAD_MIN_BYTES", 0)
+    reports = {}
+    for switch in ("1", "0"):
+        monkeypatch.setenv(ahead.ENV_SWITCH, switch)
+        forks = []
+        real = ahead.Ahead.__init__
+
+        def counted(self, *a, **kw):
+            forks.append(1)
+            real(self, *a, **kw)
+
+        monkeypatch.setattr(ahead.Ahead, "__init__", counted)
+        out = tmp_path / f"report-{switch}.json"
+        code = cli.main(["validate", str(b), "--progress", progress, "--format", "json", "-o", str(out)])
+        assert bool(forks) == (switch == "1")
+        reports[switch] = code, json.loads(out.read_text())
+        monkeypatch.setattr(ahead.Ahead, "__init__", real)
+    assert reports["1"] == reports["0"]
+    assert reports["1"][0] == 1 and reports["1"][1]["bundles"][0]["findings"]  # the long log repeats its lines: findings
+
+
+def test_an_unmarked_thread_still_keeps_the_worker_away(monkeypatch):
+    import threading
+
+    from rollout_trace_kit.progress import FORK_SAFE
+
+    monkeypatch.setenv(ahead.ENV_SWITCH, "1")
+    stop = threading.Event()
+    marked = threading.Thread(target=stop.wait)
+    setattr(marked, FORK_SAFE, True)
+    marked.start()
+    try:
+        assert ahead.wanted(ahead.AHEAD_MIN_BYTES * 4)  # the kit's ticker alone
+        plain = threading.Thread(target=stop.wait)
+        plain.start()
+        assert not ahead.wanted(ahead.AHEAD_MIN_BYTES * 4)  # a caller's thread beside it
+    finally:
+        stop.set()
+        marked.join()
+        plain.join()
+
+
 def _wanted_in_a_pool_worker() -> bool:
     return ahead.wanted(ahead.AHEAD_MIN_BYTES * 4)
 

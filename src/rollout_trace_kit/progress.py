@@ -17,6 +17,10 @@ import threading
 import time
 from typing import IO, Any
 
+# Marks a thread (as an attribute set to True) whose locks a forked process never takes: the
+# decode worker of validate/ahead.py may fork beside it.
+FORK_SAFE = "rollout_trace_kit_fork_safe"
+
 PROGRESS_CHOICES = ("auto", "always", "never")
 LINE_EVERY = 30.0  # seconds between progress lines off a terminal
 BAR_AFTER = 1.0  # seconds before a bar appears (auto): a quick run draws none
@@ -130,6 +134,8 @@ class Progress:
         elif self.kind == "lines":
             self._ticker = threading.Thread(target=self._lines, name="progress-lines", daemon=True)
         if self._ticker is not None:
+            # it only sleeps and prints: a forked decode worker (validate/ahead.py) takes none of its locks
+            setattr(self._ticker, FORK_SAFE, True)
             self._ticker.start()
         return self
 
@@ -148,7 +154,10 @@ class Progress:
             if self._stop.is_set():
                 return
             self._task = bar.add_task("", total=self.total, completed=self.done, text=self._text())
+            before = set(threading.enumerate())
             bar.start()
+            for t in set(threading.enumerate()) - before:  # rich's refresh thread: it only redraws
+                setattr(t, FORK_SAFE, True)
             self._bar = bar
 
     def update(self, done: int, total: int | None = None, note: str | None = None) -> None:

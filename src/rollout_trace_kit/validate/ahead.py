@@ -22,6 +22,7 @@ from typing import Any, BinaryIO, Iterable, Iterator, NamedTuple
 import msgspec
 
 from ..compilers.msgspec_types import TypedDialect
+from ..progress import FORK_SAFE
 from .lines import RawLine, read_batches
 from .rules import schema
 
@@ -89,10 +90,18 @@ def wanted(size: int) -> bool:
         and sys.platform.startswith("linux")
         # A fork copies only the calling thread: with other threads alive (a Dask worker, a
         # caller's pool) a lock one of them holds would stay held in the child forever.
-        and threading.active_count() == 1
+        and only_fork_safe_threads()
         # A worker of a fleet run (validate --jobs) already has the other cores busy.
         and not _in_pool_worker()
     )
+
+
+def only_fork_safe_threads() -> bool:
+    """Whether every thread but this one is marked FORK_SAFE (a forked worker may start). Counting
+    threads instead kept the command line from ever forking one: its progress ticker (progress.py)
+    runs through every validation, on a terminal or not."""
+    me = threading.current_thread()
+    return all(t is me or getattr(t, FORK_SAFE, False) for t in threading.enumerate())
 
 
 def _in_pool_worker() -> bool:
