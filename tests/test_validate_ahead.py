@@ -181,3 +181,33 @@ def test_unforced_the_worker_waits_for_an_idle_core(monkeypatch):
     monkeypatch.setenv(ahead.ENV_SWITCH, "1")
     monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
     assert ahead.wanted(ahead.AHEAD_MIN_BYTES)  # forced
+
+
+@pytest.mark.parametrize("bundle", BUNDLES[:2], ids=lambda b: b.parent.name)
+def test_the_listing_the_worker_hands_over_judges_the_payload_files_as_one_process(bundle, tmp_path, monkeypatch):
+    """The worker lists payloads/ for its reads and hands the listing over (the checking process does
+    not list it again): orphans, irregular entries and files the log names are judged the same."""
+    b = _mutated(bundle, tmp_path / "b", EDITS["as written"])
+    payloads = b / "payloads"
+    (payloads / "999999.json").write_text("{}")  # referenced by no event
+    (payloads / "notes.txt").write_text("x")  # not a payload name
+    (payloads / "888888.json").mkdir()  # a payload name that is no regular file
+    first = sorted(payloads.glob("*.json"), key=lambda p: len(p.name))[0]
+    first.unlink()  # a file the log names, gone
+    from rollout_trace_kit.validate.rules import refs
+
+    listed = []  # listings made in this process (the worker's are made in the worker)
+    real = refs.PayloadDir.__init__
+
+    def counted(self, *a, **kw):
+        listed.append(1)
+        real(self, *a, **kw)
+
+    monkeypatch.setattr(refs.PayloadDir, "__init__", counted)
+    alone = _report(b, False, monkeypatch)
+    passes = len(listed)  # one per pass over the log (compat may make more)
+    assert passes >= 1
+    assert _report(b, True, monkeypatch) == alone
+    assert len(listed) == passes  # every pass adopted its worker's listing: none made here
+    invariants = {f["invariant"] for f in alone["findings"]}
+    assert {"REF.ORPHAN", "REF.FILE_EXISTS"} <= invariants, invariants

@@ -43,6 +43,9 @@ class Proven(NamedTuple):
     joined: bytes
     n_lines: int
     reads: dict[str, Any] | None = None
+    # the worker's listing of payloads/ (rules.refs.PayloadDir), with its first reads: the
+    # checking process adopts it rather than list a directory of 60,000 files a second time
+    listing: Any = None
 
 
 class Refused(NamedTuple):
@@ -211,6 +214,7 @@ def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialec
 
     send = conn.send
     tag_of = {cls: tag for tag, cls in td.variant_classes.items()}
+    listing_sent = False
     for item in batches:
         if isinstance(item, RawLine):
             send(item)
@@ -222,7 +226,7 @@ def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialec
             if events is None:
                 send(Refused(start + i, run))
                 continue
-            reads = None
+            reads = listing = None
             if plan is not None:
                 reads, shipped = {}, 0
                 for k in range(0, len(events), AHEAD_EVENTS):
@@ -233,5 +237,7 @@ def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialec
                             shipped += len(r.data or b"")
                         if shipped >= SHIPPED_BYTES:
                             break
-            send(Proven(start + i, joined, len(run), reads))
+                if not listing_sent:
+                    listing, listing_sent = plan.listing(), True
+            send(Proven(start + i, joined, len(run), reads, listing))
     send(None)

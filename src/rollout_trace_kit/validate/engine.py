@@ -198,6 +198,8 @@ class _Pass:
         for item in batches:
             if isinstance(item, ahead.Proven):  # proven by the worker process: decoded here once
                 events = td.settle(td.list_decoder.decode(item.joined))
+                if item.listing is not None:
+                    self.refs.adopt_listing(item.listing)  # type: ignore[union-attr]  # a file store's checker
                 if item.reads is None:
                     self.checks(item.start, events)
                     continue

@@ -530,6 +530,12 @@ class RefChecker:
     def ahead_plan(self) -> AheadPlan:
         return AheadPlan(self.ctx.dialect, self.bundle_str, self._file_re, lambda: self.payload_dir)
 
+    def adopt_listing(self, listing: PayloadDir) -> None:
+        """Take the worker process's listing of ``payloads/`` (the one its reads followed), unless
+        this process listed it already."""
+        if self._dir is None:
+            self._dir = listing
+
     @property
     def payload_dir(self) -> PayloadDir:
         if self._dir is None:
