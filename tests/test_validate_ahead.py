@@ -211,3 +211,28 @@ def test_the_listing_the_worker_hands_over_judges_the_payload_files_as_one_proce
     assert len(listed) == passes  # every pass adopted its worker's listing: none made here
     invariants = {f["invariant"] for f in alone["findings"]}
     assert {"REF.ORPHAN", "REF.FILE_EXISTS"} <= invariants, invariants
+
+
+@pytest.mark.parametrize("slots, slot_bytes", [(1, 1 << 20), (2, 4096), (1, 1)])
+def test_runs_through_few_or_small_shared_slots_give_the_report_of_one_process(slots, slot_bytes, tmp_path,
+                                                                               monkeypatch):
+    """A proven run waits in a shared slot the checker frees (one slot: the worker waits for each),
+    or goes through the pipe when larger than a slot; either way the report is one process's."""
+    b = _mutated(BUNDLES[2], tmp_path / "b", EDITS["long log"])
+    monkeypatch.setattr(ahead, "SLOTS", slots)
+    monkeypatch.setattr(ahead, "SLOT_BYTES", slot_bytes)
+    taken = []  # runs the checker took out of a slot
+    real = ahead.Proven._replace
+
+    def replaced(self, **kw):
+        taken.append(self.slot)
+        return real(self, **kw)
+
+    monkeypatch.setattr(ahead.Proven, "_replace", replaced)
+    alone = _report(b, False, monkeypatch)
+    assert _report(b, True, monkeypatch) == alone
+    assert alone["events"] > ahead.BATCH * 2  # several runs
+    if slot_bytes == 1:
+        assert taken == []  # every run larger than a slot: through the pipe
+    elif slot_bytes > 1 << 19:
+        assert len(taken) >= 2 and set(taken) == set(range(slots))

@@ -13,6 +13,7 @@ decides, so the verdict is the same with or without the worker.
 
 from __future__ import annotations
 
+import mmap
 import os
 import signal
 import sys
@@ -46,6 +47,10 @@ class Proven(NamedTuple):
     # the worker's listing of payloads/ (rules.refs.PayloadDir), with its first reads: the
     # checking process adopts it rather than list a directory of 60,000 files a second time
     listing: Any = None
+    # where ``joined`` waits in the shared slots (index, bytes) while ``joined`` itself is empty;
+    # -1: sent in the message (a run larger than a slot)
+    slot: int = -1
+    size: int = 0
 
 
 class Refused(NamedTuple):
@@ -129,11 +134,41 @@ class _Failed(NamedTuple):
     message: str
 
 
+# A proven run's bytes go through memory both processes share, not the pipe: sending them through
+# it cost the checking process about a tenth of its CPU time on a log of turns (a copy into the pipe,
+# a copy out in pieces, one more to unpickle), where a slot costs one copy.
+SLOTS = 4  # runs the worker may hold ready; it waits for a slot the checker frees
+SLOT_BYTES = 1 << 20  # a run of BATCH lines larger than this goes through the pipe
+
+
+class _Slots:
+    """The worker's side of the shared slots: a free one to fill, waiting for the checker to free one."""
+
+    def __init__(self, shm: mmap.mmap, freed_fd: int):
+        self.shm, self.freed_fd = shm, freed_fd
+        self.free = list(range(SLOTS))
+
+    def put(self, data: bytes) -> int:
+        """The slot now holding ``data``, or -1 when it is too large for one."""
+        if len(data) > SLOT_BYTES:
+            return -1
+        while not self.free:
+            got = os.read(self.freed_fd, SLOTS)  # blocks until the checker is done with a run
+            if not got:
+                raise BrokenPipeError("the checking process stopped")
+            self.free.extend(got)
+        k = self.free.pop()
+        at = k * SLOT_BYTES
+        self.shm[at : at + len(data)] = data
+        return k
+
+
 class Ahead:
     """A forked worker that reads the log and proves its runs; iterate for the items in order.
 
-    The pipe between the two holds a few runs at most (the worker blocks when the checks lag),
-    so memory stays what one process would hold. ``close`` ends and reaps the worker."""
+    The pipe and the shared slots between the two hold a few runs at most (the worker blocks
+    when the checks lag), so memory stays what one process would hold. ``close`` ends and reaps
+    the worker."""
 
     def __init__(self, f: BinaryIO, max_line_bytes: int, size: int, td: TypedDialect, plan: Any = None,
                  file_cap: int = 0):
@@ -141,13 +176,16 @@ class Ahead:
 
         receive, send = Pipe(duplex=False)
         _widen(send.fileno())
+        freed_r, freed_w = os.pipe()  # slot numbers the checker is done with, back to the worker
+        shm = mmap.mmap(-1, SLOTS * SLOT_BYTES)  # anonymous and shared: the fork maps the same pages
         pid = os.fork()
         if pid == 0:  # the worker: never returns into the caller's code
             code = 1
             try:
                 receive.close()
+                os.close(freed_w)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the checking process, which ends this one
-                _serve(read_batches(f, max_line_bytes, size=size), td, send, plan, file_cap)
+                _serve(read_batches(f, max_line_bytes, size=size), td, send, plan, file_cap, _Slots(shm, freed_r))
                 code = 0
             except BrokenPipeError:
                 code = 0  # the checking process stopped reading (it has enough findings, or failed)
@@ -159,11 +197,14 @@ class Ahead:
             finally:
                 os._exit(code)
         send.close()
+        os.close(freed_r)
         self.pid: int | None = pid
         self.conn = receive
+        self.shm = shm
+        self.freed: int | None = freed_w
 
     def __iter__(self) -> Iterator[Item]:
-        recv = self.conn.recv
+        recv, shm = self.conn.recv, self.shm
         while True:
             try:
                 item = recv()
@@ -173,10 +214,22 @@ class Ahead:
                 return
             if isinstance(item, _Failed):
                 raise RuntimeError(f"the worker process reading the log failed: {item.message}")
+            if item.__class__ is Proven and item.slot >= 0:
+                at = item.slot * SLOT_BYTES
+                joined = shm[at : at + item.size]  # a copy: the slot goes back to the worker now
+                assert self.freed is not None  # open until close()
+                try:
+                    os.write(self.freed, bytes((item.slot,)))
+                except BrokenPipeError:
+                    pass  # the worker has sent its last run and exited: it needs no slot back
+                item = item._replace(joined=joined, slot=-1, size=0)
             yield item
 
     def close(self) -> None:
         self.conn.close()  # a worker still sending gets a broken pipe and exits
+        freed, self.freed = self.freed, None
+        if freed is not None:
+            os.close(freed)  # a worker waiting for a slot reads the end and exits
         pid, self.pid = self.pid, None
         if pid is None:
             return
@@ -187,6 +240,7 @@ class Ahead:
                 os.waitpid(pid, 0)
         except ChildProcessError:
             pass
+        self.shm.close()
 
 
 PIPE_BYTES = 1 << 20  # a pipe that holds a few runs: the worker writes on while the checks run
@@ -207,7 +261,7 @@ SHIPPED_BYTES = 4 << 20  # payload bytes read ahead for one run at most (the che
 
 
 def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialect, conn, plan: Any,
-           file_cap: int) -> None:
+           file_cap: int, slots: _Slots) -> None:
     """The worker's loop: every item of the log, in order, then None. ``plan``: a
     rules.refs.AheadPlan when payload files are read too (each with ``file_cap`` bytes at most)."""
     from .rules.refs import AHEAD_EVENTS, read_many
@@ -239,5 +293,9 @@ def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialec
                             break
                 if not listing_sent:
                     listing, listing_sent = plan.listing(), True
-            send(Proven(start + i, joined, len(run), reads, listing))
+            k = slots.put(joined)
+            if k < 0:
+                send(Proven(start + i, joined, len(run), reads, listing))
+            else:
+                send(Proven(start + i, b"", len(run), reads, listing, k, len(joined)))
     send(None)
