@@ -522,7 +522,7 @@ def _file(arg: str) -> list[Script]:
         raise _empty("file")
     got = read_capped(arg, MAX_SCRIPT_BYTES)
     if got.data is None or got.problem:
-        raise ScriptError(f"{arg}: {'no such file' if got.missing else got.problem}")
+        raise ScriptError(f"{arg}: {'no such file or directory' if got.missing else got.problem}")
     try:
         text = got.data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -288,8 +288,10 @@ def _full_runs(full) -> list[str]:
     if not full:
         return []
     lines = ["## Full runs", "",
-             f"The target of the kit's differential testing is 0 disagreements in 100,000 mutants per dialect "
-             f"against its reference reducer. Each report in `{FULL_RUNS}/` is the JSON output of one such run, "
+             "The target of the kit's differential testing is 0 disagreements in 100,000 mutants per dialect "
+             "against its reference reducer, and in 10,000 against the oldest reader of each other reader epoch "
+             f"(the releases `codex diff --epoch-readers` adds to a run). Each report in `{FULL_RUNS}/` is the "
+             "JSON output of one such run, "
              "saved unedited; its command is below the table (the report was written where `-o` says, then "
              "copied here); its `mix` holds its shares of the layers.", "",
              "| release | dialect | seed | mutants | disagreements | rate | reference hangs | kit declined "
