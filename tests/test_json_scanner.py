@@ -67,3 +67,23 @@ def test_memory_does_not_grow_with_the_text(name):
         tracemalloc.stop()
     assert (problem is None) is (name != "cut short a million levels down")
     assert peak < 8 << 20, f"{peak >> 20} MiB at peak for {len(text) >> 20} MiB of text"
+
+
+def test_the_long_digit_scan_by_classes_answers_as_the_regex():
+    """has_long_digits scans a long body by byte classes, a short one by the regex: the same answer
+    on random bodies either side of the threshold, with the shapes planted at every place."""
+    from rollout_trace_kit.validate import lines
+
+    rng = random.Random(0)
+    alphabet = b"0123456789eE+-x \"{}:,.\xb2\xd9\xa1"  # superscript two and an Arabic-Indic digit's bytes too
+    checked = 0
+    for _ in range(3000):
+        n = rng.choice([rng.randint(0, 40), rng.randint(lines._SCAN_BY_CLASSES - 40, lines._SCAN_BY_CLASSES + 400)])
+        data = bytes(rng.choice(alphabet) for _ in range(n))
+        if data and rng.random() < 0.3:  # a shape at a random place, sometimes one short
+            shape = rng.choice([b"1" * rng.randint(17, 20), b"9e" + b"9" * rng.randint(2, 4), b"1E-" + b"0" * rng.randint(2, 3)])
+            at = rng.randint(0, len(data))
+            data = data[:at] + shape + data[at:]
+        assert lines.has_long_digits(data) == (lines._LONG_DIGITS.search(data) is not None), data
+        checked += len(data) >= lines._SCAN_BY_CLASSES
+    assert checked > 1000  # both paths taken

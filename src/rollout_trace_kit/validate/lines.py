@@ -665,6 +665,25 @@ class LoneSurrogate(ValueError):
 # exponent digits; 309 digits are 19 too): a body holding one is parsed again by the standard library.
 # Factored on its first digit, this scans the corpus's 0.164.0 bodies in a third of `[0-9]{19}`'s time.
 _LONG_DIGITS = re.compile(rb"[0-9](?:[0-9]{18}|[eE][+-]?[0-9]{3})")
+# The same question for a longer body, in C at memory speed: each byte mapped to its class (a digit
+# to 0, e or E to e, + or - to +, any other to a space), then the three shapes the regex matches
+# looked for as plain substrings; about 5 times faster than the regex on the corpus's bodies (6.8 KB
+# on average), slower on bodies of a few dozen bytes, which keep the regex.
+_DIGIT_CLASSES = bytes(
+    ord("0") if chr(c).isascii() and chr(c).isdigit() else ord("e") if chr(c) in "eE" else ord("+") if chr(c) in "+-"
+    else ord(" ")
+    for c in range(256)
+)
+_LONG_SHAPES = (b"0" * 19, b"0e000", b"0e+000")
+_SCAN_BY_CLASSES = 256  # bytes from which a body is scanned by classes
+
+
+def has_long_digits(data: bytes) -> bool:
+    """Whether ``data`` holds a run matching ``_LONG_DIGITS``."""
+    if len(data) < _SCAN_BY_CLASSES:
+        return _LONG_DIGITS.search(data) is not None
+    classes = data.translate(_DIGIT_CLASSES)
+    return any(shape in classes for shape in _LONG_SHAPES)
 
 
 class OverflowingNumber(ValueError):
@@ -795,7 +814,7 @@ def loads_body(data: bytes):
         obj = orjson.loads(data)
         # orjson reads an integer beyond 64 bits as a float; a reducer may not (model/bodies.py:
         # AGENT_MESSAGE_TYPED): such a body is read again, its integers exact.
-        if _LONG_DIGITS.search(data) is None:
+        if not has_long_digits(data):
             return obj
     except orjson.JSONDecodeError as e:
         why = str(e)
