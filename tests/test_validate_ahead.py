@@ -236,3 +236,32 @@ def test_runs_through_few_or_small_shared_slots_give_the_report_of_one_process(s
         assert taken == []  # every run larger than a slot: through the pipe
     elif slot_bytes > 1 << 19:
         assert len(taken) >= 2 and set(taken) == set(range(slots))
+
+
+def test_the_worker_answers_the_long_digit_scan_of_the_files_it_reads(tmp_path, monkeypatch):
+    """The worker scans the payload files it reads for numbers beyond 64 bits and ships the answer:
+    the checking process scans none of them, and the report is one process's, long numbers included."""
+    from rollout_trace_kit.validate import lines
+
+    b = _mutated(BUNDLES[1], tmp_path / "b", EDITS["as written"])
+    files = sorted((b / "payloads").glob("*.json"), key=lambda p: int(p.stem))
+    for f, number in zip(files[:2], ["123456789012345678901234567890", "1e400"]):  # beyond u64, beyond f64
+        body = json.loads(f.read_text())
+        assert isinstance(body, dict)
+        f.write_text(json.dumps({**body, "n": 0}).replace('"n": 0', f'"n": {number}'))
+    scans = []
+    real = lines.has_long_digits
+
+    def counted(data):
+        scans.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(lines, "has_long_digits", counted)
+    alone = _report(b, False, monkeypatch)
+    scanned_alone = len(scans)
+    scans.clear()
+    assert _report(b, True, monkeypatch) == alone
+    from rollout_trace_kit.validate.rules.refs import AHEAD_FILE_BYTES
+
+    assert scanned_alone > len(files) // 2
+    assert scans and all(n > AHEAD_FILE_BYTES for n in scans)  # only files too large to ship were scanned here

@@ -264,6 +264,7 @@ def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialec
            file_cap: int, slots: _Slots) -> None:
     """The worker's loop: every item of the log, in order, then None. ``plan``: a
     rules.refs.AheadPlan when payload files are read too (each with ``file_cap`` bytes at most)."""
+    from .lines import has_long_digits
     from .rules.refs import AHEAD_EVENTS, read_many
 
     send = conn.send
@@ -287,7 +288,9 @@ def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialec
                     paths = plan.paths(events[k : k + AHEAD_EVENTS], tag_of)
                     if paths:
                         for full, r in read_many(paths, file_cap).items():
-                            reads[full] = (r.data, r.problem, r.size, r.why)  # a tuple pickles faster than a Read
+                            # a tuple pickles faster than a Read; has_long_digits answered here, not in the checks
+                            long = None if r.data is None or r.why is not None else has_long_digits(r.data)
+                            reads[full] = (r.data, r.problem, r.size, r.why, long)
                             shipped += len(r.data or b"")
                         if shipped >= SHIPPED_BYTES:
                             break

@@ -805,16 +805,17 @@ def holds_overflow(value) -> bool:
     return False
 
 
-def loads_body(data: bytes):
+def loads_body(data: bytes, long_digits: bool | None = None):
     """A payload body parsed as serde_json reads it: orjson, but a number too large for f64
     is read (``1e400``: serde_json takes it, measured on 0.164.0 and 0.169.0; orjson refuses
     it), and a body deeper than orjson builds is checked by a scanner (TooDeepToBuild). A body
-    holding such a number raises OverflowingNumber (its value parsed): older releases refuse it."""
+    holding such a number raises OverflowingNumber (its value parsed): older releases refuse it.
+    ``long_digits``: ``has_long_digits(data)`` when the caller has it (the decode worker's answer)."""
     try:
         obj = orjson.loads(data)
         # orjson reads an integer beyond 64 bits as a float; a reducer may not (model/bodies.py:
         # AGENT_MESSAGE_TYPED): such a body is read again, its integers exact.
-        if not has_long_digits(data):
+        if not (has_long_digits(data) if long_digits is None else long_digits):
             return obj
     except orjson.JSONDecodeError as e:
         why = str(e)

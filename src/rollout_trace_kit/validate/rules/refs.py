@@ -159,9 +159,10 @@ _UNPARSED = object()  # valid JSON, too costly to build: its body is not checked
 LARGE_BODY = 1 << 20
 
 
-def loads_by_size(data):
-    """``data`` parsed by :func:`loads_body`, or from LARGE_BODY bytes on by :func:`loads_large_body`."""
-    return loads_large_body(data) if len(data) >= LARGE_BODY else loads_body(data)
+def loads_by_size(data, long_digits: bool | None = None):
+    """``data`` parsed by :func:`loads_body`, or from LARGE_BODY bytes on by :func:`loads_large_body`
+    (``long_digits``: as loads_body's)."""
+    return loads_large_body(data) if len(data) >= LARGE_BODY else loads_body(data, long_digits)
 
 
 def parse_bounded(data):
@@ -412,6 +413,8 @@ class ReadAhead:
         chunk = self.chunks.pop(0) if self.chunks else None
         self.ready = chunk.result() if chunk is not None else {}
 
+    long_digits = None  # no answer of has_long_digits comes with this thread's reads
+
     def take(self, full: str) -> files.Read | None:
         """The read of ``full`` if it was read ahead for the current chunk (once), else None."""
         return self.ready.pop(full, None)
@@ -424,14 +427,20 @@ class ReadAhead:
 
 class Shipped:
     """Payload files the worker process read ahead for one run of events (the ReadAhead interface):
-    full path -> the fields of its files.Read."""
+    full path -> the fields of its files.Read, then has_long_digits of its bytes (or None), which
+    the worker answered while the checks ran (about a tenth of the checking process's time on
+    small bodies: the regex costs as much as the parse)."""
 
     def __init__(self, reads: dict[str, tuple]):
         self.ready = reads
+        self.long_digits: bool | None = None  # of the read ``take`` gave last
 
     def take(self, full: str) -> files.Read | None:
         fields = self.ready.pop(full, None)
-        return None if fields is None else files.Read(*fields)
+        if fields is None:
+            return None
+        self.long_digits = fields[4]
+        return files.Read(*fields[:4])
 
     def close(self) -> None:
         self.ready = {}
@@ -707,6 +716,7 @@ class RefChecker:
     def _read(self, full: str, follow_symlinks: bool) -> _Load:
         limit = self.ctx.options.max_payload_bytes
         ahead = self.ahead.take(full) if self.ahead is not None and not follow_symlinks else None
+        long_digits = self.ahead.long_digits if ahead is not None else None  # type: ignore[union-attr]
         got = ahead or files.read_capped(full, limit, follow_symlinks=follow_symlinks, keep_prefix=False)
         data = got.data
         if got.why is not None or data is None:
@@ -720,7 +730,7 @@ class RefChecker:
                 return _Load(problem="json", detail=str(e))
             return _Load(problem="unparsed", detail=str(cost), cost=0)
         try:
-            body = loads_by_size(data)
+            body = loads_by_size(data, long_digits)
         except LoneSurrogate as e:
             load = _Load(e.value, cost=cost, depth=body_depth(data, e.value, self.depth_limits))
             load.surrogate = True
