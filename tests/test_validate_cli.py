@@ -152,3 +152,26 @@ def test_a_file_where_the_bundle_should_be_is_a_finding_not_a_usage_error(tmp_pa
         found = json.loads(done.stdout)
         assert "BUNDLE.IS_DIRECTORY" in json.dumps(found), found
     assert _cli("validate", tmp_path / "missing").returncode == 2  # a path that names nothing stays a usage error
+
+
+def test_a_command_builds_its_own_parser_alone_and_the_same_as_among_all():
+    """The command line builds only the parser of the command it runs (cli.PARSER_MAKERS): the table
+    names every command of the full parser, in its order, and each lean parser is the full one's."""
+    from rollout_trace_kit import cli
+
+    def options(parser, command):
+        sub = cli._subparsers(parser)[command]
+        return sorted((a.dest, tuple(a.option_strings), repr(a.default), repr(a.choices)) for a in sub._actions)
+
+    full = cli.build_parser()
+    assert tuple(cli._subparsers(full)) == cli.COMMANDS
+    for command in cli.COMMANDS:
+        lean = cli.build_parser(command)
+        assert command in cli._subparsers(lean)
+        assert options(lean, command) == options(full, command), command
+    # validate's run imports no other command's module (check-writer's, for one)
+    probe = ("import sys\nfrom rollout_trace_kit import cli\ntry:\n    cli.main(['validate', '--help'])\n"
+             "except SystemExit:\n    pass\nprint(sorted(m for m in sys.modules if m.startswith('rollout_trace_kit.conformance.writer')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert "usage: rollout-trace validate" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout[-500:]

@@ -17,7 +17,7 @@ from ..files import LOOP, loops
 
 from .context import Options
 from .findings import Profile
-from ..output import OutputError, Report, add_output_arguments, check_writable, console
+from ..output import OutputError, Report, add_output_arguments, check_writable
 from .report import FORMATS, RENDERERS, print_human
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -252,10 +252,9 @@ def run_validate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     ok = tally.failing == 0
     if not args.quiet and not (args.format == "human" and args.output in (None, "-")):
-        # the report went elsewhere: the console still gets the verdict
-        console(sys.stderr if args.output in (None, "-") else sys.stdout, args.color).print(
-            ("ok: " if ok else "FAIL: ") + tally.text()
-        )
+        # the report went elsewhere: the console still gets the verdict (counts only: printed as it is,
+        # without importing Rich for one line)
+        print(("ok: " if ok else "FAIL: ") + tally.text(), file=sys.stderr if args.output in (None, "-") else sys.stdout)
     return EXIT_OK if ok else EXIT_FINDINGS
 
 
