@@ -377,7 +377,7 @@ def _measured(cmd: list[str], env: dict | None = None) -> tuple[float, float, in
 _VALIDATE = """
 import json, os, sys, tempfile, time
 from rollout_trace_kit import cli
-cli.build_parser()  # the imports every command makes, outside the in-process seconds
+cli.build_parser("validate")  # the imports validate makes, outside the in-process seconds
 out = os.path.join(tempfile.mkdtemp(), "report.json")
 t = time.perf_counter()
 code = cli.main(["validate", sys.argv[1], "--profile", sys.argv[2], "--format", "json", "-o", out])
