@@ -19,21 +19,29 @@ from .conftest import corpus_bundles
 BUNDLES = [corpus_bundles(r)[0] for r in ("0.164.0", "0.169.0", "0.171.0")]
 
 
+def _calls(monkeypatch, owner, name: str, note=lambda *a, **kw: 1) -> list:
+    """Calls of ``owner.name`` made in this process from now on, as ``note(*args)`` of each (a forked
+    worker's calls are its own); the call itself goes on as before."""
+    seen: list = []
+    real = getattr(owner, name)
+
+    def recorded(*a, **kw):
+        seen.append(note(*a, **kw))
+        return real(*a, **kw)
+
+    monkeypatch.setattr(owner, name, recorded)
+    return seen
+
+
 def _report(bundle, worker: bool, monkeypatch, **options) -> dict:
     if worker:
         monkeypatch.setattr(ahead, "AHEAD_MIN_BYTES", 0)
         monkeypatch.setenv(ahead.ENV_SWITCH, "1")  # whatever the machine's load
     else:
         monkeypatch.setenv(ahead.ENV_SWITCH, "0")
-    forks = []
-    real = ahead.Ahead.__init__
-
-    def counted(self, *a, **kw):
-        forks.append(1)
-        real(self, *a, **kw)
-
-    monkeypatch.setattr(ahead.Ahead, "__init__", counted)
-    report = validate_bundle(bundle, Options(profile=Profile.STRICT, **options)).to_dict()
+    with monkeypatch.context() as m:
+        forks = _calls(m, ahead.Ahead, "__init__")
+        report = validate_bundle(bundle, Options(profile=Profile.STRICT, **options)).to_dict()
     assert bool(forks) == worker  # the mode asked for is the mode that ran
     return report
 
@@ -120,19 +128,12 @@ def test_the_command_line_gets_the_worker_beside_its_progress_ticker(progress, t
     reports = {}
     for switch in ("1", "0"):
         monkeypatch.setenv(ahead.ENV_SWITCH, switch)
-        forks = []
-        real = ahead.Ahead.__init__
-
-        def counted(self, *a, **kw):
-            forks.append(1)
-            real(self, *a, **kw)
-
-        monkeypatch.setattr(ahead.Ahead, "__init__", counted)
         out = tmp_path / f"report-{switch}.json"
-        code = cli.main(["validate", str(b), "--progress", progress, "--format", "json", "-o", str(out)])
+        with monkeypatch.context() as m:
+            forks = _calls(m, ahead.Ahead, "__init__")
+            code = cli.main(["validate", str(b), "--progress", progress, "--format", "json", "-o", str(out)])
         assert bool(forks) == (switch == "1")
         reports[switch] = code, json.loads(out.read_text())
-        monkeypatch.setattr(ahead.Ahead, "__init__", real)
     assert reports["1"] == reports["0"]
     assert reports["1"][0] == 1 and reports["1"][1]["bundles"][0]["findings"]  # the long log repeats its lines: findings
 
@@ -196,14 +197,7 @@ def test_the_listing_the_worker_hands_over_judges_the_payload_files_as_one_proce
     first.unlink()  # a file the log names, gone
     from rollout_trace_kit.validate.rules import refs
 
-    listed = []  # listings made in this process (the worker's are made in the worker)
-    real = refs.PayloadDir.__init__
-
-    def counted(self, *a, **kw):
-        listed.append(1)
-        real(self, *a, **kw)
-
-    monkeypatch.setattr(refs.PayloadDir, "__init__", counted)
+    listed = _calls(monkeypatch, refs.PayloadDir, "__init__")  # listings made in this process, not the worker
     alone = _report(b, False, monkeypatch)
     passes = len(listed)  # one per pass over the log (compat may make more)
     assert passes >= 1
@@ -221,14 +215,7 @@ def test_runs_through_few_or_small_shared_slots_give_the_report_of_one_process(s
     b = _mutated(BUNDLES[2], tmp_path / "b", EDITS["long log"])
     monkeypatch.setattr(ahead, "SLOTS", slots)
     monkeypatch.setattr(ahead, "SLOT_BYTES", slot_bytes)
-    taken = []  # runs the checker took out of a slot
-    real = ahead.Proven._replace
-
-    def replaced(self, **kw):
-        taken.append(self.slot)
-        return real(self, **kw)
-
-    monkeypatch.setattr(ahead.Proven, "_replace", replaced)
+    taken = _calls(monkeypatch, ahead.Proven, "_replace", lambda run, **kw: run.slot)  # runs taken out of a slot
     alone = _report(b, False, monkeypatch)
     assert _report(b, True, monkeypatch) == alone
     assert alone["events"] > ahead.BATCH * 2  # several runs
@@ -249,14 +236,7 @@ def test_the_worker_answers_the_long_digit_scan_of_the_files_it_reads(tmp_path, 
         body = json.loads(f.read_text())
         assert isinstance(body, dict)
         f.write_text(json.dumps({**body, "n": 0}).replace('"n": 0', f'"n": {number}'))
-    scans = []
-    real = lines.has_long_digits
-
-    def counted(data):
-        scans.append(len(data))
-        return real(data)
-
-    monkeypatch.setattr(lines, "has_long_digits", counted)
+    scans = _calls(monkeypatch, lines, "has_long_digits", len)  # scans in this process, by body length
     alone = _report(b, False, monkeypatch)
     scanned_alone = len(scans)
     scans.clear()

@@ -668,7 +668,8 @@ _LONG_DIGITS = re.compile(rb"[0-9](?:[0-9]{18}|[eE][+-]?[0-9]{3})")
 # The same question for a longer body, in C at memory speed: each byte mapped to its class (a digit
 # to 0, e or E to e, + or - to +, any other to a space), then the three shapes the regex matches
 # looked for as plain substrings; about 5 times faster than the regex on the corpus's bodies (6.8 KB
-# on average), slower on bodies of a few dozen bytes, which keep the regex.
+# on average: 13.5 against 64 us a body, timeit over the 197 payload files of the 0.164.0 corpus),
+# slower on bodies of a few dozen bytes (1.3 against 1.0 us), which keep the regex.
 _DIGIT_CLASSES = bytes(
     ord("0") if chr(c).isascii() and chr(c).isdigit() else ord("e") if chr(c) in "eE" else ord("+") if chr(c) in "+-"
     else ord(" ")

@@ -413,11 +413,11 @@ class ReadAhead:
         chunk = self.chunks.pop(0) if self.chunks else None
         self.ready = chunk.result() if chunk is not None else {}
 
-    long_digits = None  # no answer of has_long_digits comes with this thread's reads
-
-    def take(self, full: str) -> files.Read | None:
-        """The read of ``full`` if it was read ahead for the current chunk (once), else None."""
-        return self.ready.pop(full, None)
+    def take(self, full: str) -> tuple[files.Read, bool | None] | None:
+        """The read of ``full`` if it was read ahead for the current chunk (once), else None; with it,
+        no answer of has_long_digits (this thread reads, the checks scan)."""
+        got = self.ready.pop(full, None)
+        return None if got is None else (got, None)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -433,14 +433,11 @@ class Shipped:
 
     def __init__(self, reads: dict[str, tuple]):
         self.ready = reads
-        self.long_digits: bool | None = None  # of the read ``take`` gave last
 
-    def take(self, full: str) -> files.Read | None:
+    def take(self, full: str) -> tuple[files.Read, bool | None] | None:
+        """The read of ``full`` and has_long_digits of its bytes, if the worker read it, else None."""
         fields = self.ready.pop(full, None)
-        if fields is None:
-            return None
-        self.long_digits = fields[4]
-        return files.Read(*fields[:4])
+        return None if fields is None else (files.Read(*fields[:4]), fields[4])
 
     def close(self) -> None:
         self.ready = {}
@@ -716,8 +713,7 @@ class RefChecker:
     def _read(self, full: str, follow_symlinks: bool) -> _Load:
         limit = self.ctx.options.max_payload_bytes
         ahead = self.ahead.take(full) if self.ahead is not None and not follow_symlinks else None
-        long_digits = self.ahead.long_digits if ahead is not None else None  # type: ignore[union-attr]
-        got = ahead or files.read_capped(full, limit, follow_symlinks=follow_symlinks, keep_prefix=False)
+        got, long_digits = ahead or (files.read_capped(full, limit, follow_symlinks=follow_symlinks, keep_prefix=False), None)
         data = got.data
         if got.why is not None or data is None:
             return _unread(got, full, follow_symlinks, limit)
