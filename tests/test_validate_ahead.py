@@ -245,3 +245,42 @@ def test_the_worker_answers_the_long_digit_scan_of_the_files_it_reads(tmp_path, 
 
     assert scanned_alone > len(files) // 2
     assert scans and all(n > AHEAD_FILE_BYTES for n in scans)  # only files too large to ship were scanned here
+
+
+def _summary(bundle, worker: bool, monkeypatch) -> dict:
+    """The release summary of the pass (rules/release.py), less its caches and change counter."""
+    from dataclasses import asdict
+
+    from rollout_trace_kit.validate.engine import reader_pass
+
+    monkeypatch.setattr(ahead, "AHEAD_MIN_BYTES", 0)
+    monkeypatch.setenv(ahead.ENV_SWITCH, "1" if worker else "0")
+    with monkeypatch.context() as m:
+        forks = _calls(m, ahead.Ahead, "__init__")
+        ctx = reader_pass(bundle, Options(profile=Profile.STRICT))
+    assert bool(forks) == worker and ctx.summary is not None
+    caches = {"same_every_time", "varying", "keys_seen", "changes"}
+    return {k: v for k, v in asdict(ctx.summary).items() if k not in caches}
+
+
+def _late_kinds(lines: list[bytes]) -> list[bytes]:
+    """A long log whose events with a kind (tool calls, payload refs) come only in its second
+    half: the summary's new variants, key sets and kinds arrive in proven runs far into the log."""
+    body = lines[1:-2]
+    plain = [x for x in body if b'"kind":' not in x]
+    return lines[:1] + plain * 400 + body * 400 + lines[-2:]
+
+
+@pytest.mark.parametrize("cap", [None, 3])
+@pytest.mark.parametrize("bundle", BUNDLES, ids=lambda b: b.parent.name)
+def test_the_summary_the_worker_observes_ahead_is_the_summary_of_one_process(bundle, cap, tmp_path, monkeypatch):
+    from rollout_trace_kit.validate.rules import release
+
+    if cap is not None:  # tables full early: each refusal past a cap must reach the checking process too
+        monkeypatch.setattr(release, "MAX_NAMES", cap)
+        monkeypatch.setattr(release, "MAX_KEYSETS", cap)
+    b = _mutated(bundle, tmp_path / "b", _late_kinds)
+    alone = _summary(b, False, monkeypatch)
+    assert alone["payload_kinds"] and min(alone["payload_kinds"].values()) > 1000  # late keys, there to be missed
+    assert (alone["capped"] is not None) == (cap is not None)
+    assert _summary(b, True, monkeypatch) == alone

@@ -51,6 +51,9 @@ class Proven(NamedTuple):
     # -1: sent in the message (a run larger than a slot)
     slot: int = -1
     size: int = 0
+    # the lines of the run whose events the release summary must observe (the worker observed
+    # them all; the others changed nothing), or None when the worker keeps no summary
+    observe: tuple[int, ...] | None = None
 
 
 class Refused(NamedTuple):
@@ -172,7 +175,7 @@ class Ahead:
     the worker."""
 
     def __init__(self, f: BinaryIO, max_line_bytes: int, size: int, td: TypedDialect, plan: Any = None,
-                 file_cap: int = 0):
+                 file_cap: int = 0, summarize: bool = False):
         from multiprocessing import Pipe
 
         receive, send = Pipe(duplex=False)
@@ -186,7 +189,8 @@ class Ahead:
                 receive.close()
                 os.close(freed_w)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the checking process, which ends this one
-                _serve(read_batches(f, max_line_bytes, size=size), td, send, plan, file_cap, _Slots(shm, freed_r))
+                _serve(read_batches(f, max_line_bytes, size=size), td, send, plan, file_cap, _Slots(shm, freed_r),
+                       summarize)
                 code = 0
             except BrokenPipeError:
                 code = 0  # the checking process stopped reading (it has enough findings, or failed)
@@ -262,15 +266,17 @@ SHIPPED_BYTES = 4 << 20  # payload bytes read ahead for one run at most (the che
 
 
 def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialect, conn, plan: Any,
-           file_cap: int, slots: _Slots) -> None:
+           file_cap: int, slots: _Slots, summarize: bool = False) -> None:
     """The worker's loop: every item of the log, in order, then None. ``plan``: a
-    rules.refs.AheadPlan when payload files are read too (each with ``file_cap`` bytes at most)."""
+    rules.refs.AheadPlan when payload files are read too (each with ``file_cap`` bytes at most);
+    ``summarize``: the check keeps a release summary, which the worker observes ahead."""
     from .lines import has_long_digits
     from .rules.refs import AHEAD_EVENTS, read_many
 
     send = conn.send
     tag_of = {cls: tag for tag, cls in td.variant_classes.items()}
     listing_sent = False
+    summary = _Observer() if summarize else None
     for item in batches:
         if isinstance(item, RawLine):
             send(item)
@@ -297,9 +303,37 @@ def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialec
                             break
                 if not listing_sent:
                     listing, listing_sent = plan.listing(), True
+            observe = None if summary is None else summary.changed(start + i, td.settle(events))
             k = slots.put(joined)
             if k < 0:
-                send(Proven(start + i, joined, len(run), reads, listing))
+                send(Proven(start + i, joined, len(run), reads, listing, observe=observe))
             else:
-                send(Proven(start + i, b"", len(run), reads, listing, k, len(joined)))
+                send(Proven(start + i, b"", len(run), reads, listing, k, len(joined), observe))
     send(None)
+
+
+class _Observer:
+    """The worker's release summary over the proven runs: it tells which events changed it.
+
+    Exact, not a guess: the checking process observes each line that added a key here (and the
+    lines the worker never saw), so its summary holds every key this one holds, or refused it
+    past a full table's cap; an event that added nothing here then adds nothing there either.
+    A refusal counts as a change, so the checking process meets every cap the sequential pass would."""
+
+    def __init__(self) -> None:
+        from .rules.release import BundleSummary
+
+        self.summary = BundleSummary()
+
+    def changed(self, start: int, events: list[Any]) -> tuple[int, ...]:
+        summary = self.summary
+        summarized, observe = summary.same_every_time, summary.observe_typed
+        lines = []
+        for n, ev in enumerate(events, start):
+            payload = ev.payload
+            if not summarized.get(payload.__class__):
+                before = summary.changes
+                observe(ev.schema_version, payload, n)
+                if summary.changes != before:
+                    lines.append(n)
+        return tuple(lines)

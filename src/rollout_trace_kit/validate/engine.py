@@ -128,7 +128,7 @@ def _run(ctx: Context) -> None:
             # it reads the payload files too (a file store): the read-ahead thread is not needed then
             plan = AheadPlan.for_bundle(ctx.dialect, str(ctx.bundle)) if reads_files(ctx) else None
             worker = ahead.Ahead(f, ctx.options.max_line_bytes, size, typed(ctx.dialect), plan,
-                                 min(ctx.options.max_payload_bytes, AHEAD_FILE_BYTES))
+                                 min(ctx.options.max_payload_bytes, AHEAD_FILE_BYTES), ctx.summary is not None)
         try:
             batches: Iterable[ahead.Item] = (
                 worker if worker is not None else read_batches(f, ctx.options.max_line_bytes, size=size)
@@ -201,11 +201,11 @@ class _Pass:
                 if item.listing is not None:
                     self.refs.adopt_listing(item.listing)  # type: ignore[union-attr]  # a file store's checker
                 if item.reads is None:
-                    self.checks(item.start, events)
+                    self.checks(item.start, events, item.observe)
                     continue
                 self.refs.ahead = Shipped(item.reads)  # type: ignore[union-attr]  # a file store's checker
                 try:
-                    self.checks(item.start, events)
+                    self.checks(item.start, events, item.observe)
                 finally:
                     self.refs.ahead = None  # type: ignore[union-attr]
                 continue
@@ -239,14 +239,28 @@ class _Pass:
             crlf = data.endswith(b"\r")
             self.line(RawLine(n, data[:-1] if crlf else data, True, crlf, False, 0))
 
-    def checks(self, start: int, events: list[Any]) -> None:
-        """The checks of a run of events the fast path decoded, from line ``start``."""
+    def checks(self, start: int, events: list[Any], observe: tuple[int, ...] | None = None) -> None:
+        """The checks of a run of events the fast path decoded, from line ``start``. ``observe``:
+        when the worker process observed the run for the release summary, the lines to observe
+        again here (the others changed nothing); None: observe every event."""
         ctx, order, life, tag_of = self.ctx, self.order, self.life, self.tag_of
         self.events += len(events)
         summary = self.summary
         # classes the summary has seen all of (inlined BundleSummary.observe_typed test: hot loop)
         summarized = summary.same_every_time if summary is not None else {}
         files_ahead = self.ahead
+        if summary is not None and observe is not None and files_ahead is None:
+            # Each told event is observed right after its checks, as in the loop: the summary's
+            # first cap reached stays the one the sequential pass would meet.
+            at = 0
+            for n in observe:
+                i = n - start + 1
+                self._check(events[at:i], start + at, ctx, order, life, tag_of, None, summarized)
+                ev = events[i - 1]
+                summary.observe_typed(ev.schema_version, ev.payload, n)
+                at = i
+            self._check(events[at:], start + at, ctx, order, life, tag_of, None, summarized)
+            return
         if files_ahead is None:
             self._check(events, start, ctx, order, life, tag_of, summary, summarized)
             return

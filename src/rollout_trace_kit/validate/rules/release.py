@@ -165,11 +165,15 @@ class BundleSummary:
     capped: tuple[str, int | None] | None = None
     # place holding a number beyond f64 (lines.EVENT_PAYLOAD_PLACE, or a body place) -> first line
     overflows: dict[str, int] = field(default_factory=dict)
+    # how many times a table took a key or refused one past its cap: an observation that leaves
+    # it unchanged changed nothing (the decode worker tells the checking process which did, ahead.py)
+    changes: int = 0
 
     def _keep(self, table: dict, key: Any, line: int | None, cap: int, what: str) -> bool:
         """Keep ``key`` (first seen at ``line``) unless ``table`` is full: a cap reached is noted, never ignored."""
         if key in table:
             return True
+        self.changes += 1
         if len(table) >= cap:
             if self.capped is None:
                 self.capped = (f"more than {cap} distinct {what}", line)
