@@ -33,7 +33,7 @@ def _calls(monkeypatch, owner, name: str, note=lambda *a, **kw: 1) -> list:
     return seen
 
 
-def _report(bundle, worker: bool, monkeypatch, **options) -> dict:
+def _report(bundle, worker: bool, monkeypatch, profile=Profile.STRICT, **options) -> dict:
     if worker:
         monkeypatch.setattr(ahead, "AHEAD_MIN_BYTES", 0)
         monkeypatch.setenv(ahead.ENV_SWITCH, "1")  # whatever the machine's load
@@ -41,7 +41,7 @@ def _report(bundle, worker: bool, monkeypatch, **options) -> dict:
         monkeypatch.setenv(ahead.ENV_SWITCH, "0")
     with monkeypatch.context() as m:
         forks = _calls(m, ahead.Ahead, "__init__")
-        report = validate_bundle(bundle, Options(profile=Profile.STRICT, **options)).to_dict()
+        report = validate_bundle(bundle, Options(profile=profile, **options)).to_dict()
     assert bool(forks) == worker  # the mode asked for is the mode that ran
     return report
 
@@ -69,6 +69,46 @@ EDITS = {
 }
 
 
+def _renumbered(lines: list[bytes]) -> list[bytes]:
+    """Lines with seq 1, 2, 3...: a long log in order, whose runs the order checker may take whole."""
+    import re
+
+    count = iter(range(1, len(lines) + 1))
+    return [re.sub(rb'^\{"schema_version":(\d+),"seq":\d+,', lambda m: b'{"schema_version":%s,"seq":%d,'
+                   % (m.group(1), next(count)), x) for x in lines]
+
+
+def _break_at(lines: list[bytes], part: float, old: bytes, new: bytes) -> list[bytes]:
+    """``lines`` with the first ``old`` past that ``part`` of them made ``new``."""
+    for i in range(int(len(lines) * part), len(lines)):
+        if old in lines[i]:
+            return lines[:i] + [lines[i].replace(old, new, 1)] + lines[i + 1 :]
+    raise AssertionError(f"no {old!r} past {part} of the lines")
+
+
+_ENDS = (b'"type":"rollout_ended"', b'"type":"recording_completed"', b'"type":"rollout_started"')
+
+
+def _long_in_order(lines: list[bytes]) -> list[bytes]:
+    body = [x for x in lines[1:] if x and not any(end in x for end in _ENDS)]
+    ends = [x for x in lines[1:] if any(end in x for end in _ENDS)]
+    return _renumbered(lines[:1] + body * 300 + ends + [b""])
+
+
+# Runs in order but for one thing the order checker's shortcut does not take (and the run
+# after it): the worker must not let the checking process skip their checks.
+IN_ORDER = {
+    "a long log in order": _long_in_order,
+    "a seq gap mid-log": lambda lines: _break_at(_long_in_order(lines), 0.3, b'"seq":5', b'"seq":99995'),
+    "another rollout mid-log": lambda lines: _break_at(_long_in_order(lines), 0.5, b'"rollout_id":"', b'"rollout_id":"x'),
+    "a thread that is not its payload's": lambda lines: _break_at(
+        _long_in_order(lines), 0.7, b'"type":"codex_turn_started","codex_turn_id":"', b'"type":"codex_turn_started","codex_turn_id":"y'),
+    "an end mid-log": lambda lines: _renumbered((lambda long: long[: len(long) // 2] + [
+        x for x in lines if b'"type":"rollout_ended"' in x][:1] + long[len(long) // 2 :])(_long_in_order(lines))),
+}
+EDITS.update(IN_ORDER)
+
+
 @pytest.mark.parametrize("edit", list(EDITS))
 @pytest.mark.parametrize("bundle", BUNDLES, ids=lambda b: b.parent.name)
 def test_the_worker_gives_the_report_of_one_process(bundle, edit, tmp_path, monkeypatch):
@@ -78,6 +118,22 @@ def test_the_worker_gives_the_report_of_one_process(bundle, edit, tmp_path, monk
     assert _report(b, True, monkeypatch, **options) == alone
     if edit == "as written":
         assert alone["findings"] == [] or all(f["severity"] == "warning" for f in alone["findings"])
+
+
+@pytest.mark.parametrize("profile", [Profile.REDUCER, Profile.WRITER])  # the strict profile takes no shortcut
+@pytest.mark.parametrize("edit", list(IN_ORDER))
+@pytest.mark.parametrize("bundle", BUNDLES, ids=lambda b: b.parent.name)
+def test_runs_the_order_checker_takes_whole_give_the_report_of_one_process(bundle, edit, profile, tmp_path,
+                                                                          monkeypatch):
+    from rollout_trace_kit.validate.rules.order import OrderChecker
+
+    b = _mutated(bundle, tmp_path / "b", IN_ORDER[edit])
+    alone = _report(b, False, monkeypatch, profile)
+    taken = _calls(monkeypatch, OrderChecker, "take_plain_run", lambda self, *a: self.plain and self.next_seq == a[0])
+    assert _report(b, True, monkeypatch, profile) == alone
+    assert any(taken)  # the shortcut ran, and the edit is where it must not
+    if edit != "a long log in order":
+        assert [f for f in alone["findings"] if f["severity"] == "error"]
 
 
 def test_a_worker_killed_midway_is_an_internal_error_finding(tmp_path, monkeypatch):

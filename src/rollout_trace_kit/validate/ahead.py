@@ -54,6 +54,9 @@ class Proven(NamedTuple):
     # the lines of the run whose events the release summary must observe (the worker observed
     # them all; the others changed nothing), or None when the worker keeps no summary
     observe: tuple[int, ...] | None = None
+    # the run's first seq when the order checker's shortcut may take it whole
+    # (OrderChecker.plain_run_test), else None
+    plain_from: int | None = None
 
 
 class Refused(NamedTuple):
@@ -175,7 +178,7 @@ class Ahead:
     the worker."""
 
     def __init__(self, f: BinaryIO, max_line_bytes: int, size: int, td: TypedDialect, plan: Any = None,
-                 file_cap: int = 0, summarize: bool = False):
+                 file_cap: int = 0, summarize: bool = False, plain_test: Any = None):
         from multiprocessing import Pipe
 
         receive, send = Pipe(duplex=False)
@@ -190,7 +193,7 @@ class Ahead:
                 os.close(freed_w)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the checking process, which ends this one
                 _serve(read_batches(f, max_line_bytes, size=size), td, send, plan, file_cap, _Slots(shm, freed_r),
-                       summarize)
+                       summarize, plain_test)
                 code = 0
             except BrokenPipeError:
                 code = 0  # the checking process stopped reading (it has enough findings, or failed)
@@ -266,10 +269,11 @@ SHIPPED_BYTES = 4 << 20  # payload bytes read ahead for one run at most (the che
 
 
 def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialect, conn, plan: Any,
-           file_cap: int, slots: _Slots, summarize: bool = False) -> None:
+           file_cap: int, slots: _Slots, summarize: bool = False, plain_test: Any = None) -> None:
     """The worker's loop: every item of the log, in order, then None. ``plan``: a
     rules.refs.AheadPlan when payload files are read too (each with ``file_cap`` bytes at most);
-    ``summarize``: the check keeps a release summary, which the worker observes ahead."""
+    ``summarize``: the check keeps a release summary, which the worker observes ahead;
+    ``plain_test``: OrderChecker.plain_run_test, asked of each proven run."""
     from .lines import has_long_digits
     from .rules.refs import AHEAD_EVENTS, read_many
 
@@ -288,6 +292,7 @@ def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialec
             if events is None:
                 send(Refused(start + i, run))
                 continue
+            td.settle(events)  # as the checking process reads them
             reads = listing = None
             if plan is not None:
                 reads, shipped = {}, 0
@@ -303,12 +308,13 @@ def _serve(batches: Iterable[RawLine | tuple[int, list[bytes]]], td: TypedDialec
                             break
                 if not listing_sent:
                     listing, listing_sent = plan.listing(), True
-            observe = None if summary is None else summary.changed(start + i, td.settle(events))
+            observe = None if summary is None else summary.changed(start + i, events)
+            plain_from = None if plain_test is None else plain_test(events, tag_of)
             k = slots.put(joined)
             if k < 0:
-                send(Proven(start + i, joined, len(run), reads, listing, observe=observe))
+                send(Proven(start + i, joined, len(run), reads, listing, observe=observe, plain_from=plain_from))
             else:
-                send(Proven(start + i, b"", len(run), reads, listing, k, len(joined), observe))
+                send(Proven(start + i, b"", len(run), reads, listing, k, len(joined), observe, plain_from))
     send(None)
 
 

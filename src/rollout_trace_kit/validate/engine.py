@@ -128,7 +128,8 @@ def _run(ctx: Context) -> None:
             # it reads the payload files too (a file store): the read-ahead thread is not needed then
             plan = AheadPlan.for_bundle(ctx.dialect, str(ctx.bundle)) if reads_files(ctx) else None
             worker = ahead.Ahead(f, ctx.options.max_line_bytes, size, typed(ctx.dialect), plan,
-                                 min(ctx.options.max_payload_bytes, AHEAD_FILE_BYTES), ctx.summary is not None)
+                                 min(ctx.options.max_payload_bytes, AHEAD_FILE_BYTES), ctx.summary is not None,
+                                 OrderChecker(ctx).plain_run_test())
         try:
             batches: Iterable[ahead.Item] = (
                 worker if worker is not None else read_batches(f, ctx.options.max_line_bytes, size=size)
@@ -163,6 +164,17 @@ def _excerpt(data: bytes, at: int) -> str:
     """A few bytes of a line from ``at``, quoted (the formats escape it further)."""
     piece = data[at : at + 24]
     return repr(piece.decode("utf-8", "replace") + ("..." if len(data) > at + 24 else "")) if piece else "its end"
+
+
+class _Ordered:
+    """The order checker of a run it has taken whole (OrderChecker.take_plain_run): nothing left to check."""
+
+    @staticmethod
+    def check(ev: Any, tag: str) -> None:
+        pass
+
+
+_ORDERED = _Ordered()
 
 
 class _Pass:
@@ -200,12 +212,15 @@ class _Pass:
                 events = td.settle(td.list_decoder.decode(item.joined))
                 if item.listing is not None:
                     self.refs.adopt_listing(item.listing)  # type: ignore[union-attr]  # a file store's checker
+                # the order checks' shortcut takes the whole run: its state is set at once, no check per event
+                ordered = item.plain_from is not None and self.order.take_plain_run(
+                    item.plain_from, events, self.tag_of[events[-1].payload.__class__] if events else "")
                 if item.reads is None:
-                    self.checks(item.start, events, item.observe)
+                    self.checks(item.start, events, item.observe, ordered)
                     continue
                 self.refs.ahead = Shipped(item.reads)  # type: ignore[union-attr]  # a file store's checker
                 try:
-                    self.checks(item.start, events, item.observe)
+                    self.checks(item.start, events, item.observe, ordered)
                 finally:
                     self.refs.ahead = None  # type: ignore[union-attr]
                 continue
@@ -239,11 +254,14 @@ class _Pass:
             crlf = data.endswith(b"\r")
             self.line(RawLine(n, data[:-1] if crlf else data, True, crlf, False, 0))
 
-    def checks(self, start: int, events: list[Any], observe: tuple[int, ...] | None = None) -> None:
+    def checks(self, start: int, events: list[Any], observe: tuple[int, ...] | None = None,
+               ordered: bool = False) -> None:
         """The checks of a run of events the fast path decoded, from line ``start``. ``observe``:
         when the worker process observed the run for the release summary, the lines to observe
-        again here (the others changed nothing); None: observe every event."""
-        ctx, order, life, tag_of = self.ctx, self.order, self.life, self.tag_of
+        again here (the others changed nothing); None: observe every event. ``ordered``: the
+        order checker has taken the run already (OrderChecker.take_plain_run)."""
+        ctx, life, tag_of = self.ctx, self.life, self.tag_of
+        order = _ORDERED if ordered else self.order
         self.events += len(events)
         summary = self.summary
         # classes the summary has seen all of (inlined BundleSummary.observe_typed test: hot loop)
@@ -273,7 +291,7 @@ class _Pass:
             self._check(events[i : i + step], start + i, ctx, order, life, tag_of, summary, summarized)
         files_ahead.next_chunk()  # nothing read ahead outlives its batch
 
-    def _check(self, events: list[Any], start: int, ctx: Context, order: OrderChecker, life: LifecycleChecker,
+    def _check(self, events: list[Any], start: int, ctx: Context, order: OrderChecker | _Ordered, life: LifecycleChecker,
                tag_of: dict[type, str], summary: BundleSummary | None, summarized: dict[type, bool]) -> None:
         after = self.refs.after_event  # every ref the handlers left, from the model
         # Per event, the calls that do nothing are skipped (each costs about 0.1 us a call, as much

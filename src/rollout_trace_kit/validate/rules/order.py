@@ -118,8 +118,43 @@ class OrderChecker:
         self.next_seq = 1
         self.plain = False  # the shortcut of check() applies
 
+    def plain_run_test(self):
+        """A test the decode worker runs on each run of events (ahead.py): the run's first seq
+        when check()'s shortcut takes every event of it once the run starts at ``next_seq`` with
+        the shortcut on (the event-by-event conditions of the shortcut, all here), else None."""
+        rollout_id, version, ends, payload_context = self.rollout_id, self.version, self.ends, self.payload_context
+
+        def test(events, tag_of) -> int | None:
+            first = events[0].seq if events else None
+            if type(first) is not int:
+                return None
+            for i, ev in enumerate(events):
+                tag = tag_of[ev.payload.__class__]
+                if not (ev.seq == first + i and ev.rollout_id == rollout_id and ev.schema_version == version
+                        and tag not in ends):
+                    return None
+                if tag in payload_context and not (
+                    ev.thread_id == ev.payload.thread_id and ev.codex_turn_id == ev.payload.codex_turn_id
+                ):
+                    return None
+            return first
+
+        return test
+
+    def take_plain_run(self, first: int, events, last_tag: str) -> bool:
+        """Whether check()'s shortcut takes the run ``events`` (which plain_run_test passed, from
+        seq ``first``) as it stands now; if so, the state it would leave, set at once."""
+        if not (self.plain and self.next_seq == first and events):
+            return False
+        self.events += len(events)
+        self.prev_seq = self.max_seq = first + len(events) - 1
+        self.next_seq = first + len(events)
+        self.last_tag = last_tag
+        return True
+
     def check(self, ev, tag: str) -> None:
-        """All order checks of a schema-valid event, with a shortcut for the usual case."""
+        """All order checks of a schema-valid event, with a shortcut for the usual case
+        (plain_run_test states its conditions for a whole run: keep the two together)."""
         seq = ev.seq
         # self.plain: no first event pending, no end seen, not strict (kept up to date below)
         if (
