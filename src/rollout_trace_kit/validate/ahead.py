@@ -334,7 +334,9 @@ class _Observer:
     def changed(self, start: int, events: list[Any]) -> tuple[int, ...]:
         summary = self.summary
         summarized, observe = summary.same_every_time, summary.observe_typed
-        lines = []
+        lines: list[int] = []
+        if all(summarized.get(cls) for cls in {ev.payload.__class__ for ev in events}):
+            return ()  # every class seen whole already (most runs of a long log): no event to walk
         for n, ev in enumerate(events, start):
             payload = ev.payload
             if not summarized.get(payload.__class__):

@@ -362,6 +362,15 @@ class AheadPlan:
         return cls(dialect, bundle_str, _ordinal_pattern(dialect.layout.payload_file), listing)
 
     def paths(self, events, tag_of) -> list[str]:
+        fields_of = self.fields
+        for cls in {ev.payload.__class__ for ev in events}:  # events with no ref field (turns) walk no further
+            tag = tag_of[cls]
+            if tag not in fields_of:
+                fields_of[tag] = tuple(f.name for f in self.dialect.ref_fields(tag))
+            if fields_of[tag]:
+                break
+        else:
+            return []
         regular = self.listing().regular
         file_re = self.file_re
         root = self.root
