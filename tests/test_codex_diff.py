@@ -487,6 +487,6 @@ def test_a_signal_during_a_pool_run_is_acted_on_once_the_pool_is_down():
         signal.signal(signal.SIGTERM, before)
     assert 1 <= got < 4000  # the run stopped early
     frames = [f.name for f in traceback.extract_tb(raised.tb)]
-    assert frames[-2:] == ["_judged", "stop"], frames  # raised by the generator, at its end: no lock held
+    assert frames[-3:] == ["_judged", "act_on", "stop"], frames  # raised by the generator, at its end: no lock held
     assert signal.getsignal(signal.SIGTERM) is before
     assert not multiprocessing.active_children()  # the pool's workers are gone

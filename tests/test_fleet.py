@@ -316,3 +316,54 @@ def test_an_output_inside_a_bundle_under_check_is_refused(tmp_path, option):
     assert (bundle / "trace.jsonl").read_bytes() == before
     out = rtk("validate", "fleet", "-o", str(bundle / "payloads" / "new.txt"), cwd=tmp_path)
     assert out.returncode == 2 and not (bundle / "payloads" / "new.txt").exists()
+
+
+# -- Ctrl-C and SIGTERM --------------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc: Linux)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_ends_a_fleet_run_and_its_workers(tmp_path, sig):
+    """Ctrl-C (SIGINT) or SIGTERM to `validate -j 2` ends the run and its workers: the parent once
+    died of SIGTERM and left them waiting on their task queue for good, and the pool could be
+    interrupted inside its locks (interrupts.py)."""
+    tree(tmp_path / "fleet", [f"b{n:03d}" for n in range(300)])
+    proc = subprocess.Popen([*RTK, "validate", "fleet", "-j", "2", "--format", "jsonl"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
+    try:
+        assert json.loads(proc.stdout.readline())["ok"]  # the pool is judging bundles
+        workers = _children(proc.pid)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)  # a hang fails here
+        left = [p for p in workers if _running(p)]  # before the cleanup below kills them
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever outlived the parent
+        except ProcessLookupError:
+            pass
+    assert proc.returncode == (130 if sig == signal.SIGINT else -signal.SIGTERM), err
+    assert "Traceback" not in err
+    assert len(workers) == 2 and not left
+    assert len(out.splitlines()) < 299  # stopped, not judged to the end

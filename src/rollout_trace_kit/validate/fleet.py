@@ -14,11 +14,12 @@ import multiprocessing
 import os
 import sys
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, TimeoutError as FuturesTimeout, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable, Generator, Iterable, Iterator, Mapping
 
+from .. import interrupts
 from ..files import loops
 from .context import Options
 from .findings import BundleReport, Finding, Profile, Severity
@@ -116,26 +117,37 @@ def _check_chunk(check: Check, chunk: Chunk, options: Options) -> list[tuple[int
 def _round(queue: deque, options: Options, jobs: int,
            check: Check) -> Generator[tuple[int, BundleReport], None, Chunk]:
     """Judge from ``queue`` in one pool until it is empty or the pool breaks; returns (as the
-    generator's value) the bundles that were in flight when it broke."""
+    generator's value) the bundles that were in flight when it broke. Ctrl-C or SIGTERM stops
+    the workers and ends the run once the pool is down (interrupts.py: never inside its locks)."""
     import rollout_trace_kit.validate.engine  # noqa: F401 - imported once here, not in every worker
 
+    with interrupts.deferred() as caught:
+        suspects = yield from _in_pool(queue, options, jobs, check, caught)
+    interrupts.act_on(caught)
+    return suspects
+
+
+def _in_pool(queue: deque, options: Options, jobs: int, check: Check,
+             caught: list[int]) -> Generator[tuple[int, BundleReport], None, Chunk]:
     size = max(1, min(CHUNK, len(queue) // (jobs * IN_FLIGHT_PER_JOB)))
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_context())
     running: dict[Future, Chunk] = {}
     try:
-        while queue or running:
+        while (queue or running) and not caught:
             while queue and len(running) < jobs * IN_FLIGHT_PER_JOB:
                 chunk = [queue[n] for n in range(min(size, len(queue)))]
                 running[pool.submit(_check_chunk, check, chunk, options)] = chunk  # raises once the pool broke
                 for _ in chunk:
                     queue.popleft()
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            done, _ = wait(running, timeout=interrupts.POLL, return_when=FIRST_COMPLETED)
             for future in done:
                 reports = future.result()  # BrokenProcessPool when a worker died
                 del running[future]
                 yield from reports
         return []
     except BrokenProcessPool:
+        if caught:
+            return []  # the workers were stopped for the signal, not lost
         suspects: Chunk = []
         for future, chunk in running.items():
             if future.done() and future.exception() is None:
@@ -144,14 +156,27 @@ def _round(queue: deque, options: Options, jobs: int,
                 suspects.extend(chunk)
         return suspects
     finally:
+        if caught:
+            interrupts.stop_workers(pool)
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _alone(path: Path, options: Options, check: Check) -> BundleReport:
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=_context())
-    try:
-        return pool.submit(check, path, options).result()
-    except BrokenProcessPool:
-        return died_report(path, options)
-    finally:
-        pool.shutdown(wait=True)
+    with interrupts.deferred() as caught:
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=_context())
+        try:
+            future = pool.submit(check, path, options)
+            while not caught:
+                try:
+                    return future.result(timeout=interrupts.POLL)
+                except FuturesTimeout:
+                    continue
+        except BrokenProcessPool:
+            if not caught:
+                return died_report(path, options)
+        finally:
+            if caught:
+                interrupts.stop_workers(pool)
+            pool.shutdown(wait=True)
+    interrupts.act_on(caught)
+    raise KeyboardInterrupt  # a signal whose handler returned (one the caller set): the run stops all the same

@@ -14,16 +14,15 @@ import os
 import random
 import resource
 import signal
-import threading
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, TimeoutError as FuturesTimeout
-from contextlib import contextmanager
 from itertools import islice
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ... import interrupts
 from ...bundle import Bundle
 from . import mutators
 from .judge import (DISAGREE, KIT_ACCEPTS, Judged, KitVerdict, Reference, RefVerdict, Stopwatch, default_scratch,
@@ -193,7 +192,7 @@ def _judged(worker: _Judge, indexes: list[int], jobs: int) -> Iterator[tuple[Res
         yield from map(worker.one, indexes)
         return
     chunks = [indexes[i:i + CHUNK] for i in range(0, len(indexes), CHUNK)]
-    with _signals_deferred() as caught:
+    with interrupts.deferred() as caught:
         # fork: the workers inherit the seeds and the reference (a test's closure too) without pickling
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
                                    initializer=_init_worker, initargs=(worker,))
@@ -204,7 +203,7 @@ def _judged(worker: _Judge, indexes: list[int], jobs: int) -> Iterator[tuple[Res
                 ahead.append(pool.submit(_judge_chunk, chunk))
             while ahead and not caught:
                 try:
-                    part = ahead[0].result(timeout=POLL)
+                    part = ahead[0].result(timeout=interrupts.POLL)
                 except FuturesTimeout:
                     continue
                 ahead.popleft()
@@ -213,34 +212,10 @@ def _judged(worker: _Judge, indexes: list[int], jobs: int) -> Iterator[tuple[Res
                 yield from part
         finally:  # interrupted: the chunks not started are dropped, not judged before the run ends
             pool.shutdown(wait=True, cancel_futures=True)
-    if caught:
-        signal.raise_signal(caught[0])  # the handler of before, now, at a point where no lock is held
+    interrupts.act_on(caught)  # the handler of before, now, at a point where no lock is held
 
 
 IN_FLIGHT = 3  # chunks submitted per worker ahead of the results read
-POLL = 0.2  # seconds between looks at whether a signal came while waiting for a chunk
-
-
-@contextmanager
-def _signals_deferred() -> Iterator[list[int]]:
-    """SIGINT and SIGTERM noted (the list yielded), not acted on, inside the block (main thread only;
-    elsewhere signals are not delivered to the code anyway). Their handlers raise an exception
-    wherever the main thread is: inside the pool's queue locks, it left one held, and the pool's
-    manager thread then waited on it forever (seen: a SIGTERM during the submits hung the run)."""
-    caught: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
-
-    def note(signum: int, frame: object) -> None:
-        caught.append(signum)  # a list append: no lock a handler could find held
-
-    before = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield caught
-    finally:
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
 
 
 def run(release: str, dialect: str, reference: Reference, mutations: int, seed: int = 0, jobs: int = 1,

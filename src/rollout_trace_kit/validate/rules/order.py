@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from ...model.common import EnvelopeKey as E
 from ...model import facts
 from ...model.types import CONTEXT_FREE
@@ -118,13 +120,13 @@ class OrderChecker:
         self.next_seq = 1
         self.plain = False  # the shortcut of check() applies
 
-    def plain_run_test(self):
+    def plain_run_test(self) -> Callable[[list[Any], dict[type, str]], int | None]:
         """A test the decode worker runs on each run of events (ahead.py): the run's first seq
         when check()'s shortcut takes every event of it once the run starts at ``next_seq`` with
         the shortcut on (the event-by-event conditions of the shortcut, all here), else None."""
         rollout_id, version, ends, payload_context = self.rollout_id, self.version, self.ends, self.payload_context
 
-        def test(events, tag_of) -> int | None:
+        def test(events: list[Any], tag_of: dict[type, str]) -> int | None:
             # one plain loop: attribute access in it is specialized (attrgetter and map measured slower)
             first = events[0].seq if events else None
             if type(first) is not int:
