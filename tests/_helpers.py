@@ -88,3 +88,12 @@ def as_release_writes(build, release: str):
         bundle.lines = [line.replace(b'{"type":"recording_completed"}', b'{"type":"rollout_ended","status":"completed"}')
                         for line in bundle.lines]
     return bundle
+
+
+def pid_running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (an orphan's zombie may stay: PID 1 of a
+    container need not reap). Linux: /proc."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False

@@ -20,6 +20,7 @@ from rollout_trace_kit.validate import Options
 from rollout_trace_kit.validate.fleet import judge
 
 from . import fleet_checks
+from ._helpers import pid_running
 
 RTK = [sys.executable, "-m", "rollout_trace_kit"]
 TOOLS = corpus_root() / "codex-0.169.0" / "tools"
@@ -335,13 +336,6 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_ends_a_fleet_run_and_its_workers(tmp_path, sig):
@@ -357,7 +351,7 @@ def test_a_signal_ends_a_fleet_run_and_its_workers(tmp_path, sig):
         workers = _children(proc.pid)
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=120)  # a hang fails here
-        left = [p for p in workers if _running(p)]  # before the cleanup below kills them
+        left = [p for p in workers if pid_running(p)]  # before the cleanup below kills them
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)  # whatever outlived the parent

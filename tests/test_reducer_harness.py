@@ -14,7 +14,7 @@ import pytest
 
 from rollout_trace_kit.conformance.reducer.cases import build_case
 
-from ._helpers import PY, REDUCERS, kit_reducer, process_gone
+from ._helpers import PY, REDUCERS, kit_reducer, pid_running, process_gone
 
 
 
@@ -186,3 +186,43 @@ def test_the_finding_of_a_valid_case_is_an_error_never_a_warning(tmp_path):
     warned = validate_bundle(path, Options(profile=Profile.STRICT, dialect="v2"))
     assert [f.invariant for f in warned.findings] == ["REF.ORPHAN"] and warned.ok
     assert judge_case(case, path, Profile.STRICT) is None and not case.must_reject
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_ends_a_fuzz_run_with_jobs_and_leaves_no_worker(tmp_path, sig):
+    """Ctrl-C or SIGTERM to `fuzz-reducer --jobs 2`: the cases not started are dropped, the running
+    ones end, and no worker outlives the run (SIGTERM killed the parent alone, and its workers went
+    on running cases)."""
+    import signal
+    import time
+
+    marker = f"rtk-fuzz-{uuid.uuid4().hex}"  # in the command line of the reducers and of nothing else
+    started = tmp_path / "started"
+    slow = tmp_path / "slow.py"
+    slow.write_text("import sys, time\nopen(sys.argv[3], 'a').write('run\\n')\ntime.sleep(0.3)\n"
+                    "open(sys.argv[2], 'w').write('{}')\n")
+    cmd = f"{PY} {slow} {{bundle}} {{output}} {started} {marker}"
+    proc = subprocess.Popen([sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "--cmd", cmd,
+                             "--examples", "400", "--jobs", "2", "--seed", "0", "--no-shrink", "--format", "json",
+                             "--repro-dir", str(tmp_path / "repro")], cwd=tmp_path, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
+    try:
+        for _ in range(1200):  # until the pool runs cases: the preflight runs one first (a generous bound)
+            if started.exists() and len(started.read_text().splitlines()) >= 4:
+                break
+            time.sleep(0.05)
+        workers = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                                 text=True).stdout.split()]
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=120)  # a hang fails here
+        gone = process_gone(marker) and not [p for p in workers if pid_running(p)]
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever outlived the parent
+        except ProcessLookupError:
+            pass
+    assert proc.returncode == (130 if sig == "SIGINT" else -signal.SIGTERM), err
+    assert "Traceback" not in err
+    assert workers and gone

@@ -22,9 +22,10 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 from pathlib import Path
 
+from ... import interrupts
 from ...bundle import TRACE
 from ..command import Outcome, ReducerCommand, scratch_root
 from .cases import VALID, Case, CaseSpec, build_case, eligible_invariants, judge_case, plan_cases, smaller
@@ -178,13 +179,10 @@ class Campaign:
         failing = 0
         gate = hang_gate(self.known_hangs())
         if self.jobs > 1 and len(work) > 1:
-            from concurrent.futures import ProcessPoolExecutor
-
-            with ProcessPoolExecutor(max_workers=self.jobs, initializer=set_gate, initargs=(gate,)) as pool:
-                for r in pool.map(run_case, work, chunksize=4):
-                    outcomes.append(r)
-                    failing += r is not None and r.result not in (PASS, NOT_RUN)
-                    self._progress(len(outcomes), len(work), failing)
+            for r in _in_pool(work, self.jobs, gate):
+                outcomes.append(r)
+                failing += r is not None and r.result not in (PASS, NOT_RUN)
+                self._progress(len(outcomes), len(work), failing)
         else:
             set_gate(gate)
             try:
@@ -325,6 +323,37 @@ def file_hang_gate(directory: str, invariants: list[str]) -> dict:
     pytest-xdist): the files are named by position, never by a name from a known-results file."""
     return {inv: (_FileLock(os.path.join(directory, f"{k}.lock")), _FileFlag(os.path.join(directory, f"{k}.hung")))
             for k, inv in enumerate(sorted(invariants))}
+
+
+IN_FLIGHT = 4  # cases submitted per worker ahead of the results read
+
+
+def _in_pool(work: list[Job], jobs: int, gate: dict) -> Iterator[CaseResult | None]:
+    """Each job's result, in order, from ``jobs`` worker processes. Ctrl-C or SIGTERM is noted while
+    the pool runs (interrupts.py: never raised inside its locks): the cases not started are
+    dropped, the running ones end (each within its timeout, its reducer reaped by its worker), then
+    the signal is acted on. The workers inherit the note: a Ctrl-C to the process group stops
+    their reducer, not them."""
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor, TimeoutError as FuturesTimeout
+    from itertools import islice
+
+    with interrupts.deferred() as caught:
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=set_gate, initargs=(gate,))
+        try:
+            todo = iter(work)
+            ahead = deque(pool.submit(run_case, job) for job in islice(todo, IN_FLIGHT * jobs))
+            while ahead and not caught:
+                try:
+                    r = ahead[0].result(timeout=interrupts.POLL)
+                except FuturesTimeout:
+                    continue
+                ahead.popleft()
+                ahead.extend(pool.submit(run_case, job) for job in islice(todo, 1))
+                yield r
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    interrupts.act_on(caught)
 
 
 def set_gate(gate: dict) -> None:
