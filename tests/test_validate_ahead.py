@@ -4,6 +4,7 @@ finding, never a traceback or a hang."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -128,6 +129,7 @@ def test_runs_the_order_checker_takes_whole_give_the_report_of_one_process(bundl
     from rollout_trace_kit.validate.rules.order import OrderChecker
 
     b = _mutated(bundle, tmp_path / "b", IN_ORDER[edit])
+    monkeypatch.setattr(ahead, "BALANCE", False)  # the worker tests every run
     alone = _report(b, False, monkeypatch, profile)
     taken = _calls(monkeypatch, OrderChecker, "take_plain_run", lambda self, *a: self.plain and self.next_seq == a[0])
     assert _report(b, True, monkeypatch, profile) == alone
@@ -303,13 +305,14 @@ def test_the_worker_answers_the_long_digit_scan_of_the_files_it_reads(tmp_path, 
     assert scans and all(n > AHEAD_FILE_BYTES for n in scans)  # only files too large to ship were scanned here
 
 
-def _summary(bundle, worker: bool, monkeypatch) -> dict:
+def _summary(bundle, worker: bool, monkeypatch, balance: bool = False) -> dict:
     """The release summary of the pass (rules/release.py), less its caches and change counter."""
     from dataclasses import asdict
 
     from rollout_trace_kit.validate.engine import reader_pass
 
     monkeypatch.setattr(ahead, "AHEAD_MIN_BYTES", 0)
+    monkeypatch.setattr(ahead, "BALANCE", balance)  # False: the worker observes every run
     monkeypatch.setenv(ahead.ENV_SWITCH, "1" if worker else "0")
     with monkeypatch.context() as m:
         forks = _calls(m, ahead.Ahead, "__init__")
@@ -319,12 +322,12 @@ def _summary(bundle, worker: bool, monkeypatch) -> dict:
     return {k: v for k, v in asdict(ctx.summary).items() if k not in caches}
 
 
-def _late_kinds(lines: list[bytes]) -> list[bytes]:
+def _late_kinds(lines: list[bytes], copies: int = 400) -> list[bytes]:
     """A long log whose events with a kind (tool calls, payload refs) come only in its second
     half: the summary's new variants, key sets and kinds arrive in proven runs far into the log."""
     body = lines[1:-2]
     plain = [x for x in body if b'"kind":' not in x]
-    return lines[:1] + plain * 400 + body * 400 + lines[-2:]
+    return lines[:1] + plain * copies + body * copies + lines[-2:]
 
 
 @pytest.mark.parametrize("cap", [None, 3])
@@ -340,3 +343,44 @@ def test_the_summary_the_worker_observes_ahead_is_the_summary_of_one_process(bun
     assert alone["payload_kinds"] and min(alone["payload_kinds"].values()) > 1000  # late keys, there to be missed
     assert (alone["capped"] is not None) == (cap is not None)
     assert _summary(b, True, monkeypatch) == alone
+
+
+def test_a_fork_that_fails_leaves_nothing_open_and_the_check_runs_in_one_process(tmp_path, monkeypatch):
+    b = _mutated(BUNDLES[1], tmp_path / "b", EDITS["long log"])
+    alone = _report(b, False, monkeypatch)
+    fds_before = len(os.listdir("/proc/self/fd"))
+
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(ahead.os, "fork", no_fork)
+    monkeypatch.setattr(ahead, "AHEAD_MIN_BYTES", 0)
+    monkeypatch.setenv(ahead.ENV_SWITCH, "1")
+    assert validate_bundle(b, Options(profile=Profile.STRICT)).to_dict() == alone
+    assert len(os.listdir("/proc/self/fd")) == fds_before  # the pipes of the worker that never was are closed
+
+
+SHARES = {  # whether the worker takes each run (its first, second...) while the checks lag
+    "the worker's first run only": lambda: itertools.chain([True], itertools.repeat(False)),
+    "all but the first": lambda: itertools.chain([False], itertools.repeat(True)),
+    "mixed": lambda: itertools.cycle([True, False, False, True, True, False]),
+}
+
+
+@pytest.mark.parametrize("share", list(SHARES))
+@pytest.mark.parametrize("bundle", BUNDLES, ids=lambda b: b.parent.name)
+def test_runs_the_worker_shares_with_the_checks_give_the_report_of_one_process(bundle, share, tmp_path, monkeypatch):
+    """The worker observes a run and tests its order only while the checks lag (ahead.BALANCE): any
+    mix of runs it takes and runs it leaves gives the verdict of one process. The log: new kinds
+    late (the summary), a seq that jumps far into it (a run the order shortcut must not take)."""
+    def edit(lines):
+        late = _late_kinds(lines[:1] + [x for x in lines[1:] if x and not any(end in x for end in _ENDS)], 120)
+        return _break_at(_renumbered(late), 0.8, b',"seq":', b',"seq":7') + [b""]
+
+    b = _mutated(bundle, tmp_path / "b", edit)
+    alone = _report(b, False, monkeypatch, Profile.WRITER, max_findings=10**6)  # the log's copies make many findings
+    assert any(f["invariant"] == "SEQ.NO_GAP" for f in alone["findings"])
+    turns = SHARES[share]()  # forked with the worker: each worker has its own copy
+    monkeypatch.setattr(ahead._Slots, "checker_behind", lambda self: next(turns))
+    assert _report(b, True, monkeypatch, Profile.WRITER, max_findings=10**6) == alone
+    assert _summary(b, True, monkeypatch, balance=True) == _summary(b, False, monkeypatch)

@@ -127,9 +127,12 @@ def _run(ctx: Context) -> None:
         if ahead.wanted(size):  # before any thread of the pass starts (see ahead.wanted)
             # it reads the payload files too (a file store): the read-ahead thread is not needed then
             plan = AheadPlan.for_bundle(ctx.dialect, str(ctx.bundle)) if reads_files(ctx) else None
-            worker = ahead.Ahead(f, ctx.options.max_line_bytes, size, typed(ctx.dialect), plan,
-                                 min(ctx.options.max_payload_bytes, AHEAD_FILE_BYTES), ctx.summary is not None,
-                                 OrderChecker(ctx).plain_run_test())
+            try:
+                worker = ahead.Ahead(f, ctx.options.max_line_bytes, size, typed(ctx.dialect), plan,
+                                     min(ctx.options.max_payload_bytes, AHEAD_FILE_BYTES), ctx.summary is not None,
+                                     OrderChecker(ctx).plain_run_test())
+            except OSError:  # the system gave no process (fork failed): the check runs in this one
+                worker = plan = None
         try:
             batches: Iterable[ahead.Item] = (
                 worker if worker is not None else read_batches(f, ctx.options.max_line_bytes, size=size)
