@@ -1,7 +1,7 @@
 """Validator speed and memory, against orjson parsing and the Codex reducer, same run.
 
-Builds its bundles itself (in a temp dir, or --workdir). The shapes on which the Codex
-reducer's time is linear, each with its goal (issue 21), run by default:
+Builds its bundles itself (in a temp dir, made in --workdir if given, removed at the end). The
+shapes on which the Codex reducer's time is linear, each with its goal (issue 21), run by default:
 
 * ``payloads-linear``: about 100,000 events with 60,000 payload files (per turn a tool
   call with invocation and result payloads and a protocol event, small bodies), against
@@ -543,7 +543,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--payload-events", type=int, default=100_000)
-    ap.add_argument("--workdir", help="where to build the bundles (default: a temp dir, removed)")
+    ap.add_argument("--workdir", help="where the bundles' temporary directory is made (default: the "
+                    "system's temp dir); it is removed at the end either way")
     ap.add_argument("--profiles", default="writer,reducer,strict")
     ap.add_argument("--skip-linear", action="store_true", help="skip the turns-only bundle")
     ap.add_argument("--v3", action="store_true", help="only the schema-3 sharded bundle, against Codex 0.171.0")
