@@ -361,3 +361,37 @@ def test_a_signal_ends_a_fleet_run_and_its_workers(tmp_path, sig):
     assert "Traceback" not in err
     assert len(workers) == 2 and not left
     assert len(out.splitlines()) < 299  # stopped, not judged to the end
+
+
+def test_a_signal_the_process_ignores_leaves_a_fleet_run_whole(tmp_path):
+    """A job a shell starts in the background ignores SIGINT: one sent to it mid-run must not stop the
+    pool's workers and drop the bundles they held (the run went on without them)."""
+    bundles = tree(tmp_path, [f"b{n:02d}" for n in range(40)])
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        seen = []
+        for i, report in judge(bundles, Options(), jobs=2):
+            seen.append(i)
+            if len(seen) == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert sorted(seen) == list(range(40))
+
+
+def test_a_signal_whose_handler_returns_still_stops_a_fleet_run(tmp_path):
+    """The run's workers are gone once a signal stopped it: where the caller's handler returns, the
+    run ends with KeyboardInterrupt rather than go on without the bundles they held."""
+    bundles = tree(tmp_path, [f"b{n:02d}" for n in range(40)])
+    calls = []
+    before = signal.signal(signal.SIGTERM, lambda signum, frame: calls.append(signum))
+    seen = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for i, report in judge(bundles, Options(), jobs=2):
+                seen.append(i)
+                if len(seen) == 1:
+                    os.kill(os.getpid(), signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert calls == [signal.SIGTERM] and len(seen) < 40

@@ -334,23 +334,12 @@ def _in_pool(work: list[Job], jobs: int, gate: dict) -> Iterator[CaseResult | No
     dropped, the running ones end (each within its timeout, its reducer reaped by its worker), then
     the signal is acted on. The workers inherit the note: a Ctrl-C to the process group stops
     their reducer, not them."""
-    from collections import deque
-    from concurrent.futures import ProcessPoolExecutor, TimeoutError as FuturesTimeout
-    from itertools import islice
+    from concurrent.futures import ProcessPoolExecutor
 
     with interrupts.deferred() as caught:
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=set_gate, initargs=(gate,))
         try:
-            todo = iter(work)
-            ahead = deque(pool.submit(run_case, job) for job in islice(todo, IN_FLIGHT * jobs))
-            while ahead and not caught:
-                try:
-                    r = ahead[0].result(timeout=interrupts.POLL)
-                except FuturesTimeout:
-                    continue
-                ahead.popleft()
-                ahead.extend(pool.submit(run_case, job) for job in islice(todo, 1))
-                yield r
+            yield from interrupts.in_order(pool, run_case, work, IN_FLIGHT * jobs, caught)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     interrupts.act_on(caught)

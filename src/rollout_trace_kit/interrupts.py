@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections import deque
+from concurrent.futures import TimeoutError as FuturesTimeout
 from contextlib import contextmanager
-from typing import Any, Iterator
+from itertools import islice
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 POLL = 0.2  # seconds a pool's loop waits for results before it looks at the note again
 
@@ -20,7 +26,9 @@ POLL = 0.2  # seconds a pool's loop waits for results before it looks at the not
 @contextmanager
 def deferred() -> Iterator[list[int]]:
     """SIGINT and SIGTERM noted (in the list yielded), not acted on, inside the block. Only the
-    main thread receives signals: elsewhere nothing changes."""
+    main thread receives signals: elsewhere nothing changes. A signal the process ignores stays
+    ignored (a job a shell started in the background ignores SIGINT): noting it would stop a run
+    that was meant to go on."""
     caught: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield caught
@@ -29,7 +37,8 @@ def deferred() -> Iterator[list[int]]:
     def note(signum: int, frame: object) -> None:
         caught.append(signum)  # a list append: no lock a handler could find held
 
-    before = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    before = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)
+              if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         yield caught
     finally:
@@ -38,9 +47,27 @@ def deferred() -> Iterator[list[int]]:
 
 
 def act_on(caught: list[int]) -> None:
-    """Raise the first signal noted, now that the handlers in place before are back."""
+    """Raise the first signal noted, now that the handlers in place before are back. The run it
+    stopped does not go on: where that handler returns (one a caller set), KeyboardInterrupt."""
     if caught:
         signal.raise_signal(caught[0])
+        raise KeyboardInterrupt
+
+
+def in_order(pool: Any, fn: Callable[[T], R], items: Iterable[T], ahead: int, caught: list[int]) -> Iterator[R]:
+    """``fn(item)`` of each item, in order, from the pool: ``ahead`` of them submitted before the
+    first result is read, one more as each is read. Once ``caught`` holds a signal (see
+    :func:`deferred`) no more is submitted or yielded; the caller shuts the pool down."""
+    todo = iter(items)
+    running = deque(pool.submit(fn, item) for item in islice(todo, ahead))
+    while running and not caught:
+        try:
+            result = running[0].result(timeout=POLL)
+        except FuturesTimeout:
+            continue
+        running.popleft()
+        running.extend(pool.submit(fn, item) for item in islice(todo, 1))
+        yield result
 
 
 def stop_workers(pool: Any) -> None:

@@ -15,9 +15,7 @@ import random
 import resource
 import signal
 import time
-from collections import deque
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, TimeoutError as FuturesTimeout
-from itertools import islice
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -197,18 +195,7 @@ def _judged(worker: _Judge, indexes: list[int], jobs: int) -> Iterator[tuple[Res
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
                                    initializer=_init_worker, initargs=(worker,))
         try:
-            ahead: deque = deque()  # chunks in flight, oldest first: a few per worker, submitted as others end
-            todo = iter(chunks)
-            for chunk in islice(todo, IN_FLIGHT * jobs):
-                ahead.append(pool.submit(_judge_chunk, chunk))
-            while ahead and not caught:
-                try:
-                    part = ahead[0].result(timeout=interrupts.POLL)
-                except FuturesTimeout:
-                    continue
-                ahead.popleft()
-                for chunk in islice(todo, 1):
-                    ahead.append(pool.submit(_judge_chunk, chunk))
+            for part in interrupts.in_order(pool, _judge_chunk, chunks, IN_FLIGHT * jobs, caught):
                 yield from part
         finally:  # interrupted: the chunks not started are dropped, not judged before the run ends
             pool.shutdown(wait=True, cancel_futures=True)
