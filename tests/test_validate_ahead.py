@@ -18,6 +18,15 @@ from rollout_trace_kit.validate import ahead
 from .conftest import corpus_bundles
 
 BUNDLES = [corpus_bundles(r)[0] for r in ("0.164.0", "0.169.0", "0.171.0")]
+# Lines a run of the worker (ahead.BATCH, 1,024 in use): the logs below repeat a corpus bundle into
+# dozens of runs, which short runs make of a few thousand lines, not tens of thousands. The checking
+# process alone still cuts its runs at 1,024 lines: run boundaries must not change the verdict either.
+RUN = 32
+
+
+@pytest.fixture(autouse=True)
+def _short_runs(monkeypatch):
+    monkeypatch.setattr(ahead, "BATCH", RUN)
 
 
 def _calls(monkeypatch, owner, name: str, note=lambda *a, **kw: 1) -> list:
@@ -60,7 +69,7 @@ def _respell(line: bytes) -> bytes:
 
 EDITS = {
     "as written": lambda lines: lines,
-    "long log": lambda lines: lines[:1] + lines[1:-2] * 700 + lines[-2:],  # many runs (and many findings)
+    "long log": lambda lines: lines[:1] + lines[1:-2] * 25 + lines[-2:],  # many runs (and many findings)
     "a respelled line": lambda lines: lines[:3] + [_respell(lines[3])] + lines[4:],
     "every line respelled": lambda lines: [_respell(x) if x else x for x in lines],
     "a blank line and a CRLF": lambda lines: lines[:2] + [b""] + [lines[2] + b"\r"] + lines[3:],
@@ -93,14 +102,14 @@ _ENDS = (b'"type":"rollout_ended"', b'"type":"recording_completed"', b'"type":"r
 def _long_in_order(lines: list[bytes]) -> list[bytes]:
     body = [x for x in lines[1:] if x and not any(end in x for end in _ENDS)]
     ends = [x for x in lines[1:] if any(end in x for end in _ENDS)]
-    return _renumbered(lines[:1] + body * 300 + ends + [b""])
+    return _renumbered(lines[:1] + body * 20 + ends + [b""])
 
 
 # Runs in order but for one thing the order checker's shortcut does not take (and the run
 # after it): the worker must not let the checking process skip their checks.
 IN_ORDER = {
     "a long log in order": _long_in_order,
-    "a seq gap mid-log": lambda lines: _break_at(_long_in_order(lines), 0.3, b'"seq":5', b'"seq":99995'),
+    "a seq gap mid-log": lambda lines: _break_at(_long_in_order(lines), 0.3, b'"seq":2', b'"seq":99992'),
     "another rollout mid-log": lambda lines: _break_at(_long_in_order(lines), 0.5, b'"rollout_id":"', b'"rollout_id":"x'),
     "a thread that is not its payload's": lambda lines: _break_at(
         _long_in_order(lines), 0.7, b'"type":"codex_turn_started","codex_turn_id":"', b'"type":"codex_turn_started","codex_turn_id":"y'),
@@ -322,12 +331,13 @@ def _summary(bundle, worker: bool, monkeypatch, balance: bool = False) -> dict:
     return {k: v for k, v in asdict(ctx.summary).items() if k not in caches}
 
 
-def _late_kinds(lines: list[bytes], copies: int = 400) -> list[bytes]:
+def _late_kinds(lines: list[bytes], copies: int = 16) -> list[bytes]:
     """A long log whose events with a kind (tool calls, payload refs) come only in its second
     half: the summary's new variants, key sets and kinds arrive in proven runs far into the log."""
     body = lines[1:-2]
     plain = [x for x in body if b'"kind":' not in x]
-    return lines[:1] + plain * copies + body * copies + lines[-2:]
+    runs_of_plain = -(-11 * RUN // len(plain))  # more than ten runs before the first kind
+    return lines[:1] + plain * runs_of_plain + body * copies + lines[-2:]
 
 
 @pytest.mark.parametrize("cap", [None, 3])
@@ -340,7 +350,7 @@ def test_the_summary_the_worker_observes_ahead_is_the_summary_of_one_process(bun
         monkeypatch.setattr(release, "MAX_KEYSETS", cap)
     b = _mutated(bundle, tmp_path / "b", _late_kinds)
     alone = _summary(b, False, monkeypatch)
-    assert alone["payload_kinds"] and min(alone["payload_kinds"].values()) > 1000  # late keys, there to be missed
+    assert alone["payload_kinds"] and min(alone["payload_kinds"].values()) > 10 * RUN  # late keys, there to be missed
     assert (alone["capped"] is not None) == (cap is not None)
     assert _summary(b, True, monkeypatch) == alone
 
@@ -374,7 +384,7 @@ def test_runs_the_worker_shares_with_the_checks_give_the_report_of_one_process(b
     mix of runs it takes and runs it leaves gives the verdict of one process. The log: new kinds
     late (the summary), a seq that jumps far into it (a run the order shortcut must not take)."""
     def edit(lines):
-        late = _late_kinds(lines[:1] + [x for x in lines[1:] if x and not any(end in x for end in _ENDS)], 120)
+        late = _late_kinds(lines[:1] + [x for x in lines[1:] if x and not any(end in x for end in _ENDS)], 5)
         return _break_at(_renumbered(late), 0.8, b',"seq":', b',"seq":7') + [b""]
 
     b = _mutated(bundle, tmp_path / "b", edit)
