@@ -240,6 +240,7 @@ class LifecycleChecker:
         # (thread index, call space, call id) -> digest of the type and content the reducer compares (model/bodies.py)
         self.call_contents: dict[tuple[int, str, str], bytes] = {}
         self._fields: dict = {}  # (variant, field name) -> the model's field, whether read, pointer (lookups are not free)
+        self._kind_places: dict = {}  # (body place, tool kind) -> facts.body_place with the kind (a string built once)
         self._ref_fields: dict = {}  # variant -> its ref fields
         self._ended_reads: dict[bool, tuple] = {}  # terminal created at dispatch -> tool_call_ended's (field, read)
         d = ctx.dialect
@@ -322,9 +323,16 @@ class LifecycleChecker:
         overflow = getattr(self.refs, "overflow", False)  # a number beyond f64, for RELEASE.NUMBER_RANGE
         if summary is not None and (noted or overflow):
             kind = None if p.__class__ in self.no_call_classes else self._kind_of_call(p)
-            where = facts.body_place(tag, field_name, kind) if kind else place
+            where = place
+            if kind:
+                where = self._kind_places.get((place, kind))
+                if where is None:
+                    where = self._kind_places[place, kind] = facts.body_place(tag, field_name, kind)
             if noted:
-                summary.note_body(where, body, self.ctx.line)
+                # note_body's question first, inline: a key set seen at this place adds nothing (most bodies)
+                sets = summary.body_keysets.get(where)
+                if sets is None or frozenset(body) not in sets:
+                    summary.note_body(where, body, self.ctx.line)
             if overflow:
                 summary.note_overflow(where, self.ctx.line)
         return body

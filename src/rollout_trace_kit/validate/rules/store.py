@@ -41,9 +41,9 @@ from . import bodies
 from .layout import PAYLOADS, irregular
 from .ref_forms import RefForms, describe, difference, ref_form
 from .ref_sites import compile_sites, refs_at
-from ..lines import KIT_DEPTH_LIMIT, LoneSurrogate, OverflowingNumber, TooDeepToBuild
+from ..lines import KIT_DEPTH_LIMIT, LoneSurrogate, OverflowingNumber, TooDeepToBuild, loads_body
 from .refs import (
-    TOO_LARGE, _UNPARSED, body_depth, check_kind, depth_limit_of, depth_limits, parse_bounded as _parse,
+    LARGE_BODY, TOO_LARGE, _UNPARSED, body_depth, check_kind, depth_limit_of, depth_limits, parse_bounded as _parse,
     parse_cost,
     report_depth,
 )
@@ -490,7 +490,8 @@ class StoreRefChecker:
             return _NOTHING
         first = not flags & CHECKED
         try:
-            value = _parse(body)  # large bodies past the budget are not built
+            # large bodies past the budget are not built; below LARGE_BODY _parse is loads_body
+            value = loads_body(body) if len(body) < LARGE_BODY else _parse(body)
         except LoneSurrogate as e:
             if self.depth_limit(ref.kind.type) is not None:  # a kind the reducer parses: "parse payload"
                 if first:
