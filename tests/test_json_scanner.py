@@ -87,3 +87,45 @@ def test_the_long_digit_scan_by_classes_answers_as_the_regex():
         assert lines.has_long_digits(data) == (lines._LONG_DIGITS.search(data) is not None), data
         checked += len(data) >= lines._SCAN_BY_CLASSES
     assert checked > 1000  # both paths taken
+
+
+def _outcome(parse, data: bytes):
+    try:
+        return "value", parse(data)
+    except Exception as e:  # noqa: BLE001 - the kind of refusal is what is compared
+        return type(e).__name__, getattr(e, "value", None)
+
+
+def test_a_body_the_long_digit_scan_flags_reads_as_the_standard_library_reads_it(monkeypatch):
+    """A body the byte scan flags is read again by the standard library unless orjson's reading of
+    it holds no float (then every number was exact): random bodies with the scan's shapes in strings,
+    in integers either side of 64 bits and in exponents, read as the standard library alone reads them,
+    and one whose only shape is in a string is not read twice."""
+    from rollout_trace_kit.validate import lines
+
+    rng = random.Random(7)
+    numbers = ["7", "-12", "18446744073709551615", "18446744073709551616", "-9223372036854775809",
+               "12345678901234567890123", "1.5", "2e10", "9e123", "1E-400", "1e400", "-0.0"]
+    strings = ["x", "ab9e123cd", "1234567890123456789012", "KJ8e999+Z", "caf\u00e9"]
+
+    def value(depth: int):
+        pick = rng.random()
+        if depth < 3 and pick < 0.3:
+            return "{" + ",".join(f'"k{i}":{value(depth + 1)}' for i in range(rng.randint(0, 3))) + "}"
+        if depth < 3 and pick < 0.5:
+            return "[" + ",".join(value(depth + 1) for _ in range(rng.randint(0, 3))) + "]"
+        return rng.choice(numbers) if pick < 0.75 else json.dumps(rng.choice(strings))
+
+    flagged = 0
+    for _ in range(2000):
+        data = value(0).encode()
+        flagged += lines.has_long_digits(data)
+        assert _outcome(lines.loads_body, data) == _outcome(lines._loads_exact, data), data
+    assert flagged > 500
+    again = []
+    monkeypatch.setattr(lines, "_loads_exact", lambda data: again.append(data))
+    assert lines.loads_body(b'{"s":"ab9e123cd","n":[1,18446744073709551615]}') == {"s": "ab9e123cd",
+                                                                                    "n": [1, 18446744073709551615]}
+    assert again == []
+    lines.loads_body(b'{"s":"ab9e123cd","n":18446744073709551616}')  # beyond u64: orjson's float is not exact
+    assert len(again) == 1
