@@ -140,3 +140,32 @@ CASES = [
 # the kit's reducer profile, and (Codex tier) the real reducer, on every case (verdict_tests)
 test_reducer_profile_gives_the_reference_reducers_verdict, test_the_reference_reducer_gives_the_expected_verdict = (
     verdict_tests(CASES))
+
+
+def test_items_digest_alike_exactly_when_the_reprs_of_what_is_compared_are_alike():
+    """conversation.digest encodes what the reducers compare with marshal, not repr (a twelfth of the
+    cost on long message texts): over random items of every item type, with values that are == but
+    written apart (1, 1.0 and True; 0.0 and -0.0; a list and the tuple `[].text` makes; key order), lone
+    surrogates, integers beyond 64 bits and infinities, two items digest alike exactly when the reprs
+    of what is compared are alike."""
+    import itertools
+    import random
+
+    from rollout_trace_kit.validate.rules import conversation as C
+
+    rng = random.Random(3)
+    values = [1, 1.0, True, 0.0, -0.0, None, "1", "\ud800", 10**30, float("inf"), [1], [1.0], (1,),
+              {"a": 1, "b": 2}, {"b": 2, "a": 1}, [{"text": "x"}], [{"text": "x"}, "y"], [{"text": 1}], "x"]
+    kinds = [*B.ITEM_TYPE, "unknown", 7]
+    fields = sorted({k.removesuffix("[].text") for t in B.ITEM_TYPE.values() for k in t.match_keys})
+
+    def item() -> dict:
+        return {"type": rng.choice(kinds), **{k: rng.choice(values) for k in fields if rng.random() < 0.6}}
+
+    items = [item() for _ in range(400)]
+    alike = 0
+    for a, b in itertools.combinations(items, 2):
+        same = repr(C.compared(a)) == repr(C.compared(b))
+        assert (C.digest(a) == C.digest(b)) is same, (a, b)
+        alike += same
+    assert alike > 100  # equal pairs are there to be told apart wrongly
