@@ -129,3 +129,26 @@ def test_a_body_the_long_digit_scan_flags_reads_as_the_standard_library_reads_it
     assert again == []
     lines.loads_body(b'{"s":"ab9e123cd","n":18446744073709551616}')  # beyond u64: orjson's float is not exact
     assert len(again) == 1
+
+
+def test_the_syntax_answer_is_the_standard_librarys():
+    """serde_syntax_problem lets orjson answer first: on 20,000 JSON texts broken at random (lone
+    surrogates, control characters, NaN, long integers, cut and doubled brackets), it says what
+    serde_text says, message included."""
+    from rollout_trace_kit.validate.lines import serde_syntax_problem, serde_text
+
+    rng = random.Random(5)
+    base = ['{"a":[1,2,{"b":"c\\u00e9"}],"d":null,"e":true,"f":-1.5e3}', "[1,2,3]", '"x"', '{"k":"v","k":1}',
+            "[[[]]]", '{"a":"\\ud83d\\ude00"}', "[" + "1" * 4301 + "]", "[1e400]"]
+    pieces = [*'{}[]",:0123456789-+.eE \\ntruefalsnul\u00e9\ud800\x01\t\ufeff', "\\u", "\\ud800", "NaN", "Infinity",
+              "1" * 20]
+    taken = 0
+    for _ in range(20000):
+        text = rng.choice(base)
+        for _ in range(rng.randint(0, 3)):
+            i = rng.randint(0, len(text))
+            text = text[:i] + rng.choice(pieces) + text[i:] if rng.random() < 0.5 else text[:i] + text[i + 1 :]
+        expected = serde_text(text)[1]
+        assert serde_syntax_problem(text) == expected, text
+        taken += expected is None
+    assert 2000 < taken < 18000  # both answers, many times

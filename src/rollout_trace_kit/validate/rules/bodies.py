@@ -16,7 +16,9 @@ from ...model import bodies as B
 from ...model.types import INT_RANGES
 from ..catalogue import R, invariant
 from ..context import Context
-from ..lines import has_lone_surrogate, holds_overflow, serde_syntax_loads, serde_text, top_level_members
+from ..lines import (
+    has_lone_surrogate, holds_overflow, serde_syntax_loads, serde_syntax_problem, serde_text, top_level_members,
+)
 from .call_summary import json_text_summary, summary
 
 THREAD_METADATA = invariant(
@@ -549,7 +551,7 @@ def check_fragments(ctx: Context, body, ref, pointer: str, what: str = "composit
         return
     # Each part is one JSON value (its record is checked on its own): a placeholder value in its
     # place tells whether the fragments around it make one JSON document.
-    _, problem = serde_text(B.splice(body, ["null"] * parts))
+    problem = serde_syntax_problem(B.splice(body, ["null"] * parts))
     if problem is not None:
         ctx.report(PREPARED_PROMPT, f"{what} payload {rid}: its fragments do not make JSON with its parts: {problem}",
                    pointer=pointer)
