@@ -152,3 +152,18 @@ def test_the_syntax_answer_is_the_standard_librarys():
         assert serde_syntax_problem(text) == expected, text
         taken += expected is None
     assert 2000 < taken < 18000  # both answers, many times
+
+
+def test_a_large_text_is_answered_by_the_standard_library_alone(monkeypatch):
+    """orjson holds more memory than the standard library on a large document: from
+    _ORJSON_SYNTAX_MAX characters on, serde_syntax_problem does not call it."""
+    from rollout_trace_kit.validate import lines
+
+    called = []
+    real = lines.orjson.loads
+    monkeypatch.setattr(lines, "orjson", type("O", (), {"loads": staticmethod(lambda t: called.append(len(t)) or real(t)),
+                                                         "JSONDecodeError": lines.orjson.JSONDecodeError}))
+    small, large = "[1]", "[" + "1," * (lines._ORJSON_SYNTAX_MAX // 2) + "1]"
+    assert lines.serde_syntax_problem(small) is None and lines.serde_syntax_problem(large) is None
+    assert lines.serde_syntax_problem(large[:-1]) == lines.serde_text(large[:-1])[1] is not None
+    assert called == [len(small)]

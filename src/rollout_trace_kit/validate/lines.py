@@ -303,12 +303,19 @@ def serde_syntax_problem(text: str) -> str | None:
     orjson reads, the standard library reads too (orjson refuses more: a lone surrogate escape, a number
     past f64 or past Python's digit limit), so orjson answers first, in C, and the standard library only
     for what orjson refuses: its message is the one reported. (On a prepared prompt of the corpus,
-    the standard library's reading and its scan for long integers were a tenth of the check.)"""
+    the standard library's reading and its scan for long integers were a tenth of the check.) From
+    _ORJSON_SYNTAX_MAX characters on, the standard library alone: orjson's peak memory on a large
+    document is about half again the standard library's (measured: 243 against 160 MB for 33 MiB)."""
+    if len(text) >= _ORJSON_SYNTAX_MAX:
+        return serde_text(text)[1]
     try:
         orjson.loads(text)
     except orjson.JSONDecodeError:
         return serde_text(text)[1]
     return None
+
+
+_ORJSON_SYNTAX_MAX = 1 << 20
 
 
 def shown_integer(value) -> str:
