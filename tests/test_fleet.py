@@ -363,17 +363,22 @@ def test_a_signal_ends_a_fleet_run_and_its_workers(tmp_path, sig):
     assert len(out.splitlines()) < 299  # stopped, not judged to the end
 
 
+def _judge_signalled_after_the_first(bundles, sig: int, seen: list[int]) -> None:
+    """judge(bundles, jobs=2), noting each bundle's index in ``seen``; ``sig`` to this process after the first."""
+    for i, _ in judge(bundles, Options(), jobs=2):
+        seen.append(i)
+        if len(seen) == 1:
+            os.kill(os.getpid(), sig)
+
+
 def test_a_signal_the_process_ignores_leaves_a_fleet_run_whole(tmp_path):
     """A job a shell starts in the background ignores SIGINT: one sent to it mid-run must not stop the
     pool's workers and drop the bundles they held (the run went on without them)."""
     bundles = tree(tmp_path, [f"b{n:02d}" for n in range(40)])
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    seen: list[int] = []
     try:
-        seen = []
-        for i, report in judge(bundles, Options(), jobs=2):
-            seen.append(i)
-            if len(seen) == 1:
-                os.kill(os.getpid(), signal.SIGINT)
+        _judge_signalled_after_the_first(bundles, signal.SIGINT, seen)
     finally:
         signal.signal(signal.SIGINT, before)
     assert sorted(seen) == list(range(40))
@@ -385,13 +390,10 @@ def test_a_signal_whose_handler_returns_still_stops_a_fleet_run(tmp_path):
     bundles = tree(tmp_path, [f"b{n:02d}" for n in range(40)])
     calls = []
     before = signal.signal(signal.SIGTERM, lambda signum, frame: calls.append(signum))
-    seen = []
+    seen: list[int] = []
     try:
         with pytest.raises(KeyboardInterrupt):
-            for i, report in judge(bundles, Options(), jobs=2):
-                seen.append(i)
-                if len(seen) == 1:
-                    os.kill(os.getpid(), signal.SIGTERM)
+            _judge_signalled_after_the_first(bundles, signal.SIGTERM, seen)
     finally:
         signal.signal(signal.SIGTERM, before)
     assert calls == [signal.SIGTERM] and len(seen) < 40
