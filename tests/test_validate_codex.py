@@ -135,3 +135,26 @@ def test_hand_made_hostile_bundles_agree(release, name, codex_binaries, tmp_path
         assert not ok and real.accepted, (findings, real.first_error)
         return
     assert ok == real.accepted, (findings, real.first_error or "accepted", "timed out" if real.timed_out else "")
+
+
+STORE_RELEASES = sorted(r for r, d in DIALECT.items() if DIALECTS[d].layout.store != "files")
+
+
+@pytest.mark.parametrize("release", STORE_RELEASES)
+@pytest.mark.parametrize("last", [True, False], ids=["last-block", "mid-frame"])
+def test_an_empty_compressed_block_agrees(release, last, codex_binaries, tmp_path):
+    """A compressed zstd block of size 0 (libzstd 1.6.0 refuses it; Codex's libzstd reads it as
+    empty: store/empty_blocks.py): on a shipped shard, either its empty last block turned
+    compressed or such a block put before the last. The kit accepts exactly when Codex does."""
+    dialect = DIALECT[release]
+    b = Bundle.read(next(p for p in corpus_bundles(release) if p.name == "basic"))
+    shard = min(p for p in b.payloads if p.endswith(".zst"))
+    data = b.payloads[shard]
+    assert data[-7:-4] == bytes((1, 0, 0)), "Codex ends a shard's frame with an empty raw block"
+    at = len(data) - 7
+    block = bytes((1 | 2 << 1, 0, 0)) if last else bytes((2 << 1, 0, 0)) + data[at:at + 3]
+    b.payloads[shard] = data[:at] + block + data[at + 3:]
+    d = b.write(tmp_path / "b")
+    ok, findings = _verdict(d, dialect)
+    real = trace_reduce(codex_binaries[dialect], d, tmp_path / "state.json", timeout=10)
+    assert ok == real.accepted, (findings, real.first_error or "accepted")

@@ -18,9 +18,10 @@ import os
 import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, Iterator, Union, cast
+from typing import BinaryIO, Iterator, Protocol, Union, cast
 
 from ..model.common import ZSTD_SHARDS
+from .empty_blocks import REFUSES_EMPTY_COMPRESSED, EmptyBlocksAsRaw
 from .zstd import CompressionParameter, ZstdCompressor, ZstdDecompressor, ZstdError
 
 # A record's header: its length fields as the model's layout states them (id length, body length).
@@ -41,6 +42,7 @@ SHARD_TOO_LARGE = "shard_too_large"  # decompressed bytes over the reader's cap 
 TOO_MANY_FRAMES = "too_many_frames"  # frames over the reader's cap (each costs a decompressor)
 TOO_MANY_RECORDS = "too_many_records"  # records over the reader's cap (each costs time and a little memory)
 UNREADABLE = "unreadable"  # an OSError while reading
+_REFUSED = (FRAME_CORRUPT, TRAILING_GARBAGE)  # what zstd's refusal is reported as
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,10 @@ class ShardError:
 
 
 Item = Union[Record, ShardError]
+
+
+class Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 def encode_record(rid: bytes, body: bytes) -> bytes:
@@ -291,7 +297,39 @@ def read_record_batches(f: BinaryIO, limits: Limits = Limits(), chunk: int = 1 <
     Frames follow each other (skippable frames are skipped, as zstd does); a
     record may span frames. ``f`` is read in ``chunk``-byte pieces and each
     decompression call produces at most ``chunk`` bytes.
+
+    A shard the linked libzstd refuses is read once more, as libzstd 1.5 (Codex's) reads it,
+    when the library is one that refuses empty compressed blocks (:mod:`.empty_blocks`); the
+    records already yielded are not yielded again.
     """
+    yielded = 0
+    for batch in _read_batches(f, limits, chunk):
+        last = batch[-1]
+        if isinstance(last, ShardError) and last.code in _REFUSED and REFUSES_EMPTY_COMPRESSED and _rewind(f):
+            yield from _skip_items(_read_batches(EmptyBlocksAsRaw(f), limits, chunk), yielded + len(batch) - 1)
+            return
+        yielded += len(batch)
+        yield batch
+
+
+def _rewind(f: BinaryIO) -> bool:
+    try:
+        f.seek(0)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def _skip_items(batches: Iterator[list[Item]], n: int) -> Iterator[list[Item]]:
+    for batch in batches:
+        if n >= len(batch):
+            n -= len(batch)
+            continue
+        yield batch[n:]
+        n = 0
+
+
+def _read_batches(f: Readable, limits: Limits, chunk: int) -> Iterator[list[Item]]:
     parser = _Parser(limits)
     dec = ZstdDecompressor()
     frames = 0

@@ -65,6 +65,9 @@ FRAME = invariant(
     "A shard file is zstd frames that decompress cleanly (valid blocks, matching checksums).",
     **_V3, v3=R,
     source='0.171.0 reducer: "decompress shard {path}" (a flipped byte, a file that is not zstd, a directory)',
+    notes="Blocks are judged as Codex's libzstd (1.5) judges them, whichever libzstd the kit links: a "
+    "compressed block of size 0 is an empty block (libzstd 1.6.0 refuses it; Codex 0.171.0 accepts it, "
+    "measured).",
 )
 TRAILING_GARBAGE = invariant(
     "STORE.TRAILING_GARBAGE",

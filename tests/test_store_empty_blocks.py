@@ -1,0 +1,100 @@
+"""A compressed zstd block of size 0 reads as the empty block Codex's libzstd (1.5) reads it as,
+whichever libzstd the kit links (1.6.0 refuses it: the kit then reads the shard once more)."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import pytest
+
+from rollout_trace_kit.store.empty_blocks import FRAME_MAGIC, EmptyBlocksAsRaw
+from rollout_trace_kit.store.shards import ShardError, compress_records, read_record_batches, read_records
+
+from .test_store_shards import read, recs
+
+EMPTY_COMPRESSED = bytes((2 << 1, 0, 0))  # Block_Type compressed, Block_Size 0, not last
+EMPTY_COMPRESSED_LAST = bytes((1 | 2 << 1, 0, 0))
+
+
+def _frame(*blocks: bytes, checksum: bytes | None = None) -> bytes:
+    """A frame of the given block bytes (header + payload each): window 1 KiB, no content size."""
+    descriptor = 0x04 if checksum is not None else 0x00
+    return struct.pack("<IBB", FRAME_MAGIC, descriptor, 0x00) + b"".join(blocks) + (checksum or b"")
+
+
+def _raw(data: bytes, last: bool = False) -> bytes:
+    return (int(last) | len(data) << 3).to_bytes(3, "little") + data
+
+
+def _rle(byte: bytes, size: int, last: bool = False) -> bytes:
+    return (int(last) | 1 << 1 | size << 3).to_bytes(3, "little") + byte
+
+
+def _last_block(data: bytes) -> int:
+    """The offset of the last block header of a one-frame, checksummed shard the kit's writer wrote
+    (its empty raw last block: the writer flushes a block per record, then ends the frame)."""
+    assert data[-7:-4] == bytes((1, 0, 0))
+    return len(data) - 7
+
+
+def test_an_empty_compressed_last_block_reads_as_the_empty_block():
+    rs = recs(40)
+    data = bytearray(compress_records(rs))
+    data[_last_block(data)] = EMPTY_COMPRESSED_LAST[0]
+    got, err = read(bytes(data))
+    assert err is None and [(r.id, r.body) for r in got] == rs
+
+
+@pytest.mark.parametrize("chunk", [64, 1 << 20])
+def test_an_empty_compressed_block_mid_frame_loses_and_repeats_no_record(chunk):
+    rs = recs(60)
+    data = compress_records(rs)
+    pos = 6  # past magic, descriptor and window (the writer's frames have no content size)
+    while pos < len(data) // 2:  # to a block boundary past the middle, header by header
+        header = int.from_bytes(data[pos:pos + 3], "little")
+        pos += 3 + (1 if (header >> 1) & 3 == 1 else header >> 3)
+    mutated = data[:pos] + EMPTY_COMPRESSED + data[pos:]
+    got = [item for batch in read_record_batches(io.BytesIO(mutated), chunk=chunk) for item in batch]
+    assert not any(isinstance(i, ShardError) for i in got)
+    assert [(r.id, r.body) for r in got] == rs
+
+
+def test_other_corruption_is_still_refused_once():
+    data = bytearray(compress_records(recs(20)))
+    data[_last_block(data)] = EMPTY_COMPRESSED_LAST[0]
+    data[len(data) // 2] ^= 0xFF  # a flipped byte in a record's block too
+    items = list(read_records(io.BytesIO(bytes(data)), chunk=64))
+    errors = [i for i in items if isinstance(i, ShardError)]
+    assert len(errors) == 1 and items[-1] is errors[0]
+    ids = [i.id for i in items if not isinstance(i, ShardError)]
+    assert len(ids) == len(set(ids))  # the second reading yields no record twice
+
+
+def test_the_rewriting_reader_changes_those_headers_and_nothing_else():
+    skippable = struct.pack("<II", 0x184D2A53, 5) + EMPTY_COMPRESSED + b"ab"  # its content is not a block
+    one = _frame(_raw(b"hello"), _rle(b"x", 100), EMPTY_COMPRESSED, _raw(EMPTY_COMPRESSED), EMPTY_COMPRESSED_LAST,
+                 checksum=EMPTY_COMPRESSED + b"\x00")  # neither a raw block's payload nor the checksum is a header
+    two = _frame(_rle(b"\x04", 3), EMPTY_COMPRESSED_LAST)
+    garbage = EMPTY_COMPRESSED * 3  # no frame: passed unread
+    stream = skippable + one + two + garbage
+    want = bytearray(stream)
+    headers = [len(skippable) + 6 + 8 + 4, len(skippable) + 6 + 8 + 4 + 3 + 3 + 3,
+               len(skippable) + len(one) + 6 + 4]
+    for at, last in zip(headers, (0, 1, 1)):
+        assert stream[at:at + 3] in (EMPTY_COMPRESSED, EMPTY_COMPRESSED_LAST)
+        want[at] = last
+    for n in (1, 2, 7, 4096):
+        reader, out = EmptyBlocksAsRaw(io.BytesIO(stream)), b""
+        while piece := reader.read(n):
+            out += piece
+        assert out == bytes(want), n
+
+
+def test_a_hand_built_frame_with_empty_compressed_blocks_decodes():
+    from rollout_trace_kit.store.shards import encode_record
+
+    record = encode_record(b"raw_payload:1", b"{}")
+    data = _frame(_raw(record[:5]), EMPTY_COMPRESSED, _raw(record[5:]), EMPTY_COMPRESSED_LAST)
+    got, err = read(data)
+    assert err is None and [(r.id, r.body) for r in got] == [(b"raw_payload:1", b"{}")]
