@@ -98,3 +98,11 @@ def test_a_hand_built_frame_with_empty_compressed_blocks_decodes():
     data = _frame(_raw(record[:5]), EMPTY_COMPRESSED, _raw(record[5:]), EMPTY_COMPRESSED_LAST)
     got, err = read(data)
     assert err is None and [(r.id, r.body) for r in got] == [(b"raw_payload:1", b"{}")]
+
+
+def test_the_rewriter_stops_after_its_cap_of_headers():
+    """A shard of very many tiny blocks costs the rewriter a bounded number of header reads."""
+    stream = _frame(*[EMPTY_COMPRESSED] * 5, EMPTY_COMPRESSED_LAST)
+    reader = EmptyBlocksAsRaw(io.BytesIO(stream), max_headers=4)  # the frame header and 3 blocks
+    out = reader.read(1 << 20) + reader.read(1 << 20)
+    assert out == stream.replace(EMPTY_COMPRESSED * 3, bytes(9), 1)

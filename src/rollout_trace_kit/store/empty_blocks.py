@@ -20,6 +20,10 @@ FRAME_MAGIC = 0xFD2FB528
 SKIPPABLE_MAGIC = 0x184D2A50  # the low 4 bits are free
 SKIPPABLE_MASK = 0xFFFFFFF0
 COMPRESSED = 2  # Block_Type of a compressed block
+# Headers the rewriter reads (about a microsecond each) before it passes the rest as is. Codex
+# flushes a block per record, so its shards hold as many blocks as records (Limits.max_records
+# caps those alike); a hostile shard of a billion 3-byte blocks would otherwise take an hour.
+MAX_HEADERS = 1 << 20
 
 
 def _header_size(descriptor: int) -> int:
@@ -34,10 +38,11 @@ class EmptyBlocksAsRaw:
     of size 0 to a raw block of size 0 (its Last_Block bit kept); every other byte passes as is.
 
     It walks frame and block headers only (payloads are counted past, never held); bytes after
-    something that is no frame pass unread, for zstd to refuse as before."""
+    something that is no frame, or after ``max_headers`` headers, pass as they are."""
 
-    def __init__(self, f: BinaryIO):
+    def __init__(self, f: BinaryIO, max_headers: int = MAX_HEADERS):
         self._f = f
+        self._headers_left = max_headers
         self._buf = bytearray()  # read, not yet handed on: at most one header's bytes after a scan
         self._skip = 0  # bytes to pass before the next header
         self._state = "frame"  # the next header: "frame", "block", or "none" (pass the rest)
@@ -65,7 +70,7 @@ class EmptyBlocksAsRaw:
                 self._skip -= step
                 if self._skip:
                     break
-            if self._state == "none":
+            if self._state == "none" or not self._headers_left:
                 p = len(buf)
                 break
             if self._state == "frame":
@@ -82,10 +87,12 @@ class EmptyBlocksAsRaw:
                     self._skip = 8 + int.from_bytes(buf[p + 4:p + 8], "little")
                 else:
                     self._state = "none"
+                self._headers_left -= 1
                 continue
             if len(buf) - p < 3:  # a block header
                 break
             header = int.from_bytes(buf[p:p + 3], "little")
+            self._headers_left -= 1
             last, kind, size = header & 1, (header >> 1) & 3, header >> 3
             if kind == COMPRESSED and size == 0:
                 buf[p] = last  # raw, size 0: the same Last_Block bit

@@ -34,6 +34,7 @@ import orjson
 from ... import files
 from ...model.common import ZSTD_SHARDS
 from ...store import shards as codec
+from ...store.empty_blocks import MAX_HEADERS
 from ..catalogue import R, S, W, invariant
 from ..context import Context
 from ..findings import Profile, Severity
@@ -67,7 +68,7 @@ FRAME = invariant(
     source='0.171.0 reducer: "decompress shard {path}" (a flipped byte, a file that is not zstd, a directory)',
     notes="Blocks are judged as Codex's libzstd (1.5) judges them, whichever libzstd the kit links: a "
     "compressed block of size 0 is an empty block (libzstd 1.6.0 refuses it; Codex 0.171.0 accepts it, "
-    "measured).",
+    f"measured), within a shard's first {MAX_HEADERS:,} block headers.",
 )
 TRAILING_GARBAGE = invariant(
     "STORE.TRAILING_GARBAGE",
