@@ -28,8 +28,8 @@ from rollout_trace_kit.validate import Options, Profile, validate_bundle
 from rollout_trace_kit.validate.report import print_human, render_github, render_json, render_junit
 from rollout_trace_kit.writer.core import written_dialects
 
-FAST = int(os.environ.get("RTK_PROPERTY_EXAMPLES", "40"))
-FAST_SWEEP = int(os.environ.get("RTK_PROPERTY_EXAMPLES", "80"))  # the slow tier sweeps thousands
+FAST = int(os.environ.get("RTK_PROPERTY_EXAMPLES", "20"))
+FAST_SWEEP = int(os.environ.get("RTK_PROPERTY_EXAMPLES", "40"))  # the slow tier sweeps thousands
 SLOW = int(os.environ.get("RTK_SLOW_BUNDLES", "100000"))  # the slow tier, all dialects together
 DIALECTS = written_dialects()
 CHUNKS = 4  # sweep chunks per dialect in the slow tier (each its own seed): -n balances them
