@@ -175,3 +175,15 @@ def test_a_command_builds_its_own_parser_alone_and_the_same_as_among_all():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert "usage: rollout-trace validate" in out.stdout
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout[-500:]
+
+
+@pytest.mark.parametrize("spec", ["corpus:codex-0.169.0/tools", "corpus:codex-0.171.0/basic"])
+def test_a_reducer_profile_pass_names_no_writer_it_did_not_judge(spec):
+    """The reducer profile runs no writer-level rule: it cannot clear the bundle's own writers, so it
+    says it did not judge them (it said "writable by none" of bundles Codex wrote)."""
+    r = _cli("validate", "--profile", "reducer", "--color", "never", spec)
+    assert r.returncode == 0 and "writers not judged in this profile" in r.stdout and "writable by" not in r.stdout
+    doc = json.loads(_cli("validate", "--profile", "reducer", "--format", "json", spec).stdout)
+    assert doc["bundles"][0]["releases"]["writers"] is None
+    writer = json.loads(_cli("validate", "--profile", "writer", "--format", "json", spec).stdout)
+    assert writer["bundles"][0]["releases"]["writers"]  # the same bundle's writers, judged

@@ -297,9 +297,11 @@ def summarize_verdicts(schema_version: Any, verdicts: list[dict]) -> dict:
     return {
         "schema_version": schema_version,
         "readers": ranges(versions(lambda v: v["reads"] is True)),
-        # None: not judged (a reducer-profile pass has no writer-level findings)
+        # None: not judged (a reducer-profile pass has no writer-level findings). One epoch not judged
+        # is enough: a reducer-profile pass refuses other dialects' epochs (writes False) but never
+        # clears its own, and "none" then named no writer for a bundle Codex wrote
         "writers": (ranges(versions(lambda v: v["writes"] is True))
-                    if any(v["writes"] is not None for v in verdicts if v["status"] != "unknown") else None),
+                    if all(v["writes"] is not None for v in verdicts if v["status"] != "unknown") else None),
         "unknown": ranges(versions(lambda v: v["status"] == "unknown")),
         "epochs": verdicts,
     }

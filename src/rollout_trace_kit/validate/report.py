@@ -212,7 +212,8 @@ def render_human(reports: list[BundleReport], console, quiet: bool = False) -> N
             m = escape.rich_markup
             console.print(f"  [dim]{m(schema_version_text(r.releases['schema_version']))}: "
                           f"read by Codex {m(', '.join(r.releases['readers']) or 'none')}; "
-                          f"writable by {m(', '.join(r.releases['writers']) or 'none') if r.releases['writers'] is not None else 'not judged in this profile'}[/]")
+                          + (f"writable by {m(', '.join(r.releases['writers']) or 'none')}[/]"
+                             if r.releases['writers'] is not None else "writers not judged in this profile[/]"))
 
 
 def schema_version_text(version) -> str:
