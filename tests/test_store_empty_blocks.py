@@ -106,3 +106,13 @@ def test_the_rewriter_stops_after_its_cap_of_headers():
     reader = EmptyBlocksAsRaw(io.BytesIO(stream), max_headers=4)  # the frame header and 3 blocks
     out = reader.read(1 << 20) + reader.read(1 << 20)
     assert out == stream.replace(EMPTY_COMPRESSED * 3, bytes(9), 1)
+
+
+def test_a_shard_read_from_the_middle_of_a_file_is_read_again_from_there():
+    rs = recs(10)
+    data = bytearray(compress_records(rs))
+    data[_last_block(data)] = EMPTY_COMPRESSED_LAST[0]
+    f = io.BytesIO(b"PREFIX" + bytes(data))
+    f.seek(6)
+    got = list(read_records(f, chunk=64))
+    assert [(r.id, r.body) for r in got] == rs

@@ -302,20 +302,29 @@ def read_record_batches(f: BinaryIO, limits: Limits = Limits(), chunk: int = 1 <
     when the library is one that refuses empty compressed blocks (:mod:`.empty_blocks`); the
     records already yielded are not yielded again.
     """
+    start = _tell(f)
     yielded = 0
     for batch in _read_batches(f, limits, chunk):
         last = batch[-1]
-        if isinstance(last, ShardError) and last.code in _REFUSED and REFUSES_EMPTY_COMPRESSED and _rewind(f):
+        if (isinstance(last, ShardError) and last.code in _REFUSED and REFUSES_EMPTY_COMPRESSED
+                and start is not None and _rewind(f, start)):
             yield from _skip_items(_read_batches(EmptyBlocksAsRaw(f), limits, chunk), yielded + len(batch) - 1)
             return
         yielded += len(batch)
         yield batch
 
 
-def _rewind(f: BinaryIO) -> bool:
+def _tell(f: BinaryIO) -> int | None:
     try:
-        f.seek(0)
+        return f.tell() if f.seekable() else None
     except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _rewind(f: BinaryIO, start: int) -> bool:
+    try:
+        f.seek(start)
+    except (OSError, ValueError):
         return False
     return True
 
