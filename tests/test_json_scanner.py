@@ -167,3 +167,32 @@ def test_a_large_text_is_answered_by_the_standard_library_alone(monkeypatch):
     assert lines.serde_syntax_problem(small) is None and lines.serde_syntax_problem(large) is None
     assert lines.serde_syntax_problem(large[:-1]) == lines.serde_text(large[:-1])[1] is not None
     assert called == [len(small)]
+
+
+@pytest.mark.parametrize("depth", [1025, 2000, 100_000])
+def test_a_valid_body_deeper_than_orjson_builds_is_too_deep_not_invalid(depth):
+    """orjson stops at 1,024 levels, and its message for it changed wording across versions ("Recursion
+    limit reached", "depth limit exceeded"): the kit measures it. A valid body past the limit is
+    TooDeepToBuild (a nesting finding), an invalid one still a syntax error."""
+    from rollout_trace_kit.validate.lines import TooDeepToBuild, loads_body
+
+    with pytest.raises(TooDeepToBuild):
+        loads_body(b'{"a":' + b"[" * depth + b"]" * depth + b"}")
+    with pytest.raises(ValueError) as bad:
+        loads_body(b'{"a":' + b"[" * depth + b"]" * (depth - 1) + b"}")
+    assert not isinstance(bad.value, TooDeepToBuild)
+
+
+@pytest.mark.parametrize("release", ["0.169.0", "0.171.0"])
+def test_a_payload_nested_past_orjson_s_limit_is_a_nesting_finding(release, tmp_path):
+    from rollout_trace_kit.bundle import Bundle
+    from rollout_trace_kit.codex.diff.view import bodies, set_body
+    from rollout_trace_kit.validate import Options, Profile, validate_bundle
+
+    from .conftest import corpus_bundles
+
+    b = Bundle.read(next(p for p in corpus_bundles(release) if p.name == "tools"))
+    key, rid, _ = next(x for x in bodies(b) if x[1] == "raw_payload:1")
+    set_body(b, key, b'{"a":' + b"[" * 2000 + b"]" * 2000 + b"}")
+    report = validate_bundle(b.write(tmp_path / "b"), Options(profile=Profile.REDUCER))
+    assert [f.invariant for f in report.findings] == ["REF.NESTING"], [(f.invariant, f.message) for f in report.findings]
