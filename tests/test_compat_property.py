@@ -8,6 +8,8 @@ of every dialect, each also broken by seeded corruption operators of every famil
 
 from __future__ import annotations
 
+import fcntl
+import json
 import random
 from pathlib import Path
 
@@ -63,9 +65,23 @@ def _pool(tmp: Path) -> list[tuple[str, Path]]:
 
 
 @pytest.fixture(scope="module")
-def pool(tmp_path_factory) -> list[tuple[str, Path, dict]]:
-    """(name, bundle, its compat row)."""
-    return [(name, path, judge_bundle(path)) for name, path in _pool(tmp_path_factory.mktemp("compat-property"))]
+def pool(tmp_path_factory, worker_id) -> list[tuple[str, Path, dict]]:
+    """(name, bundle, its compat row). Judging the pool takes 17 s: under xdist the first worker to
+    ask builds it and the others read what it wrote (the session's shared temporary directory, a lock)."""
+    def build() -> list[tuple[str, str, dict]]:
+        return [(name, str(path), judge_bundle(path)) for name, path in _pool(tmp_path_factory.mktemp("compat-property"))]
+
+    if worker_id == "master":
+        built = build()
+    else:
+        shared = tmp_path_factory.getbasetemp().parent  # one per session, beside each worker's own
+        cache = shared / "compat-property-pool.json"
+        with open(shared / "compat-property-pool.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not cache.is_file():
+                cache.write_text(json.dumps(build()))
+            built = json.loads(cache.read_text())
+    return [(name, Path(path), row) for name, path, row in built]
 
 
 def _judged() -> list[rel.Release]:

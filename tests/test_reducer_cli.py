@@ -4,6 +4,7 @@ and pipe bounded (issues 12 and 13)."""
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import re
 import socket
@@ -270,11 +271,21 @@ def test_a_known_results_file_nested_too_deep_is_exit_2(tmp_path):
 # -- replay on hostile saved cases ------------------------------------------------------------------
 
 
-@pytest.fixture
-def saved_case(tmp_path):
+@pytest.fixture(scope="module")
+def _saved_case_once(tmp_path_factory):
+    where = tmp_path_factory.mktemp("saved-case")
     out = rtk("fuzz-reducer", "--cmd", kit_reducer("--forget", "SEQ.NO_GAP"), "--examples", "2", "--seed", "1",
-              "--invariant", "SEQ.NO_GAP", "--no-shrink", "--format", "json", cwd=tmp_path)
-    return tmp_path / json.loads(out.stdout)["failures"][0]["repro"]
+              "--invariant", "SEQ.NO_GAP", "--no-shrink", "--format", "json", cwd=where)
+    return where, json.loads(out.stdout)["failures"][0]["repro"]
+
+
+@pytest.fixture
+def saved_case(_saved_case_once, tmp_path):
+    """A saved failure (its directory relative to tmp_path, as the run saved it), a copy of its own:
+    tests edit it. The campaign runs once a module (it was a second of each test's setup)."""
+    where, repro = _saved_case_once
+    shutil.copytree(where / repro, tmp_path / repro, symlinks=True)
+    return tmp_path / repro
 
 
 @pytest.mark.parametrize("content", ["{", "[]", '{"case": {"dialect": "v2"}}', '{"case": 5, "must_reject": true}',
