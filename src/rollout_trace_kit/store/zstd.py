@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 if sys.version_info >= (3, 14):
-    from compression.zstd import CompressionParameter, ZstdCompressor, ZstdDecompressor, ZstdError
+    from compression.zstd import CompressionParameter, ZstdCompressor, ZstdDecompressor, ZstdError, zstd_version_info
 else:  # pragma: no cover - depends on the interpreter
-    from backports.zstd import CompressionParameter, ZstdCompressor, ZstdDecompressor, ZstdError
+    from backports.zstd import CompressionParameter, ZstdCompressor, ZstdDecompressor, ZstdError, zstd_version_info
 
-__all__ = ["CompressionParameter", "ZstdCompressor", "ZstdDecompressor", "ZstdError"]
+__all__ = ["CompressionParameter", "ZstdCompressor", "ZstdDecompressor", "ZstdError", "zstd_version_info"]

@@ -96,7 +96,12 @@ def run_dict(run: Run, out: Path | None = None) -> dict[str, Any]:
 
 
 def report_dict(runs: list[Run], command: str, out: Path | None = None) -> dict[str, Any]:
-    return {"format": FORMAT, "command": command, "mix": MIX, "runs": [run_dict(r, out) for r in runs]}
+    from ...store.zstd import zstd_version_info
+
+    # the libzstd the kit linked: the kit's verdicts must not depend on it (store/empty_blocks.py),
+    # but the generated seeds' compressed bytes, and so a mutant's, may
+    return {"format": FORMAT, "command": command, "libzstd": ".".join(map(str, zstd_version_info)), "mix": MIX,
+            "runs": [run_dict(r, out) for r in runs]}
 
 
 def save_cases(run: Run, out: Path) -> list[Path]:
@@ -233,6 +238,11 @@ def page(doc: dict[str, Any] | None, full: list[dict[str, Any]] | tuple = ()) ->
         "disagreement is shrunk to a minimal bundle and saved under `--out` with both verdicts and "
         "the commands that replay it.",
         "",
+        *([f"The kit linked libzstd {doc['libzstd']} (the report's `libzstd`). Its verdicts do not depend on "
+           "the library: libzstd 1.6.0 refuses a compressed block of size 0, which Codex's libzstd (1.5) "
+           "reads as an empty block, and the kit reads it as Codex does "
+           "([STORE.FRAME](invariants.md#store-frame)). The compressed bytes of the generated seeds, and so "
+           "a mutant's, may depend on it: replay with the same library.", ""] if doc.get("libzstd") else []),
         "## Mix",
         "",
         "| layer | share | what it changes |",
