@@ -303,17 +303,19 @@ def _full_runs(full) -> list[str]:
              f"(the releases `codex diff --epoch-readers` adds to a run). Each report in `{FULL_RUNS}/` is the "
              "JSON output of one such run, "
              "saved unedited; its command is below the table (the report was written where `-o` says, then "
-             "copied here); its `mix` holds its shares of the layers.", "",
+             "copied here); its `mix` holds its shares of the layers. A report without a `libzstd` field was made "
+             "before the field existed (session 15), with the backports.zstd of the time (1.8.0, which bundles "
+             "libzstd 1.5.7, or older); for v1 and v2 bundles, which hold no shard, the library does not matter.", "",
              "| release | dialect | seed | mutants | disagreements | rate | reference hangs | kit declined "
-             "| declined by mutator |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| declined by mutator | libzstd |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for doc in full:
         for r in doc["runs"]:
             declined = ", ".join(f"{_cell(m)} {x['kit_declined']}" for m, x in sorted(r["by_mutator"].items())
                                  if x["kit_declined"]) or "-"
             lines.append(f"| {_cell(r['release'])} | {_cell(r['dialect'])} | {r['seed']} | {r['mutants']} | "
                          f"{r['disagree']} | {r['disagreement_rate']:.5f} | {r['reference_hang']} | "
-                         f"{r['kit_declined']} | {declined} |")
+                         f"{r['kit_declined']} | {declined} | {_cell(doc.get('libzstd', 'not recorded'))} |")
     lines += ["", "Made by:", "", "```sh"]
     lines += [escape.display(doc["command"]) for doc in full]
     return lines + ["```", ""]
