@@ -4,9 +4,9 @@ and pipe bounded (issues 12 and 13)."""
 from __future__ import annotations
 
 import json
-import shutil
 import os
 import re
+import shutil
 import socket
 import stat
 import subprocess

@@ -148,11 +148,12 @@ def test_an_empty_compressed_block_agrees(release, last, codex_binaries, tmp_pat
     compressed or such a block put before the last. The kit accepts exactly when Codex does."""
     dialect = DIALECT[release]
     b = Bundle.read(next(p for p in corpus_bundles(release) if p.name == "basic"))
+    from .test_store_empty_blocks import EMPTY_COMPRESSED, EMPTY_COMPRESSED_LAST, _last_block
+
     shard = min(p for p in b.payloads if p.endswith(".zst"))
     data = b.payloads[shard]
-    assert data[-7:-4] == bytes((1, 0, 0)), "Codex ends a shard's frame with an empty raw block"
-    at = len(data) - 7
-    block = bytes((1 | 2 << 1, 0, 0)) if last else bytes((2 << 1, 0, 0)) + data[at:at + 3]
+    at = _last_block(data)  # Codex ends a shard's frame with an empty raw block
+    block = EMPTY_COMPRESSED_LAST if last else EMPTY_COMPRESSED + data[at:at + 3]
     b.payloads[shard] = data[:at] + block + data[at + 3:]
     d = b.write(tmp_path / "b")
     ok, findings = _verdict(d, dialect)

@@ -308,6 +308,7 @@ def read_record_batches(f: BinaryIO, limits: Limits = Limits(), chunk: int = 1 <
         last = batch[-1]
         if (isinstance(last, ShardError) and last.code in _REFUSED and REFUSES_EMPTY_COMPRESSED
                 and start is not None and _rewind(f, start)):
+            # the items before the refusal (its batch holds the error alone) were yielded already
             yield from _skip_items(_read_batches(EmptyBlocksAsRaw(f), limits, chunk), yielded + len(batch) - 1)
             return
         yielded += len(batch)

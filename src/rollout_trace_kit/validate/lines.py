@@ -865,7 +865,7 @@ def _orjson_too_deep() -> str:
         orjson.loads(b"[" * 4096 + b"]" * 4096)
     except orjson.JSONDecodeError as e:
         return str(e).partition(":")[0]
-    raise AssertionError("orjson read 4,096 nested arrays: the kit assumes it stops at 1,024")
+    return "\0"  # an orjson that builds 4,096 levels: no message starts so (a test says it stopped at 1,024)
 
 
 _ORJSON_TOO_DEEP = _orjson_too_deep()

@@ -8,12 +8,13 @@ import struct
 
 from ....bundle import MANIFEST, PAYLOADS, Special
 from ....model.common import ZSTD_SHARDS
+from ....store.empty_blocks import FRAME_MAGIC, SKIPPABLE_MAGIC
 from ....store.shards import HEADER, compress_records, encode_record
 from ....store.zstd import CompressionParameter, ZstdCompressor
 from ..view import records, set_records, shard_paths
 from . import Mutator
 
-GARBAGE = (b"\x00", b"\n", b" ", b"x", b"\x00" * 64, b"\xff\xfe", b"{}", b"\x28\xb5\x2f\xfd")
+GARBAGE = (b"\x00", b"\n", b" ", b"x", b"\x00" * 64, b"\xff\xfe", b"{}", FRAME_MAGIC.to_bytes(4, "little"))
 
 
 def _frame(data: bytes, checksum: bool = True) -> bytes:
@@ -22,7 +23,7 @@ def _frame(data: bytes, checksum: bool = True) -> bytes:
 
 
 def _skippable(data: bytes) -> bytes:
-    return struct.pack("<II", 0x184D2A50, len(data)) + data
+    return struct.pack("<II", SKIPPABLE_MAGIC, len(data)) + data
 
 
 def _shard(bundle, rng: random.Random) -> str | None:
