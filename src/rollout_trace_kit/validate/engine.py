@@ -19,6 +19,7 @@ from .rules.order import OrderChecker
 from ..model.types import STORE_FILES, STORE_ZSTD_SHARDS
 from .rules.refs import AHEAD_EVENTS, AHEAD_FILE_BYTES, AheadPlan, ReadAhead, RefChecker, Shipped, reads_files
 from .rules.release import BundleSummary
+from .rules import store
 from .rules.store import StoreRefChecker
 
 # The payload stores the validator reads (model Layout.store), and the checker of each.
@@ -193,6 +194,8 @@ class _Pass:
         self.tag_of = {cls: tag for tag, cls in self.td.variant_classes.items()}
         self.events = 0
         self.summary = ctx.summary
+        # the shard store resolves a run's usual refs in one loop before the run's checks
+        self.prepare = self.refs.prepare if isinstance(self.refs, StoreRefChecker) and store.PREPARE_REFS else None
         # A second core reads payload files ahead of the checks (v1/v2 file stores, when files are
         # read: in the writer profile, and in the reducer profile of a dialect whose reducer reads every ref)
         # (unless the worker process reads them: files_shipped)
@@ -301,22 +304,29 @@ class _Pass:
         # as a turn's checks): after_event, for a variant with no ref site when no ref is pending;
         # LifecycleChecker.event's own dispatch, for a variant whose handler is all it does.
         sites, pending, handler_only = self.refs.sites, self.refs.checked, life.handler_only
-        for n, ev in enumerate(events, start):
-            ctx.line = n
-            ctx.seq = ev.seq
-            payload = ev.payload
-            cls = type(payload)
-            tag = tag_of[cls]
-            order.check(ev, tag)
-            handler = handler_only.get(tag)
-            if handler is not None:
-                handler(ev, payload)
-            else:
-                life.event(ev, tag)
-            if pending or tag in sites:
-                after(payload, tag)
-            if summary is not None and not summarized.get(cls):
-                summary.observe_typed(ev.schema_version, payload, n)
+        prepare = self.prepare
+        if prepare is not None:
+            prepare(events, tag_of)
+        try:
+            for n, ev in enumerate(events, start):
+                ctx.line = n
+                ctx.seq = ev.seq
+                payload = ev.payload
+                cls = type(payload)
+                tag = tag_of[cls]
+                order.check(ev, tag)
+                handler = handler_only.get(tag)
+                if handler is not None:
+                    handler(ev, payload)
+                else:
+                    life.event(ev, tag)
+                if pending or tag in sites:
+                    after(payload, tag)
+                if summary is not None and not summarized.get(cls):
+                    summary.observe_typed(ev.schema_version, payload, n)
+        finally:
+            if prepare is not None:  # the ids of refs that die with this run's events
+                self.refs.pre.clear()  # type: ignore[union-attr]  # a shard store's checker
 
     def respelled(self, raw: RawLine, ev: Any) -> None:
         ctx = self.ctx
