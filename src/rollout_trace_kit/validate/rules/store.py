@@ -40,7 +40,7 @@ from ..context import Context
 from ..findings import Profile, Severity
 from . import bodies
 from .layout import PAYLOADS, irregular
-from .ref_forms import RefForms, describe, difference, ref_form
+from .ref_forms import PAGE as FORM_PAGE, PAGE_BITS as FORM_PAGE_BITS, RefForms, describe, difference, ref_form
 from .ref_sites import compile_sites, refs_at
 from ..lines import KIT_DEPTH_LIMIT, LoneSurrogate, OverflowingNumber, TooDeepToBuild, has_long_digits, loads_body
 from .refs import (
@@ -398,73 +398,105 @@ class StoreRefChecker:
         it saves most of a ref's cost on a large v3 bundle."""
         pre, sites_of, shards, forms = self.pre, self.sites, self.shards, self.forms
         depth_limit, limits, loads = self.depth_limit, self.depth_limits, orjson.loads
-        record, header = codec.Record, codec.HEADER_SIZE
+        record, header, form_pages = codec.Record, codec.HEADER_SIZE, forms.pages
+        # One shard per call, its place held in locals and written back at the end: a ref to
+        # another shard stops the loop (a writer moves to its next shard once in 8 MiB).
         sh: _Shard | None = None
-        for ev in events:
-            payload = ev.payload
-            sites = sites_of.get(tag_of[payload.__class__])
-            if sites is None:
-                continue
-            for name, steps, field, _ in sites:
-                if name is None:  # refs nested in the payload: left to _resolve (rare)
-                    if next(iter(refs_at(payload, steps)), None) is not None:
-                        return
+        batch: list = _NO_ITEMS
+        at = clean_to = base = shard_n = taken = taken_bytes = 0
+        flags: dict[int, bytearray] = {}
+        last = b""
+        codes: dict[str, int] = {}  # kind -> the code of its form in RefForms, for this shard
+        try:
+            for ev in events:
+                payload = ev.payload
+                sites = sites_of.get(tag_of[payload.__class__])
+                if sites is None:
                     continue
-                ref = getattr(payload, name)
-                if ref is None:
-                    continue
-                if getattr(ref, "capture", None) is not None or getattr(ref, "parts", None):
-                    return
-                kind = ref.kind.type
-                kinds = field.payload_kinds
-                if kinds and kind not in kinds:
-                    return
-                if sh is None or ref.shard != sh.n:
-                    sh = shards.get(ref.shard)
-                    if sh is None or sh.cursor is None or sh.failed or sh.spill is not None or sh.base < 0:
+                for name, steps, field, _ in sites:
+                    if name is None:  # refs nested in the payload: left to _resolve (rare)
+                        if next(iter(refs_at(payload, steps)), None) is not None:
+                            return
+                        continue
+                    ref = getattr(payload, name)
+                    if ref is None:
+                        continue
+                    if getattr(ref, "capture", None) is not None or getattr(ref, "parts", None):
                         return
-                at = sh.at
-                if at >= len(sh.batch):
-                    if not self._next_batch(sh):  # the end of the shard: _advance_to closes the cursor there
+                    kind = ref.kind.type
+                    kinds = field.payload_kinds
+                    if kinds and kind not in kinds:
                         return
-                    at = 0
-                item = sh.batch[at]
-                if item.__class__ is not record:  # a ShardError
-                    return
-                body, rid = item.body, item.id
-                # (a body from codec.BIG_BODY on, a bytearray, is a large one)
-                if not isinstance(body, bytes) or len(body) >= LARGE_BODY or rid != ref.raw_payload_id.encode("utf-8", "surrogatepass"):
-                    return
-                digits = rid[_P:]
-                if rid[:_P] != _ID_PREFIX or not digits.isdigit() or digits[:1] == b"0" or len(digits) >= 10:
-                    return
-                n = int(digits)
-                i = n - sh.base
-                if not 0 <= i < MAX_BITMAP:
-                    return
-                page = sh.flags.get(i >> PAGE_BITS)
-                if page is not None and page[i & (PAGE - 1)]:  # met before (flags are set on records read)
-                    return
-                if at >= sh.clean_to and not _clean(sh, at):
-                    return
-                try:
-                    value = loads(body)
-                except orjson.JSONDecodeError:
-                    return
-                limit = depth_limit(kind)
-                if limit is not None and body_depth(body, value, limits) > limit:
-                    return
-                if forms.first_canonical(n, (kind, sh.n, None, None)) is not None:
-                    return  # a conflicting ref (its form was not recorded)
-                # as _advance_to reads the record and _resolve checks it
-                sh.at = at + 1
-                sh.records += 1
-                sh.bytes_read += header + len(rid) + item.length
-                sh.last_id = rid
-                if page is None:
-                    page = sh.flags[i >> PAGE_BITS] = bytearray(PAGE)
-                page[i & (PAGE - 1)] = PRESENT | REFERENCED | CHECKED
-                pre[id(ref)] = value
+                    if sh is None:
+                        sh = shards.get(ref.shard)
+                        if sh is None or sh.cursor is None or sh.failed or sh.spill is not None or sh.base < 0:
+                            sh = None
+                            return
+                        batch, at, clean_to, flags, base, shard_n = sh.batch, sh.at, sh.clean_to, sh.flags, sh.base, sh.n
+                    elif ref.shard != shard_n:
+                        return
+                    if at >= len(batch):
+                        if not self._next_batch(sh):  # the end of the shard: _advance_to closes the cursor there
+                            at = 0
+                            return
+                        batch, at, clean_to = sh.batch, 0, 0
+                    item = batch[at]
+                    if item.__class__ is not record:  # a ShardError
+                        return
+                    body, rid = item.body, item.id
+                    # (a body from codec.BIG_BODY on, a bytearray, is a large one)
+                    if not isinstance(body, bytes) or len(body) >= LARGE_BODY or rid != ref.raw_payload_id.encode("utf-8", "surrogatepass"):
+                        return
+                    digits = rid[_P:]
+                    if rid[:_P] != _ID_PREFIX or not digits.isdigit() or digits[:1] == b"0" or len(digits) >= 10:
+                        return
+                    n = int(digits)
+                    i = n - base
+                    if not 0 <= i < MAX_BITMAP:
+                        return
+                    page = flags.get(i >> PAGE_BITS)
+                    if page is not None and page[i & (PAGE - 1)]:  # met before (flags are set on records read)
+                        return
+                    if at >= clean_to:
+                        sh.at = at
+                        if not _clean(sh, at):
+                            return
+                        clean_to = sh.clean_to
+                    try:
+                        value = loads(body)
+                    except orjson.JSONDecodeError:
+                        return
+                    limit = depth_limit(kind)
+                    if limit is not None and body_depth(body, value, limits) > limit:
+                        return
+                    # forms.first_canonical, inline: a conflicting ref stops the loop (its form unrecorded)
+                    code = codes.get(kind)
+                    if code is None:
+                        code = codes[kind] = forms._code((kind, shard_n, None, None))
+                    form_page = form_pages.get(n >> FORM_PAGE_BITS)
+                    if form_page is None:
+                        form_page = form_pages[n >> FORM_PAGE_BITS] = array("I", bytes(4 * FORM_PAGE))
+                    old = form_page[n & (FORM_PAGE - 1)]
+                    if old != code:
+                        if old:
+                            return
+                        form_page[n & (FORM_PAGE - 1)] = code
+                    # as _advance_to reads the record and _resolve checks it
+                    at += 1
+                    taken += 1
+                    taken_bytes += header + len(rid) + item.length
+                    last = rid
+                    if page is None:
+                        page = flags[i >> PAGE_BITS] = bytearray(PAGE)
+                    page[i & (PAGE - 1)] = PRESENT | REFERENCED | CHECKED
+                    pre[id(ref)] = value
+        finally:
+            if sh is not None:
+                sh.at = at
+                if taken:
+                    sh.records += taken
+                    sh.bytes_read += taken_bytes
+                    sh.last_id = last
 
     # -- one ref -------------------------------------------------------------------------
     def check(self, ref, tag: str, field, pointer: str, read_by_reducer: bool, need_body: bool = True, null_body=None,
