@@ -80,3 +80,27 @@ def test_a_symlink_loop_is_said_to_be_a_loop_never_missing(tmp_path, ring):
     assert got.data is None and not got.missing and got.problem == files.LOOP == "a symbolic link loop (ELOOP)"
     assert files.file_problem(names[0]) == (files.UNREADABLE, files.LOOP)
     assert files.loops(names[0]) and not files.loops(tmp_path / "nowhere")
+
+
+def _listed_cases(tmp_path):
+    """Name -> (path, cap): files read_listed may meet, each as read_capped must judge it."""
+    cases = {}
+    for name, data, cap in [("small", b'{"a":1}', 100), ("empty", b"", 100), ("at the cap", b"x" * 8, 8),
+                            ("over the cap", b"x" * 9, 8), ("the read's size", b"x" * files.LISTED_READ, 1 << 30),
+                            ("longer than one read", b"y" * (files.LISTED_READ + 5), 1 << 30)]:
+        (tmp_path / name).write_bytes(data)
+        cases[name] = (str(tmp_path / name), cap)
+    os.mkfifo(tmp_path / "fifo")  # swapped in after the listing: read_listed must not call it an empty file
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "small")
+    for name in ("fifo", "dir", "link", "missing"):
+        cases[name] = (str(tmp_path / name), 100)
+    cases["/dev/zero"] = ("/dev/zero", 100)
+    cases["/dev/null"] = ("/dev/null", 100)
+    return cases
+
+
+def test_a_listed_file_is_read_as_read_capped_reads_it(tmp_path):
+    for name, (path, cap) in _listed_cases(tmp_path).items():
+        fast, slow = files.read_listed(path, cap), files.read_capped(path, cap, follow_symlinks=False, keep_prefix=False)
+        assert (fast.data, fast.problem, fast.size, fast.why) == (slow.data, slow.problem, slow.size, slow.why), name

@@ -293,6 +293,31 @@ def read_capped(path: Path | str, cap: int, *, follow_symlinks: bool = True, kee
     return Read(data, None, size)
 
 
+LISTED_READ = 1 << 16  # bytes read_listed asks for at once: most payload files are smaller
+
+
+def read_listed(path: str, cap: int) -> Read:
+    """``read_capped(path, cap, follow_symlinks=False, keep_prefix=False)`` for a file its
+    directory's listing showed regular, in one read and no fstat (a tenth of reading 60,000
+    small files): a read shorter than asked and not empty is the whole file. Anything else (a
+    longer or empty file, an error, a file no longer regular: a FIFO reads empty or fails,
+    a device reads full) is read again by read_capped, which says what it is."""
+    want = cap + 1 if cap < LISTED_READ else LISTED_READ
+    try:
+        fd = os.open(path, _OPEN_NOFOLLOW)
+    except OSError:
+        return read_capped(path, cap, follow_symlinks=False, keep_prefix=False)
+    try:
+        data = os.read(fd, want)
+    except OSError:
+        data = b""
+    finally:
+        os.close(fd)
+    if 0 < len(data) < want:
+        return Read(data, None, len(data))
+    return read_capped(path, cap, follow_symlinks=False, keep_prefix=False)
+
+
 def _larger(cap: int, size: int) -> str:
     return f"larger than the {cap} bytes the kit reads ({size} bytes or more)"
 

@@ -460,9 +460,10 @@ def reads_files(ctx: Context) -> bool:
 
 
 def read_many(paths: list[str], cap: int) -> dict[str, files.Read]:
+    """Payload files the listing showed regular (AheadPlan.paths), read as the checks read them."""
     out = {}
     for full in paths:
-        got = files.read_capped(full, cap, follow_symlinks=False, keep_prefix=False)
+        got = files.read_listed(full, cap)
         if got.why != files.TOO_LARGE:  # over the read-ahead's cap: the checker reads it itself
             out[full] = got
     return out
