@@ -1015,13 +1015,21 @@ def _clean(sh: _Shard, at: int) -> bool:
     """Whether record ``at`` of the shard's list is free of the digits has_long_digits looks for;
     sets ``clean_to`` past it as far as a window of the records from it is (one scan of the window:
     a space between bodies, which no such run of digits crosses)."""
-    batch, bodies, size = sh.batch, [], 0
-    for item in batch[at : at + CLEAN_WINDOW]:
-        body = item.body if isinstance(item, codec.Record) else None
-        if not isinstance(body, bytes) or size > CLEAN_WINDOW_BYTES:
-            break
-        bodies.append(body)
-        size += len(body)
+    window: list[Any] = sh.batch[at : at + CLEAN_WINDOW]
+    bodies: list[Any]
+    try:  # the usual window: records of small bodies, gathered in C
+        bodies = [item.body for item in window]
+        size = sum(map(len, bodies))
+    except (AttributeError, TypeError):  # a ShardError, a body not held
+        size = CLEAN_WINDOW_BYTES + 1
+    if size > CLEAN_WINDOW_BYTES:  # as far as the window's bodies are bytes and within the bytes
+        bodies, size = [], 0
+        for item in window:
+            body = item.body if isinstance(item, codec.Record) else None
+            if not isinstance(body, bytes) or size > CLEAN_WINDOW_BYTES:
+                break
+            bodies.append(body)
+            size += len(body)
     end = at + len(bodies)
     if has_long_digits(b" ".join(bodies)):
         end = at + next(j for j, body in enumerate(bodies) if has_long_digits(body))
