@@ -213,6 +213,7 @@ PAGE = 1 << PAGE_BITS
 
 # bit flags per record
 PRESENT, REFERENCED, CHECKED, BAD_JSON, TOO_BIG = 1, 2, 4, 8, 16
+_ALL_SET = bytes([PRESENT | REFERENCED | CHECKED]) * 64  # a page's flags of records resolved ahead
 
 
 # StoreRefChecker.prepare on (the engine reads it per bundle; a test turns it off to compare)
@@ -388,6 +389,121 @@ class StoreRefChecker:
 
     # -- the usual refs of a run, resolved ahead ----------------------------------------------
     def prepare(self, events: list[Any], tag_of: dict[type, str]) -> None:
+        """Resolve ahead the refs of ``events`` that _resolve would find plain (_prepare_each):
+        all of them at once when every one is (the usual run of a v3 log), else one by one."""
+        refs, kind_sets = self._top_refs(events, tag_of)
+        if refs and self._prepare_whole(refs, kind_sets):
+            return
+        if refs is None or refs:
+            self._prepare_each(events, tag_of)
+
+    def _top_refs(self, events: list[Any], tag_of: dict[type, str]) -> tuple[list[Any] | None, list[Any]]:
+        """The refs of ``events`` in their fields, in order, with the kinds each field takes;
+        (None, []) when an event holds a ref nested in its payload (left to _prepare_each)."""
+        sites_of = self.sites
+        refs: list[Any] = []
+        kind_sets: list[Any] = []
+        for ev in events:
+            payload = ev.payload
+            sites = sites_of.get(tag_of[payload.__class__])
+            if sites is None:
+                continue
+            for name, steps, field, _ in sites:
+                if name is None:
+                    if next(iter(refs_at(payload, steps)), None) is not None:
+                        return None, []
+                    continue
+                ref = getattr(payload, name)
+                if ref is not None:
+                    refs.append(ref)
+                    kind_sets.append(field.payload_kinds)
+        return refs, kind_sets
+
+    def _prepare_whole(self, refs: list[Any], kind_sets: list[Any]) -> bool:
+        """_prepare_each's work when it would take every one of ``refs``, done a list at a time
+        (one comprehension per condition, not one pass of the loop per ref): their records
+        follow one another in the shard's current list, under consecutive canonical ids.
+        False, with nothing changed, when anything differs."""
+        k = len(refs)
+        sh = self.shards.get(refs[0].shard)
+        if sh is None or sh.cursor is None or sh.failed or sh.spill is not None or sh.base < 0:
+            return False
+        at, n_shard = sh.at, sh.n
+        records = sh.batch[at : at + k]
+        if len(records) < k:
+            return False
+        try:
+            if any(r.shard != n_shard or getattr(r, "capture", None) is not None or getattr(r, "parts", None)
+                   for r in refs):
+                return False
+            kinds = [r.kind.type for r in refs]
+            if any(taken and kind not in taken for kind, taken in zip(kinds, kind_sets)):
+                return False
+            rids = [item.id for item in records]  # AttributeError: a ShardError
+            if [r.raw_payload_id.encode("utf-8", "surrogatepass") for r in refs] != rids:
+                return False
+            ns = [int(rid[_P:]) for rid in rids]  # ValueError: not digits
+        except (AttributeError, ValueError, UnicodeError):
+            return False
+        lo = ns[0]
+        # canonical (the prefix, ASCII digits, no sign, space or zero before them), from 1, fewer than 10 digits
+        if [_ID_PREFIX + b"%d" % n for n in ns] != rids or ns != list(range(lo, lo + k)) or lo < 1 or lo + k > 10**9:
+            return False
+        first = lo - sh.base
+        if first < 0 or first + k > MAX_BITMAP:
+            return False
+        spans = []  # (page, start, end) of the records' flags, each still 0 (never read)
+        for p in range(first >> PAGE_BITS, ((first + k - 1) >> PAGE_BITS) + 1):
+            a, b = max(first - (p << PAGE_BITS), 0), min(first + k - (p << PAGE_BITS), PAGE)
+            page = sh.flags.get(p)
+            if page is not None and page.count(0, a, b) != b - a:
+                return False
+            spans.append((p, a, b))
+        bodies = [item.body for item in records]
+        if set(map(type, bodies)) != {bytes} or max(map(len, bodies)) >= LARGE_BODY:
+            return False
+        if has_long_digits(b" ".join(bodies)):
+            return False
+        try:
+            values = list(map(orjson.loads, bodies))
+        except orjson.JSONDecodeError:
+            return False
+        depth_limit = self.depth_limit
+        if any(depth_limit(kind) is not None for kind in set(kinds)):
+            for kind, body, value in zip(kinds, bodies, values):
+                limit = depth_limit(kind)
+                if limit is not None and body_depth(body, value, self.depth_limits) > limit:
+                    return False
+        # forms.first_canonical's question for each id (a form not yet coded is on no id)
+        forms = self.forms
+        codes = {kind: forms.codes.get((kind, n_shard, None, None), 0) for kind in set(kinds)}
+        form_pages = forms.pages
+        for n, kind in zip(ns, kinds):
+            form_page = form_pages.get(n >> FORM_PAGE_BITS)
+            old = form_page[n & (FORM_PAGE - 1)] if form_page is not None else 0
+            if old and old != codes[kind]:
+                return False
+        # as _prepare_each sets them
+        for kind in codes:
+            codes[kind] = forms._code((kind, n_shard, None, None))
+        for n, kind in zip(ns, kinds):
+            form_page = form_pages.get(n >> FORM_PAGE_BITS)
+            if form_page is None:
+                form_page = form_pages[n >> FORM_PAGE_BITS] = array("I", bytes(4 * FORM_PAGE))
+            form_page[n & (FORM_PAGE - 1)] = codes[kind]
+        for p, a, b in spans:
+            page = sh.flags.get(p)
+            if page is None:
+                page = sh.flags[p] = bytearray(PAGE)
+            page[a:b] = _ALL_SET[: b - a]
+        sh.at = at + k
+        sh.records += k
+        sh.bytes_read += k * codec.HEADER_SIZE + sum(map(len, rids)) + sum(item.length for item in records)
+        sh.last_id = rids[-1]
+        self.pre.update(zip(map(id, refs), values))
+        return True
+
+    def _prepare_each(self, events: list[Any], tag_of: dict[type, str]) -> None:
         """Resolve ahead, in one loop, the refs of ``events`` that _resolve would find plain: each
         the first ref to the next record of an open shard, canonical id, no capture or parts, of a
         kind its field allows, a body of JSON within its depth limit and free of digits loads_body
