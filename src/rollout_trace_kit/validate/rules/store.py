@@ -429,7 +429,7 @@ class StoreRefChecker:
         if sh is None or sh.cursor is None or sh.failed or sh.spill is not None or sh.base < 0:
             return False
         at, n_shard = sh.at, sh.n
-        records = sh.batch[at : at + k]
+        records: list[Any] = sh.batch[at : at + k]  # Records, unless a ShardError (its .id raises)
         if len(records) < k:
             return False
         try:
