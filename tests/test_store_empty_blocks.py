@@ -119,3 +119,29 @@ def test_a_shard_read_from_the_middle_of_a_file_is_read_again_from_there():
     f.seek(6)
     got = list(read_records(f, chunk=64))
     assert [(r.id, r.body) for r in got] == rs
+
+
+@pytest.mark.parametrize("cap", [2, 7, 1000, 1 << 20])
+def test_runs_of_empty_blocks_are_rewritten_as_one_at_a_time(cap, monkeypatch):
+    """Empty blocks one after another (raw or compressed, before the last) are rewritten all at once;
+    the bytes are those of one header at a time, whatever the reads' sizes and the cap of headers."""
+    import re
+
+    from rollout_trace_kit.store import empty_blocks
+
+    raw_empty = bytes(3)
+    blocks = [EMPTY_COMPRESSED] * 5 + [raw_empty, EMPTY_COMPRESSED, _raw(b"ab"), _rle(b"z", 9)] + [raw_empty] * 4
+    stream = _frame(*blocks, *[EMPTY_COMPRESSED] * 300, EMPTY_COMPRESSED_LAST) + _frame(EMPTY_COMPRESSED_LAST)
+
+    def rewritten(n: int) -> bytes:
+        reader, out = EmptyBlocksAsRaw(io.BytesIO(stream), max_headers=cap), b""
+        while piece := reader.read(n):
+            out += piece
+        return out
+
+    at_once = {n: rewritten(n) for n in (1, 4, 100, 1 << 20)}
+    monkeypatch.setattr(empty_blocks, "_EMPTY_RUN", re.compile(rb"(?!)"))  # no run: one header at a time
+    for n, out in at_once.items():
+        assert out == rewritten(n), n
+    if cap == 1 << 20:
+        assert EMPTY_COMPRESSED not in at_once[4][:-12]  # every one rewritten (the two last blocks keep their bit)

@@ -13,6 +13,8 @@ block headers) found this rule and no other; the codex tier's differential run i
 
 from __future__ import annotations
 
+import re
+
 from typing import BinaryIO
 
 from .zstd import ZstdDecompressor, ZstdError
@@ -25,6 +27,11 @@ RLE, COMPRESSED = 1, 2  # Block_Type values (0 is raw)
 # flushes a block per record, so its shards hold as many blocks as records (Limits.max_records
 # caps those alike); a hostile shard of a billion 3-byte blocks would otherwise take an hour.
 MAX_HEADERS = 1 << 20
+
+
+# Block headers of empty blocks that are not a frame's last, raw (0) or compressed (2 << 1): a
+# hostile shard holds millions of them, which one at a time take about a microsecond each.
+_EMPTY_RUN = re.compile(rb"(?:[\x00\x04]\x00\x00)+")
 
 
 def _header_size(descriptor: int) -> int:
@@ -92,6 +99,13 @@ class EmptyBlocksAsRaw:
                 continue
             if len(buf) - p < 3:  # a block header
                 break
+            run = _EMPTY_RUN.match(buf, p, min(len(buf), p + 3 * self._headers_left))
+            if run is not None:  # empty blocks before the last, one after another: all at once, in C
+                end = run.end()
+                buf[p:end] = bytes(end - p)  # each a raw block of size 0 that is not the last
+                self._headers_left -= (end - p) // 3
+                p = end
+                continue
             header = int.from_bytes(buf[p:p + 3], "little")
             self._headers_left -= 1
             last, kind, size = header & 1, (header >> 1) & 3, header >> 3
