@@ -27,9 +27,10 @@ included, median of --repeat runs), its CPU time (user + system, median; the sec
 process's included when it runs) and peak RSS (a fresh process per profile; per process),
 the time of reading the same lines with orjson alone, and, when the Codex
 0.169.0 binary is installed, ``codex debug trace-reduce`` time and RSS (same
-median, CPU time too). Ratios are against figures measured in this run, each with the machine's load
-(a shared machine disturbs seconds, less so ratios taken side by side); the last lines set
-them against the goals. Run: ``python benchmarks/validator.py``. ``--decode-ahead on,off``
+median, CPU time too). The commands run in rounds, each once a round, one after another, and a
+ratio to Codex is the median of the rounds' ratios: a shared machine's speed drifts by a sixth or
+more within minutes, which a round's commands meet alike. Each figure comes with the machine's load;
+the last lines set them against the goals. Run: ``python benchmarks/validator.py``. ``--decode-ahead on,off``
 measures validate with its second process forced and without it (validate/ahead.py; by
 default it runs only when a core is idle), side by side in the same run.
 """
@@ -403,34 +404,49 @@ print(0, n, time.perf_counter() - t)
 REPEAT = 3  # runs of each command; the median is printed (--repeat)
 
 
-def _median_run(cmd: list[str], env: dict | None = None) -> tuple[float, float, int, str, str, float]:
-    """``_measured`` REPEAT times: median wall seconds, highest peak RSS, the last run's output,
-    median CPU seconds."""
-    runs = [_measured(cmd, env) for _ in range(REPEAT)]
-    walls = sorted(r[0] for r in runs)
-    cpus = sorted(r[5] for r in runs)
-    return walls[len(walls) // 2], max(r[1] for r in runs), *runs[-1][2:5], cpus[len(cpus) // 2]
+def _median(values) -> float:
+    values = sorted(values)
+    return values[len(values) // 2]
 
 
-def _python(code: str, *args, env: dict | None = None) -> tuple[float, float, float, str, float]:
+def _summary(runs: list[tuple]) -> tuple[float, float, int, str, str, float]:
+    """Runs of one command (``_measured``): median wall seconds, highest peak RSS, the last run's
+    output, median CPU seconds."""
+    return _median(r[0] for r in runs), max(r[1] for r in runs), *runs[-1][2:5], _median(r[5] for r in runs)
+
+
+def _rounds(commands: dict[str, tuple[list[str], dict | None]]) -> dict[str, list[tuple]]:
+    """Each command run once a round, REPEAT rounds, one command after another: a shared machine's
+    speed drifts by a sixth or more within minutes, and a round's commands meet the same drift."""
+    runs: dict[str, list[tuple]] = {name: [] for name in commands}
+    for _ in range(REPEAT):
+        for name, (cmd, env) in commands.items():
+            runs[name].append(_measured(cmd, env))
+    return runs
+
+
+def _python_result(runs: list[tuple]) -> tuple[float, float, float, str, float]:
     """Whole-process wall seconds (interpreter start and imports included; median), in-process
     seconds of the last run (imports excluded), peak RSS, a note and whole-process CPU seconds
     (median; a worker process's included), from fresh interpreters."""
-    wall, rss, rc, out, err, cpu = _median_run([sys.executable, "-c", code, *args], env)
+    wall, rss, rc, out, err, cpu = _summary(runs)
     if rc != 0:
         raise SystemExit(err)
     findings, events, seconds = out.splitlines()[-1].split()  # the command prints its summary line first
     return wall, float(seconds), rss, f"{findings} findings, {events} events", cpu
 
 
-def _codex(bundle: Path, out: Path, release: str = "0.169.0"):
+def _python_command(code: str, *args, env: dict | None = None) -> tuple[list[str], dict | None]:
+    return [sys.executable, "-c", code, *args], env
+
+
+def _codex_command(bundle: Path, out: Path, release: str = "0.169.0") -> tuple[list[str], None] | None:
     from rollout_trace_kit.codex.install import ensure_codex
 
     binary = ensure_codex(release, install=False)
     if binary is None:
         return None
-    wall, rss, rc, _, err, cpu = _median_run([str(binary), "debug", "trace-reduce", str(bundle), "-o", str(out)])
-    return wall, rss, rc, (err.splitlines() or [""])[0], cpu
+    return [str(binary), "debug", "trace-reduce", str(bundle), "-o", str(out)], None
 
 
 def measure(name: str, bundle: Path, profiles: list[str], release: str = "0.169.0") -> dict:
@@ -440,30 +456,42 @@ def measure(name: str, bundle: Path, profiles: list[str], release: str = "0.169.
     print(f"   {size / 1e6:.0f} MB, {files} payload files{' (shards)' if release != '0.169.0' else ''}")
     # Warm the page cache so no run pays for a cold read (outside this process: its RSS stays small).
     subprocess.run(f"find {bundle} -type f -print0 | xargs -0 cat > /dev/null", shell=True, check=True)
-    print(f"   whole process, median of {REPEAT}: wall seconds, in-process seconds (imports excluded) in "
-          "brackets, CPU seconds (user + system)")
-    o_wall, o_time, o_rss, o_note, o_cpu = _python(_ORJSON, str(bundle))
+    print(f"   whole process, median of {REPEAT} rounds (each command once a round, in turn): wall seconds, "
+          "in-process seconds (imports excluded) in brackets, CPU seconds (user + system); ratios to Codex "
+          "are the median of the rounds' ratios")
+    commands = {"orjson": _python_command(_ORJSON, str(bundle))}
+    codex = _codex_command(bundle, bundle.parent / f"{name}.state.json", release)
+    if codex:
+        commands["codex"] = codex
+    validates = [(profile, mode) for profile in profiles for mode in DECODE_AHEAD]
+    for profile, mode in validates:
+        commands[f"{profile} ({mode})"] = _python_command(_VALIDATE, str(bundle), profile, env=MODES[mode])
+    runs = _rounds(commands)
+    o_wall, o_time, o_rss, o_note, o_cpu = _python_result(runs["orjson"])
     print(f"   orjson parse only:        {o_wall:6.2f} s [{o_time:5.2f}] {o_cpu:6.2f} cpu  {o_rss:6.0f} MB  ({o_note})")
     results = {"orjson_s": o_wall, "orjson_mb": o_rss, "orjson_cpu_s": o_cpu}
-    codex = _codex(bundle, bundle.parent / f"{name}.state.json", release)
     if codex:
-        c_time, c_rss, rc, first, c_cpu = codex
+        c_time, c_rss, rc, _, err, c_cpu = _summary(runs["codex"])
+        first = (err.splitlines() or [""])[0]
         print(f"   codex {release} reducer:    {c_time:6.2f} s         {c_cpu:6.2f} cpu  {c_rss:6.0f} MB  "
               f"(exit {rc}{'' if rc == 0 else ': ' + first})")
         results.update(codex_s=c_time, codex_mb=c_rss, codex_exit=rc, codex_cpu_s=c_cpu)
-    for profile in profiles:
-        for mode in DECODE_AHEAD:
-            v_wall, v_time, v_rss, v_note, v_cpu = _python(_VALIDATE, str(bundle), profile, env=MODES[mode])
-            label = profile if len(DECODE_AHEAD) == 1 else f"{profile} ({mode})"
-            line = (
-                f"   validate --profile {label:8} {v_wall:6.2f} s [{v_time:5.2f}] {v_cpu:6.2f} cpu  {v_rss:6.0f} MB  "
-                f"({v_note})  {v_wall / o_wall:4.2f}x orjson"
-            )
-            if codex:
-                line += f"  {v_wall / results['codex_s']:4.2f}x codex ({v_cpu / results['codex_cpu_s']:4.2f}x its CPU)"
-            print(line)
-            results[profile if mode == DECODE_AHEAD[0] else label] = {
-                "s": v_wall, "in_process_s": v_time, "mb": v_rss, "cpu_s": v_cpu}
+    for profile, mode in validates:
+        own = runs[f"{profile} ({mode})"]
+        v_wall, v_time, v_rss, v_note, v_cpu = _python_result(own)
+        label = profile if len(DECODE_AHEAD) == 1 else f"{profile} ({mode})"
+        line = (
+            f"   validate --profile {label:8} {v_wall:6.2f} s [{v_time:5.2f}] {v_cpu:6.2f} cpu  {v_rss:6.0f} MB  "
+            f"({v_note})  {v_wall / o_wall:4.2f}x orjson"
+        )
+        entry = {"s": v_wall, "in_process_s": v_time, "mb": v_rss, "cpu_s": v_cpu}
+        if codex:
+            # each round's ratio, then their median: the drift between rounds cancels
+            entry["ratio"] = _median(v[0] / c[0] for v, c in zip(own, runs["codex"]))
+            entry["cpu_ratio"] = _median(v[5] / c[5] for v, c in zip(own, runs["codex"]))
+            line += f"  {entry['ratio']:4.2f}x codex ({entry['cpu_ratio']:4.2f}x its CPU)"
+        print(line)
+        results[profile if mode == DECODE_AHEAD[0] else label] = entry
     return results
 
 
@@ -521,21 +549,21 @@ def print_goals(out: dict, profile: str = "writer") -> None:
         if not r or "codex_s" not in r or profile not in r:
             print(f"   {name:15} not measured")
             continue
-        ratio = r[profile]["s"] / r["codex_s"]
+        ratio = r[profile]["ratio"]
         mb = r[profile]["mb"]
         verdict = "met" if ratio <= goal and mb <= rss_goal else "MISSED"
-        cpu = r[profile]["cpu_s"] / r["codex_cpu_s"] if r.get("codex_cpu_s") else float("nan")
+        cpu = r[profile]["cpu_ratio"]
         print(f"   {name:15} {ratio:5.2f}x Codex {release} (goal <= {goal}x; CPU time {cpu:4.2f}x)  {mb:5.0f} MB "
               f"(goal <= {rss_goal} MB)  {verdict}  [measured at {r['load']}]")
         for mode in DECODE_AHEAD[1:]:
             other = r.get(f"{profile} ({mode})")
-            if other and r.get("codex_cpu_s"):
-                print(f"   {'':15} {other['s'] / r['codex_s']:5.2f}x with the second process {mode} "
-                      f"(CPU time {other['cpu_s'] / r['codex_cpu_s']:4.2f}x)  {other['mb']:5.0f} MB")
+            if other and "ratio" in other:
+                print(f"   {'':15} {other['ratio']:5.2f}x with the second process {mode} "
+                      f"(CPU time {other['cpu_ratio']:4.2f}x)  {other['mb']:5.0f} MB")
     for name, *_ in SUPERLINEAR:
         r = out.get(name)
         if r and "codex_s" in r and profile in r:
-            print(f"   {name:15} {r[profile]['s'] / r['codex_s']:5.2f}x (CPU time {r[profile]['cpu_s'] / r['codex_cpu_s']:4.2f}x; "
+            print(f"   {name:15} {r[profile]['ratio']:5.2f}x (CPU time {r[profile]['cpu_ratio']:4.2f}x; "
                   "extra: Codex is superlinear here, no goal)")
 
 
@@ -599,7 +627,7 @@ def measure_v3(events: int, profiles: list[str], workdir: str | None) -> None:
             print("\n   side by side (goal: <= 0.5x the reducer's wall time, <= 150 MB):")
             for profile in profiles:
                 r = out[profile]
-                print(f"   {profile:8} {r['s'] / out['codex_s']:5.2f}x codex 0.171.0 wall time, "
+                print(f"   {profile:8} {r['ratio']:5.2f}x codex 0.171.0 wall time, "
                       f"{r['mb']:5.0f} MB peak RSS (codex {out['codex_mb']:.0f} MB)")
         print("\n" + json.dumps({"v3-shards": out}))
 
