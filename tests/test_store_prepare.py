@@ -266,3 +266,28 @@ def test_a_ref_made_unusual_gets_one_report(shape, edit, tmp_path, taken, monkey
         if shape in shapes:  # the unusual ref was left to _resolve (a conflicting ref: the second)
             ref = refs[K + 1 if edit == "a conflicting ref" else unusual]
             assert (ref["raw_payload_id"], ref["kind"]["type"]) not in taken, run
+
+
+def test_bodies_parsed_ahead_stay_within_their_budget(tmp_path, monkeypatch):
+    """A run of refs to large bodies is parsed ahead only up to PREPARE_BYTES a call; the rest in their
+    turn. The budget is made small here, and the bodies 100 KB."""
+    monkeypatch.setattr(store, "PREPARE_BYTES", 300_000)
+    bundle = SHAPES["pairs"](tmp_path / "b", 150)
+    records = [(rid, body[:-1] + b',"pad":"' + b"x" * 100_000 + b'"}') for rid, body in _records(bundle)]
+    _write_records(bundle, records)
+    size = {rid.decode(): len(body) for rid, body in records}
+    per_call: list[int] = []
+    real = store.StoreRefChecker.prepare
+
+    def measured(self, events, tag_of):
+        real(self, events, tag_of)
+        per_call.append(sum(size[getattr(ev.payload, name).raw_payload_id]
+                            for ev in events for name in ev.payload.__struct_fields__
+                            if id(getattr(ev.payload, name)) in self.pre))
+
+    monkeypatch.setattr(store.StoreRefChecker, "prepare", measured)
+    for run in (1, 64):
+        per_call.clear()
+        ahead, alone = _reports(bundle, monkeypatch, run)
+        assert ahead == alone, run
+        assert 0 < max(per_call) <= store.PREPARE_BYTES, run

@@ -222,6 +222,9 @@ _NO_ITEMS: list = []  # no list of records at hand (never appended to)
 # The refs of a run of events resolved ahead (StoreRefChecker.prepare) take the bodies of at most
 # this many records, or bytes, scanned at once for digits a body must be parsed again for.
 CLEAN_WINDOW, CLEAN_WINDOW_BYTES = 512, 1 << 20
+# Body bytes one call of prepare parses ahead at most: the parsed bodies wait for the run's checks
+# (a run of a thousand refs to 1 MiB bodies must not hold a thousand parsed bodies at once).
+PREPARE_BYTES = 4 << 20
 
 
 @dataclass
@@ -460,7 +463,8 @@ class StoreRefChecker:
                 return False
             spans.append((p, a, b))
         bodies = [item.body for item in records]
-        if set(map(type, bodies)) != {bytes} or max(map(len, bodies)) >= LARGE_BODY:
+        if (set(map(type, bodies)) != {bytes} or max(map(len, bodies)) >= LARGE_BODY
+                or sum(map(len, bodies)) > PREPARE_BYTES):
             return False
         if has_long_digits(b" ".join(bodies)):
             return False
@@ -519,7 +523,7 @@ class StoreRefChecker:
         # another shard stops the loop (a writer moves to its next shard once in 8 MiB).
         sh: _Shard | None = None
         batch: list = _NO_ITEMS
-        at = clean_to = base = shard_n = taken = taken_bytes = 0
+        at = clean_to = base = shard_n = taken = taken_bytes = body_bytes = 0
         flags: dict[int, bytearray] = {}
         last = b""
         codes: dict[str, int] = {}  # kind -> the code of its form in RefForms, for this shard
@@ -562,6 +566,9 @@ class StoreRefChecker:
                     body, rid = item.body, item.id
                     # (a body from codec.BIG_BODY on, a bytearray, is a large one)
                     if not isinstance(body, bytes) or len(body) >= LARGE_BODY or rid != ref.raw_payload_id.encode("utf-8", "surrogatepass"):
+                        return
+                    body_bytes += len(body)
+                    if body_bytes > PREPARE_BYTES:  # enough parsed ahead for one run: the rest in their turn
                         return
                     digits = rid[_P:]
                     if rid[:_P] != _ID_PREFIX or not digits.isdigit() or digits[:1] == b"0" or len(digits) >= 10:
