@@ -480,7 +480,8 @@ class StoreRefChecker:
                     return False
         # forms.first_canonical's question for each id (a form not yet coded is on no id)
         forms = self.forms
-        codes = {kind: forms.codes.get((kind, n_shard, None, None), 0) for kind in set(kinds)}
+        # (kinds in their first ref's order: new forms get their codes in the order _prepare_each gives them)
+        codes = {kind: forms.codes.get((kind, n_shard, None, None), 0) for kind in dict.fromkeys(kinds)}
         form_pages = forms.pages
         for n, kind in zip(ns, kinds):
             form_page = form_pages.get(n >> FORM_PAGE_BITS)
