@@ -300,8 +300,11 @@ def read_listed(path: str, cap: int) -> Read:
     """``read_capped(path, cap, follow_symlinks=False, keep_prefix=False)`` for a file its
     directory's listing showed regular, in one read and no fstat (a tenth of reading 60,000
     small files): a read shorter than asked and not empty is the whole file. Anything else (a
-    longer or empty file, an error, a file no longer regular: a FIFO reads empty or fails,
-    a device reads full) is read again by read_capped, which says what it is."""
+    longer or empty file, an error, a device, which reads full, or empty, or fails) is read again
+    by read_capped, which says what it is. What it trusts the listing for: a FIFO put in the
+    file's place since, with a writer that already wrote into it, reads its data short, as a
+    file would (read_capped would say "a FIFO"); without a writer a FIFO reads empty and is
+    read again."""
     want = cap + 1 if cap < LISTED_READ else LISTED_READ
     try:
         fd = os.open(path, _OPEN_NOFOLLOW)
