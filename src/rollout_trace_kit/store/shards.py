@@ -63,7 +63,7 @@ class Limits:
     max_records: int = 1 << 20
 
 
-class Record(msgspec.Struct, gc=False):  # made in C: a dataclass's __init__ costs about 2.5x, paid per record read
+class Record(msgspec.Struct, gc=False):  # made in C, not by a dataclass's __init__ in Python: one per record read
     id: bytes
     body: bytes | bytearray | None  # None: over Limits.max_record_bytes (skipped, not held); a bytearray from BIG_BODY on
     offset: int  # decompressed offset of the record header

@@ -13,7 +13,7 @@ keeps one fault from echoing through every later event that names it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...model import bodies as B
 from ...model import facts
@@ -279,8 +279,6 @@ class LifecycleChecker:
         # multi-agent tool call -> its invocation ref, which an activity reads by id (bodies.DEFERRED_READ_BY_LAST_REF)
         self.agent_invocation_refs: dict[str, object] = {}
         self.by_last_ref = B.DEFERRED_READ_BY_LAST_REF and isinstance(refs, RefChecker)  # v3 refs cannot differ
-        # id() of a ref -> its body, for the refs the shard store resolved ahead of the run's checks
-        self.resolved_ahead: dict[int, Any] = getattr(refs, "pre", {})
         # deepest invocation body an agent activity parses (Dialect.deferred_depth_limits; None: read at the start)
         self.invocation_depth = {(v, f): n for v, f, n in d.deferred_depth_limits}.get(("tool_call_started", "invocation_payload"))
         self.thread_required = facts.envelope_thread_required(d)  # no thread from the envelope's turn
@@ -311,13 +309,7 @@ class LifecycleChecker:
         if read is None:
             read = read_at_event
         # A body that is JSON null comes back as bodies.NULL: the body checks reject it, as the reducers do.
-        pre = self.resolved_ahead
-        if pre and id(ref) in pre:  # what refs.check gives for a ref resolved ahead (StoreRefChecker.prepare)
-            self.refs.checked.add(id(ref))
-            body = pre.pop(id(ref))
-            if body is None:
-                body = bodies.NULL
-        elif self.refs_open_by_kind and by_kind:  # `--release` opens some payloads by the call's tool kind (measured)
+        if self.refs_open_by_kind and by_kind:  # `--release` opens some payloads by the call's tool kind (measured)
             call_id = getattr(p, "tool_call_id", None)
             state = self.tools.get(call_id) if isinstance(call_id, str) else None
             tool_kind = self.tool_kinds[state >> 2] if state is not None else None

@@ -89,6 +89,27 @@ class RefForms:
             return None
         return None if old == code else self.forms[old - 1]
 
+    def first_plain(self, ns: list[int], kinds: list[str], shard: int) -> bool:
+        """``first_canonical(n, (kind, shard, None, None))`` for each n and kind (refs of no
+        capture or parts), all or none: False, with nothing recorded, when one of the ids has
+        another form already."""
+        # kinds in their first ref's order: new forms get their codes in the order one by one gives them
+        codes = {kind: self.codes.get((kind, shard, None, None), 0) for kind in dict.fromkeys(kinds)}
+        pages = self.pages
+        for n, kind in zip(ns, kinds):
+            page = pages.get(n >> PAGE_BITS)
+            old = page[n & (PAGE - 1)] if page is not None else 0
+            if old and old != codes[kind]:  # (a form not yet coded is on no id)
+                return False
+        for kind in codes:
+            codes[kind] = self._code((kind, shard, None, None))
+        for n, kind in zip(ns, kinds):
+            page = pages.get(n >> PAGE_BITS)
+            if page is None:
+                page = pages[n >> PAGE_BITS] = array("I", bytes(4 * PAGE))
+            page[n & (PAGE - 1)] = codes[kind]
+        return True
+
     def _code(self, form: tuple) -> int:
         code = self.codes.get(form)
         if code is None:

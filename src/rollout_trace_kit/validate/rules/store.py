@@ -40,7 +40,7 @@ from ..context import Context
 from ..findings import Profile, Severity
 from . import bodies
 from .layout import PAYLOADS, irregular
-from .ref_forms import PAGE as FORM_PAGE, PAGE_BITS as FORM_PAGE_BITS, RefForms, describe, difference, ref_form
+from .ref_forms import RefForms, describe, difference, ref_form
 from .ref_sites import compile_sites, refs_at
 from ..lines import KIT_DEPTH_LIMIT, LoneSurrogate, OverflowingNumber, TooDeepToBuild, has_long_digits, loads_body
 from .refs import (
@@ -196,6 +196,15 @@ SIZE_LIMIT = invariant(
 _ID = re.compile(ZSTD_SHARDS.id_regex())
 _ID_PREFIX = ZSTD_SHARDS.payload_id.partition("{n}")[0].encode()  # a canonical id: this, then n
 _P = len(_ID_PREFIX)
+
+
+def _canonical_ordinal(rid: bytes) -> int | None:
+    """n of a canonical record id (the prefix, then n from 1 in ASCII digits, fewer than 10 of
+    them: the ids the bitmaps index), else None."""
+    digits = rid[_P:]
+    if rid[:_P] == _ID_PREFIX and digits.isdigit() and digits[:1] != b"0" and len(digits) < 10:
+        return int(digits)
+    return None
 _NOTHING = object()  # _resolve: no body (missing, unreadable, not JSON, not parsed)
 BUNDLE_CAP = f"the kit reads at most {MAX_BUNDLE_RECORDS} records from all shards together"
 
@@ -224,7 +233,7 @@ _NO_ITEMS: list = []  # no list of records at hand (never appended to)
 CLEAN_WINDOW, CLEAN_WINDOW_BYTES = 512, 1 << 20
 # Body bytes one call of prepare parses ahead at most: the parsed bodies wait for the run's checks
 # (a run of a thousand refs to 1 MiB bodies must not hold a thousand parsed bodies at once), and
-# parsed they take up to about 25 times their bytes (`[{},{},...]`: 107 MB at a 4 MiB cap, measured).
+# parsed they may take many times their bytes (`[{},{},...]`).
 PREPARE_BYTES = 1 << 20
 
 
@@ -256,14 +265,8 @@ class _Shard:
 
     def key(self, rid: bytes):
         """A record's index into the bitmaps (canonical ids near the shard's first), else its id bytes."""
-        if rid[:_P] == _ID_PREFIX and rid[_P : _P + 1] != b"0" and rid[_P:].isdigit() and len(rid) < _P + 10:
-            n = int(rid[_P:])
-            if self.base < 0:
-                self.base = n
-            i = n - self.base
-            if 0 <= i < MAX_BITMAP:
-                return i
-        return rid
+        n = _canonical_ordinal(rid)
+        return rid if n is None else self.key_of_canonical(n, rid)
 
     def key_of_canonical(self, n: int, rid: bytes):
         """``key(rid)`` for a canonical id whose ordinal ``n`` the caller has parsed."""
@@ -393,17 +396,22 @@ class StoreRefChecker:
 
     # -- the usual refs of a run, resolved ahead ----------------------------------------------
     def prepare(self, events: list[Any], tag_of: dict[type, str]) -> None:
-        """Resolve ahead the refs of ``events`` that _resolve would find plain (_prepare_each):
-        all of them at once when every one is (the usual run of a v3 log), else one by one."""
-        refs, kind_sets = self._top_refs(events, tag_of)
-        if refs and self._prepare_whole(refs, kind_sets):
-            return
-        if refs is None or refs:
-            self._prepare_each(events, tag_of)
+        """Resolve ahead the refs of ``events`` that _resolve would find plain: each the first ref
+        to the next record of an open shard, canonical id, no capture or parts, of a kind its field
+        allows, a body of JSON within its depth limit and free of digits loads_body parses again.
+        Their state is set as _resolve sets it and their bodies wait in ``pre``, taken by
+        check_value; the first ref that is anything else ends it, leaving that ref and those after
+        it to _resolve, in order. Such refs give no finding, so resolving them before the events'
+        other checks changes no report (a differential test holds it to that); it saves most of a
+        ref's cost on a large v3 bundle. All at once when every ref is plain (the usual run of a
+        v3 log: _prepare_whole), else one by one (_prepare_each)."""
+        refs, kind_sets = self._refs_in_fields(events, tag_of)
+        if refs and not self._prepare_whole(refs, kind_sets):
+            self._prepare_each(refs, kind_sets)
 
-    def _top_refs(self, events: list[Any], tag_of: dict[type, str]) -> tuple[list[Any] | None, list[Any]]:
-        """The refs of ``events`` in their fields, in order, with the kinds each field takes;
-        (None, []) when an event holds a ref nested in its payload (left to _prepare_each)."""
+    def _refs_in_fields(self, events: list[Any], tag_of: dict[type, str]) -> tuple[list[Any], list[Any]]:
+        """The refs of ``events`` in their fields, in order, with the kinds each field takes, up
+        to the first ref nested in a payload (rare: left to _resolve, with those after it)."""
         sites_of = self.sites
         refs: list[Any] = []
         kind_sets: list[Any] = []
@@ -415,7 +423,7 @@ class StoreRefChecker:
             for name, steps, field, _ in sites:
                 if name is None:
                     if next(iter(refs_at(payload, steps)), None) is not None:
-                        return None, []
+                        return refs, kind_sets
                     continue
                 ref = getattr(payload, name)
                 if ref is not None:
@@ -450,7 +458,8 @@ class StoreRefChecker:
         except (AttributeError, ValueError, UnicodeError):
             return False
         lo = ns[0]
-        # canonical (the prefix, ASCII digits, no sign, space or zero before them), from 1, fewer than 10 digits
+        # _canonical_ordinal's rule a list at a time (the prefix, ASCII digits, no sign, space or zero
+        # before them, from 1, fewer than 10 digits), the ids consecutive
         if [_ID_PREFIX + b"%d" % n for n in ns] != rids or ns != list(range(lo, lo + k)) or lo < 1 or lo + k > 10**9:
             return False
         first = lo - sh.base
@@ -479,24 +488,9 @@ class StoreRefChecker:
                 limit = depth_limit(kind)
                 if limit is not None and body_depth(body, value, self.depth_limits) > limit:
                     return False
-        # forms.first_canonical's question for each id (a form not yet coded is on no id)
-        forms = self.forms
-        # (kinds in their first ref's order: new forms get their codes in the order _prepare_each gives them)
-        codes = {kind: forms.codes.get((kind, n_shard, None, None), 0) for kind in dict.fromkeys(kinds)}
-        form_pages = forms.pages
-        for n, kind in zip(ns, kinds):
-            form_page = form_pages.get(n >> FORM_PAGE_BITS)
-            old = form_page[n & (FORM_PAGE - 1)] if form_page is not None else 0
-            if old and old != codes[kind]:
-                return False
+        if not self.forms.first_plain(ns, kinds, n_shard):
+            return False
         # as _prepare_each sets them
-        for kind in codes:
-            codes[kind] = forms._code((kind, n_shard, None, None))
-        for n, kind in zip(ns, kinds):
-            form_page = form_pages.get(n >> FORM_PAGE_BITS)
-            if form_page is None:
-                form_page = form_pages[n >> FORM_PAGE_BITS] = array("I", bytes(4 * FORM_PAGE))
-            form_page[n & (FORM_PAGE - 1)] = codes[kind]
         for p, a, b in spans:
             page = sh.flags.get(p)
             if page is None:
@@ -509,18 +503,11 @@ class StoreRefChecker:
         self.pre.update(zip(map(id, refs), values))
         return True
 
-    def _prepare_each(self, events: list[Any], tag_of: dict[type, str]) -> None:
-        """Resolve ahead, in one loop, the refs of ``events`` that _resolve would find plain: each
-        the first ref to the next record of an open shard, canonical id, no capture or parts, of a
-        kind its field allows, a body of JSON within its depth limit and free of digits loads_body
-        parses again. Their state is set as _resolve sets it and their bodies wait in ``pre``,
-        taken by check_value; the first ref that is anything else stops the loop, leaving it and
-        the refs after it to _resolve, in order. Such refs give no finding, so resolving them
-        before the events' other checks changes no report (a differential test holds it to that);
-        it saves most of a ref's cost on a large v3 bundle."""
-        pre, sites_of, shards, forms = self.pre, self.sites, self.shards, self.forms
+    def _prepare_each(self, refs: list[Any], kind_sets: list[Any]) -> None:
+        """prepare, one ref at a time, up to the first that is not plain."""
+        pre, shards, forms = self.pre, self.shards, self.forms
         depth_limit, limits, loads = self.depth_limit, self.depth_limits, orjson.loads
-        record, header, form_pages = codec.Record, codec.HEADER_SIZE, forms.pages
+        record, header = codec.Record, codec.HEADER_SIZE
         # One shard per call, its place held in locals and written back at the end: a ref to
         # another shard stops the loop (a writer moves to its next shard once in 8 MiB).
         sh: _Shard | None = None
@@ -528,93 +515,66 @@ class StoreRefChecker:
         at = clean_to = base = shard_n = taken = taken_bytes = body_bytes = 0
         flags: dict[int, bytearray] = {}
         last = b""
-        codes: dict[str, int] = {}  # kind -> the code of its form in RefForms, for this shard
         try:
-            for ev in events:
-                payload = ev.payload
-                sites = sites_of.get(tag_of[payload.__class__])
-                if sites is None:
-                    continue
-                for name, steps, field, _ in sites:
-                    if name is None:  # refs nested in the payload: left to _resolve (rare)
-                        if next(iter(refs_at(payload, steps)), None) is not None:
-                            return
-                        continue
-                    ref = getattr(payload, name)
-                    if ref is None:
-                        continue
-                    if getattr(ref, "capture", None) is not None or getattr(ref, "parts", None):
+            for ref, kinds in zip(refs, kind_sets):
+                if getattr(ref, "capture", None) is not None or getattr(ref, "parts", None):
+                    return
+                kind = ref.kind.type
+                if kinds and kind not in kinds:
+                    return
+                if sh is None:
+                    sh = shards.get(ref.shard)
+                    if sh is None or sh.cursor is None or sh.failed or sh.spill is not None or sh.base < 0:
+                        sh = None
                         return
-                    kind = ref.kind.type
-                    kinds = field.payload_kinds
-                    if kinds and kind not in kinds:
+                    batch, at, clean_to, flags, base, shard_n = sh.batch, sh.at, sh.clean_to, sh.flags, sh.base, sh.n
+                elif ref.shard != shard_n:
+                    return
+                if at >= len(batch):
+                    if not self._next_batch(sh):  # the end of the shard: _advance_to closes the cursor there
+                        at = 0
                         return
-                    if sh is None:
-                        sh = shards.get(ref.shard)
-                        if sh is None or sh.cursor is None or sh.failed or sh.spill is not None or sh.base < 0:
-                            sh = None
-                            return
-                        batch, at, clean_to, flags, base, shard_n = sh.batch, sh.at, sh.clean_to, sh.flags, sh.base, sh.n
-                    elif ref.shard != shard_n:
+                    batch, at, clean_to = sh.batch, 0, 0
+                item = batch[at]
+                if item.__class__ is not record:  # a ShardError
+                    return
+                body, rid = item.body, item.id
+                # (a body from codec.BIG_BODY on, a bytearray, is a large one)
+                if not isinstance(body, bytes) or len(body) >= LARGE_BODY or rid != ref.raw_payload_id.encode("utf-8", "surrogatepass"):
+                    return
+                body_bytes += len(body)
+                if body_bytes > PREPARE_BYTES:  # enough parsed ahead for one run: the rest in their turn
+                    return
+                n = _canonical_ordinal(rid)
+                if n is None or not 0 <= n - base < MAX_BITMAP:
+                    return
+                i = n - base
+                page = flags.get(i >> PAGE_BITS)
+                if page is not None and page[i & (PAGE - 1)]:  # met before (flags are set on records read)
+                    return
+                if at >= clean_to:
+                    sh.at = at
+                    if not _clean(sh, at):
                         return
-                    if at >= len(batch):
-                        if not self._next_batch(sh):  # the end of the shard: _advance_to closes the cursor there
-                            at = 0
-                            return
-                        batch, at, clean_to = sh.batch, 0, 0
-                    item = batch[at]
-                    if item.__class__ is not record:  # a ShardError
-                        return
-                    body, rid = item.body, item.id
-                    # (a body from codec.BIG_BODY on, a bytearray, is a large one)
-                    if not isinstance(body, bytes) or len(body) >= LARGE_BODY or rid != ref.raw_payload_id.encode("utf-8", "surrogatepass"):
-                        return
-                    body_bytes += len(body)
-                    if body_bytes > PREPARE_BYTES:  # enough parsed ahead for one run: the rest in their turn
-                        return
-                    digits = rid[_P:]
-                    if rid[:_P] != _ID_PREFIX or not digits.isdigit() or digits[:1] == b"0" or len(digits) >= 10:
-                        return
-                    n = int(digits)
-                    i = n - base
-                    if not 0 <= i < MAX_BITMAP:
-                        return
-                    page = flags.get(i >> PAGE_BITS)
-                    if page is not None and page[i & (PAGE - 1)]:  # met before (flags are set on records read)
-                        return
-                    if at >= clean_to:
-                        sh.at = at
-                        if not _clean(sh, at):
-                            return
-                        clean_to = sh.clean_to
-                    try:
-                        value = loads(body)
-                    except orjson.JSONDecodeError:
-                        return
-                    limit = depth_limit(kind)
-                    if limit is not None and body_depth(body, value, limits) > limit:
-                        return
-                    # forms.first_canonical, inline: a conflicting ref stops the loop (its form unrecorded)
-                    code = codes.get(kind)
-                    if code is None:
-                        code = codes[kind] = forms._code((kind, shard_n, None, None))
-                    form_page = form_pages.get(n >> FORM_PAGE_BITS)
-                    if form_page is None:
-                        form_page = form_pages[n >> FORM_PAGE_BITS] = array("I", bytes(4 * FORM_PAGE))
-                    old = form_page[n & (FORM_PAGE - 1)]
-                    if old != code:
-                        if old:
-                            return
-                        form_page[n & (FORM_PAGE - 1)] = code
-                    # as _advance_to reads the record and _resolve checks it
-                    at += 1
-                    taken += 1
-                    taken_bytes += header + len(rid) + item.length
-                    last = rid
-                    if page is None:
-                        page = flags[i >> PAGE_BITS] = bytearray(PAGE)
-                    page[i & (PAGE - 1)] = PRESENT | REFERENCED | CHECKED
-                    pre[id(ref)] = value
+                    clean_to = sh.clean_to
+                try:
+                    value = loads(body)
+                except orjson.JSONDecodeError:
+                    return
+                limit = depth_limit(kind)
+                if limit is not None and body_depth(body, value, limits) > limit:
+                    return
+                if forms.first_canonical(n, (kind, shard_n, None, None)) is not None:
+                    return  # a conflicting ref (its form was not recorded)
+                # as _advance_to reads the record and _resolve checks it
+                at += 1
+                taken += 1
+                taken_bytes += header + len(rid) + item.length
+                last = rid
+                if page is None:
+                    page = flags[i >> PAGE_BITS] = bytearray(PAGE)
+                page[i & (PAGE - 1)] = PRESENT | REFERENCED | CHECKED
+                pre[id(ref)] = value
         finally:
             if sh is not None:
                 sh.at = at
@@ -676,8 +636,7 @@ class StoreRefChecker:
         cap = getattr(ref, "capture", None)
         capture = None if cap is None else _capture(ref)
         form = (ref.kind.type, ref.shard, None, None) if cap is None and not getattr(ref, "parts", None) else ref_form(ref)
-        digits = rid[_P:]
-        n = int(digits) if rid[:_P] == _ID_PREFIX and digits.isdigit() and digits[:1] != b"0" and len(digits) < 10 else None
+        n = _canonical_ordinal(rid)
         old = self.forms.first(rid_text, form) if n is None else self.forms.first_canonical(n, form)
         if old is not None:
             what = difference(old, form)
@@ -1140,21 +1099,14 @@ def _clean(sh: _Shard, at: int) -> bool:
     """Whether record ``at`` of the shard's list is free of the digits has_long_digits looks for;
     sets ``clean_to`` past it as far as a window of the records from it is (one scan of the window:
     a space between bodies, which no such run of digits crosses)."""
-    window: list[Any] = sh.batch[at : at + CLEAN_WINDOW]
-    bodies: list[Any]
-    try:  # the usual window: records of small bodies, gathered in C
-        bodies = [item.body for item in window]
-        size = sum(map(len, bodies))
-    except (AttributeError, TypeError):  # a ShardError, a body not held
-        size = CLEAN_WINDOW_BYTES + 1
-    if size > CLEAN_WINDOW_BYTES:  # as far as the window's bodies are bytes and within the bytes
-        bodies, size = [], 0
-        for item in window:
-            body = item.body if isinstance(item, codec.Record) else None
-            if not isinstance(body, bytes) or size > CLEAN_WINDOW_BYTES:
-                break
-            bodies.append(body)
-            size += len(body)
+    bodies: list[bytes] = []
+    size = 0
+    for item in sh.batch[at : at + CLEAN_WINDOW]:  # as far as the bodies are bytes and within the bytes
+        body = item.body if isinstance(item, codec.Record) else None
+        if not isinstance(body, bytes) or size > CLEAN_WINDOW_BYTES:
+            break
+        bodies.append(body)
+        size += len(body)
     end = at + len(bodies)
     if has_long_digits(b" ".join(bodies)):
         end = at + next(j for j, body in enumerate(bodies) if has_long_digits(body))
