@@ -73,9 +73,37 @@ def in_order(pool: Any, fn: Callable[[T], R], items: Iterable[T], ahead: int, ca
 def stop_workers(pool: Any) -> None:
     """End a ProcessPoolExecutor's workers at once (a signal came: their tasks are abandoned), so
     shutting the pool down does not wait for them. SIGKILL: a worker forked inside :func:`deferred`
-    inherited its handler, and only notes a SIGTERM."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    inherited its handler, and only notes a SIGTERM.
+
+    A worker killed while it sends a result leaves half a message in the results pipe, and the
+    pool's manager thread then waits in ``recv`` for the rest for good (seen: 1 run in about 80 of
+    tests/test_fleet.py's SIGTERM case). Once the workers are dead this process holds the pipe's
+    last write end: closing it turns that wait into end-of-file, which breaks the pool as a lost
+    worker does."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
         try:
             process.kill()
         except (OSError, ValueError):  # already gone, or already closed
             pass
+    for process in processes:
+        try:
+            process.join(KILL_WAIT)
+        except (OSError, ValueError, AssertionError):  # closed, or not this process's child
+            pass
+    if any(_alive(process) for process in processes):
+        return  # a write end still open elsewhere: closing ours would not end the wait
+    results = getattr(pool, "_result_queue", None)
+    writer = getattr(results, "_writer", None)
+    if writer is not None:
+        writer.close()
+
+
+KILL_WAIT = 5.0  # seconds for a killed worker to be gone (a process in uninterruptible I/O takes longer)
+
+
+def _alive(process: Any) -> bool:
+    try:
+        return bool(process.is_alive())
+    except (OSError, ValueError, AssertionError):
+        return False
