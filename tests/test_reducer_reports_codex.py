@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -38,8 +39,13 @@ def test_docs_name_the_recipe():
 def test_documented_command_reproduces_the_report(tmp_path, path):
     published = json.loads(path.read_text())
     command = recipe(path.stem, published).replace(f"-o {REPORTS_DIR}/{path.stem}.json", f"-o {tmp_path}/out.json")
+    # Run as the docs say (from the repository's root, whose known-results it names), but from a scratch
+    # directory: a failing case is saved under the working directory, never into the repository
+    known = f"--known {shlex.quote(str(ROOT))}/tests/"
+    command = command.replace("--known tests/", known)
+    assert known in command
     env = dict(os.environ, PATH=f"{Path(os.sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    proc = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-2000:]
     again = json.loads((tmp_path / "out.json").read_text())
     assert comparable(again) == comparable(published)
