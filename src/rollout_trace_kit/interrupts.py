@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections import deque
 from concurrent.futures import TimeoutError as FuturesTimeout
 from contextlib import contextmanager
@@ -86,12 +87,7 @@ def stop_workers(pool: Any) -> None:
             process.kill()
         except (OSError, ValueError):  # already gone, or already closed
             pass
-    for process in processes:
-        try:
-            process.join(KILL_WAIT)
-        except (OSError, ValueError, AssertionError):  # closed, or not this process's child
-            pass
-    if any(_alive(process) for process in processes):
+    if not _all_ended(processes, KILL_WAIT):
         return  # a write end still open elsewhere: closing ours would not end the wait
     results = getattr(pool, "_result_queue", None)
     writer = getattr(results, "_writer", None)
@@ -99,11 +95,23 @@ def stop_workers(pool: Any) -> None:
         writer.close()
 
 
-KILL_WAIT = 5.0  # seconds for a killed worker to be gone (a process in uninterruptible I/O takes longer)
+KILL_WAIT = 5.0  # seconds for killed workers to be gone (a process in uninterruptible I/O takes longer)
 
 
-def _alive(process: Any) -> bool:
+def _all_ended(processes: list, timeout: float) -> bool:
+    """Whether every process has exited, waiting up to ``timeout`` seconds. By its sentinel (closed
+    when it exits), not by waitpid: the pool's manager thread may be reaping the same processes."""
+    from multiprocessing.connection import wait
+
     try:
-        return bool(process.is_alive())
-    except (OSError, ValueError, AssertionError):
-        return False
+        left = [p.sentinel for p in processes]
+    except ValueError:  # a Process already closed: this pool's workers were reaped before
+        return True
+    end = time.monotonic() + timeout
+    while left:
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            return False
+        ready = wait(left, remaining)
+        left = [s for s in left if s not in ready]
+    return True
