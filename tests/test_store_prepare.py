@@ -24,7 +24,7 @@ from .conftest import ROOT, corpus_bundles
 SWEPT = int(os.environ.get("RTK_PROPERTY_EXAMPLES", "40"))
 # The slow tier's sweep, in chunks (each its own seed) that -n spreads over the workers. Its own
 # size: each bundle is judged four times (two profiles, prepare on and off), and at the property
-# tests' RTK_SLOW_BUNDLES (6,000 in CI then) this one test took 22 minutes of .ci/run's 30.
+# tests' RTK_SLOW_BUNDLES (6,000 in CI then) this one test took 22 minutes: .ci/run has 30 in all.
 SLOW = int(os.environ.get("RTK_SLOW_PREPARE_BUNDLES", "400"))
 CHUNKS = 4
 # The strict profile reports every rule; the reducer profile judges refs as the reducer reads them.
