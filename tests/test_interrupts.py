@@ -1,5 +1,5 @@
 """interrupts.stop_workers: a pool whose worker was killed halfway through sending a result still
-shuts down (the fleet's SIGTERM test once hung there, about 1 run in 80)."""
+shuts down (CI's run of the fleet's SIGTERM test hung there)."""
 
 import subprocess
 import sys

@@ -205,6 +205,8 @@ def _canonical_ordinal(rid: bytes) -> int | None:
     if rid[:_P] == _ID_PREFIX and digits.isdigit() and digits[:1] != b"0" and len(digits) < 10:
         return int(digits)
     return None
+
+
 _NOTHING = object()  # _resolve: no body (missing, unreadable, not JSON, not parsed)
 BUNDLE_CAP = f"the kit reads at most {MAX_BUNDLE_RECORDS} records from all shards together"
 
