@@ -13,7 +13,6 @@ import signal
 import threading
 import time
 from collections import deque
-from concurrent.futures import TimeoutError as FuturesTimeout
 from contextlib import contextmanager
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -59,6 +58,8 @@ def in_order(pool: Any, fn: Callable[[T], R], items: Iterable[T], ahead: int, ca
     """``fn(item)`` of each item, in order, from the pool: ``ahead`` of them submitted before the
     first result is read, one more as each is read. Once ``caught`` holds a signal (see
     :func:`deferred`) no more is submitted or yielded; the caller shuts the pool down."""
+    from concurrent.futures import TimeoutError as FuturesTimeout  # a pool's caller has it imported already
+
     todo = iter(items)
     running = deque(pool.submit(fn, item) for item in islice(todo, ahead))
     while running and not caught:

@@ -10,18 +10,18 @@ fails, exit 1, and says which bundle); every other bundle is judged as usual.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, TimeoutError as FuturesTimeout, wait
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Callable, Generator, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Callable, Generator, Iterable, Iterator, Mapping
 
 from .. import interrupts
 from ..files import loops
 from .context import Options
 from .findings import BundleReport, Finding, Profile, Severity
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 Check = Callable[[Path, Options], BundleReport]
 IN_FLIGHT_PER_JOB = 4  # tasks submitted ahead, so a worker never waits for the parent
@@ -69,6 +69,8 @@ def unsearched_report(path: Path, options: Options, why: str) -> BundleReport:
 
 
 def _context():
+    import multiprocessing  # here, not at the top: a run of one bundle never starts a pool
+
     # fork where it is the default (Linux before 3.14): workers start at once, with the kit
     # imported, and a caller's script is not run again in them (forkserver and spawn do that
     # to a script without a __main__ guard). Workers take no lock a parent thread (a progress
@@ -128,6 +130,9 @@ def _round(queue: deque, options: Options, jobs: int,
 
 def _in_pool(queue: deque, options: Options, jobs: int, check: Check,
              caught: list[int]) -> Generator[tuple[int, BundleReport], None, Chunk]:
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     size = max(1, min(CHUNK, len(queue) // (jobs * IN_FLIGHT_PER_JOB)))
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_context())
     running: dict[Future, Chunk] = {}
@@ -161,6 +166,9 @@ def _in_pool(queue: deque, options: Options, jobs: int, check: Check,
 
 
 def _alone(path: Path, options: Options, check: Check) -> BundleReport:
+    from concurrent.futures import ProcessPoolExecutor, TimeoutError as FuturesTimeout
+    from concurrent.futures.process import BrokenProcessPool
+
     with interrupts.deferred() as caught:
         pool = ProcessPoolExecutor(max_workers=1, mp_context=_context())
         try:
