@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -227,6 +226,8 @@ class Bundle:
 
     def tar_bytes(self) -> bytes:
         """The regular files of the bundle as an uncompressed tar archive."""
+        import tarfile  # here, not at the top: validating a bundle never needs it
+
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
             files = []

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from array import array
 from typing import Any, Callable, Iterator, TypedDict
 from dataclasses import dataclass, field as dc_field, replace
@@ -311,6 +310,8 @@ class _Spill:
     """
 
     def __init__(self) -> None:
+        import tempfile  # here: only a shard whose records are kept aside needs it
+
         self.file = tempfile.TemporaryFile(prefix="rollout-trace-kit-shard-")
         self.size = 0
         self.unflushed = False
