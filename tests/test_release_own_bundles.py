@@ -8,6 +8,8 @@ Shipped bundles are found through the `corpus:` resolver (wherever the corpus li
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from rollout_trace_kit.model import releases as rel
@@ -15,6 +17,7 @@ from rollout_trace_kit.validate import Options, Profile, validate_bundle
 from rollout_trace_kit.validate.cli import UsageError, bundles_of_paths
 
 PROBED_INSTALLED = ("0.164.0", "0.169.0", "0.169.1", "0.171.0")
+SIDE_BY_SIDE = 3  # probe scenarios run at once by the fresh-probe test
 
 
 def _shipped() -> list[tuple[str, object]]:
@@ -120,9 +123,13 @@ def test_fresh_probe_bundles_are_clean_in_strict_as_their_writer(tmp_path, relea
 
     binary = ensure_codex(release)
     assert binary is not None, f"could not install Codex {release}"
+    # The scenarios run side by side, each with its own mock server and homes: a run mostly waits
+    # (for a signal's moment, a stalled stream), about 27 s of CPU in 72 s one after another.
+    with ThreadPoolExecutor(SIDE_BY_SIDE) as pool:
+        runs = dict(zip(PROBE_SCENARIOS, pool.map(lambda item: run_repeated(binary, item[1], tmp_path / item[0]),
+                                                  PROBE_SCENARIOS.items())))
     dirty, judged = [], 0
-    for name, scenario in PROBE_SCENARIOS.items():
-        run = run_repeated(binary, scenario, tmp_path / name)
+    for name, run in runs.items():
         for b in run.bundles:
             report = validate_bundle(b, Options(profile=Profile.STRICT, release=release))
             judged += 1
