@@ -4,6 +4,7 @@ runnable without Python (the Node.js runner shown in the docs runs here)."""
 from __future__ import annotations
 
 import json
+import random
 import re
 import shutil
 import subprocess
@@ -47,14 +48,40 @@ def test_the_suite_is_where_the_card_puts_it():
 
 @pytest.fixture(scope="module")
 def built():
-    """A fresh build (minutes on a loaded machine: built once for the tests that need one)."""
+    """A fresh build (about 30 s, more on a loaded machine: built once for the tests that need one)."""
     return build()
 
 
-@pytest.mark.slow  # a full rebuild: minutes on 2 cores
+@pytest.mark.slow  # a full rebuild
 def test_the_cases_are_up_to_date(built):
     """`rollout-trace conformance build --check` in-process: a fresh build equals the committed files."""
     assert stale(SUITE, built) == [], "run `rollout-trace conformance build`"
+
+
+def _longest_run_byte_by_byte(data: bytes) -> tuple[int, int]:
+    """(where, how long): the first longest run of one byte, the way the build once found it."""
+    best_at, best_len, i = 0, 0, 0
+    while i < len(data):
+        j = i
+        while j < len(data) and data[j] == data[i]:
+            j += 1
+        if j - i > best_len:
+            best_at, best_len = i, j - i
+        i = j
+    return best_at, best_len
+
+
+def test_a_big_files_recipe_step_is_its_head_longest_run_and_tail():
+    from rollout_trace_kit.conformance.suite.build import _big_file_step
+
+    rnd = random.Random(0)
+    alphabet = b'ab"\\n\x00]^-[.'  # bytes a character class must escape among them
+    for _ in range(2000):
+        data = bytes(rnd.choice(alphabet) for _ in range(rnd.randrange(1, 40)))
+        step = _big_file_step("payloads/1.json", data)
+        at, length = _longest_run_byte_by_byte(data)
+        assert (len(step["head"].encode()), step["count"]) == (at, length), data
+        assert (step["head"] + step["fill"] * step["count"] + step["tail"]).encode() == data
 
 
 def test_every_expected_json_follows_its_schema():
