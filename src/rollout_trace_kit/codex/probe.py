@@ -27,7 +27,7 @@ from ..bundle import MANIFEST, PAYLOADS, TRACE
 from ..model.releases import PROBED_SCHEMA_VERSIONS, REDUCER_ENUM_SITES
 from ..model.common import FILE_PER_PAYLOAD, ZSTD_SHARDS, ManifestKey, envelope
 from .install import InstallError, ensure_codex, remove_install, trace_reduce
-from .probe_bodies import body_facts
+from .probe_bodies import body_facts, linked_copy, rewrite
 from .probe_depths import envelope_rules, payloads_opened, runtime_depths
 from .probe_scenarios import PROBE_SCENARIOS, ScenarioRun, run_repeated
 
@@ -114,7 +114,7 @@ class Reducer:
         """Reduce a copy of ``bundle`` whose events (and manifest) ``edit`` changed."""
         self.runs += 1
         copy_dir = self.scratch / f"edit-{self.runs}"
-        shutil.copytree(bundle, copy_dir)
+        linked_copy(bundle, copy_dir)
         events = read_events(bundle)
         manifest_path = copy_dir / MANIFEST
         try:
@@ -122,9 +122,9 @@ class Reducer:
         except (OSError, ValueError):
             manifest = None
         edit(events, manifest)
-        (copy_dir / TRACE).write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+        rewrite(copy_dir / TRACE, "".join(json.dumps(e) + "\n" for e in events))
         if manifest is not None:
-            manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+            rewrite(manifest_path, json.dumps(manifest))
         result = trace_reduce(self.binary, copy_dir, self.scratch / f"edit-{self.runs}.state.json", timeout=20)
         shutil.rmtree(copy_dir, ignore_errors=True)
         return (124 if result.timed_out else result.returncode), result.stderr

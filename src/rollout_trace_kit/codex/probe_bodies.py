@@ -18,9 +18,12 @@ the same name. The result is ``reducer.body_required`` of the release record:
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -54,18 +57,43 @@ def body_refs(bundle: Path) -> Iterator[tuple[str, dict]]:
                     yield body_place(str(tag), name, kinds.get(str(call)) if call is not None else None), value
 
 
+def linked_copy(bundle: Path, copy: Path) -> None:
+    """``bundle`` copied to ``copy``, its files as hard links where the file system allows: a probe
+    copies a bundle per question it asks a reducer, and copying every file cost more than the
+    reducer's run. Change a file of the copy with :func:`rewrite` only: writing into a link writes
+    the original."""
+    shutil.copytree(bundle, copy, copy_function=_link_or_copy)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or one without hard links
+        shutil.copy2(src, dst)
+
+
+def rewrite(path: Path, text: str) -> None:
+    """Replace the file at ``path`` (of a :func:`linked_copy`) with ``text``, leaving what it linked to."""
+    path.unlink(missing_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+REDUCERS_AT_ONCE = 4  # edited copies reduced side by side (each run mostly starts a process and waits)
+
+
 class _Edits:
     def __init__(self, binary: Path, scratch: Path):
-        self.binary, self.scratch, self.runs = binary, scratch, 0
+        self.binary, self.scratch = binary, scratch
+        self._runs = itertools.count(1)  # next() is atomic: reduce may run in several threads
 
     def reduce(self, bundle: Path, bodies: dict[str, Any]) -> tuple[int, str]:
         """Reduce a copy of ``bundle`` with the payload files ``bodies`` (path -> JSON value) replaced."""
-        self.runs += 1
-        copy = self.scratch / f"body-{self.runs}"
-        shutil.copytree(bundle, copy)
+        n = next(self._runs)
+        copy = self.scratch / f"body-{n}"
+        linked_copy(bundle, copy)
         for rel, body in bodies.items():
-            (copy / rel).write_text(json.dumps(body), encoding="utf-8")
-        result = trace_reduce(self.binary, copy, self.scratch / f"body-{self.runs}.out.json", timeout=20)
+            rewrite(copy / rel, json.dumps(body))
+        result = trace_reduce(self.binary, copy, self.scratch / f"body-{n}.out.json", timeout=20)
         shutil.rmtree(copy, ignore_errors=True)
         return (124 if result.timed_out else result.returncode), result.stderr
 
@@ -85,13 +113,16 @@ def _note(out: dict, place: str, key: str, err: str) -> None:
 
 def _by_removal(edits: _Edits, bundle: Path, out: dict) -> None:
     seen: set[str] = set()
+    trials: list[tuple[str, str, dict[str, Any]]] = []  # (place, key, the body without it)
     for place, ref in body_refs(bundle):
         body = _body(bundle, ref)
         if place in seen or not isinstance(body, dict):
             continue
         seen.add(place)
-        for key in sorted(body):
-            rc, err = edits.reduce(bundle, {ref["path"]: {k: v for k, v in body.items() if k != key}})
+        trials += [(place, key, {ref["path"]: {k: v for k, v in body.items() if k != key}}) for key in sorted(body)]
+    with ThreadPoolExecutor(REDUCERS_AT_ONCE) as pool:
+        answers = pool.map(lambda trial: edits.reduce(bundle, trial[2]), trials)
+        for (place, key, _), (rc, err) in zip(trials, answers):  # in order: the first error names a place's class
             if rc and f"missing field `{key}`" in err:
                 _note(out, place, key, err)
 

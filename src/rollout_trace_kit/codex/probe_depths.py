@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..bundle import TRACE
 from ..model.common import EnvelopeKey as E
-from .probe_bodies import _Edits, _body
+from .probe_bodies import REDUCERS_AT_ONCE, _Edits, _body, linked_copy, rewrite
 
 PROBE_DEPTH = 512  # a body this deep that is read: the reducer does not parse it deep (under Python's own recursion limit)
 DEPTH_KEY = "rtk_probe_depth"
@@ -105,18 +106,18 @@ def readable_copy(bundle: Path, known: frozenset[str] | None, dest: Path, *, own
     `stdout`: without this, no bundle with an exec would be readable, and its places unmeasured)."""
     from .probe_bodies import body_refs
 
-    shutil.copytree(bundle, dest)
+    linked_copy(bundle, dest)
     events = readable_events(_events(bundle), known)
     if not own_kinds:
         for e in events:
             if e[E.PAYLOAD].get("type") in RUNTIME_VARIANTS:
                 e[E.PAYLOAD].pop("kind", None)
-    (dest / TRACE).write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    rewrite(dest / TRACE, "".join(json.dumps(e) + "\n" for e in events))
     for place, ref in body_refs(dest) if required else ():
         keys = ((required or {}).get(place) or {}).get("keys") or ()
         body = _body(dest, ref)
         if isinstance(body, dict) and any(k not in body for k in keys):
-            (dest / ref["path"]).write_text(json.dumps({**{k: "" for k in keys}, **body}), encoding="utf-8")
+            rewrite(dest / ref["path"], json.dumps({**{k: "" for k in keys}, **body}))
     return dest
 
 
@@ -161,9 +162,10 @@ def runtime_depths(binary: Path, bundles: list[Path], known: frozenset[str] | No
                                    required=required)
             if edits.reduce(bundle, {})[0] != 0:
                 continue  # e.g. 0.166.0 on requires the runtime start's kind
-            for place, ref in runtime_places(bundle):
-                if place not in found:
-                    found[place] = deepest_read(edits, bundle, ref)
+            new = {place: ref for place, ref in runtime_places(bundle) if place not in found}
+            # each place's search is a bisection, one reducer run after another; the places side by side
+            with ThreadPoolExecutor(REDUCERS_AT_ONCE) as pool:
+                found.update(zip(new, pool.map(lambda ref: deepest_read(edits, bundle, ref), new.values())))
     return [[variant, kind, depth] for (variant, kind), depth in sorted(found.items())]
 
 
@@ -214,7 +216,7 @@ def payloads_opened(binary: Path, bundles: list[Path], known: frozenset[str] | N
                     continue
                 runs += 1
                 copy = scratch / f"gone-{runs}"
-                shutil.copytree(bundle, copy)
+                linked_copy(bundle, copy)
                 (copy / ref["path"]).unlink(missing_ok=True)
                 places[place] = trace_reduce(binary, copy, scratch / f"gone-{runs}.out.json", timeout=20).returncode != 0
                 shutil.rmtree(copy, ignore_errors=True)
@@ -276,10 +278,10 @@ def envelope_rules(binary: Path, bundles: list[Path], known: frozenset[str] | No
         out = {}
         for inv, edit in ENVELOPE_EDITS.items():
             copy = scratch / f"env-{i}-{inv}"
-            shutil.copytree(bundle, copy)
+            linked_copy(bundle, copy)
             events = _events(bundle)
             edit(events)
-            (copy / TRACE).write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+            rewrite(copy / TRACE, "".join(json.dumps(e) + "\n" for e in events))
             out[inv] = trace_reduce(binary, copy, scratch / f"env-{i}-{inv}.out.json", timeout=20).returncode != 0
             shutil.rmtree(copy, ignore_errors=True)
         return out

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..bundle import TRACE
 from ..model.common import EnvelopeKey as E
 from ..model.releases import NUMBER_IN_EVENT_PAYLOAD, NUMBER_IN_PAYLOAD_BODY
+from .probe_bodies import linked_copy, rewrite
 from .probe_depths import _events, readable_copy
 
 NUMBER_KEY = "rtk_probe_number"
@@ -41,8 +42,8 @@ def number_range(binary: Path, bundles: list[Path], known: frozenset[str] | None
 
     def refused(bundle: Path, name: str, edit) -> bool:
         copy = scratch / name
-        shutil.copytree(bundle, copy)
-        edit(copy)
+        linked_copy(bundle, copy)
+        edit(copy)  # with rewrite: the copy's files are links
         result = trace_reduce(binary, copy, scratch / f"{name}.out.json", timeout=20)
         shutil.rmtree(copy, ignore_errors=True)
         return result.returncode != 0
@@ -63,13 +64,13 @@ def number_range(binary: Path, bundles: list[Path], known: frozenset[str] | None
             lines = [json.dumps(e) for e in events[1:]]
             payload = _with_overflow(first.pop(E.PAYLOAD))
             head = json.dumps(first)[:-1] + f', "{E.PAYLOAD}": {payload}}}'
-            (copy / TRACE).write_text("\n".join([head, *lines]) + "\n", encoding="utf-8")
+            rewrite(copy / TRACE, "\n".join([head, *lines]) + "\n")
 
         out = {NUMBER_IN_EVENT_PAYLOAD: refused(bundle, f"num-{i}-event", in_payload)}
         if isinstance(path, str) and isinstance(body, dict):  # a body in a file (the shard store's are not edited here)
             file, value = path, body
             out[NUMBER_IN_PAYLOAD_BODY] = refused(bundle, f"num-{i}-body",
-                                          lambda copy: (copy / file).write_text(_with_overflow(value), encoding="utf-8"))
+                                          lambda copy: rewrite(copy / file, _with_overflow(value)))
         return out
     return {}
 
