@@ -10,7 +10,8 @@ import pytest
 
 from rollout_trace_kit.codex import mock_mcp
 from rollout_trace_kit.codex.mock_responses import MockResponses, Turn, message
-from rollout_trace_kit.codex.probe import _EXPECTED, bundle_facts, read_events, scrub
+from rollout_trace_kit.codex.edited_copies import read_events
+from rollout_trace_kit.codex.probe import _EXPECTED, bundle_facts, scrub
 from rollout_trace_kit.codex.probe_scenarios import PROBE_SCENARIOS
 from rollout_trace_kit.corpus import bundles
 
@@ -111,6 +112,27 @@ def test_a_deepened_body_nests_as_deep_as_asked():
 
     for depth in (2, 127, 128):
         assert json_depth(deepened({"call_id": "c"}, depth), 1000) == depth
+
+
+def test_an_edited_copy_never_writes_into_the_bundle_it_copies(tmp_path):
+    """The probes edit hard-linked copies of corpus bundles: a changed or removed file of the copy
+    leaves the original as it was."""
+    from rollout_trace_kit.codex.edited_copies import linked_copy, rewrite, rewrite_trace
+
+    original = tmp_path / "b"
+    (original / "payloads").mkdir(parents=True)
+    (original / "trace.jsonl").write_text('{"payload": {"type": "a"}}\n')
+    (original / "payloads" / "1.json").write_text("{}")
+    (original / "payloads" / "2.json").write_text("[]")
+    before = {p: p.read_bytes() for p in original.rglob("*") if p.is_file()}
+    copy = tmp_path / "copy"
+    linked_copy(original, copy)
+    assert (copy / "payloads" / "2.json").stat().st_ino == (original / "payloads" / "2.json").stat().st_ino
+    rewrite_trace(copy, [{"payload": {"type": "b"}}])
+    rewrite(copy / "payloads" / "1.json", '{"k": 1}')
+    (copy / "payloads" / "2.json").unlink()
+    assert read_events(copy) == [{"payload": {"type": "b"}}]
+    assert {p: p.read_bytes() for p in original.rglob("*") if p.is_file()} == before
 
 
 def test_readable_events_drop_unknown_variants_and_renumber_seq():

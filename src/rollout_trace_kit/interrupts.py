@@ -79,9 +79,9 @@ def stop_workers(pool: Any) -> None:
 
     A worker killed while it sends a result leaves half a message in the results pipe, and the
     pool's manager thread then waits in ``recv`` for the rest for good (seen: CI's run of
-    tests/test_fleet.py's SIGTERM case hung there; tests/test_interrupts.py). Once the workers are dead this process holds the pipe's
-    last write end: closing it turns that wait into end-of-file, which breaks the pool as a lost
-    worker does."""
+    tests/test_fleet.py's SIGTERM case hung there; tests/test_interrupts.py builds that case). Once
+    the workers are dead this process holds the pipe's last write end: closing it turns that wait
+    into end-of-file, which breaks the pool as a lost worker does."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
     for process in processes:
         try:

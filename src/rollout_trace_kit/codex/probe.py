@@ -23,11 +23,12 @@ from typing import Any, Callable, Iterator
 
 from ..model.common import EnvelopeKey as E
 from .. import __version__
-from ..bundle import MANIFEST, PAYLOADS, TRACE
+from ..bundle import MANIFEST, PAYLOADS
 from ..model.releases import PROBED_SCHEMA_VERSIONS, REDUCER_ENUM_SITES
 from ..model.common import FILE_PER_PAYLOAD, ZSTD_SHARDS, ManifestKey, envelope
 from .install import InstallError, ensure_codex, remove_install, trace_reduce
-from .probe_bodies import body_facts, linked_copy, rewrite
+from .edited_copies import linked_copy, read_events, rewrite, rewrite_trace
+from .probe_bodies import body_facts
 from .probe_depths import envelope_rules, payloads_opened, runtime_depths
 from .probe_scenarios import PROBE_SCENARIOS, ScenarioRun, run_repeated
 
@@ -40,19 +41,6 @@ _EXPECTED = re.compile(r"expected (?:one of )?((?:`[^`]*`(?:, | or )?)+)")
 
 
 # --- reading bundles ------------------------------------------------------------------------
-
-
-def read_events(bundle: Path) -> list[dict]:
-    events = []
-    with open(bundle / TRACE, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                e = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(e, dict) and isinstance(e.get(E.PAYLOAD), dict):
-                events.append(e)
-    return events
 
 
 def _refs(value: Any) -> Iterator[dict]:
@@ -122,7 +110,7 @@ class Reducer:
         except (OSError, ValueError):
             manifest = None
         edit(events, manifest)
-        rewrite(copy_dir / TRACE, "".join(json.dumps(e) + "\n" for e in events))
+        rewrite_trace(copy_dir, events)
         if manifest is not None:
             rewrite(manifest_path, json.dumps(manifest))
         result = trace_reduce(self.binary, copy_dir, self.scratch / f"edit-{self.runs}.state.json", timeout=20)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +30,7 @@ from ..model.common import EnvelopeKey as E
 from ..bundle import TRACE
 from ..model.facts import body_place
 from ..model.reducer_errors import classify
+from .edited_copies import REDUCERS_AT_ONCE, linked_copy, rewrite
 from .install import trace_reduce
 
 _MISSING = re.compile(r"missing field `([^`]+)`")
@@ -55,30 +55,6 @@ def body_refs(bundle: Path) -> Iterator[tuple[str, dict]]:
             for name, value in payload.items():
                 if isinstance(value, dict) and isinstance(value.get("path"), str):
                     yield body_place(str(tag), name, kinds.get(str(call)) if call is not None else None), value
-
-
-def linked_copy(bundle: Path, copy: Path) -> None:
-    """``bundle`` copied to ``copy``, its files as hard links where the file system allows: a probe
-    copies a bundle per question it asks a reducer, and copying every file cost more than the
-    reducer's run. Change a file of the copy with :func:`rewrite` only: writing into a link writes
-    the original."""
-    shutil.copytree(bundle, copy, copy_function=_link_or_copy)
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:  # another file system, or one without hard links
-        shutil.copy2(src, dst)
-
-
-def rewrite(path: Path, text: str) -> None:
-    """Replace the file at ``path`` (of a :func:`linked_copy`) with ``text``, leaving what it linked to."""
-    path.unlink(missing_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
-REDUCERS_AT_ONCE = 4  # edited copies reduced side by side (each run mostly starts a process and waits)
 
 
 class _Edits:

@@ -24,9 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..bundle import TRACE
 from ..model.common import EnvelopeKey as E
-from .probe_bodies import REDUCERS_AT_ONCE, _Edits, _body, linked_copy, rewrite
+from .edited_copies import REDUCERS_AT_ONCE, linked_copy, read_events, rewrite, rewrite_trace
+from .probe_bodies import _Edits, _body
 
 PROBE_DEPTH = 512  # a body this deep that is read: the reducer does not parse it deep (under Python's own recursion limit)
 DEPTH_KEY = "rtk_probe_depth"
@@ -51,7 +51,7 @@ def runtime_places(bundle: Path) -> Iterator[tuple[tuple[str, str], dict]]:
     """((variant, runtime kind), ref) of the first runtime payload file at each place."""
     calls: dict[str, str] = {}
     seen: set[tuple[str, str]] = set()
-    for event in _events(bundle):
+    for event in read_events(bundle):
         p = event[E.PAYLOAD]
         tag, call = p.get("type"), str(p.get("tool_call_id"))
         if tag == "tool_call_started" and isinstance(p.get("kind"), dict):
@@ -69,19 +69,6 @@ def runtime_places(bundle: Path) -> Iterator[tuple[tuple[str, str], dict]]:
         if place not in seen:
             seen.add(place)
             yield place, ref
-
-
-def _events(bundle: Path) -> list[dict]:
-    out = []
-    with open(bundle / TRACE, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict) and isinstance(event.get(E.PAYLOAD), dict):
-                out.append(event)
-    return out
 
 
 def readable_events(events: list[dict], known: frozenset[str] | None) -> list[dict]:
@@ -107,12 +94,12 @@ def readable_copy(bundle: Path, known: frozenset[str] | None, dest: Path, *, own
     from .probe_bodies import body_refs
 
     linked_copy(bundle, dest)
-    events = readable_events(_events(bundle), known)
+    events = readable_events(read_events(bundle), known)
     if not own_kinds:
         for e in events:
             if e[E.PAYLOAD].get("type") in RUNTIME_VARIANTS:
                 e[E.PAYLOAD].pop("kind", None)
-    rewrite(dest / TRACE, "".join(json.dumps(e) + "\n" for e in events))
+    rewrite_trace(dest, events)
     for place, ref in body_refs(dest) if required else ():
         keys = ((required or {}).get(place) or {}).get("keys") or ()
         body = _body(dest, ref)
@@ -203,7 +190,7 @@ def payloads_opened(binary: Path, bundles: list[Path], known: frozenset[str] | N
         if trace_reduce(binary, bundle, scratch / f"read-{i}.out.json", timeout=20).returncode != 0:
             continue
         calls: dict[str, str] = {}
-        for event in _events(bundle):
+        for event in read_events(bundle):
             p = event[E.PAYLOAD]
             call = str(p.get("tool_call_id"))
             if p.get("type") == "tool_call_started" and isinstance(p.get("kind"), dict):
@@ -279,9 +266,9 @@ def envelope_rules(binary: Path, bundles: list[Path], known: frozenset[str] | No
         for inv, edit in ENVELOPE_EDITS.items():
             copy = scratch / f"env-{i}-{inv}"
             linked_copy(bundle, copy)
-            events = _events(bundle)
+            events = read_events(bundle)
             edit(events)
-            rewrite(copy / TRACE, "".join(json.dumps(e) + "\n" for e in events))
+            rewrite_trace(copy, events)
             out[inv] = trace_reduce(binary, copy, scratch / f"env-{i}-{inv}.out.json", timeout=20).returncode != 0
             shutil.rmtree(copy, ignore_errors=True)
         return out

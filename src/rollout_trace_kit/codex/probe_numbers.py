@@ -19,8 +19,8 @@ from pathlib import Path
 from ..bundle import TRACE
 from ..model.common import EnvelopeKey as E
 from ..model.releases import NUMBER_IN_EVENT_PAYLOAD, NUMBER_IN_PAYLOAD_BODY
-from .probe_bodies import linked_copy, rewrite
-from .probe_depths import _events, readable_copy
+from .edited_copies import linked_copy, read_events, rewrite
+from .probe_depths import readable_copy
 
 NUMBER_KEY = "rtk_probe_number"
 OVERFLOW = "1e400"  # beyond f64: serde_json "number out of range" where it builds a value
@@ -52,7 +52,7 @@ def number_range(binary: Path, bundles: list[Path], known: frozenset[str] | None
         bundle = readable_copy(original, known, scratch / f"num-{i}", required=required)
         if trace_reduce(binary, bundle, scratch / f"num-{i}.out.json", timeout=20).returncode != 0:
             continue
-        events = _events(bundle)
+        events = read_events(bundle)
         request = next((e[E.PAYLOAD]["request_payload"] for e in events
                         if e[E.PAYLOAD].get("type") == "inference_started"
                         and isinstance(e[E.PAYLOAD].get("request_payload"), dict)), None)
