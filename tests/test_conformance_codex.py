@@ -17,15 +17,10 @@ import pytest
 from rollout_trace_kit.codex.install import REFERENCE_RELEASES, ensure_codex
 from rollout_trace_kit.conformance.suite import suite_root
 from rollout_trace_kit.conformance.suite.run import _read_json, load_index, run_suite
-from rollout_trace_kit.model import releases
+
+from ._codex_releases import oldest_readers
 
 pytestmark = pytest.mark.codex
-
-
-def oldest_readers() -> list[str]:
-    """The first release of every epoch that has a reducer."""
-    return [e.first for e in releases.table_epochs()
-            if e.status != "unknown" and e.representative.get("has_reducer")]
 
 
 def test_every_epoch_with_a_reducer_is_checked():

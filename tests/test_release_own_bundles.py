@@ -16,7 +16,8 @@ from rollout_trace_kit.model import releases as rel
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 from rollout_trace_kit.validate.cli import UsageError, bundles_of_paths
 
-PROBED_INSTALLED = ("0.164.0", "0.169.0", "0.169.1", "0.171.0")
+from ._codex_releases import PROBED_INSTALLED
+
 SIDE_BY_SIDE = 3  # probe scenarios run at once by the fresh-probe test
 
 

@@ -1,0 +1,47 @@
+"""The Codex releases the codex tier runs, and their installs ahead of it.
+
+Each test installs what it needs on demand (under the install lock); `.ci/run` runs this module in
+the background of the README's test run, which needs no Codex, so the tier does not wait for its
+installs one after another. Standard library only: it runs before the test venv exists
+(``PYTHONPATH=src python3 -m tests._codex_releases``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rollout_trace_kit.codex.install import REFERENCE_RELEASES, InstallError, ensure_codex
+from rollout_trace_kit.model import releases
+
+# releases whose fresh probe bundles the tier judges as their writer (test_release_own_bundles)
+PROBED_INSTALLED = ("0.164.0", "0.169.0", "0.169.1", "0.171.0")
+
+
+def oldest_readers() -> list[str]:
+    """The first release of every epoch that has a reducer (test_conformance_codex)."""
+    return [e.first for e in releases.table_epochs()
+            if e.status != "unknown" and e.representative.get("has_reducer")]
+
+
+def tier_releases() -> list[str]:
+    """Every release above, oldest first."""
+    wanted = {*oldest_readers(), *PROBED_INSTALLED, *REFERENCE_RELEASES.values()}
+    return sorted(wanted, key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
+def main() -> int:
+    failed = 0
+    for release in tier_releases():
+        try:
+            binary = ensure_codex(release)
+        except InstallError as e:
+            binary, why = None, str(e)
+        else:
+            why = "npm is not on PATH"
+        print(f"codex {release}: {binary or 'not installed: ' + why}", flush=True)
+        failed += binary is None
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
