@@ -18,7 +18,7 @@ from rollout_trace_kit.codex.install import REFERENCE_RELEASES, ensure_codex
 from rollout_trace_kit.conformance.suite import suite_root
 from rollout_trace_kit.conformance.suite.run import _read_json, load_index, run_suite
 
-from ._codex_releases import oldest_readers
+from ._codex_tier import oldest_readers
 
 pytestmark = pytest.mark.codex
 

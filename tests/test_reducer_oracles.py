@@ -18,6 +18,7 @@ from rollout_trace_kit.conformance.reducer.oracles import (
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 
 from ._helpers import PY, REDUCERS, kit_reducer
+from ._codex_tier import HANG_TIMEOUT
 
 ORACLES = ["--oracle", "metamorphic", "--oracle", "coverage", "--normalize", "codex-state"]
 
@@ -227,7 +228,7 @@ def test_real_codex_reducers_pass_every_oracle(tmp_path, codex_binaries, dialect
     cmd = f"{shlex.quote(str(codex_binaries[dialect]))} debug trace-reduce {{bundle}} -o {{output}}"
     out = subprocess.run(
         [sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "--cmd", cmd, "--dialect", dialect, "--seed", "11",
-         "--examples", "150", "--format", "json", "--timeout", "10", "--oracle", "all", "--oracle", f"codex-{release}",
+         "--examples", "150", "--format", "json", "--timeout", str(HANG_TIMEOUT), "--oracle", "all", "--oracle", f"codex-{release}",
          "--no-shrink"],  # no flag beyond the command: no --normalize
         capture_output=True, text=True, cwd=tmp_path, timeout=1200,
     )

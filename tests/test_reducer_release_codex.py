@@ -13,6 +13,8 @@ import pytest
 
 from rollout_trace_kit.codex.install import ensure_codex
 
+from ._codex_tier import HANG_TIMEOUT
+
 pytestmark = pytest.mark.codex
 KNOWN = Path(__file__).parent / "known-results"
 
@@ -24,7 +26,7 @@ def _campaign(tmp_path, release: str, *extra: str) -> tuple[subprocess.Completed
     cmd = f"{shlex.quote(str(binary))} debug trace-reduce {{bundle}} -o {{output}}"
     out = subprocess.run(
         [sys.executable, "-m", "rollout_trace_kit", "fuzz-reducer", "--release", release, "--cmd", cmd,
-         "--examples", "80", "--seed", "19", "--timeout", "10", "--no-shrink", "--oracle", "all",
+         "--examples", "80", "--seed", "19", "--timeout", str(HANG_TIMEOUT), "--no-shrink", "--oracle", "all",
          "--format", "json", "--repro-dir", str(tmp_path / "repro"), *extra],
         capture_output=True, text=True, cwd=tmp_path, timeout=900,
     )

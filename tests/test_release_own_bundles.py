@@ -16,7 +16,7 @@ from rollout_trace_kit.model import releases as rel
 from rollout_trace_kit.validate import Options, Profile, validate_bundle
 from rollout_trace_kit.validate.cli import UsageError, bundles_of_paths
 
-from ._codex_releases import PROBED_INSTALLED
+from ._codex_tier import PROBED_INSTALLED
 
 SIDE_BY_SIDE = 3  # probe scenarios run at once by the fresh-probe test
 

@@ -18,6 +18,7 @@ from rollout_trace_kit.model import DIALECTS
 from rollout_trace_kit.validate import CATALOGUE, Options, Profile, validate_bundle
 
 from .conftest import corpus_bundles
+from ._codex_tier import HANG_TIMEOUT
 
 pytestmark = pytest.mark.codex
 
@@ -67,12 +68,8 @@ def test_corrupted_real_bundles_agree(release, dialect, inv, codex_binaries, tmp
     assert checked, f"no corpus bundle of {release} offers a place for {inv}"
 
 
-# The reducers read a FIFO payload until a writer comes, which none does: a run that would only
-# show that hang gives up sooner (each cost the tier 10 s).
-HANG_TIMEOUT = 3.0
-
-
 def _timeout(bundle: Bundle) -> float:
+    """A run that can only show the FIFO hang gives up sooner."""
     return HANG_TIMEOUT if any(sp.kind == "fifo" for sp in bundle.specials.values()) else 10
 
 

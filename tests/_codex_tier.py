@@ -1,9 +1,10 @@
-"""The Codex releases the codex tier runs, and their installs ahead of it.
+"""What the codex tier's tests share: the Codex releases they run (installed ahead of the tier by
+`.ci/run`), and how long a reducer run may take where a campaign meets a known hang.
 
 Each test installs what it needs on demand (under the install lock); `.ci/run` runs this module in
 the background of the README's test run, which needs no Codex, so the tier does not wait for its
 installs one after another. Standard library only: it runs before the test venv exists
-(``PYTHONPATH=src python3 -m tests._codex_releases``).
+(``PYTHONPATH=src python3 -m tests._codex_tier``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ import sys
 
 from rollout_trace_kit.codex.install import REFERENCE_RELEASES, InstallError, ensure_codex
 from rollout_trace_kit.model import releases
+
+# Seconds a reducer run may take in a campaign that can meet a known hang (a FIFO payload, read until
+# a writer comes, which none does): each such campaign waits this long once. A real reducer takes 20
+# to 50 ms a generated bundle; 10 s cost the tier about 2 minutes of waiting.
+HANG_TIMEOUT = 4
 
 # releases whose fresh probe bundles the tier judges as their writer (test_release_own_bundles)
 PROBED_INSTALLED = ("0.164.0", "0.169.0", "0.169.1", "0.171.0")
