@@ -242,7 +242,7 @@ def test_real_codex_reducers_pass_their_claims_with_every_oracle_and_no_normaliz
     known = Path(__file__).parent / "known-results" / f"codex-{release}.json"
     cmd = f"{shlex.quote(str(codex_binaries[dialect]))} debug trace-reduce {{bundle}} -o {{output}}"
     out = run(tmp_path, cmd, "--dialect", dialect, "--profile", claim, "--mode", mode, "--oracle", "all",
-              "--known", str(known), "--timeout", str(HANG_TIMEOUT), "--no-shrink", examples=100, seed=19)
+              "--known", str(known), "--timeout", str(HANG_TIMEOUT), "--no-shrink", examples=50, seed=19)
     doc = report(out)
     assert out.returncode == 0 and doc["ok"], (doc["new_failures"], doc["stale_known_results"], doc["failures"][:3])
     assert doc["results"]["crash"] == doc["results"]["wrong-output"] == doc["results"]["error"] == 0
