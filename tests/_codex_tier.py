@@ -9,14 +9,16 @@ installs one after another. Standard library only: it runs before the test venv 
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 from rollout_trace_kit.codex.install import REFERENCE_RELEASES, InstallError, ensure_codex
 from rollout_trace_kit.model import releases
 
-# Seconds a reducer run may take in a campaign that can meet a known hang (a FIFO payload, read until
-# a writer comes, which none does): each such campaign waits this long once. A real reducer takes 20
-# to 50 ms a generated bundle; 10 s cost the tier about 2 minutes of waiting.
+# Seconds a reducer run may take in a campaign that can meet the known hang (a FIFO payload, read
+# until a writer comes, which none does): a campaign given the known results waits this long once,
+# one without them once a FIFO case. A real reducer takes 20 to 160 ms on a generated bundle (up to
+# 3.8 MB); 10 s cost the tier about 2 minutes of waiting.
 HANG_TIMEOUT = 4
 
 # releases whose fresh probe bundles the tier judges as their writer (test_release_own_bundles)
@@ -40,10 +42,10 @@ def main() -> int:
     for release in tier_releases():
         try:
             binary = ensure_codex(release)
-        except InstallError as e:
+        except (InstallError, OSError) as e:  # OSError: the cache cannot be written; the next may
             binary, why = None, str(e)
         else:
-            why = "npm is not on PATH"
+            why = "npm installed no codex binary" if shutil.which("npm") else "npm is not on PATH"
         print(f"codex {release}: {binary or 'not installed: ' + why}", flush=True)
         failed += binary is None
     return 1 if failed else 0

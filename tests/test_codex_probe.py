@@ -90,6 +90,44 @@ def test_a_junk_release_is_exit_2_with_a_message_and_leaves_nothing(tmp_path, mo
     assert not list(tmp_path.glob("cache/**/codex-*"))  # no install directory made, none left (nor outside)
 
 
+# npm's argv: install --prefix DIR --no-audit --no-fund SPEC; the binary where a platform package puts it
+FAKE_NPM_BINARY = """#!/bin/sh
+bin="$3/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin"
+mkdir -p "$bin" && touch "$bin/codex" && chmod +x "$bin/codex"
+[ -z "$FAKE_NPM_FAIL" ] || exit 1
+"""
+
+
+def test_an_install_becomes_the_release_only_once_npm_is_done(tmp_path, monkeypatch):
+    """npm fills a staging directory: an install npm failed, or one a killed process left half-made
+    (binary written, npm not done), is never taken for the release."""
+    from rollout_trace_kit.codex.install import InstallError, ensure_codex, install_dir
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "npm").write_text(FAKE_NPM_BINARY)
+    (bin_dir / "npm").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("ROLLOUT_TRACE_KIT_CACHE", str(tmp_path / "cache"))
+    prefix = install_dir("0.169.0")
+    staging = prefix.with_name(prefix.name + ".installing")
+
+    monkeypatch.setenv("FAKE_NPM_FAIL", "1")  # npm wrote the binary, then failed
+    with pytest.raises(InstallError):
+        ensure_codex("0.169.0")
+    assert not prefix.exists() and not staging.exists()
+    # a process killed after npm wrote the binary: its staging directory is cleared, not adopted
+    (staging / "node_modules").mkdir(parents=True)
+    with pytest.raises(InstallError):
+        ensure_codex("0.169.0")
+    assert ensure_codex("0.169.0", install=False) is None and not staging.exists()
+
+    monkeypatch.delenv("FAKE_NPM_FAIL")
+    binary = ensure_codex("0.169.0")
+    assert binary is not None and binary.is_relative_to(prefix) and not staging.exists()
+    assert ensure_codex("0.169.0") == binary  # installed: npm is not run again
+
+
 @pytest.mark.codex
 def test_probe_one_scenario_of_a_reference_release(tmp_path):
     from rollout_trace_kit.cli import main

@@ -89,25 +89,34 @@ def ensure_codex(release: str, install: bool = True) -> Path | None:
         found = _native_binary(prefix)  # another process may have installed it while we waited
         if found:
             return found
-        fresh = not prefix.exists()
-        prefix.mkdir(parents=True, exist_ok=True)
+        # npm fills a staging directory that becomes the install only once npm is done: a process
+        # killed mid-install (CI ending a fetch it started in the background) leaves no binary that
+        # looks installed. What it left there is this lock holder's to clear.
+        staging = prefix.with_name(prefix.name + ".installing")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        done = False
         try:
             subprocess.run(
-                [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", f"@openai/codex@{release}"],
+                [npm, "install", "--prefix", str(staging), "--no-audit", "--no-fund", f"@openai/codex@{release}"],
                 check=True,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 timeout=1200,
             )
+            done = True
         except subprocess.CalledProcessError as e:
-            if fresh:
-                shutil.rmtree(prefix, ignore_errors=True)  # no empty install left behind
             from ..escape import display
 
             raise InstallError(f"npm could not install @openai/codex@{release}: "
                                f"{display(_npm_error(e.stderr or b''))[:300] or f'exit {e.returncode}'}") from None
         except subprocess.TimeoutExpired:
             raise InstallError(f"npm install @openai/codex@{release} took more than 20 minutes") from None
+        finally:
+            if not done:
+                shutil.rmtree(staging, ignore_errors=True)  # nothing half-made left behind
+        shutil.rmtree(prefix, ignore_errors=True)  # an earlier install that has no binary
+        os.replace(staging, prefix)
         return _native_binary(prefix)
 
 
