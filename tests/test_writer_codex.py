@@ -124,10 +124,19 @@ def test_real_codex_bundles_validate_clean_in_the_writer_profile(codex_binaries,
 
     report = validate_bundle(bundle, Options(profile=Profile.WRITER))
     assert report.dialect == dialect
-    # A failure says what Codex wrote last and how it ended: CI once (a loaded run, 0.169.0,
-    # stream_failed) saw a log with no terminal event, which 40 runs under load here did not repeat.
-    assert report.findings == [], ([f.to_dict() for f in report.findings], _tail(bundle), run.returncode,
-                                   run.stderr[-1000:])
+    told = ([f.to_dict() for f in report.findings], _tail(bundle), run.returncode, run.stderr[-1000:])
+    if report.findings and not sc.expect_success and _tail(bundle, 1) == ["rollout_ended"]:
+        # Codex exiting on an error can lose its last event, recording_completed, under load (0.169.0's
+        # stream_failed, twice in five loaded runs of the codex tier, none in 52 runs made to catch it;
+        # its reducer accepts the log): a recording cut short, which the dialect's writer profile reports
+        # as such, crash-consistency mode (--partial-ok) allows, and the release's own measured rules
+        # (its terminal events include rollout_ended) accept.
+        assert [f.invariant for f in report.findings] == ["ORDER.TERMINAL_PRESENT"], told
+        partial = validate_bundle(bundle, Options(profile=Profile.WRITER, partial_ok=True))
+        assert [(f.invariant, f.severity.value) for f in partial.findings] == [("ORDER.TERMINAL_PRESENT", "warning")]
+        assert validate_bundle(bundle, Options(profile=Profile.STRICT, release=release)).findings == []
+    else:
+        assert report.findings == [], told
     events = _events(bundle)
     assert report.events == len(events) > 8
     _scenario_shape(scenario, events)
