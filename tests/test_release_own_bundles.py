@@ -154,3 +154,16 @@ def _never_ended(bundle) -> bool:
 
     lines = (bundle / "trace.jsonl").read_bytes().splitlines()
     return not any(json.loads(line).get("payload", {}).get("type") == "rollout_ended" for line in lines if line.strip())
+
+
+def test_a_0_169_0_stream_failure_that_lost_recording_completed(tmp_path):
+    # measured in the codex tier (test_writer_codex): 0.169.0, exiting on a failed stream under load,
+    # can lose its last event; the log then ends at rollout_ended. These are the verdicts that test
+    # asserts when it meets one, here on the shipped bundle cut the same way.
+    b = _edited(tmp_path, "codex-0.169.0/stream_failed", lambda events: events[:-1])
+    writer = validate_bundle(b, Options(profile=Profile.WRITER))
+    assert [f.invariant for f in writer.findings] == ["ORDER.TERMINAL_PRESENT"]
+    partial = validate_bundle(b, Options(profile=Profile.WRITER, partial_ok=True))
+    assert [(f.invariant, f.severity.value) for f in partial.findings] == [("ORDER.TERMINAL_PRESENT", "warning")]
+    assert validate_bundle(b, Options(profile=Profile.STRICT, release="0.169.0")).findings == []
+    assert validate_bundle(b, Options(profile=Profile.REDUCER)).findings == []
