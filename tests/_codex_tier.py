@@ -14,6 +14,7 @@ import sys
 
 from rollout_trace_kit.codex.install import REFERENCE_RELEASES, InstallError, ensure_codex
 from rollout_trace_kit.model import releases
+from rollout_trace_kit.model.types import release_key
 
 # Seconds a reducer run may take in a campaign that can meet the known hang (a FIFO payload, read
 # until a writer comes, which none does): a campaign given the known results waits this long once,
@@ -34,7 +35,7 @@ def oldest_readers() -> list[str]:
 def tier_releases() -> list[str]:
     """Every release above, oldest first."""
     wanted = {*oldest_readers(), *PROBED_INSTALLED, *REFERENCE_RELEASES.values()}
-    return sorted(wanted, key=lambda v: tuple(int(p) for p in v.split(".")))
+    return sorted(wanted, key=release_key)
 
 
 def main() -> int:

@@ -97,3 +97,17 @@ def pid_running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
     except OSError:
         return False
+
+
+def assert_cut_short_verdicts(bundle: Path, release: str) -> None:
+    """The verdicts of a log whose writer lost its last event, recording_completed, at an error exit
+    (seen of Codex 0.169.0: test_writer_codex): the dialect's writer profile reports the recording cut
+    short, crash-consistency mode (--partial-ok) allows it, and the release's own measured rules
+    (its terminal events include rollout_ended) accept it."""
+    from rollout_trace_kit.validate import Options, Profile, validate_bundle
+
+    writer = validate_bundle(bundle, Options(profile=Profile.WRITER))
+    assert [f.invariant for f in writer.findings] == ["ORDER.TERMINAL_PRESENT"], [f.to_dict() for f in writer.findings]
+    partial = validate_bundle(bundle, Options(profile=Profile.WRITER, partial_ok=True))
+    assert [(f.invariant, f.severity.value) for f in partial.findings] == [("ORDER.TERMINAL_PRESENT", "warning")]
+    assert validate_bundle(bundle, Options(profile=Profile.STRICT, release=release)).findings == []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -94,6 +96,7 @@ def test_a_junk_release_is_exit_2_with_a_message_and_leaves_nothing(tmp_path, mo
 FAKE_NPM_BINARY = """#!/bin/sh
 bin="$3/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin"
 mkdir -p "$bin" && touch "$bin/codex" && chmod +x "$bin/codex"
+[ -z "$FAKE_NPM_KILL" ] || kill -9 "$PPID"
 [ -z "$FAKE_NPM_FAIL" ] || exit 1
 """
 
@@ -116,8 +119,14 @@ def test_an_install_becomes_the_release_only_once_npm_is_done(tmp_path, monkeypa
     with pytest.raises(InstallError):
         ensure_codex("0.169.0")
     assert not prefix.exists() and not staging.exists()
-    # a process killed after npm wrote the binary: its staging directory is cleared, not adopted
-    (staging / "node_modules").mkdir(parents=True)
+    # the installing process killed (SIGKILL) once npm wrote the binary: not the release's binary
+    monkeypatch.setenv("FAKE_NPM_KILL", "1")
+    killed = subprocess.run([sys.executable, "-c", "from rollout_trace_kit.codex.install import ensure_codex; "
+                             "ensure_codex('0.169.0')"], capture_output=True, timeout=60)
+    monkeypatch.delenv("FAKE_NPM_KILL")
+    assert killed.returncode == -9 and (staging / "node_modules").is_dir()
+    assert ensure_codex("0.169.0", install=False) is None
+    # what it left is cleared by the next install, not adopted
     with pytest.raises(InstallError):
         ensure_codex("0.169.0")
     assert ensure_codex("0.169.0", install=False) is None and not staging.exists()

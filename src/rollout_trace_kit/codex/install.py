@@ -93,7 +93,7 @@ def ensure_codex(release: str, install: bool = True) -> Path | None:
         # killed mid-install (CI ending a fetch it started in the background) leaves no binary that
         # looks installed. What it left there is this lock holder's to clear.
         staging = prefix.with_name(prefix.name + ".installing")
-        shutil.rmtree(staging, ignore_errors=True)
+        _clear(staging)
         staging.mkdir(parents=True)
         done = False
         try:
@@ -114,10 +114,18 @@ def ensure_codex(release: str, install: bool = True) -> Path | None:
             raise InstallError(f"npm install @openai/codex@{release} took more than 20 minutes") from None
         finally:
             if not done:
-                shutil.rmtree(staging, ignore_errors=True)  # nothing half-made left behind
-        shutil.rmtree(prefix, ignore_errors=True)  # an earlier install that has no binary
+                _clear(staging)  # nothing half-made left behind
+        _clear(prefix)  # an earlier install that has no binary
         os.replace(staging, prefix)
         return _native_binary(prefix)
+
+
+def _clear(path: Path) -> None:
+    """Remove ``path``: a directory with what it holds, a link or file itself (never what a link names)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _npm_error(stderr: bytes) -> str:
